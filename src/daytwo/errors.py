@@ -1,0 +1,113 @@
+"""The one error tree of daytwo.
+
+::
+
+    DaytwoError                      base; carries a machine-readable ``code``
+    ├── ConfigError                  settings or environment are unusable
+    ├── NotFoundError                a named thing does not exist
+    ├── ConflictError                the request contradicts stored state
+    ├── InputError                   the caller sent something unusable (whole request)
+    │   ├── PayloadTooLargeError     body or batch over the limits
+    │   └── ValidationFailed         one or more records are invalid; ``errors`` lists them
+    └── StoreError                   a store could not be opened or written
+
+Each class maps once to an HTTP status (``http_status``) and a CLI exit code (``exit_code``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """One problem with one record of a batch: which record, which field, what is wrong."""
+
+    index: int
+    id: str | None
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = f"record {self.index}" + (f" (id {self.id!r})" if self.id is not None else "")
+        return f"{where}, field {self.field!r}: {self.message}"
+
+
+class DaytwoError(Exception):
+    """Base of every error daytwo raises on purpose."""
+
+    code = "error"
+    http_status = 500
+    exit_code = 1
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ConfigError(DaytwoError):
+    code = "config_error"
+    http_status = 500
+    exit_code = 78
+
+
+class NotFoundError(DaytwoError):
+    code = "not_found"
+    http_status = 404
+    exit_code = 4
+
+
+class ConflictError(DaytwoError):
+    code = "conflict"
+    http_status = 409
+    exit_code = 5
+
+
+class InputError(DaytwoError):
+    code = "invalid_input"
+    http_status = 400
+    exit_code = 2
+
+
+class PayloadTooLargeError(InputError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class ValidationFailed(InputError):
+    """A batch had invalid records; nothing of it was stored (unless partial mode said so)."""
+
+    code = "invalid_records"
+    http_status = 422
+
+    def __init__(self, errors: list[RecordError], *, received: int) -> None:
+        bad = len({e.index for e in errors})
+        first = str(errors[0]) if errors else "no details"
+        super().__init__(
+            f"{bad} of {received} records are invalid; nothing was stored. First: {first}"
+        )
+        self.errors = errors
+        self.received = received
+
+    def as_dict(self) -> dict[str, Any]:
+        body = super().as_dict()
+        body["errors"] = [e.as_dict() for e in self.errors]
+        body["received"] = self.received
+        return body
+
+
+class StoreError(DaytwoError):
+    code = "store_error"
+    http_status = 503
+    exit_code = 3

@@ -1,0 +1,190 @@
+"""The rules every record must meet, whichever door it came through.
+
+Rules run on the columnar :class:`~daytwo.interactions.columns.Batch` with Arrow compute, so a
+million-row Parquet file is checked as fast as a ten-record API call. Each rule is a mask of
+offending rows plus the field it concerns and a message; :func:`validate_batch` turns the masks
+into :class:`~daytwo.errors.RecordError` values, and :func:`drop_records` removes the records
+that failed, whole (an interaction is never stored without some of its turns).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from daytwo.errors import RecordError
+from daytwo.interactions.columns import ASSIST_ACTIONS, OUTCOMES, ROLES, Batch
+
+DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+MAX_ID_CHARS = 200
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# Clocks drift and time zones get mislabelled; anything further ahead than this is a bug upstream.
+MAX_FUTURE = timedelta(days=2)
+
+Mask = Callable[[pa.Table], pa.Array | pa.ChunkedArray]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One check: rows where ``bad(table)`` is true break it."""
+
+    table: str  # "interactions" | "turns" | "assist_events"
+    field: str
+    message: str
+    bad: Mask
+
+
+def _null(col: str) -> Mask:
+    return lambda t: pc.is_null(t[col])
+
+
+def _not_in(col: str, allowed: tuple[str, ...]) -> Mask:
+    values = pa.array(allowed)
+    return lambda t: pc.invert(pc.or_kleene(pc.is_in(t[col], value_set=values), pc.is_null(t[col])))
+
+
+def _below(col: str, low: float) -> Mask:
+    return lambda t: pc.fill_null(pc.less(t[col], low), False)
+
+
+def _above(col: str, high: float) -> Mask:
+    return lambda t: pc.fill_null(pc.greater(t[col], high), False)
+
+
+def _ts_out_of_range(col: str) -> Mask:
+    def bad(t: pa.Table) -> pa.Array:
+        latest = datetime.now(UTC) + MAX_FUTURE
+        early = pc.less(t[col], pa.scalar(EARLIEST, type=t.schema.field(col).type))
+        late = pc.greater(t[col], pa.scalar(latest, type=t.schema.field(col).type))
+        return pc.fill_null(pc.or_(early, late), False)
+
+    return bad
+
+
+def _length_over(col: str, limit: int) -> Mask:
+    return lambda t: pc.fill_null(pc.greater(pc.utf8_length(t[col]), limit), False)
+
+
+def _deployment_name(t: pa.Table) -> pa.Array:
+    ok = pc.match_substring_regex(t["deployment"], DEPLOYMENT_NAME.pattern)
+    return pc.invert(pc.fill_null(ok, False))
+
+
+def _ended_before_start(t: pa.Table) -> pa.Array:
+    return pc.fill_null(pc.less(t["ended_at"], t["started_at"]), False)
+
+
+def _empty_id(t: pa.Table) -> pa.Array:
+    return pc.fill_null(pc.equal(pc.utf8_length(t["interaction_id"]), 0), True)
+
+
+def _duplicated(keys: tuple[str, ...]) -> Mask:
+    """Rows whose key occurs more than once in the table (every occurrence is flagged)."""
+
+    def bad(t: pa.Table) -> pa.Array:
+        if t.num_rows == 0:
+            return pa.array([], type=pa.bool_())
+        counts = t.select(list(keys)).group_by(list(keys)).aggregate([([], "count_all")])
+        dup = counts.filter(pc.greater(counts["count_all"], 1))
+        if dup.num_rows == 0:
+            return pa.array([False] * t.num_rows)
+        indexed = t.select(list(keys)).append_column("_row", pa.array(range(t.num_rows)))
+        hits = indexed.join(dup, keys=list(keys), join_type="inner")["_row"]
+        return pc.is_in(pa.array(range(t.num_rows)), value_set=hits.combine_chunks())
+
+    return bad
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("interactions", "id", "is required and must not be empty", _empty_id),
+    Rule("interactions", "id", f"is longer than {MAX_ID_CHARS} characters",
+         _length_over("interaction_id", MAX_ID_CHARS)),
+    Rule("interactions", "id", "occurs more than once in this batch",
+         _duplicated(("deployment", "interaction_id"))),
+    Rule("interactions", "deployment",
+         "must be 1-100 characters of letters, digits, '.', '_' or '-', starting with a "
+         "letter or digit", _deployment_name),
+    Rule("interactions", "started_at", "is required", _null("started_at")),
+    Rule("interactions", "started_at",
+         "is out of range (before 2000-01-01 or more than 2 days in the future)",
+         _ts_out_of_range("started_at")),
+    Rule("interactions", "ended_at",
+         "is out of range (before 2000-01-01 or more than 2 days in the future)",
+         _ts_out_of_range("ended_at")),
+    Rule("interactions", "ended_at", "is before started_at", _ended_before_start),
+    Rule("interactions", "outcome", "must be one of " + ", ".join(OUTCOMES),
+         _not_in("outcome", OUTCOMES)),
+    Rule("interactions", "csat", "must be between 0 and 10", _below("csat", 0)),
+    Rule("interactions", "csat", "must be between 0 and 10", _above("csat", 10)),
+    Rule("interactions", "handle_time_s", "must not be negative", _below("handle_time_s", 0)),
+    Rule("interactions", "cost", "must not be negative", _below("cost", 0)),
+    Rule("turns", "seq", "is required", _null("seq")),
+    Rule("turns", "seq", "must not be negative", _below("seq", 0)),
+    Rule("turns", "seq", "repeats within the interaction",
+         _duplicated(("deployment", "interaction_id", "seq"))),
+    Rule("turns", "role", "must be one of " + ", ".join(ROLES), _not_in("role", ROLES)),
+    Rule("turns", "role", "is required", _null("role")),
+    Rule("turns", "ts", "is out of range (before 2000-01-01 or more than 2 days in the future)",
+         _ts_out_of_range("ts")),
+    Rule("turns", "confidence", "must be between 0 and 1", _below("confidence", 0)),
+    Rule("turns", "confidence", "must be between 0 and 1", _above("confidence", 1)),
+    Rule("turns", "latency_ms", "must not be negative", _below("latency_ms", 0)),
+    Rule("turns", "tokens_in", "must not be negative", _below("tokens_in", 0)),
+    Rule("turns", "tokens_out", "must not be negative", _below("tokens_out", 0)),
+    Rule("turns", "cost", "must not be negative", _below("cost", 0)),
+    Rule("assist_events", "action", "must be one of " + ", ".join(ASSIST_ACTIONS),
+         _not_in("action", ASSIST_ACTIONS)),
+    Rule("assist_events", "action", "is required", _null("action")),
+    Rule("assist_events", "ts",
+         "is out of range (before 2000-01-01 or more than 2 days in the future)",
+         _ts_out_of_range("ts")),
+)
+
+_PREFIX = {"interactions": "", "turns": "turns", "assist_events": "assist_events"}
+
+
+def _errors_for(rule: Rule, table: pa.Table) -> Iterator[RecordError]:
+    if table.num_rows == 0:
+        return
+    mask = rule.bad(table)
+    if not pc.any(mask).as_py():
+        return
+    hits = table.filter(mask)
+    records = hits["_record"].to_pylist()
+    ids = hits["interaction_id"].to_pylist()
+    positions = hits["_pos"].to_pylist() if "_pos" in hits.column_names else [None] * len(records)
+    prefix = _PREFIX[rule.table]
+    for record, iid, pos in zip(records, ids, positions, strict=True):
+        field = f"{prefix}.{pos}.{rule.field}" if prefix else rule.field
+        yield RecordError(index=int(record), id=iid, field=field, message=rule.message)
+
+
+def validate_batch(batch: Batch) -> list[RecordError]:
+    """Every rule violation in the batch, ordered by record, then field."""
+    tables = {
+        "interactions": batch.interactions,
+        "turns": batch.turns,
+        "assist_events": batch.assist_events,
+    }
+    found: list[RecordError] = []
+    for rule in RULES:
+        found.extend(_errors_for(rule, tables[rule.table]))
+    found.sort(key=lambda e: (e.index, e.field))
+    return found
+
+
+def drop_records(batch: Batch, records: set[int]) -> Batch:
+    """The batch without the given source records (each dropped whole: interaction + children)."""
+    if not records:
+        return batch
+    bad = pa.array(sorted(records), type=pa.int64())
+
+    def keep(table: pa.Table) -> pa.Table:
+        return table.filter(pc.invert(pc.is_in(table["_record"], value_set=bad)))
+
+    return Batch(keep(batch.interactions), keep(batch.turns), keep(batch.assist_events))
