@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     )
     events_url: str | None = Field(
         default=None,
-        description="URL of the events store (duckdb:///path); default: DuckDB file in the data dir.",
+        description="Events store URL (duckdb:///path); default: a DuckDB file in the data dir.",
     )
     host: str = Field(default="127.0.0.1", description="Address `daytwo serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `daytwo serve` binds to.")

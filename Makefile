@@ -1,0 +1,50 @@
+# daytwo: `make demo` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: help install system-deps demo serve test check lint format bench clean
+
+help:
+	@echo "make demo    build the demo deployment and serve the UI on http://127.0.0.1:8000/"
+	@echo "make test    lint, type-check and run the whole test suite (as CI does)"
+	@echo "make bench   run the benchmarks; results in bench/results/*.json"
+	@echo "make check   ruff + mypy only"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	@scripts/system-deps.sh
+
+demo: install
+	$(BIN)/daytwo demo $(DEMO_ARGS)
+
+serve: install
+	$(BIN)/daytwo serve
+
+check: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+test: install system-deps check
+	scripts/with-postgres.sh $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis daytwo-data

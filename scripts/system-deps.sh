@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs, only where they are missing.
+set -euo pipefail
+need=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+[ ${#need[@]} -eq 0 ] && exit 0
+sudo=()
+[ "$(id -u)" = "0" ] || sudo=(sudo)
+echo "installing Debian packages: ${need[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The package's own cluster is not ours to run: tests start a private one.
+if command -v service >/dev/null 2>&1; then "${sudo[@]}" service postgresql stop >/dev/null 2>&1 || true; fi

@@ -1,0 +1,1 @@
+"""The `daytwo` command line: one module per command group."""

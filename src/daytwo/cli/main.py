@@ -1,0 +1,60 @@
+"""Entry point of the `daytwo` command: builds Settings once and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from daytwo import __version__
+from daytwo.cli import db, demo, deployments, importer, serve
+from daytwo.cli.console import err
+from daytwo.errors import DaytwoError
+
+app = typer.Typer(
+    name="daytwo",
+    help="Operations for AI assistants after go-live.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
+app.command("import")(importer.import_files)
+app.add_typer(db.app, name="db")
+app.add_typer(deployments.app, name="deployments")
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; user mistakes end in a clear message and an exit code, never a traceback."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except DaytwoError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

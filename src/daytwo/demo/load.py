@@ -1,0 +1,107 @@
+"""Load the generated demo deployment into the stores of a data dir."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from daytwo.demo.generator import DemoConfig, generate
+
+from daytwo.deployments.schemas import DeploymentCreate
+from daytwo.deployments.service import create_deployment
+from daytwo.errors import ConflictError
+from daytwo.ingest.decode import Decoded
+from daytwo.ingest.service import ingest
+from daytwo.settings import Settings
+from daytwo.store.events import open_event_store
+from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
+
+MARKER = ".daytwo-demo"
+MANIFEST = "demo-manifest.json"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    deployments: list[str]
+    interactions: int
+    turns: int
+    deliveries: int
+    seconds: float
+    manifest_path: Path
+
+
+def prepare_data_dir(settings: Settings, *, force: bool = False) -> None:
+    """Empty the data dir for a fresh demo; refuse to wipe stores the demo did not create."""
+    data_dir = settings.data_dir
+    if settings.ledger_url or settings.events_url:
+        raise ConflictError(
+            "The demo builds into the embedded stores of DAYTWO_DATA_DIR; unset "
+            "DAYTWO_LEDGER_URL and DAYTWO_EVENTS_URL (or point DAYTWO_DATA_DIR elsewhere)."
+        )
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not (data_dir / MARKER).exists() and not force:
+            raise ConflictError(
+                f"{data_dir} already holds data that the demo did not create. Choose another "
+                "folder with DAYTWO_DATA_DIR, or pass --force to replace it."
+            )
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / MARKER).write_text("This folder was built by `daytwo demo`.\n")
+
+
+def build_demo(
+    settings: Settings,
+    config: DemoConfig,
+    *,
+    force: bool = False,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> DemoSummary:
+    """Generate the demo and store it through the same ingest path real data takes.
+
+    ``on_batch(done, total)`` reports progress in batches.
+    """
+    started = time.perf_counter()
+    prepare_data_dir(settings, force=force)
+    upgrade(settings.resolved_ledger_url)
+    ledger = Ledger(settings.resolved_ledger_url)
+    dataset = generate(config)
+    for spec in dataset.deployments:
+        create_deployment(
+            ledger,
+            DeploymentCreate(
+                name=spec.name,
+                kind=DeploymentKind(spec.kind),
+                description=spec.description,
+                go_live=spec.go_live,
+                journeys=list(spec.journeys),
+                targets=dict(spec.targets),
+                cost_model=dict(spec.cost_model),
+            ),
+            replace=True,
+        )
+    ledger.dispose()
+    manifest_path = settings.data_dir / MANIFEST
+    manifest_path.write_bytes(orjson.dumps(dataset.manifest, option=orjson.OPT_INDENT_2))
+    deliveries = 0
+    total = dataset.n_batches
+    with open_event_store(settings.resolved_events_url) as store:
+        for done, batch in enumerate(dataset.batches(), start=1):
+            decoded = Decoded(batch, [], batch.n_records)
+            ingest(store, decoded, source="demo")
+            deliveries += batch.n_records
+            if on_batch:
+                on_batch(done, total)
+        interactions = store.count("interactions")
+        turns = store.count("turns")
+    return DemoSummary(
+        deployments=[d.name for d in dataset.deployments],
+        interactions=interactions,
+        turns=turns,
+        deliveries=deliveries,
+        seconds=time.perf_counter() - started,
+        manifest_path=manifest_path,
+    )

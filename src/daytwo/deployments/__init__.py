@@ -1,0 +1,1 @@
+"""Deployments: the AI assistants daytwo operates, with their targets and cost model."""

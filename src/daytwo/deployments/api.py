@@ -1,0 +1,31 @@
+"""`/api/v1/deployments`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from daytwo.deployments import service
+from daytwo.deployments.schemas import DeploymentCreate, DeploymentOverview, DeploymentPublic
+from daytwo.server.deps import EventsDep, LedgerDep
+
+router = APIRouter(prefix="/api/v1/deployments", tags=["deployments"])
+
+
+@router.get("", response_model=list[DeploymentOverview], summary="Deployments and volumes")
+def list_deployments(ledger: LedgerDep, events: EventsDep) -> list[DeploymentOverview]:
+    return service.overview(ledger, events)
+
+
+@router.post(
+    "",
+    response_model=DeploymentPublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a deployment",
+)
+def create_deployment(spec: DeploymentCreate, ledger: LedgerDep) -> DeploymentPublic:
+    return service.create_deployment(ledger, spec)
+
+
+@router.get("/{name}", response_model=DeploymentPublic, summary="One deployment")
+def get_deployment(name: str, ledger: LedgerDep) -> DeploymentPublic:
+    return service.get_deployment(ledger, name)

@@ -1,0 +1,50 @@
+"""Input and output shapes of deployments (never the table itself)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from daytwo.store.ledger.models import DeploymentKind
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+
+
+class DeploymentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    kind: DeploymentKind
+    description: str = ""
+    go_live: date | None = None
+    journeys: list[str] = Field(default_factory=list)
+    targets: dict[str, float] = Field(
+        default_factory=dict, description="KPI targets by metric id, e.g. containment_rate: 0.6"
+    )
+    cost_model: dict[str, float] = Field(
+        default_factory=dict,
+        description="Costs in the deployment's currency: escalation, agent_minute, "
+        "ai_per_interaction.",
+    )
+
+
+class DeploymentPublic(DeploymentCreate):
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeploymentOverview(BaseModel):
+    """A deployment as listed on the home page: registered or only seen in the data."""
+
+    name: str
+    kind: str | None
+    registered: bool
+    go_live: date | None
+    interactions: int
+    turns: int
+    first_started_at: datetime | None
+    last_started_at: datetime | None

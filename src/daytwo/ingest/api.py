@@ -1,0 +1,78 @@
+"""`POST /api/v1/ingest`: JSON or NDJSON batches with per-record errors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from daytwo.errors import InputError, PayloadTooLargeError
+from daytwo.ingest.decode import Decoded, decode_json, decode_ndjson
+from daytwo.ingest.service import IngestResult, ingest
+from daytwo.server.deps import EventsDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+NDJSON_TYPES = (
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonlines",
+    "application/jsonlines",
+)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"The body is {declared} bytes; the limit is {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"The body is over the limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/ingest",
+    response_model=IngestResult,
+    summary="Ingest a batch of interactions",
+    responses={
+        400: {"description": "The body is not JSON/NDJSON at all."},
+        413: {"description": "Over 20 MB or 5,000 interactions."},
+        422: {"description": "Invalid records; nothing was stored. Lists every error."},
+    },
+)
+async def ingest_batch(
+    request: Request,
+    events: EventsDep,
+    settings: SettingsDep,
+    partial: Annotated[
+        bool, Query(description="Store the valid records and report the rest.")
+    ] = False,
+) -> IngestResult:
+    """Store a batch of interactions (wire format), idempotent by id.
+
+    The body is `{"interactions": [...]}` (`application/json`) or one interaction per line
+    (`application/x-ndjson`). A batch is all-or-nothing unless `partial=true`.
+    """
+    body = await _read_body(request, settings.ingest_max_bytes)
+    if not body.strip():
+        raise InputError('The body is empty: send {"interactions": [...]} or NDJSON lines.')
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    decoder = decode_ndjson if content_type in NDJSON_TYPES else decode_json
+
+    def work() -> IngestResult:
+        decoded: Decoded = decoder(body)
+        if decoded.n_records > settings.ingest_max_interactions:
+            raise PayloadTooLargeError(
+                f"The batch has {decoded.n_records} interactions; the limit is "
+                f"{settings.ingest_max_interactions} per request."
+            )
+        return ingest(events, decoded, partial=partial, source="api")
+
+    return await run_in_threadpool(work)

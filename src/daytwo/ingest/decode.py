@@ -1,0 +1,433 @@
+"""JSON and NDJSON input to the canonical columnar :class:`~daytwo.interactions.Batch`.
+
+Two paths, one result:
+
+* the **fast path** parses NDJSON with Arrow's multi-threaded JSON reader against the wire
+  schema and reshapes it with Arrow compute (hundreds of thousands of turns a second);
+* the **exact path** runs when the fast path cannot (a type it would have to coerce, a
+  malformed line, bad UTF-8): each line is checked by the pydantic wire models, which name the
+  record and field of every problem and coerce what the wire format allows (a number where a
+  reference string is expected, ``"error": true``); the records that pass are re-serialised in
+  canonical form and go through the fast path, so both paths produce identical columns.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+from pydantic import ValidationError
+
+from daytwo.errors import InputError, RecordError
+from daytwo.interactions.columns import (
+    ASSIST_ACTION_ALIASES,
+    ASSIST_EVENTS,
+    INTERACTIONS,
+    SEGMENTS,
+    TS,
+    TURNS,
+    Batch,
+    with_locators,
+)
+from daytwo.interactions.wire import InteractionIn
+
+_WIRE_TURN = pa.struct(
+    [
+        ("seq", pa.int64()),
+        ("ts", pa.string()),
+        ("role", pa.string()),
+        ("text", pa.string()),
+        ("intent", pa.string()),
+        ("confidence", pa.float64()),
+        ("fallback", pa.bool_()),
+        ("latency_ms", pa.float64()),
+        ("error", pa.string()),
+        ("model", pa.string()),
+        ("tokens_in", pa.int64()),
+        ("tokens_out", pa.int64()),
+        ("cost", pa.float64()),
+    ]
+)
+_WIRE_ASSIST = pa.struct(
+    [
+        ("ts", pa.string()),
+        ("agent_ref", pa.string()),
+        ("feature", pa.string()),
+        ("action", pa.string()),
+    ]
+)
+_WIRE = pa.schema(
+    [
+        ("id", pa.string()),
+        ("deployment", pa.string()),
+        ("started_at", pa.string()),
+        ("ended_at", pa.string()),
+        ("channel", pa.string()),
+        ("journey", pa.string()),
+        ("customer_ref", pa.string()),
+        ("agent_ref", pa.string()),
+        ("segments", pa.struct([])),
+        ("outcome", pa.string()),
+        ("csat", pa.float64()),
+        ("handle_time_s", pa.float64()),
+        ("cost", pa.float64()),
+        ("ai_used", pa.bool_()),
+        ("turns", pa.list_(_WIRE_TURN)),
+        ("assist_events", pa.list_(_WIRE_ASSIST)),
+    ]
+)
+_RENAME = {"id": "interaction_id"}
+_TZ_SUFFIX = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
+_INT32_MAX = 2**31 - 1
+_SCALAR_TYPES = (
+    pa.types.is_string,
+    pa.types.is_integer,
+    pa.types.is_floating,
+    pa.types.is_boolean,
+    pa.types.is_null,
+)
+
+
+class _NeedsExactPath(Exception):
+    """The fast path met something only the exact path can judge or coerce."""
+
+
+@dataclass(slots=True)
+class Decoded:
+    """A decoded unit of input: the batch of well-formed records and the errors of the rest."""
+
+    batch: Batch
+    errors: list[RecordError] = field(default_factory=list)
+    n_records: int = 0
+
+
+def decode_ndjson(data: bytes, *, first_index: int = 0) -> Decoded:
+    """Decode newline-delimited JSON; record ``i`` is the ``i``-th line (blank lines count)."""
+    lines = data.split(b"\n")
+    if lines and not lines[-1].strip():
+        lines.pop()
+    indexes = [first_index + i for i, line in enumerate(lines) if line.strip()]
+    if len(indexes) == len(lines):
+        body = data
+    else:
+        body = b"\n".join(line for line in lines if line.strip())
+    if not indexes:
+        return Decoded(Batch.empty(), [], 0)
+    try:
+        batch, errors = _fast(body, indexes)
+    except _NeedsExactPath:
+        return _exact([lines[i - first_index] for i in indexes], indexes)
+    return Decoded(batch, errors, len(indexes))
+
+
+def decode_json(data: bytes) -> Decoded:
+    """Decode a JSON body: ``{"interactions": [...]}``, a bare list, or one object."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"The body is not valid JSON: {exc}") from None
+    items: Any
+    if isinstance(doc, dict) and "interactions" in doc:
+        items = doc["interactions"]
+    elif isinstance(doc, dict):
+        items = [doc]
+    else:
+        items = doc
+    if not isinstance(items, list):
+        raise InputError("'interactions' must be a list of interaction objects")
+    return decode_objects(items)
+
+
+def decode_objects(items: Sequence[Any]) -> Decoded:
+    """Decode already-parsed JSON values (dicts); item ``i`` is record ``i``."""
+    lines: list[bytes] = []
+    errors: list[RecordError] = []
+    keep: list[int] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append(RecordError(i, None, "(record)", "must be a JSON object"))
+            continue
+        try:
+            lines.append(orjson.dumps(item))
+        except TypeError as exc:
+            errors.append(RecordError(i, _id_of(item), "(record)", f"cannot be encoded: {exc}"))
+            continue
+        keep.append(i)
+    decoded = _decode_lines(lines, keep)
+    decoded.errors = sorted(errors + decoded.errors, key=lambda e: (e.index, e.field))
+    decoded.n_records = len(items)
+    return decoded
+
+
+def _decode_lines(lines: list[bytes], indexes: list[int]) -> Decoded:
+    if not lines:
+        return Decoded(Batch.empty(), [], 0)
+    try:
+        batch, errors = _fast(b"\n".join(lines), indexes)
+    except _NeedsExactPath:
+        return _exact(lines, indexes)
+    return Decoded(batch, errors, len(indexes))
+
+
+def _id_of(obj: Any) -> str | None:
+    if isinstance(obj, dict):
+        value = obj.get("id")
+        if isinstance(value, str | int):
+            return str(value)
+    return None
+
+
+def _exact(lines: Sequence[bytes], indexes: Sequence[int]) -> Decoded:
+    errors: list[RecordError] = []
+    good: list[bytes] = []
+    good_idx: list[int] = []
+    for index, line in zip(indexes, lines, strict=True):
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            message = str(exc)
+            if "utf-8" in message.lower() or "utf8" in message.lower():
+                message = "is not valid UTF-8 text"
+            else:
+                message = f"is not valid JSON ({message})"
+            errors.append(RecordError(index, None, "(record)", message))
+            continue
+        if not isinstance(obj, dict):
+            errors.append(RecordError(index, None, "(record)", "must be a JSON object"))
+            continue
+        try:
+            model = InteractionIn.model_validate(obj)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                path = ".".join(str(p) for p in err["loc"]) or "(record)"
+                errors.append(RecordError(index, _id_of(obj), path, err["msg"]))
+            continue
+        good.append(orjson.dumps(model.model_dump(mode="json", exclude_none=True)))
+        good_idx.append(index)
+    if good:
+        try:
+            batch, more = _fast(b"\n".join(good), good_idx)
+        except _NeedsExactPath as exc:  # pragma: no cover - canonical records always pass
+            raise AssertionError(f"canonical records failed the fast path: {exc}") from exc
+        errors.extend(more)
+    else:
+        batch = Batch.empty()
+    errors.sort(key=lambda e: (e.index, e.field))
+    return Decoded(batch, errors, len(indexes))
+
+
+def _fast(body: bytes, indexes: Sequence[int]) -> tuple[Batch, list[RecordError]]:
+    try:
+        table = pj.read_json(
+            io.BytesIO(body),
+            read_options=pj.ReadOptions(block_size=max(1 << 20, min(len(body) + 1, 1 << 24))),
+            parse_options=pj.ParseOptions(explicit_schema=_WIRE, unexpected_field_behavior="infer"),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise _NeedsExactPath(str(exc)) from exc
+    if table.num_rows != len(indexes):
+        raise _NeedsExactPath("row count differs from line count")
+    records = pa.array(indexes, type=pa.int64())
+    errors: list[RecordError] = []
+    interactions = _interactions(table, records, errors)
+    turns = _children(table, "turns", _WIRE_TURN, records, errors)
+    assist = _children(table, "assist_events", _WIRE_ASSIST, records, errors)
+    return Batch(interactions, turns, assist), errors
+
+
+def _interactions(table: pa.Table, records: pa.Array, errors: list[RecordError]) -> pa.Table:
+    ids = table["id"].combine_chunks()
+    cols: dict[str, Any] = {}
+    for name in INTERACTIONS.names:
+        source = next((k for k, v in _RENAME.items() if v == name), name)
+        if name == "segments":
+            cols[name] = _segments_to_map(table["segments"].combine_chunks())
+        elif name in ("started_at", "ended_at"):
+            cols[name] = _timestamps(table[name].combine_chunks(), name, None, records, ids, errors)
+        elif name == "attributes":
+            cols[name] = _extras(table, _WIRE.names)
+        elif name == "n_turns":
+            cols[name] = pc.cast(pc.fill_null(pc.list_value_length(table["turns"]), 0), pa.int32())
+        else:
+            cols[name] = table[source].combine_chunks()
+    cols["_record"] = records
+    return pa.Table.from_pydict(cols, schema=with_locators(INTERACTIONS, pos=False))
+
+
+def _children(
+    table: pa.Table,
+    column: str,
+    wire: pa.StructType,
+    records: pa.Array,
+    errors: list[RecordError],
+) -> pa.Table:
+    schema = TURNS if column == "turns" else ASSIST_EVENTS
+    lists = table[column].combine_chunks()
+    if not isinstance(lists, pa.ListArray):
+        raise _NeedsExactPath(f"{column} is not a list")
+    flat = lists.flatten()
+    parents = pc.list_parent_indices(lists)
+    offsets = np.asarray(lists.offsets)
+    positions = np.arange(len(flat), dtype=np.int64) - offsets[np.asarray(parents)]
+    ids = pc.take(table["id"].combine_chunks(), parents)
+    rec = pc.take(records, parents)
+    pos = pa.array(positions.astype(np.int32))
+    present = {flat.type.field(i).name for i in range(flat.type.num_fields)}
+    wire_names = [wire.field(i).name for i in range(wire.num_fields)]
+    cols: dict[str, Any] = {
+        "interaction_id": ids,
+        "deployment": pc.take(table["deployment"].combine_chunks(), parents),
+    }
+    for name in schema.names:
+        if name in cols:
+            continue
+        if name == "attributes":
+            extra = [n for n in present if n not in wire_names]
+            cols[name] = _struct_extras(flat, extra)
+        elif name == "seq" and column == "assist_events":
+            cols[name] = pos
+        elif name == "seq":
+            seq = pc.struct_field(flat, "seq")
+            too_big = pc.fill_null(pc.greater(seq, _INT32_MAX), False)
+            _report(too_big, rec, ids, pos, f"{column}.{{pos}}.seq", "is too large", errors)
+            cols[name] = pc.cast(pc.if_else(too_big, None, seq), pa.int32())
+        elif name == "ts":
+            cols[name] = _timestamps(
+                pc.struct_field(flat, "ts"), "ts", column, rec, ids, errors, pos
+            )
+        elif name == "action":
+            action = pc.struct_field(flat, "action")
+            for alias, canonical in ASSIST_ACTION_ALIASES.items():
+                action = pc.if_else(pc.fill_null(pc.equal(action, alias), False), canonical, action)
+            cols[name] = action
+        else:
+            cols[name] = pc.struct_field(flat, name)
+    cols["_record"] = rec
+    cols["_pos"] = pos
+    return pa.Table.from_pydict(cols, schema=with_locators(schema, pos=True))
+
+
+def _report(
+    mask: pa.Array,
+    records: pa.Array,
+    ids: pa.Array,
+    positions: pa.Array | None,
+    field_template: str,
+    message: str,
+    errors: list[RecordError],
+) -> None:
+    if not pc.any(mask).as_py():
+        return
+    recs = pc.filter(records, mask).to_pylist()
+    idl = pc.filter(ids, mask).to_pylist()
+    posl = pc.filter(positions, mask).to_pylist() if positions is not None else [0] * len(recs)
+    for r, i, p in zip(recs, idl, posl, strict=True):
+        errors.append(RecordError(int(r), i, field_template.format(pos=p), message))
+
+
+def _timestamps(
+    values: pa.Array,
+    name: str,
+    parent: str | None,
+    records: pa.Array,
+    ids: pa.Array,
+    errors: list[RecordError],
+    positions: pa.Array | None = None,
+) -> pa.Array:
+    """ISO-8601 strings with a zone to UTC timestamps; naive or unparsable ones are errors."""
+    template = f"{parent}.{{pos}}.{name}" if parent else name
+    no_zone = pc.invert(pc.fill_null(pc.match_substring_regex(values, _TZ_SUFFIX), True))
+    _report(
+        no_zone,
+        records,
+        ids,
+        positions,
+        template,
+        "has no time zone: send ISO-8601 with 'Z' or an offset such as +01:00",
+        errors,
+    )
+    values = pc.if_else(no_zone, None, values)
+    try:
+        return pc.cast(values, TS)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    # Rare: find the unparsable entries one by one so each can be named.
+    bad = []
+    for v in values.to_pylist():
+        if v is None:
+            bad.append(False)
+            continue
+        try:
+            datetime.fromisoformat(v)
+            pc.cast(pa.array([v]), TS)
+            bad.append(False)
+        except (ValueError, pa.ArrowInvalid):
+            bad.append(True)
+    mask = pa.array(bad)
+    _report(mask, records, ids, positions, template, "is not a valid ISO-8601 timestamp", errors)
+    return pc.cast(pc.if_else(mask, None, values), TS)
+
+
+def _segments_to_map(struct: pa.StructArray) -> pa.Array:
+    n = len(struct)
+    names = [struct.type.field(i).name for i in range(struct.type.num_fields)]
+    if not names:
+        return pa.nulls(n, type=SEGMENTS)
+    keys_m = np.empty((n, len(names)), dtype=object)
+    vals_m = np.empty((n, len(names)), dtype=object)
+    valid = np.zeros((n, len(names)), dtype=bool)
+    for j, key in enumerate(names):
+        child = pc.struct_field(struct, key)
+        if not any(check(child.type) for check in _SCALAR_TYPES):
+            raise _NeedsExactPath(f"segment {key!r} is not a scalar")
+        if pa.types.is_floating(child.type):
+            # Keep what the sender wrote: 3 not 3.0 where the value is whole.
+            as_int = pc.cast(child, pa.int64(), safe=False)
+            whole = pc.fill_null(pc.equal(pc.cast(as_int, pa.float64()), child), False)
+            text = pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(child, pa.string()))
+        else:
+            text = pc.cast(child, pa.string())
+        keys_m[:, j] = key
+        vals_m[:, j] = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+        valid[:, j] = np.asarray(pc.is_valid(text))
+    counts = valid.sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    mask = pa.array(counts == 0)
+    return pa.MapArray.from_arrays(
+        pa.array(offsets),
+        pa.array(keys_m[valid], type=pa.string()),
+        pa.array(vals_m[valid], type=pa.string()),
+        mask=mask,
+    ).cast(SEGMENTS)
+
+
+def _extras(table: pa.Table, known: Sequence[str]) -> pa.Array:
+    extra = [n for n in table.column_names if n not in known]
+    if not extra:
+        return pa.nulls(table.num_rows, type=pa.string())
+    return _rows_to_json(table.select(extra).to_pylist())
+
+
+def _struct_extras(flat: pa.StructArray, names: Sequence[str]) -> pa.Array:
+    if not names:
+        return pa.nulls(len(flat), type=pa.string())
+    rows = pa.Table.from_arrays(
+        [pc.struct_field(flat, n) for n in names], names=list(names)
+    ).to_pylist()
+    return _rows_to_json(rows)
+
+
+def _rows_to_json(rows: list[dict[str, Any]]) -> pa.Array:
+    out: list[str | None] = []
+    for row in rows:
+        kept = {k: v for k, v in row.items() if v is not None}
+        out.append(orjson.dumps(kept, default=str).decode() if kept else None)
+    return pa.array(out, type=pa.string())

@@ -1,0 +1,80 @@
+"""Validate a decoded unit of input and store it: all-or-nothing, or partial on request."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, Field
+
+from daytwo.errors import RecordError, ValidationFailed
+from daytwo.ingest.decode import Decoded
+from daytwo.interactions.validate import drop_records, validate_batch
+from daytwo.store.events import EventStore
+
+
+class RecordErrorOut(BaseModel):
+    index: int = Field(description="Position of the record in the request (or line in a file).")
+    id: str | None = Field(description="The record's interaction id, where it could be read.")
+    field: str = Field(description="Path of the offending field, e.g. `turns.3.seq`.")
+    message: str
+
+
+class IngestResult(BaseModel):
+    """What happened to a batch."""
+
+    batch_id: str
+    received: int = Field(description="Records in the request.")
+    accepted: int = Field(description="Records stored.")
+    rejected: int = Field(description="Records not stored because they are invalid.")
+    inserted: int = Field(description="Stored records whose id was new.")
+    replaced: int = Field(description="Stored records that replaced an earlier copy (same id).")
+    turns: int
+    assist_events: int
+    errors: list[RecordErrorOut] = Field(default_factory=list)
+
+
+def check(decoded: Decoded) -> list[RecordError]:
+    """Every error of the unit: decoding errors first, then the shared rules, one per field."""
+    seen: set[tuple[int, str]] = set()
+    merged: list[RecordError] = []
+    for err in [*decoded.errors, *validate_batch(decoded.batch)]:
+        key = (err.index, err.field)
+        if key not in seen:
+            seen.add(key)
+            merged.append(err)
+    merged.sort(key=lambda e: (e.index, e.field))
+    return merged
+
+
+def ingest(
+    store: EventStore,
+    decoded: Decoded,
+    *,
+    partial: bool = False,
+    source: str = "api",
+    batch_id: str | None = None,
+) -> IngestResult:
+    """Store the valid records of ``decoded``.
+
+    Without ``partial`` a single invalid record rejects the whole unit and nothing is written
+    (:class:`ValidationFailed` lists every error). With ``partial`` the valid records are
+    stored and the invalid ones reported. Either way the write itself is one transaction.
+    """
+    errors = check(decoded)
+    if errors and not partial:
+        raise ValidationFailed(errors, received=decoded.n_records)
+    bad = {e.index for e in errors}
+    batch = drop_records(decoded.batch, bad)
+    batch_id = batch_id or uuid.uuid4().hex
+    written = store.write(batch, source=source, batch_id=batch_id)
+    return IngestResult(
+        batch_id=batch_id,
+        received=decoded.n_records,
+        accepted=batch.n_records,
+        rejected=len(bad),
+        inserted=written.inserted,
+        replaced=written.replaced,
+        turns=written.turns,
+        assist_events=written.assist_events,
+        errors=[RecordErrorOut(**e.as_dict()) for e in errors],
+    )

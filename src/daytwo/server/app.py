@@ -1,0 +1,70 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from daytwo import __version__
+from daytwo.deployments.api import router as deployments_router
+from daytwo.ingest.api import router as ingest_router
+from daytwo.server.errors import install_error_handlers
+from daytwo.settings import Settings
+from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.ledger import Ledger, upgrade
+from daytwo.web.views import STATIC_DIR
+from daytwo.web.views import router as web_router
+
+
+def create_app(
+    settings: Settings,
+    *,
+    events: EventStore | None = None,
+    ledger: Ledger | None = None,
+) -> FastAPI:
+    """Build the app. Stores not given are opened from ``settings`` when the app starts
+    (the ledger is migrated to the latest schema first) and closed when it stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_events = events is None
+        own_ledger = ledger is None
+        if own_ledger:
+            upgrade(settings.resolved_ledger_url)
+        app.state.ledger = ledger or Ledger(settings.resolved_ledger_url)
+        app.state.events = events or open_event_store(settings.resolved_events_url)
+        try:
+            yield
+        finally:
+            if own_events:
+                app.state.events.close()
+            if own_ledger:
+                app.state.ledger.dispose()
+
+    app = FastAPI(
+        title="daytwo",
+        version=__version__,
+        summary="Operations for AI assistants after go-live.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["service"], summary="Liveness and store reachability")
+    def healthz() -> dict[str, str]:
+        app.state.events.query("SELECT 1 AS ok")
+        with app.state.ledger.engine.connect():
+            pass
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(ingest_router)
+    app.include_router(deployments_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

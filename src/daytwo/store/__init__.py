@@ -1,0 +1,1 @@
+"""The two stores: events (analytical, append-only) and the ledger (transactional)."""

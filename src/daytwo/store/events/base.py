@@ -1,0 +1,130 @@
+"""The events store interface and the engine-neutral parts of its SQL."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+import sqlglot
+
+from daytwo.errors import ConfigError
+from daytwo.interactions.columns import ASSIST_EVENTS, INTERACTIONS, TURNS, Batch
+
+DELIVERIES = pa.schema(
+    [
+        pa.field("interaction_id", pa.string(), nullable=False),
+        pa.field("deployment", pa.string(), nullable=False),
+        pa.field("batch_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("received_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "interactions": INTERACTIONS,
+    "turns": TURNS,
+    "assist_events": ASSIST_EVENTS,
+    # One row per delivery of an interaction: duplicates and retries are visible here (for
+    # data-quality checks) while the three tables above hold each interaction once.
+    "deliveries": DELIVERIES,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one write did: new interactions, replaced ones (re-sent ids) and their turns."""
+
+    inserted: int
+    replaced: int
+    turns: int
+    assist_events: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentVolume:
+    deployment: str
+    interactions: int
+    turns: int
+    first_started_at: datetime | None
+    last_started_at: datetime | None
+
+
+def portable(sql: str, dialect: str) -> str:
+    """Transpile SQL written in the DuckDB dialect to the target engine's dialect."""
+    if dialect == "duckdb":
+        return sql
+    return sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
+
+
+class EventStore(abc.ABC):
+    """Append-mostly storage for interactions, turns and assist events.
+
+    Writes are idempotent by ``(deployment, interaction_id)``: a later copy of an interaction
+    replaces the earlier one together with its turns and assist events, atomically.
+    """
+
+    dialect: str
+
+    @abc.abstractmethod
+    def write(self, batch: Batch, *, source: str, batch_id: str) -> WriteResult:
+        """Store a validated batch in one transaction; return what changed."""
+
+    @abc.abstractmethod
+    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run a read-only query written in the portable (DuckDB) dialect."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def volumes(self) -> list[DeploymentVolume]:
+        """Interaction and turn counts per deployment."""
+        table = self.query(
+            """
+            SELECT i.deployment, i.n AS interactions, COALESCE(t.n, 0) AS turns,
+                   i.first_started_at, i.last_started_at
+            FROM (SELECT deployment, COUNT(*) AS n, MIN(started_at) AS first_started_at,
+                         MAX(started_at) AS last_started_at
+                  FROM interactions GROUP BY deployment) AS i
+            LEFT JOIN (SELECT deployment, COUNT(*) AS n FROM turns GROUP BY deployment) AS t
+              ON t.deployment = i.deployment
+            ORDER BY i.deployment
+            """
+        )
+        return [DeploymentVolume(**row) for row in table.to_pylist()]
+
+    def count(self, table: str, deployment: str | None = None) -> int:
+        if table not in TABLES:
+            raise ValueError(f"unknown events table {table!r}")
+        if deployment is None:
+            result = self.query(f"SELECT COUNT(*) AS n FROM {table}")  # noqa: S608
+        else:
+            result = self.query(
+                f"SELECT COUNT(*) AS n FROM {table} WHERE deployment = ?",  # noqa: S608
+                [deployment],
+            )
+        return int(result["n"][0].as_py())
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_event_store(url: str, *, read_only: bool = False) -> EventStore:
+    """Open the events store named by ``url`` (``duckdb:///path`` or ``duckdb:///:memory:``)."""
+    if url.startswith("duckdb:///"):
+        from daytwo.store.events.duckdb import DuckDBEventStore
+
+        # SQLAlchemy's convention: duckdb:///relative/path, duckdb:////absolute/path.
+        return DuckDBEventStore(url.removeprefix("duckdb:///") or ":memory:", read_only=read_only)
+    raise ConfigError(f"Unsupported events store URL {url!r}: use duckdb:///path/to/events.duckdb")

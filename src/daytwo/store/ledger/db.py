@@ -1,0 +1,84 @@
+"""Opening the ledger and migrating it with the Alembic scripts shipped in the package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from daytwo.errors import StoreError
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def migration_config(url: str) -> Config:
+    """An Alembic config for ``url`` that uses the migrations inside the package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the ledger at ``url`` up to ``revision`` (creating it if needed)."""
+    _prepare(url)
+    try:
+        command.upgrade(migration_config(url), revision)
+    except OperationalError as exc:
+        raise StoreError(f"Cannot migrate the ledger at {_safe(url)}: {exc.orig}") from None
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    command.downgrade(migration_config(url), revision)
+
+
+def _prepare(url: str) -> None:
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _safe(url: str) -> str:
+    # Never print a password.
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    _prepare(url)
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_con, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_con.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.close()
+
+    return engine
+
+
+class Ledger:
+    """The ledger database: an engine and a session factory."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

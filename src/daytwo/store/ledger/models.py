@@ -1,0 +1,54 @@
+"""Ledger tables (SQLAlchemy 2 declarative). Each domain adds its tables here by module."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Date, DateTime, Enum, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class DeploymentKind(enum.StrEnum):
+    virtual_agent = "virtual_agent"
+    agent_assist = "agent_assist"
+    llm_app = "llm_app"
+
+
+class Deployment(Base):
+    """An AI assistant in production: what it is, when it went live, what it must achieve."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[DeploymentKind] = mapped_column(
+        Enum(DeploymentKind, native_enum=False, length=32, validate_strings=True)
+    )
+    description: Mapped[str] = mapped_column(Text, default="")
+    go_live: Mapped[date | None] = mapped_column(Date, nullable=True)
+    journeys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    targets: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    cost_model: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )

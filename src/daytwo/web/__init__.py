@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja2); assets are vendored under static/."""

@@ -1,0 +1,35 @@
+"""Web pages. Each page answers one question; this first one: what is deployed, with what data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from daytwo import __version__
+from daytwo.deployments.service import overview
+from daytwo.server.deps import EventsDep, LedgerDep
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals["version"] = __version__
+templates.env.filters["thousands"] = lambda n: f"{n:,}"
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
+    deployments = overview(ledger, events)
+    return templates.TemplateResponse(
+        request,
+        "home.html",
+        {
+            "deployments": deployments,
+            "total_interactions": sum(d.interactions for d in deployments),
+            "total_turns": sum(d.turns for d in deployments),
+        },
+    )
