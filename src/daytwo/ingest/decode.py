@@ -85,6 +85,8 @@ _WIRE = pa.schema(
     ]
 )
 _RENAME = {"id": "interaction_id"}
+# Where the exact path puts unknown keys, already as canonical JSON text.
+_PREPARED = "__attributes__"
 _TZ_SUFFIX = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 _INT32_MAX = 2**31 - 1
 _SCALAR_TYPES = (
@@ -109,8 +111,11 @@ class Decoded:
     n_records: int = 0
 
 
-def decode_ndjson(data: bytes, *, first_index: int = 0) -> Decoded:
-    """Decode newline-delimited JSON; record ``i`` is the ``i``-th line (blank lines count)."""
+def decode_ndjson(data: bytes, *, first_index: int = 0, exact: bool = False) -> Decoded:
+    """Decode newline-delimited JSON; record ``i`` is the ``i``-th line (blank lines count).
+
+    ``exact`` skips the fast path (for tests and for diagnosing a file).
+    """
     lines = data.split(b"\n")
     if lines and not lines[-1].strip():
         lines.pop()
@@ -122,6 +127,8 @@ def decode_ndjson(data: bytes, *, first_index: int = 0) -> Decoded:
     if not indexes:
         return Decoded(Batch.empty(), [], 0)
     try:
+        if exact:
+            raise _NeedsExactPath("asked for")
         batch, errors = _fast(body, indexes)
     except _NeedsExactPath:
         return _exact([lines[i - first_index] for i in indexes], indexes)
@@ -210,11 +217,11 @@ def _exact(lines: Sequence[bytes], indexes: Sequence[int]) -> Decoded:
                 path = ".".join(str(p) for p in err["loc"]) or "(record)"
                 errors.append(RecordError(index, _id_of(obj), path, err["msg"]))
             continue
-        good.append(orjson.dumps(model.model_dump(mode="json", exclude_none=True)))
+        good.append(orjson.dumps(_canonical(model)))
         good_idx.append(index)
     if good:
         try:
-            batch, more = _fast(b"\n".join(good), good_idx)
+            batch, more = _fast(b"\n".join(good), good_idx, prepared=True)
         except _NeedsExactPath as exc:  # pragma: no cover - canonical records always pass
             raise AssertionError(f"canonical records failed the fast path: {exc}") from exc
         errors.extend(more)
@@ -224,7 +231,39 @@ def _exact(lines: Sequence[bytes], indexes: Sequence[int]) -> Decoded:
     return Decoded(batch, errors, len(indexes))
 
 
-def _fast(body: bytes, indexes: Sequence[int]) -> tuple[Batch, list[RecordError]]:
+def _canonical(model: InteractionIn) -> dict[str, Any]:
+    """The record in canonical JSON, its unknown keys folded into a prepared attributes string."""
+    out = model.model_dump(mode="json", exclude_none=True, exclude={"turns", "assist_events"})
+    for key in model.model_extra or {}:
+        out.pop(key, None)
+    out[_PREPARED] = _attributes_json(model.model_extra)
+    for name in ("turns", "assist_events"):
+        children = []
+        for child in getattr(model, name):
+            item = child.model_dump(mode="json", exclude_none=True)
+            for key in child.model_extra or {}:
+                item.pop(key, None)
+            item[_PREPARED] = _attributes_json(child.model_extra)
+            children.append(item)
+        out[name] = children
+    return out
+
+
+def _attributes_json(extra: dict[str, Any] | None) -> str | None:
+    kept = {k: v for k, v in (extra or {}).items() if v is not None}
+    if not kept:
+        return None
+    return orjson.dumps(kept, default=str, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _fast(
+    body: bytes, indexes: Sequence[int], *, prepared: bool = False
+) -> tuple[Batch, list[RecordError]]:
+    try:
+        # Arrow's JSON reader passes invalid UTF-8 through; the exact path names the line.
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _NeedsExactPath("invalid UTF-8") from exc
     try:
         table = pj.read_json(
             io.BytesIO(body),
@@ -235,6 +274,8 @@ def _fast(body: bytes, indexes: Sequence[int]) -> tuple[Batch, list[RecordError]
         raise _NeedsExactPath(str(exc)) from exc
     if table.num_rows != len(indexes):
         raise _NeedsExactPath("row count differs from line count")
+    if not prepared and _PREPARED in table.column_names:
+        raise _NeedsExactPath(f"{_PREPARED} is reserved")
     records = pa.array(indexes, type=pa.int64())
     errors: list[RecordError] = []
     interactions = _interactions(table, records, errors)
@@ -351,7 +392,7 @@ def _timestamps(
         ids,
         positions,
         template,
-        "has no time zone: send ISO-8601 with 'Z' or an offset such as +01:00",
+        "has no timezone: send ISO-8601 with 'Z' or an offset such as +01:00",
         errors,
     )
     values = pc.if_else(no_zone, None, values)
@@ -378,7 +419,8 @@ def _timestamps(
 
 def _segments_to_map(struct: pa.StructArray) -> pa.Array:
     n = len(struct)
-    names = [struct.type.field(i).name for i in range(struct.type.num_fields)]
+    # Sorted keys: the same segments give the same map whatever else is in the batch.
+    names = sorted(struct.type.field(i).name for i in range(struct.type.num_fields))
     if not names:
         return pa.nulls(n, type=SEGMENTS)
     keys_m = np.empty((n, len(names)), dtype=object)
@@ -410,24 +452,36 @@ def _segments_to_map(struct: pa.StructArray) -> pa.Array:
 
 
 def _extras(table: pa.Table, known: Sequence[str]) -> pa.Array:
+    if _PREPARED in table.column_names:
+        return pc.cast(table[_PREPARED].combine_chunks(), pa.string())
     extra = [n for n in table.column_names if n not in known]
     if not extra:
         return pa.nulls(table.num_rows, type=pa.string())
-    return _rows_to_json(table.select(extra).to_pylist())
+    return _rows_to_json(table.select(extra))
 
 
 def _struct_extras(flat: pa.StructArray, names: Sequence[str]) -> pa.Array:
+    if _PREPARED in names:
+        return pc.cast(pc.struct_field(flat, _PREPARED), pa.string())
     if not names:
         return pa.nulls(len(flat), type=pa.string())
-    rows = pa.Table.from_arrays(
-        [pc.struct_field(flat, n) for n in names], names=list(names)
-    ).to_pylist()
-    return _rows_to_json(rows)
+    return _rows_to_json(
+        pa.Table.from_arrays([pc.struct_field(flat, n) for n in names], names=list(names))
+    )
 
 
-def _rows_to_json(rows: list[dict[str, Any]]) -> pa.Array:
+def _faithful(dtype: pa.DataType) -> bool:
+    # Arrow's inference keeps these exactly as sent; floats (1 vs 1.0) and nested objects
+    # (keys of other rows filled with nulls) it does not, so those records take the exact path.
+    return bool(pa.types.is_string(dtype) or pa.types.is_int64(dtype)
+                or pa.types.is_boolean(dtype) or pa.types.is_null(dtype))
+
+
+def _rows_to_json(table: pa.Table) -> pa.Array:
+    for f in table.schema:
+        if not _faithful(f.type):
+            raise _NeedsExactPath(f"extra field {f.name!r} of type {f.type}")
     out: list[str | None] = []
-    for row in rows:
-        kept = {k: v for k, v in row.items() if v is not None}
-        out.append(orjson.dumps(kept, default=str).decode() if kept else None)
+    for row in table.to_pylist():
+        out.append(_attributes_json(row))
     return pa.array(out, type=pa.string())

@@ -1,0 +1,59 @@
+"""Shared fixtures: a fresh data dir, stores and app per test; the ledger on both dialects."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from daytwo.server import create_app
+from daytwo.settings import Settings
+from daytwo.store.events import EventStore, open_event_store
+
+POSTGRES_ENV = "DAYTWO_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def events(settings: Settings) -> Iterator[EventStore]:
+    store = open_event_store(settings.resolved_events_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty ledger database: a SQLite file, and the private PostgreSQL of `make test`."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+        return
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.fail(
+            f"{POSTGRES_ENV} is not set: run the suite with `make test`, which starts a "
+            "private PostgreSQL for it."
+        )
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    schema = f"t_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
+    with engine.connect() as con:
+        con.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{url}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.connect() as con:
+            con.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
