@@ -7,8 +7,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from daytwo.cli.console import err, out
 from daytwo.cli.serve import run_server
-from daytwo.demo.generator import DemoConfig
-from daytwo.demo.load import build_demo
 from daytwo.settings import Settings
 
 
@@ -26,6 +24,10 @@ def demo(
     port: int = typer.Option(None, help="Port when serving."),
 ) -> None:
     """Generate a realistic 90-day contact-center deployment into the data dir and serve it."""
+    # Imported here: the generator and its corpus load only when the demo is asked for.
+    from daytwo.demo.generator import DemoConfig
+    from daytwo.demo.load import build_demo
+
     settings = Settings(demo=True)
     config = DemoConfig(seed=seed, days=days, interactions_per_day=interactions_per_day)
     columns = [

@@ -14,7 +14,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from daytwo.cli.console import err, out
 from daytwo.errors import ValidationFailed
@@ -90,29 +90,14 @@ def import_files(
 
 
 def _print_summary(summaries: list[ImportSummary]) -> None:
-    table = Table(
-        "file",
-        "format",
-        "records",
-        "stored",
-        "rejected",
-        "new",
-        "replaced",
-        "turns",
-        "seconds",
-        "turns/s",
-    )
+    table = Table(Column("file", overflow="fold", min_width=16))
+    for name in ("format", "records", "stored", "rejected", "new", "replaced", "turns",
+                 "seconds", "turns/s"):
+        table.add_column(name, justify="left" if name == "format" else "right")
     for s in summaries:
         table.add_row(
-            Path(s.path).name,
-            s.format,
-            f"{s.records:,}",
-            f"{s.accepted:,}",
-            f"{s.rejected:,}",
-            f"{s.inserted:,}",
-            f"{s.replaced:,}",
-            f"{s.turns:,}",
-            f"{s.seconds:.1f}",
+            Path(s.path).name, s.format, f"{s.records:,}", f"{s.accepted:,}", f"{s.rejected:,}",
+            f"{s.inserted:,}", f"{s.replaced:,}", f"{s.turns:,}", f"{s.seconds:.1f}",
             f"{s.turns_per_second:,.0f}",
         )
     out.print(table)

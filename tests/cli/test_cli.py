@@ -1,0 +1,105 @@
+"""The `daytwo` command: import, deployments, db; errors are messages and exit codes."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+from daytwo.cli.main import run
+from daytwo.store.events import open_event_store
+from tests.factory import interaction, ndjson
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "data"
+    monkeypatch.setenv("DAYTWO_DATA_DIR", str(path))
+    monkeypatch.delenv("DAYTWO_LEDGER_URL", raising=False)
+    monkeypatch.delenv("DAYTWO_EVENTS_URL", raising=False)
+    return path
+
+
+def _counts(data_dir: Path) -> tuple[int, int]:
+    with open_event_store(f"duckdb:///{data_dir / 'events.duckdb'}", read_only=True) as s:
+        return s.count("interactions"), s.count("turns")
+
+
+def test_import_jsonl_reports_and_is_idempotent(data_dir: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(ndjson([interaction(i, turns=3) for i in range(50)]))
+    assert run(["import", str(path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "export.jsonl" in out
+    assert _counts(data_dir) == (50, 150)
+    assert run(["import", str(path), "--quiet"]) == 0
+    assert _counts(data_dir) == (50, 150)
+
+
+def test_import_gzip_in_small_chunks(data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "export.jsonl.gz"
+    path.write_bytes(gzip.compress(ndjson([interaction(i, turns=2) for i in range(300)])))
+    from daytwo.ingest.files import import_file
+
+    with open_event_store(f"duckdb:///{data_dir / 'events.duckdb'}") as store:
+        seen: list[int] = []
+        summary = import_file(store, path, chunk_bytes=4096, progress=seen.append)
+    assert (summary.accepted, summary.turns) == (300, 600)
+    assert len(seen) > 5  # many chunks, each reported
+    assert _counts(data_dir) == (300, 600)
+
+
+def test_import_writes_rejects_and_stores_the_rest(data_dir: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "mixed.jsonl"
+    lines = ndjson([interaction(0), interaction(1, outcome="solved")]) + b"{broken\n"
+    path.write_bytes(lines + ndjson([interaction(3)]))
+    assert run(["import", str(path), "--quiet"]) == 0
+    assert _counts(data_dir)[0] == 2
+    rejects = [orjson.loads(x) for x in (tmp_path / "mixed.jsonl.rejects.jsonl").read_bytes()
+               .splitlines()]
+    assert [r["index"] for r in rejects] == [1, 2]
+    assert rejects[0]["errors"][0]["field"] == "outcome"
+    assert rejects[1]["record"] == "{broken"
+    assert "rejected" in capsys.readouterr().err
+
+
+def test_strict_import_stores_nothing_when_a_record_is_bad(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(ndjson([interaction(0), interaction(1, started_at="yesterday")]))
+    assert run(["import", str(path), "--strict", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "record 1" in err
+    assert "started_at" in err
+    assert "Traceback" not in err
+    assert _counts(data_dir) == (0, 0)
+
+
+def test_missing_file_is_a_clear_error(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["import", "/nonexistent/file.jsonl", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "No such file" in err
+    assert "Traceback" not in err
+
+
+def test_deployments_add_and_list(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["db", "upgrade"]) == 0
+    assert run(["deployments", "add", "care-bot", "--kind", "virtual_agent",
+                "--go-live", "2026-03-01", "--journeys", "billing, card_lost"]) == 0
+    assert run(["deployments", "add", "care-bot", "--kind", "virtual_agent"]) == 5
+    assert "already exists" in capsys.readouterr().err
+    assert run(["deployments", "--json"]) == 0
+    listed = orjson.loads(capsys.readouterr().out)
+    assert listed[0]["name"] == "care-bot"
+    assert listed[0]["registered"] is True
+
+
+def test_version_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"]) == 0
+    assert run(["no-such-command"]) == 2
+    assert "Traceback" not in capsys.readouterr().err

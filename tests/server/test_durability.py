@@ -1,0 +1,86 @@
+"""An acknowledged batch survives `kill -9` of a real server process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from daytwo.store.events import open_event_store
+from tests.factory import interaction, ndjson
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DAYTWO_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from daytwo.cli.main import main; main()", "serve",
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            message = proc.stderr.read() if proc.stderr else b""
+            if proc.stderr:
+                proc.stderr.close()
+            raise AssertionError(f"server exited: {message.decode(errors='replace')}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("server did not start in 30 s")
+
+
+def test_acknowledged_batches_survive_kill_9(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    proc = _start_server(data_dir, port)
+    acknowledged = 0
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for b in range(5):
+                records = [interaction(b * 200 + i, turns=3) for i in range(200)]
+                r = client.post("/api/v1/ingest", content=ndjson(records),
+                                headers={"content-type": "application/x-ndjson"})
+                assert r.status_code == 200, r.text
+                acknowledged += r.json()["accepted"]
+        # Kill right after the last answer: no shutdown hook, no checkpoint.
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stderr:
+            proc.stderr.close()
+    assert acknowledged == 1000
+    with open_event_store(f"duckdb:///{data_dir / 'events.duckdb'}") as store:
+        assert store.count("interactions") == acknowledged
+        assert store.count("turns") == acknowledged * 3
+    # And a restarted server serves them, and a re-sent batch changes nothing.
+    proc = _start_server(data_dir, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            again = client.post("/api/v1/ingest", json={
+                "interactions": [interaction(i, turns=3) for i in range(200)]}).json()
+            assert (again["inserted"], again["replaced"]) == (0, 200)
+            listed = {d["name"]: d for d in client.get("/api/v1/deployments").json()}
+            assert listed["care-bot"]["interactions"] == 1000
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()

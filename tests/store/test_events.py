@@ -1,0 +1,79 @@
+"""The DuckDB events store: idempotent writes, atomic replacement, delivery log."""
+
+from __future__ import annotations
+
+import pytest
+
+from daytwo.ingest.decode import decode_json
+from daytwo.store.events import EventStore, open_event_store
+from tests.factory import interaction
+
+
+def _batch(records: list[dict[str, object]]):  # type: ignore[no-untyped-def]
+    import orjson
+
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    return decoded.batch
+
+
+def test_write_counts_new_and_replaced(events: EventStore) -> None:
+    first = events.write(_batch([interaction(i) for i in range(3)]), source="t", batch_id="1")
+    assert (first.inserted, first.replaced, first.turns) == (3, 0, 12)
+    second = events.write(_batch([interaction(i) for i in range(2, 5)]), source="t",
+                          batch_id="2")
+    assert (second.inserted, second.replaced) == (2, 1)
+    assert events.count("interactions") == 5
+    assert events.count("turns") == 20
+    assert events.count("deliveries") == 6
+
+
+def test_same_id_in_two_deployments_are_two_interactions(events: EventStore) -> None:
+    events.write(_batch([interaction(1, deployment="a"), interaction(1, deployment="b")]),
+                 source="t", batch_id="1")
+    assert events.count("interactions") == 2
+    assert {v.deployment: v.interactions for v in events.volumes()} == {"a": 1, "b": 1}
+
+
+class _FailingConnection:
+    """Passes everything to the real connection but fails the last insert of a write."""
+
+    def __init__(self, real: object) -> None:
+        self._real = real
+
+    def execute(self, sql: str, *args: object) -> object:
+        if sql.startswith("INSERT INTO deliveries"):
+            raise RuntimeError("disk full (simulated)")
+        return self._real.execute(sql, *args)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+def test_a_failed_write_leaves_nothing_behind(events: EventStore,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    events.write(_batch([interaction(0)]), source="t", batch_id="0")
+    monkeypatch.setattr(events, "_con", _FailingConnection(events._con))  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="disk full"):
+        events.write(_batch([interaction(0, turns=7), interaction(1)]), source="t",
+                     batch_id="x")
+    monkeypatch.undo()
+    assert events.count("interactions") == 1
+    assert events.count("turns") == 4
+    assert events.count("deliveries") == 1
+
+
+def test_store_survives_reopen(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"duckdb:///{tmp_path / 'e.duckdb'}"
+    with open_event_store(url) as store:
+        store.write(_batch([interaction(i) for i in range(4)]), source="t", batch_id="1")
+    with open_event_store(url, read_only=True) as store:
+        assert store.count("interactions") == 4
+        assert store.volumes()[0].turns == 16
+
+
+def test_unknown_url_is_a_config_error() -> None:
+    from daytwo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Unsupported events store URL"):
+        open_event_store("mysql://nope")
