@@ -267,7 +267,7 @@ def _fast(
     try:
         table = pj.read_json(
             io.BytesIO(body),
-            read_options=pj.ReadOptions(block_size=max(1 << 20, min(len(body) + 1, 1 << 24))),
+            read_options=pj.ReadOptions(block_size=1 << 20),  # blocks parse in parallel
             parse_options=pj.ParseOptions(explicit_schema=_WIRE, unexpected_field_behavior="infer"),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:

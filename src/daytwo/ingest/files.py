@@ -23,7 +23,8 @@ from daytwo.ingest.decode import Decoded, decode_ndjson
 from daytwo.ingest.service import check, ingest
 from daytwo.store.events import EventStore
 
-CHUNK_BYTES = 16 * 1024 * 1024
+# Large enough for DuckDB to write whole row groups (not the WAL), small enough for flat memory.
+CHUNK_BYTES = 32 * 1024 * 1024
 FORMATS = ("jsonl", "csv", "parquet")
 
 Progress = Callable[[int], None]

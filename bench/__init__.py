@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (or `python -m bench [names...]`) writes bench/results/*.json."""

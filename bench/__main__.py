@@ -1,0 +1,196 @@
+"""Run the benchmarks and write one JSON file of results per benchmark.
+
+Each benchmark runs its measured command ``--repeat`` times (default 3) in a fresh process and
+reports the median; the machine, Python and date are recorded with the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TURNS_PER = 10
+
+
+def _environment() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _child(code: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run Python ``code`` in a fresh process; it prints one JSON object as its last line."""
+    wrapper = code + (
+        "\nimport resource, json as _j\n"
+        "print(_j.dumps({**RESULT, 'peak_rss_mb': "
+        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child failed:\n{proc.stderr[-4000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _median_runs(runs: list[dict[str, Any]], keys: list[str]) -> dict[str, Any]:
+    return {k: statistics.median(r[k] for r in runs) for k in keys}
+
+
+def bench_import(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    from bench.data import build, jsonl_lines, write_parquet
+
+    n_inter = turns // TURNS_PER
+    table = build(n_inter, TURNS_PER)
+    parquet = work / "export.parquet"
+    write_parquet(table, parquet)
+    jsonl = work / "export.jsonl"
+    jsonl.write_bytes(b"\n".join(jsonl_lines(table, TURNS_PER)) + b"\n")
+    del table
+    out: dict[str, Any] = {"turns": turns, "interactions": n_inter}
+    for fmt, path in (("parquet", parquet), ("jsonl", jsonl)):
+        runs = []
+        for _ in range(repeat):
+            data = work / f"data-{fmt}"
+            shutil.rmtree(data, ignore_errors=True)
+            code = (
+                "import time\nfrom pathlib import Path\n"
+                "from daytwo.ingest.files import import_file\n"
+                "from daytwo.store.events import open_event_store\n"
+                f"store = open_event_store('duckdb:///{data}/events.duckdb')\n"
+                "t = time.perf_counter()\n"
+                f"s = import_file(store, Path({str(path)!r}))\n"
+                "secs = time.perf_counter() - t\n"
+                "n = store.count('turns')\nstore.close()\n"
+                "RESULT = {'seconds': secs, 'turns_stored': n, 'turns_per_s': s.turns / secs}\n"
+            )
+            runs.append(_child(code))
+        out[fmt] = {**_median_runs(runs, ["seconds", "turns_per_s", "peak_rss_mb"]),
+                    "runs": runs, "file_mb": path.stat().st_size / 1e6}
+    out["targets"] = {"parquet_turns_per_s": 300_000, "jsonl_turns_per_s": 100_000,
+                      "peak_rss_mb": 1536}
+    out["met"] = (out["parquet"]["turns_per_s"] >= 300_000
+                  and out["jsonl"]["turns_per_s"] >= 100_000
+                  and max(out["parquet"]["peak_rss_mb"], out["jsonl"]["peak_rss_mb"]) <= 1536)
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_http(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    import httpx
+
+    from bench.data import build, jsonl_lines
+
+    batch = 1000
+    n_inter = turns // TURNS_PER
+    lines = jsonl_lines(build(n_inter, TURNS_PER, seed=2), TURNS_PER)
+    bodies = [b"\n".join(lines[i:i + batch]) + b"\n" for i in range(0, len(lines), batch)]
+    runs = []
+    for r in range(repeat):
+        data = work / f"http-{r}"
+        port = _free_port()
+        env = {**os.environ, "DAYTWO_DATA_DIR": str(data)}
+        proc = subprocess.Popen([sys.executable, "-m", "daytwo.cli", "serve", "--port",
+                                 str(port)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(300):
+                try:
+                    httpx.get(url + "/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            with httpx.Client(base_url=url, timeout=60) as client:
+                sent = 0
+                t = time.perf_counter()
+                for body in bodies:
+                    resp = client.post("/api/v1/ingest", content=body,
+                                       headers={"content-type": "application/x-ndjson"})
+                    resp.raise_for_status()
+                    sent += resp.json()["turns"]
+                secs = time.perf_counter() - t
+            runs.append({"seconds": secs, "turns_per_s": sent / secs, "turns": sent})
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    med = _median_runs(runs, ["seconds", "turns_per_s"])
+    return {"batch_interactions": batch, "turns": turns, **med, "runs": runs,
+            "target_turns_per_s": 30_000, "met": med["turns_per_s"] >= 30_000}
+
+
+def bench_demo(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    runs = []
+    for r in range(repeat):
+        data = work / f"demo-{r}"
+        env = {**os.environ, "DAYTWO_DATA_DIR": str(data)}
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "daytwo.cli", "demo", "--no-serve"],
+                              env=env, capture_output=True, text=True, check=False)
+        secs = time.perf_counter() - t
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-4000:])
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        runs.append({"seconds": secs, "output": proc.stdout.strip()[-400:],
+                     "children_peak_rss_mb": usage.ru_maxrss / 1024})
+    med = _median_runs(runs, ["seconds"])
+    return {**med, "runs": runs, "target_seconds": 60, "met": med["seconds"] <= 60}
+
+
+BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
+    "import": bench_import,
+    "http_ingest": bench_http,
+    "demo": bench_demo,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="default: all")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--turns", type=int, default=1_000_000)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    failed = False
+    for name in args.names or list(BENCHMARKS):
+        with tempfile.TemporaryDirectory(prefix=f"daytwo-bench-{name}-") as tmp:
+            print(f"== {name} ...", flush=True)
+            result = BENCHMARKS[name](Path(tmp), args.repeat, args.turns)
+        result = {"benchmark": name, "repeat": args.repeat, "environment": _environment(),
+                  **result}
+        path = RESULTS / f"{name}.json"
+        path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        summary = {k: v for k, v in result.items() if k not in ("runs", "environment")}
+        for v in summary.values():
+            if isinstance(v, dict):
+                v.pop("runs", None)
+        print(json.dumps(summary, indent=2, default=str))
+        failed |= not result.get("met", True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

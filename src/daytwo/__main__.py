@@ -1,0 +1,5 @@
+"""`python -m daytwo`."""
+
+from daytwo.cli.main import main
+
+main()
