@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps demo serve test check lint format bench clean
+.PHONY: help install system-deps demo serve test check lint format bench clean docs
 
 help:
 	@echo "make demo    build the demo deployment and serve the UI on http://127.0.0.1:8000/"
@@ -48,3 +48,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis daytwo-data
+
+docs: install
+	$(BIN)/typer daytwo.cli.main utils docs --name daytwo --output docs/cli.md
