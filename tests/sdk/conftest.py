@@ -22,8 +22,15 @@ def ok(body: bytes) -> httpx.Response:
     n = len(body.splitlines())
     return httpx.Response(
         200,
-        json={"received": n, "accepted": n, "rejected": 0, "inserted": n, "replaced": 0,
-              "turns": 0, "errors": []},
+        json={
+            "received": n,
+            "accepted": n,
+            "rejected": 0,
+            "inserted": n,
+            "replaced": 0,
+            "turns": 0,
+            "errors": [],
+        },
     )
 
 
@@ -119,5 +126,9 @@ def make_client(ingest: Ingest) -> Iterator[MakeClient]:
 
 
 def record(n: int, **fields: Any) -> dict[str, Any]:
-    return {"id": f"c-{n:06d}", "deployment": "care-bot", "started_at": "2026-03-02T09:14:05Z",
-            **fields}
+    return {
+        "id": f"c-{n:06d}",
+        "deployment": "care-bot",
+        "started_at": "2026-03-02T09:14:05Z",
+        **fields,
+    }

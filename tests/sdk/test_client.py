@@ -104,9 +104,7 @@ def test_flush_gives_up_waiting_after_its_timeout(ingest: Ingest, make_client: M
     assert client.stats.accepted == 1
 
 
-def test_a_503_is_retried_with_the_very_same_batch(
-    ingest: Ingest, make_client: MakeClient
-) -> None:
+def test_a_503_is_retried_with_the_very_same_batch(ingest: Ingest, make_client: MakeClient) -> None:
     ingest.replies = [httpx.Response(503), httpx.Response(502)]
     client = make_client()
     for n in range(5):
@@ -221,7 +219,11 @@ def test_partial_mode_reports_the_rejected_records_once(
         httpx.Response(
             200,
             json={
-                "received": 3, "accepted": 2, "rejected": 1, "inserted": 2, "replaced": 0,
+                "received": 3,
+                "accepted": 2,
+                "rejected": 1,
+                "inserted": 2,
+                "replaced": 0,
                 "turns": 0,
                 "errors": [{"index": 2, "id": "c-000002", "field": "csat", "message": "no"}],
             },
@@ -355,13 +357,16 @@ def test_trouble_never_reaches_the_host(
     circular: dict[str, object] = {"id": "loop"}
     circular["self"] = circular
     with caplog.at_level(logging.ERROR, logger="daytwo.sdk"):
-        assert client.log(circular)  # type: ignore[arg-type]
+        assert client.log(circular)
         assert client.log(object())  # type: ignore[arg-type]
+        loop: list[object] = []
+        loop.append(loop)
+        assert client.log_interaction(id="c-x", deployment="d", started_at="x", turns=loop)
         assert client.log(record(1))
         assert client.flush(timeout=5)
     assert "on_error raised" in caplog.text
     stats = client.stats
-    assert (stats.rejected, stats.accepted, stats.retries) == (2, 1, 1)
+    assert (stats.rejected, stats.accepted, stats.retries) == (3, 1, 1)
     client.log(record(2))  # the sender is still alive
     assert client.flush(timeout=5)
     assert ingest.ids[-1] == "c-000002"
@@ -430,3 +435,9 @@ def test_stats_are_a_frozen_snapshot(make_client: MakeClient) -> None:
 def test_bad_options_are_refused_up_front(options: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         Client("http://daytwo.test", **options)  # type: ignore[arg-type]
+
+
+def test_a_base_url_with_a_path_prefix_is_kept(ingest: Ingest) -> None:
+    with Client("http://proxy.test/daytwo/", transport=ingest.transport()) as client:
+        client.log(record(1))
+    assert str(ingest.requests[0].url) == "http://proxy.test/daytwo/api/v1/ingest?partial=true"

@@ -38,7 +38,6 @@ def test_encode_handles_odd_types_without_failing() -> None:
             "cost": Decimal("0.031"),
             "tags": {"b"},
             "segments": {3: "x"},
-            "raw": b"x".decode(),
             "other": complex(1, 2),
         }
     )
@@ -50,7 +49,6 @@ def test_encode_handles_odd_types_without_failing() -> None:
         "cost": 0.031,
         "tags": ["b"],
         "segments": {"3": "x"},
-        "raw": "x",
         "other": "(1+2j)",
     }
 

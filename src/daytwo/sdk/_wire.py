@@ -65,7 +65,8 @@ class UndeliveredRecord:
 
     ``reason`` is ``"invalid"`` when the record itself is at fault (re-sending cannot help)
     and ``"failed"`` when delivery was given up (the record may be fine: ``line`` is the exact
-    NDJSON line, ready for a dead-letter file that ``daytwo import`` reads back).
+    NDJSON line, ready for a dead-letter file that ``daytwo import`` reads back; empty when
+    the record could not be serialised at all).
     """
 
     id: str | None

@@ -1,0 +1,69 @@
+"""The SDK against the real daytwo app (served by uvicorn on loopback): the contract holds.
+
+Both ingest modes: in partial mode the server stores the valid records and names the rest; in
+all-or-nothing mode it refuses the batch (422), the client reports the invalid records and
+sends the others again. Either way exactly the valid records are stored, once.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from daytwo.sdk import Client, UndeliveredRecord
+from daytwo.server import create_app
+from daytwo.settings import Settings
+from tests.factory import interaction
+
+
+@pytest.fixture
+def served(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
+    app = create_app(settings)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def _records() -> list[dict[str, Any]]:
+    good = [interaction(n, turns=2) for n in range(20)]
+    bad_outcome = interaction(20, outcome="maybe")
+    no_start = interaction(21)
+    del no_start["started_at"]
+    return [*good[:7], bad_outcome, *good[7:15], no_start, *good[15:]]
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_only_the_valid_records_are_stored_once(served: tuple[str, FastAPI], partial: bool) -> None:
+    url, app = served
+    undelivered: list[UndeliveredRecord] = []
+    client = Client(url, batch_size=100, partial=partial, on_error=undelivered.extend)
+    for rec in _records():
+        client.log(rec)
+    assert client.close(timeout=10)
+    stats = client.stats
+    assert (stats.accepted, stats.rejected, stats.failed, stats.queued) == (20, 2, 0, 0)
+    assert sorted((r.id, r.reason) for r in undelivered) == [
+        ("c-000020", "invalid"),
+        ("c-000021", "invalid"),
+    ]
+    assert {f for r in undelivered for f in r.fields} >= {"outcome", "started_at"}
+    assert app.state.events.count("interactions") == 20
