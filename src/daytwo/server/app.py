@@ -49,7 +49,7 @@ def create_app(
         version=__version__,
         summary="Operations for AI assistants after go-live.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # served by the web package from vendored assets
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

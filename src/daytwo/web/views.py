@@ -33,3 +33,11 @@ def home(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse
             "total_turns": sum(d.turns for d in deployments),
         },
     )
+
+
+@router.get("/api/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> HTMLResponse:
+    """Interactive API reference (Swagger UI, vendored: works offline)."""
+    return templates.TemplateResponse(
+        request, "api_docs.html", {"openapi_url": request.app.openapi_url}
+    )
