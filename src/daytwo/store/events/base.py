@@ -13,6 +13,7 @@ import sqlglot
 
 from daytwo.errors import ConfigError
 from daytwo.interactions.columns import ASSIST_EVENTS, INTERACTIONS, TURNS, Batch
+from daytwo.interactions.facts import FACTS, add_facts
 
 DELIVERIES = pa.schema(
     [
@@ -24,8 +25,11 @@ DELIVERIES = pa.schema(
     ]
 )
 
+# Interactions are stored with their facts (derived from their turns when written).
+STORED_INTERACTIONS = pa.schema([*INTERACTIONS, *FACTS])
+
 TABLES: dict[str, pa.Schema] = {
-    "interactions": INTERACTIONS,
+    "interactions": STORED_INTERACTIONS,
     "turns": TURNS,
     "assist_events": ASSIST_EVENTS,
     # One row per delivery of an interaction: duplicates and retries are visible here (for
@@ -69,9 +73,15 @@ class EventStore(abc.ABC):
 
     dialect: str
 
-    @abc.abstractmethod
     def write(self, batch: Batch, *, source: str, batch_id: str) -> WriteResult:
         """Store a validated batch in one transaction; return what changed."""
+        if "n_user_turns" not in batch.interactions.column_names:
+            batch = add_facts(batch)
+        return self._write(batch, source=source, batch_id=batch_id)
+
+    @abc.abstractmethod
+    def _write(self, batch: Batch, *, source: str, batch_id: str) -> WriteResult:
+        """Store a batch whose interactions carry their facts, in one transaction."""
 
     @abc.abstractmethod
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:

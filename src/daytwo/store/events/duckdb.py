@@ -65,7 +65,7 @@ class DuckDBEventStore(EventStore):
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         return self._cursor().sql(sql, params=params or None).to_arrow_table()
 
-    def write(self, batch: Batch, *, source: str, batch_id: str) -> WriteResult:
+    def _write(self, batch: Batch, *, source: str, batch_id: str) -> WriteResult:
         clean = batch.without_locators()
         n = clean.interactions.num_rows
         if n == 0:

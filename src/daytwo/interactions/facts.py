@@ -1,0 +1,151 @@
+"""Per-interaction facts derived from its turns and assist events, computed once at ingest.
+
+Conversation metrics (fallback, repeats, errors, latency, tokens, assist usage) are counts over
+an interaction's turns. Computing them when the interaction is written, from exactly the turns
+written with it, keeps every metric query a scan of one row per interaction, and stays exact:
+an interaction and its facts are always replaced together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from daytwo.interactions.columns import Batch
+
+# An assistant answer below this confidence counts as low-confidence (NLU convention).
+LOW_CONFIDENCE = 0.5
+
+FACTS = pa.schema(
+    [
+        ("n_user_turns", pa.int32()),
+        ("n_assistant_turns", pa.int32()),
+        ("n_fallback_turns", pa.int32()),
+        ("n_low_confidence_turns", pa.int32()),
+        ("n_error_turns", pa.int32()),
+        ("n_repeats", pa.int32()),
+        ("first_fallback_seq", pa.int32()),
+        ("first_agent_seq", pa.int32()),
+        ("latency_ms_sum", pa.float64()),
+        ("latency_ms_max", pa.float64()),
+        ("n_latency", pa.int32()),
+        ("tokens_in", pa.int64()),
+        ("tokens_out", pa.int64()),
+        ("ai_cost", pa.float64()),
+        ("n_assist_shown", pa.int32()),
+        ("n_assist_accepted", pa.int32()),
+        ("n_assist_edited", pa.int32()),
+        ("n_assist_dismissed", pa.int32()),
+    ]
+)
+
+
+def _normalise(text: pa.Array) -> pa.Array:
+    lowered = pc.utf8_lower(text)
+    return pc.utf8_trim_whitespace(pc.replace_substring_regex(lowered, r"[^\w]+", " "))
+
+
+def _per_record(keys: np.ndarray, values: np.ndarray, n: int, how: str) -> np.ndarray:
+    """Aggregate ``values`` by record position ``keys`` into an array of length ``n``."""
+    if how == "sum":
+        return np.bincount(keys, weights=values, minlength=n)
+    out = np.full(n, np.nan)
+    if how == "max":
+        np.fmax.at(out, keys, values)
+    elif how == "min":
+        np.fmin.at(out, keys, values)
+    return out
+
+
+def add_facts(batch: Batch) -> Batch:
+    """The batch with :data:`FACTS` columns appended to its interactions table."""
+    inter = batch.interactions
+    n = inter.num_rows
+    turns = batch.turns.sort_by([("_record", "ascending"), ("seq", "ascending")])
+    rows = _rows_of(inter, turns)
+
+    def flag(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+    role = turns["role"]
+    is_user = flag(pc.equal(role, "user"))
+    is_assistant = flag(pc.equal(role, "assistant"))
+    is_agent = flag(pc.equal(role, "agent"))
+    fallback = flag(pc.equal(turns["fallback"], True)) & is_assistant
+    low_conf = flag(pc.less(turns["confidence"], LOW_CONFIDENCE)) & is_assistant
+    error = flag(pc.is_valid(turns["error"]))
+    seq = turns["seq"].to_numpy(zero_copy_only=False).astype(np.float64)
+
+    # A repeat: a user turn right after a fallback answer, or the same words sent again.
+    same_record_as_prev = np.zeros(len(rows), dtype=bool)
+    same_record_as_prev[1:] = rows[1:] == rows[:-1]
+    after_fallback = np.zeros(len(rows), dtype=bool)
+    after_fallback[1:] = fallback[:-1]
+    norm = _normalise(turns["text"]).to_numpy(zero_copy_only=False) if len(rows) else np.array([])
+    repeated_text = np.zeros(len(rows), dtype=bool)
+    user_idx = np.flatnonzero(is_user)
+    if len(user_idx) > 1:
+        prev, cur = user_idx[:-1], user_idx[1:]
+        same = (rows[prev] == rows[cur]) & (norm[prev] == norm[cur])
+        same &= np.array([bool(t) for t in norm[cur]], dtype=bool)  # empty text is no repeat
+        repeated_text[cur[same]] = True
+    repeat = is_user & same_record_as_prev & (after_fallback | repeated_text)
+
+    def count(mask: np.ndarray) -> pa.Array:
+        return pa.array(np.bincount(rows[mask], minlength=n).astype(np.int32))
+
+    def first_seq(mask: np.ndarray) -> pa.Array:
+        first = _per_record(rows[mask], seq[mask], n, "min")
+        return pa.array(first, mask=np.isnan(first)).cast(pa.int32())
+
+    latency = turns["latency_ms"].to_numpy(zero_copy_only=False).astype(np.float64)
+    has_latency = ~np.isnan(latency) & is_assistant
+    lat_max = _per_record(rows[has_latency], latency[has_latency], n, "max")
+
+    def total(col: str, dtype: pa.DataType) -> pa.Array:
+        values = turns[col].to_numpy(zero_copy_only=False).astype(np.float64)
+        present = ~np.isnan(values)
+        sums = _per_record(rows[present], values[present], n, "sum")
+        return pa.array(sums).cast(dtype)
+
+    assist = batch.assist_events
+    a_rows = _rows_of(inter, assist)
+    action = assist["action"]
+
+    def assist_count(name: str) -> pa.Array:
+        mask = flag(pc.equal(action, name)) if assist.num_rows else np.zeros(0, dtype=bool)
+        return pa.array(np.bincount(a_rows[mask], minlength=n).astype(np.int32))
+
+    columns = {
+        "n_user_turns": count(is_user),
+        "n_assistant_turns": count(is_assistant),
+        "n_fallback_turns": count(fallback),
+        "n_low_confidence_turns": count(low_conf),
+        "n_error_turns": count(error),
+        "n_repeats": count(repeat),
+        "first_fallback_seq": first_seq(fallback),
+        "first_agent_seq": first_seq(is_agent),
+        "latency_ms_sum": pa.array(_per_record(rows[has_latency], latency[has_latency], n, "sum")),
+        "latency_ms_max": pa.array(lat_max, mask=np.isnan(lat_max)),
+        "n_latency": count(has_latency),
+        "tokens_in": total("tokens_in", pa.int64()),
+        "tokens_out": total("tokens_out", pa.int64()),
+        "ai_cost": total("cost", pa.float64()),
+        "n_assist_shown": assist_count("shown"),
+        "n_assist_accepted": assist_count("accepted"),
+        "n_assist_edited": assist_count("edited"),
+        "n_assist_dismissed": assist_count("dismissed"),
+    }
+    table = inter
+    for field in FACTS:
+        table = table.append_column(field, columns[field.name].cast(field.type))
+    return Batch(table, batch.turns, batch.assist_events)
+
+
+def _rows_of(interactions: pa.Table, children: pa.Table) -> np.ndarray:
+    """For each child row (turn, assist event), the row of its interaction in the batch."""
+    records = interactions["_record"].to_numpy()
+    order = np.argsort(records, kind="stable")
+    child = children["_record"].to_numpy()
+    return order[np.searchsorted(records[order], child)].astype(np.int64)
