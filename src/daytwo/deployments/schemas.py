@@ -28,6 +28,16 @@ class DeploymentCreate(BaseModel):
         description="Costs in the deployment's currency: escalation, agent_minute, "
         "ai_per_interaction.",
     )
+    baseline_start: date | None = Field(
+        default=None, description="First day of the baseline window (default: go-live + 7)."
+    )
+    baseline_end: date | None = Field(
+        default=None, description="Day after the baseline window (default: start + 14)."
+    )
+    baseline_values: dict[str, float] = Field(
+        default_factory=dict,
+        description="Pre-launch baseline values by metric id; they replace the window's.",
+    )
 
 
 class DeploymentPublic(DeploymentCreate):

@@ -9,6 +9,7 @@ an interaction and its facts are always replaced together.
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -16,6 +17,17 @@ from daytwo.interactions.columns import Batch
 
 # An assistant answer below this confidence counts as low-confidence (NLU convention).
 LOW_CONFIDENCE = 0.5
+
+# A small, transparent word list for the sentiment trend; a model-based scorer can replace it.
+POSITIVE_WORDS = (
+    r"\b(thanks|thank you|thx|great|perfect|helpful|awesome|excellent|brilliant|appreciate"
+    r"|amazing|wonderful|love it|that worked|sorted|solved|fantastic|cheers)\b"
+)
+NEGATIVE_WORDS = (
+    r"\b(useless|terrible|awful|angry|frustrat\w*|ridiculous|annoy\w*|worst|hate|stupid"
+    r"|not helpful|waste of time|disappoint\w*|complain\w*|rubbish|pointless|unacceptable"
+    r"|doesn'?t work|not working|still broken|speak to a (human|person|real person))\b"
+)
 
 FACTS = pa.schema(
     [
@@ -25,6 +37,8 @@ FACTS = pa.schema(
         ("n_low_confidence_turns", pa.int32()),
         ("n_error_turns", pa.int32()),
         ("n_repeats", pa.int32()),
+        ("n_positive_turns", pa.int32()),
+        ("n_negative_turns", pa.int32()),
         ("first_fallback_seq", pa.int32()),
         ("first_agent_seq", pa.int32()),
         ("latency_ms_sum", pa.float64()),
@@ -37,6 +51,7 @@ FACTS = pa.schema(
         ("n_assist_accepted", pa.int32()),
         ("n_assist_edited", pa.int32()),
         ("n_assist_dismissed", pa.int32()),
+        ("nps", pa.float64()),
     ]
 )
 
@@ -65,9 +80,7 @@ def add_facts(batch: Batch) -> Batch:
     turns = batch.turns.sort_by([("_record", "ascending"), ("seq", "ascending")])
     rows = _rows_of(inter, turns)
 
-    def flag(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
-
+    flag = flag_array
     role = turns["role"]
     is_user = flag(pc.equal(role, "user"))
     is_assistant = flag(pc.equal(role, "assistant"))
@@ -91,6 +104,9 @@ def add_facts(batch: Batch) -> Batch:
         same &= np.array([bool(t) for t in norm[cur]], dtype=bool)  # empty text is no repeat
         repeated_text[cur[same]] = True
     repeat = is_user & same_record_as_prev & (after_fallback | repeated_text)
+    lowered = pc.utf8_lower(turns["text"])
+    positive = is_user & flag(pc.match_substring_regex(lowered, POSITIVE_WORDS))
+    negative = is_user & flag(pc.match_substring_regex(lowered, NEGATIVE_WORDS))
 
     def count(mask: np.ndarray) -> pa.Array:
         return pa.array(np.bincount(rows[mask], minlength=n).astype(np.int32))
@@ -124,6 +140,8 @@ def add_facts(batch: Batch) -> Batch:
         "n_low_confidence_turns": count(low_conf),
         "n_error_turns": count(error),
         "n_repeats": count(repeat),
+        "n_positive_turns": count(positive),
+        "n_negative_turns": count(negative),
         "first_fallback_seq": first_seq(fallback),
         "first_agent_seq": first_seq(is_agent),
         "latency_ms_sum": pa.array(_per_record(rows[has_latency], latency[has_latency], n, "sum")),
@@ -136,6 +154,7 @@ def add_facts(batch: Batch) -> Batch:
         "n_assist_accepted": assist_count("accepted"),
         "n_assist_edited": assist_count("edited"),
         "n_assist_dismissed": assist_count("dismissed"),
+        "nps": _nps(inter["attributes"]),
     }
     table = inter
     for field in FACTS:
@@ -143,9 +162,25 @@ def add_facts(batch: Batch) -> Batch:
     return Batch(table, batch.turns, batch.assist_events)
 
 
+def _nps(attributes: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """A 0-10 ``nps`` answer sent as an extra key of the interaction, where there is one."""
+    mask = flag_array(pc.match_substring(attributes, '"nps"'))
+    out: list[float | None] = [None] * len(attributes)
+    for i in np.flatnonzero(mask):
+        value = orjson.loads(attributes[int(i)].as_py()).get("nps")
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 10:
+            out[int(i)] = float(value)
+    return pa.array(out, type=pa.float64())
+
+
+def flag_array(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _rows_of(interactions: pa.Table, children: pa.Table) -> np.ndarray:
     """For each child row (turn, assist event), the row of its interaction in the batch."""
     records = interactions["_record"].to_numpy()
     order = np.argsort(records, kind="stable")
     child = children["_record"].to_numpy()
-    return order[np.searchsorted(records[order], child)].astype(np.int64)
+    rows: np.ndarray = order[np.searchsorted(records[order], child)].astype(np.int64)
+    return rows

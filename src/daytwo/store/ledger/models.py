@@ -48,6 +48,11 @@ class Deployment(Base):
     journeys: Mapped[list[str]] = mapped_column(JSON, default=list)
     targets: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     cost_model: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The baseline window; unset means the default (14 full days after the first week).
+    baseline_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    baseline_end: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Baseline values imported from before launch, by metric id; they win over the window.
+    baseline_values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=_now, onupdate=_now

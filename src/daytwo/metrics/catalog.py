@@ -1,0 +1,424 @@
+"""The metric catalog: every KPI daytwo shows, as a registered definition.
+
+A definition says what the metric means (for people) and how it is computed (for the query
+builder), and nothing else; the API, the UI, reports and `docs/metrics.md` all read this one
+registry. Expressions are SQL aggregates in the portable (DuckDB) dialect over one row per
+interaction (``interactions``, with its facts) or one row per turn (``turns``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Group = Literal["system", "conversation", "adoption", "business", "support", "satisfaction"]
+Kind = Literal[
+    "ratio", "mean", "quantile", "count", "sum", "distinct", "median", "score", "expression"
+]
+Unit = Literal["share", "ms", "seconds", "count", "currency", "hours", "score", "points"]
+Direction = Literal["up", "down"]
+Source = Literal["interactions", "turns"]
+
+GROUPS: tuple[Group, ...] = (
+    "system",
+    "conversation",
+    "adoption",
+    "business",
+    "support",
+    "satisfaction",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One registered KPI.
+
+    ``kind`` decides how values, sample sizes and intervals are computed:
+
+    - ``ratio``: ``numerator / denominator`` (both counts); Wilson interval, n = denominator;
+    - ``mean``: mean of ``value`` over rows where it is not null; normal interval;
+    - ``quantile`` / ``median``: exact quantile ``q`` of ``value``; n = values counted;
+    - ``count``, ``sum``, ``distinct``: totals with no interval;
+    - ``expression``: ``value`` is itself an aggregate expression; no interval;
+    - ``score``: ``numerator / denominator`` on a signed scale (NPS, sentiment); no interval.
+    """
+
+    id: str
+    name: str
+    definition: str
+    formula: str
+    unit: Unit
+    good: Direction | None
+    group: Group
+    kind: Kind
+    source: Source = "interactions"
+    numerator: str | None = None
+    denominator: str | None = None
+    value: str | None = None
+    q: float | None = None
+    where: str | None = None
+    needs: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind in ("ratio", "score") and not (self.numerator and self.denominator):
+            raise ValueError(f"{self.id}: a {self.kind} needs numerator and denominator")
+        if self.kind in ("mean", "quantile", "median", "sum", "distinct", "expression") and (
+            not self.value
+        ):
+            raise ValueError(f"{self.id}: a {self.kind} needs a value expression")
+        if self.kind == "quantile" and self.q is None:
+            raise ValueError(f"{self.id}: a quantile needs q")
+
+
+_OUTCOME_KNOWN = "count_if(outcome IS NOT NULL)"
+_RESOLVED = "outcome IN ('contained', 'resolved_by_agent')"
+
+METRICS: tuple[Metric, ...] = (
+    # -- system ---------------------------------------------------------------------------
+    Metric(
+        "availability",
+        "Availability",
+        "Share of conversations in which no turn failed with an error.",
+        "interactions without an error turn / interactions",
+        "share",
+        "up",
+        "system",
+        "ratio",
+        numerator="count_if(n_error_turns = 0)",
+        denominator="count(*)",
+        needs=("turns.error",),
+    ),
+    Metric(
+        "error_rate",
+        "Error rate",
+        "Share of turns that carried an error (failed model, tool or integration call).",
+        "turns with an error / turns",
+        "share",
+        "down",
+        "system",
+        "ratio",
+        numerator="sum(n_error_turns)",
+        denominator="sum(n_turns)",
+        needs=("turns.error",),
+    ),
+    *(
+        Metric(
+            f"latency_p{p}",
+            f"Latency p{p}",
+            f"{p}th percentile of the assistant's response time per answer.",
+            f"p{p} of latency_ms over assistant turns",
+            "ms",
+            "down",
+            "system",
+            "quantile",
+            source="turns",
+            value="latency_ms",
+            q=p / 100,
+            where="role = 'assistant' AND latency_ms IS NOT NULL",
+            needs=("turns.latency_ms",),
+        )
+        for p in (50, 95, 99)
+    ),
+    # -- conversation ---------------------------------------------------------------------
+    Metric(
+        "containment_rate",
+        "Containment",
+        "Share of conversations the AI resolved without a human.",
+        "contained / conversations with an outcome",
+        "share",
+        "up",
+        "conversation",
+        "ratio",
+        numerator="count_if(outcome = 'contained')",
+        denominator=_OUTCOME_KNOWN,
+        needs=("outcome",),
+    ),
+    Metric(
+        "fallback_rate_turn",
+        "Fallback rate (turns)",
+        "Share of the assistant's answers that were fallbacks (it did not understand).",
+        "fallback answers / assistant answers",
+        "share",
+        "down",
+        "conversation",
+        "ratio",
+        numerator="sum(n_fallback_turns)",
+        denominator="sum(n_assistant_turns)",
+        needs=("turns.fallback",),
+    ),
+    Metric(
+        "fallback_rate_conversation",
+        "Fallback rate (conversations)",
+        "Share of conversations with at least one fallback answer.",
+        "conversations with a fallback / conversations with an assistant answer",
+        "share",
+        "down",
+        "conversation",
+        "ratio",
+        numerator="count_if(n_fallback_turns > 0)",
+        denominator="count_if(n_assistant_turns > 0)",
+        needs=("turns.fallback",),
+    ),
+    Metric(
+        "escalation_rate",
+        "Escalation",
+        "Share of conversations handed to a human agent (escalated or transferred).",
+        "(escalated + transferred) / conversations with an outcome",
+        "share",
+        "down",
+        "conversation",
+        "ratio",
+        numerator="count_if(outcome IN ('escalated', 'transferred'))",
+        denominator=_OUTCOME_KNOWN,
+        needs=("outcome",),
+    ),
+    Metric(
+        "abandonment_rate",
+        "Abandonment",
+        "Share of conversations the customer left before resolution.",
+        "abandoned / conversations with an outcome",
+        "share",
+        "down",
+        "conversation",
+        "ratio",
+        numerator="count_if(outcome = 'abandoned')",
+        denominator=_OUTCOME_KNOWN,
+        needs=("outcome",),
+    ),
+    Metric(
+        "rephrase_rate",
+        "Rephrase rate",
+        "Share of conversations in which the customer had to repeat themselves: a message "
+        "right after a fallback answer, or the same words sent again.",
+        "conversations with a repeat / conversations with 2+ customer messages",
+        "share",
+        "down",
+        "conversation",
+        "ratio",
+        numerator="count_if(n_repeats > 0)",
+        denominator="count_if(n_user_turns >= 2)",
+        needs=("turns.text",),
+    ),
+    Metric(
+        "repeat_contact_7d",
+        "Repeat contact (7 days)",
+        "Share of conversations after which the same customer came back within 7 days.",
+        "conversations followed by another from the customer within 7 days / conversations "
+        "with a customer_ref",
+        "share",
+        "down",
+        "conversation",
+        "ratio",
+        numerator="count_if(next_contact_at <= started_at + INTERVAL 7 DAY)",
+        denominator="count_if(customer_ref IS NOT NULL)",
+        needs=("customer_ref",),
+    ),
+    # -- adoption -------------------------------------------------------------------------
+    Metric(
+        "active_agents",
+        "Active agents",
+        "Distinct human agents who used the assist tool (saw a suggestion) in the period: "
+        "daily active by day, weekly active by week.",
+        "distinct agent_ref with a suggestion shown",
+        "count",
+        "up",
+        "adoption",
+        "distinct",
+        value="CASE WHEN n_assist_shown > 0 THEN agent_ref END",
+        needs=("assist_events",),
+    ),
+    Metric(
+        "ai_usage_rate",
+        "AI used",
+        "Share of eligible conversations (those that report ai_used) in which the AI was used.",
+        "ai_used / conversations reporting ai_used",
+        "share",
+        "up",
+        "adoption",
+        "ratio",
+        numerator="count_if(ai_used)",
+        denominator="count_if(ai_used IS NOT NULL)",
+        needs=("ai_used",),
+    ),
+    Metric(
+        "suggestion_acceptance_rate",
+        "Suggestion acceptance",
+        "Share of assist suggestions shown that the agent accepted or edited and used.",
+        "(accepted + edited) / shown",
+        "share",
+        "up",
+        "adoption",
+        "ratio",
+        numerator="sum(n_assist_accepted + n_assist_edited)",
+        denominator="sum(n_assist_shown)",
+        needs=("assist_events",),
+    ),
+    Metric(
+        "feature_utilisation",
+        "Feature utilisation",
+        "Share of agent-handled conversations in which the assist tool showed a suggestion.",
+        "agent conversations with a suggestion shown / agent conversations",
+        "share",
+        "up",
+        "adoption",
+        "ratio",
+        numerator="count_if(agent_ref IS NOT NULL AND n_assist_shown > 0)",
+        denominator="count_if(agent_ref IS NOT NULL)",
+        needs=("agent_ref", "assist_events"),
+    ),
+    # -- business -------------------------------------------------------------------------
+    Metric(
+        "average_handle_time",
+        "Average handle time",
+        "Mean handling time of a conversation, in seconds.",
+        "mean of handle_time_s",
+        "seconds",
+        "down",
+        "business",
+        "mean",
+        value="handle_time_s",
+        needs=("handle_time_s",),
+    ),
+    Metric(
+        "cost_per_interaction",
+        "Cost per interaction",
+        "Mean cost of a conversation as reported by the platform.",
+        "mean of cost",
+        "currency",
+        "down",
+        "business",
+        "mean",
+        value="cost",
+        needs=("cost",),
+    ),
+    Metric(
+        "ai_cost",
+        "AI cost",
+        "Total model cost of the assistant's turns in the period.",
+        "sum of turn cost",
+        "currency",
+        None,
+        "business",
+        "sum",
+        value="ai_cost",
+        needs=("turns.cost",),
+    ),
+    Metric(
+        "hours_saved",
+        "Agent hours saved",
+        "Agent time the AI saved: contained conversations times the mean handle time of "
+        "agent-handled conversations in the same slice.",
+        "contained × mean(handle_time_s of agent-handled) / 3600",
+        "hours",
+        "up",
+        "business",
+        "expression",
+        value="count_if(outcome = 'contained') * "
+        "avg(handle_time_s) FILTER (WHERE agent_ref IS NOT NULL) / 3600.0",
+        needs=("outcome", "handle_time_s", "agent_ref"),
+    ),
+    # -- support --------------------------------------------------------------------------
+    Metric(
+        "contact_volume",
+        "Contact volume",
+        "Number of conversations.",
+        "count of interactions",
+        "count",
+        None,
+        "support",
+        "count",
+    ),
+    Metric(
+        "feedback_volume",
+        "Feedback volume",
+        "Number of conversations with a satisfaction score from the customer.",
+        "count of interactions with csat",
+        "count",
+        None,
+        "support",
+        "count",
+        where="csat IS NOT NULL",
+        needs=("csat",),
+    ),
+    Metric(
+        "median_resolution_time",
+        "Median resolution time",
+        "Median handling time of resolved conversations (contained or resolved by an agent).",
+        "median of handle_time_s over resolved",
+        "seconds",
+        "down",
+        "support",
+        "median",
+        value="handle_time_s",
+        where=_RESOLVED,
+        needs=("outcome", "handle_time_s"),
+    ),
+    Metric(
+        "first_contact_resolution",
+        "First-contact resolution",
+        "Share of resolved conversations after which the customer did not come back within 7 days.",
+        "resolved without a contact in the next 7 days / resolved with a customer_ref",
+        "share",
+        "up",
+        "support",
+        "ratio",
+        numerator=f"count_if({_RESOLVED} AND customer_ref IS NOT NULL AND "
+        "(next_contact_at IS NULL OR next_contact_at > started_at + INTERVAL 7 DAY))",
+        denominator=f"count_if({_RESOLVED} AND customer_ref IS NOT NULL)",
+        needs=("outcome", "customer_ref"),
+    ),
+    # -- satisfaction ---------------------------------------------------------------------
+    Metric(
+        "csat",
+        "CSAT",
+        "Mean customer satisfaction score (the platform's scale, usually 1-5).",
+        "mean of csat",
+        "score",
+        "up",
+        "satisfaction",
+        "mean",
+        value="csat",
+        needs=("csat",),
+    ),
+    Metric(
+        "nps",
+        "NPS",
+        "Net promoter score from 0-10 `nps` answers: % promoters (9-10) minus % detractors (0-6).",
+        "100 × (promoters − detractors) / answers",
+        "points",
+        "up",
+        "satisfaction",
+        "score",
+        numerator="100.0 * (count_if(nps >= 9) - count_if(nps <= 6))",
+        denominator="count_if(nps IS NOT NULL)",
+        needs=("attributes.nps",),
+    ),
+    Metric(
+        "sentiment",
+        "Sentiment",
+        "Balance of positive and negative customer messages (a word-list score): +1 all "
+        "positive, -1 all negative.",
+        "(positive − negative customer messages) / customer messages with either",
+        "score",
+        "up",
+        "satisfaction",
+        "score",
+        numerator="sum(n_positive_turns) - sum(n_negative_turns)",
+        denominator="sum(n_positive_turns + n_negative_turns)",
+        needs=("turns.text",),
+    ),
+)
+
+REGISTRY: dict[str, Metric] = {m.id: m for m in METRICS}
+if len(REGISTRY) != len(METRICS):  # pragma: no cover - guarded by a test too
+    raise RuntimeError("duplicate metric ids in the catalog")
+
+
+def get_metric(metric_id: str) -> Metric:
+    from daytwo.errors import NotFoundError
+
+    try:
+        return REGISTRY[metric_id]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise NotFoundError(f"Unknown metric {metric_id!r}. Known: {known}") from None

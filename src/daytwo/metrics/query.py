@@ -1,0 +1,191 @@
+"""SQL for metric values over any slice, written once in the portable dialect.
+
+``build_queries`` turns a request (metrics, deployment, time range, bucket, group-by, filters)
+into one query per source table; each returns, per group, the raw aggregates that
+:mod:`daytwo.metrics.calc` turns into values and intervals.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from daytwo.errors import InputError
+from daytwo.metrics.catalog import Metric
+
+Bucket = Literal["hour", "day", "week", "month"]
+BUCKETS: tuple[str, ...] = ("hour", "day", "week", "month")
+BUILTIN_DIMS = ("deployment", "journey", "channel", "outcome", "agent_ref")
+_SEGMENT_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_WINDOW_COLUMNS = ("next_contact_at",)
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """Which rows and how to group them."""
+
+    deployment: str
+    start: datetime
+    end: datetime
+    bucket: Bucket | None = None
+    group_by: tuple[str, ...] = ()
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    text: str | None = None
+
+
+@dataclass(slots=True)
+class Query:
+    source: str
+    sql: str
+    params: list[Any] = field(default_factory=list)
+    metrics: list[Metric] = field(default_factory=list)
+    group_columns: list[str] = field(default_factory=list)
+
+
+def dimension_sql(dim: str, alias: str = "") -> str:
+    """SQL for a dimension: a built-in column, or a segment key (``site``, ``segment.site``)."""
+    prefix = f"{alias}." if alias else ""
+    if dim in BUILTIN_DIMS:
+        return f"{prefix}{dim}"
+    key = dim.removeprefix("segment.")
+    if not _SEGMENT_KEY.match(key):
+        raise InputError(f"Cannot group or filter by {dim!r}: not a dimension or segment key.")
+    return f"{prefix}segments['{key}']"
+
+
+def dimension_name(dim: str) -> str:
+    return dim if dim in BUILTIN_DIMS else dim.removeprefix("segment.")
+
+
+def _aggregates(m: Metric) -> list[tuple[str, str]]:
+    where = f" FILTER (WHERE {m.where})" if m.where else ""
+    p = m.id
+    if m.kind in ("ratio", "score"):
+        return [(f"{p}__num", f"{m.numerator}"), (f"{p}__den", f"{m.denominator}")]
+    if m.kind == "mean":
+        return [
+            (f"{p}__val", f"avg({m.value}){where}"),
+            (f"{p}__n", f"count({m.value}){where}"),
+            (f"{p}__sd", f"stddev_samp({m.value}){where}"),
+        ]
+    if m.kind in ("quantile", "median"):
+        q = 0.5 if m.kind == "median" else m.q
+        return [
+            (f"{p}__val", f"quantile_cont({m.value}, {q}){where}"),
+            (f"{p}__n", f"count({m.value}){where}"),
+        ]
+    if m.kind == "count":
+        return [(f"{p}__val", f"count(*){where}")]
+    if m.kind == "sum":
+        return [(f"{p}__val", f"sum({m.value}){where}")]
+    if m.kind == "distinct":
+        return [(f"{p}__val", f"count(DISTINCT {m.value}){where}")]
+    return [(f"{p}__val", f"{m.value}")]  # expression
+
+
+def _needs_window(metrics: list[Metric]) -> bool:
+    text = " ".join(f"{m.numerator} {m.denominator} {m.value}" for m in metrics)
+    return any(c in text for c in _WINDOW_COLUMNS)
+
+
+def _filters(s: Slice, alias: str = "") -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for dim, values in s.filters:
+        if not values:
+            continue
+        clauses.append(f"{dimension_sql(dim, alias)} IN ({', '.join('?' for _ in values)})")
+        params.extend(values)
+    return ("".join(f" AND {c}" for c in clauses), params)
+
+
+def build_queries(metrics: list[Metric], s: Slice) -> list[Query]:
+    """One query per source table needed by ``metrics``."""
+    if s.bucket is not None and s.bucket not in BUCKETS:
+        raise InputError(f"Unknown bucket {s.bucket!r}: use one of {', '.join(BUCKETS)}.")
+    if s.end <= s.start:
+        raise InputError("The time range is empty: end must be after start.")
+    queries: list[Query] = []
+    by_source: dict[str, list[Metric]] = {}
+    for m in metrics:
+        by_source.setdefault(m.source, []).append(m)
+    for source, ms in by_source.items():
+        queries.append(
+            _interactions_query(ms, s) if source == "interactions" else _turns_query(ms, s)
+        )
+    return queries
+
+
+def _group_select(s: Slice, time_col: str, alias: str) -> tuple[list[str], list[str]]:
+    cols: list[str] = []
+    names: list[str] = []
+    if s.bucket:
+        cols.append(f"date_trunc('{s.bucket}', {time_col}) AS bucket")
+        names.append("bucket")
+    for dim in s.group_by:
+        name = dimension_name(dim)
+        cols.append(f'{dimension_sql(dim, alias)} AS "{name}"')
+        names.append(name)
+    return cols, names
+
+
+def _interactions_query(metrics: list[Metric], s: Slice) -> Query:
+    params: list[Any] = [s.deployment, s.start, s.end]
+    filt, fparams = _filters(s)
+    if _needs_window(metrics):
+        # The next contact may fall after the range: look 7 days past it for the window only.
+        base = (
+            "(SELECT *, CASE WHEN customer_ref IS NULL THEN NULL ELSE lead(started_at) OVER "
+            "(PARTITION BY deployment, customer_ref ORDER BY started_at) END AS next_contact_at "
+            "FROM interactions WHERE deployment = ? AND started_at >= ? "
+            "AND started_at < ? + INTERVAL 7 DAY) AS i"
+        )
+        params = [s.deployment, s.start, s.end, s.start, s.end]
+        where = "WHERE started_at >= ? AND started_at < ?"
+    else:
+        base = "interactions AS i"
+        where = "WHERE deployment = ? AND started_at >= ? AND started_at < ?"
+    group_cols, names = _group_select(s, "started_at", "")
+    aggs = [f'{expr} AS "{name}"' for m in metrics for name, expr in _aggregates(m)]
+    select = ", ".join([*group_cols, *aggs])
+    # Identifiers come from the registry and validated dimension names; values are parameters.
+    sql = f"SELECT {select} FROM {base} {where}{filt}"  # noqa: S608
+    if s.text:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM turns t WHERE t.deployment = i.deployment AND "
+            "t.interaction_id = i.interaction_id AND t.text ILIKE ?)"
+        )
+        fparams = [*fparams, f"%{s.text}%"]
+    if names:
+        sql += " GROUP BY " + ", ".join(str(k + 1) for k in range(len(names)))
+        sql += " ORDER BY " + ", ".join(str(k + 1) for k in range(len(names)))
+    return Query("interactions", sql, [*params, *fparams], metrics, names)
+
+
+def _turns_query(metrics: list[Metric], s: Slice) -> Query:
+    needs_join = bool(s.group_by or s.filters or s.text)
+    filt, fparams = _filters(s, "i") if needs_join else ("", [])
+    group_cols, names = _group_select(s, "t.ts", "i")
+    aggs = [f'{expr} AS "{name}"' for m in metrics for name, expr in _aggregates(m)]
+    base = "turns AS t"
+    if needs_join:
+        base += (
+            " JOIN interactions AS i ON i.deployment = t.deployment "
+            "AND i.interaction_id = t.interaction_id"
+        )
+    select = ", ".join([*group_cols, *aggs])
+    sql = f"SELECT {select} FROM {base} WHERE t.deployment = ? AND t.ts >= ? AND t.ts < ?{filt}"  # noqa: S608
+    params: list[Any] = [s.deployment, s.start, s.end, *fparams]
+    if s.text:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM turns x WHERE x.deployment = t.deployment AND "
+            "x.interaction_id = t.interaction_id AND x.text ILIKE ?)"
+        )
+        params.append(f"%{s.text}%")
+    if names:
+        sql += " GROUP BY " + ", ".join(str(k + 1) for k in range(len(names)))
+        sql += " ORDER BY " + ", ".join(str(k + 1) for k in range(len(names)))
+    # Turn metrics name only turn columns (role, latency_ms...), unambiguous in the join.
+    return Query("turns", sql, params, metrics, names)
