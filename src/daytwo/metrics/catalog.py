@@ -58,6 +58,9 @@ class Metric:
     q: float | None = None
     where: str | None = None
     needs: tuple[str, ...] = ()
+    # Which conversations are "behind" the number (a predicate over interactions), for
+    # drill-down from any value to the conversations; None means all in the slice.
+    drill: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind in ("ratio", "score") and not (self.numerator and self.denominator):
@@ -87,6 +90,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="count_if(n_error_turns = 0)",
         denominator="count(*)",
         needs=("turns.error",),
+        drill="n_error_turns > 0",
     ),
     Metric(
         "error_rate",
@@ -100,6 +104,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="sum(n_error_turns)",
         denominator="sum(n_turns)",
         needs=("turns.error",),
+        drill="n_error_turns > 0",
     ),
     *(
         Metric(
@@ -116,6 +121,7 @@ METRICS: tuple[Metric, ...] = (
             q=p / 100,
             where="role = 'assistant' AND latency_ms IS NOT NULL",
             needs=("turns.latency_ms",),
+            drill="n_latency > 0",
         )
         for p in (50, 95, 99)
     ),
@@ -132,6 +138,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="count_if(outcome = 'contained')",
         denominator=_OUTCOME_KNOWN,
         needs=("outcome",),
+        drill="outcome = 'contained'",
     ),
     Metric(
         "fallback_rate_turn",
@@ -145,6 +152,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="sum(n_fallback_turns)",
         denominator="sum(n_assistant_turns)",
         needs=("turns.fallback",),
+        drill="n_fallback_turns > 0",
     ),
     Metric(
         "fallback_rate_conversation",
@@ -158,6 +166,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="count_if(n_fallback_turns > 0)",
         denominator="count_if(n_assistant_turns > 0)",
         needs=("turns.fallback",),
+        drill="n_fallback_turns > 0",
     ),
     Metric(
         "escalation_rate",
@@ -171,6 +180,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="count_if(outcome IN ('escalated', 'transferred'))",
         denominator=_OUTCOME_KNOWN,
         needs=("outcome",),
+        drill="outcome IN ('escalated', 'transferred')",
     ),
     Metric(
         "abandonment_rate",
@@ -184,6 +194,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="count_if(outcome = 'abandoned')",
         denominator=_OUTCOME_KNOWN,
         needs=("outcome",),
+        drill="outcome = 'abandoned'",
     ),
     Metric(
         "rephrase_rate",
@@ -198,6 +209,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="count_if(n_repeats > 0)",
         denominator="count_if(n_user_turns >= 2)",
         needs=("turns.text",),
+        drill="n_repeats > 0",
     ),
     Metric(
         "repeat_contact_7d",
@@ -226,6 +238,7 @@ METRICS: tuple[Metric, ...] = (
         "distinct",
         value="CASE WHEN n_assist_shown > 0 THEN agent_ref END",
         needs=("assist_events",),
+        drill="n_assist_shown > 0",
     ),
     Metric(
         "ai_usage_rate",
@@ -239,6 +252,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="count_if(ai_used)",
         denominator="count_if(ai_used IS NOT NULL)",
         needs=("ai_used",),
+        drill="ai_used",
     ),
     Metric(
         "suggestion_acceptance_rate",
@@ -252,6 +266,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="sum(n_assist_accepted + n_assist_edited)",
         denominator="sum(n_assist_shown)",
         needs=("assist_events",),
+        drill="n_assist_shown > 0",
     ),
     Metric(
         "feature_utilisation",
@@ -265,6 +280,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="count_if(agent_ref IS NOT NULL AND n_assist_shown > 0)",
         denominator="count_if(agent_ref IS NOT NULL)",
         needs=("agent_ref", "assist_events"),
+        drill="agent_ref IS NOT NULL AND n_assist_shown > 0",
     ),
     # -- business -------------------------------------------------------------------------
     Metric(
@@ -316,6 +332,7 @@ METRICS: tuple[Metric, ...] = (
         value="count_if(outcome = 'contained') * "
         "avg(handle_time_s) FILTER (WHERE agent_ref IS NOT NULL) / 3600.0",
         needs=("outcome", "handle_time_s", "agent_ref"),
+        drill="outcome = 'contained'",
     ),
     # -- support --------------------------------------------------------------------------
     Metric(
@@ -339,6 +356,7 @@ METRICS: tuple[Metric, ...] = (
         "count",
         where="csat IS NOT NULL",
         needs=("csat",),
+        drill="csat IS NOT NULL",
     ),
     Metric(
         "median_resolution_time",
@@ -352,6 +370,7 @@ METRICS: tuple[Metric, ...] = (
         value="handle_time_s",
         where=_RESOLVED,
         needs=("outcome", "handle_time_s"),
+        drill="outcome IN ('contained', 'resolved_by_agent')",
     ),
     Metric(
         "first_contact_resolution",
@@ -366,6 +385,7 @@ METRICS: tuple[Metric, ...] = (
         "(next_contact_at IS NULL OR next_contact_at > started_at + INTERVAL 7 DAY))",
         denominator=f"count_if({_RESOLVED} AND customer_ref IS NOT NULL)",
         needs=("outcome", "customer_ref"),
+        drill="outcome IN ('contained', 'resolved_by_agent')",
     ),
     # -- satisfaction ---------------------------------------------------------------------
     Metric(
@@ -379,6 +399,7 @@ METRICS: tuple[Metric, ...] = (
         "mean",
         value="csat",
         needs=("csat",),
+        drill="csat IS NOT NULL",
     ),
     Metric(
         "nps",
@@ -392,6 +413,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="100.0 * (count_if(nps >= 9) - count_if(nps <= 6))",
         denominator="count_if(nps IS NOT NULL)",
         needs=("attributes.nps",),
+        drill="nps IS NOT NULL",
     ),
     Metric(
         "sentiment",
@@ -406,6 +428,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="sum(n_positive_turns) - sum(n_negative_turns)",
         denominator="sum(n_positive_turns + n_negative_turns)",
         needs=("turns.text",),
+        drill="n_positive_turns + n_negative_turns > 0",
     ),
 )
 
