@@ -46,7 +46,7 @@ def build(n_interactions: int, turns_per: int, seed: int = 1) -> pa.Table:
         "customer_ref": pa.array(np.char.add("u-", (inter % 50_000).astype(str))),
         "outcome": pa.array(np.array(["contained", "escalated", "abandoned"])[inter % 3]),
         "csat": pa.array((inter % 5 + 1).astype(np.float64)),
-        "site": pa.array(np.array(["leeds", "cork", "porto"])[inter % 3]),
+        "segments.site": pa.array(np.array(["leeds", "cork", "porto"])[inter % 3]),
         "seq": pa.array(seq.astype(np.int32)),
         "ts": pa.array(ts, type=tz),
         "role": pa.array(roles),
@@ -81,6 +81,6 @@ def jsonl_lines(table: pa.Table, turns_per: int) -> list[bytes]:
             "ended_at": cols["ended_at"][i].isoformat(), "channel": cols["channel"][i],
             "journey": cols["journey"][i], "customer_ref": cols["customer_ref"][i],
             "outcome": cols["outcome"][i], "csat": cols["csat"][i],
-            "segments": {"site": cols["site"][i]}, "turns": turns,
+            "segments": {"site": cols["segments.site"][i]}, "turns": turns,
         }))
     return lines

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -152,6 +152,8 @@ class Mapping(BaseModel):
         for key in self.constants:
             if key == "deployment":
                 raise ValueError("constants: set the deployment with the top-level `deployment`")
+            if key == "id":
+                raise ValueError("constants: id must come from a column")
             if key not in FIELDS:
                 raise ValueError(f"constants: {key!r} is not a canonical field; {_known_fields()}")
             if key in self.columns:
@@ -171,7 +173,10 @@ class Mapping(BaseModel):
             if key in ("id", "deployment"):
                 raise ValueError(f"values: {key!r} cannot have a value map")
         seen: dict[str, str] = {}
-        for where, names in (("attributes", self.attributes), ("turn_attributes", self.turn_attributes)):
+        for where, names in (
+            ("attributes", self.attributes),
+            ("turn_attributes", self.turn_attributes),
+        ):
             for name in names:
                 if name in seen:
                     raise ValueError(f"{where}: {name!r} is already in {seen[name]}")
@@ -245,7 +250,6 @@ class ResolvedMapping:
     attributes: tuple[str, ...]
     turn_attributes: tuple[str, ...]
     timezone: str | None
-    used_columns: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def interaction_fields(self) -> list[Source]:
@@ -343,7 +347,8 @@ def resolve_mapping(mapping: Mapping, header: Sequence[str]) -> ResolvedMapping:
     if identity and not attributes and not turn_attributes:
         # Unknown keys are kept, never dropped: per turn where the file has turns (a value can
         # differ from row to row), per interaction where it has none.
-        rest = tuple(n for n in header if n not in used)
+        canonical = {c for k in FIELDS if (c := _identity_column(k, names)) is not None}
+        rest = tuple(n for n in header if n not in used and n not in canonical)
         if any(s.spec.turn for s in fields.values()):
             turn_attributes = rest
         else:
@@ -354,7 +359,6 @@ def resolve_mapping(mapping: Mapping, header: Sequence[str]) -> ResolvedMapping:
         attributes=attributes,
         turn_attributes=turn_attributes,
         timezone=mapping.timezone,
-        used_columns=frozenset(used | set(attributes) | set(turn_attributes)),
     )
 
 
