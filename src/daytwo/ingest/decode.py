@@ -473,8 +473,12 @@ def _struct_extras(flat: pa.StructArray, names: Sequence[str]) -> pa.Array:
 def _faithful(dtype: pa.DataType) -> bool:
     # Arrow's inference keeps these exactly as sent; floats (1 vs 1.0) and nested objects
     # (keys of other rows filled with nulls) it does not, so those records take the exact path.
-    return bool(pa.types.is_string(dtype) or pa.types.is_int64(dtype)
-                or pa.types.is_boolean(dtype) or pa.types.is_null(dtype))
+    return bool(
+        pa.types.is_string(dtype)
+        or pa.types.is_int64(dtype)
+        or pa.types.is_boolean(dtype)
+        or pa.types.is_null(dtype)
+    )
 
 
 def _rows_to_json(table: pa.Table) -> pa.Array:

@@ -12,6 +12,7 @@ import gzip
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -20,7 +21,7 @@ import orjson
 
 from daytwo.errors import InputError, RecordError, ValidationFailed
 from daytwo.ingest.decode import Decoded, decode_ndjson
-from daytwo.ingest.service import check, ingest
+from daytwo.ingest.service import IngestResult, check, commit, prepare
 from daytwo.store.events import EventStore
 
 # Large enough for DuckDB to write whole row groups (not the WAL), small enough for flat memory.
@@ -216,6 +217,22 @@ def import_file(
                 + b"\n"
             )
 
+    def account(future: Future[IngestResult], chunk: _Chunk) -> None:
+        result = future.result()
+        errors = [RecordError(**e.model_dump()) for e in result.errors]
+        if not strict:
+            record_rejects(chunk, errors)
+        if len(summary.first_errors) < 20:
+            summary.first_errors.extend(errors[: 20 - len(summary.first_errors)])
+        summary.records += result.received
+        summary.accepted += result.accepted
+        summary.rejected += result.rejected
+        summary.inserted += result.inserted
+        summary.replaced += result.replaced
+        summary.turns += result.turns
+        if progress:
+            progress(chunk.size)
+
     try:
         if strict:
             all_errors: list[RecordError] = []
@@ -227,23 +244,22 @@ def import_file(
             if all_errors:
                 raise ValidationFailed(all_errors, received=summary.records)
             summary.records = 0
-        for chunk in _chunks(path, fmt, mapping, deployment, chunk_bytes):
-            result = ingest(
-                store, chunk.decoded, partial=True, source=f"import:{fmt}", batch_id=batch_id
-            )
-            errors = [RecordError(**e.model_dump()) for e in result.errors]
-            if not strict:
-                record_rejects(chunk, errors)
-            if len(summary.first_errors) < 20:
-                summary.first_errors.extend(errors[: 20 - len(summary.first_errors)])
-            summary.records += result.received
-            summary.accepted += result.accepted
-            summary.rejected += result.rejected
-            summary.inserted += result.inserted
-            summary.replaced += result.replaced
-            summary.turns += result.turns
-            if progress:
-                progress(chunk.size)
+        # Two stages on two threads: while one chunk is written (DuckDB works outside the
+        # GIL), the next is decoded and checked (Arrow does too).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="daytwo-writer") as writer:
+            pending: tuple[Future[IngestResult], _Chunk] | None = None
+            for chunk in _chunks(path, fmt, mapping, deployment, chunk_bytes):
+                prepared = prepare(chunk.decoded, partial=True)
+                if pending is not None:
+                    account(*pending)
+                pending = (
+                    writer.submit(
+                        commit, store, prepared, source=f"import:{fmt}", batch_id=batch_id
+                    ),
+                    chunk,
+                )
+            if pending is not None:
+                account(*pending)
     finally:
         if rejects_file is not None:
             rejects_file.close()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
 from daytwo.errors import RecordError, ValidationFailed
 from daytwo.ingest.decode import Decoded
+from daytwo.interactions.columns import Batch
 from daytwo.interactions.validate import drop_records, validate_batch
 from daytwo.store.events import EventStore
 
@@ -46,6 +48,46 @@ def check(decoded: Decoded) -> list[RecordError]:
     return merged
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A checked unit of input, ready to write: its valid records (with facts) and errors."""
+
+    batch: Batch
+    errors: list[RecordError]
+    received: int
+    rejected: int
+
+
+def prepare(decoded: Decoded, *, partial: bool = False) -> Prepared:
+    """Check ``decoded`` and keep its valid records (see :func:`ingest` for the semantics)."""
+    errors = check(decoded)
+    if errors and not partial:
+        raise ValidationFailed(errors, received=decoded.n_records)
+    bad = {e.index for e in errors}
+    # Facts are derived by the store's write, on the writer's thread in a pipelined import.
+    batch = drop_records(decoded.batch, bad)
+    return Prepared(batch, errors, decoded.n_records, len(bad))
+
+
+def commit(
+    store: EventStore, prepared: Prepared, *, source: str = "api", batch_id: str | None = None
+) -> IngestResult:
+    """Write a prepared unit in one transaction and say what happened."""
+    batch_id = batch_id or uuid.uuid4().hex
+    written = store.write(prepared.batch, source=source, batch_id=batch_id)
+    return IngestResult(
+        batch_id=batch_id,
+        received=prepared.received,
+        accepted=prepared.batch.n_records,
+        rejected=prepared.rejected,
+        inserted=written.inserted,
+        replaced=written.replaced,
+        turns=written.turns,
+        assist_events=written.assist_events,
+        errors=[RecordErrorOut(**e.as_dict()) for e in prepared.errors],
+    )
+
+
 def ingest(
     store: EventStore,
     decoded: Decoded,
@@ -60,21 +102,4 @@ def ingest(
     (:class:`ValidationFailed` lists every error). With ``partial`` the valid records are
     stored and the invalid ones reported. Either way the write itself is one transaction.
     """
-    errors = check(decoded)
-    if errors and not partial:
-        raise ValidationFailed(errors, received=decoded.n_records)
-    bad = {e.index for e in errors}
-    batch = drop_records(decoded.batch, bad)
-    batch_id = batch_id or uuid.uuid4().hex
-    written = store.write(batch, source=source, batch_id=batch_id)
-    return IngestResult(
-        batch_id=batch_id,
-        received=decoded.n_records,
-        accepted=batch.n_records,
-        rejected=len(bad),
-        inserted=written.inserted,
-        replaced=written.replaced,
-        turns=written.turns,
-        assist_events=written.assist_events,
-        errors=[RecordErrorOut(**e.as_dict()) for e in errors],
-    )
+    return commit(store, prepare(decoded, partial=partial), source=source, batch_id=batch_id)

@@ -56,9 +56,21 @@ FACTS = pa.schema(
 )
 
 
-def _normalise(text: pa.Array) -> pa.Array:
-    lowered = pc.utf8_lower(text)
-    return pc.utf8_trim_whitespace(pc.replace_substring_regex(lowered, r"[^\w]+", " "))
+_PUNCTUATION = ",.!?;:'\"()-"
+
+
+def _words(lowered: pa.Array) -> pa.Array:
+    """Lower-cased texts with punctuation and extra spaces dropped, for repeat detection.
+
+    Literal replacements rather than a regular expression: several times faster in Arrow.
+    """
+    words = lowered
+    for char in _PUNCTUATION:
+        words = pc.replace_substring(words, char, " ")
+    words = pc.utf8_trim_whitespace(words)
+    for _ in range(3):
+        words = pc.replace_substring(words, "  ", " ")
+    return words
 
 
 def _per_record(keys: np.ndarray, values: np.ndarray, n: int, how: str) -> np.ndarray:
@@ -77,7 +89,7 @@ def add_facts(batch: Batch) -> Batch:
     """The batch with :data:`FACTS` columns appended to its interactions table."""
     inter = batch.interactions
     n = inter.num_rows
-    turns = batch.turns.sort_by([("_record", "ascending"), ("seq", "ascending")])
+    turns = _in_order(batch.turns)
     rows = _rows_of(inter, turns)
 
     flag = flag_array
@@ -95,18 +107,28 @@ def add_facts(batch: Batch) -> Batch:
     same_record_as_prev[1:] = rows[1:] == rows[:-1]
     after_fallback = np.zeros(len(rows), dtype=bool)
     after_fallback[1:] = fallback[:-1]
-    norm = _normalise(turns["text"]).to_numpy(zero_copy_only=False) if len(rows) else np.array([])
-    repeated_text = np.zeros(len(rows), dtype=bool)
+    # Text work only on the customer's messages: about half the turns.
     user_idx = np.flatnonzero(is_user)
+    user_lowered = pc.utf8_lower(pc.take(turns["text"], pa.array(user_idx, type=pa.int64())))
+    repeated_text = np.zeros(len(rows), dtype=bool)
     if len(user_idx) > 1:
-        prev, cur = user_idx[:-1], user_idx[1:]
-        same = (rows[prev] == rows[cur]) & (norm[prev] == norm[cur])
-        same &= np.array([bool(t) for t in norm[cur]], dtype=bool)  # empty text is no repeat
-        repeated_text[cur[same]] = True
+        # Only consecutive messages of one conversation with near-equal lengths can hold the
+        # same words; normalise just those (a small share) instead of every message.
+        length = pc.fill_null(pc.utf8_length(user_lowered), -1).to_numpy(zero_copy_only=False)
+        prev, cur = np.arange(len(user_idx) - 1), np.arange(1, len(user_idx))
+        cand = (rows[user_idx[prev]] == rows[user_idx[cur]]) & (length[cur] > 0)
+        cand &= np.abs(length[cur] - length[prev]) <= 8
+        pairs = np.flatnonzero(cand)
+        if len(pairs):
+            a = _words(pc.take(user_lowered, pa.array(prev[pairs], type=pa.int64())))
+            b = _words(pc.take(user_lowered, pa.array(cur[pairs], type=pa.int64())))
+            same = flag(pc.and_(pc.equal(a, b), pc.greater(pc.utf8_length(b), 0)))
+            repeated_text[user_idx[cur[pairs[same]]]] = True
     repeat = is_user & same_record_as_prev & (after_fallback | repeated_text)
-    lowered = pc.utf8_lower(turns["text"])
-    positive = is_user & flag(pc.match_substring_regex(lowered, POSITIVE_WORDS))
-    negative = is_user & flag(pc.match_substring_regex(lowered, NEGATIVE_WORDS))
+    positive = np.zeros(len(rows), dtype=bool)
+    negative = np.zeros(len(rows), dtype=bool)
+    positive[user_idx] = flag(pc.match_substring_regex(user_lowered, POSITIVE_WORDS))
+    negative[user_idx] = flag(pc.match_substring_regex(user_lowered, NEGATIVE_WORDS))
 
     def count(mask: np.ndarray) -> pa.Array:
         return pa.array(np.bincount(rows[mask], minlength=n).astype(np.int32))
@@ -175,6 +197,17 @@ def _nps(attributes: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def flag_array(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _in_order(turns: pa.Table) -> pa.Table:
+    """Turns ordered by record and seq; most sources send them so, and then nothing is moved."""
+    rec = turns["_record"].to_numpy()
+    seq = turns["seq"].to_numpy(zero_copy_only=False)
+    if len(rec) < 2:
+        return turns
+    step_rec = np.diff(rec)
+    ordered = np.all((step_rec > 0) | ((step_rec == 0) & (np.diff(seq) > 0)))
+    return turns if ordered else turns.sort_by([("_record", "ascending"), ("seq", "ascending")])
 
 
 def _rows_of(interactions: pa.Table, children: pa.Table) -> np.ndarray:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -92,7 +93,7 @@ def _duplicated(keys: tuple[str, ...]) -> Mask:
         counts = t.select(list(keys)).group_by(list(keys)).aggregate([([], "count_all")])
         dup = counts.filter(pc.greater(counts["count_all"], 1))
         if dup.num_rows == 0:
-            return pa.array([False] * t.num_rows)
+            return pa.array(np.zeros(t.num_rows, dtype=bool))
         indexed = t.select(list(keys)).append_column("_row", pa.array(range(t.num_rows)))
         hits = indexed.join(dup, keys=list(keys), join_type="inner")["_row"]
         return pc.is_in(pa.array(range(t.num_rows)), value_set=hits.combine_chunks())
@@ -151,7 +152,7 @@ RULES: tuple[Rule, ...] = (
         "turns",
         "seq",
         "repeats within the interaction",
-        _duplicated(("deployment", "interaction_id", "seq")),
+        _duplicated(("_record", "seq")),  # a record is one interaction of the batch
     ),
     Rule("turns", "role", "must be one of " + ", ".join(ROLES), _not_in("role", ROLES)),
     Rule("turns", "role", "is required", _null("role")),
