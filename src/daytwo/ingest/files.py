@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -88,7 +88,9 @@ def progress_total(path: Path, fmt: str) -> int:
 
 def _jsonl_chunks(path: Path, chunk_bytes: int) -> Iterator[_Chunk]:
     raw_file = path.open("rb")
-    stream: IO[bytes] = gzip.GzipFile(fileobj=raw_file) if path.suffix == ".gz" else raw_file
+    stream: IO[bytes] = (
+        cast(IO[bytes], gzip.GzipFile(fileobj=raw_file)) if path.suffix == ".gz" else raw_file
+    )
     line = 0
     rest = b""
     last_pos = 0
