@@ -192,13 +192,16 @@ def _agents(rng: np.random.Generator) -> dict[str, np.ndarray]:
     seniority = tenure + rng.random(N_AGENTS)
     pilot = np.zeros(N_AGENTS, dtype=bool)
     pilot[np.argsort(-seniority)[:PILOT_AGENTS]] = True
-    propensity = np.clip(rng.normal(0.42, 0.08, N_AGENTS) + 0.03 * tenure + 0.12 * pilot,
-                         0.05, 0.95)
+    propensity = np.clip(
+        rng.normal(0.42, 0.08, N_AGENTS) + 0.03 * tenure + 0.12 * pilot, 0.05, 0.95
+    )
     return {
         "id": np.array([f"a-{i:04d}" for i in range(N_AGENTS)], dtype=object),
         "site": np.array(SITES, dtype=object)[site],
-        "team": np.array([f"{SITES[s]}-{t}" for s, t in zip(site, rng.integers(1, 6, N_AGENTS),
-                                                            strict=True)], dtype=object),
+        "team": np.array(
+            [f"{SITES[s]}-{t}" for s, t in zip(site, rng.integers(1, 6, N_AGENTS), strict=True)],
+            dtype=object,
+        ),
         "tenure": np.array(TENURE_BANDS, dtype=object)[tenure],
         "pilot": pilot,
         "propensity": propensity,
@@ -211,34 +214,54 @@ def generate(config: DemoConfig | None = None) -> DemoDataset:
     end = config.end or datetime.now(UTC).date()
     start = end - timedelta(days=config.days - 1)
     d = config.days
-    problems = _Problems(
-        gap_onset=round(d * 0.5),
-        model_change=round(d * 0.67),
-        flow_change=round(d * 0.58),
-        fix=round(d * 0.42),
-        decay_onset=round(d * 0.55),
-        outage_day=round(d * 0.78),
-        outage_hours=(9, 14),
-        duplicate_days=tuple(range(round(d * 0.33), round(d * 0.33) + 4)),
-    ) if config.problems else None
+    problems = (
+        _Problems(
+            gap_onset=round(d * 0.5),
+            model_change=round(d * 0.67),
+            flow_change=round(d * 0.58),
+            fix=round(d * 0.42),
+            decay_onset=round(d * 0.55),
+            outage_day=round(d * 0.78),
+            outage_hours=(9, 14),
+            duplicate_days=tuple(range(round(d * 0.33), round(d * 0.33) + 4)),
+        )
+        if config.problems
+        else None
+    )
     journeys = list(JOURNEY_PROFILE)
     deployments = [
         DeploymentSpec(
-            name="care-bot", kind="virtual_agent", go_live=start, journeys=journeys,
-            targets={"containment_rate": 0.62, "escalation_rate": 0.25,
-                     "fallback_rate_conversation": 0.2, "latency_p95": 2500.0, "csat": 3.8,
-                     "abandonment_rate": 0.1, "error_rate": 0.01},
+            name="care-bot",
+            kind="virtual_agent",
+            go_live=start,
+            journeys=journeys,
+            targets={
+                "containment_rate": 0.62,
+                "escalation_rate": 0.25,
+                "fallback_rate_conversation": 0.2,
+                "latency_p95": 2500.0,
+                "csat": 3.8,
+                "abandonment_rate": 0.1,
+                "error_rate": 0.01,
+            },
             cost_model={"escalation": 6.5, "agent_minute": 0.9, "ai_per_interaction": 0.04},
             description="Virtual agent on web chat and the phone line (voice) for retail "
-                        "banking customers.",
+            "banking customers.",
         ),
         DeploymentSpec(
-            name="care-assist", kind="agent_assist", go_live=start, journeys=journeys,
-            targets={"suggestion_acceptance_rate": 0.45, "feature_utilisation": 0.8,
-                     "average_handle_time": 420.0, "csat": 4.0},
+            name="care-assist",
+            kind="agent_assist",
+            go_live=start,
+            journeys=journeys,
+            targets={
+                "suggestion_acceptance_rate": 0.45,
+                "feature_utilisation": 0.8,
+                "average_handle_time": 420.0,
+                "csat": 4.0,
+            },
             cost_model={"agent_minute": 0.9, "ai_per_interaction": 0.02},
             description="Agent-assist (suggested replies, knowledge cards, summaries) for "
-                        "about 400 agents on three sites; piloted by volunteers for two weeks.",
+            "about 400 agents on three sites; piloted by volunteers for two weeks.",
         ),
     ]
     dataset = DemoDataset(config, deployments, {}, start=start, _problems=problems)
@@ -247,62 +270,110 @@ def generate(config: DemoConfig | None = None) -> DemoDataset:
 
 
 def _iso(start: date, day: int, hour: int = 0) -> str:
-    return (datetime.combine(start, datetime.min.time(), tzinfo=UTC)
-            + timedelta(days=day, hours=hour)).isoformat().replace("+00:00", "Z")
+    return (
+        (datetime.combine(start, datetime.min.time(), tzinfo=UTC) + timedelta(days=day, hours=hour))
+        .isoformat()
+        .replace("+00:00", "Z")
+    )
 
 
 def _manifest(ds: DemoDataset) -> dict[str, Any]:
     p = ds._problems
     out: dict[str, Any] = {
-        "seed": ds.config.seed, "start": ds.start.isoformat(),
+        "seed": ds.config.seed,
+        "start": ds.start.isoformat(),
         "end": (ds.start + timedelta(days=ds.config.days - 1)).isoformat(),
-        "interactions_per_day": ds.config.interactions_per_day, "problems": [],
+        "interactions_per_day": ds.config.interactions_per_day,
+        "problems": [],
     }
     if p is None:
         return out
     s = ds.start
     out["problems"] = [
-        {"id": "knowledge-gap-payroll", "kind": "knowledge_gap", "deployment": "care-bot",
-         "scope": {"intents": corpus()["gap"], "journeys": ["payments",
-                                                            "balance_and_transactions"]},
-         "onset": _iso(s, p.gap_onset), "end": None,
-         "description": "Customers start asking about direct deposit, payday, W-2s and taxes "
-                        "after a payroll product launch; the bot was never built for it and "
-                        "misroutes them to payments and balance.",
-         "expected": {"fallback_rate_of_topic": 0.8, "share_of_bot_traffic_at_end": 0.05}},
-        {"id": "model-regression", "kind": "latency_error_regression", "deployment": "care-bot",
-         "scope": {"channel": p.model_scope_channel, "model": "gpt-4.1-mini"},
-         "onset": _iso(s, p.model_change), "end": None,
-         "description": "The chat assistant moves to a new model: answers are slower and "
-                        "more of them fail.",
-         "expected": {"latency_factor": 1.7, "error_rate_before": 0.004,
-                      "error_rate_after": 0.05}},
-        {"id": "flow-change-escalations", "kind": "escalation_rise", "deployment": "care-bot",
-         "scope": {"journey": p.flow_journey}, "onset": _iso(s, p.flow_change), "end": None,
-         "description": "A new identity check in the card-declined flow sends many more "
-                        "customers to an agent.",
-         "expected": {"escalation_rate_delta": p.flow_effect}},
-        {"id": "adoption-decay-porto", "kind": "adoption_decay", "deployment": "care-assist",
-         "scope": {"site": p.decay_site}, "onset": _iso(s, p.decay_onset), "end": None,
-         "description": "Agents in Porto stop accepting suggestions after a workaround spreads "
-                        "(acceptance falls to a quarter of its level over three weeks).",
-         "expected": {"acceptance_factor_at_end": 0.25}},
-        {"id": "feed-outage", "kind": "feed_outage", "deployment": "*",
-         "scope": {}, "onset": _iso(s, p.outage_day, p.outage_hours[0]),
-         "end": _iso(s, p.outage_day, p.outage_hours[1]),
-         "description": "The export job fails for five hours: no interactions arrive.",
-         "expected": {"interactions_in_window": 0}},
-        {"id": "duplicate-deliveries", "kind": "duplicate_deliveries", "deployment": "care-bot",
-         "scope": {}, "onset": _iso(s, p.duplicate_days[0]),
-         "end": _iso(s, p.duplicate_days[-1] + 1),
-         "description": "A retrying exporter re-sends about 3% of a few days' conversations "
-                        "in the next day's batch.",
-         "expected": {"share": p.duplicate_share}},
-        {"id": "containment-fix", "kind": "improvement", "deployment": "care-bot",
-         "scope": {"journey": p.fix_journey}, "onset": _iso(s, p.fix), "end": None,
-         "description": "A new knowledge article for lost and damaged cards lets the bot "
-                        "finish more of them.",
-         "expected": {"containment_delta": p.fix_effect}},
+        {
+            "id": "knowledge-gap-payroll",
+            "kind": "knowledge_gap",
+            "deployment": "care-bot",
+            "scope": {
+                "intents": corpus()["gap"],
+                "journeys": ["payments", "balance_and_transactions"],
+            },
+            "onset": _iso(s, p.gap_onset),
+            "end": None,
+            "description": "Customers start asking about direct deposit, payday, W-2s and taxes "
+            "after a payroll product launch; the bot was never built for it and "
+            "misroutes them to payments and balance.",
+            "expected": {"fallback_rate_of_topic": 0.8, "share_of_bot_traffic_at_end": 0.05},
+        },
+        {
+            "id": "model-regression",
+            "kind": "latency_error_regression",
+            "deployment": "care-bot",
+            "scope": {"channel": p.model_scope_channel, "model": "gpt-4.1-mini"},
+            "onset": _iso(s, p.model_change),
+            "end": None,
+            "description": "The chat assistant moves to a new model: answers are slower and "
+            "more of them fail.",
+            "expected": {
+                "latency_factor": 1.7,
+                "error_rate_before": 0.004,
+                "error_rate_after": 0.05,
+            },
+        },
+        {
+            "id": "flow-change-escalations",
+            "kind": "escalation_rise",
+            "deployment": "care-bot",
+            "scope": {"journey": p.flow_journey},
+            "onset": _iso(s, p.flow_change),
+            "end": None,
+            "description": "A new identity check in the card-declined flow sends many more "
+            "customers to an agent.",
+            "expected": {"escalation_rate_delta": p.flow_effect},
+        },
+        {
+            "id": "adoption-decay-porto",
+            "kind": "adoption_decay",
+            "deployment": "care-assist",
+            "scope": {"site": p.decay_site},
+            "onset": _iso(s, p.decay_onset),
+            "end": None,
+            "description": "Agents in Porto stop accepting suggestions after a workaround spreads "
+            "(acceptance falls to a quarter of its level over three weeks).",
+            "expected": {"acceptance_factor_at_end": 0.25},
+        },
+        {
+            "id": "feed-outage",
+            "kind": "feed_outage",
+            "deployment": "*",
+            "scope": {},
+            "onset": _iso(s, p.outage_day, p.outage_hours[0]),
+            "end": _iso(s, p.outage_day, p.outage_hours[1]),
+            "description": "The export job fails for five hours: no interactions arrive.",
+            "expected": {"interactions_in_window": 0},
+        },
+        {
+            "id": "duplicate-deliveries",
+            "kind": "duplicate_deliveries",
+            "deployment": "care-bot",
+            "scope": {},
+            "onset": _iso(s, p.duplicate_days[0]),
+            "end": _iso(s, p.duplicate_days[-1] + 1),
+            "description": "A retrying exporter re-sends about 3% of a few days' conversations "
+            "in the next day's batch.",
+            "expected": {"share": p.duplicate_share},
+        },
+        {
+            "id": "containment-fix",
+            "kind": "improvement",
+            "deployment": "care-bot",
+            "scope": {"journey": p.fix_journey},
+            "onset": _iso(s, p.fix),
+            "end": None,
+            "description": "A new knowledge article for lost and damaged cards lets the bot "
+            "finish more of them.",
+            "expected": {"containment_delta": p.fix_effect},
+        },
     ]
     return out
 
@@ -330,22 +401,29 @@ def _day(
 ) -> tuple[Batch, Batch]:
     cfg, p = ds.config, ds._problems
     day_date = ds.start + timedelta(days=day)
-    day_us = int(datetime.combine(day_date, datetime.min.time(), tzinfo=UTC).timestamp()
-                 * US_PER_S)
+    day_us = int(datetime.combine(day_date, datetime.min.time(), tzinfo=UTC).timestamp() * US_PER_S)
     weekend = day_date.weekday() >= 5
-    volume = cfg.interactions_per_day * (0.7 if weekend else 1.08) * (0.85 + 0.15 * min(1, day / 30))
+    volume = (
+        cfg.interactions_per_day * (0.7 if weekend else 1.08) * (0.85 + 0.15 * min(1, day / 30))
+    )
     n_bot = int(rng.poisson(volume * BOT_SHARE))
     n_assist = int(rng.poisson(volume * (1 - BOT_SHARE)))
     bot = _bot(rng, pools, agents, ds, day, day_us, n_bot)
     assist = _assist(rng, pools, agents, ds, day, day_us, n_assist)
     batch = _concat(bot, assist)
     if p is not None and day == p.outage_day:
-        batch = _drop_window(batch, day_us + p.outage_hours[0] * 3600 * US_PER_S,
-                             day_us + p.outage_hours[1] * 3600 * US_PER_S)
+        batch = _drop_window(
+            batch,
+            day_us + p.outage_hours[0] * 3600 * US_PER_S,
+            day_us + p.outage_hours[1] * 3600 * US_PER_S,
+        )
     dupes = Batch.empty()
     if p is not None and day in p.duplicate_days:
-        bot_rows = np.flatnonzero(np.asarray(
-            batch.interactions["deployment"].to_numpy(zero_copy_only=False) == "care-bot"))
+        bot_rows = np.flatnonzero(
+            np.asarray(
+                batch.interactions["deployment"].to_numpy(zero_copy_only=False) == "care-bot"
+            )
+        )
         chosen = rng.choice(bot_rows, int(len(bot_rows) * p.duplicate_share), replace=False)
         dupes = _take_records(batch, batch.interactions["_record"].to_numpy()[chosen])
     return batch, dupes
@@ -377,12 +455,15 @@ def _concat(a: Batch, b: Batch) -> Batch:
 
     def moved(t: pa.Table) -> pa.Table:
         i = t.schema.get_field_index("_record")
-        return t.set_column(i, t.schema.field(i),
-                            pa.array(t["_record"].to_numpy() + shift, type=pa.int64()))
+        return t.set_column(
+            i, t.schema.field(i), pa.array(t["_record"].to_numpy() + shift, type=pa.int64())
+        )
 
-    return Batch(pa.concat_tables([a.interactions, moved(b.interactions)]),
-                 pa.concat_tables([a.turns, moved(b.turns)]),
-                 pa.concat_tables([a.assist_events, moved(b.assist_events)]))
+    return Batch(
+        pa.concat_tables([a.interactions, moved(b.interactions)]),
+        pa.concat_tables([a.turns, moved(b.turns)]),
+        pa.concat_tables([a.assist_events, moved(b.assist_events)]),
+    )
 
 
 def _segments(columns: dict[str, np.ndarray]) -> pa.Array:
@@ -400,8 +481,13 @@ def _ts(values: np.ndarray) -> pa.Array:
 
 
 def _bot(
-    rng: np.random.Generator, pools: _Pools, agents: dict[str, np.ndarray], ds: DemoDataset,
-    day: int, day_us: int, n: int,
+    rng: np.random.Generator,
+    pools: _Pools,
+    agents: dict[str, np.ndarray],
+    ds: DemoDataset,
+    day: int,
+    day_us: int,
+    n: int,
 ) -> Batch:
     p = ds._problems
     names = np.array(list(JOURNEY_PROFILE), dtype=object)
@@ -419,15 +505,20 @@ def _bot(
         in_gap = rng.random(n) < share
         intents[in_gap] = rng.choice(np.array(doc["gap"], dtype=object), int(in_gap.sum()))
         # The bot misroutes them to the closest journeys it has.
-        journey[in_gap] = np.where(rng.random(int(in_gap.sum())) < 0.6, "payments",
-                                   "balance_and_transactions")
+        journey[in_gap] = np.where(
+            rng.random(int(in_gap.sum())) < 0.6, "payments", "balance_and_transactions"
+        )
     oos = rng.random(n) < 0.03
     intents[oos & ~in_gap] = "oos"
     channel = np.where(rng.random(n) < 0.65, "chat", "voice").astype(object)
     start = _start_times(rng, day_us, n)
 
-    contain, escal, aband, fb = (prof[journey_idx, 1].copy(), prof[journey_idx, 2].copy(),
-                                 prof[journey_idx, 3].copy(), prof[journey_idx, 4].copy())
+    contain, escal, aband, fb = (
+        prof[journey_idx, 1].copy(),
+        prof[journey_idx, 2].copy(),
+        prof[journey_idx, 3].copy(),
+        prof[journey_idx, 4].copy(),
+    )
     if p is not None:
         if day >= p.fix:
             fix = journey == p.fix_journey
@@ -442,16 +533,19 @@ def _bot(
     fb[in_gap] = 0.82
     contain[in_gap], escal[in_gap], aband[in_gap] = 0.08, 0.6, 0.27
     u = rng.random(n)
-    outcome = np.where(u < contain, "contained",
-                       np.where(u < contain + escal,
-                                np.where(rng.random(n) < 0.85, "escalated", "transferred"),
-                                np.where(u < contain + escal + aband, "abandoned",
-                                         "resolved_by_agent"))).astype(object)
+    outcome = np.where(
+        u < contain,
+        "contained",
+        np.where(
+            u < contain + escal,
+            np.where(rng.random(n) < 0.85, "escalated", "transferred"),
+            np.where(u < contain + escal + aband, "abandoned", "resolved_by_agent"),
+        ),
+    ).astype(object)
     handed = (outcome == "escalated") | (outcome == "transferred")
 
     # Turn pairs: customer message + assistant answer; an agent joins if handed over.
-    pairs = 1 + np.minimum(rng.poisson(np.where(handed | (outcome == "abandoned"), 1.8, 0.9)),
-                           5)
+    pairs = 1 + np.minimum(rng.poisson(np.where(handed | (outcome == "abandoned"), 1.8, 0.9)), 5)
     n_turns = 2 * pairs + handed.astype(np.int64)
     rows = np.repeat(np.arange(n), n_turns)
     first = np.repeat(np.cumsum(n_turns) - n_turns, n_turns)
@@ -470,8 +564,9 @@ def _bot(
     model_new = np.zeros(len(rows), dtype=bool)
     if p is not None and day >= p.model_change:
         model_new = channel[rows] == p.model_scope_channel
-    latency = np.exp(rng.normal(np.where(channel[rows] == "voice", np.log(1100), np.log(700)),
-                                0.45))
+    latency = np.exp(
+        rng.normal(np.where(channel[rows] == "voice", np.log(1100), np.log(700)), 0.45)
+    )
     latency = np.where(model_new, latency * 1.7, latency)
     error_p = np.where(model_new, 0.05, 0.004)
     error = is_bot & (rng.random(len(rows)) < error_p)
@@ -485,23 +580,33 @@ def _bot(
     answer = np.array([ANSWERS[j] for j in names], dtype=object)[journey_idx][rows]
     prev_fb = np.zeros(len(rows), dtype=bool)
     prev_fb[1:] = fallback[:-1] & (rows[1:] == rows[:-1])
-    text = np.where(is_user, user_text,
-                    np.where(fallback, FALLBACK_TEXT,
-                             np.where(is_agent, "Hi, I'm taking over from the assistant. "
-                                                "Let me look at this for you.", answer)))
+    text = np.where(
+        is_user,
+        user_text,
+        np.where(
+            fallback,
+            FALLBACK_TEXT,
+            np.where(
+                is_agent,
+                "Hi, I'm taking over from the assistant. Let me look at this for you.",
+                answer,
+            ),
+        ),
+    )
     gaps_s = np.where(is_user, rng.gamma(2, 6, len(rows)), latency / 1000)
     # Seconds since the start of each conversation, cumulative within it.
     csum = np.cumsum(gaps_s)
     ts = start[rows] + ((csum - csum[first]) * US_PER_S).astype(np.int64)
 
     agent_pick = rng.integers(0, N_AGENTS, n)
-    agent_ref = np.where(handed, agents["id"][agent_pick], None).astype(object)
+    agent_ref = _or_none(handed, agents["id"][agent_pick])
     bot_time = np.bincount(rows, weights=gaps_s, minlength=n)
     agent_time = np.where(handed, np.exp(rng.normal(np.log(360), 0.5, n)), 0)
     handle = bot_time + agent_time
     ended = start + (handle * US_PER_S).astype(np.int64)
-    csat_mean = np.select([outcome == "contained", handed, outcome == "abandoned"],
-                          [4.3, 3.2, 2.0], 3.6)
+    csat_mean = np.select(
+        [outcome == "contained", handed, outcome == "abandoned"], [4.3, 3.2, 2.0], 3.6
+    )
     responded = rng.random(n) < 0.22
     csat = np.where(responded, np.clip(np.round(rng.normal(csat_mean, 0.9)), 1, 5), np.nan)
     language = np.array(LANGUAGES, dtype=object)[rng.choice(3, n, p=[0.86, 0.1, 0.04])]
@@ -511,23 +616,37 @@ def _bot(
     cost = 0.04 + agent_time / 60 * 0.9
     customers = _customers(rng, n)
     return _batch(
-        ds, "care-bot", day, n,
+        ds,
+        "care-bot",
+        day,
+        n,
         interactions={
-            "started_at": start, "ended_at": ended, "channel": channel, "journey": journey,
-            "customer_ref": customers, "agent_ref": agent_ref,
+            "started_at": start,
+            "ended_at": ended,
+            "channel": channel,
+            "journey": journey,
+            "customer_ref": customers,
+            "agent_ref": agent_ref,
             "segments": _segments({"language": language, "region": region, "tier": tier}),
-            "outcome": outcome, "csat": csat, "handle_time_s": np.round(handle, 1),
-            "cost": np.round(cost, 4), "ai_used": np.ones(n, dtype=bool),
+            "outcome": outcome,
+            "csat": csat,
+            "handle_time_s": np.round(handle, 1),
+            "cost": np.round(cost, 4),
+            "ai_used": np.ones(n, dtype=bool),
             "n_turns": n_turns,
         },
         turns={
-            "rows": rows, "seq": pos, "ts": ts, "role": role, "text": text,
-            "intent": np.where(is_bot, np.where(fallback, "fallback", intents[rows]), None),
+            "rows": rows,
+            "seq": pos,
+            "ts": ts,
+            "role": role,
+            "text": text,
+            "intent": _or_none(is_bot, np.where(fallback, "fallback", intents[rows])),
             "confidence": np.where(is_bot, np.round(confidence, 3), np.nan),
-            "fallback": np.where(is_bot, fallback, None),
+            "fallback": _or_none(is_bot, fallback),
             "latency_ms": np.where(is_bot, np.round(latency), np.nan),
-            "error": np.where(error, np.where(model_new, "model_timeout", "tool_error"), None),
-            "model": np.where(is_bot, model, None),
+            "error": _or_none(error, np.where(model_new, "model_timeout", "tool_error")),
+            "model": _or_none(is_bot, model),
             "tokens_in": np.where(is_bot, tokens_in, -1),
             "tokens_out": np.where(is_bot, tokens_out, -1),
             "cost": turn_cost,
@@ -537,14 +656,18 @@ def _bot(
 
 def _customers(rng: np.random.Generator, n: int) -> np.ndarray:
     # A long tail of customers: some come back within days, most once a quarter at most.
-    ids = np.minimum(rng.zipf(1.3, n), 80_000) + rng.integers(0, 40_000, n) * (
-        rng.random(n) < 0.7)
+    ids = np.minimum(rng.zipf(1.3, n), 80_000) + rng.integers(0, 40_000, n) * (rng.random(n) < 0.7)
     return np.char.add("u-", ids.astype(str)).astype(object)
 
 
 def _assist(
-    rng: np.random.Generator, pools: _Pools, agents: dict[str, np.ndarray], ds: DemoDataset,
-    day: int, day_us: int, n: int,
+    rng: np.random.Generator,
+    pools: _Pools,
+    agents: dict[str, np.ndarray],
+    ds: DemoDataset,
+    day: int,
+    day_us: int,
+    n: int,
 ) -> Batch:
     p = ds._problems
     names = np.array(list(JOURNEY_PROFILE), dtype=object)
@@ -573,10 +696,12 @@ def _assist(
     # Each suggestion is shown, then accepted / edited / dismissed.
     u = rng.random(len(ev_rows))
     acc = accept_p[ev_rows]
-    action = np.where(u < acc * 0.8, "accepted",
-                      np.where(u < acc, "edited", "dismissed")).astype(object)
+    action = np.where(u < acc * 0.8, "accepted", np.where(u < acc, "edited", "dismissed")).astype(
+        object
+    )
     feature = np.array(["suggested_reply", "knowledge_card", "summary"], dtype=object)[
-        rng.choice(3, len(ev_rows), p=[0.6, 0.3, 0.1])]
+        rng.choice(3, len(ev_rows), p=[0.6, 0.3, 0.1])
+    ]
     used = np.bincount(ev_rows, weights=(action != "dismissed").astype(float), minlength=n) > 0
     ev_ts = start[ev_rows] + ((ev_pos + 1) * 25 * US_PER_S).astype(np.int64)
     # Events: a "shown" then the agent's action, for each suggestion.
@@ -593,59 +718,100 @@ def _assist(
     first = np.repeat(np.cumsum(n_turns) - n_turns, n_turns)
     pos = np.arange(len(rows)) - first
     role = np.where(pos % 2 == 0, "user", "agent").astype(object)
-    text = np.where(role == "user", pools.sample(rng, intents[rows]),
-                    "Thanks for waiting, I can help with that.")
+    text = np.where(
+        role == "user",
+        pools.sample(rng, intents[rows]),
+        "Thanks for waiting, I can help with that.",
+    )
     gaps_s = rng.gamma(2, 15, len(rows))
     csum = np.cumsum(gaps_s)
     ts = start[rows] + ((csum - csum[first]) * US_PER_S).astype(np.int64)
     handle = np.exp(rng.normal(np.log(430), 0.45, n)) * np.where(used, 0.92, 1.0)
     outcome = np.where(rng.random(n) < 0.9, "resolved_by_agent", "transferred").astype(object)
     responded = rng.random(n) < 0.2
-    csat = np.where(responded, np.clip(np.round(rng.normal(4.0 + 0.2 * used, 0.9)), 1, 5),
-                    np.nan)
+    csat = np.where(responded, np.clip(np.round(rng.normal(4.0 + 0.2 * used, 0.9)), 1, 5), np.nan)
     cohort = np.where(agents["pilot"][agent], "pilot", "rollout").astype(object)
     language = np.array(LANGUAGES, dtype=object)[rng.choice(3, n, p=[0.86, 0.1, 0.04])]
     return _batch(
-        ds, "care-assist", day, n,
+        ds,
+        "care-assist",
+        day,
+        n,
         interactions={
-            "started_at": start, "ended_at": start + (handle * US_PER_S).astype(np.int64),
-            "channel": channel, "journey": journey, "customer_ref": _customers(rng, n),
+            "started_at": start,
+            "ended_at": start + (handle * US_PER_S).astype(np.int64),
+            "channel": channel,
+            "journey": journey,
+            "customer_ref": _customers(rng, n),
             "agent_ref": agents["id"][agent],
-            "segments": _segments({"site": site, "team": agents["team"][agent],
-                                   "tenure": agents["tenure"][agent], "cohort": cohort,
-                                   "language": language}),
-            "outcome": outcome, "csat": csat, "handle_time_s": np.round(handle, 1),
-            "cost": np.round(handle / 60 * 0.9 + 0.02, 4), "ai_used": used,
+            "segments": _segments(
+                {
+                    "site": site,
+                    "team": agents["team"][agent],
+                    "tenure": agents["tenure"][agent],
+                    "cohort": cohort,
+                    "language": language,
+                }
+            ),
+            "outcome": outcome,
+            "csat": csat,
+            "handle_time_s": np.round(handle, 1),
+            "cost": np.round(handle / 60 * 0.9 + 0.02, 4),
+            "ai_used": used,
             "n_turns": n_turns,
         },
         turns={
-            "rows": rows, "seq": pos, "ts": ts, "role": role, "text": text,
+            "rows": rows,
+            "seq": pos,
+            "ts": ts,
+            "role": role,
+            "text": text,
             "intent": np.full(len(rows), None, dtype=object),
             "confidence": np.full(len(rows), np.nan),
             "fallback": np.full(len(rows), None, dtype=object),
             "latency_ms": np.full(len(rows), np.nan),
             "error": np.full(len(rows), None, dtype=object),
             "model": np.full(len(rows), None, dtype=object),
-            "tokens_in": np.full(len(rows), -1), "tokens_out": np.full(len(rows), -1),
+            "tokens_in": np.full(len(rows), -1),
+            "tokens_out": np.full(len(rows), -1),
             "cost": np.full(len(rows), np.nan),
         },
-        assist={"rows": a_rows, "ts": a_ts, "agent_ref": agents["id"][agent][a_rows],
-                "feature": a_feature, "action": a_action},
+        assist={
+            "rows": a_rows,
+            "ts": a_ts,
+            "agent_ref": agents["id"][agent][a_rows],
+            "feature": a_feature,
+            "action": a_action,
+        },
     )
+
+
+def _or_none(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` where ``mask`` holds, None elsewhere (an object array for Arrow)."""
+    out = np.full(len(mask), None, dtype=object)
+    out[mask] = np.asarray(values, dtype=object)[mask]
+    return out
 
 
 def _nullable(values: np.ndarray, dtype: pa.DataType) -> pa.Array:
     if pa.types.is_floating(dtype):
-        return pa.array(values.astype(np.float64), mask=np.isnan(values.astype(np.float64)),
-                        type=dtype)
+        return pa.array(
+            values.astype(np.float64), mask=np.isnan(values.astype(np.float64)), type=dtype
+        )
     if pa.types.is_integer(dtype):
         return pa.array(values.astype(np.int64), mask=values.astype(np.int64) < 0, type=dtype)
     return pa.array(values, type=dtype, from_pandas=True)
 
 
 def _batch(
-    ds: DemoDataset, deployment: str, day: int, n: int, *,
-    interactions: dict[str, Any], turns: dict[str, Any], assist: dict[str, Any] | None = None,
+    ds: DemoDataset,
+    deployment: str,
+    day: int,
+    n: int,
+    *,
+    interactions: dict[str, Any],
+    turns: dict[str, Any],
+    assist: dict[str, Any] | None = None,
 ) -> Batch:
     prefix = "cb" if deployment == "care-bot" else "ca"
     ids = np.char.add(f"{prefix}-{ds.config.seed}-{day:03d}-", np.arange(n).astype(str))
@@ -696,17 +862,21 @@ def _batch(
         a_rows = assist["rows"]
         first = np.searchsorted(a_rows, a_rows)  # rows are grouped: first index of each row
         seq = (np.arange(len(a_rows)) - first).astype(np.int32)
-        assist_table = pa.Table.from_pydict({
-            "interaction_id": pa.array(ids[a_rows], type=pa.string()),
-            "deployment": pa.array(np.full(len(a_rows), deployment, dtype=object),
-                                   type=pa.string()),
-            "seq": pa.array(seq),
-            "ts": _ts(assist["ts"]),
-            "agent_ref": pa.array(assist["agent_ref"], type=pa.string()),
-            "feature": pa.array(assist["feature"], type=pa.string()),
-            "action": pa.array(assist["action"], type=pa.string()),
-            "attributes": pa.nulls(len(a_rows), type=pa.string()),
-            "_record": pa.array(a_rows.astype(np.int64)),
-            "_pos": pa.array(seq),
-        }, schema=a_schema)
+        assist_table = pa.Table.from_pydict(
+            {
+                "interaction_id": pa.array(ids[a_rows], type=pa.string()),
+                "deployment": pa.array(
+                    np.full(len(a_rows), deployment, dtype=object), type=pa.string()
+                ),
+                "seq": pa.array(seq),
+                "ts": _ts(assist["ts"]),
+                "agent_ref": pa.array(assist["agent_ref"], type=pa.string()),
+                "feature": pa.array(assist["feature"], type=pa.string()),
+                "action": pa.array(assist["action"], type=pa.string()),
+                "attributes": pa.nulls(len(a_rows), type=pa.string()),
+                "_record": pa.array(a_rows.astype(np.int64)),
+                "_pos": pa.array(seq),
+            },
+            schema=a_schema,
+        )
     return Batch(inter, turn_table, assist_table)
