@@ -43,8 +43,13 @@ def _child(code: str, env: dict[str, str] | None = None) -> dict[str, Any]:
         "print(_j.dumps({**RESULT, 'peak_rss_mb': "
         "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", wrapper],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{proc.stderr[-4000:]}")
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -82,13 +87,21 @@ def bench_import(work: Path, repeat: int, turns: int) -> dict[str, Any]:
                 "RESULT = {'seconds': secs, 'turns_stored': n, 'turns_per_s': s.turns / secs}\n"
             )
             runs.append(_child(code))
-        out[fmt] = {**_median_runs(runs, ["seconds", "turns_per_s", "peak_rss_mb"]),
-                    "runs": runs, "file_mb": path.stat().st_size / 1e6}
-    out["targets"] = {"parquet_turns_per_s": 300_000, "jsonl_turns_per_s": 100_000,
-                      "peak_rss_mb": 1536}
-    out["met"] = (out["parquet"]["turns_per_s"] >= 300_000
-                  and out["jsonl"]["turns_per_s"] >= 100_000
-                  and max(out["parquet"]["peak_rss_mb"], out["jsonl"]["peak_rss_mb"]) <= 1536)
+        out[fmt] = {
+            **_median_runs(runs, ["seconds", "turns_per_s", "peak_rss_mb"]),
+            "runs": runs,
+            "file_mb": path.stat().st_size / 1e6,
+        }
+    out["targets"] = {
+        "parquet_turns_per_s": 300_000,
+        "jsonl_turns_per_s": 100_000,
+        "peak_rss_mb": 1536,
+    }
+    out["met"] = (
+        out["parquet"]["turns_per_s"] >= 300_000
+        and out["jsonl"]["turns_per_s"] >= 100_000
+        and max(out["parquet"]["peak_rss_mb"], out["jsonl"]["peak_rss_mb"]) <= 1536
+    )
     return out
 
 
@@ -106,15 +119,18 @@ def bench_http(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     batch = 1000
     n_inter = turns // TURNS_PER
     lines = jsonl_lines(build(n_inter, TURNS_PER, seed=2), TURNS_PER)
-    bodies = [b"\n".join(lines[i:i + batch]) + b"\n" for i in range(0, len(lines), batch)]
+    bodies = [b"\n".join(lines[i : i + batch]) + b"\n" for i in range(0, len(lines), batch)]
     runs = []
     for r in range(repeat):
         data = work / f"http-{r}"
         port = _free_port()
         env = {**os.environ, "DAYTWO_DATA_DIR": str(data)}
-        proc = subprocess.Popen([sys.executable, "-m", "daytwo.cli", "serve", "--port",
-                                 str(port)], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "daytwo.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             for _ in range(300):
@@ -127,8 +143,11 @@ def bench_http(work: Path, repeat: int, turns: int) -> dict[str, Any]:
                 sent = 0
                 t = time.perf_counter()
                 for body in bodies:
-                    resp = client.post("/api/v1/ingest", content=body,
-                                       headers={"content-type": "application/x-ndjson"})
+                    resp = client.post(
+                        "/api/v1/ingest",
+                        content=body,
+                        headers={"content-type": "application/x-ndjson"},
+                    )
                     resp.raise_for_status()
                     sent += resp.json()["turns"]
                 secs = time.perf_counter() - t
@@ -137,8 +156,14 @@ def bench_http(work: Path, repeat: int, turns: int) -> dict[str, Any]:
             proc.terminate()
             proc.wait(timeout=30)
     med = _median_runs(runs, ["seconds", "turns_per_s"])
-    return {"batch_interactions": batch, "turns": turns, **med, "runs": runs,
-            "target_turns_per_s": 30_000, "met": med["turns_per_s"] >= 30_000}
+    return {
+        "batch_interactions": batch,
+        "turns": turns,
+        **med,
+        "runs": runs,
+        "target_turns_per_s": 30_000,
+        "met": med["turns_per_s"] >= 30_000,
+    }
 
 
 def bench_demo(work: Path, repeat: int, turns: int) -> dict[str, Any]:
@@ -148,14 +173,24 @@ def bench_demo(work: Path, repeat: int, turns: int) -> dict[str, Any]:
         data = work / f"demo-{r}"
         env = {**os.environ, "DAYTWO_DATA_DIR": str(data)}
         t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "daytwo.cli", "demo", "--no-serve"],
-                              env=env, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "daytwo.cli", "demo", "--no-serve"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         secs = time.perf_counter() - t
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr[-4000:])
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        runs.append({"seconds": secs, "output": proc.stdout.strip()[-400:],
-                     "children_peak_rss_mb": usage.ru_maxrss / 1024})
+        runs.append(
+            {
+                "seconds": secs,
+                "output": proc.stdout.strip()[-400:],
+                "children_peak_rss_mb": usage.ru_maxrss / 1024,
+            }
+        )
     med = _median_runs(runs, ["seconds"])
     return {**med, "runs": runs, "target_seconds": 60, "met": med["seconds"] <= 60}
 
@@ -179,8 +214,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix=f"daytwo-bench-{name}-") as tmp:
             print(f"== {name} ...", flush=True)
             result = BENCHMARKS[name](Path(tmp), args.repeat, args.turns)
-        result = {"benchmark": name, "repeat": args.repeat, "environment": _environment(),
-                  **result}
+        result = {"benchmark": name, "repeat": args.repeat, "environment": _environment(), **result}
         path = RESULTS / f"{name}.json"
         path.write_text(json.dumps(result, indent=2, default=str) + "\n")
         summary = {k: v for k, v in result.items() if k not in ("runs", "environment")}

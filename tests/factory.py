@@ -14,8 +14,9 @@ def iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
-def interaction(n: int = 0, *, turns: int = 4, deployment: str = "care-bot",
-                **overrides: Any) -> dict[str, Any]:
+def interaction(
+    n: int = 0, *, turns: int = 4, deployment: str = "care-bot", **overrides: Any
+) -> dict[str, Any]:
     """One interaction in the wire format, as a dict; ``n`` varies ids and times."""
     start = BASE + timedelta(minutes=7 * n)
     rec: dict[str, Any] = {
@@ -27,8 +28,7 @@ def interaction(n: int = 0, *, turns: int = 4, deployment: str = "care-bot",
         "journey": ("billing", "card_lost", "address_change")[n % 3],
         "customer_ref": f"u-{n % 97:05d}",
         "agent_ref": None,
-        "segments": {"site": ("leeds", "cork", "porto")[n % 3], "language": "en",
-                     "tenure": "0-6m"},
+        "segments": {"site": ("leeds", "cork", "porto")[n % 3], "language": "en", "tenure": "0-6m"},
         "outcome": ("contained", "escalated", "abandoned")[n % 3],
         "csat": 1 + n % 5,
         "handle_time_s": 30.0 * turns,
@@ -40,11 +40,20 @@ def interaction(n: int = 0, *, turns: int = 4, deployment: str = "care-bot",
                 "ts": iso(start + timedelta(seconds=30 * k)),
                 "role": "user" if k % 2 == 0 else "assistant",
                 "text": "why was I charged twice" if k % 2 == 0 else "Let me check that.",
-                **({} if k % 2 == 0 else {
-                    "intent": "billing_dispute", "confidence": 0.82, "fallback": False,
-                    "latency_ms": 640, "model": "gpt-4o-mini", "tokens_in": 412,
-                    "tokens_out": 18, "cost": 0.0004,
-                }),
+                **(
+                    {}
+                    if k % 2 == 0
+                    else {
+                        "intent": "billing_dispute",
+                        "confidence": 0.82,
+                        "fallback": False,
+                        "latency_ms": 640,
+                        "model": "gpt-4o-mini",
+                        "tokens_in": 412,
+                        "tokens_out": 18,
+                        "cost": 0.0004,
+                    }
+                ),
             }
             for k in range(turns)
         ],

@@ -14,9 +14,20 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 def test_cli_reference_is_current(tmp_path: Path) -> None:
     out = tmp_path / "cli.md"
     subprocess.run(
-        [sys.executable, "-m", "typer", "daytwo.cli.main", "utils", "docs", "--name", "daytwo",
-         "--output", str(out)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "typer",
+            "daytwo.cli.main",
+            "utils",
+            "docs",
+            "--name",
+            "daytwo",
+            "--output",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
     )
     assert out.read_text() == (DOCS / "cli.md").read_text(), "run `make docs`"
 

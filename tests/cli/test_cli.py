@@ -27,8 +27,9 @@ def _counts(data_dir: Path) -> tuple[int, int]:
         return s.count("interactions"), s.count("turns")
 
 
-def test_import_jsonl_reports_and_is_idempotent(data_dir: Path, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_jsonl_reports_and_is_idempotent(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "export.jsonl"
     path.write_bytes(ndjson([interaction(i, turns=3) for i in range(50)]))
     assert run(["import", str(path), "--quiet"]) == 0
@@ -52,15 +53,17 @@ def test_import_gzip_in_small_chunks(data_dir: Path, tmp_path: Path) -> None:
     assert _counts(data_dir) == (300, 600)
 
 
-def test_import_writes_rejects_and_stores_the_rest(data_dir: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_writes_rejects_and_stores_the_rest(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "mixed.jsonl"
     lines = ndjson([interaction(0), interaction(1, outcome="solved")]) + b"{broken\n"
     path.write_bytes(lines + ndjson([interaction(3)]))
     assert run(["import", str(path), "--quiet"]) == 0
     assert _counts(data_dir)[0] == 2
-    rejects = [orjson.loads(x) for x in (tmp_path / "mixed.jsonl.rejects.jsonl").read_bytes()
-               .splitlines()]
+    rejects = [
+        orjson.loads(x) for x in (tmp_path / "mixed.jsonl.rejects.jsonl").read_bytes().splitlines()
+    ]
     assert [r["index"] for r in rejects] == [1, 2]
     assert rejects[0]["errors"][0]["field"] == "outcome"
     assert rejects[1]["record"] == "{broken"
@@ -89,8 +92,22 @@ def test_missing_file_is_a_clear_error(data_dir: Path, capsys: pytest.CaptureFix
 
 def test_deployments_add_and_list(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["db", "upgrade"]) == 0
-    assert run(["deployments", "add", "care-bot", "--kind", "virtual_agent",
-                "--go-live", "2026-03-01", "--journeys", "billing, card_lost"]) == 0
+    assert (
+        run(
+            [
+                "deployments",
+                "add",
+                "care-bot",
+                "--kind",
+                "virtual_agent",
+                "--go-live",
+                "2026-03-01",
+                "--journeys",
+                "billing, card_lost",
+            ]
+        )
+        == 0
+    )
     assert run(["deployments", "add", "care-bot", "--kind", "virtual_agent"]) == 5
     assert "already exists" in capsys.readouterr().err
     assert run(["deployments", "--json"]) == 0

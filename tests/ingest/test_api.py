@@ -84,30 +84,46 @@ def _one_error(r: Any) -> list[dict[str, Any]]:
 
 BAD_RECORDS: list[tuple[str, dict[str, Any], str, str]] = [
     ("wrong type", {"csat": "high"}, "csat", "number"),
-    ("wrong type nested", {"turns": [{"seq": "first", "role": "user"}]}, "turns.0.seq",
-     "integer"),
+    ("wrong type nested", {"turns": [{"seq": "first", "role": "user"}]}, "turns.0.seq", "integer"),
     ("missing required id", {"id": None}, "id", ""),
     ("missing required started_at", {"started_at": None}, "started_at", ""),
     ("unknown outcome", {"outcome": "solved"}, "outcome", "must be one of"),
     ("naive timestamp", {"started_at": "2026-03-02T09:14:05"}, "started_at", "timezone"),
-    ("out of range timestamp", {"started_at": "1999-12-31T23:00:00Z"}, "started_at",
-     "out of range"),
+    (
+        "out of range timestamp",
+        {"started_at": "1999-12-31T23:00:00Z"},
+        "started_at",
+        "out of range",
+    ),
     ("future timestamp", {"started_at": "2099-01-01T00:00:00Z"}, "started_at", "out of range"),
     ("invalid date", {"started_at": "2026-13-02T09:14:05Z"}, "started_at", "valid"),
-    ("repeated seq", {"turns": [{"seq": 0, "role": "user"}, {"seq": 0, "role": "assistant"}]},
-     "turns.1.seq", "repeats"),
+    (
+        "repeated seq",
+        {"turns": [{"seq": 0, "role": "user"}, {"seq": 0, "role": "assistant"}]},
+        "turns.1.seq",
+        "repeats",
+    ),
     ("unknown role", {"turns": [{"seq": 0, "role": "bot"}]}, "turns.0.role", "must be one of"),
-    ("confidence out of range", {"turns": [{"seq": 0, "role": "assistant", "confidence": 1.7}]},
-     "turns.0.confidence", "between 0 and 1"),
+    (
+        "confidence out of range",
+        {"turns": [{"seq": 0, "role": "assistant", "confidence": 1.7}]},
+        "turns.0.confidence",
+        "between 0 and 1",
+    ),
     ("ended before started", {"ended_at": "2026-03-02T09:00:00Z"}, "ended_at", "before"),
     ("bad deployment name", {"deployment": "care bot!"}, "deployment", "letters"),
-    ("unknown assist action", {"assist_events": [{"action": "liked"}]}, "assist_events.0.action",
-     "must be one of"),
+    (
+        "unknown assist action",
+        {"assist_events": [{"action": "liked"}]},
+        "assist_events.0.action",
+        "must be one of",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "change", "field", "fragment"), BAD_RECORDS,
-                         ids=[c[0] for c in BAD_RECORDS])
+@pytest.mark.parametrize(
+    ("case", "change", "field", "fragment"), BAD_RECORDS, ids=[c[0] for c in BAD_RECORDS]
+)
 def test_bad_record_names_record_and_field_and_stores_nothing(
     client: TestClient, case: str, change: dict[str, Any], field: str, fragment: str
 ) -> None:
@@ -132,8 +148,11 @@ def test_duplicate_ids_in_one_batch_are_rejected(client: TestClient) -> None:
 
 
 def test_malformed_json_body_is_a_clear_400(client: TestClient) -> None:
-    r = client.post("/api/v1/ingest", content=b'{"interactions": [', headers={
-        "content-type": "application/json"})
+    r = client.post(
+        "/api/v1/ingest",
+        content=b'{"interactions": [',
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400
     assert "not valid JSON" in r.json()["error"]["message"]
 
@@ -154,8 +173,11 @@ def test_non_utf8_bytes_are_named(client: TestClient) -> None:
 
 
 def test_non_utf8_json_body_is_rejected(client: TestClient) -> None:
-    r = client.post("/api/v1/ingest", content=b'{"interactions": ["\xff"]}',
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/api/v1/ingest",
+        content=b'{"interactions": ["\xff"]}',
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400
     assert counts(client)["interactions"] == 0
 
@@ -187,8 +209,9 @@ def test_partial_stores_valid_records_and_reports_the_rest(client: TestClient) -
     assert r.status_code == 200
     body = r.json()
     assert (body["accepted"], body["rejected"]) == (2, 1)
-    assert body["errors"] == [{"index": 1, "id": "c-000001", "field": "outcome",
-                               "message": body["errors"][0]["message"]}]
+    assert body["errors"] == [
+        {"index": 1, "id": "c-000001", "field": "outcome", "message": body["errors"][0]["message"]}
+    ]
     assert counts(client)["interactions"] == 2
     assert counts(client)["turns"] == 8
 

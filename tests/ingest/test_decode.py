@@ -30,7 +30,9 @@ def turn(draw: st.DrawFn, seq: int) -> dict[str, Any]:
     if draw(st.booleans()):
         t["error"] = draw(st.one_of(st.booleans(), texts))
     if draw(st.booleans()):
-        t["x_extra"] = draw(st.one_of(st.integers(-(2**62), 2**62), texts, st.lists(st.integers(0, 99), max_size=2)))
+        t["x_extra"] = draw(
+            st.one_of(st.integers(-(2**62), 2**62), texts, st.lists(st.integers(0, 99), max_size=2))
+        )
     return t
 
 
@@ -39,12 +41,20 @@ def record(draw: st.DrawFn, n: int) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "id": f"r{n}" if draw(st.booleans()) else n,  # numbers are coerced to text
         "deployment": draw(st.sampled_from(["a", "b-2"])),
-        "started_at": draw(st.sampled_from(["2026-03-02T09:14:05Z", "2026-03-02T10:14:05+01:00",
-                                            "2026-03-02T09:14:05.250Z"])),
+        "started_at": draw(
+            st.sampled_from(
+                ["2026-03-02T09:14:05Z", "2026-03-02T10:14:05+01:00", "2026-03-02T09:14:05.250Z"]
+            )
+        ),
     }
     if draw(st.booleans()):
-        rec["segments"] = draw(st.dictionaries(st.sampled_from(["site", "team", "tenure"]),
-                                               st.one_of(texts, st.integers(0, 50)), max_size=3))
+        rec["segments"] = draw(
+            st.dictionaries(
+                st.sampled_from(["site", "team", "tenure"]),
+                st.one_of(texts, st.integers(0, 50)),
+                max_size=3,
+            )
+        )
     if draw(st.booleans()):
         rec["outcome"] = draw(st.sampled_from(["contained", "escalated", "abandoned"]))
     if draw(st.booleans()):
@@ -54,8 +64,9 @@ def record(draw: st.DrawFn, n: int) -> dict[str, Any]:
     k = draw(st.integers(0, 4))
     rec["turns"] = [draw(turn(i)) for i in range(k)]
     if draw(st.booleans()):
-        rec["assist_events"] = [{"action": draw(st.sampled_from(["shown", "accepted"])),
-                                 "feature": "reply"}]
+        rec["assist_events"] = [
+            {"action": draw(st.sampled_from(["shown", "accepted"])), "feature": "reply"}
+        ]
     return rec
 
 
@@ -68,7 +79,9 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
 
 @settings(max_examples=60, deadline=None)
 @given(batches)
-def test_fast_and_exact_paths_produce_identical_columns(records: tuple[dict[str, Any], ...]) -> None:
+def test_fast_and_exact_paths_produce_identical_columns(
+    records: tuple[dict[str, Any], ...],
+) -> None:
     body = b"\n".join(orjson.dumps(r) for r in records)
     fast = decode_ndjson(body)
     exact = decode_ndjson(body, exact=True)
@@ -88,14 +101,14 @@ def test_json_body_and_ndjson_decode_the_same() -> None:
 def _state(url: str) -> dict[str, list[dict[str, Any]]]:
     with open_event_store(url) as store:
         return {
-            t: store.query(
-                f"SELECT * FROM {t} ORDER BY ALL"  # noqa: S608
-            ).to_pylist()
+            t: store.query(f"SELECT * FROM {t} ORDER BY ALL").to_pylist()
             for t in ("interactions", "turns", "assist_events")
         }
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(batches, st.lists(st.integers(0, 7), min_size=1, max_size=12), st.integers(1, 4))
 def test_reingest_is_idempotent_and_split_then_merge_equals_whole(
     records: tuple[dict[str, Any], ...], replay: list[int], parts: int
@@ -105,19 +118,25 @@ def test_reingest_is_idempotent_and_split_then_merge_equals_whole(
     whole = "duckdb:///:memory:"
     with open_event_store(whole) as store:
         ingest(store, decode_json(orjson.dumps(unique)))
-        expected = {t: store.query(f"SELECT * FROM {t} ORDER BY ALL").to_pylist()  # noqa: S608
-                    for t in ("interactions", "turns", "assist_events")}
+        expected = {
+            t: store.query(f"SELECT * FROM {t} ORDER BY ALL").to_pylist()
+            for t in ("interactions", "turns", "assist_events")
+        }
         # Re-sending any subset, any number of times, changes nothing.
         for i in replay:
-            sub = unique[i % len(unique):]
+            sub = unique[i % len(unique) :]
             ingest(store, decode_json(orjson.dumps(sub)))
-        again = {t: store.query(f"SELECT * FROM {t} ORDER BY ALL").to_pylist()  # noqa: S608
-                 for t in ("interactions", "turns", "assist_events")}
+        again = {
+            t: store.query(f"SELECT * FROM {t} ORDER BY ALL").to_pylist()
+            for t in ("interactions", "turns", "assist_events")
+        }
     assert again == expected
     with open_event_store(whole) as store:
         size = max(1, len(unique) // parts)
         for start in range(0, len(unique), size):
-            ingest(store, decode_json(orjson.dumps(unique[start:start + size])))
-        split = {t: store.query(f"SELECT * FROM {t} ORDER BY ALL").to_pylist()  # noqa: S608
-                 for t in ("interactions", "turns", "assist_events")}
+            ingest(store, decode_json(orjson.dumps(unique[start : start + size])))
+        split = {
+            t: store.query(f"SELECT * FROM {t} ORDER BY ALL").to_pylist()
+            for t in ("interactions", "turns", "assist_events")
+        }
     assert split == expected

@@ -77,8 +77,9 @@ def _errors_for(change: dict[str, Any]) -> list[Any]:
     return decoded.errors + validate_batch(batch)
 
 
-@pytest.mark.parametrize(("field", "fragment", "change"), GOLDEN,
-                         ids=[f"{g[0]}:{g[1]}" for g in GOLDEN])
+@pytest.mark.parametrize(
+    ("field", "fragment", "change"), GOLDEN, ids=[f"{g[0]}:{g[1]}" for g in GOLDEN]
+)
 def test_rule_golden_case(field: str, fragment: str, change: dict[str, Any]) -> None:
     errors = _errors_for(change)
     hits = [e for e in errors if e.field == field and fragment in e.message]

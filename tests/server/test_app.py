@@ -21,12 +21,19 @@ def test_openapi_documents_ingest(client: TestClient) -> None:
 
 
 def test_home_lists_deployments_with_counts(client: TestClient) -> None:
-    client.post("/api/v1/deployments", json={"name": "care-bot", "kind": "virtual_agent",
-                                             "go_live": "2026-03-01"})
-    client.post("/api/v1/ingest", json={"interactions": [
-        *[interaction(i, turns=2) for i in range(3)],
-        interaction(9, deployment="shadow-bot", turns=5),
-    ]})
+    client.post(
+        "/api/v1/deployments",
+        json={"name": "care-bot", "kind": "virtual_agent", "go_live": "2026-03-01"},
+    )
+    client.post(
+        "/api/v1/ingest",
+        json={
+            "interactions": [
+                *[interaction(i, turns=2) for i in range(3)],
+                interaction(9, deployment="shadow-bot", turns=5),
+            ]
+        },
+    )
     page = client.get("/")
     assert page.status_code == 200
     html = page.text

@@ -25,9 +25,19 @@ def _free_port() -> int:
 def _start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DAYTWO_DATA_DIR": str(data_dir)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from daytwo.cli.main import main; main()", "serve",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-c",
+            "from daytwo.cli.main import main; main()",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -54,8 +64,11 @@ def test_acknowledged_batches_survive_kill_9(tmp_path: Path) -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             for b in range(5):
                 records = [interaction(b * 200 + i, turns=3) for i in range(200)]
-                r = client.post("/api/v1/ingest", content=ndjson(records),
-                                headers={"content-type": "application/x-ndjson"})
+                r = client.post(
+                    "/api/v1/ingest",
+                    content=ndjson(records),
+                    headers={"content-type": "application/x-ndjson"},
+                )
                 assert r.status_code == 200, r.text
                 acknowledged += r.json()["accepted"]
         # Kill right after the last answer: no shutdown hook, no checkpoint.
@@ -74,8 +87,10 @@ def test_acknowledged_batches_survive_kill_9(tmp_path: Path) -> None:
     proc = _start_server(data_dir, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            again = client.post("/api/v1/ingest", json={
-                "interactions": [interaction(i, turns=3) for i in range(200)]}).json()
+            again = client.post(
+                "/api/v1/ingest",
+                json={"interactions": [interaction(i, turns=3) for i in range(200)]},
+            ).json()
             assert (again["inserted"], again["replaced"]) == (0, 200)
             listed = {d["name"]: d for d in client.get("/api/v1/deployments").json()}
             assert listed["care-bot"]["interactions"] == 1000

@@ -20,8 +20,7 @@ def _batch(records: list[dict[str, object]]):  # type: ignore[no-untyped-def]
 def test_write_counts_new_and_replaced(events: EventStore) -> None:
     first = events.write(_batch([interaction(i) for i in range(3)]), source="t", batch_id="1")
     assert (first.inserted, first.replaced, first.turns) == (3, 0, 12)
-    second = events.write(_batch([interaction(i) for i in range(2, 5)]), source="t",
-                          batch_id="2")
+    second = events.write(_batch([interaction(i) for i in range(2, 5)]), source="t", batch_id="2")
     assert (second.inserted, second.replaced) == (2, 1)
     assert events.count("interactions") == 5
     assert events.count("turns") == 20
@@ -29,8 +28,11 @@ def test_write_counts_new_and_replaced(events: EventStore) -> None:
 
 
 def test_same_id_in_two_deployments_are_two_interactions(events: EventStore) -> None:
-    events.write(_batch([interaction(1, deployment="a"), interaction(1, deployment="b")]),
-                 source="t", batch_id="1")
+    events.write(
+        _batch([interaction(1, deployment="a"), interaction(1, deployment="b")]),
+        source="t",
+        batch_id="1",
+    )
     assert events.count("interactions") == 2
     assert {v.deployment: v.interactions for v in events.volumes()} == {"a": 1, "b": 1}
 
@@ -50,13 +52,13 @@ class _FailingConnection:
         return getattr(self._real, name)
 
 
-def test_a_failed_write_leaves_nothing_behind(events: EventStore,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_leaves_nothing_behind(
+    events: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     events.write(_batch([interaction(0)]), source="t", batch_id="0")
     monkeypatch.setattr(events, "_con", _FailingConnection(events._con))  # type: ignore[attr-defined]
     with pytest.raises(RuntimeError, match="disk full"):
-        events.write(_batch([interaction(0, turns=7), interaction(1)]), source="t",
-                     batch_id="x")
+        events.write(_batch([interaction(0, turns=7), interaction(1)]), source="t", batch_id="x")
     monkeypatch.undo()
     assert events.count("interactions") == 1
     assert events.count("turns") == 4

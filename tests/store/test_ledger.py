@@ -44,8 +44,11 @@ def test_deployments_are_created_listed_and_replaced(ledger_url: str) -> None:
     upgrade(ledger_url)
     ledger = Ledger(ledger_url)
     spec = DeploymentCreate(
-        name="care-bot", kind=DeploymentKind.virtual_agent, go_live=date(2026, 3, 1),
-        journeys=["billing", "card_lost"], targets={"containment_rate": 0.6},
+        name="care-bot",
+        kind=DeploymentKind.virtual_agent,
+        go_live=date(2026, 3, 1),
+        journeys=["billing", "card_lost"],
+        targets={"containment_rate": 0.6},
         cost_model={"escalation": 6.5},
     )
     created = create_deployment(ledger, spec)
@@ -53,8 +56,9 @@ def test_deployments_are_created_listed_and_replaced(ledger_url: str) -> None:
     assert created.targets == {"containment_rate": 0.6}
     with pytest.raises(ConflictError):
         create_deployment(ledger, spec)
-    changed = create_deployment(ledger, spec.model_copy(update={"journeys": ["billing"]}),
-                                replace=True)
+    changed = create_deployment(
+        ledger, spec.model_copy(update={"journeys": ["billing"]}), replace=True
+    )
     assert changed.journeys == ["billing"]
     assert [d.name for d in list_deployments(ledger)] == ["care-bot"]
     assert get_deployment(ledger, "care-bot").go_live == date(2026, 3, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -14,7 +15,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Column, Table
 
 from daytwo.cli.console import err, out
 from daytwo.errors import ValidationFailed
@@ -66,7 +66,7 @@ def import_files(
                         deployment=deployment,
                         strict=strict,
                         rejects=reject_path,
-                        progress=lambda n, task=task: bar.advance(task, n),
+                        progress=partial(bar.advance, task),
                     )
                 except ValidationFailed as exc:
                     bar.stop()
@@ -90,14 +90,12 @@ def import_files(
 
 
 def _print_summary(summaries: list[ImportSummary]) -> None:
-    table = Table(Column("file", overflow="fold", min_width=16))
-    for name in ("format", "records", "stored", "rejected", "new", "replaced", "turns",
-                 "seconds", "turns/s"):
-        table.add_column(name, justify="left" if name == "format" else "right")
+    # One line per file: readable at any terminal width and easy to grep in logs.
     for s in summaries:
-        table.add_row(
-            Path(s.path).name, s.format, f"{s.records:,}", f"{s.accepted:,}", f"{s.rejected:,}",
-            f"{s.inserted:,}", f"{s.replaced:,}", f"{s.turns:,}", f"{s.seconds:.1f}",
-            f"{s.turns_per_second:,.0f}",
+        out.print(
+            f"[bold]{Path(s.path).name}[/] ({s.format}): {s.records:,} records, "
+            f"{s.accepted:,} stored ({s.inserted:,} new, {s.replaced:,} replaced), "
+            f"{s.rejected:,} rejected; {s.turns:,} turns in {s.seconds:.1f} s "
+            f"({s.turns_per_second:,.0f} turns/s)",
+            soft_wrap=True,
         )
-    out.print(table)

@@ -11,6 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from daytwo import __version__
 from daytwo.deployments.api import router as deployments_router
 from daytwo.ingest.api import router as ingest_router
+from daytwo.journeys.views import router as journeys_views
+from daytwo.metrics.views import router as metrics_views
 from daytwo.server.errors import install_error_handlers
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
@@ -66,5 +68,7 @@ def create_app(
     app.include_router(ingest_router)
     app.include_router(deployments_router)
     app.include_router(web_router)
+    app.include_router(metrics_views)
+    app.include_router(journeys_views)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

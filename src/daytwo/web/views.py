@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
-from daytwo import __version__
 from daytwo.deployments.service import overview
 from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.web.templating import STATIC_DIR, templates
 
-HERE = Path(__file__).resolve().parent
-STATIC_DIR = HERE / "static"
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals["version"] = __version__
-templates.env.filters["thousands"] = lambda n: f"{n:,}"
+__all__ = ["STATIC_DIR", "router"]
 
 router = APIRouter(include_in_schema=False)
 

@@ -1,0 +1,1 @@
+"""Journeys (call types): how each performs, and where in a conversation it goes wrong."""

@@ -1,0 +1,101 @@
+"""Per-journey KPIs, outcome funnels and the turn positions of fallbacks and escalations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from daytwo.metrics.query import Slice, dimension_sql
+from daytwo.metrics.schemas import MetricPoint
+from daytwo.metrics.service import metric_points
+from daytwo.store.events import EventStore
+
+TABLE_METRICS = (
+    "contact_volume",
+    "containment_rate",
+    "fallback_rate_conversation",
+    "escalation_rate",
+    "csat",
+)
+OUTCOME_ORDER = ("contained", "resolved_by_agent", "escalated", "transferred", "abandoned")
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyRow:
+    journey: str
+    values: dict[str, MetricPoint]
+    trend: list[float | None]  # weekly containment
+
+
+def journey_table(events: EventStore, s: Slice) -> list[JourneyRow]:
+    """One row per journey with its KPIs and a weekly containment trend, by volume."""
+    points = metric_points(events, list(TABLE_METRICS), replace(s, group_by=("journey",)))
+    weekly = metric_points(
+        events, ["containment_rate"], replace(s, group_by=("journey",), bucket="week")
+    )
+    rows: dict[str, dict[str, MetricPoint]] = {}
+    for p in points:
+        name = p.group.get("journey")
+        rows.setdefault(str(name) if name is not None else "(none)", {})[p.metric] = p
+    trends: dict[str, list[float | None]] = {}
+    for p in weekly:
+        name = str(p.group.get("journey")) if p.group.get("journey") is not None else "(none)"
+        trends.setdefault(name, []).append(p.value)
+    out = [JourneyRow(j, v, trends.get(j, [])) for j, v in rows.items()]
+    out.sort(key=lambda r: -(r.values["contact_volume"].value or 0))
+    return out
+
+
+def _where(s: Slice, alias: str = "") -> tuple[str, list[Any]]:
+    a = f"{alias}." if alias else ""
+    sql = f"{a}deployment = ? AND {a}started_at >= ? AND {a}started_at < ?"
+    params: list[Any] = [s.deployment, s.start, s.end]
+    for dim, values in s.filters:
+        sql += f" AND {dimension_sql(dim, alias)} IN ({', '.join('?' for _ in values)})"
+        params.extend(values)
+    return sql, params
+
+
+def funnel(events: EventStore, s: Slice) -> dict[str, Any]:
+    """Conversations → answered by the AI → no fallback → each outcome."""
+    where, params = _where(s)
+    row = events.query(
+        "SELECT count(*) AS conversations, "
+        "count_if(n_assistant_turns > 0) AS answered, "
+        "count_if(n_assistant_turns > 0 AND n_fallback_turns = 0) AS understood, "
+        + ", ".join(f"count_if(outcome = '{o}') AS \"{o}\"" for o in OUTCOME_ORDER)
+        + ", count_if(outcome IS NULL) AS unknown "
+        f"FROM interactions WHERE {where}",
+        params,
+    ).to_pylist()[0]
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def positions(events: EventStore, s: Slice, column: str, limit: int = 12) -> list[dict[str, Any]]:
+    """How many conversations first fell back (or reached an agent) at each turn position."""
+    if column not in ("first_fallback_seq", "first_agent_seq"):
+        raise ValueError(column)
+    where, params = _where(s)
+    rows = events.query(
+        f"SELECT least({column}, {limit}) AS position, count(*) AS n FROM interactions "  # noqa: S608
+        f"WHERE {where} AND {column} IS NOT NULL GROUP BY 1 ORDER BY 1",
+        params,
+    ).to_pylist()
+    return [
+        {"position": int(r["position"]), "n": int(r["n"]), "capped": r["position"] == limit}
+        for r in rows
+    ]
+
+
+def intents_at_fallback(events: EventStore, s: Slice, limit: int = 10) -> list[dict[str, Any]]:
+    """The intents the assistant reported on fallback answers, most frequent first."""
+    where_i, params = _where(s, "i")
+    sql = (
+        "SELECT coalesce(t.intent, '(none)') AS intent, count(*) AS n FROM turns t "
+        "JOIN interactions i ON i.deployment = t.deployment "
+        "AND i.interaction_id = t.interaction_id "
+        f"WHERE {where_i} AND t.fallback AND t.role = 'assistant' "
+        "GROUP BY 1 ORDER BY 2 DESC LIMIT ?"
+    )
+    rows = events.query(sql, [*params, limit]).to_pylist()
+    return [{"intent": r["intent"], "n": int(r["n"])} for r in rows]

@@ -1,0 +1,58 @@
+"""Journeys pages: which call types work, and where each one breaks."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from daytwo.deployments.service import overview
+from daytwo.journeys.service import (
+    OUTCOME_ORDER,
+    TABLE_METRICS,
+    funnel,
+    intents_at_fallback,
+    journey_table,
+    positions,
+)
+from daytwo.metrics.catalog import REGISTRY
+from daytwo.metrics.views import dimension_values
+from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.web.scope import parse_scope
+from daytwo.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/journeys", response_class=HTMLResponse)
+def journeys_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
+    deployments = overview(ledger, events)
+    scope = parse_scope(request.query_params, deployments)
+    context: dict[str, object] = {"scope": scope, "deployments": deployments}
+    if scope is not None:
+        context.update(
+            rows=journey_table(events, scope.with_filter("journey", None).slice()),
+            metrics=[REGISTRY[m] for m in TABLE_METRICS],
+            dimensions=dimension_values(events, scope.deployment),
+        )
+    return templates.TemplateResponse(request, "journeys.html", context)
+
+
+@router.get("/journeys/{journey}", response_class=HTMLResponse)
+def journey_page(
+    journey: str, request: Request, ledger: LedgerDep, events: EventsDep
+) -> HTMLResponse:
+    deployments = overview(ledger, events)
+    base = parse_scope(request.query_params, deployments)
+    scope = base.with_filter("journey", journey) if base else None
+    context: dict[str, object] = {"scope": scope, "deployments": deployments, "journey": journey}
+    if scope is not None:
+        s = scope.slice()
+        context.update(
+            funnel=funnel(events, s),
+            outcomes=OUTCOME_ORDER,
+            fallback_positions=positions(events, s, "first_fallback_seq"),
+            agent_positions=positions(events, s, "first_agent_seq"),
+            intents=intents_at_fallback(events, s),
+            dimensions=dimension_values(events, scope.deployment),
+        )
+    return templates.TemplateResponse(request, "journey.html", context)

@@ -1,0 +1,125 @@
+"""The overview page: is it healthy, and compared to what?"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from daytwo.deployments.schemas import DeploymentOverview, DeploymentPublic
+from daytwo.deployments.service import get_deployment, overview
+from daytwo.metrics.catalog import GROUPS, METRICS, REGISTRY
+from daytwo.metrics.charts import trend_spec
+from daytwo.metrics.schemas import MetricPoint, MetricSummary
+from daytwo.metrics.service import baseline_window, metric_points, summaries
+from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+from daytwo.web.scope import Scope, parse_scope
+from daytwo.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+TREND_METRICS = (
+    "containment_rate",
+    "escalation_rate",
+    "fallback_rate_conversation",
+    "latency_p95",
+    "csat",
+    "suggestion_acceptance_rate",
+)
+MAX_TREND_DAYS = 120
+
+
+def registered(ledger: Ledger, dep: DeploymentOverview) -> DeploymentPublic | None:
+    return get_deployment(ledger, dep.name) if dep.registered else None
+
+
+def dimension_values(events: EventStore, deployment: str) -> dict[str, list[str]]:
+    """Values offered by the pickers: journeys, channels and every segment key's values."""
+    out: dict[str, list[str]] = {}
+    for dim in ("journey", "channel"):
+        rows = events.query(
+            f"SELECT DISTINCT {dim} AS v FROM interactions "  # noqa: S608 - fixed names
+            f"WHERE deployment = ? AND {dim} IS NOT NULL ORDER BY 1",
+            [deployment],
+        )
+        out[dim] = [str(v) for v in rows["v"].to_pylist()]
+    seg = events.query(
+        "SELECT DISTINCT k, v FROM (SELECT unnest(map_keys(segments)) AS k, "
+        "unnest(map_values(segments)) AS v FROM interactions WHERE deployment = ?) "
+        "ORDER BY 1, 2",
+        [deployment],
+    ).to_pylist()
+    for row in seg:
+        out.setdefault(f"segment:{row['k']}", []).append(str(row["v"]))
+    return out
+
+
+def _by_day(points: list[MetricPoint], start: date, days: int) -> dict[str, list[float | None]]:
+    series: dict[str, dict[date, float | None]] = {}
+    for p in points:
+        if p.bucket is not None:
+            series.setdefault(p.metric, {})[p.bucket.date()] = p.value
+    axis = [start + timedelta(days=i) for i in range(days)]
+    return {m: [values.get(d) for d in axis] for m, values in series.items()}
+
+
+@router.get("/overview", response_class=HTMLResponse)
+def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
+    deployments = overview(ledger, events)
+    scope = parse_scope(request.query_params, deployments)
+    if scope is None:
+        return templates.TemplateResponse(request, "overview.html", {"scope": None})
+    dep_row = next(d for d in deployments if d.name == scope.deployment)
+    dep = registered(ledger, dep_row)
+    ids = [m.id for m in METRICS]
+    tiles = summaries(events, ids, scope.slice(), dep, dep_row.first_started_at)
+    daily = metric_points(events, ids, replace(scope.slice(), bucket="day"))
+    sparks = _by_day(daily, scope.start, scope.days)
+    return templates.TemplateResponse(
+        request,
+        "overview.html",
+        {
+            "scope": scope,
+            "deployments": deployments,
+            "deployment": dep,
+            "groups": [(g, [t for t in tiles if t.group == g]) for g in GROUPS],
+            "sparks": sparks,
+            "registry": REGISTRY,
+            "dimensions": dimension_values(events, scope.deployment),
+            "trends": _trends(events, scope, dep, dep_row, tiles),
+        },
+    )
+
+
+def _trends(
+    events: EventStore,
+    scope: Scope,
+    dep: DeploymentPublic | None,
+    dep_row: DeploymentOverview,
+    tiles: list[MetricSummary],
+) -> list[dict[str, Any]]:
+    first = dep_row.first_started_at.date() if dep_row.first_started_at else scope.start
+    start = max(first, scope.end - timedelta(days=MAX_TREND_DAYS - 1))
+    trend_scope = Scope(scope.deployment, start, scope.end, scope.filters)
+    points = metric_points(events, list(TREND_METRICS), replace(trend_scope.slice(), bucket="day"))
+    window = baseline_window(dep, dep_row.first_started_at)
+    summary = {t.metric: t for t in tiles}
+    out = []
+    for mid in TREND_METRICS:
+        metric = REGISTRY[mid]
+        spec = trend_spec(
+            metric,
+            [p for p in points if p.metric == mid],
+            baseline=summary[mid].baseline,
+            baseline_window=(window[0].date(), window[1].date()) if window else None,
+            target=summary[mid].target,
+            go_live=dep.go_live if dep else None,
+        )
+        out.append({"metric": metric, "spec": orjson.dumps(spec).decode(), "summary": summary[mid]})
+    return out
