@@ -90,12 +90,10 @@ def positions(events: EventStore, s: Slice, column: str, limit: int = 12) -> lis
 def intents_at_fallback(events: EventStore, s: Slice, limit: int = 10) -> list[dict[str, Any]]:
     """The intents the assistant reported on fallback answers, most frequent first."""
     where_i, params = _where(s, "i")
-    sql = (
-        "SELECT coalesce(t.intent, '(none)') AS intent, count(*) AS n FROM turns t "
-        "JOIN interactions i ON i.deployment = t.deployment "
-        "AND i.interaction_id = t.interaction_id "
-        f"WHERE {where_i} AND t.fallback AND t.role = 'assistant' "
-        "GROUP BY 1 ORDER BY 2 DESC LIMIT ?"
+    # The WHERE clause is built from validated names; values are parameters.
+    join = (
+        "JOIN interactions i ON i.deployment = t.deployment AND i.interaction_id = t.interaction_id"
     )
+    sql = f"SELECT coalesce(t.intent, '(none)') AS intent, count(*) AS n FROM turns t {join} WHERE {where_i} AND t.fallback AND t.role = 'assistant' GROUP BY 1 ORDER BY 2 DESC LIMIT ?"  # noqa: S608, E501
     rows = events.query(sql, [*params, limit]).to_pylist()
     return [{"intent": r["intent"], "n": int(r["n"])} for r in rows]
