@@ -211,7 +211,8 @@ def _agents(rng: np.random.Generator) -> dict[str, np.ndarray]:
 def generate(config: DemoConfig | None = None) -> DemoDataset:
     """The demo deployment for ``config``: specs, manifest, and its batches (lazily)."""
     config = config or DemoConfig()
-    end = config.end or datetime.now(UTC).date()
+    # The last full day: a living deployment whose newest data is from yesterday.
+    end = config.end or datetime.now(UTC).date() - timedelta(days=1)
     start = end - timedelta(days=config.days - 1)
     d = config.days
     problems = (

@@ -123,3 +123,13 @@ def _trends(
         )
         out.append({"metric": metric, "spec": orjson.dumps(spec).decode(), "summary": summary[mid]})
     return out
+
+
+@router.get("/metrics", response_class=HTMLResponse)
+def catalog_page(request: Request) -> HTMLResponse:
+    """The metric catalog: every number's definition and formula."""
+    return templates.TemplateResponse(
+        request,
+        "metrics.html",
+        {"scope": None, "groups": [(g, [m for m in METRICS if m.group == g]) for g in GROUPS]},
+    )

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from daytwo import __version__
+from daytwo.conversations.api import router as conversations_router
+from daytwo.conversations.views import router as conversations_views
 from daytwo.deployments.api import router as deployments_router
 from daytwo.ingest.api import router as ingest_router
 from daytwo.journeys.views import router as journeys_views
@@ -67,8 +69,10 @@ def create_app(
 
     app.include_router(ingest_router)
     app.include_router(deployments_router)
+    app.include_router(conversations_router)
     app.include_router(web_router)
     app.include_router(metrics_views)
     app.include_router(journeys_views)
+    app.include_router(conversations_views)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

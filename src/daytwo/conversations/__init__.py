@@ -1,0 +1,1 @@
+"""Conversations: find them (filters, text search, drill-down from a metric) and read them."""
