@@ -30,11 +30,20 @@ def conversations_page(request: Request, ledger: LedgerDep, events: EventsDep) -
             page = max(1, int(request.query_params.get("page", "1")))
         except ValueError:
             raise InputError("page must be a whole number.") from None
-        result = search(events, scope.slice(), metric=metric, text=text, limit=PAGE_SIZE,
-                        offset=(page - 1) * PAGE_SIZE)
+        result = search(
+            events,
+            scope.slice(),
+            metric=metric,
+            text=text,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
         context.update(
-            result=result, metric=REGISTRY.get(metric) if metric else None, q=text or "",
-            page=page, pages=max(1, -(-result.total // PAGE_SIZE)),
+            result=result,
+            metric=REGISTRY.get(metric) if metric else None,
+            q=text or "",
+            page=page,
+            pages=max(1, -(-result.total // PAGE_SIZE)),
             dimensions=dimension_values(events, scope.deployment),
         )
     return templates.TemplateResponse(request, "conversations.html", context)
@@ -48,5 +57,7 @@ def transcript_page(
     scope = parse_scope(request.query_params, deployments)
     convo = transcript(events, deployment, interaction_id)
     return templates.TemplateResponse(
-        request, "transcript.html", {"scope": scope, "deployments": deployments, "t": convo},
+        request,
+        "transcript.html",
+        {"scope": scope, "deployments": deployments, "t": convo},
     )

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from daytwo.demo.generator import DemoConfig, generate
 
+from daytwo.demo.generator import DemoConfig, generate
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
 from daytwo.errors import ConflictError

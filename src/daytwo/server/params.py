@@ -32,12 +32,15 @@ def slice_params(
     events: EventsDep,
     deployment: Annotated[str, Query(description="Deployment name.")],
     start: Annotated[
-        str | None, Query(description="First day (inclusive) or ISO time; default: 28 days "
-                                      "before the end.")
+        str | None,
+        Query(description="First day (inclusive) or ISO time; default: 28 days before the end."),
     ] = None,
     end: Annotated[
-        str | None, Query(description="Last day (inclusive) or ISO time (exclusive); default: "
-                                      "the day of the latest interaction.")
+        str | None,
+        Query(
+            description="Last day (inclusive) or ISO time (exclusive); default: "
+            "the day of the latest interaction."
+        ),
     ] = None,
     journey: Annotated[list[str] | None, Query(description="Only these journeys.")] = None,
     channel: Annotated[list[str] | None, Query(description="Only these channels.")] = None,
@@ -51,10 +54,14 @@ def slice_params(
     )["m"][0].as_py()
     if latest is None:
         raise NotFoundError(f"Deployment {deployment!r} has no interactions.")
-    end_at = (_instant(end, "end", end=True) if end
-              else datetime.combine(latest.date() + timedelta(days=1), time(), tzinfo=UTC))
-    start_at = (_instant(start, "start", end=False) if start
-                else end_at - timedelta(days=DEFAULT_DAYS))
+    end_at = (
+        _instant(end, "end", end=True)
+        if end
+        else datetime.combine(latest.date() + timedelta(days=1), time(), tzinfo=UTC)
+    )
+    start_at = (
+        _instant(start, "start", end=False) if start else end_at - timedelta(days=DEFAULT_DAYS)
+    )
     if start_at >= end_at:
         raise InputError("start must be before end.")
     filters: list[tuple[str, tuple[str, ...]]] = []

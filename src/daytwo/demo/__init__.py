@@ -1,0 +1,1 @@
+"""The demo deployment: a seeded generator with a ground-truth manifest, and its loader."""
