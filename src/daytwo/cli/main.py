@@ -7,7 +7,7 @@ import sys
 import typer
 
 from daytwo import __version__
-from daytwo.cli import db, demo, deployments, importer, serve
+from daytwo.cli import db, demo, deployments, importer, metrics, serve
 from daytwo.cli.console import err
 from daytwo.errors import DaytwoError
 
@@ -23,6 +23,7 @@ app.command("serve")(serve.serve)
 app.command("import")(importer.import_files)
 app.add_typer(db.app, name="db")
 app.add_typer(deployments.app, name="deployments")
+app.add_typer(metrics.app, name="metrics")
 
 
 def _print_version(value: bool) -> None:

@@ -14,6 +14,7 @@ from daytwo.conversations.views import router as conversations_views
 from daytwo.deployments.api import router as deployments_router
 from daytwo.ingest.api import router as ingest_router
 from daytwo.journeys.views import router as journeys_views
+from daytwo.metrics.api import router as metrics_router
 from daytwo.metrics.views import router as metrics_views
 from daytwo.server.errors import install_error_handlers
 from daytwo.settings import Settings
@@ -70,6 +71,7 @@ def create_app(
     app.include_router(ingest_router)
     app.include_router(deployments_router)
     app.include_router(conversations_router)
+    app.include_router(metrics_router)
     app.include_router(web_router)
     app.include_router(metrics_views)
     app.include_router(journeys_views)
