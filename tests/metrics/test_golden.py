@@ -196,7 +196,8 @@ def test_rates_carry_wilson_intervals(store: EventStore) -> None:
     est = totals(store, ["containment_rate"], WHOLE)["containment_rate"]
     lo, hi = _wilson(1, 5)
     assert (est.lo, est.hi) == (pytest.approx(lo), pytest.approx(hi))
-    assert est.lo is not None and est.lo < 0.2 < (est.hi or 0)
+    assert est.lo is not None
+    assert est.lo < 0.2 < (est.hi or 0)
 
 
 def test_empty_slice_has_no_value(store: EventStore) -> None:

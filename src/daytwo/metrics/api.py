@@ -58,7 +58,7 @@ def values(
         list[str] | None,
         Query(description="journey, channel, outcome, agent_ref, or any segment key."),
     ] = None,
-    format: Annotated[Literal["json", "csv"], Query(description="json or csv.")] = "json",  # noqa: A002
+    format: Annotated[Literal["json", "csv"], Query(description="json or csv.")] = "json",
 ) -> list[MetricPoint] | Response:
     """Values with sample sizes and 95% intervals, per time bucket and group."""
     if bucket is not None and bucket not in BUCKETS:
