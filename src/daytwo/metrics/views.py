@@ -78,7 +78,12 @@ def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
     dep_row = next(d for d in deployments if d.name == scope.deployment)
     dep = registered(ledger, dep_row)
     ids = [m.id for m in METRICS]
-    tiles = summaries(events, ids, scope.slice(), dep, dep_row.first_started_at)
+    all_tiles = summaries(events, ids, scope.slice(), dep, dep_row.first_started_at)
+    # A metric the deployment has no data for at all is listed, not shown as an empty tile.
+    tiles = [
+        t for t in all_tiles if not (t.value is None and t.previous is None and t.baseline is None)
+    ]
+    unmeasured = [t.name for t in all_tiles if t not in tiles]
     daily = metric_points(events, ids, replace(scope.slice(), bucket="day"))
     sparks = _by_day(daily, scope.start, scope.days)
     return templates.TemplateResponse(
@@ -93,6 +98,7 @@ def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
             "registry": REGISTRY,
             "dimensions": dimension_values(events, scope.deployment),
             "trends": _trends(events, scope, dep, dep_row, tiles),
+            "unmeasured": unmeasured,
         },
     )
 
@@ -111,11 +117,14 @@ def _trends(
     window = baseline_window(dep, dep_row.first_started_at)
     summary = {t.metric: t for t in tiles}
     out = []
-    for mid in TREND_METRICS:
+    for mid in (m for m in TREND_METRICS if m in summary):
         metric = REGISTRY[mid]
+        series = [p for p in points if p.metric == mid and p.value is not None]
+        if not series:
+            continue  # not measured for this deployment (e.g. latency of a human-only tool)
         spec = trend_spec(
             metric,
-            [p for p in points if p.metric == mid],
+            series,
             baseline=summary[mid].baseline,
             baseline_window=(window[0].date(), window[1].date()) if window else None,
             target=summary[mid].target,
