@@ -38,10 +38,13 @@ def _environment() -> dict[str, Any]:
 
 def _child(code: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run Python ``code`` in a fresh process; it prints one JSON object as its last line."""
+    # Peak RSS from VmHWM: ru_maxrss would include the parent's memory at fork time, which
+    # Linux carries across exec.
     wrapper = code + (
-        "\nimport resource, json as _j\n"
-        "print(_j.dumps({**RESULT, 'peak_rss_mb': "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+        "\nimport json as _j\n"
+        "_hwm = next(int(l.split()[1]) for l in open('/proc/self/status') "
+        "if l.startswith('VmHWM:'))\n"
+        "print(_j.dumps({**RESULT, 'peak_rss_mb': _hwm / 1024}))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", wrapper],

@@ -9,6 +9,8 @@ through the shared decode -> validate -> write path; invalid records go to a rej
 from __future__ import annotations
 
 import gzip
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -166,6 +168,46 @@ def _flat_chunks(
         yield _Chunk(decoded, raw, size)
 
 
+def _prefetch(chunks: Iterator[_Chunk], depth: int = 1) -> Iterator[_Chunk]:
+    """Read and decode the next chunk on a thread of its own while this one is processed.
+
+    Arrow and DuckDB release the GIL for their heavy work, so reading, checking and writing
+    overlap on two cores. Errors in the reader surface here, in order.
+    """
+    done = object()
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        slots.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put(exc)
+
+    reader = threading.Thread(target=read, name="daytwo-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+
+
 def _chunks(
     path: Path, fmt: str, mapping: Path | None, deployment: str | None, chunk_bytes: int
 ) -> Iterator[_Chunk]:
@@ -250,7 +292,7 @@ def import_file(
         # GIL), the next is decoded and checked (Arrow does too).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="daytwo-writer") as writer:
             pending: tuple[Future[IngestResult], _Chunk] | None = None
-            for chunk in _chunks(path, fmt, mapping, deployment, chunk_bytes):
+            for chunk in _prefetch(_chunks(path, fmt, mapping, deployment, chunk_bytes)):
                 prepared = prepare(chunk.decoded, partial=True)
                 if pending is not None:
                     account(*pending)
