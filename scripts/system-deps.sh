@@ -4,7 +4,8 @@ set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # The browser suite drives Debian's chromium through Playwright (never its own download).
-[ -x /usr/bin/chromium ] || need+=(chromium)
+# fonts-liberation (a Recommends we skip otherwise): Arial-metric text, as the CSS asks.
+[ -x /usr/bin/chromium ] || need+=(chromium fonts-liberation)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=()
 [ "$(id -u)" = "0" ] || sudo=(sudo)
