@@ -1,9 +1,16 @@
-"""Every registered metric on tiny, hand-checked data; a meta-test keeps the table complete."""
+"""Every registered metric on tiny, hand-checked data; a meta-test keeps the tables complete.
+
+Each case is a handful of wire-format records written out in full, the slice to measure and
+the points expected, worked out by hand from the metric's definition (the comment on each case
+shows the arithmetic). Rates are also checked against the Wilson interval computed here from
+its textbook formula, and means against mean ± z·sd/√n.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,16 +19,804 @@ import pytest
 
 from daytwo.ingest.decode import decode_json
 from daytwo.metrics.catalog import REGISTRY
-from daytwo.metrics.query import Slice
+from daytwo.metrics.query import Bucket, Slice
 from daytwo.metrics.service import metric_points, totals
 from daytwo.store.events import EventStore, open_event_store
+
+Z = 1.959963984540054  # two-sided 95%
+Record = dict[str, Any]
+
+
+def wilson_by_hand(k: int, n: int) -> tuple[float, float]:
+    """The Wilson score interval in its counts form, written out apart from calc.wilson."""
+    root = Z * math.sqrt(k * (n - k) / n + Z * Z / 4)
+    return (
+        max(0.0, (k + Z * Z / 2 - root) / (n + Z * Z)),
+        min(1.0, (k + Z * Z / 2 + root) / (n + Z * Z)),
+    )
+
+
+# -- writing records by hand -----------------------------------------------------------------
+
+
+def rec(rid: str, at: str = "2026-03-02T10:00:00Z", **fields: Any) -> Record:
+    """One interaction of deployment ``g`` started at ``at``, with exactly ``fields``."""
+    return {"id": rid, "deployment": "g", "started_at": at, **fields}
+
+
+def user(seq: int, text: str, **kw: Any) -> Record:
+    return {"seq": seq, "role": "user", "text": text, **kw}
+
+
+def bot(seq: int, text: str = "ok", **kw: Any) -> Record:
+    return {"seq": seq, "role": "assistant", "text": text, **kw}
+
+
+def shown(n: int = 1) -> list[Record]:
+    return [{"action": "shown"}] * n
+
+
+# -- expected points -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class P:
+    """An expected point. ``k`` (successes) makes it a rate whose bounds are checked by hand;
+    ``lo``/``hi`` are checked when given; otherwise the point must carry no interval."""
+
+    value: float | None
+    n: int | None = None
+    k: int | None = None
+    lo: float | None = None
+    hi: float | None = None
+    bucket: str | None = None
+    group: dict[str, str | None] = field(default_factory=dict)
+
+
+def rate(k: int, n: int, *, bucket: str | None = None, **group: str | None) -> P:
+    return P(k / n, n, k=k, bucket=bucket, group=group)
+
+
+def no_rate(bucket: str | None = None, **group: str | None) -> P:
+    return P(None, 0, bucket=bucket, group=group)
+
+
+def mean(value: float, n: int, half: float | None = None, **group: str | None) -> P:
+    """A mean with ``half`` = z·sd/√n worked out by hand (None: fewer than two values)."""
+    lo = None if half is None else value - half
+    hi = None if half is None else value + half
+    return P(value, n, lo=lo, hi=hi, group=group)
+
+
+def total(value: float | None, *, bucket: str | None = None, **group: str | None) -> P:
+    return P(value, None, bucket=bucket, group=group)
+
+
+def quantile(value: float | None, n: int, *, bucket: str | None = None, **group: str | None) -> P:
+    return P(value, n, bucket=bucket, group=group)
+
+
+@dataclass(frozen=True)
+class Case:
+    metric: str
+    title: str
+    records: list[Record]
+    expect: list[P]
+    group_by: tuple[str, ...] = ()
+    bucket: Bucket | None = None
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    start: str = "2026-03-01T00:00:00Z"
+    end: str = "2026-03-08T00:00:00Z"
+
+    @property
+    def id(self) -> str:
+        return f"{self.metric}: {self.title}"
+
+    def slice(self) -> Slice:
+        return Slice(
+            "g",
+            datetime.fromisoformat(self.start),
+            datetime.fromisoformat(self.end),
+            bucket=self.bucket,
+            group_by=self.group_by,
+            filters=self.filters,
+        )
+
+
+OUTSIDE = "2026-02-20T10:00:00Z"  # before every case's range
+
+CASES: list[Case] = [
+    # -- system ------------------------------------------------------------------------------
+    Case(
+        "availability",
+        "one of four conversations had an error turn; no turns is available",
+        [
+            rec("a"),
+            rec("b", turns=[user(0, "hi"), bot(1)]),
+            rec("c", turns=[user(0, "hi"), bot(1, error="timeout"), bot(2, error="timeout")]),
+            rec("d", turns=[user(0, "hi")]),
+        ],
+        [rate(3, 4)],  # a, b, d
+    ),
+    Case(
+        "availability",
+        "an error on a tool turn counts too",
+        [
+            rec("a", turns=[{"seq": 0, "role": "tool", "error": "503"}]),
+            rec("b", turns=[bot(0)]),
+        ],
+        [rate(1, 2)],
+    ),
+    Case(
+        "availability",
+        "empty slice: no value, n = 0",
+        [rec("a", at=OUTSIDE)],
+        [no_rate()],
+    ),
+    Case(
+        "error_rate",
+        "errors over all turns",
+        [
+            rec("a", turns=[user(0, "hi"), bot(1, error="x"), bot(2)]),
+            rec("b", turns=[bot(0, error="x"), bot(1, error=True)]),  # true: "error"
+            rec("c"),
+        ],
+        [rate(3, 5)],  # 1 + 2 error turns over 3 + 2 turns
+    ),
+    Case(
+        "error_rate",
+        "conversations without turns: no value",
+        [rec("a"), rec("b")],
+        [no_rate()],
+    ),
+    Case(
+        "latency_p50",
+        "assistant answers only; other roles and missing latencies ignored",
+        [
+            rec(
+                "a",
+                turns=[
+                    user(0, "hi", latency_ms=5000),
+                    bot(1, latency_ms=300),
+                    bot(2, latency_ms=100),
+                    bot(3),
+                ],
+            ),
+            rec(
+                "b", turns=[bot(0, latency_ms=1000), bot(1, latency_ms=200), bot(2, latency_ms=400)]
+            ),
+        ],
+        [quantile(300.0, 5)],  # sorted 100 200 300 400 1000 -> the middle one
+    ),
+    Case(
+        "latency_p50",
+        "an even count interpolates",
+        [rec("a", turns=[bot(0, latency_ms=100), bot(1, latency_ms=200)])],
+        [quantile(150.0, 2)],
+    ),
+    Case(
+        "latency_p50",
+        "turns are dated by their conversation's start, with or without their own ts",
+        [
+            rec(
+                "a",
+                at="2026-03-02T23:59:00Z",
+                turns=[bot(0, latency_ms=100, ts="2026-03-03T00:00:30Z")],
+            ),
+            rec("b", at="2026-03-03T09:00:00Z", turns=[bot(0, latency_ms=700)]),
+        ],
+        [quantile(100.0, 1, bucket="2026-03-02"), quantile(700.0, 1, bucket="2026-03-03")],
+        bucket="day",
+    ),
+    Case(
+        "latency_p50",
+        "honours interaction filters and groups",
+        [
+            rec("a", channel="voice", journey="A", turns=[bot(0, latency_ms=900)]),
+            rec("b", channel="chat", journey="A", turns=[bot(0, latency_ms=100)]),
+            rec("c", channel="chat", journey="B", turns=[bot(0, latency_ms=300)]),
+        ],
+        [quantile(100.0, 1, journey="A"), quantile(300.0, 1, journey="B")],
+        group_by=("journey",),
+        filters=(("channel", ("chat",)),),
+    ),
+    Case(
+        "latency_p50",
+        "empty slice: no value, n = 0",
+        [rec("a", at=OUTSIDE, turns=[bot(0, latency_ms=100)])],
+        [quantile(None, 0)],
+    ),
+    Case(
+        "latency_p95",
+        "linear interpolation between order statistics",
+        [
+            rec(
+                "a",
+                turns=[
+                    bot(0, latency_ms=100),
+                    bot(1, latency_ms=200),
+                    bot(2, latency_ms=300),
+                    bot(3, latency_ms=400),
+                    bot(4, latency_ms=1000),
+                ],
+            )
+        ],
+        [quantile(880.0, 5)],  # rank 0.95 * 4 = 3.8: 400 + 0.8 * (1000 - 400)
+    ),
+    Case(
+        "latency_p95",
+        "one answer: its latency",
+        [rec("a", turns=[user(0, "hi"), bot(1, latency_ms=250)])],
+        [quantile(250.0, 1)],
+    ),
+    Case(
+        "latency_p99",
+        "linear interpolation between order statistics",
+        [
+            rec("a", turns=[bot(0, latency_ms=100), bot(1, latency_ms=200)]),
+            rec("b", turns=[bot(0, latency_ms=300), bot(1, latency_ms=400)]),
+            rec("c", turns=[bot(0, latency_ms=1000)]),
+        ],
+        [quantile(976.0, 5)],  # rank 0.99 * 4 = 3.96: 400 + 0.96 * 600
+    ),
+    # -- conversation ------------------------------------------------------------------------
+    Case(
+        "containment_rate",
+        "contained over conversations with an outcome; no outcome is ignored",
+        [
+            rec("a", outcome="contained"),
+            rec("b", outcome="contained"),
+            rec("c", outcome="escalated"),
+            rec("d", outcome="abandoned"),
+            rec("e"),
+        ],
+        [rate(2, 4)],
+    ),
+    Case(
+        "containment_rate",
+        "by journey, a conversation without a journey in its own group (last)",
+        [
+            rec("a", journey="A", outcome="contained"),
+            rec("b", journey="A", outcome="escalated"),
+            rec("c", journey="B", outcome="contained"),
+            rec("d", journey="B"),
+            rec("e", outcome="abandoned"),
+        ],
+        [rate(1, 2, journey="A"), rate(1, 1, journey="B"), rate(0, 1, journey=None)],
+        group_by=("journey",),
+    ),
+    Case(
+        "containment_rate",
+        "by a segment key, either spelling",
+        [
+            rec("a", segments={"site": "leeds"}, outcome="contained"),
+            rec("b", segments={"site": "leeds"}, outcome="escalated"),
+            rec("c", segments={"site": "cork"}, outcome="contained"),
+        ],
+        [rate(1, 1, site="cork"), rate(1, 2, site="leeds")],
+        group_by=("segment.site",),
+    ),
+    Case(
+        "containment_rate",
+        "filtered by segment and by several journeys",
+        [
+            rec("a", journey="A", segments={"site": "leeds"}, outcome="contained"),
+            rec("b", journey="B", segments={"site": "leeds"}, outcome="escalated"),
+            rec("c", journey="C", segments={"site": "leeds"}, outcome="contained"),
+            rec("d", journey="A", segments={"site": "cork"}, outcome="escalated"),
+        ],
+        [rate(1, 2)],  # a and b
+        filters=(("site", ("leeds",)), ("journey", ("A", "B"))),
+    ),
+    Case(
+        "containment_rate",
+        "no outcome anywhere: no value",
+        [rec("a"), rec("b")],
+        [no_rate()],
+    ),
+    Case(
+        "containment_rate",
+        "other deployments and the range's end are outside; its start is inside",
+        [
+            rec("a", at="2026-03-01T00:00:00Z", outcome="contained"),
+            rec("b", at="2026-03-08T00:00:00Z", outcome="escalated"),
+            {**rec("c", outcome="escalated"), "deployment": "other"},
+        ],
+        [rate(1, 1)],
+    ),
+    Case(
+        "fallback_rate_turn",
+        "fallback answers over answers; a user turn's flag is not an answer",
+        [
+            rec("a", turns=[bot(0, fallback=True), bot(1, fallback=False)]),
+            rec("b", turns=[user(0, "x", fallback=True), bot(1, fallback=True)]),
+            rec("c", turns=[bot(0)]),
+        ],
+        [rate(2, 4)],
+    ),
+    Case(
+        "fallback_rate_conversation",
+        "a conversation counts once; no answers is not in the denominator",
+        [
+            rec("a", turns=[bot(0, fallback=True), user(1, "x"), bot(2, fallback=True)]),
+            rec("b", turns=[bot(0)]),
+            rec("c", turns=[user(0, "x")]),
+        ],
+        [rate(1, 2)],
+    ),
+    Case(
+        "escalation_rate",
+        "escalated and transferred over conversations with an outcome",
+        [
+            rec("a", outcome="escalated"),
+            rec("b", outcome="transferred"),
+            rec("c", outcome="resolved_by_agent"),
+            rec("d", outcome="contained"),
+            rec("e"),
+        ],
+        [rate(2, 4)],
+    ),
+    Case(
+        "escalation_rate",
+        "by channel and outcome",
+        [
+            rec("a", channel="chat", outcome="escalated"),
+            rec("b", channel="chat", outcome="contained"),
+            rec("c", channel="voice", outcome="escalated"),
+        ],
+        [
+            rate(0, 1, channel="chat", outcome="contained"),
+            rate(1, 1, channel="chat", outcome="escalated"),
+            rate(1, 1, channel="voice", outcome="escalated"),
+        ],
+        group_by=("channel", "outcome"),
+    ),
+    Case(
+        "abandonment_rate",
+        "abandoned over conversations with an outcome",
+        [rec("a", outcome="abandoned"), rec("b", outcome="contained"), rec("c")],
+        [rate(1, 2)],
+    ),
+    Case(
+        "rephrase_rate",
+        "after a fallback or the same words again, over 2+ customer messages",
+        [
+            # after a fallback answer
+            rec("a", turns=[user(0, "reset my pin"), bot(1, fallback=True), user(2, "PIN reset")]),
+            # the same words again (case and punctuation aside)
+            rec("b", turns=[user(0, "Block my card"), bot(1), user(2, "block my card!")]),
+            # two different messages, no fallback
+            rec("c", turns=[user(0, "hi"), bot(1), user(2, "thanks")]),
+            # one message: not in the denominator
+            rec("d", turns=[user(0, "hello")]),
+        ],
+        [rate(2, 3)],
+    ),
+    Case(
+        "rephrase_rate",
+        "a first message after an opening fallback repeats nothing",
+        [
+            rec("a", turns=[bot(0, fallback=True), user(1, "hi"), bot(2), user(3, "balance")]),
+            rec("b", turns=[bot(0, fallback=True), user(1, "hi")]),
+        ],
+        [rate(0, 1)],
+    ),
+    Case(
+        "repeat_contact_7d",
+        "the next contact may fall after the range; 8 days later is not a repeat",
+        [
+            rec("r1", at="2026-03-02T10:00:00Z", customer_ref="u1"),  # next: 3 days later
+            rec("r2", at="2026-03-05T10:00:00Z", customer_ref="u1"),  # next: 8 days later
+            rec("r3", at="2026-03-03T10:00:00Z", customer_ref="u2"),  # next: after the range
+            rec("r4", at="2026-03-04T10:00:00Z"),  # no customer: not counted
+            rec("r5", at="2026-03-06T10:00:00Z", customer_ref="u3"),  # never again
+            rec("r6", at="2026-03-13T10:00:00Z", customer_ref="u1"),  # outside the range
+            rec("r7", at="2026-03-09T10:00:00Z", customer_ref="u2"),  # outside the range
+        ],
+        [rate(2, 4)],  # r1, r3 over r1, r2, r3, r5
+    ),
+    Case(
+        "repeat_contact_7d",
+        "exactly 7 days later counts; the next contact may be in another journey",
+        [
+            rec("a", at="2026-03-02T10:00:00Z", customer_ref="u1", journey="A"),
+            rec("b", at="2026-03-09T10:00:00Z", customer_ref="u1", journey="B"),
+        ],
+        [rate(1, 1)],
+        filters=(("journey", ("A",)),),
+    ),
+    Case(
+        "repeat_contact_7d",
+        "customers of another deployment are other customers",
+        [
+            rec("a", customer_ref="u1"),
+            {**rec("b", at="2026-03-03T10:00:00Z", customer_ref="u1"), "deployment": "other"},
+        ],
+        [rate(0, 1)],
+    ),
+    # -- adoption ----------------------------------------------------------------------------
+    Case(
+        "active_agents",
+        "distinct agents shown a suggestion",
+        [
+            rec("a", agent_ref="a1", assist_events=shown()),
+            rec("b", agent_ref="a1", assist_events=shown(2)),
+            rec("c", agent_ref="a2", assist_events=[{"action": "suggestion_shown"}]),
+            rec("d", agent_ref="a3"),  # no suggestion
+            rec("e", agent_ref="a4", assist_events=[{"action": "accepted"}]),  # none shown
+            rec("f", assist_events=shown()),  # no agent
+        ],
+        [total(2.0)],
+    ),
+    Case(
+        "active_agents",
+        "daily active by day",
+        [
+            rec("a", at="2026-03-02T09:00:00Z", agent_ref="a1", assist_events=shown()),
+            rec("b", at="2026-03-02T15:00:00Z", agent_ref="a2", assist_events=shown()),
+            rec("c", at="2026-03-03T09:00:00Z", agent_ref="a1", assist_events=shown()),
+        ],
+        [total(2.0, bucket="2026-03-02"), total(1.0, bucket="2026-03-03")],
+        bucket="day",
+    ),
+    Case(
+        "active_agents",
+        "empty slice: none active",
+        [rec("a", at=OUTSIDE, agent_ref="a1", assist_events=shown())],
+        [total(0.0)],
+    ),
+    Case(
+        "ai_usage_rate",
+        "used over conversations that report it",
+        [
+            rec("a", ai_used=True),
+            rec("b", ai_used=True),
+            rec("c", ai_used=False),
+            rec("d"),
+        ],
+        [rate(2, 3)],
+    ),
+    Case(
+        "suggestion_acceptance_rate",
+        "accepted or edited over shown",
+        [
+            rec(
+                "a",
+                assist_events=[*shown(2), {"action": "accepted"}, {"action": "dismissed"}],
+            ),
+            rec("b", assist_events=[*shown(), {"action": "edited"}]),
+            rec("c", assist_events=shown()),
+        ],
+        [rate(2, 4)],
+    ),
+    Case(
+        "suggestion_acceptance_rate",
+        "uses beyond what was shown count only up to it",
+        [
+            rec("a", assist_events=[*shown(), {"action": "accepted"}, {"action": "accepted"}]),
+            rec("b", assist_events=[{"action": "accepted"}]),
+        ],
+        [rate(1, 1)],
+    ),
+    Case(
+        "suggestion_acceptance_rate",
+        "by agent",
+        [
+            rec("a", agent_ref="a1", assist_events=[*shown(), {"action": "accepted"}]),
+            rec("b", agent_ref="a2", assist_events=shown()),
+        ],
+        [rate(1, 1, agent_ref="a1"), rate(0, 1, agent_ref="a2")],
+        group_by=("agent_ref",),
+    ),
+    Case(
+        "feature_utilisation",
+        "agent conversations with a suggestion shown over agent conversations",
+        [
+            rec("a", agent_ref="a1", assist_events=shown()),
+            rec("b", agent_ref="a2"),
+            rec("c", agent_ref="a1", assist_events=[{"action": "accepted"}]),
+            rec("d", assist_events=shown()),  # no agent: not counted
+        ],
+        [rate(1, 3)],
+    ),
+    # -- business ----------------------------------------------------------------------------
+    Case(
+        "average_handle_time",
+        "mean of the reported times; missing ones ignored",
+        [rec("a", handle_time_s=60), rec("b", handle_time_s=120), rec("c")],
+        [mean(90.0, 2, half=Z * 30)],  # sd = √((30² + 30²) / 1) = 30√2; half = z·30√2/√2
+    ),
+    Case(
+        "average_handle_time",
+        "one value: no interval",
+        [rec("a", handle_time_s=45)],
+        [mean(45.0, 1)],
+    ),
+    Case(
+        "average_handle_time",
+        "none reported: no value",
+        [rec("a"), rec("b")],
+        [P(None, 0)],
+    ),
+    Case(
+        "cost_per_interaction",
+        "mean cost",
+        [rec("a", cost=0.10), rec("b", cost=0.30), rec("c")],
+        [mean(0.2, 2, half=Z * 0.1)],  # sd = 0.1√2; half = z·0.1√2/√2
+    ),
+    Case(
+        "ai_cost",
+        "sum of turn costs, tool calls included",
+        [
+            rec("a", turns=[bot(0, cost=0.002), bot(1, cost=0.003)]),
+            rec("b", turns=[user(0, "x"), {"seq": 1, "role": "tool", "cost": 0.001}]),
+            rec("c", turns=[bot(0)]),
+        ],
+        [total(0.006)],
+    ),
+    Case(
+        "ai_cost",
+        "no turn reports a cost: no value, not zero",
+        [rec("a", turns=[user(0, "x"), bot(1)])],
+        [total(None)],
+    ),
+    Case(
+        "hours_saved",
+        "contained times the mean handle time of agent-handled conversations",
+        [
+            rec("a", outcome="contained", handle_time_s=60),
+            rec("b", outcome="contained"),
+            rec("c", outcome="contained"),
+            rec("d", outcome="resolved_by_agent", agent_ref="x", handle_time_s=600),
+            rec("e", outcome="escalated", agent_ref="y", handle_time_s=1200),
+            rec("f", outcome="escalated", agent_ref="y"),  # no time: not in the mean
+        ],
+        [total(0.75)],  # 3 * (600 + 1200) / 2 / 3600
+    ),
+    Case(
+        "hours_saved",
+        "no agent-handled conversation to compare with: no value",
+        [rec("a", outcome="contained", handle_time_s=60)],
+        [total(None)],
+    ),
+    Case(
+        "hours_saved",
+        "outcomes known, none contained: nothing saved",
+        [rec("a", outcome="escalated", agent_ref="x", handle_time_s=600), rec("b")],
+        [total(0.0)],
+    ),
+    Case(
+        "hours_saved",
+        "no outcome reported: no value, not zero",
+        [rec("a", agent_ref="x", handle_time_s=600), rec("b")],
+        [total(None)],
+    ),
+    # -- support -----------------------------------------------------------------------------
+    Case(
+        "contact_volume",
+        "conversations",
+        [rec("a"), rec("b"), rec("c", at=OUTSIDE)],
+        [total(2.0)],
+    ),
+    Case(
+        "contact_volume",
+        "by channel",
+        [rec("a", channel="chat"), rec("b", channel="voice"), rec("c", channel="chat")],
+        [total(2.0, channel="chat"), total(1.0, channel="voice")],
+        group_by=("channel",),
+    ),
+    Case(
+        "contact_volume",
+        "by hour: start of the hour inclusive",
+        [
+            rec("a", at="2026-03-02T10:00:00Z"),
+            rec("b", at="2026-03-02T10:59:59Z"),
+            rec("c", at="2026-03-02T11:00:00Z"),
+        ],
+        [total(2.0, bucket="2026-03-02T10:00"), total(1.0, bucket="2026-03-02T11:00")],
+        bucket="hour",
+    ),
+    Case(
+        "contact_volume",
+        "by week: weeks start on Monday",
+        [
+            rec("a", at="2026-03-02T10:00:00Z"),  # Monday
+            rec("b", at="2026-03-08T23:00:00Z"),  # Sunday
+            rec("c", at="2026-03-09T00:00:00Z"),  # Monday
+        ],
+        [total(2.0, bucket="2026-03-02"), total(1.0, bucket="2026-03-09")],
+        bucket="week",
+        end="2026-03-16T00:00:00Z",
+    ),
+    Case(
+        "contact_volume",
+        "by month and site",
+        [
+            rec("a", at="2026-02-27T10:00:00Z", segments={"site": "leeds"}),
+            rec("b", at="2026-03-02T10:00:00Z", segments={"site": "leeds"}),
+            rec("c", at="2026-03-03T10:00:00Z", segments={"site": "cork"}),
+        ],
+        [
+            total(1.0, bucket="2026-02-01", site="leeds"),
+            total(1.0, bucket="2026-03-01", site="cork"),
+            total(1.0, bucket="2026-03-01", site="leeds"),
+        ],
+        bucket="month",
+        group_by=("site",),
+        start="2026-02-01T00:00:00Z",
+    ),
+    Case(
+        "contact_volume",
+        "empty slice: zero",
+        [rec("a", at=OUTSIDE)],
+        [total(0.0)],
+    ),
+    Case(
+        "contact_volume",
+        "a bucketed empty slice has no points",
+        [rec("a", at=OUTSIDE)],
+        [],
+        bucket="day",
+    ),
+    Case(
+        "feedback_volume",
+        "conversations with a csat, 0 included",
+        [rec("a", csat=5), rec("b", csat=0), rec("c")],
+        [total(2.0)],
+    ),
+    Case(
+        "median_resolution_time",
+        "median over contained and resolved-by-agent conversations with a time",
+        [
+            rec("a", outcome="contained", handle_time_s=100),
+            rec("b", outcome="resolved_by_agent", handle_time_s=300),
+            rec("c", outcome="escalated", handle_time_s=50),
+            rec("d", outcome="contained"),
+            rec("e", handle_time_s=10),
+        ],
+        [quantile(200.0, 2)],
+    ),
+    Case(
+        "median_resolution_time",
+        "odd count: the middle value",
+        [
+            rec("a", outcome="contained", handle_time_s=10),
+            rec("b", outcome="contained", handle_time_s=400),
+            rec("c", outcome="resolved_by_agent", handle_time_s=70),
+        ],
+        [quantile(70.0, 3)],
+    ),
+    Case(
+        "first_contact_resolution",
+        "resolved and not back within 7 days, over resolved with a customer",
+        [
+            rec("r1", at="2026-03-02T10:00:00Z", outcome="contained", customer_ref="u1"),
+            rec("r2", at="2026-03-04T10:00:00Z", outcome="escalated", customer_ref="u1"),
+            rec("r3", at="2026-03-03T10:00:00Z", outcome="resolved_by_agent", customer_ref="u2"),
+            rec("r4", at="2026-03-02T10:00:00Z", outcome="contained", customer_ref="u3"),
+            rec("r5", at="2026-03-10T11:00:00Z", customer_ref="u3"),  # 8 days after r4
+            rec("r6", at="2026-03-02T10:00:00Z", outcome="contained"),  # no customer
+        ],
+        [rate(2, 3)],  # r3, r4 over r1, r3, r4
+    ),
+    # -- satisfaction ------------------------------------------------------------------------
+    Case(
+        "csat",
+        "mean score; missing ignored",
+        [rec("a", csat=5), rec("b", csat=3), rec("c")],
+        [mean(4.0, 2, half=Z)],  # sd = √2; half = z·√2/√2
+    ),
+    Case(
+        "csat",
+        "by site, a conversation without the key in its own group (last)",
+        [
+            rec("a", csat=5, segments={"site": "leeds"}),
+            rec("b", csat=3, segments={"site": "leeds"}),
+            rec("c", csat=1),
+        ],
+        [mean(4.0, 2, half=Z, site="leeds"), mean(1.0, 1, site=None)],
+        group_by=("site",),
+    ),
+    Case(
+        "nps",
+        "promoters minus detractors in points; off-scale and missing ignored",
+        [
+            rec("a", nps=10),
+            rec("b", nps=9),
+            rec("c", nps=8),
+            rec("d", nps=3),
+            rec("e", nps=11),
+            rec("f"),
+        ],
+        [P(25.0, 4)],  # 100 * (2 - 1) / 4
+    ),
+    Case(
+        "nps",
+        "no answers: no value",
+        [rec("a")],
+        [P(None, 0)],
+    ),
+    Case(
+        "sentiment",
+        "customer messages only",
+        [
+            rec("a", turns=[user(0, "thanks, that worked"), user(1, "this is useless")]),
+            rec("b", turns=[user(0, "Great, perfect!"), bot(1, "thanks")]),
+            rec("c", turns=[user(0, "hello")]),
+        ],
+        [P(1 / 3, 3)],  # (2 - 1) / 3
+    ),
+    Case(
+        "sentiment",
+        "a message with both kinds of words counts on both sides",
+        [rec("a", turns=[user(0, "thanks but this is useless"), user(1, "awful")])],
+        [P(-1 / 3, 3)],  # (1 - 2) / 3
+    ),
+]
+
+
+def _case_store(records: list[Record]) -> EventStore:
+    store = open_event_store("duckdb:///:memory:")
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    store.write(decoded.batch, source="t", batch_id="1")
+    return store
+
+
+def _bucket(expected: str | None) -> datetime | None:
+    if expected is None:
+        return None
+    return datetime.fromisoformat(expected if "T" in expected else f"{expected}T00:00").replace(
+        tzinfo=UTC
+    )
+
+
+def test_every_metric_has_a_golden_case() -> None:
+    covered = {c.metric for c in CASES}
+    assert covered == set(REGISTRY), f"no golden case for {sorted(set(REGISTRY) - covered)}"
+    assert set(SAMPLE_TOTALS) == set(REGISTRY), set(REGISTRY) ^ set(SAMPLE_TOTALS)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_golden_case(case: Case) -> None:
+    store = _case_store(case.records)
+    try:
+        points = metric_points(store, [case.metric], case.slice())
+        flat = totals(store, [case.metric], case.slice())[case.metric]
+    finally:
+        store.close()
+    got = [(p.bucket, p.group) for p in points]
+    assert got == [(_bucket(e.bucket), e.group) for e in case.expect]
+    for p, e in zip(points, case.expect, strict=True):
+        assert p.metric == case.metric
+        assert p.n == e.n
+        if e.value is None:
+            assert p.value is None
+        else:
+            assert p.value == pytest.approx(e.value, rel=1e-12, abs=1e-12)
+        if e.k is not None:
+            assert e.n is not None
+            lo, hi = wilson_by_hand(e.k, e.n)
+            assert (p.lo, p.hi) == (pytest.approx(lo, abs=1e-12), pytest.approx(hi, abs=1e-12))
+        elif e.lo is not None:
+            assert (p.lo, p.hi) == (pytest.approx(e.lo, abs=1e-12), pytest.approx(e.hi, abs=1e-12))
+        else:
+            assert (p.lo, p.hi) == (None, None)
+    if not case.bucket and not case.group_by and case.expect:
+        # The whole-slice total is the single point.
+        (only,) = points
+        assert (flat.value, flat.n, flat.lo, flat.hi) == (only.value, only.n, only.lo, only.hi)
+
+
+# -- one mixed sample, every metric at once ----------------------------------------------------
+# Several metrics computed in one request share queries; this checks they stay independent.
 
 
 def _t(seq: int, role: str, **kw: Any) -> dict[str, Any]:
     return {"seq": seq, "role": role, "ts": f"2026-03-02T09:00:{seq:02d}Z", **kw}
 
 
-RECORDS: list[dict[str, Any]] = [
+SAMPLE: list[Record] = [
     {
         "id": "i1",
         "deployment": "g",
@@ -127,8 +922,8 @@ RECORDS: list[dict[str, Any]] = [
     },
 ]
 
-# Expected over the whole range, by hand from the definitions (see each metric's formula).
-GOLDEN: dict[str, tuple[float | None, int | None]] = {
+# Over the whole range, by hand from the definitions.
+SAMPLE_TOTALS: dict[str, tuple[float | None, int | None]] = {
     "availability": (4 / 5, 5),
     "error_rate": (1 / 13, 13),
     "latency_p50": (300.0, 5),
@@ -162,77 +957,22 @@ WHOLE = Slice("g", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 5, tzinfo
 
 
 @pytest.fixture(scope="module")
-def store() -> Any:
-    s = open_event_store("duckdb:///:memory:")
-    decoded = decode_json(orjson.dumps(RECORDS))
-    assert decoded.errors == []
-    s.write(decoded.batch, source="t", batch_id="1")
-    yield s
-    s.close()
+def sample() -> Iterator[EventStore]:
+    store = _case_store(SAMPLE)
+    yield store
+    store.close()
 
 
-def test_every_metric_has_a_golden_case() -> None:
-    assert set(GOLDEN) == set(REGISTRY), set(REGISTRY) ^ set(GOLDEN)
+def test_every_metric_at_once_on_a_mixed_sample(sample: EventStore) -> None:
+    result = totals(sample, list(REGISTRY), WHOLE)
+    for metric_id, (value, n) in SAMPLE_TOTALS.items():
+        est = result[metric_id]
+        assert (est.value, est.n) == (pytest.approx(value, abs=1e-12), n), metric_id
 
 
-@pytest.mark.parametrize("metric_id", sorted(GOLDEN))
-def test_golden_value(store: EventStore, metric_id: str) -> None:
-    expected, n = GOLDEN[metric_id]
-    est = totals(store, [metric_id], WHOLE)[metric_id]
-    assert est.value == pytest.approx(expected, abs=1e-9)
-    assert est.n == n
-
-
-def _wilson(k: int, n: int) -> tuple[float, float]:
-    # Textbook form, written out independently of calc.wilson.
-    z = 1.959963984540054
-    p = k / n
-    centre = p + z**2 / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    return ((centre - spread) / (1 + z**2 / n), (centre + spread) / (1 + z**2 / n))
-
-
-def test_rates_carry_wilson_intervals(store: EventStore) -> None:
-    est = totals(store, ["containment_rate"], WHOLE)["containment_rate"]
-    lo, hi = _wilson(1, 5)
-    assert (est.lo, est.hi) == (pytest.approx(lo), pytest.approx(hi))
-    assert est.lo is not None
-    assert est.lo < 0.2 < (est.hi or 0)
-
-
-def test_empty_slice_has_no_value(store: EventStore) -> None:
-    empty = replace(
-        WHOLE, start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 1, 2, tzinfo=UTC)
-    )
-    result = totals(store, list(REGISTRY), empty)
-    assert result["containment_rate"].value is None
-    assert result["containment_rate"].n == 0
-    assert result["contact_volume"].value == 0
-    assert result["latency_p95"].value is None
-
-
-def test_grouping_by_journey_segment_and_day(store: EventStore) -> None:
-    by_journey = {
-        p.group["journey"]: p
-        for p in metric_points(store, ["containment_rate"], replace(WHOLE, group_by=("journey",)))
-    }
-    assert by_journey["A"].value == pytest.approx(1 / 3)
-    assert by_journey["B"].value == 0.0
-    by_site = {
-        p.group["site"]: p
-        for p in metric_points(store, ["containment_rate"], replace(WHOLE, group_by=("site",)))
-    }
-    assert (by_site["x"].value, by_site["x"].n) == (pytest.approx(1 / 3), 3)
-    by_day = metric_points(store, ["contact_volume"], replace(WHOLE, bucket="day"))
-    assert [(p.bucket.day if p.bucket else None, p.value) for p in by_day] == [(2, 4.0), (3, 1.0)]
-    by_hour = metric_points(store, ["contact_volume"], replace(WHOLE, bucket="hour"))
-    assert len(by_hour) == 5
-
-
-def test_filters(store: EventStore) -> None:
-    voice = replace(WHOLE, filters=(("channel", ("voice",)),))
-    assert totals(store, ["contact_volume"], voice)["contact_volume"].value == 1
-    site_y = replace(WHOLE, filters=(("site", ("y",)),))
-    assert totals(store, ["escalation_rate"], site_y)["escalation_rate"].value == 0.5
-    # Turn metrics honour interaction filters too.
-    assert totals(store, ["latency_p50"], voice)["latency_p50"].value == 300.0
+def test_points_of_several_metrics_keep_the_requested_order(sample: EventStore) -> None:
+    ids = ["latency_p50", "containment_rate", "csat"]
+    points = metric_points(sample, ids, replace(WHOLE, group_by=("journey",)))
+    assert [(p.metric, p.group["journey"]) for p in points] == [
+        (m, j) for m in ids for j in ("A", "B")
+    ]

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import cast
 
 import typer
 from rich.table import Table
 
 from daytwo.cli.console import out
 from daytwo.errors import InputError, NotFoundError
+from daytwo.metrics.api import metric_info
 from daytwo.metrics.catalog import METRICS, get_metric
-from daytwo.metrics.query import BUCKETS, Slice
+from daytwo.metrics.query import BUCKETS, Bucket, Slice, dimension_name
 from daytwo.metrics.service import metric_points
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.web.filters import fmt_value
 
 app = typer.Typer(help="The metric catalog and metric values.", no_args_is_help=True)
+
+DEFAULT_DAYS = 28
+_BETTER = {"up": "higher", "down": "lower"}
 
 
 @app.command("list")
@@ -27,25 +32,11 @@ def list_metrics(
 ) -> None:
     """Every registered metric: id, name, group, unit and which direction is better."""
     if as_json:
-        rows = [
-            {
-                "id": m.id,
-                "name": m.name,
-                "group": m.group,
-                "unit": m.unit,
-                "good": m.good,
-                "definition": m.definition,
-                "formula": m.formula,
-            }
-            for m in METRICS
-        ]
-        out.print_json(json.dumps(rows))
+        out.print_json(json.dumps([metric_info(m).model_dump(mode="json") for m in METRICS]))
         return
     table = Table("id", "name", "group", "unit", "better")
     for m in METRICS:
-        table.add_row(
-            m.id, m.name, m.group, m.unit, {"up": "higher", "down": "lower"}.get(m.good or "", "-")
-        )
+        table.add_row(m.id, m.name, m.group, m.unit, _BETTER.get(m.good or "", "-"))
     out.print(table)
 
 
@@ -55,67 +46,78 @@ def _day(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"--{name} must be a date like 2026-03-01.") from None
+        raise InputError(f"--{name} must be a date like 2026-03-01, not {value!r}.") from None
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 @app.command("show")
 def show(
     metric: str = typer.Argument(..., help="Metric id (see `daytwo metrics list`)."),
     deployment: str = typer.Option(..., "--deployment", "-d", help="Deployment name."),
-    by: list[str] = typer.Option(None, "--by", help="Group by journey, channel or a segment."),
+    by: list[str] = typer.Option(
+        None, "--by", help="Group by journey, channel, outcome, agent_ref or a segment key."
+    ),
     bucket: str = typer.Option(None, help="Time bucket: hour, day, week or month."),
     start: str = typer.Option(None, help="First day (default: 28 days before --end)."),
-    end: str = typer.Option(None, help="Last day, inclusive (default: latest data)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    end: str = typer.Option(
+        None, help="Last day, inclusive (default: the day of the latest data)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Values of one metric, with sample sizes and 95% intervals."""
     m = get_metric(metric)
     if bucket is not None and bucket not in BUCKETS:
-        raise InputError(f"--bucket must be one of {', '.join(BUCKETS)}.")
+        raise InputError(f"--bucket must be one of {', '.join(BUCKETS)}, not {bucket!r}.")
+    dims = tuple(dict.fromkeys(by or ()))
+    first, last = _day(start, "start"), _day(end, "end")
+    if first and last and first > last:
+        raise InputError("--start is after --end.")
     settings = Settings()
-    with open_event_store(settings.resolved_events_url, read_only=True) as events:
-        latest = events.query(
-            "SELECT max(started_at) AS m FROM interactions WHERE deployment = ?", [deployment]
-        )["m"][0].as_py()
-        if latest is None:
-            raise NotFoundError(f"Deployment {deployment!r} has no interactions.")
-        last = _day(end, "end") or latest.date()
-        first = _day(start, "start") or last - timedelta(days=27)
+    url = settings.resolved_events_url
+    if url.startswith("duckdb:///") and not Path(url.removeprefix("duckdb:///")).exists():
+        raise NotFoundError("There is no data yet: run `daytwo import` or `daytwo demo` first.")
+    with open_event_store(url, read_only=True) as events:
+        if last is None:
+            latest = events.query(
+                "SELECT max(started_at) AS m FROM interactions WHERE deployment = ?", [deployment]
+            )["m"][0].as_py()
+            if latest is None:
+                raise NotFoundError(f"Deployment {deployment!r} has no interactions.")
+            last = cast(datetime, latest).date()
+        first = first or last - timedelta(days=DEFAULT_DAYS - 1)
         if first > last:
-            raise InputError("--start is after --end.")
+            raise InputError("--start is after the latest data; give --end too.")
         s = Slice(
             deployment,
-            datetime.combine(first, time(), tzinfo=UTC),
-            datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),
+            _midnight(first),
+            _midnight(last + timedelta(days=1)),
+            bucket=cast(Bucket | None, bucket),
+            group_by=dims,
         )
-        points = metric_points(
-            events,
-            [m.id],
-            replace(
-                s,
-                bucket=bucket,  # type: ignore[arg-type]
-                group_by=tuple(by or ()),
-            ),
-        )
+        points = metric_points(events, [m.id], s)
     if as_json:
         out.print_json(json.dumps([p.model_dump(mode="json") for p in points]))
         return
-    dims = [d.removeprefix("segment.") for d in by or []]
+    names = [dimension_name(d) for d in dims]
     table = Table(
         *(["bucket"] if bucket else []),
-        *dims,
+        *names,
         m.name,
         "n",
         "95% interval",
         title=f"{m.name} · {deployment} · {first} to {last}",
     )
+    when = "%Y-%m-%d %H:%M" if bucket == "hour" else "%Y-%m-%d"
     for p in points:
         interval = (
             f"{fmt_value(p.lo, m.unit)} – {fmt_value(p.hi, m.unit)}" if p.lo is not None else ""
         )
         table.add_row(
-            *([p.bucket.strftime("%Y-%m-%d %H:%M")] if bucket and p.bucket else []),
-            *[str(p.group.get(d, "")) for d in dims],
+            *([p.bucket.strftime(when)] if p.bucket else []),
+            *["-" if p.group.get(d) is None else str(p.group[d]) for d in names],
             fmt_value(p.value, m.unit),
             f"{p.n:,}" if p.n is not None else "",
             interval,

@@ -124,7 +124,11 @@ def add_facts(batch: Batch) -> Batch:
             b = _words(pc.take(user_lowered, pa.array(cur[pairs], type=pa.int64())))
             same = flag(pc.and_(pc.equal(a, b), pc.greater(pc.utf8_length(b), 0)))
             repeated_text[user_idx[cur[pairs[same]]]] = True
-    repeat = is_user & same_record_as_prev & (after_fallback | repeated_text)
+    # Only a message after the customer's first can repeat anything: a first message that
+    # follows an opening fallback is not a rephrase.
+    later_user = np.zeros(len(rows), dtype=bool)
+    later_user[user_idx[1:]] = rows[user_idx[1:]] == rows[user_idx[:-1]]
+    repeat = later_user & same_record_as_prev & (after_fallback | repeated_text)
     positive = np.zeros(len(rows), dtype=bool)
     negative = np.zeros(len(rows), dtype=bool)
     positive[user_idx] = flag(pc.match_substring_regex(user_lowered, POSITIVE_WORDS))
@@ -145,7 +149,9 @@ def add_facts(batch: Batch) -> Batch:
         values = turns[col].to_numpy(zero_copy_only=False).astype(np.float64)
         present = ~np.isnan(values)
         sums = _per_record(rows[present], values[present], n, "sum")
-        return pa.array(sums).cast(dtype)
+        # Null, not 0, where no turn reported the value: unknown is not free.
+        reported = np.bincount(rows[present], minlength=n) > 0
+        return pa.array(sums, mask=~reported).cast(dtype)
 
     assist = batch.assist_events
     a_rows = _rows_of(inter, assist)

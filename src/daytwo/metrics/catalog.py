@@ -258,12 +258,14 @@ METRICS: tuple[Metric, ...] = (
         "suggestion_acceptance_rate",
         "Suggestion acceptance",
         "Share of assist suggestions shown that the agent accepted or edited and used.",
-        "(accepted + edited) / shown",
+        "(accepted + edited, at most shown, per conversation) / shown",
         "share",
         "up",
         "adoption",
         "ratio",
-        numerator="sum(n_assist_accepted + n_assist_edited)",
+        # Capped per conversation: a source that logs uses without every "shown" must not
+        # push the rate past 1.
+        numerator="sum(least(n_assist_accepted + n_assist_edited, n_assist_shown))",
         denominator="sum(n_assist_shown)",
         needs=("assist_events",),
         drill="n_assist_shown > 0",
@@ -310,7 +312,8 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "ai_cost",
         "AI cost",
-        "Total model cost of the assistant's turns in the period.",
+        "Total model cost reported on the turns (answers and tool calls) in the period; "
+        "no value where no turn reports a cost.",
         "sum of turn cost",
         "currency",
         None,
@@ -323,14 +326,16 @@ METRICS: tuple[Metric, ...] = (
         "hours_saved",
         "Agent hours saved",
         "Agent time the AI saved: contained conversations times the mean handle time of "
-        "agent-handled conversations in the same slice.",
+        "agent-handled conversations in the same slice; no value where no conversation "
+        "reports an outcome or an agent's handle time.",
         "contained × mean(handle_time_s of agent-handled) / 3600",
         "hours",
         "up",
         "business",
         "expression",
-        value="count_if(outcome = 'contained') * "
-        "avg(handle_time_s) FILTER (WHERE agent_ref IS NOT NULL) / 3600.0",
+        # Explicit about unknown outcomes: engines differ on count_if over only NULLs.
+        value="CASE WHEN count(outcome) > 0 THEN count_if(outcome = 'contained') * "
+        "avg(handle_time_s) FILTER (WHERE agent_ref IS NOT NULL) / 3600.0 END",
         needs=("outcome", "handle_time_s", "agent_ref"),
         drill="outcome = 'contained'",
     ),

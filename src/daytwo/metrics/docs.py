@@ -16,6 +16,8 @@ def render_catalog_markdown() -> str:
         "Generated from the registry in `src/daytwo/metrics/catalog.py` (`make docs`); the API",
         "(`GET /api/v1/metrics/catalog`), the UI and reports read the same definitions.",
         "Rates come with their sample size and a 95% Wilson interval; means with a normal one.",
+        "Time ranges and buckets follow each conversation's start: a turn counts with its",
+        "conversation. A slice without the data a metric needs has no value (counts are 0).",
         "",
     ]
     for group in GROUPS:

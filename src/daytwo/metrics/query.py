@@ -165,18 +165,20 @@ def _interactions_query(metrics: list[Metric], s: Slice) -> Query:
 
 
 def _turns_query(metrics: list[Metric], s: Slice) -> Query:
-    needs_join = bool(s.group_by or s.filters or s.text)
-    filt, fparams = _filters(s, "i") if needs_join else ("", [])
-    group_cols, names = _group_select(s, "t.ts", "i")
+    # Turns are placed in time by their conversation's start, as every other metric is: a
+    # turn's own ts is optional, and a conversation's numbers then never split across buckets.
+    filt, fparams = _filters(s, "i")
+    group_cols, names = _group_select(s, "i.started_at", "i")
     aggs = [f'{expr} AS "{name}"' for m in metrics for name, expr in _aggregates(m)]
-    base = "turns AS t"
-    if needs_join:
-        base += (
-            " JOIN interactions AS i ON i.deployment = t.deployment "
-            "AND i.interaction_id = t.interaction_id"
-        )
+    base = (
+        "turns AS t JOIN interactions AS i ON i.deployment = t.deployment "
+        "AND i.interaction_id = t.interaction_id"
+    )
     select = ", ".join([*group_cols, *aggs])
-    sql = f"SELECT {select} FROM {base} WHERE t.deployment = ? AND t.ts >= ? AND t.ts < ?{filt}"  # noqa: S608
+    sql = (
+        f"SELECT {select} FROM {base} "  # noqa: S608
+        f"WHERE t.deployment = ? AND i.started_at >= ? AND i.started_at < ?{filt}"
+    )
     params: list[Any] = [s.deployment, s.start, s.end, *fparams]
     if s.text:
         sql += (

@@ -60,7 +60,8 @@ def metric_points(events: EventStore, metric_ids: Sequence[str], s: Slice) -> li
         key=lambda p: (
             order[p.metric],
             p.bucket or datetime.min.replace(tzinfo=UTC),
-            sorted(p.group.items()),
+            # A group value may be null (no journey, no such segment): nulls sort last.
+            [(k, v is None, str(v)) for k, v in sorted(p.group.items())],
         )
     )
     return points
