@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from daytwo.errors import RecordError, ValidationFailed
 from daytwo.ingest.decode import Decoded
 from daytwo.interactions.columns import Batch
+from daytwo.interactions.facts import add_facts
 from daytwo.interactions.validate import drop_records, validate_batch
 from daytwo.store.events import EventStore
 
@@ -64,8 +65,9 @@ def prepare(decoded: Decoded, *, partial: bool = False) -> Prepared:
     if errors and not partial:
         raise ValidationFailed(errors, received=decoded.n_records)
     bad = {e.index for e in errors}
-    # Facts are derived by the store's write, on the writer's thread in a pipelined import.
-    batch = drop_records(decoded.batch, bad)
+    # Facts here rather than in the store's write: in a pipelined import this runs on the
+    # checking thread, leaving the writer thread to the database alone.
+    batch = add_facts(drop_records(decoded.batch, bad))
     return Prepared(batch, errors, decoded.n_records, len(bad))
 
 

@@ -1,0 +1,21 @@
+"""knowledge gaps
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-30
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Reserved in the revision chain; the tables land with their domain."""
+
+
+def downgrade() -> None:
+    """Nothing to undo while the revision is reserved."""
