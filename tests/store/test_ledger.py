@@ -12,15 +12,16 @@ from sqlalchemy import inspect
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment, get_deployment, list_deployments
 from daytwo.errors import ConflictError, NotFoundError
-from daytwo.store.ledger import Base, DeploymentKind, Ledger, upgrade
+from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
 from daytwo.store.ledger.db import downgrade
+from daytwo.store.ledger.tables import all_metadata
 
 
 def test_migrations_build_an_empty_database_that_matches_the_models(ledger_url: str) -> None:
     upgrade(ledger_url)
     ledger = Ledger(ledger_url)
     with ledger.engine.connect() as con:
-        assert compare_metadata(MigrationContext.configure(con), Base.metadata) == []
+        assert compare_metadata(MigrationContext.configure(con), all_metadata()) == []
         assert "deployments" in inspect(con).get_table_names()
     ledger.dispose()
 
