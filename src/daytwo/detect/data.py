@@ -1,0 +1,110 @@
+"""What a detector receives: one deployment's data for one analysis, as Arrow tables.
+
+The runner (``runner.py``) fills an :class:`AnalysisData` from the stores; detectors only read
+it. Golden cases build one by hand with :func:`analysis_data`, so every detector can be
+checked on a few rows without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+
+from daytwo.interactions.columns import TURNS
+from daytwo.store.events.base import DELIVERIES, STORED_INTERACTIONS
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The baseline period and the current period of an analysis (half-open intervals).
+
+    ``baseline`` is what "normal" means (the deployment's baseline window); ``current`` is
+    what is being judged (by default the last 7 days up to ``current_end``).
+    """
+
+    baseline_start: datetime
+    baseline_end: datetime
+    current_start: datetime
+    current_end: datetime
+
+    def __post_init__(self) -> None:
+        if self.baseline_end <= self.baseline_start or self.current_end <= self.current_start:
+            raise ValueError("a window must end after it starts")
+
+    @property
+    def current_days(self) -> float:
+        return (self.current_end - self.current_start) / timedelta(days=1)
+
+    @property
+    def baseline_days(self) -> float:
+        return (self.baseline_end - self.baseline_start) / timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentInfo:
+    """The ledger facts a detector may use: name, kind and KPI targets by metric id."""
+
+    name: str
+    kind: str = "virtual_agent"
+    targets: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisData:
+    """One deployment's rows for an analysis.
+
+    - ``interactions``: one row per interaction started from ``history_start`` to
+      ``window.current_end``, with the stored columns and their facts
+      (:data:`daytwo.store.events.base.STORED_INTERACTIONS`);
+    - ``turns``: the turns of those interactions, ordered by interaction and ``seq``, with the
+      columns the registered detectors asked for (always ``interaction_id`` and ``seq``);
+    - ``deliveries``: the deliveries log of those interactions (every copy received).
+    """
+
+    deployment: DeploymentInfo
+    window: Window
+    interactions: pa.Table
+    turns: pa.Table
+    deliveries: pa.Table
+
+    @property
+    def history_start(self) -> datetime:
+        return min(self.window.baseline_start, self.window.current_start)
+
+
+def analysis_data(
+    deployment: DeploymentInfo | str,
+    window: Window,
+    interactions: list[dict[str, object]] | pa.Table,
+    turns: list[dict[str, object]] | pa.Table | None = None,
+    deliveries: list[dict[str, object]] | pa.Table | None = None,
+) -> AnalysisData:
+    """An :class:`AnalysisData` from rows (dicts), missing columns filled with nulls.
+
+    For golden cases and tests: a row only names the columns it cares about.
+    """
+    info = DeploymentInfo(deployment) if isinstance(deployment, str) else deployment
+    return AnalysisData(
+        deployment=info,
+        window=window,
+        interactions=_table(interactions, STORED_INTERACTIONS, info.name),
+        turns=_table(turns or [], TURNS, info.name),
+        deliveries=_table(deliveries or [], DELIVERIES, info.name),
+    )
+
+
+def _table(rows: list[dict[str, object]] | pa.Table, schema: pa.Schema, name: str) -> pa.Table:
+    if isinstance(rows, pa.Table):
+        return rows
+    columns: dict[str, list[object]] = {f.name: [] for f in schema}
+    for row in rows:
+        unknown = set(row) - set(columns)
+        if unknown:
+            raise ValueError(f"unknown columns {sorted(unknown)} for {schema.names[:3]}…")
+        for f in schema:
+            default: object = name if f.name == "deployment" else None
+            columns[f.name].append(row.get(f.name, default))
+    return pa.table(columns, schema=schema)
