@@ -13,7 +13,7 @@ from sqlalchemy import MetaData
 
 from daytwo.store.ledger.models import Base
 
-DOMAIN_MODELS: tuple[str, ...] = ("daytwo.detect.models",)
+DOMAIN_MODELS: tuple[str, ...] = ("daytwo.detect.models", "daytwo.backlog.models")
 
 
 def all_metadata() -> MetaData:
