@@ -198,10 +198,18 @@ def bench_demo(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return {**med, "runs": runs, "target_seconds": 60, "met": med["seconds"] <= 60}
 
 
+def bench_redaction(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del work
+    from bench.redaction import run  # imports this module: load it only when asked for
+
+    return run(messages=turns, repeat=repeat)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "import": bench_import,
     "http_ingest": bench_http,
     "demo": bench_demo,
+    "redaction": bench_redaction,
 }
 
 

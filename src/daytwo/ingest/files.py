@@ -22,6 +22,7 @@ from typing import IO, Any, cast
 import orjson
 
 from daytwo.errors import InputError, RecordError, ValidationFailed
+from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.decode import Decoded, decode_ndjson
 from daytwo.ingest.service import IngestResult, check, commit, prepare
 from daytwo.store.events import EventStore
@@ -46,6 +47,7 @@ class ImportSummary:
     seconds: float = 0.0
     rejects_path: str | None = None
     first_errors: list[RecordError] = field(default_factory=list)
+    redacted: dict[str, int] = field(default_factory=dict)  # PII replaced, by kind
 
     @property
     def turns_per_second(self) -> float:
@@ -229,6 +231,7 @@ def import_file(
     rejects: Path | None = None,
     progress: Progress | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    redaction: RedactionPlan | None = None,
 ) -> ImportSummary:
     """Import one file; return what happened. See the module docstring for the semantics."""
     if not path.exists():
@@ -274,6 +277,8 @@ def import_file(
         summary.inserted += result.inserted
         summary.replaced += result.replaced
         summary.turns += result.turns
+        for kind, n in result.redacted.items():
+            summary.redacted[kind] = summary.redacted.get(kind, 0) + n
         if progress:
             progress(chunk.size)
 
@@ -293,7 +298,7 @@ def import_file(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="daytwo-writer") as writer:
             pending: tuple[Future[IngestResult], _Chunk] | None = None
             for chunk in _prefetch(_chunks(path, fmt, mapping, deployment, chunk_bytes)):
-                prepared = prepare(chunk.decoded, partial=True)
+                prepared = prepare(chunk.decoded, partial=True, redaction=redaction)
                 if pending is not None:
                     account(*pending)
                 pending = (

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from daytwo.errors import RecordError, ValidationFailed
+from daytwo.governance.plan import DEFAULT_PLAN, RedactionPlan
 from daytwo.ingest.decode import Decoded
 from daytwo.interactions.columns import Batch
 from daytwo.interactions.facts import add_facts
@@ -33,6 +34,10 @@ class IngestResult(BaseModel):
     replaced: int = Field(description="Stored records that replaced an earlier copy (same id).")
     turns: int
     assist_events: int
+    redacted: dict[str, int] = Field(
+        default_factory=dict,
+        description="PII replaced by placeholders before storage, by kind (e.g. `email`).",
+    )
     errors: list[RecordErrorOut] = Field(default_factory=list)
 
 
@@ -57,18 +62,26 @@ class Prepared:
     errors: list[RecordError]
     received: int
     rejected: int
+    redacted: dict[str, int]
 
 
-def prepare(decoded: Decoded, *, partial: bool = False) -> Prepared:
-    """Check ``decoded`` and keep its valid records (see :func:`ingest` for the semantics)."""
+def prepare(
+    decoded: Decoded, *, partial: bool = False, redaction: RedactionPlan | None = None
+) -> Prepared:
+    """Check ``decoded``, keep its valid records and redact their PII (see :func:`ingest`).
+
+    Redaction always runs: without a ``redaction`` plan every deployment gets the default
+    policy (every built-in kind), so no path can store unredacted text by forgetting it.
+    """
     errors = check(decoded)
     if errors and not partial:
         raise ValidationFailed(errors, received=decoded.n_records)
     bad = {e.index for e in errors}
+    batch, redacted = (redaction or DEFAULT_PLAN).redact_batch(drop_records(decoded.batch, bad))
     # Facts here rather than in the store's write: in a pipelined import this runs on the
     # checking thread, leaving the writer thread to the database alone.
-    batch = add_facts(drop_records(decoded.batch, bad))
-    return Prepared(batch, errors, decoded.n_records, len(bad))
+    batch = add_facts(batch)
+    return Prepared(batch, errors, decoded.n_records, len(bad), redacted)
 
 
 def commit(
@@ -86,6 +99,7 @@ def commit(
         replaced=written.replaced,
         turns=written.turns,
         assist_events=written.assist_events,
+        redacted=prepared.redacted,
         errors=[RecordErrorOut(**e.as_dict()) for e in prepared.errors],
     )
 
@@ -97,11 +111,13 @@ def ingest(
     partial: bool = False,
     source: str = "api",
     batch_id: str | None = None,
+    redaction: RedactionPlan | None = None,
 ) -> IngestResult:
-    """Store the valid records of ``decoded``.
+    """Store the valid records of ``decoded``, PII redacted under ``redaction``.
 
     Without ``partial`` a single invalid record rejects the whole unit and nothing is written
     (:class:`ValidationFailed` lists every error). With ``partial`` the valid records are
     stored and the invalid ones reported. Either way the write itself is one transaction.
     """
-    return commit(store, prepare(decoded, partial=partial), source=source, batch_id=batch_id)
+    prepared = prepare(decoded, partial=partial, redaction=redaction)
+    return commit(store, prepared, source=source, batch_id=batch_id)

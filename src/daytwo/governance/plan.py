@@ -1,0 +1,104 @@
+"""Redaction of a whole ingest batch, each deployment under its own policy.
+
+A :class:`RedactionPlan` holds one compiled :class:`Redactor` per deployment that has its own
+policy and a default for every other deployment (the default redacts every built-in kind, so
+a deployment nobody configured is still protected). :meth:`RedactionPlan.redact_batch` runs on
+the Arrow columns of a batch before anything is stored: the turn ``text`` and ``error``, and
+the ``attributes`` (unknown keys, kept as JSON) of interactions, turns and assist events.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from daytwo.governance.redact import RedactionPolicy, Redactor
+from daytwo.interactions.columns import Batch
+
+# Free-text columns of each table of a batch: what a person may have typed PII into.
+REDACTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "interactions": ("attributes",),
+    "turns": ("text", "error", "attributes"),
+    "assist_events": ("attributes",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionPlan:
+    """Which redactor each deployment's records go through."""
+
+    default: Redactor = field(default_factory=Redactor)
+    by_deployment: Mapping[str, Redactor] = field(default_factory=dict)
+
+    @classmethod
+    def from_policies(
+        cls, policies: Mapping[str, RedactionPolicy], default: RedactionPolicy | None = None
+    ) -> RedactionPlan:
+        return cls(
+            default=Redactor(default),
+            by_deployment={name: Redactor(policy) for name, policy in policies.items()},
+        )
+
+    def redactor_for(self, deployment: str) -> Redactor:
+        return self.by_deployment.get(deployment, self.default)
+
+    def redact_batch(self, batch: Batch) -> tuple[Batch, dict[str, int]]:
+        """The batch with every free-text column redacted, and counts per kind."""
+        counts: Counter[str] = Counter()
+        tables: dict[str, pa.Table] = {}
+        for name, columns in REDACTED_COLUMNS.items():
+            table: pa.Table = getattr(batch, name)
+            for column in columns:
+                if table.num_rows == 0 or column not in table.column_names:
+                    continue
+                values = table[column]
+                if values.null_count == len(values):
+                    continue
+                redacted, column_counts = self._redact_column(values, table["deployment"])
+                if column_counts:
+                    counts.update(column_counts)
+                    index = table.schema.get_field_index(column)
+                    table = table.set_column(index, table.schema.field(index), redacted)
+            tables[name] = table
+        if not counts:
+            return batch, {}
+        return Batch(**tables), dict(sorted(counts.items()))
+
+    def _redact_column(
+        self, values: pa.ChunkedArray, deployments: pa.ChunkedArray
+    ) -> tuple[pa.ChunkedArray, dict[str, int]]:
+        if not self.by_deployment:
+            redacted, counts = self.default.redact_array(values)
+            return redacted, counts
+        present = pc.unique(deployments).to_pylist()
+        groups: dict[int, tuple[Redactor, list[str]]] = {}
+        for name in present:
+            redactor = self.redactor_for(name)
+            groups.setdefault(id(redactor), (redactor, []))[1].append(name)
+        if len(groups) == 1:
+            (redactor, _), *_ = groups.values()
+            redacted, counts = redactor.redact_array(values)
+            return redacted, counts
+        counts_all: Counter[str] = Counter()
+        result = values.combine_chunks()
+        for redactor, names in groups.values():
+            mask = pc.is_in(deployments, value_set=pa.array(names, type=pa.string()))
+            subset = pc.filter(values, mask)
+            redacted, counts = redactor.redact_array(subset)
+            if counts:
+                counts_all.update(counts)
+                result = pc.replace_with_mask(
+                    result,
+                    mask.combine_chunks(),
+                    pa.concat_arrays(redacted.chunks)
+                    if isinstance(redacted, pa.ChunkedArray)
+                    else redacted,
+                )
+        return pa.chunked_array([result], type=values.type), dict(counts_all)
+
+
+DEFAULT_PLAN = RedactionPlan()

@@ -1,0 +1,127 @@
+"""Redaction on the one ingest path: the API, file import and the demo store placeholders, and
+the original text is nowhere: not in the events, the ledger, the logs or an error message."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+
+from daytwo.governance import CustomPattern, PiiKind, RedactionPolicy
+from daytwo.governance.plan import RedactionPlan
+from daytwo.ingest.decode import decode_ndjson
+from daytwo.ingest.files import import_file
+from daytwo.ingest.service import prepare
+from daytwo.store.events import EventStore
+from tests.factory import interaction
+
+SECRETS = ("jane.doe@example.com", "4111 1111 1111 1111", "+44 20 7946 0958", "EMP-884422")
+
+
+def with_pii(n: int, deployment: str = "care-bot") -> dict[str, Any]:
+    rec = interaction(n, deployment=deployment)
+    rec["turns"][0]["text"] = (
+        f"I'm {SECRETS[0]}, card {SECRETS[1]}, call {SECRETS[2]}, staff id {SECRETS[3]}"
+    )
+    rec["turns"][1]["error"] = f"lookup failed for {SECRETS[0]}"
+    rec["turns"][2]["ticket_note"] = f"customer phone {SECRETS[2]}"  # an unknown key
+    rec["customer_email"] = SECRETS[0]  # an unknown interaction key
+    return rec
+
+
+def stored_strings(store: EventStore) -> str:
+    parts = []
+    for table in ("interactions", "turns", "assist_events"):
+        rows = store.query(f"SELECT * FROM {table}")
+        parts.append(orjson.dumps(rows.to_pylist(), default=str).decode())
+    return "\n".join(parts)
+
+
+def test_api_stores_placeholders_and_counts(client: TestClient) -> None:
+    r = client.post("/api/v1/ingest", json={"interactions": [with_pii(1), with_pii(2)]})
+    assert r.status_code == 200, r.text
+    assert r.json()["redacted"] == {"card": 2, "email": 6, "phone": 4}
+    store: EventStore = client.app.state.events  # type: ignore[attr-defined]
+    text = store.query("SELECT text FROM turns WHERE seq = 0 ORDER BY interaction_id")
+    assert (
+        text["text"].to_pylist()
+        == ["I'm <EMAIL>, card <CARD>, call <PHONE>, staff id EMP-884422"] * 2
+    )
+    everything = stored_strings(store)
+    for secret in SECRETS[:3]:
+        assert secret not in everything
+
+
+def test_original_text_is_nowhere_after_ingest(
+    client: TestClient, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    good = with_pii(1)
+    bad = with_pii(2)
+    bad["turns"][0]["seq"] = "not a number"
+    r = client.post("/api/v1/ingest", json={"interactions": [good, bad]})
+    assert r.status_code == 422
+    r2 = client.post("/api/v1/ingest", json={"interactions": [good, bad]}, params={"partial": 1})
+    assert r2.status_code == 200
+    r3 = client.post("/api/v1/ingest", content=b"{" + SECRETS[0].encode(), headers={})
+    assert r3.status_code == 400
+    bodies = r.text + r2.text + r3.text
+    client.app.state.events.close()  # type: ignore[attr-defined]
+    client.app.state.ledger.dispose()  # type: ignore[attr-defined]
+    files = b"".join(p.read_bytes() for p in Path(settings.data_dir).rglob("*") if p.is_file())
+    for secret in SECRETS[:3]:
+        assert secret not in bodies
+        assert secret not in caplog.text
+        assert secret.encode() not in files
+
+
+def test_file_import_redacts_under_each_deployments_policy(
+    tmp_path: Path, events: EventStore
+) -> None:
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(
+        b"\n".join(orjson.dumps(r) for r in [with_pii(1, "care-bot"), with_pii(2, "hr-bot")])
+    )
+    plan = RedactionPlan.from_policies(
+        {
+            "hr-bot": RedactionPolicy(
+                kinds=frozenset({PiiKind.EMAIL}),
+                custom_patterns=(CustomPattern(name="staff", pattern=r"EMP-[0-9]{6}"),),
+            )
+        }
+    )
+    summary = import_file(events, path, redaction=plan)
+    assert summary.accepted == 2
+    assert summary.redacted == {"card": 1, "custom:staff": 1, "email": 6, "phone": 2}
+    rows = events.query("SELECT deployment, text FROM turns WHERE seq = 0 ORDER BY deployment")
+    assert rows.to_pylist() == [
+        {
+            "deployment": "care-bot",
+            "text": "I'm <EMAIL>, card <CARD>, call <PHONE>, staff id EMP-884422",
+        },
+        {
+            "deployment": "hr-bot",
+            "text": f"I'm <EMAIL>, card {SECRETS[1]}, call {SECRETS[2]}, staff id <CUSTOM:STAFF>",
+        },
+    ]
+
+
+def test_prepare_redacts_even_without_a_plan() -> None:
+    decoded = decode_ndjson(orjson.dumps(with_pii(1)))
+    prepared = prepare(decoded)
+    texts = prepared.batch.turns["text"].to_pylist()
+    assert all(SECRETS[0] not in (t or "") for t in texts)
+    assert prepared.redacted["email"] == 3
+    attributes = pa.concat_arrays(
+        [
+            prepared.batch.interactions["attributes"].combine_chunks(),
+            prepared.batch.turns["attributes"].combine_chunks(),
+        ]
+    ).to_pylist()
+    assert any("<EMAIL>" in (a or "") for a in attributes)
+    assert not any(SECRETS[0] in (a or "") for a in attributes)
