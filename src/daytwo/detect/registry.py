@@ -32,7 +32,11 @@ P = TypeVar("P")
 
 # Modules whose import registers the built-in detectors, in run order.
 # A detector package outside this list (knowledge gaps, say) adds its module here.
-BUILTIN_MODULES: tuple[str, ...] = ()
+BUILTIN_MODULES: tuple[str, ...] = (
+    "daytwo.detect.slo",
+    "daytwo.detect.degradation",
+    "daytwo.detect.feed",
+)
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 

@@ -1,0 +1,210 @@
+"""Monitored metrics per interaction, and the cells (journey × segment) they are compared in.
+
+The degradation, SLO and trend detectors judge the same few outcome and quality metrics. Each
+:class:`Monitored` metric turns the interactions table into two numpy arrays, one value per
+interaction: a numerator and a denominator for rates, a value and a weight of 1 for means.
+Their ids are metric-catalog ids, so every finding links to a definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from daytwo.interactions.facts import flag_array
+
+Arrays = tuple[np.ndarray, np.ndarray]
+
+# Segment keys every deployment may carry; "channel" is a column, the rest live in ``segments``.
+SEGMENT_KEYS = ("channel", "site", "team", "language", "tenure")
+
+
+def _num(table: pa.Table, column: str) -> np.ndarray:
+    return np.asarray(
+        pc.fill_null(table[column], 0).to_numpy(zero_copy_only=False), dtype=np.float64
+    )
+
+
+def _outcome(table: pa.Table, *values: str) -> Arrays:
+    outcome = table["outcome"]
+    num = flag_array(pc.is_in(outcome, pa.array(values)))
+    den = flag_array(pc.is_valid(outcome))
+    return num.astype(np.float64), den.astype(np.float64)
+
+
+def _fallback(table: pa.Table) -> Arrays:
+    return (_num(table, "n_fallback_turns") > 0).astype(np.float64), (
+        _num(table, "n_assistant_turns") > 0
+    ).astype(np.float64)
+
+
+def _errors(table: pa.Table) -> Arrays:
+    return _num(table, "n_error_turns"), _num(table, "n_turns")
+
+
+def _rephrase(table: pa.Table) -> Arrays:
+    return (_num(table, "n_repeats") > 0).astype(np.float64), (
+        _num(table, "n_user_turns") >= 2
+    ).astype(np.float64)
+
+
+def _acceptance(table: pa.Table) -> Arrays:
+    shown = _num(table, "n_assist_shown")
+    taken = np.minimum(_num(table, "n_assist_accepted") + _num(table, "n_assist_edited"), shown)
+    return taken, shown
+
+
+def _mean_of(column: str) -> Callable[[pa.Table], Arrays]:
+    def arrays(table: pa.Table) -> Arrays:
+        values = table[column].to_numpy(zero_copy_only=False).astype(np.float64)
+        present = ~np.isnan(values)
+        return np.where(present, values, 0.0), present.astype(np.float64)
+
+    return arrays
+
+
+def _latency(table: pa.Table) -> Arrays:
+    n = _num(table, "n_latency")
+    total = _num(table, "latency_ms_sum")
+    mean = np.divide(total, n, out=np.zeros_like(total), where=n > 0)
+    return mean, (n > 0).astype(np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class Monitored:
+    """A metric judged per cell: ``rate`` (num/den, binomial) or ``mean`` (value, Welch).
+
+    ``min_effect`` is the smallest change worth a finding: absolute for rates (share points),
+    relative (a fraction of the baseline) for means.
+    """
+
+    metric: str
+    kind: Literal["rate", "mean"]
+    good: Literal["up", "down"]
+    arrays: Callable[[pa.Table], Arrays]
+    min_effect: float
+    label: str
+
+
+MONITORED: tuple[Monitored, ...] = (
+    Monitored("containment_rate", "rate", "up", lambda t: _outcome(t, "contained"), 0.05,
+              "containment"),
+    Monitored("escalation_rate", "rate", "down",
+              lambda t: _outcome(t, "escalated", "transferred"), 0.05, "escalation"),
+    Monitored("abandonment_rate", "rate", "down", lambda t: _outcome(t, "abandoned"), 0.04,
+              "abandonment"),
+    Monitored("fallback_rate_conversation", "rate", "down", _fallback, 0.05, "fallback"),
+    Monitored("error_rate", "rate", "down", _errors, 0.01, "turn errors"),
+    Monitored("rephrase_rate", "rate", "down", _rephrase, 0.05, "rephrasing"),
+    Monitored("suggestion_acceptance_rate", "rate", "up", _acceptance, 0.05,
+              "suggestion acceptance"),
+    Monitored("latency_mean", "mean", "down", _latency, 0.25, "answer latency"),
+    Monitored("csat", "mean", "up", _mean_of("csat"), 0.08, "CSAT"),
+    Monitored("average_handle_time", "mean", "down", _mean_of("handle_time_s"), 0.15,
+              "handle time"),
+)  # fmt: skip
+MONITORED_BY_ID = {m.metric: m for m in MONITORED}
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A slice of a deployment: everything, one journey, one segment value, or both."""
+
+    journey: str | None
+    segment: tuple[str, str] | None
+
+
+def segment_column(table: pa.Table, key: str) -> pa.Array:
+    """The value of segment ``key`` per interaction (``channel`` is its own column)."""
+    if key == "channel":
+        return pc.cast(table["channel"].combine_chunks(), pa.string())
+    segments = table["segments"].combine_chunks()
+    if len(segments) == 0:
+        return pa.nulls(0, pa.string())
+    return pc.map_lookup(segments, pa.scalar(key, pa.string()), "first")
+
+
+def cell_masks(
+    table: pa.Table, *, journeys: bool = True, segments: bool = True, crossed: bool = False
+) -> Iterator[tuple[Cell, np.ndarray]]:
+    """Each cell of ``table`` with its row mask: all, each journey, each segment value.
+
+    With ``crossed`` also each journey × channel cell (the other segments are too thin).
+    """
+    n = table.num_rows
+    yield Cell(None, None), np.ones(n, dtype=bool)
+    journey_codes: tuple[np.ndarray, list[str]] | None = None
+    if journeys and n:
+        journey_codes = _codes(table["journey"].combine_chunks())
+        codes, names = journey_codes
+        for i, name in enumerate(names):
+            yield Cell(name, None), codes == i
+    if segments and n:
+        for key in SEGMENT_KEYS:
+            codes, names = _codes(segment_column(table, key))
+            for i, name in enumerate(names):
+                mask = codes == i
+                yield Cell(None, (key, name)), mask
+                if crossed and key == "channel" and journey_codes is not None:
+                    jcodes, jnames = journey_codes
+                    for j, jname in enumerate(jnames):
+                        yield Cell(jname, (key, name)), mask & (jcodes == j)
+
+
+def _codes(values: pa.Array) -> tuple[np.ndarray, list[str]]:
+    encoded = pc.dictionary_encode(values, null_encoding="mask")
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False))
+    return codes, [str(v) for v in encoded.dictionary.to_pylist()]
+
+
+def started_ns(table: pa.Table) -> np.ndarray:
+    """``started_at`` as int64 nanoseconds, for fast window masks."""
+    col = pc.cast(table["started_at"], pa.timestamp("us", tz="UTC"))
+    return (
+        np.asarray(col.to_numpy(zero_copy_only=False)).astype("datetime64[us]").astype(np.int64)
+        * 1000
+    )
+
+
+def ns(at: datetime) -> int:
+    return int(at.timestamp() * 1_000_000) * 1000
+
+
+def in_window(starts: np.ndarray, start: datetime, end: datetime) -> np.ndarray:
+    return (starts >= ns(start)) & (starts < ns(end))
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A metric over one set of rows: value, sample size, and what its test needs."""
+
+    value: float | None
+    n: int
+    num: float
+    den: float
+    var: float
+
+
+def summarise(m: Monitored, values: np.ndarray, weights: np.ndarray, mask: np.ndarray) -> Summary:
+    """The metric over the rows in ``mask`` (numerator/denominator or mean/variance)."""
+    v = values[mask]
+    w = weights[mask]
+    den = float(w.sum())
+    if m.kind == "rate":
+        num = float(v.sum())
+        value = num / den if den > 0 else None
+        return Summary(value, int(den), num, den, 0.0)
+    sel = v[w > 0]
+    if len(sel) == 0:
+        return Summary(None, 0, 0.0, 0.0, 0.0)
+    mean = float(sel.mean())
+    var = float(sel.var(ddof=1)) if len(sel) > 1 else 0.0
+    return Summary(mean, len(sel), float(sel.sum()), float(len(sel)), var)

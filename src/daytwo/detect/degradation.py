@@ -1,0 +1,291 @@
+"""Degradation vs baseline: which metrics got worse, in which journey and segment."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from daytwo.detect.cells import (
+    MONITORED,
+    Cell,
+    Monitored,
+    Summary,
+    cell_masks,
+    in_window,
+    started_ns,
+    summarise,
+)
+from daytwo.detect.data import AnalysisData
+from daytwo.detect.findings import (
+    Finding,
+    FindingScope,
+    Measure,
+    Severity,
+    evidence_sample,
+    weekly_impact,
+)
+from daytwo.detect.registry import detector
+from daytwo.detect.stats import benjamini_hochberg, normal_sf, two_proportion_z, welch_z
+
+
+@dataclass(frozen=True, slots=True)
+class DegradationParams:
+    """Windows ending at the end of the current period; tests need these samples and effects."""
+
+    windows_days: tuple[int, ...] = (1, 3, 7)
+    min_baseline: int = 200
+    min_current: int = 80
+    fdr: float = 0.01
+    # Multiplies each metric's own smallest effect worth a finding (``Monitored.min_effect``).
+    effect_scale: float = 1.0
+    crossed: bool = True
+    # Where the whole deployment worsened, a part is reported only if it worsened more than
+    # the rest by this z (difference in differences).
+    specific_z: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Test:
+    metric: Monitored
+    cell: Cell
+    days: int
+    base: Measure
+    cur: Measure
+    z: float
+    p: float
+    effect: float
+    big_enough: bool
+    mask: np.ndarray
+    mask_base: np.ndarray
+
+
+def worse_by(m: Monitored, base: float, cur: float) -> float:
+    """How much worse ``cur`` is than ``base``: share points for rates, a fraction for means."""
+    delta = cur - base if m.good == "down" else base - cur
+    if m.kind == "mean":
+        return delta / abs(base) if base else 0.0
+    return delta
+
+
+def severity_of(effect: float, min_effect: float, z: float) -> Severity:
+    ratio = effect / min_effect if min_effect else 1.0
+    if ratio >= 4 and z >= 8:
+        return Severity.critical
+    if ratio >= 3:
+        return Severity.high
+    if ratio >= 2:
+        return Severity.medium
+    return Severity.low
+
+
+def bad_rows(m: Monitored, values: np.ndarray, weights: np.ndarray, base: float) -> np.ndarray:
+    """The interactions that show the problem (for evidence and impact)."""
+    if m.kind == "rate":
+        if m.good == "down":
+            return values > 0
+        return (weights > 0) & (values < weights)
+    if m.good == "down":
+        return (weights > 0) & (values > base)
+    return (weights > 0) & (values < base)
+
+
+@detector("degradation", name="Degradation vs baseline", params=DegradationParams())
+def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Finding]:
+    """Metrics that got significantly and materially worse than in the baseline window.
+
+    For every monitored metric (containment, escalation, abandonment, fallback, errors,
+    rephrasing, suggestion acceptance, latency, CSAT, handle time) and every cell (the whole
+    deployment, each journey, each segment value, each journey × channel), the last 1, 3 and 7
+    days are compared with the baseline window: a one-sided two-proportion z-test for rates,
+    Welch's test for means. A cell is tested only with enough interactions on both sides, and
+    reported only when the change is at least the metric's smallest material effect (e.g. 5
+    share points of containment, 25% of latency) *and* the test survives Benjamini-Hochberg
+    false-discovery control at 1% across all cells, metrics and windows tested. Where a
+    journey or segment explains a change, the broader cell is not reported again.
+    """
+    table = data.interactions
+    w = data.window
+    if table.num_rows == 0:
+        return []
+    starts = started_ns(table)
+    base_rows = in_window(starts, w.baseline_start, w.baseline_end)
+    windows = [
+        (
+            d,
+            in_window(
+                starts, max(w.current_start, w.current_end - timedelta(days=d)), w.current_end
+            ),
+        )
+        for d in params.windows_days
+        if timedelta(days=d) <= w.current_end - w.current_start
+    ]
+    if not base_rows.any() or not windows:
+        return []
+    cells = list(cell_masks(table, crossed=params.crossed))
+    tests: list[_Test] = []
+    for m in MONITORED:
+        values, weights = m.arrays(table)
+        if weights[base_rows].sum() < params.min_baseline:
+            continue
+        min_effect = m.min_effect * params.effect_scale
+        for cell, mask in cells:
+            b = summarise(m, values, weights, mask & base_rows)
+            if b.value is None or b.n < params.min_baseline:
+                continue
+            for days, cur_rows in windows:
+                c = summarise(m, values, weights, mask & cur_rows)
+                if c.value is None or c.n < params.min_current:
+                    continue
+                if m.kind == "rate":
+                    z = two_proportion_z(b.num, b.den, c.num, c.den)
+                else:
+                    z = welch_z(b.value, b.var, b.n, c.value, c.var, c.n)
+                z = z if m.good == "down" else -z
+                effect = worse_by(m, b.value, c.value)
+                tests.append(
+                    _Test(
+                        m, cell, days, Measure(b.value, b.n), Measure(c.value, c.n), z,
+                        normal_sf(z), effect, effect >= min_effect,
+                        mask & cur_rows, mask & base_rows,
+                    )
+                )  # fmt: skip
+    if not tests:
+        return []
+    found = benjamini_hochberg([t.p for t in tests], params.fdr)
+    best: dict[tuple[str, Cell], _Test] = {}
+    for t, hit in zip(tests, found, strict=True):
+        if not (hit and t.big_enough):
+            continue
+        key = (t.metric.metric, t.cell)
+        if key not in best or t.z > best[key].z:
+            best[key] = t
+    kept = _most_specific(best, table, base_rows, dict(windows), params.specific_z)
+    return [_finding(data, t, params, table, starts) for t in kept]
+
+
+def _variance(m: Monitored, s: Summary) -> float:
+    """Variance of the value's estimate (binomial for rates, sample variance / n for means)."""
+    if s.value is None or s.n <= 0:
+        return math.inf
+    if m.kind == "rate":
+        return float(s.value * (1 - s.value) / max(s.den, 1.0))
+    return float(s.var / s.n)
+
+
+def _specific(
+    t: _Test, table: pa.Table, base_rows: np.ndarray, cur_rows: np.ndarray, z_min: float
+) -> bool:
+    """Whether the cell worsened more than the rest of the deployment (difference in
+    differences, one-sided z >= ``z_min``): only then is the cell, not the whole, the place."""
+    m = t.metric
+    values, weights = m.arrays(table)
+    cell_base = t.mask_base
+    rest_base = base_rows & ~cell_base
+    rest_cur = cur_rows & ~t.mask
+    cb = summarise(m, values, weights, cell_base)
+    cc = summarise(m, values, weights, t.mask)
+    rb = summarise(m, values, weights, rest_base)
+    rc = summarise(m, values, weights, rest_cur)
+    if None in (cb.value, cc.value, rb.value, rc.value):
+        return True
+    sign = 1.0 if m.good == "down" else -1.0
+    did = sign * ((cc.value - cb.value) - (rc.value - rb.value))  # type: ignore[operator]
+    se = math.sqrt(sum(_variance(m, x) for x in (cb, cc, rb, rc)))
+    return se > 0 and did / se >= z_min
+
+
+def _most_specific(
+    best: dict[tuple[str, Cell], _Test],
+    table: pa.Table,
+    base_rows: np.ndarray,
+    windows: dict[int, np.ndarray],
+    z_min: float,
+) -> list[_Test]:
+    """The cells that locate each change.
+
+    Where the whole deployment is flagged, a journey or segment is reported only when it
+    worsened significantly more than the rest (otherwise it just shares the general change);
+    the whole is reported when no such cell locates it. A journey × channel cell is dropped
+    when its journey or its channel alone is reported.
+    """
+    out: list[_Test] = []
+    metrics = {k[0] for k in best}
+    for metric in metrics:
+        whole = best.get((metric, Cell(None, None)))
+        parts = [t for (mid, c), t in best.items() if mid == metric and c != Cell(None, None)]
+        if whole is not None:
+            parts = [t for t in parts if _specific(t, table, base_rows, windows[t.days], z_min)]
+        keys = {(t.cell.journey, t.cell.segment) for t in parts}
+        kept = [
+            t
+            for t in parts
+            if not (
+                t.cell.journey is not None
+                and t.cell.segment is not None
+                and ((t.cell.journey, None) in keys or (None, t.cell.segment) in keys)
+            )
+        ]
+        if whole is not None and not kept:
+            kept = [whole]
+        out.extend(kept)
+    return sorted(out, key=lambda t: -t.z)
+
+
+def _finding(
+    data: AnalysisData, t: _Test, params: DegradationParams, table: pa.Table, starts: np.ndarray
+) -> Finding:
+    m = t.metric
+    values, weights = m.arrays(table)
+    bad = t.mask & bad_rows(m, values, weights, t.base.value or 0.0)
+    rows = np.flatnonzero(bad)
+    rows = rows[np.argsort(starts[rows], kind="stable")]
+    ids = table["interaction_id"].take(pa.array(rows, type=pa.int64()))
+    end = data.window.current_end
+    in_cell = np.flatnonzero(t.mask)
+    last = datetime.fromtimestamp(int(starts[in_cell].max()) / 1e9, UTC) if len(in_cell) else end
+    where = _where(t.cell)
+    base, cur = t.base.value or 0.0, t.cur.value or 0.0
+    unit = "" if m.kind == "rate" else " (mean)"
+    return Finding(
+        detector="degradation",
+        kind="degradation",
+        title=f"{m.label.capitalize()}{unit} worse{where}: {_fmt(m, base)} → {_fmt(m, cur)}",
+        scope=FindingScope(
+            data.deployment.name, journey=t.cell.journey, segment=t.cell.segment, metric=m.metric
+        ),
+        severity=severity_of(t.effect, m.min_effect * params.effect_scale, t.z),
+        first_seen=end - timedelta(days=t.days),
+        last_seen=last,
+        baseline=t.base,
+        current=t.cur,
+        evidence=evidence_sample(ids),
+        impact=weekly_impact(table.take(pa.array(rows, type=pa.int64())), t.days),
+        details={
+            "test": "two-proportion z" if m.kind == "rate" else "Welch",
+            "z": round(t.z, 3),
+            "p_value": t.p,
+            "effect": round(t.effect, 4),
+            "window_days": t.days,
+            "fdr": params.fdr,
+            "good": m.good,
+        },
+    )
+
+
+def _where(cell: Cell) -> str:
+    parts = []
+    if cell.journey:
+        parts.append(cell.journey)
+    if cell.segment:
+        parts.append(f"{cell.segment[0]}={cell.segment[1]}")
+    return f" in {' · '.join(parts)}" if parts else ""
+
+
+def _fmt(m: Monitored, value: float) -> str:
+    if m.kind == "rate":
+        return f"{value:.1%}"
+    return f"{value:,.1f}" if math.isfinite(value) else "n/a"

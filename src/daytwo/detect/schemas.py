@@ -1,0 +1,134 @@
+"""What the findings API and CLI return (never the table itself)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from daytwo.detect.findings import Severity
+from daytwo.detect.models import FindingRecord
+
+Status = Literal["open", "resolved", "regressed"]
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    if at is None:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+class FindingFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    deployment: str | None = None
+    kind: str | None = None
+    detector: str | None = None
+    journey: str | None = None
+    metric: str | None = None
+    status: list[Status] | None = None
+    min_severity: Severity | None = None
+    limit: int = Field(default=200, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+class Scope(BaseModel):
+    deployment: str
+    journey: str | None
+    segment: dict[str, str] | None
+    metric: str | None
+    level: str
+
+
+class ValueAt(BaseModel):
+    value: float | None
+    n: int | None
+
+
+class ImpactPublic(BaseModel):
+    interactions_per_week: float
+    customers_per_week: float
+    agents_per_week: float
+
+
+class FindingPublic(BaseModel):
+    id: int
+    fingerprint: str
+    detector: str
+    kind: str
+    title: str
+    scope: Scope
+    key: list[str]
+    severity: str
+    severity_level: int
+    status: Status
+    baseline: ValueAt
+    current: ValueAt
+    evidence: list[str]
+    impact: ImpactPublic
+    details: dict[str, Any]
+    first_seen: datetime
+    last_seen: datetime
+    times_seen: int
+    regressions: int
+    resolved_at: datetime | None
+
+    @classmethod
+    def from_row(cls, r: FindingRecord) -> FindingPublic:
+        segment = {r.segment_key: r.segment_value or ""} if r.segment_key else None
+        level = (
+            "segment" if segment else "journey" if r.journey else "metric" if r.metric
+            else "deployment"
+        )  # fmt: skip
+        return cls(
+            id=r.id,
+            fingerprint=r.fingerprint,
+            detector=r.detector,
+            kind=r.kind,
+            title=r.title,
+            scope=Scope(
+                deployment=r.deployment,
+                journey=r.journey,
+                segment=segment,
+                metric=r.metric,
+                level=level,
+            ),
+            key=list(r.key or []),
+            severity=Severity(r.severity).name,
+            severity_level=r.severity,
+            status=r.status,
+            baseline=ValueAt(value=r.baseline_value, n=r.baseline_n),
+            current=ValueAt(value=r.current_value, n=r.current_n),
+            evidence=list(r.evidence or []),
+            impact=ImpactPublic(
+                interactions_per_week=r.impact_interactions,
+                customers_per_week=r.impact_customers,
+                agents_per_week=r.impact_agents,
+            ),
+            details=dict(r.details or {}),
+            first_seen=_aware(r.first_seen),
+            last_seen=_aware(r.last_seen),
+            times_seen=r.times_seen,
+            regressions=r.regressions,
+            resolved_at=_aware(r.resolved_at),
+        )
+
+
+class RunPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    deployment: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    since: datetime | None
+    data_through: datetime | None
+    interactions: int
+    detectors: list[str]
+    findings_new: int
+    findings_updated: int
+    findings_resolved: int
+    findings_regressed: int
+    error: str | None

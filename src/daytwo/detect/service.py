@@ -1,0 +1,222 @@
+"""Findings in the ledger: recorded by fingerprint, resolved when gone, regressed when back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from daytwo.detect.findings import Finding
+from daytwo.detect.models import AnalysisRun, FindingRecord
+from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic
+from daytwo.errors import NotFoundError
+from daytwo.store.ledger import Ledger
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    new: int
+    updated: int
+    resolved: int
+    regressed: int
+
+
+def start_run(ledger: Ledger, deployment: str, detectors: Sequence[str]) -> int:
+    with ledger.session() as session:
+        run = AnalysisRun(
+            deployment=deployment,
+            status="running",
+            detectors=list(detectors),
+            interactions=0,
+            findings_new=0,
+            findings_updated=0,
+            findings_resolved=0,
+            findings_regressed=0,
+        )
+        session.add(run)
+        session.flush()
+        return int(run.id)
+
+
+def fail_run(ledger: Ledger, run_id: int, error: str) -> None:
+    with ledger.session() as session:
+        run = session.get(AnalysisRun, run_id)
+        if run is not None:
+            run.status = "failed"
+            run.error = error[:2000]
+            run.finished_at = datetime.now(UTC)
+
+
+def record_findings(
+    ledger: Ledger,
+    run_id: int,
+    deployment: str,
+    detectors: Sequence[str],
+    findings: Sequence[Finding],
+    *,
+    since: datetime | None,
+    data_through: datetime,
+    interactions: int,
+) -> Recorded:
+    """Write one run's findings in one transaction.
+
+    A finding whose fingerprint is known updates that row (values, evidence, last seen); a
+    resolved one that is seen again is marked ``regressed``. Open findings of the run's
+    detectors that this run did not see are marked ``resolved``.
+    """
+    now = datetime.now(UTC)
+    new = updated = resolved = regressed = 0
+    with ledger.session() as session:
+        seen: set[str] = set()
+        for f in findings:
+            fp = f.fingerprint
+            if fp in seen:
+                continue
+            seen.add(fp)
+            row = session.scalar(select(FindingRecord).where(FindingRecord.fingerprint == fp))
+            if row is None:
+                row = FindingRecord(
+                    fingerprint=fp,
+                    status="open",
+                    first_seen=f.first_seen,
+                    times_seen=0,
+                    regressions=0,
+                )
+                session.add(row)
+                new += 1
+            else:
+                updated += 1
+                if row.status == "resolved":
+                    row.status = "regressed"
+                    row.regressions += 1
+                    row.resolved_at = None
+                    regressed += 1
+                    row.first_seen = min(_aware(row.first_seen), f.first_seen)
+            _fill(row, f)
+            row.times_seen += 1
+            row.last_run_id = run_id
+        stale = session.scalars(
+            select(FindingRecord).where(
+                FindingRecord.deployment == deployment,
+                FindingRecord.detector.in_(list(detectors)),
+                FindingRecord.status.in_(("open", "regressed")),
+            )
+        ).all()
+        for row in stale:
+            if row.fingerprint not in seen:
+                row.status = "resolved"
+                row.resolved_at = now
+                resolved += 1
+        run = session.get(AnalysisRun, run_id)
+        if run is not None:
+            run.status = "ok"
+            run.finished_at = datetime.now(UTC)
+            run.since = since
+            run.data_through = data_through
+            run.interactions = interactions
+            run.findings_new = new
+            run.findings_updated = updated
+            run.findings_resolved = resolved
+            run.findings_regressed = regressed
+    return Recorded(new, updated, resolved, regressed)
+
+
+def _aware(at: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they were written in UTC.
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _fill(row: FindingRecord, f: Finding) -> None:
+    row.detector = f.detector
+    row.kind = f.kind
+    row.title = f.title
+    row.deployment = f.scope.deployment
+    row.journey = f.scope.journey
+    row.segment_key = f.scope.segment[0] if f.scope.segment else None
+    row.segment_value = f.scope.segment[1] if f.scope.segment else None
+    row.metric = f.scope.metric
+    row.key = list(f.key)
+    row.severity = int(f.severity)
+    row.baseline_value = f.baseline.value if f.baseline else None
+    row.baseline_n = f.baseline.n if f.baseline else None
+    row.current_value = f.current.value if f.current else None
+    row.current_n = f.current.n if f.current else None
+    row.evidence = list(f.evidence)
+    row.impact_interactions = f.impact.interactions_per_week
+    row.impact_customers = f.impact.customers_per_week
+    row.impact_agents = f.impact.agents_per_week
+    row.details = _jsonable(dict(f.details))
+    row.last_seen = f.last_seen
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float | int | str | bool) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def last_run(ledger: Ledger, deployment: str) -> RunPublic | None:
+    """The latest successful run of ``deployment``."""
+    with ledger.session() as session:
+        row = session.scalar(
+            select(AnalysisRun)
+            .where(AnalysisRun.deployment == deployment, AnalysisRun.status == "ok")
+            .order_by(AnalysisRun.id.desc())
+            .limit(1)
+        )
+        return RunPublic.model_validate(row) if row is not None else None
+
+
+def list_runs(ledger: Ledger, limit: int = 20) -> list[RunPublic]:
+    with ledger.session() as session:
+        rows = session.scalars(select(AnalysisRun).order_by(AnalysisRun.id.desc()).limit(limit))
+        return [RunPublic.model_validate(r) for r in rows]
+
+
+def list_findings(ledger: Ledger, f: FindingFilter) -> list[FindingPublic]:
+    """Findings matching the filter, most severe and most recent first."""
+    q = select(FindingRecord)
+    if f.deployment:
+        q = q.where(FindingRecord.deployment == f.deployment)
+    if f.kind:
+        q = q.where(FindingRecord.kind == f.kind)
+    if f.detector:
+        q = q.where(FindingRecord.detector == f.detector)
+    if f.journey:
+        q = q.where(FindingRecord.journey == f.journey)
+    if f.metric:
+        q = q.where(FindingRecord.metric == f.metric)
+    if f.status:
+        q = q.where(FindingRecord.status.in_(f.status))
+    if f.min_severity is not None:
+        q = q.where(FindingRecord.severity >= int(f.min_severity))
+    q = q.order_by(FindingRecord.severity.desc(), FindingRecord.last_seen.desc(), FindingRecord.id)
+    q = q.limit(f.limit).offset(f.offset)
+    with ledger.session() as session:
+        return [FindingPublic.from_row(r) for r in session.scalars(q)]
+
+
+def count_findings(ledger: Ledger, deployment: str | None = None) -> dict[str, int]:
+    """Findings by status."""
+    q = select(FindingRecord.status, func.count()).group_by(FindingRecord.status)
+    if deployment:
+        q = q.where(FindingRecord.deployment == deployment)
+    with ledger.session() as session:
+        return {str(s): int(n) for s, n in session.execute(q).all()}
+
+
+def get_finding(ledger: Ledger, finding_id: int) -> FindingPublic:
+    with ledger.session() as session:
+        row = session.get(FindingRecord, finding_id)
+        if row is None:
+            raise NotFoundError(f"No finding with id {finding_id}.")
+        return FindingPublic.from_row(row)
