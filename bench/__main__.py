@@ -205,11 +205,19 @@ def bench_redaction(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(messages=turns, repeat=repeat)
 
 
+def bench_detect(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del repeat, turns
+    from bench.detect import run  # imports the whole product: load it only when asked for
+
+    return run(work, seeds=[1, 2, 3, 4, 5], per_day=2000, calm_seed=7, n_speed=1_000_000)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "import": bench_import,
     "http_ingest": bench_http,
     "demo": bench_demo,
     "redaction": bench_redaction,
+    "detect": bench_detect,
 }
 
 

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     ingest_max_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="Largest ingest request body, in bytes."
     )
+    analyze_interval_minutes: float = Field(
+        default=0,
+        ge=0,
+        description="How often `daytwo serve` runs the detectors, in minutes; 0 turns it off.",
+    )
     demo: bool = Field(default=False, description="Set by `daytwo demo`; relaxes nothing yet.")
 
     @field_validator("data_dir")

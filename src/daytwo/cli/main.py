@@ -7,7 +7,7 @@ import sys
 import typer
 
 from daytwo import __version__
-from daytwo.cli import db, demo, deployments, importer, metrics, serve
+from daytwo.cli import analyze, db, demo, deployments, importer, metrics, serve
 from daytwo.cli.console import err
 from daytwo.errors import DaytwoError
 
@@ -21,6 +21,8 @@ app = typer.Typer(
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("import")(importer.import_files)
+app.command("analyze")(analyze.analyze)
+app.command("findings")(analyze.findings)
 app.add_typer(db.app, name="db")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(metrics.app, name="metrics")

@@ -12,6 +12,8 @@ from daytwo import __version__
 from daytwo.conversations.api import router as conversations_router
 from daytwo.conversations.views import router as conversations_views
 from daytwo.deployments.api import router as deployments_router
+from daytwo.detect.api import router as findings_router
+from daytwo.detect.schedule import AnalysisSchedule
 from daytwo.ingest.api import router as ingest_router
 from daytwo.journeys.views import router as journeys_views
 from daytwo.metrics.api import router as metrics_router
@@ -41,9 +43,17 @@ def create_app(
             upgrade(settings.resolved_ledger_url)
         app.state.ledger = ledger or Ledger(settings.resolved_ledger_url)
         app.state.events = events or open_event_store(settings.resolved_events_url)
+        schedule = None
+        if settings.analyze_interval_minutes > 0:
+            schedule = AnalysisSchedule(
+                app.state.ledger, app.state.events, settings.analyze_interval_minutes * 60
+            )
+            schedule.start()
         try:
             yield
         finally:
+            if schedule is not None:
+                schedule.stop()
             if own_events:
                 app.state.events.close()
             if own_ledger:
@@ -72,6 +82,7 @@ def create_app(
     app.include_router(deployments_router)
     app.include_router(conversations_router)
     app.include_router(metrics_router)
+    app.include_router(findings_router)
     app.include_router(web_router)
     app.include_router(metrics_views)
     app.include_router(journeys_views)

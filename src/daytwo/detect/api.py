@@ -1,0 +1,88 @@
+"""`/api/v1/findings`: what the detectors found, filtered; and the registered detectors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from daytwo.detect.findings import Severity
+from daytwo.detect.registry import detectors
+from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic, Status
+from daytwo.detect.service import get_finding, list_findings, list_runs
+from daytwo.errors import InputError
+from daytwo.server.access import Scope, requires
+from daytwo.server.deps import LedgerDep
+
+router = APIRouter(prefix="/api/v1", tags=["findings"], dependencies=[requires(Scope.read)])
+
+
+class DetectorInfo(BaseModel):
+    id: str
+    name: str
+    summary: str
+    doc: str
+    params: dict[str, Any]
+
+
+@router.get("/findings", response_model=list[FindingPublic], summary="Findings")
+def findings(
+    ledger: LedgerDep,
+    deployment: str | None = None,
+    kind: str | None = None,
+    detector: str | None = None,
+    journey: str | None = None,
+    metric: str | None = None,
+    status: Annotated[list[Status] | None, Query()] = None,
+    severity: Annotated[
+        str | None, Query(description="Least severity: info, low, medium, high, critical.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[FindingPublic]:
+    """Findings, most severe and most recently seen first."""
+    return list_findings(
+        ledger,
+        FindingFilter(
+            deployment=deployment,
+            kind=kind,
+            detector=detector,
+            journey=journey,
+            metric=metric,
+            status=status,
+            min_severity=parse_severity(severity),
+            limit=limit,
+            offset=offset,
+        ),
+    )
+
+
+def parse_severity(value: str | None) -> Severity | None:
+    if not value:
+        return None
+    try:
+        return Severity[value]
+    except KeyError:
+        names = ", ".join(s.name for s in Severity)
+        raise InputError(f"severity must be one of {names}, not {value!r}.") from None
+
+
+@router.get("/findings/runs", response_model=list[RunPublic], summary="Analysis runs")
+def runs(ledger: LedgerDep, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[RunPublic]:
+    """The latest analysis runs, newest first."""
+    return list_runs(ledger, limit)
+
+
+@router.get("/findings/{finding_id}", response_model=FindingPublic, summary="One finding")
+def finding(ledger: LedgerDep, finding_id: int) -> FindingPublic:
+    return get_finding(ledger, finding_id)
+
+
+@router.get("/detectors", response_model=list[DetectorInfo], summary="Registered detectors")
+def detector_list() -> list[DetectorInfo]:
+    """Every registered detector with its documentation and parameters."""
+    return [
+        DetectorInfo(id=d.id, name=d.name, summary=d.summary, doc=d.doc, params=d.param_values())
+        for d in detectors()
+    ]

@@ -1,0 +1,46 @@
+"""Scheduled analysis for `daytwo serve`: a background thread that runs the detectors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from daytwo.detect.runner import analyze
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+
+log = logging.getLogger("daytwo.detect")
+
+
+class AnalysisSchedule:
+    """Runs :func:`daytwo.detect.runner.analyze` every ``interval_s`` seconds until stopped.
+
+    Each run is incremental, so a run with no new data costs one query per deployment.
+    A failed run is logged and the next one is tried at the next tick.
+    """
+
+    def __init__(self, ledger: Ledger, events: EventStore, interval_s: float) -> None:
+        if interval_s <= 0:
+            raise ValueError("the analysis interval must be positive")
+        self._ledger = ledger
+        self._events = events
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="daytwo-analysis", daemon=True)
+        self.runs = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                analyze(self._ledger, self._events)
+            except Exception:
+                log.exception("scheduled analysis failed")
+            self.runs += 1
+            self._stop.wait(self._interval)

@@ -1,0 +1,142 @@
+"""Runs end to end on a small demo: `daytwo analyze`, `daytwo findings`, the API, the ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from daytwo.cli.main import run
+from daytwo.demo.generator import DemoConfig
+from daytwo.demo.load import build_demo
+from daytwo.detect import Finding, FindingScope, Severity
+from daytwo.detect.schemas import FindingFilter
+from daytwo.detect.service import list_findings, record_findings, start_run
+from daytwo.settings import Settings
+from daytwo.store.ledger import Ledger, upgrade
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("demo")
+    settings = Settings(data_dir=path)
+    build_demo(
+        settings, DemoConfig(seed=3, days=40, interactions_per_day=600, end=date(2026, 11, 20))
+    )
+    return path
+
+
+@pytest.fixture
+def data_dir(demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # A fresh copy of the demo per test: each test analyses an untouched ledger.
+    copy = tmp_path / "data"
+    copy.mkdir()
+    for f in demo_dir.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setenv("DAYTWO_DATA_DIR", str(copy))
+    monkeypatch.delenv("DAYTWO_EVENTS_URL", raising=False)
+    monkeypatch.delenv("DAYTWO_LEDGER_URL", raising=False)
+    return copy
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> Any:
+    return orjson.loads(capsys.readouterr().out)
+
+
+def test_analyze_records_findings_and_is_incremental(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["analyze"]) == 0
+    capsys.readouterr()
+    assert run(["findings", "--json"]) == 0
+    first = _json(capsys)
+    assert first, "the demo's injected problems produce findings"
+    kinds = {f["kind"] for f in first}
+    # Days 13-16 of 40 carry duplicate deliveries; day 26 the model change on chat.
+    assert "degradation" in kinds
+    assert all(f["status"] == "open" for f in first)
+    assert all(f["evidence"] or f["kind"] in ("freshness_gap", "volume_anomaly", "slo_breach")
+               for f in first)  # fmt: skip
+    # Nothing new arrived: the second run is skipped and changes nothing.
+    assert run(["analyze"]) == 0
+    assert "no new data" in capsys.readouterr().out
+    assert run(["analyze", "--force"]) == 0
+    capsys.readouterr()
+    assert run(["findings", "--json"]) == 0
+    again = _json(capsys)
+    assert [f["fingerprint"] for f in again] == [f["fingerprint"] for f in first]
+    assert all(f["times_seen"] == 2 for f in again)
+
+
+def test_findings_filters_and_errors(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["analyze", "--deployment", "care-bot"]) == 0
+    capsys.readouterr()
+    assert run(["findings", "--json", "--deployment", "care-assist"]) == 0
+    assert _json(capsys) == []
+    assert run(["findings", "--status", "closed"]) == 2
+    assert "--status must be" in capsys.readouterr().err
+    assert run(["analyze", "--deployment", "nope"]) != 0
+    assert run(["analyze", "--since", "yesterday"]) != 0
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    # The shared ``client`` fixture serves this settings' data dir: the analysed demo copy.
+    return Settings(data_dir=data_dir)
+
+
+def test_api_lists_and_filters(settings: Settings, client: TestClient) -> None:
+    assert run(["analyze", "--deployment", "care-bot"]) == 0
+    all_ = client.get("/api/v1/findings").json()
+    assert all_
+    one = client.get(f"/api/v1/findings/{all_[0]['id']}").json()
+    assert one["fingerprint"] == all_[0]["fingerprint"]
+    deg = client.get("/api/v1/findings", params={"kind": "degradation"}).json()
+    assert deg
+    assert {f["kind"] for f in deg} == {"degradation"}
+    high = client.get("/api/v1/findings", params={"severity": "high"}).json()
+    assert all(f["severity_level"] >= Severity.high for f in high)
+    bad = client.get("/api/v1/findings", params={"severity": "urgent"})
+    assert bad.status_code == 400
+    assert client.get("/api/v1/findings/999999").status_code == 404
+    runs = client.get("/api/v1/findings/runs").json()
+    assert runs[0]["status"] == "ok"
+    ids = {d["id"] for d in client.get("/api/v1/detectors").json()}
+    assert {"slo_breach", "degradation", "feed_quality"} <= ids
+
+
+def _finding(key: str) -> Finding:
+    return Finding(
+        "degradation", "degradation", f"problem {key}", FindingScope("bot", journey="j"),
+        Severity.medium, T0, T0 + timedelta(days=1), key=(key,), evidence=("c1",),
+    )  # fmt: skip
+
+
+def test_fingerprints_update_resolve_and_regress(ledger_url: str) -> None:
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+
+    def once(*findings: Finding) -> tuple[int, int, int, int]:
+        run_id = start_run(ledger, "bot", ["degradation"])
+        r = record_findings(
+            ledger, run_id, "bot", ["degradation"], findings, since=None,
+            data_through=T0, interactions=10,
+        )  # fmt: skip
+        return r.new, r.updated, r.resolved, r.regressed
+
+    assert once(_finding("a"), _finding("b")) == (2, 0, 0, 0)
+    assert once(_finding("a")) == (0, 1, 1, 0)  # b is gone: resolved
+    assert once(_finding("a"), _finding("b")) == (0, 2, 0, 1)  # b is back: regressed
+    rows = {f.key[0]: f for f in list_findings(ledger, FindingFilter())}
+    assert rows["a"].status == "open"
+    assert rows["a"].times_seen == 3
+    assert rows["b"].status == "regressed"
+    assert rows["b"].regressions == 1
+    assert rows["b"].first_seen == T0
+    ledger.dispose()
