@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from daytwo.governance.keys import create_key
+from daytwo.governance.models import KeyScope
 from daytwo.server import create_app
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
@@ -31,6 +33,16 @@ def events(settings: Settings) -> Iterator[EventStore]:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
+    """A client of a fresh app that carries an admin API key (every route admits it)."""
+    with TestClient(create_app(settings)) as c:
+        key, _ = create_key(c.app.state.ledger, scope=KeyScope.admin, deployment=None)  # type: ignore[attr-defined]
+        c.headers["authorization"] = f"Bearer {key}"
+        yield c
+
+
+@pytest.fixture
+def anon_client(settings: Settings) -> Iterator[TestClient]:
+    """A client of a fresh app without credentials."""
     with TestClient(create_app(settings)) as c:
         yield c
 

@@ -65,3 +65,18 @@ def interaction(
 
 def ndjson(records: list[dict[str, Any]]) -> bytes:
     return b"\n".join(orjson.dumps(r) for r in records) + b"\n"
+
+
+def admin_key(ledger_url: str) -> str:
+    """An admin API key in the ledger at ``ledger_url`` (migrated first), for real servers."""
+    from daytwo.governance.keys import create_key
+    from daytwo.governance.models import KeyScope
+    from daytwo.store.ledger import Ledger, upgrade
+
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    try:
+        key, _ = create_key(ledger, scope=KeyScope.admin, deployment=None, name="tests")
+    finally:
+        ledger.dispose()
+    return key

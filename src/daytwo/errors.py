@@ -5,6 +5,9 @@
     DaytwoError                      base; carries a machine-readable ``code``
     ├── ConfigError                  settings or environment are unusable
     ├── NotFoundError                a named thing does not exist
+    ├── AuthenticationRequired       no valid credentials (sign in, or send an API key)
+    ├── PermissionDenied             credentials lack the role, scope or deployment grant
+    ├── RateLimited                  too many requests for this key; ``retry_after`` seconds
     ├── ConflictError                the request contradicts stored state
     ├── InputError                   the caller sent something unusable (whole request)
     │   ├── PayloadTooLargeError     body or batch over the limits
@@ -66,6 +69,28 @@ class NotFoundError(DaytwoError):
     code = "not_found"
     http_status = 404
     exit_code = 4
+
+
+class AuthenticationRequired(DaytwoError):
+    code = "unauthenticated"
+    http_status = 401
+    exit_code = 77
+
+
+class PermissionDenied(DaytwoError):
+    code = "forbidden"
+    http_status = 403
+    exit_code = 77
+
+
+class RateLimited(DaytwoError):
+    code = "rate_limited"
+    http_status = 429
+    exit_code = 75
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
 
 
 class ConflictError(DaytwoError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,12 +42,71 @@ class Settings(BaseSettings):
         ge=0,
         description="How often `daytwo serve` runs the detectors, in minutes; 0 turns it off.",
     )
-    demo: bool = Field(default=False, description="Set by `daytwo demo`; relaxes nothing yet.")
+    demo: bool = Field(
+        default=False,
+        description="Set by `daytwo demo`: allows plain-HTTP session cookies on any address.",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs session cookies (32+ characters); default: a random key "
+        "kept in the data dir (`session.key`, mode 600).",
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="Sign a UI session out after this idle time."
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        description="Mark cookies Secure (HTTPS only). Required when `host` is not loopback, "
+        "unless in the demo.",
+    )
+    login_free_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins in a row before an account locks."
+    )
+    login_lockout_seconds: int = Field(
+        default=30, ge=1, description="First lockout; it doubles with each further failure."
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests per minute per API key, session or address."
+    )
+    retention_interval_minutes: int = Field(
+        default=60, ge=0, description="How often `serve` applies retention; 0 turns it off."
+    )
 
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("session_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("session_secret needs at least 32 characters")
+        return value
+
+    def check_safe_to_serve(self) -> None:
+        """Refuse settings that are unsafe outside the demo (raises ConfigError)."""
+        from daytwo.errors import ConfigError
+
+        loopback = self.host in ("127.0.0.1", "localhost", "::1")
+        if not (self.demo or loopback or self.cookie_secure):
+            raise ConfigError(
+                f"Serving on {self.host} sends session cookies over plain HTTP: put daytwo "
+                "behind HTTPS and set DAYTWO_COOKIE_SECURE=true."
+            )
+
+    def session_key(self) -> bytes:
+        """The cookie-signing key: the setting, else a random key kept in the data dir."""
+        if self.session_secret is not None:
+            return self.session_secret.get_secret_value().encode()
+        path = self.data_dir / "session.key"
+        if not path.exists():
+            import secrets
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
 
     @property
     def resolved_ledger_url(self) -> str:

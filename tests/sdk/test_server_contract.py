@@ -17,6 +17,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from daytwo.governance.keys import create_key
+from daytwo.governance.models import KeyScope
 from daytwo.sdk import Client, UndeliveredRecord
 from daytwo.server import create_app
 from daytwo.settings import Settings
@@ -55,7 +57,8 @@ def _records() -> list[dict[str, Any]]:
 def test_only_the_valid_records_are_stored_once(served: tuple[str, FastAPI], partial: bool) -> None:
     url, app = served
     undelivered: list[UndeliveredRecord] = []
-    client = Client(url, batch_size=100, partial=partial, on_error=undelivered.extend)
+    key, _ = create_key(app.state.ledger, scope=KeyScope.ingest, deployment="care-bot")
+    client = Client(url, key, batch_size=100, partial=partial, on_error=undelivered.extend)
     for rec in _records():
         client.log(rec)
     assert client.close(timeout=10)

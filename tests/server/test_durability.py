@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from daytwo.store.events import open_event_store
-from tests.factory import interaction, ndjson
+from tests.factory import admin_key, interaction, ndjson
 
 
 def _free_port() -> int:
@@ -57,11 +57,13 @@ def _start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 def test_acknowledged_batches_survive_kill_9(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
+    ledger_url = "sqlite:///" + str(data_dir / "ledger.sqlite")
+    auth = {"authorization": f"Bearer {admin_key(ledger_url)}"}
     port = _free_port()
     proc = _start_server(data_dir, port)
     acknowledged = 0
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=auth) as client:
             for b in range(5):
                 records = [interaction(b * 200 + i, turns=3) for i in range(200)]
                 r = client.post(
@@ -86,7 +88,7 @@ def test_acknowledged_batches_survive_kill_9(tmp_path: Path) -> None:
     # And a restarted server serves them, and a re-sent batch changes nothing.
     proc = _start_server(data_dir, port)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=auth) as client:
             again = client.post(
                 "/api/v1/ingest",
                 json={"interactions": [interaction(i, turns=3) for i in range(200)]},

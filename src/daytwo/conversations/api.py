@@ -8,10 +8,13 @@ from fastapi import APIRouter, Query
 
 from daytwo.conversations import service
 from daytwo.conversations.schemas import ConversationPage, Transcript
+from daytwo.server.access import Scope, requires
 from daytwo.server.deps import EventsDep
 from daytwo.server.params import SliceDep
 
-router = APIRouter(prefix="/api/v1/interactions", tags=["interactions"])
+router = APIRouter(
+    prefix="/api/v1/interactions", tags=["interactions"], dependencies=[requires(Scope.read)]
+)
 
 
 @router.get("", response_model=ConversationPage, summary="Search conversations")

@@ -10,17 +10,18 @@ from daytwo.deployments.service import overview
 from daytwo.errors import InputError
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.metrics.views import dimension_values
+from daytwo.server.access import Scope, granted, requires
 from daytwo.server.deps import EventsDep, LedgerDep
 from daytwo.web.scope import parse_scope
 from daytwo.web.templating import templates
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 PAGE_SIZE = 50
 
 
 @router.get("/conversations", response_class=HTMLResponse)
 def conversations_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
-    deployments = overview(ledger, events)
+    deployments = granted(request, overview(ledger, events))
     scope = parse_scope(request.query_params, deployments)
     context: dict[str, object] = {"scope": scope, "deployments": deployments}
     if scope is not None:
@@ -53,7 +54,7 @@ def conversations_page(request: Request, ledger: LedgerDep, events: EventsDep) -
 def transcript_page(
     deployment: str, interaction_id: str, request: Request, ledger: LedgerDep, events: EventsDep
 ) -> HTMLResponse:
-    deployments = overview(ledger, events)
+    deployments = granted(request, overview(ledger, events))
     scope = parse_scope(request.query_params, deployments)
     convo = transcript(events, deployment, interaction_id)
     return templates.TemplateResponse(

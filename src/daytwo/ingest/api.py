@@ -8,9 +8,11 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from daytwo.errors import InputError, PayloadTooLargeError
+from daytwo.governance.policies import redaction_plan
 from daytwo.ingest.decode import Decoded, decode_json, decode_ndjson
 from daytwo.ingest.service import IngestResult, ingest
-from daytwo.server.deps import EventsDep, SettingsDep
+from daytwo.server.access import Scope, check_deployments, requires
+from daytwo.server.deps import EventsDep, LedgerDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
@@ -41,6 +43,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     "/ingest",
     response_model=IngestResult,
     summary="Ingest a batch of interactions",
+    dependencies=[requires(Scope.ingest)],
     responses={
         400: {"description": "The body is not JSON/NDJSON at all."},
         413: {"description": "Over 20 MB or 5,000 interactions."},
@@ -50,6 +53,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def ingest_batch(
     request: Request,
     events: EventsDep,
+    ledger: LedgerDep,
     settings: SettingsDep,
     partial: Annotated[
         bool, Query(description="Store the valid records and report the rest.")
@@ -73,6 +77,14 @@ async def ingest_batch(
                 f"The batch has {decoded.n_records} interactions; the limit is "
                 f"{settings.ingest_max_interactions} per request."
             )
-        return ingest(events, decoded, partial=partial, source="api")
+        # Every deployment of the batch must be granted, valid records or not: a key of one
+        # deployment cannot write another's, nor learn about it from the errors.
+        check_deployments(
+            request,
+            Scope.ingest,
+            [d for d in set(decoded.batch.interactions["deployment"].to_pylist()) if d],
+        )
+        plan = redaction_plan(ledger)
+        return ingest(events, decoded, partial=partial, source="api", redaction=plan)
 
     return await run_in_threadpool(work)

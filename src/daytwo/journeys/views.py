@@ -16,16 +16,17 @@ from daytwo.journeys.service import (
 )
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.metrics.views import dimension_values
+from daytwo.server.access import Scope, granted, requires
 from daytwo.server.deps import EventsDep, LedgerDep
 from daytwo.web.scope import parse_scope
 from daytwo.web.templating import templates
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 
 
 @router.get("/journeys", response_class=HTMLResponse)
 def journeys_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
-    deployments = overview(ledger, events)
+    deployments = granted(request, overview(ledger, events))
     scope = parse_scope(request.query_params, deployments)
     context: dict[str, object] = {"scope": scope, "deployments": deployments}
     if scope is not None:
@@ -41,7 +42,7 @@ def journeys_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
 def journey_page(
     journey: str, request: Request, ledger: LedgerDep, events: EventsDep
 ) -> HTMLResponse:
-    deployments = overview(ledger, events)
+    deployments = granted(request, overview(ledger, events))
     base = parse_scope(request.query_params, deployments)
     scope = base.with_filter("journey", journey) if base else None
     context: dict[str, object] = {"scope": scope, "deployments": deployments, "journey": journey}

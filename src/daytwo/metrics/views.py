@@ -16,13 +16,15 @@ from daytwo.metrics.catalog import GROUPS, METRICS, REGISTRY
 from daytwo.metrics.charts import trend_spec
 from daytwo.metrics.schemas import MetricPoint, MetricSummary
 from daytwo.metrics.service import baseline_window, metric_points, summaries
+from daytwo.server.access import Scope as Access
+from daytwo.server.access import granted, requires
 from daytwo.server.deps import EventsDep, LedgerDep
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 from daytwo.web.scope import Scope, parse_scope
 from daytwo.web.templating import templates
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[requires(Access.read)])
 
 TREND_METRICS = (
     "containment_rate",
@@ -71,7 +73,7 @@ def _by_day(points: list[MetricPoint], start: date, days: int) -> dict[str, list
 
 @router.get("/overview", response_class=HTMLResponse)
 def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
-    deployments = overview(ledger, events)
+    deployments = granted(request, overview(ledger, events))
     scope = parse_scope(request.query_params, deployments)
     if scope is None:
         return templates.TemplateResponse(request, "overview.html", {"scope": None})

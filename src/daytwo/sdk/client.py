@@ -58,7 +58,7 @@ class Client:
 
     Args:
         base_url: the server, e.g. ``"https://daytwo.example.com"``.
-        api_key: sent as ``Authorization: Bearer <api_key>`` when given.
+        api_key: sent as ``Authorization: Bearer <api_key>``; default: ``$DAYTWO_API_KEY``.
         batch_size: records per request (1 to 5,000); bodies are also kept under 20 MB.
         flush_interval: seconds the first queued record waits for a batch to fill.
         max_queue: records held in memory; ``log()`` drops (and counts) beyond it.
@@ -112,7 +112,8 @@ class Client:
         if min(flush_interval, backoff_base, backoff_max, shutdown_timeout) < 0 or timeout <= 0:
             raise ValueError("intervals, backoff and timeouts must not be negative")
         self.base_url = base_url
-        self._api_key = api_key
+        # The environment is read here, when a client is made, never at import.
+        self._api_key = api_key or os.environ.get("DAYTWO_API_KEY") or None
         self._timeout = timeout
         self._transport = transport
         self._shutdown_timeout = shutdown_timeout

@@ -14,11 +14,14 @@ from daytwo.conversations.views import router as conversations_views
 from daytwo.deployments.api import router as deployments_router
 from daytwo.detect.api import router as findings_router
 from daytwo.detect.schedule import AnalysisSchedule
+from daytwo.governance.views import router as governance_views
 from daytwo.ingest.api import router as ingest_router
 from daytwo.journeys.views import router as journeys_views
 from daytwo.metrics.api import router as metrics_router
 from daytwo.metrics.views import router as metrics_views
+from daytwo.server.access import Scope, requires
 from daytwo.server.errors import install_error_handlers
+from daytwo.server.security import SecurityMiddleware
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
 from daytwo.store.ledger import Ledger, upgrade
@@ -69,9 +72,16 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
+    app.state.session_key = settings.session_key()
     install_error_handlers(app)
+    app.add_middleware(SecurityMiddleware, per_minute=settings.rate_limit_per_minute)
 
-    @app.get("/healthz", tags=["service"], summary="Liveness and store reachability")
+    @app.get(
+        "/healthz",
+        tags=["service"],
+        summary="Liveness and store reachability",
+        dependencies=[requires(Scope.public)],
+    )
     def healthz() -> dict[str, str]:
         app.state.events.query("SELECT 1 AS ok")
         with app.state.ledger.engine.connect():
@@ -84,6 +94,7 @@ def create_app(
     app.include_router(metrics_router)
     app.include_router(findings_router)
     app.include_router(web_router)
+    app.include_router(governance_views)
     app.include_router(metrics_views)
     app.include_router(journeys_views)
     app.include_router(conversations_views)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from daytwo.errors import DaytwoError
+from daytwo.errors import AuthenticationRequired, DaytwoError, RateLimited
 
 log = logging.getLogger("daytwo.server")
 
@@ -18,10 +19,23 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def _is_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, not an HTMX fragment): send it to sign in."""
+    return (
+        request.method == "GET"
+        and not request.url.path.startswith(("/api/", "/v1/"))
+        and "hx-request" not in request.headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DaytwoError)
-    async def _daytwo(_: Request, exc: DaytwoError) -> JSONResponse:
-        return JSONResponse({"error": exc.as_dict()}, status_code=exc.http_status)
+    async def _daytwo(request: Request, exc: DaytwoError) -> Response:
+        if isinstance(exc, AuthenticationRequired) and _is_page(request):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return JSONResponse({"error": exc.as_dict()}, status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from daytwo.deployments.service import overview
+from daytwo.server.access import Scope, granted, requires
 from daytwo.server.deps import EventsDep, LedgerDep
 from daytwo.web.templating import STATIC_DIR, templates
 
@@ -14,9 +15,9 @@ __all__ = ["STATIC_DIR", "router"]
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, dependencies=[requires(Scope.read)])
 def home(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
-    deployments = overview(ledger, events)
+    deployments = granted(request, overview(ledger, events))
     return templates.TemplateResponse(
         request,
         "home.html",
@@ -28,7 +29,7 @@ def home(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse
     )
 
 
-@router.get("/api/docs", response_class=HTMLResponse)
+@router.get("/api/docs", response_class=HTMLResponse, dependencies=[requires(Scope.public)])
 def api_docs(request: Request) -> HTMLResponse:
     """Interactive API reference (Swagger UI, vendored: works offline)."""
     return templates.TemplateResponse(

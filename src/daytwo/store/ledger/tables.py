@@ -13,7 +13,11 @@ from sqlalchemy import MetaData
 
 from daytwo.store.ledger.models import Base
 
-DOMAIN_MODELS: tuple[str, ...] = ("daytwo.detect.models", "daytwo.backlog.models")
+DOMAIN_MODELS: tuple[str, ...] = (
+    "daytwo.detect.models",
+    "daytwo.backlog.models",
+    "daytwo.governance.models",
+)
 
 
 def all_metadata() -> MetaData:

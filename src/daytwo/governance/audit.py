@@ -1,0 +1,173 @@
+"""The audit log: every write, append-only, each entry hash-chained to the one before.
+
+An entry's ``hash`` is SHA-256 over the previous entry's hash and the entry's own fields in a
+canonical JSON form, so editing an entry breaks its hash, deleting one breaks the link of the
+next (and leaves a gap in the ids), and swapping two breaks both links. :func:`verify` walks the
+chain and names the first entry that does not hold and what happened to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daytwo.governance.models import AuditEntry
+from daytwo.store.ledger import Ledger
+
+GENESIS = "0" * 64
+
+
+def _canonical(entry: AuditEntry) -> bytes:
+    at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
+    fields = {
+        "id": entry.id,
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "deployment": entry.deployment,
+        "ip": entry.ip,
+        "before": entry.before,
+        "after": entry.after,
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(entry)).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target: str = "",
+    deployment: str | None = None,
+    ip: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry in ``session``'s transaction (so it commits with the write it records).
+
+    The last entry is read with ``FOR UPDATE`` where the database has it, so two writers
+    cannot both chain onto the same entry.
+    """
+    last = session.execute(
+        select(AuditEntry.id, AuditEntry.hash)
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+    prev_id, prev_hash = (last[0], last[1]) if last else (0, GENESIS)
+    entry = AuditEntry(
+        id=prev_id + 1,
+        at=datetime.now(UTC),
+        actor=actor[:200],
+        action=action[:100],
+        target=target[:300],
+        deployment=deployment,
+        ip=ip,
+        before=before,
+        after=after,
+        prev_hash=prev_hash,
+    )
+    entry.hash = entry_hash(prev_hash, entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """Where the chain does not hold: the entry id and what happened there."""
+
+    entry_id: int
+    problem: str  # "edited", "deleted", "reordered"
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    entries: int
+    head: str
+    breaks: list[Break]
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+
+def verify(ledger: Ledger) -> Verification:
+    """Walk the whole chain; report every entry that is edited, missing or out of order."""
+    with ledger.session() as session:
+        entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+        session.expunge_all()
+    hashes = {e.hash: e.id for e in entries}
+    breaks: list[Break] = []
+    prev_hash = GENESIS
+    expected_id = 1
+    for entry in entries:
+        if entry.id != expected_id:
+            missing = (
+                f"{expected_id}" if entry.id == expected_id + 1 else f"{expected_id}-{entry.id - 1}"
+            )
+            breaks.append(
+                Break(entry.id, "deleted", f"entries {missing} before entry {entry.id} are missing")
+            )
+        elif entry.prev_hash != prev_hash:
+            if entry.prev_hash in hashes and hashes[entry.prev_hash] != entry.id - 1:
+                breaks.append(
+                    Break(
+                        entry.id,
+                        "reordered",
+                        f"entry {entry.id} follows entry {hashes[entry.prev_hash]} in the chain, "
+                        f"not entry {entry.id - 1}",
+                    )
+                )
+            else:
+                breaks.append(
+                    Break(
+                        entry.id,
+                        "edited",
+                        f"entry {entry.id - 1} was changed: entry {entry.id} does not chain to it",
+                    )
+                )
+        if entry_hash(entry.prev_hash, entry) != entry.hash:
+            breaks.append(
+                Break(entry.id, "edited", f"entry {entry.id} was changed after it was written")
+            )
+        prev_hash = entry.hash
+        expected_id = entry.id + 1
+    return Verification(len(entries), prev_hash, breaks)
+
+
+def entries(
+    ledger: Ledger,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    deployment: str | None = None,
+    since: datetime | None = None,
+    limit: int = 200,
+) -> list[AuditEntry]:
+    """Newest first, filtered."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if action:
+        query = query.where(AuditEntry.action.startswith(action))
+    if deployment:
+        query = query.where(AuditEntry.deployment == deployment)
+    if since:
+        query = query.where(AuditEntry.at >= since)
+    with ledger.session() as session:
+        rows = list(session.scalars(query))
+        session.expunge_all()
+    return rows

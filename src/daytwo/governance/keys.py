@@ -1,0 +1,162 @@
+"""API keys: ``dt_<prefix>_<secret>``, shown once; the ledger keeps the prefix (to find the key)
+and the SHA-256 of the secret (to check it). Keys are random 32-byte secrets, so a fast hash is
+as strong as a slow one here and costs nothing per request."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from daytwo.errors import InputError, NotFoundError
+from daytwo.governance import audit
+from daytwo.governance.models import ApiKey, KeyScope
+from daytwo.store.ledger import Ledger
+
+KEY_PREFIX = "dt_"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPublic:
+    prefix: str
+    name: str
+    scope: KeyScope
+    deployment: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    def status(self, now: datetime | None = None) -> str:
+        now = now or datetime.now(UTC)
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and _aware(self.expires_at) <= now:
+            return "expired"
+        return "active"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPrincipal:
+    prefix: str
+    scope: KeyScope
+    deployment: str | None
+
+
+def _public(key: ApiKey) -> KeyPublic:
+    return KeyPublic(
+        key.prefix,
+        key.name,
+        key.scope,
+        key.deployment,
+        key.created_by,
+        key.created_at,
+        key.expires_at,
+        key.revoked_at,
+        key.last_used_at,
+    )
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(
+    ledger: Ledger,
+    *,
+    scope: KeyScope,
+    deployment: str | None,
+    name: str = "",
+    expires_in: timedelta | None = None,
+    actor: str = "cli",
+    ip: str | None = None,
+) -> tuple[str, KeyPublic]:
+    """A new key: the full key (to show once) and its public description."""
+    if deployment is None and scope is not KeyScope.admin:
+        raise InputError("An ingest or read key belongs to one deployment: give --deployment.")
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with ledger.session() as session:
+        key = ApiKey(
+            prefix=prefix,
+            secret_hash=_hash(secret),
+            name=name,
+            scope=scope,
+            deployment=deployment,
+            created_by=actor,
+            created_at=now,
+            expires_at=now + expires_in if expires_in else None,
+        )
+        session.add(key)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="key.create",
+            target=prefix,
+            deployment=deployment,
+            ip=ip,
+            after={"scope": scope.value, "name": name, "expires_at": str(key.expires_at)},
+        )
+        return f"{KEY_PREFIX}{prefix}_{secret}", _public(key)
+
+
+def list_keys(ledger: Ledger, deployment: str | None = None) -> list[KeyPublic]:
+    query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+    if deployment:
+        query = query.where(ApiKey.deployment == deployment)
+    with ledger.session() as session:
+        return [_public(k) for k in session.scalars(query)]
+
+
+def revoke_key(ledger: Ledger, prefix: str, *, actor: str = "cli", ip: str | None = None) -> None:
+    with ledger.session() as session:
+        key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if key is None:
+            raise NotFoundError(f"No API key {prefix!r}.")
+        if key.revoked_at is None:
+            key.revoked_at = datetime.now(UTC)
+            audit.record(
+                session,
+                actor=actor,
+                action="key.revoke",
+                target=prefix,
+                deployment=key.deployment,
+                ip=ip,
+                before={"status": "active"},
+                after={"status": "revoked"},
+            )
+
+
+def authenticate(
+    ledger: Ledger, presented: str, now: datetime | None = None
+) -> KeyPrincipal | None:
+    """The key behind a presented ``dt_...`` string, or None (unknown, wrong, revoked, expired)."""
+    if not presented.startswith(KEY_PREFIX):
+        return None
+    prefix, sep, secret = presented[len(KEY_PREFIX) :].partition("_")
+    if not sep or not secret:
+        return None
+    now = now or datetime.now(UTC)
+    with ledger.session() as session:
+        key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
+            return None
+        if key.revoked_at is not None:
+            return None
+        if key.expires_at is not None and _aware(key.expires_at) <= now:
+            return None
+        last = key.last_used_at
+        if last is None or now - _aware(last) > timedelta(minutes=1):
+            key.last_used_at = now
+        return KeyPrincipal(key.prefix, key.scope, key.deployment)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,0 +1,172 @@
+"""Each deployment's data policy: how its PII is redacted, and how long raw data is kept.
+
+Retention removes raw data only: turn text (and the free-text attributes with it) after
+``text_retention_days``, whole interactions with their turns and assist events after
+``interaction_retention_days``. The ledger (findings, items, changes, feedback, audit log) is
+never touched, so the history of what was found and done survives the raw conversations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from daytwo.errors import InputError
+from daytwo.governance import audit
+from daytwo.governance.models import DataPolicy
+from daytwo.governance.plan import RedactionPlan
+from daytwo.governance.redact import RedactionPolicy
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyPublic:
+    deployment: str
+    redaction: RedactionPolicy
+    text_retention_days: int | None
+    interaction_retention_days: int | None
+
+
+def _public(row: DataPolicy) -> PolicyPublic:
+    return PolicyPublic(
+        row.deployment,
+        RedactionPolicy.model_validate(row.redaction or {}),
+        row.text_retention_days,
+        row.interaction_retention_days,
+    )
+
+
+def list_policies(ledger: Ledger) -> list[PolicyPublic]:
+    with ledger.session() as session:
+        rows = session.scalars(select(DataPolicy).order_by(DataPolicy.deployment))
+        return [_public(r) for r in rows]
+
+
+def redaction_plan(ledger: Ledger) -> RedactionPlan:
+    """The redaction of every deployment with a policy; the default for the others."""
+    return RedactionPlan.from_policies({p.deployment: p.redaction for p in list_policies(ledger)})
+
+
+_UNSET: Any = object()
+
+
+def set_policy(
+    ledger: Ledger,
+    deployment: str,
+    *,
+    redaction: RedactionPolicy | None = None,
+    text_retention_days: int | None = _UNSET,
+    interaction_retention_days: int | None = _UNSET,
+    actor: str = "cli",
+    ip: str | None = None,
+) -> PolicyPublic:
+    for days in (text_retention_days, interaction_retention_days):
+        if days is not _UNSET and days is not None and days < 1:
+            raise InputError("A retention period is at least one day (or none: keep forever).")
+    with ledger.session() as session:
+        row = session.scalar(select(DataPolicy).where(DataPolicy.deployment == deployment))
+        if row is None:
+            row = DataPolicy(deployment=deployment, redaction={})
+            session.add(row)
+            before = None
+        else:
+            before = _as_dict(_public(row))
+        if redaction is not None:
+            row.redaction = redaction.model_dump(mode="json")
+        if text_retention_days is not _UNSET:
+            row.text_retention_days = text_retention_days
+        if interaction_retention_days is not _UNSET:
+            row.interaction_retention_days = interaction_retention_days
+        session.flush()
+        public = _public(row)
+        audit.record(
+            session,
+            actor=actor,
+            action="policy.update",
+            target=deployment,
+            deployment=deployment,
+            ip=ip,
+            before=before,
+            after=_as_dict(public),
+        )
+        return public
+
+
+def _as_dict(p: PolicyPublic) -> dict[str, Any]:
+    return {
+        "redaction": p.redaction.model_dump(mode="json"),
+        "text_retention_days": p.text_retention_days,
+        "interaction_retention_days": p.interaction_retention_days,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionResult:
+    deployment: str
+    texts_cleared: int
+    interactions_deleted: int
+
+
+def _count(store: EventStore, sql: str, params: list[Any]) -> int:
+    table = store.query(sql, params)
+    return int(table.column(0)[0].as_py() or 0) if table.num_rows else 0
+
+
+def apply_retention(
+    ledger: Ledger, store: EventStore, *, now: datetime | None = None, actor: str = "retention"
+) -> list[RetentionResult]:
+    """Apply every deployment's retention now; each deployment that lost data is audited."""
+    now = now or datetime.now(UTC)
+    results = []
+    for policy in list_policies(ledger):
+        texts = interactions = 0
+        dep = policy.deployment
+        if policy.text_retention_days is not None:
+            cutoff = now - timedelta(days=policy.text_retention_days)
+            texts = _count(
+                store,
+                "SELECT count(*) FROM turns WHERE deployment = ? AND ts < ? "
+                "AND (text IS NOT NULL OR attributes IS NOT NULL OR error IS NOT NULL)",
+                [dep, cutoff],
+            )
+            if texts:
+                store.query(
+                    "UPDATE turns SET text = NULL, attributes = NULL, error = NULL "
+                    "WHERE deployment = ? AND ts < ?",
+                    [dep, cutoff],
+                )
+        if policy.interaction_retention_days is not None:
+            cutoff = now - timedelta(days=policy.interaction_retention_days)
+            interactions = _count(
+                store,
+                "SELECT count(*) FROM interactions WHERE deployment = ? AND started_at < ?",
+                [dep, cutoff],
+            )
+            if interactions:
+                for table in ("turns", "assist_events"):
+                    store.query(
+                        f"DELETE FROM {table} WHERE deployment = ? AND interaction_id IN "  # noqa: S608 - fixed table names
+                        "(SELECT interaction_id FROM interactions "
+                        "WHERE deployment = ? AND started_at < ?)",
+                        [dep, dep, cutoff],
+                    )
+                store.query(
+                    "DELETE FROM interactions WHERE deployment = ? AND started_at < ?",
+                    [dep, cutoff],
+                )
+        if texts or interactions:
+            with ledger.session() as session:
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="retention.apply",
+                    target=dep,
+                    deployment=dep,
+                    after={"texts_cleared": texts, "interactions_deleted": interactions},
+                )
+        results.append(RetentionResult(dep, texts, interactions))
+    return results

@@ -1,0 +1,168 @@
+"""Hard limits and headers on every response, and an audit entry for every write.
+
+- **Rate limit**: at most ``rate_limit_per_minute`` requests per API key, UI session or (when
+  anonymous) client address, in one-minute windows; over it, ``429`` with ``Retry-After``.
+- **Security headers**: a content security policy without inline script, frame denial, no
+  MIME sniffing, no referrer across origins.
+- **Audit**: every request that is not a read (POST, PUT, PATCH, DELETE) is written to the
+  audit log after it is answered: who (the principal the route admitted, or ``anonymous``),
+  what (method, route and status), when, from where. Services add the before → after of what
+  they change in their own entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from daytwo.governance import audit
+
+log = logging.getLogger("daytwo.server")
+
+# Vega compiles chart expressions with the Function constructor, hence 'unsafe-eval';
+# no inline script is allowed anywhere.
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+UNLIMITED_PREFIXES = ("/static/", "/healthz")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class RateLimiter:
+    """Fixed one-minute windows per caller; thread-safe, in memory (one per process)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._lock = threading.Lock()
+        self._window = 0
+        self._counts: dict[str, int] = {}
+
+    def hit(self, caller: str, now: float | None = None) -> int:
+        """0 when admitted, else the seconds until the caller's next window."""
+        now = time.time() if now is None else now
+        window = int(now // 60)
+        with self._lock:
+            if window != self._window:
+                self._window = window
+                self._counts = {}
+            count = self._counts.get(caller, 0) + 1
+            self._counts[caller] = count
+        if count <= self.per_minute:
+            return 0
+        return max(1, int((window + 1) * 60 - now) + 1)
+
+
+def _caller(scope: Scope) -> str:
+    headers = dict(scope.get("headers") or [])
+    credential = headers.get(b"authorization") or b""
+    if not credential:
+        for part in (headers.get(b"cookie") or b"").split(b";"):
+            name, _, value = part.strip().partition(b"=")
+            if name == b"daytwo_session":
+                credential = value
+    if credential:
+        return "c:" + hashlib.sha256(credential).hexdigest()[:32]
+    client = scope.get("client")
+    return "a:" + (client[0] if client else "-")
+
+
+class SecurityMiddleware:
+    def __init__(self, app: ASGIApp, *, per_minute: int) -> None:
+        self.app = app
+        self.limiter = RateLimiter(per_minute)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if not path.startswith(UNLIMITED_PREFIXES):
+            wait = self.limiter.hit(_caller(scope))
+            if wait:
+                await _too_many(send, wait)
+                return
+        status: dict[str, int] = {}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                names = {name.lower() for name, _ in message["headers"]}
+                message["headers"] = list(message["headers"]) + [
+                    (name, value) for name, value in HEADERS if name not in names
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+        if scope.get("method") in WRITE_METHODS and status.get("code", 500) != 429:
+            await run_in_threadpool(_audit_write, scope, status.get("code", 500))
+
+
+async def _too_many(send: Send, wait: int) -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "code": "rate_limited",
+                "message": f"Too many requests; retry in {wait} seconds.",
+                "details": {"retry_after": wait},
+            }
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"retry-after", str(wait).encode()),
+                (b"content-length", str(len(body)).encode()),
+                *HEADERS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _audit_write(scope: Scope, status: int) -> None:
+    app: Any = scope.get("app")
+    state: dict[str, Any] = scope.get("state") or {}
+    principal = state.get("principal")
+    route = scope.get("route")
+    route_path = getattr(route, "path", scope.get("path", ""))
+    params = {**(scope.get("path_params") or {})}
+    query = (scope.get("query_string") or b"").decode(errors="replace")
+    deployment = params.get("deployment") or params.get("name")
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if key == "deployment" and value:
+            deployment = value
+    client = scope.get("client")
+    try:
+        with app.state.ledger.session() as session:
+            audit.record(
+                session,
+                actor=principal.name if principal is not None else "anonymous",
+                action=f"http.{scope.get('method', '').lower()}",
+                target=str(route_path),
+                deployment=str(deployment) if deployment else None,
+                ip=client[0] if client else None,
+                after={"status": status, "path": scope.get("path", "")},
+            )
+    except Exception:  # the answer is sent already; an operator must hear of it
+        log.exception("could not write the audit entry of %s %s", scope.get("method"), route_path)
