@@ -62,6 +62,8 @@ DEMO_END = date(2026, 10, 31)
 SEEDED_DEPLOYMENT = "browser-bot"
 SEEDED_INTERACTIONS = 7
 SEEDED_TURNS_EACH = 4
+ADMIN = "browser-admin"
+ADMIN_PASSWORD = "a long browser-suite password"
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,14 @@ class LiveServer:
     pid: int
     data_dir: Path
     seeded: Seeded
+    api_key: str  # an admin key
+    session_cookie: str  # the signed-in admin's session
 
     def get_json(self, path: str) -> Any:
         """GET an API path of the live server and return its JSON (asserting a 200)."""
-        r = httpx.get(self.url + path, timeout=30)
+        r = httpx.get(
+            self.url + path, timeout=30, headers={"authorization": f"Bearer {self.api_key}"}
+        )
         assert r.status_code == 200, f"GET {path}: {r.status_code} {r.text[:500]}"
         return r.json()
 
@@ -115,8 +121,25 @@ def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
         time.sleep(0.1)
 
 
-def _seed_through_api(url: str) -> None:
-    with httpx.Client(base_url=url, timeout=30) as api:
+def _sign_in(url: str, username: str, password: str) -> str:
+    """Sign in through the login form; the session cookie's value."""
+    with httpx.Client(base_url=url, timeout=30) as browser:
+        form = browser.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token, form.text[:500]
+        r = browser.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": token.group(1)},
+        )
+        assert r.status_code == 303, r.text[:500]
+        cookie = browser.cookies.get("daytwo_session")
+        assert cookie, "no session cookie after signing in"
+        return str(cookie)
+
+
+def _seed_through_api(url: str, key: str) -> None:
+    auth = {"authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=url, timeout=30, headers=auth) as api:
         r = api.post(
             "/api/v1/deployments",
             json={
@@ -152,7 +175,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     """A real `daytwo serve` over a small demo plus one deployment seeded through the API."""
     from daytwo.demo.generator import DemoConfig
     from daytwo.demo.load import build_demo
+    from daytwo.governance.accounts import create_user
+    from daytwo.governance.keys import create_key
+    from daytwo.governance.models import KeyScope, Role
     from daytwo.settings import Settings
+    from daytwo.store.ledger import Ledger
 
     base = tmp_path_factory.mktemp("browser")
     data_dir = base / "data"
@@ -160,10 +187,22 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         Settings(data_dir=data_dir),
         DemoConfig(seed=5, days=45, interactions_per_day=300, end=DEMO_END),
     )
+    settings = Settings(data_dir=data_dir)
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        create_user(ledger, ADMIN, ADMIN_PASSWORD, Role.admin)
+        api_key, _ = create_key(ledger, scope=KeyScope.admin, deployment=None, name="browser")
+    finally:
+        ledger.dispose()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = base / "server.log"
-    env = {**os.environ, "DAYTWO_DATA_DIR": str(data_dir)}
+    # Pages, fragments and charts of a whole suite from one session: lift the rate limit.
+    env = {
+        **os.environ,
+        "DAYTWO_DATA_DIR": str(data_dir),
+        "DAYTWO_RATE_LIMIT_PER_MINUTE": "100000",
+    }
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "daytwo", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -174,13 +213,21 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         )
     try:
         _wait_healthy(proc, url, log)
-        _seed_through_api(url)
+        _seed_through_api(url, api_key)
+        cookie = _sign_in(url, ADMIN, ADMIN_PASSWORD)
         seeded = Seeded(
             deployment=SEEDED_DEPLOYMENT,
             interactions=SEEDED_INTERACTIONS,
             turns=SEEDED_INTERACTIONS * SEEDED_TURNS_EACH,
         )
-        yield LiveServer(url=url, pid=proc.pid, data_dir=data_dir, seeded=seeded)
+        yield LiveServer(
+            url=url,
+            pid=proc.pid,
+            data_dir=data_dir,
+            seeded=seeded,
+            api_key=api_key,
+            session_cookie=cookie,
+        )
     finally:
         _stop(proc)
 
@@ -223,11 +270,18 @@ def viewport() -> tuple[int, int]:
 
 @pytest.fixture
 def page(
-    browser: Browser, viewport: tuple[int, int], request: pytest.FixtureRequest
+    browser: Browser,
+    live_server: LiveServer,
+    viewport: tuple[int, int],
+    request: pytest.FixtureRequest,
 ) -> Iterator[Page]:
-    """A fresh page that fails its test on any console error/warning or failed request."""
+    """A fresh page, signed in as an admin, that fails its test on any console error/warning
+    or failed request."""
     width, height = viewport
     context = browser.new_context(viewport={"width": width, "height": height})
+    context.add_cookies(
+        [{"name": "daytwo_session", "value": live_server.session_cookie, "url": live_server.url}]
+    )
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     problems: list[str] = []
 
