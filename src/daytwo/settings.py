@@ -71,6 +71,33 @@ class Settings(BaseSettings):
     retention_interval_minutes: int = Field(
         default=60, ge=0, description="How often `serve` applies retention; 0 turns it off."
     )
+    backlog_priority_cutoffs: list[float] = Field(
+        default=[1000.0, 300.0, 50.0],
+        description="Scores at or above which an item is P1, P2, P3 (else P4); JSON list.",
+    )
+    backlog_population_weight: float = Field(
+        default=0.5, ge=0, description="Score added per customer or agent affected per week."
+    )
+    backlog_sla_triage_hours: dict[str, float] = Field(
+        default={"P1": 4.0, "P2": 24.0, "P3": 72.0, "P4": 168.0},
+        description="Hours to triage an item, by priority; JSON object.",
+    )
+    backlog_sla_fix_days: dict[str, float] = Field(
+        default={"P1": 3.0, "P2": 10.0, "P3": 30.0, "P4": 90.0},
+        description="Days to ship a fix, by priority; JSON object.",
+    )
+    feedback_ack_days: float = Field(
+        default=3.0, gt=0, description="Days to acknowledge a piece of feedback."
+    )
+    feedback_action_days: float = Field(
+        default=14.0, gt=0, description="Days to act on (close) a piece of feedback."
+    )
+    impact_window_days: int = Field(
+        default=28, ge=3, le=90, description="Days before and after a change compared."
+    )
+    impact_resamples: int = Field(
+        default=2000, ge=100, le=100_000, description="Bootstrap resamples of change impact."
+    )
 
     @field_validator("data_dir")
     @classmethod

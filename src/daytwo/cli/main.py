@@ -7,7 +7,18 @@ import sys
 import typer
 
 from daytwo import __version__
-from daytwo.cli import analyze, db, demo, deployments, importer, metrics, serve
+from daytwo.cli import (
+    analyze,
+    change,
+    db,
+    demo,
+    deployments,
+    importer,
+    items,
+    metrics,
+    owners,
+    serve,
+)
 from daytwo.cli.console import err
 from daytwo.errors import DaytwoError
 
@@ -26,6 +37,9 @@ app.command("findings")(analyze.findings)
 app.add_typer(db.app, name="db")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(metrics.app, name="metrics")
+app.add_typer(items.app, name="items")
+app.add_typer(owners.app, name="owners")
+app.add_typer(change.app, name="change")
 
 
 def _print_version(value: bool) -> None:

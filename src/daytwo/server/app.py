@@ -9,6 +9,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from daytwo import __version__
+from daytwo.backlog.api import items_router, owners_router, rules_router
+from daytwo.backlog.changes_api import router as changes_router
+from daytwo.backlog.feedback_api import router as feedback_router
+from daytwo.backlog.views import router as backlog_views
 from daytwo.conversations.api import router as conversations_router
 from daytwo.conversations.views import router as conversations_views
 from daytwo.deployments.api import router as deployments_router
@@ -92,11 +96,17 @@ def create_app(
     app.include_router(deployments_router)
     app.include_router(conversations_router)
     app.include_router(metrics_router)
+    app.include_router(items_router)
+    app.include_router(owners_router)
+    app.include_router(rules_router)
+    app.include_router(changes_router)
+    app.include_router(feedback_router)
     app.include_router(findings_router)
     app.include_router(web_router)
     app.include_router(governance_views)
     app.include_router(metrics_views)
     app.include_router(journeys_views)
     app.include_router(conversations_views)
+    app.include_router(backlog_views)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -1,0 +1,396 @@
+"""The change registry, and each change's measured impact against a control.
+
+A change names the journeys it touched; its impact compares its metric in those journeys and
+in control journeys (named, or by default every other journey that no other change touched in
+the same windows), in equal windows before and after it shipped, as a difference in
+differences with a day-block bootstrap interval (:mod:`daytwo.backlog.impact_calc`). The
+verdict moves the items the change was meant to fix: improved verifies them, regressed
+reopens them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daytwo.backlog import history
+from daytwo.backlog.impact_calc import Window, did, verdict
+from daytwo.backlog.models import Change, ChangeItem, Item
+from daytwo.backlog.owners import registered_deployment
+from daytwo.backlog.policy import BacklogPolicy
+from daytwo.backlog.schemas import ChangeCreate, ChangePublic, ImpactPublic
+from daytwo.backlog.service import _aware, get_row, now_utc, transition
+from daytwo.errors import InputError, NotFoundError
+from daytwo.metrics.catalog import Metric, get_metric
+from daytwo.metrics.query import Slice, build_queries
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+
+MIN_AFTER_DAYS = 7
+MEASURABLE_KINDS = ("ratio", "mean")
+
+
+def known_journeys(session: Session, events: EventStore, deployment: str) -> set[str]:
+    """Journeys the deployment declares or the data shows."""
+    dep = registered_deployment(session, deployment)
+    seen = events.query(
+        "SELECT DISTINCT journey AS j FROM interactions WHERE deployment = ? "
+        "AND journey IS NOT NULL",
+        [deployment],
+    )["j"].to_pylist()
+    return set(dep.journeys) | {str(j) for j in seen}
+
+
+def _measurable(metric_id: str) -> Metric:
+    metric = get_metric(metric_id)
+    if metric.kind not in MEASURABLE_KINDS:
+        raise InputError(
+            f"Impact is measured on rates and means; {metric_id!r} is a {metric.kind}."
+        )
+    return metric
+
+
+def _public(session: Session, row: Change) -> ChangePublic:
+    items = session.scalars(
+        select(ChangeItem.item_id)
+        .where(ChangeItem.change_id == row.id)
+        .order_by(ChangeItem.item_id)
+    ).all()
+    return ChangePublic(
+        id=row.id,
+        deployment=row.deployment,
+        kind=row.kind,
+        title=row.title,
+        rationale=row.rationale,
+        author=row.author,
+        shipped_at=_aware(row.shipped_at),
+        journeys=list(row.journeys),
+        control_journeys=list(row.control_journeys),
+        metric=row.metric,
+        window_days=row.window_days,
+        verdict=row.verdict,
+        impact=ImpactPublic.model_validate(row.impact) if row.impact else None,
+        measured_at=_aware(row.measured_at) if row.measured_at else None,
+        recorded_by=row.recorded_by,
+        items=list(items),
+    )
+
+
+def record_change(
+    ledger: Ledger,
+    events: EventStore,
+    spec: ChangeCreate,
+    policy: BacklogPolicy,
+    *,
+    actor: str,
+) -> ChangePublic:
+    """Store a shipped change; items it fixes move to ``fix_shipped``. Nothing is stored when
+    its scope, control, metric or items do not exist."""
+    if spec.shipped_at.tzinfo is None:
+        raise InputError("shipped_at needs a time zone (e.g. 2026-03-01T09:00:00Z).")
+    _measurable(spec.metric)
+    overlap = set(spec.journeys) & set(spec.control_journeys)
+    if overlap:
+        raise InputError(f"A journey cannot be both changed and control: {sorted(overlap)}.")
+    with ledger.session() as session:
+        known = known_journeys(session, events, spec.deployment)
+        for field, names in (
+            ("journeys", spec.journeys),
+            ("control_journeys", spec.control_journeys),
+        ):
+            unknown = sorted(set(names) - known)
+            if unknown:
+                raise InputError(
+                    f"{field}: {spec.deployment!r} has no journey {', '.join(map(repr, unknown))}."
+                )
+        items = [get_row(session, i) for i in dict.fromkeys(spec.items)]
+        for item in items:
+            if item.deployment != spec.deployment:
+                raise InputError(f"Item {item.id} belongs to {item.deployment!r}, not this change.")
+        row = Change(
+            deployment=spec.deployment,
+            kind=spec.kind,
+            title=spec.title,
+            rationale=spec.rationale,
+            author=spec.author,
+            shipped_at=spec.shipped_at.astimezone(UTC),
+            journeys=list(dict.fromkeys(spec.journeys)),
+            control_journeys=list(dict.fromkeys(spec.control_journeys)),
+            metric=spec.metric,
+            window_days=spec.window_days or policy.impact_window_days,
+            verdict="pending",
+            impact={},
+            recorded_by=actor,
+        )
+        session.add(row)
+        session.flush()
+        history.record(session, "change", row.id, actor, "recorded", after=row.kind)
+        for item in items:
+            session.add(ChangeItem(change_id=row.id, item_id=item.id))
+            history.record(session, "item", item.id, actor, "change linked", after=str(row.id))
+            _ship(session, item, row, policy, actor=actor)
+        session.flush()
+        return _public(session, row)
+
+
+def _ship(
+    session: Session, item: Item, change: Change, policy: BacklogPolicy, *, actor: str
+) -> None:
+    """Walk an open item to ``fix_shipped`` through the workflow, each step recorded."""
+    path = {
+        "new": ("triaged", "in_progress", "fix_shipped"),
+        "triaged": ("in_progress", "fix_shipped"),
+        "reopened": ("in_progress", "fix_shipped"),
+        "in_progress": ("fix_shipped",),
+    }.get(item.status, ())
+    for step in path:
+        transition(session, item, step, policy, actor=actor, reason=f"change {change.id} shipped")
+
+
+def link_items(
+    ledger: Ledger, change_id: int, item_ids: list[int], policy: BacklogPolicy, *, actor: str
+) -> ChangePublic:
+    with ledger.session() as session:
+        row = _row(session, change_id)
+        have = set(
+            session.scalars(select(ChangeItem.item_id).where(ChangeItem.change_id == change_id))
+        )
+        for item_id in dict.fromkeys(item_ids):
+            item = get_row(session, item_id)
+            if item.deployment != row.deployment:
+                raise InputError(f"Item {item.id} belongs to {item.deployment!r}.")
+            if item_id in have:
+                continue
+            session.add(ChangeItem(change_id=row.id, item_id=item.id))
+            history.record(session, "item", item.id, actor, "change linked", after=str(row.id))
+            _ship(session, item, row, policy, actor=actor)
+        session.flush()
+        return _public(session, row)
+
+
+def _row(session: Session, change_id: int) -> Change:
+    row = session.get(Change, change_id)
+    if row is None:
+        raise NotFoundError(f"No change {change_id}.")
+    return row
+
+
+def list_changes(ledger: Ledger, deployment: str | None = None) -> list[ChangePublic]:
+    with ledger.session() as session:
+        query = select(Change)
+        if deployment:
+            query = query.where(Change.deployment == deployment)
+        rows = session.scalars(query.order_by(Change.shipped_at.desc(), Change.id.desc())).all()
+        return [_public(session, r) for r in rows]
+
+
+def get_change(ledger: Ledger, change_id: int) -> ChangePublic:
+    with ledger.session() as session:
+        return _public(session, _row(session, change_id))
+
+
+def _midnight(ts: datetime) -> datetime:
+    return datetime.combine(ts.astimezone(UTC).date(), time(), tzinfo=UTC)
+
+
+def _daily(
+    events: EventStore, metric: Metric, deployment: str, start: datetime, end: datetime
+) -> dict[tuple[datetime, str], tuple[float, float]]:
+    """(day, journey) -> (numerator, denominator) of ``metric``."""
+    s = Slice(deployment, start, end, bucket="day", group_by=("journey",))
+    out: dict[tuple[datetime, str], tuple[float, float]] = {}
+    p = metric.id
+    for q in build_queries([metric], s):
+        for row in events.query(q.sql, q.params).to_pylist():
+            if row["journey"] is None or row["bucket"] is None:
+                continue
+            if metric.kind == "ratio":
+                num, den = row.get(f"{p}__num"), row.get(f"{p}__den")
+            else:
+                val, n = row.get(f"{p}__val"), row.get(f"{p}__n")
+                num, den = (float(val) * float(n), n) if val is not None and n else (0.0, 0)
+            day = row["bucket"]
+            day = day if day.tzinfo else day.replace(tzinfo=UTC)
+            out[(day, str(row["journey"]))] = (float(num or 0), float(den or 0))
+    return out
+
+
+def _pool(
+    daily: dict[tuple[datetime, str], tuple[float, float]], day: datetime, journeys: list[str]
+) -> tuple[float, float]:
+    num = den = 0.0
+    for j in journeys:
+        n, d = daily.get((day, j), (0.0, 0.0))
+        num += n
+        den += d
+    return num, den
+
+
+def _controls(
+    session: Session, row: Change, all_journeys: set[str], start: datetime, end: datetime
+) -> list[str]:
+    if row.control_journeys:
+        return list(row.control_journeys)
+    others = session.scalars(
+        select(Change).where(
+            Change.deployment == row.deployment,
+            Change.id != row.id,
+            Change.shipped_at >= start,
+            Change.shipped_at < end,
+        )
+    ).all()
+    touched = set(row.journeys)
+    for other in others:
+        touched |= set(other.journeys) if other.journeys else all_journeys
+    return sorted(all_journeys - touched)
+
+
+def assess(
+    session: Session, events: EventStore, row: Change, policy: BacklogPolicy
+) -> ImpactPublic:
+    """The impact of one change on its metric, from the events (no writes)."""
+    metric = _measurable(row.metric)
+    shipped = _aware(row.shipped_at)
+    day0 = _midnight(shipped)
+    day1 = day0 if shipped == day0 else day0 + timedelta(days=1)
+    w = timedelta(days=row.window_days)
+    before_start, after_end = day0 - w, day1 + w
+    latest = events.query(
+        "SELECT max(started_at) AS m FROM interactions WHERE deployment = ?", [row.deployment]
+    )["m"][0].as_py()
+    base: dict[str, Any] = {"metric": row.metric, "treated": list(row.journeys)}
+    if not row.journeys:
+        return ImpactPublic(
+            **base, verdict="inconclusive",
+            reason="The change touched the whole deployment: there is no journey left to "
+            "serve as control. Record the journeys it touched to measure it.",
+        )  # fmt: skip
+    if latest is None:
+        return ImpactPublic(**base, verdict="pending", reason="No data for this deployment yet.")
+    data_end = min(after_end, _midnight(latest))  # only whole days
+    after_days = (data_end - day1).days
+    if after_days < min(MIN_AFTER_DAYS, row.window_days):
+        return ImpactPublic(
+            **base, verdict="pending",
+            reason=f"{max(after_days, 0)} full days of data after the change; "
+            f"{min(MIN_AFTER_DAYS, row.window_days)} are needed.",
+        )  # fmt: skip
+    daily = _daily(events, metric, row.deployment, before_start, data_end)
+    all_journeys = {j for _, j in daily}
+    control = _controls(session, row, all_journeys, before_start, after_end)
+    base["control"] = control
+    if not control:
+        return ImpactPublic(
+            **base, verdict="inconclusive",
+            reason="No control journey: every other journey changed in the same windows.",
+        )  # fmt: skip
+    windows: dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]] = {}
+    series: list[dict[str, Any]] = []
+    for name, first, days in (
+        ("before", before_start, (day0 - before_start).days),
+        ("after", day1, after_days),
+    ):
+        treated_days: list[tuple[float, float]] = []
+        control_days: list[tuple[float, float]] = []
+        for k in range(days):
+            day = first + timedelta(days=k)
+            t, c = _pool(daily, day, list(row.journeys)), _pool(daily, day, control)
+            if t[1] <= 0 or c[1] <= 0:
+                continue  # no data that day for one group: drop the day from both
+            treated_days.append(t)
+            control_days.append(c)
+            series.append(
+                {
+                    "day": day.date().isoformat(),
+                    "window": name,
+                    "treated": t[0] / t[1],
+                    "control": c[0] / c[1],
+                    "n_treated": t[1],
+                    "n_control": c[1],
+                }
+            )
+        windows[name] = (treated_days, control_days)
+    try:
+        result = did(
+            Window.of(*windows["before"]),
+            Window.of(*windows["after"]),
+            resamples=policy.impact_resamples,
+            seed=row.id,
+        )
+    except InputError as exc:
+        return ImpactPublic(**base, verdict="pending", reason=exc.message, daily=series)
+    v = verdict(result, metric.good)
+    reason = {
+        "improved": f"The {metric.name.lower()} moved the good way beyond its interval.",
+        "regressed": f"The {metric.name.lower()} moved the wrong way beyond its interval.",
+        "inconclusive": "The interval includes no effect.",
+    }.get(v, "")
+    return ImpactPublic(**base, **asdict(result), verdict=v, reason=reason, daily=series)
+
+
+def measure_impact(
+    ledger: Ledger,
+    events: EventStore,
+    change_id: int,
+    policy: BacklogPolicy,
+    *,
+    actor: str = history.SYSTEM,
+) -> ChangePublic:
+    """Measure (or re-measure) a change and act on a new verdict."""
+    with ledger.session() as session:
+        row = _row(session, change_id)
+        impact = assess(session, events, row, policy)
+        before = row.verdict
+        row.impact = impact.model_dump(mode="json")
+        row.verdict = impact.verdict
+        row.measured_at = now_utc()
+        if before != impact.verdict:
+            history.record(
+                session, "change", row.id, actor, "verdict", before=before, after=impact.verdict,
+                note=impact.reason,
+            )  # fmt: skip
+            _act_on_verdict(session, row, impact, policy, actor=actor)
+        session.flush()
+        return _public(session, row)
+
+
+def _act_on_verdict(
+    session: Session, row: Change, impact: ImpactPublic, policy: BacklogPolicy, *, actor: str
+) -> None:
+    items = session.scalars(
+        select(Item)
+        .join(ChangeItem, ChangeItem.item_id == Item.id)
+        .where(ChangeItem.change_id == row.id)
+    ).all()
+    effect = (
+        f"{impact.estimate:+.4f} [{impact.lo:+.4f}, {impact.hi:+.4f}]"
+        if impact.estimate is not None
+        else ""
+    )
+    for item in items:
+        if impact.verdict == "improved" and item.status == "fix_shipped":
+            transition(
+                session, item, "verified", policy, actor=actor,
+                reason=f"change {row.id} improved {row.metric} by {effect}",
+            )  # fmt: skip
+        elif impact.verdict == "regressed" and item.status in ("fix_shipped", "verified"):
+            transition(
+                session, item, "reopened", policy, actor=actor,
+                reason=f"change {row.id} regressed {row.metric} by {effect}",
+            )  # fmt: skip
+
+
+def measure_all(
+    ledger: Ledger, events: EventStore, policy: BacklogPolicy, *, deployment: str | None = None
+) -> list[ChangePublic]:
+    """Re-measure every change still pending or inconclusive (new data may settle it)."""
+    with ledger.session() as session:
+        query = select(Change.id).where(Change.verdict.in_(("pending", "inconclusive")))
+        if deployment:
+            query = query.where(Change.deployment == deployment)
+        ids = list(session.scalars(query.order_by(Change.id)))
+    return [measure_impact(ledger, events, i, policy) for i in ids]

@@ -1,0 +1,81 @@
+"""`/api/v1/changes`: the change registry and measured impact."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
+
+from daytwo.backlog import changes
+from daytwo.backlog.api import MANAGE, READ, ActorDep, PolicyDep
+from daytwo.backlog.schemas import ChangeCreate, ChangePublic
+from daytwo.server.deps import EventsDep, LedgerDep
+
+router = APIRouter(prefix="/api/v1/changes", tags=["changes"])
+
+
+class ItemsIn(BaseModel):
+    items: list[int]
+
+
+@router.get("", response_model=list[ChangePublic], summary="Changes", dependencies=READ)
+def list_changes(
+    ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None
+) -> list[ChangePublic]:
+    """Recorded changes, latest shipped first, with their verdicts."""
+    return changes.list_changes(ledger, deployment)
+
+
+@router.post(
+    "",
+    response_model=ChangePublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a shipped change",
+    dependencies=MANAGE,
+)
+def record_change(
+    spec: ChangeCreate,
+    ledger: LedgerDep,
+    events: EventsDep,
+    policy: PolicyDep,
+    actor: ActorDep,
+    measure: Annotated[bool, Query(description="Measure its impact right away.")] = False,
+) -> ChangePublic:
+    """A CI/CD pipeline calls this on deploy; unknown journeys, metrics or items are a 4xx and
+    nothing is stored."""
+    out = changes.record_change(ledger, events, spec, policy, actor=actor)
+    if measure:
+        out = changes.measure_impact(ledger, events, out.id, policy, actor=actor)
+    return out
+
+
+@router.get("/{change_id}", response_model=ChangePublic, summary="One change", dependencies=READ)
+def get_change(change_id: int, ledger: LedgerDep) -> ChangePublic:
+    return changes.get_change(ledger, change_id)
+
+
+@router.post(
+    "/{change_id}/impact",
+    response_model=ChangePublic,
+    summary="Measure impact now",
+    dependencies=MANAGE,
+)
+def measure(
+    change_id: int, ledger: LedgerDep, events: EventsDep, policy: PolicyDep, actor: ActorDep
+) -> ChangePublic:
+    """Difference in differences against the control with a bootstrap interval; the verdict
+    verifies or reopens the linked items."""
+    return changes.measure_impact(ledger, events, change_id, policy, actor=actor)
+
+
+@router.post(
+    "/{change_id}/items",
+    response_model=ChangePublic,
+    summary="Link items it fixes",
+    dependencies=MANAGE,
+)
+def link_items(
+    change_id: int, spec: ItemsIn, ledger: LedgerDep, policy: PolicyDep, actor: ActorDep
+) -> ChangePublic:
+    return changes.link_items(ledger, change_id, spec.items, policy, actor=actor)

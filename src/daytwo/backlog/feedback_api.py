@@ -1,0 +1,125 @@
+"""`/api/v1/feedback`: customer and agent feedback, and closing the loop."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+from daytwo.backlog import feedback
+from daytwo.backlog.api import FEEDBACK, MANAGE, READ, ActorDep, PolicyDep
+from daytwo.backlog.schemas import (
+    FeedbackClose,
+    FeedbackCreate,
+    FeedbackLinkIn,
+    FeedbackPublic,
+    SyncResult,
+    ThemeRow,
+)
+from daytwo.server.deps import EventsDep, LedgerDep
+
+router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
+
+
+@router.get("", response_model=list[FeedbackPublic], summary="Feedback inbox", dependencies=READ)
+def list_feedback(
+    ledger: LedgerDep,
+    deployment: Annotated[str | None, Query()] = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    theme: Annotated[str | None, Query()] = None,
+    source: Annotated[str | None, Query(description="customer or agent")] = None,
+    overdue: Annotated[bool, Query()] = False,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[FeedbackPublic]:
+    return feedback.list_feedback(
+        ledger, deployment=deployment, status=status_, theme=theme, source=source,
+        overdue=overdue, limit=limit,
+    )  # fmt: skip
+
+
+@router.post(
+    "",
+    response_model=FeedbackPublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Report feedback (agent friction, or a customer's)",
+    dependencies=FEEDBACK,
+)
+def add_feedback(
+    spec: FeedbackCreate,
+    ledger: LedgerDep,
+    events: EventsDep,
+    policy: PolicyDep,
+    actor: ActorDep,
+) -> FeedbackPublic:
+    """Feedback naming an interaction that is not stored is a 404 and nothing is kept."""
+    return feedback.add_feedback(ledger, events, spec, policy, actor=actor)
+
+
+@router.get("/themes", response_model=list[ThemeRow], summary="By theme", dependencies=READ)
+def themes(ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None) -> list[ThemeRow]:
+    return feedback.themes(ledger, deployment)
+
+
+@router.get("/you-said-we-did", summary="Closed-loop feedback", dependencies=READ)
+def you_said_we_did(
+    ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None
+) -> list[dict[str, Any]]:
+    """What people said and what was done about it, newest first."""
+    return [
+        {"feedback": r["feedback"].model_dump(mode="json"), "item_title": r["item_title"]}
+        for r in feedback.you_said_we_did(ledger, deployment)
+    ]
+
+
+@router.post(
+    "/sync",
+    response_model=SyncResult,
+    summary="Bring in customer feedback from interactions",
+    dependencies=MANAGE,
+)
+def sync(
+    ledger: LedgerDep,
+    events: EventsDep,
+    policy: PolicyDep,
+    deployment: Annotated[str, Query()],
+) -> SyncResult:
+    return feedback.sync_customer_feedback(ledger, events, deployment, policy)
+
+
+@router.get("/{feedback_id}", response_model=FeedbackPublic, summary="One", dependencies=READ)
+def get_feedback(feedback_id: int, ledger: LedgerDep) -> FeedbackPublic:
+    return feedback.get_feedback(ledger, feedback_id)
+
+
+@router.post(
+    "/{feedback_id}/acknowledge",
+    response_model=FeedbackPublic,
+    summary="Acknowledge",
+    dependencies=MANAGE,
+)
+def acknowledge(feedback_id: int, ledger: LedgerDep, actor: ActorDep) -> FeedbackPublic:
+    return feedback.acknowledge(ledger, feedback_id, actor=actor)
+
+
+@router.post(
+    "/{feedback_id}/link",
+    response_model=FeedbackPublic,
+    summary="Link to an item",
+    dependencies=MANAGE,
+)
+def link(
+    feedback_id: int, spec: FeedbackLinkIn, ledger: LedgerDep, actor: ActorDep
+) -> FeedbackPublic:
+    return feedback.link_to_item(ledger, feedback_id, spec.item_id, actor=actor)
+
+
+@router.post(
+    "/{feedback_id}/close",
+    response_model=FeedbackPublic,
+    summary="Close with what was done",
+    dependencies=MANAGE,
+)
+def close(
+    feedback_id: int, spec: FeedbackClose, ledger: LedgerDep, actor: ActorDep
+) -> FeedbackPublic:
+    return feedback.close_feedback(ledger, feedback_id, spec.resolution, actor=actor)

@@ -1,0 +1,248 @@
+"""Findings become items: one item per problem, joined by fingerprint, routed to one owner.
+
+The backlog reads findings through :class:`FindingFacts`, a small shape of its own (id,
+fingerprint, kind, scope, weekly impact, severity, confidence, trend); :func:`facts_from_record`
+adapts a row of the detectors' findings table to it. A finding seen again updates its item and
+its priority; a finding of a verified item that comes back reopens the item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daytwo.backlog import history
+from daytwo.backlog.calc import TREND_LABELS, Signal, compute_priority
+from daytwo.backlog.models import Item, ItemFinding
+from daytwo.backlog.owners import route_in
+from daytwo.backlog.policy import BacklogPolicy
+from daytwo.backlog.schemas import ItemPublic
+from daytwo.backlog.service import (
+    _aware,
+    apply_priority,
+    cost_model_of,
+    get_row,
+    json_ready,
+    now_utc,
+    to_public,
+    transition,
+)
+from daytwo.errors import InputError
+from daytwo.store.ledger import Ledger
+
+
+@dataclass(frozen=True, slots=True)
+class FindingFacts:
+    """What the backlog needs to know about a finding."""
+
+    id: str
+    fingerprint: str
+    kind: str
+    deployment: str
+    title: str
+    severity: int  # 0 info .. 4 critical
+    volume_per_week: float
+    journey: str | None = None
+    segment: tuple[str, str] | None = None
+    metric: str | None = None
+    confidence: float = 1.0
+    trend: str = "stable"
+    customers_per_week: float = 0.0
+    agents_per_week: float = 0.0
+    status: str = "open"  # open | resolved | regressed
+    last_seen: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def signal(self) -> Signal:
+        return Signal(
+            volume_per_week=self.volume_per_week,
+            severity=self.severity,
+            confidence=self.confidence,
+            trend=self.trend,
+            customers_per_week=self.customers_per_week,
+            agents_per_week=self.agents_per_week,
+            metric=self.metric,
+            kind=self.kind,
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        snap: dict[str, Any] = json_ready(
+            {
+                "id": self.id,
+                "kind": self.kind,
+                "title": self.title,
+                "deployment": self.deployment,
+                "journey": self.journey,
+                "segment": list(self.segment) if self.segment else None,
+                "metric": self.metric,
+                "severity": self.severity,
+                "confidence": self.confidence,
+                "trend": self.trend,
+                "volume_per_week": self.volume_per_week,
+                "customers_per_week": self.customers_per_week,
+                "agents_per_week": self.agents_per_week,
+                "status": self.status,
+                "last_seen": self.last_seen,
+            }
+        )
+        return snap
+
+
+def _facts_from_snapshot(fingerprint: str, snap: dict[str, Any]) -> FindingFacts:
+    seg = snap.get("segment")
+    return FindingFacts(
+        id=str(snap["id"]),
+        fingerprint=fingerprint,
+        kind=str(snap["kind"]),
+        deployment=str(snap["deployment"]),
+        title=str(snap["title"]),
+        severity=int(snap["severity"]),
+        volume_per_week=float(snap["volume_per_week"]),
+        journey=snap.get("journey"),
+        segment=(str(seg[0]), str(seg[1])) if seg else None,
+        metric=snap.get("metric"),
+        confidence=float(snap.get("confidence", 1.0)),
+        trend=str(snap.get("trend", "stable")),
+        customers_per_week=float(snap.get("customers_per_week", 0.0)),
+        agents_per_week=float(snap.get("agents_per_week", 0.0)),
+        status=str(snap.get("status", "open")),
+    )
+
+
+def _strongest(session: Session, item: Item, policy: BacklogPolicy) -> FindingFacts:
+    """The linked finding with the highest score drives the item's priority."""
+    links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
+    cost_model = cost_model_of(session, item.deployment)
+    facts = [_facts_from_snapshot(link.fingerprint, dict(link.snapshot)) for link in links]
+    return max(facts, key=lambda f: compute_priority(f.signal(), cost_model, policy.priority).score)
+
+
+def absorb_finding(
+    ledger: Ledger,
+    finding: FindingFacts,
+    policy: BacklogPolicy,
+    *,
+    actor: str = history.SYSTEM,
+) -> tuple[ItemPublic, bool]:
+    """The item of ``finding``'s problem, created on first sight; ``True`` when it is new."""
+    if not finding.fingerprint:
+        raise InputError("A finding needs a fingerprint to join the backlog.")
+    if finding.trend not in TREND_LABELS:
+        raise InputError(f"trend must be one of {', '.join(TREND_LABELS)}.")
+    with ledger.session() as session:
+        link = session.scalar(
+            select(ItemFinding).where(ItemFinding.fingerprint == finding.fingerprint)
+        )
+        if link is not None:
+            item = get_row(session, link.item_id)
+            link.snapshot = finding.snapshot()
+            link.finding_id = finding.id
+            link.updated_at = now_utc()
+            session.flush()
+            _seen_again(session, item, finding, policy, actor=actor)
+            return to_public(session, item), False
+        segments = {finding.segment[0]: finding.segment[1]} if finding.segment else {}
+        owner, routed = route_in(
+            session, finding.deployment, finding.journey, finding.kind, segments
+        )
+        now = now_utc()
+        item = Item(
+            deployment=finding.deployment,
+            title=finding.title,
+            description=f"Opened from a {finding.kind} finding.",
+            source="finding",
+            status="new",
+            owner_id=owner.id if owner else None,
+            journey=finding.journey,
+            finding_kind=finding.kind,
+            segments=segments,
+            created_by=actor,
+            created_at=now,
+        )
+        apply_priority(session, item, finding.signal(), policy, actor=actor, why="created")
+        session.add(item)
+        session.flush()
+        session.add(
+            ItemFinding(
+                item_id=item.id,
+                finding_id=finding.id,
+                fingerprint=finding.fingerprint,
+                kind=finding.kind,
+                snapshot=finding.snapshot(),
+                linked_at=now,
+                updated_at=now,
+            )
+        )
+        history.record(
+            session, "item", item.id, actor, "created", after=item.priority,
+            note=f"from finding {finding.id}",
+        )  # fmt: skip
+        history.record(
+            session, "item", item.id, actor, "owner", after=routed.owner, note=routed.reason
+        )
+        session.flush()
+        return to_public(session, item, now), True
+
+
+def _seen_again(
+    session: Session, item: Item, finding: FindingFacts, policy: BacklogPolicy, *, actor: str
+) -> None:
+    strongest = _strongest(session, item, policy)
+    apply_priority(
+        session, item, strongest.signal(), policy, actor=actor,
+        why=f"finding {finding.id} changed",
+    )  # fmt: skip
+    closed_at = _aware(item.closed_at) if item.closed_at else None
+    back = finding.status == "regressed" or (
+        finding.status == "open"
+        and finding.last_seen is not None
+        and closed_at is not None
+        and _aware(finding.last_seen) > closed_at
+    )
+    if item.status == "verified" and back:
+        transition(
+            session, item, "reopened", policy, actor=actor,
+            reason=f"finding {finding.id} is seen again after verification",
+        )  # fmt: skip
+
+
+def link_finding(
+    ledger: Ledger,
+    item_id: int,
+    finding: FindingFacts,
+    policy: BacklogPolicy,
+    *,
+    actor: str,
+) -> ItemPublic:
+    """Join a finding to an existing item by hand (the same problem, seen differently)."""
+    with ledger.session() as session:
+        item = get_row(session, item_id)
+        if finding.deployment != item.deployment:
+            raise InputError("A finding can only join an item of its own deployment.")
+        existing = session.scalar(
+            select(ItemFinding).where(ItemFinding.fingerprint == finding.fingerprint)
+        )
+        if existing is not None:
+            raise InputError(
+                f"Finding {finding.fingerprint} already belongs to item {existing.item_id}."
+            )
+        now = now_utc()
+        session.add(
+            ItemFinding(
+                item_id=item.id,
+                finding_id=finding.id,
+                fingerprint=finding.fingerprint,
+                kind=finding.kind,
+                snapshot=finding.snapshot(),
+                linked_at=now,
+                updated_at=now,
+            )
+        )
+        session.flush()
+        history.record(session, "item", item.id, actor, "finding linked", after=finding.id)
+        _seen_again(session, item, finding, policy, actor=actor)
+        return to_public(session, item)

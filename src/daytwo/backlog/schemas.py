@@ -1,0 +1,357 @@
+"""Input and output shapes of the backlog (never the tables themselves)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Handle = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")]
+OwnerKind = Literal["person", "team"]
+ChangeKind = Literal["prompt", "model", "knowledge", "flow", "config", "training"]
+FeedbackSource = Literal["customer", "agent"]
+FeedbackKind = Literal["thumbs_down", "thumbs_up", "csat_comment", "comment", "friction"]
+FeedbackStatus = Literal["new", "acknowledged", "closed"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# -- owners and routing ----------------------------------------------------------------------
+
+
+class OwnerCreate(_In):
+    handle: Handle
+    name: str = Field(min_length=1, max_length=200)
+    kind: OwnerKind = "person"
+    team: str | None = Field(default=None, max_length=100)
+    contact: str = Field(default="", max_length=300, description="e-mail, Slack channel…")
+
+
+class OwnerUpdate(_In):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    team: str | None = None
+    contact: str | None = Field(default=None, max_length=300)
+    active: bool | None = None
+
+
+class OwnerPublic(_Out):
+    id: int
+    handle: str
+    name: str
+    kind: str
+    team: str | None
+    contact: str
+    active: bool
+
+
+class RuleCreate(_In):
+    deployment: str = Field(min_length=1, max_length=100)
+    owner: Handle
+    journey: str | None = None
+    finding_kind: str | None = None
+    segment: str | None = Field(
+        default=None, description="key:value, e.g. site:porto", pattern=r"^[^:]+:.+$"
+    )
+    position: int | None = Field(
+        default=None, ge=0, description="Where in the order (0 = first); default: last."
+    )
+
+
+class RulePublic(BaseModel):
+    id: int
+    deployment: str
+    position: int
+    owner: str
+    journey: str | None
+    finding_kind: str | None
+    segment_key: str | None
+    segment_value: str | None
+
+
+class DefaultOwnerSet(_In):
+    owner: Handle
+
+
+class Routed(BaseModel):
+    """Who would own an item, and why."""
+
+    owner: str | None
+    rule_id: int | None
+    reason: str
+
+
+# -- items -----------------------------------------------------------------------------------
+
+
+class SignalIn(_In):
+    """A manual item's impact estimate (findings bring their own)."""
+
+    volume_per_week: float = Field(ge=0, description="Affected occurrences per week.")
+    severity: int = Field(default=2, ge=0, le=4, description="0 info .. 4 critical.")
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    trend: Literal["falling", "stable", "rising"] = "stable"
+    customers_per_week: float = Field(default=0, ge=0)
+    agents_per_week: float = Field(default=0, ge=0)
+    cost_key: str | None = Field(
+        default=None, description="Cost model key: escalation, agent_minute, lost_contact…"
+    )
+    units_per_occurrence: float = Field(default=1, ge=0)
+
+
+class ItemCreate(_In):
+    deployment: str = Field(min_length=1, max_length=100)
+    title: str = Field(min_length=1, max_length=300)
+    description: str = ""
+    journey: str | None = None
+    segments: dict[str, str] = Field(default_factory=dict)
+    owner: Handle | None = Field(default=None, description="Default: routed by the rules.")
+    signal: SignalIn
+
+
+class ItemUpdate(_In):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = None
+
+
+class MoveIn(_In):
+    status: Literal[
+        "new", "triaged", "in_progress", "fix_shipped", "verified", "reopened", "wont_fix"
+    ]
+    reason: str = Field(default="", description="Why (needed for wont_fix); shown in history.")
+
+
+class AssignIn(_In):
+    owner: Handle
+    note: str = ""
+
+
+class CommentIn(_In):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class FindingLink(BaseModel):
+    finding_id: str
+    fingerprint: str
+    kind: str
+    snapshot: dict[str, Any]
+    linked_at: datetime
+    updated_at: datetime
+
+
+class SlaPublic(BaseModel):
+    triage: str
+    fix: str
+    breached: bool
+
+
+class ItemPublic(BaseModel):
+    id: int
+    deployment: str
+    title: str
+    description: str
+    source: str
+    status: str
+    owner: str | None
+    journey: str | None
+    finding_kind: str | None
+    segments: dict[str, str]
+    priority: str
+    score: float
+    breakdown: dict[str, Any]
+    triage_due: datetime
+    fix_due: datetime
+    triaged_at: datetime | None
+    fix_shipped_at: datetime | None
+    closed_at: datetime | None
+    resolution: str
+    sla: SlaPublic
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventPublic(_Out):
+    id: int
+    subject: str
+    subject_id: int
+    at: datetime
+    actor: str
+    action: str
+    before: str | None
+    after: str | None
+    note: str
+
+
+class ItemDetail(ItemPublic):
+    findings: list[FindingLink]
+    history: list[EventPublic]
+    changes: list[int]
+    feedback: list[int]
+
+
+class OverdueRow(BaseModel):
+    owner: str | None
+    items: list[ItemPublic]
+
+
+# -- changes ---------------------------------------------------------------------------------
+
+
+class ChangeCreate(_In):
+    deployment: str = Field(min_length=1, max_length=100)
+    kind: ChangeKind
+    title: str = Field(min_length=1, max_length=300)
+    rationale: str = ""
+    author: str = Field(min_length=1, max_length=200)
+    shipped_at: datetime
+    journeys: list[str] = Field(
+        default_factory=list, description="Journeys it touches; empty: the whole deployment."
+    )
+    control_journeys: list[str] = Field(
+        default_factory=list,
+        description="Journeys to compare against; default: every journey outside the scope.",
+    )
+    metric: str = Field(default="containment_rate", description="Metric-catalog id to judge by.")
+    window_days: int | None = Field(default=None, ge=3, le=90)
+    items: list[int] = Field(default_factory=list, description="Items this change should fix.")
+
+
+class ImpactPublic(BaseModel):
+    metric: str
+    verdict: str
+    reason: str
+    estimate: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+    level: float | None = None
+    treated_before: float | None = None
+    treated_after: float | None = None
+    control_before: float | None = None
+    control_after: float | None = None
+    days_before: int | None = None
+    days_after: int | None = None
+    resamples: int | None = None
+    treated: list[str] = Field(default_factory=list)
+    control: list[str] = Field(default_factory=list)
+    daily: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ChangePublic(BaseModel):
+    id: int
+    deployment: str
+    kind: str
+    title: str
+    rationale: str
+    author: str
+    shipped_at: datetime
+    journeys: list[str]
+    control_journeys: list[str]
+    metric: str
+    window_days: int
+    verdict: str
+    impact: ImpactPublic | None
+    measured_at: datetime | None
+    recorded_by: str
+    items: list[int]
+
+
+# -- feedback --------------------------------------------------------------------------------
+
+
+class FeedbackCreate(_In):
+    deployment: str = Field(min_length=1, max_length=100)
+    source: FeedbackSource = "agent"
+    kind: FeedbackKind = "friction"
+    text: str = Field(default="", max_length=10_000)
+    interaction_id: str | None = None
+    author: str | None = Field(default=None, max_length=200, description="Agent ref or name.")
+    rating: float | None = None
+    theme: str | None = Field(default=None, max_length=100)
+    received_at: datetime | None = None
+
+
+class FeedbackClose(_In):
+    resolution: str = Field(min_length=1, max_length=10_000, description="What was done.")
+
+
+class FeedbackLinkIn(_In):
+    item_id: int
+
+
+class FeedbackPublic(_Out):
+    id: int
+    deployment: str
+    source: str
+    kind: str
+    interaction_id: str | None
+    author: str | None
+    rating: float | None
+    text: str
+    journey: str | None
+    theme: str
+    status: str
+    item_id: int | None
+    received_at: datetime
+    ack_due: datetime
+    action_due: datetime
+    acknowledged_at: datetime | None
+    closed_at: datetime | None
+    resolution: str
+    recorded_by: str
+    overdue: bool = False
+
+
+class ThemeRow(BaseModel):
+    theme: str
+    open: int
+    closed: int
+    overdue: int
+
+
+class SyncResult(BaseModel):
+    scanned: int
+    added: int
+
+
+class FindingIn(_In):
+    """A finding handed to the backlog (the detectors' runner does this for every finding)."""
+
+    id: str = Field(min_length=1, max_length=100)
+    fingerprint: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=100)
+    deployment: str = Field(min_length=1, max_length=100)
+    title: str = Field(min_length=1, max_length=300)
+    severity: int = Field(ge=0, le=4)
+    volume_per_week: float = Field(ge=0)
+    journey: str | None = None
+    segment: tuple[str, str] | None = None
+    metric: str | None = None
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    trend: Literal["falling", "stable", "rising"] = "stable"
+    customers_per_week: float = Field(default=0, ge=0)
+    agents_per_week: float = Field(default=0, ge=0)
+    status: Literal["open", "resolved", "regressed"] = "open"
+    last_seen: datetime | None = None
+
+
+class Absorbed(BaseModel):
+    item: ItemPublic
+    created: bool
+
+
+class RaisedFinding(BaseModel):
+    id: str
+    fingerprint: str
+    kind: str
+    deployment: str
+    title: str
+    severity: int
+    journey: str | None
+    details: dict[str, Any]

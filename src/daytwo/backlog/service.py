@@ -1,0 +1,374 @@
+"""Improvement items: create, list, move through the workflow, assign, comment, reprioritise.
+
+Every write goes through one function here and appends its history in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daytwo.backlog import history
+from daytwo.backlog.calc import (
+    CLOSED_STATUSES,
+    PRIORITIES,
+    STATUSES,
+    Signal,
+    check_transition,
+    compute_priority,
+    sla_dues,
+    sla_status,
+)
+from daytwo.backlog.models import Change, ChangeItem, Feedback, Item, ItemFinding, Owner
+from daytwo.backlog.owners import owner_by_handle, registered_deployment, route_in
+from daytwo.backlog.policy import BacklogPolicy
+from daytwo.backlog.schemas import (
+    FindingLink,
+    ItemCreate,
+    ItemDetail,
+    ItemPublic,
+    ItemUpdate,
+    OverdueRow,
+    SlaPublic,
+)
+from daytwo.errors import ConflictError, InputError, NotFoundError
+from daytwo.store.ledger import Deployment, Ledger
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(ts: datetime) -> datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def cost_model_of(session: Session, deployment: str) -> dict[str, float]:
+    row = session.scalar(select(Deployment).where(Deployment.name == deployment))
+    return {k: float(v) for k, v in (row.cost_model if row else {}).items()}
+
+
+def to_public(session: Session, item: Item, now: datetime | None = None) -> ItemPublic:
+    owner = session.get(Owner, item.owner_id) if item.owner_id is not None else None
+    sla = sla_status(
+        status=item.status,
+        triage_due=_aware(item.triage_due),
+        fix_due=_aware(item.fix_due),
+        triaged_at=_aware(item.triaged_at) if item.triaged_at else None,
+        fix_shipped_at=_aware(item.fix_shipped_at) if item.fix_shipped_at else None,
+        now=now or now_utc(),
+    )
+    return ItemPublic(
+        id=item.id,
+        deployment=item.deployment,
+        title=item.title,
+        description=item.description,
+        source=item.source,
+        status=item.status,
+        owner=owner.handle if owner else None,
+        journey=item.journey,
+        finding_kind=item.finding_kind,
+        segments=dict(item.segments),
+        priority=item.priority,
+        score=item.score,
+        breakdown=dict(item.breakdown),
+        triage_due=_aware(item.triage_due),
+        fix_due=_aware(item.fix_due),
+        triaged_at=_aware(item.triaged_at) if item.triaged_at else None,
+        fix_shipped_at=_aware(item.fix_shipped_at) if item.fix_shipped_at else None,
+        closed_at=_aware(item.closed_at) if item.closed_at else None,
+        resolution=item.resolution,
+        sla=SlaPublic(triage=sla.triage, fix=sla.fix, breached=sla.breached),
+        created_by=item.created_by,
+        created_at=_aware(item.created_at),
+        updated_at=_aware(item.updated_at),
+    )
+
+
+def get_row(session: Session, item_id: int) -> Item:
+    row = session.get(Item, item_id)
+    if row is None:
+        raise NotFoundError(f"No item {item_id}.")
+    return row
+
+
+def apply_priority(
+    session: Session,
+    item: Item,
+    signal: Signal,
+    policy: BacklogPolicy,
+    *,
+    actor: str,
+    why: str,
+) -> None:
+    """Score ``item`` from ``signal``; a changed priority is recorded and moves the SLA dues."""
+    result = compute_priority(signal, cost_model_of(session, item.deployment), policy.priority)
+    before = item.priority if item.id is not None else None
+    item.signal = {k: v for k, v in asdict(signal).items() if v is not None}
+    item.score = result.score
+    item.breakdown = result.as_dict()
+    if before != result.priority:
+        item.priority = result.priority
+        created = _aware(item.created_at) if item.created_at else now_utc()
+        item.triage_due, item.fix_due = sla_dues(result.priority, created, policy.sla)
+        if before is not None:
+            history.record(
+                session, "item", item.id, actor, "priority", before=before,
+                after=result.priority, note=why,
+            )  # fmt: skip
+
+
+def create_item(
+    ledger: Ledger, spec: ItemCreate, policy: BacklogPolicy, *, actor: str
+) -> ItemPublic:
+    """A manual item: routed to its owner (or the one named), scored from its estimate."""
+    with ledger.session() as session:
+        dep = registered_deployment(session, spec.deployment)
+        if spec.journey is not None and dep.journeys and spec.journey not in dep.journeys:
+            raise InputError(f"{spec.deployment!r} has no journey {spec.journey!r}.")
+        if spec.owner is not None:
+            owner: Owner | None = owner_by_handle(session, spec.owner)
+            reason = "named on creation"
+        else:
+            owner, routed = route_in(session, spec.deployment, spec.journey, None, spec.segments)
+            reason = routed.reason
+        if owner is None:
+            raise InputError(
+                f"No owner for this item: name one, or give {spec.deployment!r} a routing rule "
+                "or a default owner."
+            )
+        now = now_utc()
+        item = Item(
+            deployment=spec.deployment,
+            title=spec.title,
+            description=spec.description,
+            source="manual",
+            status="new",
+            owner_id=owner.id,
+            journey=spec.journey,
+            segments=dict(spec.segments),
+            created_by=actor,
+            created_at=now,
+        )
+        signal = Signal(**spec.signal.model_dump())
+        apply_priority(session, item, signal, policy, actor=actor, why="created")
+        session.add(item)
+        session.flush()
+        history.record(session, "item", item.id, actor, "created", after=item.priority)
+        history.record(session, "item", item.id, actor, "owner", after=owner.handle, note=reason)
+        return to_public(session, item, now)
+
+
+def list_items(
+    ledger: Ledger,
+    *,
+    deployment: str | None = None,
+    owner: str | None = None,
+    priority: str | None = None,
+    journey: str | None = None,
+    status: str | None = None,
+    overdue: bool = False,
+    include_closed: bool = True,
+    now: datetime | None = None,
+) -> list[ItemPublic]:
+    """Items, highest score first, filtered by any of the arguments."""
+    if priority is not None and priority not in PRIORITIES:
+        raise InputError(f"Unknown priority {priority!r}: use one of {', '.join(PRIORITIES)}.")
+    if status is not None and status not in STATUSES:
+        raise InputError(f"Unknown status {status!r}: use one of {', '.join(STATUSES)}.")
+    with ledger.session() as session:
+        query = select(Item)
+        if deployment:
+            query = query.where(Item.deployment == deployment)
+        if owner:
+            query = query.where(Item.owner_id == owner_by_handle(session, owner).id)
+        if priority:
+            query = query.where(Item.priority == priority)
+        if journey:
+            query = query.where(Item.journey == journey)
+        if status:
+            query = query.where(Item.status == status)
+        elif not include_closed:
+            query = query.where(Item.status.not_in(CLOSED_STATUSES))
+        rows = session.scalars(query.order_by(Item.score.desc(), Item.id)).all()
+        items = [to_public(session, r, now) for r in rows]
+    if overdue:
+        items = [i for i in items if i.sla.breached and i.status not in CLOSED_STATUSES]
+    return items
+
+
+def get_item(ledger: Ledger, item_id: int) -> ItemDetail:
+    with ledger.session() as session:
+        item = get_row(session, item_id)
+        links = session.scalars(
+            select(ItemFinding).where(ItemFinding.item_id == item_id).order_by(ItemFinding.id)
+        ).all()
+        changes = session.scalars(
+            select(ChangeItem.change_id).where(ChangeItem.item_id == item_id)
+        ).all()
+        feedback = session.scalars(
+            select(Feedback.id).where(Feedback.item_id == item_id).order_by(Feedback.id)
+        ).all()
+        return ItemDetail(
+            **to_public(session, item).model_dump(),
+            findings=[
+                FindingLink(
+                    finding_id=f.finding_id,
+                    fingerprint=f.fingerprint,
+                    kind=f.kind,
+                    snapshot=dict(f.snapshot),
+                    linked_at=_aware(f.linked_at),
+                    updated_at=_aware(f.updated_at),
+                )
+                for f in links
+            ],
+            history=history.events_of(session, "item", item_id),
+            changes=sorted(changes),
+            feedback=list(feedback),
+        )
+
+
+def update_item(ledger: Ledger, item_id: int, spec: ItemUpdate, *, actor: str) -> ItemPublic:
+    with ledger.session() as session:
+        item = get_row(session, item_id)
+        for key, value in spec.model_dump(exclude_unset=True).items():
+            if value is not None and getattr(item, key) != value:
+                history.record(
+                    session, "item", item.id, actor, key, before=str(getattr(item, key)),
+                    after=str(value),
+                )  # fmt: skip
+                setattr(item, key, value)
+        session.flush()
+        return to_public(session, item)
+
+
+def transition(
+    session: Session,
+    item: Item,
+    target: str,
+    policy: BacklogPolicy,
+    *,
+    actor: str,
+    reason: str = "",
+    now: datetime | None = None,
+) -> None:
+    """Move ``item`` to ``target`` if the workflow allows it, stamping the clocks."""
+    check_transition(item.status, target, reason=reason)
+    at = now or now_utc()
+    before = item.status
+    if target in ("triaged", "in_progress") and item.triaged_at is None:
+        item.triaged_at = at
+    if target == "fix_shipped":
+        item.fix_shipped_at = at
+    if target in CLOSED_STATUSES:
+        item.closed_at = at
+        item.resolution = reason or item.resolution
+    if target == "reopened":
+        # The fix clock starts again; the triage clock already ran.
+        item.closed_at = None
+        item.fix_shipped_at = None
+        item.fix_due = sla_dues(item.priority, at, policy.sla)[1]
+    item.status = target
+    item.updated_at = at
+    history.record(session, "item", item.id, actor, "status", before=before, after=target,
+                   note=reason)  # fmt: skip
+
+
+def move_item(
+    ledger: Ledger,
+    item_id: int,
+    target: str,
+    policy: BacklogPolicy,
+    *,
+    actor: str,
+    reason: str = "",
+) -> ItemPublic:
+    """Move an item; ``verified`` needs a linked change whose measured impact improved."""
+    with ledger.session() as session:
+        item = get_row(session, item_id)
+        check_transition(item.status, target, reason=reason)
+        if target == "verified":
+            improved = session.scalar(
+                select(Change.id)
+                .join(ChangeItem, ChangeItem.change_id == Change.id)
+                .where(ChangeItem.item_id == item_id, Change.verdict == "improved")
+            )
+            if improved is None:
+                raise ConflictError(
+                    "An item is verified by evidence: link a change whose measured impact is "
+                    "'improved' (daytwo change impact) first."
+                )
+        transition(session, item, target, policy, actor=actor, reason=reason)
+        session.flush()
+        return to_public(session, item)
+
+
+def assign_item(
+    ledger: Ledger, item_id: int, handle: str, *, actor: str, note: str = ""
+) -> ItemPublic:
+    with ledger.session() as session:
+        item = get_row(session, item_id)
+        owner = owner_by_handle(session, handle)
+        if not owner.active:
+            raise ConflictError(f"Owner {handle!r} is inactive.")
+        if item.owner_id == owner.id:
+            raise ConflictError(f"Item {item_id} is already owned by {handle!r}.")
+        before = session.get(Owner, item.owner_id) if item.owner_id is not None else None
+        item.owner_id = owner.id
+        history.record(
+            session, "item", item.id, actor, "owner", before=before.handle if before else None,
+            after=owner.handle, note=note,
+        )  # fmt: skip
+        session.flush()
+        return to_public(session, item)
+
+
+def comment_item(ledger: Ledger, item_id: int, text: str, *, actor: str) -> ItemDetail:
+    with ledger.session() as session:
+        item = get_row(session, item_id)
+        history.record(session, "item", item.id, actor, "comment", note=text)
+    return get_item(ledger, item_id)
+
+
+def overdue_by_owner(
+    ledger: Ledger, *, deployment: str | None = None, now: datetime | None = None
+) -> list[OverdueRow]:
+    """Open items past an SLA, grouped by owner (unowned first), most urgent first."""
+    items = list_items(ledger, deployment=deployment, overdue=True, now=now)
+    groups: dict[str | None, list[ItemPublic]] = {}
+    for item in items:
+        groups.setdefault(item.owner, []).append(item)
+    order = sorted(groups, key=lambda o: (o is not None, o or ""))
+    return [OverdueRow(owner=o, items=groups[o]) for o in order]
+
+
+def status_counts(items: list[ItemPublic]) -> Mapping[str, int]:
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+    for item in items:
+        counts[item.status] += 1
+    return counts
+
+
+def board(items: list[ItemPublic]) -> dict[str, list[ItemPublic]]:
+    """Items by status column, in workflow order."""
+    columns: dict[str, list[ItemPublic]] = {s: [] for s in STATUSES}
+    for item in items:
+        columns[item.status].append(item)
+    return columns
+
+
+def json_ready(value: Any) -> Any:
+    """Snapshots stored as JSON: datetimes as ISO strings, tuples as lists."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    return value

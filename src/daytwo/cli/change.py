@@ -1,0 +1,140 @@
+"""`daytwo change`: record shipped changes (from a CI/CD pipeline) and measure their impact."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import typer
+from rich.table import Table
+
+from daytwo.backlog import changes
+from daytwo.backlog.schemas import ChangeCreate, ChangePublic
+from daytwo.cli._backlog import cli_actor, open_events, open_ledger
+from daytwo.cli.console import out
+from daytwo.errors import InputError
+
+app = typer.Typer(help="Record changes and measure their impact.", no_args_is_help=True)
+AS = typer.Option(None, "--as", help="Who is recording (default: cli:<your user>).")
+
+
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _when(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--shipped-at must be an ISO-8601 time, not {value!r}.") from None
+    if parsed.tzinfo is None:
+        raise InputError("--shipped-at needs a time zone, e.g. 2026-03-01T09:00:00Z.")
+    return parsed
+
+
+def _print(change: ChangePublic) -> None:
+    im = change.impact
+    out.print(f"change [bold]{change.id}[/] {change.title} ({change.kind}, {change.deployment})")
+    out.print(f"verdict: [bold]{change.verdict}[/]" + (f" — {im.reason}" if im else ""))
+    if im and im.estimate is not None and im.lo is not None and im.hi is not None:
+        out.print(
+            f"{im.metric}: {im.estimate:+.4f} (95% {im.lo:+.4f} to {im.hi:+.4f}); "
+            f"changed {im.treated_before:.4f} -> {im.treated_after:.4f}, "
+            f"control {im.control_before:.4f} -> {im.control_after:.4f}",
+            soft_wrap=True,
+        )
+
+
+@app.command("record")
+def record(
+    deployment: str = typer.Option(..., "--deployment", "-d", help="Deployment name."),
+    kind: str = typer.Option(..., help="prompt, model, knowledge, flow, config or training."),
+    title: str = typer.Option(..., help="What changed, in one line."),
+    author: str = typer.Option(None, help="Who made it (default: the recorder)."),
+    shipped_at: str = typer.Option(None, help="When it went live (ISO time; default: now)."),
+    journeys: str = typer.Option("", help="Comma-separated journeys it touched."),
+    control: str = typer.Option("", help="Comma-separated control journeys (default: others)."),
+    metric: str = typer.Option("containment_rate", help="Metric to judge it by."),
+    window_days: int = typer.Option(None, help="Days compared on each side."),
+    items: str = typer.Option("", help="Comma-separated ids of the items it fixes."),
+    rationale: str = typer.Option("", help="Why."),
+    measure: bool = typer.Option(False, "--measure", help="Measure its impact right away."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    actor: str = AS,
+) -> None:
+    """Record a shipped change; the items it fixes move to fix_shipped."""
+    who = cli_actor(actor)
+    try:
+        item_ids = [int(i) for i in _split(items)]
+    except ValueError:
+        raise InputError("--items takes item ids, e.g. 12,15.") from None
+    spec = ChangeCreate(
+        deployment=deployment,
+        kind=kind,
+        title=title,
+        author=author or who,
+        shipped_at=_when(shipped_at),
+        journeys=_split(journeys),
+        control_journeys=_split(control),
+        metric=metric,
+        window_days=window_days,
+        items=item_ids,
+        rationale=rationale,
+    )
+    with open_ledger() as (ledger, policy), open_events() as events:
+        created = changes.record_change(ledger, events, spec, policy, actor=who)
+        if measure:
+            created = changes.measure_impact(ledger, events, created.id, policy, actor=who)
+    if as_json:
+        out.print_json(created.model_dump_json())
+        return
+    _print(created)
+
+
+@app.command("impact")
+def impact(
+    change_id: int = typer.Argument(None, help="Change id; without it, every unsettled change."),
+    deployment: str = typer.Option(None, "--deployment", "-d", help="With no id: only this."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    actor: str = AS,
+) -> None:
+    """Measure a change against its control (difference in differences, bootstrap interval)."""
+    with open_ledger() as (ledger, policy), open_events() as events:
+        if change_id is not None:
+            done = [
+                changes.measure_impact(ledger, events, change_id, policy, actor=cli_actor(actor))
+            ]
+        else:
+            done = changes.measure_all(ledger, events, policy, deployment=deployment)
+    if as_json:
+        out.print_json(json.dumps([c.model_dump(mode="json") for c in done]))
+        return
+    for c in done:
+        _print(c)
+
+
+@app.command("list")
+def list_(
+    deployment: str = typer.Option(None, "--deployment", "-d", help="Only this deployment."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Recorded changes, latest first, with their verdicts."""
+    with open_ledger() as (ledger, _):
+        rows = changes.list_changes(ledger, deployment)
+    if as_json:
+        out.print_json(json.dumps([c.model_dump(mode="json") for c in rows]))
+        return
+    table = Table("id", "shipped", "deployment", "kind", "journeys", "verdict", "title")
+    for c in rows:
+        table.add_row(
+            str(c.id),
+            c.shipped_at.strftime("%Y-%m-%d %H:%M"),
+            c.deployment,
+            c.kind,
+            ", ".join(c.journeys) or "all",
+            c.verdict,
+            c.title,
+        )
+    out.print(table)
