@@ -81,6 +81,14 @@ def test_conversation_search_and_transcript(page: Any, server: str) -> None:
     page.fill("#q", "card")
     page.press("#q", "Enter")
     page.wait_for_url("**q=card**")
+    # A common word fills the page from the most recent days; counting them all is a click.
+    lower = page.locator("[data-total-at-least]")
+    assert lower.count() == 1
+    at_least = int(lower.get_attribute("data-total-at-least") or "0")
+    assert at_least > 50
+    page.click("text=count every match")
+    page.wait_for_url("**exact=1**")
+    assert int(page.locator("[data-total]").get_attribute("data-total") or "0") > at_least
     first = page.locator("table.convos tbody tr a").first
     first.click()
     page.wait_for_selector("ol.transcript li.turn")

@@ -7,7 +7,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from daytwo.cli.console import err, out
 from daytwo.cli.serve import run_server
+from daytwo.governance.accounts import create_user, new_password
+from daytwo.governance.models import Role
 from daytwo.settings import Settings
+from daytwo.store.ledger import Ledger
+
+DEMO_ADMIN = "admin"
 
 
 def demo(
@@ -50,6 +55,16 @@ def demo(
         f"{summary.interactions:,} interactions, {summary.turns:,} turns "
         f"({summary.deliveries - summary.interactions:,} duplicate deliveries absorbed). "
         f"Ground truth: {summary.manifest_path}"
+    )
+    password = new_password()
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        create_user(ledger, DEMO_ADMIN, password, Role.admin, actor="demo")
+    finally:
+        ledger.dispose()
+    out.print(
+        f"sign in as [bold]{DEMO_ADMIN}[/] with the password [bold]{password}[/] "
+        "(shown once; `daytwo users set admin --reset-password` makes a new one)"
     )
     if serve:
         if host:

@@ -13,6 +13,7 @@ from daytwo.cli import (
     db,
     demo,
     deployments,
+    governance,
     importer,
     items,
     metrics,
@@ -35,6 +36,10 @@ app.command("import")(importer.import_files)
 app.command("analyze")(analyze.analyze)
 app.command("findings")(analyze.findings)
 app.add_typer(db.app, name="db")
+app.add_typer(governance.users_app, name="users")
+app.add_typer(governance.keys_app, name="keys")
+app.add_typer(governance.audit_app, name="audit")
+app.add_typer(governance.retention_app, name="retention")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(items.app, name="items")

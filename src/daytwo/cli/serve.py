@@ -24,6 +24,7 @@ def serve(
 
 
 def run_server(settings: Settings) -> None:
+    settings.check_safe_to_serve()
     app = create_app(settings)
     out.print(
         f"daytwo serving on [bold]http://{settings.host}:{settings.port}/[/]"

@@ -27,9 +27,24 @@ def search(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    exact_total: Annotated[
+        bool,
+        Query(
+            description="With q: count every match (slower); by default a search stops "
+            "counting once the page is full and says so with total_exact=false."
+        ),
+    ] = False,
 ) -> ConversationPage:
     """Conversations of a deployment, newest first, with filters, text search and drill-down."""
-    return service.search(events, scope, metric=metric, text=q, limit=limit, offset=offset)
+    return service.search(
+        events,
+        scope,
+        metric=metric,
+        text=q,
+        limit=limit,
+        offset=offset,
+        exact_total=exact_total,
+    )
 
 
 @router.get("/{interaction_id}", response_model=Transcript, summary="One transcript")

@@ -27,6 +27,9 @@ class ConversationRow(BaseModel):
 class ConversationPage(BaseModel):
     items: list[ConversationRow]
     total: int
+    # False when a text search stopped counting once the page was full: total is then the
+    # number of matches in the most recent days read, a lower bound.
+    total_exact: bool = True
     limit: int
     offset: int
     drill: str | None = None

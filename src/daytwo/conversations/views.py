@@ -31,6 +31,7 @@ def conversations_page(request: Request, ledger: LedgerDep, events: EventsDep) -
             page = max(1, int(request.query_params.get("page", "1")))
         except ValueError:
             raise InputError("page must be a whole number.") from None
+        exact = request.query_params.get("exact") == "1"
         result = search(
             events,
             scope.slice(),
@@ -38,6 +39,7 @@ def conversations_page(request: Request, ledger: LedgerDep, events: EventsDep) -
             text=text,
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
+            exact_total=exact,
         )
         context.update(
             result=result,

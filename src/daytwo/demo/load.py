@@ -10,12 +10,14 @@ from pathlib import Path
 
 import orjson
 
+from daytwo.conversations import text_index
 from daytwo.demo.generator import DemoConfig, generate
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
 from daytwo.errors import ConflictError
 from daytwo.ingest.decode import Decoded
 from daytwo.ingest.service import ingest
+from daytwo.metrics import rollup
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
@@ -97,6 +99,9 @@ def build_demo(
                 on_batch(done, total)
         interactions = store.count("interactions")
         turns = store.count("turns")
+        # Build the rollups and the search text now, so the first page served is fast.
+        for table in (*rollup.TABLES, text_index.TABLE):
+            store.derived_ready(table.name)
     return DemoSummary(
         deployments=[d.name for d in dataset.deployments],
         interactions=interactions,

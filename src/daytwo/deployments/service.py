@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from daytwo.deployments.schemas import DeploymentCreate, DeploymentOverview, DeploymentPublic
 from daytwo.errors import ConflictError, NotFoundError
+from daytwo.metrics import rollup
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Deployment, Ledger
 
@@ -43,7 +44,8 @@ def get_deployment(ledger: Ledger, name: str) -> DeploymentPublic:
 def overview(ledger: Ledger, events: EventStore) -> list[DeploymentOverview]:
     """Every deployment known to the ledger or seen in the events, with its volume."""
     registered = {d.name: d for d in list_deployments(ledger)}
-    volumes = {v.deployment: v for v in events.volumes()}
+    known = rollup.volumes(events)
+    volumes = {v.deployment: v for v in (events.volumes() if known is None else known)}
     out: list[DeploymentOverview] = []
     for name in sorted(registered.keys() | volumes.keys()):
         dep = registered.get(name)

@@ -19,9 +19,7 @@ from daytwo.server.access import Scope, requires
 from daytwo.server.deps import EventsDep
 from daytwo.server.params import SliceDep
 
-router = APIRouter(
-    prefix="/api/v1/metrics", tags=["metrics"], dependencies=[requires(Scope.read)]
-)
+router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], dependencies=[requires(Scope.read)])
 
 CSV_FIXED = ("metric", "bucket")
 CSV_VALUES = ("value", "n", "lo", "hi")

@@ -41,6 +41,12 @@ class Metric:
     - ``count``, ``sum``, ``distinct``: totals with no interval;
     - ``expression``: ``value`` is itself an aggregate expression; no interval;
     - ``score``: ``numerator / denominator`` on a signed scale (NPS, sentiment); no interval.
+
+    Numerators, denominators, counts, sums and means are additive (the value of a slice follows
+    from per-hour sums), so they are read from the exact hourly rollup where the slice allows;
+    an ``expression`` is additive only when it names its ``parts`` (aggregates whose sums are
+    additive) and a ``combine`` expression over them (``{part}`` stands for the part's sum).
+    Quantiles and distinct counts are not additive and always read the raw rows.
     """
 
     id: str
@@ -61,6 +67,8 @@ class Metric:
     # Which conversations are "behind" the number (a predicate over interactions), for
     # drill-down from any value to the conversations; None means all in the slice.
     drill: str | None = None
+    parts: tuple[tuple[str, str], ...] = ()
+    combine: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind in ("ratio", "score") and not (self.numerator and self.denominator):
@@ -71,6 +79,15 @@ class Metric:
             raise ValueError(f"{self.id}: a {self.kind} needs a value expression")
         if self.kind == "quantile" and self.q is None:
             raise ValueError(f"{self.id}: a quantile needs q")
+        if bool(self.parts) != bool(self.combine):
+            raise ValueError(f"{self.id}: parts and combine go together")
+
+    @property
+    def additive(self) -> bool:
+        """Whether the value of a slice follows from sums over its hours (see above)."""
+        if self.kind == "expression":
+            return bool(self.parts)
+        return self.kind in ("ratio", "score", "mean", "count", "sum")
 
 
 _OUTCOME_KNOWN = "count_if(outcome IS NOT NULL)"
@@ -336,6 +353,14 @@ METRICS: tuple[Metric, ...] = (
         # Explicit about unknown outcomes: engines differ on count_if over only NULLs.
         value="CASE WHEN count(outcome) > 0 THEN count_if(outcome = 'contained') * "
         "avg(handle_time_s) FILTER (WHERE agent_ref IS NOT NULL) / 3600.0 END",
+        parts=(
+            ("known", "count(outcome)"),
+            ("contained", "count_if(outcome = 'contained')"),
+            ("agent_s", "sum(handle_time_s) FILTER (WHERE agent_ref IS NOT NULL)"),
+            ("agent_n", "count(handle_time_s) FILTER (WHERE agent_ref IS NOT NULL)"),
+        ),
+        combine="CASE WHEN {known} > 0 THEN {contained} * {agent_s} / nullif({agent_n}, 0) "
+        "/ 3600.0 END",
         needs=("outcome", "handle_time_s", "agent_ref"),
         drill="outcome = 'contained'",
     ),

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from daytwo.errors import InputError
+from daytwo.metrics import rollup
 from daytwo.metrics.catalog import Metric
 
 Bucket = Literal["hour", "day", "week", "month"]
@@ -59,32 +60,6 @@ def dimension_name(dim: str) -> str:
     return dim if dim in BUILTIN_DIMS else dim.removeprefix("segment.")
 
 
-def _aggregates(m: Metric) -> list[tuple[str, str]]:
-    where = f" FILTER (WHERE {m.where})" if m.where else ""
-    p = m.id
-    if m.kind in ("ratio", "score"):
-        return [(f"{p}__num", f"{m.numerator}"), (f"{p}__den", f"{m.denominator}")]
-    if m.kind == "mean":
-        return [
-            (f"{p}__val", f"avg({m.value}){where}"),
-            (f"{p}__n", f"count({m.value}){where}"),
-            (f"{p}__sd", f"stddev_samp({m.value}){where}"),
-        ]
-    if m.kind in ("quantile", "median"):
-        q = 0.5 if m.kind == "median" else m.q
-        return [
-            (f"{p}__val", f"quantile_cont({m.value}, {q}){where}"),
-            (f"{p}__n", f"count({m.value}){where}"),
-        ]
-    if m.kind == "count":
-        return [(f"{p}__val", f"count(*){where}")]
-    if m.kind == "sum":
-        return [(f"{p}__val", f"sum({m.value}){where}")]
-    if m.kind == "distinct":
-        return [(f"{p}__val", f"count(DISTINCT {m.value}){where}")]
-    return [(f"{p}__val", f"{m.value}")]  # expression
-
-
 def _needs_window(metrics: list[Metric]) -> bool:
     text = " ".join(f"{m.numerator} {m.denominator} {m.value}" for m in metrics)
     return any(c in text for c in _WINDOW_COLUMNS)
@@ -101,21 +76,130 @@ def _filters(s: Slice, alias: str = "") -> tuple[str, list[Any]]:
     return ("".join(f" AND {c}" for c in clauses), params)
 
 
-def build_queries(metrics: list[Metric], s: Slice) -> list[Query]:
-    """One query per source table needed by ``metrics``."""
+def _at_midnight(t: datetime) -> bool:
+    u = t.astimezone(UTC)
+    return _on_the_hour(t) and u.hour == 0
+
+
+def _on_the_hour(t: datetime) -> bool:
+    u = t.astimezone(UTC)
+    return u.minute == 0 and u.second == 0 and u.microsecond == 0
+
+
+def build_queries(
+    metrics: list[Metric], s: Slice, ready: frozenset[str] = frozenset()
+) -> list[Query]:
+    """One query per source needed by ``metrics``.
+
+    ``ready`` names the rollups (:mod:`daytwo.metrics.rollup`) that are current; where the
+    slice allows, additive metrics read the hourly rollup and turn quantiles their value table,
+    and everything else the raw rows.
+    """
     if s.bucket is not None and s.bucket not in BUCKETS:
         raise InputError(f"Unknown bucket {s.bucket!r}: use one of {', '.join(BUCKETS)}.")
     if s.end <= s.start:
         raise InputError("The time range is empty: end must be after start.")
+    covered = rollup.covers(s.group_by, s.filters, s.text)
+    hourly = covered and rollup.ROLLUP in ready and _on_the_hour(s.start) and _on_the_hour(s.end)
+    turn_values = covered and rollup.TURN_VALUES in ready
+    # Daily values of non-additive metrics: whole days, and each filter a single value (a
+    # group of the daily table).
+    daily = (
+        covered
+        and s.bucket == "day"
+        and _at_midnight(s.start)
+        and _at_midnight(s.end)
+        and all(len(values) == 1 for _, values in s.filters if values)
+    )
     queries: list[Query] = []
     by_source: dict[str, list[Metric]] = {}
     for m in metrics:
-        by_source.setdefault(m.source, []).append(m)
+        if hourly and m.source == "interactions" and m.additive:
+            by_source.setdefault(rollup.ROLLUP, []).append(m)
+        elif daily and m.source == "interactions" and rollup.DAILY_VALUES in ready:
+            by_source.setdefault(rollup.DAILY_VALUES, []).append(m)
+        elif daily and m.source == "turns" and rollup.DAILY_TURN_VALUES in ready:
+            by_source.setdefault(rollup.DAILY_TURN_VALUES, []).append(m)
+        elif turn_values and m.source == "turns":
+            by_source.setdefault(rollup.TURN_VALUES, []).append(m)
+        else:
+            by_source.setdefault(m.source, []).append(m)
     for source, ms in by_source.items():
-        queries.append(
-            _interactions_query(ms, s) if source == "interactions" else _turns_query(ms, s)
-        )
+        if source == rollup.ROLLUP:
+            queries.append(_rollup_query(ms, s))
+        elif source in (rollup.DAILY_VALUES, rollup.DAILY_TURN_VALUES):
+            queries.append(_daily_query(source, ms, s))
+        elif source == rollup.TURN_VALUES:
+            queries.append(_turn_values_query(ms, s))
+        elif source == "interactions":
+            queries.append(_interactions_query(ms, s))
+        else:
+            queries.append(_turns_query(ms, s))
     return queries
+
+
+def _grouped(sql: str, names: list[str]) -> str:
+    if names:
+        positions = ", ".join(str(k + 1) for k in range(len(names)))
+        sql += f" GROUP BY {positions} ORDER BY {positions}"
+    return sql
+
+
+def _rollup_query(metrics: list[Metric], s: Slice) -> Query:
+    filt, fparams = _filters(s)
+    group_cols, names = _group_select(s, "hour", "")
+    aggs = [f'{expr} AS "{name}"' for m in metrics for name, expr in rollup.read(m)]
+    select = ", ".join([*group_cols, *aggs])
+    sql = (
+        f"SELECT {select} FROM {rollup.ROLLUP} "  # noqa: S608 - names from the registry
+        f"WHERE deployment = ? AND hour >= ? AND hour < ?{filt}"
+    )
+    params = [s.deployment, s.start, s.end, *fparams]
+    return Query(rollup.ROLLUP, _grouped(sql, names), params, metrics, names)
+
+
+def _daily_query(table: str, metrics: list[Metric], s: Slice) -> Query:
+    dims = [d for d in ("journey", "channel") if d in s.group_by]
+    filtered = {d: values[0] for d, values in s.filters if values}
+    keyed = set(dims) | set(filtered)
+    cols = ["CAST(day AS TIMESTAMPTZ) AS bucket", *(f'{d} AS "{d}"' for d in s.group_by)]
+    names = ["bucket", *(dimension_name(d) for d in s.group_by)]
+    aggs = [f'"{name}"' for m in metrics for name, _ in rollup.raw_aggregates(m)]
+    sql = (
+        f"SELECT {', '.join([*cols, *aggs])} FROM {table} "  # noqa: S608 - registry names
+        "WHERE deployment = ? AND day >= CAST(? AS DATE) AND day < CAST(? AS DATE) "
+        "AND by_journey = ? AND by_channel = ?"
+    )
+    params: list[Any] = [
+        s.deployment,
+        s.start.astimezone(UTC).date(),
+        s.end.astimezone(UTC).date(),
+        "journey" in keyed,
+        "channel" in keyed,
+    ]
+    for dim, value in filtered.items():
+        sql += f" AND {dim} = ?"
+        params.append(value)
+    sql += " ORDER BY " + ", ".join(str(k + 1) for k in range(len(names)))
+    return Query(table, sql, params, metrics, names)
+
+
+def _turn_values_query(metrics: list[Metric], s: Slice) -> Query:
+    filt, fparams = _filters(s)
+    group_cols, names = _group_select(s, "started_at", "")
+    aggs: list[str] = []
+    for m in metrics:
+        if m.kind not in ("quantile", "median"):
+            raise ValueError(f"{m.id}: only quantiles read the turn value table")
+        q = 0.5 if m.kind == "median" else m.q
+        aggs += [f'quantile_cont(value, {q}) AS "{m.id}__val"', f'count(value) AS "{m.id}__n"']
+    select = ", ".join([*group_cols, *aggs])
+    sql = (
+        f"SELECT {select} FROM {rollup.TURN_VALUES} "  # noqa: S608 - names from the registry
+        f"WHERE deployment = ? AND started_at >= ? AND started_at < ?{filt}"
+    )
+    params = [s.deployment, s.start, s.end, *fparams]
+    return Query(rollup.TURN_VALUES, _grouped(sql, names), params, metrics, names)
 
 
 def _group_select(s: Slice, time_col: str, alias: str) -> tuple[list[str], list[str]]:
@@ -148,7 +232,7 @@ def _interactions_query(metrics: list[Metric], s: Slice) -> Query:
         base = "interactions AS i"
         where = "WHERE deployment = ? AND started_at >= ? AND started_at < ?"
     group_cols, names = _group_select(s, "started_at", "")
-    aggs = [f'{expr} AS "{name}"' for m in metrics for name, expr in _aggregates(m)]
+    aggs = [f'{expr} AS "{name}"' for m in metrics for name, expr in rollup.raw_aggregates(m)]
     select = ", ".join([*group_cols, *aggs])
     # Identifiers come from the registry and validated dimension names; values are parameters.
     sql = f"SELECT {select} FROM {base} {where}{filt}"  # noqa: S608
@@ -169,7 +253,7 @@ def _turns_query(metrics: list[Metric], s: Slice) -> Query:
     # turn's own ts is optional, and a conversation's numbers then never split across buckets.
     filt, fparams = _filters(s, "i")
     group_cols, names = _group_select(s, "i.started_at", "i")
-    aggs = [f'{expr} AS "{name}"' for m in metrics for name, expr in _aggregates(m)]
+    aggs = [f'{expr} AS "{name}"' for m in metrics for name, expr in rollup.raw_aggregates(m)]
     base = (
         "turns AS t JOIN interactions AS i ON i.deployment = t.deployment "
         "AND i.interaction_id = t.interaction_id"

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from daytwo.deployments.schemas import DeploymentPublic
-from daytwo.metrics import calc
+from daytwo.metrics import calc, rollup
 from daytwo.metrics.catalog import Metric, get_metric
 from daytwo.metrics.query import Slice, build_queries
 from daytwo.metrics.schemas import MetricPoint, MetricSummary
@@ -35,15 +35,30 @@ def estimate(metric: Metric, row: dict[str, Any]) -> calc.Estimate:
     return calc.Estimate(float(value) if value is not None else None, None)
 
 
-def metric_points(events: EventStore, metric_ids: Sequence[str], s: Slice) -> list[MetricPoint]:
-    """Every metric for every group (and bucket) of the slice."""
+def ready_rollups(events: EventStore) -> frozenset[str]:
+    """The rollups that are current (refreshed first where data changed) and can be read."""
+    return frozenset(t.name for t in rollup.TABLES if events.derived_ready(t.name))
+
+
+def metric_points(
+    events: EventStore, metric_ids: Sequence[str], s: Slice, *, rollups: bool = True
+) -> list[MetricPoint]:
+    """Every metric for every group (and bucket) of the slice.
+
+    A turn-level metric has a point only where the group has a value to measure (an answer
+    with a latency); ``rollups=False`` reads the raw rows only (the rollups give the same
+    numbers; tests compare the two).
+    """
     metrics = [get_metric(m) for m in metric_ids]
     points: list[MetricPoint] = []
-    for q in build_queries(metrics, s):
+    ready = ready_rollups(events) if rollups else frozenset()
+    for q in build_queries(metrics, s, ready):
         for row in events.query(q.sql, q.params).to_pylist():
             group = {k: row[k] for k in q.group_columns if k != "bucket"}
             for m in q.metrics:
                 est = estimate(m, row)
+                if m.source == "turns" and q.group_columns and not est.n:
+                    continue
                 points.append(
                     MetricPoint(
                         metric=m.id,
@@ -67,12 +82,15 @@ def metric_points(events: EventStore, metric_ids: Sequence[str], s: Slice) -> li
     return points
 
 
-def totals(events: EventStore, metric_ids: Sequence[str], s: Slice) -> dict[str, calc.Estimate]:
+def totals(
+    events: EventStore, metric_ids: Sequence[str], s: Slice, *, rollups: bool = True
+) -> dict[str, calc.Estimate]:
     """One estimate per metric over the whole slice (no bucket, no group-by)."""
     flat = replace(s, bucket=None, group_by=())
     out: dict[str, calc.Estimate] = {}
     metrics = [get_metric(m) for m in metric_ids]
-    for q in build_queries(metrics, flat):
+    ready = ready_rollups(events) if rollups else frozenset()
+    for q in build_queries(metrics, flat, ready):
         rows = events.query(q.sql, q.params).to_pylist()
         row = rows[0] if rows else {}
         for m in q.metrics:

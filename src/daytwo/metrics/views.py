@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from daytwo.deployments.schemas import DeploymentOverview, DeploymentPublic
 from daytwo.deployments.service import get_deployment, overview
+from daytwo.metrics import rollup
 from daytwo.metrics.catalog import GROUPS, METRICS, REGISTRY
 from daytwo.metrics.charts import trend_spec
 from daytwo.metrics.schemas import MetricPoint, MetricSummary
@@ -43,6 +44,9 @@ def registered(ledger: Ledger, dep: DeploymentOverview) -> DeploymentPublic | No
 
 def dimension_values(events: EventStore, deployment: str) -> dict[str, list[str]]:
     """Values offered by the pickers: journeys, channels and every segment key's values."""
+    known = rollup.dimension_values(events, deployment)
+    if known is not None:
+        return known
     out: dict[str, list[str]] = {}
     for dim in ("journey", "channel"):
         rows = events.query(

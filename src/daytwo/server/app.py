@@ -18,6 +18,7 @@ from daytwo.conversations.views import router as conversations_views
 from daytwo.deployments.api import router as deployments_router
 from daytwo.detect.api import router as findings_router
 from daytwo.detect.schedule import AnalysisSchedule
+from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
 from daytwo.ingest.api import router as ingest_router
 from daytwo.journeys.views import router as journeys_views
@@ -56,9 +57,17 @@ def create_app(
                 app.state.ledger, app.state.events, settings.analyze_interval_minutes * 60
             )
             schedule.start()
+        retention = None
+        if settings.retention_interval_minutes > 0:
+            retention = RetentionSchedule(
+                app.state.ledger, app.state.events, settings.retention_interval_minutes * 60
+            )
+            retention.start()
         try:
             yield
         finally:
+            if retention is not None:
+                retention.stop()
             if schedule is not None:
                 schedule.stop()
             if own_events:

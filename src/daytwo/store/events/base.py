@@ -90,6 +90,12 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def derived_ready(self, name: str) -> bool:
+        """Bring the derived table ``name`` (see :mod:`daytwo.store.events.derived`) up to
+        date and say whether it can be read; engines without derived tables answer False and
+        their readers use the raw tables."""
+        return False
+
     def volumes(self) -> list[DeploymentVolume]:
         """Interaction and turn counts per deployment."""
         table = self.query(

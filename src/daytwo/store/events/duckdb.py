@@ -1,5 +1,8 @@
 """The embedded events store on DuckDB: one file, no server."""
 
+# Table names in SQL here are module constants or registered definitions, never user input.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import threading
@@ -11,6 +14,7 @@ import pyarrow as pa
 
 from daytwo.errors import StoreError
 from daytwo.interactions.columns import Batch, utc_now
+from daytwo.store.events import derived
 from daytwo.store.events.base import DELIVERIES, TABLES, EventStore, WriteResult
 
 _TYPES = {
@@ -53,9 +57,21 @@ class DuckDBEventStore(EventStore):
         self._lock = threading.Lock()
         self._local = threading.local()
         self.path = path
+        self.read_only = read_only
+        # Bumped by every write; a derived table refreshed at the current count is current.
+        self._writes = 0
+        self._fresh: dict[tuple[str, str], int] = {}
         if not read_only:
             for name, schema in TABLES.items():
                 self._con.execute(_ddl(name, schema))
+            self._con.execute(
+                f"CREATE TABLE IF NOT EXISTS {derived.CHANGED_DAYS} "
+                "(name VARCHAR NOT NULL, deployment VARCHAR NOT NULL, day DATE NOT NULL)"
+            )
+            self._con.execute(
+                f"CREATE TABLE IF NOT EXISTS {derived.STATE} "
+                "(name VARCHAR NOT NULL, version VARCHAR NOT NULL)"
+            )
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cursor", None)
@@ -98,10 +114,23 @@ class DuckDBEventStore(EventStore):
                     "ON i.deployment = k.deployment AND i.interaction_id = k.interaction_id"
                 ).fetchone()
                 n_replaced = int(replaced[0]) if replaced else 0
+                # The days this write changes, for every derived table: the new copies' days
+                # and, for re-sent interactions, the days of the copies they replace.
+                changed = "SELECT deployment, CAST(started_at AS DATE) AS day FROM _i"
+                if n_replaced:
+                    changed += (
+                        " UNION SELECT i.deployment, CAST(i.started_at AS DATE) FROM "
+                        "interactions i SEMI JOIN _keys k ON i.deployment = k.deployment "
+                        "AND i.interaction_id = k.interaction_id"
+                    )
+                con.execute(
+                    f"INSERT INTO {derived.CHANGED_DAYS} SELECT s.name, c.deployment, c.day "
+                    f"FROM {derived.STATE} s, (SELECT DISTINCT * FROM ({changed})) c"
+                )
                 if n_replaced:
                     for table in ("interactions", "turns", "assist_events"):
                         con.execute(
-                            f"DELETE FROM {table} t USING _keys k "  # noqa: S608
+                            f"DELETE FROM {table} t USING _keys k "
                             "WHERE t.deployment = k.deployment "
                             "AND t.interaction_id = k.interaction_id"
                         )
@@ -110,6 +139,7 @@ class DuckDBEventStore(EventStore):
                 con.execute("INSERT INTO assist_events SELECT * FROM _a")
                 con.execute("INSERT INTO deliveries SELECT * FROM _d")
                 con.execute("COMMIT")
+                self._writes += 1
             except Exception:
                 con.execute("ROLLBACK")
                 raise
@@ -122,6 +152,75 @@ class DuckDBEventStore(EventStore):
             turns=clean.turns.num_rows,
             assist_events=clean.assist_events.num_rows,
         )
+
+    def derived_ready(self, name: str) -> bool:
+        """Bring the derived table ``name`` up to date; False where it cannot be read now."""
+        table = next((t for t in derived.registered() if t.name == name), None)
+        if table is None:
+            return False
+        key = (name, table.version)
+        if self._fresh.get(key) == self._writes:
+            return True
+        if not all(self.derived_ready(dep) for dep in table.depends):
+            return False
+        with self._lock:
+            writes = self._writes
+            rows = self._con.execute(
+                f"SELECT version FROM {derived.STATE} WHERE name = ?", [name]
+            ).fetchall()
+            built = bool(rows) and rows[0][0] == table.version
+            if self.read_only:
+                # A read-only store cannot refresh: read the table only if nothing is pending.
+                if not built:
+                    return False
+                pending = self._con.execute(
+                    f"SELECT count(*) FROM {derived.CHANGED_DAYS} WHERE name = ?",
+                    [name],
+                ).fetchone()
+                ok = pending is not None and pending[0] == 0
+                if ok:
+                    self._fresh[key] = writes
+                return ok
+            self._refresh(table, rebuild=not built)
+            self._fresh[key] = writes
+            return True
+
+    def _refresh(self, table: derived.DerivedTable, *, rebuild: bool) -> None:
+        con = self._con
+        days = derived.REFRESH_DAYS
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if rebuild:
+                con.execute(f"DROP TABLE IF EXISTS {table.name}")
+                con.execute(f"CREATE TABLE {table.name} ({table.columns})")
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {days} AS SELECT DISTINCT deployment, "
+                    "CAST(started_at AS DATE) AS day FROM interactions"
+                )
+                con.execute(f"DELETE FROM {derived.STATE} WHERE name = ?", [table.name])
+                con.execute(
+                    f"INSERT INTO {derived.STATE} VALUES (?, ?)", [table.name, table.version]
+                )
+            else:
+                # A day's rows depend on the days after it up to the look-back: recompute
+                # those too.
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {days} AS SELECT DISTINCT c.deployment, "
+                    "CAST(c.day - CAST(g.k AS INTEGER) AS DATE) AS day "
+                    f"FROM {derived.CHANGED_DAYS} c, range(0, ?) g(k) WHERE c.name = ?",
+                    [table.lookback_days + 1, table.name],
+                )
+                con.execute(
+                    f"DELETE FROM {table.name} t USING {days} d "
+                    "WHERE t.deployment = d.deployment AND t.day = d.day"
+                )
+            con.execute(f"INSERT INTO {table.name} {table.select}")
+            con.execute(f"DELETE FROM {derived.CHANGED_DAYS} WHERE name = ?", [table.name])
+            con.execute(f"DROP TABLE {days}")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
 
     def checkpoint(self) -> None:
         with self._lock:
