@@ -42,6 +42,15 @@ class Settings(BaseSettings):
         ge=0,
         description="How often `daytwo serve` runs the detectors, in minutes; 0 turns it off.",
     )
+    judge_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible API base URL (…/v1) of an LLM that judges sampled "
+        "conversations for silent failures; unset: no judge, no transcript leaves daytwo.",
+    )
+    judge_model: str = Field(default="gpt-4o-mini", description="Model the LLM judge asks.")
+    judge_api_key: SecretStr | None = Field(
+        default=None, description="API key sent to the LLM judge as a bearer token."
+    )
     demo: bool = Field(
         default=False,
         description="Set by `daytwo demo`: allows plain-HTTP session cookies on any address.",

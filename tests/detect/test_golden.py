@@ -148,12 +148,161 @@ def _check_outage(findings: list[Finding]) -> None:
 
 
 def _check_duplicates(findings: list[Finding]) -> None:
-    # 10 of the 1,690 interactions delivered in the current week (7 days x 24 h x 10, plus
-    # the 10 of the hour before it, delivered at its start) came twice: 0.59% >= 0.5%.
+    # 10 of the current week's 1,680 interactions (7 days x 24 h x 10) came twice: 0.60%,
+    # above the 0.5% that matters.
     (f,) = findings
     assert f.kind == "duplicate_deliveries"
-    assert f.details == {"duplicated": 10, "deliveries": 1690}
+    assert f.details == {"duplicated": 10, "interactions": 1680}
     assert len(f.evidence) == 10
+
+
+def weekly_escalations(shares: list[float], per_week: int = 200) -> AnalysisData:
+    """``per_week`` conversations in each of the weeks before the end, escalated by share."""
+    rows = []
+    n_weeks = len(shares)
+    for w, share in enumerate(shares):
+        first_day = 28 - 7 * (n_weeks - w)
+        for k in range(per_week):
+            outcome = "escalated" if k < round(share * per_week) else "contained"
+            rows.append(inter(f"w{w}k{k}", first_day + (k % 7), outcome=outcome))
+    return analysis_data("bot", WINDOW, rows)
+
+
+def _check_trend(findings: list[Finding]) -> None:
+    # Weekly escalation 10, 10, 10, 14, 18, 22%: three worse weeks running, +12 points in
+    # total (>= 5), slope 2.34 points a week (weights 1/(p(1-p)/200)), z = 3.95. The mirror
+    # image in containment (90 -> 78%) is the same trend seen from the other side.
+    by_metric = {f.scope.metric: f for f in findings}
+    assert set(by_metric) == {"escalation_rate", "containment_rate"}
+    esc = by_metric["escalation_rate"]
+    assert esc.kind == "trend"
+    assert esc.details["weekly"] == [0.1, 0.1, 0.1, 0.14, 0.18, 0.22]
+    assert esc.details["total_change"] == pytest.approx(0.12)
+    assert esc.first_seen == D0 + timedelta(days=28 - 21)
+    assert esc.details["slope_per_week"] == pytest.approx(0.0234, abs=1e-4)
+    assert esc.details["z"] == pytest.approx(3.95)
+
+
+def _check_no_trend(findings: list[Finding]) -> None:
+    # 10, 14, 10, 14, 18, 16%: the last three changes are not all worse.
+    assert [f for f in findings if f.kind == "trend"] == []
+
+
+def plateau_data() -> AnalysisData:
+    rows = [
+        inter(f"p{k}", d, outcome="escalated" if k % 10 < 4 else "contained")
+        for d in range(0, 28)
+        for k in range(40)
+    ]
+    return analysis_data(DeploymentInfo("bot", targets={"escalation_rate": 0.2}), WINDOW, rows)
+
+
+def _check_plateau(findings: list[Finding]) -> None:
+    # 40% escalated every week against a 20% target (breached: 280 a week, Wilson low bound
+    # 0.37 > 0.2, and 100% off), flat (slope 0): a plateau.
+    (f,) = findings
+    assert f.kind == "plateau"
+    assert f.details["weekly"] == [0.4, 0.4, 0.4, 0.4]
+    assert f.current is not None
+    assert f.current.value == pytest.approx(0.4)
+
+
+def conversation(
+    i: str, day: float, answers: list[tuple[str, bool]], **kw: object
+) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """An interaction with user/assistant turns; ``answers`` are (intent, fallback) pairs."""
+    turns: list[dict[str, object]] = []
+    for n, (intent, fb) in enumerate(answers):
+        turns.append({"interaction_id": i, "seq": 2 * n, "role": "user", "text": "pay my bill"})
+        turns.append({"interaction_id": i, "seq": 2 * n + 1, "role": "assistant",
+                      "text": "sorry?" if fb else f"answer {n}", "intent": intent,
+                      "fallback": fb, "confidence": 0.2 if fb else 0.9})  # fmt: skip
+    return inter(i, day, n_turns=len(turns), **kw), turns
+
+
+def failure_point_data() -> AnalysisData:
+    rows, turns = [], []
+    for k in range(200):
+        answers = [
+            ("pay_bill", k % 20 == 0),
+            ("pay_bill", False),
+            ("pay_bill", k < 80),
+            ("pay_bill", False),
+        ]
+        answers = [("fallback", True) if fb else (intent, False) for intent, fb in answers]
+        r, t = conversation(f"f{k:03d}", 21 + k % 7, answers)
+        rows.append(r)
+        turns += t
+    return analysis_data("bot", WINDOW, rows, turns)
+
+
+def _check_failure_point(findings: list[Finding]) -> None:
+    # The 3rd answer falls back in 80 of 200 conversations (40%); answers 1, 2 and 4 in 10 of
+    # 600 (1.7%): lift 24x, 38 points above. The "fallback" intent only labels fallbacks and
+    # is no step of its own; nobody was handed over.
+    (f,) = findings
+    assert f.kind == "failure_point"
+    assert f.key == ("fallback", "position", "3")
+    assert f.current is not None
+    assert f.baseline is not None
+    assert f.current.value == pytest.approx(0.4)
+    assert f.baseline.value == pytest.approx(10 / 600)
+    assert f.details["lift"] == pytest.approx(24.0)
+    assert len(f.evidence) == 20
+
+
+def drift_data(shift: bool) -> AnalysisData:
+    rows, turns = [], []
+    for k in range(400):
+        for when, day in (("b", k % 14), ("c", 21 + k % 7)):
+            new = shift and when == "c" and k % 5 == 0
+            intent = "tax_form" if new else ("balance" if k % 2 else "pay_bill")
+            text = "where is my tax form" if new else "please check my balance"
+            i = f"{when}{k}"
+            rows.append(inter(i, day))
+            turns.append({"interaction_id": i, "seq": 0, "role": "user", "text": text})
+            turns.append({"interaction_id": i, "seq": 1, "role": "assistant", "text": "ok",
+                          "intent": intent})  # fmt: skip
+    return analysis_data("bot", WINDOW, rows, turns)
+
+
+def _check_drift(findings: list[Finding]) -> None:
+    # Current: 80 of 400 first answers are a new intent (tax_form, 20%); pay_bill and balance
+    # give up 10 points each: total variation 0.20. 80 messages use "tax" and "form", words no
+    # baseline message used: 20% of the 200 sampled vs 0% between baseline halves.
+    # Message length: 4 words vs 4.2 (+5%), under the 20% that matters.
+    by_kind = {f.kind: f for f in findings}
+    assert set(by_kind) == {"intent_mix", "new_vocabulary"}
+    assert by_kind["intent_mix"].details["total_variation"] == pytest.approx(0.2)
+    assert by_kind["intent_mix"].details["moves"]["tax_form"] == pytest.approx(0.2)
+    vocab = by_kind["new_vocabulary"]
+    assert set(vocab.details["new_words"]) == {"tax", "form", "where"}
+    assert vocab.current is not None
+    assert vocab.current.value == pytest.approx(0.2)
+
+
+def silent_data(abandon_after: float) -> AnalysisData:
+    rows, turns = [], []
+    for k in range(300):
+        for when, day, share in (("b", k % 14, 0.03), ("c", 21 + k % 7, abandon_after)):
+            outcome = "abandoned" if k < share * 300 else "contained"
+            r, t = conversation(f"{when}{k}", day, [("pay_bill", False)], outcome=outcome)
+            rows.append(r)
+            turns += t
+    return analysis_data("bot", WINDOW, rows, turns)
+
+
+def _check_silent(findings: list[Finding]) -> None:
+    # Customers leaving right after a (non-fallback) answer: 9 of 300 (3%) in the baseline,
+    # 60 of 300 (20%) now: +17 points, z = 6.7. One journey only: the deployment's finding.
+    (f,) = findings
+    assert f.kind == "silent_failure"
+    assert f.key == ("abandon_after_answer",)
+    assert f.baseline is not None
+    assert f.current is not None
+    assert f.baseline.value == pytest.approx(0.03)
+    assert f.current.value == pytest.approx(0.2)
+    assert f.scope.journey is None
 
 
 CASES = [
@@ -164,6 +313,17 @@ CASES = [
          lambda fs: _check_nothing([f for f in fs if f.scope.metric == "escalation_rate"])),
     Case("slo_breach", "containment far below target", lambda: slo_data(0.4), _check_slo),
     Case("slo_breach", "on target", lambda: slo_data(0.65), _check_nothing),
+    Case("trend", "escalation up three weeks running",
+         lambda: weekly_escalations([0.1, 0.1, 0.1, 0.14, 0.18, 0.22]), _check_trend),
+    Case("trend", "ups and downs are no trend",
+         lambda: weekly_escalations([0.1, 0.14, 0.1, 0.14, 0.18, 0.16]), _check_no_trend),
+    Case("trend", "a missed target that does not move", plateau_data, _check_plateau),
+    Case("failure_points", "the third answer fails", failure_point_data, _check_failure_point),
+    Case("drift", "a new intent with new words", lambda: drift_data(True), _check_drift),
+    Case("drift", "the same questions", lambda: drift_data(False), _check_nothing),
+    Case("silent_failures", "customers leave after answers", lambda: silent_data(0.2),
+         _check_silent),
+    Case("silent_failures", "as before", lambda: silent_data(0.03), _check_nothing),
     Case("feed_quality", "a five-hour outage", lambda: feed_data(True), _check_outage),
     Case("feed_quality", "a steady feed", lambda: feed_data(False), _check_nothing),
     Case("feed_quality", "duplicate deliveries", lambda: feed_data(False, 10),

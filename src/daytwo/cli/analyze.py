@@ -14,6 +14,7 @@ from daytwo.detect.findings import Severity
 from daytwo.detect.runner import analyze as run_analysis
 from daytwo.detect.schemas import FindingFilter
 from daytwo.detect.service import list_findings
+from daytwo.detect.validators import configure_judge
 from daytwo.errors import InputError
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
@@ -41,6 +42,8 @@ def analyze(
     """Run every detector and record the findings (incremental; safe to repeat)."""
     settings = Settings()
     start = _since(since)
+    key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else None
+    configure_judge(settings.judge_url, settings.judge_model, key)
     upgrade(settings.resolved_ledger_url)
     ledger = Ledger(settings.resolved_ledger_url)
     try:

@@ -135,8 +135,17 @@ def cell_masks(
 ) -> Iterator[tuple[Cell, np.ndarray]]:
     """Each cell of ``table`` with its row mask: all, each journey, each segment value.
 
-    With ``crossed`` also each journey × channel cell (the other segments are too thin).
+    With ``crossed`` also each journey × channel cell (the other segments are too thin). A
+    cell that holds every row (one journey, one channel) is the whole again and is skipped.
     """
+    for cell, mask in _all_cells(table, journeys=journeys, segments=segments, crossed=crossed):
+        if cell == Cell(None, None) or not mask.all():
+            yield cell, mask
+
+
+def _all_cells(
+    table: pa.Table, *, journeys: bool, segments: bool, crossed: bool
+) -> Iterator[tuple[Cell, np.ndarray]]:
     n = table.num_rows
     yield Cell(None, None), np.ones(n, dtype=bool)
     journey_codes: tuple[np.ndarray, list[str]] | None = None

@@ -38,7 +38,7 @@ class DegradationParams:
 
     windows_days: tuple[int, ...] = (1, 3, 7)
     min_baseline: int = 200
-    min_current: int = 80
+    min_current: int = 50
     fdr: float = 0.01
     # Multiplies each metric's own smallest effect worth a finding (``Monitored.min_effect``).
     effect_scale: float = 1.0

@@ -210,42 +210,37 @@ def _nulls(data: AnalysisData, params: FeedParams) -> list[Finding]:
 
 def _duplicates(data: AnalysisData, params: FeedParams) -> list[Finding]:
     d = data.deliveries
+    t = data.interactions
     w = data.window
     if d.num_rows == 0:
         return []
-    received = started_ns(
-        d.rename_columns(["interaction_id", "deployment", "batch_id", "source", "started_at"])
-    )
-    recent = d.filter(pa.array(received >= ns(w.current_start)))
-    if recent.num_rows == 0:
+    starts = started_ns(t)
+    cur = in_window(starts, w.current_start, w.current_end)
+    n = int(cur.sum())
+    if n == 0:
         return []
     counts = d.group_by("interaction_id").aggregate([("batch_id", "count")])
     dup_ids = counts.filter(pc.greater(counts["batch_id_count"], 1))["interaction_id"]
-    recent_dups = recent.filter(pc.is_in(recent["interaction_id"], dup_ids))
-    n_dup = (
-        int(pc.count_distinct(recent_dups["interaction_id"]).as_py()) if recent_dups.num_rows else 0
+    dup = cur & np.asarray(
+        pc.is_in(t["interaction_id"], dup_ids).to_numpy(zero_copy_only=False), dtype=bool
     )
-    n = int(pc.count_distinct(recent["interaction_id"]).as_py())
-    if n == 0 or n_dup / n < params.duplicate_share:
+    n_dup = int(dup.sum())
+    if n_dup / n < params.duplicate_share:
         return []
-    times = started_ns(
-        recent_dups.rename_columns(
-            ["interaction_id", "deployment", "batch_id", "source", "started_at"]
-        )
-    )
+    rows = np.flatnonzero(dup)
     return [
         Finding(
             detector="feed_quality",
             kind="duplicate_deliveries",
             title=f"{n_dup:,} interactions delivered more than once ({n_dup / n:.1%} of "
-            "the period's deliveries)",
+            "the period's interactions)",
             scope=FindingScope(data.deployment.name),
             severity=Severity.low,
-            first_seen=_dt(int(times.min())),
-            last_seen=_dt(int(times.max())),
+            first_seen=_dt(int(starts[rows].min())),
+            last_seen=_dt(int(starts[rows].max())),
             current=Measure(n_dup / n, n),
-            evidence=evidence_sample(recent_dups["interaction_id"].unique()),
-            details={"duplicated": n_dup, "deliveries": n},
+            evidence=evidence_sample(t["interaction_id"].take(pa.array(rows, type=pa.int64()))),
+            details={"duplicated": n_dup, "interactions": n},
         )
     ]
 

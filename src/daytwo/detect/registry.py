@@ -35,6 +35,10 @@ P = TypeVar("P")
 BUILTIN_MODULES: tuple[str, ...] = (
     "daytwo.detect.slo",
     "daytwo.detect.degradation",
+    "daytwo.detect.trend",
+    "daytwo.detect.failure_points",
+    "daytwo.detect.drift",
+    "daytwo.detect.silent",
     "daytwo.detect.feed",
 )
 

@@ -86,10 +86,12 @@ def load_data(
     else:
         turns = TURNS.empty_table().select(["interaction_id", "seq"])
     if any(n.deliveries for n in needs):
+        # Every delivery of the interactions read above, however late it was received.
         deliveries = events.query(
             "SELECT interaction_id, deployment, batch_id, source, received_at FROM deliveries "
-            "WHERE deployment = ? AND received_at >= ? ORDER BY received_at",
-            [info.name, history_start],
+            "WHERE deployment = ? AND interaction_id IN (SELECT interaction_id FROM interactions "
+            "WHERE deployment = ? AND started_at >= ? AND started_at < ?) ORDER BY received_at",
+            [info.name, info.name, history_start, window.current_end],
         )
     else:
         deliveries = pa.table(

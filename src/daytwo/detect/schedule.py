@@ -6,6 +6,8 @@ import logging
 import threading
 
 from daytwo.detect.runner import analyze
+from daytwo.detect.validators import configure_judge
+from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -28,6 +30,17 @@ class AnalysisSchedule:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="daytwo-analysis", daemon=True)
         self.runs = 0
+
+    @classmethod
+    def from_settings(
+        cls, ledger: Ledger, events: EventStore, settings: Settings
+    ) -> AnalysisSchedule | None:
+        """The schedule ``settings`` ask for (None when the interval is 0), judge configured."""
+        if settings.analyze_interval_minutes <= 0:
+            return None
+        key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else None
+        configure_judge(settings.judge_url, settings.judge_model, key)
+        return cls(ledger, events, settings.analyze_interval_minutes * 60)
 
     def start(self) -> None:
         self._thread.start()

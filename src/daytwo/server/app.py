@@ -51,11 +51,8 @@ def create_app(
             upgrade(settings.resolved_ledger_url)
         app.state.ledger = ledger or Ledger(settings.resolved_ledger_url)
         app.state.events = events or open_event_store(settings.resolved_events_url)
-        schedule = None
-        if settings.analyze_interval_minutes > 0:
-            schedule = AnalysisSchedule(
-                app.state.ledger, app.state.events, settings.analyze_interval_minutes * 60
-            )
+        schedule = AnalysisSchedule.from_settings(app.state.ledger, app.state.events, settings)
+        if schedule is not None:
             schedule.start()
         retention = None
         if settings.retention_interval_minutes > 0:

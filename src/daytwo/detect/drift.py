@@ -1,0 +1,283 @@
+"""Drift of the intent mix and of the inputs (length, language, new vocabulary)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from daytwo.detect.cells import in_window, segment_column, started_ns
+from daytwo.detect.data import AnalysisData
+from daytwo.detect.findings import Finding, FindingScope, Measure, Severity, evidence_sample
+from daytwo.detect.registry import Needs, detector
+from daytwo.detect.stats import chi2_sf, normal_sf, two_proportion_z, welch_z
+from daytwo.interactions.facts import flag_array
+
+WORD = re.compile(r"[a-z][a-z0-9'-]{2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class DriftParams:
+    """Effect sizes (total variation distance, relative length, new-word share) and tests."""
+
+    min_messages: int = 200
+    max_messages: int = 20_000
+    top_categories: int = 30
+    min_distance: float = 0.05
+    p_value: float = 1e-6
+    min_length_change: float = 0.2
+    # New vocabulary: a word unknown to the baseline sample, used in this many messages of
+    # the sample compared; reported when the share of messages using one rises this much.
+    min_word_messages: int = 5
+    min_new_word_share: float = 0.005
+    examples: int = 10
+
+
+@detector(
+    "drift",
+    name="Intent-mix and input drift",
+    params=DriftParams(),
+    needs=Needs(turn_columns=("role", "text", "intent")),
+)
+def detect_drift(data: AnalysisData, params: DriftParams) -> list[Finding]:
+    """What customers ask, and how, moved away from the baseline.
+
+    Compared between the baseline window and the current period, on each conversation's first
+    customer message and the first answer's recognised intent:
+
+    - *intent mix*: the share of each intent (the 30 most common; the rest pooled), by a
+      chi-square test, reported when the total variation distance is at least 0.05;
+    - *language mix*: the same on the ``language`` segment;
+    - *message length*: the mean words per first message (Welch), at least 20% longer or
+      shorter;
+    - *new vocabulary*: the share of messages using a word that an equally large sample of
+      the baseline never used and that recurs (in 5+ messages), against the same share between
+      two halves of the baseline itself, at least half a point higher; the finding lists the
+      new words.
+
+    Every test must reach p < 1e-6: with thousands of messages, smaller moves are noise in
+    what customers ask rather than drift worth a look.
+    """
+    t = data.interactions
+    w = data.window
+    if t.num_rows == 0:
+        return []
+    starts = started_ns(t)
+    base = in_window(starts, w.baseline_start, w.baseline_end)
+    cur = in_window(starts, w.current_start, w.current_end)
+    out: list[Finding] = []
+    lang = segment_column(t, "language")
+    out += _mix(data, "language_mix", "language", lang, base, cur, params)
+    first = _first_messages(data, params)
+    if first is not None:
+        rows, text, intent = first
+        fb, fc = base[rows], cur[rows]
+        out += _mix(data, "intent_mix", "intent", intent, fb, fc, params, rows)
+        out += _length(data, rows, text, fb, fc, params)
+        out += _vocabulary(data, rows, text, fb, fc, params)
+    return out
+
+
+def _first_messages(
+    data: AnalysisData, params: DriftParams
+) -> tuple[np.ndarray, list[str], pa.Array] | None:
+    """For each interaction with turns: its row, first customer message and first intent."""
+    turns = data.turns
+    if turns.num_rows == 0 or "text" not in turns.column_names:
+        return None
+    role = turns["role"]
+    ids = turns["interaction_id"]
+    user = flag_array(pc.equal(role, "user"))
+    answer = flag_array(pc.equal(role, "assistant")) & flag_array(pc.is_valid(turns["intent"]))
+    new = np.ones(turns.num_rows, dtype=bool)
+    id_np = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
+    new[1:] = id_np[1:] != id_np[:-1]
+    group = np.cumsum(new) - 1
+
+    def first_of(mask: np.ndarray) -> np.ndarray:
+        idx = np.flatnonzero(mask)
+        _, first = np.unique(group[idx], return_index=True)
+        return idx[first]
+
+    first_user = first_of(user)
+    first_answer = first_of(answer)
+    row_of = pc.index_in(ids.take(pa.array(first_user)), data.interactions["interaction_id"])
+    rows = np.asarray(pc.fill_null(row_of, -1).to_numpy(zero_copy_only=False))
+    keep = rows >= 0
+    first_user, rows = first_user[keep], rows[keep]
+    text = [str(x or "") for x in turns["text"].take(pa.array(first_user)).to_pylist()]
+    # The intent of the first answer of the same conversation (null where there is none).
+    answer_group = {int(g): int(i) for g, i in zip(group[first_answer], first_answer, strict=True)}
+    intents = turns["intent"].to_pylist()
+    intent = pa.array([intents[answer_group[g]] if g in answer_group else None
+                       for g in group[first_user].tolist()], pa.string())  # fmt: skip
+    return rows, text, intent
+
+
+def _mix(
+    data: AnalysisData,
+    kind: str,
+    label: str,
+    values: pa.Array | pa.ChunkedArray,
+    base: np.ndarray,
+    cur: np.ndarray,
+    params: DriftParams,
+    rows: np.ndarray | None = None,
+) -> list[Finding]:
+    v = np.asarray(pc.fill_null(values, "(none)").to_numpy(zero_copy_only=False), dtype=object)
+    if int(base.sum()) < params.min_messages or int(cur.sum()) < params.min_messages:
+        return []
+    cb, cc = Counter(v[base].tolist()), Counter(v[cur].tolist())
+    top = [k for k, _ in (cb + cc).most_common(params.top_categories)]
+    nb, nc = sum(cb.values()), sum(cc.values())
+    pb = np.array([cb[k] / nb for k in top] + [1 - sum(cb[k] for k in top) / nb])
+    pcur = np.array([cc[k] / nc for k in top] + [1 - sum(cc[k] for k in top) / nc])
+    tvd = 0.5 * float(np.abs(pcur - pb).sum())
+    observed = np.array(
+        [
+            [cb[k] for k in top] + [nb - sum(cb[k] for k in top)],
+            [cc[k] for k in top] + [nc - sum(cc[k] for k in top)],
+        ],
+        dtype=float,
+    )
+    observed = observed[:, observed.sum(axis=0) > 0]
+    expected = observed.sum(axis=1, keepdims=True) * observed.sum(axis=0) / observed.sum()
+    chi2 = float(((observed - expected) ** 2 / expected).sum())
+    p = chi2_sf(chi2, observed.shape[1] - 1)
+    if tvd < params.min_distance or p >= params.p_value:
+        return []
+    moves = sorted(
+        ((k, cc[k] / nc - cb[k] / nb) for k in set(cb) | set(cc)), key=lambda x: -abs(x[1])
+    )[:5]
+    grew = [k for k, d in moves if d > 0]
+    sample_rows = np.flatnonzero(cur & np.isin(v, grew)) if grew else np.zeros(0, dtype=int)
+    ids = data.interactions["interaction_id"].take(
+        pa.array(rows[sample_rows] if rows is not None else sample_rows, type=pa.int64())
+    )
+    w = data.window
+    return [
+        Finding(
+            detector="drift",
+            kind=kind,
+            title=f"The {label} mix moved ({tvd:.0%} of traffic shifted); most: "
+            + ", ".join(f"{k} {d:+.1%}" for k, d in moves[:3]),
+            scope=FindingScope(data.deployment.name),
+            severity=Severity.medium if tvd >= 0.15 else Severity.low,
+            first_seen=w.current_start,
+            last_seen=w.current_end,
+            baseline=Measure(None, nb),
+            current=Measure(round(tvd, 4), nc),
+            evidence=evidence_sample(ids),
+            details={
+                "total_variation": round(tvd, 4),
+                "chi2": round(chi2, 1),
+                "p_value": p,
+                "moves": {str(k): round(d, 4) for k, d in moves},
+            },
+        )
+    ]
+
+
+def _length(
+    data: AnalysisData,
+    rows: np.ndarray,
+    text: list[str],
+    base: np.ndarray,
+    cur: np.ndarray,
+    params: DriftParams,
+) -> list[Finding]:
+    words = np.array([len(x.split()) for x in text], dtype=np.float64)
+    b, c = words[base], words[cur]
+    if len(b) < params.min_messages or len(c) < params.min_messages:
+        return []
+    mb, mc = float(b.mean()), float(c.mean())
+    z = welch_z(mb, float(b.var(ddof=1)), len(b), mc, float(c.var(ddof=1)), len(c))
+    change = (mc - mb) / mb if mb else 0.0
+    if abs(change) < params.min_length_change or 2 * normal_sf(abs(z)) >= params.p_value:
+        return []
+    w = data.window
+    return [
+        Finding(
+            detector="drift",
+            kind="input_length",
+            title=f"First messages are {abs(change):.0%} {'longer' if change > 0 else 'shorter'}"
+            f": {mb:.1f} → {mc:.1f} words",
+            scope=FindingScope(data.deployment.name),
+            severity=Severity.low,
+            first_seen=w.current_start,
+            last_seen=w.current_end,
+            baseline=Measure(mb, len(b)),
+            current=Measure(mc, len(c)),
+            details={"z": round(z, 2), "change": round(change, 4)},
+        )
+    ]
+
+
+def _tokens(texts: list[str]) -> list[list[str]]:
+    return [WORD.findall(x.lower()) for x in texts]
+
+
+def _vocabulary(
+    data: AnalysisData,
+    rows: np.ndarray,
+    text: list[str],
+    base: np.ndarray,
+    cur: np.ndarray,
+    params: DriftParams,
+) -> list[Finding]:
+    bi, ci = np.flatnonzero(base), np.flatnonzero(cur)
+    n = min(len(bi) // 2, len(ci), params.max_messages)
+    if n < params.min_messages:
+        return []
+
+    # Evenly spaced, deterministic samples of equal size: vocabulary grows with sample size.
+    def spread(idx: np.ndarray, k: int) -> np.ndarray:
+        picked: np.ndarray = idx[np.linspace(0, len(idx) - 1, k).round().astype(int)]
+        return picked
+
+    half = len(bi) // 2
+    ref = spread(bi[:half], n)
+    held = spread(bi[half:], n)
+    now = spread(ci, n)
+    vocab = {tok for toks in _tokens([text[i] for i in ref]) for tok in toks}
+
+    def new_share(idx: np.ndarray) -> tuple[int, int, list[str]]:
+        """Messages using a word unknown to the reference that recurs in the sample."""
+        messages = [set(toks) - vocab for toks in _tokens([text[i] for i in idx])]
+        counts = Counter(tok for new in messages for tok in new)
+        recurring = {tok for tok, k in counts.items() if k >= params.min_word_messages}
+        top = [tok for tok, _ in counts.most_common() if tok in recurring][: params.examples]
+        return sum(bool(new & recurring) for new in messages), len(messages), top
+
+    kh, nh, _ = new_share(held)
+    kc, nc, new_words = new_share(now)
+    if nh == 0 or nc == 0:
+        return []
+    rise = kc / nc - kh / nh
+    z = two_proportion_z(kh, nh, kc, nc)
+    if rise < params.min_new_word_share or normal_sf(z) >= params.p_value:
+        return []
+    current_tokens = _tokens([text[i] for i in ci])
+    has_new = [i for i, toks in zip(ci, current_tokens, strict=True) if set(toks) & set(new_words)]
+    ids = data.interactions["interaction_id"].take(pa.array(rows[has_new], type=pa.int64()))
+    w = data.window
+    return [
+        Finding(
+            detector="drift",
+            kind="new_vocabulary",
+            title=f"Customers use new words: {kc / nc:.1%} of messages use a recurring word "
+            f"unseen in the baseline (normal: {kh / nh:.1%}), e.g. {', '.join(new_words[:5])}",
+            scope=FindingScope(data.deployment.name),
+            severity=Severity.medium if rise >= 0.03 else Severity.low,
+            first_seen=w.current_start,
+            last_seen=w.current_end,
+            baseline=Measure(kh / nh, nh),
+            current=Measure(kc / nc, nc),
+            evidence=evidence_sample(ids),
+            details={"z": round(z, 2), "new_words": new_words, "messages_compared": n},
+        )
+    ]
