@@ -1,0 +1,329 @@
+"""`daytwo users`, `daytwo keys`, `daytwo audit`, `daytwo retention`: governance from the shell.
+
+Everything these commands change is written to the audit log, with ``cli:<os user>`` as who.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import typer
+from rich.table import Table
+
+from daytwo.cli.console import err, out
+from daytwo.errors import InputError
+from daytwo.governance import accounts, audit, keys, policies
+from daytwo.governance.models import KeyScope, Role
+from daytwo.settings import Settings
+from daytwo.store.events import open_event_store
+from daytwo.store.ledger import Ledger, upgrade
+
+users_app = typer.Typer(help="User accounts, roles and deployment grants.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+retention_app = typer.Typer(help="How long raw data is kept, per deployment.", no_args_is_help=True)
+
+
+def actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "cli"
+
+
+@contextmanager
+def open_ledger() -> Iterator[Ledger]:
+    settings = Settings()
+    upgrade(settings.resolved_ledger_url)
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        yield ledger
+    finally:
+        ledger.dispose()
+
+
+def _grants(value: str) -> tuple[str, ...]:
+    return tuple(d.strip() for d in value.split(",") if d.strip())
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+@users_app.command("create")
+def users_create(
+    username: str = typer.Argument(..., help="Sign-in name."),
+    role: Role = typer.Option(Role.viewer, help="admin, owner, analyst or viewer."),
+    grant: str = typer.Option("", help="Comma-separated deployments the user may see."),
+) -> None:
+    """Create a user with a random password, printed once."""
+    password = accounts.new_password()
+    with open_ledger() as ledger:
+        user = accounts.create_user(
+            ledger, username, password, role, grants=_grants(grant), actor=actor()
+        )
+    out.print(f"created [bold]{user.username}[/] ({user.role.value})")
+    out.print(f"password (shown once): [bold]{password}[/]")
+
+
+@users_app.command("list")
+def users_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Users, roles, grants and lockouts."""
+    with open_ledger() as ledger:
+        rows = accounts.list_users(ledger)
+    if as_json:
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "username": u.username,
+                        "role": u.role.value,
+                        "active": u.active,
+                        "grants": list(u.grants),
+                        "locked_until": u.locked_until.isoformat() if u.locked_until else None,
+                    }
+                    for u in rows
+                ]
+            )
+        )
+        return
+    table = Table("user", "role", "active", "grants", "locked until")
+    for u in rows:
+        grants = "(all)" if u.role is Role.admin else ", ".join(u.grants) or "-"
+        locked = u.locked_until.strftime("%Y-%m-%d %H:%M") if u.locked_until else "-"
+        table.add_row(u.username, u.role.value, "yes" if u.active else "no", grants, locked)
+    out.print(table)
+
+
+@users_app.command("grant")
+def users_grant(
+    username: str = typer.Argument(...),
+    deployments: str = typer.Argument(..., help="Comma-separated deployments."),
+) -> None:
+    """Let a user see (and, by role, change) deployments."""
+    with open_ledger() as ledger:
+        user = accounts.set_grants(ledger, username, add=_grants(deployments), actor=actor())
+    out.print(f"{user.username} sees: {', '.join(user.grants) or '-'}")
+
+
+@users_app.command("revoke")
+def users_revoke(
+    username: str = typer.Argument(...),
+    deployments: str = typer.Argument(..., help="Comma-separated deployments."),
+) -> None:
+    """Take deployments away from a user."""
+    with open_ledger() as ledger:
+        user = accounts.set_grants(ledger, username, remove=_grants(deployments), actor=actor())
+    out.print(f"{user.username} sees: {', '.join(user.grants) or '-'}")
+
+
+@users_app.command("set")
+def users_set(
+    username: str = typer.Argument(...),
+    role: Role = typer.Option(None, help="New role."),
+    active: bool = typer.Option(None, "--active/--disabled", help="Enable or disable."),
+    reset_password: bool = typer.Option(
+        False, "--reset-password", help="Set a new random password (printed once)."
+    ),
+) -> None:
+    """Change a user's role, disable or enable them, or reset their password (which also
+    lifts a lockout and signs them out everywhere)."""
+    password = accounts.new_password() if reset_password else None
+    with open_ledger() as ledger:
+        user = accounts.update_user(
+            ledger, username, role=role, active=active, password=password, actor=actor()
+        )
+    out.print(f"{user.username}: {user.role.value}, {'active' if user.active else 'disabled'}")
+    if password:
+        out.print(f"new password (shown once): [bold]{password}[/]")
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^(\d+)([hdw])$")
+
+
+def parse_duration(value: str) -> timedelta:
+    """``12h``, ``30d``, ``8w``."""
+    m = _DURATION.match(value.strip())
+    if not m:
+        raise InputError(f"--expires looks like 12h, 30d or 8w, not {value!r}.")
+    n, unit = int(m.group(1)), m.group(2)
+    if n < 1:
+        raise InputError("--expires must be at least one hour.")
+    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+
+
+@keys_app.command("create")
+def keys_create(
+    deployment: str = typer.Option(
+        None, "--deployment", help="The deployment the key is for (admin keys: omit for all)."
+    ),
+    scope: KeyScope = typer.Option(..., "--scope", help="ingest (write only), read or admin."),
+    name: str = typer.Option("", "--name", help="What the key is for."),
+    expires: str = typer.Option(None, "--expires", help="Lifetime: 12h, 30d, 8w."),
+) -> None:
+    """Create an API key and print it once; only its hash is stored."""
+    lifetime = parse_duration(expires) if expires else None
+    with open_ledger() as ledger:
+        key, public = keys.create_key(
+            ledger,
+            scope=scope,
+            deployment=deployment,
+            name=name,
+            expires_in=lifetime,
+            actor=actor(),
+        )
+    err.print(
+        f"{public.scope.value} key {public.prefix} for {public.deployment or 'every deployment'}"
+        + (f", expires {public.expires_at:%Y-%m-%d %H:%M} UTC" if public.expires_at else "")
+        + ". It is shown once: store it now.",
+        soft_wrap=True,
+    )
+    out.print(key, soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list(
+    deployment: str = typer.Option(None, "--deployment", help="Only this deployment's keys."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Keys (never their secrets) with scope, deployment, expiry and status."""
+    with open_ledger() as ledger:
+        rows = keys.list_keys(ledger, deployment)
+    if as_json:
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "prefix": k.prefix,
+                        "name": k.name,
+                        "scope": k.scope.value,
+                        "deployment": k.deployment,
+                        "status": k.status(),
+                        "expires_at": k.expires_at.isoformat() if k.expires_at else None,
+                        "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+                    }
+                    for k in rows
+                ]
+            )
+        )
+        return
+    table = Table("key", "name", "scope", "deployment", "status", "expires", "last used")
+    for k in rows:
+        table.add_row(
+            k.prefix,
+            k.name or "-",
+            k.scope.value,
+            k.deployment or "(all)",
+            k.status(),
+            k.expires_at.strftime("%Y-%m-%d %H:%M") if k.expires_at else "never",
+            k.last_used_at.strftime("%Y-%m-%d %H:%M") if k.last_used_at else "-",
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: str = typer.Argument(..., help="The key's id, as `keys list` shows."),
+) -> None:
+    """Revoke a key at once."""
+    with open_ledger() as ledger:
+        keys.revoke_key(ledger, prefix, actor=actor())
+    out.print(f"revoked {prefix}")
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; name every edited, deleted or reordered entry (exit 1 if any)."""
+    with open_ledger() as ledger:
+        result = audit.verify(ledger)
+    if result.ok:
+        out.print(f"audit log intact: {result.entries:,} entries, head {result.head}")
+        return
+    for b in result.breaks:
+        err.print(f"[bold red]entry {b.entry_id} {b.problem}:[/] {b.message}")
+    raise typer.Exit(1)
+
+
+@audit_app.command("list")
+def audit_list(
+    actor_name: str = typer.Option(None, "--actor", help="Only this actor (user:NAME, key:ID)."),
+    action: str = typer.Option(None, "--action", help="Actions starting with this."),
+    deployment: str = typer.Option(None, "--deployment"),
+    limit: int = typer.Option(50, min=1, max=10_000),
+) -> None:
+    """The newest entries, filtered."""
+    with open_ledger() as ledger:
+        rows = audit.entries(
+            ledger, actor=actor_name, action=action, deployment=deployment, limit=limit
+        )
+    table = Table("#", "when (UTC)", "who", "what", "target", "deployment", "from", "change")
+    for e in rows:
+        change = f"{json.dumps(e.before) if e.before else ''} -> {json.dumps(e.after)}"
+        table.add_row(
+            str(e.id),
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.actor,
+            e.action,
+            e.target,
+            e.deployment or "-",
+            e.ip or "-",
+            change if e.after else "",
+        )
+    out.print(table)
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+@retention_app.command("set")
+def retention_set(
+    deployment: str = typer.Argument(...),
+    text_days: int = typer.Option(
+        None, "--text-days", min=0, help="Keep turn text this many days (0: forever)."
+    ),
+    interaction_days: int = typer.Option(
+        None, "--interaction-days", min=0, help="Keep interactions this many days (0: forever)."
+    ),
+) -> None:
+    """Set a deployment's retention periods."""
+    changes: dict[str, int | None] = {}
+    if text_days is not None:
+        changes["text_retention_days"] = text_days or None
+    if interaction_days is not None:
+        changes["interaction_retention_days"] = interaction_days or None
+    if not changes:
+        raise InputError("Give --text-days and/or --interaction-days.")
+    with open_ledger() as ledger:
+        policy = policies.set_policy(ledger, deployment, actor=actor(), **changes)  # type: ignore[arg-type]
+    out.print(
+        f"{deployment}: turn text kept {_days(policy.text_retention_days)}, "
+        f"interactions kept {_days(policy.interaction_retention_days)}"
+    )
+
+
+def _days(days: int | None) -> str:
+    return "forever" if days is None else f"{days} days"
+
+
+@retention_app.command("apply")
+def retention_apply() -> None:
+    """Apply every deployment's retention now (`serve` also does it on a schedule)."""
+    settings = Settings()
+    with open_ledger() as ledger, open_event_store(settings.resolved_events_url) as events:
+        results = policies.apply_retention(ledger, events, actor=actor())
+    if not results:
+        out.print("no deployment has a retention policy")
+    for r in results:
+        out.print(
+            f"{r.deployment}: {r.texts_cleared:,} turn texts cleared, "
+            f"{r.interactions_deleted:,} interactions deleted"
+        )

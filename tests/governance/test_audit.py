@@ -1,0 +1,133 @@
+"""The audit log: every write is recorded (who, what, when, from where, before -> after), and
+the hash chain names an edited, deleted or reordered entry."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, update
+
+from daytwo.cli.main import run
+from daytwo.governance import accounts, audit, keys
+from daytwo.governance.models import AuditEntry, KeyScope, Role
+from daytwo.settings import Settings
+from daytwo.store.ledger import Ledger, upgrade
+from tests.factory import interaction
+
+PASSWORD = "correct horse battery staple"
+
+
+def filled_ledger(settings: Settings) -> Ledger:
+    upgrade(settings.resolved_ledger_url)
+    ledger = Ledger(settings.resolved_ledger_url)
+    accounts.create_user(ledger, "vera", PASSWORD, Role.viewer, grants=("care-bot",))
+    accounts.set_grants(ledger, "vera", add=("hr-bot",), actor="user:root", ip="10.0.0.7")
+    _, key = keys.create_key(ledger, scope=KeyScope.ingest, deployment="care-bot")
+    keys.revoke_key(ledger, key.prefix)
+    accounts.update_user(ledger, "vera", role=Role.analyst)
+    return ledger
+
+
+def test_changes_are_recorded_with_before_and_after(settings: Settings) -> None:
+    ledger = filled_ledger(settings)
+    rows = list(reversed(audit.entries(ledger)))
+    assert [r.action for r in rows] == [
+        "user.create",
+        "user.grants",
+        "key.create",
+        "key.revoke",
+        "user.update",
+    ]
+    grants = rows[1]
+    assert (grants.actor, grants.ip, grants.target) == ("user:root", "10.0.0.7", "vera")
+    assert grants.before == {"grants": ["care-bot"]}
+    assert grants.after == {"grants": ["care-bot", "hr-bot"]}
+    assert rows[4].before == {"role": "viewer", "active": True}
+    assert rows[4].after == {"role": "analyst", "active": True}
+    assert audit.verify(ledger).ok
+    ledger.dispose()
+
+
+def test_every_http_write_is_recorded_with_who_and_where(client: TestClient) -> None:
+    r = client.post("/api/v1/ingest", json={"interactions": [interaction(1)]})
+    assert r.status_code == 200
+    client.post("/api/v1/deployments", json={"name": "x", "kind": "nonsense"})
+    ledger: Ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    http = [e for e in audit.entries(ledger) if e.action.startswith("http.")]
+    assert [(e.target, e.after["status"] if e.after else None) for e in http] == [
+        ("/api/v1/deployments", 422),
+        ("/api/v1/ingest", 200),
+    ]
+    assert all(e.actor.startswith("key:") and e.ip == "testclient" for e in http)
+    assert http[1].deployment is None
+
+
+def _breaks(ledger: Ledger) -> list[tuple[int, str]]:
+    return [(b.entry_id, b.problem) for b in audit.verify(ledger).breaks]
+
+
+def test_an_edited_entry_is_named(settings: Settings) -> None:
+    ledger = filled_ledger(settings)
+    with ledger.session() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.id == 2).values(actor="user:someone"))
+    assert _breaks(ledger) == [(2, "edited")]
+    ledger.dispose()
+
+
+def test_an_edit_with_a_recomputed_hash_is_caught_by_the_next_entry(settings: Settings) -> None:
+    ledger = filled_ledger(settings)
+    with ledger.session() as s:
+        entry = s.get(AuditEntry, 3)
+        assert entry is not None
+        entry.target = "forged"
+        entry.hash = audit.entry_hash(entry.prev_hash, entry)
+    assert _breaks(ledger) == [(4, "edited")]
+    ledger.dispose()
+
+
+def test_a_deleted_entry_is_named(settings: Settings) -> None:
+    ledger = filled_ledger(settings)
+    with ledger.session() as s:
+        s.execute(delete(AuditEntry).where(AuditEntry.id == 3))
+    result = audit.verify(ledger)
+    assert [(b.entry_id, b.problem) for b in result.breaks] == [(4, "deleted")]
+    assert "entries 3 before entry 4 are missing" in result.breaks[0].message
+    ledger.dispose()
+
+
+def test_reordered_entries_are_named(settings: Settings) -> None:
+    ledger = filled_ledger(settings)
+    # Swap entries 2 and 3 wholesale (contents and hashes), keeping the ids in place.
+    with ledger.session() as s:
+        two, three = (s.get(AuditEntry, i) for i in (2, 3))
+        assert two is not None
+        assert three is not None
+        fields = ("at", "actor", "action", "target", "deployment", "ip", "before", "after")
+        saved = {f: getattr(two, f) for f in (*fields, "prev_hash", "hash")}
+        for f in (*fields, "prev_hash"):
+            setattr(two, f, getattr(three, f))
+        two.hash = "x" * 64  # unique constraint: park the hash while swapping
+        s.flush()
+        three_hash = three.hash
+        for f in (*fields, "prev_hash"):
+            setattr(three, f, saved[f])
+        three.hash = saved["hash"]
+        s.flush()
+        two.hash = three_hash
+    problems = _breaks(ledger)
+    assert (2, "reordered") in problems
+    assert {entry for entry, _ in problems} >= {2, 3}
+    ledger.dispose()
+
+
+def test_audit_verify_command_says_which_entry(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DAYTWO_DATA_DIR", str(settings.data_dir))
+    ledger = filled_ledger(settings)
+    assert run(["audit", "verify"]) == 0
+    with ledger.session() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.id == 5).values(after={"role": "admin"}))
+    ledger.dispose()
+    assert run(["audit", "verify"]) == 1
+    assert "entry 5 edited" in capsys.readouterr().err
