@@ -187,19 +187,27 @@ def _daily_query(table: str, metrics: list[Metric], s: Slice) -> Query:
 def _turn_values_query(metrics: list[Metric], s: Slice) -> Query:
     filt, fparams = _filters(s)
     group_cols, names = _group_select(s, "started_at", "")
-    aggs: list[str] = []
+    qs: list[float] = []
     for m in metrics:
         if m.kind not in ("quantile", "median"):
             raise ValueError(f"{m.id}: only quantiles read the turn value table")
-        q = 0.5 if m.kind == "median" else m.q
-        aggs += [f'quantile_cont(value, {q}) AS "{m.id}__val"', f'count(value) AS "{m.id}__n"']
-    select = ", ".join([*group_cols, *aggs])
-    sql = (
-        f"SELECT {select} FROM {rollup.TURN_VALUES} "  # noqa: S608 - names from the registry
-        f"WHERE deployment = ? AND started_at >= ? AND started_at < ?{filt}"
+        qs.append(0.5 if m.kind == "median" else float(m.q or 0.5))
+    # One sort answers every quantile: the list form of quantile_cont, unpacked outside.
+    inner = ", ".join([*group_cols, f"quantile_cont(value, {qs}) AS _qs", "count(value) AS _n"])
+    sql = _grouped(
+        f"SELECT {inner} FROM {rollup.TURN_VALUES} "  # noqa: S608 - names from the registry
+        f"WHERE deployment = ? AND started_at >= ? AND started_at < ?{filt}",
+        names,
     )
+    outer = [f'"{n}"' for n in names] + [
+        col
+        for k, m in enumerate(metrics)
+        for col in (f'_qs[{k + 1}] AS "{m.id}__val"', f'_n AS "{m.id}__n"')
+    ]
+    order = f" ORDER BY {', '.join(str(k + 1) for k in range(len(names)))}" if names else ""
+    sql = f"SELECT {', '.join(outer)} FROM ({sql}) AS v{order}"  # noqa: S608
     params = [s.deployment, s.start, s.end, *fparams]
-    return Query(rollup.TURN_VALUES, _grouped(sql, names), params, metrics, names)
+    return Query(rollup.TURN_VALUES, sql, params, metrics, names)
 
 
 def _group_select(s: Slice, time_col: str, alias: str) -> tuple[list[str], list[str]]:
