@@ -183,3 +183,16 @@ def test_a_store_opened_again_builds_rollups_it_lacks(tmp_path: Path) -> None:
         assert totals(store, ["contact_volume"], SLICES[0])["contact_volume"].value == 40
         assert store.derived_ready(rollup.ROLLUP)
         _assert_paths_agree(store, SLICES[1])
+
+
+def test_a_read_only_store_from_before_the_rollups_reads_the_raw_rows(tmp_path: Path) -> None:
+    path = tmp_path / "events.duckdb"
+    with open_event_store(f"duckdb:///{path}") as store:
+        _write(store, _records(30), "a")
+    con = duckdb.connect(str(path))  # as written by a release without derived tables
+    con.execute("DROP TABLE derived_state")
+    con.execute("DROP TABLE derived_changed_days")
+    con.close()
+    with open_event_store(f"duckdb:///{path}", read_only=True) as ro:
+        assert not ro.derived_ready(rollup.ROLLUP)
+        assert totals(ro, ["contact_volume"], SLICES[0])["contact_volume"].value == 30

@@ -165,9 +165,13 @@ class DuckDBEventStore(EventStore):
             return False
         with self._lock:
             writes = self._writes
-            rows = self._con.execute(
-                f"SELECT version FROM {derived.STATE} WHERE name = ?", [name]
-            ).fetchall()
+            try:
+                rows = self._con.execute(
+                    f"SELECT version FROM {derived.STATE} WHERE name = ?", [name]
+                ).fetchall()
+            except duckdb.CatalogException:
+                # A store written before derived tables existed, opened read-only.
+                return False
             built = bool(rows) and rows[0][0] == table.version
             if self.read_only:
                 # A read-only store cannot refresh: read the table only if nothing is pending.
