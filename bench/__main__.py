@@ -205,6 +205,13 @@ def bench_redaction(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(messages=turns, repeat=repeat)
 
 
+def bench_impact(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del repeat, turns
+    from bench.impact import run  # imports the whole product: load it only when asked for
+
+    return run(work, seeds=[7, 1, 2, 3, 4], per_day=2000)
+
+
 def bench_detect(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del repeat, turns
     from bench.detect import run  # imports the whole product: load it only when asked for
@@ -218,6 +225,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "demo": bench_demo,
     "redaction": bench_redaction,
     "detect": bench_detect,
+    "impact": bench_impact,
 }
 
 

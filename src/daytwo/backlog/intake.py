@@ -31,7 +31,10 @@ from daytwo.backlog.service import (
     to_public,
     transition,
 )
+from daytwo.detect.schemas import FindingFilter, FindingPublic
+from daytwo.detect.service import list_findings
 from daytwo.errors import InputError
+from daytwo.metrics.catalog import REGISTRY
 from daytwo.store.ledger import Ledger
 
 
@@ -246,3 +249,90 @@ def link_finding(
         history.record(session, "item", item.id, actor, "finding linked", after=finding.id)
         _seen_again(session, item, finding, policy, actor=actor)
         return to_public(session, item)
+
+
+def _bad_share_excess(
+    metric: str | None, base: float | None, cur: float | None, good: str | None
+) -> float:
+    """The share of the bad occurrences now that the problem added over the baseline."""
+    if metric is None or base is None or cur is None:
+        return 1.0
+    found = REGISTRY.get(metric)
+    if found is None or found.unit != "share":
+        return 1.0
+    direction = good or found.good
+    bad_now, bad_before = (1 - cur, 1 - base) if direction == "up" else (cur, base)
+    if bad_now <= 0:
+        return 0.0
+    return min(1.0, max(0.0, (bad_now - bad_before) / bad_now))
+
+
+def facts_from_detect(f: FindingPublic) -> FindingFacts:
+    """A recorded finding of the detectors as the backlog sees it.
+
+    The affected volume is the bad interactions per week the detector counted, narrowed to the
+    share the problem added over the baseline (for rates); confidence is ``1 - p`` where the
+    detector tested, else 1; trend is the detector's own when it gives one.
+    """
+    details = dict(f.details)
+    p_value = details.get("p_value")
+    confidence = 1.0
+    if isinstance(p_value, int | float) and 0 <= p_value <= 1:
+        confidence = 1.0 - float(p_value)
+    trend = str(details.get("trend", "stable"))
+    seg = next(iter(f.scope.segment.items())) if f.scope.segment else None
+    good = details.get("good")
+    share = _bad_share_excess(
+        f.scope.metric, f.baseline.value, f.current.value, good if isinstance(good, str) else None
+    )
+    return FindingFacts(
+        id=str(f.id),
+        fingerprint=f.fingerprint,
+        kind=f.kind,
+        deployment=f.scope.deployment,
+        title=f.title,
+        severity=int(f.severity_level),
+        volume_per_week=f.impact.interactions_per_week * share,
+        journey=f.scope.journey,
+        segment=(str(seg[0]), str(seg[1])) if seg else None,
+        metric=f.scope.metric,
+        confidence=confidence,
+        trend=trend if trend in TREND_LABELS else "stable",
+        customers_per_week=f.impact.customers_per_week,
+        agents_per_week=f.impact.agents_per_week,
+        status=f.status,
+        last_seen=f.last_seen,
+        details={"detector": f.detector, "excess_share": share},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeSummary:
+    created: int
+    updated: int
+
+
+def absorb_detected(
+    ledger: Ledger,
+    policy: BacklogPolicy,
+    *,
+    deployment: str | None = None,
+    actor: str = history.SYSTEM,
+) -> IntakeSummary:
+    """Every open or regressed finding of the detectors into the backlog (idempotent)."""
+    created = updated = 0
+    offset = 0
+    while True:
+        page = list_findings(
+            ledger,
+            FindingFilter(
+                deployment=deployment, status=["open", "regressed"], limit=1000, offset=offset
+            ),
+        )
+        for f in page:
+            _, new = absorb_finding(ledger, facts_from_detect(f), policy, actor=actor)
+            created += new
+            updated += not new
+        if len(page) < 1000:
+            return IntakeSummary(created, updated)
+        offset += len(page)

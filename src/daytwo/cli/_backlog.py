@@ -7,8 +7,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from daytwo.backlog.policy import BacklogPolicy
+from daytwo.errors import InputError
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
 from daytwo.store.ledger import Ledger, upgrade
@@ -43,3 +47,16 @@ def open_events(*, read_only: bool = True) -> Iterator[EventStore]:
     exists = url.startswith("duckdb:///") and Path(url.removeprefix("duckdb:///")).exists()
     with open_event_store(url, read_only=read_only and exists) as events:
         yield events
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: dict[str, Any]) -> M:
+    """``model`` from command-line values; a bad value is an input error naming the option."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "value"
+        raise InputError(f"--{where.replace('_', '-')}: {first['msg']}.") from None

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from daytwo.backlog import changes
 from daytwo.backlog.schemas import ChangeCreate, ChangePublic
-from daytwo.cli._backlog import cli_actor, open_events, open_ledger
+from daytwo.cli._backlog import cli_actor, open_events, open_ledger, validated
 from daytwo.cli.console import out
 from daytwo.errors import InputError
 
@@ -70,18 +70,21 @@ def record(
         item_ids = [int(i) for i in _split(items)]
     except ValueError:
         raise InputError("--items takes item ids, e.g. 12,15.") from None
-    spec = ChangeCreate(
-        deployment=deployment,
-        kind=kind,
-        title=title,
-        author=author or who,
-        shipped_at=_when(shipped_at),
-        journeys=_split(journeys),
-        control_journeys=_split(control),
-        metric=metric,
-        window_days=window_days,
-        items=item_ids,
-        rationale=rationale,
+    spec = validated(
+        ChangeCreate,
+        {
+            "deployment": deployment,
+            "kind": kind,
+            "title": title,
+            "author": author or who,
+            "shipped_at": _when(shipped_at),
+            "journeys": _split(journeys),
+            "control_journeys": _split(control),
+            "metric": metric,
+            "window_days": window_days,
+            "items": item_ids,
+            "rationale": rationale,
+        },
     )
     with open_ledger() as (ledger, policy), open_events() as events:
         created = changes.record_change(ledger, events, spec, policy, actor=who)

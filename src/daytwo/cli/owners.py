@@ -9,7 +9,7 @@ from rich.table import Table
 
 from daytwo.backlog import owners
 from daytwo.backlog.schemas import OwnerCreate, RuleCreate
-from daytwo.cli._backlog import cli_actor, open_ledger
+from daytwo.cli._backlog import cli_actor, open_ledger, validated
 from daytwo.cli.console import out
 
 app = typer.Typer(help="Owners, routing rules and default owners.", no_args_is_help=True)
@@ -40,8 +40,9 @@ def add(
     actor: str = AS,
 ) -> None:
     """Add a person or team to the owner directory."""
-    spec = OwnerCreate.model_validate(
-        {"handle": handle, "name": name, "kind": kind, "team": team, "contact": contact}
+    spec = validated(
+        OwnerCreate,
+        {"handle": handle, "name": name, "kind": kind, "team": team, "contact": contact},
     )
     with open_ledger() as (ledger, _):
         created = owners.create_owner(ledger, spec, actor=cli_actor(actor))
@@ -59,7 +60,8 @@ def rule(
     actor: str = AS,
 ) -> None:
     """Add a routing rule (first match wins; rules that could never match are refused)."""
-    spec = RuleCreate.model_validate(
+    spec = validated(
+        RuleCreate,
         {
             "deployment": deployment,
             "owner": owner,
@@ -67,7 +69,7 @@ def rule(
             "finding_kind": kind,
             "segment": segment,
             "position": position,
-        }
+        },
     )
     with open_ledger() as (ledger, _):
         created = owners.add_rule(ledger, spec, actor=cli_actor(actor))
