@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from daytwo.detect.findings import Severity
 from daytwo.detect.registry import detectors
 from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic, Status
-from daytwo.detect.service import get_finding, list_findings, list_runs
+from daytwo.detect.service import finding_deployments, get_finding, list_findings, list_runs
 from daytwo.errors import InputError
-from daytwo.server.access import Scope, requires
+from daytwo.server.access import Scope, check_deployments, current_principal, requires
 from daytwo.server.deps import LedgerDep
 
 router = APIRouter(prefix="/api/v1", tags=["findings"], dependencies=[requires(Scope.read)])
@@ -28,6 +28,7 @@ class DetectorInfo(BaseModel):
 
 @router.get("/findings", response_model=list[FindingPublic], summary="Findings")
 def findings(
+    request: Request,
     ledger: LedgerDep,
     deployment: str | None = None,
     kind: str | None = None,
@@ -54,8 +55,17 @@ def findings(
             min_severity=parse_severity(severity),
             limit=limit,
             offset=offset,
+            deployments=visible_deployments(request, ledger),
         ),
     )
+
+
+def visible_deployments(request: Request, ledger: LedgerDep) -> list[str]:
+    """The deployments with findings that the requester may see."""
+    principal = current_principal(request)
+    if principal is None:
+        return []
+    return [d for d in finding_deployments(ledger) if principal.sees(d)]
 
 
 def parse_severity(value: str | None) -> Severity | None:
@@ -69,14 +79,19 @@ def parse_severity(value: str | None) -> Severity | None:
 
 
 @router.get("/findings/runs", response_model=list[RunPublic], summary="Analysis runs")
-def runs(ledger: LedgerDep, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[RunPublic]:
-    """The latest analysis runs, newest first."""
-    return list_runs(ledger, limit)
+def runs(
+    request: Request, ledger: LedgerDep, limit: Annotated[int, Query(ge=1, le=500)] = 20
+) -> list[RunPublic]:
+    """The latest analysis runs, newest first (of the deployments the requester may see)."""
+    principal = current_principal(request)
+    return [r for r in list_runs(ledger, limit) if principal and principal.sees(r.deployment)]
 
 
 @router.get("/findings/{finding_id}", response_model=FindingPublic, summary="One finding")
-def finding(ledger: LedgerDep, finding_id: int) -> FindingPublic:
-    return get_finding(ledger, finding_id)
+def finding(request: Request, ledger: LedgerDep, finding_id: int) -> FindingPublic:
+    found = get_finding(ledger, finding_id)
+    check_deployments(request, Scope.read, [found.scope.deployment])
+    return found
 
 
 @router.get("/detectors", response_model=list[DetectorInfo], summary="Registered detectors")

@@ -29,6 +29,8 @@ class FindingFilter(BaseModel):
     metric: str | None = None
     status: list[Status] | None = None
     min_severity: Severity | None = None
+    # Only these deployments (None: all); access control passes the granted ones here.
+    deployments: list[str] | None = None
     limit: int = Field(default=200, ge=1, le=1000)
     offset: int = Field(default=0, ge=0)
 

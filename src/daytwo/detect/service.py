@@ -187,6 +187,8 @@ def list_findings(ledger: Ledger, f: FindingFilter) -> list[FindingPublic]:
     q = select(FindingRecord)
     if f.deployment:
         q = q.where(FindingRecord.deployment == f.deployment)
+    if f.deployments is not None:
+        q = q.where(FindingRecord.deployment.in_(f.deployments))
     if f.kind:
         q = q.where(FindingRecord.kind == f.kind)
     if f.detector:
@@ -203,6 +205,13 @@ def list_findings(ledger: Ledger, f: FindingFilter) -> list[FindingPublic]:
     q = q.limit(f.limit).offset(f.offset)
     with ledger.session() as session:
         return [FindingPublic.from_row(r) for r in session.scalars(q)]
+
+
+def finding_deployments(ledger: Ledger) -> list[str]:
+    """Every deployment that has findings."""
+    with ledger.session() as session:
+        q = select(FindingRecord.deployment).distinct().order_by(FindingRecord.deployment)
+        return [str(d) for d in session.scalars(q)]
 
 
 def count_findings(ledger: Ledger, deployment: str | None = None) -> dict[str, int]:

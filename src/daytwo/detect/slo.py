@@ -11,7 +11,15 @@ import pyarrow as pa
 
 from daytwo.detect.cells import MONITORED_BY_ID, Summary, in_window, started_ns, summarise
 from daytwo.detect.data import AnalysisData
-from daytwo.detect.findings import Finding, FindingScope, Measure, Severity, weekly_impact
+from daytwo.detect.degradation import bad_rows
+from daytwo.detect.findings import (
+    Finding,
+    FindingScope,
+    Measure,
+    Severity,
+    evidence_sample,
+    weekly_impact,
+)
 from daytwo.detect.registry import detector
 from daytwo.metrics import calc
 
@@ -62,6 +70,7 @@ def detect_slo_breach(data: AnalysisData, params: SloParams) -> list[Finding]:
         if onset is None or (w.current_end - onset) < timedelta(days=params.days):
             continue
         rows = np.flatnonzero(period & (weights > 0))
+        bad = np.flatnonzero(period & bad_rows(m, values, weights, float(target)))
         gap = abs(s.value - target) / max(abs(target), 1e-9)
         finding = Finding(
             detector="slo_breach",
@@ -73,6 +82,7 @@ def detect_slo_breach(data: AnalysisData, params: SloParams) -> list[Finding]:
             last_seen=w.current_end,
             baseline=Measure(float(target), 0),
             current=Measure(s.value, s.n),
+            evidence=evidence_sample(t["interaction_id"].take(pa.array(bad, type=pa.int64()))),
             impact=weekly_impact(t.take(pa.array(rows, type=pa.int64())), w.current_days),
             details={"target": target, "good": m.good, "relative_gap": round(gap, 4)},
         )

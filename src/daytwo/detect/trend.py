@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import pairwise
@@ -21,8 +22,8 @@ from daytwo.detect.cells import (
     summarise,
 )
 from daytwo.detect.data import AnalysisData
-from daytwo.detect.degradation import worse_by
-from daytwo.detect.findings import Finding, FindingScope, Measure, Severity
+from daytwo.detect.degradation import bad_rows, worse_by
+from daytwo.detect.findings import Finding, FindingScope, Measure, Severity, evidence_sample
 from daytwo.detect.registry import detector
 from daytwo.detect.stats import benjamini_hochberg, normal_sf
 from daytwo.metrics import calc
@@ -84,7 +85,14 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
         in_window(starts, end - timedelta(weeks=k + 1), end - timedelta(weeks=k))
         for k in reversed(range(params.weeks))
     ]
-    cells = [(c, m) for c, m in cell_masks(t, crossed=False)]
+    cells = list(cell_masks(t, crossed=False))
+    ids = t["interaction_id"]
+
+    def evidence(m: Monitored, mask: np.ndarray, reference: float) -> tuple[str, ...]:
+        values, weights = m.arrays(t)
+        rows = np.flatnonzero(mask & weeks[-1] & bad_rows(m, values, weights, reference))
+        return evidence_sample(ids.take(rows[np.argsort(starts[rows], kind="stable")]))
+
     tests = []
     for metric in MONITORED:
         values, weights = metric.arrays(t)
@@ -102,11 +110,13 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
                 continue
             slope, z = wls_slope(vals, [_variance(metric, s) for s in series])
             z_bad = z if metric.good == "down" else -z
-            tests.append((metric, cell, series, run, total, slope, z_bad))
+            tests.append((metric, cell, mask, series, run, total, slope, z_bad))
     out: list[Finding] = []
     if tests:
         found = benjamini_hochberg([normal_sf(x[-1]) for x in tests], params.fdr)
-        for (metric, cell, series, run, total, slope, z), hit in zip(tests, found, strict=True):
+        for (metric, cell, mask, series, run, total, slope, z), hit in zip(
+            tests, found, strict=True
+        ):
             if not hit:
                 continue
             n_run = len(run) - 1
@@ -124,6 +134,7 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
                     last_seen=end,
                     baseline=Measure(run[0], series[-len(run)].n),
                     current=Measure(run[-1], series[-1].n),
+                    evidence=evidence(metric, mask, run[0]),
                     details={
                         "weekly": [round(float(s.value or 0), 4) for s in series],
                         "slope_per_week": round(slope, 5),
@@ -132,11 +143,16 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
                     },
                 )
             )
-    out += _plateaus(data, params, weeks)
+    out += _plateaus(data, params, weeks, evidence)
     return out
 
 
-def _plateaus(data: AnalysisData, params: TrendParams, weeks: list[np.ndarray]) -> list[Finding]:
+def _plateaus(
+    data: AnalysisData,
+    params: TrendParams,
+    weeks: list[np.ndarray],
+    evidence: Callable[[Monitored, np.ndarray, float], tuple[str, ...]],
+) -> list[Finding]:
     t = data.interactions
     end = data.window.current_end
     out = []
@@ -169,6 +185,7 @@ def _plateaus(data: AnalysisData, params: TrendParams, weeks: list[np.ndarray]) 
                 last_seen=end,
                 baseline=Measure(float(target), 0),
                 current=Measure(last.value, last.n),
+                evidence=evidence(m, np.ones(t.num_rows, dtype=bool), float(target)),
                 details={
                     "weekly": [round(float(s.value or 0), 4) for s in series],
                     "improvement_z": round(improving, 2),
