@@ -12,12 +12,15 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from daytwo.governance import CustomPattern, PiiKind, RedactionPolicy
+from daytwo.cli.main import run
+from daytwo.governance import CustomPattern, PiiKind, RedactionPolicy, audit
 from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.decode import decode_ndjson
 from daytwo.ingest.files import import_file
 from daytwo.ingest.service import prepare
-from daytwo.store.events import EventStore
+from daytwo.settings import Settings
+from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.ledger import Ledger
 from tests.factory import interaction
 
 SECRETS = ("jane.doe@example.com", "4111 1111 1111 1111", "+44 20 7946 0958", "EMP-884422")
@@ -58,7 +61,7 @@ def test_api_stores_placeholders_and_counts(client: TestClient) -> None:
 
 
 def test_original_text_is_nowhere_after_ingest(
-    client: TestClient, settings: Any, caplog: pytest.LogCaptureFixture
+    client: TestClient, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     good = with_pii(1)
@@ -125,3 +128,33 @@ def test_prepare_redacts_even_without_a_plan() -> None:
     ).to_pylist()
     assert any("<EMAIL>" in (a or "") for a in attributes)
     assert not any(SECRETS[0] in (a or "") for a in attributes)
+
+
+def test_import_command_applies_each_deployments_policy_from_the_ledger(
+    tmp_path: Path,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DAYTWO_DATA_DIR", str(settings.data_dir))
+    assert (
+        run(["redaction", "set", "hr-bot", "--kinds", "email", "--pattern", r"staff=EMP-\d{6}"])
+        == 0
+    )
+    assert "hr-bot: redacts email, custom:staff" in capsys.readouterr().out
+    assert run(["redaction", "set", "x", "--pattern", "bad=(a+)+"]) == 2
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(
+        b"\n".join(orjson.dumps(r) for r in [with_pii(1, "care-bot"), with_pii(2, "hr-bot")])
+    )
+    assert run(["import", str(path), "--quiet"]) == 0
+    assert "PII redacted: 1 card, 1 custom:staff, 6 email, 2 phone" in capsys.readouterr().out
+    with open_event_store(settings.resolved_events_url) as store:
+        rows = store.query("SELECT deployment, text FROM turns WHERE seq = 0 ORDER BY 1")
+    assert rows["text"].to_pylist() == [
+        "I'm <EMAIL>, card <CARD>, call <PHONE>, staff id EMP-884422",
+        f"I'm <EMAIL>, card {SECRETS[1]}, call {SECRETS[2]}, staff id <CUSTOM:STAFF>",
+    ]
+    ledger = Ledger(settings.resolved_ledger_url)
+    assert [e.action for e in audit.entries(ledger)][:2] == ["import", "policy.update"]
+    ledger.dispose()

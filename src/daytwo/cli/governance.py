@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from daytwo.cli.console import err, out
 from daytwo.errors import InputError
-from daytwo.governance import accounts, audit, keys, policies
+from daytwo.governance import PiiKind, RedactionPolicy, accounts, audit, keys, policies
 from daytwo.governance.models import KeyScope, Role
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
@@ -327,3 +328,68 @@ def retention_apply() -> None:
             f"{r.deployment}: {r.texts_cleared:,} turn texts cleared, "
             f"{r.interactions_deleted:,} interactions deleted"
         )
+
+
+# --- redaction ------------------------------------------------------------------------------
+
+redaction_app = typer.Typer(
+    help="Which PII each deployment redacts at ingest.", no_args_is_help=True
+)
+
+
+@redaction_app.command("set")
+def redaction_set(
+    deployment: str = typer.Argument(...),
+    kinds: str = typer.Option(
+        None, "--kinds", help="Comma-separated built-in kinds (default: all of them)."
+    ),
+    pattern: list[str] = typer.Option(
+        [], "--pattern", help="A custom kind as NAME=REGEX (repeatable); `<CUSTOM:NAME>`."
+    ),
+    disable: bool = typer.Option(
+        False, "--disable", help="Store this deployment's text unredacted (audited)."
+    ),
+) -> None:
+    """Set a deployment's redaction policy (replaces the previous one)."""
+    chosen = (
+        frozenset(PiiKind(k.strip()) for k in kinds.split(",") if k.strip())
+        if kinds is not None
+        else frozenset(PiiKind)
+    )
+    custom = []
+    for item in pattern:
+        name, sep, regex = item.partition("=")
+        if not sep:
+            raise InputError(f"--pattern looks like NAME=REGEX, not {item!r}.")
+        custom.append({"name": name.strip(), "pattern": regex})
+    try:
+        policy = RedactionPolicy.model_validate(
+            {"enabled": not disable, "kinds": chosen, "custom_patterns": custom}
+        )
+    except ValidationError as exc:
+        raise InputError(f"Invalid redaction policy: {exc.errors()[0]['msg']}") from None
+    with open_ledger() as ledger:
+        policies.set_policy(ledger, deployment, redaction=policy, actor=actor())
+    out.print(f"{deployment}: {_describe(policy)}")
+
+
+@redaction_app.command("show")
+def redaction_show() -> None:
+    """Every deployment's redaction policy (the others get the default: every kind)."""
+    with open_ledger() as ledger:
+        rows = policies.list_policies(ledger)
+    out.print(f"default: {_describe(RedactionPolicy())}")
+    for p in rows:
+        out.print(f"{p.deployment}: {_describe(p.redaction)}")
+
+
+def _describe(policy: RedactionPolicy) -> str:
+    if not policy.enabled:
+        return "redaction OFF"
+    kinds = [k.value for k in PiiKind if k in policy.kinds]
+    custom = [p.name for p in policy.custom_patterns]
+    return (
+        "redacts " + ", ".join(kinds + [f"custom:{c}" for c in custom])
+        if kinds or custom
+        else "redacts nothing"
+    )

@@ -17,7 +17,10 @@ from rich.progress import (
 )
 
 from daytwo.cli.console import err, out
+from daytwo.cli.governance import actor, open_ledger
 from daytwo.errors import ValidationFailed
+from daytwo.governance import audit
+from daytwo.governance.policies import redaction_plan
 from daytwo.ingest.files import ImportSummary, detect_format, import_file, progress_total
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
@@ -47,6 +50,9 @@ def import_files(
     settings = Settings()
     summaries: list[ImportSummary] = []
     failed = False
+    # Each deployment's redaction policy applies to its records, as on the API.
+    with open_ledger() as ledger:
+        plan = redaction_plan(ledger)
     with open_event_store(settings.resolved_events_url) as store:
         for path in paths:
             kind = detect_format(path, fmt) if path.exists() else (fmt or "?")
@@ -67,6 +73,7 @@ def import_files(
                         strict=strict,
                         rejects=reject_path,
                         progress=partial(bar.advance, task),
+                        redaction=plan,
                     )
                 except ValidationFailed as exc:
                     bar.stop()
@@ -78,6 +85,19 @@ def import_files(
                     failed = True
                     continue
             summaries.append(summary)
+            with open_ledger() as ledger, ledger.session() as session:
+                audit.record(
+                    session,
+                    actor=actor(),
+                    action="import",
+                    target=path.name,
+                    after={
+                        "records": summary.records,
+                        "accepted": summary.accepted,
+                        "rejected": summary.rejected,
+                        "redacted": summary.redacted,
+                    },
+                )
     if summaries:
         _print_summary(summaries)
     for s in summaries:
@@ -96,6 +116,11 @@ def _print_summary(summaries: list[ImportSummary]) -> None:
             f"[bold]{Path(s.path).name}[/] ({s.format}): {s.records:,} records, "
             f"{s.accepted:,} stored ({s.inserted:,} new, {s.replaced:,} replaced), "
             f"{s.rejected:,} rejected; {s.turns:,} turns in {s.seconds:.1f} s "
-            f"({s.turns_per_second:,.0f} turns/s)",
+            f"({s.turns_per_second:,.0f} turns/s)"
+            + (
+                "; PII redacted: " + ", ".join(f"{n:,} {k}" for k, n in sorted(s.redacted.items()))
+                if s.redacted
+                else ""
+            ),
             soft_wrap=True,
         )
