@@ -189,7 +189,9 @@ def test_manual_items_need_an_owner(ledger: Ledger, policy: BacklogPolicy) -> No
 def test_sla_breach_and_overdue_view(ledger: Ledger, policy: BacklogPolicy) -> None:
     _owners(ledger)
     p1, _ = absorb_finding(ledger, finding(3, volume_per_week=5000.0), policy)
-    p4, _ = absorb_finding(ledger, finding(4, volume_per_week=1.0, severity=0), policy)
+    p4, _ = absorb_finding(
+        ledger, finding(4, journey="payments", volume_per_week=1.0, severity=0), policy
+    )
     assert (p1.priority, p4.priority) == ("P1", "P4")
     later = datetime.now(UTC) + timedelta(hours=5)
     late = service.list_items(ledger, overdue=True, now=later)
@@ -229,6 +231,36 @@ def test_findings_join_an_existing_item_by_hand(ledger: Ledger, policy: BacklogP
     _, created = absorb_finding(ledger, finding(9, kind="knowledge_gap"), policy)
     assert not created
     assert len(service.list_items(ledger)) == 1
+
+
+def test_findings_of_the_same_place_join_one_item(ledger: Ledger, policy: BacklogPolicy) -> None:
+    _owners(ledger)
+    first, _ = absorb_finding(ledger, finding(20, journey="card_lost"), policy)
+    other_view, created = absorb_finding(
+        ledger, finding(21, journey="card_lost", kind="silent_failure", metric="rephrase_rate"),
+        policy,
+    )  # fmt: skip
+    assert not created
+    assert other_view.id == first.id
+    elsewhere, created = absorb_finding(ledger, finding(22, journey="payments"), policy)
+    assert created
+    segment, created = absorb_finding(
+        ledger, finding(23, journey="card_lost", segment=("site", "porto")), policy
+    )
+    assert created  # a narrower place is its own problem
+    wide, created = absorb_finding(ledger, finding(24, journey=None), policy)
+    assert created
+    same_metric, created = absorb_finding(ledger, finding(25, journey=None), policy)
+    assert (same_metric.id, created) == (wide.id, False)
+    other_metric, created = absorb_finding(
+        ledger, finding(26, journey=None, metric="error_rate"), policy
+    )
+    assert created
+    assert len(service.get_item(ledger, first.id).findings) == 2
+    assert len(service.list_items(ledger)) == 5
+    assert elsewhere.id != first.id
+    assert other_metric.id != wide.id
+    assert segment.id != first.id
 
 
 def test_filters(ledger: Ledger, policy: BacklogPolicy) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daytwo.backlog import history
-from daytwo.backlog.calc import TREND_LABELS, Signal, compute_priority
+from daytwo.backlog.calc import CLOSED_STATUSES, TREND_LABELS, Signal, compute_priority
 from daytwo.backlog.models import Item, ItemFinding
 from daytwo.backlog.owners import route_in
 from daytwo.backlog.policy import BacklogPolicy
@@ -35,6 +35,7 @@ from daytwo.detect.schemas import FindingFilter, FindingPublic
 from daytwo.detect.service import list_findings
 from daytwo.errors import InputError
 from daytwo.metrics.catalog import REGISTRY
+from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
 
 
@@ -149,6 +150,10 @@ def absorb_finding(
             _seen_again(session, item, finding, policy, actor=actor)
             return to_public(session, item), False
         segments = {finding.segment[0]: finding.segment[1]} if finding.segment else {}
+        same = _same_problem(session, finding, segments)
+        if same is not None:
+            _join(session, same, finding, policy, actor=actor, note="same scope")
+            return to_public(session, same), False
         owner, routed = route_in(
             session, finding.deployment, finding.journey, finding.kind, segments
         )
@@ -189,6 +194,66 @@ def absorb_finding(
         )
         session.flush()
         return to_public(session, item, now), True
+
+
+def _same_problem(session: Session, finding: FindingFacts, segments: dict[str, str]) -> Item | None:
+    """An open item about the same place: a finding of another detector (or metric) at the
+    same journey and segment is another view of the same problem, and joins its item.
+
+    Deployment-wide findings join only an item about the same metric.
+    """
+    if finding.journey is None and finding.segment is None and finding.metric is None:
+        return None
+    query = select(Item).where(
+        Item.deployment == finding.deployment,
+        Item.source == "finding",
+        Item.status.not_in(CLOSED_STATUSES),
+    )
+    query = (
+        query.where(Item.journey == finding.journey)
+        if finding.journey is not None
+        else query.where(Item.journey.is_(None))
+    )
+    for item in session.scalars(query.order_by(Item.id)):
+        if dict(item.segments) != segments:
+            continue
+        if finding.journey is None and finding.segment is None:
+            metrics = {
+                link.snapshot.get("metric")
+                for link in session.scalars(
+                    select(ItemFinding).where(ItemFinding.item_id == item.id)
+                )
+            }
+            if finding.metric not in metrics:
+                continue
+        return item
+    return None
+
+
+def _join(
+    session: Session,
+    item: Item,
+    finding: FindingFacts,
+    policy: BacklogPolicy,
+    *,
+    actor: str,
+    note: str,
+) -> None:
+    now = now_utc()
+    session.add(
+        ItemFinding(
+            item_id=item.id,
+            finding_id=finding.id,
+            fingerprint=finding.fingerprint,
+            kind=finding.kind,
+            snapshot=finding.snapshot(),
+            linked_at=now,
+            updated_at=now,
+        )
+    )
+    session.flush()
+    history.record(session, "item", item.id, actor, "finding linked", after=finding.id, note=note)
+    _seen_again(session, item, finding, policy, actor=actor)
 
 
 def _seen_again(
@@ -233,21 +298,7 @@ def link_finding(
             raise InputError(
                 f"Finding {finding.fingerprint} already belongs to item {existing.item_id}."
             )
-        now = now_utc()
-        session.add(
-            ItemFinding(
-                item_id=item.id,
-                finding_id=finding.id,
-                fingerprint=finding.fingerprint,
-                kind=finding.kind,
-                snapshot=finding.snapshot(),
-                linked_at=now,
-                updated_at=now,
-            )
-        )
-        session.flush()
-        history.record(session, "item", item.id, actor, "finding linked", after=finding.id)
-        _seen_again(session, item, finding, policy, actor=actor)
+        _join(session, item, finding, policy, actor=actor, note="joined by hand")
         return to_public(session, item)
 
 
@@ -336,3 +387,8 @@ def absorb_detected(
         if len(page) < 1000:
             return IntakeSummary(created, updated)
         offset += len(page)
+
+
+def after_analysis(ledger: Ledger, deployment: str) -> IntakeSummary:
+    """The detectors' hook: every finding of a finished run opens or updates its item."""
+    return absorb_detected(ledger, BacklogPolicy.from_settings(Settings()), deployment=deployment)

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from daytwo.conversations import text_index
+from daytwo.demo.backlog import seed_backlog
 from daytwo.demo.generator import DemoConfig, generate
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
@@ -102,6 +103,7 @@ def build_demo(
         # Build the rollups and the search text now, so the first page served is fast.
         for table in (*rollup.TABLES, text_index.TABLE):
             store.derived_ready(table.name)
+    seed_backlog(settings, dataset.manifest)
     return DemoSummary(
         deployments=[d.name for d in dataset.deployments],
         interactions=interactions,

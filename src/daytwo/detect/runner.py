@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from daytwo.backlog.intake import after_analysis
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.deployments.service import list_deployments
 from daytwo.detect import service
@@ -209,6 +210,7 @@ def _analyze_one(
     except Exception as exc:
         service.fail_run(ledger, run_id, f"{type(exc).__name__}: {exc}")
         raise
+    after_analysis(ledger, name)  # each finding opens or updates its item in the backlog
     return RunOutcome(name, run_id, at, findings, recorded=recorded)
 
 
