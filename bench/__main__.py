@@ -243,6 +243,13 @@ def bench_detect(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, seeds=[1, 2, 3, 4, 5], per_day=2000, calm_seed=7, n_speed=1_000_000)
 
 
+def bench_gaps(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del repeat, turns
+    from bench.gaps import run  # imports the whole product: load it only when asked for
+
+    return run(work, seeds=[0, 1, 2], encoders=["wordllama", "minilm"])
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "import": bench_import,
     "http_ingest": bench_http,
@@ -250,6 +257,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "redaction": bench_redaction,
     "detect": bench_detect,
     "impact": bench_impact,
+    "gaps": bench_gaps,
 }
 
 

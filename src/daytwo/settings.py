@@ -7,6 +7,7 @@ package reads the environment at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -106,6 +107,13 @@ class Settings(BaseSettings):
     )
     impact_resamples: int = Field(
         default=2000, ge=100, le=100_000, description="Bootstrap resamples of change impact."
+    )
+    gaps_encoder: Literal["wordllama", "minilm"] = Field(
+        default="wordllama",
+        description="Sentence encoder of knowledge gaps: wordllama or minilm (needs torch).",
+    )
+    gaps_window_days: int = Field(
+        default=28, ge=1, le=365, description="Days of traffic clustered into knowledge gaps."
     )
 
     @field_validator("data_dir")

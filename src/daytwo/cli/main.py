@@ -13,6 +13,7 @@ from daytwo.cli import (
     db,
     demo,
     deployments,
+    gaps,
     governance,
     importer,
     items,
@@ -35,6 +36,7 @@ app.command("serve")(serve.serve)
 app.command("import")(importer.import_files)
 app.command("analyze")(analyze.analyze)
 app.command("findings")(analyze.findings)
+app.command("gaps")(gaps.gaps)
 app.add_typer(db.app, name="db")
 app.add_typer(governance.users_app, name="users")
 app.add_typer(governance.keys_app, name="keys")

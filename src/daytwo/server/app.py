@@ -17,6 +17,8 @@ from daytwo.conversations.api import router as conversations_router
 from daytwo.conversations.views import router as conversations_views
 from daytwo.deployments.api import router as deployments_router
 from daytwo.detect.api import router as findings_router
+from daytwo.detect.gaps.api import router as gaps_router
+from daytwo.detect.gaps.views import router as gaps_views
 from daytwo.detect.schedule import AnalysisSchedule
 from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
@@ -108,10 +110,12 @@ def create_app(
     app.include_router(changes_router)
     app.include_router(feedback_router)
     app.include_router(findings_router)
+    app.include_router(gaps_router)
     app.include_router(web_router)
     app.include_router(governance_views)
     app.include_router(metrics_views)
     app.include_router(journeys_views)
+    app.include_router(gaps_views)
     app.include_router(conversations_views)
     app.include_router(backlog_views)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

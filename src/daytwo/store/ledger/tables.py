@@ -15,6 +15,7 @@ from daytwo.store.ledger.models import Base
 
 DOMAIN_MODELS: tuple[str, ...] = (
     "daytwo.detect.models",
+    "daytwo.detect.gaps.models",
     "daytwo.backlog.models",
     "daytwo.governance.models",
 )

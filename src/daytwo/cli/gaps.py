@@ -1,0 +1,73 @@
+"""`daytwo gaps`: cluster what the assistant could not handle into knowledge gaps, and list them."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from daytwo.cli.console import err, out
+from daytwo.detect.gaps.service import list_gaps, refresh_gaps
+from daytwo.settings import Settings
+from daytwo.store.events import open_event_store
+from daytwo.store.ledger import Ledger, upgrade
+
+KINDS = {"new_intent": "new intent", "missing_knowledge": "missing knowledge"}
+
+
+def gaps(
+    deployment: str = typer.Option(..., "--deployment", "-d", help="Deployment name."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON: every gap with its member utterances."
+    ),
+    refresh: bool = typer.Option(
+        True, help="Cluster new data first (skipped when nothing arrived since the last run)."
+    ),
+    force: bool = typer.Option(False, help="Cluster again even when no data arrived."),
+    encoder: str | None = typer.Option(
+        None, help="wordllama or minilm (default: the DAYTWO_GAPS_ENCODER setting)."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="Also list gaps no longer found."),
+) -> None:
+    """Knowledge gaps of a deployment: label, type, volume, growth, journeys and examples."""
+    settings = Settings()
+    upgrade(settings.resolved_ledger_url)
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        with open_event_store(settings.resolved_events_url, read_only=not refresh) as events:
+            if refresh:
+                with err.status("clustering utterances into gaps…"):
+                    refresh_gaps(
+                        ledger,
+                        events,
+                        deployment,
+                        encoder=encoder or settings.gaps_encoder,
+                        window_days=settings.gaps_window_days,
+                        force=force,
+                    )
+            found = list_gaps(
+                ledger,
+                events,
+                deployment,
+                status=None if show_all else "open",
+                with_members=as_json,
+            )
+    finally:
+        ledger.dispose()
+    if as_json:
+        out.print_json(json.dumps([g.model_dump(mode="json") for g in found]))
+        return
+    table = Table("id", "gap", "type", "utterances", "7 days", "growth", "journeys", "example")
+    for g in found:
+        table.add_row(
+            g.id,
+            g.label,
+            KINDS.get(g.kind, g.kind) + (f" ({g.intent})" if g.intent else ""),
+            f"{g.volume:,}",
+            f"{g.recent:,}",
+            f"{g.growth:+.0%}" if g.growth is not None else "-",
+            ", ".join(list(g.journeys)[:3]),
+            (g.examples[0].text or "") if g.examples else "",
+        )
+    out.print(table)

@@ -1,0 +1,91 @@
+"""`/api/v1/gaps`: knowledge gaps, with their examples (and every member, when asked)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from daytwo.detect.gaps.schemas import GapPublic, GapRunPublic
+from daytwo.detect.gaps.service import get_gap, last_run, list_gaps, refresh_gaps
+from daytwo.errors import InputError
+from daytwo.server.access import Scope, requires
+from daytwo.server.deps import EventsDep, LedgerDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1/gaps", tags=["gaps"])
+
+STATUSES = ("open", "gone", "all")
+
+
+@router.get(
+    "",
+    response_model=list[GapPublic],
+    summary="Knowledge gaps, largest first",
+    dependencies=[requires(Scope.read)],
+)
+def gaps(
+    ledger: LedgerDep,
+    events: EventsDep,
+    deployment: Annotated[str | None, Query(description="Only this deployment's gaps.")] = None,
+    status: Annotated[str, Query(description="open, gone or all.")] = "open",
+    members: Annotated[bool, Query(description="Include every member utterance.")] = False,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> list[GapPublic]:
+    """Each gap with its label, type, volume and growth, journeys and examples."""
+    if status not in STATUSES:
+        raise InputError(f"status must be one of {', '.join(STATUSES)}, not {status!r}.")
+    return list_gaps(
+        ledger,
+        events,
+        deployment,
+        status=None if status == "all" else status,
+        with_members=members,
+        limit=limit,
+    )
+
+
+@router.get(
+    "/runs/latest",
+    response_model=GapRunPublic | None,
+    summary="The latest gap run of a deployment",
+    dependencies=[requires(Scope.read)],
+)
+def latest_run(
+    ledger: LedgerDep, deployment: Annotated[str, Query(description="Deployment name.")]
+) -> GapRunPublic | None:
+    return last_run(ledger, deployment)
+
+
+@router.get(
+    "/{gap_id}",
+    response_model=GapPublic,
+    summary="One gap with every member utterance",
+    dependencies=[requires(Scope.read)],
+)
+def gap(gap_id: str, ledger: LedgerDep, events: EventsDep) -> GapPublic:
+    return get_gap(ledger, events, gap_id)
+
+
+@router.post(
+    "/runs",
+    response_model=GapRunPublic | None,
+    summary="Cluster a deployment's recent traffic into gaps now",
+    dependencies=[requires(Scope.manage)],
+)
+def run_gaps(
+    ledger: LedgerDep,
+    events: EventsDep,
+    settings: SettingsDep,
+    deployment: Annotated[str, Query(description="Deployment name.")],
+    force: Annotated[bool, Query(description="Run even when no data arrived since.")] = False,
+) -> GapRunPublic | None:
+    """Incremental: without ``force``, nothing happens when no data arrived since the last run."""
+    refresh_gaps(
+        ledger,
+        events,
+        deployment,
+        encoder=settings.gaps_encoder,
+        window_days=settings.gaps_window_days,
+        force=force,
+    )
+    return last_run(ledger, deployment)

@@ -1,0 +1,169 @@
+"""Clustering candidate utterances into gaps: the product chooses how many (pure, numpy).
+
+Sample, cluster, assign, repeat on what is left:
+
+1. take a random sample of at most ``sample_size`` of the utterances not yet in a gap;
+2. cluster the sample by average linkage on cosine distance, cut where the average similarity
+   inside a cluster would fall below ``min_similarity``; that cut, not a count, decides how many
+   gaps there are;
+3. a new cluster whose members are on average ``min_similarity`` close to an earlier gap's
+   members joins that gap (the merge average linkage would have made);
+4. every utterance not yet in a gap joins the gap whose members it is closest to on average,
+   when that average similarity is at least ``min_similarity`` (the same rule as the cut);
+5. the utterances in no gap go back to step 1, until a round clusters all of them or
+   ``max_rounds`` is reached; gaps left with fewer than ``min_gap_size`` utterances are not
+   gaps.
+
+``min_similarity`` is a property of the encoder (how close two wordings of one request land),
+calibrated once per encoder on held-out data; the number of gaps follows from it and from the
+traffic. Linkage is quadratic in the sample only; assignment is one matrix product per round,
+so 100,000 utterances cluster in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import pdist
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterParams:
+    """How utterances are clustered into gaps (the defaults are the product's choice)."""
+
+    min_gap_size: int = 5
+    sample_size: int = 4000
+    max_rounds: int = 4
+    min_similarity: float = 0.45
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.min_gap_size < 2:
+            raise ValueError("min_gap_size must be at least 2")
+        if self.sample_size < 2 * self.min_gap_size:
+            raise ValueError("sample_size must hold at least two of the smallest gaps")
+        if not -1.0 < self.min_similarity < 1.0:
+            raise ValueError("min_similarity is a cosine similarity in (-1, 1)")
+
+
+@dataclass(frozen=True, slots=True)
+class Clustering:
+    """Which gap each utterance is in (``-1``: none), gaps numbered by size, largest first."""
+
+    labels: np.ndarray
+    similarity: np.ndarray  # to the centre of its gap; NaN outside gaps
+    centroids: np.ndarray  # one unit row per gap
+    min_similarity: float
+    rounds: int
+
+    @property
+    def n_gaps(self) -> int:
+        return int(self.centroids.shape[0])
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    out: np.ndarray = (rows / norms).astype(np.float32)
+    return out
+
+
+def _linkage_clusters(vectors: np.ndarray, min_similarity: float) -> np.ndarray:
+    """Average-linkage clusters (0-based labels) cut at cosine distance 1 - min_similarity."""
+    if vectors.shape[0] == 1:
+        return np.zeros(1, dtype=np.int64)
+    distances = np.clip(pdist(vectors.astype(np.float64), metric="cosine"), 0.0, 2.0)
+    tree = linkage(distances, method="average")
+    labels: np.ndarray = fcluster(tree, t=1.0 - min_similarity, criterion="distance") - 1
+    return labels.astype(np.int64)
+
+
+def cluster_utterances(vectors: np.ndarray, params: ClusterParams | None = None) -> Clustering:
+    """Cluster unit-length ``vectors`` into gaps (see the module docstring)."""
+    params = params or ClusterParams()
+    n = vectors.shape[0]
+    labels = np.full(n, -1, dtype=np.int64)
+    if n < params.min_gap_size:
+        dim = vectors.shape[1] if vectors.ndim == 2 else 0
+        return Clustering(labels, np.full(n, np.nan), np.zeros((0, dim)), params.min_similarity, 0)
+    x = _unit(np.asarray(vectors, dtype=np.float32))
+    rng = np.random.default_rng(params.seed)
+    s = params.min_similarity
+    # Per gap: the sum of its members' vectors and their count. x @ (sum / count) is the
+    # average similarity of x to the members: the quantity average linkage cuts on.
+    sums: list[np.ndarray] = []
+    counts: list[int] = []
+    rounds = 0
+    remaining = np.arange(n)
+    while rounds < params.max_rounds and len(remaining) >= params.min_gap_size:
+        rounds += 1
+        exhaustive = len(remaining) <= params.sample_size
+        sample = (
+            remaining
+            if exhaustive
+            else np.sort(rng.choice(remaining, params.sample_size, replace=False))
+        )
+        local = _linkage_clusters(x[sample], s)
+        sizes = np.bincount(local)
+        # A gap shows in a sample at its sampled size; below three that is chance.
+        scale = len(remaining) / len(sample)
+        smallest = params.min_gap_size if exhaustive else max(3, round(params.min_gap_size / scale))
+        kept = np.flatnonzero(sizes >= smallest)
+        if len(kept) == 0:
+            break
+        # A new cluster as close on average to an existing gap as linkage allows joins it.
+        target = np.empty(len(kept), dtype=np.int64)
+        for i, c in enumerate(kept):
+            rows = x[sample[local == c]]
+            mean = rows.mean(axis=0)
+            gap = -1
+            if sums:
+                close = np.stack([t / k for t, k in zip(sums, counts, strict=True)]) @ mean
+                gap = int(np.argmax(close)) if close.max() >= s else -1
+            if gap < 0:
+                sums.append(np.zeros(x.shape[1], dtype=np.float64))
+                counts.append(0)
+                gap = len(sums) - 1
+            sums[gap] += rows.sum(axis=0)
+            counts[gap] += len(rows)
+            target[i] = gap
+        means = np.stack([t / k for t, k in zip(sums, counts, strict=True)]).astype(np.float32)
+        affinity = x[remaining] @ means.T
+        best = affinity.argmax(axis=1)
+        joins = affinity[np.arange(len(remaining)), best] >= s
+        # Sampled members stay with the cluster linkage put them in.
+        pos = np.searchsorted(remaining, sample)
+        member = np.isin(local, kept)
+        index_of = {int(c): int(target[i]) for i, c in enumerate(kept)}
+        best[pos[member]] = [index_of[int(c)] for c in local[member]]
+        joins[pos[member]] = True
+        labels[remaining[joins]] = best[joins]
+        remaining = remaining[~joins]
+        if exhaustive:
+            break
+    if counts:
+        # Gaps that stayed below the minimum size are not gaps.
+        sizes = np.bincount(labels[labels >= 0], minlength=len(counts))
+        small = sizes < params.min_gap_size
+        labels[(labels >= 0) & small[np.maximum(labels, 0)]] = -1
+    return _finish(x, labels, s, rounds)
+
+
+def _finish(x: np.ndarray, labels: np.ndarray, threshold: float, rounds: int) -> Clustering:
+    """Number gaps by size (largest first) and measure members against their final centre."""
+    n = len(labels)
+    if n == 0 or labels.max() < 0:
+        return Clustering(labels, np.full(n, np.nan), np.zeros((0, x.shape[1])), threshold, rounds)
+    sizes = np.bincount(labels[labels >= 0])
+    order = np.argsort(-sizes, kind="stable")
+    order = order[sizes[order] > 0]
+    remap = np.full(len(sizes), -1, dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    out = np.where(labels >= 0, remap[np.maximum(labels, 0)], -1)
+    centres = _unit(np.stack([x[out == g].mean(axis=0) for g in range(len(order))]))
+    similarity = np.full(n, np.nan)
+    inside = out >= 0
+    similarity[inside] = np.einsum("ij,ij->i", x[inside], centres[out[inside]])
+    return Clustering(out, similarity, centres, threshold, rounds)

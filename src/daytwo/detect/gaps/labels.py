@@ -1,0 +1,70 @@
+"""Short labels for gaps: the words that set a gap apart from the others (class-based TF-IDF).
+
+Each gap's utterances are read as one document; a term scores by how often it appears in the
+gap (per word of the gap) times how rare it is across gaps (``log(1 + A / f)``, ``A`` the mean
+number of words per gap and ``f`` the term's count over all gaps). Utterances in no gap take
+part as one more class, so words common to all traffic never label a gap. Unigrams and bigrams
+are scored; a term sharing a word with a better one is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+# Words that carry no topic in a support conversation, on top of the usual English list.
+CHAT_WORDS = frozenset(
+    {"hi", "hello", "hey", "please", "thanks", "thank", "ok", "okay", "want", "need", "like",
+     "know", "tell", "help", "just", "does", "did", "im", "ive", "id", "dont", "yes", "yeah",
+     "let", "wanna", "gonna", "able", "way", "going", "make", "sure", "got"}
+)  # fmt: skip
+STOP_WORDS = sorted(ENGLISH_STOP_WORDS | CHAT_WORDS)
+WORD = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"  # words of two letters or more; no digits
+
+
+def gap_keywords(
+    texts: Sequence[str], labels: np.ndarray, n_gaps: int, top: int = 3
+) -> list[list[str]]:
+    """The ``top`` distinguishing terms of each gap ``0 .. n_gaps - 1`` (label ``-1``: none)."""
+    if n_gaps == 0:
+        return []
+    vectorizer = CountVectorizer(stop_words=STOP_WORDS, ngram_range=(1, 2), token_pattern=WORD)
+    try:
+        counts = vectorizer.fit_transform(texts)
+    except ValueError:  # nothing but stop words
+        return [[] for _ in range(n_gaps)]
+    terms = vectorizer.get_feature_names_out()
+    classes = np.where(labels >= 0, labels, n_gaps)
+    # One row per class: gaps first, then the utterances in no gap.
+    onehot = np.zeros((n_gaps + 1, len(classes)), dtype=np.float64)
+    onehot[classes, np.arange(len(classes))] = 1.0
+    per_class = np.asarray(counts.T.dot(onehot.T).T)  # (classes, terms)
+    words_per_class = per_class.sum(axis=1, keepdims=True)
+    words_per_class[words_per_class == 0] = 1.0
+    tf = per_class / words_per_class
+    avg_words = float(per_class.sum(axis=1).mean())
+    freq = per_class.sum(axis=0)
+    freq[freq == 0] = 1.0
+    idf = np.log1p(avg_words / freq)
+    scores = tf * idf
+    out: list[list[str]] = []
+    for g in range(n_gaps):
+        chosen: list[str] = []
+        used: set[str] = set()
+        for j in np.argsort(-scores[g], kind="stable"):
+            if scores[g, j] <= 0 or len(chosen) >= top:
+                break
+            words = str(terms[j]).split()
+            if used.intersection(words):
+                continue
+            chosen.append(str(terms[j]))
+            used.update(words)
+        out.append(chosen)
+    return out
+
+
+def gap_label(keywords: Sequence[str]) -> str:
+    """A short label from the keywords, e.g. ``"card declined · abroad"``."""
+    return " · ".join(keywords) if keywords else "(no distinctive words)"

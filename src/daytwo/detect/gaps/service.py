@@ -1,0 +1,428 @@
+"""Knowledge gaps over the stores: read candidates, embed, cluster, match ids, keep in the ledger.
+
+:func:`refresh_gaps` is incremental: it does nothing when the deployment has no data newer than
+its last run (unless forced), and a repeated run over the same data keeps every id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import delete, func, select
+
+from daytwo.detect.gaps.calc import Gap, GapParams, PreviousGap, build_gaps, known_intents
+from daytwo.detect.gaps.candidates import (
+    INTERACTION_COLUMNS,
+    TURN_COLUMNS,
+    Candidates,
+    confident_turns,
+    find_candidates,
+)
+from daytwo.detect.gaps.cluster import ClusterParams, cluster_utterances
+from daytwo.detect.gaps.encoders import Encoder, get_encoder
+from daytwo.detect.gaps.models import GapMember, GapRecord, GapRun
+from daytwo.detect.gaps.schemas import GapPublic, GapRunPublic, GapUtterance, WeekCount
+from daytwo.errors import InputError, NotFoundError
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+
+DEFAULT_WINDOW_DAYS = 28
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    deployment: str
+    run_id: int | None
+    skipped: str | None = None
+    candidates: int = 0
+    gaps: int = 0
+    new: int = 0
+    gone: int = 0
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def latest_data(events: EventStore, deployment: str) -> datetime | None:
+    value = events.query(
+        "SELECT max(started_at) AS m FROM interactions WHERE deployment = ?", [deployment]
+    )["m"][0].as_py()
+    return _aware(cast(datetime, value)) if value is not None else None
+
+
+def load_window(
+    events: EventStore, deployment: str, start: datetime, end: datetime
+) -> tuple[pa.Table, pa.Table]:
+    """The interactions started in ``[start, end)`` and their turns (the columns gaps use)."""
+    interactions = events.query(
+        f"SELECT {', '.join(INTERACTION_COLUMNS)} FROM interactions "  # noqa: S608 - fixed names
+        "WHERE deployment = ? AND started_at >= ? AND started_at < ?",
+        [deployment, start, end],
+    )
+    cols = ", ".join(f"t.{c}" for c in ("interaction_id", "seq", *TURN_COLUMNS))
+    turns = events.query(
+        f"SELECT {cols} FROM turns t JOIN interactions i "  # noqa: S608 - fixed names
+        "ON i.deployment = t.deployment AND i.interaction_id = t.interaction_id "
+        "WHERE t.deployment = ? AND i.started_at >= ? AND i.started_at < ?",
+        [deployment, start, end],
+    )
+    return interactions, turns
+
+
+def _embed(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+    """Embed each distinct text once (support traffic repeats itself)."""
+    unique: dict[str, int] = {}
+    index = np.array([unique.setdefault(t, len(unique)) for t in texts], dtype=np.int64)
+    vectors = encoder.encode(list(unique))
+    out: np.ndarray = vectors[index] if len(index) else vectors
+    return out
+
+
+def _previous(ledger: Ledger, deployment: str, encoder: str) -> list[PreviousGap]:
+    with ledger.session() as session:
+        records = session.scalars(
+            select(GapRecord).where(GapRecord.deployment == deployment, GapRecord.status == "open")
+        ).all()
+        members: dict[str, set[tuple[str, int]]] = {r.id: set() for r in records}
+        for gap_id, iid, seq in session.execute(
+            select(GapMember.gap_id, GapMember.interaction_id, GapMember.seq).where(
+                GapMember.gap_id.in_(list(members))
+            )
+        ):
+            members[gap_id].add((iid, int(seq)))
+        return [
+            PreviousGap(
+                r.id,
+                frozenset(members[r.id]),
+                np.asarray(r.centroid, dtype=np.float32) if r.encoder == encoder else None,
+            )
+            for r in records
+        ]
+
+
+def last_run(ledger: Ledger, deployment: str) -> GapRunPublic | None:
+    with ledger.session() as session:
+        run = session.scalars(
+            select(GapRun)
+            .where(GapRun.deployment == deployment, GapRun.finished_at.is_not(None))
+            .order_by(GapRun.id.desc())
+            .limit(1)
+        ).first()
+        return _run_public(run) if run else None
+
+
+def _run_public(run: GapRun) -> GapRunPublic:
+    return GapRunPublic(
+        id=run.id,
+        deployment=run.deployment,
+        encoder=run.encoder,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        data_start=run.data_start,
+        data_through=run.data_through,
+        candidates=run.candidates,
+        clustered=run.clustered,
+        gaps=run.gaps,
+        params=dict(run.params),
+    )
+
+
+def effective_params(params: GapParams | None, encoder: Encoder) -> GapParams:
+    """``params`` with the encoder's calibrated similarity where none was given."""
+    params = params or GapParams()
+    if params.cluster is None:
+        params = dataclasses.replace(
+            params, cluster=ClusterParams(min_similarity=encoder.min_similarity)
+        )
+    return params
+
+
+def detect_gaps(
+    cand: Candidates,
+    encoder: Encoder,
+    deployment: str,
+    as_of: datetime,
+    *,
+    confident: tuple[list[str], list[str]] = ([], []),
+    previous: Sequence[PreviousGap] = (),
+    params: GapParams | None = None,
+) -> tuple[list[Gap], int]:
+    """Embed and cluster candidates; the gaps and how many candidates ended in one."""
+    params = effective_params(params, encoder)
+    vectors = _embed(encoder, cand.text)
+    clustering = cluster_utterances(vectors, params.cluster)
+    texts, names = confident
+    known = known_intents(names, _embed(encoder, texts)) if texts else None
+    gaps = build_gaps(
+        deployment, cand, clustering, as_of, known=known, previous=previous, params=params
+    )
+    return gaps, int((clustering.labels >= 0).sum())
+
+
+def refresh_gaps(
+    ledger: Ledger,
+    events: EventStore,
+    deployment: str,
+    *,
+    encoder: str,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    as_of: datetime | None = None,
+    force: bool = False,
+    params: GapParams | None = None,
+) -> RefreshResult:
+    """Find the deployment's gaps over the last ``window_days`` and keep them in the ledger."""
+    if window_days < 1:
+        raise InputError("The gaps window must be at least one day.")
+    params = params or GapParams()
+    latest = latest_data(events, deployment)
+    if latest is None:
+        raise NotFoundError(f"Deployment {deployment!r} has no interactions.")
+    end = as_of or latest + timedelta(microseconds=1)
+    previous_run = last_run(ledger, deployment)
+    if (
+        not force
+        and previous_run is not None
+        and previous_run.data_through is not None
+        and _aware(previous_run.data_through) >= end
+        and previous_run.encoder == encoder
+    ):
+        return RefreshResult(deployment, previous_run.id, skipped="no new data since the last run")
+    start = end - timedelta(days=window_days)
+    interactions, turns = load_window(events, deployment, start, end)
+    cand = find_candidates(turns, interactions)
+    good = confident_turns(turns, interactions)
+    enc = get_encoder(encoder)
+    params = effective_params(params, enc)
+    previous = _previous(ledger, deployment, encoder)
+    gaps, clustered = detect_gaps(
+        cand,
+        enc,
+        deployment,
+        end,
+        confident=(good.text, good.intent),
+        previous=previous,
+        params=params,
+    )
+    return _record(ledger, deployment, encoder, cand, gaps, previous, start, end, clustered, params)
+
+
+def _record(
+    ledger: Ledger,
+    deployment: str,
+    encoder: str,
+    cand: Candidates,
+    gaps: Sequence[Gap],
+    previous: Sequence[PreviousGap],
+    start: datetime,
+    end: datetime,
+    clustered: int,
+    params: GapParams,
+) -> RefreshResult:
+    now = datetime.now(UTC)
+    found = {g.id for g in gaps}
+    with ledger.session() as session:
+        run = GapRun(
+            deployment=deployment,
+            encoder=encoder,
+            started_at=now,
+            finished_at=now,
+            data_start=start,
+            data_through=end,
+            candidates=len(cand),
+            clustered=clustered,
+            gaps=len(gaps),
+            params=cast(dict[str, Any], _jsonable(dataclasses.asdict(params))),
+        )
+        session.add(run)
+        session.flush()
+        existing = {
+            r.id: r for r in session.scalars(select(GapRecord).where(GapRecord.id.in_(list(found))))
+        }
+        new = 0
+        for gap in gaps:
+            record = existing.get(gap.id)
+            if record is None:
+                new += 1
+                record = GapRecord(id=gap.id, deployment=deployment, runs_seen=0)
+                session.add(record)
+            _fill(record, gap, cand, encoder, run.id)
+            record.runs_seen = (record.runs_seen or 0) + 1
+        session.flush()
+        if found:
+            session.execute(delete(GapMember).where(GapMember.gap_id.in_(list(found))))
+        session.add_all(
+            GapMember(
+                gap_id=gap.id,
+                interaction_id=cand.interaction_id[int(r)],
+                seq=int(cand.seq[int(r)]),
+                started_at=_dt(cand.started_at[int(r)]),
+                similarity=float(s),
+            )
+            for gap in gaps
+            for r, s in zip(gap.members, gap.similarity, strict=True)
+        )
+        gone_ids = [p.id for p in previous if p.id not in found]
+        for record in session.scalars(select(GapRecord).where(GapRecord.id.in_(gone_ids))):
+            record.status = "gone"
+        return RefreshResult(
+            deployment, run.id, candidates=len(cand), gaps=len(gaps), new=new, gone=len(gone_ids)
+        )
+
+
+def _dt(value: np.datetime64) -> datetime:
+    micros = int(value.astype("datetime64[us]").astype(np.int64))
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _fill(record: GapRecord, gap: Gap, cand: Candidates, encoder: str, run_id: int) -> None:
+    record.status = "open"
+    record.label = gap.label[:200]
+    record.keywords = list(gap.keywords)
+    record.kind = gap.kind
+    record.intent = gap.intent
+    record.kind_reason = gap.kind_reason
+    record.volume = gap.volume
+    record.recent = gap.recent
+    record.previous = gap.previous
+    record.growth = gap.growth
+    record.weekly = [{"week": w.isoformat(), "n": n} for w, n in gap.weekly]
+    record.journeys = dict(gap.journeys)
+    record.signals = {**gap.signals, "customers": gap.customers}
+    record.examples = [
+        {"interaction_id": cand.interaction_id[r], "seq": int(cand.seq[r])} for r in gap.examples
+    ]
+    record.centroid = [round(float(v), 6) for v in gap.centroid]
+    record.encoder = encoder
+    record.first_seen = (
+        min(_aware(record.first_seen), gap.first_seen) if record.first_seen else gap.first_seen
+    )
+    record.last_seen = gap.last_seen
+    record.last_run_id = run_id
+
+
+def texts_of(
+    events: EventStore, deployment: str, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], str | None]:
+    """The stored text of each (interaction id, seq)."""
+    if not keys:
+        return {}
+    ids = sorted({k[0] for k in keys})
+    out: dict[tuple[str, int], str | None] = {}
+    for i in range(0, len(ids), 5000):
+        chunk = ids[i : i + 5000]
+        rows = events.query(
+            "SELECT interaction_id, seq, text FROM turns WHERE deployment = ? "  # noqa: S608
+            f"AND interaction_id IN ({', '.join('?' for _ in chunk)})",
+            [deployment, *chunk],
+        ).to_pylist()
+        for row in rows:
+            out[(str(row["interaction_id"]), int(row["seq"]))] = row["text"]
+    wanted = set(keys)
+    return {k: v for k, v in out.items() if k in wanted}
+
+
+def list_gaps(
+    ledger: Ledger,
+    events: EventStore,
+    deployment: str | None = None,
+    *,
+    status: str | None = "open",
+    with_members: bool = False,
+    limit: int | None = None,
+) -> list[GapPublic]:
+    """Gaps, largest first, with their examples' texts (and every member's, when asked)."""
+    with ledger.session() as session:
+        query = select(GapRecord)
+        if deployment is not None:
+            query = query.where(GapRecord.deployment == deployment)
+        if status is not None:
+            query = query.where(GapRecord.status == status)
+        query = query.order_by(GapRecord.volume.desc(), GapRecord.id)
+        if limit is not None:
+            query = query.limit(limit)
+        records = list(session.scalars(query))
+        members: dict[str, list[tuple[str, int]]] = {r.id: [] for r in records}
+        if with_members and records:
+            for gap_id, iid, seq in session.execute(
+                select(GapMember.gap_id, GapMember.interaction_id, GapMember.seq)
+                .where(GapMember.gap_id.in_(list(members)))
+                .order_by(GapMember.gap_id, GapMember.similarity.desc(), GapMember.interaction_id)
+            ):
+                members[gap_id].append((iid, int(seq)))
+    by_dep: dict[str, list[tuple[str, int]]] = {}
+    for r in records:
+        keys = [(e["interaction_id"], int(e["seq"])) for e in r.examples] + members[r.id]
+        by_dep.setdefault(r.deployment, []).extend(keys)
+    texts: dict[str, dict[tuple[str, int], str | None]] = {
+        dep: texts_of(events, dep, keys) for dep, keys in by_dep.items()
+    }
+
+    def utterance(dep: str, key: tuple[str, int]) -> GapUtterance:
+        return GapUtterance(interaction_id=key[0], seq=key[1], text=texts[dep].get(key))
+
+    return [
+        GapPublic(
+            id=r.id,
+            deployment=r.deployment,
+            status=r.status,
+            label=r.label,
+            keywords=list(r.keywords),
+            kind=r.kind,
+            intent=r.intent,
+            kind_reason=r.kind_reason,
+            volume=r.volume,
+            recent=r.recent,
+            previous=r.previous,
+            growth=r.growth,
+            weekly=[WeekCount(week=w["week"], n=w["n"]) for w in r.weekly],
+            journeys={str(k): int(v) for k, v in r.journeys.items()},
+            signals={k: int(v) for k, v in r.signals.items() if k != "customers"},
+            customers=int(r.signals.get("customers", 0)),
+            examples=[
+                utterance(r.deployment, (e["interaction_id"], int(e["seq"]))) for e in r.examples
+            ],
+            encoder=r.encoder,
+            first_seen=_aware(r.first_seen),
+            last_seen=_aware(r.last_seen),
+            runs_seen=r.runs_seen,
+            members=[utterance(r.deployment, k) for k in members[r.id]] if with_members else None,
+        )
+        for r in records
+    ]
+
+
+def get_gap(ledger: Ledger, events: EventStore, gap_id: str) -> GapPublic:
+    with ledger.session() as session:
+        record = session.get(GapRecord, gap_id)
+        if record is None:
+            raise NotFoundError(f"No knowledge gap with id {gap_id!r}.")
+        deployment = record.deployment
+    for gap in list_gaps(ledger, events, deployment, status=None, with_members=True):
+        if gap.id == gap_id:
+            return gap
+    raise NotFoundError(f"No knowledge gap with id {gap_id!r}.")
+
+
+def gap_count(ledger: Ledger, deployment: str) -> int:
+    with ledger.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(GapRecord)
+                .where(GapRecord.deployment == deployment, GapRecord.status == "open")
+            )
+            or 0
+        )

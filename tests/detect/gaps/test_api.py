@@ -1,0 +1,115 @@
+"""`/api/v1/gaps`, the knowledge-gaps pages and `daytwo gaps --json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from daytwo.cli.main import run
+from daytwo.store.events import open_event_store
+from tests.detect.gaps.conftest import store
+from tests.detect.gaps.data import CRYPTO, PETS, SOLAR, traffic
+
+
+@pytest.fixture
+def seeded(client: TestClient) -> TestClient:
+    resp = client.post("/api/v1/ingest", json={"interactions": traffic()})
+    assert resp.status_code == 200, resp.text
+    resp = client.post("/api/v1/gaps/runs", params={"deployment": "care-bot"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["gaps"] == 3
+    return client
+
+
+def test_gaps_api_lists_gaps_with_examples_and_members(seeded: TestClient) -> None:
+    gaps = seeded.get("/api/v1/gaps", params={"deployment": "care-bot"}).json()
+    assert len(gaps) == 3
+    assert all(g["members"] is None for g in gaps)
+    assert [g["volume"] for g in gaps] == sorted((g["volume"] for g in gaps), reverse=True)
+    full = seeded.get("/api/v1/gaps", params={"deployment": "care-bot", "members": True}).json()
+    members = sorted(sorted(m["text"] for m in g["members"]) for g in full)
+    assert members == sorted([sorted(CRYPTO), sorted(PETS), sorted(SOLAR)])
+    assert set(full[0]["members"][0]) == {"interaction_id", "seq", "text"}
+    one = seeded.get(f"/api/v1/gaps/{gaps[0]['id']}").json()
+    assert one["id"] == gaps[0]["id"]
+    assert len(one["members"]) == one["volume"]
+    latest = seeded.get("/api/v1/gaps/runs/latest", params={"deployment": "care-bot"}).json()
+    assert latest["gaps"] == 3
+    # Incremental: no new data, no new run.
+    again = seeded.post("/api/v1/gaps/runs", params={"deployment": "care-bot"}).json()
+    assert again["id"] == latest["id"]
+
+
+def test_gaps_api_errors(seeded: TestClient) -> None:
+    resp = seeded.get("/api/v1/gaps/gap-missing")
+    assert resp.status_code == 404
+    assert resp.json()["error"]["code"] == "not_found"
+    resp = seeded.get("/api/v1/gaps", params={"status": "closed"})
+    assert resp.status_code == 400
+    assert "status" in resp.json()["error"]["message"]
+    resp = seeded.post("/api/v1/gaps/runs", params={"deployment": "nobody"})
+    assert resp.status_code == 404
+    assert seeded.get("/api/v1/gaps", params={"deployment": "nobody"}).json() == []
+
+
+def test_gaps_pages_show_labels_trend_examples_and_journeys(seeded: TestClient) -> None:
+    page = seeded.get("/gaps", params={"deployment": "care-bot"})
+    assert page.status_code == 200
+    html = page.text
+    assert "bitcoin" in html
+    assert 'data-chart="chart-gaps"' in html
+    assert "/journeys/billing" in html
+    assert 'data-testid="gap-count">3<' in html
+    gap_id = seeded.get("/api/v1/gaps").json()[0]["id"]
+    detail = seeded.get(f"/gaps/{gap_id}")
+    assert detail.status_code == 200
+    assert gap_id in detail.text
+    assert seeded.get("/gaps/gap-missing").status_code == 404
+
+
+def test_gaps_page_before_any_run(client: TestClient) -> None:
+    client.post("/api/v1/ingest", json={"interactions": traffic()})
+    html = client.get("/gaps").text
+    assert "No gap run yet" in html
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "data"
+    monkeypatch.setenv("DAYTWO_DATA_DIR", str(path))
+    monkeypatch.delenv("DAYTWO_LEDGER_URL", raising=False)
+    monkeypatch.delenv("DAYTWO_EVENTS_URL", raising=False)
+    return path
+
+
+def test_cli_gaps_json_lists_each_gap_with_its_member_utterances(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir.mkdir(parents=True)
+    with open_event_store(f"duckdb:///{data_dir / 'events.duckdb'}") as events:
+        store(events, traffic())
+    assert run(["gaps", "--deployment", "care-bot", "--json"]) == 0
+    gaps = orjson.loads(capsys.readouterr().out)
+    assert len(gaps) == 3
+    for g in gaps:
+        assert g["label"]
+        assert g["kind"] in ("new_intent", "missing_knowledge", "misrouting")
+        assert len(g["members"]) == g["volume"]
+        for m in g["members"]:
+            assert set(m) == {"interaction_id", "seq", "text"}
+    # A table without --json, without clustering again.
+    assert run(["gaps", "--deployment", "care-bot", "--no-refresh"]) == 0
+    assert "bitcoin" in capsys.readouterr().out
+
+
+def test_cli_gaps_errors(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data_dir.mkdir(parents=True)
+    with open_event_store(f"duckdb:///{data_dir / 'events.duckdb'}") as events:
+        store(events, traffic())
+    assert run(["gaps", "--deployment", "nobody"]) == 4
+    assert "no interactions" in capsys.readouterr().err
+    assert run(["gaps", "--deployment", "care-bot", "--encoder", "bert"]) == 78
+    assert "Unknown gap encoder" in capsys.readouterr().err

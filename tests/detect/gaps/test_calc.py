@@ -1,0 +1,195 @@
+"""Gap ids across runs, and the type of each gap: golden cases on hand-made data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from daytwo.detect.gaps.calc import (
+    GapParams,
+    KnownIntents,
+    PreviousGap,
+    assign_ids,
+    build_gaps,
+    classify,
+    known_intents,
+    new_gap_id,
+)
+from daytwo.detect.gaps.candidates import Candidates
+from daytwo.detect.gaps.cluster import Clustering
+
+AS_OF = datetime(2026, 3, 29, tzinfo=UTC)
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.array(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def keys(*ids: str) -> frozenset[tuple[str, int]]:
+    return frozenset((i, 0) for i in ids)
+
+
+def test_a_gap_found_again_keeps_its_id_by_shared_utterances() -> None:
+    previous = [PreviousGap("gap-old", keys("a", "b", "c", "d"), None)]
+    ids = assign_ids(
+        "bot",
+        [keys("x", "y", "z"), keys("b", "c", "d", "e", "f")],
+        np.eye(2),
+        previous,
+        GapParams(),
+    )
+    assert ids[1] == "gap-old"
+    assert ids[0] == new_gap_id("bot", sorted(keys("x", "y", "z")))
+
+
+def test_a_gap_with_new_utterances_keeps_its_id_by_its_centre() -> None:
+    previous = [PreviousGap("gap-old", keys("a", "b"), unit(1, 0.05))]
+    ids = assign_ids("bot", [keys("p", "q")], np.stack([unit(1, 0)]), previous, GapParams())
+    assert ids == ["gap-old"]
+    far = assign_ids("bot", [keys("p", "q")], np.stack([unit(0, 1)]), previous, GapParams())
+    assert far != ["gap-old"]
+
+
+def test_one_previous_gap_goes_to_its_best_match_only() -> None:
+    previous = [PreviousGap("gap-old", keys("a", "b", "c", "d"), None)]
+    ids = assign_ids(
+        "bot", [keys("a", "x", "y"), keys("a", "b", "c")], np.eye(2), previous, GapParams()
+    )
+    assert ids[1] == "gap-old"
+    assert ids[0] != "gap-old"
+
+
+def test_new_ids_do_not_depend_on_order_and_never_collide() -> None:
+    a, b = keys("k1", "k2"), keys("k1", "k3")  # same first utterance can't happen, but guard
+    ids = assign_ids("bot", [a, b], np.eye(2), [], GapParams())
+    assert len(set(ids)) == 2
+    assert new_gap_id("bot", [("k2", 1), ("k1", 0)]) == new_gap_id("bot", [("k1", 0), ("k2", 1)])
+    assert new_gap_id("bot", [("k1", 0)]) != new_gap_id("other", [("k1", 0)])
+
+
+def candidates(n: int, **over: object) -> Candidates:
+    base: dict[str, object] = {
+        "interaction_id": [f"i{k}" for k in range(n)],
+        "seq": np.zeros(n, dtype=np.int64),
+        "text": ["pay with bitcoin"] * n,
+        "started_at": np.array(["2026-03-27T10:00"] * n, dtype="datetime64[us]"),
+        "journey": ["billing"] * n,
+        "customer_ref": [f"u{k % 2}" for k in range(n)],
+        "answer_intent": ["fallback"] * n,
+        "answer_confidence": np.full(n, 0.1),
+        "signals": {
+            "fallback": np.ones(n, dtype=bool),
+            "low_confidence": np.ones(n, dtype=bool),
+            "rephrased": np.zeros(n, dtype=bool),
+            "escalated": np.zeros(n, dtype=bool),
+        },
+    }
+    base.update(over)
+    return Candidates(**base)  # type: ignore[arg-type]
+
+
+KNOWN = KnownIntents(["reset_password"], np.stack([unit(1, 0, 0)]))
+
+
+def test_far_from_every_known_intent_is_a_new_intent() -> None:
+    kind, intent, reason = classify(
+        candidates(6), np.arange(6), unit(0, 1, 0), np.full(6, 0.7), KNOWN, GapParams()
+    )
+    assert (kind, intent) == ("new_intent", None)
+    assert "reset_password" in reason
+
+
+def test_as_close_to_a_known_intent_as_to_itself_is_misrouting() -> None:
+    kind, intent, _ = classify(
+        candidates(6), np.arange(6), unit(1, 0.2, 0), np.full(6, 0.7), KNOWN, GapParams()
+    )
+    assert (kind, intent) == ("misrouting", "reset_password")
+
+
+def test_low_confidence_answers_that_guess_one_known_intent_are_misrouting() -> None:
+    cand = candidates(
+        5,
+        answer_intent=["reset_password"] * 4 + ["fallback"],
+        answer_confidence=np.array([0.3, 0.3, 0.3, 0.3, 0.1]),
+        signals={
+            "fallback": np.array([False] * 4 + [True]),
+            "low_confidence": np.ones(5, dtype=bool),
+            "rephrased": np.zeros(5, dtype=bool),
+            "escalated": np.zeros(5, dtype=bool),
+        },
+    )
+    kind, intent, reason = classify(
+        cand, np.arange(5), unit(0, 1, 0), np.full(5, 0.9), KNOWN, GapParams()
+    )
+    assert (kind, intent) == ("misrouting", "reset_password")
+    assert "4 of 5" in reason
+
+
+def test_understood_but_still_escalated_is_missing_knowledge() -> None:
+    cand = candidates(
+        4,
+        answer_intent=["refund_status"] * 4,
+        answer_confidence=np.full(4, 0.9),
+        signals={
+            "fallback": np.zeros(4, dtype=bool),
+            "low_confidence": np.zeros(4, dtype=bool),
+            "rephrased": np.zeros(4, dtype=bool),
+            "escalated": np.ones(4, dtype=bool),
+        },
+    )
+    kind, intent, _ = classify(
+        cand, np.arange(4), unit(0, 1, 0), np.full(4, 0.8), None, GapParams()
+    )
+    assert (kind, intent) == ("missing_knowledge", "refund_status")
+
+
+def test_without_known_intents_a_gap_is_new() -> None:
+    kind, _, reason = classify(
+        candidates(5), np.arange(5), unit(0, 1, 0), np.full(5, 0.8), None, GapParams()
+    )
+    assert kind == "new_intent"
+    assert "no intent" in reason
+
+
+def test_known_intents_need_a_few_examples_each() -> None:
+    vectors = np.stack([unit(1, 0), unit(1, 0.1), unit(0.9, 0), unit(0, 1)])
+    known = known_intents(["a", "a", "a", "b"], vectors)
+    assert known.names == ["a"]
+    assert np.isclose(np.linalg.norm(known.centroids[0]), 1.0)
+
+
+def test_volume_growth_journeys_and_examples() -> None:
+    days = ["2026-03-27", "2026-03-26", "2026-03-25", "2026-03-18", "2026-03-17", "2026-03-01"]
+    cand = candidates(
+        6,
+        started_at=np.array([f"{d}T12:00" for d in days], dtype="datetime64[us]"),
+        journey=["billing", "billing", "cards", None, "billing", "cards"],
+        text=["pay bitcoin", "Pay  bitcoin", "bitcoin please", "crypto", "btc", "coins"],
+    )
+    clustering = Clustering(
+        labels=np.zeros(6, dtype=np.int64),
+        similarity=np.array([0.9, 0.95, 0.8, 0.7, 0.6, 0.5]),
+        centroids=np.stack([unit(0, 1, 0)]),
+        min_similarity=0.45,
+        rounds=1,
+    )
+    [gap] = build_gaps("bot", cand, clustering, AS_OF, known=KNOWN)
+    assert gap.volume == 6
+    assert (gap.recent, gap.previous) == (3, 2)
+    assert gap.growth == 0.5
+    assert gap.journeys == {"billing": 3, "cards": 2, "(none)": 1}
+    assert [w.isoformat() for w, _ in gap.weekly] == [
+        "2026-02-23",
+        "2026-03-16",
+        "2026-03-23",
+    ]
+    assert [n for _, n in gap.weekly] == [1, 2, 3]
+    # Nearest the centre first, one per wording ("Pay  bitcoin" repeats "pay bitcoin").
+    assert gap.examples[:3] == [1, 2, 3]
+    assert gap.customers == 2
+    assert gap.signals["fallback"] == 6
+    assert gap.first_seen.date().isoformat() == "2026-03-01"
+    assert gap.kind == "new_intent"
+    assert "bitcoin" in gap.label

@@ -1,0 +1,97 @@
+"""Clustering: the product picks the number of gaps; sampling gives the same answer at scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from daytwo.detect.gaps.cluster import ClusterParams, cluster_utterances
+
+
+def blobs(
+    sizes: list[int], noise: int, dim: int = 64, spread: float = 0.08, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors around ``len(sizes)`` random directions, plus scattered noise rows."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(sizes), dim))
+    rows: list[np.ndarray] = []
+    truth: list[int] = []
+    for g, n in enumerate(sizes):
+        centre = centres[g] / np.linalg.norm(centres[g])
+        rows.append(centre + rng.normal(scale=spread, size=(n, dim)))
+        truth += [g] * n
+    rows.append(rng.normal(size=(noise, dim)))
+    truth += [-1] * noise
+    x = np.vstack(rows)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), np.array(truth)
+
+
+def same_partition(labels: np.ndarray, truth: np.ndarray) -> bool:
+    """Every true group is exactly one gap, and noise is in none."""
+    for g in set(truth.tolist()) - {-1}:
+        found = set(labels[truth == g].tolist())
+        if len(found) != 1 or -1 in found:
+            return False
+        if set(truth[labels == found.pop()].tolist()) != {g}:
+            return False
+    return bool((labels[truth == -1] == -1).all())
+
+
+def test_three_groups_and_noise_make_three_gaps_without_being_told_how_many() -> None:
+    x, truth = blobs([12, 9, 6], noise=10)
+    result = cluster_utterances(x)
+    assert result.n_gaps == 3
+    assert same_partition(result.labels, truth)
+    # Largest first, and each member measured against its own centre.
+    assert np.bincount(result.labels[result.labels >= 0]).tolist() == [12, 9, 6]
+    inside = result.labels >= 0
+    assert np.all(result.similarity[inside] > 0.5)
+    assert np.all(np.isnan(result.similarity[~inside]))
+
+
+def test_a_group_smaller_than_the_minimum_is_not_a_gap() -> None:
+    x, truth = blobs([10, 4], noise=5)
+    result = cluster_utterances(x, ClusterParams(min_gap_size=5))
+    assert result.n_gaps == 1
+    assert (result.labels[truth == 1] == -1).all()
+
+
+def test_sample_then_assign_finds_the_same_gaps_as_clustering_everything() -> None:
+    x, truth = blobs([400, 300, 200, 60], noise=300, seed=3)
+    whole = cluster_utterances(x, ClusterParams(sample_size=5000))
+    sampled = cluster_utterances(x, ClusterParams(sample_size=200, seed=1))
+    assert whole.rounds == 1
+    assert sampled.rounds >= 1
+    assert same_partition(whole.labels, truth)
+    assert same_partition(sampled.labels, truth)
+
+
+def test_clustering_is_deterministic_for_a_seed() -> None:
+    x, _ = blobs([50, 40], noise=30, seed=5)
+    a = cluster_utterances(x, ClusterParams(sample_size=40, seed=7))
+    b = cluster_utterances(x, ClusterParams(sample_size=40, seed=7))
+    assert np.array_equal(a.labels, b.labels)
+
+
+def test_too_few_utterances_make_no_gap() -> None:
+    x, _ = blobs([3], noise=0)
+    result = cluster_utterances(x)
+    assert result.n_gaps == 0
+    assert (result.labels == -1).all()
+
+
+def test_the_similarity_cut_decides_how_many_gaps() -> None:
+    x, _ = blobs([10, 10], noise=0)
+    assert cluster_utterances(x).n_gaps == 2
+    loose = cluster_utterances(x, ClusterParams(min_similarity=-0.5))
+    assert loose.n_gaps == 1
+    assert loose.min_similarity == -0.5
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"min_gap_size": 1}, {"sample_size": 5}, {"min_similarity": 1.5}],
+)
+def test_bad_params_are_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        ClusterParams(**kwargs)  # type: ignore[arg-type]
