@@ -19,23 +19,28 @@ import argparse
 import json
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from daytwo.demo.generator import DemoConfig
-from daytwo.demo.load import build_demo
-from daytwo.deployments.service import get_deployment
+from daytwo.demo.generator import DemoConfig, generate
+from daytwo.demo.load import build_demo, prepare_data_dir
+from daytwo.deployments.schemas import DeploymentCreate
+from daytwo.deployments.service import create_deployment, get_deployment
 from daytwo.detect.data import DeploymentInfo
 from daytwo.detect.findings import Finding
 from daytwo.detect.registry import detectors
 from daytwo.detect.runner import analysis_window, load_data, run_detectors
+from daytwo.ingest.decode import Decoded
+from daytwo.ingest.service import ingest
 from daytwo.settings import Settings
-from daytwo.store.events import open_event_store
-from daytwo.store.ledger import Ledger
+from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
 
 END = date(2026, 11, 29)
+DEPLOYMENTS = ("care-bot", "care-assist")
 MAX_DELAY_DAYS = 7
 Matcher = Callable[[Finding, dict[str, Any]], bool]
 
@@ -77,81 +82,128 @@ def _at(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def _findings(settings: Settings, deployment: str, as_of: datetime) -> list[Finding]:
-    ledger = Ledger(settings.resolved_ledger_url)
+def _findings(
+    ledger: Ledger, events: EventStore, deployment: str, as_of: datetime
+) -> list[Finding]:
     dep = get_deployment(ledger, deployment)
-    ledger.dispose()
-    with open_event_store(settings.resolved_events_url, read_only=True) as events:
-        first = next(v.first_started_at for v in events.volumes() if v.deployment == deployment)
-        window = analysis_window(dep, first, as_of)  # type: ignore[arg-type]
-        if window is None:
-            return []
-        chosen = detectors()
-        info = DeploymentInfo(deployment, str(dep.kind), dict(dep.targets))
-        data = load_data(events, info, window, [d.needs for d in chosen])
+    first = next(v.first_started_at for v in events.volumes() if v.deployment == deployment)
+    if first is None:
+        return []
+    window = analysis_window(dep, first, as_of)
+    if window is None:
+        return []
+    chosen = detectors()
+    info = DeploymentInfo(deployment, str(dep.kind), dict(dep.targets))
+    data = load_data(events, info, window, [d.needs for d in chosen])
     return run_detectors(data, chosen)
 
 
-def quality_seed(work: Path, seed: int, per_day: int) -> dict[str, Any]:
-    settings = Settings(data_dir=work / f"seed-{seed}")
-    build_demo(settings, DemoConfig(seed=seed, interactions_per_day=per_day, end=END), force=True)
-    manifest = json.loads((settings.data_dir / "demo-manifest.json").read_text())
-    problems = []
-    for p in manifest["problems"]:
-        if p["kind"] not in MATCHERS:
-            continue
-        onset = _at(p["onset"])
-        deps = manifest["deployments"] if p["deployment"] == "*" else [p["deployment"]]
-        day_end = datetime.combine(onset.date(), datetime.min.time(), tzinfo=UTC)
-        found_at, matched_by = None, None
-        for k in range(1, MAX_DELAY_DAYS + 1):
-            as_of = day_end + timedelta(days=k)
-            hits = [
-                f
-                for dep in deps
-                for f in _findings(settings, dep, as_of)
-                if f.scope.deployment == dep and MATCHERS[p["kind"]](f, p)
-            ]
-            if hits:
-                found_at, matched_by = as_of, sorted({f.detector for f in hits})
+def replay(
+    work: Path, config: DemoConfig, on_day: Callable[[int, datetime, Ledger, EventStore], bool]
+) -> dict[str, Any]:
+    """Deliver the demo batch by batch through the ingest path; after day ``d``'s batch,
+    call ``on_day(d, end of day d, ...)``; stop when it returns False. Returns the manifest."""
+    settings = Settings(data_dir=work)
+    prepare_data_dir(settings, force=True)
+    upgrade(settings.resolved_ledger_url)
+    ledger = Ledger(settings.resolved_ledger_url)
+    dataset = generate(config)
+    for spec in dataset.deployments:
+        create_deployment(
+            ledger,
+            DeploymentCreate(
+                name=spec.name,
+                kind=DeploymentKind(spec.kind),
+                go_live=spec.go_live,
+                journeys=list(spec.journeys),
+                targets=dict(spec.targets),
+                cost_model=dict(spec.cost_model),
+            ),
+        )
+    midnight = datetime.combine(dataset.start, datetime.min.time(), tzinfo=UTC)
+    with open_event_store(settings.resolved_events_url) as events:
+        for day, batch in enumerate(dataset.batches()):
+            ingest(events, Decoded(batch, [], batch.n_records), source="demo")
+            if not on_day(day, midnight + timedelta(days=day + 1), ledger, events):
                 break
-        problems.append(
+    ledger.dispose()
+    return dataset.manifest
+
+
+def quality_seed(work: Path, seed: int, per_day: int) -> dict[str, Any]:
+    """Replay one seed; after each day, look for the problems whose onset has passed."""
+    config = DemoConfig(seed=seed, interactions_per_day=per_day, end=END)
+    manifest = generate(config).manifest
+    problems = [p for p in manifest["problems"] if p["kind"] in MATCHERS]
+    found: dict[str, tuple[datetime, list[str]]] = {}
+
+    def on_day(day: int, as_of: datetime, ledger: Ledger, events: EventStore) -> bool:
+        open_ = [
+            p
+            for p in problems
+            if p["id"] not in found
+            and _at(p["onset"]) < as_of <= _at(p["onset"]) + timedelta(days=MAX_DELAY_DAYS + 1)
+        ]
+        deps = {
+            d for p in open_ for d in (DEPLOYMENTS if p["deployment"] == "*" else [p["deployment"]])
+        }
+        seen = {d: _findings(ledger, events, d, as_of) for d in sorted(deps)}
+        for p in open_:
+            names = DEPLOYMENTS if p["deployment"] == "*" else [p["deployment"]]
+            hits = [f for d in names for f in seen[d] if MATCHERS[p["kind"]](f, p)]
+            if hits:
+                found[p["id"]] = (as_of, sorted({f.detector for f in hits}))
+        last_onset = max(_at(p["onset"]) for p in problems)
+        return len(found) < len(problems) and as_of <= last_onset + timedelta(
+            days=MAX_DELAY_DAYS + 1
+        )
+
+    replay(work / f"seed-{seed}", config, on_day)
+    out = []
+    for p in problems:
+        at, by = found.get(p["id"], (None, None))
+        out.append(
             {
                 "id": p["id"],
                 "kind": p["kind"],
                 "onset": p["onset"],
-                "found": found_at is not None,
-                "delay_days": round((found_at - onset) / timedelta(days=1), 3)
-                if found_at
-                else None,
-                "matched_by": matched_by,
+                "found": at is not None,
+                "delay_days": round((at - _at(p["onset"])) / timedelta(days=1), 3) if at else None,
+                "matched_by": by,
             }
         )
-    return {"seed": seed, "problems": problems}
+    return {"seed": seed, "problems": out}
 
 
 def false_findings(work: Path, seed: int, per_day: int) -> dict[str, Any]:
-    settings = Settings(data_dir=work / f"calm-{seed}")
+    """Replay a seed with nothing injected; every distinct finding is a false one."""
     config = DemoConfig(seed=seed, interactions_per_day=per_day, end=END, problems=False)
-    build_demo(settings, config, force=True)
-    start = END - timedelta(days=config.days - 1)
     first_day = 28  # baseline days 7-20, then one full current week
     fingerprints: dict[str, dict[str, Any]] = {}
-    deployments = ("care-bot", "care-assist")
-    for day in range(first_day, config.days + 1):
-        as_of = datetime.combine(start, datetime.min.time(), tzinfo=UTC) + timedelta(days=day)
-        for dep in deployments:
-            for f in _findings(settings, dep, as_of):
+    evaluated = 0
+
+    def on_day(day: int, as_of: datetime, ledger: Ledger, events: EventStore) -> bool:
+        nonlocal evaluated
+        if day + 1 < first_day:
+            return True
+        evaluated += 1
+        for dep in DEPLOYMENTS:
+            for f in _findings(ledger, events, dep, as_of):
                 fingerprints.setdefault(
                     f.fingerprint, {"title": f.title, "detector": f.detector, "as_of": str(as_of)}
                 )
-    weeks = (config.days - first_day + 1) / 7 * len(deployments)
+        return True
+
+    replay(work / f"calm-{seed}", config, on_day)
+    weeks = evaluated / 7 * len(DEPLOYMENTS)
+    by_detector = Counter(v["detector"] for v in fingerprints.values())
     return {
         "seed": seed,
         "distinct_false_findings": len(fingerprints),
+        "by_detector": dict(by_detector),
         "deployment_weeks": round(weeks, 2),
-        "per_deployment_week": round(len(fingerprints) / weeks, 3),
-        "examples": list(fingerprints.values())[:20],
+        "per_deployment_week": round(len(fingerprints) / weeks, 3) if weeks else None,
+        "examples": list(fingerprints.values())[:30],
     }
 
 

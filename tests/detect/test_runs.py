@@ -141,3 +141,45 @@ def test_fingerprints_update_resolve_and_regress(ledger_url: str) -> None:
     assert rows["b"].regressions == 1
     assert rows["b"].first_seen == T0
     ledger.dispose()
+
+
+def test_analyze_through_the_api_then_the_page(settings: Settings, client: TestClient) -> None:
+    ran = client.post("/api/v1/findings/analyze", params={"deployment": "care-bot"}).json()
+    assert [r["deployment"] for r in ran] == ["care-bot"]
+    assert ran[0]["findings"] > 0
+    assert ran[0]["new"] == ran[0]["findings"] or ran[0]["new"] > 0
+    again = client.post("/api/v1/findings/analyze", params={"deployment": "care-bot"}).json()
+    assert again[0]["skipped"] == "no new data since the last run"
+    page = client.get("/findings")
+    assert page.status_code == 200
+    assert 'data-testid="finding-count"' in page.text
+    assert page.text.count("<tr data-finding=") == ran[0]["findings"]
+    assert "/conversations?deployment=care-bot" in page.text
+    narrowed = client.get("/findings", params={"kind": "degradation", "severity": "high"})
+    assert narrowed.status_code == 200
+    assert 'data-kind="slo_breach"' not in narrowed.text
+    assert client.get("/findings", params={"status": "closed"}).status_code == 400
+    assert client.get("/findings", params={"deployment": "nope"}).status_code == 400
+
+
+def test_evidence_links_keep_the_scope() -> None:
+    from daytwo.detect.schemas import FindingPublic
+    from daytwo.detect.views import evidence_url
+
+    f = FindingPublic.model_validate(
+        {
+            "id": 1, "fingerprint": "x", "detector": "degradation", "kind": "degradation",
+            "title": "t", "key": [], "severity": "high", "severity_level": 3, "status": "open",
+            "scope": {"deployment": "bot", "journey": "billing", "segment": {"site": "porto"},
+                      "metric": "escalation_rate", "level": "segment"},
+            "baseline": {"value": 0.1, "n": 10}, "current": {"value": 0.3, "n": 10},
+            "evidence": [], "details": {}, "times_seen": 1, "regressions": 0,
+            "impact": {"interactions_per_week": 1, "customers_per_week": 1,
+                       "agents_per_week": 0},
+            "first_seen": T0, "last_seen": T0 + timedelta(days=7), "resolved_at": None,
+        }
+    )  # fmt: skip
+    assert evidence_url(f) == (
+        "/conversations?deployment=bot&start=2026-03-02&end=2026-03-08&journey=billing"
+        "&segment=site%3Aporto&metric=escalation_rate"
+    )

@@ -35,11 +35,14 @@ class AnalysisSchedule:
     def from_settings(
         cls, ledger: Ledger, events: EventStore, settings: Settings
     ) -> AnalysisSchedule | None:
-        """The schedule ``settings`` ask for (None when the interval is 0), judge configured."""
-        if settings.analyze_interval_minutes <= 0:
-            return None
+        """The schedule ``settings`` ask for (None when the interval is 0).
+
+        The LLM judge is configured here either way, so analyses the API starts use it too.
+        """
         key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else None
         configure_judge(settings.judge_url, settings.judge_model, key)
+        if settings.analyze_interval_minutes <= 0:
+            return None
         return cls(ledger, events, settings.analyze_interval_minutes * 60)
 
     def start(self) -> None:

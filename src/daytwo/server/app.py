@@ -20,6 +20,7 @@ from daytwo.detect.api import router as findings_router
 from daytwo.detect.gaps.api import router as gaps_router
 from daytwo.detect.gaps.views import router as gaps_views
 from daytwo.detect.schedule import AnalysisSchedule
+from daytwo.detect.views import router as findings_views
 from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
 from daytwo.ingest.api import router as ingest_router
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(changes_router)
     app.include_router(feedback_router)
     app.include_router(findings_router)
+    app.include_router(findings_views)
     app.include_router(gaps_router)
     app.include_router(web_router)
     app.include_router(governance_views)

@@ -1,0 +1,71 @@
+"""The findings page in a real browser: analysed demo, filters in the URL, evidence links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import LiveServer
+
+
+@pytest.fixture(scope="module")
+def analysed(live_server: LiveServer) -> list[dict[str, Any]]:
+    """Run the detectors inside the live server (the API), then list what they found."""
+    r = httpx.post(
+        live_server.url + "/api/v1/findings/analyze",
+        headers={"authorization": f"Bearer {live_server.api_key}"},
+        timeout=300,
+    )
+    assert r.status_code == 200, r.text[:500]
+    findings: list[dict[str, Any]] = live_server.get_json("/api/v1/findings")
+    assert findings, "the demo's injected problems produce findings"
+    return findings
+
+
+def test_findings_page_loads_clean(page: Any, server: str, analysed: list[dict[str, Any]]) -> None:
+    page.goto(server + "/findings", wait_until="networkidle")
+    count = int(page.locator('[data-testid="finding-count"]').inner_text())
+    assert count == len([f for f in analysed if f["status"] in ("open", "regressed")])
+    assert page.locator("tr[data-finding]").count() == count
+    page.wait_for_selector(".chart svg", timeout=10_000)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"] + 1, "horizontal scroll at 1280 px"
+
+
+def test_filters_live_in_the_url(page: Any, server: str, analysed: list[dict[str, Any]]) -> None:
+    kind = analysed[0]["kind"]
+    page.goto(server + "/findings")
+    page.select_option('select[name="kind"]', kind)
+    page.click('form.scope button[type="submit"]')
+    page.wait_for_url(f"**/findings?**kind={kind}**")
+    kinds = set(
+        page.locator("tr[data-finding]").evaluate_all("rows => rows.map(r => r.dataset.kind)")
+    )
+    assert kinds == {kind}
+    page.reload()
+    assert page.locator('select[name="kind"]').input_value() == kind
+
+
+def test_evidence_opens_the_conversations(
+    page: Any, server: str, analysed: list[dict[str, Any]]
+) -> None:
+    with_evidence = next(f for f in analysed if f["evidence"] and f["status"] != "resolved")
+    page.goto(server + f"/findings?deployment={with_evidence['scope']['deployment']}")
+    row = page.locator(f'tr[data-finding="{with_evidence["id"]}"]')
+    row.get_by_role("link", name="conversations").click()
+    page.wait_for_url("**/conversations?**")
+    assert f"deployment={with_evidence['scope']['deployment']}" in page.url
+    page.go_back()
+    row = page.locator(f'tr[data-finding="{with_evidence["id"]}"]')
+    row.locator(f'a[href$="/{with_evidence["evidence"][0]}"]').click()
+    page.wait_for_url(f"**/conversations/**/{with_evidence['evidence'][0]}**")
+    assert page.locator("body").inner_text()
+
+
+def test_nav_reaches_findings(page: Any, server: str, analysed: list[dict[str, Any]]) -> None:
+    page.goto(server + "/overview?deployment=care-bot")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Findings").click()
+    page.wait_for_url("**/findings**")
+    assert page.locator("h1").inner_text().startswith("Findings")
