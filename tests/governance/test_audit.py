@@ -131,3 +131,16 @@ def test_audit_verify_command_says_which_entry(
     ledger.dispose()
     assert run(["audit", "verify"]) == 1
     assert "entry 5 edited" in capsys.readouterr().err
+
+
+def test_registering_a_deployment_from_the_shell_is_audited(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAYTWO_DATA_DIR", str(settings.data_dir))
+    assert run(["deployments", "add", "care-bot", "--kind", "virtual_agent"]) == 0
+    ledger = Ledger(settings.resolved_ledger_url)
+    (entry,) = audit.entries(ledger)
+    assert (entry.action, entry.target, entry.actor[:3]) == ("deployment.create", "care-bot", "cli")
+    assert entry.after is not None
+    assert entry.after["kind"] == "virtual_agent"
+    ledger.dispose()

@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 
 from daytwo.cli.console import out
+from daytwo.cli.governance import actor
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment, overview
+from daytwo.governance import audit
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
@@ -75,5 +77,14 @@ def add(
         journeys=[j.strip() for j in journeys.split(",") if j.strip()],
     )
     created = create_deployment(ledger, spec)
+    with ledger.session() as session:
+        audit.record(
+            session,
+            actor=actor(),
+            action="deployment.create",
+            target=created.name,
+            deployment=created.name,
+            after=spec.model_dump(mode="json"),
+        )
     ledger.dispose()
     out.print(f"registered [bold]{created.name}[/] ({created.kind.value})")
