@@ -104,8 +104,11 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
     Welch's test for means. A cell is tested only with enough interactions on both sides, and
     reported only when the change is at least the metric's smallest material effect (e.g. 5
     share points of containment, 25% of latency) *and* the test survives Benjamini-Hochberg
-    false-discovery control at 1% across all cells, metrics and windows tested. Where a
-    journey or segment explains a change, the broader cell is not reported again.
+    false-discovery control at 1% across all cells, metrics and windows tested. Where the
+    whole deployment worsened, a journey or segment is reported only when it worsened more
+    than the rest of the deployment (difference in differences, z >= 3); otherwise the whole
+    is reported once. A journey × channel cell is dropped when its journey or channel alone
+    is reported.
     """
     table = data.interactions
     w = data.window
