@@ -206,6 +206,41 @@ class Client:
         _LIVE.discard(self)
         return self._sender.await_closed(deadline)
 
+    def report_friction(
+        self,
+        deployment: str,
+        text: str,
+        *,
+        author: str | None = None,
+        interaction_id: str | None = None,
+        theme: str | None = None,
+    ) -> int:
+        """Send an agent's friction report now (not queued) and return its feedback id.
+
+        Unlike :meth:`log`, this waits for the server: a refused report (an unknown
+        deployment or interaction, say) raises ``ValueError`` with the server's message, and
+        a server that cannot be reached raises ``httpx.HTTPError``.
+        """
+        body = {"deployment": deployment, "source": "agent", "kind": "friction", "text": text,
+                "author": author, "interaction_id": interaction_id, "theme": theme}  # fmt: skip
+        headers = {"user-agent": _user_agent()}
+        if self._api_key:
+            headers["authorization"] = f"Bearer {self._api_key}"
+        with httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=self._timeout,
+            transport=self._transport,
+        ) as http:  # fmt: skip
+            r = http.post("/api/v1/feedback", json=body)
+        if r.status_code >= 500:
+            r.raise_for_status()
+        if r.status_code != 201:
+            try:
+                message = r.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = r.text[:300]
+            raise ValueError(f"daytwo refused the report ({r.status_code}): {message}")
+        return int(r.json()["id"])
+
     @property
     def stats(self) -> ClientStats:
         """A consistent snapshot of the counters (see :class:`ClientStats`)."""
