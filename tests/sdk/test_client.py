@@ -441,3 +441,19 @@ def test_a_base_url_with_a_path_prefix_is_kept(ingest: Ingest) -> None:
     with Client("http://proxy.test/daytwo/", transport=ingest.transport()) as client:
         client.log(record(1))
     assert str(ingest.requests[0].url) == "http://proxy.test/daytwo/api/v1/ingest?partial=true"
+
+
+def test_the_api_key_comes_from_the_environment_unless_given(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAYTWO_API_KEY", "dt_from_env")
+    with Client("http://daytwo.test", transport=ingest.transport(), flush_interval=30) as c:
+        c.log(record(1))
+    with Client(
+        "http://daytwo.test", "dt_given", transport=ingest.transport(), flush_interval=30
+    ) as c:
+        c.log(record(2))
+    assert [r.headers["authorization"] for r in ingest.requests] == [
+        "Bearer dt_from_env",
+        "Bearer dt_given",
+    ]
