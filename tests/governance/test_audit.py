@@ -144,3 +144,32 @@ def test_registering_a_deployment_from_the_shell_is_audited(
     assert entry.after is not None
     assert entry.after["kind"] == "virtual_agent"
     ledger.dispose()
+
+
+def test_concurrent_writers_keep_one_chain(ledger_url: str) -> None:
+    """Eight threads append at once, on SQLite and PostgreSQL: no fork, no lost entry."""
+    import threading
+
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    failures: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(10):
+                with ledger.session() as session:
+                    audit.record(session, actor=f"t{n}", action="test.write", target=str(i))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == []
+    result = audit.verify(ledger)
+    assert (result.entries, result.breaks) == (80, [])
+    ledger.dispose()

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from daytwo.governance.models import AuditEntry
 from daytwo.store.ledger import Ledger
 
 GENESIS = "0" * 64
+_APPEND_LOCK = 0x0DA7_A0D1  # the advisory lock key of audit appends (PostgreSQL)
 
 
 def _canonical(entry: AuditEntry) -> bytes:
@@ -56,14 +57,17 @@ def record(
 ) -> AuditEntry:
     """Append one entry in ``session``'s transaction (so it commits with the write it records).
 
-    The last entry is read with ``FOR UPDATE`` where the database has it, so two writers
-    cannot both chain onto the same entry.
+    Appends are serialised until the transaction ends, so two writers never chain onto the
+    same entry: PostgreSQL takes a transaction-scoped advisory lock, SQLite its write lock
+    (which an empty update takes before the last entry is read).
     """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE audit_log SET id = id WHERE 0 = 1"))
     last = session.execute(
-        select(AuditEntry.id, AuditEntry.hash)
-        .order_by(AuditEntry.id.desc())
-        .limit(1)
-        .with_for_update()
+        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
     ).first()
     prev_id, prev_hash = (last[0], last[1]) if last else (0, GENESIS)
     entry = AuditEntry(
