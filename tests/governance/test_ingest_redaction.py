@@ -158,3 +158,20 @@ def test_import_command_applies_each_deployments_policy_from_the_ledger(
     ledger = Ledger(settings.resolved_ledger_url)
     assert [e.action for e in audit.entries(ledger)][:2] == ["import", "policy.update"]
     ledger.dispose()
+
+
+def test_errors_that_quote_a_value_never_quote_pii(tmp_path: Path, events: EventStore) -> None:
+    """A flat file's cell in the wrong column is quoted back, with its PII redacted."""
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "id,deployment,started_at,csat,turn.seq,role,text\n"
+        f"a,bot,2026-03-02T09:00:00Z,{SECRETS[0]},0,user,hi\n"
+        "b,bot,2026-03-02T09:00:00Z,4,0,user,hello\n",
+        encoding="utf-8",
+    )
+    summary = import_file(events, path, rejects=None)
+    assert (summary.accepted, summary.rejected) == (1, 1)
+    (error,) = summary.first_errors
+    assert error.field == "csat"
+    assert "<EMAIL>" in error.message
+    assert SECRETS[0] not in str(error)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, Field
 
 from daytwo.errors import RecordError, ValidationFailed
 from daytwo.governance.plan import DEFAULT_PLAN, RedactionPlan
+from daytwo.governance.redact import Redactor
 from daytwo.ingest.decode import Decoded
 from daytwo.interactions.columns import Batch
 from daytwo.interactions.facts import add_facts
@@ -51,7 +52,16 @@ def check(decoded: Decoded) -> list[RecordError]:
             seen.add(key)
             merged.append(err)
     merged.sort(key=lambda e: (e.index, e.field))
-    return merged
+    # A message may quote the value it refuses (a flat file's cell): never PII.
+    return [_without_pii(e) for e in merged]
+
+
+_ERROR_REDACTOR = Redactor()
+
+
+def _without_pii(error: RecordError) -> RecordError:
+    redacted = _ERROR_REDACTOR.redact(error.message)
+    return replace(error, message=redacted.text) if redacted.counts else error
 
 
 @dataclass(frozen=True, slots=True)
