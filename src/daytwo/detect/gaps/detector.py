@@ -1,0 +1,34 @@
+"""The ``knowledge_gap`` detector's registration (its calculation is in ``emerging.py``).
+
+Importing this module registers the detector; the registry imports it from its list of
+built-in detector modules.
+"""
+
+from __future__ import annotations
+
+from daytwo.detect.data import AnalysisData
+from daytwo.detect.findings import Finding
+from daytwo.detect.gaps.candidates import TURN_COLUMNS
+from daytwo.detect.gaps.emerging import KnowledgeGapParams, knowledge_gap_findings
+from daytwo.detect.registry import Needs, detector
+
+
+@detector(
+    "knowledge_gap",
+    name="Knowledge gaps",
+    params=KnowledgeGapParams(),
+    needs=Needs(turn_columns=TURN_COLUMNS),
+)
+def detect_knowledge_gaps(data: AnalysisData, params: KnowledgeGapParams) -> list[Finding]:
+    """Clusters of what customers asked that the assistant could not handle, new or growing.
+
+    The customer messages that fell back, had a low-confidence answer, were rephrased or were
+    the last words before an escalation are embedded offline and clustered (see
+    :mod:`daytwo.detect.gaps.cluster`); each cluster is labelled by its distinctive words and
+    typed as a new intent, missing knowledge or misrouting of a known intent. A gap becomes a
+    finding when the current period holds at least 10 of its utterances a week and its weekly
+    rate is at least double the baseline's (or it was absent then). Severity grows with the
+    weekly volume; the fingerprint is the gap's two leading keywords, so the same topic seen
+    again updates its finding.
+    """
+    return knowledge_gap_findings(data, params)

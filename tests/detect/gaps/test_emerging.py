@@ -1,0 +1,91 @@
+"""The ``knowledge_gap`` detector on hand-made data: new or growing gaps become findings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from daytwo.detect.data import AnalysisData, Window, analysis_data
+from daytwo.detect.findings import Severity
+from daytwo.detect.gaps.emerging import KnowledgeGapParams, knowledge_gap_findings
+from tests.detect.gaps.data import CRYPTO, KNOWN, PETS, SOLAR
+
+D0 = datetime(2026, 3, 1, tzinfo=UTC)
+# Baseline: days 0-13; current: days 21-27.
+WINDOW = Window(D0, D0 + timedelta(days=14), D0 + timedelta(days=21), D0 + timedelta(days=28))
+
+
+def build(groups: list[tuple[str, list[str], list[float]]]) -> AnalysisData:
+    """Each group: a journey, its texts, and the days on which each text is sent once."""
+    inters: list[dict[str, object]] = []
+    turns: list[dict[str, object]] = []
+    n = 0
+    for journey, texts, days in groups:
+        fell = journey != "account"
+        for day in days:
+            for text in texts:
+                iid = f"i{n:05d}"
+                n += 1
+                inters.append(
+                    {
+                        "interaction_id": iid,
+                        "started_at": D0 + timedelta(days=day, minutes=n),
+                        "journey": journey,
+                        "customer_ref": f"u{n % 7}",
+                        "outcome": "escalated" if fell else "contained",
+                    }
+                )
+                turns.append({"interaction_id": iid, "seq": 0, "role": "user", "text": text})
+                turns.append(
+                    {
+                        "interaction_id": iid,
+                        "seq": 1,
+                        "role": "assistant",
+                        "text": "…",
+                        "intent": "fallback" if fell else "reset_password",
+                        "confidence": 0.1 if fell else 0.95,
+                        "fallback": fell,
+                    }
+                )
+    return analysis_data("care-bot", WINDOW, inters, turns)
+
+
+def test_a_new_gap_is_a_finding_and_a_steady_or_small_one_is_not() -> None:
+    data = build(
+        [
+            # New this week: 8 texts x 2 days = 16 a week, none in the baseline.
+            ("billing", CRYPTO, [22, 24]),
+            # Steady: 16 in the current week, 32 over the two baseline weeks.
+            ("travel", PETS, [22, 24, 2, 4, 9, 11]),
+            # New but small: 8 this week, under 10 a week.
+            ("energy", SOLAR, [23]),
+            # Handled well: never a candidate.
+            ("account", KNOWN["reset_password"], [1, 22, 23]),
+        ]
+    )
+    found = knowledge_gap_findings(data, KnowledgeGapParams())
+    assert len(found) == 1
+    [f] = found
+    assert f.kind == "knowledge_gap"
+    assert "bitcoin" in f.title
+    assert f.scope.journey == "billing"
+    assert f.current is not None
+    assert f.current.n == 16
+    assert f.current.value == 16.0
+    assert f.baseline is not None
+    assert (f.baseline.value, f.baseline.n) == (0.0, 0)
+    assert f.severity == Severity.low
+    assert len(f.evidence) == 16
+    assert f.impact.interactions_per_week == 16.0
+    assert f.details["gap_kind"] == "new_intent"
+    assert "bitcoin" in f.key[0]
+
+
+def test_the_same_topic_seen_again_has_the_same_fingerprint() -> None:
+    first = knowledge_gap_findings(build([("billing", CRYPTO, [22, 24])]), KnowledgeGapParams())
+    again = knowledge_gap_findings(build([("billing", CRYPTO, [21, 23, 26])]), KnowledgeGapParams())
+    assert [f.fingerprint for f in first] == [f.fingerprint for f in again]
+
+
+def test_no_candidates_no_findings() -> None:
+    data = build([("account", KNOWN["reset_password"], [22, 23])])
+    assert knowledge_gap_findings(data, KnowledgeGapParams()) == []
