@@ -173,3 +173,20 @@ def test_concurrent_writers_keep_one_chain(ledger_url: str) -> None:
     result = audit.verify(ledger)
     assert (result.entries, result.breaks) == (80, [])
     ledger.dispose()
+
+
+def test_the_audit_page_filters_and_reports_a_broken_chain(client: TestClient) -> None:
+    ledger: Ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    accounts.create_user(ledger, "vera", PASSWORD, Role.viewer, grants=("care-bot",))
+    accounts.set_grants(ledger, "vera", add=("hr-bot",), actor="user:root")
+    page = client.get("/audit", params={"action": "user.grants"})
+    assert page.status_code == 200
+    assert "user.grants" in page.text
+    assert "user.create" not in page.text
+    assert "Chain intact" not in page.text  # verifying is on request
+    assert "Chain intact" in client.get("/audit", params={"verify": 1}).text
+    with ledger.session() as s:
+        s.execute(delete(AuditEntry).where(AuditEntry.id == 1))
+    broken = client.get("/audit", params={"verify": 1}).text
+    assert "Chain broken" in broken
+    assert "entry 2 deleted" in broken

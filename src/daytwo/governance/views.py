@@ -120,6 +120,7 @@ def audit_page(
     action: str | None = None,
     deployment: str | None = None,
     since: str | None = None,
+    verify: bool = False,
 ) -> HTMLResponse:
     since_at = None
     if since:
@@ -136,7 +137,8 @@ def audit_page(
         deployment=deployment or None,
         since=since_at,
     )
-    check = audit.verify(ledger)
+    # Verifying reads and hashes the whole log: on request, not on every visit.
+    check = audit.verify(ledger) if verify else None
     return templates.TemplateResponse(
         request,
         "audit.html",
