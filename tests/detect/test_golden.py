@@ -68,8 +68,9 @@ def escalations(share_before: float, share_after: float, n: int = 400) -> Analys
 
 
 def _check_escalation(findings: list[Finding]) -> None:
-    # Baseline 10% (40/400), current 30% (120/400): +20 points. Pooled p = 0.2, se =
-    # sqrt(0.2*0.8*(2/400)) = 0.0283, z = 0.2/0.0283 = 7.07 in the 7-day window. Containment
+    # Baseline 10% (40/400), current 30% (120/400): +20 points. One outcome per conversation,
+    # so the clustered variance is the binomial one: se = sqrt(.1*.9/400 + .3*.7/400) =
+    # 0.02739, z = 0.2/0.02739 = 7.30 in the 7-day window. Containment
     # falls from 90% to 70% too (same z). Journey billing and channel chat are the whole
     # deployment, so each finding is the deployment's or one of those identical cells.
     by_metric = {f.scope.metric: f for f in findings}
@@ -79,7 +80,7 @@ def _check_escalation(findings: list[Finding]) -> None:
     assert esc.current is not None
     assert esc.baseline.value == pytest.approx(0.10)
     assert esc.current.value == pytest.approx(0.30)
-    assert esc.details["z"] == pytest.approx(7.071, abs=0.01)
+    assert esc.details["z"] == pytest.approx(7.303, abs=0.001)
     assert esc.details["window_days"] == 7
     assert len(esc.evidence) == 20
     assert all(e.startswith("c") for e in esc.evidence)
@@ -148,11 +149,11 @@ def _check_outage(findings: list[Finding]) -> None:
 
 
 def _check_duplicates(findings: list[Finding]) -> None:
-    # 10 of the current week's 1,680 interactions (7 days x 24 h x 10) came twice: 0.60%,
-    # above the 0.5% that matters.
+    # 10 of day 25's 240 interactions (24 h x 10) came twice: 4.2% of that day, above the
+    # 0.5% that matters; no other day has any.
     (f,) = findings
     assert f.kind == "duplicate_deliveries"
-    assert f.details == {"duplicated": 10, "interactions": 1680}
+    assert f.details == {"duplicated": 10, "interactions": 240, "days": 1}
     assert len(f.evidence) == 10
 
 
@@ -169,22 +170,22 @@ def weekly_escalations(shares: list[float], per_week: int = 200) -> AnalysisData
 
 
 def _check_trend(findings: list[Finding]) -> None:
-    # Weekly escalation 10, 10, 10, 14, 18, 22%: three worse weeks running, +12 points in
-    # total (>= 5), slope 2.34 points a week (weights 1/(p(1-p)/200)), z = 3.95. The mirror
+    # Weekly escalation 10, 10, 12, 15, 18, 22%: four worse weeks running, +12 points in
+    # total (>= 5), slope 2.37 points a week (weights 1/(p(1-p)/200)), z = 4.01. The mirror
     # image in containment (90 -> 78%) is the same trend seen from the other side.
     by_metric = {f.scope.metric: f for f in findings}
     assert set(by_metric) == {"escalation_rate", "containment_rate"}
     esc = by_metric["escalation_rate"]
     assert esc.kind == "trend"
-    assert esc.details["weekly"] == [0.1, 0.1, 0.1, 0.14, 0.18, 0.22]
+    assert esc.details["weekly"] == [0.1, 0.1, 0.12, 0.15, 0.18, 0.22]
     assert esc.details["total_change"] == pytest.approx(0.12)
-    assert esc.first_seen == D0 + timedelta(days=28 - 21)
-    assert esc.details["slope_per_week"] == pytest.approx(0.0234, abs=1e-4)
-    assert esc.details["z"] == pytest.approx(3.95)
+    assert esc.first_seen == D0 + timedelta(days=28 - 28)
+    assert esc.details["slope_per_week"] == pytest.approx(0.0237, abs=1e-4)
+    assert esc.details["z"] == pytest.approx(4.01)
 
 
 def _check_no_trend(findings: list[Finding]) -> None:
-    # 10, 14, 10, 14, 18, 16%: the last three changes are not all worse.
+    # 10, 14, 10, 14, 18, 16%: the last four changes are not all worse.
     assert [f for f in findings if f.kind == "trend"] == []
 
 
@@ -313,8 +314,8 @@ CASES = [
          lambda fs: _check_nothing([f for f in fs if f.scope.metric == "escalation_rate"])),
     Case("slo_breach", "containment far below target", lambda: slo_data(0.4), _check_slo),
     Case("slo_breach", "on target", lambda: slo_data(0.65), _check_nothing),
-    Case("trend", "escalation up three weeks running",
-         lambda: weekly_escalations([0.1, 0.1, 0.1, 0.14, 0.18, 0.22]), _check_trend),
+    Case("trend", "escalation up four weeks running",
+         lambda: weekly_escalations([0.1, 0.1, 0.12, 0.15, 0.18, 0.22]), _check_trend),
     Case("trend", "ups and downs are no trend",
          lambda: weekly_escalations([0.1, 0.14, 0.1, 0.14, 0.18, 0.16]), _check_no_trend),
     Case("trend", "a missed target that does not move", plateau_data, _check_plateau),

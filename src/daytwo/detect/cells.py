@@ -112,6 +112,14 @@ MONITORED: tuple[Monitored, ...] = (
 MONITORED_BY_ID = {m.metric: m for m in MONITORED}
 
 
+def with_segment_columns(table: pa.Table) -> pa.Table:
+    """``table`` plus one ``segment.<key>`` column per segment key the detectors slice by."""
+    for key in SEGMENT_KEYS:
+        if key != "channel" and f"segment.{key}" not in table.column_names:
+            table = table.append_column(f"segment.{key}", segment_column(table, key))
+    return table
+
+
 @dataclass(frozen=True, slots=True)
 class Cell:
     """A slice of a deployment: everything, one journey, one segment value, or both."""
@@ -121,9 +129,15 @@ class Cell:
 
 
 def segment_column(table: pa.Table, key: str) -> pa.Array:
-    """The value of segment ``key`` per interaction (``channel`` is its own column)."""
+    """The value of segment ``key`` per interaction (``channel`` is its own column).
+
+    A ``segment.<key>`` column, where the loader added one, is used as is: looking keys up in
+    the ``segments`` map is the costly part, and every detector needs the same few.
+    """
     if key == "channel":
         return pc.cast(table["channel"].combine_chunks(), pa.string())
+    if f"segment.{key}" in table.column_names:
+        return table[f"segment.{key}"].combine_chunks()
     segments = table["segments"].combine_chunks()
     if len(segments) == 0:
         return pa.nulls(0, pa.string())
@@ -199,21 +213,100 @@ class Summary:
     n: int
     num: float
     den: float
-    var: float
+    var: float  # of one unit's value (means)
+    # Variance of the value as an estimate: for rates clustered by interaction (several turns
+    # or suggestions of one conversation are not independent), for means var / n.
+    se2: float = 0.0
 
 
 def summarise(m: Monitored, values: np.ndarray, weights: np.ndarray, mask: np.ndarray) -> Summary:
     """The metric over the rows in ``mask`` (numerator/denominator or mean/variance)."""
-    v = values[mask]
-    w = weights[mask]
-    den = float(w.sum())
+    codes = np.where(mask, 0, -1)
+    return group_summaries(m, values, weights, CellGroup((Cell(None, None),), codes), mask)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class CellGroup:
+    """Cells that partition the rows by one dimension: ``codes[i]`` is row i's cell (or -1)."""
+
+    cells: tuple[Cell, ...]
+    codes: np.ndarray
+
+    def mask(self, index: int) -> np.ndarray:
+        return np.asarray(self.codes == index)
+
+
+def cell_groups(
+    table: pa.Table, *, journeys: bool = True, segments: bool = True, crossed: bool = False
+) -> list[CellGroup]:
+    """The same cells as :func:`cell_masks`, as a few code arrays (one pass per dimension)."""
+    n = table.num_rows
+    groups = [CellGroup((Cell(None, None),), np.zeros(n, dtype=np.int64))]
+    if not n:
+        return groups
+    jcodes, jnames = _codes(table["journey"].combine_chunks())
+    if journeys:
+        groups.append(CellGroup(tuple(Cell(j, None) for j in jnames), jcodes))
+    if segments:
+        for key in SEGMENT_KEYS:
+            codes, names = _codes(segment_column(table, key))
+            groups.append(CellGroup(tuple(Cell(None, (key, v)) for v in names), codes))
+            if crossed and key == "channel" and jnames and names:
+                both = np.where((jcodes >= 0) & (codes >= 0), jcodes * len(names) + codes, -1)
+                cells = tuple(Cell(j, (key, v)) for j in jnames for v in names)
+                groups.append(CellGroup(cells, both))
+    out = []
+    for g in groups:
+        if g.cells == (Cell(None, None),):
+            out.append(g)
+            continue
+        # A cell holding every row is the whole deployment again: leave it out.
+        full = np.bincount(g.codes[g.codes >= 0], minlength=len(g.cells)) == n
+        codes = np.where(np.isin(g.codes, np.flatnonzero(full)), -1, g.codes)
+        out.append(CellGroup(g.cells, codes))
+    return out
+
+
+def group_summaries(
+    m: Monitored, values: np.ndarray, weights: np.ndarray, group: CellGroup, rows: np.ndarray
+) -> list[Summary]:
+    """:func:`summarise` for every cell of ``group`` over the rows in ``rows``, at once.
+
+    A rate's variance is the ratio estimator's, clustered by interaction:
+    sum((num_i - r den_i)^2) / (sum den_i)^2.
+    """
+    k = len(group.cells)
+    sel = rows & (group.codes >= 0)
+    codes = group.codes[sel]
+    v, w = values[sel], weights[sel]
     if m.kind == "rate":
-        num = float(v.sum())
-        value = num / den if den > 0 else None
-        return Summary(value, int(den), num, den, 0.0)
-    sel = v[w > 0]
-    if len(sel) == 0:
-        return Summary(None, 0, 0.0, 0.0, 0.0)
-    mean = float(sel.mean())
-    var = float(sel.var(ddof=1)) if len(sel) > 1 else 0.0
-    return Summary(mean, len(sel), float(sel.sum()), float(len(sel)), var)
+        num = np.bincount(codes, weights=v, minlength=k)
+        den = np.bincount(codes, weights=w, minlength=k)
+        snn = np.bincount(codes, weights=v * v, minlength=k)
+        snd = np.bincount(codes, weights=v * w, minlength=k)
+        sdd = np.bincount(codes, weights=w * w, minlength=k)
+        out = []
+        for a, b, nn, nd, dd in zip(num, den, snn, snd, sdd, strict=True):
+            if b <= 0:
+                out.append(Summary(None, int(b), float(a), float(b), 0.0))
+                continue
+            r = a / b
+            se2 = max(0.0, nn - 2 * r * nd + r * r * dd) / (b * b)
+            out.append(Summary(float(r), int(b), float(a), float(b), 0.0, float(se2)))
+        return out
+    present = w > 0
+    codes, v = codes[present], v[present]
+    n = np.bincount(codes, minlength=k)
+    s1 = np.bincount(codes, weights=v, minlength=k)
+    s2 = np.bincount(codes, weights=v * v, minlength=k)
+    means = []
+    for count, a, b in zip(n, s1, s2, strict=True):
+        if count == 0:
+            means.append(Summary(None, 0, 0.0, 0.0, 0.0))
+            continue
+        mean = a / count
+        var = max(0.0, (b - count * mean * mean) / (count - 1)) if count > 1 else 0.0
+        means.append(
+            Summary(float(mean), int(count), float(a), float(count), float(var), var / count)
+        )
+    return means

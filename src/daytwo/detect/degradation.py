@@ -11,10 +11,13 @@ import pyarrow as pa
 
 from daytwo.detect.cells import (
     MONITORED,
+    Arrays,
     Cell,
+    CellGroup,
     Monitored,
     Summary,
-    cell_masks,
+    cell_groups,
+    group_summaries,
     in_window,
     started_ns,
     summarise,
@@ -29,7 +32,7 @@ from daytwo.detect.findings import (
     weekly_impact,
 )
 from daytwo.detect.registry import detector
-from daytwo.detect.stats import benjamini_hochberg, normal_sf, two_proportion_z, welch_z
+from daytwo.detect.stats import benjamini_hochberg, normal_sf
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,7 @@ class DegradationParams:
 
     windows_days: tuple[int, ...] = (1, 3, 7)
     min_baseline: int = 200
-    min_current: int = 50
+    min_current: int = 80
     fdr: float = 0.01
     # Multiplies each metric's own smallest effect worth a finding (``Monitored.min_effect``).
     effect_scale: float = 1.0
@@ -59,8 +62,8 @@ class _Test:
     p: float
     effect: float
     big_enough: bool
-    mask: np.ndarray
-    mask_base: np.ndarray
+    group: CellGroup
+    index: int
 
 
 def worse_by(m: Monitored, base: float, cur: float) -> float:
@@ -100,11 +103,13 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
     For every monitored metric (containment, escalation, abandonment, fallback, errors,
     rephrasing, suggestion acceptance, latency, CSAT, handle time) and every cell (the whole
     deployment, each journey, each segment value, each journey × channel), the last 1, 3 and 7
-    days are compared with the baseline window: a one-sided two-proportion z-test for rates,
-    Welch's test for means. A cell is tested only with enough interactions on both sides, and
-    reported only when the change is at least the metric's smallest material effect (e.g. 5
-    share points of containment, 25% of latency) *and* the test survives Benjamini-Hochberg
-    false-discovery control at 1% across all cells, metrics and windows tested. Where the
+    days are compared with the baseline window by a one-sided z-test: for rates with the
+    ratio estimator's variance clustered by conversation (the turns or suggestions of one
+    conversation are not independent), for means Welch's. A cell is tested only with enough
+    interactions on both sides, and reported only when the change is at least the metric's
+    smallest material effect (e.g. 5 share points of containment, 25% of latency) *and* the
+    test survives Benjamini-Hochberg false-discovery control at 1% across all cells, metrics
+    and windows tested. Where the
     whole deployment worsened, a journey or segment is reported only when it worsened more
     than the rest of the deployment (difference in differences, z >= 3); otherwise the whole
     is reported once. A journey × channel cell is dropped when its journey or channel alone
@@ -128,34 +133,34 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
     ]
     if not base_rows.any() or not windows:
         return []
-    cells = list(cell_masks(table, crossed=params.crossed))
+    groups = cell_groups(table, crossed=params.crossed)
+    arrays = {m.metric: m.arrays(table) for m in MONITORED}
     tests: list[_Test] = []
     for m in MONITORED:
-        values, weights = m.arrays(table)
+        values, weights = arrays[m.metric]
         if weights[base_rows].sum() < params.min_baseline:
             continue
         min_effect = m.min_effect * params.effect_scale
-        for cell, mask in cells:
-            b = summarise(m, values, weights, mask & base_rows)
-            if b.value is None or b.n < params.min_baseline:
-                continue
-            for days, cur_rows in windows:
-                c = summarise(m, values, weights, mask & cur_rows)
-                if c.value is None or c.n < params.min_current:
+        for group in groups:
+            base = group_summaries(m, values, weights, group, base_rows)
+            current = {d: group_summaries(m, values, weights, group, rows) for d, rows in windows}
+            for i, cell in enumerate(group.cells):
+                b = base[i]
+                if b.value is None or b.n < params.min_baseline:
                     continue
-                if m.kind == "rate":
-                    z = two_proportion_z(b.num, b.den, c.num, c.den)
-                else:
-                    z = welch_z(b.value, b.var, b.n, c.value, c.var, c.n)
-                z = z if m.good == "down" else -z
-                effect = worse_by(m, b.value, c.value)
-                tests.append(
-                    _Test(
-                        m, cell, days, Measure(b.value, b.n), Measure(c.value, c.n), z,
-                        normal_sf(z), effect, effect >= min_effect,
-                        mask & cur_rows, mask & base_rows,
-                    )
-                )  # fmt: skip
+                for days, _ in windows:
+                    c = current[days][i]
+                    if c.value is None or c.n < params.min_current:
+                        continue
+                    z = change_z(b, c)
+                    z = z if m.good == "down" else -z
+                    effect = worse_by(m, b.value, c.value)
+                    tests.append(
+                        _Test(
+                            m, cell, days, Measure(b.value, b.n), Measure(c.value, c.n), z,
+                            normal_sf(z), effect, effect >= min_effect, group, i,
+                        )
+                    )  # fmt: skip
     if not tests:
         return []
     found = benjamini_hochberg([t.p for t in tests], params.fdr)
@@ -166,44 +171,47 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
         key = (t.metric.metric, t.cell)
         if key not in best or t.z > best[key].z:
             best[key] = t
-    kept = _most_specific(best, table, base_rows, dict(windows), params.specific_z)
-    return [_finding(data, t, params, table, starts) for t in kept]
+    windows_by_days = dict(windows)
+    kept = _most_specific(best, arrays, base_rows, windows_by_days, params.specific_z)
+    return [
+        _finding(data, t, params, arrays[t.metric.metric], starts, windows_by_days[t.days])
+        for t in kept
+    ]
 
 
-def _variance(m: Monitored, s: Summary) -> float:
-    """Variance of the value's estimate (binomial for rates, sample variance / n for means)."""
-    if s.value is None or s.n <= 0:
-        return math.inf
-    if m.kind == "rate":
-        return float(s.value * (1 - s.value) / max(s.den, 1.0))
-    return float(s.var / s.n)
+def change_z(before: Summary, after: Summary) -> float:
+    """z of ``after - before`` from each value's own variance (clustered for rates)."""
+    se = math.sqrt(before.se2 + after.se2)
+    if se <= 0 or before.value is None or after.value is None:
+        return 0.0
+    return (after.value - before.value) / se
 
 
 def _specific(
-    t: _Test, table: pa.Table, base_rows: np.ndarray, cur_rows: np.ndarray, z_min: float
+    t: _Test, arrays: Arrays, base_rows: np.ndarray, cur_rows: np.ndarray, z_min: float
 ) -> bool:
     """Whether the cell worsened more than the rest of the deployment (difference in
     differences, one-sided z >= ``z_min``): only then is the cell, not the whole, the place."""
     m = t.metric
-    values, weights = m.arrays(table)
-    cell_base = t.mask_base
-    rest_base = base_rows & ~cell_base
-    rest_cur = cur_rows & ~t.mask
-    cb = summarise(m, values, weights, cell_base)
-    cc = summarise(m, values, weights, t.mask)
+    values, weights = arrays
+    cell = t.group.mask(t.index)
+    rest_base = base_rows & ~cell
+    rest_cur = cur_rows & ~cell
+    cb = summarise(m, values, weights, base_rows & cell)
+    cc = summarise(m, values, weights, cur_rows & cell)
     rb = summarise(m, values, weights, rest_base)
     rc = summarise(m, values, weights, rest_cur)
     if None in (cb.value, cc.value, rb.value, rc.value):
         return True
     sign = 1.0 if m.good == "down" else -1.0
     did = sign * ((cc.value - cb.value) - (rc.value - rb.value))  # type: ignore[operator]
-    se = math.sqrt(sum(_variance(m, x) for x in (cb, cc, rb, rc)))
+    se = math.sqrt(sum(x.se2 for x in (cb, cc, rb, rc)))
     return se > 0 and did / se >= z_min
 
 
 def _most_specific(
     best: dict[tuple[str, Cell], _Test],
-    table: pa.Table,
+    arrays: dict[str, Arrays],
     base_rows: np.ndarray,
     windows: dict[int, np.ndarray],
     z_min: float,
@@ -221,7 +229,9 @@ def _most_specific(
         whole = best.get((metric, Cell(None, None)))
         parts = [t for (mid, c), t in best.items() if mid == metric and c != Cell(None, None)]
         if whole is not None:
-            parts = [t for t in parts if _specific(t, table, base_rows, windows[t.days], z_min)]
+            parts = [
+                t for t in parts if _specific(t, arrays[metric], base_rows, windows[t.days], z_min)
+            ]
         keys = {(t.cell.journey, t.cell.segment) for t in parts}
         kept = [
             t
@@ -239,17 +249,26 @@ def _most_specific(
 
 
 def _finding(
-    data: AnalysisData, t: _Test, params: DegradationParams, table: pa.Table, starts: np.ndarray
+    data: AnalysisData,
+    t: _Test,
+    params: DegradationParams,
+    arrays: Arrays,
+    starts: np.ndarray,
+    cur_rows: np.ndarray,
 ) -> Finding:
     m = t.metric
-    values, weights = m.arrays(table)
-    bad = t.mask & bad_rows(m, values, weights, t.base.value or 0.0)
+    table = data.interactions
+    values, weights = arrays
+    in_cell = t.group.mask(t.index) & cur_rows
+    bad = in_cell & bad_rows(m, values, weights, t.base.value or 0.0)
     rows = np.flatnonzero(bad)
     rows = rows[np.argsort(starts[rows], kind="stable")]
     ids = table["interaction_id"].take(pa.array(rows, type=pa.int64()))
     end = data.window.current_end
-    in_cell = np.flatnonzero(t.mask)
-    last = datetime.fromtimestamp(int(starts[in_cell].max()) / 1e9, UTC) if len(in_cell) else end
+    cell_rows = np.flatnonzero(in_cell)
+    last = (
+        datetime.fromtimestamp(int(starts[cell_rows].max()) / 1e9, UTC) if len(cell_rows) else end
+    )
     where = _where(t.cell)
     base, cur = t.base.value or 0.0, t.cur.value or 0.0
     unit = "" if m.kind == "rate" else " (mean)"
@@ -268,7 +287,7 @@ def _finding(
         evidence=evidence_sample(ids),
         impact=weekly_impact(table.take(pa.array(rows, type=pa.int64())), t.days),
         details={
-            "test": "two-proportion z" if m.kind == "rate" else "Welch",
+            "test": "z, variance clustered by conversation" if m.kind == "rate" else "Welch",
             "z": round(t.z, 3),
             "p_value": t.p,
             "effect": round(t.effect, 4),

@@ -27,9 +27,9 @@ from daytwo.interactions.facts import flag_array
 class FailurePointParams:
     """A step needs this many answers, this lift over its journey and this excess rate."""
 
-    min_answers: int = 50
-    min_lift: float = 1.5
-    min_excess: float = 0.05
+    min_answers: int = 100
+    min_lift: float = 2.0
+    min_excess: float = 0.10
     fdr: float = 0.01
     max_position: int = 4
 
@@ -58,10 +58,10 @@ def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> lis
     """Turn positions and intents where a journey's fallbacks or hand-overs concentrate.
 
     In the current period, for each journey: the fallback rate of the assistant's answers at
-    each position (1st answer, 2nd, … 6th and later) and for each recognised intent, and the
+    each position (1st answer, 2nd, 3rd, 4th and later) and for each recognised intent, and the
     hand-over rate (escalated or transferred) of conversations by the intent of their last
-    answer. A step is reported when its rate is at least 1.5 times the rest of the journey's
-    (its *lift*) and 5 points above it, on at least 50 answers or conversations, with a
+    answer. A step is reported when its rate is at least twice the rest of the journey's
+    (its *lift*) and 10 points above it, on at least 100 answers or conversations, with a
     one-sided two-proportion test surviving Benjamini-Hochberg at 1% across all steps.
     """
     t = data.interactions

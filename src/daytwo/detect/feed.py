@@ -57,7 +57,7 @@ def detect_feed_quality(data: AnalysisData, params: FeedParams) -> list[Finding]
     - *schema and nulls*: a watched column (journey, channel, outcome, customer, end time)
       whose null share rose by 10 points or more versus the baseline, significantly;
     - *duplicate deliveries*: interactions delivered more than once (the deliveries log keeps
-      every copy) above 0.5% of the period's interactions;
+      every copy), on any day of the period where they are 0.5% or more of its interactions;
     - *clock skew*: interactions that end before they start, or start more than 5 minutes
       after they were received, above 1% of the period.
     """
@@ -209,6 +209,7 @@ def _nulls(data: AnalysisData, params: FeedParams) -> list[Finding]:
 
 
 def _duplicates(data: AnalysisData, params: FeedParams) -> list[Finding]:
+    """Per day of the current period: the share of its interactions delivered more than once."""
     d = data.deliveries
     t = data.interactions
     w = data.window
@@ -224,23 +225,29 @@ def _duplicates(data: AnalysisData, params: FeedParams) -> list[Finding]:
     dup = cur & np.asarray(
         pc.is_in(t["interaction_id"], dup_ids).to_numpy(zero_copy_only=False), dtype=bool
     )
-    n_dup = int(dup.sum())
-    if n_dup / n < params.duplicate_share:
+    day = (starts - ns(w.current_start)) // (24 * HOUR_NS)
+    days = int(day[cur].max()) + 1
+    per_day = np.bincount(day[cur], minlength=days)
+    dup_day = np.bincount(day[dup], minlength=days)
+    share = np.divide(dup_day, per_day, out=np.zeros(days), where=per_day > 0)
+    bad_days = np.flatnonzero(share >= params.duplicate_share)
+    if len(bad_days) == 0:
         return []
-    rows = np.flatnonzero(dup)
+    rows = np.flatnonzero(dup & np.isin(day, bad_days))
+    n_dup, n_days = len(rows), int(per_day[bad_days].sum())
     return [
         Finding(
             detector="feed_quality",
             kind="duplicate_deliveries",
-            title=f"{n_dup:,} interactions delivered more than once ({n_dup / n:.1%} of "
-            "the period's interactions)",
+            title=f"{n_dup:,} interactions delivered more than once ({n_dup / n_days:.1%} of "
+            f"those started on the {len(bad_days)} day(s) affected)",
             scope=FindingScope(data.deployment.name),
             severity=Severity.low,
             first_seen=_dt(int(starts[rows].min())),
             last_seen=_dt(int(starts[rows].max())),
-            current=Measure(n_dup / n, n),
+            current=Measure(n_dup / n_days, n_days),
             evidence=evidence_sample(t["interaction_id"].take(pa.array(rows, type=pa.int64()))),
-            details={"duplicated": n_dup, "interactions": n},
+            details={"duplicated": n_dup, "interactions": n_days, "days": len(bad_days)},
         )
     ]
 

@@ -13,6 +13,7 @@ from daytwo.backlog.intake import after_analysis
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.deployments.service import list_deployments
 from daytwo.detect import service
+from daytwo.detect.cells import with_segment_columns
 from daytwo.detect.data import AnalysisData, DeploymentInfo, Window
 from daytwo.detect.findings import Finding
 from daytwo.detect.registry import Detector, Needs, select
@@ -104,7 +105,7 @@ def load_data(
                 "received_at": pa.array([], pa.timestamp("us", tz="UTC")),
             }
         )
-    return AnalysisData(info, window, interactions, turns, deliveries)
+    return AnalysisData(info, window, with_segment_columns(interactions), turns, deliveries)
 
 
 def run_detectors(

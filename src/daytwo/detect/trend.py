@@ -34,7 +34,7 @@ class TrendParams:
     """Weeks looked at, the run of worsening weeks a trend needs, and its test."""
 
     weeks: int = 6
-    monotone_weeks: int = 3
+    monotone_weeks: int = 4
     min_week_n: int = 100
     fdr: float = 0.01
     # A plateau: the target missed (breached) in each of this many weeks, without improving.
@@ -45,9 +45,7 @@ class TrendParams:
 def _variance(m: Monitored, s: Summary) -> float:
     if s.value is None or s.n <= 0:
         return math.inf
-    if m.kind == "rate":
-        return max(s.value * (1 - s.value), 1e-6) / max(s.den, 1.0)
-    return max(s.var, 1e-9) / s.n
+    return max(s.se2, 1e-9)
 
 
 def wls_slope(values: list[float], variances: list[float]) -> tuple[float, float]:
@@ -70,11 +68,12 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
 
     *Trend*: the last 6 weeks (7-day periods ending at the end of the analysis) of each
     monitored metric, for the deployment, each journey and each segment value. A trend needs
-    the last 3 week-over-week changes all in the bad direction, a total change of at least the
+    the last 4 week-over-week changes all in the bad direction, a total change of at least the
     metric's smallest material effect, and a weighted least-squares slope (weights: the
-    inverse variance of each week's value) significant after Benjamini-Hochberg at 1% across
-    all cells. *Plateau*: a deployment KPI that breached its target in each of the last 4
-    weeks while its slope shows no significant improvement (z < 2).
+    inverse variance of each week's value, clustered by conversation for rates) significant
+    after Benjamini-Hochberg at 1% across all cells. *Plateau*: a deployment KPI that
+    breached its target in each of the last 4 weeks while its slope shows no significant
+    improvement (z < 2).
     """
     t = data.interactions
     end = data.window.current_end
