@@ -183,3 +183,21 @@ def test_evidence_links_keep_the_scope() -> None:
         "/conversations?deployment=bot&start=2026-03-02&end=2026-03-08&journey=billing"
         "&segment=site%3Aporto&metric=escalation_rate"
     )
+
+
+def test_since_replays_each_day_and_repeating_changes_nothing(
+    data_dir: Path, client: TestClient, settings: Settings
+) -> None:
+    assert run(["analyze", "--deployment", "care-bot", "--since", "2026-11-16"]) == 0
+    runs = client.get("/api/v1/findings/runs", params={"limit": 50}).json()
+    # The end of each day from the 17th to the 20th, then up to the latest data.
+    assert len(runs) == 5
+    assert [r["data_through"][:10] for r in reversed(runs)][:4] == [
+        "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20",
+    ]  # fmt: skip
+    first = {f["fingerprint"]: f for f in client.get("/api/v1/findings").json()}
+    assert run(["analyze", "--deployment", "care-bot", "--since", "2026-11-16"]) == 0
+    again = client.get("/api/v1/findings/runs", params={"limit": 50}).json()
+    assert len(again) == 10
+    assert all(r["findings_new"] == 0 for r in again[:5])
+    assert set(first) <= {f["fingerprint"] for f in client.get("/api/v1/findings").json()}
