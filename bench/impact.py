@@ -10,7 +10,14 @@ For each generator seed the 90-day demo is loaded through the real ingest path. 
   control journeys, a shipping time anywhere that leaves full windows on both sides, the other
   control journeys as control). At least 90% must come out ``inconclusive``.
 
-The target is met on the demo deployment itself (seed 7, what ``daytwo demo`` builds) with
+Then, on the demo deployment (the first seed), the detectors run as of its latest data and
+their findings become items the way ``daytwo analyze`` makes them; for every injected problem the
+items whose findings show it (matched by scope, as the detection benchmark matches findings)
+are reported with their owners and priorities: the target is exactly one item per problem.
+The manifest declares no weekly cost per problem, so whether the priority order matches the
+problems' true weekly cost is not measured here.
+
+The impact target is met on the demo deployment itself (seed 7, what ``daytwo demo`` builds) with
 the nulls of all seeds pooled at or above 90%; the other seeds (1-4) are reported alongside,
 with how many of them the fix criteria hold on.
 
@@ -31,8 +38,10 @@ import numpy as np
 from daytwo.backlog.changes import measure_impact, record_change
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ChangeCreate
+from daytwo.backlog.service import get_item, list_items
 from daytwo.demo.generator import DemoConfig
 from daytwo.demo.load import build_demo
+from daytwo.detect.runner import analyze
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger
@@ -44,11 +53,78 @@ TOLERANCE = 0.25
 NULL_INCONCLUSIVE = 0.90
 
 
+# Which findings (by their snapshot) show an injected problem, by the problem's kind.
+SHOWS: dict[str, Any] = {
+    "knowledge_gap": lambda f, p: (
+        f["kind"] == "knowledge_gap"
+        or (
+            f["journey"] in p["scope"]["journeys"]
+            and f["metric"] in ("fallback_rate_conversation", "rephrase_rate", "containment_rate")
+        )
+    ),
+    "latency_error_regression": lambda f, p: (
+        f["segment"] == ["channel", "chat"] and f["metric"] in ("latency_mean", "error_rate")
+    ),
+    "escalation_rise": lambda f, p: (
+        f["journey"] == p["scope"]["journey"]
+        and f["metric"] in ("escalation_rate", "containment_rate")
+    ),
+    "adoption_decay": lambda f, p: (
+        f["segment"] is not None
+        and str(f["segment"][1]).startswith(p["scope"]["site"])
+        and f["metric"] == "suggestion_acceptance_rate"
+    ),
+    "feed_outage": lambda f, p: f["kind"] == "freshness_gap",
+    "duplicate_deliveries": lambda f, p: f["kind"] == "duplicate_deliveries",
+}
+
+
+def _items_on_demo(settings: Settings, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Run the detectors (which hand their findings to the backlog) and map items to problems."""
+    ledger = Ledger(settings.resolved_ledger_url)
+    with open_event_store(settings.resolved_events_url) as events:
+        analyze(ledger, events, force=True)
+    items = [get_item(ledger, i.id) for i in list_items(ledger)]
+    ledger.dispose()
+    problems = []
+    for p in manifest["problems"]:
+        shows = SHOWS.get(p["kind"])
+        if shows is None:
+            continue  # the shipped improvement is not a problem
+        deployments = p["scope"].get("deployments", [p["deployment"]])
+        hits = [
+            i
+            for i in items
+            if i.deployment in deployments and any(shows(f.snapshot, p) for f in i.findings)
+        ]
+        problems.append(
+            {
+                "problem": p["id"],
+                "items": [
+                    {"id": i.id, "owner": i.owner, "priority": i.priority, "score": i.score}
+                    for i in hits
+                ],
+                "exactly_one": len(hits) == 1,
+                "all_owned": all(i.owner for i in hits),
+            }
+        )
+    return {
+        "items": len(items),
+        "findings": sum(len(i.findings) for i in items),
+        "problems": problems,
+        "problems_with_exactly_one_item": sum(p["exactly_one"] for p in problems),
+        "problems_with_an_item": sum(bool(p["items"]) for p in problems),
+        "every_matching_item_owned": all(p["all_owned"] for p in problems),
+        "target_met": all(p["exactly_one"] and p["all_owned"] for p in problems),
+        "priority_order_vs_true_weekly_cost": "not measured: no weekly cost in the manifest",
+    }
+
+
 def _at(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def _one_seed(work: Path, seed: int, per_day: int) -> dict[str, Any]:
+def _one_seed(work: Path, seed: int, per_day: int, *, with_items: bool) -> dict[str, Any]:
     settings = Settings(data_dir=work / f"demo-{seed}")
     summary = build_demo(
         settings, DemoConfig(seed=seed, days=DAYS, interactions_per_day=per_day, end=END)
@@ -133,7 +209,9 @@ def _one_seed(work: Path, seed: int, per_day: int) -> dict[str, Any]:
             )
     ledger.dispose()
     share = sum(n["verdict"] == "inconclusive" for n in nulls) / len(nulls)
+    loop = _items_on_demo(settings, manifest) if with_items else None
     return {
+        "items_on_demo": loop,
         "seed": seed,
         "interactions": summary.interactions,
         "measure_seconds": time.perf_counter() - started,
@@ -145,7 +223,7 @@ def _one_seed(work: Path, seed: int, per_day: int) -> dict[str, Any]:
 
 
 def run(work: Path, *, seeds: list[int], per_day: int) -> dict[str, Any]:
-    per_seed = [_one_seed(work, seed, per_day) for seed in seeds]
+    per_seed = [_one_seed(work, seed, per_day, with_items=n == 0) for n, seed in enumerate(seeds)]
     all_nulls = [n for s in per_seed for n in s["nulls"]]
     return {
         "seeds": seeds,
@@ -165,6 +243,7 @@ def run(work: Path, *, seeds: list[int], per_day: int) -> dict[str, Any]:
         "null_inconclusive_share": sum(n["verdict"] == "inconclusive" for n in all_nulls)
         / len(all_nulls),
         "nulls_met_every_seed": all(s["nulls_met"] for s in per_seed),
+        "items_on_demo": per_seed[0]["items_on_demo"],
         "per_seed": per_seed,
         "fix_met_seeds": sum(s["fix"]["met"] for s in per_seed),
         # The target is the demo deployment's (the first seed, the one `daytwo demo` builds);
