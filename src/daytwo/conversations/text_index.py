@@ -24,5 +24,6 @@ TABLE = register(
         f"AND i.interaction_id = t.interaction_id SEMI JOIN {REFRESH_DAYS} d "
         "ON i.deployment = d.deployment AND CAST(i.started_at AS DATE) = d.day "
         "WHERE t.text IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 3",
+        raw_text=True,
     )
 )

@@ -90,6 +90,14 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    @abc.abstractmethod
+    def retire(self, deployment: str, before: datetime, *, text_only: bool) -> int:
+        """Apply retention to the conversations of ``deployment`` that started before
+        ``before``, in one transaction: with ``text_only`` clear their free text (turn text,
+        errors and attributes, and the interactions' attributes), else delete them with their
+        turns and assist events. Derived tables that copy text follow; aggregates survive.
+        Returns how many turns were cleared or interactions deleted."""
+
     def derived_ready(self, name: str) -> bool:
         """Bring the derived table ``name`` (see :mod:`daytwo.store.events.derived`) up to
         date and say whether it can be read; engines without derived tables answer False and

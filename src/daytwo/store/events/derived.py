@@ -35,6 +35,9 @@ class DerivedTable:
     (columns ``deployment``, ``day``); ``lookback_days`` says how many later days a day's rows
     depend on (a 7-day repeat-contact window needs 7), so a write on day D also recomputes the
     days before it. ``depends`` names derived tables its ``select`` reads, refreshed first.
+    ``raw_text`` marks a table that copies conversation text: retention recomputes it when it
+    clears or deletes raw rows, so no copy outlives the original, while the aggregates of the
+    other tables survive.
     """
 
     name: str
@@ -42,6 +45,7 @@ class DerivedTable:
     select: str
     lookback_days: int = 0
     depends: tuple[str, ...] = ()
+    raw_text: bool = False
 
     @property
     def version(self) -> str:

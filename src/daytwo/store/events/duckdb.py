@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,61 @@ class DuckDBEventStore(EventStore):
             turns=clean.turns.num_rows,
             assist_events=clean.assist_events.num_rows,
         )
+
+    def retire(self, deployment: str, before: datetime, *, text_only: bool) -> int:
+        old = "SELECT interaction_id FROM interactions WHERE deployment = ? AND started_at < ?"
+        with self._lock:
+            con = self._con
+            con.execute("BEGIN TRANSACTION")
+            try:
+                # Derived tables that copy text recompute these days (from what is left).
+                text_tables = [t.name for t in derived.registered() if t.raw_text]
+                if text_tables:
+                    con.execute(
+                        f"INSERT INTO {derived.CHANGED_DAYS} SELECT DISTINCT s.name, "
+                        "i.deployment, CAST(i.started_at AS DATE) FROM interactions i, "
+                        f"{derived.STATE} s WHERE i.deployment = ? AND i.started_at < ? "
+                        f"AND s.name IN ({', '.join('?' for _ in text_tables)})",
+                        [deployment, before, *text_tables],
+                    )
+                if text_only:
+                    row = con.execute(
+                        "SELECT count(*) FROM turns WHERE deployment = ? AND (text IS NOT NULL "
+                        "OR attributes IS NOT NULL OR error IS NOT NULL) "
+                        f"AND interaction_id IN ({old})",
+                        [deployment, deployment, before],
+                    ).fetchone()
+                    con.execute(
+                        "UPDATE turns SET text = NULL, attributes = NULL, error = NULL "
+                        f"WHERE deployment = ? AND interaction_id IN ({old})",
+                        [deployment, deployment, before],
+                    )
+                    con.execute(
+                        "UPDATE interactions SET attributes = NULL "
+                        "WHERE deployment = ? AND started_at < ?",
+                        [deployment, before],
+                    )
+                else:
+                    row = con.execute(
+                        "SELECT count(*) FROM interactions WHERE deployment = ? AND started_at < ?",
+                        [deployment, before],
+                    ).fetchone()
+                    for table in ("turns", "assist_events"):
+                        con.execute(
+                            f"DELETE FROM {table} WHERE deployment = ? "
+                            f"AND interaction_id IN ({old})",
+                            [deployment, deployment, before],
+                        )
+                    con.execute(
+                        "DELETE FROM interactions WHERE deployment = ? AND started_at < ?",
+                        [deployment, before],
+                    )
+                con.execute("COMMIT")
+                self._writes += 1
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+        return int(row[0]) if row else 0
 
     def derived_ready(self, name: str) -> bool:
         """Bring the derived table ``name`` up to date; False where it cannot be read now."""
