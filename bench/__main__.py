@@ -250,6 +250,14 @@ def bench_gaps(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, seeds=[0, 1, 2], encoders=["wordllama", "minilm"])
 
 
+def bench_pages(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.pages import run  # imports this module: load it only when asked for
+
+    # 15,000 a day for 90 days: about 1.35 million conversations and 10 million turns.
+    return run(work, repeat=max(repeat, 5), per_day=15_000)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "import": bench_import,
     "http_ingest": bench_http,
@@ -258,6 +266,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "detect": bench_detect,
     "impact": bench_impact,
     "gaps": bench_gaps,
+    "pages": bench_pages,
 }
 
 

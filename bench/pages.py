@@ -1,11 +1,12 @@
 """Server time of the analytic pages and APIs on a large demo deployment (issue: Measure).
 
-Builds the demo generator's deployment at ``--interactions-per-day`` (about 11,000 a day for
-90 days is one million interactions) into a temporary data dir once, then times each page
+Builds the demo generator's deployment at ``--interactions-per-day`` (15,000 a day for 90 days
+is about 1.35 million interactions and 10 million turns: at least the issue's million
+conversations and ten million turns) into a temporary data dir once, then times each page
 in-process through the ASGI app (server time, no network), ``--repeat`` times after one warm-up,
 and writes medians to ``bench/results/pages.json``.
 
-    python -m bench.pages --interactions-per-day 11100
+    python -m bench.pages --interactions-per-day 15000
 """
 
 from __future__ import annotations
@@ -36,59 +37,49 @@ TARGETS_MS = {
 }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.pages")
-    parser.add_argument("--interactions-per-day", type=int, default=11_100)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="Reuse a data dir built by an earlier run."
-    )
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="daytwo-bench-pages-") as tmp:
-        data_dir = args.data_dir or Path(tmp) / "data"
-        settings = Settings(data_dir=data_dir)
-        build_seconds = None
-        if not (data_dir / "events.duckdb").exists():
-            t = time.perf_counter()
-            build_demo(
-                settings, DemoConfig(interactions_per_day=args.interactions_per_day), force=True
-            )
-            build_seconds = time.perf_counter() - t
-        with TestClient(create_app(settings)) as client:
-            # Timed as a real reader: a read key of the deployment, checked on every request.
-            key, _ = create_key(client.app.state.ledger, scope=KeyScope.admin, deployment=None)
-            client.headers["Authorization"] = f"Bearer {key}"
-            sizes = client.get("/api/v1/deployments").json()
-            bot = next(d for d in sizes if d["name"] == "care-bot")
-            end = bot["last_started_at"][:10]
-            urls = {
-                "overview": "/overview?deployment=care-bot",
-                "journey": "/journeys/card_declined?deployment=care-bot",
-                "journeys_table": "/journeys?deployment=care-bot",
-                "conversation_search": "/api/v1/interactions?deployment=care-bot&q=direct+deposit",
-                "conversation_page": "/conversations?deployment=care-bot&q=lost",
-                "metric_api_90d_10_journeys": (
-                    "/api/v1/metrics?deployment=care-bot&metric=containment_rate"
-                    f"&bucket=day&group_by=journey&end={end}&start="
-                    f"{bot['first_started_at'][:10]}"
-                ),
+def run(work: Path, *, repeat: int, per_day: int, data_dir: Path | None = None) -> dict[str, Any]:
+    """Build (or reuse) the large deployment and time each page; the result as a dict."""
+    data_dir = data_dir or work / "data"
+    settings = Settings(data_dir=data_dir)
+    build_seconds = None
+    if not (data_dir / "events.duckdb").exists():
+        t = time.perf_counter()
+        build_demo(settings, DemoConfig(interactions_per_day=per_day), force=True)
+        build_seconds = time.perf_counter() - t
+    with TestClient(create_app(settings)) as client:
+        # Timed as a real reader: a key checked on every request.
+        key, _ = create_key(client.app.state.ledger, scope=KeyScope.admin, deployment=None)
+        client.headers["Authorization"] = f"Bearer {key}"
+        sizes = client.get("/api/v1/deployments").json()
+        bot = next(d for d in sizes if d["name"] == "care-bot")
+        end = bot["last_started_at"][:10]
+        urls = {
+            "overview": "/overview?deployment=care-bot",
+            "journey": "/journeys/card_declined?deployment=care-bot",
+            "journeys_table": "/journeys?deployment=care-bot",
+            "conversation_search": "/api/v1/interactions?deployment=care-bot&q=direct+deposit",
+            "conversation_page": "/conversations?deployment=care-bot&q=lost",
+            "metric_api_90d_10_journeys": (
+                "/api/v1/metrics?deployment=care-bot&metric=containment_rate"
+                f"&bucket=day&group_by=journey&end={end}&start="
+                f"{bot['first_started_at'][:10]}"
+            ),
+        }
+        timings: dict[str, Any] = {}
+        for name, url in urls.items():
+            client.get(url).raise_for_status()  # warm-up
+            runs = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                client.get(url).raise_for_status()
+                runs.append((time.perf_counter() - t) * 1000)
+            timings[name] = {
+                "median_ms": statistics.median(runs),
+                "runs_ms": runs,
+                "target_ms": TARGETS_MS.get(name),
             }
-            timings: dict[str, Any] = {}
-            for name, url in urls.items():
-                client.get(url).raise_for_status()  # warm-up
-                runs = []
-                for _ in range(args.repeat):
-                    t = time.perf_counter()
-                    client.get(url).raise_for_status()
-                    runs.append((time.perf_counter() - t) * 1000)
-                timings[name] = {
-                    "median_ms": statistics.median(runs),
-                    "runs_ms": runs,
-                    "target_ms": TARGETS_MS.get(name),
-                }
-    result = {
-        "benchmark": "pages",
-        "environment": _environment(),
+    return {
+        "interactions_per_day": per_day,
         "interactions": sum(d["interactions"] for d in sizes),
         "turns": sum(d["turns"] for d in sizes),
         "build_seconds": build_seconds,
@@ -97,6 +88,28 @@ def main() -> int:
             v["median_ms"] <= v["target_ms"] for v in timings.values() if v["target_ms"] is not None
         ),
     }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pages")
+    parser.add_argument("--interactions-per-day", type=int, default=15_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="Reuse a data dir built by an earlier run."
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="daytwo-bench-pages-") as tmp:
+        result = {
+            "benchmark": "pages",
+            "repeat": args.repeat,
+            "environment": _environment(),
+            **run(
+                Path(tmp),
+                repeat=args.repeat,
+                per_day=args.interactions_per_day,
+                data_dir=args.data_dir,
+            ),
+        }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "pages.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "environment"}, indent=2))
