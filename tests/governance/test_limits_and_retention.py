@@ -188,3 +188,39 @@ def test_key_and_user_commands(
     ]
     assert all(e.actor.startswith("cli") for e in entries)
     ledger.dispose()
+
+
+def test_retention_leaves_no_searchable_text_and_keeps_the_numbers(client: TestClient) -> None:
+    old = [interaction(n) for n in range(6)]  # 2 March 2026
+    recent = [
+        json.loads(json.dumps(interaction(n)).replace("2026-03-02", "2026-04-20"))
+        for n in range(6, 9)
+    ]
+    for rec in recent:
+        rec["id"] = f"r-{rec['id']}"
+    r = client.post("/api/v1/ingest", json={"interactions": old + recent})
+    assert r.status_code == 200, r.text
+    march = {
+        "deployment": "care-bot",
+        "metric": "containment_rate",
+        "start": "2026-03-01",
+        "end": "2026-03-03",
+    }
+    before = client.get("/api/v1/metrics", params=march).json()
+    assert before[0]["n"] == 6
+    search = {"deployment": "care-bot", "q": "charged twice", "start": "2026-03-01"}
+    assert client.get("/api/v1/interactions", params=search).json()["total"] == 9
+    ledger: Ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    events: EventStore = client.app.state.events  # type: ignore[attr-defined]
+    policies.set_policy(ledger, "care-bot", text_retention_days=10)
+    now = datetime(2026, 4, 25, tzinfo=UTC)
+    (result,) = policies.apply_retention(ledger, events, now=now)
+    assert (result.texts_cleared, result.interactions_deleted) == (24, 0)
+    assert client.get("/api/v1/interactions", params=search).json()["total"] == 3
+    policies.set_policy(ledger, "care-bot", interaction_retention_days=20)
+    (result,) = policies.apply_retention(ledger, events, now=now)
+    assert result.interactions_deleted == 6
+    assert client.get("/api/v1/interactions", params=search).json()["total"] == 3
+    # The raw March conversations are gone; their numbers are not.
+    assert events.count("interactions", "care-bot") == 3
+    assert client.get("/api/v1/metrics", params=march).json() == before

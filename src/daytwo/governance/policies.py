@@ -111,15 +111,12 @@ class RetentionResult:
     interactions_deleted: int
 
 
-def _count(store: EventStore, sql: str, params: list[Any]) -> int:
-    table = store.query(sql, params)
-    return int(table.column(0)[0].as_py() or 0) if table.num_rows else 0
-
-
 def apply_retention(
     ledger: Ledger, store: EventStore, *, now: datetime | None = None, actor: str = "retention"
 ) -> list[RetentionResult]:
-    """Apply every deployment's retention now; each deployment that lost data is audited."""
+    """Apply every deployment's retention now, by conversation start; each deployment that
+    lost data is audited. The store keeps its rollups of the retired days and recomputes the
+    derived tables that copy text, so no copy of the text outlives it."""
     now = now or datetime.now(UTC)
     results = []
     for policy in list_policies(ledger):
@@ -127,37 +124,10 @@ def apply_retention(
         dep = policy.deployment
         if policy.text_retention_days is not None:
             cutoff = now - timedelta(days=policy.text_retention_days)
-            texts = _count(
-                store,
-                "SELECT count(*) FROM turns WHERE deployment = ? AND ts < ? "
-                "AND (text IS NOT NULL OR attributes IS NOT NULL OR error IS NOT NULL)",
-                [dep, cutoff],
-            )
-            if texts:
-                store.query(
-                    "UPDATE turns SET text = NULL, attributes = NULL, error = NULL "
-                    "WHERE deployment = ? AND ts < ?",
-                    [dep, cutoff],
-                )
+            texts = store.retire(dep, cutoff, text_only=True)
         if policy.interaction_retention_days is not None:
             cutoff = now - timedelta(days=policy.interaction_retention_days)
-            interactions = _count(
-                store,
-                "SELECT count(*) FROM interactions WHERE deployment = ? AND started_at < ?",
-                [dep, cutoff],
-            )
-            if interactions:
-                for table in ("turns", "assist_events"):
-                    store.query(
-                        f"DELETE FROM {table} WHERE deployment = ? AND interaction_id IN "  # noqa: S608 - fixed table names
-                        "(SELECT interaction_id FROM interactions "
-                        "WHERE deployment = ? AND started_at < ?)",
-                        [dep, dep, cutoff],
-                    )
-                store.query(
-                    "DELETE FROM interactions WHERE deployment = ? AND started_at < ?",
-                    [dep, cutoff],
-                )
+            interactions = store.retire(dep, cutoff, text_only=False)
         if texts or interactions:
             with ledger.session() as session:
                 audit.record(
