@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import pdist
+from scipy.spatial.distance import squareform
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,12 @@ def _linkage_clusters(vectors: np.ndarray, min_similarity: float) -> np.ndarray:
     """Average-linkage clusters (0-based labels) cut at cosine distance 1 - min_similarity."""
     if vectors.shape[0] == 1:
         return np.zeros(1, dtype=np.int64)
-    distances = np.clip(pdist(vectors.astype(np.float64), metric="cosine"), 0.0, 2.0)
+    # Unit rows: cosine distance is 1 - dot product; one matrix product beats pdist's loop.
+    rows = vectors.astype(np.float64)
+    full = 1.0 - rows @ rows.T
+    full = (full + full.T) / 2
+    np.fill_diagonal(full, 0.0)
+    distances = np.clip(squareform(full, checks=False), 0.0, 2.0)
     tree = linkage(distances, method="average")
     labels: np.ndarray = fcluster(tree, t=1.0 - min_similarity, criterion="distance") - 1
     return labels.astype(np.int64)
@@ -114,13 +119,14 @@ def cluster_utterances(vectors: np.ndarray, params: ClusterParams | None = None)
         if len(kept) == 0:
             break
         # A new cluster as close on average to an existing gap as linkage allows joins it.
+        # Gaps of earlier rounds (clusters of this round are apart by construction).
+        earlier = np.stack([t / k for t, k in zip(sums, counts, strict=True)]) if sums else None
         target = np.empty(len(kept), dtype=np.int64)
         for i, c in enumerate(kept):
             rows = x[sample[local == c]]
-            mean = rows.mean(axis=0)
             gap = -1
-            if sums:
-                close = np.stack([t / k for t, k in zip(sums, counts, strict=True)]) @ mean
+            if earlier is not None:
+                close = earlier @ rows.mean(axis=0)
                 gap = int(np.argmax(close)) if close.max() >= s else -1
             if gap < 0:
                 sums.append(np.zeros(x.shape[1], dtype=np.float64))

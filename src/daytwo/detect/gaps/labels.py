@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 # Words that carry no topic in a support conversation, on top of the usual English list.
@@ -37,24 +38,28 @@ def gap_keywords(
         return [[] for _ in range(n_gaps)]
     terms = vectorizer.get_feature_names_out()
     classes = np.where(labels >= 0, labels, n_gaps)
-    # One row per class: gaps first, then the utterances in no gap.
-    onehot = np.zeros((n_gaps + 1, len(classes)), dtype=np.float64)
-    onehot[classes, np.arange(len(classes))] = 1.0
-    per_class = np.asarray(counts.T.dot(onehot.T).T)  # (classes, terms)
-    words_per_class = per_class.sum(axis=1, keepdims=True)
+    # One row per class (gaps first, then the utterances in no gap); sparse all the way, as
+    # 100,000 utterances make thousands of gaps and a hundred thousand terms.
+    onehot = sparse.csr_matrix(
+        (np.ones(len(classes)), (classes, np.arange(len(classes)))),
+        shape=(n_gaps + 1, len(classes)),
+    )
+    per_class = sparse.csr_matrix(onehot @ counts, dtype=np.float64)
+    words_per_class = np.asarray(per_class.sum(axis=1)).ravel()
     words_per_class[words_per_class == 0] = 1.0
-    tf = per_class / words_per_class
-    avg_words = float(per_class.sum(axis=1).mean())
-    freq = per_class.sum(axis=0)
+    avg_words = float(words_per_class.mean())
+    freq = np.asarray(per_class.sum(axis=0)).ravel()
     freq[freq == 0] = 1.0
     idf = np.log1p(avg_words / freq)
-    scores = tf * idf
+    scores = sparse.csr_matrix(sparse.diags(1.0 / words_per_class) @ per_class @ sparse.diags(idf))
     out: list[list[str]] = []
     for g in range(n_gaps):
+        row = scores.getrow(g)
+        order = row.indices[np.lexsort((row.indices, -row.data))]
         chosen: list[str] = []
         used: set[str] = set()
-        for j in np.argsort(-scores[g], kind="stable"):
-            if scores[g, j] <= 0 or len(chosen) >= top:
+        for j in order:
+            if len(chosen) >= top:
                 break
             words = str(terms[j]).split()
             if used.intersection(words):
