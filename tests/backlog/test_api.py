@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from daytwo.governance.keys import create_key
+from daytwo.governance.models import KeyScope
 from tests.factory import interaction
 
 DEPLOYMENT = "api-bot"
@@ -194,3 +196,24 @@ def test_every_backlog_route_is_in_the_openapi_schema(client: TestClient) -> Non
         "/api/v1/feedback/{feedback_id}/close",
     ):
         assert path in paths, path
+
+
+def test_a_key_of_one_deployment_sees_only_its_items(client: TestClient) -> None:
+    _setup(client)
+    r = client.post("/api/v1/deployments", json={"name": "other-bot", "kind": "virtual_agent"})
+    assert r.status_code == 201
+    client.put("/api/v1/owners/default/other-bot", json={"owner": "ops"})
+    mine = client.post("/api/v1/items/from-finding", json=_finding()).json()["item"]
+    theirs = client.post(
+        "/api/v1/items/from-finding",
+        json=_finding(fingerprint="zzz", deployment="other-bot", journey=None),
+    ).json()["item"]
+    key, _ = create_key(client.app.state.ledger, scope=KeyScope.read, deployment=DEPLOYMENT)  # type: ignore[attr-defined]
+    reader = {"authorization": f"Bearer {key}"}
+    listed = client.get("/api/v1/items", headers=reader).json()
+    assert [i["id"] for i in listed] == [mine["id"]]
+    assert client.get(f"/api/v1/items/{mine['id']}", headers=reader).status_code == 200
+    _error(client.get(f"/api/v1/items/{theirs['id']}", headers=reader), 403, "forbidden")
+    # A read key cannot act on the backlog at all.
+    r = client.post(f"/api/v1/items/{mine['id']}/move", json={"status": "triaged"}, headers=reader)
+    assert r.status_code == 403

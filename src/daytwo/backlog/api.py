@@ -30,8 +30,9 @@ from daytwo.backlog.schemas import (
     RuleCreate,
     RulePublic,
 )
-from daytwo.server.access import Scope, requires
+from daytwo.server.access import Scope, check_deployments, granted, requires
 from daytwo.server.deps import LedgerDep, SettingsDep
+from daytwo.store.ledger import Ledger
 
 API = "api"
 
@@ -61,6 +62,12 @@ READ = [requires(Scope.read)]
 MANAGE = [requires(Scope.manage)]
 FEEDBACK = [requires(Scope.feedback)]
 
+
+def item_in_reach(request: Request, ledger: Ledger, item_id: int, scope: Scope) -> None:
+    """Refuse an item of a deployment the requester has no ``scope`` on (403)."""
+    check_deployments(request, scope, [service.deployment_of(ledger, item_id)])
+
+
 items_router = APIRouter(prefix="/api/v1/items", tags=["items"])
 owners_router = APIRouter(prefix="/api/v1/owners", tags=["owners"])
 rules_router = APIRouter(prefix="/api/v1/routing-rules", tags=["owners"])
@@ -72,6 +79,7 @@ def facts(spec: FindingIn) -> FindingFacts:
 
 @items_router.get("", response_model=list[ItemPublic], summary="The backlog", dependencies=READ)
 def list_items(
+    request: Request,
     ledger: LedgerDep,
     deployment: Annotated[str | None, Query()] = None,
     owner: Annotated[str | None, Query(description="Owner handle.")] = None,
@@ -80,11 +88,12 @@ def list_items(
     status_: Annotated[str | None, Query(alias="status")] = None,
     overdue: Annotated[bool, Query(description="Only items past an SLA.")] = False,
 ) -> list[ItemPublic]:
-    """Items, highest score first."""
-    return service.list_items(
+    """Items, highest score first (of the deployments the requester may see)."""
+    rows = service.list_items(
         ledger, deployment=deployment, owner=owner, priority=priority, journey=journey,
         status=status_, overdue=overdue,
     )  # fmt: skip
+    return granted(request, rows, "deployment")
 
 
 @items_router.post(
@@ -95,8 +104,9 @@ def list_items(
     dependencies=MANAGE,
 )
 def create_item(
-    spec: ItemCreate, ledger: LedgerDep, policy: PolicyDep, actor: ActorDep
+    request: Request, spec: ItemCreate, ledger: LedgerDep, policy: PolicyDep, actor: ActorDep
 ) -> ItemPublic:
+    check_deployments(request, Scope.manage, [spec.deployment])
     return service.create_item(ledger, spec, policy, actor=actor)
 
 
@@ -104,10 +114,12 @@ def create_item(
     "/overdue", response_model=list[OverdueRow], summary="Overdue per owner", dependencies=READ
 )
 def overdue(
-    ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None
+    request: Request, ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None
 ) -> list[OverdueRow]:
     """Open items past their triage or fix SLA, grouped by owner."""
-    return service.overdue_by_owner(ledger, deployment=deployment)
+    rows = service.overdue_by_owner(ledger, deployment=deployment)
+    shown = [r.model_copy(update={"items": granted(request, r.items, "deployment")}) for r in rows]
+    return [r for r in shown if r.items]
 
 
 @items_router.get(
@@ -117,7 +129,7 @@ def overdue(
     dependencies=READ,
 )
 def raised(
-    ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None
+    request: Request, ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None
 ) -> list[RaisedFinding]:
     """Unowned items, regressing changes, missed SLAs and unanswered feedback, as findings."""
     return [
@@ -131,7 +143,7 @@ def raised(
             journey=f.journey,
             details=f.details,
         )
-        for f in raised_findings(ledger, deployment)
+        for f in granted(request, raised_findings(ledger, deployment), "deployment")
     ]
 
 
@@ -142,22 +154,27 @@ def raised(
     dependencies=MANAGE,
 )
 def from_finding(
-    spec: FindingIn, ledger: LedgerDep, policy: PolicyDep, actor: ActorDep
+    request: Request, spec: FindingIn, ledger: LedgerDep, policy: PolicyDep, actor: ActorDep
 ) -> Absorbed:
     """A finding opens an item on first sight; seen again (same fingerprint) it updates it."""
+    check_deployments(request, Scope.manage, [spec.deployment])
     item, created = absorb_finding(ledger, facts(spec), policy, actor=actor)
     return Absorbed(item=item, created=created)
 
 
 @items_router.get("/{item_id}", response_model=ItemDetail, summary="One item", dependencies=READ)
-def get_item(item_id: int, ledger: LedgerDep) -> ItemDetail:
+def get_item(request: Request, item_id: int, ledger: LedgerDep) -> ItemDetail:
+    item_in_reach(request, ledger, item_id, Scope.read)
     return service.get_item(ledger, item_id)
 
 
 @items_router.patch(
     "/{item_id}", response_model=ItemPublic, summary="Edit title or text", dependencies=MANAGE
 )
-def update_item(item_id: int, spec: ItemUpdate, ledger: LedgerDep, actor: ActorDep) -> ItemPublic:
+def update_item(
+    request: Request, item_id: int, spec: ItemUpdate, ledger: LedgerDep, actor: ActorDep
+) -> ItemPublic:
+    item_in_reach(request, ledger, item_id, Scope.manage)
     return service.update_item(ledger, item_id, spec, actor=actor)
 
 
@@ -165,16 +182,25 @@ def update_item(item_id: int, spec: ItemUpdate, ledger: LedgerDep, actor: ActorD
     "/{item_id}/move", response_model=ItemPublic, summary="Change status", dependencies=MANAGE
 )
 def move_item(
-    item_id: int, spec: MoveIn, ledger: LedgerDep, policy: PolicyDep, actor: ActorDep
+    request: Request,
+    item_id: int,
+    spec: MoveIn,
+    ledger: LedgerDep,
+    policy: PolicyDep,
+    actor: ActorDep,
 ) -> ItemPublic:
     """Move along the workflow; illegal moves are a 409 naming the allowed ones."""
+    item_in_reach(request, ledger, item_id, Scope.manage)
     return service.move_item(ledger, item_id, spec.status, policy, actor=actor, reason=spec.reason)
 
 
 @items_router.post(
     "/{item_id}/assign", response_model=ItemPublic, summary="Change owner", dependencies=MANAGE
 )
-def assign_item(item_id: int, spec: AssignIn, ledger: LedgerDep, actor: ActorDep) -> ItemPublic:
+def assign_item(
+    request: Request, item_id: int, spec: AssignIn, ledger: LedgerDep, actor: ActorDep
+) -> ItemPublic:
+    item_in_reach(request, ledger, item_id, Scope.manage)
     return service.assign_item(ledger, item_id, spec.owner, actor=actor, note=spec.note)
 
 
@@ -185,7 +211,10 @@ def assign_item(item_id: int, spec: AssignIn, ledger: LedgerDep, actor: ActorDep
     summary="Comment",
     dependencies=FEEDBACK,
 )
-def comment(item_id: int, spec: CommentIn, ledger: LedgerDep, actor: ActorDep) -> ItemDetail:
+def comment(
+    request: Request, item_id: int, spec: CommentIn, ledger: LedgerDep, actor: ActorDep
+) -> ItemDetail:
+    item_in_reach(request, ledger, item_id, Scope.feedback)
     return service.comment_item(ledger, item_id, spec.text, actor=actor)
 
 
@@ -196,8 +225,14 @@ def comment(item_id: int, spec: CommentIn, ledger: LedgerDep, actor: ActorDep) -
     dependencies=MANAGE,
 )
 def join_finding(
-    item_id: int, spec: FindingIn, ledger: LedgerDep, policy: PolicyDep, actor: ActorDep
+    request: Request,
+    item_id: int,
+    spec: FindingIn,
+    ledger: LedgerDep,
+    policy: PolicyDep,
+    actor: ActorDep,
 ) -> ItemPublic:
+    item_in_reach(request, ledger, item_id, Scope.manage)
     return link_finding(ledger, item_id, facts(spec), policy, actor=actor)
 
 

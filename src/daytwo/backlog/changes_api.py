@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel
 
 from daytwo.backlog import changes
 from daytwo.backlog.api import MANAGE, READ, ActorDep, PolicyDep
 from daytwo.backlog.schemas import ChangeCreate, ChangePublic
+from daytwo.server.access import Scope, check_deployments, granted
 from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.store.ledger import Ledger
 
 router = APIRouter(prefix="/api/v1/changes", tags=["changes"])
 
@@ -19,12 +21,16 @@ class ItemsIn(BaseModel):
     items: list[int]
 
 
+def change_in_reach(request: Request, ledger: Ledger, change_id: int, scope: Scope) -> None:
+    check_deployments(request, scope, [changes.get_change(ledger, change_id).deployment])
+
+
 @router.get("", response_model=list[ChangePublic], summary="Changes", dependencies=READ)
 def list_changes(
-    ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None
+    request: Request, ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None
 ) -> list[ChangePublic]:
     """Recorded changes, latest shipped first, with their verdicts."""
-    return changes.list_changes(ledger, deployment)
+    return granted(request, changes.list_changes(ledger, deployment), "deployment")
 
 
 @router.post(
@@ -35,6 +41,7 @@ def list_changes(
     dependencies=MANAGE,
 )
 def record_change(
+    request: Request,
     spec: ChangeCreate,
     ledger: LedgerDep,
     events: EventsDep,
@@ -44,6 +51,7 @@ def record_change(
 ) -> ChangePublic:
     """A CI/CD pipeline calls this on deploy; unknown journeys, metrics or items are a 4xx and
     nothing is stored."""
+    check_deployments(request, Scope.manage, [spec.deployment])
     out = changes.record_change(ledger, events, spec, policy, actor=actor)
     if measure:
         out = changes.measure_impact(ledger, events, out.id, policy, actor=actor)
@@ -51,7 +59,8 @@ def record_change(
 
 
 @router.get("/{change_id}", response_model=ChangePublic, summary="One change", dependencies=READ)
-def get_change(change_id: int, ledger: LedgerDep) -> ChangePublic:
+def get_change(request: Request, change_id: int, ledger: LedgerDep) -> ChangePublic:
+    change_in_reach(request, ledger, change_id, Scope.read)
     return changes.get_change(ledger, change_id)
 
 
@@ -62,10 +71,16 @@ def get_change(change_id: int, ledger: LedgerDep) -> ChangePublic:
     dependencies=MANAGE,
 )
 def measure(
-    change_id: int, ledger: LedgerDep, events: EventsDep, policy: PolicyDep, actor: ActorDep
+    request: Request,
+    change_id: int,
+    ledger: LedgerDep,
+    events: EventsDep,
+    policy: PolicyDep,
+    actor: ActorDep,
 ) -> ChangePublic:
     """Difference in differences against the control with a bootstrap interval; the verdict
     verifies or reopens the linked items."""
+    change_in_reach(request, ledger, change_id, Scope.manage)
     return changes.measure_impact(ledger, events, change_id, policy, actor=actor)
 
 
@@ -76,6 +91,12 @@ def measure(
     dependencies=MANAGE,
 )
 def link_items(
-    change_id: int, spec: ItemsIn, ledger: LedgerDep, policy: PolicyDep, actor: ActorDep
+    request: Request,
+    change_id: int,
+    spec: ItemsIn,
+    ledger: LedgerDep,
+    policy: PolicyDep,
+    actor: ActorDep,
 ) -> ChangePublic:
+    change_in_reach(request, ledger, change_id, Scope.manage)
     return changes.link_items(ledger, change_id, spec.items, policy, actor=actor)

@@ -9,6 +9,7 @@ action window from the settings.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -300,10 +301,16 @@ def list_feedback(
     return out[:limit]
 
 
-def themes(ledger: Ledger, deployment: str | None = None) -> list[ThemeRow]:
-    """Feedback counted by theme: open, closed and overdue, biggest open first."""
+def themes(
+    ledger: Ledger, deployment: str | None = None, *, only: Collection[str] | None = None
+) -> list[ThemeRow]:
+    """Feedback counted by theme: open, closed and overdue, biggest open first.
+
+    ``only`` limits the count to those deployments (None: every deployment)."""
     counts: dict[str, list[int]] = {}
     for f in list_feedback(ledger, deployment=deployment, limit=1_000_000):
+        if only is not None and f.deployment not in only:
+            continue
         c = counts.setdefault(f.theme, [0, 0, 0])
         c[1 if f.status == "closed" else 0] += 1
         c[2] += int(f.overdue)
@@ -311,9 +318,12 @@ def themes(ledger: Ledger, deployment: str | None = None) -> list[ThemeRow]:
     return sorted(rows, key=lambda r: (-r.open, -r.closed, r.theme))
 
 
-def you_said_we_did(ledger: Ledger, deployment: str | None = None) -> list[dict[str, Any]]:
+def you_said_we_did(
+    ledger: Ledger, deployment: str | None = None, *, only: Collection[str] | None = None
+) -> list[dict[str, Any]]:
     """Closed feedback with what was done and the item that did it, newest first."""
     closed = list_feedback(ledger, deployment=deployment, status="closed", limit=1_000_000)
+    closed = [f for f in closed if only is None or f.deployment in only]
     closed.sort(key=lambda f: f.closed_at or f.received_at, reverse=True)
     titles: dict[int, str] = {}
     with ledger.session() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from daytwo.backlog import feedback
 from daytwo.backlog.api import FEEDBACK, MANAGE, READ, ActorDep, PolicyDep
@@ -16,13 +16,26 @@ from daytwo.backlog.schemas import (
     SyncResult,
     ThemeRow,
 )
+from daytwo.server.access import Scope, check_deployments, current_principal, granted
 from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.store.ledger import Ledger
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
 
 
+def reach(request: Request) -> frozenset[str] | None:
+    """The deployments the requester may see (None: every one)."""
+    principal = current_principal(request)
+    return frozenset() if principal is None else principal.deployments
+
+
+def feedback_in_reach(request: Request, ledger: Ledger, feedback_id: int, scope: Scope) -> None:
+    check_deployments(request, scope, [feedback.get_feedback(ledger, feedback_id).deployment])
+
+
 @router.get("", response_model=list[FeedbackPublic], summary="Feedback inbox", dependencies=READ)
 def list_feedback(
+    request: Request,
     ledger: LedgerDep,
     deployment: Annotated[str | None, Query()] = None,
     status_: Annotated[str | None, Query(alias="status")] = None,
@@ -31,10 +44,11 @@ def list_feedback(
     overdue: Annotated[bool, Query()] = False,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[FeedbackPublic]:
-    return feedback.list_feedback(
+    rows = feedback.list_feedback(
         ledger, deployment=deployment, status=status_, theme=theme, source=source,
         overdue=overdue, limit=limit,
     )  # fmt: skip
+    return granted(request, rows, "deployment")
 
 
 @router.post(
@@ -45,6 +59,7 @@ def list_feedback(
     dependencies=FEEDBACK,
 )
 def add_feedback(
+    request: Request,
     spec: FeedbackCreate,
     ledger: LedgerDep,
     events: EventsDep,
@@ -52,22 +67,25 @@ def add_feedback(
     actor: ActorDep,
 ) -> FeedbackPublic:
     """Feedback naming an interaction that is not stored is a 404 and nothing is kept."""
+    check_deployments(request, Scope.feedback, [spec.deployment])
     return feedback.add_feedback(ledger, events, spec, policy, actor=actor)
 
 
 @router.get("/themes", response_model=list[ThemeRow], summary="By theme", dependencies=READ)
-def themes(ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None) -> list[ThemeRow]:
-    return feedback.themes(ledger, deployment)
+def themes(
+    request: Request, ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None
+) -> list[ThemeRow]:
+    return feedback.themes(ledger, deployment, only=reach(request))
 
 
 @router.get("/you-said-we-did", summary="Closed-loop feedback", dependencies=READ)
 def you_said_we_did(
-    ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None
+    request: Request, ledger: LedgerDep, deployment: Annotated[str | None, Query()] = None
 ) -> list[dict[str, Any]]:
     """What people said and what was done about it, newest first."""
     return [
         {"feedback": r["feedback"].model_dump(mode="json"), "item_title": r["item_title"]}
-        for r in feedback.you_said_we_did(ledger, deployment)
+        for r in feedback.you_said_we_did(ledger, deployment, only=reach(request))
     ]
 
 
@@ -87,7 +105,8 @@ def sync(
 
 
 @router.get("/{feedback_id}", response_model=FeedbackPublic, summary="One", dependencies=READ)
-def get_feedback(feedback_id: int, ledger: LedgerDep) -> FeedbackPublic:
+def get_feedback(request: Request, feedback_id: int, ledger: LedgerDep) -> FeedbackPublic:
+    feedback_in_reach(request, ledger, feedback_id, Scope.read)
     return feedback.get_feedback(ledger, feedback_id)
 
 
@@ -97,7 +116,10 @@ def get_feedback(feedback_id: int, ledger: LedgerDep) -> FeedbackPublic:
     summary="Acknowledge",
     dependencies=MANAGE,
 )
-def acknowledge(feedback_id: int, ledger: LedgerDep, actor: ActorDep) -> FeedbackPublic:
+def acknowledge(
+    request: Request, feedback_id: int, ledger: LedgerDep, actor: ActorDep
+) -> FeedbackPublic:
+    feedback_in_reach(request, ledger, feedback_id, Scope.manage)
     return feedback.acknowledge(ledger, feedback_id, actor=actor)
 
 
@@ -108,8 +130,9 @@ def acknowledge(feedback_id: int, ledger: LedgerDep, actor: ActorDep) -> Feedbac
     dependencies=MANAGE,
 )
 def link(
-    feedback_id: int, spec: FeedbackLinkIn, ledger: LedgerDep, actor: ActorDep
+    request: Request, feedback_id: int, spec: FeedbackLinkIn, ledger: LedgerDep, actor: ActorDep
 ) -> FeedbackPublic:
+    feedback_in_reach(request, ledger, feedback_id, Scope.manage)
     return feedback.link_to_item(ledger, feedback_id, spec.item_id, actor=actor)
 
 
@@ -120,6 +143,7 @@ def link(
     dependencies=MANAGE,
 )
 def close(
-    feedback_id: int, spec: FeedbackClose, ledger: LedgerDep, actor: ActorDep
+    request: Request, feedback_id: int, spec: FeedbackClose, ledger: LedgerDep, actor: ActorDep
 ) -> FeedbackPublic:
+    feedback_in_reach(request, ledger, feedback_id, Scope.manage)
     return feedback.close_feedback(ledger, feedback_id, spec.resolution, actor=actor)

@@ -203,6 +203,12 @@ def list_items(
     return items
 
 
+def deployment_of(ledger: Ledger, item_id: int) -> str:
+    """The deployment an item belongs to (404 for an unknown item)."""
+    with ledger.session() as session:
+        return get_row(session, item_id).deployment
+
+
 def get_item(ledger: Ledger, item_id: int) -> ItemDetail:
     with ledger.session() as session:
         item = get_row(session, item_id)

@@ -12,15 +12,17 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from daytwo.backlog import changes, feedback, owners, service
-from daytwo.backlog.api import ActorDep, PolicyDep
+from daytwo.backlog.api import ActorDep, PolicyDep, item_in_reach
 from daytwo.backlog.calc import PRIORITIES, STATUSES, TRANSITIONS
+from daytwo.backlog.changes_api import change_in_reach
 from daytwo.backlog.charts import daily_spec, estimate_spec
+from daytwo.backlog.feedback_api import feedback_in_reach, reach
 from daytwo.backlog.raised import raised_findings
 from daytwo.backlog.schemas import ChangeCreate, FeedbackCreate, ItemPublic
 from daytwo.deployments.service import list_deployments
 from daytwo.errors import DaytwoError
 from daytwo.metrics.catalog import REGISTRY
-from daytwo.server.access import Scope, requires
+from daytwo.server.access import Scope, check_deployments, granted, requires
 from daytwo.server.deps import EventsDep, LedgerDep
 from daytwo.web.templating import templates
 
@@ -81,9 +83,16 @@ def backlog_page(
         )
     except DaytwoError as exc:
         items, error = [], exc.message
+    items = granted(request, items, "deployment")
     items.sort(key=SORTS.get(sort, SORTS["score"]))
-    all_items = service.list_items(ledger, deployment=filters["deployment"])
-    late = service.overdue_by_owner(ledger, deployment=filters["deployment"])
+    all_items = granted(
+        request, service.list_items(ledger, deployment=filters["deployment"]), "deployment"
+    )
+    late = [
+        r.model_copy(update={"items": granted(request, r.items, "deployment")})
+        for r in service.overdue_by_owner(ledger, deployment=filters["deployment"])
+    ]
+    late = [r for r in late if r.items]
     return templates.TemplateResponse(
         request,
         "backlog.html",
@@ -96,12 +105,14 @@ def backlog_page(
             "view": "board" if view == "board" else "table",
             "sort": sort if sort in SORTS else "score",
             "owners": owners.list_owners(ledger),
-            "deployments": [d.name for d in list_deployments(ledger)],
+            "deployments": [d.name for d in granted(request, list_deployments(ledger))],
             "journeys": sorted({i.journey for i in all_items if i.journey}),
             "priorities": PRIORITIES,
             "statuses": STATUSES,
             "counts": service.status_counts(all_items),
-            "raised": raised_findings(ledger, filters["deployment"]),
+            "raised": granted(
+                request, raised_findings(ledger, filters["deployment"]), "deployment"
+            ),
             "overdue_rows": late,
             "overdue_count": sum(len(r.items) for r in late),
             "error": error,
@@ -115,6 +126,7 @@ def item_page(
     request: Request, item_id: int, ledger: LedgerDep, error: str | None = None
 ) -> HTMLResponse:
     """One item: the score formula with its numbers, evidence, history, changes, feedback."""
+    item_in_reach(request, ledger, item_id, Scope.read)
     item = service.get_item(ledger, item_id)
     linked_changes = [changes.get_change(ledger, c) for c in item.changes]
     linked_feedback = [feedback.get_feedback(ledger, f) for f in item.feedback]
@@ -135,6 +147,7 @@ def item_page(
 
 @router.post("/backlog/{item_id}/move", dependencies=MANAGE)
 def move_form(
+    request: Request,
     item_id: int,
     ledger: LedgerDep,
     policy: PolicyDep,
@@ -143,6 +156,7 @@ def move_form(
     reason: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     try:
+        item_in_reach(request, ledger, item_id, Scope.manage)
         service.move_item(ledger, item_id, status, policy, actor=actor, reason=reason)
     except DaytwoError as exc:
         return _back(f"/backlog/{item_id}", error=exc.message)
@@ -151,6 +165,7 @@ def move_form(
 
 @router.post("/backlog/{item_id}/assign", dependencies=MANAGE)
 def assign_form(
+    request: Request,
     item_id: int,
     ledger: LedgerDep,
     actor: ActorDep,
@@ -158,6 +173,7 @@ def assign_form(
     note: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     try:
+        item_in_reach(request, ledger, item_id, Scope.manage)
         service.assign_item(ledger, item_id, owner, actor=actor, note=note)
     except DaytwoError as exc:
         return _back(f"/backlog/{item_id}", error=exc.message)
@@ -166,9 +182,14 @@ def assign_form(
 
 @router.post("/backlog/{item_id}/comment", dependencies=FEEDBACK)
 def comment_form(
-    item_id: int, ledger: LedgerDep, actor: ActorDep, text: Annotated[str, Form()]
+    request: Request,
+    item_id: int,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    text: Annotated[str, Form()],
 ) -> RedirectResponse:
     try:
+        item_in_reach(request, ledger, item_id, Scope.feedback)
         if not text.strip():
             return _back(f"/backlog/{item_id}", error="A comment needs some text.")
         service.comment_item(ledger, item_id, text.strip(), actor=actor)
@@ -188,9 +209,13 @@ def changes_page(
     error: str | None = None,
 ) -> HTMLResponse:
     """Every recorded change with its verdict; a form records a new one."""
-    rows = changes.list_changes(ledger, _opt(deployment))
+    rows = granted(request, changes.list_changes(ledger, _opt(deployment)), "deployment")
     open_items = [
-        i for i in service.list_items(ledger, deployment=_opt(deployment)) if i.status != "verified"
+        i
+        for i in granted(
+            request, service.list_items(ledger, deployment=_opt(deployment)), "deployment"
+        )
+        if i.status != "verified"
     ]
     return templates.TemplateResponse(
         request,
@@ -199,7 +224,7 @@ def changes_page(
             "scope": None,
             "changes": rows,
             "deployment": deployment or "",
-            "deployments": [d.name for d in list_deployments(ledger)],
+            "deployments": [d.name for d in granted(request, list_deployments(ledger))],
             "items": open_items,
             "error": error,
         },
@@ -208,6 +233,7 @@ def changes_page(
 
 @router.post("/changes", dependencies=MANAGE)
 def record_form(
+    request: Request,
     ledger: LedgerDep,
     events: EventsDep,
     policy: PolicyDep,
@@ -227,6 +253,7 @@ def record_form(
         return [p.strip() for p in text.split(",") if p.strip()]
 
     try:
+        check_deployments(request, Scope.manage, [deployment])
         stamp = shipped_at if ("+" in shipped_at or shipped_at.endswith("Z")) else shipped_at + "Z"
         spec = ChangeCreate.model_validate(
             {
@@ -255,6 +282,7 @@ def record_form(
 @router.get("/changes/{change_id}", response_class=HTMLResponse, dependencies=READ)
 def change_page(request: Request, change_id: int, ledger: LedgerDep) -> HTMLResponse:
     """One change: its scope, control, verdict and the evidence charted."""
+    change_in_reach(request, ledger, change_id, Scope.read)
     change = changes.get_change(ledger, change_id)
     metric = REGISTRY.get(change.metric)
     fmt = ".0%" if metric is not None and metric.unit == "share" else ".2f"
@@ -276,8 +304,14 @@ def change_page(request: Request, change_id: int, ledger: LedgerDep) -> HTMLResp
 
 @router.post("/changes/{change_id}/impact", dependencies=MANAGE)
 def measure_form(
-    change_id: int, ledger: LedgerDep, events: EventsDep, policy: PolicyDep, actor: ActorDep
+    request: Request,
+    change_id: int,
+    ledger: LedgerDep,
+    events: EventsDep,
+    policy: PolicyDep,
+    actor: ActorDep,
 ) -> RedirectResponse:
+    change_in_reach(request, ledger, change_id, Scope.manage)
     changes.measure_impact(ledger, events, change_id, policy, actor=actor)
     return _back(f"/changes/{change_id}")
 
@@ -305,14 +339,17 @@ def inbox(
         )  # fmt: skip
     except DaytwoError as exc:
         rows, error = [], exc.message
-    items: list[ItemPublic] = service.list_items(ledger, deployment=_opt(deployment))
+    rows = granted(request, rows, "deployment")
+    items: list[ItemPublic] = granted(
+        request, service.list_items(ledger, deployment=_opt(deployment)), "deployment"
+    )
     return templates.TemplateResponse(
         request,
         "feedback.html",
         {
             "scope": None,
             "rows": rows,
-            "themes": feedback.themes(ledger, _opt(deployment)),
+            "themes": feedback.themes(ledger, _opt(deployment), only=reach(request)),
             "filters": {
                 "deployment": deployment or "",
                 "status": status or "",
@@ -320,7 +357,7 @@ def inbox(
                 "source": source or "",
             },
             "overdue": overdue == "1",
-            "deployments": [d.name for d in list_deployments(ledger)],
+            "deployments": [d.name for d in granted(request, list_deployments(ledger))],
             "items": [i for i in items if i.status not in ("verified", "wont_fix")],
             "error": error,
             "sent": sent,
@@ -330,6 +367,7 @@ def inbox(
 
 @router.post("/feedback", dependencies=FEEDBACK)
 def report_form(
+    request: Request,
     ledger: LedgerDep,
     events: EventsDep,
     policy: PolicyDep,
@@ -342,6 +380,7 @@ def report_form(
 ) -> RedirectResponse:
     """An agent's friction report from the form."""
     try:
+        check_deployments(request, Scope.feedback, [deployment])
         spec = FeedbackCreate(
             deployment=deployment,
             source="agent",
@@ -358,8 +397,11 @@ def report_form(
 
 
 @router.post("/feedback/{feedback_id}/acknowledge", dependencies=MANAGE)
-def ack_form(feedback_id: int, ledger: LedgerDep, actor: ActorDep) -> RedirectResponse:
+def ack_form(
+    request: Request, feedback_id: int, ledger: LedgerDep, actor: ActorDep
+) -> RedirectResponse:
     try:
+        feedback_in_reach(request, ledger, feedback_id, Scope.manage)
         feedback.acknowledge(ledger, feedback_id, actor=actor)
     except DaytwoError as exc:
         return _back("/feedback", error=exc.message)
@@ -368,9 +410,14 @@ def ack_form(feedback_id: int, ledger: LedgerDep, actor: ActorDep) -> RedirectRe
 
 @router.post("/feedback/{feedback_id}/link", dependencies=MANAGE)
 def link_form(
-    feedback_id: int, ledger: LedgerDep, actor: ActorDep, item_id: Annotated[int, Form()]
+    request: Request,
+    feedback_id: int,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    item_id: Annotated[int, Form()],
 ) -> RedirectResponse:
     try:
+        feedback_in_reach(request, ledger, feedback_id, Scope.manage)
         feedback.link_to_item(ledger, feedback_id, item_id, actor=actor)
     except DaytwoError as exc:
         return _back("/feedback", error=exc.message)
@@ -379,9 +426,14 @@ def link_form(
 
 @router.post("/feedback/{feedback_id}/close", dependencies=MANAGE)
 def close_form(
-    feedback_id: int, ledger: LedgerDep, actor: ActorDep, resolution: Annotated[str, Form()]
+    request: Request,
+    feedback_id: int,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    resolution: Annotated[str, Form()],
 ) -> RedirectResponse:
     try:
+        feedback_in_reach(request, ledger, feedback_id, Scope.manage)
         feedback.close_feedback(ledger, feedback_id, resolution, actor=actor)
     except DaytwoError as exc:
         return _back("/feedback", error=exc.message)
@@ -398,7 +450,7 @@ def you_said_we_did(
         "you_said_we_did.html",
         {
             "scope": None,
-            "rows": feedback.you_said_we_did(ledger, _opt(deployment)),
+            "rows": feedback.you_said_we_did(ledger, _opt(deployment), only=reach(request)),
             "deployment": deployment or "",
         },
     )
