@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import LiveServer
+from tests.factory import interaction
 
 PAGES = [
     "/backlog",
@@ -164,3 +165,20 @@ def test_bad_feedback_is_refused_with_a_message(page: Any, server: str) -> None:
     form.locator("button").click()
     page.wait_for_url("**error=**")
     assert "no-such-conversation" in page.locator('[role="alert"]').inner_text()
+
+
+def test_customer_feedback_is_brought_in_from_conversations(
+    page: Any, server: str, live_server: LiveServer
+) -> None:
+    record = interaction(3, deployment="care-bot", id="browser-fb-1")
+    record["feedback"] = {"thumbs": "down", "comment": "It kept asking for my card number"}
+    _post(live_server, "/api/v1/ingest", {"interactions": [record]})
+    page.goto(server + "/feedback?deployment=care-bot")
+    form = page.locator('form[aria-label="Bring in customer feedback"]')
+    form.locator("select").select_option("care-bot")
+    form.locator("button").click()
+    page.wait_for_url("**synced=**")
+    assert page.locator("[data-synced]").get_attribute("data-synced") == "1"
+    row = page.locator('table.inbox tr:has-text("kept asking for my card number")')
+    assert "customer" in row.inner_text()
+    assert "browser-fb-1" in row.inner_text()

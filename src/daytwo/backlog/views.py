@@ -330,6 +330,7 @@ def inbox(
     overdue: str | None = None,
     error: str | None = None,
     sent: str | None = None,
+    synced: str | None = None,
 ) -> HTMLResponse:
     """The feedback inbox: by theme, what is waiting and what is late; the agent form."""
     try:
@@ -361,6 +362,7 @@ def inbox(
             "items": [i for i in items if i.status not in ("verified", "wont_fix")],
             "error": error,
             "sent": sent,
+            "synced": synced,
         },
     )
 
@@ -394,6 +396,23 @@ def report_form(
     except DaytwoError as exc:
         return _back("/feedback", deployment=deployment, error=exc.message)
     return _back("/feedback", deployment=deployment, sent=str(row.id))
+
+
+@router.post("/feedback/sync", dependencies=MANAGE)
+def sync_form(
+    request: Request,
+    ledger: LedgerDep,
+    events: EventsDep,
+    policy: PolicyDep,
+    deployment: Annotated[str, Form()],
+) -> RedirectResponse:
+    """Bring in the customer feedback that arrived with interactions."""
+    try:
+        check_deployments(request, Scope.manage, [deployment])
+        done = feedback.sync_customer_feedback(ledger, events, deployment, policy)
+    except DaytwoError as exc:
+        return _back("/feedback", deployment=deployment, error=exc.message)
+    return _back("/feedback", deployment=deployment, synced=str(done.added))
 
 
 @router.post("/feedback/{feedback_id}/acknowledge", dependencies=MANAGE)
