@@ -157,7 +157,13 @@ def _check_duplicates(findings: list[Finding]) -> None:
     assert len(f.evidence) == 10
 
 
-def weekly_escalations(shares: list[float], per_week: int = 200) -> AnalysisData:
+# Trends look at six weeks after the baseline's start: a baseline from two weeks before D0.
+TREND_WINDOW = Window(D0 - timedelta(days=14), D0, D0 + timedelta(days=21), D0 + timedelta(days=28))
+
+
+def weekly_escalations(
+    shares: list[float], per_week: int = 200, window: Window = TREND_WINDOW
+) -> AnalysisData:
     """``per_week`` conversations in each of the weeks before the end, escalated by share."""
     rows = []
     n_weeks = len(shares)
@@ -166,7 +172,7 @@ def weekly_escalations(shares: list[float], per_week: int = 200) -> AnalysisData
         for k in range(per_week):
             outcome = "escalated" if k < round(share * per_week) else "contained"
             rows.append(inter(f"w{w}k{k}", first_day + (k % 7), outcome=outcome))
-    return analysis_data("bot", WINDOW, rows)
+    return analysis_data("bot", window, rows)
 
 
 def _check_trend(findings: list[Finding]) -> None:
@@ -195,7 +201,8 @@ def plateau_data() -> AnalysisData:
         for d in range(0, 28)
         for k in range(40)
     ]
-    return analysis_data(DeploymentInfo("bot", targets={"escalation_rate": 0.2}), WINDOW, rows)
+    info = DeploymentInfo("bot", targets={"escalation_rate": 0.2})
+    return analysis_data(info, TREND_WINDOW, rows)
 
 
 def _check_plateau(findings: list[Finding]) -> None:
@@ -316,6 +323,9 @@ CASES = [
     Case("slo_breach", "on target", lambda: slo_data(0.65), _check_nothing),
     Case("trend", "escalation up four weeks running",
          lambda: weekly_escalations([0.1, 0.1, 0.12, 0.15, 0.18, 0.22]), _check_trend),
+    Case("trend", "launch weeks (before the baseline) are no trend",
+         lambda: weekly_escalations([0.1, 0.1, 0.12, 0.15, 0.18, 0.22], window=WINDOW),
+         _check_nothing),
     Case("trend", "ups and downs are no trend",
          lambda: weekly_escalations([0.1, 0.14, 0.1, 0.14, 0.18, 0.16]), _check_no_trend),
     Case("trend", "a missed target that does not move", plateau_data, _check_plateau),

@@ -66,9 +66,10 @@ def wls_slope(values: list[float], variances: list[float]) -> tuple[float, float
 def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
     """Metrics in sustained decline over weeks, and missed targets that are not improving.
 
-    *Trend*: the last 6 weeks (7-day periods ending at the end of the analysis) of each
-    monitored metric, for the deployment, each journey and each segment value. A trend needs
-    the last 4 week-over-week changes all in the bad direction, a total change of at least the
+    *Trend*: the last 6 weeks (7-day periods ending at the end of the analysis, all after the
+    start of the baseline window: launch and pilot weeks are no trend) of each monitored
+    metric, for the deployment, each journey and each segment value. A trend needs the last
+    4 week-over-week changes all in the bad direction, a total change of at least the
     metric's smallest material effect, and a weighted least-squares slope (weights: the
     inverse variance of each week's value, clustered by conversation for rates) significant
     after Benjamini-Hochberg at 1% across all cells. *Plateau*: a deployment KPI that
@@ -77,7 +78,9 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
     """
     t = data.interactions
     end = data.window.current_end
-    if t.num_rows == 0:
+    # Only the deployment's steady state: every week after the baseline window's start (the
+    # launch weeks and a pilot before them are no trend).
+    if t.num_rows == 0 or end - timedelta(weeks=params.weeks) < data.window.baseline_start:
         return []
     starts = started_ns(t)
     weeks = [
