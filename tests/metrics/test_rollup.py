@@ -98,6 +98,10 @@ def test_rollups_follow_every_write_and_replacement() -> None:
         sources = {
             q.source for q in build_queries([REGISTRY[m] for m in METRICS], SLICES[0], ready)
         }
+        assert sources == {rollup.ROLLUP, rollup.VALUE_COUNTS}
+        filtered = replace(SLICES[0], filters=(("journey", ("billing",)),))
+        _assert_paths_agree(store, filtered)
+        sources = {q.source for q in build_queries([REGISTRY[m] for m in METRICS], filtered, ready)}
         assert sources == {rollup.ROLLUP, rollup.TURN_VALUES, "interactions"}
     finally:
         store.close()

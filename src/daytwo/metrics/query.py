@@ -111,10 +111,22 @@ def build_queries(
         and _at_midnight(s.end)
         and all(len(values) == 1 for _, values in s.filters if values)
     )
+    # Totals of quantiles and distinct counts over whole days, unfiltered: counted values.
+    whole_days = (
+        s.bucket is None
+        and not s.group_by
+        and not any(values for _, values in s.filters)
+        and s.text is None
+        and _at_midnight(s.start)
+        and _at_midnight(s.end)
+        and {rollup.VALUE_COUNTS, rollup.DISTINCT_VALUES} <= ready
+    )
     queries: list[Query] = []
     by_source: dict[str, list[Metric]] = {}
     for m in metrics:
-        if hourly and m.source == "interactions" and m.additive:
+        if whole_days and rollup.counted(m):
+            by_source.setdefault(rollup.VALUE_COUNTS, []).append(m)
+        elif hourly and m.source == "interactions" and m.additive:
             by_source.setdefault(rollup.ROLLUP, []).append(m)
         elif daily and m.source == "interactions" and rollup.DAILY_VALUES in ready:
             by_source.setdefault(rollup.DAILY_VALUES, []).append(m)
@@ -127,6 +139,8 @@ def build_queries(
     for source, ms in by_source.items():
         if source == rollup.ROLLUP:
             queries.append(_rollup_query(ms, s))
+        elif source == rollup.VALUE_COUNTS:
+            queries.append(_counted_query(ms, s))
         elif source in (rollup.DAILY_VALUES, rollup.DAILY_TURN_VALUES):
             queries.append(_daily_query(source, ms, s))
         elif source == rollup.TURN_VALUES:
@@ -156,6 +170,23 @@ def _rollup_query(metrics: list[Metric], s: Slice) -> Query:
     )
     params = [s.deployment, s.start, s.end, *fparams]
     return Query(rollup.ROLLUP, _grouped(sql, names), params, metrics, names)
+
+
+def _counted_query(metrics: list[Metric], s: Slice) -> Query:
+    # Numbered parameters: each subquery names the same three, and constant filters let the
+    # scan skip the days outside the range.
+    days = "deployment = $1 AND day >= CAST($2 AS DATE) AND day < CAST($3 AS DATE)"
+    cq = rollup.counted_query(metrics, days)
+    ctes = ", ".join(f"{name} AS MATERIALIZED ({sql})" for name, sql in cq.ctes.items())
+    select = ", ".join(f'{expr} AS "{name}"' for name, expr in cq.columns)
+    sources = ", ".join(f"({sub}) AS {alias}" for alias, sub in cq.subqueries)
+    sql = f"{'WITH ' + ctes + ' ' if ctes else ''}SELECT {select} FROM {sources}"  # noqa: S608
+    params: list[Any] = [
+        s.deployment,
+        s.start.astimezone(UTC).date(),
+        s.end.astimezone(UTC).date(),
+    ]
+    return Query(rollup.VALUE_COUNTS, sql, params, metrics, [])
 
 
 def _daily_query(table: str, metrics: list[Metric], s: Slice) -> Query:

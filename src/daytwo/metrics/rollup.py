@@ -35,6 +35,8 @@ TURN_VALUES = "metric_turn_values"
 SEGMENT_VALUES = "metric_segment_values"
 DAILY_VALUES = "metric_daily_values"
 DAILY_TURN_VALUES = "metric_daily_turn_values"
+VALUE_COUNTS = "metric_value_counts"
+DISTINCT_VALUES = "metric_distinct_values"
 ROLLUP_DIMS = frozenset({"journey", "channel"})
 # Repeat contact looks 7 days ahead: a day's rollup depends on the next 7 days' contacts.
 LOOKBACK_DAYS = 7
@@ -262,6 +264,115 @@ def _daily_turn_values_table() -> DerivedTable:
     )
 
 
+# The key under which the turn-level quantiles' values are counted.
+TURN_KEY = "turn_values"
+
+
+def _value_counts_table() -> DerivedTable:
+    """Per deployment and day, how often each value of a quantile metric occurs: an exact
+    multiset, from which any quantile over a range of days follows (see ``quantile_sql``)."""
+    parts = []
+    for m in DAILY_METRICS:
+        if m.kind in ("quantile", "median"):
+            where = f" AND ({m.where})" if m.where else ""
+            parts.append(
+                f"SELECT i.deployment, CAST(i.started_at AS DATE) AS day, '{m.id}' AS key, "
+                f"{m.value} AS value, count(*) AS n FROM interactions i "
+                f"SEMI JOIN {REFRESH_DAYS} d ON i.deployment = d.deployment "
+                f"AND CAST(i.started_at AS DATE) = d.day WHERE {m.value} IS NOT NULL{where} "
+                "GROUP BY 1, 2, 3, 4"
+            )
+    depends: tuple[str, ...] = ()
+    if TURN_METRICS:
+        parts.append(
+            f"SELECT v.deployment, v.day, '{TURN_KEY}' AS key, v.value, count(*) AS n "
+            f"FROM {TURN_VALUES} v SEMI JOIN {REFRESH_DAYS} d ON v.deployment = d.deployment "
+            "AND v.day = d.day GROUP BY 1, 2, 3, 4"
+        )
+        depends = (TURN_VALUES,)
+    columns = (
+        "deployment VARCHAR NOT NULL, day DATE NOT NULL, key VARCHAR NOT NULL, value DOUBLE, "
+        "n BIGINT"
+    )
+    return DerivedTable(
+        VALUE_COUNTS, columns, " UNION ALL ".join(parts) + " ORDER BY 1, 2, 3, 4", depends=depends
+    )
+
+
+def _distinct_values_table() -> DerivedTable:
+    """Per deployment and day, the distinct values a distinct-count metric counts."""
+    parts = [
+        f"SELECT DISTINCT i.deployment, CAST(i.started_at AS DATE) AS day, '{m.id}' AS key, "
+        f"CAST({m.value} AS VARCHAR) AS value FROM interactions i "
+        f"SEMI JOIN {REFRESH_DAYS} d ON i.deployment = d.deployment "
+        f"AND CAST(i.started_at AS DATE) = d.day WHERE {m.value} IS NOT NULL"
+        for m in DAILY_METRICS
+        if m.kind == "distinct"
+    ]
+    columns = "deployment VARCHAR NOT NULL, day DATE NOT NULL, key VARCHAR NOT NULL, value VARCHAR"
+    return DerivedTable(DISTINCT_VALUES, columns, " UNION ALL ".join(parts))
+
+
+def counted(m: Metric) -> bool:
+    """Whether a total of ``m`` over whole days can be read from the counted values."""
+    return m.kind in ("quantile", "median", "distinct") and (
+        m.source == "turns" or m in DAILY_METRICS
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CountedQuery:
+    """Pieces of one query over the counted values: named CTEs (one cumulative count per
+    key), one-row subqueries (one per metric) and the output columns."""
+
+    ctes: dict[str, str]
+    subqueries: list[tuple[str, str]]
+    columns: list[tuple[str, str]]
+
+
+def counted_query(metrics: list[Metric], day_filter: str) -> CountedQuery:
+    """``metrics``' columns over the days ``day_filter`` selects (a condition on
+    ``deployment`` and ``day``), exactly as the raw query gives them: a distinct count of the
+    distinct values, and quantile_cont's interpolation between the values at the two ranks
+    around (n - 1) q, found from the cumulative counts of each value."""
+    ctes: dict[str, str] = {}
+    subqueries: list[tuple[str, str]] = []
+    columns: list[tuple[str, str]] = []
+    for k, m in enumerate(metrics):
+        alias = f"_m{k}"
+        if m.kind == "distinct":
+            subqueries.append(
+                (
+                    alias,
+                    f"SELECT count(DISTINCT value) AS val FROM {DISTINCT_VALUES} "
+                    f"WHERE key = '{m.id}' AND {day_filter}",
+                )
+            )
+            columns.append((f"{m.id}__val", f"{alias}.val"))
+            continue
+        key = TURN_KEY if m.source == "turns" else m.id
+        cte = f"_c_{key}"
+        ctes[cte] = (
+            "SELECT value, sum(n) OVER (ORDER BY value) AS cum, sum(n) OVER () AS total FROM "
+            f"(SELECT value, sum(n) AS n FROM {VALUE_COUNTS} WHERE key = '{key}' "
+            f"AND {day_filter} GROUP BY value)"
+        )
+        q = 0.5 if m.kind == "median" else float(m.q or 0.5)
+        rank = f"(total - 1) * {q}"
+        subqueries.append(
+            (
+                alias,
+                f"SELECT lo + (hi - lo) * ({rank} - floor({rank})) AS val, "
+                "coalesce(total, 0) AS n FROM (SELECT "
+                f"min(value) FILTER (WHERE cum > floor({rank})) AS lo, "
+                f"min(value) FILTER (WHERE cum > ceil({rank})) AS hi, "
+                f"max(total) AS total FROM {cte})",
+            )
+        )
+        columns += [(f"{m.id}__val", f"{alias}.val"), (f"{m.id}__n", f"{alias}.n")]
+    return CountedQuery(ctes, subqueries, columns)
+
+
 TURN_VALUE_SET = _turn_values()
 TABLES: tuple[DerivedTable, ...] = tuple(
     register(t)
@@ -273,6 +384,8 @@ TABLES: tuple[DerivedTable, ...] = tuple(
             else []
         ),
         _daily_values_table(),
+        _value_counts_table(),
+        _distinct_values_table(),
         _segment_values_table(),
     )
 )
