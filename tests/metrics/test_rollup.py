@@ -94,15 +94,17 @@ def test_rollups_follow_every_write_and_replacement() -> None:
         sources = {
             q.source for q in build_queries([REGISTRY[m] for m in METRICS], SLICES[1], ready)
         }
-        assert sources == {rollup.ROLLUP, rollup.DAILY_VALUES, rollup.DAILY_TURN_VALUES}
+        assert sources == {rollup.DAILY_ROLLUP, rollup.DAILY_VALUES, rollup.DAILY_TURN_VALUES}
         sources = {
             q.source for q in build_queries([REGISTRY[m] for m in METRICS], SLICES[0], ready)
         }
-        assert sources == {rollup.ROLLUP, rollup.VALUE_COUNTS}
+        assert sources == {rollup.DAILY_ROLLUP, rollup.VALUE_COUNTS}
         filtered = replace(SLICES[0], filters=(("journey", ("billing",)),))
         _assert_paths_agree(store, filtered)
         sources = {q.source for q in build_queries([REGISTRY[m] for m in METRICS], filtered, ready)}
-        assert sources == {rollup.ROLLUP, rollup.TURN_VALUES, "interactions"}
+        assert sources == {rollup.DAILY_ROLLUP, rollup.TURN_VALUES, "interactions"}
+        hourly = {q.source for q in build_queries([REGISTRY["containment_rate"]], SLICES[2], ready)}
+        assert hourly == {rollup.ROLLUP}
     finally:
         store.close()
 

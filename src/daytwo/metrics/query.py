@@ -138,7 +138,13 @@ def build_queries(
             by_source.setdefault(m.source, []).append(m)
     for source, ms in by_source.items():
         if source == rollup.ROLLUP:
-            queries.append(_rollup_query(ms, s))
+            daily = (
+                s.bucket != "hour"
+                and _at_midnight(s.start)
+                and _at_midnight(s.end)
+                and rollup.DAILY_ROLLUP in ready
+            )
+            queries.append(_rollup_query(ms, s, rollup.DAILY_ROLLUP if daily else rollup.ROLLUP))
         elif source == rollup.VALUE_COUNTS:
             queries.append(_counted_query(ms, s))
         elif source in (rollup.DAILY_VALUES, rollup.DAILY_TURN_VALUES):
@@ -159,17 +165,17 @@ def _grouped(sql: str, names: list[str]) -> str:
     return sql
 
 
-def _rollup_query(metrics: list[Metric], s: Slice) -> Query:
+def _rollup_query(metrics: list[Metric], s: Slice, table: str) -> Query:
     filt, fparams = _filters(s)
     group_cols, names = _group_select(s, "hour", "")
     aggs = [f'{expr} AS "{name}"' for m in metrics for name, expr in rollup.read(m)]
     select = ", ".join([*group_cols, *aggs])
     sql = (
-        f"SELECT {select} FROM {rollup.ROLLUP} "  # noqa: S608 - names from the registry
+        f"SELECT {select} FROM {table} "  # noqa: S608 - names from the registry
         f"WHERE deployment = ? AND hour >= ? AND hour < ?{filt}"
     )
     params = [s.deployment, s.start, s.end, *fparams]
-    return Query(rollup.ROLLUP, _grouped(sql, names), params, metrics, names)
+    return Query(table, _grouped(sql, names), params, metrics, names)
 
 
 def _counted_query(metrics: list[Metric], s: Slice) -> Query:

@@ -31,6 +31,7 @@ from daytwo.store.events.base import DeploymentVolume
 from daytwo.store.events.derived import REFRESH_DAYS, DerivedTable, register
 
 ROLLUP = "metric_rollup"
+DAILY_ROLLUP = "metric_rollup_daily"
 TURN_VALUES = "metric_turn_values"
 SEGMENT_VALUES = "metric_segment_values"
 DAILY_VALUES = "metric_daily_values"
@@ -156,6 +157,20 @@ def _rollup_table() -> DerivedTable:
         "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 3"
     )
     return DerivedTable(ROLLUP, columns, select, LOOKBACK_DAYS)
+
+
+def _daily_rollup_table(hourly: DerivedTable) -> DerivedTable:
+    """The hourly rollup summed per day (``hour`` is the day's midnight): 24 times fewer rows
+    for ranges of whole days."""
+    cols = [name for m in METRICS if m.additive for name, _ in parts(m)]
+    sums = ", ".join(f'sum("{name}")' for name in cols)
+    select = (
+        "SELECT r.deployment, r.day, CAST(r.day AS TIMESTAMPTZ), journey, channel, "
+        "sum(n_interactions), sum(n_turns), min(first_started_at), max(last_started_at), "
+        f"{sums} FROM {ROLLUP} r SEMI JOIN {REFRESH_DAYS} d ON r.deployment = d.deployment "
+        "AND r.day = d.day GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2"
+    )
+    return DerivedTable(DAILY_ROLLUP, hourly.columns, select, LOOKBACK_DAYS, depends=(ROLLUP,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,10 +389,12 @@ def counted_query(metrics: list[Metric], day_filter: str) -> CountedQuery:
 
 
 TURN_VALUE_SET = _turn_values()
+_HOURLY = _rollup_table()
 TABLES: tuple[DerivedTable, ...] = tuple(
     register(t)
     for t in (
-        _rollup_table(),
+        _HOURLY,
+        _daily_rollup_table(_HOURLY),
         *(
             [_turn_values_table(TURN_VALUE_SET), _daily_turn_values_table()]
             if TURN_VALUE_SET
