@@ -36,7 +36,7 @@ def test_findings_page_loads_clean(page: Any, server: str, analysed: list[dict[s
 
 def test_filters_live_in_the_url(page: Any, server: str, analysed: list[dict[str, Any]]) -> None:
     kind = analysed[0]["kind"]
-    page.goto(server + "/findings")
+    page.goto(server + "/findings", wait_until="networkidle")
     page.select_option('select[name="kind"]', kind)
     page.click('form.scope button[type="submit"]')
     page.wait_for_url(f"**/findings?**kind={kind}**")
@@ -44,7 +44,7 @@ def test_filters_live_in_the_url(page: Any, server: str, analysed: list[dict[str
         page.locator("tr[data-finding]").evaluate_all("rows => rows.map(r => r.dataset.kind)")
     )
     assert kinds == {kind}
-    page.reload()
+    page.reload(wait_until="networkidle")
     assert page.locator('select[name="kind"]').input_value() == kind
 
 
@@ -52,20 +52,27 @@ def test_evidence_opens_the_conversations(
     page: Any, server: str, analysed: list[dict[str, Any]]
 ) -> None:
     with_evidence = next(f for f in analysed if f["evidence"] and f["status"] != "resolved")
-    page.goto(server + f"/findings?deployment={with_evidence['scope']['deployment']}")
+    # Each page settles before the next click: a navigation aborts what is still loading.
+    page.goto(
+        server + f"/findings?deployment={with_evidence['scope']['deployment']}",
+        wait_until="networkidle",
+    )
     row = page.locator(f'tr[data-finding="{with_evidence["id"]}"]')
     row.get_by_role("link", name="conversations").click()
     page.wait_for_url("**/conversations?**")
+    page.wait_for_load_state("networkidle")
     assert f"deployment={with_evidence['scope']['deployment']}" in page.url
-    page.go_back()
+    page.go_back(wait_until="networkidle")
     row = page.locator(f'tr[data-finding="{with_evidence["id"]}"]')
     row.locator(f'a[href$="/{with_evidence["evidence"][0]}"]').click()
     page.wait_for_url(f"**/conversations/**/{with_evidence['evidence'][0]}**")
+    page.wait_for_load_state("networkidle")
     assert page.locator("body").inner_text()
 
 
 def test_nav_reaches_findings(page: Any, server: str, analysed: list[dict[str, Any]]) -> None:
-    page.goto(server + "/overview?deployment=care-bot")
+    page.goto(server + "/overview?deployment=care-bot", wait_until="networkidle")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Findings").click()
     page.wait_for_url("**/findings**")
+    page.wait_for_load_state("networkidle")
     assert page.locator("h1").inner_text().startswith("Findings")
