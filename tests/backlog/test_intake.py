@@ -77,3 +77,135 @@ def test_recorded_findings_open_routed_items_once(ledger: Ledger, policy: Backlo
     terms = {t["name"]: t["value"] for t in cards.breakdown["terms"]}
     assert terms["volume per week"] == pytest.approx(100.0)
     assert terms["confidence"] == pytest.approx(0.99)
+
+
+def _acceptance(segment: tuple[str, str], per_week: float, root: str | None = None) -> Finding:
+    details: dict[str, object] = {"p_value": 0.0, "good": "up"}
+    if root is not None:
+        details["root"] = root
+    return Finding(
+        detector="degradation",
+        kind="degradation",
+        title=f"Suggestion acceptance worse in {segment[0]}={segment[1]}",
+        scope=FindingScope(DEPLOYMENT, segment=segment, metric="suggestion_acceptance_rate"),
+        severity=Severity.high,
+        first_seen=AT,
+        last_seen=AT,
+        baseline=Measure(0.5, 1000),
+        current=Measure(0.2, 1000),
+        impact=Impact(interactions_per_week=per_week, agents_per_week=40),
+        details=details,
+    )
+
+
+def _record(ledger: Ledger, detector: str, findings: list[Finding], day: int) -> None:
+    run = detect_service.start_run(ledger, DEPLOYMENT, [detector])
+    detect_service.record_findings(
+        ledger, run, DEPLOYMENT, [detector], findings, since=None,
+        data_through=AT.replace(day=day), interactions=2000,
+    )  # fmt: skip
+
+
+def test_findings_a_broader_one_explains_join_its_item(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    owners.create_owner(ledger, OwnerCreate(handle="maria", name="Maria"), actor="a")
+    owners.add_rule(
+        ledger, RuleCreate(deployment=DEPLOYMENT, owner="maria", segment="site:porto"), actor="a"
+    )
+    site = _acceptance(("site", "porto"), 1000)
+    # The teams come first: intake takes roots before the findings they explain.
+    teams = [
+        _acceptance(("team", "porto-1"), 300, root=site.fingerprint),
+        _acceptance(("team", "porto-2"), 250, root=site.fingerprint),
+    ]
+    other = _finding("billing", 0.01)
+    _record(ledger, "degradation", [*teams, site, other], 30)
+    first = absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    assert (first.created, first.updated) == (2, 2)
+    again = absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    assert (again.created, again.updated) == (0, 4)
+    items = service.list_items(ledger)
+    assert len(items) == 2
+    porto = next(i for i in items if i.segments == {"site": "porto"})
+    assert porto.owner == "maria"  # routed by the root's segment, not a team's
+    detail = service.get_item(ledger, porto.id)
+    assert {f.fingerprint for f in detail.findings} == {
+        site.fingerprint,
+        *(t.fingerprint for t in teams),
+    }
+    assert [e.note for e in detail.history if e.action == "finding linked"] == [
+        f"explained by finding {site.fingerprint}"
+    ] * 2
+    # The site drives the priority: bad share 50% → 80%, 3/8 of it new: 375 a week
+    # × 0.9 (agent minute) × 1.5 (high) × 1 × 1 (p = 0) + 0.5 × 40 agents = 526.25.
+    assert porto.score == pytest.approx(526.25)
+
+
+def test_a_resolved_finding_keeps_its_item_and_weighs_nothing(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    owners.create_owner(ledger, OwnerCreate(handle="platform", name="Platform"), actor="a")
+    owners.add_rule(
+        ledger,
+        RuleCreate(deployment=DEPLOYMENT, owner="platform", finding_kind="freshness_gap"),
+        actor="a",
+    )
+    gap = Finding(
+        detector="feed_quality",
+        kind="freshness_gap",
+        title="No data for 5 hours",
+        scope=FindingScope(DEPLOYMENT),
+        severity=Severity.high,
+        first_seen=AT,
+        last_seen=AT,
+        impact=Impact(interactions_per_week=120, customers_per_week=110),
+    )
+    _record(ledger, "feed_quality", [gap], 10)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (item,) = service.list_items(ledger)
+    # Open: 120 × 1 (no price for a gap: default) × 1.5 × 1 × 1 + 0.5 × 110 = 235.
+    assert item.score == pytest.approx(235.0)
+    _record(ledger, "feed_quality", [], 17)  # the next week's run does not see it
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    detail = service.get_item(ledger, item.id)
+    assert detail.owner == "platform"
+    assert detail.status == "new"  # still its owner's to triage: what caused it, will it recur
+    assert detail.score == 0.0
+    assert detail.priority == "P4"
+    assert detail.findings[0].snapshot["status"] == "resolved"
+    moves = [(e.before, e.after) for e in detail.history if e.action == "finding status"]
+    assert moves == [("open", "resolved")]
+
+
+def test_a_problem_resolved_before_intake_still_opens_one_owned_item(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    owners.create_owner(ledger, OwnerCreate(handle="platform", name="Platform"), actor="a")
+    owners.add_rule(
+        ledger,
+        RuleCreate(deployment=DEPLOYMENT, owner="platform", finding_kind="duplicate_deliveries"),
+        actor="a",
+    )
+    dupes = Finding(
+        detector="feed_quality",
+        kind="duplicate_deliveries",
+        title="3% of a day's conversations delivered twice",
+        scope=FindingScope(DEPLOYMENT),
+        severity=Severity.medium,
+        first_seen=AT,
+        last_seen=AT,
+        impact=Impact(interactions_per_week=60),
+        key=("2026-03-30",),
+    )
+    _record(ledger, "feed_quality", [dupes], 10)
+    _record(ledger, "feed_quality", [], 17)  # resolved before the backlog saw it
+    first = absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    assert (first.created, first.updated) == (1, 0)
+    again = absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    assert (again.created, again.updated) == (0, 1)
+    (item,) = service.list_items(ledger)
+    assert item.owner == "platform"
+    assert item.status == "new"
+    assert (item.score, item.priority) == (0.0, "P4")
+    assert "already resolved" in item.description

@@ -59,16 +59,20 @@ class FindingFacts:
     agents_per_week: float = 0.0
     status: str = "open"  # open | resolved | regressed
     last_seen: datetime | None = None
+    # The fingerprint of the broader finding that explains this one (its problem's root).
+    root: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     def signal(self) -> Signal:
+        # A resolved finding affects nobody any more: it keeps its item, not its weight.
+        gone = self.status == "resolved"
         return Signal(
-            volume_per_week=self.volume_per_week,
+            volume_per_week=0.0 if gone else self.volume_per_week,
             severity=self.severity,
             confidence=self.confidence,
             trend=self.trend,
-            customers_per_week=self.customers_per_week,
-            agents_per_week=self.agents_per_week,
+            customers_per_week=0.0 if gone else self.customers_per_week,
+            agents_per_week=0.0 if gone else self.agents_per_week,
             metric=self.metric,
             kind=self.kind,
         )
@@ -91,6 +95,7 @@ class FindingFacts:
                 "agents_per_week": self.agents_per_week,
                 "status": self.status,
                 "last_seen": self.last_seen,
+                "root": self.root,
             }
         )
         return snap
@@ -114,6 +119,7 @@ def _facts_from_snapshot(fingerprint: str, snap: dict[str, Any]) -> FindingFacts
         customers_per_week=float(snap.get("customers_per_week", 0.0)),
         agents_per_week=float(snap.get("agents_per_week", 0.0)),
         status=str(snap.get("status", "open")),
+        root=snap.get("root"),
     )
 
 
@@ -143,12 +149,23 @@ def absorb_finding(
         )
         if link is not None:
             item = get_row(session, link.item_id)
+            was = str(link.snapshot.get("status", "open"))
             link.snapshot = finding.snapshot()
             link.finding_id = finding.id
             link.updated_at = now_utc()
             session.flush()
+            if was != finding.status:
+                history.record(
+                    session, "item", item.id, actor, "finding status", before=was,
+                    after=finding.status, note=f"finding {finding.id}",
+                )  # fmt: skip
             _seen_again(session, item, finding, policy, actor=actor)
             return to_public(session, item), False
+        explained = _root_item(session, finding)
+        if explained is not None:
+            _join(session, explained, finding, policy, actor=actor,
+                  note=f"explained by finding {finding.root}")  # fmt: skip
+            return to_public(session, explained), False
         segments = {finding.segment[0]: finding.segment[1]} if finding.segment else {}
         same = _same_problem(session, finding, segments)
         if same is not None:
@@ -161,7 +178,13 @@ def absorb_finding(
         item = Item(
             deployment=finding.deployment,
             title=finding.title,
-            description=f"Opened from a {finding.kind} finding.",
+            description=f"Opened from a {finding.kind} finding."
+            + (
+                " The finding had already resolved when it reached the backlog: the problem "
+                "happened and stopped; its evidence is kept for its owner to find the cause."
+                if finding.status == "resolved"
+                else ""
+            ),
             source="finding",
             status="new",
             owner_id=owner.id if owner else None,
@@ -194,6 +217,17 @@ def absorb_finding(
         )
         session.flush()
         return to_public(session, item, now), True
+
+
+def _root_item(session: Session, finding: FindingFacts) -> Item | None:
+    """The item of the finding that explains ``finding`` (its root), if that one has an item."""
+    if not finding.root or finding.root == finding.fingerprint:
+        return None
+    link = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == finding.root))
+    if link is None:
+        return None
+    item = get_row(session, link.item_id)
+    return item if item.deployment == finding.deployment else None
 
 
 def _same_problem(session: Session, finding: FindingFacts, segments: dict[str, str]) -> Item | None:
@@ -332,6 +366,7 @@ def facts_from_detect(f: FindingPublic) -> FindingFacts:
         confidence = 1.0 - float(p_value)
     trend = str(details.get("trend", "stable"))
     seg = next(iter(f.scope.segment.items())) if f.scope.segment else None
+    root = details.get("root")
     good = details.get("good")
     share = _bad_share_excess(
         f.scope.metric, f.baseline.value, f.current.value, good if isinstance(good, str) else None
@@ -353,6 +388,7 @@ def facts_from_detect(f: FindingPublic) -> FindingFacts:
         agents_per_week=f.impact.agents_per_week,
         status=f.status,
         last_seen=f.last_seen,
+        root=str(root) if isinstance(root, str) and root else None,
         details={"detector": f.detector, "excess_share": share},
     )
 
@@ -370,23 +406,30 @@ def absorb_detected(
     deployment: str | None = None,
     actor: str = history.SYSTEM,
 ) -> IntakeSummary:
-    """Every open or regressed finding of the detectors into the backlog (idempotent)."""
-    created = updated = 0
+    """Every finding of the detectors into the backlog (idempotent), whatever its state.
+
+    A problem that happened and stopped before anyone looked (a feed outage, a day of duplicate
+    deliveries) is still a problem someone owns: a resolved finding opens its item too, scored
+    at what it affects now (nothing), with its evidence. Findings that a broader one explains
+    go in after their root, so they join the root's item.
+    """
+    findings: list[FindingPublic] = []
     offset = 0
     while True:
         page = list_findings(
-            ledger,
-            FindingFilter(
-                deployment=deployment, status=["open", "regressed"], limit=1000, offset=offset
-            ),
+            ledger, FindingFilter(deployment=deployment, limit=1000, offset=offset)
         )
-        for f in page:
-            _, new = absorb_finding(ledger, facts_from_detect(f), policy, actor=actor)
-            created += new
-            updated += not new
+        findings.extend(page)
         if len(page) < 1000:
-            return IntakeSummary(created, updated)
+            break
         offset += len(page)
+    created = updated = 0
+    facts = [facts_from_detect(f) for f in findings]
+    for fact in sorted(facts, key=lambda f: (f.root is not None, f.status == "resolved")):
+        _, new = absorb_finding(ledger, fact, policy, actor=actor)
+        created += new
+        updated += not new
+    return IntakeSummary(created, updated)
 
 
 def after_analysis(ledger: Ledger, deployment: str) -> IntakeSummary:

@@ -17,6 +17,7 @@ from daytwo.detect.cells import with_segment_columns
 from daytwo.detect.data import AnalysisData, DeploymentInfo, Window
 from daytwo.detect.findings import Finding
 from daytwo.detect.registry import Detector, Needs, select
+from daytwo.detect.roots import with_roots
 from daytwo.errors import NotFoundError
 from daytwo.interactions.columns import TURNS
 from daytwo.metrics.service import baseline_window
@@ -203,7 +204,8 @@ def _analyze_one(
     run_id = service.start_run(ledger, name, [d.id for d in chosen])
     try:
         data = load_data(events, info, window, [d.needs for d in chosen])
-        findings = run_detectors(data, chosen, progress)
+        # A finding a broader one explains carries its root: the backlog joins them.
+        findings = with_roots(data, run_detectors(data, chosen, progress))
         recorded = service.record_findings(
             ledger, run_id, name, [d.id for d in chosen], findings,
             since=since, data_through=at, interactions=data.interactions.num_rows,

@@ -1,0 +1,147 @@
+"""Which finding explains which: the root scope of a problem.
+
+One problem shows up in many cells. An adoption drop at a site is also a drop in each of its
+teams, and in every tenure band that has agents there; a model change on chat raises errors in
+every team, site and journey with chat traffic. Each of those cells gets its own finding, but
+they are one problem, and the backlog should hold one item for it.
+
+A finding about metric *m* in cell *C* is **explained** by a finding about the same metric in a
+larger cell *R* that overlaps it when *C* without *R* (the rows of *C* that are not in *R*)
+shows no change of its own between the baseline and the current window: not significantly
+worse (one-sided z below :data:`Z_EXPLAINED`), or worse by less than half the metric's smallest
+effect worth a finding; or too few rows are left to tell. A team's drop is explained by its
+site's (nothing of the team is left outside the site); a tenure band's error rise is explained
+by chat's when the band's voice conversations did not change.
+
+Each explained finding carries ``details["root"]``: the fingerprint of the finding at the top of
+its chain of explanations (the broadest cell that explains it, then what explains that). Only
+findings about a journey or a segment are explained, and only by findings about a journey or a
+segment: a deployment-wide finding would explain everything. A finding is explained only by a
+strictly larger cell (more rows in the current window), so chains cannot loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from daytwo.detect.cells import MONITORED_BY_ID, Monitored, in_window, started_ns, summarise
+from daytwo.detect.cells import segment_column as _segment_column
+from daytwo.detect.data import AnalysisData
+from daytwo.detect.findings import Finding, FindingScope
+
+# One-sided z at or above which the rest of a cell is still worse on its own (p < 0.005).
+Z_EXPLAINED = 2.58
+# Fewer units than this left outside the explaining cell: nothing of its own to tell.
+MIN_LEFT = 30
+
+
+def _cell_mask(table: pa.Table, scope: FindingScope, cache: dict[object, np.ndarray]) -> np.ndarray:
+    key = (scope.journey, scope.segment)
+    found = cache.get(key)
+    if found is not None:
+        return found
+    mask = np.ones(table.num_rows, dtype=bool)
+    if scope.journey is not None:
+        mask &= np.asarray(
+            pc.fill_null(pc.equal(table["journey"], scope.journey), False).to_numpy(
+                zero_copy_only=False
+            ),
+            dtype=bool,
+        )
+    if scope.segment is not None:
+        column = _segment_column(table, scope.segment[0])
+        mask &= np.asarray(
+            pc.fill_null(pc.equal(column, scope.segment[1]), False).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+    cache[key] = mask
+    return mask
+
+
+def _worse_alone(
+    m: Monitored, values: np.ndarray, weights: np.ndarray, base: np.ndarray, cur: np.ndarray
+) -> bool:
+    """Whether the rows in ``base`` and ``cur`` show a change of their own for the worse."""
+    before = summarise(m, values, weights, base)
+    after = summarise(m, values, weights, cur)
+    if before.value is None or after.value is None or min(before.n, after.n) < MIN_LEFT:
+        return False
+    worse = (before.value - after.value) if m.good == "up" else (after.value - before.value)
+    if m.kind == "mean":
+        effect = worse / abs(before.value) if before.value else math.inf
+    else:
+        effect = worse
+    if effect < m.min_effect / 2:
+        return False
+    se = math.sqrt(before.se2 + after.se2)
+    return se == 0 or worse / se >= Z_EXPLAINED
+
+
+def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]:
+    """``findings``, each one that a broader finding explains marked with its root's fingerprint."""
+    table = data.interactions
+    w = data.window
+    candidates = [
+        f
+        for f in findings
+        if f.scope.metric in MONITORED_BY_ID
+        and (f.scope.journey is not None or f.scope.segment is not None)
+    ]
+    if table.num_rows == 0 or len(candidates) < 2:
+        return list(findings)
+    starts = started_ns(table)
+    base_rows = in_window(starts, w.baseline_start, w.baseline_end)
+    cur_rows = in_window(starts, w.current_start, w.current_end)
+    masks: dict[object, np.ndarray] = {}
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    parent: dict[str, str] = {}
+    by_metric: dict[str, list[Finding]] = {}
+    for f in candidates:
+        by_metric.setdefault(str(f.scope.metric), []).append(f)
+    for metric, group in by_metric.items():
+        if len(group) < 2:
+            continue
+        m = MONITORED_BY_ID[metric]
+        if metric not in arrays:
+            arrays[metric] = m.arrays(table)
+        values, weights = arrays[metric]
+        size = {
+            f.fingerprint: int((_cell_mask(table, f.scope, masks) & cur_rows & (weights > 0)).sum())
+            for f in group
+        }
+        for child in group:
+            c_mask = _cell_mask(table, child.scope, masks)
+            best: Finding | None = None
+            for cand in group:
+                if cand.fingerprint == child.fingerprint:
+                    continue
+                if size[cand.fingerprint] <= size[child.fingerprint]:
+                    continue
+                r_mask = _cell_mask(table, cand.scope, masks)
+                if not (c_mask & r_mask & cur_rows).any():
+                    continue
+                rest = c_mask & ~r_mask
+                if _worse_alone(m, values, weights, rest & base_rows, rest & cur_rows):
+                    continue
+                if best is None or size[cand.fingerprint] > size[best.fingerprint]:
+                    best = cand
+            if best is not None:
+                parent[child.fingerprint] = best.fingerprint
+    if not parent:
+        return list(findings)
+    out = []
+    for f in findings:
+        root = parent.get(f.fingerprint)
+        if root is None:
+            out.append(f)
+            continue
+        while root in parent:
+            root = parent[root]
+        out.append(dataclasses.replace(f, details={**dict(f.details), "root": root}))
+    return out

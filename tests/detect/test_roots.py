@@ -1,0 +1,126 @@
+"""Root scopes: a finding a broader one explains is marked with the broader one's fingerprint."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from daytwo.detect import Finding, Window, analysis_data
+from daytwo.detect.findings import FindingScope, Severity
+from daytwo.detect.roots import with_roots
+
+D0 = datetime(2026, 3, 1, tzinfo=UTC)
+WINDOW = Window(D0, D0 + timedelta(days=14), D0 + timedelta(days=21), D0 + timedelta(days=28))
+TEAMS = {"a1": "a", "a2": "a", "b1": "b"}
+N = 200  # conversations per team and window
+
+
+def _rows(voice_on_b: bool = False) -> list[dict[str, object]]:
+    """Escalations 20% everywhere in the baseline; in the current week 50% on site a (both of its
+    teams), 20% on site b except its payments conversations (60%). Odd conversations are in
+    Spanish, even ones in English; b1's payments ones are every third, in both languages. With
+    ``voice_on_b`` site b's Spanish conversations are on voice, everything else on chat."""
+    rows: list[dict[str, object]] = []
+    for team, site in TEAMS.items():
+        for window, first_day in (("b", 0), ("c", 21)):
+            journeys = ["payments" if team == "b1" and k % 3 == 0 else "billing" for k in range(N)]
+            for k in range(N):
+                if window == "b":
+                    share = 0.2
+                elif site == "a":
+                    share = 0.5
+                else:
+                    share = 0.6 if journeys[k] == "payments" else 0.2
+                # Escalate the first `share` of the conversations of each journey.
+                group = [j for j in range(N) if journeys[j] == journeys[k]]
+                escalated = group.index(k) < share * len(group)
+                start = D0 + timedelta(days=first_day + k % 7, hours=10)
+                spanish = k % 2 == 1
+                rows.append(
+                    {
+                        "interaction_id": f"{window}-{team}-{k}",
+                        "started_at": start,
+                        "ended_at": start + timedelta(minutes=3),
+                        "channel": "voice" if voice_on_b and site == "b" and spanish else "chat",
+                        "journey": journeys[k],
+                        "outcome": "escalated" if escalated else "contained",
+                        "segments": [
+                            ("site", site),
+                            ("team", team),
+                            ("language", "es" if spanish else "en"),
+                        ],
+                    }
+                )
+    return rows
+
+
+def _finding(journey: str | None = None, segment: tuple[str, str] | None = None) -> Finding:
+    at = D0 + timedelta(days=27)
+    return Finding(
+        detector="degradation",
+        kind="degradation",
+        title=f"Escalation worse in {journey or segment}",
+        scope=FindingScope("bot", journey=journey, segment=segment, metric="escalation_rate"),
+        severity=Severity.high,
+        first_seen=at,
+        last_seen=at,
+    )
+
+
+def test_children_carry_the_root_that_explains_them() -> None:
+    data = analysis_data("bot", WINDOW, _rows())
+    site = _finding(segment=("site", "a"))
+    team_a1 = _finding(segment=("team", "a1"))
+    team_a2 = _finding(segment=("team", "a2"))
+    spanish = _finding(segment=("language", "es"))  # its rise is all on site a
+    # Site b's own problem, in both languages: no language explains it, nor site a.
+    payments = _finding(journey="payments")
+    everything = Finding(  # deployment-wide: never a root, never explained
+        detector="slo_breach",
+        kind="slo_breach",
+        title="Escalation breaches its target",
+        scope=FindingScope("bot", metric="escalation_rate"),
+        severity=Severity.medium,
+        first_seen=D0,
+        last_seen=D0,
+    )
+    out = with_roots(data, [team_a1, site, team_a2, spanish, payments, everything])
+    roots = {f.scope.label(): f.details.get("root") for f in out}
+    assert roots == {
+        team_a1.scope.label(): site.fingerprint,
+        site.scope.label(): None,
+        team_a2.scope.label(): site.fingerprint,
+        spanish.scope.label(): site.fingerprint,
+        payments.scope.label(): None,
+        everything.scope.label(): None,
+    }
+    # The order and everything but the root are kept.
+    assert [f.fingerprint for f in out] == [
+        f.fingerprint for f in (team_a1, site, team_a2, spanish, payments, everything)
+    ]
+
+
+def test_the_root_is_the_broadest_cell_that_explains_a_finding() -> None:
+    # Chat holds all of site a and half of site b: site a without chat is empty, so chat explains
+    # the site, and the teams of site a go to the top of the chain, chat.
+    data = analysis_data("bot", WINDOW, _rows(voice_on_b=True))
+    chat = _finding(segment=("channel", "chat"))
+    site = _finding(segment=("site", "a"))
+    team_a1 = _finding(segment=("team", "a1"))
+    out = {f.fingerprint: f.details.get("root") for f in with_roots(data, [team_a1, site, chat])}
+    assert out == {
+        team_a1.fingerprint: chat.fingerprint,
+        site.fingerprint: chat.fingerprint,
+        chat.fingerprint: None,  # a smaller cell never explains a larger one
+    }
+    # Findings of another metric never explain each other.
+    other = Finding(
+        detector="degradation",
+        kind="degradation",
+        title="Containment worse on chat",
+        scope=FindingScope("bot", segment=("channel", "chat"), metric="containment_rate"),
+        severity=Severity.high,
+        first_seen=D0,
+        last_seen=D0,
+    )
+    out = {f.fingerprint: f.details.get("root") for f in with_roots(data, [team_a1, other])}
+    assert out == {team_a1.fingerprint: None, other.fingerprint: None}
