@@ -10,12 +10,16 @@ For each generator seed the 90-day demo is loaded through the real ingest path. 
   control journeys, a shipping time anywhere that leaves full windows on both sides, the other
   control journeys as control). At least 90% must come out ``inconclusive``.
 
-Then, on the demo deployment (the first seed), the detectors run as of its latest data and
-their findings become items the way ``daytwo analyze`` makes them; for every injected problem the
-items whose findings show it (matched by scope, as the detection benchmark matches findings)
-are reported with their owners and priorities: the target is exactly one item per problem.
-The manifest declares no weekly cost per problem, so whether the priority order matches the
-problems' true weekly cost is not measured here.
+Then, on every seed, the detectors run and their findings become items the way ``daytwo
+analyze`` makes them: the feed checks once a week over the history (as the scheduler would have
+run them, so that problems that came and went, the feed outage and the duplicate deliveries,
+were seen while they lasted), then every detector as of the latest data. For every injected
+problem the items whose findings show it (matched by scope, as the detection benchmark matches
+findings) are reported with their owners, priorities and scores. The targets: exactly one item
+per problem in each deployment it touched, every one owned, and the items' order by score the
+order of the problems' true weekly cost (the manifest's ``true_weekly_cost``, from the
+generator's parameters and the deployment's cost model): every pair of problems with different
+true costs ordered the same way by score (Spearman's rho over all problems is reported too).
 
 The impact target is met on the demo deployment itself (seed 7, what ``daytwo demo`` builds) with
 the nulls of all seeds pooled at or above 90%; the other seeds (1-4) are reported alongside,
@@ -50,6 +54,8 @@ END = date(2026, 11, 29)
 DAYS = 90
 N_NULL = 20
 TOLERANCE = 0.25
+# The first day an analysis can run: a week before the baseline, two weeks of it, a week after.
+FIRST_ANALYSIS_DAY = 28
 NULL_INCONCLUSIVE = 0.90
 
 
@@ -79,10 +85,56 @@ SHOWS: dict[str, Any] = {
 }
 
 
+def _ranks(values: list[float]) -> list[float]:
+    """Ranks from 1, ties sharing their mean rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(x: list[float], y: list[float]) -> float | None:
+    """Spearman's rho (Pearson's r of the ranks); None when either side is constant."""
+    rx, ry = _ranks(x), _ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    return None if sxx == 0 or syy == 0 else sxy / (sxx * syy) ** 0.5
+
+
+def misordered(truth: list[float], score: list[float]) -> int:
+    """Pairs whose true costs differ but whose scores are not in the same strict order."""
+    bad = 0
+    for i in range(len(truth)):
+        for j in range(i + 1, len(truth)):
+            if truth[i] != truth[j] and (truth[i] - truth[j]) * (score[i] - score[j]) <= 0:
+                bad += 1
+    return bad
+
+
+def _replay_feed_weekly(ledger: Ledger, events: Any, manifest: dict[str, Any]) -> None:
+    """The feed checks as of the end of every week of the history, oldest first."""
+    end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
+    at = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
+    at += timedelta(days=FIRST_ANALYSIS_DAY)
+    while at < end:
+        analyze(ledger, events, as_of=at, detector_ids=["feed_quality"], force=True)
+        at += timedelta(days=7)
+
+
 def _items_on_demo(settings: Settings, manifest: dict[str, Any]) -> dict[str, Any]:
     """Run the detectors (which hand their findings to the backlog) and map items to problems."""
     ledger = Ledger(settings.resolved_ledger_url)
     with open_event_store(settings.resolved_events_url) as events:
+        _replay_feed_weekly(ledger, events, manifest)
         analyze(ledger, events, force=True)
     items = [get_item(ledger, i.id) for i in list_items(ledger)]
     ledger.dispose()
@@ -97,17 +149,34 @@ def _items_on_demo(settings: Settings, manifest: dict[str, Any]) -> dict[str, An
             for i in items
             if i.deployment in deployments and any(shows(f.snapshot, p) for f in i.findings)
         ]
+        per_deployment = {d: sum(i.deployment == d for i in hits) for d in deployments}
         problems.append(
             {
                 "problem": p["id"],
+                "true_weekly_cost": p["expected"]["true_weekly_cost"]["value"],
                 "items": [
-                    {"id": i.id, "owner": i.owner, "priority": i.priority, "score": i.score}
+                    {
+                        "id": i.id,
+                        "deployment": i.deployment,
+                        "owner": i.owner,
+                        "status": i.status,
+                        "priority": i.priority,
+                        "score": i.score,
+                        "findings": len(i.findings),
+                    }
                     for i in hits
                 ],
-                "exactly_one": len(hits) == 1,
+                "items_per_deployment": per_deployment,
+                "exactly_one": all(n == 1 for n in per_deployment.values()),
                 "all_owned": all(i.owner for i in hits),
+                # The problem's place in the backlog: its highest-scored item.
+                "score": max((i.score for i in hits), default=0.0),
             }
         )
+    truth = [float(p["true_weekly_cost"]) for p in problems]
+    scores = [float(p["score"]) for p in problems]
+    bad = misordered(truth, scores)
+    one = all(p["exactly_one"] and p["all_owned"] for p in problems)
     return {
         "items": len(items),
         "findings": sum(len(i.findings) for i in items),
@@ -115,8 +184,15 @@ def _items_on_demo(settings: Settings, manifest: dict[str, Any]) -> dict[str, An
         "problems_with_exactly_one_item": sum(p["exactly_one"] for p in problems),
         "problems_with_an_item": sum(bool(p["items"]) for p in problems),
         "every_matching_item_owned": all(p["all_owned"] for p in problems),
-        "target_met": all(p["exactly_one"] and p["all_owned"] for p in problems),
-        "priority_order_vs_true_weekly_cost": "not measured: no weekly cost in the manifest",
+        "one_owned_item_per_problem": one,
+        "order_by_score": [p["problem"] for p in sorted(problems, key=lambda p: -p["score"])],
+        "order_by_true_weekly_cost": [
+            p["problem"] for p in sorted(problems, key=lambda p: -p["true_weekly_cost"])
+        ],
+        "spearman_score_vs_true_weekly_cost": spearman(truth, scores),
+        "misordered_pairs": bad,
+        "order_matches": bad == 0,
+        "target_met": one and bad == 0,
     }
 
 
@@ -223,7 +299,7 @@ def _one_seed(work: Path, seed: int, per_day: int, *, with_items: bool) -> dict[
 
 
 def run(work: Path, *, seeds: list[int], per_day: int) -> dict[str, Any]:
-    per_seed = [_one_seed(work, seed, per_day, with_items=n == 0) for n, seed in enumerate(seeds)]
+    per_seed = [_one_seed(work, seed, per_day, with_items=True) for seed in seeds]
     all_nulls = [n for s in per_seed for n in s["nulls"]]
     return {
         "seeds": seeds,
@@ -244,12 +320,26 @@ def run(work: Path, *, seeds: list[int], per_day: int) -> dict[str, Any]:
         / len(all_nulls),
         "nulls_met_every_seed": all(s["nulls_met"] for s in per_seed),
         "items_on_demo": per_seed[0]["items_on_demo"],
+        "items_met_seeds": sum(s["items_on_demo"]["target_met"] for s in per_seed),
+        "items_per_seed": [
+            {
+                "seed": s["seed"],
+                "items": {
+                    p["problem"]: p["items_per_deployment"] for p in s["items_on_demo"]["problems"]
+                },
+                "spearman": s["items_on_demo"]["spearman_score_vs_true_weekly_cost"],
+                "misordered_pairs": s["items_on_demo"]["misordered_pairs"],
+                "target_met": s["items_on_demo"]["target_met"],
+            }
+            for s in per_seed
+        ],
         "per_seed": per_seed,
         "fix_met_seeds": sum(s["fix"]["met"] for s in per_seed),
         # The target is the demo deployment's (the first seed, the one `daytwo demo` builds);
         # the other seeds show how the same estimator fares on other draws of the same story.
         "met": per_seed[0]["fix"]["met"]
         and per_seed[0]["nulls_met"]
+        and all(s["items_on_demo"]["target_met"] for s in per_seed)
         and sum(n["verdict"] == "inconclusive" for n in all_nulls) / len(all_nulls)
         >= NULL_INCONCLUSIVE,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

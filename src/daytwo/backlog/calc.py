@@ -79,6 +79,11 @@ COST_BASIS: Mapping[str, tuple[str, float]] = {
     "average_handle_time": ("agent_minute", 1.0),
     "adoption_decay": ("agent_minute", 1.0),
     "suggestion_acceptance_rate": ("agent_minute", 1.0),
+    # An answer that errored or timed out is asked again or given up on; slowed answers cost
+    # every conversation that waits for them.
+    "error_rate": ("failed_answer", 1.0),
+    "latency_mean": ("slow_conversation", 1.0),
+    "latency_p95": ("slow_conversation", 1.0),
 }
 
 

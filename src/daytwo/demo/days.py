@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from daytwo.demo.manifest import (
     AGENT_MINUTE_COST,
+    AI_HANDLE_FACTOR,
     ASSIST,
     ASSIST_FEE,
     ASSIST_VOICE_SHARE,
@@ -19,6 +20,7 @@ from daytwo.demo.manifest import (
     BOT,
     BOT_CHAT_SHARE,
     BOT_FEE,
+    EXTRA_REPLIES_MEAN,
     FALLBACK_CAP,
     FALLBACK_IF_CONTAINED,
     FALLBACK_IF_NOT,
@@ -35,6 +37,8 @@ from daytwo.demo.manifest import (
     OOS_SHARE,
     PILOT_DAYS,
     SITES,
+    SUGGESTION_SHARE,
+    SUMMARY_SHARE,
     TENURE_BANDS,
     TENURE_HANDLE_FACTOR,
     ramp,
@@ -325,7 +329,7 @@ def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> Batch:
     voice = rng.random(n) < ASSIST_VOICE_SHARE
 
     # Layout: the agent greets, then (customer, agent) pairs; the agent has the last word.
-    n_turns = 1 + 2 * (2 + np.minimum(rng.poisson(1.8, n), 6))
+    n_turns = 1 + 2 * (2 + np.minimum(rng.poisson(EXTRA_REPLIES_MEAN, n), 6))
     rows, pos, first = _layout(n_turns)
     agent_turn = pos % 2 == 0
     role = np.where(agent_turn, ROLE["agent"], ROLE["user"])
@@ -333,8 +337,8 @@ def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> Batch:
     # Suggestions: on most agent replies a suggested reply or knowledge card, and a summary at
     # the end; each is shown, then accepted, edited, dismissed or ignored.
     replies = np.flatnonzero(agent_turn & (pos > 0))
-    suggested = replies[rng.random(len(replies)) < 0.8]
-    summarised = np.flatnonzero(rng.random(n) < 0.7)
+    suggested = replies[rng.random(len(replies)) < SUGGESTION_SHARE]
+    summarised = np.flatnonzero(rng.random(n) < SUMMARY_SHARE)
     anchor = np.concatenate([suggested, first[summarised] + n_turns[summarised] - 1])
     is_summary = np.concatenate(
         [np.zeros(len(suggested), dtype=bool), np.ones(len(summarised), dtype=bool)]
@@ -364,7 +368,7 @@ def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> Batch:
     tenure = agents.tenure[agent]
     minutes = np.array([j.agent_minutes for j in JOURNEYS])[journey]
     median = minutes * 60 * np.where(voice, 1.0, 1.25) * np.array(TENURE_HANDLE_FACTOR)[tenure]
-    handle = np.exp(rng.normal(np.log(median), 0.4)) * np.where(ai_used, 0.9, 1.0)
+    handle = np.exp(rng.normal(np.log(median), 0.4)) * np.where(ai_used, AI_HANDLE_FACTOR, 1.0)
     handle = np.round(np.clip(handle, 60, 3600), 1)
     # Turns spread over the first 85% of the conversation; wrap-up (and the summary) after.
     steps = rng.gamma(2.0, 1.0, len(rows))

@@ -15,6 +15,7 @@ fixed journey or its control journeys, so the fix's true effect is the only chan
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -55,6 +56,22 @@ FALLBACK_CAP = 0.95
 AGENT_MINUTE_COST = 0.9
 BOT_FEE = 0.04
 ASSIST_FEE = 0.02
+# What the bank declares a hand-over, a failed answer and a slowed conversation cost. A failed
+# answer (an error or a timeout) is asked again or given up on: priced at a tenth of a hand-over.
+# A conversation whose answers are slowed costs the customer's time: priced at a fiftieth.
+ESCALATION_COST = 6.5
+FAILED_ANSWER_COST = 0.65
+SLOW_CONVERSATION_COST = 0.13
+# Agent assist (``days.py``): a reply turn carries a suggestion with this chance, a conversation
+# ends with a summary with this chance, an agent replies 2 + Poisson(this) times (at most 8), and
+# a conversation where a suggestion was used takes this fraction of the time.
+SUGGESTION_SHARE = 0.8
+SUMMARY_SHARE = 0.7
+EXTRA_REPLIES_MEAN = 1.8
+AI_HANDLE_FACTOR = 0.9
+# The virtual agent's answers per conversation, on average (greeting, main and thanks pairs of
+# the layout in ``days.py``).
+ANSWERS_PER_CONVERSATION = 2.4
 
 
 @dataclass(frozen=True)
@@ -224,9 +241,11 @@ def deployment_specs(start: date) -> list[DeploymentSpec]:
                 "csat": 3.8,
             },
             cost_model={
-                "escalation": 6.5,
+                "escalation": ESCALATION_COST,
                 "agent_minute": AGENT_MINUTE_COST,
                 "ai_per_interaction": BOT_FEE,
+                "failed_answer": FAILED_ANSWER_COST,
+                "slow_conversation": SLOW_CONVERSATION_COST,
             },
             description="Virtual agent on web chat and the phone line (voice) for retail "
             "banking customers.",
@@ -288,7 +307,103 @@ def build_manifest(
     }
     if schedule is not None:
         manifest["problems"] = _problems(start, schedule, gap_intents, duplicates)
+        costs = true_weekly_costs(schedule, interactions_per_day)
+        for p in manifest["problems"]:
+            if p["id"] in costs:
+                p["expected"]["true_weekly_cost"] = costs[p["id"]]
     return manifest
+
+
+def acceptance_before() -> tuple[float, float]:
+    """Mean chance an agent takes a suggested reply or card, and a summary (``setting.py``:
+    propensity 0.42 + 0.03 per tenure band + 0.12 for the pilot; a card is taken 0.85 as
+    often as a reply, a summary 1.25 times)."""
+    tenure = sum(i * w for i, w in enumerate(TENURE_WEIGHTS))
+    propensity = 0.42 + 0.03 * tenure + 0.12 * PILOT_AGENTS / N_AGENTS
+    reply_or_card = propensity * (0.65 * 1.0 + 0.35 * 0.85)
+    return reply_or_card, min(0.97, propensity * 1.25)
+
+
+def ai_used_share(reply: float, summary: float) -> float:
+    """Chance a conversation uses at least one suggestion, at these acceptance chances."""
+    suggestions = SUGGESTION_SHARE * (2 + EXTRA_REPLIES_MEAN)
+    unused: float = (1 - reply) ** suggestions * (1 - SUMMARY_SHARE * summary)
+    return 1 - unused
+
+
+def true_weekly_costs(s: ProblemSchedule, interactions_per_day: int) -> dict[str, dict[str, Any]]:
+    """What each injected problem costs a week once fully in effect, in the deployment's own
+    cost model (the prices above), from the generator's parameters: the extra bad outcomes it
+    causes over what the same conversations would have had without it, times their price.
+
+    Volumes are those of the history's mean week. A lost contact is priced as a hand-over (the
+    bot's cost model has no separate price, and the backlog prices it the same way). The feed
+    outage and the duplicate deliveries cost customers nothing: no conversation went worse,
+    only the data about them did, and both stopped before the end of the history.
+    """
+    bot_week = interactions_per_day * BOT_SHARE * 7
+    assist_week = interactions_per_day * (1 - BOT_SHARE) * 7
+    # Knowledge gap: its questions, routed to the gap journeys, end as hand-overs and lost
+    # contacts far more often than those journeys' own questions.
+    weights = [w / sum(s.gap_journey_weights) for w in s.gap_journey_weights]
+    routed = [journey(j) for j in s.gap_journeys]
+    escalation = 1 - s.gap_containment - s.gap_abandonment
+    usual_escalation = sum(w * j.escalation for w, j in zip(weights, routed, strict=True))
+    usual_abandonment = sum(w * j.abandonment for w, j in zip(weights, routed, strict=True))
+    gap_volume = bot_week * s.gap_share
+    gap_bad = (escalation - usual_escalation) + (s.gap_abandonment - usual_abandonment)
+    gap = gap_volume * gap_bad * ESCALATION_COST
+    # Flow change: the journey's in-scope conversations are handed over flow_effect more often.
+    flowed = bot_week * journey(s.flow_journey).share * (1 - s.gap_share) * s.flow_effect
+    flow = flowed * ESCALATION_COST
+    # Model change: chat conversations with at least one failed answer, over the old model's;
+    # and every chat conversation's answers slowed.
+    chat_week = bot_week * BOT_CHAT_SHARE
+    failed_share = (1 - BASE_ERROR_RATE) ** ANSWERS_PER_CONVERSATION - (
+        1 - s.error_rate_after
+    ) ** ANSWERS_PER_CONVERSATION
+    model = chat_week * failed_share * FAILED_ANSWER_COST + chat_week * SLOW_CONVERSATION_COST
+    # Adoption decay: the site's conversations that no longer use a suggestion lose the time a
+    # used suggestion saves.
+    reply, summary = acceptance_before()
+    lost_use = ai_used_share(reply, summary) - ai_used_share(
+        reply * s.decay_floor, summary * s.decay_floor
+    )
+    mix = [j.share * (1 - j.containment) for j in JOURNEYS]
+    minutes = sum(m * j.agent_minutes for m, j in zip(mix, JOURNEYS, strict=True)) / sum(mix)
+    channel = ASSIST_VOICE_SHARE * 1.0 + (1 - ASSIST_VOICE_SHARE) * 1.25
+    tenure = sum(w * f for w, f in zip(TENURE_WEIGHTS, TENURE_HANDLE_FACTOR, strict=True))
+    handle = minutes * channel * tenure * math.exp(0.4**2 / 2)  # lognormal(sigma 0.4) mean
+    site_week = assist_week * SITE_WEIGHTS[SITES.index(s.decay_site)]
+    decay = site_week * lost_use * handle * (1 - AI_HANDLE_FACTOR) * AGENT_MINUTE_COST
+
+    def entry(value: float, basis: str) -> dict[str, Any]:
+        return {"value": round(value, 2), "basis": basis}
+
+    return {
+        "knowledge-gap-payroll": entry(
+            gap,
+            f"{gap_volume:.0f} gap conversations a week x {gap_bad:.3f} more hand-overs and "
+            f"lost contacts than their journeys' own x escalation {ESCALATION_COST:g}",
+        ),
+        "flow-change-escalations": entry(
+            flow, f"{flowed:.0f} more hand-overs a week x escalation {ESCALATION_COST:g}"
+        ),
+        "model-regression": entry(
+            model,
+            f"{chat_week * failed_share:.0f} more chat conversations with a failed answer a week "
+            f"x failed_answer {FAILED_ANSWER_COST:g} + {chat_week:.0f} slowed chat "
+            f"conversations x slow_conversation {SLOW_CONVERSATION_COST:g}",
+        ),
+        "adoption-decay-porto": entry(
+            decay,
+            f"{site_week * lost_use:.0f} conversations a week without a used suggestion x "
+            f"{handle * (1 - AI_HANDLE_FACTOR):.2f} agent minutes x agent_minute "
+            f"{AGENT_MINUTE_COST:g}",
+        ),
+        "feed-outage": entry(0.0, "no conversation went worse: only the data was lost"),
+        "duplicate-deliveries": entry(0.0, "no conversation went worse: only counted twice"),
+    }
 
 
 def _problems(
