@@ -298,7 +298,12 @@ def _card_at(text: str, offset: int) -> Offsets | None:
         return start, end
     # An issuer range this table does not know (new, regional or retired ranges): a number
     # of card length that passes Luhn next to the word "card" is still a card.
-    if 13 <= len(digits) <= 19 and luhn_valid(digits) and _CARD_CONTEXT.near(text, start, end):
+    if 12 <= len(digits) <= 19 and luhn_valid(digits) and _CARD_CONTEXT.near(text, start, end):
+        return start, end
+    # Sixteen digits is the card length; with a major-industry digit of the card networks
+    # (ISO/IEC 7812: 3 travel, 4-5 banking, 6 merchandising and banking) and Luhn, it is a card
+    # even where its issuer range is unknown here.
+    if len(digits) == 16 and digits[0] in "3456" and luhn_valid(digits):
         return start, end
     # "4111 1111 1111 1111 12/27": a trailing short group may be an expiry date.
     last_sep = max(text.rfind(" ", start, end), text.rfind("-", start, end))
