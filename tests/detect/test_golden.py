@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from daytwo.detect import AnalysisData, DeploymentInfo, Finding, Window, analysis_data, detectors
+from tests.detect.gaps.data import CRYPTO, PETS
+from tests.detect.gaps.test_emerging import build as gap_data
 
 D0 = datetime(2026, 3, 1, tzinfo=UTC)
 # Baseline: days 0-13; current: days 21-27 (as of the start of day 28).
@@ -313,7 +315,24 @@ def _check_silent(findings: list[Finding]) -> None:
     assert f.scope.journey is None
 
 
+def _check_gap(findings: list[Finding]) -> None:
+    # 8 crypto questions sent on 2 days of the current week: 16 a week, none before; the pet
+    # questions are as frequent as in the baseline, so they are no finding.
+    (f,) = findings
+    assert f.kind == "knowledge_gap"
+    assert f.scope.journey == "billing"
+    assert f.current is not None
+    assert f.current.n == 16
+    assert "bitcoin" in f.title
+
+
 CASES = [
+    Case(
+        "knowledge_gap",
+        "a new topic of 16 a week next to a steady one",
+        lambda: gap_data([("billing", CRYPTO, [22, 24]), ("travel", PETS, [22, 24, 2, 4, 9, 11])]),
+        _check_gap,
+    ),
     Case("degradation", "escalation triples", lambda: escalations(0.10, 0.30), _check_escalation),
     Case("degradation", "stable rates find nothing", lambda: escalations(0.10, 0.11),
          _check_nothing),

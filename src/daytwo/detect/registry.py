@@ -40,6 +40,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "daytwo.detect.drift",
     "daytwo.detect.silent",
     "daytwo.detect.feed",
+    "daytwo.detect.gaps.detector",
 )
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
