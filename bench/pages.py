@@ -1,12 +1,12 @@
 """Server time of the analytic pages and APIs on a large demo deployment (issue: Measure).
 
-Builds the demo generator's deployment at ``--interactions-per-day`` (15,000 a day for 90 days
-is about 1.35 million interactions and 10 million turns: at least the issue's million
+Builds the demo generator's deployment at ``--interactions-per-day`` (15,300 a day for 90 days
+is about 1.37 million interactions and 10.1 million turns: at least the issue's million
 conversations and ten million turns) into a temporary data dir once, then times each page
 in-process through the ASGI app (server time, no network), ``--repeat`` times after one warm-up,
 and writes medians to ``bench/results/pages.json``.
 
-    python -m bench.pages --interactions-per-day 15000
+    python -m bench.pages --interactions-per-day 15300
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def run(work: Path, *, repeat: int, per_day: int, data_dir: Path | None = None) 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pages")
-    parser.add_argument("--interactions-per-day", type=int, default=15_000)
+    parser.add_argument("--interactions-per-day", type=int, default=15_300)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="Reuse a data dir built by an earlier run."
