@@ -95,6 +95,27 @@ def test_a_deleted_entry_is_named(settings: Settings) -> None:
     ledger.dispose()
 
 
+def test_deleted_newest_entries_are_caught_against_a_recorded_head(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DAYTWO_DATA_DIR", str(settings.data_dir))
+    ledger = filled_ledger(settings)
+    assert run(["audit", "verify"]) == 0
+    printed = capsys.readouterr().out
+    head = next(w for w in printed.split() if ":" in w and len(w.partition(":")[2]) == 64)
+    assert run(["audit", "verify", "--head", head]) == 0
+    last = int(head.partition(":")[0])
+    with ledger.session() as s:  # cut the newest two entries: the rest still chains
+        s.execute(delete(AuditEntry).where(AuditEntry.id >= last - 1))
+    assert audit.verify(ledger).ok
+    assert run(["audit", "verify", "--head", head]) == 1
+    assert f"entry {last} deleted" in capsys.readouterr().err
+    ledger.dispose()
+    assert run(["audit", "verify", "--head", "7:nothex"]) != 0
+
+
 def test_reordered_entries_are_named(settings: Settings) -> None:
     ledger = filled_ledger(settings)
     # Swap entries 2 and 3 wholesale (contents and hashes), keeping the ids in place.

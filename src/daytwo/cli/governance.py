@@ -242,12 +242,28 @@ def keys_revoke(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    head: str = typer.Option(
+        None,
+        "--head",
+        help="ID:HASH printed by an earlier verify and kept elsewhere: also detects deleted "
+        "newest entries.",
+    ),
+) -> None:
     """Check the hash chain; name every edited, deleted or reordered entry (exit 1 if any)."""
+    recorded: tuple[int, str] | None = None
+    if head:
+        entry_id, _, entry_hash = head.partition(":")
+        if not entry_id.isdigit() or len(entry_hash) != 64:
+            raise InputError("--head takes ID:HASH as printed by `daytwo audit verify`.")
+        recorded = (int(entry_id), entry_hash)
     with open_ledger() as ledger:
-        result = audit.verify(ledger)
+        result = audit.verify(ledger, recorded_head=recorded)
     if result.ok:
-        out.print(f"audit log intact: {result.entries:,} entries, head {result.head}")
+        out.print(
+            f"audit log intact: {result.entries:,} entries, head {result.entries}:{result.head} "
+            "(keep it outside daytwo and pass it as --head next time)"
+        )
         return
     for b in result.breaks:
         err.print(f"[bold red]entry {b.entry_id} {b.problem}:[/] {b.message}")

@@ -108,8 +108,13 @@ class Verification:
         return not self.breaks
 
 
-def verify(ledger: Ledger) -> Verification:
-    """Walk the whole chain; report every entry that is edited, missing or out of order."""
+def verify(ledger: Ledger, *, recorded_head: tuple[int, str] | None = None) -> Verification:
+    """Walk the whole chain; report every entry that is edited, missing or out of order.
+
+    Deleting the newest entries leaves a shorter chain that holds; ``recorded_head`` (an
+    entry id and hash printed by an earlier verification and kept outside daytwo) catches it:
+    that entry must still be in the chain, unchanged.
+    """
     with ledger.session() as session:
         entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
         session.expunge_all()
@@ -149,6 +154,22 @@ def verify(ledger: Ledger) -> Verification:
             )
         prev_hash = entry.hash
         expected_id = entry.id + 1
+    if recorded_head is not None:
+        head_id, head_hash = recorded_head
+        kept = next((e for e in entries if e.id == head_id), None)
+        if kept is None:
+            breaks.append(
+                Break(
+                    head_id,
+                    "deleted",
+                    f"entry {head_id}, a recorded head, is gone: the chain ends at entry "
+                    f"{entries[-1].id if entries else 0}",
+                )
+            )
+        elif kept.hash != head_hash:
+            breaks.append(
+                Break(head_id, "edited", f"entry {head_id} no longer has the recorded hash")
+            )
     return Verification(len(entries), prev_hash, breaks)
 
 
