@@ -81,6 +81,10 @@ def crashing(settings: Settings) -> Iterator[TestClient]:
     def crash() -> None:
         raise RuntimeError("secret internals: /srv/daytwo/ledger.sqlite password=hunter2")
 
+    @router.post("/api/v1/crash", dependencies=[requires(Scope.public)])
+    def crash_write() -> None:
+        raise RuntimeError("a write that fails half-way")
+
     app.include_router(router)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
@@ -96,6 +100,19 @@ def test_no_stack_trace_reaches_a_client(
     assert "hunter2" not in r.text
     assert "Traceback" not in r.text
     assert "hunter2" in caplog.text  # operators still see it
+    # The error page carries the same security headers as every other answer.
+    assert r.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+def test_a_write_that_crashes_is_audited_as_a_500(crashing: TestClient) -> None:
+    assert crashing.post("/api/v1/crash").status_code == 500
+    ledger = crashing.app.state.ledger  # type: ignore[attr-defined]
+    entries = audit.entries(ledger, action="http.post", limit=5)
+    assert any(
+        e.target == "/api/v1/crash" and (e.after or {}).get("status") == 500 for e in entries
+    )
+    assert audit.verify(ledger).ok
 
 
 def test_serving_beyond_loopback_needs_secure_cookies() -> None:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from daytwo.errors import AuthenticationRequired, DaytwoError, RateLimited
+from daytwo.server.security import HEADERS as SECURITY_HEADERS
 
 log = logging.getLogger("daytwo.server")
 
@@ -60,4 +61,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Log the trace for operators; never send it to clients.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal_error", "Internal server error."), status_code=500)
+        # Answered outside the middleware stack: the security headers are added here.
+        return JSONResponse(
+            error_body("internal_error", "Internal server error."),
+            status_code=500,
+            headers={name.decode(): value.decode() for name, value in SECURITY_HEADERS},
+        )

@@ -109,9 +109,12 @@ class SecurityMiddleware:
                 ]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
-        if scope.get("method") in WRITE_METHODS and status.get("code", 500) != 429:
-            await run_in_threadpool(_audit_write, scope, status.get("code", 500))
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            # A write that failed with an unhandled error is audited too (as a 500).
+            if scope.get("method") in WRITE_METHODS and status.get("code", 500) != 429:
+                await run_in_threadpool(_audit_write, scope, status.get("code", 500))
 
 
 async def _too_many(send: Send, wait: int) -> None:
