@@ -291,6 +291,10 @@ def page(
             problems.append(f"console {message.type}: {message.text} ({where})")
 
     def on_request_failed(req: Request) -> None:
+        # ERR_ABORTED is the browser cancelling a request because the page moved on (a form
+        # submitted while the favicon loads); a server that fails answers >= 400, seen below.
+        if req.failure and "ERR_ABORTED" in req.failure:
+            return
         problems.append(f"request failed: {req.method} {req.url}: {req.failure}")
 
     def on_response(response: Response) -> None:
