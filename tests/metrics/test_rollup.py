@@ -89,6 +89,7 @@ def test_rollups_follow_every_write_and_replacement() -> None:
         _write(store, [moved], "c")
         for s in SLICES:
             _assert_paths_agree(store, s)
+        assert rollup.volumes(store) == store.volumes()
         # The rollup path really was taken for whole-hour slices.
         ready = frozenset(t.name for t in rollup.TABLES if store.derived_ready(t.name))
         sources = {

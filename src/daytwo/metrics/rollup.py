@@ -183,7 +183,7 @@ class TurnValues:
 
 def _turn_values() -> TurnValues | None:
     sets = {TurnValues(str(m.value), m.where) for m in METRICS if m.source == "turns"}
-    if len(sets) > 1:  # pragma: no cover - guarded by a test on the catalog
+    if len(sets) > 1:  # a catalog change that needs a second value table fails at import
         raise ValueError("turn-level metrics must share one value and filter")
     return next(iter(sets), None)
 
@@ -422,14 +422,14 @@ def covers(
 
 
 def volumes(events: EventStore) -> list[DeploymentVolume] | None:
-    """Interaction and turn counts per deployment from the rollup; None where it is not
+    """Interaction and turn counts per deployment from the daily rollup; None where it is not
     current (the caller reads the raw tables)."""
-    if not events.derived_ready(ROLLUP):
+    if not events.derived_ready(DAILY_ROLLUP):
         return None
     table = events.query(
         f"SELECT deployment, sum(n_interactions) AS interactions, sum(n_turns) AS turns, "
         f"min(first_started_at) AS first_started_at, max(last_started_at) AS last_started_at "
-        f"FROM {ROLLUP} GROUP BY deployment ORDER BY deployment"
+        f"FROM {DAILY_ROLLUP} GROUP BY deployment ORDER BY deployment"
     )
     return [
         DeploymentVolume(
@@ -446,12 +446,12 @@ def volumes(events: EventStore) -> list[DeploymentVolume] | None:
 def dimension_values(events: EventStore, deployment: str) -> dict[str, list[str]] | None:
     """Journeys, channels and segment values seen in a deployment, from the rollups; None
     where they are not current."""
-    if not (events.derived_ready(ROLLUP) and events.derived_ready(SEGMENT_VALUES)):
+    if not (events.derived_ready(DAILY_ROLLUP) and events.derived_ready(SEGMENT_VALUES)):
         return None
     out: dict[str, list[str]] = {}
     for dim in ("journey", "channel"):
         rows = events.query(
-            f"SELECT DISTINCT {dim} AS v FROM {ROLLUP} "
+            f"SELECT DISTINCT {dim} AS v FROM {DAILY_ROLLUP} "
             f"WHERE deployment = ? AND {dim} IS NOT NULL ORDER BY 1",
             [deployment],
         )
