@@ -92,14 +92,16 @@ def build_queries(
     """One query per source needed by ``metrics``.
 
     ``ready`` names the rollups (:mod:`daytwo.metrics.rollup`) that are current; where the
-    slice allows, additive metrics read the hourly rollup and turn quantiles their value table,
-    and everything else the raw rows.
+    slice allows, additive metrics read the hourly or daily rollup, quantiles and distinct
+    counts their daily values, counted values or the turn value table, and everything else the
+    raw rows.
     """
     if s.bucket is not None and s.bucket not in BUCKETS:
         raise InputError(f"Unknown bucket {s.bucket!r}: use one of {', '.join(BUCKETS)}.")
     if s.end <= s.start:
         raise InputError("The time range is empty: end must be after start.")
     covered = rollup.covers(s.group_by, s.filters, s.text)
+    whole_days = _at_midnight(s.start) and _at_midnight(s.end)
     hourly = covered and rollup.ROLLUP in ready and _on_the_hour(s.start) and _on_the_hour(s.end)
     turn_values = covered and rollup.TURN_VALUES in ready
     # Daily values of non-additive metrics: whole days, and each filter a single value (a
@@ -107,24 +109,28 @@ def build_queries(
     daily = (
         covered
         and s.bucket == "day"
-        and _at_midnight(s.start)
-        and _at_midnight(s.end)
+        and whole_days
         and all(len(values) == 1 for _, values in s.filters if values)
     )
     # Totals of quantiles and distinct counts over whole days, unfiltered: counted values.
-    whole_days = (
-        s.bucket is None
+    counted = (
+        covered
+        and whole_days
+        and s.bucket is None
         and not s.group_by
         and not any(values for _, values in s.filters)
-        and s.text is None
-        and _at_midnight(s.start)
-        and _at_midnight(s.end)
         and {rollup.VALUE_COUNTS, rollup.DISTINCT_VALUES} <= ready
+    )
+    # The additive rollup by day where no bucket is finer than a day.
+    rollup_table = (
+        rollup.DAILY_ROLLUP
+        if whole_days and s.bucket != "hour" and rollup.DAILY_ROLLUP in ready
+        else rollup.ROLLUP
     )
     queries: list[Query] = []
     by_source: dict[str, list[Metric]] = {}
     for m in metrics:
-        if whole_days and rollup.counted(m):
+        if counted and rollup.counted(m):
             by_source.setdefault(rollup.VALUE_COUNTS, []).append(m)
         elif hourly and m.source == "interactions" and m.additive:
             by_source.setdefault(rollup.ROLLUP, []).append(m)
@@ -138,13 +144,7 @@ def build_queries(
             by_source.setdefault(m.source, []).append(m)
     for source, ms in by_source.items():
         if source == rollup.ROLLUP:
-            daily = (
-                s.bucket != "hour"
-                and _at_midnight(s.start)
-                and _at_midnight(s.end)
-                and rollup.DAILY_ROLLUP in ready
-            )
-            queries.append(_rollup_query(ms, s, rollup.DAILY_ROLLUP if daily else rollup.ROLLUP))
+            queries.append(_rollup_query(ms, s, rollup_table))
         elif source == rollup.VALUE_COUNTS:
             queries.append(_counted_query(ms, s))
         elif source in (rollup.DAILY_VALUES, rollup.DAILY_TURN_VALUES):
