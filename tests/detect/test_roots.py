@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from daytwo.detect import Finding, Window, analysis_data
@@ -124,3 +125,50 @@ def test_the_root_is_the_broadest_cell_that_explains_a_finding() -> None:
     )
     out = {f.fingerprint: f.details.get("root") for f in with_roots(data, [team_a1, other])}
     assert out == {team_a1.fingerprint: None, other.fingerprint: None}
+
+
+def test_a_finding_that_knows_its_conversations_explains_the_rises_they_make() -> None:
+    # A knowledge gap holding the payments conversations that escalated this week: without
+    # them, neither payments nor site b got worse, so the gap is their root. Site a's rise has
+    # nothing to do with it (none of its conversations are the gap's), and the Spanish rise,
+    # which is site a's, stays explained by site a.
+    rows = _rows()
+    escalated_payments = {
+        str(r["interaction_id"])
+        for r in rows
+        if r["journey"] == "payments"
+        and r["outcome"] == "escalated"
+        and str(r["interaction_id"]).startswith("c-")
+    }
+    data = analysis_data("bot", WINDOW, rows)
+    gap = Finding(
+        detector="knowledge_gap",
+        kind="knowledge_gap",
+        title="Knowledge gap: refunds",
+        scope=FindingScope("bot"),
+        severity=Severity.medium,
+        first_seen=D0,
+        last_seen=D0,
+        key=("refunds",),
+        members=frozenset(escalated_payments),
+    )
+    payments = _finding(journey="payments")
+    site_b = _finding(segment=("site", "b"))
+    site_a = _finding(segment=("site", "a"))
+    spanish = _finding(segment=("language", "es"))
+    out = {
+        f.fingerprint: f.details.get("root")
+        for f in with_roots(data, [payments, site_b, site_a, spanish, gap])
+    }
+    assert out == {
+        payments.fingerprint: gap.fingerprint,
+        site_b.fingerprint: gap.fingerprint,
+        site_a.fingerprint: None,
+        spanish.fingerprint: site_a.fingerprint,
+        gap.fingerprint: None,
+    }
+    # Half of the gap's conversations do not explain the rise: what is left still got worse.
+    half = frozenset(sorted(escalated_payments)[: len(escalated_payments) // 2])
+    partial = dataclasses.replace(gap, members=half)
+    out = {f.fingerprint: f.details.get("root") for f in with_roots(data, [payments, partial])}
+    assert out == {payments.fingerprint: None, partial.fingerprint: None}

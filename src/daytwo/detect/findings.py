@@ -113,6 +113,10 @@ class Finding:
     impact: Impact = field(default_factory=Impact)
     key: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+    # Every interaction the problem covers (not only the evidence sample), where a detector
+    # knows them: used within one run to tell which other findings this one explains, never
+    # stored.
+    members: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def fingerprint(self) -> str:

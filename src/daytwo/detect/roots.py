@@ -18,6 +18,14 @@ its chain of explanations (the broadest cell that explains it, then what explain
 findings about a journey or a segment are explained, and only by findings about a journey or a
 segment: a deployment-wide finding would explain everything. A finding is explained only by a
 strictly larger cell (more rows in the current window), so chains cannot loop.
+
+A finding that knows the very conversations it is about (its ``members``, such as a knowledge
+gap: the conversations whose customers asked what the bot could not answer) explains a metric
+finding in the same way, with those conversations in place of a cell: a journey's fallback
+rise is the gap's when the journey's conversations outside the gap did not change. The gap is
+the cause, so it is preferred as the root over a broader cell; where no single gap explains a
+finding but all of them together do, the gap holding most of the finding's conversations is
+its root. Findings with members are never explained themselves, so chains still cannot loop.
 """
 
 from __future__ import annotations
@@ -92,8 +100,10 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
         for f in findings
         if f.scope.metric in MONITORED_BY_ID
         and (f.scope.journey is not None or f.scope.segment is not None)
+        and not f.members
     ]
-    if table.num_rows == 0 or len(candidates) < 2:
+    causes = [f for f in findings if f.members]
+    if table.num_rows == 0 or not candidates or len(candidates) + len(causes) < 2:
         return list(findings)
     starts = started_ns(table)
     base_rows = in_window(starts, w.baseline_start, w.baseline_end)
@@ -133,6 +143,8 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
                     best = cand
             if best is not None:
                 parent[child.fingerprint] = best.fingerprint
+    if causes:
+        parent.update(_explained_by_members(table, candidates, causes, base_rows, cur_rows, masks))
     if not parent:
         return list(findings)
     out = []
@@ -144,4 +156,50 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
         while root in parent:
             root = parent[root]
         out.append(dataclasses.replace(f, details={**dict(f.details), "root": root}))
+    return out
+
+
+def _explained_by_members(
+    table: pa.Table,
+    candidates: Sequence[Finding],
+    causes: Sequence[Finding],
+    base_rows: np.ndarray,
+    cur_rows: np.ndarray,
+    masks: dict[object, np.ndarray],
+) -> dict[str, str]:
+    """Each candidate that a finding with members explains, mapped to that finding's fingerprint."""
+    ids = table["interaction_id"]
+    member_masks = [
+        np.asarray(
+            pc.fill_null(pc.is_in(ids, pa.array(sorted(c.members), pa.string())), False).to_numpy(
+                zero_copy_only=False
+            ),
+            dtype=bool,
+        )
+        for c in causes
+    ]
+    union = np.logical_or.reduce(member_masks) if len(member_masks) > 1 else member_masks[0]
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    out: dict[str, str] = {}
+    for child in candidates:
+        m = MONITORED_BY_ID[str(child.scope.metric)]
+        if m.metric not in arrays:
+            arrays[m.metric] = m.arrays(table)
+        values, weights = arrays[m.metric]
+        cell = _cell_mask(table, child.scope, masks) & (weights > 0)
+        held = [int((cell & mm & cur_rows).sum()) for mm in member_masks]
+        if max(held) == 0:
+            continue  # the finding's current conversations hold none of its conversations
+        best: int | None = None
+        for i in sorted(range(len(causes)), key=lambda i: -held[i]):
+            rest = cell & ~member_masks[i]
+            if held[i] and not _worse_alone(m, values, weights, rest & base_rows, rest & cur_rows):
+                best = i
+                break
+        if best is None:
+            rest = cell & ~union
+            if _worse_alone(m, values, weights, rest & base_rows, rest & cur_rows):
+                continue
+            best = int(np.argmax(held))
+        out[child.fingerprint] = causes[best].fingerprint
     return out
