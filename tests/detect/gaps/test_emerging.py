@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from daytwo.detect.data import AnalysisData, Window, analysis_data
 from daytwo.detect.findings import Severity
-from daytwo.detect.gaps.emerging import KnowledgeGapParams, knowledge_gap_findings
+from daytwo.detect.gaps.emerging import (
+    KnowledgeGapParams,
+    growth_p_value,
+    knowledge_gap_findings,
+)
 from tests.detect.gaps.data import CRYPTO, KNOWN, PETS, SOLAR
 
 D0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -89,3 +95,21 @@ def test_the_same_topic_seen_again_has_the_same_fingerprint() -> None:
 def test_no_candidates_no_findings() -> None:
     data = build([("account", KNOWN["reset_password"], [22, 23])])
     assert knowledge_gap_findings(data, KnowledgeGapParams()) == []
+
+
+def test_growth_that_chance_explains_is_not_a_finding() -> None:
+    # 16 this week against 16 over the two baseline weeks: double the weekly rate, but 16 or
+    # more of 32 land in a third of the days by chance 3.8% of the time: not a finding. The
+    # same topic with nothing before is.
+    steady = build([("billing", CRYPTO, [22, 24, 3, 10])])
+    assert knowledge_gap_findings(steady, KnowledgeGapParams()) == []
+    [new] = knowledge_gap_findings(build([("billing", CRYPTO, [22, 24])]), KnowledgeGapParams())
+    assert new.details["p_value"] < 1e-7
+
+
+def test_growth_p_value_golden() -> None:
+    # P(X >= k) for X ~ Binomial(current + baseline, 7 / 21), checked against the closed form.
+    assert growth_p_value(16, 0, 7, 14) == pytest.approx((1 / 3) ** 16)
+    assert growth_p_value(16, 16, 7, 14) == pytest.approx(0.0376533, rel=1e-5)
+    assert growth_p_value(0, 5, 7, 14) == 1.0
+    assert growth_p_value(0, 0, 7, 14) == 1.0

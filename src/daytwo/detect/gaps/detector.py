@@ -26,8 +26,10 @@ def detect_knowledge_gaps(data: AnalysisData, params: KnowledgeGapParams) -> lis
     the last words before an escalation are embedded offline and clustered (see
     :mod:`daytwo.detect.gaps.cluster`); each cluster is labelled by its distinctive words and
     typed as a new intent, missing knowledge or misrouting of a known intent. A gap becomes a
-    finding when the current period holds at least 10 of its utterances a week and its weekly
-    rate is at least double the baseline's (or it was absent then). Severity grows with the
+    finding when the current period holds at least 10 of its utterances a week, its weekly
+    rate is at least double the baseline's (or it was absent then), and that growth is more
+    than chance (a conditional Poisson test of its conversations per gap, false discoveries
+    controlled at 1% over the gaps). Severity grows with the
     weekly volume; the fingerprint is the gap's two leading keywords, so the same topic seen
     again updates its finding.
     """

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from scipy.stats import binom
 
-from daytwo.detect.data import AnalysisData
+from daytwo.detect.data import AnalysisData, Window
 from daytwo.detect.findings import (
     Finding,
     FindingScope,
@@ -24,10 +25,11 @@ from daytwo.detect.findings import (
     weekly_impact,
 )
 from daytwo.detect.gaps.calc import Gap, GapParams
-from daytwo.detect.gaps.candidates import confident_turns, find_candidates
+from daytwo.detect.gaps.candidates import Candidates, confident_turns, find_candidates
 from daytwo.detect.gaps.cluster import ClusterParams
 from daytwo.detect.gaps.encoders import DEFAULT_ENCODER, get_encoder
 from daytwo.detect.gaps.service import detect_gaps
+from daytwo.detect.stats import benjamini_hochberg
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,9 @@ class KnowledgeGapParams:
     gaps: GapParams = field(default_factory=GapParams)
     min_per_week: float = 10.0
     min_growth: float = 1.0  # current weekly rate at least (1 + this) x the baseline rate
+    # False-discovery rate over the gaps' growth tests: a gap is "growing" only when its
+    # current count is more than chance would put in the current window.
+    fdr: float = 0.01
     journey_share: float = 0.8  # scope the finding to a journey holding this share of it
     examples: int = 5
 
@@ -56,8 +61,10 @@ def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> li
     the last words before an escalation are embedded offline and clustered (see
     :mod:`daytwo.detect.gaps.cluster`); each cluster is labelled by its distinctive words and
     typed as a new intent, missing knowledge or misrouting of a known intent. A gap becomes a
-    finding when the current period holds at least 10 of its utterances a week and its weekly
-    rate is at least double the baseline's (or it was absent then). Severity grows with the
+    finding when the current period holds at least 10 of its utterances a week, its weekly
+    rate is at least double the baseline's (or it was absent then), and that growth is more
+    than chance (a conditional Poisson test of its conversations per gap, false discoveries
+    controlled at 1% over the gaps). Severity grows with the
     weekly volume; the fingerprint is the gap's two leading keywords, so the same topic seen
     again updates its finding.
     """
@@ -75,12 +82,61 @@ def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> li
         confident=(good.text, good.intent),
         params=params.gaps,
     )
-    out: list[Finding] = []
+    # The growth test counts conversations, not utterances: one customer rephrasing a question
+    # four times is one occurrence. Every gap with enough conversations to reach the weekly
+    # minimum is tested (the total does not depend on how it splits between the windows, so
+    # choosing by it keeps the test fair), and false discoveries are controlled over all of
+    # them; the weekly minimum and growth are required on top.
+    weeks_now = window.current_days / 7
+    tested: list[tuple[Gap, float, bool]] = []
     for gap in gaps:
-        finding = _finding(data, cand.started_at, cand.interaction_id, gap, params)
-        if finding is not None:
-            out.append(finding)
-    return out
+        now, before = _conversations(window, cand, gap)
+        if now + before < params.min_per_week * weeks_now:
+            continue
+        p_value = growth_p_value(now, before, window.current_days, window.baseline_days)
+        per_week_now, per_week_before = _rates(window, cand.started_at, gap)
+        large = per_week_now >= params.min_per_week and (
+            per_week_before == 0 or per_week_now >= (1 + params.min_growth) * per_week_before
+        )
+        tested.append((gap, p_value, large))
+    growing = benjamini_hochberg([p for _, p, _ in tested], params.fdr)
+    return [
+        _finding(data, cand.started_at, cand.interaction_id, gap, params, p)
+        for (gap, p, large), grows in zip(tested, growing, strict=True)
+        if grows and large
+    ]
+
+
+def growth_p_value(current: int, baseline: int, current_days: float, baseline_days: float) -> float:
+    """How likely ``current`` or more of the gap's utterances fall in the current window by
+    chance, if its rate had not changed: given the ``current + baseline`` utterances of both
+    windows, each lands in the current one with the chance of its share of the days (the
+    conditional test of two Poisson rates)."""
+    total = current + baseline
+    if total == 0 or current_days <= 0:
+        return 1.0
+    share = current_days / (current_days + baseline_days)
+    return float(binom.sf(current - 1, total, share))
+
+
+def _conversations(window: Window, cand: Candidates, gap: Gap) -> tuple[int, int]:
+    """Distinct conversations with one of the gap's utterances: current window, baseline."""
+    when = cand.started_at[gap.members]
+    ids = np.asarray(cand.interaction_id, dtype=object)[gap.members]
+    current = _since(when, window.current_start, window.current_end)
+    baseline = _since(when, window.baseline_start, window.baseline_end)
+    return len(set(ids[current].tolist())), len(set(ids[baseline].tolist()))
+
+
+def _rates(window: Window, started: np.ndarray, gap: Gap) -> tuple[float, float]:
+    """The gap's utterances per week in the current window and in the baseline."""
+    when = started[gap.members]
+    current = _since(when, window.current_start, window.current_end)
+    baseline = _since(when, window.baseline_start, window.baseline_end)
+    return (
+        float(current.sum()) / (window.current_days / 7),
+        float(baseline.sum()) / (window.baseline_days / 7),
+    )
 
 
 def _finding(
@@ -89,17 +145,14 @@ def _finding(
     interaction_ids: list[str],
     gap: Gap,
     params: KnowledgeGapParams,
-) -> Finding | None:
+    p_value: float,
+) -> Finding:
     window = data.window
     when = started[gap.members]
     current = _since(when, window.current_start, window.current_end)
     baseline = _since(when, window.baseline_start, window.baseline_end)
     per_week_now = float(current.sum()) / (window.current_days / 7)
     per_week_before = float(baseline.sum()) / (window.baseline_days / 7)
-    if per_week_now < params.min_per_week:
-        return None
-    if per_week_before > 0 and per_week_now < (1 + params.min_growth) * per_week_before:
-        return None
     rows = gap.members[current]
     ids = [interaction_ids[int(r)] for r in rows]
     affected = data.interactions.filter(
@@ -139,5 +192,7 @@ def _finding(
             "why": gap.kind_reason,
             "volume": gap.volume,
             "journeys": dict(gap.journeys),
+            "p_value": p_value,
         },
+        members=frozenset(interaction_ids[int(r)] for r in gap.members),
     )
