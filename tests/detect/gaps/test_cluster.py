@@ -60,8 +60,8 @@ def test_sample_then_assign_finds_the_same_gaps_as_clustering_everything() -> No
     x, truth = blobs([400, 300, 200, 60], noise=300, seed=3)
     whole = cluster_utterances(x, ClusterParams(sample_size=5000))
     sampled = cluster_utterances(x, ClusterParams(sample_size=200, seed=1))
-    assert whole.rounds == 1
-    assert sampled.rounds >= 1
+    assert whole.rounds == 3  # one exhaustive round in each pass: the tight one, two looser ones
+    assert sampled.rounds >= 3
     assert same_partition(whole.labels, truth)
     assert same_partition(sampled.labels, truth)
 
@@ -88,9 +88,35 @@ def test_the_similarity_cut_decides_how_many_gaps() -> None:
     assert loose.min_similarity == -0.5
 
 
+def test_a_request_worded_more_variously_is_a_gap_of_a_looser_pass() -> None:
+    # Members of the second group are about 0.40 alike (spread 0.153 in 64 dimensions: 1 /
+    # (1 + 64 x 0.153^2)), under the 0.45 cut but within its 0.10 relaxation; noise is ~0.
+    tight, _ = blobs([12], noise=0, seed=2)
+    loose, _ = blobs([12], noise=10, spread=0.153, seed=4)
+    x = np.vstack([tight, loose])
+    truth = np.array([0] * 12 + [1] * 12 + [-1] * 10)
+    strict = cluster_utterances(x, ClusterParams(relax=()))
+    assert strict.n_gaps == 1
+    assert (strict.labels[truth == 1] == -1).all()
+    relaxed = cluster_utterances(x)
+    assert relaxed.n_gaps == 2
+    assert (relaxed.labels[truth == 0] == 0).all()
+    # The looser gap holds most of its group (those least like the rest stay out) and no noise.
+    assert (relaxed.labels[truth == 1] == 1).sum() >= 9
+    assert set(relaxed.labels[relaxed.labels == 1].tolist()) == {1}
+    assert (relaxed.labels[truth == -1] == -1).all()
+
+
 @pytest.mark.parametrize(
     "kwargs",
-    [{"min_gap_size": 1}, {"sample_size": 5}, {"min_similarity": 1.5}],
+    [
+        {"min_gap_size": 1},
+        {"sample_size": 5},
+        {"min_similarity": 1.5},
+        {"relax": (0.1, 0.05)},
+        {"relax": (0.0,)},
+        {"min_similarity": 0.2, "relax": (1.3,)},
+    ],
 )
 def test_bad_params_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
