@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         description="Scores at or above which an item is P1, P2, P3 (else P4); JSON list.",
     )
     backlog_population_weight: float = Field(
-        default=0.5, ge=0, description="Score added per customer or agent affected per week."
+        default=0.05, ge=0, description="Score added per customer or agent affected per week."
     )
     backlog_sla_triage_hours: dict[str, float] = Field(
         default={"P1": 4.0, "P2": 24.0, "P3": 72.0, "P4": 168.0},

@@ -31,20 +31,20 @@ COSTS = {"escalation": 6.5, "agent_minute": 0.9}
 PARAMS = PriorityParams()
 
 # (signal, expected score, expected priority), each worked out by hand:
-# score = volume × cost × severity factor × trend factor × confidence + 0.5 × population
+# score = volume × cost × severity factor × trend factor × confidence + 0.05 × population
 GOLDEN = [
-    # 400 escalations/week × 6.5 × 1.5 (high) × 1.25 (rising) × 1.0 + 0.5 × 380 = 5065
+    # 400 escalations/week × 6.5 × 1.5 (high) × 1.25 (rising) × 1.0 + 0.05 × 380 = 4894
     (
         Signal(400, severity=3, trend="rising", customers_per_week=380, metric="escalation_rate"),
-        5065.0,
+        4894.0,
         "P1",
     ),
     # 100 × 6.5 × 1.0 (medium) × 1.0 × 0.5 + 0 = 325
     (Signal(100, severity=2, confidence=0.5, kind="knowledge_gap"), 325.0, "P2"),
-    # 300 agent minutes × 0.9 × 0.5 (low) × 0.8 (falling) × 1 + 0.5 × 40 agents = 128
+    # 300 agent minutes × 0.9 × 0.5 (low) × 0.8 (falling) × 1 + 0.05 × 40 agents = 110
     (
         Signal(300, severity=1, trend="falling", agents_per_week=40, kind="adoption_decay"),
-        128.0,
+        110.0,
         "P3",
     ),
     # unknown kind: default cost 1 → 30 × 1 × 0.25 (info) = 7.5

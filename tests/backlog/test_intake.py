@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 from daytwo.backlog import owners, service
-from daytwo.backlog.intake import _bad_share_excess, absorb_detected, after_analysis
+from daytwo.backlog.intake import (
+    _bad_share_excess,
+    absorb_detected,
+    after_analysis,
+    journey_overlap,
+)
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import OwnerCreate, RuleCreate
 from daytwo.detect import service as detect_service
@@ -71,9 +76,9 @@ def test_recorded_findings_open_routed_items_once(ledger: Ledger, policy: Backlo
     cards = items["card_lost"]
     assert cards.owner == "cards"
     assert items["billing"].owner is None  # no rule, no default: raised as a finding
-    # volume = 300 bad/week × 1/3 excess = 100; 100 × 6.5 × 1.5 × 1 × 0.99 + 0.5 × 280 = 1105.25
-    assert cards.score == pytest.approx(1105.25)
-    assert cards.priority == "P1"
+    # volume = 300 bad/week × 1/3 excess = 100; 100 × 6.5 × 1.5 × 1 × 0.99 + 0.05 × 280 = 979.25
+    assert cards.score == pytest.approx(979.25)
+    assert cards.priority == "P2"
     terms = {t["name"]: t["value"] for t in cards.breakdown["terms"]}
     assert terms["volume per week"] == pytest.approx(100.0)
     assert terms["confidence"] == pytest.approx(0.99)
@@ -138,8 +143,58 @@ def test_findings_a_broader_one_explains_join_its_item(
         f"explained by finding {site.fingerprint}"
     ] * 2
     # The site drives the priority: bad share 50% → 80%, 3/8 of it new: 375 a week
-    # × 0.9 (agent minute) × 1.5 (high) × 1 × 1 (p = 0) + 0.5 × 40 agents = 526.25.
-    assert porto.score == pytest.approx(526.25)
+    # × 0.9 (agent minute) × 1.5 (high) × 1 × 1 (p = 0) + 0.05 × 40 agents = 508.25.
+    assert porto.score == pytest.approx(508.25)
+
+
+def test_an_item_whose_finding_a_later_root_explains_merges_into_the_roots_item(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    # Day 1: only team porto-1 is seen: it opens its own item. Day 2: the site is seen too and
+    # explains the team (its root): the team's item, still new, merges into the site's.
+    team = _acceptance(("team", "porto-1"), 300)
+    _record(ledger, "degradation", [team], 29)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (early,) = service.list_items(ledger)
+    site = _acceptance(("site", "porto"), 1000)
+    explained = _acceptance(("team", "porto-1"), 300, root=site.fingerprint)
+    _record(ledger, "degradation", [explained, site], 30)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    items = {i.id: i for i in service.list_items(ledger)}
+    merged = service.get_item(ledger, early.id)
+    assert merged.status == "wont_fix"
+    assert merged.findings == []
+    assert "merged into item" in merged.resolution
+    (root,) = [i for i in items.values() if i.id != early.id]
+    detail = service.get_item(ledger, root.id)
+    assert {f.fingerprint for f in detail.findings} == {site.fingerprint, team.fingerprint}
+    assert any(
+        e.action == "finding linked" and f"merged from item {early.id}" in (e.note or "")
+        for e in detail.history
+    )
+    # Repeating the intake changes nothing.
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    assert len(service.list_items(ledger)) == 2
+    again = service.get_item(ledger, root.id)
+    assert {f.fingerprint for f in again.findings} == {site.fingerprint, team.fingerprint}
+
+
+def test_an_item_someone_works_on_is_not_merged(ledger: Ledger, policy: BacklogPolicy) -> None:
+    team = _acceptance(("team", "porto-1"), 300)
+    _record(ledger, "degradation", [team], 29)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (early,) = service.list_items(ledger)
+    service.move_item(ledger, early.id, "triaged", policy, actor="maria")
+    site = _acceptance(("site", "porto"), 1000)
+    _record(
+        ledger, "degradation", [_acceptance(("team", "porto-1"), 300, root=site.fingerprint), site],
+        30,
+    )  # fmt: skip
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    kept = service.get_item(ledger, early.id)
+    assert kept.status == "triaged"
+    assert [f.fingerprint for f in kept.findings] == [team.fingerprint]
+    assert len(service.list_items(ledger)) == 2
 
 
 def test_a_resolved_finding_keeps_its_item_and_weighs_nothing(
@@ -164,8 +219,8 @@ def test_a_resolved_finding_keeps_its_item_and_weighs_nothing(
     _record(ledger, "feed_quality", [gap], 10)
     absorb_detected(ledger, policy, deployment=DEPLOYMENT)
     (item,) = service.list_items(ledger)
-    # Open: 120 × 1 (no price for a gap: default) × 1.5 × 1 × 1 + 0.5 × 110 = 235.
-    assert item.score == pytest.approx(235.0)
+    # Open: 120 × 1 (no price for a gap: default) × 1.5 × 1 × 1 + 0.05 × 110 = 185.5.
+    assert item.score == pytest.approx(185.5)
     _record(ledger, "feed_quality", [], 17)  # the next week's run does not see it
     absorb_detected(ledger, policy, deployment=DEPLOYMENT)
     detail = service.get_item(ledger, item.id)
@@ -209,3 +264,64 @@ def test_a_problem_resolved_before_intake_still_opens_one_owned_item(
     assert item.status == "new"
     assert (item.score, item.priority) == (0.0, "P4")
     assert "already resolved" in item.description
+
+
+def _gap(words: str, first_day: int, journeys: dict[str, int]) -> Finding:
+    first = AT.replace(day=first_day)
+    return Finding(
+        detector="knowledge_gap",
+        kind="knowledge_gap",
+        title=f"Knowledge gap: {words} (new intent)",
+        scope=FindingScope(DEPLOYMENT),
+        severity=Severity.medium,
+        first_seen=first,
+        last_seen=AT,
+        baseline=Measure(0.0, 0),
+        current=Measure(float(sum(journeys.values())), sum(journeys.values())),
+        impact=Impact(interactions_per_week=float(sum(journeys.values()))),
+        key=(words,),
+        details={"journeys": journeys, "p_value": 0.0},
+    )
+
+
+def test_gaps_growing_together_in_the_same_journeys_are_one_item(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    taxes = _gap("taxes", 10, {"payments": 60, "balance": 40})
+    payday = _gap("payday", 13, {"balance": 55, "payments": 45})
+    fraud = _gap("venmo charge", 12, {"fraud": 30})  # growing too, in other journeys
+    _record(ledger, "knowledge_gap", [taxes, payday, fraud], 20)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    # Weeks later the first two have stopped growing (their findings resolved) and a new gap
+    # grows in the same journeys: another problem.
+    later = _gap("w-2 form", 25, {"payments": 50, "balance": 50})
+    _record(ledger, "knowledge_gap", [later, fraud], 30)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    items = service.list_items(ledger)
+    by_finding = {
+        f.fingerprint: item.id for item in items for f in service.get_item(ledger, item.id).findings
+    }
+    assert len(items) == 3
+    assert by_finding[taxes.fingerprint] == by_finding[payday.fingerprint]
+    assert by_finding[fraud.fingerprint] != by_finding[taxes.fingerprint]
+    assert by_finding[later.fingerprint] not in (
+        by_finding[taxes.fingerprint],
+        by_finding[fraud.fingerprint],
+    )
+    joined = service.get_item(ledger, by_finding[taxes.fingerprint])
+    assert [e.note for e in joined.history if e.action == "finding linked"] == [
+        "a knowledge gap growing alongside the item's others"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "overlap"),
+    [
+        ({"payments": 60, "balance": 40}, {"balance": 55, "payments": 45}, 0.85),
+        ({"payments": 10}, {"payments": 3}, 1.0),
+        ({"payments": 10}, {"fraud": 3}, 0.0),
+        ({}, {"fraud": 3}, 0.0),
+    ],
+)
+def test_journey_overlap_golden(a: dict[str, int], b: dict[str, int], overlap: float) -> None:
+    assert journey_overlap(a, b) == pytest.approx(overlap)

@@ -92,7 +92,9 @@ class PriorityParams:
     """How scores are made and cut into P1-P4 (defaults: see the settings)."""
 
     cutoffs: tuple[float, float, float] = (1000.0, 300.0, 50.0)  # P1, P2, P3 at or above
-    population_weight: float = 0.5  # per distinct customer or agent affected per week
+    # Per distinct customer or agent affected per week: small by design, so that people break
+    # ties between problems of similar cost without a cheap, broad one outranking a costly one.
+    population_weight: float = 0.05
     severity_factors: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0)  # info .. critical
     trend_factors: tuple[float, float, float] = (0.8, 1.0, 1.25)  # falling, stable, rising
     default_cost: float = 1.0  # per occurrence, when the cost model has no price for it

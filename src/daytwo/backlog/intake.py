@@ -58,7 +58,11 @@ class FindingFacts:
     customers_per_week: float = 0.0
     agents_per_week: float = 0.0
     status: str = "open"  # open | resolved | regressed
+    first_seen: datetime | None = None
     last_seen: datetime | None = None
+    # Where the finding's conversations are, by journey (knowledge gaps: where its questions
+    # landed), for joining the gaps that arrived together.
+    journeys: dict[str, int] = field(default_factory=dict)
     # The fingerprint of the broader finding that explains this one (its problem's root).
     root: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -94,7 +98,9 @@ class FindingFacts:
                 "customers_per_week": self.customers_per_week,
                 "agents_per_week": self.agents_per_week,
                 "status": self.status,
+                "first_seen": self.first_seen,
                 "last_seen": self.last_seen,
+                "journeys": self.journeys or None,
                 "root": self.root,
             }
         )
@@ -119,8 +125,17 @@ def _facts_from_snapshot(fingerprint: str, snap: dict[str, Any]) -> FindingFacts
         customers_per_week=float(snap.get("customers_per_week", 0.0)),
         agents_per_week=float(snap.get("agents_per_week", 0.0)),
         status=str(snap.get("status", "open")),
+        first_seen=_when(snap.get("first_seen")),
+        last_seen=_when(snap.get("last_seen")),
+        journeys={str(k): int(v) for k, v in (snap.get("journeys") or {}).items()},
         root=snap.get("root"),
     )
+
+
+def _when(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 def _strongest(session: Session, item: Item, policy: BacklogPolicy) -> FindingFacts:
@@ -159,6 +174,10 @@ def absorb_finding(
                     session, "item", item.id, actor, "finding status", before=was,
                     after=finding.status, note=f"finding {finding.id}",
                 )  # fmt: skip
+            root = _root_item(session, finding)
+            if root is not None and root.id != item.id and item.status == "new":
+                _merge(session, item, root, finding, policy, actor=actor)
+                return to_public(session, root), False
             _seen_again(session, item, finding, policy, actor=actor)
             return to_public(session, item), False
         explained = _root_item(session, finding)
@@ -169,7 +188,12 @@ def absorb_finding(
         segments = {finding.segment[0]: finding.segment[1]} if finding.segment else {}
         same = _same_problem(session, finding, segments)
         if same is not None:
-            _join(session, same, finding, policy, actor=actor, note="same scope")
+            note = (
+                "a knowledge gap growing alongside the item's others"
+                if finding.kind == GAP_KIND
+                else "same scope"
+            )
+            _join(session, same, finding, policy, actor=actor, note=note)
             return to_public(session, same), False
         owner, routed = route_in(
             session, finding.deployment, finding.journey, finding.kind, segments
@@ -219,6 +243,39 @@ def absorb_finding(
         return to_public(session, item, now), True
 
 
+def _merge(
+    session: Session,
+    item: Item,
+    into: Item,
+    finding: FindingFacts,
+    policy: BacklogPolicy,
+    *,
+    actor: str,
+) -> None:
+    """``item`` turned out to be part of ``into``'s problem (a later run found the finding that
+    explains ``finding``): its findings move to ``into`` and it closes as merged.
+
+    Only an item nobody has acted on yet (still ``new``) is merged; one that someone triaged or
+    works on keeps its findings, and its history says which item explains it.
+    """
+    links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
+    now = now_utc()
+    for link in links:
+        link.item_id = into.id
+        link.updated_at = now
+        history.record(
+            session, "item", into.id, actor, "finding linked", after=link.finding_id,
+            note=f"merged from item {item.id}: explained by finding {finding.root}",
+        )  # fmt: skip
+    session.flush()
+    transition(
+        session, item, "wont_fix", policy, actor=actor,
+        reason=f"merged into item {into.id}: finding {finding.id} is explained by finding "
+        f"{finding.root}, the same problem",
+    )  # fmt: skip
+    _seen_again(session, into, finding, policy, actor=actor)
+
+
 def _root_item(session: Session, finding: FindingFacts) -> Item | None:
     """The item of the finding that explains ``finding`` (its root), if that one has an item."""
     if not finding.root or finding.root == finding.fingerprint:
@@ -236,6 +293,8 @@ def _same_problem(session: Session, finding: FindingFacts, segments: dict[str, s
 
     Deployment-wide findings join only an item about the same metric.
     """
+    if finding.kind == GAP_KIND:
+        return _growing_alongside(session, finding)
     if finding.journey is None and finding.segment is None and finding.metric is None:
         return None
     query = select(Item).where(
@@ -261,6 +320,48 @@ def _same_problem(session: Session, finding: FindingFacts, segments: dict[str, s
             if finding.metric not in metrics:
                 continue
         return item
+    return None
+
+
+GAP_KIND = "knowledge_gap"
+# Knowledge gaps growing at the same time in the same journeys came with one launch or change:
+# one piece of work for whoever owns the bot's knowledge.
+GAP_FAMILY_OVERLAP = 0.5
+
+
+def journey_overlap(a: dict[str, int], b: dict[str, int]) -> float:
+    """How much two journey mixes share: the sum over journeys of the smaller of the two shares
+    (1: the same mix; 0: no journey in common)."""
+    ta, tb = sum(a.values()), sum(b.values())
+    if ta <= 0 or tb <= 0:
+        return 0.0
+    return sum(min(a[j] / ta, b.get(j, 0) / tb) for j in a)
+
+
+def _growing_alongside(session: Session, finding: FindingFacts) -> Item | None:
+    """An open item holding a knowledge gap that is still growing (its finding not resolved)
+    and landed in the same journeys as this one (their mixes overlap by at least half): the
+    new questions one launch brings (taxes, pay day, direct deposit) are one problem to own."""
+    if not finding.journeys or finding.status == "resolved":
+        return None
+    rows = session.execute(
+        select(Item, ItemFinding)
+        .join(ItemFinding, ItemFinding.item_id == Item.id)
+        .where(
+            Item.deployment == finding.deployment,
+            Item.source == "finding",
+            Item.status.not_in(CLOSED_STATUSES),
+            ItemFinding.kind == GAP_KIND,
+        )
+        .order_by(Item.id, ItemFinding.id)
+    ).all()
+    for item, link in rows:
+        other = _facts_from_snapshot(link.fingerprint, dict(link.snapshot))
+        if (
+            other.status != "resolved"
+            and journey_overlap(finding.journeys, other.journeys) >= GAP_FAMILY_OVERLAP
+        ):
+            return item
     return None
 
 
@@ -387,10 +488,18 @@ def facts_from_detect(f: FindingPublic) -> FindingFacts:
         customers_per_week=f.impact.customers_per_week,
         agents_per_week=f.impact.agents_per_week,
         status=f.status,
+        first_seen=f.first_seen,
         last_seen=f.last_seen,
+        journeys=_journeys(details.get("journeys")),
         root=str(root) if isinstance(root, str) and root else None,
         details={"detector": f.detector, "excess_share": share},
     )
+
+
+def _journeys(value: object) -> dict[str, int]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): int(v) for k, v in value.items() if isinstance(v, int | float)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,7 +534,9 @@ def absorb_detected(
         offset += len(page)
     created = updated = 0
     facts = [facts_from_detect(f) for f in findings]
-    for fact in sorted(facts, key=lambda f: (f.root is not None, f.status == "resolved")):
+    # Roots before what they explain; within each, resolved findings first, so an item's links
+    # say what stopped before new findings look for an item to join.
+    for fact in sorted(facts, key=lambda f: (f.root is not None, f.status != "resolved")):
         _, new = absorb_finding(ledger, fact, policy, actor=actor)
         created += new
         updated += not new
