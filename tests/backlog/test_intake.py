@@ -314,6 +314,17 @@ def test_gaps_growing_together_in_the_same_journeys_are_one_item(
     ]
 
 
+def test_an_items_growing_gaps_add_up(ledger: Ledger, policy: BacklogPolicy) -> None:
+    taxes = _gap("taxes", 10, {"payments": 60, "balance": 40})
+    payday = _gap("payday", 13, {"balance": 30, "payments": 20})
+    _record(ledger, "knowledge_gap", [taxes, payday], 20)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (item,) = service.list_items(ledger)
+    terms = {t["name"]: t["value"] for t in item.breakdown["terms"]}
+    # Each question is in one gap only: 100 + 50 questions a week.
+    assert terms["volume per week"] == pytest.approx(150.0)
+
+
 @pytest.mark.parametrize(
     ("a", "b", "overlap"),
     [

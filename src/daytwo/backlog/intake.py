@@ -139,11 +139,40 @@ def _when(value: object) -> datetime | None:
 
 
 def _strongest(session: Session, item: Item, policy: BacklogPolicy) -> FindingFacts:
-    """The linked finding with the highest score drives the item's priority."""
+    """The linked finding with the highest score drives the item's priority.
+
+    Knowledge gaps are the exception: each customer question is in one gap only, so the gaps an
+    item holds together (the questions one launch brought) add up, and compete as one.
+    """
     links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
     cost_model = cost_model_of(session, item.deployment)
     facts = [_facts_from_snapshot(link.fingerprint, dict(link.snapshot)) for link in links]
+    family = gap_family(facts)
+    if family is not None:
+        facts.append(family)
     return max(facts, key=lambda f: compute_priority(f.signal(), cost_model, policy.priority).score)
+
+
+def gap_family(facts: list[FindingFacts]) -> FindingFacts | None:
+    """The open knowledge gaps among ``facts`` as one: volumes and people summed, the highest
+    severity, the lowest confidence, the largest gap's trend (None for fewer than two)."""
+    gaps = [f for f in facts if f.kind == GAP_KIND and f.status != "resolved"]
+    if len(gaps) < 2:
+        return None
+    largest = max(gaps, key=lambda f: f.volume_per_week)
+    return FindingFacts(
+        id=",".join(f.id for f in gaps),
+        fingerprint="",
+        kind=GAP_KIND,
+        deployment=largest.deployment,
+        title=f"{len(gaps)} knowledge gaps together",
+        severity=max(f.severity for f in gaps),
+        volume_per_week=sum(f.volume_per_week for f in gaps),
+        confidence=min(f.confidence for f in gaps),
+        trend=largest.trend,
+        customers_per_week=sum(f.customers_per_week for f in gaps),
+        agents_per_week=sum(f.agents_per_week for f in gaps),
+    )
 
 
 def absorb_finding(
