@@ -10,10 +10,11 @@ For each generator seed the 90-day demo is loaded through the real ingest path. 
   control journeys, a shipping time anywhere that leaves full windows on both sides, the other
   control journeys as control). At least 90% must come out ``inconclusive``.
 
-Then, on every seed, the detectors run and their findings become items the way ``daytwo
-analyze`` makes them: the feed checks once a week over the history (as the scheduler would have
-run them, so that problems that came and went, the feed outage and the duplicate deliveries,
-were seen while they lasted), then every detector as of the latest data. For every injected
+Then, on every seed, the detectors run and their findings become items the way ``daytwo demo``
+makes them (:func:`daytwo.demo.load.analyze_demo`): the feed checks once a week over the history
+(as the scheduler would have run them, so that problems that came and went, the feed outage and
+the duplicate deliveries, were seen while they lasted), then every detector as of the latest
+data. For every injected
 problem the items whose findings show it (matched by scope, as the detection benchmark matches
 findings) are reported with their owners, priorities and scores. The targets: exactly one item
 per problem in each deployment it touched, every one owned, and the items' order by score the
@@ -44,8 +45,7 @@ from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ChangeCreate
 from daytwo.backlog.service import get_item, list_items
 from daytwo.demo.generator import DemoConfig
-from daytwo.demo.load import build_demo
-from daytwo.detect.runner import analyze
+from daytwo.demo.load import analyze_demo, build_demo
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger
@@ -54,15 +54,21 @@ END = date(2026, 11, 29)
 DAYS = 90
 N_NULL = 20
 TOLERANCE = 0.25
-# The first day an analysis can run: a week before the baseline, two weeks of it, a week after.
-FIRST_ANALYSIS_DAY = 28
 NULL_INCONCLUSIVE = 0.90
+
+
+def _mostly_in(journeys: dict[str, int], problem: dict[str, Any]) -> bool:
+    """Whether most of a gap's questions landed in the problem's journeys (a gap elsewhere,
+    about fraud or travel, is some other gap, not this problem)."""
+    total = sum(journeys.values())
+    inside = sum(n for j, n in journeys.items() if j in problem["scope"]["journeys"])
+    return total > 0 and inside >= total / 2
 
 
 # Which findings (by their snapshot) show an injected problem, by the problem's kind.
 SHOWS: dict[str, Any] = {
     "knowledge_gap": lambda f, p: (
-        f["kind"] == "knowledge_gap"
+        (f["kind"] == "knowledge_gap" and _mostly_in(f.get("journeys") or {}, p))
         or (
             f["journey"] in p["scope"]["journeys"]
             and f["metric"] in ("fallback_rate_conversation", "rephrase_rate", "containment_rate")
@@ -120,22 +126,10 @@ def misordered(truth: list[float], score: list[float]) -> int:
     return bad
 
 
-def _replay_feed_weekly(ledger: Ledger, events: Any, manifest: dict[str, Any]) -> None:
-    """The feed checks as of the end of every week of the history, oldest first."""
-    end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
-    at = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
-    at += timedelta(days=FIRST_ANALYSIS_DAY)
-    while at < end:
-        analyze(ledger, events, as_of=at, detector_ids=["feed_quality"], force=True)
-        at += timedelta(days=7)
-
-
 def _items_on_demo(settings: Settings, manifest: dict[str, Any]) -> dict[str, Any]:
     """Run the detectors (which hand their findings to the backlog) and map items to problems."""
+    analyze_demo(settings, manifest)  # what `daytwo demo` runs once the data is in
     ledger = Ledger(settings.resolved_ledger_url)
-    with open_event_store(settings.resolved_events_url) as events:
-        _replay_feed_weekly(ledger, events, manifest)
-        analyze(ledger, events, force=True)
     items = [get_item(ledger, i.id) for i in list_items(ledger)]
     ledger.dispose()
     problems = []

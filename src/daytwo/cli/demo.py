@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -25,13 +26,19 @@ def demo(
     force: bool = typer.Option(
         False, "--force", help="Replace a data dir that holds data the demo did not create."
     ),
+    analyze: bool = typer.Option(
+        True,
+        "--analyze/--no-analyze",
+        help="Run the detectors and cluster the knowledge gaps once the data is in, so the "
+        "findings, backlog and gaps pages have the demo's problems on them.",
+    ),
     host: str = typer.Option(None, help="Address to bind when serving."),
     port: int = typer.Option(None, help="Port when serving."),
 ) -> None:
     """Generate a realistic 90-day contact-center deployment into the data dir and serve it."""
     # Imported here: the generator and its corpus load only when the demo is asked for.
     from daytwo.demo.generator import DemoConfig
-    from daytwo.demo.load import build_demo
+    from daytwo.demo.load import analyze_demo, build_demo
 
     settings = Settings(demo=True)
     config = DemoConfig(seed=seed, days=days, interactions_per_day=interactions_per_day)
@@ -56,6 +63,20 @@ def demo(
         f"({summary.deliveries - summary.interactions:,} duplicate deliveries absorbed). "
         f"Ground truth: {summary.manifest_path}"
     )
+    if analyze:
+        manifest = orjson.loads(summary.manifest_path.read_bytes())
+        with Progress(
+            TextColumn("[bold]analysing demo"), TextColumn("{task.description}"),
+            TimeElapsedColumn(), console=err, transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("", total=None)
+            done = analyze_demo(
+                settings, manifest, progress=lambda step: bar.update(task, description=step)
+            )
+        out.print(
+            f"analysed in {done.seconds:.1f}s: {done.findings:,} findings in {done.items:,} "
+            f"backlog items, {done.gaps:,} knowledge gaps"
+        )
     password = new_password()
     ledger = Ledger(settings.resolved_ledger_url)
     try:

@@ -3,7 +3,8 @@ friction agents reported, declared from the same story as the manifest.
 
 The changes are the manifest's own (the knowledge article that fixed lost-card containment, the
 identity check that sent card-declined customers to agents, the chat model switch); each is
-measured against control journeys as soon as the demo is built.
+measured against control journeys as soon as the demo is built. The article closes the item it
+was written for: measured as an improvement, the item is verified.
 """
 
 from __future__ import annotations
@@ -11,9 +12,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from daytwo.backlog import changes, feedback, owners
+from daytwo.backlog import changes, feedback, owners, service
 from daytwo.backlog.policy import BacklogPolicy
-from daytwo.backlog.schemas import ChangeCreate, FeedbackCreate, OwnerCreate, RuleCreate
+from daytwo.backlog.schemas import (
+    ChangeCreate,
+    FeedbackCreate,
+    ItemCreate,
+    OwnerCreate,
+    RuleCreate,
+    SignalIn,
+)
 from daytwo.demo.manifest import ASSIST, BOT
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
@@ -96,6 +104,20 @@ def _changes_and_feedback(
     specs: list[ChangeCreate] = []
     controls: list[str] = list(fix["expected"]["control_journeys"]) if fix else []
     if fix:
+        # The item the article was written for: raised by hand by the cards squad (lost-card
+        # questions went to agents for want of an answer), closed by the change's measured
+        # impact: the loop from item to owner to change to verified, on the demo's own data.
+        item = service.create_item(
+            ledger,
+            ItemCreate(
+                deployment=BOT, journey=fix["scope"]["journey"], owner="cards-squad",
+                title="Lost-card questions go to agents: no answer about replacement times",
+                description="Customers who lost or damaged a card ask when the new one comes; "
+                "the bot has no article for it and hands them over.",
+                signal=SignalIn(volume_per_week=60, severity=2, cost_key="escalation"),
+            ),
+            policy, actor="cards-squad",
+        )  # fmt: skip
         specs.append(
             ChangeCreate(
                 deployment=BOT, kind="knowledge", author="conversation-design",
@@ -103,7 +125,7 @@ def _changes_and_feedback(
                 rationale="Customers asking about lost cards were handed over for want of an "
                 "answer about replacement times.",
                 shipped_at=_at(fix["onset"]), journeys=[fix["scope"]["journey"]],
-                control_journeys=controls, metric="containment_rate",
+                control_journeys=controls, metric="containment_rate", items=[item.id],
             )
         )  # fmt: skip
     if flow:

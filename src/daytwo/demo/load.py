@@ -6,15 +6,21 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from daytwo.backlog.service import list_items
 from daytwo.conversations import text_index
 from daytwo.demo.backlog import seed_backlog
 from daytwo.demo.generator import DemoConfig, generate
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
+from daytwo.detect.gaps.service import refresh_gaps
+from daytwo.detect.runner import analyze
+from daytwo.detect.service import count_findings
 from daytwo.errors import ConflictError
 from daytwo.ingest.decode import Decoded
 from daytwo.ingest.service import ingest
@@ -25,6 +31,8 @@ from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
 
 MARKER = ".daytwo-demo"
 MANIFEST = "demo-manifest.json"
+# The first day an analysis can run: a week before the baseline, two weeks of it, a week after.
+FIRST_ANALYSIS_DAY = 28
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +120,54 @@ def build_demo(
         seconds=time.perf_counter() - started,
         manifest_path=manifest_path,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAnalysis:
+    findings: int
+    items: int
+    gaps: int
+    seconds: float
+
+
+def analyze_demo(
+    settings: Settings, manifest: dict[str, Any], progress: Callable[[str], None] | None = None
+) -> DemoAnalysis:
+    """Run the detectors over the demo the way its owner's schedule would have.
+
+    The feed checks run as of the end of every week of the history, so the problems that came
+    and went (the feed outage, the duplicate deliveries) were seen while they lasted; then every
+    detector runs as of the latest data (its findings open and join items in the backlog), and
+    the knowledge gaps of each deployment are clustered for the gaps page.
+    """
+    started = time.perf_counter()
+    ledger = Ledger(settings.resolved_ledger_url)
+    gaps = 0
+    try:
+        with open_event_store(settings.resolved_events_url) as events:
+            end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
+            at = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
+            at += timedelta(days=FIRST_ANALYSIS_DAY)
+            if progress:
+                progress("feed checks, week by week")
+            while at < end:
+                analyze(ledger, events, as_of=at, detector_ids=["feed_quality"], force=True)
+                at += timedelta(days=7)
+            analyze(ledger, events, force=True, progress=progress)
+            for deployment in manifest["deployments"]:
+                if progress:
+                    progress(f"knowledge gaps of {deployment}")
+                result = refresh_gaps(
+                    ledger,
+                    events,
+                    deployment,
+                    encoder=settings.gaps_encoder,
+                    window_days=settings.gaps_window_days,
+                    force=True,
+                )
+                gaps += result.gaps
+        findings = sum(count_findings(ledger).values())
+        items = len(list_items(ledger))
+    finally:
+        ledger.dispose()
+    return DemoAnalysis(findings, items, gaps, time.perf_counter() - started)

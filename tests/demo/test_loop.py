@@ -1,0 +1,104 @@
+"""The whole loop on the demo: its problems found, each one item with an owner, a fix verified."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daytwo.backlog.changes import list_changes
+from daytwo.backlog.service import get_item, list_items
+from daytwo.demo.generator import DemoConfig
+from daytwo.demo.load import DemoAnalysis, analyze_demo, build_demo
+from daytwo.detect.gaps.service import list_gaps
+from daytwo.settings import Settings
+from daytwo.store.events import open_event_store
+from daytwo.store.ledger import Ledger
+
+CONFIG = DemoConfig(seed=11, days=60, interactions_per_day=1000, end=date(2026, 9, 30))
+
+
+@pytest.fixture(scope="module")
+def analysed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Settings, DemoAnalysis, dict[str, Any]]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("demo-loop"))
+    summary = build_demo(settings, CONFIG)
+    manifest = json.loads(Path(summary.manifest_path).read_text())
+    return settings, analyze_demo(settings, manifest), manifest
+
+
+def test_the_demo_analysis_fills_the_findings_backlog_and_gaps(
+    analysed: tuple[Settings, DemoAnalysis, dict[str, Any]],
+) -> None:
+    settings, done, _ = analysed
+    assert done.findings > 0
+    assert done.items > 0
+    assert done.gaps > 0
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        items = list_items(ledger)
+        assert len(items) == done.items
+        # Every item has exactly one owner: the demo routes every deployment to someone.
+        assert all(i.owner for i in items)
+        with open_event_store(settings.resolved_events_url, read_only=True) as events:
+            bot = list_gaps(ledger, events, "care-bot")
+            assist = list_gaps(ledger, events, "care-assist")
+        assert len(bot) + len(assist) == done.gaps
+        # The payroll launch's questions are among the bot's gaps.
+        words = {w for g in bot for w in g.keywords}
+        assert words & {"tax", "taxes", "deposit", "paycheck", "payday", "salary", "form"}
+    finally:
+        ledger.dispose()
+
+
+def test_each_injected_problem_has_its_owned_item(
+    analysed: tuple[Settings, DemoAnalysis, dict[str, Any]],
+) -> None:
+    settings, _, manifest = analysed
+    problems = {p["id"]: p for p in manifest["problems"]}
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        items = [get_item(ledger, i.id) for i in list_items(ledger)]
+    finally:
+        ledger.dispose()
+    flow = problems["flow-change-escalations"]["scope"]["journey"]
+    flow_items = [i for i in items if i.journey == flow and i.source == "finding"]
+    assert len(flow_items) == 1
+    assert flow_items[0].owner == "cards-squad"  # routed by the journey rule
+    gap_items = [
+        i
+        for i in items
+        if any(f.kind == "knowledge_gap" for f in i.findings) and i.deployment == "care-bot"
+    ]
+    assert gap_items, "the payroll questions are found as knowledge gaps"
+    assert {i.owner for i in gap_items} == {"conversation-design"}
+    porto = [i for i in items if i.segments == {"site": "porto"}]
+    assert len(porto) == 1
+    assert porto[0].owner == "maria.s"
+    outage = [i for i in items if i.finding_kind == "freshness_gap"]
+    assert {i.deployment for i in outage} == {"care-bot", "care-assist"}
+    assert all(i.owner == "ai-platform" for i in outage)
+
+
+def test_the_lost_card_article_verifies_the_item_it_was_written_for(
+    analysed: tuple[Settings, DemoAnalysis, dict[str, Any]],
+) -> None:
+    settings, _, manifest = analysed
+    fix = next(p for p in manifest["problems"] if p["id"] == "containment-fix")
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        (change,) = [c for c in list_changes(ledger) if c.kind == "knowledge"]
+        assert change.verdict == "improved"
+        (item_id,) = change.items
+        item = get_item(ledger, item_id)
+    finally:
+        ledger.dispose()
+    assert item.journey == fix["scope"]["journey"]
+    assert item.owner == "cards-squad"
+    assert item.status == "verified"
+    steps = [e.after for e in item.history if e.action == "status"]
+    assert steps == ["triaged", "in_progress", "fix_shipped", "verified"]
