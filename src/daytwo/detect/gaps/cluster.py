@@ -41,8 +41,8 @@ class ClusterParams:
     max_rounds: int = 4
     min_similarity: float = 0.45
     # Looser passes over what no gap holds: a request worded more variously than most (recipes,
-    # greetings) is still a gap when its wordings are this much less alike. Chosen on CLINC150's
-    # val split (bench/gaps_calibration.py), measured on its test split.
+    # greetings) is still a gap when its wordings are this much less alike. Each encoder brings
+    # its own steps, chosen on CLINC150's val split (bench/gaps_calibration.py).
     relax: tuple[float, ...] = (0.05, 0.10)
     seed: int = 0
 

@@ -28,10 +28,13 @@ import numpy as np
 from daytwo.errors import ConfigError
 
 DEFAULT_ENCODER = "wordllama"
-# The similarity at which a gap is cut, per encoder: chosen on CLINC150's val split by
-# ``bench/gaps_calibration.py`` (the benchmark then measures on the test split).
+# The similarity at which a gap is cut, and the looser passes over what no gap holds, per
+# encoder: chosen on CLINC150's val split by ``bench/gaps_calibration.py`` (the benchmark then
+# measures on the test split).
 WORDLLAMA_SIMILARITY = 0.35
+WORDLLAMA_RELAX = (0.05, 0.10)
 MINILM_SIMILARITY = 0.40
+MINILM_RELAX = (0.10,)
 
 
 class Encoder(Protocol):
@@ -40,6 +43,7 @@ class Encoder(Protocol):
     name: str
     dim: int
     min_similarity: float  # how close two wordings of one request land (calibrated)
+    relax: tuple[float, ...]  # the looser passes' steps below it (calibrated)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One L2-normalised float32 row per text."""
@@ -60,6 +64,7 @@ class WordLlamaEncoder:
     name = "wordllama"
     dim = 256
     min_similarity = WORDLLAMA_SIMILARITY
+    relax: tuple[float, ...] = WORDLLAMA_RELAX
 
     def __init__(self) -> None:
         import wordllama
@@ -82,6 +87,7 @@ class MiniLMEncoder:
     name = "minilm"
     dim = 384
     min_similarity = MINILM_SIMILARITY
+    relax: tuple[float, ...] = MINILM_RELAX
 
     def __init__(self) -> None:
         # The weights are on disk; the hub must never be asked for anything.

@@ -135,11 +135,13 @@ def _run_public(run: GapRun) -> GapRunPublic:
 
 
 def effective_params(params: GapParams | None, encoder: Encoder) -> GapParams:
-    """``params`` with the encoder's calibrated similarity where none was given."""
+    """``params`` with the encoder's calibrated similarity and looser passes where none were
+    given."""
     params = params or GapParams()
     if params.cluster is None:
         params = dataclasses.replace(
-            params, cluster=ClusterParams(min_similarity=encoder.min_similarity)
+            params,
+            cluster=ClusterParams(min_similarity=encoder.min_similarity, relax=encoder.relax),
         )
     return params
 
