@@ -88,6 +88,7 @@ def build_demo(
                 kind=DeploymentKind(spec.kind),
                 description=spec.description,
                 go_live=spec.go_live,
+                baseline_start=spec.baseline_start,
                 journeys=list(spec.journeys),
                 targets=dict(spec.targets),
                 cost_model=dict(spec.cost_model),

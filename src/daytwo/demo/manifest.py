@@ -85,6 +85,8 @@ class DeploymentSpec:
     targets: dict[str, float]
     cost_model: dict[str, float]
     description: str
+    # First day of the baseline window (None: the product's default, a week after go-live).
+    baseline_start: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +266,10 @@ def deployment_specs(start: date) -> list[DeploymentSpec]:
             cost_model={"agent_minute": AGENT_MINUTE_COST, "ai_per_interaction": ASSIST_FEE},
             description="Agent assist (suggested replies, knowledge cards, summaries) for "
             f"about {N_AGENTS} agents on three sites; piloted by {PILOT_AGENTS} volunteers "
-            f"for {PILOT_DAYS} days, then rolled out.",
+            f"for {PILOT_DAYS} days, then rolled out. Its baseline is the first two weeks of "
+            "the roll-out: the pilot's volunteers (its most experienced agents) are no measure "
+            "of the whole floor.",
+            baseline_start=start + timedelta(days=PILOT_DAYS),
         ),
     ]
 
