@@ -240,7 +240,7 @@ def bench_detect(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del repeat, turns
     from bench.detect import run  # imports the whole product: load it only when asked for
 
-    return run(work, seeds=[1, 2, 3, 4, 5], per_day=2000, calm_seed=7, n_speed=1_000_000)
+    return run(work, seeds=[1, 2, 3, 4, 5], per_day=2000, calm_seeds=[7, 8, 9], n_speed=1_000_000)
 
 
 def bench_gaps(work: Path, repeat: int, turns: int) -> dict[str, Any]:
