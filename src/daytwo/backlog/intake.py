@@ -204,7 +204,12 @@ def absorb_finding(
                     after=finding.status, note=f"finding {finding.id}",
                 )  # fmt: skip
             root = _root_item(session, finding)
-            if root is not None and root.id != item.id and item.status == "new":
+            if (
+                root is not None
+                and root.id != item.id
+                and item.status == "new"
+                and root.status not in CLOSED_STATUSES
+            ):
                 _merge(session, item, root, finding, policy, actor=actor)
                 return to_public(session, root), False
             _seen_again(session, item, finding, policy, actor=actor)
@@ -284,8 +289,8 @@ def _merge(
     """``item`` turned out to be part of ``into``'s problem (a later run found the finding that
     explains ``finding``): its findings move to ``into`` and it closes as merged.
 
-    Only an item nobody has acted on yet (still ``new``) is merged; one that someone triaged or
-    works on keeps its findings, and its history says which item explains it.
+    Only an item nobody has acted on yet (still ``new``) is merged, and only into an open one;
+    an item someone triaged or works on keeps its findings.
     """
     links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
     now = now_utc()
