@@ -67,7 +67,7 @@ def test_page_loads_without_errors(page: Any, server: str, path: str, item_id: i
 def test_backlog_filters_and_board(page: Any, server: str, item_id: int) -> None:
     page.goto(server + "/backlog")
     row = page.locator(f'table.items tr[data-item="{item_id}"]')
-    assert row.get_attribute("data-priority") == "P1"  # 120 × 6.5 × 1.5 × 1.25 + 55
+    assert row.get_attribute("data-priority") == "P1"  # 120 × 6.5 × 1.5 × 1.25 + 0.05 × 110
     assert "cards-squad" in row.inner_text()  # routed by the demo's card_declined rule
     page.select_option('form.filters select[name="owner"]', "cards-squad")
     page.click('form.filters button[type="submit"]')
@@ -83,7 +83,7 @@ def test_item_page_shows_the_formula_and_records_each_move(
     page: Any, server: str, item_id: int
 ) -> None:
     page.goto(f"{server}/backlog/{item_id}")
-    assert page.locator("[data-formula]").inner_text().endswith("= 1,517.5")
+    assert page.locator("[data-formula]").inner_text().endswith("= 1,468.0")
     page.select_option('form[aria-label="Move"] select[name="status"]', "triaged")
     page.click('form[aria-label="Move"] button')
     page.wait_for_url(f"**/backlog/{item_id}")
