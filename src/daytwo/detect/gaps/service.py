@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from daytwo.detect.gaps.calc import Gap, GapParams, PreviousGap, build_gaps, known_intents
 from daytwo.detect.gaps.candidates import (
@@ -259,28 +259,27 @@ def _record(
         session.flush()
         if found:
             session.execute(delete(GapMember).where(GapMember.gap_id.in_(list(found))))
-        session.add_all(
-            GapMember(
-                gap_id=gap.id,
-                interaction_id=cand.interaction_id[int(r)],
-                seq=int(cand.seq[int(r)]),
-                started_at=_dt(cand.started_at[int(r)]),
-                similarity=float(s),
-            )
+        # One multi-row insert: tens of thousands of members, no ORM objects to build.
+        started = cand.started_at.astype("datetime64[us]").astype(datetime)
+        rows = [
+            {
+                "gap_id": gap.id,
+                "interaction_id": cand.interaction_id[int(r)],
+                "seq": int(cand.seq[int(r)]),
+                "started_at": started[int(r)].replace(tzinfo=UTC),
+                "similarity": float(s),
+            }
             for gap in gaps
             for r, s in zip(gap.members, gap.similarity, strict=True)
-        )
+        ]
+        if rows:
+            session.execute(insert(GapMember), rows)
         gone_ids = [p.id for p in previous if p.id not in found]
         for record in session.scalars(select(GapRecord).where(GapRecord.id.in_(gone_ids))):
             record.status = "gone"
         return RefreshResult(
             deployment, run.id, candidates=len(cand), gaps=len(gaps), new=new, gone=len(gone_ids)
         )
-
-
-def _dt(value: np.datetime64) -> datetime:
-    micros = int(value.astype("datetime64[us]").astype(np.int64))
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
 def _jsonable(value: Any) -> Any:
