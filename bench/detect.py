@@ -52,7 +52,7 @@ def _metric_in(f: Finding, *metrics: str) -> bool:
     return f.scope.metric in metrics
 
 
-def _mostly_in(journeys: dict[str, int], problem: dict[str, Any]) -> bool:
+def mostly_in(journeys: dict[str, int], problem: dict[str, Any]) -> bool:
     """Whether most of a gap's questions landed in the problem's journeys (a gap elsewhere,
     about fraud or travel, is some other gap, not this problem)."""
     total = sum(journeys.values())
@@ -62,7 +62,7 @@ def _mostly_in(journeys: dict[str, int], problem: dict[str, Any]) -> bool:
 
 MATCHERS: dict[str, Matcher] = {
     "knowledge_gap": lambda f, p: (
-        (f.kind == "knowledge_gap" and _mostly_in(f.details.get("journeys") or {}, p))
+        (f.kind == "knowledge_gap" and mostly_in(f.details.get("journeys") or {}, p))
         or (
             f.scope.journey in p["scope"]["journeys"]
             and _metric_in(f, "fallback_rate_conversation", "rephrase_rate", "containment_rate")

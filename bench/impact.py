@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.detect import mostly_in
 from daytwo.backlog.changes import measure_impact, record_change
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ChangeCreate
@@ -57,18 +58,10 @@ TOLERANCE = 0.25
 NULL_INCONCLUSIVE = 0.90
 
 
-def _mostly_in(journeys: dict[str, int], problem: dict[str, Any]) -> bool:
-    """Whether most of a gap's questions landed in the problem's journeys (a gap elsewhere,
-    about fraud or travel, is some other gap, not this problem)."""
-    total = sum(journeys.values())
-    inside = sum(n for j, n in journeys.items() if j in problem["scope"]["journeys"])
-    return total > 0 and inside >= total / 2
-
-
 # Which findings (by their snapshot) show an injected problem, by the problem's kind.
 SHOWS: dict[str, Any] = {
     "knowledge_gap": lambda f, p: (
-        (f["kind"] == "knowledge_gap" and _mostly_in(f.get("journeys") or {}, p))
+        (f["kind"] == "knowledge_gap" and mostly_in(f.get("journeys") or {}, p))
         or (
             f["journey"] in p["scope"]["journeys"]
             and f["metric"] in ("fallback_rate_conversation", "rephrase_rate", "containment_rate")

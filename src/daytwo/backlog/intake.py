@@ -58,10 +58,9 @@ class FindingFacts:
     customers_per_week: float = 0.0
     agents_per_week: float = 0.0
     status: str = "open"  # open | resolved | regressed
-    first_seen: datetime | None = None
     last_seen: datetime | None = None
     # Where the finding's conversations are, by journey (knowledge gaps: where its questions
-    # landed), for joining the gaps that arrived together.
+    # landed), for joining the gaps that grow together.
     journeys: dict[str, int] = field(default_factory=dict)
     # The fingerprint of the broader finding that explains this one (its problem's root).
     root: str | None = None
@@ -98,7 +97,6 @@ class FindingFacts:
                 "customers_per_week": self.customers_per_week,
                 "agents_per_week": self.agents_per_week,
                 "status": self.status,
-                "first_seen": self.first_seen,
                 "last_seen": self.last_seen,
                 "journeys": self.journeys or None,
                 "root": self.root,
@@ -125,17 +123,9 @@ def _facts_from_snapshot(fingerprint: str, snap: dict[str, Any]) -> FindingFacts
         customers_per_week=float(snap.get("customers_per_week", 0.0)),
         agents_per_week=float(snap.get("agents_per_week", 0.0)),
         status=str(snap.get("status", "open")),
-        first_seen=_when(snap.get("first_seen")),
-        last_seen=_when(snap.get("last_seen")),
-        journeys={str(k): int(v) for k, v in (snap.get("journeys") or {}).items()},
+        journeys=_journeys(snap.get("journeys")),
         root=snap.get("root"),
     )
-
-
-def _when(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 def _strongest(session: Session, item: Item, policy: BacklogPolicy) -> FindingFacts:
@@ -522,7 +512,6 @@ def facts_from_detect(f: FindingPublic) -> FindingFacts:
         customers_per_week=f.impact.customers_per_week,
         agents_per_week=f.impact.agents_per_week,
         status=f.status,
-        first_seen=f.first_seen,
         last_seen=f.last_seen,
         journeys=_journeys(details.get("journeys")),
         root=str(root) if isinstance(root, str) and root else None,

@@ -144,7 +144,9 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
             if best is not None:
                 parent[child.fingerprint] = best.fingerprint
     if causes:
-        parent.update(_explained_by_members(table, candidates, causes, base_rows, cur_rows, masks))
+        parent.update(
+            _explained_by_members(table, candidates, causes, base_rows, cur_rows, masks, arrays)
+        )
     if not parent:
         return list(findings)
     out = []
@@ -166,8 +168,12 @@ def _explained_by_members(
     base_rows: np.ndarray,
     cur_rows: np.ndarray,
     masks: dict[object, np.ndarray],
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> dict[str, str]:
-    """Each candidate that a finding with members explains, mapped to that finding's fingerprint."""
+    """Each candidate that a finding with members explains, mapped to that finding's fingerprint.
+
+    ``masks`` and ``arrays`` are the cell masks and metric arrays already computed (filled in
+    here where missing)."""
     ids = table["interaction_id"]
     member_masks = [
         np.asarray(
@@ -179,7 +185,6 @@ def _explained_by_members(
         for c in causes
     ]
     union = np.logical_or.reduce(member_masks) if len(member_masks) > 1 else member_masks[0]
-    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     out: dict[str, str] = {}
     for child in candidates:
         m = MONITORED_BY_ID[str(child.scope.metric)]

@@ -25,7 +25,7 @@ from daytwo.detect.findings import (
     weekly_impact,
 )
 from daytwo.detect.gaps.calc import Gap, GapParams
-from daytwo.detect.gaps.candidates import Candidates, confident_turns, find_candidates
+from daytwo.detect.gaps.candidates import confident_turns, find_candidates
 from daytwo.detect.gaps.cluster import ClusterParams
 from daytwo.detect.gaps.encoders import DEFAULT_ENCODER, get_encoder
 from daytwo.detect.gaps.service import detect_gaps
@@ -88,13 +88,16 @@ def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> li
     # choosing by it keeps the test fair), and false discoveries are controlled over all of
     # them; the weekly minimum and growth are required on top.
     weeks_now = window.current_days / 7
+    conversation = np.asarray(cand.interaction_id, dtype=object)
     tested: list[tuple[Gap, float, bool]] = []
     for gap in gaps:
-        now, before = _conversations(window, cand, gap)
+        current, baseline = _in_windows(window, cand.started_at, gap)
+        now = len(set(conversation[gap.members[current]].tolist()))
+        before = len(set(conversation[gap.members[baseline]].tolist()))
         if now + before < params.min_per_week * weeks_now:
             continue
         p_value = growth_p_value(now, before, window.current_days, window.baseline_days)
-        per_week_now, per_week_before = _rates(window, cand.started_at, gap)
+        per_week_now, per_week_before = _per_week(window, current, baseline)
         large = per_week_now >= params.min_per_week and (
             per_week_before == 0 or per_week_now >= (1 + params.min_growth) * per_week_before
         )
@@ -119,20 +122,17 @@ def growth_p_value(current: int, baseline: int, current_days: float, baseline_da
     return float(binom.sf(current - 1, total, share))
 
 
-def _conversations(window: Window, cand: Candidates, gap: Gap) -> tuple[int, int]:
-    """Distinct conversations with one of the gap's utterances: current window, baseline."""
-    when = cand.started_at[gap.members]
-    ids = np.asarray(cand.interaction_id, dtype=object)[gap.members]
-    current = _since(when, window.current_start, window.current_end)
-    baseline = _since(when, window.baseline_start, window.baseline_end)
-    return len(set(ids[current].tolist())), len(set(ids[baseline].tolist()))
-
-
-def _rates(window: Window, started: np.ndarray, gap: Gap) -> tuple[float, float]:
-    """The gap's utterances per week in the current window and in the baseline."""
+def _in_windows(window: Window, started: np.ndarray, gap: Gap) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the gap's members fall in the current window, and which in the baseline."""
     when = started[gap.members]
-    current = _since(when, window.current_start, window.current_end)
-    baseline = _since(when, window.baseline_start, window.baseline_end)
+    return (
+        _since(when, window.current_start, window.current_end),
+        _since(when, window.baseline_start, window.baseline_end),
+    )
+
+
+def _per_week(window: Window, current: np.ndarray, baseline: np.ndarray) -> tuple[float, float]:
+    """The gap's utterances per week in the current window and in the baseline."""
     return (
         float(current.sum()) / (window.current_days / 7),
         float(baseline.sum()) / (window.baseline_days / 7),
@@ -148,11 +148,8 @@ def _finding(
     p_value: float,
 ) -> Finding:
     window = data.window
-    when = started[gap.members]
-    current = _since(when, window.current_start, window.current_end)
-    baseline = _since(when, window.baseline_start, window.baseline_end)
-    per_week_now = float(current.sum()) / (window.current_days / 7)
-    per_week_before = float(baseline.sum()) / (window.baseline_days / 7)
+    current, baseline = _in_windows(window, started, gap)
+    per_week_now, per_week_before = _per_week(window, current, baseline)
     rows = gap.members[current]
     ids = [interaction_ids[int(r)] for r in rows]
     affected = data.interactions.filter(
