@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     analyze_interval_minutes: float = Field(
         default=0,
         ge=0,
-        description="How often `daytwo serve` runs the detectors, in minutes; 0 turns it off.",
+        description="How often `daytwo serve` runs the detectors and clusters the knowledge gaps, "
+        "in minutes; 0 turns it off.",
     )
     judge_url: str | None = Field(
         default=None,

@@ -1,10 +1,12 @@
-"""Scheduled analysis for `daytwo serve`: a background thread that runs the detectors."""
+"""Scheduled analysis for `daytwo serve`: a background thread that runs the detectors and
+keeps each deployment's knowledge gaps up to date."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+from daytwo.detect.gaps.service import DEFAULT_WINDOW_DAYS, refresh_gaps
 from daytwo.detect.runner import analyze
 from daytwo.detect.validators import configure_judge
 from daytwo.settings import Settings
@@ -15,18 +17,31 @@ log = logging.getLogger("daytwo.detect")
 
 
 class AnalysisSchedule:
-    """Runs :func:`daytwo.detect.runner.analyze` every ``interval_s`` seconds until stopped.
+    """Runs :func:`daytwo.detect.runner.analyze` every ``interval_s`` seconds until stopped,
+    then clusters the knowledge gaps of every deployment it analysed (with ``gaps_encoder``
+    over the last ``gaps_window_days``; no ``gaps_encoder``: the gaps are left alone), so the
+    gaps pages and API follow the data as the findings do.
 
     Each run is incremental, so a run with no new data costs one query per deployment.
     A failed run is logged and the next one is tried at the next tick.
     """
 
-    def __init__(self, ledger: Ledger, events: EventStore, interval_s: float) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        events: EventStore,
+        interval_s: float,
+        *,
+        gaps_encoder: str | None = None,
+        gaps_window_days: int = DEFAULT_WINDOW_DAYS,
+    ) -> None:
         if interval_s <= 0:
             raise ValueError("the analysis interval must be positive")
         self._ledger = ledger
         self._events = events
         self._interval = interval_s
+        self._gaps_encoder = gaps_encoder
+        self._gaps_window_days = gaps_window_days
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="daytwo-analysis", daemon=True)
         self.runs = 0
@@ -43,7 +58,13 @@ class AnalysisSchedule:
         configure_judge(settings.judge_url, settings.judge_model, key)
         if settings.analyze_interval_minutes <= 0:
             return None
-        return cls(ledger, events, settings.analyze_interval_minutes * 60)
+        return cls(
+            ledger,
+            events,
+            settings.analyze_interval_minutes * 60,
+            gaps_encoder=settings.gaps_encoder,
+            gaps_window_days=settings.gaps_window_days,
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -54,9 +75,29 @@ class AnalysisSchedule:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                analyze(self._ledger, self._events)
-            except Exception:
-                log.exception("scheduled analysis failed")
-            self.runs += 1
+            self.tick()
             self._stop.wait(self._interval)
+
+    def tick(self) -> None:
+        """One scheduled run: the detectors, then the gaps of each deployment they analysed.
+        Failures are logged, one deployment's gaps failing does not stop the others'."""
+        try:
+            outcomes = analyze(self._ledger, self._events)
+        except Exception:
+            log.exception("scheduled analysis failed")
+            outcomes = []
+        if self._gaps_encoder is not None:
+            for name in sorted({o.deployment for o in outcomes if o.skipped != "no data"}):
+                if self._stop.is_set():
+                    break
+                try:
+                    refresh_gaps(
+                        self._ledger,
+                        self._events,
+                        name,
+                        encoder=self._gaps_encoder,
+                        window_days=self._gaps_window_days,
+                    )
+                except Exception:
+                    log.exception("scheduled knowledge-gap refresh of %s failed", name)
+        self.runs += 1
