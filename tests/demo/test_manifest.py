@@ -226,6 +226,13 @@ def test_duplicates_arrive_in_later_batches(demo: Loaded) -> None:
     assert all(c["n"] == 2 and c["last"] == c["first"] + 1 for c in copies)
     days = {c["started"].date().isoformat() for c in copies}
     assert days == set(p["scope"]["days"])
+    # The problem begins with the first batch carrying copies (batch n is day n - 1's) and
+    # ends after the last.
+    onset = date.fromisoformat(p["onset"][:10])
+    end = date.fromisoformat(p["end"][:10])
+    assert min(c["last"] for c in copies) - 1 == (onset - demo.ds.start).days
+    assert max(c["last"] for c in copies) == (end - demo.ds.start).days
+    assert onset.isoformat() > min(days)
     # Some copies are later versions (a survey answer arrived); the later copy is kept.
     revised = [c for c in copies if c["versions"] == 2]
     assert len(revised) / len(copies) == pytest.approx(p["expected"]["late_csat_share"], abs=0.1)

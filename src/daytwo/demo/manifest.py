@@ -504,8 +504,11 @@ def _problems(
             "kind": "duplicate_deliveries",
             "deployment": BOT,
             "scope": {"days": [iso(start, d)[:10] for d in s.duplicate_days]},
-            "onset": iso(start, s.duplicate_days[0]),
-            "end": iso(start, s.duplicate_days[-1] + 1),
+            # The problem is in the deliveries: it begins with the first batch that carries
+            # copies (the day after the first affected day's conversations) and ends after the
+            # last one. ``scope.days`` are the days of the conversations delivered twice.
+            "onset": iso(start, s.duplicate_days[0] + 1),
+            "end": iso(start, s.duplicate_days[-1] + 2),
             "description": "A retrying exporter delivers about 3% of four days' conversations "
             "again in the next day's batch; a third of the copies carry a survey answer that "
             "arrived late (the later copy wins).",
