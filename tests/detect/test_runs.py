@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,99 @@ def test_since_replays_each_day_and_repeating_changes_nothing(
     assert len(again) == 10
     assert all(r["findings_new"] == 0 for r in again[:5])
     assert set(first) <= {f["fingerprint"] for f in client.get("/api/v1/findings").json()}
+
+
+def _gap(words: str, evidence: tuple[str, ...], members: set[str]) -> Finding:
+    return Finding(
+        "knowledge_gap", "knowledge_gap", f"Knowledge gap: {words}", FindingScope("bot"),
+        Severity.medium, T0, T0 + timedelta(days=1), key=(words,), evidence=evidence,
+        members=frozenset(members),
+    )  # fmt: skip
+
+
+def test_a_gap_whose_keywords_shift_stays_one_finding(ledger_url: str) -> None:
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+
+    def once(*findings: Finding) -> tuple[int, int, int, int]:
+        run_id = start_run(ledger, "bot", ["knowledge_gap"])
+        r = record_findings(
+            ledger, run_id, "bot", ["knowledge_gap"], findings, since=None,
+            data_through=T0, interactions=10,
+        )  # fmt: skip
+        return r.new, r.updated, r.resolved, r.regressed
+
+    monday = {f"c{i}" for i in range(10)}
+    pets = {f"p{i}" for i in range(10)}
+    assert once(
+        _gap("deposit direct", ("c1", "c2", "c3", "c4"), monday),
+        _gap("pets dog", ("p1", "p2"), pets),
+    ) == (2, 0, 0, 0)
+    # The same conversations (and some new ones) under other leading words: the same finding.
+    tuesday = (monday - {"c1"}) | {"c10", "c11"}
+    renamed = _gap("deposit set", ("c2", "c10"), tuesday)
+    explained = dataclasses.replace(_finding("payments"), details={"root": renamed.fingerprint})
+    assert once(renamed, _gap("pets dog", ("p1", "p2"), pets), explained) == (1, 2, 0, 0)
+    rows = list_findings(ledger, FindingFilter())
+    assert len(rows) == 3
+    deposit = next(r for r in rows if r.title.startswith("Knowledge gap: deposit"))
+    assert deposit.title == "Knowledge gap: deposit set"
+    assert deposit.times_seen == 2
+    assert deposit.status == "open"
+    # What the gap explains names the finding it continues as its root.
+    assert deposit.fingerprint != renamed.fingerprint
+    payments = next(r for r in rows if r.title == "problem payments")
+    assert payments.details["root"] == deposit.fingerprint
+    # Other conversations under new words are another gap; the one not seen resolves. Findings
+    # without members (other detectors) are never matched this way.
+    assert once(_gap("crypto wallet", ("x1",), {"x1", "x2"}), _gap("pets dog", ("p1",), pets)) == (
+        1,
+        1,
+        1,
+        0,
+    )
+    # The deposit gap returns with yet other words: its resolved finding regresses.
+    assert once(_gap("payday deposit", ("c5",), monday), _gap("pets dog", ("p1",), pets)) == (
+        0,
+        2,
+        1,
+        1,
+    )
+    rows = {r.title: r for r in list_findings(ledger, FindingFilter(kind="knowledge_gap"))}
+    assert len(rows) == 3
+    assert rows["Knowledge gap: payday deposit"].status == "regressed"
+    assert rows["Knowledge gap: crypto wallet"].status == "resolved"
+    ledger.dispose()
+
+
+def test_an_earlier_gap_is_continued_once_by_the_closest(ledger_url: str) -> None:
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    members = {f"c{i}" for i in range(10)}
+
+    def once(*findings: Finding) -> tuple[int, int, int, int]:
+        run_id = start_run(ledger, "bot", ["knowledge_gap"])
+        r = record_findings(
+            ledger, run_id, "bot", ["knowledge_gap"], findings, since=None,
+            data_through=T0, interactions=10,
+        )  # fmt: skip
+        return r.new, r.updated, r.resolved, r.regressed
+
+    assert once(_gap("deposit direct", ("c1", "c2", "c3", "c4"), members)) == (1, 0, 0, 0)
+    # The gap split in two: the half with more of its evidence continues it, the other is new.
+    assert once(
+        _gap("deposit set", ("c1",), {"c1", "c2"}),
+        _gap("direct deposit form", ("c3",), {"c1", "c2", "c3", "c4"}),
+    ) == (1, 1, 0, 0)
+    titles = {r.title for r in list_findings(ledger, FindingFilter())}
+    assert titles == {"Knowledge gap: deposit set", "Knowledge gap: direct deposit form"}
+    continued = next(r for r in list_findings(ledger, FindingFilter()) if r.times_seen == 2)
+    assert continued.title == "Knowledge gap: direct deposit form"
+    # A finding this run sees under its own fingerprint is not continued by another as well.
+    assert once(
+        _gap("deposit set", ("c1",), {"c1", "c2"}), _gap("set deposit", ("c1",), {"c1", "c2"})
+    ) == (1, 1, 1, 0)
+    rows = {r.title: r for r in list_findings(ledger, FindingFilter())}
+    assert rows["Knowledge gap: deposit set"].times_seen == 2
+    assert rows["Knowledge gap: set deposit"].times_seen == 1
+    ledger.dispose()

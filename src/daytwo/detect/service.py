@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from daytwo.detect.findings import Finding
 from daytwo.detect.models import AnalysisRun, FindingRecord
 from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic
 from daytwo.errors import NotFoundError
 from daytwo.store.ledger import Ledger
+
+# The share of an earlier finding's evidence a new fingerprint must cover to continue it.
+CONTINUED_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,19 +69,40 @@ def record_findings(
     """Write one run's findings in one transaction.
 
     A finding whose fingerprint is known updates that row (values, evidence, last seen); a
-    resolved one that is seen again is marked ``regressed``. Open findings of the run's
-    detectors that this run did not see are marked ``resolved``.
+    resolved one that is seen again is marked ``regressed``. A finding that knows its members
+    (a knowledge gap) and whose fingerprint is new continues an earlier finding whose evidence
+    is mostly among its members (see :func:`_continued`), and the findings it explains name
+    that earlier fingerprint as their root. Open findings of the run's detectors that this run
+    did not see are marked ``resolved``.
     """
     now = datetime.now(UTC)
     new = updated = resolved = regressed = 0
+    first: dict[str, Finding] = {}  # the first finding of each fingerprint, in order
+    for f in findings:
+        first.setdefault(f.fingerprint, f)
+    unique = list(first.values())
     with ledger.session() as session:
+        rows = {
+            f.fingerprint: session.scalar(
+                select(FindingRecord).where(FindingRecord.fingerprint == f.fingerprint)
+            )
+            for f in unique
+        }
+        continued = _continued(
+            session,
+            deployment,
+            [f for f in unique if rows[f.fingerprint] is None and f.members],
+            taken=set(rows),
+        )
+        # A finding explained by one that continues an earlier finding names that one's root.
+        renamed = {fp: row.fingerprint for fp, row in continued.items()}
         seen: set[str] = set()
-        for f in findings:
+        for f in unique:
             fp = f.fingerprint
-            if fp in seen:
-                continue
-            seen.add(fp)
-            row = session.scalar(select(FindingRecord).where(FindingRecord.fingerprint == fp))
+            row = rows[fp] or continued.get(fp)
+            root = f.details.get("root")
+            if root in renamed:
+                f = dataclasses.replace(f, details={**f.details, "root": renamed[root]})
             if row is None:
                 row = FindingRecord(
                     fingerprint=fp,
@@ -95,6 +121,7 @@ def record_findings(
                     row.resolved_at = None
                     regressed += 1
                     row.first_seen = min(_aware(row.first_seen), f.first_seen)
+            seen.add(row.fingerprint)
             _fill(row, f)
             row.times_seen += 1
             row.last_run_id = run_id
@@ -122,6 +149,47 @@ def record_findings(
             run.findings_resolved = resolved
             run.findings_regressed = regressed
     return Recorded(new, updated, resolved, regressed)
+
+
+def _continued(
+    session: Session, deployment: str, findings: Sequence[Finding], *, taken: set[str]
+) -> dict[str, FindingRecord]:
+    """Earlier findings that ``findings`` (new fingerprints, each with its members) continue.
+
+    A knowledge gap is fingerprinted by its leading keywords, and those shift as its wording
+    mix does ("direct deposit" one day, "deposit set" the next) while the conversations are
+    the same. So a new fingerprint continues an earlier finding of the same kind and
+    deployment when at least :data:`CONTINUED_SHARE` of that finding's evidence is among its
+    members. Each earlier finding is continued once at most, the largest share first; one
+    this run also sees by its own fingerprint (in ``taken``) is not available.
+    """
+    if not findings:
+        return {}
+    earlier = [
+        row
+        for row in session.scalars(
+            select(FindingRecord).where(
+                FindingRecord.deployment == deployment,
+                FindingRecord.kind.in_(sorted({f.kind for f in findings})),
+            )
+        )
+        if row.evidence and row.fingerprint not in taken
+    ]
+    pairs: list[tuple[float, int, int]] = []
+    for i, f in enumerate(findings):
+        for j, row in enumerate(earlier):
+            if row.kind == f.kind:
+                share = sum(e in f.members for e in row.evidence) / len(row.evidence)
+                if share >= CONTINUED_SHARE:
+                    pairs.append((share, i, j))
+    out: dict[str, FindingRecord] = {}
+    used: set[int] = set()
+    for _, i, j in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+        fp = findings[i].fingerprint
+        if fp not in out and j not in used:
+            out[fp] = earlier[j]
+            used.add(j)
+    return out
 
 
 def _aware(at: datetime) -> datetime:

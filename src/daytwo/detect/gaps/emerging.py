@@ -64,9 +64,10 @@ def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> li
     finding when the current period holds at least 10 of its utterances a week, its weekly
     rate is at least double the baseline's (or it was absent then), and that growth is more
     than chance (a conditional Poisson test of its conversations per gap, false discoveries
-    controlled at 1% over the gaps). Severity grows with the
-    weekly volume; the fingerprint is the gap's two leading keywords, so the same topic seen
-    again updates its finding.
+    controlled at 1% over the gaps). Severity grows with the weekly volume. The fingerprint is
+    the gap's two leading keywords; when they shift while the conversations stay (the gap's
+    wording mix moved), the finding whose evidence is mostly among the gap's members is
+    updated instead of a new one opened.
     """
     window = data.window
     interactions = data.interactions
