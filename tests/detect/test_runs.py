@@ -120,17 +120,23 @@ def _finding(key: str) -> Finding:
     )  # fmt: skip
 
 
+def _record(ledger: Ledger, detector: str, *findings: Finding) -> tuple[int, int, int, int]:
+    """One run of ``detector`` over deployment ``bot`` that saw ``findings``: new, updated,
+    resolved and regressed."""
+    run_id = start_run(ledger, "bot", [detector])
+    r = record_findings(
+        ledger, run_id, "bot", [detector], findings, since=None,
+        data_through=T0, interactions=10,
+    )  # fmt: skip
+    return r.new, r.updated, r.resolved, r.regressed
+
+
 def test_fingerprints_update_resolve_and_regress(ledger_url: str) -> None:
     upgrade(ledger_url)
     ledger = Ledger(ledger_url)
 
     def once(*findings: Finding) -> tuple[int, int, int, int]:
-        run_id = start_run(ledger, "bot", ["degradation"])
-        r = record_findings(
-            ledger, run_id, "bot", ["degradation"], findings, since=None,
-            data_through=T0, interactions=10,
-        )  # fmt: skip
-        return r.new, r.updated, r.resolved, r.regressed
+        return _record(ledger, "degradation", *findings)
 
     assert once(_finding("a"), _finding("b")) == (2, 0, 0, 0)
     assert once(_finding("a")) == (0, 1, 1, 0)  # b is gone: resolved
@@ -217,12 +223,7 @@ def test_a_gap_whose_keywords_shift_stays_one_finding(ledger_url: str) -> None:
     ledger = Ledger(ledger_url)
 
     def once(*findings: Finding) -> tuple[int, int, int, int]:
-        run_id = start_run(ledger, "bot", ["knowledge_gap"])
-        r = record_findings(
-            ledger, run_id, "bot", ["knowledge_gap"], findings, since=None,
-            data_through=T0, interactions=10,
-        )  # fmt: skip
-        return r.new, r.updated, r.resolved, r.regressed
+        return _record(ledger, "knowledge_gap", *findings)
 
     monday = {f"c{i}" for i in range(10)}
     pets = {f"p{i}" for i in range(10)}
@@ -273,12 +274,7 @@ def test_an_earlier_gap_is_continued_once_by_the_closest(ledger_url: str) -> Non
     members = {f"c{i}" for i in range(10)}
 
     def once(*findings: Finding) -> tuple[int, int, int, int]:
-        run_id = start_run(ledger, "bot", ["knowledge_gap"])
-        r = record_findings(
-            ledger, run_id, "bot", ["knowledge_gap"], findings, since=None,
-            data_through=T0, interactions=10,
-        )  # fmt: skip
-        return r.new, r.updated, r.resolved, r.regressed
+        return _record(ledger, "knowledge_gap", *findings)
 
     assert once(_gap("deposit direct", ("c1", "c2", "c3", "c4"), members)) == (1, 0, 0, 0)
     # The gap split in two: the half with more of its evidence continues it, the other is new.

@@ -31,6 +31,10 @@ HISTORY_WEEKS = 8
 Progress = Callable[[str], None]
 
 
+# Why a deployment was not analysed at all: it has no interactions.
+NO_DATA = "no data"
+
+
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
     deployment: str
@@ -147,7 +151,7 @@ def analyze(
     for name in names:
         vol = volumes.get(name)
         if vol is None or vol.first_started_at is None or vol.last_started_at is None:
-            outcomes.append(RunOutcome(name, None, as_of or datetime.now(UTC), skipped="no data"))
+            outcomes.append(RunOutcome(name, None, as_of or datetime.now(UTC), skipped=NO_DATA))
             continue
         dep = registered.get(name)
         end = as_of or min(datetime.now(UTC), vol.last_started_at + timedelta(seconds=1))

@@ -7,7 +7,7 @@ import logging
 import threading
 
 from daytwo.detect.gaps.service import DEFAULT_WINDOW_DAYS, refresh_gaps
-from daytwo.detect.runner import analyze
+from daytwo.detect.runner import NO_DATA, analyze
 from daytwo.detect.validators import configure_judge
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
@@ -87,7 +87,7 @@ class AnalysisSchedule:
             log.exception("scheduled analysis failed")
             outcomes = []
         if self._gaps_encoder is not None:
-            for name in sorted({o.deployment for o in outcomes if o.skipped != "no data"}):
+            for name in sorted({o.deployment for o in outcomes if o.skipped != NO_DATA}):
                 if self._stop.is_set():
                     break
                 try:

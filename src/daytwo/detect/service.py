@@ -82,12 +82,13 @@ def record_findings(
         first.setdefault(f.fingerprint, f)
     unique = list(first.values())
     with ledger.session() as session:
-        rows = {
-            f.fingerprint: session.scalar(
-                select(FindingRecord).where(FindingRecord.fingerprint == f.fingerprint)
+        known = {
+            r.fingerprint: r
+            for r in session.scalars(
+                select(FindingRecord).where(FindingRecord.fingerprint.in_(list(first)))
             )
-            for f in unique
         }
+        rows = {fp: known.get(fp) for fp in first}
         continued = _continued(
             session,
             deployment,

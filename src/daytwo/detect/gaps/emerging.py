@@ -55,20 +55,8 @@ def _since(ts: np.ndarray, start: datetime, end: datetime) -> np.ndarray:
 
 
 def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> list[Finding]:
-    """Clusters of what customers asked that the assistant could not handle, new or growing.
-
-    The customer messages that fell back, had a low-confidence answer, were rephrased or were
-    the last words before an escalation are embedded offline and clustered (see
-    :mod:`daytwo.detect.gaps.cluster`); each cluster is labelled by its distinctive words and
-    typed as a new intent, missing knowledge or misrouting of a known intent. A gap becomes a
-    finding when the current period holds at least 10 of its utterances a week, its weekly
-    rate is at least double the baseline's (or it was absent then), and that growth is more
-    than chance (a conditional Poisson test of its conversations per gap, false discoveries
-    controlled at 1% over the gaps). Severity grows with the weekly volume. The fingerprint is
-    the gap's two leading keywords; when they shift while the conversations stay (the gap's
-    wording mix moved), the finding whose evidence is mostly among the gap's members is
-    updated instead of a new one opened.
-    """
+    """The findings of the ``knowledge_gap`` detector: see
+    :func:`daytwo.detect.gaps.detector.detect_knowledge_gaps`, which says what and how."""
     window = data.window
     interactions = data.interactions
     cand = find_candidates(data.turns, interactions)
