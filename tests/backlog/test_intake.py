@@ -10,7 +10,6 @@ from daytwo.backlog import owners, service
 from daytwo.backlog.intake import (
     _bad_share_excess,
     absorb_detected,
-    after_analysis,
     journey_overlap,
 )
 from daytwo.backlog.policy import BacklogPolicy
@@ -70,7 +69,7 @@ def test_recorded_findings_open_routed_items_once(ledger: Ledger, policy: Backlo
     )  # fmt: skip
     first = absorb_detected(ledger, policy, deployment=DEPLOYMENT)
     assert (first.created, first.updated) == (2, 0)
-    again = after_analysis(ledger, DEPLOYMENT)  # the runner's hook: nothing new
+    again = absorb_detected(ledger, policy, deployment=DEPLOYMENT)  # seen again: nothing new
     assert (again.created, again.updated) == (0, 2)
     items = {i.journey: i for i in service.list_items(ledger)}
     cards = items["card_lost"]

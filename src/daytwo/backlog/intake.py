@@ -35,7 +35,6 @@ from daytwo.detect.schemas import FindingFilter, FindingPublic
 from daytwo.detect.service import list_findings
 from daytwo.errors import InputError
 from daytwo.metrics.catalog import REGISTRY
-from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
 
 
@@ -564,8 +563,3 @@ def absorb_detected(
         created += new
         updated += not new
     return IntakeSummary(created, updated)
-
-
-def after_analysis(ledger: Ledger, deployment: str) -> IntakeSummary:
-    """The detectors' hook: every finding of a finished run opens or updates its item."""
-    return absorb_detected(ledger, BacklogPolicy.from_settings(Settings()), deployment=deployment)

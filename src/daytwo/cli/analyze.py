@@ -11,11 +11,12 @@ from rich.table import Table
 
 from daytwo.cli.console import out
 from daytwo.detect.findings import Severity
-from daytwo.detect.runner import analyze as run_analysis
 from daytwo.detect.schemas import FindingFilter
 from daytwo.detect.service import list_findings
 from daytwo.detect.validators import configure_judge
 from daytwo.errors import InputError
+from daytwo.pipeline import analyze as run_analysis
+from daytwo.pipeline import plugin_manager
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger, upgrade
@@ -60,6 +61,7 @@ def analyze(
         ):
             from daytwo.detect.registry import detectors
 
+            plugin_manager()  # the contributed detectors count too
             task = bar.add_task("analysing", total=None)
             n_detectors = len(detectors())
 
@@ -71,8 +73,9 @@ def analyze(
                 bar.update(task, description=f"analysing · {detector_id}", advance=1)
 
             outcomes = run_analysis(
-                ledger, events, deployment=deployment, since=start, force=force, progress=step
-            )
+                settings, ledger, events, trigger="cli", deployment=deployment, since=start,
+                force=force, progress=step,
+            )  # fmt: skip
     finally:
         ledger.dispose()
     table = Table("deployment", "as of", "findings", "new", "updated", "resolved", "regressed")

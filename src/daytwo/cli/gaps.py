@@ -8,7 +8,8 @@ import typer
 from rich.table import Table
 
 from daytwo.cli.console import err, out
-from daytwo.detect.gaps.service import list_gaps, refresh_gaps
+from daytwo.detect.gaps.service import list_gaps
+from daytwo.pipeline import cluster_gaps
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger, upgrade
@@ -38,14 +39,10 @@ def gaps(
         with open_event_store(settings.resolved_events_url, read_only=not refresh) as events:
             if refresh:
                 with err.status("clustering utterances into gaps…"):
-                    refresh_gaps(
-                        ledger,
-                        events,
-                        deployment,
-                        encoder=encoder or settings.gaps_encoder,
-                        window_days=settings.gaps_window_days,
+                    cluster_gaps(
+                        settings, ledger, events, deployment, trigger="cli", encoder=encoder,
                         force=force,
-                    )
+                    )  # fmt: skip
             found = list_gaps(
                 ledger,
                 events,

@@ -18,13 +18,12 @@ from daytwo.demo.backlog import seed_backlog
 from daytwo.demo.generator import DemoConfig, generate
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
-from daytwo.detect.gaps.service import refresh_gaps
-from daytwo.detect.runner import analyze
 from daytwo.detect.service import count_findings
 from daytwo.errors import ConflictError
 from daytwo.ingest.decode import Decoded
 from daytwo.ingest.service import ingest
 from daytwo.metrics import rollup
+from daytwo.pipeline import analyze, cluster_gaps
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
@@ -152,19 +151,17 @@ def analyze_demo(
             if progress:
                 progress("feed checks, week by week")
             while at < end:
-                analyze(ledger, events, as_of=at, detector_ids=["feed_quality"], force=True)
+                analyze(
+                    settings, ledger, events, trigger="demo", as_of=at,
+                    detector_ids=["feed_quality"], force=True,
+                )  # fmt: skip
                 at += timedelta(days=7)
-            analyze(ledger, events, force=True, progress=progress)
+            analyze(settings, ledger, events, trigger="demo", force=True, progress=progress)
             for deployment in manifest["deployments"]:
                 if progress:
                     progress(f"knowledge gaps of {deployment}")
-                result = refresh_gaps(
-                    ledger,
-                    events,
-                    deployment,
-                    encoder=settings.gaps_encoder,
-                    window_days=settings.gaps_window_days,
-                    force=True,
+                result = cluster_gaps(
+                    settings, ledger, events, deployment, trigger="demo", force=True
                 )
                 gaps += result.gaps
         findings = sum(count_findings(ledger).values())

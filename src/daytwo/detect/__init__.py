@@ -3,7 +3,9 @@
 Each detector is a registered definition (``registry.py``) with a pure calculation over one
 deployment's data (``data.py``) that returns :class:`Finding` values (``findings.py``). The
 runner (``runner.py``) loads the data, runs every detector and records the findings in the
-ledger (``models.py``, ``service.py``) by fingerprint.
+ledger (``models.py``, ``service.py``) by fingerprint. Nothing here knows what happens to the
+findings next: the analysis pipeline (:mod:`daytwo.pipeline`) calls the runner and hands each
+recorded run to its consumers.
 """
 
 from daytwo.detect.data import AnalysisData, DeploymentInfo, Window, analysis_data

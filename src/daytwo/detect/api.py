@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from daytwo.deployments.service import list_deployments
 from daytwo.detect.findings import Severity
 from daytwo.detect.registry import detectors
-from daytwo.detect.runner import analyze
 from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic, Status
 from daytwo.detect.service import finding_deployments, get_finding, list_findings, list_runs
 from daytwo.errors import InputError
 from daytwo.server.access import Scope, check_deployments, current_principal, requires
-from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.server.deps import LedgerDep
 
 router = APIRouter(prefix="/api/v1", tags=["findings"], dependencies=[requires(Scope.read)])
 
@@ -88,62 +85,6 @@ def runs(
     """The latest analysis runs, newest first (of the deployments the requester may see)."""
     principal = current_principal(request)
     return [r for r in list_runs(ledger, limit) if principal and principal.sees(r.deployment)]
-
-
-class AnalysisOutcome(BaseModel):
-    deployment: str
-    as_of: datetime
-    run_id: int | None
-    findings: int
-    new: int
-    updated: int
-    resolved: int
-    regressed: int
-    skipped: str | None
-
-
-@router.post(
-    "/findings/analyze",
-    response_model=list[AnalysisOutcome],
-    summary="Run the detectors now",
-    dependencies=[requires(Scope.manage)],
-)
-def analyze_now(
-    request: Request,
-    ledger: LedgerDep,
-    events: EventsDep,
-    deployment: str | None = None,
-    force: bool = False,
-) -> list[AnalysisOutcome]:
-    """Run every detector over one deployment (or each one the requester may manage) and
-    record the findings, as `daytwo analyze` does; incremental unless ``force``."""
-    if deployment:
-        check_deployments(request, Scope.manage, [deployment])
-        names: list[str | None] = [deployment]
-    else:
-        principal = current_principal(request)
-        everything = {d.name for d in list_deployments(ledger)} | {
-            v.deployment for v in events.volumes()
-        }
-        names = [d for d in sorted(everything) if principal and principal.can(Scope.manage, d)]
-    out = []
-    for name in names:
-        for o in analyze(ledger, events, deployment=name, force=force):
-            r = o.recorded
-            out.append(
-                AnalysisOutcome(
-                    deployment=o.deployment,
-                    as_of=o.as_of,
-                    run_id=o.run_id,
-                    findings=len(o.findings),
-                    new=r.new if r else 0,
-                    updated=r.updated if r else 0,
-                    resolved=r.resolved if r else 0,
-                    regressed=r.regressed if r else 0,
-                    skipped=o.skipped,
-                )
-            )
-    return out
 
 
 @router.get("/findings/{finding_id}", response_model=FindingPublic, summary="One finding")

@@ -1,24 +1,25 @@
-"""Running the detectors: load one deployment's data, run each detector, record findings."""
+"""Running the detectors: load one deployment's data, run each detector, record findings.
+
+This is one step of an analysis; which deployments and days are analysed, and what happens to
+the findings afterwards, is the analysis pipeline's business (:mod:`daytwo.pipeline`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
-from daytwo.backlog.intake import after_analysis
 from daytwo.deployments.schemas import DeploymentPublic
-from daytwo.deployments.service import list_deployments
 from daytwo.detect import service
 from daytwo.detect.cells import with_segment_columns
 from daytwo.detect.data import AnalysisData, DeploymentInfo, Window
 from daytwo.detect.findings import Finding
-from daytwo.detect.registry import Detector, Needs, select
+from daytwo.detect.registry import Detector, Needs
 from daytwo.detect.roots import with_roots
-from daytwo.errors import NotFoundError
 from daytwo.interactions.columns import TURNS
 from daytwo.metrics.service import baseline_window
 from daytwo.store.events import EventStore
@@ -31,18 +32,14 @@ HISTORY_WEEKS = 8
 Progress = Callable[[str], None]
 
 
-# Why a deployment was not analysed at all: it has no interactions.
-NO_DATA = "no data"
-
-
 @dataclass(frozen=True, slots=True)
-class RunOutcome:
-    deployment: str
-    run_id: int | None
-    as_of: datetime
-    findings: list[Finding] = field(default_factory=list)
-    skipped: str | None = None
-    recorded: service.Recorded | None = None
+class DetectorRun:
+    """One recorded run of the detectors over one deployment and window."""
+
+    run_id: int
+    findings: list[Finding]
+    recorded: service.Recorded
+    interactions: int
 
 
 def analysis_window(
@@ -124,102 +121,29 @@ def run_detectors(
     return out
 
 
-def analyze(
+def detect_and_record(
     ledger: Ledger,
     events: EventStore,
-    *,
-    deployment: str | None = None,
-    since: datetime | None = None,
-    as_of: datetime | None = None,
-    detector_ids: Sequence[str] | None = None,
-    force: bool = False,
-    progress: Progress | None = None,
-) -> list[RunOutcome]:
-    """Analyse each deployment (or one) as of ``as_of`` (default: its latest data) and record.
-
-    Incremental: a deployment whose data has not moved since its last run is skipped (unless
-    ``force``). With ``since``, the analysis is replayed as of the end of every day from
-    ``since`` on, so findings carry the day they first appeared; repeating it changes nothing.
-    """
-    registered = {d.name: d for d in list_deployments(ledger)}
-    volumes = {v.deployment: v for v in events.volumes()}
-    names = [deployment] if deployment else sorted(set(registered) | set(volumes))
-    if deployment and deployment not in registered and deployment not in volumes:
-        raise NotFoundError(f"No deployment named {deployment!r} and no data for it.")
-    chosen = select(detector_ids)
-    outcomes: list[RunOutcome] = []
-    for name in names:
-        vol = volumes.get(name)
-        if vol is None or vol.first_started_at is None or vol.last_started_at is None:
-            outcomes.append(RunOutcome(name, None, as_of or datetime.now(UTC), skipped=NO_DATA))
-            continue
-        dep = registered.get(name)
-        end = as_of or min(datetime.now(UTC), vol.last_started_at + timedelta(seconds=1))
-        days = _replay_days(since, end) if since else [end]
-        for at in days:
-            outcomes.append(
-                _analyze_one(ledger, events, name, dep, vol.first_started_at, at, chosen,
-                             force=force or since is not None, progress=progress, since=since)
-            )  # fmt: skip
-    return outcomes
-
-
-def _replay_days(since: datetime, end: datetime) -> list[datetime]:
-    start = datetime.combine(since.date(), time(), tzinfo=UTC) + timedelta(days=1)
-    days = []
-    at = start
-    while at < end:
-        days.append(at)
-        at += timedelta(days=1)
-    days.append(end)
-    return days
-
-
-def _analyze_one(
-    ledger: Ledger,
-    events: EventStore,
-    name: str,
-    dep: DeploymentPublic | None,
-    first_data: datetime,
-    at: datetime,
+    info: DeploymentInfo,
+    window: Window,
     chosen: Sequence[Detector[Any]],
     *,
-    force: bool,
-    progress: Progress | None,
     since: datetime | None,
-) -> RunOutcome:
-    window = analysis_window(dep, first_data, at)
-    if window is None:
-        return RunOutcome(name, None, at, skipped="not enough history past the baseline")
-    previous = service.last_run(ledger, name)
-    if (
-        not force
-        and previous is not None
-        and previous.data_through is not None
-        and _aware(previous.data_through) >= at
-        and set(previous.detectors) == {d.id for d in chosen}
-    ):
-        return RunOutcome(name, previous.id, at, skipped="no new data since the last run")
-    info = DeploymentInfo(
-        name,
-        kind=str(dep.kind) if dep else "virtual_agent",
-        targets=dict(dep.targets) if dep else {},
-    )
-    run_id = service.start_run(ledger, name, [d.id for d in chosen])
+    progress: Progress | None = None,
+) -> DetectorRun:
+    """Load ``info``'s data for ``window``, run ``chosen`` and record the findings as one run
+    in the ledger (a failure marks the run failed and is raised)."""
+    ids = [d.id for d in chosen]
+    run_id = service.start_run(ledger, info.name, ids)
     try:
         data = load_data(events, info, window, [d.needs for d in chosen])
         # A finding a broader one explains carries its root: the backlog joins them.
         findings = with_roots(data, run_detectors(data, chosen, progress))
         recorded = service.record_findings(
-            ledger, run_id, name, [d.id for d in chosen], findings,
-            since=since, data_through=at, interactions=data.interactions.num_rows,
+            ledger, run_id, info.name, ids, findings,
+            since=since, data_through=window.current_end, interactions=data.interactions.num_rows,
         )  # fmt: skip
     except Exception as exc:
         service.fail_run(ledger, run_id, f"{type(exc).__name__}: {exc}")
         raise
-    after_analysis(ledger, name)  # each finding opens or updates its item in the backlog
-    return RunOutcome(name, run_id, at, findings, recorded=recorded)
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return DetectorRun(run_id, findings, recorded, data.interactions.num_rows)

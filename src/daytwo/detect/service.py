@@ -23,10 +23,16 @@ CONTINUED_SHARE = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
+    """What one run changed in the ledger: counts, and the fingerprints behind each count."""
+
     new: int
     updated: int
     resolved: int
     regressed: int
+    new_fingerprints: tuple[str, ...] = ()
+    updated_fingerprints: tuple[str, ...] = ()
+    resolved_fingerprints: tuple[str, ...] = ()
+    regressed_fingerprints: tuple[str, ...] = ()
 
 
 def start_run(ledger: Ledger, deployment: str, detectors: Sequence[str]) -> int:
@@ -76,7 +82,10 @@ def record_findings(
     did not see are marked ``resolved``.
     """
     now = datetime.now(UTC)
-    new = updated = resolved = regressed = 0
+    new: list[str] = []
+    updated: list[str] = []
+    resolved: list[str] = []
+    regressed: list[str] = []
     first: dict[str, Finding] = {}  # the first finding of each fingerprint, in order
     for f in findings:
         first.setdefault(f.fingerprint, f)
@@ -113,14 +122,14 @@ def record_findings(
                     regressions=0,
                 )
                 session.add(row)
-                new += 1
+                new.append(row.fingerprint)
             else:
-                updated += 1
+                updated.append(row.fingerprint)
                 if row.status == "resolved":
                     row.status = "regressed"
                     row.regressions += 1
                     row.resolved_at = None
-                    regressed += 1
+                    regressed.append(row.fingerprint)
                     row.first_seen = min(_aware(row.first_seen), f.first_seen)
             seen.add(row.fingerprint)
             _fill(row, f)
@@ -137,7 +146,7 @@ def record_findings(
             if row.fingerprint not in seen:
                 row.status = "resolved"
                 row.resolved_at = now
-                resolved += 1
+                resolved.append(row.fingerprint)
         run = session.get(AnalysisRun, run_id)
         if run is not None:
             run.status = "ok"
@@ -145,11 +154,14 @@ def record_findings(
             run.since = since
             run.data_through = data_through
             run.interactions = interactions
-            run.findings_new = new
-            run.findings_updated = updated
-            run.findings_resolved = resolved
-            run.findings_regressed = regressed
-    return Recorded(new, updated, resolved, regressed)
+            run.findings_new = len(new)
+            run.findings_updated = len(updated)
+            run.findings_resolved = len(resolved)
+            run.findings_regressed = len(regressed)
+    return Recorded(
+        len(new), len(updated), len(resolved), len(regressed),
+        tuple(new), tuple(updated), tuple(resolved), tuple(regressed),
+    )  # fmt: skip
 
 
 def _continued(

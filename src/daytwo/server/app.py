@@ -19,7 +19,6 @@ from daytwo.deployments.api import router as deployments_router
 from daytwo.detect.api import router as findings_router
 from daytwo.detect.gaps.api import router as gaps_router
 from daytwo.detect.gaps.views import router as gaps_views
-from daytwo.detect.schedule import AnalysisSchedule
 from daytwo.detect.views import router as findings_views
 from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
@@ -27,6 +26,10 @@ from daytwo.ingest.api import router as ingest_router
 from daytwo.journeys.views import router as journeys_views
 from daytwo.metrics.api import router as metrics_router
 from daytwo.metrics.views import router as metrics_views
+from daytwo.pipeline import plugin_manager
+from daytwo.pipeline.api import findings_router as analyze_router
+from daytwo.pipeline.api import gaps_router as gap_runs_router
+from daytwo.pipeline.schedule import AnalysisSchedule
 from daytwo.server.access import Scope, requires
 from daytwo.server.errors import install_error_handlers
 from daytwo.server.security import SecurityMiddleware
@@ -85,6 +88,7 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
+    plugin_manager()  # the pipeline's plugins, so contributed detectors are listed too
     app.state.session_key = settings.session_key()
     install_error_handlers(app)
     app.add_middleware(SecurityMiddleware, per_minute=settings.rate_limit_per_minute)
@@ -111,8 +115,10 @@ def create_app(
     app.include_router(changes_router)
     app.include_router(feedback_router)
     app.include_router(findings_router)
+    app.include_router(analyze_router)
     app.include_router(findings_views)
     app.include_router(gaps_router)
+    app.include_router(gap_runs_router)
     app.include_router(web_router)
     app.include_router(governance_views)
     app.include_router(metrics_views)

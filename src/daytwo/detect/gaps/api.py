@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from daytwo.detect.gaps.schemas import GapPublic, GapRunPublic
-from daytwo.detect.gaps.service import get_gap, last_run, list_gaps, refresh_gaps
+from daytwo.detect.gaps.service import get_gap, last_run, list_gaps
 from daytwo.errors import InputError
 from daytwo.server.access import Scope, requires
-from daytwo.server.deps import EventsDep, LedgerDep, SettingsDep
+from daytwo.server.deps import EventsDep, LedgerDep
 
 router = APIRouter(prefix="/api/v1/gaps", tags=["gaps"])
 
@@ -64,28 +64,3 @@ def latest_run(
 )
 def gap(gap_id: str, ledger: LedgerDep, events: EventsDep) -> GapPublic:
     return get_gap(ledger, events, gap_id)
-
-
-@router.post(
-    "/runs",
-    response_model=GapRunPublic | None,
-    summary="Cluster a deployment's recent traffic into gaps now",
-    dependencies=[requires(Scope.manage)],
-)
-def run_gaps(
-    ledger: LedgerDep,
-    events: EventsDep,
-    settings: SettingsDep,
-    deployment: Annotated[str, Query(description="Deployment name.")],
-    force: Annotated[bool, Query(description="Run even when no data arrived since.")] = False,
-) -> GapRunPublic | None:
-    """Incremental: without ``force``, nothing happens when no data arrived since the last run."""
-    refresh_gaps(
-        ledger,
-        events,
-        deployment,
-        encoder=settings.gaps_encoder,
-        window_days=settings.gaps_window_days,
-        force=force,
-    )
-    return last_run(ledger, deployment)

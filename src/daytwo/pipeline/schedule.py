@@ -1,23 +1,23 @@
-"""Scheduled analysis for `daytwo serve`: a background thread that runs the detectors and
-keeps each deployment's knowledge gaps up to date."""
+"""Scheduled analysis for `daytwo serve`: a background thread that runs the pipeline (the
+detectors, then every consumer) and keeps each deployment's knowledge gaps up to date."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
-from daytwo.detect.gaps.service import DEFAULT_WINDOW_DAYS, refresh_gaps
-from daytwo.detect.runner import NO_DATA, analyze
+from daytwo.detect.gaps.service import DEFAULT_WINDOW_DAYS
 from daytwo.detect.validators import configure_judge
+from daytwo.pipeline.run import NO_DATA, analyze, cluster_gaps
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
-log = logging.getLogger("daytwo.detect")
+log = logging.getLogger("daytwo.pipeline")
 
 
 class AnalysisSchedule:
-    """Runs :func:`daytwo.detect.runner.analyze` every ``interval_s`` seconds until stopped,
+    """Runs :func:`daytwo.pipeline.analyze` every ``interval_s`` seconds until stopped,
     then clusters the knowledge gaps of every deployment it analysed (with ``gaps_encoder``
     over the last ``gaps_window_days``; no ``gaps_encoder``: the gaps are left alone), so the
     gaps pages and API follow the data as the findings do.
@@ -34,9 +34,11 @@ class AnalysisSchedule:
         *,
         gaps_encoder: str | None = None,
         gaps_window_days: int = DEFAULT_WINDOW_DAYS,
+        settings: Settings | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("the analysis interval must be positive")
+        self._settings = settings or Settings()
         self._ledger = ledger
         self._events = events
         self._interval = interval_s
@@ -64,6 +66,7 @@ class AnalysisSchedule:
             settings.analyze_interval_minutes * 60,
             gaps_encoder=settings.gaps_encoder,
             gaps_window_days=settings.gaps_window_days,
+            settings=settings,
         )
 
     def start(self) -> None:
@@ -82,7 +85,7 @@ class AnalysisSchedule:
         """One scheduled run: the detectors, then the gaps of each deployment they analysed.
         Failures are logged, one deployment's gaps failing does not stop the others'."""
         try:
-            outcomes = analyze(self._ledger, self._events)
+            outcomes = analyze(self._settings, self._ledger, self._events, trigger="schedule")
         except Exception:
             log.exception("scheduled analysis failed")
             outcomes = []
@@ -91,10 +94,12 @@ class AnalysisSchedule:
                 if self._stop.is_set():
                     break
                 try:
-                    refresh_gaps(
+                    cluster_gaps(
+                        self._settings,
                         self._ledger,
                         self._events,
                         name,
+                        trigger="schedule",
                         encoder=self._gaps_encoder,
                         window_days=self._gaps_window_days,
                     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from daytwo.detect.gaps.service import last_run
-from daytwo.detect.schedule import AnalysisSchedule
+from daytwo.pipeline.schedule import AnalysisSchedule
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger, upgrade
@@ -93,7 +93,7 @@ def test_a_failing_gap_refresh_is_logged_not_raised(
     with open_event_store(settings.resolved_events_url) as events:
         store(events, traffic())
         schedule = AnalysisSchedule(ledger, events, 60, gaps_encoder="no-such-encoder")
-        with caplog.at_level(logging.ERROR, logger="daytwo.detect"):
+        with caplog.at_level(logging.ERROR, logger="daytwo.pipeline"):
             schedule.tick()
         assert schedule.runs == 1
         assert "knowledge-gap refresh of care-bot failed" in caplog.text

@@ -1,0 +1,207 @@
+"""An analysis, in order: choose the deployments and days, run the detectors and record their
+findings, then hand each recorded run to every consumer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import pluggy
+
+from daytwo.deployments.schemas import DeploymentPublic
+from daytwo.deployments.service import list_deployments
+from daytwo.detect import service
+from daytwo.detect.data import DeploymentInfo, Window
+from daytwo.detect.findings import Finding
+from daytwo.detect.gaps.service import RefreshResult, refresh_gaps
+from daytwo.detect.registry import Detector, select
+from daytwo.detect.runner import Progress, analysis_window, detect_and_record
+from daytwo.errors import NotFoundError
+from daytwo.pipeline.context import AnalysisContext, Trigger
+from daytwo.pipeline.plugins import consumers, plugin_manager
+from daytwo.settings import Settings
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+
+log = logging.getLogger("daytwo.pipeline")
+
+# Why a deployment was not analysed at all: it has no interactions.
+NO_DATA = "no data"
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """One deployment analysed as of one instant (or skipped, with the reason)."""
+
+    deployment: str
+    run_id: int | None
+    as_of: datetime
+    findings: list[Finding] = field(default_factory=list)
+    skipped: str | None = None
+    recorded: service.Recorded | None = None
+    # The consumers that raised on this run (logged; the others still ran).
+    failed_consumers: tuple[str, ...] = ()
+
+
+def analyze(
+    settings: Settings,
+    ledger: Ledger,
+    events: EventStore,
+    *,
+    trigger: Trigger,
+    deployment: str | None = None,
+    since: datetime | None = None,
+    as_of: datetime | None = None,
+    detector_ids: Sequence[str] | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> list[RunOutcome]:
+    """Analyse each deployment (or one) as of ``as_of`` (default: its latest data), record the
+    findings and hand every recorded run to the consumers.
+
+    Incremental: a deployment whose data has not moved since its last run is skipped (unless
+    ``force``). With ``since``, the analysis is replayed as of the end of every day from
+    ``since`` on, so findings carry the day they first appeared; repeating it changes nothing.
+    """
+    manager = plugin_manager()  # loads the contributed detectors too
+    registered = {d.name: d for d in list_deployments(ledger)}
+    volumes = {v.deployment: v for v in events.volumes()}
+    names = [deployment] if deployment else sorted(set(registered) | set(volumes))
+    if deployment and deployment not in registered and deployment not in volumes:
+        raise NotFoundError(f"No deployment named {deployment!r} and no data for it.")
+    chosen = select(detector_ids)
+    outcomes: list[RunOutcome] = []
+    for name in names:
+        vol = volumes.get(name)
+        if vol is None or vol.first_started_at is None or vol.last_started_at is None:
+            outcomes.append(RunOutcome(name, None, as_of or datetime.now(UTC), skipped=NO_DATA))
+            continue
+        dep = registered.get(name)
+        end = as_of or min(datetime.now(UTC), vol.last_started_at + timedelta(seconds=1))
+        days = _replay_days(since, end) if since else [end]
+        for at in days:
+            outcome, window = _analyze_one(
+                ledger, events, name, dep, vol.first_started_at, at, chosen,
+                force=force or since is not None, progress=progress, since=since,
+            )  # fmt: skip
+            if window is not None and outcome.run_id is not None and outcome.recorded is not None:
+                ctx = AnalysisContext(
+                    settings=settings,
+                    ledger=ledger,
+                    events=events,
+                    deployment_name=name,
+                    deployment=dep,
+                    run_id=outcome.run_id,
+                    as_of=at,
+                    window=window,
+                    findings=tuple(outcome.findings),
+                    recorded=outcome.recorded,
+                    trigger=trigger,
+                    since=since,
+                )
+                outcome = replace(outcome, failed_consumers=hand_over(manager, ctx))
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _replay_days(since: datetime, end: datetime) -> list[datetime]:
+    start = datetime.combine(since.date(), time(), tzinfo=UTC) + timedelta(days=1)
+    days = []
+    at = start
+    while at < end:
+        days.append(at)
+        at += timedelta(days=1)
+    days.append(end)
+    return days
+
+
+def _analyze_one(
+    ledger: Ledger,
+    events: EventStore,
+    name: str,
+    dep: DeploymentPublic | None,
+    first_data: datetime,
+    at: datetime,
+    chosen: Sequence[Detector[Any]],
+    *,
+    force: bool,
+    progress: Progress | None,
+    since: datetime | None,
+) -> tuple[RunOutcome, Window | None]:
+    """One deployment as of ``at``: skipped (no window), or detected and recorded; the window
+    comes back only for a recorded run."""
+    window = analysis_window(dep, first_data, at)
+    if window is None:
+        return RunOutcome(name, None, at, skipped="not enough history past the baseline"), None
+    previous = service.last_run(ledger, name)
+    if (
+        not force
+        and previous is not None
+        and previous.data_through is not None
+        and _aware(previous.data_through) >= at
+        and set(previous.detectors) == {d.id for d in chosen}
+    ):
+        return RunOutcome(name, previous.id, at, skipped="no new data since the last run"), None
+    info = DeploymentInfo(
+        name,
+        kind=str(dep.kind) if dep else "virtual_agent",
+        targets=dict(dep.targets) if dep else {},
+    )
+    run = detect_and_record(ledger, events, info, window, chosen, since=since, progress=progress)
+    return RunOutcome(name, run.run_id, at, run.findings, recorded=run.recorded), window
+
+
+def hand_over(manager: pluggy.PluginManager, ctx: AnalysisContext) -> tuple[str, ...]:
+    """Call every consumer's ``after_analysis`` with ``ctx``, in the declared order; one that
+    raises is logged and the rest still run. Returns the names of those that raised."""
+    failed = []
+    for impl in consumers(manager, "after_analysis"):
+        try:
+            impl.function(**dict.fromkeys(impl.argnames, ctx))
+        except Exception:
+            log.exception(
+                "consumer %s failed after analysis run %s of %s (%s); the findings are "
+                "recorded and the other consumers ran",
+                impl.plugin_name, ctx.run_id, ctx.deployment_name, ctx.trigger,
+            )  # fmt: skip
+            failed.append(impl.plugin_name)
+    return tuple(failed)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def cluster_gaps(
+    settings: Settings,
+    ledger: Ledger,
+    events: EventStore,
+    deployment: str,
+    *,
+    trigger: Trigger,
+    encoder: str | None = None,
+    window_days: int | None = None,
+    force: bool = False,
+    as_of: datetime | None = None,
+) -> RefreshResult:
+    """Cluster ``deployment``'s recent unhandled messages into knowledge gaps for the gaps
+    pages and API, with ``encoder`` over the last ``window_days`` (default: the configured
+    ones).
+
+    Incremental: nothing happens when no data arrived since the last clustering (unless
+    ``force``).
+    """
+    result = refresh_gaps(
+        ledger,
+        events,
+        deployment,
+        encoder=encoder or settings.gaps_encoder,
+        window_days=window_days or settings.gaps_window_days,
+        as_of=as_of,
+        force=force,
+    )
+    log.debug("knowledge gaps of %s (%s): %s", deployment, trigger, result)
+    return result

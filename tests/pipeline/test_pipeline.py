@@ -1,0 +1,237 @@
+"""The analysis pipeline: detectors, then every consumer in the declared order, each isolated;
+outside plugins register consumers and detectors exactly as the product's own do."""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from collections.abc import Iterator
+from dataclasses import FrozenInstanceError
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daytwo.backlog.service import list_items
+from daytwo.deployments.schemas import DeploymentCreate, DeploymentPublic
+from daytwo.deployments.service import create_deployment
+from daytwo.detect import registry
+from daytwo.detect.findings import Finding
+from daytwo.pipeline import DEFAULT_CONSUMERS, AnalysisContext, analyze, hookimpl, plugins
+from daytwo.settings import Settings
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
+from tests.backlog.conftest import DEPLOYMENT, JOURNEYS, store_of, synthetic_records
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path)
+
+
+@pytest.fixture
+def ledger(settings: Settings) -> Iterator[Ledger]:
+    upgrade(settings.resolved_ledger_url)
+    led = Ledger(settings.resolved_ledger_url)
+    create_deployment(
+        led,
+        DeploymentCreate(
+            name=DEPLOYMENT,
+            kind=DeploymentKind.virtual_agent,
+            go_live=date(2026, 3, 1),
+            journeys=JOURNEYS,
+            cost_model={"escalation": 6.5},
+        ),
+    )
+    yield led
+    led.dispose()
+
+
+@pytest.fixture(scope="module")
+def worse_records() -> list[dict[str, Any]]:
+    # card_lost contains 0.50, then 0.25 from day 20: a degradation the detectors find.
+    return synthetic_records(effect=-0.25)
+
+
+@pytest.fixture
+def events(worse_records: list[dict[str, Any]]) -> Iterator[EventStore]:
+    store = store_of(worse_records)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def manager() -> Iterator[Any]:
+    """The pipeline's plugin manager; plugins a test registers are removed afterwards."""
+    pm = plugins.plugin_manager()
+    before = {name for name, _ in pm.list_name_plugin()}
+    yield pm
+    for name, plugin in pm.list_name_plugin():
+        if name not in before:
+            pm.unregister(plugin, name=name)
+
+
+class Recorder:
+    def __init__(self, items_seen: list[int]) -> None:
+        self.contexts: list[AnalysisContext] = []
+        self.items_seen = items_seen
+
+    @hookimpl
+    def after_analysis(self, ctx: AnalysisContext) -> None:
+        self.contexts.append(ctx)
+        self.items_seen.append(len(list_items(ctx.ledger)))
+
+
+class Failing:
+    @hookimpl
+    def after_analysis(self, ctx: AnalysisContext) -> None:
+        raise RuntimeError(f"broken consumer on {ctx.deployment_name}")
+
+
+def test_the_backlog_is_the_first_consumer() -> None:
+    assert DEFAULT_CONSUMERS[0] == "daytwo.backlog.consumer"
+    names = [i.plugin_name for i in plugins.consumers(plugins.plugin_manager(), "after_analysis")]
+    assert names[: len(DEFAULT_CONSUMERS)] == list(DEFAULT_CONSUMERS)
+
+
+def test_consumers_get_the_run_in_order_and_one_failing_stops_nothing(
+    settings: Settings,
+    ledger: Ledger,
+    events: EventStore,
+    manager: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    items_seen: list[int] = []
+    recorder = Recorder(items_seen)
+    # Outside consumers run after the product's, by name: the failing one first.
+    manager.register(Failing(), name="a-failing-consumer")
+    manager.register(recorder, name="b-recorder")
+    with caplog.at_level(logging.ERROR, logger="daytwo.pipeline"):
+        (outcome,) = analyze(settings, ledger, events, trigger="api", deployment=DEPLOYMENT)
+    assert outcome.run_id is not None
+    assert outcome.findings
+    assert outcome.failed_consumers == ("a-failing-consumer",)
+    assert "consumer a-failing-consumer failed after analysis run" in caplog.text
+    (ctx,) = recorder.contexts
+    # The backlog ran first: its items were there when the recorder looked.
+    assert items_seen == [len(list_items(ledger))]
+    assert items_seen[0] > 0
+    assert ctx.trigger == "api"
+    assert ctx.settings is settings
+    assert ctx.ledger is ledger
+    assert ctx.events is events
+    assert ctx.deployment_name == DEPLOYMENT
+    assert isinstance(ctx.deployment, DeploymentPublic)
+    assert ctx.run_id == outcome.run_id
+    assert ctx.as_of == outcome.as_of == ctx.window.current_end
+    assert ctx.window.baseline_end <= ctx.window.current_start
+    assert ctx.findings == tuple(outcome.findings)
+    assert ctx.recorded == outcome.recorded
+    assert set(ctx.recorded.new_fingerprints) == {f.fingerprint for f in ctx.findings}
+    assert ctx.recorded.new == len(ctx.recorded.new_fingerprints)
+    assert ctx.since is None
+    with pytest.raises(FrozenInstanceError):
+        ctx.run_id = 0  # type: ignore[misc]
+    # Nothing new: no run, so no consumer is called.
+    again = analyze(settings, ledger, events, trigger="cli", deployment=DEPLOYMENT)
+    assert again[0].skipped == "no new data since the last run"
+    assert len(recorder.contexts) == 1
+
+
+def test_a_forced_rerun_reports_updates_and_resolutions(
+    settings: Settings, ledger: Ledger, events: EventStore, manager: Any
+) -> None:
+    recorder = Recorder([])
+    manager.register(recorder, name="b-recorder")
+    (first,) = analyze(settings, ledger, events, trigger="cli", deployment=DEPLOYMENT)
+    # The same data again, forced: every finding is seen again, none is new.
+    (second,) = analyze(
+        settings, ledger, events, trigger="schedule", deployment=DEPLOYMENT, force=True
+    )
+    assert [c.trigger for c in recorder.contexts] == ["cli", "schedule"]
+    again = recorder.contexts[1].recorded
+    assert again.new_fingerprints == ()
+    assert set(again.updated_fingerprints) == {f.fingerprint for f in first.findings}
+    assert second.failed_consumers == ()
+
+
+def _outside_package(root: Path) -> None:
+    """An installed distribution with a ``daytwo`` entry point, as pip would leave it."""
+    (root / "outside_plugin.py").write_text(
+        textwrap.dedent(
+            '''
+            from dataclasses import dataclass
+
+            from daytwo.detect.registry import Detector
+            from daytwo.pipeline import hookimpl
+
+            SEEN = []
+
+
+            @dataclass(frozen=True)
+            class Params:
+                label: str = "outside"
+
+
+            def count_rows(data, params):
+                """Finds nothing; records how many interactions it was given."""
+                SEEN.append((params.label, data.interactions.num_rows))
+                return []
+
+
+            @hookimpl
+            def register_detectors():
+                return [Detector("outside_rows", "Outside rows", count_rows, Params())]
+
+
+            @hookimpl
+            def after_analysis(ctx):
+                SEEN.append(("consumer", ctx.deployment_name, ctx.trigger))
+            '''
+        )
+    )
+    info = root / "outside_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: outside-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[daytwo]\noutside = outside_plugin\n")
+
+
+def test_an_outside_package_plugs_in_through_an_entry_point(
+    settings: Settings,
+    ledger: Ledger,
+    events: EventStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    _outside_package(site)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(plugins, "_manager", plugins.build_plugin_manager())
+    import outside_plugin  # type: ignore[import-not-found]
+
+    assert registry.detectors()[-1].id == "outside_rows"  # after the built-in ones
+    names = [i.plugin_name for i in plugins.consumers(plugins._manager, "after_analysis")]
+    assert names == [*DEFAULT_CONSUMERS, "outside"]
+    (outcome,) = analyze(settings, ledger, events, trigger="demo", deployment=DEPLOYMENT)
+    assert outcome.run_id is not None
+    seen = outside_plugin.SEEN
+    assert seen[0][0] == "outside"
+    assert seen[0][1] > 0
+    assert seen[1] == ("consumer", DEPLOYMENT, "demo")
+    assert len(list_items(ledger)) > 0  # the backlog still ran
+
+
+def test_a_contributed_detector_must_be_a_definition(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Wrong:
+        @hookimpl
+        def register_detectors(self) -> list[Finding]:
+            return ["not a detector"]  # type: ignore[list-item]
+
+    manager = plugins.build_plugin_manager()
+    manager.register(Wrong(), name="wrong")
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    with pytest.raises(TypeError, match="plugin 'wrong': register_detectors must return"):
+        plugins._register_detectors(manager)
