@@ -164,15 +164,15 @@ def test_the_login_page_never_redirects_off_site(anon_client: TestClient) -> Non
 
 def test_every_post_form_carries_a_csrf_token() -> None:
     """HTMX requests send the token from <body hx-headers>; plain forms need the field."""
-    from daytwo.web.templating import HERE
+    from daytwo.http.templating import TEMPLATES_DIR
 
     forms = []
-    for template in sorted((HERE / "templates").glob("*.html")):
+    for template in sorted(TEMPLATES_DIR.glob("*.html")):
         for form in re.findall(r"<form\b[^>]*>.*?</form>", template.read_text(), re.S):
             if re.search(r'method="post"', form, re.I):
                 forms.append((template.name, form))
     assert forms, "no forms found: the pattern is wrong"
     missing = [name for name, form in forms if 'name="csrf_token"' not in form]
     assert missing == []
-    base = (HERE / "templates" / "base.html").read_text()
+    base = (TEMPLATES_DIR / "base.html").read_text()
     assert 'hx-headers=\'{"X-CSRF-Token"' in base

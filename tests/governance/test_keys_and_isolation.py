@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from daytwo.governance import accounts, keys
 from daytwo.governance.models import ApiKey, KeyScope, Role
-from daytwo.server.access import SESSION_COOKIE, sign
+from daytwo.http.access import SESSION_COOKIE, sign
 from daytwo.store.ledger import Ledger
 from tests.factory import interaction
 

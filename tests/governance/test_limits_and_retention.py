@@ -16,8 +16,8 @@ from daytwo.cli.main import run
 from daytwo.errors import ConfigError
 from daytwo.governance import audit, keys, policies
 from daytwo.governance.models import KeyScope
+from daytwo.http.access import Scope, requires
 from daytwo.server import create_app
-from daytwo.server.access import Scope, requires
 from daytwo.server.security import RateLimiter
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore

@@ -17,8 +17,8 @@ from starlette.routing import Mount, Route
 from daytwo.governance.accounts import create_user, sign_in
 from daytwo.governance.keys import create_key
 from daytwo.governance.models import KeyScope, Role
+from daytwo.http.access import SESSION_COOKIE, Scope, sign
 from daytwo.server import create_app
-from daytwo.server.access import SESSION_COOKIE, Scope, sign
 from daytwo.settings import Settings
 
 GRANTED = "care-bot"

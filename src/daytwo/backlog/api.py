@@ -30,8 +30,8 @@ from daytwo.backlog.schemas import (
     RuleCreate,
     RulePublic,
 )
-from daytwo.server.access import Scope, check_deployments, granted, requires
-from daytwo.server.deps import LedgerDep, SettingsDep
+from daytwo.http.access import Scope, check_deployments, granted, requires
+from daytwo.http.deps import LedgerDep, SettingsDep
 from daytwo.store.ledger import Ledger
 
 API = "api"

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from daytwo.backlog import changes
 from daytwo.backlog.api import MANAGE, READ, ActorDep, PolicyDep
 from daytwo.backlog.schemas import ChangeCreate, ChangePublic
-from daytwo.server.access import Scope, check_deployments, granted
-from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.http.access import Scope, check_deployments, granted
+from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.store.ledger import Ledger
 
 router = APIRouter(prefix="/api/v1/changes", tags=["changes"])

@@ -16,8 +16,8 @@ from daytwo.backlog.schemas import (
     SyncResult,
     ThemeRow,
 )
-from daytwo.server.access import Scope, check_deployments, current_principal, granted
-from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.http.access import Scope, check_deployments, current_principal, granted
+from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.store.ledger import Ledger
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])

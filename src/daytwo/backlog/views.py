@@ -21,10 +21,10 @@ from daytwo.backlog.raised import raised_findings
 from daytwo.backlog.schemas import ChangeCreate, FeedbackCreate, ItemPublic
 from daytwo.deployments.service import list_deployments
 from daytwo.errors import DaytwoError
+from daytwo.http.access import Scope, check_deployments, granted, requires
+from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.templating import templates
 from daytwo.metrics.catalog import REGISTRY
-from daytwo.server.access import Scope, check_deployments, granted, requires
-from daytwo.server.deps import EventsDep, LedgerDep
-from daytwo.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 READ = [requires(Scope.read)]

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 
 from daytwo.conversations import service
 from daytwo.conversations.schemas import ConversationPage, Transcript
-from daytwo.server.access import Scope, requires
-from daytwo.server.deps import EventsDep
-from daytwo.server.params import SliceDep
+from daytwo.http.access import Scope, requires
+from daytwo.http.deps import EventsDep
+from daytwo.http.params import SliceDep
 
 router = APIRouter(
     prefix="/api/v1/interactions", tags=["interactions"], dependencies=[requires(Scope.read)]

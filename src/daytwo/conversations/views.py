@@ -8,12 +8,12 @@ from fastapi.responses import HTMLResponse
 from daytwo.conversations.service import search, transcript
 from daytwo.deployments.service import overview
 from daytwo.errors import InputError
+from daytwo.http.access import Scope, granted, requires
+from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.scope import parse_scope
+from daytwo.http.templating import templates
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.metrics.views import dimension_values
-from daytwo.server.access import Scope, granted, requires
-from daytwo.server.deps import EventsDep, LedgerDep
-from daytwo.web.scope import parse_scope
-from daytwo.web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 PAGE_SIZE = 50

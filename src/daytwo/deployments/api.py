@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request, status
 
 from daytwo.deployments import service
 from daytwo.deployments.schemas import DeploymentCreate, DeploymentOverview, DeploymentPublic
-from daytwo.server.access import Scope, granted, requires
-from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.http.access import Scope, granted, requires
+from daytwo.http.deps import EventsDep, LedgerDep
 
 router = APIRouter(prefix="/api/v1/deployments", tags=["deployments"])
 

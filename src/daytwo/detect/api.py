@@ -12,8 +12,8 @@ from daytwo.detect.registry import detectors
 from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic, Status
 from daytwo.detect.service import finding_deployments, get_finding, list_findings, list_runs
 from daytwo.errors import InputError
-from daytwo.server.access import Scope, check_deployments, current_principal, requires
-from daytwo.server.deps import LedgerDep
+from daytwo.http.access import Scope, check_deployments, current_principal, requires
+from daytwo.http.deps import LedgerDep
 
 router = APIRouter(prefix="/api/v1", tags=["findings"], dependencies=[requires(Scope.read)])
 

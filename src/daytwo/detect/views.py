@@ -19,11 +19,11 @@ from daytwo.detect.registry import detectors
 from daytwo.detect.schemas import FindingFilter, FindingPublic
 from daytwo.detect.service import last_run, list_findings
 from daytwo.errors import InputError
+from daytwo.http.access import Scope, granted, requires
+from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.scope import FILTER_DIMS
+from daytwo.http.templating import templates
 from daytwo.metrics.catalog import REGISTRY
-from daytwo.server.access import Scope, granted, requires
-from daytwo.server.deps import EventsDep, LedgerDep
-from daytwo.web.scope import FILTER_DIMS
-from daytwo.web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 

@@ -13,9 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from daytwo.errors import AuthenticationRequired, InputError, PermissionDenied
 from daytwo.governance import accounts, audit
-from daytwo.server.access import SESSION_COOKIE, Scope, client_ip, requires, sign
-from daytwo.server.deps import LedgerDep, SettingsDep
-from daytwo.web.templating import templates
+from daytwo.http.access import SESSION_COOKIE, Scope, client_ip, requires, sign
+from daytwo.http.deps import LedgerDep, SettingsDep
+from daytwo.http.templating import templates
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "daytwo_login_csrf"
@@ -102,7 +102,7 @@ async def login(
 
 @router.post("/logout", dependencies=[requires(Scope.read)])
 async def logout(request: Request, ledger: LedgerDep) -> Response:
-    from daytwo.server.access import unsign
+    from daytwo.http.access import unsign
 
     token = unsign(request.cookies.get(SESSION_COOKIE, ""), request.app.state.session_key)
     if token:

@@ -9,10 +9,10 @@ from starlette.concurrency import run_in_threadpool
 
 from daytwo.errors import InputError, PayloadTooLargeError
 from daytwo.governance.policies import redaction_plan
+from daytwo.http.access import Scope, check_deployments, requires
+from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.ingest.decode import Decoded, decode_json, decode_ndjson
 from daytwo.ingest.service import IngestResult, ingest
-from daytwo.server.access import Scope, check_deployments, requires
-from daytwo.server.deps import EventsDep, LedgerDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 

@@ -11,13 +11,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from daytwo.errors import InputError
+from daytwo.http.access import Scope, requires
+from daytwo.http.deps import EventsDep
+from daytwo.http.params import SliceDep
 from daytwo.metrics.catalog import METRICS, Metric, get_metric
 from daytwo.metrics.query import BUCKETS, Bucket, dimension_name, dimension_sql
 from daytwo.metrics.schemas import MetricInfo, MetricPoint
 from daytwo.metrics.service import metric_points
-from daytwo.server.access import Scope, requires
-from daytwo.server.deps import EventsDep
-from daytwo.server.params import SliceDep
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], dependencies=[requires(Scope.read)])
 

@@ -10,30 +10,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from daytwo.errors import InputError
+
+# A slice is defined below the metrics (the HTTP parameters build one too); here it is read.
+from daytwo.interactions.slice import BUCKETS as BUCKETS
+from daytwo.interactions.slice import Bucket as Bucket
+from daytwo.interactions.slice import Slice as Slice
 from daytwo.metrics import rollup
 from daytwo.metrics.catalog import Metric
 
-Bucket = Literal["hour", "day", "week", "month"]
-BUCKETS: tuple[str, ...] = ("hour", "day", "week", "month")
 BUILTIN_DIMS = ("deployment", "journey", "channel", "outcome", "agent_ref")
 _SEGMENT_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _WINDOW_COLUMNS = ("next_contact_at",)
-
-
-@dataclass(frozen=True, slots=True)
-class Slice:
-    """Which rows and how to group them."""
-
-    deployment: str
-    start: datetime
-    end: datetime
-    bucket: Bucket | None = None
-    group_by: tuple[str, ...] = ()
-    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    text: str | None = None
 
 
 @dataclass(slots=True)

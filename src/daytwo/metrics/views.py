@@ -12,18 +12,18 @@ from fastapi.responses import HTMLResponse
 
 from daytwo.deployments.schemas import DeploymentOverview, DeploymentPublic
 from daytwo.deployments.service import get_deployment, overview
+from daytwo.http.access import Scope as Access
+from daytwo.http.access import granted, requires
+from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.scope import Scope, parse_scope
+from daytwo.http.templating import templates
 from daytwo.metrics import rollup
 from daytwo.metrics.catalog import GROUPS, METRICS, REGISTRY
 from daytwo.metrics.charts import trend_spec
 from daytwo.metrics.schemas import MetricPoint, MetricSummary
 from daytwo.metrics.service import baseline_window, metric_points, summaries
-from daytwo.server.access import Scope as Access
-from daytwo.server.access import granted, requires
-from daytwo.server.deps import EventsDep, LedgerDep
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
-from daytwo.web.scope import Scope, parse_scope
-from daytwo.web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Access.read)])
 

@@ -12,9 +12,9 @@ from pydantic import BaseModel
 from daytwo.deployments.service import list_deployments
 from daytwo.detect.gaps.schemas import GapRunPublic
 from daytwo.detect.gaps.service import last_run
+from daytwo.http.access import Scope, check_deployments, current_principal, requires
+from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.pipeline.run import analyze, cluster_gaps
-from daytwo.server.access import Scope, check_deployments, current_principal, requires
-from daytwo.server.deps import EventsDep, LedgerDep, SettingsDep
 
 findings_router = APIRouter(prefix="/api/v1/findings", tags=["findings"])
 gaps_router = APIRouter(prefix="/api/v1/gaps", tags=["gaps"])

@@ -22,6 +22,7 @@ from daytwo.detect.gaps.views import router as gaps_views
 from daytwo.detect.views import router as findings_views
 from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
+from daytwo.http.access import Scope, requires
 from daytwo.ingest.api import router as ingest_router
 from daytwo.journeys.views import router as journeys_views
 from daytwo.metrics.api import router as metrics_router
@@ -30,7 +31,6 @@ from daytwo.pipeline import plugin_manager
 from daytwo.pipeline.api import findings_router as analyze_router
 from daytwo.pipeline.api import gaps_router as gap_runs_router
 from daytwo.pipeline.schedule import AnalysisSchedule
-from daytwo.server.access import Scope, requires
 from daytwo.server.errors import install_error_handlers
 from daytwo.server.security import SecurityMiddleware
 from daytwo.settings import Settings

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from daytwo.deployments.service import overview
-from daytwo.server.access import Scope, granted, requires
-from daytwo.server.deps import EventsDep, LedgerDep
-from daytwo.web.templating import STATIC_DIR, templates
+from daytwo.http.access import Scope, granted, requires
+from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.templating import STATIC_DIR, templates
 
 __all__ = ["STATIC_DIR", "router"]
 

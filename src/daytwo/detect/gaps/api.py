@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from daytwo.detect.gaps.schemas import GapPublic, GapRunPublic
 from daytwo.detect.gaps.service import get_gap, last_run, list_gaps
 from daytwo.errors import InputError
-from daytwo.server.access import Scope, requires
-from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.http.access import Scope, requires
+from daytwo.http.deps import EventsDep, LedgerDep
 
 router = APIRouter(prefix="/api/v1/gaps", tags=["gaps"])
 

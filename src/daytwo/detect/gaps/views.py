@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse
 from daytwo.deployments.service import overview
 from daytwo.detect.gaps.schemas import GapPublic
 from daytwo.detect.gaps.service import get_gap, last_run, list_gaps
-from daytwo.server.access import Scope, requires
-from daytwo.server.deps import EventsDep, LedgerDep
-from daytwo.web.scope import parse_scope
-from daytwo.web.templating import templates
+from daytwo.http.access import Scope, requires
+from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.scope import parse_scope
+from daytwo.http.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 

@@ -6,18 +6,30 @@ colleague and every drill-down keeps them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
-from daytwo.deployments.schemas import DeploymentOverview
 from daytwo.errors import InputError
-from daytwo.metrics.query import Slice
+from daytwo.interactions.slice import Slice
 
 DEFAULT_DAYS = 28
 FILTER_DIMS = ("journey", "channel", "outcome")
+
+
+class ListedDeployment(Protocol):
+    """What the scope reads of a listed deployment (a deployment overview)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def interactions(self) -> int: ...
+    @property
+    def last_started_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +94,7 @@ def _date(value: str | None, name: str) -> date | None:
         raise InputError(f"{name} must be a date like 2026-03-01, not {value!r}.") from None
 
 
-def parse_scope(params: QueryParams, deployments: list[DeploymentOverview]) -> Scope | None:
+def parse_scope(params: QueryParams, deployments: Sequence[ListedDeployment]) -> Scope | None:
     """The scope in the URL, with defaults: the first deployment, its last 28 days of data."""
     if not deployments:
         return None

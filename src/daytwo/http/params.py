@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from daytwo.errors import InputError, NotFoundError
-from daytwo.metrics.query import Slice
-from daytwo.server.deps import EventsDep
+from daytwo.http.deps import EventsDep
+from daytwo.interactions.slice import Slice
 
 DEFAULT_DAYS = 28
 
