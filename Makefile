@@ -11,7 +11,7 @@ help:
 	@echo "make demo    build the demo deployment and serve the UI on http://127.0.0.1:8000/"
 	@echo "make test    lint, type-check and run the whole test suite (as CI does)"
 	@echo "make bench   run the benchmarks; results in bench/results/*.json"
-	@echo "make check   ruff, mypy, bandit (no high findings) and pip-audit"
+	@echo "make check   ruff, mypy, the import contracts, bandit (no high findings) and pip-audit"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,7 @@ check: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/bandit -q -r src --severity-level high
 	$(BIN)/pip-audit --progress-spinner off --local --skip-editable
 

@@ -4,6 +4,10 @@ outside plugins register consumers and detectors exactly as the product's own do
 from __future__ import annotations
 
 import logging
+import os
+import re
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import FrozenInstanceError
@@ -11,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from daytwo.backlog.service import list_items
@@ -18,9 +23,10 @@ from daytwo.deployments.schemas import DeploymentCreate, DeploymentPublic
 from daytwo.deployments.service import create_deployment
 from daytwo.detect import registry
 from daytwo.detect.findings import Finding
+from daytwo.ingest.decode import decode_json
 from daytwo.pipeline import DEFAULT_CONSUMERS, AnalysisContext, analyze, hookimpl, plugins
 from daytwo.settings import Settings
-from daytwo.store.events import EventStore
+from daytwo.store.events import EventStore, open_event_store
 from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
 from tests.backlog.conftest import DEPLOYMENT, JOURNEYS, store_of, synthetic_records
 
@@ -235,3 +241,43 @@ def test_a_contributed_detector_must_be_a_definition(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     with pytest.raises(TypeError, match="plugin 'wrong': register_detectors must return"):
         plugins._register_detectors(manager)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+
+
+def test_every_hook_and_consumer_is_documented() -> None:
+    text = DOCS.read_text()
+    for name in plugins.plugin_manager().hook.__dict__:
+        if not name.startswith("_"):
+            assert f"### `{name}(" in text, f"the {name} hook is not in docs/architecture.md"
+    for module in DEFAULT_CONSUMERS:
+        assert f'"{module}"' in text
+
+
+def test_the_documented_example_runs_as_written(
+    settings: Settings, ledger: Ledger, worse_records: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), re.S)
+    consumer = next(b for b in blocks if "def after_analysis" in b)
+    script = next(b for b in blocks if "import print_runs" in b)
+    with open_event_store(settings.resolved_events_url) as events:
+        events.write(decode_json(orjson.dumps(worse_records)).batch, source="t", batch_id="1")
+    ledger.dispose()
+    work = tmp_path / "example"
+    work.mkdir()
+    (work / "print_runs.py").write_text(consumer)
+    (work / "example.py").write_text(script)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAYTWO_")}
+    proc = subprocess.run(
+        [sys.executable, "example.py"],
+        cwd=work,
+        env={**env, "DAYTWO_DATA_DIR": str(settings.data_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.strip()
+    assert line.startswith(f"{DEPLOYMENT} as of 2026-04-09 ")
+    assert re.search(r"\(cli, run 1\): (\d+) findings, \1 new, 0 resolved$", line), line
