@@ -7,11 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from daytwo.backlog import owners, service
-from daytwo.backlog.intake import (
-    _bad_share_excess,
-    absorb_detected,
-    journey_overlap,
-)
+from daytwo.backlog.facts import _bad_share_excess
+from daytwo.backlog.gap_family import journey_overlap
+from daytwo.backlog.intake import absorb_detected
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import OwnerCreate, RuleCreate
 from daytwo.detect import service as detect_service

@@ -1,22 +1,23 @@
 """Findings become items: one item per problem, joined by fingerprint, routed to one owner.
 
-The backlog reads findings through :class:`FindingFacts`, a small shape of its own (id,
-fingerprint, kind, scope, weekly impact, severity, confidence, trend); :func:`facts_from_record`
-adapts a row of the detectors' findings table to it. A finding seen again updates its item and
-its priority; a finding of a verified item that comes back reopens the item.
+The backlog reads findings through :class:`~daytwo.backlog.facts.FindingFacts`, a small shape
+of its own (id, fingerprint, kind, scope, weekly impact, severity, confidence, trend);
+:func:`~daytwo.backlog.facts.facts_from_detect` adapts a finding the detectors recorded to it.
+A finding seen again updates its item and its priority; a finding of a verified item that comes
+back reopens the item. Knowledge gaps join and weigh as a family (:mod:`daytwo.backlog.gap_family`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daytwo.backlog import history
-from daytwo.backlog.calc import CLOSED_STATUSES, TREND_LABELS, Signal, compute_priority
+from daytwo.backlog.calc import CLOSED_STATUSES, TREND_LABELS, compute_priority
+from daytwo.backlog.facts import FindingFacts, facts_from_detect, facts_from_snapshot
+from daytwo.backlog.gap_family import GAP_KIND, gap_family, growing_alongside
 from daytwo.backlog.models import Item, ItemFinding
 from daytwo.backlog.owners import route_in
 from daytwo.backlog.policy import BacklogPolicy
@@ -26,7 +27,6 @@ from daytwo.backlog.service import (
     apply_priority,
     cost_model_of,
     get_row,
-    json_ready,
     now_utc,
     to_public,
     transition,
@@ -34,97 +34,7 @@ from daytwo.backlog.service import (
 from daytwo.detect.schemas import FindingFilter, FindingPublic
 from daytwo.detect.service import list_findings
 from daytwo.errors import InputError
-from daytwo.metrics.catalog import REGISTRY
 from daytwo.store.ledger import Ledger
-
-
-@dataclass(frozen=True, slots=True)
-class FindingFacts:
-    """What the backlog needs to know about a finding."""
-
-    id: str
-    fingerprint: str
-    kind: str
-    deployment: str
-    title: str
-    severity: int  # 0 info .. 4 critical
-    volume_per_week: float
-    journey: str | None = None
-    segment: tuple[str, str] | None = None
-    metric: str | None = None
-    confidence: float = 1.0
-    trend: str = "stable"
-    customers_per_week: float = 0.0
-    agents_per_week: float = 0.0
-    status: str = "open"  # open | resolved | regressed
-    last_seen: datetime | None = None
-    # Where the finding's conversations are, by journey (knowledge gaps: where its questions
-    # landed), for joining the gaps that grow together.
-    journeys: dict[str, int] = field(default_factory=dict)
-    # The fingerprint of the broader finding that explains this one (its problem's root).
-    root: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def signal(self) -> Signal:
-        # A resolved finding affects nobody any more: it keeps its item, not its weight.
-        gone = self.status == "resolved"
-        return Signal(
-            volume_per_week=0.0 if gone else self.volume_per_week,
-            severity=self.severity,
-            confidence=self.confidence,
-            trend=self.trend,
-            customers_per_week=0.0 if gone else self.customers_per_week,
-            agents_per_week=0.0 if gone else self.agents_per_week,
-            metric=self.metric,
-            kind=self.kind,
-        )
-
-    def snapshot(self) -> dict[str, Any]:
-        snap: dict[str, Any] = json_ready(
-            {
-                "id": self.id,
-                "kind": self.kind,
-                "title": self.title,
-                "deployment": self.deployment,
-                "journey": self.journey,
-                "segment": list(self.segment) if self.segment else None,
-                "metric": self.metric,
-                "severity": self.severity,
-                "confidence": self.confidence,
-                "trend": self.trend,
-                "volume_per_week": self.volume_per_week,
-                "customers_per_week": self.customers_per_week,
-                "agents_per_week": self.agents_per_week,
-                "status": self.status,
-                "last_seen": self.last_seen,
-                "journeys": self.journeys or None,
-                "root": self.root,
-            }
-        )
-        return snap
-
-
-def _facts_from_snapshot(fingerprint: str, snap: dict[str, Any]) -> FindingFacts:
-    seg = snap.get("segment")
-    return FindingFacts(
-        id=str(snap["id"]),
-        fingerprint=fingerprint,
-        kind=str(snap["kind"]),
-        deployment=str(snap["deployment"]),
-        title=str(snap["title"]),
-        severity=int(snap["severity"]),
-        volume_per_week=float(snap["volume_per_week"]),
-        journey=snap.get("journey"),
-        segment=(str(seg[0]), str(seg[1])) if seg else None,
-        metric=snap.get("metric"),
-        confidence=float(snap.get("confidence", 1.0)),
-        trend=str(snap.get("trend", "stable")),
-        customers_per_week=float(snap.get("customers_per_week", 0.0)),
-        agents_per_week=float(snap.get("agents_per_week", 0.0)),
-        status=str(snap.get("status", "open")),
-        journeys=_journeys(snap.get("journeys")),
-        root=snap.get("root"),
-    )
 
 
 def _strongest(session: Session, item: Item, policy: BacklogPolicy) -> FindingFacts:
@@ -135,33 +45,11 @@ def _strongest(session: Session, item: Item, policy: BacklogPolicy) -> FindingFa
     """
     links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
     cost_model = cost_model_of(session, item.deployment)
-    facts = [_facts_from_snapshot(link.fingerprint, dict(link.snapshot)) for link in links]
+    facts = [facts_from_snapshot(link.fingerprint, dict(link.snapshot)) for link in links]
     family = gap_family(facts)
     if family is not None:
         facts.append(family)
     return max(facts, key=lambda f: compute_priority(f.signal(), cost_model, policy.priority).score)
-
-
-def gap_family(facts: list[FindingFacts]) -> FindingFacts | None:
-    """The open knowledge gaps among ``facts`` as one: volumes and people summed, the highest
-    severity, the lowest confidence, the largest gap's trend (None for fewer than two)."""
-    gaps = [f for f in facts if f.kind == GAP_KIND and f.status != "resolved"]
-    if len(gaps) < 2:
-        return None
-    largest = max(gaps, key=lambda f: f.volume_per_week)
-    return FindingFacts(
-        id=",".join(f.id for f in gaps),
-        fingerprint="",
-        kind=GAP_KIND,
-        deployment=largest.deployment,
-        title=f"{len(gaps)} knowledge gaps together",
-        severity=max(f.severity for f in gaps),
-        volume_per_week=sum(f.volume_per_week for f in gaps),
-        confidence=min(f.confidence for f in gaps),
-        trend=largest.trend,
-        customers_per_week=sum(f.customers_per_week for f in gaps),
-        agents_per_week=sum(f.agents_per_week for f in gaps),
-    )
 
 
 def absorb_finding(
@@ -317,7 +205,7 @@ def _same_problem(session: Session, finding: FindingFacts, segments: dict[str, s
     Deployment-wide findings join only an item about the same metric.
     """
     if finding.kind == GAP_KIND:
-        return _growing_alongside(session, finding)
+        return growing_alongside(session, finding)
     if finding.journey is None and finding.segment is None and finding.metric is None:
         return None
     query = select(Item).where(
@@ -343,48 +231,6 @@ def _same_problem(session: Session, finding: FindingFacts, segments: dict[str, s
             if finding.metric not in metrics:
                 continue
         return item
-    return None
-
-
-GAP_KIND = "knowledge_gap"
-# Knowledge gaps growing at the same time in the same journeys came with one launch or change:
-# one piece of work for whoever owns the bot's knowledge.
-GAP_FAMILY_OVERLAP = 0.5
-
-
-def journey_overlap(a: dict[str, int], b: dict[str, int]) -> float:
-    """How much two journey mixes share: the sum over journeys of the smaller of the two shares
-    (1: the same mix; 0: no journey in common)."""
-    ta, tb = sum(a.values()), sum(b.values())
-    if ta <= 0 or tb <= 0:
-        return 0.0
-    return sum(min(a[j] / ta, b.get(j, 0) / tb) for j in a)
-
-
-def _growing_alongside(session: Session, finding: FindingFacts) -> Item | None:
-    """An open item holding a knowledge gap that is still growing (its finding not resolved)
-    and landed in the same journeys as this one (their mixes overlap by at least half): the
-    new questions one launch brings (taxes, pay day, direct deposit) are one problem to own."""
-    if not finding.journeys or finding.status == "resolved":
-        return None
-    rows = session.execute(
-        select(Item, ItemFinding)
-        .join(ItemFinding, ItemFinding.item_id == Item.id)
-        .where(
-            Item.deployment == finding.deployment,
-            Item.source == "finding",
-            Item.status.not_in(CLOSED_STATUSES),
-            ItemFinding.kind == GAP_KIND,
-        )
-        .order_by(Item.id, ItemFinding.id)
-    ).all()
-    for item, link in rows:
-        other = _facts_from_snapshot(link.fingerprint, dict(link.snapshot))
-        if (
-            other.status != "resolved"
-            and journey_overlap(finding.journeys, other.journeys) >= GAP_FAMILY_OVERLAP
-        ):
-            return item
     return None
 
 
@@ -460,70 +306,6 @@ def link_finding(
         return to_public(session, item)
 
 
-def _bad_share_excess(
-    metric: str | None, base: float | None, cur: float | None, good: str | None
-) -> float:
-    """The share of the bad occurrences now that the problem added over the baseline."""
-    if metric is None or base is None or cur is None:
-        return 1.0
-    found = REGISTRY.get(metric)
-    if found is None or found.unit != "share":
-        return 1.0
-    direction = good or found.good
-    bad_now, bad_before = (1 - cur, 1 - base) if direction == "up" else (cur, base)
-    if bad_now <= 0:
-        return 0.0
-    return min(1.0, max(0.0, (bad_now - bad_before) / bad_now))
-
-
-def facts_from_detect(f: FindingPublic) -> FindingFacts:
-    """A recorded finding of the detectors as the backlog sees it.
-
-    The affected volume is the bad interactions per week the detector counted, narrowed to the
-    share the problem added over the baseline (for rates); confidence is ``1 - p`` where the
-    detector tested, else 1; trend is the detector's own when it gives one.
-    """
-    details = dict(f.details)
-    p_value = details.get("p_value")
-    confidence = 1.0
-    if isinstance(p_value, int | float) and 0 <= p_value <= 1:
-        confidence = 1.0 - float(p_value)
-    trend = str(details.get("trend", "stable"))
-    seg = next(iter(f.scope.segment.items())) if f.scope.segment else None
-    root = details.get("root")
-    good = details.get("good")
-    share = _bad_share_excess(
-        f.scope.metric, f.baseline.value, f.current.value, good if isinstance(good, str) else None
-    )
-    return FindingFacts(
-        id=str(f.id),
-        fingerprint=f.fingerprint,
-        kind=f.kind,
-        deployment=f.scope.deployment,
-        title=f.title,
-        severity=int(f.severity_level),
-        volume_per_week=f.impact.interactions_per_week * share,
-        journey=f.scope.journey,
-        segment=(str(seg[0]), str(seg[1])) if seg else None,
-        metric=f.scope.metric,
-        confidence=confidence,
-        trend=trend if trend in TREND_LABELS else "stable",
-        customers_per_week=f.impact.customers_per_week,
-        agents_per_week=f.impact.agents_per_week,
-        status=f.status,
-        last_seen=f.last_seen,
-        journeys=_journeys(details.get("journeys")),
-        root=str(root) if isinstance(root, str) and root else None,
-        details={"detector": f.detector, "excess_share": share},
-    )
-
-
-def _journeys(value: object) -> dict[str, int]:
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): int(v) for k, v in value.items() if isinstance(v, int | float)}
-
-
 @dataclass(frozen=True, slots=True)
 class IntakeSummary:
     created: int
@@ -563,3 +345,13 @@ def absorb_detected(
         created += new
         updated += not new
     return IntakeSummary(created, updated)
+
+
+__all__ = [
+    "FindingFacts",
+    "IntakeSummary",
+    "absorb_detected",
+    "absorb_finding",
+    "facts_from_detect",
+    "link_finding",
+]

@@ -1,7 +1,7 @@
 """Problems of the loop itself, raised as findings: unowned items, changes that regressed
 their metric, items past their SLA, feedback nobody answered.
 
-Each is a :class:`~daytwo.backlog.intake.FindingFacts` with a stable fingerprint, so that the
+Each is a :class:`~daytwo.backlog.facts.FindingFacts` with a stable fingerprint, so that the
 same problem raised again is recognised (by the detectors' ledger, or by the backlog: an
 unowned item's finding never opens an item of its own, it is routed to the default owner).
 """
