@@ -7,15 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from daytwo.backlog.calc import COST_BASIS
-from daytwo.demo.manifest import (
-    BOT,
+from daytwo.demo.ground_truth import (
     acceptance_before,
     ai_used_share,
     build_manifest,
-    deployment_specs,
-    schedule_for,
     true_weekly_costs,
 )
+from daytwo.demo.manifest import BOT, deployment_specs, schedule_for
 from tests.demo.conftest import Loaded
 
 

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from daytwo.demo.days import assist_day, bot_day
+from daytwo.demo.assist_day import assist_day
+from daytwo.demo.days import bot_day
+from daytwo.demo.ground_truth import build_manifest
 from daytwo.demo.manifest import (
     ASSIST,
     BOT,
@@ -31,7 +33,6 @@ from daytwo.demo.manifest import (
     PILOT_AGENTS,
     PILOT_DAYS,
     DeploymentSpec,
-    build_manifest,
     deployment_specs,
     schedule_for,
 )
