@@ -33,6 +33,9 @@ def _environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        # The machine's load when the run ended (1, 5, 15 minutes): a shared machine's figures
+        # are only comparable at a similar load.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 

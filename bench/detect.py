@@ -326,10 +326,17 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--speed-only", action="store_true", help="only the speed run")
     args = parser.parse_args()
+    from bench.__main__ import RESULTS, _environment
+
     if args.speed_only:
         result: dict[str, Any] = speed(args.work / "speed", args.speed)
+        name = "detect_speed"
     else:
         result = run(args.work, args.seeds, args.per_day, args.calm_seeds, args.speed)
+        name = "detect"
+    result = {"benchmark": name, "environment": _environment(), **result}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(json.dumps(result, indent=2, default=str))
 
 

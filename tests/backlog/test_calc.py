@@ -43,7 +43,13 @@ GOLDEN = [
     (Signal(100, severity=2, confidence=0.5, kind="knowledge_gap"), 325.0, "P2"),
     # 300 agent minutes × 0.9 × 0.5 (low) × 0.8 (falling) × 1 + 0.05 × 40 agents = 110
     (
-        Signal(300, severity=1, trend="falling", agents_per_week=40, kind="adoption_decay"),
+        Signal(
+            300,
+            severity=1,
+            trend="falling",
+            agents_per_week=40,
+            metric="suggestion_acceptance_rate",
+        ),
         110.0,
         "P3",
     ),
@@ -207,3 +213,18 @@ def test_routing_first_match_wins() -> None:
 )
 def test_themes(text: str, explicit: str | None, theme: str) -> None:
     assert theme_for(text, explicit) == theme
+
+
+def test_every_cost_basis_is_a_metric_or_a_finding_kind() -> None:
+    """A key that names neither prices nothing: the match is on a finding's metric or kind."""
+    from pathlib import Path
+
+    from daytwo.backlog.calc import COST_BASIS
+    from daytwo.metrics.catalog import REGISTRY
+
+    package = Path(__file__).resolve().parents[2] / "src" / "daytwo"
+    calc = package / "backlog" / "calc.py"
+    # Finding kinds are string constants of the detectors that emit them.
+    source = "\n".join(p.read_text() for p in package.rglob("*.py") if p != calc)
+    for key in COST_BASIS:
+        assert key in REGISTRY or f'"{key}"' in source, key

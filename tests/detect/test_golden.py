@@ -118,6 +118,61 @@ def _check_slo(findings: list[Finding]) -> None:
     assert f.severity.name == "high"
 
 
+def latency_target_data(latency_ms: float) -> AnalysisData:
+    """100 answered chat conversations a day over the current week, every answer taking
+    ``latency_ms``; a 2,000 ms target on the 95th percentile (a metric no detector monitors
+    per conversation: the SLO detector computes it from the catalog)."""
+    rows, turns = [], []
+    for day in range(21, 28):
+        for k in range(100):
+            i = f"l{day}-{k}"
+            rows.append(inter(i, day, n_latency=1, latency_ms_sum=latency_ms))
+            turns.append({"interaction_id": i, "seq": 1, "role": "assistant",
+                          "latency_ms": latency_ms})  # fmt: skip
+    info = DeploymentInfo("bot", targets={"latency_p95": 2000.0})
+    return analysis_data(info, WINDOW, rows, turns)
+
+
+def _check_latency_target(findings: list[Finding]) -> None:
+    # p95 of 700 answers of 3,000 ms is 3,000: 50% over the 2,000 target (a quantile has no
+    # interval, so more than 10% away is a breach), on each of the 7 days: high, since day 21.
+    (f,) = findings
+    assert f.kind == "slo_breach"
+    assert f.scope.metric == "latency_p95"
+    assert f.current is not None
+    assert (f.current.value, f.current.n) == (pytest.approx(3000.0), 700)
+    assert f.first_seen == D0 + timedelta(days=21)
+    assert f.severity.name == "high"
+    assert f.details["relative_gap"] == pytest.approx(0.5)
+    assert f.impact.interactions_per_week == pytest.approx(700.0)
+    assert len(f.evidence) == 20
+
+
+def utilisation_data(shown_share: float) -> AnalysisData:
+    """700 agent conversations in the current week, ``shown_share`` of them with a suggestion
+    shown; an 85% target on feature utilisation (from the catalog)."""
+    rows = [
+        inter(f"u{k}", 21 + (k % 7), agent_ref=f"a{k % 40}",
+              n_assist_shown=1 if (k // 7) < shown_share * 100 else 0)
+        for k in range(700)
+    ]  # fmt: skip
+    return analysis_data(DeploymentInfo("assist", targets={"feature_utilisation": 0.85}),
+                         WINDOW, rows)  # fmt: skip
+
+
+def _check_utilisation_target(findings: list[Finding]) -> None:
+    # 50% (350/700, 50 of 100 each day) against 85%: 41% under it, Wilson upper bound 0.537:
+    # breached on every day, high. The evidence is the conversations without a suggestion.
+    (f,) = findings
+    assert f.scope.metric == "feature_utilisation"
+    assert f.current is not None
+    assert (f.current.value, f.current.n) == (pytest.approx(0.5), 700)
+    assert f.first_seen == D0 + timedelta(days=21)
+    assert f.severity.name == "high"
+    assert f.impact.interactions_per_week == pytest.approx(350.0)
+    assert all(int(e.removeprefix("u")) // 7 >= 50 for e in f.evidence)
+
+
 def feed_data(outage: bool, duplicates: int = 0) -> AnalysisData:
     """Ten interactions every hour for four weeks of history and the current week."""
     rows, deliveries = [], []
@@ -340,6 +395,14 @@ CASES = [
          lambda fs: _check_nothing([f for f in fs if f.scope.metric == "escalation_rate"])),
     Case("slo_breach", "containment far below target", lambda: slo_data(0.4), _check_slo),
     Case("slo_breach", "on target", lambda: slo_data(0.65), _check_nothing),
+    Case("slo_breach", "latency p95 over its target", lambda: latency_target_data(3000.0),
+         _check_latency_target),
+    Case("slo_breach", "latency p95 within its target", lambda: latency_target_data(1900.0),
+         _check_nothing),
+    Case("slo_breach", "feature utilisation under its target", lambda: utilisation_data(0.5),
+         _check_utilisation_target),
+    Case("slo_breach", "feature utilisation on target", lambda: utilisation_data(0.9),
+         _check_nothing),
     Case("trend", "escalation up four weeks running",
          lambda: weekly_escalations([0.1, 0.1, 0.12, 0.15, 0.18, 0.22]), _check_trend),
     Case("trend", "launch weeks (before the baseline) are no trend",

@@ -259,6 +259,17 @@ CASES: list[Case] = [
         ],
         [quantile(976.0, 5)],  # rank 0.99 * 4 = 3.96: 400 + 0.96 * 600
     ),
+    Case(
+        "latency_mean",
+        "each conversation's mean answer latency, averaged; no timed answer: left out",
+        [
+            rec("a", turns=[user(0, "hi"), bot(1, latency_ms=100), bot(2, latency_ms=300)]),
+            rec("b", turns=[bot(0, latency_ms=600)]),
+            rec("c", turns=[user(0, "hello")]),
+        ],
+        # (100 + 300) / 2 = 200 and 600: mean 400, sd = 200√2, half = z·200√2/√2
+        [mean(400.0, 2, half=Z * 200)],
+    ),
     # -- conversation ------------------------------------------------------------------------
     Case(
         "containment_rate",
@@ -929,6 +940,7 @@ SAMPLE_TOTALS: dict[str, tuple[float | None, int | None]] = {
     "latency_p50": (300.0, 5),
     "latency_p95": (480.0, 5),  # 400 + 0.8 * (500 - 400)
     "latency_p99": (496.0, 5),
+    "latency_mean": (1000 / 3, 3),  # i1 (100 + 300) / 2, i2 (200 + 400) / 2, i3 500
     "containment_rate": (1 / 5, 5),
     "fallback_rate_turn": (2 / 5, 5),
     "fallback_rate_conversation": (2 / 3, 3),

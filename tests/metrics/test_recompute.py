@@ -311,6 +311,9 @@ DEFINITIONS: dict[str, Callable[[list[Conv]], Value]] = {
     "latency_p50": lambda cs: _quantile(_latencies(cs), 0.50),
     "latency_p95": lambda cs: _quantile(_latencies(cs), 0.95),
     "latency_p99": lambda cs: _quantile(_latencies(cs), 0.99),
+    "latency_mean": lambda cs: _mean(
+        [statistics.fmean(lat) for c in cs if (lat := _latencies([c]))]
+    ),
     "containment_rate": lambda cs: _rate(sum(c["outcome"] == "contained" for c in cs), _known(cs)),
     "fallback_rate_turn": lambda cs: _rate(
         sum(c.fallbacks for c in cs), sum(len(c.answers) for c in cs)

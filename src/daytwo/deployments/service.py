@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from daytwo.deployments.schemas import DeploymentCreate, DeploymentOverview, DeploymentPublic
-from daytwo.errors import ConflictError, NotFoundError
+from daytwo.errors import ConflictError, InputError, NotFoundError
 from daytwo.metrics import rollup
+from daytwo.metrics.catalog import REGISTRY
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Deployment, Ledger
 
@@ -14,7 +15,11 @@ from daytwo.store.ledger import Deployment, Ledger
 def create_deployment(
     ledger: Ledger, spec: DeploymentCreate, *, replace: bool = False
 ) -> DeploymentPublic:
-    """Register a deployment; with ``replace`` an existing one of that name is updated."""
+    """Register a deployment; with ``replace`` an existing one of that name is updated.
+
+    Every target must be on a metric a target can be set on (the SLO detector checks each).
+    """
+    check_targets(spec.targets)
     with ledger.session() as session:
         existing = session.scalar(select(Deployment).where(Deployment.name == spec.name))
         if existing is not None and not replace:
@@ -25,6 +30,20 @@ def create_deployment(
         session.add(row)
         session.flush()
         return DeploymentPublic.model_validate(row)
+
+
+def check_targets(targets: dict[str, float]) -> None:
+    """Refuse a target that nothing would check: on an unknown metric, or on a total or count
+    (volumes, costs, distinct agents) rather than a rate, mean, score or quantile."""
+    for metric_id in targets:
+        metric = REGISTRY.get(metric_id)
+        if metric is not None and metric.targetable:
+            continue
+        allowed = ", ".join(m for m, d in REGISTRY.items() if d.targetable)
+        why = "is not a metric" if metric is None else f"is a {metric.kind}, which has no target"
+        raise InputError(
+            f"targets.{metric_id}: {metric_id!r} {why}; a target can be set on {allowed}."
+        )
 
 
 def list_deployments(ledger: Ledger) -> list[DeploymentPublic]:

@@ -8,6 +8,7 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from daytwo.detect.cells import MONITORED_BY_ID, Summary, in_window, started_ns, summarise
 from daytwo.detect.data import AnalysisData
@@ -20,8 +21,10 @@ from daytwo.detect.findings import (
     evidence_sample,
     weekly_impact,
 )
-from daytwo.detect.registry import detector
+from daytwo.detect.registry import Needs, detector
+from daytwo.detect.targets import target_values
 from daytwo.metrics import calc
+from daytwo.metrics.catalog import REGISTRY
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +35,25 @@ class SloParams:
     min_sample: int = 100
 
 
-@detector("slo_breach", name="SLO breach", params=SloParams())
+@detector(
+    "slo_breach",
+    name="SLO breach",
+    params=SloParams(),
+    # Turn-level targets (answer latency quantiles) read the answers' latencies.
+    needs=Needs(turn_columns=("role", "latency_ms")),
+)
 def detect_slo_breach(data: AnalysisData, params: SloParams) -> list[Finding]:
     """KPIs of the deployment that breach their targets.
 
-    Each target of the deployment on a monitored metric is checked over the current period
-    (the last 7 days) with the metric catalog's rule (``metrics.calc.target_status``): a value
-    on the wrong side of the target is *breached* when it is more than 10% away and its whole
-    95% interval is on the wrong side. A finding needs the breach over the period *and* on
-    each of its last 3 days, so one bad day is not a breach; the first of those days is when
-    it was first seen.
+    Each target of the deployment is checked over the current period (the last 7 days) with
+    the metric catalog's rule (``metrics.calc.target_status``): a value on the wrong side of
+    the target is *breached* when it is more than 10% away and its whole 95% interval is on
+    the wrong side (a quantile has no interval: more than 10% away suffices). A finding needs
+    the breach over the period *and* on each of its last 3 days, so one bad day is not a
+    breach; the first of those days is when it was first seen. Every metric a target can be
+    set on is checked: the metrics the detectors monitor per conversation with their own
+    arrays, any other with its catalog definition (latency percentiles, availability, NPS,
+    feature utilisation, ...); a target on anything else is refused when it is set.
     """
     t = data.interactions
     w = data.window
@@ -52,6 +64,7 @@ def detect_slo_breach(data: AnalysisData, params: SloParams) -> list[Finding]:
     for metric, target in data.deployment.targets.items():
         m = MONITORED_BY_ID.get(metric)
         if m is None:
+            out.extend(_catalog_breach(data, params, metric, float(target)))
             continue
         values, weights = m.arrays(t)
         period = in_window(starts, w.current_start, w.current_end)
@@ -94,3 +107,46 @@ def _status(kind: str, s: Summary, target: float, good: Literal["up", "down"]) -
     if kind == "rate":
         return calc.target_status(calc.ratio(s.num, s.den), target, good)
     return calc.target_status(calc.mean(s.value, s.n, s.var**0.5), target, good)
+
+
+def _catalog_breach(
+    data: AnalysisData, params: SloParams, metric_id: str, target: float
+) -> list[Finding]:
+    """A target on a catalog metric the detectors do not monitor per conversation."""
+    metric = REGISTRY.get(metric_id)
+    if metric is None or not metric.targetable or metric.good is None:
+        return []  # refused when set; an old deployment's stray target is left alone
+    values = target_values(metric, data)
+    s = values.period
+    if s.value is None or (s.n or 0) < params.min_sample:
+        return []
+    if calc.target_status(s, target, metric.good) != "breached":
+        return []
+    w = data.window
+    onset = None
+    for d, day in enumerate(values.days, start=1):
+        if day.value is None or calc.target_status(day, target, metric.good) == "on_target":
+            break
+        onset = w.current_end - timedelta(days=d)
+    if onset is None or (w.current_end - onset) < timedelta(days=params.days):
+        return []
+    missing = pa.array(values.missing, type=pa.string())
+    t = data.interactions
+    rows = pc.is_in(t["interaction_id"], value_set=missing)
+    gap = abs(s.value - target) / max(abs(target), 1e-9)
+    return [
+        Finding(
+            detector="slo_breach",
+            kind="slo_breach",
+            title=f"{metric.name} breaches its target: {s.value:.3g} vs {target:.3g}",
+            scope=FindingScope(data.deployment.name, metric=metric_id),
+            severity=Severity.high if gap >= 0.25 else Severity.medium,
+            first_seen=onset,
+            last_seen=w.current_end,
+            baseline=Measure(target, 0),
+            current=Measure(s.value, s.n or 0),
+            evidence=evidence_sample(missing),
+            impact=weekly_impact(t.filter(rows), w.current_days),
+            details={"target": target, "good": metric.good, "relative_gap": round(gap, 4)},
+        )
+    ]

@@ -1,4 +1,7 @@
-"""The wire format: one interaction per JSON object (see DESIGN.md, "The wire format").
+"""The wire format: one interaction per JSON object, its turns and assist events inside it.
+
+The models below are the format's definition (the HTTP API publishes them in its OpenAPI
+schema, at ``/api/docs``); ``docs/ingest.md`` explains it with examples.
 
 These models check *shape and types* of JSON input. The semantic rules shared by every door
 (allowed values, ranges, duplicates) live in :mod:`daytwo.interactions.validate`, which runs on

@@ -19,6 +19,8 @@ Unit = Literal["share", "ms", "seconds", "count", "currency", "hours", "score", 
 Direction = Literal["up", "down"]
 Source = Literal["interactions", "turns"]
 
+TARGETABLE_KINDS: tuple[Kind, ...] = ("ratio", "mean", "score", "quantile", "median")
+
 GROUPS: tuple[Group, ...] = (
     "system",
     "conversation",
@@ -83,6 +85,13 @@ class Metric:
             raise ValueError(f"{self.id}: parts and combine go together")
 
     @property
+    def targetable(self) -> bool:
+        """Whether a target can be set on it: a rate, mean, score or quantile with a good
+        direction. The SLO detector checks every target on such a metric; totals and counts
+        (volumes, costs, distinct agents) have no target."""
+        return self.good is not None and self.kind in TARGETABLE_KINDS
+
+    @property
     def additive(self) -> bool:
         """Whether the value of a slice follows from sums over its hours (see above)."""
         if self.kind == "expression":
@@ -141,6 +150,20 @@ METRICS: tuple[Metric, ...] = (
             drill="n_latency > 0",
         )
         for p in (50, 95, 99)
+    ),
+    Metric(
+        "latency_mean",
+        "Latency (mean)",
+        "Mean response time of the assistant's answers in a conversation, averaged over the "
+        "conversations with a timed answer: the latency the detectors watch for slower answers.",
+        "mean over conversations of latency_ms_sum / n_latency",
+        "ms",
+        "down",
+        "system",
+        "mean",
+        value="latency_ms_sum / nullif(n_latency, 0)",
+        needs=("turns.latency_ms",),
+        drill="n_latency > 0",
     ),
     # -- conversation ---------------------------------------------------------------------
     Metric(

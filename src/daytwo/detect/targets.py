@@ -1,0 +1,116 @@
+"""A target metric's value over an analysis, computed from its catalog definition.
+
+The SLO detector judges the metrics it monitors per conversation (``cells.py``) with their own
+arrays; a target on any other metric a target can be set on (a rate, mean, score or quantile of
+the catalog: :attr:`~daytwo.metrics.catalog.Metric.targetable`) is computed here with the
+catalog's own SQL expressions, by DuckDB over the analysis' Arrow tables: the value of the
+current period, and the value of each of its days counted back from its end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+import duckdb
+import pyarrow as pa
+
+from daytwo.detect.data import AnalysisData
+from daytwo.metrics import calc
+from daytwo.metrics.catalog import Metric
+
+# Computed over the analysed interactions as the metrics API computes it over the store.
+_NEXT_CONTACT = (
+    "CASE WHEN customer_ref IS NULL THEN NULL ELSE lead(started_at) OVER "
+    "(PARTITION BY deployment, customer_ref ORDER BY started_at) END AS next_contact_at"
+)
+_DAY_US = 86_400_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class TargetValues:
+    """The current period's estimate, and one per day back from its end (``days[0]``: the
+    last day); a day without data is absent from the end of the list."""
+
+    period: calc.Estimate
+    days: list[calc.Estimate]
+    # The period's conversations that show a miss, in time order (for evidence and impact): those
+    # behind the number (the catalog's drill-down) where lower is better, the others where
+    # higher is better; every conversation of the period for a metric without a drill-down.
+    missing: pa.Array
+
+
+def target_values(metric: Metric, data: AnalysisData) -> TargetValues:
+    """``metric`` over the current period of ``data`` and each of its days."""
+    if not metric.targetable:
+        raise ValueError(f"{metric.id}: no target can be set on a {metric.kind}")
+    w = data.window
+    con = duckdb.connect()
+    try:
+        con.register("_analysed", data.interactions.drop_columns(["segments"]))
+        con.execute(
+            f"CREATE TEMP VIEW interactions AS SELECT *, {_NEXT_CONTACT} FROM _analysed"  # noqa: S608
+        )
+        day = f"CAST(floor((epoch_us(TIMESTAMPTZ '{w.current_end.isoformat()}') - epoch_us(i.started_at)) / {_DAY_US}) AS BIGINT)"  # noqa: E501
+        period = (
+            f"i.started_at >= TIMESTAMPTZ '{w.current_start.isoformat()}' "
+            f"AND i.started_at < TIMESTAMPTZ '{w.current_end.isoformat()}'"
+        )
+        if metric.source == "turns":
+            con.register("turns", data.turns)
+            rows = f"turns t JOIN interactions i USING (interaction_id) WHERE {period}"
+        else:
+            rows = f"interactions i WHERE {period}"
+        where = f" AND ({metric.where})" if metric.where else ""
+        result = con.execute(
+            f"SELECT {day} AS d, {_aggregates(metric)} FROM {rows}{where} "  # noqa: S608
+            "GROUP BY GROUPING SETS ((d), ()) ORDER BY d NULLS FIRST"
+        ).fetchall()
+        drill = ""
+        if metric.drill:
+            drill = (
+                f" AND ({metric.drill})"
+                if metric.good == "down"
+                else f" AND NOT coalesce(({metric.drill}), false)"
+            )
+        missing: pa.Table = con.sql(
+            f"SELECT interaction_id FROM interactions i WHERE {period}{drill} "  # noqa: S608
+            "ORDER BY started_at"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    by_day = {int(r[0]): _estimate(metric, r[1:]) for r in result if r[0] is not None}
+    whole = next((_estimate(metric, r[1:]) for r in result if r[0] is None), calc.Estimate(None, 0))
+    days = []
+    for d in range(math.ceil(w.current_days)):
+        if d not in by_day or w.current_end - timedelta(days=d + 1) < w.current_start:
+            break
+        days.append(by_day[d])
+    return TargetValues(whole, days, missing["interaction_id"].combine_chunks())
+
+
+def _aggregates(m: Metric) -> str:
+    if m.kind in ("ratio", "score"):
+        return f"{m.numerator} AS a, {m.denominator} AS b, NULL AS c"
+    if m.kind == "mean":
+        v = f"CAST({m.value} AS DOUBLE)"
+        return f"sum({v}) AS a, count({v}) AS b, sum({v} * {v}) AS c"
+    q = 0.5 if m.kind == "median" else float(m.q or 0.5)
+    return f"quantile_cont({m.value}, {q}) AS a, count({m.value}) AS b, NULL AS c"
+
+
+def _estimate(m: Metric, row: tuple[object, ...]) -> calc.Estimate:
+    a, b, c = (None if x is None else float(x) for x in row)  # type: ignore[arg-type]
+    if m.kind == "ratio":
+        return calc.ratio(a, b)
+    if m.kind == "score":
+        return calc.score(a, b)
+    n = int(b or 0)
+    if m.kind == "mean":
+        if not n or a is None:
+            return calc.Estimate(None, n)
+        mu = a / n
+        var = max(0.0, (c or 0.0) / n - mu * mu) * n / (n - 1) if n > 1 else math.nan
+        return calc.mean(mu, n, math.sqrt(var) if n > 1 else None)
+    return calc.Estimate(a if n else None, n)

@@ -1,0 +1,72 @@
+"""Targets are checked, or refused when set: every target a deployment can hold is on a metric
+the SLO detector computes, and every metric a detector monitors is in the catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daytwo.deployments.schemas import DeploymentCreate
+from daytwo.deployments.service import create_deployment, get_deployment
+from daytwo.detect.cells import MONITORED_BY_ID
+from daytwo.detect.targets import target_values
+from daytwo.errors import InputError
+from daytwo.metrics.catalog import REGISTRY
+from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
+from tests.detect.test_golden import latency_target_data, utilisation_data
+
+
+def test_every_monitored_metric_is_in_the_catalog() -> None:
+    assert set(MONITORED_BY_ID) <= set(REGISTRY)
+    for metric_id, monitored in MONITORED_BY_ID.items():
+        assert REGISTRY[metric_id].good == monitored.good, metric_id
+        assert REGISTRY[metric_id].targetable, metric_id
+
+
+@pytest.mark.parametrize("metric_id", [m for m, d in REGISTRY.items() if d.targetable])
+def test_every_targetable_metric_is_computed_from_the_analysis(metric_id: str) -> None:
+    """The catalog's expressions run on the analysis' tables: every column they read is there."""
+    for data in (latency_target_data(3000.0), utilisation_data(0.5)):
+        values = target_values(REGISTRY[metric_id], data)
+        assert values.period.n is not None
+        assert len(values.days) <= 7
+
+
+def test_a_catalog_value_matches_the_metric_by_hand() -> None:
+    util = target_values(REGISTRY["feature_utilisation"], utilisation_data(0.5))
+    assert (util.period.value, util.period.n) == (pytest.approx(0.5), 700)
+    assert [d.n for d in util.days] == [100] * 7
+    latency = target_values(REGISTRY["latency_mean"], latency_target_data(3000.0))
+    assert (latency.period.value, latency.period.n) == (pytest.approx(3000.0), 700)
+
+
+def test_a_target_nothing_checks_is_refused_when_set(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    upgrade(url)
+    ledger = Ledger(url)
+    try:
+
+        def create(targets: dict[str, float]) -> None:
+            create_deployment(
+                ledger,
+                DeploymentCreate(name="bot", kind=DeploymentKind.virtual_agent, targets=targets),
+                replace=True,
+            )
+
+        with pytest.raises(
+            InputError, match=r"targets\.contact_volume: 'contact_volume' is a count"
+        ):
+            create({"containment_rate": 0.6, "contact_volume": 1000})
+        with pytest.raises(InputError, match=r"targets\.uptime: 'uptime' is not a metric"):
+            create({"uptime": 0.99})
+        with pytest.raises(InputError, match="a target can be set on availability, error_rate"):
+            create({"hours_saved": 10})
+        create({"latency_p95": 2500, "nps": 30, "availability": 0.99})
+        assert get_deployment(ledger, "bot").targets == {
+            "latency_p95": 2500,
+            "nps": 30,
+            "availability": 0.99,
+        }
+    finally:
+        ledger.dispose()
