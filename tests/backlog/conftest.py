@@ -29,10 +29,10 @@ BASE = {"billing": 0.6, "card_lost": 0.5, "address_change": 0.7, "payments": 0.5
 EFFECT = 0.12
 
 
-@pytest.fixture
-def ledger(ledger_url: str) -> Iterator[Ledger]:
-    upgrade(ledger_url)
-    led = Ledger(ledger_url)
+def registered_ledger(url: str) -> Ledger:
+    """A migrated ledger at ``url`` with the test deployment registered."""
+    upgrade(url)
+    led = Ledger(url)
     create_deployment(
         led,
         DeploymentCreate(
@@ -43,6 +43,12 @@ def ledger(ledger_url: str) -> Iterator[Ledger]:
             cost_model={"escalation": 6.5, "agent_minute": 0.9},
         ),
     )
+    return led
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    led = registered_ledger(ledger_url)
     yield led
     led.dispose()
 

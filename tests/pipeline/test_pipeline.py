@@ -11,7 +11,6 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import FrozenInstanceError
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,15 @@ import orjson
 import pytest
 
 from daytwo.backlog.service import list_items
-from daytwo.deployments.schemas import DeploymentCreate, DeploymentPublic
-from daytwo.deployments.service import create_deployment
+from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.detect import registry
 from daytwo.detect.findings import Finding
 from daytwo.ingest.decode import decode_json
 from daytwo.pipeline import DEFAULT_CONSUMERS, AnalysisContext, analyze, hookimpl, plugins
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
-from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
-from tests.backlog.conftest import DEPLOYMENT, JOURNEYS, store_of, synthetic_records
+from daytwo.store.ledger import Ledger
+from tests.backlog.conftest import DEPLOYMENT, registered_ledger, store_of, synthetic_records
 
 
 @pytest.fixture
@@ -38,18 +36,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def ledger(settings: Settings) -> Iterator[Ledger]:
-    upgrade(settings.resolved_ledger_url)
-    led = Ledger(settings.resolved_ledger_url)
-    create_deployment(
-        led,
-        DeploymentCreate(
-            name=DEPLOYMENT,
-            kind=DeploymentKind.virtual_agent,
-            go_live=date(2026, 3, 1),
-            journeys=JOURNEYS,
-            cost_model={"escalation": 6.5},
-        ),
-    )
+    led = registered_ledger(settings.resolved_ledger_url)
     yield led
     led.dispose()
 

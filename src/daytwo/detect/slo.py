@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
@@ -84,23 +84,45 @@ def detect_slo_breach(data: AnalysisData, params: SloParams) -> list[Finding]:
             continue
         rows = np.flatnonzero(period & (weights > 0))
         bad = np.flatnonzero(period & bad_rows(m, values, weights, float(target)))
-        gap = abs(s.value - target) / max(abs(target), 1e-9)
-        finding = Finding(
-            detector="slo_breach",
-            kind="slo_breach",
-            title=f"{m.label.capitalize()} breaches its target: {s.value:.3g} vs {target:.3g}",
-            scope=FindingScope(data.deployment.name, metric=metric),
-            severity=Severity.high if gap >= 0.25 else Severity.medium,
-            first_seen=onset,
-            last_seen=w.current_end,
-            baseline=Measure(float(target), 0),
-            current=Measure(s.value, s.n),
-            evidence=evidence_sample(t["interaction_id"].take(pa.array(bad, type=pa.int64()))),
-            impact=weekly_impact(t.take(pa.array(rows, type=pa.int64())), w.current_days),
-            details={"target": target, "good": m.good, "relative_gap": round(gap, 4)},
+        evidence = t["interaction_id"].take(pa.array(bad, type=pa.int64()))
+        affected = t.take(pa.array(rows, type=pa.int64()))
+        label = m.label.capitalize()
+        current = Measure(s.value, s.n)
+        out.append(
+            _breach(data, metric, label, float(target), m.good, current, onset, evidence, affected)
         )
-        out.append(finding)
     return out
+
+
+def _breach(
+    data: AnalysisData,
+    metric_id: str,
+    label: str,
+    target: float,
+    good: Literal["up", "down"],
+    current: Measure,
+    onset: datetime,
+    evidence: pa.Array | pa.ChunkedArray,
+    affected: pa.Table,
+) -> Finding:
+    """The finding of a sustained breach: ``evidence`` the conversations that show it, in time
+    order; ``affected`` the conversations the target is about."""
+    value = float(current.value or 0.0)
+    gap = abs(value - target) / max(abs(target), 1e-9)
+    return Finding(
+        detector="slo_breach",
+        kind="slo_breach",
+        title=f"{label} breaches its target: {value:.3g} vs {target:.3g}",
+        scope=FindingScope(data.deployment.name, metric=metric_id),
+        severity=Severity.high if gap >= 0.25 else Severity.medium,
+        first_seen=onset,
+        last_seen=data.window.current_end,
+        baseline=Measure(target, 0),
+        current=current,
+        evidence=evidence_sample(evidence),
+        impact=weekly_impact(affected, data.window.current_days),
+        details={"target": target, "good": good, "relative_gap": round(gap, 4)},
+    )
 
 
 def _status(kind: str, s: Summary, target: float, good: Literal["up", "down"]) -> str:
@@ -132,21 +154,7 @@ def _catalog_breach(
         return []
     missing = pa.array(values.missing, type=pa.string())
     t = data.interactions
-    rows = pc.is_in(t["interaction_id"], value_set=missing)
-    gap = abs(s.value - target) / max(abs(target), 1e-9)
-    return [
-        Finding(
-            detector="slo_breach",
-            kind="slo_breach",
-            title=f"{metric.name} breaches its target: {s.value:.3g} vs {target:.3g}",
-            scope=FindingScope(data.deployment.name, metric=metric_id),
-            severity=Severity.high if gap >= 0.25 else Severity.medium,
-            first_seen=onset,
-            last_seen=w.current_end,
-            baseline=Measure(target, 0),
-            current=Measure(s.value, s.n or 0),
-            evidence=evidence_sample(missing),
-            impact=weekly_impact(t.filter(rows), w.current_days),
-            details={"target": target, "good": metric.good, "relative_gap": round(gap, 4)},
-        )
-    ]
+    affected = t.filter(pc.is_in(t["interaction_id"], value_set=missing))
+    current = Measure(s.value, s.n or 0)
+    return [_breach(data, metric_id, metric.name, target, metric.good, current, onset, missing,
+                    affected)]  # fmt: skip
