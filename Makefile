@@ -58,4 +58,4 @@ clean:
 docs: install
 	$(BIN)/typer daytwo.cli.main utils docs --name daytwo --output docs/cli.md
 	$(BIN)/python -m daytwo.metrics.docs > docs/metrics.md
-	$(BIN)/python -m daytwo.detect.docs > docs/detectors.md
+	$(BIN)/python -m daytwo.pipeline.docs > docs/detectors.md

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daytwo.detect.docs import render_detectors_markdown
 from daytwo.detect.registry import detectors
+from daytwo.pipeline.docs import render as render_detectors_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "detectors.md"
 

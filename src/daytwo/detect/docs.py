@@ -1,4 +1,5 @@
-"""Render the detector registry as Markdown: `python -m daytwo.detect.docs > docs/detectors.md`."""
+"""Render the detector registry as Markdown (``make docs`` runs :mod:`daytwo.pipeline.docs`, which
+loads the detectors plugins contribute first)."""
 
 from __future__ import annotations
 
