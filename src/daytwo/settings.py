@@ -110,8 +110,9 @@ class Settings(BaseSettings):
         default=2000, ge=100, le=100_000, description="Bootstrap resamples of change impact."
     )
     gaps_encoder: Literal["wordllama", "minilm"] = Field(
-        default="wordllama",
-        description="Sentence encoder of knowledge gaps: wordllama or minilm (needs torch).",
+        default="minilm",
+        description="Sentence encoder of knowledge gaps: minilm (all-MiniLM-L6-v2 on ONNX "
+        "Runtime, shipped) or wordllama (faster, merges close intents).",
     )
     gaps_window_days: int = Field(
         default=28, ge=1, le=365, description="Days of traffic clustered into knowledge gaps."

