@@ -8,13 +8,12 @@ import typer
 from rich.table import Table
 
 from daytwo.cli.console import err, out
+from daytwo.detect.gaps.calc import BUSINESS_KINDS, kind_phrase
 from daytwo.detect.gaps.service import list_gaps
 from daytwo.pipeline import cluster_gaps
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger, upgrade
-
-KINDS = {"new_intent": "new intent", "missing_knowledge": "missing knowledge"}
 
 
 def gaps(
@@ -27,11 +26,12 @@ def gaps(
     ),
     force: bool = typer.Option(False, help="Cluster again even when no data arrived."),
     encoder: str | None = typer.Option(
-        None, help="wordllama or minilm (default: the DAYTWO_GAPS_ENCODER setting)."
+        None, help="minilm or wordllama (default: the DAYTWO_GAPS_ENCODER setting)."
     ),
     show_all: bool = typer.Option(False, "--all", help="Also list gaps no longer found."),
 ) -> None:
-    """Knowledge gaps of a deployment: label, type, volume, growth, journeys and examples."""
+    """Knowledge gaps of a deployment: label, type, volume, growth, journeys and examples,
+    by volume × growth; off-topic chit-chat counted apart."""
     settings = Settings()
     upgrade(settings.resolved_ledger_url)
     ledger = Ledger(settings.resolved_ledger_url)
@@ -56,11 +56,14 @@ def gaps(
         out.print_json(json.dumps([g.model_dump(mode="json") for g in found]))
         return
     table = Table("id", "gap", "type", "utterances", "7 days", "growth", "journeys", "example")
-    for g in found:
+    business = sorted(
+        (g for g in found if g.kind in BUSINESS_KINDS), key=lambda g: (-g.priority, g.id)
+    )
+    for g in business:
         table.add_row(
             g.id,
             g.label,
-            KINDS.get(g.kind, g.kind) + (f" ({g.intent})" if g.intent else ""),
+            kind_phrase(g.kind, g.intent),
             f"{g.volume:,}",
             f"{g.recent:,}",
             f"{g.growth:+.0%}" if g.growth is not None else "-",
@@ -68,3 +71,10 @@ def gaps(
             (g.examples[0].text or "") if g.examples else "",
         )
     out.print(table)
+    off = [g for g in found if g.kind not in BUSINESS_KINDS]
+    if off:
+        out.print(
+            f"Off-topic, kept apart: {len(off)} gaps, {sum(g.volume for g in off):,} utterances "
+            f"({sum(g.recent for g in off):,} in the last 7 days; "
+            f"{sum(g.previous for g in off):,} the 7 before). `--json` lists them."
+        )

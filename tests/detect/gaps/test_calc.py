@@ -13,8 +13,10 @@ from daytwo.detect.gaps.calc import (
     assign_ids,
     build_gaps,
     classify,
+    kind_phrase,
     known_intents,
     new_gap_id,
+    representative,
 )
 from daytwo.detect.gaps.candidates import Candidates
 from daytwo.detect.gaps.cluster import Clustering
@@ -192,4 +194,60 @@ def test_volume_growth_journeys_and_examples() -> None:
     assert gap.signals["fallback"] == 6
     assert gap.first_seen.date().isoformat() == "2026-03-01"
     assert gap.kind == "new_intent"
-    assert "bitcoin" in gap.label
+    assert gap.label == "pay bitcoin"  # the wording nearest the centre (two spellings of it)
+
+
+def test_the_label_is_the_wording_nearest_the_centre_in_the_users_words() -> None:
+    texts = ["pay bitcoin", "Pay  bitcoin?", "can I pay my bill with bitcoin", "btc"]
+    cand = candidates(4, text=texts)
+    label = representative(cand, np.arange(4), np.array([0.80, 0.80, 0.90, 0.50]))
+    assert label == "can I pay my bill with bitcoin"
+    # A near tie goes to the wording most customers used.
+    tie = representative(cand, np.arange(4), np.array([0.88, 0.88, 0.90, 0.50]))
+    assert tie == "pay bitcoin"
+    long = candidates(1, text=["word " * 40])
+    cut = representative(long, np.arange(1), np.array([0.9]))
+    assert cut is not None
+    assert len(cut) <= 80
+    assert cut.endswith("…")
+
+
+def business_intents() -> KnownIntents:
+    """Six intents of one business, each close to a neighbour, none on the third axis."""
+    vectors = np.stack(
+        [unit(1, 0, 0), unit(1, 0.3, 0), unit(0, 1, 0), unit(0.3, 1, 0)]
+        + [unit(1, 1, 0), unit(1, 1, 0.3)]
+    )
+    names = ["a", "b", "c", "d", "e", "f"]
+    return known_intents([n for n in names for _ in range(3)], np.repeat(vectors, 3, axis=0))
+
+
+def test_a_gap_far_outside_the_business_is_off_topic_not_a_new_intent() -> None:
+    known = business_intents()
+    assert known.floor is not None
+    assert known.floor > 0.9
+    kind, intent, reason = classify(
+        candidates(6), np.arange(6), unit(0, 0, 1), np.full(6, 0.5), known, GapParams()
+    )
+    assert (kind, intent) == ("off_topic", None)
+    assert "outside what the assistant is for" in reason
+    # Among the business's intents, yet tighter than its nearest one: a new intent.
+    kind, _, _ = classify(
+        candidates(6), np.arange(6), unit(1, 0.5, 0), np.full(6, 0.995), known, GapParams()
+    )
+    assert kind == "new_intent"
+
+
+def test_too_few_known_intents_say_nothing_of_what_is_off_topic() -> None:
+    assert KNOWN.floor is None
+    kind, _, _ = classify(
+        candidates(6), np.arange(6), unit(0, 0, 1), np.full(6, 0.9), KNOWN, GapParams()
+    )
+    assert kind == "new_intent"
+
+
+def test_what_a_gap_asks_of_its_owner() -> None:
+    assert kind_phrase("misrouting", "transfer") == "retrain intent transfer"
+    assert kind_phrase("missing_knowledge", "refund") == "missing answer in refund"
+    assert kind_phrase("new_intent", None) == "new intent"
+    assert kind_phrase("off_topic", None) == "off-topic"

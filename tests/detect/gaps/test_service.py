@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from daytwo.detect.gaps.schemas import GapPublic
-from daytwo.detect.gaps.service import get_gap, last_run, list_gaps, refresh_gaps
+from daytwo.detect.gaps.service import gap_listing, get_gap, last_run, list_gaps, refresh_gaps
 from daytwo.errors import InputError, NotFoundError
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger, upgrade
 from tests.detect.gaps.conftest import store
-from tests.detect.gaps.data import CRYPTO, END, PETS, SOLAR, traffic
+from tests.detect.gaps.data import CRYPTO, END, PETS, SOLAR, record, traffic
 
 
 @pytest.fixture
@@ -114,4 +114,65 @@ def test_traffic_without_unmet_needs_has_no_gaps(events: EventStore, ledger: Led
     result = refresh_gaps(ledger, events, "care-bot", encoder="wordllama", as_of=END + timedelta(1))
     assert (result.candidates, result.gaps) == (0, 0)
     assert list_gaps(ledger, events, "care-bot") == []
+    ledger.dispose()
+
+
+def test_the_listing_sorts_by_volume_times_growth_filters_and_pages(
+    events: EventStore, ledger: Ledger
+) -> None:
+    # Crypto questions grow this week (two rounds of them); pets and solar stay as they were.
+    store(events, traffic(days_ago=9) + [r for r in traffic(100, days_ago=1) if "bit" in str(r)])
+    refresh_gaps(ledger, events, "care-bot", encoder="wordllama")
+    everything = list_gaps(ledger, events, "care-bot")
+    business = [g for g in everything if g.kind != "off_topic"]
+    first = gap_listing(ledger, events, "care-bot", per_page=2)
+    assert first.total == len(business) == 3
+    ranked = sorted((g.priority for g in business), reverse=True)
+    assert [g.priority for g in first.gaps] == ranked[:2]
+    assert "bitcoin" in first.gaps[0].label
+    top = first.gaps[0]
+    assert top.priority == pytest.approx(top.volume * (top.recent + 1) / (top.previous + 1), 1e-3)
+    second = gap_listing(ledger, events, "care-bot", per_page=2, page=2)
+    assert len(second.gaps) == 1
+    assert {g.id for g in first.gaps + second.gaps} == {g.id for g in business}
+    assert set(first.journeys) >= {"billing", "travel", "energy"}
+    travel = gap_listing(ledger, events, "care-bot", journey="travel")
+    assert [next(iter(g.journeys)) for g in travel.gaps] == ["travel"]
+    found = gap_listing(ledger, events, "care-bot", search="BITCOIN")
+    assert found.total == 1
+    assert found.utterances == found.gaps[0].volume
+    assert gap_listing(ledger, events, "care-bot", search="zebra").total == 0
+    run = last_run(ledger, "care-bot")
+    assert run is not None
+    assert first.off_topic.scattered == run.candidates - run.clustered
+    with pytest.raises(InputError, match="sort must be one of"):
+        gap_listing(ledger, events, "care-bot", sort="size")
+    with pytest.raises(InputError, match="kind must be one of"):
+        gap_listing(ledger, events, "care-bot", kind="chit_chat")
+    with pytest.raises(InputError, match="page starts at 1"):
+        gap_listing(ledger, events, "care-bot", page=0)
+    ledger.dispose()
+
+
+def test_a_gap_lists_each_wording_once_with_how_often_it_was_used(
+    events: EventStore, ledger: Ledger
+) -> None:
+    repeats = [
+        record(500 + k, text, fallback=True, journey="billing")
+        for k, text in enumerate(
+            ["Can I pay my bill with Bitcoin", "can i pay my  bill with bitcoin"]
+        )
+    ]
+    store(events, traffic() + repeats)
+    refresh_gaps(ledger, events, "care-bot", encoder="wordllama")
+    crypto = by_label(list_gaps(ledger, events, "care-bot"), "itcoin")
+    gap = get_gap(ledger, events, crypto.id)
+    assert gap.wordings is not None
+    assert sum(w.count for w in gap.wordings) == gap.volume == len(CRYPTO) + 2
+    top = gap.wordings[0]
+    assert top.count == 3
+    assert " ".join((top.text or "").lower().split()) == "can i pay my bill with bitcoin"
+    assert len(gap.wordings) == len(CRYPTO)
+    assert gap.members is not None
+    assert len(gap.members) == gap.volume
     ledger.dispose()

@@ -32,15 +32,28 @@ from daytwo.detect.gaps.cluster import Clustering, ClusterParams
 from daytwo.detect.gaps.labels import gap_keywords, gap_label
 from daytwo.interactions.facts import LOW_CONFIDENCE
 
-GAP_KINDS = ("new_intent", "missing_knowledge", "misrouting")
+GAP_KINDS = ("new_intent", "missing_knowledge", "misrouting", "off_topic")
+# Business gaps, as against off-topic chit-chat, which is counted apart.
+BUSINESS_KINDS = ("new_intent", "missing_knowledge", "misrouting")
+LABEL_CHARS = 80
 MemberKey = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class GapTuning:
+    """Where gaps end, per encoder (see :mod:`daytwo.detect.gaps.granularity`)."""
+
+    similarity: float  # without known intents to read the granularity from
+    offset: float  # added to the similarity at which the known intents separate
+    relax: tuple[float, ...]  # looser passes over what no gap holds
 
 
 @dataclass(frozen=True, slots=True)
 class GapParams:
     """How gaps are built (the defaults are the product's choice)."""
 
-    cluster: ClusterParams | None = None  # None: the encoder's calibrated similarity
+    cluster: ClusterParams | None = None  # None: cut where the deployment's intents separate
+    tuning: GapTuning | None = None  # None: the encoder's own
     keywords: int = 3
     examples: int = 5
     recent_days: int = 7
@@ -56,6 +69,10 @@ class KnownIntents:
 
     names: list[str]
     centroids: np.ndarray  # unit rows
+    # How far the business reaches: the similarity at which the least related tenth of its own
+    # intents meet their nearest neighbour. A gap farther than this from every intent the
+    # assistant handles is outside the business (chit-chat, general knowledge).
+    floor: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +120,25 @@ def known_intents(names: Sequence[str], vectors: np.ndarray, min_count: int = 3)
         return KnownIntents([], np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0)))
     centres = np.stack([vectors[by_name[n]].mean(axis=0) for n in kept])
     centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
-    return KnownIntents(kept, centres.astype(np.float32))
+    floor = None
+    if len(kept) >= MIN_DOMAIN_INTENTS:
+        between = centres @ centres.T
+        np.fill_diagonal(between, -1.0)
+        floor = float(np.quantile(between.max(axis=1), DOMAIN_QUANTILE))
+    return KnownIntents(kept, centres.astype(np.float32), floor)
+
+
+MIN_DOMAIN_INTENTS = 5
+DOMAIN_QUANTILE = 0.1
+
+
+def kind_phrase(kind: str, intent: str | None) -> str:
+    """What the gap asks of its owner, in words: "new intent", "retrain intent X"..."""
+    if kind == "misrouting" and intent:
+        return f"retrain intent {intent}"
+    if kind == "missing_knowledge" and intent:
+        return f"missing answer in {intent}"
+    return kind.replace("_", " ").replace("off topic", "off-topic")
 
 
 def new_gap_id(deployment: str, members: Sequence[MemberKey]) -> str:
@@ -209,6 +244,14 @@ def classify(
                 f"as close to the known intent {known.names[best]!r} ({sims[best]:.2f}) as its "
                 f"own utterances are to their centre ({cohesion:.2f})",
             )
+        if known.floor is not None and float(sims[best]) < known.floor:
+            return (
+                "off_topic",
+                None,
+                f"outside what the assistant is for: its closest intent, {known.names[best]!r}, "
+                f"is {sims[best]:.2f} alike, less than the least related tenth of the "
+                f"assistant's own intents are to their nearest one ({known.floor:.2f})",
+            )
         return (
             "new_intent",
             None,
@@ -253,7 +296,7 @@ def build_gaps(
         gaps.append(
             Gap(
                 id=ids[g],
-                label=gap_label(keywords[g]),
+                label=representative(cand, rows, sim) or gap_label(keywords[g]),
                 keywords=keywords[g],
                 kind=kind,
                 intent=intent,
@@ -277,6 +320,31 @@ def build_gaps(
             )
         )
     return gaps
+
+
+def representative(cand: Candidates, rows: np.ndarray, sim: np.ndarray) -> str | None:
+    """The gap's label in its users' words: of its wordings, the one nearest its centre
+    (repeats weigh in: the wording most members share wins a near tie), cut at a word
+    boundary when long."""
+    weight: dict[str, float] = {}
+    count: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for r, s in zip(rows, sim, strict=True):
+        text = " ".join(cand.text[int(r)].split())
+        key = text.lower().rstrip("?.! ")
+        if not key:
+            continue
+        shown.setdefault(key, text)
+        count[key] += 1
+        weight[key] = max(weight.get(key, -1.0), float(s))
+    if not weight:
+        return None
+    most = max(count.values())
+    best = max(weight, key=lambda k: (weight[k] + 0.05 * count[k] / most, -len(k), k))
+    text = shown[best]
+    if len(text) > LABEL_CHARS:
+        text = text[: LABEL_CHARS - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return text
 
 
 def _examples(cand: Candidates, rows: np.ndarray, sim: np.ndarray, k: int) -> list[int]:

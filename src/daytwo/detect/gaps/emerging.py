@@ -24,7 +24,7 @@ from daytwo.detect.findings import (
     evidence_sample,
     weekly_impact,
 )
-from daytwo.detect.gaps.calc import Gap, GapParams
+from daytwo.detect.gaps.calc import BUSINESS_KINDS, Gap, GapParams, kind_phrase
 from daytwo.detect.gaps.candidates import confident_turns, find_candidates
 from daytwo.detect.gaps.cluster import ClusterParams
 from daytwo.detect.gaps.encoders import DEFAULT_ENCODER, get_encoder
@@ -63,14 +63,14 @@ def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> li
     if len(cand) < (params.gaps.cluster or ClusterParams()).min_gap_size:
         return []
     good = confident_turns(data.turns, interactions)
-    gaps, _ = detect_gaps(
+    gaps = detect_gaps(
         cand,
         get_encoder(params.encoder),
         data.deployment.name,
         window.current_end,
         confident=(good.text, good.intent),
         params=params.gaps,
-    )
+    ).gaps
     # The growth test counts conversations, not utterances: one customer rephrasing a question
     # four times is one occurrence. Every gap with enough conversations to reach the weekly
     # minimum is tested (the total does not depend on how it splits between the windows, so
@@ -79,7 +79,8 @@ def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> li
     weeks_now = window.current_days / 7
     conversation = np.asarray(cand.interaction_id, dtype=object)
     tested: list[tuple[Gap, float, bool]] = []
-    for gap in gaps:
+    # Off-topic chit-chat is counted on the gaps page, not raised as the business's gap.
+    for gap in (g for g in gaps if g.kind in BUSINESS_KINDS):
         current, baseline = _in_windows(window, cand.started_at, gap)
         now = len(set(conversation[gap.members[current]].tolist()))
         before = len(set(conversation[gap.members[baseline]].tolist()))
@@ -160,7 +161,7 @@ def _finding(
     return Finding(
         detector="knowledge_gap",
         kind="knowledge_gap",
-        title=f"Knowledge gap: {gap.label} ({gap.kind.replace('_', ' ')})",
+        title=f"Knowledge gap: “{gap.label}” ({kind_phrase(gap.kind, gap.intent)})",
         scope=FindingScope(data.deployment.name, journey=journey),
         severity=severity,
         first_seen=gap.first_seen,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from daytwo.store.ledger.models import Base, _now
 
-GAP_KINDS = ("new_intent", "missing_knowledge", "misrouting")
+GAP_KINDS = ("new_intent", "missing_knowledge", "misrouting", "off_topic")
 GAP_STATUSES = ("open", "gone")
 
 

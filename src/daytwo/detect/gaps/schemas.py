@@ -15,6 +15,15 @@ class GapUtterance(BaseModel):
     text: str | None
 
 
+class GapWording(BaseModel):
+    """One distinct wording in a gap: how often customers used it, and one conversation."""
+
+    text: str | None
+    count: int
+    interaction_id: str
+    seq: int
+
+
 class WeekCount(BaseModel):
     week: date = Field(description="Monday of the week.")
     n: int
@@ -28,7 +37,10 @@ class GapPublic(BaseModel):
     status: str = Field(description="open, or gone when the latest run no longer finds it.")
     label: str
     keywords: list[str]
-    kind: str = Field(description="new_intent, missing_knowledge or misrouting.")
+    kind: str = Field(
+        description="new_intent, missing_knowledge, misrouting (a known intent to retrain) "
+        "or off_topic (outside what the assistant is for)."
+    )
     intent: str | None = Field(
         description="The known intent a misrouting or missing answer concerns."
     )
@@ -52,6 +64,40 @@ class GapPublic(BaseModel):
     members: list[GapUtterance] | None = Field(
         default=None, description="Every utterance in the gap, when asked for."
     )
+    wordings: list[GapWording] | None = Field(
+        default=None,
+        description="The gap's distinct wordings (case and spacing aside), most used first, "
+        "when asked for one gap.",
+    )
+    priority: float = Field(
+        default=0.0,
+        description="Volume × growth: utterances in the window × (last 7 days + 1) / "
+        "(the 7 before + 1). The gaps list sorts by it.",
+    )
+
+
+class OffTopic(BaseModel):
+    """What customers asked that is outside what the assistant is for, counted apart."""
+
+    gaps: int = Field(description="Open gaps typed off_topic (chit-chat, general knowledge).")
+    utterances: int
+    recent: int = Field(description="Their utterances in the last 7 days.")
+    previous: int = Field(description="Their utterances in the 7 days before.")
+    scattered: int = Field(
+        description="Candidate utterances of the latest run that no gap holds (one-offs)."
+    )
+
+
+class GapListing(BaseModel):
+    """One page of a deployment's business gaps, and the off-topic ones counted apart."""
+
+    gaps: list[GapPublic]
+    total: int = Field(description="Gaps matching the filters, over all pages.")
+    page: int
+    per_page: int
+    utterances: int = Field(description="Utterances in the gaps matching the filters.")
+    off_topic: OffTopic
+    journeys: list[str] = Field(description="Journeys the open gaps touch, for filtering.")
 
 
 class GapRunPublic(BaseModel):

@@ -16,7 +16,16 @@ import numpy as np
 import pyarrow as pa
 from sqlalchemy import delete, func, insert, select
 
-from daytwo.detect.gaps.calc import Gap, GapParams, PreviousGap, build_gaps, known_intents
+from daytwo.detect.gaps.calc import (
+    BUSINESS_KINDS,
+    GAP_KINDS,
+    Gap,
+    GapParams,
+    GapTuning,
+    PreviousGap,
+    build_gaps,
+    known_intents,
+)
 from daytwo.detect.gaps.candidates import (
     INTERACTION_COLUMNS,
     TURN_COLUMNS,
@@ -26,8 +35,17 @@ from daytwo.detect.gaps.candidates import (
 )
 from daytwo.detect.gaps.cluster import ClusterParams, cluster_utterances
 from daytwo.detect.gaps.encoders import Encoder, get_encoder
+from daytwo.detect.gaps.granularity import Granularity, intent_granularity
 from daytwo.detect.gaps.models import GapMember, GapRecord, GapRun
-from daytwo.detect.gaps.schemas import GapPublic, GapRunPublic, GapUtterance, WeekCount
+from daytwo.detect.gaps.schemas import (
+    GapListing,
+    GapPublic,
+    GapRunPublic,
+    GapUtterance,
+    GapWording,
+    OffTopic,
+    WeekCount,
+)
 from daytwo.errors import InputError, NotFoundError
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
@@ -76,11 +94,29 @@ def load_window(
     return interactions, turns
 
 
+_CACHE: dict[tuple[str, str], np.ndarray] = {}
+CACHE_SIZE = 50_000  # texts; at 384 float32 dimensions about 80 MB
+
+
 def _embed(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
-    """Embed each distinct text once (support traffic repeats itself)."""
+    """Embed each distinct text once (support traffic repeats itself), and each text seen by a
+    recent run of this process not again: the scheduled analysis and the gap refresh cluster
+    the same weeks' messages."""
     unique: dict[str, int] = {}
     index = np.array([unique.setdefault(t, len(unique)) for t in texts], dtype=np.int64)
-    vectors = encoder.encode(list(unique))
+    known = {t: _CACHE.get((encoder.name, t)) for t in unique}
+    missing = [t for t, v in known.items() if v is None]
+    if missing:
+        fresh = encoder.encode(missing)
+        if len(_CACHE) + len(missing) > CACHE_SIZE:
+            _CACHE.clear()
+        for t, v in zip(missing, fresh, strict=True):
+            known[t] = v
+            if len(missing) <= CACHE_SIZE:
+                _CACHE[(encoder.name, t)] = v
+    vectors = np.zeros((len(unique), encoder.dim), dtype=np.float32)
+    for t, i in unique.items():
+        vectors[i] = known[t]
     out: np.ndarray = vectors[index] if len(index) else vectors
     return out
 
@@ -134,16 +170,33 @@ def _run_public(run: GapRun) -> GapRunPublic:
     )
 
 
-def effective_params(params: GapParams | None, encoder: Encoder) -> GapParams:
-    """``params`` with the encoder's calibrated similarity and looser passes where none were
-    given."""
+def effective_params(
+    params: GapParams | None, encoder: Encoder, granularity: Granularity | None = None
+) -> GapParams:
+    """``params`` with the similarity this deployment's own intents show (plus the encoder's
+    offset), or the encoder's own without them, and the encoder's looser passes, where no
+    clustering was given."""
     params = params or GapParams()
     if params.cluster is None:
+        tuning = params.tuning or GapTuning(encoder.min_similarity, encoder.offset, encoder.relax)
+        similarity = (
+            granularity.similarity + tuning.offset if granularity is not None else tuning.similarity
+        )
         params = dataclasses.replace(
             params,
-            cluster=ClusterParams(min_similarity=encoder.min_similarity, relax=encoder.relax),
+            cluster=ClusterParams(min_similarity=round(similarity, 3), relax=tuning.relax),
         )
     return params
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One clustering of candidates into gaps, and how it was cut."""
+
+    gaps: list[Gap]
+    clustered: int  # candidates that ended in a gap
+    params: GapParams
+    granularity: Granularity | None
 
 
 def detect_gaps(
@@ -155,17 +208,19 @@ def detect_gaps(
     confident: tuple[list[str], list[str]] = ([], []),
     previous: Sequence[PreviousGap] = (),
     params: GapParams | None = None,
-) -> tuple[list[Gap], int]:
-    """Embed and cluster candidates; the gaps and how many candidates ended in one."""
-    params = effective_params(params, encoder)
+) -> Detection:
+    """Embed and cluster candidates, cut where this deployment's own intents separate."""
+    texts, names = confident
+    known_vectors = _embed(encoder, texts) if texts else None
+    granularity = intent_granularity(known_vectors, names) if known_vectors is not None else None
+    params = effective_params(params, encoder, granularity)
     vectors = _embed(encoder, cand.text)
     clustering = cluster_utterances(vectors, params.cluster)
-    texts, names = confident
-    known = known_intents(names, _embed(encoder, texts)) if texts else None
+    known = known_intents(names, known_vectors) if known_vectors is not None else None
     gaps = build_gaps(
         deployment, cand, clustering, as_of, known=known, previous=previous, params=params
     )
-    return gaps, int((clustering.labels >= 0).sum())
+    return Detection(gaps, int((clustering.labels >= 0).sum()), params, granularity)
 
 
 def refresh_gaps(
@@ -201,9 +256,8 @@ def refresh_gaps(
     cand = find_candidates(turns, interactions)
     good = confident_turns(turns, interactions)
     enc = get_encoder(encoder)
-    params = effective_params(params, enc)
     previous = _previous(ledger, deployment, encoder)
-    gaps, clustered = detect_gaps(
+    found = detect_gaps(
         cand,
         enc,
         deployment,
@@ -212,7 +266,7 @@ def refresh_gaps(
         previous=previous,
         params=params,
     )
-    return _record(ledger, deployment, encoder, cand, gaps, previous, start, end, clustered, params)
+    return _record(ledger, deployment, encoder, cand, found, previous, start, end)
 
 
 def _record(
@@ -220,14 +274,16 @@ def _record(
     deployment: str,
     encoder: str,
     cand: Candidates,
-    gaps: Sequence[Gap],
+    found_gaps: Detection,
     previous: Sequence[PreviousGap],
     start: datetime,
     end: datetime,
-    clustered: int,
-    params: GapParams,
 ) -> RefreshResult:
     now = datetime.now(UTC)
+    gaps = found_gaps.gaps
+    params: dict[str, Any] = cast(dict[str, Any], _jsonable(dataclasses.asdict(found_gaps.params)))
+    if found_gaps.granularity is not None:
+        params["granularity"] = dataclasses.asdict(found_gaps.granularity)
     found = {g.id for g in gaps}
     with ledger.session() as session:
         run = GapRun(
@@ -238,9 +294,9 @@ def _record(
             data_start=start,
             data_through=end,
             candidates=len(cand),
-            clustered=clustered,
+            clustered=found_gaps.clustered,
             gaps=len(gaps),
-            params=cast(dict[str, Any], _jsonable(dataclasses.asdict(params))),
+            params=params,
         )
         session.add(run)
         session.flush()
@@ -335,37 +391,65 @@ def texts_of(
     return {k: v for k, v in out.items() if k in wanted}
 
 
-def list_gaps(
-    ledger: Ledger,
-    events: EventStore,
-    deployment: str | None = None,
-    *,
-    status: str | None = "open",
-    with_members: bool = False,
-    limit: int | None = None,
-) -> list[GapPublic]:
-    """Gaps, largest first, with their examples' texts (and every member's, when asked)."""
+SORTS = ("priority", "volume", "growth", "recent", "newest")
+
+
+def priority(record: GapRecord) -> float:
+    """Volume × growth (see :class:`GapPublic`)."""
+    return float(record.volume) * (record.recent + 1) / (record.previous + 1)
+
+
+def _sort_key(sort: str) -> Any:
+    keys: dict[str, Any] = {
+        "priority": lambda r: (-priority(r), r.id),
+        "volume": lambda r: (-r.volume, r.id),
+        "growth": lambda r: (-(r.recent + 1) / (r.previous + 1), -r.volume, r.id),
+        "recent": lambda r: (-r.recent, -r.volume, r.id),
+        "newest": lambda r: (-_aware(r.first_seen).timestamp(), r.id),
+    }
+    if sort not in keys:
+        raise InputError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}.")
+    return keys[sort]
+
+
+def _records(ledger: Ledger, deployment: str | None, status: str | None) -> list[GapRecord]:
     with ledger.session() as session:
         query = select(GapRecord)
         if deployment is not None:
             query = query.where(GapRecord.deployment == deployment)
         if status is not None:
             query = query.where(GapRecord.status == status)
-        query = query.order_by(GapRecord.volume.desc(), GapRecord.id)
-        if limit is not None:
-            query = query.limit(limit)
-        records = list(session.scalars(query))
-        members: dict[str, list[tuple[str, int]]] = {r.id: [] for r in records}
-        if with_members and records:
-            for gap_id, iid, seq in session.execute(
-                select(GapMember.gap_id, GapMember.interaction_id, GapMember.seq)
-                .where(GapMember.gap_id.in_(list(members)))
-                .order_by(GapMember.gap_id, GapMember.similarity.desc(), GapMember.interaction_id)
-            ):
-                members[gap_id].append((iid, int(seq)))
+        records = list(session.scalars(query.order_by(GapRecord.volume.desc(), GapRecord.id)))
+        session.expunge_all()
+        return records
+
+
+def _members(ledger: Ledger, gap_ids: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
+    members: dict[str, list[tuple[str, int]]] = {g: [] for g in gap_ids}
+    if not gap_ids:
+        return members
+    with ledger.session() as session:
+        for gap_id, iid, seq in session.execute(
+            select(GapMember.gap_id, GapMember.interaction_id, GapMember.seq)
+            .where(GapMember.gap_id.in_(list(gap_ids)))
+            .order_by(GapMember.gap_id, GapMember.similarity.desc(), GapMember.interaction_id)
+        ):
+            members[gap_id].append((iid, int(seq)))
+    return members
+
+
+def _public(
+    records: Sequence[GapRecord],
+    events: EventStore,
+    members: dict[str, list[tuple[str, int]]] | None = None,
+    *,
+    wordings: bool = False,
+) -> list[GapPublic]:
+    """Public gaps with their examples' texts (and their members' and wordings, when given)."""
+    members = members or {}
     by_dep: dict[str, list[tuple[str, int]]] = {}
     for r in records:
-        keys = [(e["interaction_id"], int(e["seq"])) for e in r.examples] + members[r.id]
+        keys = [(e["interaction_id"], int(e["seq"])) for e in r.examples] + members.get(r.id, [])
         by_dep.setdefault(r.deployment, []).extend(keys)
     texts: dict[str, dict[tuple[str, int], str | None]] = {
         dep: texts_of(events, dep, keys) for dep, keys in by_dep.items()
@@ -399,22 +483,103 @@ def list_gaps(
             first_seen=_aware(r.first_seen),
             last_seen=_aware(r.last_seen),
             runs_seen=r.runs_seen,
-            members=[utterance(r.deployment, k) for k in members[r.id]] if with_members else None,
+            members=(
+                [utterance(r.deployment, k) for k in members[r.id]] if r.id in members else None
+            ),
+            wordings=(_wordings(members.get(r.id, []), texts[r.deployment]) if wordings else None),
+            priority=round(priority(r), 3),
         )
         for r in records
     ]
 
 
+def _wordings(
+    keys: Sequence[tuple[str, int]], texts: dict[tuple[str, int], str | None]
+) -> list[GapWording]:
+    """Distinct wordings, most used first (then nearest the centre: ``keys`` come that way)."""
+    seen: dict[str, GapWording] = {}
+    for key in keys:
+        text = texts.get(key)
+        norm = " ".join((text or "").lower().split())
+        if norm in seen:
+            seen[norm].count += 1
+        else:
+            seen[norm] = GapWording(text=text, count=1, interaction_id=key[0], seq=key[1])
+    return sorted(seen.values(), key=lambda w: -w.count)
+
+
+def list_gaps(
+    ledger: Ledger,
+    events: EventStore,
+    deployment: str | None = None,
+    *,
+    status: str | None = "open",
+    with_members: bool = False,
+    limit: int | None = None,
+) -> list[GapPublic]:
+    """Gaps, largest first, with their examples' texts (and every member's, when asked)."""
+    records = _records(ledger, deployment, status)[:limit]
+    members = _members(ledger, [r.id for r in records]) if with_members else None
+    return _public(records, events, members)
+
+
+def gap_listing(
+    ledger: Ledger,
+    events: EventStore,
+    deployment: str,
+    *,
+    kind: str | None = None,
+    journey: str | None = None,
+    search: str | None = None,
+    sort: str = "priority",
+    page: int = 1,
+    per_page: int = 25,
+) -> GapListing:
+    """One page of the deployment's open gaps: business gaps unless ``kind`` asks for another,
+    filtered by journey and by words of their label or keywords; off-topic ones counted apart."""
+    if page < 1 or not 1 <= per_page <= 500:
+        raise InputError("page starts at 1 and per_page is between 1 and 500.")
+    if kind is not None and kind not in GAP_KINDS:
+        raise InputError(f"kind must be one of {', '.join(GAP_KINDS)}, not {kind!r}.")
+    order = _sort_key(sort)
+    records = _records(ledger, deployment, "open")
+    off = [r for r in records if r.kind == "off_topic"]
+    words = (search or "").lower().split()
+    chosen = [
+        r
+        for r in records
+        if (r.kind == kind if kind else r.kind in BUSINESS_KINDS)
+        and (journey is None or journey in r.journeys)
+        and all(w in f"{r.label} {' '.join(r.keywords)} {r.intent or ''}".lower() for w in words)
+    ]
+    chosen.sort(key=order)
+    run = last_run(ledger, deployment)
+    shown = chosen[(page - 1) * per_page : page * per_page]
+    return GapListing(
+        gaps=_public(shown, events),
+        total=len(chosen),
+        page=page,
+        per_page=per_page,
+        utterances=sum(r.volume for r in chosen),
+        off_topic=OffTopic(
+            gaps=len(off),
+            utterances=sum(r.volume for r in off),
+            recent=sum(r.recent for r in off),
+            previous=sum(r.previous for r in off),
+            scattered=(run.candidates - run.clustered) if run else 0,
+        ),
+        journeys=sorted({str(j) for r in records for j in r.journeys}),
+    )
+
+
 def get_gap(ledger: Ledger, events: EventStore, gap_id: str) -> GapPublic:
+    """One gap with every member and its distinct wordings (this gap's rows only)."""
     with ledger.session() as session:
         record = session.get(GapRecord, gap_id)
         if record is None:
             raise NotFoundError(f"No knowledge gap with id {gap_id!r}.")
-        deployment = record.deployment
-    for gap in list_gaps(ledger, events, deployment, status=None, with_members=True):
-        if gap.id == gap_id:
-            return gap
-    raise NotFoundError(f"No knowledge gap with id {gap_id!r}.")
+        session.expunge(record)
+    return _public([record], events, _members(ledger, [gap_id]), wordings=True)[0]
 
 
 def gap_count(ledger: Ledger, deployment: str) -> int:
