@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
@@ -10,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from daytwo.deployments.service import overview
 from daytwo.detect.gaps.schemas import GapPublic
-from daytwo.detect.gaps.service import get_gap, last_run, list_gaps
+from daytwo.detect.gaps.service import gap_listing, get_gap, last_run
 from daytwo.http.access import Scope, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.scope import parse_scope
@@ -19,10 +20,19 @@ from daytwo.http.templating import templates
 router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 
 CHART_GAPS = 8
+PER_PAGE = 25
 KIND_NAMES = {
     "new_intent": "new intent",
-    "missing_knowledge": "missing knowledge",
-    "misrouting": "misrouting",
+    "missing_knowledge": "missing answer",
+    "misrouting": "retrain intent",
+    "off_topic": "off-topic",
+}
+SORT_NAMES = {
+    "priority": "volume × growth",
+    "volume": "volume",
+    "growth": "growth",
+    "recent": "last 7 days",
+    "newest": "newest",
 }
 
 
@@ -57,14 +67,49 @@ def volume_spec(gaps: list[GapPublic]) -> dict[str, Any]:
 def gaps_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
     deployments = overview(ledger, events)
     scope = parse_scope(request.query_params, deployments)
-    context: dict[str, object] = {"scope": scope, "deployments": deployments, "kinds": KIND_NAMES}
+    context: dict[str, object] = {
+        "scope": scope,
+        "deployments": deployments,
+        "kinds": KIND_NAMES,
+        "sorts": SORT_NAMES,
+    }
     if scope is not None:
-        gaps = list_gaps(ledger, events, scope.deployment)
+        q = request.query_params
+        filters: dict[str, str | None] = {
+            "kind": q.get("kind") or None,
+            "journey": q.get("gap_journey") or None,
+            "search": (q.get("q") or "").strip() or None,
+        }
+        sort = q.get("sort") or "priority"
+        try:
+            page = max(1, int(q.get("page") or 1))
+        except ValueError:
+            page = 1
+        listing = gap_listing(
+            ledger,
+            events,
+            scope.deployment,
+            kind=filters["kind"],
+            journey=filters["journey"],
+            search=filters["search"],
+            sort=sort,
+            page=page,
+            per_page=PER_PAGE,
+        )
+        pages = max(1, -(-listing.total // PER_PAGE))
+
+        def page_url(n: int) -> str:
+            keep = {k: v for k, v in q.items() if k != "page" and v}
+            return "/gaps?" + urlencode({**keep, "deployment": scope.deployment, "page": n})
+
         context.update(
-            gaps=gaps,
+            listing=listing,
+            gaps=listing.gaps,
+            filters={**filters, "sort": sort},
+            pages=pages,
+            page_url=page_url,
             run=last_run(ledger, scope.deployment),
-            utterances=sum(g.volume for g in gaps),
-            spec=orjson.dumps(volume_spec(gaps)).decode() if gaps else None,
+            spec=orjson.dumps(volume_spec(listing.gaps)).decode() if listing.gaps else None,
         )
     return templates.TemplateResponse(request, "gaps.html", context)
 
