@@ -250,9 +250,11 @@ def bench_detect(work: Path, repeat: int, turns: int) -> dict[str, Any]:
 
 def bench_gaps(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del repeat, turns
-    from bench.gaps import run  # imports the whole product: load it only when asked for
+    from bench.gaps import DEVELOPMENT, run  # imports the whole product: only when asked for
 
-    return run(work, seeds=[0, 1, 2], encoders=["wordllama", "minilm"])
+    for sub in ("bot", "unhandled"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    return run(work, seeds=[0, 1, 2], encoders=["minilm", "wordllama"], sets=list(DEVELOPMENT))
 
 
 def bench_pages(work: Path, repeat: int, turns: int) -> dict[str, Any]:

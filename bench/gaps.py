@@ -1,29 +1,41 @@
-"""Knowledge gaps on real data: a simulated bot on CLINC150 and the gaps found in its fallbacks.
+"""Knowledge gaps on real data: three development sets, one configuration, held-out figures.
 
-For each seed, 30 of the 150 CLINC150 intents are hidden and a deployed bot is trained on the
-other 120 (TF-IDF + logistic regression on the ``train`` split). Its fallback threshold is set on
-the ``val`` split of the known intents so that about 5% of known traffic falls back. Every
-``test`` utterance (150 x 30) and every ``oos_test`` utterance (1,000) is then sent through the
-bot as a one-exchange interaction (the bot's intent, confidence and fallback flag on its
-answer; a fallback ends in an escalation), ingested through the product's own ingest path into
-a fresh events store, and the gaps are detected by the product as it runs
-(:func:`daytwo.detect.gaps.service.refresh_gaps`) with each encoder.
+Each development set (``bench/gaps_sets.py``: CLINC150, HWU64, DSTC11's insurance development
+split) becomes a deployment's log the way a real one produces it: per seed, a share of the
+intents is hidden from a bot trained on the rest, whose fallback threshold lets about 5% of
+known traffic fall back; every traffic utterance goes through it as a one-exchange interaction
+(its intent, confidence and fallback on the answer; a fallback ends in an escalation), is
+ingested through the product's own ingest into a fresh events store, and the gaps are found by
+the product as it runs (:func:`daytwo.detect.gaps.service.refresh_gaps`, then
+:func:`~daytwo.detect.gaps.service.list_gaps`).
+
+**Leave-one-dataset-out.** What the product does not read from the data itself is an
+encoder's tuning (:class:`~daytwo.detect.gaps.calc.GapTuning`): the offset added to the
+similarity at which a deployment's own intents separate, the looser passes, and the similarity
+used when a deployment has no known intents. For each set, the tuning is chosen on the other two
+(:data:`GRID`; the choice maximises the worst margin to the targets over both sets' seeds) and
+the set is then measured with it through the real path: that held-out figure is the one
+reported. The encoders ship the tuning chosen on all three; the result says whether it matches.
+The same is done with the deployment's known intents withheld (``no_intents``: a contact centre
+where every request is unhandled), which exercises the fallback similarity.
 
 Scores, over the fallback utterances:
 
 - ``nmi``, ``ari``: the partition the gaps make of the fallback utterances whose true intent is
-  one of the 150 (an out-of-scope query has no intent to recover), an utterance in no gap
+  in the set (an out-of-scope query has no intent to recover), an utterance in no gap
   counting as a cluster of its own; ``nmi_with_oos`` adds the out-of-scope ones as one class;
 - ``purity``: over those utterances that are in a gap; ``coverage``: the share in a gap;
 - ``hidden_recall``: the share of hidden intents found, one being found when a gap of at least
-  5 utterances has it as a majority of at least 60% (majority over all the gap's utterances,
-  out-of-scope ones included); ``hidden_recall_fallback_only`` counts only the gap's fallback
-  utterances, and ``hidden_recall_ceiling`` is the share of hidden intents with at least 5
-  fallback utterances at all.
+  5 utterances has it as a majority of at least 60% (over all the gap's utterances, out-of-scope
+  ones included); ``hidden_recall_ceiling`` is the share of hidden intents with at least 5
+  fallback utterances at all;
+- ``kind_accuracy``: of the gaps with such a majority, the share typed right: a known intent's
+  misses as that intent (``misrouting`` or ``missing_knowledge`` naming it: "retrain intent
+  X"), a hidden intent as ``new_intent``.
 
 The baseline clusters the same fallback utterances with TF-IDF + k-means, given the true
-number of intents among them (an oracle the product does not get), scored the same way.
-Speed: clustering 100,000 utterances (sample-then-assign), per encoder dimension.
+number of intents among them (an oracle the product does not get). Speed: clustering 100,000
+utterances (sample-then-assign) and embedding throughput, per encoder.
 
     python -m bench gaps            # or: python -m bench.gaps --seeds 0 1 2
 """
@@ -31,84 +43,47 @@ Speed: clustering 100,000 utterances (sample-then-assign), per encoder dimension
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".." / "shared" / "data" / "clinc150"
-DEPLOYMENT = "clinc-bot"
-HIDDEN = 30
-KNOWN_FALLBACK = 0.05
+from bench.gaps_sets import DEVELOPMENT, LOADERS, OOS, Bot, load_clinc, simulate_bot
+
+DEPLOYMENT = "gap-bot"
 MIN_GAP, MAJORITY = 5, 0.6
-TARGETS = {"nmi": 0.80, "hidden_recall": 0.90, "cluster_100k_seconds": 60.0}
+TARGETS = {"nmi": 0.80, "ari": 0.50, "hidden_recall": 0.85, "cluster_100k_seconds": 60.0}
+QUALITY = ("nmi", "ari", "hidden_recall")
+# The tunings tried per encoder: offset to the intents' own cut, looser passes, and the
+# similarity used without known intents.
+OFFSETS = (-0.05, 0.0, 0.05, 0.10)
+RELAXES: tuple[tuple[float, ...], ...] = ((), (0.10,), (0.05, 0.10))
+SIMILARITIES = (0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
 
 
-def load_clinc() -> dict[str, list[list[str]]]:
-    path = DATA / "data_full.json"
-    if not path.exists():
-        raise FileNotFoundError(f"CLINC150 is not at {path}: see the data README")
-    data: dict[str, list[list[str]]] = json.loads(path.read_text())
-    return data
-
-
-def simulate_bot(
-    data: dict[str, list[list[str]]], seed: int, split: str = "test"
-) -> dict[str, Any]:
-    """Hide intents, train the bot, answer every ``split`` and out-of-scope utterance."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    rng = np.random.default_rng(seed)
-    intents = sorted({i for _, i in data["train"]})
-    hidden = {str(i) for i in rng.choice(intents, HIDDEN, replace=False)}
-    train = [(t, i) for t, i in data["train"] if i not in hidden]
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-    model = LogisticRegression(C=10, max_iter=1000)
-    model.fit(vectorizer.fit_transform([t for t, _ in train]), [i for _, i in train])
-    val = [t for t, i in data["val"] if i not in hidden]
-    threshold = float(np.quantile(model.predict_proba(vectorizer.transform(val)).max(1), 0.05))
-    rows = [(t, i) for t, i in data[split]] + [(t, "oos") for t, _ in data[f"oos_{split}"]]
-    proba = model.predict_proba(vectorizer.transform([t for t, _ in rows]))
-    guess = model.classes_[proba.argmax(1)]
-    confidence = proba.max(1)
-    known = np.array([i not in hidden and i != "oos" for _, i in rows])
-    fallback = confidence < threshold
-    return {
-        "hidden": hidden,
-        "rows": rows,
-        "guess": [str(g) for g in guess],
-        "confidence": confidence,
-        "fallback": fallback,
-        "threshold": threshold,
-        "known_fallback_rate": float(fallback[known].mean()),
-        "hidden_fallback_rate": float(fallback[np.array([i in hidden for _, i in rows])].mean()),
-        "oos_fallback_rate": float(fallback[np.array([i == "oos" for _, i in rows])].mean()),
-    }
-
-
-def interactions(bot: dict[str, Any], domains: dict[str, str], seed: int) -> list[dict[str, Any]]:
+def interactions(bot: Bot) -> list[dict[str, Any]]:
     """One interaction per utterance, spread over four weeks, in the wire format."""
-    rng = np.random.default_rng(seed + 1000)
+    rng = np.random.default_rng(bot.seed + 1000)
     end = datetime(2026, 3, 29, tzinfo=UTC)
     out = []
-    for k, (text, _) in enumerate(bot["rows"]):
+    for k, (text, _) in enumerate(bot.rows):
         start = end - timedelta(seconds=float(rng.uniform(0, 28 * 86400)))
-        fell = bool(bot["fallback"][k])
-        intent = bot["guess"][k]
+        fell = bool(bot.fallback[k])
+        intent = bot.guess[k]
         out.append(
             {
-                "id": f"s{seed}-{k:05d}",
+                "id": f"{bot.dataset}-{bot.seed}-{k:05d}",
                 "deployment": DEPLOYMENT,
                 "started_at": start.isoformat(),
                 "channel": "chat",
-                "journey": domains.get(intent, "other"),
+                "journey": bot.domains.get(intent, "other"),
                 "customer_ref": f"u-{int(rng.integers(0, 3000)):05d}",
                 "outcome": "escalated" if fell else "contained",
                 "turns": [
@@ -119,13 +94,201 @@ def interactions(bot: dict[str, Any], domains: dict[str, str], seed: int) -> lis
                         "role": "assistant",
                         "text": "Sorry, I did not get that." if fell else f"[{intent}]",
                         "intent": "fallback" if fell else intent,
-                        "confidence": round(float(bot["confidence"][k]), 4),
+                        "confidence": round(float(bot.confidence[k]), 4),
                         "fallback": fell,
                     },
                 ],
             }
         )
     return out
+
+
+@dataclass
+class Deployment:
+    """One simulated deployment, ingested, with its candidates as the product reads them."""
+
+    bot: Bot
+    store: Any
+    key_of: dict[tuple[str, int], int]  # (interaction id, seq) -> traffic row
+    cand_rows: np.ndarray  # traffic row of each candidate
+    cand_text: list[str]
+    confident: tuple[list[str], list[str]]
+
+    @property
+    def name(self) -> str:
+        return f"{self.bot.dataset}/{self.bot.seed}"
+
+
+def deploy(bot: Bot, work: Path) -> Deployment:
+    """Ingest the bot's log through the product and read candidates as ``refresh_gaps`` does."""
+    from daytwo.detect.gaps.candidates import confident_turns, find_candidates
+    from daytwo.detect.gaps.service import latest_data, load_window
+    from daytwo.ingest.decode import decode_objects
+    from daytwo.ingest.service import ingest
+    from daytwo.store.events import open_event_store
+
+    records = interactions(bot)
+    store = open_event_store(f"duckdb:///{work / f'events-{bot.dataset}-{bot.seed}.duckdb'}")
+    for i in range(0, len(records), 2000):
+        ingest(store, decode_objects(records[i : i + 2000]), source="bench")
+    key_of = {(r["id"], 0): k for k, r in enumerate(records)}
+    end = latest_data(store, DEPLOYMENT)
+    assert end is not None
+    end += timedelta(microseconds=1)
+    window = load_window(store, DEPLOYMENT, end - timedelta(days=60), end)
+    cand = find_candidates(window[1], window[0])
+    good = confident_turns(window[1], window[0])
+    rows = np.array(
+        [key_of[(i, int(q))] for i, q in zip(cand.interaction_id, cand.seq, strict=True)]
+    )
+    return Deployment(bot, store, key_of, rows, list(cand.text), (good.text, good.intent))
+
+
+def unhandled(bot: Bot) -> Bot:
+    """The same traffic with nothing handled: every intent unseen, every answer a fallback."""
+    n = len(bot.rows)
+    return Bot(
+        dataset=bot.dataset,
+        seed=bot.seed,
+        hidden=frozenset(i for i in bot.truth if i != OOS),
+        rows=bot.rows,
+        guess=["fallback"] * n,
+        confidence=np.zeros(n),
+        fallback=np.ones(n, dtype=bool),
+        threshold=1.0,
+        domains={},
+    )
+
+
+def _assigned(dep: Deployment, labels: np.ndarray) -> list[str | None]:
+    out: list[str | None] = [None] * len(dep.bot.rows)
+    for row, lab in zip(dep.cand_rows, labels, strict=True):
+        if lab >= 0:
+            out[int(row)] = str(int(lab))
+    return out
+
+
+def _scores(dep: Deployment, assigned: list[str | None]) -> dict[str, float]:
+    bot = dep.bot
+    return partition_scores(bot.truth, assigned, set(bot.hidden), [bool(f) for f in bot.fallback])
+
+
+def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str, float]]:
+    """Score every tuning of the grid on one deployment (clustering in-process, no ledger)."""
+    from daytwo.detect.gaps.calc import GapParams, GapTuning
+    from daytwo.detect.gaps.cluster import cluster_utterances
+    from daytwo.detect.gaps.encoders import get_encoder
+    from daytwo.detect.gaps.granularity import intent_granularity
+    from daytwo.detect.gaps.service import _embed, effective_params
+
+    enc = get_encoder(encoder)
+    vectors = _embed(enc, dep.cand_text)
+    texts, names = dep.confident
+    granularity = intent_granularity(_embed(enc, texts), names) if texts else None
+    out: dict[str, dict[str, float]] = {}
+    for offset, relax, similarity in itertools.product(OFFSETS, RELAXES, SIMILARITIES):
+        if (mode == "bot" and similarity != SIMILARITIES[0]) or (
+            mode == "unhandled" and offset != OFFSETS[0]
+        ):
+            continue
+        tuning = GapTuning(similarity, offset, relax)
+        params = effective_params(GapParams(tuning=tuning), enc, granularity)
+        labels = cluster_utterances(vectors, params.cluster).labels
+        out[_key(tuning)] = _scores(dep, _assigned(dep, labels))
+    return out
+
+
+def _key(tuning: Any) -> str:
+    return json.dumps([tuning.similarity, tuning.offset, list(tuning.relax)])
+
+
+def margin(rows: list[dict[str, float]]) -> tuple[float, float]:
+    """How far the worst of the quality figures is above its target over ``rows`` (then their
+    sum, to break ties): a tuning must hold on every set at once."""
+    worst = min(r[k] - TARGETS[k] for r in rows for k in QUALITY)
+    return worst, sum(r[k] for r in rows for k in QUALITY)
+
+
+def choose(grids: dict[str, dict[str, dict[str, float]]], sets: list[str]) -> str:
+    """The tuning with the best :func:`margin` over ``sets`` (each set's mean over seeds)."""
+    keys = next(iter(grids.values())).keys()
+
+    def mean_of(s: str, key: str) -> dict[str, float]:
+        runs = [g[key] for name, g in grids.items() if name.split("/")[0] == s]
+        return {k: float(np.mean([r[k] for r in runs])) for k in QUALITY}
+
+    return max(keys, key=lambda key: margin([mean_of(s, key) for s in sets]))
+
+
+def measure(dep: Deployment, encoder: str, tuning_key: str, work: Path) -> dict[str, Any]:
+    """The real path: ``refresh_gaps`` into a fresh ledger, ``list_gaps`` back, scored."""
+    from daytwo.detect.gaps.calc import GapParams, GapTuning
+    from daytwo.detect.gaps.service import list_gaps, refresh_gaps
+    from daytwo.store.ledger import Ledger, upgrade
+
+    similarity, offset, relax = json.loads(tuning_key)
+    tuning = GapTuning(similarity, offset, tuple(relax))
+    url = f"sqlite:///{work / f'ledger-{dep.bot.dataset}-{dep.bot.seed}-{encoder}.sqlite'}"
+    upgrade(url)
+    ledger = Ledger(url)
+    t = time.perf_counter()
+    result = refresh_gaps(
+        ledger,
+        dep.store,
+        DEPLOYMENT,
+        encoder=encoder,
+        window_days=60,
+        force=True,
+        params=GapParams(tuning=tuning),
+    )
+    seconds = time.perf_counter() - t
+    gaps = list_gaps(ledger, dep.store, DEPLOYMENT, with_members=True)
+    run_params = ledger_run_params(ledger)
+    ledger.dispose()
+    assigned: list[str | None] = [None] * len(dep.bot.rows)
+    for g in gaps:
+        for m in g.members or []:
+            k = dep.key_of.get((m.interaction_id, m.seq))
+            if k is not None:
+                assigned[k] = g.id
+    return {
+        **_scores(dep, assigned),
+        "kind_accuracy": kind_accuracy(dep.bot, gaps),
+        "candidates": result.candidates,
+        "detect_seconds": seconds,
+        "similarity": run_params.get("cluster", {}).get("min_similarity"),
+        "granularity": run_params.get("granularity"),
+        "kinds": dict(Counter(g.kind for g in gaps)),
+        "example_labels": [g.label for g in gaps[:5]],
+    }
+
+
+def ledger_run_params(ledger: Any) -> dict[str, Any]:
+    from daytwo.detect.gaps.service import last_run
+
+    run = last_run(ledger, DEPLOYMENT)
+    return dict(run.params) if run else {}
+
+
+def kind_accuracy(bot: Bot, gaps: list[Any]) -> float | None:
+    """Of the gaps with a clear majority intent, the share typed right (see the docstring)."""
+    truth = {
+        (f"{bot.dataset}-{bot.seed}-{k:05d}", 0): intent for k, (_, intent) in enumerate(bot.rows)
+    }
+    right = total = 0
+    for g in gaps:
+        labels = [truth.get((m.interaction_id, m.seq)) for m in g.members or []]
+        if len(labels) < MIN_GAP:
+            continue
+        top, count = Counter(labels).most_common(1)[0]
+        if top is None or top == OOS or count < MAJORITY * len(labels):
+            continue
+        total += 1
+        if top in bot.hidden:
+            right += g.kind == "new_intent"
+        else:
+            right += g.kind in ("misrouting", "missing_knowledge") and g.intent == top
+    return right / total if total else None
 
 
 def recall(labels: list[str], gaps: dict[str, list[int]], hidden: set[str]) -> float:
@@ -179,94 +342,34 @@ def partition_scores(
     }
 
 
-def baseline(bot: dict[str, Any], seed: int) -> dict[str, float]:
+def baseline(bot: Bot, seed: int) -> dict[str, float]:
     """TF-IDF + k-means on the fallback utterances, k = the true number of intents there."""
     from sklearn.cluster import KMeans
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    truth = [i for _, i in bot["rows"]]
-    fb = [bool(f) for f in bot["fallback"]]
+    truth = bot.truth
+    fb = [bool(f) for f in bot.fallback]
     idx = [k for k in range(len(truth)) if fb[k]]
-    texts = [bot["rows"][k][0] for k in idx]
+    texts = [bot.texts[k] for k in idx]
     k_true = len({truth[k] for k in idx})
     x = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(texts)
     labels = KMeans(n_clusters=k_true, n_init=4, random_state=seed).fit_predict(x)
     assigned: list[str | None] = [None] * len(truth)
     for k, lab in zip(idx, labels, strict=True):
         assigned[k] = f"km-{lab}"
-    scores = partition_scores(truth, assigned, bot["hidden"], fb)
+    scores = partition_scores(truth, assigned, set(bot.hidden), fb)
     scores["k"] = float(k_true)
     return scores
 
 
-def run_seed(seed: int, encoders: list[str], work: Path) -> dict[str, Any]:
-    from daytwo.detect.gaps.service import list_gaps, refresh_gaps
-    from daytwo.ingest.decode import decode_objects
-    from daytwo.ingest.service import ingest
-    from daytwo.store.events import open_event_store
-    from daytwo.store.ledger import Ledger, upgrade
-
-    data = load_clinc()
-    domains = {
-        i: d for d, names in json.loads((DATA / "domains.json").read_text()).items() for i in names
-    }
-    t = time.perf_counter()
-    bot = simulate_bot(data, seed)
-    bot_seconds = time.perf_counter() - t
-    records = interactions(bot, domains, seed)
-    truth = [i for _, i in bot["rows"]]
-    fallback = [bool(f) for f in bot["fallback"]]
-    key_of = {(r["id"], 0): k for k, r in enumerate(records)}
-    store = open_event_store(f"duckdb:///{work / f'events-{seed}.duckdb'}")
-    for i in range(0, len(records), 2000):
-        ingest(store, decode_objects(records[i : i + 2000]), source="bench")
-    out: dict[str, Any] = {
-        "seed": seed,
-        "hidden_intents": sorted(bot["hidden"]),
-        "bot": {
-            "threshold": bot["threshold"],
-            "known_fallback_rate": bot["known_fallback_rate"],
-            "hidden_fallback_rate": bot["hidden_fallback_rate"],
-            "oos_fallback_rate": bot["oos_fallback_rate"],
-            "fallback_utterances": int(sum(fallback)),
-            "train_seconds": bot_seconds,
-        },
-        "baseline_tfidf_kmeans": baseline(bot, seed),
-    }
-    for name in encoders:
-        url = f"sqlite:///{work / f'ledger-{seed}-{name}.sqlite'}"
-        upgrade(url)
-        ledger = Ledger(url)
-        t = time.perf_counter()
-        result = refresh_gaps(ledger, store, DEPLOYMENT, encoder=name, window_days=60, force=True)
-        seconds = time.perf_counter() - t
-        assigned: list[str | None] = [None] * len(records)
-        gaps = list_gaps(ledger, store, DEPLOYMENT, with_members=True)
-        for g in gaps:
-            for m in g.members or []:
-                k = key_of.get((m.interaction_id, m.seq))
-                if k is not None:
-                    assigned[k] = g.id
-        out[name] = {
-            **partition_scores(truth, assigned, bot["hidden"], fallback),
-            "candidates": result.candidates,
-            "detect_seconds": seconds,
-            "kinds": dict(Counter(g.kind for g in gaps)),
-            "example_labels": [g.label for g in gaps[:5]],
-        }
-        ledger.dispose()
-    store.close()
-    return out
-
-
 def clustering_speed(encoders: list[str], n: int = 100_000) -> dict[str, Any]:
     """Seconds to cluster ``n`` utterances (sample-then-assign) and label the gaps."""
-    from daytwo.detect.gaps.cluster import cluster_utterances
+    from daytwo.detect.gaps.cluster import ClusterParams, cluster_utterances
     from daytwo.detect.gaps.encoders import get_encoder
     from daytwo.detect.gaps.labels import gap_keywords
 
     data = load_clinc()
-    texts = sorted({t for split in data.values() for t, _ in split})
+    texts = sorted({t for split in (data.train, data.val, data.test) for t, _ in split})
     rng = np.random.default_rng(0)
     picks = rng.integers(0, len(texts), n)
     utterances = [texts[int(p)] for p in picks]
@@ -276,9 +379,13 @@ def clustering_speed(encoders: list[str], n: int = 100_000) -> dict[str, Any]:
         t = time.perf_counter()
         unique = encoder.encode(texts)
         embed_seconds = time.perf_counter() - t
+        # The product cuts 100,000 utterances where their deployment's intents separate;
+        # here the encoder's own similarity (the same cost).
         vectors = unique[picks]
         t = time.perf_counter()
-        clustering = cluster_utterances(vectors)
+        clustering = cluster_utterances(
+            vectors, ClusterParams(min_similarity=encoder.min_similarity, relax=encoder.relax)
+        )
         cluster_seconds = time.perf_counter() - t
         t = time.perf_counter()
         gap_keywords(utterances, clustering.labels, clustering.n_gaps)
@@ -299,29 +406,80 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def run(work: Path, seeds: list[int], encoders: list[str]) -> dict[str, Any]:
-    per_seed = [run_seed(s, encoders, work) for s in seeds]
-    speed = clustering_speed(encoders)
-    summary: dict[str, Any] = {}
-    keys = ("nmi", "ari", "purity", "coverage", "hidden_recall", "nmi_with_oos")
-    for name in [*encoders, "baseline_tfidf_kmeans"]:
-        summary[name] = {k: _mean([s[name][k] for s in per_seed]) for k in keys}
-    for name in encoders:
-        summary[name]["cluster_100k_seconds"] = speed[name]["cluster_100k_seconds"]
-        summary[name]["detect_seconds"] = _mean([s[name]["detect_seconds"] for s in per_seed])
-        summary[name]["met"] = (
-            summary[name]["nmi"] >= TARGETS["nmi"]
-            and summary[name]["hidden_recall"] >= TARGETS["hidden_recall"]
-            and summary[name]["cluster_100k_seconds"] <= TARGETS["cluster_100k_seconds"]
-        )
+SUMMARY = ("nmi", "ari", "purity", "coverage", "hidden_recall", "nmi_with_oos", "gaps")
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: _mean([r[k] for r in runs]) for k in SUMMARY}
+    kinds = [r["kind_accuracy"] for r in runs if r.get("kind_accuracy") is not None]
+    out["kind_accuracy"] = _mean(kinds) if kinds else None
+    out["met"] = all(out[k] >= TARGETS[k] for k in QUALITY)
+    return out
+
+
+def held_out(
+    deps: dict[str, Deployment], encoder: str, mode: str, sets: list[str], work: Path
+) -> dict[str, Any]:
+    """Leave-one-dataset-out for one encoder and mode (see the module docstring)."""
+    grids = {name: grid_scores(dep, encoder, mode) for name, dep in deps.items()}
+    out: dict[str, Any] = {"sets": {}}
+    for held in sets:
+        others = [s for s in sets if s != held]
+        key = choose(grids, others)
+        runs = [
+            {"deployment": name, **measure(dep, encoder, key, work)}
+            for name, dep in deps.items()
+            if name.split("/")[0] == held
+        ]
+        out["sets"][held] = {"tuning_chosen_on_others": json.loads(key), **_summary(runs)}
+        out["sets"][held]["per_seed"] = runs
+    out["tuning_chosen_on_all"] = json.loads(choose(grids, sets))
+    out["met"] = all(v["met"] for v in out["sets"].values())
+    out["grid"] = grids
+    return out
+
+
+def run(work: Path, seeds: list[int], encoders: list[str], sets: list[str]) -> dict[str, Any]:
+    from daytwo.detect.gaps.encoders import get_encoder
+
+    bots: dict[str, Deployment] = {}
+    nothing_handled: dict[str, Deployment] = {}
+    baselines: dict[str, dict[str, float]] = {}
+    for s in sets:
+        data = LOADERS[s]()
+        for seed in seeds:
+            bot = simulate_bot(data, seed)
+            name = f"{s}/{seed}"
+            bots[name] = deploy(bot, work / "bot")
+            baselines[name] = {**baseline(bot, seed), **bot.rates()}
+            print(f"{name}: {bot.rates()}", flush=True)
+        nothing_handled[f"{s}/{seeds[0]}"] = deploy(unhandled(bot), work / "unhandled")
+    out: dict[str, Any] = {"baseline_tfidf_kmeans": baselines}
+    for encoder in encoders:
+        enc = get_encoder(encoder)
+        shipped = [enc.min_similarity, enc.offset, list(enc.relax)]
+        with_bot = held_out(bots, encoder, "bot", sets, work)
+        # Without known intents, the looser passes stay those chosen with them.
+        unhandled_out = held_out(nothing_handled, encoder, "unhandled", sets, work)
+        out[encoder] = {
+            "shipped_tuning": shipped,
+            "bot": with_bot,
+            "nothing_handled": unhandled_out,
+            "met": with_bot["met"] and unhandled_out["met"],
+        }
+        print(encoder, json.dumps(_brief(out[encoder])), flush=True)
+    for dep in [*bots.values(), *nothing_handled.values()]:
+        dep.store.close()
+    out["speed_100k"] = clustering_speed(encoders)
+    return out
+
+
+def _brief(result: dict[str, Any]) -> dict[str, Any]:
+    keys = ("nmi", "ari", "hidden_recall", "kind_accuracy", "gaps", "tuning_chosen_on_others")
     return {
-        "seeds": seeds,
-        "targets": TARGETS,
-        "mean": summary,
-        "per_seed": per_seed,
-        "speed_100k": speed,
-        "met": any(summary[name]["met"] for name in encoders),
-    }
+        mode: {s: {k: v[k] for k in keys} for s, v in result[mode]["sets"].items()}
+        for mode in ("bot", "nothing_handled")
+    } | {"tuning_chosen_on_all": result["bot"]["tuning_chosen_on_all"]}
 
 
 def main() -> None:
@@ -329,14 +487,25 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(prog="python -m bench.gaps", description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--encoders", nargs="+", default=["wordllama", "minilm"])
+    parser.add_argument("--encoders", nargs="+", default=["minilm", "wordllama"])
+    parser.add_argument("--sets", nargs="+", default=list(DEVELOPMENT), choices=list(LOADERS))
+    parser.add_argument("--out", default="gaps.json", help="file name under bench/results")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="daytwo-bench-gaps-") as tmp:
-        result = run(Path(tmp), args.seeds, args.encoders)
-    result = {"benchmark": "gaps", "environment": _environment(), **result}
+        for sub in ("bot", "unhandled"):
+            (Path(tmp) / sub).mkdir()
+        result = run(Path(tmp), args.seeds, args.encoders, args.sets)
+    result = {
+        "benchmark": "gaps",
+        "environment": _environment(),
+        "seeds": args.seeds,
+        "sets": args.sets,
+        "targets": TARGETS,
+        **result,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "gaps.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(json.dumps(result["mean"], indent=2))
+    (RESULTS / args.out).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(json.dumps({e: _brief(result[e]) for e in args.encoders}, indent=2))
 
 
 if __name__ == "__main__":
