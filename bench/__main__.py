@@ -257,6 +257,13 @@ def bench_gaps(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, seeds=[0, 1, 2], encoders=["minilm", "wordllama"], sets=list(DEVELOPMENT))
 
 
+def bench_gaps_pages(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.gaps_pages import run  # builds the demo: load it only when asked for
+
+    return run(work, repeat=max(repeat, 5))
+
+
 def bench_pages(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del turns
     from bench.pages import run  # imports this module: load it only when asked for
@@ -273,6 +280,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "detect": bench_detect,
     "impact": bench_impact,
     "gaps": bench_gaps,
+    "gaps_pages": bench_gaps_pages,
     "pages": bench_pages,
 }
 

@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.gaps_sets import DEVELOPMENT, LOADERS, OOS, Bot, load_clinc, simulate_bot
+from bench.gaps_sets import DEVELOPMENT, INDEPENDENT, LOADERS, OOS, Bot, load_clinc, simulate_bot
 
 DEPLOYMENT = "gap-bot"
 MIN_GAP, MAJORITY = 5, 0.6
@@ -439,12 +439,45 @@ def held_out(
     return out
 
 
-def run(work: Path, seeds: list[int], encoders: list[str], sets: list[str]) -> dict[str, Any]:
+def independent(
+    deps: dict[str, Deployment], encoder: str, tuning: list[Any], work: Path
+) -> dict[str, Any]:
+    """Sets nothing was chosen on, measured with the tuning the encoder ships."""
+    key = json.dumps(tuning)
+    out: dict[str, Any] = {}
+    for s in sorted({name.split("/")[0] for name in deps}):
+        runs = [
+            {"deployment": name, **measure(dep, encoder, key, work)}
+            for name, dep in deps.items()
+            if name.split("/")[0] == s
+        ]
+        out[s] = {**_summary(runs), "per_seed": runs}
+    return out
+
+
+def run(
+    work: Path,
+    seeds: list[int],
+    encoders: list[str],
+    sets: list[str],
+    check: list[str] | None = None,
+) -> dict[str, Any]:
     from daytwo.detect.gaps.encoders import get_encoder
 
+    check = list(INDEPENDENT if check is None else check)
     bots: dict[str, Deployment] = {}
     nothing_handled: dict[str, Deployment] = {}
+    checks: dict[str, Deployment] = {}
+    checks_unhandled: dict[str, Deployment] = {}
     baselines: dict[str, dict[str, float]] = {}
+    for s in check:
+        data = LOADERS[s]()
+        for seed in seeds:
+            bot = simulate_bot(data, seed)
+            checks[f"{s}/{seed}"] = deploy(bot, work / "bot")
+            baselines[f"{s}/{seed}"] = {**baseline(bot, seed), **bot.rates()}
+            print(f"{s}/{seed}: {bot.rates()}", flush=True)
+        checks_unhandled[f"{s}/{seeds[0]}"] = deploy(unhandled(bot), work / "unhandled")
     for s in sets:
         data = LOADERS[s]()
         for seed in seeds:
@@ -458,17 +491,25 @@ def run(work: Path, seeds: list[int], encoders: list[str], sets: list[str]) -> d
     for encoder in encoders:
         enc = get_encoder(encoder)
         shipped = [enc.min_similarity, enc.offset, list(enc.relax)]
-        with_bot = held_out(bots, encoder, "bot", sets, work)
-        # Without known intents, the looser passes stay those chosen with them.
-        unhandled_out = held_out(nothing_handled, encoder, "unhandled", sets, work)
-        out[encoder] = {
-            "shipped_tuning": shipped,
-            "bot": with_bot,
-            "nothing_handled": unhandled_out,
-            "met": with_bot["met"] and unhandled_out["met"],
+        out[encoder] = {"shipped_tuning": shipped}
+        if sets:
+            with_bot = held_out(bots, encoder, "bot", sets, work)
+            unhandled_out = held_out(nothing_handled, encoder, "unhandled", sets, work)
+            out[encoder] |= {
+                "bot": with_bot,
+                "nothing_handled": unhandled_out,
+                "met": with_bot["met"] and unhandled_out["met"],
+            }
+        out[encoder] |= {
+            "independent": {
+                "bot": independent(checks, encoder, shipped, work),
+                "nothing_handled": independent(checks_unhandled, encoder, shipped, work),
+            },
         }
         print(encoder, json.dumps(_brief(out[encoder])), flush=True)
-    for dep in [*bots.values(), *nothing_handled.values()]:
+    for dep in [*bots.values(), *nothing_handled.values(), *checks.values()]:
+        dep.store.close()
+    for dep in checks_unhandled.values():
         dep.store.close()
     out["speed_100k"] = clustering_speed(encoders)
     return out
@@ -479,7 +520,13 @@ def _brief(result: dict[str, Any]) -> dict[str, Any]:
     return {
         mode: {s: {k: v[k] for k in keys} for s, v in result[mode]["sets"].items()}
         for mode in ("bot", "nothing_handled")
-    } | {"tuning_chosen_on_all": result["bot"]["tuning_chosen_on_all"]}
+    } | {
+        "tuning_chosen_on_all": result["bot"]["tuning_chosen_on_all"],
+        "independent": {
+            mode: {s: {k: v[k] for k in keys[:5]} for s, v in sets.items()}
+            for mode, sets in result["independent"].items()
+        },
+    }
 
 
 def main() -> None:
@@ -488,18 +535,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.gaps", description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--encoders", nargs="+", default=["minilm", "wordllama"])
-    parser.add_argument("--sets", nargs="+", default=list(DEVELOPMENT), choices=list(LOADERS))
+    parser.add_argument(
+        "--sets",
+        nargs="*",
+        default=list(DEVELOPMENT),
+        choices=list(LOADERS),
+        help="development sets, each held out in turn (none: only the independent check)",
+    )
+    parser.add_argument(
+        "--check",
+        nargs="*",
+        default=list(INDEPENDENT),
+        choices=list(LOADERS),
+        help="sets nothing is chosen on, measured with the shipped tuning",
+    )
     parser.add_argument("--out", default="gaps.json", help="file name under bench/results")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="daytwo-bench-gaps-") as tmp:
         for sub in ("bot", "unhandled"):
             (Path(tmp) / sub).mkdir()
-        result = run(Path(tmp), args.seeds, args.encoders, args.sets)
+        result = run(Path(tmp), args.seeds, args.encoders, args.sets, args.check)
     result = {
         "benchmark": "gaps",
         "environment": _environment(),
         "seeds": args.seeds,
         "sets": args.sets,
+        "independent_sets": args.check,
         "targets": TARGETS,
         **result,
     }

@@ -20,6 +20,11 @@ Sets (all in ``../shared/data``, each with its README):
   holds every utterance once); split per intent 50 / 10 / 40;
 - ``dstc11``: the DSTC11 intent-induction development split (insurance customer service,
   22 intents, long conversational turns); split per intent 50 / 10 / 40.
+
+And one that nothing was chosen on, the independent check:
+
+- ``star``: STAR's task-oriented dialogues (Rasa), the customer's opening request labelled by
+  the dialogue's task (24 tasks in 13 domains); split per task 50 / 10 / 40.
 """
 
 from __future__ import annotations
@@ -132,8 +137,47 @@ def load_dstc11() -> LabelledSet:
     return LabelledSet("dstc11", train, val, test, [], {})
 
 
-LOADERS = {"clinc150": load_clinc, "hwu64": load_hwu, "dstc11": load_dstc11}
+def load_star() -> LabelledSet:
+    """STAR (Rasa): the opening request of each single-task dialogue, labelled by its task.
+
+    The customer's first message of at least four words (a bare "hi" says nothing of the
+    task); 24 tasks in 13 domains, written by crowd workers playing the customer. Nothing of
+    the product was chosen on it: it is the independent check.
+    """
+    import gzip
+
+    path = _require(DATA / "star" / "star_dialogues.jsonl.gz")
+    rows: list[tuple[str, str]] = []
+    domains: dict[str, str] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            dialogue = json.loads(line)
+            if dialogue["multi_task"] or len(dialogue["tasks"]) != 1:
+                continue
+            task = str(dialogue["tasks"][0])
+            first = next(
+                (
+                    str(t["text"]).strip()
+                    for t in dialogue["turns"]
+                    if t["speaker"] == "user" and t.get("text") and len(t["text"].split()) >= 4
+                ),
+                None,
+            )
+            if first:
+                rows.append((first, task))
+                domains[task] = str(dialogue["domains"][0])
+    train, val, test = _split(rows, 24)
+    return LabelledSet("star", train, val, test, [], domains)
+
+
+LOADERS = {
+    "clinc150": load_clinc,
+    "hwu64": load_hwu,
+    "dstc11": load_dstc11,
+    "star": load_star,
+}
 DEVELOPMENT = ("clinc150", "hwu64", "dstc11")
+INDEPENDENT = ("star",)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,11 +63,28 @@ def test_gaps_pages_show_labels_trend_examples_and_journeys(seeded: TestClient) 
     assert 'data-chart="chart-gaps"' in html
     assert "/journeys/billing" in html
     assert 'data-testid="gap-count">3<' in html
-    gap_id = seeded.get("/api/v1/gaps").json()[0]["id"]
-    detail = seeded.get(f"/gaps/{gap_id}")
+    assert 'data-testid="off-topic"' in html
+    gap = seeded.get("/api/v1/gaps").json()[0]
+    detail = seeded.get(f"/gaps/{gap['id']}")
     assert detail.status_code == 200
-    assert gap_id in detail.text
+    assert gap["id"] in detail.text
+    assert f"{gap['volume']} distinct wordings" in detail.text  # every wording differs here
+    assert detail.text.count('<td class="num">1</td>') == gap["volume"]
     assert seeded.get("/gaps/gap-missing").status_code == 404
+
+
+def test_gaps_page_filters_sorts_and_keeps_the_filters_while_paging(seeded: TestClient) -> None:
+    found = seeded.get("/gaps", params={"deployment": "care-bot", "q": "bitcoin"}).text
+    assert 'data-testid="gap-count">1<' in found
+    assert "/journeys/billing" in found
+    none = seeded.get("/gaps", params={"deployment": "care-bot", "kind": "off_topic"}).text
+    assert "No gap matches these filters" in none
+    travel = seeded.get(
+        "/gaps", params={"deployment": "care-bot", "gap_journey": "travel", "sort": "volume"}
+    ).text
+    assert 'data-testid="gap-count">1<' in travel
+    assert '<option value="volume" selected>' in travel
+    assert seeded.get("/gaps", params={"deployment": "care-bot", "sort": "size"}).status_code == 400
 
 
 def test_gaps_page_before_any_run(client: TestClient) -> None:

@@ -23,12 +23,13 @@ def detect_knowledge_gaps(data: AnalysisData, params: KnowledgeGapParams) -> lis
     """Clusters of what customers asked that the assistant could not handle, new or growing.
 
     The customer messages that fell back, had a low-confidence answer, were rephrased or were
-    the last words before an escalation are embedded offline and clustered (see
-    :mod:`daytwo.detect.gaps.cluster`); each cluster is labelled by its distinctive words and
-    typed as a new intent, missing knowledge or misrouting of a known intent. A gap becomes a
-    finding when the current period holds at least 10 of its utterances a week, its weekly
-    rate is at least double the baseline's (or it was absent then), and that growth is more
-    than chance (a conditional Poisson test of its conversations per gap, false discoveries
+    the last words before an escalation are embedded offline and clustered, cut where the
+    deployment's own intents separate (see :mod:`daytwo.detect.gaps.granularity`); each
+    cluster is labelled by the wording nearest its centre and typed as a new intent, a missing
+    answer, a known intent to retrain, or off-topic (off-topic gaps raise no finding). A gap
+    becomes a finding when the current period holds at least 10 of its utterances a week, its
+    weekly rate is at least double the baseline's (or it was absent then), and that growth is
+    more than chance (a conditional Poisson test of its conversations per gap, false discoveries
     controlled at 1% over the gaps). Severity grows with the weekly volume. The fingerprint is
     the gap's two leading keywords; when they shift while the conversations stay (the gap's
     wording mix moved), the finding whose evidence is mostly among the gap's members is
