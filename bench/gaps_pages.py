@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from bench.__main__ import RESULTS, _environment
+from bench.pages import time_urls
 from daytwo.demo.generator import DemoConfig
 from daytwo.demo.load import build_demo
 from daytwo.governance.keys import create_key
@@ -52,15 +52,7 @@ def run(work: Path, *, repeat: int, data_dir: Path | None = None) -> dict[str, A
             "gaps_list_filtered": f"/gaps?deployment={DEPLOYMENT}&gap_journey={journey}",
             "gap_page_largest": f"/gaps/{largest['id']}?deployment={DEPLOYMENT}",
         }
-        timings: dict[str, Any] = {}
-        for name, url in urls.items():
-            client.get(url).raise_for_status()  # warm-up
-            runs = []
-            for _ in range(repeat):
-                t = time.perf_counter()
-                client.get(url).raise_for_status()
-                runs.append((time.perf_counter() - t) * 1000)
-            timings[name] = {"median_ms": statistics.median(runs), "runs_ms": runs}
+        timings = time_urls(client, urls, repeat)
     kinds: dict[str, int] = {}
     for g in gaps:
         kinds[g["kind"]] = kinds.get(g["kind"], 0) + 1

@@ -37,6 +37,20 @@ TARGETS_MS = {
 }
 
 
+def time_urls(client: TestClient, urls: dict[str, str], repeat: int) -> dict[str, Any]:
+    """Server time of each URL: one warm-up, then ``repeat`` timed requests (median, runs)."""
+    timings: dict[str, Any] = {}
+    for name, url in urls.items():
+        client.get(url).raise_for_status()  # warm-up
+        runs = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            client.get(url).raise_for_status()
+            runs.append((time.perf_counter() - t) * 1000)
+        timings[name] = {"median_ms": statistics.median(runs), "runs_ms": runs}
+    return timings
+
+
 def run(work: Path, *, repeat: int, per_day: int, data_dir: Path | None = None) -> dict[str, Any]:
     """Build (or reuse) the large deployment and time each page; the result as a dict."""
     data_dir = data_dir or work / "data"
@@ -65,19 +79,9 @@ def run(work: Path, *, repeat: int, per_day: int, data_dir: Path | None = None) 
                 f"{bot['first_started_at'][:10]}"
             ),
         }
-        timings: dict[str, Any] = {}
-        for name, url in urls.items():
-            client.get(url).raise_for_status()  # warm-up
-            runs = []
-            for _ in range(repeat):
-                t = time.perf_counter()
-                client.get(url).raise_for_status()
-                runs.append((time.perf_counter() - t) * 1000)
-            timings[name] = {
-                "median_ms": statistics.median(runs),
-                "runs_ms": runs,
-                "target_ms": TARGETS_MS.get(name),
-            }
+        timings = time_urls(client, urls, repeat)
+        for name, timing in timings.items():
+            timing["target_ms"] = TARGETS_MS.get(name)
     return {
         "interactions_per_day": per_day,
         "interactions": sum(d["interactions"] for d in sizes),
