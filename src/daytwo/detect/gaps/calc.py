@@ -69,9 +69,9 @@ class KnownIntents:
 
     names: list[str]
     centroids: np.ndarray  # unit rows
-    # How far the business reaches: the similarity at which the least related tenth of its own
-    # intents meet their nearest neighbour. A gap farther than this from every intent the
-    # assistant handles is outside the business (chit-chat, general knowledge).
+    # How far the business reaches: the similarity at which its most isolated intent meets its
+    # nearest neighbour. A gap farther than this from every intent the assistant handles is
+    # outside the business (chit-chat, general knowledge).
     floor: float | None = None
 
 
@@ -124,12 +124,11 @@ def known_intents(names: Sequence[str], vectors: np.ndarray, min_count: int = 3)
     if len(kept) >= MIN_DOMAIN_INTENTS:
         between = centres @ centres.T
         np.fill_diagonal(between, -1.0)
-        floor = float(np.quantile(between.max(axis=1), DOMAIN_QUANTILE))
+        floor = float(between.max(axis=1).min())
     return KnownIntents(kept, centres.astype(np.float32), floor)
 
 
 MIN_DOMAIN_INTENTS = 5
-DOMAIN_QUANTILE = 0.1
 
 
 def kind_phrase(kind: str, intent: str | None) -> str:
@@ -249,8 +248,8 @@ def classify(
                 "off_topic",
                 None,
                 f"outside what the assistant is for: its closest intent, {known.names[best]!r}, "
-                f"is {sims[best]:.2f} alike, less than the least related tenth of the "
-                f"assistant's own intents are to their nearest one ({known.floor:.2f})",
+                f"is {sims[best]:.2f} alike, less than the assistant's most isolated intent is "
+                f"to its nearest one ({known.floor:.2f})",
             )
         return (
             "new_intent",

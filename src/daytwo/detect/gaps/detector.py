@@ -26,7 +26,7 @@ def detect_knowledge_gaps(data: AnalysisData, params: KnowledgeGapParams) -> lis
     the last words before an escalation are embedded offline and clustered, cut where the
     deployment's own intents separate (see :mod:`daytwo.detect.gaps.granularity`); each
     cluster is labelled by the wording nearest its centre and typed as a new intent, a missing
-    answer, a known intent to retrain, or off-topic (off-topic gaps raise no finding). A gap
+    answer, a known intent to retrain, or off-topic (its title says so). A gap
     becomes a finding when the current period holds at least 10 of its utterances a week, its
     weekly rate is at least double the baseline's (or it was absent then), and that growth is
     more than chance (a conditional Poisson test of its conversations per gap, false discoveries

@@ -24,7 +24,7 @@ from daytwo.detect.findings import (
     evidence_sample,
     weekly_impact,
 )
-from daytwo.detect.gaps.calc import BUSINESS_KINDS, Gap, GapParams, kind_phrase
+from daytwo.detect.gaps.calc import Gap, GapParams, kind_phrase
 from daytwo.detect.gaps.candidates import confident_turns, find_candidates
 from daytwo.detect.gaps.cluster import ClusterParams
 from daytwo.detect.gaps.encoders import DEFAULT_ENCODER, get_encoder
@@ -79,8 +79,9 @@ def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> li
     weeks_now = window.current_days / 7
     conversation = np.asarray(cand.interaction_id, dtype=object)
     tested: list[tuple[Gap, float, bool]] = []
-    # Off-topic chit-chat is counted on the gaps page, not raised as the business's gap.
-    for gap in (g for g in gaps if g.kind in BUSINESS_KINDS):
+    # Off-topic gaps are tested too: a surge of questions the assistant is not for is a signal
+    # of its own (its title says off-topic).
+    for gap in gaps:
         current, baseline = _in_windows(window, cand.started_at, gap)
         now = len(set(conversation[gap.members[current]].tolist()))
         before = len(set(conversation[gap.members[baseline]].tolist()))

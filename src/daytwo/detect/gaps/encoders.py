@@ -37,7 +37,7 @@ WORDLLAMA_OFFSET = 0.0
 WORDLLAMA_RELAX: tuple[float, ...] = (0.10,)
 MINILM_SIMILARITY = 0.45
 MINILM_OFFSET = 0.05
-MINILM_RELAX: tuple[float, ...] = (0.10,)
+MINILM_RELAX: tuple[float, ...] = ()
 
 
 class Encoder(Protocol):
