@@ -214,10 +214,8 @@ def test_the_label_is_the_wording_nearest_the_centre_in_the_users_words() -> Non
 
 def business_intents() -> KnownIntents:
     """Six intents of one business, each close to a neighbour, none on the third axis."""
-    vectors = np.stack(
-        [unit(1, 0, 0), unit(1, 0.3, 0), unit(0, 1, 0), unit(0.3, 1, 0)]
-        + [unit(1, 1, 0), unit(1, 1, 0.3)]
-    )
+    rows = [(1, 0, 0), (1, 0.3, 0), (0, 1, 0), (0.3, 1, 0), (1, 1, 0), (1, 1, 0.3)]
+    vectors = np.stack([unit(*r) for r in rows])
     names = ["a", "b", "c", "d", "e", "f"]
     return known_intents([n for n in names for _ in range(3)], np.repeat(vectors, 3, axis=0))
 
