@@ -15,6 +15,7 @@ from typing import Any, cast
 import numpy as np
 import pyarrow as pa
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import defer
 
 from daytwo.detect.gaps.calc import (
     BUSINESS_KINDS,
@@ -414,7 +415,8 @@ def _sort_key(sort: str) -> Any:
 
 def _records(ledger: Ledger, deployment: str | None, status: str | None) -> list[GapRecord]:
     with ledger.session() as session:
-        query = select(GapRecord)
+        # Not the centres: 384 numbers of JSON a gap, which no page or answer shows.
+        query = select(GapRecord).options(defer(GapRecord.centroid))
         if deployment is not None:
             query = query.where(GapRecord.deployment == deployment)
         if status is not None:
@@ -575,7 +577,7 @@ def gap_listing(
 def get_gap(ledger: Ledger, events: EventStore, gap_id: str) -> GapPublic:
     """One gap with every member and its distinct wordings (this gap's rows only)."""
     with ledger.session() as session:
-        record = session.get(GapRecord, gap_id)
+        record = session.get(GapRecord, gap_id, options=[defer(GapRecord.centroid)])
         if record is None:
             raise NotFoundError(f"No knowledge gap with id {gap_id!r}.")
         session.expunge(record)
