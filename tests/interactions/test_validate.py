@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from daytwo.ingest.decode import decode_json
+from daytwo.ingest.decode import decode_json, decode_ndjson
 from daytwo.interactions.validate import RULES, drop_records, validate_batch
 from tests.factory import interaction
 
@@ -41,6 +41,31 @@ GOLDEN: list[tuple[str, str, dict[str, Any]]] = [
     ("assist_events.0.action", "must be one of", {"__assist__": {"action": "clicked"}}),
     ("assist_events.0.action", "is required", {"__assist__": {"action": None}}),
     ("assist_events.0.ts", "out of range", {"__assist__": {"ts": "1999-01-01T00:00:00Z"}}),
+    ("turns", "more than 100,000 turns", {"__turns__": 100_001}),
+    ("segments", "longer than 1,000", {"segments": {"site": "x" * 1001}}),
+    ("segments", "longer than 1,000", {"segments": {"s" * 1001: "leeds"}}),
+    ("channel", "longer than 1,000", {"channel": "c" * 1001}),
+    ("journey", "longer than 1,000", {"journey": "j" * 1001}),
+    ("customer_ref", "longer than 1,000", {"customer_ref": "u" * 1001}),
+    ("agent_ref", "longer than 1,000", {"agent_ref": "a" * 1001}),
+    ("outcome", "longer than 1,000", {"outcome": "o" * 1001}),
+    ("attributes", "longer than 1,048,576", {"notes": "n" * (1024 * 1024)}),
+    ("csat", "finite", {"csat": "@NaN"}),
+    ("handle_time_s", "finite", {"handle_time_s": "@Infinity"}),
+    ("cost", "finite", {"cost": "@-Infinity"}),
+    ("turns.0.role", "longer than 1,000", {"__turn__": {"role": "r" * 1001}}),
+    ("turns.0.intent", "longer than 1,000", {"__turn__": {"intent": "i" * 1001}}),
+    ("turns.0.model", "longer than 1,000", {"__turn__": {"model": "m" * 1001}}),
+    ("turns.0.text", "longer than 1,048,576", {"__turn__": {"text": "t" * (1024 * 1024 + 1)}}),
+    ("turns.0.error", "longer than 1,048,576", {"__turn__": {"error": "e" * (1024 * 1024 + 1)}}),
+    ("turns.0.attributes", "longer than 1,048,576", {"__turn__": {"trace": "x" * 1024 * 1024}}),
+    ("turns.0.confidence", "finite", {"__turn__": {"confidence": "@NaN"}}),
+    ("turns.0.latency_ms", "finite", {"__turn__": {"latency_ms": "@Infinity"}}),
+    ("turns.0.cost", "finite", {"__turn__": {"cost": "@NaN"}}),
+    ("assist_events.0.agent_ref", "longer than 1,000", {"__assist__": {"agent_ref": "a" * 1001}}),
+    ("assist_events.0.feature", "longer than 1,000", {"__assist__": {"feature": "f" * 1001}}),
+    ("assist_events.0.action", "longer than 1,000", {"__assist__": {"action": "x" * 1001}}),
+    ("assist_events.0.attributes", "longer than 1,048,576", {"__assist__": {"x": "y" * 2**20}}),
 ]
 
 
@@ -54,6 +79,8 @@ def _errors_for(change: dict[str, Any]) -> list[Any]:
             rec["turns"][0].update(value)
         elif key == "__turn1__":
             rec["turns"][1].update(value)
+        elif key == "__turns__":
+            rec["turns"] = [{"seq": i, "role": "user"} for i in range(value)]
         elif key == "__assist__":
             rec["assist_events"] = [{"ts": "2026-03-02T09:15:00Z", "action": "shown", **value}]
         elif key != "__drop_started_at_after_decode__":
@@ -62,7 +89,14 @@ def _errors_for(change: dict[str, Any]) -> list[Any]:
     for t in [*rec["turns"], *rec.get("assist_events", [])]:
         for k in [k for k, v in t.items() if v is None]:
             del t[k]
-    decoded = decode_json(orjson.dumps(records))
+    lines = b"\n".join(orjson.dumps(r) for r in records)
+    if b'"@' in lines:
+        # NaN and infinities are not JSON, but Arrow's NDJSON reader takes the literals.
+        for literal in (b"NaN", b"-Infinity", b"Infinity"):
+            lines = lines.replace(b'"@' + literal + b'"', literal)
+        decoded = decode_ndjson(lines)
+    else:
+        decoded = decode_json(orjson.dumps(records))
     batch = decoded.batch
     if "__drop_started_at_after_decode__" in change:
         # Only a flat file can carry a row without a start time past decoding.

@@ -7,42 +7,15 @@ sends the others again. Either way exactly the valid records are stored, once.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from daytwo.governance.keys import create_key
 from daytwo.governance.models import KeyScope
 from daytwo.sdk import Client, UndeliveredRecord
-from daytwo.server import create_app
-from daytwo.settings import Settings
 from tests.factory import interaction
-
-
-@pytest.fixture
-def served(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
-    app = create_app(settings)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def _records() -> list[dict[str, Any]]:

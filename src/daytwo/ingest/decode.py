@@ -14,6 +14,7 @@ Two paths, one result:
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +27,14 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from pydantic import ValidationError
 
-from daytwo.errors import InputError, RecordError
+from daytwo.errors import InputError, RecordError, ValidationFailed
+from daytwo.ingest.limits import (
+    MAX_RECORD_BYTES,
+    deep_lines,
+    find_too_deep,
+    too_deep_message,
+    too_long_message,
+)
 from daytwo.interactions.columns import (
     ASSIST_ACTION_ALIASES,
     ASSIST_EVENTS,
@@ -89,6 +97,9 @@ _RENAME = {"id": "interaction_id"}
 _PREPARED = "__attributes__"
 _TZ_SUFFIX = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 _INT32_MAX = 2**31 - 1
+# Arrow reads NDJSON in blocks that parse in parallel; a line must fit in one block.
+_BLOCK_BYTES = 1 << 20
+_ID_PREFIX = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
 _SCALAR_TYPES = (
     pa.types.is_string,
     pa.types.is_integer,
@@ -114,29 +125,70 @@ class Decoded:
 def decode_ndjson(data: bytes, *, first_index: int = 0, exact: bool = False) -> Decoded:
     """Decode newline-delimited JSON; record ``i`` is the ``i``-th line (blank lines count).
 
-    ``exact`` skips the fast path (for tests and for diagnosing a file).
+    Lines over the size or depth limits (:mod:`daytwo.ingest.limits`) are refused by name
+    before any parser sees them. ``exact`` skips the fast path (for tests and for diagnosing
+    a file).
     """
     lines = data.split(b"\n")
     if lines and not lines[-1].strip():
         lines.pop()
-    indexes = [first_index + i for i, line in enumerate(lines) if line.strip()]
-    if len(indexes) == len(lines):
-        body = data
-    else:
-        body = b"\n".join(line for line in lines if line.strip())
-    if not indexes:
+    present = [i for i, line in enumerate(lines) if line.strip()]
+    if not present:
         return Decoded(Batch.empty(), [], 0)
+    refused = _refused(lines, data, first_index)
+    kept = [i for i in present if i not in refused] if refused else present
+    indexes = [first_index + i for i in kept]
+    body = data if len(kept) == len(lines) else b"\n".join(lines[i] for i in kept)
+    errors = list(refused.values())
+    if not kept:
+        return Decoded(Batch.empty(), errors, len(present))
     try:
         if exact:
             raise _NeedsExactPath("asked for")
-        batch, errors = _fast(body, indexes)
+        batch, more = _fast(body, indexes, longest=max(len(lines[i]) for i in kept))
     except _NeedsExactPath:
-        return _exact([lines[i - first_index] for i in indexes], indexes)
-    return Decoded(batch, errors, len(indexes))
+        decoded = _exact([lines[i] for i in kept], indexes)
+        decoded.errors = sorted(errors + decoded.errors, key=lambda e: (e.index, e.field))
+        decoded.n_records = len(present)
+        return decoded
+    return Decoded(batch, sorted(errors + more, key=lambda e: (e.index, e.field)), len(present))
+
+
+def _refused(lines: Sequence[bytes], data: bytes, first_index: int) -> dict[int, RecordError]:
+    """The lines over the size or depth limit, by position in ``lines``, each with its error."""
+    refused: dict[int, RecordError] = {}
+    if len(data) > MAX_RECORD_BYTES:
+        for i, line in enumerate(lines):
+            if len(line) > MAX_RECORD_BYTES:
+                refused[i] = _refusal(first_index + i, line, too_long_message(len(line)))
+    for i in deep_lines(data):
+        if i < len(lines) and i not in refused:
+            refused[i] = _refusal(first_index + i, lines[i], too_deep_message())
+    return refused
+
+
+def _refusal(index: int, line: bytes, message: str) -> RecordError:
+    # Name the record by its id when the line starts like an interaction (no parser runs).
+    found = _ID_PREFIX.search(line, 0, 4096)
+    return RecordError(
+        index, found.group(1).decode("utf-8", "replace") if found else None, "(record)", message
+    )
 
 
 def decode_json(data: bytes) -> Decoded:
-    """Decode a JSON body: ``{"interactions": [...]}``, a bare list, or one object."""
+    """Decode a JSON body: ``{"interactions": [...]}``, a bare list, or one object.
+
+    A record nested deeper than the limit refuses the whole body before it is parsed (a
+    parser that recursed into it could not be trusted to come back).
+    """
+    deep = find_too_deep(data)
+    if deep is not None:
+        if deep.index is None:
+            raise InputError(f"The body {too_deep_message()} inside one interaction.")
+        raise ValidationFailed(
+            [RecordError(deep.index, None, "(record)", too_deep_message())],
+            received=deep.records,
+        )
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -163,11 +215,19 @@ def decode_objects(items: Sequence[Any]) -> Decoded:
             errors.append(RecordError(i, None, "(record)", "must be a JSON object"))
             continue
         try:
-            lines.append(orjson.dumps(item))
+            line = orjson.dumps(item)
         except TypeError as exc:
             errors.append(RecordError(i, _id_of(item), "(record)", f"cannot be encoded: {exc}"))
             continue
+        if len(line) > MAX_RECORD_BYTES:
+            errors.append(RecordError(i, _id_of(item), "(record)", too_long_message(len(line))))
+            continue
+        lines.append(line)
         keep.append(i)
+    for position in sorted(deep_lines(b"\n".join(lines)), reverse=True):
+        index = keep.pop(position)
+        lines.pop(position)
+        errors.append(RecordError(index, _id_of(items[index]), "(record)", too_deep_message()))
     decoded = _decode_lines(lines, keep)
     decoded.errors = sorted(errors + decoded.errors, key=lambda e: (e.index, e.field))
     decoded.n_records = len(items)
@@ -178,7 +238,7 @@ def _decode_lines(lines: list[bytes], indexes: list[int]) -> Decoded:
     if not lines:
         return Decoded(Batch.empty(), [], 0)
     try:
-        batch, errors = _fast(b"\n".join(lines), indexes)
+        batch, errors = _fast(b"\n".join(lines), indexes, longest=max(map(len, lines)))
     except _NeedsExactPath:
         return _exact(lines, indexes)
     return Decoded(batch, errors, len(indexes))
@@ -221,7 +281,9 @@ def _exact(lines: Sequence[bytes], indexes: Sequence[int]) -> Decoded:
         good_idx.append(index)
     if good:
         try:
-            batch, more = _fast(b"\n".join(good), good_idx, prepared=True)
+            batch, more = _fast(
+                b"\n".join(good), good_idx, prepared=True, longest=max(map(len, good))
+            )
         except _NeedsExactPath as exc:  # pragma: no cover - canonical records always pass
             raise AssertionError(f"canonical records failed the fast path: {exc}") from exc
         errors.extend(more)
@@ -257,7 +319,7 @@ def _attributes_json(extra: dict[str, Any] | None) -> str | None:
 
 
 def _fast(
-    body: bytes, indexes: Sequence[int], *, prepared: bool = False
+    body: bytes, indexes: Sequence[int], *, longest: int, prepared: bool = False
 ) -> tuple[Batch, list[RecordError]]:
     try:
         # Arrow's JSON reader passes invalid UTF-8 through; the exact path names the line.
@@ -267,7 +329,7 @@ def _fast(
     try:
         table = pj.read_json(
             io.BytesIO(body),
-            read_options=pj.ReadOptions(block_size=1 << 20),  # blocks parse in parallel
+            read_options=pj.ReadOptions(block_size=_block_size(longest)),
             parse_options=pj.ParseOptions(explicit_schema=_WIRE, unexpected_field_behavior="infer"),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
@@ -282,6 +344,15 @@ def _fast(
     turns = _children(table, "turns", _WIRE_TURN, records, errors)
     assist = _children(table, "assist_events", _WIRE_ASSIST, records, errors)
     return Batch(interactions, turns, assist), errors
+
+
+def _block_size(longest: int) -> int:
+    """Arrow's block (blocks parse in parallel): 1 MiB, or the next power of two that holds
+    the longest line whole (a line may not straddle two blocks)."""
+    size = _BLOCK_BYTES
+    while size <= longest:
+        size <<= 1
+    return size
 
 
 def _interactions(table: pa.Table, records: pa.Array, errors: list[RecordError]) -> pa.Table:

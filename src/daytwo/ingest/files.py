@@ -24,7 +24,9 @@ import orjson
 from daytwo.errors import InputError, RecordError, ValidationFailed
 from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.decode import Decoded, decode_ndjson
+from daytwo.ingest.limits import MAX_RECORD_BYTES, too_long_message
 from daytwo.ingest.service import IngestResult, check, commit, prepare
+from daytwo.interactions.columns import Batch
 from daytwo.store.events import EventStore
 
 # Large enough for DuckDB to write whole row groups (not the WAL), small enough for flat memory.
@@ -98,16 +100,32 @@ def _jsonl_chunks(path: Path, chunk_bytes: int) -> Iterator[_Chunk]:
     line = 0
     rest = b""
     last_pos = 0
+    skipped: _Skipped | None = None  # a line over the size limit, read past without keeping it
     try:
         while True:
             block = stream.read(chunk_bytes)
+            eof = not block
+            if skipped is not None:
+                end = block.find(b"\n")
+                if end < 0 and not eof:
+                    skipped.size += len(block)
+                    continue
+                skipped.size += len(block) if end < 0 else end
+                pos = raw_file.tell()
+                yield skipped.chunk(line, pos - last_pos)
+                last_pos, line, skipped = pos, line + 1, None
+                block = block[end + 1 :] if end >= 0 else b""
             data = rest + block
-            if not block:
+            if eof:
                 cut = len(data)
             else:
                 cut = data.rfind(b"\n") + 1
                 if cut == 0:
-                    rest = data
+                    if len(data) > MAX_RECORD_BYTES:
+                        # One line larger than any record may be: refuse it, keep memory flat.
+                        skipped, rest = _Skipped(data[:_REJECT_PREFIX], len(data)), b""
+                    else:
+                        rest = data
                     continue
             body, rest = data[:cut], data[cut:]
             if body:
@@ -119,18 +137,44 @@ def _jsonl_chunks(path: Path, chunk_bytes: int) -> Iterator[_Chunk]:
                     records: set[int], body: bytes = body, first: int = first
                 ) -> list[tuple[int, Any]]:
                     lines = body.split(b"\n")
-                    return [
-                        (r, lines[r - first].decode("utf-8", "replace")) for r in sorted(records)
-                    ]
+                    return [(r, _original(lines[r - first])) for r in sorted(records)]
 
                 pos = raw_file.tell()
                 yield _Chunk(decoded, raw, pos - last_pos)
                 last_pos = pos
-            if not block:
+            if eof:
                 return
     finally:
         stream.close()
         raw_file.close()
+
+
+# How much of a refused line the rejects file keeps when the line is over the size limit.
+_REJECT_PREFIX = 4096
+
+
+def _original(line: bytes) -> str:
+    text = line[: MAX_RECORD_BYTES + 1].decode("utf-8", "replace")
+    if len(line) <= MAX_RECORD_BYTES:
+        return text
+    return f"{text[:_REJECT_PREFIX]}... ({len(line):,} bytes, cut)"
+
+
+@dataclass(slots=True)
+class _Skipped:
+    """A line too long to hold, read past: its first bytes and its size so far."""
+
+    head: bytes
+    size: int
+
+    def chunk(self, line: int, consumed: int) -> _Chunk:
+        error = RecordError(line, None, "(record)", too_long_message(self.size))
+        original = f"{self.head.decode('utf-8', 'replace')}... ({self.size:,} bytes, cut)"
+        return _Chunk(
+            Decoded(Batch.empty(), [error], 1),
+            lambda records: [(line, original)] if line in records else [],
+            consumed,
+        )
 
 
 def _flat_chunks(

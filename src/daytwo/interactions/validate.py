@@ -22,7 +22,12 @@ from daytwo.errors import RecordError
 from daytwo.interactions.columns import ASSIST_ACTIONS, OUTCOMES, ROLES, Batch
 
 DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# The size limits of one interaction's content (the byte-level ones, a record's size and
+# nesting depth, are checked before parsing: daytwo.ingest.limits). docs/ingest.md lists both.
 MAX_ID_CHARS = 200
+MAX_TURNS = 100_000
+MAX_TEXT_CHARS = 1024 * 1024  # a turn's text or error; a record's attributes as JSON
+MAX_FIELD_CHARS = 1000  # every other string: channel, journey, refs, intent, model, segments
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 # Clocks drift and time zones get mislabelled; anything further ahead than this is a bug upstream.
 MAX_FUTURE = timedelta(days=2)
@@ -69,6 +74,46 @@ def _ts_out_of_range(col: str) -> Mask:
 
 def _length_over(col: str, limit: int) -> Mask:
     return lambda t: pc.fill_null(pc.greater(pc.utf8_length(t[col]), limit), False)
+
+
+def _not_finite(col: str) -> Mask:
+    # Arrow's JSON reader takes NaN and Infinity literals; Parquet carries them too.
+    return lambda t: pc.fill_null(pc.invert(pc.is_finite(t[col])), False)
+
+
+_SEGMENT_ENTRIES = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
+
+
+def _segment_over(limit: int) -> Mask:
+    """Rows with a segment key or value longer than ``limit`` characters."""
+
+    def bad(t: pa.Table) -> pa.Array:
+        segments = t["segments"].combine_chunks().cast(_SEGMENT_ENTRIES)
+        entries = pc.list_flatten(segments)
+        if len(entries) == 0:
+            return pa.array(np.zeros(t.num_rows, dtype=bool))
+        long = pc.or_(
+            pc.fill_null(pc.greater(pc.utf8_length(pc.struct_field(entries, 0)), limit), False),
+            pc.fill_null(pc.greater(pc.utf8_length(pc.struct_field(entries, 1)), limit), False),
+        )
+        parents = pc.filter(pc.list_parent_indices(segments), long)
+        return pc.is_in(pa.array(np.arange(t.num_rows)), value_set=parents)
+
+    return bad
+
+
+def _size_rules(table: str, columns: tuple[str, ...], limit: int) -> tuple[Rule, ...]:
+    return tuple(
+        Rule(table, col, f"is longer than {limit:,} characters", _length_over(col, limit))
+        for col in columns
+    )
+
+
+def _finite_rules(table: str, columns: tuple[str, ...]) -> tuple[Rule, ...]:
+    return tuple(
+        Rule(table, col, "must be a finite number (not NaN or infinity)", _not_finite(col))
+        for col in columns
+    )
 
 
 def _deployment_name(t: pa.Table) -> pa.Array:
@@ -122,6 +167,30 @@ RULES: tuple[Rule, ...] = (
         "letter or digit",
         _deployment_name,
     ),
+    Rule(
+        "interactions",
+        "turns",
+        f"has more than {MAX_TURNS:,} turns",
+        _above("n_turns", MAX_TURNS),
+    ),
+    Rule(
+        "interactions",
+        "segments",
+        f"has a key or value longer than {MAX_FIELD_CHARS:,} characters",
+        _segment_over(MAX_FIELD_CHARS),
+    ),
+    *_size_rules(
+        "interactions",
+        ("channel", "journey", "customer_ref", "agent_ref", "outcome"),
+        MAX_FIELD_CHARS,
+    ),
+    *_size_rules("interactions", ("attributes",), MAX_TEXT_CHARS),
+    *_finite_rules("interactions", ("csat", "handle_time_s", "cost")),
+    *_size_rules("turns", ("role", "intent", "model"), MAX_FIELD_CHARS),
+    *_size_rules("turns", ("text", "error", "attributes"), MAX_TEXT_CHARS),
+    *_finite_rules("turns", ("confidence", "latency_ms", "cost")),
+    *_size_rules("assist_events", ("agent_ref", "feature", "action"), MAX_FIELD_CHARS),
+    *_size_rules("assist_events", ("attributes",), MAX_TEXT_CHARS),
     Rule("interactions", "started_at", "is required", _null("started_at")),
     Rule(
         "interactions",
