@@ -224,3 +224,15 @@ def test_sdk_reports_deep_records_once_and_delivers_a_large_one(
         ("c-000002", "invalid"),
     ]
     _stored_whole(app.state.events, large_record)
+
+
+@pytest.mark.parametrize("first", [b"null", b"  null", b"5", b'"text"', b"[]"])
+def test_a_first_line_that_is_no_object_is_named(client: TestClient, first: bytes) -> None:
+    """Arrow's reader crashed the process on a first line of `null`: no parser sees one."""
+    body = first + b"\n" + ndjson([interaction(1)])
+    r = client.post("/api/v1/ingest", content=body, headers=NDJSON, params={"partial": "true"})
+    assert r.status_code == 200, r.text
+    assert [(e["index"], e["message"]) for e in r.json()["errors"]] == [
+        (0, "must be a JSON object")
+    ]
+    assert client.get("/healthz").status_code == 200

@@ -99,6 +99,8 @@ _TZ_SUFFIX = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 _INT32_MAX = 2**31 - 1
 # Arrow reads NDJSON in blocks that parse in parallel; a line must fit in one block.
 _BLOCK_BYTES = 1 << 20
+_OBJECT_START = re.compile(rb"[ \t\r]*\{")
+_NOT_AN_OBJECT = "must be a JSON object"
 _ID_PREFIX = re.compile(rb'"id"\s*:\s*"([^"\\]{1,200})"')
 _SCALAR_TYPES = (
     pa.types.is_string,
@@ -155,7 +157,9 @@ def decode_ndjson(data: bytes, *, first_index: int = 0, exact: bool = False) -> 
 
 
 def _refused(lines: Sequence[bytes], data: bytes, first_index: int) -> dict[int, RecordError]:
-    """The lines over the size or depth limit, by position in ``lines``, each with its error."""
+    """The lines no parser may see, by position in ``lines``, each with its error: over the
+    size or depth limit, or not an object at all (Arrow's reader crashes on a first line of
+    ``null``)."""
     refused: dict[int, RecordError] = {}
     if len(data) > MAX_RECORD_BYTES:
         for i, line in enumerate(lines):
@@ -164,6 +168,10 @@ def _refused(lines: Sequence[bytes], data: bytes, first_index: int) -> dict[int,
     for i in deep_lines(data):
         if i < len(lines) and i not in refused:
             refused[i] = _refusal(first_index + i, lines[i], too_deep_message())
+    for i, line in enumerate(lines):
+        starts_an_object = line[:1] == b"{" or _OBJECT_START.match(line)
+        if not starts_an_object and i not in refused and line.strip():
+            refused[i] = RecordError(first_index + i, None, "(record)", _NOT_AN_OBJECT)
     return refused
 
 
@@ -212,7 +220,7 @@ def decode_objects(items: Sequence[Any]) -> Decoded:
     keep: list[int] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            errors.append(RecordError(i, None, "(record)", "must be a JSON object"))
+            errors.append(RecordError(i, None, "(record)", _NOT_AN_OBJECT))
             continue
         try:
             line = orjson.dumps(item)
@@ -268,7 +276,7 @@ def _exact(lines: Sequence[bytes], indexes: Sequence[int]) -> Decoded:
             errors.append(RecordError(index, None, "(record)", message))
             continue
         if not isinstance(obj, dict):
-            errors.append(RecordError(index, None, "(record)", "must be a JSON object"))
+            errors.append(RecordError(index, None, "(record)", _NOT_AN_OBJECT))
             continue
         try:
             model = InteractionIn.model_validate(obj)
@@ -340,9 +348,14 @@ def _fast(
         raise _NeedsExactPath(f"{_PREPARED} is reserved")
     records = pa.array(indexes, type=pa.int64())
     errors: list[RecordError] = []
-    interactions = _interactions(table, records, errors)
-    turns = _children(table, "turns", _WIRE_TURN, records, errors)
-    assist = _children(table, "assist_events", _WIRE_ASSIST, records, errors)
+    try:
+        interactions = _interactions(table, records, errors)
+        turns = _children(table, "turns", _WIRE_TURN, records, errors)
+        assist = _children(table, "assist_events", _WIRE_ASSIST, records, errors)
+    except pa.ArrowException as exc:
+        # A value the reshaping cannot take as inferred (a segment of 2**53 + 2 as a float):
+        # the exact path judges the record.
+        raise _NeedsExactPath(str(exc)) from exc
     return Batch(interactions, turns, assist), errors
 
 
@@ -504,7 +517,8 @@ def _segments_to_map(struct: pa.StructArray) -> pa.Array:
         if pa.types.is_floating(child.type):
             # Keep what the sender wrote: 3 not 3.0 where the value is whole.
             as_int = pc.cast(child, pa.int64(), safe=False)
-            whole = pc.fill_null(pc.equal(pc.cast(as_int, pa.float64()), child), False)
+            back = pc.cast(as_int, pa.float64(), safe=False)
+            whole = pc.fill_null(pc.equal(back, child), False)
             text = pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(child, pa.string()))
         else:
             text = pc.cast(child, pa.string())
