@@ -26,7 +26,9 @@ POSTGRES_ENV = "DAYTWO_TEST_POSTGRES_URL"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")
+    # Reads refresh what they read (exact right after a write); the background refresh of
+    # `serve` has tests of its own (tests/store/test_refresher.py) and runs in the browser suite.
+    return Settings(data_dir=tmp_path / "data", refresh_seconds=0)
 
 
 @pytest.fixture

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     ingest_max_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="Largest ingest request body, in bytes."
     )
+    refresh_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often `daytwo serve` brings the dashboard's rollups and search index up "
+        "to date with what arrived, off the request path (pages say how fresh they are); 0 "
+        "refreshes them on the read that needs them instead (exact, but that read waits).",
+    )
     analyze_interval_minutes: float = Field(
         default=0,
         ge=0,

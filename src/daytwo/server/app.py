@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from pydantic import AwareDatetime, BaseModel, Field
 
 from daytwo import __version__
 from daytwo.backlog.api import items_router, owners_router, rules_router
@@ -35,9 +37,24 @@ from daytwo.server.errors import install_error_handlers
 from daytwo.server.security import SecurityMiddleware
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.events.refresher import DerivedRefresher
 from daytwo.store.ledger import Ledger, upgrade
 from daytwo.web.views import STATIC_DIR
 from daytwo.web.views import router as web_router
+
+
+class Health(BaseModel):
+    """The service is up and both stores answer."""
+
+    status: Literal["ok"]
+    version: str
+    figures_as_of: AwareDatetime | None = Field(
+        description="The rollups and search index the pages read hold every write committed "
+        "before this time (null: refreshed on each read, or not built yet)."
+    )
+    figures_behind: bool = Field(
+        description="Writes arrived since `figures_as_of`; the next refresh takes them up."
+    )
 
 
 def create_app(
@@ -57,6 +74,11 @@ def create_app(
             upgrade(settings.resolved_ledger_url)
         app.state.ledger = ledger or Ledger(settings.resolved_ledger_url)
         app.state.events = events or open_event_store(settings.resolved_events_url)
+        refresher = None
+        if settings.refresh_seconds > 0:
+            refresher = DerivedRefresher(app.state.events, settings.refresh_seconds)
+            refresher.start()
+        app.state.refresher = refresher
         schedule = AnalysisSchedule.from_settings(app.state.ledger, app.state.events, settings)
         if schedule is not None:
             schedule.start()
@@ -73,6 +95,8 @@ def create_app(
                 retention.stop()
             if schedule is not None:
                 schedule.stop()
+            if refresher is not None:
+                refresher.stop()
             if own_events:
                 app.state.events.close()
             if own_ledger:
@@ -99,11 +123,17 @@ def create_app(
         summary="Liveness and store reachability",
         dependencies=[requires(Scope.public)],
     )
-    def healthz() -> dict[str, str]:
+    def healthz() -> Health:
         app.state.events.query("SELECT 1 AS ok")
         with app.state.ledger.engine.connect():
             pass
-        return {"status": "ok", "version": __version__}
+        fresh = app.state.events.freshness()
+        return Health(
+            status="ok",
+            version=__version__,
+            figures_as_of=fresh.as_of,
+            figures_behind=fresh.behind,
+        )
 
     app.include_router(ingest_router)
     app.include_router(deployments_router)

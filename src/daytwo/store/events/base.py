@@ -49,6 +49,26 @@ class WriteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Freshness:
+    """How current the derived tables (rollups, search text) a page reads are.
+
+    ``as_of``: every write committed before this moment is in them (None: not built yet);
+    ``behind``: writes arrived since and are waiting for the next refresh. A store whose
+    reads always see every write answers ``live``.
+    """
+
+    as_of: datetime | None
+    behind: bool
+
+    @property
+    def live(self) -> bool:
+        return not self.behind and self.as_of is None
+
+
+LIVE = Freshness(None, False)
+
+
+@dataclass(frozen=True, slots=True)
 class DeploymentVolume:
     deployment: str
     interactions: int
@@ -99,9 +119,29 @@ class EventStore(abc.ABC):
         Returns how many turns were cleared or interactions deleted."""
 
     def derived_ready(self, name: str) -> bool:
-        """Bring the derived table ``name`` (see :mod:`daytwo.store.events.derived`) up to
-        date and say whether it can be read; engines without derived tables answer False and
-        their readers use the raw tables."""
+        """Say whether the derived table ``name`` (see :mod:`daytwo.store.events.derived`)
+        can be read. With ``refresh_on_read`` (the default: commands, tests) it is first
+        brought up to date, so it is exact; without (``serve``, where a
+        :class:`~daytwo.store.events.refresher.DerivedRefresher` refreshes off the request
+        path) it is read as last refreshed and never waits for a write. Engines without
+        derived tables answer False and their readers use the raw tables."""
+        return False
+
+    #: Refresh a derived table on the read that finds it behind (exact, but the read waits).
+    refresh_on_read: bool = True
+
+    def refresh_derived(self) -> bool:
+        """Bring every derived table up to date with the writes committed so far, without
+        holding up writers or readers; True when something was refreshed."""
+        return False
+
+    def freshness(self) -> Freshness:
+        """How current what :meth:`derived_ready` lets a reader read is."""
+        return LIVE
+
+    def wait_for_writes(self, timeout: float) -> bool:
+        """Block until a write commits after the last refresh (or ``timeout`` seconds pass);
+        True when there is something to refresh."""
         return False
 
     def volumes(self) -> list[DeploymentVolume]:

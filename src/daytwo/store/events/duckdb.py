@@ -16,7 +16,14 @@ import pyarrow as pa
 from daytwo.errors import StoreError
 from daytwo.interactions.columns import Batch, utc_now
 from daytwo.store.events import derived
-from daytwo.store.events.base import DELIVERIES, TABLES, EventStore, WriteResult
+from daytwo.store.events.base import (
+    DELIVERIES,
+    LIVE,
+    TABLES,
+    EventStore,
+    Freshness,
+    WriteResult,
+)
 
 _TYPES = {
     pa.string(): "VARCHAR",
@@ -62,6 +69,11 @@ class DuckDBEventStore(EventStore):
         # Bumped by every write; a derived table refreshed at the current count is current.
         self._writes = 0
         self._fresh: dict[tuple[str, str], int] = {}
+        # The background refresh (see refresh_derived): which writes it has covered, when.
+        self._changed = threading.Condition(threading.Lock())
+        self._refreshed_writes = -1  # nothing refreshed by this process yet
+        self._refreshed_at: datetime | None = None
+        self._refreshing = threading.Lock()
         if not read_only:
             for name, schema in TABLES.items():
                 self._con.execute(_ddl(name, schema))
@@ -140,7 +152,7 @@ class DuckDBEventStore(EventStore):
                 con.execute("INSERT INTO assist_events SELECT * FROM _a")
                 con.execute("INSERT INTO deliveries SELECT * FROM _d")
                 con.execute("COMMIT")
-                self._writes += 1
+                self._wrote()
             except Exception:
                 con.execute("ROLLBACK")
                 raise
@@ -203,20 +215,28 @@ class DuckDBEventStore(EventStore):
                         [deployment, before],
                     )
                 con.execute("COMMIT")
-                self._writes += 1
+                self._wrote()
             except Exception:
                 con.execute("ROLLBACK")
                 raise
         return int(row[0]) if row else 0
 
+    def _wrote(self) -> None:
+        with self._changed:
+            self._writes += 1
+            self._changed.notify_all()
+
     def derived_ready(self, name: str) -> bool:
-        """Bring the derived table ``name`` up to date; False where it cannot be read now."""
+        """Whether the derived table ``name`` can be read (see :class:`EventStore`)."""
         table = next((t for t in derived.registered() if t.name == name), None)
         if table is None:
             return False
         key = (name, table.version)
         if self._fresh.get(key) == self._writes:
             return True
+        if not self.refresh_on_read and not self.read_only:
+            # Read as last refreshed: built at this version is enough, pending days or not.
+            return key in self._fresh and all(self.derived_ready(d) for d in table.depends)
         if not all(self.derived_ready(dep) for dep in table.depends):
             return False
         with self._lock:
@@ -241,42 +261,107 @@ class DuckDBEventStore(EventStore):
                 if ok:
                     self._fresh[key] = writes
                 return ok
-            self._refresh(table, rebuild=not built)
+            self._refresh(self._con, [(table, not built)])
             self._fresh[key] = writes
             return True
 
-    def _refresh(self, table: derived.DerivedTable, *, rebuild: bool) -> None:
-        con = self._con
+    def refresh_derived(self) -> bool:
+        """Bring every derived table up to date, off the request path.
+
+        One transaction refreshes every table, so a table that reads another (a daily rollup
+        over the hourly one) reads it already refreshed. Building a table (the first time, or
+        when its definition changed) holds writers off, so no write can slip between the build
+        and the bookkeeping of the days it changes. Refreshing the days that changed does not:
+        the transaction sees the writes committed when it began and recomputes their days; a
+        write that commits meanwhile records its days for the next refresh. Readers keep
+        reading the previous state until the refresh commits.
+        """
+        if self.read_only:
+            return False
+        with self._refreshing:
+            writes = self._writes
+            started = utc_now()
+            cursor = self._con.cursor()
+            try:
+                cursor.execute("SET TimeZone = 'UTC'")
+                state = cursor.execute(f"SELECT name, version FROM {derived.STATE}")
+                built = dict(state.fetchall())
+                pending = {
+                    row[0]
+                    for row in cursor.execute(
+                        f"SELECT DISTINCT name FROM {derived.CHANGED_DAYS}"
+                    ).fetchall()
+                }
+                work = [
+                    (table, built.get(table.name) != table.version)
+                    for table in _in_dependency_order(derived.registered())
+                    if built.get(table.name) != table.version or table.name in pending
+                ]
+                if any(rebuild for _, rebuild in work):
+                    with self._lock:
+                        self._refresh(cursor, work)
+                elif work:
+                    self._refresh(cursor, work)
+            finally:
+                cursor.close()
+            for table in derived.registered():
+                self._fresh.setdefault((table.name, table.version), -1)
+            with self._changed:
+                self._refreshed_writes = writes
+                self._refreshed_at = started
+            return bool(work)
+
+    def freshness(self) -> Freshness:
+        if self.refresh_on_read:
+            return LIVE
+        with self._changed:
+            return Freshness(self._refreshed_at, self._writes > self._refreshed_writes)
+
+    def wait_for_writes(self, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: self._writes > self._refreshed_writes, timeout=timeout
+            )
+
+    def _refresh(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        tables: list[tuple[derived.DerivedTable, bool]],
+    ) -> None:
+        """Rebuild or refresh ``(table, rebuild)`` in order, in one transaction."""
         days = derived.REFRESH_DAYS
         con.execute("BEGIN TRANSACTION")
         try:
-            if rebuild:
-                con.execute(f"DROP TABLE IF EXISTS {table.name}")
-                con.execute(f"CREATE TABLE {table.name} ({table.columns})")
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {days} AS SELECT DISTINCT deployment, "
-                    "CAST(started_at AS DATE) AS day FROM interactions"
-                )
-                con.execute(f"DELETE FROM {derived.STATE} WHERE name = ?", [table.name])
-                con.execute(
-                    f"INSERT INTO {derived.STATE} VALUES (?, ?)", [table.name, table.version]
-                )
-            else:
-                # A day's rows depend on the days after it up to the look-back: recompute
-                # those too.
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {days} AS SELECT DISTINCT c.deployment, "
-                    "CAST(c.day - CAST(g.k AS INTEGER) AS DATE) AS day "
-                    f"FROM {derived.CHANGED_DAYS} c, range(0, ?) g(k) WHERE c.name = ?",
-                    [table.lookback_days + 1, table.name],
-                )
-                con.execute(
-                    f"DELETE FROM {table.name} t USING {days} d "
-                    "WHERE t.deployment = d.deployment AND t.day = d.day"
-                )
-            con.execute(f"INSERT INTO {table.name} {table.select}")
-            con.execute(f"DELETE FROM {derived.CHANGED_DAYS} WHERE name = ?", [table.name])
-            con.execute(f"DROP TABLE {days}")
+            for table, rebuild in tables:
+                if rebuild:
+                    con.execute(f"DROP TABLE IF EXISTS {table.name}")
+                    con.execute(f"CREATE TABLE {table.name} ({table.columns})")
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE {days} AS SELECT DISTINCT deployment, "
+                        "CAST(started_at AS DATE) AS day FROM interactions"
+                    )
+                    con.execute(f"DELETE FROM {derived.STATE} WHERE name = ?", [table.name])
+                    con.execute(
+                        f"INSERT INTO {derived.STATE} VALUES (?, ?)", [table.name, table.version]
+                    )
+                else:
+                    # A day's rows depend on the days after it up to the look-back: recompute
+                    # those too.
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE {days} AS SELECT DISTINCT c.deployment, "
+                        "CAST(c.day - CAST(g.k AS INTEGER) AS DATE) AS day "
+                        f"FROM {derived.CHANGED_DAYS} c, range(0, ?) g(k) WHERE c.name = ?",
+                        [table.lookback_days + 1, table.name],
+                    )
+                    con.execute(
+                        f"DELETE FROM {table.name} t USING {days} d "
+                        "WHERE t.deployment = d.deployment AND t.day = d.day"
+                    )
+                con.execute(f"INSERT INTO {table.name} {table.select}")
+                # Only the rows this transaction sees: days a concurrent write records stay
+                # pending for the next refresh.
+                con.execute(f"DELETE FROM {derived.CHANGED_DAYS} WHERE name = ?", [table.name])
+                con.execute(f"DROP TABLE {days}")
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -289,3 +374,20 @@ class DuckDBEventStore(EventStore):
     def close(self) -> None:
         with self._lock:
             self._con.close()
+
+
+def _in_dependency_order(tables: list[derived.DerivedTable]) -> list[derived.DerivedTable]:
+    by_name = {t.name: t for t in tables}
+    ordered: list[derived.DerivedTable] = []
+
+    def visit(table: derived.DerivedTable) -> None:
+        if table in ordered:
+            return
+        for dep in table.depends:
+            if dep in by_name:
+                visit(by_name[dep])
+        ordered.append(table)
+
+    for table in tables:
+        visit(table)
+    return ordered

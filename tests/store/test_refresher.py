@@ -1,0 +1,159 @@
+"""Reads never wait on writes: under `serve` the derived tables are refreshed off the request
+path, reads see the last refreshed state, and no write is ever left out of a later refresh."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from daytwo.governance.keys import create_key
+from daytwo.governance.models import KeyScope
+from daytwo.ingest.decode import decode_json
+from daytwo.metrics import rollup
+from daytwo.metrics.catalog import REGISTRY
+from daytwo.metrics.query import Slice
+from daytwo.metrics.service import metric_points, totals
+from daytwo.server import create_app
+from daytwo.settings import Settings
+from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.events.refresher import DerivedRefresher
+from tests.factory import BASE, interaction
+
+START = BASE.replace(hour=0, minute=0, second=0)
+WHOLE = Slice("care-bot", START, START + timedelta(days=30))
+
+
+def _write(store: EventStore, first: int, n: int, *, day: int = 0) -> None:
+    records = []
+    for i in range(first, first + n):
+        rec = interaction(i, turns=2)
+        rec["started_at"] = (START + timedelta(days=day, minutes=i % 600)).isoformat()
+        rec.pop("ended_at")
+        records.append(rec)
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    store.write(decoded.batch, source="test", batch_id=f"b{first}")
+
+
+def _rollup_count(store: EventStore) -> int:
+    table = store.query(f"SELECT sum(n_interactions) AS n FROM {rollup.DAILY_ROLLUP}")
+    return int(table["n"][0].as_py() or 0)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[EventStore]:
+    with open_event_store(f"duckdb:///{tmp_path / 'events.duckdb'}") as s:
+        yield s
+
+
+def test_reads_see_the_last_refresh_and_freshness_says_so(store: EventStore) -> None:
+    _write(store, 0, 10)
+    store.refresh_on_read = False
+    assert store.freshness().as_of is None  # not built by this process yet
+    assert not store.derived_ready(rollup.DAILY_ROLLUP)  # readers use the raw rows meanwhile
+    assert store.refresh_derived()
+    fresh = store.freshness()
+    assert fresh.as_of is not None
+    assert not fresh.behind
+    assert store.derived_ready(rollup.DAILY_ROLLUP)
+    assert _rollup_count(store) == 10
+    _write(store, 10, 5, day=1)
+    assert store.freshness().behind
+    assert store.derived_ready(rollup.DAILY_ROLLUP)  # readable at once: the last refresh
+    assert _rollup_count(store) == 10
+    assert store.refresh_derived()
+    assert (_rollup_count(store), store.freshness().behind) == (15, False)
+    assert totals(store, ["contact_volume"], WHOLE)["contact_volume"].value == 15
+
+
+def test_a_read_does_not_wait_for_a_write_in_progress(store: EventStore) -> None:
+    _write(store, 0, 10)
+    store.refresh_on_read = False
+    store.refresh_derived()
+    _write(store, 10, 10, day=2)
+    # A writer holds the store for a long transaction: reads go on regardless.
+    writing = store._lock  # type: ignore[attr-defined]
+    with writing:
+        started = time.perf_counter()
+        points = metric_points(store, list(REGISTRY), WHOLE)
+        elapsed = time.perf_counter() - started
+    assert points
+    assert elapsed < 5  # with refresh on read, this read would wait for the lock forever
+    # On read, the same read would have had to refresh first, behind the writer.
+    store.refresh_on_read = True
+    blocked = threading.Event()
+
+    def read() -> None:
+        store.derived_ready(rollup.DAILY_ROLLUP)
+        blocked.set()
+
+    with writing:
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        assert not blocked.wait(0.5)
+    reader.join(10)
+    assert blocked.is_set()
+
+
+def test_writes_during_refreshes_are_never_lost(store: EventStore) -> None:
+    """Writers and the refresher race for a while; afterwards rollups equal the raw rows."""
+    _write(store, 0, 50)
+    refresher = DerivedRefresher(store, interval=0.05)
+    refresher.start()
+    errors: list[BaseException] = []
+
+    def writer(offset: int) -> None:
+        try:
+            for k in range(12):
+                _write(store, offset + 100 * k, 40, day=k % 9)
+        except BaseException as exc:  # handed to the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(10_000 * w,)) for w in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    refresher.stop()
+    assert errors == []
+    assert refresher.refreshes >= 2
+    assert refresher.failures == 0
+    store.refresh_on_read = False
+    store.refresh_derived()
+    assert not store.freshness().behind
+    raw = int(store.query("SELECT count(*) AS n FROM interactions")["n"][0].as_py())
+    assert raw == 50 + 2 * 12 * 40
+    assert _rollup_count(store) == raw
+    fast = {(p.metric, p.bucket): p.value for p in metric_points(store, list(REGISTRY), WHOLE)}
+    exact = metric_points(store, list(REGISTRY), WHOLE, rollups=False)
+    for p in exact:
+        want, got = p.value, fast[(p.metric, p.bucket)]
+        assert (want is None) == (got is None), p.metric
+        if want is not None and got is not None:
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-9), p.metric
+
+
+def test_serve_refreshes_in_the_background_and_pages_say_how_fresh(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", refresh_seconds=0.05)
+    with TestClient(create_app(settings)) as client:
+        key, _ = create_key(client.app.state.ledger, scope=KeyScope.admin, deployment=None)  # type: ignore[attr-defined]
+        client.headers["authorization"] = f"Bearer {key}"
+        records: list[dict[str, Any]] = [interaction(i) for i in range(20)]
+        assert client.post("/api/v1/ingest", json={"interactions": records}).status_code == 200
+        deadline = time.monotonic() + 30
+        health = client.get("/healthz").json()
+        while health["figures_behind"] or health["figures_as_of"] is None:
+            assert time.monotonic() < deadline, health
+            time.sleep(0.05)
+            health = client.get("/healthz").json()
+        page = client.get("/overview", params={"deployment": "care-bot"})
+        assert page.status_code == 200
+        assert "figures current" in page.text
