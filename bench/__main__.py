@@ -272,6 +272,13 @@ def bench_pages(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, repeat=max(repeat, 5), per_day=15_300)
 
 
+def bench_concurrency(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.concurrency import run  # imports the whole product: load it only when asked for
+
+    return run(work, repeat=repeat, seconds=60)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "import": bench_import,
     "http_ingest": bench_http,
@@ -282,6 +289,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "gaps": bench_gaps,
     "gaps_pages": bench_gaps_pages,
     "pages": bench_pages,
+    "concurrency": bench_concurrency,
 }
 
 

@@ -13,6 +13,9 @@
     │   ├── PayloadTooLargeError     body or batch over the limits
     │   └── ValidationFailed         one or more records are invalid; ``errors`` lists them
     └── StoreError                   a store could not be opened or written
+        ├── DataDirUnusable          the data dir is missing, read-only or not ours to write
+        ├── StoreLocked              another process holds the store
+        └── StorageFull              the disk under a store is full; ``retry_after`` seconds
 
 Each class maps once to an HTTP status (``http_status``) and a CLI exit code (``exit_code``).
 """
@@ -136,3 +139,26 @@ class StoreError(DaytwoError):
     code = "store_error"
     http_status = 503
     exit_code = 3
+
+
+class DataDirUnusable(StoreError):
+    code = "data_dir_unusable"
+    exit_code = 73  # EX_CANTCREAT
+
+
+class StoreLocked(StoreError):
+    code = "store_locked"
+    exit_code = 75  # EX_TEMPFAIL: try again once the other process is done
+
+
+class StorageFull(StoreError):
+    """Nothing was written: the disk (or quota) under a store is full. Retrying can succeed
+    once space is freed, so the HTTP answer carries ``Retry-After``."""
+
+    code = "storage_full"
+    http_status = 507
+    exit_code = 74  # EX_IOERR
+
+    def __init__(self, message: str, *, retry_after: int = 30) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after

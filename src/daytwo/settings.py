@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     ingest_max_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1024, description="Largest ingest request body, in bytes."
     )
+    ingest_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Ingest batches one server process decodes, checks and stores at a time; "
+        "more wait their turn (writes to the events store are one at a time anyway).",
+    )
     refresh_seconds: float = Field(
         default=1.0,
         ge=0,

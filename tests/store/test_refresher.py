@@ -157,3 +157,27 @@ def test_serve_refreshes_in_the_background_and_pages_say_how_fresh(tmp_path: Pat
         page = client.get("/overview", params={"deployment": "care-bot"})
         assert page.status_code == 200
         assert "figures current" in page.text
+
+
+def test_answers_over_rollups_are_reused_until_the_next_refresh(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(store, 0, 10)
+    store.refresh_on_read = False
+    store.refresh_derived()
+    sql = f"SELECT sum(n_interactions) AS n FROM {rollup.DAILY_ROLLUP}"
+    first = store.query_derived(sql)
+    assert first["n"][0].as_py() == 10
+    _write(store, 10, 5, day=1)
+    assert store.query_derived(sql) is first  # the same refresh, the same answer
+    store.refresh_derived()
+    # The refresh computed the answer anew before it published its state: no reader asks
+    # the database for it.
+    asked: list[str] = []
+    query = store.query
+    monkeypatch.setattr(store, "query", lambda q, p=None: asked.append(q) or query(q, p))
+    again = store.query_derived(sql)
+    assert asked == []
+    assert again is not first
+    assert again["n"][0].as_py() == 15
+    assert store.query_derived(sql) is again

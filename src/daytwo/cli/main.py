@@ -23,6 +23,7 @@ from daytwo.cli import (
 )
 from daytwo.cli.console import err
 from daytwo.errors import DaytwoError
+from daytwo.store.faults import storage_fault
 
 app = typer.Typer(
     name="daytwo",
@@ -91,6 +92,13 @@ def run(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except Exception as exc:
+        # A full disk, a read-only file system, a store another process holds: one line.
+        fault = storage_fault(exc, where="the data dir")
+        if fault is None:
+            raise
+        err.print(f"[bold red]error:[/] {fault.message}", soft_wrap=True)
+        return fault.exit_code
     return result if isinstance(result, int) else 0
 
 

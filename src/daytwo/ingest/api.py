@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -23,6 +24,15 @@ NDJSON_TYPES = (
     "application/x-jsonlines",
     "application/jsonlines",
 )
+
+
+def ingest_gate(request: Request) -> asyncio.Semaphore:
+    """The semaphore that admits ``ingest_concurrency`` batches of this app at a time."""
+    state = request.app.state
+    gate: asyncio.Semaphore | None = getattr(state, "ingest_gate", None)
+    if gate is None:
+        gate = state.ingest_gate = asyncio.Semaphore(state.settings.ingest_concurrency)
+    return gate
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -87,4 +97,7 @@ async def ingest_batch(
         plan = redaction_plan(ledger)
         return ingest(events, decoded, partial=partial, source="api", redaction=plan)
 
-    return await run_in_threadpool(work)
+    # One batch at a time per process: writes to the store are serial anyway, and batches
+    # decoding side by side would only take the CPU (and the interpreter) from the pages.
+    async with ingest_gate(request):
+        return await run_in_threadpool(work)

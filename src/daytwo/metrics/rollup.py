@@ -426,7 +426,7 @@ def volumes(events: EventStore) -> list[DeploymentVolume] | None:
     current (the caller reads the raw tables)."""
     if not events.derived_ready(DAILY_ROLLUP):
         return None
-    table = events.query(
+    table = events.query_derived(
         f"SELECT deployment, sum(n_interactions) AS interactions, sum(n_turns) AS turns, "
         f"min(first_started_at) AS first_started_at, max(last_started_at) AS last_started_at "
         f"FROM {DAILY_ROLLUP} GROUP BY deployment ORDER BY deployment"
@@ -450,13 +450,13 @@ def dimension_values(events: EventStore, deployment: str) -> dict[str, list[str]
         return None
     out: dict[str, list[str]] = {}
     for dim in ("journey", "channel"):
-        rows = events.query(
+        rows = events.query_derived(
             f"SELECT DISTINCT {dim} AS v FROM {DAILY_ROLLUP} "
             f"WHERE deployment = ? AND {dim} IS NOT NULL ORDER BY 1",
             [deployment],
         )
         out[dim] = [str(v) for v in rows["v"].to_pylist()]
-    seg = events.query(
+    seg = events.query_derived(
         f"SELECT DISTINCT key AS k, value AS v FROM {SEGMENT_VALUES} "
         "WHERE deployment = ? AND key IS NOT NULL ORDER BY 1, 2",
         [deployment],

@@ -7,10 +7,12 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import pyarrow as pa
+
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.metrics import calc, rollup
 from daytwo.metrics.catalog import Metric, get_metric
-from daytwo.metrics.query import Slice, build_queries
+from daytwo.metrics.query import Query, Slice, build_queries
 from daytwo.metrics.schemas import MetricPoint, MetricSummary
 from daytwo.store.events import EventStore
 
@@ -35,6 +37,13 @@ def estimate(metric: Metric, row: dict[str, Any]) -> calc.Estimate:
     return calc.Estimate(float(value) if value is not None else None, None)
 
 
+def _run(events: EventStore, q: Query) -> pa.Table:
+    # A query over rollups only may be answered from the last refresh's answers.
+    if q.source in ("interactions", "turns"):
+        return events.query(q.sql, q.params)
+    return events.query_derived(q.sql, q.params)
+
+
 def ready_rollups(events: EventStore) -> frozenset[str]:
     """The rollups that are current (refreshed first where data changed) and can be read."""
     return frozenset(t.name for t in rollup.TABLES if events.derived_ready(t.name))
@@ -53,7 +62,7 @@ def metric_points(
     points: list[MetricPoint] = []
     ready = ready_rollups(events) if rollups else frozenset()
     for q in build_queries(metrics, s, ready):
-        for row in events.query(q.sql, q.params).to_pylist():
+        for row in _run(events, q).to_pylist():
             group = {k: row[k] for k in q.group_columns if k != "bucket"}
             for m in q.metrics:
                 est = estimate(m, row)
@@ -91,7 +100,7 @@ def totals(
     metrics = [get_metric(m) for m in metric_ids]
     ready = ready_rollups(events) if rollups else frozenset()
     for q in build_queries(metrics, flat, ready):
-        rows = events.query(q.sql, q.params).to_pylist()
+        rows = _run(events, q).to_pylist()
         row = rows[0] if rows else {}
         for m in q.metrics:
             out[m.id] = estimate(m, row)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from pydantic import AwareDatetime, BaseModel, Field
 
 from daytwo import __version__
 from daytwo.backlog.api import items_router, owners_router, rules_router
@@ -24,7 +22,6 @@ from daytwo.detect.gaps.views import router as gaps_views
 from daytwo.detect.views import router as findings_views
 from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
-from daytwo.http.access import Scope, requires
 from daytwo.ingest.api import router as ingest_router
 from daytwo.journeys.views import router as journeys_views
 from daytwo.metrics.api import router as metrics_router
@@ -34,6 +31,8 @@ from daytwo.pipeline.api import findings_router as analyze_router
 from daytwo.pipeline.api import gaps_router as gap_runs_router
 from daytwo.pipeline.schedule import AnalysisSchedule
 from daytwo.server.errors import install_error_handlers
+from daytwo.server.health import StoreFaults
+from daytwo.server.health import router as health_router
 from daytwo.server.security import SecurityMiddleware
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
@@ -41,20 +40,6 @@ from daytwo.store.events.refresher import DerivedRefresher
 from daytwo.store.ledger import Ledger, upgrade
 from daytwo.web.views import STATIC_DIR
 from daytwo.web.views import router as web_router
-
-
-class Health(BaseModel):
-    """The service is up and both stores answer."""
-
-    status: Literal["ok"]
-    version: str
-    figures_as_of: AwareDatetime | None = Field(
-        description="The rollups and search index the pages read hold every write committed "
-        "before this time (null: refreshed on each read, or not built yet)."
-    )
-    figures_behind: bool = Field(
-        description="Writes arrived since `figures_as_of`; the next refresh takes them up."
-    )
 
 
 def create_app(
@@ -113,28 +98,12 @@ def create_app(
     )
     app.state.settings = settings
     plugin_manager()  # the pipeline's plugins, so contributed detectors are listed too
+    app.state.faults = StoreFaults()
     app.state.session_key = settings.session_key()
     install_error_handlers(app)
     app.add_middleware(SecurityMiddleware, per_minute=settings.rate_limit_per_minute)
 
-    @app.get(
-        "/healthz",
-        tags=["service"],
-        summary="Liveness and store reachability",
-        dependencies=[requires(Scope.public)],
-    )
-    def healthz() -> Health:
-        app.state.events.query("SELECT 1 AS ok")
-        with app.state.ledger.engine.connect():
-            pass
-        fresh = app.state.events.freshness()
-        return Health(
-            status="ok",
-            version=__version__,
-            figures_as_of=fresh.as_of,
-            figures_behind=fresh.behind,
-        )
-
+    app.include_router(health_router)
     app.include_router(ingest_router)
     app.include_router(deployments_router)
     app.include_router(conversations_router)

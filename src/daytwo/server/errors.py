@@ -10,8 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from daytwo.errors import AuthenticationRequired, DaytwoError, RateLimited
+from daytwo.errors import AuthenticationRequired, DaytwoError, RateLimited, StorageFull, StoreError
 from daytwo.server.security import HEADERS as SECURITY_HEADERS
+from daytwo.store.faults import storage_fault
 
 log = logging.getLogger("daytwo.server")
 
@@ -29,14 +30,25 @@ def _is_page(request: Request) -> bool:
     )
 
 
+def _error_response(request: Request, exc: DaytwoError) -> JSONResponse:
+    headers = None
+    if isinstance(exc, RateLimited | StorageFull):
+        headers = {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, StoreError):
+        # Once per cause, not a trace per request: /healthz reports it while it lasts.
+        faults = getattr(request.app.state, "faults", None)
+        if faults is not None:
+            faults.saw(exc)
+    return JSONResponse({"error": exc.as_dict()}, status_code=exc.http_status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DaytwoError)
     async def _daytwo(request: Request, exc: DaytwoError) -> Response:
         if isinstance(exc, AuthenticationRequired) and _is_page(request):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-        return JSONResponse({"error": exc.as_dict()}, status_code=exc.http_status, headers=headers)
+        return _error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -58,7 +70,15 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        fault = storage_fault(exc, where="the ledger")
+        if fault is not None:
+            # A full disk or a read-only file system: a cause to name, not a bug to hide.
+            response = _error_response(request, fault)
+            response.headers.update(
+                {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+            )
+            return response
         # Log the trace for operators; never send it to clients.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         # Answered outside the middleware stack: the security headers are added here.

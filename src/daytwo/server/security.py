@@ -5,7 +5,8 @@
 - **Security headers**: a content security policy without inline script, frame denial, no
   MIME sniffing, no referrer across origins.
 - **Audit**: every request that is not a read (POST, PUT, PATCH, DELETE) is written to the
-  audit log after it is answered: who (the principal the route admitted, or ``anonymous``),
+  audit log after it is answered (but those answered "retry later", 429, 503 and 507, which
+  changed nothing): who (the principal the route admitted, or ``anonymous``),
   what (method, route and status), when, from where. Services add the before → after of what
   they change in their own entries.
 """
@@ -42,6 +43,7 @@ HEADERS = [
 ]
 UNLIMITED_PREFIXES = ("/static/", "/healthz")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NOT_AUDITED = frozenset({429, 503, 507})
 
 
 class RateLimiter:
@@ -112,9 +114,13 @@ class SecurityMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            # A write that failed with an unhandled error is audited too (as a 500).
-            if scope.get("method") in WRITE_METHODS and status.get("code", 500) != 429:
-                await run_in_threadpool(_audit_write, scope, status.get("code", 500))
+            # A write that failed with an unhandled error is audited too (as a 500). One the
+            # caller is asked to retry changed nothing and is not: a rate limit (429), a full
+            # disk (507) or a store that is unavailable (503), which would otherwise add an
+            # entry per retry to a ledger that may sit on the same full disk.
+            code = status.get("code", 500)
+            if scope.get("method") in WRITE_METHODS and code not in NOT_AUDITED:
+                await run_in_threadpool(_audit_write, scope, code)
 
 
 async def _too_many(send: Send, wait: int) -> None:

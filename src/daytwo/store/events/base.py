@@ -107,6 +107,11 @@ class EventStore(abc.ABC):
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run a read-only query written in the portable (DuckDB) dialect."""
 
+    def query_derived(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run a read-only query that reads derived tables only. Its answer cannot change
+        before the next refresh, so an engine may reuse it until then."""
+        return self.query(sql, params)
+
     @abc.abstractmethod
     def close(self) -> None: ...
 

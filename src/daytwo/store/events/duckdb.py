@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from daytwo.store.events.base import (
     Freshness,
     WriteResult,
 )
+from daytwo.store.faults import storage_fault
 
 _TYPES = {
     pa.string(): "VARCHAR",
@@ -34,6 +38,12 @@ _TYPES = {
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
     pa.map_(pa.string(), pa.string()): "MAP(VARCHAR, VARCHAR)",
 }
+
+
+# Answers of queries over derived tables kept between refreshes (a page's worth, many times),
+# and how recently one must have been asked for to be computed anew by the next refresh.
+_ANSWERS_KEPT = 512
+_ANSWERS_WARM_S = 120.0
 
 
 def _ddl(name: str, schema: pa.Schema) -> str:
@@ -49,22 +59,20 @@ class DuckDBEventStore(EventStore):
     dialect = "duckdb"
 
     def __init__(self, path: str, *, read_only: bool = False) -> None:
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._con = duckdb.connect(path, read_only=read_only)
-        except duckdb.IOException as exc:
-            raise StoreError(
-                f"Cannot open the events store {path}: {exc}. If `daytwo serve` is running on "
-                "this data dir, send data through its API instead, or stop it first."
-            ) from None
+        except (OSError, duckdb.Error) as exc:
+            fault = storage_fault(exc, where=f"the events store {path}")
+            raise fault or StoreError(f"Cannot open the events store {path}: {exc}") from None
         self._con.execute("SET TimeZone = 'UTC'")
         # Checkpoint less often than the 16 MB default: bulk loads commit large batches, and a
         # checkpoint at every other commit halves their speed. Durability is the WAL's either way.
         self._con.execute("SET wal_autocheckpoint = '256MB'")
         self._lock = threading.Lock()
         self._local = threading.local()
-        self.path = path
         self.read_only = read_only
         # Bumped by every write; a derived table refreshed at the current count is current.
         self._writes = 0
@@ -74,6 +82,11 @@ class DuckDBEventStore(EventStore):
         self._refreshed_writes = -1  # nothing refreshed by this process yet
         self._refreshed_at: datetime | None = None
         self._refreshing = threading.Lock()
+        # Answers of queries over derived tables, reused until the next refresh, with when
+        # each was last asked for: the refresh computes the recent ones anew before it
+        # publishes, so readers find them ready.
+        self._answers: OrderedDict[tuple[Any, ...], tuple[pa.Table, float]] = OrderedDict()
+        self._answers_lock = threading.Lock()
         if not read_only:
             for name, schema in TABLES.items():
                 self._con.execute(_ddl(name, schema))
@@ -86,6 +99,10 @@ class DuckDBEventStore(EventStore):
                 "(name VARCHAR NOT NULL, version VARCHAR NOT NULL)"
             )
 
+    def _fault(self, exc: Exception) -> Exception:
+        """The storage fault ``exc`` amounts to (a full disk...), else ``exc`` itself."""
+        return storage_fault(exc, where=f"the events store {self.path}") or exc
+
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cursor", None)
         if cur is None:
@@ -96,6 +113,40 @@ class DuckDBEventStore(EventStore):
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         return self._cursor().sql(sql, params=params or None).to_arrow_table()
+
+    def query_derived(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        if self.refresh_on_read:
+            return self.query(sql, params)
+        key = (sql, *(params or ()))
+        now = time.monotonic()
+        with self._answers_lock:
+            known = self._answers.get(key)
+            if known is not None:
+                self._answers[key] = (known[0], now)
+                self._answers.move_to_end(key)
+                return known[0]
+        answer = self.query(sql, params)
+        with self._answers_lock:
+            self._answers[key] = (answer, now)
+            while len(self._answers) > _ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+        return answer
+
+    def _answer_anew(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Recompute the answers asked for lately from the refreshed tables, then publish
+        them all at once (until then readers get the previous refresh's answers)."""
+        horizon = time.monotonic() - _ANSWERS_WARM_S
+        with self._answers_lock:
+            recent = [(k, used) for k, (_, used) in self._answers.items() if used >= horizon]
+        fresh: OrderedDict[tuple[Any, ...], tuple[pa.Table, float]] = OrderedDict()
+        for key, used in recent[-_ANSWERS_KEPT:]:
+            sql, params = key[0], list(key[1:])
+            try:
+                fresh[key] = (con.sql(sql, params=params or None).to_arrow_table(), used)
+            except duckdb.Error:  # a table rebuilt under another shape: asked for afresh
+                continue
+        with self._answers_lock:
+            self._answers = fresh
 
     def _write(self, batch: Batch, *, source: str, batch_id: str) -> WriteResult:
         clean = batch.without_locators()
@@ -153,9 +204,9 @@ class DuckDBEventStore(EventStore):
                 con.execute("INSERT INTO deliveries SELECT * FROM _d")
                 con.execute("COMMIT")
                 self._wrote()
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+            except Exception as exc:
+                _rollback(con)
+                raise self._fault(exc) from exc
             finally:
                 for view in ("_keys", "_i", "_t", "_a", "_d"):
                     con.unregister(view)
@@ -216,9 +267,9 @@ class DuckDBEventStore(EventStore):
                     )
                 con.execute("COMMIT")
                 self._wrote()
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+            except Exception as exc:
+                _rollback(con)
+                raise self._fault(exc) from exc
         return int(row[0]) if row else 0
 
     def _wrote(self) -> None:
@@ -302,10 +353,13 @@ class DuckDBEventStore(EventStore):
                         self._refresh(cursor, work)
                 elif work:
                     self._refresh(cursor, work)
+                if work:
+                    self._answer_anew(cursor)
             finally:
                 cursor.close()
             for table in derived.registered():
                 self._fresh.setdefault((table.name, table.version), -1)
+
             with self._changed:
                 self._refreshed_writes = writes
                 self._refreshed_at = started
@@ -363,9 +417,9 @@ class DuckDBEventStore(EventStore):
                 con.execute(f"DELETE FROM {derived.CHANGED_DAYS} WHERE name = ?", [table.name])
                 con.execute(f"DROP TABLE {days}")
             con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+        except Exception as exc:
+            _rollback(con)
+            raise self._fault(exc) from exc
 
     def checkpoint(self) -> None:
         with self._lock:
@@ -391,3 +445,10 @@ def _in_dependency_order(tables: list[derived.DerivedTable]) -> list[derived.Der
     for table in tables:
         visit(table)
     return ordered
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failed statement, keeping the failure that matters: DuckDB has often
+    ended the transaction itself (an I/O error at commit), and saying so would hide why."""
+    with contextlib.suppress(duckdb.TransactionException):
+        con.execute("ROLLBACK")

@@ -2,7 +2,9 @@
 
 ``daytwo serve`` runs one :class:`DerivedRefresher`: it switches its store to read derived
 tables as last refreshed (``refresh_on_read = False``), waits for writes, and refreshes at most
-every ``interval`` seconds, so a burst of batches costs one refresh, not one per batch. Pages
+every ``interval`` seconds, so a burst of batches costs one refresh, not one per batch. Under
+a steady stream of writes it also rests twice as long as its last refresh took, so refreshing
+never takes more than a third of the machine from the writers and readers it serves. Pages
 show :meth:`EventStore.freshness` (how far behind the figures are).
 """
 
@@ -13,8 +15,12 @@ import threading
 import time
 
 from daytwo.store.events.base import EventStore
+from daytwo.store.faults import storage_fault
 
 log = logging.getLogger("daytwo.store")
+
+# After a refresh that took t seconds, the next starts no sooner than REST_FACTOR * t later.
+REST_FACTOR = 2.0
 
 
 class DerivedRefresher:
@@ -27,6 +33,7 @@ class DerivedRefresher:
         self._thread = threading.Thread(target=self._run, name="daytwo-refresher", daemon=True)
         self.refreshes = 0
         self.failures = 0
+        self._last_fault: str | None = None
 
     def start(self) -> None:
         self.store.refresh_on_read = False
@@ -38,23 +45,31 @@ class DerivedRefresher:
         self.store.refresh_on_read = True
 
     def _run(self) -> None:
-        last = 0.0
+        next_at = 0.0
         first = True  # build what is missing and take up what an earlier process left
         while not self._stop.is_set():
             if not first and not self.store.wait_for_writes(timeout=0.5):
                 continue
-            # At most one refresh per interval: writes arriving meanwhile share the next one.
-            wait = last + self.interval - time.monotonic()
+            # Writes arriving meanwhile share the next refresh.
+            wait = next_at - time.monotonic()
             if wait > 0 and self._stop.wait(wait):
                 return
-            last = time.monotonic()
+            started = time.monotonic()
             try:
                 self.store.refresh_derived()
                 self.refreshes += 1
                 first = False
-            except Exception:
+                self._last_fault = None
+                took = time.monotonic() - started
+                next_at = started + max(self.interval, took * (1 + REST_FACTOR))
+            except Exception as exc:
                 # A full disk or a conflict: the days stay pending, the next round retries.
                 self.failures += 1
-                log.exception("refreshing the derived tables failed; retrying")
-                if self._stop.wait(self.interval):
+                fault = storage_fault(exc, where="the events store")
+                if fault is None:
+                    log.exception("refreshing the derived tables failed; retrying")
+                elif fault.message != self._last_fault:
+                    log.warning("refreshing the derived tables: %s Retrying.", fault.message)
+                self._last_fault = fault.message if fault is not None else None
+                if self._stop.wait(max(self.interval, 5.0)):
                     return

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from daytwo.errors import StoreError
+from daytwo.store.faults import storage_fault
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -26,12 +28,26 @@ def migration_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the ledger at ``url`` up to ``revision`` (creating it if needed)."""
-    _prepare(url)
+    """Bring the ledger at ``url`` up to ``revision`` (creating it if needed).
+
+    Whatever stops a migration (a read-only or full disk, a database that is down, a schema
+    written by a newer daytwo, a step that fails) is a :class:`StoreError` naming the cause.
+    """
+    where = f"the ledger at {_safe(url)}"
     try:
+        _prepare(url)
         command.upgrade(migration_config(url), revision)
-    except OperationalError as exc:
-        raise StoreError(f"Cannot migrate the ledger at {_safe(url)}: {exc.orig}") from None
+    except CommandError as exc:
+        if "Can't locate revision" in str(exc):
+            raise StoreError(
+                f"Cannot migrate {where}: its schema was written by a newer daytwo "
+                f"({exc}). Upgrade daytwo, or point it at another ledger."
+            ) from None
+        raise StoreError(f"Cannot migrate {where}: {exc}") from None
+    except (SQLAlchemyError, OSError) as exc:
+        fault = storage_fault(exc, where=where)
+        detail = getattr(exc, "orig", None) or exc
+        raise fault or StoreError(f"Cannot migrate {where}: {detail}") from None
 
 
 def downgrade(url: str, revision: str = "base") -> None:
