@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from daytwo.store.ledger.models import Base
+from daytwo.store.ledger.models import Base, UTCDateTime
 
 
 def _now() -> datetime:
@@ -43,7 +42,7 @@ class Owner(Base):
     team: Mapped[str | None] = mapped_column(String(100), nullable=True)
     contact: Mapped[str] = mapped_column(String(300), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class DefaultOwner(Base):
@@ -69,7 +68,7 @@ class RoutingRule(Base):
     finding_kind: Mapped[str | None] = mapped_column(String(100), nullable=True)
     segment_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     segment_value: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class Item(Base):
@@ -92,17 +91,15 @@ class Item(Base):
     priority: Mapped[str] = mapped_column(String(2))
     score: Mapped[float] = mapped_column(Float)
     breakdown: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    triage_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    fix_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    triaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    fix_shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    triage_due: Mapped[datetime] = mapped_column(UTCDateTime())
+    fix_due: Mapped[datetime] = mapped_column(UTCDateTime())
+    triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    fix_shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolution: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, onupdate=_now
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)
 
 
 class ItemFinding(Base):
@@ -116,8 +113,8 @@ class ItemFinding(Base):
     fingerprint: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(100))
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class Change(Base):
@@ -131,16 +128,16 @@ class Change(Base):
     title: Mapped[str] = mapped_column(String(300))
     rationale: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str] = mapped_column(String(200))
-    shipped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    shipped_at: Mapped[datetime] = mapped_column(UTCDateTime())
     journeys: Mapped[list[str]] = mapped_column(JSON, default=list)
     control_journeys: Mapped[list[str]] = mapped_column(JSON, default=list)
     metric: Mapped[str] = mapped_column(String(100))
     window_days: Mapped[int] = mapped_column(Integer)
     verdict: Mapped[str] = mapped_column(String(16))  # pending | improved | regressed | ...
     impact: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    measured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    measured_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     recorded_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class ChangeItem(Base):
@@ -178,11 +175,11 @@ class Feedback(Base):
     item_id: Mapped[int | None] = mapped_column(
         ForeignKey("items.id", ondelete="SET NULL"), nullable=True
     )
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ack_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    action_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ack_due: Mapped[datetime] = mapped_column(UTCDateTime())
+    action_due: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolution: Mapped[str] = mapped_column(Text, default="")
     recorded_by: Mapped[str] = mapped_column(String(200))
 
@@ -196,7 +193,7 @@ class BacklogEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(16))  # item | feedback | change | owner | rule
     subject_id: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(32))
     before: Mapped[str | None] = mapped_column(String(300), nullable=True)

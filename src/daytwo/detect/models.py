@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from daytwo.store.ledger.models import Base, _now
+from daytwo.store.ledger.models import Base, UTCDateTime, _now
 
 # A finding's life: open when first seen, resolved when a run no longer sees it, regressed when
 # a resolved problem comes back (and stays regressed while it is seen).
@@ -44,16 +44,14 @@ class FindingRecord(Base):
     impact_customers: Mapped[float] = mapped_column(Float, default=0.0)
     impact_agents: Mapped[float] = mapped_column(Float, default=0.0)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     times_seen: Mapped[int] = mapped_column(Integer, default=1)
     regressions: Mapped[int] = mapped_column(Integer, default=0)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, onupdate=_now
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)
 
 
 class AnalysisRun(Base):
@@ -65,11 +63,11 @@ class AnalysisRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     deployment: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), default="running")
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The analysed period: data started from ``since`` up to ``data_through``.
-    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    data_through: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    data_through: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     interactions: Mapped[int] = mapped_column(Integer, default=0)
     detectors: Mapped[list[str]] = mapped_column(JSON, default=list)
     findings_new: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from daytwo.store.ledger.models import Base, _now
+from daytwo.store.ledger.models import Base, UTCDateTime, _now
 
 GAP_KINDS = ("new_intent", "missing_knowledge", "misrouting", "off_topic")
 GAP_STATUSES = ("open", "gone")
@@ -28,10 +28,10 @@ class GapRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     deployment: Mapped[str] = mapped_column(String(100))
     encoder: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    data_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    data_through: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    data_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    data_through: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     candidates: Mapped[int] = mapped_column(Integer, default=0)
     clustered: Mapped[int] = mapped_column(Integer, default=0)
     gaps: Mapped[int] = mapped_column(Integer, default=0)
@@ -64,14 +64,12 @@ class GapRecord(Base):
     examples: Mapped[list[Any]] = mapped_column(JSON, default=list)
     centroid: Mapped[list[Any]] = mapped_column(JSON, default=list)
     encoder: Mapped[str] = mapped_column(String(64))
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     runs_seen: Mapped[int] = mapped_column(Integer, default=1)
     last_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, onupdate=_now
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)
 
 
 class GapMember(Base):
@@ -84,5 +82,5 @@ class GapMember(Base):
     )
     interaction_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     similarity: Mapped[float] = mapped_column(Float)
