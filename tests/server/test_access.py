@@ -127,11 +127,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def _url(path: str, deployment: str) -> str:
-    filled = re.sub(
-        r"\{(\w+)(?::\w+)?\}",
-        lambda m: deployment if m.group(1) in ("deployment", "name") else "x1",
-        path,
-    )
+    def fill(m: re.Match[str]) -> str:
+        if m.group(1) in ("deployment", "name"):
+            return deployment
+        return "1" if m.group(2) == ":int" else "x1"  # a row id must look like one
+
+    filled = re.sub(r"\{(\w+)(:\w+)?\}", fill, path)
     return f"{filled}?deployment={deployment}"
 
 

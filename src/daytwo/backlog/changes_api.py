@@ -12,6 +12,7 @@ from daytwo.backlog.api import MANAGE, READ, ActorDep, PolicyDep
 from daytwo.backlog.schemas import ChangeCreate, ChangePublic
 from daytwo.http.access import Scope, check_deployments, granted
 from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.params import RowId
 from daytwo.store.ledger import Ledger
 
 router = APIRouter(prefix="/api/v1/changes", tags=["changes"])
@@ -21,7 +22,7 @@ class ItemsIn(BaseModel):
     items: list[int]
 
 
-def change_in_reach(request: Request, ledger: Ledger, change_id: int, scope: Scope) -> None:
+def change_in_reach(request: Request, ledger: Ledger, change_id: RowId, scope: Scope) -> None:
     check_deployments(request, scope, [changes.get_change(ledger, change_id).deployment])
 
 
@@ -58,21 +59,23 @@ def record_change(
     return out
 
 
-@router.get("/{change_id}", response_model=ChangePublic, summary="One change", dependencies=READ)
-def get_change(request: Request, change_id: int, ledger: LedgerDep) -> ChangePublic:
+@router.get(
+    "/{change_id:int}", response_model=ChangePublic, summary="One change", dependencies=READ
+)
+def get_change(request: Request, change_id: RowId, ledger: LedgerDep) -> ChangePublic:
     change_in_reach(request, ledger, change_id, Scope.read)
     return changes.get_change(ledger, change_id)
 
 
 @router.post(
-    "/{change_id}/impact",
+    "/{change_id:int}/impact",
     response_model=ChangePublic,
     summary="Measure impact now",
     dependencies=MANAGE,
 )
 def measure(
     request: Request,
-    change_id: int,
+    change_id: RowId,
     ledger: LedgerDep,
     events: EventsDep,
     policy: PolicyDep,
@@ -85,14 +88,14 @@ def measure(
 
 
 @router.post(
-    "/{change_id}/items",
+    "/{change_id:int}/items",
     response_model=ChangePublic,
     summary="Link items it fixes",
     dependencies=MANAGE,
 )
 def link_items(
     request: Request,
-    change_id: int,
+    change_id: RowId,
     spec: ItemsIn,
     ledger: LedgerDep,
     policy: PolicyDep,

@@ -23,6 +23,7 @@ from daytwo.deployments.service import list_deployments
 from daytwo.errors import DaytwoError
 from daytwo.http.access import Scope, check_deployments, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.params import RowId
 from daytwo.http.templating import templates
 from daytwo.metrics.catalog import REGISTRY
 
@@ -121,9 +122,9 @@ def backlog_page(
     )
 
 
-@router.get("/backlog/{item_id}", response_class=HTMLResponse, dependencies=READ)
+@router.get("/backlog/{item_id:int}", response_class=HTMLResponse, dependencies=READ)
 def item_page(
-    request: Request, item_id: int, ledger: LedgerDep, error: str | None = None
+    request: Request, item_id: RowId, ledger: LedgerDep, error: str | None = None
 ) -> HTMLResponse:
     """One item: the score formula with its numbers, evidence, history, changes, feedback."""
     item_in_reach(request, ledger, item_id, Scope.read)
@@ -145,10 +146,10 @@ def item_page(
     )
 
 
-@router.post("/backlog/{item_id}/move", dependencies=MANAGE)
+@router.post("/backlog/{item_id:int}/move", dependencies=MANAGE)
 def move_form(
     request: Request,
-    item_id: int,
+    item_id: RowId,
     ledger: LedgerDep,
     policy: PolicyDep,
     actor: ActorDep,
@@ -163,10 +164,10 @@ def move_form(
     return _back(f"/backlog/{item_id}")
 
 
-@router.post("/backlog/{item_id}/assign", dependencies=MANAGE)
+@router.post("/backlog/{item_id:int}/assign", dependencies=MANAGE)
 def assign_form(
     request: Request,
-    item_id: int,
+    item_id: RowId,
     ledger: LedgerDep,
     actor: ActorDep,
     owner: Annotated[str, Form()],
@@ -180,10 +181,10 @@ def assign_form(
     return _back(f"/backlog/{item_id}")
 
 
-@router.post("/backlog/{item_id}/comment", dependencies=FEEDBACK)
+@router.post("/backlog/{item_id:int}/comment", dependencies=FEEDBACK)
 def comment_form(
     request: Request,
-    item_id: int,
+    item_id: RowId,
     ledger: LedgerDep,
     actor: ActorDep,
     text: Annotated[str, Form()],
@@ -279,8 +280,8 @@ def record_form(
     return _back(f"/changes/{out.id}")
 
 
-@router.get("/changes/{change_id}", response_class=HTMLResponse, dependencies=READ)
-def change_page(request: Request, change_id: int, ledger: LedgerDep) -> HTMLResponse:
+@router.get("/changes/{change_id:int}", response_class=HTMLResponse, dependencies=READ)
+def change_page(request: Request, change_id: RowId, ledger: LedgerDep) -> HTMLResponse:
     """One change: its scope, control, verdict and the evidence charted."""
     change_in_reach(request, ledger, change_id, Scope.read)
     change = changes.get_change(ledger, change_id)
@@ -302,10 +303,10 @@ def change_page(request: Request, change_id: int, ledger: LedgerDep) -> HTMLResp
     )
 
 
-@router.post("/changes/{change_id}/impact", dependencies=MANAGE)
+@router.post("/changes/{change_id:int}/impact", dependencies=MANAGE)
 def measure_form(
     request: Request,
-    change_id: int,
+    change_id: RowId,
     ledger: LedgerDep,
     events: EventsDep,
     policy: PolicyDep,
@@ -415,9 +416,9 @@ def sync_form(
     return _back("/feedback", deployment=deployment, synced=str(done.added))
 
 
-@router.post("/feedback/{feedback_id}/acknowledge", dependencies=MANAGE)
+@router.post("/feedback/{feedback_id:int}/acknowledge", dependencies=MANAGE)
 def ack_form(
-    request: Request, feedback_id: int, ledger: LedgerDep, actor: ActorDep
+    request: Request, feedback_id: RowId, ledger: LedgerDep, actor: ActorDep
 ) -> RedirectResponse:
     try:
         feedback_in_reach(request, ledger, feedback_id, Scope.manage)
@@ -427,10 +428,10 @@ def ack_form(
     return _back("/feedback")
 
 
-@router.post("/feedback/{feedback_id}/link", dependencies=MANAGE)
+@router.post("/feedback/{feedback_id:int}/link", dependencies=MANAGE)
 def link_form(
     request: Request,
-    feedback_id: int,
+    feedback_id: RowId,
     ledger: LedgerDep,
     actor: ActorDep,
     item_id: Annotated[int, Form()],
@@ -443,10 +444,10 @@ def link_form(
     return _back("/feedback")
 
 
-@router.post("/feedback/{feedback_id}/close", dependencies=MANAGE)
+@router.post("/feedback/{feedback_id:int}/close", dependencies=MANAGE)
 def close_form(
     request: Request,
-    feedback_id: int,
+    feedback_id: RowId,
     ledger: LedgerDep,
     actor: ActorDep,
     resolution: Annotated[str, Form()],

@@ -47,7 +47,7 @@ def search(
     )
 
 
-@router.get("/{interaction_id}", response_model=Transcript, summary="One transcript")
+@router.get("/{interaction_id:path}", response_model=Transcript, summary="One transcript")
 def transcript(
     interaction_id: str,
     events: EventsDep,

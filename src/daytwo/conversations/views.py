@@ -52,7 +52,7 @@ def conversations_page(request: Request, ledger: LedgerDep, events: EventsDep) -
     return templates.TemplateResponse(request, "conversations.html", context)
 
 
-@router.get("/conversations/{deployment}/{interaction_id}", response_class=HTMLResponse)
+@router.get("/conversations/{deployment}/{interaction_id:path}", response_class=HTMLResponse)
 def transcript_page(
     deployment: str, interaction_id: str, request: Request, ledger: LedgerDep, events: EventsDep
 ) -> HTMLResponse:

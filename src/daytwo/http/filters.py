@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 STATUS_LABEL = {
     "on_target": "on target",
@@ -75,7 +76,14 @@ def sparkline(values: list[float | None], width: int = 120, height: int = 28) ->
     return " ".join(points)
 
 
+def path_segment(value: object) -> str:
+    """``value`` as one URL path segment: every reserved character encoded, ``/`` included
+    (Jinja's ``urlencode`` keeps ``/``, which splits an id like ``a/b`` into two segments)."""
+    return quote(str(value), safe="")
+
+
 def install(env: Any) -> None:
+    env.filters["segment"] = path_segment
     env.filters["value"] = fmt_value
     env.filters["delta"] = fmt_delta
     env.filters["trend"] = trend_class

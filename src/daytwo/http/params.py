@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 
 from daytwo.errors import InputError, NotFoundError
 from daytwo.http.deps import EventsDep
 from daytwo.interactions.slice import Slice
 
 DEFAULT_DAYS = 28
+# The largest row id a ledger can hold (a signed 64-bit integer).
+MAX_ROW_ID = 2**63 - 1
+
+#: A ledger row id in a path (routes write it ``{name:int}``, so a word there matches another
+#: route or none): 1 to 2**63 - 1; outside that, 422, never a database error.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id (1 to 2**63 - 1).")]
 
 
 def _instant(value: str, name: str, *, end: bool) -> datetime:

@@ -38,7 +38,7 @@ def journeys_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
     return templates.TemplateResponse(request, "journeys.html", context)
 
 
-@router.get("/journeys/{journey}", response_class=HTMLResponse)
+@router.get("/journeys/{journey:path}", response_class=HTMLResponse)
 def journey_page(
     journey: str, request: Request, ledger: LedgerDep, events: EventsDep
 ) -> HTMLResponse:
