@@ -105,7 +105,8 @@ def test_api_lists_and_filters(settings: Settings, client: TestClient) -> None:
     high = client.get("/api/v1/findings", params={"severity": "high"}).json()
     assert all(f["severity_level"] >= Severity.high for f in high)
     bad = client.get("/api/v1/findings", params={"severity": "urgent"})
-    assert bad.status_code == 400
+    assert bad.status_code == 422  # the schema lists the severities
+    assert client.get("/api/v1/findings/99999999999999999999").status_code == 422
     assert client.get("/api/v1/findings/999999").status_code == 404
     runs = client.get("/api/v1/findings/runs").json()
     assert runs[0]["status"] == "ok"
@@ -294,3 +295,54 @@ def test_an_earlier_gap_is_continued_once_by_the_closest(ledger_url: str) -> Non
     assert rows["Knowledge gap: deposit set"].times_seen == 2
     assert rows["Knowledge gap: set deposit"].times_seen == 1
     ledger.dispose()
+
+
+def test_a_backfill_is_analysed_as_of_the_days_it_touched(data_dir: Path) -> None:
+    """New data is what was delivered since the last run, whatever its started_at: a batch
+    imported for an earlier day is analysed, as of that day and as of the latest data."""
+    from daytwo.ingest.decode import decode_json
+    from daytwo.ingest.service import ingest
+    from daytwo.pipeline.run import NOTHING_NEW, analyze
+    from daytwo.store.events import open_event_store
+    from tests.factory import interaction
+
+    settings = Settings(data_dir=data_dir)
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        with open_event_store(settings.resolved_events_url) as events:
+            first = analyze(settings, ledger, events, trigger="cli", deployment="care-bot")
+            assert [o.skipped for o in first] == [None]
+            latest = first[0].as_of
+            assert [
+                o.skipped
+                for o in analyze(settings, ledger, events, trigger="cli", deployment="care-bot")
+            ] == [NOTHING_NEW]
+            # A backfill for a day five days back: the latest started_at does not move.
+            day = (latest - timedelta(days=5)).date()
+            start = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+            late = [
+                interaction(
+                    i,
+                    deployment="care-bot",
+                    id=f"backfill-{i}",
+                    started_at=(start + timedelta(minutes=i)).isoformat(),
+                    ended_at=(start + timedelta(minutes=i, seconds=90)).isoformat(),
+                    turns=2,
+                )
+                for i in range(40)
+            ]
+            for rec in late:
+                for turn in rec["turns"]:
+                    del turn["ts"]
+            result = ingest(events, decode_json(orjson.dumps(late)), source="backfill")
+            assert result.accepted == 40
+            again = analyze(settings, ledger, events, trigger="cli", deployment="care-bot")
+            assert [o.skipped for o in again] == [None, None]
+            end_of_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            assert [o.as_of for o in again] == [end_of_day, latest]
+            assert [
+                o.skipped
+                for o in analyze(settings, ledger, events, trigger="cli", deployment="care-bot")
+            ] == [NOTHING_NEW]
+    finally:
+        ledger.dispose()

@@ -19,6 +19,7 @@ from daytwo.detect.findings import Finding
 from daytwo.detect.gaps.service import RefreshResult, refresh_gaps
 from daytwo.detect.registry import Detector, select
 from daytwo.detect.runner import Progress, analysis_window, detect_and_record
+from daytwo.detect.schemas import RunPublic
 from daytwo.errors import NotFoundError
 from daytwo.pipeline.context import AnalysisContext, Trigger
 from daytwo.pipeline.plugins import consumers, plugin_manager
@@ -30,6 +31,8 @@ log = logging.getLogger("daytwo.pipeline")
 
 # Why a deployment was not analysed at all: it has no interactions.
 NO_DATA = "no data"
+# Why it was not analysed again: nothing was delivered since its last run.
+NOTHING_NEW = "no new data since the last run"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +65,11 @@ def analyze(
     """Analyse each deployment (or one) as of ``as_of`` (default: its latest data), record the
     findings and hand every recorded run to the consumers.
 
-    Incremental: a deployment whose data has not moved since its last run is skipped (unless
-    ``force``). With ``since``, the analysis is replayed as of the end of every day from
-    ``since`` on, so findings carry the day they first appeared; repeating it changes nothing.
+    Incremental, by what arrived: a deployment to which nothing was delivered since its last
+    run is skipped (unless ``force``), and one that received a backfill is analysed as of each
+    day the backfill touched too (see :func:`_days_to_analyse`). With ``since``, the analysis
+    is replayed as of the end of every day from ``since`` on, so findings carry the day they
+    first appeared; repeating it changes nothing.
     """
     manager = plugin_manager()  # loads the contributed detectors too
     registered = {d.name: d for d in list_deployments(ledger)}
@@ -81,11 +86,20 @@ def analyze(
             continue
         dep = registered.get(name)
         end = as_of or min(datetime.now(UTC), vol.last_started_at + timedelta(seconds=1))
-        days = _replay_days(since, end) if since else [end]
+        if since:
+            days = _replay_days(since, end)
+        else:
+            previous = service.last_run(ledger, name)
+            days = [end] if force else _days_to_analyse(events, name, previous, chosen, end)
+            if not days:
+                outcomes.append(
+                    RunOutcome(name, previous.id if previous else None, end, skipped=NOTHING_NEW)
+                )
+                continue
         for at in days:
             outcome, window = _analyze_one(
                 ledger, events, name, dep, vol.first_started_at, at, chosen,
-                force=force or since is not None, progress=progress, since=since,
+                progress=progress, since=since,
             )  # fmt: skip
             if window is not None and outcome.run_id is not None and outcome.recorded is not None:
                 ctx = AnalysisContext(
@@ -105,6 +119,35 @@ def analyze(
                 outcome = replace(outcome, failed_consumers=hand_over(manager, ctx))
             outcomes.append(outcome)
     return outcomes
+
+
+def _days_to_analyse(
+    events: EventStore,
+    name: str,
+    previous: RunPublic | None,
+    chosen: Sequence[Detector[Any]],
+    end: datetime,
+) -> list[datetime]:
+    """When to analyse ``name`` as of, decided by what arrived since its last run.
+
+    New data means new deliveries, whatever their ``started_at``: a backfill of an earlier
+    day is analysed as of the end of each day it touched, then as of ``end``; nothing
+    delivered since the last run (and no later ``end`` asked for) means nothing to do.
+    """
+    if previous is None or set(previous.detectors) != {d.id for d in chosen}:
+        return [end]
+    touched = events.arrived_since(name, _aware(previous.started_at))
+    ahead = previous.data_through is None or _aware(previous.data_through) < end
+    if not touched and not ahead:
+        return []
+    earlier = sorted(
+        {
+            datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=1)
+            for day in touched
+            if datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=1) < end
+        }
+    )
+    return [*earlier, end]
 
 
 def _replay_days(since: datetime, end: datetime) -> list[datetime]:
@@ -127,7 +170,6 @@ def _analyze_one(
     at: datetime,
     chosen: Sequence[Detector[Any]],
     *,
-    force: bool,
     progress: Progress | None,
     since: datetime | None,
 ) -> tuple[RunOutcome, Window | None]:
@@ -136,15 +178,6 @@ def _analyze_one(
     window = analysis_window(dep, first_data, at)
     if window is None:
         return RunOutcome(name, None, at, skipped="not enough history past the baseline"), None
-    previous = service.last_run(ledger, name)
-    if (
-        not force
-        and previous is not None
-        and previous.data_through is not None
-        and _aware(previous.data_through) >= at
-        and set(previous.detectors) == {d.id for d in chosen}
-    ):
-        return RunOutcome(name, previous.id, at, skipped="no new data since the last run"), None
     info = DeploymentInfo(
         name,
         kind=str(dep.kind) if dep else "virtual_agent",

@@ -175,4 +175,14 @@ def test_a_gap_lists_each_wording_once_with_how_often_it_was_used(
     assert len(gap.wordings) == len(CRYPTO)
     assert gap.members is not None
     assert len(gap.members) == gap.volume
+def test_a_backfill_into_the_window_is_new_data(events: EventStore, ledger: Ledger) -> None:
+    """Runs decide by what was delivered, not by the latest started_at."""
+    store(events, traffic(days_ago=1, solar=False))
+    refresh_gaps(ledger, events, "care-bot", encoder="wordllama")
+    assert refresh_gaps(ledger, events, "care-bot", encoder="wordllama").skipped is not None
+    # Solar's conversations arrive late, dated ten days back: the latest data stays put.
+    store(events, traffic(offset=5000, days_ago=10))
+    backfilled = refresh_gaps(ledger, events, "care-bot", encoder="wordllama")
+    assert backfilled.skipped is None
+    assert any("solar" in g.label for g in list_gaps(ledger, events, "care-bot"))
     ledger.dispose()

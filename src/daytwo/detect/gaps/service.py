@@ -239,6 +239,7 @@ def refresh_gaps(
     if window_days < 1:
         raise InputError("The gaps window must be at least one day.")
     params = params or GapParams()
+    read_at = datetime.now(UTC)  # deliveries after this are new to the next run
     latest = latest_data(events, deployment)
     if latest is None:
         raise NotFoundError(f"Deployment {deployment!r} has no interactions.")
@@ -250,6 +251,8 @@ def refresh_gaps(
         and previous_run.data_through is not None
         and _aware(previous_run.data_through) >= end
         and previous_run.encoder == encoder
+        # New data is what was delivered since, whatever its dates (a backfill too).
+        and not events.arrived_since(deployment, _aware(previous_run.started_at))
     ):
         return RefreshResult(deployment, previous_run.id, skipped="no new data since the last run")
     start = end - timedelta(days=window_days)
@@ -267,7 +270,7 @@ def refresh_gaps(
         previous=previous,
         params=params,
     )
-    return _record(ledger, deployment, encoder, cand, found, previous, start, end)
+    return _record(ledger, deployment, encoder, cand, found, previous, start, end, read_at)
 
 
 def _record(
@@ -279,6 +282,7 @@ def _record(
     previous: Sequence[PreviousGap],
     start: datetime,
     end: datetime,
+    read_at: datetime,
 ) -> RefreshResult:
     now = datetime.now(UTC)
     gaps = found_gaps.gaps
@@ -290,7 +294,7 @@ def _record(
         run = GapRun(
             deployment=deployment,
             encoder=encoder,
-            started_at=now,
+            started_at=read_at,
             finished_at=now,
             data_start=start,
             data_through=end,

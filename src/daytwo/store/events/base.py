@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
@@ -164,6 +164,17 @@ class EventStore(abc.ABC):
             """
         )
         return [DeploymentVolume(**row) for row in table.to_pylist()]
+
+    def arrived_since(self, deployment: str, since: datetime) -> list[date]:
+        """The days (of ``started_at``) of the interactions of ``deployment`` delivered after
+        ``since``, whatever their dates: what a backfill or a late batch touched."""
+        table = self.query(
+            "SELECT DISTINCT CAST(i.started_at AS DATE) AS day FROM interactions i "
+            "WHERE i.deployment = ? AND i.interaction_id IN (SELECT d.interaction_id "
+            "FROM deliveries d WHERE d.deployment = ? AND d.received_at > ?) ORDER BY day",
+            [deployment, deployment, since],
+        )
+        return [d for d in table["day"].to_pylist() if d is not None]
 
     def count(self, table: str, deployment: str | None = None) -> int:
         if table not in TABLES:
