@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from daytwo.errors import StorageFull
 from daytwo.ingest.decode import decode_json
 from daytwo.store.events import EventStore, open_event_store
 from tests.factory import interaction
@@ -57,7 +58,7 @@ def test_a_failed_write_leaves_nothing_behind(
 ) -> None:
     events.write(_batch([interaction(0)]), source="t", batch_id="0")
     monkeypatch.setattr(events, "_con", _FailingConnection(events._con))  # type: ignore[attr-defined]
-    with pytest.raises(RuntimeError, match="disk full"):
+    with pytest.raises(StorageFull, match="is full: nothing was written"):
         events.write(_batch([interaction(0, turns=7), interaction(1)]), source="t", batch_id="x")
     monkeypatch.undo()
     assert events.count("interactions") == 1

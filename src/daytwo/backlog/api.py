@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import StringConstraints
 
 from daytwo.backlog import owners, service
+from daytwo.backlog.calc import Priority, Status
 from daytwo.backlog.intake import FindingFacts, absorb_finding, link_finding
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.raised import raised_findings
@@ -32,6 +34,7 @@ from daytwo.backlog.schemas import (
 )
 from daytwo.http.access import Scope, check_deployments, granted, requires
 from daytwo.http.deps import LedgerDep, SettingsDep
+from daytwo.http.params import RowId
 from daytwo.store.ledger import Ledger
 
 API = "api"
@@ -63,7 +66,7 @@ MANAGE = [requires(Scope.manage)]
 FEEDBACK = [requires(Scope.feedback)]
 
 
-def item_in_reach(request: Request, ledger: Ledger, item_id: int, scope: Scope) -> None:
+def item_in_reach(request: Request, ledger: Ledger, item_id: RowId, scope: Scope) -> None:
     """Refuse an item of a deployment the requester has no ``scope`` on (403)."""
     check_deployments(request, scope, [service.deployment_of(ledger, item_id)])
 
@@ -83,9 +86,9 @@ def list_items(
     ledger: LedgerDep,
     deployment: Annotated[str | None, Query()] = None,
     owner: Annotated[str | None, Query(description="Owner handle.")] = None,
-    priority: Annotated[str | None, Query(description="P1..P4")] = None,
+    priority: Annotated[Priority | None, Query(description="P1..P4")] = None,
     journey: Annotated[str | None, Query()] = None,
-    status_: Annotated[str | None, Query(alias="status")] = None,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
     overdue: Annotated[bool, Query(description="Only items past an SLA.")] = False,
 ) -> list[ItemPublic]:
     """Items, highest score first (of the deployments the requester may see)."""
@@ -162,28 +165,30 @@ def from_finding(
     return Absorbed(item=item, created=created)
 
 
-@items_router.get("/{item_id}", response_model=ItemDetail, summary="One item", dependencies=READ)
-def get_item(request: Request, item_id: int, ledger: LedgerDep) -> ItemDetail:
+@items_router.get(
+    "/{item_id:int}", response_model=ItemDetail, summary="One item", dependencies=READ
+)
+def get_item(request: Request, item_id: RowId, ledger: LedgerDep) -> ItemDetail:
     item_in_reach(request, ledger, item_id, Scope.read)
     return service.get_item(ledger, item_id)
 
 
 @items_router.patch(
-    "/{item_id}", response_model=ItemPublic, summary="Edit title or text", dependencies=MANAGE
+    "/{item_id:int}", response_model=ItemPublic, summary="Edit title or text", dependencies=MANAGE
 )
 def update_item(
-    request: Request, item_id: int, spec: ItemUpdate, ledger: LedgerDep, actor: ActorDep
+    request: Request, item_id: RowId, spec: ItemUpdate, ledger: LedgerDep, actor: ActorDep
 ) -> ItemPublic:
     item_in_reach(request, ledger, item_id, Scope.manage)
     return service.update_item(ledger, item_id, spec, actor=actor)
 
 
 @items_router.post(
-    "/{item_id}/move", response_model=ItemPublic, summary="Change status", dependencies=MANAGE
+    "/{item_id:int}/move", response_model=ItemPublic, summary="Change status", dependencies=MANAGE
 )
 def move_item(
     request: Request,
-    item_id: int,
+    item_id: RowId,
     spec: MoveIn,
     ledger: LedgerDep,
     policy: PolicyDep,
@@ -195,38 +200,38 @@ def move_item(
 
 
 @items_router.post(
-    "/{item_id}/assign", response_model=ItemPublic, summary="Change owner", dependencies=MANAGE
+    "/{item_id:int}/assign", response_model=ItemPublic, summary="Change owner", dependencies=MANAGE
 )
 def assign_item(
-    request: Request, item_id: int, spec: AssignIn, ledger: LedgerDep, actor: ActorDep
+    request: Request, item_id: RowId, spec: AssignIn, ledger: LedgerDep, actor: ActorDep
 ) -> ItemPublic:
     item_in_reach(request, ledger, item_id, Scope.manage)
     return service.assign_item(ledger, item_id, spec.owner, actor=actor, note=spec.note)
 
 
 @items_router.post(
-    "/{item_id}/comments",
+    "/{item_id:int}/comments",
     response_model=ItemDetail,
     status_code=status.HTTP_201_CREATED,
     summary="Comment",
     dependencies=FEEDBACK,
 )
 def comment(
-    request: Request, item_id: int, spec: CommentIn, ledger: LedgerDep, actor: ActorDep
+    request: Request, item_id: RowId, spec: CommentIn, ledger: LedgerDep, actor: ActorDep
 ) -> ItemDetail:
     item_in_reach(request, ledger, item_id, Scope.feedback)
     return service.comment_item(ledger, item_id, spec.text, actor=actor)
 
 
 @items_router.post(
-    "/{item_id}/findings",
+    "/{item_id:int}/findings",
     response_model=ItemPublic,
     summary="Join a finding to this item",
     dependencies=MANAGE,
 )
 def join_finding(
     request: Request,
-    item_id: int,
+    item_id: RowId,
     spec: FindingIn,
     ledger: LedgerDep,
     policy: PolicyDep,
@@ -309,17 +314,20 @@ def route(
     deployment: Annotated[str, Query()],
     journey: Annotated[str | None, Query()] = None,
     kind: Annotated[str | None, Query(description="Finding kind.")] = None,
-    segment: Annotated[list[str] | None, Query(description="key:value")] = None,
+    segment: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^[^:]+:")]] | None,
+        Query(description="key:value, e.g. site:leeds"),
+    ] = None,
 ) -> Routed:
-    segments = dict(s.split(":", 1) for s in segment or [] if ":" in s)
+    segments = dict(s.split(":", 1) for s in segment or [])
     return owners.route(ledger, deployment, journey, kind, segments)
 
 
 @rules_router.delete(
-    "/{rule_id}",
+    "/{rule_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a routing rule",
     dependencies=MANAGE,
 )
-def delete_rule(rule_id: int, ledger: LedgerDep, actor: ActorDep) -> None:
+def delete_rule(rule_id: RowId, ledger: LedgerDep, actor: ActorDep) -> None:
     owners.delete_rule(ledger, rule_id, actor=actor)

@@ -7,6 +7,7 @@ changes (difference-in-differences) is in :mod:`daytwo.backlog.impact_calc`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,6 +107,19 @@ class PriorityParams:
             raise InputError("Give one severity factor per severity (info..critical).")
 
 
+# Weekly volumes and populations beyond this are no real deployment's (and their products
+# would overflow to infinity); a score is capped at MAX_SCORE for the same reason.
+MAX_VOLUME = 1e12
+MAX_SCORE = 1e15
+
+
+def bounded(value: float) -> float:
+    """``value`` as a weekly quantity a priority can use: finite, 0 to MAX_VOLUME."""
+    if math.isnan(value) or value < 0:
+        return 0.0
+    return min(value, MAX_VOLUME)
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     """What a priority is computed from: a finding's numbers, or a manual item's estimate."""
@@ -122,6 +136,17 @@ class Signal:
     kind: str | None = None
 
     def __post_init__(self) -> None:
+        quantities = (
+            self.volume_per_week,
+            self.customers_per_week,
+            self.agents_per_week,
+            self.confidence,
+            self.units_per_occurrence,
+        )
+        if not all(math.isfinite(q) for q in quantities):
+            raise InputError("Volumes, populations and confidence must be finite numbers.")
+        if max(self.volume_per_week, self.customers_per_week, self.agents_per_week) > MAX_VOLUME:
+            raise InputError(f"Volumes and populations must be at most {MAX_VOLUME:g} a week.")
         if self.volume_per_week < 0 or self.customers_per_week < 0 or self.agents_per_week < 0:
             raise InputError("Volumes and populations cannot be negative.")
         if not 0 <= self.confidence <= 1:
@@ -201,8 +226,10 @@ def compute_priority(
     sev = params.severity_factors[signal.severity]
     trend = params.trend_factors[TREND_LABELS.index(signal.trend)]
     population = signal.customers_per_week + signal.agents_per_week
-    weekly_cost = signal.volume_per_week * cost
+    weekly_cost = min(signal.volume_per_week * cost, MAX_SCORE)
     score = weekly_cost * sev * trend * signal.confidence + params.population_weight * population
+    if not math.isfinite(score) or score > MAX_SCORE:
+        score = MAX_SCORE  # a cost model of absurd size: the top score, never infinity
     terms = (
         Term("volume per week", signal.volume_per_week, "affected occurrences per week"),
         Term("cost per occurrence", cost, cost_note),

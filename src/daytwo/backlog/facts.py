@@ -3,11 +3,12 @@ detectors recorded, or one an item keeps as a snapshot, becomes one."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from daytwo.backlog.calc import TREND_LABELS, Signal
+from daytwo.backlog.calc import TREND_LABELS, Signal, bounded
 from daytwo.backlog.service import json_ready
 from daytwo.detect.schemas import FindingPublic
 from daytwo.metrics.catalog import REGISTRY
@@ -43,13 +44,16 @@ class FindingFacts:
     def signal(self) -> Signal:
         # A resolved finding affects nobody any more: it keeps its item, not its weight.
         gone = self.status == "resolved"
+        # A finding's numbers come from data: bounded, so no data can make a score infinite.
         return Signal(
-            volume_per_week=0.0 if gone else self.volume_per_week,
+            volume_per_week=0.0 if gone else bounded(self.volume_per_week),
             severity=self.severity,
-            confidence=self.confidence,
+            confidence=min(1.0, max(0.0, self.confidence))
+            if math.isfinite(self.confidence)
+            else 0.0,
             trend=self.trend,
-            customers_per_week=0.0 if gone else self.customers_per_week,
-            agents_per_week=0.0 if gone else self.agents_per_week,
+            customers_per_week=0.0 if gone else bounded(self.customers_per_week),
+            agents_per_week=0.0 if gone else bounded(self.agents_per_week),
             metric=self.metric,
             kind=self.kind,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import select
@@ -22,7 +22,13 @@ from daytwo.backlog.calc import theme_for
 from daytwo.backlog.models import Feedback, Item
 from daytwo.backlog.owners import registered_deployment
 from daytwo.backlog.policy import BacklogPolicy
-from daytwo.backlog.schemas import FeedbackCreate, FeedbackPublic, SyncResult, ThemeRow
+from daytwo.backlog.schemas import (
+    FeedbackCreate,
+    FeedbackKind,
+    FeedbackPublic,
+    SyncResult,
+    ThemeRow,
+)
 from daytwo.backlog.service import _aware, get_row, now_utc
 from daytwo.errors import ConflictError, InputError, NotFoundError
 from daytwo.store.events import EventStore
@@ -176,7 +182,7 @@ def sync_customer_feedback(
             spec = FeedbackCreate(
                 deployment=deployment,
                 source="customer",
-                kind=kind,
+                kind=cast(FeedbackKind, kind),
                 text=text,
                 interaction_id=str(r["interaction_id"]),
                 rating=r["csat"],

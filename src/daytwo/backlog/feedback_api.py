@@ -13,11 +13,14 @@ from daytwo.backlog.schemas import (
     FeedbackCreate,
     FeedbackLinkIn,
     FeedbackPublic,
+    FeedbackSource,
+    FeedbackStatus,
     SyncResult,
     ThemeRow,
 )
 from daytwo.http.access import Scope, check_deployments, current_principal, granted
 from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.params import RowId
 from daytwo.store.ledger import Ledger
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
@@ -29,7 +32,7 @@ def reach(request: Request) -> frozenset[str] | None:
     return frozenset() if principal is None else principal.deployments
 
 
-def feedback_in_reach(request: Request, ledger: Ledger, feedback_id: int, scope: Scope) -> None:
+def feedback_in_reach(request: Request, ledger: Ledger, feedback_id: RowId, scope: Scope) -> None:
     check_deployments(request, scope, [feedback.get_feedback(ledger, feedback_id).deployment])
 
 
@@ -38,9 +41,9 @@ def list_feedback(
     request: Request,
     ledger: LedgerDep,
     deployment: Annotated[str | None, Query()] = None,
-    status_: Annotated[str | None, Query(alias="status")] = None,
+    status_: Annotated[FeedbackStatus | None, Query(alias="status")] = None,
     theme: Annotated[str | None, Query()] = None,
-    source: Annotated[str | None, Query(description="customer or agent")] = None,
+    source: Annotated[FeedbackSource | None, Query(description="customer or agent")] = None,
     overdue: Annotated[bool, Query()] = False,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[FeedbackPublic]:
@@ -104,46 +107,46 @@ def sync(
     return feedback.sync_customer_feedback(ledger, events, deployment, policy)
 
 
-@router.get("/{feedback_id}", response_model=FeedbackPublic, summary="One", dependencies=READ)
-def get_feedback(request: Request, feedback_id: int, ledger: LedgerDep) -> FeedbackPublic:
+@router.get("/{feedback_id:int}", response_model=FeedbackPublic, summary="One", dependencies=READ)
+def get_feedback(request: Request, feedback_id: RowId, ledger: LedgerDep) -> FeedbackPublic:
     feedback_in_reach(request, ledger, feedback_id, Scope.read)
     return feedback.get_feedback(ledger, feedback_id)
 
 
 @router.post(
-    "/{feedback_id}/acknowledge",
+    "/{feedback_id:int}/acknowledge",
     response_model=FeedbackPublic,
     summary="Acknowledge",
     dependencies=MANAGE,
 )
 def acknowledge(
-    request: Request, feedback_id: int, ledger: LedgerDep, actor: ActorDep
+    request: Request, feedback_id: RowId, ledger: LedgerDep, actor: ActorDep
 ) -> FeedbackPublic:
     feedback_in_reach(request, ledger, feedback_id, Scope.manage)
     return feedback.acknowledge(ledger, feedback_id, actor=actor)
 
 
 @router.post(
-    "/{feedback_id}/link",
+    "/{feedback_id:int}/link",
     response_model=FeedbackPublic,
     summary="Link to an item",
     dependencies=MANAGE,
 )
 def link(
-    request: Request, feedback_id: int, spec: FeedbackLinkIn, ledger: LedgerDep, actor: ActorDep
+    request: Request, feedback_id: RowId, spec: FeedbackLinkIn, ledger: LedgerDep, actor: ActorDep
 ) -> FeedbackPublic:
     feedback_in_reach(request, ledger, feedback_id, Scope.manage)
     return feedback.link_to_item(ledger, feedback_id, spec.item_id, actor=actor)
 
 
 @router.post(
-    "/{feedback_id}/close",
+    "/{feedback_id:int}/close",
     response_model=FeedbackPublic,
     summary="Close with what was done",
     dependencies=MANAGE,
 )
 def close(
-    request: Request, feedback_id: int, spec: FeedbackClose, ledger: LedgerDep, actor: ActorDep
+    request: Request, feedback_id: RowId, spec: FeedbackClose, ledger: LedgerDep, actor: ActorDep
 ) -> FeedbackPublic:
     feedback_in_reach(request, ledger, feedback_id, Scope.manage)
     return feedback.close_feedback(ledger, feedback_id, spec.resolution, actor=actor)

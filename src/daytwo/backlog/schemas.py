@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 Handle = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")]
 OwnerKind = Literal["person", "team"]
@@ -13,10 +14,26 @@ ChangeKind = Literal["prompt", "model", "knowledge", "flow", "config", "training
 FeedbackSource = Literal["customer", "agent"]
 FeedbackKind = Literal["thumbs_down", "thumbs_up", "csat_comment", "comment", "friction"]
 FeedbackStatus = Literal["new", "acknowledged", "closed"]
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2101, 1, 1, tzinfo=UTC)
+
+
+def _sensible(at: datetime) -> datetime:
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)  # no zone given: UTC
+    if not _EARLIEST <= aware < _LATEST:
+        raise ValueError("must be between 2000-01-01 and 2100-12-31")
+    return aware
+
+
+#: A time something happened (a change shipped, feedback received): 2000 to 2100; UTC when
+#: sent without a zone.
+Instant = Annotated[datetime, Strict(False), AfterValidator(_sensible)]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a number is a JSON number, not "1.5" or true (what the schema says). Times
+    # (``Instant``) are exempt: JSON carries them as strings.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class _Out(BaseModel):
@@ -35,10 +52,19 @@ class OwnerCreate(_In):
 
 
 class OwnerUpdate(_In):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    """What to change; a field left out stays as it is (only ``team`` can be set to null)."""
+
+    name: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
     team: str | None = None
-    contact: str | None = Field(default=None, max_length=300)
-    active: bool | None = None
+    contact: str | SkipJsonSchema[None] = Field(default=None, max_length=300)
+    active: bool | SkipJsonSchema[None] = None
+
+    @field_validator("name", "contact", "active", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be left out, but not set to null")
+        return value
 
 
 class OwnerPublic(_Out):
@@ -93,16 +119,16 @@ class Routed(BaseModel):
 class SignalIn(_In):
     """A manual item's impact estimate (findings bring their own)."""
 
-    volume_per_week: float = Field(ge=0, description="Affected occurrences per week.")
+    volume_per_week: float = Field(ge=0, le=1e12, description="Affected occurrences per week.")
     severity: int = Field(default=2, ge=0, le=4, description="0 info .. 4 critical.")
     confidence: float = Field(default=1.0, ge=0, le=1)
     trend: Literal["falling", "stable", "rising"] = "stable"
-    customers_per_week: float = Field(default=0, ge=0)
-    agents_per_week: float = Field(default=0, ge=0)
+    customers_per_week: float = Field(default=0, ge=0, le=1e12)
+    agents_per_week: float = Field(default=0, ge=0, le=1e12)
     cost_key: str | None = Field(
         default=None, description="Cost model key: escalation, agent_minute, lost_contact…"
     )
-    units_per_occurrence: float = Field(default=1, ge=0)
+    units_per_occurrence: float = Field(default=1, ge=0, le=1e6)
 
 
 class ItemCreate(_In):
@@ -210,7 +236,7 @@ class ChangeCreate(_In):
     title: str = Field(min_length=1, max_length=300)
     rationale: str = ""
     author: str = Field(min_length=1, max_length=200)
-    shipped_at: datetime
+    shipped_at: Instant
     journeys: list[str] = Field(
         default_factory=list, description="Journeys it touches; empty: the whole deployment."
     )
@@ -274,7 +300,7 @@ class FeedbackCreate(_In):
     author: str | None = Field(default=None, max_length=200, description="Agent ref or name.")
     rating: float | None = None
     theme: str | None = Field(default=None, max_length=100)
-    received_at: datetime | None = None
+    received_at: Instant | None = None
 
 
 class FeedbackClose(_In):
@@ -329,16 +355,16 @@ class FindingIn(_In):
     deployment: str = Field(min_length=1, max_length=100)
     title: str = Field(min_length=1, max_length=300)
     severity: int = Field(ge=0, le=4)
-    volume_per_week: float = Field(ge=0)
+    volume_per_week: float = Field(ge=0, le=1e12)
     journey: str | None = None
     segment: tuple[str, str] | None = None
     metric: str | None = None
     confidence: float = Field(default=1.0, ge=0, le=1)
     trend: Literal["falling", "stable", "rising"] = "stable"
-    customers_per_week: float = Field(default=0, ge=0)
-    agents_per_week: float = Field(default=0, ge=0)
+    customers_per_week: float = Field(default=0, ge=0, le=1e12)
+    agents_per_week: float = Field(default=0, ge=0, le=1e12)
     status: Literal["open", "resolved", "regressed"] = "open"
-    last_seen: datetime | None = None
+    last_seen: Instant | None = None
 
 
 class Absorbed(BaseModel):

@@ -5,20 +5,33 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 
 from daytwo.store.ledger.models import DeploymentKind
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
+
+
+def _sensible(day: date) -> date:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(f"must be between {EARLIEST_DAY} and {LATEST_DAY}")
+    return day
+
+
+#: A calendar day a deployment can mean (its go-live, a baseline bound): 2000 to 2100.
+Day = Annotated[date, Strict(False), AfterValidator(_sensible)]
 
 
 class DeploymentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: numbers are JSON numbers (days, as strings, are exempt: see ``Day``).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Name
-    kind: DeploymentKind
+    kind: Annotated[DeploymentKind, Strict(False)]  # sent as its name
     description: str = ""
-    go_live: date | None = None
+    go_live: Day | None = None
     journeys: list[str] = Field(default_factory=list)
     targets: dict[str, float] = Field(
         default_factory=dict, description="KPI targets by metric id, e.g. containment_rate: 0.6"
@@ -28,10 +41,10 @@ class DeploymentCreate(BaseModel):
         description="Costs in the deployment's currency: escalation, agent_minute, "
         "ai_per_interaction.",
     )
-    baseline_start: date | None = Field(
+    baseline_start: Day | None = Field(
         default=None, description="First day of the baseline window (default: go-live + 7)."
     )
-    baseline_end: date | None = Field(
+    baseline_end: Day | None = Field(
         default=None, description="Day after the baseline window (default: start + 14)."
     )
     baseline_values: dict[str, float] = Field(
@@ -41,7 +54,7 @@ class DeploymentCreate(BaseModel):
 
 
 class DeploymentPublic(DeploymentCreate):
-    model_config = ConfigDict(from_attributes=True, extra="ignore")
+    model_config = ConfigDict(from_attributes=True, extra="ignore", strict=False)
 
     created_at: datetime
     updated_at: datetime

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
@@ -14,6 +14,7 @@ from daytwo.detect.service import finding_deployments, get_finding, list_finding
 from daytwo.errors import InputError
 from daytwo.http.access import Scope, check_deployments, current_principal, requires
 from daytwo.http.deps import LedgerDep
+from daytwo.http.params import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["findings"], dependencies=[requires(Scope.read)])
 
@@ -37,7 +38,8 @@ def findings(
     metric: str | None = None,
     status: Annotated[list[Status] | None, Query()] = None,
     severity: Annotated[
-        str | None, Query(description="Least severity: info, low, medium, high, critical.")
+        Literal["info", "low", "medium", "high", "critical"] | None,
+        Query(description="Least severity: info, low, medium, high, critical."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -87,8 +89,8 @@ def runs(
     return [r for r in list_runs(ledger, limit) if principal and principal.sees(r.deployment)]
 
 
-@router.get("/findings/{finding_id}", response_model=FindingPublic, summary="One finding")
-def finding(request: Request, ledger: LedgerDep, finding_id: int) -> FindingPublic:
+@router.get("/findings/{finding_id:int}", response_model=FindingPublic, summary="One finding")
+def finding(request: Request, ledger: LedgerDep, finding_id: RowId) -> FindingPublic:
     found = get_finding(ledger, finding_id)
     check_deployments(request, Scope.read, [found.scope.deployment])
     return found

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from daytwo.errors import InputError, PayloadTooLargeError
+from daytwo.errors import InputError, PayloadTooLargeError, ValidationFailed
 from daytwo.governance.policies import redaction_plan
 from daytwo.http.access import Scope, check_deployments, requires
 from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.ingest.decode import Decoded, decode_json, decode_ndjson
-from daytwo.ingest.service import IngestResult, ingest
+from daytwo.ingest.service import IngestResult, commit, prepare
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
@@ -72,7 +72,8 @@ async def ingest_batch(
     """Store a batch of interactions (wire format), idempotent by id.
 
     The body is `{"interactions": [...]}` (`application/json`) or one interaction per line
-    (`application/x-ndjson`). A batch is all-or-nothing unless `partial=true`.
+    (`application/x-ndjson`). A batch is all-or-nothing unless `partial=true`; either way a
+    batch none of whose records can be stored is a 422.
     """
     body = await _read_body(request, settings.ingest_max_bytes)
     if not body.strip():
@@ -95,7 +96,11 @@ async def ingest_batch(
             [d for d in set(decoded.batch.interactions["deployment"].to_pylist()) if d],
         )
         plan = redaction_plan(ledger)
-        return ingest(events, decoded, partial=partial, source="api", redaction=plan)
+        prepared = prepare(decoded, partial=partial, redaction=plan)
+        if prepared.errors and not prepared.batch.n_records:
+            # Partial or not, a batch of which nothing can be stored is refused as a whole.
+            raise ValidationFailed(prepared.errors, received=decoded.n_records)
+        return commit(events, prepared, source="api")
 
     # One batch at a time per process: writes to the store are serial anyway, and batches
     # decoding side by side would only take the CPU (and the interpreter) from the pages.

@@ -30,6 +30,7 @@ from daytwo.pipeline import plugin_manager
 from daytwo.pipeline.api import findings_router as analyze_router
 from daytwo.pipeline.api import gaps_router as gap_runs_router
 from daytwo.pipeline.schedule import AnalysisSchedule
+from daytwo.server.contract import StrictJSON, install_contract
 from daytwo.server.errors import install_error_handlers
 from daytwo.server.health import StoreFaults
 from daytwo.server.health import router as health_router
@@ -101,6 +102,7 @@ def create_app(
     app.state.faults = StoreFaults()
     app.state.session_key = settings.session_key()
     install_error_handlers(app)
+    app.add_middleware(StrictJSON, skip=("/api/v1/ingest",))
     app.add_middleware(SecurityMiddleware, per_minute=settings.rate_limit_per_minute)
 
     app.include_router(health_router)
@@ -126,4 +128,5 @@ def create_app(
     app.include_router(conversations_views)
     app.include_router(backlog_views)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_contract(app)
     return app
