@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -236,3 +237,21 @@ def test_a_first_line_that_is_no_object_is_named(client: TestClient, first: byte
         (0, "must be a JSON object")
     ]
     assert client.get("/healthz").status_code == 200
+
+
+def test_records_with_keys_of_their_own_are_kept_without_arrow_inferring_them_all() -> None:
+    """2,000 lines of 50 keys each of their own (a 2 MB body) took Arrow 13 s and 2.8 GB as one
+    read, and the reshaping minutes more: now they go in groups or by the exact path."""
+    lines = []
+    for i in range(2000):
+        rec = interaction(i, turns=1)
+        for k in range(50 if i % 2 else 5):
+            rec[f"u{i}_{k}"] = k
+        lines.append(orjson.dumps(rec))
+    started = time.perf_counter()
+    decoded = decode_ndjson(b"\n".join(lines))
+    assert time.perf_counter() - started < 120
+    assert decoded.errors == []
+    attributes = decoded.batch.interactions["attributes"].to_pylist()
+    assert orjson.loads(attributes[0]) == {f"u0_{k}": k for k in range(5)}
+    assert orjson.loads(attributes[1]) == {f"u1_{k}": k for k in range(50)}
