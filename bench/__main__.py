@@ -279,6 +279,13 @@ def bench_concurrency(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, repeat=repeat, seconds=60)
 
 
+def bench_hostile(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del repeat, turns
+    from bench.hostile import run  # imports the whole product: load it only when asked for
+
+    return run(work)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "import": bench_import,
     "http_ingest": bench_http,
@@ -290,6 +297,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "gaps_pages": bench_gaps_pages,
     "pages": bench_pages,
     "concurrency": bench_concurrency,
+    "hostile": bench_hostile,
 }
 
 

@@ -236,7 +236,7 @@ def run(
     build_demo(Settings(data_dir=base), DemoConfig(), force=True)
     key = _admin_key(base)
     template = _batch_template(batch, datetime.now(UTC) - timedelta(minutes=5))
-    runs = []
+    runs: list[dict[str, Any]] = []
     for r in range(repeat):
         alone = _phase(
             base,
