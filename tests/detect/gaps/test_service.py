@@ -175,6 +175,9 @@ def test_a_gap_lists_each_wording_once_with_how_often_it_was_used(
     assert len(gap.wordings) == len(CRYPTO)
     assert gap.members is not None
     assert len(gap.members) == gap.volume
+    ledger.dispose()
+
+
 def test_a_backfill_into_the_window_is_new_data(events: EventStore, ledger: Ledger) -> None:
     """Runs decide by what was delivered, not by the latest started_at."""
     store(events, traffic(days_ago=1, solar=False))
