@@ -101,6 +101,9 @@ def test_the_loop_over_http(client: TestClient) -> None:
     assert r.status_code == 201, r.text
     fb = r.json()
     assert (fb["theme"], fb["journey"]) == ("speed", "card_lost")
+    for beyond in (2**63, -(2**107), 0):  # past a row id: 422 (2**63 was a 500, found by fuzzing)
+        r = client.post(f"/api/v1/feedback/{fb['id']}/link", json={"item_id": beyond})
+        assert r.status_code == 422, r.text
     r = client.post(f"/api/v1/feedback/{fb['id']}/link", json={"item_id": item_id})
     assert r.json()["status"] == "acknowledged"
     r = client.post(f"/api/v1/feedback/{fb['id']}/close", json={"resolution": "faster model"})

@@ -153,6 +153,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         log.close()
 
 
+def _short(report: str, width: int = 600) -> str:
+    """``report`` with each line cut to ``width``: a generated body in a reproducing command
+    can run to tens of kilobytes and push the failures out of the message."""
+    return "\n".join(
+        line if len(line) <= width else line[:width] + " …" for line in report.split("\n")
+    )
+
+
 @pytest.mark.parametrize("caller", ["admin", "read", "none"])
 def test_the_api_keeps_its_contract_under_fuzzing(live: Live, caller: str) -> None:
     command = [
@@ -167,8 +175,10 @@ def test_the_api_keeps_its_contract_under_fuzzing(live: Live, caller: str) -> No
         "examples,coverage,fuzzing",
         "--max-time",
         str(BUDGET[caller]),
+        # One worker: with two, Hypothesis's lambda-source cache races in CPython 3.11's ast
+        # ("AST constructor recursion depth mismatch"), an error of the tool, not the API.
         "--workers",
-        "2",
+        "1",
         "--request-timeout",
         "60",
         "--seed",
@@ -190,6 +200,6 @@ def test_the_api_keeps_its_contract_under_fuzzing(live: Live, caller: str) -> No
         timeout=BUDGET[caller] + 240,
         check=False,
     )
-    report = done.stdout[-12_000:] + done.stderr[-3_000:]
+    report = _short(done.stdout)[-12_000:] + done.stderr[-3_000:]
     assert done.returncode == 0, f"Schemathesis found problems as {caller}:\n{report}"
     assert "Tested:" in done.stdout, report

@@ -308,7 +308,8 @@ class FeedbackClose(_In):
 
 
 class FeedbackLinkIn(_In):
-    item_id: int
+    # A row id as the ledger stores it: a larger one is a 422, not an overflow in the driver.
+    item_id: int = Field(ge=1, le=2**63 - 1, description="The backlog item to link.")
 
 
 class FeedbackPublic(_Out):

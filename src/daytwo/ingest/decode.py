@@ -98,6 +98,7 @@ _RENAME = {"id": "interaction_id"}
 _PREPARED = "__attributes__"
 _TZ_SUFFIX = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 _INT32_MAX = 2**31 - 1
+_SEQ_RANGE = f"is out of range ({-_INT32_MAX - 1} to {_INT32_MAX})"
 # Keys Arrow may infer beyond the wire schema per call (see _decode_kept), and the most keys an
 # object of the wire format has of its own (an interaction: 16; a turn: 13).
 _EXCESS_BUDGET = 2000
@@ -479,9 +480,11 @@ def _children(
             cols[name] = pos
         elif name == "seq":
             seq = pc.struct_field(flat, "seq")
-            too_big = pc.fill_null(pc.greater(seq, _INT32_MAX), False)
-            _report(too_big, rec, ids, pos, f"{column}.{{pos}}.seq", "is too large", errors)
-            cols[name] = pc.cast(pc.if_else(too_big, None, seq), pa.int32())
+            outside = pc.fill_null(
+                pc.or_(pc.greater(seq, _INT32_MAX), pc.less(seq, -_INT32_MAX - 1)), False
+            )
+            _report(outside, rec, ids, pos, f"{column}.{{pos}}.seq", _SEQ_RANGE, errors)
+            cols[name] = pc.cast(pc.if_else(outside, None, seq), pa.int32())
         elif name == "ts":
             cols[name] = _timestamps(
                 pc.struct_field(flat, "ts"), "ts", column, rec, ids, errors, pos

@@ -35,6 +35,10 @@ def _error_to_str(value: Any) -> Any:
 
 Text = Annotated[str, BeforeValidator(_scalar_to_str)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
+# Whole numbers as the store keeps them: a larger one is an error naming its field, not a
+# failure to store (the rules below the wire format refuse negative ones).
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 class _Wire(BaseModel):
@@ -43,7 +47,7 @@ class _Wire(BaseModel):
 
 
 class TurnIn(_Wire):
-    seq: int
+    seq: Int32
     ts: AwareDatetime | None = None
     role: str
     text: str | None = None
@@ -53,8 +57,8 @@ class TurnIn(_Wire):
     latency_ms: Number | None = None
     error: Annotated[str | None, BeforeValidator(_error_to_str)] = None
     model: str | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
+    tokens_in: Int64 | None = None
+    tokens_out: Int64 | None = None
     cost: Number | None = None
 
 
