@@ -50,6 +50,8 @@ def test_gaps_page_loads_clean_with_labels_chart_and_examples(
     off = [g for g in gaps if g["kind"] == "off_topic"]
     assert f"{len(off)} off-topic gaps" in page.locator('[data-testid="off-topic"]').inner_text()
     page.wait_for_selector(".chart svg", timeout=10_000)
+    # The page says how current its figures are, below the header (not in it: no room).
+    assert page.locator('[data-testid="freshness"]').inner_text().startswith("figures")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"] + 1, "horizontal scroll at 1280 px"
 
