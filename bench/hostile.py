@@ -30,6 +30,7 @@ from bench.__main__ import RESULTS, _admin_key, _environment, _free_port
 NDJSON = {"content-type": "application/x-ndjson"}
 JSON = {"content-type": "application/json"}
 START = datetime.now(UTC) - timedelta(days=1)
+BAD_SEQ_TURN = {"seq": -140_531_309_942_170, "role": "user", "text": "hi"}
 
 
 def record(n: int, turns: int = 2, **extra: Any) -> dict[str, Any]:
@@ -113,6 +114,11 @@ def rows() -> list[Row]:
             "NaN and Infinity in NDJSON",
             "4xx",
             post(orjson.dumps(record(2))[:-1] + b',"csat": NaN, "cost": Infinity}\n', NDJSON),
+        ),
+        Row(
+            "a turn seq of -140,531,309,942,170 (found by fuzzing)",
+            "4xx",
+            post(ndjson([record(3, turns=1) | {"turns": [BAD_SEQ_TURN]}]), NDJSON),
         ),
         Row(
             "2,000 lines of 50 keys of their own (2 MB)",

@@ -27,6 +27,7 @@ from daytwo.errors import DataDirUnusable, StorageFull, StoreLocked
 from daytwo.store.events import open_event_store
 from daytwo.store.faults import check_data_dir, storage_fault
 from tests.factory import admin_key, interaction, ndjson
+from tests.server.serving import stop, wait_until_serving
 from tests.server.test_durability import _free_port
 
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -146,27 +147,13 @@ def small_disk_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[st
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"the server did not start: {proc.stderr.read() if proc.stderr else ''}")
-        try:
-            httpx.get(url + "/healthz", timeout=2)
-            break
-        except httpx.HTTPError:
-            assert time.monotonic() < deadline, "the server did not answer in 120 s"
-            time.sleep(0.2)
+    wait_until_serving(url, proc, lambda: proc.stderr.read() if proc.stderr else "")
     # The server's view of the tmpfs (its own mount namespace), through /proc.
     seen = Path(f"/proc/{proc.pid}/root") / str(disk).lstrip("/")
     try:
         yield url, proc, seen, key
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop(proc)
         if proc.stderr:
             proc.stderr.close()
         shutil.rmtree(disk, ignore_errors=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import httpx
 import pytest
 
 from tests.factory import interaction
+from tests.server.serving import stop, wait_until_serving
 from tests.server.test_durability import _free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,27 +129,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (base / "server.log").read_text()[-3000:]
-            try:
-                httpx.get(url + "/healthz", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "daytwo serve did not answer in 120 s"
-                time.sleep(0.2)
+        wait_until_serving(url, proc, (base / "server.log").read_text)
         with httpx.Client(
             base_url=url, timeout=60, headers={"authorization": f"Bearer {keys['admin']}"}
         ) as api:
             _seed(api)
         yield Live(url, keys)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop(proc)
         log.close()
 
 

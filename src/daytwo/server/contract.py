@@ -25,6 +25,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daytwo.interactions.wire import InteractionIn
+from daytwo.server.security import send_error
 
 
 class ErrorDetail(BaseModel):
@@ -258,23 +259,9 @@ class StrictJSON:
 
 
 async def _answer_422(send: Send, problem: str) -> None:
-    payload = json.dumps(
-        {
-            "error": {
-                "code": "invalid_request",
-                "message": "The request is invalid.",
-                "errors": [{"field": "body", "message": problem}],
-            }
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 422,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+    error = {
+        "code": "invalid_request",
+        "message": "The request is invalid.",
+        "errors": [{"field": "body", "message": problem}],
+    }
+    await send_error(send, 422, error, [])

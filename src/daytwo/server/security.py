@@ -124,24 +124,31 @@ class SecurityMiddleware:
 
 
 async def _too_many(send: Send, wait: int) -> None:
-    body = json.dumps(
+    await send_error(
+        send,
+        429,
         {
-            "error": {
-                "code": "rate_limited",
-                "message": f"Too many requests; retry in {wait} seconds.",
-                "details": {"retry_after": wait},
-            }
-        }
-    ).encode()
+            "code": "rate_limited",
+            "message": f"Too many requests; retry in {wait} seconds.",
+            "details": {"retry_after": wait},
+        },
+        [(b"retry-after", str(wait).encode()), *HEADERS],
+    )
+
+
+async def send_error(
+    send: Send, status: int, error: dict[str, Any], headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Answer ``status`` with the one error shape, ``{"error": error}``, below the routes."""
+    body = json.dumps({"error": error}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 429,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
-                (b"retry-after", str(wait).encode()),
                 (b"content-length", str(len(body)).encode()),
-                *HEADERS,
+                *headers,
             ],
         }
     )
