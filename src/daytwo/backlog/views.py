@@ -25,6 +25,7 @@ from daytwo.http.access import Scope, check_deployments, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.templating import templates
 from daytwo.metrics.catalog import REGISTRY
+from daytwo.units import chart_scale
 
 router = APIRouter(include_in_schema=False)
 READ = [requires(Scope.read)]
@@ -285,7 +286,7 @@ def change_page(request: Request, change_id: int, ledger: LedgerDep) -> HTMLResp
     change_in_reach(request, ledger, change_id, Scope.read)
     change = changes.get_change(ledger, change_id)
     metric = REGISTRY.get(change.metric)
-    fmt = ".0%" if metric is not None and metric.unit == "share" else ".2f"
+    fmt = chart_scale(metric.unit).format if metric is not None else ",.2f"
     daily = daily_spec(change, fmt)
     est = estimate_spec(change)
     return templates.TemplateResponse(

@@ -12,13 +12,13 @@ from rich.table import Table
 
 from daytwo.cli.console import out
 from daytwo.errors import InputError, NotFoundError
-from daytwo.http.filters import fmt_value
 from daytwo.metrics.api import metric_info
 from daytwo.metrics.catalog import METRICS, get_metric
 from daytwo.metrics.query import BUCKETS, Bucket, Slice, dimension_name
 from daytwo.metrics.service import metric_points
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
+from daytwo.units import fmt_value
 
 app = typer.Typer(help="The metric catalog and metric values.", no_args_is_help=True)
 

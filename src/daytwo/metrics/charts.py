@@ -7,12 +7,9 @@ from typing import Any
 
 from daytwo.metrics.catalog import Metric
 from daytwo.metrics.schemas import MetricPoint
+from daytwo.units import chart_scale, fmt_value
 
 PHASES = (("stabilise", 0), ("optimise", 30), ("scale", 60), ("day 90", 90))
-
-
-def _axis_format(metric: Metric) -> str:
-    return ".0%" if metric.unit == "share" else ",.0f" if metric.unit in ("ms", "count") else ".2f"
 
 
 def trend_spec(
@@ -23,14 +20,32 @@ def trend_spec(
     baseline_window: tuple[date, date] | None,
     target: float | None,
     go_live: date | None,
+    currency: str | None = None,
 ) -> dict[str, Any]:
-    """A daily trend with interval, baseline window band, target line and 30/60/90 markers."""
+    """A daily trend with interval, baseline window band, target line and 30/60/90 markers.
+
+    Values are plotted on the unit's chart scale (durations in minutes or hours where they
+    run long); tooltips show each value as :mod:`daytwo.units` formats it everywhere else.
+    """
+    scale = chart_scale(metric.unit, [p.value for p in points])
+
+    def scaled(v: float | None) -> float | None:
+        return None if v is None else v * scale.factor
+
     data = [
-        {"day": p.bucket.date().isoformat(), "value": p.value, "lo": p.lo, "hi": p.hi, "n": p.n}
+        {
+            "day": p.bucket.date().isoformat(),
+            "value": scaled(p.value),
+            "lo": scaled(p.lo),
+            "hi": scaled(p.hi),
+            "n": p.n,
+            "shown": fmt_value(p.value, metric.unit, currency),
+        }
         for p in points
         if p.bucket is not None and p.value is not None
     ]
-    fmt = _axis_format(metric)
+    baseline, target = scaled(baseline), scaled(target)
+    fmt = scale.format
     x = {"field": "day", "type": "temporal", "title": None}
     layers: list[dict[str, Any]] = []
     if baseline_window:
@@ -72,18 +87,13 @@ def trend_spec(
                 "y": {
                     "field": "value",
                     "type": "quantitative",
-                    "title": None,
+                    "title": scale.suffix or None,
                     "axis": {"format": fmt},
                     "scale": {"zero": False},
                 },
                 "tooltip": [
                     {"field": "day", "type": "temporal", "title": "day"},
-                    {
-                        "field": "value",
-                        "type": "quantitative",
-                        "format": fmt.replace(",", ",") if metric.unit != "share" else ".1%",
-                        "title": metric.name,
-                    },
+                    {"field": "shown", "type": "nominal", "title": metric.name},
                     {"field": "n", "type": "quantitative", "title": "sample"},
                 ],
             },
