@@ -385,12 +385,21 @@ def _act_on_verdict(
 
 
 def measure_all(
-    ledger: Ledger, events: EventStore, policy: BacklogPolicy, *, deployment: str | None = None
+    ledger: Ledger,
+    events: EventStore,
+    policy: BacklogPolicy,
+    *,
+    deployment: str | None = None,
+    actor: str = history.SYSTEM,
+    within: frozenset[str] | None = None,
 ) -> list[ChangePublic]:
-    """Re-measure every change still pending or inconclusive (new data may settle it)."""
+    """Re-measure every change still pending or inconclusive (new data may settle it), of
+    ``deployment`` or of all of them (``within`` those, when given)."""
     with ledger.session() as session:
         query = select(Change.id).where(Change.verdict.in_(("pending", "inconclusive")))
         if deployment:
             query = query.where(Change.deployment == deployment)
+        if within is not None:
+            query = query.where(Change.deployment.in_(sorted(within)))
         ids = list(session.scalars(query.order_by(Change.id)))
-    return [measure_impact(ledger, events, i, policy) for i in ids]
+    return [measure_impact(ledger, events, i, policy, actor=actor) for i in ids]

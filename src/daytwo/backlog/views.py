@@ -24,7 +24,7 @@ from daytwo.errors import DaytwoError
 from daytwo.http.access import Scope, check_deployments, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.templating import templates
-from daytwo.metrics.catalog import REGISTRY
+from daytwo.metrics.catalog import METRICS, REGISTRY
 from daytwo.units import chart_scale
 
 router = APIRouter(include_in_schema=False)
@@ -228,6 +228,7 @@ def changes_page(
             "deployments": [d.name for d in granted(request, list_deployments(ledger))],
             "items": open_items,
             "error": error,
+            "units": {m.id: m.unit for m in METRICS},
         },
     )
 

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from daytwo.cli.console import err, out
 from daytwo.cli.serve import run_server
-from daytwo.governance.accounts import create_user, new_password
-from daytwo.governance.models import Role
-from daytwo.settings import Settings
-from daytwo.store.ledger import Ledger
 
 DEMO_ADMIN = "admin"
 
@@ -37,8 +31,21 @@ def demo(
 ) -> None:
     """Generate a realistic 90-day contact-center deployment into the data dir and serve it."""
     # Imported here: the generator and its corpus load only when the demo is asked for.
+    import orjson
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from daytwo.demo.generator import DemoConfig
     from daytwo.demo.load import analyze_demo, build_demo
+    from daytwo.governance.accounts import create_user, new_password
+    from daytwo.governance.roles import Role
+    from daytwo.settings import Settings
+    from daytwo.store.ledger import Ledger
 
     settings = Settings(demo=True)
     config = DemoConfig(seed=seed, days=days, interactions_per_day=interactions_per_day)

@@ -3,7 +3,6 @@ deployment's data policy (redaction and retention)."""
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,26 +19,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from daytwo.governance.roles import KeyScope as KeyScope
+from daytwo.governance.roles import Role as Role
 from daytwo.store.ledger.models import Base
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class Role(enum.StrEnum):
-    """What a user may do; grants say where (admins see every deployment)."""
-
-    admin = "admin"
-    owner = "owner"
-    analyst = "analyst"
-    viewer = "viewer"
-
-
-class KeyScope(enum.StrEnum):
-    ingest = "ingest"
-    read = "read"
-    admin = "admin"
 
 
 class User(Base):

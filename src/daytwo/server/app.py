@@ -24,12 +24,15 @@ from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
 from daytwo.http.access import Scope, requires
 from daytwo.ingest.api import router as ingest_router
+from daytwo.ingest.imports_api import router as imports_router
 from daytwo.journeys.views import router as journeys_views
 from daytwo.metrics.api import router as metrics_router
 from daytwo.metrics.views import router as metrics_views
 from daytwo.pipeline import plugin_manager
 from daytwo.pipeline.api import findings_router as analyze_router
 from daytwo.pipeline.api import gaps_router as gap_runs_router
+from daytwo.pipeline.api import runs_router as analysis_runs_router
+from daytwo.pipeline.jobs import AnalysisRunner
 from daytwo.pipeline.schedule import AnalysisSchedule
 from daytwo.server.errors import install_error_handlers
 from daytwo.server.security import SecurityMiddleware
@@ -45,9 +48,13 @@ def create_app(
     *,
     events: EventStore | None = None,
     ledger: Ledger | None = None,
+    local_token_hash: str | None = None,
 ) -> FastAPI:
     """Build the app. Stores not given are opened from ``settings`` when the app starts
-    (the ledger is migrated to the latest schema first) and closed when it stops."""
+    (the ledger is migrated to the latest schema first) and closed when it stops.
+
+    ``local_token_hash`` admits the command line of this machine (see
+    :mod:`daytwo.http.link`); ``daytwo serve`` passes it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,7 +64,10 @@ def create_app(
             upgrade(settings.resolved_ledger_url)
         app.state.ledger = ledger or Ledger(settings.resolved_ledger_url)
         app.state.events = events or open_event_store(settings.resolved_events_url)
-        schedule = AnalysisSchedule.from_settings(app.state.ledger, app.state.events, settings)
+        app.state.analysis = AnalysisRunner(settings, app.state.ledger, app.state.events)
+        schedule = AnalysisSchedule.from_settings(
+            app.state.ledger, app.state.events, settings, runner=app.state.analysis
+        )
         if schedule is not None:
             schedule.start()
         retention = None
@@ -73,6 +83,7 @@ def create_app(
                 retention.stop()
             if schedule is not None:
                 schedule.stop()
+            app.state.analysis.stop()
             if own_events:
                 app.state.events.close()
             if own_ledger:
@@ -90,6 +101,7 @@ def create_app(
     app.state.settings = settings
     plugin_manager()  # the pipeline's plugins, so contributed detectors are listed too
     app.state.session_key = settings.session_key()
+    app.state.local_token_hash = local_token_hash
     install_error_handlers(app)
     app.add_middleware(SecurityMiddleware, per_minute=settings.rate_limit_per_minute)
 
@@ -106,6 +118,7 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     app.include_router(ingest_router)
+    app.include_router(imports_router)
     app.include_router(deployments_router)
     app.include_router(conversations_router)
     app.include_router(metrics_router)
@@ -119,6 +132,7 @@ def create_app(
     app.include_router(findings_views)
     app.include_router(gaps_router)
     app.include_router(gap_runs_router)
+    app.include_router(analysis_runs_router)
     app.include_router(web_router)
     app.include_router(governance_views)
     app.include_router(metrics_views)

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,9 @@ from daytwo.errors import StoreError
 from daytwo.interactions.columns import Batch, utc_now
 from daytwo.store.events import derived
 from daytwo.store.events.base import DELIVERIES, TABLES, EventStore, WriteResult
+
+# How often a command waiting for another process's lock on the file tries again.
+LOCK_POLL_S = 0.25
 
 _TYPES = {
     pa.string(): "VARCHAR",
@@ -36,21 +41,37 @@ def _ddl(name: str, schema: pa.Schema) -> str:
     return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
 
 
+def _connect(
+    path: str, read_only: bool, wait: Callable[[str], None] | None
+) -> duckdb.DuckDBPyConnection:
+    """A connection to ``path``; while another process holds its lock, wait (when asked)."""
+    told = False
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if wait is None or "lock" not in str(exc).lower():
+                raise StoreError(
+                    f"Cannot open the events store {path}: {exc}. If `daytwo serve` is running "
+                    "on this data dir, run the command again: it works through the server."
+                ) from None
+            if not told:
+                wait(f"another process holds the events store {path}; waiting for it")
+                told = True
+            time.sleep(LOCK_POLL_S)
+
+
 class DuckDBEventStore(EventStore):
     """Events in a DuckDB file. One writer at a time (a lock), readers on their own cursors."""
 
     dialect = "duckdb"
 
-    def __init__(self, path: str, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str, *, read_only: bool = False, wait: Callable[[str], None] | None = None
+    ) -> None:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = duckdb.connect(path, read_only=read_only)
-        except duckdb.IOException as exc:
-            raise StoreError(
-                f"Cannot open the events store {path}: {exc}. If `daytwo serve` is running on "
-                "this data dir, send data through its API instead, or stop it first."
-            ) from None
+        self._con = _connect(path, read_only, wait)
         self._con.execute("SET TimeZone = 'UTC'")
         # Checkpoint less often than the 16 MB default: bulk loads commit large batches, and a
         # checkpoint at every other commit halves their speed. Durability is the WAL's either way.
