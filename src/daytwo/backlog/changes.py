@@ -25,6 +25,7 @@ from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ChangeCreate, ChangePublic, ImpactPublic
 from daytwo.backlog.service import _aware, get_row, now_utc, transition
 from daytwo.errors import InputError, NotFoundError
+from daytwo.governance.policies import redact_text
 from daytwo.metrics.catalog import Metric, get_metric
 from daytwo.metrics.query import Slice, build_queries
 from daytwo.store.events import EventStore
@@ -114,8 +115,8 @@ def record_change(
         row = Change(
             deployment=spec.deployment,
             kind=spec.kind,
-            title=spec.title,
-            rationale=spec.rationale,
+            title=redact_text(session, spec.deployment, spec.title),
+            rationale=redact_text(session, spec.deployment, spec.rationale),
             author=spec.author,
             shipped_at=spec.shipped_at.astimezone(UTC),
             journeys=list(dict.fromkeys(spec.journeys)),

@@ -37,6 +37,7 @@ from daytwo.backlog.schemas import (
     SlaPublic,
 )
 from daytwo.errors import ConflictError, InputError, NotFoundError
+from daytwo.governance.policies import redact_text
 from daytwo.store.ledger import Deployment, Ledger
 
 
@@ -146,8 +147,8 @@ def create_item(
         now = now_utc()
         item = Item(
             deployment=spec.deployment,
-            title=spec.title,
-            description=spec.description,
+            title=redact_text(session, spec.deployment, spec.title),
+            description=redact_text(session, spec.deployment, spec.description or ""),
             source="manual",
             status="new",
             owner_id=owner.id,
@@ -243,7 +244,8 @@ def get_item(ledger: Ledger, item_id: int) -> ItemDetail:
 def update_item(ledger: Ledger, item_id: int, spec: ItemUpdate, *, actor: str) -> ItemPublic:
     with ledger.session() as session:
         item = get_row(session, item_id)
-        for key, value in spec.model_dump(exclude_unset=True).items():
+        for key, given in spec.model_dump(exclude_unset=True).items():
+            value = redact_text(session, item.deployment, given) if given is not None else None
             if value is not None and getattr(item, key) != value:
                 history.record(
                     session, "item", item.id, actor, key, before=str(getattr(item, key)),
@@ -310,6 +312,7 @@ def move_item(
                     "An item is verified by evidence: link a change whose measured impact is "
                     "'improved' (daytwo change impact) first."
                 )
+        reason = redact_text(session, item.deployment, reason)
         transition(session, item, target, policy, actor=actor, reason=reason)
         session.flush()
         return to_public(session, item)
@@ -329,7 +332,7 @@ def assign_item(
         item.owner_id = owner.id
         history.record(
             session, "item", item.id, actor, "owner", before=before.handle if before else None,
-            after=owner.handle, note=note,
+            after=owner.handle, note=redact_text(session, item.deployment, note),
         )  # fmt: skip
         session.flush()
         return to_public(session, item)
@@ -338,7 +341,8 @@ def assign_item(
 def comment_item(ledger: Ledger, item_id: int, text: str, *, actor: str) -> ItemDetail:
     with ledger.session() as session:
         item = get_row(session, item_id)
-        history.record(session, "item", item.id, actor, "comment", note=text)
+        note = redact_text(session, item.deployment, text)
+        history.record(session, "item", item.id, actor, "comment", note=note)
     return get_item(ledger, item_id)
 
 

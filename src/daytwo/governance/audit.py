@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,18 @@ from daytwo.governance.models import AuditEntry
 from daytwo.store.ledger import Ledger
 
 GENESIS = "0" * 64
+
+
+@dataclass(slots=True)
+class RequestTrail:
+    """What the services audited while one HTTP request ran (see :data:`REQUEST`)."""
+
+    recorded: int = 0
+
+
+# Set by the HTTP layer around each request. A request whose services wrote their own
+# entries (what changed, where, before → after) needs no generic one from the middleware.
+REQUEST: ContextVar[RequestTrail | None] = ContextVar("daytwo_request_audit", default=None)
 _APPEND_LOCK = 0x0DA7_A0D1  # the advisory lock key of audit appends (PostgreSQL)
 
 
@@ -85,6 +98,9 @@ def record(
     entry.hash = entry_hash(prev_hash, entry)
     session.add(entry)
     session.flush()
+    trail = REQUEST.get()
+    if trail is not None:
+        trail.recorded += 1
     return entry
 
 

@@ -20,6 +20,8 @@ from daytwo.detect.api import router as findings_router
 from daytwo.detect.gaps.api import router as gaps_router
 from daytwo.detect.gaps.views import router as gaps_views
 from daytwo.detect.views import router as findings_views
+from daytwo.governance.admin_api import audit_router, keys_router, retention_router, users_router
+from daytwo.governance.admin_views import router as admin_views
 from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
 from daytwo.http.access import Scope, requires
@@ -127,6 +129,10 @@ def create_app(
     app.include_router(rules_router)
     app.include_router(changes_router)
     app.include_router(feedback_router)
+    app.include_router(users_router)
+    app.include_router(keys_router)
+    app.include_router(audit_router)
+    app.include_router(retention_router)
     app.include_router(findings_router)
     app.include_router(analyze_router)
     app.include_router(findings_views)
@@ -135,6 +141,7 @@ def create_app(
     app.include_router(analysis_runs_router)
     app.include_router(web_router)
     app.include_router(governance_views)
+    app.include_router(admin_views)
     app.include_router(metrics_views)
     app.include_router(journeys_views)
     app.include_router(gaps_views)
