@@ -27,7 +27,7 @@ def _ledger_text(client: TestClient) -> str:
     out: list[str] = []
     with engine.connect() as con:
         for table in inspect(con).get_table_names():
-            for row in con.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608
+            for row in con.execute(text(f'SELECT * FROM "{table}"')):
                 out.extend(str(v) for v in row)
     return "\n".join(out)
 
