@@ -117,7 +117,7 @@ def _trends(
     tiles: list[MetricSummary],
 ) -> list[dict[str, Any]]:
     first = dep_row.first_started_at.date() if dep_row.first_started_at else scope.start
-    start = max(first, scope.end - timedelta(days=MAX_TREND_DAYS - 1))
+    start = min(scope.end, max(first, scope.end - timedelta(days=MAX_TREND_DAYS - 1)))
     trend_scope = Scope(scope.deployment, start, scope.end, scope.filters)
     points = metric_points(events, list(TREND_METRICS), replace(trend_scope.slice(), bucket="day"))
     window = baseline_window(dep, dep_row.first_started_at)

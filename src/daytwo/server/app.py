@@ -37,6 +37,7 @@ from daytwo.pipeline.api import runs_router as analysis_runs_router
 from daytwo.pipeline.jobs import AnalysisRunner
 from daytwo.pipeline.schedule import AnalysisSchedule
 from daytwo.server.errors import install_error_handlers
+from daytwo.server.openapi import build_openapi
 from daytwo.server.security import SecurityMiddleware
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
@@ -65,6 +66,7 @@ def create_app(
         if own_ledger:
             upgrade(settings.resolved_ledger_url)
         app.state.ledger = ledger or Ledger(settings.resolved_ledger_url)
+        app.openapi()  # built once, here, so the API docs never wait for it
         app.state.events = events or open_event_store(settings.resolved_events_url)
         app.state.analysis = AnalysisRunner(settings, app.state.ledger, app.state.events)
         schedule = AnalysisSchedule.from_settings(
@@ -104,6 +106,7 @@ def create_app(
     plugin_manager()  # the pipeline's plugins, so contributed detectors are listed too
     app.state.session_key = settings.session_key()
     app.state.local_token_hash = local_token_hash
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(SecurityMiddleware, per_minute=settings.rate_limit_per_minute)
 

@@ -21,11 +21,57 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
 
 
 def _is_page(request: Request) -> bool:
-    """A browser asking for a page (not the API, not an HTMX fragment): send it to sign in."""
+    """A browser asking for a page (not the API, not an HTMX fragment, not a client that
+    asks for JSON): it gets pages, with the site's navigation, errors included."""
     return (
         request.method == "GET"
-        and not request.url.path.startswith(("/api/", "/v1/"))
+        and not request.url.path.startswith(("/api/", "/v1/", "/healthz"))
         and "hx-request" not in request.headers
+        and "application/json" not in request.headers.get("accept", "")
+    )
+
+
+# The heading of an error page, by status.
+TITLES = {
+    400: "That request cannot be answered",
+    403: "Not yours to see",
+    404: "Not found",
+    405: "Not allowed here",
+    409: "That clashes with what is there",
+    413: "Too large",
+    422: "That address is not valid",
+    429: "Too many requests",
+    500: "Something broke on our side",
+    503: "A store is unavailable",
+}
+
+
+def error_page(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The error as a page with the site's navigation, for a person in a browser."""
+    from daytwo.web.templating import templates
+
+    links = []
+    first = request.url.path.strip("/").split("/")[0]
+    if first and first not in ("api", "static"):
+        links.append((first.replace("-", " ").capitalize(), f"/{first}"))
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "title": TITLES.get(status, "That did not work"),
+            "message": message,
+            "links": links,
+            "scope": None,
+        },
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -36,21 +82,36 @@ def install_error_handlers(app: FastAPI) -> None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        if _is_page(request):
+            return error_page(request, exc.http_status, exc.message, headers=headers)
         return JSONResponse({"error": exc.as_dict()}, status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
+        if _is_page(request):
+            said = "; ".join(f"{e['field'].removeprefix('path.').removeprefix('query.')}: "
+                             f"{e['message']}" for e in errors)  # fmt: skip
+            return error_page(request, 422, f"This address asks for something invalid ({said}).")
         return JSONResponse(
             error_body("invalid_request", "The request is invalid.", errors=errors),
             status_code=422,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        if _is_page(request) and not request.url.path.startswith("/static/"):
+            message = (
+                f"There is no page at {request.url.path}."
+                if exc.status_code == 404
+                else str(exc.detail)
+            )
+            return error_page(
+                request, exc.status_code, message, headers=getattr(exc, "headers", None)
+            )
         return JSONResponse(
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
@@ -58,12 +119,23 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         # Log the trace for operators; never send it to clients.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         # Answered outside the middleware stack: the security headers are added here.
+        headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+        if _is_page(request):
+            try:
+                return error_page(
+                    request,
+                    500,
+                    "The error is logged for the operator; the page may work if you try again.",
+                    headers=headers,
+                )
+            except Exception:  # the page itself failed: the JSON answer below still works
+                log.exception("could not render the error page")
         return JSONResponse(
             error_body("internal_error", "Internal server error."),
             status_code=500,
-            headers={name.decode(): value.decode() for name, value in SECURITY_HEADERS},
+            headers=headers,
         )
