@@ -30,8 +30,8 @@ from daytwo.governance.schemas import (
     UserUpdate,
     UserWithPassword,
 )
-from daytwo.server.access import Scope, client_ip, current_principal, requires
-from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.http.access import Scope, client_ip, current_principal, requires
+from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 

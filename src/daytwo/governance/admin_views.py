@@ -18,11 +18,11 @@ from daytwo.errors import DaytwoError, InputError
 from daytwo.governance import accounts, keys
 from daytwo.governance.admin_api import check_known, key_out, known_deployments, user_out
 from daytwo.governance.roles import KeyScope, Role
-from daytwo.server.access import Scope, client_ip, current_principal, requires
-from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.http.access import Scope, client_ip, current_principal, requires
+from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
-from daytwo.web.templating import templates
+from daytwo.http.templating import templates
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[requires(Scope.admin)])
 

@@ -12,14 +12,15 @@ from daytwo.http.scope import parse_scope
 from daytwo.http.templating import templates
 from daytwo.journeys.service import (
     OUTCOME_ORDER,
-    TABLE_METRICS,
     funnel,
     intents_at_fallback,
     journey_table,
     positions,
 )
 from daytwo.metrics.catalog import REGISTRY
-from daytwo.metrics.views import dimension_values
+from daytwo.metrics.kinds import view_for
+from daytwo.metrics.service import baseline_window
+from daytwo.metrics.views import dimension_values, registered
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 
@@ -30,9 +31,22 @@ def journeys_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
     scope = parse_scope(request.query_params, deployments)
     context: dict[str, object] = {"scope": scope, "deployments": deployments}
     if scope is not None:
+        row = next(d for d in deployments if d.name == scope.deployment)
+        dep = registered(ledger, row)
+        view = view_for(row.kind)
         context.update(
-            rows=journey_table(events, scope.with_filter("journey", None).slice()),
-            metrics=[REGISTRY[m] for m in TABLE_METRICS],
+            rows=journey_table(
+                events,
+                scope.with_filter("journey", None).slice(),
+                view.journey_columns,
+                trend_metric=view.journey_trend,
+                baseline=baseline_window(dep, row.first_started_at),
+                targets=dep.targets if dep else {},
+            ),
+            metrics=[REGISTRY[m] for m in view.journey_columns],
+            trend_metric=REGISTRY[view.journey_trend],
+            targets=dep.targets if dep else {},
+            currency=dep.currency if dep else None,
             dimensions=dimension_values(events, scope.deployment),
         )
     return templates.TemplateResponse(request, "journeys.html", context)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from daytwo.store.ledger.kinds import DeploymentKind
 from daytwo.units import Unit
 
 Group = Literal["system", "conversation", "adoption", "business", "support", "satisfaction"]
@@ -72,6 +73,14 @@ class Metric:
     drill: str | None = None
     parts: tuple[tuple[str, str], ...] = ()
     combine: str | None = None
+    # The kinds of deployment the metric means something for (an agent-assist tool contains
+    # nothing; a virtual agent has no agents using suggestions). Pages show a metric only for
+    # these kinds.
+    kinds: tuple[str, ...] = tuple(k.value for k in DeploymentKind)
+
+    def applies_to(self, kind: str | None) -> bool:
+        """Whether the metric means something for a deployment of ``kind`` (unknown: yes)."""
+        return kind is None or kind in self.kinds
 
     def __post_init__(self) -> None:
         if self.kind in ("ratio", "score") and not (self.numerator and self.denominator):
@@ -102,6 +111,9 @@ class Metric:
 
 _OUTCOME_KNOWN = "count_if(outcome IS NOT NULL)"
 _RESOLVED = "outcome IN ('contained', 'resolved_by_agent')"
+# Kinds of deployment whose AI answers customers itself, and the one that helps agents.
+_ANSWERING = (DeploymentKind.virtual_agent.value, DeploymentKind.llm_app.value)
+_ASSISTING = (DeploymentKind.agent_assist.value,)
 # Conversations an agent handled with the AI's help, and without it.
 _ASSISTED = "agent_ref IS NOT NULL AND ai_used"
 _UNASSISTED = "agent_ref IS NOT NULL AND NOT ai_used"
@@ -183,6 +195,7 @@ METRICS: tuple[Metric, ...] = (
         denominator=_OUTCOME_KNOWN,
         needs=("outcome",),
         drill="outcome = 'contained'",
+        kinds=_ANSWERING,
     ),
     Metric(
         "fallback_rate_turn",
@@ -197,6 +210,7 @@ METRICS: tuple[Metric, ...] = (
         denominator="sum(n_assistant_turns)",
         needs=("turns.fallback",),
         drill="n_fallback_turns > 0",
+        kinds=_ANSWERING,
     ),
     Metric(
         "fallback_rate_conversation",
@@ -211,6 +225,7 @@ METRICS: tuple[Metric, ...] = (
         denominator="count_if(n_assistant_turns > 0)",
         needs=("turns.fallback",),
         drill="n_fallback_turns > 0",
+        kinds=_ANSWERING,
     ),
     Metric(
         "escalation_rate",
@@ -254,6 +269,7 @@ METRICS: tuple[Metric, ...] = (
         denominator="count_if(n_user_turns >= 2)",
         needs=("turns.text",),
         drill="n_repeats > 0",
+        kinds=_ANSWERING,
     ),
     Metric(
         "repeat_contact_7d",
@@ -283,6 +299,7 @@ METRICS: tuple[Metric, ...] = (
         value="CASE WHEN n_assist_shown > 0 THEN agent_ref END",
         needs=("assist_events",),
         drill="n_assist_shown > 0",
+        kinds=_ASSISTING,
     ),
     Metric(
         "ai_usage_rate",
@@ -297,6 +314,7 @@ METRICS: tuple[Metric, ...] = (
         denominator="count_if(ai_used IS NOT NULL)",
         needs=("ai_used",),
         drill="ai_used",
+        kinds=_ASSISTING,
     ),
     Metric(
         "suggestion_acceptance_rate",
@@ -313,6 +331,7 @@ METRICS: tuple[Metric, ...] = (
         denominator="sum(n_assist_shown)",
         needs=("assist_events",),
         drill="n_assist_shown > 0",
+        kinds=_ASSISTING,
     ),
     Metric(
         "feature_utilisation",
@@ -327,6 +346,7 @@ METRICS: tuple[Metric, ...] = (
         denominator="count_if(agent_ref IS NOT NULL)",
         needs=("agent_ref", "assist_events"),
         drill="agent_ref IS NOT NULL AND n_assist_shown > 0",
+        kinds=_ASSISTING,
     ),
     # -- business -------------------------------------------------------------------------
     Metric(

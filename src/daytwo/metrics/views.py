@@ -20,6 +20,7 @@ from daytwo.http.templating import templates
 from daytwo.metrics import rollup
 from daytwo.metrics.catalog import GROUPS, METRICS, REGISTRY
 from daytwo.metrics.charts import trend_spec
+from daytwo.metrics.kinds import view_for
 from daytwo.metrics.schemas import MetricPoint, MetricSummary
 from daytwo.metrics.service import baseline_window, metric_points, summaries
 from daytwo.store.events import EventStore
@@ -27,14 +28,6 @@ from daytwo.store.ledger import Ledger
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Access.read)])
 
-TREND_METRICS = (
-    "containment_rate",
-    "escalation_rate",
-    "fallback_rate_conversation",
-    "latency_p95",
-    "csat",
-    "suggestion_acceptance_rate",
-)
 MAX_TREND_DAYS = 120
 
 
@@ -66,6 +59,15 @@ def dimension_values(events: EventStore, deployment: str) -> dict[str, list[str]
     return out
 
 
+def has_data(t: MetricSummary) -> bool:
+    """Whether a metric has anything to show: a value now, before or at the baseline. A count
+    of distinct things that is zero throughout (no agent ever named) is no data either."""
+    values = [v for v in (t.value, t.previous, t.baseline) if v is not None]
+    if REGISTRY[t.metric].kind == "distinct":
+        return any(values)
+    return bool(values)
+
+
 def _by_day(points: list[MetricPoint], start: date, days: int) -> dict[str, list[float | None]]:
     series: dict[str, dict[date, float | None]] = {}
     for p in points:
@@ -83,12 +85,11 @@ def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
         return templates.TemplateResponse(request, "overview.html", {"scope": None})
     dep_row = next(d for d in deployments if d.name == scope.deployment)
     dep = registered(ledger, dep_row)
-    ids = [m.id for m in METRICS]
+    # Only what means something for this kind of deployment (see Metric.kinds).
+    ids = [m.id for m in METRICS if m.applies_to(dep_row.kind)]
     all_tiles = summaries(events, ids, scope.slice(), dep, dep_row.first_started_at)
-    # A metric the deployment has no data for at all is listed, not shown as an empty tile.
-    tiles = [
-        t for t in all_tiles if not (t.value is None and t.previous is None and t.baseline is None)
-    ]
+    # A metric the deployment has no data for at all is listed, never shown as 0.
+    tiles = [t for t in all_tiles if has_data(t)]
     unmeasured = [t.name for t in all_tiles if t not in tiles]
     daily = metric_points(events, ids, replace(scope.slice(), bucket="day"))
     sparks = _by_day(daily, scope.start, scope.days)
@@ -104,7 +105,11 @@ def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
             "registry": REGISTRY,
             "dimensions": dimension_values(events, scope.deployment),
             "trends": _trends(events, scope, dep, dep_row, tiles),
+            "headline": [
+                t for m in view_for(dep_row.kind).headline for t in tiles if t.metric == m
+            ],
             "unmeasured": unmeasured,
+            "currency": dep.currency if dep else None,
         },
     )
 
@@ -119,11 +124,12 @@ def _trends(
     first = dep_row.first_started_at.date() if dep_row.first_started_at else scope.start
     start = min(scope.end, max(first, scope.end - timedelta(days=MAX_TREND_DAYS - 1)))
     trend_scope = Scope(scope.deployment, start, scope.end, scope.filters)
-    points = metric_points(events, list(TREND_METRICS), replace(trend_scope.slice(), bucket="day"))
+    chosen = view_for(dep_row.kind).trends
+    points = metric_points(events, list(chosen), replace(trend_scope.slice(), bucket="day"))
     window = baseline_window(dep, dep_row.first_started_at)
     summary = {t.metric: t for t in tiles}
     out = []
-    for mid in (m for m in TREND_METRICS if m in summary):
+    for mid in (m for m in chosen if m in summary):
         metric = REGISTRY[mid]
         series = [p for p in points if p.metric == mid and p.value is not None]
         if not series:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -66,7 +67,8 @@ def create_app(
         if own_ledger:
             upgrade(settings.resolved_ledger_url)
         app.state.ledger = ledger or Ledger(settings.resolved_ledger_url)
-        app.openapi()  # built once, here, so the API docs never wait for it
+        # Built once, beside the first requests, so the API docs never wait for it.
+        threading.Thread(target=app.openapi, name="daytwo-openapi", daemon=True).start()
         app.state.events = events or open_event_store(settings.resolved_events_url)
         app.state.analysis = AnalysisRunner(settings, app.state.ledger, app.state.events)
         schedule = AnalysisSchedule.from_settings(

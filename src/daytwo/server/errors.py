@@ -54,7 +54,7 @@ def error_page(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The error as a page with the site's navigation, for a person in a browser."""
-    from daytwo.web.templating import templates
+    from daytwo.http.templating import templates
 
     links = []
     first = request.url.path.strip("/").split("/")[0]

@@ -1,7 +1,7 @@
 """The OpenAPI document: how to authenticate, said where a client (and the API docs' Authorize
 button) can read it.
 
-Two schemes, as :mod:`daytwo.server.access` accepts them:
+Two schemes, as :mod:`daytwo.http.access` accepts them:
 
 - ``bearerKey``: an API key, ``Authorization: Bearer dt_...`` (``daytwo keys create``);
 - ``session``: the ``daytwo_session`` cookie of a signed-in user (the web UI; writes also need
@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from daytwo.server.access import SESSION_COOKIE, Scope
+from daytwo.http.access import SESSION_COOKIE, Scope
 
 SCHEMES: dict[str, dict[str, Any]] = {
     "bearerKey": {
