@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 import typer
 
 from daytwo.cli.console import out
-from daytwo.cli.stores import open_events, server, settings
+from daytwo.cli.stores import open_events, open_ledger, server, settings
 from daytwo.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -61,8 +61,9 @@ def _values(
     last: date | None,
     bucket: str | None,
     dims: tuple[str, ...],
-) -> tuple[date, date, list[MetricPoint]]:
-    """The days shown and the points: from the server when one runs, else from the store."""
+) -> tuple[date, date, list[MetricPoint], str | None]:
+    """The days shown, the points and the deployment's currency: from the server when one
+    runs, else from the stores."""
     from daytwo.metrics.schemas import MetricPoint
 
     remote = server()
@@ -82,7 +83,11 @@ def _values(
             start=first.isoformat(),
             end=last.isoformat(),
         )
-        return first, last, [MetricPoint.model_validate(p) for p in answer]
+        registered = next((r for r in rows if r["name"] == deployment and r["registered"]), None)
+        currency = (
+            remote.get(f"/api/v1/deployments/{deployment}")["currency"] if registered else None
+        )
+        return first, last, [MetricPoint.model_validate(p) for p in answer], currency
     from daytwo.metrics.query import Bucket, Slice
     from daytwo.metrics.service import metric_points
 
@@ -101,7 +106,11 @@ def _values(
             bucket=cast(Bucket | None, bucket),
             group_by=dims,
         )
-        return first, last, metric_points(events, [metric], s)
+        points = metric_points(events, [metric], s)
+    from daytwo.deployments.service import currency_of
+
+    with open_ledger() as ledger:
+        return first, last, points, currency_of(ledger, deployment)
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -145,7 +154,7 @@ def show(
     first, last = _day(start, "start"), _day(end, "end")
     if first and last and first > last:
         raise InputError("--start is after --end.")
-    first, last, points = _values(m.id, deployment, first, last, bucket, dims)
+    first, last, points, currency = _values(m.id, deployment, first, last, bucket, dims)
     if as_json:
         out.print_json(json.dumps([p.model_dump(mode="json") for p in points]))
         return
@@ -161,12 +170,14 @@ def show(
     when = "%Y-%m-%d %H:%M" if bucket == "hour" else "%Y-%m-%d"
     for p in points:
         interval = (
-            f"{fmt_value(p.lo, m.unit)} – {fmt_value(p.hi, m.unit)}" if p.lo is not None else ""
+            f"{fmt_value(p.lo, m.unit, currency)} – {fmt_value(p.hi, m.unit, currency)}"
+            if p.lo is not None
+            else ""
         )
         table.add_row(
             *([p.bucket.strftime(when)] if p.bucket else []),
             *["-" if p.group.get(d) is None else str(p.group[d]) for d in names],
-            fmt_value(p.value, m.unit),
+            fmt_value(p.value, m.unit, currency),
             f"{p.n:,}" if p.n is not None else "",
             interval,
         )

@@ -20,9 +20,9 @@ from daytwo.governance.admin_api import check_known, key_out, known_deployments,
 from daytwo.governance.roles import KeyScope, Role
 from daytwo.http.access import Scope, client_ip, current_principal, requires
 from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.templating import templates
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
-from daytwo.http.templating import templates
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[requires(Scope.admin)])
 

@@ -10,14 +10,16 @@ from typing import Annotated, Literal, cast
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from daytwo.deployments.service import currency_of
 from daytwo.errors import InputError
 from daytwo.http.access import Scope, requires
-from daytwo.http.deps import EventsDep
+from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.params import SliceDep
-from daytwo.metrics.catalog import METRICS, Metric, get_metric
+from daytwo.metrics.catalog import METRICS, REGISTRY, Metric, get_metric
 from daytwo.metrics.query import BUCKETS, Bucket, dimension_name, dimension_sql
 from daytwo.metrics.schemas import MetricInfo, MetricPoint
 from daytwo.metrics.service import metric_points
+from daytwo.units import fmt_value
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], dependencies=[requires(Scope.read)])
 
@@ -77,6 +79,7 @@ def _unique(items: list[str]) -> list[str]:
 )
 def values(
     events: EventsDep,
+    ledger: LedgerDep,
     scope: SliceDep,
     metric: Annotated[
         list[str], Query(description="Metric ids (repeat for several); see /catalog.")
@@ -113,7 +116,16 @@ def values(
         group_by=tuple(dims),
         filters=scope.filters + parse_filters(filter_ or []),
     )
-    points = metric_points(events, ids, s)
+    currency = currency_of(ledger, scope.deployment)
+    points = [
+        p.model_copy(
+            update={
+                "unit": REGISTRY[p.metric].unit,
+                "display": fmt_value(p.value, REGISTRY[p.metric].unit, currency),
+            }
+        )
+        for p in metric_points(events, ids, s)
+    ]
     if format_ == "csv":
         return Response(
             points_csv(points, [dimension_name(d) for d in dims]),
