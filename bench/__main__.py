@@ -272,7 +272,15 @@ def bench_pages(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, repeat=max(repeat, 5), per_day=15_300)
 
 
+def bench_startup(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.startup import run
+
+    return run(work, repeat=repeat)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
+    "startup": bench_startup,
     "import": bench_import,
     "http_ingest": bench_http,
     "demo": bench_demo,
