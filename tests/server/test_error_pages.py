@@ -70,3 +70,28 @@ def test_openapi_declares_the_key_and_the_session(client: TestClient) -> None:
         if "security" not in op
     ]
     assert unsecured == []
+
+
+def test_pages_open_on_the_deployment_with_the_most_urgent_problem(client: TestClient) -> None:
+    records = [interaction(n, deployment=d) for n in range(4) for d in ("a-bot", "z-bot")]
+    assert client.post("/api/v1/ingest", json={"interactions": records}).status_code == 200
+    for name in ("a-bot", "z-bot"):
+        r = client.post(
+            "/api/v1/deployments",
+            json={"name": name, "kind": "virtual_agent", "cost_model": {"escalation": 5.0}},
+        )
+        assert r.status_code == 201, r.text
+    r = client.post("/api/v1/owners", json={"handle": "ops", "name": "Ops"})
+    assert r.status_code == 201
+    r = client.post(
+        "/api/v1/items",
+        json={"deployment": "z-bot", "title": "Escalations up", "owner": "ops",
+              "signal": {"volume_per_week": 500, "cost_key": "escalation"}},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    for page in ("/overview", "/journeys", "/conversations"):
+        assert '<option value="z-bot" selected>' in client.get(page).text, page
+    assert (
+        '<option value="a-bot" selected>'
+        in client.get("/overview", params={"deployment": "a-bot"}).text
+    )

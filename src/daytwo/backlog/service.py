@@ -5,12 +5,12 @@ Every write goes through one function here and appends its history in the same t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daytwo.backlog import history
@@ -382,3 +382,19 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_ready(v) for v in value]
     return value
+
+
+def urgency_order(ledger: Ledger, deployments: Sequence[str]) -> list[str]:
+    """``deployments``, the one with the most urgent open problem first: by the score of its
+    highest-scoring item still open (P1 before P2...), then by name. Pages open on the first."""
+    if not deployments:
+        return []
+    with ledger.session() as session:
+        rows = session.execute(
+            select(Item.deployment, func.max(Item.score))
+            .where(Item.deployment.in_(list(deployments)))
+            .where(Item.status.not_in(CLOSED_STATUSES))
+            .group_by(Item.deployment)
+        ).all()
+    top = {name: float(score or 0.0) for name, score in rows}
+    return sorted(deployments, key=lambda d: (-top.get(d, -1.0), d))

@@ -39,7 +39,7 @@ def demo(
     from daytwo.errors import ConfigError
     from daytwo.governance.accounts import create_user, new_password
     from daytwo.governance.roles import Role
-    from daytwo.server import link
+    from daytwo.http import link
     from daytwo.settings import Settings
     from daytwo.store.ledger import Ledger
 

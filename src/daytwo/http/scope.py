@@ -6,13 +6,14 @@ colleague and every drill-down keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
+from starlette.requests import Request
 
 from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
@@ -97,6 +98,32 @@ def _date(value: str | None, name: str) -> date | None:
         raise InputError(
             f"{name} must be a date like 2026-03-01, not {value!r}; left out."
         ) from None
+
+
+# How the app orders deployments by urgency, set when it is assembled (the backlog knows; the
+# pages only ask): ``urgency(ledger, names) -> names, most urgent first``.
+Urgency = Callable[[Any, list[str]], list[str]]
+
+
+def most_urgent(request: Request, deployments: Sequence[ListedDeployment]) -> str | None:
+    """The deployment a page should open on when the URL names none: the one with the most
+    urgent open problem (see ``backlog.service.urgency_order``)."""
+    rank: Urgency | None = getattr(request.app.state, "urgency", None)
+    names = [d.name for d in deployments if d.interactions]
+    if rank is None or not names:
+        return None
+    ordered = rank(request.app.state.ledger, names)
+    return ordered[0] if ordered else None
+
+
+def page_scope(
+    request: Request, deployments: Sequence[ListedDeployment], params: QueryParams | None = None
+) -> Scope | None:
+    """The scope of a page: the URL's (``params``, default the request's query), opening on
+    the deployment with the most urgent problem when the URL names none."""
+    params = request.query_params if params is None else params
+    default = None if params.get("deployment") else most_urgent(request, deployments)
+    return parse_scope(params, deployments, default=default)
 
 
 def parse_scope(

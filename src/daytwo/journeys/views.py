@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from daytwo.deployments.service import overview
 from daytwo.http.access import Scope, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
-from daytwo.http.scope import parse_scope
+from daytwo.http.scope import page_scope
 from daytwo.http.templating import templates
 from daytwo.journeys.service import (
     OUTCOME_ORDER,
@@ -28,7 +28,7 @@ router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 @router.get("/journeys", response_class=HTMLResponse)
 def journeys_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
     deployments = granted(request, overview(ledger, events))
-    scope = parse_scope(request.query_params, deployments)
+    scope = page_scope(request, deployments)
     context: dict[str, object] = {"scope": scope, "deployments": deployments}
     if scope is not None:
         row = next(d for d in deployments if d.name == scope.deployment)
@@ -57,7 +57,7 @@ def journey_page(
     journey: str, request: Request, ledger: LedgerDep, events: EventsDep
 ) -> HTMLResponse:
     deployments = granted(request, overview(ledger, events))
-    base = parse_scope(request.query_params, deployments)
+    base = page_scope(request, deployments)
     scope = base.with_filter("journey", journey) if base else None
     context: dict[str, object] = {"scope": scope, "deployments": deployments, "journey": journey}
     if scope is not None:

@@ -15,7 +15,7 @@ from daytwo.deployments.service import get_deployment, overview
 from daytwo.http.access import Scope as Access
 from daytwo.http.access import granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
-from daytwo.http.scope import Scope, parse_scope
+from daytwo.http.scope import Scope, page_scope
 from daytwo.http.templating import templates
 from daytwo.metrics import rollup
 from daytwo.metrics.catalog import GROUPS, METRICS, REGISTRY
@@ -80,7 +80,7 @@ def _by_day(points: list[MetricPoint], start: date, days: int) -> dict[str, list
 @router.get("/overview", response_class=HTMLResponse)
 def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
     deployments = granted(request, overview(ledger, events))
-    scope = parse_scope(request.query_params, deployments)
+    scope = page_scope(request, deployments)
     if scope is None:
         return templates.TemplateResponse(request, "overview.html", {"scope": None})
     dep_row = next(d for d in deployments if d.name == scope.deployment)

@@ -13,6 +13,7 @@ from daytwo import __version__
 from daytwo.backlog.api import items_router, owners_router, rules_router
 from daytwo.backlog.changes_api import router as changes_router
 from daytwo.backlog.feedback_api import router as feedback_router
+from daytwo.backlog.service import urgency_order
 from daytwo.backlog.views import router as backlog_views
 from daytwo.conversations.api import router as conversations_router
 from daytwo.conversations.views import router as conversations_views
@@ -108,6 +109,7 @@ def create_app(
     plugin_manager()  # the pipeline's plugins, so contributed detectors are listed too
     app.state.session_key = settings.session_key()
     app.state.local_token_hash = local_token_hash
+    app.state.urgency = urgency_order  # pages open on the deployment with the most urgent problem
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(SecurityMiddleware, per_minute=settings.rate_limit_per_minute)
