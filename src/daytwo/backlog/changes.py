@@ -163,7 +163,11 @@ def link_items(
         for item_id in dict.fromkeys(item_ids):
             item = get_row(session, item_id)
             if item.deployment != row.deployment:
-                raise InputError(f"Item {item.id} belongs to {item.deployment!r}.")
+                raise InputError(
+                    f"Change {row.id} belongs to {row.deployment!r} and item {item.id} to "
+                    f"{item.deployment!r}: a change can only fix items of its own deployment; "
+                    "nothing was linked."
+                )
             if item_id in have:
                 continue
             session.add(ChangeItem(change_id=row.id, item_id=item.id))

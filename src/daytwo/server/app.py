@@ -14,6 +14,7 @@ from daytwo.backlog.api import items_router, owners_router, rules_router
 from daytwo.backlog.changes_api import router as changes_router
 from daytwo.backlog.feedback_api import router as feedback_router
 from daytwo.backlog.service import urgency_order
+from daytwo.backlog.suspects_api import router as suspects_router
 from daytwo.backlog.views import router as backlog_views
 from daytwo.conversations.api import router as conversations_router
 from daytwo.conversations.views import router as conversations_views
@@ -135,6 +136,7 @@ def create_app(
     app.include_router(owners_router)
     app.include_router(rules_router)
     app.include_router(changes_router)
+    app.include_router(suspects_router)
     app.include_router(feedback_router)
     app.include_router(users_router)
     app.include_router(keys_router)
