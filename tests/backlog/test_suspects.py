@@ -94,3 +94,24 @@ def test_suspects_over_http_and_linking_from_the_item(client: Any) -> None:
     assert client.get(f"/api/v1/items/{item['id']}/suspects").json()[0]["linked"] is True
     assert client.get("/api/v1/findings/99999/suspects").status_code == 404
     assert client.get("/api/v1/items/99999/suspects").status_code == 404
+
+
+def test_trend_charts_mark_the_recorded_changes(client: Any) -> None:
+    from tests.backlog.test_api import DEPLOYMENT, _setup
+
+    _setup(client)
+    r = client.post(
+        "/api/v1/changes",
+        json={"deployment": DEPLOYMENT, "kind": "flow", "title": "Identity check",
+              "author": "dana", "shipped_at": "2026-03-02T00:00:00Z", "journeys": ["card_lost"]},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    page = client.get("/overview", params={"deployment": DEPLOYMENT, "start": "2026-03-01"})
+    assert page.status_code == 200
+    assert f"#{r.json()['id']} flow: Identity check" in page.text
+    assert '"href":"/changes/' in page.text
+    other = client.get(
+        "/overview",
+        params={"deployment": DEPLOYMENT, "start": "2026-03-01", "journey": "billing"},
+    )
+    assert "Identity check" not in other.text  # a change to another journey is not marked

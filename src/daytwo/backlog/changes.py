@@ -26,6 +26,7 @@ from daytwo.backlog.schemas import ChangeCreate, ChangePublic, ImpactPublic
 from daytwo.backlog.service import _aware, get_row, now_utc, transition
 from daytwo.errors import InputError, NotFoundError
 from daytwo.governance.policies import redact_text
+from daytwo.http.marks import ChangeMark
 from daytwo.metrics.catalog import Metric, get_metric
 from daytwo.metrics.query import Slice, build_queries
 from daytwo.store.events import EventStore
@@ -408,3 +409,21 @@ def measure_all(
             query = query.where(Change.deployment.in_(sorted(within)))
         ids = list(session.scalars(query.order_by(Change.id)))
     return [measure_impact(ledger, events, i, policy, actor=actor) for i in ids]
+
+
+def change_marks(ledger: Ledger, deployment: str, journey: str | None = None) -> list[ChangeMark]:
+    """The marks of a deployment's recorded changes on trend charts: every change to the whole
+    deployment, and (with ``journey``) those to that journey; without it, all of them."""
+    with ledger.session() as session:
+        rows = session.scalars(
+            select(Change).where(Change.deployment == deployment).order_by(Change.shipped_at)
+        ).all()
+        return [
+            ChangeMark(
+                day=_aware(r.shipped_at).date(),
+                label=f"#{r.id} {r.kind}: {r.title}",
+                href=f"/changes/{r.id}",
+            )
+            for r in rows
+            if journey is None or not r.journeys or journey in r.journeys
+        ]

@@ -17,8 +17,8 @@ from daytwo.backlog import changes, service, suspects
 from daytwo.backlog.api import MANAGE, READ, ActorDep, PolicyDep, item_in_reach
 from daytwo.backlog.schemas import ItemDetail
 from daytwo.detect.service import get_finding
-from daytwo.server.access import Scope, check_deployments
-from daytwo.server.deps import LedgerDep
+from daytwo.http.access import Scope, check_deployments
+from daytwo.http.deps import LedgerDep
 
 router = APIRouter(prefix="/api/v1", tags=["changes"])
 

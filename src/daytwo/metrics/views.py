@@ -15,6 +15,7 @@ from daytwo.deployments.service import get_deployment, overview
 from daytwo.http.access import Scope as Access
 from daytwo.http.access import granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.marks import ChangeMark, change_marks
 from daytwo.http.scope import Scope, page_scope
 from daytwo.http.templating import templates
 from daytwo.metrics import rollup
@@ -104,7 +105,14 @@ def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
             "sparks": sparks,
             "registry": REGISTRY,
             "dimensions": dimension_values(events, scope.deployment),
-            "trends": _trends(events, scope, dep, dep_row, tiles),
+            "trends": _trends(
+                events,
+                scope,
+                dep,
+                dep_row,
+                tiles,
+                change_marks(request, scope.deployment, scope.filter_value("journey")),
+            ),
             "headline": [
                 t for m in view_for(dep_row.kind).headline for t in tiles if t.metric == m
             ],
@@ -120,6 +128,7 @@ def _trends(
     dep: DeploymentPublic | None,
     dep_row: DeploymentOverview,
     tiles: list[MetricSummary],
+    changes: list[ChangeMark],
 ) -> list[dict[str, Any]]:
     first = dep_row.first_started_at.date() if dep_row.first_started_at else scope.start
     start = min(scope.end, max(first, scope.end - timedelta(days=MAX_TREND_DAYS - 1)))
@@ -141,6 +150,8 @@ def _trends(
             baseline_window=(window[0].date(), window[1].date()) if window else None,
             target=summary[mid].target,
             go_live=dep.go_live if dep else None,
+            currency=dep.currency if dep else None,
+            changes=changes,
         )
         out.append({"metric": metric, "spec": orjson.dumps(spec).decode(), "summary": summary[mid]})
     return out
