@@ -34,7 +34,7 @@ def test_page_loads_without_errors(page: Any, server: str, path: str) -> None:
 def test_home_lists_the_demo_deployments(page: Any, server: str) -> None:
     page.goto(server + "/")
     for name in ("care-bot", "care-assist"):
-        count = page.locator(f'tr[data-deployment="{name}"] td[data-count="interactions"]')
+        count = page.locator(f'section[data-deployment="{name}"] [data-count="interactions"]')
         assert int(count.inner_text().replace(",", "")) > 1000
 
 
