@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
+from sqlalchemy import select
 
 from daytwo.errors import InputError
 from daytwo.governance import accounts, audit, keys, policies
@@ -33,7 +34,7 @@ from daytwo.governance.schemas import (
 from daytwo.http.access import Scope, client_ip, current_principal, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.store.events import EventStore
-from daytwo.store.ledger import Ledger
+from daytwo.store.ledger import Deployment, Ledger
 
 ADMIN = [requires(Scope.admin)]
 users_router = APIRouter(prefix="/api/v1/users", tags=["administration"], dependencies=ADMIN)
@@ -75,9 +76,10 @@ def key_out(k: keys.KeyPublic) -> KeyOut:
 
 
 def known_deployments(ledger: Ledger, events: EventStore) -> set[str]:
-    from daytwo.deployments.service import list_deployments
-
-    return {d.name for d in list_deployments(ledger)} | {v.deployment for v in events.volumes()}
+    """Registered deployments and those only seen in the data."""
+    with ledger.session() as session:
+        registered = set(session.scalars(select(Deployment.name)))
+    return registered | {v.deployment for v in events.volumes()}
 
 
 def check_known(ledger: Ledger, events: EventStore, names: list[str]) -> None:

@@ -16,7 +16,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from daytwo.errors import InputError
-from daytwo.metrics.query import Slice
+from daytwo.interactions.slice import Slice
 
 DEFAULT_DAYS = 28
 FILTER_DIMS = ("journey", "channel", "outcome")

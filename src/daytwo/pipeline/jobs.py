@@ -243,10 +243,24 @@ class AnalysisRunner:
                 targets = [n for n in names if n] if not req.detectors else analysed
                 for name in sorted(set(targets)):
                     step(f"knowledge gaps of {name}")
-                    result = cluster_gaps(
-                        self._settings, self._ledger, self._events, name, trigger=_trigger(job),
-                        encoder=req.encoder, force=req.force,
-                    )  # fmt: skip
+                    try:
+                        result = cluster_gaps(
+                            self._settings, self._ledger, self._events, name,
+                            trigger=_trigger(job), encoder=req.encoder, force=req.force,
+                        )  # fmt: skip
+                    except Exception as exc:
+                        if not req.detectors:
+                            raise  # gaps were all that was asked: the job fails with it
+                        # After the detectors, one deployment's gaps failing does not stop
+                        # the others' (the schedule's runs, above all).
+                        log.exception("knowledge-gap refresh of %s failed", name)
+                        gap_runs.append(
+                            GapOutcome(
+                                deployment=name, run_id=None, skipped=f"failed: {exc}",
+                                gaps=0, new=0, gone=0,
+                            )
+                        )  # fmt: skip
+                        continue
                     gap_runs.append(
                         GapOutcome(
                             deployment=name,
