@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Literal, cast
 
 import typer
 
@@ -34,17 +33,14 @@ def gaps(
     from daytwo.cli.analyze import follow, run_here
     from daytwo.detect.gaps.schemas import GapPublic
     from daytwo.detect.gaps.service import list_gaps
-    from daytwo.errors import InputError
     from daytwo.pipeline.jobs import AnalysisRequest
 
-    if encoder not in (None, "wordllama", "minilm"):
-        raise InputError(f"--encoder must be wordllama or minilm, not {encoder!r}.")
     request = AnalysisRequest(
         deployment=deployment,
         force=force,
         detectors=False,
         gaps=True,
-        encoder=cast(Literal["wordllama", "minilm"] | None, encoder),
+        encoder=encoder,
     )
     remote = server()
     if remote is not None:

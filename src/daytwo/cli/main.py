@@ -72,6 +72,13 @@ def _root(
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes end in a clear message and an exit code, never a traceback."""
+    try:
+        return _run(argv)
+    finally:
+        stores.close()
+
+
+def _run(argv: list[str] | None) -> int:
     stores.settings.cache_clear()  # each run reads the environment as it is now
     try:
         result = app(args=argv, standalone_mode=False)

@@ -108,9 +108,11 @@ def _values(
         )
         points = metric_points(events, [metric], s)
     from daytwo.deployments.service import currency_of
+    from daytwo.metrics.service import displayed
 
     with open_ledger() as ledger:
-        return first, last, points, currency_of(ledger, deployment)
+        currency = currency_of(ledger, deployment)
+    return first, last, displayed(points, currency), currency
 
 
 def _day(value: str | None, name: str) -> date | None:

@@ -44,11 +44,26 @@ def settings() -> Settings:
     return Settings()
 
 
+# The servers this command talks to, closed when it ends (see ``close``).
+_OPEN: list[Remote] = []
+
+
 def server(given_actor: str | None = None) -> Remote | None:
     """The ``daytwo serve`` running on this data dir, or None (see :mod:`daytwo.cli.link`)."""
     from daytwo.cli.link import server_for
 
-    return server_for(settings(), actor(given_actor))
+    remote = server_for(settings(), actor(given_actor))
+    if remote is not None:
+        _OPEN.append(remote)
+    return remote
+
+
+def close() -> None:
+    """End this command's use of the stores: its connections to a server closed, the
+    settings read afresh by the next command (in this process, as the tests run them)."""
+    while _OPEN:
+        _OPEN.pop().client.close()
+    settings.cache_clear()
 
 
 @contextmanager

@@ -15,11 +15,10 @@ from daytwo.errors import InputError
 from daytwo.http.access import Scope, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.params import SliceDep
-from daytwo.metrics.catalog import METRICS, REGISTRY, Metric, get_metric
+from daytwo.metrics.catalog import METRICS, Metric, get_metric
 from daytwo.metrics.query import BUCKETS, Bucket, dimension_name, dimension_sql
 from daytwo.metrics.schemas import MetricInfo, MetricPoint
-from daytwo.metrics.service import metric_points
-from daytwo.units import fmt_value
+from daytwo.metrics.service import displayed, metric_points
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], dependencies=[requires(Scope.read)])
 
@@ -116,16 +115,7 @@ def values(
         group_by=tuple(dims),
         filters=scope.filters + parse_filters(filter_ or []),
     )
-    currency = currency_of(ledger, scope.deployment)
-    points = [
-        p.model_copy(
-            update={
-                "unit": REGISTRY[p.metric].unit,
-                "display": fmt_value(p.value, REGISTRY[p.metric].unit, currency),
-            }
-        )
-        for p in metric_points(events, ids, s)
-    ]
+    points = displayed(metric_points(events, ids, s), currency_of(ledger, scope.deployment))
     if format_ == "csv":
         return Response(
             points_csv(points, [dimension_name(d) for d in dims]),

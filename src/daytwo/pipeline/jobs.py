@@ -54,8 +54,9 @@ class AnalysisRequest(BaseModel):
     gaps: bool = Field(
         default=False, description="Cluster the knowledge gaps of each deployment analysed."
     )
-    encoder: Literal["wordllama", "minilm"] | None = Field(
-        default=None, description="The gaps' sentence encoder (default: the setting)."
+    encoder: str | None = Field(
+        default=None,
+        description="The gaps' sentence encoder, wordllama or minilm (default: the setting).",
     )
 
 
