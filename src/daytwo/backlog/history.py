@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,7 +31,6 @@ def record(
     before: str | None = None,
     after: str | None = None,
     note: str = "",
-    at: datetime | None = None,
 ) -> None:
     """Append one event; it commits (or rolls back) with the change it describes.
 
@@ -50,8 +47,6 @@ def record(
         after=after[:300] if after else after,
         note=note,
     )
-    if at is not None:
-        event.at = at
     session.add(event)
     if actor == SYSTEM:
         return

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from daytwo import clock
 from daytwo.backlog import history
 from daytwo.backlog.calc import (
     CLOSED_STATUSES,
@@ -42,7 +43,7 @@ from daytwo.store.ledger import Deployment, Ledger
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _aware(ts: datetime) -> datetime:

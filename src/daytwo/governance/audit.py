@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from daytwo import clock
 from daytwo.governance.models import AuditEntry
 from daytwo.store.ledger import Ledger
 
@@ -85,7 +86,7 @@ def record(
     prev_id, prev_hash = (last[0], last[1]) if last else (0, GENESIS)
     entry = AuditEntry(
         id=prev_id + 1,
-        at=datetime.now(UTC),
+        at=clock.now(),
         actor=actor[:200],
         action=action[:100],
         target=target[:300],

@@ -3,7 +3,7 @@ deployment's data policy (redaction and retention)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -19,13 +19,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from daytwo import clock
 from daytwo.governance.roles import KeyScope as KeyScope
 from daytwo.governance.roles import Role as Role
 from daytwo.store.ledger.models import Base
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 class User(Base):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -70,8 +69,9 @@ def create_app(
         if own_ledger:
             upgrade(settings.resolved_ledger_url)
         app.state.ledger = ledger or Ledger(settings.resolved_ledger_url)
-        # Built once, beside the first requests, so the API docs never wait for it.
-        threading.Thread(target=app.openapi, name="daytwo-openapi", daemon=True).start()
+        # Built once, before the first request, so the API docs never wait for it (building
+        # it beside requests would race them over the same lazily built schemas).
+        app.openapi()
         app.state.events = events or open_event_store(settings.resolved_events_url)
         app.state.analysis = AnalysisRunner(settings, app.state.ledger, app.state.events)
         schedule = AnalysisSchedule.from_settings(
