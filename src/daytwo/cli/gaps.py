@@ -28,9 +28,8 @@ def gaps(
     by volume × growth; off-topic chit-chat counted apart."""
     from rich.table import Table
 
-    from daytwo.detect.gaps.calc import BUSINESS_KINDS, kind_phrase
-
     from daytwo.cli.analyze import follow, run_here
+    from daytwo.detect.gaps.calc import BUSINESS_KINDS, kind_phrase
     from daytwo.detect.gaps.schemas import GapPublic
     from daytwo.detect.gaps.service import list_gaps
     from daytwo.pipeline.jobs import AnalysisRequest
