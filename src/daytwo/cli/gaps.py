@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Literal, cast
 
 import typer
 
@@ -32,14 +33,17 @@ def gaps(
     from daytwo.detect.gaps.calc import BUSINESS_KINDS, kind_phrase
     from daytwo.detect.gaps.schemas import GapPublic
     from daytwo.detect.gaps.service import list_gaps
+    from daytwo.errors import InputError
     from daytwo.pipeline.jobs import AnalysisRequest
 
+    if encoder not in (None, "minilm", "wordllama"):
+        raise InputError(f"--encoder must be minilm or wordllama, not {encoder!r}.")
     request = AnalysisRequest(
         deployment=deployment,
         force=force,
         detectors=False,
         gaps=True,
-        encoder=encoder,
+        encoder=cast(Literal["minilm", "wordllama"] | None, encoder),
     )
     remote = server()
     if remote is not None:

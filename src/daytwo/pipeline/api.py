@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from daytwo.deployments.service import list_deployments
 from daytwo.detect.gaps.schemas import GapRunPublic
 from daytwo.detect.gaps.service import last_run
-from daytwo.errors import error_from_body
+from daytwo.errors import NotFoundError, error_from_body
 from daytwo.http.access import Scope, check_deployments, current_principal, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.pipeline.jobs import AnalysisJob, AnalysisRequest, AnalysisRunner, DeploymentOutcome
@@ -41,14 +41,17 @@ def runner(request: Request) -> AnalysisRunner:
 def _deployments(
     request: Request, ledger: Ledger, events: EventStore, deployment: str | None
 ) -> list[str]:
-    """The deployment asked for (checked), or every one the requester may manage."""
-    if deployment:
-        check_deployments(request, Scope.manage, [deployment])
-        return [deployment]
-    principal = current_principal(request)
+    """The deployment asked for (checked: known, and the requester's to manage), or every one
+    the requester may manage; an unknown one is a 404 before anything is queued."""
     everything = {d.name for d in list_deployments(ledger)} | {
         v.deployment for v in events.volumes()
     }
+    if deployment:
+        check_deployments(request, Scope.manage, [deployment])
+        if deployment not in everything:
+            raise NotFoundError(f"No deployment named {deployment!r} and no data for it.")
+        return [deployment]
+    principal = current_principal(request)
     return [d for d in sorted(everything) if principal and principal.can(Scope.manage, d)]
 
 

@@ -54,9 +54,9 @@ class AnalysisRequest(BaseModel):
     gaps: bool = Field(
         default=False, description="Cluster the knowledge gaps of each deployment analysed."
     )
-    encoder: str | None = Field(
+    encoder: Literal["minilm", "wordllama"] | None = Field(
         default=None,
-        description="The gaps' sentence encoder, wordllama or minilm (default: the setting).",
+        description="The gaps' sentence encoder, minilm or wordllama (default: the setting).",
     )
 
 
