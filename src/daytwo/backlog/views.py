@@ -11,12 +11,13 @@ import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from daytwo.backlog import changes, feedback, owners, service
+from daytwo.backlog import changes, feedback, owners, service, suspects
 from daytwo.backlog.api import ActorDep, PolicyDep, item_in_reach
 from daytwo.backlog.calc import PRIORITIES, STATUSES, TRANSITIONS
 from daytwo.backlog.changes_api import change_in_reach
 from daytwo.backlog.charts import daily_spec, estimate_spec
 from daytwo.backlog.feedback_api import feedback_in_reach, reach
+from daytwo.backlog.finding_views import open_items
 from daytwo.backlog.raised import raised_findings
 from daytwo.backlog.schemas import ChangeCreate, FeedbackCreate, ItemPublic
 from daytwo.deployments.service import list_deployments
@@ -141,6 +142,7 @@ def item_page(
             "owners": [o for o in owners.list_owners(ledger) if o.active],
             "changes": linked_changes,
             "feedback": linked_feedback,
+            "suspects": suspects.item_suspects(ledger, item_id),
             "error": error,
         },
     )
@@ -282,7 +284,9 @@ def record_form(
 
 
 @router.get("/changes/{change_id}", response_class=HTMLResponse, dependencies=READ)
-def change_page(request: Request, change_id: int, ledger: LedgerDep) -> HTMLResponse:
+def change_page(
+    request: Request, change_id: int, ledger: LedgerDep, error: str | None = None
+) -> HTMLResponse:
     """One change: its scope, control, verdict and the evidence charted."""
     change_in_reach(request, ledger, change_id, Scope.read)
     change = changes.get_change(ledger, change_id)
@@ -300,6 +304,10 @@ def change_page(request: Request, change_id: int, ledger: LedgerDep) -> HTMLResp
             "daily": orjson.dumps(daily).decode() if daily else None,
             "estimate": orjson.dumps(est).decode() if est else None,
             "items": [service.get_item(ledger, i) for i in change.items],
+            "linkable": [
+                i for i in open_items(ledger, change.deployment) if i.id not in change.items
+            ],
+            "error": error,
         },
     )
 

@@ -13,6 +13,7 @@ from daytwo.backlog.api import items_router, owners_router, rules_router
 from daytwo.backlog.changes import change_marks
 from daytwo.backlog.changes_api import router as changes_router
 from daytwo.backlog.feedback_api import router as feedback_router
+from daytwo.backlog.finding_views import router as finding_views
 from daytwo.backlog.service import urgency_order
 from daytwo.backlog.suspects_api import router as suspects_router
 from daytwo.backlog.views import router as backlog_views
@@ -158,5 +159,6 @@ def create_app(
     app.include_router(gaps_views)
     app.include_router(conversations_views)
     app.include_router(backlog_views)
+    app.include_router(finding_views)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
