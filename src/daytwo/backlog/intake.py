@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -136,6 +137,18 @@ def absorb_in(
     apply_priority(session, item, finding.signal(), policy, actor=actor, why="created")
     session.add(item)
     session.flush()
+    _link(session, item, finding, now)
+    history.record(
+        session, "item", item.id, actor, "created", after=item.priority,
+        note=f"from finding {finding.id}",
+    )  # fmt: skip
+    history.record(session, "item", item.id, actor, "owner", after=routed.owner, note=routed.reason)
+    session.flush()
+    return to_public(session, item, now), True
+
+
+def _link(session: Session, item: Item, finding: FindingFacts, now: datetime) -> None:
+    """``finding`` joins ``item``: its link, with the snapshot the item's score reads."""
     session.add(
         ItemFinding(
             item_id=item.id,
@@ -147,13 +160,6 @@ def absorb_in(
             updated_at=now,
         )
     )
-    history.record(
-        session, "item", item.id, actor, "created", after=item.priority,
-        note=f"from finding {finding.id}",
-    )  # fmt: skip
-    history.record(session, "item", item.id, actor, "owner", after=routed.owner, note=routed.reason)
-    session.flush()
-    return to_public(session, item, now), True
 
 
 def _merge(
@@ -246,17 +252,7 @@ def _join(
     note: str,
 ) -> None:
     now = now_utc()
-    session.add(
-        ItemFinding(
-            item_id=item.id,
-            finding_id=finding.id,
-            fingerprint=finding.fingerprint,
-            kind=finding.kind,
-            snapshot=finding.snapshot(),
-            linked_at=now,
-            updated_at=now,
-        )
-    )
+    _link(session, item, finding, now)
     session.flush()
     history.record(session, "item", item.id, actor, "finding linked", after=finding.id, note=note)
     _seen_again(session, item, finding, policy, actor=actor)

@@ -41,7 +41,8 @@ def _grants(text: str) -> tuple[str, ...]:
     return tuple(d.strip() for d in text.split(",") if d.strip())
 
 
-def _users_page(
+def _page(
+    which: str,
     request: Request,
     ledger: Ledger,
     events: EventStore,
@@ -51,13 +52,24 @@ def _users_page(
     secret: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request,
-        "admin_users.html",
+    """The users or the keys page (``which``), with a message and a secret shown once."""
+    listing: dict[str, object] = (
         {
-            "scope": None,
             "users": [user_out(u) for u in accounts.list_users(ledger)],
             "roles": [r.value for r in Role],
+        }
+        if which == "users"
+        else {
+            "keys": [key_out(k) for k in keys.list_keys(ledger)],
+            "scopes": [s.value for s in KeyScope],
+        }
+    )
+    return templates.TemplateResponse(
+        request,
+        f"admin_{which}.html",
+        {
+            "scope": None,
+            **listing,
             "deployments": sorted(known_deployments(ledger, events)),
             "error": error,
             "done": done,
@@ -76,7 +88,7 @@ def users_page(
     done: str | None = None,
 ) -> HTMLResponse:
     """Users, roles, grants and lockouts, with the forms that change them."""
-    return _users_page(request, ledger, events, error=error, done=done)
+    return _page("users", request, ledger, events, error=error, done=done)
 
 
 @router.post("/users", response_class=HTMLResponse)
@@ -105,7 +117,8 @@ def create_user(
         return _back("/admin/users", error=exc.message)
     except ValueError as exc:  # pydantic: a bad name or role
         return _back("/admin/users", error=_first_line(exc))
-    return _users_page(
+    return _page(
+        "users",
         request,
         ledger,
         events,
@@ -142,7 +155,8 @@ def change_user(
         if action == "reset":
             password = accounts.new_password()
             accounts.update_user(ledger, username, password=password, actor=actor, ip=ip)
-            return _users_page(
+            return _page(
+                "users",
                 request,
                 ledger,
                 events,
@@ -156,32 +170,6 @@ def change_user(
         return _back("/admin/users", error=_first_line(exc))
 
 
-def _keys_page(
-    request: Request,
-    ledger: Ledger,
-    events: EventStore,
-    *,
-    error: str | None = None,
-    done: str | None = None,
-    secret: dict[str, str] | None = None,
-    status: int = 200,
-) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request,
-        "admin_keys.html",
-        {
-            "scope": None,
-            "keys": [key_out(k) for k in keys.list_keys(ledger)],
-            "scopes": [s.value for s in KeyScope],
-            "deployments": sorted(known_deployments(ledger, events)),
-            "error": error,
-            "done": done,
-            "secret": secret,
-        },
-        status_code=status,
-    )
-
-
 @router.get("/keys", response_class=HTMLResponse)
 def keys_page(
     request: Request,
@@ -191,7 +179,7 @@ def keys_page(
     done: str | None = None,
 ) -> HTMLResponse:
     """API keys (never their secrets) with scope, deployment, expiry and last use."""
-    return _keys_page(request, ledger, events, error=error, done=done)
+    return _page("keys", request, ledger, events, error=error, done=done)
 
 
 @router.post("/keys", response_class=HTMLResponse)
@@ -217,7 +205,8 @@ def create_key(
         return _back("/admin/keys", error=exc.message)
     except ValueError as exc:
         return _back("/admin/keys", error=_first_line(exc))
-    return _keys_page(
+    return _page(
+        "keys",
         request,
         ledger,
         events,
