@@ -33,11 +33,11 @@ def gaps(
     from daytwo.detect.gaps.calc import BUSINESS_KINDS, kind_phrase
     from daytwo.detect.gaps.schemas import GapPublic
     from daytwo.detect.gaps.service import list_gaps
-    from daytwo.errors import InputError
+    from daytwo.errors import ConfigError
     from daytwo.pipeline.jobs import AnalysisRequest
 
     if encoder not in (None, "minilm", "wordllama"):
-        raise InputError(f"--encoder must be minilm or wordllama, not {encoder!r}.")
+        raise ConfigError(f"Unknown gap encoder {encoder!r}; choose one of: minilm, wordllama.")
     request = AnalysisRequest(
         deployment=deployment,
         force=force,
