@@ -143,3 +143,38 @@ def test_a_change_of_another_deployment_is_refused_and_nothing_changes(
         f"/findings/{site['id']}/changes", data={"change_id": 99999}, follow_redirects=False
     )
     assert "error=" in r.headers["location"]
+
+
+def test_a_journey_page_lists_its_problems_once_and_its_changes(client: TestClient) -> None:
+    _setup(client)
+    ledger: Ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    journey = Finding(
+        detector="degradation",
+        kind="degradation",
+        title="Escalation worse in card_lost",
+        scope=FindingScope(DEPLOYMENT, journey="card_lost", metric="escalation_rate"),
+        severity=Severity.high,
+        first_seen=ONSET,
+        last_seen=ONSET + timedelta(days=1),
+        baseline=Measure(0.2, 1000),
+        current=Measure(0.35, 1000),
+        impact=Impact(interactions_per_week=400, customers_per_week=380),
+        details={"p_value": 0.0, "good": "down"},
+    )
+    run = detect_service.start_run(ledger, DEPLOYMENT, ["degradation"])
+    detect_service.record_findings(
+        ledger, run, DEPLOYMENT, ["degradation"], [journey], since=None,
+        data_through=ONSET + timedelta(days=1), interactions=2000,
+    )  # fmt: skip
+    absorb_detected(ledger, BacklogPolicy(), deployment=DEPLOYMENT)
+    change = _change(client, journeys=["card_lost"])
+    other = _change(client, journeys=["billing"])
+    page = client.get("/journeys/card_lost", params={"deployment": DEPLOYMENT})
+    assert page.status_code == 200
+    # The finding joined the item: one row, the item's, not the finding again beside it.
+    assert page.text.count('data-problem="item"') == 1
+    assert 'data-problem="finding"' not in page.text
+    assert f"#{change['id']} flow: Identity check" in page.text
+    assert f"#{other['id']} flow" not in page.text  # a change to another journey
+    billing = client.get("/journeys/billing", params={"deployment": DEPLOYMENT})
+    assert "No open finding or item about this journey." in billing.text

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
 
 from daytwo.backlog import changes, service, suspects
 from daytwo.backlog.api import ActorDep, PolicyDep, item_in_reach
@@ -32,7 +33,7 @@ from daytwo.detect.views import evidence_url, format_value
 from daytwo.errors import DaytwoError, InputError, NotFoundError
 from daytwo.http.access import Scope, check_deployments, requires
 from daytwo.http.deps import EventsDep, LedgerDep
-from daytwo.http.marks import change_marks
+from daytwo.http.marks import ProblemLink, change_marks
 from daytwo.http.templating import templates
 from daytwo.interactions.slice import Slice
 from daytwo.metrics.catalog import REGISTRY
@@ -54,7 +55,7 @@ ONSET_COLOUR = "#b3261e"
 def item_of(ledger: Ledger, fingerprint: str) -> ItemPublic | None:
     """The backlog item a finding joined, if it joined one."""
     with ledger.session() as session:
-        link = session.query(ItemFinding).filter(ItemFinding.fingerprint == fingerprint).first()
+        link = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == fingerprint))
         item_id = link.item_id if link is not None else None
     return service.get_item(ledger, item_id) if item_id is not None else None
 
@@ -230,6 +231,45 @@ def link_from_change(
     return _back(f"/changes/{change_id}")
 
 
+def journey_problems(ledger: Ledger, deployment: str, journey: str) -> list[ProblemLink]:
+    """The open items about a journey, most urgent first, then its open findings that are
+    neither in one of those items nor symptoms of another (each links to its page)."""
+    mine = [i for i in open_items(ledger, deployment) if i.journey == journey]
+    items = [
+        ProblemLink(
+            kind="item",
+            label=f"#{i.id} {i.title}",
+            href=f"/backlog/{i.id}",
+            level=i.priority,
+            note=f"{i.status.replace('_', ' ')} · {i.owner or 'unowned'}",
+        )
+        for i in mine
+    ]
+    found = list_findings(
+        ledger,
+        FindingFilter(deployment=deployment, journey=journey, status=["open", "regressed"]),
+    )
+    prints = {f.fingerprint for f in found}
+    with ledger.session() as session:
+        in_items = set(
+            session.scalars(
+                select(ItemFinding.fingerprint).where(ItemFinding.item_id.in_([i.id for i in mine]))
+            )
+        )
+    findings = [
+        ProblemLink(
+            kind="finding",
+            label=f.title,
+            href=f"/findings/{f.id}",
+            level=f.severity,
+            note=f"first seen {f.first_seen.strftime('%d %b')}",
+        )
+        for f in found
+        if f.details.get("root") not in prints and f.fingerprint not in in_items
+    ]
+    return items + findings
+
+
 def open_items(ledger: Ledger, deployment: str) -> list[ItemPublic]:
     """The items a change of ``deployment`` could fix (not closed), most urgent first."""
     rows = service.list_items(ledger, deployment=deployment)
@@ -238,4 +278,4 @@ def open_items(ledger: Ledger, deployment: str) -> list[ItemPublic]:
     )
 
 
-__all__ = ["open_items", "router"]
+__all__ = ["journey_problems", "open_items", "router"]

@@ -1,4 +1,5 @@
-"""What a page marks on its trend charts: the recorded changes.
+"""What a page marks on its trend charts (the recorded changes), and the problems a journey's
+page lists (its open findings and items).
 
 Every trend chart marks the changes shipped to what it shows (see
 ``metrics.charts.change_layers``). The changes are the backlog's; the pages ask for them
@@ -36,3 +37,27 @@ def change_marks(request: Request, deployment: str, journey: str | None = None) 
     if marks is None:
         return []
     return marks(request.app.state.ledger, deployment, journey)
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemLink:
+    """An open finding or backlog item about a journey, as the journey's page lists it."""
+
+    kind: str  # "finding" or "item"
+    label: str  # its title
+    href: str  # its page
+    level: str  # the finding's severity or the item's priority
+    note: str  # first seen, or status and owner
+
+
+# ``journey_problems(ledger, deployment, journey) -> links``: set on ``app.state`` at assembly.
+JourneyProblems = Callable[[Any, str, str], list[ProblemLink]]
+
+
+def journey_problems(request: Request, deployment: str, journey: str) -> list[ProblemLink]:
+    """The open findings and items about ``journey`` of ``deployment`` (none when the app was
+    assembled without the backlog)."""
+    found: JourneyProblems | None = getattr(request.app.state, "journey_problems", None)
+    if found is None:
+        return []
+    return found(request.app.state.ledger, deployment, journey)

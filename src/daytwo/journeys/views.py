@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from daytwo.deployments.service import overview
 from daytwo.http.access import Scope, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.marks import change_marks, journey_problems
 from daytwo.http.scope import page_scope
 from daytwo.http.templating import templates
 from daytwo.journeys.service import (
@@ -20,7 +21,7 @@ from daytwo.journeys.service import (
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.metrics.kinds import view_for
 from daytwo.metrics.service import baseline_window
-from daytwo.metrics.views import dimension_values, registered
+from daytwo.metrics.views import dimension_values, registered, scope_trends
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 
@@ -61,6 +62,7 @@ def journey_page(
     scope = base.with_filter("journey", journey) if base else None
     context: dict[str, object] = {"scope": scope, "deployments": deployments, "journey": journey}
     if scope is not None:
+        row = next(d for d in deployments if d.name == scope.deployment)
         s = scope.slice()
         context.update(
             funnel=funnel(events, s),
@@ -69,5 +71,8 @@ def journey_page(
             agent_positions=positions(events, s, "first_agent_seq"),
             intents=intents_at_fallback(events, s),
             dimensions=dimension_values(events, scope.deployment),
+            trends=scope_trends(request, ledger, events, scope, row),
+            problems=journey_problems(request, scope.deployment, journey),
+            changes=change_marks(request, scope.deployment, journey),
         )
     return templates.TemplateResponse(request, "journey.html", context)

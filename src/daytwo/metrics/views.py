@@ -157,6 +157,26 @@ def _trends(
     return out
 
 
+def scope_trends(
+    request: Request,
+    ledger: Ledger,
+    events: EventStore,
+    scope: Scope,
+    dep_row: DeploymentOverview,
+) -> list[dict[str, Any]]:
+    """The trend charts of the deployment's kind within ``scope`` (a journey's page), each
+    against its baseline and target, with the recorded changes to that scope marked."""
+    dep = registered(ledger, dep_row)
+    ids = list(view_for(dep_row.kind).trends)
+    tiles = [
+        t
+        for t in summaries(events, ids, scope.slice(), dep, dep_row.first_started_at)
+        if has_data(t)
+    ]
+    marks = change_marks(request, scope.deployment, scope.filter_value("journey"))
+    return _trends(events, scope, dep, dep_row, tiles, marks)
+
+
 @router.get("/metrics", response_class=HTMLResponse)
 def catalog_page(request: Request) -> HTMLResponse:
     """The metric catalog: every number's definition and formula."""

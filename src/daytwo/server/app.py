@@ -13,6 +13,7 @@ from daytwo.backlog.api import items_router, owners_router, rules_router
 from daytwo.backlog.changes import change_marks
 from daytwo.backlog.changes_api import router as changes_router
 from daytwo.backlog.feedback_api import router as feedback_router
+from daytwo.backlog.finding_views import journey_problems
 from daytwo.backlog.finding_views import router as finding_views
 from daytwo.backlog.service import urgency_order
 from daytwo.backlog.suspects_api import router as suspects_router
@@ -114,6 +115,7 @@ def create_app(
     app.state.local_token_hash = local_token_hash
     app.state.urgency = urgency_order  # pages open on the deployment with the most urgent problem
     app.state.change_marks = change_marks  # every trend chart marks the recorded changes
+    app.state.journey_problems = journey_problems  # a journey's page lists its problems
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(SecurityMiddleware, per_minute=settings.rate_limit_per_minute)
