@@ -92,9 +92,11 @@ def test_a_finding_has_its_page_with_symptoms_item_and_suspects(client: TestClie
     assert 'data-item="' in text
     assert f'data-suspect="{change["id"]}"' in text
     assert "flow change to the whole deployment" in text
-    assert "/conversations?" in text and "data-evidence" in text
+    assert "/conversations?" in text
+    assert "data-evidence" in text
     team = client.get(f"/findings/{found['teams'][0]['id']}")
-    assert "data-root" in team.text and f'href="/findings/{site["id"]}"' in team.text
+    assert "data-root" in team.text
+    assert f'href="/findings/{site["id"]}"' in team.text
     missing = client.get("/findings/99999")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("text/html")
@@ -108,16 +110,19 @@ def test_changes_link_from_the_finding_the_item_and_the_change(client: TestClien
     r = client.post(
         f"/findings/{site['id']}/changes", data={"change_id": first["id"]}, follow_redirects=False
     )
-    assert r.status_code == 303 and "error" not in r.headers["location"]
+    assert r.status_code == 303
+    assert "error" not in r.headers["location"]
     r = client.post(
         f"/backlog/{item_id}/changes", data={"change_id": second["id"]}, follow_redirects=False
     )
-    assert r.status_code == 303 and "error" not in r.headers["location"]
+    assert r.status_code == 303
+    assert "error" not in r.headers["location"]
     assert f'action="/changes/{third["id"]}/items"' in client.get(f"/changes/{third['id']}").text
     r = client.post(
         f"/changes/{third['id']}/items", data={"item_id": item_id}, follow_redirects=False
     )
-    assert r.status_code == 303 and "error" not in r.headers["location"]
+    assert r.status_code == 303
+    assert "error" not in r.headers["location"]
     linked = client.get(f"/api/v1/items/{item_id}").json()["changes"]
     assert sorted(linked) == sorted([first["id"], second["id"], third["id"]])
     assert "linked to the item" in client.get(f"/findings/{site['id']}").text

@@ -44,7 +44,8 @@ def test_a_run_is_accepted_at_once_and_followed_to_its_end(client: TestClient) -
     assert done["deployments"] == [DEPLOYMENT]
     [outcome] = done["outcomes"]
     assert outcome["skipped"] is None, outcome
-    assert outcome["deployment"] == DEPLOYMENT and outcome["run_id"] is not None
+    assert outcome["deployment"] == DEPLOYMENT
+    assert outcome["run_id"] is not None
     assert done["finished_at"] >= done["started_at"]
     # The run is in the ledger for good, and in the list of recent analyses.
     runs = client.get("/api/v1/findings/runs", params={"deployment": DEPLOYMENT}).json()
