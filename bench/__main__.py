@@ -286,7 +286,15 @@ def bench_hostile(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work)
 
 
+def bench_startup(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.startup import run
+
+    return run(work, repeat=repeat)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
+    "startup": bench_startup,
     "import": bench_import,
     "http_ingest": bench_http,
     "demo": bench_demo,

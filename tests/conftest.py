@@ -22,6 +22,9 @@ from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
 
 POSTGRES_ENV = "DAYTWO_TEST_POSTGRES_URL"
+# `daytwo serve` analyses every hour by default; the apps and servers of the suite do not
+# (a test that needs the schedule asks for it), so what a test sees is what it did.
+os.environ.setdefault("DAYTWO_ANALYZE_INTERVAL_MINUTES", "0")
 
 
 @pytest.fixture

@@ -162,3 +162,44 @@ class StorageFull(StoreError):
     def __init__(self, message: str, *, retry_after: int = 30) -> None:
         super().__init__(message, details={"retry_after": retry_after})
         self.retry_after = retry_after
+
+
+def _subclasses(cls: type[DaytwoError]) -> list[type[DaytwoError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_subclasses(sub))
+    return found
+
+
+def error_from_body(status: int, body: Any) -> DaytwoError:
+    """The error a daytwo server answered (``{"error": {"code", "message"}}``), as the
+    :class:`DaytwoError` it was raised as, so a client exits as the server's code did."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return DaytwoError(f"The server answered HTTP {status}.")
+    code, message = str(error.get("code", "")), str(error.get("message", ""))
+    if code == "invalid_records":
+        records = [
+            RecordError(
+                index=int(e.get("index", 0)),
+                id=e.get("id"),
+                field=str(e.get("field", "")),
+                message=str(e.get("message", "")),
+            )
+            for e in error.get("errors", [])
+            if isinstance(e, dict)
+        ]
+        return ValidationFailed(records, received=int(error.get("received", len(records))))
+    if code == "rate_limited":
+        return RateLimited(message, retry_after=int(error.get("details", {}).get("retry_after", 1)))
+    if code == "invalid_request":  # the API's own request validation
+        fields = "; ".join(
+            f"{e.get('field')}: {e.get('message')}"
+            for e in error.get("errors", [])
+            if isinstance(e, dict)
+        )
+        return InputError(f"{message} {fields}".strip())
+    for cls in _subclasses(DaytwoError):
+        if cls.code == code and cls not in (ValidationFailed, RateLimited):
+            return cls(message, details=error.get("details"))
+    return DaytwoError(message or f"The server answered HTTP {status}.")

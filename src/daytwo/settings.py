@@ -53,10 +53,11 @@ class Settings(BaseSettings):
         "refreshes them on the read that needs them instead (exact, but that read waits).",
     )
     analyze_interval_minutes: float = Field(
-        default=0,
+        default=60,
         ge=0,
         description="How often `daytwo serve` runs the detectors and clusters the knowledge gaps, "
-        "in minutes; 0 turns it off.",
+        "in minutes (each run is incremental: a deployment with no new data costs one query); "
+        "0 turns it off.",
     )
     judge_url: str | None = Field(
         default=None,

@@ -51,3 +51,51 @@ def test_the_audit_page_lists_and_filters(page: Page, server: str) -> None:
     filtered = page.locator("table.data tbody td:nth-child(4)").all_inner_texts()
     assert filtered
     assert all(a.startswith("login") for a in filtered)
+
+
+def test_users_are_administered_in_the_browser(page: Page, server: str) -> None:
+    page.goto(server + "/admin/users")
+    page.fill("form[aria-label='Create a user'] input[name=username]", "browser-dana")
+    page.select_option("form[aria-label='Create a user'] select[name=role]", "owner")
+    page.fill("form[aria-label='Create a user'] input[name=grants]", "care-bot")
+    page.click("form[aria-label='Create a user'] button")
+    password = page.inner_text("[data-secret]")
+    assert len(password) >= 16
+    row = page.locator("tr[data-user='browser-dana']")
+    assert "owner" in row.inner_text()
+    assert "care-bot" in row.inner_text()
+    row.locator("button[value=disable]").click()
+    assert "is disabled" in page.inner_text("[role=status]")
+    row = page.locator("tr[data-user='browser-dana']")
+    assert "disabled" in row.inner_text()
+    row.locator("button[value=reset]").click()
+    again = page.inner_text("[data-secret]")
+    assert again != password
+    page.goto(server + "/admin/users")
+    assert password not in page.content()  # shown once, never again
+    page.fill("form[aria-label='Create a user'] input[name=username]", "browser-eve")
+    page.fill("form[aria-label='Create a user'] input[name=grants]", "no-such-deployment")
+    page.click("form[aria-label='Create a user'] button")
+    assert "no-such-deployment" in page.inner_text("[role=alert]")
+    assert page.locator("tr[data-user='browser-eve']").count() == 0
+
+
+def test_keys_are_administered_in_the_browser(page: Page, server: str) -> None:
+    page.goto(server + "/admin/keys")
+    form = "form[aria-label='Create a key']"
+    page.select_option(f"{form} select[name=scope]", "ingest")
+    page.select_option(f"{form} select[name=deployment]", "care-bot")
+    page.fill(f"{form} input[name=name]", "browser crm")
+    page.click(f"{form} button")
+    secret = page.inner_text("[data-secret]")
+    assert secret.startswith("dt_")
+    prefix = secret.removeprefix("dt_").split("_")[0]
+    row = page.locator(f"tr[data-key='{prefix}']")
+    assert row.get_attribute("data-status") == "active"
+    row.locator("button[value=expire]").click()
+    assert page.locator(f"tr[data-key='{prefix}']").get_attribute("data-status") == "expired"
+    page.locator(f"tr[data-key='{prefix}'] button[value=revoke]").click()
+    assert page.locator(f"tr[data-key='{prefix}']").get_attribute("data-status") == "revoked"
+    page.goto(server + "/audit?action=key.")
+    actions = page.locator("table.data tbody td:nth-child(4)").all_inner_texts()
+    assert actions[:3] == ["key.revoke", "key.expire", "key.create"]

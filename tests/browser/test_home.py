@@ -71,16 +71,33 @@ def test_home_loads(page: Page, server: str) -> None:
 def test_seeded_deployment_shows_its_counts(page: Page, live_server: LiveServer) -> None:
     seeded = live_server.seeded
     page.goto(live_server.url + "/")
-    row = page.locator(f'tr[data-deployment="{seeded.deployment}"]')
-    assert row.count() == 1, f"no row for {seeded.deployment} on the home page"
-    assert _count(row.locator('td[data-count="interactions"]').inner_text()) == seeded.interactions
-    assert _count(row.locator('td[data-count="turns"]').inner_text()) == seeded.turns
+    row = page.locator(f'section[data-deployment="{seeded.deployment}"]')
+    assert row.count() == 1, f"no card for {seeded.deployment} on the home page"
+    assert _count(row.locator('[data-count="interactions"]').inner_text()) == seeded.interactions
+    assert _count(row.locator('[data-count="turns"]').inner_text()) == seeded.turns
     assert "unregistered" not in row.inner_text()
     # Every deployment the API lists is on the page with the same numbers.
     for d in live_server.get_json("/api/v1/deployments"):
-        cells = page.locator(f'tr[data-deployment="{d["name"]}"] td[data-count]')
+        cells = page.locator(f'section[data-deployment="{d["name"]}"] [data-count]')
         shown = {c.get_attribute("data-count"): _count(c.inner_text()) for c in cells.all()}
         assert shown == {"interactions": d["interactions"], "turns": d["turns"]}, d["name"]
+
+
+def test_each_deployment_shows_its_health_and_links(page: Page, server: str) -> None:
+    page.goto(server + "/")
+    bot = page.locator('section[data-deployment="care-bot"]')
+    shown = bot.locator("[data-metric]").evaluate_all("els => els.map(e => e.dataset.metric)")
+    assert shown[:2] == ["containment_rate", "escalation_rate"]  # a virtual agent's headline
+    assist = page.locator('section[data-deployment="care-assist"]')
+    metrics = assist.locator("[data-metric]").evaluate_all("els => els.map(e => e.dataset.metric)")
+    assert "containment_rate" not in metrics  # nothing an assist tool cannot have
+    assert "suggestion_acceptance_rate" in metrics
+    for name in ("Overview", "Journeys", "Findings", "Backlog"):
+        href = bot.locator("nav.links a", has_text=name).get_attribute("href")
+        assert href == f"/{name.lower()}?deployment=care-bot"
+    value = bot.locator('[data-metric="containment_rate"] a')
+    value.click()
+    page.wait_for_url("**/conversations?**metric=containment_rate**")
 
 
 def test_keyboard_reaches_main_nav_with_visible_focus(page: Page, server: str) -> None:
@@ -114,10 +131,11 @@ def test_home_layout_fits(page: Page, server: str, viewport: tuple[int, int]) ->
     )
     assert inner_width == viewport[0]
     assert scroll_width <= inner_width, f"horizontal scroll: {scroll_width} > {inner_width}"
-    table = page.locator('table[aria-label="Deployments"]').bounding_box()
-    assert table is not None
-    assert table["x"] >= 0
-    assert table["x"] + table["width"] <= inner_width
+    for card in page.locator("section.health-card").all():
+        box = card.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= inner_width
     assert page.locator('nav[aria-label="Main"]').is_visible()
 
 
@@ -129,8 +147,11 @@ def test_api_docs_load_offline(page: Page, server: str) -> None:
 
     page.on("request", on_request)
     page.goto(server + "/api/docs")
-    operations = page.locator("#swagger-ui .opblock")
-    operations.first.wait_for(state="visible")
-    assert operations.count() >= 3
+    tags = page.locator("#swagger-ui .opblock-tag")
+    tags.first.wait_for(state="visible")
+    assert tags.count() >= 3
+    tags.first.click()  # operations render when their tag is opened
+    page.locator("#swagger-ui .opblock").first.wait_for(state="visible")
+    assert page.locator("#swagger-ui button.authorize").is_visible()
     assert "daytwo" in page.locator("#swagger-ui .info .title").inner_text()
     assert hosts == {urlsplit(server).netloc}, f"requests left the server: {sorted(hosts)}"

@@ -22,8 +22,10 @@ PAGES = [
 def test_page_loads_without_errors(page: Any, server: str, path: str) -> None:
     page.goto(server + path, wait_until="networkidle")
     if path == "/api/docs":
-        # Swagger UI draws once the OpenAPI document has arrived.
-        page.locator("#swagger-ui .opblock").first.wait_for()
+        # Swagger UI draws once the OpenAPI document has arrived: its tags (collapsed), and
+        # the Authorize button of the declared security schemes.
+        page.locator("#swagger-ui .opblock-tag").first.wait_for()
+        page.locator("#swagger-ui button.authorize").wait_for()
     assert page.locator("body").inner_text()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"] + 1, "horizontal scroll at 1280 px"
@@ -32,7 +34,7 @@ def test_page_loads_without_errors(page: Any, server: str, path: str) -> None:
 def test_home_lists_the_demo_deployments(page: Any, server: str) -> None:
     page.goto(server + "/")
     for name in ("care-bot", "care-assist"):
-        count = page.locator(f'tr[data-deployment="{name}"] td[data-count="interactions"]')
+        count = page.locator(f'section[data-deployment="{name}"] [data-count="interactions"]')
         assert int(count.inner_text().replace(",", "")) > 1000
 
 

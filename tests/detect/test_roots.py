@@ -172,3 +172,34 @@ def test_a_finding_that_knows_its_conversations_explains_the_rises_they_make() -
     partial = dataclasses.replace(gap, members=half)
     out = {f.fingerprint: f.details.get("root") for f in with_roots(data, [payments, partial])}
     assert out == {payments.fingerprint: None, partial.fingerprint: None}
+
+
+def _breach(target: float) -> Finding:
+    return Finding(
+        detector="slo_breach",
+        kind="slo_breach",
+        title="Escalation breaches its target",
+        scope=FindingScope("bot", metric="escalation_rate"),
+        severity=Severity.medium,
+        first_seen=D0,
+        last_seen=D0,
+        details={"target": target, "good": "down"},
+    )
+
+
+def test_a_target_breach_is_explained_by_the_regression_that_drives_it() -> None:
+    # Now 44.5% escalate (site a 50%, site b's payments 60%, the rest 20%). Site a back at its
+    # 20% baseline: 24.5%, under a 30% target, so site a's regression drives the breach;
+    # payments back at baseline still leaves 40%, so it does not.
+    data = analysis_data("bot", WINDOW, _rows())
+    site = _finding(segment=("site", "a"))
+    payments = _finding(journey="payments")
+    team = _finding(segment=("team", "a1"))
+    for target, root in ((0.30, site), (0.42, site), (0.20, None)):
+        breach = _breach(target)
+        out = {f.fingerprint: f.details.get("root") for f in with_roots(
+            data, [breach, payments, site, team]
+        )}  # fmt: skip
+        assert out[breach.fingerprint] == (root.fingerprint if root else None), target
+        assert out[team.fingerprint] == site.fingerprint
+        assert out[site.fingerprint] is None  # a breach never explains a regression

@@ -37,7 +37,7 @@ def test_catalog_lists_every_metric_in_registry_order(client: TestClient) -> Non
         "name": "Containment",
         "definition": REGISTRY["containment_rate"].definition,
         "formula": "contained / conversations with an outcome",
-        "unit": "share",
+        "unit": "rate",
         "good": "up",
         "group": "conversation",
         "kind": "ratio",

@@ -582,7 +582,7 @@ CASES: list[Case] = [
             rec("e", outcome="escalated", agent_ref="y", handle_time_s=1200),
             rec("f", outcome="escalated", agent_ref="y"),  # no time: not in the mean
         ],
-        [total(0.75)],  # 3 * (600 + 1200) / 2 / 3600
+        [total(2700.0)],  # 3 * (600 + 1200) / 2 seconds
     ),
     Case(
         "hours_saved",
@@ -600,6 +600,32 @@ CASES: list[Case] = [
         "hours_saved",
         "no outcome reported: no value, not zero",
         [rec("a", agent_ref="x", handle_time_s=600), rec("b")],
+        [total(None)],
+    ),
+    Case(
+        "hours_saved",
+        "agent assist: assisted conversations times how much shorter they were than unassisted",
+        [
+            rec("a", outcome="resolved_by_agent", agent_ref="x", ai_used=True, handle_time_s=300),
+            rec("b", outcome="resolved_by_agent", agent_ref="x", ai_used=True, handle_time_s=500),
+            rec("c", outcome="resolved_by_agent", agent_ref="y", ai_used=False, handle_time_s=600),
+            rec("d", outcome="resolved_by_agent", agent_ref="y", ai_used=False, handle_time_s=800),
+        ],
+        [total(600.0)],  # 2 * ((600 + 800) / 2 - (300 + 500) / 2)
+    ),
+    Case(
+        "hours_saved",
+        "agent assist with no outcome reported still counts the assisted saving",
+        [
+            rec("a", agent_ref="x", ai_used=True, handle_time_s=400),
+            rec("b", agent_ref="y", ai_used=False, handle_time_s=700),
+        ],
+        [total(300.0)],
+    ),
+    Case(
+        "hours_saved",
+        "every agent used the AI: nothing to compare with, no value",
+        [rec("a", agent_ref="x", ai_used=True, handle_time_s=400)],
         [total(None)],
     ),
     # -- support -----------------------------------------------------------------------------
@@ -955,7 +981,8 @@ SAMPLE_TOTALS: dict[str, tuple[float | None, int | None]] = {
     "average_handle_time": (690 / 5, 5),
     "cost_per_interaction": (2.15 / 3, 3),
     "ai_cost": (0.001, None),
-    "hours_saved": (200 / 3600, None),
+    # 1 contained × 200 s (mean agent time) + 1 assisted × (200 s unassisted − 300 s assisted)
+    "hours_saved": (100.0, None),
     "contact_volume": (5.0, None),
     "feedback_volume": (3.0, None),
     "median_resolution_time": (130.0, 2),

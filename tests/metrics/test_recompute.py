@@ -280,13 +280,19 @@ def _latencies(cs: list[Conv]) -> list[float]:
 
 
 def _hours_saved(cs: list[Conv]) -> Value:
-    agent_times = [
-        c["handle_time_s"] for c in cs if c["agent_ref"] and c["handle_time_s"] is not None
-    ]
-    if not agent_times or all(c["outcome"] is None for c in cs):
+    timed = [c for c in cs if c["agent_ref"] and c["handle_time_s"] is not None]
+    agent_times = [c["handle_time_s"] for c in timed]
+    assisted = [c["handle_time_s"] for c in timed if c["ai_used"] is True]
+    solo = [c["handle_time_s"] for c in timed if c["ai_used"] is False]
+    containing = bool(agent_times) and any(c["outcome"] is not None for c in cs)
+    comparing = bool(assisted) and bool(solo)
+    if not (containing or comparing):
         return _total(None)
     contained = sum(c["outcome"] == "contained" for c in cs)
-    return _total(contained * statistics.fmean(agent_times) / 3600)
+    saved = contained * statistics.fmean(agent_times) if agent_times else 0.0
+    if comparing:
+        saved += len(assisted) * (statistics.fmean(solo) - statistics.fmean(assisted))
+    return _total(saved)
 
 
 def _nps(cs: list[Conv]) -> Value:
@@ -498,5 +504,5 @@ def test_engine_agrees_with_a_plain_recomputation(
             assert all(
                 _close(g, w) for g, w in zip((value, lo, hi), (want[0], *want[2:]), strict=True)
             ), (metric_id, key, got[metric_id][key], want)
-            if REGISTRY[metric_id].unit == "share" and value is not None:
+            if REGISTRY[metric_id].unit == "rate" and value is not None:
                 assert 0.0 <= value <= 1.0

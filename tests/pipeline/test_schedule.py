@@ -18,9 +18,13 @@ from tests.detect.gaps.conftest import store
 from tests.detect.gaps.data import traffic
 
 
-def test_off_by_default(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
-    assert settings.analyze_interval_minutes == 0
+def test_on_by_default_every_hour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DAYTWO_ANALYZE_INTERVAL_MINUTES", raising=False)
+    assert Settings(data_dir=tmp_path).analyze_interval_minutes == 60
+
+
+def test_off_when_asked(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, analyze_interval_minutes=0)
     upgrade(settings.resolved_ledger_url)
     ledger = Ledger(settings.resolved_ledger_url)
     with open_event_store(settings.resolved_events_url) as events:

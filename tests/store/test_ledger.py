@@ -13,7 +13,7 @@ from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment, get_deployment, list_deployments
 from daytwo.errors import ConflictError, NotFoundError
 from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
-from daytwo.store.ledger.db import downgrade
+from daytwo.store.ledger.db import at_head, downgrade, head_revisions, migration_config
 from daytwo.store.ledger.tables import all_metadata
 
 
@@ -39,6 +39,20 @@ def test_migrations_round_trip(ledger_url: str) -> None:
     with ledger.engine.connect() as con:
         assert "deployments" in inspect(con).get_table_names()
     ledger.dispose()
+
+
+def test_the_quick_head_check_agrees_with_alembic(ledger_url: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(migration_config(ledger_url)).get_heads()
+    assert head_revisions() == frozenset(heads)
+    assert not at_head(ledger_url)
+    upgrade(ledger_url)
+    assert at_head(ledger_url)
+    downgrade(ledger_url, "-1")
+    assert not at_head(ledger_url)
+    upgrade(ledger_url)  # the quick check does not stop a real upgrade
+    assert at_head(ledger_url)
 
 
 def test_deployments_are_created_listed_and_replaced(ledger_url: str) -> None:

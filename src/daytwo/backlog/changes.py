@@ -25,6 +25,8 @@ from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ChangeCreate, ChangePublic, ImpactPublic
 from daytwo.backlog.service import _aware, get_row, now_utc, transition
 from daytwo.errors import InputError, NotFoundError
+from daytwo.governance.policies import redact_text
+from daytwo.http.marks import ChangeMark
 from daytwo.metrics.catalog import Metric, get_metric
 from daytwo.metrics.query import Slice, build_queries
 from daytwo.store.events import EventStore
@@ -114,8 +116,8 @@ def record_change(
         row = Change(
             deployment=spec.deployment,
             kind=spec.kind,
-            title=spec.title,
-            rationale=spec.rationale,
+            title=redact_text(session, spec.deployment, spec.title),
+            rationale=redact_text(session, spec.deployment, spec.rationale),
             author=spec.author,
             shipped_at=spec.shipped_at.astimezone(UTC),
             journeys=list(dict.fromkeys(spec.journeys)),
@@ -162,7 +164,11 @@ def link_items(
         for item_id in dict.fromkeys(item_ids):
             item = get_row(session, item_id)
             if item.deployment != row.deployment:
-                raise InputError(f"Item {item.id} belongs to {item.deployment!r}.")
+                raise InputError(
+                    f"Change {row.id} belongs to {row.deployment!r} and item {item.id} to "
+                    f"{item.deployment!r}: a change can only fix items of its own deployment; "
+                    "nothing was linked."
+                )
             if item_id in have:
                 continue
             session.add(ChangeItem(change_id=row.id, item_id=item.id))
@@ -385,12 +391,39 @@ def _act_on_verdict(
 
 
 def measure_all(
-    ledger: Ledger, events: EventStore, policy: BacklogPolicy, *, deployment: str | None = None
+    ledger: Ledger,
+    events: EventStore,
+    policy: BacklogPolicy,
+    *,
+    deployment: str | None = None,
+    actor: str = history.SYSTEM,
+    within: frozenset[str] | None = None,
 ) -> list[ChangePublic]:
-    """Re-measure every change still pending or inconclusive (new data may settle it)."""
+    """Re-measure every change still pending or inconclusive (new data may settle it), of
+    ``deployment`` or of all of them (``within`` those, when given)."""
     with ledger.session() as session:
         query = select(Change.id).where(Change.verdict.in_(("pending", "inconclusive")))
         if deployment:
             query = query.where(Change.deployment == deployment)
+        if within is not None:
+            query = query.where(Change.deployment.in_(sorted(within)))
         ids = list(session.scalars(query.order_by(Change.id)))
-    return [measure_impact(ledger, events, i, policy) for i in ids]
+    return [measure_impact(ledger, events, i, policy, actor=actor) for i in ids]
+
+
+def change_marks(ledger: Ledger, deployment: str, journey: str | None = None) -> list[ChangeMark]:
+    """The marks of a deployment's recorded changes on trend charts: every change to the whole
+    deployment, and (with ``journey``) those to that journey; without it, all of them."""
+    with ledger.session() as session:
+        rows = session.scalars(
+            select(Change).where(Change.deployment == deployment).order_by(Change.shipped_at)
+        ).all()
+        return [
+            ChangeMark(
+                day=_aware(r.shipped_at).date(),
+                label=f"#{r.id} {r.kind}: {r.title}",
+                href=f"/changes/{r.id}",
+            )
+            for r in rows
+            if journey is None or not r.journeys or journey in r.journeys
+        ]

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from daytwo.backlog import changes
 from daytwo.backlog.api import MANAGE, READ, ActorDep, PolicyDep
 from daytwo.backlog.schemas import ChangeCreate, ChangePublic
-from daytwo.http.access import Scope, check_deployments, granted
+from daytwo.http.access import Scope, check_deployments, current_principal, granted
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.params import RowId
 from daytwo.store.ledger import Ledger
@@ -57,6 +57,35 @@ def record_change(
     if measure:
         out = changes.measure_impact(ledger, events, out.id, policy, actor=actor)
     return out
+
+
+@router.post(
+    "/impact",
+    response_model=list[ChangePublic],
+    summary="Measure every unsettled change now",
+    dependencies=MANAGE,
+)
+def measure_unsettled(
+    request: Request,
+    ledger: LedgerDep,
+    events: EventsDep,
+    policy: PolicyDep,
+    actor: ActorDep,
+    deployment: Annotated[str | None, Query(description="Only this deployment's.")] = None,
+) -> list[ChangePublic]:
+    """Re-measure every change still pending or inconclusive (new data may settle it), of
+    one deployment or of every deployment the requester manages."""
+    if deployment:
+        check_deployments(request, Scope.manage, [deployment])
+    principal = current_principal(request)
+    return changes.measure_all(
+        ledger,
+        events,
+        policy,
+        deployment=deployment,
+        actor=actor,
+        within=None if principal is None else principal.deployments,
+    )
 
 
 @router.get(

@@ -14,6 +14,13 @@ from daytwo.pipeline import AnalysisContext, hookimpl
 
 @hookimpl
 def after_analysis(ctx: AnalysisContext) -> None:
-    """Every finding of the analysed deployment into the backlog (idempotent)."""
+    """Every finding the run recorded, changed or resolved into the backlog (idempotent)."""
     policy = BacklogPolicy.from_settings(ctx.settings)
-    absorb_detected(ctx.ledger, policy, deployment=ctx.deployment_name)
+    r = ctx.recorded
+    changed = {
+        *r.new_fingerprints,
+        *r.updated_fingerprints,
+        *r.resolved_fingerprints,
+        *r.regressed_fingerprints,
+    }
+    absorb_detected(ctx.ledger, policy, deployment=ctx.deployment_name, only=changed)

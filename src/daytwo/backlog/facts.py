@@ -113,7 +113,7 @@ def _bad_share_excess(
     if metric is None or base is None or cur is None:
         return 1.0
     found = REGISTRY.get(metric)
-    if found is None or found.unit != "share":
+    if found is None or found.unit != "rate":
         return 1.0
     direction = good or found.good
     bad_now, bad_before = (1 - cur, 1 - base) if direction == "up" else (cur, base)

@@ -31,6 +31,7 @@ from daytwo.backlog.schemas import (
 )
 from daytwo.backlog.service import _aware, get_row, now_utc
 from daytwo.errors import ConflictError, InputError, NotFoundError
+from daytwo.governance.policies import redact_text
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -120,6 +121,7 @@ def add_feedback(
         journey = _interaction(events, spec.deployment, spec.interaction_id)["journey"]
     with ledger.session() as session:
         registered_deployment(session, spec.deployment)
+        spec = spec.model_copy(update={"text": redact_text(session, spec.deployment, spec.text)})
         row = _new_row(spec, policy, actor=actor, journey=journey, source_key=None)
         session.add(row)
         session.flush()
@@ -218,7 +220,7 @@ def acknowledge(ledger: Ledger, feedback_id: int, *, actor: str, note: str = "")
         row.acknowledged_at = now_utc()
         history.record(
             session, "feedback", row.id, actor, "status", before="new", after="acknowledged",
-            note=note,
+            note=redact_text(session, row.deployment, note),
         )  # fmt: skip
         session.flush()
         return to_public(row)
@@ -263,7 +265,7 @@ def close_feedback(
             row.acknowledged_at = now
         row.status = "closed"
         row.closed_at = now
-        row.resolution = resolution.strip()
+        row.resolution = redact_text(session, row.deployment, resolution.strip())
         history.record(
             session, "feedback", row.id, actor, "status", before=before, after="closed",
             note=row.resolution,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 from daytwo.backlog import feedback
 from daytwo.backlog.api import FEEDBACK, MANAGE, READ, ActorDep, PolicyDep
 from daytwo.backlog.schemas import (
+    FeedbackAck,
     FeedbackClose,
     FeedbackCreate,
     FeedbackLinkIn,
@@ -120,10 +121,15 @@ def get_feedback(request: Request, feedback_id: RowId, ledger: LedgerDep) -> Fee
     dependencies=MANAGE,
 )
 def acknowledge(
-    request: Request, feedback_id: RowId, ledger: LedgerDep, actor: ActorDep
+    request: Request,
+    feedback_id: RowId,
+    ledger: LedgerDep,
+    actor: ActorDep,
+    spec: FeedbackAck | None = None,
 ) -> FeedbackPublic:
+    """Say it was heard (within the acknowledgement SLA); the optional note goes to history."""
     feedback_in_reach(request, ledger, feedback_id, Scope.manage)
-    return feedback.acknowledge(ledger, feedback_id, actor=actor)
+    return feedback.acknowledge(ledger, feedback_id, actor=actor, note=spec.note if spec else "")
 
 
 @router.post(

@@ -9,7 +9,9 @@ back reopens the item. Knowledge gaps join and weigh as a family (:mod:`daytwo.b
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,98 +62,104 @@ def absorb_finding(
     actor: str = history.SYSTEM,
 ) -> tuple[ItemPublic, bool]:
     """The item of ``finding``'s problem, created on first sight; ``True`` when it is new."""
+    with ledger.session() as session:
+        return absorb_in(session, finding, policy, actor=actor)
+
+
+def absorb_in(
+    session: Session, finding: FindingFacts, policy: BacklogPolicy, *, actor: str
+) -> tuple[ItemPublic, bool]:
+    """:func:`absorb_finding` in ``session``'s transaction (many findings, one commit)."""
     if not finding.fingerprint:
         raise InputError("A finding needs a fingerprint to join the backlog.")
     if finding.trend not in TREND_LABELS:
         raise InputError(f"trend must be one of {', '.join(TREND_LABELS)}.")
-    with ledger.session() as session:
-        link = session.scalar(
-            select(ItemFinding).where(ItemFinding.fingerprint == finding.fingerprint)
-        )
-        if link is not None:
-            item = get_row(session, link.item_id)
-            was = str(link.snapshot.get("status", "open"))
-            link.snapshot = finding.snapshot()
-            link.finding_id = finding.id
-            link.updated_at = now_utc()
-            session.flush()
-            if was != finding.status:
-                history.record(
-                    session, "item", item.id, actor, "finding status", before=was,
-                    after=finding.status, note=f"finding {finding.id}",
-                )  # fmt: skip
-            root = _root_item(session, finding)
-            if (
-                root is not None
-                and root.id != item.id
-                and item.status == "new"
-                and root.status not in CLOSED_STATUSES
-            ):
-                _merge(session, item, root, finding, policy, actor=actor)
-                return to_public(session, root), False
-            _seen_again(session, item, finding, policy, actor=actor)
-            return to_public(session, item), False
-        explained = _root_item(session, finding)
-        if explained is not None:
-            _join(session, explained, finding, policy, actor=actor,
-                  note=f"explained by finding {finding.root}")  # fmt: skip
-            return to_public(session, explained), False
-        segments = {finding.segment[0]: finding.segment[1]} if finding.segment else {}
-        same = _same_problem(session, finding, segments)
-        if same is not None:
-            note = (
-                "a knowledge gap growing alongside the item's others"
-                if finding.kind == GAP_KIND
-                else "same scope"
-            )
-            _join(session, same, finding, policy, actor=actor, note=note)
-            return to_public(session, same), False
-        owner, routed = route_in(
-            session, finding.deployment, finding.journey, finding.kind, segments
-        )
-        now = now_utc()
-        item = Item(
-            deployment=finding.deployment,
-            title=finding.title,
-            description=f"Opened from a {finding.kind} finding."
-            + (
-                " The finding had already resolved when it reached the backlog: the problem "
-                "happened and stopped; its evidence is kept for its owner to find the cause."
-                if finding.status == "resolved"
-                else ""
-            ),
-            source="finding",
-            status="new",
-            owner_id=owner.id if owner else None,
-            journey=finding.journey,
-            finding_kind=finding.kind,
-            segments=segments,
-            created_by=actor,
-            created_at=now,
-        )
-        apply_priority(session, item, finding.signal(), policy, actor=actor, why="created")
-        session.add(item)
+    link = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == finding.fingerprint))
+    if link is not None:
+        item = get_row(session, link.item_id)
+        was = str(link.snapshot.get("status", "open"))
+        link.snapshot = finding.snapshot()
+        link.finding_id = finding.id
+        link.updated_at = now_utc()
         session.flush()
-        session.add(
-            ItemFinding(
-                item_id=item.id,
-                finding_id=finding.id,
-                fingerprint=finding.fingerprint,
-                kind=finding.kind,
-                snapshot=finding.snapshot(),
-                linked_at=now,
-                updated_at=now,
-            )
+        if was != finding.status:
+            history.record(
+                session, "item", item.id, actor, "finding status", before=was,
+                after=finding.status, note=f"finding {finding.id}",
+            )  # fmt: skip
+        root = _root_item(session, finding)
+        if (
+            root is not None
+            and root.id != item.id
+            and item.status == "new"
+            and root.status not in CLOSED_STATUSES
+        ):
+            _merge(session, item, root, finding, policy, actor=actor)
+            return to_public(session, root), False
+        _seen_again(session, item, finding, policy, actor=actor)
+        return to_public(session, item), False
+    explained = _root_item(session, finding)
+    if explained is not None:
+        _join(session, explained, finding, policy, actor=actor,
+              note=f"explained by finding {finding.root}")  # fmt: skip
+        return to_public(session, explained), False
+    segments = {finding.segment[0]: finding.segment[1]} if finding.segment else {}
+    same = _same_problem(session, finding, segments)
+    if same is not None:
+        note = (
+            "a knowledge gap growing alongside the item's others"
+            if finding.kind == GAP_KIND
+            else "same scope"
         )
-        history.record(
-            session, "item", item.id, actor, "created", after=item.priority,
-            note=f"from finding {finding.id}",
-        )  # fmt: skip
-        history.record(
-            session, "item", item.id, actor, "owner", after=routed.owner, note=routed.reason
+        _join(session, same, finding, policy, actor=actor, note=note)
+        return to_public(session, same), False
+    owner, routed = route_in(session, finding.deployment, finding.journey, finding.kind, segments)
+    now = now_utc()
+    item = Item(
+        deployment=finding.deployment,
+        title=finding.title,
+        description=f"Opened from a {finding.kind} finding."
+        + (
+            " The finding had already resolved when it reached the backlog: the problem "
+            "happened and stopped; its evidence is kept for its owner to find the cause."
+            if finding.status == "resolved"
+            else ""
+        ),
+        source="finding",
+        status="new",
+        owner_id=owner.id if owner else None,
+        journey=finding.journey,
+        finding_kind=finding.kind,
+        segments=segments,
+        created_by=actor,
+        created_at=now,
+    )
+    apply_priority(session, item, finding.signal(), policy, actor=actor, why="created")
+    session.add(item)
+    session.flush()
+    _link(session, item, finding, now)
+    history.record(
+        session, "item", item.id, actor, "created", after=item.priority,
+        note=f"from finding {finding.id}",
+    )  # fmt: skip
+    history.record(session, "item", item.id, actor, "owner", after=routed.owner, note=routed.reason)
+    session.flush()
+    return to_public(session, item, now), True
+
+
+def _link(session: Session, item: Item, finding: FindingFacts, now: datetime) -> None:
+    """``finding`` joins ``item``: its link, with the snapshot the item's score reads."""
+    session.add(
+        ItemFinding(
+            item_id=item.id,
+            finding_id=finding.id,
+            fingerprint=finding.fingerprint,
+            kind=finding.kind,
+            snapshot=finding.snapshot(),
+            linked_at=now,
+            updated_at=now,
         )
-        session.flush()
-        return to_public(session, item, now), True
+    )
 
 
 def _merge(
@@ -244,30 +252,32 @@ def _join(
     note: str,
 ) -> None:
     now = now_utc()
-    session.add(
-        ItemFinding(
-            item_id=item.id,
-            finding_id=finding.id,
-            fingerprint=finding.fingerprint,
-            kind=finding.kind,
-            snapshot=finding.snapshot(),
-            linked_at=now,
-            updated_at=now,
-        )
-    )
+    _link(session, item, finding, now)
     session.flush()
     history.record(session, "item", item.id, actor, "finding linked", after=finding.id, note=note)
     _seen_again(session, item, finding, policy, actor=actor)
 
 
+# Set in ``session.info`` while a whole run's findings are taken in: the items whose priority
+# is to be worked out once, at the end, instead of after each of their findings.
+_DEFERRED = "daytwo_deferred_priority"
+
+
+def _reprioritise(
+    session: Session, item: Item, policy: BacklogPolicy, *, actor: str, why: str
+) -> None:
+    strongest = _strongest(session, item, policy)
+    apply_priority(session, item, strongest.signal(), policy, actor=actor, why=why)
+
+
 def _seen_again(
     session: Session, item: Item, finding: FindingFacts, policy: BacklogPolicy, *, actor: str
 ) -> None:
-    strongest = _strongest(session, item, policy)
-    apply_priority(
-        session, item, strongest.signal(), policy, actor=actor,
-        why=f"finding {finding.id} changed",
-    )  # fmt: skip
+    deferred: dict[int, str] | None = session.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred[item.id] = f"finding {finding.id} changed"
+    else:
+        _reprioritise(session, item, policy, actor=actor, why=f"finding {finding.id} changed")
     closed_at = _aware(item.closed_at) if item.closed_at else None
     back = finding.status == "regressed" or (
         finding.status == "open"
@@ -318,8 +328,11 @@ def absorb_detected(
     *,
     deployment: str | None = None,
     actor: str = history.SYSTEM,
+    only: Collection[str] | None = None,
 ) -> IntakeSummary:
-    """Every finding of the detectors into the backlog (idempotent), whatever its state.
+    """Every finding of the detectors into the backlog (idempotent), whatever its state; with
+    ``only``, just the findings of those fingerprints (what one run changed: the rest are as
+    the backlog last saw them, so taking them in again would change nothing).
 
     A problem that happened and stopped before anyone looked (a feed outage, a day of duplicate
     deliveries) is still a problem someone owns: a resolved finding opens its item too, scored
@@ -337,13 +350,26 @@ def absorb_detected(
             break
         offset += len(page)
     created = updated = 0
+    if only is not None:
+        wanted = set(only)
+        findings = [f for f in findings if f.fingerprint in wanted]
     facts = [facts_from_detect(f) for f in findings]
     # Roots before what they explain; within each, resolved findings first, so an item's links
     # say what stopped before new findings look for an item to join.
-    for fact in sorted(facts, key=lambda f: (f.root is not None, f.status != "resolved")):
-        _, new = absorb_finding(ledger, fact, policy, actor=actor)
-        created += new
-        updated += not new
+    # One transaction for the whole run's findings: its items change together, or not at all.
+    with ledger.session() as session:
+        deferred: dict[int, str] = {}
+        session.info[_DEFERRED] = deferred
+        try:
+            for fact in sorted(facts, key=lambda f: (f.root is not None, f.status != "resolved")):
+                _, new = absorb_in(session, fact, policy, actor=actor)
+                created += new
+                updated += not new
+        finally:
+            session.info.pop(_DEFERRED, None)
+        # Each item's priority once, from all its findings as they are now.
+        for item_id, why in deferred.items():
+            _reprioritise(session, get_row(session, item_id), policy, actor=actor, why=why)
     return IntakeSummary(created, updated)
 
 

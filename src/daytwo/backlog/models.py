@@ -7,7 +7,7 @@ Every state change of any of these rows is one append-only :class:`BacklogEvent`
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,11 +23,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from daytwo import clock
 from daytwo.store.ledger.models import Base, UTCDateTime
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 class Owner(Base):

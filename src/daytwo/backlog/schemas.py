@@ -303,6 +303,10 @@ class FeedbackCreate(_In):
     received_at: Instant | None = None
 
 
+class FeedbackAck(_In):
+    note: str = Field(default="", max_length=10_000, description="What was said back.")
+
+
 class FeedbackClose(_In):
     resolution: str = Field(min_length=1, max_length=10_000, description="What was done.")
 

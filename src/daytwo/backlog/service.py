@@ -5,14 +5,15 @@ Every write goes through one function here and appends its history in the same t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from daytwo import clock
 from daytwo.backlog import history
 from daytwo.backlog.calc import (
     CLOSED_STATUSES,
@@ -37,11 +38,12 @@ from daytwo.backlog.schemas import (
     SlaPublic,
 )
 from daytwo.errors import ConflictError, InputError, NotFoundError
+from daytwo.governance.policies import redact_text
 from daytwo.store.ledger import Deployment, Ledger
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _aware(ts: datetime) -> datetime:
@@ -146,8 +148,8 @@ def create_item(
         now = now_utc()
         item = Item(
             deployment=spec.deployment,
-            title=spec.title,
-            description=spec.description,
+            title=redact_text(session, spec.deployment, spec.title),
+            description=redact_text(session, spec.deployment, spec.description or ""),
             source="manual",
             status="new",
             owner_id=owner.id,
@@ -243,7 +245,8 @@ def get_item(ledger: Ledger, item_id: int) -> ItemDetail:
 def update_item(ledger: Ledger, item_id: int, spec: ItemUpdate, *, actor: str) -> ItemPublic:
     with ledger.session() as session:
         item = get_row(session, item_id)
-        for key, value in spec.model_dump(exclude_unset=True).items():
+        for key, given in spec.model_dump(exclude_unset=True).items():
+            value = redact_text(session, item.deployment, given) if given is not None else None
             if value is not None and getattr(item, key) != value:
                 history.record(
                     session, "item", item.id, actor, key, before=str(getattr(item, key)),
@@ -310,6 +313,7 @@ def move_item(
                     "An item is verified by evidence: link a change whose measured impact is "
                     "'improved' (daytwo change impact) first."
                 )
+        reason = redact_text(session, item.deployment, reason)
         transition(session, item, target, policy, actor=actor, reason=reason)
         session.flush()
         return to_public(session, item)
@@ -329,7 +333,7 @@ def assign_item(
         item.owner_id = owner.id
         history.record(
             session, "item", item.id, actor, "owner", before=before.handle if before else None,
-            after=owner.handle, note=note,
+            after=owner.handle, note=redact_text(session, item.deployment, note),
         )  # fmt: skip
         session.flush()
         return to_public(session, item)
@@ -338,7 +342,8 @@ def assign_item(
 def comment_item(ledger: Ledger, item_id: int, text: str, *, actor: str) -> ItemDetail:
     with ledger.session() as session:
         item = get_row(session, item_id)
-        history.record(session, "item", item.id, actor, "comment", note=text)
+        note = redact_text(session, item.deployment, text)
+        history.record(session, "item", item.id, actor, "comment", note=note)
     return get_item(ledger, item_id)
 
 
@@ -378,3 +383,19 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_ready(v) for v in value]
     return value
+
+
+def urgency_order(ledger: Ledger, deployments: Sequence[str]) -> list[str]:
+    """``deployments``, the one with the most urgent open problem first: by the score of its
+    highest-scoring item still open (P1 before P2...), then by name. Pages open on the first."""
+    if not deployments:
+        return []
+    with ledger.session() as session:
+        rows = session.execute(
+            select(Item.deployment, func.max(Item.score))
+            .where(Item.deployment.in_(list(deployments)))
+            .where(Item.status.not_in(CLOSED_STATUSES))
+            .group_by(Item.deployment)
+        ).all()
+    top = {name: float(score or 0.0) for name, score in rows}
+    return sorted(deployments, key=lambda d: (-top.get(d, -1.0), d))

@@ -11,12 +11,13 @@ import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from daytwo.backlog import changes, feedback, owners, service
+from daytwo.backlog import changes, feedback, owners, service, suspects
 from daytwo.backlog.api import ActorDep, PolicyDep, item_in_reach
 from daytwo.backlog.calc import PRIORITIES, STATUSES, TRANSITIONS
 from daytwo.backlog.changes_api import change_in_reach
 from daytwo.backlog.charts import daily_spec, estimate_spec
 from daytwo.backlog.feedback_api import feedback_in_reach, reach
+from daytwo.backlog.finding_views import open_items
 from daytwo.backlog.raised import raised_findings
 from daytwo.backlog.schemas import ChangeCreate, FeedbackCreate, ItemPublic
 from daytwo.deployments.service import list_deployments
@@ -25,7 +26,8 @@ from daytwo.http.access import Scope, check_deployments, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.params import RowId
 from daytwo.http.templating import templates
-from daytwo.metrics.catalog import REGISTRY
+from daytwo.metrics.catalog import METRICS, REGISTRY
+from daytwo.units import chart_scale
 
 router = APIRouter(include_in_schema=False)
 READ = [requires(Scope.read)]
@@ -141,6 +143,7 @@ def item_page(
             "owners": [o for o in owners.list_owners(ledger) if o.active],
             "changes": linked_changes,
             "feedback": linked_feedback,
+            "suspects": suspects.item_suspects(ledger, item_id),
             "error": error,
         },
     )
@@ -228,6 +231,7 @@ def changes_page(
             "deployments": [d.name for d in granted(request, list_deployments(ledger))],
             "items": open_items,
             "error": error,
+            "units": {m.id: m.unit for m in METRICS},
         },
     )
 
@@ -281,12 +285,14 @@ def record_form(
 
 
 @router.get("/changes/{change_id:int}", response_class=HTMLResponse, dependencies=READ)
-def change_page(request: Request, change_id: RowId, ledger: LedgerDep) -> HTMLResponse:
+def change_page(
+    request: Request, change_id: RowId, ledger: LedgerDep, error: str | None = None
+) -> HTMLResponse:
     """One change: its scope, control, verdict and the evidence charted."""
     change_in_reach(request, ledger, change_id, Scope.read)
     change = changes.get_change(ledger, change_id)
     metric = REGISTRY.get(change.metric)
-    fmt = ".0%" if metric is not None and metric.unit == "share" else ".2f"
+    fmt = chart_scale(metric.unit).format if metric is not None else ",.2f"
     daily = daily_spec(change, fmt)
     est = estimate_spec(change)
     return templates.TemplateResponse(
@@ -299,6 +305,10 @@ def change_page(request: Request, change_id: RowId, ledger: LedgerDep) -> HTMLRe
             "daily": orjson.dumps(daily).decode() if daily else None,
             "estimate": orjson.dumps(est).decode() if est else None,
             "items": [service.get_item(ledger, i) for i in change.items],
+            "linkable": [
+                i for i in open_items(ledger, change.deployment) if i.id not in change.items
+            ],
+            "error": error,
         },
     )
 

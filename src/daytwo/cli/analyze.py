@@ -3,32 +3,70 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time
+import time as clock
+from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from daytwo.cli.console import out
-from daytwo.detect.findings import Severity
-from daytwo.detect.schemas import FindingFilter
-from daytwo.detect.service import list_findings
-from daytwo.detect.validators import configure_judge
-from daytwo.errors import InputError
-from daytwo.pipeline import analyze as run_analysis
-from daytwo.pipeline import plugin_manager
-from daytwo.settings import Settings
-from daytwo.store.events import open_event_store
-from daytwo.store.ledger import Ledger, upgrade
+from daytwo.cli.stores import open_events, open_ledger, server, settings
+from daytwo.errors import InputError, error_from_body
+
+if TYPE_CHECKING:
+    from daytwo.cli.link import Remote
+    from daytwo.pipeline.jobs import AnalysisJob, AnalysisRequest
+
+# How often a command following an analysis on the server asks where it is.
+POLL_S = 0.3
 
 
-def _since(value: str | None) -> datetime | None:
+def _since(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+        return date.fromisoformat(value)
     except ValueError:
         raise InputError(f"--since must be a date like 2026-03-01, not {value!r}.") from None
+
+
+def follow(remote: Remote, request: AnalysisRequest, label: str) -> AnalysisJob:
+    """Start ``request`` on the server and follow it to its end, showing its steps."""
+    from daytwo.cli.progress import steps
+    from daytwo.pipeline.jobs import AnalysisJob
+
+    job = AnalysisJob.model_validate(
+        remote.post("/api/v1/analysis/runs", request.model_dump(mode="json"))
+    )
+    with steps(label) as progress:
+        while job.status in ("queued", "running"):
+            progress.update(note=job.step or job.status)
+            clock.sleep(POLL_S)
+            job = AnalysisJob.model_validate(remote.get(f"/api/v1/analysis/runs/{job.id}"))
+    if job.status == "failed":
+        raise error_from_body(500, {"error": job.error or {}})
+    return job
+
+
+def run_here(request: AnalysisRequest, label: str) -> AnalysisJob:
+    """Run ``request`` in this process (no server runs on the data dir), as the server's
+    runner would, and return the same job."""
+    from daytwo.cli.progress import steps
+    from daytwo.pipeline.jobs import AnalysisRunner
+
+    with open_ledger() as ledger, open_events(read_only=False) as events:
+        runner = AnalysisRunner(settings(), ledger, events)
+        try:
+            with steps(label) as progress:
+                job = runner.submit(request, trigger="cli", requested_by="cli")
+                while job.status in ("queued", "running"):
+                    job = runner.wait(job.id, timeout=POLL_S)
+                    progress.update(note=job.step or job.status)
+        finally:
+            runner.stop()
+    if job.status == "failed":
+        raise error_from_body(500, {"error": job.error or {}})
+    return job
 
 
 def analyze(
@@ -40,56 +78,37 @@ def analyze(
     ),
     force: bool = typer.Option(False, help="Run even when no data arrived since the last run."),
 ) -> None:
-    """Run every detector and record the findings (incremental; safe to repeat)."""
-    settings = Settings()
+    """Run every detector and record the findings (incremental; safe to repeat).
+
+    With `daytwo serve` running on the data dir, the server runs it (POST
+    /api/v1/analysis/runs) and this command follows it.
+    """
+    from rich.table import Table
+
+    from daytwo.detect.validators import configure_judge
+    from daytwo.pipeline.jobs import AnalysisRequest
+
     start = _since(since)
-    key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else None
-    configure_judge(settings.judge_url, settings.judge_model, key)
-    upgrade(settings.resolved_ledger_url)
-    ledger = Ledger(settings.resolved_ledger_url)
-    try:
-        with (
-            open_event_store(settings.resolved_events_url) as events,
-            Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                console=out,
-                transient=True,
-            ) as bar,
-        ):
-            from daytwo.detect.registry import detectors
-
-            plugin_manager()  # the contributed detectors count too
-            task = bar.add_task("analysing", total=None)
-            n_detectors = len(detectors())
-
-            def step(detector_id: str) -> None:
-                if bar.tasks[0].total is None:
-                    bar.update(task, total=n_detectors)
-                if bar.tasks[0].completed >= n_detectors:
-                    bar.update(task, completed=0)
-                bar.update(task, description=f"analysing · {detector_id}", advance=1)
-
-            outcomes = run_analysis(
-                settings, ledger, events, trigger="cli", deployment=deployment, since=start,
-                force=force, progress=step,
-            )  # fmt: skip
-    finally:
-        ledger.dispose()
+    request = AnalysisRequest(deployment=deployment, since=start, force=force)
+    remote = server()
+    if remote is not None:
+        job = follow(remote, request, "analysing on the server")
+    else:
+        s = settings()
+        key = s.judge_api_key.get_secret_value() if s.judge_api_key else None
+        configure_judge(s.judge_url, s.judge_model, key)
+        job = run_here(request, "analysing")
     table = Table("deployment", "as of", "findings", "new", "updated", "resolved", "regressed")
-    for o in outcomes:
+    for o in job.outcomes:
         if o.skipped:
             if not start:
                 out.print(f"{o.deployment}: skipped ({o.skipped})", soft_wrap=True)
             continue
-        r = o.recorded
         table.add_row(
             o.deployment,
             f"{o.as_of:%Y-%m-%d %H:%M}",
-            str(len(o.findings)),
-            *(str(x) for x in ((r.new, r.updated, r.resolved, r.regressed) if r else ())),
+            str(o.findings),
+            *(str(x) for x in (o.new, o.updated, o.resolved, o.regressed)),
         )
     if table.rows:
         out.print(table)
@@ -105,13 +124,16 @@ def findings(
     limit: int = typer.Option(200, min=1, max=1000, help="Most findings to list."),
 ) -> None:
     """The findings in the ledger, most severe first."""
+    from rich.table import Table
+
+    from daytwo.detect.schemas import FindingFilter
+    from daytwo.detect.service import list_findings
+    from daytwo.units import severity_label
+
     bad = [s for s in status if s not in ("open", "resolved", "regressed")]
     if bad:
         raise InputError(f"--status must be open, resolved or regressed, not {bad[0]!r}.")
-    settings = Settings()
-    upgrade(settings.resolved_ledger_url)
-    ledger = Ledger(settings.resolved_ledger_url)
-    try:
+    with open_ledger() as ledger:
         rows = list_findings(
             ledger,
             FindingFilter(
@@ -121,8 +143,6 @@ def findings(
                 limit=limit,
             ),
         )
-    finally:
-        ledger.dispose()
     if as_json:
         out.print_json(json.dumps([r.model_dump(mode="json") for r in rows]))
         return
@@ -139,7 +159,7 @@ def findings(
         )
         table.add_row(
             str(r.id),
-            Severity(r.severity_level).name,
+            severity_label(r.severity_level),
             r.status,
             r.kind,
             where,

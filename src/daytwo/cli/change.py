@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from daytwo.backlog import changes
-from daytwo.backlog.schemas import ChangeCreate, ChangePublic
-from daytwo.cli._backlog import cli_actor, open_events, open_ledger, validated
 from daytwo.cli.console import out
+from daytwo.cli.stores import actor as cli_actor
+from daytwo.cli.stores import backlog_policy, open_events, open_ledger, server, validated
 from daytwo.errors import InputError
+
+if TYPE_CHECKING:
+    from daytwo.backlog.schemas import ChangePublic
 
 app = typer.Typer(help="Record changes and measure their impact.", no_args_is_help=True)
 AS = typer.Option(None, "--as", help="Who is recording (default: cli:<your user>).")
@@ -35,14 +37,20 @@ def _when(value: str | None) -> datetime:
 
 
 def _print(change: ChangePublic) -> None:
+    from daytwo.metrics.catalog import REGISTRY
+    from daytwo.units import fmt_change, fmt_delta
+
     im = change.impact
     out.print(f"change [bold]{change.id}[/] {change.title} ({change.kind}, {change.deployment})")
     out.print(f"verdict: [bold]{change.verdict}[/]" + (f" — {im.reason}" if im else ""))
     if im and im.estimate is not None and im.lo is not None and im.hi is not None:
+        found = REGISTRY.get(im.metric)
+        unit = found.unit if found else "score"
         out.print(
-            f"{im.metric}: {im.estimate:+.4f} (95% {im.lo:+.4f} to {im.hi:+.4f}); "
-            f"changed {im.treated_before:.4f} -> {im.treated_after:.4f}, "
-            f"control {im.control_before:.4f} -> {im.control_after:.4f}",
+            f"{im.metric}: {fmt_delta(im.estimate, unit)} (95% {fmt_delta(im.lo, unit)} to "
+            f"{fmt_delta(im.hi, unit)}); changed "
+            f"{fmt_change(im.treated_before, im.treated_after, unit)}, control "
+            f"{fmt_change(im.control_before, im.control_after, unit)}",
             soft_wrap=True,
         )
 
@@ -65,6 +73,9 @@ def record(
     actor: str = AS,
 ) -> None:
     """Record a shipped change; the items it fixes move to fix_shipped."""
+    from daytwo.backlog import changes
+    from daytwo.backlog.schemas import ChangeCreate, ChangePublic
+
     who = cli_actor(actor)
     try:
         item_ids = [int(i) for i in _split(items)]
@@ -86,10 +97,17 @@ def record(
             "rationale": rationale,
         },
     )
-    with open_ledger() as (ledger, policy), open_events() as events:
-        created = changes.record_change(ledger, events, spec, policy, actor=who)
-        if measure:
-            created = changes.measure_impact(ledger, events, created.id, policy, actor=who)
+    remote = server(actor)
+    if remote is not None:
+        created = ChangePublic.model_validate(
+            remote.post("/api/v1/changes", spec.model_dump(mode="json"), measure=measure)
+        )
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            policy = backlog_policy()
+            created = changes.record_change(ledger, events, spec, policy, actor=who)
+            if measure:
+                created = changes.measure_impact(ledger, events, created.id, policy, actor=who)
     if as_json:
         out.print_json(created.model_dump_json())
         return
@@ -104,13 +122,27 @@ def impact(
     actor: str = AS,
 ) -> None:
     """Measure a change against its control (difference in differences, bootstrap interval)."""
-    with open_ledger() as (ledger, policy), open_events() as events:
+    from daytwo.backlog import changes
+    from daytwo.backlog.schemas import ChangePublic
+
+    remote = server(actor)
+    if remote is not None:
         if change_id is not None:
-            done = [
-                changes.measure_impact(ledger, events, change_id, policy, actor=cli_actor(actor))
-            ]
+            answer = [remote.post(f"/api/v1/changes/{change_id}/impact")]
         else:
-            done = changes.measure_all(ledger, events, policy, deployment=deployment)
+            answer = remote.post("/api/v1/changes/impact", deployment=deployment)
+        done = [ChangePublic.model_validate(c) for c in answer]
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            policy = backlog_policy()
+            if change_id is not None:
+                done = [
+                    changes.measure_impact(
+                        ledger, events, change_id, policy, actor=cli_actor(actor)
+                    )
+                ]
+            else:
+                done = changes.measure_all(ledger, events, policy, deployment=deployment)
     if as_json:
         out.print_json(json.dumps([c.model_dump(mode="json") for c in done]))
         return
@@ -124,7 +156,11 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Recorded changes, latest first, with their verdicts."""
-    with open_ledger() as (ledger, _):
+    from rich.table import Table
+
+    from daytwo.backlog import changes
+
+    with open_ledger() as ledger:
         rows = changes.list_changes(ledger, deployment)
     if as_json:
         out.print_json(json.dumps([c.model_dump(mode="json") for c in rows]))

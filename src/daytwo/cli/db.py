@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 
 from daytwo.cli.console import out
-from daytwo.settings import Settings
-from daytwo.store.ledger import upgrade as upgrade_ledger
+from daytwo.cli.stores import settings
 
 app = typer.Typer(help="Manage the ledger database schema.", no_args_is_help=True)
 
@@ -16,6 +15,7 @@ def upgrade(
     revision: str = typer.Argument("head", help="Target revision (default: latest)."),
 ) -> None:
     """Migrate the ledger to the latest schema (safe to run repeatedly)."""
-    settings = Settings()
-    upgrade_ledger(settings.resolved_ledger_url, revision)
+    from daytwo.store.ledger import upgrade as upgrade_ledger
+
+    upgrade_ledger(settings().resolved_ledger_url, revision)
     out.print(f"ledger at revision [bold]{revision}[/]")

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from daytwo.cli.console import err, out
+from daytwo.cli.console import out
 from daytwo.cli.serve import run_server
-from daytwo.governance.accounts import create_user, new_password
-from daytwo.governance.models import Role
-from daytwo.settings import Settings
-from daytwo.store.ledger import Ledger
 
 DEMO_ADMIN = "admin"
 
@@ -37,25 +31,37 @@ def demo(
 ) -> None:
     """Generate a realistic 90-day contact-center deployment into the data dir and serve it."""
     # Imported here: the generator and its corpus load only when the demo is asked for.
+    import orjson
+
+    from daytwo.cli.progress import steps
     from daytwo.demo.generator import DemoConfig
     from daytwo.demo.load import analyze_demo, build_demo
+    from daytwo.errors import ConfigError
+    from daytwo.governance.accounts import create_user, new_password
+    from daytwo.governance.roles import Role
+    from daytwo.http import link
+    from daytwo.settings import Settings
+    from daytwo.store.ledger import Ledger
 
     settings = Settings(demo=True)
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    running = link.read(settings.data_dir)
+    if running is not None:
+        raise ConfigError(
+            f"daytwo serve (process {running.pid}) is serving {settings.data_dir} at "
+            f"{running.url}: stop it before building the demo there (the demo replaces the "
+            "data dir), or set DAYTWO_DATA_DIR to another folder."
+        )
     config = DemoConfig(seed=seed, days=days, interactions_per_day=interactions_per_day)
-    columns = [
-        TextColumn("[bold]building demo"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("days"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("demo", total=None)
+    with steps("building the demo", "days") as progress:
         summary = build_demo(
             settings,
             config,
             force=force,
-            on_batch=lambda done, total: bar.update(task, completed=done, total=total),
+            on_batch=lambda done, total: progress.update(done, total),
         )
     out.print(
         f"demo built in {summary.seconds:.1f}s: {', '.join(summary.deployments)}; "
@@ -65,13 +71,9 @@ def demo(
     )
     if analyze:
         manifest = orjson.loads(summary.manifest_path.read_bytes())
-        with Progress(
-            TextColumn("[bold]analysing demo"), TextColumn("{task.description}"),
-            TimeElapsedColumn(), console=err, transient=True,
-        ) as bar:  # fmt: skip
-            task = bar.add_task("", total=None)
+        with steps("analysing the demo") as progress:
             done = analyze_demo(
-                settings, manifest, progress=lambda step: bar.update(task, description=step)
+                settings, manifest, progress=lambda step: progress.update(note=step)
             )
         out.print(
             f"analysed in {done.seconds:.1f}s: {done.findings:,} findings in {done.items:,} "
@@ -83,13 +85,12 @@ def demo(
         create_user(ledger, DEMO_ADMIN, password, Role.admin, actor="demo")
     finally:
         ledger.dispose()
+    url = link.loopback_url(settings.host, settings.port)
+    where = f"open [bold]{url}/[/] and " if serve else f"after `daytwo serve`, open {url}/ and "
     out.print(
-        f"sign in as [bold]{DEMO_ADMIN}[/] with the password [bold]{password}[/] "
-        "(shown once; `daytwo users set admin --reset-password` makes a new one)"
+        f"{where}sign in as [bold]{DEMO_ADMIN}[/] with the password [bold]{password}[/] "
+        "(shown once; `daytwo users set admin --reset-password` makes a new one)",
+        soft_wrap=True,
     )
     if serve:
-        if host:
-            settings.host = host
-        if port:
-            settings.port = port
         run_server(settings)

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import typer
-from rich.table import Table
 
 from daytwo.cli.console import out
-from daytwo.cli.governance import actor
-from daytwo.deployments.schemas import DeploymentCreate
-from daytwo.deployments.service import create_deployment, overview
-from daytwo.governance import audit
-from daytwo.settings import Settings
-from daytwo.store.events import open_event_store
-from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
+from daytwo.cli.stores import actor, open_events, open_ledger, server
+from daytwo.store.ledger.kinds import DeploymentKind
 
 app = typer.Typer(help="List and register deployments.", invoke_without_command=True)
 
@@ -28,12 +21,17 @@ def list_(
     """List deployments with their interaction and turn counts."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = Settings()
-    upgrade(settings.resolved_ledger_url)
-    ledger = Ledger(settings.resolved_ledger_url)
-    with open_event_store(settings.resolved_events_url, read_only=_exists(settings)) as events:
-        rows = overview(ledger, events)
-    ledger.dispose()
+    from rich.table import Table
+
+    from daytwo.deployments.schemas import DeploymentOverview
+    from daytwo.deployments.service import overview
+
+    remote = server()
+    if remote is not None:
+        rows = [DeploymentOverview.model_validate(r) for r in remote.get("/api/v1/deployments")]
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            rows = overview(ledger, events)
     if as_json:
         out.print_json(json.dumps([r.model_dump(mode="json") for r in rows]))
         return
@@ -50,13 +48,6 @@ def list_(
     out.print(table)
 
 
-def _exists(settings: Settings) -> bool:
-    url = settings.resolved_events_url
-    from pathlib import Path
-
-    return url.startswith("duckdb:///") and Path(url.removeprefix("duckdb:///")).exists()
-
-
 @app.command("add")
 def add(
     name: str = typer.Argument(..., help="Deployment name (letters, digits, . _ -)."),
@@ -64,27 +55,43 @@ def add(
     go_live: str = typer.Option(None, help="Go-live date, YYYY-MM-DD."),
     journeys: str = typer.Option("", help="Comma-separated journeys in rollout."),
     description: str = typer.Option("", help="One line about it."),
+    currency: str = typer.Option(
+        "USD", help="ISO 4217 code of the money in its cost model (EUR, GBP, USD...)."
+    ),
 ) -> None:
     """Register a deployment in the ledger."""
-    settings = Settings()
-    upgrade(settings.resolved_ledger_url)
-    ledger = Ledger(settings.resolved_ledger_url)
-    spec = DeploymentCreate(
-        name=name,
-        kind=kind,
-        description=description,
-        go_live=date.fromisoformat(go_live) if go_live else None,
-        journeys=[j.strip() for j in journeys.split(",") if j.strip()],
+    from datetime import date
+
+    from daytwo.cli.stores import validated
+    from daytwo.deployments.schemas import DeploymentCreate
+    from daytwo.deployments.service import create_deployment
+    from daytwo.errors import InputError
+    from daytwo.governance import audit
+
+    try:
+        live = date.fromisoformat(go_live) if go_live else None
+    except ValueError:
+        raise InputError(f"--go-live must be a date like 2026-03-01, not {go_live!r}.") from None
+    spec = validated(
+        DeploymentCreate,
+        {
+            "name": name,
+            "kind": kind,
+            "description": description,
+            "go_live": live,
+            "journeys": [j.strip() for j in journeys.split(",") if j.strip()],
+            "currency": currency,
+        },
     )
-    created = create_deployment(ledger, spec)
-    with ledger.session() as session:
-        audit.record(
-            session,
-            actor=actor(),
-            action="deployment.create",
-            target=created.name,
-            deployment=created.name,
-            after=spec.model_dump(mode="json"),
-        )
-    ledger.dispose()
+    with open_ledger() as ledger:
+        created = create_deployment(ledger, spec)
+        with ledger.session() as session:
+            audit.record(
+                session,
+                actor=actor(),
+                action="deployment.create",
+                target=created.name,
+                deployment=created.name,
+                after=spec.model_dump(mode="json"),
+            )
     out.print(f"registered [bold]{created.name}[/] ({created.kind.value})")

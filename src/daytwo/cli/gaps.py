@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Literal, cast
 
 import typer
-from rich.table import Table
 
-from daytwo.cli.console import err, out
-from daytwo.detect.gaps.calc import BUSINESS_KINDS, kind_phrase
-from daytwo.detect.gaps.service import list_gaps
-from daytwo.pipeline import cluster_gaps
-from daytwo.settings import Settings
-from daytwo.store.events import open_event_store
-from daytwo.store.ledger import Ledger, upgrade
+from daytwo.cli.console import out
+from daytwo.cli.stores import open_events, open_ledger, server
 
 
 def gaps(
@@ -32,17 +27,39 @@ def gaps(
 ) -> None:
     """Knowledge gaps of a deployment: label, type, volume, growth, journeys and examples,
     by volume × growth; off-topic chit-chat counted apart."""
-    settings = Settings()
-    upgrade(settings.resolved_ledger_url)
-    ledger = Ledger(settings.resolved_ledger_url)
-    try:
-        with open_event_store(settings.resolved_events_url, read_only=not refresh) as events:
-            if refresh:
-                with err.status("clustering utterances into gaps…"):
-                    cluster_gaps(
-                        settings, ledger, events, deployment, trigger="cli", encoder=encoder,
-                        force=force,
-                    )  # fmt: skip
+    from rich.table import Table
+
+    from daytwo.cli.analyze import follow, run_here
+    from daytwo.detect.gaps.calc import BUSINESS_KINDS, kind_phrase
+    from daytwo.detect.gaps.schemas import GapPublic
+    from daytwo.detect.gaps.service import list_gaps
+    from daytwo.errors import ConfigError
+    from daytwo.pipeline.jobs import AnalysisRequest
+
+    if encoder not in (None, "minilm", "wordllama"):
+        raise ConfigError(f"Unknown gap encoder {encoder!r}; choose one of: minilm, wordllama.")
+    request = AnalysisRequest(
+        deployment=deployment,
+        force=force,
+        detectors=False,
+        gaps=True,
+        encoder=cast(Literal["minilm", "wordllama"] | None, encoder),
+    )
+    remote = server()
+    if remote is not None:
+        if refresh:
+            follow(remote, request, "clustering utterances into gaps on the server")
+        answer = remote.get(
+            "/api/v1/gaps",
+            deployment=deployment,
+            status="all" if show_all else "open",
+            members=as_json,
+        )
+        found = [GapPublic.model_validate(g) for g in answer]
+    else:
+        if refresh:
+            run_here(request, "clustering utterances into gaps")
+        with open_ledger() as ledger, open_events() as events:
             found = list_gaps(
                 ledger,
                 events,
@@ -50,8 +67,6 @@ def gaps(
                 status=None if show_all else "open",
                 with_members=as_json,
             )
-    finally:
-        ledger.dispose()
     if as_json:
         out.print_json(json.dumps([g.model_dump(mode="json") for g in found]))
         return

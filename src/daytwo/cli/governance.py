@@ -5,47 +5,25 @@ Everything these commands change is written to the audit log, with ``cli:<os use
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
-from rich.table import Table
 
 from daytwo.cli.console import err, out
+from daytwo.cli.stores import actor, open_events, open_ledger, server
 from daytwo.errors import InputError
-from daytwo.governance import PiiKind, RedactionPolicy, accounts, audit, keys, policies
-from daytwo.governance.models import KeyScope, Role
-from daytwo.settings import Settings
-from daytwo.store.events import open_event_store
-from daytwo.store.ledger import Ledger, upgrade
+from daytwo.governance.roles import KeyScope, Role
+
+if TYPE_CHECKING:
+    from daytwo.governance.redact import RedactionPolicy
 
 users_app = typer.Typer(help="User accounts, roles and deployment grants.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 retention_app = typer.Typer(help="How long raw data is kept, per deployment.", no_args_is_help=True)
-
-
-def actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no passwd entry (containers)
-        return "cli"
-
-
-@contextmanager
-def open_ledger() -> Iterator[Ledger]:
-    settings = Settings()
-    upgrade(settings.resolved_ledger_url)
-    ledger = Ledger(settings.resolved_ledger_url)
-    try:
-        yield ledger
-    finally:
-        ledger.dispose()
 
 
 def _grants(value: str) -> tuple[str, ...]:
@@ -62,6 +40,8 @@ def users_create(
     grant: str = typer.Option("", help="Comma-separated deployments the user may see."),
 ) -> None:
     """Create a user with a random password, printed once."""
+    from daytwo.governance import accounts
+
     password = accounts.new_password()
     with open_ledger() as ledger:
         user = accounts.create_user(
@@ -74,6 +54,10 @@ def users_create(
 @users_app.command("list")
 def users_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Users, roles, grants and lockouts."""
+    from rich.table import Table
+
+    from daytwo.governance import accounts
+
     with open_ledger() as ledger:
         rows = accounts.list_users(ledger)
     if as_json:
@@ -106,6 +90,8 @@ def users_grant(
     deployments: str = typer.Argument(..., help="Comma-separated deployments."),
 ) -> None:
     """Let a user see (and, by role, change) deployments."""
+    from daytwo.governance import accounts
+
     with open_ledger() as ledger:
         user = accounts.set_grants(ledger, username, add=_grants(deployments), actor=actor())
     out.print(f"{user.username} sees: {', '.join(user.grants) or '-'}")
@@ -117,6 +103,8 @@ def users_revoke(
     deployments: str = typer.Argument(..., help="Comma-separated deployments."),
 ) -> None:
     """Take deployments away from a user."""
+    from daytwo.governance import accounts
+
     with open_ledger() as ledger:
         user = accounts.set_grants(ledger, username, remove=_grants(deployments), actor=actor())
     out.print(f"{user.username} sees: {', '.join(user.grants) or '-'}")
@@ -133,6 +121,8 @@ def users_set(
 ) -> None:
     """Change a user's role, disable or enable them, or reset their password (which also
     lifts a lockout and signs them out everywhere)."""
+    from daytwo.governance import accounts
+
     password = accounts.new_password() if reset_password else None
     with open_ledger() as ledger:
         user = accounts.update_user(
@@ -169,6 +159,8 @@ def keys_create(
     expires: str = typer.Option(None, "--expires", help="Lifetime: 12h, 30d, 8w."),
 ) -> None:
     """Create an API key and print it once; only its hash is stored."""
+    from daytwo.governance import keys
+
     lifetime = parse_duration(expires) if expires else None
     with open_ledger() as ledger:
         key, public = keys.create_key(
@@ -194,6 +186,10 @@ def keys_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Keys (never their secrets) with scope, deployment, expiry and status."""
+    from rich.table import Table
+
+    from daytwo.governance import keys
+
     with open_ledger() as ledger:
         rows = keys.list_keys(ledger, deployment)
     if as_json:
@@ -233,6 +229,8 @@ def keys_revoke(
     prefix: str = typer.Argument(..., help="The key's id, as `keys list` shows."),
 ) -> None:
     """Revoke a key at once."""
+    from daytwo.governance import keys
+
     with open_ledger() as ledger:
         keys.revoke_key(ledger, prefix, actor=actor())
     out.print(f"revoked {prefix}")
@@ -251,6 +249,8 @@ def audit_verify(
     ),
 ) -> None:
     """Check the hash chain; name every edited, deleted or reordered entry (exit 1 if any)."""
+    from daytwo.governance import audit
+
     recorded: tuple[int, str] | None = None
     if head:
         entry_id, _, entry_hash = head.partition(":")
@@ -278,6 +278,10 @@ def audit_list(
     limit: int = typer.Option(50, min=1, max=10_000),
 ) -> None:
     """The newest entries, filtered."""
+    from rich.table import Table
+
+    from daytwo.governance import audit
+
     with open_ledger() as ledger:
         rows = audit.entries(
             ledger, actor=actor_name, action=action, deployment=deployment, limit=limit
@@ -312,6 +316,8 @@ def retention_set(
     ),
 ) -> None:
     """Set a deployment's retention periods."""
+    from daytwo.governance import policies
+
     changes: dict[str, int | None] = {}
     if text_days is not None:
         changes["text_retention_days"] = text_days or None
@@ -334,9 +340,16 @@ def _days(days: int | None) -> str:
 @retention_app.command("apply")
 def retention_apply() -> None:
     """Apply every deployment's retention now (`serve` also does it on a schedule)."""
-    settings = Settings()
-    with open_ledger() as ledger, open_event_store(settings.resolved_events_url) as events:
-        results = policies.apply_retention(ledger, events, actor=actor())
+    from daytwo.governance import policies
+
+    remote = server()
+    if remote is not None:
+        results = [
+            policies.RetentionResult(**r) for r in remote.post("/api/v1/admin/retention/runs")
+        ]
+    else:
+        with open_ledger() as ledger, open_events(read_only=False) as events:
+            results = policies.apply_retention(ledger, events, actor=actor())
     if not results:
         out.print("no deployment has a retention policy")
     for r in results:
@@ -367,6 +380,12 @@ def redaction_set(
     ),
 ) -> None:
     """Set a deployment's redaction policy (replaces the previous one)."""
+    from pydantic import ValidationError
+
+    from daytwo.governance import policies
+    from daytwo.governance.pii_patterns import PiiKind
+    from daytwo.governance.redact import RedactionPolicy
+
     chosen = (
         frozenset(PiiKind(k.strip()) for k in kinds.split(",") if k.strip())
         if kinds is not None
@@ -392,6 +411,9 @@ def redaction_set(
 @redaction_app.command("show")
 def redaction_show() -> None:
     """Every deployment's redaction policy (the others get the default: every kind)."""
+    from daytwo.governance import policies
+    from daytwo.governance.redact import RedactionPolicy
+
     with open_ledger() as ledger:
         rows = policies.list_policies(ledger)
     out.print(f"default: {_describe(RedactionPolicy())}")
@@ -400,6 +422,8 @@ def redaction_show() -> None:
 
 
 def _describe(policy: RedactionPolicy) -> str:
+    from daytwo.governance.pii_patterns import PiiKind
+
     if not policy.enabled:
         return "redaction OFF"
     kinds = [k.value for k in PiiKind if k in policy.kinds]

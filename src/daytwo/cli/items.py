@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.table import Table
 
-from daytwo.backlog import service
-from daytwo.cli._backlog import cli_actor, open_ledger
 from daytwo.cli.console import out
+from daytwo.cli.stores import actor as cli_actor
+from daytwo.cli.stores import backlog_policy, open_ledger
 
 app = typer.Typer(help="The improvement backlog: list, show, assign, move.", no_args_is_help=True)
 AS = typer.Option(None, "--as", help="Who is acting (default: cli:<your user>).")
@@ -26,7 +25,11 @@ def list_items(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Items, highest score first."""
-    with open_ledger() as (ledger, _):
+    from rich.table import Table
+
+    from daytwo.backlog import service
+
+    with open_ledger() as ledger:
         rows = service.list_items(
             ledger, deployment=deployment, owner=owner, priority=priority, journey=journey,
             status=status, overdue=overdue,
@@ -55,7 +58,9 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One item with its score formula, findings, changes and history."""
-    with open_ledger() as (ledger, _):
+    from daytwo.backlog import service
+
+    with open_ledger() as ledger:
         item = service.get_item(ledger, item_id)
     if as_json:
         out.print_json(item.model_dump_json())
@@ -83,7 +88,9 @@ def assign(
     actor: str = AS,
 ) -> None:
     """Give an item to another owner."""
-    with open_ledger() as (ledger, _):
+    from daytwo.backlog import service
+
+    with open_ledger() as ledger:
         item = service.assign_item(ledger, item_id, owner, actor=cli_actor(actor), note=note)
     out.print(f"#{item.id} is owned by [bold]{item.owner}[/]")
 
@@ -96,8 +103,10 @@ def move(
     actor: str = AS,
 ) -> None:
     """Move an item along the workflow (illegal moves are refused)."""
-    with open_ledger() as (ledger, policy):
+    from daytwo.backlog import service
+
+    with open_ledger() as ledger:
         item = service.move_item(
-            ledger, item_id, status, policy, actor=cli_actor(actor), reason=reason
+            ledger, item_id, status, backlog_policy(), actor=cli_actor(actor), reason=reason
         )
     out.print(f"#{item.id} is now [bold]{item.status}[/]")

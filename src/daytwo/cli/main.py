@@ -20,6 +20,7 @@ from daytwo.cli import (
     metrics,
     owners,
     serve,
+    stores,
 )
 from daytwo.cli.console import err
 from daytwo.errors import DaytwoError
@@ -72,6 +73,14 @@ def _root(
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; user mistakes end in a clear message and an exit code, never a traceback."""
+    try:
+        return _run(argv)
+    finally:
+        stores.close()
+
+
+def _run(argv: list[str] | None) -> int:
+    stores.settings.cache_clear()  # each run reads the environment as it is now
     try:
         result = app(args=argv, standalone_mode=False)
     except DaytwoError as exc:

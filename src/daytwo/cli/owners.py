@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.table import Table
 
-from daytwo.backlog import owners
-from daytwo.backlog.schemas import OwnerCreate, RuleCreate
-from daytwo.cli._backlog import cli_actor, open_ledger, validated
 from daytwo.cli.console import out
+from daytwo.cli.stores import actor as cli_actor
+from daytwo.cli.stores import open_ledger, validated
 
 app = typer.Typer(help="Owners, routing rules and default owners.", no_args_is_help=True)
 AS = typer.Option(None, "--as", help="Who is acting (default: cli:<your user>).")
@@ -19,7 +17,11 @@ AS = typer.Option(None, "--as", help="Who is acting (default: cli:<your user>)."
 @app.command("list")
 def list_owners(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Everyone who can own items."""
-    with open_ledger() as (ledger, _):
+    from rich.table import Table
+
+    from daytwo.backlog import owners
+
+    with open_ledger() as ledger:
         rows = owners.list_owners(ledger)
     if as_json:
         out.print_json(json.dumps([r.model_dump(mode="json") for r in rows]))
@@ -40,11 +42,14 @@ def add(
     actor: str = AS,
 ) -> None:
     """Add a person or team to the owner directory."""
+    from daytwo.backlog import owners
+    from daytwo.backlog.schemas import OwnerCreate
+
     spec = validated(
         OwnerCreate,
         {"handle": handle, "name": name, "kind": kind, "team": team, "contact": contact},
     )
-    with open_ledger() as (ledger, _):
+    with open_ledger() as ledger:
         created = owners.create_owner(ledger, spec, actor=cli_actor(actor))
     out.print(f"added owner [bold]{created.handle}[/]")
 
@@ -60,6 +65,9 @@ def rule(
     actor: str = AS,
 ) -> None:
     """Add a routing rule (first match wins; rules that could never match are refused)."""
+    from daytwo.backlog import owners
+    from daytwo.backlog.schemas import RuleCreate
+
     spec = validated(
         RuleCreate,
         {
@@ -71,7 +79,7 @@ def rule(
             "position": position,
         },
     )
-    with open_ledger() as (ledger, _):
+    with open_ledger() as ledger:
         created = owners.add_rule(ledger, spec, actor=cli_actor(actor))
     out.print(f"rule {created.id} at position {created.position} routes to {created.owner}")
 
@@ -82,7 +90,11 @@ def rules(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """A deployment's routing rules in the order they are tried, and its default owner."""
-    with open_ledger() as (ledger, _):
+    from rich.table import Table
+
+    from daytwo.backlog import owners
+
+    with open_ledger() as ledger:
         rows = owners.list_rules(ledger, deployment)
         default = owners.default_owner(ledger, deployment)
     if as_json:
@@ -112,6 +124,8 @@ def default(
     actor: str = AS,
 ) -> None:
     """Set who owns a deployment's items that no rule matches."""
-    with open_ledger() as (ledger, _):
+    from daytwo.backlog import owners
+
+    with open_ledger() as ledger:
         owners.set_default_owner(ledger, deployment, owner, actor=cli_actor(actor))
     out.print(f"default owner of {deployment}: [bold]{owner}[/]")

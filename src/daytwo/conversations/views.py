@@ -10,7 +10,7 @@ from daytwo.deployments.service import overview
 from daytwo.errors import InputError
 from daytwo.http.access import Scope, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
-from daytwo.http.scope import parse_scope
+from daytwo.http.scope import page_scope
 from daytwo.http.templating import templates
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.metrics.views import dimension_values
@@ -22,7 +22,7 @@ PAGE_SIZE = 50
 @router.get("/conversations", response_class=HTMLResponse)
 def conversations_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
     deployments = granted(request, overview(ledger, events))
-    scope = parse_scope(request.query_params, deployments)
+    scope = page_scope(request, deployments)
     context: dict[str, object] = {"scope": scope, "deployments": deployments}
     if scope is not None:
         metric = request.query_params.get("metric") or None
@@ -57,7 +57,7 @@ def transcript_page(
     deployment: str, interaction_id: str, request: Request, ledger: LedgerDep, events: EventsDep
 ) -> HTMLResponse:
     deployments = granted(request, overview(ledger, events))
-    scope = parse_scope(request.query_params, deployments)
+    scope = page_scope(request, deployments)
     convo = transcript(events, deployment, interaction_id)
     return templates.TemplateResponse(
         request,

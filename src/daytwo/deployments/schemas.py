@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator
 
-from daytwo.store.ledger.models import DeploymentKind
+from daytwo.store.ledger.kinds import DeploymentKind
+from daytwo.units import DEFAULT_CURRENCY, is_currency
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 EARLIEST_DAY = date(2000, 1, 1)
@@ -41,6 +42,11 @@ class DeploymentCreate(BaseModel):
         description="Costs in the deployment's currency: escalation, agent_minute, "
         "ai_per_interaction.",
     )
+    currency: str = Field(
+        default=DEFAULT_CURRENCY,
+        description="ISO 4217 code of the money in the cost model and the cost metrics.",
+        examples=["EUR"],
+    )
     baseline_start: Day | None = Field(
         default=None, description="First day of the baseline window (default: go-live + 7)."
     )
@@ -51,6 +57,13 @@ class DeploymentCreate(BaseModel):
         default_factory=dict,
         description="Pre-launch baseline values by metric id; they replace the window's.",
     )
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, value: str) -> str:
+        if not is_currency(value):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code (EUR, GBP, USD...)")
+        return value
 
 
 class DeploymentPublic(DeploymentCreate):

@@ -82,3 +82,12 @@ def overview(ledger: Ledger, events: EventStore) -> list[DeploymentOverview]:
             )
         )
     return out
+
+
+def currency_of(ledger: Ledger, name: str) -> str | None:
+    """The ISO 4217 currency of a registered deployment's money; None when unregistered."""
+    with ledger.session() as session:
+        found: str | None = session.scalar(
+            select(Deployment.currency).where(Deployment.name == name)
+        )
+        return found

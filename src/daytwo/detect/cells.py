@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from daytwo.interactions.facts import flag_array
+from daytwo.metrics.catalog import REGISTRY
+from daytwo.units import Unit, fmt_value
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -110,6 +112,22 @@ MONITORED: tuple[Monitored, ...] = (
               "handle time"),
 )  # fmt: skip
 MONITORED_BY_ID = {m.metric: m for m in MONITORED}
+
+
+def unit_of(m: Monitored) -> Unit:
+    """The catalog's unit of a monitored metric (every monitored metric is in the catalog)."""
+    return REGISTRY[m.metric].unit
+
+
+def show(m: Monitored, value: float | None) -> str:
+    """A monitored metric's value as every page shows it."""
+    return fmt_value(value, unit_of(m))
+
+
+def show_metric(metric_id: str, value: float | None) -> str:
+    """A catalog metric's value as every page shows it."""
+    found = REGISTRY.get(metric_id)
+    return fmt_value(value, found.unit if found else "score")
 
 
 def with_segment_columns(table: pa.Table) -> pa.Table:

@@ -21,6 +21,7 @@ from daytwo.detect.cells import (
     in_window,
     started_ns,
     summarise,
+    unit_of,
 )
 from daytwo.detect.data import AnalysisData
 from daytwo.detect.findings import (
@@ -33,6 +34,7 @@ from daytwo.detect.findings import (
 )
 from daytwo.detect.registry import detector
 from daytwo.detect.stats import benjamini_hochberg, normal_sf
+from daytwo.units import fmt_change
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +277,7 @@ def _finding(
     return Finding(
         detector="degradation",
         kind="degradation",
-        title=f"{m.label.capitalize()}{unit} worse{where}: {_fmt(m, base)} → {_fmt(m, cur)}",
+        title=f"{m.label.capitalize()}{unit} worse{where}: {fmt_change(base, cur, unit_of(m))}",
         scope=FindingScope(
             data.deployment.name, journey=t.cell.journey, segment=t.cell.segment, metric=m.metric
         ),
@@ -305,9 +307,3 @@ def _where(cell: Cell) -> str:
     if cell.segment:
         parts.append(f"{cell.segment[0]}={cell.segment[1]}")
     return f" in {' · '.join(parts)}" if parts else ""
-
-
-def _fmt(m: Monitored, value: float) -> str:
-    if m.kind == "rate":
-        return f"{value:.1%}"
-    return f"{value:,.1f}" if math.isfinite(value) else "n/a"

@@ -26,6 +26,13 @@ rise is the gap's when the journey's conversations outside the gap did not chang
 the cause, so it is preferred as the root over a broader cell; where no single gap explains a
 finding but all of them together do, the gap holding most of the finding's conversations is
 its root. Findings with members are never explained themselves, so chains still cannot loop.
+
+A **target breach** (an SLO breach or a plateau below target: deployment-wide findings) is
+explained by the regression that drives it: a journey's or segment's worsening finding of the
+same metric whose cell, put back at its own baseline, would bring the deployment back to its
+target in the current window (of several, the one that brings it furthest). The breach is
+then a symptom of that regression: one problem, its cost counted once. Deployment-wide
+findings never explain anything, so these links cannot loop either.
 """
 
 from __future__ import annotations
@@ -47,6 +54,10 @@ from daytwo.detect.findings import Finding, FindingScope
 Z_EXPLAINED = 2.58
 # Fewer units than this left outside the explaining cell: nothing of its own to tell.
 MIN_LEFT = 30
+# Deployment-wide findings about a target, explained by the regression that drives them.
+TARGET_KINDS = frozenset({"slo_breach", "plateau"})
+# The findings that say a cell got worse, which can drive a target breach.
+WORSENING_KINDS = frozenset({"degradation", "trend"})
 
 
 def _cell_mask(table: pa.Table, scope: FindingScope, cache: dict[object, np.ndarray]) -> np.ndarray:
@@ -103,7 +114,8 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
         and not f.members
     ]
     causes = [f for f in findings if f.members]
-    if table.num_rows == 0 or not candidates or len(candidates) + len(causes) < 2:
+    targets = [f for f in findings if f.kind in TARGET_KINDS and f.scope.level == "metric"]
+    if table.num_rows == 0 or not candidates or len(candidates) + len(causes) < 2 - len(targets):
         return list(findings)
     starts = started_ns(table)
     base_rows = in_window(starts, w.baseline_start, w.baseline_end)
@@ -111,6 +123,10 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
     masks: dict[object, np.ndarray] = {}
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     parent: dict[str, str] = {}
+    for target in targets:
+        found = _driving_regression(table, target, candidates, base_rows, cur_rows, masks, arrays)
+        if found is not None:
+            parent[target.fingerprint] = found
     by_metric: dict[str, list[Finding]] = {}
     for f in candidates:
         by_metric.setdefault(str(f.scope.metric), []).append(f)
@@ -159,6 +175,45 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
             root = parent[root]
         out.append(dataclasses.replace(f, details={**dict(f.details), "root": root}))
     return out
+
+
+def _driving_regression(
+    table: pa.Table,
+    target: Finding,
+    candidates: Sequence[Finding],
+    base_rows: np.ndarray,
+    cur_rows: np.ndarray,
+    masks: dict[object, np.ndarray],
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> str | None:
+    """The fingerprint of the cell regression that, undone, would meet ``target``'s target."""
+    goal = target.details.get("target")
+    metric = str(target.scope.metric)
+    m = MONITORED_BY_ID.get(metric)
+    if m is None or not isinstance(goal, int | float):
+        return None
+    if metric not in arrays:
+        arrays[metric] = m.arrays(table)
+    values, weights = arrays[metric]
+    now = summarise(m, values, weights, cur_rows)
+    if now.value is None or now.den <= 0:
+        return None
+    best: tuple[float, str] | None = None
+    for cand in candidates:
+        if cand.scope.metric != metric or cand.kind not in WORSENING_KINDS:
+            continue
+        cell = _cell_mask(table, cand.scope, masks)
+        before = summarise(m, values, weights, cell & base_rows)
+        after = summarise(m, values, weights, cell & cur_rows)
+        if before.value is None or after.value is None:
+            continue
+        # The deployment's current value with this cell back at its baseline level.
+        undone = (now.num - after.num + after.den * before.value) / now.den
+        meets = undone >= goal if m.good == "up" else undone <= goal
+        gain = (undone - now.value) * (1 if m.good == "up" else -1)
+        if meets and gain > 0 and (best is None or gain > best[0]):
+            best = (gain, cand.fingerprint)
+    return best[1] if best else None
 
 
 def _explained_by_members(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from daytwo import clock
 from daytwo.detect.findings import Finding
 from daytwo.detect.models import AnalysisRun, FindingRecord
 from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic
@@ -58,7 +59,7 @@ def fail_run(ledger: Ledger, run_id: int, error: str) -> None:
         if run is not None:
             run.status = "failed"
             run.error = error[:2000]
-            run.finished_at = datetime.now(UTC)
+            run.finished_at = clock.now()
 
 
 def record_findings(
@@ -81,7 +82,7 @@ def record_findings(
     that earlier fingerprint as their root. Open findings of the run's detectors that this run
     did not see are marked ``resolved``.
     """
-    now = datetime.now(UTC)
+    now = clock.now()
     new: list[str] = []
     updated: list[str] = []
     resolved: list[str] = []
@@ -150,7 +151,7 @@ def record_findings(
         run = session.get(AnalysisRun, run_id)
         if run is not None:
             run.status = "ok"
-            run.finished_at = datetime.now(UTC)
+            run.finished_at = clock.now()
             run.since = since
             run.data_through = data_through
             run.interactions = interactions

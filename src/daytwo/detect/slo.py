@@ -10,7 +10,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from daytwo.detect.cells import MONITORED_BY_ID, Summary, in_window, started_ns, summarise
+from daytwo.detect.cells import (
+    MONITORED_BY_ID,
+    Summary,
+    in_window,
+    show_metric,
+    started_ns,
+    summarise,
+)
 from daytwo.detect.data import AnalysisData
 from daytwo.detect.degradation import bad_rows
 from daytwo.detect.findings import (
@@ -112,7 +119,8 @@ def _breach(
     return Finding(
         detector="slo_breach",
         kind="slo_breach",
-        title=f"{label} breaches its target: {value:.3g} vs {target:.3g}",
+        title=f"{label} breaches its target: {show_metric(metric_id, value)} vs "
+        f"{show_metric(metric_id, target)}",
         scope=FindingScope(data.deployment.name, metric=metric_id),
         severity=Severity.high if gap >= 0.25 else Severity.medium,
         first_seen=onset,

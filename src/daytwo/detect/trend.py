@@ -18,8 +18,10 @@ from daytwo.detect.cells import (
     Summary,
     cell_masks,
     in_window,
+    show,
     started_ns,
     summarise,
+    unit_of,
 )
 from daytwo.detect.data import AnalysisData
 from daytwo.detect.degradation import bad_rows, worse_by
@@ -27,6 +29,7 @@ from daytwo.detect.findings import Finding, FindingScope, Measure, Severity, evi
 from daytwo.detect.registry import detector
 from daytwo.detect.stats import benjamini_hochberg, normal_sf
 from daytwo.metrics import calc
+from daytwo.units import fmt_change
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,7 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
                     detector="trend",
                     kind="trend",
                     title=f"{metric.label.capitalize()} worse for {n_run} weeks running"
-                    f"{_where(cell)}: {_fmt(metric, run[0])} → {_fmt(metric, run[-1])}",
+                    f"{_where(cell)}: {fmt_change(run[0], run[-1], unit_of(metric))}",
                     scope=FindingScope(
                         data.deployment.name, cell.journey, cell.segment, metric.metric
                     ),
@@ -179,8 +182,8 @@ def _plateaus(
             Finding(
                 detector="trend",
                 kind="plateau",
-                title=f"{m.label.capitalize()} has missed its target ({target:.3g}) for "
-                f"{len(series)} weeks without improving: now {_fmt(m, float(last.value or 0))}",
+                title=f"{m.label.capitalize()} has missed its target ({show(m, target)}) for "
+                f"{len(series)} weeks without improving: now {show(m, last.value)}",
                 scope=FindingScope(data.deployment.name, metric=metric_id),
                 severity=Severity.low,
                 first_seen=end - timedelta(weeks=len(series)),
@@ -207,7 +210,3 @@ def _status(m: Monitored, s: Summary, target: float) -> str:
 def _where(cell: Cell) -> str:
     parts = [p for p in (cell.journey, "=".join(cell.segment) if cell.segment else None) if p]
     return f" in {' · '.join(parts)}" if parts else ""
-
-
-def _fmt(m: Monitored, value: float) -> str:
-    return f"{value:.1%}" if m.kind == "rate" else f"{value:,.1f}"

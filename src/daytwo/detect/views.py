@@ -77,7 +77,7 @@ def timeline_spec(rows: list[FindingPublic]) -> dict[str, Any]:
     }
 
 
-COUNTED_KINDS = ("freshness_gap", "volume_anomaly", "input_length")
+COUNTED_KINDS = ("freshness_gap", "volume_anomaly", "input_length", "knowledge_gap")
 
 
 def format_value(f: FindingPublic, value: float | None) -> str:
@@ -88,6 +88,8 @@ def format_value(f: FindingPublic, value: float | None) -> str:
     share = (monitored.kind == "rate") if monitored else f.kind not in COUNTED_KINDS
     if share and 0 <= value <= 1:
         return f"{value:.1%}"
+    if f.kind in COUNTED_KINDS and float(value).is_integer():
+        return f"{value:,.0f}"
     return f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
@@ -121,6 +123,13 @@ def findings_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
             limit=500,
         ),
     )
+    # One row per problem: a finding another shown finding explains is a symptom, one click
+    # below its root (on the root's page), unless every finding is asked for.
+    flat = q.get("symptoms") == "1"
+    shown = {f.fingerprint for f in rows}
+    symptoms = Counter(str(f.details["root"]) for f in rows if f.details.get("root") in shown)
+    if not flat:
+        rows = [f for f in rows if f.details.get("root") not in shown]
     every = list_findings(ledger, FindingFilter(deployments=names, limit=1000))
     runs = {n: last_run(ledger, n) for n in names}
     context: dict[str, object] = {
@@ -140,5 +149,9 @@ def findings_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
         "regressed": sum(1 for f in rows if f.status == "regressed"),
         "metrics": REGISTRY,
         "fmt": format_value,
+        "symptoms": symptoms,
+        "flat": flat,
+        "hidden": sum(symptoms.values()) if not flat else 0,
+        "query": request.url.query,
     }
     return templates.TemplateResponse(request, "findings.html", context)

@@ -149,6 +149,40 @@ def set_grants(
         return public
 
 
+def _keep_an_admin(session: Session, leaving: User) -> None:
+    """Refuse to demote or disable the last active admin: nobody could administer then."""
+    others = session.scalar(
+        select(User.id)
+        .where(User.role == Role.admin, User.active.is_(True), User.id != leaving.id)
+        .limit(1)
+    )
+    if others is None:
+        raise ConflictError(
+            f"{leaving.username!r} is the last active admin; make another admin first."
+        )
+
+
+def replace_grants(
+    ledger: Ledger,
+    username: str,
+    deployments: tuple[str, ...],
+    *,
+    actor: str = "cli",
+    ip: str | None = None,
+) -> UserPublic:
+    """Set exactly which deployments a user sees."""
+    current = set(get_user(ledger, username).grants)
+    wanted = set(deployments)
+    return set_grants(
+        ledger,
+        username,
+        add=tuple(sorted(wanted - current)),
+        remove=tuple(sorted(current - wanted)),
+        actor=actor,
+        ip=ip,
+    )
+
+
 def update_user(
     ledger: Ledger,
     username: str,
@@ -167,6 +201,12 @@ def update_user(
             user.role = role
         if active is not None:
             user.active = active
+        if (
+            before["role"] == Role.admin.value
+            and before["active"]
+            and not (user.role is Role.admin and user.active)
+        ):
+            _keep_an_admin(session, user)
         if hashed is not None:
             user.password_hash = hashed
             user.failed_logins = 0

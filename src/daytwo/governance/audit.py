@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,10 +18,23 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from daytwo import clock
 from daytwo.governance.models import AuditEntry
 from daytwo.store.ledger import Ledger
 
 GENESIS = "0" * 64
+
+
+@dataclass(slots=True)
+class RequestTrail:
+    """What the services audited while one HTTP request ran (see :data:`REQUEST`)."""
+
+    recorded: int = 0
+
+
+# Set by the HTTP layer around each request. A request whose services wrote their own
+# entries (what changed, where, before → after) needs no generic one from the middleware.
+REQUEST: ContextVar[RequestTrail | None] = ContextVar("daytwo_request_audit", default=None)
 _APPEND_LOCK = 0x0DA7_A0D1  # the advisory lock key of audit appends (PostgreSQL)
 
 
@@ -72,7 +86,7 @@ def record(
     prev_id, prev_hash = (last[0], last[1]) if last else (0, GENESIS)
     entry = AuditEntry(
         id=prev_id + 1,
-        at=datetime.now(UTC),
+        at=clock.now(),
         actor=actor[:200],
         action=action[:100],
         target=target[:300],
@@ -85,6 +99,9 @@ def record(
     entry.hash = entry_hash(prev_hash, entry)
     session.add(entry)
     session.flush()
+    trail = REQUEST.get()
+    if trail is not None:
+        trail.recorded += 1
     return entry
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from daytwo.errors import InputError, NotFoundError
+from daytwo.errors import ConflictError, InputError, NotFoundError
 from daytwo.governance import audit
 from daytwo.governance.models import ApiKey, KeyScope
 from daytwo.store.ledger import Ledger
@@ -132,6 +132,53 @@ def revoke_key(ledger: Ledger, prefix: str, *, actor: str = "cli", ip: str | Non
                 before={"status": "active"},
                 after={"status": "revoked"},
             )
+
+
+def set_expiry(
+    ledger: Ledger,
+    prefix: str,
+    expires_at: datetime | None,
+    *,
+    actor: str = "cli",
+    ip: str | None = None,
+) -> KeyPublic:
+    """Give a key a new end of life: a time (now or in the past expires it at once), or None
+    for no expiry. A revoked key stays revoked."""
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise InputError("expires_at needs a time zone, e.g. 2026-03-01T00:00:00Z.")
+    with ledger.session() as session:
+        key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if key is None:
+            raise NotFoundError(f"No API key {prefix!r}.")
+        if key.revoked_at is not None:
+            raise ConflictError(f"API key {prefix!r} is revoked; create a new one.")
+        before = _public(key)
+        key.expires_at = expires_at
+        session.flush()
+        after = _public(key)
+        audit.record(
+            session,
+            actor=actor,
+            action="key.expire",
+            target=prefix,
+            deployment=key.deployment,
+            ip=ip,
+            before={"expires_at": _iso(before.expires_at), "status": before.status()},
+            after={"expires_at": _iso(after.expires_at), "status": after.status()},
+        )
+        return after
+
+
+def get_key(ledger: Ledger, prefix: str) -> KeyPublic:
+    with ledger.session() as session:
+        key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if key is None:
+            raise NotFoundError(f"No API key {prefix!r}.")
+        return _public(key)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return _aware(value).isoformat() if value is not None else None
 
 
 def authenticate(

@@ -3,8 +3,7 @@ deployment's data policy (redaction and retention)."""
 
 from __future__ import annotations
 
-import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -19,26 +18,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from daytwo import clock
+from daytwo.governance.roles import KeyScope as KeyScope
+from daytwo.governance.roles import Role as Role
 from daytwo.store.ledger.models import Base, UTCDateTime
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Role(enum.StrEnum):
-    """What a user may do; grants say where (admins see every deployment)."""
-
-    admin = "admin"
-    owner = "owner"
-    analyst = "analyst"
-    viewer = "viewer"
-
-
-class KeyScope(enum.StrEnum):
-    ingest = "ingest"
-    read = "read"
-    admin = "admin"
+    return clock.now()
 
 
 class User(Base):

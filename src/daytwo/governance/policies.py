@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from daytwo.errors import InputError
 from daytwo.governance import audit
 from daytwo.governance.models import DataPolicy
 from daytwo.governance.plan import RedactionPlan
-from daytwo.governance.redact import RedactionPolicy
+from daytwo.governance.redact import RedactionPolicy, Redactor
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -44,6 +46,30 @@ def list_policies(ledger: Ledger) -> list[PolicyPublic]:
     with ledger.session() as session:
         rows = session.scalars(select(DataPolicy).order_by(DataPolicy.deployment))
         return [_public(r) for r in rows]
+
+
+@lru_cache(maxsize=64)
+def _redactor(policy_json: str) -> Redactor:
+    return Redactor(RedactionPolicy.model_validate_json(policy_json))
+
+
+def redact_text(session: Session, deployment: str | None, text: str) -> str:
+    """``text`` as it may be stored: PII replaced under ``deployment``'s redaction policy
+    (the default policy where it has none, or where no deployment is known).
+
+    Every door that takes free text from a person into the ledger calls this before
+    storing (feedback, friction reports, comments, reasons and notes, change titles and
+    rationales...), so the ledger holds no more PII than the events store does.
+    """
+    if not text:
+        return text
+    row = (
+        session.scalar(select(DataPolicy).where(DataPolicy.deployment == deployment))
+        if deployment
+        else None
+    )
+    policy = RedactionPolicy.model_validate(row.redaction or {}) if row else RedactionPolicy()
+    return _redactor(policy.model_dump_json()).redact(text).text
 
 
 def redaction_plan(ledger: Ledger) -> RedactionPlan:

@@ -4,8 +4,9 @@ Routes declare their scope with ``dependencies=[requires(Scope.read)]`` (on the 
 the router). The declaration is recorded on the dependency so that a test can walk every route
 of the app and fail on one without a scope; the dependency itself enforces it:
 
-1. who is asking: an API key (``Authorization: Bearer dt_...``) or a UI session (the signed
-   ``daytwo_session`` cookie); neither is ``401``;
+1. who is asking: an API key (``Authorization: Bearer dt_...``), a UI session (the signed
+   ``daytwo_session`` cookie) or the command line on this machine (the server's local
+   credential, ``Bearer dtl_...``, see :mod:`daytwo.http.link`); none of them is ``401``;
 2. may they: the role's (or key's) scopes hold ``scope``, else ``403``;
 3. where: the deployment named by the path or query parameter (``deployment`` unless the
    route says otherwise) must be granted, else ``403``; routes that list across deployments
@@ -40,6 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from daytwo.errors import AuthenticationRequired, PermissionDenied
 from daytwo.governance import accounts, keys
 from daytwo.governance.models import KeyScope, Role
+from daytwo.http import link
 
 SESSION_COOKIE = "daytwo_session"
 CSRF_HEADER = "x-csrf-token"
@@ -78,6 +80,7 @@ class Principal:
     scopes: frozenset[Scope]
     deployments: frozenset[str] | None
     csrf_token: str | None = None  # UI sessions only
+    local: bool = False  # the command line of the server's machine (its local credential)
 
     @property
     def is_browser(self) -> bool:
@@ -115,7 +118,10 @@ def _authenticate(request: Request) -> Principal | None:
         kind, _, presented = header.partition(" ")
         if kind.lower() != "bearer" or not presented.strip():
             raise AuthenticationRequired("Send the API key as `Authorization: Bearer dt_...`.")
-        key = keys.authenticate(ledger, presented.strip())
+        presented = presented.strip()
+        if presented.startswith(link.TOKEN_PREFIX):
+            return _local(request, presented)
+        key = keys.authenticate(ledger, presented)
         if key is None:
             raise AuthenticationRequired("The API key is unknown, revoked or expired.")
         return Principal(
@@ -139,6 +145,17 @@ def _authenticate(request: Request) -> Principal | None:
         None if user.role is Role.admin else user.grants,
         csrf_token=user.csrf_token,
     )
+
+
+def _local(request: Request, presented: str) -> Principal:
+    """The command line on this machine, with the credential only the data dir's owner can
+    read (see :mod:`daytwo.http.link`): every permission, acting as the person it names."""
+    if not link.token_matches(presented, getattr(request.app.state, "local_token_hash", None)):
+        raise AuthenticationRequired(
+            "The local credential is not this server's (it restarted?): run the command again."
+        )
+    actor = request.headers.get(link.ACTOR_HEADER, "").strip()[:100] or "cli"
+    return Principal(actor, frozenset(Scope), None, local=True)
 
 
 async def principal_of(request: Request) -> Principal | None:

@@ -1,9 +1,12 @@
-"""Jinja filters: one way to show each unit, status and delta everywhere."""
+"""Jinja filters: every value, delta and severity through :mod:`daytwo.units`; statuses and
+the colour language of changes."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import quote
+
+from daytwo.units import fmt_change, fmt_delta, fmt_money, fmt_p, fmt_value, severity_label
 
 STATUS_LABEL = {
     "on_target": "on target",
@@ -12,45 +15,6 @@ STATUS_LABEL = {
     "no_target": "no target",
     "no_data": "no data",
 }
-
-
-def fmt_value(value: float | None, unit: str) -> str:
-    if value is None:
-        return "—"
-    if unit == "share":
-        return f"{100 * value:.1f}%"
-    if unit == "ms":
-        return f"{value:,.0f} ms"
-    if unit == "seconds":
-        if value >= 90:
-            minutes, seconds = divmod(round(value), 60)
-            return f"{minutes}m {seconds:02d}s"
-        return f"{value:.0f} s"
-    if unit == "count":
-        return f"{value:,.0f}"
-    if unit == "currency":
-        return f"{value:,.2f}" if abs(value) >= 10 else f"{value:,.4f}"
-    if unit == "hours":
-        return f"{value:,.0f} h"
-    if unit == "points":
-        return f"{value:+.0f}"
-    return f"{value:.2f}"
-
-
-def fmt_delta(value: float | None, unit: str) -> str:
-    if value is None:
-        return "—"
-    if unit == "share":
-        return f"{100 * value:+.1f} pts"
-    if unit == "ms":
-        return f"{value:+,.0f} ms"
-    if unit == "seconds":
-        return f"{value:+,.0f} s"
-    if unit in ("count", "hours"):
-        return f"{value:+,.0f}"
-    if unit == "currency":
-        return f"{value:+,.4f}"
-    return f"{value:+.2f}"
 
 
 def trend_class(delta: float | None, good: str | None) -> str:
@@ -86,6 +50,10 @@ def install(env: Any) -> None:
     env.filters["segment"] = path_segment
     env.filters["value"] = fmt_value
     env.filters["delta"] = fmt_delta
+    env.filters["change"] = fmt_change
+    env.filters["money"] = fmt_money
+    env.filters["p_value"] = fmt_p
+    env.filters["severity"] = severity_label
     env.filters["trend"] = trend_class
     env.filters["status_label"] = lambda s: STATUS_LABEL.get(s, s)
     env.globals["sparkline"] = sparkline

@@ -6,13 +6,14 @@ colleague and every drill-down keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
+from starlette.requests import Request
 
 from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
@@ -38,6 +39,9 @@ class Scope:
     start: date
     end: date  # inclusive, as people read date ranges
     filters: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+    # A filter in the URL that could not be used, said beside the form (the page shows what
+    # it could instead: a bad filter is never an error page).
+    problem: str | None = None
 
     @property
     def start_at(self) -> datetime:
@@ -91,33 +95,88 @@ def _date(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value[:10])
     except ValueError:
-        raise InputError(f"{name} must be a date like 2026-03-01, not {value!r}.") from None
+        raise InputError(
+            f"{name} must be a date like 2026-03-01, not {value!r}; left out."
+        ) from None
 
 
-def parse_scope(params: QueryParams, deployments: Sequence[ListedDeployment]) -> Scope | None:
-    """The scope in the URL, with defaults: the first deployment, its last 28 days of data."""
+# How the app orders deployments by urgency, set when it is assembled (the backlog knows; the
+# pages only ask): ``urgency(ledger, names) -> names, most urgent first``.
+Urgency = Callable[[Any, list[str]], list[str]]
+
+
+def most_urgent(request: Request, deployments: Sequence[ListedDeployment]) -> str | None:
+    """The deployment a page should open on when the URL names none: the one with the most
+    urgent open problem (see ``backlog.service.urgency_order``)."""
+    rank: Urgency | None = getattr(request.app.state, "urgency", None)
+    names = [d.name for d in deployments if d.interactions]
+    if rank is None or not names:
+        return None
+    ordered = rank(request.app.state.ledger, names)
+    return ordered[0] if ordered else None
+
+
+def page_scope(
+    request: Request, deployments: Sequence[ListedDeployment], params: QueryParams | None = None
+) -> Scope | None:
+    """The scope of a page: the URL's (``params``, default the request's query), opening on
+    the deployment with the most urgent problem when the URL names none."""
+    params = request.query_params if params is None else params
+    default = None if params.get("deployment") else most_urgent(request, deployments)
+    return parse_scope(params, deployments, default=default)
+
+
+def parse_scope(
+    params: QueryParams, deployments: Sequence[ListedDeployment], *, default: str | None = None
+) -> Scope | None:
+    """The scope in the URL, with defaults: ``default`` (else the first deployment with data),
+    its last 28 days of data.
+
+    A filter that cannot be used (an unknown deployment, a date that is not one, a start after
+    the end, a malformed segment) does not fail the page: the scope falls back to the default
+    for that part and says why in :attr:`Scope.problem`, which the scope bar shows beside the
+    form."""
     if not deployments:
         return None
     names = {d.name: d for d in deployments}
-    name = params.get("deployment") or next(
-        (d.name for d in deployments if d.interactions), deployments[0].name
-    )
+    fallback = default if default in names else None
+    fallback = fallback or next((d.name for d in deployments if d.interactions), None)
+    fallback = fallback or deployments[0].name
+    problems: list[str] = []
+    name = params.get("deployment") or fallback
     if name not in names:
-        raise InputError(f"Unknown deployment {name!r}.")
+        problems.append(f"There is no deployment {name!r} you may see; showing {fallback}.")
+        name = fallback
     dep = names[name]
     last = dep.last_started_at.date() if dep.last_started_at else datetime.now(UTC).date()
-    end = _date(params.get("end"), "end") or last
-    start = _date(params.get("start"), "start") or end - timedelta(days=DEFAULT_DAYS - 1)
+    end, start = None, None
+    try:
+        end = _date(params.get("end"), "The end")
+    except InputError as exc:
+        problems.append(exc.message)
+    try:
+        start = _date(params.get("start"), "The start")
+    except InputError as exc:
+        problems.append(exc.message)
+    end = end or last
+    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
-        raise InputError("The start date is after the end date.")
+        problems.append(
+            f"The start ({start}) is after the end ({end}): showing the {DEFAULT_DAYS} days "
+            f"up to {end} instead."
+        )
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
     filters: list[tuple[str, tuple[str, ...]]] = []
     for dim in FILTER_DIMS:
         values = tuple(v for v in params.getlist(dim) if v)
         if values:
             filters.append((dim, values))
     for raw in params.getlist("segment"):
+        if not raw:
+            continue
         key, sep, value = raw.partition(":")
         if not sep or not key or not value:
-            raise InputError(f"segment filters look like site:leeds, not {raw!r}.")
+            problems.append(f"A segment filter looks like site:leeds, not {raw!r}; left out.")
+            continue
         filters.append((key, (value,)))
-    return Scope(name, start, end, tuple(filters))
+    return Scope(name, start, end, tuple(filters), " ".join(problems) or None)

@@ -2,47 +2,80 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
+from daytwo.metrics import calc
+from daytwo.metrics.catalog import REGISTRY
 from daytwo.metrics.query import Slice, dimension_sql
 from daytwo.metrics.schemas import MetricPoint
 from daytwo.metrics.service import metric_points
 from daytwo.store.events import EventStore
 
-TABLE_METRICS = (
-    "contact_volume",
-    "containment_rate",
-    "fallback_rate_conversation",
-    "escalation_rate",
-    "csat",
-)
 OUTCOME_ORDER = ("contained", "resolved_by_agent", "escalated", "transferred", "abandoned")
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One metric of one journey: now, at the baseline, and against the target."""
+
+    point: MetricPoint
+    baseline: float | None
+    delta: float | None  # now − baseline
+    status: str  # calc.target_status against the deployment's target
 
 
 @dataclass(frozen=True, slots=True)
 class JourneyRow:
     journey: str
-    values: dict[str, MetricPoint]
-    trend: list[float | None]  # weekly containment
+    values: dict[str, Cell]
+    trend: list[float | None]  # weekly values of the kind's journey trend metric
 
 
-def journey_table(events: EventStore, s: Slice) -> list[JourneyRow]:
-    """One row per journey with its KPIs and a weekly containment trend, by volume."""
-    points = metric_points(events, list(TABLE_METRICS), replace(s, group_by=("journey",)))
-    weekly = metric_points(
-        events, ["containment_rate"], replace(s, group_by=("journey",), bucket="week")
-    )
-    rows: dict[str, dict[str, MetricPoint]] = {}
+def _journey(p: MetricPoint) -> str:
+    name = p.group.get("journey")
+    return str(name) if name is not None else "(none)"
+
+
+def journey_table(
+    events: EventStore,
+    s: Slice,
+    metrics: Sequence[str],
+    *,
+    trend_metric: str,
+    baseline: tuple[datetime, datetime] | None,
+    targets: Mapping[str, float],
+) -> list[JourneyRow]:
+    """One row per journey, busiest first: each of ``metrics`` now, its baseline (the same
+    journey in the baseline window) and its status against the deployment's target, and a
+    weekly trend of ``trend_metric``."""
+    ids = list(dict.fromkeys(["contact_volume", *metrics]))
+    by_journey = replace(s, group_by=("journey",))
+    points = metric_points(events, ids, by_journey)
+    base: dict[tuple[str, str], float | None] = {}
+    if baseline is not None:
+        window = replace(by_journey, start=baseline[0], end=baseline[1])
+        base = {(_journey(p), p.metric): p.value for p in metric_points(events, ids, window)}
+    weekly = metric_points(events, [trend_metric], replace(by_journey, bucket="week"))
+    rows: dict[str, dict[str, Cell]] = {}
     for p in points:
-        name = p.group.get("journey")
-        rows.setdefault(str(name) if name is not None else "(none)", {})[p.metric] = p
+        name = _journey(p)
+        m = REGISTRY[p.metric]
+        before = base.get((name, p.metric))
+        est = calc.Estimate(p.value, p.n, p.lo, p.hi)
+        rows.setdefault(name, {})[p.metric] = Cell(
+            point=p,
+            baseline=before,
+            delta=calc.delta(p.value, before),
+            status=calc.target_status(est, targets.get(p.metric), m.good),
+        )
     trends: dict[str, list[float | None]] = {}
     for p in weekly:
-        name = str(p.group.get("journey")) if p.group.get("journey") is not None else "(none)"
-        trends.setdefault(name, []).append(p.value)
+        trends.setdefault(_journey(p), []).append(p.value)
     out = [JourneyRow(j, v, trends.get(j, [])) for j, v in rows.items()]
-    out.sort(key=lambda r: -(r.values["contact_volume"].value or 0))
+    out.sort(key=lambda r: -(r.values["contact_volume"].point.value or 0))
     return out
 
 

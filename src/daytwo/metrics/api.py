@@ -10,14 +10,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from daytwo.deployments.service import currency_of
 from daytwo.errors import InputError
 from daytwo.http.access import Scope, requires
-from daytwo.http.deps import EventsDep
+from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.params import SliceDep
 from daytwo.metrics.catalog import METRICS, Metric, get_metric
 from daytwo.metrics.query import dimension_name, dimension_sql
 from daytwo.metrics.schemas import MetricInfo, MetricPoint
-from daytwo.metrics.service import metric_points
+from daytwo.metrics.service import displayed, metric_points
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], dependencies=[requires(Scope.read)])
 
@@ -77,6 +78,7 @@ def _unique(items: list[str]) -> list[str]:
 )
 def values(
     events: EventsDep,
+    ledger: LedgerDep,
     scope: SliceDep,
     metric: Annotated[
         list[str], Query(description="Metric ids (repeat for several); see /catalog.")
@@ -112,7 +114,7 @@ def values(
         group_by=tuple(dims),
         filters=scope.filters + parse_filters(filter_ or []),
     )
-    points = metric_points(events, ids, s)
+    points = displayed(metric_points(events, ids, s), currency_of(ledger, scope.deployment))
     if format_ == "csv":
         return Response(
             points_csv(points, [dimension_name(d) for d in dims]),

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from daytwo.store.ledger.kinds import DeploymentKind
+from daytwo.units import Unit
+
 Group = Literal["system", "conversation", "adoption", "business", "support", "satisfaction"]
 Kind = Literal[
     "ratio", "mean", "quantile", "count", "sum", "distinct", "median", "score", "expression"
 ]
-Unit = Literal["share", "ms", "seconds", "count", "currency", "hours", "score", "points"]
 Direction = Literal["up", "down"]
 Source = Literal["interactions", "turns"]
 
@@ -71,6 +73,14 @@ class Metric:
     drill: str | None = None
     parts: tuple[tuple[str, str], ...] = ()
     combine: str | None = None
+    # The kinds of deployment the metric means something for (an agent-assist tool contains
+    # nothing; a virtual agent has no agents using suggestions). Pages show a metric only for
+    # these kinds.
+    kinds: tuple[str, ...] = tuple(k.value for k in DeploymentKind)
+
+    def applies_to(self, kind: str | None) -> bool:
+        """Whether the metric means something for a deployment of ``kind`` (unknown: yes)."""
+        return kind is None or kind in self.kinds
 
     def __post_init__(self) -> None:
         if self.kind in ("ratio", "score") and not (self.numerator and self.denominator):
@@ -101,6 +111,12 @@ class Metric:
 
 _OUTCOME_KNOWN = "count_if(outcome IS NOT NULL)"
 _RESOLVED = "outcome IN ('contained', 'resolved_by_agent')"
+# Kinds of deployment whose AI answers customers itself, and the one that helps agents.
+_ANSWERING = (DeploymentKind.virtual_agent.value, DeploymentKind.llm_app.value)
+_ASSISTING = (DeploymentKind.agent_assist.value,)
+# Conversations an agent handled with the AI's help, and without it.
+_ASSISTED = "agent_ref IS NOT NULL AND ai_used"
+_UNASSISTED = "agent_ref IS NOT NULL AND NOT ai_used"
 
 METRICS: tuple[Metric, ...] = (
     # -- system ---------------------------------------------------------------------------
@@ -109,7 +125,7 @@ METRICS: tuple[Metric, ...] = (
         "Availability",
         "Share of conversations in which no turn failed with an error.",
         "interactions without an error turn / interactions",
-        "share",
+        "rate",
         "up",
         "system",
         "ratio",
@@ -123,7 +139,7 @@ METRICS: tuple[Metric, ...] = (
         "Error rate",
         "Share of turns that carried an error (failed model, tool or integration call).",
         "turns with an error / turns",
-        "share",
+        "rate",
         "down",
         "system",
         "ratio",
@@ -171,7 +187,7 @@ METRICS: tuple[Metric, ...] = (
         "Containment",
         "Share of conversations the AI resolved without a human.",
         "contained / conversations with an outcome",
-        "share",
+        "rate",
         "up",
         "conversation",
         "ratio",
@@ -179,13 +195,14 @@ METRICS: tuple[Metric, ...] = (
         denominator=_OUTCOME_KNOWN,
         needs=("outcome",),
         drill="outcome = 'contained'",
+        kinds=_ANSWERING,
     ),
     Metric(
         "fallback_rate_turn",
         "Fallback rate (turns)",
         "Share of the assistant's answers that were fallbacks (it did not understand).",
         "fallback answers / assistant answers",
-        "share",
+        "rate",
         "down",
         "conversation",
         "ratio",
@@ -193,13 +210,14 @@ METRICS: tuple[Metric, ...] = (
         denominator="sum(n_assistant_turns)",
         needs=("turns.fallback",),
         drill="n_fallback_turns > 0",
+        kinds=_ANSWERING,
     ),
     Metric(
         "fallback_rate_conversation",
         "Fallback rate (conversations)",
         "Share of conversations with at least one fallback answer.",
         "conversations with a fallback / conversations with an assistant answer",
-        "share",
+        "rate",
         "down",
         "conversation",
         "ratio",
@@ -207,13 +225,14 @@ METRICS: tuple[Metric, ...] = (
         denominator="count_if(n_assistant_turns > 0)",
         needs=("turns.fallback",),
         drill="n_fallback_turns > 0",
+        kinds=_ANSWERING,
     ),
     Metric(
         "escalation_rate",
         "Escalation",
         "Share of conversations handed to a human agent (escalated or transferred).",
         "(escalated + transferred) / conversations with an outcome",
-        "share",
+        "rate",
         "down",
         "conversation",
         "ratio",
@@ -227,7 +246,7 @@ METRICS: tuple[Metric, ...] = (
         "Abandonment",
         "Share of conversations the customer left before resolution.",
         "abandoned / conversations with an outcome",
-        "share",
+        "rate",
         "down",
         "conversation",
         "ratio",
@@ -242,7 +261,7 @@ METRICS: tuple[Metric, ...] = (
         "Share of conversations in which the customer had to repeat themselves: a message "
         "right after a fallback answer, or the same words sent again.",
         "conversations with a repeat / conversations with 2+ customer messages",
-        "share",
+        "rate",
         "down",
         "conversation",
         "ratio",
@@ -250,6 +269,7 @@ METRICS: tuple[Metric, ...] = (
         denominator="count_if(n_user_turns >= 2)",
         needs=("turns.text",),
         drill="n_repeats > 0",
+        kinds=_ANSWERING,
     ),
     Metric(
         "repeat_contact_7d",
@@ -257,7 +277,7 @@ METRICS: tuple[Metric, ...] = (
         "Share of conversations after which the same customer came back within 7 days.",
         "conversations followed by another from the customer within 7 days / conversations "
         "with a customer_ref",
-        "share",
+        "rate",
         "down",
         "conversation",
         "ratio",
@@ -279,13 +299,14 @@ METRICS: tuple[Metric, ...] = (
         value="CASE WHEN n_assist_shown > 0 THEN agent_ref END",
         needs=("assist_events",),
         drill="n_assist_shown > 0",
+        kinds=_ASSISTING,
     ),
     Metric(
         "ai_usage_rate",
         "AI used",
         "Share of eligible conversations (those that report ai_used) in which the AI was used.",
         "ai_used / conversations reporting ai_used",
-        "share",
+        "rate",
         "up",
         "adoption",
         "ratio",
@@ -293,13 +314,14 @@ METRICS: tuple[Metric, ...] = (
         denominator="count_if(ai_used IS NOT NULL)",
         needs=("ai_used",),
         drill="ai_used",
+        kinds=_ASSISTING,
     ),
     Metric(
         "suggestion_acceptance_rate",
         "Suggestion acceptance",
         "Share of assist suggestions shown that the agent accepted or edited and used.",
         "(accepted + edited, at most shown, per conversation) / shown",
-        "share",
+        "rate",
         "up",
         "adoption",
         "ratio",
@@ -309,13 +331,14 @@ METRICS: tuple[Metric, ...] = (
         denominator="sum(n_assist_shown)",
         needs=("assist_events",),
         drill="n_assist_shown > 0",
+        kinds=_ASSISTING,
     ),
     Metric(
         "feature_utilisation",
         "Feature utilisation",
         "Share of agent-handled conversations in which the assist tool showed a suggestion.",
         "agent conversations with a suggestion shown / agent conversations",
-        "share",
+        "rate",
         "up",
         "adoption",
         "ratio",
@@ -323,6 +346,7 @@ METRICS: tuple[Metric, ...] = (
         denominator="count_if(agent_ref IS NOT NULL)",
         needs=("agent_ref", "assist_events"),
         drill="agent_ref IS NOT NULL AND n_assist_shown > 0",
+        kinds=_ASSISTING,
     ),
     # -- business -------------------------------------------------------------------------
     Metric(
@@ -330,7 +354,7 @@ METRICS: tuple[Metric, ...] = (
         "Average handle time",
         "Mean handling time of a conversation, in seconds.",
         "mean of handle_time_s",
-        "seconds",
+        "s",
         "down",
         "business",
         "mean",
@@ -365,27 +389,44 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "hours_saved",
         "Agent hours saved",
-        "Agent time the AI saved: contained conversations times the mean handle time of "
-        "agent-handled conversations in the same slice; no value where no conversation "
-        "reports an outcome or an agent's handle time.",
-        "contained × mean(handle_time_s of agent-handled) / 3600",
-        "hours",
+        "Agent time the AI saved, in two parts that add up: conversations the AI contained "
+        "times the mean handle time of agent-handled conversations (a virtual agent's saving), "
+        "plus conversations an agent handled with the AI times how much shorter those were "
+        "than the ones handled without it (an agent-assist tool's saving). No value where "
+        "neither part can be computed (no outcome or no agent-handled time; no conversation "
+        "handled without the AI to compare with).",
+        "contained × mean(handle_time_s of agent-handled) + assisted × (mean handle_time_s "
+        "unassisted − mean handle_time_s assisted)",
+        "s",
         "up",
         "business",
         "expression",
         # Explicit about unknown outcomes: engines differ on count_if over only NULLs.
-        value="CASE WHEN count(outcome) > 0 THEN count_if(outcome = 'contained') * "
-        "avg(handle_time_s) FILTER (WHERE agent_ref IS NOT NULL) / 3600.0 END",
+        value=(
+            "CASE WHEN (count(outcome) > 0 AND count(handle_time_s) FILTER (WHERE agent_ref IS "
+            "NOT NULL) > 0) OR (count(handle_time_s) FILTER (WHERE "
+            f"{_ASSISTED}) > 0 AND count(handle_time_s) FILTER (WHERE {_UNASSISTED}) > 0) "
+            "THEN coalesce(count_if(outcome = 'contained') * avg(handle_time_s) FILTER "
+            "(WHERE agent_ref IS NOT NULL), 0) + coalesce(count(handle_time_s) FILTER "
+            f"(WHERE {_ASSISTED}) * (avg(handle_time_s) FILTER (WHERE {_UNASSISTED}) - "
+            f"avg(handle_time_s) FILTER (WHERE {_ASSISTED})), 0) END"
+        ),
         parts=(
             ("known", "count(outcome)"),
             ("contained", "count_if(outcome = 'contained')"),
             ("agent_s", "sum(handle_time_s) FILTER (WHERE agent_ref IS NOT NULL)"),
             ("agent_n", "count(handle_time_s) FILTER (WHERE agent_ref IS NOT NULL)"),
+            ("ai_s", f"sum(handle_time_s) FILTER (WHERE {_ASSISTED})"),
+            ("ai_n", f"count(handle_time_s) FILTER (WHERE {_ASSISTED})"),
+            ("solo_s", f"sum(handle_time_s) FILTER (WHERE {_UNASSISTED})"),
+            ("solo_n", f"count(handle_time_s) FILTER (WHERE {_UNASSISTED})"),
         ),
-        combine="CASE WHEN {known} > 0 THEN {contained} * {agent_s} / nullif({agent_n}, 0) "
-        "/ 3600.0 END",
-        needs=("outcome", "handle_time_s", "agent_ref"),
-        drill="outcome = 'contained'",
+        combine="CASE WHEN ({known} > 0 AND {agent_n} > 0) OR ({ai_n} > 0 AND {solo_n} > 0) THEN "
+        "coalesce({contained} * {agent_s} / nullif({agent_n}, 0), 0) + "
+        "coalesce({ai_n} * ({solo_s} / nullif({solo_n}, 0) - {ai_s} / nullif({ai_n}, 0)), 0) "
+        "END",
+        needs=("outcome", "handle_time_s", "agent_ref", "ai_used"),
+        drill="outcome = 'contained' OR (agent_ref IS NOT NULL AND ai_used)",
     ),
     # -- support --------------------------------------------------------------------------
     Metric(
@@ -416,7 +457,7 @@ METRICS: tuple[Metric, ...] = (
         "Median resolution time",
         "Median handling time of resolved conversations (contained or resolved by an agent).",
         "median of handle_time_s over resolved",
-        "seconds",
+        "s",
         "down",
         "support",
         "median",
@@ -430,7 +471,7 @@ METRICS: tuple[Metric, ...] = (
         "First-contact resolution",
         "Share of resolved conversations after which the customer did not come back within 7 days.",
         "resolved without a contact in the next 7 days / resolved with a customer_ref",
-        "share",
+        "rate",
         "up",
         "support",
         "ratio",
@@ -459,7 +500,7 @@ METRICS: tuple[Metric, ...] = (
         "NPS",
         "Net promoter score from 0-10 `nps` answers: % promoters (9-10) minus % detractors (0-6).",
         "100 × (promoters − detractors) / answers",
-        "points",
+        "score",
         "up",
         "satisfaction",
         "score",

@@ -2,17 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from daytwo.http.marks import ChangeMark
 from daytwo.metrics.catalog import Metric
 from daytwo.metrics.schemas import MetricPoint
+from daytwo.units import chart_scale, fmt_value
 
 PHASES = (("stabilise", 0), ("optimise", 30), ("scale", 60), ("day 90", 90))
+CHANGE_COLOUR = "#6b3fa0"
 
 
-def _axis_format(metric: Metric) -> str:
-    return ".0%" if metric.unit == "share" else ",.0f" if metric.unit in ("ms", "count") else ".2f"
+def change_layers(marks: Sequence[ChangeMark], first: str, last: str) -> list[dict[str, Any]]:
+    """Vertical rules at the changes shipped between ``first`` and ``last`` (ISO days), each
+    with its label on hover and a click through to the change."""
+    shown = [
+        {"day": m.day.isoformat(), "label": m.label, "href": m.href}
+        for m in marks
+        if first <= m.day.isoformat() <= last
+    ]
+    if not shown:
+        return []
+    x = {"field": "day", "type": "temporal"}
+    return [
+        {
+            "data": {"values": shown},
+            "mark": {"type": "rule", "color": CHANGE_COLOUR, "strokeWidth": 1.5},
+            "encoding": {"x": x},
+        },
+        {
+            "data": {"values": shown},
+            "mark": {
+                "type": "point",
+                "shape": "triangle-down",
+                "filled": True,
+                "size": 70,
+                "color": CHANGE_COLOUR,
+                "cursor": "pointer",
+            },
+            "encoding": {
+                "x": x,
+                "y": {"value": 4},
+                "href": {"field": "href"},
+                "tooltip": [
+                    {"field": "day", "type": "temporal", "title": "shipped"},
+                    {"field": "label", "type": "nominal", "title": "change"},
+                ],
+            },
+        },
+    ]
 
 
 def trend_spec(
@@ -23,14 +63,34 @@ def trend_spec(
     baseline_window: tuple[date, date] | None,
     target: float | None,
     go_live: date | None,
+    currency: str | None = None,
+    changes: Sequence[ChangeMark] = (),
 ) -> dict[str, Any]:
-    """A daily trend with interval, baseline window band, target line and 30/60/90 markers."""
+    """A daily trend with interval, baseline window band, target line, 30/60/90 markers and
+    a mark at every recorded change (``changes``).
+
+    Values are plotted on the unit's chart scale (durations in minutes or hours where they
+    run long); tooltips show each value as :mod:`daytwo.units` formats it everywhere else.
+    """
+    scale = chart_scale(metric.unit, [p.value for p in points])
+
+    def scaled(v: float | None) -> float | None:
+        return None if v is None else v * scale.factor
+
     data = [
-        {"day": p.bucket.date().isoformat(), "value": p.value, "lo": p.lo, "hi": p.hi, "n": p.n}
+        {
+            "day": p.bucket.date().isoformat(),
+            "value": scaled(p.value),
+            "lo": scaled(p.lo),
+            "hi": scaled(p.hi),
+            "n": p.n,
+            "shown": fmt_value(p.value, metric.unit, currency),
+        }
         for p in points
         if p.bucket is not None and p.value is not None
     ]
-    fmt = _axis_format(metric)
+    baseline, target = scaled(baseline), scaled(target)
+    fmt = scale.format
     x = {"field": "day", "type": "temporal", "title": None}
     layers: list[dict[str, Any]] = []
     if baseline_window:
@@ -72,18 +132,13 @@ def trend_spec(
                 "y": {
                     "field": "value",
                     "type": "quantitative",
-                    "title": None,
+                    "title": scale.suffix or None,
                     "axis": {"format": fmt},
                     "scale": {"zero": False},
                 },
                 "tooltip": [
                     {"field": "day", "type": "temporal", "title": "day"},
-                    {
-                        "field": "value",
-                        "type": "quantitative",
-                        "format": fmt.replace(",", ",") if metric.unit != "share" else ".1%",
-                        "title": metric.name,
-                    },
+                    {"field": "shown", "type": "nominal", "title": metric.name},
                     {"field": "n", "type": "quantitative", "title": "sample"},
                 ],
             },
@@ -136,6 +191,8 @@ def trend_spec(
                     },
                 }
             )
+    if data:
+        layers.extend(change_layers(changes, str(data[0]["day"]), str(data[-1]["day"])))
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "description": f"{metric.name} by day",

@@ -33,6 +33,14 @@ class MetricPoint(BaseModel):
     n: int | None = Field(description="Sample size: the denominator of a rate, values counted.")
     lo: float | None = Field(default=None, description="95% interval, low end.")
     hi: float | None = Field(default=None, description="95% interval, high end.")
+    unit: str | None = Field(
+        default=None, description="rate, ms, s, currency, count or score (the catalog's)."
+    )
+    display: str | None = Field(
+        default=None,
+        description="The value as every page shows it, e.g. 58.3%, 1,463 ms, €6.42.",
+        examples=["58.3%"],
+    )
 
 
 class MetricSummary(BaseModel):

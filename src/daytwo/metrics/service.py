@@ -15,6 +15,7 @@ from daytwo.metrics.catalog import Metric, get_metric
 from daytwo.metrics.query import Query, Slice, build_queries
 from daytwo.metrics.schemas import MetricPoint, MetricSummary
 from daytwo.store.events import EventStore
+from daytwo.units import fmt_value
 
 BASELINE_OFFSET = timedelta(days=7)
 BASELINE_LENGTH = timedelta(days=14)
@@ -171,5 +172,16 @@ def summaries(
                 target=target,
                 status=calc.target_status(est, target, m.good),
             )
+        )
+    return out
+
+
+def displayed(points: Sequence[MetricPoint], currency: str | None) -> list[MetricPoint]:
+    """``points`` with their unit and their value as every page shows it (``display``)."""
+    out = []
+    for p in points:
+        unit = get_metric(p.metric).unit
+        out.append(
+            p.model_copy(update={"unit": unit, "display": fmt_value(p.value, unit, currency)})
         )
     return out

@@ -15,11 +15,13 @@ from daytwo.deployments.service import get_deployment, overview
 from daytwo.http.access import Scope as Access
 from daytwo.http.access import granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
-from daytwo.http.scope import Scope, parse_scope
+from daytwo.http.marks import ChangeMark, change_marks
+from daytwo.http.scope import Scope, page_scope
 from daytwo.http.templating import templates
 from daytwo.metrics import rollup
 from daytwo.metrics.catalog import GROUPS, METRICS, REGISTRY
 from daytwo.metrics.charts import trend_spec
+from daytwo.metrics.kinds import view_for
 from daytwo.metrics.schemas import MetricPoint, MetricSummary
 from daytwo.metrics.service import baseline_window, metric_points, summaries
 from daytwo.store.events import EventStore
@@ -27,14 +29,6 @@ from daytwo.store.ledger import Ledger
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Access.read)])
 
-TREND_METRICS = (
-    "containment_rate",
-    "escalation_rate",
-    "fallback_rate_conversation",
-    "latency_p95",
-    "csat",
-    "suggestion_acceptance_rate",
-)
 MAX_TREND_DAYS = 120
 
 
@@ -66,6 +60,15 @@ def dimension_values(events: EventStore, deployment: str) -> dict[str, list[str]
     return out
 
 
+def has_data(t: MetricSummary) -> bool:
+    """Whether a metric has anything to show: a value now, before or at the baseline. A count
+    of distinct things that is zero throughout (no agent ever named) is no data either."""
+    values = [v for v in (t.value, t.previous, t.baseline) if v is not None]
+    if REGISTRY[t.metric].kind == "distinct":
+        return any(values)
+    return bool(values)
+
+
 def _by_day(points: list[MetricPoint], start: date, days: int) -> dict[str, list[float | None]]:
     series: dict[str, dict[date, float | None]] = {}
     for p in points:
@@ -78,17 +81,16 @@ def _by_day(points: list[MetricPoint], start: date, days: int) -> dict[str, list
 @router.get("/overview", response_class=HTMLResponse)
 def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
     deployments = granted(request, overview(ledger, events))
-    scope = parse_scope(request.query_params, deployments)
+    scope = page_scope(request, deployments)
     if scope is None:
         return templates.TemplateResponse(request, "overview.html", {"scope": None})
     dep_row = next(d for d in deployments if d.name == scope.deployment)
     dep = registered(ledger, dep_row)
-    ids = [m.id for m in METRICS]
+    # Only what means something for this kind of deployment (see Metric.kinds).
+    ids = [m.id for m in METRICS if m.applies_to(dep_row.kind)]
     all_tiles = summaries(events, ids, scope.slice(), dep, dep_row.first_started_at)
-    # A metric the deployment has no data for at all is listed, not shown as an empty tile.
-    tiles = [
-        t for t in all_tiles if not (t.value is None and t.previous is None and t.baseline is None)
-    ]
+    # A metric the deployment has no data for at all is listed, never shown as 0.
+    tiles = [t for t in all_tiles if has_data(t)]
     unmeasured = [t.name for t in all_tiles if t not in tiles]
     daily = metric_points(events, ids, replace(scope.slice(), bucket="day"))
     sparks = _by_day(daily, scope.start, scope.days)
@@ -103,8 +105,19 @@ def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
             "sparks": sparks,
             "registry": REGISTRY,
             "dimensions": dimension_values(events, scope.deployment),
-            "trends": _trends(events, scope, dep, dep_row, tiles),
+            "trends": _trends(
+                events,
+                scope,
+                dep,
+                dep_row,
+                tiles,
+                change_marks(request, scope.deployment, scope.filter_value("journey")),
+            ),
+            "headline": [
+                t for m in view_for(dep_row.kind).headline for t in tiles if t.metric == m
+            ],
             "unmeasured": unmeasured,
+            "currency": dep.currency if dep else None,
         },
     )
 
@@ -115,15 +128,17 @@ def _trends(
     dep: DeploymentPublic | None,
     dep_row: DeploymentOverview,
     tiles: list[MetricSummary],
+    changes: list[ChangeMark],
 ) -> list[dict[str, Any]]:
     first = dep_row.first_started_at.date() if dep_row.first_started_at else scope.start
-    start = max(first, scope.end - timedelta(days=MAX_TREND_DAYS - 1))
+    start = min(scope.end, max(first, scope.end - timedelta(days=MAX_TREND_DAYS - 1)))
     trend_scope = Scope(scope.deployment, start, scope.end, scope.filters)
-    points = metric_points(events, list(TREND_METRICS), replace(trend_scope.slice(), bucket="day"))
+    chosen = view_for(dep_row.kind).trends
+    points = metric_points(events, list(chosen), replace(trend_scope.slice(), bucket="day"))
     window = baseline_window(dep, dep_row.first_started_at)
     summary = {t.metric: t for t in tiles}
     out = []
-    for mid in (m for m in TREND_METRICS if m in summary):
+    for mid in (m for m in chosen if m in summary):
         metric = REGISTRY[mid]
         series = [p for p in points if p.metric == mid and p.value is not None]
         if not series:
@@ -135,9 +150,31 @@ def _trends(
             baseline_window=(window[0].date(), window[1].date()) if window else None,
             target=summary[mid].target,
             go_live=dep.go_live if dep else None,
+            currency=dep.currency if dep else None,
+            changes=changes,
         )
         out.append({"metric": metric, "spec": orjson.dumps(spec).decode(), "summary": summary[mid]})
     return out
+
+
+def scope_trends(
+    request: Request,
+    ledger: Ledger,
+    events: EventStore,
+    scope: Scope,
+    dep_row: DeploymentOverview,
+) -> list[dict[str, Any]]:
+    """The trend charts of the deployment's kind within ``scope`` (a journey's page), each
+    against its baseline and target, with the recorded changes to that scope marked."""
+    dep = registered(ledger, dep_row)
+    ids = list(view_for(dep_row.kind).trends)
+    tiles = [
+        t
+        for t in summaries(events, ids, scope.slice(), dep, dep_row.first_started_at)
+        if has_data(t)
+    ]
+    marks = change_marks(request, scope.deployment, scope.filter_value("journey"))
+    return _trends(events, scope, dep, dep_row, tiles, marks)
 
 
 @router.get("/metrics", response_class=HTMLResponse)

@@ -1,14 +1,16 @@
-"""Scheduled analysis for `daytwo serve`: a background thread that runs the pipeline (the
-detectors, then every consumer) and keeps each deployment's knowledge gaps up to date."""
+"""Scheduled analysis for `daytwo serve`: every ``analyze_interval_minutes`` (60 unless set;
+0 turns it off) the pipeline runs over every deployment (the detectors, then every consumer)
+and clusters the knowledge gaps of the deployments it analysed, through the server's one
+:class:`~daytwo.pipeline.jobs.AnalysisRunner` (so a run the API or the command line started
+never overlaps it)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
-from daytwo.detect.gaps.service import DEFAULT_WINDOW_DAYS
 from daytwo.detect.validators import configure_judge
-from daytwo.pipeline.run import NO_DATA, analyze, cluster_gaps
+from daytwo.pipeline.jobs import AnalysisRequest, AnalysisRunner
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
@@ -17,10 +19,9 @@ log = logging.getLogger("daytwo.pipeline")
 
 
 class AnalysisSchedule:
-    """Runs :func:`daytwo.pipeline.analyze` every ``interval_s`` seconds until stopped,
-    then clusters the knowledge gaps of every deployment it analysed (with ``gaps_encoder``
-    over the last ``gaps_window_days``; no ``gaps_encoder``: the gaps are left alone), so the
-    gaps pages and API follow the data as the findings do.
+    """Queues an analysis every ``interval_s`` seconds until stopped and waits for it; with a
+    ``gaps_encoder`` the run clusters the gaps of every deployment it analysed too, so the gaps
+    pages and API follow the data as the findings do.
 
     Each run is incremental, so a run with no new data costs one query per deployment.
     A failed run is logged and the next one is tried at the next tick.
@@ -33,24 +34,28 @@ class AnalysisSchedule:
         interval_s: float,
         *,
         gaps_encoder: str | None = None,
-        gaps_window_days: int = DEFAULT_WINDOW_DAYS,
         settings: Settings | None = None,
+        runner: AnalysisRunner | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("the analysis interval must be positive")
         self._settings = settings or Settings()
-        self._ledger = ledger
-        self._events = events
+        if gaps_encoder is not None:
+            self._settings = self._settings.model_copy(update={"gaps_encoder": gaps_encoder})
+        self._runner = runner or AnalysisRunner(self._settings, ledger, events)
         self._interval = interval_s
-        self._gaps_encoder = gaps_encoder
-        self._gaps_window_days = gaps_window_days
+        self._gaps = gaps_encoder is not None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="daytwo-analysis", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="daytwo-schedule", daemon=True)
         self.runs = 0
 
     @classmethod
     def from_settings(
-        cls, ledger: Ledger, events: EventStore, settings: Settings
+        cls,
+        ledger: Ledger,
+        events: EventStore,
+        settings: Settings,
+        runner: AnalysisRunner | None = None,
     ) -> AnalysisSchedule | None:
         """The schedule ``settings`` ask for (None when the interval is 0).
 
@@ -65,8 +70,8 @@ class AnalysisSchedule:
             events,
             settings.analyze_interval_minutes * 60,
             gaps_encoder=settings.gaps_encoder,
-            gaps_window_days=settings.gaps_window_days,
             settings=settings,
+            runner=runner,
         )
 
     def start(self) -> None:
@@ -82,27 +87,13 @@ class AnalysisSchedule:
             self._stop.wait(self._interval)
 
     def tick(self) -> None:
-        """One scheduled run: the detectors, then the gaps of each deployment they analysed.
-        Failures are logged, one deployment's gaps failing does not stop the others'."""
-        try:
-            outcomes = analyze(self._settings, self._ledger, self._events, trigger="schedule")
-        except Exception:
-            log.exception("scheduled analysis failed")
-            outcomes = []
-        if self._gaps_encoder is not None:
-            for name in sorted({o.deployment for o in outcomes if o.skipped != NO_DATA}):
-                if self._stop.is_set():
-                    break
-                try:
-                    cluster_gaps(
-                        self._settings,
-                        self._ledger,
-                        self._events,
-                        name,
-                        trigger="schedule",
-                        encoder=self._gaps_encoder,
-                        window_days=self._gaps_window_days,
-                    )
-                except Exception:
-                    log.exception("scheduled knowledge-gap refresh of %s failed", name)
+        """One scheduled run, queued and waited for; a failure is logged."""
+        job = self._runner.submit(
+            AnalysisRequest(detectors=True, gaps=self._gaps),
+            trigger="schedule",
+            requested_by="schedule",
+        )
+        done = self._runner.wait(job.id)
+        if done.status == "failed":
+            log.error("scheduled analysis failed: %s", done.error)
         self.runs += 1

@@ -10,8 +10,13 @@ from fastapi.staticfiles import StaticFiles
 
 from daytwo import __version__
 from daytwo.backlog.api import items_router, owners_router, rules_router
+from daytwo.backlog.changes import change_marks
 from daytwo.backlog.changes_api import router as changes_router
 from daytwo.backlog.feedback_api import router as feedback_router
+from daytwo.backlog.finding_views import journey_problems
+from daytwo.backlog.finding_views import router as finding_views
+from daytwo.backlog.service import urgency_order
+from daytwo.backlog.suspects_api import router as suspects_router
 from daytwo.backlog.views import router as backlog_views
 from daytwo.conversations.api import router as conversations_router
 from daytwo.conversations.views import router as conversations_views
@@ -20,20 +25,26 @@ from daytwo.detect.api import router as findings_router
 from daytwo.detect.gaps.api import router as gaps_router
 from daytwo.detect.gaps.views import router as gaps_views
 from daytwo.detect.views import router as findings_views
+from daytwo.governance.admin_api import audit_router, keys_router, retention_router, users_router
+from daytwo.governance.admin_views import router as admin_views
 from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
 from daytwo.ingest.api import router as ingest_router
+from daytwo.ingest.imports_api import router as imports_router
 from daytwo.journeys.views import router as journeys_views
 from daytwo.metrics.api import router as metrics_router
 from daytwo.metrics.views import router as metrics_views
 from daytwo.pipeline import plugin_manager
 from daytwo.pipeline.api import findings_router as analyze_router
 from daytwo.pipeline.api import gaps_router as gap_runs_router
+from daytwo.pipeline.api import runs_router as analysis_runs_router
+from daytwo.pipeline.jobs import AnalysisRunner
 from daytwo.pipeline.schedule import AnalysisSchedule
 from daytwo.server.contract import StrictJSON, install_contract
 from daytwo.server.errors import install_error_handlers
 from daytwo.server.health import StoreFaults
 from daytwo.server.health import router as health_router
+from daytwo.server.openapi import build_openapi
 from daytwo.server.security import SecurityMiddleware
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
@@ -48,9 +59,13 @@ def create_app(
     *,
     events: EventStore | None = None,
     ledger: Ledger | None = None,
+    local_token_hash: str | None = None,
 ) -> FastAPI:
     """Build the app. Stores not given are opened from ``settings`` when the app starts
-    (the ledger is migrated to the latest schema first) and closed when it stops."""
+    (the ledger is migrated to the latest schema first) and closed when it stops.
+
+    ``local_token_hash`` admits the command line of this machine (see
+    :mod:`daytwo.http.link`); ``daytwo serve`` passes it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,13 +74,19 @@ def create_app(
         if own_ledger:
             upgrade(settings.resolved_ledger_url)
         app.state.ledger = ledger or Ledger(settings.resolved_ledger_url)
+        # Built once, before the first request, so the API docs never wait for it (building
+        # it beside requests would race them over the same lazily built schemas).
+        app.openapi()
         app.state.events = events or open_event_store(settings.resolved_events_url)
         refresher = None
         if settings.refresh_seconds > 0:
             refresher = DerivedRefresher(app.state.events, settings.refresh_seconds)
             refresher.start()
         app.state.refresher = refresher
-        schedule = AnalysisSchedule.from_settings(app.state.ledger, app.state.events, settings)
+        app.state.analysis = AnalysisRunner(settings, app.state.ledger, app.state.events)
+        schedule = AnalysisSchedule.from_settings(
+            app.state.ledger, app.state.events, settings, runner=app.state.analysis
+        )
         if schedule is not None:
             schedule.start()
         retention = None
@@ -81,6 +102,7 @@ def create_app(
                 retention.stop()
             if schedule is not None:
                 schedule.stop()
+            app.state.analysis.stop()
             if refresher is not None:
                 refresher.stop()
             if own_events:
@@ -101,12 +123,18 @@ def create_app(
     plugin_manager()  # the pipeline's plugins, so contributed detectors are listed too
     app.state.faults = StoreFaults()
     app.state.session_key = settings.session_key()
+    app.state.local_token_hash = local_token_hash
+    app.state.urgency = urgency_order  # pages open on the deployment with the most urgent problem
+    app.state.change_marks = change_marks  # every trend chart marks the recorded changes
+    app.state.journey_problems = journey_problems  # a journey's page lists its problems
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(StrictJSON, skip=("/api/v1/ingest",))
     app.add_middleware(SecurityMiddleware, per_minute=settings.rate_limit_per_minute)
 
     app.include_router(health_router)
     app.include_router(ingest_router)
+    app.include_router(imports_router)
     app.include_router(deployments_router)
     app.include_router(conversations_router)
     app.include_router(metrics_router)
@@ -114,19 +142,27 @@ def create_app(
     app.include_router(owners_router)
     app.include_router(rules_router)
     app.include_router(changes_router)
+    app.include_router(suspects_router)
     app.include_router(feedback_router)
+    app.include_router(users_router)
+    app.include_router(keys_router)
+    app.include_router(audit_router)
+    app.include_router(retention_router)
     app.include_router(findings_router)
     app.include_router(analyze_router)
     app.include_router(findings_views)
     app.include_router(gaps_router)
     app.include_router(gap_runs_router)
+    app.include_router(analysis_runs_router)
     app.include_router(web_router)
     app.include_router(governance_views)
+    app.include_router(admin_views)
     app.include_router(metrics_views)
     app.include_router(journeys_views)
     app.include_router(gaps_views)
     app.include_router(conversations_views)
     app.include_router(backlog_views)
+    app.include_router(finding_views)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_contract(app)
     return app

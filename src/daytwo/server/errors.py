@@ -23,15 +23,61 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
 
 
 def _is_page(request: Request) -> bool:
-    """A browser asking for a page (not the API, not an HTMX fragment): send it to sign in."""
+    """A browser asking for a page (not the API, not an HTMX fragment, not a client that
+    asks for JSON): it gets pages, with the site's navigation, errors included."""
     return (
         request.method == "GET"
-        and not request.url.path.startswith(("/api/", "/v1/"))
+        and not request.url.path.startswith(("/api/", "/v1/", "/healthz"))
         and "hx-request" not in request.headers
+        and "application/json" not in request.headers.get("accept", "")
     )
 
 
-def _error_response(request: Request, exc: DaytwoError) -> JSONResponse:
+# The heading of an error page, by status.
+TITLES = {
+    400: "That request cannot be answered",
+    403: "Not yours to see",
+    404: "Not found",
+    405: "Not allowed here",
+    409: "That clashes with what is there",
+    413: "Too large",
+    422: "That address is not valid",
+    429: "Too many requests",
+    500: "Something broke on our side",
+    503: "A store is unavailable",
+}
+
+
+def error_page(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The error as a page with the site's navigation, for a person in a browser."""
+    from daytwo.http.templating import templates
+
+    links = []
+    first = request.url.path.strip("/").split("/")[0]
+    if first and first not in ("api", "static"):
+        links.append((first.replace("-", " ").capitalize(), f"/{first}"))
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "title": TITLES.get(status, "That did not work"),
+            "message": message,
+            "links": links,
+            "scope": None,
+        },
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _error_response(request: Request, exc: DaytwoError) -> Response:
     headers = None
     if isinstance(exc, RateLimited | StorageFull):
         headers = {"Retry-After": str(exc.retry_after)}
@@ -40,6 +86,8 @@ def _error_response(request: Request, exc: DaytwoError) -> JSONResponse:
         faults = getattr(request.app.state, "faults", None)
         if faults is not None:
             faults.saw(exc)
+    if _is_page(request):
+        return error_page(request, exc.http_status, exc.message, headers=headers)
     return JSONResponse({"error": exc.as_dict()}, status_code=exc.http_status, headers=headers)
 
 
@@ -52,17 +100,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
+        if _is_page(request):
+            said = "; ".join(f"{e['field'].removeprefix('path.').removeprefix('query.')}: "
+                             f"{e['message']}" for e in errors)  # fmt: skip
+            return error_page(request, 422, f"This address asks for something invalid ({said}).")
         return JSONResponse(
             error_body("invalid_request", "The request is invalid.", errors=errors),
             status_code=422,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = dict(getattr(exc, "headers", None) or {})
         message = str(exc.detail)
@@ -71,6 +123,10 @@ def install_error_handlers(app: FastAPI) -> None:
             allowed = allowed_methods(app, request.scope)
             headers["Allow"] = ", ".join(allowed)
             message = f"{request.method} is not allowed here; this path takes {headers['Allow']}."
+        if _is_page(request) and not request.url.path.startswith("/static/"):
+            if exc.status_code == 404:
+                message = f"There is no page at {request.url.path}."
+            return error_page(request, exc.status_code, message, headers=headers or None)
         return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
@@ -86,8 +142,19 @@ def install_error_handlers(app: FastAPI) -> None:
         # Log the trace for operators; never send it to clients.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         # Answered outside the middleware stack: the security headers are added here.
+        headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+        if _is_page(request):
+            try:
+                return error_page(
+                    request,
+                    500,
+                    "The error is logged for the operator; the page may work if you try again.",
+                    headers=headers,
+                )
+            except Exception:  # the page itself failed: the JSON answer below still works
+                log.exception("could not render the error page")
         return JSONResponse(
             error_body("internal_error", "Internal server error."),
             status_code=500,
-            headers={name.decode(): value.decode() for name, value in SECURITY_HEADERS},
+            headers=headers,
         )

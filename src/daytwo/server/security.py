@@ -4,11 +4,12 @@
   anonymous) client address, in one-minute windows; over it, ``429`` with ``Retry-After``.
 - **Security headers**: a content security policy without inline script, frame denial, no
   MIME sniffing, no referrer across origins.
-- **Audit**: every request that is not a read (POST, PUT, PATCH, DELETE) is written to the
-  audit log after it is answered (but those answered "retry later", 429, 503 and 507, which
-  changed nothing): who (the principal the route admitted, or ``anonymous``),
-  what (method, route and status), when, from where. Services add the before → after of what
-  they change in their own entries.
+- **Audit**: every request that is not a read (POST, PUT, PATCH, DELETE) is in the audit log.
+  The services write what they changed (the action, the deployment, before → after) in the
+  transaction of the change; a write that failed, or whose services recorded nothing, gets an
+  entry here after it is answered: who (the principal the route admitted, or ``anonymous``),
+  what (method, route and status), when, from where. Those answered "retry later" (429, 503
+  and 507) changed nothing and are not audited.
 """
 
 from __future__ import annotations
@@ -111,15 +112,20 @@ class SecurityMiddleware:
                 ]
             await send(message)
 
+        trail = audit.RequestTrail()
+        token = audit.REQUEST.set(trail)
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            # A write that failed with an unhandled error is audited too (as a 500). One the
+            audit.REQUEST.reset(token)
+            code = status.get("code", 500)
+            # A write that failed (with an unhandled error too, as a 500) is audited here;
+            # one that succeeded is, unless its services recorded what they changed. One the
             # caller is asked to retry changed nothing and is not: a rate limit (429), a full
             # disk (507) or a store that is unavailable (503), which would otherwise add an
             # entry per retry to a ledger that may sit on the same full disk.
-            code = status.get("code", 500)
-            if scope.get("method") in WRITE_METHODS and code not in NOT_AUDITED:
+            audited = trail.recorded > 0 and code < 400
+            if scope.get("method") in WRITE_METHODS and code not in NOT_AUDITED and not audited:
                 await run_in_threadpool(_audit_write, scope, code)
 
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import defer
 
+from daytwo import clock
 from daytwo.detect.gaps.calc import (
     BUSINESS_KINDS,
     GAP_KINDS,
@@ -284,7 +285,7 @@ def _record(
     end: datetime,
     read_at: datetime,
 ) -> RefreshResult:
-    now = datetime.now(UTC)
+    now = clock.now()
     gaps = found_gaps.gaps
     params: dict[str, Any] = cast(dict[str, Any], _jsonable(dataclasses.asdict(found_gaps.params)))
     if found_gaps.granularity is not None:

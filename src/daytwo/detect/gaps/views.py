@@ -14,7 +14,7 @@ from daytwo.detect.gaps.schemas import GapPublic
 from daytwo.detect.gaps.service import gap_listing, get_gap, last_run
 from daytwo.http.access import Scope, requires
 from daytwo.http.deps import EventsDep, LedgerDep
-from daytwo.http.scope import parse_scope
+from daytwo.http.scope import page_scope
 from daytwo.http.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
@@ -66,7 +66,7 @@ def volume_spec(gaps: list[GapPublic]) -> dict[str, Any]:
 @router.get("/gaps", response_class=HTMLResponse)
 def gaps_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
     deployments = overview(ledger, events)
-    scope = parse_scope(request.query_params, deployments)
+    scope = page_scope(request, deployments)
     context: dict[str, object] = {
         "scope": scope,
         "deployments": deployments,
@@ -121,7 +121,7 @@ def gap_page(gap_id: str, request: Request, ledger: LedgerDep, events: EventsDep
     params = request.query_params.multi_items()
     query = dict(params)
     query["deployment"] = gap.deployment
-    scope = parse_scope(type(request.query_params)(query), deployments)
+    scope = page_scope(request, deployments, type(request.query_params)(query))
     return templates.TemplateResponse(
         request,
         "gap.html",

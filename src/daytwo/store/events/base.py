@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -200,11 +201,18 @@ class EventStore(abc.ABC):
         self.close()
 
 
-def open_event_store(url: str, *, read_only: bool = False) -> EventStore:
-    """Open the events store named by ``url`` (``duckdb:///path`` or ``duckdb:///:memory:``)."""
+def open_event_store(
+    url: str, *, read_only: bool = False, wait: Callable[[str], None] | None = None
+) -> EventStore:
+    """Open the events store named by ``url`` (``duckdb:///path`` or ``duckdb:///:memory:``).
+
+    An embedded store takes one writing process at a time; with ``wait``, opening one that
+    another process holds waits until it is released (``wait`` is told why, once) instead of
+    failing."""
     if url.startswith("duckdb:///"):
         from daytwo.store.events.duckdb import DuckDBEventStore
 
         # SQLAlchemy's convention: duckdb:///relative/path, duckdb:////absolute/path.
-        return DuckDBEventStore(url.removeprefix("duckdb:///") or ":memory:", read_only=read_only)
+        path = url.removeprefix("duckdb:///") or ":memory:"
+        return DuckDBEventStore(path, read_only=read_only, wait=wait)
     raise ConfigError(f"Unsupported events store URL {url!r}: use duckdb:///path/to/events.duckdb")

@@ -9,6 +9,7 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from daytwo.errors import StoreError
+from daytwo.errors import StoreError, StoreLocked
 from daytwo.interactions.columns import Batch, utc_now
 from daytwo.store.events import derived
 from daytwo.store.events.base import (
@@ -28,6 +29,9 @@ from daytwo.store.events.base import (
     WriteResult,
 )
 from daytwo.store.faults import storage_fault
+
+# How often a command waiting for another process's lock on the file tries again.
+LOCK_POLL_S = 0.25
 
 _TYPES = {
     pa.string(): "VARCHAR",
@@ -53,17 +57,42 @@ def _ddl(name: str, schema: pa.Schema) -> str:
     return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
 
 
+def _connect(
+    path: str, read_only: bool, wait: Callable[[str], None] | None
+) -> duckdb.DuckDBPyConnection:
+    """A connection to ``path``; while another process holds its lock, wait (when asked)."""
+    told = False
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise  # a full or read-only disk: the caller names the cause
+            if wait is None:
+                raise StoreLocked(
+                    f"The events store {path} is held by another process ({exc}). If `daytwo "
+                    "serve` is running on this data dir, run the command again: it works "
+                    "through the server."
+                ) from None
+            if not told:
+                wait(f"another process holds the events store {path}; waiting for it")
+                told = True
+            time.sleep(LOCK_POLL_S)
+
+
 class DuckDBEventStore(EventStore):
     """Events in a DuckDB file. One writer at a time (a lock), readers on their own cursors."""
 
     dialect = "duckdb"
 
-    def __init__(self, path: str, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str, *, read_only: bool = False, wait: Callable[[str], None] | None = None
+    ) -> None:
         self.path = path
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(path, read_only=read_only)
+            self._con = _connect(path, read_only, wait)
         except (OSError, duckdb.Error) as exc:
             fault = storage_fault(exc, where=f"the events store {path}")
             raise fault or StoreError(f"Cannot open the events store {path}: {exc}") from None

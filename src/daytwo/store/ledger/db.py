@@ -2,40 +2,87 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from daytwo.errors import StoreError
 from daytwo.store.faults import storage_fault
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_REVISION = re.compile(r"^(revision|down_revision)\b[^=]*=\s*(?:\"([^\"]*)\"|None)", re.M)
 
 
 def migration_config(url: str) -> Config:
     """An Alembic config for ``url`` that uses the migrations inside the package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
+@cache
+def head_revisions() -> frozenset[str]:
+    """The heads of the shipped migrations, read from the scripts' ``revision`` and
+    ``down_revision`` lines without loading Alembic (a test checks it agrees with Alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        found = {m.group(1): m.group(2) for m in _REVISION.finditer(script.read_text())}
+        if found.get("revision"):
+            revisions.add(found["revision"])
+            if found.get("down_revision"):
+                parents.add(found["down_revision"])
+    return frozenset(revisions - parents)
+
+
+def at_head(url: str) -> bool:
+    """Whether the ledger at ``url`` is already at the shipped head (one cheap query)."""
+    local = url.startswith("sqlite:///") and ":memory:" not in url
+    if local and not Path(url.removeprefix("sqlite:///")).exists():
+        return False
+    engine = create_engine(url)
+    try:
+        with engine.connect() as con:
+            current = {
+                row[0] for row in con.execute(text("SELECT version_num FROM alembic_version"))
+            }
+    except (OperationalError, ProgrammingError):
+        return False
+    finally:
+        engine.dispose()
+    return current == set(head_revisions())
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the ledger at ``url`` up to ``revision`` (creating it if needed).
 
     Whatever stops a migration (a read-only or full disk, a database that is down, a schema
-    written by a newer daytwo, a step that fails) is a :class:`StoreError` naming the cause.
+    written by a newer daytwo, a step that fails) is a :class:`StoreError` naming the cause. A
+    ledger already at the head is left alone without loading Alembic: every command calls
+    this, and most find nothing to do.
     """
+    from alembic.util.exc import CommandError
+
     where = f"the ledger at {_safe(url)}"
     try:
         _prepare(url)
+        if revision == "head" and at_head(url):
+            return
+        from alembic import command
+
         command.upgrade(migration_config(url), revision)
     except CommandError as exc:
         if "Can't locate revision" in str(exc):
@@ -51,6 +98,8 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def downgrade(url: str, revision: str = "base") -> None:
+    from alembic import command
+
     command.downgrade(migration_config(url), revision)
 
 

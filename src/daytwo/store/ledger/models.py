@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Date, DateTime, Dialect, Enum, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from daytwo import clock
+from daytwo.store.ledger.kinds import DeploymentKind as DeploymentKind
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -20,7 +22,7 @@ NAMING = {
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -55,12 +57,6 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
 
 
-class DeploymentKind(enum.StrEnum):
-    virtual_agent = "virtual_agent"
-    agent_assist = "agent_assist"
-    llm_app = "llm_app"
-
-
 class Deployment(Base):
     """An AI assistant in production: what it is, when it went live, what it must achieve."""
 
@@ -76,6 +72,8 @@ class Deployment(Base):
     journeys: Mapped[list[str]] = mapped_column(JSON, default=list)
     targets: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     cost_model: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # ISO 4217 code of the money in the cost model and the cost metrics.
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
     # The baseline window; unset means the default (14 full days after the first week).
     baseline_start: Mapped[date | None] = mapped_column(Date, nullable=True)
     baseline_end: Mapped[date | None] = mapped_column(Date, nullable=True)

@@ -1,0 +1,119 @@
+"""Every door that takes free text redacts it, and every write is audited with where and what.
+
+The same PII goes in through each free-text door of the API (item titles and descriptions,
+comments, reasons and notes, feedback and friction reports, resolutions, change titles and
+rationales); none of it may be found afterwards in any table of the ledger.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, text
+
+from tests.backlog.test_api import DEPLOYMENT, _finding, _setup
+
+EMAIL = "jane.doe@example.com"
+PHONE = "+44 7700 900123"
+CARD = "4111 1111 1111 1111"
+PII = (EMAIL, PHONE, CARD)
+SAID = f"call me on {PHONE} or write to {EMAIL}, card {CARD}"
+
+
+def _ledger_text(client: TestClient) -> str:
+    """Every value of every table of the ledger, as one string."""
+    engine = client.app.state.ledger.engine  # type: ignore[attr-defined]
+    out: list[str] = []
+    with engine.connect() as con:
+        for table in inspect(con).get_table_names():
+            for row in con.execute(text(f'SELECT * FROM "{table}"')):
+                out.extend(str(v) for v in row)
+    return "\n".join(out)
+
+
+def _ok(r: Any, status: int = 200) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def test_every_free_text_door_redacts(client: TestClient) -> None:
+    _setup(client)
+    item = _ok(client.post("/api/v1/items/from-finding", json=_finding()))["item"]
+    manual = _ok(
+        client.post(
+            "/api/v1/items",
+            json={
+                "deployment": DEPLOYMENT,
+                "title": f"Customer {EMAIL} cannot log in",
+                "description": SAID,
+                "signal": {"volume_per_week": 5, "cost_key": "escalation"},
+            },
+        ),
+        201,
+    )
+    _ok(client.patch(f"/api/v1/items/{manual['id']}", json={"description": f"again: {SAID}"}))
+    _ok(client.post(f"/api/v1/items/{item['id']}/comments", json={"text": SAID}), 201)
+    _ok(client.post(f"/api/v1/items/{item['id']}/assign", json={"owner": "ops", "note": SAID}))
+    _ok(client.post(f"/api/v1/items/{manual['id']}/move", json={"status": "wont_fix",
+                                                                "reason": SAID}))  # fmt: skip
+    fb = _ok(
+        client.post(
+            "/api/v1/feedback",
+            json={"deployment": DEPLOYMENT, "kind": "friction", "text": SAID},
+        ),
+        201,
+    )
+    _ok(client.post(f"/api/v1/feedback/{fb['id']}/acknowledge", json={"note": SAID}))
+    _ok(client.post(f"/api/v1/feedback/{fb['id']}/close", json={"resolution": SAID}))
+    _ok(
+        client.post(
+            "/api/v1/changes",
+            json={
+                "deployment": DEPLOYMENT,
+                "kind": "prompt",
+                "title": f"Reply to {EMAIL} faster",
+                "rationale": SAID,
+                "author": "dana",
+                "shipped_at": "2026-03-02T10:00:00Z",
+            },
+        ),
+        201,
+    )
+    stored = _ledger_text(client)
+    for pii in PII:
+        assert pii not in stored
+    assert "<EMAIL>" in stored
+    # What the API answers is what was stored.
+    detail = _ok(client.get(f"/api/v1/items/{item['id']}"))
+    assert any("<EMAIL>" in e["note"] for e in detail["history"])
+
+
+def test_an_api_write_is_audited_with_its_deployment_and_before_and_after(
+    client: TestClient,
+) -> None:
+    _setup(client)
+    item = _ok(client.post("/api/v1/items/from-finding", json=_finding()))["item"]
+    _ok(client.post(f"/api/v1/items/{item['id']}/move", json={"status": "triaged"}))
+    entries = _ok(client.get("/api/v1/audit", params={"action": "item.status"}))
+    assert entries, "the move is in the audit log"
+    entry = entries[0]
+    assert entry["deployment"] == DEPLOYMENT
+    assert entry["target"] == f"item {item['id']}"
+    assert entry["before"] == {"status": "new"}
+    assert entry["after"]["status"] == "triaged"
+    assert entry["actor"].startswith("key:")
+    # One entry for the move, not a second generic one for the request.
+    generic = _ok(client.get("/api/v1/audit", params={"action": "http.post"}))
+    assert not [e for e in generic if e["after"].get("path", "").endswith("/move")]
+
+
+def test_a_refused_write_is_audited_with_its_status(client: TestClient) -> None:
+    _setup(client)
+    r = client.post("/api/v1/items/999/move", json={"status": "triaged"})
+    assert r.status_code == 404
+    generic = _ok(client.get("/api/v1/audit", params={"action": "http.post"}))
+    refused = [e for e in generic if e["after"].get("path") == "/api/v1/items/999/move"]
+    assert refused
+    assert refused[0]["after"]["status"] == 404
