@@ -1,0 +1,367 @@
+"""Who stopped using the AI: each agent tested against their own baseline, rolled up by group.
+
+Pure numpy over per-agent daily counts (how often a feature was offered to an agent on a day,
+and how often they used it); no database, no web. Every function can be checked by hand on a
+few rows (``tests/adoption/test_calc.py``).
+
+**Fell from their own baseline.** An agent's use rate (used / offered) in the current window
+is compared with their own rate in the baseline window just before it by a one-sided
+two-proportion test. Suggestions of one agent on one day are not independent draws (a busy
+morning, a bad queue), so the variance is scaled by the agent's own day-to-day dispersion in
+the baseline (Pearson χ² per degree of freedom, at least 1: a quasi-binomial test). The
+p-values of all agents are controlled for false discoveries (Benjamini-Hochberg), and a drop
+must also be large (a quarter of their own rate, by default) to count.
+
+**Stopped.** An agent stopped when, on each of their last *N* working days (days on which the
+feature was offered to them at least once), they used it not once, although their baseline
+rate makes that very unlikely: ``(1 - baseline rate) ** offered < alpha``.
+
+**Groups where the share rises.** Per site, team and tenure band, the share of agents who fell
+or stopped in the current window is compared with the share in the window before it (the
+same tests, one window earlier): a one-sided two-proportion test on agents.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from daytwo.detect.stats import benjamini_hochberg, normal_sf, two_proportion_z
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+FEATURE_LABELS: dict[str, str] = {
+    "suggested_reply": "suggested replies",
+    "knowledge_card": "knowledge cards",
+    "summary": "summaries",
+}
+
+
+def feature_label(feature: str) -> str:
+    """A feature id in words, plural: ``suggested_reply`` -> ``suggested replies``."""
+    return FEATURE_LABELS.get(feature, feature.replace("_", " "))
+
+
+@dataclass(frozen=True, slots=True)
+class StopParams:
+    """How a fall from one's own baseline and a stop are told (defaults: the product's)."""
+
+    baseline_days: int = 28
+    current_days: int = 14
+    min_baseline_offered: int = 40
+    min_current_offered: int = 15
+    min_baseline_rate: float = 0.10  # an agent who hardly used it cannot stop using it
+    min_relative_drop: float = 0.25  # of their own baseline rate
+    fdr: float = 0.05
+    stop_days: int = 5  # working days in a row without a single use
+    stop_alpha: float = 0.001
+    # Groups: at least this many agents fell or stopped, and their share rose this much.
+    min_group_agents: int = 5
+    min_share_rise: float = 0.10
+    group_alpha: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.baseline_days < 7 or self.current_days < 3:
+            raise ValueError("baseline_days must be at least 7 and current_days at least 3")
+        if self.stop_days < 1 or self.stop_days > self.current_days:
+            raise ValueError("stop_days must be between 1 and current_days")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDays:
+    """Per agent and day (ints from 0), how often a feature was offered and used."""
+
+    agent: Ints
+    day: Ints
+    offered: Floats
+    used: Floats
+    n_agents: int
+
+    @classmethod
+    def of(
+        cls,
+        agent: Sequence[int] | Ints,
+        day: Sequence[int] | Ints,
+        offered: Sequence[float] | Floats,
+        used: Sequence[float] | Floats,
+        n_agents: int | None = None,
+    ) -> AgentDays:
+        a = np.asarray(agent, dtype=np.int64)
+        u = np.asarray(used, dtype=np.float64)
+        o = np.asarray(offered, dtype=np.float64)
+        if not (len(a) == len(u) == len(o) == len(day)):
+            raise ValueError("agent, day, offered and used need the same length")
+        if np.any(u > o) or np.any(u < 0):
+            raise ValueError("used must be between 0 and offered")
+        n = int(a.max()) + 1 if n_agents is None and len(a) else int(n_agents or 0)
+        return cls(a, np.asarray(day, dtype=np.int64), o, u, n)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTests:
+    """One value per agent (index = agent code)."""
+
+    baseline_offered: Floats
+    baseline_rate: Floats  # nan where never offered
+    current_offered: Floats
+    current_rate: Floats
+    dispersion: Floats
+    z: Floats
+    p: Floats
+    eligible: Bools  # enough data on both sides to be tested
+    fell: Bools  # significantly below their own baseline, by enough
+    stopped: Bools  # no use on their last N working days, improbably
+    stopped_since: Ints  # first day of the run without a use; -1 where not stopped
+
+    @property
+    def flags(self) -> Flags:
+        return Flags(self.eligible, self.fell, self.stopped)
+
+
+@dataclass(frozen=True, slots=True)
+class Flags:
+    """Per agent: tested, fell from their own baseline, stopped (see the module docstring)."""
+
+    eligible: Bools
+    fell: Bools
+    stopped: Bools
+
+    @property
+    def flagged(self) -> Bools:
+        out: Bools = self.fell | self.stopped
+        return out
+
+    @property
+    def counted(self) -> Bools:
+        """Agents counted in a group's share: tested, or stopped (a stop is a finding even
+        where too little was offered in the window to test a fall)."""
+        out: Bools = self.eligible | self.stopped
+        return out
+
+    @staticmethod
+    def either(flags: Sequence[Flags]) -> Flags:
+        """Flags over several features: an agent flagged for any of them."""
+        if not flags:
+            raise ValueError("nothing to combine")
+        out = flags[0]
+        for f in flags[1:]:
+            out = Flags(out.eligible | f.eligible, out.fell | f.fell, out.stopped | f.stopped)
+        return out
+
+
+def _per_agent(keys: Ints, values: Floats, n: int) -> Floats:
+    out: Floats = np.bincount(keys, weights=values, minlength=n).astype(np.float64)
+    return out
+
+
+def _rate(used: Floats, offered: Floats) -> Floats:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: Floats = np.where(offered > 0, used / offered, np.nan)
+    return out
+
+
+def agent_tests(data: AgentDays, current_start: int, params: StopParams) -> AgentTests:
+    """Test every agent's use in ``[current_start, current_start + current_days)`` against
+    their own in the ``baseline_days`` before it (see the module docstring)."""
+    n = data.n_agents
+    base = (data.day >= current_start - params.baseline_days) & (data.day < current_start)
+    cur = (data.day >= current_start) & (data.day < current_start + params.current_days)
+    bo = _per_agent(data.agent[base], data.offered[base], n)
+    bu = _per_agent(data.agent[base], data.used[base], n)
+    co = _per_agent(data.agent[cur], data.offered[cur], n)
+    cu = _per_agent(data.agent[cur], data.used[cur], n)
+    pb, pc = _rate(bu, bo), _rate(cu, co)
+
+    # Day-to-day dispersion of each agent's baseline: Pearson chi-square per degree of freedom.
+    b_agent = data.agent[base]
+    b_off, b_used = data.offered[base], data.used[base]
+    p_agent = np.nan_to_num(pb[b_agent])
+    var = b_off * p_agent * (1 - p_agent)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chi = np.where(var > 0, (b_used - b_off * p_agent) ** 2 / var, 0.0)
+    days = np.bincount(b_agent[b_off > 0], minlength=n).astype(np.float64)
+    chi_sum = _per_agent(b_agent, chi, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dispersion = np.where(days > 1, np.maximum(1.0, chi_sum / np.maximum(days - 1, 1)), 1.0)
+
+    eligible = (
+        (bo >= params.min_baseline_offered)
+        & (co >= params.min_current_offered)
+        & (np.nan_to_num(pb) >= params.min_baseline_rate)
+    )
+    pooled = np.where(bo + co > 0, (bu + cu) / np.maximum(bo + co, 1), 0.0)
+    se = np.sqrt(
+        dispersion * pooled * (1 - pooled) * (1 / np.maximum(bo, 1) + 1 / np.maximum(co, 1))
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(eligible & (se > 0), (np.nan_to_num(pb) - np.nan_to_num(pc)) / se, 0.0)
+    p = np.array([normal_sf(float(v)) for v in z], dtype=np.float64)
+    fell = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(eligible)
+    if len(idx):
+        found = benjamini_hochberg(p[idx].tolist(), params.fdr)
+        drop = (pb[idx] - pc[idx]) / pb[idx]
+        fell[idx[found & (drop >= params.min_relative_drop)]] = True
+
+    stopped, since = _stopped(data, cur, pb, bo, params)
+    return AgentTests(bo, pb, co, pc, dispersion, z, p, eligible, fell, stopped, since)
+
+
+def _stopped(
+    data: AgentDays, cur: Bools, pb: Floats, bo: Floats, params: StopParams
+) -> tuple[Bools, Ints]:
+    """Agents whose last ``stop_days`` working days of the window had no use at all."""
+    n = data.n_agents
+    stopped = np.zeros(n, dtype=bool)
+    since = np.full(n, -1, dtype=np.int64)
+    rows = np.flatnonzero(cur & (data.offered > 0))
+    if not len(rows):
+        return stopped, since
+    # Working days of each agent, latest first.
+    order = rows[np.lexsort((-data.day[rows], data.agent[rows]))]
+    agents, starts = np.unique(data.agent[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    for a, s, e in zip(agents, starts, ends, strict=True):
+        rate = pb[a]
+        if not (bo[a] >= params.min_baseline_offered and rate >= params.min_baseline_rate):
+            continue
+        seq = order[s:e]
+        used = data.used[seq]
+        run = int(np.argmax(used > 0)) if np.any(used > 0) else len(seq)
+        if run < params.stop_days:
+            continue
+        offered = float(data.offered[seq[:run]].sum())
+        if offered * math.log1p(-min(rate, 1 - 1e-12)) < math.log(params.stop_alpha):
+            stopped[a] = True
+            since[a] = int(data.day[seq[run - 1]])
+    return stopped, since
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRise:
+    """A group whose share of agents who fell or stopped rose (see :func:`rising_groups`)."""
+
+    key: str
+    value: str
+    agents: int  # tested now
+    flagged: int  # fell or stopped now
+    stopped: int
+    previous_agents: int
+    previous_flagged: int
+    z: float
+    p: float
+    newest: int  # of the flagged, how many are in the newest tenure band
+    members: tuple[int, ...] = field(default=(), repr=False)  # agent codes flagged now
+
+    @property
+    def share(self) -> float:
+        return self.flagged / self.agents if self.agents else 0.0
+
+    @property
+    def previous_share(self) -> float:
+        return self.previous_flagged / self.previous_agents if self.previous_agents else 0.0
+
+
+def rising_groups(
+    groups: Mapping[str, Sequence[str | None]],
+    now: Flags,
+    before: Flags,
+    newest: Bools,
+    params: StopParams,
+) -> list[GroupRise]:
+    """Groups (per key: one label per agent) where the share of flagged agents rose.
+
+    ``now`` and ``before`` are the flags of the current window and of the window before it;
+    ``newest`` marks agents in the newest tenure band. A group is reported when at least
+    ``min_group_agents`` of its agents are flagged now, its share rose by ``min_share_rise``,
+    and a one-sided two-proportion test on agents (before vs now) rejects at ``group_alpha``
+    after Benjamini-Hochberg over all groups tested.
+    """
+    candidates: list[GroupRise] = []
+    for key, labels in groups.items():
+        values = np.array([v if v is not None else "" for v in labels], dtype=object)
+        for value in sorted({str(v) for v in values if v}):
+            inside = values == value
+            flagged_now = inside & now.flagged & now.counted
+            flagged_before = inside & before.flagged & before.counted
+            k2, n2 = int(flagged_now.sum()), int((inside & now.counted).sum())
+            k1, n1 = int(flagged_before.sum()), int((inside & before.counted).sum())
+            if k2 < params.min_group_agents or n2 == 0:
+                continue
+            z = two_proportion_z(k1, n1, k2, n2) if n1 else 0.0
+            candidates.append(
+                GroupRise(
+                    key=key,
+                    value=value,
+                    agents=n2,
+                    flagged=k2,
+                    stopped=int((inside & now.stopped).sum()),
+                    previous_agents=n1,
+                    previous_flagged=k1,
+                    z=z,
+                    p=normal_sf(z) if n1 else 1.0,
+                    newest=int((flagged_now & newest).sum()),
+                    members=tuple(int(i) for i in np.flatnonzero(flagged_now)),
+                )
+            )
+    if not candidates:
+        return []
+    found = benjamini_hochberg([c.p for c in candidates], params.group_alpha)
+    return [
+        c
+        for c, ok in zip(candidates, found, strict=True)
+        if ok and c.share - c.previous_share >= params.min_share_rise
+    ]
+
+
+_BAND = re.compile(r"^0\s*-\s*(\d+)\s*(m|mo|months?|y|yrs?|years?)$", re.IGNORECASE)
+
+
+def newest_band_phrase(band: str) -> str:
+    """``0-6m`` -> ``in their first 6 months``; any other band is named as it is."""
+    m = _BAND.match(band.strip())
+    if not m:
+        return f"in tenure band {band}"
+    k, unit = int(m.group(1)), m.group(2).lower()
+    noun = "month" if unit.startswith("m") else "year"
+    return f"in their first {k} {noun}{'s' if k != 1 else ''}"
+
+
+def group_phrase(key: str, value: str) -> str:
+    """Where a group is, in words: ``at porto``, ``in team porto-2``, ``with tenure 2y+``."""
+    if key == "site":
+        return f"at {value}"
+    if key == "team":
+        return f"in team {value}"
+    if key == "tenure":
+        return f"with tenure {value}"
+    if key == "deployment":
+        return f"on {value}"
+    return f"with {key} {value}"
+
+
+def stopped_sentence(rise: GroupRise, feature: str, days: int, newest_band: str | None) -> str:
+    """The one sentence an owner reads instead of a row per agent.
+
+    "23 agents at porto stopped or sharply cut their use of suggested replies in the last
+    2 weeks (8 stopped altogether); 17 of them are in their first 6 months."
+    """
+    span = f"{days // 7} weeks" if days % 7 == 0 and days >= 14 else f"{days} days"
+    who = f"{rise.flagged} agent{'s' if rise.flagged != 1 else ''}"
+    if rise.stopped == rise.flagged:
+        verb = f"stopped using {feature_label(feature)}"
+        extra = ""
+    else:
+        verb = f"stopped or sharply cut their use of {feature_label(feature)}"
+        extra = f" ({rise.stopped} stopped altogether)" if rise.stopped else ""
+    text = f"{who} {group_phrase(rise.key, rise.value)} {verb} in the last {span}{extra}"
+    if newest_band is not None and rise.newest:
+        text += f"; {rise.newest} of them are {newest_band_phrase(newest_band)}"
+    return text + "."
