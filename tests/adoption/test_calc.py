@@ -10,13 +10,17 @@ import pytest
 
 from daytwo.adoption.calc import (
     AgentDays,
+    DeclineParams,
     Flags,
     GroupRise,
     StopParams,
     agent_tests,
     feature_label,
+    group_declines,
     group_phrase,
+    nest,
     newest_band_phrase,
+    onset_day,
     rising_groups,
     stopped_sentence,
 )
@@ -175,3 +179,52 @@ def test_the_sentence_an_owner_reads() -> None:
     assert newest_band_phrase("new starters") == "in tenure band new starters"
     assert group_phrase("tenure", "2y+") == "with tenure 2y+"
     assert feature_label("macro_fill") == "macro fill"
+
+
+def test_a_group_whose_use_fell_from_its_own_recent_past() -> None:
+    # 31 days, two groups, 100 offered a day. Group 0 used 50 a day, then 30 a day for the last
+    # 3 days: window 3: base 28 days 1400/2800 = 0.5, current 90/300 = 0.3; dispersion 1 (every
+    # day at the mean); pooled 1490/3100 = 0.4806, se = sqrt(.4806 * .5194 * (1/2800 + 1/300))
+    # = 0.03030, z = 0.2 / 0.0303 = 6.60. Group 1 stays at 50: nothing.
+    offered = np.full((2, 31), 100.0)
+    used = np.full((2, 31), 50.0)
+    used[0, 28:] = 30
+    found = group_declines(offered, used, DeclineParams(windows=(3,)))
+    assert len(found) == 1
+    d = found[0]
+    assert (d.group, d.window, d.baseline_rate, d.current_rate) == (0, 3, 0.5, 0.3)
+    pooled = 1490 / 3100
+    assert d.z == pytest.approx(0.2 / math.sqrt(pooled * (1 - pooled) * (1 / 2800 + 1 / 300)))
+    assert d.onset == 28
+
+
+def test_a_small_or_noisy_fall_is_not_a_decline() -> None:
+    # 50 -> 48 a day: a 2-point fall, under the 3-point floor even where significant.
+    offered = np.full((1, 35), 10_000.0)
+    used = np.full((1, 35), 5_000.0)
+    used[0, 28:] = 4_800
+    assert group_declines(offered, used, DeclineParams()) == []
+    # Baseline days swinging 20 <-> 80 of 100: dispersion 720/27 = 26.7 scales the variance,
+    # and the same fall to 30 a day for 3 days is no longer a discovery (z = 6.6 / 5.2 = 1.28).
+    offered = np.full((1, 31), 100.0)
+    used = np.tile([20.0, 80.0], 16)[:31].reshape(1, 31)
+    used[0, 28:] = 30
+    assert group_declines(offered, used, DeclineParams(windows=(3,))) == []
+
+
+def test_onset_is_the_best_split() -> None:
+    offered = np.full(20, 100.0)
+    used = np.array([50.0] * 12 + [20.0] * 8)
+    assert onset_day(offered, used, 1, 19) == 12
+
+
+def test_a_rise_explained_by_a_larger_one() -> None:
+    # Porto: 12 agents flagged (0-11). Team porto-2: 5 of them (0-4), all inside porto.
+    # Tenure 2y+: 6 flagged, 5 at porto (0, 1, 5, 6, 7) and one elsewhere (20): 1 < 5 outside.
+    # Leeds: 6 flagged (20-25), none at porto: on its own.
+    porto = GroupRise("site", "porto", 20, 12, 0, 20, 1, 4.0, 1e-5, 0, tuple(range(12)))
+    team = GroupRise("team", "porto-2", 6, 5, 0, 6, 0, 3.0, 1e-3, 0, (0, 1, 2, 3, 4))
+    band = GroupRise("tenure", "2y+", 30, 6, 0, 30, 0, 3.0, 1e-3, 0, (0, 1, 5, 6, 7, 20))
+    leeds = GroupRise("site", "leeds", 20, 6, 0, 20, 0, 3.0, 1e-3, 0, tuple(range(20, 26)))
+    everyone = GroupRise("deployment", "d", 60, 18, 0, 60, 1, 5.0, 1e-6, 0, tuple(range(18)))
+    assert nest([porto, team, band, leeds, everyone], 5) == [None, 0, 0, None, None]

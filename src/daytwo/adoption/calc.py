@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -363,5 +363,145 @@ def stopped_sentence(rise: GroupRise, feature: str, days: int, newest_band: str 
         extra = f" ({rise.stopped} stopped altogether)" if rise.stopped else ""
     text = f"{who} {group_phrase(rise.key, rise.value)} {verb} in the last {span}{extra}"
     if newest_band is not None and rise.newest:
-        text += f"; {rise.newest} of them are {newest_band_phrase(newest_band)}"
+        verb = "is" if rise.newest == 1 else "are"
+        text += f"; {rise.newest} of them {verb} {newest_band_phrase(newest_band)}"
     return text + "."
+
+
+# -- where adoption decays: a group's pooled use against its own recent past -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeclineParams:
+    """When a group's use has fallen from its own recent past (defaults: the product's)."""
+
+    windows: tuple[int, ...] = (3, 7)  # the last days judged
+    baseline_days: int = 28  # against the days just before them
+    min_baseline_offered: int = 300
+    min_current_offered: int = 100
+    min_drop: float = 0.03  # share points
+    min_relative_drop: float = 0.08  # of the group's own baseline rate
+    fdr: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not self.windows or min(self.windows) < 1 or self.baseline_days < 7:
+            raise ValueError("windows need at least one day and baseline_days at least 7")
+
+
+@dataclass(frozen=True, slots=True)
+class Decline:
+    """A group whose use in its last ``window`` days fell below its own baseline."""
+
+    group: int
+    window: int
+    baseline_rate: float
+    current_rate: float
+    baseline_offered: float
+    current_offered: float
+    dispersion: float
+    z: float
+    p: float
+    onset: int  # the day index where its use most plausibly changed
+
+
+def _dispersion(offered: Floats, used: Floats, rate: float) -> float:
+    """Pearson chi-square per degree of freedom of daily counts around ``rate`` (at least 1)."""
+    has = offered > 0
+    days = int(has.sum())
+    if days < 2 or not 0 < rate < 1:
+        return 1.0
+    expected = offered[has] * rate
+    chi = float(np.sum((used[has] - expected) ** 2 / (expected * (1 - rate))))
+    return max(1.0, chi / (days - 1))
+
+
+def _z(nb: float, ub: float, nc: float, uc: float, phi: float) -> float:
+    if nb <= 0 or nc <= 0:
+        return 0.0
+    pooled = (ub + uc) / (nb + nc)
+    var = phi * pooled * (1 - pooled) * (1 / nb + 1 / nc)
+    return (ub / nb - uc / nc) / math.sqrt(var) if var > 0 else 0.0
+
+
+def onset_day(offered: Floats, used: Floats, first: int, last: int) -> int:
+    """The split ``s`` in ``[first, last]`` where the days before and from ``s`` differ most
+    (the largest two-proportion z of a fall): a single change point."""
+    best, best_z = last, -math.inf
+    co, cu = np.cumsum(offered), np.cumsum(used)
+    total_o, total_u = float(co[-1]), float(cu[-1])
+    for s in range(max(first, 1), last + 1):
+        nb, ub = float(co[s - 1]), float(cu[s - 1])
+        z = _z(nb, ub, total_o - nb, total_u - ub, 1.0)
+        if z > best_z:
+            best, best_z = s, z
+    return best
+
+
+def group_declines(offered: Floats, used: Floats, params: DeclineParams) -> list[Decline]:
+    """Groups (rows) whose use in their last days fell from the days before (columns are days,
+    the last column the latest). One-sided quasi-binomial test per group and window, the day-
+    to-day dispersion of the group's baseline scaling its variance; Benjamini-Hochberg over
+    every test; a fall must also clear ``min_drop`` and ``min_relative_drop``. Each group is
+    reported once, in its window of largest z."""
+    o = np.asarray(offered, dtype=np.float64)
+    u = np.asarray(used, dtype=np.float64)
+    if o.shape != u.shape or o.ndim != 2:
+        raise ValueError("offered and used must be groups x days arrays of one shape")
+    n_days = o.shape[1]
+    tests: list[Decline] = []
+    for g in range(o.shape[0]):
+        for w in params.windows:
+            b0 = n_days - w - params.baseline_days
+            if b0 < 0:
+                continue
+            bo, bu = o[g, b0 : n_days - w], u[g, b0 : n_days - w]
+            nb, ub = float(bo.sum()), float(bu.sum())
+            nc, uc = float(o[g, n_days - w :].sum()), float(u[g, n_days - w :].sum())
+            if nb < params.min_baseline_offered or nc < params.min_current_offered:
+                continue
+            phi = _dispersion(bo, bu, ub / nb)
+            z = _z(nb, ub, nc, uc, phi)
+            tests.append(Decline(g, w, ub / nb, uc / nc, nb, nc, phi, z, normal_sf(z), n_days - w))
+    if not tests:
+        return []
+    found = benjamini_hochberg([t.p for t in tests], params.fdr)
+    best: dict[int, Decline] = {}
+    for t, ok in zip(tests, found, strict=True):
+        drop = t.baseline_rate - t.current_rate
+        if not ok or drop < params.min_drop or drop < params.min_relative_drop * t.baseline_rate:
+            continue
+        if t.group not in best or t.z > best[t.group].z:
+            best[t.group] = t
+    out = []
+    for g, t in sorted(best.items()):
+        first = n_days - max(params.windows) - params.baseline_days // 2
+        onset = onset_day(o[g], u[g], max(first, 1), n_days - 1)
+        out.append(replace(t, onset=onset))
+    return out
+
+
+def nest(rises: Sequence[GroupRise], min_agents: int) -> list[int | None]:
+    """For each rise, the rise that explains it (None: it stands on its own).
+
+    A rise is explained by a larger rise of another key when fewer than ``min_agents`` of its
+    flagged agents are outside that one: the 2y+ band's rise is Porto's when nearly all its
+    agents who stopped are at Porto; a Porto team's is Porto's. The whole deployment explains
+    nothing (it would explain everything). Each points at the top of its chain.
+    """
+    order = sorted(range(len(rises)), key=lambda i: (-rises[i].flagged, rises[i].key))
+    parent: list[int | None] = [None] * len(rises)
+    for i in order:
+        r = rises[i]
+        for j in order:
+            big = rises[j]
+            if j == i or big.key in (r.key, "deployment") or big.flagged <= r.flagged:
+                continue
+            if len(set(r.members) - set(big.members)) < min_agents:
+                parent[i] = j
+                break
+    for i in range(len(rises)):
+        seen = {i}
+        while (p := parent[i]) is not None and parent[p] is not None and p not in seen:
+            seen.add(p)
+            parent[i] = parent[p]
+    return parent
