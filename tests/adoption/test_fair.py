@@ -92,3 +92,22 @@ def test_codes_and_the_sentence() -> None:
         "The pilot acceptance is +51.0 points on the rollout's; like for like it is +19.0 points ("
     )
     assert text.endswith("about 63% of the naive gap is who was in each group.")
+
+
+def test_paired_clusters_are_drawn_once_for_both_groups() -> None:
+    # Agents 0-2 each have conversations with the AI (focus) and without (other), one
+    # stratum: 100 vs 120 s, 200 vs 230 s, 300 vs 330 s. The gap is -80/3 s whatever the draw.
+    # Drawn once for both groups, every resample keeps each agent's pair together, and the
+    # interval is narrower than drawing the groups apart (which mixes agents' levels).
+    rows = Rows.of(
+        [True, True, True, False, False, False],
+        [0] * 6,
+        [0, 1, 2, 0, 1, 2],
+        [100, 200, 300, 120, 230, 330],
+    )
+    paired = standardised_gap(rows, paired=True, resamples=500, seed=2)
+    apart = standardised_gap(rows, resamples=500, seed=2)
+    assert paired.adjusted == pytest.approx(-80 / 3)
+    assert (paired.focus_clusters, paired.other_clusters) == (3, 3)
+    assert paired.hi - paired.lo < apart.hi - apart.lo
+    assert -30 <= paired.lo <= paired.hi <= -20

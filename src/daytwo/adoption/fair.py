@@ -33,6 +33,9 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy import sparse
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -112,9 +115,17 @@ class Gap:
         return self.adjusted / self.other_standardised
 
 
-def _matrix(codes: Ints, stratum: Ints, values: Floats, n_codes: int, n_strata: int) -> Floats:
-    flat = np.bincount(codes * n_strata + stratum, weights=values, minlength=n_codes * n_strata)
-    out: Floats = flat.astype(np.float64).reshape(n_codes, n_strata)
+def _matrix(
+    codes: Ints, stratum: Ints, values: Floats, n_codes: int, n_strata: int
+) -> sparse.csr_matrix:
+    """Sums of ``values`` per cluster (row) and stratum (column): sparse, since an agent sits
+    in few of the strata (one tenure band, one site)."""
+    return sparse.csr_matrix((values, (codes, stratum)), shape=(n_codes, n_strata))
+
+
+def _draw(draws: Floats, m: sparse.csr_matrix) -> Floats:
+    """Resampled sums per stratum: (resamples x clusters) draws times (clusters x strata)."""
+    out: Floats = np.asarray((m.T @ draws.T).T, dtype=np.float64)
     return out
 
 
@@ -142,8 +153,13 @@ def standardised_gap(
     resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    paired: bool = False,
 ) -> Gap:
-    """The naive and the like-for-like gap of ``rows`` (see the module docstring)."""
+    """The naive and the like-for-like gap of ``rows`` (see the module docstring).
+
+    ``paired``: the same clusters appear in both groups (an agent's conversations with the AI
+    and without it), so each resample draws agents once for both groups.
+    """
     if not 0 < level < 1:
         raise ValueError("level must be between 0 and 1")
     if resamples < 100:
@@ -151,28 +167,34 @@ def standardised_gap(
     if not rows.focus.any() or rows.focus.all():
         raise ValueError("both groups need rows")
     n_strata = int(rows.stratum.max()) + 1
-    groups: list[tuple[Floats, Floats, int]] = []
+    groups: list[tuple[sparse.csr_matrix, sparse.csr_matrix, int]] = []
+    _, shared = np.unique(rows.cluster, return_inverse=True)
+    n_shared = int(shared.max()) + 1
     for side in (True, False):
         mask = rows.focus == side
-        _, codes = np.unique(rows.cluster[mask], return_inverse=True)
-        codes = codes.astype(np.int64)
-        k = int(codes.max()) + 1
+        if paired:
+            codes, k = shared[mask].astype(np.int64), n_shared
+        else:
+            _, own = np.unique(rows.cluster[mask], return_inverse=True)
+            codes = own.astype(np.int64)
+            k = int(codes.max()) + 1
         num = _matrix(codes, rows.stratum[mask], rows.num[mask], k, n_strata)
         den = _matrix(codes, rows.stratum[mask], rows.den[mask], k, n_strata)
         groups.append((num, den, k))
     (fn, fd, kf), (on, od, ko) = groups
-    naive, adjusted, focus, other, other_std = _gaps(
-        fn.sum(0, keepdims=True), fd.sum(0, keepdims=True),
-        on.sum(0, keepdims=True), od.sum(0, keepdims=True), standard,
-    )  # fmt: skip
-    both = (fd.sum(0) > 0) & (od.sum(0) > 0)
-    weight = fd.sum(0) if standard == "focus" else od.sum(0)
+    t_fn, t_fd, t_on, t_od = (np.asarray(m.sum(axis=0), dtype=np.float64) for m in (fn, fd, on, od))
+    naive, adjusted, focus, other, other_std = _gaps(t_fn, t_fd, t_on, t_od, standard)
+    f_den, o_den = t_fd[0], t_od[0]
+    both = (f_den > 0) & (o_den > 0)
+    weight = f_den if standard == "focus" else o_den
     coverage = float(weight[both].sum() / weight.sum()) if weight.sum() > 0 else 0.0
 
     rng = np.random.default_rng(seed)
-    draws_f = rng.multinomial(kf, np.full(kf, 1 / kf), size=resamples).astype(np.float64)
-    draws_o = rng.multinomial(ko, np.full(ko, 1 / ko), size=resamples).astype(np.float64)
-    b_naive, b_adj, *_ = _gaps(draws_f @ fn, draws_f @ fd, draws_o @ on, draws_o @ od, standard)
+    draws_f = _counts(rng, kf, resamples)
+    draws_o = draws_f if paired else _counts(rng, ko, resamples)
+    b_naive, b_adj, *_ = _gaps(
+        _draw(draws_f, fn), _draw(draws_f, fd), _draw(draws_o, on), _draw(draws_o, od), standard
+    )
     alpha = (1 - level) / 2
     ok_n, ok_a = b_naive[np.isfinite(b_naive)], b_adj[np.isfinite(b_adj)]
     n_lo, n_hi = np.quantile(ok_n, [alpha, 1 - alpha]) if len(ok_n) else (np.nan, np.nan)
@@ -189,24 +211,39 @@ def standardised_gap(
         other_standardised=float(other_std[0]),
         coverage=coverage,
         strata=int(both.sum()),
-        focus_clusters=kf,
-        other_clusters=ko,
+        focus_clusters=int(np.count_nonzero(np.asarray(fd.sum(axis=1)))),
+        other_clusters=int(np.count_nonzero(np.asarray(od.sum(axis=1)))),
         level=level,
         resamples=len(ok_a),
     )
 
 
 def codes(*columns: npt.ArrayLike) -> tuple[Ints, list[tuple[object, ...]]]:
-    """One int code per distinct combination of the columns, and the combinations."""
-    arrays = [np.asarray(c, dtype=object) for c in columns]
-    if not arrays:
+    """One int code per distinct combination of the columns (numbered in order of first
+    appearance), and the combinations."""
+    if not columns:
         raise ValueError("give at least one column")
-    keys = list(zip(*arrays, strict=True))
-    index: dict[tuple[object, ...], int] = {}
-    out = np.empty(len(keys), dtype=np.int64)
-    for i, key in enumerate(keys):
-        out[i] = index.setdefault(key, len(index))
-    return out, list(index)
+    arrays = [np.asarray(c, dtype=object) for c in columns]
+    combined = np.zeros(len(arrays[0]), dtype=np.int64)
+    for a in arrays:
+        encoded = pa.array(a, from_pandas=True).dictionary_encode()
+        index = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64) + 1
+        combined = combined * (len(encoded.dictionary) + 1) + index
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    # Renumber by first appearance, so codes do not depend on how values sort.
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    out: Ints = rank[inverse].astype(np.int64)
+    keys = [tuple(a[i] for a in arrays) for i in np.sort(first)]
+    return out, keys
+
+
+def _counts(rng: np.random.Generator, k: int, resamples: int) -> Floats:
+    """How often each of ``k`` clusters is drawn, per resample (draws with replacement)."""
+    picks = rng.integers(0, k, size=(resamples, k)) + (np.arange(resamples) * k)[:, None]
+    out: Floats = np.bincount(picks.ravel(), minlength=resamples * k).astype(np.float64)
+    return out.reshape(resamples, k)
 
 
 def selection_sentence(

@@ -20,7 +20,7 @@ Engines without derived tables read the same SELECT over the raw rows of the ran
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from daytwo.store.events import EventStore
@@ -158,6 +158,8 @@ def _feature_days_table() -> DerivedTable:
     return DerivedTable(FEATURE_DAYS, columns, _feature_days_select(REFRESH_DAYS))
 
 
+# A range that holds any deployment's whole history.
+EVER = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 TABLES = (register(_agent_days_table()), register(_feature_days_table()))
 _RAW = {AGENT_DAYS: _agent_days_select, FEATURE_DAYS: _feature_days_select}
 _RAW_DAYS = (

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from daytwo.adoption.calc import (
     AgentDays,
@@ -54,38 +55,39 @@ class Roster:
         return {r: i for i, r in enumerate(self.refs)}
 
 
-def roster(table: pa.Table, since: date | None = None) -> Roster:
-    """Agents of an :func:`~daytwo.adoption.usage.agent_table`, their latest segments, and
-    their totals on days from ``since``."""
-    rows = table.to_pydict()
-    refs = sorted({r for r in rows["agent_ref"] if r is not None})
-    index = {r: i for i, r in enumerate(refs)}
-    latest: dict[int, tuple[date, str | None, str | None, str | None, str | None]] = {}
+def _days(values: pa.ChunkedArray | pa.Array, first: date) -> np.ndarray:
+    """Day indices (0 = ``first``) of a date column."""
+    out: np.ndarray = np.asarray(pc.days_between(pa.scalar(first), values), dtype=np.int64)
+    return out
+
+
+def _num(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(pc.cast(values, pa.float64()), 0.0), dtype=np.float64)
+
+
+def roster(agent_days: pa.Table, since: date) -> Roster:
+    """The agents of per-agent-day rows (``agent_ref``, ``day``, ``site``, ``team``,
+    ``tenure``, ``cohort`` and the counts), their latest day's segments, and their totals on
+    days from ``since``."""
+    t = agent_days.filter(pc.is_valid(agent_days["agent_ref"]))
+    t = t.sort_by([("agent_ref", "ascending"), ("day", "ascending")])
+    refs = [str(r) for r in pc.unique(t["agent_ref"]).to_pylist()]
+    idx = np.asarray(pc.index_in(t["agent_ref"], pa.array(refs, type=pa.string())))
     n = len(refs)
-    totals = {k: np.zeros(n) for k in ("conversations", "used", "shown", "ai_used", "ai_known")}
-    for k, ref in enumerate(rows["agent_ref"]):
-        if ref is None:
-            continue
-        i, day = index[ref], rows["day"][k]
-        if i not in latest or day >= latest[i][0]:
-            latest[i] = (
-                day,
-                rows["site"][k],
-                rows["team"][k],
-                rows["tenure"][k],
-                rows["cohort"][k],
-            )
-        if since is None or day >= since:
-            for col, arr in totals.items():
-                arr[i] += float(rows[col][k] or 0)
+    last = np.flatnonzero(np.append(idx[1:] != idx[:-1], True)) if len(idx) else idx
+    recent = _days(t["day"], since) >= 0
+
+    def latest(col: str) -> list[str | None]:
+        return [None if v is None else str(v) for v in t[col].take(pa.array(last)).to_pylist()]
+
+    def total(col: str) -> np.ndarray:
+        out: np.ndarray = np.bincount(idx[recent], weights=_num(t[col])[recent], minlength=n)
+        return out
+
     return Roster(
-        refs,
-        [latest[i][1] for i in range(n)],
-        [latest[i][2] for i in range(n)],
-        [latest[i][3] for i in range(n)],
-        [latest[i][4] for i in range(n)],
-        **totals,
-    )
+        refs, latest("site"), latest("team"), latest("tenure"), latest("cohort"),
+        *(total(c) for c in ("conversations", "used", "shown", "ai_used", "ai_known")),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,32 +183,53 @@ def who_stopped(
     *,
     group_keys: tuple[str, ...] = GROUP_KEYS,
 ) -> WhoStopped:
-    """Test every agent of ``deployment`` for the window of ``current_days`` ending at
-    ``as_of`` (and the window before it) against their own baseline, per feature."""
+    """:func:`who_stopped_from` the rollups of ``deployment`` up to ``as_of``."""
     params = params or StopParams()
     end_day = as_of.date() if as_of.time() == time() else as_of.date() + timedelta(days=1)
-    end = datetime.combine(end_day, time(), tzinfo=as_of.tzinfo)
-    span = params.baseline_days + 2 * params.current_days
-    first = end_day - timedelta(days=span)
-    start = datetime.combine(first, time(), tzinfo=as_of.tzinfo)
+    first = end_day - timedelta(days=params.baseline_days + 2 * params.current_days)
+    start, end = (datetime.combine(d, time(), tzinfo=UTC) for d in (first, end_day))
+    return who_stopped_from(
+        agent_table(events, deployment, start, end),
+        feature_table(events, deployment, start, end),
+        deployment,
+        end_day,
+        params,
+        group_keys=group_keys,
+    )
+
+
+def who_stopped_from(
+    agent_days: pa.Table,
+    feature_days: pa.Table,
+    deployment: str,
+    end_day: date,
+    params: StopParams,
+    *,
+    group_keys: tuple[str, ...] = GROUP_KEYS,
+) -> WhoStopped:
+    """Test every agent for the ``current_days`` before ``end_day`` (and the window before
+    it) against their own baseline, per feature; then the groups whose share rose.
+
+    ``agent_days``: per agent and day, where they sit and their counts (see :func:`roster`);
+    ``feature_days``: per agent, day and feature, ``shown`` and ``used``.
+    """
+    first = end_day - timedelta(days=params.baseline_days + 2 * params.current_days)
     current_start = end_day - timedelta(days=params.current_days)
-    ro = roster(agent_table(events, deployment, start, end), since=current_start)
-    index = ro.index()
-    ft = feature_table(events, deployment, start, end).to_pydict()
-    features = sorted({f for f in ft["feature"] if f is not None})
+    ro = roster(agent_days, current_start)
+    refs = pa.array(ro.refs, type=pa.string())
+    agent = np.asarray(pc.fill_null(pc.index_in(feature_days["agent_ref"], refs), -1))
+    day = _days(feature_days["day"], first)
+    shown, used = _num(feature_days["shown"]), _num(feature_days["used"])
+    names = feature_days["feature"]
+    features = sorted(str(f) for f in pc.unique(names).to_pylist() if f is not None)
     now: dict[str, AgentTests] = {}
     before: dict[str, AgentTests] = {}
     offset = params.baseline_days + params.current_days
     for feature in features:
-        keep = [
-            k for k, f in enumerate(ft["feature"]) if f == feature and ft["agent_ref"][k] in index
-        ]
+        keep = np.asarray(pc.fill_null(pc.equal(names, feature), False), dtype=bool)
+        keep &= (agent >= 0) & (day >= 0)
         data = AgentDays.of(
-            [index[ft["agent_ref"][k]] for k in keep],
-            [(ft["day"][k] - first).days for k in keep],
-            [float(ft["shown"][k] or 0) for k in keep],
-            [min(float(ft["used"][k] or 0), float(ft["shown"][k] or 0)) for k in keep],
-            len(ro.refs),
+            agent[keep], day[keep], shown[keep], np.minimum(used[keep], shown[keep]), len(ro.refs)
         )
         now[feature] = agent_tests(data, offset, params)
         before[feature] = agent_tests(data, offset - params.current_days, params)
