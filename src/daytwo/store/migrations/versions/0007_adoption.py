@@ -62,13 +62,9 @@ def upgrade() -> None:
             batch_op.f("ix_adoption_cohorts_deployment"), ["deployment"], unique=False
         )
     with op.batch_alter_table("changes", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("segments", sa.JSON(), nullable=False, server_default="{}"))
         batch_op.add_column(
-            sa.Column("segments", sa.JSON(), nullable=False, server_default="{}")
-        )
-        batch_op.add_column(
-            sa.Column(
-                "control_segments", sa.JSON(), nullable=False, server_default="{}"
-            )
+            sa.Column("control_segments", sa.JSON(), nullable=False, server_default="{}")
         )
 
 
