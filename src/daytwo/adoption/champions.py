@@ -113,6 +113,14 @@ def add_champion(
         return _public(row)
 
 
+def get_champion(ledger: Ledger, champion_id: int) -> ChampionPublic:
+    with ledger.session() as session:
+        row = session.get(Champion, champion_id)
+        if row is None:
+            raise NotFoundError(f"No champion {champion_id}.")
+        return _public(row)
+
+
 def end_champion(ledger: Ledger, champion_id: int, ended_at: datetime) -> ChampionPublic:
     with ledger.session() as session:
         row = session.get(Champion, champion_id)

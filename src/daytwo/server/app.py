@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from daytwo import __version__
+from daytwo.adoption.api import router as adoption_router
 from daytwo.backlog.api import items_router, owners_router, rules_router
 from daytwo.backlog.changes_api import router as changes_router
 from daytwo.backlog.feedback_api import router as feedback_router
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(rules_router)
     app.include_router(changes_router)
     app.include_router(feedback_router)
+    app.include_router(adoption_router)
     app.include_router(findings_router)
     app.include_router(analyze_router)
     app.include_router(findings_views)
