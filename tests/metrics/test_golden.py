@@ -530,6 +530,57 @@ CASES: list[Case] = [
         ],
         [rate(1, 3)],
     ),
+    Case(
+        "using_agents",
+        "distinct agents who accepted or edited one",
+        [
+            rec("a", agent_ref="a1", assist_events=[*shown(), {"action": "accepted"}]),
+            rec("b", agent_ref="a1", assist_events=[*shown(), {"action": "edited"}]),
+            rec("c", agent_ref="a2", assist_events=[*shown(), {"action": "dismissed"}]),
+            rec("d", agent_ref="a3", assist_events=[*shown(), {"action": "edited"}]),
+            rec("e", assist_events=[*shown(), {"action": "accepted"}]),  # no agent
+        ],
+        [total(2.0)],
+    ),
+    Case(
+        "suggestion_dismissal_rate",
+        "dismissed over shown",
+        [
+            rec("a", assist_events=[*shown(3), {"action": "dismissed"}, {"action": "accepted"}]),
+            rec("b", assist_events=[*shown(), {"action": "dismissed"}]),
+        ],
+        [rate(2, 4)],
+    ),
+    Case(
+        "suggestion_edit_rate",
+        "edited over used",
+        [
+            rec("a", assist_events=[*shown(3), {"action": "edited"}, {"action": "accepted"}]),
+            rec("b", assist_events=[*shown(2), {"action": "accepted"}, {"action": "accepted"}]),
+        ],
+        [rate(1, 4)],
+    ),
+    Case(
+        "ai_handle_time",
+        "agent conversations with the AI used",
+        [
+            rec("a", agent_ref="a1", ai_used=True, handle_time_s=100),
+            rec("b", agent_ref="a1", ai_used=True, handle_time_s=200),
+            rec("c", agent_ref="a1", ai_used=False, handle_time_s=900),
+            rec("d", ai_used=True, handle_time_s=900),  # no agent: the bot's
+        ],
+        [mean(150.0, 2, half=Z * 50)],  # sd = 50√2; half = z·50√2/√2
+    ),
+    Case(
+        "legacy_handle_time",
+        "agent conversations without the AI",
+        [
+            rec("a", agent_ref="a1", ai_used=False, handle_time_s=300),
+            rec("b", agent_ref="a2", ai_used=False, handle_time_s=500),
+            rec("c", agent_ref="a1", ai_used=True, handle_time_s=10),
+        ],
+        [mean(400.0, 2, half=Z * 100)],
+    ),
     # -- business ----------------------------------------------------------------------------
     Case(
         "average_handle_time",
@@ -952,6 +1003,11 @@ SAMPLE_TOTALS: dict[str, tuple[float | None, int | None]] = {
     "ai_usage_rate": (3 / 4, 4),
     "suggestion_acceptance_rate": (2 / 3, 3),
     "feature_utilisation": (2 / 3, 3),
+    "using_agents": (1.0, None),  # a2 used one (i4, i5); a1 was never shown one
+    "suggestion_dismissal_rate": (1 / 3, 3),
+    "suggestion_edit_rate": (1 / 2, 2),
+    "ai_handle_time": (300.0, 1),  # i2: a1 with the AI
+    "legacy_handle_time": (200.0, 1),  # i4; i5 does not say whether the AI was used
     "average_handle_time": (690 / 5, 5),
     "cost_per_interaction": (2.15 / 3, 3),
     "ai_cost": (0.001, None),

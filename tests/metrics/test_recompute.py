@@ -296,6 +296,10 @@ def _nps(cs: list[Conv]) -> Value:
     return _score(100.0 * (promoters - detractors), len(answers))
 
 
+def _used(c: Conv) -> int:
+    return c.assist("accepted") + c.assist("edited")
+
+
 def _known(cs: list[Conv]) -> int:
     return sum(c["outcome"] is not None for c in cs)
 
@@ -344,6 +348,30 @@ DEFINITIONS: dict[str, Callable[[list[Conv]], Value]] = {
     "feature_utilisation": lambda cs: _rate(
         sum(bool(c["agent_ref"]) and c.assist("shown") > 0 for c in cs),
         sum(bool(c["agent_ref"]) for c in cs),
+    ),
+    "using_agents": lambda cs: _total(
+        float(len({c["agent_ref"] for c in cs if c["agent_ref"] and _used(c) > 0}))
+    ),
+    "suggestion_dismissal_rate": lambda cs: _rate(
+        sum(min(c.assist("dismissed"), c.assist("shown")) for c in cs),
+        sum(c.assist("shown") for c in cs),
+    ),
+    "suggestion_edit_rate": lambda cs: _rate(
+        sum(c.assist("edited") for c in cs), sum(_used(c) for c in cs)
+    ),
+    "ai_handle_time": lambda cs: _mean(
+        [
+            c["handle_time_s"]
+            for c in cs
+            if c["ai_used"] is True and c["agent_ref"] and c["handle_time_s"] is not None
+        ]
+    ),
+    "legacy_handle_time": lambda cs: _mean(
+        [
+            c["handle_time_s"]
+            for c in cs
+            if c["ai_used"] is False and c["agent_ref"] and c["handle_time_s"] is not None
+        ]
     ),
     "average_handle_time": lambda cs: _mean(
         [c["handle_time_s"] for c in cs if c["handle_time_s"] is not None]

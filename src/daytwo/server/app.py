@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from daytwo import __version__
 from daytwo.adoption.api import router as adoption_router
+from daytwo.adoption.views import router as adoption_views
 from daytwo.backlog.api import items_router, owners_router, rules_router
 from daytwo.backlog.changes_api import router as changes_router
 from daytwo.backlog.feedback_api import router as feedback_router
@@ -128,5 +129,6 @@ def create_app(
     app.include_router(gaps_views)
     app.include_router(conversations_views)
     app.include_router(backlog_views)
+    app.include_router(adoption_views)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
