@@ -86,10 +86,10 @@ def test_codes_and_the_sentence() -> None:
     assert keys == [("a", 1), ("b", 1)]
     g = standardised_gap(_rows(), resamples=200, seed=3)
     text = selection_sentence(
-        g, "acceptance", lambda v: f"{v * 100:+.1f} points", "pilot", "rollout"
+        g, "Acceptance", lambda v: f"{v * 100:+.1f} points", "pilot", "rollout"
     )
     assert text.startswith(
-        "The pilot acceptance is +51.0 points on the rollout's; like for like it is +19.0 points ("
+        "Acceptance: the pilot is +51.0 points against the rollout; like for like +19.0 points ("
     )
     assert text.endswith("about 63% of the naive gap is who was in each group.")
 

@@ -119,7 +119,7 @@ def _gap_row(
         strata=gap.strata,
         focus_agents=gap.focus_clusters,
         other_agents=gap.other_clusters,
-        sentence=selection_sentence(gap, name.lower(), FORMATS[unit], focus, other),
+        sentence=selection_sentence(gap, name, FORMATS[unit], focus, other),
     )
 
 

@@ -251,22 +251,21 @@ def selection_sentence(
 ) -> str:
     """One sentence on how much of the naive gap is who was in each group.
 
-    ``fmt`` formats a difference of the KPI in its unit (``+6.1 points``, ``-38 s``).
+    ``fmt`` formats a difference of the KPI in its unit (``+6.1 points``, ``-38 s``). Where
+    the naive gap's own interval holds zero there is no gap to split, and the sentence says so.
     """
     share = gap.selection_share
-    naive, adjusted = fmt(gap.naive), fmt(gap.adjusted)
-    interval = f"{fmt(gap.lo)} to {fmt(gap.hi)}"
     head = (
-        f"The {focus} {kpi} is {naive} on the {other}'s; like for like it is {adjusted} "
-        f"({interval})"
+        f"{kpi}: the {focus} is {fmt(gap.naive)} against the {other}; like for like "
+        f"{fmt(gap.adjusted)} ({fmt(gap.lo)} to {fmt(gap.hi)})"
     )
-    if share is None:
-        return head + "."
+    cover = "" if gap.coverage >= 0.995 else f" ({gap.coverage:.0%} of the {focus} compared)"
+    if share is None or gap.naive_lo <= 0 <= gap.naive_hi:
+        return f"{head}: the naive gap is within what chance gives{cover}."
     if share >= 0.995:
         tail = "all of the naive gap is who was in each group"
     elif share <= -0.005:
-        tail = "who was in each group hides part of the gap: like for like it is larger"
+        tail = "who was in each group hid part of the gap: like for like it is larger"
     else:
         tail = f"about {round(share * 100)}% of the naive gap is who was in each group"
-    cover = "" if gap.coverage >= 0.995 else f" ({gap.coverage:.0%} of the {focus} compared)"
     return f"{head}: {tail}{cover}."
