@@ -56,6 +56,7 @@ def test_a_site_that_stopped_is_one_finding_in_one_sentence() -> None:
     assert porto.scope.metric == "suggestion_acceptance_rate"
     assert porto.details["agents_flagged"] == 8
     assert porto.details["agents_stopped"] == 8
+    assert "p0" not in str(porto.details)  # agents are counted, never named, in a finding
     assert porto.first_seen == D0 + timedelta(days=38)  # the onset: the best split
     assert ("site", "leeds") not in by_scope
     # The team is Porto's own problem (nested), and the whole deployment's fall is Porto's.
