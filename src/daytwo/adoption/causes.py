@@ -82,11 +82,25 @@ def _fit(c: Change, segment: dict[str, str] | None) -> str:
 
 def suspects(ledger: Ledger, finding: FindingPublic, limit: int = 3) -> list[Suspect]:
     """The recorded changes that fit ``finding``'s onset and scope, best first."""
-    onset = _aware(finding.first_seen)
+    return rank_suspects(
+        ledger, finding.scope.deployment, finding.scope.segment, finding.first_seen, limit
+    )
+
+
+def rank_suspects(
+    ledger: Ledger,
+    deployment: str,
+    segment: dict[str, str] | None,
+    first_seen: datetime,
+    limit: int = 3,
+) -> list[Suspect]:
+    """The recorded changes of ``deployment`` that fit a problem in ``segment`` (None: the
+    whole deployment) that began at ``first_seen``, best first."""
+    onset = _aware(first_seen)
     with ledger.session() as session:
         rows = session.scalars(
             select(Change).where(
-                Change.deployment == finding.scope.deployment,
+                Change.deployment == deployment,
                 Change.shipped_at >= onset - LOOK_BACK,
                 Change.shipped_at <= onset + timedelta(days=1),
             )
@@ -94,12 +108,12 @@ def suspects(ledger: Ledger, finding: FindingPublic, limit: int = 3) -> list[Sus
         found = []
         for c in rows:
             shipped = _aware(c.shipped_at)
-            fit = _fit(c, finding.scope.segment)
+            fit = _fit(c, segment)
             measured = None
             if c.metric == ACCEPTANCE and c.impact and c.impact.get("estimate") is not None:
                 measured = float(c.impact["estimate"])
             days = (onset - shipped).total_seconds() / 86_400
-            where = finding.scope.segment
+            where = segment
             label = f"{next(iter(where.items()))[0]} {next(iter(where.values()))}" if where else ""
             reason = (
                 f"{c.kind} change to {_scope(c)} on {shipped:%d %b}"

@@ -207,9 +207,12 @@ def agents(ledger: Ledger, events: EventStore, deployment: str, period: Period) 
     return who_stopped(events, deployment, period.end).agents(marked)
 
 
-def load(events: EventStore, deployment: str, start: datetime, end: datetime) -> AnalysisData:
-    """The adoption detectors' input for ``deployment`` over ``[start, end)``: interactions
-    with their facts, assist events, and the agents' and customers' messages."""
+def load(
+    events: EventStore, deployment: str, start: datetime, end: datetime, current_days: int = 7
+) -> AnalysisData:
+    """The adoption detectors' input for ``deployment`` over ``[start, end)``, judged over its
+    last ``current_days``: interactions with their facts, assist events, and the agents'
+    messages."""
     columns = ", ".join(f.name for f in STORED_INTERACTIONS if f.name != "attributes")
     inter = events.query(
         f"SELECT {columns} FROM interactions WHERE deployment = ? AND started_at >= ? "
@@ -230,7 +233,8 @@ def load(events: EventStore, deployment: str, start: datetime, end: datetime) ->
         f"AND {within}",
         [deployment, deployment, start, end],
     ).cast(ASSIST_EVENTS)
-    window = Window(start - timedelta(days=1), start, start, end)
+    current = max(start, end - timedelta(days=current_days))
+    window = Window(start - timedelta(days=1), start, current, end)
     empty = pa.table({"interaction_id": pa.array([], pa.string())})
     info = DeploymentInfo(deployment, "agent_assist")
     return AnalysisData(info, window, with_segment_columns(inter), turns, empty, assist)
@@ -241,5 +245,5 @@ def workaround_agents(
 ) -> dict[str, list[str]]:
     """Per workaround signal, the agents it flags over the ``days`` before ``end`` (analysts
     and owners only)."""
-    data = load(events, deployment, end - timedelta(days=days), end)
+    data = load(events, deployment, end - timedelta(days=days), end, current_days=days)
     return {s.signal: s.flagged for s in signals_of(data, WorkaroundParams())}
