@@ -91,7 +91,7 @@ def test_the_pilot_compared_like_for_like_covers_the_truth(demo: Demo) -> None:
     assert k.naive is not None
     assert k.adjusted is not None
     assert k.naive > k.adjusted  # the volunteers' tenure is part of the naive gap
-    assert c.window == "each agent's first 14 days with the tool"
+    assert c.window == "each cohort's first 14 days with the tool"
 
 
 def test_the_tool_helps_new_agents_most_like_for_like(demo: Demo) -> None:

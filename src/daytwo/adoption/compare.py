@@ -3,7 +3,7 @@
 **Pilot vs rollout.** Per KPI, the naive gap (pilot minus rollout) and the like-for-like gap
 after standardising for who was in each cohort: tenure band × site × journey, with the pilot's
 mix as the standard, and an agent bootstrap interval. The default basis is *the same age*:
-each agent's first ``days`` days with the tool (``days`` defaults to the pilot's length), so
+each cohort's first ``days`` days with the tool (``days`` defaults to the pilot's length), so
 the comparison also answers "is the rollout doing as well as the pilot did at the same age?".
 The ``calendar`` basis compares the pilot's first days with the rollout in the period asked
 for, as people usually (and unfairly) do.
@@ -183,14 +183,17 @@ def pilot_vs_rollout(
     refs = table["agent_ref"]
     in_pilot = _member(refs, pilot.agents)
     in_rollout = _member(refs, rollout.agents)
-    known = sorted(first)
-    index = np.asarray(pc.fill_null(pc.index_in(refs, pa.array(known)), -1))
-    first_day = np.array([(first[a] - EPOCH).days for a in known] + [0], dtype=np.int64)
+    # A cohort's age: days since the tool went live for it (its first agent's first offer),
+    # the same clock for every agent of the cohort, however late they first took a call.
     day = np.asarray(pc.days_between(pa.scalar(EPOCH), table["day"]), dtype=np.int64)
-    age = np.where(index >= 0, day - first_day[index], -1)
+    age = np.full(len(day), -1, dtype=np.int64)
+    for cohort, member in ((pilot, in_pilot), (rollout, in_rollout)):
+        offered = [first[a] for a in cohort.agents if a in first]
+        if offered:
+            age = np.where(member, day - (min(offered) - EPOCH).days, age)
     if basis == "same_age":
         keep = (in_pilot | in_rollout) & (age >= 0) & (age < length)
-        window = f"each agent's first {length} days with the tool"
+        window = f"each cohort's first {length} days with the tool"
     else:
         if period is None:
             raise ValueError("the calendar basis needs a period")
