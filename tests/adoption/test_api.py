@@ -111,28 +111,20 @@ def test_groups_under_five_agents_are_hidden_from_viewers(app_client: TestClient
 def test_bad_input_is_a_clear_error_and_stores_nothing(app_client: TestClient) -> None:
     owner = _session(app_client, "otto", Role.owner)
     before = app_client.get(f"/api/v1/adoption/{ASSIST}/cohorts", headers=owner).json()
-    r = app_client.post(
-        f"/api/v1/adoption/{ASSIST}/cohorts",
-        json={"deployment": ASSIST, "name": "nobody", "role": "pilot", "segment": "cohort=x"},
-        headers=owner,
-    )
-    assert r.status_code == 400
-    assert "matches no agent" in r.json()["error"]["message"]
-    r = app_client.post(
-        f"/api/v1/adoption/{ASSIST}/cohorts",
-        json={"deployment": ASSIST, "name": "both", "role": "rollout", "segment": "cohort=pilot"},
-        headers=owner,
-    )
-    assert r.status_code == 400
-    assert "overlaps cohort" in r.json()["error"]["message"]
-    r = app_client.post(
-        f"/api/v1/adoption/{ASSIST}/champions",
-        json={"deployment": ASSIST, "agent_ref": "not-an-agent",
-              "started_at": "2026-10-01T00:00:00Z"},
-        headers=owner,
-    )  # fmt: skip
-    assert r.status_code == 400
-    assert "not an agent of" in r.json()["error"]["message"]
+    refused = [
+        ("cohorts", {"name": "nobody", "role": "pilot", "segment": "cohort=x"},
+         "matches no agent"),
+        ("cohorts", {"name": "both", "role": "rollout", "segment": "cohort=pilot"},
+         "overlaps cohort"),
+        ("champions", {"agent_ref": "not-an-agent", "started_at": "2026-10-01T00:00:00Z"},
+         "not an agent of"),
+    ]  # fmt: skip
+    for path, body, message in refused:
+        r = app_client.post(
+            f"/api/v1/adoption/{ASSIST}/{path}", json={"deployment": ASSIST, **body}, headers=owner
+        )
+        assert r.status_code == 400, path
+        assert message in r.json()["error"]["message"]
     assert app_client.get(f"/api/v1/adoption/{ASSIST}/cohorts", headers=owner).json() == before
     r = app_client.get(f"/adoption?deployment={ASSIST}&start=2026-10-20&end=2026-10-01",
                        headers=owner)  # fmt: skip

@@ -4,6 +4,7 @@ input refused with nothing stored."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -120,33 +121,17 @@ def test_who_stopped_at_the_decay_site(demo: Demo) -> None:
 
 def test_bad_cohorts_and_champions_store_nothing(demo: Demo) -> None:
     before = cohorts.list_cohorts(demo.ledger, ASSIST)
-    with pytest.raises(InputError, match="matches no agent"):
-        cohorts.create_cohort(
-            demo.ledger, demo.events,
-            CohortCreate(deployment=ASSIST, name="ghosts", role="pilot", segment="cohort=nobody"),
-            actor="t",
-        )  # fmt: skip
-    with pytest.raises(InputError, match="overlaps cohort 'pilot'"):
-        cohorts.create_cohort(
-            demo.ledger, demo.events,
-            CohortCreate(
-                deployment=ASSIST, name="early", role="pilot",
-                agents=demo.manifest["adoption"]["pilot"]["agents"][:3],
-            ),
-            actor="t",
-        )  # fmt: skip
-    with pytest.raises(InputError, match="are not agents of"):
-        cohorts.create_cohort(
-            demo.ledger, demo.events,
-            CohortCreate(deployment=ASSIST, name="x", role="pilot", agents=["a-9999"]),
-            actor="t",
-        )  # fmt: skip
-    with pytest.raises(ConflictError, match="already has a cohort"):
-        cohorts.create_cohort(
-            demo.ledger, demo.events,
-            CohortCreate(deployment=ASSIST, name="pilot", role="pilot", agents=["a-0001"]),
-            actor="t",
-        )  # fmt: skip
+    pilot = demo.manifest["adoption"]["pilot"]["agents"]
+    refused: list[tuple[dict[str, Any], type[Exception], str]] = [
+        ({"name": "ghosts", "segment": "cohort=nobody"}, InputError, "matches no agent"),
+        ({"name": "early", "agents": pilot[:3]}, InputError, "overlaps cohort 'pilot'"),
+        ({"name": "x", "agents": ["a-9999"]}, InputError, "are not agents of"),
+        ({"name": "pilot", "agents": ["a-0001"]}, ConflictError, "already has a cohort"),
+    ]
+    for fields, error, message in refused:
+        spec = CohortCreate.model_validate({"deployment": ASSIST, "role": "pilot", **fields})
+        with pytest.raises(error, match=message):
+            cohorts.create_cohort(demo.ledger, demo.events, spec, actor="t")
     with pytest.raises(ValidationError, match="one way"):
         CohortCreate(deployment=ASSIST, name="y", role="pilot", segment="a=b", agents=["a"])
     assert cohorts.list_cohorts(demo.ledger, ASSIST) == before

@@ -24,10 +24,9 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from daytwo.adoption.cohorts import agents_of
-from daytwo.adoption.models import Champion
+from daytwo.adoption.models import Champion, insert
 from daytwo.adoption.rollup import AGENT_DAYS, source
 from daytwo.adoption.schemas import (
     CandidateRow,
@@ -40,7 +39,7 @@ from daytwo.adoption.schemas import (
 from daytwo.adoption.stopped import newest_band
 from daytwo.backlog.impact_calc import Window, did
 from daytwo.deployments.service import get_deployment
-from daytwo.errors import ConflictError, InputError, NotFoundError
+from daytwo.errors import InputError, NotFoundError
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -102,14 +101,12 @@ def add_champion(
             recorded_by=actor,
             created_at=datetime.now(UTC),
         )
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:
-            raise ConflictError(
-                f"{spec.agent_ref!r} is already a champion of {spec.deployment!r} from "
-                f"{spec.started_at:%Y-%m-%d}."
-            ) from None
+        insert(
+            session,
+            row,
+            f"{spec.agent_ref!r} is already a champion of {spec.deployment!r} from "
+            f"{spec.started_at:%Y-%m-%d}.",
+        )
         return _public(row)
 
 

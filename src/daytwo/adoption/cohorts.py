@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from daytwo.adoption.models import Cohort
+from daytwo.adoption.models import Cohort, insert
 from daytwo.adoption.rollup import AGENT_DAYS, EVER, source
 from daytwo.adoption.schemas import CohortCreate, CohortPublic, CohortRole
 from daytwo.deployments.service import get_deployment
@@ -190,13 +189,7 @@ def create_cohort(
             recorded_by=actor,
             created_at=datetime.now(UTC),
         )
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:
-            raise ConflictError(
-                f"{spec.deployment!r} already has a cohort {spec.name!r}."
-            ) from None
+        insert(session, row, f"{spec.deployment!r} already has a cohort {spec.name!r}.")
         return _public(row, len(agents))
 
 

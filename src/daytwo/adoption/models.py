@@ -9,9 +9,20 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Date, DateTime, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from daytwo.errors import ConflictError
 from daytwo.store.ledger.models import Base, _now
+
+
+def insert(session: Session, row: Base, taken: str) -> None:
+    """Add ``row``; a unique key it breaks is a :class:`ConflictError` saying ``taken``."""
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ConflictError(taken) from None
 
 
 class Champion(Base):

@@ -9,7 +9,7 @@ waiting for them.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import orjson
@@ -28,21 +28,13 @@ from daytwo.deployments.service import overview as deployments_overview
 from daytwo.errors import InputError
 from daytwo.server.access import Scope, granted, requires
 from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.web.scope import _date as _day
 from daytwo.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 READ = [requires(Scope.read)]
 AGENTS = [requires(Scope.agents)]
 SECTIONS = ("pilot", "legacy", "champions", "changes")
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        raise InputError(f"{name} must be a date like 2026-03-01, not {value!r}.") from None
 
 
 def _assist(request: Request, ledger: LedgerDep, events: EventsDep) -> list[DeploymentOverview]:

@@ -260,21 +260,27 @@ def _pool(
     return num, den
 
 
+def _others(session: Session, row: Change, start: datetime, end: datetime) -> list[Change]:
+    """The deployment's other changes shipped in ``[start, end)``."""
+    return list(
+        session.scalars(
+            select(Change).where(
+                Change.deployment == row.deployment,
+                Change.id != row.id,
+                Change.shipped_at >= start,
+                Change.shipped_at < end,
+            )
+        ).all()
+    )
+
+
 def _controls(
     session: Session, row: Change, all_journeys: set[str], start: datetime, end: datetime
 ) -> list[str]:
     if row.control_journeys:
         return list(row.control_journeys)
-    others = session.scalars(
-        select(Change).where(
-            Change.deployment == row.deployment,
-            Change.id != row.id,
-            Change.shipped_at >= start,
-            Change.shipped_at < end,
-        )
-    ).all()
     touched = set(row.journeys)
-    for other in others:
+    for other in _others(session, row, start, end):
         touched |= set(other.journeys) if other.journeys else all_journeys
     return sorted(all_journeys - touched)
 
@@ -286,16 +292,8 @@ def _segment_controls(
     every other value no other change scoped to ``key`` touched in the same windows."""
     if row.control_segments:
         return list(row.control_segments.get(key, []))
-    others = session.scalars(
-        select(Change).where(
-            Change.deployment == row.deployment,
-            Change.id != row.id,
-            Change.shipped_at >= start,
-            Change.shipped_at < end,
-        )
-    ).all()
     touched = set(row.segments.get(key, []))
-    for other in others:
+    for other in _others(session, row, start, end):
         touched |= set((other.segments or {}).get(key, []))
     return sorted(values - touched)
 

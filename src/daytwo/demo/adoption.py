@@ -63,30 +63,28 @@ def seed_adoption(settings: Settings, manifest: dict[str, Any]) -> None:
                     ),
                     actor="maria.s",
                 )  # fmt: skip
-            specs = []
             decay = next((p for p in manifest["problems"] if p["kind"] == "adoption_decay"), None)
-            if decay is not None and decay.get("cause"):
-                cause = decay["cause"]
-                specs.append(
-                    ChangeCreate(
-                        deployment=ASSIST, kind="config", author="ai-platform",
-                        title=cause["change"],
-                        rationale="Consolidating the suggestion service's regions.",
-                        shipped_at=_at(cause["shipped_at"]), segments=cause["segments"],
-                        metric=ACCEPTANCE,
-                    )
-                )  # fmt: skip
+            cause = decay.get("cause") if decay else None
             training = truth.get("training")
-            if training:
-                specs.append(
-                    ChangeCreate(
-                        deployment=ASSIST, kind="training", author="maria.s",
-                        title=training["title"],
-                        rationale="Refresher per call type, tied to how the team uses the tool.",
-                        shipped_at=_at(training["shipped_at"]), segments=training["segments"],
-                        metric=ACCEPTANCE,
-                    )
-                )  # fmt: skip
+            # (kind, author, title, rationale, when, segments) of the two changes in the story.
+            story = [
+                (c["kind"], "ai-platform", c["change"],
+                 "Consolidating the suggestion service's regions.", c["shipped_at"],
+                 c["segments"])
+                for c in [cause] if c
+            ] + [
+                (t["kind"], "maria.s", t["title"],
+                 "Refresher per call type, tied to how the team uses the tool.",
+                 t["shipped_at"], t["segments"])
+                for t in [training] if t
+            ]  # fmt: skip
+            specs = [
+                ChangeCreate(
+                    deployment=ASSIST, kind=kind, author=author, title=title, rationale=why,
+                    shipped_at=_at(when), segments=segments, metric=ACCEPTANCE,
+                )
+                for kind, author, title, why, when, segments in story
+            ]  # fmt: skip
             for spec in specs:
                 change = changes.record_change(ledger, events, spec, policy, actor=ACTOR)
                 changes.measure_impact(ledger, events, change.id, policy, actor=ACTOR)
