@@ -12,7 +12,7 @@ the Porto service move and the training, recorded and measured). Then, per seed:
   first day a finding about the decay site appears must be at most 7 days after the onset, and
   the recorded change that caused it must be among its suspect changes.
 - **retyping agents**: the ``adoption_workarounds`` detector's "dismissed, then retyped" agents
-  over the last 7 days of the history, against the manifest's retypers: precision and recall
+  over the last 14 days of the history, against the manifest's retypers: precision and recall
   at least 0.8.
 
 **Speed**: ``--per-day`` builds one large demo (26,400 interactions a day for 90 days is about

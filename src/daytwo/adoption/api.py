@@ -267,7 +267,7 @@ def end_champion(
     dependencies=AGENTS,
 )
 def workarounds(deployment: str, events: EventsDep, end: End = None) -> dict[str, list[str]]:
-    """Per signal (retyped, rewrite, legacy_path), the agents it counts over the last 7 days
+    """Per signal (retyped, rewrite, legacy_path), the agents it counts over the last 14 days
     (analyst and owner roles only)."""
     period = _period(events, deployment, None, end)
     return service.workaround_agents(events, deployment, period.end)

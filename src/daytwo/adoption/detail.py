@@ -60,7 +60,7 @@ class AgentDetail(BaseModel):
     agent: AgentRow
     days: list[DayPoint]
     features: list[FeatureUse]
-    signals: list[str]  # names of the workaround signals that count them (last 7 days)
+    signals: list[str]  # names of the workaround signals that count them (last 14 days)
     champion: ChampionPublic | None
     team_acceptance: float | None
     floor_acceptance: float | None

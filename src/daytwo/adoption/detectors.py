@@ -37,7 +37,7 @@ from daytwo.adoption.signals import (
 )
 from daytwo.adoption.stopped import WhoStopped, who_stopped_from
 from daytwo.detect.cells import segment_column
-from daytwo.detect.data import AnalysisData
+from daytwo.detect.data import AnalysisData, Window
 from daytwo.detect.findings import (
     Finding,
     FindingScope,
@@ -298,6 +298,7 @@ class WorkaroundParams:
 
     signals: SignalParams = field(default_factory=lambda: SignalParams(min_events=6))
     min_agents: int = 2
+    days: int = 14  # judged over the last days of the analysis (its turns must cover them)
     live_journey_share: float = 0.01  # a journey is live where this share saw a suggestion
 
 
@@ -321,7 +322,7 @@ def workaround_signals(data: AnalysisData, params: WorkaroundParams) -> list[Sig
     t, assist, w = data.interactions, data.assist_events, data.window
     if assist.num_rows == 0:
         return []
-    s = suggestions(t, assist, data.turns, w.current_start, w.current_end)
+    s = suggestions(t, assist, data.turns, _since(w, params), w.current_end)
     refs = sorted({str(a) for a in s.agent_ref if a is not None})
     out = []
     sp = params.signals
@@ -380,7 +381,7 @@ def _sites(t: pa.Table, refs: list[str], result: AgentSignal) -> dict[str, int]:
 def _legacy(data: AnalysisData, params: WorkaroundParams) -> SignalResult:
     t, w = data.interactions, data.window
     first = first_offer(t, data.assist_events)
-    cur = flag_array(pc.greater_equal(t["started_at"], pa.scalar(w.current_start)))
+    cur = flag_array(pc.greater_equal(t["started_at"], pa.scalar(_since(w, params))))
     cur &= flag_array(pc.less(t["started_at"], pa.scalar(w.current_end)))
     cur &= flag_array(pc.is_valid(t["agent_ref"])) & flag_array(pc.is_valid(t["ai_used"]))
     rows = t.filter(pa.array(cur))
@@ -416,7 +417,7 @@ _SENTENCES = {
 
 
 def detect_adoption_workarounds(data: AnalysisData, params: WorkaroundParams) -> list[Finding]:
-    """Agents who have the AI but work around it: one finding per signal, over the last 7 days.
+    """Agents who have the AI but work around it: one finding per signal, over the last 14 days.
 
     - **Dismissed, then retyped**: a suggested reply dismissed, and the agent's next message in
       the conversation is the suggestion in substance (character-trigram similarity of the
@@ -456,7 +457,7 @@ def detect_adoption_workarounds(data: AnalysisData, params: WorkaroundParams) ->
                 title=text,
                 scope=FindingScope(data.deployment.name),
                 severity=Severity.medium if n >= 5 else Severity.low,
-                first_seen=w.current_start,
+                first_seen=_since(w, params),
                 last_seen=w.current_end,
                 baseline=Measure(floor, int(r.events.sum())),
                 current=Measure(hits / events if events else None, int(events)),
@@ -472,15 +473,20 @@ def detect_adoption_workarounds(data: AnalysisData, params: WorkaroundParams) ->
                     "floor_share": round(floor, 4),
                     "by_site": s.sites,
                 },
-                impact=_impact(data, s.flagged),
+                impact=_impact(data, s.flagged, _since(w, params)),
             )
         )
     return out
 
 
-def _impact(data: AnalysisData, agents: list[str]) -> Impact:
+def _since(w: Window, params: WorkaroundParams) -> datetime:
+    """The start of the days the workaround signals judge."""
+    return w.current_end - timedelta(days=params.days)
+
+
+def _impact(data: AnalysisData, agents: list[str], since: datetime) -> Impact:
     t = data.interactions
-    w = data.window
     rows = flag_array(pc.is_in(t["agent_ref"], pa.array(agents, type=pa.string())))
-    rows &= flag_array(pc.greater_equal(t["started_at"], pa.scalar(w.current_start)))
-    return weekly_impact(t.filter(pa.array(rows)), w.current_days)
+    rows &= flag_array(pc.greater_equal(t["started_at"], pa.scalar(since)))
+    days = (data.window.current_end - since).total_seconds() / 86_400
+    return weekly_impact(t.filter(pa.array(rows)), days)

@@ -240,10 +240,9 @@ def load(
     return AnalysisData(info, window, with_segment_columns(inter), turns, empty, assist)
 
 
-def workaround_agents(
-    events: EventStore, deployment: str, end: datetime, days: int = 7
-) -> dict[str, list[str]]:
-    """Per workaround signal, the agents it flags over the ``days`` before ``end`` (analysts
-    and owners only)."""
-    data = load(events, deployment, end - timedelta(days=days), end, current_days=days)
-    return {s.signal: s.flagged for s in signals_of(data, WorkaroundParams())}
+def workaround_agents(events: EventStore, deployment: str, end: datetime) -> dict[str, list[str]]:
+    """Per workaround signal, the agents it flags over its days before ``end`` (analysts and
+    owners only)."""
+    params = WorkaroundParams()
+    data = load(events, deployment, end - timedelta(days=params.days), end)
+    return {s.signal: s.flagged for s in signals_of(data, params)}
