@@ -71,7 +71,8 @@ def seed_result(work: Path, seed: int) -> dict[str, Any]:
     """Build one seed's demo and check the three accuracy targets on it."""
     settings = Settings(data_dir=work / f"seed-{seed}")
     t0 = time.perf_counter()
-    build_demo(settings, DemoConfig(seed=seed, end=END), force=True)
+    if not (settings.data_dir / "demo-manifest.json").exists():
+        build_demo(settings, DemoConfig(seed=seed, end=END), force=True)
     manifest = json.loads((settings.data_dir / "demo-manifest.json").read_text())
     truth = manifest["adoption"]
     ledger = Ledger(settings.resolved_ledger_url)
@@ -224,10 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--data-dir", type=Path, default=None, help="Reuse a large demo here.")
     parser.add_argument("--out", type=Path, default=RESULTS / "adoption.json")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="Keep (and reuse) the seeds' demos here."
+    )
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"environment": _environment()}
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        work = args.work or Path(tmp)
         if not args.speed_only:
             seeds = []
             for seed in args.seeds:
