@@ -31,7 +31,7 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy.special import bdtrc, pdtrc
 
 from daytwo.detect.stats import benjamini_hochberg
 
@@ -166,7 +166,8 @@ def excess_share(
     p = np.ones(n_agents, dtype=np.float64)
     has = events > 0
     if 0 < floor < 1:
-        p[has] = stats.binom.sf(hits[has] - 1, events[has], floor)
+        # P(X >= hits): bdtrc(k, n, p) = P(X > k); its counts must be integers.
+        p[has] = bdtrc(hits[has].astype(np.int64) - 1, events[has].astype(np.int64), floor)
     elif floor == 0:
         p[has & (hits > 0)] = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -225,7 +226,7 @@ def legacy_path(
     expected = np.bincount(a, weights=rate[j], minlength=n_agents).astype(np.float64)
     p = np.ones(n_agents, dtype=np.float64)
     has = expected > 0
-    p[has] = stats.poisson.sf(hits[has] - 1, expected[has])
+    p[has] = pdtrc(hits[has].astype(np.int64) - 1, expected[has])  # P(X >= hits)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(has, hits / np.maximum(expected, 1e-12), 0.0)
     enough = (events >= params.min_events) & (hits >= params.min_hits) & (ratio >= params.min_ratio)
