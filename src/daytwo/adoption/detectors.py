@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -47,6 +48,7 @@ from daytwo.detect.findings import (
     evidence_sample,
     weekly_impact,
 )
+from daytwo.detect.registry import Detector, Needs
 from daytwo.interactions.facts import flag_array
 
 ACCEPTANCE = "suggestion_acceptance_rate"
@@ -490,3 +492,22 @@ def _impact(data: AnalysisData, agents: list[str], since: datetime) -> Impact:
     rows &= flag_array(pc.greater_equal(t["started_at"], pa.scalar(since)))
     days = (data.window.current_end - since).total_seconds() / 86_400
     return weekly_impact(t.filter(pa.array(rows)), days)
+
+
+# The definitions the adoption domain contributes to every analysis (``plugin.py``).
+DETECTORS: tuple[Detector[Any], ...] = (
+    Detector(
+        DECLINE_KIND,
+        "Adoption decline and who stopped",
+        detect_adoption_decline,
+        DeclineDetectorParams(),
+        Needs(assist_events=True),
+    ),
+    Detector(
+        "adoption_workarounds",
+        "Workaround signals",
+        detect_adoption_workarounds,
+        WorkaroundParams(),
+        Needs(turn_columns=("ts", "role", "text"), assist_events=True, turn_days=14),
+    ),
+)

@@ -20,7 +20,7 @@ from daytwo.detect.data import AnalysisData, DeploymentInfo, Window
 from daytwo.detect.findings import Finding
 from daytwo.detect.registry import Detector, Needs
 from daytwo.detect.roots import with_roots
-from daytwo.interactions.columns import TURNS
+from daytwo.interactions.columns import ASSIST_EVENTS, TURNS
 from daytwo.metrics.service import baseline_window
 from daytwo.store.events import EventStore
 from daytwo.store.events.base import STORED_INTERACTIONS
@@ -72,6 +72,12 @@ def load_data(
     if unknown:
         raise ValueError(f"detectors asked for unknown turn columns {sorted(unknown)}")
     turn_sql = ", ".join(["t.interaction_id", "t.seq", *(f"t.{c}" for c in wanted)])
+    # Turns of the baseline and current windows, and of the last ``turn_days`` where a detector
+    # judges more days than the current window.
+    recent = min(
+        window.current_start,
+        window.current_end - timedelta(days=max((n.turn_days for n in needs), default=0)),
+    )
     if wanted:
         turns = events.query(
             f"SELECT {turn_sql} FROM turns t WHERE t.deployment = ? "  # noqa: S608
@@ -83,7 +89,7 @@ def load_data(
                 info.name,
                 window.baseline_start,
                 window.baseline_end,
-                window.current_start,
+                recent,
                 window.current_end,
             ],
         )
@@ -107,7 +113,16 @@ def load_data(
                 "received_at": pa.array([], pa.timestamp("us", tz="UTC")),
             }
         )
-    return AnalysisData(info, window, with_segment_columns(interactions), turns, deliveries)
+    assist = ASSIST_EVENTS.empty_table()
+    if any(n.assist_events for n in needs):
+        assist = events.query(
+            f"SELECT {', '.join(ASSIST_EVENTS.names)} FROM assist_events "  # noqa: S608
+            "WHERE deployment = ? AND interaction_id IN (SELECT interaction_id FROM "
+            "interactions WHERE deployment = ? AND started_at >= ? AND started_at < ?) "
+            "ORDER BY interaction_id, seq",
+            [info.name, info.name, history_start, window.current_end],
+        ).cast(ASSIST_EVENTS)
+    return AnalysisData(info, window, with_segment_columns(interactions), turns, deliveries, assist)
 
 
 def run_detectors(
