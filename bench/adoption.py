@@ -15,14 +15,19 @@ the Porto service move and the training, recorded and measured). Then, per seed:
   over the last 14 days of the history, against the manifest's retypers: precision and recall
   at least 0.8.
 
+**Analyze overhead**: at a million interactions, reading what every detector needs and running
+them for each deployment, with and without the adoption detectors (median of 3): they may add at
+most 20%.
+
 **Speed**: ``--per-day`` builds one large demo (26,400 interactions a day for 90 days is about
 2.4 million interactions, 17 million turns and 5.3 million assist events) and times ``/adoption``
 in-process (server time, a key checked per request; median of ``--repeat`` after a warm-up),
 each of its sections on its own, and the API answer.
 
-    python -m bench.adoption                      # accuracy on seeds 1-5
-    python -m bench.adoption --seeds 6 7 8 9 10   # the same on seeds not used to tune
-    python -m bench.adoption --speed-only --per-day 26400
+    python -m bench.adoption --parts accuracy                      # seeds 1-5
+    python -m bench.adoption --parts accuracy --seeds 6 7 8 9 10   # seeds not used to tune
+    python -m bench.adoption --parts speed --per-day 26400
+    python -m bench.adoption --parts overhead --overhead-n 1000000
 """
 
 from __future__ import annotations
@@ -216,11 +221,68 @@ def speed(work: Path, per_day: int, repeat: int, data_dir: Path | None = None) -
     }
 
 
+def overhead(work: Path, n: int, repeat: int) -> dict[str, Any]:
+    """What the adoption detectors add to an analysis at ``n`` interactions: reading what every
+    detector needs and running them, for each deployment as ``daytwo analyze`` does, with and
+    without the adoption detectors (in-process; the ledger writes, the same either way, are
+    left out). Median of ``repeat`` runs each."""
+    from daytwo.adoption.detectors import DETECTORS
+    from daytwo.deployments.service import get_deployment
+    from daytwo.detect.data import DeploymentInfo
+    from daytwo.detect.registry import detectors
+    from daytwo.detect.runner import analysis_window, load_data, run_detectors
+
+    settings = Settings(data_dir=work)
+    built = None
+    if not (work / "events.duckdb").exists():
+        t = time.perf_counter()
+        build_demo(settings, DemoConfig(seed=11, interactions_per_day=n // 90, end=END))
+        built = round(time.perf_counter() - t, 1)
+    ours = {d.id for d in DETECTORS}
+    base = [d for d in detectors() if d.id not in ours]
+    full = [*base, *DETECTORS]
+    ledger = Ledger(settings.resolved_ledger_url)
+    timings: dict[str, list[float]] = {"without": [], "with": []}
+    try:
+        with open_event_store(settings.resolved_events_url, read_only=True) as events:
+            size = events.count("interactions")
+            volumes = {v.deployment: v for v in events.volumes()}
+            for _ in range(repeat):
+                for label, chosen in (("without", base), ("with", full)):
+                    t = time.perf_counter()
+                    for name, vol in volumes.items():
+                        dep = get_deployment(ledger, name)
+                        assert vol.first_started_at is not None
+                        assert vol.last_started_at is not None
+                        window = analysis_window(dep, vol.first_started_at, vol.last_started_at)
+                        assert window is not None
+                        info = DeploymentInfo(name, str(dep.kind), dict(dep.targets))
+                        data = load_data(events, info, window, [d.needs for d in chosen])
+                        run_detectors(data, chosen)
+                    timings[label].append(time.perf_counter() - t)
+    finally:
+        ledger.dispose()
+    without, with_ = statistics.median(timings["without"]), statistics.median(timings["with"])
+    return {
+        "interactions": size,
+        "built_s": built,
+        "seconds_without": round(without, 2),
+        "seconds_with": round(with_, 2),
+        "runs": {k: [round(v, 2) for v in vs] for k, vs in timings.items()},
+        "added": round(with_ / without - 1, 4),
+        "target": 0.20,
+        "passed": with_ / without - 1 <= 0.20,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.adoption")
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--speed-only", action="store_true")
-    parser.add_argument("--accuracy-only", action="store_true")
+    parser.add_argument(
+        "--parts", nargs="*", default=["accuracy", "speed", "overhead"],
+        choices=["accuracy", "speed", "overhead"], help="What to run (default: all).",
+    )  # fmt: skip
+    parser.add_argument("--overhead-n", type=int, default=1_000_000)
     parser.add_argument("--per-day", type=int, default=26_400)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--data-dir", type=Path, default=None, help="Reuse a large demo here.")
@@ -232,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"environment": _environment()}
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
-        if not args.speed_only:
+        if "accuracy" in args.parts:
             seeds = []
             for seed in args.seeds:
                 r = seed_result(work, seed)
@@ -243,8 +305,10 @@ def main(argv: list[str] | None = None) -> int:
                 k: all(s[k]["passed"] for s in seeds)
                 for k in ("pilot_vs_rollout", "decay", "retyping")
             }
-        if not args.accuracy_only:
+        if "speed" in args.parts:
             result["speed"] = speed(work, args.per_day, args.repeat, args.data_dir)
+        if "overhead" in args.parts:
+            result["analyze_overhead"] = overhead(work / "million", args.overhead_n, 3)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(json.dumps(result.get("passed", {})), json.dumps(result.get("speed", {}).get("timings")))
