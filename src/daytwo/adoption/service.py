@@ -104,9 +104,16 @@ def decay(ledger: Ledger, deployment: str) -> list[DecayRow]:
 
 
 def signals(
-    ledger: Ledger, events: EventStore, deployment: str, policy: BacklogPolicy, now: datetime
+    ledger: Ledger,
+    events: EventStore,
+    deployment: str,
+    policy: BacklogPolicy,
+    now: datetime,
+    *,
+    measure_changes: bool = True,
 ) -> list[SignalSummary]:
-    """The latest analysis's finding per workaround signal, and signal 4 measured now."""
+    """The latest analysis's finding per workaround signal, and signal 4 measured now (unless
+    ``measure_changes`` is off: the page measures it in a section of its own)."""
     found = {
         str(f.details.get("signal")): f for f in _findings(ledger, deployment, WORKAROUND_KIND)
     }
@@ -124,6 +131,8 @@ def signals(
                 seen=f.last_seen if f else None,
             )
         )
+    if not measure_changes:
+        return out
     fell = [c for c in after_changes(ledger, events, deployment, policy, now) if c.fell]
     out.append(
         SignalSummary(
@@ -173,8 +182,11 @@ def overview(
     *,
     agents_visible: bool,
     comparisons: bool = True,
+    keys: tuple[str, ...] = GROUP_KEYS,
 ) -> AdoptionOverview:
-    """Everything the adoption page shows for one deployment and period."""
+    """Everything the adoption page shows for one deployment and period; without
+    ``comparisons`` the bootstrapped comparisons and signal 4 are left to the page's sections,
+    and only the breakdowns by ``keys`` are made."""
     dep = get_deployment(ledger, deployment)
     floor = None if agents_visible else PRIVACY_FLOOR
     target = dep.targets.get("suggestion_acceptance_rate")
@@ -187,11 +199,13 @@ def overview(
         period=period,
         headline=usage.headline(events, deployment, period, target),
         funnel=usage.funnel(events, deployment, period),
-        groups={k: usage.groups(events, deployment, period, k, floor=floor) for k in GROUP_KEYS},
+        groups={k: usage.groups(events, deployment, period, k, floor=floor) for k in keys},
         trend=usage.trend(events, deployment, period.end - timedelta(weeks=13), period.end),
         stopped=stopped_groups(who, agents_visible=agents_visible),
         decay=decay(ledger, deployment),
-        signals=signals(ledger, events, deployment, policy, period.end),
+        signals=signals(
+            ledger, events, deployment, policy, period.end, measure_changes=comparisons
+        ),
         pilot=pilot,
         pilot_note=pilot_note,
         ai_vs_legacy=compare.ai_vs_legacy(events, deployment, period) if comparisons else None,

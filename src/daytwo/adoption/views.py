@@ -87,8 +87,9 @@ def adoption_page(
         return templates.TemplateResponse(request, "adoption.html", _context(request))
     visible = agents_visible(request)
     o = service.overview(
-        ledger, events, name, period, policy, agents_visible=visible, comparisons=False
-    )
+        ledger, events, name, period, policy, agents_visible=visible, comparisons=False,
+        keys=(by,),
+    )  # fmt: skip
     spec = trend_spec(o.trend, o.headline.target)
     context = _context(
         request,
@@ -100,6 +101,7 @@ def adoption_page(
         sections=SECTIONS,
         trend=orjson.dumps(spec).decode() if spec else None,
         last_day=(period.end - timedelta(days=1)).date(),
+        after_change=service.SIGNAL_DEFINITIONS["after_change"],
     )
     return templates.TemplateResponse(request, "adoption.html", context)
 
