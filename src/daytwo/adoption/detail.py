@@ -30,7 +30,7 @@ from daytwo.adoption.schemas import (
 from daytwo.adoption.service import workaround_agents
 from daytwo.adoption.signals import SIGNAL_NAMES
 from daytwo.adoption.stopped import who_stopped
-from daytwo.adoption.usage import trend
+from daytwo.adoption.usage import ratio, trend
 from daytwo.deployments.service import get_deployment
 from daytwo.errors import NotFoundError
 from daytwo.store.events import EventStore
@@ -83,11 +83,6 @@ class TeamDetail(BaseModel):
     candidates: list[CandidateRow]  # analyst / owner only, where the team has no champion
 
 
-def _rate(used: object, shown: object) -> float | None:
-    s = float(shown or 0)  # type: ignore[arg-type]
-    return float(used or 0) / s if s else None  # type: ignore[arg-type]
-
-
 def _acceptance(
     events: EventStore,
     deployment: str,
@@ -99,7 +94,7 @@ def _acceptance(
     row = events.query(
         f"SELECT sum(used) AS u, sum(shown) AS s FROM {rel} {where}", [*p, *(params or [])]
     ).to_pylist()[0]
-    return _rate(row["u"], row["s"])
+    return ratio(row["u"], row["s"])
 
 
 def agent_detail(
@@ -138,7 +133,7 @@ def agent_detail(
             day=r["day"] if isinstance(r["day"], date) else r["day"].date(),
             shown=int(r["s"] or 0),
             used=int(r["u"] or 0),
-            acceptance=_rate(r["u"], r["s"]),
+            acceptance=ratio(r["u"], r["s"]),
             conversations=int(r["c"] or 0),
         )
         for r in events.query(
@@ -190,7 +185,7 @@ def team_detail(
     members = [r for r in who.agents({c.agent_ref for c in marked}) if r.team == team]
     flagged = [r for r in members if r.status in ("fell", "stopped")]
 
-    def team_rate(p: Period) -> float | None:
+    def teamratio(p: Period) -> float | None:
         return None if hidden else _acceptance(events, deployment, p, "WHERE team = ?", [team])
 
     suppressed = None
@@ -212,8 +207,8 @@ def team_detail(
         site=site,
         agents=n,
         suppressed=suppressed,
-        acceptance=team_rate(period),
-        previous_acceptance=team_rate(before),
+        acceptance=teamratio(period),
+        previous_acceptance=teamratio(before),
         site_acceptance=site_rate,
         floor_acceptance=_acceptance(events, deployment, period),
         trend=[] if hidden else _team_trend(events, deployment, team, period.end),

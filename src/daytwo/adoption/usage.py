@@ -44,7 +44,8 @@ def _f(value: Any) -> float:
     return float(value) if value is not None else 0.0
 
 
-def _ratio(num: Any, den: Any) -> float | None:
+def ratio(num: Any, den: Any) -> float | None:
+    """``num / den``; None where the denominator is 0 or missing."""
     d = _f(den)
     return _f(num) / d if d > 0 else None
 
@@ -98,7 +99,7 @@ def headline(events: EventStore, deployment: str, period: Period, target: float 
         f"FROM {rel}",
         [last_week, *params],
     ).to_pylist()[0]
-    acceptance = _ratio(r["used"], r["shown"])
+    acceptance = ratio(r["used"], r["shown"])
     status = None
     if target is not None and acceptance is not None:
         status = (
@@ -109,15 +110,15 @@ def headline(events: EventStore, deployment: str, period: Period, target: float 
     return Headline(
         acceptance=acceptance,
         acceptance_n=int(_f(r["shown"])),
-        previous_acceptance=_ratio(r["p_used"], r["p_shown"]),
+        previous_acceptance=ratio(r["p_used"], r["p_shown"]),
         target=target,
         status=status,
-        usage=_ratio(r["ai_used"], r["ai_known"]),
-        completion=_ratio(r["completed"], r["assisted"]),
+        usage=ratio(r["ai_used"], r["ai_known"]),
+        completion=ratio(r["completed"], r["assisted"]),
         agents_offered=int(act["offered"] or 0),
         active_daily=_f(act["agent_days"]) / max(1, period.days),
         active_weekly=int(act["weekly"] or 0),
-        frequency=_ratio(act["used"], act["agent_days"]),
+        frequency=ratio(act["used"], act["agent_days"]),
     )
 
 
@@ -166,8 +167,8 @@ def funnel(events: EventStore, deployment: str, period: Period) -> list[FunnelRo
                 ignored=max(0, shown - acc - ed - dis),
                 acceptance=(acc + ed) / shown if shown else None,
                 tta_median_s=_hist_median([_f(r[b]) for b in buckets]),
-                tta_mean_s=_ratio(r["tta_s"], r["tta_n"]),
-                latency_mean_ms=_ratio(r["latency_s"], r["latency_n"]),
+                tta_mean_s=ratio(r["tta_s"], r["tta_n"]),
+                latency_mean_ms=ratio(r["latency_s"], r["latency_n"]),
             )
         )
     return out
@@ -212,10 +213,10 @@ def groups(
             agents=agents,
             conversations=int(_f(r["conversations"])),
             shown=int(_f(r["shown"])),
-            acceptance=_ratio(r["used"], r["shown"]),
-            previous_acceptance=_ratio(r["p_used"], r["p_shown"]),
-            usage=_ratio(r["ai_used"], r["ai_known"]),
-            completion=_ratio(r["completed"], r["assisted"]),
+            acceptance=ratio(r["used"], r["shown"]),
+            previous_acceptance=ratio(r["p_used"], r["p_shown"]),
+            usage=ratio(r["ai_used"], r["ai_known"]),
+            completion=ratio(r["completed"], r["assisted"]),
         )
         out.append(suppress(row, floor))
     return out
@@ -266,8 +267,8 @@ def _feature_groups(
             agents=agents,
             conversations=None,
             shown=int(_f(r["shown"])),
-            acceptance=_ratio(r["used"], r["shown"]),
-            previous_acceptance=_ratio(r["p_used"], r["p_shown"]),
+            acceptance=ratio(r["used"], r["shown"]),
+            previous_acceptance=ratio(r["p_used"], r["p_shown"]),
             usage=None,
             completion=None,
         )
@@ -296,7 +297,7 @@ def trend(
             TrendPoint(
                 week=day,
                 series=r["series"] if r["series"] is not None else "all",
-                acceptance=_ratio(r["used"], r["shown"]),
+                acceptance=ratio(r["used"], r["shown"]),
                 shown=int(_f(r["shown"])),
             )
         )
