@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from daytwo.adoption.cohorts import agents_of
 from daytwo.adoption.models import Champion, insert
-from daytwo.adoption.rollup import AGENT_DAYS, source
+from daytwo.adoption.rollup import AGENT_DAILY, source
 from daytwo.adoption.schemas import (
     CandidateRow,
     ChampionCreate,
@@ -150,7 +150,7 @@ def _team_days(
     events: EventStore, deployment: str, start: datetime, end: datetime
 ) -> dict[str, dict[date, tuple[float, float]]]:
     """Per team and day: suggestions used and shown."""
-    rel, params = source(events, AGENT_DAYS, deployment, start, end)
+    rel, params = source(events, AGENT_DAILY, deployment, start, end)
     rows = events.query(
         f"SELECT team, day, sum(used) AS used, sum(shown) AS shown FROM {rel} "
         "WHERE team IS NOT NULL GROUP BY 1, 2",
@@ -270,7 +270,7 @@ def candidates(
     if not teams:
         return {}
     rel, params = source(
-        events, AGENT_DAYS, deployment, end - timedelta(weeks=CANDIDATE_WEEKS), end
+        events, AGENT_DAILY, deployment, end - timedelta(weeks=CANDIDATE_WEEKS), end
     )
     rows = events.query(
         "SELECT agent_ref, date_trunc('week', day) AS week, arg_max(team, day) AS team, "
@@ -328,7 +328,7 @@ def view(
 ) -> ChampionsView:
     """Champions, coverage, candidates (analyst / owner only) and the observational effect."""
     champions = list_champions(ledger, deployment)
-    rel, params = source(events, AGENT_DAYS, deployment, period.start, period.end)
+    rel, params = source(events, AGENT_DAILY, deployment, period.start, period.end)
     teams = sorted(
         str(t)
         for t in events.query(f"SELECT DISTINCT team FROM {rel} WHERE team IS NOT NULL", params)[

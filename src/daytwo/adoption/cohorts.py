@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from daytwo.adoption.models import Cohort, insert
-from daytwo.adoption.rollup import AGENT_DAYS, EVER, source
+from daytwo.adoption.rollup import AGENT_DAILY, EVER, source
 from daytwo.adoption.schemas import CohortCreate, CohortPublic, CohortRole
 from daytwo.deployments.service import get_deployment
 from daytwo.errors import ConflictError, InputError, NotFoundError
@@ -65,7 +65,7 @@ def _segment(text: str) -> tuple[str, str]:
 
 def first_offered(events: EventStore, deployment: str) -> dict[str, date]:
     """The day each agent of ``deployment`` was first shown a suggestion."""
-    rel, params = source(events, AGENT_DAYS, deployment, EVER[0], EVER[1])
+    rel, params = source(events, AGENT_DAILY, deployment, EVER[0], EVER[1])
     rows = events.query(
         f"SELECT agent_ref, min(day) AS first FROM {rel} WHERE shown > 0 GROUP BY 1",  # noqa: S608
         params,

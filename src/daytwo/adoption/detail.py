@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from daytwo.adoption import champions
 from daytwo.adoption.calc import feature_label
-from daytwo.adoption.rollup import AGENT_DAYS, source
+from daytwo.adoption.rollup import AGENT_DAILY, source
 from daytwo.adoption.schemas import (
     PRIVACY_FLOOR,
     AgentRow,
@@ -90,7 +90,7 @@ def _acceptance(
     where: str = "",
     params: list[object] | None = None,
 ) -> float | None:
-    rel, p = source(events, AGENT_DAYS, deployment, period.start, period.end)
+    rel, p = source(events, AGENT_DAILY, deployment, period.start, period.end)
     row = events.query(
         f"SELECT sum(used) AS u, sum(shown) AS s FROM {rel} {where}", [*p, *(params or [])]
     ).to_pylist()[0]
@@ -127,7 +127,7 @@ def agent_detail(
             )
         )
     start = period.end - timedelta(days=HISTORY_DAYS)
-    rel, p = source(events, AGENT_DAYS, deployment, start, period.end)
+    rel, p = source(events, AGENT_DAILY, deployment, start, period.end)
     days = [
         DayPoint(
             day=r["day"] if isinstance(r["day"], date) else r["day"].date(),
@@ -168,7 +168,7 @@ def team_detail(
     agents_visible: bool,
 ) -> TeamDetail:
     get_deployment(ledger, deployment)
-    rel, p = source(events, AGENT_DAYS, deployment, period.start, period.end)
+    rel, p = source(events, AGENT_DAILY, deployment, period.start, period.end)
     info = events.query(
         f"SELECT count(DISTINCT agent_ref) AS n, arg_max(site, day) AS site FROM {rel} "
         "WHERE team = ?",

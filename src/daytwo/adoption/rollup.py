@@ -7,6 +7,8 @@ events whenever a day changes, so never stale and never approximate:
   journey (of the agent's conversations): conversations, how many used the AI, suggestions
   shown / used / edited / dismissed, workflows completed, and the outcomes (handle time, CSAT,
   resolution, escalation) of conversations with and without the AI, as sums that add up;
+- ``adoption_agent_daily``: the same summed over journeys, one row per agent and day (what
+  every reader but the like-for-like comparisons needs);
 - ``adoption_feature_days``: per deployment × day × agent × feature: shown, accepted, edited,
   dismissed, time from shown to accepted (sum, count and a histogram for the median), and the
   time a suggestion took to appear (``latency_ms`` on the ``shown`` event, where sent).
@@ -20,6 +22,7 @@ Engines without derived tables read the same SELECT over the raw rows of the ran
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +30,7 @@ from daytwo.store.events import EventStore
 from daytwo.store.events.derived import REFRESH_DAYS, DerivedTable, register
 
 AGENT_DAYS = "adoption_agent_days"
+AGENT_DAILY = "adoption_agent_daily"
 FEATURE_DAYS = "adoption_feature_days"
 # The feature whose use closes an assisted workflow (the wrap-up summary).
 COMPLETION_FEATURE = "summary"
@@ -160,8 +164,47 @@ def _feature_days_table() -> DerivedTable:
 
 # A range that holds any deployment's whole history.
 EVER = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
-TABLES = (register(_agent_days_table()), register(_feature_days_table()))
-_RAW = {AGENT_DAYS: _agent_days_select, FEATURE_DAYS: _feature_days_select}
+
+
+def _agent_daily_select(agent_days: str) -> str:
+    """``agent_days`` (a relation) summed over journeys: one row per agent and day."""
+    sums = ", ".join(f"sum({name}) AS {name}" for name, _, _ in AGENT_MEASURES)
+    keys = ", ".join(k for k in AGENT_KEYS if k != "journey")
+    return f"SELECT deployment, day, {keys}, {sums} FROM {agent_days} a GROUP BY ALL"
+
+
+def _agent_daily_table() -> DerivedTable:
+    """The agent rollup without the journey: what every reader but the like-for-like
+    comparisons needs, at a tenth of the rows."""
+    columns = ", ".join(
+        [
+            "deployment VARCHAR NOT NULL",
+            "day DATE NOT NULL",
+            *(f"{k} VARCHAR" for k in AGENT_KEYS if k != "journey"),
+            *(f"{name} {kind}" for name, kind, _ in AGENT_MEASURES),
+        ]
+    )
+    select = _agent_daily_select(
+        f"(SELECT t.* FROM {AGENT_DAYS} t SEMI JOIN {REFRESH_DAYS} d "
+        "ON t.deployment = d.deployment AND t.day = d.day)"
+    )
+    return DerivedTable(AGENT_DAILY, columns, select, depends=(AGENT_DAYS,))
+
+
+TABLES = (
+    register(_agent_days_table()),
+    register(_feature_days_table()),
+    register(_agent_daily_table()),
+)
+def _agent_daily_raw(days: str) -> str:
+    return _agent_daily_select(f"({_agent_days_select(days)})")
+
+
+_RAW: dict[str, Callable[[str], str]] = {
+    AGENT_DAYS: _agent_days_select,
+    FEATURE_DAYS: _feature_days_select,
+    AGENT_DAILY: _agent_daily_raw,
+}
 _RAW_DAYS = (
     "(SELECT DISTINCT deployment, CAST(started_at AS DATE) AS day FROM interactions "
     "WHERE deployment = ? AND started_at >= ? AND started_at < ?)"

@@ -310,5 +310,5 @@ class AdoptionOverview(BaseModel):
     pilot: Comparison | None
     pilot_note: str
     ai_vs_legacy: Comparison | None
-    champions: ChampionsView
+    champions: ChampionsView | None  # None where the page loads it as a section
     agents_visible: bool

@@ -209,7 +209,9 @@ def overview(
         pilot=pilot,
         pilot_note=pilot_note,
         ai_vs_legacy=compare.ai_vs_legacy(events, deployment, period) if comparisons else None,
-        champions=champions.view(ledger, events, deployment, period, with_agents=agents_visible),
+        champions=champions.view(ledger, events, deployment, period, with_agents=agents_visible)
+        if comparisons
+        else None,
         agents_visible=agents_visible,
     )
 

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from daytwo.adoption.calc import feature_label
-from daytwo.adoption.rollup import AGENT_DAYS, FEATURE_DAYS, TTA_BOUNDS, source
+from daytwo.adoption.rollup import AGENT_DAILY, AGENT_DAYS, FEATURE_DAYS, TTA_BOUNDS, source
 from daytwo.adoption.schemas import (
     PRIVACY_FLOOR,
     FunnelRow,
@@ -62,10 +62,17 @@ def _current(period: Period) -> str:
 
 
 def _agent_rows(
-    events: EventStore, deployment: str, period: Period, select: str, tail: str = ""
+    events: EventStore,
+    deployment: str,
+    period: Period,
+    select: str,
+    tail: str = "",
+    *,
+    by_journey: bool = False,
 ) -> list[dict[str, Any]]:
     before = previous(period)
-    rel, params = source(events, AGENT_DAYS, deployment, before.start, period.end)
+    table = AGENT_DAYS if by_journey else AGENT_DAILY
+    rel, params = source(events, table, deployment, before.start, period.end)
     rows: list[dict[str, Any]] = events.query(select.format(rel=rel) + tail, params).to_pylist()
     return rows
 
@@ -89,7 +96,7 @@ def headline(events: EventStore, deployment: str, period: Period, target: float 
         "FROM {rel}",
     )
     r = rows[0]
-    rel, params = source(events, AGENT_DAYS, deployment, period.start, period.end)
+    rel, params = source(events, AGENT_DAILY, deployment, period.start, period.end)
     last_week = period.end - timedelta(days=7)
     act = events.query(
         "SELECT count(DISTINCT agent_ref) FILTER (WHERE shown > 0) AS offered, "
@@ -201,6 +208,7 @@ def groups(
         f"sum(completed) FILTER (WHERE {cur}) AS completed "
         "FROM {rel}",
         f" GROUP BY {key} HAVING {key} IS NOT NULL ORDER BY {key}",
+        by_journey=key == "journey",
     )
     out = []
     for r in rows:
@@ -280,7 +288,7 @@ def trend(
     events: EventStore, deployment: str, start: datetime, end: datetime, by: str | None = "cohort"
 ) -> list[TrendPoint]:
     """Weekly acceptance over ``[start, end)``, overall and per value of ``by``."""
-    rel, params = source(events, AGENT_DAYS, deployment, start, end)
+    rel, params = source(events, AGENT_DAILY, deployment, start, end)
     series = f"coalesce({by}, 'all')" if by in AGENT_GROUP_KEYS else "'all'"
     rows = events.query(
         f"SELECT date_trunc('week', day) AS week, {series} AS series, "
@@ -306,7 +314,7 @@ def trend(
 
 def agent_table(events: EventStore, deployment: str, start: datetime, end: datetime) -> Any:
     """Per agent and day (for the per-agent tests): the rollup rows summed over journeys."""
-    rel, params = source(events, AGENT_DAYS, deployment, start, end)
+    rel, params = source(events, AGENT_DAILY, deployment, start, end)
     return events.query(
         "SELECT agent_ref, day, arg_max(site, conversations) AS site, "
         "arg_max(team, conversations) AS team, arg_max(tenure, conversations) AS tenure, "

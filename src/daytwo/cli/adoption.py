@@ -151,6 +151,8 @@ def show(
     if o.ai_vs_legacy:
         _comparison("AI vs the legacy path", o.ai_vs_legacy)
     c = o.champions
+    if c is None:
+        return
     out.print(
         f"\n[bold]Champions[/]: {len(c.champions)}; teams without one: "
         f"{', '.join(c.uncovered) or 'none'}"
