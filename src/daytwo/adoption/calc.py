@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import ndtr
 
 from daytwo.detect.stats import benjamini_hochberg, normal_sf, two_proportion_z
 
@@ -202,7 +203,7 @@ def agent_tests(data: AgentDays, current_start: int, params: StopParams) -> Agen
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(eligible & (se > 0), (np.nan_to_num(pb) - np.nan_to_num(pc)) / se, 0.0)
-    p = np.array([normal_sf(float(v)) for v in z], dtype=np.float64)
+    p = np.asarray(ndtr(-z), dtype=np.float64)  # P(Z > z)
     fell = np.zeros(n, dtype=bool)
     idx = np.flatnonzero(eligible)
     if len(idx):
@@ -224,23 +225,27 @@ def _stopped(
     rows = np.flatnonzero(cur & (data.offered > 0))
     if not len(rows):
         return stopped, since
-    # Working days of each agent, latest first.
+    # Working days of each agent, latest first; per agent, the run of days without a use
+    # that ends the window (its length is the position of its first day with one).
     order = rows[np.lexsort((-data.day[rows], data.agent[rows]))]
-    agents, starts = np.unique(data.agent[order], return_index=True)
-    ends = np.append(starts[1:], len(order))
-    for a, s, e in zip(agents, starts, ends, strict=True):
-        rate = pb[a]
-        if not (bo[a] >= params.min_baseline_offered and rate >= params.min_baseline_rate):
-            continue
-        seq = order[s:e]
-        used = data.used[seq]
-        run = int(np.argmax(used > 0)) if np.any(used > 0) else len(seq)
-        if run < params.stop_days:
-            continue
-        offered = float(data.offered[seq[:run]].sum())
-        if offered * math.log1p(-min(rate, 1 - 1e-12)) < math.log(params.stop_alpha):
-            stopped[a] = True
-            since[a] = int(data.day[seq[run - 1]])
+    agents, starts, counts = np.unique(data.agent[order], return_index=True, return_counts=True)
+    position = np.arange(len(order)) - np.repeat(starts, counts)
+    first_use = np.where(data.used[order] > 0, position, len(order))
+    run = np.minimum(np.minimum.reduceat(first_use, starts), counts)
+    offered = np.concatenate([[0.0], np.cumsum(data.offered[order])])
+    in_run = offered[starts + run] - offered[starts]
+    rate = np.clip(pb[agents], 0.0, 1 - 1e-12)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unlikely = in_run * np.log1p(-np.nan_to_num(rate)) < math.log(params.stop_alpha)
+    ok = (
+        (bo[agents] >= params.min_baseline_offered)
+        & (np.nan_to_num(pb[agents]) >= params.min_baseline_rate)
+        & (run >= params.stop_days)
+        & unlikely
+    )
+    stopped[agents[ok]] = True
+    last = order[starts[ok] + run[ok] - 1]
+    since[agents[ok]] = data.day[last]
     return stopped, since
 
 
