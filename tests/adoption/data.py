@@ -91,3 +91,53 @@ class History:
 def uses(n_used: int, n_shown: int) -> list[tuple[str, str | None]]:
     """``n_shown`` suggestions of which the first ``n_used`` were accepted (sent as is)."""
     return [("accepted", ANSWER)] * n_used + [("dismissed", OTHER)] * (n_shown - n_used)
+
+
+SITES = {"porto": "porto-1", "leeds": "leeds-1"}
+
+
+def stopped_site(fall_from: int | None, n_agents: int = 8) -> History:
+    """8 agents a site, 2 conversations a day of 5 suggestions each, 3 used (60%). From day
+    ``fall_from`` Porto's agents use none (they stopped); Leeds carries on."""
+    h = History()
+    for site, team in SITES.items():
+        for a in range(n_agents):
+            agent = f"{site[0]}{a}"
+            tenure = "0-6m" if a < 3 else "2y+"
+            for day in range(DAYS):
+                stop = site == "porto" and fall_from is not None and day >= fall_from
+                for m in range(2):
+                    h.conversation(
+                        agent, day, site=site, team=team, tenure=tenure, minute=m,
+                        suggestions=uses(0 if stop else 3, 5),
+                    )  # fmt: skip
+    return h
+
+
+def workaround_floor() -> History:
+    """10 agents at one site. Agents r0 and r1 dismiss 8 suggested replies in the last week
+    and type 6 of them themselves; w0 and w1 accept 8 and send something else each time; l0
+    and l1 take 10 conversations without the AI though they had it before; the rest accept
+    4 and dismiss 4 (sending their own words after a dismissal)."""
+    h = History()
+    last = DAYS - 7
+    for a in range(10):
+        agent = ["r0", "r1", "w0", "w1", "l0", "l1", "n0", "n1", "n2", "n3"][a]
+        h.conversation(agent, 1, site="cork", team="cork-1", suggestions=uses(2, 2))
+        for day in range(last, DAYS):
+            if agent.startswith("r"):
+                s = [("dismissed", RETYPED)] * 6 + [("dismissed", OTHER)] * 2
+            elif agent.startswith("w"):
+                s = [("accepted", OTHER)] * 8
+            elif agent.startswith("l"):
+                h.conversation(agent, day, site="cork", team="cork-1", ai_used=False,
+                               suggestions=[("ignored", None)])  # fmt: skip
+                h.conversation(agent, day, site="cork", team="cork-1", ai_used=False, minute=30,
+                               suggestions=[("ignored", None)])  # fmt: skip
+                continue
+            else:
+                s = uses(4, 8)
+            h.conversation(agent, day, site="cork", team="cork-1", suggestions=s)
+            h.conversation(agent, day, site="cork", team="cork-1", minute=30,
+                           suggestions=uses(1, 1))  # fmt: skip
+    return h

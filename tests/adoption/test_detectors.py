@@ -12,34 +12,14 @@ from daytwo.adoption.detectors import (
     detect_adoption_decline,
     detect_adoption_workarounds,
 )
-from tests.adoption.data import D0, DAYS, OTHER, RETYPED, History, uses
-
-SITES = {"porto": "porto-1", "leeds": "leeds-1"}
-
-
-def _floor(fall_from: int | None, n_agents: int = 8) -> History:
-    """8 agents a site, 2 conversations a day of 5 suggestions each, 3 used (60%). From day
-    ``fall_from`` Porto's agents use none (they stopped); Leeds carries on."""
-    h = History()
-    for site, team in SITES.items():
-        for a in range(n_agents):
-            agent = f"{site[0]}{a}"
-            tenure = "0-6m" if a < 3 else "2y+"
-            for day in range(DAYS):
-                stop = site == "porto" and fall_from is not None and day >= fall_from
-                for m in range(2):
-                    h.conversation(
-                        agent, day, site=site, team=team, tenure=tenure, minute=m,
-                        suggestions=uses(0 if stop else 3, 5),
-                    )  # fmt: skip
-    return h
+from tests.adoption.data import D0, DAYS, SITES, History, stopped_site, uses, workaround_floor
 
 
 def test_a_site_that_stopped_is_one_finding_in_one_sentence() -> None:
     # Porto's 8 agents stop on day 38, 12 days before the end: their group's use fell from 60%
     # to 0 (group test), and all 8 stopped against their own baseline (no use on their last 5
     # working days, where 60% use makes 0.4^50 of that). Leeds is unchanged: no finding.
-    findings = detect_adoption_decline(_floor(fall_from=38).data(), DeclineDetectorParams())
+    findings = detect_adoption_decline(stopped_site(fall_from=38).data(), DeclineDetectorParams())
     by_scope = {f.scope.segment: f for f in findings}
     porto = by_scope[("site", "porto")]
     assert porto.title == (
@@ -65,7 +45,9 @@ def test_a_site_that_stopped_is_one_finding_in_one_sentence() -> None:
 
 
 def test_a_steady_floor_has_no_finding() -> None:
-    assert detect_adoption_decline(_floor(fall_from=None).data(), DeclineDetectorParams()) == []
+    assert (
+        detect_adoption_decline(stopped_site(fall_from=None).data(), DeclineDetectorParams()) == []
+    )
 
 
 def test_an_early_fall_is_seen_by_the_group_test_first() -> None:
@@ -86,42 +68,14 @@ def test_an_early_fall_is_seen_by_the_group_test_first() -> None:
     assert porto.details["window_days"] == 3
 
 
-def _workarounds() -> History:
-    """10 agents at one site. Agents r0 and r1 dismiss 8 suggested replies in the last week
-    and type 6 of them themselves; w0 and w1 accept 8 and send something else each time; l0
-    and l1 take 10 conversations without the AI though they had it before; the rest accept
-    4 and dismiss 4 (sending their own words after a dismissal)."""
-    h = History()
-    last = DAYS - 7
-    for a in range(10):
-        agent = ["r0", "r1", "w0", "w1", "l0", "l1", "n0", "n1", "n2", "n3"][a]
-        h.conversation(agent, 1, site="cork", team="cork-1", suggestions=uses(2, 2))
-        for day in range(last, DAYS):
-            if agent.startswith("r"):
-                s = [("dismissed", RETYPED)] * 6 + [("dismissed", OTHER)] * 2
-            elif agent.startswith("w"):
-                s = [("accepted", OTHER)] * 8
-            elif agent.startswith("l"):
-                h.conversation(agent, day, site="cork", team="cork-1", ai_used=False,
-                               suggestions=[("ignored", None)])  # fmt: skip
-                h.conversation(agent, day, site="cork", team="cork-1", ai_used=False, minute=30,
-                               suggestions=[("ignored", None)])  # fmt: skip
-                continue
-            else:
-                s = uses(4, 8)
-            h.conversation(agent, day, site="cork", team="cork-1", suggestions=s)
-            h.conversation(agent, day, site="cork", team="cork-1", minute=30,
-                           suggestions=uses(1, 1))  # fmt: skip
-    return h
-
-
 def test_each_workaround_signal_is_one_finding_that_counts_agents() -> None:
     # Retyped: r0, r1 type 6 of 8 dismissals back each day (42 of 56 each, 75%); the others'
     # dismissals are their own words: floor 84 / 196 of dismissals with a message. Rewrite:
     # w0, w1 send something else after all 56 accepted replies. Legacy path: l0, l1 had the AI
     # on day 1, then 14 conversations without it; everyone else uses it in the last week.
     found = {
-        f.key[0]: f for f in detect_adoption_workarounds(_workarounds().data(), WorkaroundParams())
+        f.key[0]: f
+        for f in detect_adoption_workarounds(workaround_floor().data(), WorkaroundParams())
     }
     assert set(found) == {"retyped", "rewrite", "legacy_path"}
     retyped = found["retyped"]
@@ -138,7 +92,7 @@ def test_each_workaround_signal_is_one_finding_that_counts_agents() -> None:
 
 
 def test_one_agent_alone_is_not_a_workaround_finding() -> None:
-    h = _workarounds()
+    h = workaround_floor()
     h.interactions = [i for i in h.interactions if i["agent_ref"] != "r1"]
     keep = {i["interaction_id"] for i in h.interactions}
     h.assist = [e for e in h.assist if e["interaction_id"] in keep]
