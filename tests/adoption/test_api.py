@@ -14,8 +14,8 @@ from daytwo.errors import ConflictError
 from daytwo.governance.accounts import create_user, sign_in
 from daytwo.governance.keys import create_key
 from daytwo.governance.models import KeyScope, Role
+from daytwo.http.access import SESSION_COOKIE, sign
 from daytwo.server import create_app
-from daytwo.server.access import SESSION_COOKIE, sign
 from daytwo.settings import Settings
 from tests.adoption.conftest import ASSIST
 from tests.factory import interaction

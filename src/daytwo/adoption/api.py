@@ -26,8 +26,8 @@ from daytwo.adoption.schemas import (
 )
 from daytwo.backlog.api import ActorDep, PolicyDep
 from daytwo.errors import InputError, NotFoundError
-from daytwo.server.access import Scope, check_deployments, current_principal, requires
-from daytwo.server.deps import EventsDep, LedgerDep
+from daytwo.http.access import Scope, check_deployments, current_principal, requires
+from daytwo.http.deps import EventsDep, LedgerDep
 
 router = APIRouter(prefix="/api/v1/adoption", tags=["adoption"])
 READ = [requires(Scope.read)]

@@ -196,6 +196,8 @@ TABLES = (
     register(_feature_days_table()),
     register(_agent_daily_table()),
 )
+
+
 def _agent_daily_raw(days: str) -> str:
     return _agent_daily_select(f"({_agent_days_select(days)})")
 

@@ -26,10 +26,10 @@ from daytwo.backlog.api import PolicyDep
 from daytwo.deployments.schemas import DeploymentOverview
 from daytwo.deployments.service import overview as deployments_overview
 from daytwo.errors import InputError
-from daytwo.server.access import Scope, granted, requires
-from daytwo.server.deps import EventsDep, LedgerDep
-from daytwo.web.scope import _date as _day
-from daytwo.web.templating import templates
+from daytwo.http.access import Scope, granted, requires
+from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.scope import parse_date
+from daytwo.http.templating import templates
 
 router = APIRouter(include_in_schema=False)
 READ = [requires(Scope.read)]
@@ -54,7 +54,7 @@ def _scope(
     name = q.get("deployment") or with_data[0].name
     if name not in {d.name for d in deployments}:
         raise InputError(f"Unknown deployment {name!r}.")
-    start, end = _day(q.get("start"), "start"), _day(q.get("end"), "end")
+    start, end = parse_date(q.get("start"), "start"), parse_date(q.get("end"), "end")
     if start and end and start > end:
         raise InputError("The start date is after the end date.")
     at = datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC) if end else None

@@ -85,7 +85,9 @@ class Scope:
         return None
 
 
-def _date(value: str | None, name: str) -> date | None:
+def parse_date(value: str | None, name: str) -> date | None:
+    """A query parameter's date (its first ten characters), None when absent; a clear error
+    naming the parameter when it is not one."""
     if not value:
         return None
     try:
@@ -106,8 +108,8 @@ def parse_scope(params: QueryParams, deployments: Sequence[ListedDeployment]) ->
         raise InputError(f"Unknown deployment {name!r}.")
     dep = names[name]
     last = dep.last_started_at.date() if dep.last_started_at else datetime.now(UTC).date()
-    end = _date(params.get("end"), "end") or last
-    start = _date(params.get("start"), "start") or end - timedelta(days=DEFAULT_DAYS - 1)
+    end = parse_date(params.get("end"), "end") or last
+    start = parse_date(params.get("start"), "start") or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
         raise InputError("The start date is after the end date.")
     filters: list[tuple[str, tuple[str, ...]]] = []
