@@ -101,6 +101,60 @@ class Metric:
 
 _OUTCOME_KNOWN = "count_if(outcome IS NOT NULL)"
 _RESOLVED = "outcome IN ('contained', 'resolved_by_agent')"
+_AGENT = "agent_ref IS NOT NULL"
+# The two paths of an agent's conversation: the AI used in it, or not (the legacy path).
+_PATHS = (
+    ("ai", "with the AI", "in which the AI was used", "ai_used"),
+    ("legacy", "on the legacy path", "in which the AI was not used", "NOT ai_used"),
+)
+
+
+def _ai_and_legacy(
+    base: str, label: str, definition: str, good: Direction, *, numerator: str | None = None
+) -> tuple[Metric, Metric]:
+    """An outcome of agent conversations with the AI used and without (``ai_<base>`` and
+    ``legacy_<base>``): a rate of ``numerator`` over those with an outcome, or mean CSAT.
+    The catalog's values compare the paths as they are; the adoption page compares them like
+    for like (same journey, agent and period)."""
+    out: list[Metric] = []
+    for prefix, name, path, used in _PATHS:
+        where = f"{used} AND {_AGENT}"
+        if numerator is None:
+            out.append(
+                Metric(
+                    f"{prefix}_{base}",
+                    f"{label} {name}",
+                    definition.format(path=path),
+                    f"mean of csat where {where.lower()}",
+                    "score",
+                    good,
+                    "adoption",
+                    "mean",
+                    value="csat",
+                    where=where,
+                    needs=("csat", "ai_used", "agent_ref"),
+                    drill=f"{where} AND csat IS NOT NULL",
+                )
+            )
+            continue
+        out.append(
+            Metric(
+                f"{prefix}_{base}",
+                f"{label.capitalize()} {name}",
+                definition.format(path=path),
+                f"{label} / agent conversations {path} with an outcome",
+                "share",
+                good,
+                "adoption",
+                "ratio",
+                numerator=f"count_if({where} AND {numerator})",
+                denominator=f"count_if({where} AND outcome IS NOT NULL)",
+                needs=("outcome", "ai_used", "agent_ref"),
+                drill=f"{where} AND {numerator}",
+            )
+        )
+    return out[0], out[1]
+
 
 METRICS: tuple[Metric, ...] = (
     # -- system ---------------------------------------------------------------------------
@@ -394,6 +448,43 @@ METRICS: tuple[Metric, ...] = (
         where="NOT ai_used AND agent_ref IS NOT NULL",
         needs=("handle_time_s", "ai_used", "agent_ref"),
         drill="NOT ai_used AND agent_ref IS NOT NULL",
+    ),
+    Metric(
+        "suggestions_per_conversation",
+        "Suggestions used per conversation",
+        "How much agents lean on the AI: suggestions used (accepted or edited) per agent "
+        "conversation, those with none included. The adoption page gives the same use per "
+        "agent and day.",
+        "mean of min(accepted + edited, shown) over agent conversations",
+        "count",
+        "up",
+        "adoption",
+        "mean",
+        value="least(n_assist_accepted + n_assist_edited, n_assist_shown)",
+        where=_AGENT,
+        needs=("agent_ref", "assist_events"),
+        drill="agent_ref IS NOT NULL AND n_assist_accepted + n_assist_edited > 0",
+    ),
+    *_ai_and_legacy(
+        "resolution_rate",
+        "resolved",
+        "Share of agent conversations {path} that the agent resolved (of those with an outcome).",
+        "up",
+        numerator=_RESOLVED,
+    ),
+    *_ai_and_legacy(
+        "escalation_rate",
+        "escalated",
+        "Share of agent conversations {path} escalated or transferred onward (of those with an "
+        "outcome).",
+        "down",
+        numerator="outcome IN ('escalated', 'transferred')",
+    ),
+    *_ai_and_legacy(
+        "csat",
+        "CSAT",
+        "Mean customer satisfaction of agent conversations {path}.",
+        "up",
     ),
     # -- business -------------------------------------------------------------------------
     Metric(
