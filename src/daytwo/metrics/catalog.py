@@ -110,49 +110,54 @@ _PATHS = (
 
 
 def _ai_and_legacy(
-    base: str, label: str, definition: str, good: Direction, *, numerator: str | None = None
+    base: str,
+    label: str,
+    definition: str,
+    good: Direction,
+    *,
+    numerator: str | None = None,
+    value: tuple[str, Unit] | None = None,
 ) -> tuple[Metric, Metric]:
     """An outcome of agent conversations with the AI used and without (``ai_<base>`` and
-    ``legacy_<base>``): a rate of ``numerator`` over those with an outcome, or mean CSAT.
-    The catalog's values compare the paths as they are; the adoption page compares them like
-    for like (same journey, agent and period)."""
+    ``legacy_<base>``): a rate of ``numerator`` over those with an outcome, or the mean of a
+    ``value`` column (with its unit). The catalog's values compare the paths as they are; the
+    adoption page compares them like for like (same journey, agent and period)."""
     out: list[Metric] = []
     for prefix, name, path, used in _PATHS:
         where = f"{used} AND {_AGENT}"
-        if numerator is None:
-            out.append(
-                Metric(
-                    f"{prefix}_{base}",
-                    f"{label} {name}",
-                    definition.format(path=path),
-                    f"mean of csat where {where.lower()}",
-                    "score",
-                    good,
-                    "adoption",
-                    "mean",
-                    value="csat",
-                    where=where,
-                    needs=("csat", "ai_used", "agent_ref"),
-                    drill=f"{where} AND csat IS NOT NULL",
-                )
+        text = definition.format(path=path)
+        if value is not None:
+            column, unit = value
+            metric = Metric(
+                f"{prefix}_{base}",
+                f"{label[0].upper()}{label[1:]} {name}",
+                formula=f"mean of {column} where {where.lower()}",
+                unit=unit,
+                kind="mean",
+                value=column,
+                where=where,
+                needs=(column, "ai_used", "agent_ref"),
+                drill=f"{where} AND {column} IS NOT NULL",
+                definition=text,
+                good=good,
+                group="adoption",
             )
-            continue
-        out.append(
-            Metric(
+        else:
+            metric = Metric(
                 f"{prefix}_{base}",
                 f"{label.capitalize()} {name}",
-                definition.format(path=path),
-                f"{label} / agent conversations {path} with an outcome",
-                "share",
-                good,
-                "adoption",
-                "ratio",
+                formula=f"{label} / agent conversations {path} with an outcome",
+                unit="share",
+                kind="ratio",
                 numerator=f"count_if({where} AND {numerator})",
                 denominator=f"count_if({where} AND outcome IS NOT NULL)",
                 needs=("outcome", "ai_used", "agent_ref"),
                 drill=f"{where} AND {numerator}",
+                definition=text,
+                good=good,
+                group="adoption",
             )
-        )
+        out.append(metric)
     return out[0], out[1]
 
 
@@ -420,34 +425,12 @@ METRICS: tuple[Metric, ...] = (
         needs=("assist_events",),
         drill="n_assist_edited > 0",
     ),
-    Metric(
-        "ai_handle_time",
-        "Handle time with the AI",
-        "Mean handling time, in seconds, of agent conversations in which the AI was used (the "
-        "adoption page compares it with the legacy path like for like).",
-        "mean of handle_time_s where ai_used and agent_ref is set",
-        "seconds",
+    *_ai_and_legacy(
+        "handle_time",
+        "handle time",
+        "Mean handling time, in seconds, of agent conversations {path}.",
         "down",
-        "adoption",
-        "mean",
-        value="handle_time_s",
-        where="ai_used AND agent_ref IS NOT NULL",
-        needs=("handle_time_s", "ai_used", "agent_ref"),
-        drill="ai_used AND agent_ref IS NOT NULL",
-    ),
-    Metric(
-        "legacy_handle_time",
-        "Handle time on the legacy path",
-        "Mean handling time, in seconds, of agent conversations in which the AI was not used.",
-        "mean of handle_time_s where not ai_used and agent_ref is set",
-        "seconds",
-        "down",
-        "adoption",
-        "mean",
-        value="handle_time_s",
-        where="NOT ai_used AND agent_ref IS NOT NULL",
-        needs=("handle_time_s", "ai_used", "agent_ref"),
-        drill="NOT ai_used AND agent_ref IS NOT NULL",
+        value=("handle_time_s", "seconds"),
     ),
     Metric(
         "suggestions_per_conversation",
@@ -485,6 +468,7 @@ METRICS: tuple[Metric, ...] = (
         "CSAT",
         "Mean customer satisfaction of agent conversations {path}.",
         "up",
+        value=("csat", "score"),
     ),
     # -- business -------------------------------------------------------------------------
     Metric(
