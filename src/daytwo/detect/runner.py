@@ -7,11 +7,12 @@ the findings afterwards, is the analysis pipeline's business (:mod:`daytwo.pipel
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.detect import service
@@ -129,11 +130,33 @@ def run_detectors(
     data: AnalysisData, chosen: Sequence[Detector[Any]], progress: Progress | None = None
 ) -> list[Finding]:
     out: list[Finding] = []
+    loaded = max((d.needs.turn_days for d in chosen), default=0)
+    views: dict[int, AnalysisData] = {loaded: data}
     for d in chosen:
         if progress:
             progress(d.id)
-        out.extend(d.run(data))
+        days = d.needs.turn_days
+        if days not in views:
+            views[days] = _turns_of_days(data, days)
+        out.extend(d.run(views[days]))
     return out
+
+
+def _turns_of_days(data: AnalysisData, turn_days: int) -> AnalysisData:
+    """``data`` with the turns a detector asking for ``turn_days`` gets: those of the baseline
+    and current windows and of the last ``turn_days`` days. The turns are loaded once, for the
+    detector that asks for the most days; the others see exactly what they asked for."""
+    w = data.window
+    since = min(w.current_start, w.current_end - timedelta(days=turn_days))
+    started = data.interactions["started_at"]
+
+    def within(start: datetime, end: datetime) -> Any:
+        return pc.and_(pc.greater_equal(started, start), pc.less(started, end))
+
+    keep = pc.or_(within(w.baseline_start, w.baseline_end), within(since, w.current_end))
+    ids = data.interactions.filter(keep)["interaction_id"].combine_chunks()
+    turns = data.turns.filter(pc.is_in(data.turns["interaction_id"], value_set=ids))
+    return replace(data, turns=turns)
 
 
 def detect_and_record(
