@@ -279,6 +279,8 @@ def test_pilot_cohort_is_volunteers_then_rollout(demo: Loaded) -> None:
     rollout, pilot = rows
     assert pilot["pilot_period"]
     assert pilot["cohorts"] == ["pilot"]
-    assert pilot["agents"] <= 40 < 300 < rollout["agents"]
+    volunteers = demo.ds.manifest["cohorts"]["pilot_agents"]
+    assert pilot["agents"] <= volunteers < 300 < rollout["agents"]
+    assert volunteers == len(demo.ds.manifest["adoption"]["pilot"]["agents"])
     assert sorted(rollout["cohorts"]) == ["pilot", "rollout"]
     assert pilot["senior"] > rollout["senior"] + 0.3

@@ -530,6 +530,152 @@ CASES: list[Case] = [
         ],
         [rate(1, 3)],
     ),
+    Case(
+        "using_agents",
+        "distinct agents who accepted or edited one",
+        [
+            rec("a", agent_ref="a1", assist_events=[*shown(), {"action": "accepted"}]),
+            rec("b", agent_ref="a1", assist_events=[*shown(), {"action": "edited"}]),
+            rec("c", agent_ref="a2", assist_events=[*shown(), {"action": "dismissed"}]),
+            rec("d", agent_ref="a3", assist_events=[*shown(), {"action": "edited"}]),
+            rec("e", assist_events=[*shown(), {"action": "accepted"}]),  # no agent
+        ],
+        [total(2.0)],
+    ),
+    Case(
+        "suggestion_dismissal_rate",
+        "dismissed over shown",
+        [
+            rec("a", assist_events=[*shown(3), {"action": "dismissed"}, {"action": "accepted"}]),
+            rec("b", assist_events=[*shown(), {"action": "dismissed"}]),
+        ],
+        [rate(2, 4)],
+    ),
+    Case(
+        "suggestion_edit_rate",
+        "edited over used",
+        [
+            rec("a", assist_events=[*shown(3), {"action": "edited"}, {"action": "accepted"}]),
+            rec("b", assist_events=[*shown(2), {"action": "accepted"}, {"action": "accepted"}]),
+        ],
+        [rate(1, 4)],
+    ),
+    Case(
+        "ai_handle_time",
+        "agent conversations with the AI used",
+        [
+            rec("a", agent_ref="a1", ai_used=True, handle_time_s=100),
+            rec("b", agent_ref="a1", ai_used=True, handle_time_s=200),
+            rec("c", agent_ref="a1", ai_used=False, handle_time_s=900),
+            rec("d", ai_used=True, handle_time_s=900),  # no agent: the bot's
+        ],
+        [mean(150.0, 2, half=Z * 50)],  # sd = 50√2; half = z·50√2/√2
+    ),
+    Case(
+        "legacy_handle_time",
+        "agent conversations without the AI",
+        [
+            rec("a", agent_ref="a1", ai_used=False, handle_time_s=300),
+            rec("b", agent_ref="a2", ai_used=False, handle_time_s=500),
+            rec("c", agent_ref="a1", ai_used=True, handle_time_s=10),
+        ],
+        [mean(400.0, 2, half=Z * 100)],
+    ),
+    Case(
+        "suggestions_per_conversation",
+        "suggestions used per agent conversation, none included",
+        [
+            rec("a", agent_ref="a1", assist_events=[*shown(3), *[{"action": "accepted"}] * 2]),
+            rec("b", agent_ref="a1", assist_events=[*shown(), {"action": "edited"}]),
+            rec("c", agent_ref="a2", assist_events=[*shown(2), {"action": "dismissed"}]),
+            rec("d", agent_ref="a3"),  # no suggestion shown: 0
+            rec("e", assist_events=[*shown(), {"action": "accepted"}]),  # the bot's: no agent
+        ],
+        # 2, 1, 0, 0: mean 0.75; squared deviations 2.75, sd = √(2.75 / 3); half = z·sd/√4
+        [mean(0.75, 4, half=Z * math.sqrt(((1.25**2) + (0.25**2) + 2 * (0.75**2)) / 3) / 2)],
+    ),
+    Case(
+        "ai_resolution_rate",
+        "agent conversations with the AI used and an outcome",
+        [
+            rec("a", agent_ref="a1", ai_used=True, outcome="resolved_by_agent"),
+            rec("b", agent_ref="a1", ai_used=True, outcome="transferred"),
+            rec("c", agent_ref="a2", ai_used=True, outcome="resolved_by_agent"),
+            rec("d", agent_ref="a2", ai_used=True),  # no outcome
+            rec("e", agent_ref="a2", ai_used=False, outcome="resolved_by_agent"),  # legacy
+            rec("f", ai_used=True, outcome="contained"),  # the bot's
+        ],
+        [rate(2, 3)],
+    ),
+    Case(
+        "legacy_resolution_rate",
+        "agent conversations without the AI; unknown use counts on neither path",
+        [
+            rec("a", agent_ref="a1", ai_used=False, outcome="resolved_by_agent"),
+            rec("b", agent_ref="a1", ai_used=False, outcome="abandoned"),
+            rec("c", agent_ref="a1", outcome="resolved_by_agent"),  # not said whether used
+            rec("d", agent_ref="a2", ai_used=True, outcome="resolved_by_agent"),
+        ],
+        [rate(1, 2)],
+    ),
+    Case(
+        "ai_escalation_rate",
+        "escalated or transferred with the AI used",
+        [
+            rec("a", agent_ref="a1", ai_used=True, outcome="escalated"),
+            rec("b", agent_ref="a1", ai_used=True, outcome="transferred"),
+            rec("c", agent_ref="a2", ai_used=True, outcome="resolved_by_agent"),
+            rec("d", agent_ref="a2", ai_used=True, outcome="abandoned"),
+            rec("e", agent_ref="a2", ai_used=False, outcome="escalated"),
+        ],
+        [rate(2, 4)],
+    ),
+    Case(
+        "legacy_escalation_rate",
+        "escalated or transferred on the legacy path, by site",
+        [
+            rec("a", agent_ref="a1", ai_used=False, outcome="transferred", segments={"site": "x"}),
+            rec(
+                "b",
+                agent_ref="a1",
+                ai_used=False,
+                outcome="resolved_by_agent",
+                segments={"site": "x"},
+            ),
+            rec(
+                "c",
+                agent_ref="a2",
+                ai_used=False,
+                outcome="resolved_by_agent",
+                segments={"site": "y"},
+            ),
+            rec("d", agent_ref="a2", ai_used=True, outcome="escalated", segments={"site": "y"}),
+        ],
+        [rate(1, 2, site="x"), rate(0, 1, site="y")],
+        group_by=("site",),
+    ),
+    Case(
+        "ai_csat",
+        "agent conversations with the AI used and a score",
+        [
+            rec("a", agent_ref="a1", ai_used=True, csat=5),
+            rec("b", agent_ref="a1", ai_used=True, csat=3),
+            rec("c", agent_ref="a1", ai_used=True),  # no score
+            rec("d", agent_ref="a1", ai_used=False, csat=1),
+            rec("e", ai_used=True, csat=1),  # the bot's
+        ],
+        [mean(4.0, 2, half=Z * 1)],  # sd = √2; half = z·√2/√2
+    ),
+    Case(
+        "legacy_csat",
+        "agent conversations without the AI and a score",
+        [
+            rec("a", agent_ref="a1", ai_used=False, csat=2),
+            rec("b", agent_ref="a2", ai_used=False, csat=4),
+            rec("c", agent_ref="a2", ai_used=True, csat=5),
+        ],
+        [mean(3.0, 2, half=Z * 1)],
+    ),
     # -- business ----------------------------------------------------------------------------
     Case(
         "average_handle_time",
@@ -978,6 +1124,18 @@ SAMPLE_TOTALS: dict[str, tuple[float | None, int | None]] = {
     "ai_usage_rate": (3 / 4, 4),
     "suggestion_acceptance_rate": (2 / 3, 3),
     "feature_utilisation": (2 / 3, 3),
+    "using_agents": (1.0, None),  # a2 used one (i4, i5); a1 was never shown one
+    "suggestion_dismissal_rate": (1 / 3, 3),
+    "suggestion_edit_rate": (1 / 2, 2),
+    "ai_handle_time": (300.0, 1),  # i2: a1 with the AI
+    "legacy_handle_time": (200.0, 1),  # i4; i5 does not say whether the AI was used
+    "suggestions_per_conversation": (2 / 3, 3),  # i2: 0, i4: 1, i5: 1
+    "ai_resolution_rate": (0.0, 1),  # i2: a1 with the AI, escalated
+    "legacy_resolution_rate": (1.0, 1),  # i4
+    "ai_escalation_rate": (1.0, 1),  # i2
+    "legacy_escalation_rate": (0.0, 1),  # i4
+    "ai_csat": (2.0, 1),  # i2
+    "legacy_csat": (4.0, 1),  # i4
     "average_handle_time": (690 / 5, 5),
     "cost_per_interaction": (2.15 / 3, 3),
     "ai_cost": (0.001, None),

@@ -302,6 +302,29 @@ def _nps(cs: list[Conv]) -> Value:
     return _score(100.0 * (promoters - detractors), len(answers))
 
 
+def _used(c: Conv) -> int:
+    return c.assist("accepted") + c.assist("edited")
+
+
+def _paths(
+    base: str, outcome: Callable[[Conv], bool] | None
+) -> dict[str, Callable[[list[Conv]], Value]]:
+    """``ai_<base>`` and ``legacy_<base>``: over agent conversations that say whether the AI
+    was used, a rate of ``outcome`` among those with an outcome, or mean CSAT."""
+
+    def on(used: bool) -> Callable[[list[Conv]], Value]:
+        def value(cs: list[Conv]) -> Value:
+            mine = [c for c in cs if c["agent_ref"] and c["ai_used"] is used]
+            if outcome is None:
+                return _mean([c["csat"] for c in mine if c["csat"] is not None])
+            known = [c for c in mine if c["outcome"] is not None]
+            return _rate(sum(outcome(c) for c in known), len(known))
+
+        return value
+
+    return {f"ai_{base}": on(True), f"legacy_{base}": on(False)}
+
+
 def _known(cs: list[Conv]) -> int:
     return sum(c["outcome"] is not None for c in cs)
 
@@ -351,6 +374,36 @@ DEFINITIONS: dict[str, Callable[[list[Conv]], Value]] = {
         sum(bool(c["agent_ref"]) and c.assist("shown") > 0 for c in cs),
         sum(bool(c["agent_ref"]) for c in cs),
     ),
+    "using_agents": lambda cs: _total(
+        float(len({c["agent_ref"] for c in cs if c["agent_ref"] and _used(c) > 0}))
+    ),
+    "suggestion_dismissal_rate": lambda cs: _rate(
+        sum(min(c.assist("dismissed"), c.assist("shown")) for c in cs),
+        sum(c.assist("shown") for c in cs),
+    ),
+    "suggestion_edit_rate": lambda cs: _rate(
+        sum(c.assist("edited") for c in cs), sum(_used(c) for c in cs)
+    ),
+    "ai_handle_time": lambda cs: _mean(
+        [
+            c["handle_time_s"]
+            for c in cs
+            if c["ai_used"] is True and c["agent_ref"] and c["handle_time_s"] is not None
+        ]
+    ),
+    "legacy_handle_time": lambda cs: _mean(
+        [
+            c["handle_time_s"]
+            for c in cs
+            if c["ai_used"] is False and c["agent_ref"] and c["handle_time_s"] is not None
+        ]
+    ),
+    "suggestions_per_conversation": lambda cs: _mean(
+        [float(min(_used(c), c.assist("shown"))) for c in cs if c["agent_ref"]]
+    ),
+    **_paths("resolution_rate", lambda c: c.resolved),
+    **_paths("escalation_rate", lambda c: c["outcome"] in ("escalated", "transferred")),
+    **_paths("csat", None),
     "average_handle_time": lambda cs: _mean(
         [c["handle_time_s"] for c in cs if c["handle_time_s"] is not None]
     ),

@@ -82,10 +82,29 @@ class Failing:
         raise RuntimeError(f"broken consumer on {ctx.deployment_name}")
 
 
+def _declared_consumers(manager: Any) -> list[str]:
+    """The product's plugins that consume a run, in the declared order (a plugin may only
+    contribute detectors, as adoption's does)."""
+    return [n for n in DEFAULT_CONSUMERS if hasattr(manager.get_plugin(n), "after_analysis")]
+
+
 def test_the_backlog_is_the_first_consumer() -> None:
     assert DEFAULT_CONSUMERS[0] == "daytwo.backlog.consumer"
-    names = [i.plugin_name for i in plugins.consumers(plugins.plugin_manager(), "after_analysis")]
-    assert names[: len(DEFAULT_CONSUMERS)] == list(DEFAULT_CONSUMERS)
+    manager = plugins.plugin_manager()
+    names = [i.plugin_name for i in plugins.consumers(manager, "after_analysis")]
+    declared = _declared_consumers(manager)
+    assert declared[0] == "daytwo.backlog.consumer"
+    assert names[: len(declared)] == declared
+
+
+def test_the_adoption_detectors_are_contributed_by_its_plugin() -> None:
+    plugins.plugin_manager()
+    ids = [d.id for d in registry.detectors()]
+    assert {"adoption_decline", "adoption_workarounds"} <= set(ids)
+    contributed = [
+        i.plugin_name for i in plugins.consumers(plugins.plugin_manager(), "register_detectors")
+    ]
+    assert "daytwo.adoption.plugin" in contributed
 
 
 def test_consumers_get_the_run_in_order_and_one_failing_stops_nothing(
@@ -207,7 +226,7 @@ def test_an_outside_package_plugs_in_through_an_entry_point(
 
     assert registry.detectors()[-1].id == "outside_rows"  # after the built-in ones
     names = [i.plugin_name for i in plugins.consumers(plugins._manager, "after_analysis")]
-    assert names == [*DEFAULT_CONSUMERS, "outside"]
+    assert names == [*_declared_consumers(plugins._manager), "outside"]
     (outcome,) = analyze(settings, ledger, events, trigger="demo", deployment=DEPLOYMENT)
     assert outcome.run_id is not None
     seen = outside_plugin.SEEN

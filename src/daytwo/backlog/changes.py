@@ -1,11 +1,12 @@
 """The change registry, and each change's measured impact against a control.
 
-A change names the journeys it touched; its impact compares its metric in those journeys and
-in control journeys (named, or by default every other journey that no other change touched in
-the same windows), in equal windows before and after it shipped, as a difference in
-differences with a day-block bootstrap interval (:mod:`daytwo.backlog.impact_calc`). The
-verdict moves the items the change was meant to fix: improved verifies them, regressed
-reopens them.
+A change names the journeys it touched, or the one segment it touched (a training for a team,
+a config for a site: ``{"team": ["leeds-3"]}``); its impact compares its metric there and in a
+control (named journeys or values of the same segment key, or by default every other one that
+no other change touched in the same windows), in equal windows before and after it shipped, as
+a difference in differences with a day-block bootstrap interval
+(:mod:`daytwo.backlog.impact_calc`). The verdict moves the items the change was meant to fix:
+improved verifies them, regressed reopens them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from daytwo.errors import InputError, NotFoundError
 from daytwo.governance.policies import redact_text
 from daytwo.http.marks import ChangeMark
 from daytwo.metrics.catalog import Metric, get_metric
-from daytwo.metrics.query import Slice, build_queries
+from daytwo.metrics.query import Slice, build_queries, dimension_name
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -45,6 +46,15 @@ def known_journeys(session: Session, events: EventStore, deployment: str) -> set
         [deployment],
     )["j"].to_pylist()
     return set(dep.journeys) | {str(j) for j in seen}
+
+
+def known_values(events: EventStore, deployment: str, key: str) -> set[str]:
+    """The values of segment ``key`` the deployment's conversations carry."""
+    seen = events.query(
+        "SELECT DISTINCT segments[?] AS v FROM interactions WHERE deployment = ?",
+        [key, deployment],
+    )["v"].to_pylist()
+    return {str(v) for v in seen if v is not None}
 
 
 def _measurable(metric_id: str) -> Metric:
@@ -72,6 +82,8 @@ def _public(session: Session, row: Change) -> ChangePublic:
         shipped_at=_aware(row.shipped_at),
         journeys=list(row.journeys),
         control_journeys=list(row.control_journeys),
+        segments={k: list(v) for k, v in (row.segments or {}).items()},
+        control_segments={k: list(v) for k, v in (row.control_segments or {}).items()},
         metric=row.metric,
         window_days=row.window_days,
         verdict=row.verdict,
@@ -109,6 +121,13 @@ def record_change(
                 raise InputError(
                     f"{field}: {spec.deployment!r} has no journey {', '.join(map(repr, unknown))}."
                 )
+        for key, values in {**spec.segments, **spec.control_segments}.items():
+            unknown = sorted(set(values) - known_values(events, spec.deployment, key))
+            if unknown:
+                raise InputError(
+                    f"segments: {spec.deployment!r} has no {key} "
+                    f"{', '.join(map(repr, unknown))} in its conversations."
+                )
         items = [get_row(session, i) for i in dict.fromkeys(spec.items)]
         for item in items:
             if item.deployment != spec.deployment:
@@ -122,6 +141,8 @@ def record_change(
             shipped_at=spec.shipped_at.astimezone(UTC),
             journeys=list(dict.fromkeys(spec.journeys)),
             control_journeys=list(dict.fromkeys(spec.control_journeys)),
+            segments={k: list(dict.fromkeys(v)) for k, v in spec.segments.items()},
+            control_segments={k: list(dict.fromkeys(v)) for k, v in spec.control_segments.items()},
             metric=spec.metric,
             window_days=spec.window_days or policy.impact_window_days,
             verdict="pending",
@@ -204,15 +225,24 @@ def _midnight(ts: datetime) -> datetime:
 
 
 def _daily(
-    events: EventStore, metric: Metric, deployment: str, start: datetime, end: datetime
+    events: EventStore,
+    metric: Metric,
+    deployment: str,
+    start: datetime,
+    end: datetime,
+    dim: str = "journey",
+    journeys: tuple[str, ...] = (),
 ) -> dict[tuple[datetime, str], tuple[float, float]]:
-    """(day, journey) -> (numerator, denominator) of ``metric``."""
-    s = Slice(deployment, start, end, bucket="day", group_by=("journey",))
+    """(day, value of ``dim``) -> (numerator, denominator) of ``metric``; a segment ``dim``
+    (``segment.team``) counts only ``journeys`` where given."""
+    filters = (("journey", journeys),) if journeys else ()
+    s = Slice(deployment, start, end, bucket="day", group_by=(dim,), filters=filters)
+    name = dimension_name(dim)
     out: dict[tuple[datetime, str], tuple[float, float]] = {}
     p = metric.id
     for q in build_queries([metric], s):
         for row in events.query(q.sql, q.params).to_pylist():
-            if row["journey"] is None or row["bucket"] is None:
+            if row[name] is None or row["bucket"] is None:
                 continue
             if metric.kind == "ratio":
                 num, den = row.get(f"{p}__num"), row.get(f"{p}__den")
@@ -221,7 +251,7 @@ def _daily(
                 num, den = (float(val) * float(n), n) if val is not None and n else (0.0, 0)
             day = row["bucket"]
             day = day if day.tzinfo else day.replace(tzinfo=UTC)
-            out[(day, str(row["journey"]))] = (float(num or 0), float(den or 0))
+            out[(day, str(row[name]))] = (float(num or 0), float(den or 0))
     return out
 
 
@@ -236,23 +266,42 @@ def _pool(
     return num, den
 
 
+def _others(session: Session, row: Change, start: datetime, end: datetime) -> list[Change]:
+    """The deployment's other changes shipped in ``[start, end)``."""
+    return list(
+        session.scalars(
+            select(Change).where(
+                Change.deployment == row.deployment,
+                Change.id != row.id,
+                Change.shipped_at >= start,
+                Change.shipped_at < end,
+            )
+        ).all()
+    )
+
+
 def _controls(
     session: Session, row: Change, all_journeys: set[str], start: datetime, end: datetime
 ) -> list[str]:
     if row.control_journeys:
         return list(row.control_journeys)
-    others = session.scalars(
-        select(Change).where(
-            Change.deployment == row.deployment,
-            Change.id != row.id,
-            Change.shipped_at >= start,
-            Change.shipped_at < end,
-        )
-    ).all()
     touched = set(row.journeys)
-    for other in others:
+    for other in _others(session, row, start, end):
         touched |= set(other.journeys) if other.journeys else all_journeys
     return sorted(all_journeys - touched)
+
+
+def _segment_controls(
+    session: Session, row: Change, key: str, values: set[str], start: datetime, end: datetime
+) -> list[str]:
+    """The values of ``key`` to compare a segment-scoped change with: the named ones, else
+    every other value no other change scoped to ``key`` touched in the same windows."""
+    if row.control_segments:
+        return list(row.control_segments.get(key, []))
+    touched = set(row.segments.get(key, []))
+    for other in _others(session, row, start, end):
+        touched |= set((other.segments or {}).get(key, []))
+    return sorted(values - touched)
 
 
 def assess(
@@ -268,8 +317,13 @@ def assess(
     latest = events.query(
         "SELECT max(started_at) AS m FROM interactions WHERE deployment = ?", [row.deployment]
     )["m"][0].as_py()
-    base: dict[str, Any] = {"metric": row.metric, "treated": list(row.journeys)}
-    if not row.journeys:
+    key = next(iter(row.segments or {}), None)
+    treated = list(row.segments[key]) if key else list(row.journeys)
+    base: dict[str, Any] = {
+        "metric": row.metric,
+        "treated": [f"{key}={v}" for v in treated] if key else treated,
+    }
+    if not treated:
         return ImpactPublic(
             **base, verdict="inconclusive",
             reason="The change touched the whole deployment: there is no journey left to "
@@ -285,14 +339,24 @@ def assess(
             reason=f"{max(after_days, 0)} full days of data after the change; "
             f"{min(MIN_AFTER_DAYS, row.window_days)} are needed.",
         )  # fmt: skip
-    daily = _daily(events, metric, row.deployment, before_start, data_end)
-    all_journeys = {j for _, j in daily}
-    control = _controls(session, row, all_journeys, before_start, after_end)
-    base["control"] = control
+    if key:
+        daily = _daily(
+            events, metric, row.deployment, before_start, data_end, f"segment.{key}",
+            tuple(row.journeys),
+        )  # fmt: skip
+        control = _segment_controls(
+            session, row, key, {v for _, v in daily}, before_start, after_end
+        )
+        base["control"] = [f"{key}={v}" for v in control]
+    else:
+        daily = _daily(events, metric, row.deployment, before_start, data_end)
+        control = _controls(session, row, {j for _, j in daily}, before_start, after_end)
+        base["control"] = control
     if not control:
+        what = f"{key} value" if key else "journey"
         return ImpactPublic(
             **base, verdict="inconclusive",
-            reason="No control journey: every other journey changed in the same windows.",
+            reason=f"No control {what}: every other one changed in the same windows.",
         )  # fmt: skip
     windows: dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]] = {}
     series: list[dict[str, Any]] = []
@@ -304,7 +368,7 @@ def assess(
         control_days: list[tuple[float, float]] = []
         for k in range(days):
             day = first + timedelta(days=k)
-            t, c = _pool(daily, day, list(row.journeys)), _pool(daily, day, control)
+            t, c = _pool(daily, day, treated), _pool(daily, day, control)
             if t[1] <= 0 or c[1] <= 0:
                 continue  # no data that day for one group: drop the day from both
             treated_days.append(t)

@@ -132,6 +132,10 @@ class Change(Base):
     shipped_at: Mapped[datetime] = mapped_column(UTCDateTime())
     journeys: Mapped[list[str]] = mapped_column(JSON, default=list)
     control_journeys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Segments it touched (a training for one team, a config for one site): {key: [values]};
+    # empty: every segment of its journeys. The control segments default to the others.
+    segments: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    control_segments: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
     metric: Mapped[str] = mapped_column(String(100))
     window_days: Mapped[int] = mapped_column(Integer)
     verdict: Mapped[str] = mapped_column(String(16))  # pending | improved | regressed | ...

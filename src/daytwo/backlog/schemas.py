@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 Handle = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")]
@@ -244,9 +252,33 @@ class ChangeCreate(_In):
         default_factory=list,
         description="Journeys to compare against; default: every journey outside the scope.",
     )
+    segments: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="The one segment it touched, as {key: [values]}: a training for a team "
+        "({'team': ['leeds-3']}), a config for a site. Empty: every segment of its journeys.",
+    )
+    control_segments: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Values of the same key to compare against; default: every other value "
+        "no other change touched in the same windows.",
+    )
     metric: str = Field(default="containment_rate", description="Metric-catalog id to judge by.")
     window_days: int | None = Field(default=None, ge=3, le=90)
     items: list[int] = Field(default_factory=list, description="Items this change should fix.")
+
+    @model_validator(mode="after")
+    def _one_segment_key(self) -> ChangeCreate:
+        if len(self.segments) > 1:
+            raise ValueError("segments: scope a change to one segment key (e.g. team or site)")
+        if any(not v for v in self.segments.values()):
+            raise ValueError("segments: give at least one value for the key")
+        if self.control_segments and set(self.control_segments) != set(self.segments):
+            raise ValueError("control_segments must use the same key as segments")
+        for key, values in self.segments.items():
+            both = set(values) & set(self.control_segments.get(key, []))
+            if both:
+                raise ValueError(f"{key} {sorted(both)} cannot be both changed and control")
+        return self
 
 
 class ImpactPublic(BaseModel):
@@ -279,6 +311,8 @@ class ChangePublic(BaseModel):
     shipped_at: datetime
     journeys: list[str]
     control_journeys: list[str]
+    segments: dict[str, list[str]] = Field(default_factory=dict)
+    control_segments: dict[str, list[str]] = Field(default_factory=dict)
     metric: str
     window_days: int
     verdict: str

@@ -24,6 +24,16 @@ def _split(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
+def _segments(text: str, option: str) -> dict[str, list[str]]:
+    """``team=leeds-3,leeds-4`` -> ``{"team": ["leeds-3", "leeds-4"]}``."""
+    if not text.strip():
+        return {}
+    key, sep, values = text.partition("=")
+    if not sep or not key.strip() or not _split(values):
+        raise InputError(f"--{option} takes key=value[,value], e.g. team=leeds-3, not {text!r}.")
+    return {key.strip(): _split(values)}
+
+
 def _when(value: str | None) -> datetime:
     if not value:
         return datetime.now(UTC)
@@ -64,6 +74,12 @@ def record(
     shipped_at: str = typer.Option(None, help="When it went live (ISO time; default: now)."),
     journeys: str = typer.Option("", help="Comma-separated journeys it touched."),
     control: str = typer.Option("", help="Comma-separated control journeys (default: others)."),
+    segments: str = typer.Option(
+        "", help="The one segment it touched, key=value[,value]: team=leeds-3 for a training."
+    ),
+    control_segments: str = typer.Option(
+        "", help="Values of that key to compare with, key=value[,value] (default: the others)."
+    ),
     metric: str = typer.Option("containment_rate", help="Metric to judge it by."),
     window_days: int = typer.Option(None, help="Days compared on each side."),
     items: str = typer.Option("", help="Comma-separated ids of the items it fixes."),
@@ -91,6 +107,8 @@ def record(
             "shipped_at": _when(shipped_at),
             "journeys": _split(journeys),
             "control_journeys": _split(control),
+            "segments": _segments(segments, "segments"),
+            "control_segments": _segments(control_segments, "control-segments"),
             "metric": metric,
             "window_days": window_days,
             "items": item_ids,
@@ -165,14 +183,16 @@ def list_(
     if as_json:
         out.print_json(json.dumps([c.model_dump(mode="json") for c in rows]))
         return
-    table = Table("id", "shipped", "deployment", "kind", "journeys", "verdict", "title")
+    table = Table("id", "shipped", "deployment", "kind", "scope", "verdict", "title")
     for c in rows:
         table.add_row(
             str(c.id),
             c.shipped_at.strftime("%Y-%m-%d %H:%M"),
             c.deployment,
             c.kind,
-            ", ".join(c.journeys) or "all",
+            ", ".join(f"{k}={','.join(v)}" for k, v in c.segments.items())
+            or ", ".join(c.journeys)
+            or "all",
             c.verdict,
             c.title,
         )

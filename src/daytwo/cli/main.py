@@ -8,6 +8,7 @@ import typer
 
 from daytwo import __version__
 from daytwo.cli import (
+    adoption,
     analyze,
     change,
     db,
@@ -50,6 +51,7 @@ app.add_typer(metrics.app, name="metrics")
 app.add_typer(items.app, name="items")
 app.add_typer(owners.app, name="owners")
 app.add_typer(change.app, name="change")
+app.add_typer(adoption.app, name="adoption")
 
 
 def _print_version(value: bool) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from daytwo.demo import people
 from daytwo.demo.days import conversation_mix, draw_customers, turn_layout
 from daytwo.demo.manifest import (
     AGENT_MINUTE_COST,
-    AI_HANDLE_FACTOR,
     ASSIST,
     ASSIST_FEE,
     ASSIST_VOICE_SHARE,
@@ -18,11 +19,9 @@ from daytwo.demo.manifest import (
     LANGUAGES,
     N_AGENTS,
     PILOT_DAYS,
-    SITES,
     SUGGESTION_SHARE,
     SUMMARY_SHARE,
     TENURE_HANDLE_FACTOR,
-    ramp,
 )
 from daytwo.demo.setting import (
     AGENT_GREETINGS,
@@ -81,15 +80,13 @@ def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> Batch:
     anchor, is_summary = anchor[order], is_summary[order]
     e_rows = rows[anchor]
     feature = np.where(
-        is_summary, FEATURES.index("summary"), (rng.random(len(anchor)) >= 0.65).astype(np.int64)
+        is_summary,
+        FEATURES.index("summary"),
+        (rng.random(len(anchor)) < people.CARD_SHARE).astype(np.int64),
     )
-    accept = agents.propensity[agent[e_rows]] * np.array([1.0, 0.85, 1.25])[feature]
-    if s is not None:
-        decay = 1 - (1 - s.decay_floor) * ramp(day, s.decay_onset, s.decay_ramp_days)
-        accept = np.where(
-            agents.site[agent[e_rows]] == SITES.index(s.decay_site), accept * decay, accept
-        )
-    accept = np.clip(accept, 0, 0.97)
+    ps = people.people_schedule(s, plan.days)
+    accept = agents.propensity[agent[e_rows]] * np.array(people.FEATURE_FACTORS)[feature]
+    accept = np.clip(accept * people.uptake(agents, agent[e_rows], day, ps), 0, 0.97)
     u = rng.random(len(anchor))
     action = np.select(
         [u < 0.75 * accept, u < accept, u < accept + 0.85 * (1 - accept)],
@@ -102,7 +99,8 @@ def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> Batch:
     tenure = agents.tenure[agent]
     minutes = np.array([j.agent_minutes for j in JOURNEYS])[journey]
     median = minutes * 60 * np.where(voice, 1.0, 1.25) * np.array(TENURE_HANDLE_FACTOR)[tenure]
-    handle = np.exp(rng.normal(np.log(median), 0.4)) * np.where(ai_used, AI_HANDLE_FACTOR, 1.0)
+    handle = np.exp(rng.normal(np.log(median), 0.4))
+    handle *= np.where(ai_used, people.ai_handle_factor(tenure), 1.0)
     handle = np.round(np.clip(handle, 60, 3600), 1)
     # Turns spread over the first 85% of the conversation; wrap-up (and the summary) after.
     steps = rng.gamma(2.0, 1.0, len(rows))
@@ -126,8 +124,17 @@ def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> Batch:
     user_idx = np.flatnonzero(~agent_turn)
     text[user_idx] = lex.utterance(rng, intent[rows[user_idx]])
     text[replies] = rng.choice(lex.agent_lines, len(replies))
-    took = anchor[(action == ACTION["accepted"]) & (feature == FEATURES.index("suggested_reply"))]
+    reply = ~is_summary & (feature == FEATURES.index("suggested_reply"))
+    took = anchor[(action == ACTION["accepted"]) & reply]
     text[took] = lex.answer[journey[rows[took]]]  # the agent sent the suggested reply as is
+    touched = anchor[(action == ACTION["edited"]) & reply]
+    text[touched] = lex.edited[journey[rows[touched]]]
+    # A dismissed suggested reply, typed in substance by the agent all the same.
+    habit = np.where(
+        agents.retyper[agent[e_rows]] & (ps is not None), people.RETYPE_SHARE, people.RETYPE_NOISE
+    )
+    again = anchor[(action == ACTION["dismissed"]) & reply & (rng.random(len(anchor)) < habit)]
+    text[again] = lex.retyped[journey[rows[again]]]
     text[first] = np.where(voice, lex.phrase[AGENT_GREETINGS[0]], lex.phrase[AGENT_GREETINGS[1]])
 
     u = rng.random(n)
@@ -188,6 +195,7 @@ def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> Batch:
         tokens_out=pa.nulls(t, pa.int64()),
         cost=pa.nulls(t, pa.float64()),
     )
+    latency = people.suggestion_latency(rng, agents, agent[e_rows], day, ps)
     a_rows = e_rows[ev]
     seq = (np.arange(len(a_rows)) - np.searchsorted(a_rows, a_rows)).astype(np.int32)
     m = len(a_rows)
@@ -200,10 +208,23 @@ def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> Batch:
             AGENT_IDS.take(pa.array(agent[a_rows])),
             FEATURE_VOCAB.take(pa.array(feature[ev])),
             ACTION_VOCAB.take(pa.array(ev_action)),
-            pa.nulls(m, pa.string()),
+            _shown_attributes(ev_pos == 0, latency[ev], journey[a_rows], reply[ev]),
             pa.array(a_rows, type=pa.int64()),
             pa.array(seq),
         ],
         schema=with_locators(ASSIST_EVENTS, pos=True),
     )
     return keep_delivered(Batch(interactions, turns, assist), plan.delivered(day, start))
+
+
+def _shown_attributes(
+    shown: np.ndarray, latency: np.ndarray, journey: np.ndarray, reply: np.ndarray
+) -> pa.Array:
+    """``{"latency_ms": .., "text": ..}`` on each ``shown`` event (the text on suggested
+    replies only), null on the events that act on it; joined from codes, not row by row."""
+    ends = pa.array(people.text_suffixes(), type=pa.string())
+    end = ends.take(pa.array(np.where(reply, journey, len(ends) - 1)))
+    ms = pc.cast(pa.array(latency.astype(np.int64)), pa.string())
+    joined = pc.binary_join_element_wise('{"latency_ms": ', ms, end, "")
+    out: pa.Array = pc.if_else(pa.array(shown), joined, pa.scalar(None, pa.string()))
+    return out

@@ -40,6 +40,8 @@ OWNERS = (
                 contact="maria.s@bank.example"),
     OwnerCreate(handle="assist-product", name="Agent assist product", kind="team",
                 contact="#assist-product"),
+    OwnerCreate(handle="floor-ops", name="Contact-centre operations", kind="team",
+                contact="#floor-ops"),
 )  # fmt: skip
 
 # (deployment, owner, journey, finding kind, segment): tried in this order, first match wins.
@@ -52,6 +54,9 @@ RULES: tuple[tuple[str, str, str | None, str | None, str | None], ...] = (
     (BOT, "conversation-design", None, "knowledge_gap", None),
     (ASSIST, "ai-platform", None, "freshness_gap", None),
     (ASSIST, "maria.s", None, None, "site:porto"),
+    # Who uses the tool and how is the floor's operations business, wherever it happens.
+    (ASSIST, "floor-ops", None, "adoption_decline", None),
+    (ASSIST, "floor-ops", None, "adoption_workaround", None),
 )
 DEFAULTS = {BOT: "conversation-design", ASSIST: "assist-product"}
 

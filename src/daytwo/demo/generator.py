@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from daytwo.demo import people
 from daytwo.demo.assist_day import assist_day
 from daytwo.demo.days import bot_day
 from daytwo.demo.ground_truth import build_manifest
@@ -89,6 +90,9 @@ class DemoDataset:
             schedule=plan.schedule,
             gap_intents=list(corpus()["gap"]),
             duplicates=sum(plan.duplicates.values()),
+        )
+        self.manifest["adoption"] = people.truth(
+            plan.start, plan.days, plan.schedule, Agents.draw(plan.seed)
         )
 
     @property

@@ -10,7 +10,7 @@ from typing import Any
 
 from daytwo.demo.manifest import (
     AGENT_MINUTE_COST,
-    AI_HANDLE_FACTOR,
+    AI_HANDLE_BY_TENURE,
     ANSWERS_PER_CONVERSATION,
     ASSIST,
     ASSIST_VOICE_SHARE,
@@ -18,6 +18,7 @@ from daytwo.demo.manifest import (
     BOT,
     BOT_CHAT_SHARE,
     BOT_SHARE,
+    DECAY_CHANGE_TITLE,
     ESCALATION_COST,
     EXTRA_REPLIES_MEAN,
     FAILED_ANSWER_COST,
@@ -31,6 +32,8 @@ from daytwo.demo.manifest import (
     N_AGENTS,
     PILOT_AGENTS,
     PILOT_DAYS,
+    PROPENSITY_BASE,
+    PROPENSITY_PER_BAND,
     SITE_WEIGHTS,
     SITES,
     SLOW_CONVERSATION_COST,
@@ -38,6 +41,7 @@ from daytwo.demo.manifest import (
     SUMMARY_SHARE,
     TENURE_HANDLE_FACTOR,
     TENURE_WEIGHTS,
+    VOLUNTEER_BONUS,
     ProblemSchedule,
     journey,
     journey_containment,
@@ -91,11 +95,13 @@ def build_manifest(
 
 
 def acceptance_before() -> tuple[float, float]:
-    """Mean chance an agent takes a suggested reply or card, and a summary (``setting.py``:
-    propensity 0.42 + 0.03 per tenure band + 0.12 for the pilot; a card is taken 0.85 as
+    """Mean chance an agent takes a suggested reply or card, and a summary, once past their
+    first weeks with the tool (``people.py``: the propensity above; a card is taken 0.85 as
     often as a reply, a summary 1.25 times)."""
     tenure = sum(i * w for i, w in enumerate(TENURE_WEIGHTS))
-    propensity = 0.42 + 0.03 * tenure + 0.12 * PILOT_AGENTS / N_AGENTS
+    propensity = (
+        PROPENSITY_BASE + PROPENSITY_PER_BAND * tenure + VOLUNTEER_BONUS * PILOT_AGENTS / N_AGENTS
+    )
     reply_or_card = propensity * (0.65 * 1.0 + 0.35 * 0.85)
     return reply_or_card, min(0.97, propensity * 1.25)
 
@@ -148,10 +154,14 @@ def true_weekly_costs(s: ProblemSchedule, interactions_per_day: int) -> dict[str
     mix = [j.share * (1 - j.containment) for j in JOURNEYS]
     minutes = sum(m * j.agent_minutes for m, j in zip(mix, JOURNEYS, strict=True)) / sum(mix)
     channel = ASSIST_VOICE_SHARE * 1.0 + (1 - ASSIST_VOICE_SHARE) * 1.25
-    tenure = sum(w * f for w, f in zip(TENURE_WEIGHTS, TENURE_HANDLE_FACTOR, strict=True))
-    handle = minutes * channel * tenure * math.exp(0.4**2 / 2)  # lognormal(sigma 0.4) mean
+    # What a used suggestion saves, over the tenure bands: their handle time and the AI's share.
+    saved_factor = sum(
+        w * f * (1 - ai)
+        for w, f, ai in zip(TENURE_WEIGHTS, TENURE_HANDLE_FACTOR, AI_HANDLE_BY_TENURE, strict=True)
+    )
+    saved = minutes * channel * saved_factor * math.exp(0.4**2 / 2)  # lognormal(sigma 0.4) mean
     site_week = assist_week * SITE_WEIGHTS[SITES.index(s.decay_site)]
-    decay = site_week * lost_use * handle * (1 - AI_HANDLE_FACTOR) * AGENT_MINUTE_COST
+    decay = site_week * lost_use * saved * AGENT_MINUTE_COST
 
     def entry(value: float, basis: str) -> dict[str, Any]:
         return {"value": round(value, 2), "basis": basis}
@@ -174,7 +184,7 @@ def true_weekly_costs(s: ProblemSchedule, interactions_per_day: int) -> dict[str
         "adoption-decay-porto": entry(
             decay,
             f"{site_week * lost_use:.0f} conversations a week without a used suggestion x "
-            f"{handle * (1 - AI_HANDLE_FACTOR):.2f} agent minutes x agent_minute "
+            f"{saved:.2f} agent minutes x agent_minute "
             f"{AGENT_MINUTE_COST:g}",
         ),
         "feed-outage": entry(0.0, "no conversation went worse: only the data was lost"),
@@ -252,11 +262,20 @@ def _problems(
             "scope": {"site": s.decay_site},
             "onset": iso(start, s.decay_onset),
             "end": None,
-            "description": "Agents in Porto stop accepting assist suggestions after a "
-            "workaround spreads: acceptance falls to a quarter of its level over three weeks.",
+            "description": "The suggestion service for Porto moves to a slower region: "
+            "suggestions take almost four times as long to appear, agents stop waiting for them, "
+            "and acceptance falls to a quarter of its level over three weeks.",
             "expected": {
                 "acceptance_factor_at_end": s.decay_floor,
                 "ramp_days": s.decay_ramp_days,
+            },
+            "cause": {
+                "change": DECAY_CHANGE_TITLE,
+                "kind": "config",
+                "segments": {"site": [s.decay_site]},
+                "shipped_at": iso(start, s.decay_onset),
+                "latency_ms_before": s.decay_latency_ms[0],
+                "latency_ms_after": s.decay_latency_ms[1],
             },
         },
         {

@@ -12,8 +12,10 @@ from typing import Any
 
 import orjson
 
+from daytwo.adoption import rollup as adoption_rollup
 from daytwo.backlog.service import list_items
 from daytwo.conversations import text_index
+from daytwo.demo.adoption import seed_adoption
 from daytwo.demo.backlog import seed_backlog
 from daytwo.demo.generator import DemoConfig, generate
 from daytwo.deployments.schemas import DeploymentCreate
@@ -109,9 +111,10 @@ def build_demo(
         interactions = store.count("interactions")
         turns = store.count("turns")
         # Build the rollups and the search text now, so the first page served is fast.
-        for table in (*rollup.TABLES, text_index.TABLE):
+        for table in (*rollup.TABLES, text_index.TABLE, *adoption_rollup.TABLES):
             store.derived_ready(table.name)
     seed_backlog(settings, dataset.manifest)
+    seed_adoption(settings, dataset.manifest)
     return DemoSummary(
         deployments=[d.name for d in dataset.deployments],
         interactions=interactions,

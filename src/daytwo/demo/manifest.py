@@ -30,6 +30,16 @@ LANGUAGE_WEIGHTS = (0.86, 0.10, 0.04)
 N_AGENTS = 400
 PILOT_AGENTS = 40
 PILOT_DAYS = 14
+# How likely an agent takes a suggestion (``people.py``): a base, more with each tenure band,
+# more again for the pilot's volunteers (keener than their tenure says), and each agent's own
+# spread. Volunteers come forward with these odds by tenure band: mostly the experienced.
+PROPENSITY_BASE = 0.28
+PROPENSITY_PER_BAND = 0.06
+VOLUNTEER_BONUS = 0.15
+PROPENSITY_SD = 0.04
+VOLUNTEER_ODDS = (0.1, 0.4, 1.0, 2.5)
+# The tool's true effect on handle time, by tenure band: new agents gain the most.
+AI_HANDLE_BY_TENURE = (0.80, 0.86, 0.92, 0.95)
 
 BOT = "care-bot"
 ASSIST = "care-assist"
@@ -52,6 +62,7 @@ FALLBACK_IF_CONTAINED = 0.5
 FALLBACK_IF_NOT = 1.6
 FALLBACK_CAP = 0.95
 AGENT_MINUTE_COST = 0.9
+DECAY_CHANGE_TITLE = "Suggestion service for Porto moved to the shared EU region"
 BOT_FEE = 0.04
 ASSIST_FEE = 0.02
 # What the bank declares a hand-over, a failed answer and a slowed conversation cost. A failed
@@ -61,12 +72,11 @@ ESCALATION_COST = 6.5
 FAILED_ANSWER_COST = 0.65
 SLOW_CONVERSATION_COST = 0.13
 # Agent assist (``days.py``): a reply turn carries a suggestion with this chance, a conversation
-# ends with a summary with this chance, an agent replies 2 + Poisson(this) times (at most 8), and
-# a conversation where a suggestion was used takes this fraction of the time.
+# ends with a summary with this chance, an agent replies 2 + Poisson(this) times (at most 8); a
+# conversation where a suggestion was used takes AI_HANDLE_BY_TENURE of the time.
 SUGGESTION_SHARE = 0.8
 SUMMARY_SHARE = 0.7
 EXTRA_REPLIES_MEAN = 1.8
-AI_HANDLE_FACTOR = 0.9
 # The virtual agent's answers per conversation, on average (greeting, main and thanks pairs of
 # the layout in ``days.py``).
 ANSWERS_PER_CONVERSATION = 2.4
@@ -176,6 +186,8 @@ class ProblemSchedule:
     decay_site: str = "porto"
     decay_ramp_days: int = 21
     decay_floor: float = 0.25  # acceptance ends at this fraction of its level
+    # Its cause: the site's suggestion service moved to a slower region on the onset day.
+    decay_latency_ms: tuple[float, float] = (700.0, 2600.0)  # median, before and after
     # Feed outage.
     outage_hours: tuple[int, int] = (9, 14)
     # Duplicate deliveries by a retrying exporter.

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from daytwo.demo import people
 from daytwo.demo.manifest import (
     ASSIST,
     BOT,
@@ -26,7 +27,6 @@ from daytwo.demo.manifest import (
     JOURNEYS,
     LANGUAGES,
     N_AGENTS,
-    PILOT_AGENTS,
     SITE_WEIGHTS,
     SITES,
     TEAMS_PER_SITE,
@@ -97,6 +97,8 @@ class Lexicon:
     answer: np.ndarray  # by journey: the phrase index of its answer
     gap_intents: np.ndarray
     agent_lines: np.ndarray
+    retyped: np.ndarray  # by journey: the phrase index of its suggested reply, typed anew
+    edited: np.ndarray  # by journey: the phrase index of its suggested reply, lightly edited
 
     def intent_of(self, rng: np.random.Generator, journey: np.ndarray) -> np.ndarray:
         """A customer intent for each journey code."""
@@ -127,6 +129,8 @@ def lexicon() -> Lexicon:
     code = {name: i for i, name in enumerate(intents)}
     fixed = [HELLO, WELCOME, FALLBACK, ERROR, *HANDOFF, *AGENT_OPENERS, *AGENT_GREETINGS]
     fixed += [*AGENT_LINES, *AGENT_CLOSINGS, *(j.answer for j in JOURNEYS)]
+    fixed += [*(people.retyped(j.answer) for j in JOURNEYS)]
+    fixed += [*(people.edited(j.answer) for j in JOURNEYS)]
     phrase = {p: len(texts) + i for i, p in enumerate(fixed)}
     texts.extend(fixed)
     grouped = [[code[i] for i in doc["journeys"][j]] for j in JOURNEY_NAMES]
@@ -143,6 +147,8 @@ def lexicon() -> Lexicon:
         answer=np.array([phrase[j.answer] for j in JOURNEYS], dtype=np.int64),
         gap_intents=np.array([code[i] for i in doc["gap"]], dtype=np.int64),
         agent_lines=np.array([phrase[p] for p in AGENT_LINES], dtype=np.int64),
+        retyped=np.array([phrase[people.retyped(j.answer)] for j in JOURNEYS], dtype=np.int64),
+        edited=np.array([phrase[people.edited(j.answer)] for j in JOURNEYS], dtype=np.int64),
     )
 
 
@@ -154,8 +160,9 @@ class Agents:
     team: np.ndarray  # code into SEGMENT_VALUES["team"]
     tenure: np.ndarray
     pilot: np.ndarray
-    propensity: np.ndarray  # chance they accept or edit a suggestion
+    propensity: np.ndarray  # chance they accept or edit a suggestion, once settled
     activity: np.ndarray  # relative number of contacts they take
+    retyper: np.ndarray  # types dismissed suggested replies themselves (``people.py``)
 
     @staticmethod
     def draw(seed: int) -> Agents:
@@ -163,18 +170,17 @@ class Agents:
         rng = np.random.default_rng([seed, STREAM_AGENTS])
         site = rng.choice(len(SITES), N_AGENTS, p=SITE_WEIGHTS)
         tenure = rng.choice(len(TENURE_BANDS), N_AGENTS, p=TENURE_WEIGHTS)
-        # Pilot volunteers: the most experienced agents, whichever site they are on.
-        pilot = np.zeros(N_AGENTS, dtype=bool)
-        pilot[np.argsort(-(tenure + rng.random(N_AGENTS)))[:PILOT_AGENTS]] = True
-        propensity = rng.normal(0.42, 0.08, N_AGENTS) + 0.03 * tenure + 0.12 * pilot
-        return Agents(
-            site=site,
-            team=site * TEAMS_PER_SITE + rng.integers(0, TEAMS_PER_SITE, N_AGENTS),
-            tenure=tenure,
-            pilot=pilot,
-            propensity=np.clip(propensity, 0.05, 0.9),
-            activity=rng.gamma(6.0, 1 / 6, N_AGENTS),
+        # Pilot volunteers (mostly experienced agents, whichever site they are on) and each
+        # agent's own keenness, from draws made in this order since the first roster, so that
+        # teams and activity (which the virtual agent's hand-overs use) stay as they were.
+        volunteering = rng.random(N_AGENTS)
+        keenness = rng.standard_normal(N_AGENTS)
+        team = site * TEAMS_PER_SITE + rng.integers(0, TEAMS_PER_SITE, N_AGENTS)
+        activity = rng.gamma(6.0, 1 / 6, N_AGENTS)
+        pilot, propensity, retyper = people.roster(
+            np.random.default_rng([seed, STREAM_AGENTS, 1]), tenure, volunteering, keenness
         )
+        return Agents(site, team, tenure, pilot, propensity, activity, retyper)
 
 
 SEGMENT_VALUES: dict[str, tuple[str, ...]] = {

@@ -83,7 +83,10 @@ class Monitored:
     """A metric judged per cell: ``rate`` (num/den, binomial) or ``mean`` (value, Welch).
 
     ``min_effect`` is the smallest change worth a finding: absolute for rates (share points),
-    relative (a fraction of the baseline) for means.
+    relative (a fraction of the baseline) for means. ``cells`` says whether the degradation and
+    trend detectors judge it per cell; a metric judged by a domain's own detectors (suggestion
+    acceptance: the adoption domain tests each group and agent against their own recent past,
+    not against the go-live baseline) is left to them, and still checked against its target.
     """
 
     metric: str
@@ -92,6 +95,7 @@ class Monitored:
     arrays: Callable[[pa.Table], Arrays]
     min_effect: float
     label: str
+    cells: bool = True
 
 
 MONITORED: tuple[Monitored, ...] = (
@@ -105,7 +109,7 @@ MONITORED: tuple[Monitored, ...] = (
     Monitored("error_rate", "rate", "down", _errors, 0.01, "turn errors"),
     Monitored("rephrase_rate", "rate", "down", _rephrase, 0.05, "rephrasing"),
     Monitored("suggestion_acceptance_rate", "rate", "up", _acceptance, 0.05,
-              "suggestion acceptance"),
+              "suggestion acceptance", cells=False),
     Monitored("latency_mean", "mean", "down", _latency, 0.25, "answer latency"),
     Monitored("csat", "mean", "up", _mean_of("csat"), 0.08, "CSAT"),
     Monitored("average_handle_time", "mean", "down", _mean_of("handle_time_s"), 0.15,

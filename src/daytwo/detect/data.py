@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from daytwo.interactions.columns import TURNS
+from daytwo.interactions.columns import ASSIST_EVENTS, TURNS
 from daytwo.store.events.base import DELIVERIES, STORED_INTERACTIONS
 
 
@@ -61,7 +61,9 @@ class AnalysisData:
       (:data:`daytwo.store.events.base.STORED_INTERACTIONS`);
     - ``turns``: the turns of those interactions, ordered by interaction and ``seq``, with the
       columns the registered detectors asked for (always ``interaction_id`` and ``seq``);
-    - ``deliveries``: the deliveries log of those interactions (every copy received).
+    - ``deliveries``: the deliveries log of those interactions (every copy received);
+    - ``assist_events``: the assist events of those interactions (agent-assist suggestions
+      shown and acted on), for the detectors that ask for them.
     """
 
     deployment: DeploymentInfo
@@ -69,6 +71,7 @@ class AnalysisData:
     interactions: pa.Table
     turns: pa.Table
     deliveries: pa.Table
+    assist_events: pa.Table = field(default_factory=ASSIST_EVENTS.empty_table)
 
     @property
     def history_start(self) -> datetime:
@@ -81,6 +84,7 @@ def analysis_data(
     interactions: list[dict[str, object]] | pa.Table,
     turns: list[dict[str, object]] | pa.Table | None = None,
     deliveries: list[dict[str, object]] | pa.Table | None = None,
+    assist_events: list[dict[str, object]] | pa.Table | None = None,
 ) -> AnalysisData:
     """An :class:`AnalysisData` from rows (dicts), missing columns filled with nulls.
 
@@ -93,6 +97,7 @@ def analysis_data(
         interactions=_table(interactions, STORED_INTERACTIONS, info.name),
         turns=_table(turns or [], TURNS, info.name),
         deliveries=_table(deliveries or [], DELIVERIES, info.name),
+        assist_events=_table(assist_events or [], ASSIST_EVENTS, info.name),
     )
 
 

@@ -136,9 +136,10 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
     if not base_rows.any() or not windows:
         return []
     groups = cell_groups(table, crossed=params.crossed)
-    arrays = {m.metric: m.arrays(table) for m in MONITORED}
+    judged = [m for m in MONITORED if m.cells]
+    arrays = {m.metric: m.arrays(table) for m in judged}
     tests: list[_Test] = []
-    for m in MONITORED:
+    for m in judged:
         values, weights = arrays[m.metric]
         if weights[base_rows].sum() < params.min_baseline:
             continue

@@ -51,11 +51,15 @@ class Needs:
     """What a detector reads beyond the interactions table.
 
     ``turn_columns`` are loaded for every turn of the analysed interactions (``text`` is the
-    costly one: ask only where needed); ``deliveries`` loads the deliveries log.
+    costly one: ask only where needed), for the baseline and current windows and, where
+    ``turn_days`` is larger, the last ``turn_days`` days; ``deliveries`` loads the deliveries
+    log; ``assist_events`` the assist events of the analysed interactions.
     """
 
     turn_columns: tuple[str, ...] = ()
     deliveries: bool = False
+    assist_events: bool = False
+    turn_days: int = 0
 
 
 @dataclass(frozen=True, slots=True)

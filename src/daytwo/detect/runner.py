@@ -7,11 +7,12 @@ the findings afterwards, is the analysis pipeline's business (:mod:`daytwo.pipel
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.detect import service
@@ -20,7 +21,7 @@ from daytwo.detect.data import AnalysisData, DeploymentInfo, Window
 from daytwo.detect.findings import Finding
 from daytwo.detect.registry import Detector, Needs
 from daytwo.detect.roots import with_roots
-from daytwo.interactions.columns import TURNS
+from daytwo.interactions.columns import ASSIST_EVENTS, TURNS
 from daytwo.metrics.service import baseline_window
 from daytwo.store.events import EventStore
 from daytwo.store.events.base import STORED_INTERACTIONS
@@ -72,6 +73,12 @@ def load_data(
     if unknown:
         raise ValueError(f"detectors asked for unknown turn columns {sorted(unknown)}")
     turn_sql = ", ".join(["t.interaction_id", "t.seq", *(f"t.{c}" for c in wanted)])
+    # Turns of the baseline and current windows, and of the last ``turn_days`` where a detector
+    # judges more days than the current window.
+    recent = min(
+        window.current_start,
+        window.current_end - timedelta(days=max((n.turn_days for n in needs), default=0)),
+    )
     if wanted:
         turns = events.query(
             f"SELECT {turn_sql} FROM turns t WHERE t.deployment = ? "  # noqa: S608
@@ -83,7 +90,7 @@ def load_data(
                 info.name,
                 window.baseline_start,
                 window.baseline_end,
-                window.current_start,
+                recent,
                 window.current_end,
             ],
         )
@@ -107,18 +114,49 @@ def load_data(
                 "received_at": pa.array([], pa.timestamp("us", tz="UTC")),
             }
         )
-    return AnalysisData(info, window, with_segment_columns(interactions), turns, deliveries)
+    assist = ASSIST_EVENTS.empty_table()
+    if any(n.assist_events for n in needs):
+        assist = events.query(
+            f"SELECT {', '.join(ASSIST_EVENTS.names)} FROM assist_events "  # noqa: S608
+            "WHERE deployment = ? AND interaction_id IN (SELECT interaction_id FROM "
+            "interactions WHERE deployment = ? AND started_at >= ? AND started_at < ?) "
+            "ORDER BY interaction_id, seq",
+            [info.name, info.name, history_start, window.current_end],
+        ).cast(ASSIST_EVENTS)
+    return AnalysisData(info, window, with_segment_columns(interactions), turns, deliveries, assist)
 
 
 def run_detectors(
     data: AnalysisData, chosen: Sequence[Detector[Any]], progress: Progress | None = None
 ) -> list[Finding]:
     out: list[Finding] = []
+    loaded = max((d.needs.turn_days for d in chosen), default=0)
+    views: dict[int, AnalysisData] = {loaded: data}
     for d in chosen:
         if progress:
             progress(d.id)
-        out.extend(d.run(data))
+        days = d.needs.turn_days
+        if days not in views:
+            views[days] = _turns_of_days(data, days)
+        out.extend(d.run(views[days]))
     return out
+
+
+def _turns_of_days(data: AnalysisData, turn_days: int) -> AnalysisData:
+    """``data`` with the turns a detector asking for ``turn_days`` gets: those of the baseline
+    and current windows and of the last ``turn_days`` days. The turns are loaded once, for the
+    detector that asks for the most days; the others see exactly what they asked for."""
+    w = data.window
+    since = min(w.current_start, w.current_end - timedelta(days=turn_days))
+    started = data.interactions["started_at"]
+
+    def within(start: datetime, end: datetime) -> Any:
+        return pc.and_(pc.greater_equal(started, start), pc.less(started, end))
+
+    keep = pc.or_(within(w.baseline_start, w.baseline_end), within(since, w.current_end))
+    ids = data.interactions.filter(keep)["interaction_id"].combine_chunks()
+    turns = data.turns.filter(pc.is_in(data.turns["interaction_id"], value_set=ids))
+    return replace(data, turns=turns)
 
 
 def detect_and_record(

@@ -99,7 +99,7 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
         return evidence_sample(ids.take(rows[np.argsort(starts[rows], kind="stable")]))
 
     tests = []
-    for metric in MONITORED:
+    for metric in (m for m in MONITORED if m.cells):
         values, weights = metric.arrays(t)
         for cell, mask in cells:
             series = [summarise(metric, values, weights, mask & w) for w in weeks]

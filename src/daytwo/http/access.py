@@ -21,6 +21,8 @@ Scopes, from least to most power:
 - ``read``: read metrics, interactions, findings, items (role ``viewer`` and up; key ``read``).
 - ``ingest``: write interactions of one deployment (key ``ingest``; never reads).
 - ``feedback``: comment and give feedback (role ``analyst`` and up).
+- ``agents``: see individual human agents (pseudonymous refs) in adoption's per-agent pages
+  and answers (role ``analyst`` and up; viewers and read keys see groups of five or more).
 - ``manage``: run the backlog, record changes, own items (role ``owner`` and up).
 - ``admin``: users, keys, grants, deployments, audit log (role ``admin``; key ``admin``).
 """
@@ -55,14 +57,15 @@ class Scope(enum.StrEnum):
     read = "read"
     ingest = "ingest"
     feedback = "feedback"
+    agents = "agents"
     manage = "manage"
     admin = "admin"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.viewer: frozenset({Scope.read}),
-    Role.analyst: frozenset({Scope.read, Scope.feedback}),
-    Role.owner: frozenset({Scope.read, Scope.feedback, Scope.manage}),
+    Role.analyst: frozenset({Scope.read, Scope.feedback, Scope.agents}),
+    Role.owner: frozenset({Scope.read, Scope.feedback, Scope.agents, Scope.manage}),
     Role.admin: frozenset(Scope),
 }
 KEY_SCOPES: dict[KeyScope, frozenset[Scope]] = {
@@ -191,6 +194,11 @@ def _check(scope: Scope, deployment_param: str) -> Any:
                 "Sign in, or send an API key as `Authorization: Bearer dt_...`."
             )
         if scope not in principal.scopes:
+            if scope is Scope.agents:
+                raise PermissionDenied(
+                    "Individual agents are shown to the analyst and owner roles only; viewers "
+                    "see groups of at least five agents."
+                )
             raise PermissionDenied(f"This needs the {scope.value!r} permission.")
         deployment = request.path_params.get(deployment_param) or request.query_params.get(
             "deployment"

@@ -89,7 +89,9 @@ class Scope:
         return None
 
 
-def _date(value: str | None, name: str) -> date | None:
+def parse_date(value: str | None, name: str) -> date | None:
+    """A query parameter's date (its first ten characters), None when absent; a clear error
+    naming the parameter when it is not one."""
     if not value:
         return None
     try:
@@ -151,11 +153,11 @@ def parse_scope(
     last = dep.last_started_at.date() if dep.last_started_at else datetime.now(UTC).date()
     end, start = None, None
     try:
-        end = _date(params.get("end"), "The end")
+        end = parse_date(params.get("end"), "The end")
     except InputError as exc:
         problems.append(exc.message)
     try:
-        start = _date(params.get("start"), "The start")
+        start = parse_date(params.get("start"), "The start")
     except InputError as exc:
         problems.append(exc.message)
     end = end or last

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from daytwo import __version__
+from daytwo.adoption.api import router as adoption_router
+from daytwo.adoption.views import router as adoption_views
 from daytwo.backlog.api import items_router, owners_router, rules_router
 from daytwo.backlog.changes import change_marks
 from daytwo.backlog.changes_api import router as changes_router
@@ -148,6 +150,7 @@ def create_app(
     app.include_router(keys_router)
     app.include_router(audit_router)
     app.include_router(retention_router)
+    app.include_router(adoption_router)
     app.include_router(findings_router)
     app.include_router(analyze_router)
     app.include_router(findings_views)
@@ -163,6 +166,7 @@ def create_app(
     app.include_router(conversations_views)
     app.include_router(backlog_views)
     app.include_router(finding_views)
+    app.include_router(adoption_views)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_contract(app)
     return app

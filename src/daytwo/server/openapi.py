@@ -45,6 +45,7 @@ NEEDS = {
     Scope.read: "a read key or any signed-in user",
     Scope.ingest: "an ingest key of the deployment",
     Scope.feedback: "an analyst, owner or admin",
+    Scope.agents: "an analyst, owner or admin (individual agents; viewers see groups)",
     Scope.manage: "an owner or admin (or an admin key)",
     Scope.admin: "an admin or an admin key",
 }

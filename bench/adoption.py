@@ -1,0 +1,319 @@
+"""Adoption against the demo's ground truth, and the adoption page's speed.
+
+**Accuracy, over demo seeds** (default 1-5; the default size, 90 days): each seed's demo is built
+through the real ingest path and its ledger seeded as ``daytwo demo`` does (cohorts, champions,
+the Porto service move and the training, recorded and measured). Then, per seed:
+
+- **pilot vs rollout**: the like-for-like gap in suggestion acceptance at the same age (each
+  agent's first 14 days) must be within ±25% of the manifest's true gap with its 95% interval
+  covering it; the naive gap is reported beside it.
+- **the site's decay**: the ``adoption_decline`` detector runs as of the end of each day from
+  the onset on, on what an analysis hands it (8 weeks of interactions and assist events); the
+  first day a finding about the decay site appears must be at most 7 days after the onset, and
+  the recorded change that caused it must be among its suspect changes.
+- **retyping agents**: the ``adoption_workarounds`` detector's "dismissed, then retyped" agents
+  over the last 14 days of the history, against the manifest's retypers: precision and recall
+  at least 0.8.
+
+**Analyze overhead**: at a million interactions, reading what every detector needs and running
+them for each deployment, with and without the adoption detectors (median of 3): they may add at
+most 20%.
+
+**Speed**: ``--per-day`` builds one large demo (26,400 interactions a day for 90 days is about
+2.4 million interactions, 17 million turns and 5.3 million assist events) and times ``/adoption``
+in-process (server time, a key checked per request; median of ``--repeat`` after a warm-up),
+each of its sections on its own, and the API answer.
+
+    python -m bench.adoption --parts accuracy                      # seeds 1-5
+    python -m bench.adoption --parts accuracy --seeds 6 7 8 9 10   # seeds not used to tune
+    python -m bench.adoption --parts speed --per-day 26400
+    python -m bench.adoption --parts overhead --overhead-n 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.__main__ import RESULTS, _environment
+from daytwo.adoption.causes import rank_suspects
+from daytwo.adoption.cohorts import pilot_and_rollout
+from daytwo.adoption.compare import pilot_vs_rollout
+from daytwo.adoption.detectors import (
+    DeclineDetectorParams,
+    WorkaroundParams,
+    detect_adoption_decline,
+    workaround_signals,
+)
+from daytwo.adoption.service import load
+from daytwo.adoption.signals import precision_recall
+from daytwo.demo.generator import DemoConfig
+from daytwo.demo.load import build_demo
+from daytwo.settings import Settings
+from daytwo.store.events import open_event_store
+from daytwo.store.ledger import Ledger
+
+END = date(2026, 11, 29)
+TOLERANCE = 0.25
+MAX_DELAY_DAYS = 7
+MIN_PRECISION = MIN_RECALL = 0.8
+HISTORY = timedelta(weeks=8)
+ASSIST = "care-assist"
+
+
+def _at(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def seed_result(work: Path, seed: int) -> dict[str, Any]:
+    """Build one seed's demo and check the three accuracy targets on it."""
+    settings = Settings(data_dir=work / f"seed-{seed}")
+    t0 = time.perf_counter()
+    if not (settings.data_dir / "demo-manifest.json").exists():
+        build_demo(settings, DemoConfig(seed=seed, end=END), force=True)
+    manifest = json.loads((settings.data_dir / "demo-manifest.json").read_text())
+    truth = manifest["adoption"]
+    ledger = Ledger(settings.resolved_ledger_url)
+    out: dict[str, Any] = {"seed": seed, "build_s": round(time.perf_counter() - t0, 1)}
+    try:
+        with open_event_store(settings.resolved_events_url) as events:
+            out["pilot_vs_rollout"] = _pilot(ledger, events, truth)
+            out["decay"] = _decay(ledger, events, manifest)
+            out["retyping"] = _retyping(events, manifest)
+    finally:
+        ledger.dispose()
+    return out
+
+
+def _pilot(ledger: Ledger, events: Any, truth: dict[str, Any]) -> dict[str, Any]:
+    pair = pilot_and_rollout(ledger, events, ASSIST)
+    assert pair is not None
+    comparison = pilot_vs_rollout(events, ASSIST, pair, basis="same_age")
+    k = next(k for k in comparison.kpis if k.kpi == truth["pilot_vs_rollout"]["kpi"])
+    true = float(truth["pilot_vs_rollout"]["true_gap"])
+    assert k.adjusted is not None
+    assert k.lo is not None
+    assert k.hi is not None
+    error = (k.adjusted - true) / true
+    return {
+        "true_gap": true,
+        "like_for_like": round(k.adjusted, 4),
+        "interval": [round(k.lo, 4), round(k.hi, 4)],
+        "naive": round(k.naive or 0, 4),
+        "selection_share": round(k.selection_share or 0, 3),
+        "relative_error": round(error, 4),
+        "within_tolerance": abs(error) <= TOLERANCE,
+        "covered": k.lo <= true <= k.hi,
+        "passed": abs(error) <= TOLERANCE and k.lo <= true <= k.hi,
+    }
+
+
+def _decay(ledger: Ledger, events: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+    problem = next(p for p in manifest["problems"] if p["kind"] == "adoption_decay")
+    onset = _at(problem["onset"])
+    site = problem["scope"]["site"]
+    cause = problem["cause"]["change"]
+    for delay in range(0, 15):
+        as_of = onset + timedelta(days=delay + 1)  # the end of the onset day + delay
+        data = load(events, ASSIST, as_of - HISTORY, as_of)
+        found = [
+            f
+            for f in detect_adoption_decline(data, DeclineDetectorParams())
+            if f.scope.segment == ("site", site)
+        ]
+        if found:
+            f = found[0]
+            ranked = rank_suspects(ledger, ASSIST, {"site": site}, f.first_seen)
+            titles = [s.title for s in ranked]
+            named = cause in titles
+            return {
+                "onset": problem["onset"],
+                "found_after_days": delay,
+                "title": f.title,
+                "estimated_onset": f.first_seen.isoformat(),
+                "suspects": titles,
+                "cause_rank": titles.index(cause) + 1 if named else None,
+                "passed": delay <= MAX_DELAY_DAYS and named,
+            }
+    return {"onset": problem["onset"], "found_after_days": None, "passed": False}
+
+
+def _retyping(events: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+    end = _at(manifest["end"] + "T00:00:00Z") + timedelta(days=1)
+    data = load(events, ASSIST, end - HISTORY, end)
+    signal = next(s for s in workaround_signals(data, WorkaroundParams()) if s.signal == "retyped")
+    truth = set(manifest["adoption"]["retypers"]["agents"])
+    flagged = set(signal.flagged)
+    precision, recall = precision_recall(flagged, truth)
+    return {
+        "true": len(truth),
+        "flagged": len(flagged),
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
+        "passed": precision >= MIN_PRECISION and recall >= MIN_RECALL,
+    }
+
+
+def speed(work: Path, per_day: int, repeat: int, data_dir: Path | None = None) -> dict[str, Any]:
+    """Time /adoption, its sections and the API on one large demo."""
+    from fastapi.testclient import TestClient
+
+    from daytwo.governance.keys import create_key
+    from daytwo.governance.models import KeyScope
+    from daytwo.server import create_app
+
+    data_dir = data_dir or work / "large"
+    settings = Settings(data_dir=data_dir)
+    built = None
+    if not (data_dir / "events.duckdb").exists():
+        t = time.perf_counter()
+        build_demo(settings, DemoConfig(interactions_per_day=per_day, end=END), force=True)
+        built = round(time.perf_counter() - t, 1)
+    with open_event_store(settings.resolved_events_url, read_only=True) as events:
+        sizes = {
+            "interactions": events.count("interactions"),
+            "turns": events.count("turns"),
+            "assist_events": events.count("assist_events"),
+        }
+    with TestClient(create_app(settings)) as client:
+        key, _ = create_key(client.app.state.ledger, scope=KeyScope.admin, deployment=None)
+        client.headers["Authorization"] = f"Bearer {key}"
+        q = f"deployment={ASSIST}"
+        urls = {
+            "adoption_page": f"/adoption?{q}",
+            "section_pilot": f"/adoption/sections/pilot?{q}",
+            "section_legacy": f"/adoption/sections/legacy?{q}",
+            "section_champions": f"/adoption/sections/champions?{q}",
+            "section_changes": f"/adoption/sections/changes?{q}",
+            "team_page": f"/adoption/teams/porto-2?{q}",
+            "api_overview": f"/api/v1/adoption/{ASSIST}",
+        }
+        timings: dict[str, Any] = {}
+        for name, url in urls.items():
+            first = time.perf_counter()
+            client.get(url).raise_for_status()  # warm-up (the first read refreshes rollups)
+            cold = (time.perf_counter() - first) * 1000
+            runs = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                client.get(url).raise_for_status()
+                runs.append((time.perf_counter() - t) * 1000)
+            timings[name] = {
+                "median_ms": round(statistics.median(runs), 1),
+                "runs_ms": [round(r, 1) for r in runs],
+                "first_ms": round(cold, 1),
+            }
+    page = timings["adoption_page"]["median_ms"]
+    return {
+        "per_day": per_day,
+        "built_s": built,
+        "sizes": sizes,
+        "timings": timings,
+        "target_ms": 300,
+        "passed": page <= 300,
+    }
+
+
+def overhead(work: Path, n: int, repeat: int) -> dict[str, Any]:
+    """What the adoption detectors add to an analysis at ``n`` interactions: reading what every
+    detector needs and running them, for each deployment as ``daytwo analyze`` does, with and
+    without the adoption detectors (in-process; the ledger writes, the same either way, are
+    left out). Median of ``repeat`` runs each."""
+    from daytwo.adoption.detectors import DETECTORS
+    from daytwo.deployments.service import get_deployment
+    from daytwo.detect.data import DeploymentInfo
+    from daytwo.detect.registry import detectors
+    from daytwo.detect.runner import analysis_window, load_data, run_detectors
+
+    settings = Settings(data_dir=work)
+    built = None
+    if not (work / "events.duckdb").exists():
+        t = time.perf_counter()
+        build_demo(settings, DemoConfig(seed=11, interactions_per_day=n // 90, end=END))
+        built = round(time.perf_counter() - t, 1)
+    ours = {d.id for d in DETECTORS}
+    base = [d for d in detectors() if d.id not in ours]
+    full = [*base, *DETECTORS]
+    ledger = Ledger(settings.resolved_ledger_url)
+    timings: dict[str, list[float]] = {"without": [], "with": []}
+    try:
+        with open_event_store(settings.resolved_events_url, read_only=True) as events:
+            size = events.count("interactions")
+            volumes = {v.deployment: v for v in events.volumes()}
+            for _ in range(repeat):
+                for label, chosen in (("without", base), ("with", full)):
+                    t = time.perf_counter()
+                    for name, vol in volumes.items():
+                        dep = get_deployment(ledger, name)
+                        assert vol.first_started_at is not None
+                        assert vol.last_started_at is not None
+                        window = analysis_window(dep, vol.first_started_at, vol.last_started_at)
+                        assert window is not None
+                        info = DeploymentInfo(name, str(dep.kind), dict(dep.targets))
+                        data = load_data(events, info, window, [d.needs for d in chosen])
+                        run_detectors(data, chosen)
+                    timings[label].append(time.perf_counter() - t)
+    finally:
+        ledger.dispose()
+    without, with_ = statistics.median(timings["without"]), statistics.median(timings["with"])
+    return {
+        "interactions": size,
+        "built_s": built,
+        "seconds_without": round(without, 2),
+        "seconds_with": round(with_, 2),
+        "runs": {k: [round(v, 2) for v in vs] for k, vs in timings.items()},
+        "added": round(with_ / without - 1, 4),
+        "target": 0.20,
+        "passed": with_ / without - 1 <= 0.20,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.adoption")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5])
+    parser.add_argument(
+        "--parts", nargs="*", default=["accuracy", "speed", "overhead"],
+        choices=["accuracy", "speed", "overhead"], help="What to run (default: all).",
+    )  # fmt: skip
+    parser.add_argument("--overhead-n", type=int, default=1_000_000)
+    parser.add_argument("--per-day", type=int, default=26_400)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--data-dir", type=Path, default=None, help="Reuse a large demo here.")
+    parser.add_argument("--out", type=Path, default=RESULTS / "adoption.json")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="Keep (and reuse) the seeds' demos here."
+    )
+    args = parser.parse_args(argv)
+    result: dict[str, Any] = {"environment": _environment()}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        if "accuracy" in args.parts:
+            seeds = []
+            for seed in args.seeds:
+                r = seed_result(work, seed)
+                print(json.dumps(r), file=sys.stderr, flush=True)
+                seeds.append(r)
+            result["seeds"] = seeds
+            result["passed"] = {
+                k: all(s[k]["passed"] for s in seeds)
+                for k in ("pilot_vs_rollout", "decay", "retyping")
+            }
+        if "speed" in args.parts:
+            result["speed"] = speed(work, args.per_day, args.repeat, args.data_dir)
+        if "overhead" in args.parts:
+            result["analyze_overhead"] = overhead(work / "million", args.overhead_n, 3)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(json.dumps(result.get("passed", {})), json.dumps(result.get("speed", {}).get("timings")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""/api/v1/adoption and the adoption pages: who may see agents, the privacy floor, and bad
+input answered with a clear error and nothing stored."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from daytwo.errors import ConflictError
+from daytwo.governance.accounts import create_user, sign_in
+from daytwo.governance.keys import create_key
+from daytwo.governance.models import KeyScope, Role
+from daytwo.http.access import SESSION_COOKIE, sign
+from daytwo.server import create_app
+from daytwo.settings import Settings
+from tests.adoption.conftest import ASSIST
+from tests.factory import interaction
+
+PASSWORD = "a long adoption-test password"
+DESK = "desk-assist"
+
+
+@pytest.fixture(scope="module")
+def app_client(demo_dir: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(data_dir=demo_dir))) as client:
+        yield client
+
+
+def _session(client: TestClient, name: str, role: Role) -> dict[str, str]:
+    ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    with contextlib.suppress(ConflictError):  # the module's app keeps its users
+        create_user(ledger, name, PASSWORD, role, grants=(ASSIST, DESK))
+    signed = sign_in(ledger, name, PASSWORD)
+    cookie = sign(signed.token, client.app.state.session_key)  # type: ignore[attr-defined]
+    return {"cookie": f"{SESSION_COOKIE}={cookie}", "x-csrf-token": signed.csrf_token}
+
+
+def _admin(client: TestClient) -> dict[str, str]:
+    key, _ = create_key(client.app.state.ledger, scope=KeyScope.admin, deployment=None)  # type: ignore[attr-defined]
+    return {"authorization": f"Bearer {key}"}
+
+
+def test_everyone_reads_groups_only_analysts_read_agents(app_client: TestClient) -> None:
+    viewer = _session(app_client, "vera", Role.viewer)
+    analyst = _session(app_client, "anna", Role.analyst)
+    r = app_client.get(f"/api/v1/adoption/{ASSIST}", headers=viewer)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["agents_visible"] is False
+    assert all(g["agents_flagged"] == [] for g in body["stopped"])
+    assert all(c["agent_ref"] == "(hidden)" for c in body["champions"]["champions"])
+    assert body["champions"]["candidates"] == {}
+    for path in ("agents", "agents/a-0001", "champions", "workarounds"):
+        r = app_client.get(f"/api/v1/adoption/{ASSIST}/{path}", headers=viewer)
+        assert r.status_code == 403, path
+        assert "analyst and owner roles only" in r.json()["error"]["message"]
+    r = app_client.get(f"/api/v1/adoption/{ASSIST}/agents?status=fell", headers=analyst)
+    assert r.status_code == 200
+    assert all(a["status"] == "fell" for a in r.json())
+    r = app_client.get(f"/api/v1/adoption/{ASSIST}", headers=analyst)
+    assert r.json()["agents_visible"] is True
+    # Pages: the same rule.
+    assert app_client.get("/adoption/agents", headers=viewer).status_code == 403
+    page = app_client.get(f"/adoption?deployment={ASSIST}", headers=viewer)
+    assert page.status_code == 200
+    assert "Your role sees groups only" in page.text
+
+
+def test_groups_under_five_agents_are_hidden_from_viewers(app_client: TestClient) -> None:
+    admin = _admin(app_client)
+    r = app_client.post(
+        "/api/v1/deployments",
+        json={"name": DESK, "kind": "agent_assist", "journeys": ["billing"]},
+        headers=admin,
+    )
+    assert r.status_code in (201, 409), r.text
+    used = [{"action": a, "feature": "suggested_reply"} for a in ("shown", "accepted")]
+    tiny = {"site": "tiny", "team": "tiny-1", "tenure": "2y+"}
+    records = [
+        interaction(
+            n,
+            deployment=DESK,
+            agent_ref=f"d{n % 3}",
+            ai_used=True,
+            segments=tiny,
+            assist_events=[{**e, "agent_ref": f"d{n % 3}"} for e in used],
+        )
+        for n in range(30)
+    ]
+    assert app_client.post(
+        "/api/v1/ingest", json={"interactions": records}, headers=admin
+    ).is_success
+    viewer = _session(app_client, "vera", Role.viewer)
+    body = app_client.get(f"/api/v1/adoption/{DESK}", headers=viewer).json()
+    (site,) = body["groups"]["site"]
+    assert site["agents"] == 3
+    assert site["acceptance"] is None
+    assert "fewer than 5 agents" in site["suppressed"]
+    team = app_client.get(f"/api/v1/adoption/{DESK}/teams/tiny-1", headers=viewer).json()
+    assert team["acceptance"] is None
+    assert "fewer than 5 agents" in team["suppressed"]
+    analyst = _session(app_client, "anna", Role.analyst)
+    body = app_client.get(f"/api/v1/adoption/{DESK}", headers=analyst).json()
+    assert body["groups"]["site"][0]["acceptance"] == 1.0
+
+
+def test_bad_input_is_a_clear_error_and_stores_nothing(app_client: TestClient) -> None:
+    owner = _session(app_client, "otto", Role.owner)
+    before = app_client.get(f"/api/v1/adoption/{ASSIST}/cohorts", headers=owner).json()
+    refused = [
+        ("cohorts", {"name": "nobody", "role": "pilot", "segment": "cohort=x"},
+         "matches no agent"),
+        ("cohorts", {"name": "both", "role": "rollout", "segment": "cohort=pilot"},
+         "overlaps cohort"),
+        ("champions", {"agent_ref": "not-an-agent", "started_at": "2026-10-01T00:00:00Z"},
+         "not an agent of"),
+    ]  # fmt: skip
+    for path, body, message in refused:
+        r = app_client.post(
+            f"/api/v1/adoption/{ASSIST}/{path}", json={"deployment": ASSIST, **body}, headers=owner
+        )
+        assert r.status_code == 400, path
+        assert message in r.json()["error"]["message"]
+    assert app_client.get(f"/api/v1/adoption/{ASSIST}/cohorts", headers=owner).json() == before
+    r = app_client.get(f"/adoption?deployment={ASSIST}&start=2026-10-20&end=2026-10-01",
+                       headers=owner)  # fmt: skip
+    assert r.status_code == 400
+    r = app_client.get(f"/api/v1/adoption/{ASSIST}/agents/a-9999", headers=owner)
+    assert r.status_code == 404
+
+
+def test_the_pages_answer(app_client: TestClient) -> None:
+    analyst = _session(app_client, "anna", Role.analyst)
+    q = f"deployment={ASSIST}"
+    page = app_client.get(f"/adoption?{q}&by=team", headers=analyst)
+    assert page.status_code == 200
+    assert "Who stopped" in page.text
+    for section in ("pilot", "legacy", "champions", "changes"):
+        r = app_client.get(f"/adoption/sections/{section}?{q}", headers=analyst)
+        assert r.status_code == 200, section
+    pilot = app_client.get(f"/adoption/sections/pilot?{q}", headers=analyst).text
+    assert "like for like" in pilot
+    agents = app_client.get(f"/api/v1/adoption/{ASSIST}/agents", headers=analyst).json()
+    ref = agents[0]["agent_ref"]
+    assert app_client.get(f"/adoption/agents/{ref}?{q}", headers=analyst).status_code == 200
+    assert app_client.get(f"/adoption/teams/porto-1?{q}", headers=analyst).status_code == 200
+    r = app_client.get(f"/adoption/sections/nope?{q}", headers=analyst)
+    assert r.status_code == 400

@@ -1,0 +1,146 @@
+"""The adoption service on the demo: its answers against the demo's declared truth, and bad
+input refused with nothing stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from daytwo.adoption import champions, cohorts, compare, service, usage
+from daytwo.adoption.schemas import ChampionCreate, CohortCreate, Period
+from daytwo.adoption.stopped import who_stopped
+from daytwo.backlog.policy import BacklogPolicy
+from daytwo.errors import ConflictError, InputError
+from tests.adoption.conftest import ASSIST, Demo
+
+
+def _at(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def _last_weeks(demo: Demo, days: int = 28) -> Period:
+    end = datetime.combine(date.fromisoformat(demo.manifest["end"]), datetime.min.time(), UTC)
+    return Period(start=end + timedelta(days=1 - days), end=end + timedelta(days=1))
+
+
+def test_the_overview_holds_together(demo: Demo) -> None:
+    period = _last_weeks(demo)
+    o = service.overview(
+        demo.ledger, demo.events, ASSIST, period, BacklogPolicy(), agents_visible=True
+    )
+    h = o.headline
+    assert h.acceptance is not None
+    assert 0 < h.acceptance < 1
+    assert h.target == 0.45
+    assert h.agents_offered > 300
+    assert 0 < h.active_daily <= h.active_weekly <= h.agents_offered
+    # The funnel adds up: every suggestion shown was accepted, edited, dismissed or ignored.
+    for f in o.funnel:
+        assert f.accepted + f.edited + f.dismissed + f.ignored == f.shown
+        assert f.tta_median_s is not None
+        assert f.tta_median_s > 0
+    # The breakdowns cover the same suggestions.
+    for key in ("site", "team", "tenure"):
+        assert sum(r.shown or 0 for r in o.groups[key]) == sum(f.shown for f in o.funnel)
+    sites = {r.value: r for r in o.groups["site"]}
+    porto, leeds = sites["porto"], sites["leeds"]
+    assert porto.acceptance is not None
+    assert leeds.acceptance is not None
+    assert porto.acceptance < 0.6 * leeds.acceptance  # the decay
+    assert o.pilot is not None
+    assert o.ai_vs_legacy is not None
+    assert {c.agent_ref for c in o.champions.champions} == {
+        c["agent"] for c in demo.manifest["adoption"]["champions"]
+    }
+    # Signal 4: the Porto service move measured on acceptance, a fall.
+    after = next(s for s in o.signals if s.signal == "after_change")
+    assert after.sentence is not None
+    assert demo.problem("adoption_decay")["cause"]["change"] in after.sentence
+
+
+def test_viewers_see_no_group_under_five_agents() -> None:
+    row = usage.GroupRow(
+        key="team", value="t", agents=4, conversations=10, shown=30, acceptance=0.5,
+        previous_acceptance=0.4, usage=0.6, completion=0.3,
+    )  # fmt: skip
+    hidden = usage.suppress(row, 5)
+    assert hidden.acceptance is None
+    assert hidden.conversations is None
+    assert hidden.suppressed is not None
+    assert "fewer than 5 agents" in hidden.suppressed
+    assert usage.suppress(row, None) == row
+    assert usage.suppress(row.model_copy(update={"agents": 5}), 5) == row.model_copy(
+        update={"agents": 5}
+    )
+
+
+def test_the_pilot_compared_like_for_like_covers_the_truth(demo: Demo) -> None:
+    pair = cohorts.pilot_and_rollout(demo.ledger, demo.events, ASSIST)
+    assert pair is not None
+    pilot, _ = pair
+    assert pilot.agents == set(demo.manifest["adoption"]["pilot"]["agents"])
+    c = compare.pilot_vs_rollout(demo.events, ASSIST, pair)
+    k = c.kpis[0]
+    true = demo.manifest["adoption"]["pilot_vs_rollout"]["true_gap"]
+    assert k.kpi == "suggestion_acceptance_rate"
+    assert k.lo is not None
+    assert k.hi is not None
+    assert k.lo <= true <= k.hi
+    assert k.naive is not None
+    assert k.adjusted is not None
+    assert k.naive > k.adjusted  # the volunteers' tenure is part of the naive gap
+    assert c.window == "each cohort's first 14 days with the tool"
+
+
+def test_the_tool_helps_new_agents_most_like_for_like(demo: Demo) -> None:
+    c = compare.ai_vs_legacy(demo.events, ASSIST, _last_weeks(demo, 42))
+    truth = demo.manifest["adoption"]["tool_effect_by_tenure"]
+    for band, gaps in c.by_band.items():
+        rel = gaps[0].relative
+        assert rel is not None
+        assert rel == pytest.approx(truth[band]["handle_time_change"], abs=0.05), band
+    # The naive comparison overstates it: experienced agents use the AI more and are faster.
+    handle = c.kpis[0]
+    assert handle.naive is not None
+    assert handle.adjusted is not None
+    assert handle.naive < handle.adjusted < 0
+
+
+def test_who_stopped_at_the_decay_site(demo: Demo) -> None:
+    p = demo.problem("adoption_decay")
+    # At this small demo's volume (under one conversation a day per agent) each agent's own
+    # test needs weeks of the fall; the group test (the detector's) sees it within days.
+    who = who_stopped(demo.events, ASSIST, _at(p["onset"]) + timedelta(days=26))
+    sentences = [g.sentence for g in service.stopped_groups(who, agents_visible=False)]
+    assert any(s.split(" agents at ")[1].startswith(p["scope"]["site"]) for s in sentences)
+    assert all(g.agents_flagged == [] for g in service.stopped_groups(who, agents_visible=False))
+
+
+def test_bad_cohorts_and_champions_store_nothing(demo: Demo) -> None:
+    before = cohorts.list_cohorts(demo.ledger, ASSIST)
+    pilot = demo.manifest["adoption"]["pilot"]["agents"]
+    refused: list[tuple[dict[str, Any], type[Exception], str]] = [
+        ({"name": "ghosts", "segment": "cohort=nobody"}, InputError, "matches no agent"),
+        ({"name": "early", "agents": pilot[:3]}, InputError, "overlaps cohort 'pilot'"),
+        ({"name": "x", "agents": ["a-9999"]}, InputError, "are not agents of"),
+        ({"name": "pilot", "agents": ["a-0001"]}, ConflictError, "already has a cohort"),
+    ]
+    for fields, error, message in refused:
+        spec = CohortCreate.model_validate({"deployment": ASSIST, "role": "pilot", **fields})
+        with pytest.raises(error, match=message):
+            cohorts.create_cohort(demo.ledger, demo.events, spec, actor="t")
+    with pytest.raises(ValidationError, match="one way"):
+        CohortCreate(deployment=ASSIST, name="y", role="pilot", segment="a=b", agents=["a"])
+    assert cohorts.list_cohorts(demo.ledger, ASSIST) == before
+    marked = champions.list_champions(demo.ledger, ASSIST)
+    with pytest.raises(InputError, match="is not an agent of"):
+        champions.add_champion(
+            demo.ledger, demo.events,
+            ChampionCreate(deployment=ASSIST, agent_ref="someone-else",
+                           started_at=datetime(2026, 10, 1, tzinfo=UTC)),
+            actor="t",
+        )  # fmt: skip
+    assert champions.list_champions(demo.ledger, ASSIST) == marked

@@ -1,0 +1,128 @@
+"""A change scoped to a segment (a training for one team) measured against the other teams."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from daytwo.backlog import changes
+from daytwo.backlog.policy import BacklogPolicy
+from daytwo.backlog.schemas import ChangeCreate
+from daytwo.errors import InputError
+from daytwo.store.ledger import Ledger
+from tests.backlog.conftest import DEPLOYMENT, SHIP_DAY, START, store_of
+
+TEAMS = {"t1": 0.40, "t2": 0.45, "t3": 0.50, "t4": 0.42}
+LIFT = 0.10
+
+
+def _records(lift_team: str = "t2", lift: float = LIFT, seed: int = 5) -> list[dict[str, Any]]:
+    """Agent-assist conversations per day and team; acceptance is the share of conversations
+    with the AI used. ``lift_team`` uses it ``lift`` more often from the ship day."""
+    rng = np.random.default_rng(seed)
+    out = []
+    n = 0
+    for day in range(40):
+        shock = rng.normal(0, 0.02)
+        for team, base in TEAMS.items():
+            p = base + shock + (lift if team == lift_team and day >= SHIP_DAY else 0.0)
+            for k in range(50):
+                out.append(
+                    {
+                        "id": f"a-{n:06d}",
+                        "deployment": DEPLOYMENT,
+                        "started_at": (START + timedelta(days=day, minutes=9 * k + 1))
+                        .isoformat()
+                        .replace("+00:00", "Z"),
+                        "journey": "billing",
+                        "agent_ref": f"{team}-agent-{k % 6}",
+                        "segments": {"team": team, "site": "leeds"},
+                        "ai_used": bool(rng.random() < p),
+                    }
+                )
+                n += 1
+    return out
+
+
+def _training(**kw: object) -> ChangeCreate:
+    base: dict[str, object] = {
+        "deployment": DEPLOYMENT,
+        "kind": "training",
+        "title": "Refresher on suggested replies",
+        "author": "ops",
+        "shipped_at": START + timedelta(days=SHIP_DAY),
+        "segments": {"team": ["t2"]},
+        "metric": "ai_usage_rate",
+        "window_days": 14,
+    }
+    base.update(kw)
+    return ChangeCreate.model_validate(base)
+
+
+def test_a_training_for_one_team_is_measured_against_the_other_teams(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    events = store_of(_records())
+    try:
+        change = changes.record_change(ledger, events, _training(), policy, actor="ops")
+        assert change.segments == {"team": ["t2"]}
+        im = changes.measure_impact(ledger, events, change.id, policy).impact
+        assert im is not None
+        assert im.treated == ["team=t2"]
+        assert im.control == ["team=t1", "team=t3", "team=t4"]
+        assert im.verdict == "improved"
+        assert im.lo is not None
+        assert im.hi is not None
+        assert im.lo <= LIFT <= im.hi
+        assert im.estimate == pytest.approx(LIFT, abs=0.04)
+        # Named controls are used as given.
+        named = changes.record_change(
+            ledger, events, _training(control_segments={"team": ["t3"]}), policy, actor="ops"
+        )
+        im = changes.measure_impact(ledger, events, named.id, policy).impact
+        assert im is not None
+        assert im.control == ["team=t3"]
+    finally:
+        events.close()
+
+
+def test_another_change_to_a_team_takes_it_out_of_the_default_control(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    events = store_of(_records())
+    try:
+        changes.record_change(
+            ledger, events,
+            _training(title="Config for t4", kind="config", segments={"team": ["t4"]}),
+            policy, actor="ops",
+        )  # fmt: skip
+        change = changes.record_change(ledger, events, _training(), policy, actor="ops")
+        im = changes.measure_impact(ledger, events, change.id, policy).impact
+        assert im is not None
+        assert im.control == ["team=t1", "team=t3"]
+    finally:
+        events.close()
+
+
+def test_bad_segment_scopes_store_nothing(ledger: Ledger, policy: BacklogPolicy) -> None:
+    events = store_of(_records())
+    try:
+        with pytest.raises(InputError, match="has no team 't9'"):
+            changes.record_change(
+                ledger, events, _training(segments={"team": ["t9"]}), policy, actor="ops"
+            )
+        for bad, message in (
+            ({"segments": {"team": ["t1"], "site": ["leeds"]}}, "one segment key"),
+            ({"segments": {"team": []}}, "at least one value"),
+            ({"control_segments": {"site": ["leeds"]}}, "same key"),
+            ({"control_segments": {"team": ["t2"]}}, "both changed and control"),
+        ):
+            with pytest.raises(ValidationError, match=message):
+                _training(**bad)
+        assert changes.list_changes(ledger, DEPLOYMENT) == []
+    finally:
+        events.close()
