@@ -18,6 +18,7 @@ from daytwo.cli import (
     importer,
     items,
     metrics,
+    notify,
     owners,
     serve,
 )
@@ -49,6 +50,7 @@ app.add_typer(metrics.app, name="metrics")
 app.add_typer(items.app, name="items")
 app.add_typer(owners.app, name="owners")
 app.add_typer(change.app, name="change")
+app.add_typer(notify.app, name="notify")
 
 
 def _print_version(value: bool) -> None:

@@ -18,6 +18,7 @@ DOMAIN_MODELS: tuple[str, ...] = (
     "daytwo.detect.gaps.models",
     "daytwo.backlog.models",
     "daytwo.governance.models",
+    "daytwo.notify.models",
 )
 
 
