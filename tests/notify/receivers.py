@@ -126,9 +126,7 @@ class SmtpServer:
                 "auth_require_tls": False,
             }
         self._port = _free_port()
-        self._controller = Controller(
-            self.mailbox, hostname="127.0.0.1", port=self._port, **kwargs
-        )
+        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self._port, **kwargs)
 
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
