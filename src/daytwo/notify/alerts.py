@@ -212,7 +212,12 @@ def list_alerts(
     ledger: Ledger, *, deployment: str | None = None, status: str | None = None, limit: int = 200
 ) -> list[AlertPublic]:
     with ledger.session() as session:
-        query = select(Alert).order_by(Alert.updated_at.desc(), Alert.id.desc()).limit(limit)
+        query = (
+            select(Alert)
+            .where(Alert.kind != "test")  # test messages are in the delivery log only
+            .order_by(Alert.updated_at.desc(), Alert.id.desc())
+            .limit(limit)
+        )
         if deployment:
             query = query.where(Alert.deployment == deployment)
         if status:

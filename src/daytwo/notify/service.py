@@ -246,7 +246,7 @@ def set_preference(ledger: Ledger, owner: str, spec: PreferenceSet) -> Preferenc
 
 def list_preferences(ledger: Ledger) -> list[PreferencePublic]:
     with ledger.session() as session:
-        names = dict(session.execute(select(Channel.id, Channel.name)).tuples().all())
+        names = {cid: name for cid, name in session.execute(select(Channel.id, Channel.name))}
         return [
             PreferencePublic(
                 owner=p.owner,
