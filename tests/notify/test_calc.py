@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +21,7 @@ from daytwo.notify.calc import (
     sign,
     verify,
 )
+from daytwo.notify.schemas import EVENT_KINDS, AlertPayload
 
 
 def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
@@ -105,3 +109,12 @@ def test_ack_signature_depends_on_key_and_alert() -> None:
     assert ack_signature(b"a", 1) != ack_signature(b"a", 2)
     assert ack_signature(b"a", 1) != ack_signature(b"b", 1)
     assert ack_signature(b"a", 1) == ack_signature(b"a", 1)
+
+
+def test_the_documented_payload_schema_is_the_code_s() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "notify.md").read_text()
+    block = re.search(r"```json\n(.*?)\n```", text, re.S)
+    assert block is not None
+    assert json.loads(block.group(1)) == AlertPayload.model_json_schema(by_alias=True)
+    for kind in EVENT_KINDS:
+        assert f"| `{kind}` |" in text, f"event {kind} is not documented"

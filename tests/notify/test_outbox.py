@@ -96,10 +96,10 @@ def test_unacknowledged_p1_escalates_twice_and_acknowledging_stops_it(
     ledger: Ledger, quick_settings: Settings, receiver: WebhookReceiver
 ) -> None:
     channels(ledger, quick_settings, receiver)
-    service.add_route(
-        ledger, RouteCreate(channel="team-hook", event_kinds=["alert.escalated"], max_priority="P1"),
-        actor="t",
-    )  # fmt: skip
+    escalations = RouteCreate(
+        channel="team-hook", event_kinds=["alert.escalated"], max_priority="P1"
+    )
+    service.add_route(ledger, escalations, actor="t")
     item = make_item(ledger, "Outage", priority="P1")
     alerts.sync_alerts(ledger, quick_settings, DEPLOYMENT, now=NOW)
     assert alerts.escalate_due(ledger, quick_settings, now=NOW + timedelta(minutes=29)) == 0

@@ -246,7 +246,7 @@ def set_preference(ledger: Ledger, owner: str, spec: PreferenceSet) -> Preferenc
 
 def list_preferences(ledger: Ledger) -> list[PreferencePublic]:
     with ledger.session() as session:
-        names = {cid: name for cid, name in session.execute(select(Channel.id, Channel.name))}
+        names: dict[int, str] = dict(session.execute(select(Channel.id, Channel.name)).all())
         return [
             PreferencePublic(
                 owner=p.owner,
