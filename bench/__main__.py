@@ -286,6 +286,13 @@ def bench_hostile(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work)
 
 
+def bench_notify_outbox(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.notify_outbox import run  # imports the whole product: load it only when asked
+
+    return run(work, repeat, _free_port)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "import": bench_import,
     "http_ingest": bench_http,
@@ -298,6 +305,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "pages": bench_pages,
     "concurrency": bench_concurrency,
     "hostile": bench_hostile,
+    "notify_outbox": bench_notify_outbox,
 }
 
 

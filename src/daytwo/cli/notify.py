@@ -230,10 +230,11 @@ def deliver(
     loop: bool = typer.Option(False, "--loop", help="Keep delivering until interrupted."),
     every: float = typer.Option(1.0, help="Seconds between passes with --loop."),
 ) -> None:
-    """Escalate and send what is due (`daytwo serve` does this by itself)."""
+    """Raise missing alerts, escalate and send what is due (`daytwo serve` does this)."""
     settings = Settings()
     with open_ledger() as (ledger, _):
         while True:
+            alerts.sync_all(ledger, settings)
             escalated = alerts.escalate_due(ledger, settings)
             report = outbox.deliver_due(ledger, settings)
             if not loop:

@@ -140,6 +140,14 @@ def sync_alerts(
     return queued
 
 
+def sync_all(ledger: Ledger, settings: Settings, *, now: datetime | None = None) -> int:
+    """:func:`sync_alerts` for every deployment with items: catches items opened outside an
+    analysis (by hand, from the API) and any analysis whose notification step failed."""
+    with ledger.session() as session:
+        deployments = list(session.scalars(select(Item.deployment).distinct()))
+    return sum(sync_alerts(ledger, settings, d, now=now) for d in deployments)
+
+
 def escalate_due(ledger: Ledger, settings: Settings, *, now: datetime | None = None) -> int:
     """Escalate every open P1 alert left unacknowledged past its window: first to the owner's
     escalation channel, then to the deployment's routes for ``alert.escalated``."""

@@ -144,7 +144,9 @@ def retry(delivery_id: int, ledger: LedgerDep) -> DeliveryPublic:
 
 @router.post("/deliver", response_model=DeliveryReport, dependencies=MANAGE)
 def deliver(ledger: LedgerDep, settings: SettingsDep) -> DeliveryReport:
-    """Escalate what is due and send what is due now (``serve`` does it every few seconds)."""
+    """Raise the alerts of items opened outside an analysis, escalate what is due and send
+    what is due, now (``serve`` does it every few seconds)."""
+    alerts.sync_all(ledger, settings)
     escalated = alerts.escalate_due(ledger, settings)
     report = outbox.deliver_due(ledger, settings)
     report.escalated = escalated

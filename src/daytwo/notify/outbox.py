@@ -43,7 +43,7 @@ from daytwo.notify.service import channel_by_name, resolve_target
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
 
-LEASE_MARGIN_S = 30.0  # beyond the channel's timeout before a claimed row may be taken again
+LEASE_MARGIN_S = 10.0  # beyond the channel's timeout before a claimed row may be taken again
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +222,13 @@ def deliver_due(
             thread_key = f"alert-{alert.id}.new" if alert else row.idempotency_key
             payload = AlertPayload.model_validate(row.payload)
             recipient = row.recipient
-        if only is None and not _claim(ledger, delivery_id, now, timeout + LEASE_MARGIN_S):
+        # The lease runs from the claim, not the pass's start: a long pass must not hand
+        # out leases that are already running out.
+        lease_s = timeout + LEASE_MARGIN_S + max(0.0, (datetime.now(UTC) - now).total_seconds())
+        if only is None and not _claim(ledger, delivery_id, now, lease_s):
             continue  # another worker has it, or it is no longer due
         if only is not None:
-            _force_claim(ledger, delivery_id, now, timeout + LEASE_MARGIN_S)
+            _force_claim(ledger, delivery_id, now, lease_s)
         started = time.perf_counter()
         code: int | None = None
         error = ""

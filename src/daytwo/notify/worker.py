@@ -1,17 +1,21 @@
 """Delivery in `daytwo serve`: a background thread that sends what is due and escalates
-unacknowledged P1 alerts every ``notify_deliver_seconds``."""
+unacknowledged P1 alerts every ``notify_deliver_seconds``, and raises the alerts of items
+opened outside an analysis every :data:`SYNC_EVERY` passes."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
-from daytwo.notify.alerts import escalate_due
+from daytwo.notify.alerts import escalate_due, sync_all
 from daytwo.notify.outbox import deliver_due
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
 
 log = logging.getLogger("daytwo.notify")
+# Passes between two reads of the whole backlog for alerts no analysis raised (items opened
+# by hand or through the API): a minute at the default interval.
+SYNC_EVERY = 12
 
 
 class DeliveryWorker:
@@ -42,6 +46,8 @@ class DeliveryWorker:
         self._thread.join(timeout)
 
     def run_once(self) -> None:
+        if self.passes % SYNC_EVERY == 0:
+            sync_all(self._ledger, self._settings)
         escalate_due(self._ledger, self._settings)
         deliver_due(self._ledger, self._settings)
         self.passes += 1
