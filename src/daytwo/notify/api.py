@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from daytwo.backlog.api import ActorDep
 from daytwo.http.access import Scope, requires
 from daytwo.http.deps import LedgerDep, SettingsDep
+from daytwo.http.params import MAX_ROW_ID, RowId
 from daytwo.notify import alerts, outbox, service
 from daytwo.notify.schemas import (
     AlertPublic,
@@ -92,7 +93,7 @@ def add_route(spec: RouteCreate, ledger: LedgerDep, actor: ActorDep) -> RoutePub
 
 
 @router.delete("/routes/{route_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=MANAGE)
-def delete_route(route_id: int, ledger: LedgerDep) -> None:
+def delete_route(route_id: RowId, ledger: LedgerDep) -> None:
     service.delete_route(ledger, route_id)
 
 
@@ -116,7 +117,7 @@ def list_alerts(
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertPublic, dependencies=MANAGE)
-def acknowledge(alert_id: int, ledger: LedgerDep, actor: ActorDep) -> AlertPublic:
+def acknowledge(alert_id: RowId, ledger: LedgerDep, actor: ActorDep) -> AlertPublic:
     """Acknowledge an alert: recorded in its item's history; its escalation stops."""
     return alerts.acknowledge(ledger, alert_id, actor=actor, via="api")
 
@@ -125,20 +126,20 @@ def acknowledge(alert_id: int, ledger: LedgerDep, actor: ActorDep) -> AlertPubli
 def deliveries(
     ledger: LedgerDep,
     delivery_status: DeliveryStatus | None = Query(default=None, alias="status"),
-    alert_id: int | None = None,
+    alert_id: int | None = Query(default=None, ge=1, le=MAX_ROW_ID),
 ) -> list[DeliveryPublic]:
     """The delivery log, newest first."""
     return outbox.delivery_log(ledger, status=delivery_status, alert_id=alert_id)
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryDetail, dependencies=READ)
-def delivery(delivery_id: int, ledger: LedgerDep) -> DeliveryDetail:
+def delivery(delivery_id: RowId, ledger: LedgerDep) -> DeliveryDetail:
     """One delivery with every attempt (status, error, duration)."""
     return outbox.delivery_detail(ledger, delivery_id)
 
 
 @router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryPublic, dependencies=MANAGE)
-def retry(delivery_id: int, ledger: LedgerDep) -> DeliveryPublic:
+def retry(delivery_id: RowId, ledger: LedgerDep) -> DeliveryPublic:
     return outbox.retry(ledger, delivery_id)
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -18,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from daytwo.store.ledger.models import Base
+from daytwo.store.ledger.models import Base, UTCDateTime
 
 
 def _now() -> datetime:
@@ -42,7 +41,7 @@ class Channel(Base):
     secret_env: Mapped[str | None] = mapped_column(String(100), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class Route(Base):
@@ -61,7 +60,7 @@ class Route(Base):
     journey: Mapped[str | None] = mapped_column(String(200), nullable=True)
     finding_kind: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class Preference(Base):
@@ -79,7 +78,7 @@ class Preference(Base):
     )
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     quiet_hours: Mapped[str | None] = mapped_column(String(11), nullable=True)  # 22:00-07:00
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class Alert(Base):
@@ -98,11 +97,11 @@ class Alert(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)  # open | acknowledged | resolved
     events: Mapped[int] = mapped_column(Integer, default=1)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
-    escalate_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class Delivery(Base):
@@ -126,11 +125,11 @@ class Delivery(Base):
     # pending | sending | delivered | dead
     status: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Attempt(Base):
@@ -142,7 +141,7 @@ class Attempt(Base):
     delivery_id: Mapped[int] = mapped_column(
         ForeignKey("notify_deliveries.id", ondelete="CASCADE"), index=True
     )
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     ok: Mapped[bool] = mapped_column(Boolean)
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")

@@ -13,6 +13,7 @@ from daytwo.backlog.api import ActorDep
 from daytwo.errors import DaytwoError, PermissionDenied
 from daytwo.http.access import Scope, requires
 from daytwo.http.deps import LedgerDep, SettingsDep
+from daytwo.http.params import RowId
 from daytwo.http.templating import templates
 from daytwo.notify import alerts, outbox, service
 from daytwo.notify.calc import ack_signature
@@ -44,7 +45,7 @@ def notify_page(
 
 
 @router.post("/notify/alerts/{alert_id}/ack", dependencies=MANAGE)
-def ack_form(alert_id: int, ledger: LedgerDep, actor: ActorDep) -> RedirectResponse:
+def ack_form(alert_id: RowId, ledger: LedgerDep, actor: ActorDep) -> RedirectResponse:
     alerts.acknowledge(ledger, alert_id, actor=actor, via="page")
     return RedirectResponse("/notify", status_code=303)
 
@@ -61,7 +62,7 @@ def test_form(
 
 
 @router.post("/notify/deliveries/{delivery_id}/retry", dependencies=MANAGE)
-def retry_form(delivery_id: int, ledger: LedgerDep) -> RedirectResponse:
+def retry_form(delivery_id: RowId, ledger: LedgerDep) -> RedirectResponse:
     outbox.retry(ledger, delivery_id)
     return RedirectResponse("/notify?status=pending", status_code=303)
 
@@ -73,7 +74,7 @@ def _check_signature(request: Request, alert_id: int, sig: str) -> None:
 
 
 @router.get("/notify/ack/{alert_id}", response_class=HTMLResponse, dependencies=PUBLIC)
-def ack_link_page(request: Request, alert_id: int, sig: str, ledger: LedgerDep) -> HTMLResponse:
+def ack_link_page(request: Request, alert_id: RowId, sig: str, ledger: LedgerDep) -> HTMLResponse:
     """What the link in a message opens: the alert and one button (a GET changes nothing,
     so link previews in mail and chat cannot acknowledge by themselves)."""
     _check_signature(request, alert_id, sig)
@@ -85,7 +86,7 @@ def ack_link_page(request: Request, alert_id: int, sig: str, ledger: LedgerDep) 
 
 @router.post("/notify/ack/{alert_id}", response_class=HTMLResponse, dependencies=PUBLIC)
 def ack_link_confirm(
-    request: Request, alert_id: int, ledger: LedgerDep,
+    request: Request, alert_id: RowId, ledger: LedgerDep,
     sig: Annotated[str, Form()], name: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:  # fmt: skip
     _check_signature(request, alert_id, sig)
