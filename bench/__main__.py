@@ -293,6 +293,13 @@ def bench_startup(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, repeat=repeat)
 
 
+def bench_notify_outbox(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.notify_outbox import run  # imports the whole product: load it only when asked
+
+    return run(work, repeat, _free_port)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "startup": bench_startup,
     "import": bench_import,
@@ -306,6 +313,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "pages": bench_pages,
     "concurrency": bench_concurrency,
     "hostile": bench_hostile,
+    "notify_outbox": bench_notify_outbox,
 }
 
 

@@ -124,6 +124,30 @@ class Settings(BaseSettings):
     impact_resamples: int = Field(
         default=2000, ge=100, le=100_000, description="Bootstrap resamples of change impact."
     )
+    notify_deliver_seconds: float = Field(
+        default=5,
+        ge=0,
+        description="How often `daytwo serve` delivers due alerts from the outbox and escalates "
+        "unacknowledged P1 alerts, in seconds; 0 turns delivery in the server off.",
+    )
+    notify_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=50,
+        description="Delivery attempts of one alert to one channel before it is dead-lettered "
+        "(visible and retryable in the delivery log).",
+    )
+    notify_escalate_minutes: float = Field(
+        default=30,
+        gt=0,
+        description="Minutes a P1 alert may stay unacknowledged before it escalates (to the "
+        "owner's escalation channel, then the deployment's escalation routes).",
+    )
+    notify_public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The address people reach daytwo at: the base of the links and signed "
+        "acknowledgement links in alerts.",
+    )
     gaps_encoder: Literal["wordllama", "minilm"] = Field(
         default="minilm",
         description="Sentence encoder of knowledge gaps: minilm (all-MiniLM-L6-v2 on ONNX "

@@ -19,6 +19,7 @@ from daytwo.cli import (
     importer,
     items,
     metrics,
+    notify,
     owners,
     serve,
     stores,
@@ -52,6 +53,7 @@ app.add_typer(items.app, name="items")
 app.add_typer(owners.app, name="owners")
 app.add_typer(change.app, name="change")
 app.add_typer(adoption.app, name="adoption")
+app.add_typer(notify.app, name="notify")
 
 
 def _print_version(value: bool) -> None:

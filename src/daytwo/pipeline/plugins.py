@@ -22,7 +22,11 @@ from daytwo.pipeline import hookspecs
 
 # The product's own consumers of an analysis, in the order they run: the backlog first (an
 # item per problem), then what reads the backlog. A new domain adds its module here.
-DEFAULT_CONSUMERS: tuple[str, ...] = ("daytwo.backlog.consumer", "daytwo.adoption.plugin")
+DEFAULT_CONSUMERS: tuple[str, ...] = (
+    "daytwo.backlog.consumer",
+    "daytwo.adoption.plugin",
+    "daytwo.notify.consumer",
+)
 # The entry-point group outside plugins register under.
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 

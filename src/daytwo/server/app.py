@@ -36,6 +36,9 @@ from daytwo.ingest.imports_api import router as imports_router
 from daytwo.journeys.views import router as journeys_views
 from daytwo.metrics.api import router as metrics_router
 from daytwo.metrics.views import router as metrics_views
+from daytwo.notify.api import router as notify_router
+from daytwo.notify.views import router as notify_views
+from daytwo.notify.worker import DeliveryWorker
 from daytwo.pipeline import plugin_manager
 from daytwo.pipeline.api import findings_router as analyze_router
 from daytwo.pipeline.api import gaps_router as gap_runs_router
@@ -97,9 +100,14 @@ def create_app(
                 app.state.ledger, app.state.events, settings.retention_interval_minutes * 60
             )
             retention.start()
+        delivery = DeliveryWorker.from_settings(app.state.ledger, settings)
+        if delivery is not None:
+            delivery.start()
         try:
             yield
         finally:
+            if delivery is not None:
+                delivery.stop()
             if retention is not None:
                 retention.stop()
             if schedule is not None:
@@ -167,6 +175,8 @@ def create_app(
     app.include_router(backlog_views)
     app.include_router(finding_views)
     app.include_router(adoption_views)
+    app.include_router(notify_router)
+    app.include_router(notify_views)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_contract(app)
     return app

@@ -19,6 +19,7 @@ DOMAIN_MODELS: tuple[str, ...] = (
     "daytwo.backlog.models",
     "daytwo.governance.models",
     "daytwo.adoption.models",
+    "daytwo.notify.models",
 )
 
 

@@ -1,0 +1,150 @@
+"""Pure notification arithmetic: signatures, backoff, quiet hours, priorities, routing.
+
+No I/O: everything here takes plain values and returns plain values, so each rule has a table
+of hand-checkable cases in ``tests/notify/test_calc.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PRIORITIES = ("P1", "P2", "P3", "P4")
+# The webhook's headers: the Unix time of the signature and ``v1=<hex HMAC-SHA256>``.
+TIMESTAMP_HEADER = "X-Daytwo-Timestamp"
+SIGNATURE_HEADER = "X-Daytwo-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MIN_SECRET_LENGTH = 24
+# A receiver should refuse a signature older than this (a replayed request).
+SIGNATURE_TOLERANCE_S = 300
+_QUIET = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The webhook signature: ``v1=`` and the hex HMAC-SHA256 of ``<timestamp>.<body>``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"v1={mac.hexdigest()}"
+
+
+def verify(
+    secret: str, timestamp: str, signature: str, body: bytes, *, now: float,
+    tolerance_s: int = SIGNATURE_TOLERANCE_S,
+) -> bool:  # fmt: skip
+    """What a receiver checks: the signature matches and its timestamp is recent."""
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return False
+    if abs(now - ts) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, ts, body), signature)
+
+
+def ack_signature(server_key: bytes, alert_id: int) -> str:
+    """The signature of an acknowledgement link: only the server can mint one for an alert."""
+    mac = hmac.new(server_key, f"ack:{alert_id}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def ack_link(base_url: str, server_key: bytes, alert_id: int) -> str:
+    return f"{base_url.rstrip('/')}/notify/ack/{alert_id}?sig={ack_signature(server_key, alert_id)}"
+
+
+def backoff(attempts: int, *, base_s: float = 10.0, cap_s: float = 3600.0) -> timedelta:
+    """The wait after ``attempts`` failed attempts: 10 s, 20 s, 40 s, ... capped at an hour.
+
+    Deterministic (no jitter) so a retry schedule can be read off the delivery log; the
+    outbox spreads retries by their own first-failure times."""
+    if attempts < 1:
+        return timedelta(0)
+    return timedelta(seconds=min(cap_s, base_s * 2 ** (attempts - 1)))
+
+
+def priority_rank(priority: str) -> int:
+    """P1 → 1 ... P4 → 4; an unknown priority ranks last."""
+    return PRIORITIES.index(priority) + 1 if priority in PRIORITIES else len(PRIORITIES) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily window in a time zone during which only P1 alerts are sent."""
+
+    start: time
+    end: time
+    zone: ZoneInfo
+
+    def contains(self, at: datetime) -> bool:
+        local = at.astimezone(self.zone).time()
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # spans midnight
+
+    def ends_after(self, at: datetime) -> datetime:
+        """The first instant at or after ``at`` outside the window."""
+        if not self.contains(at):
+            return at
+        local = at.astimezone(self.zone)
+        end = local.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
+        if end <= local:
+            end += timedelta(days=1)
+        return end.astimezone(at.tzinfo)
+
+
+def parse_quiet_hours(text: str, zone: str) -> QuietHours:
+    """``22:00-07:00`` in ``Europe/Lisbon``; a ValueError that says what is wrong otherwise."""
+    match = _QUIET.match(text.strip())
+    if match is None:
+        raise ValueError(f"quiet hours look like 22:00-07:00 (24-hour HH:MM-HH:MM), not {text!r}")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if (h1, m1) == (h2, m2):
+        raise ValueError(f"quiet hours {text!r} start and end at the same minute")
+    return QuietHours(time(h1, m1), time(h2, m2), parse_zone(zone))
+
+
+def parse_zone(zone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {zone!r} (an IANA name such as Europe/Lisbon)"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch:
+    """A route's conditions; None (or an empty list) matches anything."""
+
+    deployment: str | None
+    owner: str | None
+    event_kinds: tuple[str, ...]
+    max_priority: str
+    journey: str | None
+    finding_kind: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFacts:
+    """What routing looks at in an alert event."""
+
+    deployment: str
+    owner: str | None
+    event: str
+    priority: str
+    journey: str | None
+    finding_kind: str | None
+
+
+def route_matches(route: RouteMatch, facts: AlertFacts) -> bool:
+    """Every condition the route sets holds for the event."""
+    return (
+        (route.deployment is None or route.deployment == facts.deployment)
+        and (route.owner is None or route.owner == facts.owner)
+        and (not route.event_kinds or facts.event in route.event_kinds)
+        and priority_rank(facts.priority) <= priority_rank(route.max_priority)
+        and (route.journey is None or route.journey == facts.journey)
+        and (route.finding_kind is None or route.finding_kind == facts.finding_kind)
+    )

@@ -1,0 +1,193 @@
+"""Input and output shapes of notifications (never the tables themselves), and the payload
+every channel carries (:class:`AlertPayload`, documented as JSON Schema in docs/notify.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+ChannelKind = Literal["webhook", "slack", "email"]
+SmtpSecurity = Literal["starttls", "tls", "none"]
+Priority = Literal["P1", "P2", "P3", "P4"]
+# What is worth a message; docs/notify.md describes each.
+EventKind = Literal[
+    "problem.new",
+    "problem.regressed",
+    "problem.priority_raised",
+    "problem.resolved",
+    "sla.breached",
+    "alert.escalated",
+    "test",
+]
+EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
+DeliveryStatus = Literal["pending", "sending", "delivered", "dead"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ChannelCreate(_In):
+    """A channel. ``url`` for webhook and Slack, ``recipients`` and ``smtp_*`` for e-mail; the
+    secret (webhook signing key, Slack webhook URL, SMTP password) either given once in
+    ``secret`` (stored encrypted, never shown again) or named in ``secret_env``."""
+
+    name: Name
+    kind: ChannelKind
+    url: str | None = Field(default=None, max_length=500, description="webhook: where to POST")
+    recipients: list[str] = Field(default_factory=list, description="e-mail: default To")
+    smtp_host: str | None = Field(default=None, max_length=200)
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: SmtpSecurity = "starttls"
+    smtp_username: str | None = Field(default=None, max_length=200)
+    sender: str | None = Field(default=None, max_length=200, description="e-mail: From")
+    secret: str | None = Field(default=None, max_length=2000)
+    secret_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]{0,99}$")
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class ChannelPublic(BaseModel):
+    id: int
+    name: str
+    kind: str
+    target: str
+    config: dict[str, object]
+    secret: str  # how the secret is kept, never the secret
+    active: bool
+    created_by: str
+    created_at: datetime
+
+
+class RouteCreate(_In):
+    """Send matching alerts to ``channel``; each condition left out matches anything."""
+
+    channel: Name
+    deployment: str | None = None
+    owner: str | None = None
+    event_kinds: list[EventKind] = Field(default_factory=list)
+    max_priority: Priority = "P2"
+    journey: str | None = None
+    finding_kind: str | None = None
+
+
+class RoutePublic(BaseModel):
+    id: int
+    channel: str
+    deployment: str | None
+    owner: str | None
+    event_kinds: list[str]
+    max_priority: str
+    journey: str | None
+    finding_kind: str | None
+
+
+class PreferenceSet(_In):
+    channel: Name | None = Field(default=None, description="the owner's own channel")
+    escalation_channel: Name | None = None
+    timezone: str = "UTC"
+    quiet_hours: str | None = Field(default=None, description="22:00-07:00; P1 breaks through")
+
+
+class PreferencePublic(BaseModel):
+    owner: str
+    channel: str | None
+    escalation_channel: str | None
+    timezone: str
+    quiet_hours: str | None
+
+
+class AlertPublic(_Out):
+    id: int
+    dedupe_key: str
+    deployment: str
+    item_id: int | None
+    kind: str
+    priority: str
+    title: str
+    owner: str | None
+    status: str
+    events: int
+    escalation_level: int
+    escalate_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AttemptPublic(_Out):
+    at: datetime
+    ok: bool
+    status_code: int | None
+    error: str
+    duration_ms: float
+
+
+class DeliveryPublic(BaseModel):
+    id: int
+    alert_id: int
+    channel: str
+    event: str
+    idempotency_key: str
+    recipient: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class DeliveryDetail(DeliveryPublic):
+    log: list[AttemptPublic]
+
+
+class DeliveryReport(BaseModel):
+    """What one pass of delivery did."""
+
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    escalated: int = 0
+
+
+# -- the payload every channel carries -------------------------------------------------------
+
+
+class PayloadItem(BaseModel):
+    id: int | None = Field(description="the backlog item; null for a test message")
+    title: str
+    priority: Priority
+    owner: str | None = Field(description="the owner's handle")
+    journey: str | None
+    finding_kind: str | None = Field(description="the detector's finding kind")
+    status: str | None = Field(description="the item's status in the backlog")
+    url: str | None = Field(description="the item's page")
+
+
+class AlertPayload(BaseModel):
+    """The JSON body of a webhook, and what the Slack and e-mail messages are built from."""
+
+    schema_: Literal["daytwo.alert/v1"] = Field(
+        default="daytwo.alert/v1", alias="schema", description="payload version"
+    )
+    event: EventKind
+    idempotency_key: str = Field(description="the same on every retry: drop repeats by it")
+    occurred_at: datetime
+    deployment: str
+    alert_id: int = Field(description="one alert per problem; later events share it")
+    update: bool = Field(description="false for the first message of the alert")
+    escalation_level: int = Field(ge=0, description="0, then 1 (owner's escalation), 2 (admin)")
+    summary: str = Field(description="one sentence: what happened")
+    evidence: list[str] = Field(description="the numbers behind it, one line each")
+    item: PayloadItem
+    acknowledge_url: str | None = Field(description="a signed link that acknowledges the alert")
+
+    model_config = ConfigDict(title="daytwo alert event", populate_by_name=True)

@@ -1,0 +1,61 @@
+"""Delivery in `daytwo serve`: a background thread that sends what is due and escalates
+unacknowledged P1 alerts every ``notify_deliver_seconds``, and raises the alerts of items
+opened outside an analysis every :data:`SYNC_EVERY` passes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from daytwo.notify.alerts import escalate_due, sync_all
+from daytwo.notify.outbox import deliver_due
+from daytwo.settings import Settings
+from daytwo.store.ledger import Ledger
+
+log = logging.getLogger("daytwo.notify")
+# Passes between two reads of the whole backlog for alerts no analysis raised (items opened
+# by hand or through the API): a minute at the default interval.
+SYNC_EVERY = 12
+
+
+class DeliveryWorker:
+    """Runs one delivery pass every ``interval_s`` seconds until stopped; a failed pass is
+    logged and the next one tried (rows stay in the outbox, nothing is lost)."""
+
+    def __init__(self, ledger: Ledger, settings: Settings, interval_s: float) -> None:
+        if interval_s <= 0:
+            raise ValueError("the delivery interval must be positive")
+        self._ledger = ledger
+        self._settings = settings
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="daytwo-notify", daemon=True)
+        self.passes = 0
+
+    @classmethod
+    def from_settings(cls, ledger: Ledger, settings: Settings) -> DeliveryWorker | None:
+        if settings.notify_deliver_seconds <= 0:
+            return None
+        return cls(ledger, settings, settings.notify_deliver_seconds)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def run_once(self) -> None:
+        if self.passes % SYNC_EVERY == 0:
+            sync_all(self._ledger, self._settings)
+        escalate_due(self._ledger, self._settings)
+        deliver_due(self._ledger, self._settings)
+        self.passes += 1
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a pass must never end the thread
+                log.exception("notification delivery pass failed")
+            self._stop.wait(self._interval)
