@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from daytwo.report.service import period_counts
+from daytwo.errors import InputError
+from daytwo.report.models import IssuedReport
+from daytwo.report.service import issue_snapshot, period_counts
 from tests.factory import interaction
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -43,3 +45,18 @@ def test_period_counts_match_the_metrics_api(client: TestClient) -> None:
     assist = period_counts(events, "care-assist", START, END, None, None)
     assert sum(s.n_ai for s in assist.strata) == 20
     assert sum(s.n_without for s in assist.strata) == 20
+
+
+def test_an_issued_report_is_frozen_and_a_reissue_is_a_new_version(client: TestClient) -> None:
+    ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    spec = {"deployment": "care-bot", "kind": "weekly", "period": "2026-W48", "as_of": END}
+    first = issue_snapshot(ledger, **spec, payload={"net": 1.0}, issued_by="ops")
+    second = issue_snapshot(ledger, **spec, payload={"net": 2.0}, issued_by="ops")
+    assert (first.version, second.version) == (1, 2)
+    with ledger.session() as session:
+        kept = session.get(IssuedReport, first.id)
+        assert kept is not None
+        assert kept.payload == {"net": 1.0}
+        assert kept.code_version
+    with pytest.raises(InputError, match="daily"):
+        issue_snapshot(ledger, **{**spec, "kind": "daily"}, payload={}, issued_by="ops")

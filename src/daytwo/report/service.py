@@ -1,14 +1,23 @@
-"""What a report's value section reads from the events store: the metrics of the period."""
+"""What a report reads (the metrics of the period) and how an issued report is kept."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from importlib.metadata import version
+from typing import Any
+
+from sqlalchemy import func, select
 
 from daytwo.deployments.schemas import DeploymentPublic
+from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
 from daytwo.metrics.service import summaries, totals
 from daytwo.report.calc import PeriodCounts, Stratum
+from daytwo.report.models import IssuedReport
 from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+
+REPORT_KINDS = ("weekly", "monthly")
 
 # Like-for-like groups for agent time saved: a conversation with AI against those without it
 # on the same journey and channel, handled by agents of the same tenure (tenure moves both
@@ -68,3 +77,41 @@ def period_counts(
         ai_cost_reported=tot["ai_cost"].value,
         strata=strata(events, name, start, end),
     )
+
+
+def issue_snapshot(
+    ledger: Ledger,
+    *,
+    deployment: str,
+    kind: str,
+    period: str,
+    as_of: datetime,
+    payload: dict[str, Any],
+    issued_by: str,
+) -> IssuedReport:
+    """Freeze a report's numbers as a new version of its period; earlier versions stay as they
+    were, so last month's review reads the same next year."""
+    if kind not in REPORT_KINDS:
+        raise InputError(f"report kind {kind!r}: use one of {', '.join(REPORT_KINDS)}")
+    with ledger.session() as session:
+        latest = session.scalar(
+            select(func.max(IssuedReport.version)).where(
+                IssuedReport.deployment == deployment,
+                IssuedReport.kind == kind,
+                IssuedReport.period == period,
+            )
+        )
+        row = IssuedReport(
+            deployment=deployment,
+            kind=kind,
+            period=period,
+            version=(latest or 0) + 1,
+            as_of=as_of,
+            code_version=version("daytwo"),
+            issued_by=issued_by,
+            payload=payload,
+        )
+        session.add(row)
+        session.flush()
+        session.expunge(row)
+        return row
