@@ -6,12 +6,19 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from daytwo.cli.main import run
+from daytwo.deployments.schemas import DeploymentCreate
+from daytwo.deployments.service import create_deployment
 from daytwo.errors import InputError
+from daytwo.ingest.decode import decode_json
 from daytwo.report.render import kpi_text, to_pdf, weekly_html
 from daytwo.report.weekly import WEEKLY_KPIS, last_full_week, week_bounds, weekly_update
+from daytwo.store.events import open_event_store
+from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
 from tests.factory import interaction
 
 WEEK = "2026-W10"  # the factory's conversations start on Monday 2026-03-02
@@ -81,3 +88,39 @@ def test_an_empty_week_says_what_is_missing_and_a_future_week_is_refused(
     with pytest.raises(InputError, match="ISO week"):
         week_bounds("2026-48")
     assert last_full_week(NOW) == "2026-W11"
+
+
+def test_the_cli_writes_the_weekly_pdf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DAYTWO_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DAYTWO_EVENTS_URL", raising=False)
+    monkeypatch.delenv("DAYTWO_LEDGER_URL", raising=False)
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    upgrade(url)
+    ledger = Ledger(url)
+    create_deployment(
+        ledger,
+        DeploymentCreate(
+            name="care-bot", kind=DeploymentKind.virtual_agent, cost_model={"escalation": 5.0}
+        ),
+    )
+    ledger.dispose()
+    with open_event_store(f"duckdb:///{tmp_path / 'events.duckdb'}") as store:
+        decoded = decode_json(orjson.dumps([interaction(n) for n in range(60)]))
+        store.write(decoded.batch, source="t", batch_id="1")
+    pdf = tmp_path / "w.pdf"
+    args = ["report", "weekly", "-d", "care-bot", "--week", WEEK, "--currency", "GBP"]
+    assert run([*args, "--pdf", str(pdf), "--json"]) == 0
+    body = orjson.loads(capsys.readouterr().out)
+    assert body["kpis"][0]["value"] == 60
+    figures = {f["id"]: f for f in body["value"]["figures"]}
+    assert figures["contained_value"]["amount"] == pytest.approx(100.0)  # 20 contained × 5.00
+    in_total = [f["amount"] for f in figures.values() if f["in_total"]]
+    assert body["value"]["net"] == pytest.approx(sum(in_total))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "100.00" in text
+    assert run(["report", "weekly", "-d", "care-bot", "--week", "2026-W99"]) != 0
+    assert "ISO week" in capsys.readouterr().err
