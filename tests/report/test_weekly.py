@@ -124,3 +124,25 @@ def test_the_cli_writes_the_weekly_pdf(
     assert "100.00" in text
     assert run(["report", "weekly", "-d", "care-bot", "--week", "2026-W99"]) != 0
     assert "ISO week" in capsys.readouterr().err
+
+
+def test_the_weekly_page_and_its_pdf(client: TestClient, tmp_path: Path) -> None:
+    _setup(client)
+    page = client.get("/reports/weekly", params={"deployment": "care-bot", "week": WEEK})
+    assert page.status_code == 200, page.text
+    assert "Weekly update" in page.text
+    assert "33.3%" in page.text  # containment: 20 of 60
+    assert 'aria-current="page">Weekly report' in page.text
+    r = client.get("/reports/weekly.pdf", params={"deployment": "care-bot", "week": WEEK})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/pdf"
+    pdf = tmp_path / "page.pdf"
+    pdf.write_bytes(r.content)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "33.3%" in text
+    missing = client.get("/reports/weekly", params={"deployment": "nobody", "week": WEEK})
+    assert missing.status_code == 404
+    future = client.get("/reports/weekly", params={"deployment": "care-bot", "week": "2999-W01"})
+    assert future.status_code == 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
 
 from daytwo.report.calc import ValueResult
 from daytwo.report.weekly import WeeklyUpdate
@@ -62,22 +63,8 @@ def kpi_text(value: float | None, unit: str) -> str:
 _ENV.filters["kpi"] = kpi_text
 
 
-WEEKLY_HTML = _ENV.from_string(
-    """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>
-@page { size: A4; margin: 16mm; }
-body { font-family: "Liberation Sans", Arial, sans-serif; font-size: 9.5pt; color: #1f2933; }
-h1 { font-size: 15pt; margin: 0 0 2mm; }
-h2 { font-size: 11pt; margin: 5mm 0 1.5mm; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 1.2mm 2mm; border-bottom: 0.3mm solid #d9dee3; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.aside { color: #616e7c; font-size: 8.5pt; }
-.missing { color: #9a3412; }
-</style></head><body>
-<h1>{{ title }}</h1>
-<p class="aside">{{ u.start.date() }} to {{ (u.end).date() }} (end exclusive), as of
+WEEKLY_BODY = _ENV.from_string(
+    """<p class="aside">{{ u.start.date() }} to {{ (u.end).date() }} (end exclusive), as of
 {{ u.as_of.strftime("%Y-%m-%d %H:%M UTC") }}</p>
 {% for m in u.missing %}<p class="missing">Missing: {{ m }}</p>{% endfor %}
 <h2>KPIs</h2>
@@ -109,6 +96,25 @@ open finding{{ "" if u.worse | length == 1 else "s" }}</h2>
 {% for f in u.value.figures %}<tr><td>{{ f.name }}</td><td class="num">{{ f.amount | money }}</td>
 </tr>{% endfor %}<tr><th>Net value</th><td class="num"><b>{{ u.value.net | money }}</b></td>
 </tr></table>{% endif %}
+"""
+)
+
+WEEKLY_HTML = _ENV.from_string(
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<style>
+@page { size: A4; margin: 16mm; }
+body { font-family: "Liberation Sans", Arial, sans-serif; font-size: 9.5pt; color: #1f2933; }
+h1 { font-size: 15pt; margin: 0 0 2mm; }
+h2 { font-size: 11pt; margin: 5mm 0 1.5mm; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 1.2mm 2mm; border-bottom: 0.3mm solid #d9dee3; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.aside { color: #616e7c; font-size: 8.5pt; }
+.missing { color: #9a3412; }
+</style></head><body>
+<h1>{{ title }}</h1>
+{{ body }}
 </body></html>
 """
 )
@@ -116,7 +122,13 @@ open finding{{ "" if u.worse | length == 1 else "s" }}</h2>
 
 def weekly_html(title: str, update: WeeklyUpdate) -> str:
     """The weekly update as one HTML document, the same for the page and the PDF."""
-    return WEEKLY_HTML.render(title=title, u=update)
+    return WEEKLY_HTML.render(title=title, body=weekly_body(update))
+
+
+def weekly_body(update: WeeklyUpdate) -> Markup:
+    """The weekly update's sections, shared by the PDF and the page in the UI."""
+    # The template escapes every value it prints (autoescape on), so its output is markup.
+    return Markup(WEEKLY_BODY.render(u=update))  # noqa: S704
 
 
 def value_html(title: str, value: ValueResult) -> str:
