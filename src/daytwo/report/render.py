@@ -68,7 +68,7 @@ WEEKLY_BODY = _ENV.from_string(
 {{ u.as_of.strftime("%Y-%m-%d %H:%M UTC") }}</p>
 {% for m in u.missing %}<p class="missing">Missing: {{ m }}</p>{% endfor %}
 <h2>KPIs</h2>
-<table><tr><th>KPI</th><th class="num">This week</th><th class="num">Target</th>
+<table class="grid"><tr><th>KPI</th><th class="num">This week</th><th class="num">Target</th>
 <th class="num">Baseline</th><th class="num">Last week</th><th>Status</th></tr>
 {% for k in u.kpis %}<tr><td>{{ k.name }}</td><td class="num">{{ k.value | kpi(k.unit) }}</td>
 <td class="num">{{ k.target | kpi(k.unit) }}</td><td class="num">{{ k.baseline | kpi(k.unit) }}</td>
@@ -77,23 +77,25 @@ WEEKLY_BODY = _ENV.from_string(
 {% endfor %}</table>
 <h2>What got worse: {{ u.worse | length }}
 open finding{{ "" if u.worse | length == 1 else "s" }}</h2>
-{% if u.worse %}<table><tr><th>#</th><th>Finding</th><th class="num">Severity</th></tr>
+{% if u.worse %}<table class="grid"><tr><th>#</th><th>Finding</th><th class="num">Severity</th></tr>
 {% for f in u.worse[:10] %}<tr><td>{{ f.id }}</td><td>{{ f.title }}</td>
 <td class="num">{{ f.severity }}</td></tr>{% endfor %}</table>
 {% if u.worse | length > 10 %}<p class="aside">and {{ u.worse | length - 10 }} more</p>{% endif %}
 {% endif %}
 <h2>Backlog movement</h2>
-<table><tr><th class="num">Opened this week</th><th class="num">Closed this week</th>
+<table class="grid"><tr><th class="num">Opened this week</th><th class="num">Closed this week</th>
 <th class="num">Open now</th></tr>
 <tr><td class="num">{{ u.opened }}</td><td class="num">{{ u.closed }}</td>
 <td class="num">{{ u.open_now }}</td></tr></table>
 <h2>Fixes measured: {{ u.fixes | length }}</h2>
-{% if u.fixes %}<table><tr><th>Change</th><th>Metric</th><th>Verdict</th></tr>
+{% if u.fixes %}<table class="grid"><tr><th>Change</th><th>Metric</th><th>Verdict</th></tr>
 {% for c in u.fixes %}<tr><td>{{ c.title }}</td><td>{{ c.metric }}</td><td>{{ c.verdict }}</td>
 </tr>{% endfor %}</table>{% endif %}
 {% if u.value %}<h2>Value ({{ u.value.currency }})</h2>
-<table><tr><th>Figure</th><th class="num">{{ u.value.currency }}</th></tr>
-{% for f in u.value.figures %}<tr><td>{{ f.name }}</td><td class="num">{{ f.amount | money }}</td>
+<table class="grid"><tr><th>Figure</th><th class="num">{{ u.value.currency }}</th></tr>
+{% for f in u.value.figures %}<tr><td>{{ f.name }}
+{% if not f.in_total %}<span class="aside">(shown, not in the total)</span>{% endif %}</td>
+<td class="num">{{ f.amount | money }}</td>
 </tr>{% endfor %}<tr><th>Net value</th><td class="num"><b>{{ u.value.net | money }}</b></td>
 </tr></table>{% endif %}
 """
