@@ -49,9 +49,20 @@ def test_period_counts_match_the_metrics_api(client: TestClient) -> None:
 
 def test_an_issued_report_is_frozen_and_a_reissue_is_a_new_version(client: TestClient) -> None:
     ledger = client.app.state.ledger  # type: ignore[attr-defined]
-    spec = {"deployment": "care-bot", "kind": "weekly", "period": "2026-W48", "as_of": END}
-    first = issue_snapshot(ledger, **spec, payload={"net": 1.0}, issued_by="ops")
-    second = issue_snapshot(ledger, **spec, payload={"net": 2.0}, issued_by="ops")
+
+    def issue(kind: str, payload: dict[str, object]) -> IssuedReport:
+        return issue_snapshot(
+            ledger,
+            deployment="care-bot",
+            kind=kind,
+            period="2026-W48",
+            as_of=END,
+            payload=payload,
+            issued_by="ops",
+        )
+
+    first = issue("weekly", {"net": 1.0})
+    second = issue("weekly", {"net": 2.0})
     assert (first.version, second.version) == (1, 2)
     with ledger.session() as session:
         kept = session.get(IssuedReport, first.id)
@@ -59,4 +70,4 @@ def test_an_issued_report_is_frozen_and_a_reissue_is_a_new_version(client: TestC
         assert kept.payload == {"net": 1.0}
         assert kept.code_version
     with pytest.raises(InputError, match="daily"):
-        issue_snapshot(ledger, **{**spec, "kind": "daily"}, payload={}, issued_by="ops")
+        issue("daily", {})
