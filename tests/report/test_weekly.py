@@ -81,8 +81,9 @@ def test_an_empty_week_says_what_is_missing_and_a_future_week_is_refused(
     ledger, events = client.app.state.ledger, client.app.state.events  # type: ignore[attr-defined]
     empty = weekly_update(ledger, events, "care-bot", "2026-W05", now=NOW)
     assert empty.kpis[0].value in (None, 0)
-    assert empty.missing[0] == "no conversations of care-bot in 2026-W05"
-    assert empty.value is None
+    assert empty.missing == ["no conversations of care-bot in 2026-W05"]
+    assert empty.value is not None
+    assert empty.value.currency == "USD"  # the deployment's default currency
     with pytest.raises(InputError, match="has not started"):
         weekly_update(ledger, events, "care-bot", "2026-W30", now=NOW)
     with pytest.raises(InputError, match="ISO week"):

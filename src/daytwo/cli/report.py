@@ -24,7 +24,7 @@ def weekly(
         None, "--week", help="ISO week such as 2026-W48 (default: the last full week)."
     ),
     currency: str | None = typer.Option(
-        None, "--currency", help="Currency of the cost model (ISO 4217) to price the value."
+        None, "--currency", help="ISO 4217 code to price the value in (default: the deployment's)."
     ),
     pdf: Path | None = typer.Option(None, "--pdf", help="Also write the report as PDF here."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),

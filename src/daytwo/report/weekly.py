@@ -141,9 +141,8 @@ def weekly_update(
         if c.measured_at is not None and c.measured_at < end
     ]
     value: ValueResult | None = None
-    if currency is None:
-        missing.append("value: no currency given, so the cost model cannot be priced")
-    elif not deployment.cost_model:
+    currency = currency or deployment.currency
+    if not deployment.cost_model:
         missing.append(f"value: {name} has no cost model")
     else:
         try:
