@@ -11,20 +11,8 @@ from daytwo.report.weekly import WeeklyUpdate
 _ENV = Environment(autoescape=select_autoescape(default=True), trim_blocks=True)
 _ENV.filters["money"] = lambda v: f"{v:,.2f}"
 
-VALUE_HTML = _ENV.from_string(
-    """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>
-@page { size: A4; margin: 18mm; }
-body { font-family: "Liberation Sans", Arial, sans-serif; font-size: 10pt; color: #1f2933; }
-h1 { font-size: 15pt; margin: 0 0 4mm; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 1.5mm 2mm; border-bottom: 0.3mm solid #d9dee3; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.aside { color: #616e7c; font-size: 8.5pt; }
-</style></head><body>
-<h1>{{ title }}</h1>
-<table>
+VALUE_BODY = _ENV.from_string(
+    """<table>
 <tr><th>Figure</th><th>Quantity</th><th>{{ v.currency }}</th><th>95% interval</th></tr>
 {% for f in v.figures %}
 <tr><td>{{ f.name }}
@@ -44,7 +32,6 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 <h2>Assumptions</h2>
 <ul>{% for f in v.figures %}{% for a in f.assumptions %}
 <li>{{ f.name }}: {{ a }}</li>{% endfor %}{% endfor %}</ul>
-</body></html>
 """
 )
 
@@ -101,7 +88,7 @@ open finding{{ "" if u.worse | length == 1 else "s" }}</h2>
 """
 )
 
-WEEKLY_HTML = _ENV.from_string(
+PRINT_HTML = _ENV.from_string(
     """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
 <style>
@@ -124,7 +111,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 
 def weekly_html(title: str, update: WeeklyUpdate) -> str:
     """The weekly update as one HTML document, the same for the page and the PDF."""
-    return WEEKLY_HTML.render(title=title, body=weekly_body(update))
+    return PRINT_HTML.render(title=title, body=weekly_body(update))
 
 
 def weekly_body(update: WeeklyUpdate) -> Markup:
@@ -135,7 +122,8 @@ def weekly_body(update: WeeklyUpdate) -> Markup:
 
 def value_html(title: str, value: ValueResult) -> str:
     """The value section as one HTML document, every figure with its assumptions."""
-    return VALUE_HTML.render(title=title, v=value)
+    body = Markup(VALUE_BODY.render(v=value))  # noqa: S704 (autoescaped template output)
+    return PRINT_HTML.render(title=title, body=body)
 
 
 def to_pdf(html: str) -> bytes:
