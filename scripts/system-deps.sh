@@ -6,6 +6,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # The browser suite drives Debian's chromium through Playwright (never its own download).
 # fonts-liberation (a Recommends we skip otherwise): Arial-metric text, as the CSS asks.
 [ -x /usr/bin/chromium ] || need+=(chromium fonts-liberation)
+# Reports: pdftotext reads the issued PDFs back in the tests.
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=()
 [ "$(id -u)" = "0" ] || sudo=(sudo)

@@ -21,6 +21,7 @@ from daytwo.cli import (
     metrics,
     notify,
     owners,
+    report,
     serve,
     stores,
 )
@@ -54,6 +55,7 @@ app.add_typer(owners.app, name="owners")
 app.add_typer(change.app, name="change")
 app.add_typer(adoption.app, name="adoption")
 app.add_typer(notify.app, name="notify")
+app.add_typer(report.app, name="report")
 
 
 def _print_version(value: bool) -> None:

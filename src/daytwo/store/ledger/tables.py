@@ -20,6 +20,7 @@ DOMAIN_MODELS: tuple[str, ...] = (
     "daytwo.governance.models",
     "daytwo.adoption.models",
     "daytwo.notify.models",
+    "daytwo.report.models",
 )
 
 

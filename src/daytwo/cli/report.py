@@ -1,0 +1,63 @@
+"""`daytwo report`: the weekly stakeholder update, as a table, JSON or PDF."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from daytwo.cli.console import out
+from daytwo.cli.stores import open_events, open_ledger
+from daytwo.report.render import kpi_text, to_pdf, weekly_html
+from daytwo.report.weekly import last_full_week, weekly_update
+
+app = typer.Typer(help="Stakeholder reports.", no_args_is_help=True)
+
+
+@app.command("weekly")
+def weekly(
+    deployment: str = typer.Option(..., "--deployment", "-d", help="Deployment name."),
+    week: str | None = typer.Option(
+        None, "--week", help="ISO week such as 2026-W48 (default: the last full week)."
+    ),
+    currency: str | None = typer.Option(
+        None, "--currency", help="ISO 4217 code to price the value in (default: the deployment's)."
+    ),
+    pdf: Path | None = typer.Option(None, "--pdf", help="Also write the report as PDF here."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """The weekly update: KPIs against target, baseline and last week; open findings; backlog
+    movement; measured changes; value."""
+    period = week or last_full_week(datetime.now(UTC))
+    with open_ledger() as ledger, open_events() as events:
+        update = weekly_update(ledger, events, deployment, period, currency=currency)
+    if pdf is not None:
+        pdf.write_bytes(to_pdf(weekly_html(f"{deployment}: weekly update, {period}", update)))
+    if as_json:
+        out.print_json(json.dumps(update.model_dump(mode="json")))
+        return
+    table = Table("KPI", "this week", "target", "baseline", "last week", "status",
+                  title=f"{deployment}, {period}")  # fmt: skip
+    for k in update.kpis:
+        table.add_row(
+            k.name,
+            kpi_text(k.value, k.unit),
+            kpi_text(k.target, k.unit),
+            kpi_text(k.baseline, k.unit),
+            kpi_text(k.previous, k.unit),
+            (k.status or "").replace("_", " "),
+        )
+    out.print(table)
+    out.print(
+        f"open findings {len(update.worse)} · items opened {update.opened}, "
+        f"closed {update.closed}, open {update.open_now} · changes measured {len(update.fixes)}"
+    )
+    if update.value is not None:
+        out.print(f"net value {update.value.net:,.2f} {update.value.currency}")
+    for m in update.missing:
+        out.print(f"missing: {m}")
+    if pdf is not None:
+        out.print(f"PDF written to {pdf}")

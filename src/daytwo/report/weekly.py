@@ -1,0 +1,168 @@
+"""The weekly stakeholder update, assembled from the ledger and the metric catalog.
+
+Every KPI is the metrics API's summary of the same week and deployment (value, target,
+baseline, last week); what got worse is the deployment's open findings; backlog movement is
+the items opened and closed in the week; fixes measured are the changes whose impact was
+measured; the value section is priced from the deployment's cost model.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, func, select
+
+from daytwo.backlog.changes import list_changes
+from daytwo.backlog.models import Item
+from daytwo.deployments.service import get_deployment, overview
+from daytwo.detect.models import FindingRecord
+from daytwo.errors import InputError
+from daytwo.interactions.slice import Slice
+from daytwo.metrics.schemas import MetricSummary
+from daytwo.metrics.service import summaries
+from daytwo.report.calc import CostModel, CostModelError, ValueResult, business_value
+from daytwo.report.service import period_counts
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+
+# The headline KPIs of the update, in the order a stakeholder reads them.
+WEEKLY_KPIS = (
+    "contact_volume",
+    "containment_rate",
+    "escalation_rate",
+    "ai_cost",
+)
+
+
+class WorseFinding(BaseModel):
+    id: int
+    title: str
+    severity: int
+    metric: str | None
+    baseline_value: float | None
+    current_value: float | None
+
+
+class FixMeasured(BaseModel):
+    id: int
+    title: str
+    metric: str
+    verdict: str
+    shipped_at: datetime
+
+
+class WeeklyUpdate(BaseModel):
+    deployment: str
+    week: str
+    start: datetime
+    end: datetime
+    as_of: datetime
+    kpis: list[MetricSummary]
+    worse: list[WorseFinding]
+    opened: int
+    closed: int
+    open_now: int
+    fixes: list[FixMeasured]
+    value: ValueResult | None
+    missing: list[str]
+
+    model_config = {"arbitrary_types_allowed": True}
+
+
+def week_bounds(week: str) -> tuple[datetime, datetime]:
+    """The Monday 00:00 UTC that starts an ISO week such as ``2026-W48``, and the next one."""
+    try:
+        year, num = week.split("-W")
+        monday = date.fromisocalendar(int(year), int(num), 1)
+    except ValueError as exc:
+        raise InputError(f"week {week!r}: use an ISO week such as 2026-W48") from exc
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+    return start, start + timedelta(days=7)
+
+
+def last_full_week(now: datetime) -> str:
+    """The ISO week before the one ``now`` falls in."""
+    year, num, _ = (now - timedelta(days=7)).isocalendar()
+    return f"{year}-W{num:02d}"
+
+
+def weekly_update(
+    ledger: Ledger,
+    events: EventStore,
+    name: str,
+    week: str,
+    *,
+    currency: str | None = None,
+    now: datetime | None = None,
+) -> WeeklyUpdate:
+    """The weekly update of one deployment for one ISO week; what is missing is said."""
+    now = now or datetime.now(UTC)
+    start, end = week_bounds(week)
+    if start > now:
+        raise InputError(f"week {week}: it has not started yet")
+    deployment = get_deployment(ledger, name)
+    row = next((d for d in overview(ledger, events) if d.name == name), None)
+    first_data = row.first_started_at if row else None
+    kpis = summaries(events, list(WEEKLY_KPIS), Slice(name, start, end), deployment, first_data)
+    missing: list[str] = []
+    if not kpis[0].value:
+        missing.append(f"no conversations of {name} in {week}")
+    with ledger.session() as session:
+        findings = session.scalars(
+            select(FindingRecord)
+            .where(FindingRecord.deployment == name, FindingRecord.status == "open")
+            .order_by(FindingRecord.severity.desc(), FindingRecord.id)
+        ).all()
+        worse = [
+            WorseFinding(
+                id=f.id,
+                title=f.title,
+                severity=f.severity,
+                metric=f.metric,
+                baseline_value=f.baseline_value,
+                current_value=f.current_value,
+            )
+            for f in findings
+        ]
+
+        def count(*where: ColumnElement[bool]) -> int:
+            q = select(func.count()).select_from(Item).where(Item.deployment == name, *where)
+            return int(session.scalar(q) or 0)
+
+        opened = count(Item.created_at >= start, Item.created_at < end)
+        closed = count(Item.closed_at >= start, Item.closed_at < end)
+        open_now = count(Item.closed_at.is_(None))
+    fixes = [
+        FixMeasured(
+            id=c.id, title=c.title, metric=c.metric, verdict=c.verdict, shipped_at=c.shipped_at
+        )
+        for c in list_changes(ledger, name)
+        if c.measured_at is not None and c.measured_at < end
+    ]
+    value: ValueResult | None = None
+    currency = currency or deployment.currency
+    if not deployment.cost_model:
+        missing.append(f"value: {name} has no cost model")
+    else:
+        try:
+            model = CostModel(currency, deployment.cost_model)
+        except CostModelError as exc:
+            raise InputError(str(exc)) from exc
+        counts = period_counts(events, name, start, end, deployment, first_data)
+        value = business_value(model, counts)
+    return WeeklyUpdate(
+        deployment=name,
+        week=week,
+        start=start,
+        end=end,
+        as_of=now,
+        kpis=kpis,
+        worse=worse,
+        opened=opened,
+        closed=closed,
+        open_now=open_now,
+        fixes=fixes,
+        value=value,
+        missing=missing,
+    )

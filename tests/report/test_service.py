@@ -1,0 +1,73 @@
+"""The value section's counts equal what the metrics API answers for the same period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from daytwo.errors import InputError
+from daytwo.report.models import IssuedReport
+from daytwo.report.service import issue_snapshot, period_counts
+from tests.factory import interaction
+
+START = datetime(2020, 1, 1, tzinfo=UTC)
+END = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_period_counts_match_the_metrics_api(client: TestClient) -> None:
+    records = [interaction(n) for n in range(30)]
+    records += [
+        interaction(
+            100 + n,
+            deployment="care-assist",
+            agent_ref=f"a{n % 4}",
+            ai_used=n % 2 == 0,
+            handle_time_s=300.0 - 30 * (n % 2 == 0) + n % 5,
+        )
+        for n in range(40)
+    ]
+    r = client.post("/api/v1/ingest", json={"interactions": records})
+    assert r.status_code < 300, r.text
+    params = {
+        "deployment": "care-bot",
+        "start": START.isoformat(),
+        "end": END.isoformat(),
+        "metric": ["contact_volume", "containment_rate", "ai_cost"],
+    }
+    api = {p["metric"]: p for p in client.get("/api/v1/metrics", params=params).json()}
+    events = client.app.state.events  # type: ignore[attr-defined]
+    counts = period_counts(events, "care-bot", START, END, None, None)
+    assert counts.conversations == api["contact_volume"]["value"] == 30
+    assert counts.contained == round(api["containment_rate"]["value"] * 30) == 10
+    assert counts.ai_cost_reported == pytest.approx(api["ai_cost"]["value"])
+    assist = period_counts(events, "care-assist", START, END, None, None)
+    assert sum(s.n_ai for s in assist.strata) == 20
+    assert sum(s.n_without for s in assist.strata) == 20
+
+
+def test_an_issued_report_is_frozen_and_a_reissue_is_a_new_version(client: TestClient) -> None:
+    ledger = client.app.state.ledger  # type: ignore[attr-defined]
+
+    def issue(kind: str, payload: dict[str, object]) -> IssuedReport:
+        return issue_snapshot(
+            ledger,
+            deployment="care-bot",
+            kind=kind,
+            period="2026-W48",
+            as_of=END,
+            payload=payload,
+            issued_by="ops",
+        )
+
+    first = issue("weekly", {"net": 1.0})
+    second = issue("weekly", {"net": 2.0})
+    assert (first.version, second.version) == (1, 2)
+    with ledger.session() as session:
+        kept = session.get(IssuedReport, first.id)
+        assert kept is not None
+        assert kept.payload == {"net": 1.0}
+        assert kept.code_version
+    with pytest.raises(InputError, match="daily"):
+        issue("daily", {})
