@@ -201,6 +201,8 @@ def _script(tmp: Path) -> list[tuple[list[str], int]]:
         (["notify", "retry", "999999"], 4),
         (["notify", "routes", "remove", "1"], 0),
         (["notify", "channels", "remove", "cli-hook"], 0),
+        (["report", "weekly", "-d", "care-bot", "--week", "2026-W47", "--pdf",
+          str(tmp / "weekly.pdf")], 0),
         # The two that cannot run beside the server say so, with the server's address.
         (["serve"], 78),
         (["demo", "--no-serve"], 78),

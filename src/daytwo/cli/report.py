@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from daytwo.cli.console import out
-from daytwo.cli.stores import open_events, open_ledger
+from daytwo.cli.stores import open_events, open_ledger, server
 from daytwo.report.render import kpi_text, to_pdf, weekly_html
-from daytwo.report.weekly import last_full_week, weekly_update
+from daytwo.report.weekly import WeeklyUpdate, last_full_week, weekly_update
 
 app = typer.Typer(help="Stakeholder reports.", no_args_is_help=True)
 
@@ -32,8 +32,15 @@ def weekly(
     """The weekly update: KPIs against target, baseline and last week; open findings; backlog
     movement; measured changes; value."""
     period = week or last_full_week(datetime.now(UTC))
-    with open_ledger() as ledger, open_events() as events:
-        update = weekly_update(ledger, events, deployment, period, currency=currency)
+    remote = server()
+    if remote is not None:  # the running server holds the events store: ask it
+        answer = remote.get(
+            "/api/v1/reports/weekly", deployment=deployment, week=period, currency=currency
+        )
+        update = WeeklyUpdate.model_validate(answer)
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            update = weekly_update(ledger, events, deployment, period, currency=currency)
     if pdf is not None:
         pdf.write_bytes(to_pdf(weekly_html(f"{deployment}: weekly update, {period}", update)))
     if as_json:

@@ -66,3 +66,27 @@ def weekly_pdf(
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+api_router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+
+@api_router.get(
+    "/weekly",
+    response_model=WeeklyUpdate,
+    summary="The weekly stakeholder update of a deployment",
+    dependencies=[requires(Scope.read)],
+)
+def weekly_api(
+    request: Request,
+    ledger: LedgerDep,
+    events: EventsDep,
+    deployment: str,
+    week: str | None = None,
+    currency: str | None = None,
+) -> WeeklyUpdate:
+    """KPIs against target, baseline and last week; open findings; backlog movement; measured
+    changes; value (``currency``: price it in another ISO 4217 code). ``week`` is an ISO week
+    such as 2026-W48; default the last full one."""
+    del currency  # read from the query by the shared builder, as the page does
+    return _update(request, ledger, events, deployment, week)

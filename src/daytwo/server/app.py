@@ -45,6 +45,7 @@ from daytwo.pipeline.api import gaps_router as gap_runs_router
 from daytwo.pipeline.api import runs_router as analysis_runs_router
 from daytwo.pipeline.jobs import AnalysisRunner
 from daytwo.pipeline.schedule import AnalysisSchedule
+from daytwo.report.views import api_router as report_api
 from daytwo.report.views import router as report_views
 from daytwo.server.contract import StrictJSON, install_contract
 from daytwo.server.errors import install_error_handlers
@@ -172,6 +173,7 @@ def create_app(
     app.include_router(metrics_views)
     app.include_router(journeys_views)
     app.include_router(gaps_views)
+    app.include_router(report_api)
     app.include_router(report_views)
     app.include_router(conversations_views)
     app.include_router(backlog_views)
