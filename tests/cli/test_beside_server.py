@@ -203,9 +203,18 @@ def _script(tmp: Path) -> list[tuple[list[str], int]]:
         (["notify", "channels", "remove", "cli-hook"], 0),
         (["report", "weekly", "-d", "care-bot", "--week", "2026-W47", "--pdf",
           str(tmp / "weekly.pdf")], 0),
-        # The two that cannot run beside the server say so, with the server's address.
+        # Those that cannot run beside the server say so, with the server's address.
         (["serve"], 78),
         (["demo", "--no-serve"], 78),
+        (["adoption", "show", "-d", "care-assist"], 78),
+        (["adoption", "agents", "-d", "care-assist"], 78),
+        (["adoption", "cohorts", "list", "-d", "care-assist"], 78),
+        (["adoption", "cohorts", "add", "-d", "care-assist", "pilot"], 78),
+        (["adoption", "cohorts", "remove", "-d", "care-assist", "pilot"], 78),
+        (["adoption", "cohorts", "compare", "-d", "care-assist"], 78),
+        (["adoption", "champions", "list", "-d", "care-assist"], 78),
+        (["adoption", "champions", "add", "-d", "care-assist", "a-0001"], 78),
+        (["adoption", "champions", "end", "-d", "care-assist", "1"], 78),
     ]  # fmt: skip
 
 
@@ -227,6 +236,7 @@ def test_every_command_runs_beside_the_server(
     ran.add(("keys", "revoke"))
     assert "already serving" in outputs["serve"]
     assert cli.url in outputs["demo --no-serve"]
+    assert f"{cli.url}/api/v1/adoption/" in outputs["adoption show"]
     assert "audit log intact" in outputs["audit verify"]
     missing = _command_paths() - ran
     assert missing == set(), f"commands the suite never ran beside the server: {missing}"

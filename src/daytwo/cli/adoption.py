@@ -26,6 +26,24 @@ app = typer.Typer(
     help="Adoption: who uses the AI, who stopped, workarounds, champions, pilot vs rollout.",
     no_args_is_help=True,
 )
+
+
+@app.callback()
+def _beside_a_server() -> None:
+    """The adoption commands read the events store themselves: while `daytwo serve` holds it,
+    say where the same answers are instead of waiting for it."""
+    from daytwo.cli.stores import server
+    from daytwo.errors import ConfigError
+
+    remote = server()
+    if remote is not None:
+        raise ConfigError(
+            f"`daytwo adoption` reads the events store, which the server at {remote.record.url} "
+            f"holds: read the same answers at {remote.record.url}/api/v1/adoption/<deployment> "
+            "(or the Adoption page), or stop the server first."
+        )
+
+
 cohorts_app = typer.Typer(help="The cohorts compared: the pilot and the rollout.")
 champions_app = typer.Typer(help="Champions: mark them, end them, list them.")
 app.add_typer(cohorts_app, name="cohorts")
