@@ -133,7 +133,7 @@ def test_the_weekly_page_and_its_pdf(client: TestClient, tmp_path: Path) -> None
     assert page.status_code == 200, page.text
     assert "Weekly update" in page.text
     assert "33.3%" in page.text  # containment: 20 of 60
-    assert 'aria-current="page">Weekly report' in page.text
+    assert 'aria-current="page">Reports' in page.text
     r = client.get("/reports/weekly.pdf", params={"deployment": "care-bot", "week": WEEK})
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/pdf"
