@@ -42,11 +42,15 @@ class IngestResult(BaseModel):
     errors: list[RecordErrorOut] = Field(default_factory=list)
 
 
-def check(decoded: Decoded) -> list[RecordError]:
-    """Every error of the unit: decoding errors first, then the shared rules, one per field."""
+def check(decoded: Decoded, *, fragments: bool = False) -> list[RecordError]:
+    """Every error of the unit: decoding errors first, then the shared rules, one per field.
+
+    ``fragments``: the records are pieces of interactions that may share an id (see
+    :func:`~daytwo.interactions.validate.validate_batch`).
+    """
     seen: set[tuple[int, str]] = set()
     merged: list[RecordError] = []
-    for err in [*decoded.errors, *validate_batch(decoded.batch)]:
+    for err in [*decoded.errors, *validate_batch(decoded.batch, fragments=fragments)]:
         key = (err.index, err.field)
         if key not in seen:
             seen.add(key)
