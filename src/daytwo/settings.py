@@ -52,6 +52,48 @@ class Settings(BaseSettings):
         "to date with what arrived, off the request path (pages say how fresh they are); 0 "
         "refreshes them on the read that needs them instead (exact, but that read waits).",
     )
+    otlp_idle_seconds: float = Field(
+        default=900,
+        ge=0,
+        description="A traced conversation has ended (and is written) when its last span ended "
+        "this long ago and none arrived in the last `otlp_settle_seconds`.",
+    )
+    otlp_settle_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="Quiet time after a conversation's last span arrived before it may end "
+        "(what ends a backfill of old traces).",
+    )
+    otlp_assemble_seconds: float = Field(
+        default=2, gt=0, description="How often `serve` writes the traced conversations that ended."
+    )
+    otlp_max_staged_rows: int = Field(
+        default=5_000_000,
+        ge=1,
+        description="Staged turns of open conversations above which `/v1/traces` answers 503 "
+        "with Retry-After.",
+    )
+    otlp_max_concurrent: int = Field(
+        default=4,
+        ge=1,
+        description="Trace requests decoded at once; more wait for a 429 with Retry-After.",
+    )
+    otlp_requests_per_minute: int = Field(
+        default=12_000, ge=1, description="Trace requests per minute per key (the door's rate limit)."
+    )
+    otlp_max_attributes: int = Field(
+        default=10_000, ge=1, description="Most attributes one span may carry."
+    )
+    otlp_handoff_tools: str = Field(
+        default=r"(?i)(hand_?off|hand_?over|transfer|escalat|human|live_?agent|operator)",
+        description="A traced conversation that called a tool whose name matches this regular "
+        "expression is `escalated` (unless a span states its outcome).",
+    )
+    otlp_default_outcome: str | None = Field(
+        default="contained",
+        description="Outcome of a traced conversation no span states and no hand-off decides; "
+        "empty: unknown.",
+    )
     analyze_interval_minutes: float = Field(
         default=60,
         ge=0,

@@ -391,7 +391,7 @@ def _turns(turn_rows: pa.Table, seq: np.ndarray, records: np.ndarray) -> pa.Tabl
         "",
     )
     rest = turn_rows["attributes"]
-    has_rest = pc.and_(pc.is_valid(rest), pc.greater(pc.utf8_length(rest), 2))
+    has_rest = pc.fill_null(pc.greater(pc.utf8_length(rest), 2), False)
     tail = pc.if_else(
         has_rest, pc.binary_join_element_wise(",", pc.utf8_slice_codeunits(rest, 1), ""), "}"
     )
