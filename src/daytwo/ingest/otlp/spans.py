@@ -371,7 +371,9 @@ class SpanMapper:
         )
         for name, value in (("input", tokens_in), ("output", tokens_out)):
             if value is not None and value < 0:
-                raise _SpanError(f"attributes (tokens {name})", "must not be negative")
+                raise _SpanError(
+                    f"attributes.gen_ai.usage.{name}_tokens", "must not be negative"
+                )
         cost = attrs.float("llm.cost.total")
         if cost is None:
             parts = [attrs.float("llm.cost.prompt"), attrs.float("llm.cost.completion")]
