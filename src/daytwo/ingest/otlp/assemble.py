@@ -49,7 +49,7 @@ from daytwo.store.events import EventStore
 from daytwo.store.events.staging import STAGED
 
 DEFAULT_HANDOFF = r"(?i)(hand_?off|hand_?over|transfer|escalat|human|live_?agent|operator)"
-_IDENTITY = ("otel.part", "otel.source", "otel.span_id", "otel.trace_id")
+_IDENTITY = ("otel.part", "otel.source", "otel.span_id", "otel.trace_id", "otel.input_index")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +180,7 @@ def stored_rows(store: EventStore, keys: Sequence[tuple[str, str]]) -> pa.Table:
                 "received_at": t["ts"],
                 "attributes": orjson.dumps(attrs).decode() if attrs else None,
                 "call_id": attrs.get("tool.call_id"),
+                "input_index": identity["otel.input_index"],
                 "tool_name": attrs.get("tool.name"),
             }
         )
@@ -227,6 +228,23 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
             if key in seen:
                 keep[systems[j]] = False
             seen.add(key)
+
+    # A message given again to a later call (a retry after a failure) is the same turn:
+    # same role, text and position in the call's input.
+    position = rows["input_index"].to_pylist()
+    again = np.flatnonzero(keep & (source == "llm") & (roles != "system") & (call == None))  # noqa: E711
+    if len(again):
+        texts = rows["text"].take(pa.array(again)).to_pylist()
+        order = np.lexsort((_us(rows["ts"])[again], conv[again]))
+        given: set[tuple[int, Any, Any, Any]] = set()
+        for j in order:
+            i = again[j]
+            if position[i] is None:
+                continue
+            key = (int(conv[i]), roles[i], texts[j], position[i])
+            if key in given:
+                keep[i] = False
+            given.add(key)
 
     idx = np.flatnonzero(keep)
     order = np.lexsort(
@@ -389,6 +407,14 @@ def _turns(turn_rows: pa.Table, seq: np.ndarray, records: np.ndarray) -> pa.Tabl
         turn_rows["trace_id"],
         '"',
         "",
+    )
+    position = turn_rows["input_index"]
+    identity = pc.if_else(
+        pc.is_valid(position),
+        pc.binary_join_element_wise(
+            identity, ',"otel.input_index":', pc.cast(position, pa.string()), ""
+        ),
+        identity,
     )
     rest = turn_rows["attributes"]
     has_rest = pc.fill_null(pc.greater(pc.utf8_length(rest), 2), False)

@@ -83,6 +83,10 @@ class Mapped:
     deployments: dict[int, str] = field(default_factory=dict)
 
 
+# A turn a span yields: role, text, ts (ns), attributes, call id, tool name, input position.
+_Turn = tuple[str, str | None, int, dict[str, Any], str | None, str | None, int | None]
+
+
 class _SpanError(Exception):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -419,8 +423,7 @@ class SpanMapper:
             extra["gen_ai.provider.name"] = provider
         extra["span.name"] = span.name
 
-        turns: list[tuple[str, str | None, int, dict[str, Any], str | None, str | None]] = []
-        # (role, text, ts, attributes, call_id, tool_name)
+        turns: list[_Turn] = []
         if source == "llm":
             turns = self._model_turns(attrs, events, start, end, extra, error, model)
         elif source == "tool":
@@ -429,14 +432,14 @@ class SpanMapper:
             text_in = attrs.str("input.value")
             text_out = attrs.str("output.value")
             if text_in:
-                turns.append(("user", text_in, start, {}, None, None))
+                turns.append(("user", text_in, start, {}, None, None, None))
             if text_out:
-                turns.append(("assistant", text_out, end, dict(extra), None, None))
+                turns.append(("assistant", text_out, end, dict(extra), None, None, None))
 
         latency = (end - start) / 1e6
         common_head = (resource.deployment, conversation or trace_hex, keyed, trace_hex, span_hex)
         out: list[tuple[Any, ...]] = []
-        for part, (role, text, ts, t_attrs, call_id, tool_name) in enumerate(turns):
+        for part, (role, text, ts, t_attrs, call_id, tool_name, input_index) in enumerate(turns):
             if text is not None and len(text) > self.limits.max_text_chars:
                 raise _SpanError(
                     f"turn {part} text",
@@ -466,6 +469,7 @@ class SpanMapper:
                     cost if answer and part == _first_answer(turns) else None,
                     _json(t_attrs),
                     call_id,
+                    input_index,
                     tool_name,
                     *hints,
                     _json(segments),
@@ -499,6 +503,7 @@ class SpanMapper:
                     _json(meta_attrs),
                     None,
                     None,
+                    None,
                     *hints,
                     _json(segments),
                     _json(scores),
@@ -517,13 +522,13 @@ class SpanMapper:
         extra: dict[str, Any],
         error: str | None,
         model: str | None,
-    ) -> list[tuple[str, str | None, int, dict[str, Any], str | None, str | None]]:
+    ) -> list[_Turn]:
         inputs, outputs = _messages(attrs, events)
-        turns: list[tuple[str, str | None, int, dict[str, Any], str | None, str | None]] = []
-        for _, m in msg.new_inputs(inputs):
+        turns: list[_Turn] = []
+        for i, m in msg.new_inputs(inputs):
             if m.role == "assistant":
                 continue
-            turns.append((m.role, m.text, start, {}, m.call_id, m.tool_name))
+            turns.append((m.role, m.text, start, {}, m.call_id, m.tool_name, i))
         answers = [m for m in outputs if m.role == "assistant"] or outputs[:1]
         for m in answers:
             t_attrs = dict(extra)
@@ -531,15 +536,13 @@ class SpanMapper:
                 t_attrs["tool_calls"] = list(m.tool_calls)
             if m.finish_reason:
                 t_attrs["finish_reason"] = m.finish_reason
-            turns.append(("assistant", m.text, end, t_attrs, None, None))
+            turns.append(("assistant", m.text, end, t_attrs, None, None, None))
         if not answers and (error or model or "gen_ai.usage.output_tokens" in attrs):
             # The call happened (and may have failed) without a recorded answer.
-            turns.append(("assistant", None, end, dict(extra), None, None))
+            turns.append(("assistant", None, end, dict(extra), None, None, None))
         return turns
 
-    def _tool_turn(
-        self, attrs: _Attributes, start: int, extra: dict[str, Any]
-    ) -> list[tuple[str, str | None, int, dict[str, Any], str | None, str | None]]:
+    def _tool_turn(self, attrs: _Attributes, start: int, extra: dict[str, Any]) -> list[_Turn]:
         name = attrs.str("gen_ai.tool.name", "tool.name")
         call_id = attrs.str("gen_ai.tool.call.id", "tool_call.id")
         result = attrs.any("gen_ai.tool.call.result")
@@ -558,12 +561,10 @@ class SpanMapper:
         if name:
             t_attrs["tool.name"] = name
         text = result if isinstance(result, str) or result is None else _json(result)
-        return [("tool", text, start, t_attrs, call_id, name)]
+        return [("tool", text, start, t_attrs, call_id, name, None)]
 
 
-def _first_answer(
-    turns: list[tuple[str, str | None, int, dict[str, Any], str | None, str | None]],
-) -> int:
+def _first_answer(turns: list[_Turn]) -> int:
     for i, t in enumerate(turns):
         if t[0] == "assistant":
             return i

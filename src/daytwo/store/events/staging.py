@@ -50,6 +50,10 @@ STAGED = pa.schema(
         ("attributes", pa.string()),
         # A tool call's id: the same call seen as a tool span and as a tool message is one turn.
         ("call_id", pa.string()),
+        # For a message a model call was given: its position in the call's input. A call that
+        # is retried (or followed by another) after a failure repeats the messages that got no
+        # answer at the same positions; they are one turn.
+        ("input_index", pa.int32()),
         ("tool_name", pa.string()),
         # Facts about the conversation that any of its fragments may carry.
         ("customer_ref", pa.string()),
