@@ -64,9 +64,11 @@ def _msgs(items: list[tuple[str, str]]) -> str:
     return json.dumps([{"role": r, "parts": [{"type": "text", "content": c}]} for r, c in items])
 
 
-def conversation(d: dict[str, Any], t0: int, rng: random.Random, deployment: str) -> Conversation:
+def conversation(
+    d: dict[str, Any], t0: int, rng: random.Random, deployment: str, prefix: str = "star"
+) -> Conversation:
     """The dialogue as spans (one conversation id) and as the equivalent interaction."""
-    conv = f"star-{d['dialogue_id']}"
+    conv = f"{prefix}-{d['dialogue_id']}"
     journey = (d.get("tasks") or ["other"])[0]
     user = f"u-{d['dialogue_id'] % 997}"
     out = Conversation()
@@ -197,10 +199,17 @@ def emit(tracer: Tracer, spans: list[SpanSpec]) -> None:
 
 
 def conversations(
-    n: int, t0: int, *, deployment: str, seed: int = 0, skip: int = 0, spread_s: int = 6 * 3600
+    n: int,
+    t0: int,
+    *,
+    deployment: str,
+    seed: int = 0,
+    skip: int = 0,
+    spread_s: int = 6 * 3600,
+    prefix: str = "star",
 ) -> Iterator[Conversation]:
     rng = random.Random(seed)
     for d in dialogues(n, skip):
-        c = conversation(d, t0 + rng.randrange(0, spread_s) * 10**9, rng, deployment)
+        c = conversation(d, t0 + rng.randrange(0, spread_s) * 10**9, rng, deployment, prefix)
         if c.spans:
             yield c

@@ -6,6 +6,7 @@ package reads the environment at import time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
         default=4,
         ge=1,
         description="Trace requests decoded at once; more wait for a 429 with Retry-After.",
+    )
+    otlp_workers: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        ge=0,
+        description="Processes that decode and map trace requests (default: one per core, up "
+        "to 4); 0: in the server process.",
     )
     otlp_requests_per_minute: int = Field(
         default=12_000, ge=1, description="Trace requests per minute per key (the door's rate limit)."

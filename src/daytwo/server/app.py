@@ -126,6 +126,7 @@ def create_app(
             if refresher is not None:
                 refresher.stop()
             app.state.trace_assembler.stop()
+            app.state.trace_door.pool.close()
             if own_events:
                 app.state.events.close()
             if own_ledger:

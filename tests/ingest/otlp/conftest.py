@@ -57,9 +57,15 @@ class LiveServer:
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
+def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     # The assembler's own ticks never end a conversation here (15 min idle); tests end them.
-    settings = Settings(data_dir=tmp_path / "data", otlp_assemble_seconds=3600)
+    # Requests are mapped in the server's threads unless a test asks for worker processes
+    # (`@pytest.mark.parametrize("live", [2], indirect=True)`).
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        otlp_assemble_seconds=3600,
+        otlp_workers=getattr(request, "param", 0),
+    )
     app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(

@@ -42,6 +42,7 @@ def _messages(*pairs: tuple[str, str]) -> str:
     return json.dumps([{"role": r, "parts": [{"type": "text", "content": c}]} for r, c in pairs])
 
 
+@pytest.mark.parametrize("live", [2], indirect=True)  # the worker processes, as in serve
 def test_sdk_exporter_conversations_over_many_requests(live: LiveServer) -> None:
     key = live.key()
     t0 = time.time_ns() - 3600 * 10**9

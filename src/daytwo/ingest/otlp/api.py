@@ -24,8 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from daytwo.errors import DaytwoError, InputError, Overloaded, RateLimited
 from daytwo.governance.policies import redaction_plan
 from daytwo.ingest.api import read_body
-from daytwo.ingest.otlp.decode import JSON, PROTOBUF, decompress, media_type, parse_request
-from daytwo.ingest.otlp.receive import Received, receive
+from daytwo.ingest.otlp.decode import JSON, PROTOBUF, media_type
+from daytwo.ingest.otlp.receive import Received, stage_mapped
 from daytwo.ingest.otlp.service import TraceDoor
 from daytwo.server.access import Scope, check_deployments, current_principal, requires
 from daytwo.server.deps import EventsDep, LedgerDep, SettingsDep
@@ -130,17 +130,22 @@ async def export_traces(
             else None
         )
 
+        mapped = await door.pool.map(
+            body,
+            request.headers.get("content-type"),
+            request.headers.get("content-encoding"),
+            settings.ingest_max_bytes,
+            own,
+            door.limits,
+        )
+
         def work() -> Received:
-            raw = decompress(body, request.headers.get("content-encoding"), settings.ingest_max_bytes)
-            parsed = parse_request(raw, kind)
-            return receive(
+            return stage_mapped(
                 events,
-                parsed,
+                mapped,
                 redaction=redaction_plan(ledger),
                 received_at=datetime.now(UTC),
-                default_deployment=own,
                 authorise=lambda names: check_deployments(request, Scope.ingest, names),
-                limits=door.limits,
             )
 
         result = await run_in_threadpool(work)

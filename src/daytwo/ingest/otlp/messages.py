@@ -86,8 +86,7 @@ def _parts_text(parts: Sequence[Any]) -> tuple[str | None, list[Any], list[Any]]
     return ("\n".join(texts) if texts else None), calls, responses
 
 
-def from_json_messages(raw: Any, attribute: str) -> list[Message]:
-    """Messages of a GenAI ``gen_ai.*.messages`` value (a JSON array, or already a list)."""
+def _json_array(raw: Any) -> list[Any]:
     doc = raw
     if isinstance(raw, str):
         try:
@@ -96,12 +95,39 @@ def from_json_messages(raw: Any, attribute: str) -> list[Message]:
             raise MessageError(f"is not a JSON array of messages ({exc})") from None
     if not isinstance(doc, list):
         raise MessageError(f"must be a JSON array of messages, got {type(doc).__name__}")
+    return doc
+
+
+def from_json_messages(raw: Any, attribute: str) -> list[Message]:
+    """Messages of a GenAI ``gen_ai.*.messages`` value (a JSON array, or already a list)."""
     out: list[Message] = []
-    for i, item in enumerate(doc):
+    for i, item in enumerate(_json_array(raw)):
         if not isinstance(item, dict):
             raise MessageError(f"item {i} is not a message object")
         out.extend(_message_of(item))
     return out
+
+
+def new_json_messages(raw: Any) -> tuple[list[tuple[int, Message]], bool]:
+    """The messages after the last assistant message of a ``gen_ai.input.messages`` value,
+    with their positions, and whether the history had an assistant message at all.
+
+    Only those are read: a call carries the whole conversation so far, and reading every
+    earlier message again for every call would make a conversation cost its length squared.
+    """
+    doc = _json_array(raw)
+    first = 0
+    for i in range(len(doc) - 1, -1, -1):
+        item = doc[i]
+        if not isinstance(item, dict):
+            raise MessageError(f"item {i} is not a message object")
+        if role_of(item.get("role")) == "assistant":
+            first = i + 1
+            break
+    out: list[tuple[int, Message]] = []
+    for i in range(first, len(doc)):
+        out.extend((i, m) for m in _message_of(doc[i]))
+    return out, first > 0
 
 
 def _message_of(item: Mapping[str, Any]) -> list[Message]:

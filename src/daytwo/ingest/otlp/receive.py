@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from daytwo.errors import RecordError
 from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.decode import Decoded
-from daytwo.ingest.otlp.spans import Limits, SpanMapper
+from daytwo.ingest.otlp.spans import Limits, Mapped, SpanMapper
 from daytwo.ingest.service import check
 from daytwo.interactions.columns import ASSIST_EVENTS, INTERACTIONS, TS, TURNS, Batch, with_locators
 from daytwo.store.events import EventStore
@@ -69,12 +69,26 @@ def receive(
     authorise: Callable[[Sequence[str]], None] | None = None,
     limits: Limits | None = None,
 ) -> Received:
-    """Map, check, redact and stage the spans of ``request``.
+    """Map, check, redact and stage the spans of ``request`` (see :func:`stage_mapped`)."""
+    mapped = SpanMapper(default_deployment, limits).map(request)
+    return stage_mapped(
+        store, mapped, redaction=redaction, received_at=received_at, authorise=authorise
+    )
+
+
+def stage_mapped(
+    store: EventStore,
+    mapped: Mapped,
+    *,
+    redaction: RedactionPlan,
+    received_at: datetime,
+    authorise: Callable[[Sequence[str]], None] | None = None,
+) -> Received:
+    """Check, redact and stage mapped spans.
 
     ``authorise`` is called with every deployment the request writes before anything is
     staged; it raises to refuse the whole request (a key of another deployment).
     """
-    mapped = SpanMapper(default_deployment, limits).map(request)
     if authorise is not None:
         authorise(sorted(set(mapped.deployments.values())))
     rows = mapped.rows

@@ -22,6 +22,7 @@ from prometheus_client.core import Metric
 from daytwo.errors import Overloaded, RateLimited
 from daytwo.ingest.otlp.assemble import Assembled, TraceRules, assemble_ended
 from daytwo.ingest.otlp.spans import Limits
+from daytwo.ingest.otlp.workers import MappingPool
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.telemetry import TELEMETRY, add_state_reader, gauge
@@ -36,6 +37,7 @@ class TraceDoor:
         self.max_concurrent = settings.otlp_max_concurrent
         self.max_staged = settings.otlp_max_staged_rows
         self.limits = Limits(max_attributes=settings.otlp_max_attributes)
+        self.pool = MappingPool(settings.otlp_workers)
         self._lock = threading.Lock()
         self._busy = 0
         self.staged_rows = 0  # estimate: counted exactly by each assembly, added to by receives

@@ -523,12 +523,11 @@ class SpanMapper:
         error: str | None,
         model: str | None,
     ) -> list[_Turn]:
-        inputs, outputs = _messages(attrs, events)
+        new, outputs = _messages(attrs, events)
         turns: list[_Turn] = []
-        for i, m in msg.new_inputs(inputs):
-            if m.role == "assistant":
-                continue
-            turns.append((m.role, m.text, start, {}, m.call_id, m.tool_name, i))
+        for i, m in new:
+            if m.role != "assistant":
+                turns.append((m.role, m.text, start, {}, m.call_id, m.tool_name, i))
         answers = [m for m in outputs if m.role == "assistant"] or outputs[:1]
         for m in answers:
             t_attrs = dict(extra)
@@ -571,34 +570,39 @@ def _first_answer(turns: list[_Turn]) -> int:
     return -1
 
 
-def _messages(attrs: _Attributes, events: list[Any]) -> tuple[list[msg.Message], list[msg.Message]]:
-    inputs: list[msg.Message] = []
+def _messages(
+    attrs: _Attributes, events: list[Any]
+) -> tuple[list[tuple[int, msg.Message]], list[msg.Message]]:
+    """The input messages the call added (with their positions) and its output messages."""
+    new: list[tuple[int, msg.Message]] = []
     outputs: list[msg.Message] = []
     system = attrs.any("gen_ai.system_instructions")
-    if system is not None:
+    raw = attrs.any("gen_ai.input.messages")
+    if raw is not None:
         try:
-            parsed = orjson.loads(system) if isinstance(system, str) else system
-        except orjson.JSONDecodeError:
-            parsed = system
-        text, _, _ = msg._parts_text(parsed if isinstance(parsed, list) else [parsed])
-        if text:
-            inputs.append(msg.Message("system", text))
-    for key, target in (("gen_ai.input.messages", inputs), ("gen_ai.output.messages", outputs)):
-        raw = attrs.any(key)
-        if raw is not None:
-            try:
-                target.extend(msg.from_json_messages(raw, key))
-            except msg.MessageError as exc:
-                raise msg.MessageError(str(exc), key) from None
-    if len(inputs) <= (1 if system is not None else 0):
+            new, answered = msg.new_json_messages(raw)
+        except msg.MessageError as exc:
+            raise msg.MessageError(str(exc), "gen_ai.input.messages") from None
+        if system is not None and not answered:
+            text = _system_text(system)
+            if text:
+                new.insert(0, (-1, msg.Message("system", text)))
+    raw = attrs.any("gen_ai.output.messages")
+    if raw is not None:
+        try:
+            outputs = msg.from_json_messages(raw, "gen_ai.output.messages")
+        except msg.MessageError as exc:
+            raise msg.MessageError(str(exc), "gen_ai.output.messages") from None
+    inputs: list[msg.Message] = []
+    if raw is None and not new or not new:
         flat = attrs.flat("llm.input_messages.") or attrs.flat("gen_ai.prompt.")
         inner = "message." if any(".message." in k for k in flat) else ""
-        inputs.extend(msg.from_flattened(flat, inner))
+        inputs = msg.from_flattened(flat, inner)
     if not outputs:
         flat = attrs.flat("llm.output_messages.") or attrs.flat("gen_ai.completion.")
         inner = "message." if any(".message." in k for k in flat) else ""
         outputs.extend(msg.from_flattened(flat, inner))
-    if events and (not inputs or not outputs):
+    if events and (not (new or inputs) or not outputs):
         decoded = [(e.name, {kv.key: value_of(kv.value) for kv in e.attributes}) for e in events]
         try:
             ev_in, ev_out = msg.from_events(decoded)
@@ -606,7 +610,7 @@ def _messages(attrs: _Attributes, events: list[Any]) -> tuple[list[msg.Message],
             raise msg.MessageError(str(exc), "events") from None
         inputs = inputs or ev_in
         outputs = outputs or ev_out
-    if not inputs:
+    if not (new or inputs):
         text = attrs.str("input.value")
         if text and not _is_json(attrs.str("input.mime_type")):
             inputs.append(msg.Message("user", text))
@@ -614,7 +618,16 @@ def _messages(attrs: _Attributes, events: list[Any]) -> tuple[list[msg.Message],
         text = attrs.str("output.value")
         if text and not _is_json(attrs.str("output.mime_type")):
             outputs.append(msg.Message("assistant", text))
-    return inputs, outputs
+    return new or msg.new_inputs(inputs), outputs
+
+
+def _system_text(system: Any) -> str | None:
+    try:
+        parsed = orjson.loads(system) if isinstance(system, str) else system
+    except orjson.JSONDecodeError:
+        parsed = system
+    text, _, _ = msg._parts_text(parsed if isinstance(parsed, list) else [parsed])
+    return text
 
 
 def _is_json(mime: str | None) -> bool:
