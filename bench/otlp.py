@@ -133,8 +133,25 @@ def _wait_http(url: str, seconds: float = 120) -> None:
 
 
 def _peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+    """Peak resident memory of the server and its worker processes, together."""
+    import psutil
+
+    total = 0.0
+    for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        status = Path(f"/proc/{p.pid}/status").read_text()
+        total += int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+    return total
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the server and its worker processes so far."""
+    import psutil
+
+    total = 0.0
+    for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        t = p.cpu_times()
+        total += t.user + t.system
+    return total
 
 
 def _metric(text: str, name: str) -> float:
@@ -169,6 +186,8 @@ def run_daytwo(
     try:
         _wait_http(url + "/healthz")
         spans = sum(_count_spans(b) for b in batches)
+        print(f"   sending to daytwo (pid {proc.pid})", file=sys.stderr, flush=True)
+        cpu_before = _cpu_seconds(proc.pid)
         started = time.perf_counter()
         seconds, latencies, rejected = _send_all(
             url + "/v1/traces",
@@ -187,6 +206,7 @@ def run_daytwo(
                 raise RuntimeError("conversations not written after 30 minutes")
             time.sleep(0.5)
         drained = time.perf_counter() - started
+        cpu = _cpu_seconds(proc.pid) - cpu_before
         written = _metric(text, "daytwo_otlp_conversations_written_total")
         peak = _peak_rss_mb(proc.pid)
         stored = httpx.get(url + "/api/v1/deployments", headers=auth, timeout=60).json()
@@ -210,6 +230,8 @@ def run_daytwo(
         "interactions_stored": interactions,
         "turns_stored": turns,
         "peak_rss_mb": peak,
+        "cpu_seconds": cpu,
+        "cpu_ms_per_1000_spans": 1000 * cpu / spans * 1000,
         "server_errors": err.decode(errors="replace")[-2000:] if err else "",
     }
 
@@ -319,6 +341,7 @@ def run(
         "p99_request_ms",
         "spans_per_s_until_written",
         "peak_rss_mb",
+        "cpu_ms_per_1000_spans",
     ]
     med = {k: statistics.median(r[k] for r in runs) for k in keys}
     out: dict[str, Any] = {

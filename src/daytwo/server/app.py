@@ -104,6 +104,7 @@ def create_app(
             app.state.events, app.state.trace_door, settings
         )
         app.state.trace_assembler.start()
+        app.state.trace_door.pool.start()
         retention = None
         if settings.retention_interval_minutes > 0:
             retention = RetentionSchedule(

@@ -10,6 +10,8 @@ message array that is not JSON) yields an error naming the span and the attribut
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,13 +48,66 @@ _BULKY = frozenset(
         "tool.parameters",
     }
 )
+_MAPPED = _BULKY | frozenset(
+    {
+        "agent.name",
+        "daytwo.channel",
+        "daytwo.confidence",
+        "daytwo.deployment",
+        "daytwo.fallback",
+        "daytwo.intent",
+        "daytwo.journey",
+        "daytwo.outcome",
+        "enduser.id",
+        "error.type",
+        "gen_ai.agent.name",
+        "gen_ai.conversation.id",
+        "gen_ai.input.messages",
+        "gen_ai.operation.name",
+        "gen_ai.output.messages",
+        "gen_ai.provider.name",
+        "gen_ai.request.model",
+        "gen_ai.response.model",
+        "gen_ai.system",
+        "gen_ai.system_instructions",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.id",
+        "gen_ai.tool.call.result",
+        "gen_ai.tool.name",
+        "gen_ai.usage.completion_tokens",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "input.mime_type",
+        "input.value",
+        "llm.cost.completion",
+        "llm.cost.prompt",
+        "llm.cost.total",
+        "llm.model_name",
+        "llm.provider",
+        "llm.system",
+        "llm.token_count.completion",
+        "llm.token_count.prompt",
+        "openinference.span.kind",
+        "output.mime_type",
+        "output.value",
+        "service.name",
+        "session.id",
+        "tool.name",
+        "tool.parameters",
+        "tool_call.id",
+        "user.id",
+    }
+)
 _FLAT_PREFIXES = (
     "llm.input_messages.",
     "llm.output_messages.",
     "gen_ai.prompt.",
     "gen_ai.completion.",
 )
-_GENAI_PREFIXES = ("gen_ai.", "llm.", "openinference.", "daytwo.", "session.id", "input.value")
+# Whether a span means anything here, from its attribute names joined by newlines (one regular
+# expression over one string is cheaper than a test per name).
+_GENAI_NAMES = re.compile(r"(?m)^(gen_ai\.|llm\.|openinference\.|daytwo\.|session\.id|input\.value)")
 _MODEL_CALLS = frozenset({"chat", "text_completion", "generate_content"})
 _AGENT_STEPS = frozenset({"invoke_agent", "create_agent", "invoke_workflow"})
 _ERROR = 2  # Status.STATUS_CODE_ERROR
@@ -117,11 +172,11 @@ def value_of(v: AnyValue) -> Any:
 class _Attributes:
     """A span's attributes read once, with typed getters that name a wrong type."""
 
-    __slots__ = ("raw", "used")
+    __slots__ = ("names", "raw")
 
-    def __init__(self, raw: dict[str, AnyValue]) -> None:
+    def __init__(self, raw: dict[str, AnyValue], names: str | None = None) -> None:
         self.raw = raw
-        self.used: set[str] = set()
+        self.names = names if names is not None else "\n".join(raw)
 
     def __contains__(self, key: str) -> bool:
         return key in self.raw
@@ -130,7 +185,6 @@ class _Attributes:
         v = self.raw.get(key)
         if v is None:
             return None
-        self.used.add(key)
         return value_of(v)
 
     def str(self, *keys: str) -> str | None:
@@ -138,7 +192,6 @@ class _Attributes:
             v = self.raw.get(key)
             if v is None:
                 continue
-            self.used.add(key)
             which = v.WhichOneof("value")
             if which == "string_value":
                 return v.string_value or None
@@ -154,7 +207,6 @@ class _Attributes:
             v = self.raw.get(key)
             if v is None:
                 continue
-            self.used.add(key)
             which = v.WhichOneof("value")
             if which == "int_value":
                 return int(v.int_value)
@@ -172,7 +224,6 @@ class _Attributes:
             v = self.raw.get(key)
             if v is None:
                 continue
-            self.used.add(key)
             which = v.WhichOneof("value")
             if which in ("int_value", "double_value"):
                 return float(getattr(v, which))
@@ -190,7 +241,6 @@ class _Attributes:
         v = self.raw.get(key)
         if v is None:
             return None
-        self.used.add(key)
         which = v.WhichOneof("value")
         if which == "bool_value":
             return bool(v.bool_value)
@@ -206,10 +256,10 @@ class _Attributes:
         return out
 
     def rest(self) -> dict[str, Any]:
-        """The attributes no rule used, without the bulky ones: kept with the turn."""
+        """The attributes no rule maps, without the bulky ones: kept with the turn."""
         out = {}
         for key, v in self.raw.items():
-            if key in self.used or key in _BULKY or key.startswith(_FLAT_PREFIXES):
+            if key in _MAPPED or key.startswith(_FLAT_PREFIXES):
                 continue
             out[key] = value_of(v)
         return out
@@ -252,6 +302,8 @@ def _resource(attrs: _Attributes, default_deployment: str | None) -> _Resource:
 
 
 def _segments(attrs: _Attributes) -> dict[str, str]:
+    if "daytwo.segment." not in attrs.names:
+        return {}
     found = attrs.flat("daytwo.segment.")
     return {k: str(v) for k, v in found.items() if v is not None and not isinstance(v, list)}
 
@@ -306,12 +358,10 @@ class SpanMapper:
                 f"has {len(span.events):,} events; the limit is {limits.max_events:,} per span",
             )
         raw: dict[str, AnyValue] = {}
-        relevant = False
         for kv in span.attributes:
-            key = kv.key
-            raw[key] = kv.value
-            if not relevant and key.startswith(_GENAI_PREFIXES):
-                relevant = True
+            raw[kv.key] = kv.value
+        names = "\n".join(raw)
+        relevant = _GENAI_NAMES.search(names) is not None
         events = [e for e in span.events if e.name.startswith("gen_ai.")]
         if not relevant and not events:
             return []
@@ -341,7 +391,7 @@ class SpanMapper:
                 f"{resource.deployment[:60]!r} is not a deployment name: 1-100 letters, "
                 "digits, '.', '_' or '-'",
             )
-        attrs = _Attributes(raw)
+        attrs = _Attributes(raw, names)
         try:
             return self._rows(span, record, resource, attrs, events, start, end)
         except msg.MessageError as exc:

@@ -61,6 +61,10 @@ def _in_worker(
     )
 
 
+def _ready() -> bool:
+    return True
+
+
 class MappingPool:
     """``workers`` processes that map request bodies; 0 maps in the server's own threads."""
 
@@ -77,6 +81,14 @@ class MappingPool:
                     self.workers, mp_context=multiprocessing.get_context("spawn")
                 )
             return self._pool
+
+    def start(self) -> None:
+        """Start the workers now (each imports the mapper once, seconds on a small machine),
+        so the first requests do not wait for them."""
+        if self.workers:
+            pool = self._executor()
+            for _ in range(self.workers):
+                pool.submit(_ready)
 
     async def map(
         self,
