@@ -20,6 +20,7 @@ from daytwo.errors import (
 )
 from daytwo.ingest.otlp.api import status_response
 from daytwo.server.contract import allowed_methods
+from daytwo.server.metrics import PROMETHEUS_PATH
 from daytwo.server.security import HEADERS as SECURITY_HEADERS
 from daytwo.store.faults import storage_fault
 
@@ -35,7 +36,7 @@ def _is_page(request: Request) -> bool:
     asks for JSON): it gets pages, with the site's navigation, errors included."""
     return (
         request.method == "GET"
-        and not request.url.path.startswith(("/api/", "/v1/", "/healthz"))
+        and not request.url.path.startswith(("/api/", "/v1/", "/healthz", PROMETHEUS_PATH))
         and "hx-request" not in request.headers
         and "application/json" not in request.headers.get("accept", "")
     )

@@ -20,6 +20,17 @@ from daytwo.telemetry import TELEMETRY, add_state_reader, gauge
 
 router = APIRouter(tags=["service"])
 
+# `/metrics` is also the metric catalog page: a browser (asking for HTML) gets the page, any
+# other client (Prometheus, curl) the metrics, which live at this path.
+PROMETHEUS_PATH = "/metrics/prometheus"
+
+
+def _wants_html(scope: Scope) -> bool:
+    for name, value in scope.get("headers") or []:
+        if name == b"accept":
+            return b"text/html" in value
+    return False
+
 
 class RequestMetrics:
     """Counts and times every HTTP request by route template (``/api/v1/items/{item_id}``,
@@ -32,6 +43,12 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if (
+            scope.get("path") == "/metrics"
+            and scope.get("method") in ("GET", "HEAD")
+            and not _wants_html(scope)
+        ):
+            scope = {**scope, "path": PROMETHEUS_PATH, "raw_path": PROMETHEUS_PATH.encode()}
         started = time.perf_counter()
         status = {"code": 500}
 
@@ -50,8 +67,8 @@ class RequestMetrics:
 
 
 @router.get(
-    "/metrics",
-    summary="Prometheus metrics of daytwo itself",
+    PROMETHEUS_PATH,
+    summary="Prometheus metrics of daytwo itself (also at /metrics for non-browser clients)",
     dependencies=[requires(AccessScope.metrics)],
     response_class=Response,
 )
