@@ -67,8 +67,7 @@ def make_batches(n_spans: int, seed: int = 11) -> list[bytes]:
     spans = sorted(memory.get_finished_spans(), key=lambda s: s.end_time or 0)
     tp.shutdown()
     return [
-        encode_spans(spans[i : i + BATCH]).SerializeToString()
-        for i in range(0, len(spans), BATCH)
+        encode_spans(spans[i : i + BATCH]).SerializeToString() for i in range(0, len(spans), BATCH)
     ]
 
 

@@ -95,14 +95,25 @@ def conversation(
                         "chat gpt-4o-mini",
                         start,
                         end,
-                        {**common, "gen_ai.operation.name": "chat",
-                         "gen_ai.request.model": "gpt-4o-mini", "error.type": "timeout",
-                         "gen_ai.input.messages": _msgs(history)},
+                        {
+                            **common,
+                            "gen_ai.operation.name": "chat",
+                            "gen_ai.request.model": "gpt-4o-mini",
+                            "error.type": "timeout",
+                            "gen_ai.input.messages": _msgs(history),
+                        },
                         error="upstream timed out",
                     )
                 )
-                turns.append({"role": "assistant", "ts": _iso(end), "error": "upstream timed out",
-                              "latency_ms": (end - start) / 1e6, "model": "gpt-4o-mini"})
+                turns.append(
+                    {
+                        "role": "assistant",
+                        "ts": _iso(end),
+                        "error": "upstream timed out",
+                        "latency_ms": (end - start) / 1e6,
+                        "model": "gpt-4o-mini",
+                    }
+                )
                 first_start = first_start or start
                 start = t = end + 10**8
             end = start + rng.randrange(300, 2500) * 10**6
@@ -113,13 +124,19 @@ def conversation(
                     "chat gpt-4o-mini",
                     start,
                     end,
-                    {**common, "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                     "gen_ai.request.model": "gpt-4o-mini", "gen_ai.response.model": MODEL,
-                     "gen_ai.usage.input_tokens": tokens_in,
-                     "gen_ai.usage.output_tokens": tokens_out,
-                     "daytwo.intent": label, "daytwo.fallback": label == "out_of_scope",
-                     "gen_ai.input.messages": _msgs(history),
-                     "gen_ai.output.messages": _msgs([("assistant", text)])},
+                    {
+                        **common,
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.provider.name": "openai",
+                        "gen_ai.request.model": "gpt-4o-mini",
+                        "gen_ai.response.model": MODEL,
+                        "gen_ai.usage.input_tokens": tokens_in,
+                        "gen_ai.usage.output_tokens": tokens_out,
+                        "daytwo.intent": label,
+                        "daytwo.fallback": label == "out_of_scope",
+                        "gen_ai.input.messages": _msgs(history),
+                        "gen_ai.output.messages": _msgs([("assistant", text)]),
+                    },
                 )
             )
             for x in turns:
@@ -127,10 +144,19 @@ def conversation(
                     x["ts"] = _iso(call_start)
             if "ts" not in turns[0]:
                 turns[0]["ts"] = _iso(call_start)
-            turns.append({"role": "assistant", "text": text, "ts": _iso(end),
-                          "latency_ms": (end - start) / 1e6, "model": MODEL,
-                          "tokens_in": tokens_in, "tokens_out": tokens_out, "intent": label,
-                          "fallback": label == "out_of_scope"})
+            turns.append(
+                {
+                    "role": "assistant",
+                    "text": text,
+                    "ts": _iso(end),
+                    "latency_ms": (end - start) / 1e6,
+                    "model": MODEL,
+                    "tokens_in": tokens_in,
+                    "tokens_out": tokens_out,
+                    "intent": label,
+                    "fallback": label == "out_of_scope",
+                }
+            )
             history.append(("assistant", text))
             first_start = first_start or start
             t = end + rng.randrange(2, 40) * 10**9
@@ -138,24 +164,47 @@ def conversation(
                 handoff = True
                 start = t
                 end = start + rng.randrange(50, 400) * 10**6
-                out.spans.append(SpanSpec("execute_tool transfer_to_human", start, end, {
-                    **common, "gen_ai.operation.name": "execute_tool",
-                    "gen_ai.tool.name": "transfer_to_human",
-                    "gen_ai.tool.call.id": f"call-{d['dialogue_id']}-h"}))
-                turns.append({"role": "tool", "ts": _iso(start),
-                              "latency_ms": (end - start) / 1e6})
+                out.spans.append(
+                    SpanSpec(
+                        "execute_tool transfer_to_human",
+                        start,
+                        end,
+                        {
+                            **common,
+                            "gen_ai.operation.name": "execute_tool",
+                            "gen_ai.tool.name": "transfer_to_human",
+                            "gen_ai.tool.call.id": f"call-{d['dialogue_id']}-h",
+                        },
+                    )
+                )
+                turns.append({"role": "tool", "ts": _iso(start), "latency_ms": (end - start) / 1e6})
                 t = end + 10**9
         elif speaker == "wizard" and turn.get("action") == "query":
             start = t
             end = start + rng.randrange(50, 400) * 10**6
             result = json.dumps({"api": turn.get("api_name")})
-            out.spans.append(SpanSpec(f"execute_tool {turn.get('api_name')}", start, end, {
-                **common, "gen_ai.operation.name": "execute_tool",
-                "gen_ai.tool.name": turn.get("api_name") or "query",
-                "gen_ai.tool.call.id": f"call-{d['dialogue_id']}-{len(out.spans)}",
-                "gen_ai.tool.call.result": result}))
-            turns.append({"role": "tool", "text": result, "ts": _iso(start),
-                          "latency_ms": (end - start) / 1e6})
+            out.spans.append(
+                SpanSpec(
+                    f"execute_tool {turn.get('api_name')}",
+                    start,
+                    end,
+                    {
+                        **common,
+                        "gen_ai.operation.name": "execute_tool",
+                        "gen_ai.tool.name": turn.get("api_name") or "query",
+                        "gen_ai.tool.call.id": f"call-{d['dialogue_id']}-{len(out.spans)}",
+                        "gen_ai.tool.call.result": result,
+                    },
+                )
+            )
+            turns.append(
+                {
+                    "role": "tool",
+                    "text": result,
+                    "ts": _iso(start),
+                    "latency_ms": (end - start) / 1e6,
+                }
+            )
             first_start = first_start or start
             t = end + 10**8
     # Messages that never got an answer were never sent to a model: not part of the trace.

@@ -86,7 +86,9 @@ class Settings(BaseSettings):
         "to 4); 0: in the server process.",
     )
     otlp_requests_per_minute: int = Field(
-        default=12_000, ge=1, description="Trace requests per minute per key (the door's rate limit)."
+        default=12_000,
+        ge=1,
+        description="Trace requests per minute per key (the door's rate limit).",
     )
     otlp_max_attributes: int = Field(
         default=10_000, ge=1, description="Most attributes one span may carry."

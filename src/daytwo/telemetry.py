@@ -32,10 +32,14 @@ ANALYSIS_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1
 
 
 class SpanCounts(Protocol):
-    accepted: int
-    rejected: int
-    skipped: int
-    turns: int
+    @property
+    def accepted(self) -> int: ...
+    @property
+    def rejected(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+    @property
+    def turns(self) -> int: ...
 
 
 # A state reader returns the metric families it knows now; it gets the app's state object.

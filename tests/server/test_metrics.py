@@ -38,15 +38,23 @@ def test_metrics_scope_and_content(client: TestClient) -> None:
     samples = _samples(r.text)
     assert samples[("daytwo_ingest_records_total", (("door", "api"), ("result", "accepted")))] >= 3
     # By route template, never the raw path.
-    routes = {dict(labels).get("route") for name, labels in samples if name == "daytwo_http_requests_total"}
+    routes = {
+        dict(labels).get("route")
+        for name, labels in samples
+        if name == "daytwo_http_requests_total"
+    }
     assert "/api/v1/deployments/{name}" in routes
     assert "/api/v1/deployments/care-bot" not in routes
     assert samples[("daytwo_events_rows", (("table", "interactions"),))] == 3
     assert samples[("daytwo_events_interactions", (("deployment", "care-bot"),))] == 3
     assert samples[("daytwo_store_size_bytes", (("store", "ledger"),))] > 0
     assert samples[("daytwo_otlp_staged_turns", ())] == 0
-    latency = ("daytwo_http_request_duration_seconds_count", (("method", "POST"), ("route", "/api/v1/ingest")))
+    latency = (
+        "daytwo_http_request_duration_seconds_count",
+        (("method", "POST"), ("route", "/api/v1/ingest")),
+    )
     assert samples[latency] >= 1
     # A browser asking for /metrics gets the metric catalog page.
     page = client.get("/metrics", headers={"accept": "text/html"})
-    assert page.status_code == 200 and "<html" in page.text.lower()
+    assert page.status_code == 200
+    assert "<html" in page.text.lower()

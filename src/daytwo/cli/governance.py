@@ -154,7 +154,9 @@ def keys_create(
     deployment: str = typer.Option(
         None, "--deployment", help="The deployment the key is for (admin keys: omit for all)."
     ),
-    scope: KeyScope = typer.Option(..., "--scope", help="ingest (write only), read, admin, or metrics (scrape /metrics only)."),
+    scope: KeyScope = typer.Option(
+        ..., "--scope", help="ingest (write only), read, admin, or metrics (scrape /metrics only)."
+    ),
     name: str = typer.Option("", "--name", help="What the key is for."),
     expires: str = typer.Option(None, "--expires", help="Lifetime: 12h, 30d, 8w."),
 ) -> None:

@@ -93,7 +93,7 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         last = body["messages"][-1]
         content = last.get("content") if isinstance(last.get("content"), str) else ""

@@ -95,7 +95,8 @@ def test_json_that_is_not_otlp_is_400(live: LiveServer, post: httpx.Client) -> N
     assert r.status_code == 400
     assert "resourceSpans" in r.json()["message"]
     r = post.post("/v1/traces", content=b"[1, 2", headers={"content-type": "application/json"})
-    assert r.status_code == 400 and "not valid JSON" in r.json()["message"]
+    assert r.status_code == 400
+    assert "not valid JSON" in r.json()["message"]
     r = post.post("/v1/traces", content=b"x", headers={"content-type": "text/plain"})
     assert r.status_code == 415
     assert _staged(live) == 0
@@ -121,13 +122,26 @@ def test_otlp_json_is_accepted(live: LiveServer, post: httpx.Client) -> None:
                                 "startTimeUnixNano": str(now - 10**9),
                                 "endTimeUnixNano": str(now),
                                 "attributes": [
-                                    {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
-                                    {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "12"}},
+                                    {
+                                        "key": "gen_ai.operation.name",
+                                        "value": {"stringValue": "chat"},
+                                    },
+                                    {
+                                        "key": "gen_ai.usage.input_tokens",
+                                        "value": {"intValue": "12"},
+                                    },
                                     {
                                         "key": "gen_ai.output.messages",
                                         "value": {
                                             "stringValue": orjson.dumps(
-                                                [{"role": "assistant", "parts": [{"type": "text", "content": "hello"}]}]
+                                                [
+                                                    {
+                                                        "role": "assistant",
+                                                        "parts": [
+                                                            {"type": "text", "content": "hello"}
+                                                        ],
+                                                    }
+                                                ]
                                             ).decode()
                                         },
                                     },
@@ -140,14 +154,24 @@ def test_otlp_json_is_accepted(live: LiveServer, post: httpx.Client) -> None:
             }
         ]
     }
-    r = post.post("/v1/traces", content=gzip.compress(orjson.dumps(body)), headers={
-        "content-type": "application/json", "content-encoding": "gzip"})
+    r = post.post(
+        "/v1/traces",
+        content=gzip.compress(orjson.dumps(body)),
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
     assert r.status_code == 200, r.text
     assert r.json() == {}
     assert _staged(live) == 1
-    r = post.post("/v1/traces", json={"resourceSpans": [{"scopeSpans": [{"spans": [
-        {"traceId": "zz", "spanId": "eee19b7ec3c1b174"}]}]}]})
-    assert r.status_code == 400 and "resourceSpans[0].scopeSpans[0].spans[0].traceId" in r.json()["message"]
+    r = post.post(
+        "/v1/traces",
+        json={
+            "resourceSpans": [
+                {"scopeSpans": [{"spans": [{"traceId": "zz", "spanId": "eee19b7ec3c1b174"}]}]}
+            ]
+        },
+    )
+    assert r.status_code == 400
+    assert "resourceSpans[0].scopeSpans[0].spans[0].traceId" in r.json()["message"]
 
 
 def test_bad_spans_are_rejected_one_by_one(live: LiveServer, post: httpx.Client) -> None:
@@ -167,7 +191,9 @@ def test_bad_spans_are_rejected_one_by_one(live: LiveServer, post: httpx.Client)
     message = answer.partial_success.error_message
     assert "4 of 5 spans rejected" in message
     assert "span 1 (span id 0202020202020202), trace_id: is missing or invalid" in message
-    assert "attributes.gen_ai.usage.input_tokens: must be an integer, got the text 'many'" in message
+    assert (
+        "attributes.gen_ai.usage.input_tokens: must be an integer, got the text 'many'" in message
+    )
     assert "attributes.gen_ai.input.messages: is not a JSON array of messages" in message
     assert "must not be negative" in message
     # Only the good span is staged.
@@ -193,9 +219,7 @@ def test_oversized_bodies_are_413(live: LiveServer, post: httpx.Client) -> None:
 
 
 def test_a_million_attributes_is_a_rejected_span(live: LiveServer, post: httpx.Client) -> None:
-    one = Span(
-        attributes=[KeyValue(key="k", value=AnyValue(int_value=1))]
-    ).SerializeToString()
+    one = Span(attributes=[KeyValue(key="k", value=AnyValue(int_value=1))]).SerializeToString()
     span = Span.FromString(_span(8).SerializeToString() + one * 1_000_000)
     assert len(span.attributes) > 1_000_000
     r = post.post("/v1/traces", content=_request(span).SerializeToString(), headers=PB)
@@ -246,10 +270,12 @@ def test_pressure_answers_retry_after(live: LiveServer, post: httpx.Client) -> N
     door = live.app.state.trace_door
     door.staged_rows = door.max_staged + 1
     r = post.post("/v1/traces", content=_request(_span(1)).SerializeToString(), headers=PB)
-    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "5"
     door.staged_rows = 0
     door._busy = door.max_concurrent
     r = post.post("/v1/traces", content=_request(_span(1)).SerializeToString(), headers=PB)
-    assert r.status_code == 429 and r.headers["retry-after"] == "1"
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "1"
     door._busy = 0
     _still_serving(live, post)

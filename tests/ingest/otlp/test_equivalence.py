@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from bench.star_traces import conversations, emit
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from bench.star_traces import conversations, emit
 from daytwo.governance.models import KeyScope
 from daytwo.interactions.facts import FACTS
 from daytwo.metrics.catalog import METRICS
@@ -93,6 +93,8 @@ def test_trace_fed_metrics_equal_json_fed(live: LiveServer) -> None:
         for dep in ("json-bot", "trace-bot")
     }
     assert len(by_day["json-bot"]) > len(ids)
-    assert [p[:3] + p[4:] for p in by_day["trace-bot"]] == [p[:3] + p[4:] for p in by_day["json-bot"]]
+    assert [p[:3] + p[4:] for p in by_day["trace-bot"]] == [
+        p[:3] + p[4:] for p in by_day["json-bot"]
+    ]
     values = [p[3] for p in by_day["trace-bot"]]
     assert values == pytest.approx([p[3] for p in by_day["json-bot"]], nan_ok=True)

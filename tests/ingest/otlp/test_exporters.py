@@ -111,7 +111,8 @@ def test_sdk_exporter_conversations_over_many_requests(live: LiveServer) -> None
     assert (row["interaction_id"], row["deployment"]) == ("conv-1", "care-bot")
     assert row["customer_ref"] == "u-42"
     assert row["outcome"] == "escalated"  # the hand-off tool
-    assert row["tokens_in"] == 201 and row["tokens_out"] == 20
+    assert row["tokens_in"] == 201
+    assert row["tokens_out"] == 20
     assert row["n_error_turns"] == 1
     turns = live.query("SELECT * FROM turns ORDER BY seq")
     assert [t["role"] for t in turns] == [
@@ -124,7 +125,8 @@ def test_sdk_exporter_conversations_over_many_requests(live: LiveServer) -> None
         "assistant",
         "tool",
     ]
-    assert "<EMAIL>" in turns[1]["text"] and "example.com" not in turns[1]["text"]
+    assert "<EMAIL>" in turns[1]["text"]
+    assert "example.com" not in turns[1]["text"]
     assert turns[2]["model"] == "gpt-4o-mini-2024-07-18"
     assert turns[2]["latency_ms"] == pytest.approx(1500)
     assert turns[6]["error"] == "upstream timed out"
@@ -192,15 +194,18 @@ def _assert_conversation(live: LiveServer, conversation: str) -> None:
     live.end_conversations()
     inter = live.query("SELECT * FROM interactions")
     assert [r["interaction_id"] for r in inter] == [conversation]
-    assert inter[0]["tokens_in"] == 21 and inter[0]["tokens_out"] == 9
+    assert inter[0]["tokens_in"] == 21
+    assert inter[0]["tokens_out"] == 9
     assert inter[0]["n_error_turns"] == 1
     turns = live.query("SELECT * FROM turns ORDER BY seq")
     assert [t["role"] for t in turns] == ["system", "user", "assistant", "user", "assistant"]
-    assert "<PHONE>" in turns[1]["text"] and "7911" not in turns[1]["text"]
+    assert "<PHONE>" in turns[1]["text"]
+    assert "7911" not in turns[1]["text"]
     assert turns[2]["model"] == "gpt-4o-mini-2024-07-18"
     assert turns[2]["text"].startswith("Noted:")
     assert turns[2]["latency_ms"] > 0
-    assert turns[4]["error"] and "500" in turns[4]["error"]
+    assert turns[4]["error"]
+    assert "500" in turns[4]["error"]
 
 
 def test_openai_client_with_openinference(live: LiveServer, fake_openai: str) -> None:

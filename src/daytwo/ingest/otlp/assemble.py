@@ -97,9 +97,7 @@ def assemble_ended(
         raise AssertionError(f"assembled conversations break the rules: {errors[:3]}")
     written = store.write(batch, source="otlp", batch_id=uuid.uuid4().hex)
     unstaged = store.unstage(keys, received_upto=received_upto)
-    return Assembled(
-        batch.n_records, written.turns, written.inserted, written.replaced, unstaged
-    )
+    return Assembled(batch.n_records, written.turns, written.inserted, written.replaced, unstaged)
 
 
 def stored_rows(store: EventStore, keys: Sequence[tuple[str, str]]) -> pa.Table:
@@ -108,33 +106,14 @@ def stored_rows(store: EventStore, keys: Sequence[tuple[str, str]]) -> pa.Table:
     for deployment, conversation in keys:
         by_deployment.setdefault(deployment, []).append(conversation)
     found: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
     for deployment, ids in by_deployment.items():
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            found.extend(
-                store.query(
-                    "SELECT interaction_id, deployment, started_at, ended_at, customer_ref, "
-                    "channel, journey, segments, attributes FROM interactions "
-                    f"WHERE deployment = ? AND interaction_id IN ({marks})",  # noqa: S608
-                    [deployment, *chunk],
-                ).to_pylist()
-            )
+        found.extend(_rows_of(store, _STORED_INTERACTIONS, deployment, ids))
     if not found:
         return STAGED.empty_table()
+    turns: list[dict[str, Any]] = []
     for deployment in {f["deployment"] for f in found}:
         ids = [f["interaction_id"] for f in found if f["deployment"] == deployment]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            turns.extend(
-                store.query(
-                    "SELECT * FROM turns "  # noqa: S608
-                    f"WHERE deployment = ? AND interaction_id IN ({marks})",
-                    [deployment, *chunk],
-                ).to_pylist()
-            )
+        turns.extend(_rows_of(store, "SELECT * FROM turns", deployment, ids))
     rows: list[dict[str, Any]] = []
     for f in found:
         attrs = orjson.loads(f["attributes"]) if f["attributes"] else {}
@@ -187,6 +166,25 @@ def stored_rows(store: EventStore, keys: Sequence[tuple[str, str]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=STAGED)
 
 
+_STORED_INTERACTIONS = (
+    "SELECT interaction_id, deployment, started_at, ended_at, customer_ref, channel, journey, "
+    "segments, attributes FROM interactions"
+)
+
+
+def _rows_of(
+    store: EventStore, select: str, deployment: str, ids: Sequence[str]
+) -> list[dict[str, Any]]:
+    """``select`` (a constant) for the interactions ``ids`` of ``deployment``, 500 at a time."""
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        marks = ", ".join("?" for _ in chunk)
+        sql = f"{select} WHERE deployment = ? AND interaction_id IN ({marks})"
+        out.extend(store.query(sql, [deployment, *chunk]).to_pylist())
+    return out
+
+
 def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
     """The interactions (with their turns) of every conversation in ``rows``."""
     rows = _latest_copies(rows)
@@ -206,7 +204,8 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
     tools = keep & (roles == "tool") & (call != None)  # noqa: E711
     if tools.any():
         seen_span: set[tuple[int, Any]] = {
-            (int(c), k) for c, k, s in zip(conv[tools], call[tools], source[tools], strict=True)
+            (int(c), k)
+            for c, k, s in zip(conv[tools], call[tools], source[tools], strict=True)
             if s == "tool"
         }
         first: set[tuple[int, Any]] = set()
@@ -241,10 +240,10 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
             i = again[j]
             if position[i] is None:
                 continue
-            key = (int(conv[i]), roles[i], texts[j], position[i])
-            if key in given:
+            given_key = (int(conv[i]), roles[i], texts[j], position[i])
+            if given_key in given:
                 keep[i] = False
-            given.add(key)
+            given.add(given_key)
 
     idx = np.flatnonzero(keep)
     order = np.lexsort(
@@ -270,7 +269,11 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
 def _latest_copies(rows: pa.Table) -> pa.Table:
     """One row per ``(deployment, conversation, span_id, part)``: the last received."""
     key = pc.binary_join_element_wise(
-        rows["deployment"], rows["conversation"], rows["span_id"], pc.cast(rows["part"], pa.string()), "\x1f"
+        rows["deployment"],
+        rows["conversation"],
+        rows["span_id"],
+        pc.cast(rows["part"], pa.string()),
+        "\x1f",
     )
     codes = _codes(key)
     if len(np.unique(codes)) == len(codes):

@@ -70,7 +70,8 @@ def parse_request(body: bytes, kind: str) -> ExportTraceServiceRequest:
     """Parse a decompressed body; an unusable one is an :class:`InputError` (400)."""
     if kind == PROTOBUF:
         try:
-            return ExportTraceServiceRequest.FromString(body)
+            parsed: ExportTraceServiceRequest = ExportTraceServiceRequest.FromString(body)
+            return parsed
         except DecodeError as exc:
             raise InputError(
                 f"The body is not a protobuf ExportTraceServiceRequest ({exc})."
@@ -98,9 +99,9 @@ def _parse_json(body: bytes) -> ExportTraceServiceRequest:
         raise InputError("'resourceSpans' must be an array of ResourceSpans.")
     _hex_ids_to_base64(doc, "")
     try:
-        return json_format.ParseDict(
-            doc, ExportTraceServiceRequest(), ignore_unknown_fields=True, max_recursion_depth=64
-        )
+        request = ExportTraceServiceRequest()
+        json_format.ParseDict(doc, request, ignore_unknown_fields=True, max_recursion_depth=64)
+        return request
     except (json_format.ParseError, RecursionError) as exc:
         raise InputError(f"The body is not an OTLP ExportTraceServiceRequest: {exc}") from None
 

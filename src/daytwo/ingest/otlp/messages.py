@@ -145,7 +145,8 @@ def _message_of(item: Mapping[str, Any]) -> list[Message]:
             text, calls, responses = _as_text(content), [], []
         for call in item.get("tool_calls") or []:
             if isinstance(call, dict):
-                fn = call.get("function") if isinstance(call.get("function"), dict) else call
+                function = call.get("function")
+                fn: dict[str, Any] = function if isinstance(function, dict) else call
                 calls.append({"id": call.get("id"), "name": fn.get("name")})
         if role == "tool" and item.get("tool_call_id"):
             return [Message("tool", text, str(item["tool_call_id"]), _opt(item.get("name")))]
@@ -221,7 +222,9 @@ _EVENT_ROLES = {
 }
 
 
-def from_events(events: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[list[Message], list[Message]]:
+def from_events(
+    events: Sequence[tuple[str, Mapping[str, Any]]],
+) -> tuple[list[Message], list[Message]]:
     """Input and output messages of the deprecated GenAI span events."""
     inputs: list[Message] = []
     outputs: list[Message] = []
@@ -239,7 +242,8 @@ def from_events(events: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[list[M
             inputs.append(Message(role, _as_text(content), call_id, None, calls))
         elif name == "gen_ai.choice":
             body = _event_body(attrs)
-            message = body.get("message") if isinstance(body.get("message"), dict) else body
+            inner = body.get("message")
+            message: dict[str, Any] = inner if isinstance(inner, dict) else body
             calls = tuple(
                 str((c.get("function") or {}).get("name") or c.get("name"))
                 for c in (message.get("tool_calls") or [])

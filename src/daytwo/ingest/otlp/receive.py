@@ -49,9 +49,7 @@ class Received:
         if not self.errors:
             return ""
         head = "; ".join(
-            f"span {e.index}"
-            + (f" (span id {e.id})" if e.id else "")
-            + f", {e.field}: {e.message}"
+            f"span {e.index}" + (f" (span id {e.id})" if e.id else "") + f", {e.field}: {e.message}"
             for e in self.errors[:limit]
         )
         more = len(self.errors) - limit
@@ -110,7 +108,9 @@ def stage_mapped(
     store.stage(staged.select(STAGED.names).cast(STAGED))
     turns = int(pc.sum(pc.is_valid(rows["role"])).as_py() or 0) if rows.num_rows else 0
     conversations = (
-        len(pc.unique(pc.binary_join_element_wise(rows["deployment"], rows["conversation"], "\x1f")))
+        len(
+            pc.unique(pc.binary_join_element_wise(rows["deployment"], rows["conversation"], "\x1f"))
+        )
         if rows.num_rows
         else 0
     )
@@ -146,9 +146,7 @@ def _fragments(rows: pa.Table) -> pa.Table:
         "outcome": head["outcome"],
         "_record": head["_record"],
     }
-    arrays = [
-        columns[f.name] if f.name in columns else pa.nulls(n, type=f.type) for f in _FRAGMENT
-    ]
+    arrays = [columns[f.name] if f.name in columns else pa.nulls(n, type=f.type) for f in _FRAGMENT]
     return pa.Table.from_arrays(arrays, schema=_FRAGMENT)
 
 
@@ -157,10 +155,12 @@ def turns_view(rows: pa.Table) -> pa.Table:
     turns = rows.filter(pc.is_valid(rows["role"]))
     columns = {"interaction_id": turns["conversation"], "seq": turns["part"]}
     arrays = [
-        columns.get(f.name, turns[f.name] if f.name in turns.column_names else None)
-        for f in _TURNS
+        columns.get(f.name, turns[f.name] if f.name in turns.column_names else None) for f in _TURNS
     ]
     return pa.Table.from_arrays(
-        [a if a is not None else pa.nulls(turns.num_rows, type=f.type) for a, f in zip(arrays, _TURNS, strict=True)],
+        [
+            a if a is not None else pa.nulls(turns.num_rows, type=f.type)
+            for a, f in zip(arrays, _TURNS, strict=True)
+        ],
         schema=_TURNS,
     )

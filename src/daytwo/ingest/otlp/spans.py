@@ -11,7 +11,6 @@ message array that is not JSON) yields an error naming the span and the attribut
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,7 +106,9 @@ _FLAT_PREFIXES = (
 )
 # Whether a span means anything here, from its attribute names joined by newlines (one regular
 # expression over one string is cheaper than a test per name).
-_GENAI_NAMES = re.compile(r"(?m)^(gen_ai\.|llm\.|openinference\.|daytwo\.|session\.id|input\.value)")
+_GENAI_NAMES = re.compile(
+    r"(?m)^(gen_ai\.|llm\.|openinference\.|daytwo\.|session\.id|input\.value)"
+)
 _MODEL_CALLS = frozenset({"chat", "text_completion", "generate_content"})
 _AGENT_STEPS = frozenset({"invoke_agent", "create_agent", "invoke_workflow"})
 _ERROR = 2  # Status.STATUS_CODE_ERROR
@@ -181,13 +182,13 @@ class _Attributes:
     def __contains__(self, key: str) -> bool:
         return key in self.raw
 
-    def any(self, key: str) -> Any:
+    def value(self, key: str) -> Any:
         v = self.raw.get(key)
         if v is None:
             return None
         return value_of(v)
 
-    def str(self, *keys: str) -> str | None:
+    def text(self, *keys: str) -> str | None:
         for key in keys:
             v = self.raw.get(key)
             if v is None:
@@ -202,7 +203,7 @@ class _Attributes:
             raise _SpanError(f"attributes.{key}", f"must be a string, got {_kind(which)}")
         return None
 
-    def int(self, *keys: str) -> int | None:
+    def integer(self, *keys: str) -> int | None:
         for key in keys:
             v = self.raw.get(key)
             if v is None:
@@ -219,7 +220,7 @@ class _Attributes:
             raise _SpanError(f"attributes.{key}", f"must be an integer, got {_kind(which, v)}")
         return None
 
-    def float(self, *keys: str) -> float | None:
+    def number(self, *keys: str) -> float | None:
         for key in keys:
             v = self.raw.get(key)
             if v is None:
@@ -237,7 +238,7 @@ class _Attributes:
             raise _SpanError(f"attributes.{key}", f"must be a number, got {_kind(which, v)}")
         return None
 
-    def bool(self, key: str) -> bool | None:
+    def flag(self, key: str) -> bool | None:
         v = self.raw.get(key)
         if v is None:
             return None
@@ -288,15 +289,15 @@ class _Resource:
 
 
 def _resource(attrs: _Attributes, default_deployment: str | None) -> _Resource:
-    deployment = attrs.str("daytwo.deployment")
+    deployment = attrs.text("daytwo.deployment")
     if deployment is None:
-        service = attrs.str("service.name")
+        service = attrs.text("service.name")
         if service and not service.startswith(_UNKNOWN_SERVICE):
             deployment = service
     return _Resource(
         deployment or default_deployment,
-        attrs.str("user.id", "enduser.id"),
-        attrs.str("daytwo.channel"),
+        attrs.text("user.id", "enduser.id"),
+        attrs.text("daytwo.channel"),
         _segments(attrs),
     )
 
@@ -410,46 +411,44 @@ class SpanMapper:
     ) -> list[tuple[Any, ...]]:
         trace_hex = span.trace_id.hex()
         span_hex = span.span_id.hex()
-        conversation = attrs.str("gen_ai.conversation.id", "session.id")
+        conversation = attrs.text("gen_ai.conversation.id", "session.id")
         keyed = conversation is not None
-        op = (attrs.str("gen_ai.operation.name") or "").lower()
-        oi_kind = (attrs.str("openinference.span.kind") or "").upper()
-        model = attrs.str("gen_ai.response.model", "llm.model_name", "gen_ai.request.model")
-        tokens_in = attrs.int(
+        op = (attrs.text("gen_ai.operation.name") or "").lower()
+        oi_kind = (attrs.text("openinference.span.kind") or "").upper()
+        model = attrs.text("gen_ai.response.model", "llm.model_name", "gen_ai.request.model")
+        tokens_in = attrs.integer(
             "gen_ai.usage.input_tokens", "llm.token_count.prompt", "gen_ai.usage.prompt_tokens"
         )
-        tokens_out = attrs.int(
+        tokens_out = attrs.integer(
             "gen_ai.usage.output_tokens",
             "llm.token_count.completion",
             "gen_ai.usage.completion_tokens",
         )
         for name, value in (("input", tokens_in), ("output", tokens_out)):
             if value is not None and value < 0:
-                raise _SpanError(
-                    f"attributes.gen_ai.usage.{name}_tokens", "must not be negative"
-                )
-        cost = attrs.float("llm.cost.total")
+                raise _SpanError(f"attributes.gen_ai.usage.{name}_tokens", "must not be negative")
+        cost = attrs.number("llm.cost.total")
         if cost is None:
-            parts = [attrs.float("llm.cost.prompt"), attrs.float("llm.cost.completion")]
+            parts = [attrs.number("llm.cost.prompt"), attrs.number("llm.cost.completion")]
             cost = sum(p for p in parts if p is not None) if any(parts) else None
         failed = span.status.code == _ERROR
-        error_type = attrs.str("error.type")
+        error_type = attrs.text("error.type")
         error = None
         if failed or error_type:
             error = span.status.message or error_type or "error"
         hints = (
-            attrs.str("user.id", "enduser.id") or resource.customer_ref,
-            attrs.str("daytwo.channel") or resource.channel,
-            attrs.str("daytwo.journey"),
-            attrs.str("daytwo.outcome"),
+            attrs.text("user.id", "enduser.id") or resource.customer_ref,
+            attrs.text("daytwo.channel") or resource.channel,
+            attrs.text("daytwo.journey"),
+            attrs.text("daytwo.outcome"),
         )
         segments = {**resource.segments, **_segments(attrs)}
         scores = _scores(events)
-        intent = attrs.str("daytwo.intent")
-        confidence = attrs.float("daytwo.confidence")
-        fallback = attrs.bool("daytwo.fallback")
-        agent = attrs.str("gen_ai.agent.name", "agent.name")
-        provider = attrs.str("gen_ai.provider.name", "llm.provider", "gen_ai.system", "llm.system")
+        intent = attrs.text("daytwo.intent")
+        confidence = attrs.number("daytwo.confidence")
+        fallback = attrs.flag("daytwo.fallback")
+        agent = attrs.text("gen_ai.agent.name", "agent.name")
+        provider = attrs.text("gen_ai.provider.name", "llm.provider", "gen_ai.system", "llm.system")
 
         if op in _MODEL_CALLS or oi_kind == "LLM":
             source = "llm"
@@ -479,8 +478,8 @@ class SpanMapper:
         elif source == "tool":
             turns = self._tool_turn(attrs, start, extra)
         elif source == "chain":
-            text_in = attrs.str("input.value")
-            text_out = attrs.str("output.value")
+            text_in = attrs.text("input.value")
+            text_out = attrs.text("output.value")
             if text_in:
                 turns.append(("user", text_in, start, {}, None, None, None))
             if text_out:
@@ -592,16 +591,16 @@ class SpanMapper:
         return turns
 
     def _tool_turn(self, attrs: _Attributes, start: int, extra: dict[str, Any]) -> list[_Turn]:
-        name = attrs.str("gen_ai.tool.name", "tool.name")
-        call_id = attrs.str("gen_ai.tool.call.id", "tool_call.id")
-        result = attrs.any("gen_ai.tool.call.result")
+        name = attrs.text("gen_ai.tool.name", "tool.name")
+        call_id = attrs.text("gen_ai.tool.call.id", "tool_call.id")
+        result = attrs.value("gen_ai.tool.call.result")
         if result is None:
-            result = attrs.any("output.value")
-        arguments = attrs.any("gen_ai.tool.call.arguments")
+            result = attrs.value("output.value")
+        arguments = attrs.value("gen_ai.tool.call.arguments")
         if arguments is None:
-            arguments = attrs.any("tool.parameters")
+            arguments = attrs.value("tool.parameters")
         if arguments is None:
-            arguments = attrs.any("input.value")
+            arguments = attrs.value("input.value")
         t_attrs = dict(extra)
         if arguments is not None:
             t_attrs["arguments"] = arguments
@@ -626,8 +625,8 @@ def _messages(
     """The input messages the call added (with their positions) and its output messages."""
     new: list[tuple[int, msg.Message]] = []
     outputs: list[msg.Message] = []
-    system = attrs.any("gen_ai.system_instructions")
-    raw = attrs.any("gen_ai.input.messages")
+    system = attrs.value("gen_ai.system_instructions")
+    raw = attrs.value("gen_ai.input.messages")
     if raw is not None:
         try:
             new, answered = msg.new_json_messages(raw)
@@ -637,14 +636,14 @@ def _messages(
             text = _system_text(system)
             if text:
                 new.insert(0, (-1, msg.Message("system", text)))
-    raw = attrs.any("gen_ai.output.messages")
+    raw = attrs.value("gen_ai.output.messages")
     if raw is not None:
         try:
             outputs = msg.from_json_messages(raw, "gen_ai.output.messages")
         except msg.MessageError as exc:
             raise msg.MessageError(str(exc), "gen_ai.output.messages") from None
     inputs: list[msg.Message] = []
-    if raw is None and not new or not new:
+    if (raw is None and not new) or not new:
         flat = attrs.flat("llm.input_messages.") or attrs.flat("gen_ai.prompt.")
         inner = "message." if any(".message." in k for k in flat) else ""
         inputs = msg.from_flattened(flat, inner)
@@ -661,12 +660,12 @@ def _messages(
         inputs = inputs or ev_in
         outputs = outputs or ev_out
     if not (new or inputs):
-        text = attrs.str("input.value")
-        if text and not _is_json(attrs.str("input.mime_type")):
+        text = attrs.text("input.value")
+        if text and not _is_json(attrs.text("input.mime_type")):
             inputs.append(msg.Message("user", text))
     if not outputs:
-        text = attrs.str("output.value")
-        if text and not _is_json(attrs.str("output.mime_type")):
+        text = attrs.text("output.value")
+        if text and not _is_json(attrs.text("output.mime_type")):
             outputs.append(msg.Message("assistant", text))
     return new or msg.new_inputs(inputs), outputs
 

@@ -56,8 +56,12 @@ def _in_worker(
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, mapped.rows.schema) as writer:
         writer.write_table(mapped.rows)
-    return sink.getvalue().to_pybytes(), mapped.errors, mapped.spans, mapped.skipped, (
-        mapped.deployments
+    return (
+        sink.getvalue().to_pybytes(),
+        mapped.errors,
+        mapped.spans,
+        mapped.skipped,
+        (mapped.deployments),
     )
 
 

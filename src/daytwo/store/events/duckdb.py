@@ -266,9 +266,11 @@ class DuckDBEventStore(EventStore):
     def staged_ended(
         self, *, ended_before: datetime, received_before: datetime, limit: int
     ) -> list[tuple[str, str]]:
-        rows = self._cursor().execute(
-            staging.ENDED_SQL, [ended_before, received_before, limit]
-        ).fetchall()
+        rows = (
+            self._cursor()
+            .execute(staging.ENDED_SQL, [ended_before, received_before, limit])
+            .fetchall()
+        )
         return [(str(d), str(c)) for d, c in rows]
 
     def staged_rows(self, keys: list[tuple[str, str]]) -> pa.Table:
