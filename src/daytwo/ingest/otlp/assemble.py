@@ -103,7 +103,7 @@ def assemble_ended(
 def stored_rows(store: EventStore, keys: Sequence[tuple[str, str]]) -> pa.Table:
     """Staged-shaped rows of the conversations of ``keys`` already written (late spans)."""
     by_deployment: dict[str, list[str]] = {}
-    for deployment, conversation in keys:
+    for deployment, conversation in sorted(store.stored_keys(list(keys))):
         by_deployment.setdefault(deployment, []).append(conversation)
     found: list[dict[str, Any]] = []
     for deployment, ids in by_deployment.items():
@@ -283,6 +283,19 @@ def _latest_copies(rows: pa.Table) -> pa.Table:
     return rows.take(pa.array(np.sort(first), type=pa.int64()))
 
 
+def _first_per_conversation(
+    values: pa.ChunkedArray, conv: np.ndarray, order: np.ndarray
+) -> list[tuple[int, Any]]:
+    """For each conversation with a non-null value, its first value in ``order``."""
+    valid = np.asarray(pc.is_valid(values))[order]
+    ranked = order[valid]
+    if not len(ranked):
+        return []
+    convs, first = np.unique(conv[ranked], return_index=True)
+    picked = values.take(pa.array(ranked[first], type=pa.int64())).to_pylist()
+    return list(zip(convs.tolist(), picked, strict=True))
+
+
 def _codes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     encoded = pc.dictionary_encode(values)
     if isinstance(encoded, pa.ChunkedArray):
@@ -308,25 +321,19 @@ def _interactions(
 
     # Facts named by the pieces, first one wins (in order of arrival, then time).
     order = np.lexsort((starts, _us(rows["received_at"])))
-    names = ("deployment", "conversation", "customer_ref", "channel", "journey", "outcome")
-    cols = {n: rows[n].to_pylist() for n in names}
-    segments = rows["segments"].to_pylist()
-    scores = rows["scores"].to_pylist()
-    traces = rows["trace_id"].to_pylist()
-    facts: list[dict[str, Any]] = [{"traces": set()} for _ in range(n_conv)]
-    for i in order:
-        f = facts[conv[i]]
-        f.setdefault("deployment", cols["deployment"][i])
-        f.setdefault("interaction_id", cols["conversation"][i])
-        for name in ("customer_ref", "channel", "journey", "outcome"):
-            if f.get(name) is None and cols[name][i] is not None:
-                f[name] = cols[name][i]
-        if segments[i]:
-            f["segments"] = {**orjson.loads(segments[i]), **f.get("segments", {})}
-        if scores[i]:
-            f["scores"] = {**orjson.loads(scores[i]), **f.get("scores", {})}
-        if traces[i]:
-            f["traces"].add(traces[i])
+    facts: list[dict[str, Any]] = [{} for _ in range(n_conv)]
+    for name in ("deployment", "conversation", "customer_ref", "channel", "journey", "outcome"):
+        for c, value in _first_per_conversation(rows[name], conv, order):
+            facts[c][name] = value
+    for name in ("segments", "scores"):
+        # Rare: merged in Python, earlier pieces winning.
+        values = rows[name]
+        present = np.flatnonzero(np.asarray(pc.is_valid(values)))
+        for i in present[np.argsort(np.argsort(order)[present])][::-1]:
+            merged = facts[conv[i]].setdefault(name, {})
+            merged.update(orjson.loads(values[int(i)].as_py()))
+    pairs = np.unique(np.stack([conv, _codes(rows["trace_id"])]), axis=1)
+    n_traces = np.bincount(pairs[0], minlength=n_conv)
 
     # The hand-off rule and the top intent, from the turns.
     handoff = re.compile(rules.handoff_tools)
@@ -357,7 +364,7 @@ def _interactions(
         journey = f.get("journey") or (top[c].most_common(1)[0][0] if top[c] else None)
         started_us, ended_us = int(started[c]), int(ended[c])
         attributes: dict[str, Any] = {
-            "otel.traces": len(f["traces"]),
+            "otel.traces": int(n_traces[c]),
             "otel.outcome_rule": rule,
         }
         if rule == "attribute":
@@ -366,7 +373,7 @@ def _interactions(
             attributes["scores"] = f["scores"]
         segs = f.get("segments")
         values = {
-            "interaction_id": f["interaction_id"],
+            "interaction_id": f["conversation"],
             "deployment": f["deployment"],
             "started_at": started_us,
             "ended_at": ended_us,

@@ -158,6 +158,19 @@ class EventStore(abc.ABC):
         assembly used; later arrivals stay for the next). Returns how many."""
         raise StoreError(f"The {self.dialect} events store cannot stage conversation pieces.")
 
+    def stored_keys(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which ``(deployment, interaction_id)`` of ``keys`` are stored."""
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            where = " OR ".join("(deployment = ? AND interaction_id = ?)" for _ in chunk)
+            rows = self.query(
+                f"SELECT deployment, interaction_id FROM interactions WHERE {where}",  # noqa: S608
+                [v for key in chunk for v in key],
+            )
+            found.update(zip(rows["deployment"].to_pylist(), rows["interaction_id"].to_pylist()))
+        return found
+
     def staged_stats(self) -> StagedStats:
         """Rows and conversations staged now."""
         row = self.query(staging.STATS_SQL).to_pylist()[0]

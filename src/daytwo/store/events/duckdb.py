@@ -284,6 +284,18 @@ class DuckDBEventStore(EventStore):
         finally:
             cur.unregister("_wanted")
 
+    def stored_keys(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        cur = self._cursor()
+        cur.register("_asked", _keys_table(keys))
+        try:
+            rows = cur.execute(
+                "SELECT i.deployment, i.interaction_id FROM interactions i SEMI JOIN _asked a "
+                "ON i.deployment = a.deployment AND i.interaction_id = a.conversation"
+            ).fetchall()
+        finally:
+            cur.unregister("_asked")
+        return {(str(d), str(i)) for d, i in rows}
+
     def unstage(self, keys: list[tuple[str, str]], *, received_upto: datetime) -> int:
         if not keys:
             return 0
