@@ -162,51 +162,12 @@ def conversation(
             t = end + rng.randrange(2, 40) * 10**9
             if label == "custom" and not handoff:
                 handoff = True
-                start = t
-                end = start + rng.randrange(50, 400) * 10**6
-                out.spans.append(
-                    SpanSpec(
-                        "execute_tool transfer_to_human",
-                        start,
-                        end,
-                        {
-                            **common,
-                            "gen_ai.operation.name": "execute_tool",
-                            "gen_ai.tool.name": "transfer_to_human",
-                            "gen_ai.tool.call.id": f"call-{d['dialogue_id']}-h",
-                        },
-                    )
-                )
-                turns.append({"role": "tool", "ts": _iso(start), "latency_ms": (end - start) / 1e6})
-                t = end + 10**9
+                t = _tool(out, turns, common, t, rng, "transfer_to_human", f"{conv}-h", None)
         elif speaker == "wizard" and turn.get("action") == "query":
-            start = t
-            end = start + rng.randrange(50, 400) * 10**6
             result = json.dumps({"api": turn.get("api_name")})
-            out.spans.append(
-                SpanSpec(
-                    f"execute_tool {turn.get('api_name')}",
-                    start,
-                    end,
-                    {
-                        **common,
-                        "gen_ai.operation.name": "execute_tool",
-                        "gen_ai.tool.name": turn.get("api_name") or "query",
-                        "gen_ai.tool.call.id": f"call-{d['dialogue_id']}-{len(out.spans)}",
-                        "gen_ai.tool.call.result": result,
-                    },
-                )
-            )
-            turns.append(
-                {
-                    "role": "tool",
-                    "text": result,
-                    "ts": _iso(start),
-                    "latency_ms": (end - start) / 1e6,
-                }
-            )
-            first_start = first_start or start
-            t = end + 10**8
+            name = turn.get("api_name") or "query"
+            t = _tool(out, turns, common, t, rng, name, f"{conv}-{len(out.spans)}", result)
+            first_start = first_start or t
     # Messages that never got an answer were never sent to a model: not part of the trace.
     turns = [x for x in turns if not x.get("_pending")]
     if not out.spans:
@@ -231,6 +192,33 @@ def conversation(
         "turns": turns,
     }
     return out
+
+
+def _tool(
+    out: Conversation,
+    turns: list[dict[str, Any]],
+    common: dict[str, Any],
+    t: int,
+    rng: random.Random,
+    name: str,
+    call_id: str,
+    result: str | None,
+) -> int:
+    """A tool call as a span and as a turn; returns the time after it."""
+    start, end = t, t + rng.randrange(50, 400) * 10**6
+    attributes = {
+        **common,
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": name,
+        "gen_ai.tool.call.id": f"call-{call_id}",
+    }
+    turn: dict[str, Any] = {"role": "tool", "ts": _iso(start), "latency_ms": (end - start) / 1e6}
+    if result is not None:
+        attributes["gen_ai.tool.call.result"] = result
+        turn["text"] = result
+    out.spans.append(SpanSpec(f"execute_tool {name}", start, end, attributes))
+    turns.append(turn)
+    return end + 10**8
 
 
 def emit(tracer: Tracer, spans: list[SpanSpec]) -> None:

@@ -188,61 +188,59 @@ class _Attributes:
             return None
         return value_of(v)
 
-    def text(self, *keys: str) -> str | None:
+    def _first(self, keys: tuple[str, ...]) -> tuple[str, AnyValue, str] | None:
+        """The first of ``keys`` that holds a value: its key, value and kind."""
         for key in keys:
             v = self.raw.get(key)
-            if v is None:
-                continue
-            which = v.WhichOneof("value")
-            if which == "string_value":
-                return v.string_value or None
-            if which in ("int_value", "bool_value"):
-                return str(getattr(v, which))
-            if which is None:
-                continue
-            raise _SpanError(f"attributes.{key}", f"must be a string, got {_kind(which)}")
+            if v is not None:
+                which = v.WhichOneof("value")
+                if which is not None:
+                    return key, v, which
         return None
+
+    def text(self, *keys: str) -> str | None:
+        found = self._first(keys)
+        if found is None:
+            return None
+        key, v, which = found
+        if which == "string_value":
+            return v.string_value or None
+        if which in ("int_value", "bool_value"):
+            return str(getattr(v, which))
+        raise _SpanError(f"attributes.{key}", f"must be a string, got {_kind(which)}")
 
     def integer(self, *keys: str) -> int | None:
-        for key in keys:
-            v = self.raw.get(key)
-            if v is None:
-                continue
-            which = v.WhichOneof("value")
-            if which == "int_value":
-                return int(v.int_value)
-            if which == "double_value" and float(v.double_value).is_integer():
-                return int(v.double_value)
-            if which == "string_value" and v.string_value.strip().lstrip("-").isdigit():
-                return int(v.string_value)
-            if which is None:
-                continue
-            raise _SpanError(f"attributes.{key}", f"must be an integer, got {_kind(which, v)}")
-        return None
+        found = self._first(keys)
+        if found is None:
+            return None
+        key, v, which = found
+        if which == "int_value":
+            return int(v.int_value)
+        if which == "double_value" and float(v.double_value).is_integer():
+            return int(v.double_value)
+        if which == "string_value" and v.string_value.strip().lstrip("-").isdigit():
+            return int(v.string_value)
+        raise _SpanError(f"attributes.{key}", f"must be an integer, got {_kind(which, v)}")
 
     def number(self, *keys: str) -> float | None:
-        for key in keys:
-            v = self.raw.get(key)
-            if v is None:
-                continue
-            which = v.WhichOneof("value")
-            if which in ("int_value", "double_value"):
-                return float(getattr(v, which))
-            if which == "string_value":
-                try:
-                    return float(v.string_value)
-                except ValueError:
-                    pass
-            if which is None:
-                continue
-            raise _SpanError(f"attributes.{key}", f"must be a number, got {_kind(which, v)}")
-        return None
+        found = self._first(keys)
+        if found is None:
+            return None
+        key, v, which = found
+        if which in ("int_value", "double_value"):
+            return float(getattr(v, which))
+        if which == "string_value":
+            try:
+                return float(v.string_value)
+            except ValueError:
+                pass
+        raise _SpanError(f"attributes.{key}", f"must be a number, got {_kind(which, v)}")
 
     def flag(self, key: str) -> bool | None:
-        v = self.raw.get(key)
-        if v is None:
+        found = self._first((key,))
+        if found is None:
             return None
-        which = v.WhichOneof("value")
+        _, v, which = found
         if which == "bool_value":
             return bool(v.bool_value)
         if which == "string_value" and v.string_value.lower() in ("true", "false"):

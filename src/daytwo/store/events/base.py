@@ -168,7 +168,9 @@ class EventStore(abc.ABC):
                 f"SELECT deployment, interaction_id FROM interactions WHERE {where}",  # noqa: S608
                 [v for key in chunk for v in key],
             )
-            found.update(zip(rows["deployment"].to_pylist(), rows["interaction_id"].to_pylist()))
+            found.update(
+                zip(rows["deployment"].to_pylist(), rows["interaction_id"].to_pylist(), strict=True)
+            )
         return found
 
     def staged_stats(self) -> StagedStats:

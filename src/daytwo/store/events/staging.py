@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from daytwo.interactions.columns import TS
+from daytwo.interactions.columns import TS, TURNS
 
 STAGED_TURNS = "staged_turns"
 
@@ -38,19 +38,8 @@ STAGED = pa.schema(
         pa.field("span_start", TS, nullable=False),
         pa.field("span_end", TS, nullable=False),
         pa.field("received_at", TS, nullable=False),
-        ("ts", TS),
-        ("role", pa.string()),
-        ("text", pa.string()),
-        ("intent", pa.string()),
-        ("confidence", pa.float64()),
-        ("fallback", pa.bool_()),
-        ("latency_ms", pa.float64()),
-        ("error", pa.string()),
-        ("model", pa.string()),
-        ("tokens_in", pa.int64()),
-        ("tokens_out", pa.int64()),
-        ("cost", pa.float64()),
-        ("attributes", pa.string()),
+        # The turn, in the canonical turn columns.
+        *(TURNS.field(name) for name in TURNS.names[3:]),
         # A tool call's id: the same call seen as a tool span and as a tool message is one turn.
         ("call_id", pa.string()),
         # For a message a model call was given: its position in the call's input. A call that
