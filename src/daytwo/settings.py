@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         description="Key that signs session cookies (32+ characters); default: a random key "
         "kept in the data dir (`session.key`, mode 600).",
     )
+    pseudonym_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of pseudonymous customer references (32+ characters); default: a "
+        "random key kept in the data dir (`pseudonym.key`, mode 600). Changing it changes "
+        "every pseudonym.",
+    )
     session_idle_minutes: int = Field(
         default=30, ge=1, le=24 * 60, description="Sign a UI session out after this idle time."
     )
@@ -213,11 +219,11 @@ class Settings(BaseSettings):
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
 
-    @field_validator("session_secret")
+    @field_validator("session_secret", "pseudonym_secret")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("session_secret needs at least 32 characters")
+            raise ValueError("needs at least 32 characters")
         return value
 
     def check_safe_to_serve(self) -> None:
@@ -233,9 +239,16 @@ class Settings(BaseSettings):
 
     def session_key(self) -> bytes:
         """The cookie-signing key: the setting, else a random key kept in the data dir."""
-        if self.session_secret is not None:
-            return self.session_secret.get_secret_value().encode()
-        path = self.data_dir / "session.key"
+        return self._key(self.session_secret, "session.key")
+
+    def pseudonym_key(self) -> bytes:
+        """The key of pseudonymous customer references (see ``pseudonym_secret``)."""
+        return self._key(self.pseudonym_secret, "pseudonym.key")
+
+    def _key(self, secret: SecretStr | None, name: str) -> bytes:
+        if secret is not None:
+            return secret.get_secret_value().encode()
+        path = self.data_dir / name
         if not path.exists():
             import secrets
 

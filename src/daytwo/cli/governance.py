@@ -380,6 +380,11 @@ def redaction_set(
     disable: bool = typer.Option(
         False, "--disable", help="Store this deployment's text unredacted (audited)."
     ),
+    pseudonymize: bool = typer.Option(
+        False,
+        "--pseudonymize-customers",
+        help="Store customer references as keyed hashes (HMAC-SHA256, the server's key).",
+    ),
 ) -> None:
     """Set a deployment's redaction policy (replaces the previous one)."""
     from pydantic import ValidationError
@@ -401,7 +406,12 @@ def redaction_set(
         custom.append({"name": name.strip(), "pattern": regex})
     try:
         policy = RedactionPolicy.model_validate(
-            {"enabled": not disable, "kinds": chosen, "custom_patterns": custom}
+            {
+                "enabled": not disable,
+                "kinds": chosen,
+                "custom_patterns": custom,
+                "pseudonymize_customers": pseudonymize,
+            }
         )
     except ValidationError as exc:
         raise InputError(f"Invalid redaction policy: {exc.errors()[0]['msg']}") from None
@@ -424,6 +434,11 @@ def redaction_show() -> None:
 
 
 def _describe(policy: RedactionPolicy) -> str:
+    pseudonyms = "; customer references pseudonymised" if policy.pseudonymize_customers else ""
+    return _describe_text(policy) + pseudonyms
+
+
+def _describe_text(policy: RedactionPolicy) -> str:
     from daytwo.governance.pii_patterns import PiiKind
 
     if not policy.enabled:

@@ -95,7 +95,7 @@ async def ingest_batch(
             Scope.ingest,
             [d for d in set(decoded.batch.interactions["deployment"].to_pylist()) if d],
         )
-        plan = redaction_plan(ledger)
+        plan = redaction_plan(ledger, settings.pseudonym_key())
         prepared = prepare(decoded, partial=partial, redaction=plan)
         if prepared.errors and not prepared.batch.n_records:
             # Partial or not, a batch of which nothing can be stored is refused as a whole.

@@ -143,7 +143,7 @@ async def export_traces(
             return stage_mapped(
                 events,
                 mapped,
-                redaction=redaction_plan(ledger),
+                redaction=redaction_plan(ledger, settings.pseudonym_key()),
                 received_at=datetime.now(UTC),
                 authorise=lambda names: check_deployments(request, Scope.ingest, names),
             )
