@@ -53,9 +53,9 @@ from daytwo.server.contract import StrictJSON, install_contract
 from daytwo.server.errors import install_error_handlers
 from daytwo.server.health import StoreFaults
 from daytwo.server.health import router as health_router
-from daytwo.server.openapi import build_openapi
 from daytwo.server.metrics import RequestMetrics
 from daytwo.server.metrics import router as prometheus_router
+from daytwo.server.openapi import build_openapi
 from daytwo.server.security import SecurityMiddleware
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store

@@ -13,8 +13,8 @@ from prometheus_client.core import Metric
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from daytwo.server.access import Scope as AccessScope
-from daytwo.server.access import requires
+from daytwo.http.access import Scope as AccessScope
+from daytwo.http.access import requires
 from daytwo.store.events.base import TABLES
 from daytwo.telemetry import TELEMETRY, add_state_reader, gauge
 

@@ -23,12 +23,12 @@ from starlette.concurrency import run_in_threadpool
 
 from daytwo.errors import DaytwoError, InputError, Overloaded, RateLimited
 from daytwo.governance.policies import redaction_plan
+from daytwo.http.access import Scope, check_deployments, current_principal, requires
+from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.ingest.api import read_body
 from daytwo.ingest.otlp.decode import JSON, PROTOBUF, media_type
 from daytwo.ingest.otlp.receive import Received, stage_mapped
 from daytwo.ingest.otlp.service import TraceDoor
-from daytwo.server.access import Scope, check_deployments, current_principal, requires
-from daytwo.server.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.telemetry import TELEMETRY
 
 router = APIRouter(tags=["otlp"])
