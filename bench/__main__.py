@@ -300,6 +300,20 @@ def bench_notify_outbox(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, repeat, _free_port)
 
 
+def bench_otlp(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.otlp import run  # imports the OpenTelemetry SDK: load it only when asked for
+
+    venv = os.environ.get("PHOENIX_VENV")
+    return run(
+        work,
+        repeat=repeat,
+        spans=int(os.environ.get("OTLP_BENCH_SPANS", "200000")),
+        phoenix_venv=Path(venv) if venv else None,
+        admin_key=_admin_key,
+    )
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "startup": bench_startup,
     "import": bench_import,
@@ -314,6 +328,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "concurrency": bench_concurrency,
     "hostile": bench_hostile,
     "notify_outbox": bench_notify_outbox,
+    "otlp_ingest": bench_otlp,
 }
 
 

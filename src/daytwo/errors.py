@@ -8,6 +8,7 @@
     ├── AuthenticationRequired       no valid credentials (sign in, or send an API key)
     ├── PermissionDenied             credentials lack the role, scope or deployment grant
     ├── RateLimited                  too many requests for this key; ``retry_after`` seconds
+    ├── Overloaded                   the server cannot take more now; ``retry_after`` seconds
     ├── ConflictError                the request contradicts stored state
     ├── InputError                   the caller sent something unusable (whole request)
     │   ├── PayloadTooLargeError     body or batch over the limits
@@ -89,6 +90,16 @@ class PermissionDenied(DaytwoError):
 class RateLimited(DaytwoError):
     code = "rate_limited"
     http_status = 429
+    exit_code = 75
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class Overloaded(DaytwoError):
+    code = "overloaded"
+    http_status = 503
     exit_code = 75
 
     def __init__(self, message: str, *, retry_after: int) -> None:

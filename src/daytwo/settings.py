@@ -6,6 +6,7 @@ package reads the environment at import time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -52,6 +53,56 @@ class Settings(BaseSettings):
         "to date with what arrived, off the request path (pages say how fresh they are); 0 "
         "refreshes them on the read that needs them instead (exact, but that read waits).",
     )
+    otlp_idle_seconds: float = Field(
+        default=900,
+        ge=0,
+        description="A traced conversation has ended (and is written) when its last span ended "
+        "this long ago and none arrived in the last `otlp_settle_seconds`.",
+    )
+    otlp_settle_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="Quiet time after a conversation's last span arrived before it may end "
+        "(what ends a backfill of old traces).",
+    )
+    otlp_assemble_seconds: float = Field(
+        default=2, gt=0, description="How often `serve` writes the traced conversations that ended."
+    )
+    otlp_max_staged_rows: int = Field(
+        default=5_000_000,
+        ge=1,
+        description="Staged turns of open conversations above which `/v1/traces` answers 503 "
+        "with Retry-After.",
+    )
+    otlp_max_concurrent: int = Field(
+        default=4,
+        ge=1,
+        description="Trace requests decoded at once; more wait for a 429 with Retry-After.",
+    )
+    otlp_workers: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        ge=0,
+        description="Processes that decode and map trace requests (default: one per core, up "
+        "to 4); 0: in the server process.",
+    )
+    otlp_requests_per_minute: int = Field(
+        default=12_000,
+        ge=1,
+        description="Trace requests per minute per key (the door's rate limit).",
+    )
+    otlp_max_attributes: int = Field(
+        default=10_000, ge=1, description="Most attributes one span may carry."
+    )
+    otlp_handoff_tools: str = Field(
+        default=r"(?i)(hand_?off|hand_?over|transfer|escalat|human|live_?agent|operator)",
+        description="A traced conversation that called a tool whose name matches this regular "
+        "expression is `escalated` (unless a span states its outcome).",
+    )
+    otlp_default_outcome: str | None = Field(
+        default="contained",
+        description="Outcome of a traced conversation no span states and no hand-off decides; "
+        "empty: unknown.",
+    )
     analyze_interval_minutes: float = Field(
         default=60,
         ge=0,
@@ -76,6 +127,12 @@ class Settings(BaseSettings):
         default=None,
         description="Key that signs session cookies (32+ characters); default: a random key "
         "kept in the data dir (`session.key`, mode 600).",
+    )
+    pseudonym_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of pseudonymous customer references (32+ characters); default: a "
+        "random key kept in the data dir (`pseudonym.key`, mode 600). Changing it changes "
+        "every pseudonym.",
     )
     session_idle_minutes: int = Field(
         default=30, ge=1, le=24 * 60, description="Sign a UI session out after this idle time."
@@ -162,11 +219,11 @@ class Settings(BaseSettings):
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
 
-    @field_validator("session_secret")
+    @field_validator("session_secret", "pseudonym_secret")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("session_secret needs at least 32 characters")
+            raise ValueError("needs at least 32 characters")
         return value
 
     def check_safe_to_serve(self) -> None:
@@ -182,9 +239,16 @@ class Settings(BaseSettings):
 
     def session_key(self) -> bytes:
         """The cookie-signing key: the setting, else a random key kept in the data dir."""
-        if self.session_secret is not None:
-            return self.session_secret.get_secret_value().encode()
-        path = self.data_dir / "session.key"
+        return self._key(self.session_secret, "session.key")
+
+    def pseudonym_key(self) -> bytes:
+        """The key of pseudonymous customer references (see ``pseudonym_secret``)."""
+        return self._key(self.pseudonym_secret, "pseudonym.key")
+
+    def _key(self, secret: SecretStr | None, name: str) -> bytes:
+        if secret is not None:
+            return secret.get_secret_value().encode()
+        path = self.data_dir / name
         if not path.exists():
             import secrets
 

@@ -19,6 +19,7 @@ from daytwo.governance.keys import create_key
 from daytwo.governance.models import KeyScope, Role
 from daytwo.http.access import SESSION_COOKIE, Scope, sign
 from daytwo.server import create_app
+from daytwo.server.metrics import PROMETHEUS_PATH
 from daytwo.settings import Settings
 
 GRANTED = "care-bot"
@@ -106,6 +107,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         admin = _key(client, KeyScope.admin, None)
         ingest = _key(client, KeyScope.ingest, GRANTED)
         read = _key(client, KeyScope.read, GRANTED)
+        scraper = _key(client, KeyScope.metrics, None)
         yield World(
             client,
             by_scope={
@@ -115,6 +117,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 Scope.agents: analyst,
                 Scope.manage: owner,
                 Scope.admin: admin,
+                Scope.metrics: scraper,
             },
             without={
                 Scope.read: ingest,
@@ -123,6 +126,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 Scope.agents: read,
                 Scope.manage: analyst,
                 Scope.admin: owner,
+                Scope.metrics: read,
             },
             admin=admin,
         )
@@ -162,24 +166,40 @@ def test_role_route_matrix(world: World, route: tuple[str, str, Scope]) -> None:
     method, path, scope = route
     client = world.client
     url = _url(path, GRANTED)
-    anonymous = client.request(method, url, follow_redirects=False)
-    if method == "GET" and not path.startswith("/api/"):
+    otlp = path.startswith("/v1/")  # answers as OTLP prescribes: a google.rpc.Status
+    api = path.startswith(("/api/", PROMETHEUS_PATH)) or otlp
+    # What a browser asks pages for; OTLP/JSON for the trace door.
+    sent = {"accept": "text/html"} if not api else {}
+    if otlp:
+        sent = {"content-type": "application/json"}
+    anonymous = client.request(method, url, headers=sent, follow_redirects=False)
+    if method == "GET" and not api:
         assert anonymous.status_code == 303, anonymous.text
         assert anonymous.headers["location"].startswith("/login?next=")
+    elif otlp:
+        assert anonymous.status_code == 401, anonymous.text
+        assert anonymous.json()["code"] == 16  # UNAUTHENTICATED
     else:
         assert anonymous.status_code == 401, anonymous.text
         assert anonymous.json()["error"]["code"] == "unauthenticated"
     lacking = world.without[scope]
-    denied = client.request(method, url, headers=lacking.headers, follow_redirects=False)
+    denied = client.request(
+        method, url, headers={**lacking.headers, **sent}, follow_redirects=False
+    )
     assert denied.status_code == 403, f"{lacking.label}: {denied.status_code} {denied.text[:300]}"
     holder = world.by_scope[scope]
-    admitted = client.request(method, url, headers=holder.headers, follow_redirects=False)
+    admitted = client.request(
+        method, url, headers={**holder.headers, **sent}, follow_redirects=False
+    )
     assert admitted.status_code not in (401, 403), (
         f"{holder.label}: {admitted.status_code} {admitted.text[:300]}"
     )
-    if scope is not Scope.admin:
+    if scope not in (Scope.admin, Scope.metrics):  # both serve the whole server
         # The same caller on a deployment it is not granted.
         elsewhere = client.request(
-            method, _url(path, OTHER), headers=holder.headers, follow_redirects=False
+            method,
+            _url(path, OTHER),
+            headers={**holder.headers, **sent},
+            follow_redirects=False,
         )
         assert elsewhere.status_code == 403, f"{holder.label} on {OTHER}: {elsewhere.text[:300]}"

@@ -154,7 +154,9 @@ def keys_create(
     deployment: str = typer.Option(
         None, "--deployment", help="The deployment the key is for (admin keys: omit for all)."
     ),
-    scope: KeyScope = typer.Option(..., "--scope", help="ingest (write only), read or admin."),
+    scope: KeyScope = typer.Option(
+        ..., "--scope", help="ingest (write only), read, admin, or metrics (scrape /metrics only)."
+    ),
     name: str = typer.Option("", "--name", help="What the key is for."),
     expires: str = typer.Option(None, "--expires", help="Lifetime: 12h, 30d, 8w."),
 ) -> None:
@@ -378,6 +380,11 @@ def redaction_set(
     disable: bool = typer.Option(
         False, "--disable", help="Store this deployment's text unredacted (audited)."
     ),
+    pseudonymize: bool = typer.Option(
+        False,
+        "--pseudonymize-customers",
+        help="Store customer references as keyed hashes (HMAC-SHA256, the server's key).",
+    ),
 ) -> None:
     """Set a deployment's redaction policy (replaces the previous one)."""
     from pydantic import ValidationError
@@ -399,7 +406,12 @@ def redaction_set(
         custom.append({"name": name.strip(), "pattern": regex})
     try:
         policy = RedactionPolicy.model_validate(
-            {"enabled": not disable, "kinds": chosen, "custom_patterns": custom}
+            {
+                "enabled": not disable,
+                "kinds": chosen,
+                "custom_patterns": custom,
+                "pseudonymize_customers": pseudonymize,
+            }
         )
     except ValidationError as exc:
         raise InputError(f"Invalid redaction policy: {exc.errors()[0]['msg']}") from None
@@ -422,6 +434,11 @@ def redaction_show() -> None:
 
 
 def _describe(policy: RedactionPolicy) -> str:
+    pseudonyms = "; customer references pseudonymised" if policy.pseudonymize_customers else ""
+    return _describe_text(policy) + pseudonyms
+
+
+def _describe_text(policy: RedactionPolicy) -> str:
     from daytwo.governance.pii_patterns import PiiKind
 
     if not policy.enabled:

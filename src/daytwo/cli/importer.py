@@ -123,10 +123,11 @@ def _import_here(path: Path, options: Options, progress: Steps) -> ImportSummary
     from daytwo.governance import audit
     from daytwo.governance.policies import redaction_plan
     from daytwo.ingest.files import detect_format, import_file, progress_total
+    from daytwo.settings import Settings
 
     # Each deployment's redaction policy applies to its records, as on the API.
     with open_ledger() as ledger:
-        plan = redaction_plan(ledger)
+        plan = redaction_plan(ledger, Settings().pseudonym_key())
     if path.exists():
         progress.total(progress_total(path, detect_format(path, options.fmt)))
     with open_events(read_only=False) as store:

@@ -77,8 +77,10 @@ def create_key(
     ip: str | None = None,
 ) -> tuple[str, KeyPublic]:
     """A new key: the full key (to show once) and its public description."""
-    if deployment is None and scope is not KeyScope.admin:
+    if deployment is None and scope not in (KeyScope.admin, KeyScope.metrics):
         raise InputError("An ingest or read key belongs to one deployment: give --deployment.")
+    if deployment is not None and scope is KeyScope.metrics:
+        raise InputError("A metrics key scrapes /metrics for the whole server: no --deployment.")
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     now = datetime.now(UTC)

@@ -9,6 +9,8 @@ the ``attributes`` (unknown keys, kept as JSON) of interactions, turns and assis
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,15 +35,36 @@ class RedactionPlan:
 
     default: Redactor = field(default_factory=Redactor)
     by_deployment: Mapping[str, Redactor] = field(default_factory=dict)
+    # The key of pseudonymous customer references (deployments whose policy asks for them).
+    pseudonym_key: bytes | None = None
 
     @classmethod
     def from_policies(
-        cls, policies: Mapping[str, RedactionPolicy], default: RedactionPolicy | None = None
+        cls,
+        policies: Mapping[str, RedactionPolicy],
+        default: RedactionPolicy | None = None,
+        *,
+        pseudonym_key: bytes | None = None,
     ) -> RedactionPlan:
         return cls(
             default=Redactor(default),
             by_deployment={name: Redactor(policy) for name, policy in policies.items()},
+            pseudonym_key=pseudonym_key,
         )
+
+    @property
+    def pseudonymized(self) -> frozenset[str]:
+        """Deployments whose customer references are stored as keyed hashes."""
+        return frozenset(
+            name for name, r in self.by_deployment.items() if r.policy.pseudonymize_customers
+        )
+
+    def pseudonym(self, customer_ref: str) -> str:
+        """The stored reference of a customer: ``p_`` and 24 hex digits of HMAC-SHA256."""
+        if self.pseudonym_key is None:
+            raise ValueError("a deployment asks for pseudonyms but the plan has no key")
+        digest = hmac.new(self.pseudonym_key, customer_ref.encode(), hashlib.sha256)
+        return "p_" + digest.hexdigest()[:24]
 
     def redactor_for(self, deployment: str) -> Redactor:
         return self.by_deployment.get(deployment, self.default)
@@ -64,9 +87,27 @@ class RedactionPlan:
                     index = table.schema.get_field_index(column)
                     table = table.set_column(index, table.schema.field(index), redacted)
             tables[name] = table
+        pseudonymized = self.pseudonymized
+        if pseudonymized:
+            for name, table in tables.items():
+                if "customer_ref" in table.column_names and table.num_rows:
+                    tables[name] = self._pseudonymize(table, pseudonymized)
+            return Batch(**tables), dict(sorted(counts.items()))
         if not counts:
             return batch, {}
         return Batch(**tables), dict(sorted(counts.items()))
+
+    def _pseudonymize(self, table: pa.Table, deployments: frozenset[str]) -> pa.Table:
+        refs = table["customer_ref"].to_pylist()
+        deps = table["deployment"].to_pylist()
+        hashed = [
+            self.pseudonym(r) if r is not None and d in deployments else r
+            for r, d in zip(refs, deps, strict=True)
+        ]
+        index = table.schema.get_field_index("customer_ref")
+        return table.set_column(
+            index, table.schema.field(index), pa.array(hashed, type=pa.string())
+        )
 
     def _redact_column(
         self, values: pa.ChunkedArray, deployments: pa.ChunkedArray

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daytwo.errors import InputError
+from daytwo.errors import ConfigError, InputError
 from daytwo.governance import audit
 from daytwo.governance.models import DataPolicy
 from daytwo.governance.plan import RedactionPlan
@@ -72,9 +72,16 @@ def redact_text(session: Session, deployment: str | None, text: str) -> str:
     return _redactor(policy.model_dump_json()).redact(text).text
 
 
-def redaction_plan(ledger: Ledger) -> RedactionPlan:
-    """The redaction of every deployment with a policy; the default for the others."""
-    return RedactionPlan.from_policies({p.deployment: p.redaction for p in list_policies(ledger)})
+def redaction_plan(ledger: Ledger, pseudonym_key: bytes | None = None) -> RedactionPlan:
+    """The redaction of every deployment with a policy; the default for the others.
+
+    ``pseudonym_key`` (``Settings.pseudonym_key()``) hashes the customer references of the
+    deployments whose policy asks for it; without it such a policy is a configuration error.
+    """
+    policies = {p.deployment: p.redaction for p in list_policies(ledger)}
+    if pseudonym_key is None and any(p.pseudonymize_customers for p in policies.values()):
+        raise ConfigError("A deployment pseudonymises customers, but no pseudonym key is set.")
+    return RedactionPlan.from_policies(policies, pseudonym_key=pseudonym_key)
 
 
 _UNSET: Any = object()

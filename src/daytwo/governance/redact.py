@@ -100,6 +100,11 @@ class RedactionPolicy(BaseModel):
         description="Built-in kinds that are redacted.",
     )
     custom_patterns: tuple[CustomPattern, ...] = Field(default=(), max_length=MAX_CUSTOM_PATTERNS)
+    pseudonymize_customers: bool = Field(
+        default=False,
+        description="Store `customer_ref` as a keyed hash (HMAC-SHA256 with the server's "
+        "pseudonym key): the same customer keeps one reference, the original is not stored.",
+    )
 
     @field_validator("custom_patterns")
     @classmethod

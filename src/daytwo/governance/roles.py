@@ -10,14 +10,16 @@ class Role(enum.StrEnum):
     """What a user may do; grants say where (admins see every deployment)."""
 
     admin = "admin"
+    metrics = "metrics"  # scrapes /metrics only
     owner = "owner"
     analyst = "analyst"
     viewer = "viewer"
 
 
 class KeyScope(enum.StrEnum):
-    """What an API key may do: send interactions only, read, or everything."""
+    """What an API key may do: send interactions only, read, scrape /metrics, or everything."""
 
     ingest = "ingest"
     read = "read"
     admin = "admin"
+    metrics = "metrics"  # scrapes /metrics only

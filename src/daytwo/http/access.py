@@ -25,6 +25,8 @@ Scopes, from least to most power:
   and answers (role ``analyst`` and up; viewers and read keys see groups of five or more).
 - ``manage``: run the backlog, record changes, own items (role ``owner`` and up).
 - ``admin``: users, keys, grants, deployments, audit log (role ``admin``; key ``admin``).
+- ``metrics``: scrape daytwo's own Prometheus metrics at ``/metrics`` and nothing else (key
+  ``metrics``, for the Prometheus server; admins have it too).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Scope(enum.StrEnum):
     agents = "agents"
     manage = "manage"
     admin = "admin"
+    metrics = "metrics"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
@@ -72,6 +75,7 @@ KEY_SCOPES: dict[KeyScope, frozenset[Scope]] = {
     KeyScope.ingest: frozenset({Scope.ingest}),
     KeyScope.read: frozenset({Scope.read}),
     KeyScope.admin: frozenset(Scope),
+    KeyScope.metrics: frozenset({Scope.metrics}),
 }
 
 

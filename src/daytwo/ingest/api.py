@@ -35,7 +35,7 @@ def ingest_gate(request: Request) -> asyncio.Semaphore:
     return gate
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"The body is {declared} bytes; the limit is {limit} bytes.")
@@ -75,7 +75,7 @@ async def ingest_batch(
     (`application/x-ndjson`). A batch is all-or-nothing unless `partial=true`; either way a
     batch none of whose records can be stored is a 422.
     """
-    body = await _read_body(request, settings.ingest_max_bytes)
+    body = await read_body(request, settings.ingest_max_bytes)
     if not body.strip():
         raise InputError('The body is empty: send {"interactions": [...]} or NDJSON lines.')
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -95,7 +95,7 @@ async def ingest_batch(
             Scope.ingest,
             [d for d in set(decoded.batch.interactions["deployment"].to_pylist()) if d],
         )
-        plan = redaction_plan(ledger)
+        plan = redaction_plan(ledger, settings.pseudonym_key())
         prepared = prepare(decoded, partial=partial, redaction=plan)
         if prepared.errors and not prepared.batch.n_records:
             # Partial or not, a batch of which nothing can be stored is refused as a whole.

@@ -63,7 +63,12 @@ def summary_from_json(data: dict[str, Any]) -> ImportSummary:
 
 
 def _run(
-    ledger: Ledger, events: EventStore, spec: ImportRequest, actor: str, lines: queue.Queue[bytes]
+    ledger: Ledger,
+    events: EventStore,
+    spec: ImportRequest,
+    actor: str,
+    lines: queue.Queue[bytes],
+    pseudonym_key: bytes | None,
 ) -> None:
     def say(obj: dict[str, Any]) -> None:
         lines.put(orjson.dumps(obj) + b"\n")
@@ -82,7 +87,7 @@ def _run(
             strict=spec.strict,
             rejects=Path(spec.rejects) if spec.rejects else None,
             progress=lambda n: say({"advance": n}),
-            redaction=redaction_plan(ledger),
+            redaction=redaction_plan(ledger, pseudonym_key),
         )
         with ledger.session() as session:
             audit.record(
@@ -129,7 +134,14 @@ def import_local_file(
     lines: queue.Queue[bytes] = queue.Queue()
     worker = threading.Thread(
         target=_run,
-        args=(ledger, events, spec, principal.name, lines),
+        args=(
+            ledger,
+            events,
+            spec,
+            principal.name,
+            lines,
+            request.app.state.settings.pseudonym_key(),
+        ),
         name="daytwo-import",
         daemon=True,
     )

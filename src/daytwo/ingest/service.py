@@ -15,6 +15,7 @@ from daytwo.interactions.columns import Batch
 from daytwo.interactions.facts import add_facts
 from daytwo.interactions.validate import drop_records, validate_batch
 from daytwo.store.events import EventStore
+from daytwo.telemetry import TELEMETRY
 
 
 class RecordErrorOut(BaseModel):
@@ -42,11 +43,15 @@ class IngestResult(BaseModel):
     errors: list[RecordErrorOut] = Field(default_factory=list)
 
 
-def check(decoded: Decoded) -> list[RecordError]:
-    """Every error of the unit: decoding errors first, then the shared rules, one per field."""
+def check(decoded: Decoded, *, fragments: bool = False) -> list[RecordError]:
+    """Every error of the unit: decoding errors first, then the shared rules, one per field.
+
+    ``fragments``: the records are pieces of interactions that may share an id (see
+    :func:`~daytwo.interactions.validate.validate_batch`).
+    """
     seen: set[tuple[int, str]] = set()
     merged: list[RecordError] = []
-    for err in [*decoded.errors, *validate_batch(decoded.batch)]:
+    for err in [*decoded.errors, *validate_batch(decoded.batch, fragments=fragments)]:
         key = (err.index, err.field)
         if key not in seen:
             seen.add(key)
@@ -100,6 +105,9 @@ def commit(
     """Write a prepared unit in one transaction and say what happened."""
     batch_id = batch_id or uuid.uuid4().hex
     written = store.write(prepared.batch, source=source, batch_id=batch_id)
+    TELEMETRY.count_ingest(
+        source.split(":")[0], accepted=prepared.batch.n_records, rejected=prepared.rejected
+    )
     return IngestResult(
         batch_id=batch_id,
         received=prepared.received,
@@ -129,5 +137,9 @@ def ingest(
     (:class:`ValidationFailed` lists every error). With ``partial`` the valid records are
     stored and the invalid ones reported. Either way the write itself is one transaction.
     """
-    prepared = prepare(decoded, partial=partial, redaction=redaction)
+    try:
+        prepared = prepare(decoded, partial=partial, redaction=redaction)
+    except ValidationFailed as exc:
+        TELEMETRY.count_ingest(source.split(":")[0], accepted=0, rejected=exc.received)
+        raise
     return commit(store, prepared, source=source, batch_id=batch_id)

@@ -33,6 +33,7 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(days=2)
 
 Mask = Callable[[pa.Table], pa.Array | pa.ChunkedArray]
+DUPLICATE_ID = "occurs more than once in this batch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +158,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "interactions",
         "id",
-        "occurs more than once in this batch",
+        DUPLICATE_ID,
         _duplicated(("deployment", "interaction_id")),
     ),
     Rule(
@@ -271,8 +272,12 @@ def _errors_for(rule: Rule, table: pa.Table) -> Iterator[RecordError]:
         yield RecordError(index=int(record), id=iid, field=field, message=rule.message)
 
 
-def validate_batch(batch: Batch) -> list[RecordError]:
-    """Every rule violation in the batch, ordered by record, then field."""
+def validate_batch(batch: Batch, *, fragments: bool = False) -> list[RecordError]:
+    """Every rule violation in the batch, ordered by record, then field.
+
+    With ``fragments`` each record is a piece of an interaction (a span of a conversation)
+    rather than a whole one, so several records may carry the same id.
+    """
     tables = {
         "interactions": batch.interactions,
         "turns": batch.turns,
@@ -280,6 +285,8 @@ def validate_batch(batch: Batch) -> list[RecordError]:
     }
     found: list[RecordError] = []
     for rule in RULES:
+        if fragments and rule.message == DUPLICATE_ID:
+            continue
         found.extend(_errors_for(rule, tables[rule.table]))
     found.sort(key=lambda e: (e.index, e.field))
     return found

@@ -30,6 +30,7 @@ from daytwo.pipeline.run import NO_DATA, analyze, cluster_gaps
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
+from daytwo.telemetry import TELEMETRY
 
 log = logging.getLogger("daytwo.pipeline")
 
@@ -227,10 +228,12 @@ class AnalysisRunner:
             if req.detectors:
                 since = datetime.combine(req.since, time(), tzinfo=UTC) if req.since else None
                 for name in names:
-                    for o in analyze(
-                        self._settings, self._ledger, self._events, trigger=_trigger(job),
-                        deployment=name, since=since, force=req.force, progress=step,
-                    ):  # fmt: skip
+                    with TELEMETRY.time_analysis("detect"):
+                        ran = analyze(
+                            self._settings, self._ledger, self._events, trigger=_trigger(job),
+                            deployment=name, since=since, force=req.force, progress=step,
+                        )  # fmt: skip
+                    for o in ran:
                         r = o.recorded
                         outcomes.append(
                             DeploymentOutcome(
@@ -254,10 +257,11 @@ class AnalysisRunner:
                 for name in sorted(set(targets)):
                     step(f"knowledge gaps of {name}")
                     try:
-                        result = cluster_gaps(
-                            self._settings, self._ledger, self._events, name,
-                            trigger=_trigger(job), encoder=req.encoder, force=req.force,
-                        )  # fmt: skip
+                        with TELEMETRY.time_analysis("gaps"):
+                            result = cluster_gaps(
+                                self._settings, self._ledger, self._events, name,
+                                trigger=_trigger(job), encoder=req.encoder, force=req.force,
+                            )  # fmt: skip
                     except Exception as exc:
                         if not req.detectors:
                             raise  # gaps were all that was asked: the job fails with it

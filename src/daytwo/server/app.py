@@ -33,6 +33,8 @@ from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
 from daytwo.ingest.api import router as ingest_router
 from daytwo.ingest.imports_api import router as imports_router
+from daytwo.ingest.otlp.api import router as otlp_router
+from daytwo.ingest.otlp.service import TraceAssembler, TraceDoor
 from daytwo.journeys.views import router as journeys_views
 from daytwo.metrics.api import router as metrics_router
 from daytwo.metrics.views import router as metrics_views
@@ -51,6 +53,8 @@ from daytwo.server.contract import StrictJSON, install_contract
 from daytwo.server.errors import install_error_handlers
 from daytwo.server.health import StoreFaults
 from daytwo.server.health import router as health_router
+from daytwo.server.metrics import RequestMetrics
+from daytwo.server.metrics import router as prometheus_router
 from daytwo.server.openapi import build_openapi
 from daytwo.server.security import SecurityMiddleware
 from daytwo.settings import Settings
@@ -96,6 +100,11 @@ def create_app(
         )
         if schedule is not None:
             schedule.start()
+        app.state.trace_assembler = TraceAssembler.from_settings(
+            app.state.events, app.state.trace_door, settings
+        )
+        app.state.trace_assembler.start()
+        app.state.trace_door.pool.start()
         retention = None
         if settings.retention_interval_minutes > 0:
             retention = RetentionSchedule(
@@ -117,6 +126,8 @@ def create_app(
             app.state.analysis.stop()
             if refresher is not None:
                 refresher.stop()
+            app.state.trace_assembler.stop()
+            app.state.trace_door.pool.close()
             if own_events:
                 app.state.events.close()
             if own_ledger:
@@ -142,11 +153,19 @@ def create_app(
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(StrictJSON, skip=("/api/v1/ingest",))
-    app.add_middleware(SecurityMiddleware, per_minute=settings.rate_limit_per_minute)
+    app.state.trace_door = TraceDoor(settings)
+    app.add_middleware(
+        SecurityMiddleware,
+        per_minute=settings.rate_limit_per_minute,
+        per_minute_by_prefix={"/v1/": settings.otlp_requests_per_minute},
+    )
+    app.add_middleware(RequestMetrics)
 
     app.include_router(health_router)
     app.include_router(ingest_router)
     app.include_router(imports_router)
+    app.include_router(otlp_router)
+    app.include_router(prometheus_router)
     app.include_router(deployments_router)
     app.include_router(conversations_router)
     app.include_router(metrics_router)

@@ -10,8 +10,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from daytwo.errors import AuthenticationRequired, DaytwoError, RateLimited, StorageFull, StoreError
+from daytwo.errors import (
+    AuthenticationRequired,
+    DaytwoError,
+    Overloaded,
+    RateLimited,
+    StorageFull,
+    StoreError,
+)
+from daytwo.ingest.otlp.api import status_response
 from daytwo.server.contract import allowed_methods
+from daytwo.server.metrics import PROMETHEUS_PATH
 from daytwo.server.security import HEADERS as SECURITY_HEADERS
 from daytwo.store.faults import storage_fault
 
@@ -27,7 +36,7 @@ def _is_page(request: Request) -> bool:
     asks for JSON): it gets pages, with the site's navigation, errors included."""
     return (
         request.method == "GET"
-        and not request.url.path.startswith(("/api/", "/v1/", "/healthz"))
+        and not request.url.path.startswith(("/api/", "/v1/", "/healthz", PROMETHEUS_PATH))
         and "hx-request" not in request.headers
         and "application/json" not in request.headers.get("accept", "")
     )
@@ -79,7 +88,7 @@ def error_page(
 
 def _error_response(request: Request, exc: DaytwoError) -> Response:
     headers = None
-    if isinstance(exc, RateLimited | StorageFull):
+    if isinstance(exc, RateLimited | StorageFull | Overloaded):
         headers = {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, StoreError):
         # Once per cause, not a trace per request: /healthz reports it while it lasts.
@@ -94,6 +103,8 @@ def _error_response(request: Request, exc: DaytwoError) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DaytwoError)
     async def _daytwo(request: Request, exc: DaytwoError) -> Response:
+        if request.url.path.startswith("/v1/"):
+            return status_response(request, exc)  # the OTLP door answers as OTLP prescribes
         if isinstance(exc, AuthenticationRequired) and _is_page(request):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)

@@ -48,6 +48,7 @@ NEEDS = {
     Scope.agents: "an analyst, owner or admin (individual agents; viewers see groups)",
     Scope.manage: "an owner or admin (or an admin key)",
     Scope.admin: "an admin or an admin key",
+    Scope.metrics: "a metrics key or an admin",
 }
 
 

@@ -86,9 +86,19 @@ def _caller(scope: Scope) -> str:
 
 
 class SecurityMiddleware:
-    def __init__(self, app: ASGIApp, *, per_minute: int) -> None:
+    """``per_minute_by_prefix`` gives paths under a prefix their own limit (the OTLP door,
+    whose exporters send many small batches)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        per_minute: int,
+        per_minute_by_prefix: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.limiter = RateLimiter(per_minute)
+        self.limiters = {p: RateLimiter(n) for p, n in (per_minute_by_prefix or {}).items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,7 +106,11 @@ class SecurityMiddleware:
             return
         path: str = scope.get("path", "")
         if not path.startswith(UNLIMITED_PREFIXES):
-            wait = self.limiter.hit(_caller(scope))
+            limiter = next(
+                (lim for prefix, lim in self.limiters.items() if path.startswith(prefix)),
+                self.limiter,
+            )
+            wait = limiter.hit(_caller(scope))
             if wait:
                 await _too_many(send, wait)
                 return

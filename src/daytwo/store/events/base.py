@@ -12,9 +12,10 @@ from typing import Any
 import pyarrow as pa
 import sqlglot
 
-from daytwo.errors import ConfigError
+from daytwo.errors import ConfigError, StoreError
 from daytwo.interactions.columns import ASSIST_EVENTS, INTERACTIONS, TURNS, Batch
 from daytwo.interactions.facts import FACTS, add_facts
+from daytwo.store.events import staging
 
 DELIVERIES = pa.schema(
     [
@@ -67,6 +68,16 @@ class Freshness:
 
 
 LIVE = Freshness(None, False)
+
+
+@dataclass(frozen=True, slots=True)
+class StagedStats:
+    """What is staged (see :mod:`daytwo.store.events.staging`): rows, open conversations and
+    when the oldest row arrived."""
+
+    rows: int
+    conversations: int
+    oldest: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +134,49 @@ class EventStore(abc.ABC):
         errors and attributes, and the interactions' attributes), else delete them with their
         turns and assist events. Derived tables that copy text follow; aggregates survive.
         Returns how many turns were cleared or interactions deleted."""
+
+    # -- staged turns: conversations that arrive in pieces (see store.events.staging) ----------
+
+    def stage(self, rows: pa.Table) -> None:
+        """Append checked, redacted rows of :data:`~daytwo.store.events.staging.STAGED` in one
+        transaction (durable when this returns)."""
+        raise StoreError(f"The {self.dialect} events store cannot stage conversation pieces.")
+
+    def staged_ended(
+        self, *, ended_before: datetime, received_before: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        """Up to ``limit`` ``(deployment, conversation)`` whose pieces all ended before
+        ``ended_before`` and arrived before ``received_before``, oldest first."""
+        raise StoreError(f"The {self.dialect} events store cannot stage conversation pieces.")
+
+    def staged_rows(self, keys: list[tuple[str, str]]) -> pa.Table:
+        """Every staged row of the conversations ``keys``."""
+        raise StoreError(f"The {self.dialect} events store cannot stage conversation pieces.")
+
+    def unstage(self, keys: list[tuple[str, str]], *, received_upto: datetime) -> int:
+        """Remove the rows of ``keys`` that arrived at or before ``received_upto`` (the ones an
+        assembly used; later arrivals stay for the next). Returns how many."""
+        raise StoreError(f"The {self.dialect} events store cannot stage conversation pieces.")
+
+    def stored_keys(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which ``(deployment, interaction_id)`` of ``keys`` are stored."""
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            where = " OR ".join("(deployment = ? AND interaction_id = ?)" for _ in chunk)
+            rows = self.query(
+                f"SELECT deployment, interaction_id FROM interactions WHERE {where}",  # noqa: S608
+                [v for key in chunk for v in key],
+            )
+            found.update(
+                zip(rows["deployment"].to_pylist(), rows["interaction_id"].to_pylist(), strict=True)
+            )
+        return found
+
+    def staged_stats(self) -> StagedStats:
+        """Rows and conversations staged now."""
+        row = self.query(staging.STATS_SQL).to_pylist()[0]
+        return StagedStats(int(row["rows"]), int(row["conversations"]), row["oldest"])
 
     def derived_ready(self, name: str) -> bool:
         """Say whether the derived table ``name`` (see :mod:`daytwo.store.events.derived`)

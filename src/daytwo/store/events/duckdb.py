@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from daytwo.errors import StoreError, StoreLocked
 from daytwo.interactions.columns import Batch, utc_now
-from daytwo.store.events import derived
+from daytwo.store.events import derived, staging
 from daytwo.store.events.base import (
     DELIVERIES,
     LIVE,
@@ -119,6 +119,7 @@ class DuckDBEventStore(EventStore):
         if not read_only:
             for name, schema in TABLES.items():
                 self._con.execute(_ddl(name, schema))
+            self._con.execute(_ddl(staging.STAGED_TURNS, staging.STAGED))
             self._con.execute(
                 f"CREATE TABLE IF NOT EXISTS {derived.CHANGED_DAYS} "
                 "(name VARCHAR NOT NULL, deployment VARCHAR NOT NULL, day DATE NOT NULL)"
@@ -245,6 +246,77 @@ class DuckDBEventStore(EventStore):
             turns=clean.turns.num_rows,
             assist_events=clean.assist_events.num_rows,
         )
+
+    def stage(self, rows: pa.Table) -> None:
+        if rows.num_rows == 0:
+            return
+        with self._lock:
+            con = self._con
+            con.register("_staged", rows.select(staging.STAGED.names))
+            try:
+                con.execute("BEGIN TRANSACTION")
+                con.execute(f"INSERT INTO {staging.STAGED_TURNS} SELECT * FROM _staged")
+                con.execute("COMMIT")
+            except Exception as exc:
+                _rollback(con)
+                raise self._fault(exc) from exc
+            finally:
+                con.unregister("_staged")
+
+    def staged_ended(
+        self, *, ended_before: datetime, received_before: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        rows = (
+            self._cursor()
+            .execute(staging.ENDED_SQL, [ended_before, received_before, limit])
+            .fetchall()
+        )
+        return [(str(d), str(c)) for d, c in rows]
+
+    def staged_rows(self, keys: list[tuple[str, str]]) -> pa.Table:
+        cur = self._cursor()
+        cur.register("_wanted", _keys_table(keys))
+        try:
+            return cur.sql(
+                f"SELECT s.* FROM {staging.STAGED_TURNS} s SEMI JOIN _wanted w "
+                "ON s.deployment = w.deployment AND s.conversation = w.conversation"
+            ).to_arrow_table()
+        finally:
+            cur.unregister("_wanted")
+
+    def stored_keys(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        cur = self._cursor()
+        cur.register("_asked", _keys_table(keys))
+        try:
+            rows = cur.execute(
+                "SELECT i.deployment, i.interaction_id FROM interactions i SEMI JOIN _asked a "
+                "ON i.deployment = a.deployment AND i.interaction_id = a.conversation"
+            ).fetchall()
+        finally:
+            cur.unregister("_asked")
+        return {(str(d), str(i)) for d, i in rows}
+
+    def unstage(self, keys: list[tuple[str, str]], *, received_upto: datetime) -> int:
+        if not keys:
+            return 0
+        with self._lock:
+            con = self._con
+            con.register("_done", _keys_table(keys))
+            try:
+                con.execute("BEGIN TRANSACTION")
+                row = con.execute(
+                    f"DELETE FROM {staging.STAGED_TURNS} s USING _done d "
+                    "WHERE s.deployment = d.deployment AND s.conversation = d.conversation "
+                    "AND s.received_at <= ?",
+                    [received_upto],
+                ).fetchone()
+                con.execute("COMMIT")
+            except Exception as exc:
+                _rollback(con)
+                raise self._fault(exc) from exc
+            finally:
+                con.unregister("_done")
+        return int(row[0]) if row else 0
 
     def retire(self, deployment: str, before: datetime, *, text_only: bool) -> int:
         old = "SELECT interaction_id FROM interactions WHERE deployment = ? AND started_at < ?"
@@ -481,3 +553,12 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     ended the transaction itself (an I/O error at commit), and saying so would hide why."""
     with contextlib.suppress(duckdb.TransactionException):
         con.execute("ROLLBACK")
+
+
+def _keys_table(keys: list[tuple[str, str]]) -> pa.Table:
+    return pa.table(
+        {
+            "deployment": pa.array([k[0] for k in keys], type=pa.string()),
+            "conversation": pa.array([k[1] for k in keys], type=pa.string()),
+        }
+    )

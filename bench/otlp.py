@@ -1,0 +1,373 @@
+"""End-to-end OTLP ingest: protobuf batches of 512 GenAI spans, as the SDK's batch processor
+sends them, to `daytwo serve`; and the same batches to Arize Phoenix as the peer.
+
+The spans are the STAR dialogues as an LLM app instrumented with the current GenAI conventions
+emits them (see :mod:`bench.star_traces`): the conversation's history in every model call,
+tool calls, failures, hand-offs; generated through the real SDK and encoded by its exporter's
+encoder, then sorted by end time and cut into batches of 512, as ``BatchSpanProcessor`` does.
+
+Measured per run, on a fresh data dir: spans acknowledged per second (first request sent to
+last answer received, ``--clients`` senders at once), request latency (p50, p99), the time
+until every conversation is written (the server ends them as soon as they are quiet:
+``DAYTWO_OTLP_IDLE_SECONDS=0``, settle 3 s, so assembly runs while spans arrive), and the
+server's peak memory (VmHWM).
+
+Phoenix (``arize-phoenix``, never a dependency of daytwo) runs from a virtual environment given
+by ``--phoenix-venv`` (or ``$PHOENIX_VENV``); it gets a prefix of the same batches, and its
+rate is end to end too: until every span can be read back from its database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BATCH = 512
+
+
+def make_batches(n_spans: int, seed: int = 11) -> list[bytes]:
+    """About ``n_spans`` spans in 512-span protobuf requests, in the order they would end."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from bench.star_traces import conversations, emit
+
+    memory = InMemorySpanExporter()
+    tp = TracerProvider(resource=Resource.create({"service.name": "care-bot"}))
+    tp.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = tp.get_tracer("opentelemetry.instrumentation.openai_v2", "2.4b0")
+    t0 = time.time_ns() - 8 * 3600 * 10**9
+    made = 0
+    rnd = 0
+    while made < n_spans:
+        for c in conversations(
+            6652, t0, deployment="care-bot", seed=seed + rnd, prefix=f"r{rnd}", spread_s=7 * 3600
+        ):
+            emit(tracer, c.spans)
+            made += len(c.spans)
+            if made >= n_spans:
+                break
+        rnd += 1
+    spans = sorted(memory.get_finished_spans(), key=lambda s: s.end_time or 0)
+    tp.shutdown()
+    return [
+        encode_spans(spans[i : i + BATCH]).SerializeToString() for i in range(0, len(spans), BATCH)
+    ]
+
+
+def _send_all(
+    url: str, headers: dict[str, str], batches: list[bytes], clients: int
+) -> tuple[float, list[float], int]:
+    """Send every batch with ``clients`` senders; (seconds, latencies, spans acknowledged)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceResponse,
+    )
+
+    queue = list(enumerate(batches))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    rejected = [0]
+    errors: list[str] = []
+
+    def sender() -> None:
+        with httpx.Client(timeout=120, headers=headers) as client:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    _, body = queue.pop(0)
+                while True:
+                    t = time.perf_counter()
+                    r = client.post(url, content=body)
+                    took = time.perf_counter() - t
+                    if r.status_code in (429, 503):  # back off as an exporter would
+                        time.sleep(float(r.headers.get("retry-after", "1")))
+                        continue
+                    break
+                with lock:
+                    latencies.append(took)
+                    if r.status_code != 200:
+                        errors.append(f"{r.status_code}: {r.text[:200]}")
+                    elif r.content:
+                        answer = ExportTraceServiceResponse.FromString(r.content)
+                        rejected[0] += answer.partial_success.rejected_spans
+
+    threads = [threading.Thread(target=sender) for _ in range(clients)]
+    started = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    seconds = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} requests failed; first: {errors[0]}")
+    return seconds, latencies, rejected[0]
+
+
+def _wait_http(url: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in {seconds} s")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of the server and its worker processes, together."""
+    import psutil
+
+    total = 0.0
+    for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        status = Path(f"/proc/{p.pid}/status").read_text()
+        total += int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+    return total
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the server and its worker processes so far."""
+    import psutil
+
+    total = 0.0
+    for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        t = p.cpu_times()
+        total += t.user + t.system
+    return total
+
+
+def _metric(text: str, name: str) -> float:
+    match = re.search(rf"^{name} (\S+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def run_daytwo(
+    work: Path, batches: list[bytes], *, clients: int, admin_key: Callable[[Path], str]
+) -> dict[str, Any]:
+    data = work / "daytwo"
+    shutil.rmtree(data, ignore_errors=True)
+    key = admin_key(data)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DAYTWO_DATA_DIR": str(data),
+        "DAYTWO_OTLP_IDLE_SECONDS": "0",
+        "DAYTWO_OTLP_SETTLE_SECONDS": "3",
+        "DAYTWO_OTLP_ASSEMBLE_SECONDS": "1",
+        "DAYTWO_OTLP_REQUESTS_PER_MINUTE": "1000000",
+        "DAYTWO_RATE_LIMIT_PER_MINUTE": "1000000",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daytwo.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    auth = {"authorization": f"Bearer {key}"}
+    try:
+        _wait_http(url + "/healthz")
+        spans = sum(_count_spans(b) for b in batches)
+        print(f"   sending to daytwo (pid {proc.pid})", file=sys.stderr, flush=True)
+        cpu_before = _cpu_seconds(proc.pid)
+        started = time.perf_counter()
+        seconds, latencies, rejected = _send_all(
+            url + "/v1/traces",
+            {**auth, "content-type": "application/x-protobuf"},
+            batches,
+            clients,
+        )
+        # Until every conversation is written (the staged turns are gone).
+        while True:
+            text = httpx.get(url + "/metrics", headers=auth, timeout=60).text
+            if _metric(text, "daytwo_otlp_staged_turns") == 0 and _metric(
+                text, "daytwo_otlp_conversations_written_total"
+            ):
+                break
+            if time.perf_counter() - started > 1800:
+                raise RuntimeError("conversations not written after 30 minutes")
+            time.sleep(0.5)
+        drained = time.perf_counter() - started
+        cpu = _cpu_seconds(proc.pid) - cpu_before
+        written = _metric(text, "daytwo_otlp_conversations_written_total")
+        peak = _peak_rss_mb(proc.pid)
+        stored = httpx.get(url + "/api/v1/deployments", headers=auth, timeout=60).json()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    turns = sum(d["turns"] for d in stored)
+    interactions = sum(d["interactions"] for d in stored)
+    lat = sorted(latencies)
+    return {
+        "spans": spans,
+        "requests": len(batches),
+        "rejected_spans": rejected,
+        "seconds": seconds,
+        "spans_per_s": spans / seconds,
+        "p50_request_ms": 1000 * statistics.median(lat),
+        "p99_request_ms": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+        "seconds_until_written": drained,
+        "spans_per_s_until_written": spans / drained,
+        "conversations_written": written,
+        "interactions_stored": interactions,
+        "turns_stored": turns,
+        "peak_rss_mb": peak,
+        "cpu_seconds": cpu,
+        "cpu_ms_per_1000_spans": 1000 * cpu / spans * 1000,
+        "server_errors": err.decode(errors="replace")[-2000:] if err else "",
+    }
+
+
+def run_phoenix(work: Path, venv: Path, batches: list[bytes], *, clients: int) -> dict[str, Any]:
+    """The same batches to Phoenix, timed until every span is in its database."""
+    data = work / "phoenix"
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PHOENIX_WORKING_DIR": str(data),
+        "PHOENIX_PORT": str(port),
+        "PHOENIX_GRPC_PORT": str(_free_port()),
+        "PHOENIX_TELEMETRY_ENABLED": "false",
+    }
+    proc = subprocess.Popen(
+        [str(venv / "bin" / "phoenix"), "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url + "/healthz", 300)
+        spans = sum(_count_spans(b) for b in batches)
+        started = time.perf_counter()
+        seconds, latencies, _ = _send_all(
+            url + "/v1/traces", {"content-type": "application/x-protobuf"}, batches, clients
+        )
+        db = data / "phoenix.db"
+        stored, progressed = 0, time.perf_counter()
+        while stored < spans:
+            now = _phoenix_span_count(db)
+            if now > stored:
+                stored, progressed = now, time.perf_counter()
+            if time.perf_counter() - progressed > 300:
+                raise RuntimeError(f"Phoenix stored {stored} of {spans} spans, then nothing")
+            time.sleep(0.5)
+        drained = time.perf_counter() - started
+        peak = _peak_rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
+    lat = sorted(latencies)
+    return {
+        "spans": spans,
+        "requests": len(batches),
+        "seconds_acknowledged": seconds,
+        "p99_request_ms": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+        "seconds_until_stored": drained,
+        "spans_per_s_until_stored": spans / drained,
+        "peak_rss_mb": peak,
+    }
+
+
+def _phoenix_span_count(db: Path) -> int:
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            row = con.execute("SELECT count(*) FROM spans").fetchone()
+    except sqlite3.Error:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def _count_spans(body: bytes) -> int:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    req = ExportTraceServiceRequest.FromString(body)
+    return sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(
+    work: Path,
+    *,
+    repeat: int,
+    spans: int,
+    clients: int = 4,
+    phoenix_venv: Path | None = None,
+    phoenix_batches: int = 20,
+    admin_key: Callable[[Path], str],
+) -> dict[str, Any]:
+    t = time.perf_counter()
+    batches = make_batches(spans)
+    made = time.perf_counter() - t
+    print(f"   {len(batches)} batches made in {made:.0f} s", file=sys.stderr, flush=True)
+    runs = []
+    for i in range(repeat):
+        runs.append(run_daytwo(work, batches, clients=clients, admin_key=admin_key))
+        print(f"   run {i + 1}: {runs[-1]['spans_per_s']:,.0f} spans/s", file=sys.stderr)
+    keys = [
+        "spans_per_s",
+        "p50_request_ms",
+        "p99_request_ms",
+        "spans_per_s_until_written",
+        "peak_rss_mb",
+        "cpu_ms_per_1000_spans",
+    ]
+    med = {k: statistics.median(r[k] for r in runs) for k in keys}
+    out: dict[str, Any] = {
+        "batch_spans": BATCH,
+        "clients": clients,
+        "spans": runs[0]["spans"],
+        "bytes_per_batch": statistics.mean(len(b) for b in batches),
+        **med,
+        "runs": runs,
+        "target_spans_per_s": 20_000,
+        "target_peak_rss_mb": 1024,
+        "load_average": os.getloadavg(),
+    }
+    if phoenix_venv is not None:
+        peer = run_phoenix(work, phoenix_venv, batches[:phoenix_batches], clients=clients)
+        out["phoenix"] = peer
+        out["ratio_vs_phoenix_end_to_end"] = (
+            med["spans_per_s_until_written"] / peer["spans_per_s_until_stored"]
+        )
+    out["met"] = med["spans_per_s"] >= 20_000 and med["peak_rss_mb"] <= 1024
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover - for profiling one run by hand
+    work = Path(tempfile.mkdtemp(prefix="daytwo-otlp-"))
+    from bench.__main__ import _admin_key
+
+    print(json.dumps(run(work, repeat=1, spans=int(sys.argv[1]), admin_key=_admin_key), indent=2))

@@ -1,0 +1,444 @@
+"""Staged pieces of ended conversations to interactions, written through the events store.
+
+A conversation has *ended* when its last span ended at least ``idle`` ago (event time) and no
+span of it arrived in the last ``settle`` (server time): live traffic ends ``idle`` after its
+last span, a backfill of old traces ``settle`` after it was sent. Its pieces are then merged
+into one interaction:
+
+* a piece sent twice is kept once (key ``span_id`` + ``part``, the later copy wins);
+* a span that arrives after its conversation was written (late) is merged with the turns
+  already stored, and the interaction is written again (replacing the earlier copy);
+* turns are ordered by time (``ts``, then span start, span id and part) and numbered;
+* a tool call seen both as a tool span and as a tool message in a later model call is one
+  turn (the span's: it has the latency and the error); a system prompt repeated by every call
+  is one turn; an agent or chain step's input and output become turns only in traces without
+  model calls of their own (otherwise they repeat them);
+* interaction facts come from the pieces: start and end from the spans' times, customer,
+  channel, journey, segments and evaluation scores from the first piece that names them, the
+  outcome from ``daytwo.outcome`` where a span says it, else ``escalated`` when a tool named
+  like a hand-off to a person was called, else the rules' default (``contained``); the journey
+  from ``daytwo.journey``, else the most frequent turn intent.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from daytwo.interactions.columns import (
+    ASSIST_EVENTS,
+    INTERACTIONS,
+    OUTCOMES,
+    SEGMENTS,
+    TURNS,
+    Batch,
+    with_locators,
+)
+from daytwo.interactions.validate import validate_batch
+from daytwo.store.events import EventStore
+from daytwo.store.events.staging import STAGED
+
+DEFAULT_HANDOFF = r"(?i)(hand_?off|hand_?over|transfer|escalat|human|live_?agent|operator)"
+_IDENTITY = ("otel.part", "otel.source", "otel.span_id", "otel.trace_id", "otel.input_index")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRules:
+    """How a conversation's outcome is decided where no span states it."""
+
+    handoff_tools: str = DEFAULT_HANDOFF
+    default_outcome: str | None = "contained"
+
+    def __post_init__(self) -> None:
+        re.compile(self.handoff_tools)
+        if self.default_outcome is not None and self.default_outcome not in OUTCOMES:
+            raise ValueError(f"default_outcome must be one of {', '.join(OUTCOMES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Assembled:
+    conversations: int
+    turns: int
+    inserted: int
+    replaced: int
+    unstaged: int
+
+
+def assemble_ended(
+    store: EventStore,
+    *,
+    now: datetime,
+    idle: timedelta,
+    settle: timedelta,
+    rules: TraceRules | None = None,
+    limit: int = 20_000,
+) -> Assembled:
+    """Write every conversation that has ended by ``now`` (up to ``limit``), then unstage it."""
+    keys = store.staged_ended(ended_before=now - idle, received_before=now - settle, limit=limit)
+    if not keys:
+        return Assembled(0, 0, 0, 0, 0)
+    staged = store.staged_rows(keys)
+    received_upto = pc.max(staged["received_at"]).as_py()
+    stored = stored_rows(store, keys)
+    rows = pa.concat_tables([staged, stored.cast(staged.schema)]) if stored.num_rows else staged
+    batch = assemble(rows, rules or TraceRules())
+    errors = validate_batch(batch)
+    if errors:  # pragma: no cover - every piece passed the same checks when it arrived
+        raise AssertionError(f"assembled conversations break the rules: {errors[:3]}")
+    written = store.write(batch, source="otlp", batch_id=uuid.uuid4().hex)
+    unstaged = store.unstage(keys, received_upto=received_upto)
+    return Assembled(batch.n_records, written.turns, written.inserted, written.replaced, unstaged)
+
+
+def stored_rows(store: EventStore, keys: Sequence[tuple[str, str]]) -> pa.Table:
+    """Staged-shaped rows of the conversations of ``keys`` already written (late spans)."""
+    by_deployment: dict[str, list[str]] = {}
+    for deployment, conversation in sorted(store.stored_keys(list(keys))):
+        by_deployment.setdefault(deployment, []).append(conversation)
+    found: list[dict[str, Any]] = []
+    for deployment, ids in by_deployment.items():
+        found.extend(_rows_of(store, _STORED_INTERACTIONS, deployment, ids))
+    if not found:
+        return STAGED.empty_table()
+    turns: list[dict[str, Any]] = []
+    for deployment in {f["deployment"] for f in found}:
+        ids = [f["interaction_id"] for f in found if f["deployment"] == deployment]
+        turns.extend(_rows_of(store, "SELECT * FROM turns", deployment, ids))
+    rows: list[dict[str, Any]] = []
+    for f in found:
+        attrs = orjson.loads(f["attributes"]) if f["attributes"] else {}
+        segments = dict(f["segments"]) if f["segments"] else None
+        rows.append(
+            {
+                "deployment": f["deployment"],
+                "conversation": f["interaction_id"],
+                "keyed": True,
+                "trace_id": "",
+                "span_id": "",
+                "part": -1,
+                "source": "meta",
+                "span_start": f["started_at"],
+                "span_end": f["ended_at"] or f["started_at"],
+                "received_at": f["started_at"],
+                "customer_ref": f["customer_ref"],
+                "channel": f["channel"],
+                "journey": f["journey"],
+                "outcome": attrs.get("otel.outcome"),
+                "segments": orjson.dumps(segments).decode() if segments else None,
+                "scores": orjson.dumps(attrs["scores"]).decode() if attrs.get("scores") else None,
+            }
+        )
+    for t in turns:
+        attrs = orjson.loads(t["attributes"]) if t["attributes"] else {}
+        identity = {k: attrs.pop(k, None) for k in _IDENTITY}
+        rows.append(
+            {
+                **{k: t[k] for k in ("deployment", "ts", "role", "text", "intent", "confidence")},
+                **{k: t[k] for k in ("fallback", "latency_ms", "error", "model", "tokens_in")},
+                "tokens_out": t["tokens_out"],
+                "cost": t["cost"],
+                "conversation": t["interaction_id"],
+                "keyed": True,
+                "trace_id": identity["otel.trace_id"] or "",
+                "span_id": identity["otel.span_id"] or f"stored-{t['seq']}",
+                "part": identity["otel.part"] if identity["otel.part"] is not None else 0,
+                "source": identity["otel.source"] or "llm",
+                "span_start": t["ts"],
+                "span_end": t["ts"],
+                # Older than anything staged: a re-sent piece replaces its stored copy.
+                "received_at": t["ts"],
+                "attributes": orjson.dumps(attrs).decode() if attrs else None,
+                "call_id": attrs.get("tool.call_id"),
+                "input_index": identity["otel.input_index"],
+                "tool_name": attrs.get("tool.name"),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=STAGED)
+
+
+_STORED_INTERACTIONS = (
+    "SELECT interaction_id, deployment, started_at, ended_at, customer_ref, channel, journey, "
+    "segments, attributes FROM interactions"
+)
+
+
+def _rows_of(
+    store: EventStore, select: str, deployment: str, ids: Sequence[str]
+) -> list[dict[str, Any]]:
+    """``select`` (a constant) for the interactions ``ids`` of ``deployment``, 500 at a time."""
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        marks = ", ".join("?" for _ in chunk)
+        sql = f"{select} WHERE deployment = ? AND interaction_id IN ({marks})"
+        out.extend(store.query(sql, [deployment, *chunk]).to_pylist())
+    return out
+
+
+def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
+    """The interactions (with their turns) of every conversation in ``rows``."""
+    rows = _latest_copies(rows)
+    conv = _codes(pc.binary_join_element_wise(rows["deployment"], rows["conversation"], "\x1f"))
+    role = rows["role"]
+    source = np.asarray(rows["source"].to_pylist(), dtype=object)
+    is_turn = np.asarray(pc.is_valid(role))
+    keep = is_turn.copy()
+    # A chain step repeats the model calls of its trace: its text turns only where there are
+    # none.
+    trace = _codes(rows["trace_id"])
+    llm_traces = np.unique(trace[is_turn & (source == "llm")])
+    keep &= ~((source == "chain") & np.isin(trace, llm_traces))
+    roles = np.asarray(role.to_pylist(), dtype=object)
+    # One turn per tool call: the tool span's where there is one.
+    call = np.asarray(rows["call_id"].to_pylist(), dtype=object)
+    tools = keep & (roles == "tool") & (call != None)  # noqa: E711
+    if tools.any():
+        seen_span: set[tuple[int, Any]] = {
+            (int(c), k)
+            for c, k, s in zip(conv[tools], call[tools], source[tools], strict=True)
+            if s == "tool"
+        }
+        first: set[tuple[int, Any]] = set()
+        for i in np.flatnonzero(tools):
+            key = (int(conv[i]), call[i])
+            if source[i] != "tool" and key in seen_span:
+                keep[i] = False
+            elif source[i] != "tool":
+                keep[i] = key not in first
+                first.add(key)
+    # One system turn per distinct prompt.
+    systems = np.flatnonzero(keep & (roles == "system"))
+    if len(systems):
+        texts = rows["text"].take(pa.array(systems)).to_pylist()
+        order = np.lexsort((_us(rows["ts"])[systems], conv[systems]))
+        seen: set[tuple[int, Any]] = set()
+        for j in order:
+            key = (int(conv[systems[j]]), texts[j])
+            if key in seen:
+                keep[systems[j]] = False
+            seen.add(key)
+
+    # A message given again to a later call (a retry after a failure) is the same turn:
+    # same role, text and position in the call's input.
+    position = rows["input_index"].to_pylist()
+    again = np.flatnonzero(keep & (source == "llm") & (roles != "system") & (call == None))  # noqa: E711
+    if len(again):
+        texts = rows["text"].take(pa.array(again)).to_pylist()
+        order = np.lexsort((_us(rows["ts"])[again], conv[again]))
+        given: set[tuple[int, Any, Any, Any]] = set()
+        for j in order:
+            i = again[j]
+            if position[i] is None:
+                continue
+            given_key = (int(conv[i]), roles[i], texts[j], position[i])
+            if given_key in given:
+                keep[i] = False
+            given.add(given_key)
+
+    idx = np.flatnonzero(keep)
+    order = np.lexsort(
+        (
+            rows["part"].to_numpy()[idx],
+            _codes(rows["span_id"])[idx],
+            _us(rows["span_start"])[idx],
+            _us(rows["ts"])[idx],
+            conv[idx],
+        )
+    )
+    idx = idx[order]
+    turn_rows = rows.take(pa.array(idx, type=pa.int64()))
+    turn_conv = conv[idx]
+    starts = np.r_[0, np.flatnonzero(np.diff(turn_conv)) + 1]
+    seq = np.arange(len(idx)) - np.repeat(starts, np.diff(np.r_[starts, len(idx)]))
+
+    interactions, record_of = _interactions(rows, conv, turn_rows, turn_conv, rules)
+    turns = _turns(turn_rows, seq, record_of[turn_conv])
+    return Batch(interactions, turns, with_locators(ASSIST_EVENTS, pos=True).empty_table())
+
+
+def _latest_copies(rows: pa.Table) -> pa.Table:
+    """One row per ``(deployment, conversation, span_id, part)``: the last received."""
+    key = pc.binary_join_element_wise(
+        rows["deployment"],
+        rows["conversation"],
+        rows["span_id"],
+        pc.cast(rows["part"], pa.string()),
+        "\x1f",
+    )
+    codes = _codes(key)
+    if len(np.unique(codes)) == len(codes):
+        return rows
+    order = np.lexsort((-_us(rows["received_at"]), codes))
+    first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
+    return rows.take(pa.array(np.sort(first), type=pa.int64()))
+
+
+def _first_per_conversation(
+    values: pa.ChunkedArray, conv: np.ndarray, order: np.ndarray
+) -> list[tuple[int, Any]]:
+    """For each conversation with a non-null value, its first value in ``order``."""
+    valid = np.asarray(pc.is_valid(values))[order]
+    ranked = order[valid]
+    if not len(ranked):
+        return []
+    convs, first = np.unique(conv[ranked], return_index=True)
+    picked = values.take(pa.array(ranked[first], type=pa.int64())).to_pylist()
+    return list(zip(convs.tolist(), picked, strict=True))
+
+
+def _codes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    return np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False))
+
+
+def _us(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    ints = pc.cast(values, pa.int64())
+    return np.asarray(pc.fill_null(ints, np.iinfo(np.int64).min).to_numpy(zero_copy_only=False))
+
+
+def _interactions(
+    rows: pa.Table, conv: np.ndarray, turn_rows: pa.Table, turn_conv: np.ndarray, rules: TraceRules
+) -> tuple[pa.Table, np.ndarray]:
+    n_conv = int(conv.max()) + 1 if len(conv) else 0
+    starts = _us(rows["span_start"])
+    ends = _us(rows["span_end"])
+    started = np.full(n_conv, np.iinfo(np.int64).max)
+    ended = np.full(n_conv, np.iinfo(np.int64).min)
+    np.minimum.at(started, conv, starts)
+    np.maximum.at(ended, conv, ends)
+
+    # Facts named by the pieces, first one wins (in order of arrival, then time).
+    order = np.lexsort((starts, _us(rows["received_at"])))
+    facts: list[dict[str, Any]] = [{} for _ in range(n_conv)]
+    for name in ("deployment", "conversation", "customer_ref", "channel", "journey", "outcome"):
+        for c, value in _first_per_conversation(rows[name], conv, order):
+            facts[c][name] = value
+    for name in ("segments", "scores"):
+        # Rare: merged in Python, earlier pieces winning.
+        values = rows[name]
+        present = np.flatnonzero(np.asarray(pc.is_valid(values)))
+        for i in present[np.argsort(np.argsort(order)[present])][::-1]:
+            merged = facts[conv[i]].setdefault(name, {})
+            merged.update(orjson.loads(values[int(i)].as_py()))
+    pairs = np.unique(np.stack([conv, _codes(rows["trace_id"])]), axis=1)
+    n_traces = np.bincount(pairs[0], minlength=n_conv)
+
+    # The hand-off rule and the top intent, from the turns.
+    handoff = re.compile(rules.handoff_tools)
+    escalated = np.zeros(n_conv, dtype=bool)
+    tool_names = turn_rows["tool_name"].to_pylist()
+    attrs = turn_rows["attributes"].to_pylist()
+    intents = turn_rows["intent"].to_pylist()
+    top: list[Counter[str]] = [Counter() for _ in range(n_conv)]
+    for i, c in enumerate(turn_conv):
+        name = tool_names[i]
+        if name and handoff.search(name):
+            escalated[c] = True
+        elif attrs[i] and '"tool_calls"' in attrs[i]:
+            calls = orjson.loads(attrs[i]).get("tool_calls") or []
+            if any(handoff.search(str(call)) for call in calls):
+                escalated[c] = True
+        if intents[i]:
+            top[c][intents[i]] += 1
+
+    out: dict[str, list[Any]] = {f.name: [] for f in INTERACTIONS}
+    for c, f in enumerate(facts):
+        outcome = f.get("outcome")
+        rule = "attribute"
+        if outcome not in OUTCOMES:
+            outcome, rule = (
+                ("escalated", "handoff") if escalated[c] else (rules.default_outcome, "default")
+            )
+        journey = f.get("journey") or (top[c].most_common(1)[0][0] if top[c] else None)
+        started_us, ended_us = int(started[c]), int(ended[c])
+        attributes: dict[str, Any] = {
+            "otel.traces": int(n_traces[c]),
+            "otel.outcome_rule": rule,
+        }
+        if rule == "attribute":
+            attributes["otel.outcome"] = outcome
+        if f.get("scores"):
+            attributes["scores"] = f["scores"]
+        segs = f.get("segments")
+        values = {
+            "interaction_id": f["conversation"],
+            "deployment": f["deployment"],
+            "started_at": started_us,
+            "ended_at": ended_us,
+            "channel": f.get("channel"),
+            "journey": journey,
+            "customer_ref": f.get("customer_ref"),
+            "segments": sorted(segs.items()) if segs else None,
+            "outcome": outcome,
+            "handle_time_s": (ended_us - started_us) / 1e6,
+            "ai_used": True,
+            "attributes": orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS).decode(),
+        }
+        for name in out:
+            out[name].append(values.get(name))
+    counts = np.bincount(turn_conv, minlength=n_conv).astype(np.int32)
+    out["n_turns"] = list(counts)
+    arrays = {}
+    for fld in INTERACTIONS:
+        if fld.name in ("started_at", "ended_at"):
+            arrays[fld.name] = pa.array(out[fld.name], type=pa.int64()).cast(fld.type)
+        elif fld.name == "segments":
+            arrays[fld.name] = pa.array(out[fld.name], type=SEGMENTS)
+        else:
+            arrays[fld.name] = pa.array(out[fld.name], type=fld.type)
+    arrays["_record"] = pa.array(np.arange(n_conv), type=pa.int64())
+    table = pa.table(arrays, schema=with_locators(INTERACTIONS, pos=False))
+    return table, np.arange(n_conv)
+
+
+def _turns(turn_rows: pa.Table, seq: np.ndarray, records: np.ndarray) -> pa.Table:
+    # The span identity goes into the stored attributes (after redaction ran on them), so a
+    # late span of an ended conversation can be merged with what is stored.
+    identity = pc.binary_join_element_wise(
+        '{"otel.part":',
+        pc.cast(turn_rows["part"], pa.string()),
+        ',"otel.source":"',
+        turn_rows["source"],
+        '","otel.span_id":"',
+        turn_rows["span_id"],
+        '","otel.trace_id":"',
+        turn_rows["trace_id"],
+        '"',
+        "",
+    )
+    position = turn_rows["input_index"]
+    identity = pc.if_else(
+        pc.is_valid(position),
+        pc.binary_join_element_wise(
+            identity, ',"otel.input_index":', pc.cast(position, pa.string()), ""
+        ),
+        identity,
+    )
+    rest = turn_rows["attributes"]
+    has_rest = pc.fill_null(pc.greater(pc.utf8_length(rest), 2), False)
+    tail = pc.if_else(
+        has_rest, pc.binary_join_element_wise(",", pc.utf8_slice_codeunits(rest, 1), ""), "}"
+    )
+    attributes = pc.binary_join_element_wise(identity, tail, "")
+    columns: dict[str, Any] = {
+        "interaction_id": turn_rows["conversation"],
+        "seq": pa.array(seq, type=pa.int32()),
+        "attributes": attributes,
+        "_record": pa.array(records, type=pa.int64()),
+        "_pos": pa.array(seq, type=pa.int32()),
+    }
+    schema = with_locators(TURNS, pos=True)
+    arrays = [columns[f.name] if f.name in columns else turn_rows[f.name] for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)

@@ -1,0 +1,732 @@
+"""Spans of an ``ExportTraceServiceRequest`` to staged turn rows (see ``docs/otlp.md``).
+
+One pass over the request: each span's attributes are read once into a dict, the span is
+classified (a model call, a tool call, an agent or chain step, or a span that only carries
+facts about its conversation), and it yields rows of
+:data:`~daytwo.store.events.staging.STAGED`. Spans of no GenAI meaning (HTTP, database…)
+yield nothing. A span whose attributes break the conventions (a token count that is text, a
+message array that is not JSON) yields an error naming the span and the attribute instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from daytwo.errors import RecordError
+from daytwo.ingest.otlp import messages as msg
+from daytwo.interactions.columns import TS
+from daytwo.interactions.validate import DEPLOYMENT_NAME
+from daytwo.store.events.staging import STAGED
+
+# Attributes that decide nothing and repeat what the mapped ones say (or hold the whole
+# request): not kept with the turn.
+_BULKY = frozenset(
+    {
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "input.value",
+        "output.value",
+        "input.mime_type",
+        "output.mime_type",
+        "llm.invocation_parameters",
+        "llm.tools",
+        "gen_ai.tool.definitions",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "tool.parameters",
+    }
+)
+_MAPPED = _BULKY | frozenset(
+    {
+        "agent.name",
+        "daytwo.channel",
+        "daytwo.confidence",
+        "daytwo.deployment",
+        "daytwo.fallback",
+        "daytwo.intent",
+        "daytwo.journey",
+        "daytwo.outcome",
+        "enduser.id",
+        "error.type",
+        "gen_ai.agent.name",
+        "gen_ai.conversation.id",
+        "gen_ai.input.messages",
+        "gen_ai.operation.name",
+        "gen_ai.output.messages",
+        "gen_ai.provider.name",
+        "gen_ai.request.model",
+        "gen_ai.response.model",
+        "gen_ai.system",
+        "gen_ai.system_instructions",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.id",
+        "gen_ai.tool.call.result",
+        "gen_ai.tool.name",
+        "gen_ai.usage.completion_tokens",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "input.mime_type",
+        "input.value",
+        "llm.cost.completion",
+        "llm.cost.prompt",
+        "llm.cost.total",
+        "llm.model_name",
+        "llm.provider",
+        "llm.system",
+        "llm.token_count.completion",
+        "llm.token_count.prompt",
+        "openinference.span.kind",
+        "output.mime_type",
+        "output.value",
+        "service.name",
+        "session.id",
+        "tool.name",
+        "tool.parameters",
+        "tool_call.id",
+        "user.id",
+    }
+)
+_FLAT_PREFIXES = (
+    "llm.input_messages.",
+    "llm.output_messages.",
+    "gen_ai.prompt.",
+    "gen_ai.completion.",
+)
+# Whether a span means anything here, from its attribute names joined by newlines (one regular
+# expression over one string is cheaper than a test per name).
+_GENAI_NAMES = re.compile(
+    r"(?m)^(gen_ai\.|llm\.|openinference\.|daytwo\.|session\.id|input\.value)"
+)
+_MODEL_CALLS = frozenset({"chat", "text_completion", "generate_content"})
+_AGENT_STEPS = frozenset({"invoke_agent", "create_agent", "invoke_workflow"})
+_ERROR = 2  # Status.STATUS_CODE_ERROR
+_UNKNOWN_SERVICE = "unknown_service"
+# Row tuple layout: STAGED's columns without received_at, then the locators.
+_COLUMNS = [n for n in STAGED.names if n != "received_at"] + ["_record", "_pos"]
+_NS = {"span_start", "span_end", "ts"}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one request may hold (see ``Settings``)."""
+
+    max_attributes: int = 10_000
+    max_events: int = 1_000
+    max_text_chars: int = 1_000_000
+
+
+@dataclass(slots=True)
+class Mapped:
+    """Rows of the spans that mapped, the errors of those that did not, and the counts."""
+
+    rows: pa.Table
+    errors: list[RecordError] = field(default_factory=list)
+    spans: int = 0
+    skipped: int = 0
+    # Per span index (record): its deployment, where one could be named.
+    deployments: dict[int, str] = field(default_factory=dict)
+
+
+# A turn a span yields: role, text, ts (ns), attributes, call id, tool name, input position.
+_Turn = tuple[str, str | None, int, dict[str, Any], str | None, str | None, int | None]
+
+
+class _SpanError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def value_of(v: AnyValue) -> Any:
+    """A Python value of an OTLP ``AnyValue`` (bytes as hex)."""
+    which = v.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "string_value":
+        return v.string_value
+    if which == "int_value":
+        return v.int_value
+    if which == "double_value":
+        return v.double_value
+    if which == "bool_value":
+        return v.bool_value
+    if which == "array_value":
+        return [value_of(x) for x in v.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: value_of(kv.value) for kv in v.kvlist_value.values}
+    return v.bytes_value.hex()
+
+
+class _Attributes:
+    """A span's attributes read once, with typed getters that name a wrong type."""
+
+    __slots__ = ("names", "raw")
+
+    def __init__(self, raw: dict[str, AnyValue], names: str | None = None) -> None:
+        self.raw = raw
+        self.names = names if names is not None else "\n".join(raw)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.raw
+
+    def value(self, key: str) -> Any:
+        v = self.raw.get(key)
+        if v is None:
+            return None
+        return value_of(v)
+
+    def _first(self, keys: tuple[str, ...]) -> tuple[str, AnyValue, str] | None:
+        """The first of ``keys`` that holds a value: its key, value and kind."""
+        for key in keys:
+            v = self.raw.get(key)
+            if v is not None:
+                which = v.WhichOneof("value")
+                if which is not None:
+                    return key, v, which
+        return None
+
+    def text(self, *keys: str) -> str | None:
+        found = self._first(keys)
+        if found is None:
+            return None
+        key, v, which = found
+        if which == "string_value":
+            return v.string_value or None
+        if which in ("int_value", "bool_value"):
+            return str(getattr(v, which))
+        raise _SpanError(f"attributes.{key}", f"must be a string, got {_kind(which)}")
+
+    def integer(self, *keys: str) -> int | None:
+        found = self._first(keys)
+        if found is None:
+            return None
+        key, v, which = found
+        if which == "int_value":
+            return int(v.int_value)
+        if which == "double_value" and float(v.double_value).is_integer():
+            return int(v.double_value)
+        if which == "string_value" and v.string_value.strip().lstrip("-").isdigit():
+            return int(v.string_value)
+        raise _SpanError(f"attributes.{key}", f"must be an integer, got {_kind(which, v)}")
+
+    def number(self, *keys: str) -> float | None:
+        found = self._first(keys)
+        if found is None:
+            return None
+        key, v, which = found
+        if which in ("int_value", "double_value"):
+            return float(getattr(v, which))
+        if which == "string_value":
+            try:
+                return float(v.string_value)
+            except ValueError:
+                pass
+        raise _SpanError(f"attributes.{key}", f"must be a number, got {_kind(which, v)}")
+
+    def flag(self, key: str) -> bool | None:
+        found = self._first((key,))
+        if found is None:
+            return None
+        _, v, which = found
+        if which == "bool_value":
+            return bool(v.bool_value)
+        if which == "string_value" and v.string_value.lower() in ("true", "false"):
+            return v.string_value.lower() == "true"
+        raise _SpanError(f"attributes.{key}", f"must be a boolean, got {_kind(which, v)}")
+
+    def flat(self, prefix: str) -> dict[str, Any]:
+        out = {}
+        for key, v in self.raw.items():
+            if key.startswith(prefix):
+                out[key[len(prefix) :]] = value_of(v)
+        return out
+
+    def rest(self) -> dict[str, Any]:
+        """The attributes no rule maps, without the bulky ones: kept with the turn."""
+        out = {}
+        for key, v in self.raw.items():
+            if key in _MAPPED or key.startswith(_FLAT_PREFIXES):
+                continue
+            out[key] = value_of(v)
+        return out
+
+
+def _kind(which: str | None, v: AnyValue | None = None) -> str:
+    if which == "string_value" and v is not None:
+        return f"the text {v.string_value[:40]!r}"
+    return {
+        "string_value": "a string",
+        "int_value": "an integer",
+        "double_value": "a float",
+        "bool_value": "a boolean",
+        "array_value": "an array",
+        "kvlist_value": "a key-value list",
+        "bytes_value": "bytes",
+    }.get(which or "", "nothing")
+
+
+@dataclass(frozen=True, slots=True)
+class _Resource:
+    deployment: str | None
+    customer_ref: str | None
+    channel: str | None
+    segments: dict[str, str]
+
+
+def _resource(attrs: _Attributes, default_deployment: str | None) -> _Resource:
+    deployment = attrs.text("daytwo.deployment")
+    if deployment is None:
+        service = attrs.text("service.name")
+        if service and not service.startswith(_UNKNOWN_SERVICE):
+            deployment = service
+    return _Resource(
+        deployment or default_deployment,
+        attrs.text("user.id", "enduser.id"),
+        attrs.text("daytwo.channel"),
+        _segments(attrs),
+    )
+
+
+def _segments(attrs: _Attributes) -> dict[str, str]:
+    if "daytwo.segment." not in attrs.names:
+        return {}
+    found = attrs.flat("daytwo.segment.")
+    return {k: str(v) for k, v in found.items() if v is not None and not isinstance(v, list)}
+
+
+class SpanMapper:
+    """Maps the spans of one request; ``default_deployment`` is the key's own, if it has one."""
+
+    def __init__(self, default_deployment: str | None, limits: Limits | None = None) -> None:
+        self.default_deployment = default_deployment
+        self.limits = limits or Limits()
+
+    def map(self, request: ExportTraceServiceRequest) -> Mapped:
+        rows: list[tuple[Any, ...]] = []
+        errors: list[RecordError] = []
+        deployments: dict[int, str] = {}
+        index = 0
+        skipped = 0
+        for rs in request.resource_spans:
+            resource = _resource(
+                _Attributes({kv.key: kv.value for kv in rs.resource.attributes}),
+                self.default_deployment,
+            )
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    record = index
+                    index += 1
+                    sid = span.span_id.hex() or None
+                    try:
+                        made = self._span(span, record, resource)
+                    except _SpanError as exc:
+                        errors.append(RecordError(record, sid, exc.field, exc.message))
+                        continue
+                    if not made:
+                        skipped += 1
+                        continue
+                    if resource.deployment is not None:
+                        deployments[record] = resource.deployment
+                    rows.extend(made)
+        return Mapped(_table(_rekey(rows)), errors, index, skipped, deployments)
+
+    def _span(self, span: Span, record: int, resource: _Resource) -> list[tuple[Any, ...]]:
+        limits = self.limits
+        n_attrs = len(span.attributes)
+        if n_attrs > limits.max_attributes:
+            raise _SpanError(
+                "attributes",
+                f"has {n_attrs:,} attributes; the limit is {limits.max_attributes:,} per span",
+            )
+        if len(span.events) > limits.max_events:
+            raise _SpanError(
+                "events",
+                f"has {len(span.events):,} events; the limit is {limits.max_events:,} per span",
+            )
+        raw: dict[str, AnyValue] = {}
+        for kv in span.attributes:
+            raw[kv.key] = kv.value
+        names = "\n".join(raw)
+        relevant = _GENAI_NAMES.search(names) is not None
+        events = [e for e in span.events if e.name.startswith("gen_ai.")]
+        if not relevant and not events:
+            return []
+        trace_id = span.trace_id
+        if len(trace_id) != 16 or not any(trace_id):
+            raise _SpanError(
+                "trace_id", "is missing or invalid: a span needs a 16-byte, non-zero trace id"
+            )
+        span_id = span.span_id
+        if len(span_id) != 8 or not any(span_id):
+            raise _SpanError(
+                "span_id", "is missing or invalid: a span needs an 8-byte, non-zero span id"
+            )
+        start, end = span.start_time_unix_nano, span.end_time_unix_nano
+        if start == 0 or end == 0:
+            raise _SpanError("start_time_unix_nano", "and end_time_unix_nano are required")
+        if resource.deployment is None:
+            raise _SpanError(
+                "resource.daytwo.deployment",
+                "names no deployment: set the resource attribute daytwo.deployment (for "
+                "example OTEL_RESOURCE_ATTRIBUTES=daytwo.deployment=care-bot) or service.name, "
+                "or send a key of one deployment",
+            )
+        if not DEPLOYMENT_NAME.match(resource.deployment):
+            raise _SpanError(
+                "resource.daytwo.deployment",
+                f"{resource.deployment[:60]!r} is not a deployment name: 1-100 letters, "
+                "digits, '.', '_' or '-'",
+            )
+        attrs = _Attributes(raw, names)
+        try:
+            return self._rows(span, record, resource, attrs, events, start, end)
+        except msg.MessageError as exc:
+            where = exc.args[1] if len(exc.args) > 1 else "messages"
+            raise _SpanError(f"attributes.{where}", str(exc.args[0])) from None
+
+    def _rows(
+        self,
+        span: Span,
+        record: int,
+        resource: _Resource,
+        attrs: _Attributes,
+        events: list[Any],
+        start: int,
+        end: int,
+    ) -> list[tuple[Any, ...]]:
+        trace_hex = span.trace_id.hex()
+        span_hex = span.span_id.hex()
+        conversation = attrs.text("gen_ai.conversation.id", "session.id")
+        keyed = conversation is not None
+        op = (attrs.text("gen_ai.operation.name") or "").lower()
+        oi_kind = (attrs.text("openinference.span.kind") or "").upper()
+        model = attrs.text("gen_ai.response.model", "llm.model_name", "gen_ai.request.model")
+        tokens_in = attrs.integer(
+            "gen_ai.usage.input_tokens", "llm.token_count.prompt", "gen_ai.usage.prompt_tokens"
+        )
+        tokens_out = attrs.integer(
+            "gen_ai.usage.output_tokens",
+            "llm.token_count.completion",
+            "gen_ai.usage.completion_tokens",
+        )
+        for name, value in (("input", tokens_in), ("output", tokens_out)):
+            if value is not None and value < 0:
+                raise _SpanError(f"attributes.gen_ai.usage.{name}_tokens", "must not be negative")
+        cost = attrs.number("llm.cost.total")
+        if cost is None:
+            parts = [attrs.number("llm.cost.prompt"), attrs.number("llm.cost.completion")]
+            cost = sum(p for p in parts if p is not None) if any(parts) else None
+        failed = span.status.code == _ERROR
+        error_type = attrs.text("error.type")
+        error = None
+        if failed or error_type:
+            error = span.status.message or error_type or "error"
+        hints = (
+            attrs.text("user.id", "enduser.id") or resource.customer_ref,
+            attrs.text("daytwo.channel") or resource.channel,
+            attrs.text("daytwo.journey"),
+            attrs.text("daytwo.outcome"),
+        )
+        segments = {**resource.segments, **_segments(attrs)}
+        scores = _scores(events)
+        intent = attrs.text("daytwo.intent")
+        confidence = attrs.number("daytwo.confidence")
+        fallback = attrs.flag("daytwo.fallback")
+        agent = attrs.text("gen_ai.agent.name", "agent.name")
+        provider = attrs.text("gen_ai.provider.name", "llm.provider", "gen_ai.system", "llm.system")
+
+        if op in _MODEL_CALLS or oi_kind == "LLM":
+            source = "llm"
+        elif op == "execute_tool" or oi_kind == "TOOL":
+            source = "tool"
+        elif op in _AGENT_STEPS or oi_kind in ("AGENT", "CHAIN"):
+            source = "chain"
+        elif (
+            "gen_ai.input.messages" in attrs
+            or "gen_ai.output.messages" in attrs
+            or any(k.startswith("llm.input_messages.") for k in attrs.raw)
+        ):
+            source = "llm"
+        else:
+            source = "meta"
+
+        extra = attrs.rest() if source != "meta" else {}
+        if agent:
+            extra["gen_ai.agent.name"] = agent
+        if provider:
+            extra["gen_ai.provider.name"] = provider
+        extra["span.name"] = span.name
+
+        turns: list[_Turn] = []
+        if source == "llm":
+            turns = self._model_turns(attrs, events, start, end, extra, error, model)
+        elif source == "tool":
+            turns = self._tool_turn(attrs, start, extra)
+        elif source == "chain":
+            text_in = attrs.text("input.value")
+            text_out = attrs.text("output.value")
+            if text_in:
+                turns.append(("user", text_in, start, {}, None, None, None))
+            if text_out:
+                turns.append(("assistant", text_out, end, dict(extra), None, None, None))
+
+        latency = (end - start) / 1e6
+        common_head = (resource.deployment, conversation or trace_hex, keyed, trace_hex, span_hex)
+        out: list[tuple[Any, ...]] = []
+        for part, (role, text, ts, t_attrs, call_id, tool_name, input_index) in enumerate(turns):
+            if text is not None and len(text) > self.limits.max_text_chars:
+                raise _SpanError(
+                    f"turn {part} text",
+                    f"has {len(text):,} characters; the limit is "
+                    f"{self.limits.max_text_chars:,} per message",
+                )
+            answer = role == "assistant"
+            tool = role == "tool" and source == "tool"
+            out.append(
+                (
+                    *common_head,
+                    part,
+                    source,
+                    start,
+                    end,
+                    ts,
+                    role,
+                    text,
+                    intent if answer else None,
+                    confidence if answer else None,
+                    fallback if answer else None,
+                    latency if answer or tool else None,
+                    error if answer or tool else None,
+                    model if answer else None,
+                    tokens_in if answer and part == _first_answer(turns) else None,
+                    tokens_out if answer and part == _first_answer(turns) else None,
+                    cost if answer and part == _first_answer(turns) else None,
+                    _json(t_attrs),
+                    call_id,
+                    input_index,
+                    tool_name,
+                    *hints,
+                    _json(segments),
+                    _json(scores),
+                    record,
+                    part,
+                )
+            )
+        if not out:
+            # A span with no turn of its own still tells about its conversation.
+            meta_attrs = {k: v for k, v in extra.items() if k != "span.name"}
+            out.append(
+                (
+                    *common_head,
+                    -1,
+                    "meta",
+                    start,
+                    end,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    _json(meta_attrs),
+                    None,
+                    None,
+                    None,
+                    *hints,
+                    _json(segments),
+                    _json(scores),
+                    record,
+                    0,
+                )
+            )
+        return out
+
+    def _model_turns(
+        self,
+        attrs: _Attributes,
+        events: list[Any],
+        start: int,
+        end: int,
+        extra: dict[str, Any],
+        error: str | None,
+        model: str | None,
+    ) -> list[_Turn]:
+        new, outputs = _messages(attrs, events)
+        turns: list[_Turn] = []
+        for i, m in new:
+            if m.role != "assistant":
+                turns.append((m.role, m.text, start, {}, m.call_id, m.tool_name, i))
+        answers = [m for m in outputs if m.role == "assistant"] or outputs[:1]
+        for m in answers:
+            t_attrs = dict(extra)
+            if m.tool_calls:
+                t_attrs["tool_calls"] = list(m.tool_calls)
+            if m.finish_reason:
+                t_attrs["finish_reason"] = m.finish_reason
+            turns.append(("assistant", m.text, end, t_attrs, None, None, None))
+        if not answers and (error or model or "gen_ai.usage.output_tokens" in attrs):
+            # The call happened (and may have failed) without a recorded answer.
+            turns.append(("assistant", None, end, dict(extra), None, None, None))
+        return turns
+
+    def _tool_turn(self, attrs: _Attributes, start: int, extra: dict[str, Any]) -> list[_Turn]:
+        name = attrs.text("gen_ai.tool.name", "tool.name")
+        call_id = attrs.text("gen_ai.tool.call.id", "tool_call.id")
+        result = attrs.value("gen_ai.tool.call.result")
+        if result is None:
+            result = attrs.value("output.value")
+        arguments = attrs.value("gen_ai.tool.call.arguments")
+        if arguments is None:
+            arguments = attrs.value("tool.parameters")
+        if arguments is None:
+            arguments = attrs.value("input.value")
+        t_attrs = dict(extra)
+        if arguments is not None:
+            t_attrs["arguments"] = arguments
+        if call_id:
+            t_attrs["tool.call_id"] = call_id
+        if name:
+            t_attrs["tool.name"] = name
+        text = result if isinstance(result, str) or result is None else _json(result)
+        return [("tool", text, start, t_attrs, call_id, name, None)]
+
+
+def _first_answer(turns: list[_Turn]) -> int:
+    for i, t in enumerate(turns):
+        if t[0] == "assistant":
+            return i
+    return -1
+
+
+def _messages(
+    attrs: _Attributes, events: list[Any]
+) -> tuple[list[tuple[int, msg.Message]], list[msg.Message]]:
+    """The input messages the call added (with their positions) and its output messages."""
+    new: list[tuple[int, msg.Message]] = []
+    outputs: list[msg.Message] = []
+    system = attrs.value("gen_ai.system_instructions")
+    raw = attrs.value("gen_ai.input.messages")
+    if raw is not None:
+        try:
+            new, answered = msg.new_json_messages(raw)
+        except msg.MessageError as exc:
+            raise msg.MessageError(str(exc), "gen_ai.input.messages") from None
+        if system is not None and not answered:
+            text = _system_text(system)
+            if text:
+                new.insert(0, (-1, msg.Message("system", text)))
+    raw = attrs.value("gen_ai.output.messages")
+    if raw is not None:
+        try:
+            outputs = msg.from_json_messages(raw, "gen_ai.output.messages")
+        except msg.MessageError as exc:
+            raise msg.MessageError(str(exc), "gen_ai.output.messages") from None
+    inputs: list[msg.Message] = []
+    if (raw is None and not new) or not new:
+        flat = attrs.flat("llm.input_messages.") or attrs.flat("gen_ai.prompt.")
+        inner = "message." if any(".message." in k for k in flat) else ""
+        inputs = msg.from_flattened(flat, inner)
+    if not outputs:
+        flat = attrs.flat("llm.output_messages.") or attrs.flat("gen_ai.completion.")
+        inner = "message." if any(".message." in k for k in flat) else ""
+        outputs.extend(msg.from_flattened(flat, inner))
+    if events and (not (new or inputs) or not outputs):
+        decoded = [(e.name, {kv.key: value_of(kv.value) for kv in e.attributes}) for e in events]
+        try:
+            ev_in, ev_out = msg.from_events(decoded)
+        except msg.MessageError as exc:
+            raise msg.MessageError(str(exc), "events") from None
+        inputs = inputs or ev_in
+        outputs = outputs or ev_out
+    if not (new or inputs):
+        text = attrs.text("input.value")
+        if text and not _is_json(attrs.text("input.mime_type")):
+            inputs.append(msg.Message("user", text))
+    if not outputs:
+        text = attrs.text("output.value")
+        if text and not _is_json(attrs.text("output.mime_type")):
+            outputs.append(msg.Message("assistant", text))
+    return new or msg.new_inputs(inputs), outputs
+
+
+def _system_text(system: Any) -> str | None:
+    try:
+        parsed = orjson.loads(system) if isinstance(system, str) else system
+    except orjson.JSONDecodeError:
+        parsed = system
+    text, _, _ = msg._parts_text(parsed if isinstance(parsed, list) else [parsed])
+    return text
+
+
+def _is_json(mime: str | None) -> bool:
+    return mime is not None and "json" in mime
+
+
+def _scores(events: Iterable[Any]) -> dict[str, Any]:
+    scores: dict[str, Any] = {}
+    for e in events:
+        if e.name != "gen_ai.evaluation.result":
+            continue
+        fields = {kv.key: value_of(kv.value) for kv in e.attributes}
+        name = fields.get("gen_ai.evaluation.name")
+        value = fields.get("gen_ai.evaluation.score.value")
+        if value is None:
+            value = fields.get("gen_ai.evaluation.score.label")
+        if name is not None and value is not None:
+            scores[str(name)] = value
+    return scores
+
+
+def _json(value: Mapping[str, Any]) -> str | None:
+    if not value:
+        return None
+    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _rekey(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Spans without a conversation key join the conversation another span of their trace
+    names, when one in the request does."""
+    by_trace = {r[3]: r[1] for r in rows if r[2]}
+    if not by_trace:
+        return rows
+    return [
+        (r[0], by_trace[r[3]], True, *r[3:]) if not r[2] and r[3] in by_trace else r for r in rows
+    ]
+
+
+def _table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    schema = pa.schema(
+        [STAGED.field(n) for n in _COLUMNS if n in STAGED.names]
+        + [pa.field("_record", pa.int64()), pa.field("_pos", pa.int32())]
+    )
+    if not rows:
+        return schema.empty_table()
+    columns = list(zip(*rows, strict=True))
+    arrays = []
+    for name, values in zip(_COLUMNS, columns, strict=True):
+        target = schema.field(name).type
+        if name in _NS:
+            ns = np.array([-1 if v is None else v for v in values], dtype=np.int64)
+            arrays.append(pa.array(ns // 1000, type=pa.int64(), mask=ns < 0).cast(TS))
+        else:
+            arrays.append(pa.array(values, type=target))
+    return pa.Table.from_arrays(arrays, schema=schema)
