@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from daytwo.errors import StorageFull
 from daytwo.governance.keys import create_key
 from daytwo.governance.models import KeyScope
 from tests.factory import interaction
@@ -58,3 +59,18 @@ def test_metrics_scope_and_content(client: TestClient) -> None:
     page = client.get("/metrics", headers={"accept": "text/html"})
     assert page.status_code == 200
     assert "<html" in page.text.lower()
+
+
+def test_metrics_say_when_writes_fail(client: TestClient) -> None:
+    ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    scrape, _ = create_key(ledger, scope=KeyScope.metrics, deployment=None)
+    as_scraper = {"authorization": f"Bearer {scrape}"}
+    before = _samples(client.get("/metrics", headers=as_scraper).text)
+    assert before[("daytwo_healthy", ())] == 1
+    assert before[("daytwo_store_faults", ())] == 0
+    assert before[("daytwo_data_dir_free_bytes", ())] > 0
+    client.app.state.faults.saw(StorageFull("no space left on the disk under the events store"))  # type: ignore[attr-defined]
+    after = _samples(client.get("/metrics", headers=as_scraper).text)
+    assert after[("daytwo_healthy", ())] == 0
+    assert after[("daytwo_store_faults", ())] == 1
+    assert client.get("/healthz").status_code == 503

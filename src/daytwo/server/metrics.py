@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from daytwo.http.access import Scope as AccessScope
 from daytwo.http.access import requires
 from daytwo.store.events.base import TABLES
+from daytwo.store.faults import free_space_problem
 from daytwo.telemetry import TELEMETRY, add_state_reader, gauge
 
 router = APIRouter(tags=["service"])
@@ -121,3 +123,30 @@ def _file_of(url: str) -> Path | None:
         if url.startswith(prefix) and ":memory:" not in url:
             return Path(url.removeprefix(prefix))
     return None
+
+
+@add_state_reader
+def write_health(state: Any) -> Iterable[Metric]:
+    """What `/healthz` says, for alerting rules: whether writes work, the storage faults met in
+    the last minute, and the free space under the data dir."""
+    faults = state.faults.recent()
+    data_dir: Path = state.settings.data_dir
+    low = free_space_problem(data_dir) if data_dir.exists() else None
+    healthy = gauge(
+        "daytwo_healthy",
+        "1 while /healthz answers ok; 0 while it is degraded (a full or nearly full disk, a "
+        "store that failed to write in the last minute).",
+    )
+    healthy.add_metric([], 0 if faults or low else 1)
+    yield healthy
+    recent = gauge(
+        "daytwo_store_faults",
+        "Distinct storage faults (a full disk, a read-only store...) met by requests in the "
+        "last minute; each is logged once and listed by /healthz.",
+    )
+    recent.add_metric([], len(faults))
+    yield recent
+    if data_dir.exists():
+        free = gauge("daytwo_data_dir_free_bytes", "Free space on the disk under the data dir.")
+        free.add_metric([], shutil.disk_usage(data_dir).free)
+        yield free

@@ -98,14 +98,17 @@ def _answer(kind: str, result: Received) -> Response:
     dependencies=[requires(Scope.ingest)],
     response_class=Response,
     responses={
-        200: {"description": "Stored; `partialSuccess` counts and explains rejected spans."},
-        400: {"description": "Not an OTLP trace request; not retried."},
-        401: {"description": "No or unknown key."},
-        403: {"description": "A span of a deployment the key may not write; nothing stored."},
-        413: {"description": "The body (or its decompressed form) is over the limit."},
-        415: {"description": "Neither application/x-protobuf nor application/json."},
-        429: {"description": "Too many requests at once or per minute; see Retry-After."},
-        503: {"description": "Too much waiting to be written; see Retry-After."},
+        status: {"description": text, "content": {PROTOBUF: {}, JSON: {}}}
+        for status, text in {
+            200: "Stored; `partialSuccess` counts and explains rejected spans.",
+            400: "Not an OTLP trace request; not retried.",
+            401: "No or unknown key.",
+            403: "A span of a deployment the key may not write; nothing stored.",
+            413: "The body (or its decompressed form) is over the limit.",
+            415: "Neither application/x-protobuf nor application/json.",
+            429: "Too many requests at once or per minute; see Retry-After.",
+            503: "Too much waiting to be written; see Retry-After.",
+        }.items()
     },
 )
 async def export_traces(
