@@ -77,6 +77,20 @@ def _still_serving(live: LiveServer, client: httpx.Client) -> None:
     assert ok.status_code == 200
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field, written by hand."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
 def _status(response: httpx.Response) -> status_pb2.Status:
     return status_pb2.Status.FromString(response.content)
 
@@ -278,4 +292,88 @@ def test_pressure_answers_retry_after(live: LiveServer, post: httpx.Client) -> N
     assert r.status_code == 429
     assert r.headers["retry-after"] == "1"
     door._busy = 0
+    _still_serving(live, post)
+
+
+@pytest.mark.parametrize("levels", [1_000, 7_000])
+def test_deep_nesting_is_refused_and_the_server_keeps_serving(
+    live: LiveServer, post: httpx.Client, levels: int
+) -> None:
+    """The crash of the reliability issue (a small, deeply nested body), on this door: a JSON
+    body, a protobuf attribute value and a message array nested thousands of levels deep."""
+    deep_json = b'{"resourceSpans": ' + b"[" * levels + b"]" * levels + b"}"
+    r = post.post("/v1/traces", content=deep_json, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["message"]
+
+    # Built on the wire: the protobuf runtime refuses to build (or copy) so deep a message.
+    value = AnyValue(string_value="leaf").SerializeToString()
+    for _ in range(levels):
+        value = _field(5, _field(1, value))  # AnyValue.array_value -> ArrayValue.values
+    attribute = _field(1, b"app.deep") + _field(2, value)  # KeyValue
+    span = _span(7).SerializeToString() + _field(9, attribute)  # Span.attributes
+    empty = _request()
+    resource = empty.resource_spans[0].resource.SerializeToString()
+    body = _field(1, _field(1, resource) + _field(2, _field(2, span)))
+    r = post.post("/v1/traces", content=body, headers=PB)
+    assert r.status_code == 400, r.content
+    assert "not a protobuf ExportTraceServiceRequest" in _status(r).message
+
+    messages = "[" * levels + "]" * levels
+    r = post.post(
+        "/v1/traces",
+        content=_request(_span(8, **{"gen_ai.input.messages": messages})).SerializeToString(),
+        headers=PB,
+    )
+    assert r.status_code == 200, r.content
+    answer = ExportTraceServiceResponse.FromString(r.content)
+    assert answer.partial_success.rejected_spans == 1
+    assert "gen_ai.input.messages" in answer.partial_success.error_message
+    assert _staged(live) == 0
+    _still_serving(live, post)
+
+
+def test_a_conversation_of_50000_turns_and_10_mb_is_stored(
+    live: LiveServer, post: httpx.Client
+) -> None:
+    """The large interaction of the reliability issue, on this door: one conversation of
+    25,000 model calls (50,000 turns, over 10 MB of text) sent as an exporter would, in
+    batches, is stored whole once it ends."""
+    calls, per_request = 25_000, 2_500
+    start = time.time_ns() - 3 * 3600 * 10**9
+    text = "Where is my parcel? It has not arrived yet and the tracking page is blank. " * 3
+    for first in range(0, calls, per_request):
+        spans = []
+        for i in range(first, first + per_request):
+            at = start + i * 10**8
+            span = Span(
+                trace_id=b"\x5a" * 16,
+                span_id=(i + 1).to_bytes(8, "big"),
+                name="chat",
+                start_time_unix_nano=at,
+                end_time_unix_nano=at + 5 * 10**7,
+            )
+            for key, value in {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.conversation.id": "c-huge",
+                "gen_ai.input.messages": orjson.dumps(
+                    [{"role": "user", "parts": [{"type": "text", "content": f"{i} {text}"}]}]
+                ).decode(),
+                "gen_ai.output.messages": orjson.dumps(
+                    [{"role": "assistant", "parts": [{"type": "text", "content": text}]}]
+                ).decode(),
+            }.items():
+                span.attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
+            spans.append(span)
+        r = post.post("/v1/traces", content=_request(*spans).SerializeToString(), headers=PB)
+        assert r.status_code == 200, r.content
+        assert not ExportTraceServiceResponse.FromString(r.content).partial_success.rejected_spans
+    assert live.end_conversations() == 1
+    [row] = live.query(
+        "SELECT count(*) AS turns, sum(length(text)) AS chars FROM turns"
+        " WHERE interaction_id = 'c-huge'"
+    )
+    assert row["turns"] == 2 * calls
+    assert row["chars"] > 10_000_000
+    assert _staged(live) == 0
     _still_serving(live, post)
