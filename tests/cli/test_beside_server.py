@@ -21,8 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
+from typer import _click as click
 
-from daytwo.cli.main import app, run
+from daytwo.cli.main import LazyCommands, app, run
 from daytwo.http import link
 from tests.factory import interaction, ndjson
 
@@ -125,6 +126,8 @@ def _command_paths() -> set[tuple[str, ...]]:
 
     def walk(cmd: Any, path: tuple[str, ...]) -> None:
         subs = getattr(cmd, "commands", None)
+        if isinstance(cmd, LazyCommands):
+            subs = cmd.every_command(click.Context(cmd))
         if subs is None:
             found.add(path)
             return

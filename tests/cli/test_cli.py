@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -120,3 +122,28 @@ def test_version_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["--version"]) == 0
     assert run(["no-such-command"]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_root_help_lists_each_command_with_its_own_first_line() -> None:
+    """`daytwo --help` lists commands from a table without importing them; the table's line
+    for each command is the command's own help, so the two cannot drift apart."""
+    from daytwo.cli.main import COMMANDS, load_command
+
+    for name, (_, _, line) in COMMANDS.items():
+        own = (load_command(name).help or "").strip().split("\n\n")[0]
+        assert " ".join(own.split()) == line, name
+
+
+def test_a_ledger_command_imports_neither_the_reports_nor_the_notifications(
+    data_dir: Path,
+) -> None:
+    assert run(["keys", "list"]) == 0  # creates the ledger (the migrations import every domain)
+    code = (
+        "import sys; from daytwo.cli.main import run; rc = run(['keys', 'list']);"
+        "heavy = [m for m in ('daytwo.report', 'daytwo.notify', 'daytwo.cli.report', "
+        "'duckdb', 'fastapi') if m in sys.modules]; print(rc, heavy)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr

@@ -10,7 +10,6 @@ class Role(enum.StrEnum):
     """What a user may do; grants say where (admins see every deployment)."""
 
     admin = "admin"
-    metrics = "metrics"  # scrapes /metrics only
     owner = "owner"
     analyst = "analyst"
     viewer = "viewer"

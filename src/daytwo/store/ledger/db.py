@@ -74,15 +74,17 @@ def upgrade(url: str, revision: str = "head") -> None:
     ledger already at the head is left alone without loading Alembic: every command calls
     this, and most find nothing to do.
     """
-    from alembic.util.exc import CommandError
-
     where = f"the ledger at {_safe(url)}"
     try:
         _prepare(url)
         if revision == "head" and at_head(url):
             return
-        from alembic import command
+    except (SQLAlchemyError, OSError) as exc:
+        raise _fault(exc, where) from None
+    from alembic import command
+    from alembic.util.exc import CommandError
 
+    try:
         command.upgrade(migration_config(url), revision)
     except CommandError as exc:
         if "Can't locate revision" in str(exc):
@@ -92,9 +94,13 @@ def upgrade(url: str, revision: str = "head") -> None:
             ) from None
         raise StoreError(f"Cannot migrate {where}: {exc}") from None
     except (SQLAlchemyError, OSError) as exc:
-        fault = storage_fault(exc, where=where)
-        detail = getattr(exc, "orig", None) or exc
-        raise fault or StoreError(f"Cannot migrate {where}: {detail}") from None
+        raise _fault(exc, where) from None
+
+
+def _fault(exc: Exception, where: str) -> StoreError:
+    fault = storage_fault(exc, where=where)
+    detail = getattr(exc, "orig", None) or exc
+    return fault or StoreError(f"Cannot migrate {where}: {detail}")
 
 
 def downgrade(url: str, revision: str = "base") -> None:
