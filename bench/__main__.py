@@ -314,6 +314,13 @@ def bench_otlp(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     )
 
 
+def bench_api_docs(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.api_docs import run  # drives chromium: load Playwright only when asked for
+
+    return run(work, repeat=repeat, free_port=_free_port, admin_key=_admin_key)
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "startup": bench_startup,
     "import": bench_import,
@@ -329,6 +336,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "hostile": bench_hostile,
     "notify_outbox": bench_notify_outbox,
     "otlp_ingest": bench_otlp,
+    "api_docs": bench_api_docs,
 }
 
 
