@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from daytwo.cli.console import out
-from daytwo.cli.stores import open_events, open_ledger, server
+from daytwo.cli.stores import open_events, open_ledger, server, settings
 from daytwo.report.render import kpi_text, to_pdf, weekly_html
 from daytwo.report.weekly import WeeklyUpdate, last_full_week, weekly_update
 
@@ -42,7 +42,9 @@ def weekly(
         with open_ledger() as ledger, open_events() as events:
             update = weekly_update(ledger, events, deployment, period, currency=currency)
     if pdf is not None:
-        pdf.write_bytes(to_pdf(weekly_html(f"{deployment}: weekly update, {period}", update)))
+        title = f"{deployment}: weekly update, {period}"
+        html = weekly_html(title, update, base=settings().notify_public_url)
+        pdf.write_bytes(to_pdf(html))
     if as_json:
         out.print_json(json.dumps(update.model_dump(mode="json")))
         return
@@ -59,7 +61,7 @@ def weekly(
         )
     out.print(table)
     out.print(
-        f"open findings {len(update.worse)} · items opened {update.opened}, "
+        f"open problems {len(update.worse)} · items opened {update.opened}, "
         f"closed {update.closed}, open {update.open_now} · changes measured {len(update.fixes)}"
     )
     if update.value is not None:

@@ -62,12 +62,17 @@ WEEKLY_BODY = _ENV.from_string(
 <td class="num">{{ k.previous | kpi(k.unit) }}</td>
 <td>{{ (k.status or "").replace("_", " ") }}</td></tr>
 {% endfor %}</table>
+{% set fresh = u.worse | selectattr("new") | list %}
 <h2>What got worse: {{ u.worse | length }}
-open finding{{ "" if u.worse | length == 1 else "s" }}</h2>
-{% if u.worse %}<table class="grid"><tr><th>#</th><th>Finding</th><th class="num">Severity</th></tr>
-{% for f in u.worse[:10] %}<tr><td>{{ f.id }}</td><td>{{ f.title }}</td>
-<td class="num">{{ f.severity }}</td></tr>{% endfor %}</table>
-{% if u.worse | length > 10 %}<p class="aside">and {{ u.worse | length - 10 }} more</p>{% endif %}
+open problem{{ "" if u.worse | length == 1 else "s" }}, {{ fresh | length }} new this week</h2>
+{% if u.worse %}<table class="grid"><tr><th>Item</th><th>Problem</th><th>Owner</th>
+<th>Priority</th><th>Severity</th><th class="num">Findings</th></tr>
+{% for p in u.worse[:12] %}<tr><td><a href="{{ base }}{{ p.href }}">{{ p.label }}</a></td>
+<td>{{ p.title }}{% if p.new %} <span class="tag">new</span>{% endif %}</td>
+<td>{{ p.owner or "unowned" }}</td><td>{{ p.priority or "not triaged" }}</td>
+<td>{{ p.severity }}</td><td class="num">{{ p.findings }}</td></tr>{% endfor %}</table>
+{% if u.worse | length > 12 %}<p class="aside">and {{ u.worse | length - 12 }} more in the
+<a href="{{ base }}/backlog?deployment={{ u.deployment | urlencode }}">backlog</a></p>{% endif %}
 {% endif %}
 <h2>Backlog movement</h2>
 <table class="grid"><tr><th class="num">Opened this week</th><th class="num">Closed this week</th>
@@ -101,6 +106,9 @@ th, td { text-align: left; padding: 1.2mm 2mm; border-bottom: 0.3mm solid #d9dee
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .aside { color: #616e7c; font-size: 8.5pt; }
 .missing { color: #9a3412; }
+a { color: inherit; }
+.tag { font-size: 7.5pt; border: 0.3mm solid #9a3412; color: #9a3412; border-radius: 1mm;
+  padding: 0 1mm; }
 </style></head><body>
 <h1>{{ title }}</h1>
 {{ body }}
@@ -109,15 +117,16 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 )
 
 
-def weekly_html(title: str, update: WeeklyUpdate) -> str:
-    """The weekly update as one HTML document, the same for the page and the PDF."""
-    return PRINT_HTML.render(title=title, body=weekly_body(update))
+def weekly_html(title: str, update: WeeklyUpdate, *, base: str = "") -> str:
+    """The weekly update as one HTML document, the same for the page and the PDF; links start
+    with ``base`` (the address people reach daytwo at) so they work from a PDF or a mail."""
+    return PRINT_HTML.render(title=title, body=weekly_body(update, base=base))
 
 
-def weekly_body(update: WeeklyUpdate) -> Markup:
+def weekly_body(update: WeeklyUpdate, *, base: str = "") -> Markup:
     """The weekly update's sections, shared by the PDF and the page in the UI."""
     # The template escapes every value it prints (autoescape on), so its output is markup.
-    return Markup(WEEKLY_BODY.render(u=update))  # noqa: S704
+    return Markup(WEEKLY_BODY.render(u=update, base=base.rstrip("/")))  # noqa: S704
 
 
 def value_html(title: str, value: ValueResult) -> str:

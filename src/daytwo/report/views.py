@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from daytwo.deployments.service import overview
 from daytwo.errors import NotFoundError
 from daytwo.http.access import Scope, granted, requires
-from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.http.templating import templates
 from daytwo.report.render import to_pdf, weekly_body, weekly_html
 from daytwo.report.weekly import WeeklyUpdate, last_full_week, weekly_update
@@ -55,6 +55,7 @@ def weekly_pdf(
     request: Request,
     ledger: LedgerDep,
     events: EventsDep,
+    settings: SettingsDep,
     deployment: str,
     week: str | None = None,
 ) -> Response:
@@ -62,7 +63,7 @@ def weekly_pdf(
     title = f"{update.deployment}: weekly update, {update.week}"
     filename = f"{update.deployment}-weekly-{update.week}.pdf"
     return Response(
-        to_pdf(weekly_html(title, update)),
+        to_pdf(weekly_html(title, update, base=settings.notify_public_url)),
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

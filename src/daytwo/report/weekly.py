@@ -1,7 +1,8 @@
 """The weekly stakeholder update, assembled from the ledger and the metric catalog.
 
 Every KPI is the metrics API's summary of the same week and deployment (value, target,
-baseline, last week); what got worse is the deployment's open findings; backlog movement is
+baseline, last week); what got worse is the deployment's open problems (findings grouped
+as the backlog holds them, see :mod:`daytwo.report.problems`); backlog movement is
 the items opened and closed in the week; fixes measured are the changes whose impact was
 measured; the value section is priced from the deployment's cost model.
 """
@@ -16,12 +17,12 @@ from sqlalchemy import ColumnElement, func, select
 from daytwo.backlog.changes import list_changes
 from daytwo.backlog.models import Item
 from daytwo.deployments.service import get_deployment, overview
-from daytwo.detect.models import FindingRecord
 from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
 from daytwo.metrics.schemas import MetricSummary
 from daytwo.metrics.service import summaries
 from daytwo.report.calc import CostModel, CostModelError, ValueResult, business_value
+from daytwo.report.problems import Problem, open_problems
 from daytwo.report.service import period_counts
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
@@ -33,15 +34,6 @@ WEEKLY_KPIS = (
     "escalation_rate",
     "ai_cost",
 )
-
-
-class WorseFinding(BaseModel):
-    id: int
-    title: str
-    severity: int
-    metric: str | None
-    baseline_value: float | None
-    current_value: float | None
 
 
 class FixMeasured(BaseModel):
@@ -59,7 +51,7 @@ class WeeklyUpdate(BaseModel):
     end: datetime
     as_of: datetime
     kpis: list[MetricSummary]
-    worse: list[WorseFinding]
+    worse: list[Problem]
     opened: int
     closed: int
     open_now: int
@@ -109,22 +101,7 @@ def weekly_update(
     if not kpis[0].value:
         missing.append(f"no conversations of {name} in {week}")
     with ledger.session() as session:
-        findings = session.scalars(
-            select(FindingRecord)
-            .where(FindingRecord.deployment == name, FindingRecord.status == "open")
-            .order_by(FindingRecord.severity.desc(), FindingRecord.id)
-        ).all()
-        worse = [
-            WorseFinding(
-                id=f.id,
-                title=f.title,
-                severity=f.severity,
-                metric=f.metric,
-                baseline_value=f.baseline_value,
-                current_value=f.current_value,
-            )
-            for f in findings
-        ]
+        worse = open_problems(session, name, start, end)
 
         def count(*where: ColumnElement[bool]) -> int:
             q = select(func.count()).select_from(Item).where(Item.deployment == name, *where)
