@@ -1,4 +1,4 @@
-"""The weekly update in the UI, and the same document as PDF."""
+"""The weekly update and the monthly review in the UI, the same documents as PDF, and as JSON."""
 
 from __future__ import annotations
 
@@ -12,28 +12,53 @@ from daytwo.errors import NotFoundError
 from daytwo.http.access import Scope, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.http.templating import templates
-from daytwo.report.render import to_pdf, weekly_body, weekly_html
+from daytwo.report.monthly import MonthlyReview, last_full_month, monthly_review
+from daytwo.report.render import monthly_body, monthly_html, to_pdf, weekly_body, weekly_html
 from daytwo.report.weekly import WeeklyUpdate, last_full_week, weekly_update
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 
 
-def _update(
-    request: Request,
-    ledger: LedgerDep,
-    events: EventsDep,
-    deployment: str | None,
-    week: str | None,
-) -> WeeklyUpdate:
-    readable = [d.name for d in granted(request, overview(ledger, events))]
-    if not readable:
+def readable(request: Request, ledger: Ledger, events: EventStore, deployment: str | None) -> str:
+    """The deployment asked for (default the first the caller may read); one the caller may
+    not read is not found, as if it did not exist."""
+    names = [d.name for d in granted(request, overview(ledger, events))]
+    if not names:
         raise NotFoundError("No deployment to report on yet.")
-    deployment = deployment or readable[0]
-    if deployment not in readable:
+    deployment = deployment or names[0]
+    if deployment not in names:
         raise NotFoundError(f"No deployment named {deployment!r}.")
+    return deployment
+
+
+def _currency(request: Request) -> str | None:
+    return request.query_params.get("currency") or None
+
+
+def _update(
+    request: Request, ledger: Ledger, events: EventStore, deployment: str | None, week: str | None
+) -> WeeklyUpdate:
+    name = readable(request, ledger, events, deployment)
     period = week or last_full_week(datetime.now(UTC))
-    currency = request.query_params.get("currency") or None
-    return weekly_update(ledger, events, deployment, period, currency=currency)
+    return weekly_update(ledger, events, name, period, currency=_currency(request))
+
+
+def _review(
+    request: Request, ledger: Ledger, events: EventStore, deployment: str | None, month: str | None
+) -> MonthlyReview:
+    name = readable(request, ledger, events, deployment)
+    period = month or last_full_month(datetime.now(UTC))
+    return monthly_review(ledger, events, name, period, currency=_currency(request))
+
+
+def pdf_response(pdf: bytes, filename: str) -> Response:
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/reports/weekly", response_class=HTMLResponse)
@@ -61,12 +86,37 @@ def weekly_pdf(
 ) -> Response:
     update = _update(request, ledger, events, deployment, week)
     title = f"{update.deployment}: weekly update, {update.week}"
-    filename = f"{update.deployment}-weekly-{update.week}.pdf"
-    return Response(
-        to_pdf(weekly_html(title, update, base=settings.notify_public_url)),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    html = weekly_html(title, update, base=settings.notify_public_url)
+    return pdf_response(to_pdf(html), f"{update.deployment}-weekly-{update.week}.pdf")
+
+
+@router.get("/reports/monthly", response_class=HTMLResponse)
+def monthly_page(
+    request: Request,
+    ledger: LedgerDep,
+    events: EventsDep,
+    deployment: str | None = None,
+    month: str | None = None,
+) -> HTMLResponse:
+    review = _review(request, ledger, events, deployment, month)
+    return templates.TemplateResponse(
+        request, "report_monthly.html", {"r": review, "body": monthly_body(review)}
     )
+
+
+@router.get("/reports/monthly.pdf")
+def monthly_pdf(
+    request: Request,
+    ledger: LedgerDep,
+    events: EventsDep,
+    settings: SettingsDep,
+    deployment: str,
+    month: str | None = None,
+) -> Response:
+    review = _review(request, ledger, events, deployment, month)
+    title = f"{review.deployment}: monthly review, {review.month}"
+    html = monthly_html(title, review, base=settings.notify_public_url)
+    return pdf_response(to_pdf(html), f"{review.deployment}-monthly-{review.month}.pdf")
 
 
 api_router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -86,8 +136,30 @@ def weekly_api(
     week: str | None = None,
     currency: str | None = None,
 ) -> WeeklyUpdate:
-    """KPIs against target, baseline and last week; open findings; backlog movement; measured
+    """KPIs against target, baseline and last week; open problems; backlog movement; measured
     changes; value (``currency``: price it in another ISO 4217 code). ``week`` is an ISO week
     such as 2026-W48; default the last full one."""
     del currency  # read from the query by the shared builder, as the page does
     return _update(request, ledger, events, deployment, week)
+
+
+@api_router.get(
+    "/monthly",
+    response_model=MonthlyReview,
+    summary="The monthly business review of a deployment",
+    dependencies=[requires(Scope.read)],
+)
+def monthly_api(
+    request: Request,
+    ledger: LedgerDep,
+    events: EventsDep,
+    deployment: str,
+    month: str | None = None,
+    currency: str | None = None,
+) -> MonthlyReview:
+    """Value and ROI of the month and since go-live, KPIs against target, baseline and last
+    month with their weekly trend since go-live, adoption, top wins, top risks, decisions
+    needed, the month's changes and the definitions. ``month`` such as 2026-11; default the
+    last full one."""
+    del currency  # read from the query by the shared builder, as the page does
+    return _review(request, ledger, events, deployment, month)

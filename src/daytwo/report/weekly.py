@@ -14,16 +14,21 @@ from datetime import UTC, date, datetime, timedelta
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, func, select
 
-from daytwo.backlog.changes import list_changes
 from daytwo.backlog.models import Item
-from daytwo.deployments.service import get_deployment, overview
 from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
-from daytwo.metrics.schemas import MetricSummary
-from daytwo.metrics.service import summaries
-from daytwo.report.calc import CostModel, CostModelError, ValueResult, business_value
+from daytwo.metrics.catalog import REGISTRY
+from daytwo.metrics.schemas import MetricPoint, MetricSummary
+from daytwo.metrics.service import metric_points, summaries
+from daytwo.report.calc import ValueResult
 from daytwo.report.problems import Problem, open_problems
-from daytwo.report.service import period_counts
+from daytwo.report.sections import (
+    FixMeasured,
+    cost_model,
+    measured_fixes,
+    period_value,
+    subject,
+)
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -34,14 +39,7 @@ WEEKLY_KPIS = (
     "escalation_rate",
     "ai_cost",
 )
-
-
-class FixMeasured(BaseModel):
-    id: int
-    title: str
-    metric: str
-    verdict: str
-    shipped_at: datetime
+TREND_SPAN = timedelta(weeks=8)
 
 
 class WeeklyUpdate(BaseModel):
@@ -51,6 +49,7 @@ class WeeklyUpdate(BaseModel):
     end: datetime
     as_of: datetime
     kpis: list[MetricSummary]
+    trend: list[MetricPoint] = []  # the rate KPIs week by week, the last eight weeks
     worse: list[Problem]
     opened: int
     closed: int
@@ -93,10 +92,11 @@ def weekly_update(
     start, end = week_bounds(week)
     if start > now:
         raise InputError(f"week {week}: it has not started yet")
-    deployment = get_deployment(ledger, name)
-    row = next((d for d in overview(ledger, events) if d.name == name), None)
-    first_data = row.first_started_at if row else None
+    who = subject(ledger, events, name)
+    deployment, first_data = who.deployment, who.first_data
     kpis = summaries(events, list(WEEKLY_KPIS), Slice(name, start, end), deployment, first_data)
+    rates = [m for m in WEEKLY_KPIS if REGISTRY[m].unit == "rate"]
+    trend = metric_points(events, rates, Slice(name, end - TREND_SPAN, end, bucket="week"))
     missing: list[str] = []
     if not kpis[0].value:
         missing.append(f"no conversations of {name} in {week}")
@@ -110,24 +110,13 @@ def weekly_update(
         opened = count(Item.created_at >= start, Item.created_at < end)
         closed = count(Item.closed_at >= start, Item.closed_at < end)
         open_now = count(Item.closed_at.is_(None))
-    fixes = [
-        FixMeasured(
-            id=c.id, title=c.title, metric=c.metric, verdict=c.verdict, shipped_at=c.shipped_at
-        )
-        for c in list_changes(ledger, name)
-        if c.measured_at is not None and c.measured_at < end
-    ]
+    fixes = [f for f in measured_fixes(ledger, name) if f.measured_at and f.measured_at < end]
     value: ValueResult | None = None
-    currency = currency or deployment.currency
-    if not deployment.cost_model:
+    model = cost_model(deployment, currency)
+    if model is None:
         missing.append(f"value: {name} has no cost model")
     else:
-        try:
-            model = CostModel(currency, deployment.cost_model)
-        except CostModelError as exc:
-            raise InputError(str(exc)) from exc
-        counts = period_counts(events, name, start, end, deployment, first_data)
-        value = business_value(model, counts)
+        value = period_value(events, who, model, start, end)
     return WeeklyUpdate(
         deployment=name,
         week=week,
@@ -135,6 +124,7 @@ def weekly_update(
         end=end,
         as_of=now,
         kpis=kpis,
+        trend=trend,
         worse=worse,
         opened=opened,
         closed=closed,
