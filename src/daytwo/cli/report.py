@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from daytwo.cli.console import out
-from daytwo.cli.stores import open_events, open_ledger, server, settings
+from daytwo.cli.stores import actor, open_events, open_ledger, server, settings
 from daytwo.report.monthly import MonthlyReview, last_full_month, monthly_review
 from daytwo.report.render import kpi_text, monthly_html, pct_text, to_pdf, weekly_html
 from daytwo.report.weekly import WeeklyUpdate, last_full_week, weekly_update
@@ -131,3 +131,93 @@ def monthly(
         out.print(f"missing: {m}")
     if pdf is not None:
         out.print(f"PDF written to {pdf}")
+
+
+@app.command("issue")
+def issue(
+    kind: str = typer.Argument(..., help="weekly or monthly."),
+    deployment: str = typer.Option(..., "--deployment", "-d", help="Deployment name."),
+    period: str | None = typer.Option(
+        None, "--period", help="2026-W48 or 2026-11 (default: the last full week or month)."
+    ),
+    currency: str | None = typer.Option(None, "--currency", help="ISO 4217 code."),
+    pdf: Path | None = typer.Option(None, "--pdf", help="Also write the issued PDF here."),
+) -> None:
+    """Issue a report into the archive: its numbers and its document (HTML and PDF) frozen as
+    a new version of the period."""
+    from daytwo.report.archive import issue_report, public
+
+    now = datetime.now(UTC)
+    period = period or (last_full_week(now) if kind == "weekly" else last_full_month(now))
+    with open_ledger() as ledger, open_events() as events:
+        row = issue_report(
+            ledger, events, kind=kind, deployment=deployment, period=period,
+            issued_by=actor(None), base=settings().notify_public_url, currency=currency, now=now,
+        )  # fmt: skip
+    if pdf is not None and row.pdf is not None:
+        pdf.write_bytes(row.pdf)
+    issued = public(row)
+    out.print(
+        f"issued {issued.title} (version {issued.version}, {issued.pdf_bytes:,} bytes of PDF, "
+        f"sha256 {issued.sha256[:12]}); open it at {issued.href}"
+    )
+
+
+@app.command("archive")
+def archive(
+    deployment: str | None = typer.Option(None, "--deployment", "-d", help="Deployment name."),
+    kind: str | None = typer.Option(None, "--kind", help="weekly or monthly."),
+) -> None:
+    """The issued reports, newest period first, every version."""
+    from daytwo.deployments.service import list_deployments
+    from daytwo.report.archive import list_issued
+
+    with open_ledger() as ledger:
+        names = [deployment] if deployment else [d.name for d in list_deployments(ledger)]
+        rows = list_issued(ledger, names, kind=kind)
+    table = Table("id", "deployment", "report", "period", "version", "as of", "issued by")
+    for r in rows:
+        table.add_row(
+            str(r.id), r.deployment, r.kind, r.period, str(r.version),
+            f"{r.as_of:%Y-%m-%d %H:%M}", r.issued_by,
+        )  # fmt: skip
+    out.print(table)
+
+
+@app.command("subscribe")
+def subscribe_cmd(
+    kind: str = typer.Argument(..., help="weekly or monthly."),
+    deployment: str = typer.Option(..., "--deployment", "-d", help="Deployment name."),
+    channel: str = typer.Option(..., "--channel", help="An e-mail notification channel."),
+    to: list[str] = typer.Option([], "--to", help="Recipient (repeat); default the channel's."),
+    weekday: int = typer.Option(0, "--weekday", min=0, max=6, help="0 = Monday (weekly)."),
+    day: int = typer.Option(1, "--day", min=1, max=28, help="Day of the month (monthly)."),
+    hour: int = typer.Option(8, "--hour", min=0, max=23, help="Hour of the day."),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone, e.g. Europe/Lisbon."),
+) -> None:
+    """Send a deployment's weekly update or monthly review by e-mail on schedule."""
+    from daytwo.report.schedule import SubscriptionCreate, subscribe
+
+    spec = SubscriptionCreate(
+        deployment=deployment, kind=kind, channel=channel, recipients=to, weekday=weekday,
+        day=day, hour=hour, timezone=timezone,
+    )  # fmt: skip
+    with open_ledger() as ledger:
+        sub = subscribe(ledger, spec, actor=actor(None))
+    out.print(f"subscription {sub.id}: {sub.deployment}'s {sub.kind} report to {sub.channel}")
+
+
+@app.command("send-due")
+def send_due_cmd() -> None:
+    """Issue and queue the scheduled reports whose time has come, then deliver the outbox
+    (what `daytwo serve` does on its own every DAYTWO_REPORT_SCHEDULE_SECONDS)."""
+    from daytwo.notify.outbox import deliver_due
+    from daytwo.report.schedule import send_due
+
+    with open_ledger() as ledger, open_events() as events:
+        queued = send_due(ledger, events, settings())
+        report = deliver_due(ledger, settings())
+    out.print(
+        f"{len(queued)} report(s) queued; {report.delivered} delivered, {report.failed} to retry, "
+        f"{report.dead} dead"
+    )

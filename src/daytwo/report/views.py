@@ -6,14 +6,25 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 
+from daytwo.backlog.api import ActorDep
 from daytwo.deployments.service import overview
 from daytwo.errors import NotFoundError
-from daytwo.http.access import Scope, granted, requires
+from daytwo.http.access import Scope, check_deployments, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
+from daytwo.http.params import RowId
 from daytwo.http.templating import templates
+from daytwo.report.archive import IssuedPublic, get_issued, issue_report, list_issued, public
 from daytwo.report.monthly import MonthlyReview, last_full_month, monthly_review
 from daytwo.report.render import monthly_body, monthly_html, to_pdf, weekly_body, weekly_html
+from daytwo.report.schedule import (
+    SubscriptionCreate,
+    SubscriptionPublic,
+    list_subscriptions,
+    subscribe,
+    unsubscribe,
+)
 from daytwo.report.weekly import WeeklyUpdate, last_full_week, weekly_update
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
@@ -31,6 +42,10 @@ def readable(request: Request, ledger: Ledger, events: EventStore, deployment: s
     if deployment not in names:
         raise NotFoundError(f"No deployment named {deployment!r}.")
     return deployment
+
+
+def readable_all(request: Request, ledger: Ledger, events: EventStore) -> list[str]:
+    return [d.name for d in granted(request, overview(ledger, events))]
 
 
 def _currency(request: Request) -> str | None:
@@ -119,7 +134,145 @@ def monthly_pdf(
     return pdf_response(to_pdf(html), f"{review.deployment}-monthly-{review.month}.pdf")
 
 
+@router.get("/reports/archive", response_class=HTMLResponse)
+def archive_page(
+    request: Request,
+    ledger: LedgerDep,
+    events: EventsDep,
+    deployment: str | None = None,
+    kind: str | None = None,
+) -> HTMLResponse:
+    names = readable_all(request, ledger, events)
+    if deployment:
+        names = [readable(request, ledger, events, deployment)]
+    rows = list_issued(ledger, names, kind=kind or None)
+    subs = list_subscriptions(ledger, names)
+    return templates.TemplateResponse(
+        request,
+        "report_archive.html",
+        {"rows": rows, "subs": subs, "deployment": deployment, "kind": kind},
+    )
+
+
+@router.get("/reports/archive/{report_id:int}", response_class=HTMLResponse)
+def archived_document(
+    request: Request, report_id: RowId, ledger: LedgerDep, events: EventsDep
+) -> HTMLResponse:
+    """The issued document exactly as it was issued and sent."""
+    row = get_issued(ledger, report_id, readable_all(request, ledger, events))
+    return HTMLResponse(row.html)
+
+
+@router.get("/reports/archive/{report_id:int}.pdf")
+def archived_pdf(
+    request: Request, report_id: RowId, ledger: LedgerDep, events: EventsDep
+) -> Response:
+    """The issued PDF, byte for byte what was attached to the mail."""
+    row = get_issued(ledger, report_id, readable_all(request, ledger, events))
+    if row.pdf is None:
+        raise NotFoundError(f"Issued report {report_id} was kept without a PDF.")
+    name = f"{row.deployment}-{row.kind}-{row.period}-v{row.version}.pdf"
+    return pdf_response(row.pdf, name)
+
+
 api_router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+
+class IssueRequest(BaseModel):
+    kind: str = Field(description="weekly or monthly")
+    deployment: str = Field(min_length=1, max_length=100)
+    period: str | None = Field(
+        default=None, description="2026-W48 or 2026-11; default the last full one"
+    )
+    currency: str | None = None
+
+
+@api_router.post(
+    "/issued",
+    response_model=IssuedPublic,
+    status_code=201,
+    summary="Issue a report into the archive (a re-issue is a new version)",
+    dependencies=[requires(Scope.manage)],
+)
+def issue_api(
+    request: Request,
+    spec: IssueRequest,
+    ledger: LedgerDep,
+    events: EventsDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+) -> IssuedPublic:
+    check_deployments(request, Scope.manage, [spec.deployment])
+    name = readable(request, ledger, events, spec.deployment)
+    now = datetime.now(UTC)
+    period = spec.period or (last_full_week(now) if spec.kind == "weekly" else last_full_month(now))
+    row = issue_report(
+        ledger, events, kind=spec.kind, deployment=name, period=period, issued_by=actor,
+        base=settings.notify_public_url, currency=spec.currency, now=now,
+    )  # fmt: skip
+    return public(row)
+
+
+@api_router.get(
+    "/issued",
+    response_model=list[IssuedPublic],
+    summary="The archive: every issued report the caller may read",
+    dependencies=[requires(Scope.read)],
+)
+def issued_api(
+    request: Request,
+    ledger: LedgerDep,
+    events: EventsDep,
+    deployment: str | None = None,
+    kind: str | None = None,
+) -> list[IssuedPublic]:
+    names = readable_all(request, ledger, events)
+    if deployment:
+        names = [readable(request, ledger, events, deployment)]
+    return list_issued(ledger, names, kind=kind or None)
+
+
+@api_router.get(
+    "/subscriptions",
+    response_model=list[SubscriptionPublic],
+    summary="Reports sent on schedule",
+    dependencies=[requires(Scope.read)],
+)
+def subscriptions_api(
+    request: Request, ledger: LedgerDep, events: EventsDep
+) -> list[SubscriptionPublic]:
+    return list_subscriptions(ledger, readable_all(request, ledger, events))
+
+
+@api_router.post(
+    "/subscriptions",
+    response_model=SubscriptionPublic,
+    status_code=201,
+    summary="Send a deployment's weekly or monthly report on schedule by e-mail",
+    dependencies=[requires(Scope.manage)],
+)
+def subscribe_api(
+    request: Request,
+    spec: SubscriptionCreate,
+    ledger: LedgerDep,
+    events: EventsDep,
+    actor: ActorDep,
+) -> SubscriptionPublic:
+    check_deployments(request, Scope.manage, [spec.deployment])
+    readable(request, ledger, events, spec.deployment)
+    return subscribe(ledger, spec, actor=actor)
+
+
+@api_router.delete(
+    "/subscriptions/{subscription_id}",
+    status_code=204,
+    summary="Stop a scheduled report",
+    dependencies=[requires(Scope.manage)],
+)
+def unsubscribe_api(
+    request: Request, subscription_id: RowId, ledger: LedgerDep, events: EventsDep
+) -> None:
+    unsubscribe(ledger, subscription_id, readable_all(request, ledger, events))
 
 
 @api_router.get(
