@@ -12,23 +12,44 @@ from rich.table import Table
 
 from daytwo.cli.console import out
 from daytwo.cli.stores import actor, open_events, open_ledger, server, settings
+from daytwo.metrics.schemas import MetricSummary
 from daytwo.report.monthly import MonthlyReview, last_full_month, monthly_review
 from daytwo.report.render import kpi_text, monthly_html, pct_text, to_pdf, weekly_html
 from daytwo.report.weekly import WeeklyUpdate, last_full_week, weekly_update
 
 app = typer.Typer(help="Stakeholder reports.", no_args_is_help=True)
 
+# The options every report command shares.
+DEPLOYMENT = typer.Option(..., "--deployment", "-d", help="Deployment name.")
+CURRENCY = typer.Option(
+    None, "--currency", help="ISO 4217 code to price the value in (default: the deployment's)."
+)
+PDF = typer.Option(None, "--pdf", help="Also write the report as PDF here.")
+
+
+def kpi_table(kpis: list[MetricSummary], periods: tuple[str, str], title: str) -> Table:
+    """The KPIs against target, baseline and the period before, as the terminal shows them."""
+    table = Table("KPI", periods[0], "target", "baseline", periods[1], "status", title=title)
+    for k in kpis:
+        table.add_row(
+            k.name,
+            kpi_text(k.value, k.unit),
+            kpi_text(k.target, k.unit),
+            kpi_text(k.baseline, k.unit),
+            kpi_text(k.previous, k.unit),
+            (k.status or "").replace("_", " "),
+        )
+    return table
+
 
 @app.command("weekly")
 def weekly(
-    deployment: str = typer.Option(..., "--deployment", "-d", help="Deployment name."),
+    deployment: str = DEPLOYMENT,
     week: str | None = typer.Option(
         None, "--week", help="ISO week such as 2026-W48 (default: the last full week)."
     ),
-    currency: str | None = typer.Option(
-        None, "--currency", help="ISO 4217 code to price the value in (default: the deployment's)."
-    ),
-    pdf: Path | None = typer.Option(None, "--pdf", help="Also write the report as PDF here."),
+    currency: str | None = CURRENCY,
+    pdf: Path | None = PDF,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """The weekly update: KPIs against target, baseline and last week; open findings; backlog
@@ -50,18 +71,7 @@ def weekly(
     if as_json:
         out.print_json(json.dumps(update.model_dump(mode="json")))
         return
-    table = Table("KPI", "this week", "target", "baseline", "last week", "status",
-                  title=f"{deployment}, {period}")  # fmt: skip
-    for k in update.kpis:
-        table.add_row(
-            k.name,
-            kpi_text(k.value, k.unit),
-            kpi_text(k.target, k.unit),
-            kpi_text(k.baseline, k.unit),
-            kpi_text(k.previous, k.unit),
-            (k.status or "").replace("_", " "),
-        )
-    out.print(table)
+    out.print(kpi_table(update.kpis, ("this week", "last week"), f"{deployment}, {period}"))
     out.print(
         f"open problems {len(update.worse)} · items opened {update.opened}, "
         f"closed {update.closed}, open {update.open_now} · changes measured {len(update.fixes)}"
@@ -76,14 +86,12 @@ def weekly(
 
 @app.command("monthly")
 def monthly(
-    deployment: str = typer.Option(..., "--deployment", "-d", help="Deployment name."),
+    deployment: str = DEPLOYMENT,
     month: str | None = typer.Option(
         None, "--month", help="Calendar month such as 2026-11 (default: the last full month)."
     ),
-    currency: str | None = typer.Option(
-        None, "--currency", help="ISO 4217 code to price the value in (default: the deployment's)."
-    ),
-    pdf: Path | None = typer.Option(None, "--pdf", help="Also write the review as PDF here."),
+    currency: str | None = CURRENCY,
+    pdf: Path | None = PDF,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a summary."),
 ) -> None:
     """The monthly business review: value and ROI (month and since go-live), KPIs and their
@@ -104,18 +112,7 @@ def monthly(
     if as_json:
         out.print_json(json.dumps(review.model_dump(mode="json")))
         return
-    table = Table("KPI", period, "target", "baseline", "last month", "status",
-                  title=f"{deployment}, {period}")  # fmt: skip
-    for k in review.kpis:
-        table.add_row(
-            k.name,
-            kpi_text(k.value, k.unit),
-            kpi_text(k.target, k.unit),
-            kpi_text(k.baseline, k.unit),
-            kpi_text(k.previous, k.unit),
-            (k.status or "").replace("_", " "),
-        )
-    out.print(table)
+    out.print(kpi_table(review.kpis, (period, "last month"), f"{deployment}, {period}"))
     if review.value is not None:
         v = review.value
         line = f"net value {v.net:,.2f} {v.currency}, ROI {pct_text(v.roi)}"
@@ -136,11 +133,11 @@ def monthly(
 @app.command("issue")
 def issue(
     kind: str = typer.Argument(..., help="weekly or monthly."),
-    deployment: str = typer.Option(..., "--deployment", "-d", help="Deployment name."),
+    deployment: str = DEPLOYMENT,
     period: str | None = typer.Option(
         None, "--period", help="2026-W48 or 2026-11 (default: the last full week or month)."
     ),
-    currency: str | None = typer.Option(None, "--currency", help="ISO 4217 code."),
+    currency: str | None = CURRENCY,
     pdf: Path | None = typer.Option(None, "--pdf", help="Also write the issued PDF here."),
 ) -> None:
     """Issue a report into the archive: its numbers and its document (HTML and PDF) frozen as
@@ -187,7 +184,7 @@ def archive(
 @app.command("subscribe")
 def subscribe_cmd(
     kind: str = typer.Argument(..., help="weekly or monthly."),
-    deployment: str = typer.Option(..., "--deployment", "-d", help="Deployment name."),
+    deployment: str = DEPLOYMENT,
     channel: str = typer.Option(..., "--channel", help="An e-mail notification channel."),
     to: list[str] = typer.Option([], "--to", help="Recipient (repeat); default the channel's."),
     weekday: int = typer.Option(0, "--weekday", min=0, max=6, help="0 = Monday (weekly)."),
