@@ -117,6 +117,14 @@ def main() -> int:
         "repeat": args.repeat,
         "built_seconds": built,
         "per_day": None if args.data_dir else args.per_day,
+        # A store built apart: `daytwo demo --no-serve --no-analyze --interactions-per-day N`.
+        "command": "python -m bench.reports "
+        + (
+            f"--data-dir DIR --repeat {args.repeat}"
+            if args.data_dir
+            else f"--per-day {args.per_day}"
+        ),
+        "analysed": False,  # --no-analyze: no findings, so the problems sections are empty
         "environment": {
             "python": sys.version.split()[0],
             "cpus": os.cpu_count(),
