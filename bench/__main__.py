@@ -321,6 +321,19 @@ def bench_api_docs(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, repeat=repeat, free_port=_free_port, admin_key=_admin_key)
 
 
+def bench_reports(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns  # the demo's size is its volume a day: 15,400 a day is about 10 M turns
+    from bench.reports import measure  # imports the whole product: load it only when asked
+
+    per_day = int(os.environ.get("REPORTS_BENCH_PER_DAY", "15400"))
+    subprocess.run(
+        [sys.executable, "-m", "daytwo.cli", "demo", "--no-serve", "--no-analyze",
+         "--interactions-per-day", str(per_day)],
+        env={**os.environ, "DAYTWO_DATA_DIR": str(work)}, check=True, capture_output=True,
+    )  # fmt: skip
+    return {"per_day": per_day, **measure(work, repeat)}
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "startup": bench_startup,
     "import": bench_import,
@@ -337,6 +350,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "notify_outbox": bench_notify_outbox,
     "otlp_ingest": bench_otlp,
     "api_docs": bench_api_docs,
+    "reports": bench_reports,
 }
 
 

@@ -187,6 +187,12 @@ class Settings(BaseSettings):
         description="How often `daytwo serve` delivers due alerts from the outbox and escalates "
         "unacknowledged P1 alerts, in seconds; 0 turns delivery in the server off.",
     )
+    report_schedule_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="How often `daytwo serve` looks for scheduled reports whose time has come "
+        "(issues them into the archive and queues their e-mail), in seconds; 0 turns it off.",
+    )
     notify_max_attempts: int = Field(
         default=8,
         ge=1,

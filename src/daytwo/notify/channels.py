@@ -11,12 +11,13 @@ import smtplib
 import ssl
 import time
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 import httpx
 
 from daytwo.notify.calc import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from daytwo.notify.messages import email_message, slack_message, webhook_body
-from daytwo.notify.schemas import AlertPayload
+from daytwo.notify.messages import document_email, email_message, slack_message, webhook_body
+from daytwo.notify.schemas import AlertPayload, DocumentPayload
 
 USER_AGENT = "daytwo-notify/1"
 
@@ -116,6 +117,25 @@ def _send_mail(
     if not recipients:
         raise SendFailed("no recipient: the channel has none and the owner has no e-mail")
     msg = email_message(payload, sender=target.sender, recipients=recipients, thread_key=thread_key)
+    return _smtp_send(target, msg)
+
+
+def send_document(target: Target, doc: DocumentPayload, *, recipient: str | None) -> int:
+    """Send a document (an issued report with its PDF) by e-mail; other kinds refuse it."""
+    if target.kind != "email":
+        raise SendFailed(
+            f"channel {target.name!r} is a {target.kind} channel: documents go by e-mail"
+        )
+    assert target.sender is not None
+    recipients = [r.strip() for r in recipient.split(",")] if recipient else list(target.recipients)
+    if not recipients:
+        raise SendFailed("no recipient: the subscription and the channel name none")
+    return _smtp_send(target, document_email(doc, sender=target.sender, recipients=recipients))
+
+
+def _smtp_send(target: Target, msg: EmailMessage) -> int:
+    """Hand ``msg`` to the channel's SMTP server; every failure a :class:`SendFailed`."""
+    assert target.smtp_host is not None
     port = target.smtp_port or {"tls": 465, "starttls": 587}.get(target.smtp_security, 25)
     context = ssl.create_default_context()
     where = f"{target.smtp_host}:{port}"

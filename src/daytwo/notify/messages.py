@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from daytwo.notify.schemas import AlertPayload
+from daytwo.notify.schemas import AlertPayload, DocumentPayload
 
 _EVENT_TITLES = {
     "problem.new": "New problem",
@@ -139,4 +139,27 @@ def email_message(
         f"<ul>{evidence}</ul><p>{' · '.join(links)}</p></body></html>"
     )
     msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def document_email(doc: DocumentPayload, *, sender: str, recipients: list[str]) -> EmailMessage:
+    """A document as mail: plain text and HTML alternatives, the attachment as a file."""
+    import base64
+
+    domain = sender.rpartition("@")[2] or "daytwo.local"
+    msg = EmailMessage()
+    msg["Subject"] = doc.subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = format_datetime(doc.occurred_at)
+    msg["Message-ID"] = message_id(doc.idempotency_key, domain)
+    msg["X-Daytwo-Idempotency-Key"] = doc.idempotency_key
+    msg.set_content(doc.text)
+    msg.add_alternative(doc.html, subtype="html")
+    msg.add_attachment(
+        base64.b64decode(doc.attachment_b64),
+        maintype="application",
+        subtype="pdf",
+        filename=doc.attachment_name,
+    )
     return msg

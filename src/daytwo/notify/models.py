@@ -112,8 +112,9 @@ class Delivery(Base):
     __table_args__ = (UniqueConstraint("idempotency_key", "channel_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alert_id: Mapped[int] = mapped_column(
-        ForeignKey("notify_alerts.id", ondelete="CASCADE"), index=True
+    # None for a document (an issued report) sent through the same outbox.
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notify_alerts.id", ondelete="CASCADE"), index=True, nullable=True
     )
     channel_id: Mapped[int] = mapped_column(
         ForeignKey("notify_channels.id", ondelete="CASCADE"), index=True

@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from daytwo.backlog.models import Owner
-from daytwo.errors import DaytwoError, NotFoundError
+from daytwo.errors import DaytwoError, InputError, NotFoundError
 from daytwo.notify.calc import (
     AlertFacts,
     RouteMatch,
@@ -29,7 +29,7 @@ from daytwo.notify.calc import (
     parse_quiet_hours,
     route_matches,
 )
-from daytwo.notify.channels import SendFailed, send
+from daytwo.notify.channels import SendFailed, send, send_document
 from daytwo.notify.models import Alert, Attempt, Channel, Delivery, Preference, Route
 from daytwo.notify.schemas import (
     AlertPayload,
@@ -37,6 +37,7 @@ from daytwo.notify.schemas import (
     DeliveryDetail,
     DeliveryPublic,
     DeliveryReport,
+    DocumentPayload,
     PayloadItem,
 )
 from daytwo.notify.service import channel_by_name, resolve_target
@@ -179,6 +180,33 @@ def enqueue(session: Session, settings: Settings, spec: EventSpec, *, now: datet
     return written
 
 
+def enqueue_document(
+    session: Session, channel: str, doc: DocumentPayload, *, recipients: str | None, now: datetime
+) -> int:
+    """Write one pending delivery of ``doc`` to the e-mail channel named ``channel`` (in the
+    caller's transaction, with whatever records the document); its id. Sent, retried and
+    logged as every alert is; the same idempotency key is never written twice."""
+    row = channel_by_name(session, channel)
+    if row.kind != "email":
+        raise InputError(f"channel {channel!r} is a {row.kind} channel: reports go by e-mail")
+    exists = session.scalar(
+        select(Delivery.id).where(
+            Delivery.idempotency_key == doc.idempotency_key, Delivery.channel_id == row.id
+        )
+    )
+    if exists is not None:
+        return exists
+    delivery = Delivery(
+        alert_id=None, channel_id=row.id, idempotency_key=doc.idempotency_key,
+        event="report.issued", recipient=recipients or None,
+        payload=doc.model_dump(mode="json", by_alias=True), status="pending", attempts=0,
+        next_attempt_at=now, created_at=now,
+    )  # fmt: skip
+    session.add(delivery)
+    session.flush()
+    return delivery.id
+
+
 def _due(now: datetime) -> object:
     return or_(
         and_(Delivery.status == "pending", Delivery.next_attempt_at <= now),
@@ -218,9 +246,14 @@ def deliver_due(
             channel = session.get(Channel, row.channel_id)
             assert channel is not None
             timeout = float(channel.config.get("timeout_s", 10.0))
-            alert = session.get(Alert, row.alert_id)
-            thread_key = f"alert-{alert.id}.new" if alert else row.idempotency_key
-            payload = AlertPayload.model_validate(row.payload)
+            payload: AlertPayload | DocumentPayload
+            if row.alert_id is None:  # a document (an issued report), not an alert
+                thread_key = row.idempotency_key
+                payload = DocumentPayload.model_validate(row.payload)
+            else:
+                alert = session.get(Alert, row.alert_id)
+                thread_key = f"alert-{alert.id}.new" if alert else row.idempotency_key
+                payload = AlertPayload.model_validate(row.payload)
             recipient = row.recipient
         # The lease runs from the claim, not the pass's start: a long pass must not hand
         # out leases that are already running out.
@@ -234,7 +267,10 @@ def deliver_due(
         error = ""
         try:
             target = resolve_target(channel, server_key)
-            code = send(target, payload, recipient=recipient, thread_key=thread_key)
+            if isinstance(payload, DocumentPayload):
+                code = send_document(target, payload, recipient=recipient)
+            else:
+                code = send(target, payload, recipient=recipient, thread_key=thread_key)
         except SendFailed as exc:
             code, error = exc.status_code, str(exc)
         except DaytwoError as exc:  # a secret that cannot be opened, an unset variable

@@ -132,7 +132,7 @@ class AttemptPublic(_Out):
 
 class DeliveryPublic(BaseModel):
     id: int
-    alert_id: int
+    alert_id: int | None  # None for a document (an issued report)
     channel: str
     event: str
     idempotency_key: str
@@ -191,3 +191,20 @@ class AlertPayload(BaseModel):
     acknowledge_url: str | None = Field(description="a signed link that acknowledges the alert")
 
     model_config = ConfigDict(title="daytwo alert event", populate_by_name=True)
+
+
+class DocumentPayload(BaseModel):
+    """A document sent through a channel's outbox (an issued report): the mail's subject,
+    its text and HTML bodies, and one attachment. Only e-mail channels carry documents."""
+
+    schema_: Literal["daytwo.document/v1"] = Field(default="daytwo.document/v1", alias="schema")
+    idempotency_key: str
+    occurred_at: datetime
+    deployment: str
+    subject: str
+    text: str
+    html: str
+    attachment_name: str
+    attachment_b64: str = Field(description="the attachment (a PDF), base64")
+
+    model_config = ConfigDict(populate_by_name=True)

@@ -1,38 +1,30 @@
-"""A report's value section as a standalone HTML document and as PDF (WeasyPrint, no browser)."""
+"""Reports as HTML and PDF: one set of templates (``report/templates``) for the page in the UI,
+the PDF (WeasyPrint, no browser) and the e-mail. Charts are Vega-Lite specs: the page draws them
+with the vendored Vega, the PDF and the mail carry them as SVG rendered on the server."""
 
 from __future__ import annotations
 
-from jinja2 import Environment, select_autoescape
+import base64
+import html
+import json
+from collections.abc import Callable
+from typing import Any, Literal
+
+from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from daytwo.metrics.catalog import REGISTRY
 from daytwo.report.calc import ValueResult
+from daytwo.report.charts import to_svg, trend_spec, value_spec
+from daytwo.report.monthly import MonthlyReview
 from daytwo.report.weekly import WeeklyUpdate
 
-_ENV = Environment(autoescape=select_autoescape(default=True), trim_blocks=True)
-_ENV.filters["money"] = lambda v: f"{v:,.2f}"
+Target = Literal["page", "print"]
 
-VALUE_BODY = _ENV.from_string(
-    """<table>
-<tr><th>Figure</th><th>Quantity</th><th>{{ v.currency }}</th><th>95% interval</th></tr>
-{% for f in v.figures %}
-<tr><td>{{ f.name }}
-{% if not f.in_total %}<span class="aside">(not in the total)</span>{% endif %}</td>
-<td class="num">{% if f.quantity is not none %}{{ f.quantity | money }} {{ f.unit }}{% endif %}</td>
-<td class="num">{{ f.amount | money }}</td>
-<td class="num">
-{% if f.lo is not none %}{{ f.lo | money }} to {{ f.hi | money }}{% endif %}</td></tr>
-{% endfor %}
-<tr><th>Net value</th><td></td><td class="num"><b>{{ v.net | money }}</b></td><td></td></tr>
-<tr><th>ROI</th><td></td><td class="num">
-{% if v.roi is not none %}{{ "%.1f" % (v.roi * 100) }}%{% else %}n/a{% endif %}
-</td><td></td></tr>
-</table>
-{% if v.missing %}<h2>Not priced</h2>
-<ul>{% for m in v.missing %}<li>{{ m }}</li>{% endfor %}</ul>{% endif %}
-<h2>Assumptions</h2>
-<ul>{% for f in v.figures %}{% for a in f.assumptions %}
-<li>{{ f.name }}: {{ a }}</li>{% endfor %}{% endfor %}</ul>
-"""
+_ENV = Environment(
+    loader=PackageLoader("daytwo.report", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
 )
 
 
@@ -47,88 +39,98 @@ def kpi_text(value: float | None, unit: str) -> str:
     return f"{value:,.2f}"
 
 
+def effect_text(value: float | None, metric: str) -> str:
+    """A measured effect: points for a rate, the metric's unit otherwise."""
+    if value is None:
+        return "n/a"
+    if metric in REGISTRY and REGISTRY[metric].unit == "rate":
+        return f"{value * 100:+.1f} pts"
+    return f"{value:+,.2f}"
+
+
+def pct_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:,.0f}%"
+
+
 _ENV.filters["kpi"] = kpi_text
+_ENV.filters["money"] = lambda v: f"{v if abs(v) >= 0.005 else 0.0:,.2f}"  # never "-0.00"
+_ENV.filters["count"] = lambda v: f"{v:,.0f}"
+_ENV.filters["pct"] = pct_text
+_ENV.filters["effect"] = effect_text
+_ENV.filters["metric_name"] = lambda m: REGISTRY[m].name if m in REGISTRY else m
 
 
-WEEKLY_BODY = _ENV.from_string(
-    """<p class="aside">{{ u.start.date() }} to {{ (u.end).date() }} (end exclusive), as of
-{{ u.as_of.strftime("%Y-%m-%d %H:%M UTC") }}</p>
-{% for m in u.missing %}<p class="missing">Missing: {{ m }}</p>{% endfor %}
-<h2>KPIs</h2>
-<table class="grid"><tr><th>KPI</th><th class="num">This week</th><th class="num">Target</th>
-<th class="num">Baseline</th><th class="num">Last week</th><th>Status</th></tr>
-{% for k in u.kpis %}<tr><td>{{ k.name }}</td><td class="num">{{ k.value | kpi(k.unit) }}</td>
-<td class="num">{{ k.target | kpi(k.unit) }}</td><td class="num">{{ k.baseline | kpi(k.unit) }}</td>
-<td class="num">{{ k.previous | kpi(k.unit) }}</td>
-<td>{{ (k.status or "").replace("_", " ") }}</td></tr>
-{% endfor %}</table>
-<h2>What got worse: {{ u.worse | length }}
-open finding{{ "" if u.worse | length == 1 else "s" }}</h2>
-{% if u.worse %}<table class="grid"><tr><th>#</th><th>Finding</th><th class="num">Severity</th></tr>
-{% for f in u.worse[:10] %}<tr><td>{{ f.id }}</td><td>{{ f.title }}</td>
-<td class="num">{{ f.severity }}</td></tr>{% endfor %}</table>
-{% if u.worse | length > 10 %}<p class="aside">and {{ u.worse | length - 10 }} more</p>{% endif %}
-{% endif %}
-<h2>Backlog movement</h2>
-<table class="grid"><tr><th class="num">Opened this week</th><th class="num">Closed this week</th>
-<th class="num">Open now</th></tr>
-<tr><td class="num">{{ u.opened }}</td><td class="num">{{ u.closed }}</td>
-<td class="num">{{ u.open_now }}</td></tr></table>
-<h2>Fixes measured: {{ u.fixes | length }}</h2>
-{% if u.fixes %}<table class="grid"><tr><th>Change</th><th>Metric</th><th>Verdict</th></tr>
-{% for c in u.fixes %}<tr><td>{{ c.title }}</td><td>{{ c.metric }}</td><td>{{ c.verdict }}</td>
-</tr>{% endfor %}</table>{% endif %}
-{% if u.value %}<h2>Value ({{ u.value.currency }})</h2>
-<table class="grid"><tr><th>Figure</th><th class="num">{{ u.value.currency }}</th></tr>
-{% for f in u.value.figures %}<tr><td>{{ f.name }}
-{% if not f.in_total %}<span class="aside">(shown, not in the total)</span>{% endif %}</td>
-<td class="num">{{ f.amount | money }}</td>
-</tr>{% endfor %}<tr><th>Net value</th><td class="num"><b>{{ u.value.net | money }}</b></td>
-</tr></table>{% endif %}
-"""
-)
-
-PRINT_HTML = _ENV.from_string(
-    """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>
-@page { size: A4; margin: 16mm; }
-body { font-family: "Liberation Sans", Arial, sans-serif; font-size: 9.5pt; color: #1f2933; }
-h1 { font-size: 15pt; margin: 0 0 2mm; }
-h2 { font-size: 11pt; margin: 5mm 0 1.5mm; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 1.2mm 2mm; border-bottom: 0.3mm solid #d9dee3; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.aside { color: #616e7c; font-size: 8.5pt; }
-.missing { color: #9a3412; }
-</style></head><body>
-<h1>{{ title }}</h1>
-{{ body }}
-</body></html>
-"""
-)
+def _page_chart(chart_id: str, spec: dict[str, Any]) -> Markup:
+    """A chart the page's vendored Vega draws (static/charts.js)."""
+    spec = {**spec, "width": "container"}
+    data = json.dumps(spec).replace("</", "<\\/")
+    # The id is ours and the JSON cannot close its script element: safe to mark up.
+    return Markup(  # noqa: S704
+        f'<div class="chart" data-chart="{html.escape(chart_id)}"></div>'
+        f'<script type="application/json" id="{html.escape(chart_id)}">{data}</script>'
+    )
 
 
-def weekly_html(title: str, update: WeeklyUpdate) -> str:
-    """The weekly update as one HTML document, the same for the page and the PDF."""
-    return PRINT_HTML.render(title=title, body=weekly_body(update))
+def _print_chart(chart_id: str, spec: dict[str, Any]) -> Markup:
+    """A chart as an SVG image drawn on the server, for the PDF and the mail."""
+    svg = base64.b64encode(to_svg(spec).encode()).decode()
+    alt = html.escape(str(spec.get("description", chart_id)))
+    return Markup(f'<img alt="{alt}" src="data:image/svg+xml;base64,{svg}">')  # noqa: S704
 
 
-def weekly_body(update: WeeklyUpdate) -> Markup:
-    """The weekly update's sections, shared by the PDF and the page in the UI."""
-    # The template escapes every value it prints (autoescape on), so its output is markup.
-    return Markup(WEEKLY_BODY.render(u=update))  # noqa: S704
+def _chart(target: Target) -> Callable[[str, dict[str, Any]], Markup]:
+    return _page_chart if target == "page" else _print_chart
+
+
+def _body(template: str, target: Target, base: str, **context: Any) -> Markup:
+    # The templates escape every value they print (autoescape on), so the output is markup.
+    page = _ENV.get_template(template)
+    return Markup(page.render(base=base.rstrip("/"), chart=_chart(target), **context))  # noqa: S704
+
+
+def document(title: str, body: Markup, *, footer: str = "") -> str:
+    """A report's sections as one standalone HTML document (the PDF's and the mail's)."""
+    return _ENV.get_template("print.html").render(title=title, body=body, footer=footer)
+
+
+def weekly_body(update: WeeklyUpdate, *, base: str = "", target: Target = "page") -> Markup:
+    """The weekly update's sections, shared by the PDF and the page in the UI; links start
+    with ``base`` (the address people reach daytwo at) so they work from a PDF or a mail."""
+    trend = trend_spec(update.trend, update.kpis, height=100)
+    return _body("weekly.html", target, base, u=update, trend=trend)
+
+
+def weekly_html(title: str, update: WeeklyUpdate, *, base: str = "") -> str:
+    """The weekly update as one HTML document for print."""
+    footer = f"{update.deployment} · weekly update {update.week} · as of {update.as_of:%Y-%m-%d}"
+    return document(title, weekly_body(update, base=base, target="print"), footer=footer)
+
+
+def monthly_body(review: MonthlyReview, *, base: str = "", target: Target = "page") -> Markup:
+    """The monthly review's sections, shared by the PDF and the page in the UI."""
+    trend = trend_spec(review.trend, review.kpis)
+    months = review.cumulative.months if review.cumulative else []
+    value = value_spec(
+        [(m.month, m.net, m.costs) for m in months],
+        review.value.currency if review.value else "",
+    )
+    return _body("monthly.html", target, base, r=review, trend=trend, value_chart=value)
+
+
+def monthly_html(title: str, review: MonthlyReview, *, base: str = "") -> str:
+    """The monthly review as one HTML document for print."""
+    footer = f"{review.deployment} · monthly review {review.month} · as of {review.as_of:%Y-%m-%d}"
+    return document(title, monthly_body(review, base=base, target="print"), footer=footer)
 
 
 def value_html(title: str, value: ValueResult) -> str:
     """The value section as one HTML document, every figure with its assumptions."""
-    body = Markup(VALUE_BODY.render(v=value))  # noqa: S704 (autoescaped template output)
-    return PRINT_HTML.render(title=title, body=body)
+    return document(title, _body("value.html", "print", "", v=value))
 
 
-def to_pdf(html: str) -> bytes:
+def to_pdf(html_doc: str) -> bytes:
     """The PDF of an HTML document, laid out by WeasyPrint (no browser, nothing fetched)."""
     from weasyprint import HTML  # a heavy import, only where a PDF is made
 
-    pdf: bytes = HTML(string=html).write_pdf()
+    pdf: bytes = HTML(string=html_doc).write_pdf()
     return pdf

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from importlib.metadata import version
 from typing import Any
@@ -88,6 +89,9 @@ def issue_snapshot(
     as_of: datetime,
     payload: dict[str, Any],
     issued_by: str,
+    title: str = "",
+    html: str = "",
+    pdf: bytes | None = None,
 ) -> IssuedReport:
     """Freeze a report's numbers as a new version of its period; earlier versions stay as they
     were, so last month's review reads the same next year."""
@@ -110,6 +114,10 @@ def issue_snapshot(
             code_version=version("daytwo"),
             issued_by=issued_by,
             payload=payload,
+            title=title,
+            html=html,
+            pdf=pdf,
+            sha256=hashlib.sha256(pdf).hexdigest() if pdf is not None else "",
         )
         session.add(row)
         session.flush()

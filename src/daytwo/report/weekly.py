@@ -1,7 +1,8 @@
 """The weekly stakeholder update, assembled from the ledger and the metric catalog.
 
 Every KPI is the metrics API's summary of the same week and deployment (value, target,
-baseline, last week); what got worse is the deployment's open findings; backlog movement is
+baseline, last week); what got worse is the deployment's open problems (findings grouped
+as the backlog holds them, see :mod:`daytwo.report.problems`); backlog movement is
 the items opened and closed in the week; fixes measured are the changes whose impact was
 measured; the value section is priced from the deployment's cost model.
 """
@@ -13,16 +14,21 @@ from datetime import UTC, date, datetime, timedelta
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, func, select
 
-from daytwo.backlog.changes import list_changes
 from daytwo.backlog.models import Item
-from daytwo.deployments.service import get_deployment, overview
-from daytwo.detect.models import FindingRecord
 from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
-from daytwo.metrics.schemas import MetricSummary
-from daytwo.metrics.service import summaries
-from daytwo.report.calc import CostModel, CostModelError, ValueResult, business_value
-from daytwo.report.service import period_counts
+from daytwo.metrics.catalog import REGISTRY
+from daytwo.metrics.schemas import MetricPoint, MetricSummary
+from daytwo.metrics.service import metric_points, summaries
+from daytwo.report.calc import ValueResult
+from daytwo.report.problems import Problem, open_problems
+from daytwo.report.sections import (
+    FixMeasured,
+    cost_model,
+    measured_fixes,
+    period_value,
+    subject,
+)
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -33,23 +39,7 @@ WEEKLY_KPIS = (
     "escalation_rate",
     "ai_cost",
 )
-
-
-class WorseFinding(BaseModel):
-    id: int
-    title: str
-    severity: int
-    metric: str | None
-    baseline_value: float | None
-    current_value: float | None
-
-
-class FixMeasured(BaseModel):
-    id: int
-    title: str
-    metric: str
-    verdict: str
-    shipped_at: datetime
+TREND_SPAN = timedelta(weeks=8)
 
 
 class WeeklyUpdate(BaseModel):
@@ -59,7 +49,8 @@ class WeeklyUpdate(BaseModel):
     end: datetime
     as_of: datetime
     kpis: list[MetricSummary]
-    worse: list[WorseFinding]
+    trend: list[MetricPoint] = []  # the rate KPIs week by week, the last eight weeks
+    worse: list[Problem]
     opened: int
     closed: int
     open_now: int
@@ -101,30 +92,16 @@ def weekly_update(
     start, end = week_bounds(week)
     if start > now:
         raise InputError(f"week {week}: it has not started yet")
-    deployment = get_deployment(ledger, name)
-    row = next((d for d in overview(ledger, events) if d.name == name), None)
-    first_data = row.first_started_at if row else None
+    who = subject(ledger, events, name)
+    deployment, first_data = who.deployment, who.first_data
     kpis = summaries(events, list(WEEKLY_KPIS), Slice(name, start, end), deployment, first_data)
+    rates = [m for m in WEEKLY_KPIS if REGISTRY[m].unit == "rate"]
+    trend = metric_points(events, rates, Slice(name, end - TREND_SPAN, end, bucket="week"))
     missing: list[str] = []
     if not kpis[0].value:
         missing.append(f"no conversations of {name} in {week}")
     with ledger.session() as session:
-        findings = session.scalars(
-            select(FindingRecord)
-            .where(FindingRecord.deployment == name, FindingRecord.status == "open")
-            .order_by(FindingRecord.severity.desc(), FindingRecord.id)
-        ).all()
-        worse = [
-            WorseFinding(
-                id=f.id,
-                title=f.title,
-                severity=f.severity,
-                metric=f.metric,
-                baseline_value=f.baseline_value,
-                current_value=f.current_value,
-            )
-            for f in findings
-        ]
+        worse = open_problems(session, name, start, end)
 
         def count(*where: ColumnElement[bool]) -> int:
             q = select(func.count()).select_from(Item).where(Item.deployment == name, *where)
@@ -133,24 +110,13 @@ def weekly_update(
         opened = count(Item.created_at >= start, Item.created_at < end)
         closed = count(Item.closed_at >= start, Item.closed_at < end)
         open_now = count(Item.closed_at.is_(None))
-    fixes = [
-        FixMeasured(
-            id=c.id, title=c.title, metric=c.metric, verdict=c.verdict, shipped_at=c.shipped_at
-        )
-        for c in list_changes(ledger, name)
-        if c.measured_at is not None and c.measured_at < end
-    ]
+    fixes = [f for f in measured_fixes(ledger, name) if f.measured_at and f.measured_at < end]
     value: ValueResult | None = None
-    currency = currency or deployment.currency
-    if not deployment.cost_model:
+    model = cost_model(deployment, currency)
+    if model is None:
         missing.append(f"value: {name} has no cost model")
     else:
-        try:
-            model = CostModel(currency, deployment.cost_model)
-        except CostModelError as exc:
-            raise InputError(str(exc)) from exc
-        counts = period_counts(events, name, start, end, deployment, first_data)
-        value = business_value(model, counts)
+        value = period_value(events, who, model, start, end)
     return WeeklyUpdate(
         deployment=name,
         week=week,
@@ -158,6 +124,7 @@ def weekly_update(
         end=end,
         as_of=now,
         kpis=kpis,
+        trend=trend,
         worse=worse,
         opened=opened,
         closed=closed,

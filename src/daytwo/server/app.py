@@ -47,6 +47,7 @@ from daytwo.pipeline.api import gaps_router as gap_runs_router
 from daytwo.pipeline.api import runs_router as analysis_runs_router
 from daytwo.pipeline.jobs import AnalysisRunner
 from daytwo.pipeline.schedule import AnalysisSchedule
+from daytwo.report.schedule import ReportSchedule
 from daytwo.report.views import api_router as report_api
 from daytwo.report.views import router as report_views
 from daytwo.server.contract import StrictJSON, install_contract
@@ -114,9 +115,17 @@ def create_app(
         delivery = DeliveryWorker.from_settings(app.state.ledger, settings)
         if delivery is not None:
             delivery.start()
+        reports = None
+        if settings.report_schedule_seconds > 0:
+            reports = ReportSchedule(
+                app.state.ledger, app.state.events, settings, settings.report_schedule_seconds
+            )
+            reports.start()
         try:
             yield
         finally:
+            if reports is not None:
+                reports.stop()
             if delivery is not None:
                 delivery.stop()
             if retention is not None:

@@ -1,0 +1,147 @@
+"""Issued reports are records kept with their document, and scheduled reports go by e-mail
+through the notification outbox with the archived PDF attached, once per period."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from daytwo.errors import InputError
+from daytwo.notify import service as notify_service
+from daytwo.notify.outbox import deliver_due, delivery_log
+from daytwo.notify.schemas import ChannelCreate
+from daytwo.report.archive import get_issued
+from daytwo.report.schedule import SubscriptionCreate, send_due, subscribe
+from daytwo.settings import Settings
+from tests.factory import interaction
+from tests.notify.receivers import SmtpServer
+from tests.report.test_weekly import WEEK, _setup
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def test_an_issued_report_reopens_as_it_was_and_a_reissue_is_a_new_version(
+    client: TestClient,
+) -> None:
+    _setup(client)
+    body = {"kind": "weekly", "deployment": "care-bot", "period": WEEK}
+    first = client.post("/api/v1/reports/issued", json=body)
+    assert first.status_code == 201, first.text
+    issued = first.json()
+    assert (issued["version"], issued["title"]) == (1, f"care-bot: weekly update, {WEEK}")
+    page = client.get(issued["href"])
+    assert page.status_code == 200
+    ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    row = get_issued(ledger, issued["id"], ["care-bot"])
+    assert page.text == row.html
+    assert "What got worse" in page.text
+    pdf = client.get(issued["pdf_href"])
+    assert pdf.content == row.pdf
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert len(pdf.content) == issued["pdf_bytes"]
+
+    # More data arrives; the issued report does not move, a re-issue is version 2.
+    more = [interaction(n) for n in range(60, 90)]
+    assert client.post("/api/v1/ingest", json={"interactions": more}).status_code < 300
+    again = client.post("/api/v1/reports/issued", json=body).json()
+    assert again["version"] == 2
+    assert client.get(issued["pdf_href"]).content == row.pdf
+    assert again["sha256"] != issued["sha256"]
+    listed = client.get("/api/v1/reports/issued", params={"deployment": "care-bot"}).json()
+    assert [r["version"] for r in listed] == [2, 1]
+    archive = client.get("/reports/archive")
+    assert archive.status_code == 200
+    assert f'href="{issued["pdf_href"]}"' in archive.text
+    assert client.get("/reports/archive/999").status_code == 404
+    bad = client.post("/api/v1/reports/issued", json={**body, "kind": "daily"})
+    assert bad.status_code == 400
+    assert client.get("/api/v1/reports/issued").json() == listed  # nothing half-issued
+
+
+def _mail_channel(client: TestClient, settings: Settings, smtp: SmtpServer) -> None:
+    notify_service.create_channel(
+        client.app.state.ledger,  # type: ignore[attr-defined]
+        ChannelCreate(
+            name="mail", kind="email", smtp_host="127.0.0.1", smtp_port=smtp.port,
+            smtp_security="none", sender="reports@daytwo.example",
+            recipients=["ops@bank.example"],
+        ),
+        server_key=settings.session_key(), actor="t",
+    )  # fmt: skip
+
+
+def test_a_scheduled_report_is_mailed_once_with_the_archived_pdf(
+    client: TestClient, settings: Settings, smtp: SmtpServer
+) -> None:
+    _setup(client)
+    _mail_channel(client, settings, smtp)
+    ledger, events = client.app.state.ledger, client.app.state.events  # type: ignore[attr-defined]
+    sub = subscribe(
+        ledger,
+        SubscriptionCreate(
+            deployment="care-bot", kind="weekly", channel="mail", recipients=["cfo@bank.example"],
+            weekday=0, hour=8, timezone="Europe/Lisbon",
+        ),
+        actor="t",
+    )  # fmt: skip
+    # Monday 2026-03-16 07:30 in Lisbon (UTC+0 in March): not yet time.
+    assert send_due(ledger, events, settings, now=datetime(2026, 3, 16, 7, 30, tzinfo=UTC)) == []
+    at = datetime(2026, 3, 16, 8, 5, tzinfo=UTC)
+    queued = send_due(ledger, events, settings, now=at)
+    assert len(queued) == 1
+    assert send_due(ledger, events, settings, now=at) == []  # the period is sent once
+    report = deliver_due(ledger, settings, now=at)
+    assert report.delivered == 1
+    [mail] = smtp.messages
+    assert mail["To"] == "cfo@bank.example"
+    assert mail["Subject"] == "care-bot: weekly update, 2026-W11"
+    [attachment] = list(mail.iter_attachments())
+    issued = client.get("/api/v1/reports/issued").json()
+    assert [(r["period"], r["issued_by"]) for r in issued] == [("2026-W11", "schedule")]
+    archived = client.get(issued[0]["pdf_href"]).content
+    assert attachment.get_content() == archived  # what was sent is what the archive keeps
+    assert attachment.get_filename() == "care-bot-weekly-2026-W11.pdf"
+    html = mail.get_body(("html",))
+    assert html is not None
+    assert "What got worse" in html.get_content()
+    [delivery] = delivery_log(ledger)
+    assert (delivery.alert_id, delivery.event, delivery.status) == (
+        None,
+        "report.issued",
+        "delivered",
+    )
+    subs = client.get("/api/v1/reports/subscriptions").json()
+    assert [(s["id"], s["last_period"]) for s in subs] == [(sub.id, "2026-W11")]
+    assert "report" in client.get("/notify").text
+
+
+def test_a_subscription_with_bad_input_is_refused_whole(
+    client: TestClient, settings: Settings, smtp: SmtpServer
+) -> None:
+    _setup(client)
+    _mail_channel(client, settings, smtp)
+    ok = {"deployment": "care-bot", "kind": "monthly", "channel": "mail"}
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"recipients": ["not-an-address"]}, "not an e-mail address"),
+        ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"kind": "daily"}, "use one of weekly, monthly"),
+        ({"channel": "nowhere"}, "No notification channel"),
+    ]
+    for change, message in cases:
+        r = client.post("/api/v1/reports/subscriptions", json={**ok, **change})
+        assert r.status_code in (400, 404), r.text
+        assert message in r.text
+    assert client.get("/api/v1/reports/subscriptions").json() == []
+    ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    subscribe(ledger, SubscriptionCreate(**ok), actor="t")
+    with pytest.raises(InputError, match="already goes to 'mail'"):
+        subscribe(ledger, SubscriptionCreate(**ok), actor="t")
