@@ -11,6 +11,7 @@ the delivery log and retryable.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ class EventSpec:
     journey: str | None = None
     finding_kind: str | None = None
     item_status: str | None = None
+    url: str | None = None  # the page to open when the alert is about no item
 
 
 def _payload(settings: Settings, spec: EventSpec, now: datetime) -> AlertPayload:
@@ -83,7 +85,7 @@ def _payload(settings: Settings, spec: EventSpec, now: datetime) -> AlertPayload
             journey=spec.journey,
             finding_kind=spec.finding_kind,
             status=spec.item_status,
-            url=f"{base}/backlog/{alert.item_id}" if alert.item_id else None,
+            url=f"{base}/backlog/{alert.item_id}" if alert.item_id else spec.url,
         ),
         acknowledge_url=(
             ack_link(base, settings.session_key(), alert.id) if alert.kind != "test" else None
@@ -226,10 +228,11 @@ def _claim(ledger: Ledger, delivery_id: int, now: datetime, lease_s: float) -> b
 
 def deliver_due(
     ledger: Ledger, settings: Settings, *, now: datetime | None = None, limit: int = 100,
-    only: int | None = None,
+    only: int | None = None, stop: threading.Event | None = None,
 ) -> DeliveryReport:  # fmt: skip
     """Send what is due (at most ``limit`` rows), one at a time; never raises for a failed
-    send: the failure is recorded and retried later."""
+    send: the failure is recorded and retried later. When ``stop`` is set the pass ends after
+    the send in flight (what is left stays due for the next pass)."""
     now = now or datetime.now(UTC)
     report = DeliveryReport()
     server_key = settings.session_key()
@@ -239,6 +242,8 @@ def deliver_due(
             query = select(Delivery.id).where(Delivery.id == only)
         ids = list(session.scalars(query))
     for delivery_id in ids:
+        if stop is not None and stop.is_set():
+            break
         with ledger.session() as session:
             row = session.get(Delivery, delivery_id)
             if row is None:

@@ -1,6 +1,10 @@
 """Delivery in `daytwo serve`: a background thread that sends what is due and escalates
 unacknowledged P1 alerts every ``notify_deliver_seconds``, and raises the alerts of items
-opened outside an analysis every :data:`SYNC_EVERY` passes."""
+opened outside an analysis every :data:`SYNC_EVERY` passes.
+
+Only the server that serves runs it (``create_app(..., serving=True)``, which `daytwo serve`
+passes); an app built for a test or a benchmark sends nothing on its own, so what a test sees
+is what it drove (``POST /api/v1/notify/deliver``, :meth:`DeliveryWorker.run_once`)."""
 
 from __future__ import annotations
 
@@ -38,18 +42,30 @@ class DeliveryWorker:
             return None
         return cls(ledger, settings, settings.notify_deliver_seconds)
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop after the send in flight (a pass checks between sends); True when the thread
+        has ended. A send still in flight at ``timeout`` keeps its lease: the next server
+        sends it again with the same idempotency key."""
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("notification delivery did not stop within %.0f s", timeout)
+            return False
+        return True
 
     def run_once(self) -> None:
         if self.passes % SYNC_EVERY == 0:
             sync_all(self._ledger, self._settings)
         escalate_due(self._ledger, self._settings)
-        deliver_due(self._ledger, self._settings)
+        deliver_due(self._ledger, self._settings, stop=self._stop)
         self.passes += 1
 
     def _loop(self) -> None:
