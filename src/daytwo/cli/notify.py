@@ -10,10 +10,11 @@ from rich.table import Table
 
 from daytwo.cli.console import out
 from daytwo.cli.stores import actor as cli_actor
-from daytwo.cli.stores import open_ledger, validated
+from daytwo.cli.stores import open_events, open_ledger, validated
 from daytwo.cli.stores import settings as stores_settings
 from daytwo.errors import InputError
 from daytwo.notify import alerts, outbox, service
+from daytwo.notify.events import raise_due
 from daytwo.notify.schemas import ChannelCreate, PreferenceSet, RouteCreate
 
 app = typer.Typer(help="Alerts: channels, routes, preferences, delivery.", no_args_is_help=True)
@@ -231,11 +232,13 @@ def deliver(
     loop: bool = typer.Option(False, "--loop", help="Keep delivering until interrupted."),
     every: float = typer.Option(1.0, help="Seconds between passes with --loop."),
 ) -> None:
-    """Raise missing alerts, escalate and send what is due (`daytwo serve` does this)."""
+    """Raise missing alerts (problems, SLA clocks, silent feeds), escalate and send what is
+    due (`daytwo serve` does this)."""
     settings = stores_settings()
     with open_ledger() as ledger:
         while True:
-            alerts.sync_all(ledger, settings)
+            with open_events() as events:  # per pass: never held between passes
+                raise_due(ledger, settings, events)
             escalated = alerts.escalate_due(ledger, settings)
             report = outbox.deliver_due(ledger, settings)
             if not loop:

@@ -90,9 +90,12 @@ class Alert(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     deployment: Mapped[str] = mapped_column(String(100), index=True)
     item_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # problem | sla | gate | feed | test
     priority: Mapped[str] = mapped_column(String(2))
     title: Mapped[str] = mapped_column(String(300))
+    # The last state the alert told about, for kinds that move between states: an SLA's
+    # at_risk/breached, a gate's ready/not_holding, a feed's silent/flowing.
+    state: Mapped[str | None] = mapped_column(String(32), nullable=True)
     owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     status: Mapped[str] = mapped_column(String(16), index=True)  # open | acknowledged | resolved
     events: Mapped[int] = mapped_column(Integer, default=1)

@@ -18,7 +18,12 @@ EventKind = Literal[
     "problem.regressed",
     "problem.priority_raised",
     "problem.resolved",
+    "sla.at_risk",
     "sla.breached",
+    "gate.ready",
+    "gate.stopped_holding",
+    "feed.silent",
+    "feed.resumed",
     "alert.escalated",
     "test",
 ]
@@ -162,14 +167,19 @@ class DeliveryReport(BaseModel):
 
 
 class PayloadItem(BaseModel):
-    id: int | None = Field(description="the backlog item; null for a test message")
+    id: int | None = Field(
+        description="the backlog item; null when the alert is about no item (a gate, a feed, a "
+        "test message)"
+    )
     title: str
     priority: Priority
     owner: str | None = Field(description="the owner's handle")
     journey: str | None
     finding_kind: str | None = Field(description="the detector's finding kind")
     status: str | None = Field(description="the item's status in the backlog")
-    url: str | None = Field(description="the item's page")
+    url: str | None = Field(
+        description="the page to open: the item's, the plan's gate, the deployment's feed"
+    )
 
 
 class AlertPayload(BaseModel):

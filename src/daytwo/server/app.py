@@ -115,7 +115,11 @@ def create_app(
                 app.state.ledger, app.state.events, settings.retention_interval_minutes * 60
             )
             retention.start()
-        delivery = DeliveryWorker.from_settings(app.state.ledger, settings) if serving else None
+        delivery = (
+            DeliveryWorker.from_settings(app.state.ledger, settings, app.state.events)
+            if serving
+            else None
+        )
         if delivery is not None:
             delivery.start()
         app.state.delivery = delivery

@@ -1,0 +1,332 @@
+"""The events beyond a problem's own: SLA clocks, plan gates and silent feeds.
+
+Each is an alert of its own kind, keyed so that one subject has one alert (an item's SLA, a
+gate, a deployment's feed), remembering the state it last told about (``Alert.state``): a
+message goes out when the state changes, never twice for the same state. They are written to
+the same outbox and routed by the same routes as problems (a route's ``event_kinds`` picks
+them), so they are retried, logged and never lost like every other message.
+
+- :func:`sync_slas` reads the backlog's SLA clocks (``sla.at_risk`` when a quarter of a clock
+  is left, ``sla.breached`` when it has run out);
+- :func:`publish_gate_change` is what the 90-day plan calls, in its own transaction, when a
+  gate becomes ready or stops holding;
+- :func:`check_feeds` watches arrivals in the events store and raises ``feed.silent`` when a
+  deployment sends nothing while data is due (``feed.resumed`` when it is back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+from urllib.parse import quote
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daytwo.backlog.calc import OPEN_STATUSES
+from daytwo.backlog.models import Item
+from daytwo.notify.alerts import aware, evidence_lines, owner_handle, sync_all
+from daytwo.notify.calc import (
+    SILENCE_HISTORY_DAYS,
+    SILENCE_MIN_HISTORY_DAYS,
+    expected_arrivals,
+    is_silent,
+    silence_probability,
+    sla_stage,
+    usual_hourly,
+)
+from daytwo.notify.models import Alert
+from daytwo.notify.outbox import EventSpec, enqueue
+from daytwo.settings import Settings
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+from daytwo.store.ledger.models import Deployment
+
+GateState = Literal["ready", "not_holding"]
+
+
+def _alert(
+    session: Session, key: str, *, deployment: str, kind: str, priority: str, title: str,
+    owner: str | None, item_id: int | None, now: datetime,
+) -> tuple[Alert, bool]:  # fmt: skip
+    """The subject's alert, created (open, unescalated) when it has none yet; True if new."""
+    alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
+    if alert is not None:
+        return alert, False
+    alert = Alert(
+        dedupe_key=key, deployment=deployment, item_id=item_id, kind=kind, priority=priority,
+        title=title[:300], owner=owner, status="open", events=0, escalation_level=0,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    session.add(alert)
+    session.flush()
+    return alert, True
+
+
+def _tell(
+    session: Session, settings: Settings, alert: Alert, *, event: str, state: str, summary: str,
+    evidence: list[str], update: bool, now: datetime, item: Item | None = None,
+    url: str | None = None,
+) -> int:  # fmt: skip
+    alert.events += 1
+    alert.state = state
+    alert.updated_at = now
+    spec = EventSpec(
+        alert=alert, event=event, idempotency_key=f"{alert.kind}-{alert.id}.{alert.events}",
+        summary=summary, evidence=evidence, update=update,
+        journey=item.journey if item else None,
+        finding_kind=item.finding_kind if item else None,
+        item_status=item.status if item else None, url=url,
+    )  # fmt: skip
+    return enqueue(session, settings, spec, now=now)
+
+
+# -- SLA clocks --------------------------------------------------------------------------------
+
+
+def _duration(td: timedelta) -> str:
+    minutes = int(abs(td).total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.0f} h"
+    return f"{minutes / 1440:.0f} days"
+
+
+def _worst_clock(item: Item, settings: Settings, now: datetime) -> tuple[str, str, datetime]:
+    """(clock, stage, due) of the item's most urgent open clock; stage on_track if none is."""
+    clocks: list[tuple[str, datetime, timedelta]] = []
+    if item.triaged_at is None:
+        hours = settings.backlog_sla_triage_hours.get(item.priority, 168.0)
+        clocks.append(("triage", aware(item.triage_due), timedelta(hours=hours)))
+    if item.fix_shipped_at is None:
+        days = settings.backlog_sla_fix_days.get(item.priority, 90.0)
+        clocks.append(("fix", aware(item.fix_due), timedelta(days=days)))
+    rank = {"breached": 0, "at_risk": 1, "on_track": 2}
+    judged = sorted(
+        ((rank[sla_stage(due=due, length=length, now=now)], due, clock) for clock, due, length
+         in clocks)
+    )  # fmt: skip
+    if not judged:
+        return "fix", "on_track", now
+    stage_rank, due, clock = judged[0]
+    stage = next(s for s, r in rank.items() if r == stage_rank)
+    return clock, stage, due
+
+
+def sync_slas(ledger: Ledger, settings: Settings, *, now: datetime | None = None) -> int:
+    """Tell each owner when an open item's SLA clock is at risk and when it breaches, once per
+    clock and stage; an SLA alert of an item that closed, or whose clocks are met, resolves
+    silently. Returns how many messages were queued."""
+    now = now or datetime.now(UTC)
+    queued = 0
+    with ledger.session() as session:
+        alerts = {a.item_id: a for a in session.scalars(select(Alert).where(Alert.kind == "sla"))}
+        items = session.scalars(select(Item).where(Item.status.in_(sorted(OPEN_STATUSES)))).all()
+        open_ids = set()
+        for item in items:
+            open_ids.add(item.id)
+            clock, stage, due = _worst_clock(item, settings, now)
+            alert = alerts.get(item.id)
+            state = f"{clock}.{stage}"
+            if stage == "on_track" or (alert is not None and alert.state == state):
+                continue
+            if alert is None:
+                alert, _ = _alert(
+                    session, f"sla:{item.id}", deployment=item.deployment, kind="sla",
+                    priority=item.priority, title=item.title,
+                    owner=owner_handle(session, item), item_id=item.id, now=now,
+                )  # fmt: skip
+            elif alert.status == "resolved":
+                alert.status = "open"
+            what = "Triage" if clock == "triage" else "The fix"
+            if stage == "at_risk":
+                summary = (
+                    f"{what} of {item.title} is due in {_duration(due - now)} ({item.priority})."
+                )
+            else:
+                summary = (
+                    f"{what} of {item.title} is {_duration(now - due)} late ({item.priority})."
+                )
+            evidence = [f"{clock} due {due:%Y-%m-%d %H:%M} UTC", *evidence_lines(session, item)]
+            queued += _tell(
+                session, settings, alert, event=f"sla.{stage}", state=state, summary=summary,
+                evidence=evidence, update=alert.events > 0, now=now, item=item,
+            )  # fmt: skip
+        for item_id, alert in alerts.items():
+            if item_id not in open_ids and alert.status != "resolved":
+                alert.status = "resolved"
+                alert.updated_at = now
+    return queued
+
+
+# -- plan gates --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GateChange:
+    """A gate of the 90-day plan that became ready, or that held and stopped holding.
+
+    ``gate`` is the plan's stable key of the gate (the same key every time it changes);
+    ``url`` the gate's page; ``evidence`` the numbers the plan judged it on."""
+
+    deployment: str
+    gate: str
+    title: str
+    state: GateState
+    evidence: tuple[str, ...] = ()
+    owner: str | None = None
+    priority: str = "P2"
+    url: str | None = None
+
+
+def publish_gate_change(
+    session: Session, settings: Settings, change: GateChange, *, now: datetime | None = None
+) -> int:
+    """Queue ``gate.ready`` or ``gate.stopped_holding`` in the caller's transaction (the plan's
+    own, so its change and the message commit together). Publishing the state the gate's
+    alert already told about queues nothing. Returns how many messages were queued."""
+    now = now or datetime.now(UTC)
+    alert, _ = _alert(
+        session, f"gate:{change.deployment}:{change.gate}", deployment=change.deployment,
+        kind="gate", priority=change.priority, title=change.title, owner=change.owner,
+        item_id=None, now=now,
+    )  # fmt: skip
+    if alert.state == change.state:
+        return 0
+    alert.status = "open"
+    alert.priority = change.priority
+    alert.owner = change.owner
+    if change.state == "ready":
+        event, summary = "gate.ready", f"{change.title} is ready on {change.deployment}."
+    else:
+        event = "gate.stopped_holding"
+        summary = f"{change.title} no longer holds on {change.deployment}."
+    return _tell(
+        session, settings, alert, event=event, state=change.state, summary=summary,
+        evidence=list(change.evidence), update=alert.events > 0, now=now, url=change.url,
+    )  # fmt: skip
+
+
+# -- silent feeds ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the arrivals of one deployment say at ``now``."""
+
+    deployment: str
+    last_arrival: datetime | None
+    history_days: int
+    expected: float  # arrivals the usual rates promised since the last one
+    silent: bool
+
+
+def feed_states(
+    events: EventStore, deployments: list[str], *, now: datetime
+) -> dict[str, FeedState]:
+    """Judge each deployment's feed from the hourly arrivals of the last complete days."""
+    today = now.astimezone(UTC).date()
+    start = datetime.combine(today - timedelta(days=SILENCE_HISTORY_DAYS), datetime.min.time(), UTC)
+    spans = {
+        r["deployment"]: (r["first"], r["last"])
+        for r in events.query(
+            "SELECT deployment, MIN(received_at) AS first, MAX(received_at) AS last "
+            "FROM deliveries GROUP BY deployment"
+        ).to_pylist()
+    }
+    counts: dict[str, dict[tuple[date, int], int]] = {}
+    for r in events.query(
+        "SELECT deployment, date_trunc('hour', received_at) AS hour, COUNT(*) AS n "
+        "FROM deliveries WHERE received_at >= ? AND received_at < ? GROUP BY deployment, hour",
+        [start, datetime.combine(today, datetime.min.time(), UTC)],
+    ).to_pylist():
+        hour = aware(r["hour"])
+        counts.setdefault(r["deployment"], {})[(hour.date(), hour.hour)] = int(r["n"])
+    states = {}
+    for name in deployments:
+        first, last = spans.get(name, (None, None))
+        if first is None or last is None:
+            states[name] = FeedState(name, None, 0, 0.0, False)
+            continue
+        first_day = max(aware(first).date() + timedelta(days=1), start.date())
+        days = [first_day + timedelta(days=n) for n in range((today - first_day).days)]
+        mine = counts.get(name, {})
+        history = [[mine.get((day, hour), 0) for hour in range(24)] for day in days]
+        expected = 0.0
+        if len(days) >= SILENCE_MIN_HISTORY_DAYS:
+            expected = expected_arrivals(usual_hourly(history), aware(last), now)
+        silent = len(days) >= SILENCE_MIN_HISTORY_DAYS and is_silent(expected)
+        states[name] = FeedState(name, aware(last), len(days), expected, silent)
+    return states
+
+
+def check_feeds(
+    ledger: Ledger, events: EventStore, settings: Settings, *, now: datetime | None = None
+) -> int:
+    """Raise ``feed.silent`` for each deployment whose data stopped while data is due (P1:
+    it breaks quiet hours and escalates), and ``feed.resumed`` when it comes back. A
+    deployment with under a week of arrivals is not judged. Returns messages queued."""
+    now = now or datetime.now(UTC)
+    with ledger.session() as session:
+        names = list(session.scalars(select(Deployment.name).order_by(Deployment.name)))
+    states = feed_states(events, names, now=now)
+    base = settings.notify_public_url.rstrip("/")
+    queued = 0
+    window = timedelta(minutes=settings.notify_escalate_minutes)
+    with ledger.session() as session:
+        for name, feed in states.items():
+            key = f"feed:{name}"
+            alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
+            url = f"{base}/conversations?deployment={quote(name)}"
+            if feed.silent and (alert is None or alert.state != "silent"):
+                alert, new = _alert(
+                    session, key, deployment=name, kind="feed", priority="P1",
+                    title=f"No data from {name}", owner=None, item_id=None, now=now,
+                )  # fmt: skip
+                alert.status = "open"
+                alert.escalation_level = 0
+                alert.escalate_at = now + window
+                assert feed.last_arrival is not None
+                quiet = now - feed.last_arrival
+                summary = (
+                    f"{name} has sent nothing for {_duration(quiet)}; about "
+                    f"{feed.expected:.0f} interactions were due in that time."
+                )
+                evidence = [
+                    f"last arrival {feed.last_arrival:%Y-%m-%d %H:%M} UTC",
+                    f"expected {feed.expected:.1f} from the usual rate of each hour "
+                    f"({feed.history_days} days of arrivals)",
+                    f"chance of none at the usual rate: {silence_probability(feed.expected):.1e}",
+                ]
+                queued += _tell(
+                    session, settings, alert, event="feed.silent", state="silent",
+                    summary=summary, evidence=evidence, update=not new, now=now, url=url,
+                )  # fmt: skip
+            elif alert is not None and alert.state == "silent" and not feed.silent:
+                alert.status = "resolved"
+                alert.escalate_at = None
+                last = feed.last_arrival
+                summary = f"{name} is sending data again."
+                evidence = [f"last arrival {last:%Y-%m-%d %H:%M} UTC"] if last else []
+                queued += _tell(
+                    session, settings, alert, event="feed.resumed", state="flowing",
+                    summary=summary, evidence=evidence, update=True, now=now, url=url,
+                )  # fmt: skip
+    return queued
+
+
+# -- one pass ----------------------------------------------------------------------------------
+
+
+def raise_due(
+    ledger: Ledger, settings: Settings, events: EventStore | None, *, now: datetime | None = None
+) -> int:
+    """Every check that raises alerts on its own clock: problems opened outside an analysis,
+    SLA clocks, silent feeds (when the events store is at hand). Returns messages queued."""
+    queued = sync_all(ledger, settings, now=now)
+    queued += sync_slas(ledger, settings, now=now)
+    if events is not None:
+        queued += check_feeds(ledger, events, settings, now=now)
+    return queued

@@ -1,0 +1,26 @@
+"""notify: alerts remember the state they last told about (SLA, gate, feed alerts)
+
+Revision ID: 0014_notify_events
+Revises: 0011_reports
+Create Date: 2026-12-05
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0014_notify_events"
+down_revision: str | None = "0011_reports"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("notify_alerts") as batch:
+        batch.add_column(sa.Column("state", sa.String(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("notify_alerts") as batch:
+        batch.drop_column("state")
