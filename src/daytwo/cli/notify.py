@@ -61,6 +61,9 @@ def add_channel(
     secret_stdin: bool = typer.Option(
         False, "--secret-stdin", help="Read the secret from standard input (stored encrypted)."
     ),
+    max_per_hour: int = typer.Option(
+        None, help="At most this many messages an hour; beyond it, grouped into one message."
+    ),
 ) -> None:
     """Add a channel. A webhook without a secret gets a generated one, printed this once."""
     secret = typer.get_text_stream("stdin").read().strip() if secret_stdin else None
@@ -70,7 +73,7 @@ def add_channel(
             "name": name, "kind": kind, "url": url, "recipients": to, "smtp_host": smtp_host,
             "smtp_port": smtp_port, "smtp_security": smtp_security,
             "smtp_username": smtp_username, "sender": sender, "secret": secret,
-            "secret_env": secret_env,
+            "secret_env": secret_env, "max_per_hour": max_per_hour,
         },
     )  # fmt: skip
     settings = stores_settings()

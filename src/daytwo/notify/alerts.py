@@ -227,7 +227,8 @@ def list_alerts(
     with ledger.session() as session:
         query = (
             select(Alert)
-            .where(Alert.kind != "test")  # test messages are in the delivery log only
+            # test and grouped messages are in the delivery log only
+            .where(Alert.kind.not_in(("test", "grouped")))
             .order_by(Alert.updated_at.desc(), Alert.id.desc())
             .limit(limit)
         )

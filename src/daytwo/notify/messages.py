@@ -24,6 +24,7 @@ _EVENT_TITLES = {
     "feed.silent": "Feed silent",
     "feed.resumed": "Feed back",
     "alert.escalated": "Escalated: not acknowledged",
+    "grouped": "Grouped",
     "test": "Test message",
 }
 _SLACK_TEXT_LIMIT = 3000  # a section's text may not be longer

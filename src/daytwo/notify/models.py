@@ -126,8 +126,9 @@ class Delivery(Base):
     event: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str | None] = mapped_column(String(300), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # pending | sending | delivered | dead
+    # pending | sending | delivered | dead | grouped (sent inside ``grouped_into``'s message)
     status: Mapped[str] = mapped_column(String(16), index=True)
+    grouped_into: Mapped[int | None] = mapped_column(Integer, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

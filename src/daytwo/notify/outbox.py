@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from daytwo.backlog.models import Owner
@@ -28,6 +28,7 @@ from daytwo.notify.calc import (
     ack_link,
     backoff,
     parse_quiet_hours,
+    priority_rank,
     route_matches,
 )
 from daytwo.notify.channels import SendFailed, send, send_document
@@ -39,6 +40,7 @@ from daytwo.notify.schemas import (
     DeliveryPublic,
     DeliveryReport,
     DocumentPayload,
+    GroupedEvent,
     PayloadItem,
 )
 from daytwo.notify.service import channel_by_name, resolve_target
@@ -88,7 +90,9 @@ def _payload(settings: Settings, spec: EventSpec, now: datetime) -> AlertPayload
             url=f"{base}/backlog/{alert.item_id}" if alert.item_id else spec.url,
         ),
         acknowledge_url=(
-            ack_link(base, settings.session_key(), alert.id) if alert.kind != "test" else None
+            ack_link(base, settings.session_key(), alert.id)
+            if alert.kind not in ("test", "grouped")
+            else None
         ),
     )
 
@@ -241,6 +245,8 @@ def deliver_due(
         if only is not None:
             query = select(Delivery.id).where(Delivery.id == only)
         ids = list(session.scalars(query))
+    if only is None:
+        ids = _within_limits(ledger, settings, ids, now)
     for delivery_id in ids:
         if stop is not None and stop.is_set():
             break
@@ -284,6 +290,132 @@ def deliver_due(
         outcome = _record(ledger, settings, delivery_id, code, error, elapsed)
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
+
+
+def _sent_in_window(
+    session: Session, channel_id: int, recipient: str | None, since: datetime
+) -> int:
+    """Messages this channel sent to ``recipient`` since ``since``, or is sending now."""
+    same = and_(Delivery.channel_id == channel_id, _same_recipient(recipient))
+    return int(
+        session.scalar(
+            select(func.count(Delivery.id)).where(
+                same,
+                or_(
+                    and_(Delivery.status == "delivered", Delivery.delivered_at >= since),
+                    Delivery.status == "sending",
+                ),
+            )
+        )
+        or 0
+    )
+
+
+def _same_recipient(recipient: str | None) -> ColumnElement[bool]:
+    return Delivery.recipient.is_(None) if recipient is None else Delivery.recipient == recipient
+
+
+def _within_limits(ledger: Ledger, settings: Settings, ids: list[int], now: datetime) -> list[int]:
+    """Apply each channel's ``max_per_hour`` (per recipient) to the due rows ``ids``: what
+    fits is sent one by one; beyond it the most urgent go one by one and the rest are carried
+    by one grouped message (its own outbox row, retried like any other); when the hour is
+    used up they wait until it frees a slot. Nothing is dropped. Returns the ids to send."""
+    if not ids:
+        return ids
+    keep: list[int] = []
+    with ledger.session() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.id.in_(ids))).all()
+        limits = {
+            c.id: int(c.config["max_per_hour"])
+            for c in session.scalars(
+                select(Channel).where(Channel.id.in_({r.channel_id for r in rows}))
+            )
+            if c.config.get("max_per_hour")
+        }
+        held: dict[tuple[int, str | None], list[Delivery]] = {}
+        for row in sorted(rows, key=lambda r: ids.index(r.id)):
+            if row.channel_id in limits and row.event != "grouped":
+                held.setdefault((row.channel_id, row.recipient), []).append(row)
+            else:
+                keep.append(row.id)
+        hour_ago = now - timedelta(hours=1)
+        for (channel_id, recipient), due in held.items():
+            limit = limits[channel_id]
+            room = limit - _sent_in_window(session, channel_id, recipient, hour_ago)
+            if len(due) <= room:
+                keep += [r.id for r in due]
+                continue
+            if room <= 0:
+                oldest = session.scalar(
+                    select(func.min(Delivery.delivered_at)).where(
+                        Delivery.channel_id == channel_id, _same_recipient(recipient),
+                        Delivery.status == "delivered", Delivery.delivered_at >= hour_ago,
+                    )
+                )  # fmt: skip
+                free = (aware_utc(oldest) if oldest else now) + timedelta(hours=1)
+                for row in due:
+                    row.next_attempt_at = max(aware_utc(row.next_attempt_at), free)
+                continue
+            due.sort(key=lambda r: (priority_rank(r.payload["item"]["priority"]), r.id))
+            keep += [r.id for r in due[: room - 1]]
+            keep.append(
+                _group(session, settings, channel_id, recipient, due[room - 1 :], limit, now)
+            )
+    return keep
+
+
+def aware_utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _group(
+    session: Session, settings: Settings, channel_id: int, recipient: str | None,
+    rows: list[Delivery], limit: int, now: datetime,
+) -> int:  # fmt: skip
+    """One message that carries ``rows`` (marked grouped into it); returns its outbox id."""
+    payloads = [AlertPayload.model_validate(r.payload) for r in rows]
+    urgent = min((p.item.priority for p in payloads), key=priority_rank)
+    deployments = sorted({p.deployment for p in payloads})
+    alert = Alert(
+        dedupe_key=f"grouped:{uuid.uuid4().hex}",
+        deployment=deployments[0] if len(deployments) == 1 else "(several)",
+        item_id=None, kind="grouped", priority=urgent,
+        title=f"{len(rows)} alerts held by a limit of {limit} messages an hour"[:300],
+        owner=None, status="resolved", events=1, escalation_level=0, created_at=now,
+        updated_at=now,
+    )  # fmt: skip
+    session.add(alert)
+    session.flush()
+    spec = EventSpec(
+        alert=alert, event="grouped", idempotency_key=f"grouped-{alert.id}",
+        summary=f"{len(rows)} alerts arrived beyond this channel's {limit} messages an hour; "
+        "here they are together.",
+        evidence=[
+            f"[{p.item.priority}] {p.event} · {p.deployment} · {p.summary}" for p in payloads
+        ],
+    )  # fmt: skip
+    payload = _payload(settings, spec, now)
+    payload.grouped = [
+        GroupedEvent(
+            idempotency_key=p.idempotency_key, alert_id=p.alert_id, event=p.event,
+            deployment=p.deployment, priority=p.item.priority, title=p.item.title,
+            summary=p.summary, url=p.item.url,
+        )
+        for p in payloads
+    ]  # fmt: skip
+    group = Delivery(
+        alert_id=alert.id, channel_id=channel_id, idempotency_key=spec.idempotency_key,
+        event="grouped", recipient=recipient,
+        payload=payload.model_dump(mode="json", by_alias=True), status="pending", attempts=0,
+        next_attempt_at=now, created_at=now,
+    )  # fmt: skip
+    session.add(group)
+    session.flush()
+    for row in rows:
+        row.status = "grouped"
+        row.grouped_into = group.id
+        row.lease_until = None
+    return group.id
 
 
 def _force_claim(ledger: Ledger, delivery_id: int, now: datetime, lease_s: float) -> None:

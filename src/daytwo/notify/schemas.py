@@ -25,10 +25,11 @@ EventKind = Literal[
     "feed.silent",
     "feed.resumed",
     "alert.escalated",
+    "grouped",
     "test",
 ]
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
-DeliveryStatus = Literal["pending", "sending", "delivered", "dead"]
+DeliveryStatus = Literal["pending", "sending", "delivered", "dead", "grouped"]
 
 
 class _In(BaseModel):
@@ -56,6 +57,11 @@ class ChannelCreate(_In):
     secret: str | None = Field(default=None, max_length=2000)
     secret_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]{0,99}$")
     timeout_s: float = Field(default=10.0, gt=0, le=120)
+    max_per_hour: int | None = Field(
+        default=None, ge=1, le=10_000,
+        description="at most this many messages an hour; beyond it, what is due goes out "
+        "grouped in one message when the hour allows (never dropped)",
+    )  # fmt: skip
 
 
 class ChannelPublic(BaseModel):
@@ -182,6 +188,19 @@ class PayloadItem(BaseModel):
     )
 
 
+class GroupedEvent(BaseModel):
+    """One event carried inside a grouped message."""
+
+    idempotency_key: str
+    alert_id: int
+    event: EventKind
+    deployment: str
+    priority: Priority
+    title: str
+    summary: str
+    url: str | None
+
+
 class AlertPayload(BaseModel):
     """The JSON body of a webhook, and what the Slack and e-mail messages are built from."""
 
@@ -199,6 +218,11 @@ class AlertPayload(BaseModel):
     evidence: list[str] = Field(description="the numbers behind it, one line each")
     item: PayloadItem
     acknowledge_url: str | None = Field(description="a signed link that acknowledges the alert")
+    grouped: list[GroupedEvent] = Field(
+        default_factory=list,
+        description="event `grouped` only: the events this one message carries (the channel's "
+        "rate limit held them); each keeps its own idempotency key",
+    )
 
     model_config = ConfigDict(title="daytwo alert event", populate_by_name=True)
 

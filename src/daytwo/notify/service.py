@@ -71,6 +71,8 @@ def create_channel(
     generated = None
     secret = spec.secret
     config: dict[str, object] = {"timeout_s": spec.timeout_s}
+    if spec.max_per_hour is not None:
+        config["max_per_hour"] = spec.max_per_hour
     if spec.secret and spec.secret_env:
         raise InputError("Give the secret or the environment variable that holds it, not both.")
     if spec.kind == "webhook":

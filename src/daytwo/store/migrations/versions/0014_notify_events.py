@@ -1,4 +1,5 @@
-"""notify: alerts remember the state they last told about (SLA, gate, feed alerts)
+"""notify: alerts remember the state they last told about (SLA, gate, feed alerts), and a
+delivery held by a channel's rate limit names the grouped message that carried it
 
 Revision ID: 0014_notify_events
 Revises: 0011_reports
@@ -19,8 +20,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("notify_alerts") as batch:
         batch.add_column(sa.Column("state", sa.String(length=32), nullable=True))
+    with op.batch_alter_table("notify_deliveries") as batch:
+        batch.add_column(sa.Column("grouped_into", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("notify_deliveries") as batch:
+        batch.drop_column("grouped_into")
     with op.batch_alter_table("notify_alerts") as batch:
         batch.drop_column("state")
