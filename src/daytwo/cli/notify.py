@@ -150,12 +150,15 @@ def prefs(
     escalation: str = typer.Option(None, help="Where their unacknowledged P1s escalate."),
     timezone: str = typer.Option("UTC", help="Their IANA time zone."),
     quiet: str = typer.Option(None, help="Quiet hours, e.g. 22:00-07:00 (P1 breaks through)."),
+    digest: str = typer.Option(
+        "off", help="off, daily or weekly: non-P1 messages wait for one digest at 08:00."
+    ),
 ) -> None:
     """Set an owner's notification preferences."""
     spec = validated(
         PreferenceSet,
         {"channel": channel, "escalation_channel": escalation, "timezone": timezone,
-         "quiet_hours": quiet},
+         "quiet_hours": quiet, "digest": digest},
     )  # fmt: skip
     with open_ledger() as ledger:
         service.set_preference(ledger, owner, spec)

@@ -228,7 +228,7 @@ def list_alerts(
         query = (
             select(Alert)
             # test and grouped messages are in the delivery log only
-            .where(Alert.kind.not_in(("test", "grouped")))
+            .where(Alert.kind.not_in(("test", "grouped", "digest")))
             .order_by(Alert.updated_at.desc(), Alert.id.desc())
             .limit(limit)
         )

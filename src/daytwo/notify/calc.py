@@ -218,3 +218,20 @@ def silence_probability(expected: float) -> float:
 
 def is_silent(expected: float, alpha: float = SILENCE_ALPHA) -> bool:
     return silence_probability(expected) < alpha
+
+
+# -- digests -----------------------------------------------------------------------------------
+
+DIGEST_HOUR = 8  # local time of the digest; weekly digests go out on Mondays
+
+
+def digest_slot(period: str, zone: str, now: datetime) -> datetime:
+    """The latest digest time at or before ``now`` for a ``daily`` or ``weekly`` digest in
+    the time zone ``zone``."""
+    local = now.astimezone(parse_zone(zone))
+    slot = local.replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
+    if slot > local:
+        slot -= timedelta(days=1)
+    if period == "weekly":
+        slot -= timedelta(days=slot.weekday())  # back to Monday
+    return slot.astimezone(UTC)

@@ -36,6 +36,7 @@ from daytwo.notify.calc import (
     sla_stage,
     usual_hourly,
 )
+from daytwo.notify.digest import send_digests
 from daytwo.notify.models import Alert
 from daytwo.notify.outbox import EventSpec, enqueue
 from daytwo.settings import Settings
@@ -324,9 +325,11 @@ def raise_due(
     ledger: Ledger, settings: Settings, events: EventStore | None, *, now: datetime | None = None
 ) -> int:
     """Every check that raises alerts on its own clock: problems opened outside an analysis,
-    SLA clocks, silent feeds (when the events store is at hand). Returns messages queued."""
+    SLA clocks, silent feeds (when the events store is at hand), owners' digests. Returns
+    messages queued."""
     queued = sync_all(ledger, settings, now=now)
     queued += sync_slas(ledger, settings, now=now)
     if events is not None:
         queued += check_feeds(ledger, events, settings, now=now)
+    queued += send_digests(ledger, settings, now=now)
     return queued

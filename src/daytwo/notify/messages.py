@@ -25,6 +25,7 @@ _EVENT_TITLES = {
     "feed.resumed": "Feed back",
     "alert.escalated": "Escalated: not acknowledged",
     "grouped": "Grouped",
+    "digest": "Digest",
     "test": "Test message",
 }
 _SLACK_TEXT_LIMIT = 3000  # a section's text may not be longer

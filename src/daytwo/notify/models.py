@@ -78,6 +78,9 @@ class Preference(Base):
     )
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     quiet_hours: Mapped[str | None] = mapped_column(String(11), nullable=True)  # 22:00-07:00
+    # off | daily | weekly: their non-P1 messages wait for one digest at 08:00 their time
+    digest: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
@@ -126,7 +129,8 @@ class Delivery(Base):
     event: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str | None] = mapped_column(String(300), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # pending | sending | delivered | dead | grouped (sent inside ``grouped_into``'s message)
+    # pending | sending | delivered | dead | digest (waits for the owner's digest) | grouped
+    # (sent inside ``grouped_into``'s message: a rate limit's grouped message or a digest)
     status: Mapped[str] = mapped_column(String(16), index=True)
     grouped_into: Mapped[int | None] = mapped_column(Integer, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

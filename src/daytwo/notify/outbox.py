@@ -91,13 +91,13 @@ def _payload(settings: Settings, spec: EventSpec, now: datetime) -> AlertPayload
         ),
         acknowledge_url=(
             ack_link(base, settings.session_key(), alert.id)
-            if alert.kind not in ("test", "grouped")
+            if alert.kind not in ("test", "grouped", "digest")
             else None
         ),
     )
 
 
-def _owner_contact(session: Session, handle: str | None) -> str | None:
+def owner_contact(session: Session, handle: str | None) -> str | None:
     if handle is None:
         return None
     contact = session.scalar(select(Owner.contact).where(Owner.handle == handle))
@@ -125,7 +125,7 @@ def _recipients(
             channel = session.get(Channel, pref.channel_id)
             if channel is not None:
                 chosen.append((channel, None, pref))
-        elif (contact := _owner_contact(session, alert.owner)) is not None:
+        elif (contact := owner_contact(session, alert.owner)) is not None:
             # The owner directory's e-mail contact, through the first e-mail channel.
             mail = session.scalar(
                 select(Channel).where(Channel.kind == "email", Channel.active.is_(True))
@@ -171,13 +171,17 @@ def enqueue(session: Session, settings: Settings, spec: EventSpec, *, now: datet
         if exists is not None:
             continue
         due = now
+        status = "pending"
+        urgent = spec.alert.priority == "P1" or spec.event == "alert.escalated"
         if pref is not None and pref.quiet_hours and spec.alert.priority != "P1":
             due = parse_quiet_hours(pref.quiet_hours, pref.timezone).ends_after(now)
+        if pref is not None and pref.digest != "off" and not urgent:
+            status = "digest"  # carried by the owner's next digest (daytwo.notify.digest)
         session.add(
             Delivery(
                 alert_id=spec.alert.id, channel_id=channel.id,
                 idempotency_key=spec.idempotency_key, event=spec.event, recipient=recipient,
-                payload=payload, status="pending", attempts=0, next_attempt_at=due,
+                payload=payload, status=status, attempts=0, next_attempt_at=due,
                 created_at=now,
             )
         )  # fmt: skip
@@ -358,9 +362,15 @@ def _within_limits(ledger: Ledger, settings: Settings, ids: list[int], now: date
                 continue
             due.sort(key=lambda r: (priority_rank(r.payload["item"]["priority"]), r.id))
             keep += [r.id for r in due[: room - 1]]
-            keep.append(
-                _group(session, settings, channel_id, recipient, due[room - 1 :], limit, now)
-            )
+            rest = due[room - 1 :]
+            group_id = carry(
+                session, settings, channel_id=channel_id, recipient=recipient, rows=rest,
+                now=now, event="grouped",
+                title=f"{len(rest)} alerts held by a limit of {limit} messages an hour",
+                summary=f"{len(rest)} alerts arrived beyond this channel's {limit} messages an "
+                "hour; here they are together.",
+            )  # fmt: skip
+            keep.append(group_id)
     return keep
 
 
@@ -368,30 +378,30 @@ def aware_utc(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def _group(
-    session: Session, settings: Settings, channel_id: int, recipient: str | None,
-    rows: list[Delivery], limit: int, now: datetime,
+def carry(
+    session: Session, settings: Settings, *, channel_id: int, recipient: str | None,
+    rows: list[Delivery], now: datetime, event: str, title: str, summary: str,
+    evidence: list[str] | None = None, owner: str | None = None, deployment: str | None = None,
 ) -> int:  # fmt: skip
-    """One message that carries ``rows`` (marked grouped into it); returns its outbox id."""
+    """One message (``grouped`` or ``digest``) that carries ``rows``, which are marked grouped
+    into it; ``evidence`` comes before a line per carried event. Returns its outbox id."""
     payloads = [AlertPayload.model_validate(r.payload) for r in rows]
-    urgent = min((p.item.priority for p in payloads), key=priority_rank)
+    urgent = min((p.item.priority for p in payloads), key=priority_rank, default="P4")
     deployments = sorted({p.deployment for p in payloads})
+    if deployment is None:
+        deployment = deployments[0] if len(deployments) == 1 else "(several)"
     alert = Alert(
-        dedupe_key=f"grouped:{uuid.uuid4().hex}",
-        deployment=deployments[0] if len(deployments) == 1 else "(several)",
-        item_id=None, kind="grouped", priority=urgent,
-        title=f"{len(rows)} alerts held by a limit of {limit} messages an hour"[:300],
-        owner=None, status="resolved", events=1, escalation_level=0, created_at=now,
-        updated_at=now,
+        dedupe_key=f"{event}:{uuid.uuid4().hex}", deployment=deployment, item_id=None,
+        kind=event, priority=urgent, title=title[:300], owner=owner, status="resolved",
+        events=1, escalation_level=0, created_at=now, updated_at=now,
     )  # fmt: skip
     session.add(alert)
     session.flush()
     spec = EventSpec(
-        alert=alert, event="grouped", idempotency_key=f"grouped-{alert.id}",
-        summary=f"{len(rows)} alerts arrived beyond this channel's {limit} messages an hour; "
-        "here they are together.",
+        alert=alert, event=event, idempotency_key=f"{event}-{alert.id}", summary=summary,
         evidence=[
-            f"[{p.item.priority}] {p.event} · {p.deployment} · {p.summary}" for p in payloads
+            *(evidence or []),
+            *(f"[{p.item.priority}] {p.event} · {p.deployment} · {p.summary}" for p in payloads),
         ],
     )  # fmt: skip
     payload = _payload(settings, spec, now)
@@ -405,7 +415,7 @@ def _group(
     ]  # fmt: skip
     group = Delivery(
         alert_id=alert.id, channel_id=channel_id, idempotency_key=spec.idempotency_key,
-        event="grouped", recipient=recipient,
+        event=event, recipient=recipient,
         payload=payload.model_dump(mode="json", by_alias=True), status="pending", attempts=0,
         next_attempt_at=now, created_at=now,
     )  # fmt: skip

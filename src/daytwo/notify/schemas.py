@@ -26,10 +26,12 @@ EventKind = Literal[
     "feed.resumed",
     "alert.escalated",
     "grouped",
+    "digest",
     "test",
 ]
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
-DeliveryStatus = Literal["pending", "sending", "delivered", "dead", "grouped"]
+DeliveryStatus = Literal["pending", "sending", "delivered", "dead", "digest", "grouped"]
+DigestPeriod = Literal["off", "daily", "weekly"]
 
 
 class _In(BaseModel):
@@ -104,6 +106,11 @@ class PreferenceSet(_In):
     escalation_channel: Name | None = None
     timezone: str = "UTC"
     quiet_hours: str | None = Field(default=None, description="22:00-07:00; P1 breaks through")
+    digest: DigestPeriod = Field(
+        default="off",
+        description="daily or weekly: their non-P1 messages wait for one digest at 08:00 their "
+        "time (Mondays for weekly) with their open, new, due and verified items",
+    )
 
 
 class PreferencePublic(BaseModel):
@@ -112,6 +119,7 @@ class PreferencePublic(BaseModel):
     escalation_channel: str | None
     timezone: str
     quiet_hours: str | None
+    digest: str = "off"
 
 
 class AlertPublic(_Out):
@@ -220,8 +228,9 @@ class AlertPayload(BaseModel):
     acknowledge_url: str | None = Field(description="a signed link that acknowledges the alert")
     grouped: list[GroupedEvent] = Field(
         default_factory=list,
-        description="event `grouped` only: the events this one message carries (the channel's "
-        "rate limit held them); each keeps its own idempotency key",
+        description="events `grouped` and `digest`: the events this one message carries (held "
+        "by the channel's rate limit, or for the owner's digest); each keeps its own "
+        "idempotency key",
     )
 
     model_config = ConfigDict(title="daytwo alert event", populate_by_name=True)

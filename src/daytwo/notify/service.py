@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets as token_source
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 from sqlalchemy import select
@@ -239,10 +240,13 @@ def set_preference(ledger: Ledger, owner: str, spec: PreferenceSet) -> Preferenc
         row.escalation_channel_id = escalation.id if escalation else None
         row.timezone = spec.timezone
         row.quiet_hours = spec.quiet_hours
+        if spec.digest != row.digest:
+            row.digest_sent_at = datetime.now(UTC)  # the first digest covers from now on
+        row.digest = spec.digest
         session.flush()
         return PreferencePublic(
             owner=owner, channel=spec.channel, escalation_channel=spec.escalation_channel,
-            timezone=spec.timezone, quiet_hours=spec.quiet_hours,
+            timezone=spec.timezone, quiet_hours=spec.quiet_hours, digest=spec.digest,
         )  # fmt: skip
 
 
@@ -258,6 +262,7 @@ def list_preferences(ledger: Ledger) -> list[PreferencePublic]:
                 ),
                 timezone=p.timezone,
                 quiet_hours=p.quiet_hours,
+                digest=p.digest,
             )
             for p in session.scalars(select(Preference).order_by(Preference.owner))
         ]
