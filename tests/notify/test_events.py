@@ -205,3 +205,57 @@ def test_a_feed_that_stops_while_data_is_due_is_silent_then_resumes(
     assert resumed["update"] is True
     [feed] = [a for a in service_alerts(lite) if a.kind == "feed"]
     assert (feed.status, feed.escalate_at) == ("resolved", None)
+
+
+def _traffic(
+    store: EventStore, at: datetime, first: int, n: int, errors: int, mp: pytest.MonkeyPatch
+) -> None:
+    """``n`` conversations arriving at ``at``, the first ``errors`` with a failed turn."""
+    mp.setattr("daytwo.store.events.duckdb.utc_now", lambda: at)
+    records = []
+    for k in range(n):
+        rec = interaction(first + k, turns=2)
+        if k < errors:
+            rec["turns"][1]["error"] = "upstream timeout"
+        records.append(rec)
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    store.write(decoded.batch, source="t", batch_id=f"t{first}")
+
+
+def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
+    lite: Ledger, settings: Settings, events: EventStore, receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A week of 10:00s with 2 errors in 60 conversations; then 10:00 today: a calm window,
+    a spike (12 of 40), and the recovery."""
+    _hooks(lite, settings, receiver)
+    kinds = ["traffic.error_spike", "traffic.recovered"]
+    route = RouteCreate(channel="oncall", event_kinds=kinds, max_priority="P1")
+    service.add_route(lite, route, actor="t")
+    n = 0
+    for day in range(7):
+        _traffic(events, DAY0 + timedelta(days=day, hours=10), n, 60, 2, monkeypatch)
+        n += 60
+    today = DAY0 + timedelta(days=7, hours=10)
+    _traffic(events, today, n, 40, 2, monkeypatch)  # calm: 5%, usual 3.3%
+    n += 40
+    assert notify_events.check_errors(lite, events, settings, now=today + timedelta(minutes=1)) == 0
+    _traffic(events, today + timedelta(minutes=6), n, 40, 12, monkeypatch)  # 30%
+    n += 40
+    spike_at = today + timedelta(minutes=7)
+    assert notify_events.check_errors(lite, events, settings, now=spike_at) == 1
+    assert notify_events.check_errors(lite, events, settings, now=spike_at) == 0  # told once
+    _traffic(events, today + timedelta(minutes=13), n, 40, 1, monkeypatch)
+    assert (
+        notify_events.check_errors(lite, events, settings, now=today + timedelta(minutes=14)) == 1
+    )
+    deliver_due(lite, settings)
+    assert _sent(receiver) == [("oncall", "traffic.error_spike"), ("oncall", "traffic.recovered")]
+    spike = receiver.received[0].json()
+    assert spike["item"]["priority"] == "P1"
+    assert (
+        spike["summary"]
+        == "30% of care-bot's conversations in the last 5 min had an error; usually 3.3%."
+    )
+    assert spike["evidence"][0].startswith("12 of 40 conversations")

@@ -235,3 +235,31 @@ def digest_slot(period: str, zone: str, now: datetime) -> datetime:
     if period == "weekly":
         slot -= timedelta(days=slot.weekday())  # back to Monday
     return slot.astimezone(UTC)
+
+
+# -- error spikes on live traffic --------------------------------------------------------------
+
+SPIKE_ALPHA = 1e-6  # judged every minute: about one false alarm in 2 years of calm minutes
+SPIKE_RECOVERED_P = 0.01  # back to normal when the window is not even mildly elevated
+SPIKE_MIN_SHARE_RISE = 0.05  # and at least 5 points above the usual share of conversations
+SPIKE_MIN_WINDOW = 20  # conversations in the window before it is judged
+SPIKE_MIN_BASELINE = 200  # conversations behind the usual share
+
+
+def excess_p(errors: int, n: int, usual: float) -> float:
+    """The chance of ``errors`` or more among ``n`` conversations at the ``usual`` share
+    (binomial upper tail)."""
+    from scipy.stats import binom
+
+    if errors <= 0:
+        return 1.0
+    return float(binom.sf(errors - 1, n, min(max(usual, 1e-4), 1 - 1e-9)))
+
+
+def is_spike(errors: int, n: int, usual: float) -> bool:
+    """A spike: enough conversations, a rise that matters, and one chance could not explain."""
+    return (
+        n >= SPIKE_MIN_WINDOW
+        and errors / n >= usual + SPIKE_MIN_SHARE_RISE
+        and excess_p(errors, n, usual) < SPIKE_ALPHA
+    )

@@ -30,8 +30,12 @@ from daytwo.notify.alerts import aware, evidence_lines, owner_handle, sync_all
 from daytwo.notify.calc import (
     SILENCE_HISTORY_DAYS,
     SILENCE_MIN_HISTORY_DAYS,
+    SPIKE_MIN_BASELINE,
+    SPIKE_RECOVERED_P,
+    excess_p,
     expected_arrivals,
     is_silent,
+    is_spike,
     silence_probability,
     sla_stage,
     usual_hourly,
@@ -318,6 +322,122 @@ def check_feeds(
     return queued
 
 
+# -- error spikes on live traffic --------------------------------------------------------------
+
+SPIKE_WINDOW = timedelta(minutes=5)  # the arrivals judged
+BASELINE_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorWindow:
+    """One deployment's last minutes of arrivals against its usual share of error turns."""
+
+    deployment: str
+    n: int
+    errors: int
+    usual: float  # share of conversations with an error turn, usually
+    baseline_n: int
+    spike: bool
+    p_value: float
+
+
+def error_windows(events: EventStore, *, now: datetime) -> dict[str, ErrorWindow]:
+    """The share of conversations with an error turn among those that arrived in the last
+    :data:`SPIKE_WINDOW`, per deployment, against the same hours of the day (the hour before,
+    of and after ``now``) over the last week (the whole week when those hours saw too few)."""
+    hour = now.astimezone(UTC).hour
+    rows = events.query(
+        """
+        WITH d AS (SELECT deployment, interaction_id, received_at FROM deliveries
+                   WHERE received_at >= ?),
+             e AS (SELECT DISTINCT deployment, interaction_id FROM turns
+                   WHERE error IS NOT NULL)
+        SELECT d.deployment AS deployment,
+               count_if(d.received_at >= ?) AS n_win,
+               count_if(d.received_at >= ? AND e.interaction_id IS NOT NULL) AS e_win,
+               count_if(d.received_at < ? AND EXTRACT(hour FROM d.received_at) IN (?, ?, ?))
+                 AS n_band,
+               count_if(d.received_at < ? AND EXTRACT(hour FROM d.received_at) IN (?, ?, ?)
+                        AND e.interaction_id IS NOT NULL) AS e_band,
+               count_if(d.received_at < ?) AS n_week,
+               count_if(d.received_at < ? AND e.interaction_id IS NOT NULL) AS e_week
+        FROM d LEFT JOIN e ON e.deployment = d.deployment AND e.interaction_id = d.interaction_id
+        GROUP BY d.deployment
+        """,
+        [
+            now - timedelta(days=BASELINE_DAYS), now - SPIKE_WINDOW, now - SPIKE_WINDOW,
+            now - timedelta(hours=1), (hour - 1) % 24, hour, (hour + 1) % 24,
+            now - timedelta(hours=1), (hour - 1) % 24, hour, (hour + 1) % 24,
+            now - timedelta(hours=1), now - timedelta(hours=1),
+        ],
+    ).to_pylist()  # fmt: skip
+    windows = {}
+    for r in rows:
+        n_base, e_base = int(r["n_band"]), int(r["e_band"])
+        if n_base < SPIKE_MIN_BASELINE:
+            n_base, e_base = int(r["n_week"]), int(r["e_week"])
+        n, errors = int(r["n_win"]), int(r["e_win"])
+        if n_base < SPIKE_MIN_BASELINE:
+            continue  # too little history to know what is usual
+        usual = e_base / n_base
+        p = excess_p(errors, n, usual)
+        windows[r["deployment"]] = ErrorWindow(
+            r["deployment"], n, errors, usual, n_base, is_spike(errors, n, usual), p
+        )
+    return windows
+
+
+def check_errors(
+    ledger: Ledger, events: EventStore, settings: Settings, *, now: datetime | None = None
+) -> int:
+    """Raise ``traffic.error_spike`` (P1) when the share of conversations with an error in
+    the last minutes is far above the usual share for those hours, and
+    ``traffic.recovered`` once it is back to it. Returns messages queued."""
+    now = now or datetime.now(UTC)
+    base = settings.notify_public_url.rstrip("/")
+    window = timedelta(minutes=settings.notify_escalate_minutes)
+    queued = 0
+    with ledger.session() as session:
+        for name, w in error_windows(events, now=now).items():
+            key = f"errors:{name}"
+            alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
+            url = f"{base}/conversations?deployment={quote(name)}"
+            share = w.errors / w.n if w.n else 0.0
+            evidence = [
+                f"{w.errors} of {w.n} conversations in the last "
+                f"{SPIKE_WINDOW.total_seconds() / 60:.0f} min had an error turn ({share:.1%})",
+                f"usually {w.usual:.1%} at this time of day ({w.baseline_n:,} conversations "
+                f"over the last {BASELINE_DAYS} days)",
+                f"chance of this many at the usual share: {w.p_value:.1e}",
+            ]
+            if w.spike and (alert is None or alert.state != "spike"):
+                alert, new = _alert(
+                    session, key, deployment=name, kind="traffic", priority="P1",
+                    title=f"Error spike on {name}", owner=None, item_id=None, now=now,
+                )  # fmt: skip
+                alert.status = "open"
+                alert.escalation_level = 0
+                alert.escalate_at = now + window
+                summary = (
+                    f"{share:.0%} of {name}'s conversations in the last "
+                    f"{SPIKE_WINDOW.total_seconds() / 60:.0f} min had an error; usually "
+                    f"{w.usual:.1%}."
+                )
+                queued += _tell(
+                    session, settings, alert, event="traffic.error_spike", state="spike",
+                    summary=summary, evidence=evidence, update=not new, now=now, url=url,
+                )  # fmt: skip
+            elif alert is not None and alert.state == "spike" and w.p_value > SPIKE_RECOVERED_P:
+                alert.status = "resolved"
+                alert.escalate_at = None
+                queued += _tell(
+                    session, settings, alert, event="traffic.recovered", state="normal",
+                    summary=f"Errors on {name} are back to their usual level.",
+                    evidence=evidence, update=True, now=now, url=url,
+                )  # fmt: skip
+    return queued
+
+
 # -- one pass ----------------------------------------------------------------------------------
 
 
@@ -325,11 +445,13 @@ def raise_due(
     ledger: Ledger, settings: Settings, events: EventStore | None, *, now: datetime | None = None
 ) -> int:
     """Every check that raises alerts on its own clock: problems opened outside an analysis,
-    SLA clocks, silent feeds (when the events store is at hand), owners' digests. Returns
+    SLA clocks, silent feeds and error spikes (when the events store is at hand), owners'
+    digests. Returns
     messages queued."""
     queued = sync_all(ledger, settings, now=now)
     queued += sync_slas(ledger, settings, now=now)
     if events is not None:
         queued += check_feeds(ledger, events, settings, now=now)
+        queued += check_errors(ledger, events, settings, now=now)
     queued += send_digests(ledger, settings, now=now)
     return queued

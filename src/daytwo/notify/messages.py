@@ -23,6 +23,8 @@ _EVENT_TITLES = {
     "gate.stopped_holding": "Gate stopped holding",
     "feed.silent": "Feed silent",
     "feed.resumed": "Feed back",
+    "traffic.error_spike": "Error spike",
+    "traffic.recovered": "Errors back to usual",
     "alert.escalated": "Escalated: not acknowledged",
     "grouped": "Grouped",
     "digest": "Digest",

@@ -24,6 +24,8 @@ EventKind = Literal[
     "gate.stopped_holding",
     "feed.silent",
     "feed.resumed",
+    "traffic.error_spike",
+    "traffic.recovered",
     "alert.escalated",
     "grouped",
     "digest",
