@@ -171,34 +171,32 @@ def test_a_feed_that_stops_while_data_is_due_is_silent_then_resumes(
     lite: Ledger, settings: Settings, events: EventStore, receiver: WebhookReceiver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    """Eight days of 12 arrivals an hour from 09:00 to 12:00 (three batches of 4 an hour)."""
+    """Eight days of a batch every 10 minutes from 09:00 to 12:00 (6 deliveries an hour)."""
     _hooks(lite, settings, receiver)
     n = 0
     for day in range(8):
         for hour in (9, 10, 11):
-            for minute in (0, 20, 40):
+            for minute in range(0, 60, 10):
                 at = DAY0 + timedelta(days=day, hours=hour, minutes=minute)
-                _write_at(events, at, n, 4, monkeypatch)
-                n += 4
+                _write_at(events, at, n, 2, monkeypatch)
+                n += 2
     day8 = DAY0 + timedelta(days=8)
-    # The night is quiet as usual; at 09:15, 7 were due since 11:40 yesterday: not yet news.
+    # The night is quiet as usual; at 09:15, 2.5 deliveries were due since 11:50: not news.
     assert notify_events.check_feeds(lite, events, settings, now=day8.replace(hour=3)) == 0
-    assert (
-        notify_events.check_feeds(lite, events, settings, now=day8.replace(hour=9, minute=15)) == 0
-    )
-    # At 09:50, 14 were due: silent (e^-14 < 1e-4), told once, to the on-call route.
-    silent_at = day8.replace(hour=9, minute=50)
+    quiet = day8.replace(hour=9, minute=15)
+    assert notify_events.check_feeds(lite, events, settings, now=quiet) == 0
+    # At 10:40, 11 were due: silent (e^-11 < 1e-4), told once, to the on-call route.
+    silent_at = day8.replace(hour=10, minute=40)
     assert notify_events.check_feeds(lite, events, settings, now=silent_at) == 1
     assert notify_events.check_feeds(lite, events, settings, now=silent_at) == 0
-    _write_at(events, day8.replace(hour=9, minute=55), n, 4, monkeypatch)
-    assert (
-        notify_events.check_feeds(lite, events, settings, now=day8.replace(hour=9, minute=56)) == 1
-    )
+    _write_at(events, day8.replace(hour=10, minute=45), n, 2, monkeypatch)
+    back = day8.replace(hour=10, minute=46)
+    assert notify_events.check_feeds(lite, events, settings, now=back) == 1
     deliver_due(lite, settings)
     assert _sent(receiver) == [("oncall", "feed.silent"), ("oncall", "feed.resumed")]
     silent, resumed = (r.json() for r in receiver.received)
     assert silent["item"]["priority"] == "P1"
-    assert "care-bot has sent nothing for 22 h; about 14 interactions" in silent["summary"]
+    assert "care-bot has sent nothing for 23 h; about 11 deliveries" in silent["summary"]
     assert any("7 days of arrivals" in e for e in silent["evidence"])
     assert silent["item"]["url"].endswith("/conversations?deployment=care-bot")
     assert resumed["alert_id"] == silent["alert_id"]

@@ -224,14 +224,18 @@ class FeedState:
     deployment: str
     last_arrival: datetime | None
     history_days: int
-    expected: float  # arrivals the usual rates promised since the last one
+    expected: float  # deliveries (batches) the usual rates promised since the last one
     silent: bool
 
 
 def feed_states(
     events: EventStore, deployments: list[str], *, now: datetime
 ) -> dict[str, FeedState]:
-    """Judge each deployment's feed from the hourly arrivals of the last complete days."""
+    """Judge each deployment's feed from the hourly deliveries of the last complete days.
+
+    A delivery is one batch (one ingest request, one import): conversations arrive together
+    in them, so a sender that posts every 10 s has 360 chances an hour to be heard from, not
+    one per conversation, and only the gaps between its batches can be judged."""
     today = now.astimezone(UTC).date()
     start = datetime.combine(today - timedelta(days=SILENCE_HISTORY_DAYS), datetime.min.time(), UTC)
     spans = {
@@ -243,7 +247,8 @@ def feed_states(
     }
     counts: dict[str, dict[tuple[date, int], int]] = {}
     for r in events.query(
-        "SELECT deployment, date_trunc('hour', received_at) AS hour, COUNT(*) AS n "
+        "SELECT deployment, date_trunc('hour', received_at) AS hour, "
+        "COUNT(DISTINCT batch_id) AS n "
         "FROM deliveries WHERE received_at >= ? AND received_at < ? GROUP BY deployment, hour",
         [start, datetime.combine(today, datetime.min.time(), UTC)],
     ).to_pylist():
@@ -297,11 +302,11 @@ def check_feeds(
                 quiet = now - feed.last_arrival
                 summary = (
                     f"{name} has sent nothing for {_duration(quiet)}; about "
-                    f"{feed.expected:.0f} interactions were due in that time."
+                    f"{feed.expected:.0f} deliveries were due in that time."
                 )
                 evidence = [
                     f"last arrival {feed.last_arrival:%Y-%m-%d %H:%M} UTC",
-                    f"expected {feed.expected:.1f} from the usual rate of each hour "
+                    f"expected {feed.expected:.1f} deliveries from the usual rate of each hour "
                     f"({feed.history_days} days of arrivals)",
                     f"chance of none at the usual rate: {silence_probability(feed.expected):.1e}",
                 ]
