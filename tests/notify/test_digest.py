@@ -9,11 +9,11 @@ from daytwo.notify import alerts, service
 from daytwo.notify.calc import digest_slot
 from daytwo.notify.digest import send_digests
 from daytwo.notify.outbox import deliver_due, delivery_log
-from daytwo.notify.schemas import ChannelCreate, PreferenceSet, RouteCreate
+from daytwo.notify.schemas import PreferenceSet, RouteCreate
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
 from tests.backlog.conftest import DEPLOYMENT
-from tests.notify.conftest import SECRET, make_item
+from tests.notify.conftest import make_item, webhooks
 from tests.notify.receivers import WebhookReceiver
 
 
@@ -28,12 +28,7 @@ def test_the_digest_time_in_the_owners_zone() -> None:
 def test_a_daily_digest_carries_the_held_events_after_the_owners_backlog(
     ledger: Ledger, settings: Settings, receiver: WebhookReceiver
 ) -> None:
-    for name in ("ana-hook", "team-hook"):
-        service.create_channel(
-            ledger,
-            ChannelCreate(name=name, kind="webhook", url=f"{receiver.url}/{name}", secret=SECRET),
-            server_key=settings.session_key(), actor="t",
-        )  # fmt: skip
+    webhooks(ledger, settings, receiver, "ana-hook", "team-hook")
     service.add_route(
         ledger, RouteCreate(channel="team-hook", owner="cards-team", max_priority="P2"), actor="t"
     )

@@ -16,13 +16,13 @@ from daytwo.notify import calc, service
 from daytwo.notify import events as notify_events
 from daytwo.notify.models import Alert
 from daytwo.notify.outbox import deliver_due, delivery_log
-from daytwo.notify.schemas import ChannelCreate, PreferenceSet, RouteCreate
+from daytwo.notify.schemas import PreferenceSet, RouteCreate
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 from tests.backlog.conftest import DEPLOYMENT
 from tests.factory import interaction
-from tests.notify.conftest import SECRET, make_item, set_item
+from tests.notify.conftest import make_item, set_item, webhooks
 from tests.notify.receivers import WebhookReceiver
 
 DAY0 = datetime(2026, 11, 2, tzinfo=UTC)
@@ -30,12 +30,7 @@ DAY0 = datetime(2026, 11, 2, tzinfo=UTC)
 
 def _hooks(ledger: Ledger, settings: Settings, receiver: WebhookReceiver) -> None:
     """Ana's own channel, and an on-call channel for the given event kinds only."""
-    for name in ("ana-hook", "oncall"):
-        service.create_channel(
-            ledger,
-            ChannelCreate(name=name, kind="webhook", url=f"{receiver.url}/{name}", secret=SECRET),
-            server_key=settings.session_key(), actor="t",
-        )  # fmt: skip
+    webhooks(ledger, settings, receiver, "ana-hook", "oncall")
     service.set_preference(ledger, "ana", PreferenceSet(channel="ana-hook"))
     service.add_route(
         ledger,

@@ -217,6 +217,21 @@ def publish_gate_change(
 # -- silent feeds ------------------------------------------------------------------------------
 
 
+def _live_alert(
+    session: Session, key: str, deployment: str, kind: str, title: str, now: datetime,
+    window: timedelta,
+) -> tuple[Alert, bool]:  # fmt: skip
+    """A deployment's P1 alert from live traffic, (re)opened with its escalation clock."""
+    alert, new = _alert(
+        session, key, deployment=deployment, kind=kind, priority="P1", title=title,
+        owner=None, item_id=None, now=now,
+    )  # fmt: skip
+    alert.status = "open"
+    alert.escalation_level = 0
+    alert.escalate_at = now + window
+    return alert, new
+
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     """What the arrivals of one deployment say at ``now``."""
@@ -291,13 +306,9 @@ def check_feeds(
             alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
             url = f"{base}/conversations?deployment={quote(name)}"
             if feed.silent and (alert is None or alert.state != "silent"):
-                alert, new = _alert(
-                    session, key, deployment=name, kind="feed", priority="P1",
-                    title=f"No data from {name}", owner=None, item_id=None, now=now,
-                )  # fmt: skip
-                alert.status = "open"
-                alert.escalation_level = 0
-                alert.escalate_at = now + window
+                alert, new = _live_alert(
+                    session, key, name, "feed", f"No data from {name}", now, window
+                )
                 assert feed.last_arrival is not None
                 quiet = now - feed.last_arrival
                 summary = (
@@ -416,13 +427,8 @@ def check_errors(
                 f"chance of this many at the usual share: {w.p_value:.1e}",
             ]
             if w.spike and (alert is None or alert.state != "spike"):
-                alert, new = _alert(
-                    session, key, deployment=name, kind="traffic", priority="P1",
-                    title=f"Error spike on {name}", owner=None, item_id=None, now=now,
-                )  # fmt: skip
-                alert.status = "open"
-                alert.escalation_level = 0
-                alert.escalate_at = now + window
+                title = f"Error spike on {name}"
+                alert, new = _live_alert(session, key, name, "traffic", title, now, window)
                 summary = (
                     f"{share:.0%} of {name}'s conversations in the last "
                     f"{SPIKE_WINDOW.total_seconds() / 60:.0f} min had an error; usually "
