@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 from daytwo.notify import alerts, service
 from daytwo.notify.messages import slack_message
-from daytwo.notify.outbox import deliver_due, delivery_log
-from daytwo.notify.schemas import AlertPayload, ChannelCreate, RouteCreate
+from daytwo.notify.outbox import deliver_due, delivery_log, enqueue_document
+from daytwo.notify.schemas import AlertPayload, ChannelCreate, DocumentPayload, RouteCreate
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
 from tests.backlog.conftest import DEPLOYMENT
 from tests.notify.conftest import SECRET, make_item
-from tests.notify.receivers import WebhookReceiver
+from tests.notify.receivers import SmtpServer, WebhookReceiver
 
 
 def test_a_storm_beyond_the_limit_is_grouped_and_every_event_arrives(
@@ -66,3 +67,32 @@ def test_a_storm_beyond_the_limit_is_grouped_and_every_event_arrives(
     later = datetime.now(UTC) + timedelta(hours=1, minutes=1)
     assert deliver_due(ledger, settings, now=later).delivered == 2
     assert len(receiver.received) == 5
+
+
+def test_a_report_is_never_held_or_grouped_by_a_limit(
+    lite: Ledger, settings: Settings, smtp: SmtpServer
+) -> None:
+    """Documents (issued reports) on a limited e-mail channel go out one by one, whole."""
+    service.create_channel(
+        lite,
+        ChannelCreate(
+            name="mail", kind="email", smtp_host="127.0.0.1", smtp_port=smtp.port,
+            smtp_security="none", smtp_username="daytwo", secret="mail-pass",
+            sender="reports@daytwo.example", recipients=["board@bank.example"], max_per_hour=1,
+        ),
+        server_key=settings.session_key(), actor="t",
+    )  # fmt: skip
+    now = datetime.now(UTC)
+    with lite.session() as session:
+        for week in (1, 2, 3):
+            doc = DocumentPayload(
+                idempotency_key=f"report-{week}", occurred_at=now, deployment=DEPLOYMENT,
+                subject=f"Weekly report {week}", text="See the attachment.", html="<p>See</p>",
+                attachment_name=f"week-{week}.pdf",
+                attachment_b64=base64.b64encode(b"%PDF-1.4").decode(),
+            )  # fmt: skip
+            enqueue_document(session, "mail", doc, recipients=None, now=now)
+    assert deliver_due(lite, settings).delivered == 3
+    assert sorted(m["Subject"] for m in smtp.messages) == [
+        "Weekly report 1", "Weekly report 2", "Weekly report 3"
+    ]  # fmt: skip

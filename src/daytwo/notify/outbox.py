@@ -338,7 +338,10 @@ def _within_limits(ledger: Ledger, settings: Settings, ids: list[int], now: date
         }
         held: dict[tuple[int, str | None], list[Delivery]] = {}
         for row in sorted(rows, key=lambda r: ids.index(r.id)):
-            if row.channel_id in limits and row.event != "grouped":
+            # A document (an issued report, no alert) is one message the reader asked for:
+            # never held or grouped.
+            alerting = row.alert_id is not None and row.event != "grouped"
+            if row.channel_id in limits and alerting:
                 held.setdefault((row.channel_id, row.recipient), []).append(row)
             else:
                 keep.append(row.id)

@@ -3,7 +3,7 @@ delivery held by a channel's rate limit names the grouped message that carried i
 choose a daily or weekly digest
 
 Revision ID: 0014_notify_events
-Revises: 0011_reports
+Revises: 0013_report_archive
 Create Date: 2026-12-05
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_notify_events"
-down_revision: str | None = "0011_reports"
+down_revision: str | None = "0013_report_archive"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
