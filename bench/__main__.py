@@ -300,6 +300,13 @@ def bench_notify_outbox(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, repeat, _free_port)
 
 
+def bench_notify_latency(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.notify_latency import run  # imports the whole product: load it only when asked
+
+    return run(work, repeat, _free_port, _admin_key)
+
+
 def bench_otlp(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del turns
     from bench.otlp import run  # imports the OpenTelemetry SDK: load it only when asked for
@@ -348,6 +355,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "concurrency": bench_concurrency,
     "hostile": bench_hostile,
     "notify_outbox": bench_notify_outbox,
+    "notify_latency": bench_notify_latency,
     "otlp_ingest": bench_otlp,
     "api_docs": bench_api_docs,
     "reports": bench_reports,

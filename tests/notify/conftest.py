@@ -13,6 +13,8 @@ from daytwo.backlog.owners import create_owner
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ItemCreate, OwnerCreate, SignalIn
 from daytwo.backlog.service import create_item
+from daytwo.notify import service
+from daytwo.notify.schemas import ChannelCreate
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
 from tests.backlog.conftest import DEPLOYMENT, registered_ledger
@@ -61,6 +63,16 @@ def smtp() -> Iterator[SmtpServer]:
 @pytest.fixture
 def quick_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"notify_max_attempts": 3})
+
+
+def webhooks(ledger: Ledger, settings: Settings, receiver: WebhookReceiver, *names: str) -> None:
+    """Signed webhook channels ``names``, each posting to ``receiver`` under its own path."""
+    for name in names:
+        service.create_channel(
+            ledger,
+            ChannelCreate(name=name, kind="webhook", url=f"{receiver.url}/{name}", secret=SECRET),
+            server_key=settings.session_key(), actor="t",
+        )  # fmt: skip
 
 
 def make_item(ledger: Ledger, title: str, *, priority: str, owner: str = "ana") -> int:

@@ -26,6 +26,12 @@ def demo(
         help="Run the detectors and cluster the knowledge gaps once the data is in, so the "
         "findings, backlog and gaps pages have the demo's problems on them.",
     ),
+    with_receiver: bool = typer.Option(
+        False,
+        "--with-receiver",
+        help="Start a local webhook receiver, point the demo's alerts at it and show each alert "
+        "in this terminal as it arrives (while the demo serves).",
+    ),
     host: str = typer.Option(None, help="Address to bind when serving."),
     port: int = typer.Option(None, help="Port when serving."),
 ) -> None:
@@ -69,6 +75,18 @@ def demo(
         f"({summary.deliveries - summary.interactions:,} duplicate deliveries absorbed). "
         f"Ground truth: {summary.manifest_path}"
     )
+    receiver = None
+    if with_receiver:
+        from daytwo.demo.receiver import DemoReceiver, wire
+
+        receiver = DemoReceiver(show=lambda text: out.print(text, markup=False, highlight=False))
+        receiver.start()
+        ledger = Ledger(settings.resolved_ledger_url)
+        try:
+            wire(ledger, settings, receiver)
+        finally:
+            ledger.dispose()
+        out.print(f"alerts go to the demo's receiver at {receiver.url} and show here")
     if analyze:
         manifest = orjson.loads(summary.manifest_path.read_bytes())
         with steps("analysing the demo") as progress:
@@ -92,5 +110,9 @@ def demo(
         "(shown once; `daytwo users set admin --reset-password` makes a new one)",
         soft_wrap=True,
     )
-    if serve:
-        run_server(settings)
+    try:
+        if serve:
+            run_server(settings)
+    finally:
+        if receiver is not None:
+            receiver.stop()

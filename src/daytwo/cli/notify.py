@@ -10,10 +10,11 @@ from rich.table import Table
 
 from daytwo.cli.console import out
 from daytwo.cli.stores import actor as cli_actor
-from daytwo.cli.stores import open_ledger, validated
+from daytwo.cli.stores import open_events, open_ledger, validated
 from daytwo.cli.stores import settings as stores_settings
 from daytwo.errors import InputError
 from daytwo.notify import alerts, outbox, service
+from daytwo.notify.events import raise_due
 from daytwo.notify.schemas import ChannelCreate, PreferenceSet, RouteCreate
 
 app = typer.Typer(help="Alerts: channels, routes, preferences, delivery.", no_args_is_help=True)
@@ -60,6 +61,9 @@ def add_channel(
     secret_stdin: bool = typer.Option(
         False, "--secret-stdin", help="Read the secret from standard input (stored encrypted)."
     ),
+    max_per_hour: int = typer.Option(
+        None, help="At most this many messages an hour; beyond it, grouped into one message."
+    ),
 ) -> None:
     """Add a channel. A webhook without a secret gets a generated one, printed this once."""
     secret = typer.get_text_stream("stdin").read().strip() if secret_stdin else None
@@ -69,7 +73,7 @@ def add_channel(
             "name": name, "kind": kind, "url": url, "recipients": to, "smtp_host": smtp_host,
             "smtp_port": smtp_port, "smtp_security": smtp_security,
             "smtp_username": smtp_username, "sender": sender, "secret": secret,
-            "secret_env": secret_env,
+            "secret_env": secret_env, "max_per_hour": max_per_hour,
         },
     )  # fmt: skip
     settings = stores_settings()
@@ -146,12 +150,15 @@ def prefs(
     escalation: str = typer.Option(None, help="Where their unacknowledged P1s escalate."),
     timezone: str = typer.Option("UTC", help="Their IANA time zone."),
     quiet: str = typer.Option(None, help="Quiet hours, e.g. 22:00-07:00 (P1 breaks through)."),
+    digest: str = typer.Option(
+        "off", help="off, daily or weekly: non-P1 messages wait for one digest at 08:00."
+    ),
 ) -> None:
     """Set an owner's notification preferences."""
     spec = validated(
         PreferenceSet,
         {"channel": channel, "escalation_channel": escalation, "timezone": timezone,
-         "quiet_hours": quiet},
+         "quiet_hours": quiet, "digest": digest},
     )  # fmt: skip
     with open_ledger() as ledger:
         service.set_preference(ledger, owner, spec)
@@ -231,11 +238,13 @@ def deliver(
     loop: bool = typer.Option(False, "--loop", help="Keep delivering until interrupted."),
     every: float = typer.Option(1.0, help="Seconds between passes with --loop."),
 ) -> None:
-    """Raise missing alerts, escalate and send what is due (`daytwo serve` does this)."""
+    """Raise missing alerts (problems, SLA clocks, silent feeds), escalate and send what is
+    due (`daytwo serve` does this)."""
     settings = stores_settings()
     with open_ledger() as ledger:
         while True:
-            alerts.sync_all(ledger, settings)
+            with open_events() as events:  # per pass: never held between passes
+                raise_due(ledger, settings, events)
             escalated = alerts.escalate_due(ledger, settings)
             report = outbox.deliver_due(ledger, settings)
             if not loop:

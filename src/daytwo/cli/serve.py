@@ -72,7 +72,9 @@ def run_server(settings: Settings) -> None:
     # ours turns it into an exit, so the record is withdrawn on the way out.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        app = create_app(settings, events=events, ledger=ledger, local_token_hash=record.token_hash)
+        app = create_app(
+            settings, events=events, ledger=ledger, local_token_hash=record.token_hash, serving=True
+        )
         out.print(
             f"daytwo serving on [bold]http://{settings.host}:{settings.port}/[/]"
             f"  (data: {settings.data_dir})"

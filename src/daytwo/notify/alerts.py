@@ -29,7 +29,7 @@ ALERT_PRIORITIES = ("P1", "P2")  # what is worth a message on its own
 ESCALATION_LEVELS = 2  # the owner's escalation channel, then the deployment's admin routes
 
 
-def _evidence(session: Session, item: Item) -> list[str]:
+def evidence_lines(session: Session, item: Item) -> list[str]:
     lines: list[str] = []
     links = session.scalars(
         select(ItemFinding).where(ItemFinding.item_id == item.id).order_by(ItemFinding.updated_at)
@@ -47,7 +47,7 @@ def _evidence(session: Session, item: Item) -> list[str]:
     return lines
 
 
-def _owner(session: Session, item: Item) -> str | None:
+def owner_handle(session: Session, item: Item) -> str | None:
     if item.owner_id is None:
         return None
     return session.scalar(select(Owner.handle).where(Owner.id == item.owner_id))
@@ -59,7 +59,7 @@ def _spec(
 ) -> EventSpec:  # fmt: skip
     return EventSpec(
         alert=alert, event=event, idempotency_key=key, summary=summary,
-        evidence=_evidence(session, item), update=update, journey=item.journey,
+        evidence=evidence_lines(session, item), update=update, journey=item.journey,
         finding_kind=item.finding_kind, item_status=item.status,
     )  # fmt: skip
 
@@ -84,7 +84,11 @@ def sync_alerts(
         alerts = {
             a.item_id: a
             for a in session.scalars(
-                select(Alert).where(Alert.deployment == deployment, Alert.item_id.is_not(None))
+                select(Alert).where(
+                    Alert.deployment == deployment,
+                    Alert.kind == "problem",
+                    Alert.item_id.is_not(None),
+                )
             )
         }
         regressed_items = set(
@@ -94,7 +98,7 @@ def sync_alerts(
         ) if regressed else set()  # fmt: skip
         for item in items:
             alert = alerts.get(item.id)
-            owner = _owner(session, item)
+            owner = owner_handle(session, item)
             if alert is None:
                 if item.status not in OPEN_STATUSES or item.priority not in ALERT_PRIORITIES:
                     continue
@@ -167,7 +171,7 @@ def escalate_due(ledger: Ledger, settings: Settings, *, now: datetime | None = N
                 else None
             )
             item = session.get(Item, alert.item_id) if alert.item_id else None
-            minutes = (now - _aware(alert.created_at)).total_seconds() / 60
+            minutes = (now - aware(alert.created_at)).total_seconds() / 60
             summary = (
                 f"Not acknowledged after {minutes:.0f} minutes: {alert.title} "
                 f"(escalation level {alert.escalation_level})."
@@ -175,7 +179,8 @@ def escalate_due(ledger: Ledger, settings: Settings, *, now: datetime | None = N
             spec = EventSpec(
                 alert=alert, event="alert.escalated",
                 idempotency_key=f"alert-{alert.id}.escalated.{alert.escalation_level}",
-                summary=summary, evidence=_evidence(session, item) if item else [], update=True,
+                summary=summary, update=True,
+                evidence=evidence_lines(session, item) if item else [],
                 journey=item.journey if item else None,
                 finding_kind=item.finding_kind if item else None,
                 item_status=item.status if item else None,
@@ -185,7 +190,7 @@ def escalate_due(ledger: Ledger, settings: Settings, *, now: datetime | None = N
     return escalated
 
 
-def _aware(at: datetime) -> datetime:
+def aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
@@ -222,7 +227,8 @@ def list_alerts(
     with ledger.session() as session:
         query = (
             select(Alert)
-            .where(Alert.kind != "test")  # test messages are in the delivery log only
+            # test and grouped messages are in the delivery log only
+            .where(Alert.kind.not_in(("test", "grouped", "digest")))
             .order_by(Alert.updated_at.desc(), Alert.id.desc())
             .limit(limit)
         )

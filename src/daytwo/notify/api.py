@@ -7,9 +7,10 @@ from pydantic import BaseModel
 
 from daytwo.backlog.api import ActorDep
 from daytwo.http.access import Scope, requires
-from daytwo.http.deps import LedgerDep, SettingsDep
+from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.http.params import MAX_ROW_ID, RowId
 from daytwo.notify import alerts, outbox, service
+from daytwo.notify.events import raise_due
 from daytwo.notify.schemas import (
     AlertPublic,
     ChannelCreate,
@@ -144,10 +145,11 @@ def retry(delivery_id: RowId, ledger: LedgerDep) -> DeliveryPublic:
 
 
 @router.post("/deliver", response_model=DeliveryReport, dependencies=MANAGE)
-def deliver(ledger: LedgerDep, settings: SettingsDep) -> DeliveryReport:
-    """Raise the alerts of items opened outside an analysis, escalate what is due and send
-    what is due, now (``serve`` does it every few seconds)."""
-    alerts.sync_all(ledger, settings)
+def deliver(ledger: LedgerDep, settings: SettingsDep, events: EventsDep) -> DeliveryReport:
+    """Raise the alerts of items opened outside an analysis, SLA clocks at risk or breached
+    and silent feeds, escalate what is due and send what is due, now (``serve`` does it every
+    few seconds)."""
+    raise_due(ledger, settings, events)
     escalated = alerts.escalate_due(ledger, settings)
     report = outbox.deliver_due(ledger, settings)
     report.escalated = escalated

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -147,4 +150,116 @@ def route_matches(route: RouteMatch, facts: AlertFacts) -> bool:
         and priority_rank(facts.priority) <= priority_rank(route.max_priority)
         and (route.journey is None or route.journey == facts.journey)
         and (route.finding_kind is None or route.finding_kind == facts.finding_kind)
+    )
+
+
+# -- SLA clocks --------------------------------------------------------------------------------
+
+# An SLA clock is at risk when this share of its length is left.
+SLA_WARN_SHARE = 0.25
+SlaStage = Literal["on_track", "at_risk", "breached"]
+
+
+def sla_stage(*, due: datetime, length: timedelta, now: datetime) -> SlaStage:
+    """Where an open SLA clock of ``length`` ending at ``due`` stands at ``now``."""
+    if now > due:
+        return "breached"
+    if due - now <= length * SLA_WARN_SHARE:
+        return "at_risk"
+    return "on_track"
+
+
+# -- feed silence ------------------------------------------------------------------------------
+
+# A feed is silent when no arrival in the time since the last one had a chance under this
+# (Poisson, at the hour's usual rate): one false alarm in ten thousand silent spells judged.
+SILENCE_ALPHA = 1e-4
+SILENCE_MIN_HISTORY_DAYS = 7
+SILENCE_HISTORY_DAYS = 28
+# The usual rate of an hour of the day: a low quantile of that hour's counts over the history,
+# so quiet days (weekends, holidays) do not make their silence look abnormal.
+SILENCE_QUANTILE = 0.2
+
+
+def usual_hourly(
+    counts_by_day: Sequence[Sequence[int]], quantile: float = SILENCE_QUANTILE
+) -> list[float]:
+    """The usual arrivals of each UTC hour of the day (24 values) from complete days of
+    hourly counts (one row of 24 per day, zeros included)."""
+    usual = []
+    for hour in range(24):
+        values = sorted(day[hour] for day in counts_by_day)
+        if not values:
+            usual.append(0.0)
+            continue
+        pos = quantile * (len(values) - 1)  # linear interpolation, as numpy's default
+        low = int(pos)
+        high = min(low + 1, len(values) - 1)
+        usual.append(values[low] + (values[high] - values[low]) * (pos - low))
+    return usual
+
+
+def expected_arrivals(usual: Sequence[float], start: datetime, end: datetime) -> float:
+    """Arrivals the usual hourly rates (by UTC hour) promise between ``start`` and ``end``."""
+    total = 0.0
+    at = start
+    while at < end:
+        next_hour = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        upto = min(next_hour, end)
+        total += usual[at.astimezone(UTC).hour] * (upto - at).total_seconds() / 3600
+        at = upto
+    return total
+
+
+def silence_probability(expected: float) -> float:
+    """The chance of no arrival at all when ``expected`` were due (Poisson)."""
+    return math.exp(-expected)
+
+
+def is_silent(expected: float, alpha: float = SILENCE_ALPHA) -> bool:
+    return silence_probability(expected) < alpha
+
+
+# -- digests -----------------------------------------------------------------------------------
+
+DIGEST_HOUR = 8  # local time of the digest; weekly digests go out on Mondays
+
+
+def digest_slot(period: str, zone: str, now: datetime) -> datetime:
+    """The latest digest time at or before ``now`` for a ``daily`` or ``weekly`` digest in
+    the time zone ``zone``."""
+    local = now.astimezone(parse_zone(zone))
+    slot = local.replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
+    if slot > local:
+        slot -= timedelta(days=1)
+    if period == "weekly":
+        slot -= timedelta(days=slot.weekday())  # back to Monday
+    return slot.astimezone(UTC)
+
+
+# -- error spikes on live traffic --------------------------------------------------------------
+
+SPIKE_ALPHA = 1e-6  # judged every minute: about one false alarm in 2 years of calm minutes
+SPIKE_RECOVERED_P = 0.01  # back to normal when the window is not even mildly elevated
+SPIKE_MIN_SHARE_RISE = 0.05  # and at least 5 points above the usual share of conversations
+SPIKE_MIN_WINDOW = 20  # conversations in the window before it is judged
+SPIKE_MIN_BASELINE = 200  # conversations behind the usual share
+
+
+def excess_p(errors: int, n: int, usual: float) -> float:
+    """The chance of ``errors`` or more among ``n`` conversations at the ``usual`` share
+    (binomial upper tail)."""
+    from scipy.stats import binom
+
+    if errors <= 0:
+        return 1.0
+    return float(binom.sf(errors - 1, n, min(max(usual, 1e-4), 1 - 1e-9)))
+
+
+def is_spike(errors: int, n: int, usual: float) -> bool:
+    """A spike: enough conversations, a rise that matters, and one chance could not explain."""
+    return (
+        n >= SPIKE_MIN_WINDOW
+        and errors / n >= usual + SPIKE_MIN_SHARE_RISE
+        and excess_p(errors, n, usual) < SPIKE_ALPHA
     )

@@ -10,6 +10,7 @@ anyway), so an unreachable receiver never slows or fails the analysis beyond its
 from __future__ import annotations
 
 from daytwo.notify.alerts import sync_alerts
+from daytwo.notify.events import sync_slas
 from daytwo.notify.outbox import deliver_due
 from daytwo.pipeline import AnalysisContext, hookimpl
 
@@ -24,6 +25,7 @@ def after_analysis(ctx: AnalysisContext) -> None:
         run_id=ctx.run_id,
         regressed=ctx.recorded.regressed_fingerprints,
     )
+    queued += sync_slas(ctx.ledger, ctx.settings)
     # Replays and the demo's build deliver through `serve` or `daytwo notify deliver`.
     if queued and ctx.trigger in ("cli", "schedule", "api"):
         deliver_due(ctx.ledger, ctx.settings)

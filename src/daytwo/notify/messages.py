@@ -10,18 +10,31 @@ from typing import Any
 
 import orjson
 
-from daytwo.notify.schemas import AlertPayload, DocumentPayload
+from daytwo.notify.schemas import AlertPayload, DocumentPayload, PayloadItem
 
 _EVENT_TITLES = {
     "problem.new": "New problem",
     "problem.regressed": "Regression",
     "problem.priority_raised": "Priority raised",
     "problem.resolved": "Resolved",
+    "sla.at_risk": "SLA at risk",
     "sla.breached": "SLA breached",
+    "gate.ready": "Gate ready",
+    "gate.stopped_holding": "Gate stopped holding",
+    "feed.silent": "Feed silent",
+    "feed.resumed": "Feed back",
+    "traffic.error_spike": "Error spike",
+    "traffic.recovered": "Errors back to usual",
     "alert.escalated": "Escalated: not acknowledged",
+    "grouped": "Grouped",
+    "digest": "Digest",
     "test": "Test message",
 }
 _SLACK_TEXT_LIMIT = 3000  # a section's text may not be longer
+
+
+def _open(item: PayloadItem) -> str:
+    return "Open item" if item.id is not None else "Open"
 
 
 def headline(payload: AlertPayload) -> str:
@@ -68,7 +81,7 @@ def slack_message(payload: AlertPayload) -> dict[str, Any]:
     buttons = []
     if item.url:
         buttons.append(
-            {"type": "button", "text": {"type": "plain_text", "text": "Open item"}, "url": item.url}
+            {"type": "button", "text": {"type": "plain_text", "text": _open(item)}, "url": item.url}
         )
     if payload.acknowledge_url:
         buttons.append(
@@ -119,7 +132,7 @@ def email_message(
     text += [f"{k}: {v}" for k, v in facts]
     text += ["", *[f"- {e}" for e in payload.evidence]]
     if item.url:
-        text += ["", f"Open the item: {item.url}"]
+        text += ["", f"{_open(item)}: {item.url}"]
     if payload.acknowledge_url:
         text += [f"Acknowledge: {payload.acknowledge_url}"]
     msg.set_content("\n".join(text) + "\n")
@@ -129,7 +142,7 @@ def email_message(
     evidence = "".join(f"<li>{escape(e)}</li>" for e in payload.evidence)
     links = []
     if item.url:
-        links.append(f"<a href='{escape(item.url)}'>Open the item</a>")
+        links.append(f"<a href='{escape(item.url)}'>{_open(item)}</a>")
     if payload.acknowledge_url:
         links.append(f"<a href='{escape(payload.acknowledge_url)}'>Acknowledge</a>")
     html = (

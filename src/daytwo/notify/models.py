@@ -78,6 +78,9 @@ class Preference(Base):
     )
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     quiet_hours: Mapped[str | None] = mapped_column(String(11), nullable=True)  # 22:00-07:00
+    # off | daily | weekly: their non-P1 messages wait for one digest at 08:00 their time
+    digest: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
@@ -90,9 +93,12 @@ class Alert(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     deployment: Mapped[str] = mapped_column(String(100), index=True)
     item_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # problem | sla | gate | feed | test
     priority: Mapped[str] = mapped_column(String(2))
     title: Mapped[str] = mapped_column(String(300))
+    # The last state the alert told about, for kinds that move between states: an SLA's
+    # at_risk/breached, a gate's ready/not_holding, a feed's silent/flowing.
+    state: Mapped[str | None] = mapped_column(String(32), nullable=True)
     owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     status: Mapped[str] = mapped_column(String(16), index=True)  # open | acknowledged | resolved
     events: Mapped[int] = mapped_column(Integer, default=1)
@@ -123,8 +129,10 @@ class Delivery(Base):
     event: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str | None] = mapped_column(String(300), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # pending | sending | delivered | dead
+    # pending | sending | delivered | dead | digest (waits for the owner's digest) | grouped
+    # (sent inside ``grouped_into``'s message: a rate limit's grouped message or a digest)
     status: Mapped[str] = mapped_column(String(16), index=True)
+    grouped_into: Mapped[int | None] = mapped_column(Integer, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -11,12 +11,13 @@ the delivery log and retryable.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from daytwo.backlog.models import Owner
@@ -27,6 +28,7 @@ from daytwo.notify.calc import (
     ack_link,
     backoff,
     parse_quiet_hours,
+    priority_rank,
     route_matches,
 )
 from daytwo.notify.channels import SendFailed, send, send_document
@@ -38,6 +40,7 @@ from daytwo.notify.schemas import (
     DeliveryPublic,
     DeliveryReport,
     DocumentPayload,
+    GroupedEvent,
     PayloadItem,
 )
 from daytwo.notify.service import channel_by_name, resolve_target
@@ -60,6 +63,7 @@ class EventSpec:
     journey: str | None = None
     finding_kind: str | None = None
     item_status: str | None = None
+    url: str | None = None  # the page to open when the alert is about no item
 
 
 def _payload(settings: Settings, spec: EventSpec, now: datetime) -> AlertPayload:
@@ -83,15 +87,17 @@ def _payload(settings: Settings, spec: EventSpec, now: datetime) -> AlertPayload
             journey=spec.journey,
             finding_kind=spec.finding_kind,
             status=spec.item_status,
-            url=f"{base}/backlog/{alert.item_id}" if alert.item_id else None,
+            url=f"{base}/backlog/{alert.item_id}" if alert.item_id else spec.url,
         ),
         acknowledge_url=(
-            ack_link(base, settings.session_key(), alert.id) if alert.kind != "test" else None
+            ack_link(base, settings.session_key(), alert.id)
+            if alert.kind not in ("test", "grouped", "digest")
+            else None
         ),
     )
 
 
-def _owner_contact(session: Session, handle: str | None) -> str | None:
+def owner_contact(session: Session, handle: str | None) -> str | None:
     if handle is None:
         return None
     contact = session.scalar(select(Owner.contact).where(Owner.handle == handle))
@@ -119,7 +125,7 @@ def _recipients(
             channel = session.get(Channel, pref.channel_id)
             if channel is not None:
                 chosen.append((channel, None, pref))
-        elif (contact := _owner_contact(session, alert.owner)) is not None:
+        elif (contact := owner_contact(session, alert.owner)) is not None:
             # The owner directory's e-mail contact, through the first e-mail channel.
             mail = session.scalar(
                 select(Channel).where(Channel.kind == "email", Channel.active.is_(True))
@@ -165,13 +171,17 @@ def enqueue(session: Session, settings: Settings, spec: EventSpec, *, now: datet
         if exists is not None:
             continue
         due = now
+        status = "pending"
+        urgent = spec.alert.priority == "P1" or spec.event == "alert.escalated"
         if pref is not None and pref.quiet_hours and spec.alert.priority != "P1":
             due = parse_quiet_hours(pref.quiet_hours, pref.timezone).ends_after(now)
+        if pref is not None and pref.digest != "off" and not urgent:
+            status = "digest"  # carried by the owner's next digest (daytwo.notify.digest)
         session.add(
             Delivery(
                 alert_id=spec.alert.id, channel_id=channel.id,
                 idempotency_key=spec.idempotency_key, event=spec.event, recipient=recipient,
-                payload=payload, status="pending", attempts=0, next_attempt_at=due,
+                payload=payload, status=status, attempts=0, next_attempt_at=due,
                 created_at=now,
             )
         )  # fmt: skip
@@ -226,10 +236,11 @@ def _claim(ledger: Ledger, delivery_id: int, now: datetime, lease_s: float) -> b
 
 def deliver_due(
     ledger: Ledger, settings: Settings, *, now: datetime | None = None, limit: int = 100,
-    only: int | None = None,
+    only: int | None = None, stop: threading.Event | None = None,
 ) -> DeliveryReport:  # fmt: skip
     """Send what is due (at most ``limit`` rows), one at a time; never raises for a failed
-    send: the failure is recorded and retried later."""
+    send: the failure is recorded and retried later. When ``stop`` is set the pass ends after
+    the send in flight (what is left stays due for the next pass)."""
     now = now or datetime.now(UTC)
     report = DeliveryReport()
     server_key = settings.session_key()
@@ -238,7 +249,11 @@ def deliver_due(
         if only is not None:
             query = select(Delivery.id).where(Delivery.id == only)
         ids = list(session.scalars(query))
+    if only is None:
+        ids = _within_limits(ledger, settings, ids, now)
     for delivery_id in ids:
+        if stop is not None and stop.is_set():
+            break
         with ledger.session() as session:
             row = session.get(Delivery, delivery_id)
             if row is None:
@@ -279,6 +294,141 @@ def deliver_due(
         outcome = _record(ledger, settings, delivery_id, code, error, elapsed)
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
+
+
+def _sent_in_window(
+    session: Session, channel_id: int, recipient: str | None, since: datetime
+) -> int:
+    """Messages this channel sent to ``recipient`` since ``since``, or is sending now."""
+    same = and_(Delivery.channel_id == channel_id, _same_recipient(recipient))
+    return int(
+        session.scalar(
+            select(func.count(Delivery.id)).where(
+                same,
+                or_(
+                    and_(Delivery.status == "delivered", Delivery.delivered_at >= since),
+                    Delivery.status == "sending",
+                ),
+            )
+        )
+        or 0
+    )
+
+
+def _same_recipient(recipient: str | None) -> ColumnElement[bool]:
+    return Delivery.recipient.is_(None) if recipient is None else Delivery.recipient == recipient
+
+
+def _within_limits(ledger: Ledger, settings: Settings, ids: list[int], now: datetime) -> list[int]:
+    """Apply each channel's ``max_per_hour`` (per recipient) to the due rows ``ids``: what
+    fits is sent one by one; beyond it the most urgent go one by one and the rest are carried
+    by one grouped message (its own outbox row, retried like any other); when the hour is
+    used up they wait until it frees a slot. Nothing is dropped. Returns the ids to send."""
+    if not ids:
+        return ids
+    keep: list[int] = []
+    with ledger.session() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.id.in_(ids))).all()
+        limits = {
+            c.id: int(c.config["max_per_hour"])
+            for c in session.scalars(
+                select(Channel).where(Channel.id.in_({r.channel_id for r in rows}))
+            )
+            if c.config.get("max_per_hour")
+        }
+        held: dict[tuple[int, str | None], list[Delivery]] = {}
+        for row in sorted(rows, key=lambda r: ids.index(r.id)):
+            # A document (an issued report, no alert) is one message the reader asked for:
+            # never held or grouped.
+            alerting = row.alert_id is not None and row.event != "grouped"
+            if row.channel_id in limits and alerting:
+                held.setdefault((row.channel_id, row.recipient), []).append(row)
+            else:
+                keep.append(row.id)
+        hour_ago = now - timedelta(hours=1)
+        for (channel_id, recipient), due in held.items():
+            limit = limits[channel_id]
+            room = limit - _sent_in_window(session, channel_id, recipient, hour_ago)
+            if len(due) <= room:
+                keep += [r.id for r in due]
+                continue
+            if room <= 0:
+                oldest = session.scalar(
+                    select(func.min(Delivery.delivered_at)).where(
+                        Delivery.channel_id == channel_id, _same_recipient(recipient),
+                        Delivery.status == "delivered", Delivery.delivered_at >= hour_ago,
+                    )
+                )  # fmt: skip
+                free = (aware_utc(oldest) if oldest else now) + timedelta(hours=1)
+                for row in due:
+                    row.next_attempt_at = max(aware_utc(row.next_attempt_at), free)
+                continue
+            due.sort(key=lambda r: (priority_rank(r.payload["item"]["priority"]), r.id))
+            keep += [r.id for r in due[: room - 1]]
+            rest = due[room - 1 :]
+            group_id = carry(
+                session, settings, channel_id=channel_id, recipient=recipient, rows=rest,
+                now=now, event="grouped",
+                title=f"{len(rest)} alerts held by a limit of {limit} messages an hour",
+                summary=f"{len(rest)} alerts arrived beyond this channel's {limit} messages an "
+                "hour; here they are together.",
+            )  # fmt: skip
+            keep.append(group_id)
+    return keep
+
+
+def aware_utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def carry(
+    session: Session, settings: Settings, *, channel_id: int, recipient: str | None,
+    rows: list[Delivery], now: datetime, event: str, title: str, summary: str,
+    evidence: list[str] | None = None, owner: str | None = None, deployment: str | None = None,
+) -> int:  # fmt: skip
+    """One message (``grouped`` or ``digest``) that carries ``rows``, which are marked grouped
+    into it; ``evidence`` comes before a line per carried event. Returns its outbox id."""
+    payloads = [AlertPayload.model_validate(r.payload) for r in rows]
+    urgent = min((p.item.priority for p in payloads), key=priority_rank, default="P4")
+    deployments = sorted({p.deployment for p in payloads})
+    if deployment is None:
+        deployment = deployments[0] if len(deployments) == 1 else "(several)"
+    alert = Alert(
+        dedupe_key=f"{event}:{uuid.uuid4().hex}", deployment=deployment, item_id=None,
+        kind=event, priority=urgent, title=title[:300], owner=owner, status="resolved",
+        events=1, escalation_level=0, created_at=now, updated_at=now,
+    )  # fmt: skip
+    session.add(alert)
+    session.flush()
+    spec = EventSpec(
+        alert=alert, event=event, idempotency_key=f"{event}-{alert.id}", summary=summary,
+        evidence=[
+            *(evidence or []),
+            *(f"[{p.item.priority}] {p.event} · {p.deployment} · {p.summary}" for p in payloads),
+        ],
+    )  # fmt: skip
+    payload = _payload(settings, spec, now)
+    payload.grouped = [
+        GroupedEvent(
+            idempotency_key=p.idempotency_key, alert_id=p.alert_id, event=p.event,
+            deployment=p.deployment, priority=p.item.priority, title=p.item.title,
+            summary=p.summary, url=p.item.url,
+        )
+        for p in payloads
+    ]  # fmt: skip
+    group = Delivery(
+        alert_id=alert.id, channel_id=channel_id, idempotency_key=spec.idempotency_key,
+        event=event, recipient=recipient,
+        payload=payload.model_dump(mode="json", by_alias=True), status="pending", attempts=0,
+        next_attempt_at=now, created_at=now,
+    )  # fmt: skip
+    session.add(group)
+    session.flush()
+    for row in rows:
+        row.status = "grouped"
+        row.grouped_into = group.id
+        row.lease_until = None
+    return group.id
 
 
 def _force_claim(ledger: Ledger, delivery_id: int, now: datetime, lease_s: float) -> None:

@@ -18,12 +18,22 @@ EventKind = Literal[
     "problem.regressed",
     "problem.priority_raised",
     "problem.resolved",
+    "sla.at_risk",
     "sla.breached",
+    "gate.ready",
+    "gate.stopped_holding",
+    "feed.silent",
+    "feed.resumed",
+    "traffic.error_spike",
+    "traffic.recovered",
     "alert.escalated",
+    "grouped",
+    "digest",
     "test",
 ]
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
-DeliveryStatus = Literal["pending", "sending", "delivered", "dead"]
+DeliveryStatus = Literal["pending", "sending", "delivered", "dead", "digest", "grouped"]
+DigestPeriod = Literal["off", "daily", "weekly"]
 
 
 class _In(BaseModel):
@@ -51,6 +61,11 @@ class ChannelCreate(_In):
     secret: str | None = Field(default=None, max_length=2000)
     secret_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]{0,99}$")
     timeout_s: float = Field(default=10.0, gt=0, le=120)
+    max_per_hour: int | None = Field(
+        default=None, ge=1, le=10_000,
+        description="at most this many messages an hour; beyond it, what is due goes out "
+        "grouped in one message when the hour allows (never dropped)",
+    )  # fmt: skip
 
 
 class ChannelPublic(BaseModel):
@@ -93,6 +108,11 @@ class PreferenceSet(_In):
     escalation_channel: Name | None = None
     timezone: str = "UTC"
     quiet_hours: str | None = Field(default=None, description="22:00-07:00; P1 breaks through")
+    digest: DigestPeriod = Field(
+        default="off",
+        description="daily or weekly: their non-P1 messages wait for one digest at 08:00 their "
+        "time (Mondays for weekly) with their open, new, due and verified items",
+    )
 
 
 class PreferencePublic(BaseModel):
@@ -101,6 +121,7 @@ class PreferencePublic(BaseModel):
     escalation_channel: str | None
     timezone: str
     quiet_hours: str | None
+    digest: str = "off"
 
 
 class AlertPublic(_Out):
@@ -162,14 +183,32 @@ class DeliveryReport(BaseModel):
 
 
 class PayloadItem(BaseModel):
-    id: int | None = Field(description="the backlog item; null for a test message")
+    id: int | None = Field(
+        description="the backlog item; null when the alert is about no item (a gate, a feed, a "
+        "test message)"
+    )
     title: str
     priority: Priority
     owner: str | None = Field(description="the owner's handle")
     journey: str | None
     finding_kind: str | None = Field(description="the detector's finding kind")
     status: str | None = Field(description="the item's status in the backlog")
-    url: str | None = Field(description="the item's page")
+    url: str | None = Field(
+        description="the page to open: the item's, the plan's gate, the deployment's feed"
+    )
+
+
+class GroupedEvent(BaseModel):
+    """One event carried inside a grouped message."""
+
+    idempotency_key: str
+    alert_id: int
+    event: EventKind
+    deployment: str
+    priority: Priority
+    title: str
+    summary: str
+    url: str | None
 
 
 class AlertPayload(BaseModel):
@@ -189,6 +228,12 @@ class AlertPayload(BaseModel):
     evidence: list[str] = Field(description="the numbers behind it, one line each")
     item: PayloadItem
     acknowledge_url: str | None = Field(description="a signed link that acknowledges the alert")
+    grouped: list[GroupedEvent] = Field(
+        default_factory=list,
+        description="events `grouped` and `digest`: the events this one message carries (held "
+        "by the channel's rate limit, or for the owner's digest); each keeps its own "
+        "idempotency key",
+    )
 
     model_config = ConfigDict(title="daytwo alert event", populate_by_name=True)
 

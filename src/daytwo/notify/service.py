@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets as token_source
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 from sqlalchemy import select
@@ -71,6 +72,8 @@ def create_channel(
     generated = None
     secret = spec.secret
     config: dict[str, object] = {"timeout_s": spec.timeout_s}
+    if spec.max_per_hour is not None:
+        config["max_per_hour"] = spec.max_per_hour
     if spec.secret and spec.secret_env:
         raise InputError("Give the secret or the environment variable that holds it, not both.")
     if spec.kind == "webhook":
@@ -237,10 +240,13 @@ def set_preference(ledger: Ledger, owner: str, spec: PreferenceSet) -> Preferenc
         row.escalation_channel_id = escalation.id if escalation else None
         row.timezone = spec.timezone
         row.quiet_hours = spec.quiet_hours
+        if spec.digest != row.digest:
+            row.digest_sent_at = datetime.now(UTC)  # the first digest covers from now on
+        row.digest = spec.digest
         session.flush()
         return PreferencePublic(
             owner=owner, channel=spec.channel, escalation_channel=spec.escalation_channel,
-            timezone=spec.timezone, quiet_hours=spec.quiet_hours,
+            timezone=spec.timezone, quiet_hours=spec.quiet_hours, digest=spec.digest,
         )  # fmt: skip
 
 
@@ -256,6 +262,7 @@ def list_preferences(ledger: Ledger) -> list[PreferencePublic]:
                 ),
                 timezone=p.timezone,
                 quiet_hours=p.quiet_hours,
+                digest=p.digest,
             )
             for p in session.scalars(select(Preference).order_by(Preference.owner))
         ]

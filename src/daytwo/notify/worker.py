@@ -1,20 +1,26 @@
 """Delivery in `daytwo serve`: a background thread that sends what is due and escalates
 unacknowledged P1 alerts every ``notify_deliver_seconds``, and raises the alerts of items
-opened outside an analysis every :data:`SYNC_EVERY` passes."""
+opened outside an analysis every :data:`SYNC_EVERY` passes.
+
+Only the server that serves runs it (``create_app(..., serving=True)``, which `daytwo serve`
+passes); an app built for a test or a benchmark sends nothing on its own, so what a test sees
+is what it drove (``POST /api/v1/notify/deliver``, :meth:`DeliveryWorker.run_once`)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
-from daytwo.notify.alerts import escalate_due, sync_all
+from daytwo.notify.alerts import escalate_due
+from daytwo.notify.events import raise_due
 from daytwo.notify.outbox import deliver_due
 from daytwo.settings import Settings
+from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
 log = logging.getLogger("daytwo.notify")
-# Passes between two reads of the whole backlog for alerts no analysis raised (items opened
-# by hand or through the API): a minute at the default interval.
+# Passes between two runs of the checks on their own clock (items opened by hand or through
+# the API, SLA clocks, silent feeds): a minute at the default interval.
 SYNC_EVERY = 12
 
 
@@ -22,10 +28,14 @@ class DeliveryWorker:
     """Runs one delivery pass every ``interval_s`` seconds until stopped; a failed pass is
     logged and the next one tried (rows stay in the outbox, nothing is lost)."""
 
-    def __init__(self, ledger: Ledger, settings: Settings, interval_s: float) -> None:
+    def __init__(
+        self, ledger: Ledger, settings: Settings, interval_s: float,
+        events: EventStore | None = None,
+    ) -> None:  # fmt: skip
         if interval_s <= 0:
             raise ValueError("the delivery interval must be positive")
         self._ledger = ledger
+        self._events = events
         self._settings = settings
         self._interval = interval_s
         self._stop = threading.Event()
@@ -33,23 +43,37 @@ class DeliveryWorker:
         self.passes = 0
 
     @classmethod
-    def from_settings(cls, ledger: Ledger, settings: Settings) -> DeliveryWorker | None:
+    def from_settings(
+        cls, ledger: Ledger, settings: Settings, events: EventStore | None = None
+    ) -> DeliveryWorker | None:
         if settings.notify_deliver_seconds <= 0:
             return None
-        return cls(ledger, settings, settings.notify_deliver_seconds)
+        return cls(ledger, settings, settings.notify_deliver_seconds, events)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop after the send in flight (a pass checks between sends); True when the thread
+        has ended. A send still in flight at ``timeout`` keeps its lease: the next server
+        sends it again with the same idempotency key."""
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("notification delivery did not stop within %.0f s", timeout)
+            return False
+        return True
 
     def run_once(self) -> None:
         if self.passes % SYNC_EVERY == 0:
-            sync_all(self._ledger, self._settings)
+            raise_due(self._ledger, self._settings, self._events)
         escalate_due(self._ledger, self._settings)
-        deliver_due(self._ledger, self._settings)
+        deliver_due(self._ledger, self._settings, stop=self._stop)
         self.passes += 1
 
     def _loop(self) -> None:

@@ -72,12 +72,15 @@ def create_app(
     events: EventStore | None = None,
     ledger: Ledger | None = None,
     local_token_hash: str | None = None,
+    serving: bool = False,
 ) -> FastAPI:
     """Build the app. Stores not given are opened from ``settings`` when the app starts
     (the ledger is migrated to the latest schema first) and closed when it stops.
 
     ``local_token_hash`` admits the command line of this machine (see
-    :mod:`daytwo.http.link`); ``daytwo serve`` passes it."""
+    :mod:`daytwo.http.link`); ``daytwo serve`` passes it. ``serving`` (also from ``daytwo
+    serve``) runs what talks to the outside world on its own: notification delivery. An app
+    built without it (tests, benchmarks) sends only what it is asked to."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,9 +115,14 @@ def create_app(
                 app.state.ledger, app.state.events, settings.retention_interval_minutes * 60
             )
             retention.start()
-        delivery = DeliveryWorker.from_settings(app.state.ledger, settings)
+        delivery = (
+            DeliveryWorker.from_settings(app.state.ledger, settings, app.state.events)
+            if serving
+            else None
+        )
         if delivery is not None:
             delivery.start()
+        app.state.delivery = delivery
         reports = None
         if settings.report_schedule_seconds > 0:
             reports = ReportSchedule(

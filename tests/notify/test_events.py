@@ -1,0 +1,254 @@
+"""Events beyond a problem's own: SLA clocks, plan gates and silent feeds, each told once per
+state through the same routes and outbox as problems."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from daytwo.backlog.models import Item
+from daytwo.ingest.decode import decode_json
+from daytwo.notify import calc, service
+from daytwo.notify import events as notify_events
+from daytwo.notify.models import Alert
+from daytwo.notify.outbox import deliver_due, delivery_log
+from daytwo.notify.schemas import PreferenceSet, RouteCreate
+from daytwo.settings import Settings
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+from tests.backlog.conftest import DEPLOYMENT
+from tests.factory import interaction
+from tests.notify.conftest import make_item, set_item, webhooks
+from tests.notify.receivers import WebhookReceiver
+
+DAY0 = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def _hooks(ledger: Ledger, settings: Settings, receiver: WebhookReceiver) -> None:
+    """Ana's own channel, and an on-call channel for the given event kinds only."""
+    webhooks(ledger, settings, receiver, "ana-hook", "oncall")
+    service.set_preference(ledger, "ana", PreferenceSet(channel="ana-hook"))
+    service.add_route(
+        ledger,
+        RouteCreate(
+            channel="oncall", max_priority="P2",
+            event_kinds=["sla.breached", "feed.silent", "feed.resumed", "gate.stopped_holding"],
+        ),
+        actor="t",
+    )  # fmt: skip
+
+
+def _sent(receiver: WebhookReceiver) -> list[tuple[str, str]]:
+    return [(r.path.rsplit("/", 1)[-1], r.json()["event"]) for r in receiver.received]
+
+
+@pytest.mark.parametrize(
+    ("left", "stage"),
+    [(timedelta(hours=3), "on_track"), (timedelta(hours=1), "at_risk"),
+     (timedelta(0), "at_risk"), (timedelta(seconds=-1), "breached")],
+)  # fmt: skip
+def test_sla_stage_of_a_four_hour_clock(left: timedelta, stage: str) -> None:
+    due = DAY0 + timedelta(hours=4)
+    assert calc.sla_stage(due=due, length=timedelta(hours=4), now=due - left) == stage
+
+
+def test_the_usual_rate_of_an_hour_is_a_low_quantile_of_its_days() -> None:
+    # Five weekdays of 20 an hour at 10:00 and two quiet days of 2: the quiet days set the
+    # usual level, so their silence is not news.
+    days = [[20 if h == 10 else 0 for h in range(24)] for _ in range(5)]
+    days += [[2 if h == 10 else 0 for h in range(24)] for _ in range(2)]
+    usual = calc.usual_hourly(days)
+    assert usual[10] == pytest.approx(2 + (20 - 2) * 0.2)  # between the 2nd and 3rd lowest
+    assert usual[9] == 0.0
+    start = DAY0.replace(hour=9, minute=30)
+    # half an hour of 9:00 (0) and a quarter of 10:00
+    assert calc.expected_arrivals(usual, start, DAY0.replace(hour=10, minute=15)) == pytest.approx(
+        usual[10] / 4
+    )
+    assert not calc.is_silent(9.0)
+    assert calc.is_silent(9.3)  # e^-9.3 < 1e-4
+
+
+def test_sla_at_risk_then_breached_once_each_then_resolved_silently(
+    lite: Ledger, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    _hooks(lite, settings, receiver)
+    item_id = make_item(lite, "Card block fails", priority="P1")
+    with lite.session() as session:
+        due = session.get(Item, item_id).triage_due  # type: ignore[union-attr]
+    due = due if due.tzinfo else due.replace(tzinfo=UTC)
+    assert notify_events.sync_slas(lite, settings, now=due - timedelta(hours=2)) == 0
+    assert notify_events.sync_slas(lite, settings, now=due - timedelta(minutes=40)) == 1
+    assert (
+        notify_events.sync_slas(lite, settings, now=due - timedelta(minutes=30)) == 0
+    )  # told once
+    assert notify_events.sync_slas(lite, settings, now=due + timedelta(minutes=5)) == 2
+    deliver_due(lite, settings, now=due + timedelta(minutes=6))
+    assert _sent(receiver) == [
+        ("ana-hook", "sla.at_risk"), ("ana-hook", "sla.breached"), ("oncall", "sla.breached"),
+    ]  # fmt: skip
+    at_risk, breached, _ = (r.json() for r in receiver.received)
+    assert at_risk["alert_id"] == breached["alert_id"]
+    assert (at_risk["update"], breached["update"]) == (False, True)
+    assert "Triage of Card block fails is due in 40 min" in at_risk["summary"]
+    assert "5 min late" in breached["summary"]
+    assert breached["item"]["id"] == item_id
+    # The item is triaged: its fix clock (3 days) is on track; then it is closed.
+    set_item(lite, item_id, triaged_at=due, status="verified")
+    assert notify_events.sync_slas(lite, settings, now=due + timedelta(hours=1)) == 0
+    [sla] = [a for a in service_alerts(lite) if a.kind == "sla"]
+    assert sla.status == "resolved"
+
+
+def service_alerts(ledger: Ledger) -> list[Alert]:
+    with ledger.session() as session:
+        rows = list(session.scalars(select(Alert).order_by(Alert.id)))
+        session.expunge_all()
+        return rows
+
+
+def test_a_gate_change_is_told_once_per_state_in_the_plans_transaction(
+    lite: Ledger, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    _hooks(lite, settings, receiver)
+    ready = notify_events.GateChange(
+        deployment=DEPLOYMENT, gate="day-30-containment", title="Day-30 containment gate",
+        state="ready", evidence=("containment 71% ≥ 65% for 14 days",), owner="ana",
+        url="http://daytwo.example/plan#day-30-containment",
+    )  # fmt: skip
+    with lite.session() as session:
+        assert notify_events.publish_gate_change(session, settings, ready) == 1
+    with lite.session() as session:
+        assert notify_events.publish_gate_change(session, settings, ready) == 0  # same state
+
+    def plan_fails() -> None:
+        with lite.session() as session:
+            broken = dataclasses.replace(ready, state="not_holding")
+            notify_events.publish_gate_change(session, settings, broken)
+            raise RuntimeError("the plan's transaction fails")  # its message goes with it
+
+    with pytest.raises(RuntimeError):
+        plan_fails()
+    assert len(delivery_log(lite)) == 1
+    stopped = notify_events.GateChange(
+        deployment=DEPLOYMENT, gate="day-30-containment", title="Day-30 containment gate",
+        state="not_holding", owner="ana",
+    )  # fmt: skip
+    with lite.session() as session:
+        notify_events.publish_gate_change(session, settings, stopped)
+    deliver_due(lite, settings)
+    assert _sent(receiver) == [
+        ("ana-hook", "gate.ready"), ("ana-hook", "gate.stopped_holding"),
+        ("oncall", "gate.stopped_holding"),
+    ]  # fmt: skip
+    first = receiver.received[0].json()
+    assert first["item"]["id"] is None
+    assert first["item"]["url"] == "http://daytwo.example/plan#day-30-containment"
+    assert first["evidence"] == ["containment 71% ≥ 65% for 14 days"]
+    assert receiver.received[1].json()["update"] is True
+
+
+def _write_at(
+    store: EventStore, at: datetime, first: int, n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("daytwo.store.events.duckdb.utc_now", lambda: at)
+    records = [interaction(first + k, turns=1) for k in range(n)]
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    store.write(decoded.batch, source="t", batch_id=f"b{first}")
+
+
+def test_a_feed_that_stops_while_data_is_due_is_silent_then_resumes(
+    lite: Ledger, settings: Settings, events: EventStore, receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Eight days of a batch every 10 minutes from 09:00 to 12:00 (6 deliveries an hour)."""
+    _hooks(lite, settings, receiver)
+    n = 0
+    for day in range(8):
+        for hour in (9, 10, 11):
+            for minute in range(0, 60, 10):
+                at = DAY0 + timedelta(days=day, hours=hour, minutes=minute)
+                _write_at(events, at, n, 2, monkeypatch)
+                n += 2
+    day8 = DAY0 + timedelta(days=8)
+    # The night is quiet as usual; at 09:15, 2.5 deliveries were due since 11:50: not news.
+    assert notify_events.check_feeds(lite, events, settings, now=day8.replace(hour=3)) == 0
+    quiet = day8.replace(hour=9, minute=15)
+    assert notify_events.check_feeds(lite, events, settings, now=quiet) == 0
+    # At 10:40, 11 were due: silent (e^-11 < 1e-4), told once, to the on-call route.
+    silent_at = day8.replace(hour=10, minute=40)
+    assert notify_events.check_feeds(lite, events, settings, now=silent_at) == 1
+    assert notify_events.check_feeds(lite, events, settings, now=silent_at) == 0
+    _write_at(events, day8.replace(hour=10, minute=45), n, 2, monkeypatch)
+    back = day8.replace(hour=10, minute=46)
+    assert notify_events.check_feeds(lite, events, settings, now=back) == 1
+    deliver_due(lite, settings)
+    assert _sent(receiver) == [("oncall", "feed.silent"), ("oncall", "feed.resumed")]
+    silent, resumed = (r.json() for r in receiver.received)
+    assert silent["item"]["priority"] == "P1"
+    assert "care-bot has sent nothing for 23 h; about 11 deliveries" in silent["summary"]
+    assert any("7 days of arrivals" in e for e in silent["evidence"])
+    assert silent["item"]["url"].endswith("/conversations?deployment=care-bot")
+    assert resumed["alert_id"] == silent["alert_id"]
+    assert resumed["update"] is True
+    [feed] = [a for a in service_alerts(lite) if a.kind == "feed"]
+    assert (feed.status, feed.escalate_at) == ("resolved", None)
+
+
+def _traffic(
+    store: EventStore, at: datetime, first: int, n: int, errors: int, mp: pytest.MonkeyPatch
+) -> None:
+    """``n`` conversations arriving at ``at``, the first ``errors`` with a failed turn."""
+    mp.setattr("daytwo.store.events.duckdb.utc_now", lambda: at)
+    records = []
+    for k in range(n):
+        rec = interaction(first + k, turns=2)
+        if k < errors:
+            rec["turns"][1]["error"] = "upstream timeout"
+        records.append(rec)
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    store.write(decoded.batch, source="t", batch_id=f"t{first}")
+
+
+def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
+    lite: Ledger, settings: Settings, events: EventStore, receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A week of 10:00s with 2 errors in 60 conversations; then 10:00 today: a calm window,
+    a spike (12 of 40), and the recovery."""
+    _hooks(lite, settings, receiver)
+    kinds = ["traffic.error_spike", "traffic.recovered"]
+    route = RouteCreate(channel="oncall", event_kinds=kinds, max_priority="P1")
+    service.add_route(lite, route, actor="t")
+    n = 0
+    for day in range(7):
+        _traffic(events, DAY0 + timedelta(days=day, hours=10), n, 60, 2, monkeypatch)
+        n += 60
+    today = DAY0 + timedelta(days=7, hours=10)
+    _traffic(events, today, n, 40, 2, monkeypatch)  # calm: 5%, usual 3.3%
+    n += 40
+    assert notify_events.check_errors(lite, events, settings, now=today + timedelta(minutes=1)) == 0
+    _traffic(events, today + timedelta(minutes=6), n, 40, 12, monkeypatch)  # 30%
+    n += 40
+    spike_at = today + timedelta(minutes=7)
+    assert notify_events.check_errors(lite, events, settings, now=spike_at) == 1
+    assert notify_events.check_errors(lite, events, settings, now=spike_at) == 0  # told once
+    _traffic(events, today + timedelta(minutes=13), n, 40, 1, monkeypatch)
+    assert (
+        notify_events.check_errors(lite, events, settings, now=today + timedelta(minutes=14)) == 1
+    )
+    deliver_due(lite, settings)
+    assert _sent(receiver) == [("oncall", "traffic.error_spike"), ("oncall", "traffic.recovered")]
+    spike = receiver.received[0].json()
+    assert spike["item"]["priority"] == "P1"
+    assert (
+        spike["summary"]
+        == "30% of care-bot's conversations in the last 5 min had an error; usually 3.3%."
+    )
+    assert spike["evidence"][0].startswith("12 of 40 conversations")
