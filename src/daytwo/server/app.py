@@ -79,7 +79,8 @@ def create_app(
 
     ``local_token_hash`` admits the command line of this machine (see
     :mod:`daytwo.http.link`); ``daytwo serve`` passes it. ``serving`` (also from ``daytwo
-    serve``) runs what talks to the outside world on its own: notification delivery. An app
+    serve``) runs what talks to the outside world on its own: notification delivery and the
+    scheduled e-mail of reports. An app
     built without it (tests, benchmarks) sends only what it is asked to."""
 
     @asynccontextmanager
@@ -124,7 +125,7 @@ def create_app(
             delivery.start()
         app.state.delivery = delivery
         reports = None
-        if settings.report_schedule_seconds > 0:
+        if serving and settings.report_schedule_seconds > 0:
             reports = ReportSchedule(
                 app.state.ledger, app.state.events, settings, settings.report_schedule_seconds
             )
