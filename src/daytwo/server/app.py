@@ -80,8 +80,8 @@ def create_app(
     ``local_token_hash`` admits the command line of this machine (see
     :mod:`daytwo.http.link`); ``daytwo serve`` passes it. ``serving`` (also from ``daytwo
     serve``) runs what talks to the outside world on its own: notification delivery and the
-    scheduled e-mail of reports. An app
-    built without it (tests, benchmarks) sends only what it is asked to."""
+    scheduled e-mail of reports. An app built without it (tests, benchmarks) sends only what
+    it is asked to."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
