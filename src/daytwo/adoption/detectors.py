@@ -21,9 +21,7 @@ from daytwo.adoption.calc import (
     DeclineParams,
     GroupRise,
     StopParams,
-    feature_label,
     group_declines,
-    group_phrase,
     nest,
 )
 from daytwo.adoption.frames import agent_days, feature_days, first_offer, suggestions
@@ -37,6 +35,7 @@ from daytwo.adoption.signals import (
     rewrite,
 )
 from daytwo.adoption.stopped import WhoStopped, who_stopped_from
+from daytwo.adoption.wording import feature_label, group_phrase
 from daytwo.detect.cells import segment_column
 from daytwo.detect.data import AnalysisData, Window
 from daytwo.detect.findings import (
