@@ -15,13 +15,15 @@ from daytwo.adoption.calc import (
     GroupRise,
     StopParams,
     agent_tests,
-    feature_label,
     group_declines,
-    group_phrase,
     nest,
-    newest_band_phrase,
     onset_day,
     rising_groups,
+)
+from daytwo.adoption.wording import (
+    feature_label,
+    group_phrase,
+    newest_band_phrase,
     stopped_sentence,
 )
 

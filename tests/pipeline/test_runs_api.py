@@ -63,6 +63,9 @@ def test_bad_requests_are_refused_and_start_nothing(client: TestClient) -> None:
     for body in (
         {"deployment": DEPLOYMENT, "encoder": "bert"},
         {"deployment": DEPLOYMENT, "since": "yesterday"},
+        # Unix seconds, which Pydantic would read as a day: the schema says ISO text.
+        {"deployment": DEPLOYMENT, "since": 1699920000},
+        {"deployment": DEPLOYMENT, "since": "1699920000"},
         {"deployment": DEPLOYMENT, "surprise": True},
     ):
         r = client.post("/api/v1/analysis/runs", json=body)

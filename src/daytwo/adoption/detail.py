@@ -17,7 +17,6 @@ from datetime import date, datetime, timedelta
 from pydantic import BaseModel
 
 from daytwo.adoption import champions
-from daytwo.adoption.calc import feature_label
 from daytwo.adoption.rollup import AGENT_DAILY, source
 from daytwo.adoption.schemas import (
     PRIVACY_FLOOR,
@@ -31,6 +30,7 @@ from daytwo.adoption.service import workaround_agents
 from daytwo.adoption.signals import SIGNAL_NAMES
 from daytwo.adoption.stopped import who_stopped
 from daytwo.adoption.usage import ratio, trend
+from daytwo.adoption.wording import feature_label
 from daytwo.deployments.service import get_deployment
 from daytwo.errors import NotFoundError
 from daytwo.store.events import EventStore

@@ -20,10 +20,10 @@ from daytwo.adoption.calc import (
     StopParams,
     agent_tests,
     rising_groups,
-    stopped_sentence,
 )
 from daytwo.adoption.schemas import AgentRow, AgentStatus, StoppedGroup
 from daytwo.adoption.usage import agent_table, feature_table
+from daytwo.adoption.wording import stopped_sentence
 from daytwo.store.events import EventStore
 
 _NEWEST = re.compile(r"^0\s*-")

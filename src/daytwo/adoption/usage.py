@@ -24,7 +24,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from daytwo.adoption.calc import feature_label
 from daytwo.adoption.rollup import AGENT_DAILY, AGENT_DAYS, FEATURE_DAYS, TTA_BOUNDS, source
 from daytwo.adoption.schemas import (
     PRIVACY_FLOOR,
@@ -34,6 +33,7 @@ from daytwo.adoption.schemas import (
     Period,
     TrendPoint,
 )
+from daytwo.adoption.wording import feature_label
 from daytwo.errors import InputError
 from daytwo.store.events import EventStore
 

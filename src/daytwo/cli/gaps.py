@@ -31,8 +31,8 @@ def gaps(
 
     from daytwo.cli.analyze import follow, run_here
     from daytwo.detect.gaps.calc import BUSINESS_KINDS, kind_phrase
+    from daytwo.detect.gaps.listing import list_gaps
     from daytwo.detect.gaps.schemas import GapPublic
-    from daytwo.detect.gaps.service import list_gaps
     from daytwo.errors import ConfigError
     from daytwo.pipeline.jobs import AnalysisRequest
 

@@ -21,7 +21,6 @@ from daytwo.governance import accounts, audit, keys, policies
 from daytwo.governance.schemas import (
     AuditEntryOut,
     GrantsIn,
-    IsoTime,
     KeyCreate,
     KeyOut,
     KeyUpdate,
@@ -34,6 +33,7 @@ from daytwo.governance.schemas import (
 )
 from daytwo.http.access import Scope, client_ip, current_principal, requires
 from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.isotext import IsoTime
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Deployment, Ledger
 

@@ -5,26 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from daytwo.governance.roles import KeyScope, Role
-
-
-def _iso_text(value: Any) -> Any:
-    """A time is ISO 8601 text (what the schema says), never a number of seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError("must be an ISO 8601 time, like 2026-12-05T09:00:00Z, not a number")
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return value
-        raise ValueError("must be an ISO 8601 time, like 2026-12-05T09:00:00Z, not a number")
-    return value
-
-
-#: A point in time as ISO 8601 text; numbers (Unix seconds, which Pydantic would take) are refused.
-IsoTime = Annotated[datetime, BeforeValidator(_iso_text)]
+from daytwo.isotext import IsoTime
 
 Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")]
 

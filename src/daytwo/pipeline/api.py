@@ -15,8 +15,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from daytwo.deployments.service import list_deployments
+from daytwo.detect.gaps.listing import last_run
 from daytwo.detect.gaps.schemas import GapRunPublic
-from daytwo.detect.gaps.service import last_run
 from daytwo.errors import NotFoundError, error_from_body
 from daytwo.http.access import Scope, check_deployments, current_principal, requires
 from daytwo.http.deps import EventsDep, LedgerDep

@@ -25,6 +25,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from daytwo.errors import DaytwoError, NotFoundError
+from daytwo.isotext import iso_day_text
 from daytwo.pipeline.context import Trigger
 from daytwo.pipeline.run import NO_DATA, analyze, cluster_gaps
 from daytwo.settings import Settings
@@ -38,13 +39,6 @@ KEPT_JOBS = 200
 JobStatus = Literal["queued", "running", "done", "failed"]
 
 
-def _day_text(value: object) -> object:
-    """A day is ISO text (what the schema says), never a number Pydantic would read as one."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError("must be a day like 2026-11-01, not a number")
-    return value
-
-
 class AnalysisRequest(BaseModel):
     """What to analyse: the detectors, the knowledge gaps, or both."""
 
@@ -55,7 +49,7 @@ class AnalysisRequest(BaseModel):
     deployment: str | None = Field(
         default=None, description="One deployment; none: every one the requester may manage."
     )
-    since: Annotated[date | None, Strict(False), BeforeValidator(_day_text)] = Field(
+    since: Annotated[date | None, Strict(False), BeforeValidator(iso_day_text)] = Field(
         default=None,
         description="Replay the detectors as of the end of each day from this date.",
     )

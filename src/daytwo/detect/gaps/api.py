@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from daytwo.detect.gaps.listing import get_gap, last_run, list_gaps
 from daytwo.detect.gaps.schemas import GapPublic, GapRunPublic
-from daytwo.detect.gaps.service import get_gap, last_run, list_gaps
 from daytwo.http.access import Scope, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 

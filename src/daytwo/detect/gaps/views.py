@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from daytwo.deployments.service import overview
+from daytwo.detect.gaps.listing import gap_listing, get_gap, last_run
 from daytwo.detect.gaps.schemas import GapPublic
-from daytwo.detect.gaps.service import gap_listing, get_gap, last_run
 from daytwo.http.access import Scope, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.scope import page_scope

@@ -11,6 +11,8 @@ A message is ``(role, text, call_id, tool_name)``. The conventions, in the order
   ``gen_ai.content.prompt`` / ``gen_ai.content.completion`` (``gen_ai.prompt`` /
   ``gen_ai.completion`` JSON);
 * plain ``input.value`` / ``output.value`` (OpenInference) as one user and one assistant text.
+
+:func:`span_messages` reads a model call's span through them in that order.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import orjson
+
+from daytwo.ingest.otlp.attributes import Attributes, value_of
 
 
 class Message(NamedTuple):
@@ -302,3 +306,67 @@ def new_inputs(inputs: Sequence[Message]) -> list[tuple[int, Message]]:
         if message.role == "assistant":
             last = i
     return [(i, m) for i, m in enumerate(inputs) if i > last]
+
+
+def span_messages(
+    attrs: Attributes, events: list[Any]
+) -> tuple[list[tuple[int, Message]], list[Message]]:
+    """The input messages the call added (with their positions) and its output messages."""
+    new: list[tuple[int, Message]] = []
+    outputs: list[Message] = []
+    system = attrs.value("gen_ai.system_instructions")
+    raw = attrs.value("gen_ai.input.messages")
+    if raw is not None:
+        try:
+            new, answered = new_json_messages(raw)
+        except MessageError as exc:
+            raise MessageError(str(exc), "gen_ai.input.messages") from None
+        if system is not None and not answered:
+            text = _system_text(system)
+            if text:
+                new.insert(0, (-1, Message("system", text)))
+    raw = attrs.value("gen_ai.output.messages")
+    if raw is not None:
+        try:
+            outputs = from_json_messages(raw, "gen_ai.output.messages")
+        except MessageError as exc:
+            raise MessageError(str(exc), "gen_ai.output.messages") from None
+    inputs: list[Message] = []
+    if (raw is None and not new) or not new:
+        flat = attrs.flat("llm.input_messages.") or attrs.flat("gen_ai.prompt.")
+        inner = "message." if any(".message." in k for k in flat) else ""
+        inputs = from_flattened(flat, inner)
+    if not outputs:
+        flat = attrs.flat("llm.output_messages.") or attrs.flat("gen_ai.completion.")
+        inner = "message." if any(".message." in k for k in flat) else ""
+        outputs.extend(from_flattened(flat, inner))
+    if events and (not (new or inputs) or not outputs):
+        decoded = [(e.name, {kv.key: value_of(kv.value) for kv in e.attributes}) for e in events]
+        try:
+            ev_in, ev_out = from_events(decoded)
+        except MessageError as exc:
+            raise MessageError(str(exc), "events") from None
+        inputs = inputs or ev_in
+        outputs = outputs or ev_out
+    if not (new or inputs):
+        text = attrs.text("input.value")
+        if text and not _is_json(attrs.text("input.mime_type")):
+            inputs.append(Message("user", text))
+    if not outputs:
+        text = attrs.text("output.value")
+        if text and not _is_json(attrs.text("output.mime_type")):
+            outputs.append(Message("assistant", text))
+    return new or new_inputs(inputs), outputs
+
+
+def _system_text(system: Any) -> str | None:
+    try:
+        parsed = orjson.loads(system) if isinstance(system, str) else system
+    except orjson.JSONDecodeError:
+        parsed = system
+    text, _, _ = _parts_text(parsed if isinstance(parsed, list) else [parsed])
+    return text
+
+
+def _is_json(mime: str | None) -> bool:
+    return mime is not None and "json" in mime

@@ -24,86 +24,11 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from daytwo.errors import RecordError
 from daytwo.ingest.otlp import messages as msg
+from daytwo.ingest.otlp.attributes import Attributes, SpanError, value_of
 from daytwo.interactions.columns import TS
 from daytwo.interactions.validate import DEPLOYMENT_NAME
 from daytwo.store.events.staging import STAGED
 
-# Attributes that decide nothing and repeat what the mapped ones say (or hold the whole
-# request): not kept with the turn.
-_BULKY = frozenset(
-    {
-        "gen_ai.input.messages",
-        "gen_ai.output.messages",
-        "gen_ai.system_instructions",
-        "input.value",
-        "output.value",
-        "input.mime_type",
-        "output.mime_type",
-        "llm.invocation_parameters",
-        "llm.tools",
-        "gen_ai.tool.definitions",
-        "gen_ai.tool.call.arguments",
-        "gen_ai.tool.call.result",
-        "tool.parameters",
-    }
-)
-_MAPPED = _BULKY | frozenset(
-    {
-        "agent.name",
-        "daytwo.channel",
-        "daytwo.confidence",
-        "daytwo.deployment",
-        "daytwo.fallback",
-        "daytwo.intent",
-        "daytwo.journey",
-        "daytwo.outcome",
-        "enduser.id",
-        "error.type",
-        "gen_ai.agent.name",
-        "gen_ai.conversation.id",
-        "gen_ai.input.messages",
-        "gen_ai.operation.name",
-        "gen_ai.output.messages",
-        "gen_ai.provider.name",
-        "gen_ai.request.model",
-        "gen_ai.response.model",
-        "gen_ai.system",
-        "gen_ai.system_instructions",
-        "gen_ai.tool.call.arguments",
-        "gen_ai.tool.call.id",
-        "gen_ai.tool.call.result",
-        "gen_ai.tool.name",
-        "gen_ai.usage.completion_tokens",
-        "gen_ai.usage.input_tokens",
-        "gen_ai.usage.output_tokens",
-        "gen_ai.usage.prompt_tokens",
-        "input.mime_type",
-        "input.value",
-        "llm.cost.completion",
-        "llm.cost.prompt",
-        "llm.cost.total",
-        "llm.model_name",
-        "llm.provider",
-        "llm.system",
-        "llm.token_count.completion",
-        "llm.token_count.prompt",
-        "openinference.span.kind",
-        "output.mime_type",
-        "output.value",
-        "service.name",
-        "session.id",
-        "tool.name",
-        "tool.parameters",
-        "tool_call.id",
-        "user.id",
-    }
-)
-_FLAT_PREFIXES = (
-    "llm.input_messages.",
-    "llm.output_messages.",
-    "gen_ai.prompt.",
-    "gen_ai.completion.",
-)
 # Whether a span means anything here, from its attribute names joined by newlines (one regular
 # expression over one string is cheaper than a test per name).
 _GENAI_NAMES = re.compile(
@@ -143,141 +68,6 @@ class Mapped:
 _Turn = tuple[str, str | None, int, dict[str, Any], str | None, str | None, int | None]
 
 
-class _SpanError(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-def value_of(v: AnyValue) -> Any:
-    """A Python value of an OTLP ``AnyValue`` (bytes as hex)."""
-    which = v.WhichOneof("value")
-    if which is None:
-        return None
-    if which == "string_value":
-        return v.string_value
-    if which == "int_value":
-        return v.int_value
-    if which == "double_value":
-        return v.double_value
-    if which == "bool_value":
-        return v.bool_value
-    if which == "array_value":
-        return [value_of(x) for x in v.array_value.values]
-    if which == "kvlist_value":
-        return {kv.key: value_of(kv.value) for kv in v.kvlist_value.values}
-    return v.bytes_value.hex()
-
-
-class _Attributes:
-    """A span's attributes read once, with typed getters that name a wrong type."""
-
-    __slots__ = ("names", "raw")
-
-    def __init__(self, raw: dict[str, AnyValue], names: str | None = None) -> None:
-        self.raw = raw
-        self.names = names if names is not None else "\n".join(raw)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.raw
-
-    def value(self, key: str) -> Any:
-        v = self.raw.get(key)
-        if v is None:
-            return None
-        return value_of(v)
-
-    def _first(self, keys: tuple[str, ...]) -> tuple[str, AnyValue, str] | None:
-        """The first of ``keys`` that holds a value: its key, value and kind."""
-        for key in keys:
-            v = self.raw.get(key)
-            if v is not None:
-                which = v.WhichOneof("value")
-                if which is not None:
-                    return key, v, which
-        return None
-
-    def text(self, *keys: str) -> str | None:
-        found = self._first(keys)
-        if found is None:
-            return None
-        key, v, which = found
-        if which == "string_value":
-            return v.string_value or None
-        if which in ("int_value", "bool_value"):
-            return str(getattr(v, which))
-        raise _SpanError(f"attributes.{key}", f"must be a string, got {_kind(which)}")
-
-    def integer(self, *keys: str) -> int | None:
-        found = self._first(keys)
-        if found is None:
-            return None
-        key, v, which = found
-        if which == "int_value":
-            return int(v.int_value)
-        if which == "double_value" and float(v.double_value).is_integer():
-            return int(v.double_value)
-        if which == "string_value" and v.string_value.strip().lstrip("-").isdigit():
-            return int(v.string_value)
-        raise _SpanError(f"attributes.{key}", f"must be an integer, got {_kind(which, v)}")
-
-    def number(self, *keys: str) -> float | None:
-        found = self._first(keys)
-        if found is None:
-            return None
-        key, v, which = found
-        if which in ("int_value", "double_value"):
-            return float(getattr(v, which))
-        if which == "string_value":
-            try:
-                return float(v.string_value)
-            except ValueError:
-                pass
-        raise _SpanError(f"attributes.{key}", f"must be a number, got {_kind(which, v)}")
-
-    def flag(self, key: str) -> bool | None:
-        found = self._first((key,))
-        if found is None:
-            return None
-        _, v, which = found
-        if which == "bool_value":
-            return bool(v.bool_value)
-        if which == "string_value" and v.string_value.lower() in ("true", "false"):
-            return v.string_value.lower() == "true"
-        raise _SpanError(f"attributes.{key}", f"must be a boolean, got {_kind(which, v)}")
-
-    def flat(self, prefix: str) -> dict[str, Any]:
-        out = {}
-        for key, v in self.raw.items():
-            if key.startswith(prefix):
-                out[key[len(prefix) :]] = value_of(v)
-        return out
-
-    def rest(self) -> dict[str, Any]:
-        """The attributes no rule maps, without the bulky ones: kept with the turn."""
-        out = {}
-        for key, v in self.raw.items():
-            if key in _MAPPED or key.startswith(_FLAT_PREFIXES):
-                continue
-            out[key] = value_of(v)
-        return out
-
-
-def _kind(which: str | None, v: AnyValue | None = None) -> str:
-    if which == "string_value" and v is not None:
-        return f"the text {v.string_value[:40]!r}"
-    return {
-        "string_value": "a string",
-        "int_value": "an integer",
-        "double_value": "a float",
-        "bool_value": "a boolean",
-        "array_value": "an array",
-        "kvlist_value": "a key-value list",
-        "bytes_value": "bytes",
-    }.get(which or "", "nothing")
-
-
 @dataclass(frozen=True, slots=True)
 class _Resource:
     deployment: str | None
@@ -286,7 +76,7 @@ class _Resource:
     segments: dict[str, str]
 
 
-def _resource(attrs: _Attributes, default_deployment: str | None) -> _Resource:
+def _resource(attrs: Attributes, default_deployment: str | None) -> _Resource:
     deployment = attrs.text("daytwo.deployment")
     if deployment is None:
         service = attrs.text("service.name")
@@ -300,7 +90,7 @@ def _resource(attrs: _Attributes, default_deployment: str | None) -> _Resource:
     )
 
 
-def _segments(attrs: _Attributes) -> dict[str, str]:
+def _segments(attrs: Attributes) -> dict[str, str]:
     if "daytwo.segment." not in attrs.names:
         return {}
     found = attrs.flat("daytwo.segment.")
@@ -322,7 +112,7 @@ class SpanMapper:
         skipped = 0
         for rs in request.resource_spans:
             resource = _resource(
-                _Attributes({kv.key: kv.value for kv in rs.resource.attributes}),
+                Attributes({kv.key: kv.value for kv in rs.resource.attributes}),
                 self.default_deployment,
             )
             for ss in rs.scope_spans:
@@ -332,7 +122,7 @@ class SpanMapper:
                     sid = span.span_id.hex() or None
                     try:
                         made = self._span(span, record, resource)
-                    except _SpanError as exc:
+                    except SpanError as exc:
                         errors.append(RecordError(record, sid, exc.field, exc.message))
                         continue
                     if not made:
@@ -347,12 +137,12 @@ class SpanMapper:
         limits = self.limits
         n_attrs = len(span.attributes)
         if n_attrs > limits.max_attributes:
-            raise _SpanError(
+            raise SpanError(
                 "attributes",
                 f"has {n_attrs:,} attributes; the limit is {limits.max_attributes:,} per span",
             )
         if len(span.events) > limits.max_events:
-            raise _SpanError(
+            raise SpanError(
                 "events",
                 f"has {len(span.events):,} events; the limit is {limits.max_events:,} per span",
             )
@@ -366,43 +156,43 @@ class SpanMapper:
             return []
         trace_id = span.trace_id
         if len(trace_id) != 16 or not any(trace_id):
-            raise _SpanError(
+            raise SpanError(
                 "trace_id", "is missing or invalid: a span needs a 16-byte, non-zero trace id"
             )
         span_id = span.span_id
         if len(span_id) != 8 or not any(span_id):
-            raise _SpanError(
+            raise SpanError(
                 "span_id", "is missing or invalid: a span needs an 8-byte, non-zero span id"
             )
         start, end = span.start_time_unix_nano, span.end_time_unix_nano
         if start == 0 or end == 0:
-            raise _SpanError("start_time_unix_nano", "and end_time_unix_nano are required")
+            raise SpanError("start_time_unix_nano", "and end_time_unix_nano are required")
         if resource.deployment is None:
-            raise _SpanError(
+            raise SpanError(
                 "resource.daytwo.deployment",
                 "names no deployment: set the resource attribute daytwo.deployment (for "
                 "example OTEL_RESOURCE_ATTRIBUTES=daytwo.deployment=care-bot) or service.name, "
                 "or send a key of one deployment",
             )
         if not DEPLOYMENT_NAME.match(resource.deployment):
-            raise _SpanError(
+            raise SpanError(
                 "resource.daytwo.deployment",
                 f"{resource.deployment[:60]!r} is not a deployment name: 1-100 letters, "
                 "digits, '.', '_' or '-'",
             )
-        attrs = _Attributes(raw, names)
+        attrs = Attributes(raw, names)
         try:
             return self._rows(span, record, resource, attrs, events, start, end)
         except msg.MessageError as exc:
             where = exc.args[1] if len(exc.args) > 1 else "messages"
-            raise _SpanError(f"attributes.{where}", str(exc.args[0])) from None
+            raise SpanError(f"attributes.{where}", str(exc.args[0])) from None
 
     def _rows(
         self,
         span: Span,
         record: int,
         resource: _Resource,
-        attrs: _Attributes,
+        attrs: Attributes,
         events: list[Any],
         start: int,
         end: int,
@@ -424,7 +214,7 @@ class SpanMapper:
         )
         for name, value in (("input", tokens_in), ("output", tokens_out)):
             if value is not None and value < 0:
-                raise _SpanError(f"attributes.gen_ai.usage.{name}_tokens", "must not be negative")
+                raise SpanError(f"attributes.gen_ai.usage.{name}_tokens", "must not be negative")
         cost = attrs.number("llm.cost.total")
         if cost is None:
             parts = [attrs.number("llm.cost.prompt"), attrs.number("llm.cost.completion")]
@@ -488,7 +278,7 @@ class SpanMapper:
         out: list[tuple[Any, ...]] = []
         for part, (role, text, ts, t_attrs, call_id, tool_name, input_index) in enumerate(turns):
             if text is not None and len(text) > self.limits.max_text_chars:
-                raise _SpanError(
+                raise SpanError(
                     f"turn {part} text",
                     f"has {len(text):,} characters; the limit is "
                     f"{self.limits.max_text_chars:,} per message",
@@ -562,7 +352,7 @@ class SpanMapper:
 
     def _model_turns(
         self,
-        attrs: _Attributes,
+        attrs: Attributes,
         events: list[Any],
         start: int,
         end: int,
@@ -570,7 +360,7 @@ class SpanMapper:
         error: str | None,
         model: str | None,
     ) -> list[_Turn]:
-        new, outputs = _messages(attrs, events)
+        new, outputs = msg.span_messages(attrs, events)
         turns: list[_Turn] = []
         for i, m in new:
             if m.role != "assistant":
@@ -588,7 +378,7 @@ class SpanMapper:
             turns.append(("assistant", None, end, dict(extra), None, None, None))
         return turns
 
-    def _tool_turn(self, attrs: _Attributes, start: int, extra: dict[str, Any]) -> list[_Turn]:
+    def _tool_turn(self, attrs: Attributes, start: int, extra: dict[str, Any]) -> list[_Turn]:
         name = attrs.text("gen_ai.tool.name", "tool.name")
         call_id = attrs.text("gen_ai.tool.call.id", "tool_call.id")
         result = attrs.value("gen_ai.tool.call.result")
@@ -615,70 +405,6 @@ def _first_answer(turns: list[_Turn]) -> int:
         if t[0] == "assistant":
             return i
     return -1
-
-
-def _messages(
-    attrs: _Attributes, events: list[Any]
-) -> tuple[list[tuple[int, msg.Message]], list[msg.Message]]:
-    """The input messages the call added (with their positions) and its output messages."""
-    new: list[tuple[int, msg.Message]] = []
-    outputs: list[msg.Message] = []
-    system = attrs.value("gen_ai.system_instructions")
-    raw = attrs.value("gen_ai.input.messages")
-    if raw is not None:
-        try:
-            new, answered = msg.new_json_messages(raw)
-        except msg.MessageError as exc:
-            raise msg.MessageError(str(exc), "gen_ai.input.messages") from None
-        if system is not None and not answered:
-            text = _system_text(system)
-            if text:
-                new.insert(0, (-1, msg.Message("system", text)))
-    raw = attrs.value("gen_ai.output.messages")
-    if raw is not None:
-        try:
-            outputs = msg.from_json_messages(raw, "gen_ai.output.messages")
-        except msg.MessageError as exc:
-            raise msg.MessageError(str(exc), "gen_ai.output.messages") from None
-    inputs: list[msg.Message] = []
-    if (raw is None and not new) or not new:
-        flat = attrs.flat("llm.input_messages.") or attrs.flat("gen_ai.prompt.")
-        inner = "message." if any(".message." in k for k in flat) else ""
-        inputs = msg.from_flattened(flat, inner)
-    if not outputs:
-        flat = attrs.flat("llm.output_messages.") or attrs.flat("gen_ai.completion.")
-        inner = "message." if any(".message." in k for k in flat) else ""
-        outputs.extend(msg.from_flattened(flat, inner))
-    if events and (not (new or inputs) or not outputs):
-        decoded = [(e.name, {kv.key: value_of(kv.value) for kv in e.attributes}) for e in events]
-        try:
-            ev_in, ev_out = msg.from_events(decoded)
-        except msg.MessageError as exc:
-            raise msg.MessageError(str(exc), "events") from None
-        inputs = inputs or ev_in
-        outputs = outputs or ev_out
-    if not (new or inputs):
-        text = attrs.text("input.value")
-        if text and not _is_json(attrs.text("input.mime_type")):
-            inputs.append(msg.Message("user", text))
-    if not outputs:
-        text = attrs.text("output.value")
-        if text and not _is_json(attrs.text("output.mime_type")):
-            outputs.append(msg.Message("assistant", text))
-    return new or msg.new_inputs(inputs), outputs
-
-
-def _system_text(system: Any) -> str | None:
-    try:
-        parsed = orjson.loads(system) if isinstance(system, str) else system
-    except orjson.JSONDecodeError:
-        parsed = system
-    text, _, _ = msg._parts_text(parsed if isinstance(parsed, list) else [parsed])
-    return text
-
-
-def _is_json(mime: str | None) -> bool:
-    return mime is not None and "json" in mime
 
 
 def _scores(events: Iterable[Any]) -> dict[str, Any]:
