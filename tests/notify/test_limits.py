@@ -6,8 +6,9 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 from daytwo.notify import alerts, service
+from daytwo.notify.enqueue import enqueue_document
 from daytwo.notify.messages import slack_message
-from daytwo.notify.outbox import deliver_due, delivery_log, enqueue_document
+from daytwo.notify.outbox import deliver_due, delivery_log
 from daytwo.notify.schemas import AlertPayload, ChannelCreate, DocumentPayload, RouteCreate
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger

@@ -19,8 +19,8 @@ from daytwo.backlog.calc import CLOSED_STATUSES, OPEN_STATUSES
 from daytwo.backlog.models import Item, ItemFinding, Owner
 from daytwo.errors import InputError, NotFoundError
 from daytwo.notify.calc import priority_rank
+from daytwo.notify.enqueue import EventSpec, enqueue
 from daytwo.notify.models import Alert
-from daytwo.notify.outbox import EventSpec, enqueue
 from daytwo.notify.schemas import AlertPublic
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger

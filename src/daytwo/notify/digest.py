@@ -20,8 +20,8 @@ from daytwo.backlog.calc import OPEN_STATUSES
 from daytwo.backlog.models import Item, Owner
 from daytwo.notify.alerts import aware
 from daytwo.notify.calc import digest_slot
+from daytwo.notify.enqueue import carry, owner_contact
 from daytwo.notify.models import Alert, Channel, Delivery, Preference
-from daytwo.notify.outbox import carry, owner_contact
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
 

@@ -41,8 +41,8 @@ from daytwo.notify.calc import (
     usual_hourly,
 )
 from daytwo.notify.digest import send_digests
+from daytwo.notify.enqueue import EventSpec, enqueue
 from daytwo.notify.models import Alert
-from daytwo.notify.outbox import EventSpec, enqueue
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from daytwo.deployments.service import get_deployment
 from daytwo.errors import InputError, NotFoundError
 from daytwo.notify.calc import parse_zone
-from daytwo.notify.outbox import enqueue_document
+from daytwo.notify.enqueue import enqueue_document
 from daytwo.notify.schemas import DocumentPayload
 from daytwo.notify.service import channel_by_name
 from daytwo.report.archive import issue_report
