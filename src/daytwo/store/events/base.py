@@ -258,15 +258,24 @@ class EventStore(abc.ABC):
 def open_event_store(
     url: str, *, read_only: bool = False, wait: Callable[[str], None] | None = None
 ) -> EventStore:
-    """Open the events store named by ``url`` (``duckdb:///path`` or ``duckdb:///:memory:``).
+    """Open the events store named by ``url``: ``duckdb:///path`` (or ``duckdb:///:memory:``),
+    ``clickhouse://user:password@host:8123/database`` (``clickhouses://`` for HTTPS) or
+    ``chdb:///path`` (ClickHouse's engine in this process).
 
-    An embedded store takes one writing process at a time; with ``wait``, opening one that
-    another process holds waits until it is released (``wait`` is told why, once) instead of
-    failing."""
+    An embedded DuckDB store takes one writing process at a time; with ``wait``, opening one
+    that another process holds waits until it is released (``wait`` is told why, once) instead
+    of failing. ClickHouse takes many writers and ignores ``wait``."""
     if url.startswith("duckdb:///"):
         from daytwo.store.events.duckdb import DuckDBEventStore
 
         # SQLAlchemy's convention: duckdb:///relative/path, duckdb:////absolute/path.
         path = url.removeprefix("duckdb:///") or ":memory:"
         return DuckDBEventStore(path, read_only=read_only, wait=wait)
-    raise ConfigError(f"Unsupported events store URL {url!r}: use duckdb:///path/to/events.duckdb")
+    if url.startswith(("clickhouse://", "clickhouses://", "chdb://")):
+        from daytwo.store.events.clickhouse import open_clickhouse
+
+        return open_clickhouse(url, read_only=read_only)
+    raise ConfigError(
+        f"Unsupported events store URL {url!r}: use duckdb:///path/to/events.duckdb, "
+        "clickhouse://user:password@host:8123/database or chdb:///path/to/folder"
+    )

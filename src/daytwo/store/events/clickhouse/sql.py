@@ -1,0 +1,173 @@
+"""Every query is written once, in the portable (DuckDB) dialect; this module says it in
+ClickHouse's.
+
+SQLGlot parses the portable SQL and writes ClickHouse SQL; the few places where the engines mean
+different things by the same words are rewritten on the way (each rewrite below says why).
+Parameters (``?`` and ``$n``) are bound as typed literals: the HTTP interface and chDB both take
+a plain statement, and a literal keeps its type (a timestamp stays a UTC ``DateTime64``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.clickhouse import ClickHouse
+from sqlglot.tokens import TokenType
+
+from daytwo.errors import InputError
+
+TIMESTAMP = "DateTime64(6, 'UTC')"
+
+# Settings every read runs with, so that ClickHouse answers as the portable SQL means:
+# - final: reads see each interaction once (the ReplacingMergeTree's latest version, tombstones
+#   dropped), whether or not the engine has merged the parts yet;
+# - join_use_nulls: an unmatched outer-join column is NULL, not the type's default;
+# - aggregate_functions_null_for_empty: sum/avg/min/max of no rows is NULL, not 0 or nan.
+READ_SETTINGS: dict[str, Any] = {
+    "final": 1,
+    "join_use_nulls": 1,
+    "aggregate_functions_null_for_empty": 1,
+    "session_timezone": "UTC",
+    "max_query_size": 64 * 1024 * 1024,
+    "output_format_arrow_string_as_string": 1,
+    "output_format_arrow_low_cardinality_as_dictionary": 0,
+}
+
+
+class _Dialect(ClickHouse):
+    """ClickHouse as SQLGlot writes it, with a UTC microsecond timestamp for TIMESTAMPTZ."""
+
+    class Generator(ClickHouse.Generator):  # type: ignore[misc]
+        TRANSFORMS = {**ClickHouse.Generator.TRANSFORMS}
+
+        def datatype_sql(self, expression: exp.DataType) -> str:
+            if expression.this in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMP):
+                return TIMESTAMP
+            return str(super().datatype_sql(expression))
+
+
+def literal(value: Any) -> exp.Expression:
+    """A Python value as a typed ClickHouse literal."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(f"Cannot query with the number {value!r}.")
+        return exp.Literal.number(repr(value))
+    if isinstance(value, datetime):
+        at = value.astimezone(UTC) if value.tzinfo else value
+        text = at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return exp.Anonymous(
+            this="toDateTime64",
+            expressions=[exp.Literal.string(text), exp.Literal.number(6), exp.Literal.string("UTC")],
+        )
+    if isinstance(value, date):
+        return exp.Anonymous(this="toDate", expressions=[exp.Literal.string(value.isoformat())])
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, list | tuple):
+        return exp.Array(expressions=[literal(v) for v in value])
+    raise TypeError(f"cannot bind a {type(value).__name__} as a query parameter")
+
+
+def _numbered(sql: str) -> str:
+    """``?`` placeholders renumbered ``$1, $2…`` in the order they appear in the text."""
+    tokens = sqlglot.tokenize(sql, read="duckdb")
+    out: list[str] = []
+    last = 0
+    k = 0
+    for tok in tokens:
+        if tok.token_type == TokenType.PLACEHOLDER and tok.text == "?":
+            k += 1
+            out.append(sql[last : tok.start])
+            out.append(f"${k}")
+            last = tok.end + 1
+    out.append(sql[last:])
+    return "".join(out)
+
+
+def _quantile(node: exp.Expression) -> exp.Expression:
+    """DuckDB's ``quantile_cont`` interpolates linearly between the two nearest ranks; so does
+    ClickHouse's ``quantileExactInclusive`` (not its sampling ``quantile``). A list of levels
+    gives an array, as ``quantilesExactInclusive`` does."""
+    if not isinstance(node, exp.PercentileCont):
+        return node
+    level = node.expression
+    levels = level.expressions if isinstance(level, exp.Array) else [level]
+    name = "quantilesExactInclusive" if isinstance(level, exp.Array) else "quantileExactInclusive"
+    return exp.ParameterizedAgg(this=name, expressions=[node.this], params=list(levels))
+
+
+def _map_lookup(node: exp.Expression) -> exp.Expression:
+    """``segments['site']``: NULL where the key is missing, as in DuckDB (ClickHouse answers
+    the empty string)."""
+    if not isinstance(node, exp.Bracket) or len(node.expressions) != 1:
+        return node
+    key = node.expressions[0]
+    if not (isinstance(key, exp.Literal) and key.is_string):
+        return node
+    target = node.this
+    if not (isinstance(target, exp.Column) and target.name == "segments"):
+        return node
+    return exp.If(
+        this=exp.Anonymous(this="mapContains", expressions=[target.copy(), key.copy()]),
+        true=node.copy(),
+        false=exp.Null(),
+    )
+
+
+def _stddev(node: exp.Expression) -> exp.Expression:
+    """The sample deviation of fewer than two values is NULL in DuckDB, nan in ClickHouse."""
+    if not isinstance(node, exp.StddevSamp) or isinstance(node.parent, exp.Anonymous):
+        return node
+    return exp.Anonymous(this="nullIf", expressions=[
+        exp.Anonymous(this="ifNotFinite", expressions=[node.copy(), exp.Null()]), exp.Null()
+    ])  # fmt: skip
+
+
+def _semi_join(node: exp.Expression) -> exp.Expression:
+    """DuckDB's ``SEMI JOIN`` is ClickHouse's ``LEFT SEMI JOIN``."""
+    if isinstance(node, exp.Join) and (node.args.get("kind") or "").upper() == "SEMI":
+        node.set("side", "LEFT")
+    return node
+
+
+def _bind(params: Sequence[Any]) -> Any:
+    def bind(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.this is not None:
+            index = int(node.this) - 1
+            if not 0 <= index < len(params):
+                raise ValueError(f"query parameter ${index + 1} has no value")
+            return literal(params[index])
+        return node
+
+    return bind
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse(sql: str) -> exp.Expression:
+    tree = sqlglot.parse_one(_numbered(sql), read="duckdb")
+    for rewrite in (_quantile, _map_lookup, _stddev, _semi_join):
+        tree = tree.transform(rewrite, copy=False)
+    return tree
+
+
+def to_clickhouse(sql: str, params: Sequence[Any] | None = None) -> str:
+    """``sql`` (portable dialect, ``?`` or ``$n`` placeholders) as one ClickHouse statement
+    with ``params`` bound."""
+    tree = _parse(sql).copy()
+    if params:
+        tree = tree.transform(_bind(params), copy=False)
+    elif any(isinstance(n, exp.Placeholder) for n in tree.walk()):
+        raise ValueError("the query has placeholders but no parameters")
+    return str(tree.sql(dialect=_Dialect))

@@ -1,0 +1,238 @@
+"""The events store on ClickHouse (a server over HTTP(S), or chDB in-process)."""
+
+# Table names in SQL here are module constants; values are bound as literals by sql.literal.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from daytwo.errors import StoreError
+from daytwo.interactions.columns import Batch, utc_now
+from daytwo.store.events.base import DELIVERIES, EventStore, WriteResult
+from daytwo.store.events.clickhouse import schema
+from daytwo.store.events.clickhouse.sql import literal, to_clickhouse
+from daytwo.store.events.clickhouse.transport import Transport
+
+# Settings of the inserts that write the hidden columns (version, tombstone, conversation start).
+_HIDDEN_INSERT = {"insert_allow_materialized_columns": 1}
+# Mutations (retention) finish on every replica before the statement returns.
+_MUTATION = {"mutations_sync": 2}
+
+
+def _sql_list(values: Iterable[Any]) -> str:
+    return ", ".join(literal(v).sql(dialect="clickhouse") for v in values)
+
+
+class ClickHouseEventStore(EventStore):
+    """Events in ClickHouse. Writes are idempotent and never double-count (see
+    :mod:`daytwo.store.events.clickhouse.schema`); reads are exact (``FINAL``)."""
+
+    dialect = "clickhouse"
+
+    def __init__(
+        self, transport: Transport, *, read_only: bool = False, layout: schema.Layout | None = None
+    ) -> None:
+        self.transport = transport
+        self.read_only = read_only
+        self.layout = layout or schema.Layout()
+        self._version_lock = threading.Lock()
+        self._last_version = 0
+        self.schema_version = self._migrate()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def applied_version(self) -> int:
+        """The schema version the database is at (0: no daytwo schema yet)."""
+        exists = self.transport.query(
+            "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() "
+            f"AND name = '{schema.MIGRATIONS_TABLE}'"
+        )
+        if not int(exists["n"][0].as_py()):
+            return 0
+        found = self.transport.query(
+            f"SELECT max(version) AS v FROM `{schema.MIGRATIONS_TABLE}`"
+        )
+        value = found["v"][0].as_py()
+        return int(value or 0)
+
+    def _migrate(self) -> int:
+        current = self.applied_version()
+        if current > schema.LATEST:
+            raise StoreError(
+                f"The events schema in {self.transport.description} is at version {current}, "
+                f"newer than this daytwo knows ({schema.LATEST}): upgrade daytwo."
+            )
+        if current == schema.LATEST:
+            return current
+        if self.read_only:
+            raise StoreError(
+                f"The events schema in {self.transport.description} is at version {current}, "
+                f"older than this daytwo needs ({schema.LATEST}): run `daytwo db upgrade`."
+            )
+        return self.upgrade()
+
+    def upgrade(self) -> int:
+        """Apply the migrations this database has not seen; return the version reached."""
+        for stmt in schema.migrations_table(self.layout):
+            self.transport.command(stmt)
+        current = self.applied_version()
+        for m in schema.MIGRATIONS:
+            if m.version <= current:
+                continue
+            for stmt in m.statements(self.layout):
+                self.transport.command(stmt)
+            self.transport.command(
+                f"INSERT INTO `{schema.MIGRATIONS_TABLE}` (version, name) "
+                f"VALUES ({m.version}, {literal(m.name).sql(dialect='clickhouse')})"
+            )
+        return schema.LATEST
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        return self.transport.query(to_clickhouse(sql, params))
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def _next_version(self) -> int:
+        """A version newer than every earlier write of this process (nanoseconds, UTC)."""
+        with self._version_lock:
+            self._last_version = max(time.time_ns(), self._last_version + 2)
+            return self._last_version
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError("The events store was opened read-only.")
+
+    def _existing(self, keys: pa.Table) -> pa.Table:
+        """Which of ``keys`` (deployment, interaction_id) are stored already."""
+        parts = []
+        for dep in pc.unique(keys["deployment"]).to_pylist():
+            ids = keys.filter(pc.equal(keys["deployment"], dep))["interaction_id"].to_pylist()
+            parts.append(
+                f"(deployment = {literal(dep).sql(dialect='clickhouse')} "
+                f"AND interaction_id IN ({_sql_list(ids)}))"
+            )
+        return self.transport.query(
+            "SELECT deployment, interaction_id FROM interactions WHERE " + " OR ".join(parts)
+        )
+
+    def _write(self, batch: Batch, *, source: str, batch_id: str) -> WriteResult:
+        self._check_writable()
+        clean = batch.without_locators()
+        inter = clean.interactions
+        n = inter.num_rows
+        if n == 0:
+            return WriteResult(0, 0, 0, 0)
+        keys = inter.select(["deployment", "interaction_id"])
+        replaced = self._existing(keys)
+        tombstone_version = self._next_version()
+        version = tombstone_version + 1
+        now = utc_now()
+        deliveries = pa.table(
+            {
+                "interaction_id": keys["interaction_id"],
+                "deployment": keys["deployment"],
+                "batch_id": pa.array([batch_id] * n, type=pa.string()),
+                "source": pa.array([source] * n, type=pa.string()),
+                "received_at": pa.array([now] * n, type=pa.timestamp("us", tz="UTC")),
+            },
+            schema=DELIVERIES,
+        )
+        starts = dict(
+            zip(inter["interaction_id"].to_pylist(), inter["started_at"].to_pylist(), strict=True)
+        )
+        # Children first, the interactions last: a batch that fails half-way leaves no
+        # interaction without its turns, and the caller, told it failed, sends it again.
+        for name, table in (("turns", clean.turns), ("assist_events", clean.assist_events)):
+            if table.num_rows:
+                started = pa.array(
+                    [starts[i] for i in table["interaction_id"].to_pylist()],
+                    type=pa.timestamp("us", tz="UTC"),
+                )
+                self._insert_versioned(name, table.append_column(schema.STARTED, started), version)
+        self.transport.insert("deliveries", deliveries)
+        self._insert_versioned("interactions", inter, version)
+        if replaced.num_rows:
+            self._tombstone(replaced, tombstone_version)
+        return WriteResult(
+            inserted=n - replaced.num_rows,
+            replaced=replaced.num_rows,
+            turns=clean.turns.num_rows,
+            assist_events=clean.assist_events.num_rows,
+        )
+
+    def _insert_versioned(self, name: str, table: pa.Table, version: int) -> None:
+        table = table.append_column(
+            schema.VERSION, pa.array([version] * table.num_rows, type=pa.uint64())
+        )
+        self.transport.insert(name, table, _HIDDEN_INSERT)
+
+    def _tombstone(self, replaced: pa.Table, version: int) -> None:
+        """Delete the earlier copies of re-sent interactions that the new copies did not
+        overwrite row for row (a moved start, a turn the new copy no longer has): a tombstone
+        at a version between the earlier copy's and the new one's."""
+        for dep in pc.unique(replaced["deployment"]).to_pylist():
+            ids = replaced.filter(pc.equal(replaced["deployment"], dep))["interaction_id"]
+            where = (
+                f"deployment = {literal(dep).sql(dialect='clickhouse')} "
+                f"AND interaction_id IN ({_sql_list(ids.to_pylist())}) "
+                f"AND {schema.VERSION} < {version}"
+            )
+            for name, key in (
+                ("interactions", "deployment, started_at, interaction_id"),
+                ("turns", f"deployment, {schema.STARTED}, interaction_id, seq"),
+                ("assist_events", f"deployment, {schema.STARTED}, interaction_id, seq"),
+            ):
+                self.transport.command(
+                    f"INSERT INTO {name} ({key}, {schema.VERSION}, {schema.DELETED}) "
+                    f"SELECT {key}, {version}, 1 FROM {name} WHERE {where}",
+                    _HIDDEN_INSERT,
+                )
+
+    def retire(self, deployment: str, before: datetime, *, text_only: bool) -> int:
+        self._check_writable()
+        dep = literal(deployment).sql(dialect="clickhouse")
+        cut = literal(before).sql(dialect="clickhouse")
+        if text_only:
+            found = self.transport.query(
+                f"SELECT count() AS n FROM turns WHERE deployment = {dep} "
+                f"AND {schema.STARTED} < {cut} "
+                "AND (text IS NOT NULL OR attributes IS NOT NULL OR error IS NOT NULL)"
+            )
+            self.transport.command(
+                "ALTER TABLE turns UPDATE text = NULL, attributes = NULL, error = NULL "
+                f"WHERE deployment = {dep} AND {schema.STARTED} < {cut}",
+                _MUTATION,
+            )
+            self.transport.command(
+                "ALTER TABLE interactions UPDATE attributes = NULL "
+                f"WHERE deployment = {dep} AND started_at < {cut}",
+                _MUTATION,
+            )
+        else:
+            found = self.transport.query(
+                f"SELECT count() AS n FROM interactions WHERE deployment = {dep} "
+                f"AND started_at < {cut}"
+            )
+            for name, column in (
+                ("turns", schema.STARTED),
+                ("assist_events", schema.STARTED),
+                ("interactions", "started_at"),
+            ):
+                self.transport.command(
+                    f"ALTER TABLE {name} DELETE WHERE deployment = {dep} AND {column} < {cut}",
+                    _MUTATION,
+                )
+        return int(found["n"][0].as_py())
+
+    def close(self) -> None:
+        self.transport.close()
