@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,36 @@ def clickhouse_url(chdb_dir: Path) -> str:
     return f"chdb:///{chdb_dir}?database=t_{uuid.uuid4().hex[:12]}"
 
 
+def _drop_clickhouse(url: str) -> None:
+    from daytwo.store.events.clickhouse import transport_for
+    from daytwo.store.events.clickhouse.transport import drop_database
+
+    transport, _ = transport_for(url)
+    drop_database(transport)
+    transport.close()
+
+
+@pytest.fixture
+def new_events(engine: str, request: pytest.FixtureRequest) -> Iterator[Callable[[], EventStore]]:
+    """A factory of fresh, empty events stores on the test's engine (each dropped after)."""
+    opened: list[tuple[EventStore, str]] = []
+
+    def make() -> EventStore:
+        if engine == "duckdb":
+            url = "duckdb:///:memory:"
+        else:
+            url = clickhouse_url(request.getfixturevalue("chdb_dir"))
+        store = open_event_store(url)
+        opened.append((store, url))
+        return store
+
+    yield make
+    for store, url in opened:
+        store.close()
+        if not url.startswith("duckdb"):
+            _drop_clickhouse(url)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> Iterator[Settings]:
     """Settings of a fresh data dir; on ClickHouse a fresh database, dropped afterwards.
@@ -59,12 +89,7 @@ def settings(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> Ite
         return
     url = clickhouse_url(request.getfixturevalue("chdb_dir"))
     yield Settings(data_dir=tmp_path / "data", events_url=url, refresh_seconds=0)
-    from daytwo.store.events.clickhouse import transport_for
-    from daytwo.store.events.clickhouse.transport import drop_database
-
-    transport, _ = transport_for(url)
-    drop_database(transport)
-    transport.close()
+    _drop_clickhouse(url)
 
 
 @pytest.fixture

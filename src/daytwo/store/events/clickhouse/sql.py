@@ -105,7 +105,24 @@ def _quantile(node: exp.Expression) -> exp.Expression:
     level = node.expression
     levels = level.expressions if isinstance(level, exp.Array) else [level]
     name = "quantilesExactInclusive" if isinstance(level, exp.Array) else "quantileExactInclusive"
-    return exp.ParameterizedAgg(this=name, expressions=[node.this], params=list(levels))
+    # SQLGlot's ParameterizedAgg: ``this(expressions)(params)``, the levels first.
+    return exp.ParameterizedAgg(this=name, expressions=list(levels), params=[node.this])
+
+
+def _filtered_parametric(node: exp.Expression) -> exp.Expression:
+    """``quantile…(q)(x) FILTER (WHERE c)`` as ClickHouse's ``-If`` combinator,
+    ``quantile…If(q)(x, c)``: the FILTER clause does not carry a parametric function's
+    levels."""
+    if not (isinstance(node, exp.Filter) and isinstance(node.this, exp.ParameterizedAgg)):
+        return node
+    agg = node.this
+    where = node.expression
+    cond = where.this if isinstance(where, exp.Where) else where
+    return exp.ParameterizedAgg(
+        this=f"{agg.name}If",
+        expressions=[e.copy() for e in agg.expressions],
+        params=[*(p.copy() for p in agg.args.get("params") or []), cond.copy()],
+    )
 
 
 def _map_lookup(node: exp.Expression) -> exp.Expression:
@@ -128,11 +145,33 @@ def _map_lookup(node: exp.Expression) -> exp.Expression:
 
 def _stddev(node: exp.Expression) -> exp.Expression:
     """The sample deviation of fewer than two values is NULL in DuckDB, nan in ClickHouse."""
-    if not isinstance(node, exp.StddevSamp) or isinstance(node.parent, exp.Anonymous):
+    inner = node.this if isinstance(node, exp.Filter) else node
+    if not isinstance(inner, exp.StddevSamp) or isinstance(node.parent, exp.Filter | exp.Anonymous):
         return node
-    return exp.Anonymous(this="nullIf", expressions=[
-        exp.Anonymous(this="ifNotFinite", expressions=[node.copy(), exp.Null()]), exp.Null()
-    ])  # fmt: skip
+    return exp.Anonymous(this="ifNotFinite", expressions=[node.copy(), exp.Null()])
+
+
+def _lead_lag(node: exp.Expression) -> exp.Expression:
+    """``lead``/``lag`` past the partition's edge: NULL in DuckDB, the type's default (1970)
+    in ClickHouse unless the value is nullable."""
+    if isinstance(node, exp.Lead | exp.Lag) and not (
+        isinstance(node.this, exp.Anonymous) and node.this.name == "toNullable"
+    ):
+        node.set("this", exp.Anonymous(this="toNullable", expressions=[node.this.copy()]))
+    return node
+
+
+def _truncated(node: exp.Expression) -> exp.Expression:
+    """``date_trunc`` keeps a UTC timestamp in DuckDB; ClickHouse answers a Date for weeks and
+    months and a DateTime without the microseconds for hours."""
+    if isinstance(node, exp.TimestampTrunc | exp.DateTrunc) and not (
+        isinstance(node.parent, exp.Anonymous) and node.parent.name == "toDateTime64"
+    ):
+        return exp.Anonymous(
+            this="toDateTime64",
+            expressions=[node.copy(), exp.Literal.number(6), exp.Literal.string("UTC")],
+        )
+    return node
 
 
 def _semi_join(node: exp.Expression) -> exp.Expression:
@@ -157,7 +196,8 @@ def _bind(params: Sequence[Any]) -> Any:
 @functools.lru_cache(maxsize=2048)
 def _parse(sql: str) -> exp.Expression:
     tree = sqlglot.parse_one(_numbered(sql), read="duckdb")
-    for rewrite in (_quantile, _map_lookup, _stddev, _semi_join):
+    for rewrite in (_quantile, _filtered_parametric, _map_lookup, _stddev, _lead_lag,
+                   _truncated, _semi_join):
         tree = tree.transform(rewrite, copy=False)
     return tree
 
