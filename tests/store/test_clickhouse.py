@@ -143,7 +143,7 @@ def test_a_schema_older_than_the_code_is_upgraded_or_refused(chdb_dir: Path) -> 
     database = url.rsplit("=", 1)[1]
     empty = ChdbTransport(str(chdb_dir), database, {})
     try:
-        with pytest.raises(StoreError, match="older than this daytwo needs.*db upgrade"):
+        with pytest.raises(StoreError, match=r"older than this daytwo needs.*db upgrade"):
             open_event_store(url, read_only=True)
         with open_event_store(url) as store:  # a writer migrates
             assert isinstance(store, ClickHouseEventStore)
@@ -176,7 +176,8 @@ def test_every_schema_statement_is_valid_clickhouse(chdb_dir: Path, cluster: str
             assert "Distributed(`events`, currentDatabase(), `interactions_local`" in text
             assert "cityHash64(deployment)" in text
         else:
-            assert "Replicated" not in text and "Distributed" not in text
+            assert "Replicated" not in text
+            assert "Distributed" not in text
         assert "TTL toDateTime(started_at) + INTERVAL 400 DAY" in text
     finally:
         engine.close()

@@ -16,6 +16,7 @@ from daytwo.errors import ConfigError, StoreError
 from daytwo.interactions.columns import ASSIST_EVENTS, INTERACTIONS, TURNS, Batch
 from daytwo.interactions.facts import FACTS, add_facts
 from daytwo.store.events import staging
+from daytwo.store.events.health import Check, StoreHealth, retention_check
 
 DELIVERIES = pa.schema(
     [
@@ -203,6 +204,26 @@ class EventStore(abc.ABC):
         """Block until a write commits after the last refresh (or ``timeout`` seconds pass);
         True when there is something to refresh."""
         return False
+
+    def health(self, retention_days: dict[str, int] | None = None) -> StoreHealth:
+        """Size, rows, and the oldest data of each deployment against its retention (days kept,
+        by deployment); engines add their own checks (parts, merges, memory)."""
+        volumes = self.volumes()
+        rows = Check(
+            "rows",
+            "ok",
+            f"{sum(v.interactions for v in volumes):,} interactions, "
+            f"{sum(v.turns for v in volumes):,} turns in {len(volumes)} deployment(s)",
+        )
+        oldest = {v.deployment: v.first_started_at for v in volumes}
+        return StoreHealth(
+            self.dialect, self.location, [rows, retention_check(oldest, retention_days or {})]
+        )
+
+    @property
+    def location(self) -> str:
+        """Where the store is, without credentials."""
+        return self.dialect
 
     def volumes(self) -> list[DeploymentVolume]:
         """Interaction and turn counts per deployment."""

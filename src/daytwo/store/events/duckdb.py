@@ -28,6 +28,7 @@ from daytwo.store.events.base import (
     Freshness,
     WriteResult,
 )
+from daytwo.store.events.health import Check, StoreHealth, size_text
 from daytwo.store.faults import storage_fault
 
 # How often a command waiting for another process's lock on the file tries again.
@@ -521,6 +522,21 @@ class DuckDBEventStore(EventStore):
         except Exception as exc:
             _rollback(con)
             raise self._fault(exc) from exc
+
+    @property
+    def location(self) -> str:
+        return self.path
+
+    def health(self, retention_days: dict[str, int] | None = None) -> StoreHealth:
+        base = super().health(retention_days)
+        if self.path == ":memory:":
+            return base
+        path = Path(self.path)
+        wal = Path(f"{self.path}.wal")
+        size = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+        return StoreHealth(
+            base.engine, base.location, [Check("size on disk", "ok", size_text(size)), *base.checks]
+        )
 
     def checkpoint(self) -> None:
         with self._lock:

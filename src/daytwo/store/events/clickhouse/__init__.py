@@ -31,7 +31,9 @@ def _layout(options: dict[str, str]) -> Layout:
     try:
         ttl = int(options["ttl_days"]) if options.get("ttl_days") else None
     except ValueError:
-        raise ConfigError(f"ttl_days must be a whole number of days, not {options['ttl_days']!r}")
+        raise ConfigError(
+            f"ttl_days must be a whole number of days, not {options['ttl_days']!r}"
+        ) from None
     return Layout(cluster=options.get("cluster") or None, ttl_days=ttl)
 
 
@@ -45,9 +47,7 @@ def transport_for(url: str) -> tuple[Transport, Layout]:
         path = url.split("://", 1)[1].split("?", 1)[0].removeprefix("/")
         if not path:
             raise ConfigError("A chdb:// events URL needs a folder: chdb:///path/to/folder")
-        transport: Transport = ChdbTransport(
-            path, options.get("database", "daytwo"), READ_SETTINGS
-        )
+        transport: Transport = ChdbTransport(path, options.get("database", "daytwo"), READ_SETTINGS)
         return transport, _layout(options)
     if parts.scheme not in ("clickhouse", "clickhouses"):
         raise ConfigError(f"Not a ClickHouse URL: {url!r}")

@@ -18,7 +18,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.clickhouse import ClickHouse
-from sqlglot.tokens import TokenType
+from sqlglot.generators.clickhouse import ClickHouseGenerator
+from sqlglot.tokenizer_core import TokenType
 
 from daytwo.errors import InputError
 
@@ -43,9 +44,7 @@ READ_SETTINGS: dict[str, Any] = {
 class _Dialect(ClickHouse):
     """ClickHouse as SQLGlot writes it, with a UTC microsecond timestamp for TIMESTAMPTZ."""
 
-    class Generator(ClickHouse.Generator):  # type: ignore[misc]
-        TRANSFORMS = {**ClickHouse.Generator.TRANSFORMS}
-
+    class Generator(ClickHouseGenerator):
         def datatype_sql(self, expression: exp.DataType) -> str:
             if expression.this in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMP):
                 return TIMESTAMP
@@ -69,7 +68,11 @@ def literal(value: Any) -> exp.Expression:
         text = at.strftime("%Y-%m-%d %H:%M:%S.%f")
         return exp.Anonymous(
             this="toDateTime64",
-            expressions=[exp.Literal.string(text), exp.Literal.number(6), exp.Literal.string("UTC")],
+            expressions=[
+                exp.Literal.string(text),
+                exp.Literal.number(6),
+                exp.Literal.string("UTC"),
+            ],
         )
     if isinstance(value, date):
         return exp.Anonymous(this="toDate", expressions=[exp.Literal.string(value.isoformat())])
@@ -196,9 +199,17 @@ def _bind(params: Sequence[Any]) -> Any:
 @functools.lru_cache(maxsize=2048)
 def _parse(sql: str) -> exp.Expression:
     tree = sqlglot.parse_one(_numbered(sql), read="duckdb")
-    for rewrite in (_quantile, _filtered_parametric, _map_lookup, _stddev, _lead_lag,
-                   _truncated, _semi_join):
+    for rewrite in (
+        _quantile,
+        _filtered_parametric,
+        _map_lookup,
+        _stddev,
+        _lead_lag,
+        _truncated,
+        _semi_join,
+    ):
         tree = tree.transform(rewrite, copy=False)
+    assert isinstance(tree, exp.Expression)
     return tree
 
 

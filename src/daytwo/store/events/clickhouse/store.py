@@ -20,6 +20,15 @@ from daytwo.store.events.base import DELIVERIES, EventStore, WriteResult
 from daytwo.store.events.clickhouse import schema
 from daytwo.store.events.clickhouse.sql import literal, to_clickhouse
 from daytwo.store.events.clickhouse.transport import Transport
+from daytwo.store.events.health import (
+    MEMORY_WARN,
+    PARTS_WARN,
+    Check,
+    Status,
+    StoreHealth,
+    retention_check,
+    size_text,
+)
 
 # Settings of the inserts that write the hidden columns (version, tombstone, conversation start).
 _HIDDEN_INSERT = {"insert_allow_materialized_columns": 1}
@@ -57,9 +66,7 @@ class ClickHouseEventStore(EventStore):
         )
         if not int(exists["n"][0].as_py()):
             return 0
-        found = self.transport.query(
-            f"SELECT max(version) AS v FROM `{schema.MIGRATIONS_TABLE}`"
-        )
+        found = self.transport.query(f"SELECT max(version) AS v FROM `{schema.MIGRATIONS_TABLE}`")
         value = found["v"][0].as_py()
         return int(value or 0)
 
@@ -233,6 +240,87 @@ class ClickHouseEventStore(EventStore):
                     _MUTATION,
                 )
         return int(found["n"][0].as_py())
+
+    @property
+    def location(self) -> str:
+        return self.transport.description
+
+    def health(self, retention_days: dict[str, int] | None = None) -> StoreHealth:
+        """Schema version, size, parts, merges and mutations, query-memory pressure, and the
+        oldest data against retention (the per-deployment policies and the table TTL)."""
+        checks: list[Check] = []
+        applied = self.applied_version()
+        checks.append(
+            Check("schema", "ok" if applied == schema.LATEST else "fail",
+                  f"version {applied} (this daytwo: {schema.LATEST})",
+                  "" if applied == schema.LATEST else "run `daytwo db upgrade`")
+        )  # fmt: skip
+        q = self.transport.query
+        db = "database = currentDatabase()"
+        size = q(
+            "SELECT sum(bytes_on_disk) AS bytes, sum(rows) AS rows, count() AS parts "
+            f"FROM system.parts WHERE {db} AND active"
+        ).to_pylist()[0]
+        checks.append(
+            Check("size on disk", "ok", f"{size_text(float(size['bytes'] or 0))}, "
+                  f"{int(size['rows'] or 0):,} rows in {int(size['parts'] or 0):,} active parts")
+        )  # fmt: skip
+        worst = q(
+            "SELECT table, partition, count() AS parts FROM system.parts "
+            f"WHERE {db} AND active GROUP BY table, partition ORDER BY parts DESC LIMIT 1"
+        ).to_pylist()
+        most = int(worst[0]["parts"]) if worst else 0
+        where = f" ({worst[0]['table']}, partition {worst[0]['partition']})" if worst else ""
+        checks.append(
+            Check("parts per partition", "warn" if most >= PARTS_WARN else "ok", f"{most}{where}",
+                  "inserts too small or too frequent: merges cannot keep up; batch them"
+                  if most >= PARTS_WARN else "")
+        )  # fmt: skip
+        merges = int(q(f"SELECT count() AS n FROM system.merges WHERE {db}")["n"][0].as_py())
+        mutations = q(
+            "SELECT count() AS n, countIf(latest_fail_reason != '') AS failed "
+            f"FROM system.mutations WHERE {db} AND NOT is_done"
+        ).to_pylist()[0]
+        stuck = int(mutations["failed"] or 0)
+        checks.append(
+            Check("merges and mutations", "warn" if stuck else "ok",
+                  f"{merges} merge(s) running, {int(mutations['n'] or 0)} mutation(s) pending",
+                  f"{stuck} mutation(s) failing: see system.mutations" if stuck else "")
+        )  # fmt: skip
+        checks.append(self._memory_check())
+        oldest = {v.deployment: v.first_started_at for v in self.volumes()}
+        keep = dict(retention_days or {})
+        if self.layout.ttl_days:
+            for dep in oldest:
+                keep[dep] = min(keep.get(dep, self.layout.ttl_days), self.layout.ttl_days)
+        checks.append(retention_check(oldest, keep))
+        return StoreHealth("clickhouse", self.location, checks)
+
+    def _memory_check(self) -> Check:
+        q = self.transport.query
+        used = q("SELECT value AS v FROM system.metrics WHERE metric = 'MemoryTracking'")
+        limit = q(
+            "SELECT value AS v FROM system.server_settings WHERE name = 'max_server_memory_usage'"
+        )
+        errors = q(
+            "SELECT value AS n, last_error_time AS at FROM system.errors "
+            "WHERE name = 'MEMORY_LIMIT_EXCEEDED' AND last_error_time > now() - INTERVAL 1 DAY"
+        ).to_pylist()
+        in_use = float(used["v"][0].as_py()) if used.num_rows else 0.0
+        cap = float(limit["v"][0].as_py() or 0) if limit.num_rows else 0.0
+        share = in_use / cap if cap else 0.0
+        failed = int(errors[0]["n"]) if errors else 0
+        status: Status = "warn" if share >= MEMORY_WARN or failed else "ok"
+        detail = []
+        if share >= MEMORY_WARN:
+            detail.append(f"the server uses {share:.0%} of its memory limit")
+        if failed:
+            detail.append(
+                f"queries failed with MEMORY_LIMIT_EXCEEDED ({failed} since the server started, "
+                f"the last at {errors[0]['at']} UTC): raise max_memory_usage or narrow them"
+            )
+        value = f"{size_text(in_use)} of {size_text(cap)}" if cap else size_text(in_use)
+        return Check("query memory", status, value, "; ".join(detail))
 
     def close(self) -> None:
         self.transport.close()

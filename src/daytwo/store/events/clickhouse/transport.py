@@ -206,7 +206,7 @@ class ChdbTransport:
         with _Engine.lock:
             if _Engine.session is None:
                 Path(resolved).mkdir(parents=True, exist_ok=True)
-                _Engine.session = chdb_session.Session(resolved)
+                _Engine.session = chdb_session.Session(resolved)  # type: ignore[no-untyped-call]
                 _Engine.path = resolved
                 # The settings hold for the engine's one session, so for every statement.
                 for key, value in self._settings.items():
