@@ -18,7 +18,7 @@ from daytwo.errors import StoreError
 from daytwo.interactions.columns import Batch, utc_now
 from daytwo.store.events.base import DELIVERIES, EventStore, WriteResult
 from daytwo.store.events.clickhouse import schema
-from daytwo.store.events.clickhouse.sql import literal, to_clickhouse
+from daytwo.store.events.clickhouse.sql import literal, quote, to_clickhouse
 from daytwo.store.events.clickhouse.transport import Transport
 from daytwo.store.events.health import (
     MEMORY_WARN,
@@ -36,8 +36,8 @@ _HIDDEN_INSERT = {"insert_allow_materialized_columns": 1}
 _MUTATION = {"mutations_sync": 2}
 
 
-def _sql_list(values: Iterable[Any]) -> str:
-    return ", ".join(literal(v).sql(dialect="clickhouse") for v in values)
+def _sql_list(values: Iterable[str]) -> str:
+    return ", ".join(quote(v) for v in values)
 
 
 class ClickHouseEventStore(EventStore):
@@ -154,17 +154,13 @@ class ClickHouseEventStore(EventStore):
             },
             schema=DELIVERIES,
         )
-        starts = dict(
-            zip(inter["interaction_id"].to_pylist(), inter["started_at"].to_pylist(), strict=True)
-        )
+        ids = inter["interaction_id"].combine_chunks()
+        starts = inter["started_at"].combine_chunks()
         # Children first, the interactions last: a batch that fails half-way leaves no
         # interaction without its turns, and the caller, told it failed, sends it again.
         for name, table in (("turns", clean.turns), ("assist_events", clean.assist_events)):
             if table.num_rows:
-                started = pa.array(
-                    [starts[i] for i in table["interaction_id"].to_pylist()],
-                    type=pa.timestamp("us", tz="UTC"),
-                )
+                started = starts.take(pc.index_in(table["interaction_id"], value_set=ids))
                 self._insert_versioned(name, table.append_column(schema.STARTED, started), version)
         self.transport.insert("deliveries", deliveries)
         self._insert_versioned("interactions", inter, version)
