@@ -192,7 +192,16 @@ def _initial(layout: Layout) -> list[str]:
     return [stmt for t in TABLE_DESIGN.values() for stmt in create_table(t, layout)]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "events tables", _initial),)
+def _derived_bookkeeping(layout: Layout) -> list[str]:
+    from daytwo.store.events.clickhouse.derived import TABLES as BOOKKEEPING
+
+    return list(BOOKKEEPING)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "events tables", _initial),
+    Migration(2, "derived tables: changed days, state, current refresh per day", _derived_bookkeeping),
+)
 LATEST = MIGRATIONS[-1].version
 
 

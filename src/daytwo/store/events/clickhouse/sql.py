@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -29,9 +29,12 @@ TIMESTAMP = "DateTime64(6, 'UTC')"
 # - final: reads see each interaction once (the ReplacingMergeTree's latest version, tombstones
 #   dropped), whether or not the engine has merged the parts yet;
 # - join_use_nulls: an unmatched outer-join column is NULL, not the type's default;
-# - aggregate_functions_null_for_empty: sum/avg/min/max of no rows is NULL, not 0 or nan.
+# - aggregate_functions_null_for_empty: sum/avg/min/max of no rows is NULL, not 0 or nan;
+# - prefer_column_name_to_alias: a column named like an output alias is the column, as in
+#   standard SQL (ClickHouse would read ``sum(x__n) AS x__n`` into another sum(x__n)).
 READ_SETTINGS: dict[str, Any] = {
     "final": 1,
+    "prefer_column_name_to_alias": 1,
     "join_use_nulls": 1,
     "aggregate_functions_null_for_empty": 1,
     "session_timezone": "UTC",
@@ -45,6 +48,11 @@ class _Dialect(ClickHouse):
     """ClickHouse as SQLGlot writes it, with a UTC microsecond timestamp for TIMESTAMPTZ."""
 
     class Generator(ClickHouseGenerator):
+        TRANSFORMS = {  # noqa: RUF012 - SQLGlot's own class attribute
+            **ClickHouseGenerator.TRANSFORMS,
+            exp.MapKeys: lambda self, e: self.func("mapKeys", e.this),
+        }
+
         def datatype_sql(self, expression: exp.DataType) -> str:
             if expression.this in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMP):
                 return TIMESTAMP
@@ -183,6 +191,32 @@ def _truncated(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _ordered_string_agg(node: exp.Expression) -> exp.Expression:
+    """``string_agg(x, sep ORDER BY k)``: ClickHouse's groupArray keeps no order, so the pairs
+    (k, x) are gathered, sorted by k and joined."""
+    if not (isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Order)):
+        return node
+    order = node.this
+    value = order.this
+    key = order.expressions[0].this
+    sep = node.args.get("separator") or exp.Literal.string(",")
+    gathered = exp.Anonymous(
+        this="groupArray", expressions=[exp.Tuple(expressions=[key.copy(), value.copy()])]
+    )
+    return sqlglot.parse_one(
+        "arrayStringConcat(arrayMap(p -> p.2, arraySort(p -> p.1, arrayFilter(p -> p.2 IS NOT "
+        f"NULL, {gathered.sql(dialect=_Dialect)}))), {sep.sql(dialect=_Dialect)})",
+        read="clickhouse",
+    )
+
+
+def _unmaterialized(node: exp.Expression) -> exp.Expression:
+    """``WITH x AS MATERIALIZED (...)`` is a DuckDB hint ClickHouse does not take."""
+    if isinstance(node, exp.CTE) and node.args.get("materialized"):
+        node.set("materialized", None)
+    return node
+
+
 def _semi_join(node: exp.Expression) -> exp.Expression:
     """DuckDB's ``SEMI JOIN`` is ClickHouse's ``LEFT SEMI JOIN``."""
     if isinstance(node, exp.Join) and (node.args.get("kind") or "").upper() == "SEMI":
@@ -212,6 +246,8 @@ def _parse(sql: str) -> exp.Expression:
         _stddev,
         _lead_lag,
         _truncated,
+        _ordered_string_agg,
+        _unmaterialized,
         _semi_join,
     ):
         tree = tree.transform(rewrite, copy=False)
@@ -219,12 +255,45 @@ def _parse(sql: str) -> exp.Expression:
     return tree
 
 
-def to_clickhouse(sql: str, params: Sequence[Any] | None = None) -> str:
+def _replace_tables(tables: Mapping[str, str]) -> Any:
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and not node.args.get("db") and node.name in tables:
+            alias = node.alias or node.name
+            sub = sqlglot.parse_one(tables[node.name], read="clickhouse")
+            return exp.Subquery(this=sub, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        return node
+
+    return replace
+
+
+def to_clickhouse(
+    sql: str, params: Sequence[Any] | None = None, tables: Mapping[str, str] | None = None
+) -> str:
     """``sql`` (portable dialect, ``?`` or ``$n`` placeholders) as one ClickHouse statement
-    with ``params`` bound."""
+    with ``params`` bound; ``tables`` replaces each named table by a query (ClickHouse SQL)."""
     tree = _parse(sql).copy()
     if params:
         tree = tree.transform(_bind(params), copy=False)
     elif any(isinstance(n, exp.Placeholder) for n in tree.walk()):
         raise ValueError("the query has placeholders but no parameters")
+    if tables and any(isinstance(n, exp.Table) and n.name in tables for n in tree.walk()):
+        tree = tree.transform(_replace_tables(tables), copy=False)
     return str(tree.sql(dialect=_Dialect))
+
+
+def column_definitions(columns: str) -> list[tuple[str, str]]:
+    """A DuckDB column list (``name TYPE [NOT NULL], …``) as ClickHouse (name, type) pairs:
+    nullable unless NOT NULL."""
+    tree = sqlglot.parse_one(f"CREATE TABLE _t ({columns})", read="duckdb")
+    out = []
+    for col in tree.find_all(exp.ColumnDef):
+        kind = col.args["kind"]
+        base = _Dialect().generator().sql(kind).removeprefix("Nullable(")
+        if kind.sql(dialect=_Dialect).startswith("Nullable("):
+            base = base[:-1]
+        required = any(
+            isinstance(c.args.get("kind"), exp.NotNullColumnConstraint)
+            for c in col.args.get("constraints") or []
+        )
+        out.append((col.name, base if required else f"Nullable({base})"))
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -17,6 +17,8 @@ import pyarrow.compute as pc
 from daytwo.errors import StoreError
 from daytwo.interactions.columns import Batch, utc_now
 from daytwo.store.events.base import DELIVERIES, EventStore, WriteResult
+from daytwo.store.events import derived
+from daytwo.store.events.clickhouse import derived as ch_derived
 from daytwo.store.events.clickhouse import schema
 from daytwo.store.events.clickhouse.sql import literal, quote, to_clickhouse
 from daytwo.store.events.clickhouse.transport import Transport
@@ -40,6 +42,14 @@ def _sql_list(values: Iterable[str]) -> str:
     return ", ".join(quote(v) for v in values)
 
 
+def _days(table: pa.Table) -> set[tuple[str, date]]:
+    """The distinct (deployment, day of started_at) of ``table``."""
+    if table.num_rows == 0:
+        return set()
+    days = pc.cast(table["started_at"], pa.timestamp("us", tz="UTC")).cast(pa.date32())
+    return set(zip(table["deployment"].to_pylist(), days.to_pylist(), strict=True))
+
+
 class ClickHouseEventStore(EventStore):
     """Events in ClickHouse. Writes are idempotent and never double-count (see
     :mod:`daytwo.store.events.clickhouse.schema`); reads are exact (``FINAL``)."""
@@ -53,6 +63,7 @@ class ClickHouseEventStore(EventStore):
         self.read_only = read_only
         self.layout = layout or schema.Layout()
         self._version_lock = threading.Lock()
+        self._derived_lock = threading.RLock()
         self._last_version = 0
         self.schema_version = self._migrate()
 
@@ -105,7 +116,8 @@ class ClickHouseEventStore(EventStore):
     # -- reads ----------------------------------------------------------------------------
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        return self.transport.query(to_clickhouse(sql, params))
+        # A derived table reads as its current rows (each day's latest refresh).
+        return self.transport.query(to_clickhouse(sql, params, self._readable()))
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -129,7 +141,8 @@ class ClickHouseEventStore(EventStore):
                 f"AND interaction_id IN ({_sql_list(ids)}))"
             )
         return self.transport.query(
-            "SELECT deployment, interaction_id FROM interactions WHERE " + " OR ".join(parts)
+            "SELECT deployment, interaction_id, started_at FROM interactions WHERE "
+            + " OR ".join(parts)
         )
 
     def _write(self, batch: Batch, *, source: str, batch_id: str) -> WriteResult:
@@ -163,6 +176,11 @@ class ClickHouseEventStore(EventStore):
                 started = starts.take(pc.index_in(table["interaction_id"], value_set=ids))
                 self._insert_versioned(name, table.append_column(schema.STARTED, started), version)
         self.transport.insert("deliveries", deliveries)
+        # The days each built derived table must recompute: the new copies' and the replaced
+        # copies' (recorded before the rows land, so no read can miss them).
+        changed = _days(inter) | _days(replaced)
+        built = ch_derived.built(self.transport)
+        ch_derived.mark_changed(self.transport, built, changed, version)
         self._insert_versioned("interactions", inter, version)
         if replaced.num_rows:
             self._tombstone(replaced, tombstone_version)
@@ -205,6 +223,19 @@ class ClickHouseEventStore(EventStore):
         self._check_writable()
         dep = literal(deployment).sql(dialect="clickhouse")
         cut = literal(before).sql(dialect="clickhouse")
+        # Derived tables that copy text recompute the retired days; the aggregates stay.
+        text_tables = [t.name for t in derived.registered() if t.raw_text]
+        built = ch_derived.built(self.transport)
+        touched = self.transport.query(
+            "SELECT DISTINCT deployment, started_at FROM interactions "
+            f"WHERE deployment = {dep} AND started_at < {cut}"
+        )
+        ch_derived.mark_changed(
+            self.transport,
+            [n for n in text_tables if n in built],
+            _days(touched),
+            self._next_version(),
+        )
         if text_only:
             found = self.transport.query(
                 f"SELECT count() AS n FROM turns WHERE deployment = {dep} "
@@ -236,6 +267,43 @@ class ClickHouseEventStore(EventStore):
                     _MUTATION,
                 )
         return int(found["n"][0].as_py())
+
+    # -- derived tables ---------------------------------------------------------------------
+
+    def _readable(self) -> dict[str, str]:
+        return {t.name: ch_derived.current_rows(t.name) for t in derived.registered()}
+
+    def derived_ready(self, name: str) -> bool:
+        """Bring the derived table ``name`` up to date; False where it cannot be read now."""
+        table = next((t for t in derived.registered() if t.name == name), None)
+        if table is None:
+            return False
+        if not all(self.derived_ready(dep) for dep in table.depends):
+            return False
+        with self._derived_lock:
+            status = self.transport.query(
+                f"SELECT s.version AS version, (SELECT count() FROM {ch_derived.CHANGED} "
+                f"WHERE name = {quote(name)}) AS pending FROM {ch_derived.STATE} AS s FINAL "
+                f"WHERE s.name = {quote(name)}"
+            ).to_pylist()
+            built = bool(status) and status[0]["version"] == table.version
+            waiting = int(status[0]["pending"]) if status else 0
+            if built and not waiting:
+                return True
+            if self.read_only:
+                return False
+            todo = ch_derived.pending(self.transport).get(name, [])
+            through = max((at for _, _, at in todo), default=0)
+            version = self._next_version()
+            if not built:
+                ch_derived.create(self.transport, table)
+                ch_derived.record_built(self.transport, table, version)
+                days = None
+            else:
+                days = [(d, day) for d, day, _ in todo]
+            ch_derived.refresh(self.transport, table, version, days, self._readable())
+            ch_derived.clear_changed(self.transport, name, through)
+            return True
 
     @property
     def location(self) -> str:
