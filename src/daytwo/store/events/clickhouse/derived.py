@@ -68,22 +68,24 @@ def refresh(
     version: int,
     days: Sequence[tuple[str, date]] | None,
     readable: dict[str, str],
+    *,
+    fresh: bool = False,
 ) -> None:
-    """Recompute ``days`` of ``table`` (None: every day with data) as refresh ``version``.
+    """Recompute ``days`` of ``table`` (None: every day with data) as refresh ``version``;
+    ``fresh``: the table was just created (no earlier version to delete).
 
     ``readable`` maps each derived table to the query of its current rows (what the select may
     read)."""
     if days is None:
-        source = (
-            "SELECT DISTINCT deployment, toDate(started_at) AS day FROM interactions"
-        )
-        wanted = [
-            (r["deployment"], r["day"])
-            for r in transport.query(source).to_pylist()
-        ]
+        source = "SELECT DISTINCT deployment, toDate(started_at) AS day FROM interactions"
+        wanted = [(r["deployment"], r["day"]) for r in transport.query(source).to_pylist()]
     else:
         wanted = sorted(
-            {(d, day - timedelta(days=k)) for d, day in days for k in range(table.lookback_days + 1)}
+            {
+                (d, day - timedelta(days=k))
+                for d, day in days
+                for k in range(table.lookback_days + 1)
+            }
         )
     if not wanted:
         return
@@ -102,11 +104,14 @@ def refresh(
             f"INSERT INTO {DAYS} (name, deployment, day, {REFRESH}) "
             f"SELECT {quote(table.name)}, deployment, day, toUInt64({version}) FROM ({values})"
         )
-        # Earlier versions of these days are garbage now (readers already skip them).
-        transport.command(
-            f"DELETE FROM `{table.name}` WHERE (deployment, day) IN ({values}) "
-            f"AND {REFRESH} < {version}"
-        )
+        if not fresh:
+            # Earlier versions of these days are garbage now: readers already skip them, so
+            # the engine may delete them in the background.
+            transport.command(
+                f"DELETE FROM `{table.name}` WHERE (deployment, day) IN ({values}) "
+                f"AND {REFRESH} < {version}",
+                {"lightweight_deletes_sync": 0},
+            )
 
 
 def pending(transport: Transport) -> dict[str, list[tuple[str, date, int]]]:
@@ -142,7 +147,8 @@ def clear_changed(transport: Transport, name: str, through: int) -> None:
 
 
 def record_built(transport: Transport, table: derived.DerivedTable, version: int) -> None:
-    transport.command(f"DELETE FROM {DAYS} WHERE name = {quote(table.name)}")
+    """Record that ``table`` was (re)built at ``version``: its earlier days no longer count
+    (each day read is one this build wrote, at a newer version)."""
     transport.command(
         f"INSERT INTO {STATE} (name, version, built) "
         f"VALUES ({quote(table.name)}, {quote(table.version)}, {version})"

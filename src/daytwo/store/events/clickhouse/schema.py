@@ -200,7 +200,9 @@ def _derived_bookkeeping(layout: Layout) -> list[str]:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events tables", _initial),
-    Migration(2, "derived tables: changed days, state, current refresh per day", _derived_bookkeeping),
+    Migration(
+        2, "derived tables: changed days, state, current refresh per day", _derived_bookkeeping
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

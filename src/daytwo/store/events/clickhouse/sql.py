@@ -32,8 +32,10 @@ TIMESTAMP = "DateTime64(6, 'UTC')"
 # - aggregate_functions_null_for_empty: sum/avg/min/max of no rows is NULL, not 0 or nan;
 # - prefer_column_name_to_alias: a column named like an output alias is the column, as in
 #   standard SQL (ClickHouse would read ``sum(x__n) AS x__n`` into another sum(x__n)).
+# - enable_materialized_cte: ``WITH x AS MATERIALIZED`` is computed once, as in DuckDB.
 READ_SETTINGS: dict[str, Any] = {
     "final": 1,
+    "enable_materialized_cte": 1,
     "prefer_column_name_to_alias": 1,
     "join_use_nulls": 1,
     "aggregate_functions_null_for_empty": 1,
@@ -210,13 +212,6 @@ def _ordered_string_agg(node: exp.Expression) -> exp.Expression:
     )
 
 
-def _unmaterialized(node: exp.Expression) -> exp.Expression:
-    """``WITH x AS MATERIALIZED (...)`` is a DuckDB hint ClickHouse does not take."""
-    if isinstance(node, exp.CTE) and node.args.get("materialized"):
-        node.set("materialized", None)
-    return node
-
-
 def _semi_join(node: exp.Expression) -> exp.Expression:
     """DuckDB's ``SEMI JOIN`` is ClickHouse's ``LEFT SEMI JOIN``."""
     if isinstance(node, exp.Join) and (node.args.get("kind") or "").upper() == "SEMI":
@@ -247,7 +242,6 @@ def _parse(sql: str) -> exp.Expression:
         _lead_lag,
         _truncated,
         _ordered_string_agg,
-        _unmaterialized,
         _semi_join,
     ):
         tree = tree.transform(rewrite, copy=False)

@@ -301,8 +301,11 @@ class ClickHouseEventStore(EventStore):
                 days = None
             else:
                 days = [(d, day) for d, day, _ in todo]
-            ch_derived.refresh(self.transport, table, version, days, self._readable())
-            ch_derived.clear_changed(self.transport, name, through)
+            ch_derived.refresh(
+                self.transport, table, version, days, self._readable(), fresh=not built
+            )
+            if through:
+                ch_derived.clear_changed(self.transport, name, through)
             return True
 
     @property
