@@ -205,11 +205,13 @@ def _ordered_string_agg(node: exp.Expression) -> exp.Expression:
     gathered = exp.Anonymous(
         this="groupArray", expressions=[exp.Tuple(expressions=[key.copy(), value.copy()])]
     )
-    return sqlglot.parse_one(
+    joined = sqlglot.parse_one(
         "arrayStringConcat(arrayMap(p -> p.2, arraySort(p -> p.1, arrayFilter(p -> p.2 IS NOT "
         f"NULL, {gathered.sql(dialect=_Dialect)}))), {sep.sql(dialect=_Dialect)})",
         read="clickhouse",
     )
+    assert isinstance(joined, exp.Expression)
+    return joined
 
 
 def _semi_join(node: exp.Expression) -> exp.Expression:

@@ -16,8 +16,8 @@ import pyarrow.compute as pc
 
 from daytwo.errors import StoreError
 from daytwo.interactions.columns import Batch, utc_now
-from daytwo.store.events.base import DELIVERIES, EventStore, WriteResult
 from daytwo.store.events import derived
+from daytwo.store.events.base import DELIVERIES, EventStore, WriteResult
 from daytwo.store.events.clickhouse import derived as ch_derived
 from daytwo.store.events.clickhouse import schema
 from daytwo.store.events.clickhouse.sql import literal, quote, to_clickhouse
