@@ -263,3 +263,19 @@ def test_a_failed_insert_over_http_is_not_acknowledged(front: Front, chdb_dir: P
     finally:
         front.faults.fail_insert_into = None
         _drop_clickhouse(f"chdb:///{chdb_dir}?database=ins")
+
+
+def test_the_deployment_example_configures_real_settings() -> None:
+    """deploy/compose.yaml sets only settings daytwo has, and its events URL is ClickHouse's."""
+    import yaml
+
+    from daytwo.settings import Settings
+
+    compose = yaml.safe_load(Path("deploy/compose.yaml").read_text())
+    env = compose["x-daytwo"]["environment"]
+    fields = {f"DAYTWO_{name.upper()}" for name in Settings.model_fields}
+    assert {k for k in env if k.startswith("DAYTWO_")} <= fields
+    assert env["DAYTWO_EVENTS_URL"].startswith("clickhouse://")
+    assert "--workers" in compose["x-daytwo"]["command"]
+    servers = [name for name in compose["services"] if name.startswith("daytwo-")]
+    assert len(servers) >= 2

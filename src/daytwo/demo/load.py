@@ -121,6 +121,7 @@ def build_demo(
                 on_batch(done, total)
         interactions = store.count("interactions")
         turns = store.count("turns")
+        store.optimize()
         # Build the rollups and the search text now, so the first page served is fast.
         for table in (*rollup.TABLES, text_index.TABLE, *adoption_rollup.TABLES):
             store.derived_ready(table.name)

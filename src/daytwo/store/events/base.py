@@ -205,6 +205,10 @@ class EventStore(abc.ABC):
         True when there is something to refresh."""
         return False
 
+    def optimize(self) -> None:
+        """Compact the stored data after a bulk load (engines that merge in the background do
+        now what they would do soon anyway); a no-op where there is nothing to do."""
+
     def health(self, retention_days: dict[str, int] | None = None) -> StoreHealth:
         """Size, rows, and the oldest data of each deployment against its retention (days kept,
         by deployment); engines add their own checks (parts, merges, memory)."""
