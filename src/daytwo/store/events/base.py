@@ -205,7 +205,7 @@ class EventStore(abc.ABC):
         True when there is something to refresh."""
         return False
 
-    def optimize(self) -> None:
+    def optimize(self) -> None:  # noqa: B027 - a hook engines may fill, empty by default
         """Compact the stored data after a bulk load (engines that merge in the background do
         now what they would do soon anyway); a no-op where there is nothing to do."""
 
