@@ -83,22 +83,18 @@ TABLE_DESIGN: dict[str, Table] = {
         replacing=True,
         ttl_column="started_at",
     ),
-    "turns": Table(
-        "turns",
-        ("deployment", STARTED, "interaction_id", "seq"),
-        f"toYYYYMM({STARTED})",
-        replacing=True,
-        hidden=(STARTED,),
-        ttl_column=STARTED,
-    ),
-    "assist_events": Table(
-        "assist_events",
-        ("deployment", STARTED, "interaction_id", "seq"),
-        f"toYYYYMM({STARTED})",
-        replacing=True,
-        hidden=(STARTED,),
-        ttl_column=STARTED,
-    ),
+    # A conversation's turns and assist events sort and partition by its start.
+    **{
+        name: Table(
+            name,
+            ("deployment", STARTED, "interaction_id", "seq"),
+            f"toYYYYMM({STARTED})",
+            replacing=True,
+            hidden=(STARTED,),
+            ttl_column=STARTED,
+        )
+        for name in ("turns", "assist_events")
+    },
     "deliveries": Table(
         "deliveries",
         ("deployment", "interaction_id", "received_at", "batch_id"),
@@ -128,16 +124,12 @@ class Layout:
         return f"{name}_local" if self.cluster else name
 
     def engine(self, table: Table) -> str:
-        if table.replacing:
-            args = f"{VERSION}, {DELETED}"
-            kind = "ReplacingMergeTree"
-        else:
-            args = ""
-            kind = "ReplacingMergeTree"
+        # Versioned with tombstones; deliveries only collapse a retried, identical delivery.
+        args = f"{VERSION}, {DELETED}" if table.replacing else ""
         if not self.cluster:
-            return f"{kind}({args})"
+            return f"ReplacingMergeTree({args})"
         path = f"'/clickhouse/tables/{{shard}}/{{database}}/{table.name}', '{{replica}}'"
-        return f"Replicated{kind}({path}{', ' + args if args else ''})"
+        return f"ReplicatedReplacingMergeTree({path}{', ' + args if args else ''})"
 
 
 def _columns(table: Table) -> list[str]:
