@@ -279,3 +279,26 @@ def test_the_deployment_example_configures_real_settings() -> None:
     assert "--workers" in compose["x-daytwo"]["command"]
     servers = [name for name in compose["services"] if name.startswith("daytwo-")]
     assert len(servers) >= 2
+
+
+def test_the_health_endpoint_says_when_clickhouse_fails(
+    front: Front, chdb_dir: Path, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from daytwo.server import create_app
+    from daytwo.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", events_url=front.url("healthz"))
+    try:
+        with TestClient(create_app(settings)) as client:
+            assert client.get("/healthz").status_code == 200
+            front.faults.memory_limit = True  # every read now fails as a loaded server's would
+            r = client.get("/healthz")
+            assert r.status_code == 503
+            assert "more memory than ClickHouse allows" in r.json()["error"]["message"]
+            front.faults.memory_limit = False
+            assert client.get("/healthz").status_code == 200
+    finally:
+        front.faults.memory_limit = False
+        _drop_clickhouse(f"chdb:///{chdb_dir}?database=healthz")
