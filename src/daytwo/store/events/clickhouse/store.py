@@ -243,12 +243,13 @@ class ClickHouseEventStore(EventStore):
                 "AND (text IS NOT NULL OR attributes IS NOT NULL OR error IS NOT NULL)"
             )
             self.transport.command(
-                "ALTER TABLE turns UPDATE text = NULL, attributes = NULL, error = NULL "
+                f"ALTER TABLE {self._local('turns')} "
+                "UPDATE text = NULL, attributes = NULL, error = NULL "
                 f"WHERE deployment = {dep} AND {schema.STARTED} < {cut}",
                 _MUTATION,
             )
             self.transport.command(
-                "ALTER TABLE interactions UPDATE attributes = NULL "
+                f"ALTER TABLE {self._local('interactions')} UPDATE attributes = NULL "
                 f"WHERE deployment = {dep} AND started_at < {cut}",
                 _MUTATION,
             )
@@ -263,10 +264,16 @@ class ClickHouseEventStore(EventStore):
                 ("interactions", "started_at"),
             ):
                 self.transport.command(
-                    f"ALTER TABLE {name} DELETE WHERE deployment = {dep} AND {column} < {cut}",
+                    f"ALTER TABLE {self._local(name)} "
+                    f"DELETE WHERE deployment = {dep} AND {column} < {cut}",
                     _MUTATION,
                 )
         return int(found["n"][0].as_py())
+
+    def _local(self, name: str) -> str:
+        """Where a mutation of table ``name`` goes: the table, or on a cluster every node's
+        local table (a Distributed table takes no ALTER)."""
+        return f"{self.layout.local(name)}{self.layout.on_cluster()}"
 
     def optimize(self) -> None:
         """Merge each replacing table's parts (``OPTIMIZE … FINAL``): what the server's
@@ -274,8 +281,7 @@ class ClickHouseEventStore(EventStore):
         find one part per partition."""
         self._check_writable()
         for name in ("interactions", "turns", "assist_events", "deliveries"):
-            local = self.layout.local(name)
-            self.transport.command(f"OPTIMIZE TABLE {local}{self.layout.on_cluster()} FINAL")
+            self.transport.command(f"OPTIMIZE TABLE {self._local(name)} FINAL")
 
     # -- derived tables ---------------------------------------------------------------------
 
