@@ -16,7 +16,7 @@ from daytwo.demo.load import analyze_demo, build_demo
 from daytwo.detect.models import FindingRecord
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
-from tests.conftest import _drop_clickhouse
+from tests.conftest import _drop_clickhouse, clickhouse_url
 
 CONFIG = DemoConfig(seed=3, days=35, interactions_per_day=400, end=date(2026, 11, 20))
 
@@ -42,11 +42,16 @@ def _findings(settings: Settings) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.slow
-def test_both_engines_find_the_same_problems(tmp_path: Path) -> None:
+def test_both_engines_find_the_same_problems(
+    tmp_path: Path, chdb_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # chDB serves one folder per process, the suite's: the demo may build into a fresh
+    # database there although it lies outside the demo's data dir.
+    monkeypatch.setattr("daytwo.demo.load._chdb_inside", lambda settings: True)
     found = {}
     for engine in ("duckdb", "clickhouse"):
         data = tmp_path / engine
-        url = f"chdb:///{data / 'clickhouse'}?database=engines" if engine == "clickhouse" else None
+        url = clickhouse_url(chdb_dir) if engine == "clickhouse" else None
         settings = Settings(data_dir=data, events_url=url)
         summary = build_demo(settings, CONFIG)
         analyze_demo(settings, orjson.loads(summary.manifest_path.read_bytes()))
