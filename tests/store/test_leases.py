@@ -6,9 +6,9 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from daytwo.detect.schedule import LEASE, AnalysisSchedule
 from daytwo.governance.schedule import LEASE as RETENTION_LEASE
 from daytwo.governance.schedule import RetentionSchedule
+from daytwo.pipeline.schedule import LEASE, AnalysisSchedule
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger, upgrade
 from daytwo.store.ledger.leases import acquire, holder_of, lease, release

@@ -32,8 +32,8 @@ from daytwo.governance.admin_api import audit_router, keys_router, retention_rou
 from daytwo.governance.admin_views import router as admin_views
 from daytwo.governance.policies import retention_by_deployment
 from daytwo.governance.schedule import RetentionSchedule
-from daytwo.http.access import Scope, requires
 from daytwo.governance.views import router as governance_views
+from daytwo.http.access import Scope, requires
 from daytwo.ingest.api import router as ingest_router
 from daytwo.ingest.imports_api import router as imports_router
 from daytwo.ingest.otlp.api import router as otlp_router
