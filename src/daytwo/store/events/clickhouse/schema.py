@@ -15,6 +15,11 @@
   backstop behind the per-deployment retention policies.
 - **deliveries** is the log of every copy received, deduplicated only where the very same
   delivery was retried.
+- **staged_turns** holds the pieces of open conversations (see
+  :mod:`daytwo.store.events.staging`), a ``ReplacingMergeTree(_version, _deleted)`` sorted by
+  ``(deployment, conversation, span_id, part, received_at)``: a piece sent again later is a
+  row of its own, as on DuckDB, and removing the pieces an assembly used writes a tombstone
+  for exactly those rows, so a piece that arrived meanwhile stays.
 
 :data:`MIGRATIONS` lists the schema's versions; :class:`Layout` writes each one for a single
 server or for a cluster (``ON CLUSTER``, ``Replicated*`` engines, a ``Distributed`` table per
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from daytwo.store.events import staging
 from daytwo.store.events.base import TABLES
 
 MIGRATIONS_TABLE = "daytwo_schema_migrations"
@@ -74,6 +80,10 @@ class Table:
     ttl_column: str | None = None
     index_id: bool = True
 
+    @property
+    def schema(self) -> pa.Schema:
+        return staging.STAGED if self.name == staging.STAGED_TURNS else TABLES[self.name]
+
 
 TABLE_DESIGN: dict[str, Table] = {
     "interactions": Table(
@@ -104,6 +114,15 @@ TABLE_DESIGN: dict[str, Table] = {
     ),
 }
 
+# Pieces of open conversations: short-lived (an assembly removes them), so not partitioned.
+STAGED_DESIGN = Table(
+    staging.STAGED_TURNS,
+    ("deployment", "conversation", "span_id", "part", "received_at"),
+    None,
+    replacing=True,
+    index_id=False,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Layout:
@@ -133,8 +152,7 @@ class Layout:
 
 
 def _columns(table: Table) -> list[str]:
-    schema = TABLES[table.name]
-    cols = [f"`{f.name}` {column_type(f)}" for f in schema]
+    cols = [f"`{f.name}` {column_type(f)}" for f in table.schema]
     if STARTED in table.hidden:
         cols.append(f"`{STARTED}` DateTime64(6, 'UTC') MATERIALIZED toDateTime64(0, 6, 'UTC')")
     if table.replacing:
@@ -190,11 +208,16 @@ def _derived_bookkeeping(layout: Layout) -> list[str]:
     return list(BOOKKEEPING)
 
 
+def _staged(layout: Layout) -> list[str]:
+    return create_table(STAGED_DESIGN, layout)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events tables", _initial),
     Migration(
         2, "derived tables: changed days, state, current refresh per day", _derived_bookkeeping
     ),
+    Migration(3, "staged turns of open conversations", _staged),
 )
 LATEST = MIGRATIONS[-1].version
 
