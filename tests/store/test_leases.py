@@ -8,7 +8,10 @@ from pathlib import Path
 
 from daytwo.governance.schedule import LEASE as RETENTION_LEASE
 from daytwo.governance.schedule import RetentionSchedule
+from daytwo.ingest.otlp.service import LEASE as ASSEMBLY_LEASE
+from daytwo.ingest.otlp.service import TraceAssembler, TraceDoor
 from daytwo.pipeline.schedule import LEASE, AnalysisSchedule
+from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger, upgrade
 from daytwo.store.ledger.leases import acquire, holder_of, lease, release
@@ -90,4 +93,24 @@ def test_a_schedule_skips_its_tick_while_another_process_holds_the_lease(tmp_pat
         release(ledger, LEASE, "another-server")
         analysis.tick()
         assert (analysis.runs, analysis.skipped) == (1, 1)
+    ledger.dispose()
+
+
+def test_one_process_assembles_traced_conversations_at_a_time(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    upgrade(url)
+    ledger = Ledger(url)
+    settings = Settings(data_dir=tmp_path / "data")
+    with open_event_store("duckdb:///:memory:") as events:
+        door = TraceDoor(settings)
+        assembler = TraceAssembler.from_settings(events, door, settings, ledger)
+        assert acquire(ledger, ASSEMBLY_LEASE, TTL, "another-server")
+        assert assembler.tick() == 0
+        assert assembler.skipped == 1
+        assert assembler.last is None  # it did not assemble
+        release(ledger, ASSEMBLY_LEASE, "another-server")
+        assert assembler.tick() == 0  # nothing staged, but this time it looked
+        assert assembler.skipped == 1
+        assert assembler.last is not None
+        door.pool.close()
     ledger.dispose()

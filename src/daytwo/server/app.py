@@ -109,7 +109,7 @@ def create_app(
         if schedule is not None:
             schedule.start()
         app.state.trace_assembler = TraceAssembler.from_settings(
-            app.state.events, app.state.trace_door, settings
+            app.state.events, app.state.trace_door, settings, app.state.ledger
         )
         app.state.trace_assembler.start()
         app.state.trace_door.pool.start()
