@@ -47,7 +47,8 @@ def clickhouse_url(chdb_dir: Path) -> str:
     return f"chdb:///{chdb_dir}?database=t_{uuid.uuid4().hex[:12]}"
 
 
-def _drop_clickhouse(url: str) -> None:
+def drop_clickhouse(url: str) -> None:
+    """Drop the chDB database of ``url`` (a test's, when it ends)."""
     from daytwo.store.events.clickhouse import transport_for
     from daytwo.store.events.clickhouse.transport import drop_database
 
@@ -74,7 +75,7 @@ def new_events(engine: str, request: pytest.FixtureRequest) -> Iterator[Callable
     for store, url in opened:
         store.close()
         if not url.startswith("duckdb"):
-            _drop_clickhouse(url)
+            drop_clickhouse(url)
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def settings(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> Ite
         return
     url = clickhouse_url(request.getfixturevalue("chdb_dir"))
     yield Settings(data_dir=tmp_path / "data", events_url=url, refresh_seconds=0)
-    _drop_clickhouse(url)
+    drop_clickhouse(url)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from daytwo.demo.load import analyze_demo, build_demo
 from daytwo.detect.models import FindingRecord
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
-from tests.conftest import _drop_clickhouse, clickhouse_url
+from tests.conftest import drop_clickhouse, clickhouse_url
 
 CONFIG = DemoConfig(seed=3, days=35, interactions_per_day=400, end=date(2026, 11, 20))
 
@@ -57,6 +57,6 @@ def test_both_engines_find_the_same_problems(
         analyze_demo(settings, orjson.loads(summary.manifest_path.read_bytes()))
         found[engine] = _findings(settings)
         if url:
-            _drop_clickhouse(url)
+            drop_clickhouse(url)
     assert found["duckdb"], "the demo's injected problems produce findings"
     assert found["clickhouse"] == found["duckdb"]

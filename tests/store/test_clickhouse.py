@@ -19,7 +19,7 @@ from daytwo.store.events.clickhouse import ClickHouseEventStore, schema
 from daytwo.store.events.clickhouse.schema import Layout, all_statements
 from daytwo.store.events.clickhouse.transport import ChdbTransport
 from tests.clickhouse_front import Front, clickhouse_front
-from tests.conftest import _drop_clickhouse, clickhouse_url
+from tests.conftest import drop_clickhouse, clickhouse_url
 from tests.factory import BASE, interaction
 
 
@@ -36,7 +36,7 @@ def ch(chdb_dir: Path) -> Iterator[ClickHouseEventStore]:
     assert isinstance(store, ClickHouseEventStore)
     yield store
     store.close()
-    _drop_clickhouse(url)
+    drop_clickhouse(url)
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def test_a_schema_older_than_the_code_is_upgraded_or_refused(chdb_dir: Path) -> 
             open_event_store(url)
     finally:
         empty.close()
-        _drop_clickhouse(url)
+        drop_clickhouse(url)
 
 
 @pytest.mark.parametrize("cluster", [None, "events"])
@@ -191,7 +191,7 @@ def test_a_table_ttl_is_created_when_asked(chdb_dir: Path) -> None:
             ddl = store.transport.query("SHOW CREATE TABLE interactions")
             assert "TTL toDateTime(started_at) + toIntervalDay(30)" in ddl.column(0)[0].as_py()
     finally:
-        _drop_clickhouse(url)
+        drop_clickhouse(url)
 
 
 # -- over HTTP: clickhouse-connect against the loopback front ----------------------------------
@@ -211,7 +211,7 @@ def test_the_http_transport_stores_and_reads_like_the_in_process_engine(
             assert (vol.deployment, vol.interactions, vol.turns) == ("care-bot", 6, 24)
         assert any(c.startswith("INSERT") for c in front.faults.calls)
     finally:
-        _drop_clickhouse(f"chdb:///{chdb_dir}?database=http_store")
+        drop_clickhouse(f"chdb:///{chdb_dir}?database=http_store")
 
 
 def test_an_unreachable_server_is_a_clear_error() -> None:
@@ -235,7 +235,7 @@ def test_a_slow_server_times_out_with_a_clear_error(front: Front, chdb_dir: Path
             assert store.count("interactions") == 0  # and it recovers
     finally:
         front.faults.delay_s = 0
-        _drop_clickhouse(f"chdb:///{chdb_dir}?database=slow")
+        drop_clickhouse(f"chdb:///{chdb_dir}?database=slow")
 
 
 def test_a_query_past_its_memory_limit_says_so(front: Front, chdb_dir: Path) -> None:
@@ -247,7 +247,7 @@ def test_a_query_past_its_memory_limit_says_so(front: Front, chdb_dir: Path) -> 
             assert err.value.details == {"clickhouse_code": 241}
     finally:
         front.faults.memory_limit = False
-        _drop_clickhouse(f"chdb:///{chdb_dir}?database=mem")
+        drop_clickhouse(f"chdb:///{chdb_dir}?database=mem")
 
 
 def test_a_failed_insert_over_http_is_not_acknowledged(front: Front, chdb_dir: Path) -> None:
@@ -262,7 +262,7 @@ def test_a_failed_insert_over_http_is_not_acknowledged(front: Front, chdb_dir: P
             assert _counts(store) == (1, 4, 0)
     finally:
         front.faults.fail_insert_into = None
-        _drop_clickhouse(f"chdb:///{chdb_dir}?database=ins")
+        drop_clickhouse(f"chdb:///{chdb_dir}?database=ins")
 
 
 def test_the_deployment_example_configures_real_settings() -> None:
@@ -301,4 +301,4 @@ def test_the_health_endpoint_says_when_clickhouse_fails(
             assert client.get("/healthz").status_code == 200
     finally:
         front.faults.memory_limit = False
-        _drop_clickhouse(f"chdb:///{chdb_dir}?database=healthz")
+        drop_clickhouse(f"chdb:///{chdb_dir}?database=healthz")

@@ -17,7 +17,7 @@ from daytwo.store.events import EventStore, open_event_store
 from daytwo.store.events import health as health_module
 from daytwo.store.events.clickhouse import ClickHouseEventStore
 from daytwo.store.events.health import retention_check
-from tests.conftest import _drop_clickhouse, clickhouse_url
+from tests.conftest import drop_clickhouse, clickhouse_url
 from tests.factory import interaction
 
 
@@ -74,7 +74,7 @@ def test_clickhouse_flags_many_parts_and_queries_past_their_memory_limit(
             assert memory.status == "warn"
             assert "MEMORY_LIMIT_EXCEEDED" in memory.detail
     finally:
-        _drop_clickhouse(url)
+        drop_clickhouse(url)
     assert health_module.PARTS_WARN == 300  # the module default is untouched
 
 

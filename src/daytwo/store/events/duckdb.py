@@ -447,7 +447,7 @@ class DuckDBEventStore(EventStore):
                 }
                 work = [
                     (table, built.get(table.name) != table.version)
-                    for table in _in_dependency_order(derived.registered())
+                    for table in derived.in_dependency_order(derived.registered())
                     if built.get(table.name) != table.version or table.name in pending
                 ]
                 if any(rebuild for _, rebuild in work):
@@ -545,23 +545,6 @@ class DuckDBEventStore(EventStore):
     def close(self) -> None:
         with self._lock:
             self._con.close()
-
-
-def _in_dependency_order(tables: list[derived.DerivedTable]) -> list[derived.DerivedTable]:
-    by_name = {t.name: t for t in tables}
-    ordered: list[derived.DerivedTable] = []
-
-    def visit(table: derived.DerivedTable) -> None:
-        if table in ordered:
-            return
-        for dep in table.depends:
-            if dep in by_name:
-                visit(by_name[dep])
-        ordered.append(table)
-
-    for table in tables:
-        visit(table)
-    return ordered
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

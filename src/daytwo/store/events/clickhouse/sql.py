@@ -53,6 +53,14 @@ class _Dialect(ClickHouse):
         TRANSFORMS = {  # noqa: RUF012 - SQLGlot's own class attribute
             **ClickHouseGenerator.TRANSFORMS,
             exp.MapKeys: lambda self, e: self.func("mapKeys", e.this),
+            # bool_or / bool_and: ClickHouse has no such aggregates; max / min of a boolean
+            # mean the same (NULLs skipped, NULL over no rows).
+            # epoch(ts): seconds since 1970 with the microseconds, as a float.
+            exp.TimeToUnix: lambda self, e: (
+                f"(toUnixTimestamp64Micro({self.sql(e, 'this')}) / 1000000)"
+            ),
+            exp.LogicalOr: lambda self, e: self.func("max", e.this),
+            exp.LogicalAnd: lambda self, e: self.func("min", e.this),
         }
 
         def datatype_sql(self, expression: exp.DataType) -> str:
@@ -142,6 +150,33 @@ def _filtered_parametric(node: exp.Expression) -> exp.Expression:
         expressions=[e.copy() for e in agg.expressions],
         params=[*(p.copy() for p in agg.args.get("params") or []), cond.copy()],
     )
+
+
+def _filtered_count_if(node: exp.Expression) -> exp.Expression:
+    """``count_if(x) FILTER (WHERE c)`` as ``countIf(x AND c)``: ClickHouse writes FILTER as
+    its ``-If`` combinator and refuses ``countIfIf``. A NULL ``x`` or ``c`` is not counted
+    either way."""
+    if not (isinstance(node, exp.Filter) and isinstance(node.this, exp.CountIf)):
+        return node
+    where = node.expression
+    cond = where.this if isinstance(where, exp.Where) else where
+    both = exp.and_(exp.paren(node.this.this.copy()), exp.paren(cond.copy()))
+    return exp.CountIf(this=both)
+
+
+def _named_columns(node: exp.Expression) -> exp.Expression:
+    """``SELECT a.x`` names its column ``x`` in DuckDB, but ``a.x`` in ClickHouse where a join
+    makes the name ambiguous, so an outer query's ``x`` would not find it: say ``AS x``."""
+    if not isinstance(node, exp.Select):
+        return node
+    for i, projection in enumerate(node.expressions):
+        if (
+            isinstance(projection, exp.Column)
+            and projection.table
+            and isinstance(projection.this, exp.Identifier)
+        ):
+            node.expressions[i] = exp.alias_(projection, projection.name)
+    return node
 
 
 def _map_lookup(node: exp.Expression) -> exp.Expression:
@@ -239,6 +274,8 @@ def _parse(sql: str) -> exp.Expression:
     for rewrite in (
         _quantile,
         _filtered_parametric,
+        _filtered_count_if,
+        _named_columns,
         _map_lookup,
         _stddev,
         _lead_lag,

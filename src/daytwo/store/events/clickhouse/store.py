@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from daytwo.errors import StoreError
 from daytwo.interactions.columns import Batch, utc_now
 from daytwo.store.events import derived, staging
-from daytwo.store.events.base import DELIVERIES, EventStore, WriteResult
+from daytwo.store.events.base import DELIVERIES, LIVE, EventStore, Freshness, WriteResult
 from daytwo.store.events.clickhouse import derived as ch_derived
 from daytwo.store.events.clickhouse import schema
 from daytwo.store.events.clickhouse.sql import literal, quote, to_clickhouse
@@ -73,6 +73,11 @@ class ClickHouseEventStore(EventStore):
         self._version_lock = threading.Lock()
         self._derived_lock = threading.RLock()
         self._last_version = 0
+        # This process's writes and the last background refresh (see refresh_derived).
+        self._changed = threading.Condition(threading.Lock())
+        self._writes = 0
+        self._refreshed_writes = 0
+        self._refreshed_at: datetime | None = None
         self.schema_version = self._migrate()
 
     # -- schema ---------------------------------------------------------------------------
@@ -192,12 +197,18 @@ class ClickHouseEventStore(EventStore):
         self._insert_versioned("interactions", inter, version)
         if replaced.num_rows:
             self._tombstone(replaced, tombstone_version)
+        self._wrote()
         return WriteResult(
             inserted=n - replaced.num_rows,
             replaced=replaced.num_rows,
             turns=clean.turns.num_rows,
             assist_events=clean.assist_events.num_rows,
         )
+
+    def _wrote(self) -> None:
+        with self._changed:
+            self._writes += 1
+            self._changed.notify_all()
 
     def _insert_versioned(self, name: str, table: pa.Table, version: int) -> None:
         table = table.append_column(
@@ -332,6 +343,7 @@ class ClickHouseEventStore(EventStore):
                     f"DELETE WHERE deployment = {dep} AND {column} < {cut}",
                     _MUTATION,
                 )
+        self._wrote()
         return int(found["n"][0].as_py())
 
     def _local(self, name: str) -> str:
@@ -353,39 +365,92 @@ class ClickHouseEventStore(EventStore):
         return {t.name: ch_derived.current_rows(t.name) for t in derived.registered()}
 
     def derived_ready(self, name: str) -> bool:
-        """Bring the derived table ``name`` up to date; False where it cannot be read now."""
+        """Whether the derived table ``name`` can be read (see :class:`EventStore`): with
+        ``refresh_on_read`` brought up to date first; without, read as last refreshed (any
+        process's refresh: every one writes complete days under a new version)."""
         table = next((t for t in derived.registered() if t.name == name), None)
         if table is None:
             return False
         if not all(self.derived_ready(dep) for dep in table.depends):
             return False
+        if not self.refresh_on_read and not self.read_only:
+            return ch_derived.built(self.transport).get(name) == table.version
         with self._derived_lock:
-            status = self.transport.query(
-                f"SELECT s.version AS version, (SELECT count() FROM {ch_derived.CHANGED} "
-                f"WHERE name = {quote(name)}) AS pending FROM {ch_derived.STATE} AS s FINAL "
-                f"WHERE s.name = {quote(name)}"
-            ).to_pylist()
-            built = bool(status) and status[0]["version"] == table.version
-            waiting = int(status[0]["pending"]) if status else 0
-            if built and not waiting:
-                return True
-            if self.read_only:
-                return False
-            todo = ch_derived.pending(self.transport).get(name, [])
-            through = max((at for _, _, at in todo), default=0)
-            version = self._next_version()
-            if not built:
-                ch_derived.create(self.transport, table)
-                ch_derived.record_built(self.transport, table, version)
-                days = None
-            else:
-                days = [(d, day) for d, day, _ in todo]
-            ch_derived.refresh(
-                self.transport, table, version, days, self._readable(), fresh=not built
-            )
-            if through:
-                ch_derived.clear_changed(self.transport, name, through)
+            return self._bring_up_to_date(table)
+
+    def _bring_up_to_date(self, table: derived.DerivedTable) -> bool:
+        """Build ``table`` (first time, or a new definition) or recompute its changed days;
+        False where it is behind and this store may not refresh it (read-only)."""
+        name = table.name
+        status = self.transport.query(
+            f"SELECT s.version AS version, (SELECT count() FROM {ch_derived.CHANGED} "
+            f"WHERE name = {quote(name)}) AS pending FROM {ch_derived.STATE} AS s FINAL "
+            f"WHERE s.name = {quote(name)}"
+        ).to_pylist()
+        built = bool(status) and status[0]["version"] == table.version
+        waiting = int(status[0]["pending"]) if status else 0
+        if built and not waiting:
             return True
+        if self.read_only:
+            return False
+        todo = ch_derived.pending(self.transport).get(name, [])
+        through = max((at for _, _, at in todo), default=0)
+        version = self._next_version()
+        if not built:
+            ch_derived.create(self.transport, table)
+            ch_derived.record_built(self.transport, table, version)
+            days = None
+        else:
+            days = [(d, day) for d, day, _ in todo]
+        ch_derived.refresh(self.transport, table, version, days, self._readable(), fresh=not built)
+        if through:
+            ch_derived.clear_changed(self.transport, name, through)
+        return True
+
+    def refresh_derived(self) -> bool:
+        """Bring every derived table up to date, off the request path. Writers are never held
+        up (a refresh writes each day under a new version; readers switch when it is
+        recorded), and several processes may refresh at once."""
+        if self.read_only:
+            return False
+        started = utc_now()
+        with self._derived_lock:
+            built = ch_derived.built(self.transport)
+            waiting = set(ch_derived.pending(self.transport))
+            work = [
+                table
+                for table in derived.in_dependency_order(derived.registered())
+                if built.get(table.name) != table.version or table.name in waiting
+            ]
+            for table in work:
+                self._bring_up_to_date(table)
+        with self._changed:
+            self._refreshed_at = started
+            self._refreshed_writes = self._writes
+        return bool(work)
+
+    def _behind(self) -> bool:
+        """Whether any process wrote since the derived tables were last refreshed (or one of
+        them is not built at its current definition)."""
+        if self.transport.query(f"SELECT count() AS n FROM {ch_derived.CHANGED}")["n"][0].as_py():
+            return True
+        built = ch_derived.built(self.transport)
+        return any(built.get(t.name) != t.version for t in derived.registered())
+
+    def freshness(self) -> Freshness:
+        if self.refresh_on_read:
+            return LIVE
+        with self._changed:
+            as_of = self._refreshed_at
+        return Freshness(as_of, self._behind())
+
+    def wait_for_writes(self, timeout: float) -> bool:
+        """Wait ``timeout`` seconds, or less when this process writes, then say whether there
+        is something to refresh: other processes' writes are seen in the store, by one small
+        query per wait (an idle server does not poll the engine harder than that)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._writes > self._refreshed_writes, timeout=timeout)
+        return self._behind()
 
     @property
     def location(self) -> str:
