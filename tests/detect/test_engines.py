@@ -16,7 +16,7 @@ from daytwo.demo.load import analyze_demo, build_demo
 from daytwo.detect.models import FindingRecord
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
-from tests.conftest import drop_clickhouse, clickhouse_url
+from tests.conftest import clickhouse_url, drop_clickhouse
 
 CONFIG = DemoConfig(seed=3, days=35, interactions_per_day=400, end=date(2026, 11, 20))
 

@@ -19,7 +19,7 @@ from daytwo.store.events.clickhouse import ClickHouseEventStore, schema
 from daytwo.store.events.clickhouse.schema import Layout, all_statements
 from daytwo.store.events.clickhouse.transport import ChdbTransport
 from tests.clickhouse_front import Front, clickhouse_front
-from tests.conftest import drop_clickhouse, clickhouse_url
+from tests.conftest import clickhouse_url, drop_clickhouse
 from tests.factory import BASE, interaction
 
 

@@ -17,7 +17,7 @@ from daytwo.store.events import EventStore, open_event_store
 from daytwo.store.events import health as health_module
 from daytwo.store.events.clickhouse import ClickHouseEventStore
 from daytwo.store.events.health import retention_check
-from tests.conftest import drop_clickhouse, clickhouse_url
+from tests.conftest import clickhouse_url, drop_clickhouse
 from tests.factory import interaction
 
 
