@@ -142,8 +142,18 @@ def mark_changed(
     transport.command(f"INSERT INTO {CHANGED} (name, deployment, day, at) VALUES {rows}")
 
 
-def clear_changed(transport: Transport, name: str, through: int) -> None:
-    transport.command(f"DELETE FROM {CHANGED} WHERE name = {quote(name)} AND at <= {through}")
+def clear_changed(transport: Transport, name: str, done: Sequence[tuple[str, date, int]]) -> None:
+    """Forget the changed days of ``name`` that a refresh took up: exactly those records, so a
+    day a write records meanwhile (even with an older mark) stays pending."""
+    for start in range(0, len(done), 2000):
+        rows = ", ".join(
+            f"({quote(d)}, '{day.isoformat()}', {int(at)})"
+            for d, day, at in done[start : start + 2000]
+        )
+        transport.command(
+            f"DELETE FROM {CHANGED} WHERE name = {quote(name)} AND (deployment, day, at) IN "
+            f"(SELECT * FROM values('deployment String, day Date, at UInt64', {rows}))"
+        )
 
 
 def record_built(transport: Transport, table: derived.DerivedTable, version: int) -> None:

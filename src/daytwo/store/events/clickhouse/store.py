@@ -197,6 +197,10 @@ class ClickHouseEventStore(EventStore):
         self._insert_versioned("interactions", inter, version)
         if replaced.num_rows:
             self._tombstone(replaced, tombstone_version)
+        # And again now that they have landed (for the tables built by now): a refresh that
+        # took up the first record, or built a table, while the rows were on their way finds
+        # this one and recomputes the days with them.
+        self._mark_again(changed)
         self._wrote()
         return WriteResult(
             inserted=n - replaced.num_rows,
@@ -204,6 +208,12 @@ class ClickHouseEventStore(EventStore):
             turns=clean.turns.num_rows,
             assist_events=clean.assist_events.num_rows,
         )
+
+    def _mark_again(self, days: set[tuple[str, date]], only: list[str] | None = None) -> None:
+        """Record ``days`` as changed once more for the derived tables built by now (of
+        ``only``, when given), after the change landed (see _write)."""
+        names = [n for n in ch_derived.built(self.transport) if only is None or n in only]
+        ch_derived.mark_changed(self.transport, names, days, self._next_version())
 
     def _wrote(self) -> None:
         with self._changed:
@@ -343,6 +353,7 @@ class ClickHouseEventStore(EventStore):
                     f"DELETE WHERE deployment = {dep} AND {column} < {cut}",
                     _MUTATION,
                 )
+        self._mark_again(_days(touched), text_tables)
         self._wrote()
         return int(found["n"][0].as_py())
 
@@ -394,7 +405,6 @@ class ClickHouseEventStore(EventStore):
         if self.read_only:
             return False
         todo = ch_derived.pending(self.transport).get(name, [])
-        through = max((at for _, _, at in todo), default=0)
         version = self._next_version()
         if not built:
             ch_derived.create(self.transport, table)
@@ -403,8 +413,8 @@ class ClickHouseEventStore(EventStore):
         else:
             days = [(d, day) for d, day, _ in todo]
         ch_derived.refresh(self.transport, table, version, days, self._readable(), fresh=not built)
-        if through:
-            ch_derived.clear_changed(self.transport, name, through)
+        if todo:
+            ch_derived.clear_changed(self.transport, name, todo)
         return True
 
     def refresh_derived(self) -> bool:
