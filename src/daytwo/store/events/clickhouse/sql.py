@@ -33,8 +33,11 @@ TIMESTAMP = "DateTime64(6, 'UTC')"
 # - prefer_column_name_to_alias: a column named like an output alias is the column, as in
 #   standard SQL (ClickHouse would read ``sum(x__n) AS x__n`` into another sum(x__n)).
 # - enable_materialized_cte: ``WITH x AS MATERIALIZED`` is computed once, as in DuckDB.
+# - group_by_use_nulls: a column a grouping set leaves out is NULL (ClickHouse would answer
+#   its type's default, '' or 0, indistinguishable from a real value).
 READ_SETTINGS: dict[str, Any] = {
     "final": 1,
+    "group_by_use_nulls": 1,
     "enable_materialized_cte": 1,
     "prefer_column_name_to_alias": 1,
     "join_use_nulls": 1,
@@ -179,6 +182,23 @@ def _named_columns(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _element_at(node: exp.Expression) -> exp.Expression:
+    """DuckDB's ``element_at(map, key)[1]`` (the value under ``key``, NULL where missing) as
+    ``map[key]``, which :func:`_map_lookup` then makes NULL where the key is missing."""
+    if not (
+        isinstance(node, exp.Bracket)
+        and isinstance(node.this, exp.Anonymous)
+        and node.this.name.lower() == "element_at"
+        and len(node.this.expressions) == 2
+        and len(node.expressions) == 1
+        and isinstance(node.expressions[0], exp.Literal)
+        and node.expressions[0].this in (0, "0", 1, "1")
+    ):
+        return node
+    target, key = node.this.expressions
+    return exp.Bracket(this=target.copy(), expressions=[key.copy()])
+
+
 def _map_lookup(node: exp.Expression) -> exp.Expression:
     """``segments['site']``: NULL where the key is missing, as in DuckDB (ClickHouse answers
     the empty string)."""
@@ -276,6 +296,7 @@ def _parse(sql: str) -> exp.Expression:
         _filtered_parametric,
         _filtered_count_if,
         _named_columns,
+        _element_at,
         _map_lookup,
         _stddev,
         _lead_lag,
