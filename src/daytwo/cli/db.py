@@ -20,5 +20,10 @@ def upgrade(
 
     upgrade_ledger(settings().resolved_ledger_url, revision)
     out.print(f"ledger at revision [bold]{revision}[/]")
-    with open_event_store(settings().resolved_events_url) as events:  # a writer migrates
+    url = settings().resolved_events_url
+    if url.startswith("duckdb:"):
+        # The embedded store brings its tables up to date whenever it is opened (and may be
+        # held by a running server now): nothing to do here.
+        return
+    with open_event_store(url) as events:  # a writer migrates
         out.print(f"events store ({events.dialect}) at the latest schema")

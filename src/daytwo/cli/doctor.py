@@ -7,6 +7,7 @@ import typer
 from rich.table import Table
 
 from daytwo.cli.console import out
+from daytwo.cli.stores import server, settings
 from daytwo.governance.policies import retention_by_deployment
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
@@ -26,12 +27,17 @@ def doctor(
 ) -> int:
     """Check the events store: schema, size, parts, merges, query memory, oldest data vs
     retention. Exit status 0 when healthy, 1 when something is degrading, 3 when it fails."""
-    settings = Settings()
-    ledger = Ledger(settings.resolved_ledger_url)
-    try:
-        health = store_health(settings, ledger)
-    finally:
-        ledger.dispose()
+    remote = server()
+    if remote is not None:
+        # A server holds the stores: it checks them (the same report as /api/v1/health,
+        # whose status code says fail with 503, so the body is read either way).
+        health = StoreHealth.from_dict(remote.client.get("/api/v1/health").json()["events"])
+    else:
+        ledger = Ledger(settings().resolved_ledger_url)
+        try:
+            health = store_health(settings(), ledger)
+        finally:
+            ledger.dispose()
     if as_json:
         typer.echo(orjson.dumps(health.as_dict(), option=orjson.OPT_INDENT_2).decode())
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 Status = Literal["ok", "warn", "fail"]
 _RANK = {"ok": 0, "warn": 1, "fail": 2}
@@ -45,6 +45,14 @@ class StoreHealth:
             if _RANK[c.status] > _RANK[worst]:
                 worst = c.status
         return worst
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoreHealth:
+        """The report :meth:`as_dict` wrote (what the health endpoint answers)."""
+        checks = [
+            Check(c["name"], c["status"], c["value"], c.get("detail", "")) for c in data["checks"]
+        ]
+        return cls(data["engine"], data["location"], checks)
 
     def as_dict(self) -> dict[str, object]:
         return {
