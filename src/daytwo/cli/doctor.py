@@ -18,7 +18,10 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 
 def store_health(settings: Settings, ledger: Ledger) -> StoreHealth:
-    with open_event_store(settings.resolved_events_url, read_only=True) as events:
+    url = settings.resolved_events_url
+    # A ClickHouse schema is only read, never migrated, here; the embedded store is opened as
+    # any command opens it (created empty on a fresh data dir).
+    with open_event_store(url, read_only=not url.startswith("duckdb:")) as events:
         return events.health(retention_by_deployment(ledger))
 
 
