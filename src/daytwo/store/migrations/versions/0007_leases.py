@@ -1,7 +1,7 @@
 """leases: scheduled work runs once across every process sharing the ledger
 
 Revision ID: 0007_leases
-Revises: 0011_reports
+Revises: 0014_notify_events
 Create Date: 2026-12-05
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_leases"
-down_revision: str | None = "0011_reports"
+down_revision: str | None = "0014_notify_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
