@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -220,12 +221,14 @@ def false_findings(work: Path, seed: int, per_day: int) -> dict[str, Any]:
     }
 
 
-def speed(work: Path, n: int) -> dict[str, Any]:
+def speed(work: Path, n: int, engine: str = "duckdb") -> dict[str, Any]:
     """Build the demo at ``n`` interactions (unless ``work`` holds it), then time a fresh
-    `daytwo analyze --force` process over it: imports, reads, every detector, ledger writes."""
-    settings = Settings(data_dir=work)
+    `daytwo analyze --force` process over it: imports, reads, every detector, ledger writes.
+    ``engine``: DuckDB, or ClickHouse's engine in-process (chDB) in ``work/clickhouse``."""
+    url = f"chdb:///{work / 'clickhouse'}" if engine == "clickhouse" else None
+    settings = Settings(data_dir=work, events_url=url)
     build_s = None
-    if not (work / "events.duckdb").exists():
+    if not (work / ("clickhouse" if url else "events.duckdb")).exists():
         t0 = time.perf_counter()
         build_demo(settings, DemoConfig(seed=11, interactions_per_day=n // 90, end=END))
         build_s = round(time.perf_counter() - t0, 1)
@@ -234,6 +237,8 @@ def speed(work: Path, n: int) -> dict[str, Any]:
     env = {**os.environ, "DAYTWO_DATA_DIR": str(work), "COLUMNS": "120"}
     env.pop("DAYTWO_EVENTS_URL", None)
     env.pop("DAYTWO_LEDGER_URL", None)
+    if url:
+        env["DAYTWO_EVENTS_URL"] = url
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     before = os.times()
@@ -246,13 +251,18 @@ def speed(work: Path, n: int) -> dict[str, Any]:
     )
     seconds = time.perf_counter() - t0
     after = os.times()
+    # The largest resident set of any child waited for: the analyze process (the build ran
+    # in this one).
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if proc.returncode != 0:
         raise RuntimeError(f"daytwo analyze failed:\n{proc.stderr[-4000:]}")
     return {
+        "engine": engine,
         "interactions": interactions,
         "turns": turns,
         "build_seconds": build_s,
         "analyze_seconds": round(seconds, 2),
+        "analyze_peak_rss_mb": round(peak_mb, 1),
         "analyze_cpu_seconds": round(
             (after.children_user - before.children_user)
             + (after.children_system - before.children_system),
@@ -325,12 +335,18 @@ def main() -> None:
     parser.add_argument("--speed", type=int, default=1_000_000, help="0 skips the speed run")
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--speed-only", action="store_true", help="only the speed run")
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "clickhouse"],
+        default="duckdb",
+        help="Events engine of the speed run (ClickHouse: its engine in-process, chDB).",
+    )
     args = parser.parse_args()
     from bench.__main__ import RESULTS, _environment
 
     if args.speed_only:
-        result: dict[str, Any] = speed(args.work / "speed", args.speed)
-        name = "detect_speed"
+        result: dict[str, Any] = speed(args.work / f"speed-{args.engine}", args.speed, args.engine)
+        name = "detect_speed" if args.engine == "duckdb" else f"detect_speed_{args.engine}"
     else:
         result = run(args.work, args.seeds, args.per_day, args.calm_seeds, args.speed)
         name = "detect"

@@ -51,12 +51,25 @@ def time_urls(client: TestClient, urls: dict[str, str], repeat: int) -> dict[str
     return timings
 
 
-def run(work: Path, *, repeat: int, per_day: int, data_dir: Path | None = None) -> dict[str, Any]:
+def events_url(data_dir: Path, engine: str) -> str | None:
+    """The events store of a bench data dir: DuckDB's file, or chDB in a folder beside it."""
+    return f"chdb:///{data_dir / 'clickhouse'}" if engine == "clickhouse" else None
+
+
+def run(
+    work: Path,
+    *,
+    repeat: int,
+    per_day: int,
+    data_dir: Path | None = None,
+    engine: str = "duckdb",
+) -> dict[str, Any]:
     """Build (or reuse) the large deployment and time each page; the result as a dict."""
     data_dir = data_dir or work / "data"
-    settings = Settings(data_dir=data_dir)
+    settings = Settings(data_dir=data_dir, events_url=events_url(data_dir, engine))
     build_seconds = None
-    if not (data_dir / "events.duckdb").exists():
+    built = data_dir / ("clickhouse" if engine == "clickhouse" else "events.duckdb")
+    if not built.exists():
         t = time.perf_counter()
         build_demo(settings, DemoConfig(interactions_per_day=per_day), force=True)
         build_seconds = time.perf_counter() - t
@@ -83,6 +96,7 @@ def run(work: Path, *, repeat: int, per_day: int, data_dir: Path | None = None) 
         for name, timing in timings.items():
             timing["target_ms"] = TARGETS_MS.get(name)
     return {
+        "engine": engine,
         "interactions_per_day": per_day,
         "interactions": sum(d["interactions"] for d in sizes),
         "turns": sum(d["turns"] for d in sizes),
@@ -101,6 +115,12 @@ def main() -> int:
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="Reuse a data dir built by an earlier run."
     )
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "clickhouse"],
+        default="duckdb",
+        help="Events engine: DuckDB, or ClickHouse's engine in-process (chDB).",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="daytwo-bench-pages-") as tmp:
         result = {
@@ -112,10 +132,12 @@ def main() -> int:
                 repeat=args.repeat,
                 per_day=args.interactions_per_day,
                 data_dir=args.data_dir,
+                engine=args.engine,
             ),
         }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "pages.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = "pages.json" if args.engine == "duckdb" else f"pages_{args.engine}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "environment"}, indent=2))
     return 0 if result["met"] else 1
 

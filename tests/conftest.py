@@ -6,7 +6,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +26,71 @@ POSTGRES_ENV = "DAYTWO_TEST_POSTGRES_URL"
 # `daytwo serve` analyses every hour by default; the apps and servers of the suite do not
 # (a test that needs the schedule asks for it), so what a test sees is what it did.
 os.environ.setdefault("DAYTWO_ANALYZE_INTERVAL_MINUTES", "0")
+# The events engines a suite can run on: its conftest parametrises ``engine`` with these.
+ENGINES = ("duckdb", "clickhouse")
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    # Reads refresh what they read (exact right after a write); the background refresh of
-    # `serve` has tests of its own (tests/store/test_refresher.py) and runs in the browser suite.
-    return Settings(data_dir=tmp_path / "data", refresh_seconds=0)
+def engine() -> str:
+    """The events engine of a test: DuckDB, unless the suite runs on both (``ENGINES``)."""
+    return "duckdb"
+
+
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one chDB data folder of this test process (chDB serves one per process)."""
+    return tmp_path_factory.mktemp("chdb")
+
+
+def clickhouse_url(chdb_dir: Path) -> str:
+    """A fresh, empty database on the process's chDB engine."""
+    return f"chdb:///{chdb_dir}?database=t_{uuid.uuid4().hex[:12]}"
+
+
+def drop_clickhouse(url: str) -> None:
+    """Drop the chDB database of ``url`` (a test's, when it ends)."""
+    from daytwo.store.events.clickhouse import transport_for
+    from daytwo.store.events.clickhouse.transport import drop_database
+
+    transport, _ = transport_for(url)
+    drop_database(transport)
+    transport.close()
+
+
+@pytest.fixture
+def new_events(engine: str, request: pytest.FixtureRequest) -> Iterator[Callable[[], EventStore]]:
+    """A factory of fresh, empty events stores on the test's engine (each dropped after)."""
+    opened: list[tuple[EventStore, str]] = []
+
+    def make() -> EventStore:
+        if engine == "duckdb":
+            url = "duckdb:///:memory:"
+        else:
+            url = clickhouse_url(request.getfixturevalue("chdb_dir"))
+        store = open_event_store(url)
+        opened.append((store, url))
+        return store
+
+    yield make
+    for store, url in opened:
+        store.close()
+        if not url.startswith("duckdb"):
+            drop_clickhouse(url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Settings of a fresh data dir; on ClickHouse a fresh database, dropped afterwards.
+
+    Reads refresh what they read (exact right after a write); the background refresh of
+    `serve` has tests of its own (tests/store/test_refresher.py) and runs in the browser suite.
+    """
+    if engine == "duckdb":
+        yield Settings(data_dir=tmp_path / "data", refresh_seconds=0)
+        return
+    url = clickhouse_url(request.getfixturevalue("chdb_dir"))
+    yield Settings(data_dir=tmp_path / "data", events_url=url, refresh_seconds=0)
+    drop_clickhouse(url)
 
 
 @pytest.fixture

@@ -158,6 +158,7 @@ def _script(tmp: Path) -> list[tuple[list[str], int]]:
         (["import", str(export), "--quiet"], 0),
         (["deployments"], 0),
         (["db", "upgrade"], 0),
+        (["doctor"], 0),
         (["metrics", "list"], 0),
         (["metrics", "show", "containment_rate", "-d", "care-bot", "--bucket", "week"], 0),
         (["analyze", "-d", "care-bot"], 0),

@@ -9,7 +9,7 @@ its textbook formula, and means against mean ± z·sd/√n.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,7 @@ from daytwo.ingest.decode import decode_json
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.metrics.query import Bucket, Slice
 from daytwo.metrics.service import metric_points, totals
-from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.events import EventStore
 
 Z = 1.959963984540054  # two-sided 95%
 Record = dict[str, Any]
@@ -938,8 +938,8 @@ CASES: list[Case] = [
 ]
 
 
-def _case_store(records: list[Record]) -> EventStore:
-    store = open_event_store("duckdb:///:memory:")
+def _case_store(records: list[Record], new_events: Callable[[], EventStore]) -> EventStore:
+    store = new_events()
     decoded = decode_json(orjson.dumps(records))
     assert decoded.errors == []
     store.write(decoded.batch, source="t", batch_id="1")
@@ -961,8 +961,8 @@ def test_every_metric_has_a_golden_case() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_golden_case(case: Case) -> None:
-    store = _case_store(case.records)
+def test_golden_case(case: Case, new_events: Callable[[], EventStore]) -> None:
+    store = _case_store(case.records, new_events)
     try:
         points = metric_points(store, [case.metric], case.slice())
         flat = totals(store, [case.metric], case.slice())[case.metric]
@@ -1153,11 +1153,9 @@ SAMPLE_TOTALS: dict[str, tuple[float | None, int | None]] = {
 WHOLE = Slice("g", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC))
 
 
-@pytest.fixture(scope="module")
-def sample() -> Iterator[EventStore]:
-    store = _case_store(SAMPLE)
-    yield store
-    store.close()
+@pytest.fixture
+def sample(new_events: Callable[[], EventStore]) -> EventStore:
+    return _case_store(SAMPLE, new_events)
 
 
 def test_every_metric_at_once_on_a_mixed_sample(sample: EventStore) -> None:

@@ -3,6 +3,7 @@ aggregates kept."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from daytwo.ingest.decode import decode_json
 from daytwo.metrics import rollup
 from daytwo.metrics.query import Slice
 from daytwo.metrics.service import totals
-from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.events import EventStore
 from tests.factory import BASE, interaction
 
 START = BASE.replace(hour=0, minute=0, second=0)
@@ -22,7 +23,7 @@ CUTOFF = START + timedelta(days=10)
 WHOLE = Slice("care-bot", START, START + timedelta(days=20))
 
 
-def _store() -> EventStore:
+def _store(new_events: Callable[[], EventStore]) -> EventStore:
     records: list[dict[str, Any]] = []
     for i in range(40):
         rec = interaction(i, turns=3)
@@ -31,7 +32,7 @@ def _store() -> EventStore:
         for turn in rec["turns"]:
             turn.pop("ts", None)  # conversations are retired by their start, ts or not
         records.append(rec)
-    store = open_event_store("duckdb:///:memory:")
+    store = new_events()
     decoded = decode_json(orjson.dumps(records))
     assert decoded.errors == []
     store.write(decoded.batch, source="test", batch_id="1")
@@ -41,8 +42,10 @@ def _store() -> EventStore:
     return store
 
 
-def test_clearing_text_leaves_no_copy_and_keeps_every_number() -> None:
-    store = _store()
+def test_clearing_text_leaves_no_copy_and_keeps_every_number(
+    new_events: Callable[[], EventStore],
+) -> None:
+    store = _store(new_events)
     try:
         before = totals(store, ["contact_volume", "containment_rate"], WHOLE)
         cleared = store.retire("care-bot", CUTOFF, text_only=True)
@@ -66,8 +69,10 @@ def test_clearing_text_leaves_no_copy_and_keeps_every_number() -> None:
         store.close()
 
 
-def test_deleting_conversations_keeps_the_aggregates() -> None:
-    store = _store()
+def test_deleting_conversations_keeps_the_aggregates(
+    new_events: Callable[[], EventStore],
+) -> None:
+    store = _store(new_events)
     try:
         volume = totals(store, ["contact_volume"], WHOLE)["contact_volume"].value
         assert volume == 40

@@ -44,7 +44,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Knowledge gaps of a deployment: label, type, volume, growth, journeys and examples, "
         "by volume × growth; off-topic chit-chat counted apart.",
     ),
-    "db": ("db", "app", "Manage the ledger database schema."),
+    "doctor": (
+        "doctor",
+        "doctor",
+        "Check the events store: schema, size, parts, merges, query memory, retention.",
+    ),
+    "db": ("db", "app", "Manage the database schemas."),
     "users": ("governance", "users_app", "User accounts, roles and deployment grants."),
     "keys": ("governance", "keys_app", "API keys: create (shown once), list, revoke."),
     "audit": ("governance", "audit_app", "The hash-chained audit log."),

@@ -13,10 +13,19 @@ from daytwo.cli.console import out
 if TYPE_CHECKING:
     from daytwo.settings import Settings
 
+# Events stores that one process at a time may open: several workers cannot share them.
+_EMBEDDED = ("duckdb://", "chdb://")
+
 
 def serve(
     host: str = typer.Option(None, help="Address to bind (default: DAYTWO_HOST or 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default: DAYTWO_PORT or 8000)."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="Worker processes. More than one needs a shared events store "
+        "(DAYTWO_EVENTS_URL=clickhouse://…); scheduled work still runs once (a ledger lease).",
+    ),
 ) -> None:
     """Serve the web UI and the API (migrates the ledger first).
 
@@ -29,20 +38,23 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
-    run_server(settings)
+    run_server(settings, workers=workers)
 
 
 def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def run_server(settings: Settings) -> None:
+def run_server(settings: Settings, *, workers: int = 1) -> None:
     """Open and migrate the stores, then serve until stopped.
 
     The stores open here, before the server starts, so that a data dir that is read-only or
     missing, a store another process holds or a migration that cannot run ends in one line
     naming the cause and an exit code (see ``daytwo.errors``), not a server traceback. While
     it serves, the data dir names this server, so the other commands go through it.
+
+    With ``workers`` > 1 (a shared events store only), uvicorn starts that many processes,
+    each building the app from the environment; scheduled work runs once (a ledger lease).
     """
     import uvicorn
 
@@ -55,6 +67,12 @@ def run_server(settings: Settings) -> None:
     from daytwo.store.ledger import Ledger, upgrade
 
     settings.check_safe_to_serve()
+    if workers > 1 and settings.resolved_events_url.startswith(_EMBEDDED):
+        raise ConfigError(
+            f"--workers {workers} needs an events store the processes can share: the embedded "
+            f"one ({settings.resolved_events_url.split(':', 1)[0]}) opens in one process only. "
+            "Set DAYTWO_EVENTS_URL=clickhouse://user:password@host:8123/daytwo."
+        )
     running = link.read(settings.data_dir)
     if running is not None:
         raise ConfigError(
@@ -64,6 +82,20 @@ def run_server(settings: Settings) -> None:
     if settings.ledger_url is None or settings.events_url is None:
         check_data_dir(settings.data_dir)
     upgrade(settings.resolved_ledger_url)
+    if workers > 1:
+        out.print(
+            f"daytwo serving on [bold]http://{settings.host}:{settings.port}/[/]"
+            f"  (data: {settings.data_dir}, {workers} workers)"
+        )
+        uvicorn.run(
+            "daytwo.server.asgi:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level="warning",
+        )
+        return
     events = open_event_store(settings.resolved_events_url)
     ledger = Ledger(settings.resolved_ledger_url)
     url = link.loopback_url(settings.host, settings.port)

@@ -49,10 +49,12 @@ class DemoSummary:
 def prepare_data_dir(settings: Settings, *, force: bool = False) -> None:
     """Empty the data dir for a fresh demo; refuse to wipe stores the demo did not create."""
     data_dir = settings.data_dir
-    if settings.ledger_url or settings.events_url:
+    if settings.ledger_url or (settings.events_url and not _chdb_inside(settings)):
         raise ConflictError(
             "The demo builds into the embedded stores of DAYTWO_DATA_DIR; unset "
-            "DAYTWO_LEDGER_URL and DAYTWO_EVENTS_URL (or point DAYTWO_DATA_DIR elsewhere)."
+            "DAYTWO_LEDGER_URL and DAYTWO_EVENTS_URL (or point DAYTWO_DATA_DIR elsewhere). "
+            "ClickHouse's engine in-process is allowed inside the data dir: "
+            "DAYTWO_EVENTS_URL=chdb:///DATA_DIR/clickhouse."
         )
     if data_dir.exists() and any(data_dir.iterdir()):
         if not (data_dir / MARKER).exists() and not force:
@@ -63,6 +65,15 @@ def prepare_data_dir(settings: Settings, *, force: bool = False) -> None:
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / MARKER).write_text("This folder was built by `daytwo demo`.\n")
+
+
+def _chdb_inside(settings: Settings) -> bool:
+    """Whether the events URL is chDB in a folder of the data dir (the demo may wipe it)."""
+    url = settings.events_url or ""
+    if not url.startswith("chdb:///"):
+        return False
+    folder = Path(url.removeprefix("chdb:///").split("?", 1)[0]).resolve()
+    return folder.is_relative_to(settings.data_dir.resolve())
 
 
 def build_demo(
@@ -110,6 +121,7 @@ def build_demo(
                 on_batch(done, total)
         interactions = store.count("interactions")
         turns = store.count("turns")
+        store.optimize()
         # Build the rollups and the search text now, so the first page served is fast.
         for table in (*rollup.TABLES, text_index.TABLE, *adoption_rollup.TABLES):
             store.derived_ready(table.name)

@@ -84,6 +84,15 @@ def redaction_plan(ledger: Ledger, pseudonym_key: bytes | None = None) -> Redact
     return RedactionPlan.from_policies(policies, pseudonym_key=pseudonym_key)
 
 
+def retention_by_deployment(ledger: Ledger) -> dict[str, int]:
+    """Days each deployment keeps its conversations (those with an interaction retention)."""
+    return {
+        p.deployment: p.interaction_retention_days
+        for p in list_policies(ledger)
+        if p.interaction_retention_days
+    }
+
+
 _UNSET: Any = object()
 
 

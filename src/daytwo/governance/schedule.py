@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from daytwo.governance.policies import apply_retention
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
+from daytwo.store.ledger.leases import lease
+
+# Retention runs in one process at a time, whichever takes this lease.
+LEASE = "scheduled-retention"
+LEASE_TTL = timedelta(minutes=5)
 
 log = logging.getLogger("daytwo.governance")
 
@@ -16,7 +22,8 @@ class RetentionSchedule:
     """Applies retention at start and then every ``interval_s`` seconds until stopped.
 
     A failed run is logged and tried again at the next tick; with no policy set a run is one
-    ledger query.
+    ledger query. Where several processes share the stores, only the holder of the retention
+    lease runs a tick.
     """
 
     def __init__(self, ledger: Ledger, events: EventStore, interval_s: float) -> None:
@@ -28,6 +35,7 @@ class RetentionSchedule:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="daytwo-retention", daemon=True)
         self.runs = 0
+        self.skipped = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -39,7 +47,11 @@ class RetentionSchedule:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                apply_retention(self._ledger, self._events)
+                with lease(self._ledger, LEASE, LEASE_TTL) as held:
+                    if held:
+                        apply_retention(self._ledger, self._events)
+                    else:
+                        self.skipped += 1
             except Exception:
                 log.exception("scheduled retention failed")
             self.runs += 1

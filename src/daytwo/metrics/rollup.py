@@ -206,10 +206,12 @@ def _turn_values_table(tv: TurnValues) -> DerivedTable:
 
 
 def _segment_values_table() -> DerivedTable:
+    # One key per row, its value looked up (rather than two unnests side by side, which not
+    # every engine zips).
     select = (
-        "SELECT DISTINCT deployment, day, k AS key, v AS value FROM (SELECT i.deployment, "
-        "CAST(i.started_at AS DATE) AS day, unnest(map_keys(segments)) AS k, "
-        f"unnest(map_values(segments)) AS v FROM interactions i SEMI JOIN {REFRESH_DAYS} d "
+        "SELECT DISTINCT deployment, day, k AS key, segments[k] AS value FROM (SELECT "
+        "i.deployment, CAST(i.started_at AS DATE) AS day, i.segments, "
+        f"unnest(map_keys(i.segments)) AS k FROM interactions i SEMI JOIN {REFRESH_DAYS} d "
         "ON i.deployment = d.deployment AND CAST(i.started_at AS DATE) = d.day)"
     )
     columns = "deployment VARCHAR NOT NULL, day DATE NOT NULL, key VARCHAR, value VARCHAR"

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from daytwo.detect.validators import configure_judge
 from daytwo.pipeline.jobs import AnalysisRequest, AnalysisRunner
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
+from daytwo.store.ledger.leases import lease
+
+# Scheduled analysis runs in one process at a time, whichever takes this lease.
+LEASE = "scheduled-analysis"
+LEASE_TTL = timedelta(minutes=5)
 
 log = logging.getLogger("daytwo.pipeline")
 
@@ -24,7 +30,9 @@ class AnalysisSchedule:
     pages and API follow the data as the findings do.
 
     Each run is incremental, so a run with no new data costs one query per deployment.
-    A failed run is logged and the next one is tried at the next tick.
+    A failed run is logged and the next one is tried at the next tick. Where several processes
+    share the stores, a tick runs only in the process that holds the ledger's analysis lease
+    (see :mod:`daytwo.store.ledger.leases`): the others skip it.
     """
 
     def __init__(
@@ -48,6 +56,8 @@ class AnalysisSchedule:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="daytwo-schedule", daemon=True)
         self.runs = 0
+        self.skipped = 0
+        self._ledger = ledger
 
     @classmethod
     def from_settings(
@@ -87,7 +97,18 @@ class AnalysisSchedule:
             self._stop.wait(self._interval)
 
     def tick(self) -> None:
-        """One scheduled run, queued and waited for; a failure is logged."""
+        """One scheduled run, if this process holds the analysis lease."""
+        try:
+            with lease(self._ledger, LEASE, LEASE_TTL) as held:
+                if held:
+                    self._run()
+                else:
+                    self.skipped += 1
+        except Exception:
+            log.exception("scheduled analysis could not take its lease")
+
+    def _run(self) -> None:
+        """The run, queued and waited for; a failure is logged."""
         job = self._runner.submit(
             AnalysisRequest(detectors=True, gaps=self._gaps),
             trigger="schedule",

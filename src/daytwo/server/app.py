@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from daytwo import __version__
@@ -29,8 +30,10 @@ from daytwo.detect.gaps.views import router as gaps_views
 from daytwo.detect.views import router as findings_views
 from daytwo.governance.admin_api import audit_router, keys_router, retention_router, users_router
 from daytwo.governance.admin_views import router as admin_views
+from daytwo.governance.policies import retention_by_deployment
 from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
+from daytwo.http.access import Scope, requires
 from daytwo.ingest.api import router as ingest_router
 from daytwo.ingest.imports_api import router as imports_router
 from daytwo.ingest.otlp.api import router as otlp_router
@@ -106,7 +109,7 @@ def create_app(
         if schedule is not None:
             schedule.start()
         app.state.trace_assembler = TraceAssembler.from_settings(
-            app.state.events, app.state.trace_door, settings
+            app.state.events, app.state.trace_door, settings, app.state.ledger
         )
         app.state.trace_assembler.start()
         app.state.trace_door.pool.start()
@@ -180,6 +183,18 @@ def create_app(
     app.add_middleware(RequestMetrics)
 
     app.include_router(health_router)
+
+    @app.get(
+        "/api/v1/health",
+        tags=["service"],
+        summary="The events store's health in detail: schema, size, parts, merges, memory",
+        dependencies=[requires(Scope.admin)],
+    )
+    def health() -> JSONResponse:
+        report = app.state.events.health(retention_by_deployment(app.state.ledger))
+        body = {"version": __version__, "events": report.as_dict()}
+        return JSONResponse(body, status_code=503 if report.status == "fail" else 200)
+
     app.include_router(ingest_router)
     app.include_router(imports_router)
     app.include_router(otlp_router)

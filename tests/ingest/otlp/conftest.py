@@ -23,6 +23,7 @@ from daytwo.governance.models import KeyScope
 from daytwo.server import create_app
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
+from tests.conftest import clickhouse_url, drop_clickhouse
 
 
 def free_port() -> int:
@@ -57,12 +58,17 @@ class LiveServer:
 
 
 @pytest.fixture
-def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+def live(tmp_path: Path, request: pytest.FixtureRequest, engine: str) -> Iterator[LiveServer]:
     # The assembler's own ticks never end a conversation here (15 min idle); tests end them.
     # Requests are mapped in the server's threads unless a test asks for worker processes
-    # (`@pytest.mark.parametrize("live", [2], indirect=True)`).
+    # (`@pytest.mark.parametrize("live", [2], indirect=True)`). Pieces are staged on the
+    # suite's engine (DuckDB, or ClickHouse through chDB).
+    events_url = None
+    if engine == "clickhouse":
+        events_url = clickhouse_url(request.getfixturevalue("chdb_dir"))
     settings = Settings(
         data_dir=tmp_path / "data",
+        events_url=events_url,
         otlp_assemble_seconds=3600,
         otlp_workers=getattr(request, "param", 0),
     )
@@ -85,6 +91,8 @@ def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]
     finally:
         server.should_exit = True
         thread.join(30)
+        if events_url is not None:
+            drop_clickhouse(events_url)
 
 
 class _FakeOpenAI(BaseHTTPRequestHandler):

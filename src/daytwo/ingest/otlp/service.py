@@ -5,7 +5,10 @@
   of open conversations are staged (a 503 with ``Retry-After``): an OTLP exporter then backs
   off and retries the same batch, which is harmless, since pieces are keyed by span id.
 - :class:`TraceAssembler` is a background thread that writes the conversations that ended
-  every ``otlp_assemble_seconds`` (see :mod:`daytwo.ingest.otlp.assemble`).
+  every ``otlp_assemble_seconds`` (see :mod:`daytwo.ingest.otlp.assemble`). Where several
+  processes share the stores (a ClickHouse events store), one assembles at a time: the holder
+  of the ledger's assembly lease. Two assembling the same conversation at once could otherwise
+  write an earlier, partial copy over a later, complete one.
 """
 
 from __future__ import annotations
@@ -25,9 +28,15 @@ from daytwo.ingest.otlp.spans import Limits
 from daytwo.ingest.otlp.workers import MappingPool
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+from daytwo.store.ledger.leases import lease
 from daytwo.telemetry import TELEMETRY, add_state_reader, gauge
 
 log = logging.getLogger("daytwo.otlp")
+
+# Assembly runs in one process at a time, whichever takes this lease.
+LEASE = "otlp-assembly"
+LEASE_TTL = timedelta(minutes=2)
 
 
 class TraceDoor:
@@ -77,8 +86,10 @@ class TraceAssembler:
         idle: timedelta,
         settle: timedelta,
         rules: TraceRules,
+        ledger: Ledger | None = None,
     ) -> None:
         self._events = events
+        self._ledger = ledger
         self._door = door
         self._interval = interval_s
         self.idle = idle
@@ -88,10 +99,15 @@ class TraceAssembler:
         self._thread = threading.Thread(target=self._loop, name="daytwo-otlp", daemon=True)
         self.last: Assembled | None = None
         self.last_seconds = 0.0
+        self.skipped = 0
 
     @classmethod
     def from_settings(
-        cls, events: EventStore, door: TraceDoor, settings: Settings
+        cls,
+        events: EventStore,
+        door: TraceDoor,
+        settings: Settings,
+        ledger: Ledger | None = None,
     ) -> TraceAssembler:
         return cls(
             events,
@@ -103,6 +119,7 @@ class TraceAssembler:
                 handoff_tools=settings.otlp_handoff_tools,
                 default_outcome=settings.otlp_default_outcome or None,
             ),
+            ledger=ledger,
         )
 
     def start(self) -> None:
@@ -118,7 +135,21 @@ class TraceAssembler:
             self._stop.wait(self._interval)
 
     def tick(self, now: datetime | None = None) -> int:
-        """Write every conversation that has ended by ``now``; returns how many."""
+        """Write every conversation that has ended by ``now``; returns how many. With a ledger,
+        only while this process holds the assembly lease (another that holds it skips)."""
+        if self._ledger is None:
+            return self._assemble(now)
+        try:
+            with lease(self._ledger, LEASE, LEASE_TTL) as held:
+                if held:
+                    return self._assemble(now)
+                self.skipped += 1
+                return 0
+        except Exception:
+            log.exception("the trace assembler could not take its lease")
+            return 0
+
+    def _assemble(self, now: datetime | None) -> int:
         written = 0
         try:
             while not self._stop.is_set():

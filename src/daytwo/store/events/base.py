@@ -16,6 +16,7 @@ from daytwo.errors import ConfigError, StoreError
 from daytwo.interactions.columns import ASSIST_EVENTS, INTERACTIONS, TURNS, Batch
 from daytwo.interactions.facts import FACTS, add_facts
 from daytwo.store.events import staging
+from daytwo.store.events.health import Check, StoreHealth, retention_check
 
 DELIVERIES = pa.schema(
     [
@@ -204,6 +205,30 @@ class EventStore(abc.ABC):
         True when there is something to refresh."""
         return False
 
+    def optimize(self) -> None:  # noqa: B027 - a hook engines may fill, empty by default
+        """Compact the stored data after a bulk load (engines that merge in the background do
+        now what they would do soon anyway); a no-op where there is nothing to do."""
+
+    def health(self, retention_days: dict[str, int] | None = None) -> StoreHealth:
+        """Size, rows, and the oldest data of each deployment against its retention (days kept,
+        by deployment); engines add their own checks (parts, merges, memory)."""
+        volumes = self.volumes()
+        rows = Check(
+            "rows",
+            "ok",
+            f"{sum(v.interactions for v in volumes):,} interactions, "
+            f"{sum(v.turns for v in volumes):,} turns in {len(volumes)} deployment(s)",
+        )
+        oldest = {v.deployment: v.first_started_at for v in volumes}
+        return StoreHealth(
+            self.dialect, self.location, [rows, retention_check(oldest, retention_days or {})]
+        )
+
+    @property
+    def location(self) -> str:
+        """Where the store is, without credentials."""
+        return self.dialect
+
     def volumes(self) -> list[DeploymentVolume]:
         """Interaction and turn counts per deployment."""
         table = self.query(
@@ -258,15 +283,24 @@ class EventStore(abc.ABC):
 def open_event_store(
     url: str, *, read_only: bool = False, wait: Callable[[str], None] | None = None
 ) -> EventStore:
-    """Open the events store named by ``url`` (``duckdb:///path`` or ``duckdb:///:memory:``).
+    """Open the events store named by ``url``: ``duckdb:///path`` (or ``duckdb:///:memory:``),
+    ``clickhouse://user:password@host:8123/database`` (``clickhouses://`` for HTTPS) or
+    ``chdb:///path`` (ClickHouse's engine in this process).
 
-    An embedded store takes one writing process at a time; with ``wait``, opening one that
-    another process holds waits until it is released (``wait`` is told why, once) instead of
-    failing."""
+    An embedded DuckDB store takes one writing process at a time; with ``wait``, opening one
+    that another process holds waits until it is released (``wait`` is told why, once) instead
+    of failing. ClickHouse takes many writers and ignores ``wait``."""
     if url.startswith("duckdb:///"):
         from daytwo.store.events.duckdb import DuckDBEventStore
 
         # SQLAlchemy's convention: duckdb:///relative/path, duckdb:////absolute/path.
         path = url.removeprefix("duckdb:///") or ":memory:"
         return DuckDBEventStore(path, read_only=read_only, wait=wait)
-    raise ConfigError(f"Unsupported events store URL {url!r}: use duckdb:///path/to/events.duckdb")
+    if url.startswith(("clickhouse://", "clickhouses://", "chdb://")):
+        from daytwo.store.events.clickhouse import open_clickhouse
+
+        return open_clickhouse(url, read_only=read_only)
+    raise ConfigError(
+        f"Unsupported events store URL {url!r}: use duckdb:///path/to/events.duckdb, "
+        "clickhouse://user:password@host:8123/database or chdb:///path/to/folder"
+    )

@@ -68,3 +68,21 @@ def unregister(name: str) -> None:
 
 def registered() -> list[DerivedTable]:
     return list(_REGISTRY.values())
+
+
+def in_dependency_order(tables: list[DerivedTable]) -> list[DerivedTable]:
+    """``tables`` ordered so that each comes after the tables it reads."""
+    by_name = {t.name: t for t in tables}
+    ordered: list[DerivedTable] = []
+
+    def visit(table: DerivedTable) -> None:
+        if table in ordered:
+            return
+        for dep in table.depends:
+            if dep in by_name:
+                visit(by_name[dep])
+        ordered.append(table)
+
+    for table in tables:
+        visit(table)
+    return ordered

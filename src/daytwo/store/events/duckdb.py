@@ -28,6 +28,7 @@ from daytwo.store.events.base import (
     Freshness,
     WriteResult,
 )
+from daytwo.store.events.health import Check, StoreHealth, size_text
 from daytwo.store.faults import storage_fault
 
 # How often a command waiting for another process's lock on the file tries again.
@@ -446,7 +447,7 @@ class DuckDBEventStore(EventStore):
                 }
                 work = [
                     (table, built.get(table.name) != table.version)
-                    for table in _in_dependency_order(derived.registered())
+                    for table in derived.in_dependency_order(derived.registered())
                     if built.get(table.name) != table.version or table.name in pending
                 ]
                 if any(rebuild for _, rebuild in work):
@@ -522,6 +523,21 @@ class DuckDBEventStore(EventStore):
             _rollback(con)
             raise self._fault(exc) from exc
 
+    @property
+    def location(self) -> str:
+        return self.path
+
+    def health(self, retention_days: dict[str, int] | None = None) -> StoreHealth:
+        base = super().health(retention_days)
+        if self.path == ":memory:":
+            return base
+        path = Path(self.path)
+        wal = Path(f"{self.path}.wal")
+        size = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+        return StoreHealth(
+            base.engine, base.location, [Check("size on disk", "ok", size_text(size)), *base.checks]
+        )
+
     def checkpoint(self) -> None:
         with self._lock:
             self._con.execute("CHECKPOINT")
@@ -529,23 +545,6 @@ class DuckDBEventStore(EventStore):
     def close(self) -> None:
         with self._lock:
             self._con.close()
-
-
-def _in_dependency_order(tables: list[derived.DerivedTable]) -> list[derived.DerivedTable]:
-    by_name = {t.name: t for t in tables}
-    ordered: list[derived.DerivedTable] = []
-
-    def visit(table: derived.DerivedTable) -> None:
-        if table in ordered:
-            return
-        for dep in table.depends:
-            if dep in by_name:
-                visit(by_name[dep])
-        ordered.append(table)
-
-    for table in tables:
-        visit(table)
-    return ordered
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

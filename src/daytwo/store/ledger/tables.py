@@ -14,6 +14,7 @@ from sqlalchemy import MetaData
 from daytwo.store.ledger.models import Base
 
 DOMAIN_MODELS: tuple[str, ...] = (
+    "daytwo.store.ledger.leases",
     "daytwo.detect.models",
     "daytwo.detect.gaps.models",
     "daytwo.backlog.models",
