@@ -1,6 +1,6 @@
 """leases: scheduled work runs once across every process sharing the ledger
 
-Revision ID: 0007_leases
+Revision ID: 0015_leases
 Revises: 0014_notify_events
 Create Date: 2026-12-05
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_leases"
+revision: str = "0015_leases"
 down_revision: str | None = "0014_notify_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
