@@ -21,6 +21,7 @@ DOMAIN_MODELS: tuple[str, ...] = (
     "daytwo.adoption.models",
     "daytwo.notify.models",
     "daytwo.report.models",
+    "daytwo.plan.models",
 )
 
 
