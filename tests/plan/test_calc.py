@@ -204,6 +204,62 @@ def test_sustained(window_verdict: str, days: list[bool | None], verdict: str, h
     assert got.latest is win
 
 
+NOT_WORSE_5 = calc.Condition(
+    vs_baseline=VsBaseline(change="not_worse", by=0.05), baseline=Estimate(0.60, 4000)
+)
+
+
+def test_a_drift_reads_on_its_latest_level_not_its_window() -> None:
+    # Containment 60%, 59%, ... 54% on 400 a day: the 7 days pool to 57% on 2,800, whose
+    # change -0.03 has se sqrt(.2451/2800 + .24/4000) = 0.012146 and bound -0.03 - 1.644854 ×
+    # 0.012146 = -0.049979 >= -0.05: the window is met.
+    days = [Estimate(0.60 - 0.01 * k, 400) for k in range(7)]
+    win = calc.check_window(Estimate(0.57, 2800), D, CONTAINMENT, NOT_WORSE_5, min_sample=100)
+    assert win.verdict == "met"
+    # The line through the days ends at 0.57 - 0.01 × 3 = 0.54. Equal weights 400 / .2451 =
+    # 1631.99 (the pooled rate 0.57): se = sqrt(1 / 11423.9 + 3² / (1631.99 × 28)) = 0.016867;
+    # bound = -0.06 - 1.644854 × sqrt(0.016867² + .24/4000) = -0.090530 < -0.05.
+    level = calc.latest_level(days, CONTAINMENT, NOT_WORSE_5)
+    assert level is not None
+    assert level.value == pytest.approx(0.54)
+    assert level.se == pytest.approx(0.016867, abs=1e-6)
+    assert level.holds is False
+    got = calc.sustained(win, [False] * 7, level)
+    assert (got.verdict, got.held) == ("not_met", 7)  # no day clearly broke it; the drift did
+
+
+def test_a_steady_series_keeps_its_level() -> None:
+    # 60% every day: level 0.60, se = sqrt(1/11666.7 + 9/46666.7) = 0.016690; bound = 0 -
+    # 1.644854 × sqrt(0.016690² + .24/4000) = -0.030266 >= -0.05.
+    level = calc.latest_level([Estimate(0.60, 400)] * 7, CONTAINMENT, NOT_WORSE_5)
+    assert level is not None
+    assert (level.value, level.holds) == (pytest.approx(0.60), True)
+    assert level.se == pytest.approx(0.016690, abs=1e-6)
+    win = calc.DayCheck(D, "met", Estimate(0.60, 2800))
+    assert calc.sustained(win, [False] * 7, level).verdict == "met"
+
+
+def test_the_latest_level_against_a_threshold_is_its_value() -> None:
+    # Errors 0.5%, 0.6%, ... 1.1%: the window pools to 0.8% (met), the line ends at 1.1%.
+    days = [Estimate(0.005 + 0.001 * k, 1000) for k in range(7)]
+    level = calc.latest_level(days, ERRORS, AT_MOST_1PCT)
+    assert level is not None
+    assert (level.value, level.holds) == (pytest.approx(0.011), False)
+
+
+def test_no_latest_level_without_an_interval_or_three_days() -> None:
+    p95 = [Estimate(2000.0 + 100 * k, 900) for k in range(7)]
+    assert calc.latest_level(p95, P95, calc.Condition("at_most", 2500)) is None
+    two = [Estimate(None, 0)] * 5 + [Estimate(0.004, 1000)] * 2
+    assert calc.latest_level(two, ERRORS, AT_MOST_1PCT) is None
+    # Not enough data in the window stays not enough data, whatever the level says.
+    drift = calc.latest_level(
+        [Estimate(0.60 - 0.01 * k, 400) for k in range(7)], CONTAINMENT, NOT_WORSE_5
+    )
+    win = calc.DayCheck(D, "no_data", Estimate(0.57, 50))
+    assert calc.sustained(win, [False] * 7, drift).verdict == "no_data"
+
+
 # -- checks ------------------------------------------------------------------------------------
 
 

@@ -187,30 +187,111 @@ def day_fails(est: Estimate, metric: Metric, cond: Condition) -> bool | None:
     return not holds(best, comparator, threshold)
 
 
+# The latest level is fitted on at least this many days with data.
+LEVEL_MIN_DAYS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """Where the metric stands on the last of the sustained days, from the straight line
+    fitted through them (weighted by each day's precision), and whether that holds."""
+
+    value: float
+    se: float
+    holds: bool
+
+
+def latest_level(days: Sequence[Estimate], metric: Metric, cond: Condition) -> Level | None:
+    """The metric's level on the last of ``days`` (oldest first), judged as the window is.
+
+    The window's value is the mean over its days, so a drift that is still growing shows in
+    it only half as large as on its latest day: a gate judged on the window alone reads ready
+    for days after the drift has broken the condition. The line fitted through the daily
+    values gives the level the drift has reached, with its standard error; it must meet the
+    condition as the window must (against the baseline: its one-sided bound clears the margin
+    at the criterion's significance; against a threshold: its value). None where the metric
+    has no interval (its days cannot be weighed) or fewer than ``LEVEL_MIN_DAYS`` days have
+    data.
+    """
+    if not has_interval(metric):
+        return None
+    points = [(x, d) for x, d in enumerate(days) if d.value is not None and d.n]
+    if len(points) < LEVEL_MIN_DAYS:
+        return None
+    if metric.kind == "ratio":  # one rate for all days, so a day at 0% weighs as it should
+        total = sum(d.n or 0 for _, d in points)
+        p = sum((d.value or 0.0) * (d.n or 0) for _, d in points) / total
+        var = max(p * (1 - p), 1e-9)
+        variances = [var / (d.n or 1) for _, d in points]
+    else:
+        ses = [standard_error(d, metric) for _, d in points]
+        if any(se is None or se <= 0 for se in ses):
+            return None
+        variances = [(se or 0.0) ** 2 for se in ses]
+    weights = [1 / v for v in variances]
+    w = sum(weights)
+    x_mean = sum(wt * x for wt, (x, _) in zip(weights, points, strict=True)) / w
+    y_mean = sum(wt * (d.value or 0.0) for wt, (_, d) in zip(weights, points, strict=True)) / w
+    sxx = sum(wt * (x - x_mean) ** 2 for wt, (x, _) in zip(weights, points, strict=True))
+    if sxx <= 0:
+        return None
+    slope = (
+        sum(
+            wt * (x - x_mean) * ((d.value or 0.0) - y_mean)
+            for wt, (x, d) in zip(weights, points, strict=True)
+        )
+        / sxx
+    )
+    last = len(days) - 1
+    value = y_mean + slope * (last - x_mean)
+    se = math.sqrt(1 / w + (last - x_mean) ** 2 / sxx)
+    comparator, threshold, vs_baseline, baseline = cond.parts()
+    if vs_baseline is not None:
+        if baseline is None or baseline.value is None or metric.good is None:
+            return None
+        se_base = standard_error(baseline, metric) if baseline.n else 0.0
+        if se_base is None:
+            return None
+        sign = 1.0 if metric.good == "up" else -1.0
+        z = NormalDist().inv_cdf(1 - vs_baseline.significance)
+        bound = sign * (value - baseline.value) - z * math.sqrt(se**2 + se_base**2)
+        margin = vs_baseline.by if vs_baseline.change == "better" else -vs_baseline.by
+        return Level(value, se, bound >= margin)
+    if comparator is None or threshold is None:
+        raise ValueError("a threshold criterion needs comparator and threshold")
+    return Level(value, se, holds(value, comparator, threshold))
+
+
 @dataclass(frozen=True, slots=True)
 class Sustained:
     verdict: Verdict
     held: int  # consecutive latest days not clearly broken
     latest: DayCheck
+    level: Level | None = None  # the latest level, where it could be fitted
 
 
-def sustained(window: DayCheck, days: Sequence[bool | None] = ()) -> Sustained:
-    """The criterion's verdict: its window's, and over the last N days (``days``, oldest
-    first: True for a day that clearly broke the condition, None for a day without data).
+def sustained(
+    window: DayCheck, days: Sequence[bool | None] = (), level: Level | None = None
+) -> Sustained:
+    """The criterion's verdict: its window's, over the last N days (``days``, oldest first:
+    True for a day that clearly broke the condition, None for a day without data), and the
+    level those days have reached (``level``, see :func:`latest_level`).
 
-    Met when the window is met and each of the N days has data and none broke it; not met
-    when the window is not met or a day broke it; otherwise not enough data.
+    Met when the window is met, each of the N days has data and none broke it, and the latest
+    level holds; not met when the window is not met, a day broke it or the latest level does
+    not hold; otherwise not enough data.
     """
     held = next((k for k, flag in enumerate(reversed(days)) if flag is not False), len(days))
     if not days:
         held = 1 if window.verdict == "met" else 0
-    if window.verdict == "not_met" or any(flag is True for flag in days):
+    drifted = level is not None and not level.holds and window.verdict != "no_data"
+    if window.verdict == "not_met" or any(flag is True for flag in days) or drifted:
         verdict: Verdict = "not_met"
     elif window.verdict == "no_data" or any(flag is None for flag in days):
         verdict = "no_data"
     else:
         verdict = "met"
-    return Sustained(verdict, held, window)
+    return Sustained(verdict, held, window, level)
 
 
 def condition_text(
@@ -242,7 +323,8 @@ def metric_summary(
 ) -> str:
     """One line a person reads: "Error rate 1.4% vs ≤ 1.0% over 7 days, held 0 of 7 days";
     with the days that broke a sustained condition: "…, broken on 2 of the last 7 days (3.2%
-    on 31 Oct)"."""
+    on 31 Oct)"; with a drift whose latest level breaks it: "…, but drifting: 16.1% on its
+    latest day by the trend of the last 7 days"."""
     est = result.latest.estimate
     over = f"over {window_days} day{'s' if window_days != 1 else ''}"
     if est.value is None:
@@ -260,6 +342,11 @@ def metric_summary(
         text += (
             f", broken on {len(broken)} of the last {sustained_days} days "
             f"({fmt_value(worst.value, metric.unit)} on {day:%d %b})"
+        )
+    elif result.level is not None and not result.level.holds:
+        text += (
+            f", but drifting: {fmt_value(result.level.value, metric.unit)} on its latest day "
+            f"by the trend of the last {sustained_days} days"
         )
     elif sustained_days > 1:
         text += f", held {result.held} of {sustained_days} days"

@@ -175,7 +175,12 @@ def _judge(
     cond = calc.Condition(spec.comparator, spec.threshold, spec.vs_baseline, baseline)
     window = calc.check_window(value, ctx.through, metric, cond, min_sample=spec.min_sample)
     flags = [calc.day_fails(d, metric, cond) for d in days] if spec.sustained_days > 1 else []
-    result = calc.sustained(window, flags)
+    level = (
+        calc.latest_level(days, metric, cond)
+        if spec.sustained_days >= calc.LEVEL_MIN_DAYS
+        else None
+    )
+    result = calc.sustained(window, flags, level)
     latest = result.latest.estimate
     text = calc.condition_text(metric, spec.comparator, spec.threshold, spec.vs_baseline)
     start = ctx.through - timedelta(days=spec.window_days - 1)
