@@ -11,12 +11,12 @@ from rich.table import Table
 
 from daytwo.cli.console import out
 from daytwo.cli.stores import actor as cli_actor
-from daytwo.cli.stores import open_events, open_ledger
+from daytwo.cli.stores import open_events, open_ledger, server
 from daytwo.errors import InputError, PermissionDenied
 from daytwo.governance.accounts import get_user
 from daytwo.plan import service, standing
 from daytwo.plan.consumer import evaluate_gates
-from daytwo.plan.schemas import GateResult, PlanPublic
+from daytwo.plan.schemas import GateResult, PlanPublic, SignoffPublic
 from daytwo.plan.validate import TEMPLATE_KINDS, parse_yaml, template_text
 from daytwo.units import fmt_value
 
@@ -24,6 +24,7 @@ app = typer.Typer(help="The 90-day plan: phases, exit gates, sign-off.", no_args
 DEPLOYMENT = typer.Option(..., "--deployment", "-d", help="Deployment name.")
 THROUGH = typer.Option(None, "--through", help="Evaluate through this day (default: latest).")
 VERDICT_STYLE = {"met": "green", "not_met": "red", "no_data": "dim"}
+API = "/api/v1/plans"
 
 
 def _day(value: str | None) -> date | None:
@@ -94,8 +95,12 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Day N of the plan, the current phase by evidence, and every gate with its evidence."""
-    with open_ledger() as ledger, open_events() as events:
-        plan = standing.get_plan(ledger, events, deployment)
+    remote = server()
+    if remote is not None:
+        plan = PlanPublic.model_validate(remote.get(f"{API}/{deployment}"))
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            plan = standing.get_plan(ledger, events, deployment)
     if as_json:
         out.print_json(plan.model_dump_json())
         return
@@ -116,18 +121,30 @@ def apply(
     """Validate a plan and store it as the deployment's plan; every problem is named by its
     field and nothing is stored while one remains."""
     who = cli_actor(actor)
-    with open_ledger() as ledger, open_events() as events:
-        if template:
-            if file is not None or deployment is None:
-                raise InputError("--template takes --deployment and no file.")
-            plan = service.apply_template(ledger, events, deployment, actor=who)
-        else:
-            if file is None:
-                raise InputError("Give the plan's YAML file, or --template -d DEPLOYMENT.")
-            if not file.exists():
-                raise InputError(f"No file {str(file)!r}.")
-            spec = parse_yaml(file.read_text(encoding="utf-8"), deployment=deployment)
-            plan = service.apply_plan(ledger, events, spec, actor=who)
+    if template and (file is not None or deployment is None):
+        raise InputError("--template takes --deployment and no file.")
+    if not template and file is None:
+        raise InputError("Give the plan's YAML file, or --template -d DEPLOYMENT.")
+    if file is not None and not file.exists():
+        raise InputError(f"No file {str(file)!r}.")
+    text = file.read_text(encoding="utf-8") if file is not None else ""
+    spec = None if template else parse_yaml(text, deployment=deployment)
+    remote = server(actor)
+    if remote is not None:
+        if spec is None:
+            answer = remote.post(f"{API}/{deployment}/template")
+        else:  # the server parses the same YAML again, so its errors name the same fields
+            headers = {"content-type": "application/yaml"}
+            answer = remote.request(
+                "PUT", f"{API}/{spec.deployment}", content=text.encode(), headers=headers
+            )
+        plan = PlanPublic.model_validate(answer)
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            if spec is None:
+                plan = service.apply_template(ledger, events, deployment, actor=who)
+            else:
+                plan = service.apply_plan(ledger, events, spec, actor=who)
     out.print(
         f"plan v{plan.version} of [bold]{plan.deployment}[/] applied: "
         + ", ".join(
@@ -151,20 +168,29 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Evaluate every gate now (kept as its latest evaluation) and print the evidence."""
-    with open_ledger() as ledger, open_events() as events:
-        outcome = evaluate_gates(
-            ledger, events, deployment, through=_day(through), trigger="on_demand"
-        )
-        if outcome is None:
-            standing.get_plan(ledger, events, deployment)  # says there is no plan
-            return
-        plan = standing.get_plan(ledger, events, deployment, through=outcome.through)
+    day = _day(through)
+    raised = 0
+    remote = server()
+    if remote is not None:
+        body = {"through": day.isoformat()} if day else None
+        gates = [
+            GateResult.model_validate(g) for g in remote.post(f"{API}/{deployment}/evaluate", body)
+        ]
+        plan = PlanPublic.model_validate(remote.get(f"{API}/{deployment}"))
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            outcome = evaluate_gates(ledger, events, deployment, through=day, trigger="on_demand")
+            if outcome is None:
+                standing.get_plan(ledger, events, deployment)  # says there is no plan
+                return
+            gates, raised = outcome.gates, outcome.raised
+            plan = standing.get_plan(ledger, events, deployment, through=outcome.through)
     if as_json:
-        out.print_json(json.dumps([g.model_dump(mode="json") for g in outcome.gates]))
+        out.print_json(json.dumps([g.model_dump(mode="json") for g in gates]))
         return
     print_plan(plan)
-    if outcome.raised:
-        out.print(f"[red]{outcome.raised} passed gate(s) no longer hold: a finding was raised.[/]")
+    if raised:
+        out.print(f"[red]{raised} passed gate(s) no longer hold: a finding was raised.[/]")
 
 
 @app.command("signoff")
@@ -178,19 +204,31 @@ def signoff(
     reason: str = typer.Option("", "--reason", help="Why (required with --override)."),
 ) -> None:
     """Sign off a ready gate, or override an unready one with a reason; audited."""
-    with open_ledger() as ledger, open_events() as events:
+    with open_ledger() as ledger:
         user = get_user(ledger, actor)
-        if not user.active:
-            raise PermissionDenied(f"User {actor!r} is disabled.")
-        done = service.signoff(
-            ledger,
-            events,
-            deployment,
-            phase,
-            actor=f"user:{user.username}",
-            role=user.role,
-            reason=reason,
-            override=override,
+    if not user.active:
+        raise PermissionDenied(f"User {actor!r} is disabled.")
+    who = f"user:{user.username}"
+    # The user's role is checked here: a running server takes this machine's command line as
+    # an administrator, and records the sign-off as the user's.
+    service.check_signer(who, user.role, override=override)
+    remote = server(who)
+    if remote is not None:
+        body = {"reason": reason, "override": override}
+        done = SignoffPublic.model_validate(
+            remote.post(f"{API}/{deployment}/phases/{phase}/signoff", body)
         )
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            done = service.signoff(
+                ledger,
+                events,
+                deployment,
+                phase,
+                actor=who,
+                role=user.role,
+                reason=reason,
+                override=override,
+            )
     word = "overridden" if done.kind == "override" else "signed off"
     out.print(f"the {phase} gate of {deployment} is {word} by {done.actor} on {done.at:%Y-%m-%d}")

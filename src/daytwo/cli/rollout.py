@@ -9,15 +9,22 @@ from rich.table import Table
 
 from daytwo.cli.console import err, out
 from daytwo.cli.stores import actor as cli_actor
-from daytwo.cli.stores import open_events, open_ledger, validated
+from daytwo.cli.stores import open_events, open_ledger, server, validated
 from daytwo.errors import InputError
 from daytwo.plan import rollout
-from daytwo.plan.schemas import Recommendation, RolloutSet
+from daytwo.plan.schemas import (
+    Recommendation,
+    RolloutChanged,
+    RolloutRecommendations,
+    RolloutSet,
+    RolloutUnitPublic,
+)
 from daytwo.units import fmt_value
 
 app = typer.Typer(help="Rollout by journey: states, readiness, what next.", no_args_is_help=True)
 DEPLOYMENT = typer.Option(..., "--deployment", "-d", help="Deployment name.")
 JSON = typer.Option(False, "--json", help="Print JSON.")
+API = "/api/v1/rollout"
 
 
 def _group(value: str | None) -> dict[str, str] | None:
@@ -32,8 +39,12 @@ def _group(value: str | None) -> dict[str, str] | None:
 @app.command("show")
 def show(deployment: str = DEPLOYMENT, as_json: bool = JSON) -> None:
     """Every journey (and agent group) with its state and readiness scorecard."""
-    with open_ledger() as ledger, open_events() as events:
-        units = rollout.show(ledger, events, deployment)
+    remote = server()
+    if remote is not None:
+        units = [RolloutUnitPublic.model_validate(u) for u in remote.get(f"{API}/{deployment}")]
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            units = rollout.show(ledger, events, deployment)
     if as_json:
         out.print_json(json.dumps([u.model_dump(mode="json") for u in units]))
         return
@@ -78,8 +89,14 @@ def set_state(
     spec = validated(
         RolloutSet, {"journey": journey, "group": _group(group), "state": state, "reason": reason}
     )
-    with open_ledger() as ledger, open_events() as events:
-        changed = rollout.set_state(ledger, events, deployment, spec, actor=cli_actor(actor))
+    remote = server(actor)
+    if remote is not None:
+        changed = RolloutChanged.model_validate(
+            remote.post(f"{API}/{deployment}", spec.model_dump(mode="json"))
+        )
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            changed = rollout.set_state(ledger, events, deployment, spec, actor=cli_actor(actor))
     for w in changed.warnings:
         err.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     out.print(f"{journey or group} is now {changed.unit.state.value}")
@@ -100,8 +117,14 @@ def recommend(
     as_json: bool = JSON,
 ) -> None:
     """The next journeys to roll out, by expected value × readiness, with the reasons."""
-    with open_ledger() as ledger, open_events() as events:
-        recs = rollout.recommend(ledger, events, deployment, count=count)
+    remote = server()
+    if remote is not None:
+        recs = RolloutRecommendations.model_validate(
+            remote.get(f"{API}/{deployment}/recommendations", count=count)
+        )
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            recs = rollout.recommend(ledger, events, deployment, count=count)
     if as_json:
         out.print_json(recs.model_dump_json())
         return

@@ -249,6 +249,17 @@ def evaluate(
 # -- sign-off ------------------------------------------------------------------------------
 
 
+def check_signer(actor: str, role: Role, *, override: bool) -> None:
+    """Signing off needs the owner or admin role; overriding, the admin role."""
+    if role not in SIGNERS:
+        raise PermissionDenied(
+            f"{actor} is {'an' if role.value[0] in 'aeiou' else 'a'} {role.value}: signing off "
+            "a gate needs the owner or admin role."
+        )
+    if override and role != Role.admin:
+        raise PermissionDenied(f"{actor} is an owner: only an admin can override a gate.")
+
+
 def signoff(
     ledger: Ledger,
     events: EventStore,
@@ -266,13 +277,7 @@ def signoff(
     """Pass a gate. Signing off needs the owner or admin role and a ready gate (evaluated
     now); passing an unready gate is an override: an admin's, with a written reason. Gates
     pass in order. Recorded with who and when in the audit log."""
-    if role not in SIGNERS:
-        raise PermissionDenied(
-            f"{actor} is {'an' if role.value[0] in 'aeiou' else 'a'} {role.value}: signing off "
-            "a gate needs the owner or admin role."
-        )
-    if override and role != Role.admin:
-        raise PermissionDenied(f"{actor} is an owner: only an admin can override a gate.")
+    check_signer(actor, role, override=override)
     if override and len(reason.strip()) < 10:
         raise InputError(
             "reason: an override needs a written reason (at least 10 characters).",
