@@ -216,9 +216,9 @@ def test_a_drift_reads_on_its_latest_level_not_its_window() -> None:
     days = [Estimate(0.60 - 0.01 * k, 400) for k in range(7)]
     win = calc.check_window(Estimate(0.57, 2800), D, CONTAINMENT, NOT_WORSE_5, min_sample=100)
     assert win.verdict == "met"
-    # The line through the days ends at 0.57 - 0.01 × 3 = 0.54. Equal weights 400 / .2451 =
-    # 1631.99 (the pooled rate 0.57): se = sqrt(1 / 11423.9 + 3² / (1631.99 × 28)) = 0.016867;
-    # bound = -0.06 - 1.644854 × sqrt(0.016867² + .24/4000) = -0.090530 < -0.05.
+    # The line through the days ends at 0.57 - 0.01 × 3 = 0.54: -0.06 from the baseline, past
+    # the margin of -0.05. Equal weights 400 / .2451 = 1631.99 (the pooled rate 0.57):
+    # se = sqrt(1 / 11423.9 + 3² / (1631.99 × 28)) = 0.016867.
     level = calc.latest_level(days, CONTAINMENT, NOT_WORSE_5)
     assert level is not None
     assert level.value == pytest.approx(0.54)
@@ -229,14 +229,23 @@ def test_a_drift_reads_on_its_latest_level_not_its_window() -> None:
 
 
 def test_a_steady_series_keeps_its_level() -> None:
-    # 60% every day: level 0.60, se = sqrt(1/11666.7 + 9/46666.7) = 0.016690; bound = 0 -
-    # 1.644854 × sqrt(0.016690² + .24/4000) = -0.030266 >= -0.05.
+    # 60% every day: level 0.60, no change from the baseline; se = sqrt(1/11666.7 +
+    # 9/46666.7) = 0.016690.
     level = calc.latest_level([Estimate(0.60, 400)] * 7, CONTAINMENT, NOT_WORSE_5)
     assert level is not None
     assert (level.value, level.holds) == (pytest.approx(0.60), True)
     assert level.se == pytest.approx(0.016690, abs=1e-6)
     win = calc.DayCheck(D, "met", Estimate(0.60, 2800))
     assert calc.sustained(win, [False] * 7, level).verdict == "met"
+
+
+def test_the_latest_level_is_judged_on_its_value() -> None:
+    # 60% then 59.2%, 58.4%, ... 55.2%: the line ends at 0.552, -0.048 from the baseline:
+    # within the margin of 0.05 although its bound would not be.
+    days = [Estimate(0.60 - 0.008 * k, 400) for k in range(7)]
+    level = calc.latest_level(days, CONTAINMENT, NOT_WORSE_5)
+    assert level is not None
+    assert (level.value, level.holds) == (pytest.approx(0.552), True)
 
 
 def test_the_latest_level_against_a_threshold_is_its_value() -> None:

@@ -207,11 +207,12 @@ def latest_level(days: Sequence[Estimate], metric: Metric, cond: Condition) -> L
     The window's value is the mean over its days, so a drift that is still growing shows in
     it only half as large as on its latest day: a gate judged on the window alone reads ready
     for days after the drift has broken the condition. The line fitted through the daily
-    values gives the level the drift has reached, with its standard error; it must meet the
-    condition as the window must (against the baseline: its one-sided bound clears the margin
-    at the criterion's significance; against a threshold: its value). None where the metric
-    has no interval (its days cannot be weighed) or fewer than ``LEVEL_MIN_DAYS`` days have
-    data.
+    values gives the level the drift has reached; it must not be past the condition (against
+    the baseline: its change reaches the margin; against a threshold: it holds). The window
+    shows the condition holds with confidence; the level is a best estimate, judged on its
+    value: asking it for the same confidence (its standard error is about twice the window's)
+    would turn calm days not ready whenever a day or two ran high. None where the metric has
+    no interval (its days cannot be weighed) or fewer than ``LEVEL_MIN_DAYS`` days have data.
     """
     if not has_interval(metric):
         return None
@@ -249,14 +250,9 @@ def latest_level(days: Sequence[Estimate], metric: Metric, cond: Condition) -> L
     if vs_baseline is not None:
         if baseline is None or baseline.value is None or metric.good is None:
             return None
-        se_base = standard_error(baseline, metric) if baseline.n else 0.0
-        if se_base is None:
-            return None
         sign = 1.0 if metric.good == "up" else -1.0
-        z = NormalDist().inv_cdf(1 - vs_baseline.significance)
-        bound = sign * (value - baseline.value) - z * math.sqrt(se**2 + se_base**2)
         margin = vs_baseline.by if vs_baseline.change == "better" else -vs_baseline.by
-        return Level(value, se, bound >= margin)
+        return Level(value, se, sign * (value - baseline.value) >= margin)
     if comparator is None or threshold is None:
         raise ValueError("a threshold criterion needs comparator and threshold")
     return Level(value, se, holds(value, comparator, threshold))
