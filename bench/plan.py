@@ -10,9 +10,15 @@ its baseline). Measured per problem:
 
 - *ready while active*: days the gate was ready although the problem was active that day. A
   problem is active on a day its onset-to-end period touches; a ramped problem (the knowledge
-  gap, the adoption decay) from the day its ramp has grown to the criterion's margin (the
-  ramp's share of the effect measured once it is complete), since a gate cannot see an effect
-  smaller than its own margin; the days from the onset itself are reported too;
+  gap, the adoption decay) from the day its effect has broken the criterion's condition: the
+  metric's level in the 14 days before the onset, plus the ramp's share of the problem's own
+  effect (the level of the last 14 days less that before the onset), past the baseline by more
+  than the margin. A gate cannot see an effect smaller than its own margin. The earlier
+  reading, where the ramp's share of the whole excess over the baseline reaches the margin
+  (as if the level before the onset sat on the baseline), is kept beside it
+  (``..._share_of_excess``), and the days from the onset itself are reported too;
+- *not ready before the onset*: days in the two weeks before a problem whose gate was not
+  ready: what a stricter gate costs on calm days;
 - *ready after the end*: for a problem that ends (the feed outage, the duplicate deliveries),
   the days from its end to the first evaluation at which the gate is ready again.
 
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -59,6 +66,7 @@ from daytwo.store.ledger import Ledger
 DEPLOYMENTS = ("care-bot", "care-assist")
 FIRST_DAY = 14  # gates are evaluated from the third week on
 READY_AFTER_END_DAYS = 7
+CHOSEN_ON = (1, 2)  # the seeds looked at while the gate's drift check was designed
 FEED = "feed_quality"
 
 # The gate that covers each kind of injected problem: the criteria a team writes for it, on
@@ -183,11 +191,17 @@ def _margin(specs: list[dict[str, Any]]) -> float | None:
     return None
 
 
-def _full_effect(
-    ledger: Ledger, events: EventStore, deployment: str, spec: dict[str, Any], end: date
-) -> float | None:
-    """The criterion's metric over the last 14 days against its baseline (a ramped problem
-    is complete by then), in the bad direction."""
+def _effects(
+    ledger: Ledger,
+    events: EventStore,
+    deployment: str,
+    spec: dict[str, Any],
+    onset: date,
+    end: date,
+) -> tuple[float, float] | None:
+    """How far past its baseline the criterion's metric stood, in the bad direction, over the
+    14 days before the onset and over the last 14 days (a ramped problem is complete by then).
+    """
     dep = get_deployment(ledger, deployment)
     first = next(v.first_started_at for v in events.volumes() if v.deployment == deployment)
     window = baseline_window(dep, first)
@@ -198,17 +212,21 @@ def _full_effect(
     if scope.get("journey"):
         filters = (("journey", (scope["journey"],)), *filters)
     metric = spec["metric"]
-    stop = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
-    now = totals(
-        events, [metric], Slice(deployment, stop - timedelta(days=14), stop, filters=filters)
-    )[metric]
-    base = totals(events, [metric], Slice(deployment, window[0], window[1], filters=filters))[
-        metric
-    ]
-    if now.value is None or base.value is None:
+
+    def value(start: datetime, stop: datetime) -> float | None:
+        got = totals(events, [metric], Slice(deployment, start, stop, filters=filters))[metric]
+        return got.value
+
+    midnight = datetime.min.time()
+    stop = datetime.combine(end + timedelta(days=1), midnight, UTC)
+    before = datetime.combine(onset, midnight, UTC)
+    now = value(stop - timedelta(days=14), stop)
+    pre = value(before - timedelta(days=14), before)
+    base = value(window[0], window[1])
+    if now is None or base is None or pre is None:
         return None
     sign = -1.0 if REGISTRY[metric].good == "up" else 1.0
-    return sign * (now.value - base.value)
+    return sign * (pre - base), sign * (now - base)
 
 
 def _scored_days(p: dict[str, Any], start: date, manifest: dict[str, Any]) -> set[date]:
@@ -256,7 +274,7 @@ def gates_seed(work: Path, seed: int, per_day: int) -> dict[str, Any]:
         return True
 
     # The ledger is closed when the replay ends: measure the ramps' effects while it is open.
-    effects: dict[str, float | None] = {}
+    effects: dict[str, tuple[float, float] | None] = {}
 
     def on_day_last(day: int, as_of: datetime, ledger: Ledger, events: EventStore) -> bool:
         keep = on_day(day, as_of, ledger, events)
@@ -264,8 +282,13 @@ def gates_seed(work: Path, seed: int, per_day: int) -> dict[str, Any]:
             for p in problems:
                 if "ramp_days" in p["expected"]:
                     deployment, specs = GATES[p["kind"]]
-                    effects[p["id"]] = _full_effect(
-                        ledger, events, deployment, specs[0], as_of.date() - timedelta(days=1)
+                    effects[p["id"]] = _effects(
+                        ledger,
+                        events,
+                        deployment,
+                        specs[0],
+                        _at(p["onset"]).date(),
+                        as_of.date() - timedelta(days=1),
                     )
         return keep
 
@@ -274,23 +297,37 @@ def gates_seed(work: Path, seed: int, per_day: int) -> dict[str, Any]:
 
 
 def _score(
-    p: dict[str, Any], days: list[tuple[date, bool]], effects: dict[str, float | None]
+    p: dict[str, Any],
+    days: list[tuple[date, bool]],
+    effects: dict[str, tuple[float, float] | None],
 ) -> dict[str, Any]:
     onset = _at(p["onset"])
     end = _at(p["end"]) if p["end"] else None
     ramp = p["expected"].get("ramp_days")
     margin = _margin(GATES[p["kind"]][1])
-    effect = effects.get(p["id"])
-    active_from = onset.date()
-    if ramp and margin and effect and effect > 0:
-        # The first day the ramp's share of the full effect reaches the margin.
-        active_from = onset.date() + timedelta(days=math.ceil(margin / effect * ramp) - 1)
+    found = effects.get(p["id"])
+    active_from = share_from = onset.date()
+    if ramp and margin and found:
+        pre, full = found
+        # When the criterion's condition is broken: the level before the onset plus the
+        # ramp's share of the problem's own effect (its level at the end less that before)
+        # goes past the baseline by more than the margin.
+        own = full - pre
+        k = 1
+        while k <= ramp and pre + own * k / ramp <= margin:
+            k += 1
+        active_from = onset.date() + timedelta(days=k - 1)
+        if full > 0:
+            # The earlier reading: the ramp's share of the whole excess over the baseline
+            # reaches the margin (as if the level before the onset sat on the baseline).
+            share_from = onset.date() + timedelta(days=math.ceil(margin / full * ramp) - 1)
 
     def touched(d: date, since: date) -> bool:
         day_start = datetime.combine(d, datetime.min.time(), UTC)
         return d >= since and (end is None or day_start < end)
 
     active = [(d, r) for d, r in days if touched(d, active_from)]
+    by_share = [(d, r) for d, r in days if touched(d, share_from)]
     from_onset = [(d, r) for d, r in days if touched(d, onset.date())]
     out: dict[str, Any] = {
         "id": p["id"],
@@ -298,10 +335,13 @@ def _score(
         "onset": p["onset"],
         "end": p["end"],
         "active_from": active_from.isoformat(),
-        "ramp_effect": round(effect, 4) if effect is not None else None,
+        "excess_before_onset": round(found[0], 4) if found else None,
+        "excess_at_end": round(found[1], 4) if found else None,
         "margin": margin,
         "active_days": len(active),
         "ready_while_active": [d.isoformat() for d, r in active if r],
+        "active_from_share_of_excess": share_from.isoformat(),
+        "ready_while_active_share_of_excess": [d.isoformat() for d, r in by_share if r],
         "ready_days_from_onset": sum(r for _, r in from_onset),
         "ready_before_onset": sum(r for d, r in days if d < onset.date()),
         "days_before_onset": sum(1 for d, _ in days if d < onset.date()),
@@ -335,6 +375,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     problems = [p for r in runs for p in r["problems"]]
     ending = [p for p in problems if p["end"] is not None]
     never_ready = all(not p["ready_while_active"] for p in problems)
+    held_out = [p for r in runs if r["seed"] not in CHOSEN_ON for p in r["problems"]]
     recovered = all(
         p["days_to_ready_after_end"] is not None
         and p["days_to_ready_after_end"] <= READY_AFTER_END_DAYS
@@ -354,6 +395,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         )
         k["seeds"] += 1
         k["ready_days_while_active"].append(len(p["ready_while_active"]))
+        k.setdefault("ready_days_while_active_share_of_excess", []).append(
+            len(p["ready_while_active_share_of_excess"])
+        )
         k["ready_days_from_onset"].append(p["ready_days_from_onset"])
         k["ready_before_onset"] += p["ready_before_onset"]
         k["days_before_onset"] += p["days_before_onset"]
@@ -361,6 +405,22 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             k.setdefault("days_to_ready_after_end", []).append(p["days_to_ready_after_end"])
     return {
         "never_ready_while_active": never_ready,
+        # The latest-level check was chosen looking at seeds CHOSEN_ON only.
+        "chosen_on_seeds": list(CHOSEN_ON),
+        "never_ready_while_active_held_out_seeds": all(
+            not p["ready_while_active"] for p in held_out
+        ),
+        "ready_days_while_active_held_out_seeds": sum(
+            len(p["ready_while_active"]) for p in held_out
+        ),
+        "ready_days_while_active": sum(len(p["ready_while_active"]) for p in problems),
+        "ready_days_while_active_share_of_excess": sum(
+            len(p["ready_while_active_share_of_excess"]) for p in problems
+        ),
+        "not_ready_days_before_onset": sum(
+            p["days_before_onset"] - p["ready_before_onset"] for p in problems
+        ),
+        "days_before_onset": sum(p["days_before_onset"] for p in problems),
         "ready_within_7_days_of_end": recovered,
         "problems_checked": len(problems),
         "ending_problems_checked": len(ending),
@@ -460,10 +520,12 @@ def main() -> int:
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--speed-only", action="store_true")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="daytwo-bench-plan-") as tmp:
         result = {
             "benchmark": "plan",
             "environment": _environment(),
+            "load_average_1_5_15_at_start": [round(x, 2) for x in load_before],
             **run(
                 Path(tmp),
                 seeds=args.seeds,
@@ -475,6 +537,7 @@ def main() -> int:
                 do_speed=not args.no_speed,
             ),
         }
+    result["load_average_1_5_15_at_end"] = [round(x, 2) for x in os.getloadavg()]
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "plan.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
