@@ -1,8 +1,8 @@
 """the 90-day plan: plans, phases, records, sign-offs, gate evaluations; rollout units and
 their history
 
-Revision ID: 0014_plan
-Revises: 0013_report_archive
+Revision ID: 0015_plan
+Revises: 0014_notify_events
 Create Date: 2026-12-05
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014_plan"
-down_revision: str | None = "0013_report_archive"
+revision: str = "0015_plan"
+down_revision: str | None = "0014_notify_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
