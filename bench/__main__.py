@@ -349,6 +349,16 @@ def bench_reports(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return {"per_day": per_day, **measure(work, repeat)}
 
 
+def bench_plan(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.plan import run  # imports the whole product: load it only when asked for
+
+    # Gates over 5 seeds at the demo's volume; speed on the pages bench's 10 M turns.
+    return run(
+        work, seeds=[1, 2, 3, 4, 5], per_day=2000, speed_per_day=15_300, repeat=max(repeat, 5)
+    )
+
+
 BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "startup": bench_startup,
     "import": bench_import,
@@ -367,6 +377,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "otlp_ingest": bench_otlp,
     "api_docs": bench_api_docs,
     "reports": bench_reports,
+    "plan": bench_plan,
 }
 
 

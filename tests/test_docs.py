@@ -36,3 +36,11 @@ def test_every_setting_is_documented() -> None:
     text = (DOCS / "configuration.md").read_text()
     for name in Settings.model_fields:
         assert f"`DAYTWO_{name.upper()}`" in text, f"DAYTWO_{name.upper()} is not documented"
+
+
+def test_the_plan_guide_holds_every_default_template_in_full() -> None:
+    from daytwo.plan.validate import TEMPLATE_KINDS, template_text
+
+    text = (DOCS / "plan.md").read_text()
+    for kind in TEMPLATE_KINDS:
+        assert f"```yaml\n{template_text(kind).rstrip()}\n```" in text, f"{kind} template"

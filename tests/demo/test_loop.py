@@ -102,3 +102,58 @@ def test_the_lost_card_article_verifies_the_item_it_was_written_for(
     assert item.status == "verified"
     steps = [e.after for e in item.history if e.action == "status"]
     assert steps == ["triaged", "in_progress", "fix_shipped", "verified"]
+
+
+def test_the_demo_plan_has_a_history_on_the_evidence(
+    analysed: tuple[Settings, DemoAnalysis, dict[str, Any]],
+) -> None:
+    from daytwo.detect.schemas import FindingFilter
+    from daytwo.detect.service import list_findings
+    from daytwo.plan import rollout, standing
+    from daytwo.plan.consumer import KIND
+
+    settings, _, manifest = analysed
+    start = date.fromisoformat(manifest["start"])
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        with open_event_store(settings.resolved_events_url, read_only=True) as events:
+            bot = standing.get_plan(ledger, events, "care-bot")
+            assist = standing.get_plan(ledger, events, "care-assist")
+            history = rollout.history(ledger, "care-bot")
+            recs = rollout.recommend(ledger, events, "care-bot")
+            regressed = list_findings(ledger, FindingFilter(deployment="care-bot", kind=KIND))
+    finally:
+        ledger.dispose()
+    # Stabilise signed off by its owner, on evidence, after day 30 (not on the calendar).
+    stabilise = bot.phases[0].signoff
+    assert stabilise is not None
+    assert (stabilise.kind, stabilise.actor, stabilise.ready) == ("signoff", "user:dana.k", True)
+    assert (stabilise.at.date() - start).days >= 30
+    # Optimise in progress, its unmet criteria named.
+    assert bot.status.current_phase == "optimise"
+    assert bot.status.next_gate_ready is False
+    assert bot.status.headline.count(";") >= 1
+    # The chat model change breaks criteria stabilise was passed on: a finding says so.
+    assert [f.title.startswith("Stabilise exit criteria no longer hold") for f in regressed] == [
+        True
+    ]
+    # The assist gate passed by an admin's override, the reason and the unmet criteria kept.
+    override = assist.phases[0].signoff
+    assert override is not None
+    assert (override.kind, override.role) == ("override", "admin")
+    assert override.unmet
+    assert "legal review" in override.reason
+    # A pilot on two call types, then live, then an expansion.
+    moves = [(e.journey, e.to_state, (e.at.date() - start).days) for e in reversed(history)]
+    assert moves[:4] == [
+        ("balance_and_transactions", "pilot", 2),
+        ("card_lost_or_damaged", "pilot", 2),
+        ("balance_and_transactions", "live", 21),
+        ("card_lost_or_damaged", "live", 21),
+    ]
+    assert ("payments", "pilot", 38) in moves
+    # What is recommended may be; what is not is advised against, with its reasons.
+    assert recs.advised_against
+    assert all(r.reasons for r in recs.advised_against)
+    for r in recs.recommended:
+        assert r.readiness >= 0.8  # at most one check of six or seven unmet

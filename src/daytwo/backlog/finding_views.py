@@ -36,6 +36,7 @@ from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.marks import ProblemLink, change_marks
 from daytwo.http.params import MAX_ROW_ID, RowId
 from daytwo.http.templating import templates
+from daytwo.http.timeline import timeline_of
 from daytwo.interactions.slice import Slice
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.metrics.charts import trend_spec
@@ -72,7 +73,8 @@ def related(ledger: Ledger, f: FindingPublic) -> tuple[FindingPublic | None, lis
 
 def trend(request: Request, ledger: Ledger, events: EventStore, f: FindingPublic) -> str | None:
     """The finding's metric by day in its own cell (journey, segment), with the baseline, the
-    target, the onset and the recorded changes marked; None when it has no catalog metric."""
+    target, the onset, the plan's phases and gates and the recorded changes marked; None when
+    it has no catalog metric."""
     metric = REGISTRY.get(f.scope.metric or "")
     if metric is None:
         return None
@@ -103,6 +105,7 @@ def trend(request: Request, ledger: Ledger, events: EventStore, f: FindingPublic
         go_live=dep.go_live if dep else None,
         currency=dep.currency if dep else None,
         changes=change_marks(request, f.scope.deployment, f.scope.journey),
+        marks=plan.marks if (plan := timeline_of(ledger, f.scope.deployment)) else None,
     )
     onset = f.first_seen.date().isoformat()
     spec.setdefault("layer", []).append(

@@ -26,7 +26,9 @@ from daytwo.http.access import Scope, check_deployments, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.params import RowId
 from daytwo.http.templating import templates
+from daytwo.http.timeline import timeline_of
 from daytwo.metrics.catalog import METRICS, REGISTRY
+from daytwo.metrics.charts import with_marks
 from daytwo.units import chart_scale
 
 router = APIRouter(include_in_schema=False)
@@ -294,6 +296,9 @@ def change_page(
     metric = REGISTRY.get(change.metric)
     fmt = chart_scale(metric.unit).format if metric is not None else ",.2f"
     daily = daily_spec(change, fmt)
+    plan = timeline_of(ledger, change.deployment)
+    if daily is not None and plan is not None:
+        daily = with_marks(daily, plan.marks, "day")
     est = estimate_spec(change)
     return templates.TemplateResponse(
         request,

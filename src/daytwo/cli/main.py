@@ -66,6 +66,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Adoption: who uses the AI, who stopped, workarounds, champions, pilot vs rollout.",
     ),
     "notify": ("notify", "app", "Alerts: channels, routes, preferences, delivery."),
+    "plan": ("plan", "app", "The 90-day plan: phases, exit gates, sign-off."),
+    "rollout": ("rollout", "app", "Rollout by journey: states, readiness, what next."),
     "report": ("report", "app", "Stakeholder reports."),
 }
 

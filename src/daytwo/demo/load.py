@@ -18,6 +18,7 @@ from daytwo.conversations import text_index
 from daytwo.demo.adoption import seed_adoption
 from daytwo.demo.backlog import seed_backlog
 from daytwo.demo.generator import DemoConfig, generate
+from daytwo.demo.plan import seed_plan
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
 from daytwo.detect.service import count_findings
@@ -179,6 +180,9 @@ def analyze_demo(
                     settings, ledger, events, deployment, trigger="demo", force=True
                 )
                 gaps += result.gaps
+            if progress:
+                progress("the 90-day plans, evaluated through the history")
+        seed_plan(settings, manifest)
         findings = sum(count_findings(ledger).values())
         items = len(list_items(ledger))
     finally:

@@ -126,10 +126,7 @@ def record_findings(
                 new.append(row.fingerprint)
             else:
                 updated.append(row.fingerprint)
-                if row.status == "resolved":
-                    row.status = "regressed"
-                    row.regressions += 1
-                    row.resolved_at = None
+                if _seen_again(row):
                     regressed.append(row.fingerprint)
                     row.first_seen = min(_aware(row.first_seen), f.first_seen)
             seen.add(row.fingerprint)
@@ -163,6 +160,78 @@ def record_findings(
         len(new), len(updated), len(resolved), len(regressed),
         tuple(new), tuple(updated), tuple(resolved), tuple(regressed),
     )  # fmt: skip
+
+
+def record_raised(
+    ledger: Ledger,
+    deployment: str,
+    source: str,
+    findings: Sequence[Finding],
+    *,
+    at: datetime,
+) -> Recorded:
+    """Findings raised outside the detectors (``source``: their ``detector`` id, such as the
+    plan's gate checks), kept by fingerprint like every other finding.
+
+    A finding seen again updates its row (a resolved one is ``regressed``); the source's open
+    findings of ``deployment`` not in ``findings`` are resolved at ``at``. No analysis run is
+    recorded: these come from the source's own evaluation.
+    """
+    new: list[str] = []
+    updated: list[str] = []
+    resolved: list[str] = []
+    regressed: list[str] = []
+    with ledger.session() as session:
+        rows = {
+            r.fingerprint: r
+            for r in session.scalars(
+                select(FindingRecord).where(
+                    FindingRecord.deployment == deployment, FindingRecord.detector == source
+                )
+            )
+        }
+        seen: set[str] = set()
+        for f in findings:
+            if f.detector != source or f.scope.deployment != deployment:
+                raise ValueError(f"a finding of {source!r} on {deployment!r} only")
+            row = rows.get(f.fingerprint)
+            if row is None:
+                row = FindingRecord(
+                    fingerprint=f.fingerprint,
+                    status="open",
+                    first_seen=f.first_seen,
+                    times_seen=0,
+                    regressions=0,
+                )
+                session.add(row)
+                rows[f.fingerprint] = row
+                new.append(f.fingerprint)
+            else:
+                updated.append(f.fingerprint)
+                if _seen_again(row):
+                    regressed.append(f.fingerprint)
+            seen.add(f.fingerprint)
+            _fill(row, f)
+            row.times_seen += 1
+        for fp, row in rows.items():
+            if fp not in seen and row.status in ("open", "regressed"):
+                row.status = "resolved"
+                row.resolved_at = at
+                resolved.append(fp)
+    return Recorded(
+        len(new), len(updated), len(resolved), len(regressed),
+        tuple(new), tuple(updated), tuple(resolved), tuple(regressed),
+    )  # fmt: skip
+
+
+def _seen_again(row: FindingRecord) -> bool:
+    """A resolved finding seen again is regressed (True); an open one stays as it is."""
+    if row.status != "resolved":
+        return False
+    row.status = "regressed"
+    row.regressions += 1
+    row.resolved_at = None
+    return True
 
 
 def _continued(

@@ -23,7 +23,10 @@ from daytwo.http.access import Scope, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.scope import FILTER_DIMS
 from daytwo.http.templating import templates
+from daytwo.http.timeline import timeline_of
 from daytwo.metrics.catalog import REGISTRY
+from daytwo.metrics.charts import with_marks
+from daytwo.store.ledger import Ledger
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 
@@ -75,6 +78,12 @@ def timeline_spec(rows: list[FindingPublic]) -> dict[str, Any]:
             },
         },
     }
+
+
+def _marked(ledger: Ledger, deployment: str | None, spec: dict[str, Any]) -> dict[str, Any]:
+    """The chart with the plan's phases and gates, for one deployment with a plan."""
+    plan = timeline_of(ledger, deployment) if deployment else None
+    return with_marks(spec, plan.marks, "day") if plan is not None else spec
 
 
 COUNTED_KINDS = ("freshness_gap", "volume_anomaly", "input_length", "knowledge_gap")
@@ -143,7 +152,7 @@ def findings_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
         "severities": [s.name for s in sorted(Severity, reverse=True)],
         "by_severity": Counter(f.severity for f in rows),
         "runs": {n: r for n, r in runs.items() if r is not None},
-        "spec": json.dumps(timeline_spec(rows)),
+        "spec": json.dumps(_marked(ledger, deployment, timeline_spec(rows))),
         "evidence_url": evidence_url,
         "detectors": {d.id: d for d in detectors()},
         "regressed": sum(1 for f in rows if f.status == "regressed"),

@@ -7,12 +7,72 @@ from datetime import date, timedelta
 from typing import Any
 
 from daytwo.http.marks import ChangeMark
+from daytwo.http.timeline import Mark
 from daytwo.metrics.catalog import Metric
 from daytwo.metrics.schemas import MetricPoint
 from daytwo.units import chart_scale, fmt_value
 
 PHASES = (("stabilise", 0), ("optimise", 30), ("scale", 60), ("day 90", 90))
 CHANGE_COLOUR = "#6b3fa0"
+# The colour of a mark by its kind: a phase boundary, a gate passed, a gate overridden.
+MARK_COLOURS = {"phase": "#a86a00", "passed": "#1e7a46", "overridden": "#b3261e"}
+
+
+def calendar_marks(go_live: date | None) -> list[Mark]:
+    """Days 0, 30, 60 and 90 from go-live: what a deployment without a plan is shown."""
+    if go_live is None:
+        return []
+    return [Mark(go_live + timedelta(days=d), name) for name, d in PHASES]
+
+
+def mark_layers(marks: Sequence[Mark], first: date, last: date) -> list[dict[str, Any]]:
+    """Vega-Lite layers drawing ``marks`` that fall between ``first`` and ``last``: a rule
+    and a label each, dashed for a phase, solid for a gate."""
+    shown = [
+        # Gate labels sit a line below phase labels, so a gate passed near a phase's start
+        # stays readable (``row`` is in pixels from the top).
+        {
+            "day": m.day.isoformat(),
+            "label": m.label,
+            "kind": m.kind,
+            "row": 0 if m.kind == "phase" else 12,
+        }
+        for m in marks
+        if first <= m.day <= last
+    ]
+    if not shown:
+        return []
+    colour = {
+        "field": "kind",
+        "type": "nominal",
+        "legend": None,
+        "scale": {"domain": list(MARK_COLOURS), "range": list(MARK_COLOURS.values())},
+    }
+    x = {"field": "day", "type": "temporal"}
+    return [
+        {
+            "data": {"values": shown},
+            "mark": {"type": "rule", "strokeDash": [2, 2]},
+            "encoding": {"x": x, "color": colour, "tooltip": [{"field": "label"}]},
+        },
+        {
+            "data": {"values": shown},
+            "mark": {
+                "type": "text",
+                "align": "left",
+                "dx": 3,
+                "dy": -4,
+                "fontSize": 10,
+                "baseline": "top",
+            },
+            "encoding": {
+                "x": x,
+                "color": colour,
+                "text": {"field": "label"},
+                "y": {"field": "row", "type": "quantitative", "scale": None, "axis": None},
+            },
+        },
+    ]
 
 
 def change_layers(marks: Sequence[ChangeMark], first: str, last: str) -> list[dict[str, Any]]:
@@ -55,6 +115,28 @@ def change_layers(marks: Sequence[ChangeMark], first: str, last: str) -> list[di
     ]
 
 
+def with_marks(spec: dict[str, Any], marks: Sequence[Mark], x_field: str) -> dict[str, Any]:
+    """``spec`` (one view or layers, dated by ``x_field``) with ``marks`` drawn over the span
+    of its data; unchanged when no mark falls in it."""
+    layers = spec.get("layer") or [
+        {k: spec[k] for k in ("mark", "encoding", "transform") if k in spec}
+    ]
+    days = [
+        str(row[x_field])[:10]
+        for layer in [spec, *layers]
+        for row in (layer.get("data") or {}).get("values", [])
+        if isinstance(row, dict) and row.get(x_field)
+    ]
+    if not days:
+        return spec
+    extra = mark_layers(marks, date.fromisoformat(min(days)), date.fromisoformat(max(days)))
+    if not extra:
+        return spec
+    out = {k: v for k, v in spec.items() if k not in ("mark", "encoding", "transform", "layer")}
+    out["layer"] = [*layers, *extra]
+    return out
+
+
 def trend_spec(
     metric: Metric,
     points: list[MetricPoint],
@@ -65,9 +147,11 @@ def trend_spec(
     go_live: date | None,
     currency: str | None = None,
     changes: Sequence[ChangeMark] = (),
+    marks: Sequence[Mark] | None = None,
 ) -> dict[str, Any]:
-    """A daily trend with interval, baseline window band, target line, 30/60/90 markers and
-    a mark at every recorded change (``changes``).
+    """A daily trend with interval, baseline window band, target line, the plan's phases and
+    gates (``marks``; without a plan, the calendar's days 0/30/60/90 from go-live) and a mark
+    at every recorded change (``changes``).
 
     Values are plotted on the unit's chart scale (durations in minutes or hours where they
     run long); tooltips show each value as :mod:`daytwo.units` formats it everywhere else.
@@ -157,42 +241,11 @@ def trend_spec(
                 "encoding": {"y": {"field": "y", "type": "quantitative"}},
             }
         )
-    if go_live and data:
-        first, last = str(data[0]["day"]), str(data[-1]["day"])
-        marks = [
-            {"day": (go_live + timedelta(days=d)).isoformat(), "label": name}
-            for name, d in PHASES
-            if first <= (go_live + timedelta(days=d)).isoformat() <= last
-        ]
-        if marks:
-            layers.append(
-                {
-                    "data": {"values": marks},
-                    "mark": {"type": "rule", "color": "#a86a00", "strokeDash": [2, 2]},
-                    "encoding": {"x": {"field": "day", "type": "temporal"}},
-                }
-            )
-            layers.append(
-                {
-                    "data": {"values": marks},
-                    "mark": {
-                        "type": "text",
-                        "align": "left",
-                        "dx": 3,
-                        "dy": -4,
-                        "color": "#a86a00",
-                        "fontSize": 10,
-                        "baseline": "top",
-                    },
-                    "encoding": {
-                        "x": {"field": "day", "type": "temporal"},
-                        "text": {"field": "label"},
-                        "y": {"value": 0},
-                    },
-                }
-            )
     if data:
-        layers.extend(change_layers(changes, str(data[0]["day"]), str(data[-1]["day"])))
+        first, last = str(data[0]["day"]), str(data[-1]["day"])
+        chosen = marks if marks is not None else calendar_marks(go_live)
+        layers.extend(mark_layers(chosen, date.fromisoformat(first), date.fromisoformat(last)))
+        layers.extend(change_layers(changes, first, last))
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "description": f"{metric.name} by day",

@@ -18,6 +18,7 @@ from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.marks import ChangeMark, change_marks
 from daytwo.http.scope import Scope, page_scope
 from daytwo.http.templating import templates
+from daytwo.http.timeline import Mark, timeline_of
 from daytwo.metrics import rollup
 from daytwo.metrics.catalog import GROUPS, METRICS, REGISTRY
 from daytwo.metrics.charts import trend_spec
@@ -94,6 +95,7 @@ def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
     unmeasured = [t.name for t in all_tiles if t not in tiles]
     daily = metric_points(events, ids, replace(scope.slice(), bucket="day"))
     sparks = _by_day(daily, scope.start, scope.days)
+    plan = timeline_of(ledger, scope.deployment)
     return templates.TemplateResponse(
         request,
         "overview.html",
@@ -112,10 +114,12 @@ def overview_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
                 dep_row,
                 tiles,
                 change_marks(request, scope.deployment, scope.filter_value("journey")),
+                plan.marks if plan else None,
             ),
             "headline": [
                 t for m in view_for(dep_row.kind).headline for t in tiles if t.metric == m
             ],
+            "plan": plan.banner if plan else None,
             "unmeasured": unmeasured,
             "currency": dep.currency if dep else None,
         },
@@ -129,6 +133,7 @@ def _trends(
     dep_row: DeploymentOverview,
     tiles: list[MetricSummary],
     changes: list[ChangeMark],
+    marks: list[Mark] | None,
 ) -> list[dict[str, Any]]:
     first = dep_row.first_started_at.date() if dep_row.first_started_at else scope.start
     start = min(scope.end, max(first, scope.end - timedelta(days=MAX_TREND_DAYS - 1)))
@@ -152,6 +157,7 @@ def _trends(
             go_live=dep.go_live if dep else None,
             currency=dep.currency if dep else None,
             changes=changes,
+            marks=marks,
         )
         out.append({"metric": metric, "spec": orjson.dumps(spec).decode(), "summary": summary[mid]})
     return out
@@ -165,7 +171,8 @@ def scope_trends(
     dep_row: DeploymentOverview,
 ) -> list[dict[str, Any]]:
     """The trend charts of the deployment's kind within ``scope`` (a journey's page), each
-    against its baseline and target, with the recorded changes to that scope marked."""
+    against its baseline and target, with the plan's phases and gates and the recorded changes
+    to that scope marked."""
     dep = registered(ledger, dep_row)
     ids = list(view_for(dep_row.kind).trends)
     tiles = [
@@ -174,7 +181,8 @@ def scope_trends(
         if has_data(t)
     ]
     marks = change_marks(request, scope.deployment, scope.filter_value("journey"))
-    return _trends(events, scope, dep, dep_row, tiles, marks)
+    plan = timeline_of(ledger, scope.deployment)
+    return _trends(events, scope, dep, dep_row, tiles, marks, plan.marks if plan else None)
 
 
 @router.get("/metrics", response_class=HTMLResponse)

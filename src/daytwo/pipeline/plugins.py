@@ -24,6 +24,7 @@ from daytwo.pipeline import hookspecs
 # item per problem), then what reads the backlog. A new domain adds its module here.
 DEFAULT_CONSUMERS: tuple[str, ...] = (
     "daytwo.backlog.consumer",
+    "daytwo.plan.consumer",
     "daytwo.adoption.plugin",
     "daytwo.notify.consumer",
 )

@@ -50,6 +50,9 @@ from daytwo.pipeline.api import gaps_router as gap_runs_router
 from daytwo.pipeline.api import runs_router as analysis_runs_router
 from daytwo.pipeline.jobs import AnalysisRunner
 from daytwo.pipeline.schedule import AnalysisSchedule
+from daytwo.plan.api import rollout_router
+from daytwo.plan.api import router as plan_router
+from daytwo.plan.views import router as plan_views
 from daytwo.report.schedule import ReportSchedule
 from daytwo.report.views import api_router as report_api
 from daytwo.report.views import router as report_views
@@ -219,6 +222,8 @@ def create_app(
     app.include_router(gaps_router)
     app.include_router(gap_runs_router)
     app.include_router(analysis_runs_router)
+    app.include_router(plan_router)
+    app.include_router(rollout_router)
     app.include_router(web_router)
     app.include_router(governance_views)
     app.include_router(admin_views)
@@ -233,6 +238,7 @@ def create_app(
     app.include_router(adoption_views)
     app.include_router(notify_router)
     app.include_router(notify_views)
+    app.include_router(plan_views)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_contract(app)
     return app

@@ -16,6 +16,9 @@ from daytwo.http.access import Scope, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.scope import page_scope
 from daytwo.http.templating import templates
+from daytwo.http.timeline import timeline_of
+from daytwo.metrics.charts import with_marks
+from daytwo.store.ledger import Ledger
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 
@@ -61,6 +64,12 @@ def volume_spec(gaps: list[GapPublic]) -> dict[str, Any]:
         },
         "config": {"view": {"stroke": None}, "legend": {"orient": "bottom", "columns": 2}},
     }
+
+
+def _marked(ledger: Ledger, deployment: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The chart with the plan's phases and gates, where the deployment has a plan."""
+    plan = timeline_of(ledger, deployment)
+    return with_marks(spec, plan.marks, "week") if plan is not None else spec
 
 
 @router.get("/gaps", response_class=HTMLResponse)
@@ -109,7 +118,9 @@ def gaps_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLRes
             pages=pages,
             page_url=page_url,
             run=last_run(ledger, scope.deployment),
-            spec=orjson.dumps(volume_spec(listing.gaps)).decode() if listing.gaps else None,
+            spec=orjson.dumps(_marked(ledger, scope.deployment, volume_spec(listing.gaps))).decode()
+            if listing.gaps
+            else None,
         )
     return templates.TemplateResponse(request, "gaps.html", context)
 
@@ -130,6 +141,6 @@ def gap_page(gap_id: str, request: Request, ledger: LedgerDep, events: EventsDep
             "deployments": deployments,
             "gap": gap,
             "kinds": KIND_NAMES,
-            "spec": orjson.dumps(volume_spec([gap])).decode(),
+            "spec": orjson.dumps(_marked(ledger, gap.deployment, volume_spec([gap]))).decode(),
         },
     )

@@ -22,6 +22,7 @@ DOMAIN_MODELS: tuple[str, ...] = (
     "daytwo.adoption.models",
     "daytwo.notify.models",
     "daytwo.report.models",
+    "daytwo.plan.models",
 )
 
 

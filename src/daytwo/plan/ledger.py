@@ -1,0 +1,262 @@
+"""What the plan reads from and writes to the ledger, shared by its services: plans and their
+phases, evaluations kept per gate and day, sign-offs, records; the span of a deployment's data;
+and the backlog's open items and journey owners as they stood at a moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from daytwo.backlog.calc import CLOSED_STATUSES
+from daytwo.backlog.models import Item, Owner, RoutingRule
+from daytwo.deployments.schemas import DeploymentPublic
+from daytwo.errors import NotFoundError
+from daytwo.metrics import rollup
+from daytwo.plan.models import GateEvaluation, GateSignoff, Plan, PlanPhase, PlanRecord
+from daytwo.plan.schemas import (
+    BlockingItem,
+    GateResult,
+    PhaseSpec,
+    RecordKind,
+    RecordSpec,
+    SignoffPublic,
+)
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+
+Trigger = Literal["analysis", "on_demand"]
+# Most blocking items listed under one criterion.
+MAX_BLOCKING = 10
+
+
+def aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DataSpan:
+    first: datetime | None
+    last: datetime | None
+
+
+def data_span(events: EventStore, deployment: str) -> DataSpan:
+    """First and last conversation start of ``deployment`` (the rollups' when current)."""
+    known = rollup.volumes(events)
+    if known is not None:
+        for v in known:
+            if v.deployment == deployment:
+                return DataSpan(v.first_started_at, v.last_started_at)
+        return DataSpan(None, None)
+    row = events.query(
+        "SELECT min(started_at) AS first, max(started_at) AS last FROM interactions "
+        "WHERE deployment = ?",
+        [deployment],
+    ).to_pylist()[0]
+    return DataSpan(row["first"], row["last"])
+
+
+def default_through(span: DataSpan, now: datetime | None = None) -> date | None:
+    """The last day with data, never after today."""
+    if span.last is None:
+        return None
+    today = (now or datetime.now(UTC)).date()
+    return min(aware(span.last).astimezone(UTC).date(), today)
+
+
+def known_journeys(events: EventStore, dep: DeploymentPublic) -> list[str]:
+    if dep.journeys:
+        return list(dep.journeys)
+    values = rollup.dimension_values(events, dep.name) or {}
+    return list(values.get("journey", []))
+
+
+def spec_of(phase: PlanPhase) -> PhaseSpec:
+    return PhaseSpec.model_validate(
+        {
+            "key": phase.key,
+            "name": phase.name,
+            "start_day": phase.start_day,
+            "end_day": phase.end_day,
+            "objectives": list(phase.objectives),
+            "gate": phase.gate,
+        }
+    )
+
+
+def plan_row(session: Session, deployment: str) -> Plan:
+    row = session.scalar(select(Plan).where(Plan.deployment == deployment))
+    if row is None:
+        raise NotFoundError(
+            f"{deployment!r} has no plan yet: `daytwo plan apply plan.yaml`, or "
+            f"`daytwo plan apply --template -d {deployment}` for the default of its kind."
+        )
+    return row
+
+
+def phases_of(session: Session, plan: Plan) -> list[PlanPhase]:
+    return list(
+        session.scalars(
+            select(PlanPhase).where(PlanPhase.plan_id == plan.id).order_by(PlanPhase.position)
+        )
+    )
+
+
+def records_of(session: Session, deployment: str) -> list[RecordSpec]:
+    rows = session.scalars(
+        select(PlanRecord)
+        .where(PlanRecord.deployment == deployment)
+        .order_by(PlanRecord.journey, PlanRecord.kind)
+    )
+    return [
+        RecordSpec(
+            journey=r.journey,
+            kind=RecordKind(r.kind),
+            title=r.title,
+            location=r.location,
+            owner=r.owner,
+        )
+        for r in rows
+    ]
+
+
+def store_evaluation(session: Session, deployment: str, r: GateResult, trigger: Trigger) -> None:
+    row = session.scalar(
+        select(GateEvaluation).where(
+            GateEvaluation.deployment == deployment,
+            GateEvaluation.phase == r.phase,
+            GateEvaluation.through == r.through,
+        )
+    )
+    if row is None:
+        row = GateEvaluation(deployment=deployment, phase=r.phase, through=r.through)
+        session.add(row)
+    row.evaluated_at = r.evaluated_at
+    row.trigger = trigger
+    row.ready = r.ready
+    row.met = r.met
+    row.total = r.total
+    row.results = r.model_dump(mode="json")
+
+
+def latest_evaluations(session: Session, deployment: str) -> dict[str, GateResult]:
+    """The latest kept evaluation of each phase (latest day, then latest run)."""
+    latest = (
+        select(GateEvaluation.phase, func.max(GateEvaluation.through).label("through"))
+        .where(GateEvaluation.deployment == deployment)
+        .group_by(GateEvaluation.phase)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(GateEvaluation)
+        .join(
+            latest,
+            (GateEvaluation.phase == latest.c.phase) & (GateEvaluation.through == latest.c.through),
+        )
+        .where(GateEvaluation.deployment == deployment)
+        .order_by(GateEvaluation.evaluated_at.desc())
+    )
+    out: dict[str, GateResult] = {}
+    for row in rows:
+        if row.phase not in out:
+            out[row.phase] = GateResult.model_validate(row.results)
+    return out
+
+
+def gate_history(ledger: Ledger, deployment: str, phase: str) -> list[tuple[date, bool, int, int]]:
+    """Each kept evaluation of one gate: day, ready, met, total (oldest first)."""
+    with ledger.session() as session:
+        rows = session.execute(
+            select(
+                GateEvaluation.through,
+                GateEvaluation.ready,
+                GateEvaluation.met,
+                GateEvaluation.total,
+            )
+            .where(GateEvaluation.deployment == deployment, GateEvaluation.phase == phase)
+            .order_by(GateEvaluation.through)
+        ).all()
+    return [(r[0], bool(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+def signoffs_by_phase(session: Session, deployment: str) -> dict[str, GateSignoff]:
+    rows = session.scalars(
+        select(GateSignoff).where(GateSignoff.deployment == deployment).order_by(GateSignoff.id)
+    )
+    return {r.phase: r for r in rows}
+
+
+def signoff_public(row: GateSignoff) -> SignoffPublic:
+    out = SignoffPublic.model_validate(row)
+    return out.model_copy(update={"at": aware(row.at)})
+
+
+def _open_at(query: object, at: datetime) -> object:
+    return query.where(  # type: ignore[attr-defined]
+        Item.created_at < at,
+        or_(Item.closed_at.is_(None), Item.closed_at >= at),
+    )
+
+
+def blocking_items(session: Session, items: Sequence[Item]) -> list[BlockingItem]:
+    out = []
+    for item in list(items)[:MAX_BLOCKING]:
+        owner = session.get(Owner, item.owner_id) if item.owner_id is not None else None
+        out.append(
+            BlockingItem(
+                id=item.id,
+                title=item.title,
+                priority=item.priority,
+                owner=owner.handle if owner else None,
+                href=f"/backlog/{item.id}",
+            )
+        )
+    return out
+
+
+def open_items(
+    session: Session,
+    deployment: str,
+    at: datetime,
+    *,
+    priority: str | None = None,
+    journey: str | None = None,
+    metric: str | None = None,
+) -> list[Item]:
+    """Items open at ``at`` (created before, not closed by then), highest score first."""
+    query = select(Item).where(Item.deployment == deployment)
+    query = _open_at(query, at)  # type: ignore[assignment]
+    if priority:
+        query = query.where(Item.priority == priority)
+    if journey:
+        query = query.where(Item.journey == journey)
+    rows = list(session.scalars(query.order_by(Item.score.desc(), Item.id)))
+    # An item closed but reopened keeps no closed_at; a closed one without a date is closed.
+    rows = [r for r in rows if r.closed_at is not None or r.status not in CLOSED_STATUSES]
+    if metric:
+        rows = [r for r in rows if r.signal.get("metric") == metric]
+    return rows
+
+
+def journey_owners(session: Session, deployment: str, at: datetime) -> dict[str, str]:
+    """Journey -> owner handle, from routing rules that name the journey (first rule wins)."""
+    rules = session.execute(
+        select(RoutingRule.journey, Owner.handle)
+        .join(Owner, Owner.id == RoutingRule.owner_id)
+        .where(
+            RoutingRule.deployment == deployment,
+            RoutingRule.journey.is_not(None),
+            RoutingRule.created_at < at,
+            Owner.active.is_(True),
+        )
+        .order_by(RoutingRule.position, RoutingRule.id)
+    ).all()
+    owners: dict[str, str] = {}
+    for journey, handle in rules:
+        owners.setdefault(str(journey), str(handle))
+    return owners
