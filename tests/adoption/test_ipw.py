@@ -63,12 +63,16 @@ def test_weighting_recovers_a_known_effect_the_naive_gap_overstates() -> None:
 def test_the_interval_covers_the_truth_as_often_as_it_says() -> None:
     # 40 synthetic worlds with the effect known: a 95% interval should miss about 2 of them;
     # more than 6 misses (P < 0.001 for an honest interval) means it is too narrow.
-    misses = 0
+    # The same worlds check direct standardisation's agent bootstrap.
+    misses = standardised_misses = 0
     for seed in range(40):
         rows, factors = _confounded(seed=100 + seed)
         g = weighted_gap(rows, factors, resamples=200, seed=seed)
         misses += not g.lo <= 0.10 <= g.hi
+        s = standardised_gap(rows, resamples=200, seed=seed)
+        standardised_misses += not s.lo <= 0.10 <= s.hi
     assert misses <= 6
+    assert standardised_misses <= 6
 
 
 def test_bad_input_is_refused() -> None:
