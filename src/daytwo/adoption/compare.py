@@ -179,7 +179,9 @@ def pilot_vs_rollout(
         f"sum({k.num}) AS n_{i}, sum({k.den}) AS d_{i}" for i, k in enumerate(PILOT_KPIS)
     )
     table = events.query(
-        f"SELECT agent_ref, day, {', '.join(strata)}, {sums} FROM {rel} GROUP BY ALL", params
+        f"SELECT agent_ref, day, {', '.join(strata)}, {sums} FROM {rel} GROUP BY ALL"
+        f" ORDER BY agent_ref, day, {', '.join(strata)}",  # the bootstrap's draws, reproducible
+        params,
     )
     refs = table["agent_ref"]
     in_pilot = _member(refs, pilot.agents)
