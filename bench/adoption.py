@@ -102,6 +102,14 @@ def _pilot(ledger: Ledger, events: Any, truth: dict[str, Any]) -> dict[str, Any]
     assert k.lo is not None
     assert k.hi is not None
     error = (k.adjusted - true) / true
+    weighted = None
+    if k.weighted is not None and k.weighted_lo is not None and k.weighted_hi is not None:
+        weighted = {
+            "gap": round(k.weighted, 4),
+            "interval": [round(k.weighted_lo, 4), round(k.weighted_hi, 4)],
+            "relative_error": round((k.weighted - true) / true, 4),
+            "covered": k.weighted_lo <= true <= k.weighted_hi,
+        }
     return {
         "true_gap": true,
         "like_for_like": round(k.adjusted, 4),
@@ -112,6 +120,7 @@ def _pilot(ledger: Ledger, events: Any, truth: dict[str, Any]) -> dict[str, Any]
         "within_tolerance": abs(error) <= TOLERANCE,
         "covered": k.lo <= true <= k.hi,
         "passed": abs(error) <= TOLERANCE and k.lo <= true <= k.hi,
+        "inverse_probability_weighted": weighted,
     }
 
 

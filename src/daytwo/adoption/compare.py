@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from daytwo.adoption.cohorts import Resolved, first_offered
 from daytwo.adoption.fair import Gap, Rows, codes, selection_sentence, standardised_gap
+from daytwo.adoption.ipw import factors_of, weighted_gap
 from daytwo.adoption.rollup import AGENT_DAYS, source
 from daytwo.adoption.schemas import Comparison, KpiGap, Period
 from daytwo.store.events import EventStore
@@ -178,7 +179,9 @@ def pilot_vs_rollout(
         f"sum({k.num}) AS n_{i}, sum({k.den}) AS d_{i}" for i, k in enumerate(PILOT_KPIS)
     )
     table = events.query(
-        f"SELECT agent_ref, day, {', '.join(strata)}, {sums} FROM {rel} GROUP BY ALL", params
+        f"SELECT agent_ref, day, {', '.join(strata)}, {sums} FROM {rel} GROUP BY ALL"
+        f" ORDER BY agent_ref, day, {', '.join(strata)}",  # the bootstrap's draws, reproducible
+        params,
     )
     refs = table["agent_ref"]
     in_pilot = _member(refs, pilot.agents)
@@ -207,14 +210,22 @@ def pilot_vs_rollout(
     if pilot.journeys and "journey" in table.column_names:
         keep &= _member(table["journey"], frozenset(pilot.journeys)) | ~in_pilot
     kept = table.filter(pa.array(keep))
-    stratum, _ = codes(*(kept[k].to_numpy(zero_copy_only=False) for k in strata))
+    stratum, keys = codes(*(kept[k].to_numpy(zero_copy_only=False) for k in strata))
     cluster, _ = codes(kept["agent_ref"].to_numpy(zero_copy_only=False))
     focus = in_pilot[keep]
     kpis = []
     for i, k in enumerate(PILOT_KPIS):
         num, den = _floats(kept[f"n_{i}"]), _floats(kept[f"d_{i}"])
-        gap = _safe_gap(Rows.of(focus, stratum, cluster, num, den), seed=i)
-        kpis.append(_gap_row(k.id, k.name, k.unit, gap, "pilot", "rollout"))
+        rows = Rows.of(focus, stratum, cluster, num, den)
+        row = _gap_row(k.id, k.name, k.unit, _safe_gap(rows, seed=i), "pilot", "rollout")
+        if row.adjusted is not None:
+            w = weighted_gap(
+                rows.where(rows.den > 0), factors_of(keys), resamples=RESAMPLES, seed=i
+            )
+            row = row.model_copy(
+                update={"weighted": w.adjusted, "weighted_lo": w.lo, "weighted_hi": w.hi}
+            )
+        kpis.append(row)
     return Comparison(
         focus=pilot.name,
         other=rollout.name,

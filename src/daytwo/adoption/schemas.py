@@ -219,6 +219,10 @@ class KpiGap(BaseModel):
     focus_agents: int
     other_agents: int
     sentence: str
+    # The same gap by inverse-probability weighting (pilot vs rollout only), as a cross-check.
+    weighted: float | None = None
+    weighted_lo: float | None = None
+    weighted_hi: float | None = None
 
 
 class Comparison(BaseModel):
