@@ -265,6 +265,13 @@ def bench_gaps(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, seeds=[0, 1, 2], encoders=["minilm", "wordllama"], sets=list(DEVELOPMENT))
 
 
+def bench_gaps_ceiling(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del work, repeat, turns
+    from bench.gaps_ceiling import run  # imports the encoders: load them only when asked for
+
+    return run()
+
+
 def bench_gaps_pages(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del turns
     from bench.gaps_pages import run  # builds the demo: load it only when asked for
@@ -368,6 +375,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "detect": bench_detect,
     "impact": bench_impact,
     "gaps": bench_gaps,
+    "gaps_ceiling": bench_gaps_ceiling,
     "gaps_pages": bench_gaps_pages,
     "pages": bench_pages,
     "concurrency": bench_concurrency,
