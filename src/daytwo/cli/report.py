@@ -142,18 +142,27 @@ def issue(
 ) -> None:
     """Issue a report into the archive: its numbers and its document (HTML and PDF) frozen as
     a new version of the period."""
-    from daytwo.report.archive import issue_report, public
+    from daytwo.report.archive import IssuedPublic, issue_report, public
 
     now = datetime.now(UTC)
     period = period or (last_full_week(now) if kind == "weekly" else last_full_month(now))
-    with open_ledger() as ledger, open_events() as events:
-        row = issue_report(
-            ledger, events, kind=kind, deployment=deployment, period=period,
-            issued_by=actor(None), base=settings().notify_public_url, currency=currency, now=now,
-        )  # fmt: skip
-    if pdf is not None and row.pdf is not None:
-        pdf.write_bytes(row.pdf)
-    issued = public(row)
+    remote = server()
+    if remote is not None:  # the running server holds the events store: it issues the report
+        body = {"kind": kind, "deployment": deployment, "period": period, "currency": currency}
+        issued = IssuedPublic.model_validate(remote.post("/api/v1/reports/issued", body))
+        if pdf is not None:
+            with remote.stream("GET", f"/reports/archive/{issued.id}.pdf") as response:
+                pdf.write_bytes(response.read())
+    else:
+        with open_ledger() as ledger, open_events() as events:
+            row = issue_report(
+                ledger, events, kind=kind, deployment=deployment, period=period,
+                issued_by=actor(None), base=settings().notify_public_url, currency=currency,
+                now=now,
+            )  # fmt: skip
+        if pdf is not None and row.pdf is not None:
+            pdf.write_bytes(row.pdf)
+        issued = public(row)
     out.print(
         f"issued {issued.title} (version {issued.version}, {issued.pdf_bytes:,} bytes of PDF, "
         f"sha256 {issued.sha256[:12]}); open it at {issued.href}"
@@ -208,9 +217,17 @@ def subscribe_cmd(
 def send_due_cmd() -> None:
     """Issue and queue the scheduled reports whose time has come, then deliver the outbox
     (what `daytwo serve` does on its own every DAYTWO_REPORT_SCHEDULE_SECONDS)."""
+    from daytwo.errors import ConfigError
     from daytwo.notify.outbox import deliver_due
     from daytwo.report.schedule import send_due
 
+    remote = server()
+    if remote is not None:
+        raise ConfigError(
+            f"daytwo serve at {remote.record.url} sends the scheduled reports itself (every "
+            f"{settings().report_schedule_seconds:g} s); `daytwo report archive` lists what it "
+            "issued and `daytwo notify log` what it sent."
+        )
     with open_ledger() as ledger, open_events() as events:
         queued = send_due(ledger, events, settings())
         report = deliver_due(ledger, settings())
