@@ -150,6 +150,7 @@ async def export_traces(
                 prepared,
                 received_at=datetime.now(UTC),
                 authorise=lambda names: check_deployments(request, Scope.ingest, names),
+                group=door.group(events),
             )
 
         result = await run_in_threadpool(work)

@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from daytwo.errors import RecordError
 from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.decode import Decoded
+from daytwo.ingest.otlp.grouped import StageGroup
 from daytwo.ingest.otlp.spans import Limits, Mapped, SpanMapper
 from daytwo.ingest.service import check
 from daytwo.interactions.columns import ASSIST_EVENTS, INTERACTIONS, TS, TURNS, Batch, with_locators
@@ -149,8 +150,10 @@ def stage_prepared(
     *,
     received_at: datetime,
     authorise: Callable[[Sequence[str]], None] | None = None,
+    group: StageGroup | None = None,
 ) -> Received:
-    """Stage prepared rows in one transaction, once ``authorise`` allowed every deployment."""
+    """Stage prepared rows in one transaction, once ``authorise`` allowed every deployment;
+    with ``group``, the transaction may hold other requests' rows too (a group commit)."""
     if authorise is not None:
         authorise(prepared.deployments)
     rows = prepared.rows
@@ -160,7 +163,11 @@ def stage_prepared(
     at = (received_at - _EPOCH) // timedelta(microseconds=1)
     stamp = pa.array(np.full(rows.num_rows, at, dtype=np.int64)).cast(TS)
     staged = rows.append_column(STAGED.field("received_at"), stamp)
-    store.stage(staged.select(STAGED.names).cast(STAGED))
+    staged = staged.select(STAGED.names).cast(STAGED)
+    if group is not None and group.store is store:
+        group.stage(staged)
+    else:
+        store.stage(staged)
     return prepared.received
 
 
