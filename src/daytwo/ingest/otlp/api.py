@@ -29,6 +29,7 @@ from daytwo.ingest.api import read_body
 from daytwo.ingest.otlp.decode import JSON, PROTOBUF, media_type
 from daytwo.ingest.otlp.receive import Received, stage_prepared
 from daytwo.ingest.otlp.service import TraceDoor
+from daytwo.ingest.otlp.workers import Job
 from daytwo.telemetry import TELEMETRY
 
 router = APIRouter(tags=["otlp"])
@@ -135,13 +136,15 @@ async def export_traces(
 
         plan = await run_in_threadpool(redaction_plan, ledger, settings.pseudonym_key())
         prepared = await door.pool.prepare(
-            body,
-            request.headers.get("content-type"),
-            request.headers.get("content-encoding"),
-            settings.ingest_max_bytes,
-            own,
-            door.limits,
-            plan,
+            Job(
+                body,
+                request.headers.get("content-type"),
+                request.headers.get("content-encoding"),
+                settings.ingest_max_bytes,
+                own,
+                door.limits,
+                plan,
+            )
         )
 
         def work() -> Received:

@@ -17,7 +17,7 @@ import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -25,44 +25,35 @@ from daytwo.errors import Overloaded
 from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.otlp.decode import decompress, media_type, parse_request
 from daytwo.ingest.otlp.receive import Prepared, prepare
-from daytwo.ingest.otlp.spans import Limits, Mapped, SpanMapper
+from daytwo.ingest.otlp.spans import Limits, SpanMapper
 
 log = logging.getLogger("daytwo.otlp")
 
 
-def decode_and_map(
-    body: bytes,
-    content_type: str | None,
-    content_encoding: str | None,
-    max_bytes: int,
-    default_deployment: str | None,
-    limits: Limits,
-) -> Mapped:
-    """The whole per-span part of a request: decompress, parse, map."""
-    raw = decompress(body, content_encoding, max_bytes)
-    request = parse_request(raw, media_type(content_type))
-    return SpanMapper(default_deployment, limits).map(request)
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One request body and what preparing it needs."""
+
+    body: bytes
+    content_type: str | None
+    content_encoding: str | None
+    max_bytes: int
+    default_deployment: str | None  # the key's own deployment, if it has one
+    limits: Limits
+    redaction: RedactionPlan
 
 
-def decode_and_prepare(
-    body: bytes,
-    content_type: str | None,
-    content_encoding: str | None,
-    max_bytes: int,
-    default_deployment: str | None,
-    limits: Limits,
-    redaction: RedactionPlan,
-) -> Prepared:
-    """Everything of a request that needs no store: decode, map, check and redact."""
-    mapped = decode_and_map(
-        body, content_type, content_encoding, max_bytes, default_deployment, limits
-    )
-    return prepare(mapped, redaction)
+def decode_and_prepare(job: Job) -> Prepared:
+    """Everything of a request that needs no store: decompress, parse, map, check, redact."""
+    raw = decompress(job.body, job.content_encoding, job.max_bytes)
+    request = parse_request(raw, media_type(job.content_type))
+    mapped = SpanMapper(job.default_deployment, job.limits).map(request)
+    return prepare(mapped, job.redaction)
 
 
-def _in_worker(*args: Any) -> tuple[bytes, Prepared]:
+def _in_worker(job: Job) -> tuple[bytes, Prepared]:
     """:func:`decode_and_prepare` in a worker: the rows go back as Arrow IPC bytes."""
-    prepared = decode_and_prepare(*args)
+    prepared = decode_and_prepare(job)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, prepared.rows.schema) as writer:
         writer.write_table(prepared.rows)
@@ -100,33 +91,15 @@ class MappingPool:
             for _ in range(self.workers):
                 pool.submit(_ready)
 
-    async def prepare(
-        self,
-        body: bytes,
-        content_type: str | None,
-        content_encoding: str | None,
-        max_bytes: int,
-        default_deployment: str | None,
-        limits: Limits,
-        redaction: RedactionPlan,
-    ) -> Prepared:
-        args = (
-            body,
-            content_type,
-            content_encoding,
-            max_bytes,
-            default_deployment,
-            limits,
-            redaction,
-        )
+    async def prepare(self, job: Job) -> Prepared:
         loop = asyncio.get_running_loop()
         if self.workers == 0:
-            return await loop.run_in_executor(None, decode_and_prepare, *args)
+            return await loop.run_in_executor(None, decode_and_prepare, job)
         pool = self._executor()
         try:
-            ipc, prepared = await loop.run_in_executor(pool, _in_worker, *args)
+            ipc, prepared = await loop.run_in_executor(pool, _in_worker, job)
         except BrokenProcessPool:
-            log.error("a trace worker died mapping a request of %d bytes", len(body))
+            log.error("a trace worker died mapping a request of %d bytes", len(job.body))
             with self._lock:
                 if self._pool is pool:
                     self._pool = None
