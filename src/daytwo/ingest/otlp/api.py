@@ -27,8 +27,9 @@ from daytwo.http.access import Scope, check_deployments, current_principal, requ
 from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.ingest.api import read_body
 from daytwo.ingest.otlp.decode import JSON, PROTOBUF, media_type
-from daytwo.ingest.otlp.receive import Received, stage_mapped
+from daytwo.ingest.otlp.receive import Received, stage_prepared
 from daytwo.ingest.otlp.service import TraceDoor
+from daytwo.ingest.otlp.workers import Job
 from daytwo.telemetry import TELEMETRY
 
 router = APIRouter(tags=["otlp"])
@@ -133,22 +134,26 @@ async def export_traces(
             else None
         )
 
-        mapped = await door.pool.map(
-            body,
-            request.headers.get("content-type"),
-            request.headers.get("content-encoding"),
-            settings.ingest_max_bytes,
-            own,
-            door.limits,
+        plan = await run_in_threadpool(redaction_plan, ledger, settings.pseudonym_key())
+        prepared = await door.pool.prepare(
+            Job(
+                body,
+                request.headers.get("content-type"),
+                request.headers.get("content-encoding"),
+                settings.ingest_max_bytes,
+                own,
+                door.limits,
+                plan,
+            )
         )
 
         def work() -> Received:
-            return stage_mapped(
+            return stage_prepared(
                 events,
-                mapped,
-                redaction=redaction_plan(ledger, settings.pseudonym_key()),
+                prepared,
                 received_at=datetime.now(UTC),
                 authorise=lambda names: check_deployments(request, Scope.ingest, names),
+                group=door.group(events),
             )
 
         result = await run_in_threadpool(work)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from daytwo.errors import RecordError
 from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.decode import Decoded
+from daytwo.ingest.otlp.grouped import StageGroup
 from daytwo.ingest.otlp.spans import Limits, Mapped, SpanMapper
 from daytwo.ingest.service import check
 from daytwo.interactions.columns import ASSIST_EVENTS, INTERACTIONS, TS, TURNS, Batch, with_locators
@@ -29,6 +30,8 @@ from daytwo.store.events.staging import STAGED
 
 _FRAGMENT = with_locators(INTERACTIONS, pos=False)
 _TURNS = with_locators(TURNS, pos=True)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EMPTY_ASSIST = with_locators(ASSIST_EVENTS, pos=True).empty_table()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +90,28 @@ def stage_mapped(
     ``authorise`` is called with every deployment the request writes before anything is
     staged; it raises to refuse the whole request (a key of another deployment).
     """
-    if authorise is not None:
-        authorise(sorted(set(mapped.deployments.values())))
+    return stage_prepared(
+        store, prepare(mapped, redaction), received_at=received_at, authorise=authorise
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A request's spans checked and redacted, ready to stage: the part of a request that
+    needs no store, so that a worker process can do it (see :mod:`.workers`)."""
+
+    rows: pa.Table  # STAGED without received_at
+    deployments: list[str]  # every deployment a span names, checked or not
+    received: Received
+
+
+def prepare(mapped: Mapped, redaction: RedactionPlan) -> Prepared:
+    """Check the mapped spans on the shared path, drop the rejected ones, redact the rest."""
     rows = mapped.rows
     fragments = _fragments(rows)
-    empty_assist = with_locators(ASSIST_EVENTS, pos=True).empty_table()
-    decoded = Decoded(Batch(fragments, turns_view(rows), empty_assist), mapped.errors, mapped.spans)
+    decoded = Decoded(
+        Batch(fragments, turns_view(rows), _EMPTY_ASSIST), mapped.errors, mapped.spans
+    )
     errors = check(decoded, fragments=True)
     bad = sorted({e.index for e in errors})
     if bad:
@@ -101,11 +120,8 @@ def stage_mapped(
         fragments = fragments.filter(
             pc.invert(pc.is_in(fragments["_record"], value_set=pa.array(bad, type=pa.int64())))
         )
-    redacted_batch, redacted = redaction.redact_batch(Batch(fragments, rows, empty_assist))
-    staged = redacted_batch.turns.drop_columns(["_record", "_pos"]).append_column(
-        STAGED.field("received_at"), pa.array([received_at] * rows.num_rows, type=TS)
-    )
-    store.stage(staged.select(STAGED.names).cast(STAGED))
+    redacted_batch, redacted = redaction.redact_batch(Batch(fragments, rows, _EMPTY_ASSIST))
+    staged = redacted_batch.turns.drop_columns(["_record", "_pos"])
     turns = int(pc.sum(pc.is_valid(rows["role"])).as_py() or 0) if rows.num_rows else 0
     conversations = (
         len(
@@ -115,7 +131,7 @@ def stage_mapped(
         else 0
     )
     n_bad = len(bad)
-    return Received(
+    received = Received(
         spans=mapped.spans,
         accepted=mapped.spans - n_bad,
         rejected=n_bad,
@@ -125,6 +141,34 @@ def stage_mapped(
         redacted=redacted,
         errors=errors,
     )
+    return Prepared(staged, sorted(set(mapped.deployments.values())), received)
+
+
+def stage_prepared(
+    store: EventStore,
+    prepared: Prepared,
+    *,
+    received_at: datetime,
+    authorise: Callable[[Sequence[str]], None] | None = None,
+    group: StageGroup | None = None,
+) -> Received:
+    """Stage prepared rows in one transaction, once ``authorise`` allowed every deployment;
+    with ``group``, the transaction may hold other requests' rows too (a group commit)."""
+    if authorise is not None:
+        authorise(prepared.deployments)
+    rows = prepared.rows
+    # One timestamp for every row, built without a Python object per row.
+    if received_at.tzinfo is None:
+        received_at = received_at.replace(tzinfo=UTC)
+    at = (received_at - _EPOCH) // timedelta(microseconds=1)
+    stamp = pa.array(np.full(rows.num_rows, at, dtype=np.int64)).cast(TS)
+    staged = rows.append_column(STAGED.field("received_at"), stamp)
+    staged = staged.select(STAGED.names).cast(STAGED)
+    if group is not None and group.store is store:
+        group.stage(staged)
+    else:
+        store.stage(staged)
+    return prepared.received
 
 
 def _fragments(rows: pa.Table) -> pa.Table:

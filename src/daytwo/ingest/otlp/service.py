@@ -24,6 +24,7 @@ from prometheus_client.core import Metric
 
 from daytwo.errors import Overloaded, RateLimited
 from daytwo.ingest.otlp.assemble import Assembled, TraceRules, assemble_ended
+from daytwo.ingest.otlp.grouped import StageGroup
 from daytwo.ingest.otlp.spans import Limits
 from daytwo.ingest.otlp.workers import MappingPool
 from daytwo.settings import Settings
@@ -50,6 +51,14 @@ class TraceDoor:
         self._lock = threading.Lock()
         self._busy = 0
         self.staged_rows = 0  # estimate: counted exactly by each assembly, added to by receives
+        self._group: StageGroup | None = None
+
+    def group(self, store: EventStore) -> StageGroup:
+        """The group commit of the requests staging into ``store``."""
+        with self._lock:
+            if self._group is None or self._group.store is not store:
+                self._group = StageGroup(store)
+            return self._group
 
     def enter(self) -> None:
         """Admit a request or raise the answer that makes the exporter back off."""

@@ -141,17 +141,16 @@ class SpanMapper:
                 "attributes",
                 f"has {n_attrs:,} attributes; the limit is {limits.max_attributes:,} per span",
             )
-        if len(span.events) > limits.max_events:
+        n_events = len(span.events)
+        if n_events > limits.max_events:
             raise SpanError(
                 "events",
-                f"has {len(span.events):,} events; the limit is {limits.max_events:,} per span",
+                f"has {n_events:,} events; the limit is {limits.max_events:,} per span",
             )
-        raw: dict[str, AnyValue] = {}
-        for kv in span.attributes:
-            raw[kv.key] = kv.value
+        raw: dict[str, AnyValue] = {kv.key: kv.value for kv in span.attributes}
         names = "\n".join(raw)
         relevant = _GENAI_NAMES.search(names) is not None
-        events = [e for e in span.events if e.name.startswith("gen_ai.")]
+        events = [e for e in span.events if e.name.startswith("gen_ai.")] if n_events else []
         if not relevant and not events:
             return []
         trace_id = span.trace_id
@@ -276,6 +275,7 @@ class SpanMapper:
         latency = (end - start) / 1e6
         common_head = (resource.deployment, conversation or trace_hex, keyed, trace_hex, span_hex)
         out: list[tuple[Any, ...]] = []
+        first_answer = _first_answer(turns)
         for part, (role, text, ts, t_attrs, call_id, tool_name, input_index) in enumerate(turns):
             if text is not None and len(text) > self.limits.max_text_chars:
                 raise SpanError(
@@ -285,6 +285,7 @@ class SpanMapper:
                 )
             answer = role == "assistant"
             tool = role == "tool" and source == "tool"
+            counted = answer and part == first_answer
             out.append(
                 (
                     *common_head,
@@ -301,9 +302,9 @@ class SpanMapper:
                     latency if answer or tool else None,
                     error if answer or tool else None,
                     model if answer else None,
-                    tokens_in if answer and part == _first_answer(turns) else None,
-                    tokens_out if answer and part == _first_answer(turns) else None,
-                    cost if answer and part == _first_answer(turns) else None,
+                    tokens_in if counted else None,
+                    tokens_out if counted else None,
+                    cost if counted else None,
                     _json(t_attrs),
                     call_id,
                     input_index,

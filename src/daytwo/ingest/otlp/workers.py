@@ -1,11 +1,12 @@
-"""Decoding and mapping trace requests in worker processes.
+"""Decoding, mapping, checking and redacting trace requests in worker processes.
 
 Reading a span's attributes is Python work, one span at a time; one process runs it on one
-core. The door hands each request body to a pool of worker processes (``otlp_workers``, by
-default one per core) that decompress, parse and map it, and send back the staged rows as Arrow
-IPC; the server process only checks, redacts and stages them (Arrow and the store, which release
-the GIL). A body that crashes a worker's parser takes only that worker down: the request gets a
-503 and the pool is built again.
+core. The door hands each request body, with the redaction plan of the moment, to a pool of
+worker processes (``otlp_workers``, by default one per core) that decompress, parse and map it,
+run the shared checks and the PII redaction on the whole batch, and send back the rows ready to
+stage as Arrow IPC; the server process only authorises the deployments and stages the rows, so
+its one interpreter lock is not what limits a busy door. A body that crashes a worker's parser
+takes only that worker down: the request gets a 503 and the pool is built again.
 """
 
 from __future__ import annotations
@@ -16,46 +17,48 @@ import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from dataclasses import dataclass
 
 import pyarrow as pa
 
-from daytwo.errors import Overloaded, RecordError
+from daytwo.errors import Overloaded
+from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.otlp.decode import decompress, media_type, parse_request
-from daytwo.ingest.otlp.spans import Limits, Mapped, SpanMapper
+from daytwo.ingest.otlp.receive import Prepared, prepare
+from daytwo.ingest.otlp.spans import Limits, SpanMapper
 
 log = logging.getLogger("daytwo.otlp")
 
-_Result = tuple[bytes, list[RecordError], int, int, dict[int, str]]
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One request body and what preparing it needs."""
+
+    body: bytes
+    content_type: str | None
+    content_encoding: str | None
+    max_bytes: int
+    default_deployment: str | None  # the key's own deployment, if it has one
+    limits: Limits
+    redaction: RedactionPlan
 
 
-def decode_and_map(
-    body: bytes,
-    content_type: str | None,
-    content_encoding: str | None,
-    max_bytes: int,
-    default_deployment: str | None,
-    limits: Limits,
-) -> Mapped:
-    """The whole per-span part of a request: decompress, parse, map."""
-    raw = decompress(body, content_encoding, max_bytes)
-    request = parse_request(raw, media_type(content_type))
-    return SpanMapper(default_deployment, limits).map(request)
+def decode_and_prepare(job: Job) -> Prepared:
+    """Everything of a request that needs no store: decompress, parse, map, check, redact."""
+    raw = decompress(job.body, job.content_encoding, job.max_bytes)
+    request = parse_request(raw, media_type(job.content_type))
+    mapped = SpanMapper(job.default_deployment, job.limits).map(request)
+    return prepare(mapped, job.redaction)
 
 
-def _in_worker(*args: Any) -> _Result:
-    """:func:`decode_and_map` in a worker: the rows go back as Arrow IPC bytes."""
-    mapped = decode_and_map(*args)
+def _in_worker(job: Job) -> tuple[bytes, Prepared]:
+    """:func:`decode_and_prepare` in a worker: the rows go back as Arrow IPC bytes."""
+    prepared = decode_and_prepare(job)
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, mapped.rows.schema) as writer:
-        writer.write_table(mapped.rows)
-    return (
-        sink.getvalue().to_pybytes(),
-        mapped.errors,
-        mapped.spans,
-        mapped.skipped,
-        (mapped.deployments),
-    )
+    with pa.ipc.new_stream(sink, prepared.rows.schema) as writer:
+        writer.write_table(prepared.rows)
+    empty = prepared.rows.schema.empty_table()
+    return sink.getvalue().to_pybytes(), Prepared(empty, prepared.deployments, prepared.received)
 
 
 def _ready() -> bool:
@@ -63,7 +66,8 @@ def _ready() -> bool:
 
 
 class MappingPool:
-    """``workers`` processes that map request bodies; 0 maps in the server's own threads."""
+    """``workers`` processes that prepare request bodies; 0 prepares them in the server's own
+    threads."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -87,26 +91,15 @@ class MappingPool:
             for _ in range(self.workers):
                 pool.submit(_ready)
 
-    async def map(
-        self,
-        body: bytes,
-        content_type: str | None,
-        content_encoding: str | None,
-        max_bytes: int,
-        default_deployment: str | None,
-        limits: Limits,
-    ) -> Mapped:
-        args = (body, content_type, content_encoding, max_bytes, default_deployment, limits)
+    async def prepare(self, job: Job) -> Prepared:
         loop = asyncio.get_running_loop()
         if self.workers == 0:
-            return await loop.run_in_executor(None, decode_and_map, *args)
+            return await loop.run_in_executor(None, decode_and_prepare, job)
         pool = self._executor()
         try:
-            ipc, errors, spans, skipped, deployments = await loop.run_in_executor(
-                pool, _in_worker, *args
-            )
+            ipc, prepared = await loop.run_in_executor(pool, _in_worker, job)
         except BrokenProcessPool:
-            log.error("a trace worker died mapping a request of %d bytes", len(body))
+            log.error("a trace worker died mapping a request of %d bytes", len(job.body))
             with self._lock:
                 if self._pool is pool:
                     self._pool = None
@@ -115,7 +108,7 @@ class MappingPool:
                 "The worker mapping this request stopped; retry in a few seconds.", retry_after=5
             ) from None
         rows = pa.ipc.open_stream(ipc).read_all()
-        return Mapped(rows, errors, spans, skipped, deployments)
+        return Prepared(rows, prepared.deployments, prepared.received)
 
     def close(self) -> None:
         with self._lock:
