@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 
 import typer
@@ -83,7 +84,18 @@ def load_command(name: str) -> click.Command:
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
+    _unwrap_help(command)
     return command
+
+
+def _unwrap_help(command: click.Command) -> None:
+    """Join the lines of each paragraph of a command's help (and its subcommands'): help is
+    written as wrapped docstrings, and the terminal wraps it again to its own width."""
+    if command.help:
+        paragraphs = re.split(r"\n\s*\n", command.help.strip())
+        command.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    for sub in getattr(command, "commands", {}).values():
+        _unwrap_help(sub)
 
 
 class LazyCommands(TyperGroup):
