@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -28,6 +27,7 @@ from daytwo.store.events.base import (
     Freshness,
     WriteResult,
 )
+from daytwo.store.events.duckdb_staging import DuckDBStaging, rollback
 from daytwo.store.events.health import Check, StoreHealth, size_text
 from daytwo.store.faults import storage_fault
 
@@ -81,7 +81,7 @@ def _connect(
             time.sleep(LOCK_POLL_S)
 
 
-class DuckDBEventStore(EventStore):
+class DuckDBEventStore(DuckDBStaging, EventStore):
     """Events in a DuckDB file. One writer at a time (a lock), readers on their own cursors."""
 
     dialect = "duckdb"
@@ -236,7 +236,7 @@ class DuckDBEventStore(EventStore):
                 con.execute("COMMIT")
                 self._wrote()
             except Exception as exc:
-                _rollback(con)
+                rollback(con)
                 raise self._fault(exc) from exc
             finally:
                 for view in ("_keys", "_i", "_t", "_a", "_d"):
@@ -247,77 +247,6 @@ class DuckDBEventStore(EventStore):
             turns=clean.turns.num_rows,
             assist_events=clean.assist_events.num_rows,
         )
-
-    def stage(self, rows: pa.Table) -> None:
-        if rows.num_rows == 0:
-            return
-        with self._lock:
-            con = self._con
-            con.register("_staged", rows.select(staging.STAGED.names))
-            try:
-                con.execute("BEGIN TRANSACTION")
-                con.execute(f"INSERT INTO {staging.STAGED_TURNS} SELECT * FROM _staged")
-                con.execute("COMMIT")
-            except Exception as exc:
-                _rollback(con)
-                raise self._fault(exc) from exc
-            finally:
-                con.unregister("_staged")
-
-    def staged_ended(
-        self, *, ended_before: datetime, received_before: datetime, limit: int
-    ) -> list[tuple[str, str]]:
-        rows = (
-            self._cursor()
-            .execute(staging.ENDED_SQL, [ended_before, received_before, limit])
-            .fetchall()
-        )
-        return [(str(d), str(c)) for d, c in rows]
-
-    def staged_rows(self, keys: list[tuple[str, str]]) -> pa.Table:
-        cur = self._cursor()
-        cur.register("_wanted", _keys_table(keys))
-        try:
-            return cur.sql(
-                f"SELECT s.* FROM {staging.STAGED_TURNS} s SEMI JOIN _wanted w "
-                "ON s.deployment = w.deployment AND s.conversation = w.conversation"
-            ).to_arrow_table()
-        finally:
-            cur.unregister("_wanted")
-
-    def stored_keys(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        cur = self._cursor()
-        cur.register("_asked", _keys_table(keys))
-        try:
-            rows = cur.execute(
-                "SELECT i.deployment, i.interaction_id FROM interactions i SEMI JOIN _asked a "
-                "ON i.deployment = a.deployment AND i.interaction_id = a.conversation"
-            ).fetchall()
-        finally:
-            cur.unregister("_asked")
-        return {(str(d), str(i)) for d, i in rows}
-
-    def unstage(self, keys: list[tuple[str, str]], *, received_upto: datetime) -> int:
-        if not keys:
-            return 0
-        with self._lock:
-            con = self._con
-            con.register("_done", _keys_table(keys))
-            try:
-                con.execute("BEGIN TRANSACTION")
-                row = con.execute(
-                    f"DELETE FROM {staging.STAGED_TURNS} s USING _done d "
-                    "WHERE s.deployment = d.deployment AND s.conversation = d.conversation "
-                    "AND s.received_at <= ?",
-                    [received_upto],
-                ).fetchone()
-                con.execute("COMMIT")
-            except Exception as exc:
-                _rollback(con)
-                raise self._fault(exc) from exc
-            finally:
-                con.unregister("_done")
-        return int(row[0]) if row else 0
 
     def retire(self, deployment: str, before: datetime, *, text_only: bool) -> int:
         old = "SELECT interaction_id FROM interactions WHERE deployment = ? AND started_at < ?"
@@ -370,7 +299,7 @@ class DuckDBEventStore(EventStore):
                 con.execute("COMMIT")
                 self._wrote()
             except Exception as exc:
-                _rollback(con)
+                rollback(con)
                 raise self._fault(exc) from exc
         return int(row[0]) if row else 0
 
@@ -520,7 +449,7 @@ class DuckDBEventStore(EventStore):
                 con.execute(f"DROP TABLE {days}")
             con.execute("COMMIT")
         except Exception as exc:
-            _rollback(con)
+            rollback(con)
             raise self._fault(exc) from exc
 
     @property
@@ -545,19 +474,3 @@ class DuckDBEventStore(EventStore):
     def close(self) -> None:
         with self._lock:
             self._con.close()
-
-
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    """Roll back after a failed statement, keeping the failure that matters: DuckDB has often
-    ended the transaction itself (an I/O error at commit), and saying so would hide why."""
-    with contextlib.suppress(duckdb.TransactionException):
-        con.execute("ROLLBACK")
-
-
-def _keys_table(keys: list[tuple[str, str]]) -> pa.Table:
-    return pa.table(
-        {
-            "deployment": pa.array([k[0] for k in keys], type=pa.string()),
-            "conversation": pa.array([k[1] for k in keys], type=pa.string()),
-        }
-    )

@@ -16,11 +16,12 @@ import pyarrow.compute as pc
 
 from daytwo.errors import StoreError
 from daytwo.interactions.columns import Batch, utc_now
-from daytwo.store.events import derived, staging
+from daytwo.store.events import derived
 from daytwo.store.events.base import DELIVERIES, LIVE, EventStore, Freshness, WriteResult
 from daytwo.store.events.clickhouse import derived as ch_derived
 from daytwo.store.events.clickhouse import schema
 from daytwo.store.events.clickhouse.sql import literal, quote, to_clickhouse
+from daytwo.store.events.clickhouse.staging import HIDDEN_INSERT, ClickHouseStaging
 from daytwo.store.events.clickhouse.transport import Transport
 from daytwo.store.events.health import (
     MEMORY_WARN,
@@ -32,22 +33,12 @@ from daytwo.store.events.health import (
     size_text,
 )
 
-# Settings of the inserts that write the hidden columns (version, tombstone, conversation start).
-_HIDDEN_INSERT = {"insert_allow_materialized_columns": 1}
-# Conversations named in one statement of the staging reads and removals.
-_KEYS_PER_QUERY = 1000
 # Mutations (retention) finish on every replica before the statement returns.
 _MUTATION = {"mutations_sync": 2}
 
 
 def _sql_list(values: Iterable[str]) -> str:
     return ", ".join(quote(v) for v in values)
-
-
-def _conversations(keys: list[tuple[str, str]]) -> str:
-    """``(deployment, conversation) IN (…)`` for ``keys``, values quoted."""
-    pairs = ", ".join(f"({quote(d)}, {quote(c)})" for d, c in keys)
-    return f"(deployment, conversation) IN ({pairs})"
 
 
 def _days(table: pa.Table) -> set[tuple[str, date]]:
@@ -58,7 +49,7 @@ def _days(table: pa.Table) -> set[tuple[str, date]]:
     return set(zip(table["deployment"].to_pylist(), days.to_pylist(), strict=True))
 
 
-class ClickHouseEventStore(EventStore):
+class ClickHouseEventStore(ClickHouseStaging, EventStore):
     """Events in ClickHouse. Writes are idempotent and never double-count (see
     :mod:`daytwo.store.events.clickhouse.schema`); reads are exact (``FINAL``)."""
 
@@ -224,7 +215,7 @@ class ClickHouseEventStore(EventStore):
         table = table.append_column(
             schema.VERSION, pa.array([version] * table.num_rows, type=pa.uint64())
         )
-        self.transport.insert(name, table, _HIDDEN_INSERT)
+        self.transport.insert(name, table, HIDDEN_INSERT)
 
     def _tombstone(self, replaced: pa.Table, version: int) -> None:
         """Delete the earlier copies of re-sent interactions that the new copies did not
@@ -245,64 +236,8 @@ class ClickHouseEventStore(EventStore):
                 self.transport.command(
                     f"INSERT INTO {name} ({key}, {schema.VERSION}, {schema.DELETED}) "
                     f"SELECT {key}, {version}, 1 FROM {name} WHERE {where}",
-                    _HIDDEN_INSERT,
+                    HIDDEN_INSERT,
                 )
-
-    # -- staged turns (see store.events.staging) -------------------------------------------
-
-    def stage(self, rows: pa.Table) -> None:
-        self._check_writable()
-        if rows.num_rows == 0:
-            return
-        # One insert: durable (and visible to every process) when it returns.
-        self._insert_versioned(
-            staging.STAGED_TURNS, rows.select(staging.STAGED.names), self._next_version()
-        )
-
-    def staged_ended(
-        self, *, ended_before: datetime, received_before: datetime, limit: int
-    ) -> list[tuple[str, str]]:
-        rows = self.query(staging.ENDED_SQL, [ended_before, received_before, limit])
-        return list(
-            zip(rows["deployment"].to_pylist(), rows["conversation"].to_pylist(), strict=True)
-        )
-
-    def staged_rows(self, keys: list[tuple[str, str]]) -> pa.Table:
-        if not keys:
-            return staging.STAGED.empty_table()
-        parts = [
-            self.transport.query(
-                f"SELECT * FROM {staging.STAGED_TURNS} "
-                f"WHERE {_conversations(keys[start : start + _KEYS_PER_QUERY])}"
-            )
-            for start in range(0, len(keys), _KEYS_PER_QUERY)
-        ]
-        return pa.concat_tables(
-            [p.select(staging.STAGED.names).cast(staging.STAGED) for p in parts]
-        )
-
-    def unstage(self, keys: list[tuple[str, str]], *, received_upto: datetime) -> int:
-        self._check_writable()
-        removed = 0
-        upto = literal(received_upto).sql(dialect="clickhouse")
-        key = "deployment, conversation, span_id, part, received_at"
-        for start in range(0, len(keys), _KEYS_PER_QUERY):
-            where = (
-                f"{_conversations(keys[start : start + _KEYS_PER_QUERY])} AND received_at <= {upto}"
-            )
-            found = self.transport.query(
-                f"SELECT count() AS n FROM {staging.STAGED_TURNS} WHERE {where}"
-            )
-            removed += int(found["n"][0].as_py())
-            # A tombstone for each row the assembly used (the key includes its arrival, so a
-            # copy of a piece that arrived since is another row and stays staged).
-            self.transport.command(
-                f"INSERT INTO {staging.STAGED_TURNS} ({key}, {schema.VERSION}, {schema.DELETED}) "
-                f"SELECT {key}, {self._next_version()}, 1 FROM {staging.STAGED_TURNS} "
-                f"WHERE {where}",
-                _HIDDEN_INSERT,
-            )
-        return removed
 
     def retire(self, deployment: str, before: datetime, *, text_only: bool) -> int:
         self._check_writable()
