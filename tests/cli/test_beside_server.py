@@ -197,7 +197,8 @@ def _script(tmp: Path) -> list[tuple[list[str], int]]:
         (["notify", "routes", "list"], 0),
         (["notify", "prefs", "cli-team", "--channel", "cli-hook", "--timezone", "Europe/Lisbon"],
          0),
-        (["notify", "deliver"], 0),
+        (["notify", "deliver"], 0),  # one pass, run by the server
+        (["notify", "deliver", "--loop"], 78),  # the server delivers on its own: said
         (["notify", "alerts"], 0),
         (["notify", "log"], 0),
         (["notify", "test", "cli-hook"], 2),  # nothing listens there: said, exit 2

@@ -28,8 +28,10 @@ def store_health(settings: Settings, ledger: Ledger) -> StoreHealth:
 def doctor(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> int:
-    """Check the events store: schema, size, parts, merges, query memory, oldest data vs
-    retention. Exit status 0 when healthy, 1 when something is degrading, 3 when it fails."""
+    """Check the events store: schema, size, parts, merges, query memory, retention.
+
+    Oldest data is weighed against each deployment's retention. Exit status 0 when healthy,
+    1 when something is degrading, 3 when it fails."""
     remote = server()
     if remote is not None:
         # A server holds the stores: it checks them (the same report as /api/v1/health,

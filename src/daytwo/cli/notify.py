@@ -10,9 +10,9 @@ from rich.table import Table
 
 from daytwo.cli.console import out
 from daytwo.cli.stores import actor as cli_actor
-from daytwo.cli.stores import open_events, open_ledger, validated
+from daytwo.cli.stores import open_events, open_ledger, server, validated
 from daytwo.cli.stores import settings as stores_settings
-from daytwo.errors import InputError
+from daytwo.errors import ConfigError, InputError
 from daytwo.notify import alerts, outbox, service
 from daytwo.notify.events import raise_due
 from daytwo.notify.schemas import ChannelCreate, PreferenceSet, RouteCreate
@@ -240,13 +240,27 @@ def deliver(
 ) -> None:
     """Raise missing alerts (problems, SLA clocks, silent feeds), escalate and send what is
     due (`daytwo serve` does this)."""
-    settings = stores_settings()
+    remote = server()
+    if remote is not None:
+        if loop:
+            raise ConfigError(
+                f"daytwo serve at {remote.record.url} delivers on its own (every "
+                f"{stores_settings().notify_deliver_seconds:g} s); `daytwo notify log` lists "
+                "what it sent."
+            )
+        done = remote.post("/api/v1/notify/deliver")  # one pass now, by the server
+        out.print(
+            f"{done['delivered']} delivered, {done['failed']} to retry, {done['dead']} dead,"
+            f" {done['escalated']} escalated"
+        )
+        return
+    stores = stores_settings()
     with open_ledger() as ledger:
         while True:
             with open_events() as events:  # per pass: never held between passes
-                raise_due(ledger, settings, events)
-            escalated = alerts.escalate_due(ledger, settings)
-            report = outbox.deliver_due(ledger, settings)
+                raise_due(ledger, stores, events)
+            escalated = alerts.escalate_due(ledger, stores)
+            report = outbox.deliver_due(ledger, stores)
             if not loop:
                 out.print(
                     f"{report.delivered} delivered, {report.failed} to retry, {report.dead} dead,"

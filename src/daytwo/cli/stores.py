@@ -99,6 +99,17 @@ def open_events(*, read_only: bool = True) -> Iterator[EventStore]:
     from daytwo.cli.console import err
 
     def waiting(why: str) -> None:
+        # A server on this data dir holds the store for as long as it runs: waiting for it
+        # would hang, so say so (a command reaches here only if it has no way through it).
+        from daytwo.errors import StoreLocked
+        from daytwo.http import link
+
+        record = link.read(settings().data_dir)
+        if record is not None:
+            raise StoreLocked(
+                f"daytwo serve at {record.url} holds the events store of this data dir and this "
+                "command cannot work through it: stop the server, or use its API or pages."
+            )
         err.print(f"[dim]{why}…[/]", soft_wrap=True)
 
     with open_event_store(url, read_only=read_only and exists, wait=waiting) as events:

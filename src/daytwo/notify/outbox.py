@@ -68,6 +68,7 @@ def deliver_due(
     send: the failure is recorded and retried later. When ``stop`` is set the pass ends after
     the send in flight (what is left stays due for the next pass)."""
     now = now or datetime.now(UTC)
+    opened = time.perf_counter()  # the pass's clock runs from ``now``, real or given
     report = DeliveryReport()
     server_key = settings.session_key()
     with ledger.session() as session:
@@ -117,7 +118,8 @@ def deliver_due(
         except DaytwoError as exc:  # a secret that cannot be opened, an unset variable
             error = str(exc)
         elapsed = (time.perf_counter() - started) * 1000
-        outcome = _record(ledger, settings, delivery_id, code, error, elapsed)
+        at = now + timedelta(seconds=time.perf_counter() - opened)
+        outcome = _record(ledger, settings, delivery_id, code, error, elapsed, at)
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 
@@ -132,9 +134,10 @@ def _force_claim(ledger: Ledger, delivery_id: int, now: datetime, lease_s: float
 
 def _record(
     ledger: Ledger, settings: Settings, delivery_id: int, code: int | None, error: str,
-    elapsed_ms: float,
+    elapsed_ms: float, at: datetime,
 ) -> str:  # fmt: skip
-    at = datetime.now(UTC)
+    """Record one attempt made at ``at`` (on the pass's clock, so the next attempt is due
+    relative to the time the pass was run for, not the wall clock of the machine)."""
     with ledger.session() as session:
         row = session.get(Delivery, delivery_id)
         assert row is not None
