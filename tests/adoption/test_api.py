@@ -131,6 +131,13 @@ def test_bad_input_is_a_clear_error_and_stores_nothing(app_client: TestClient) -
     assert r.status_code == 400
     r = app_client.get(f"/api/v1/adoption/{ASSIST}/agents/a-9999", headers=owner)
     assert r.status_code == 404
+    # An id past what the ledger can hold, or a body with fields it does not have: named.
+    end = f"/api/v1/adoption/{ASSIST}/champions/{2**70}/end"
+    r = app_client.post(end, json={"ended_at": "2026-12-05T18:04:22Z"}, headers=owner)
+    assert r.status_code == 422, r.text
+    end = f"/api/v1/adoption/{ASSIST}/champions/1/end"
+    r = app_client.post(end, json={"ended_at": "2026-12-05T18:04:22Z", "x": 1}, headers=owner)
+    assert r.status_code == 422 and "x" in r.text
 
 
 def test_the_pages_answer(app_client: TestClient) -> None:

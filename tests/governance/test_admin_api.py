@@ -44,6 +44,8 @@ def test_users_are_created_changed_disabled_and_reset(client: TestClient) -> Non
     assert len(made["password"]) >= 16
     assert _ok(client.patch("/api/v1/users/dana", json={"role": "analyst"}))["role"] == "analyst"
     assert _ok(client.patch("/api/v1/users/dana", json={"active": False}))["active"] is False
+    for loose in (0, "false", "no"):  # only a JSON boolean says whether a user is active
+        assert client.patch("/api/v1/users/dana", json={"active": loose}).status_code == 422
     reset = _ok(client.post("/api/v1/users/dana/password"))
     assert reset["password"] != made["password"]
     assert _ok(client.put("/api/v1/users/dana/grants", json={"deployments": []}))["grants"] == []

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from daytwo.adoption import champions, cohorts, compare, service
 from daytwo.adoption.detail import AgentDetail, TeamDetail, agent_detail, team_detail
@@ -28,6 +28,7 @@ from daytwo.backlog.api import ActorDep, PolicyDep
 from daytwo.errors import InputError, NotFoundError
 from daytwo.http.access import Scope, check_deployments, current_principal, requires
 from daytwo.http.deps import EventsDep, LedgerDep
+from daytwo.http.params import RowId
 
 router = APIRouter(prefix="/api/v1/adoption", tags=["adoption"])
 READ = [requires(Scope.read)]
@@ -244,6 +245,8 @@ def add_champion(
 
 
 class EndIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     ended_at: datetime
 
 
@@ -254,7 +257,7 @@ class EndIn(BaseModel):
     dependencies=MANAGE,
 )
 def end_champion(
-    deployment: str, champion_id: int, spec: EndIn, ledger: LedgerDep
+    deployment: str, champion_id: RowId, spec: EndIn, ledger: LedgerDep
 ) -> ChampionPublic:
     _same(deployment, champions.get_champion(ledger, champion_id).deployment)
     return champions.end_champion(ledger, champion_id, spec.ended_at)

@@ -27,7 +27,9 @@ class UserCreate(_In):
 
 class UserUpdate(_In):
     role: Role | None = None
-    active: bool | None = Field(default=None, description="false disables the user at once.")
+    active: bool | None = Field(
+        default=None, strict=True, description="false disables the user at once."
+    )
 
 
 class GrantsIn(_In):
