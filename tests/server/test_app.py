@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
+
+from daytwo.server import create_app
+from daytwo.settings import Settings
 
 from tests.factory import interaction
 
@@ -18,6 +23,29 @@ def test_openapi_documents_ingest(client: TestClient) -> None:
     assert "/api/v1/ingest" in spec["paths"]
     assert "/api/v1/deployments" in spec["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+def test_apps_of_the_same_shape_share_one_document_and_others_get_their_own(
+    tmp_path: Path,
+) -> None:
+    """The document is built once per process for apps of the same shape (it takes most of a
+    second); an app with a route of its own gets a document that lists it."""
+    first = create_app(Settings(data_dir=tmp_path / "a", refresh_seconds=0))
+    second = create_app(Settings(data_dir=tmp_path / "b", refresh_seconds=0))
+    with TestClient(first) as a, TestClient(second) as b:
+        assert a.get("/api/openapi.json").json() == b.get("/api/openapi.json").json()
+        assert first.openapi_schema is second.openapi_schema
+    third = create_app(Settings(data_dir=tmp_path / "c", refresh_seconds=0))
+
+    @third.get("/api/v1/only-here", summary="Only on this app")
+    def only_here() -> dict[str, str]:
+        return {}
+
+    with TestClient(third) as c:
+        paths = c.get("/api/openapi.json").json()["paths"]
+    assert "/api/v1/only-here" in paths
+    assert third.openapi_schema is not first.openapi_schema
+    assert "/api/v1/only-here" not in first.openapi()["paths"]
 
 
 def test_home_lists_deployments_with_counts(client: TestClient) -> None:

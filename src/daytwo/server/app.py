@@ -62,7 +62,7 @@ from daytwo.server.health import StoreFaults
 from daytwo.server.health import router as health_router
 from daytwo.server.metrics import RequestMetrics
 from daytwo.server.metrics import router as prometheus_router
-from daytwo.server.openapi import build_openapi
+from daytwo.server.openapi import build_openapi, prepare_openapi
 from daytwo.server.security import SecurityMiddleware
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
@@ -98,7 +98,7 @@ def create_app(
         app.state.ledger = ledger or Ledger(settings.resolved_ledger_url)
         # Built once, before the first request, so the API docs never wait for it (building
         # it beside requests would race them over the same lazily built schemas).
-        app.openapi()
+        prepare_openapi(app)
         app.state.events = events or open_event_store(settings.resolved_events_url)
         refresher = None
         if settings.refresh_seconds > 0:
@@ -115,7 +115,8 @@ def create_app(
             app.state.events, app.state.trace_door, settings, app.state.ledger
         )
         app.state.trace_assembler.start()
-        app.state.trace_door.pool.start()
+        if serving:  # a server starts its trace workers now; other apps on the first trace
+            app.state.trace_door.pool.start()
         retention = None
         if settings.retention_interval_minutes > 0:
             retention = RetentionSchedule(

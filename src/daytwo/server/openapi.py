@@ -9,12 +9,14 @@ Two schemes, as :mod:`daytwo.http.access` accepts them:
 
 Every operation that is not public lists both, with the permission it needs in its
 description, so a generated client knows which key to send. The document is built once, when
-the app starts, so the API docs never wait for it.
+the app starts, so the API docs never wait for it (and once per process for apps of the same
+shape).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from fastapi import FastAPI
@@ -101,3 +103,43 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             )
     app.openapi_schema = schema
     return schema
+
+
+_BUILT: dict[tuple[object, ...], dict[str, Any]] = {}
+_BUILT_LOCK = threading.Lock()
+
+
+def _shape(app: FastAPI) -> tuple[object, ...]:
+    """What the document is made of: the app's title and version and, for every route, its
+    path, methods and endpoint (by name: each app built by :func:`create_app` has its own
+    closures, but the same ones). Two apps of the same shape have the same document."""
+    routes: list[object] = []
+    for route in app.routes:
+        endpoint = getattr(route, "endpoint", None)
+        routes.append(
+            (
+                type(route).__name__,
+                getattr(route, "path", ""),
+                tuple(sorted(getattr(route, "methods", None) or ())),
+                getattr(endpoint, "__module__", ""),
+                getattr(endpoint, "__qualname__", ""),
+                getattr(route, "include_in_schema", False),
+            )
+        )
+    return (app.title, app.version, app.summary, app.description, tuple(routes))
+
+
+def prepare_openapi(app: FastAPI) -> None:
+    """Build ``app``'s document before its first request, or take the one already built in
+    this process for an app of the same shape (building one takes most of a second; a
+    process that builds many apps, as the test suite does, builds it once). The document is
+    never changed once built, so apps may share it."""
+    key = _shape(app)
+    with _BUILT_LOCK:
+        built = _BUILT.get(key)
+    if built is not None:
+        app.openapi_schema = built
+        return
+    schema = app.openapi()
+    with _BUILT_LOCK:
+        _BUILT.setdefault(key, schema)
