@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 
 from daytwo.server import create_app
 from daytwo.settings import Settings
-
 from tests.factory import interaction
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from daytwo.backlog.calc import CLOSED_STATUSES
 from daytwo.backlog.schemas import ItemPublic
@@ -25,6 +25,8 @@ from daytwo.metrics.schemas import MetricSummary
 from daytwo.metrics.service import summaries
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
+
+DOCS_OPENAPI_URL = "/api/docs/openapi-3.0.json"  # what the reference page reads
 
 HEALTH_DAYS = 28
 # The worst of these makes a deployment's health: a breach or an open P1 is "breached".
@@ -114,7 +116,26 @@ def home(request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse
 
 @router.get("/api/docs", response_class=HTMLResponse, dependencies=[requires(Scope.public)])
 def api_docs(request: Request) -> HTMLResponse:
-    """Interactive API reference (Swagger UI, vendored: works offline)."""
+    """Interactive API reference (Swagger UI, vendored: works offline). It reads the 3.0 copy
+    of the document (see :mod:`daytwo.http.openapi30`); clients read ``/api/openapi.json``."""
     return templates.TemplateResponse(
-        request, "api_docs.html", {"openapi_url": request.app.openapi_url}
+        request,
+        "api_docs.html",
+        {"openapi_url": DOCS_OPENAPI_URL, "document_url": request.app.openapi_url},
     )
+
+
+@router.get(
+    DOCS_OPENAPI_URL,
+    include_in_schema=False,
+    dependencies=[requires(Scope.public)],
+)
+def api_docs_document(request: Request) -> JSONResponse:
+    """The OpenAPI document as 3.0, for the reference page's Swagger UI (built once per app)."""
+    app = request.app
+    document = getattr(app.state, "openapi30", None)
+    if document is None:
+        from daytwo.http.openapi30 import downgrade
+
+        document = app.state.openapi30 = downgrade(app.openapi())
+    return JSONResponse(document)
