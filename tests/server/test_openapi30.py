@@ -22,6 +22,7 @@ def test_the_reference_page_reads_a_valid_3_0_copy_with_every_operation(
     assert original["openapi"].startswith("3.1")
     assert copy["openapi"] == "3.0.3"
     validate(copy)  # raises on anything 3.0 does not allow
+    assert "(/api/openapi.json)" in copy["info"]["description"]  # where clients read 3.1
     assert {p: sorted(ops) for p, ops in copy["paths"].items()} == {
         p: sorted(ops) for p, ops in original["paths"].items()
     }

@@ -137,5 +137,10 @@ def api_docs_document(request: Request) -> JSONResponse:
     if document is None:
         from daytwo.http.openapi30 import downgrade
 
-        document = app.state.openapi30 = downgrade(app.openapi())
+        document = downgrade(app.openapi())
+        document["info"]["description"] += (
+            f"\n\nThis page reads an OpenAPI 3.0 copy of the document; clients and code "
+            f"generators read the OpenAPI 3.1 original at [{app.openapi_url}]({app.openapi_url})."
+        )
+        app.state.openapi30 = document
     return JSONResponse(document)
