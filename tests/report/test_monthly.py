@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from daytwo.errors import InputError
+from daytwo.plan.service import apply_template, evaluate
 from daytwo.report.monthly import (
     last_full_month,
     month_bounds,
@@ -26,10 +27,11 @@ MARCH = range(60)
 APRIL = range(7000, 7030)
 
 
-def _setup(client: TestClient) -> None:
+def _setup(client: TestClient, **more: str) -> None:
     r = client.post(
         "/api/v1/deployments",
         json={
+            **more,
             "name": "care-bot",
             "kind": "virtual_agent",
             "targets": {"containment_rate": 0.6, "csat": 3.5},
@@ -152,3 +154,28 @@ def test_the_monthly_page_pdf_and_api(client: TestClient, tmp_path: Path) -> Non
     assert client.get("/reports/monthly", params={"deployment": "nobody"}).status_code == 404
     future = client.get("/reports/monthly", params={"deployment": "care-bot", "month": "2999-01"})
     assert future.status_code == 400
+
+
+def test_a_deployment_with_a_plan_reports_its_phases(client: TestClient, tmp_path: Path) -> None:
+    _setup(client, go_live="2026-03-02")
+    ledger, events = client.app.state.ledger, client.app.state.events  # type: ignore[attr-defined]
+    apply_template(ledger, events, "care-bot", actor="test")
+    gates = evaluate(ledger, events, "care-bot")
+    review = monthly_review(ledger, events, "care-bot", "2026-04", now=NOW)
+    assert not [m for m in review.missing if "plan" in m]
+    assert review.plan is not None
+    status, phases = review.plan
+    assert [p.key for p in phases] == [g.phase for g in gates]
+    assert status.headline
+    html = monthly_html("care-bot: monthly review, 2026-04", review)
+    assert "No 90-day plan is recorded" not in html
+    pdf = tmp_path / "monthly.pdf"
+    pdf.write_bytes(to_pdf(html))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "Before go-live" not in text
+    assert f"{phases[0].start} to {phases[0].end}" in text
+    for phase, gate in zip(phases, gates, strict=True):
+        assert phase.name in text
+        assert f"{gate.met} of {gate.total}" in text

@@ -144,9 +144,12 @@ def signoffs(ledger: Ledger, deployment: str) -> list[SignoffPublic]:
         return [signoff_public(r) for r in signoffs_by_phase(session, deployment).values()]
 
 
-def timeline(ledger: Ledger, deployment: str) -> tuple[PlanStatus, list[PhasePublic]] | None:
+def timeline(
+    ledger: Ledger, deployment: str, *, with_evaluations: bool = False
+) -> tuple[PlanStatus, list[PhasePublic]] | None:
     """Where the plan stands as of its latest evaluation, read from the ledger alone (for the
-    overview and the charts: no query of the events store). None without a plan."""
+    overview, the charts and the monthly review: no query of the events store). None without
+    a plan. ``with_evaluations`` adds each phase's objectives, gate and latest evaluation."""
     with ledger.session() as session:
         plan = session.scalar(select(Plan).where(Plan.deployment == deployment))
         if plan is None:
@@ -158,5 +161,5 @@ def timeline(ledger: Ledger, deployment: str) -> tuple[PlanStatus, list[PhasePub
     dep = get_deployment(ledger, deployment)
     through = max((e.through for e in evaluations.values()), default=None)
     status, statuses = plan_status(dep, phases, done, evaluations, through)
-    out = _phases_public(dep, phases, done, statuses, None)
+    out = _phases_public(dep, phases, done, statuses, evaluations if with_evaluations else None)
     return status, out

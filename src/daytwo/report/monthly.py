@@ -23,6 +23,8 @@ from daytwo.interactions.slice import Slice
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.metrics.schemas import MetricPoint, MetricSummary
 from daytwo.metrics.service import metric_points, summaries
+from daytwo.plan.schemas import PhasePublic, PlanStatus
+from daytwo.plan.standing import timeline
 from daytwo.report.calc import CostModel, ValueResult, cumulative_roi, payback_months
 from daytwo.report.problems import Problem, open_problems
 from daytwo.report.sections import (
@@ -103,6 +105,7 @@ class MonthlyReview(BaseModel):
     decisions: list[Decision]
     definitions: list[Definition]
     missing: list[str]
+    plan: tuple[PlanStatus, list[PhasePublic]] | None = None
 
     model_config = {"arbitrary_types_allowed": True}
 
@@ -265,9 +268,11 @@ def monthly_review(
     if dep.kind == DeploymentKind.agent_assist:
         target = dep.targets.get("suggestion_acceptance_rate")
         adoption = headline(events, name, Period(start=start, end=end), target)
-    missing.append(
-        "phase progress against plan: daytwo holds no 90-day plan for this deployment yet"
-    )
+    plan = timeline(ledger, name, with_evaluations=True)
+    if plan is None:
+        missing.append(
+            "phase progress against plan: daytwo holds no 90-day plan for this deployment yet"
+        )
     fixes = measured_fixes(ledger, name)
     in_month = [f for f in fixes if start <= f.shipped_at < end]
     with ledger.session() as session:
@@ -296,6 +301,7 @@ def monthly_review(
         decisions=_decisions(ledger, name, now, in_month),
         definitions=_definitions(kpi_ids, value),
         missing=missing,
+        plan=plan,
     )
 
 
