@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ from daytwo.governance.models import KeyScope
 from daytwo.server import create_app
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.ledger.db import upgrade
 
 POSTGRES_ENV = "DAYTWO_TEST_POSTGRES_URL"
 # `daytwo serve` analyses every hour by default; the apps and servers of the suite do not
@@ -78,18 +80,35 @@ def new_events(engine: str, request: pytest.FixtureRequest) -> Iterator[Callable
             drop_clickhouse(url)
 
 
+@pytest.fixture(scope="session")
+def ledger_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite ledger migrated to the head, once per test process. Migrating one
+    takes a quarter of a second and most tests start an app on a fresh data dir, so each
+    starts from a copy (the migrations themselves are tested on empty ledgers, both dialects,
+    in tests/store/test_ledger.py)."""
+    path = tmp_path_factory.mktemp("ledger-template") / "ledger.sqlite"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def settings(tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> Iterator[Settings]:
-    """Settings of a fresh data dir; on ClickHouse a fresh database, dropped afterwards.
+def settings(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest, ledger_template: Path
+) -> Iterator[Settings]:
+    """Settings of a fresh data dir (its ledger a copy of the migrated template); on
+    ClickHouse a fresh database, dropped afterwards.
 
     Reads refresh what they read (exact right after a write); the background refresh of
     `serve` has tests of its own (tests/store/test_refresher.py) and runs in the browser suite.
     """
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(ledger_template, data / "ledger.sqlite")
     if engine == "duckdb":
-        yield Settings(data_dir=tmp_path / "data", refresh_seconds=0)
+        yield Settings(data_dir=data, refresh_seconds=0)
         return
     url = clickhouse_url(request.getfixturevalue("chdb_dir"))
-    yield Settings(data_dir=tmp_path / "data", events_url=url, refresh_seconds=0)
+    yield Settings(data_dir=data, events_url=url, refresh_seconds=0)
     drop_clickhouse(url)
 
 
