@@ -49,6 +49,23 @@ def test_apply_json_and_yaml(api: TestClient) -> None:
     assert got["status"]["current_phase"] == "stabilise"
 
 
+def test_json_body_takes_the_deployment_from_the_path(api: TestClient) -> None:
+    body = {k: v for k, v in plan().items() if k != "deployment"}
+    r = api.put(f"/api/v1/plans/{DEPLOYMENT}", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["deployment"] == DEPLOYMENT
+    r = api.put(f"/api/v1/plans/{DEPLOYMENT}", json={**body, "deployment": None})
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 2
+    # what the API reference promises matches: the body's deployment is optional
+    doc = api.get("/api/openapi.json").json()
+    put = doc["paths"]["/api/v1/plans/{deployment}"]["put"]
+    schema = put["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["phases"]
+    refs = {item["$ref"] for item in (schema["properties"]["phases"]["items"],)}
+    assert all(ref.split("/")[-1] in doc["components"]["schemas"] for ref in refs)
+
+
 def test_bad_plans_answer_every_field(api: TestClient) -> None:
     bad = plan(gate=[{"metric": "errors_rate", "comparator": "at_most", "threshold": 2}])
     r = api.put(f"/api/v1/plans/{DEPLOYMENT}", json=bad)

@@ -17,6 +17,7 @@ from daytwo.plan.consumer import evaluate_gates
 from daytwo.plan.schemas import (
     EvaluateIn,
     GateResult,
+    PlanBody,
     PlanPublic,
     PlanSpec,
     RecordSpec,
@@ -35,11 +36,21 @@ rollout_router = APIRouter(prefix="/api/v1/rollout", tags=["rollout"])
 READ = [requires(Scope.read)]
 MANAGE = [requires(Scope.manage)]
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+def _plan_body_schema() -> dict[str, Any]:
+    """The JSON body's schema: a plan whose ``deployment`` may be left to the path. Its parts
+    are the components the template route's ``PlanSpec`` already puts in the document."""
+    schema = PlanBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
 PLAN_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/PlanSpec"}},
+            "application/json": {"schema": _plan_body_schema()},
             "application/yaml": {"schema": {"type": "string"}},
         },
     }
@@ -109,7 +120,9 @@ async def apply_plan(
             raise InputError(f"The body is not valid JSON: {exc}.") from None
         if not isinstance(data, dict):
             raise InputError("The plan must be a JSON object with `phases`.")
-        if data.setdefault("deployment", deployment) != deployment:
+        if data.get("deployment") is None:
+            data["deployment"] = deployment
+        if data["deployment"] != deployment:
             raise InputError(
                 f"deployment: the body names {data['deployment']!r}, the path {deployment!r}."
             )

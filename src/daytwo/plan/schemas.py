@@ -194,6 +194,14 @@ class PlanSpec(_In):
     records: list[RecordSpec] = Field(default_factory=list)
 
 
+class PlanBody(PlanSpec):
+    """A plan as sent to ``PUT /api/v1/plans/{deployment}``: the path names the deployment."""
+
+    deployment: str | None = Field(  # type: ignore[assignment]
+        default=None, description="The path's deployment when left out; must match it if given."
+    )
+
+
 # -- outputs ------------------------------------------------------------------------------
 
 
