@@ -107,3 +107,16 @@ def test_payback_and_cumulative_roi() -> None:
     assert cumulative_roi(10_000.0, [month, month]) == pytest.approx(
         (2 * 2_860.0 - 10_000.0) / (10_000.0 + 2 * 1_040.0)
     )
+
+
+def test_a_fee_per_conversation_is_added_to_the_model_cost_the_turns_report() -> None:
+    model = CostModel("USD", {"escalation": 6.5, "ai_fee_per_interaction": 0.35})
+    counts = PeriodCounts(days=7, conversations=1_000, contained=600, ai_cost_reported=0.30)
+    value = business_value(model, counts)
+    ai = value.figure("ai_cost")
+    assert ai.amount == pytest.approx(-(0.30 + 1_000 * 0.35))
+    assert "ai_fee_per_interaction" in ai.assumptions[0]
+    assert value.roi == pytest.approx((600 * 6.5 - 350.30) / 350.30)
+    alone = business_value(model, PeriodCounts(days=7, conversations=10, contained=0))
+    assert alone.figure("ai_cost").amount == pytest.approx(-3.5)
+    assert alone.missing == ()

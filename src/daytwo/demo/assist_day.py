@@ -47,8 +47,10 @@ from daytwo.demo.tables import (
 from daytwo.interactions.columns import ASSIST_EVENTS, TS, Batch, with_locators
 
 
-def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> Batch:
-    """One day of human agents' conversations with the assist tool at their side."""
+def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> tuple[Batch, float]:
+    """One day of human agents' conversations with the assist tool at their side, and the
+    agent seconds the tool saved in the delivered ones (each conversation where a suggestion
+    was used against the time the same conversation would have taken without it)."""
     s = plan.schedule
     start = plan.starts(day, ASSIST)
     n = len(start)
@@ -99,9 +101,11 @@ def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> Batch:
     tenure = agents.tenure[agent]
     minutes = np.array([j.agent_minutes for j in JOURNEYS])[journey]
     median = minutes * 60 * np.where(voice, 1.0, 1.25) * np.array(TENURE_HANDLE_FACTOR)[tenure]
-    handle = np.exp(rng.normal(np.log(median), 0.4))
-    handle *= np.where(ai_used, people.ai_handle_factor(tenure), 1.0)
-    handle = np.round(np.clip(handle, 60, 3600), 1)
+    drawn = np.exp(rng.normal(np.log(median), 0.4))
+    without_ai = np.round(np.clip(drawn, 60, 3600), 1)
+    handle = np.round(
+        np.clip(drawn * np.where(ai_used, people.ai_handle_factor(tenure), 1.0), 60, 3600), 1
+    )
     # Turns spread over the first 85% of the conversation; wrap-up (and the summary) after.
     steps = rng.gamma(2.0, 1.0, len(rows))
     steps[pos == 0] = 0
@@ -214,7 +218,9 @@ def assist_day(plan: Plan, lex: Lexicon, agents: Agents, day: int) -> Batch:
         ],
         schema=with_locators(ASSIST_EVENTS, pos=True),
     )
-    return keep_delivered(Batch(interactions, turns, assist), plan.delivered(day, start))
+    delivered = plan.delivered(day, start)
+    saved_s = float((without_ai - handle)[delivered].sum())
+    return keep_delivered(Batch(interactions, turns, assist), delivered), saved_s
 
 
 def _shown_attributes(

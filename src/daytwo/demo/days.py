@@ -8,6 +8,8 @@ outcome and turn count first, then every turn its role, text, timing and telemet
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
@@ -69,10 +71,20 @@ from daytwo.demo.tables import (
 from daytwo.interactions.columns import ASSIST_EVENTS, Batch, with_locators
 
 
+@dataclass(frozen=True, slots=True)
+class BotDayTruth:
+    """What the day's delivered conversations would have escalated at the baseline's odds
+    (each journey's own, no injected problem or fix acting) and what they escalated."""
+
+    expected_at_baseline: float
+    escalated: int
+
+
 def bot_day(
     plan: Plan, lex: Lexicon, agents: Agents, day: int, callbacks: np.ndarray
-) -> tuple[Batch, np.ndarray]:
-    """One day of the virtual agent, and the customers who will call back tomorrow."""
+) -> tuple[Batch, np.ndarray, BotDayTruth]:
+    """One day of the virtual agent, the customers who will call back tomorrow, and the day's
+    escalation truth."""
     s = plan.schedule
     start = plan.starts(day, BOT)
     n = len(start)
@@ -94,6 +106,9 @@ def bot_day(
 
     contain = np.array([j.containment for j in JOURNEYS])[journey]
     abandon = np.array([j.abandonment for j in JOURNEYS])[journey]
+    # The odds of a hand-over as in the baseline window: the journey's own (a question the
+    # knowledge gap brings at its misrouted journey's), out-of-scope questions as ever.
+    handed_at_baseline = np.where(oos, 1 - OOS_CONTAINMENT - OOS_ABANDONMENT, 1 - contain - abandon)
     if s is not None:
         # Shifts on in-scope conversations, sized so the journey as a whole (its out-of-scope
         # share included) moves by exactly the effect the manifest states.
@@ -293,7 +308,9 @@ def bot_day(
         cost=sparse_column(turn_rows, a, np.round(ai_cost, 6), pa.float64()),
     )
     batch = Batch(interactions, turns, with_locators(ASSIST_EVENTS, pos=True).empty_table())
-    return keep_delivered(batch, plan.delivered(day, start)), tomorrow
+    delivered = plan.delivered(day, start)
+    truth = BotDayTruth(float(handed_at_baseline[delivered].sum()), int(handed[delivered].sum()))
+    return keep_delivered(batch, delivered), tomorrow, truth
 
 
 # -- agent assist ----------------------------------------------------------------------------

@@ -94,6 +94,8 @@ class DemoDataset:
         self.manifest["adoption"] = people.truth(
             plan.start, plan.days, plan.schedule, Agents.draw(plan.seed)
         )
+        # Filled day by day as the batches are drawn (see ``batches``).
+        self.manifest["value"] = {"days": []}
 
     @property
     def n_batches(self) -> int:
@@ -108,9 +110,21 @@ class DemoDataset:
         lex = lexicon()
         redelivered = Batch.empty()
         callbacks = np.zeros(0, dtype=np.int64)
+        value_days: list[dict[str, Any]] = self.manifest["value"]["days"]
+        value_days.clear()
         for day in range(plan.days):
-            bot, callbacks = bot_day(plan, lex, agents, day, callbacks)
-            assist = assist_day(plan, lex, agents, day)
+            bot, callbacks, escalations = bot_day(plan, lex, agents, day, callbacks)
+            assist, saved_s = assist_day(plan, lex, agents, day)
+            value_days.append(
+                {
+                    "day": (plan.start + timedelta(days=day)).isoformat(),
+                    BOT: {
+                        "escalations_at_baseline_odds": round(escalations.expected_at_baseline, 3),
+                        "escalations": escalations.escalated,
+                    },
+                    ASSIST: {"agent_minutes_saved": round(saved_s / 60, 3)},
+                }
+            )
             yield concat([bot, assist, redelivered])
             redelivered = _redelivery(plan, day, bot)
         if redelivered.n_records:

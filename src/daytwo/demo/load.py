@@ -109,8 +109,6 @@ def build_demo(
             replace=True,
         )
     ledger.dispose()
-    manifest_path = settings.data_dir / MANIFEST
-    manifest_path.write_bytes(orjson.dumps(dataset.manifest, option=orjson.OPT_INDENT_2))
     deliveries = 0
     total = dataset.n_batches
     with open_event_store(settings.resolved_events_url) as store:
@@ -120,6 +118,9 @@ def build_demo(
             deliveries += batch.n_records
             if on_batch:
                 on_batch(done, total)
+        # Written once drawn: the value truth is summed from the days' own draws.
+        manifest_path = settings.data_dir / MANIFEST
+        manifest_path.write_bytes(orjson.dumps(dataset.manifest, option=orjson.OPT_INDENT_2))
         interactions = store.count("interactions")
         turns = store.count("turns")
         store.optimize()

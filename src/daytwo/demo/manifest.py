@@ -63,8 +63,14 @@ FALLBACK_IF_NOT = 1.6
 FALLBACK_CAP = 0.95
 AGENT_MINUTE_COST = 0.9
 DECAY_CHANGE_TITLE = "Suggestion service for Porto moved to the shared EU region"
-BOT_FEE = 0.04
-ASSIST_FEE = 0.02
+# What the AI costs beyond the model tokens the bot's turns report: the conversational
+# platform's fee per conversation (bot), the assist product's per assisted conversation.
+BOT_FEE = 0.35
+ASSIST_FEE = 0.08
+# The investment: the build (one-off) and what running it costs a month (hosting, the team's
+# share, licences), in the deployment's currency.
+BOT_INVESTMENT = (180_000.0, 12_000.0)
+ASSIST_INVESTMENT = (25_000.0, 1_500.0)
 # What the bank declares a hand-over, a failed answer and a slowed conversation cost. A failed
 # answer (an error or a timeout) is asked again or given up on: priced at a tenth of a hand-over.
 # A conversation whose answers are slowed costs the customer's time: priced at a fiftieth.
@@ -255,7 +261,11 @@ def deployment_specs(start: date) -> list[DeploymentSpec]:
             cost_model={
                 "escalation": ESCALATION_COST,
                 "agent_minute": AGENT_MINUTE_COST,
-                "ai_per_interaction": BOT_FEE,
+                "ai_fee_per_interaction": BOT_FEE,
+                # For planning, where no turn is measured yet: the fee and a typical model cost.
+                "ai_per_interaction": BOT_FEE + 0.01,
+                "one_off_investment": BOT_INVESTMENT[0],
+                "running_per_month": BOT_INVESTMENT[1],
                 "failed_answer": FAILED_ANSWER_COST,
                 "slow_conversation": SLOW_CONVERSATION_COST,
             },
@@ -273,7 +283,12 @@ def deployment_specs(start: date) -> list[DeploymentSpec]:
                 "average_handle_time": 420.0,
                 "csat": 4.0,
             },
-            cost_model={"agent_minute": AGENT_MINUTE_COST, "ai_per_interaction": ASSIST_FEE},
+            cost_model={
+                "agent_minute": AGENT_MINUTE_COST,
+                "ai_per_interaction": ASSIST_FEE,
+                "one_off_investment": ASSIST_INVESTMENT[0],
+                "running_per_month": ASSIST_INVESTMENT[1],
+            },
             description="Agent assist (suggested replies, knowledge cards, summaries) for "
             f"about {N_AGENTS} agents on three sites; piloted by {PILOT_AGENTS} volunteers "
             f"for {PILOT_DAYS} days, then rolled out. Its baseline is the first two weeks of "

@@ -40,7 +40,8 @@ class DeploymentCreate(BaseModel):
     cost_model: dict[str, float] = Field(
         default_factory=dict,
         description="Costs in the deployment's currency: escalation, agent_minute, "
-        "ai_per_interaction.",
+        "ai_per_interaction (or a fee per conversation on top of the model cost the turns "
+        "report: ai_fee_per_interaction), one_off_investment, running_per_month.",
     )
     currency: str = Field(
         default=DEFAULT_CURRENCY,

@@ -9,7 +9,9 @@ Value is what the AI saved against the human path, less what it cost:
   ``agent_minute``; the interval is the strata's normal interval, summed;
 - escalations avoided against the baseline's escalation rate are shown, never added: each of
   them is a contained conversation already counted above;
-- the AI cost is the cost the turns report, else ``ai_per_interaction`` per conversation;
+- the AI cost is the model cost the turns report, else ``ai_per_interaction`` per
+  conversation; a platform or licence fee per conversation (``ai_fee_per_interaction``) is
+  added to either, since the turns report only what the model calls cost;
 - the running investment of the period is a cost; the one-off investment is paid back.
 
 Every figure carries the assumptions it rests on, so a sponsor can read what it claims.
@@ -195,6 +197,7 @@ def business_value(model: CostModel, counts: PeriodCounts) -> ValueResult:
                 ),
             )
         )
+    fee = model.price("ai_fee_per_interaction")
     if counts.ai_cost_reported is not None:
         ai_cost = counts.ai_cost_reported
         ai_basis = "the model cost the turns report"
@@ -203,8 +206,15 @@ def business_value(model: CostModel, counts: PeriodCounts) -> ValueResult:
         ai_basis = f"{per[0]:,.4f} {model.currency} per conversation (ai_per_interaction)"
     else:
         ai_cost = 0.0
-        ai_basis = "none: no turn reports a cost and the model has no ai_per_interaction"
-        missing.append("AI cost: no turn reports a cost and no ai_per_interaction is priced")
+        ai_basis = "no turn reports a cost and the model has no ai_per_interaction"
+        if fee is None:
+            missing.append("AI cost: no turn reports a cost and no ai_per_interaction is priced")
+    if fee is not None:
+        ai_cost += counts.conversations * fee[0]
+        ai_basis += (
+            f"; plus a fee of {fee[0]:,.4f} {model.currency} per conversation "
+            "(ai_fee_per_interaction)"
+        )
     running = model.running_per_month * counts.days / (365.25 / 12)
     figures.append(
         Figure("ai_cost", "AI cost", -ai_cost, assumptions=(ai_basis,)),
