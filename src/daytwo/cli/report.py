@@ -73,8 +73,9 @@ def weekly(
         return
     out.print(kpi_table(update.kpis, ("this week", "last week"), f"{deployment}, {period}"))
     out.print(
-        f"open problems {len(update.worse)} · items opened {update.opened}, "
-        f"closed {update.closed}, open {update.open_now} · changes measured {len(update.fixes)}"
+        f"open problems {len(update.worse)} · items opened {update.backlog.opened}, "
+        f"closed {update.backlog.closed}, open {update.backlog.open}, overdue "
+        f"{update.backlog.overdue} · changes measured {update.fixes_total}"
     )
     if update.value is not None:
         out.print(f"net value {update.value.net:,.2f} {update.value.currency}")

@@ -35,7 +35,7 @@ from daytwo.report.sections import (
     period_value,
     subject,
 )
-from daytwo.report.weekly import WEEKLY_KPIS
+from daytwo.report.weekly import headline_kpis
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import DeploymentKind, Ledger
 
@@ -143,11 +143,7 @@ def months_between(first: datetime, end: datetime) -> list[str]:
 def review_kpis(kind: str | None, targets: dict[str, float]) -> list[str]:
     """The weekly update's KPIs (an assist deployment's own instead), then every metric the
     deployment sets a target on."""
-    head = (
-        ["contact_volume", "suggestion_acceptance_rate", "average_handle_time", "ai_cost"]
-        if kind == DeploymentKind.agent_assist
-        else list(WEEKLY_KPIS)
-    )
+    head = headline_kpis(kind)
     return head + [m for m in targets if m in REGISTRY and m not in head]
 
 

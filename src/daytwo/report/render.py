@@ -88,22 +88,27 @@ def _body(template: str, target: Target, base: str, **context: Any) -> Markup:
     return Markup(page.render(base=base.rstrip("/"), chart=_chart(target), **context))  # noqa: S704
 
 
-def document(title: str, body: Markup, *, footer: str = "") -> str:
-    """A report's sections as one standalone HTML document (the PDF's and the mail's)."""
-    return _ENV.get_template("print.html").render(title=title, body=body, footer=footer)
+def document(title: str, body: Markup, *, footer: str = "", compact: bool = False) -> str:
+    """A report's sections as one standalone HTML document (the PDF's and the mail's);
+    ``compact``: set tighter, for a document that must fit one page."""
+    return _ENV.get_template("print.html").render(
+        title=title, body=body, footer=footer, compact=compact
+    )
 
 
 def weekly_body(update: WeeklyUpdate, *, base: str = "", target: Target = "page") -> Markup:
     """The weekly update's sections, shared by the PDF and the page in the UI; links start
     with ``base`` (the address people reach daytwo at) so they work from a PDF or a mail."""
-    trend = trend_spec(update.trend, update.kpis, height=100)
+    # Wide and low: the update must fit one page.
+    trend = trend_spec(update.trend, update.kpis, width=760, height=48)
     return _body("weekly.html", target, base, u=update, trend=trend)
 
 
 def weekly_html(title: str, update: WeeklyUpdate, *, base: str = "") -> str:
     """The weekly update as one HTML document for print."""
     footer = f"{update.deployment} · weekly update {update.week} · as of {update.as_of:%Y-%m-%d}"
-    return document(title, weekly_body(update, base=base, target="print"), footer=footer)
+    body = weekly_body(update, base=base, target="print")
+    return document(title, body, footer=footer, compact=True)
 
 
 def monthly_body(review: MonthlyReview, *, base: str = "", target: Target = "page") -> Markup:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from daytwo.deployments.service import get_deployment
 from daytwo.errors import InputError, NotFoundError
+from daytwo.governance import audit
 from daytwo.notify.calc import parse_zone
 from daytwo.notify.enqueue import enqueue_document
 from daytwo.notify.schemas import DocumentPayload
@@ -117,7 +118,16 @@ def subscribe(ledger: Ledger, spec: SubscriptionCreate, *, actor: str) -> Subscr
         )
         session.add(row)
         session.flush()
-        return _public(row)
+        public = _public(row)
+        audit.record(
+            session,
+            actor=actor,
+            action="report.subscribe",
+            target=f"report subscription {row.id}",
+            deployment=spec.deployment,
+            after=public.model_dump(mode="json", exclude={"id", "last_period", "active"}),
+        )
+        return public
 
 
 def list_subscriptions(ledger: Ledger, deployments: list[str]) -> list[SubscriptionPublic]:
@@ -130,12 +140,23 @@ def list_subscriptions(ledger: Ledger, deployments: list[str]) -> list[Subscript
         return [_public(r) for r in rows]
 
 
-def unsubscribe(ledger: Ledger, subscription_id: int, deployments: list[str]) -> None:
+def unsubscribe(
+    ledger: Ledger, subscription_id: int, deployments: list[str], *, actor: str
+) -> None:
     with ledger.session() as session:
         row = session.get(Subscription, subscription_id)
         if row is None or row.deployment not in deployments:
             raise NotFoundError(f"No report subscription {subscription_id}.")
+        before = _public(row).model_dump(mode="json", exclude={"id", "active"})
         session.delete(row)
+        audit.record(
+            session,
+            actor=actor,
+            action="report.unsubscribe",
+            target=f"report subscription {subscription_id}",
+            deployment=row.deployment,
+            before=before,
+        )
 
 
 def due_period(sub: SubscriptionPublic, now: datetime) -> str | None:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field, ValidationError
 
 from daytwo.backlog.api import ActorDep
 from daytwo.deployments.service import overview
-from daytwo.errors import NotFoundError
-from daytwo.http.access import Scope, check_deployments, granted, requires
+from daytwo.errors import DaytwoError, NotFoundError
+from daytwo.http.access import Scope, check_deployments, current_principal, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.http.params import RowId
 from daytwo.http.templating import templates
+from daytwo.notify.service import list_channels
 from daytwo.report.archive import IssuedPublic, get_issued, issue_report, list_issued, public
 from daytwo.report.monthly import MonthlyReview, last_full_month, monthly_review
 from daytwo.report.render import monthly_body, monthly_html, to_pdf, weekly_body, weekly_html
@@ -134,6 +137,46 @@ def monthly_pdf(
     return pdf_response(to_pdf(html), f"{review.deployment}-monthly-{review.month}.pdf")
 
 
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _archive(
+    request: Request,
+    ledger: Ledger,
+    events: EventStore,
+    *,
+    deployment: str | None = None,
+    kind: str | None = None,
+    form: dict[str, Any] | None = None,
+    error: str | None = None,
+    notice: str | None = None,
+) -> HTMLResponse:
+    readable_names = readable_all(request, ledger, events)
+    names = [readable(request, ledger, events, deployment)] if deployment else readable_names
+    principal = current_principal(request)
+    can_manage = principal is not None and Scope.manage in principal.scopes
+    return templates.TemplateResponse(
+        request,
+        "report_archive.html",
+        {
+            "rows": list_issued(ledger, names, kind=kind or None),
+            "subs": list_subscriptions(ledger, names),
+            "deployment": deployment,
+            "kind": kind,
+            "can_manage": can_manage,
+            "deployments": readable_names,
+            "channels": [c for c in list_channels(ledger) if c.kind == "email"]
+            if can_manage
+            else [],
+            "weekdays": WEEKDAYS,
+            "form": form or {"deployment": deployment or "", "kind": "weekly", "hour": 8,
+                             "weekday": 0, "day": 1, "timezone": "UTC"},
+            "error": error,
+            "notice": notice,
+        },
+    )  # fmt: skip
+
+
 @router.get("/reports/archive", response_class=HTMLResponse)
 def archive_page(
     request: Request,
@@ -141,17 +184,59 @@ def archive_page(
     events: EventsDep,
     deployment: str | None = None,
     kind: str | None = None,
+    notice: str | None = None,
 ) -> HTMLResponse:
-    names = readable_all(request, ledger, events)
+    return _archive(request, ledger, events, deployment=deployment, kind=kind, notice=notice)
+
+
+@router.post(
+    "/reports/subscriptions", response_class=HTMLResponse, dependencies=[requires(Scope.manage)]
+)
+def subscribe_form(
+    request: Request,
+    ledger: LedgerDep,
+    events: EventsDep,
+    actor: ActorDep,
+    deployment: Annotated[str, Form(max_length=100)] = "",
+    kind: Annotated[str, Form(max_length=16)] = "weekly",
+    channel: Annotated[str, Form(max_length=100)] = "",
+    recipients: Annotated[str, Form(max_length=2000)] = "",
+    weekday: Annotated[str, Form(max_length=4)] = "0",
+    day: Annotated[str, Form(max_length=4)] = "1",
+    hour: Annotated[str, Form(max_length=4)] = "8",
+    timezone: Annotated[str, Form(max_length=64)] = "UTC",
+) -> Response:
+    """The archive page's form: a schedule added (then back to the page, 303), or the page
+    again with the error beside the form and what was typed kept; nothing is written."""
+    form = {"deployment": deployment, "kind": kind, "channel": channel, "recipients": recipients,
+            "weekday": weekday, "day": day, "hour": hour, "timezone": timezone}  # fmt: skip
     if deployment:
-        names = [readable(request, ledger, events, deployment)]
-    rows = list_issued(ledger, names, kind=kind or None)
-    subs = list_subscriptions(ledger, names)
-    return templates.TemplateResponse(
-        request,
-        "report_archive.html",
-        {"rows": rows, "subs": subs, "deployment": deployment, "kind": kind},
-    )
+        check_deployments(request, Scope.manage, [deployment])  # a denial is not a form error
+    addresses = [r.strip() for r in recipients.replace(";", ",").split(",") if r.strip()]
+    try:
+        spec = SubscriptionCreate.model_validate({**form, "recipients": addresses})
+        readable(request, ledger, events, spec.deployment)
+        sub = subscribe(ledger, spec, actor=actor)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "form"
+        message = f"{where}: {first['msg']}"
+        return _archive(request, ledger, events, form=form, error=message)
+    except DaytwoError as exc:
+        return _archive(request, ledger, events, form=form, error=exc.message)
+    notice = f"{sub.deployment}'s {sub.kind} report now goes to {sub.channel}."
+    return RedirectResponse(f"/reports/archive?notice={quote(notice)}#subscribe", status_code=303)
+
+
+@router.post(
+    "/reports/subscriptions/{subscription_id}/delete", dependencies=[requires(Scope.manage)]
+)
+def unsubscribe_form(
+    request: Request, subscription_id: RowId, ledger: LedgerDep, events: EventsDep, actor: ActorDep
+) -> RedirectResponse:
+    unsubscribe(ledger, subscription_id, readable_all(request, ledger, events), actor=actor)
+    notice = f"Subscription {subscription_id} stopped."
+    return RedirectResponse(f"/reports/archive?notice={quote(notice)}#subscribe", status_code=303)
 
 
 @router.get("/reports/archive/{report_id:int}", response_class=HTMLResponse)
@@ -270,9 +355,9 @@ def subscribe_api(
     dependencies=[requires(Scope.manage)],
 )
 def unsubscribe_api(
-    request: Request, subscription_id: RowId, ledger: LedgerDep, events: EventsDep
+    request: Request, subscription_id: RowId, ledger: LedgerDep, events: EventsDep, actor: ActorDep
 ) -> None:
-    unsubscribe(ledger, subscription_id, readable_all(request, ledger, events))
+    unsubscribe(ledger, subscription_id, readable_all(request, ledger, events), actor=actor)
 
 
 @api_router.get(

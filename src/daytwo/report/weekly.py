@@ -2,9 +2,11 @@
 
 Every KPI is the metrics API's summary of the same week and deployment (value, target,
 baseline, last week); what got worse is the deployment's open problems (findings grouped
-as the backlog holds them, see :mod:`daytwo.report.problems`); backlog movement is
-the items opened and closed in the week; fixes measured are the changes whose impact was
-measured; the value section is priced from the deployment's cost model.
+as the backlog holds them, see :mod:`daytwo.report.problems`); what we fixed is the changes
+whose impact was measured; backlog movement (by owner, with what is overdue), the feedback
+loop and next week's focus are read from the backlog (:mod:`daytwo.report.loop`); adoption is
+the adoption page's headline for an agent-assist tool; the plan's phase and gate where a plan
+is recorded; the value section is priced from the deployment's cost model.
 """
 
 from __future__ import annotations
@@ -12,15 +14,25 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, func, select
 
-from daytwo.backlog.models import Item
+from daytwo.adoption.schemas import Headline, Period
+from daytwo.adoption.usage import headline
 from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.metrics.schemas import MetricPoint, MetricSummary
 from daytwo.metrics.service import metric_points, summaries
+from daytwo.plan.schemas import PlanStatus
+from daytwo.plan.standing import timeline
 from daytwo.report.calc import ValueResult
+from daytwo.report.loop import (
+    BacklogMovement,
+    FeedbackLoop,
+    FocusItem,
+    backlog_movement,
+    feedback_loop,
+    next_focus,
+)
 from daytwo.report.problems import Problem, open_problems
 from daytwo.report.sections import (
     FixMeasured,
@@ -30,7 +42,7 @@ from daytwo.report.sections import (
     subject,
 )
 from daytwo.store.events import EventStore
-from daytwo.store.ledger import Ledger
+from daytwo.store.ledger import DeploymentKind, Ledger
 
 # The headline KPIs of the update, in the order a stakeholder reads them.
 WEEKLY_KPIS = (
@@ -39,7 +51,20 @@ WEEKLY_KPIS = (
     "escalation_rate",
     "ai_cost",
 )
+# An agent-assist tool's own: how much it is taken up and what it does to handle time.
+ASSIST_KPIS = (
+    "contact_volume",
+    "suggestion_acceptance_rate",
+    "average_handle_time",
+    "ai_cost",
+)
 TREND_SPAN = timedelta(weeks=8)
+FIXES_SHOWN = 4
+
+
+def headline_kpis(kind: str | None) -> list[str]:
+    """The KPIs the weekly update (and the monthly review first) shows for a deployment."""
+    return list(ASSIST_KPIS if kind == DeploymentKind.agent_assist else WEEKLY_KPIS)
 
 
 class WeeklyUpdate(BaseModel):
@@ -51,10 +76,13 @@ class WeeklyUpdate(BaseModel):
     kpis: list[MetricSummary]
     trend: list[MetricPoint] = []  # the rate KPIs week by week, the last eight weeks
     worse: list[Problem]
-    opened: int
-    closed: int
-    open_now: int
-    fixes: list[FixMeasured]
+    fixes: list[FixMeasured]  # shipped before the week ended, measured; latest first
+    fixes_total: int
+    backlog: BacklogMovement
+    feedback: FeedbackLoop
+    adoption: Headline | None = None  # an agent-assist tool's take-up
+    plan: PlanStatus | None = None
+    focus: list[FocusItem] = []
     value: ValueResult | None
     missing: list[str]
 
@@ -94,23 +122,23 @@ def weekly_update(
         raise InputError(f"week {week}: it has not started yet")
     who = subject(ledger, events, name)
     deployment, first_data = who.deployment, who.first_data
-    kpis = summaries(events, list(WEEKLY_KPIS), Slice(name, start, end), deployment, first_data)
-    rates = [m for m in WEEKLY_KPIS if REGISTRY[m].unit == "rate"]
+    kpi_ids = headline_kpis(deployment.kind)
+    kpis = summaries(events, kpi_ids, Slice(name, start, end), deployment, first_data)
+    rates = [m for m in kpi_ids if REGISTRY[m].unit == "rate"]
     trend = metric_points(events, rates, Slice(name, end - TREND_SPAN, end, bucket="week"))
     missing: list[str] = []
     if not kpis[0].value:
         missing.append(f"no conversations of {name} in {week}")
     with ledger.session() as session:
         worse = open_problems(session, name, start, end)
-
-        def count(*where: ColumnElement[bool]) -> int:
-            q = select(func.count()).select_from(Item).where(Item.deployment == name, *where)
-            return int(session.scalar(q) or 0)
-
-        opened = count(Item.created_at >= start, Item.created_at < end)
-        closed = count(Item.closed_at >= start, Item.closed_at < end)
-        open_now = count(Item.closed_at.is_(None))
-    fixes = [f for f in measured_fixes(ledger, name) if f.measured_at and f.measured_at < end]
+    # Changes shipped before the week ended, with what their measurement says as of the report.
+    fixes = [f for f in measured_fixes(ledger, name) if f.shipped_at < end]
+    fixes.sort(key=lambda f: f.shipped_at, reverse=True)
+    adoption: Headline | None = None
+    if deployment.kind == DeploymentKind.agent_assist:
+        target = deployment.targets.get("suggestion_acceptance_rate")
+        adoption = headline(events, name, Period(start=start, end=end), target)
+    plan = timeline(ledger, name)
     value: ValueResult | None = None
     model = cost_model(deployment, currency)
     if model is None:
@@ -126,10 +154,13 @@ def weekly_update(
         kpis=kpis,
         trend=trend,
         worse=worse,
-        opened=opened,
-        closed=closed,
-        open_now=open_now,
-        fixes=fixes,
+        fixes=fixes[:FIXES_SHOWN],
+        fixes_total=len(fixes),
+        backlog=backlog_movement(ledger, name, start, end, now),
+        feedback=feedback_loop(ledger, name, start, end),
+        adoption=adoption,
+        plan=plan[0] if plan else None,
+        focus=next_focus(ledger, name, now),
         value=value,
         missing=missing,
     )
