@@ -125,7 +125,8 @@ def measure_seed(data: Path) -> list[dict[str, Any]]:
                             assist_model.costs["agent_minute"],
                         ),
                         "escalations_avoided": {
-                            **_pair(avoided.quantity, truth["escalations_avoided"]),
+                            **_pair(avoided.quantity, truth["escalations_avoided"], avoided.lo,
+                                    avoided.hi, bot_model.costs["escalation"]),
                             "small": abs(truth["escalations_avoided"])
                             < SMALL_SHARE * _bot_volume(events, start, end),
                         },
@@ -161,7 +162,7 @@ def _pair(
         "within": error is not None and abs(error) <= TOLERANCE,
     }
     if lo is not None and hi is not None and price:
-        # The interval is priced; in minutes it is the same interval divided by the price.
+        # The interval is priced; in units it is the same interval divided by the price.
         out["interval_covers_truth"] = lo / price <= truth <= hi / price
     return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +11,11 @@ import pytest
 
 from daytwo.backlog.changes import list_changes
 from daytwo.backlog.service import get_item, list_items
+from daytwo.demo import reports
 from daytwo.demo.generator import DemoConfig
 from daytwo.demo.load import DemoAnalysis, analyze_demo, build_demo
 from daytwo.detect.gaps.service import list_gaps
+from daytwo.report.archive import get_issued, list_issued
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger
@@ -157,3 +159,37 @@ def test_the_demo_plan_has_a_history_on_the_evidence(
     assert all(r.reasons for r in recs.advised_against)
     for r in recs.recommended:
         assert r.readiness >= 0.8  # at most one check of six or seven unmet
+
+
+def test_the_demo_issues_its_weekly_updates_and_monthly_reviews(
+    analysed: tuple[Settings, DemoAnalysis, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, _, manifest = analysed
+    through = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
+    todo = reports.periods(date.fromisoformat(manifest["start"]), through)
+    # 60 days from Sunday 2 August: eight full ISO weeks (3 August to 27 September), then
+    # August (from go-live) and September.
+    assert [p for k, p in todo if k == "weekly"] == [f"2026-W{w}" for w in range(32, 40)]
+    assert [p for k, p in todo if k == "monthly"] == ["2026-08", "2026-09"]
+    # Issuing all of them is the demo's job (a minute); here the last of each kind.
+    monkeypatch.setattr(reports, "periods", lambda first, end: [todo[7], todo[-1]])
+    assert reports.issue_demo_reports(settings, manifest) == 4
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        issued = list_issued(ledger, list(manifest["deployments"]))
+        rows = {(r.deployment, r.kind, r.period): get_issued(ledger, r.id, ["care-bot",
+                "care-assist"]) for r in issued}  # fmt: skip
+    finally:
+        ledger.dispose()
+    assert set(rows) == {
+        (d, k, p) for d in ("care-bot", "care-assist") for k, p in (todo[7], todo[-1])
+    }
+    assert {r.issued_by for r in rows.values()} == {"demo"}
+    bot = rows[("care-bot", "monthly", "2026-09")].payload
+    # A realistic AI cost: the platform fee on every conversation, so the ROI is a few times
+    # the cost rather than thousands of times.
+    assert 1.0 < bot["value"]["roi"] < 20.0
+    assert bot["cumulative"]["payback_months"] is not None
+    weekly = rows[("care-assist", "weekly", "2026-W39")].payload
+    assert weekly["adoption"]["agents_offered"] > 0
+    assert weekly["feedback"]["open"] >= 0

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from daytwo.demo.generator import corpus
-from tests.demo.conftest import Loaded
+from daytwo.demo.manifest import PILOT_DAYS
+from tests.demo.conftest import CONFIG, Loaded
 
 ESCALATED = "avg((outcome IN ('escalated', 'transferred'))::INT)"
 CONTAINED = "avg((outcome = 'contained')::INT)"
@@ -303,3 +304,27 @@ def test_without_problems_nothing_is_injected(calm: Loaded, demo: Loaded) -> Non
     before = _answers(calm, model["scope"]["channel"], model["onset"], False)
     assert after["p95"] < 1.1 * before["p95"]
     assert after["err"] < 0.01
+
+
+def test_the_value_truth_is_the_days_own_draws(demo: Loaded, calm: Loaded) -> None:
+    """Each day's escalations are what the delivered bot conversations had; the hand-overs at
+    the baseline's odds match them on a calm demo; assist saved agent minutes once rolled
+    out, and none where nothing was used."""
+    days = demo.ds.manifest["value"]["days"]
+    assert len(days) == CONFIG.days
+    counted = {
+        str(r["day"]): r["n"]
+        for r in demo.rows(
+            "SELECT CAST(CAST(started_at AS DATE) AS VARCHAR) AS day, count(*) AS n "
+            "FROM interactions WHERE deployment = 'care-bot' "
+            "AND outcome IN ('escalated', 'transferred') GROUP BY 1"
+        )
+    }
+    assert {d["day"]: d["care-bot"]["escalations"] for d in days} == counted
+    calm_days = calm.ds.manifest["value"]["days"]
+    expected = sum(d["care-bot"]["escalations_at_baseline_odds"] for d in calm_days)
+    had = sum(d["care-bot"]["escalations"] for d in calm_days)
+    assert abs(expected - had) < 4 * expected**0.5  # nothing injected: only draw noise
+    saved = [d["care-assist"]["agent_minutes_saved"] for d in days]
+    assert all(s >= 0 for s in saved)
+    assert sum(saved[PILOT_DAYS:]) > 10 * sum(saved[:PILOT_DAYS]) > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -120,3 +121,19 @@ def test_a_fee_per_conversation_is_added_to_the_model_cost_the_turns_report() ->
     alone = business_value(model, PeriodCounts(days=7, conversations=10, contained=0))
     assert alone.figure("ai_cost").amount == pytest.approx(-3.5)
     assert alone.missing == ()
+
+
+def test_escalations_avoided_carry_the_baseline_rate_sampling_interval() -> None:
+    model = CostModel("USD", {"escalation": 6.5})
+    counts = PeriodCounts(
+        days=7, conversations=10_000, contained=6_000, escalation_rate=0.31,
+        baseline_escalation_rate=0.29, baseline_escalation_n=20_000,
+    )  # fmt: skip
+    avoided = business_value(model, counts).figure("escalations_avoided")
+    assert avoided.quantity == pytest.approx(-200.0)
+    half = 1.959963984540054 * 10_000 * math.sqrt(0.29 * 0.71 / 20_000)
+    assert avoided.lo == pytest.approx((-200.0 - half) * 6.5)
+    assert avoided.hi == pytest.approx((-200.0 + half) * 6.5)
+    assert not avoided.in_total
+    unsized = business_value(model, replace(counts, baseline_escalation_n=None))
+    assert unsized.figure("escalations_avoided").lo is None  # an imported baseline

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -15,6 +16,7 @@ from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
 from daytwo.errors import InputError
 from daytwo.ingest.decode import decode_json
+from daytwo.plan.service import apply_template, evaluate
 from daytwo.report.render import kpi_text, to_pdf, weekly_html
 from daytwo.report.weekly import WEEKLY_KPIS, last_full_week, week_bounds, weekly_update
 from daytwo.store.events import open_event_store
@@ -147,3 +149,128 @@ def test_the_weekly_page_and_its_pdf(client: TestClient, tmp_path: Path) -> None
     assert missing.status_code == 404
     future = client.get("/reports/weekly", params={"deployment": "care-bot", "week": "2999-W01"})
     assert future.status_code == 400
+
+
+def _post(client: TestClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    r = client.post(path, json=body)
+    assert r.status_code in (200, 201), f"{path}: {r.text}"
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def _pdf_text(pdf: Path) -> tuple[str, int]:
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True)
+    pages = int(next(line for line in info.stdout.splitlines() if line.startswith("Pages:"))[6:])
+    return text, pages
+
+
+def test_every_section_of_the_weekly_update_reads_back_its_api(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """Backlog movement by owner, the feedback loop, what we fixed, the plan's phase, next
+    week's focus: each as the API answers it, in the update and in its one-page PDF."""
+    now = datetime.now(UTC)
+    year, num, _ = now.isocalendar()
+    week = f"{year}-W{num:02d}"  # the items and the feedback below are made this week
+    r = client.post(
+        "/api/v1/deployments",
+        json={
+            "name": "care-bot", "kind": "virtual_agent", "go_live": "2026-03-02",
+            "targets": {"containment_rate": 0.6},
+            "cost_model": {"escalation": 5.0, "ai_per_interaction": 0.02},
+        },
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    batch = [interaction(n, journey="billing" if n % 2 else "card_lost") for n in range(120)]
+    assert client.post("/api/v1/ingest", json={"interactions": batch}).status_code < 300
+    for handle in ("maria", "joao"):
+        _post(client, "/api/v1/owners", {"handle": handle, "name": handle.title()})
+    signal = {"volume_per_week": 400, "severity": 3}
+    first = _post(
+        client,
+        "/api/v1/items",
+        {
+            "deployment": "care-bot",
+            "owner": "maria",
+            "title": "Card-lost answers miss the replacement time",
+            "signal": signal,
+        },
+    )
+    second = _post(
+        client,
+        "/api/v1/items",
+        {
+            "deployment": "care-bot",
+            "owner": "joao",
+            "title": "Billing disputes handed over",
+            "signal": {**signal, "severity": 1},
+        },
+    )
+    _post(client, "/api/v1/items", {"deployment": "care-bot", "owner": "joao",
+          "title": "Voice greeting too long", "signal": {**signal, "severity": 0}})  # fmt: skip
+    _post(client, f"/api/v1/items/{second['id']}/move",
+          {"status": "wont_fix", "reason": "the policy requires a person"})  # fmt: skip
+    said = _post(client, "/api/v1/feedback", {"deployment": "care-bot",
+                 "text": "The bot never says when my new card arrives"})  # fmt: skip
+    _post(client, f"/api/v1/feedback/{said['id']}/acknowledge", {"note": "on it"})
+    _post(client, f"/api/v1/feedback/{said['id']}/close",
+          {"resolution": "Added the replacement time to the card-lost answer"})  # fmt: skip
+    _post(client, "/api/v1/feedback", {"deployment": "care-bot", "text": "Too many questions"})
+    change = _post(client, "/api/v1/changes", {
+        "deployment": "care-bot", "kind": "knowledge", "author": "maria",
+        "title": "Knowledge article: replacement times", "metric": "containment_rate",
+        "shipped_at": "2026-03-02T05:00:00Z", "journeys": ["card_lost"],
+    })  # fmt: skip
+    _post(client, f"/api/v1/changes/{change['id']}/impact", {})
+    ledger, events = client.app.state.ledger, client.app.state.events  # type: ignore[attr-defined]
+    apply_template(ledger, events, "care-bot", actor="test")
+    evaluate(ledger, events, "care-bot")
+
+    update = weekly_update(ledger, events, "care-bot", week, now=now)
+    items = client.get("/api/v1/items", params={"deployment": "care-bot"}).json()
+    overdue = client.get("/api/v1/items", params={"deployment": "care-bot", "overdue": True})
+    opened = [i for i in items if i["closed_at"] is None]
+    m = update.backlog
+    assert (m.opened, m.closed, m.open, m.overdue) == (3, 1, len(opened), len(overdue.json()))
+    assert {(o.owner, o.opened, o.closed, o.open) for o in m.by_owner} == {
+        ("maria", 1, 0, 1), ("joao", 2, 1, 1),
+    }  # fmt: skip
+    inbox = client.get("/api/v1/feedback", params={"deployment": "care-bot"}).json()
+    f = update.feedback
+    assert (f.received, f.acknowledged, f.actioned) == (len(inbox), 1, 1)
+    assert (f.acknowledged_in_time, f.actioned_in_time, f.open) == (1, 1, 1)
+    [loop] = f.you_said
+    assert loop.did == "Added the replacement time to the card-lost answer"
+    changes = client.get("/api/v1/changes", params={"deployment": "care-bot"}).json()
+    assert [(c.title, c.verdict) for c in update.fixes] == [
+        (c["title"], c["verdict"]) for c in changes
+    ]
+    plan = client.get("/api/v1/plans/care-bot").json()
+    assert update.plan is not None
+    assert update.plan.lead == plan["status"]["lead"]
+    assert [i.id for i in update.focus] == [first["id"]] + [
+        i["id"] for i in opened if i["id"] != first["id"]
+    ]  # the P-highest first
+    assert update.adoption is None  # a virtual agent: its use is its volume
+
+    pdf = tmp_path / "weekly.pdf"
+    pdf.write_bytes(to_pdf(weekly_html(f"care-bot: weekly update, {week}", update)))
+    text, pages = _pdf_text(pdf)
+    assert pages == 1  # one page, skimmable
+    flat = " ".join(text.split())
+    for heading in ("KPIs", "What got worse", "What we fixed", "Backlog movement",
+                    "Feedback loop", "Adoption", "Phase and gate", "Next week's focus",
+                    "Value (USD)"):  # fmt: skip
+        assert heading in flat, heading
+    assert f"All owners 3 1 {len(opened)} {len(overdue.json())}" in flat
+    assert "maria 1 0 1" in flat
+    assert "joao 2 1 1" in flat
+    assert f"Received {len(inbox)}" in flat
+    assert "Actioned (closed) 1 1" in flat
+    assert "You said “The bot never says when my new card arrives” we did Added the" in flat
+    assert plan["status"]["lead"] in flat
+    assert "Knowledge article: replacement times" in flat
+    assert f"#{first['id']} Card-lost answers miss the replacement time maria" in flat

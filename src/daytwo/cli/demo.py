@@ -97,6 +97,13 @@ def demo(
             f"analysed in {done.seconds:.1f}s: {done.findings:,} findings in {done.items:,} "
             f"backlog items, {done.gaps:,} knowledge gaps"
         )
+        from daytwo.demo.reports import issue_demo_reports
+
+        with steps("issuing the weekly and monthly reports") as progress:
+            issued = issue_demo_reports(
+                settings, manifest, progress=lambda step: progress.update(note=step)
+            )
+        out.print(f"{issued:,} reports issued into the archive (/reports/archive)")
     password = new_password()
     ledger = Ledger(settings.resolved_ledger_url)
     try:

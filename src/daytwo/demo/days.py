@@ -106,9 +106,14 @@ def bot_day(
 
     contain = np.array([j.containment for j in JOURNEYS])[journey]
     abandon = np.array([j.abandonment for j in JOURNEYS])[journey]
-    # The odds of a hand-over as in the baseline window: the journey's own (a question the
-    # knowledge gap brings at its misrouted journey's), out-of-scope questions as ever.
-    handed_at_baseline = np.where(oos, 1 - OOS_CONTAINMENT - OOS_ABANDONMENT, 1 - contain - abandon)
+    # The odds of a hand-over as in the baseline window: the journey's own, out-of-scope
+    # questions as ever; a question the knowledge gap brings, which the baseline never saw, at
+    # the baseline's mean odds (the report's own counterfactual: the baseline's rate held).
+    handed_at_baseline = np.select(
+        [oos, gap],
+        [1 - OOS_CONTAINMENT - OOS_ABANDONMENT, baseline_handover_rate()],
+        1 - contain - abandon,
+    )
     if s is not None:
         # Shifts on in-scope conversations, sized so the journey as a whole (its out-of-scope
         # share included) moves by exactly the effect the manifest states.
@@ -314,6 +319,14 @@ def bot_day(
 
 
 # -- agent assist ----------------------------------------------------------------------------
+
+
+def baseline_handover_rate() -> float:
+    """The virtual agent's expected hand-over rate before any problem or fix: its journey mix,
+    each journey's own odds, out-of-scope questions at theirs."""
+    handed = np.array([j.escalation for j in JOURNEYS])
+    oos = 1 - OOS_CONTAINMENT - OOS_ABANDONMENT
+    return float(conversation_mix(agents=False) @ ((1 - OOS_SHARE) * handed + OOS_SHARE * oos))
 
 
 def conversation_mix(*, agents: bool) -> np.ndarray:

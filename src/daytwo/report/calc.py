@@ -8,7 +8,8 @@ Value is what the AI saved against the human path, less what it cost:
   conversations where it was not (the same stratum: journey, channel, tenure), priced per
   ``agent_minute``; the interval is the strata's normal interval, summed;
 - escalations avoided against the baseline's escalation rate are shown, never added: each of
-  them is a contained conversation already counted above;
+  them is a contained conversation already counted above; the interval is the baseline
+  rate's sampling error over the period's volume (the period's own escalations are counted);
 - the AI cost is the model cost the turns report, else ``ai_per_interaction`` per
   conversation; a platform or licence fee per conversation (``ai_fee_per_interaction``) is
   added to either, since the turns report only what the model calls cost;
@@ -82,6 +83,7 @@ class PeriodCounts:
     contained: int
     escalation_rate: float | None = None
     baseline_escalation_rate: float | None = None
+    baseline_escalation_n: int | None = None  # conversations the baseline rate was measured on
     ai_cost_reported: float | None = None  # the turns' summed cost, where they report one
     strata: Sequence[Stratum] = ()
 
@@ -181,20 +183,32 @@ def business_value(model: CostModel, counts: PeriodCounts) -> ValueResult:
             )
         )
     if counts.escalation_rate is not None and counts.baseline_escalation_rate is not None:
-        avoided = (counts.baseline_escalation_rate - counts.escalation_rate) * counts.conversations
+        base = counts.baseline_escalation_rate
+        avoided = (base - counts.escalation_rate) * counts.conversations
         price = human[0] if human else 0.0
+        bounds: tuple[float | None, float | None] = (None, None)
+        notes = [
+            "the baseline's escalation rate would have held over this period's volume",
+            "not added to the total: each is a contained conversation counted above",
+        ]
+        if counts.baseline_escalation_n and price > 0:
+            half = (
+                Z95
+                * counts.conversations
+                * math.sqrt(base * (1 - base) / counts.baseline_escalation_n)
+            )
+            bounds = ((avoided - half) * price, (avoided + half) * price)
+            notes.append("95% interval from the baseline rate's sampling error")
         figures.append(
             Figure(
                 "escalations_avoided",
                 "Escalations avoided vs baseline",
                 avoided * price,
+                *bounds,
                 quantity=avoided,
                 unit="escalations",
                 in_total=False,
-                assumptions=(
-                    "the baseline's escalation rate would have held over this period's volume",
-                    "not added to the total: each is a contained conversation counted above",
-                ),
+                assumptions=tuple(notes),
             )
         )
     fee = model.price("ai_fee_per_interaction")

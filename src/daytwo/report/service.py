@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
-from daytwo.metrics.service import summaries, totals
+from daytwo.metrics.service import baseline_window, summaries, totals
 from daytwo.report.calc import PeriodCounts, Stratum
 from daytwo.report.models import IssuedReport
 from daytwo.store.events import EventStore
@@ -69,12 +69,21 @@ def period_counts(
     tot = totals(events, ["contact_volume", "containment_rate", "ai_cost"], s)
     esc = summaries(events, ["escalation_rate"], s, deployment, first_data)[0]
     contained = tot["containment_rate"]
+    # The baseline's own size, for the interval of escalations avoided (none when the baseline
+    # was imported as a value rather than measured on a window).
+    baseline_n: int | None = None
+    window = baseline_window(deployment, first_data)
+    imported = deployment is not None and "escalation_rate" in deployment.baseline_values
+    if window is not None and not imported and esc.baseline is not None:
+        w = Slice(deployment=name, start=window[0], end=window[1])
+        baseline_n = totals(events, ["escalation_rate"], w)["escalation_rate"].n
     return PeriodCounts(
         days=(end - start).total_seconds() / 86_400,
         conversations=int(tot["contact_volume"].value or 0),
         contained=round((contained.value or 0.0) * (contained.n or 0)),
         escalation_rate=esc.value,
         baseline_escalation_rate=esc.baseline,
+        baseline_escalation_n=baseline_n,
         ai_cost_reported=tot["ai_cost"].value,
         strata=strata(events, name, start, end),
     )
