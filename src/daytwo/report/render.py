@@ -99,8 +99,9 @@ def document(title: str, body: Markup, *, footer: str = "", compact: bool = Fals
 def weekly_body(update: WeeklyUpdate, *, base: str = "", target: Target = "page") -> Markup:
     """The weekly update's sections, shared by the PDF and the page in the UI; links start
     with ``base`` (the address people reach daytwo at) so they work from a PDF or a mail."""
-    # Wide and low: the update must fit one page.
-    trend = trend_spec(update.trend, update.kpis, width=760, height=48)
+    # In print wide and low: the update must fit one page.
+    size = {"width": 760, "height": 48} if target == "print" else {"height": 110}
+    trend = trend_spec(update.trend, update.kpis, **size)
     return _body("weekly.html", target, base, u=update, trend=trend)
 
 
