@@ -37,7 +37,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench.reports import save
+
 TOLERANCE = 0.25
 # Escalations avoided: a period whose true count is under this share of its conversations
 # is noise around zero, where a relative error means nothing.
@@ -195,41 +196,36 @@ def _summary(seeds: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
     return out
 
 
+def run(seeds: list[int], per_day: int) -> dict[str, Any]:
+    """Build each seed's demo in a temporary folder and compare its value figures."""
+    rows: dict[int, list[dict[str, Any]]] = {}
+    for seed in seeds:
+        with tempfile.TemporaryDirectory(prefix=f"daytwo-bench-value-{seed}-") as tmp:
+            _build(Path(tmp), seed, per_day)
+            rows[seed] = measure_seed(Path(tmp))
+        print(f"seed {seed}: {json.dumps(rows[seed][0])}", flush=True)
+    summary = _summary(rows)
+    return {
+        "command": f"python -m bench.report_value --seeds {' '.join(map(str, seeds))} "
+        f"--per-day {per_day}",
+        "tolerance": TOLERANCE,
+        "seeds": seeds,
+        "per_day": per_day,
+        "summary": summary,
+        "met": all(summary[f]["history_within_each_seed"] for f in summary),
+        "periods": {str(s): r for s, r in rows.items()},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.report_value", description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5, 6, 7])
     parser.add_argument("--per-day", type=int, default=2000)
     parser.add_argument("--out", default="report_value.json")
     args = parser.parse_args()
-    seeds: dict[int, list[dict[str, Any]]] = {}
-    for seed in args.seeds:
-        with tempfile.TemporaryDirectory(prefix=f"daytwo-bench-value-{seed}-") as tmp:
-            _build(Path(tmp), seed, args.per_day)
-            seeds[seed] = measure_seed(Path(tmp))
-        print(f"seed {seed}: {json.dumps(seeds[seed][0])}", flush=True)
-    summary = _summary(seeds)
-    met = all(summary[f]["history_within_each_seed"] for f in summary)
-    result = {
-        "benchmark": "report_value",
-        "command": f"python -m bench.report_value --seeds {' '.join(map(str, args.seeds))} "
-        f"--per-day {args.per_day}",
-        "tolerance": TOLERANCE,
-        "seeds": args.seeds,
-        "per_day": args.per_day,
-        "summary": summary,
-        "met": met,
-        "periods": {str(s): rows for s, rows in seeds.items()},
-        "environment": {
-            "python": sys.version.split()[0],
-            "cpus": os.cpu_count(),
-            "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "load_average": [round(x, 2) for x in os.getloadavg()],
-        },
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / args.out).write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(json.dumps({"summary": summary, "met": met}, indent=2, default=str))
-    return 0 if met else 1
+    result = save(args.out, {"benchmark": "report_value", **run(args.seeds, args.per_day)})
+    print(json.dumps({"summary": result["summary"], "met": result["met"]}, indent=2))
+    return 0 if result["met"] else 1
 
 
 if __name__ == "__main__":

@@ -102,6 +102,22 @@ def measure(data: Path, repeat: int) -> dict[str, Any]:
     }
 
 
+def save(name: str, result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with the machine it ran on and its load, written to bench/results/``name``."""
+    result = {
+        **result,
+        "environment": {
+            "python": sys.version.split()[0],
+            "cpus": os.cpu_count(),
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+        },
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / name).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reports", description=__doc__)
     parser.add_argument("--per-day", type=int, default=15_400)
@@ -125,16 +141,9 @@ def main() -> int:
             else f"--per-day {args.per_day}"
         ),
         "analysed": False,  # --no-analyze: no findings, so the problems sections are empty
-        "environment": {
-            "python": sys.version.split()[0],
-            "cpus": os.cpu_count(),
-            "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "load_average": [round(x, 2) for x in os.getloadavg()],
-        },
         **result,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "reports.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    result = save("reports.json", result)
     print(
         json.dumps({k: v for k, v in result.items() if k != "environment"}, indent=2, default=str)
     )

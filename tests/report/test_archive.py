@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from daytwo.errors import InputError
+from daytwo.governance import audit
 from daytwo.notify import service as notify_service
 from daytwo.notify.outbox import deliver_due, delivery_log
 from daytwo.notify.schemas import ChannelCreate
@@ -142,6 +143,14 @@ def test_a_subscription_with_bad_input_is_refused_whole(
         assert message in r.text
     assert client.get("/api/v1/reports/subscriptions").json() == []
     ledger = client.app.state.ledger  # type: ignore[attr-defined]
-    subscribe(ledger, SubscriptionCreate(**ok), actor="t")
+    assert audit.entries(ledger, action="report.") == []  # nothing refused is recorded
+    sub = subscribe(ledger, SubscriptionCreate(**ok), actor="t")
     with pytest.raises(InputError, match="already goes to 'mail'"):
         subscribe(ledger, SubscriptionCreate(**ok), actor="t")
+    assert client.delete(f"/api/v1/reports/subscriptions/{sub.id}").status_code == 204
+    stopped, added = audit.entries(ledger, action="report.")
+    assert (added.action, added.actor, added.deployment) == ("report.subscribe", "t", "care-bot")
+    assert added.after is not None
+    assert added.after["kind"] == "monthly"
+    assert stopped.action == "report.unsubscribe"
+    assert stopped.before == added.after

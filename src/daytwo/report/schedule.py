@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from daytwo.deployments.service import get_deployment
 from daytwo.errors import InputError, NotFoundError
@@ -119,15 +120,19 @@ def subscribe(ledger: Ledger, spec: SubscriptionCreate, *, actor: str) -> Subscr
         session.add(row)
         session.flush()
         public = _public(row)
-        audit.record(
-            session,
-            actor=actor,
-            action="report.subscribe",
-            target=f"report subscription {row.id}",
-            deployment=spec.deployment,
-            after=public.model_dump(mode="json", exclude={"id", "last_period", "active"}),
-        )
+        _audit(session, actor, "report.subscribe", public, after=True)
         return public
+
+
+def _audit(
+    session: Session, actor: str, action: str, sub: SubscriptionPublic, *, after: bool
+) -> None:
+    """One audit entry for a schedule added (``after``) or stopped, with what it was."""
+    what = sub.model_dump(mode="json", exclude={"id", "last_period", "active"})
+    audit.record(
+        session, actor=actor, action=action, target=f"report subscription {sub.id}",
+        deployment=sub.deployment, before=None if after else what, after=what if after else None,
+    )  # fmt: skip
 
 
 def list_subscriptions(ledger: Ledger, deployments: list[str]) -> list[SubscriptionPublic]:
@@ -147,16 +152,9 @@ def unsubscribe(
         row = session.get(Subscription, subscription_id)
         if row is None or row.deployment not in deployments:
             raise NotFoundError(f"No report subscription {subscription_id}.")
-        before = _public(row).model_dump(mode="json", exclude={"id", "active"})
+        stopped = _public(row)
         session.delete(row)
-        audit.record(
-            session,
-            actor=actor,
-            action="report.unsubscribe",
-            target=f"report subscription {subscription_id}",
-            deployment=row.deployment,
-            before=before,
-        )
+        _audit(session, actor, "report.unsubscribe", stopped, after=False)
 
 
 def due_period(sub: SubscriptionPublic, now: datetime) -> str | None:
