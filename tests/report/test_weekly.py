@@ -158,9 +158,11 @@ def _post(client: TestClient, path: str, body: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def _pdf_text(pdf: Path) -> tuple[str, int]:
+def _pdf_text(pdf: Path, *, layout: bool = True) -> tuple[str, int]:
+    """The PDF's text (laid out as on the page, or in reading order) and its page count."""
+    mode = ["-layout"] if layout else []
     text = subprocess.run(
-        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+        ["pdftotext", *mode, str(pdf), "-"], check=True, capture_output=True, text=True
     ).stdout
     info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True)
     pages = int(next(line for line in info.stdout.splitlines() if line.startswith("Pages:"))[6:])
@@ -274,3 +276,56 @@ def test_every_section_of_the_weekly_update_reads_back_its_api(
     assert plan["status"]["lead"] in flat
     assert "Knowledge article: replacement times" in flat
     assert f"#{first['id']} Card-lost answers miss the replacement time maria" in flat
+
+
+def test_an_assist_tools_weekly_update_shows_its_adoption_as_the_adoption_api(
+    client: TestClient, tmp_path: Path
+) -> None:
+    r = client.post(
+        "/api/v1/deployments",
+        json={"name": "care-assist", "kind": "agent_assist",
+              "targets": {"suggestion_acceptance_rate": 0.5},
+              "cost_model": {"agent_minute": 0.9, "ai_per_interaction": 0.08}},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    batch = []
+    for n in range(40):
+        agent = f"a-{n % 4}"
+        rec = interaction(n, deployment="care-assist", agent_ref=agent, ai_used=n % 4 != 0,
+                          handle_time_s=300.0 - 60 * (n % 4 != 0))  # fmt: skip
+        action = "accepted" if n % 4 != 0 else "dismissed"
+        rec["assist_events"] = [
+            {"ts": rec["started_at"], "agent_ref": agent, "feature": "suggested_reply",
+             "action": a} for a in ("shown", action)
+        ]  # fmt: skip
+        batch.append(rec)
+    r = client.post("/api/v1/ingest", json={"interactions": batch})
+    assert r.status_code < 300, r.text
+    ledger, events = client.app.state.ledger, client.app.state.events  # type: ignore[attr-defined]
+    update = weekly_update(ledger, events, "care-assist", WEEK, now=NOW)
+    assert [k.metric for k in update.kpis] == [
+        "contact_volume", "suggestion_acceptance_rate", "average_handle_time", "ai_cost",
+    ]  # fmt: skip
+    start, end = week_bounds(WEEK)
+    api = client.get(
+        "/api/v1/adoption/care-assist", params={"start": start.isoformat(), "end": end.isoformat()}
+    ).json()["headline"]
+    assert update.adoption is not None
+    a = update.adoption
+    assert (a.acceptance, a.usage, a.agents_offered, a.active_weekly) == (
+        api["acceptance"], api["usage"], api["agents_offered"], api["active_weekly"],
+    )  # fmt: skip
+    assert a.acceptance is not None
+    assert a.usage is not None
+    pdf = tmp_path / "assist.pdf"
+    pdf.write_bytes(to_pdf(weekly_html(f"care-assist: weekly update, {WEEK}", update)))
+    text, pages = _pdf_text(pdf, layout=False)  # in reading order: the columns apart
+    flat = " ".join(text.split())
+    assert pages == 1
+    assert f"Suggestion acceptance {kpi_text(api['acceptance'], 'rate')} (last week" in flat
+    assert f"the AI was used in {kpi_text(api['usage'], 'rate')} of agents'" in flat
+    assert f"{api['active_weekly']} of {api['agents_offered']} agents offered it used it" in flat
+    assert update.value is not None
+    saved = update.value.figure("agent_time_saved")
+    assert saved.quantity == pytest.approx(sum(n % 4 != 0 for n in range(40)))  # a minute each
+    assert "Agent time saved" in flat
