@@ -374,9 +374,10 @@ def weekly_api(
     week: str | None = None,
     currency: str | None = None,
 ) -> WeeklyUpdate:
-    """KPIs against target, baseline and last week; open problems; backlog movement; measured
-    changes; value (``currency``: price it in another ISO 4217 code). ``week`` is an ISO week
-    such as 2026-W48; default the last full one."""
+    """KPIs against target, baseline and last week; open problems; changes measured; backlog
+    movement by owner with what is overdue; the feedback loop; adoption (agent assist); the
+    plan's phase and gate; next week's focus; value (``currency``: price it in another ISO
+    4217 code). ``week`` is an ISO week such as 2026-W48; default the last full one."""
     del currency  # read from the query by the shared builder, as the page does
     return _update(request, ledger, events, deployment, week)
 
