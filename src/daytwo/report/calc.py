@@ -231,7 +231,13 @@ def business_value(model: CostModel, counts: PeriodCounts) -> ValueResult:
         )
     running = model.running_per_month * counts.days / (365.25 / 12)
     figures.append(
-        Figure("ai_cost", "AI cost", -ai_cost, assumptions=(ai_basis,)),
+        # Named apart from the AI cost KPI (the model cost alone) when a fee is added to it.
+        Figure(
+            "ai_cost",
+            "AI cost with fees" if fee is not None else "AI cost",
+            -ai_cost,
+            assumptions=(ai_basis,),
+        ),
     )
     figures.append(
         Figure(
