@@ -19,6 +19,10 @@ the Porto service move and the training, recorded and measured). Then, per seed:
 them for each deployment, with and without the adoption detectors (median of 3): they may add at
 most 20%.
 
+**Coverage**: ``--worlds`` demo worlds (28 days each, the pilot comparison's whole span; seeds
+from ``--first-world``): how often each like-for-like interval holds the true gap, with an
+exact binomial interval on that share. Run on its own: it is not part of the default run.
+
 **Speed**: ``--per-day`` builds one large demo (26,400 interactions a day for 90 days is about
 2.4 million interactions, 17 million turns and 5.3 million assist events) and times ``/adoption``
 in-process (server time, a key checked per request; median of ``--repeat`` after a warm-up),
@@ -28,6 +32,7 @@ each of its sections on its own, and the API answer.
     python -m bench.adoption --parts accuracy --seeds 6 7 8 9 10   # seeds not used to tune
     python -m bench.adoption --parts speed --per-day 26400
     python -m bench.adoption --parts overhead --overhead-n 1000000
+    python -m bench.adoption --parts coverage --worlds 40 --out bench/results/adoption_coverage.json
 """
 
 from __future__ import annotations
@@ -122,6 +127,54 @@ def _pilot(ledger: Ledger, events: Any, truth: dict[str, Any]) -> dict[str, Any]
         "passed": abs(error) <= TOLERANCE and k.lo <= true <= k.hi,
         "inverse_probability_weighted": weighted,
     }
+
+
+def coverage(work: Path, worlds: int, first_seed: int) -> dict[str, Any]:
+    """How often both like-for-like intervals hold the true gap over many demo worlds.
+
+    Only the first four weeks matter to the pilot comparison (two cohorts' first 14 days), and
+    in the 90-day demo nothing else is injected before day 28; so each world is a 28-day demo
+    without problems, ``first_seed`` on, built through the real ingest path. The binomial
+    interval says what the world count can tell apart from 95%."""
+    from scipy.stats import binomtest
+
+    rows = []
+    for seed in range(first_seed, first_seed + worlds):
+        settings = Settings(data_dir=work / f"world-{seed}")
+        if not (settings.data_dir / "demo-manifest.json").exists():
+            config = DemoConfig(seed=seed, days=28, problems=False, end=END)
+            build_demo(settings, config, force=True)
+        manifest = json.loads((settings.data_dir / "demo-manifest.json").read_text())
+        ledger = Ledger(settings.resolved_ledger_url)
+        try:
+            with open_event_store(settings.resolved_events_url, read_only=True) as events:
+                r = _pilot(ledger, events, manifest["adoption"])
+        finally:
+            ledger.dispose()
+        w = r["inverse_probability_weighted"]
+        row = {
+            "seed": seed,
+            "standardised": r["like_for_like"],
+            "standardised_covered": r["covered"],
+            "weighted": w["gap"] if w else None,
+            "weighted_covered": bool(w and w["covered"]),
+        }
+        print(json.dumps(row), file=sys.stderr, flush=True)
+        rows.append(row)
+    out: dict[str, Any] = {"worlds": worlds, "first_seed": first_seed, "per_world": rows}
+    true = float(manifest["adoption"]["pilot_vs_rollout"]["true_gap"])
+    for name in ("standardised", "weighted"):
+        hits = sum(r[f"{name}_covered"] for r in rows)
+        ci = binomtest(hits, worlds).proportion_ci(confidence_level=0.95, method="exact")
+        estimates = [r[name] for r in rows if r[name] is not None]
+        out[name] = {
+            "covered": hits,
+            "coverage": round(hits / worlds, 3),
+            "coverage_interval": [round(ci.low, 3), round(ci.high, 3)],
+            "mean_relative_error": round(statistics.mean(estimates) / true - 1, 4),
+        }
+    out["true_gap"] = true
+    return out
 
 
 def _decay(ledger: Ledger, events: Any, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -289,9 +342,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5])
     parser.add_argument(
         "--parts", nargs="*", default=["accuracy", "speed", "overhead"],
-        choices=["accuracy", "speed", "overhead"], help="What to run (default: all).",
+        choices=["accuracy", "speed", "overhead", "coverage"],
+        help="What to run (default: accuracy, speed and overhead).",
     )  # fmt: skip
     parser.add_argument("--overhead-n", type=int, default=1_000_000)
+    parser.add_argument("--worlds", type=int, default=40, help="Demo worlds for coverage.")
+    parser.add_argument("--first-world", type=int, default=1000)
     parser.add_argument("--per-day", type=int, default=26_400)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--data-dir", type=Path, default=None, help="Reuse a large demo here.")
@@ -316,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         if "speed" in args.parts:
             result["speed"] = speed(work, args.per_day, args.repeat, args.data_dir)
+        if "coverage" in args.parts:
+            result["coverage"] = coverage(work, args.worlds, args.first_world)
         if "overhead" in args.parts:
             result["analyze_overhead"] = overhead(work / "million", args.overhead_n, 3)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -93,6 +93,43 @@ def test_the_pilot_compared_like_for_like_covers_the_truth(demo: Demo) -> None:
     assert k.adjusted is not None
     assert k.naive > k.adjusted  # the volunteers' tenure is part of the naive gap
     assert c.window == "each cohort's first 14 days with the tool"
+    # The weighted gap beside it estimates the same thing, with an interval that refits.
+    assert k.weighted is not None
+    assert k.weighted_lo is not None
+    assert k.weighted_hi is not None
+    assert k.weighted_lo <= true <= k.weighted_hi
+    assert k.weighted_sentence.startswith("Weighted instead, with the rollout reweighted")
+    assert f"{k.weighted * 100:+.1f} points" in k.weighted_sentence
+
+
+def _row(adjusted: float, lo: float, hi: float, weighted: float, w_lo: float, w_hi: float) -> Any:
+    from daytwo.adoption.schemas import KpiGap
+
+    return KpiGap(
+        kpi="suggestion_acceptance_rate", name="Suggestion acceptance", unit="share",
+        focus_value=0.6, other_value=0.4, naive=0.2, naive_lo=0.15, naive_hi=0.25,
+        adjusted=adjusted, lo=lo, hi=hi, selection_share=0.3, relative=0.3, coverage=1.0,
+        strata=12, focus_agents=40, other_agents=360, sentence="",
+        weighted=weighted, weighted_lo=w_lo, weighted_hi=w_hi,
+    )  # fmt: skip
+
+
+def test_the_weighted_sentence_says_whether_the_two_agree() -> None:
+    say = compare.weighted_sentence
+    # Half the narrower interval's half-width is 0.01: 0.004 apart agrees.
+    agree = say(_row(0.13, 0.10, 0.16, 0.134, 0.11, 0.15), compare.points, "pilot", "rollout")
+    assert agree == (
+        "Weighted instead, with the rollout reweighted to look like the pilot: +13.4 points "
+        "(+11.0 points to +15.0 points), which agrees with the standardised gap."
+    )
+    # 0.03 apart, beyond 0.01: the strata are thin.
+    apart = say(_row(0.13, 0.10, 0.16, 0.16, 0.14, 0.18), compare.points, "pilot", "rollout")
+    assert apart.endswith(
+        "3.0 points from the standardised gap: the groups overlap thinly here, so trust "
+        "neither estimate alone."
+    )
+    none = _row(0.13, 0.10, 0.16, 0.13, 0.11, 0.15).model_copy(update={"weighted": None})
+    assert say(none, compare.points, "pilot", "rollout") == ""
 
 
 def test_the_tool_helps_new_agents_most_like_for_like(demo: Demo) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ACTION_TIMEOUT_MS, LiveServer, _sign_in
+from tests.browser.conftest import ACTION_TIMEOUT_MS, SCREENSHOTS, LiveServer, _sign_in
 
 ASSIST = "care-assist"
 VIEWER = "browser-viewer"
@@ -31,6 +31,18 @@ def test_adoption_page_answers_first_then_compares(page: Any, server: str) -> No
     pilot = page.locator('[data-section="pilot"]')
     assert "like for like" in pilot.inner_text()
     assert pilot.locator('tr[data-kpi="suggestion_acceptance_rate"]').count() == 1
+    # The weighted gap beside the standardised one, with its interval and what it means.
+    assert "Like for like, weighted" in pilot.locator("thead").inner_text()
+    cell = pilot.locator('tr[data-kpi="suggestion_acceptance_rate"] td[data-weighted]')
+    weighted = float(cell.get_attribute("data-weighted") or "nan")
+    assert cell.inner_text() == f"{weighted * 100:+.1f} pts"
+    interval = cell.locator("xpath=following-sibling::td[1]").inner_text()
+    lo, hi = (float(v.removesuffix(" pts")) for v in interval.split(" to "))
+    assert lo - 0.05 <= weighted * 100 <= hi + 0.05  # as shown, to a tenth of a point
+    assert pilot.locator("[data-weighted-answer]").inner_text().startswith("Weighted instead")
+    assert "same assumptions" in pilot.locator("[data-weighted-explained]").inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pilot.screenshot(path=str(SCREENSHOTS / "adoption-pilot-section.png"))
     legacy = page.locator('[data-section="legacy"]')
     assert legacy.locator("tr[data-band]").count() >= 3  # handle time per tenure band
     assert "observational" in page.locator('[data-section="champions"]').inner_text()

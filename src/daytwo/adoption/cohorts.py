@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from daytwo.adoption.models import Cohort, insert
-from daytwo.adoption.rollup import AGENT_DAILY, EVER, source
+from daytwo.adoption.rollup import AGENT_DAILY, AGENT_KEYS, EVER, source
 from daytwo.adoption.schemas import CohortCreate, CohortPublic, CohortRole
 from daytwo.deployments.service import get_deployment
 from daytwo.errors import ConflictError, InputError, NotFoundError
@@ -77,14 +77,36 @@ def first_offered(events: EventStore, deployment: str) -> dict[str, date]:
     return out
 
 
+# Segments the agent rollup keeps as columns: a cohort on one of them reads the rollup (a few
+# hundred thousand rows) instead of every conversation.
+ROLLUP_SEGMENTS = frozenset(k for k in AGENT_KEYS if k not in ("agent_ref", "journey"))
+
+
+def _agents_where(
+    events: EventStore, deployment: str, key: str | None, value: str | None
+) -> list[object]:
+    """The distinct agents of ``deployment``'s conversations, those whose segment ``key`` is
+    ``value`` when given: from the agent rollup where the store keeps it, else the raw rows."""
+    params: list[object] = [deployment]
+    if events.derived_ready(AGENT_DAILY) and (key is None or key in ROLLUP_SEGMENTS):
+        sql = f"SELECT DISTINCT agent_ref FROM {AGENT_DAILY} WHERE deployment = ?"  # noqa: S608
+        if key is not None:  # one of ROLLUP_SEGMENTS: a column name, never user text
+            sql += f" AND {key} = ?"
+            params.append(value)
+    else:
+        sql = "SELECT DISTINCT agent_ref FROM interactions WHERE deployment = ?"
+        if key is not None:
+            sql += " AND segments[?] = ?"
+            params += [key, value]
+    rows: list[object] = events.query(sql + " AND agent_ref IS NOT NULL", params)[
+        "agent_ref"
+    ].to_pylist()
+    return rows
+
+
 def agents_of(events: EventStore, deployment: str) -> set[str]:
     """Every agent the deployment's conversations name."""
-    rows = events.query(
-        "SELECT DISTINCT agent_ref FROM interactions WHERE deployment = ? "
-        "AND agent_ref IS NOT NULL",
-        [deployment],
-    )["agent_ref"].to_pylist()
-    return {str(r) for r in rows}
+    return {str(r) for r in _agents_where(events, deployment, None, None)}
 
 
 def _resolve(
@@ -97,12 +119,7 @@ def _resolve(
     hi: date | None,
 ) -> frozenset[str]:
     if key is not None:
-        rows = events.query(
-            "SELECT DISTINCT agent_ref FROM interactions WHERE deployment = ? "
-            "AND agent_ref IS NOT NULL AND segments[?] = ?",
-            [deployment, key, value],
-        )["agent_ref"].to_pylist()
-        return frozenset(str(r) for r in rows)
+        return frozenset(str(r) for r in _agents_where(events, deployment, key, value))
     if agents:
         return frozenset(agents) & frozenset(agents_of(events, deployment))
     return frozenset(

@@ -124,6 +124,28 @@ def _gap_row(
     )
 
 
+def weighted_sentence(k: KpiGap, fmt: Callable[[float], str], focus: str, other: str) -> str:
+    """What the inverse-probability-weighted gap says, and whether it agrees with the
+    standardised one: they agree when they are closer than half the narrower interval's
+    half-width (both estimate the same thing, so a larger distance means thin strata)."""
+    if k.weighted is None or k.weighted_lo is None or k.weighted_hi is None:
+        return ""
+    head = (
+        f"Weighted instead, with the {other} reweighted to look like the {focus}: "
+        f"{fmt(k.weighted)} ({fmt(k.weighted_lo)} to {fmt(k.weighted_hi)})"
+    )
+    if k.adjusted is None or k.lo is None or k.hi is None:
+        return f"{head}."
+    half = min(k.hi - k.lo, k.weighted_hi - k.weighted_lo) / 2
+    apart = abs(k.weighted - k.adjusted)
+    if apart <= half / 2:
+        return f"{head}, which agrees with the standardised gap."
+    return (
+        f"{head}, {fmt(apart).lstrip('+')} from the standardised gap: "
+        "the groups overlap thinly here, so trust neither estimate alone."
+    )
+
+
 def _safe_gap(rows: Rows, *, seed: int, paired: bool = False) -> Gap | None:
     """The gap, or None where a group has no rows or no stratum both reach."""
     has = rows.den > 0
@@ -222,9 +244,10 @@ def pilot_vs_rollout(
             w = weighted_gap(
                 rows.where(rows.den > 0), factors_of(keys), resamples=RESAMPLES, seed=i
             )
-            row = row.model_copy(
-                update={"weighted": w.adjusted, "weighted_lo": w.lo, "weighted_hi": w.hi}
-            )
+            update = {"weighted": w.adjusted, "weighted_lo": w.lo, "weighted_hi": w.hi}
+            row = row.model_copy(update=update)
+            said = weighted_sentence(row, FORMATS[k.unit], "pilot", "rollout")
+            row = row.model_copy(update={"weighted_sentence": said})
         kpis.append(row)
     return Comparison(
         focus=pilot.name,

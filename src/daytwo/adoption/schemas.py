@@ -223,6 +223,7 @@ class KpiGap(BaseModel):
     weighted: float | None = None
     weighted_lo: float | None = None
     weighted_hi: float | None = None
+    weighted_sentence: str = ""  # what the weighted gap says, and whether the two agree
 
 
 class Comparison(BaseModel):

@@ -90,19 +90,27 @@ def _gap(k: KpiGap, v: float | None) -> str:
     return f"{v:+.2f}"
 
 
+def _span(k: KpiGap, lo: float | None, hi: float | None) -> str:
+    return f"{_gap(k, lo)} to {_gap(k, hi)}" if lo is not None and hi is not None else "—"
+
+
 def _comparison(title: str, c: Comparison) -> None:
     out.print(f"\n[bold]{title}[/] ({c.window}; like for like within {', '.join(c.strata)})")
-    table = Table("KPI", c.focus, c.other, "naive gap", "like-for-like gap", "95% interval")
+    weighted = any(k.weighted is not None for k in c.kpis)
+    extra = ("weighted gap", "95% interval") if weighted else ()
+    table = Table("KPI", c.focus, c.other, "naive gap", "like-for-like gap", "95% interval", *extra)
     for k in c.kpis:
         fv = _pct(k.focus_value) if k.unit == "share" else f"{k.focus_value or 0:.2f}"
         ov = _pct(k.other_value) if k.unit == "share" else f"{k.other_value or 0:.2f}"
-        table.add_row(
-            k.name, fv, ov, _gap(k, k.naive), _gap(k, k.adjusted),
-            f"{_gap(k, k.lo)} to {_gap(k, k.hi)}" if k.lo is not None else "—",
-        )  # fmt: skip
+        cells = [k.name, fv, ov, _gap(k, k.naive), _gap(k, k.adjusted), _span(k, k.lo, k.hi)]
+        if weighted:
+            cells += [_gap(k, k.weighted), _span(k, k.weighted_lo, k.weighted_hi)]
+        table.add_row(*cells)
     out.print(table)
     for k in c.kpis:
         out.print(f"  {k.sentence}", soft_wrap=True)
+        if k.weighted_sentence:
+            out.print(f"    {k.weighted_sentence}", soft_wrap=True)
     for band, gaps in c.by_band.items():
         for k in gaps:
             rel = f" ({k.relative:+.0%})" if k.relative is not None else ""
