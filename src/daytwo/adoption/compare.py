@@ -193,9 +193,12 @@ def pilot_vs_rollout(
     pilot, rollout = cohorts
     first = first_offered(events, deployment)
     length = days or pilot_length(first, pilot, rollout)
-    starts = [first[a] for a in pilot.agents | rollout.agents if a in first]
-    lo = datetime.combine(min(starts), time(), tzinfo=UTC)
+    # Each cohort's day one: its first agent's first offer.
+    opened = [min(d) for c in cohorts if (d := [first[a] for a in c.agents if a in first])]
+    lo = datetime.combine(min(opened), time(), tzinfo=UTC)
     hi = period.end if period else lo + timedelta(days=3650)
+    if basis == "same_age":  # read only the days that hold both cohorts' first ``length``
+        hi = min(hi, datetime.combine(max(opened) + timedelta(days=length), time(), tzinfo=UTC))
     rel, params = source(events, AGENT_DAYS, deployment, lo, hi)
     sums = ", ".join(
         f"sum({k.num}) AS n_{i}, sum({k.den}) AS d_{i}" for i, k in enumerate(PILOT_KPIS)
