@@ -25,6 +25,7 @@ def test_show_agents_and_cohorts(cli: Path, capsys: pytest.CaptureFixture[str]) 
     for heading in ("Who stopped", "Where adoption is decaying", "Workaround signals",
                     "Pilot vs rollout", "AI vs the legacy path", "Champions"):  # fmt: skip
         assert heading in text
+    assert "Weighted instead, with the rollout reweighted to look like the pilot" in text
     assert run(["adoption", "show", "-d", ASSIST, "--json"]) == 0
     body = orjson.loads(capsys.readouterr().out)
     assert body["deployment"] == ASSIST

@@ -124,6 +124,8 @@ def test_the_weighted_sentence_says_whether_the_two_agree() -> None:
     )
     # 0.03 apart, beyond 0.01: the strata are thin.
     apart = say(_row(0.13, 0.10, 0.16, 0.16, 0.14, 0.18), compare.points, "pilot", "rollout")
+    assert compare.weighted_agrees(_row(0.13, 0.10, 0.16, 0.16, 0.14, 0.18)) is False
+    assert compare.weighted_agrees(_row(0.13, 0.10, 0.16, 0.134, 0.11, 0.15)) is True
     assert apart.endswith(
         "3.0 points from the standardised gap: the groups overlap thinly here, so trust "
         "neither estimate alone."

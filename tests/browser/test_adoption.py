@@ -32,13 +32,17 @@ def test_adoption_page_answers_first_then_compares(page: Any, server: str) -> No
     assert "like for like" in pilot.inner_text()
     assert pilot.locator('tr[data-kpi="suggestion_acceptance_rate"]').count() == 1
     # The weighted gap beside the standardised one, with its interval and what it means.
-    assert "Like for like, weighted" in pilot.locator("thead").inner_text()
+    assert "weighted, 95%" in (pilot.locator("thead").text_content() or "")
     cell = pilot.locator('tr[data-kpi="suggestion_acceptance_rate"] td[data-weighted]')
     weighted = float(cell.get_attribute("data-weighted") or "nan")
-    assert cell.inner_text() == f"{weighted * 100:+.1f} pts"
-    interval = cell.locator("xpath=following-sibling::td[1]").inner_text()
-    lo, hi = (float(v.removesuffix(" pts")) for v in interval.split(" to "))
+    assert cell.locator(".gap").inner_text() == f"{weighted * 100:+.1f} pts"
+    interval = cell.locator(".ci").inner_text().removesuffix(" pts")
+    lo, hi = (float(v) for v in interval.split(" to "))
     assert lo - 0.05 <= weighted * 100 <= hi + 0.05  # as shown, to a tenth of a point
+    for row in pilot.locator("tr[data-kpi]").all():  # "apart" marks exactly the disagreements
+        w = row.locator("td[data-weighted]")
+        apart = "trust neither estimate alone" in (w.get_attribute("title") or "")
+        assert w.locator("[data-apart]").count() == int(apart)
     assert pilot.locator("[data-weighted-answer]").inner_text().startswith("Weighted instead")
     assert "same assumptions" in pilot.locator("[data-weighted-explained]").inner_text()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -124,21 +124,32 @@ def _gap_row(
     )
 
 
+def weighted_agrees(k: KpiGap) -> bool | None:
+    """Whether the weighted and the standardised gap agree: closer than half the narrower
+    interval's half-width (both estimate the same thing, so a larger distance means thin
+    strata); None when either is missing."""
+    if k.weighted is None or k.weighted_lo is None or k.weighted_hi is None:
+        return None
+    if k.adjusted is None or k.lo is None or k.hi is None:
+        return None
+    half = min(k.hi - k.lo, k.weighted_hi - k.weighted_lo) / 2
+    return abs(k.weighted - k.adjusted) <= half / 2
+
+
 def weighted_sentence(k: KpiGap, fmt: Callable[[float], str], focus: str, other: str) -> str:
     """What the inverse-probability-weighted gap says, and whether it agrees with the
-    standardised one: they agree when they are closer than half the narrower interval's
-    half-width (both estimate the same thing, so a larger distance means thin strata)."""
+    standardised one (:func:`weighted_agrees`)."""
     if k.weighted is None or k.weighted_lo is None or k.weighted_hi is None:
         return ""
     head = (
         f"Weighted instead, with the {other} reweighted to look like the {focus}: "
         f"{fmt(k.weighted)} ({fmt(k.weighted_lo)} to {fmt(k.weighted_hi)})"
     )
-    if k.adjusted is None or k.lo is None or k.hi is None:
+    agrees = weighted_agrees(k)
+    if agrees is None or k.adjusted is None:
         return f"{head}."
-    half = min(k.hi - k.lo, k.weighted_hi - k.weighted_lo) / 2
     apart = abs(k.weighted - k.adjusted)
-    if apart <= half / 2:
+    if agrees:
         return f"{head}, which agrees with the standardised gap."
     return (
         f"{head}, {fmt(apart).lstrip('+')} from the standardised gap: "
@@ -250,7 +261,9 @@ def pilot_vs_rollout(
             update = {"weighted": w.adjusted, "weighted_lo": w.lo, "weighted_hi": w.hi}
             row = row.model_copy(update=update)
             said = weighted_sentence(row, FORMATS[k.unit], "pilot", "rollout")
-            row = row.model_copy(update={"weighted_sentence": said})
+            row = row.model_copy(
+                update={"weighted_sentence": said, "weighted_agrees": weighted_agrees(row)}
+            )
         kpis.append(row)
     return Comparison(
         focus=pilot.name,

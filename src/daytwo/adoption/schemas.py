@@ -224,6 +224,7 @@ class KpiGap(BaseModel):
     weighted_lo: float | None = None
     weighted_hi: float | None = None
     weighted_sentence: str = ""  # what the weighted gap says, and whether the two agree
+    weighted_agrees: bool | None = None  # closer than half the narrower half-width
 
 
 class Comparison(BaseModel):
