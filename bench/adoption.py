@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -92,6 +93,7 @@ def seed_result(work: Path, seed: int) -> dict[str, Any]:
             out["pilot_vs_rollout"] = _pilot(ledger, events, truth)
             out["decay"] = _decay(ledger, events, manifest)
             out["retyping"] = _retyping(events, manifest)
+            out["training"] = _training(ledger, events, manifest)
     finally:
         ledger.dispose()
     return out
@@ -207,6 +209,36 @@ def _decay(ledger: Ledger, events: Any, manifest: dict[str, Any]) -> dict[str, A
     return {"onset": problem["onset"], "found_after_days": None, "passed": False}
 
 
+def _training(ledger: Ledger, events: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The refresher training measured as the product measures any change (signal 4: its
+    team's acceptance against the teams it did not reach, before and after), against the
+    effect the generator gave it. Reported, not a target of the issue."""
+    from daytwo.adoption.causes import after_changes
+    from daytwo.backlog.policy import BacklogPolicy
+
+    truth = manifest["adoption"]["training"]
+    end = _at(manifest["end"] + "T00:00:00Z") + timedelta(days=1)
+    found = [
+        c
+        for c in after_changes(ledger, events, ASSIST, BacklogPolicy(), end)
+        if c.title == truth["title"]
+    ]
+    if not found or found[0].estimate is None:
+        return {"expected": truth["expected_effect"], "measured": None}
+    c = found[0]
+    assert c.estimate is not None
+    assert c.lo is not None
+    assert c.hi is not None
+    expected = float(truth["expected_effect"])
+    return {
+        "expected": expected,
+        "measured": round(c.estimate, 4),
+        "interval": [round(c.lo, 4), round(c.hi, 4)],
+        "covered": c.lo <= expected <= c.hi,
+        "verdict": c.verdict,
+    }
+
+
 def _retyping(events: Any, manifest: dict[str, Any]) -> dict[str, Any]:
     end = _at(manifest["end"] + "T00:00:00Z") + timedelta(days=1)
     data = load(events, ASSIST, end - HISTORY, end)
@@ -274,6 +306,7 @@ def speed(work: Path, per_day: int, repeat: int, data_dir: Path | None = None) -
             }
     page = timings["adoption_page"]["median_ms"]
     return {
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "per_day": per_day,
         "built_s": built,
         "sizes": sizes,
