@@ -157,8 +157,10 @@ def coverage(work: Path, worlds: int, first_seed: int) -> dict[str, Any]:
         row = {
             "seed": seed,
             "standardised": r["like_for_like"],
+            "standardised_interval": r["interval"],
             "standardised_covered": r["covered"],
             "weighted": w["gap"] if w else None,
+            "weighted_interval": w["interval"] if w else None,
             "weighted_covered": bool(w and w["covered"]),
         }
         print(json.dumps(row), file=sys.stderr, flush=True)
@@ -169,11 +171,16 @@ def coverage(work: Path, worlds: int, first_seed: int) -> dict[str, Any]:
         hits = sum(r[f"{name}_covered"] for r in rows)
         ci = binomtest(hits, worlds).proportion_ci(confidence_level=0.95, method="exact")
         estimates = [r[name] for r in rows if r[name] is not None]
+        widths = [r[f"{name}_interval"][1] - r[f"{name}_interval"][0] for r in rows if r[name]]
         out[name] = {
             "covered": hits,
             "coverage": round(hits / worlds, 3),
             "coverage_interval": [round(ci.low, 3), round(ci.high, 3)],
             "mean_relative_error": round(statistics.mean(estimates) / true - 1, 4),
+            # How far the estimate really moves from world to world, against the spread the
+            # interval claims (a 95% interval is about 3.92 standard errors wide).
+            "sd_across_worlds": round(statistics.stdev(estimates), 4),
+            "sd_the_intervals_claim": round(statistics.mean(widths) / 3.92, 4),
         }
     out["true_gap"] = true
     return out
