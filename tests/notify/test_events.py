@@ -233,15 +233,17 @@ def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
     today = DAY0 + timedelta(days=7, hours=10)
     _traffic(events, today, n, 40, 2, monkeypatch)  # calm: 5%, usual 3.3%
     n += 40
-    assert notify_events.check_errors(lite, events, settings, now=today + timedelta(minutes=1)) == 0
+    assert (
+        notify_events.check_traffic(lite, events, settings, now=today + timedelta(minutes=1)) == 0
+    )
     _traffic(events, today + timedelta(minutes=6), n, 40, 12, monkeypatch)  # 30%
     n += 40
     spike_at = today + timedelta(minutes=7)
-    assert notify_events.check_errors(lite, events, settings, now=spike_at) == 1
-    assert notify_events.check_errors(lite, events, settings, now=spike_at) == 0  # told once
+    assert notify_events.check_traffic(lite, events, settings, now=spike_at) == 1
+    assert notify_events.check_traffic(lite, events, settings, now=spike_at) == 0  # told once
     _traffic(events, today + timedelta(minutes=13), n, 40, 1, monkeypatch)
     assert (
-        notify_events.check_errors(lite, events, settings, now=today + timedelta(minutes=14)) == 1
+        notify_events.check_traffic(lite, events, settings, now=today + timedelta(minutes=14)) == 1
     )
     deliver_due(lite, settings)
     assert _sent(receiver) == [("oncall", "traffic.error_spike"), ("oncall", "traffic.recovered")]
@@ -252,3 +254,108 @@ def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
         == "30% of care-bot's conversations in the last 5 min had an error; usually 3.3%."
     )
     assert spike["evidence"][0].startswith("12 of 40 conversations")
+
+
+def _calm(
+    store: EventStore, at: datetime, first: int, n: int, mp: pytest.MonkeyPatch, *,
+    fallback_every: int = 10, slow_ms: float | None = None,
+) -> None:  # fmt: skip
+    """``n`` conversations arriving at ``at``: one in ``fallback_every`` with a fallback
+    answer, answers taking 400-1,000 ms (or ``slow_ms``)."""
+    mp.setattr("daytwo.store.events.duckdb.utc_now", lambda: at)
+    records = []
+    for k in range(first, first + n):
+        rec = interaction(k, turns=2)
+        answer = rec["turns"][1]
+        answer["fallback"] = k % fallback_every == 0
+        answer["latency_ms"] = slow_ms if slow_ms is not None else 400 + (k * 37) % 600
+        records.append(rec)
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    store.write(decoded.batch, source="t", batch_id=f"c{first}")
+
+
+def test_fallback_latency_and_volume_are_judged_against_the_same_hours(
+    lite: Ledger, settings: Settings, events: EventStore, receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A week of about 100 conversations every 5 minutes from 08:40 to 11:15 (10% fallbacks, answers
+    in 400-1,000 ms); then today: calm, a burst of slow fallbacks, calm again, a trickle."""
+    _hooks(lite, settings, receiver)
+    service.add_route(
+        lite, RouteCreate(channel="oncall", event_kinds=["traffic.fallback_spike",
+                          "traffic.latency_spike", "traffic.volume_drop",
+                          "traffic.volume_surge", "traffic.recovered"], max_priority="P1"),
+        actor="t",
+    )  # fmt: skip
+    n = 0
+    for day in range(7):
+        for slot in range(-16, 16):
+            size = 90 + (day * 7 + slot * 3) % 21  # 90-110
+            _calm(events, DAY0 + timedelta(days=day, hours=10, minutes=5 * slot), n, size,
+                  monkeypatch)  # fmt: skip
+            n += size
+    today = DAY0 + timedelta(days=7, hours=10)
+    baselines = notify_events.Baselines()
+
+    def check(at: datetime) -> int:
+        return notify_events.check_traffic(lite, events, settings, now=at, baselines=baselines)
+
+    _calm(events, today, n, 100, monkeypatch)
+    n += 100
+    assert check(today + timedelta(minutes=1)) == 0
+    # 300 conversations, half of them falling back, every answer 5 s: three alarms at once.
+    _calm(events, today + timedelta(minutes=6), n, 300, monkeypatch, fallback_every=2,
+          slow_ms=5000)  # fmt: skip
+    n += 300
+    assert check(today + timedelta(minutes=7)) == 3
+    assert check(today + timedelta(minutes=7, seconds=30)) == 0  # each told once
+    _calm(events, today + timedelta(minutes=12), n, 100, monkeypatch)
+    n += 100
+    assert check(today + timedelta(minutes=13)) == 3  # each recovered
+    _calm(events, today + timedelta(minutes=18), n, 15, monkeypatch)  # a trickle, not silence
+    assert check(today + timedelta(minutes=19)) == 1
+    deliver_due(lite, settings)
+    sent = [e for _, e in _sent(receiver)]
+    assert sorted(sent[:3]) == [
+        "traffic.fallback_spike",
+        "traffic.latency_spike",
+        "traffic.volume_surge",
+    ]
+    assert sent[3:] == ["traffic.recovered"] * 3 + ["traffic.volume_drop"]
+    by_event = {r.json()["event"]: r.json() for r in receiver.received}
+    assert by_event["traffic.fallback_spike"]["summary"] == (
+        "50% of care-bot's conversations in the last 5 min had a fallback answer; usually 10.0%."
+    )
+    latency = by_event["traffic.latency_spike"]
+    assert latency["summary"].startswith("care-bot's answers in the last 5 min: p95 5,000 ms")
+    assert latency["evidence"][0].startswith("300 of 300 answers")
+    assert by_event["traffic.volume_surge"]["item"]["priority"] == "P1"
+    assert by_event["traffic.volume_drop"]["summary"].startswith(
+        "15 conversations reached care-bot in the last 5 min; usually 100"
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "mean", "var", "shift"),
+    [
+        (100, 100.0, 100.0, None),
+        (15, 100.0, 100.0, "drop"),
+        (0, 100.0, 100.0, None),  # none at all is the silent feed's to tell
+        (250, 100.0, 100.0, "surge"),
+        (250, 100.0, 10_000.0, None),  # a bursty feed: 2.5x is within its usual spread
+        (15, 100.0, 100.0 * 40, None),
+    ],
+)
+def test_a_volume_shift_allows_for_the_feed_s_own_burstiness(
+    count: int, mean: float, var: float, shift: str | None
+) -> None:
+    assert calc.volume_shift(count, mean, var, buckets=168) == shift
+    assert calc.volume_shift(count, mean, var, buckets=24) is None  # too little history
+
+
+def test_a_latency_spike_needs_a_material_rise_and_a_tail_chance() -> None:
+    assert calc.is_latency_spike(60, 100, 1600.0, 1000.0)
+    assert not calc.is_latency_spike(60, 100, 1400.0, 1000.0)  # under 1.5x the usual p95
+    assert not calc.is_latency_spike(9, 100, 1600.0, 1000.0)  # 9% slow: chance explains it
+    assert not calc.is_latency_spike(10, 10, 5000.0, 1000.0)  # too few answers

@@ -237,13 +237,20 @@ def digest_slot(period: str, zone: str, now: datetime) -> datetime:
     return slot.astimezone(UTC)
 
 
-# -- error spikes on live traffic --------------------------------------------------------------
+# -- fast checks on live traffic ---------------------------------------------------------------
 
-SPIKE_ALPHA = 1e-6  # judged every minute: about one false alarm in 2 years of calm minutes
-SPIKE_RECOVERED_P = 0.01  # back to normal when the window is not even mildly elevated
-SPIKE_MIN_SHARE_RISE = 0.05  # and at least 5 points above the usual share of conversations
-SPIKE_MIN_WINDOW = 20  # conversations in the window before it is judged
+# Each signal is judged every minute per deployment: about one false alarm in 2 years of calm
+# minutes per signal when the model holds; the material rise each also needs keeps ordinary
+# overdispersion (a slow hour, a burst of one user's retries) from reaching that tail.
+SPIKE_ALPHA = 1e-6
+SPIKE_RECOVERED_P = 0.01  # back to normal when the window is not even mildly off its usual level
+SPIKE_MIN_SHARE_RISE = 0.05  # a share (errors, fallbacks) at least 5 points above the usual
+SPIKE_MIN_WINDOW = 20  # conversations (or answers, for latency) in the window before it is judged
 SPIKE_MIN_BASELINE = 200  # conversations behind the usual share
+LATENCY_QUANTILE = 0.95
+LATENCY_MIN_RISE = 1.5  # the window's p95 at least 1.5 times the usual p95
+VOLUME_MIN_FACTOR = 2.0  # a surge at least doubles the usual count; a drop at least halves it
+VOLUME_MIN_BUCKETS = 48  # 5-minute counts behind the usual volume (two days of the same hours)
 
 
 def excess_p(errors: int, n: int, usual: float) -> float:
@@ -257,9 +264,60 @@ def excess_p(errors: int, n: int, usual: float) -> float:
 
 
 def is_spike(errors: int, n: int, usual: float) -> bool:
-    """A spike: enough conversations, a rise that matters, and one chance could not explain."""
+    """A share spike (errors, fallbacks): enough conversations, a rise that matters, and one
+    chance could not explain."""
     return (
         n >= SPIKE_MIN_WINDOW
         and errors / n >= usual + SPIKE_MIN_SHARE_RISE
         and excess_p(errors, n, usual) < SPIKE_ALPHA
     )
+
+
+def latency_p(slow: int, answers: int) -> float:
+    """The chance of ``slow`` or more of ``answers`` answers above the usual p95 when each has
+    the usual 5% chance of it."""
+    return excess_p(slow, answers, 1 - LATENCY_QUANTILE)
+
+
+def is_latency_spike(slow: int, answers: int, p95: float, usual_p95: float) -> bool:
+    """A latency spike: enough answers, a p95 at least :data:`LATENCY_MIN_RISE` times the
+    usual one, and far more answers above the usual p95 than its 5% (binomial)."""
+    return (
+        answers >= SPIKE_MIN_WINDOW
+        and usual_p95 > 0
+        and p95 >= usual_p95 * LATENCY_MIN_RISE
+        and latency_p(slow, answers) < SPIKE_ALPHA
+    )
+
+
+def volume_tails(count: int, mean: float, var: float) -> tuple[float, float]:
+    """(chance of ``count`` or fewer, chance of ``count`` or more) for a 5-minute count whose
+    usual counts have ``mean`` and ``var``: negative binomial when they vary more than a
+    Poisson count would (they usually do: traffic comes in bursts), Poisson otherwise."""
+    from scipy.stats import nbinom, poisson
+
+    mean = max(mean, 1e-9)
+    if var > mean * 1.000001:
+        r = mean * mean / (var - mean)
+        p = r / (r + mean)
+        low, high = nbinom.cdf(count, r, p), nbinom.sf(count - 1, r, p)
+    else:
+        low, high = poisson.cdf(count, mean), poisson.sf(count - 1, mean)
+    return float(low), float(min(1.0, high))
+
+
+VolumeShift = Literal["drop", "surge"]
+
+
+def volume_shift(count: int, mean: float, var: float, buckets: int) -> VolumeShift | None:
+    """A drop (fewer than half the usual count, yet not none: a silent feed is its own check)
+    or a surge (over twice it) that the usual counts' spread could not explain; None
+    otherwise or when fewer than :data:`VOLUME_MIN_BUCKETS` counts say what is usual."""
+    if buckets < VOLUME_MIN_BUCKETS or mean <= 0:
+        return None
+    low, high = volume_tails(count, mean, var)
+    if 0 < count <= mean / VOLUME_MIN_FACTOR and low < SPIKE_ALPHA:
+        return "drop"
+    if count >= mean * VOLUME_MIN_FACTOR and count >= SPIKE_MIN_WINDOW and high < SPIKE_ALPHA:
+        return "surge"
+    return None

@@ -30,12 +30,9 @@ from daytwo.notify.alerts import aware, evidence_lines, owner_handle, sync_all
 from daytwo.notify.calc import (
     SILENCE_HISTORY_DAYS,
     SILENCE_MIN_HISTORY_DAYS,
-    SPIKE_MIN_BASELINE,
     SPIKE_RECOVERED_P,
-    excess_p,
     expected_arrivals,
     is_silent,
-    is_spike,
     silence_probability,
     sla_stage,
     usual_hourly,
@@ -43,6 +40,18 @@ from daytwo.notify.calc import (
 from daytwo.notify.digest import send_digests
 from daytwo.notify.enqueue import EventSpec, enqueue
 from daytwo.notify.models import Alert
+from daytwo.notify.traffic import BASELINE_DAYS, Baselines, Signal, Usual, traffic_windows
+
+__all__ = [
+    "Baselines",
+    "GateChange",
+    "check_feeds",
+    "check_traffic",
+    "publish_gate_change",
+    "raise_due",
+    "sync_slas",
+]
+from daytwo.notify.traffic import WINDOW as TRAFFIC_WINDOW
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
@@ -338,114 +347,108 @@ def check_feeds(
     return queued
 
 
-# -- error spikes on live traffic --------------------------------------------------------------
+# -- fast checks on live traffic ---------------------------------------------------------------
 
-SPIKE_WINDOW = timedelta(minutes=5)  # the arrivals judged
-BASELINE_DAYS = 7
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorWindow:
-    """One deployment's last minutes of arrivals against its usual share of error turns."""
-
-    deployment: str
-    n: int
-    errors: int
-    usual: float  # share of conversations with an error turn, usually
-    baseline_n: int
-    spike: bool
-    p_value: float
+# Per signal: the alert's key prefix, its event, its title and what its summary says.
+_ALARMS: dict[tuple[str, str], tuple[str, str]] = {
+    ("errors", "spike"): ("traffic.error_spike", "Error spike"),
+    ("fallbacks", "spike"): ("traffic.fallback_spike", "Fallback spike"),
+    ("latency", "spike"): ("traffic.latency_spike", "Slow answers"),
+    ("volume", "drop"): ("traffic.volume_drop", "Traffic drop"),
+    ("volume", "surge"): ("traffic.volume_surge", "Traffic surge"),
+}
+_WHAT = {  # (in the summary, in the evidence)
+    "errors": ("had an error", "had an error turn"),
+    "fallbacks": ("had a fallback answer", "had a fallback answer"),
+}
 
 
-def error_windows(events: EventStore, *, now: datetime) -> dict[str, ErrorWindow]:
-    """The share of conversations with an error turn among those that arrived in the last
-    :data:`SPIKE_WINDOW`, per deployment, against the same hours of the day (the hour before,
-    of and after ``now``) over the last week (the whole week when those hours saw too few)."""
-    hour = now.astimezone(UTC).hour
-    rows = events.query(
-        """
-        WITH d AS (SELECT deployment, interaction_id, received_at FROM deliveries
-                   WHERE received_at >= ?),
-             e AS (SELECT DISTINCT deployment, interaction_id FROM turns
-                   WHERE error IS NOT NULL)
-        SELECT d.deployment AS deployment,
-               count_if(d.received_at >= ?) AS n_win,
-               count_if(d.received_at >= ? AND e.interaction_id IS NOT NULL) AS e_win,
-               count_if(d.received_at < ? AND EXTRACT(hour FROM d.received_at) IN (?, ?, ?))
-                 AS n_band,
-               count_if(d.received_at < ? AND EXTRACT(hour FROM d.received_at) IN (?, ?, ?)
-                        AND e.interaction_id IS NOT NULL) AS e_band,
-               count_if(d.received_at < ?) AS n_week,
-               count_if(d.received_at < ? AND e.interaction_id IS NOT NULL) AS e_week
-        FROM d LEFT JOIN e ON e.deployment = d.deployment AND e.interaction_id = d.interaction_id
-        GROUP BY d.deployment
-        """,
-        [
-            now - timedelta(days=BASELINE_DAYS), now - SPIKE_WINDOW, now - SPIKE_WINDOW,
-            now - timedelta(hours=1), (hour - 1) % 24, hour, (hour + 1) % 24,
-            now - timedelta(hours=1), (hour - 1) % 24, hour, (hour + 1) % 24,
-            now - timedelta(hours=1), now - timedelta(hours=1),
-        ],
-    ).to_pylist()  # fmt: skip
-    windows = {}
-    for r in rows:
-        n_base, e_base = int(r["n_band"]), int(r["e_band"])
-        if n_base < SPIKE_MIN_BASELINE:
-            n_base, e_base = int(r["n_week"]), int(r["e_week"])
-        n, errors = int(r["n_win"]), int(r["e_win"])
-        if n_base < SPIKE_MIN_BASELINE:
-            continue  # too little history to know what is usual
-        usual = e_base / n_base
-        p = excess_p(errors, n, usual)
-        windows[r["deployment"]] = ErrorWindow(
-            r["deployment"], n, errors, usual, n_base, is_spike(errors, n, usual), p
+def _minutes(td: timedelta) -> str:
+    return f"{td.total_seconds() / 60:.0f} min"
+
+
+def _describe(name: str, s: Signal, usual: Usual) -> tuple[str, list[str]]:
+    """(summary, evidence) of one signal of one deployment's window."""
+    span = _minutes(TRAFFIC_WINDOW)
+    chance = f"chance of this at the usual level: {s.p_value:.1e}"
+    if s.name in _WHAT:
+        summary = (
+            f"{s.value:.0%} of {name}'s conversations in the last {span} "
+            f"{_WHAT[s.name][0]}; usually {s.usual:.1%}."
         )
-    return windows
+        evidence = [
+            f"{s.count} of {s.n} conversations in the last {span} {_WHAT[s.name][1]} "
+            f"({s.value:.1%})",
+            f"usually {s.usual:.1%} at this time of day ({usual.n:,} conversations over the "
+            f"last {BASELINE_DAYS} days)",
+            chance,
+        ]
+    elif s.name == "latency":
+        summary = (
+            f"{name}'s answers in the last {span}: p95 {s.value:,.0f} ms; usually "
+            f"{s.usual:,.0f} ms."
+        )
+        evidence = [
+            f"{s.count} of {s.n} answers in the last {span} took longer than the usual p95 "
+            f"of {s.usual:,.0f} ms (5% usually do)",
+            chance,
+        ]
+    else:
+        summary = (
+            f"{s.count:,} conversations reached {name} in the last {span}; usually {s.usual:,.0f}."
+        )
+        evidence = [
+            f"{s.count:,} conversations arrived in the last {span}",
+            f"usually {s.usual:,.1f} (spread {usual.volume_var**0.5:,.1f}) at this time of day, "
+            f"from {usual.buckets} windows of the last {BASELINE_DAYS} days",
+            chance,
+        ]
+    return summary, evidence
 
 
-def check_errors(
-    ledger: Ledger, events: EventStore, settings: Settings, *, now: datetime | None = None
-) -> int:
-    """Raise ``traffic.error_spike`` (P1) when the share of conversations with an error in
-    the last minutes is far above the usual share for those hours, and
-    ``traffic.recovered`` once it is back to it. Returns messages queued."""
+def check_traffic(
+    ledger: Ledger, events: EventStore, settings: Settings, *, now: datetime | None = None,
+    baselines: Baselines | None = None,
+) -> int:  # fmt: skip
+    """Raise a P1 alert per deployment and signal whose last minutes are far off their usual
+    level (``traffic.error_spike``, ``…fallback_spike``, ``…latency_spike``,
+    ``…volume_drop``, ``…volume_surge``), and ``traffic.recovered`` once it is back.
+    Returns messages queued."""
     now = now or datetime.now(UTC)
     base = settings.notify_public_url.rstrip("/")
     window = timedelta(minutes=settings.notify_escalate_minutes)
     queued = 0
+    windows = traffic_windows(events, now=now, baselines=baselines)
     with ledger.session() as session:
-        for name, w in error_windows(events, now=now).items():
-            key = f"errors:{name}"
-            alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
+        for name, w in windows.items():
             url = f"{base}/conversations?deployment={quote(name)}"
-            share = w.errors / w.n if w.n else 0.0
-            evidence = [
-                f"{w.errors} of {w.n} conversations in the last "
-                f"{SPIKE_WINDOW.total_seconds() / 60:.0f} min had an error turn ({share:.1%})",
-                f"usually {w.usual:.1%} at this time of day ({w.baseline_n:,} conversations "
-                f"over the last {BASELINE_DAYS} days)",
-                f"chance of this many at the usual share: {w.p_value:.1e}",
-            ]
-            if w.spike and (alert is None or alert.state != "spike"):
-                title = f"Error spike on {name}"
-                alert, new = _live_alert(session, key, name, "traffic", title, now, window)
-                summary = (
-                    f"{share:.0%} of {name}'s conversations in the last "
-                    f"{SPIKE_WINDOW.total_seconds() / 60:.0f} min had an error; usually "
-                    f"{w.usual:.1%}."
-                )
-                queued += _tell(
-                    session, settings, alert, event="traffic.error_spike", state="spike",
-                    summary=summary, evidence=evidence, update=not new, now=now, url=url,
-                )  # fmt: skip
-            elif alert is not None and alert.state == "spike" and w.p_value > SPIKE_RECOVERED_P:
-                alert.status = "resolved"
-                alert.escalate_at = None
-                queued += _tell(
-                    session, settings, alert, event="traffic.recovered", state="normal",
-                    summary=f"Errors on {name} are back to their usual level.",
-                    evidence=evidence, update=True, now=now, url=url,
-                )  # fmt: skip
+            for s in w.signals:
+                key = f"{s.name}:{name}"
+                alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
+                summary, evidence = _describe(name, s, w.usual)
+                told = alert.state if alert is not None else None
+                if s.alarm is not None and told != s.alarm:
+                    event, title = _ALARMS[(s.name, s.alarm)]
+                    alert, new = _live_alert(
+                        session, key, name, "traffic", f"{title} on {name}", now, window
+                    )
+                    queued += _tell(
+                        session, settings, alert, event=event, state=s.alarm,
+                        summary=summary, evidence=evidence, update=not new, now=now, url=url,
+                    )  # fmt: skip
+                elif (
+                    alert is not None and told in ("spike", "drop", "surge")
+                    and s.alarm is None and s.p_value > SPIKE_RECOVERED_P
+                ):  # fmt: skip
+                    alert.status = "resolved"
+                    alert.escalate_at = None
+                    back = {"errors": "Errors", "fallbacks": "Fallbacks",
+                            "latency": "Answer times", "volume": "Traffic"}[s.name]  # fmt: skip
+                    queued += _tell(
+                        session, settings, alert, event="traffic.recovered", state="normal",
+                        summary=f"{back} on {name} back to the usual level.",
+                        evidence=evidence, update=True, now=now, url=url,
+                    )  # fmt: skip
     return queued
 
 
@@ -456,13 +459,12 @@ def raise_due(
     ledger: Ledger, settings: Settings, events: EventStore | None, *, now: datetime | None = None
 ) -> int:
     """Every check that raises alerts on its own clock: problems opened outside an analysis,
-    SLA clocks, silent feeds and error spikes (when the events store is at hand), owners'
-    digests. Returns
-    messages queued."""
+    SLA clocks, silent feeds and the fast checks of live traffic (when the events store is at
+    hand), owners' digests. Returns messages queued."""
     queued = sync_all(ledger, settings, now=now)
     queued += sync_slas(ledger, settings, now=now)
     if events is not None:
         queued += check_feeds(ledger, events, settings, now=now)
-        queued += check_errors(ledger, events, settings, now=now)
+        queued += check_traffic(ledger, events, settings, now=now)
     queued += send_digests(ledger, settings, now=now)
     return queued

@@ -1,0 +1,254 @@
+"""What live traffic says, per deployment, minute by minute: the last minutes of arrivals
+against the usual level of the same time of day.
+
+The fast checks of ``daytwo serve`` (:func:`daytwo.notify.events.check_traffic`) judge four
+signals of the conversations that arrived in the last :data:`WINDOW` (by arrival time):
+
+- the share with an error turn, and the share with a fallback answer (binomial tail against
+  the usual share);
+- the p95 of the answers' latency (how many answers were slower than the usual p95, where 5%
+  is usual: binomial tail; and the p95 itself well above the usual one);
+- the number of conversations (negative binomial tail against the usual 5-minute counts,
+  whose spread says how bursty this deployment's traffic is).
+
+"Usual" is the same time of day (:data:`BAND` either side of now) over the last
+:data:`BASELINE_DAYS` days. The usual level changes slowly, so it is computed for every
+deployment at once and kept for :data:`BASELINE_TTL` (:class:`Baselines`); each minute's own
+query reads only the window's arrivals.
+"""
+
+# The SQL is assembled from this module's constants only; every value is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from daytwo.notify.alerts import aware
+from daytwo.notify.calc import (
+    LATENCY_QUANTILE,
+    SPIKE_MIN_BASELINE,
+    VolumeShift,
+    excess_p,
+    is_latency_spike,
+    is_spike,
+    latency_p,
+    volume_shift,
+    volume_tails,
+)
+from daytwo.store.events import EventStore
+
+WINDOW = timedelta(minutes=5)  # the arrivals judged
+BAND = timedelta(minutes=60)  # either side of the same time on each earlier day
+BASELINE_DAYS = 7
+BASELINE_TTL = timedelta(minutes=10)
+
+_CONVERSATIONS = """
+    SELECT deployment, interaction_id,
+           MAX(CASE WHEN error IS NOT NULL THEN 1 ELSE 0 END) AS err,
+           MAX(CASE WHEN fallback AND role = 'assistant' THEN 1 ELSE 0 END) AS fb
+    FROM turns
+    WHERE (deployment, interaction_id) IN (
+        SELECT deployment, interaction_id FROM deliveries WHERE {arrived})
+    GROUP BY deployment, interaction_id
+"""
+_LATENCIES = """
+    SELECT deployment, latency_ms FROM turns
+    WHERE role = 'assistant' AND latency_ms IS NOT NULL
+      AND (deployment, interaction_id) IN (
+        SELECT deployment, interaction_id FROM deliveries WHERE {arrived})
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Usual:
+    """One deployment's usual level at this time of day."""
+
+    n: int  # conversations behind the shares
+    error_share: float
+    fallback_share: float
+    p95_ms: float | None  # None: too few answers with a latency
+    volume_mean: float  # conversations per window
+    volume_var: float
+    buckets: int  # windows behind the volume (0: the week is not covered)
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One signal of one deployment's window, judged."""
+
+    name: str  # errors | fallbacks | latency | volume
+    value: float  # the window's share, p95 (ms) or count
+    usual: float
+    count: int  # errors, fallbacks, slow answers or conversations in the window
+    n: int  # conversations (answers, for latency) in the window
+    p_value: float  # the chance of the window at the usual level, in the alarming direction
+    alarm: str | None  # spike | drop | surge, or None
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficWindow:
+    deployment: str
+    usual: Usual
+    signals: tuple[Signal, ...]
+
+
+def _arrived(starts: list[datetime], length: timedelta) -> tuple[str, list[datetime]]:
+    """A WHERE clause for arrivals in any of the intervals ``[start, start + length)``."""
+    clause = " OR ".join("(received_at >= ? AND received_at < ?)" for _ in starts)
+    params: list[datetime] = []
+    for start in starts:
+        params += [start, start + length]
+    return f"({clause})", params
+
+
+def usual_levels(events: EventStore, *, now: datetime) -> dict[str, Usual]:
+    """Every deployment's usual level at ``now``'s time of day, from the last week's arrivals
+    within :data:`BAND` of it (the whole week when those hours saw under
+    :data:`~daytwo.notify.calc.SPIKE_MIN_BASELINE` conversations, for the shares)."""
+    days = range(1, BASELINE_DAYS + 1)
+    starts = [now - timedelta(days=d) - BAND for d in days]
+    band, band_params = _arrived(starts, 2 * BAND)
+    week_start = now - timedelta(days=BASELINE_DAYS)
+    shares: dict[str, tuple[int, int, int]] = {}
+    for where, params in ((band, band_params), ("(received_at >= ? AND received_at < ?)",
+                                                  [week_start, now - BAND])):  # fmt: skip
+        rows = events.query(
+            f"SELECT deployment, COUNT(*) AS n, SUM(err) AS e, SUM(fb) AS f "
+            f"FROM ({_CONVERSATIONS.format(arrived=where)}) c GROUP BY deployment",
+            params,
+        ).to_pylist()
+        for r in rows:
+            if r["deployment"] not in shares or shares[r["deployment"]][0] < SPIKE_MIN_BASELINE:
+                shares[r["deployment"]] = (int(r["n"]), int(r["e"] or 0), int(r["f"] or 0))
+    latencies = events.query(_LATENCIES.format(arrived=band), band_params).to_pydict()
+    by_dep: dict[str, list[float]] = {}
+    for dep, ms in zip(latencies["deployment"], latencies["latency_ms"], strict=True):
+        by_dep.setdefault(dep, []).append(float(ms))
+    minutes = events.query(
+        f"SELECT deployment, date_trunc('minute', received_at) AS m, COUNT(*) AS n "
+        f"FROM deliveries WHERE {band} GROUP BY deployment, m",
+        band_params,
+    ).to_pylist()
+    firsts = {
+        r["deployment"]: aware(r["first"])
+        for r in events.query(
+            "SELECT deployment, MIN(received_at) AS first FROM deliveries GROUP BY deployment"
+        ).to_pylist()
+    }
+    counts: dict[str, dict[tuple[int, int], int]] = {}
+    for r in minutes:
+        at = aware(r["m"])
+        day = next(d for d, s in zip(days, starts, strict=True) if s <= at < s + 2 * BAND)
+        slot = int((at - starts[day - 1]) / WINDOW)
+        key = (day, slot)
+        mine = counts.setdefault(r["deployment"], {})
+        mine[key] = mine.get(key, 0) + int(r["n"])
+    out = {}
+    for dep, (n, errors, fallbacks) in shares.items():
+        first = firsts.get(dep)
+        covered = [d for d, s in zip(days, starts, strict=True) if first and first <= s]
+        buckets = len(covered) * int(2 * BAND / WINDOW)
+        mine = counts.get(dep, {})
+        values = np.zeros(buckets)
+        for i, key in enumerate((d, s) for d in covered for s in range(int(2 * BAND / WINDOW))):
+            values[i] = mine.get(key, 0)
+        ms = by_dep.get(dep, [])
+        out[dep] = Usual(
+            n=n, error_share=errors / n if n else 0.0, fallback_share=fallbacks / n if n else 0.0,
+            p95_ms=float(np.quantile(ms, LATENCY_QUANTILE)) if len(ms) >= SPIKE_MIN_BASELINE
+            else None,
+            volume_mean=float(values.mean()) if buckets else 0.0,
+            volume_var=float(values.var(ddof=1)) if buckets > 1 else 0.0,
+            buckets=buckets,
+        )  # fmt: skip
+    return out
+
+
+class Baselines:
+    """The usual levels, recomputed when older than :data:`BASELINE_TTL` (per events store)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: weakref.WeakKeyDictionary[EventStore, tuple[datetime, dict[str, Usual]]]
+        self._kept = weakref.WeakKeyDictionary()
+
+    def get(self, events: EventStore, now: datetime) -> dict[str, Usual]:
+        with self._lock:
+            kept = self._kept.get(events)
+            if kept is not None and timedelta(0) <= now - kept[0] < BASELINE_TTL:
+                return kept[1]
+        levels = usual_levels(events, now=now)
+        with self._lock:
+            self._kept[events] = (now, levels)
+        return levels
+
+
+BASELINES = Baselines()
+
+
+def _share(name: str, count: int, n: int, usual: float) -> Signal:
+    p = excess_p(count, n, usual)
+    alarm = "spike" if is_spike(count, n, usual) else None
+    return Signal(name, count / n if n else 0.0, usual, count, n, p, alarm)
+
+
+def _latency(ms: list[float], usual_p95: float | None) -> Signal | None:
+    if usual_p95 is None:
+        return None
+    answers = len(ms)
+    slow = sum(1 for v in ms if v > usual_p95)
+    p95 = float(np.quantile(ms, LATENCY_QUANTILE)) if ms else 0.0
+    alarm = "spike" if is_latency_spike(slow, answers, p95, usual_p95) else None
+    return Signal("latency", p95, usual_p95, slow, answers, latency_p(slow, answers), alarm)
+
+
+def _volume(count: int, usual: Usual) -> Signal | None:
+    if not usual.buckets:
+        return None
+    shift: VolumeShift | None = volume_shift(
+        count, usual.volume_mean, usual.volume_var, usual.buckets
+    )
+    low, high = volume_tails(count, usual.volume_mean, usual.volume_var)
+    p = low if count < usual.volume_mean else high
+    return Signal("volume", count, usual.volume_mean, count, count, p, shift)
+
+
+def traffic_windows(
+    events: EventStore, *, now: datetime, baselines: Baselines | None = None
+) -> dict[str, TrafficWindow]:
+    """Each deployment's last :data:`WINDOW` of arrivals, every signal judged against its
+    usual level (a deployment without enough history to know it is left out)."""
+    now = now.astimezone(UTC)
+    levels = (baselines or BASELINES).get(events, now)
+    arrived, params = _arrived([now - WINDOW], WINDOW)
+    params[-1] = now + timedelta(microseconds=1)  # the window ends at now, included
+    rows = events.query(
+        f"SELECT deployment, COUNT(*) AS n, SUM(err) AS e, SUM(fb) AS f "
+        f"FROM ({_CONVERSATIONS.format(arrived=arrived)}) c GROUP BY deployment",
+        params,
+    ).to_pylist()
+    latencies = events.query(_LATENCIES.format(arrived=arrived), params).to_pydict()
+    by_dep: dict[str, list[float]] = {}
+    for dep, ms in zip(latencies["deployment"], latencies["latency_ms"], strict=True):
+        by_dep.setdefault(dep, []).append(float(ms))
+    window = {r["deployment"]: (int(r["n"]), int(r["e"] or 0), int(r["f"] or 0)) for r in rows}
+    out = {}
+    for dep, usual in levels.items():
+        if usual.n < SPIKE_MIN_BASELINE:
+            continue  # too little history to know what is usual
+        n, errors, fallbacks = window.get(dep, (0, 0, 0))
+        signals = [
+            _share("errors", errors, n, usual.error_share),
+            _share("fallbacks", fallbacks, n, usual.fallback_share),
+        ]
+        latency = _latency(by_dep.get(dep, []), usual.p95_ms)
+        volume = _volume(n, usual)
+        signals += [s for s in (latency, volume) if s is not None]
+        out[dep] = TrafficWindow(dep, usual, tuple(signals))
+    return out
