@@ -17,6 +17,7 @@ from daytwo.notify import events as notify_events
 from daytwo.notify.models import Alert
 from daytwo.notify.outbox import deliver_due, delivery_log
 from daytwo.notify.schemas import PreferenceSet, RouteCreate
+from daytwo.notify.traffic import Baselines
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
@@ -296,7 +297,7 @@ def test_fallback_latency_and_volume_are_judged_against_the_same_hours(
                   monkeypatch)  # fmt: skip
             n += size
     today = DAY0 + timedelta(days=7, hours=10)
-    baselines = notify_events.Baselines()
+    baselines = Baselines()
 
     def check(at: datetime) -> int:
         return notify_events.check_traffic(lite, events, settings, now=at, baselines=baselines)
@@ -359,3 +360,75 @@ def test_a_latency_spike_needs_a_material_rise_and_a_tail_chance() -> None:
     assert not calc.is_latency_spike(60, 100, 1400.0, 1000.0)  # under 1.5x the usual p95
     assert not calc.is_latency_spike(9, 100, 1600.0, 1000.0)  # 9% slow: chance explains it
     assert not calc.is_latency_spike(10, 10, 5000.0, 1000.0)  # too few answers
+
+
+def _gate(lite: Ledger, phase: str, day: int, verdicts: dict[str, str]) -> None:
+    """Keep an evaluation of ``phase``'s gate through ``day``, one verdict per criterion."""
+    from daytwo.plan.ledger import store_evaluation
+    from daytwo.plan.schemas import CriterionResult, GateResult
+
+    criteria = [
+        CriterionResult(id=c, kind="metric", label=c, verdict=v, summary=f"{c} {v}")  # type: ignore[arg-type]
+        for c, v in verdicts.items()
+    ]
+    met = sum(v == "met" for v in verdicts.values())
+    result = GateResult(
+        phase=phase, through=(DAY0 + timedelta(days=day)).date(), evaluated_at=DAY0,
+        ready=met == len(verdicts), met=met, total=len(verdicts), criteria=criteria,
+    )  # fmt: skip
+    with lite.session() as session:
+        store_evaluation(session, DEPLOYMENT, result, "analysis")
+
+
+def test_the_plan_s_gates_are_published_after_each_analysis(
+    lite: Ledger, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    """The plan keeps its evaluations; notify reads them after the analysis: the current gate
+    ready once, then (signed off) holding, then a criterion met at sign-off no longer is."""
+    from daytwo.plan.models import GateSignoff, Plan, PlanPhase
+
+    _hooks(lite, settings, receiver)
+    service.add_route(
+        lite, RouteCreate(channel="oncall", event_kinds=["gate.ready"], max_priority="P4"),
+        actor="t",
+    )  # fmt: skip
+    with lite.session() as session:
+        plan = Plan(deployment=DEPLOYMENT, updated_by="t")
+        session.add(plan)
+        session.flush()
+        for k, (key, name) in enumerate((("stabilise", "Stabilise"), ("optimise", "Optimise"))):
+            session.add(PlanPhase(plan_id=plan.id, position=k, key=key, name=name,
+                                  start_day=30 * k, end_day=30 * k + 30))  # fmt: skip
+
+    def sync() -> int:
+        return notify_events.sync_gates(lite, settings, DEPLOYMENT, now=DAY0)
+
+    _gate(lite, "stabilise", 1, {"containment": "not_met", "csat": "met"})
+    _gate(lite, "optimise", 1, {"cost": "met"})  # ready, but not the current gate
+    assert sync() == 0
+    _gate(lite, "stabilise", 2, {"containment": "met", "csat": "met"})
+    assert sync() == 1
+    assert sync() == 0  # told once
+    with lite.session() as session:
+        session.add(GateSignoff(
+            deployment=DEPLOYMENT, phase="stabilise", kind="signoff", actor="ana", role="owner",
+            ready=True, snapshot={"criteria": [{"id": "containment", "verdict": "met"},
+                                               {"id": "csat", "verdict": "met"}]},
+        ))  # fmt: skip
+    _gate(lite, "stabilise", 3, {"containment": "met", "csat": "met"})
+    _gate(lite, "optimise", 3, {"cost": "not_met"})
+    assert sync() == 0  # signed off and holding: the ready alert resolves quietly
+    _gate(lite, "stabilise", 4, {"containment": "not_met", "csat": "met"})
+    assert sync() == 1
+    assert sync() == 0
+    deliver_due(lite, settings)
+    assert _sent(receiver) == [("oncall", "gate.ready"), ("oncall", "gate.stopped_holding")]
+    ready, stopped = (r.json() for r in receiver.received)
+    assert ready["item"]["title"] == "The Stabilise gate"
+    assert ready["evidence"] == ["2 of 2 criteria met through 2026-11-04"]
+    assert ready["item"]["url"].endswith("/plan?deployment=care-bot")
+    assert stopped["evidence"] == [
+        "1 of 2 criteria met through 2026-11-06",
+        "containment: containment not_met",
+    ]
+    assert stopped["alert_id"] == ready["alert_id"]

@@ -8,14 +8,16 @@ them), so they are retried, logged and never lost like every other message.
 
 - :func:`sync_slas` reads the backlog's SLA clocks (``sla.at_risk`` when a quarter of a clock
   is left, ``sla.breached`` when it has run out);
-- :func:`publish_gate_change` is what the 90-day plan calls, in its own transaction, when a
-  gate becomes ready or stops holding;
+- :func:`sync_gates` reads the 90-day plan's latest gate evaluations after each analysis and
+  publishes (:func:`publish_gate_change`) a gate that became ready or stopped holding;
 - :func:`check_feeds` watches arrivals in the events store and raises ``feed.silent`` when a
   deployment sends nothing while data is due (``feed.resumed`` when it is back).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -41,17 +43,9 @@ from daytwo.notify.digest import send_digests
 from daytwo.notify.enqueue import EventSpec, enqueue
 from daytwo.notify.models import Alert
 from daytwo.notify.traffic import BASELINE_DAYS, Baselines, Signal, Usual, traffic_windows
-
-__all__ = [
-    "Baselines",
-    "GateChange",
-    "check_feeds",
-    "check_traffic",
-    "publish_gate_change",
-    "raise_due",
-    "sync_slas",
-]
 from daytwo.notify.traffic import WINDOW as TRAFFIC_WINDOW
+from daytwo.plan.ledger import latest_evaluations, phases_of, signoffs_by_phase
+from daytwo.plan.models import Plan, PlanPhase
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
@@ -223,6 +217,70 @@ def publish_gate_change(
     )  # fmt: skip
 
 
+def _gate_states(session: Session, deployment: str) -> list[tuple[PlanPhase, str, list[str]]]:
+    """(phase, state, evidence) of each gate of the deployment's plan, from its latest kept
+    evaluations: a passed gate ``not_holding`` when a criterion met at its sign-off is not met
+    now (else ``holding``); the current gate (the first not passed) ``ready`` when every
+    criterion is met; any other ``waiting``."""
+    plan = session.scalar(select(Plan).where(Plan.deployment == deployment))
+    if plan is None:
+        return []
+    latest = latest_evaluations(session, deployment)
+    passed = signoffs_by_phase(session, deployment)
+    out: list[tuple[PlanPhase, str, list[str]]] = []
+    current_seen = False
+    for phase in phases_of(session, plan):
+        result = latest.get(phase.key)
+        is_current = phase.key not in passed and not current_seen
+        current_seen |= phase.key not in passed
+        if result is None:
+            out.append((phase, "waiting", []))
+            continue
+        evidence = [f"{result.met} of {result.total} criteria met through {result.through}"]
+        if phase.key in passed:
+            snapshot = passed[phase.key].snapshot.get("criteria", [])
+            held = {c["id"] for c in snapshot if c.get("verdict") == "met"}
+            failing = [c for c in result.criteria if c.id in held and c.verdict == "not_met"]
+            evidence += [f"{c.label}: {c.summary}" for c in failing]
+            out.append((phase, "not_holding" if failing else "holding", evidence))
+        elif is_current and result.ready:
+            out.append((phase, "ready", evidence))
+        else:
+            out.append((phase, "waiting", evidence))
+    return out
+
+
+def sync_gates(
+    ledger: Ledger, settings: Settings, deployment: str, *, now: datetime | None = None
+) -> int:
+    """Publish the plan's gate changes after an analysis (the plan evaluates its gates in the
+    same pipeline, before notify): ``gate.ready`` when the current gate's criteria are all
+    met, ``gate.stopped_holding`` when a passed gate's no longer are, each once per state. A
+    gate that leaves the state it was told in (signed off, or holding again) resolves its
+    alert without a message. Returns messages queued."""
+    now = now or datetime.now(UTC)
+    base = settings.notify_public_url.rstrip("/")
+    queued = 0
+    with ledger.session() as session:
+        for phase, state, evidence in _gate_states(session, deployment):
+            if state in ("ready", "not_holding"):
+                change = GateChange(
+                    deployment=deployment, gate=phase.key, title=f"The {phase.name} gate",
+                    state="ready" if state == "ready" else "not_holding",
+                    evidence=tuple(evidence),
+                    url=f"{base}/plan?deployment={quote(deployment)}",
+                )  # fmt: skip
+                queued += publish_gate_change(session, settings, change, now=now)
+                continue
+            key = f"gate:{deployment}:{phase.key}"
+            alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
+            if alert is not None and alert.state != state:
+                alert.state = state
+                alert.status = "resolved"
+                alert.updated_at = now
+    return queued
+
+
 # -- silent feeds ------------------------------------------------------------------------------
 
 
@@ -252,6 +310,34 @@ class FeedState:
     silent: bool
 
 
+_HourlyCounts = dict[str, dict[tuple[date, int], int]]
+# The hourly deliveries of the complete days, per events store: read once a day, not every
+# minute (the days they count do not change; a backfill of them counts from the next day).
+_hourly_lock = threading.Lock()
+_hourly_kept: weakref.WeakKeyDictionary[EventStore, tuple[date, _HourlyCounts]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _hourly_deliveries(events: EventStore, today: date, start: datetime) -> _HourlyCounts:
+    with _hourly_lock:
+        kept = _hourly_kept.get(events)
+        if kept is not None and kept[0] == today:
+            return kept[1]
+    counts: _HourlyCounts = {}
+    for r in events.query(
+        "SELECT deployment, date_trunc('hour', received_at) AS hour, "
+        "COUNT(DISTINCT batch_id) AS n "
+        "FROM deliveries WHERE received_at >= ? AND received_at < ? GROUP BY deployment, hour",
+        [start, datetime.combine(today, datetime.min.time(), UTC)],
+    ).to_pylist():
+        hour = aware(r["hour"])
+        counts.setdefault(r["deployment"], {})[(hour.date(), hour.hour)] = int(r["n"])
+    with _hourly_lock:
+        _hourly_kept[events] = (today, counts)
+    return counts
+
+
 def feed_states(
     events: EventStore, deployments: list[str], *, now: datetime
 ) -> dict[str, FeedState]:
@@ -269,15 +355,7 @@ def feed_states(
             "FROM deliveries GROUP BY deployment"
         ).to_pylist()
     }
-    counts: dict[str, dict[tuple[date, int], int]] = {}
-    for r in events.query(
-        "SELECT deployment, date_trunc('hour', received_at) AS hour, "
-        "COUNT(DISTINCT batch_id) AS n "
-        "FROM deliveries WHERE received_at >= ? AND received_at < ? GROUP BY deployment, hour",
-        [start, datetime.combine(today, datetime.min.time(), UTC)],
-    ).to_pylist():
-        hour = aware(r["hour"])
-        counts.setdefault(r["deployment"], {})[(hour.date(), hour.hour)] = int(r["n"])
+    counts = _hourly_deliveries(events, today, start)
     states = {}
     for name in deployments:
         first, last = spans.get(name, (None, None))
@@ -422,7 +500,11 @@ def check_traffic(
     with ledger.session() as session:
         for name, w in windows.items():
             url = f"{base}/conversations?deployment={quote(name)}"
+            feed = session.scalar(select(Alert).where(Alert.dedupe_key == f"feed:{name}"))
+            silent = feed is not None and feed.state == "silent"
             for s in w.signals:
+                if s.alarm == "drop" and silent:
+                    continue  # the silent feed's alert already tells it
                 key = f"{s.name}:{name}"
                 alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
                 summary, evidence = _describe(name, s, w.usual)

@@ -111,6 +111,7 @@ def usual_levels(events: EventStore, *, now: datetime) -> dict[str, Usual]:
     """Every deployment's usual level at ``now``'s time of day, from the last week's arrivals
     within :data:`BAND` of it (the whole week when those hours saw under
     :data:`~daytwo.notify.calc.SPIKE_MIN_BASELINE` conversations, for the shares)."""
+    now = now.astimezone(UTC).replace(second=0, microsecond=0)  # minutes fall in one band
     days = range(1, BASELINE_DAYS + 1)
     starts = [now - timedelta(days=d) - BAND for d in days]
     band, band_params = _arrived(starts, 2 * BAND)
@@ -131,7 +132,8 @@ def usual_levels(events: EventStore, *, now: datetime) -> dict[str, Usual]:
     for dep, ms in zip(latencies["deployment"], latencies["latency_ms"], strict=True):
         by_dep.setdefault(dep, []).append(float(ms))
     minutes = events.query(
-        f"SELECT deployment, date_trunc('minute', received_at) AS m, COUNT(*) AS n "
+        f"SELECT deployment, date_trunc('minute', received_at) AS m, "
+        f"COUNT(DISTINCT interaction_id) AS n "
         f"FROM deliveries WHERE {band} GROUP BY deployment, m",
         band_params,
     ).to_pylist()
