@@ -432,3 +432,15 @@ def test_the_plan_s_gates_are_published_after_each_analysis(
         "containment: containment not_met",
     ]
     assert stopped["alert_id"] == ready["alert_id"]
+
+
+def test_a_share_that_varies_between_hours_needs_more_to_alarm() -> None:
+    steady = [(500, 40), (480, 38), (520, 42), (500, 40)]  # 8% every hour
+    drifting = [(500, 20), (480, 58), (520, 31), (500, 52)]  # 4% to 12%
+    assert calc.overdispersion(steady) == 0.0
+    rho = calc.overdispersion(drifting)
+    assert 0.005 < rho < 0.05
+    # 16% of 500 against a usual 8%: beyond binomial chance, not beyond the hours' own drift.
+    assert calc.is_spike(80, 500, 0.08)
+    assert not calc.is_spike(80, 500, 0.08, rho)
+    assert calc.is_spike(250, 500, 0.08, rho)  # half of them: a spike whatever the drift

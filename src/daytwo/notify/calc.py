@@ -253,23 +253,48 @@ VOLUME_MIN_FACTOR = 2.0  # a surge at least doubles the usual count; a drop at l
 VOLUME_MIN_BUCKETS = 48  # 5-minute counts behind the usual volume (two days of the same hours)
 
 
-def excess_p(errors: int, n: int, usual: float) -> float:
-    """The chance of ``errors`` or more among ``n`` conversations at the ``usual`` share
-    (binomial upper tail)."""
-    from scipy.stats import binom
+def excess_p(errors: int, n: int, usual: float, rho: float = 0.0) -> float:
+    """The chance of ``errors`` or more among ``n`` conversations at the ``usual`` share:
+    binomial upper tail, or beta-binomial when the share itself varies from hour to hour
+    (``rho``: the intra-hour correlation, :func:`overdispersion`)."""
+    from scipy.stats import betabinom, binom
 
     if errors <= 0:
         return 1.0
-    return float(binom.sf(errors - 1, n, min(max(usual, 1e-4), 1 - 1e-9)))
+    p = min(max(usual, 1e-4), 1 - 1e-9)
+    if rho <= 0:
+        return float(binom.sf(errors - 1, n, p))
+    scale = 1 / rho - 1
+    return float(betabinom.sf(errors - 1, n, p * scale, (1 - p) * scale))
 
 
-def is_spike(errors: int, n: int, usual: float) -> bool:
+def overdispersion(groups: Sequence[tuple[int, int]]) -> float:
+    """How much a share varies between groups (hours) beyond what their sizes explain: the
+    moment estimate of the beta-binomial's intra-group correlation from ``(n, count)`` per
+    group, 0 when the shares vary no more than binomial chance makes them (capped at 0.5)."""
+    sizes = [n for n, _ in groups if n > 0]
+    if len(sizes) < 2:
+        return 0.0
+    total = sum(sizes)
+    p = sum(k for n, k in groups if n > 0) / total
+    if p <= 0 or p >= 1:
+        return 0.0
+    spread = sum(n * (k / n - p) ** 2 for n, k in groups if n > 0) / (len(sizes) - 1)
+    # The effective group size of unequal groups (as in a one-way ANOVA).
+    n0 = (total - sum(n * n for n in sizes) / total) / (len(sizes) - 1)
+    if n0 <= 1:
+        return 0.0
+    rho = (spread / (p * (1 - p)) - 1) / (n0 - 1)
+    return min(max(rho, 0.0), 0.5)
+
+
+def is_spike(errors: int, n: int, usual: float, rho: float = 0.0) -> bool:
     """A share spike (errors, fallbacks): enough conversations, a rise that matters, and one
-    chance could not explain."""
+    chance could not explain, given how much the share usually varies between hours."""
     return (
         n >= SPIKE_MIN_WINDOW
         and errors / n >= usual + SPIKE_MIN_SHARE_RISE
-        and excess_p(errors, n, usual) < SPIKE_ALPHA
+        and excess_p(errors, n, usual, rho) < SPIKE_ALPHA
     )
 
 

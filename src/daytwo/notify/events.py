@@ -43,7 +43,6 @@ from daytwo.notify.digest import send_digests
 from daytwo.notify.enqueue import EventSpec, enqueue
 from daytwo.notify.models import Alert
 from daytwo.notify.traffic import BASELINE_DAYS, Baselines, Signal, Usual, traffic_windows
-from daytwo.notify.traffic import WINDOW as TRAFFIC_WINDOW
 from daytwo.plan.ledger import latest_evaluations, phases_of, signoffs_by_phase
 from daytwo.plan.models import Plan, PlanPhase
 from daytwo.settings import Settings
@@ -441,13 +440,9 @@ _WHAT = {  # (in the summary, in the evidence)
 }
 
 
-def _minutes(td: timedelta) -> str:
-    return f"{td.total_seconds() / 60:.0f} min"
-
-
 def _describe(name: str, s: Signal, usual: Usual) -> tuple[str, list[str]]:
     """(summary, evidence) of one signal of one deployment's window."""
-    span = _minutes(TRAFFIC_WINDOW)
+    span = f"{s.minutes} min"
     chance = f"chance of this at the usual level: {s.p_value:.1e}"
     if s.name in _WHAT:
         summary = (

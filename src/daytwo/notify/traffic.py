@@ -38,24 +38,31 @@ from daytwo.notify.calc import (
     is_latency_spike,
     is_spike,
     latency_p,
+    overdispersion,
     volume_shift,
     volume_tails,
 )
 from daytwo.store.events import EventStore
 
 WINDOW = timedelta(minutes=5)  # the arrivals judged
+SHORT_WINDOW = timedelta(minutes=1)  # and their last minute, for the shares
 BAND = timedelta(minutes=60)  # either side of the same time on each earlier day
 BASELINE_DAYS = 7
 BASELINE_TTL = timedelta(minutes=10)
 
+# Each conversation that arrived in the intervals (its latest arrival), with whether it had an
+# error turn and a fallback answer.
 _CONVERSATIONS = """
-    SELECT deployment, interaction_id,
-           MAX(CASE WHEN error IS NOT NULL THEN 1 ELSE 0 END) AS err,
-           MAX(CASE WHEN fallback AND role = 'assistant' THEN 1 ELSE 0 END) AS fb
-    FROM turns
-    WHERE (deployment, interaction_id) IN (
-        SELECT deployment, interaction_id FROM deliveries WHERE {arrived})
-    GROUP BY deployment, interaction_id
+    WITH d AS (SELECT deployment, interaction_id, MAX(received_at) AS r FROM deliveries
+               WHERE {arrived} GROUP BY deployment, interaction_id),
+         c AS (SELECT deployment, interaction_id,
+                      MAX(CASE WHEN error IS NOT NULL THEN 1 ELSE 0 END) AS err,
+                      MAX(CASE WHEN fallback AND role = 'assistant' THEN 1 ELSE 0 END) AS fb
+               FROM turns WHERE (deployment, interaction_id) IN (
+                   SELECT deployment, interaction_id FROM d)
+               GROUP BY deployment, interaction_id)
+    SELECT d.deployment AS deployment, d.r AS r, c.err AS err, c.fb AS fb
+    FROM d JOIN c ON c.deployment = d.deployment AND c.interaction_id = d.interaction_id
 """
 _LATENCIES = """
     SELECT deployment, latency_ms FROM turns
@@ -72,6 +79,8 @@ class Usual:
     n: int  # conversations behind the shares
     error_share: float
     fallback_share: float
+    error_rho: float  # how much each share varies between hours (beta-binomial)
+    fallback_rho: float
     p95_ms: float | None  # None: too few answers with a latency
     volume_mean: float  # conversations per window
     volume_var: float
@@ -83,6 +92,7 @@ class Signal:
     """One signal of one deployment's window, judged."""
 
     name: str  # errors | fallbacks | latency | volume
+    minutes: int  # the window judged: the last minutes of arrivals
     value: float  # the window's share, p95 (ms) or count
     usual: float
     count: int  # errors, fallbacks, slow answers or conversations in the window
@@ -117,16 +127,26 @@ def usual_levels(events: EventStore, *, now: datetime) -> dict[str, Usual]:
     band, band_params = _arrived(starts, 2 * BAND)
     week_start = now - timedelta(days=BASELINE_DAYS)
     shares: dict[str, tuple[int, int, int]] = {}
-    for where, params in ((band, band_params), ("(received_at >= ? AND received_at < ?)",
-                                                  [week_start, now - BAND])):  # fmt: skip
-        rows = events.query(
-            f"SELECT deployment, COUNT(*) AS n, SUM(err) AS e, SUM(fb) AS f "
-            f"FROM ({_CONVERSATIONS.format(arrived=where)}) c GROUP BY deployment",
-            params,
-        ).to_pylist()
-        for r in rows:
-            if r["deployment"] not in shares or shares[r["deployment"]][0] < SPIKE_MIN_BASELINE:
-                shares[r["deployment"]] = (int(r["n"]), int(r["e"] or 0), int(r["f"] or 0))
+    hours: dict[str, list[tuple[int, int, int]]] = {}
+    for r in events.query(
+        f"SELECT deployment, date_trunc('hour', r) AS h, COUNT(*) AS n, SUM(err) AS e, "
+        f"SUM(fb) AS f FROM ({_CONVERSATIONS.format(arrived=band)}) c GROUP BY deployment, h",
+        band_params,
+    ).to_pylist():
+        hours.setdefault(r["deployment"], []).append(
+            (int(r["n"]), int(r["e"] or 0), int(r["f"] or 0))
+        )
+    for dep, groups in hours.items():
+        shares[dep] = (sum(g[0] for g in groups), sum(g[1] for g in groups),
+                       sum(g[2] for g in groups))  # fmt: skip
+    week = _CONVERSATIONS.format(arrived="(received_at >= ? AND received_at < ?)")
+    for r in events.query(
+        f"SELECT deployment, COUNT(*) AS n, SUM(err) AS e, SUM(fb) AS f "
+        f"FROM ({week}) c GROUP BY deployment",
+        [week_start, now - BAND],
+    ).to_pylist():
+        if r["deployment"] not in shares or shares[r["deployment"]][0] < SPIKE_MIN_BASELINE:
+            shares[r["deployment"]] = (int(r["n"]), int(r["e"] or 0), int(r["f"] or 0))
     latencies = events.query(_LATENCIES.format(arrived=band), band_params).to_pydict()
     by_dep: dict[str, list[float]] = {}
     for dep, ms in zip(latencies["deployment"], latencies["latency_ms"], strict=True):
@@ -163,6 +183,8 @@ def usual_levels(events: EventStore, *, now: datetime) -> dict[str, Usual]:
         ms = by_dep.get(dep, [])
         out[dep] = Usual(
             n=n, error_share=errors / n if n else 0.0, fallback_share=fallbacks / n if n else 0.0,
+            error_rho=overdispersion([(g[0], g[1]) for g in hours.get(dep, [])]),
+            fallback_rho=overdispersion([(g[0], g[2]) for g in hours.get(dep, [])]),
             p95_ms=float(np.quantile(ms, LATENCY_QUANTILE)) if len(ms) >= SPIKE_MIN_BASELINE
             else None,
             volume_mean=float(values.mean()) if buckets else 0.0,
@@ -194,10 +216,19 @@ class Baselines:
 BASELINES = Baselines()
 
 
-def _share(name: str, count: int, n: int, usual: float) -> Signal:
-    p = excess_p(count, n, usual)
-    alarm = "spike" if is_spike(count, n, usual) else None
-    return Signal(name, count / n if n else 0.0, usual, count, n, p, alarm)
+def _share(name: str, arrivals: list[tuple[datetime, bool]], now: datetime, usual: float,
+           rho: float) -> Signal:  # fmt: skip
+    """The share judged over the whole window and over its last minute (a sudden spike shows
+    there first, before it weighs on five minutes); the one that alarms, else the window."""
+    judged = []
+    for span in (WINDOW, SHORT_WINDOW):
+        flags = [flag for at, flag in arrivals if at > now - span]
+        n, count = len(flags), sum(flags)
+        p = excess_p(count, n, usual, rho)
+        alarm = "spike" if is_spike(count, n, usual, rho) else None
+        minutes = int(span.total_seconds() // 60)
+        judged.append(Signal(name, minutes, count / n if n else 0.0, usual, count, n, p, alarm))
+    return next((s for s in judged if s.alarm), judged[0])
 
 
 def _latency(ms: list[float], usual_p95: float | None) -> Signal | None:
@@ -207,7 +238,10 @@ def _latency(ms: list[float], usual_p95: float | None) -> Signal | None:
     slow = sum(1 for v in ms if v > usual_p95)
     p95 = float(np.quantile(ms, LATENCY_QUANTILE)) if ms else 0.0
     alarm = "spike" if is_latency_spike(slow, answers, p95, usual_p95) else None
-    return Signal("latency", p95, usual_p95, slow, answers, latency_p(slow, answers), alarm)
+    minutes = int(WINDOW.total_seconds() // 60)
+    return Signal(
+        "latency", minutes, p95, usual_p95, slow, answers, latency_p(slow, answers), alarm
+    )
 
 
 def _volume(count: int, usual: Usual) -> Signal | None:
@@ -218,7 +252,8 @@ def _volume(count: int, usual: Usual) -> Signal | None:
     )
     low, high = volume_tails(count, usual.volume_mean, usual.volume_var)
     p = low if count < usual.volume_mean else high
-    return Signal("volume", count, usual.volume_mean, count, count, p, shift)
+    minutes = int(WINDOW.total_seconds() // 60)
+    return Signal("volume", minutes, count, usual.volume_mean, count, count, p, shift)
 
 
 def traffic_windows(
@@ -230,27 +265,28 @@ def traffic_windows(
     levels = (baselines or BASELINES).get(events, now)
     arrived, params = _arrived([now - WINDOW], WINDOW)
     params[-1] = now + timedelta(microseconds=1)  # the window ends at now, included
-    rows = events.query(
-        f"SELECT deployment, COUNT(*) AS n, SUM(err) AS e, SUM(fb) AS f "
-        f"FROM ({_CONVERSATIONS.format(arrived=arrived)}) c GROUP BY deployment",
-        params,
-    ).to_pylist()
+    rows = events.query(_CONVERSATIONS.format(arrived=arrived), params).to_pydict()
     latencies = events.query(_LATENCIES.format(arrived=arrived), params).to_pydict()
     by_dep: dict[str, list[float]] = {}
     for dep, ms in zip(latencies["deployment"], latencies["latency_ms"], strict=True):
         by_dep.setdefault(dep, []).append(float(ms))
-    window = {r["deployment"]: (int(r["n"]), int(r["e"] or 0), int(r["f"] or 0)) for r in rows}
+    window: dict[str, list[tuple[datetime, bool, bool]]] = {}
+    for dep, at, err, fb in zip(rows["deployment"], rows["r"], rows["err"], rows["fb"],
+                                strict=True):  # fmt: skip
+        window.setdefault(dep, []).append((aware(at), bool(err), bool(fb)))
     out = {}
     for dep, usual in levels.items():
         if usual.n < SPIKE_MIN_BASELINE:
             continue  # too little history to know what is usual
-        n, errors, fallbacks = window.get(dep, (0, 0, 0))
+        mine = window.get(dep, [])
         signals = [
-            _share("errors", errors, n, usual.error_share),
-            _share("fallbacks", fallbacks, n, usual.fallback_share),
-        ]
+            _share("errors", [(a, e) for a, e, _ in mine], now, usual.error_share,
+                   usual.error_rho),
+            _share("fallbacks", [(a, f) for a, _, f in mine], now, usual.fallback_share,
+                   usual.fallback_rho),
+        ]  # fmt: skip
         latency = _latency(by_dep.get(dep, []), usual.p95_ms)
-        volume = _volume(n, usual)
+        volume = _volume(len(mine), usual)
         signals += [s for s in (latency, volume) if s is not None]
         out[dep] = TrafficWindow(dep, usual, tuple(signals))
     return out
