@@ -315,6 +315,20 @@ def bench_notify_outbox(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, repeat, _free_port)
 
 
+def bench_notify_calm(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.notify_calm import run  # imports the whole product: load it only when asked
+
+    return run(work, repeat, _free_port, _admin_key)
+
+
+def bench_notify_overhead(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.notify_overhead import run  # imports the whole product: load it only when asked
+
+    return run(work, repeat, _free_port, _admin_key)
+
+
 def bench_notify_latency(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del turns
     from bench.notify_latency import run  # imports the whole product: load it only when asked
@@ -390,6 +404,8 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "hostile": bench_hostile,
     "notify_outbox": bench_notify_outbox,
     "notify_latency": bench_notify_latency,
+    "notify_calm": bench_notify_calm,
+    "notify_overhead": bench_notify_overhead,
     "otlp_ingest": bench_otlp,
     "api_docs": bench_api_docs,
     "reports": bench_reports,
