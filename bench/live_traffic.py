@@ -18,8 +18,11 @@ would. Only the live part of a benchmark goes through the HTTP API.
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +205,66 @@ def hours_around(now: datetime, before: timedelta, after: timedelta) -> tuple[da
     start = (now - before).replace(minute=0, second=0, microsecond=0)
     end = (now + after).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+SECRET = "bench-signing-secret-of-enough-length"
+
+
+class Receiver:
+    """A local webhook receiver keeping every payload with the time it arrived."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[float, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with receiver.lock:
+                    receiver.got.append((time.time(), orjson.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def snapshot(self) -> list[tuple[float, dict[str, Any]]]:
+        with self.lock:
+            return list(self.got)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+def setup_ledger(data: Path, deployments: list[str], hook_url: str | None) -> None:
+    """A migrated ledger with ``deployments`` and, given ``hook_url``, a webhook channel and a
+    route that takes every event kind to it."""
+    from daytwo.deployments.schemas import DeploymentCreate
+    from daytwo.deployments.service import create_deployment
+    from daytwo.notify import service
+    from daytwo.notify.schemas import ChannelCreate, RouteCreate
+    from daytwo.settings import Settings
+    from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
+
+    settings = Settings(data_dir=data)
+    upgrade(settings.resolved_ledger_url)
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        for name in deployments:
+            create_deployment(
+                ledger, DeploymentCreate(name=name, kind=DeploymentKind.virtual_agent)
+            )
+        if hook_url is not None:
+            service.create_channel(
+                ledger, ChannelCreate(name="hook", kind="webhook", url=hook_url, secret=SECRET),
+                server_key=settings.session_key(), actor="bench",
+            )  # fmt: skip
+            service.add_route(ledger, RouteCreate(channel="hook", max_priority="P4"), actor="bench")
+    finally:
+        ledger.dispose()

@@ -21,72 +21,23 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
-from bench.live_traffic import Calm, record, seed_history
+from bench.live_traffic import Calm, Receiver, record, seed_history, setup_ledger
 
 DEPLOYMENTS = [f"calm-{d}" for d in range(4)]
 PEAK_PER_MINUTE = 24
 DAYS = 1  # simulated days replayed (each deployment: one deployment-day per day)
 HISTORY_SEED, LIVE_SEED = 21, 22
-SECRET = "bench-signing-secret-of-enough-length"
 FOLLOW_UPS = ("traffic.recovered", "feed.resumed")
 
 
-class _Receiver:
-    def __init__(self) -> None:
-        self.got: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                with receiver.lock:
-                    receiver.got.append(orjson.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
 def _setup(data: Path, url: str, start: datetime) -> int:
-    from daytwo.deployments.schemas import DeploymentCreate
-    from daytwo.deployments.service import create_deployment
-    from daytwo.notify import service
-    from daytwo.notify.schemas import ChannelCreate, RouteCreate
-    from daytwo.settings import Settings
-    from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
-
-    settings = Settings(data_dir=data)
-    upgrade(settings.resolved_ledger_url)
-    ledger = Ledger(settings.resolved_ledger_url)
-    try:
-        for name in DEPLOYMENTS:
-            create_deployment(
-                ledger, DeploymentCreate(name=name, kind=DeploymentKind.virtual_agent)
-            )
-        service.create_channel(
-            ledger, ChannelCreate(name="hook", kind="webhook", url=url, secret=SECRET),
-            server_key=settings.session_key(), actor="bench",
-        )  # fmt: skip
-        service.add_route(ledger, RouteCreate(channel="hook", max_priority="P4"), actor="bench")
-    finally:
-        ledger.dispose()
+    setup_ledger(data, DEPLOYMENTS, url)
     history = Calm(DEPLOYMENTS, PEAK_PER_MINUTE, HISTORY_SEED)
     return seed_history(data, history, [(start - timedelta(days=8), start)], post_every_s=60.0)
 
@@ -104,7 +55,7 @@ def run(work: Path, repeat: int, free_port: Any, admin_key: Any) -> dict[str, An
     from daytwo.store.ledger import Ledger
 
     data = work / "run"
-    receiver = _Receiver()
+    receiver = Receiver()
     start = (datetime.now(UTC) - timedelta(days=DAYS + 1)).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
@@ -171,7 +122,8 @@ def run(work: Path, repeat: int, free_port: Any, admin_key: Any) -> dict[str, An
         server.should_exit = True
         thread.join(timeout=60)
         receiver.server.shutdown()
-    alarms = [p for p in receiver.got if p["event"] not in FOLLOW_UPS]
+    got = [p for _, p in receiver.snapshot()]
+    alarms = [p for p in got if p["event"] not in FOLLOW_UPS]
     deployment_days = len(DEPLOYMENTS) * DAYS
     per_day = len(alarms) / deployment_days
     return {
@@ -184,7 +136,7 @@ def run(work: Path, repeat: int, free_port: Any, admin_key: Any) -> dict[str, An
         "failed_posts": failed,
         "check_passes": checks,
         "check_pass_median_s": round(float(np.median(check_s)), 3),
-        "messages_received": len(receiver.got),
+        "messages_received": len(got),
         "false_alerts": len(alarms),
         "false_alerts_list": [f"{p['deployment']}: {p['event']} ({p['summary']})" for p in alarms],
         "false_alerts_per_deployment_day": round(per_day, 3),

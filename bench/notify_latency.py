@@ -17,17 +17,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
-from bench.live_traffic import Calm, hours_around, record, seed_history
+from bench.live_traffic import Calm, Receiver, hours_around, record, seed_history, setup_ledger
 
 SPIKES = [f"spike-{d}" for d in range(5)]
 SILENCES = [f"silent-{d}" for d in range(5)]
@@ -37,65 +35,13 @@ CALM_S = 120  # calm replay before the first onset
 ONSET_GAP_S = 30
 SPIKE_ERRORS = 0.30
 DEADLINE_S = 420  # after an onset, give up waiting for its alert
-SECRET = "bench-signing-secret-of-enough-length"
 HISTORY_SEED, LIVE_SEED = 11, 12
-
-
-class _Receiver:
-    def __init__(self) -> None:
-        self.got: list[tuple[float, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                with receiver.lock:
-                    receiver.got.append((time.time(), orjson.loads(body)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def snapshot(self) -> list[tuple[float, dict[str, Any]]]:
-        with self.lock:
-            return list(self.got)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
 
 def _seed(data: Path, url: str, now: datetime) -> int:
     """The deployments, a channel and a route taking every event kind, and eight days of
     calm traffic around this time of day (returns conversations written)."""
-    from daytwo.deployments.schemas import DeploymentCreate
-    from daytwo.deployments.service import create_deployment
-    from daytwo.notify import service
-    from daytwo.notify.schemas import ChannelCreate, RouteCreate
-    from daytwo.settings import Settings
-    from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
-
-    settings = Settings(data_dir=data)
-    upgrade(settings.resolved_ledger_url)
-    ledger = Ledger(settings.resolved_ledger_url)
-    try:
-        for name in SPIKES + SILENCES:
-            create_deployment(
-                ledger, DeploymentCreate(name=name, kind=DeploymentKind.virtual_agent)
-            )
-        service.create_channel(
-            ledger, ChannelCreate(name="hook", kind="webhook", url=url, secret=SECRET),
-            server_key=settings.session_key(), actor="bench",
-        )  # fmt: skip
-        service.add_route(ledger, RouteCreate(channel="hook", max_priority="P4"), actor="bench")
-    finally:
-        ledger.dispose()
+    setup_ledger(data, SPIKES + SILENCES, url)
     calm = Calm(SPIKES + SILENCES, PER_MINUTE, HISTORY_SEED, diurnal=False)
     start, end = hours_around(now, timedelta(minutes=70), timedelta(minutes=75))
     spans = [(start - timedelta(days=d), end - timedelta(days=d)) for d in range(8, 0, -1)]
@@ -119,7 +65,7 @@ def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
 def _one_run(work: Path, free_port: Any, admin_key: Any) -> dict[str, Any]:
     import httpx
 
-    receiver = _Receiver()
+    receiver = Receiver()
     history = _seed(work, receiver.url, datetime.now(UTC).replace(second=0, microsecond=0))
     key = admin_key(work)
     port = free_port()

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from bench.live_traffic import Calm, hours_around, record, seed_history
+from bench.live_traffic import Calm, hours_around, record, seed_history, setup_ledger
 
 DEPLOYMENTS = [f"load-{d}" for d in range(5)]
 PER_MINUTE = 100
@@ -110,21 +110,7 @@ def run(work: Path, repeat: int, free_port: Any, admin_key: Any) -> dict[str, An
     del repeat  # PAIRS alternating runs
     data = work / "run"
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    from daytwo.deployments.schemas import DeploymentCreate
-    from daytwo.deployments.service import create_deployment
-    from daytwo.settings import Settings
-    from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
-
-    settings = Settings(data_dir=data)
-    upgrade(settings.resolved_ledger_url)
-    ledger = Ledger(settings.resolved_ledger_url)
-    try:
-        for name in DEPLOYMENTS:
-            create_deployment(
-                ledger, DeploymentCreate(name=name, kind=DeploymentKind.virtual_agent)
-            )
-    finally:
-        ledger.dispose()
+    setup_ledger(data, DEPLOYMENTS, None)
     start, end = hours_around(now, timedelta(minutes=70), timedelta(minutes=70))
     spans = [(start - timedelta(days=d), end - timedelta(days=d)) for d in range(8, 0, -1)]
     history = seed_history(

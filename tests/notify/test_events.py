@@ -201,22 +201,6 @@ def test_a_feed_that_stops_while_data_is_due_is_silent_then_resumes(
     assert (feed.status, feed.escalate_at) == ("resolved", None)
 
 
-def _traffic(
-    store: EventStore, at: datetime, first: int, n: int, errors: int, mp: pytest.MonkeyPatch
-) -> None:
-    """``n`` conversations arriving at ``at``, the first ``errors`` with a failed turn."""
-    mp.setattr("daytwo.store.events.duckdb.utc_now", lambda: at)
-    records = []
-    for k in range(n):
-        rec = interaction(first + k, turns=2)
-        if k < errors:
-            rec["turns"][1]["error"] = "upstream timeout"
-        records.append(rec)
-    decoded = decode_json(orjson.dumps(records))
-    assert decoded.errors == []
-    store.write(decoded.batch, source="t", batch_id=f"t{first}")
-
-
 def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
     lite: Ledger, settings: Settings, events: EventStore, receiver: WebhookReceiver,
     monkeypatch: pytest.MonkeyPatch,
@@ -229,20 +213,20 @@ def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
     service.add_route(lite, route, actor="t")
     n = 0
     for day in range(7):
-        _traffic(events, DAY0 + timedelta(days=day, hours=10), n, 60, 2, monkeypatch)
+        _calm(events, DAY0 + timedelta(days=day, hours=10), n, 60, monkeypatch, errors=2)
         n += 60
     today = DAY0 + timedelta(days=7, hours=10)
-    _traffic(events, today, n, 40, 2, monkeypatch)  # calm: 5%, usual 3.3%
+    _calm(events, today, n, 40, monkeypatch, errors=2)  # calm: 5%, usual 3.3%
     n += 40
     assert (
         notify_events.check_traffic(lite, events, settings, now=today + timedelta(minutes=1)) == 0
     )
-    _traffic(events, today + timedelta(minutes=6), n, 40, 12, monkeypatch)  # 30%
+    _calm(events, today + timedelta(minutes=6), n, 40, monkeypatch, errors=12)  # 30%
     n += 40
     spike_at = today + timedelta(minutes=7)
     assert notify_events.check_traffic(lite, events, settings, now=spike_at) == 1
     assert notify_events.check_traffic(lite, events, settings, now=spike_at) == 0  # told once
-    _traffic(events, today + timedelta(minutes=13), n, 40, 1, monkeypatch)
+    _calm(events, today + timedelta(minutes=13), n, 40, monkeypatch, errors=1)
     assert (
         notify_events.check_traffic(lite, events, settings, now=today + timedelta(minutes=14)) == 1
     )
@@ -259,10 +243,10 @@ def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
 
 def _calm(
     store: EventStore, at: datetime, first: int, n: int, mp: pytest.MonkeyPatch, *,
-    fallback_every: int = 10, slow_ms: float | None = None,
+    errors: int = 0, fallback_every: int = 10, slow_ms: float | None = None,
 ) -> None:  # fmt: skip
-    """``n`` conversations arriving at ``at``: one in ``fallback_every`` with a fallback
-    answer, answers taking 400-1,000 ms (or ``slow_ms``)."""
+    """``n`` conversations arriving at ``at``: the first ``errors`` with a failed turn, one in
+    ``fallback_every`` with a fallback answer, answers taking 400-1,000 ms (or ``slow_ms``)."""
     mp.setattr("daytwo.store.events.duckdb.utc_now", lambda: at)
     records = []
     for k in range(first, first + n):
@@ -270,6 +254,8 @@ def _calm(
         answer = rec["turns"][1]
         answer["fallback"] = k % fallback_every == 0
         answer["latency_ms"] = slow_ms if slow_ms is not None else 400 + (k * 37) % 600
+        if k - first < errors:
+            answer["error"] = "upstream timeout"
         records.append(rec)
     decoded = decode_json(orjson.dumps(records))
     assert decoded.errors == []
