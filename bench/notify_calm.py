@@ -104,8 +104,8 @@ def run(work: Path, repeat: int, free_port: Any, admin_key: Any) -> dict[str, An
                 sent += len(lines)
             now = at + timedelta(minutes=1)
             t0 = time.perf_counter()
-            queued += check_feeds(ledger, events, settings, now=now)
-            queued += check_traffic(ledger, events, settings, now=now)
+            queued += check_feeds(ledger, events, settings, now=now, since=start)
+            queued += check_traffic(ledger, events, settings, now=now, since=start)
             check_s.append(time.perf_counter() - t0)
             checks += 1
             if queued:

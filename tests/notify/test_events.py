@@ -183,6 +183,9 @@ def test_a_feed_that_stops_while_data_is_due_is_silent_then_resumes(
     assert notify_events.check_feeds(lite, events, settings, now=quiet) == 0
     # At 10:40, 11 were due: silent (e^-11 < 1e-4), told once, to the on-call route.
     silent_at = day8.replace(hour=10, minute=40)
+    # A server listening for 5 minutes only has heard too little to tell (0.5 were due).
+    restarted = silent_at - timedelta(minutes=5)
+    assert notify_events.check_feeds(lite, events, settings, now=silent_at, since=restarted) == 0
     assert notify_events.check_feeds(lite, events, settings, now=silent_at) == 1
     assert notify_events.check_feeds(lite, events, settings, now=silent_at) == 0
     _write_at(events, day8.replace(hour=10, minute=45), n, 2, monkeypatch)

@@ -338,13 +338,15 @@ def _hourly_deliveries(events: EventStore, today: date, start: datetime) -> _Hou
 
 
 def feed_states(
-    events: EventStore, deployments: list[str], *, now: datetime
+    events: EventStore, deployments: list[str], *, now: datetime, since: datetime | None = None
 ) -> dict[str, FeedState]:
     """Judge each deployment's feed from the hourly deliveries of the last complete days.
 
     A delivery is one batch (one ingest request, one import): conversations arrive together
     in them, so a sender that posts every 10 s has 360 chances an hour to be heard from, not
-    one per conversation, and only the gaps between its batches can be judged."""
+    one per conversation, and only the gaps between its batches can be judged. ``since``:
+    when this server began to listen; a gap is judged from then at the earliest (what no
+    server was up to receive is not the feed's silence)."""
     today = now.astimezone(UTC).date()
     start = datetime.combine(today - timedelta(days=SILENCE_HISTORY_DAYS), datetime.min.time(), UTC)
     spans = {
@@ -367,22 +369,24 @@ def feed_states(
         history = [[mine.get((day, hour), 0) for hour in range(24)] for day in days]
         expected = 0.0
         if len(days) >= SILENCE_MIN_HISTORY_DAYS:
-            expected = expected_arrivals(usual_hourly(history), aware(last), now)
+            heard = aware(last) if since is None else max(aware(last), since)
+            expected = expected_arrivals(usual_hourly(history), heard, now)
         silent = len(days) >= SILENCE_MIN_HISTORY_DAYS and is_silent(expected)
         states[name] = FeedState(name, aware(last), len(days), expected, silent)
     return states
 
 
 def check_feeds(
-    ledger: Ledger, events: EventStore, settings: Settings, *, now: datetime | None = None
-) -> int:
+    ledger: Ledger, events: EventStore, settings: Settings, *, now: datetime | None = None,
+    since: datetime | None = None,
+) -> int:  # fmt: skip
     """Raise ``feed.silent`` for each deployment whose data stopped while data is due (P1:
     it breaks quiet hours and escalates), and ``feed.resumed`` when it comes back. A
     deployment with under a week of arrivals is not judged. Returns messages queued."""
     now = now or datetime.now(UTC)
     with ledger.session() as session:
         names = list(session.scalars(select(Deployment.name).order_by(Deployment.name)))
-    states = feed_states(events, names, now=now)
+    states = feed_states(events, names, now=now, since=since)
     base = settings.notify_public_url.rstrip("/")
     queued = 0
     window = timedelta(minutes=settings.notify_escalate_minutes)
@@ -481,7 +485,7 @@ def _describe(name: str, s: Signal, usual: Usual) -> tuple[str, list[str]]:
 
 def check_traffic(
     ledger: Ledger, events: EventStore, settings: Settings, *, now: datetime | None = None,
-    baselines: Baselines | None = None,
+    baselines: Baselines | None = None, since: datetime | None = None,
 ) -> int:  # fmt: skip
     """Raise a P1 alert per deployment and signal whose last minutes are far off their usual
     level (``traffic.error_spike``, ``…fallback_spike``, ``…latency_spike``,
@@ -491,7 +495,7 @@ def check_traffic(
     base = settings.notify_public_url.rstrip("/")
     window = timedelta(minutes=settings.notify_escalate_minutes)
     queued = 0
-    windows = traffic_windows(events, now=now, baselines=baselines)
+    windows = traffic_windows(events, now=now, baselines=baselines, since=since)
     with ledger.session() as session:
         for name, w in windows.items():
             url = f"{base}/conversations?deployment={quote(name)}"
@@ -533,15 +537,17 @@ def check_traffic(
 
 
 def raise_due(
-    ledger: Ledger, settings: Settings, events: EventStore | None, *, now: datetime | None = None
-) -> int:
+    ledger: Ledger, settings: Settings, events: EventStore | None, *, now: datetime | None = None,
+    since: datetime | None = None,
+) -> int:  # fmt: skip
     """Every check that raises alerts on its own clock: problems opened outside an analysis,
     SLA clocks, silent feeds and the fast checks of live traffic (when the events store is at
-    hand), owners' digests. Returns messages queued."""
+    hand), owners' digests. ``since``: when the server running them began to listen (arrivals
+    are not judged missing from before it). Returns messages queued."""
     queued = sync_all(ledger, settings, now=now)
     queued += sync_slas(ledger, settings, now=now)
     if events is not None:
-        queued += check_feeds(ledger, events, settings, now=now)
-        queued += check_traffic(ledger, events, settings, now=now)
+        queued += check_feeds(ledger, events, settings, now=now, since=since)
+        queued += check_traffic(ledger, events, settings, now=now, since=since)
     queued += send_digests(ledger, settings, now=now)
     return queued

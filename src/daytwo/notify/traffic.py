@@ -257,10 +257,13 @@ def _volume(count: int, usual: Usual) -> Signal | None:
 
 
 def traffic_windows(
-    events: EventStore, *, now: datetime, baselines: Baselines | None = None
-) -> dict[str, TrafficWindow]:
+    events: EventStore, *, now: datetime, baselines: Baselines | None = None,
+    since: datetime | None = None,
+) -> dict[str, TrafficWindow]:  # fmt: skip
     """Each deployment's last :data:`WINDOW` of arrivals, every signal judged against its
-    usual level (a deployment without enough history to know it is left out)."""
+    usual level (a deployment without enough history to know it is left out). ``since``:
+    when this server began to listen; the volume is not judged on a window that began
+    before (what no server was up to receive is not missing traffic)."""
     now = now.astimezone(UTC)
     levels = (baselines or BASELINES).get(events, now)
     arrived, params = _arrived([now - WINDOW], WINDOW)
@@ -286,7 +289,8 @@ def traffic_windows(
                    usual.fallback_rho),
         ]  # fmt: skip
         latency = _latency(by_dep.get(dep, []), usual.p95_ms)
-        volume = _volume(len(mine), usual)
+        listening = since is None or since <= now - WINDOW
+        volume = _volume(len(mine), usual) if listening else None
         signals += [s for s in (latency, volume) if s is not None]
         out[dep] = TrafficWindow(dep, usual, tuple(signals))
     return out

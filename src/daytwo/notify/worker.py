@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 
 from daytwo.notify.alerts import escalate_due
 from daytwo.notify.events import raise_due
@@ -41,6 +42,7 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="daytwo-notify", daemon=True)
         self.passes = 0
+        self.started: datetime | None = None  # when this server began to listen
 
     @classmethod
     def from_settings(
@@ -55,6 +57,7 @@ class DeliveryWorker:
         return self._thread.is_alive()
 
     def start(self) -> None:
+        self.started = datetime.now(UTC)
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> bool:
@@ -71,7 +74,7 @@ class DeliveryWorker:
 
     def run_once(self) -> None:
         if self.passes % SYNC_EVERY == 0:
-            raise_due(self._ledger, self._settings, self._events)
+            raise_due(self._ledger, self._settings, self._events, since=self.started)
         escalate_due(self._ledger, self._settings)
         deliver_due(self._ledger, self._settings, stop=self._stop)
         self.passes += 1
