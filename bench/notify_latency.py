@@ -92,6 +92,7 @@ def _one_run(work: Path, free_port: Any, admin_key: Any) -> dict[str, Any]:
         wanted = dict.fromkeys(SPIKES, "traffic.error_spike")
         wanted |= dict.fromkeys(SILENCES, "feed.silent")
         n, posts, failed, sent = 0, 0, 0, 0
+        calm_sent, calm_until = 0, start
         while True:
             now = time.time()
             got = {p["deployment"] for _, p in receiver.snapshot() if p["event"] == wanted.get(
@@ -113,6 +114,8 @@ def _one_run(work: Path, free_port: Any, admin_key: Any) -> dict[str, Any]:
             r = client.post("/api/v1/ingest", content=b"\n".join(lines) + b"\n")
             posts += 1
             sent += len(lines)
+            if now < min(onsets.values()):
+                calm_sent, calm_until = sent, time.time()
             failed += r.status_code != 200
             time.sleep(max(0.0, POST_EVERY_S - (time.time() - now)))
         elapsed_min = (time.time() - start) / 60
@@ -138,6 +141,10 @@ def _one_run(work: Path, free_port: Any, admin_key: Any) -> dict[str, Any]:
         "posts": posts,
         "failed_posts": failed,
         "conversations_per_minute": round(sent / elapsed_min),
+        # Before the first onset every sender posts (later, the silenced ones stop).
+        "conversations_per_minute_before_first_onset": round(
+            calm_sent / max((calm_until - start) / 60, 1e-9)
+        ),
     }
 
 
