@@ -153,16 +153,6 @@ def test_a_gate_change_is_told_once_per_state_in_the_plans_transaction(
     assert receiver.received[1].json()["update"] is True
 
 
-def _write_at(
-    store: EventStore, at: datetime, first: int, n: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("daytwo.store.events.duckdb.utc_now", lambda: at)
-    records = [interaction(first + k, turns=1) for k in range(n)]
-    decoded = decode_json(orjson.dumps(records))
-    assert decoded.errors == []
-    store.write(decoded.batch, source="t", batch_id=f"b{first}")
-
-
 def test_a_feed_that_stops_while_data_is_due_is_silent_then_resumes(
     lite: Ledger, settings: Settings, events: EventStore, receiver: WebhookReceiver,
     monkeypatch: pytest.MonkeyPatch,
@@ -174,7 +164,7 @@ def test_a_feed_that_stops_while_data_is_due_is_silent_then_resumes(
         for hour in (9, 10, 11):
             for minute in range(0, 60, 10):
                 at = DAY0 + timedelta(days=day, hours=hour, minutes=minute)
-                _write_at(events, at, n, 2, monkeypatch)
+                _calm(events, at, n, 2, monkeypatch)
                 n += 2
     day8 = DAY0 + timedelta(days=8)
     # The night is quiet as usual; at 09:15, 2.5 deliveries were due since 11:50: not news.
@@ -188,7 +178,7 @@ def test_a_feed_that_stops_while_data_is_due_is_silent_then_resumes(
     assert notify_events.check_feeds(lite, events, settings, now=silent_at, since=restarted) == 0
     assert notify_events.check_feeds(lite, events, settings, now=silent_at) == 1
     assert notify_events.check_feeds(lite, events, settings, now=silent_at) == 0
-    _write_at(events, day8.replace(hour=10, minute=45), n, 2, monkeypatch)
+    _calm(events, day8.replace(hour=10, minute=45), n, 2, monkeypatch)
     back = day8.replace(hour=10, minute=46)
     assert notify_events.check_feeds(lite, events, settings, now=back) == 1
     deliver_due(lite, settings)
