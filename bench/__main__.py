@@ -249,6 +249,13 @@ def bench_impact(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, seeds=[7, 1, 2, 3, 4], per_day=2000)
 
 
+def bench_problems(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del repeat, turns
+    from bench.problems import run  # imports the whole product: load it only when asked for
+
+    return run(work, seeds=[7, 1, 2, 3, 4], per_day=2000)
+
+
 def bench_detect(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del repeat, turns
     from bench.detect import run  # imports the whole product: load it only when asked for
@@ -396,6 +403,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "redaction": bench_redaction,
     "detect": bench_detect,
     "impact": bench_impact,
+    "problems": bench_problems,
     "gaps": bench_gaps,
     "gaps_ceiling": bench_gaps_ceiling,
     "gaps_pages": bench_gaps_pages,

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,15 @@ SHOWS: dict[str, Any] = {
 }
 
 
+def injected(manifest: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Any, list[str]]]:
+    """Each injected problem of ``manifest`` with its matcher and the deployments it touched
+    (the shipped improvement is not a problem)."""
+    for p in manifest["problems"]:
+        shows = SHOWS.get(p["kind"])
+        if shows is not None:
+            yield p, shows, list(p["scope"].get("deployments", [p["deployment"]]))
+
+
 def _ranks(values: list[float]) -> list[float]:
     """Ranks from 1, ties sharing their mean rank."""
     order = sorted(range(len(values)), key=lambda i: values[i])
@@ -126,11 +136,7 @@ def _items_on_demo(settings: Settings, manifest: dict[str, Any]) -> dict[str, An
     items = [get_item(ledger, i.id) for i in list_items(ledger)]
     ledger.dispose()
     problems = []
-    for p in manifest["problems"]:
-        shows = SHOWS.get(p["kind"])
-        if shows is None:
-            continue  # the shipped improvement is not a problem
-        deployments = p["scope"].get("deployments", [p["deployment"]])
+    for p, shows, deployments in injected(manifest):
         hits = [
             i
             for i in items

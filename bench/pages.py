@@ -2,7 +2,9 @@
 
 Builds the demo generator's deployment at ``--interactions-per-day`` (15,300 a day for 90 days
 is about 1.37 million interactions and 10.1 million turns: at least the issue's million
-conversations and ten million turns) into a temporary data dir once, then times each page
+conversations and ten million turns) into a temporary data dir once, analyses it as
+``daytwo demo`` does (so the findings and backlog pages list what the detectors found at that
+size), then times each page
 in-process through the ASGI app (server time, no network), ``--repeat`` times after one warm-up,
 and writes medians to ``bench/results/pages.json``.
 
@@ -22,16 +24,21 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from bench.__main__ import RESULTS, _environment
+from daytwo.backlog.service import list_items
 from daytwo.demo.generator import DemoConfig
-from daytwo.demo.load import build_demo
+from daytwo.demo.load import MANIFEST, analyze_demo, build_demo
+from daytwo.detect.service import count_findings
 from daytwo.governance.keys import create_key
 from daytwo.governance.models import KeyScope
 from daytwo.server import create_app
 from daytwo.settings import Settings
+from daytwo.store.ledger import Ledger
 
 TARGETS_MS = {
     "overview": 300,
     "journey": 300,
+    "findings": 300,
+    "backlog": 300,
     "conversation_search": 200,
     "metric_api_90d_10_journeys": 150,
 }
@@ -56,6 +63,22 @@ def events_url(data_dir: Path, engine: str) -> str | None:
     return f"chdb:///{data_dir / 'clickhouse'}" if engine == "clickhouse" else None
 
 
+def analysed(settings: Settings) -> float | None:
+    """Run the analysis ``daytwo demo`` runs once its data is in (the findings and backlog
+    pages have nothing to show without it), unless an earlier run of this bench did: the
+    seconds it took, or None."""
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        if count_findings(ledger):
+            return None
+    finally:
+        ledger.dispose()
+    manifest = json.loads((settings.data_dir / MANIFEST).read_text())
+    t = time.perf_counter()
+    analyze_demo(settings, manifest)
+    return time.perf_counter() - t
+
+
 def run(
     work: Path,
     *,
@@ -73,6 +96,7 @@ def run(
         t = time.perf_counter()
         build_demo(settings, DemoConfig(interactions_per_day=per_day), force=True)
         build_seconds = time.perf_counter() - t
+    analyse_seconds = analysed(settings)
     with TestClient(create_app(settings)) as client:
         # Timed as a real reader: a key checked on every request.
         key, _ = create_key(client.app.state.ledger, scope=KeyScope.admin, deployment=None)
@@ -86,6 +110,9 @@ def run(
             "journeys_table": "/journeys?deployment=care-bot",
             "conversation_search": "/api/v1/interactions?deployment=care-bot&q=direct+deposit",
             "conversation_page": "/conversations?deployment=care-bot&q=lost",
+            # The default views: every deployment, one row per problem / the whole backlog.
+            "findings": "/findings",
+            "backlog": "/backlog",
             "metric_api_90d_10_journeys": (
                 "/api/v1/metrics?deployment=care-bot&metric=containment_rate"
                 f"&bucket=day&group_by=journey&end={end}&start="
@@ -93,6 +120,9 @@ def run(
             ),
         }
         timings = time_urls(client, urls, repeat)
+        ledger: Ledger = client.app.state.ledger  # type: ignore[attr-defined]
+        findings = sum(count_findings(ledger).values())
+        items = len(list_items(ledger))
         for name, timing in timings.items():
             timing["target_ms"] = TARGETS_MS.get(name)
     return {
@@ -101,6 +131,9 @@ def run(
         "interactions": sum(d["interactions"] for d in sizes),
         "turns": sum(d["turns"] for d in sizes),
         "build_seconds": build_seconds,
+        "analyse_seconds": analyse_seconds,
+        "findings": findings,
+        "items": items,
         "timings": timings,
         "met": all(
             v["median_ms"] <= v["target_ms"] for v in timings.values() if v["target_ms"] is not None

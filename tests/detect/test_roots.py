@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from daytwo.detect import Finding, Window, analysis_data
-from daytwo.detect.findings import FindingScope, Severity
+from daytwo.detect.findings import FindingScope, Impact, Severity
 from daytwo.detect.roots import with_roots
 
 D0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -203,3 +203,82 @@ def test_a_target_breach_is_explained_by_the_regression_that_drives_it() -> None
         assert out[breach.fingerprint] == (root.fingerprint if root else None), target
         assert out[team.fingerprint] == site.fingerprint
         assert out[site.fingerprint] is None  # a breach never explains a regression
+
+
+def _about(
+    metric: str | None,
+    *,
+    kind: str = "degradation",
+    journey: str | None = None,
+    segment: tuple[str, str] | None = None,
+    days: int = 27,
+    severity: Severity = Severity.high,
+    per_week: float = 0.0,
+    journeys: dict[str, int] | None = None,
+) -> Finding:
+    at = D0 + timedelta(days=days)
+    return Finding(
+        detector=kind,
+        kind=kind,
+        title=f"{kind} {metric} {journey or segment} on day {days}, {per_week:g} a week",
+        scope=FindingScope("bot", journey=journey, segment=segment, metric=metric),
+        severity=severity,
+        first_seen=at,
+        last_seen=D0 + timedelta(days=28),
+        impact=Impact(interactions_per_week=per_week),
+        key=(f"{metric}-{days}-{sorted(journeys or {})}",),
+        details={"journeys": journeys} if journeys else {},
+    )
+
+
+def _roots(findings: list[Finding]) -> dict[str, str | None]:
+    data = analysis_data("bot", WINDOW, _rows())
+    return {f.title: f.details.get("root") for f in with_roots(data, findings)}
+
+
+def test_one_cell_at_about_the_same_time_is_one_problem() -> None:
+    chat = ("channel", "chat")
+    latency = _about("latency_mean", segment=chat, per_week=900.0)
+    errors = _about("error_rate", segment=chat, severity=Severity.critical, per_week=50.0)
+    later = _about("handle_time", segment=chat, days=5)  # weeks earlier: another problem
+    elsewhere = _about("latency_mean", segment=("channel", "voice"))
+    roots = _roots([latency, errors, later, elsewhere])
+    # The most severe stands for the problem; the rest of the same week sit below it.
+    assert roots == {
+        latency.title: errors.fingerprint,
+        errors.title: None,
+        later.title: None,
+        elsewhere.title: None,
+    }
+
+
+def test_knowledge_gaps_in_the_same_journeys_are_one_problem() -> None:
+    pay = {"payments": 60, "balance": 40}
+    big = _about(None, kind="knowledge_gap", per_week=90.0, journeys=pay)
+    small = _about(None, kind="knowledge_gap", per_week=20.0, journeys={"payments": 10, "x": 2})
+    other = _about(None, kind="knowledge_gap", per_week=50.0, journeys={"fraud": 30})
+    roots = _roots([small, big, other])
+    assert roots == {big.title: None, small.title: big.fingerprint, other.title: None}
+
+
+def test_a_plateau_under_a_target_is_its_breach() -> None:
+    breach = _about("escalation_rate", kind="slo_breach")
+    plateau = _about("escalation_rate", kind="plateau", days=10)
+    unrelated = _about("containment_rate", kind="plateau")
+    roots = _roots([plateau, breach, unrelated])
+    assert roots == {plateau.title: breach.fingerprint, breach.title: None, unrelated.title: None}
+
+
+def test_a_finding_whose_evidence_is_a_gaps_questions_is_that_gaps_symptom() -> None:
+    gap = dataclasses.replace(
+        _about(None, kind="knowledge_gap", per_week=90.0),
+        members=frozenset(f"q{i}" for i in range(10)),
+    )
+    words = dataclasses.replace(
+        _about(None, kind="new_vocabulary"), evidence=("q1", "q2", "q3", "x1", "x2", "x3")
+    )
+    mix = dataclasses.replace(
+        _about(None, kind="intent_mix"), evidence=("q1", "q2", "x1", "x2", "x3", "x4")
+    )
+    roots = _roots([gap, words, mix])
+    assert roots == {gap.title: None, words.title: gap.fingerprint, mix.title: None}

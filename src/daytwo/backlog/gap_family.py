@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from daytwo.backlog.calc import CLOSED_STATUSES
 from daytwo.backlog.facts import FindingFacts, facts_from_snapshot
 from daytwo.backlog.models import Item, ItemFinding
+from daytwo.detect.roots import GAP_FAMILY_OVERLAP, GAP_KIND, journey_overlap
 
-GAP_KIND = "knowledge_gap"
+__all__ = ["GAP_FAMILY_OVERLAP", "GAP_KIND", "gap_family", "growing_alongside", "journey_overlap"]
+
 # Knowledge gaps growing at the same time in the same journeys came with one launch or change:
-# one piece of work for whoever owns the bot's knowledge.
-GAP_FAMILY_OVERLAP = 0.5
+# one piece of work for whoever owns the bot's knowledge (and one problem on the findings page).
 
 
 def gap_family(facts: list[FindingFacts]) -> FindingFacts | None:
@@ -40,15 +41,6 @@ def gap_family(facts: list[FindingFacts]) -> FindingFacts | None:
         customers_per_week=sum(f.customers_per_week for f in gaps),
         agents_per_week=sum(f.agents_per_week for f in gaps),
     )
-
-
-def journey_overlap(a: dict[str, int], b: dict[str, int]) -> float:
-    """How much two journey mixes share: the sum over journeys of the smaller of the two shares
-    (1: the same mix; 0: no journey in common)."""
-    ta, tb = sum(a.values()), sum(b.values())
-    if ta <= 0 or tb <= 0:
-        return 0.0
-    return sum(min(a[j] / ta, b.get(j, 0) / tb) for j in a)
 
 
 def growing_alongside(session: Session, finding: FindingFacts) -> Item | None:

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from daytwo.cli.console import err, out
-from daytwo.cli.stores import actor, open_events, open_ledger, server
+from daytwo.cli.stores import actor, open_events, open_ledger, read_ledger, server
 from daytwo.errors import InputError
 from daytwo.governance.roles import KeyScope, Role
 
 if TYPE_CHECKING:
+    from daytwo.governance.listing import KeyPublic, UserPublic
     from daytwo.governance.redact import RedactionPolicy
+    from daytwo.store.ledger import Ledger
 
 users_app = typer.Typer(help="User accounts, roles and deployment grants.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
@@ -56,10 +58,9 @@ def users_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
     """Users, roles, grants and lockouts."""
     from rich.table import Table
 
-    from daytwo.governance import accounts
+    from daytwo.governance.listing import read_users
 
-    with open_ledger() as ledger:
-        rows = accounts.list_users(ledger)
+    rows = read_ledger(read_users, _users_orm)
     if as_json:
         out.print_json(
             json.dumps(
@@ -82,6 +83,12 @@ def users_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
         locked = u.locked_until.strftime("%Y-%m-%d %H:%M") if u.locked_until else "-"
         table.add_row(u.username, u.role.value, "yes" if u.active else "no", grants, locked)
     out.print(table)
+
+
+def _users_orm(ledger: Ledger) -> list[UserPublic]:
+    from daytwo.governance import accounts
+
+    return accounts.list_users(ledger)
 
 
 @users_app.command("grant")
@@ -190,10 +197,9 @@ def keys_list(
     """Keys (never their secrets) with scope, deployment, expiry and status."""
     from rich.table import Table
 
-    from daytwo.governance import keys
+    from daytwo.governance.listing import read_keys
 
-    with open_ledger() as ledger:
-        rows = keys.list_keys(ledger, deployment)
+    rows = read_ledger(lambda r: read_keys(r, deployment), lambda led: _keys_orm(led, deployment))
     if as_json:
         out.print_json(
             json.dumps(
@@ -224,6 +230,12 @@ def keys_list(
             k.last_used_at.strftime("%Y-%m-%d %H:%M") if k.last_used_at else "-",
         )
     out.print(table)
+
+
+def _keys_orm(ledger: Ledger, deployment: str | None) -> list[KeyPublic]:
+    from daytwo.governance import keys
+
+    return keys.list_keys(ledger, deployment)
 
 
 @keys_app.command("revoke")

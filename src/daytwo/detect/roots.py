@@ -32,14 +32,31 @@ explained by the regression that drives it: a journey's or segment's worsening f
 same metric whose cell, put back at its own baseline, would bring the deployment back to its
 target in the current window (of several, the one that brings it furthest). The breach is
 then a symptom of that regression: one problem, its cost counted once. Deployment-wide
-findings never explain anything, so these links cannot loop either.
+findings never explain anything, so these links cannot loop either; the one exception is a
+**plateau** below a target, which is the same problem as the breach of that target: the breach
+explains it.
+
+More ways one problem shows as several findings, each made one problem here:
+
+- **one cell, several metrics**: a model change that slows chat answers and makes more of them
+  fail, a flow change that sends more of a journey to agents (its escalation, its containment,
+  its handle time, its hand-overs after confident answers). Findings about the same cell (the
+  same journey and segment) whose first-seen dates lie within :data:`SAME_ONSET_DAYS` of each
+  other are one problem; the most severe (then the most conversations affected) is its root.
+- **one launch, many questions**: knowledge gaps of one deployment whose questions landed in
+  the same journeys (their journey mixes overlap by at least :data:`GAP_FAMILY_OVERLAP`, as the
+  backlog joins them into one item) are one problem, rooted at the largest.
+- **one cause, seen from afar**: a finding whose evidence conversations are at least half a
+  cause's own (a gap's questions: the intent mix that moved to fallbacks, the new words
+  customers use) is that cause's symptom.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -58,6 +75,97 @@ MIN_LEFT = 30
 TARGET_KINDS = frozenset({"slo_breach", "plateau"})
 # The findings that say a cell got worse, which can drive a target breach.
 WORSENING_KINDS = frozenset({"degradation", "trend"})
+# Findings about one cell whose first-seen dates are at most this far apart: one problem.
+SAME_ONSET_DAYS = 7
+# Knowledge gaps whose journey mixes share at least this much came with one launch or change.
+GAP_FAMILY_OVERLAP = 0.5
+GAP_KIND = "knowledge_gap"
+# A finding with at least this many evidence conversations, half of them a cause's, is its.
+MIN_EVIDENCE = 5
+
+
+def journey_overlap(a: Mapping[str, int], b: Mapping[str, int]) -> float:
+    """How much two journey mixes share: the sum over journeys of the smaller of the two shares
+    (1: the same mix; 0: no journey in common)."""
+    ta, tb = sum(a.values()), sum(b.values())
+    if ta <= 0 or tb <= 0:
+        return 0.0
+    return sum(min(a[j] / ta, b.get(j, 0) / tb) for j in a)
+
+
+def _weight(f: Finding) -> tuple[int, float, str]:
+    """Which of several findings of one problem stands for it: the most severe, then the one
+    affecting the most conversations (the fingerprint breaks ties, so the choice is stable)."""
+    return (int(f.severity), f.impact.interactions_per_week, f.fingerprint)
+
+
+def _one_problem(findings: Sequence[Finding], parent: dict[str, str]) -> dict[str, str]:
+    """The links of the rules above that need no data: the same cell at about the same time, a
+    knowledge-gap family, a cause's evidence, a plateau under its target's breach. Only findings
+    nothing explains yet are linked. No chain can loop: a gap links only to the largest gap of
+    its family (which links nowhere), other findings to a gap, to the root of their cell (which
+    links to a gap at most) or, a plateau, to its breach (which links to a gap at most)."""
+    free = [f for f in findings if f.fingerprint not in parent]
+    links: dict[str, str] = {}
+    cells: dict[tuple[str, str | None, tuple[str, str] | None], list[Finding]] = {}
+    for f in free:
+        if (f.scope.journey is not None or f.scope.segment is not None) and not f.members:
+            cells.setdefault((f.scope.deployment, f.scope.journey, f.scope.segment), []).append(f)
+    gaps: dict[str, list[Finding]] = {}
+    for f in free:
+        if f.kind == GAP_KIND and f.details.get("journeys"):
+            gaps.setdefault(f.scope.deployment, []).append(f)
+    for group in cells.values():
+        ordered = sorted(group, key=_weight, reverse=True)
+        roots: list[Finding] = []
+        for f in ordered:
+            root = next(
+                (
+                    r
+                    for r in roots
+                    if abs(r.first_seen - f.first_seen) <= timedelta(SAME_ONSET_DAYS)
+                ),
+                None,
+            )
+            if root is None:
+                roots.append(f)
+            else:
+                links[f.fingerprint] = root.fingerprint
+    for group in gaps.values():
+        ordered = sorted(group, key=lambda f: (f.impact.interactions_per_week, f.fingerprint))
+        roots = []
+        for f in reversed(ordered):
+            root = next(
+                (
+                    r
+                    for r in roots
+                    if journey_overlap(f.details["journeys"], r.details["journeys"])
+                    >= GAP_FAMILY_OVERLAP
+                ),
+                None,
+            )
+            if root is None:
+                roots.append(f)
+            else:
+                links[f.fingerprint] = root.fingerprint
+    causes = [f for f in findings if f.members]
+    for f in free:
+        if f.members or f.fingerprint in links or len(f.evidence) < MIN_EVIDENCE:
+            continue
+        held = [sum(e in c.members for e in f.evidence) for c in causes]
+        best = max(range(len(causes)), key=lambda i: held[i], default=None)
+        if best is not None and held[best] * 2 >= len(f.evidence):
+            links[f.fingerprint] = causes[best].fingerprint
+    breaches = {
+        (f.scope.deployment, f.scope.metric): f
+        for f in findings
+        if f.kind == "slo_breach" and f.scope.level == "metric"
+    }
+    for f in free:
+        breach = breaches.get((f.scope.deployment, f.scope.metric))
+        if f.kind == "plateau" and breach is not None:
+            links[f.fingerprint] = breach.fingerprint
+    return links
 
 
 def _cell_mask(table: pa.Table, scope: FindingScope, cache: dict[object, np.ndarray]) -> np.ndarray:
@@ -116,7 +224,7 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
     causes = [f for f in findings if f.members]
     targets = [f for f in findings if f.kind in TARGET_KINDS and f.scope.level == "metric"]
     if table.num_rows == 0 or not candidates or len(candidates) + len(causes) < 2 - len(targets):
-        return list(findings)
+        return _rooted(findings, _one_problem(findings, {}))
     starts = started_ns(table)
     base_rows = in_window(starts, w.baseline_start, w.baseline_end)
     cur_rows = in_window(starts, w.current_start, w.current_end)
@@ -163,6 +271,12 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
         parent.update(
             _explained_by_members(table, candidates, causes, base_rows, cur_rows, masks, arrays)
         )
+    parent.update(_one_problem(findings, parent))
+    return _rooted(findings, parent)
+
+
+def _rooted(findings: Sequence[Finding], parent: dict[str, str]) -> list[Finding]:
+    """``findings``, each one in ``parent`` marked with the root at the top of its chain."""
     if not parent:
         return list(findings)
     out = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -356,6 +357,15 @@ def list_findings(ledger: Ledger, f: FindingFilter) -> list[FindingPublic]:
     q = q.limit(f.limit).offset(f.offset)
     with ledger.session() as session:
         return [FindingPublic.from_row(r) for r in session.scalars(q)]
+
+
+def problems_of(rows: list[FindingPublic]) -> tuple[list[FindingPublic], Counter[str]]:
+    """One row per problem: the findings no other finding in ``rows`` explains (their root is
+    not among them), and how many symptoms each root explains, by fingerprint. A symptom is
+    one click below its root, on the root's page."""
+    shown = {f.fingerprint for f in rows}
+    symptoms = Counter(str(f.details["root"]) for f in rows if f.details.get("root") in shown)
+    return [f for f in rows if f.details.get("root") not in shown], symptoms
 
 
 def finding_deployments(ledger: Ledger) -> list[str]:

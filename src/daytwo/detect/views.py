@@ -17,7 +17,7 @@ from daytwo.detect.cells import MONITORED_BY_ID
 from daytwo.detect.findings import Severity
 from daytwo.detect.registry import detectors
 from daytwo.detect.schemas import FindingFilter, FindingPublic
-from daytwo.detect.service import last_run, list_findings
+from daytwo.detect.service import last_run, list_findings, problems_of
 from daytwo.errors import InputError
 from daytwo.http.access import Scope, granted, requires
 from daytwo.http.deps import EventsDep, LedgerDep
@@ -135,10 +135,9 @@ def findings_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
     # One row per problem: a finding another shown finding explains is a symptom, one click
     # below its root (on the root's page), unless every finding is asked for.
     flat = q.get("symptoms") == "1"
-    shown = {f.fingerprint for f in rows}
-    symptoms = Counter(str(f.details["root"]) for f in rows if f.details.get("root") in shown)
+    problems, symptoms = problems_of(rows)
     if not flat:
-        rows = [f for f in rows if f.details.get("root") not in shown]
+        rows = problems
     every = list_findings(ledger, FindingFilter(deployments=names, limit=1000))
     runs = {n: last_run(ledger, n) for n in names}
     context: dict[str, object] = {

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from daytwo.errors import AuthenticationRequired, ConflictError, InputError, NotFoundError
 from daytwo.governance import audit
+from daytwo.governance.listing import UserPublic as UserPublic
 from daytwo.governance.models import Grant, Role, UiSession, User
 from daytwo.store.ledger import Ledger
 
@@ -40,15 +41,6 @@ class Lockout:
         if failures < self.free_failures:
             return 0
         return int(min(self.max_seconds, self.base_seconds * 2 ** (failures - self.free_failures)))
-
-
-@dataclass(frozen=True, slots=True)
-class UserPublic:
-    username: str
-    role: Role
-    active: bool
-    grants: tuple[str, ...]
-    locked_until: datetime | None
 
 
 def hash_password(password: str) -> str:

@@ -14,31 +14,12 @@ from sqlalchemy import select
 
 from daytwo.errors import ConflictError, InputError, NotFoundError
 from daytwo.governance import audit
+from daytwo.governance.listing import KeyPublic as KeyPublic
+from daytwo.governance.listing import aware as _aware
 from daytwo.governance.models import ApiKey, KeyScope
 from daytwo.store.ledger import Ledger
 
 KEY_PREFIX = "dt_"
-
-
-@dataclass(frozen=True, slots=True)
-class KeyPublic:
-    prefix: str
-    name: str
-    scope: KeyScope
-    deployment: str | None
-    created_by: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    last_used_at: datetime | None
-
-    def status(self, now: datetime | None = None) -> str:
-        now = now or datetime.now(UTC)
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and _aware(self.expires_at) <= now:
-            return "expired"
-        return "active"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +186,3 @@ def authenticate(
         if last is None or now - _aware(last) > timedelta(minutes=1):
             key.last_used_at = now
         return KeyPrincipal(key.prefix, key.scope, key.deployment)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import cache
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,12 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from daytwo.errors import StoreError
 from daytwo.store.faults import storage_fault
+from daytwo.store.ledger.heads import MIGRATIONS, head_revisions
+from daytwo.store.ledger.reader import revisions, sqlite_path
 
 if TYPE_CHECKING:
     from alembic.config import Config
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-_REVISION = re.compile(r"^(revision|down_revision)\b[^=]*=\s*(?:\"([^\"]*)\"|None)", re.M)
 
 
 def migration_config(url: str) -> Config:
@@ -33,25 +31,17 @@ def migration_config(url: str) -> Config:
     return config
 
 
-@cache
-def head_revisions() -> frozenset[str]:
-    """The heads of the shipped migrations, read from the scripts' ``revision`` and
-    ``down_revision`` lines without loading Alembic (a test checks it agrees with Alembic)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in (MIGRATIONS / "versions").glob("*.py"):
-        found = {m.group(1): m.group(2) for m in _REVISION.finditer(script.read_text())}
-        if found.get("revision"):
-            revisions.add(found["revision"])
-            if found.get("down_revision"):
-                parents.add(found["down_revision"])
-    return frozenset(revisions - parents)
-
-
 def at_head(url: str) -> bool:
-    """Whether the ledger at ``url`` is already at the shipped head (one cheap query)."""
+    """Whether the ledger at ``url`` is already at the shipped head (one cheap query; a local
+    SQLite file is asked through the standard library's driver, without an engine)."""
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.is_file():
+            return False
+        with closing(sqlite3.connect(path, timeout=30)) as con:
+            return revisions(con) == set(head_revisions())
     local = url.startswith("sqlite:///") and ":memory:" not in url
-    if local and not Path(url.removeprefix("sqlite:///")).exists():
+    if local and not Path(url.removeprefix("sqlite:///").split("?")[0]).exists():
         return False
     engine = create_engine(url)
     try:
@@ -79,7 +69,7 @@ def upgrade(url: str, revision: str = "head") -> None:
         _prepare(url)
         if revision == "head" and at_head(url):
             return
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
         raise _fault(exc, where) from None
     from alembic import command
     from alembic.util.exc import CommandError

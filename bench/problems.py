@@ -1,0 +1,181 @@
+"""Problems, not symptoms: the demo's findings against its ground truth, on 5 seeds.
+
+For each seed the 90-day demo is built and analysed exactly as ``daytwo demo --no-serve`` does
+(:func:`daytwo.demo.load.build_demo`, then :func:`daytwo.demo.load.analyze_demo`). Then, for
+every injected problem of the manifest (the shipped improvement is not a problem):
+
+- **one problem, one row**: the top-level findings that show it (findings no other finding
+  explains, as the findings page lists them: :func:`daytwo.detect.service.problems_of`, over
+  every finding of any status, so that problems that came and went count too; matched to the
+  problem by deployment and scope as ``bench/impact.py`` matches them) must be exactly one in
+  each deployment the problem touched;
+- **first seen in time**: the earliest ``first_seen`` of those rows must lie within the
+  detection delay of the manifest's onset: no more than :data:`EARLY_DAYS` before it (an onset
+  estimated from daily data) and no more than :data:`DETECTION_DELAY_DAYS` after it (the delay
+  within which ``bench/detect.py`` counts a problem as found);
+- **ranked by what it costs**: the problems' place in the backlog (the highest score of the
+  items holding their findings, as ``bench/impact.py`` reads it) against their true weekly cost
+  (the manifest's ``true_weekly_cost``): Spearman's rho at least :data:`RHO_MIN` on every seed;
+- **a short list**: the default findings view (open and regressed findings of every
+  deployment, one row per problem) shows at most twice as many rows as injected problems.
+
+    python -m bench problems
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.impact import _items_on_demo, injected, spearman
+from daytwo.demo.generator import DemoConfig
+from daytwo.demo.load import build_demo
+from daytwo.detect.schemas import FindingFilter, FindingPublic
+from daytwo.detect.service import list_findings, problems_of
+from daytwo.settings import Settings
+from daytwo.store.ledger import Ledger
+
+END = date(2026, 11, 29)
+DAYS = 90
+DETECTION_DELAY_DAYS = 7.0
+EARLY_DAYS = 1.0
+RHO_MIN = 0.9
+ROWS_PER_PROBLEM = 2
+DEFAULT_VIEW = ("open", "regressed")  # the findings page's statuses when none are chosen
+
+
+def _at(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def snapshot(f: FindingPublic) -> dict[str, Any]:
+    """A finding as the matchers of ``bench/impact.py`` read it (an item's finding snapshot)."""
+    segment = next(iter(f.scope.segment.items()), None) if f.scope.segment else None
+    return {
+        "kind": f.kind,
+        "journey": f.scope.journey,
+        "metric": f.scope.metric,
+        "segment": list(segment) if segment else None,
+        "journeys": f.details.get("journeys"),
+    }
+
+
+def _row(f: FindingPublic) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "title": f.title,
+        "deployment": f.scope.deployment,
+        "status": f.status,
+        "first_seen": f.first_seen.isoformat(),
+    }
+
+
+def problem_rows(
+    manifest: dict[str, Any], findings: list[FindingPublic], scores: dict[str, float]
+) -> list[dict[str, Any]]:
+    """Each injected problem with the top-level findings that show it, its delay, its score."""
+    top, _ = problems_of(findings)
+    out = []
+    for p, shows, deployments in injected(manifest):
+        rows = [f for f in top if f.scope.deployment in deployments and shows(snapshot(f), p)]
+        per_deployment = {d: sum(f.scope.deployment == d for f in rows) for d in deployments}
+        onset = _at(p["onset"])
+        first = min((f.first_seen for f in rows), default=None)
+        delay = (first - onset) / timedelta(days=1) if first is not None else None
+        out.append(
+            {
+                "problem": p["id"],
+                "kind": p["kind"],
+                "onset": p["onset"],
+                "top_level_rows": [_row(f) for f in rows],
+                "rows_per_deployment": per_deployment,
+                "exactly_one": all(n == 1 for n in per_deployment.values()),
+                "first_seen": first.isoformat() if first else None,
+                "delay_days": round(delay, 2) if delay is not None else None,
+                "in_time": delay is not None and -EARLY_DAYS <= delay <= DETECTION_DELAY_DAYS,
+                "true_weekly_cost": p["expected"]["true_weekly_cost"]["value"],
+                "score": scores.get(p["id"], 0.0),
+            }
+        )
+    return out
+
+
+def one_seed(work: Path, seed: int, per_day: int) -> dict[str, Any]:
+    settings = Settings(data_dir=work / f"demo-{seed}")
+    started = time.perf_counter()
+    summary = build_demo(
+        settings, DemoConfig(seed=seed, days=DAYS, interactions_per_day=per_day, end=END)
+    )
+    manifest = json.loads(summary.manifest_path.read_text())
+    items = _items_on_demo(settings, manifest)  # analyses as `daytwo demo` does, maps items
+    seconds = time.perf_counter() - started
+    scores = {p["problem"]: float(p["score"]) for p in items["problems"]}
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        every = list_findings(ledger, FindingFilter(limit=1000))
+        shown = list_findings(ledger, FindingFilter(status=list(DEFAULT_VIEW), limit=500))
+    finally:
+        ledger.dispose()
+    problems = problem_rows(manifest, every, scores)
+    view, symptoms = problems_of(shown)
+    truth = [float(p["true_weekly_cost"]) for p in problems]
+    rho = spearman(truth, [float(p["score"]) for p in problems])
+    allowed = ROWS_PER_PROBLEM * len(problems)
+    return {
+        "seed": seed,
+        "build_and_analyse_seconds": round(seconds, 1),
+        "findings": len(every),
+        "problems": problems,
+        "every_problem_one_row": all(p["exactly_one"] for p in problems),
+        "every_problem_in_time": all(p["in_time"] for p in problems),
+        "spearman_score_vs_true_weekly_cost": rho,
+        "rank_met": rho is not None and rho >= RHO_MIN,
+        "default_view": {
+            "rows": len(view),
+            "symptoms_below": sum(symptoms.values()),
+            "allowed": allowed,
+            "met": len(view) <= allowed,
+            "by_kind": dict(Counter(f.kind for f in view)),
+            "titles": [f"{f.scope.deployment}: {f.title}" for f in view],
+        },
+    }
+
+
+def run(work: Path, *, seeds: list[int], per_day: int) -> dict[str, Any]:
+    per_seed = []
+    for seed in seeds:
+        per_seed.append(one_seed(work, seed, per_day))
+        shown = ("seed", "every_problem_one_row", "every_problem_in_time", "rank_met")
+        print(json.dumps({k: per_seed[-1][k] for k in shown}), flush=True)  # progress
+    checks = {
+        "every_problem_one_top_level_row": all(s["every_problem_one_row"] for s in per_seed),
+        "every_first_seen_in_time": all(s["every_problem_in_time"] for s in per_seed),
+        "rank_by_true_weekly_cost": all(s["rank_met"] for s in per_seed),
+        "default_view_at_most_twice_the_problems": all(s["default_view"]["met"] for s in per_seed),
+    }
+    return {
+        "seeds": seeds,
+        "days": DAYS,
+        "interactions_per_day": per_day,
+        "targets": {
+            "top_level_rows_per_problem_and_deployment": 1,
+            "first_seen_days_after_onset": [-EARLY_DAYS, DETECTION_DELAY_DAYS],
+            "spearman_min": RHO_MIN,
+            "default_view_rows_per_problem_max": ROWS_PER_PROBLEM,
+        },
+        "checks": checks,
+        "seeds_per_check": {
+            "one_row": sum(s["every_problem_one_row"] for s in per_seed),
+            "in_time": sum(s["every_problem_in_time"] for s in per_seed),
+            "rank": sum(s["rank_met"] for s in per_seed),
+            "default_view": sum(s["default_view"]["met"] for s in per_seed),
+        },
+        "per_seed": per_seed,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "met": all(checks.values()),
+    }
