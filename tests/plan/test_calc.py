@@ -256,6 +256,78 @@ def test_the_latest_level_against_a_threshold_is_its_value() -> None:
     assert (level.value, level.holds) == (pytest.approx(0.011), False)
 
 
+FALLBACK = REGISTRY["fallback_rate_conversation"]  # a ratio, good down
+
+
+@pytest.mark.parametrize(
+    ("seen", "journey", "segment", "covered"),
+    [
+        # A knowledge gap in the journey covers the journey's fallback rate...
+        (calc.Seen(1, "knowledge_gap", "gap", journey="payments"), "payments", {}, True),
+        # ...not another journey's, nor the deployment's, nor a segment's.
+        (calc.Seen(1, "knowledge_gap", "gap", journey="payments"), "travel", {}, False),
+        (calc.Seen(1, "knowledge_gap", "gap", journey="payments"), None, {}, False),
+        (calc.Seen(1, "knowledge_gap", "gap"), None, {"channel": "chat"}, False),
+        # A gap spread over the deployment covers the deployment's fallback rate.
+        (calc.Seen(1, "knowledge_gap", "gap"), None, {}, True),
+        # A finding on the metric itself, worse than its baseline (fallback up)...
+        (
+            calc.Seen(2, "degradation", "d", metric=FALLBACK.id, baseline=0.1, current=0.2),
+            None,
+            {},
+            True,
+        ),
+        # ...better (fallback down) covers nothing; no values: taken as found.
+        (
+            calc.Seen(2, "degradation", "d", metric=FALLBACK.id, baseline=0.2, current=0.1),
+            None,
+            {},
+            False,
+        ),
+        (calc.Seen(2, "degradation", "d", metric=FALLBACK.id), None, {}, True),
+        # The same segment only; another metric never.
+        (
+            calc.Seen(3, "slo", "s", segment=("channel", "chat"), metric=FALLBACK.id),
+            None,
+            {"channel": "chat"},
+            True,
+        ),
+        (
+            calc.Seen(3, "slo", "s", segment=("channel", "voice"), metric=FALLBACK.id),
+            None,
+            {"channel": "chat"},
+            False,
+        ),
+        (calc.Seen(4, "degradation", "d", metric="error_rate"), None, {}, False),
+        # A kind that names no metric covers none (the plan's own "no longer holds").
+        (calc.Seen(5, "gate_no_longer_holds", "g"), None, {}, False),
+    ],
+)
+def test_which_findings_cover_a_criterion(
+    seen: calc.Seen, journey: str | None, segment: dict[str, str], covered: bool
+) -> None:
+    assert calc.covers(seen, FALLBACK, journey, segment) is covered
+
+
+def test_a_covering_finding_stops_a_met_criterion_not_a_window_without_data() -> None:
+    gap = calc.Seen(7, "knowledge_gap", "Knowledge gap: “payroll tax”", journey="payments")
+    met = calc.DayCheck(D, "met", Estimate(0.12, 2000))
+    got = calc.sustained(met, [False] * 7, None, [gap])
+    assert (got.verdict, got.held, got.found) == ("not_met", 7, (gap,))
+    text = calc.metric_summary(
+        FALLBACK,
+        got,
+        condition="≤ 15%",
+        window_days=7,
+        sustained_days=7,
+        min_sample=100,
+        baseline=None,
+    )
+    assert text.endswith("but an open finding says it got worse: Knowledge gap: “payroll tax”")
+    empty = calc.DayCheck(D, "no_data", Estimate(0.12, 20))
+    assert calc.sustained(empty, [False] * 7, None, [gap]).verdict == "no_data"
+
+
 def test_no_latest_level_without_an_interval_or_three_days() -> None:
     p95 = [Estimate(2000.0 + 100 * k, 900) for k in range(7)]
     assert calc.latest_level(p95, P95, calc.Condition("at_most", 2500)) is None

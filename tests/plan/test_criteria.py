@@ -181,6 +181,46 @@ def test_threshold_on_a_segment(
     assert "segment=site%3Aporto" in got.evidence[0].href
 
 
+def test_a_finding_of_the_analysis_stops_a_met_criterion(
+    sqlite_ledger: Ledger, events: EventStore
+) -> None:
+    # card_lost contains 0.62 from day 20: ">= 0.58 over 7 days" is met on day 35, until the
+    # knowledge-gap detector finds questions about the journey it cannot answer (seen on days
+    # 33-34); the window (days 29-35) holds it. By day 41 the window (35-41) has moved past.
+    spec = {
+        "metric": "containment_rate",
+        "comparator": "at_least",
+        "threshold": 0.58,
+        "window_days": 7,
+        "scope": {"journey": "card_lost"},
+    }
+    assert judge(sqlite_ledger, events, spec, day_of(35)).verdict == "met"
+    seen = datetime.combine(day_of(33), time(10), tzinfo=UTC)
+    with sqlite_ledger.session() as s:
+        for key, journey in (("g1", "card_lost"), ("g2", "billing")):
+            s.add(
+                FindingRecord(
+                    fingerprint=key,
+                    detector="knowledge_gap",
+                    kind="knowledge_gap",
+                    title=f"Knowledge gap in {journey}",
+                    deployment=DEPLOYMENT,
+                    journey=journey,
+                    severity=2,
+                    first_seen=seen,
+                    last_seen=seen + timedelta(days=1),
+                )
+            )
+    got = judge(sqlite_ledger, events, spec, day_of(35))
+    assert got.verdict == "not_met"
+    assert got.summary.endswith("but an open finding says it got worse: Knowledge gap in card_lost")
+    assert [e.label for e in got.evidence][-1] == "Knowledge gap in card_lost"
+    # Before it was found, and once the window no longer holds the days it was seen.
+    assert judge(sqlite_ledger, events, spec, day_of(32)).verdict == "met"
+    assert judge(sqlite_ledger, events, spec, day_of(41)).verdict == "met"
+    assert judge(sqlite_ledger, events, spec, day_of(40)).verdict == "not_met"
+
+
 def test_minimum_sample(sqlite_ledger: Ledger, events: EventStore) -> None:
     # One day holds 240 conversations: below 1,000 there is not enough data.
     spec = {

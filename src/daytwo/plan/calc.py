@@ -258,36 +258,95 @@ def latest_level(days: Sequence[Estimate], metric: Metric, cond: Condition) -> L
     return Level(value, se, holds(value, comparator, threshold))
 
 
+# What a finding without a metric of its own makes worse: a knowledge gap (questions the bot
+# cannot answer) shows as fallbacks, rephrasing and conversations it does not contain.
+KIND_METRICS: dict[str, frozenset[str]] = {
+    "knowledge_gap": frozenset(
+        {"fallback_rate_turn", "fallback_rate_conversation", "rephrase_rate", "containment_rate"}
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A finding of the analysis, as much of it as a criterion is judged on."""
+
+    id: int
+    kind: str
+    title: str
+    journey: str | None = None
+    segment: tuple[str, str] | None = None
+    metric: str | None = None
+    baseline: float | None = None
+    current: float | None = None
+    seen_on: date | None = None  # the day it was last seen (UTC)
+
+
+def covers(seen: Seen, metric: Metric, journey: str | None, segment: dict[str, str]) -> bool:
+    """Whether a finding says ``metric`` got worse on exactly the criterion's scope.
+
+    The scope must be the same (a journey's problem is not the whole deployment's, nor the
+    other way round); the finding is about the metric itself, or is of a kind that makes it
+    worse (:data:`KIND_METRICS`); and where the finding has both values, the current one is
+    worse than its baseline (an improvement found by a detector blocks nothing).
+    """
+    if len(segment) > 1:  # a finding names one segment
+        return False
+    wanted = next(iter(segment.items()), None)
+    if seen.journey != journey or seen.segment != wanted:
+        return False
+    if seen.metric is None:
+        return metric.id in KIND_METRICS.get(seen.kind, frozenset())
+    if seen.metric != metric.id:
+        return False
+    if metric.good is None or seen.baseline is None or seen.current is None:
+        return True
+    sign = 1.0 if metric.good == "up" else -1.0
+    return sign * (seen.current - seen.baseline) < 0
+
+
 @dataclass(frozen=True, slots=True)
 class Sustained:
     verdict: Verdict
     held: int  # consecutive latest days not clearly broken
     latest: DayCheck
     level: Level | None = None  # the latest level, where it could be fitted
+    found: tuple[Seen, ...] = ()  # findings that say the metric got worse in the window
 
 
 def sustained(
-    window: DayCheck, days: Sequence[bool | None] = (), level: Level | None = None
+    window: DayCheck,
+    days: Sequence[bool | None] = (),
+    level: Level | None = None,
+    found: Sequence[Seen] = (),
 ) -> Sustained:
     """The criterion's verdict: its window's, over the last N days (``days``, oldest first:
-    True for a day that clearly broke the condition, None for a day without data), and the
-    level those days have reached (``level``, see :func:`latest_level`).
+    True for a day that clearly broke the condition, None for a day without data), the
+    level those days have reached (``level``, see :func:`latest_level`), and the findings of
+    the analysis that cover the criterion in its window (``found``, see :func:`covers`).
 
-    Met when the window is met, each of the N days has data and none broke it, and the latest
-    level holds; not met when the window is not met, a day broke it or the latest level does
-    not hold; otherwise not enough data.
+    Met when the window is met, each of the N days has data and none broke it, the latest
+    level holds and no finding says the metric got worse; not met when the window is not met,
+    a day broke it, the latest level does not hold or a finding covers it (once the window
+    has enough data); otherwise not enough data.
+
+    The findings are there for what the numbers see late: a problem that grows for weeks (a
+    knowledge gap opening as more customers ask about a new product) moves a 7-day window by
+    a fraction of its latest day while the detectors that look at the questions themselves
+    see it within a day or two.
     """
     held = next((k for k, flag in enumerate(reversed(days)) if flag is not False), len(days))
     if not days:
         held = 1 if window.verdict == "met" else 0
     drifted = level is not None and not level.holds and window.verdict != "no_data"
-    if window.verdict == "not_met" or any(flag is True for flag in days) or drifted:
+    contested = bool(found) and window.verdict != "no_data"
+    if window.verdict == "not_met" or any(flag is True for flag in days) or drifted or contested:
         verdict: Verdict = "not_met"
     elif window.verdict == "no_data" or any(flag is None for flag in days):
         verdict = "no_data"
     else:
         verdict = "met"
-    return Sustained(verdict, held, window, level)
+    return Sustained(verdict, held, window, level, tuple(found))
 
 
 def condition_text(
@@ -319,8 +378,9 @@ def metric_summary(
 ) -> str:
     """One line a person reads: "Error rate 1.4% vs ≤ 1.0% over 7 days, held 0 of 7 days";
     with the days that broke a sustained condition: "…, broken on 2 of the last 7 days (3.2%
-    on 31 Oct)"; with a drift whose latest level breaks it: "…, but drifting: 16.1% on its
-    latest day by the trend of the last 7 days"."""
+    on 31 Oct)"; with a finding that covers it: "…, but an open finding says it got worse:
+    Knowledge gap: …"; with a drift whose latest level breaks it: "…, but drifting: 16.1% on
+    its latest day by the trend of the last 7 days"."""
     est = result.latest.estimate
     over = f"over {window_days} day{'s' if window_days != 1 else ''}"
     if est.value is None:
@@ -338,6 +398,11 @@ def metric_summary(
         text += (
             f", broken on {len(broken)} of the last {sustained_days} days "
             f"({fmt_value(worst.value, metric.unit)} on {day:%d %b})"
+        )
+    elif result.found:
+        more = len(result.found) - 1
+        text += f", but an open finding says it got worse: {result.found[0].title}" + (
+            f" (and {more} more)" if more else ""
         )
     elif result.level is not None and not result.level.holds:
         text += (

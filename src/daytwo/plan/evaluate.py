@@ -21,7 +21,7 @@ from daytwo.metrics.query import Slice
 from daytwo.metrics.service import baseline_window, metric_points, totals
 from daytwo.plan import calc
 from daytwo.plan.checks import CheckContext, run_check
-from daytwo.plan.ledger import blocking_items, open_items
+from daytwo.plan.ledger import MAX_BLOCKING, blocking_items, findings_seen, open_items
 from daytwo.plan.schemas import (
     CheckCriterion,
     CriterionResult,
@@ -151,6 +151,11 @@ def evaluate_metrics(
             if p.bucket is not None:
                 daily[(filters, p.metric, p.bucket.date())] = Estimate(p.value, p.n, p.lo, p.hi)
     baselines = _baselines(ctx, [s for _, s in specs])
+    longest = max((s.window_days for _, s in specs), default=1)
+    with ctx.ledger.session() as session:
+        seen = findings_seen(
+            session, ctx.deployment.name, ctx.at, _midnight(ctx.through - timedelta(longest - 1))
+        )
     out: dict[str, CriterionResult] = {}
     for cid, s in specs:
         filters = scope_filters(s.scope)
@@ -159,8 +164,16 @@ def evaluate_metrics(
             for k in reversed(range(s.sustained_days))
         ]
         window_value = values[(filters, s.window_days, s.metric)]
-        out[cid] = _judge(ctx, cid, s, window_value, days_of, baselines.get((s.metric, filters)))
+        since = ctx.through - timedelta(days=s.window_days - 1)
+        found = [f for f in seen if (f.seen_on or since) >= since and _covers(f, s)]
+        out[cid] = _judge(
+            ctx, cid, s, window_value, days_of, baselines.get((s.metric, filters)), found
+        )
     return out
+
+
+def _covers(seen: calc.Seen, spec: MetricCriterion) -> bool:
+    return calc.covers(seen, REGISTRY[spec.metric], spec.scope.journey, spec.scope.segment or {})
 
 
 def _judge(
@@ -170,6 +183,7 @@ def _judge(
     value: Estimate,
     days: list[Estimate],
     baseline: Estimate | None,
+    found: Sequence[calc.Seen] = (),
 ) -> CriterionResult:
     metric = REGISTRY[spec.metric]
     cond = calc.Condition(spec.comparator, spec.threshold, spec.vs_baseline, baseline)
@@ -180,7 +194,7 @@ def _judge(
         if spec.sustained_days >= calc.LEVEL_MIN_DAYS
         else None
     )
-    result = calc.sustained(window, flags, level)
+    result = calc.sustained(window, flags, level, found)
     latest = result.latest.estimate
     text = calc.condition_text(metric, spec.comparator, spec.threshold, spec.vs_baseline)
     start = ctx.through - timedelta(days=spec.window_days - 1)
@@ -204,6 +218,7 @@ def _judge(
             href=conversations_href(ctx.deployment.name, metric.id, spec.scope, start, ctx.through),
         ),
         Evidence(label=f"definition of {metric.name}", href=f"/metrics#{metric.id}"),
+        *(Evidence(label=f.title, href=f"/findings/{f.id}") for f in found[:MAX_BLOCKING]),
     ]
     blocking = []
     if result.verdict != "met":

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 from daytwo.backlog.calc import CLOSED_STATUSES
 from daytwo.backlog.models import Item, Owner, RoutingRule
 from daytwo.deployments.schemas import DeploymentPublic
+from daytwo.detect.models import FindingRecord
 from daytwo.errors import NotFoundError
 from daytwo.metrics import rollup
+from daytwo.plan.calc import Seen
 from daytwo.plan.models import GateEvaluation, GateSignoff, Plan, PlanPhase, PlanRecord
 from daytwo.plan.schemas import (
     BlockingItem,
@@ -260,3 +262,36 @@ def journey_owners(session: Session, deployment: str, at: datetime) -> dict[str,
     for journey, handle in rules:
         owners.setdefault(str(journey), str(handle))
     return owners
+
+
+def findings_seen(session: Session, deployment: str, at: datetime, since: datetime) -> list[Seen]:
+    """The findings of ``deployment`` known at ``at`` (first seen before it) and last seen on
+    or after ``since``, resolved ones included: a problem seen in a criterion's window counts
+    against it until the window has moved past it."""
+    rows = session.scalars(
+        select(FindingRecord)
+        .where(
+            FindingRecord.deployment == deployment,
+            FindingRecord.first_seen < at,
+            FindingRecord.last_seen >= since,
+        )
+        .order_by(FindingRecord.severity.desc(), FindingRecord.last_seen.desc())
+    ).all()
+    return [
+        Seen(
+            id=r.id,
+            kind=r.kind,
+            title=r.title,
+            journey=r.journey,
+            segment=(
+                (r.segment_key, r.segment_value)
+                if r.segment_key is not None and r.segment_value is not None
+                else None
+            ),
+            metric=r.metric,
+            baseline=r.baseline_value,
+            current=r.current_value,
+            seen_on=aware(r.last_seen).astimezone(UTC).date(),
+        )
+        for r in rows
+    ]
