@@ -268,8 +268,11 @@ FALLBACK = REGISTRY["fallback_rate_conversation"]  # a ratio, good down
         (calc.Seen(1, "knowledge_gap", "gap", journey="payments"), "travel", {}, False),
         (calc.Seen(1, "knowledge_gap", "gap", journey="payments"), None, {}, False),
         (calc.Seen(1, "knowledge_gap", "gap"), None, {"channel": "chat"}, False),
-        # A gap spread over the deployment covers the deployment's fallback rate.
+        # A gap spread over the deployment covers the deployment's fallback rate, and that of
+        # each journey holding a quarter of its questions or more.
         (calc.Seen(1, "knowledge_gap", "gap"), None, {}, True),
+        (calc.Seen(1, "knowledge_gap", "gap", journeys=("payments",)), "payments", {}, True),
+        (calc.Seen(1, "knowledge_gap", "gap", journeys=("payments",)), "travel", {}, False),
         # A finding on the metric itself, worse than its baseline (fallback up)...
         (
             calc.Seen(2, "degradation", "d", metric=FALLBACK.id, baseline=0.1, current=0.2),
@@ -307,6 +310,13 @@ def test_which_findings_cover_a_criterion(
     seen: calc.Seen, journey: str | None, segment: dict[str, str], covered: bool
 ) -> None:
     assert calc.covers(seen, FALLBACK, journey, segment) is covered
+
+
+def test_the_journeys_a_finding_touches() -> None:
+    # 65 of 100 in payments, 25 in balance (exactly a quarter), 10 in fraud.
+    counts = {"payments": 65, "balance": 25, "fraud": 10}
+    assert calc.touched_journeys(counts) == ("balance", "payments")
+    assert calc.touched_journeys({}) == ()
 
 
 def test_a_covering_finding_stops_a_met_criterion_not_a_window_without_data() -> None:

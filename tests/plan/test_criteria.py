@@ -211,10 +211,36 @@ def test_a_finding_of_the_analysis_stops_a_met_criterion(
                     last_seen=seen + timedelta(days=1),
                 )
             )
+        # Over the deployment, mostly billing: card_lost holds 20 of 100, under a quarter.
+        s.add(
+            FindingRecord(
+                fingerprint="g3",
+                detector="knowledge_gap",
+                kind="knowledge_gap",
+                title="Knowledge gap over the deployment",
+                deployment=DEPLOYMENT,
+                severity=2,
+                first_seen=seen,
+                last_seen=seen,
+                details={"journeys": {"billing": 80, "card_lost": 20}},
+            )
+        )
     got = judge(sqlite_ledger, events, spec, day_of(35))
     assert got.verdict == "not_met"
     assert got.summary.endswith("but an open finding says it got worse: Knowledge gap in card_lost")
     assert [e.label for e in got.evidence][-1] == "Knowledge gap in card_lost"
+    # With 30 of 100 the deployment's gap touches card_lost too.
+    with sqlite_ledger.session() as s:
+        s.execute(
+            update(FindingRecord)
+            .where(FindingRecord.fingerprint == "g3")
+            .values(details={"journeys": {"billing": 70, "card_lost": 30}})
+        )
+    got = judge(sqlite_ledger, events, spec, day_of(35))
+    assert [e.label for e in got.evidence][2:] == [
+        "Knowledge gap in card_lost",
+        "Knowledge gap over the deployment",
+    ]
     # Before it was found, and once the window no longer holds the days it was seen.
     assert judge(sqlite_ledger, events, spec, day_of(32)).verdict == "met"
     assert judge(sqlite_ledger, events, spec, day_of(41)).verdict == "met"

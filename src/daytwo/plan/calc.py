@@ -280,20 +280,38 @@ class Seen:
     baseline: float | None = None
     current: float | None = None
     seen_on: date | None = None  # the day it was last seen (UTC)
+    # A finding over the whole deployment that says which journeys it touches (a knowledge
+    # gap's questions by journey): those holding at least JOURNEY_SHARE of it.
+    journeys: tuple[str, ...] = ()
+
+
+# A journey holding this share of a deployment-wide finding's conversations is one it touches.
+JOURNEY_SHARE = 0.25
+
+
+def touched_journeys(counts: dict[str, int]) -> tuple[str, ...]:
+    """The journeys holding at least :data:`JOURNEY_SHARE` of ``counts`` (journey -> n)."""
+    total = sum(counts.values())
+    return tuple(sorted(j for j, n in counts.items() if total and n >= JOURNEY_SHARE * total))
 
 
 def covers(seen: Seen, metric: Metric, journey: str | None, segment: dict[str, str]) -> bool:
     """Whether a finding says ``metric`` got worse on exactly the criterion's scope.
 
     The scope must be the same (a journey's problem is not the whole deployment's, nor the
-    other way round); the finding is about the metric itself, or is of a kind that makes it
-    worse (:data:`KIND_METRICS`); and where the finding has both values, the current one is
-    worse than its baseline (an improvement found by a detector blocks nothing).
+    other way round), except that a finding over the deployment covers the journeys it
+    touches (a knowledge gap whose questions land in two journeys is a problem of each); the
+    finding is about the metric itself, or is of a kind that makes it worse
+    (:data:`KIND_METRICS`); and where the finding has both values, the current one is worse
+    than its baseline (an improvement found by a detector blocks nothing).
     """
     if len(segment) > 1:  # a finding names one segment
         return False
     wanted = next(iter(segment.items()), None)
-    if seen.journey != journey or seen.segment != wanted:
+    same_journey = seen.journey == journey or (
+        seen.journey is None and journey is not None and journey in seen.journeys
+    )
+    if not same_journey or seen.segment != wanted:
         return False
     if seen.metric is None:
         return metric.id in KIND_METRICS.get(seen.kind, frozenset())

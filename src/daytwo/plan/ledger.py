@@ -19,7 +19,7 @@ from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.detect.models import FindingRecord
 from daytwo.errors import NotFoundError
 from daytwo.metrics import rollup
-from daytwo.plan.calc import Seen
+from daytwo.plan.calc import Seen, touched_journeys
 from daytwo.plan.models import GateEvaluation, GateSignoff, Plan, PlanPhase, PlanRecord
 from daytwo.plan.schemas import (
     BlockingItem,
@@ -292,6 +292,13 @@ def findings_seen(session: Session, deployment: str, at: datetime, since: dateti
             baseline=r.baseline_value,
             current=r.current_value,
             seen_on=aware(r.last_seen).astimezone(UTC).date(),
+            journeys=touched_journeys(_counts((r.details or {}).get("journeys"))),
         )
         for r in rows
     ]
+
+
+def _counts(value: object) -> dict[str, int]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): int(v) for k, v in value.items() if isinstance(v, int | float) and v > 0}
