@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from daytwo.backlog.models import Feedback, Item, Owner, RoutingRule
 from daytwo.deployments.service import get_deployment
-from daytwo.detect.models import FindingRecord
+from daytwo.detect.models import AnalysisRun, FindingRecord
 from daytwo.governance import audit
 from daytwo.governance.models import AuditEntry
 from daytwo.governance.policies import set_policy
@@ -245,6 +245,17 @@ def test_a_finding_of_the_analysis_stops_a_met_criterion(
     assert judge(sqlite_ledger, events, spec, day_of(32)).verdict == "met"
     assert judge(sqlite_ledger, events, spec, day_of(41)).verdict == "met"
     assert judge(sqlite_ledger, events, spec, day_of(40)).verdict == "not_met"
+    assert judge(sqlite_ledger, events, spec, day_of(34)).verdict == "not_met"
+    # Last brought up to date by an analysis of the data to the end of day 35, they are
+    # hindsight for day 34 evaluated again.
+    with sqlite_ledger.session() as s:
+        end_of_35 = datetime.combine(day_of(36), time(), tzinfo=UTC)
+        run = AnalysisRun(deployment=DEPLOYMENT, data_through=end_of_35)
+        s.add(run)
+        s.flush()
+        s.execute(update(FindingRecord).values(last_run_id=run.id))
+    assert judge(sqlite_ledger, events, spec, day_of(34)).verdict == "met"
+    assert judge(sqlite_ledger, events, spec, day_of(35)).verdict == "not_met"
 
 
 def test_minimum_sample(sqlite_ledger: Ledger, events: EventStore) -> None:

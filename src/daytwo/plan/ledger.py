@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from daytwo.backlog.calc import CLOSED_STATUSES
 from daytwo.backlog.models import Item, Owner, RoutingRule
 from daytwo.deployments.schemas import DeploymentPublic
-from daytwo.detect.models import FindingRecord
+from daytwo.detect.models import AnalysisRun, FindingRecord
 from daytwo.errors import NotFoundError
 from daytwo.metrics import rollup
 from daytwo.plan.calc import Seen, touched_journeys
@@ -265,15 +265,23 @@ def journey_owners(session: Session, deployment: str, at: datetime) -> dict[str,
 
 
 def findings_seen(session: Session, deployment: str, at: datetime, since: datetime) -> list[Seen]:
-    """The findings of ``deployment`` known at ``at`` (first seen before it) and last seen on
-    or after ``since``, resolved ones included: a problem seen in a criterion's window counts
-    against it until the window has moved past it."""
+    """The findings of ``deployment`` known at ``at`` and last seen on or after ``since``,
+    resolved ones included: a problem seen in a criterion's window counts against it until
+    the window has moved past it.
+
+    Known at ``at``: first seen before it, and last brought up to date by an analysis of the
+    data up to ``at`` at the latest. A day evaluated again after a later analysis leaves out
+    what that analysis saw with hindsight (a knowledge gap's first question can be weeks older
+    than the growth that made it a finding).
+    """
     rows = session.scalars(
         select(FindingRecord)
+        .outerjoin(AnalysisRun, AnalysisRun.id == FindingRecord.last_run_id)
         .where(
             FindingRecord.deployment == deployment,
             FindingRecord.first_seen < at,
             FindingRecord.last_seen >= since,
+            or_(AnalysisRun.data_through.is_(None), AnalysisRun.data_through <= at),
         )
         .order_by(FindingRecord.severity.desc(), FindingRecord.last_seen.desc())
     ).all()
