@@ -134,17 +134,20 @@ def test_threshold_over_a_window_sustained(
     assert judge(sqlite_ledger, events, spec, day_of(1)).verdict == "no_data"
 
 
+CARD_LOST_CONTAINS: dict[str, Any] = {
+    "metric": "containment_rate",
+    "comparator": "at_least",
+    "threshold": 0.58,
+    "window_days": 7,
+    "scope": {"journey": "card_lost"},
+}
+
+
 def test_threshold_on_a_journey(
     sqlite_ledger: Ledger, events: EventStore, records: list[dict[str, Any]]
 ) -> None:
     # card_lost contains 0.50, then 0.62 from day 20.
-    spec = {
-        "metric": "containment_rate",
-        "comparator": "at_least",
-        "threshold": 0.58,
-        "window_days": 7,
-        "scope": {"journey": "card_lost"},
-    }
+    spec = CARD_LOST_CONTAINS
     before = judge(sqlite_ledger, events, spec, day_of(15))
     rows = [r for r in in_days(records, day_of(9), day_of(15)) if r["journey"] == "card_lost"]
     assert before.value == pytest.approx(containment(rows))
@@ -181,48 +184,49 @@ def test_threshold_on_a_segment(
     assert "segment=site%3Aporto" in got.evidence[0].href
 
 
+def finding(key: str, title: str, first: datetime, last: datetime, **kw: Any) -> FindingRecord:
+    """A finding as a detector records it (a knowledge gap unless ``kw`` says otherwise)."""
+    fields: dict[str, Any] = {"detector": "knowledge_gap", "kind": "knowledge_gap", **kw}
+    return FindingRecord(
+        fingerprint=key,
+        title=title,
+        deployment=DEPLOYMENT,
+        severity=3,
+        first_seen=first,
+        last_seen=last,
+        **fields,
+    )
+
+
 def test_a_finding_of_the_analysis_stops_a_met_criterion(
     sqlite_ledger: Ledger, events: EventStore
 ) -> None:
     # card_lost contains 0.62 from day 20: ">= 0.58 over 7 days" is met on day 35, until the
     # knowledge-gap detector finds questions about the journey it cannot answer (seen on days
     # 33-34); the window (days 29-35) holds it. By day 41 the window (35-41) has moved past.
-    spec = {
-        "metric": "containment_rate",
-        "comparator": "at_least",
-        "threshold": 0.58,
-        "window_days": 7,
-        "scope": {"journey": "card_lost"},
-    }
+    spec = CARD_LOST_CONTAINS
     assert judge(sqlite_ledger, events, spec, day_of(35)).verdict == "met"
     seen = datetime.combine(day_of(33), time(10), tzinfo=UTC)
     with sqlite_ledger.session() as s:
         for key, journey in (("g1", "card_lost"), ("g2", "billing")):
             s.add(
-                FindingRecord(
-                    fingerprint=key,
-                    detector="knowledge_gap",
-                    kind="knowledge_gap",
-                    title=f"Knowledge gap in {journey}",
-                    deployment=DEPLOYMENT,
+                finding(
+                    key,
+                    f"Knowledge gap in {journey}",
+                    seen,
+                    seen + timedelta(days=1),
                     journey=journey,
-                    severity=2,
-                    first_seen=seen,
-                    last_seen=seen + timedelta(days=1),
                 )
             )
         # Over the deployment, mostly billing: card_lost holds 20 of 100, under a quarter.
+        journeys = {"billing": 80, "card_lost": 20}
         s.add(
-            FindingRecord(
-                fingerprint="g3",
-                detector="knowledge_gap",
-                kind="knowledge_gap",
-                title="Knowledge gap over the deployment",
-                deployment=DEPLOYMENT,
-                severity=2,
-                first_seen=seen,
-                last_seen=seen,
-                details={"journeys": {"billing": 80, "card_lost": 20}},
+            finding(
+                "g3",
+                "Knowledge gap over the deployment",
+                seen,
+                seen,
+                details={"journeys": journeys},
             )
         )
     got = judge(sqlite_ledger, events, spec, day_of(35))
@@ -539,30 +543,9 @@ def test_data_feed_healthy(sqlite_ledger: Ledger, events: EventStore) -> None:
     spec = {"check": "data_feed_healthy", "window_days": 5}
     outage = datetime.combine(day_of(24), time(9), tzinfo=UTC)
     with sqlite_ledger.session() as s:
-        s.add(
-            FindingRecord(
-                fingerprint="f1",
-                detector="feed_quality",
-                kind="freshness_gap",
-                title="No data for 5 hours",
-                deployment=DEPLOYMENT,
-                severity=3,
-                first_seen=outage,
-                last_seen=outage + timedelta(hours=5),
-            )
-        )
-        s.add(
-            FindingRecord(
-                fingerprint="f2",
-                detector="slo",
-                kind="slo_breach",
-                title="other",
-                deployment=DEPLOYMENT,
-                severity=3,
-                first_seen=outage,
-                last_seen=outage,
-            )
-        )
+        feed = {"detector": "feed_quality", "kind": "freshness_gap"}
+        s.add(finding("f1", "No data for 5 hours", outage, outage + timedelta(hours=5), **feed))
+        s.add(finding("f2", "other", outage, outage, detector="slo", kind="slo_breach"))
     # Day 28: the window (days 24-28) holds the outage.
     got = judge(sqlite_ledger, events, spec, day_of(28))
     assert (got.verdict, got.value) == ("not_met", 1.0)
