@@ -1,9 +1,11 @@
 """The 90-day plan's gates against the demo's ground truth, and their speed at 10 M turns.
 
 Gates (``--seeds``, 5 by default): each seed's 90 days are delivered day by day through the
-ingest path (as ``bench.detect`` does). After each day's batch the feed checks run as of the
-end of that day (as the daily analysis would) and a gate is evaluated through that day for
-each injected problem: the criteria a user writes to cover it, in the style of the default
+ingest path (as ``bench.detect`` does). After each day's batch every detector runs as of the
+end of that day for each deployment with a metric gate scored that day (as the daily analysis
+would; the feed check alone on the feed problems' other days, or everywhere with
+``--no-analysis``), its findings recorded, and a gate is evaluated through that day for each
+injected problem: the criteria a user writes to cover it, in the style of the default
 templates, on the scope the problem touched (the error-rate and latency criteria of the
 stabilise gate on the channel the model change reached; a journey, a site or the feed holding
 its baseline). Measured per problem:
