@@ -85,6 +85,13 @@ def test_bad_plans_answer_every_field(api: TestClient) -> None:
     assert "not valid YAML" in r.json()["error"]["message"]
     r = api.put(f"/api/v1/plans/{DEPLOYMENT}", json={**plan(), "deployment": "other"})
     assert r.status_code == 400
+    sloppy = plan()
+    sloppy["phases"][0]["end_day"] = True  # not day 1: a mistake, refused (Schemathesis ST201)
+    r = api.put(f"/api/v1/plans/{DEPLOYMENT}", json=sloppy)
+    assert r.status_code == 400
+    assert r.json()["error"]["details"]["errors"] == [
+        {"field": "phases[0].end_day", "message": "expected a number, not true/false"}
+    ]
     assert api.get(f"/api/v1/plans/{DEPLOYMENT}").status_code == 404
 
 

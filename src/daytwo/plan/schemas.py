@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -19,6 +19,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -58,8 +59,26 @@ class RolloutState(enum.StrEnum):
     rolled_back = "rolled_back"
 
 
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field's type admits ``true``/``false`` itself (not as a number)."""
+    if annotation is bool:
+        return True
+    return any(_takes_bool(arg) for arg in get_args(annotation))
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """``window_days: false`` is a mistake, not 0: a number field refuses true/false
+        (Pydantic's lax mode would read them as 1 and 0)."""
+        if isinstance(value, bool) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            if field is not None and not _takes_bool(field.annotation):
+                raise ValueError("expected a number, not true/false")
+        return value
 
 
 class Scope(_In):
