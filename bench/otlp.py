@@ -159,15 +159,43 @@ def _metric(text: str, name: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+def baseline_source(work: Path, revision: str) -> tuple[Path, str]:
+    """The ``src`` tree of a git ``revision`` of this repository (for a same-run comparison
+    with earlier code), and the commit it resolved to."""
+    root = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--verify", f"{revision}^{{commit}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    out = work / f"baseline-{commit[:12]}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", commit, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out / "src", commit
+
+
 def run_daytwo(
-    work: Path, batches: list[bytes], *, clients: int, admin_key: Callable[[Path], str]
+    work: Path,
+    batches: list[bytes],
+    *,
+    clients: int,
+    admin_key: Callable[[Path], str],
+    source: Path | None = None,
 ) -> dict[str, Any]:
+    """One run on a fresh data dir; ``source``: serve the package from that ``src`` tree
+    instead of the installed one."""
     data = work / "daytwo"
     shutil.rmtree(data, ignore_errors=True)
     key = admin_key(data)
     port = _free_port()
     env = {
         **os.environ,
+        **({"PYTHONPATH": str(source)} if source is not None else {}),
         "DAYTWO_DATA_DIR": str(data),
         "DAYTWO_OTLP_IDLE_SECONDS": "0",
         "DAYTWO_OTLP_SETTLE_SECONDS": "3",
@@ -338,14 +366,23 @@ def run(
     phoenix_venv: Path | None = None,
     phoenix_batches: int = 20,
     admin_key: Callable[[Path], str],
+    baseline: str | None = None,
 ) -> dict[str, Any]:
     load_before = os.getloadavg()
     t = time.perf_counter()
     batches = make_batches(spans)
     made = time.perf_counter() - t
     print(f"   {len(batches)} batches made in {made:.0f} s", file=sys.stderr, flush=True)
-    runs = []
+    source, commit = baseline_source(work, baseline) if baseline else (None, None)
+    runs: list[dict[str, Any]] = []
+    base_runs: list[dict[str, Any]] = []
     for i in range(repeat):
+        if source is not None:  # alternate, so that both see the same load
+            base_runs.append(
+                run_daytwo(work, batches, clients=clients, admin_key=admin_key, source=source)
+            )
+            print(f"   baseline run {i + 1}: {base_runs[-1]['spans_per_s']:,.0f} spans/s",
+                  file=sys.stderr)  # fmt: skip
         runs.append(run_daytwo(work, batches, clients=clients, admin_key=admin_key))
         print(f"   run {i + 1}: {runs[-1]['spans_per_s']:,.0f} spans/s", file=sys.stderr)
     keys = [
@@ -369,6 +406,18 @@ def run(
         "load_average_before": load_before,
         "load_average": os.getloadavg(),
     }
+    if base_runs:
+        # Each run against the baseline run just before it, under (nearly) the same load.
+        out["baseline"] = {
+            "revision": baseline,
+            "commit": commit,
+            **{k: statistics.median(r[k] for r in base_runs) for k in keys},
+            "runs": base_runs,
+        }
+        out["ratio_vs_baseline"] = {
+            k: statistics.median(r[k] / b[k] for r, b in zip(runs, base_runs, strict=True))
+            for k in ("spans_per_s", "spans_per_s_until_written", "cpu_ms_per_1000_spans")
+        }
     if phoenix_venv is not None:
         peer = run_phoenix(work, phoenix_venv, batches[:phoenix_batches], clients=clients)
         out["phoenix"] = peer
