@@ -11,7 +11,13 @@ start (it is sent again in the timed run, as an exporter's retry would): spans a
 second (first request sent to last answer received, ``--clients`` senders at once), request
 latency (p50, p99), the time until every conversation is written (the server ends them as soon
 as they are quiet: ``DAYTWO_OTLP_IDLE_SECONDS=0``, settle 3 s, so assembly runs while spans
-arrive), and the server's peak memory (VmHWM).
+arrive), the server's peak memory (VmHWM), and CPU per 1,000 spans: until written, and while
+the requests were answered split by process (the server, its mapping workers, this client).
+
+``OTLP_BENCH_BASELINE=<git revision>`` (for example ``main``) runs that revision's ``src`` too,
+alternately with the current code on the same batches, and records each figure's median ratio
+to the run of the baseline just before it: a comparison that a shared machine's load affects
+less than two separate runs.
 
 Phoenix (``arize-phoenix``, never a dependency of daytwo) runs from a virtual environment given
 by ``--phoenix-venv`` (or ``$PHOENIX_VENV``); it gets a prefix of the same batches, and its
@@ -145,13 +151,22 @@ def _peak_rss_mb(pid: int) -> float:
 
 def _cpu_seconds(pid: int) -> float:
     """CPU time (user + system) of the server and its worker processes so far."""
+    server, workers = _cpu_split(pid)
+    return server + workers
+
+
+def _cpu_split(pid: int) -> tuple[float, float]:
+    """CPU time so far of the server process, and of its worker processes together."""
     import psutil
 
-    total = 0.0
-    for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
-        t = p.cpu_times()
-        total += t.user + t.system
-    return total
+    server = psutil.Process(pid)
+    t = server.cpu_times()
+    own = t.user + t.system
+    children = 0.0
+    for p in server.children(recursive=True):
+        c = p.cpu_times()
+        children += c.user + c.system
+    return own, children
 
 
 def _metric(text: str, name: str) -> float:
@@ -226,6 +241,8 @@ def run_daytwo(
         spans = sum(_count_spans(b) for b in batches)
         print(f"   sending to daytwo (pid {proc.pid})", file=sys.stderr, flush=True)
         cpu_before = _cpu_seconds(proc.pid)
+        split_before = _cpu_split(proc.pid)
+        client_before = time.process_time()
         started = time.perf_counter()
         seconds, latencies, rejected = _send_all(
             url + "/v1/traces",
@@ -233,6 +250,9 @@ def run_daytwo(
             batches,
             clients,
         )
+        # CPU while the requests were answered, by process: where a span's cost lies.
+        split = [a - b for a, b in zip(_cpu_split(proc.pid), split_before, strict=True)]
+        client_cpu = time.process_time() - client_before
         # Until every conversation is written (the staged turns are gone).
         while True:
             text = httpx.get(url + "/metrics", headers=auth, timeout=60).text
@@ -270,6 +290,11 @@ def run_daytwo(
         "peak_rss_mb": peak,
         "cpu_seconds": cpu,
         "cpu_ms_per_1000_spans": 1000 * cpu / spans * 1000,
+        "cpu_ms_per_1000_spans_while_sending": {
+            "server": 1e6 * split[0] / spans,
+            "workers": 1e6 * split[1] / spans,
+            "bench_client": 1e6 * client_cpu / spans,
+        },
         "server_errors": err.decode(errors="replace")[-2000:] if err else "",
     }
 
