@@ -15,9 +15,9 @@ arrive), the server's peak memory (VmHWM), and CPU per 1,000 spans: until writte
 the requests were answered split by process (the server, its mapping workers, this client).
 
 ``OTLP_BENCH_BASELINE=<git revision>`` (for example ``main``) runs that revision's ``src`` too,
-alternately with the current code on the same batches, and records each figure's median ratio
-to the run of the baseline just before it: a comparison that a shared machine's load affects
-less than two separate runs.
+in pairs with the current code on the same batches (A B, then B A, ...), and records each
+figure's median ratio to the baseline's run of the same pair: a comparison that a shared
+machine's load affects less than two separate runs.
 
 Phoenix (``arize-phoenix``, never a dependency of daytwo) runs from a virtual environment given
 by ``--phoenix-venv`` (or ``$PHOENIX_VENV``); it gets a prefix of the same batches, and its
@@ -402,14 +402,19 @@ def run(
     runs: list[dict[str, Any]] = []
     base_runs: list[dict[str, Any]] = []
     for i in range(repeat):
-        if source is not None:  # alternate, so that both see the same load
-            base_runs.append(
-                run_daytwo(work, batches, clients=clients, admin_key=admin_key, source=source)
-            )
-            print(f"   baseline run {i + 1}: {base_runs[-1]['spans_per_s']:,.0f} spans/s",
-                  file=sys.stderr)  # fmt: skip
-        runs.append(run_daytwo(work, batches, clients=clients, admin_key=admin_key))
-        print(f"   run {i + 1}: {runs[-1]['spans_per_s']:,.0f} spans/s", file=sys.stderr)
+        # With a baseline, the two alternate, each first in every other pair (A B, B A...),
+        # so that both see the same load and neither always runs just after the other.
+        order = ["current"] if source is None else ["baseline", "current"][:: 1 - 2 * (i % 2)]
+        for which in order:
+            if which == "baseline":
+                base_runs.append(
+                    run_daytwo(work, batches, clients=clients, admin_key=admin_key, source=source)
+                )
+                print(f"   baseline run {i + 1}: {base_runs[-1]['spans_per_s']:,.0f} spans/s",
+                      file=sys.stderr)  # fmt: skip
+            else:
+                runs.append(run_daytwo(work, batches, clients=clients, admin_key=admin_key))
+                print(f"   run {i + 1}: {runs[-1]['spans_per_s']:,.0f} spans/s", file=sys.stderr)
     keys = [
         "spans_per_s",
         "p50_request_ms",
@@ -432,7 +437,7 @@ def run(
         "load_average": os.getloadavg(),
     }
     if base_runs:
-        # Each run against the baseline run just before it, under (nearly) the same load.
+        # Each run against the baseline run of its pair, under (nearly) the same load.
         out["baseline"] = {
             "revision": baseline,
             "commit": commit,
