@@ -168,52 +168,53 @@ class Attributes:
     def value(self, key: str) -> Any:
         return _plain(self.raw.get(key))
 
-    def text(self, *keys: str) -> str | None:
+    def _first(self, keys: tuple[str, ...]) -> tuple[str, Any] | None:
+        """The first of ``keys`` that holds a value, and its value."""
         raw = self.raw
         for key in keys:
             v = raw.get(key)
-            if v is None:
-                continue
-            t = type(v)
-            if t is str:
-                return v or None
-            if t is int or t is bool:
-                return str(v)
-            raise SpanError(f"attributes.{key}", f"must be a string, got {_kind(v)}")
+            if v is not None:
+                return key, v
         return None
+
+    def text(self, *keys: str) -> str | None:
+        found = self._first(keys)
+        if found is None:
+            return None
+        key, v = found
+        t = type(v)
+        if t is str:
+            return v or None
+        if t is int or t is bool:
+            return str(v)
+        raise SpanError(f"attributes.{key}", f"must be a string, got {_kind(v)}")
 
     def integer(self, *keys: str) -> int | None:
-        raw = self.raw
-        for key in keys:
-            v = raw.get(key)
-            if v is None:
-                continue
-            t = type(v)
-            if t is int:
-                return int(v)
-            if t is float and v.is_integer():
-                return int(v)
-            if t is str and v.strip().lstrip("-").isdigit():
-                return int(v)
-            raise SpanError(f"attributes.{key}", f"must be an integer, got {_kind(v)}")
-        return None
+        found = self._first(keys)
+        if found is None:
+            return None
+        key, v = found
+        t = type(v)
+        if t is int or (t is float and v.is_integer()):
+            return int(v)
+        if t is str and v.strip().lstrip("-").isdigit():
+            return int(v)
+        raise SpanError(f"attributes.{key}", f"must be an integer, got {_kind(v)}")
 
     def number(self, *keys: str) -> float | None:
-        raw = self.raw
-        for key in keys:
-            v = raw.get(key)
-            if v is None:
-                continue
-            t = type(v)
-            if t is int or t is float:
+        found = self._first(keys)
+        if found is None:
+            return None
+        key, v = found
+        t = type(v)
+        if t is int or t is float:
+            return float(v)
+        if t is str:
+            try:
                 return float(v)
-            if t is str:
-                try:
-                    return float(v)
-                except ValueError:
-                    pass
-            raise SpanError(f"attributes.{key}", f"must be a number, got {_kind(v)}")
-        return None
+            except ValueError:
+                pass
+        raise SpanError(f"attributes.{key}", f"must be a number, got {_kind(v)}")
 
     def flag(self, key: str) -> bool | None:
         v = self.raw.get(key)
