@@ -354,6 +354,7 @@ def bench_otlp(work: Path, repeat: int, turns: int) -> dict[str, Any]:
         spans=int(os.environ.get("OTLP_BENCH_SPANS", "200000")),
         phoenix_venv=Path(venv) if venv else None,
         admin_key=_admin_key,
+        baseline=os.environ.get("OTLP_BENCH_BASELINE") or None,
     )
 
 

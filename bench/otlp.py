@@ -11,7 +11,13 @@ start (it is sent again in the timed run, as an exporter's retry would): spans a
 second (first request sent to last answer received, ``--clients`` senders at once), request
 latency (p50, p99), the time until every conversation is written (the server ends them as soon
 as they are quiet: ``DAYTWO_OTLP_IDLE_SECONDS=0``, settle 3 s, so assembly runs while spans
-arrive), and the server's peak memory (VmHWM).
+arrive), the server's peak memory (VmHWM), and CPU per 1,000 spans: until written, and while
+the requests were answered split by process (the server, its mapping workers, this client).
+
+``OTLP_BENCH_BASELINE=<git revision>`` (for example ``main``) runs that revision's ``src`` too,
+in pairs with the current code on the same batches (A B, then B A, ...), and records each
+figure's median ratio to the baseline's run of the same pair: a comparison that a shared
+machine's load affects less than two separate runs.
 
 Phoenix (``arize-phoenix``, never a dependency of daytwo) runs from a virtual environment given
 by ``--phoenix-venv`` (or ``$PHOENIX_VENV``); it gets a prefix of the same batches, and its
@@ -145,13 +151,22 @@ def _peak_rss_mb(pid: int) -> float:
 
 def _cpu_seconds(pid: int) -> float:
     """CPU time (user + system) of the server and its worker processes so far."""
+    server, workers = _cpu_split(pid)
+    return server + workers
+
+
+def _cpu_split(pid: int) -> tuple[float, float]:
+    """CPU time so far of the server process, and of its worker processes together."""
     import psutil
 
-    total = 0.0
-    for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
-        t = p.cpu_times()
-        total += t.user + t.system
-    return total
+    server = psutil.Process(pid)
+    t = server.cpu_times()
+    own = t.user + t.system
+    children = 0.0
+    for p in server.children(recursive=True):
+        c = p.cpu_times()
+        children += c.user + c.system
+    return own, children
 
 
 def _metric(text: str, name: str) -> float:
@@ -159,15 +174,43 @@ def _metric(text: str, name: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+def baseline_source(work: Path, revision: str) -> tuple[Path, str]:
+    """The ``src`` tree of a git ``revision`` of this repository (for a same-run comparison
+    with earlier code), and the commit it resolved to."""
+    root = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--verify", f"{revision}^{{commit}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    out = work / f"baseline-{commit[:12]}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", commit, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out / "src", commit
+
+
 def run_daytwo(
-    work: Path, batches: list[bytes], *, clients: int, admin_key: Callable[[Path], str]
+    work: Path,
+    batches: list[bytes],
+    *,
+    clients: int,
+    admin_key: Callable[[Path], str],
+    source: Path | None = None,
 ) -> dict[str, Any]:
+    """One run on a fresh data dir; ``source``: serve the package from that ``src`` tree
+    instead of the installed one."""
     data = work / "daytwo"
     shutil.rmtree(data, ignore_errors=True)
     key = admin_key(data)
     port = _free_port()
     env = {
         **os.environ,
+        **({"PYTHONPATH": str(source)} if source is not None else {}),
         "DAYTWO_DATA_DIR": str(data),
         "DAYTWO_OTLP_IDLE_SECONDS": "0",
         "DAYTWO_OTLP_SETTLE_SECONDS": "3",
@@ -198,6 +241,8 @@ def run_daytwo(
         spans = sum(_count_spans(b) for b in batches)
         print(f"   sending to daytwo (pid {proc.pid})", file=sys.stderr, flush=True)
         cpu_before = _cpu_seconds(proc.pid)
+        split_before = _cpu_split(proc.pid)
+        client_before = time.process_time()
         started = time.perf_counter()
         seconds, latencies, rejected = _send_all(
             url + "/v1/traces",
@@ -205,6 +250,9 @@ def run_daytwo(
             batches,
             clients,
         )
+        # CPU while the requests were answered, by process: where a span's cost lies.
+        split = [a - b for a, b in zip(_cpu_split(proc.pid), split_before, strict=True)]
+        client_cpu = time.process_time() - client_before
         # Until every conversation is written (the staged turns are gone).
         while True:
             text = httpx.get(url + "/metrics", headers=auth, timeout=60).text
@@ -242,6 +290,11 @@ def run_daytwo(
         "peak_rss_mb": peak,
         "cpu_seconds": cpu,
         "cpu_ms_per_1000_spans": 1000 * cpu / spans * 1000,
+        "cpu_ms_per_1000_spans_while_sending": {
+            "server": 1e6 * split[0] / spans,
+            "workers": 1e6 * split[1] / spans,
+            "bench_client": 1e6 * client_cpu / spans,
+        },
         "server_errors": err.decode(errors="replace")[-2000:] if err else "",
     }
 
@@ -338,16 +391,30 @@ def run(
     phoenix_venv: Path | None = None,
     phoenix_batches: int = 20,
     admin_key: Callable[[Path], str],
+    baseline: str | None = None,
 ) -> dict[str, Any]:
     load_before = os.getloadavg()
     t = time.perf_counter()
     batches = make_batches(spans)
     made = time.perf_counter() - t
     print(f"   {len(batches)} batches made in {made:.0f} s", file=sys.stderr, flush=True)
-    runs = []
+    source, commit = baseline_source(work, baseline) if baseline else (None, None)
+    runs: list[dict[str, Any]] = []
+    base_runs: list[dict[str, Any]] = []
     for i in range(repeat):
-        runs.append(run_daytwo(work, batches, clients=clients, admin_key=admin_key))
-        print(f"   run {i + 1}: {runs[-1]['spans_per_s']:,.0f} spans/s", file=sys.stderr)
+        # With a baseline, the two alternate, each first in every other pair (A B, B A...),
+        # so that both see the same load and neither always runs just after the other.
+        order = ["current"] if source is None else ["baseline", "current"][:: 1 - 2 * (i % 2)]
+        for which in order:
+            if which == "baseline":
+                base_runs.append(
+                    run_daytwo(work, batches, clients=clients, admin_key=admin_key, source=source)
+                )
+                print(f"   baseline run {i + 1}: {base_runs[-1]['spans_per_s']:,.0f} spans/s",
+                      file=sys.stderr)  # fmt: skip
+            else:
+                runs.append(run_daytwo(work, batches, clients=clients, admin_key=admin_key))
+                print(f"   run {i + 1}: {runs[-1]['spans_per_s']:,.0f} spans/s", file=sys.stderr)
     keys = [
         "spans_per_s",
         "p50_request_ms",
@@ -369,6 +436,18 @@ def run(
         "load_average_before": load_before,
         "load_average": os.getloadavg(),
     }
+    if base_runs:
+        # Each run against the baseline run of its pair, under (nearly) the same load.
+        out["baseline"] = {
+            "revision": baseline,
+            "commit": commit,
+            **{k: statistics.median(r[k] for r in base_runs) for k in keys},
+            "runs": base_runs,
+        }
+        out["ratio_vs_baseline"] = {
+            k: statistics.median(r[k] / b[k] for r, b in zip(runs, base_runs, strict=True))
+            for k in ("spans_per_s", "spans_per_s_until_written", "cpu_ms_per_1000_spans")
+        }
     if phoenix_venv is not None:
         peer = run_phoenix(work, phoenix_venv, batches[:phoenix_batches], clients=clients)
         out["phoenix"] = peer

@@ -1,14 +1,20 @@
-"""A span's attributes, read once, with typed getters that name the attribute and the type it
-should have had: a token count sent as text is an error on ``attributes.gen_ai.usage...``,
-not a silent zero. What no rule maps (less the bulky copies of the messages) is kept with the
-turn (:meth:`Attributes.rest`).
+"""A span's attributes, read once into a dict of plain Python values, with typed getters that
+name the attribute and the type it should have had: a token count sent as text is an error on
+``attributes.gen_ai.usage...``, not a silent zero. What no rule maps (less the bulky copies of
+the messages) is kept with the turn (:meth:`Attributes.rest`).
+
+Each protobuf ``AnyValue`` is touched once, when the attributes are read
+(:func:`read_attributes`): every later lookup is a dict lookup on a Python value, whose type
+says which ``AnyValue`` field it came from (bytes are kept as :class:`HexBytes`, so that a
+getter can still tell them from text).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 # Attributes that decide nothing and repeat what the mapped ones say (or hold the whole
 # request): not kept with the turn.
@@ -97,6 +103,15 @@ class SpanError(Exception):
         self.message = message
 
 
+class HexBytes(str):
+    """A ``bytes_value`` attribute, as hex: text to every reader, bytes to a typed getter."""
+
+    __slots__ = ()
+
+
+_SCALARS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
+
+
 def value_of(v: AnyValue) -> Any:
     """A Python value of an OTLP ``AnyValue`` (bytes as hex)."""
     which = v.WhichOneof("value")
@@ -117,12 +132,33 @@ def value_of(v: AnyValue) -> Any:
     return v.bytes_value.hex()
 
 
+def read_attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
+    """Key-value pairs as a dict of Python values, each protobuf value read once (an empty
+    ``AnyValue`` as ``None``; bytes as :class:`HexBytes`; a later duplicate key wins)."""
+    out: dict[str, Any] = {}
+    for kv in pairs:
+        v = kv.value
+        which = v.WhichOneof("value")
+        if which in _SCALARS:
+            out[kv.key] = getattr(v, which)
+        elif which == "bytes_value":
+            out[kv.key] = HexBytes(v.bytes_value.hex())
+        else:
+            out[kv.key] = None if which is None else value_of(v)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if type(value) is HexBytes else value
+
+
 class Attributes:
-    """A span's attributes read once, with typed getters that name a wrong type."""
+    """A span's attributes read once (see :func:`read_attributes`), with typed getters that
+    name a wrong type."""
 
     __slots__ = ("names", "raw")
 
-    def __init__(self, raw: dict[str, AnyValue], names: str | None = None) -> None:
+    def __init__(self, raw: dict[str, Any], names: str | None = None) -> None:
         self.raw = raw
         self.names = names if names is not None else "\n".join(raw)
 
@@ -130,96 +166,89 @@ class Attributes:
         return key in self.raw
 
     def value(self, key: str) -> Any:
-        v = self.raw.get(key)
-        if v is None:
-            return None
-        return value_of(v)
+        return _plain(self.raw.get(key))
 
-    def _first(self, keys: tuple[str, ...]) -> tuple[str, AnyValue, str] | None:
-        """The first of ``keys`` that holds a value: its key, value and kind."""
+    def _first(self, keys: tuple[str, ...]) -> tuple[str, Any] | None:
+        """The first of ``keys`` that holds a value, and its value."""
+        raw = self.raw
         for key in keys:
-            v = self.raw.get(key)
+            v = raw.get(key)
             if v is not None:
-                which = v.WhichOneof("value")
-                if which is not None:
-                    return key, v, which
+                return key, v
         return None
 
     def text(self, *keys: str) -> str | None:
         found = self._first(keys)
         if found is None:
             return None
-        key, v, which = found
-        if which == "string_value":
-            return v.string_value or None
-        if which in ("int_value", "bool_value"):
-            return str(getattr(v, which))
-        raise SpanError(f"attributes.{key}", f"must be a string, got {_kind(which)}")
+        key, v = found
+        t = type(v)
+        if t is str:
+            return v or None
+        if t is int or t is bool:
+            return str(v)
+        raise SpanError(f"attributes.{key}", f"must be a string, got {_kind(v)}")
 
     def integer(self, *keys: str) -> int | None:
         found = self._first(keys)
         if found is None:
             return None
-        key, v, which = found
-        if which == "int_value":
-            return int(v.int_value)
-        if which == "double_value" and float(v.double_value).is_integer():
-            return int(v.double_value)
-        if which == "string_value" and v.string_value.strip().lstrip("-").isdigit():
-            return int(v.string_value)
-        raise SpanError(f"attributes.{key}", f"must be an integer, got {_kind(which, v)}")
+        key, v = found
+        t = type(v)
+        if t is int or (t is float and v.is_integer()):
+            return int(v)
+        if t is str and v.strip().lstrip("-").isdigit():
+            return int(v)
+        raise SpanError(f"attributes.{key}", f"must be an integer, got {_kind(v)}")
 
     def number(self, *keys: str) -> float | None:
         found = self._first(keys)
         if found is None:
             return None
-        key, v, which = found
-        if which in ("int_value", "double_value"):
-            return float(getattr(v, which))
-        if which == "string_value":
+        key, v = found
+        t = type(v)
+        if t is int or t is float:
+            return float(v)
+        if t is str:
             try:
-                return float(v.string_value)
+                return float(v)
             except ValueError:
                 pass
-        raise SpanError(f"attributes.{key}", f"must be a number, got {_kind(which, v)}")
+        raise SpanError(f"attributes.{key}", f"must be a number, got {_kind(v)}")
 
     def flag(self, key: str) -> bool | None:
-        found = self._first((key,))
-        if found is None:
+        v = self.raw.get(key)
+        if v is None:
             return None
-        _, v, which = found
-        if which == "bool_value":
-            return bool(v.bool_value)
-        if which == "string_value" and v.string_value.lower() in ("true", "false"):
-            return v.string_value.lower() == "true"
-        raise SpanError(f"attributes.{key}", f"must be a boolean, got {_kind(which, v)}")
+        t = type(v)
+        if t is bool:
+            return bool(v)
+        if t is str and v.lower() in ("true", "false"):
+            return bool(v.lower() == "true")
+        raise SpanError(f"attributes.{key}", f"must be a boolean, got {_kind(v)}")
 
     def flat(self, prefix: str) -> dict[str, Any]:
-        out = {}
-        for key, v in self.raw.items():
-            if key.startswith(prefix):
-                out[key[len(prefix) :]] = value_of(v)
-        return out
+        n = len(prefix)
+        return {k[n:]: _plain(v) for k, v in self.raw.items() if k.startswith(prefix)}
 
     def rest(self) -> dict[str, Any]:
         """The attributes no rule maps, without the bulky ones: kept with the turn."""
-        out = {}
-        for key, v in self.raw.items():
-            if key in _MAPPED or key.startswith(_FLAT_PREFIXES):
-                continue
-            out[key] = value_of(v)
-        return out
+        return {
+            k: _plain(v)
+            for k, v in self.raw.items()
+            if k not in _MAPPED and not k.startswith(_FLAT_PREFIXES)
+        }
 
 
-def _kind(which: str | None, v: AnyValue | None = None) -> str:
-    if which == "string_value" and v is not None:
-        return f"the text {v.string_value[:40]!r}"
+def _kind(v: Any) -> str:
+    t = type(v)
+    if t is str:
+        return f"the text {v[:40]!r}"
     return {
-        "string_value": "a string",
-        "int_value": "an integer",
-        "double_value": "a float",
-        "bool_value": "a boolean",
-        "array_value": "an array",
-        "kvlist_value": "a key-value list",
-        "bytes_value": "bytes",
-    }.get(which or "", "nothing")
+        int: "an integer",
+        float: "a float",
+        bool: "a boolean",
+        list: "an array",
+        dict: "a key-value list",
+        HexBytes: "bytes",
+    }.get(t, "nothing")

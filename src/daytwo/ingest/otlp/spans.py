@@ -19,12 +19,11 @@ import numpy as np
 import orjson
 import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from daytwo.errors import RecordError
 from daytwo.ingest.otlp import messages as msg
-from daytwo.ingest.otlp.attributes import Attributes, SpanError, value_of
+from daytwo.ingest.otlp.attributes import Attributes, SpanError, read_attributes, value_of
 from daytwo.interactions.columns import TS
 from daytwo.interactions.validate import DEPLOYMENT_NAME
 from daytwo.store.events.staging import STAGED
@@ -112,7 +111,7 @@ class SpanMapper:
         skipped = 0
         for rs in request.resource_spans:
             resource = _resource(
-                Attributes({kv.key: kv.value for kv in rs.resource.attributes}),
+                Attributes(read_attributes(rs.resource.attributes)),
                 self.default_deployment,
             )
             for ss in rs.scope_spans:
@@ -147,7 +146,7 @@ class SpanMapper:
                 "events",
                 f"has {n_events:,} events; the limit is {limits.max_events:,} per span",
             )
-        raw: dict[str, AnyValue] = {kv.key: kv.value for kv in span.attributes}
+        raw = read_attributes(span.attributes)
         names = "\n".join(raw)
         relevant = _GENAI_NAMES.search(names) is not None
         events = [e for e in span.events if e.name.startswith("gen_ai.")] if n_events else []
@@ -276,6 +275,8 @@ class SpanMapper:
         common_head = (resource.deployment, conversation or trace_hex, keyed, trace_hex, span_hex)
         out: list[tuple[Any, ...]] = []
         first_answer = _first_answer(turns)
+        segments_json = _json(segments)
+        scores_json = _json(scores)
         for part, (role, text, ts, t_attrs, call_id, tool_name, input_index) in enumerate(turns):
             if text is not None and len(text) > self.limits.max_text_chars:
                 raise SpanError(
@@ -310,8 +311,8 @@ class SpanMapper:
                     input_index,
                     tool_name,
                     *hints,
-                    _json(segments),
-                    _json(scores),
+                    segments_json,
+                    scores_json,
                     record,
                     part,
                 )
@@ -343,8 +344,8 @@ class SpanMapper:
                     None,
                     None,
                     *hints,
-                    _json(segments),
-                    _json(scores),
+                    segments_json,
+                    scores_json,
                     record,
                     0,
                 )
