@@ -9,7 +9,9 @@ Value is what the AI saved against the human path, less what it cost:
   ``agent_minute``; the interval is the strata's normal interval, summed;
 - escalations avoided against the baseline's escalation rate are shown, never added: each of
   them is a contained conversation already counted above; the interval is the baseline
-  rate's sampling error over the period's volume (the period's own escalations are counted);
+  rate's sampling error over the period's volume (the period's own escalations are counted),
+  so the rate is measured on as many unchanged days as the deployment has (see
+  ``report.service.escalation_baseline``);
 - the AI cost is the model cost the turns report, else ``ai_per_interaction`` per
   conversation; a platform or licence fee per conversation (``ai_fee_per_interaction``) is
   added to either, since the turns report only what the model calls cost;
@@ -84,6 +86,7 @@ class PeriodCounts:
     escalation_rate: float | None = None
     baseline_escalation_rate: float | None = None
     baseline_escalation_n: int | None = None  # conversations the baseline rate was measured on
+    baseline_escalation_basis: str = ""  # what the baseline rate was measured on, in words
     ai_cost_reported: float | None = None  # the turns' summed cost, where they report one
     strata: Sequence[Stratum] = ()
 
@@ -187,8 +190,12 @@ def business_value(model: CostModel, counts: PeriodCounts) -> ValueResult:
         avoided = (base - counts.escalation_rate) * counts.conversations
         price = human[0] if human else 0.0
         bounds: tuple[float | None, float | None] = (None, None)
+        measured = (
+            f": {counts.baseline_escalation_basis}" if counts.baseline_escalation_basis else ""
+        )
         notes = [
-            "the baseline's escalation rate would have held over this period's volume",
+            f"the baseline's escalation rate ({base:.1%}{measured}) would have held over this "
+            "period's volume",
             "not added to the total: each is a contained conversation counted above",
         ]
         if counts.baseline_escalation_n and price > 0:
