@@ -187,6 +187,7 @@ def _pair(
     if lo is not None and hi is not None and price:
         # The interval is priced; in units it is the same interval divided by the price.
         out["interval_covers_truth"] = lo / price <= truth <= hi / price
+        out["interval_half_width"] = round((hi - lo) / 2 / price, 1)
     return out
 
 

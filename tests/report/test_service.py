@@ -124,7 +124,7 @@ def test_the_escalation_baseline_pools_the_unchanged_days_after_the_window(
     )  # fmt: skip
     assert counts.baseline_escalation_rate == pytest.approx(pooled.rate)
     assert counts.baseline_escalation_n == 126
-    assert "to 2026-03-29 (126 conversations)" in counts.baseline_escalation_basis
+    assert "to 2026-03-29, 126 conversations" in counts.baseline_escalation_basis
 
 
 def _rate(events: object, start: datetime, end: datetime) -> float:

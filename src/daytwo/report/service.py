@@ -149,8 +149,7 @@ def period_counts(
         baseline_escalation_n=baseline.n if baseline else None,
         baseline_escalation_basis=(
             f"{baseline.basis}, {baseline.start:%Y-%m-%d} to "
-            f"{baseline.end - timedelta(seconds=1):%Y-%m-%d} "
-            f"({baseline.n:,} conversations)"
+            f"{baseline.end - timedelta(seconds=1):%Y-%m-%d}, {baseline.n:,} conversations"
             if baseline
             else "the imported baseline value"
             if imported
