@@ -11,7 +11,7 @@ from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
 from daytwo.metrics.service import totals
 from daytwo.report.models import IssuedReport
-from daytwo.report.service import escalation_baseline, issue_snapshot, period_counts
+from daytwo.report.service import issue_snapshot, period_counts
 from tests.factory import BASE, interaction
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -75,60 +75,24 @@ def test_an_issued_report_is_frozen_and_a_reissue_is_a_new_version(client: TestC
         issue("daily", {})
 
 
-def _days(client: TestClient, days: range, *, escalated_from: int) -> None:
-    """Six conversations a day from BASE's day, a third escalated until ``escalated_from``,
-    every one escalated from that day on."""
-    records = [
-        interaction(
-            206 * d + k, turns=2, **({"outcome": "escalated"} if d >= escalated_from else {})
-        )
-        for d in days
-        for k in range(6)
-    ]
+def _days(client: TestClient, days: range) -> None:
+    """Six conversations a day from BASE's day, a third of them escalated."""
+    records = [interaction(206 * d + k, turns=2) for d in days for k in range(6)]
     r = client.post("/api/v1/ingest", json={"interactions": records})
     assert r.status_code < 300, r.text
 
 
-def test_the_escalation_baseline_pools_the_unchanged_days_after_the_window(
-    client: TestClient,
-) -> None:
-    _days(client, range(40), escalated_from=30)
+def test_the_escalation_baseline_says_what_it_was_measured_on(client: TestClient) -> None:
+    _days(client, range(25))
     events = client.app.state.events  # type: ignore[attr-defined]
     day0 = datetime(BASE.year, BASE.month, BASE.day, tzinfo=UTC)
-    window = (day0 + timedelta(days=7), day0 + timedelta(days=21))
-    alone = escalation_baseline(events, "care-bot", window, None)
-    assert alone is not None
-    assert (alone.n, alone.end, alone.basis) == (84, window[1], "the baseline window")
-
-    # Up to a change shipped on day 28: the week after the window escalates alike, so it is
-    # pooled and the rate is measured on 126 conversations instead of 84.
-    pooled = escalation_baseline(events, "care-bot", window, day0 + timedelta(days=28))
-    assert pooled is not None
-    assert (pooled.n, pooled.end) == (126, day0 + timedelta(days=28))
-    assert "unchanged days" in pooled.basis
-    assert pooled.rate == pytest.approx(
-        (alone.rate * 84 + _rate(events, window[1], pooled.end) * 42) / 126
+    counts = period_counts(events, "care-bot", day0, day0 + timedelta(days=25), None, day0)
+    window = Slice(
+        deployment="care-bot", start=day0 + timedelta(days=7), end=day0 + timedelta(days=21)
     )
-
-    # Up to day 40, with every conversation escalated from day 30: a drift nobody recorded.
-    drifted = escalation_baseline(events, "care-bot", window, day0 + timedelta(days=40))
-    assert drifted is not None
-    assert (drifted.rate, drifted.n, drifted.end) == (alone.rate, 84, window[1])
-    assert "another rate" in drifted.basis
-
-    # A report's counts take the first change after the window (not one inside it) or the
-    # period's end, and say what the rate was measured on.
-    counts = period_counts(
-        events, "care-bot", day0, day0 + timedelta(days=40), None, day0,
-        [day0 + timedelta(days=10), day0 + timedelta(days=28), day0 + timedelta(days=35)],
-    )  # fmt: skip
-    assert counts.baseline_escalation_rate == pytest.approx(pooled.rate)
-    assert counts.baseline_escalation_n == 126
-    assert "to 2026-03-29, 126 conversations" in counts.baseline_escalation_basis
-
-
-def _rate(events: object, start: datetime, end: datetime) -> float:
-    s = Slice(deployment="care-bot", start=start, end=end)
-    value = totals(events, ["escalation_rate"], s)["escalation_rate"].value  # type: ignore[arg-type]
-    assert value is not None
-    return value
+    measured = totals(events, ["escalation_rate"], window)["escalation_rate"]
+    assert counts.baseline_escalation_rate == pytest.approx(measured.value)
+    assert counts.baseline_escalation_n == measured.n == 84
+    assert counts.baseline_escalation_basis == (
+        "the baseline window, 2026-03-09 to 2026-03-22, 84 conversations"
+    )

@@ -9,9 +9,7 @@ Value is what the AI saved against the human path, less what it cost:
   ``agent_minute``; the interval is the strata's normal interval, summed;
 - escalations avoided against the baseline's escalation rate are shown, never added: each of
   them is a contained conversation already counted above; the interval is the baseline
-  rate's sampling error over the period's volume (the period's own escalations are counted),
-  so the rate is measured on as many unchanged days as the deployment has (see
-  ``report.service.escalation_baseline``);
+  rate's sampling error over the period's volume (the period's own escalations are counted);
 - the AI cost is the model cost the turns report, else ``ai_per_interaction`` per
   conversation; a platform or licence fee per conversation (``ai_fee_per_interaction``) is
   added to either, since the turns report only what the model calls cost;

@@ -39,20 +39,17 @@ class FixMeasured(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """The deployment a report is about, with when its data starts and when each of its
-    changes shipped (the end of the unchanged days its escalation baseline is measured on)."""
+    """The deployment a report is about, with when its data starts."""
 
     name: str
     deployment: DeploymentPublic
     first_data: datetime | None
-    changes_at: tuple[datetime, ...] = ()
 
 
 def subject(ledger: Ledger, events: EventStore, name: str) -> Subject:
     deployment = get_deployment(ledger, name)
     row = next((d for d in overview(ledger, events) if d.name == name), None)
-    shipped = tuple(c.shipped_at for c in list_changes(ledger, name))
-    return Subject(name, deployment, row.first_started_at if row else None, shipped)
+    return Subject(name, deployment, row.first_started_at if row else None)
 
 
 def cost_model(deployment: DeploymentPublic, currency: str | None) -> CostModel | None:
@@ -80,9 +77,7 @@ def period_value(
     end: datetime,
 ) -> ValueResult:
     """The value of [``start``, ``end``) priced from ``model``."""
-    counts = period_counts(
-        events, who.name, start, end, who.deployment, who.first_data, who.changes_at
-    )
+    counts = period_counts(events, who.name, start, end, who.deployment, who.first_data)
     return business_value(model, counts)
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.metadata import version
 from typing import Any
@@ -22,11 +19,6 @@ from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
 REPORT_KINDS = ("weekly", "monthly")
-
-# The value's escalation baseline is the baseline window extended while the deployment runs
-# unchanged (up to its first recorded change), unless the extension's rate differs from the
-# window's beyond this two-sided z (99%): a drift nobody recorded ends the extension too.
-DRIFT_Z = 2.576
 
 # Like-for-like groups for agent time saved: a conversation with AI against those without it
 # on the same journey and channel, handled by agents of the same tenure (tenure moves both
@@ -63,56 +55,6 @@ def strata(events: EventStore, deployment: str, start: datetime, end: datetime) 
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class EscalationBaseline:
-    """The escalation rate a period's escalations avoided are counted against, and what it was
-    measured on."""
-
-    rate: float
-    n: int  # conversations with an outcome it was measured on
-    start: datetime
-    end: datetime
-    basis: str  # why it spans what it spans, in words
-
-
-def escalation_baseline(
-    events: EventStore,
-    name: str,
-    window: tuple[datetime, datetime],
-    extend_to: datetime | None,
-) -> EscalationBaseline | None:
-    """The baseline window's escalation rate, measured on the window extended to ``extend_to``
-    (the first change shipped after the window, or the period's end) while the extension's rate
-    is consistent with the window's: the longer the baseline, the smaller its sampling error."""
-    w = totals(events, ["escalation_rate"], Slice(deployment=name, start=window[0], end=window[1]))
-    base = w["escalation_rate"]
-    if base.value is None or not base.n:
-        return None
-    window_only = EscalationBaseline(
-        base.value, base.n, window[0], window[1], "the baseline window"
-    )
-    if extend_to is None or extend_to <= window[1]:
-        return window_only
-    x = totals(events, ["escalation_rate"], Slice(deployment=name, start=window[1], end=extend_to))
-    ext = x["escalation_rate"]
-    if ext.value is None or not ext.n:
-        return window_only
-    n = base.n + ext.n
-    rate = (base.value * base.n + ext.value * ext.n) / n
-    spread = math.sqrt(rate * (1 - rate) * (1 / base.n + 1 / ext.n))
-    if spread > 0 and abs(ext.value - base.value) / spread > DRIFT_Z:
-        return EscalationBaseline(
-            base.value,
-            base.n,
-            window[0],
-            window[1],
-            "the baseline window (the days after it escalate at another rate: not pooled)",
-        )
-    return EscalationBaseline(
-        rate, n, window[0], extend_to, "the baseline window and the unchanged days after it"
-    )
-
-
 def period_counts(
     events: EventStore,
     name: str,
@@ -120,41 +62,36 @@ def period_counts(
     end: datetime,
     deployment: DeploymentPublic | None,
     first_data: datetime | None,
-    changes_at: Sequence[datetime] = (),
 ) -> PeriodCounts:
     """The period's counts, read through the metric catalog (the same numbers the metrics API
-    answers), with the escalation baseline of its escalations avoided.
-
-    That baseline is the baseline window's rate measured over the window and the days after it
-    up to the deployment's first change (``changes_at``: when each change shipped) or the
-    period's end, whichever is first, unless those days drifted (``DRIFT_Z``). A window whose
-    end is configured, or a baseline imported as a value, is taken as it is."""
+    answers), with the baseline's escalation rate and what it was measured on."""
     s = Slice(deployment=name, start=start, end=end)
     tot = totals(events, ["contact_volume", "containment_rate", "ai_cost"], s)
     esc = summaries(events, ["escalation_rate"], s, deployment, first_data)[0]
     contained = tot["containment_rate"]
+    # The baseline's own size, for the interval of escalations avoided (none when the baseline
+    # was imported as a value rather than measured on a window).
+    baseline_n: int | None = None
+    basis = ""
     window = baseline_window(deployment, first_data)
     imported = deployment is not None and "escalation_rate" in deployment.baseline_values
-    baseline: EscalationBaseline | None = None
-    if window is not None and not imported and esc.baseline is not None:
-        fixed = deployment is not None and deployment.baseline_end is not None
-        later = [c for c in changes_at if c >= window[1]]
-        baseline = escalation_baseline(events, name, window, None if fixed else min([end, *later]))
+    if imported:
+        basis = "the imported baseline value"
+    elif window is not None and esc.baseline is not None:
+        w = Slice(deployment=name, start=window[0], end=window[1])
+        baseline_n = totals(events, ["escalation_rate"], w)["escalation_rate"].n
+        basis = (
+            f"the baseline window, {window[0]:%Y-%m-%d} to "
+            f"{window[1] - timedelta(seconds=1):%Y-%m-%d}, {baseline_n or 0:,} conversations"
+        )
     return PeriodCounts(
         days=(end - start).total_seconds() / 86_400,
         conversations=int(tot["contact_volume"].value or 0),
         contained=round((contained.value or 0.0) * (contained.n or 0)),
         escalation_rate=esc.value,
-        baseline_escalation_rate=baseline.rate if baseline else esc.baseline,
-        baseline_escalation_n=baseline.n if baseline else None,
-        baseline_escalation_basis=(
-            f"{baseline.basis}, {baseline.start:%Y-%m-%d} to "
-            f"{baseline.end - timedelta(seconds=1):%Y-%m-%d}, {baseline.n:,} conversations"
-            if baseline
-            else "the imported baseline value"
-            if imported
-            else ""
-        ),
+        baseline_escalation_rate=esc.baseline,
+        baseline_escalation_n=baseline_n,
+        baseline_escalation_basis=basis,
         ai_cost_reported=tot["ai_cost"].value,
         strata=strata(events, name, start, end),
     )
