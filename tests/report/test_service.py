@@ -1,7 +1,9 @@
-"""The value section's counts equal what the metrics API answers for the same period."""
+"""The value section's counts equal what the metrics API answers for the same period, and an
+issued report keeps its numbers and, once laid out, its PDF."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,8 +12,11 @@ from fastapi.testclient import TestClient
 from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
 from daytwo.metrics.service import totals
+from daytwo.report import archive
+from daytwo.report.archive import get_issued, issued_pdf
 from daytwo.report.models import IssuedReport
 from daytwo.report.service import issue_snapshot, period_counts
+from daytwo.store.ledger import Ledger, upgrade
 from tests.factory import BASE, interaction
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -96,3 +101,28 @@ def test_the_escalation_baseline_says_what_it_was_measured_on(client: TestClient
     assert counts.baseline_escalation_basis == (
         "the baseline window, 2026-03-09 to 2026-03-22, 84 conversations"
     )
+
+
+def test_a_pdf_laid_out_on_first_download_is_kept_once(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    try:
+        row = issue_snapshot(
+            ledger, deployment="care-bot", kind="weekly", period="2026-W11", as_of=END,
+            payload={}, issued_by="batch", html="<h1>care-bot: weekly update</h1>",
+        )  # fmt: skip
+        stale = get_issued(ledger, row.id, ["care-bot"])
+        first = issued_pdf(ledger, row)
+        assert first.startswith(b"%PDF")
+        kept = get_issued(ledger, row.id, ["care-bot"])
+        assert (kept.pdf, kept.sha256) == (first, hashlib.sha256(first).hexdigest())
+        # A second first download that began before the first was kept lays out other bytes:
+        # the kept ones win, and it answers with them.
+        monkeypatch.setattr(archive, "to_pdf", lambda html: b"%PDF-laid-out-again")
+        assert stale.pdf is None
+        assert issued_pdf(ledger, stale) == first
+        assert get_issued(ledger, row.id, ["care-bot"]).pdf == first
+    finally:
+        ledger.dispose()
