@@ -68,6 +68,14 @@ def test_an_issued_report_reopens_as_it_was_and_a_reissue_is_a_new_version(
     assert client.get("/api/v1/reports/issued").json() == listed  # nothing half-issued
 
 
+@pytest.fixture
+def mailing(client: TestClient, settings: Settings, smtp: SmtpServer) -> tuple[Any, Any]:
+    """The weekly data and an e-mail channel to ``smtp``: the app's ledger and events store."""
+    _setup(client)
+    _mail_channel(client, settings, smtp)
+    return client.app.state.ledger, client.app.state.events  # type: ignore[attr-defined]
+
+
 def _mail_channel(client: TestClient, settings: Settings, smtp: SmtpServer) -> None:
     notify_service.create_channel(
         client.app.state.ledger,  # type: ignore[attr-defined]
@@ -81,11 +89,9 @@ def _mail_channel(client: TestClient, settings: Settings, smtp: SmtpServer) -> N
 
 
 def test_a_scheduled_report_is_mailed_once_with_the_archived_pdf(
-    client: TestClient, settings: Settings, smtp: SmtpServer
+    client: TestClient, settings: Settings, smtp: SmtpServer, mailing: tuple[Any, Any]
 ) -> None:
-    _setup(client)
-    _mail_channel(client, settings, smtp)
-    ledger, events = client.app.state.ledger, client.app.state.events  # type: ignore[attr-defined]
+    ledger, events = mailing
     sub = subscribe(
         ledger,
         SubscriptionCreate(
@@ -126,11 +132,9 @@ def test_a_scheduled_report_is_mailed_once_with_the_archived_pdf(
 
 
 def test_a_report_issued_without_its_pdf_lays_it_out_once_and_mails_those_bytes(
-    client: TestClient, settings: Settings, smtp: SmtpServer
+    client: TestClient, settings: Settings, smtp: SmtpServer, mailing: tuple[Any, Any]
 ) -> None:
-    _setup(client)
-    _mail_channel(client, settings, smtp)
-    ledger, events = client.app.state.ledger, client.app.state.events  # type: ignore[attr-defined]
+    ledger, events = mailing
     row = issue_report(
         ledger, events, kind="weekly", deployment="care-bot", period="2026-W11",
         issued_by="batch", base=settings.notify_public_url,
