@@ -13,7 +13,9 @@ full calendar month and each full ISO week:
 - *escalations avoided vs baseline* (care-bot): the report's (baseline escalation rate less
   the period's, times its volume) against the escalations the period's conversations would
   have had at the baseline's odds (each journey's own, no injected problem or fix acting) less
-  the escalations they had.
+  the escalations they had (the baseline rate measured on the 14-day baseline window; a
+  rate pooled over the unchanged days after it was measured and not adopted:
+  ``report_value_extended_baseline*.json``).
 
 The target is the whole history (the review's "since go-live") within +-25% for every seed;
 months and weeks are reported beside it. A week or month whose truth is small (under 2% of
@@ -117,6 +119,9 @@ def measure_seed(data: Path) -> list[dict[str, Any]]:
                 )
                 bot_value = period_value(events, bot, bot_model, start, end)
                 avoided = bot_value.figure("escalations_avoided")
+                small = abs(truth["escalations_avoided"]) < SMALL_SHARE * _bot_volume(
+                    events, start, end
+                )
                 rows.append(
                     {
                         "kind": kind,
@@ -128,8 +133,8 @@ def measure_seed(data: Path) -> list[dict[str, Any]]:
                         "escalations_avoided": {
                             **_pair(avoided.quantity, truth["escalations_avoided"], avoided.lo,
                                     avoided.hi, bot_model.costs["escalation"]),
-                            "small": abs(truth["escalations_avoided"])
-                            < SMALL_SHARE * _bot_volume(events, start, end),
+                            "small": small,
+                            "baseline": avoided.assumptions[0],
                         },
                         "bot_roi": bot_value.roi,
                     }
@@ -165,6 +170,7 @@ def _pair(
     if lo is not None and hi is not None and price:
         # The interval is priced; in units it is the same interval divided by the price.
         out["interval_covers_truth"] = lo / price <= truth <= hi / price
+        out["interval_half_width"] = round((hi - lo) / 2 / price, 1)
     return out
 
 
@@ -191,6 +197,9 @@ def _summary(seeds: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
         out[figure] = {
             "history_relative_error": {s: h["relative_error"] for s, h in history.items()},
             "history_within_each_seed": all(h["within"] for h in history.values()),
+            "history_interval_covers_truth": {
+                s: h.get("interval_covers_truth") for s, h in history.items()
+            },
             **by_kind,
         }
     return out

@@ -5,7 +5,11 @@ laid out by WeasyPrint with its charts drawn by vl-convert; one warm-up, then th
 ``--repeat``. Targets (issue 16): weekly HTML <= 2 s, weekly PDF <= 10 s, monthly PDF <= 15 s.
 
     python -m bench.reports --per-day 15400              # builds the demo in a temp dir
+    python -m bench.reports --per-day 15400 --analyze    # ... with its findings and backlog
     python -m bench.reports --data-dir DIR               # a demo already built there
+
+The results record whether the store was analysed (its findings, backlog items and changes
+fill the weekly update's problem, backlog and fix sections; without, they are empty).
 
 The JSON goes to bench/results/reports.json with the machine's load average.
 """
@@ -29,11 +33,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {"weekly_html": 2.0, "weekly_pdf": 10.0, "monthly_pdf": 15.0}
 
 
-def _build(data: Path, per_day: int) -> float:
+def _build(data: Path, per_day: int, analyze: bool) -> float:
     t = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "daytwo.cli", "demo", "--no-serve", "--no-analyze",
-         "--interactions-per-day", str(per_day)],
+        [sys.executable, "-m", "daytwo.cli", "demo", "--no-serve",
+         "--analyze" if analyze else "--no-analyze", "--interactions-per-day", str(per_day)],
         env={**os.environ, "DAYTWO_DATA_DIR": str(data)}, check=True, capture_output=True,
     )  # fmt: skip
     return time.perf_counter() - t
@@ -51,6 +55,8 @@ def _median(fn: Callable[[], object], repeat: int) -> dict[str, Any]:
 
 def measure(data: Path, repeat: int) -> dict[str, Any]:
     os.environ["DAYTWO_DATA_DIR"] = str(data)
+    from sqlalchemy import text
+
     from daytwo.report.monthly import monthly_review
     from daytwo.report.render import monthly_html, to_pdf, weekly_body, weekly_html
     from daytwo.report.weekly import last_full_week, weekly_update
@@ -60,6 +66,12 @@ def measure(data: Path, repeat: int) -> dict[str, Any]:
 
     settings = Settings()
     ledger = Ledger(settings.resolved_ledger_url)
+    with ledger.session() as session:
+        # What the problems, backlog and plan sections have to read (none with --no-analyze).
+        kept = {
+            table: session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("findings", "items", "changes")
+        }
     with open_event_store(settings.resolved_events_url) as events:
         size = events.query(
             "SELECT (SELECT count(*) FROM interactions) AS interactions, "
@@ -93,6 +105,8 @@ def measure(data: Path, repeat: int) -> dict[str, Any]:
         "deployment": name,
         "week": week,
         "month": month,
+        "analysed": kept["findings"] > 0,
+        "ledger_rows": kept,
         "interactions": size["interactions"],
         "turns": size["turns"],
         "targets_seconds": TARGETS,
@@ -123,24 +137,25 @@ def main() -> int:
     parser.add_argument("--per-day", type=int, default=15_400)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--analyze", action="store_true", help="analyse the demo it builds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="daytwo-bench-reports-") as tmp:
         data = args.data_dir or Path(tmp)
-        built = None if args.data_dir else _build(data, args.per_day)
+        built = None if args.data_dir else _build(data, args.per_day, args.analyze)
         result = measure(data, args.repeat)
     result = {
         "benchmark": "reports",
         "repeat": args.repeat,
         "built_seconds": built,
         "per_day": None if args.data_dir else args.per_day,
-        # A store built apart: `daytwo demo --no-serve --no-analyze --interactions-per-day N`.
+        # A store built apart: `daytwo demo --no-serve --interactions-per-day N` (analysed:
+        # its findings, backlog and changes fill the weekly update's sections).
         "command": "python -m bench.reports "
         + (
             f"--data-dir DIR --repeat {args.repeat}"
             if args.data_dir
             else f"--per-day {args.per_day}"
         ),
-        "analysed": False,  # --no-analyze: no findings, so the problems sections are empty
         **result,
     }
     result = save("reports.json", result)

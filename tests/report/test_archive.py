@@ -15,7 +15,7 @@ from daytwo.governance import audit
 from daytwo.notify import service as notify_service
 from daytwo.notify.outbox import deliver_due, delivery_log
 from daytwo.notify.schemas import ChannelCreate
-from daytwo.report.archive import get_issued
+from daytwo.report.archive import get_issued, issue_report
 from daytwo.report.schedule import SubscriptionCreate, send_due, subscribe
 from daytwo.settings import Settings
 from tests.factory import interaction
@@ -68,6 +68,14 @@ def test_an_issued_report_reopens_as_it_was_and_a_reissue_is_a_new_version(
     assert client.get("/api/v1/reports/issued").json() == listed  # nothing half-issued
 
 
+@pytest.fixture
+def mailing(client: TestClient, settings: Settings, smtp: SmtpServer) -> tuple[Any, Any]:
+    """The weekly data and an e-mail channel to ``smtp``: the app's ledger and events store."""
+    _setup(client)
+    _mail_channel(client, settings, smtp)
+    return client.app.state.ledger, client.app.state.events  # type: ignore[attr-defined]
+
+
 def _mail_channel(client: TestClient, settings: Settings, smtp: SmtpServer) -> None:
     notify_service.create_channel(
         client.app.state.ledger,  # type: ignore[attr-defined]
@@ -81,11 +89,9 @@ def _mail_channel(client: TestClient, settings: Settings, smtp: SmtpServer) -> N
 
 
 def test_a_scheduled_report_is_mailed_once_with_the_archived_pdf(
-    client: TestClient, settings: Settings, smtp: SmtpServer
+    client: TestClient, settings: Settings, smtp: SmtpServer, mailing: tuple[Any, Any]
 ) -> None:
-    _setup(client)
-    _mail_channel(client, settings, smtp)
-    ledger, events = client.app.state.ledger, client.app.state.events  # type: ignore[attr-defined]
+    ledger, events = mailing
     sub = subscribe(
         ledger,
         SubscriptionCreate(
@@ -123,6 +129,44 @@ def test_a_scheduled_report_is_mailed_once_with_the_archived_pdf(
     subs = client.get("/api/v1/reports/subscriptions").json()
     assert [(s["id"], s["last_period"]) for s in subs] == [(sub.id, "2026-W11")]
     assert "report" in client.get("/notify").text
+
+
+def test_a_report_issued_without_its_pdf_lays_it_out_once_and_mails_those_bytes(
+    client: TestClient, settings: Settings, smtp: SmtpServer, mailing: tuple[Any, Any]
+) -> None:
+    ledger, events = mailing
+    row = issue_report(
+        ledger, events, kind="weekly", deployment="care-bot", period="2026-W11",
+        issued_by="batch", base=settings.notify_public_url,
+    )  # fmt: skip
+    assert (row.pdf, row.sha256) == (None, "")
+    [listed] = client.get("/api/v1/reports/issued").json()
+    assert (listed["pdf_bytes"], listed["sha256"]) == (0, "")
+    assert "laid out on first download" in client.get("/reports/archive").text
+    first = client.get(listed["pdf_href"])
+    assert first.status_code == 200
+    assert first.content.startswith(b"%PDF")
+    kept = get_issued(ledger, row.id, ["care-bot"])
+    assert kept.pdf == first.content
+    assert client.get(listed["pdf_href"]).content == first.content  # kept, not laid out again
+    [after] = client.get("/api/v1/reports/issued").json()
+    assert after["pdf_bytes"] == len(first.content)
+    assert after["sha256"] == kept.sha256 != ""
+    assert "laid out on first download" not in client.get("/reports/archive").text
+
+    # A schedule due for that period mails the archived report, not a new version of it.
+    subscribe(
+        ledger,
+        SubscriptionCreate(deployment="care-bot", kind="weekly", channel="mail"),
+        actor="t",
+    )
+    at = datetime(2026, 3, 16, 8, 5, tzinfo=UTC)
+    assert len(send_due(ledger, events, settings, now=at)) == 1
+    assert deliver_due(ledger, settings, now=at).delivered == 1
+    [mail] = smtp.messages
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_content() == first.content
+    assert [r["version"] for r in client.get("/api/v1/reports/issued").json()] == [1]
 
 
 def test_a_subscription_with_bad_input_is_refused_whole(

@@ -128,9 +128,13 @@ def test_escalations_avoided_carry_the_baseline_rate_sampling_interval() -> None
     counts = PeriodCounts(
         days=7, conversations=10_000, contained=6_000, escalation_rate=0.31,
         baseline_escalation_rate=0.29, baseline_escalation_n=20_000,
+        baseline_escalation_basis="the baseline window, 2026-03-09 to 2026-03-22",
     )  # fmt: skip
     avoided = business_value(model, counts).figure("escalations_avoided")
     assert avoided.quantity == pytest.approx(-200.0)
+    assert avoided.assumptions[0].startswith(
+        "the baseline's escalation rate (29.0%: the baseline window, 2026-03-09 to 2026-03-22)"
+    )
     half = 1.959963984540054 * 10_000 * math.sqrt(0.29 * 0.71 / 20_000)
     assert avoided.lo == pytest.approx((-200.0 - half) * 6.5)
     assert avoided.hi == pytest.approx((-200.0 + half) * 6.5)

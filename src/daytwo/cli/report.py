@@ -159,7 +159,7 @@ def issue(
             row = issue_report(
                 ledger, events, kind=kind, deployment=deployment, period=period,
                 issued_by=actor(None), base=settings().notify_public_url, currency=currency,
-                now=now,
+                now=now, render_pdf=True,
             )  # fmt: skip
         if pdf is not None and row.pdf is not None:
             pdf.write_bytes(row.pdf)

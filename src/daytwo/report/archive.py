@@ -1,13 +1,19 @@
 """Issued reports: the weekly update or monthly review of a period, frozen with the document it
 was (HTML and PDF, byte for byte) so that re-opening it next year shows what was read and sent.
-A re-issue of a period is a new version; nothing issued is ever changed."""
+A re-issue of a period is a new version; nothing issued is ever changed.
+
+Issuing freezes the numbers and the HTML. The PDF is laid out from that kept HTML either at
+once (``render_pdf=True``: what is mailed or handed over) or the first time it is needed
+(:func:`issued_pdf`: a download, a mail), and its bytes are kept from then on, so a batch of
+reports nobody opens costs no layout and a reopened PDF is still the same bytes."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from daytwo.errors import InputError, NotFoundError
 from daytwo.report.models import IssuedReport
@@ -32,8 +38,8 @@ class IssuedPublic(BaseModel):
     code_version: str
     issued_by: str
     issued_at: datetime
-    sha256: str
-    pdf_bytes: int
+    sha256: str  # of the PDF; empty until it is laid out
+    pdf_bytes: int  # 0 until the PDF is laid out (on its first download)
     href: str
     pdf_href: str
 
@@ -73,9 +79,12 @@ def issue_report(
     base: str,
     currency: str | None = None,
     now: datetime | None = None,
+    render_pdf: bool = False,
 ) -> IssuedReport:
     """Build the report of ``period``, render it, and keep numbers and document as a new
-    version; the PDF is made before anything is written, so a failure leaves nothing behind."""
+    version. With ``render_pdf`` the PDF is made before anything is written (a failure leaves
+    nothing behind); without, it is laid out from the kept HTML on its first download
+    (:func:`issued_pdf`)."""
     now = now or datetime.now(UTC)
     if kind not in REPORT_KINDS:
         raise InputError(f"report kind {kind!r}: use one of {', '.join(REPORT_KINDS)}")
@@ -86,7 +95,7 @@ def issue_report(
     else:
         review = monthly_review(ledger, events, deployment, period, currency=currency, now=now)
         html, payload = monthly_html(title, review, base=base), review.model_dump(mode="json")
-    pdf = to_pdf(html)
+    pdf = to_pdf(html) if render_pdf else None
     return issue_snapshot(
         ledger,
         deployment=deployment,
@@ -99,6 +108,26 @@ def issue_report(
         html=html,
         pdf=pdf,
     )
+
+
+def issued_pdf(ledger: Ledger, row: IssuedReport) -> bytes:
+    """The issued report's PDF: the kept bytes, or, the first time, laid out from its kept
+    HTML and kept. Two first downloads at once both lay it out; the first write is kept and
+    both answer with it, so every download of a report is the same bytes."""
+    if row.pdf is not None:
+        return row.pdf
+    pdf = to_pdf(row.html)
+    with ledger.session() as session:
+        session.execute(
+            update(IssuedReport)
+            .where(IssuedReport.id == row.id, IssuedReport.pdf.is_(None))
+            .values(pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest())
+        )
+    with ledger.session() as session:
+        kept = session.scalar(select(IssuedReport.pdf).where(IssuedReport.id == row.id))
+    row.pdf = kept if kept is not None else pdf
+    row.sha256 = hashlib.sha256(row.pdf).hexdigest()
+    return row.pdf
 
 
 def list_issued(

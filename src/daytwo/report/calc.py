@@ -84,6 +84,7 @@ class PeriodCounts:
     escalation_rate: float | None = None
     baseline_escalation_rate: float | None = None
     baseline_escalation_n: int | None = None  # conversations the baseline rate was measured on
+    baseline_escalation_basis: str = ""  # what the baseline rate was measured on, in words
     ai_cost_reported: float | None = None  # the turns' summed cost, where they report one
     strata: Sequence[Stratum] = ()
 
@@ -187,8 +188,12 @@ def business_value(model: CostModel, counts: PeriodCounts) -> ValueResult:
         avoided = (base - counts.escalation_rate) * counts.conversations
         price = human[0] if human else 0.0
         bounds: tuple[float | None, float | None] = (None, None)
+        measured = (
+            f": {counts.baseline_escalation_basis}" if counts.baseline_escalation_basis else ""
+        )
         notes = [
-            "the baseline's escalation rate would have held over this period's volume",
+            f"the baseline's escalation rate ({base:.1%}{measured}) would have held over this "
+            "period's volume",
             "not added to the total: each is a contained conversation counted above",
         ]
         if counts.baseline_escalation_n and price > 0:

@@ -17,7 +17,8 @@ def _now() -> datetime:
 
 class IssuedReport(Base):
     """One issue of a report: its numbers as they were, the data's as-of time, the code version.
-    A re-issue of the same period is a new version; no row is ever updated."""
+    A re-issue of the same period is a new version. A row is never updated but once: a report
+    issued without its PDF gets it, laid out from its kept HTML, on its first download."""
 
     __tablename__ = "issued_reports"
     __table_args__ = (UniqueConstraint("deployment", "kind", "period", "version"),)
@@ -36,7 +37,7 @@ class IssuedReport(Base):
     title: Mapped[str] = mapped_column(String(300), default="")
     html: Mapped[str] = mapped_column(Text, default="")
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    sha256: Mapped[str] = mapped_column(String(64), default="")  # of the PDF
+    sha256: Mapped[str] = mapped_column(String(64), default="")  # of the PDF, once laid out
 
 
 class Subscription(Base):

@@ -22,7 +22,7 @@ from daytwo.notify.calc import parse_zone
 from daytwo.notify.enqueue import enqueue_document
 from daytwo.notify.schemas import DocumentPayload
 from daytwo.notify.service import channel_by_name
-from daytwo.report.archive import issue_report
+from daytwo.report.archive import issue_report, issued_pdf
 from daytwo.report.models import IssuedReport, Subscription
 from daytwo.report.monthly import last_full_month
 from daytwo.report.service import REPORT_KINDS
@@ -223,11 +223,13 @@ def send_due(
             )
             if issued is not None:
                 session.expunge(issued)
-        if issued is None or issued.pdf is None:
+        if issued is None:
             issued = issue_report(
                 ledger, events, kind=sub.kind, deployment=sub.deployment, period=period,
                 issued_by=SCHEDULE_ACTOR, base=settings.notify_public_url, now=now,
+                render_pdf=True,
             )  # fmt: skip
+        issued_pdf(ledger, issued)  # one issued without its PDF yet: laid out and kept now
         doc = mail_of(issued, settings.notify_public_url)
         doc = doc.model_copy(update={"idempotency_key": f"report-{issued.id}-to-{sub.id}"})
         with ledger.session() as session:

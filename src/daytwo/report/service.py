@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib.metadata import version
 from typing import Any
 
@@ -64,7 +64,7 @@ def period_counts(
     first_data: datetime | None,
 ) -> PeriodCounts:
     """The period's counts, read through the metric catalog (the same numbers the metrics API
-    answers), with the baseline's escalation rate."""
+    answers), with the baseline's escalation rate and what it was measured on."""
     s = Slice(deployment=name, start=start, end=end)
     tot = totals(events, ["contact_volume", "containment_rate", "ai_cost"], s)
     esc = summaries(events, ["escalation_rate"], s, deployment, first_data)[0]
@@ -72,11 +72,18 @@ def period_counts(
     # The baseline's own size, for the interval of escalations avoided (none when the baseline
     # was imported as a value rather than measured on a window).
     baseline_n: int | None = None
+    basis = ""
     window = baseline_window(deployment, first_data)
     imported = deployment is not None and "escalation_rate" in deployment.baseline_values
-    if window is not None and not imported and esc.baseline is not None:
+    if imported:
+        basis = "the imported baseline value"
+    elif window is not None and esc.baseline is not None:
         w = Slice(deployment=name, start=window[0], end=window[1])
         baseline_n = totals(events, ["escalation_rate"], w)["escalation_rate"].n
+        basis = (
+            f"the baseline window, {window[0]:%Y-%m-%d} to "
+            f"{window[1] - timedelta(seconds=1):%Y-%m-%d}, {baseline_n or 0:,} conversations"
+        )
     return PeriodCounts(
         days=(end - start).total_seconds() / 86_400,
         conversations=int(tot["contact_volume"].value or 0),
@@ -84,6 +91,7 @@ def period_counts(
         escalation_rate=esc.value,
         baseline_escalation_rate=esc.baseline,
         baseline_escalation_n=baseline_n,
+        baseline_escalation_basis=basis,
         ai_cost_reported=tot["ai_cost"].value,
         strata=strata(events, name, start, end),
     )

@@ -18,7 +18,14 @@ from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.http.params import RowId
 from daytwo.http.templating import templates
 from daytwo.notify.service import list_channels
-from daytwo.report.archive import IssuedPublic, get_issued, issue_report, list_issued, public
+from daytwo.report.archive import (
+    IssuedPublic,
+    get_issued,
+    issue_report,
+    issued_pdf,
+    list_issued,
+    public,
+)
 from daytwo.report.monthly import MonthlyReview, last_full_month, monthly_review
 from daytwo.report.render import monthly_body, monthly_html, to_pdf, weekly_body, weekly_html
 from daytwo.report.schedule import (
@@ -252,12 +259,11 @@ def archived_document(
 def archived_pdf(
     request: Request, report_id: RowId, ledger: LedgerDep, events: EventsDep
 ) -> Response:
-    """The issued PDF, byte for byte what was attached to the mail."""
+    """The issued PDF, byte for byte what was attached to the mail; laid out from the kept HTML
+    on its first download and kept from then on."""
     row = get_issued(ledger, report_id, readable_all(request, ledger, events))
-    if row.pdf is None:
-        raise NotFoundError(f"Issued report {report_id} was kept without a PDF.")
     name = f"{row.deployment}-{row.kind}-{row.period}-v{row.version}.pdf"
-    return pdf_response(row.pdf, name)
+    return pdf_response(issued_pdf(ledger, row), name)
 
 
 api_router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -293,7 +299,7 @@ def issue_api(
     period = spec.period or (last_full_week(now) if spec.kind == "weekly" else last_full_month(now))
     row = issue_report(
         ledger, events, kind=spec.kind, deployment=name, period=period, issued_by=actor,
-        base=settings.notify_public_url, currency=spec.currency, now=now,
+        base=settings.notify_public_url, currency=spec.currency, now=now, render_pdf=True,
     )  # fmt: skip
     return public(row)
 
