@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -395,6 +395,14 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
                 self._refreshed_writes = writes
                 self._refreshed_at = started
             return bool(work)
+
+    def data_state(self) -> Hashable | None:
+        """The writes this process committed and the refresh that last published (one
+        process holds a DuckDB file for writing, so its writes are all the writes)."""
+        if self.read_only:
+            return "read-only"  # no process may write the file while it is open read-only
+        with self._changed:
+            return (self._writes, self._refreshed_writes, self._refreshed_at)
 
     def freshness(self) -> Freshness:
         if self.refresh_on_read:
