@@ -258,10 +258,11 @@ def _training(ledger: Ledger, events: Any, manifest: dict[str, Any]) -> dict[str
 def _champions(ledger: Ledger, events: Any, manifest: dict[str, Any]) -> dict[str, Any]:
     """The champions' observational effect as the adoption page shows it, against the lift the
     generator gave their teams (pooled as daytwo pools them). Reported, not a target."""
-    from daytwo.adoption.champions import champion_effect, list_champions
+    from daytwo.adoption.champions import effect as champion_effect
+    from daytwo.adoption.champions import list_champions
 
     truth = manifest["adoption"]["champion_effect"]
-    effect = champion_effect(events, ASSIST, list_champions(ledger, ASSIST))
+    effect = champion_effect(ledger, events, ASSIST, list_champions(ledger, ASSIST))
     expected = float(truth["expected_effect"])
     if effect.estimate is None or effect.lo is None or effect.hi is None:
         return {"expected": expected, "measured": None, "reason": effect.reason}
@@ -272,6 +273,7 @@ def _champions(ledger: Ledger, events: Any, manifest: dict[str, Any]) -> dict[st
         "covered": effect.lo <= expected <= effect.hi,
         "teams_with": effect.teams_with,
         "teams_without": effect.teams_without,
+        "left_out": effect.left_out,
     }
 
 

@@ -241,3 +241,24 @@ def test_a_write_changes_the_data_state_and_the_answer_is_computed_anew() -> Non
         assert len(calls) == 2
     finally:
         store.close()
+
+
+def test_under_a_background_refresh_the_state_moves_when_a_refresh_publishes() -> None:
+    from tests.backlog.conftest import store_of
+
+    record = {
+        "id": "m-1", "deployment": "d", "started_at": "2026-03-01T10:00:00Z",
+        "journey": "billing", "agent_ref": "a-1", "ai_used": True,
+    }  # fmt: skip
+    store = store_of([record])
+    try:
+        store.refresh_on_read = False  # as the server's refresher sets it
+        store.refresh_derived()
+        published = store.data_state()
+        decoded = decode_json(orjson.dumps([{**record, "id": "m-2"}]))
+        store.write(decoded.batch, source="t", batch_id="2")
+        assert store.data_state() == published  # readers still see the last refresh
+        assert store.refresh_derived()
+        assert store.data_state() != published
+    finally:
+        store.close()

@@ -397,12 +397,17 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
             return bool(work)
 
     def data_state(self) -> Hashable | None:
-        """The writes this process committed and the refresh that last published (one
-        process holds a DuckDB file for writing, so its writes are all the writes)."""
+        """One process holds a DuckDB file for writing, so its writes are all the writes.
+        Where readers refresh the derived tables themselves, every write moves the token;
+        where a background refresh publishes them, each refresh does (readers see the rollups
+        as of the last refresh, and answers reused until the next one lag the raw rows no
+        more than the rollups do)."""
         if self.read_only:
             return "read-only"  # no process may write the file while it is open read-only
         with self._changed:
-            return (self._writes, self._refreshed_writes, self._refreshed_at)
+            if self.refresh_on_read or self._refreshed_at is None:
+                return ("writes", self._writes)
+            return ("refreshed", self._refreshed_writes, self._refreshed_at)
 
     def freshness(self) -> Freshness:
         if self.refresh_on_read:
