@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
 
 from daytwo.adoption import champions
@@ -27,10 +26,11 @@ from daytwo.adoption.schemas import ChampionCreate
 from daytwo.backlog import changes
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ChangeCreate
-from daytwo.ingest.decode import decode_json
-from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
-from tests.backlog.conftest import DEPLOYMENT, registered_ledger
+from tests.backlog.conftest import DEPLOYMENT, ledger, store_of
+
+__all__ = ["ledger"]  # the backlog's fixture: a migrated ledger with the deployment registered
 
 D0 = datetime(2026, 3, 1, tzinfo=UTC)
 DAY = 20
@@ -59,24 +59,9 @@ def _conversation(agent: str, day: int, used: int, shown: int = 10, **seg: str) 
     }  # fmt: skip
 
 
-def _store(records: list[dict[str, Any]]) -> EventStore:
-    store = open_event_store("duckdb:///:memory:")
-    decoded = decode_json(orjson.dumps(records))
-    assert decoded.errors == []
-    store.write(decoded.batch, source="t", batch_id="1")
-    return store
-
-
-@pytest.fixture
-def ledger(ledger_url: str) -> Iterator[Ledger]:
-    led = registered_ledger(ledger_url)
-    yield led
-    led.dispose()
-
-
 @pytest.fixture
 def floor() -> Iterator[EventStore]:
-    store = _store(
+    store = store_of(
         [
             _conversation(a, d, after if d >= DAY else before, team=team, site=site)
             for a, (team, site, before, after) in AGENTS.items()
@@ -175,7 +160,7 @@ def test_champion_candidates_of_a_team_without_one() -> None:
                 )
             for k in range(12):
                 records.append(_conversation(f"o-{k}", day, 5, team="o", site="cork", tenure="2y+"))
-    store = _store(records)
+    store = store_of(records)
     try:
         end = start + timedelta(weeks=4)
         found = champions.candidates(store, DEPLOYMENT, end, ["c"])["c"]

@@ -16,7 +16,9 @@ from daytwo.adoption.stopped import who_stopped
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.errors import ConflictError, InputError
 from daytwo.ingest.decode import decode_json
+from daytwo.store.events import EventStore
 from tests.adoption.conftest import ASSIST, Demo
+from tests.backlog.conftest import store_of
 
 
 def _at(iso: str) -> datetime:
@@ -214,14 +216,19 @@ def test_the_page_reuses_its_answers_only_while_the_data_is_unchanged(
     assert fresh.groups["team"], "the comparison must have rows to compare"
 
 
-def test_a_write_changes_the_data_state_and_the_answer_is_computed_anew() -> None:
-    from tests.backlog.conftest import store_of
+RECORD = {
+    "id": "m-1", "deployment": "d", "started_at": "2026-03-01T10:00:00Z",
+    "journey": "billing", "agent_ref": "a-1", "ai_used": True,
+}  # fmt: skip
 
-    record = {
-        "id": "m-1", "deployment": "d", "started_at": "2026-03-01T10:00:00Z",
-        "journey": "billing", "agent_ref": "a-1", "ai_used": True,
-    }  # fmt: skip
-    store = store_of([record])
+
+def _write_another(store: EventStore) -> None:
+    decoded = decode_json(orjson.dumps([{**RECORD, "id": "m-2"}]))
+    store.write(decoded.batch, source="t", batch_id="2")
+
+
+def test_a_write_changes_the_data_state_and_the_answer_is_computed_anew() -> None:
+    store = store_of([RECORD])
     try:
         calls = []
 
@@ -234,8 +241,7 @@ def test_a_write_changes_the_data_state_and_the_answer_is_computed_anew() -> Non
         assert memo.remembered(store, "n", count) == 1
         assert memo.remembered(store, "n", count) == 1
         assert len(calls) == 1
-        decoded = decode_json(orjson.dumps([{**record, "id": "m-2"}]))
-        store.write(decoded.batch, source="t", batch_id="2")
+        _write_another(store)
         assert store.data_state() != before
         assert memo.remembered(store, "n", count) == 2
         assert len(calls) == 2
@@ -244,19 +250,12 @@ def test_a_write_changes_the_data_state_and_the_answer_is_computed_anew() -> Non
 
 
 def test_under_a_background_refresh_the_state_moves_when_a_refresh_publishes() -> None:
-    from tests.backlog.conftest import store_of
-
-    record = {
-        "id": "m-1", "deployment": "d", "started_at": "2026-03-01T10:00:00Z",
-        "journey": "billing", "agent_ref": "a-1", "ai_used": True,
-    }  # fmt: skip
-    store = store_of([record])
+    store = store_of([RECORD])
     try:
         store.refresh_on_read = False  # as the server's refresher sets it
         store.refresh_derived()
         published = store.data_state()
-        decoded = decode_json(orjson.dumps([{**record, "id": "m-2"}]))
-        store.write(decoded.batch, source="t", batch_id="2")
+        _write_another(store)
         assert store.data_state() == published  # readers still see the last refresh
         assert store.refresh_derived()
         assert store.data_state() != published

@@ -20,6 +20,18 @@ TEAMS = {"t1": 0.40, "t2": 0.45, "t3": 0.50, "t4": 0.42}
 LIFT = 0.10
 
 
+def _conversation(
+    iid: str, day: int, minute: int, agent: str, team: str, site: str, used: bool
+) -> dict[str, Any]:
+    """One agent-assist conversation of the ``billing`` journey."""
+    at = START + timedelta(days=day, minutes=minute)
+    return {
+        "id": iid, "deployment": DEPLOYMENT, "started_at": at.isoformat().replace("+00:00", "Z"),
+        "journey": "billing", "agent_ref": agent, "segments": {"team": team, "site": site},
+        "ai_used": used,
+    }  # fmt: skip
+
+
 def _records(lift_team: str = "t2", lift: float = LIFT, seed: int = 5) -> list[dict[str, Any]]:
     """Agent-assist conversations per day and team; acceptance is the share of conversations
     with the AI used. ``lift_team`` uses it ``lift`` more often from the ship day."""
@@ -31,19 +43,8 @@ def _records(lift_team: str = "t2", lift: float = LIFT, seed: int = 5) -> list[d
         for team, base in TEAMS.items():
             p = base + shock + (lift if team == lift_team and day >= SHIP_DAY else 0.0)
             for k in range(50):
-                out.append(
-                    {
-                        "id": f"a-{n:06d}",
-                        "deployment": DEPLOYMENT,
-                        "started_at": (START + timedelta(days=day, minutes=9 * k + 1))
-                        .isoformat()
-                        .replace("+00:00", "Z"),
-                        "journey": "billing",
-                        "agent_ref": f"{team}-agent-{k % 6}",
-                        "segments": {"team": team, "site": "leeds"},
-                        "ai_used": bool(rng.random() < p),
-                    }
-                )
+                out.append(_conversation(f"a-{n:06d}", day, 9 * k + 1, f"{team}-agent-{k % 6}",
+                                         team, "leeds", bool(rng.random() < p)))  # fmt: skip
                 n += 1
     return out
 
@@ -154,18 +155,9 @@ def _nested_records() -> list[dict[str, Any]]:
         for (team, site), (before, after) in NESTED.items():
             used = after if day >= SHIP_DAY else before
             for k in range(10):
+                agent = f"{team}-agent-{k % 3}"
                 out.append(
-                    {
-                        "id": f"n-{len(out):06d}",
-                        "deployment": DEPLOYMENT,
-                        "started_at": (START + timedelta(days=day, minutes=30 * k + 1))
-                        .isoformat()
-                        .replace("+00:00", "Z"),
-                        "journey": "billing",
-                        "agent_ref": f"{team}-agent-{k % 3}",
-                        "segments": {"team": team, "site": site},
-                        "ai_used": k < used,
-                    }
+                    _conversation(f"n-{len(out):06d}", day, 30 * k + 1, agent, team, site, k < used)
                 )
     return out
 
