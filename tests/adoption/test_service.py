@@ -6,15 +6,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
-from daytwo.adoption import champions, cohorts, compare, service, usage
+from daytwo.adoption import champions, cohorts, compare, memo, service, usage
 from daytwo.adoption.schemas import ChampionCreate, CohortCreate, Period
 from daytwo.adoption.stopped import who_stopped
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.errors import ConflictError, InputError
+from daytwo.ingest.decode import decode_json
+from daytwo.store.events import EventStore
 from tests.adoption.conftest import ASSIST, Demo
+from tests.backlog.conftest import store_of
 
 
 def _at(iso: str) -> datetime:
@@ -183,3 +187,77 @@ def test_bad_cohorts_and_champions_store_nothing(demo: Demo) -> None:
             actor="t",
         )  # fmt: skip
     assert champions.list_champions(demo.ledger, ASSIST) == marked
+
+
+def test_the_page_reuses_its_answers_only_while_the_data_is_unchanged(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    period = _last_weeks(demo)
+
+    def page() -> Any:
+        return service.overview(
+            demo.ledger, demo.events, ASSIST, period, BacklogPolicy(), agents_visible=False,
+            comparisons=False, keys=("site", "team"),
+        )  # fmt: skip
+
+    memo.forget(demo.events)
+    kept, again = page(), page()
+    assert again.headline is kept.headline  # the second reader got the kept answer
+    assert again.groups["team"][0] is kept.groups["team"][0]
+    assert who_stopped(demo.events, ASSIST, period.end) is who_stopped(
+        demo.events, ASSIST, period.end
+    )
+    # Computed afresh (a store that cannot tell when its data changed reuses nothing), every
+    # number is the same.
+    monkeypatch.setattr(demo.events, "data_state", lambda: None)
+    fresh = page()
+    assert fresh.headline is not kept.headline
+    assert fresh.model_dump() == kept.model_dump()
+    assert fresh.groups["team"], "the comparison must have rows to compare"
+
+
+RECORD = {
+    "id": "m-1", "deployment": "d", "started_at": "2026-03-01T10:00:00Z",
+    "journey": "billing", "agent_ref": "a-1", "ai_used": True,
+}  # fmt: skip
+
+
+def _write_another(store: EventStore) -> None:
+    decoded = decode_json(orjson.dumps([{**RECORD, "id": "m-2"}]))
+    store.write(decoded.batch, source="t", batch_id="2")
+
+
+def test_a_write_changes_the_data_state_and_the_answer_is_computed_anew() -> None:
+    store = store_of([RECORD])
+    try:
+        calls = []
+
+        def count() -> int:
+            calls.append(1)
+            return store.count("interactions")
+
+        before = store.data_state()
+        assert before is not None
+        assert memo.remembered(store, "n", count) == 1
+        assert memo.remembered(store, "n", count) == 1
+        assert len(calls) == 1
+        _write_another(store)
+        assert store.data_state() != before
+        assert memo.remembered(store, "n", count) == 2
+        assert len(calls) == 2
+    finally:
+        store.close()
+
+
+def test_under_a_background_refresh_the_state_moves_when_a_refresh_publishes() -> None:
+    store = store_of([RECORD])
+    try:
+        store.refresh_on_read = False  # as the server's refresher sets it
+        store.refresh_derived()
+        published = store.data_state()
+        _write_another(store)
+        assert store.data_state() == published  # readers still see the last refresh
+        assert store.refresh_derived()
+        assert store.data_state() != published
+    finally:
+        store.close()

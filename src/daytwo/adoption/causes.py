@@ -10,7 +10,10 @@ fall moves up. Each carries the reason in words.
 **Usage down after a change** measures every scoped change of the last weeks on suggestion
 acceptance (whatever metric it was recorded with) by the change-impact machinery: the groups
 it reached against those it did not, before and after, with a day-block bootstrap interval. A
-fall beyond the interval is the signal.
+fall beyond the interval is the signal. The groups it did not reach leave out what other
+changes reached in the same windows (a team inside a site whose service moved) and the teams
+whose champion started in them or in the weeks before (a champion lifts their team's use over
+its first weeks).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from daytwo.backlog.changes import assess
+from daytwo.adoption.champions import EFFECT_DAYS
+from daytwo.adoption.models import Champion
+from daytwo.backlog.changes import Disturbance, assess
 from daytwo.backlog.models import Change
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.detect.schemas import FindingPublic
@@ -199,6 +204,19 @@ def after_changes(
             )
             .order_by(Change.shipped_at.desc())
         ).all()
+        lifts = [
+            Disturbance(
+                label=f"the champion who started on {_aware(ch.started_at):%d %b}",
+                key="team" if ch.team else "site",
+                values=frozenset([ch.team or ch.site or ""]),
+                start=_aware(ch.started_at),
+                end=_aware(ch.started_at) + timedelta(days=EFFECT_DAYS),
+            )
+            for ch in session.scalars(
+                select(Champion).where(Champion.deployment == deployment)
+            ).all()
+            if ch.team or ch.site
+        ]
         for c in rows:
             if not c.segments and not c.journeys:
                 continue
@@ -216,7 +234,7 @@ def after_changes(
                 metric=ACCEPTANCE,
                 window_days=c.window_days,
             )
-            im = assess(session, events, probe, policy)
+            im = assess(session, events, probe, policy, lifts)
             out.append(
                 AfterChange(
                     change_id=c.id,

@@ -9,7 +9,9 @@
 - **Effect**: each champion's team against the teams that never had one, in equal windows
   before and after the start, as a difference in differences of daily acceptance with a
   day-block bootstrap (:mod:`daytwo.backlog.impact_calc`), pooled over champions in time since
-  their start. Observational: teams are not given champions at random.
+  their start. Teams a recorded change reached in those windows (a training for the team, a
+  change to its site) are left out of the comparison, as a change's own control leaves them
+  out. Observational: teams are not given champions at random.
 """
 
 # SQL here is built from module constants; values are parameters.
@@ -38,6 +40,7 @@ from daytwo.adoption.schemas import (
 )
 from daytwo.adoption.stopped import newest_band
 from daytwo.backlog.impact_calc import Window, did
+from daytwo.backlog.models import Change
 from daytwo.deployments.service import get_deployment
 from daytwo.errors import InputError, NotFoundError
 from daytwo.store.events import EventStore
@@ -163,6 +166,56 @@ def _team_days(
     return out
 
 
+def _span(champions: list[ChampionPublic], days: int) -> tuple[datetime, datetime] | None:
+    """From the first window's start to the last window's end, or None without champions."""
+    starts = [c.started_at for c in champions if c.team]
+    if not starts:
+        return None
+    return min(starts) - timedelta(days=days + 1), max(starts) + timedelta(days=days + 1)
+
+
+def changed_teams(
+    ledger: Ledger, events: EventStore, deployment: str, start: datetime, end: datetime
+) -> list[str]:
+    """The teams a recorded change shipped in ``[start, end)`` reached: named, or inside a
+    site (or any other segment value) it named, by where the teams' agents sat."""
+    with ledger.session() as session:
+        scopes = [
+            (key, set(values))
+            for c in session.scalars(
+                select(Change).where(
+                    Change.deployment == deployment,
+                    Change.shipped_at >= start,
+                    Change.shipped_at < end,
+                )
+            )
+            for key, values in (c.segments or {}).items()
+        ]
+    if not scopes:
+        return []
+    rel, params = source(events, AGENT_DAILY, deployment, start, end)
+    rows = events.query(
+        f"SELECT DISTINCT team, site FROM {rel} WHERE team IS NOT NULL", params
+    ).to_pylist()
+    return sorted(
+        {
+            str(r["team"])
+            for r in rows
+            for key, values in scopes
+            if (r["team"] if key == "team" else r["site"] if key == "site" else None) in values
+        }
+    )
+
+
+def effect(
+    ledger: Ledger, events: EventStore, deployment: str, champions: list[ChampionPublic]
+) -> ChampionEffect:
+    """:func:`champion_effect`, leaving out the teams a recorded change reached."""
+    span = _span(champions, EFFECT_DAYS)
+    left_out = changed_teams(ledger, events, deployment, *span) if span else []
+    return champion_effect(events, deployment, champions, left_out=left_out)
+
+
 def champion_effect(
     events: EventStore,
     deployment: str,
@@ -170,19 +223,21 @@ def champion_effect(
     *,
     days: int = EFFECT_DAYS,
     resamples: int = 1000,
+    left_out: list[str] | None = None,
 ) -> ChampionEffect:
     """Teams' acceptance after their champion started against teams without one (module
-    docstring), pooled over champions by day since their start."""
+    docstring), pooled over champions by day since their start; ``left_out``: teams not to
+    compare with."""
     starts = {c.team: c.started_at for c in champions if c.team}
-    if not starts:
+    span = _span(champions, days)
+    if span is None:
         return ChampionEffect(
             estimate=None, lo=None, hi=None, teams_with=[], teams_without=0, days=days,
             reason="No champion with a team yet.",
         )  # fmt: skip
-    lo = min(starts.values()) - timedelta(days=days + 1)
-    hi = max(starts.values()) + timedelta(days=days + 1)
-    teams = _team_days(events, deployment, lo, hi)
-    controls = sorted(set(teams) - set(starts))
+    teams = _team_days(events, deployment, *span)
+    dropped = sorted((set(left_out or ()) & set(teams)) - set(starts))
+    controls = sorted(set(teams) - set(starts) - set(dropped))
     # By day since the start (-days..-1 before, 0..days-1 after): used and shown, summed over
     # the champions' teams (treated) and, on the same calendar days, the teams without one.
     treated = np.zeros((2 * days, 2))
@@ -198,7 +253,9 @@ def champion_effect(
             treated[k] += teams[team].get(day, (0.0, 0.0))
             for c in controls:
                 control[k] += teams[c].get(day, (0.0, 0.0))
-    base = {"teams_with": measured, "teams_without": len(controls), "days": days}
+    base: dict[str, Any] = {
+        "teams_with": measured, "teams_without": len(controls), "days": days, "left_out": dropped,
+    }  # fmt: skip
     if not measured or not controls:
         return ChampionEffect(
             estimate=None, lo=None, hi=None, **base,
@@ -345,5 +402,5 @@ def view(
         teams=teams,
         uncovered=uncovered,
         candidates=candidates(events, deployment, period.end, uncovered) if with_agents else {},
-        effect=champion_effect(events, deployment, champions),
+        effect=effect(ledger, events, deployment, champions),
     )

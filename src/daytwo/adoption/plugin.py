@@ -5,6 +5,10 @@ A pipeline plugin like any other (listed in
 the adoption detectors (where adoption decays and who stopped; the workaround signals), which
 join the one registry every analysis, the findings API and page and the detector docs read.
 Their findings reach the backlog, routed to their owners, like every other finding.
+
+After an analysis of an agent-assist deployment it also tests every agent against their own
+baseline as of the end of the data, so that the adoption page (which reads the same answer
+while the events stay unchanged, :mod:`daytwo.adoption.memo`) finds it ready.
 """
 
 from __future__ import annotations
@@ -12,12 +16,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from daytwo.adoption import service
 from daytwo.adoption.detectors import DETECTORS
+from daytwo.adoption.stopped import who_stopped
 from daytwo.detect.registry import Detector
-from daytwo.pipeline import hookimpl
+from daytwo.pipeline import AnalysisContext, hookimpl
 
 
 @hookimpl
 def register_detectors() -> Iterable[Detector[Any]]:
     """Adoption's detectors, run after the built-in ones."""
     return DETECTORS
+
+
+@hookimpl
+def after_analysis(ctx: AnalysisContext) -> None:
+    """Who stopped, as the adoption page's default period asks for it, kept for its readers."""
+    if ctx.deployment is None or str(ctx.deployment.kind) != "agent_assist":
+        return
+    period = service.period_of(ctx.events, ctx.deployment_name, None, None)
+    who_stopped(ctx.events, ctx.deployment_name, period.end)

@@ -263,6 +263,9 @@ class ChampionEffect(BaseModel):
     treated_after: float | None = None
     control_before: float | None = None
     control_after: float | None = None
+    # Teams without a champion left out of the comparison: a recorded change reached them (or
+    # their site) in its windows.
+    left_out: list[str] = Field(default_factory=list)
     reason: str = ""
     note: str = (
         "Observational: teams chose or were given champions, so a difference may also be who "

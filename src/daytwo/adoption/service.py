@@ -12,6 +12,7 @@ names an agent.
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 
 import pyarrow as pa
 
@@ -20,6 +21,7 @@ from daytwo.adoption.calc import nest
 from daytwo.adoption.causes import after_changes, suspects
 from daytwo.adoption.detectors import DECLINE_KIND, WORKAROUND_KIND, WorkaroundParams
 from daytwo.adoption.detectors import workaround_signals as signals_of
+from daytwo.adoption.memo import remembered
 from daytwo.adoption.schemas import (
     GROUP_KEYS,
     PRIVACY_FLOOR,
@@ -66,9 +68,13 @@ def period_of(
         if end <= start:
             raise InputError("The period is empty: end must be after start.")
         return Period(start=start, end=end)
-    last = events.query(
-        "SELECT max(started_at) AS m FROM interactions WHERE deployment = ?", [deployment]
-    )["m"][0].as_py()
+    last = remembered(
+        events,
+        ("last", deployment),
+        lambda: events.query(
+            "SELECT max(started_at) AS m FROM interactions WHERE deployment = ?", [deployment]
+        )["m"][0].as_py(),
+    )
     if last is None:
         raise NotFoundError(f"No data for {deployment!r} yet.")
     stop = end or datetime.combine(last.date() + timedelta(days=1), time(), tzinfo=UTC)
@@ -194,13 +200,31 @@ def overview(
     pilot, pilot_note = (
         pilot_comparison(ledger, events, deployment, period) if comparisons else (None, "")
     )
+    span = (deployment, period.start, period.end)
     return AdoptionOverview(
         deployment=deployment,
         period=period,
-        headline=usage.headline(events, deployment, period, target),
-        funnel=usage.funnel(events, deployment, period),
-        groups={k: usage.groups(events, deployment, period, k, floor=floor) for k in keys},
-        trend=usage.trend(events, deployment, period.end - timedelta(weeks=13), period.end),
+        headline=remembered(
+            events,
+            ("headline", *span, target),
+            partial(usage.headline, events, deployment, period, target),
+        ),
+        funnel=remembered(
+            events, ("funnel", *span), partial(usage.funnel, events, deployment, period)
+        ),
+        groups={
+            k: remembered(
+                events,
+                ("groups", *span, k, floor),
+                partial(usage.groups, events, deployment, period, k, floor=floor),
+            )
+            for k in keys
+        },
+        trend=remembered(
+            events,
+            ("trend", *span),
+            partial(usage.trend, events, deployment, period.end - timedelta(weeks=13), period.end),
+        ),
         stopped=stopped_groups(who, agents_visible=agents_visible),
         decay=decay(ledger, deployment),
         signals=signals(

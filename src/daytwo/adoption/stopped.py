@@ -21,6 +21,7 @@ from daytwo.adoption.calc import (
     agent_tests,
     rising_groups,
 )
+from daytwo.adoption.memo import remembered
 from daytwo.adoption.schemas import AgentRow, AgentStatus, StoppedGroup
 from daytwo.adoption.usage import agent_table, feature_table
 from daytwo.adoption.wording import stopped_sentence
@@ -183,18 +184,23 @@ def who_stopped(
     *,
     group_keys: tuple[str, ...] = GROUP_KEYS,
 ) -> WhoStopped:
-    """:func:`who_stopped_from` the rollups of ``deployment`` up to ``as_of``."""
+    """:func:`who_stopped_from` the rollups of ``deployment`` up to ``as_of``; the same answer
+    again while the store's data is unchanged (:mod:`daytwo.adoption.memo`)."""
     params = params or StopParams()
     end_day = as_of.date() if as_of.time() == time() else as_of.date() + timedelta(days=1)
     first = end_day - timedelta(days=params.baseline_days + 2 * params.current_days)
     start, end = (datetime.combine(d, time(), tzinfo=UTC) for d in (first, end_day))
-    return who_stopped_from(
-        agent_table(events, deployment, start, end),
-        feature_table(events, deployment, start, end),
-        deployment,
-        end_day,
-        params,
-        group_keys=group_keys,
+    return remembered(
+        events,
+        ("who_stopped", deployment, end_day, params, group_keys),
+        lambda: who_stopped_from(
+            agent_table(events, deployment, start, end),
+            feature_table(events, deployment, start, end),
+            deployment,
+            end_day,
+            params,
+            group_keys=group_keys,
+        ),
     )
 
 

@@ -5,13 +5,25 @@ a config for a site: ``{"team": ["leeds-3"]}``); its impact compares its metric 
 control (named journeys or values of the same segment key, or by default every other one that
 no other change touched in the same windows), in equal windows before and after it shipped, as
 a difference in differences with a day-block bootstrap interval
-(:mod:`daytwo.backlog.impact_calc`). The verdict moves the items the change was meant to fix:
-improved verifies them, regressed reopens them.
+(:mod:`daytwo.backlog.impact_calc`).
+
+Scopes nest (a team sits inside a site), so a default control also leaves out what another
+change or known *disturbance* in the same windows reached through another segment key: the
+conversations are split into cells by the unit and by every key a disturbance names, and a cell
+is kept only when it shares the changed group's exposure to each disturbance. A team-scoped
+training keeps no team of a site whose suggestion service moved; a site-scoped change keeps
+its control sites without the one team a training reached; a team inside a changed site is
+compared with the other teams of that site. What was left out is listed with the impact.
+
+The verdict moves the items the change was meant to fix: improved verifies them, regressed
+reopens them.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -35,6 +47,19 @@ from daytwo.store.ledger import Ledger
 
 MIN_AFTER_DAYS = 7
 MEASURABLE_KINDS = ("ratio", "mean")
+
+
+@dataclass(frozen=True, slots=True)
+class Disturbance:
+    """Something known to move the metric in part of a deployment for a while: another change,
+    or an event another domain records (a champion starting in a team). ``key`` and
+    ``values`` name the segment it reached; it matters to a change whose windows it meets."""
+
+    label: str
+    key: str
+    values: frozenset[str]
+    start: datetime
+    end: datetime
 
 
 def known_journeys(session: Session, events: EventStore, deployment: str) -> set[str]:
@@ -230,19 +255,20 @@ def _daily(
     deployment: str,
     start: datetime,
     end: datetime,
-    dim: str = "journey",
+    dims: tuple[str, ...] = ("journey",),
     journeys: tuple[str, ...] = (),
-) -> dict[tuple[datetime, str], tuple[float, float]]:
-    """(day, value of ``dim``) -> (numerator, denominator) of ``metric``; a segment ``dim``
-    (``segment.team``) counts only ``journeys`` where given."""
+) -> dict[tuple[datetime, tuple[str | None, ...]], tuple[float, float]]:
+    """(day, values of ``dims``) -> (numerator, denominator) of ``metric``; rows without the
+    first dimension are left out; a segment dimension (``segment.team``) counts only
+    ``journeys`` where given."""
     filters = (("journey", journeys),) if journeys else ()
-    s = Slice(deployment, start, end, bucket="day", group_by=(dim,), filters=filters)
-    name = dimension_name(dim)
-    out: dict[tuple[datetime, str], tuple[float, float]] = {}
+    s = Slice(deployment, start, end, bucket="day", group_by=dims, filters=filters)
+    names = [dimension_name(d) for d in dims]
+    out: dict[tuple[datetime, tuple[str | None, ...]], tuple[float, float]] = {}
     p = metric.id
     for q in build_queries([metric], s):
         for row in events.query(q.sql, q.params).to_pylist():
-            if row[name] is None or row["bucket"] is None:
+            if row[names[0]] is None or row["bucket"] is None:
                 continue
             if metric.kind == "ratio":
                 num, den = row.get(f"{p}__num"), row.get(f"{p}__den")
@@ -251,8 +277,73 @@ def _daily(
                 num, den = (float(val) * float(n), n) if val is not None and n else (0.0, 0)
             day = row["bucket"]
             day = day if day.tzinfo else day.replace(tzinfo=UTC)
-            out[(day, str(row[name]))] = (float(num or 0), float(den or 0))
+            cell = tuple(None if row[n] is None else str(row[n]) for n in names)
+            out[(day, cell)] = (float(num or 0), float(den or 0))
     return out
+
+
+def _disturbances(
+    session: Session, row: Change, start: datetime, end: datetime, extra: Sequence[Disturbance]
+) -> list[Disturbance]:
+    """The segment-scoped changes and the ``extra`` disturbances that meet ``[start, end)``."""
+    found = [
+        Disturbance(
+            label=f"change {o.id} ({o.kind}: {o.title})",
+            key=k,
+            values=frozenset(v),
+            start=_aware(o.shipped_at),
+            end=_aware(o.shipped_at),
+        )
+        for o in _others(session, row, start, end)
+        for k, v in (o.segments or {}).items()
+    ]
+    return found + [d for d in extra if d.start < end and d.end >= start]
+
+
+def _keep_cells(
+    daily: dict[tuple[datetime, tuple[str | None, ...]], tuple[float, float]],
+    dims: tuple[str, ...],
+    treated: set[str],
+    disturbances: list[Disturbance],
+) -> tuple[dict[tuple[datetime, str], tuple[float, float]], list[str]]:
+    """Pool the cells that share the treated group's exposure to every disturbance into
+    (day, unit) -> (numerator, denominator), and say what was left out and why.
+
+    A cell is inside a disturbance when its value of the disturbance's key is one it reached.
+    The treated group's exposure is *inside* when all of its cells are (it is nested in the
+    disturbance: compare within it), else *outside* (treated cells inside it are left out too,
+    so that both sides stand outside it)."""
+    where = {d: i for i, d in enumerate(dims)}
+
+    def inside(cell: tuple[str | None, ...], d: Disturbance) -> bool:
+        return cell[where[f"segment.{d.key}"]] in d.values
+
+    treated_cells = {cell for (_, cell) in daily if cell[0] in treated}
+    exposure = [
+        bool(treated_cells) and all(inside(c, d) for c in treated_cells) for d in disturbances
+    ]
+    pooled: dict[tuple[datetime, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    dropped: dict[str, set[str]] = defaultdict(set)
+    for (day, cell), (num, den) in daily.items():
+        unit = str(cell[0])
+        misfit = [d for d, e in zip(disturbances, exposure, strict=True) if inside(cell, d) != e]
+        if misfit:
+            for d in misfit:
+                dropped[d.label].add(unit)
+            continue
+        acc = pooled[(day, unit)]
+        acc[0] += num
+        acc[1] += den
+    notes = []
+    for d, e in zip(disturbances, exposure, strict=True):
+        if d.label in dropped:
+            reached = ", ".join(f"{d.key}={v}" for v in sorted(d.values))
+            side = "outside" if e else "inside"
+            notes.append(
+                f"{side} {reached}, reached by {d.label}: left out of "
+                f"{', '.join(sorted(dropped[d.label]))}"
+            )
+    return {k: (v[0], v[1]) for k, v in pooled.items()}, notes
 
 
 def _pool(
@@ -287,27 +378,29 @@ def _controls(
         return list(row.control_journeys)
     touched = set(row.journeys)
     for other in _others(session, row, start, end):
+        if other.segments:
+            continue  # reached part of the journeys: its cells are left out (_keep_cells)
         touched |= set(other.journeys) if other.journeys else all_journeys
     return sorted(all_journeys - touched)
 
 
-def _segment_controls(
-    session: Session, row: Change, key: str, values: set[str], start: datetime, end: datetime
-) -> list[str]:
+def _segment_controls(row: Change, key: str, values: set[str]) -> list[str]:
     """The values of ``key`` to compare a segment-scoped change with: the named ones, else
-    every other value no other change scoped to ``key`` touched in the same windows."""
+    every other value with data left (see :func:`_keep_cells`)."""
     if row.control_segments:
         return list(row.control_segments.get(key, []))
-    touched = set(row.segments.get(key, []))
-    for other in _others(session, row, start, end):
-        touched |= set((other.segments or {}).get(key, []))
-    return sorted(values - touched)
+    return sorted(values - set(row.segments.get(key, [])))
 
 
 def assess(
-    session: Session, events: EventStore, row: Change, policy: BacklogPolicy
+    session: Session,
+    events: EventStore,
+    row: Change,
+    policy: BacklogPolicy,
+    disturbances: Sequence[Disturbance] = (),
 ) -> ImpactPublic:
-    """The impact of one change on its metric, from the events (no writes)."""
+    """The impact of one change on its metric, from the events (no writes). Default controls
+    leave out what other segment-scoped changes and ``disturbances`` reached in the windows."""
     metric = _measurable(row.metric)
     shipped = _aware(row.shipped_at)
     day0 = _midnight(shipped)
@@ -339,19 +432,22 @@ def assess(
             reason=f"{max(after_days, 0)} full days of data after the change; "
             f"{min(MIN_AFTER_DAYS, row.window_days)} are needed.",
         )  # fmt: skip
+    unit = f"segment.{key}" if key else "journey"
+    named = bool(row.control_segments if key else row.control_journeys)
+    found = [] if named else _disturbances(session, row, before_start, after_end, disturbances)
+    dims = (unit, *dict.fromkeys(f"segment.{d.key}" for d in found if d.key != key))
+    cells = _daily(
+        events, metric, row.deployment, before_start, data_end, dims,
+        tuple(row.journeys) if key else (),
+    )  # fmt: skip
+    daily, excluded = _keep_cells(cells, dims, set(treated), found)
     if key:
-        daily = _daily(
-            events, metric, row.deployment, before_start, data_end, f"segment.{key}",
-            tuple(row.journeys),
-        )  # fmt: skip
-        control = _segment_controls(
-            session, row, key, {v for _, v in daily}, before_start, after_end
-        )
+        control = _segment_controls(row, key, {v for _, v in daily})
         base["control"] = [f"{key}={v}" for v in control]
     else:
-        daily = _daily(events, metric, row.deployment, before_start, data_end)
         control = _controls(session, row, {j for _, j in daily}, before_start, after_end)
         base["control"] = control
+    base["excluded"] = excluded
     if not control:
         what = f"{key} value" if key else "journey"
         return ImpactPublic(

@@ -298,6 +298,8 @@ class ImpactPublic(BaseModel):
     resamples: int | None = None
     treated: list[str] = Field(default_factory=list)
     control: list[str] = Field(default_factory=list)
+    # What a default control left out: another change or disturbance reached it in the windows.
+    excluded: list[str] = Field(default_factory=list)
     daily: list[dict[str, Any]] = Field(default_factory=list)
 
 

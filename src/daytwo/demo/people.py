@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from daytwo.adoption.champions import EFFECT_DAYS
 from daytwo.demo.ground_truth import iso
 from daytwo.demo.manifest import (
     AI_HANDLE_BY_TENURE,
@@ -233,6 +234,36 @@ def true_gap(days: int = PILOT_DAYS) -> float:
     return VOLUNTEER_BONUS * _mean_feature_factor() * mean_learning
 
 
+def _settled(agents: Agents, team: int) -> tuple[float, float]:
+    """A team's settled acceptance (its agents' propensities through the feature mix, weighted
+    by how many contacts each takes) and its weight (their contacts, relative)."""
+    members = agents.team == team
+    settled = agents.propensity[members] * _mean_feature_factor()
+    weights = agents.activity[members]
+    return float(np.average(settled, weights=weights)), float(weights.sum())
+
+
+def champion_truth(agents: Agents, days: int = EFFECT_DAYS) -> dict[str, Any]:
+    """What a champion adds to their team's acceptance over their first ``days`` days, against
+    the days before: the team's settled acceptance times the lift as it ramps up, averaged over
+    those days; pooled over the champions' teams by their contacts, as daytwo pools them."""
+    ramped = float(np.mean([min(1.0, (k + 1) / CHAMPION_RAMP_DAYS) for k in range(days)]))
+    per_team = {}
+    weights = []
+    for c in champions(agents):
+        acceptance, weight = _settled(agents, int(agents.team[c]))
+        per_team[TEAMS[int(agents.team[c])]] = round(acceptance * CHAMPION_LIFT * ramped, 4)
+        weights.append(weight)
+    pooled = float(np.average(list(per_team.values()), weights=weights))
+    return {
+        "days": days,
+        "expected_effect": round(pooled, 4),
+        "by_team": per_team,
+        "note": "Each champion's team against teams without one, the days since the start "
+        "against as many days before; the generator's lift, ramped, on the team's acceptance.",
+    }
+
+
 def truth(start: date, days: int, s: ProblemSchedule | None, agents: Agents) -> dict[str, Any]:
     """The people side of the manifest: what the adoption estimates are checked against."""
     out: dict[str, Any] = {
@@ -277,10 +308,8 @@ def truth(start: date, days: int, s: ProblemSchedule | None, agents: Agents) -> 
         }
         for c, d in zip(champions(agents), ps.champion_days, strict=True)
     ]
-    trained = agents.team == TEAMS.index(TRAINING_TEAM)
-    settled = agents.propensity[trained] * _mean_feature_factor()
-    weights = agents.activity[trained]
-    before = float(np.average(settled, weights=weights))
+    out["champion_effect"] = champion_truth(agents)
+    before = _settled(agents, TEAMS.index(TRAINING_TEAM))[0]
     out["training"] = {
         "title": TRAINING_TITLE,
         "kind": "training",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -195,6 +195,13 @@ class EventStore(abc.ABC):
         """Bring every derived table up to date with the writes committed so far, without
         holding up writers or readers; True when something was refreshed."""
         return False
+
+    def data_state(self) -> Hashable | None:
+        """A token that changes whenever what a reader of this store can see may have changed
+        (a write, a retirement, a refresh of the derived tables): answers computed from the
+        store under one token may be reused while it holds. None (the default): the engine
+        cannot tell, and nothing may be reused."""
+        return None
 
     def freshness(self) -> Freshness:
         """How current what :meth:`derived_ready` lets a reader read is."""

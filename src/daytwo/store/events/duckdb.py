@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -395,6 +395,19 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
                 self._refreshed_writes = writes
                 self._refreshed_at = started
             return bool(work)
+
+    def data_state(self) -> Hashable | None:
+        """One process holds a DuckDB file for writing, so its writes are all the writes.
+        Where readers refresh the derived tables themselves, every write moves the token;
+        where a background refresh publishes them, each refresh does (readers see the rollups
+        as of the last refresh, and answers reused until the next one lag the raw rows no
+        more than the rollups do)."""
+        if self.read_only:
+            return "read-only"  # no process may write the file while it is open read-only
+        with self._changed:
+            if self.refresh_on_read or self._refreshed_at is None:
+                return ("writes", self._writes)
+            return ("refreshed", self._refreshed_writes, self._refreshed_at)
 
     def freshness(self) -> Freshness:
         if self.refresh_on_read:
