@@ -555,3 +555,74 @@ def test_coefficient_of_variation() -> None:
 )
 def test_what_may_be_recommended(components: list[tuple[str, str]], ok: bool) -> None:
     assert rollout_calc.recommendable(components) is ok
+
+
+# -- a rising trend inside the margin --------------------------------------------------------
+
+NOT_WORSE_3 = calc.Condition(
+    vs_baseline=VsBaseline(change="not_worse", by=0.03), baseline=Estimate(0.10, 4000)
+)
+
+
+def test_a_rising_series_within_its_margin_is_not_ready() -> None:
+    # Fallback 10.0%, 10.4%, ... 12.4% on 2,000 a day against a baseline of 10% (n 4,000),
+    # not worse by 3 pts. The window pools to 11.2% on 14,000: change -0.012, se sqrt(.112 ×
+    # .888 / 14000 + .1 × .9 / 4000) = 0.005441, bound -0.012 - 1.644854 × 0.005441 = -0.02095
+    # >= -0.03: met. No day breaks it (the last, 12.4%: -0.024 + 1.644854 × sqrt(.124 × .876
+    # / 2000 + .0000225) = -0.0096 > -0.03). The line ends at 12.4%: -0.024, inside the margin.
+    days = [Estimate(0.100 + 0.004 * k, 2000) for k in range(7)]
+    win = calc.check_window(Estimate(0.112, 14000), D, FALLBACK, NOT_WORSE_3, min_sample=200)
+    assert win.verdict == "met"
+    assert [calc.day_fails(d, FALLBACK, NOT_WORSE_3) for d in days] == [False] * 7
+    # But it climbs 0.4 pts a day. Equal weights 2000 / (.112 × .888) = 20109.4, sxx = 28 ×
+    # 20109.4 = 563063: slope se sqrt(1 / 563063) = 0.0013327, z = 0.004 / 0.0013327 = 3.00
+    # >= 2.326 (one-sided 1%): rising.
+    level = calc.latest_level(days, FALLBACK, NOT_WORSE_3)
+    assert level is not None
+    assert (level.value, level.holds) == (pytest.approx(0.124), True)
+    assert level.slope == pytest.approx(0.004)
+    assert level.slope_se == pytest.approx(0.0013327, abs=1e-7)
+    assert level.rising is True
+    got = calc.sustained(win, [False] * 7, level)
+    assert (got.verdict, got.held) == ("not_met", 7)
+    text = calc.metric_summary(
+        FALLBACK,
+        got,
+        condition="not worse than baseline by 3.0 pts (95% confidence)",
+        window_days=7,
+        sustained_days=7,
+        min_sample=200,
+        baseline=0.10,
+    )
+    assert text.endswith(
+        "but getting worse: +0.4 pts a day over the last 7 days (3.0 standard errors), "
+        "12.4% on its latest day"
+    )
+
+
+def test_a_flat_noisy_series_is_ready() -> None:
+    # 9%, 12%, 10%, 11%, 8%, 12%, 11% on 280 a day: pooled 10.4714%, slope sum((x - 3) × y) /
+    # 28 = 0.04 / 28 = 0.001429 a day; weights 280 / (.104714 × .895286) = 2986.9, slope se
+    # sqrt(1 / (28 × 2986.9)) = 0.003452: z 0.41, noise. The line ends at 10.857%: -0.0086.
+    days = [Estimate(v, 280) for v in (0.09, 0.12, 0.10, 0.11, 0.08, 0.12, 0.11)]
+    level = calc.latest_level(days, FALLBACK, NOT_WORSE_3)
+    assert level is not None
+    assert level.slope == pytest.approx(0.04 / 28)
+    assert level.slope_se == pytest.approx(0.003452, abs=1e-6)
+    assert (level.holds, level.rising) == (True, False)
+    win = calc.DayCheck(D, "met", Estimate(0.104714, 1960))
+    assert calc.sustained(win, [False] * 7, level).verdict == "met"
+
+
+def test_a_trend_is_rising_only_in_the_bad_direction() -> None:
+    # The same climb read the other way (fallback falling 12.4% -> 10%) is an improvement;
+    # containment falling 0.6 pts a day against "at least 50%" (pooled 58.2%, slope se
+    # sqrt(.582 × .418 / (2000 × 28)) = 0.002084, z 2.88) rises the bad way.
+    falling = [Estimate(0.124 - 0.004 * k, 2000) for k in range(7)]
+    level = calc.latest_level(falling, FALLBACK, NOT_WORSE_3)
+    assert level is not None
+    assert (level.slope, level.rising) == (pytest.approx(-0.004), False)
+    dropping = [Estimate(0.60 - 0.006 * k, 2000) for k in range(7)]
+    at_least = calc.latest_level(dropping, CONTAINMENT, calc.Condition("at_least", 0.50))
+    assert at_least is not None
+    assert (at_least.holds, at_least.rising) == (True, True)

@@ -16,6 +16,7 @@ from daytwo.governance.models import KeyScope, Role
 from daytwo.http.timeline import Mark
 from daytwo.metrics.charts import with_marks
 from daytwo.plan import service
+from daytwo.plan.consumer import evaluate_gates
 from daytwo.server import create_app
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
@@ -105,3 +106,31 @@ def test_marks_join_any_dated_chart() -> None:
     assert [m["label"] for m in drawn] == ["optimise"]  # the scale mark is past the data
     assert with_marks(spec, [Mark(date(2026, 5, 1), "late")], "day") == spec
     assert orjson.dumps(got)  # JSON-ready
+
+
+def test_a_gate_finding_row_shows_its_gate_not_empty_values(
+    web: TestClient, sqlite_ledger: Ledger, events: EventStore
+) -> None:
+    """A passed gate that stopped holding has no baseline, sample or customers of its own:
+    its row on the findings page says when the gate passed, who signed and how many of its
+    criteria fail now, and links to the plan."""
+    service.apply_plan(sqlite_ledger, events, plan(), actor="t")
+    service.signoff(
+        sqlite_ledger,
+        events,
+        DEPLOYMENT,
+        "stabilise",
+        actor="user:ana",
+        role=Role.owner,
+        through=day_of(8),
+    )
+    assert evaluate_gates(sqlite_ledger, events, DEPLOYMENT, through=day_of(12)) is not None
+    page = web.get(f"/findings?deployment={DEPLOYMENT}&symptoms=1").text
+    row = page[page.index('data-kind="gate_no_longer_holds"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-gate-criteria="1"' in row
+    assert "→ 1 not met" in row
+    assert "signed by user:ana" in row
+    assert f"/plan?deployment={DEPLOYMENT}" in row
+    assert "n=0" not in row
+    assert "customers" not in row

@@ -189,20 +189,35 @@ def day_fails(est: Estimate, metric: Metric, cond: Condition) -> bool | None:
 
 # The latest level is fitted on at least this many days with data.
 LEVEL_MIN_DAYS = 3
+# A rising trend: the line through the sustained days moves in the bad direction by at least
+# this many standard errors of its slope, a one-sided test at 1% (chosen on seeds 1-2 of the
+# plan bench, where 5% turned 5 of 112 calm gate-days not ready and 1% none; see docs/plan.md).
+TREND_Z = NormalDist().inv_cdf(0.99)
 
 
 @dataclass(frozen=True, slots=True)
 class Level:
     """Where the metric stands on the last of the sustained days, from the straight line
-    fitted through them (weighted by each day's precision), and whether that holds."""
+    fitted through them (weighted by each day's precision), and whether that holds; the
+    line's slope per day with its standard error, and whether it is a rising trend (getting
+    worse by at least :data:`TREND_Z` standard errors)."""
 
     value: float
     se: float
     holds: bool
+    slope: float = 0.0
+    slope_se: float = math.inf
+    rising: bool = False
+
+    @property
+    def z(self) -> float:
+        """The slope in standard errors (signed as the slope itself)."""
+        return self.slope / self.slope_se if self.slope_se > 0 else 0.0
 
 
 def latest_level(days: Sequence[Estimate], metric: Metric, cond: Condition) -> Level | None:
-    """The metric's level on the last of ``days`` (oldest first), judged as the window is.
+    """The metric's level on the last of ``days`` (oldest first), judged as the window is,
+    and whether its trend over the days is rising.
 
     The window's value is the mean over its days, so a drift that is still growing shows in
     it only half as large as on its latest day: a gate judged on the window alone reads ready
@@ -211,8 +226,15 @@ def latest_level(days: Sequence[Estimate], metric: Metric, cond: Condition) -> L
     the baseline: its change reaches the margin; against a threshold: it holds). The window
     shows the condition holds with confidence; the level is a best estimate, judged on its
     value: asking it for the same confidence (its standard error is about twice the window's)
-    would turn calm days not ready whenever a day or two ran high. None where the metric has
-    no interval (its days cannot be weighed) or fewer than ``LEVEL_MIN_DAYS`` days have data.
+    would turn calm days not ready whenever a day or two ran high.
+
+    A problem that has only begun (the first days of a knowledge gap opening as more
+    customers ask about a new product) can still sit inside the margin on every reading of
+    its level while the line already climbs: the slope, weighed by the days' samples, tells
+    it from noise. The trend is *rising* when the slope goes the bad way by at least
+    :data:`TREND_Z` of its standard errors (one-sided); a gate waits until it has flattened.
+    None where the metric has no interval (its days cannot be weighed) or fewer than
+    ``LEVEL_MIN_DAYS`` days have data.
     """
     if not has_interval(metric):
         return None
@@ -246,16 +268,22 @@ def latest_level(days: Sequence[Estimate], metric: Metric, cond: Condition) -> L
     last = len(days) - 1
     value = y_mean + slope * (last - x_mean)
     se = math.sqrt(1 / w + (last - x_mean) ** 2 / sxx)
+    slope_se = math.sqrt(1 / sxx)
     comparator, threshold, vs_baseline, baseline = cond.parts()
     if vs_baseline is not None:
         if baseline is None or baseline.value is None or metric.good is None:
             return None
         sign = 1.0 if metric.good == "up" else -1.0
         margin = vs_baseline.by if vs_baseline.change == "better" else -vs_baseline.by
-        return Level(value, se, sign * (value - baseline.value) >= margin)
-    if comparator is None or threshold is None:
+        ok = sign * (value - baseline.value) >= margin
+    elif comparator is None or threshold is None:
         raise ValueError("a threshold criterion needs comparator and threshold")
-    return Level(value, se, holds(value, comparator, threshold))
+    else:
+        ok = holds(value, comparator, threshold)
+        # The bad direction of a threshold: away from the side the condition wants.
+        sign = 1.0 if comparator in ("at_least", "above") else -1.0
+    rising = -sign * slope >= TREND_Z * slope_se
+    return Level(value, se, ok, slope, slope_se, rising)
 
 
 # What a finding without a metric of its own makes worse: a knowledge gap (questions the bot
@@ -344,9 +372,10 @@ def sustained(
     the analysis that cover the criterion in its window (``found``, see :func:`covers`).
 
     Met when the window is met, each of the N days has data and none broke it, the latest
-    level holds and no finding says the metric got worse; not met when the window is not met,
-    a day broke it, the latest level does not hold or a finding covers it (once the window
-    has enough data); otherwise not enough data.
+    level holds, its trend is not rising and no finding says the metric got worse; not met
+    when the window is not met, a day broke it, the latest level does not hold, the trend is
+    rising or a finding covers it (once the window has enough data); otherwise not enough
+    data.
 
     The findings are there for what the numbers see late: a problem that grows for weeks (a
     knowledge gap opening as more customers ask about a new product) moves a 7-day window by
@@ -356,7 +385,9 @@ def sustained(
     held = next((k for k, flag in enumerate(reversed(days)) if flag is not False), len(days))
     if not days:
         held = 1 if window.verdict == "met" else 0
-    drifted = level is not None and not level.holds and window.verdict != "no_data"
+    drifted = (
+        level is not None and (not level.holds or level.rising) and window.verdict != "no_data"
+    )
     contested = bool(found) and window.verdict != "no_data"
     if window.verdict == "not_met" or any(flag is True for flag in days) or drifted or contested:
         verdict: Verdict = "not_met"
@@ -398,7 +429,9 @@ def metric_summary(
     with the days that broke a sustained condition: "…, broken on 2 of the last 7 days (3.2%
     on 31 Oct)"; with a finding that covers it: "…, but an open finding says it got worse:
     Knowledge gap: …"; with a drift whose latest level breaks it: "…, but drifting: 16.1% on
-    its latest day by the trend of the last 7 days"."""
+    its latest day by the trend of the last 7 days"; with a rising trend inside the condition:
+    "…, but getting worse: +0.6 pts a day over the last 7 days (1.7 standard errors), 12.8%
+    on its latest day"."""
     est = result.latest.estimate
     over = f"over {window_days} day{'s' if window_days != 1 else ''}"
     if est.value is None:
@@ -426,6 +459,12 @@ def metric_summary(
         text += (
             f", but drifting: {fmt_value(result.level.value, metric.unit)} on its latest day "
             f"by the trend of the last {sustained_days} days"
+        )
+    elif result.level is not None and result.level.rising:
+        text += (
+            f", but getting worse: {fmt_delta(result.level.slope, metric.unit)} a day over the "
+            f"last {sustained_days} days ({abs(result.level.z):.1f} standard errors), "
+            f"{fmt_value(result.level.value, metric.unit)} on its latest day"
         )
     elif sustained_days > 1:
         text += f", held {result.held} of {sustained_days} days"
