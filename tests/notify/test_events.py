@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from daytwo.backlog.intake import absorb_detected
 from daytwo.backlog.models import Item, ItemFinding
+from daytwo.backlog.owners import add_rule
 from daytwo.backlog.policy import BacklogPolicy
+from daytwo.backlog.schemas import RuleCreate
 from daytwo.detect import service as detect_service
 from daytwo.detect.findings import Finding, FindingScope, Measure, Severity
 from daytwo.detect.schemas import FindingFilter
@@ -213,11 +215,14 @@ def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     """A week of 10:00s with 2 errors in 60 conversations; then 10:00 today: a calm window,
-    a spike (12 of 40), and the recovery."""
+    a spike (12 of 40), and the recovery. Ana owns the deployment's error spikes: the spike's
+    item is hers, and so is its alert."""
     _hooks(lite, settings, receiver)
     kinds = ["traffic.error_spike", "traffic.recovered"]
     route = RouteCreate(channel="oncall", event_kinds=kinds, max_priority="P1")
     service.add_route(lite, route, actor="t")
+    rule = RuleCreate(deployment=DEPLOYMENT, owner="ana", finding_kind="error_spike")
+    add_rule(lite, rule, actor="t")
     n = 0
     for day in range(7):
         _calm(events, DAY0 + timedelta(days=day, hours=10), n, 60, monkeypatch, errors=2)
@@ -231,15 +236,20 @@ def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
     _calm(events, today + timedelta(minutes=6), n, 40, monkeypatch, errors=12)  # 30%
     n += 40
     spike_at = today + timedelta(minutes=7)
-    assert notify_events.check_traffic(lite, events, settings, now=spike_at) == 1
+    # To the item's owner and the on-call route.
+    assert notify_events.check_traffic(lite, events, settings, now=spike_at) == 2
     assert notify_events.check_traffic(lite, events, settings, now=spike_at) == 0  # told once
     _calm(events, today + timedelta(minutes=13), n, 40, monkeypatch, errors=1)
     assert (
-        notify_events.check_traffic(lite, events, settings, now=today + timedelta(minutes=14)) == 1
+        notify_events.check_traffic(lite, events, settings, now=today + timedelta(minutes=14)) == 2
     )
     deliver_due(lite, settings)
-    assert _sent(receiver) == [("oncall", "traffic.error_spike"), ("oncall", "traffic.recovered")]
-    spike = receiver.received[0].json()
+    assert sorted(_sent(receiver)) == [
+        ("ana-hook", "traffic.error_spike"), ("ana-hook", "traffic.recovered"),
+        ("oncall", "traffic.error_spike"), ("oncall", "traffic.recovered"),
+    ]  # fmt: skip
+    spike = next(r.json() for r in receiver.received if r.path.endswith("/oncall"))
+    assert spike["item"]["owner"] == "ana"
     assert spike["item"]["priority"] == "P1"
     assert (
         spike["summary"]
