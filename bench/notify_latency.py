@@ -93,25 +93,34 @@ def _one_run(work: Path, free_port: Any, admin_key: Any) -> dict[str, Any]:
         wanted |= dict.fromkeys(SILENCES, "feed.silent")
         n, posts, failed, sent = 0, 0, 0, 0
         calm_sent, calm_until = 0, start
+        sender_s = 0.0  # seconds of sending, summed over the senders still sending
+        post_s: list[float] = []
+        last = start - POST_EVERY_S
         while True:
             now = time.time()
             got = {p["deployment"] for _, p in receiver.snapshot() if p["event"] == wanted.get(
                 p["deployment"])}  # fmt: skip
             if set(onsets) <= got or now > max(onsets.values()) + DEADLINE_S:
                 break
+            # Each post carries the conversations of the time since the previous one, so the
+            # rate holds whatever a post and its preparation take on a loaded machine.
+            span, last = now - last, now
             lines = []
             at = datetime.now(UTC)
             for d, (dep, onset) in enumerate(onsets.items()):
                 if dep in SILENCES and now >= onset:
                     continue  # this sender stopped
+                sender_s += span
                 share = SPIKE_ERRORS if dep in SPIKES and now >= onset else None
-                m = calm.minute(rng, d, at, error_share=share, seconds=POST_EVERY_S)
+                m = calm.minute(rng, d, at, error_share=share, seconds=span)
                 for e, f, lat in zip(m["error"], m["fallback"], m["latency"], strict=True):
                     lines.append(orjson.dumps(record(
                         dep, f"{dep}-{n}", at, error=bool(e), fallback=bool(f),
                         latency=float(lat))))  # fmt: skip
                     n += 1
+            posted = time.perf_counter()
             r = client.post("/api/v1/ingest", content=b"\n".join(lines) + b"\n")
+            post_s.append(time.perf_counter() - posted)
             posts += 1
             sent += len(lines)
             if now < min(onsets.values()):
@@ -126,13 +135,13 @@ def _one_run(work: Path, free_port: Any, admin_key: Any) -> dict[str, Any]:
         receiver.server.shutdown()
     latencies: dict[str, list[float]] = {"traffic.error_spike": [], "feed.silent": []}
     false_alerts: list[str] = []
-    for at, payload in receiver.snapshot():
+    for heard, payload in receiver.snapshot():
         dep, event = payload["deployment"], payload["event"]
         began = onsets.get(dep)
-        if began is not None and at >= began and event == wanted[dep]:
-            latencies[event].append(round(at - began, 1))
+        if began is not None and heard >= began and event == wanted[dep]:
+            latencies[event].append(round(heard - began, 1))
         elif event not in ("traffic.recovered", "feed.resumed"):
-            false_alerts.append(f"{dep}: {event} at {at - start:.0f} s")
+            false_alerts.append(f"{dep}: {event} at {heard - start:.0f} s")
     return {
         "history_conversations": history,
         "latencies_s": {k: sorted(v) for k, v in latencies.items()},
@@ -140,7 +149,15 @@ def _one_run(work: Path, free_port: Any, admin_key: Any) -> dict[str, Any]:
         "false_alerts": false_alerts,
         "posts": posts,
         "failed_posts": failed,
+        # Over the whole replay: the silenced senders stop, so this falls below the senders'
+        # own rate once they do.
         "conversations_per_minute": round(sent / elapsed_min),
+        # Each sender's rate while it sends, times the ten senders: the replay's load.
+        "conversations_per_minute_all_senders": round(
+            sent / max(sender_s / 60, 1e-9) * len(onsets)
+        ),
+        "post_s_median": round(float(np.median(post_s)), 3) if post_s else None,
+        "post_s_max": round(max(post_s), 3) if post_s else None,
         # Before the first onset every sender posts (later, the silenced ones stop).
         "conversations_per_minute_before_first_onset": round(
             calm_sent / max((calm_until - start) / 60, 1e-9)

@@ -10,7 +10,15 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from daytwo.backlog.models import Item
+from daytwo.backlog.intake import absorb_detected
+from daytwo.backlog.models import Item, ItemFinding
+from daytwo.backlog.owners import add_rule
+from daytwo.backlog.policy import BacklogPolicy
+from daytwo.backlog.schemas import RuleCreate
+from daytwo.detect import service as detect_service
+from daytwo.detect.findings import Finding, FindingScope, Measure, Severity
+from daytwo.detect.schemas import FindingFilter
+from daytwo.detect.service import list_findings
 from daytwo.ingest.decode import decode_json
 from daytwo.notify import calc, service
 from daytwo.notify import events as notify_events
@@ -187,11 +195,19 @@ def test_a_feed_that_stops_while_data_is_due_is_silent_then_resumes(
     assert silent["item"]["priority"] == "P1"
     assert "care-bot has sent nothing for 23 h; about 11 deliveries" in silent["summary"]
     assert any("7 days of arrivals" in e for e in silent["evidence"])
-    assert silent["item"]["url"].endswith("/conversations?deployment=care-bot")
     assert resumed["alert_id"] == silent["alert_id"]
     assert resumed["update"] is True
     [feed] = [a for a in service_alerts(lite) if a.kind == "feed"]
     assert (feed.status, feed.escalate_at) == ("resolved", None)
+    # The silence is a finding in the ledger, open while it lasted, and an item in the backlog.
+    [finding] = list_findings(lite, FindingFilter(deployment=DEPLOYMENT, detector="live_feed"))
+    assert (finding.kind, finding.scope.metric, finding.status) == (
+        "feed_silent", "contact_volume", "resolved",
+    )  # fmt: skip
+    assert finding.first_seen == DAY0 + timedelta(days=7, hours=11, minutes=50)
+    assert silent["item"]["id"] == feed.item_id
+    assert silent["item"]["url"].endswith(f"/backlog/{feed.item_id}")
+    assert silent["item"]["finding_kind"] == "feed_silent"
 
 
 def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
@@ -199,11 +215,14 @@ def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     """A week of 10:00s with 2 errors in 60 conversations; then 10:00 today: a calm window,
-    a spike (12 of 40), and the recovery."""
+    a spike (12 of 40), and the recovery. Ana owns the deployment's error spikes: the spike's
+    item is hers, and so is its alert."""
     _hooks(lite, settings, receiver)
     kinds = ["traffic.error_spike", "traffic.recovered"]
     route = RouteCreate(channel="oncall", event_kinds=kinds, max_priority="P1")
     service.add_route(lite, route, actor="t")
+    rule = RuleCreate(deployment=DEPLOYMENT, owner="ana", finding_kind="error_spike")
+    add_rule(lite, rule, actor="t")
     n = 0
     for day in range(7):
         _calm(events, DAY0 + timedelta(days=day, hours=10), n, 60, monkeypatch, errors=2)
@@ -217,21 +236,77 @@ def test_an_error_spike_on_live_traffic_is_an_alert_within_the_minute(
     _calm(events, today + timedelta(minutes=6), n, 40, monkeypatch, errors=12)  # 30%
     n += 40
     spike_at = today + timedelta(minutes=7)
-    assert notify_events.check_traffic(lite, events, settings, now=spike_at) == 1
+    # To the item's owner and the on-call route.
+    assert notify_events.check_traffic(lite, events, settings, now=spike_at) == 2
     assert notify_events.check_traffic(lite, events, settings, now=spike_at) == 0  # told once
     _calm(events, today + timedelta(minutes=13), n, 40, monkeypatch, errors=1)
     assert (
-        notify_events.check_traffic(lite, events, settings, now=today + timedelta(minutes=14)) == 1
+        notify_events.check_traffic(lite, events, settings, now=today + timedelta(minutes=14)) == 2
     )
     deliver_due(lite, settings)
-    assert _sent(receiver) == [("oncall", "traffic.error_spike"), ("oncall", "traffic.recovered")]
-    spike = receiver.received[0].json()
+    assert sorted(_sent(receiver)) == [
+        ("ana-hook", "traffic.error_spike"), ("ana-hook", "traffic.recovered"),
+        ("oncall", "traffic.error_spike"), ("oncall", "traffic.recovered"),
+    ]  # fmt: skip
+    spike = next(r.json() for r in receiver.received if r.path.endswith("/oncall"))
+    assert spike["item"]["owner"] == "ana"
     assert spike["item"]["priority"] == "P1"
     assert (
         spike["summary"]
         == "30% of care-bot's conversations in the last 5 min had an error; usually 3.3%."
     )
     assert spike["evidence"][0].startswith("12 of 40 conversations")
+    # The spike is a finding kept in the ledger (open while it lasted, with the conversations
+    # behind it) and an item of the backlog the alert points at.
+    [finding] = list_findings(lite, FindingFilter(deployment=DEPLOYMENT, detector="live_traffic"))
+    assert (finding.kind, finding.scope.metric, finding.status) == (
+        "error_spike", "error_rate", "resolved",
+    )  # fmt: skip
+    assert finding.baseline.value == pytest.approx(2 / 60)
+    assert (finding.current.value, finding.current.n) == (0.3, 40)
+    assert len(finding.evidence) == 12
+    with lite.session() as session:
+        [item] = session.scalars(select(Item)).all()
+        assert (item.finding_kind, item.source) == ("error_spike", "finding")
+    assert spike["item"]["id"] == item.id
+    # One problem, one alert: the item the spike opened raises no problem alert of its own.
+    assert notify_events.raise_due(lite, settings, None, now=spike_at) == 0
+
+
+def test_a_live_spike_and_the_daily_analysis_s_finding_of_it_are_one_item(
+    lite: Ledger, settings: Settings, events: EventStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The error spike opens an item; the daily analysis then finds the error rate worse on
+    the same deployment: its finding joins the spike's item, as any two findings of one
+    problem do."""
+    n = 0
+    for day in range(7):
+        _calm(events, DAY0 + timedelta(days=day, hours=10), n, 60, monkeypatch, errors=2)
+        n += 60
+    today = DAY0 + timedelta(days=7, hours=10)
+    _calm(events, today, n, 40, monkeypatch, errors=12)
+    spike_at = today + timedelta(minutes=1)
+    assert notify_events.check_traffic(lite, events, settings, now=spike_at) == 0  # no route
+    daily = Finding(
+        detector="degradation", kind="degradation", title="Turn errors worse",
+        scope=FindingScope(DEPLOYMENT, metric="error_rate"), severity=Severity.high,
+        first_seen=today, last_seen=spike_at, baseline=Measure(0.02, 420),
+        current=Measure(0.15, 40),
+    )  # fmt: skip
+    run = detect_service.start_run(lite, DEPLOYMENT, ["degradation"])
+    recorded = detect_service.record_findings(
+        lite, run, DEPLOYMENT, ["degradation"], [daily], since=None, data_through=spike_at,
+        interactions=460,
+    )  # fmt: skip
+    absorb_detected(lite, BacklogPolicy(), deployment=DEPLOYMENT, only=recorded.new_fingerprints)
+    with lite.session() as session:
+        [item] = session.scalars(select(Item)).all()
+        kinds = sorted(
+            session.scalars(select(ItemFinding.kind).where(ItemFinding.item_id == item.id))
+        )
+    assert kinds == ["degradation", "error_spike"]
+    [alert] = [a for a in service_alerts(lite) if a.kind == "traffic"]
+    assert alert.item_id == item.id
 
 
 def _calm(

@@ -91,6 +91,17 @@ def sync_alerts(
                 )
             )
         }
+        # An item opened from a live alarm is told by that alarm's alert (one problem, one
+        # alert): it raises no problem alert of its own.
+        told_live = set(
+            session.scalars(
+                select(Alert.item_id).where(
+                    Alert.deployment == deployment,
+                    Alert.kind.in_(("traffic", "feed")),
+                    Alert.item_id.is_not(None),
+                )
+            )
+        )
         regressed_items = set(
             session.scalars(
                 select(ItemFinding.item_id).where(ItemFinding.fingerprint.in_(regressed))
@@ -100,7 +111,11 @@ def sync_alerts(
             alert = alerts.get(item.id)
             owner = owner_handle(session, item)
             if alert is None:
-                if item.status not in OPEN_STATUSES or item.priority not in ALERT_PRIORITIES:
+                if (
+                    item.status not in OPEN_STATUSES
+                    or item.priority not in ALERT_PRIORITIES
+                    or item.id in told_live
+                ):
                     continue
                 alert = Alert(
                     dedupe_key=f"item:{item.id}", deployment=deployment, item_id=item.id,

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from daytwo.backlog.calc import OPEN_STATUSES
 from daytwo.backlog.models import Item
+from daytwo.detect.findings import Finding
 from daytwo.notify.alerts import aware, evidence_lines, owner_handle, sync_all
 from daytwo.notify.calc import (
     SILENCE_HISTORY_DAYS,
@@ -41,8 +42,24 @@ from daytwo.notify.calc import (
 )
 from daytwo.notify.digest import send_digests
 from daytwo.notify.enqueue import EventSpec, enqueue
+from daytwo.notify.live import (
+    FEED_SOURCE,
+    TRAFFIC_SOURCE,
+    Owned,
+    feed_finding,
+    record_live,
+    traffic_finding,
+)
 from daytwo.notify.models import Alert
-from daytwo.notify.traffic import BASELINE_DAYS, Baselines, Signal, Usual, traffic_windows
+from daytwo.notify.traffic import (
+    BASELINE_DAYS,
+    BASELINES,
+    WINDOW,
+    Baselines,
+    Signal,
+    Usual,
+    traffic_windows,
+)
 from daytwo.plan.ledger import latest_evaluations, phases_of, signoffs_by_phase
 from daytwo.plan.models import Plan, PlanPhase
 from daytwo.settings import Settings
@@ -390,40 +407,54 @@ def check_feeds(
     base = settings.notify_public_url.rstrip("/")
     queued = 0
     window = timedelta(minutes=settings.notify_escalate_minutes)
-    with ledger.session() as session:
-        for name, feed in states.items():
-            key = f"feed:{name}"
+    usual = BASELINES.get(events, now) if any(f.silent for f in states.values()) else {}
+    for name, feed in states.items():
+        quiet = now - feed.last_arrival if feed.last_arrival else timedelta(0)
+        summary = (
+            f"{name} has sent nothing for {_duration(quiet)}; about "
+            f"{feed.expected:.0f} deliveries were due in that time."
+        )
+        findings = []
+        if feed.silent and feed.last_arrival is not None:
+            level = usual.get(name)
+            findings.append(feed_finding(
+                name, last_arrival=feed.last_arrival, expected=feed.expected,
+                chance=silence_probability(feed.expected),
+                usual_per_window=level.volume_mean if level and level.buckets else None,
+                window=WINDOW, now=now, summary=summary,
+            ))  # fmt: skip
+        owned = record_live(ledger, settings, name, FEED_SOURCE, findings, now=now)
+        key = f"feed:{name}"
+        url = f"{base}/conversations?deployment={quote(name)}"
+        with ledger.session() as session:
             alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
-            url = f"{base}/conversations?deployment={quote(name)}"
             if feed.silent and (alert is None or alert.state != "silent"):
                 alert, new = _live_alert(
                     session, key, name, "feed", f"No data from {name}", now, window
                 )
                 assert feed.last_arrival is not None
-                quiet = now - feed.last_arrival
-                summary = (
-                    f"{name} has sent nothing for {_duration(quiet)}; about "
-                    f"{feed.expected:.0f} deliveries were due in that time."
-                )
                 evidence = [
                     f"last arrival {feed.last_arrival:%Y-%m-%d %H:%M} UTC",
                     f"expected {feed.expected:.1f} deliveries from the usual rate of each hour "
                     f"({feed.history_days} days of arrivals)",
                     f"chance of none at the usual rate: {silence_probability(feed.expected):.1e}",
                 ]
+                item = _own(session, alert, owned, findings[0])
                 queued += _tell(
                     session, settings, alert, event="feed.silent", state="silent",
                     summary=summary, evidence=evidence, update=not new, now=now, url=url,
+                    item=item,
                 )  # fmt: skip
             elif alert is not None and alert.state == "silent" and not feed.silent:
                 alert.status = "resolved"
                 alert.escalate_at = None
                 last = feed.last_arrival
-                summary = f"{name} is sending data again."
                 evidence = [f"last arrival {last:%Y-%m-%d %H:%M} UTC"] if last else []
+                item = session.get(Item, alert.item_id) if alert.item_id else None
                 queued += _tell(
                     session, settings, alert, event="feed.resumed", state="flowing",
-                    summary=summary, evidence=evidence, update=True, now=now, url=url,
+                    summary=f"{name} is sending data again.", evidence=evidence, update=True,
+                    now=now, url=url, item=item,
                 )  # fmt: skip
     return queued
 
@@ -483,54 +514,99 @@ def _describe(name: str, s: Signal, usual: Usual) -> tuple[str, list[str]]:
     return summary, evidence
 
 
+def _alarm_after(s: Signal, told: str | None, silent: bool) -> str | None:
+    """The alarm a signal's alert is in after this minute: the signal's own, or the one it
+    told about until the window is back to its usual level (a drop while the feed is silent
+    is the silent feed's to tell)."""
+    if s.alarm == "drop" and silent:
+        return told if told in _ALARM_STATES else None
+    if s.alarm is not None:
+        return s.alarm
+    if told in _ALARM_STATES and s.p_value <= SPIKE_RECOVERED_P:
+        return told
+    return None
+
+
+_ALARM_STATES = ("spike", "drop", "surge")
+
+
 def check_traffic(
     ledger: Ledger, events: EventStore, settings: Settings, *, now: datetime | None = None,
     baselines: Baselines | None = None, since: datetime | None = None,
 ) -> int:  # fmt: skip
     """Raise a P1 alert per deployment and signal whose last minutes are far off their usual
     level (``traffic.error_spike``, ``…fallback_spike``, ``…latency_spike``,
-    ``…volume_drop``, ``…volume_surge``), and ``traffic.recovered`` once it is back.
-    Returns messages queued."""
+    ``…volume_drop``, ``…volume_surge``), and ``traffic.recovered`` once it is back. Each
+    alarm is also a finding (:mod:`daytwo.notify.live`), open while it lasts, whose backlog
+    item names the alert's owner. Returns messages queued."""
     now = now or datetime.now(UTC)
     base = settings.notify_public_url.rstrip("/")
     window = timedelta(minutes=settings.notify_escalate_minutes)
     queued = 0
     windows = traffic_windows(events, now=now, baselines=baselines, since=since)
     with ledger.session() as session:
-        for name, w in windows.items():
-            url = f"{base}/conversations?deployment={quote(name)}"
-            feed = session.scalar(select(Alert).where(Alert.dedupe_key == f"feed:{name}"))
-            silent = feed is not None and feed.state == "silent"
+        told = {
+            a.dedupe_key: a.state
+            for a in session.scalars(select(Alert).where(Alert.kind == "traffic"))
+        }
+        silent = set(
+            session.scalars(
+                select(Alert.deployment).where(Alert.kind == "feed", Alert.state == "silent")
+            )
+        )
+    for name, w in windows.items():
+        alarms: dict[str, tuple[Signal, str, Finding]] = {}
+        for s in w.signals:
+            alarm = _alarm_after(s, told.get(f"{s.name}:{name}"), name in silent)
+            if alarm is not None:
+                summary, _ = _describe(name, s, w.usual)
+                finding = traffic_finding(name, s, alarm, w.usual, now=now, summary=summary)
+                alarms[s.name] = (s, alarm, finding)
+        owned = record_live(
+            ledger, settings, name, TRAFFIC_SOURCE, [f for _, _, f in alarms.values()], now=now
+        )
+        url = f"{base}/conversations?deployment={quote(name)}"
+        with ledger.session() as session:
             for s in w.signals:
-                if s.alarm == "drop" and silent:
+                if s.alarm == "drop" and name in silent:
                     continue  # the silent feed's alert already tells it
                 key = f"{s.name}:{name}"
                 alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
                 summary, evidence = _describe(name, s, w.usual)
-                told = alert.state if alert is not None else None
-                if s.alarm is not None and told != s.alarm:
+                state = alert.state if alert is not None else None
+                if s.alarm is not None and state != s.alarm:
                     event, title = _ALARMS[(s.name, s.alarm)]
                     alert, new = _live_alert(
                         session, key, name, "traffic", f"{title} on {name}", now, window
                     )
+                    item = _own(session, alert, owned, alarms[s.name][2])
                     queued += _tell(
                         session, settings, alert, event=event, state=s.alarm,
                         summary=summary, evidence=evidence, update=not new, now=now, url=url,
+                        item=item,
                     )  # fmt: skip
-                elif (
-                    alert is not None and told in ("spike", "drop", "surge")
-                    and s.alarm is None and s.p_value > SPIKE_RECOVERED_P
-                ):  # fmt: skip
+                elif alert is not None and state in _ALARM_STATES and s.name not in alarms:
                     alert.status = "resolved"
                     alert.escalate_at = None
                     back = {"errors": "Errors", "fallbacks": "Fallbacks",
                             "latency": "Answer times", "volume": "Traffic"}[s.name]  # fmt: skip
+                    item = session.get(Item, alert.item_id) if alert.item_id else None
                     queued += _tell(
                         session, settings, alert, event="traffic.recovered", state="normal",
                         summary=f"{back} on {name} back to the usual level.",
-                        evidence=evidence, update=True, now=now, url=url,
+                        evidence=evidence, update=True, now=now, url=url, item=item,
                     )  # fmt: skip
     return queued
+
+
+def _own(session: Session, alert: Alert, owned: dict[str, Owned], finding: Finding) -> Item | None:
+    """Point a live alert at its finding's backlog item and owner (routed by ownership)."""
+    mine = owned.get(finding.fingerprint)
+    if mine is None:
+        return None
+    alert.item_id = mine.item_id
+    alert.owner = mine.owner
+    return session.get(Item, mine.item_id)
 
 
 # -- one pass ----------------------------------------------------------------------------------

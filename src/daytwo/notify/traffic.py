@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from daytwo.detect.findings import evidence_sample
 from daytwo.notify.alerts import aware
 from daytwo.notify.calc import (
     LATENCY_QUANTILE,
@@ -61,11 +62,12 @@ _CONVERSATIONS = """
                FROM turns WHERE (deployment, interaction_id) IN (
                    SELECT deployment, interaction_id FROM d)
                GROUP BY deployment, interaction_id)
-    SELECT d.deployment AS deployment, d.r AS r, c.err AS err, c.fb AS fb
+    SELECT d.deployment AS deployment, d.interaction_id AS interaction_id, d.r AS r,
+           c.err AS err, c.fb AS fb
     FROM d JOIN c ON c.deployment = d.deployment AND c.interaction_id = d.interaction_id
 """
 _LATENCIES = """
-    SELECT deployment, latency_ms FROM turns
+    SELECT deployment, interaction_id, latency_ms FROM turns
     WHERE role = 'assistant' AND latency_ms IS NOT NULL
       AND (deployment, interaction_id) IN (
         SELECT deployment, interaction_id FROM deliveries WHERE {arrived})
@@ -99,6 +101,8 @@ class Signal:
     n: int  # conversations (answers, for latency) in the window
     p_value: float  # the chance of the window at the usual level, in the alarming direction
     alarm: str | None  # spike | drop | surge, or None
+    # Conversations behind ``count`` (a sample spread over the window, in arrival order).
+    evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,44 +220,57 @@ class Baselines:
 BASELINES = Baselines()
 
 
-def _share(name: str, arrivals: list[tuple[datetime, bool]], now: datetime, usual: float,
+# One conversation of a window: when it arrived, whether it had an error turn and a fallback
+# answer, its id.
+Arrival = tuple[datetime, bool, bool, str]
+# One answer of a window: its latency (ms) and its conversation's id.
+Answer = tuple[float, str]
+
+
+def _share(name: str, arrivals: list[tuple[datetime, bool, str]], now: datetime, usual: float,
            rho: float) -> Signal:  # fmt: skip
     """The share judged over the whole window and over its last minute (a sudden spike shows
     there first, before it weighs on five minutes); the one that alarms, else the window."""
     judged = []
     for span in (WINDOW, SHORT_WINDOW):
-        flags = [flag for at, flag in arrivals if at > now - span]
-        n, count = len(flags), sum(flags)
+        within = [(flag, cid) for at, flag, cid in arrivals if at > now - span]
+        n, count = len(within), sum(flag for flag, _ in within)
         p = excess_p(count, n, usual, rho)
         alarm = "spike" if is_spike(count, n, usual, rho) else None
         minutes = int(span.total_seconds() // 60)
-        judged.append(Signal(name, minutes, count / n if n else 0.0, usual, count, n, p, alarm))
+        ids = evidence_sample([cid for flag, cid in within if flag]) if alarm else ()
+        judged.append(
+            Signal(name, minutes, count / n if n else 0.0, usual, count, n, p, alarm, ids)
+        )
     return next((s for s in judged if s.alarm), judged[0])
 
 
-def _latency(ms: list[float], usual_p95: float | None) -> Signal | None:
+def _latency(answers: list[Answer], usual_p95: float | None) -> Signal | None:
     if usual_p95 is None:
         return None
-    answers = len(ms)
+    ms = [v for v, _ in answers]
     slow = sum(1 for v in ms if v > usual_p95)
     p95 = float(np.quantile(ms, LATENCY_QUANTILE)) if ms else 0.0
-    alarm = "spike" if is_latency_spike(slow, answers, p95, usual_p95) else None
+    alarm = "spike" if is_latency_spike(slow, len(ms), p95, usual_p95) else None
     minutes = int(WINDOW.total_seconds() // 60)
+    ids = evidence_sample([cid for v, cid in answers if v > usual_p95]) if alarm else ()
     return Signal(
-        "latency", minutes, p95, usual_p95, slow, answers, latency_p(slow, answers), alarm
+        "latency", minutes, p95, usual_p95, slow, len(ms), latency_p(slow, len(ms)), alarm, ids
     )
 
 
-def _volume(count: int, usual: Usual) -> Signal | None:
+def _volume(arrivals: list[Arrival], usual: Usual) -> Signal | None:
     if not usual.buckets:
         return None
+    count = len(arrivals)
     shift: VolumeShift | None = volume_shift(
         count, usual.volume_mean, usual.volume_var, usual.buckets
     )
     low, high = volume_tails(count, usual.volume_mean, usual.volume_var)
     p = low if count < usual.volume_mean else high
     minutes = int(WINDOW.total_seconds() // 60)
-    return Signal("volume", minutes, count, usual.volume_mean, count, count, p, shift)
+    ids = evidence_sample([a[3] for a in sorted(arrivals)]) if shift else ()
+    return Signal("volume", minutes, count, usual.volume_mean, count, count, p, shift, ids)
 
 
 def traffic_windows(
@@ -270,27 +287,28 @@ def traffic_windows(
     params[-1] = now + timedelta(microseconds=1)  # the window ends at now, included
     rows = events.query(_CONVERSATIONS.format(arrived=arrived), params).to_pydict()
     latencies = events.query(_LATENCIES.format(arrived=arrived), params).to_pydict()
-    by_dep: dict[str, list[float]] = {}
-    for dep, ms in zip(latencies["deployment"], latencies["latency_ms"], strict=True):
-        by_dep.setdefault(dep, []).append(float(ms))
-    window: dict[str, list[tuple[datetime, bool, bool]]] = {}
-    for dep, at, err, fb in zip(rows["deployment"], rows["r"], rows["err"], rows["fb"],
-                                strict=True):  # fmt: skip
-        window.setdefault(dep, []).append((aware(at), bool(err), bool(fb)))
+    by_dep: dict[str, list[Answer]] = {}
+    for dep, cid, ms in zip(latencies["deployment"], latencies["interaction_id"],
+                            latencies["latency_ms"], strict=True):  # fmt: skip
+        by_dep.setdefault(dep, []).append((float(ms), str(cid)))
+    window: dict[str, list[Arrival]] = {}
+    for dep, cid, at, err, fb in zip(rows["deployment"], rows["interaction_id"], rows["r"],
+                                     rows["err"], rows["fb"], strict=True):  # fmt: skip
+        window.setdefault(dep, []).append((aware(at), bool(err), bool(fb), str(cid)))
     out = {}
     for dep, usual in levels.items():
         if usual.n < SPIKE_MIN_BASELINE:
             continue  # too little history to know what is usual
         mine = window.get(dep, [])
         signals = [
-            _share("errors", [(a, e) for a, e, _ in mine], now, usual.error_share,
+            _share("errors", [(a, e, c) for a, e, _, c in mine], now, usual.error_share,
                    usual.error_rho),
-            _share("fallbacks", [(a, f) for a, _, f in mine], now, usual.fallback_share,
+            _share("fallbacks", [(a, f, c) for a, _, f, c in mine], now, usual.fallback_share,
                    usual.fallback_rho),
         ]  # fmt: skip
         latency = _latency(by_dep.get(dep, []), usual.p95_ms)
         listening = since is None or since <= now - WINDOW
-        volume = _volume(len(mine), usual) if listening else None
+        volume = _volume(mine, usual) if listening else None
         signals += [s for s in (latency, volume) if s is not None]
         out[dep] = TrafficWindow(dep, usual, tuple(signals))
     return out
