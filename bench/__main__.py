@@ -279,6 +279,13 @@ def bench_gaps_ceiling(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run()
 
 
+def bench_gaps_alternatives(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del work, repeat, turns
+    from bench.gaps_alternatives import run  # imports the encoders: load them only when asked for
+
+    return run()
+
+
 def bench_gaps_pages(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del turns
     from bench.gaps_pages import run  # builds the demo: load it only when asked for
@@ -406,6 +413,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "impact": bench_impact,
     "problems": bench_problems,
     "gaps": bench_gaps,
+    "gaps_alternatives": bench_gaps_alternatives,
     "gaps_ceiling": bench_gaps_ceiling,
     "gaps_pages": bench_gaps_pages,
     "pages": bench_pages,
