@@ -340,8 +340,8 @@ def _keep_cells(
             reached = ", ".join(f"{d.key}={v}" for v in sorted(d.values))
             side = "outside" if e else "inside"
             notes.append(
-                f"{side} {reached}, reached by {d.label}: left out of "
-                f"{', '.join(sorted(dropped[d.label]))}"
+                f"{', '.join(sorted(dropped[d.label]))}: the conversations {side} {reached}, "
+                f"the scope {d.label} reached"
             )
     return {k: (v[0], v[1]) for k, v in pooled.items()}, notes
 
