@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from daytwo.adoption import champions, compare, pilot_runs, service, usage
 from daytwo.adoption.causes import AfterChange, after_changes
 from daytwo.adoption.detail import TeamDetail, team_detail
-from daytwo.adoption.memo import Kept, latest
+from daytwo.adoption.memo import Kept, latest, remembered
 from daytwo.adoption.memo import warm as warm_latest
 from daytwo.adoption.models import Champion
 from daytwo.adoption.schemas import (
@@ -82,14 +83,30 @@ def _top(
     keys: tuple[str, ...],
 ) -> Top:
     period = service.period_of(events, deployment, since, until)
+    span = (deployment, period.start, period.end)
+    # The parts shared by the page's breakdowns and the API's: computed once per data state.
     return Top(
         period=period,
-        headline=usage.headline(events, deployment, period, target),
-        funnel=usage.funnel(events, deployment, period),
-        groups={k: usage.groups(events, deployment, period, k, floor=None) for k in keys},
-        trend=usage.trend(events, deployment, period.end - timedelta(weeks=13), period.end),
+        headline=remembered(
+            events, ("headline", *span, target),
+            partial(usage.headline, events, deployment, period, target),
+        ),
+        funnel=remembered(
+            events, ("funnel", *span), partial(usage.funnel, events, deployment, period)
+        ),
+        groups={
+            k: remembered(
+                events, ("groups", *span, k, None),
+                partial(usage.groups, events, deployment, period, k, floor=None),
+            )
+            for k in keys
+        },
+        trend=remembered(
+            events, ("trend", *span),
+            partial(usage.trend, events, deployment, period.end - timedelta(weeks=13), period.end),
+        ),
         who=who_stopped(events, deployment, period.end),
-    )
+    )  # fmt: skip
 
 
 def top(
@@ -220,11 +237,10 @@ def pilot(
     ledger: Ledger, events: EventStore, deployment: str, since: datetime | None,
     until: datetime | None,
 ) -> Pilot:  # fmt: skip
-    """Pilot vs rollout: the one the latest analysis run stored for this period, else the
-    latest answer computed for the reader."""
+    """Pilot vs rollout: over the default period, the one the latest analysis run stored (it
+    says which run, and so as of when); else the latest answer computed for the reader."""
     if since is None and until is None:
-        period = service.period_of(events, deployment, None, None)
-        stored = pilot_runs.latest(ledger, deployment, period)
+        stored = pilot_runs.latest(ledger, deployment)
         if stored is not None:
             return Pilot(
                 stored.comparison, stored.note, stored.run_id,
@@ -298,14 +314,15 @@ def overview(
 
 def warm(ledger: Ledger, events: EventStore, deployment: str, policy: BacklogPolicy) -> None:
     """Compute the default page's answers now (after an analysis), so that no reader waits for
-    them: the top broken down by site, the comparisons, champions with and without agents."""
+    them: the top broken down by site (the page) and by every key (the API), the comparisons,
+    champions with and without agents."""
     target = get_deployment(ledger, deployment).targets.get("suggestion_acceptance_rate")
-    keys = (DEFAULT_BY,)
-    warm_latest(
-        events,
-        ("top", deployment, None, None, target, keys),
-        lambda: _top(events, deployment, None, None, target, keys),
-    )
+    for keys in ((DEFAULT_BY,), GROUP_KEYS):  # the page's default breakdown; the API's
+        warm_latest(
+            events,
+            ("top", deployment, None, None, target, keys),
+            lambda k=keys: _top(events, deployment, None, None, target, k),  # type: ignore[misc]
+        )
     period = service.period_of(events, deployment, None, None)
     warm_latest(
         events, ("legacy", deployment, None, None, None),
