@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -66,11 +66,8 @@ class Top:
     who: WhoStopped
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def freshness(kept: Kept[Any]) -> Freshness:
+    """How current ``kept`` is, as the API and the pages say it."""
     return Freshness(computed_at=kept.computed_at, stale=kept.stale, refreshing=kept.refreshing)
 
 
