@@ -29,9 +29,14 @@ from ``--first-world``): how often each like-for-like interval holds the true ga
 exact binomial interval on that share. Run on its own: it is not part of the default run.
 
 **Speed**: ``--per-day`` builds one large demo (26,400 interactions a day for 90 days is about
-2.4 million interactions, 17 million turns and 5.3 million assist events) and times ``/adoption``
-in-process (server time, a key checked per request; median of ``--repeat`` after a warm-up),
-each of its sections on its own, and the API answer.
+2.4 million interactions, 17 million turns and 5.3 million assist events; ``--data-dir`` keeps
+and reuses it) and times ``/adoption`` in-process (server time, a key checked per request),
+each of its sections on its own, the team page and the API answer: after an analysis of the
+deployment (which stores the pilot comparison and computes the page's answers), the first
+request and the median of ``--repeat``; then, ``--arrivals`` times, the first request after a
+small delivery of new data (rollups refreshed, as the server does every second) and again once
+the background refresh is done. Every request of the page, its sections and the API must take
+at most 300 ms.
 
     python -m bench.adoption --parts accuracy                      # seeds 1-5
     python -m bench.adoption --parts accuracy --seeds 6 7 8 9 10   # seeds not used to tune
@@ -293,16 +298,24 @@ def _retyping(events: Any, manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def speed(work: Path, per_day: int, repeat: int, data_dir: Path | None = None) -> dict[str, Any]:
-    """Time /adoption, its sections and the API on one large demo."""
+def speed(
+    work: Path, per_day: int, repeat: int, data_dir: Path | None = None, arrivals: int = 5
+) -> dict[str, Any]:
+    """Time /adoption, its sections and the API on one large demo: after an analysis (which
+    stores the pilot comparison and computes the page's answers), warm; then, ``arrivals``
+    times, the first request after new data arrived (one small delivery, the rollups
+    refreshed), and again once the background refresh is done."""
     from fastapi.testclient import TestClient
 
+    from daytwo.adoption import memo
     from daytwo.governance.keys import create_key
     from daytwo.governance.models import KeyScope
+    from daytwo.pipeline import analyze
     from daytwo.server import create_app
 
     data_dir = data_dir or work / "large"
-    settings = Settings(data_dir=data_dir)
+    # No scheduled analysis: the benchmark runs the one it times.
+    settings = Settings(data_dir=data_dir, analyze_interval_minutes=0)
     built = None
     if not (data_dir / "events.duckdb").exists():
         t = time.perf_counter()
@@ -315,8 +328,13 @@ def speed(work: Path, per_day: int, repeat: int, data_dir: Path | None = None) -
             "assist_events": events.count("assist_events"),
         }
     with TestClient(create_app(settings)) as client:
-        key, _ = create_key(client.app.state.ledger, scope=KeyScope.admin, deployment=None)
+        app = client.app
+        ledger, events = app.state.ledger, app.state.events  # type: ignore[attr-defined]
+        key, _ = create_key(ledger, scope=KeyScope.admin, deployment=None)
         client.headers["Authorization"] = f"Bearer {key}"
+        t = time.perf_counter()
+        analyze(settings, ledger, events, trigger="cli", deployment=ASSIST, force=True)
+        analysis_s = round(time.perf_counter() - t, 1)
         q = f"deployment={ASSIST}"
         urls = {
             "adoption_page": f"/adoption?{q}",
@@ -327,30 +345,77 @@ def speed(work: Path, per_day: int, repeat: int, data_dir: Path | None = None) -
             "team_page": f"/adoption/teams/porto-2?{q}",
             "api_overview": f"/api/v1/adoption/{ASSIST}",
         }
+
+        def get(url: str) -> tuple[float, bool]:
+            t = time.perf_counter()
+            r = client.get(url)
+            ms = (time.perf_counter() - t) * 1000
+            r.raise_for_status()
+            stale = 'data-answer-age="stale"' in r.text or '"stale":true' in r.text
+            return ms, stale
+
         timings: dict[str, Any] = {}
         for name, url in urls.items():
-            first = time.perf_counter()
-            client.get(url).raise_for_status()  # warm-up (the first read refreshes rollups)
-            cold = (time.perf_counter() - first) * 1000
-            runs = []
-            for _ in range(repeat):
-                t = time.perf_counter()
-                client.get(url).raise_for_status()
-                runs.append((time.perf_counter() - t) * 1000)
+            first, _ = get(url)
+            runs = [get(url)[0] for _ in range(repeat)]
             timings[name] = {
                 "median_ms": round(statistics.median(runs), 1),
                 "runs_ms": [round(r, 1) for r in runs],
-                "first_ms": round(cold, 1),
+                "first_after_analysis_ms": round(first, 1),
             }
-    page = timings["adoption_page"]["median_ms"]
+        # New data: a delivery lands, the rollups are refreshed (the server does that every
+        # second), and each page is asked for once, before its refresh is done and after.
+        last = events.query(
+            "SELECT max(started_at) AS m FROM interactions WHERE deployment = ?", [ASSIST]
+        )["m"][0].as_py()
+        after: dict[str, list[float]] = {n: [] for n in urls}
+        refreshed: dict[str, list[float]] = {n: [] for n in urls}
+        served_stale: dict[str, int] = dict.fromkeys(urls, 0)
+        for i in range(arrivals):
+            records = [
+                {
+                    "id": f"bench-arrival-{time.time_ns()}-{i}-{k}",
+                    "deployment": ASSIST,
+                    "started_at": (last - timedelta(minutes=k + 1)).isoformat(),
+                    "journey": "billing",
+                    "agent_ref": f"bench-agent-{k}",
+                    "ai_used": True,
+                }
+                for k in range(20)
+            ]
+            client.post("/api/v1/ingest", json={"interactions": records}).raise_for_status()
+            events.refresh_derived()
+            for name, url in urls.items():
+                ms, stale = get(url)
+                after[name].append(ms)
+                served_stale[name] += stale
+            memo.settle(timeout=600)
+            for name, url in urls.items():
+                refreshed[name].append(get(url)[0])
+        for name in urls:
+            timings[name]["first_after_new_data_median_ms"] = round(
+                statistics.median(after[name]), 1
+            )
+            timings[name]["first_after_new_data_ms"] = [round(r, 1) for r in after[name]]
+            timings[name]["first_after_new_data_max_ms"] = round(max(after[name]), 1)
+            timings[name]["served_stale"] = served_stale[name]
+            timings[name]["after_refresh_median_ms"] = round(statistics.median(refreshed[name]), 1)
+    worst = max(
+        max(t["median_ms"], t["first_after_new_data_max_ms"])
+        for n, t in timings.items()
+        if n in ("adoption_page", "api_overview") or n.startswith("section_")
+    )
     return {
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "per_day": per_day,
         "built_s": built,
+        "analysis_s": analysis_s,
         "sizes": sizes,
+        "arrivals": arrivals,
         "timings": timings,
         "target_ms": 300,
-        "passed": page <= 300,
+        "worst_ms": round(worst, 1),
+        "passed": worst <= 300,
     }
 
 
@@ -422,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-world", type=int, default=1000)
     parser.add_argument("--per-day", type=int, default=26_400)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument(
+        "--arrivals", type=int, default=5, help="Deliveries of new data timed after (speed)."
+    )
     parser.add_argument("--data-dir", type=Path, default=None, help="Reuse a large demo here.")
     parser.add_argument("--out", type=Path, default=RESULTS / "adoption.json")
     parser.add_argument(
@@ -450,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
                 people.append(r)
             result["seeds"] = people
         if "speed" in args.parts:
-            result["speed"] = speed(work, args.per_day, args.repeat, args.data_dir)
+            result["speed"] = speed(work, args.per_day, args.repeat, args.data_dir, args.arrivals)
         if "coverage" in args.parts:
             result["coverage"] = coverage(work, args.worlds, args.first_world)
         if "overhead" in args.parts:

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from daytwo.adoption import memo, service
+from daytwo.adoption.schemas import Period
+from daytwo.backlog.policy import BacklogPolicy
 from daytwo.errors import ConflictError
 from daytwo.governance.accounts import create_user, sign_in
 from daytwo.governance.keys import create_key
@@ -158,3 +161,55 @@ def test_the_pages_answer(app_client: TestClient) -> None:
     assert app_client.get(f"/adoption/teams/porto-1?{q}", headers=analyst).status_code == 200
     r = app_client.get(f"/adoption/sections/nope?{q}", headers=analyst)
     assert r.status_code == 400
+
+
+def test_the_page_serves_its_last_answer_with_its_age_while_new_data_is_compared(
+    app_client: TestClient,
+) -> None:
+    admin = _admin(app_client)
+    app = app_client.app
+    ledger, events = app.state.ledger, app.state.events  # type: ignore[attr-defined]
+    r = app_client.post(
+        "/api/v1/deployments",
+        json={"name": DESK, "kind": "agent_assist", "journeys": ["billing"]},
+        headers=admin,
+    )
+    assert r.status_code in (201, 409), r.text
+    used = [{"action": a, "feature": "suggested_reply"} for a in ("shown", "accepted")]
+    seg = {"site": "tiny", "team": "tiny-1", "tenure": "2y+"}
+
+    def deliver(ns: range, agents: int) -> None:
+        records = [
+            interaction(
+                n, deployment=DESK, agent_ref=f"d{n % agents}", ai_used=True, segments=seg,
+                assist_events=[{**e, "agent_ref": f"d{n % agents}"} for e in used],
+            )
+            for n in ns
+        ]  # fmt: skip
+        ok = app_client.post("/api/v1/ingest", json={"interactions": records}, headers=admin)
+        assert ok.is_success, ok.text
+        events.refresh_derived()  # as the server's refresher does every second
+
+    deliver(range(30), 3)
+    analyst = _session(app_client, "anna", Role.analyst)
+    url = f"/adoption?deployment={DESK}"
+    app_client.get(url, headers=analyst)
+    memo.settle()
+    assert 'data-answer-age="current"' in app_client.get(url, headers=analyst).text
+    deliver(range(30, 34), 34)  # four conversations of four agents no one saw before
+    stale = app_client.get(url, headers=analyst).text
+    assert 'data-answer-age="stale"' in stale
+    assert "newer data has arrived and a refresh is running" in stale
+    memo.settle()
+    assert 'data-answer-age="current"' in app_client.get(url, headers=analyst).text
+    api = f"/api/v1/adoption/{DESK}"
+    app_client.get(api, headers=analyst)
+    memo.settle()
+    body = app_client.get(api, headers=analyst).json()
+    assert body["freshness"]["stale"] is False
+    period = Period.model_validate(body["period"])
+    fresh = service.overview(
+        ledger, events, DESK, period, BacklogPolicy(), agents_visible=True, comparisons=False
+    )
+    assert body["headline"] == fresh.headline.model_dump(mode="json")
+    assert body["headline"]["agents_offered"] == 7

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict
 
-from daytwo.adoption import champions, cohorts, compare, service
+from daytwo.adoption import champions, cohorts, compare, pilot_runs, served, service
 from daytwo.adoption.detail import AgentDetail, TeamDetail, agent_detail, team_detail
 from daytwo.adoption.schemas import (
     AdoptionOverview,
@@ -23,8 +23,10 @@ from daytwo.adoption.schemas import (
     CohortPublic,
     Comparison,
     Period,
+    PilotPoint,
 )
 from daytwo.backlog.api import ActorDep, PolicyDep
+from daytwo.deployments.service import get_deployment
 from daytwo.errors import InputError, NotFoundError
 from daytwo.http.access import Scope, check_deployments, current_principal, requires
 from daytwo.http.deps import EventsDep, LedgerDep
@@ -65,10 +67,15 @@ def adoption(
 ) -> AdoptionOverview:
     """Headline acceptance vs target, funnel, breakdowns (groups under five agents hidden for
     viewers), trend, who stopped, where adoption decays with its suspect changes, workaround
-    signals, pilot vs rollout, AI vs the legacy path, champions."""
-    period = _period(events, deployment, start, end)
-    return service.overview(
-        ledger, events, deployment, period, policy, agents_visible=agents_visible(request)
+    signals, pilot vs rollout (as the latest analysis run stored it, with the headline gap over
+    the last runs), AI vs the legacy path, champions.
+
+    The latest answers: once data arrives, the previous answer is served at once while a newer
+    one is computed in the background; ``freshness`` says when it was computed and whether it
+    is being refreshed."""
+    get_deployment(ledger, deployment)
+    return served.overview(
+        ledger, events, deployment, start, end, policy, agents_visible=agents_visible(request)
     )
 
 
@@ -145,14 +152,32 @@ def pilot_vs_rollout(
 ) -> Comparison:
     """Each KPI for the pilot and the rollout: the naive gap and the gap after standardising
     for tenure, site and journey, with 95% agent-bootstrap intervals. ``same_age`` compares
-    each agent's first days with the tool; ``calendar`` the pilot's first days with the rollout
-    in the period."""
-    found, note = service.pilot_comparison(
-        ledger, events, deployment, _period(events, deployment, start, end), basis
-    )
+    each agent's first days with the tool (over the default period: as the latest analysis run
+    stored it); ``calendar`` the pilot's first days with the rollout in the period."""
+    if basis == "same_age":
+        get_deployment(ledger, deployment)
+        p = served.pilot(ledger, events, deployment, start, end)
+        found, note = p.comparison, p.note
+    else:
+        found, note = service.pilot_comparison(
+            ledger, events, deployment, _period(events, deployment, start, end), basis
+        )
     if found is None:
         raise NotFoundError(note)
     return found
+
+
+@router.get(
+    "/{deployment}/pilot-vs-rollout/history",
+    response_model=list[PilotPoint],
+    summary="Pilot vs rollout over analysis runs",
+    dependencies=READ,
+)
+def pilot_history(deployment: str, ledger: LedgerDep) -> list[PilotPoint]:
+    """The like-for-like and naive gap in suggestion acceptance at the same age, as each of
+    the last analysis runs stored it, oldest first."""
+    get_deployment(ledger, deployment)
+    return pilot_runs.history(ledger, deployment)
 
 
 @router.get(

@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from daytwo.adoption.champions import EFFECT_DAYS
 from daytwo.adoption.models import Champion
-from daytwo.backlog.changes import Disturbance, assess
+from daytwo.backlog.changes import assess
 from daytwo.backlog.models import Change
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.detect.schemas import FindingPublic
+from daytwo.pipeline import Disturbance
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -190,6 +192,27 @@ class AfterChange:
         )
 
 
+def champion_lifts(session: Session, deployment: str) -> list[Disturbance]:
+    """Each champion of ``deployment`` as what lifts their team's (or site's) use over their
+    first :data:`~daytwo.adoption.champions.EFFECT_DAYS` days: a change measured in those
+    weeks leaves that team out of its control."""
+    return [
+        Disturbance(
+            label=f"the champion who started on {_aware(ch.started_at):%d %b %Y} (a champion "
+            f"lifts their {'team' if ch.team else 'site'}'s use over their first "
+            f"{EFFECT_DAYS} days)",
+            key="team" if ch.team else "site",
+            values=frozenset([ch.team or ch.site or ""]),
+            start=_aware(ch.started_at),
+            end=_aware(ch.started_at) + timedelta(days=EFFECT_DAYS),
+        )
+        for ch in session.scalars(
+            select(Champion).where(Champion.deployment == deployment).order_by(Champion.id)
+        ).all()
+        if ch.team or ch.site
+    ]
+
+
 def after_changes(
     ledger: Ledger, events: EventStore, deployment: str, policy: BacklogPolicy, now: datetime
 ) -> list[AfterChange]:
@@ -204,19 +227,7 @@ def after_changes(
             )
             .order_by(Change.shipped_at.desc())
         ).all()
-        lifts = [
-            Disturbance(
-                label=f"the champion who started on {_aware(ch.started_at):%d %b}",
-                key="team" if ch.team else "site",
-                values=frozenset([ch.team or ch.site or ""]),
-                start=_aware(ch.started_at),
-                end=_aware(ch.started_at) + timedelta(days=EFFECT_DAYS),
-            )
-            for ch in session.scalars(
-                select(Champion).where(Champion.deployment == deployment)
-            ).all()
-            if ch.team or ch.site
-        ]
+        lifts = champion_lifts(session, deployment)
         for c in rows:
             if not c.segments and not c.journeys:
                 continue

@@ -1,4 +1,5 @@
-"""Ledger tables of the adoption domain: champions and the cohorts compared (pilot, rollout).
+"""Ledger tables of the adoption domain: champions, the cohorts compared (pilot, rollout) and
+their comparison as each analysis run saw it.
 
 Agents are referred to by their pseudonymous ``agent_ref`` only, as the events carry it; no
 name, e-mail or other identity of an agent is stored here.
@@ -7,6 +8,7 @@ name, e-mail or other identity of an agent is stored here.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Date, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
@@ -70,3 +72,27 @@ class Cohort(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     recorded_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class PilotRun(Base):
+    """The pilot-vs-rollout comparison as one analysis run saw it: computed after the run
+    (the adoption page, the API and the reports read it rather than comparing anew) and kept,
+    run after run, so its history can be shown. ``comparison`` is None when there was nothing
+    to compare (``note`` says why); ``cohorts`` fingerprints the cohorts recorded then, so a
+    cohort recorded later is not answered with a comparison of the old ones."""
+
+    __tablename__ = "adoption_pilot_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(Integer, index=True)
+    deployment: Mapped[str] = mapped_column(String(100), index=True)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    basis: Mapped[str] = mapped_column(String(16))
+    comparison: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True
+    )
+    note: Mapped[str] = mapped_column(Text, default="")
+    cohorts: Mapped[str] = mapped_column(Text, default="")
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

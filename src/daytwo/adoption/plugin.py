@@ -6,21 +6,31 @@ the adoption detectors (where adoption decays and who stopped; the workaround si
 join the one registry every analysis, the findings API and page and the detector docs read.
 Their findings reach the backlog, routed to their owners, like every other finding.
 
-After an analysis of an agent-assist deployment it also tests every agent against their own
-baseline as of the end of the data, so that the adoption page (which reads the same answer
-while the events stay unchanged, :mod:`daytwo.adoption.memo`) finds it ready.
+After an analysis of an agent-assist deployment that reached the end of its data (not a replay
+of an earlier day) it stores the pilot-vs-rollout comparison with the run
+(:mod:`daytwo.adoption.pilot_runs`) and computes the adoption page's default answers
+(:func:`daytwo.adoption.served.warm`), so that the first reader after new data waits for none
+of them.
+
+It also hands the backlog's change impact the champions (``change_disturbances``): a champion
+lifts their team's use over their first weeks, so a change's stored verdict leaves their team
+out of its control while those weeks meet its windows, as the adoption views do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from daytwo.adoption import service
+from sqlalchemy.orm import Session
+
+from daytwo.adoption import pilot_runs, served, service
+from daytwo.adoption.causes import champion_lifts
 from daytwo.adoption.detectors import DETECTORS
-from daytwo.adoption.stopped import who_stopped
+from daytwo.backlog.policy import BacklogPolicy
 from daytwo.detect.registry import Detector
-from daytwo.pipeline import AnalysisContext, hookimpl
+from daytwo.pipeline import AnalysisContext, Disturbance, hookimpl
 
 
 @hookimpl
@@ -30,9 +40,25 @@ def register_detectors() -> Iterable[Detector[Any]]:
 
 
 @hookimpl
+def change_disturbances(
+    session: Session, deployment: str, start: datetime, end: datetime
+) -> list[Disturbance]:
+    """The champions whose first weeks meet ``[start, end)``: a change's measured impact leaves
+    their teams out of its control, as the adoption views do."""
+    return [d for d in champion_lifts(session, deployment) if d.start < end and d.end >= start]
+
+
+@hookimpl
 def after_analysis(ctx: AnalysisContext) -> None:
-    """Who stopped, as the adoption page's default period asks for it, kept for its readers."""
+    """The run's pilot comparison stored, and the adoption page's answers ready."""
     if ctx.deployment is None or str(ctx.deployment.kind) != "agent_assist":
         return
+    if ctx.since is not None:
+        return  # a replay: the days it analyses are history, not what the page shows
     period = service.period_of(ctx.events, ctx.deployment_name, None, None)
-    who_stopped(ctx.events, ctx.deployment_name, period.end)
+    if pilot_runs.run_period(ctx.as_of).end < period.end:
+        return  # as of an earlier day than the data reaches
+    pilot_runs.record(ctx.ledger, ctx.events, ctx.deployment_name, ctx.run_id, ctx.as_of)
+    served.warm(
+        ctx.ledger, ctx.events, ctx.deployment_name, BacklogPolicy.from_settings(ctx.settings)
+    )

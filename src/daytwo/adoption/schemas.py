@@ -306,6 +306,41 @@ class DecayRow(BaseModel):
     suspects: list[dict[str, object]]
 
 
+class Freshness(BaseModel):
+    """How current a served answer is: computed at ``computed_at``; ``stale`` when data (or a
+    recorded cohort, champion or change it reads) arrived since, ``refreshing`` while a newer
+    one is being computed in the background."""
+
+    computed_at: datetime
+    stale: bool = False
+    refreshing: bool = False
+
+
+class PilotRun(BaseModel):
+    """The pilot-vs-rollout comparison one analysis run stored."""
+
+    run_id: int
+    as_of: datetime
+    period: Period
+    basis: str
+    comparison: Comparison | None
+    note: str
+    computed_at: datetime
+
+
+class PilotPoint(BaseModel):
+    """One run's headline pilot-vs-rollout gap (suggestion acceptance at the same age): the
+    history over runs."""
+
+    run_id: int
+    as_of: datetime
+    kpi: str
+    naive: float | None
+    adjusted: float | None
+    lo: float | None
+    hi: float | None
+
+
 class AdoptionOverview(BaseModel):
     deployment: str
     period: Period
@@ -321,3 +356,9 @@ class AdoptionOverview(BaseModel):
     ai_vs_legacy: Comparison | None
     champions: ChampionsView | None  # None where the page loads it as a section
     agents_visible: bool
+    # How current the answer is (None: computed for this request).
+    freshness: Freshness | None = None
+    # The analysis run whose stored comparison ``pilot`` is (None: compared for this request),
+    # and the headline gap over the last runs.
+    pilot_run: int | None = None
+    pilot_history: list[PilotPoint] = Field(default_factory=list)

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from daytwo.adoption import champions, cohorts, compare, usage
 from daytwo.adoption.calc import nest
-from daytwo.adoption.causes import after_changes, suspects
+from daytwo.adoption.causes import AfterChange, after_changes, suspects
 from daytwo.adoption.detectors import DECLINE_KIND, WORKAROUND_KIND, WorkaroundParams
 from daytwo.adoption.detectors import workaround_signals as signals_of
 from daytwo.adoption.memo import remembered
@@ -140,18 +140,21 @@ def signals(
     if not measure_changes:
         return out
     fell = [c for c in after_changes(ledger, events, deployment, policy, now) if c.fell]
-    out.append(
-        SignalSummary(
-            signal="after_change",
-            name=SIGNAL_NAMES["after_change"],
-            definition=SIGNAL_DEFINITIONS["after_change"],
-            finding_id=None,
-            sentence="; ".join(c.sentence() for c in fell) + "." if fell else None,
-            agents=0,
-            seen=now if fell else None,
-        )
-    )
+    out.append(after_change_summary(fell, now))
     return out
+
+
+def after_change_summary(fell: list[AfterChange], now: datetime) -> SignalSummary:
+    """Signal 4 as a summary: the changes after which usage fell where they reached."""
+    return SignalSummary(
+        signal="after_change",
+        name=SIGNAL_NAMES["after_change"],
+        definition=SIGNAL_DEFINITIONS["after_change"],
+        finding_id=None,
+        sentence="; ".join(c.sentence() for c in fell) + "." if fell else None,
+        agents=0,
+        seen=now if fell else None,
+    )
 
 
 def stopped_groups(who: WhoStopped, *, agents_visible: bool) -> list[StoppedGroup]:

@@ -4,7 +4,10 @@ agents list and one agent's page (analyst and owner roles), and one team's page.
 The page answers at the top (acceptance against its target and against the pilot at the same
 age); the comparisons that take a bootstrap (pilot vs rollout, AI vs the legacy path,
 champions, usage after changes) load as sections right after it, so the answer is never kept
-waiting for them.
+waiting for them. The page and its sections serve the latest answers
+(:mod:`daytwo.adoption.served`): once data arrives, the last one with its age while a newer one
+is computed in the background; the sections are asked for the period as the reader asked it,
+so the default one follows the data.
 """
 
 from __future__ import annotations
@@ -16,11 +19,10 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from daytwo.adoption import champions, compare, service, usage
+from daytwo.adoption import pilot_runs, served, service
 from daytwo.adoption.api import agents_visible
-from daytwo.adoption.causes import after_changes
 from daytwo.adoption.charts import trend_spec
-from daytwo.adoption.detail import agent_detail, team_detail
+from daytwo.adoption.detail import agent_detail
 from daytwo.adoption.schemas import GROUP_KEYS, PRIVACY_FLOOR, Period
 from daytwo.backlog.api import PolicyDep
 from daytwo.deployments.schemas import DeploymentOverview
@@ -43,13 +45,14 @@ def _assist(request: Request, ledger: LedgerDep, events: EventsDep) -> list[Depl
     return sorted(found, key=lambda d: (str(d.kind) != "agent_assist", d.name))
 
 
-def _scope(
+def _asked(
     request: Request, ledger: LedgerDep, events: EventsDep
-) -> tuple[str | None, Period | None, list[DeploymentOverview]]:
+) -> tuple[str | None, datetime | None, datetime | None, list[DeploymentOverview]]:
+    """The deployment and the period as asked (None: the default, which follows the data)."""
     deployments = _assist(request, ledger, events)
     with_data = [d for d in deployments if d.interactions]
     if not with_data:
-        return None, None, deployments
+        return None, None, None, deployments
     q = request.query_params
     name = q.get("deployment") or with_data[0].name
     if name not in {d.name for d in deployments}:
@@ -61,8 +64,16 @@ def _scope(
     since = datetime.combine(start, time(), tzinfo=UTC) if start else None
     if since and at is None:
         at = since + timedelta(days=service.DEFAULT_DAYS)
-    period = service.period_of(events, name, since, at)
-    return name, period, deployments
+    return name, since, at, deployments
+
+
+def _scope(
+    request: Request, ledger: LedgerDep, events: EventsDep
+) -> tuple[str | None, Period | None, list[DeploymentOverview]]:
+    name, since, at, deployments = _asked(request, ledger, events)
+    if name is None:
+        return None, None, deployments
+    return name, service.period_of(events, name, since, at), deployments
 
 
 def _context(request: Request, **kw: Any) -> dict[str, Any]:
@@ -74,22 +85,30 @@ def _query(deployment: str, period: Period) -> str:
     return f"deployment={deployment}&start={period.start.date()}&end={last}"
 
 
+def _asked_query(deployment: str, since: datetime | None, at: datetime | None) -> str:
+    """The sections' query: the period as asked, so that the default one follows the data."""
+    if since is None or at is None:
+        return f"deployment={deployment}"
+    return _query(deployment, Period(start=since, end=at))
+
+
 @router.get("/adoption", response_class=HTMLResponse, dependencies=READ)
 def adoption_page(
     request: Request, ledger: LedgerDep, events: EventsDep, policy: PolicyDep
 ) -> HTMLResponse:
     """Who uses the AI and who stopped, for one deployment and period."""
-    name, period, deployments = _scope(request, ledger, events)
+    name, since, at, deployments = _asked(request, ledger, events)
     by = request.query_params.get("by") or "site"
     if by not in GROUP_KEYS:
         raise InputError(f"by: break adoption down by {', '.join(GROUP_KEYS)}, not {by!r}.")
-    if name is None or period is None:
+    if name is None:
         return templates.TemplateResponse(request, "adoption.html", _context(request))
     visible = agents_visible(request)
-    o = service.overview(
-        ledger, events, name, period, policy, agents_visible=visible, comparisons=False,
+    o = served.overview(
+        ledger, events, name, since, at, policy, agents_visible=visible, comparisons=False,
         keys=(by,),
     )  # fmt: skip
+    period = o.period
     spec = trend_spec(o.trend, o.headline.target)
     context = _context(
         request,
@@ -98,6 +117,7 @@ def adoption_page(
         rows=o.groups[by],
         deployments=deployments,
         query=_query(name, period),
+        sections_query=_asked_query(name, since, at),
         sections=SECTIONS,
         trend=orjson.dumps(spec).decode() if spec else None,
         last_day=(period.end - timedelta(days=1)).date(),
@@ -110,26 +130,33 @@ def adoption_page(
 def adoption_section(
     section: str, request: Request, ledger: LedgerDep, events: EventsDep, policy: PolicyDep
 ) -> HTMLResponse:
-    """One of the page's slower sections, on its own (the page loads them after itself)."""
+    """One of the page's slower sections, on its own (the page loads them after itself): the
+    latest answer, with its age when newer data is being compared in the background."""
     if section not in SECTIONS:
         raise InputError(f"No adoption section {section!r}: {', '.join(SECTIONS)}.")
-    name, period, _ = _scope(request, ledger, events)
+    name, since, at, _ = _asked(request, ledger, events)
     context = _context(request, section=section)
-    if name is not None and period is not None:
+    if name is not None:
         visible = agents_visible(request)
         if section == "pilot":
-            found, note = service.pilot_comparison(ledger, events, name, period)
-            context.update(comparison=found, note=note)
-        elif section == "legacy":
-            context.update(comparison=compare.ai_vs_legacy(events, name, period), note="")
-        elif section == "champions":
+            p = served.pilot(ledger, events, name, since, at)
             context.update(
-                champions=champions.view(ledger, events, name, period, with_agents=visible),
-                deployment=name,
-                query=_query(name, period),
-            )
+                comparison=p.comparison, note=p.note, age=p.freshness, run_id=p.run_id,
+                history=pilot_runs.history(ledger, name),
+            )  # fmt: skip
+        elif section == "legacy":
+            kept = served.legacy(ledger, events, name, since, at)
+            context.update(comparison=kept.answer[1], note="", age=served.freshness(kept))
+        elif section == "champions":
+            kept_c = served.champions_view(ledger, events, name, since, at, with_agents=visible)
+            period, view = kept_c.answer
+            context.update(
+                champions=view, deployment=name, query=_query(name, period),
+                age=served.freshness(kept_c),
+            )  # fmt: skip
         else:
-            context.update(changes=after_changes(ledger, events, name, policy, period.end))
+            kept_a = served.changes(ledger, events, name, since, at, policy)
+            context.update(changes=kept_a.answer[1], age=served.freshness(kept_a))
     return templates.TemplateResponse(request, "_adoption_section.html", context)
 
 
@@ -179,18 +206,21 @@ def agent_page(
 @router.get("/adoption/teams/{team}", response_class=HTMLResponse, dependencies=READ)
 def team_page(team: str, request: Request, ledger: LedgerDep, events: EventsDep) -> HTMLResponse:
     """One team: its use against its site and the floor, its champion, who stopped."""
-    name, period, _ = _scope(request, ledger, events)
-    if name is None or period is None:
+    name, since, at, _ = _asked(request, ledger, events)
+    if name is None:
         raise InputError("No deployment with data.")
-    detail = team_detail(ledger, events, name, team, period, agents_visible=agents_visible(request))
-    rows = [r for r in usage.groups(events, name, period, "team", floor=None) if r.value == team]
+    kept = served.team(
+        ledger, events, name, team, since, at, agents_visible=agents_visible(request)
+    )
+    period, detail, row = kept.answer
     spec = trend_spec(detail.trend, None, series=(team, "all"))
     context = _context(
         request,
         t=detail,
         deployment=name,
         query=_query(name, period),
-        row=rows[0] if rows else None,
+        row=row,
         trend=orjson.dumps(spec).decode() if spec and not detail.suppressed else None,
+        age=served.freshness(kept),
     )
     return templates.TemplateResponse(request, "adoption_team.html", context)

@@ -15,6 +15,11 @@ training keeps no team of a site whose suggestion service moved; a site-scoped c
 its control sites without the one team a training reached; a team inside a changed site is
 compared with the other teams of that site. What was left out is listed with the impact.
 
+Domains above the backlog know of more that moves a metric in part of a deployment (a champion
+who started in a team lifts its use over their first weeks); they contribute it through the
+pipeline's ``change_disturbances`` hook (:mod:`daytwo.pipeline.disturbances`), and every
+measured verdict leaves it out of a default control the same way, listed with the reason.
+
 The verdict moves the items the change was meant to fix: improved verifies them, regressed
 reopens them.
 """
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -42,24 +47,12 @@ from daytwo.governance.policies import redact_text
 from daytwo.http.marks import ChangeMark
 from daytwo.metrics.catalog import Metric, get_metric
 from daytwo.metrics.query import Slice, build_queries, dimension_name
+from daytwo.pipeline.disturbances import Disturbance, contributed
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
 MIN_AFTER_DAYS = 7
 MEASURABLE_KINDS = ("ratio", "mean")
-
-
-@dataclass(frozen=True, slots=True)
-class Disturbance:
-    """Something known to move the metric in part of a deployment for a while: another change,
-    or an event another domain records (a champion starting in a team). ``key`` and
-    ``values`` name the segment it reached; it matters to a change whose windows it meets."""
-
-    label: str
-    key: str
-    values: frozenset[str]
-    start: datetime
-    end: datetime
 
 
 def known_journeys(session: Session, events: EventStore, deployment: str) -> set[str]:
@@ -498,6 +491,14 @@ def assess(
     return ImpactPublic(**base, **asdict(result), verdict=v, reason=reason, daily=series)
 
 
+def _contributed(session: Session, row: Change) -> list[Disturbance]:
+    """What the pipeline's plugins say moved metrics in part of the change's deployment
+    around its windows (whole days, as :func:`assess` takes them)."""
+    shipped = _midnight(_aware(row.shipped_at))
+    reach = timedelta(days=row.window_days + 1)
+    return contributed(session, row.deployment, shipped - reach, shipped + reach)
+
+
 def measure_impact(
     ledger: Ledger,
     events: EventStore,
@@ -509,7 +510,7 @@ def measure_impact(
     """Measure (or re-measure) a change and act on a new verdict."""
     with ledger.session() as session:
         row = _row(session, change_id)
-        impact = assess(session, events, row, policy)
+        impact = assess(session, events, row, policy, _contributed(session, row))
         before = row.verdict
         row.impact = impact.model_dump(mode="json")
         row.verdict = impact.verdict

@@ -8,13 +8,17 @@ functions marked ``@hookimpl``, listed in :data:`daytwo.pipeline.plugins.DEFAULT
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from daytwo.detect.registry import Detector
     from daytwo.pipeline.context import AnalysisContext
+    from daytwo.pipeline.disturbances import Disturbance
 
 PROJECT = "daytwo"
 
@@ -41,4 +45,18 @@ def after_analysis(ctx: AnalysisContext) -> None:
     findings and what the run changed in the ledger, and what triggered it. Consumers run in
     the pipeline's declared order, one at a time; one that raises is logged and the next one
     still runs (the findings are recorded before any consumer is called).
+    """
+
+
+@hookspec
+def change_disturbances(  # type: ignore[empty-body]
+    session: Session, deployment: str, start: datetime, end: datetime
+) -> Iterable[Disturbance]:
+    """What else moved metrics in part of ``deployment`` during ``[start, end)``, for the
+    backlog's change impact to leave out of a change's default control.
+
+    Return :class:`~daytwo.pipeline.disturbances.Disturbance` records (the segment key and
+    values reached, from when to when, and a label that says what it was); read them in
+    ``session``, the ledger transaction measuring the change. Called each time a change is
+    measured; every implementation's records count.
     """

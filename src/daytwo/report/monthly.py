@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime
 
 from pydantic import BaseModel
 
-from daytwo.adoption.schemas import Headline, Period
+from daytwo.adoption.pilot_runs import history as pilot_history
+from daytwo.adoption.schemas import Headline, Period, PilotPoint
 from daytwo.adoption.usage import headline
 from daytwo.backlog.calc import CLOSED_STATUSES
 from daytwo.backlog.service import list_items
@@ -97,6 +98,9 @@ class MonthlyReview(BaseModel):
     value: ValueResult | None
     cumulative: Cumulative | None
     adoption: Headline | None
+    # The pilot against the rollout at the same age, as the last analysis run of the month
+    # stored it (acceptance; None: no run compared them).
+    pilot: PilotPoint | None = None
     risks: list[Problem]
     open_problems: int
     wins: list[FixMeasured]
@@ -261,9 +265,11 @@ def monthly_review(
         else:
             cumulative = _cumulative(events, who, model, origin, start, end, value)
     adoption: Headline | None = None
+    pilot: PilotPoint | None = None
     if dep.kind == DeploymentKind.agent_assist:
         target = dep.targets.get("suggestion_acceptance_rate")
         adoption = headline(events, name, Period(start=start, end=end), target)
+        pilot = next(iter(pilot_history(ledger, name, limit=1, before=end)), None)
     plan = timeline(ledger, name, with_evaluations=True)
     if plan is None:
         missing.append(
@@ -285,6 +291,7 @@ def monthly_review(
         value=value,
         cumulative=cumulative,
         adoption=adoption,
+        pilot=pilot,
         risks=problems[:TOP],
         open_problems=len(problems),
         wins=sorted(

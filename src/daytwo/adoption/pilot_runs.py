@@ -1,0 +1,153 @@
+"""The pilot-vs-rollout comparison stored with each analysis run, and its history.
+
+After an analysis of an agent-assist deployment that reached the end of its data (a scheduled
+run, ``daytwo analyze``; not a replay of an earlier day), the adoption plugin compares the
+pilot with the rollout as the page's default period asks (the 28 whole days up to the run's
+data, each agent's first days with the tool) and stores the comparison with the run's id. The
+page, the API and the reports read the latest stored comparison instead of comparing anew (the
+agent bootstrap is the slowest thing the page shows), and its headline gap, run after run, is
+the comparison's history. A comparison stored before a cohort was recorded, changed or removed
+is not served: the page compares the cohorts as they are now until the next run stores one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from daytwo.adoption import cohorts, compare
+from daytwo.adoption.models import Cohort
+from daytwo.adoption.models import PilotRun as PilotRunRow
+from daytwo.adoption.schemas import Comparison, Period, PilotPoint, PilotRun
+from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
+
+DEFAULT_DAYS = 28
+BASIS: compare.Basis = "same_age"
+HEADLINE_KPI = "suggestion_acceptance_rate"
+HISTORY_RUNS = 12
+NO_PILOT = (
+    "No pilot to compare with: record one (daytwo adoption cohorts add), or send a 'cohort' "
+    "segment with the value 'pilot'."
+)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def run_period(as_of: datetime) -> Period:
+    """The default period as of ``as_of``: the :data:`DEFAULT_DAYS` whole days up to the end of
+    the day it falls in (its midnight, when it is one)."""
+    at = _aware(as_of).astimezone(UTC)
+    end = datetime.combine(at.date(), time(), tzinfo=UTC)
+    if end < at:
+        end += timedelta(days=1)
+    return Period(start=end - timedelta(days=DEFAULT_DAYS), end=end)
+
+
+def cohorts_state(ledger: Ledger, deployment: str) -> str:
+    """A fingerprint of the cohorts recorded for ``deployment`` (what a comparison depends on
+    in the ledger)."""
+    with ledger.session() as session:
+        rows = session.execute(
+            select(Cohort.id, Cohort.name, Cohort.role, Cohort.created_at)
+            .where(Cohort.deployment == deployment)
+            .order_by(Cohort.id)
+        ).all()
+    return ";".join(f"{r.id}:{r.name}:{r.role}:{_aware(r.created_at).isoformat()}" for r in rows)
+
+
+def compare_now(
+    ledger: Ledger, events: EventStore, deployment: str, period: Period
+) -> tuple[Comparison | None, str]:
+    """The pilot against the rollout over ``period``, or why there is none."""
+    pair = cohorts.pilot_and_rollout(ledger, events, deployment)
+    if pair is None:
+        return None, NO_PILOT
+    return compare.pilot_vs_rollout(events, deployment, pair, basis=BASIS, period=period), ""
+
+
+def record(
+    ledger: Ledger, events: EventStore, deployment: str, run_id: int, as_of: datetime
+) -> PilotRun:
+    """Compare the pilot with the rollout as of ``as_of`` and store it with run ``run_id``."""
+    period = run_period(as_of)
+    state = cohorts_state(ledger, deployment)
+    found, note = compare_now(ledger, events, deployment, period)
+    with ledger.session() as session:
+        row = PilotRunRow(
+            run_id=run_id,
+            deployment=deployment,
+            as_of=_aware(as_of),
+            period_start=period.start,
+            period_end=period.end,
+            basis=BASIS,
+            comparison=found.model_dump(mode="json") if found else None,
+            note=note,
+            cohorts=state,
+        )
+        session.add(row)
+        session.flush()
+        return _public(row)
+
+
+def _public(row: PilotRunRow) -> PilotRun:
+    return PilotRun(
+        run_id=row.run_id,
+        as_of=_aware(row.as_of),
+        period=Period(start=_aware(row.period_start), end=_aware(row.period_end)),
+        basis=row.basis,
+        comparison=Comparison.model_validate(row.comparison) if row.comparison else None,
+        note=row.note,
+        computed_at=_aware(row.computed_at),
+    )
+
+
+def latest(ledger: Ledger, deployment: str, period: Period | None = None) -> PilotRun | None:
+    """The latest stored comparison of ``deployment`` (over ``period``, when given) that the
+    cohorts recorded now still stand behind; None when there is none."""
+    state = cohorts_state(ledger, deployment)
+    with ledger.session() as session:
+        query = select(PilotRunRow).where(PilotRunRow.deployment == deployment)
+        if period is not None:
+            query = query.where(
+                PilotRunRow.period_start == period.start, PilotRunRow.period_end == period.end
+            )
+        row = session.scalars(query.order_by(PilotRunRow.id.desc()).limit(1)).first()
+        if row is None or row.cohorts != state:
+            return None
+        return _public(row)
+
+
+def history(
+    ledger: Ledger, deployment: str, limit: int = HISTORY_RUNS, before: datetime | None = None
+) -> list[PilotPoint]:
+    """The headline gap (suggestion acceptance at the same age) of the last ``limit`` runs
+    that compared (as of before ``before``, when given), oldest first."""
+    with ledger.session() as session:
+        query = select(PilotRunRow).where(
+            PilotRunRow.deployment == deployment, PilotRunRow.comparison.is_not(None)
+        )
+        if before is not None:
+            query = query.where(PilotRunRow.as_of < before)
+        rows = session.scalars(query.order_by(PilotRunRow.id.desc()).limit(limit)).all()
+        out = []
+        for r in reversed(rows):
+            assert r.comparison is not None
+            k = next((k for k in r.comparison["kpis"] if k["kpi"] == HEADLINE_KPI), None)
+            if k is None:
+                continue
+            out.append(
+                PilotPoint(
+                    run_id=r.run_id,
+                    as_of=_aware(r.as_of),
+                    kpi=HEADLINE_KPI,
+                    naive=k["naive"],
+                    adjusted=k["adjusted"],
+                    lo=k["lo"],
+                    hi=k["hi"],
+                )
+            )
+        return out
