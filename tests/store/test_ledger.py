@@ -17,42 +17,42 @@ from daytwo.store.ledger.db import at_head, downgrade, head_revisions, migration
 from daytwo.store.ledger.tables import all_metadata
 
 
-def test_migrations_build_an_empty_database_that_matches_the_models(ledger_url: str) -> None:
-    upgrade(ledger_url)
-    ledger = Ledger(ledger_url)
+def test_migrations_build_an_empty_database_that_matches_the_models(empty_ledger_url: str) -> None:
+    upgrade(empty_ledger_url)
+    ledger = Ledger(empty_ledger_url)
     with ledger.engine.connect() as con:
         assert compare_metadata(MigrationContext.configure(con), all_metadata()) == []
         assert "deployments" in inspect(con).get_table_names()
     ledger.dispose()
 
 
-def test_migrations_round_trip(ledger_url: str) -> None:
-    upgrade(ledger_url)
-    downgrade(ledger_url, "base")
-    ledger = Ledger(ledger_url)
+def test_migrations_round_trip(empty_ledger_url: str) -> None:
+    upgrade(empty_ledger_url)
+    downgrade(empty_ledger_url, "base")
+    ledger = Ledger(empty_ledger_url)
     with ledger.engine.connect() as con:
         assert "deployments" not in inspect(con).get_table_names()
     ledger.dispose()
-    upgrade(ledger_url)
-    upgrade(ledger_url)  # idempotent
-    ledger = Ledger(ledger_url)
+    upgrade(empty_ledger_url)
+    upgrade(empty_ledger_url)  # idempotent
+    ledger = Ledger(empty_ledger_url)
     with ledger.engine.connect() as con:
         assert "deployments" in inspect(con).get_table_names()
     ledger.dispose()
 
 
-def test_the_quick_head_check_agrees_with_alembic(ledger_url: str) -> None:
+def test_the_quick_head_check_agrees_with_alembic(empty_ledger_url: str) -> None:
     from alembic.script import ScriptDirectory
 
-    heads = ScriptDirectory.from_config(migration_config(ledger_url)).get_heads()
+    heads = ScriptDirectory.from_config(migration_config(empty_ledger_url)).get_heads()
     assert head_revisions() == frozenset(heads)
-    assert not at_head(ledger_url)
-    upgrade(ledger_url)
-    assert at_head(ledger_url)
-    downgrade(ledger_url, "-1")
-    assert not at_head(ledger_url)
-    upgrade(ledger_url)  # the quick check does not stop a real upgrade
-    assert at_head(ledger_url)
+    assert not at_head(empty_ledger_url)
+    upgrade(empty_ledger_url)
+    assert at_head(empty_ledger_url)
+    downgrade(empty_ledger_url, "-1")
+    assert not at_head(empty_ledger_url)
+    upgrade(empty_ledger_url)  # the quick check does not stop a real upgrade
+    assert at_head(empty_ledger_url)
 
 
 def test_deployments_are_created_listed_and_replaced(ledger_url: str) -> None:
