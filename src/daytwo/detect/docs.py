@@ -47,6 +47,8 @@ def render_detectors_markdown() -> str:
         "A replay (`daytwo analyze --since DAY`) or a backfill analyses one deployment as of the",
         "end of several days: the events those looks need are read once (up to 31 looks per",
         "read) and each look gets exactly the rows it would have read on its own.",
+        "`python -m bench.repeated_looks` measures both on the demo's daily looks",
+        "(`bench/results/repeated_looks.json`).",
         "",
     ]
     for d in detectors():
