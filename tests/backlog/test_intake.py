@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -155,7 +156,9 @@ def test_an_item_whose_finding_a_later_root_explains_merges_into_the_roots_item(
     (early,) = service.list_items(ledger)
     site = _acceptance(("site", "porto"), 1000)
     explained = _acceptance(("team", "porto-1"), 300, root=site.fingerprint)
+    # The site is a new segment finding on a repeated look: held on day 30, raised on day 31.
     _record(ledger, "degradation", [explained, site], 30)
+    _record(ledger, "degradation", [explained, site], 31)
     absorb_detected(ledger, policy, deployment=DEPLOYMENT)
     items = {i.id: i for i in service.list_items(ledger)}
     merged = service.get_item(ledger, early.id)
@@ -183,15 +186,37 @@ def test_an_item_someone_works_on_is_not_merged(ledger: Ledger, policy: BacklogP
     (early,) = service.list_items(ledger)
     service.move_item(ledger, early.id, "triaged", policy, actor="maria")
     site = _acceptance(("site", "porto"), 1000)
-    _record(
-        ledger, "degradation", [_acceptance(("team", "porto-1"), 300, root=site.fingerprint), site],
-        30,
-    )  # fmt: skip
+    for day in (30, 31):  # held on day 30, raised on day 31
+        _record(
+            ledger, "degradation",
+            [_acceptance(("team", "porto-1"), 300, root=site.fingerprint), site], day,
+        )  # fmt: skip
     absorb_detected(ledger, policy, deployment=DEPLOYMENT)
     kept = service.get_item(ledger, early.id)
     assert kept.status == "triaged"
     assert [f.fingerprint for f in kept.findings] == [team.fingerprint]
     assert len(service.list_items(ledger)) == 2
+
+
+def test_an_item_merged_after_another_of_its_findings_changed_in_the_same_intake(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    # Day 1: team porto-1 is seen by two metrics: one item. Day 3 (the site confirmed): the
+    # acceptance finding is explained by the site and merges the item, after the latency
+    # finding of the same item changed earlier in the same intake.
+    team = _acceptance(("team", "porto-1"), 300)
+    slow = dataclasses.replace(team, scope=dataclasses.replace(team.scope, metric="latency_p95"))
+    _record(ledger, "degradation", [team, slow], 29)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (early,) = service.list_items(ledger)
+    site = _acceptance(("site", "porto"), 1000)
+    explained = _acceptance(("team", "porto-1"), 300, root=site.fingerprint)
+    for day in (30, 31):
+        _record(ledger, "degradation", [explained, slow, site], day)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    merged = service.get_item(ledger, early.id)
+    assert merged.status == "wont_fix"
+    assert merged.findings == []
 
 
 def test_a_resolved_finding_keeps_its_item_and_weighs_nothing(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -45,11 +45,11 @@ def _finding(
     )
 
 
-def _record(ledger: Ledger, findings: list[Finding]) -> None:
+def _record(ledger: Ledger, findings: list[Finding], days_later: int = 0) -> None:
     run = detect_service.start_run(ledger, "care-bot", ["degradation"])
     detect_service.record_findings(
         ledger, run, "care-bot", ["degradation"], findings, since=None,
-        data_through=SEEN, interactions=2000,
+        data_through=SEEN + timedelta(days=days_later), interactions=2000,
     )  # fmt: skip
 
 
@@ -71,7 +71,9 @@ def test_what_got_worse_lists_problems_each_linked_to_its_item(client: TestClien
     # holds yet joins its root's item; a new finding nobody has triaged stands alone.
     late = _finding(("team", "porto-4"), root=site.fingerprint)
     loose = _finding(("tenure", "new"), severity=Severity.medium)
-    _record(ledger, [*teams, site, old, late, loose])
+    # New segment findings of a repeated look: held by the first, raised by the next day's.
+    _record(ledger, [*teams, site, old, late, loose], 1)
+    _record(ledger, [*teams, site, old, late, loose], 2)
 
     update = weekly_update(ledger, events, "care-bot", WEEK, now=NOW)
     assert len(update.worse) == 3  # 7 open findings, 3 problems

@@ -187,6 +187,11 @@ def _merge(
             note=f"merged from item {item.id}: explained by finding {finding.root}",
         )  # fmt: skip
     session.flush()
+    # Merged, it has no findings left to weigh: a priority deferred for it earlier in this run
+    # (another of its findings changed) is no longer to be worked out.
+    deferred: dict[int, str] | None = session.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.pop(item.id, None)
     transition(
         session, item, "wont_fix", policy, actor=actor,
         reason=f"merged into item {into.id}: finding {finding.id} is explained by finding "

@@ -1,4 +1,5 @@
-"""Ledger tables of the detect domain: findings (one row per problem) and analysis runs."""
+"""Ledger tables of the detect domain: findings (one row per problem), analysis runs, and the
+segment findings held until a later look confirms them."""
 
 from __future__ import annotations
 
@@ -75,3 +76,21 @@ class AnalysisRun(Base):
     findings_resolved: Mapped[int] = mapped_column(Integer, default=0)
     findings_regressed: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class HeldFinding(Base):
+    """A segment finding seen by a repeated look and held until a look on newer data sees it
+    again (see :func:`daytwo.detect.service.record_findings`); it reaches the findings table,
+    with the first-seen date kept here, only then, and is dropped when a look misses it."""
+
+    __tablename__ = "held_findings"
+    __table_args__ = (Index("ix_held_findings_deployment", "deployment"),)
+
+    fingerprint: Mapped[str] = mapped_column(String(40), primary_key=True)
+    deployment: Mapped[str] = mapped_column(String(100))
+    detector: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The end of the data of the look that first held it: a look on data at least a day newer
+    # confirms it.
+    data_through: Mapped[datetime] = mapped_column(UTCDateTime())
+    run_id: Mapped[int] = mapped_column(Integer)

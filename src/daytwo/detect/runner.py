@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -31,6 +32,7 @@ CURRENT_DAYS = 7
 # Interactions read for trends: this many weeks before the end of the analysis.
 HISTORY_WEEKS = 8
 Progress = Callable[[str], None]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,69 +63,191 @@ def load_data(
     events: EventStore, info: DeploymentInfo, window: Window, needs: Sequence[Needs]
 ) -> AnalysisData:
     """Read what the detectors need for one deployment and one window."""
+    history_start, recent = _spans(window, needs)
+    wanted = _turn_columns(needs)
+    interactions = _read_interactions(events, info, history_start, window.current_end)
+    if wanted:
+        turns = _read_turns(
+            events, info, wanted,
+            # Turns of the baseline and current windows, and of the last ``turn_days`` where a
+            # detector judges more days than the current window.
+            "(started_at >= ? AND started_at < ?) OR (started_at >= ? AND started_at < ?)",
+            [window.baseline_start, window.baseline_end, recent, window.current_end],
+        )  # fmt: skip
+    else:
+        turns = TURNS.empty_table().select(["interaction_id", "seq"])
+    deliveries = _read_deliveries(events, info, history_start, window.current_end, needs)
+    assist = _read_assist(events, info, history_start, window.current_end, needs)
+    return AnalysisData(info, window, with_segment_columns(interactions), turns, deliveries, assist)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """One deployment's events read once for several looks (a replay day by day, a backfill):
+    every interaction started from ``start`` to ``end`` with all its turns (the columns the
+    detectors need), deliveries and assist events. :func:`look_at` cuts out of it exactly what
+    :func:`load_data` reads for one window, so a run of daily looks reads the store once
+    instead of once a day."""
+
+    info: DeploymentInfo
+    start: datetime
+    end: datetime
+    needs: tuple[Needs, ...]
+    interactions: pa.Table
+    turns: pa.Table
+    deliveries: pa.Table
+    assist_events: pa.Table
+
+    def covers(self, window: Window, needs: Sequence[Needs]) -> bool:
+        history_start, _ = _spans(window, needs)
+        return (
+            tuple(needs) == self.needs
+            and self.start <= history_start
+            and window.current_end <= self.end
+        )
+
+
+def read_history(
+    events: EventStore, info: DeploymentInfo, windows: Sequence[Window], needs: Sequence[Needs]
+) -> History:
+    """Read once what :func:`load_data` would read for each of ``windows``."""
+    if not windows:
+        raise ValueError("read_history needs at least one window")
+    start = min(_spans(w, needs)[0] for w in windows)
+    end = max(w.current_end for w in windows)
+    wanted = _turn_columns(needs)
+    interactions = _read_interactions(events, info, start, end)
+    if wanted:
+        every = "started_at >= ? AND started_at < ?"
+        turns = _read_turns(events, info, wanted, every, [start, end])
+    else:
+        turns = TURNS.empty_table().select(["interaction_id", "seq"])
+    return History(
+        info, start, end, tuple(needs), with_segment_columns(interactions), turns,
+        _read_deliveries(events, info, start, end, needs),
+        _read_assist(events, info, start, end, needs),
+    )  # fmt: skip
+
+
+def look_at(history: History, window: Window) -> AnalysisData:
+    """What :func:`load_data` would read for ``window``, cut out of ``history``."""
+    needs = history.needs
+    if not history.covers(window, needs):
+        raise ValueError(f"the history read from {history.start} to {history.end} does not "
+                         f"cover the window ending {window.current_end}")  # fmt: skip
+    history_start, recent = _spans(window, needs)
+    table = history.interactions
+    started = _micros(table["started_at"])
+    lo, hi = np.searchsorted(started, [_us(history_start), _us(window.current_end)], "left")
+    interactions = table.slice(int(lo), int(hi - lo))
+    ids = interactions["interaction_id"].combine_chunks()
+    if _turn_columns(needs):
+        at = started[lo:hi]
+        with_turns = ((at >= _us(window.baseline_start)) & (at < _us(window.baseline_end))) | (
+            (at >= _us(recent)) & (at < _us(window.current_end))
+        )
+        turn_ids = ids.filter(pa.array(with_turns))
+        turns = history.turns.filter(pc.is_in(history.turns["interaction_id"], value_set=turn_ids))
+    else:
+        turns = history.turns
+    deliveries, assist = history.deliveries, history.assist_events
+    if deliveries.num_rows:
+        deliveries = deliveries.filter(pc.is_in(deliveries["interaction_id"], value_set=ids))
+    if assist.num_rows:
+        assist = assist.filter(pc.is_in(assist["interaction_id"], value_set=ids))
+    return AnalysisData(history.info, window, interactions, turns, deliveries, assist)
+
+
+def _spans(window: Window, needs: Sequence[Needs]) -> tuple[datetime, datetime]:
+    """Where a window's interactions start (its history) and where the turns of its recent
+    days start."""
     history_start = min(window.baseline_start, window.current_end - timedelta(weeks=HISTORY_WEEKS))
-    columns = [f.name for f in STORED_INTERACTIONS if f.name != "attributes"]
-    interactions = events.query(
-        f"SELECT {', '.join(columns)} FROM interactions "  # noqa: S608
-        "WHERE deployment = ? AND started_at >= ? AND started_at < ? ORDER BY started_at",
-        [info.name, history_start, window.current_end],
-    )
-    wanted = sorted({c for n in needs for c in n.turn_columns} - {"interaction_id", "seq"})
-    unknown = set(wanted) - set(TURNS.names)
-    if unknown:
-        raise ValueError(f"detectors asked for unknown turn columns {sorted(unknown)}")
-    turn_sql = ", ".join(["t.interaction_id", "t.seq", *(f"t.{c}" for c in wanted)])
-    # Turns of the baseline and current windows, and of the last ``turn_days`` where a detector
-    # judges more days than the current window.
     recent = min(
         window.current_start,
         window.current_end - timedelta(days=max((n.turn_days for n in needs), default=0)),
     )
-    if wanted:
-        turns = events.query(
-            f"SELECT {turn_sql} FROM turns t WHERE t.deployment = ? "  # noqa: S608
-            "AND t.interaction_id IN (SELECT interaction_id FROM interactions "
-            "WHERE deployment = ? AND ((started_at >= ? AND started_at < ?) "
-            "OR (started_at >= ? AND started_at < ?))) ORDER BY t.interaction_id, t.seq",
-            [
-                info.name,
-                info.name,
-                window.baseline_start,
-                window.baseline_end,
-                recent,
-                window.current_end,
-            ],
-        )
-    else:
-        turns = TURNS.empty_table().select(["interaction_id", "seq"])
+    return history_start, recent
+
+
+def _turn_columns(needs: Sequence[Needs]) -> list[str]:
+    wanted = sorted({c for n in needs for c in n.turn_columns} - {"interaction_id", "seq"})
+    unknown = set(wanted) - set(TURNS.names)
+    if unknown:
+        raise ValueError(f"detectors asked for unknown turn columns {sorted(unknown)}")
+    return wanted
+
+
+def _read_interactions(
+    events: EventStore, info: DeploymentInfo, start: datetime, end: datetime
+) -> pa.Table:
+    columns = [f.name for f in STORED_INTERACTIONS if f.name != "attributes"]
+    return events.query(
+        f"SELECT {', '.join(columns)} FROM interactions "  # noqa: S608
+        "WHERE deployment = ? AND started_at >= ? AND started_at < ? "
+        "ORDER BY started_at, interaction_id",
+        [info.name, start, end],
+    )
+
+
+def _read_turns(
+    events: EventStore, info: DeploymentInfo, wanted: list[str], where: str, params: list[Any]
+) -> pa.Table:
+    """The ``wanted`` columns of the turns of the interactions ``where`` picks."""
+    turn_sql = ", ".join(["t.interaction_id", "t.seq", *(f"t.{c}" for c in wanted)])
+    return events.query(
+        f"SELECT {turn_sql} FROM turns t WHERE t.deployment = ? "  # noqa: S608
+        "AND t.interaction_id IN (SELECT interaction_id FROM interactions "
+        f"WHERE deployment = ? AND ({where})) ORDER BY t.interaction_id, t.seq",
+        [info.name, info.name, *params],
+    )
+
+
+def _read_deliveries(
+    events: EventStore, info: DeploymentInfo, start: datetime, end: datetime, needs: Sequence[Needs]
+) -> pa.Table:
     if any(n.deliveries for n in needs):
-        # Every delivery of the interactions read above, however late it was received.
-        deliveries = events.query(
+        # Every delivery of the interactions read, however late it was received.
+        return events.query(
             "SELECT interaction_id, deployment, batch_id, source, received_at FROM deliveries "
             "WHERE deployment = ? AND interaction_id IN (SELECT interaction_id FROM interactions "
-            "WHERE deployment = ? AND started_at >= ? AND started_at < ?) ORDER BY received_at",
-            [info.name, info.name, history_start, window.current_end],
+            "WHERE deployment = ? AND started_at >= ? AND started_at < ?) "
+            "ORDER BY received_at, interaction_id, batch_id",
+            [info.name, info.name, start, end],
         )
-    else:
-        deliveries = pa.table(
-            {
-                "interaction_id": pa.array([], pa.string()),
-                "deployment": pa.array([], pa.string()),
-                "batch_id": pa.array([], pa.string()),
-                "source": pa.array([], pa.string()),
-                "received_at": pa.array([], pa.timestamp("us", tz="UTC")),
-            }
-        )
-    assist = ASSIST_EVENTS.empty_table()
+    return pa.table(
+        {
+            "interaction_id": pa.array([], pa.string()),
+            "deployment": pa.array([], pa.string()),
+            "batch_id": pa.array([], pa.string()),
+            "source": pa.array([], pa.string()),
+            "received_at": pa.array([], pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def _read_assist(
+    events: EventStore, info: DeploymentInfo, start: datetime, end: datetime, needs: Sequence[Needs]
+) -> pa.Table:
     if any(n.assist_events for n in needs):
-        assist = events.query(
+        return events.query(
             f"SELECT {', '.join(ASSIST_EVENTS.names)} FROM assist_events "  # noqa: S608
             "WHERE deployment = ? AND interaction_id IN (SELECT interaction_id FROM "
             "interactions WHERE deployment = ? AND started_at >= ? AND started_at < ?) "
             "ORDER BY interaction_id, seq",
-            [info.name, info.name, history_start, window.current_end],
+            [info.name, info.name, start, end],
         ).cast(ASSIST_EVENTS)
-    return AnalysisData(info, window, with_segment_columns(interactions), turns, deliveries, assist)
+    return ASSIST_EVENTS.empty_table()
+
+
+def _micros(column: pa.ChunkedArray) -> np.ndarray:
+    out: np.ndarray = column.combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _us(at: datetime) -> int:
+    """``at`` in microseconds since the epoch, as Arrow stores ``timestamp[us]``."""
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return (aware - EPOCH) // timedelta(microseconds=1)
 
 
 def run_detectors(
@@ -168,13 +292,20 @@ def detect_and_record(
     *,
     since: datetime | None,
     progress: Progress | None = None,
+    history: History | None = None,
 ) -> DetectorRun:
-    """Load ``info``'s data for ``window``, run ``chosen`` and record the findings as one run
-    in the ledger (a failure marks the run failed and is raised)."""
+    """Load ``info``'s data for ``window`` (cut out of ``history`` where one was read for a run
+    of looks), run ``chosen`` and record the findings as one run in the ledger (a failure
+    marks the run failed and is raised). The findings returned are those the ledger raised:
+    segment findings a repeated look holds are left out until confirmed."""
     ids = [d.id for d in chosen]
+    needs = [d.needs for d in chosen]
     run_id = service.start_run(ledger, info.name, ids)
     try:
-        data = load_data(events, info, window, [d.needs for d in chosen])
+        if history is not None and history.covers(window, needs):
+            data = look_at(history, window)
+        else:
+            data = load_data(events, info, window, needs)
         # A finding a broader one explains carries its root: the backlog joins them.
         findings = with_roots(data, run_detectors(data, chosen, progress))
         recorded = service.record_findings(
@@ -184,4 +315,6 @@ def detect_and_record(
     except Exception as exc:
         service.fail_run(ledger, run_id, f"{type(exc).__name__}: {exc}")
         raise
-    return DetectorRun(run_id, findings, recorded, data.interactions.num_rows)
+    held = set(recorded.held_fingerprints)
+    raised = [f for f in findings if f.fingerprint not in held]
+    return DetectorRun(run_id, raised, recorded, data.interactions.num_rows)

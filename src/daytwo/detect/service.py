@@ -6,7 +6,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,13 +14,15 @@ from sqlalchemy.orm import Session
 
 from daytwo import clock
 from daytwo.detect.findings import Finding
-from daytwo.detect.models import AnalysisRun, FindingRecord
+from daytwo.detect.models import AnalysisRun, FindingRecord, HeldFinding
 from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic
 from daytwo.errors import NotFoundError
 from daytwo.store.ledger import Ledger
 
 # The share of an earlier finding's evidence a new fingerprint must cover to continue it.
 CONTINUED_SHARE = 0.5
+# How much newer a look's data must be than the look that held a segment finding to confirm it.
+CONFIRM_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,9 @@ class Recorded:
     updated_fingerprints: tuple[str, ...] = ()
     resolved_fingerprints: tuple[str, ...] = ()
     regressed_fingerprints: tuple[str, ...] = ()
+    # Segment findings this look saw for the first time and holds until a later look confirms
+    # them (see :func:`record_findings`): not in the findings table yet.
+    held_fingerprints: tuple[str, ...] = ()
 
 
 def start_run(ledger: Ledger, deployment: str, detectors: Sequence[str]) -> int:
@@ -82,12 +87,19 @@ def record_findings(
     is mostly among its members (see :func:`_continued`), and the findings it explains name
     that earlier fingerprint as their root. Open findings of the run's detectors that this run
     did not see are marked ``resolved``.
+
+    Repeated looks: a segment finding new to the ledger, seen by a detector that an earlier run
+    of the deployment already ran, is *held* rather than raised, and raised (with the first-seen
+    date of the look that held it) only when a look on data at least :data:`CONFIRM_AFTER`
+    newer sees it again; a look that misses it drops it. The first look at a deployment raises
+    what it sees. See "Repeated looks" in docs/detectors.md.
     """
     now = clock.now()
     new: list[str] = []
     updated: list[str] = []
     resolved: list[str] = []
     regressed: list[str] = []
+    held: list[str] = []
     first: dict[str, Finding] = {}  # the first finding of each fingerprint, in order
     for f in findings:
         first.setdefault(f.fingerprint, f)
@@ -108,6 +120,16 @@ def record_findings(
         )
         # A finding explained by one that continues an earlier finding names that one's root.
         renamed = {fp: row.fingerprint for fp, row in continued.items()}
+        looked = _looked_before(session, deployment, run_id, detectors)
+        held_rows = {
+            h.fingerprint: h
+            for h in session.scalars(
+                select(HeldFinding).where(
+                    HeldFinding.deployment == deployment,
+                    HeldFinding.detector.in_(list(detectors)),
+                )
+            )
+        }
         seen: set[str] = set()
         for f in unique:
             fp = f.fingerprint
@@ -115,11 +137,27 @@ def record_findings(
             root = f.details.get("root")
             if root in renamed:
                 f = dataclasses.replace(f, details={**f.details, "root": renamed[root]})
+            first_seen = f.first_seen
+            if row is None and f.scope.level == "segment" and f.detector in looked:
+                h = held_rows.get(fp)
+                if h is None:
+                    session.add(
+                        HeldFinding(
+                            fingerprint=fp, deployment=deployment, detector=f.detector,
+                            first_seen=f.first_seen, data_through=data_through, run_id=run_id,
+                        )
+                    )  # fmt: skip
+                    held.append(fp)
+                    continue
+                if _aware(h.data_through) + CONFIRM_AFTER > data_through:
+                    held.append(fp)  # seen again, on data not yet a day newer: still held
+                    continue
+                first_seen = min(_aware(h.first_seen), f.first_seen)
             if row is None:
                 row = FindingRecord(
                     fingerprint=fp,
                     status="open",
-                    first_seen=f.first_seen,
+                    first_seen=first_seen,
                     times_seen=0,
                     regressions=0,
                 )
@@ -146,6 +184,10 @@ def record_findings(
                 row.status = "resolved"
                 row.resolved_at = now
                 resolved.append(row.fingerprint)
+        # A held finding this look raised or missed is held no longer.
+        for fp, h in held_rows.items():
+            if fp not in held:
+                session.delete(h)
         run = session.get(AnalysisRun, run_id)
         if run is not None:
             run.status = "ok"
@@ -159,8 +201,37 @@ def record_findings(
             run.findings_regressed = len(regressed)
     return Recorded(
         len(new), len(updated), len(resolved), len(regressed),
-        tuple(new), tuple(updated), tuple(resolved), tuple(regressed),
+        tuple(new), tuple(updated), tuple(resolved), tuple(regressed), tuple(held),
     )  # fmt: skip
+
+
+def _looked_before(
+    session: Session, deployment: str, run_id: int, detectors: Sequence[str]
+) -> set[str]:
+    """Which of ``detectors`` an earlier successful run of ``deployment`` already ran: for
+    them, this run is a repeated look. Reads runs newest first and stops once all are found
+    (at once, for a deployment analysed with the same detectors before)."""
+    wanted = set(detectors)
+    found: set[str] = set()
+    query = (
+        select(AnalysisRun.detectors)
+        .where(
+            AnalysisRun.deployment == deployment,
+            AnalysisRun.status == "ok",
+            AnalysisRun.id != run_id,
+        )
+        .order_by(AnalysisRun.id.desc())
+    )
+    page, offset = 1, 0
+    while found != wanted:
+        runs = session.scalars(query.limit(page).offset(offset)).all()
+        for ran in runs:
+            found |= wanted & set(ran or ())
+        if len(runs) < page:
+            break
+        offset += page
+        page = min(4 * page, 256)
+    return found
 
 
 def record_raised(

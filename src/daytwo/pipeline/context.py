@@ -29,9 +29,10 @@ class AnalysisContext:
     - ``run_id``: the analysis run in the ledger (``GET /api/v1/findings/runs``);
     - ``as_of``: the end of the analysed data; ``window``: its baseline and current periods;
       ``since``: the first day of a replay (``daytwo analyze --since``), else None;
-    - ``findings``: what the detectors found in this run, roots attached;
+    - ``findings``: what the detectors found in this run, roots attached, less the segment
+      findings a repeated look holds until a later look confirms them;
     - ``recorded``: what the run changed in the ledger: new, updated, resolved and regressed
-      findings, counted and by fingerprint;
+      findings, counted and by fingerprint, and the fingerprints held;
     - ``trigger``: ``cli``, ``schedule``, ``api`` or ``demo``.
     """
 

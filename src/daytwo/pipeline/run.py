@@ -18,7 +18,13 @@ from daytwo.detect.data import DeploymentInfo, Window
 from daytwo.detect.findings import Finding
 from daytwo.detect.gaps.service import RefreshResult, refresh_gaps
 from daytwo.detect.registry import Detector, select
-from daytwo.detect.runner import Progress, analysis_window, detect_and_record
+from daytwo.detect.runner import (
+    History,
+    Progress,
+    analysis_window,
+    detect_and_record,
+    read_history,
+)
 from daytwo.detect.schemas import RunPublic
 from daytwo.errors import NotFoundError
 from daytwo.pipeline.context import AnalysisContext, Trigger
@@ -33,6 +39,8 @@ log = logging.getLogger("daytwo.pipeline")
 NO_DATA = "no data"
 # Why it was not analysed again: nothing was delivered since its last run.
 NOTHING_NEW = "no new data since the last run"
+# How many looks of a replay or backfill share one read of the events (a bound on memory).
+LOOKS_PER_READ = 31
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +104,11 @@ def analyze(
                     RunOutcome(name, previous.id if previous else None, end, skipped=NOTHING_NEW)
                 )
                 continue
+        histories = _histories(events, name, dep, vol.first_started_at, days, chosen)
         for at in days:
             outcome, window = _analyze_one(
                 ledger, events, name, dep, vol.first_started_at, at, chosen,
-                progress=progress, since=since,
+                progress=progress, since=since, history=histories.get(at),
             )  # fmt: skip
             if window is not None and outcome.run_id is not None and outcome.recorded is not None:
                 ctx = AnalysisContext(
@@ -150,6 +159,37 @@ def _days_to_analyse(
     return [*earlier, end]
 
 
+def _histories(
+    events: EventStore,
+    name: str,
+    dep: DeploymentPublic | None,
+    first_data: datetime,
+    days: list[datetime],
+    chosen: Sequence[Detector[Any]],
+) -> dict[datetime, History]:
+    """For several looks at one deployment (a replay, a backfill), the events each look reads,
+    read once per :data:`LOOKS_PER_READ` looks instead of once a look; nothing for one look."""
+    if len(days) < 2:
+        return {}
+    info = _info(name, dep)
+    needs = [d.needs for d in chosen]
+    looks = [(at, w) for at in days if (w := analysis_window(dep, first_data, at)) is not None]
+    out: dict[datetime, History] = {}
+    for i in range(0, len(looks), LOOKS_PER_READ):
+        group = looks[i : i + LOOKS_PER_READ]
+        history = read_history(events, info, [w for _, w in group], needs)
+        out.update((at, history) for at, _ in group)
+    return out
+
+
+def _info(name: str, dep: DeploymentPublic | None) -> DeploymentInfo:
+    return DeploymentInfo(
+        name,
+        kind=str(dep.kind) if dep else "virtual_agent",
+        targets=dict(dep.targets) if dep else {},
+    )
+
+
 def _replay_days(since: datetime, end: datetime) -> list[datetime]:
     start = datetime.combine(since.date(), time(), tzinfo=UTC) + timedelta(days=1)
     days = []
@@ -172,18 +212,17 @@ def _analyze_one(
     *,
     progress: Progress | None,
     since: datetime | None,
+    history: History | None = None,
 ) -> tuple[RunOutcome, Window | None]:
     """One deployment as of ``at``: skipped (no window), or detected and recorded; the window
     comes back only for a recorded run."""
     window = analysis_window(dep, first_data, at)
     if window is None:
         return RunOutcome(name, None, at, skipped="not enough history past the baseline"), None
-    info = DeploymentInfo(
-        name,
-        kind=str(dep.kind) if dep else "virtual_agent",
-        targets=dict(dep.targets) if dep else {},
-    )
-    run = detect_and_record(ledger, events, info, window, chosen, since=since, progress=progress)
+    run = detect_and_record(
+        ledger, events, _info(name, dep), window, chosen,
+        since=since, progress=progress, history=history,
+    )  # fmt: skip
     return RunOutcome(name, run.run_id, at, run.findings, recorded=run.recorded), window
 
 
