@@ -36,6 +36,7 @@ from daytwo.notify.calc import (
     SPIKE_RECOVERED_P,
     expected_arrivals,
     is_silent,
+    priority_rank,
     silence_probability,
     sla_stage,
     usual_hourly,
@@ -91,13 +92,20 @@ def _alert(
 def _tell(
     session: Session, settings: Settings, alert: Alert, *, event: str, state: str, summary: str,
     evidence: list[str], update: bool, now: datetime, item: Item | None = None,
-    url: str | None = None,
+    url: str | None = None, via: Alert | None = None,
 ) -> int:  # fmt: skip
+    """Queue ``event`` of ``alert``, which now is in ``state``; ``via``: the alert that
+    already tells the same problem (:func:`_thread_of`), whose update the event is sent as."""
     alert.events += 1
     alert.state = state
     alert.updated_at = now
+    told = alert
+    if via is not None:
+        via.events += 1
+        via.updated_at = now
+        told, update = via, True
     spec = EventSpec(
-        alert=alert, event=event, idempotency_key=f"{alert.kind}-{alert.id}.{alert.events}",
+        alert=told, event=event, idempotency_key=f"{alert.kind}-{alert.id}.{alert.events}",
         summary=summary, evidence=evidence, update=update,
         journey=item.journey if item else None,
         finding_kind=item.finding_kind if item else None,
@@ -315,6 +323,45 @@ def _live_alert(
     return alert, new
 
 
+# The alerts that tell a problem (an item): its own, or a live alarm's.
+_PROBLEM_ALERTS = ("problem", "traffic", "feed")
+MERGED = "merged"  # a live alert whose events go out as updates of its problem's alert
+
+
+def _thread_of(session: Session, alert: Alert) -> Alert | None:
+    """The alert that already tells the problem of ``alert`` (a live alarm pointed at its
+    item): the item's problem alert, else its earliest live alert, when that is another one.
+    One problem, one alert: a later alarm of it is an update there, never an alert of its own."""
+    if alert.item_id is None:
+        return None
+    others = session.scalars(
+        select(Alert)
+        .where(
+            Alert.item_id == alert.item_id, Alert.kind.in_(_PROBLEM_ALERTS),
+            Alert.status != MERGED, Alert.id != alert.id,
+        )
+        .order_by(Alert.id)
+    ).all()  # fmt: skip
+    return next((a for a in others if a.kind == "problem" or a.id < alert.id), None)
+
+
+def _fold(alert: Alert, into: Alert, *, now: datetime, window: timedelta) -> None:
+    """Make the live ``alert`` tell its alarm through ``into``: it stays the memory of what
+    its signal told (its ``state``), and ``into`` carries the messages, its priority raised
+    to the alarm's, reopened if it was resolved, with its escalation clock running unless it
+    is acknowledged."""
+    alert.status = MERGED
+    alert.escalate_at = None
+    if priority_rank(alert.priority) < priority_rank(into.priority):
+        into.priority = alert.priority
+    if into.status == "resolved":
+        into.status = "open"
+        into.escalation_level = 0
+        into.escalate_at = None
+    if into.status == "open" and into.priority == "P1" and into.escalate_at is None:
+        into.escalate_at = now + window
+
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     """What the arrivals of one deployment say at ``now``."""
@@ -440,13 +487,18 @@ def check_feeds(
                     f"chance of none at the usual rate: {silence_probability(feed.expected):.1e}",
                 ]
                 item = _own(session, alert, owned, findings[0])
+                thread = _thread_of(session, alert)
+                if thread is not None:
+                    _fold(alert, thread, now=now, window=window)
                 queued += _tell(
                     session, settings, alert, event="feed.silent", state="silent",
                     summary=summary, evidence=evidence, update=not new, now=now, url=url,
-                    item=item,
+                    item=item, via=thread,
                 )  # fmt: skip
             elif alert is not None and alert.state == "silent" and not feed.silent:
-                alert.status = "resolved"
+                thread = _thread_of(session, alert) if alert.status == MERGED else None
+                if thread is None:
+                    alert.status = "resolved"
                 alert.escalate_at = None
                 last = feed.last_arrival
                 evidence = [f"last arrival {last:%Y-%m-%d %H:%M} UTC"] if last else []
@@ -454,7 +506,7 @@ def check_feeds(
                 queued += _tell(
                     session, settings, alert, event="feed.resumed", state="flowing",
                     summary=f"{name} is sending data again.", evidence=evidence, update=True,
-                    now=now, url=url, item=item,
+                    now=now, url=url, item=item, via=thread,
                 )  # fmt: skip
     return queued
 
@@ -580,13 +632,18 @@ def check_traffic(
                         session, key, name, "traffic", f"{title} on {name}", now, window
                     )
                     item = _own(session, alert, owned, alarms[s.name][2])
+                    thread = _thread_of(session, alert)
+                    if thread is not None:
+                        _fold(alert, thread, now=now, window=window)
                     queued += _tell(
                         session, settings, alert, event=event, state=s.alarm,
                         summary=summary, evidence=evidence, update=not new, now=now, url=url,
-                        item=item,
+                        item=item, via=thread,
                     )  # fmt: skip
                 elif alert is not None and state in _ALARM_STATES and s.name not in alarms:
-                    alert.status = "resolved"
+                    thread = _thread_of(session, alert) if alert.status == MERGED else None
+                    if thread is None:
+                        alert.status = "resolved"
                     alert.escalate_at = None
                     back = {"errors": "Errors", "fallbacks": "Fallbacks",
                             "latency": "Answer times", "volume": "Traffic"}[s.name]  # fmt: skip
@@ -595,6 +652,7 @@ def check_traffic(
                         session, settings, alert, event="traffic.recovered", state="normal",
                         summary=f"{back} on {name} back to the usual level.",
                         evidence=evidence, update=True, now=now, url=url, item=item,
+                        via=thread,
                     )  # fmt: skip
     return queued
 
