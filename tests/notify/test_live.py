@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from sqlalchemy import select
 
@@ -16,6 +17,7 @@ from daytwo.detect import service as detect_service
 from daytwo.detect.findings import Finding, FindingScope, Impact, Measure, Severity
 from daytwo.detect.schemas import FindingFilter
 from daytwo.detect.service import list_findings
+from daytwo.ingest.decode import decode_json
 from daytwo.notify import calc, service
 from daytwo.notify import events as notify_events
 from daytwo.notify.alerts import list_alerts, sync_alerts
@@ -23,11 +25,12 @@ from daytwo.notify.live import FEED_SOURCE, TRAFFIC_SOURCE, record_live
 from daytwo.notify.models import Alert
 from daytwo.notify.outbox import deliver_due
 from daytwo.notify.schemas import RouteCreate
-from daytwo.notify.traffic import Baselines
+from daytwo.notify.traffic import Baselines, traffic_windows
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 from tests.backlog.conftest import DEPLOYMENT
+from tests.factory import interaction
 from tests.notify.conftest import set_item, webhooks
 from tests.notify.receivers import WebhookReceiver
 from tests.notify.test_events import _calm
@@ -234,3 +237,89 @@ def test_a_live_spike_on_a_problem_with_an_alert_is_an_update_of_that_alert(
         assert live is not None
         assert (live.status, live.state, live.escalate_at) == ("merged", "spike", None)
     assert notify_events.raise_due(ledger, settings, None, now=today + timedelta(minutes=22)) == 0
+
+
+def _arrive(
+    store: EventStore, at: datetime, first: int, mp: pytest.MonkeyPatch,
+    journeys: dict[str, tuple[int, int]],
+) -> int:  # fmt: skip
+    """Conversations arriving at ``at``: per journey, (how many, how many with an error
+    turn). Returns the next free id."""
+    mp.setattr("daytwo.store.events.duckdb.utc_now", lambda: at)
+    records = []
+    k = first
+    for journey, (n, errors) in journeys.items():
+        for j in range(n):
+            rec = interaction(k, turns=2)
+            rec["journey"] = journey
+            rec["turns"][1]["latency_ms"] = 400 + (k * 37) % 600
+            rec["turns"][1]["fallback"] = False
+            if j < errors:
+                rec["turns"][1]["error"] = "upstream timeout"
+            records.append(rec)
+            k += 1
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    store.write(decoded.batch, source="t", batch_id=f"j{first}")
+    return k
+
+
+def test_a_journey_s_spike_alarms_where_its_volume_allows(
+    ledger: Ledger, settings: Settings, events: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four days of 10:00s: card_lost 60 conversations (2 with errors), billing 400 (12), a
+    rare journey 20 (none). Today card_lost has 12 errors in 40 and the rare journey 6 in 20:
+    the deployment as a whole (7.5% against 2.9%) is within chance, card_lost is not; the
+    rare journey is not judged (80 conversations do not say what is usual for it)."""
+    day0 = NOW.replace(hour=10, minute=0) - timedelta(days=4)
+    n = 0
+    usual = {"card_lost": (60, 2), "billing": (400, 12), "rare": (20, 0)}
+    for day in range(4):
+        n = _arrive(events, day0 + timedelta(days=day), n, monkeypatch, usual)
+    today = day0 + timedelta(days=4)
+    n = _arrive(events, today, n, monkeypatch,
+                {"card_lost": (40, 12), "billing": (300, 9), "rare": (20, 6)})  # fmt: skip
+    at = today + timedelta(minutes=1)
+    windows = traffic_windows(events, now=at, baselines=Baselines())
+    assert set(windows) == {
+        (DEPLOYMENT, None), (DEPLOYMENT, "billing"), (DEPLOYMENT, "card_lost"),
+    }  # fmt: skip
+    errors = {scope: next(s for s in w.signals if s.name == "errors") for scope, w in
+              windows.items()}  # fmt: skip
+    assert errors[(DEPLOYMENT, "card_lost")].alarm == "spike"
+    assert errors[(DEPLOYMENT, None)].alarm is None
+    assert errors[(DEPLOYMENT, "billing")].alarm is None
+    # A journey's volume is judged from 10 conversations a window, usually: billing's 400 an
+    # hour make 16.7 a window, card_lost's 60 only 2.5.
+    volume = {scope for scope, w in windows.items() for s in w.signals if s.name == "volume"}
+    assert volume == {(DEPLOYMENT, None), (DEPLOYMENT, "billing")}
+    assert notify_events.check_traffic(ledger, events, settings, now=at) == 0  # no route
+    [finding] = list_findings(ledger, FindingFilter(deployment=DEPLOYMENT, detector=TRAFFIC_SOURCE))
+    assert (finding.kind, finding.scope.journey, finding.scope.metric) == (
+        "error_spike", "card_lost", "error_rate",
+    )  # fmt: skip
+    with ledger.session() as session:
+        [alert] = session.scalars(select(Alert)).all()
+        [item] = session.scalars(select(Item)).all()
+    assert alert.dedupe_key == f"errors:{DEPLOYMENT}:card_lost"
+    assert alert.title == f"Error spike on {DEPLOYMENT} · card_lost"
+    assert (alert.item_id, item.journey) == (item.id, "card_lost")
+
+
+def test_a_journey_s_window_is_not_told_again_when_the_deployment_alarms(
+    ledger: Ledger, settings: Settings, events: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every journey fails at once: one alarm, the deployment's."""
+    day0 = NOW.replace(hour=10, minute=0) - timedelta(days=4)
+    n = 0
+    for day in range(4):
+        n = _arrive(events, day0 + timedelta(days=day), n, monkeypatch,
+                    {"card_lost": (60, 2), "billing": (200, 6)})  # fmt: skip
+    today = day0 + timedelta(days=4)
+    _arrive(events, today, n, monkeypatch, {"card_lost": (40, 12), "billing": (100, 30)})
+    assert (
+        notify_events.check_traffic(ledger, events, settings, now=today + timedelta(minutes=1)) == 0
+    )
+    keys = [f.scope.journey for f in list_findings(
+        ledger, FindingFilter(deployment=DEPLOYMENT, detector=TRAFFIC_SOURCE))]  # fmt: skip
+    assert keys == [None]

@@ -58,6 +58,7 @@ from daytwo.notify.traffic import (
     WINDOW,
     Baselines,
     Signal,
+    TrafficWindow,
     Usual,
     traffic_windows,
 )
@@ -463,7 +464,7 @@ def check_feeds(
         )
         findings = []
         if feed.silent and feed.last_arrival is not None:
-            level = usual.get(name)
+            level = usual.get((name, None))
             findings.append(feed_finding(
                 name, last_arrival=feed.last_arrival, expected=feed.expected,
                 chance=silence_probability(feed.expected),
@@ -527,13 +528,16 @@ _WHAT = {  # (in the summary, in the evidence)
 }
 
 
-def _describe(name: str, s: Signal, usual: Usual) -> tuple[str, list[str]]:
-    """(summary, evidence) of one signal of one deployment's window."""
+def _describe(
+    name: str, s: Signal, usual: Usual, journey: str | None = None
+) -> tuple[str, list[str]]:
+    """(summary, evidence) of one signal of one deployment's (or journey's) window."""
     span = f"{s.minutes} min"
+    whose = f"{name}'s {journey}" if journey else f"{name}'s"
     chance = f"chance of this at the usual level: {s.p_value:.1e}"
     if s.name in _WHAT:
         summary = (
-            f"{s.value:.0%} of {name}'s conversations in the last {span} "
+            f"{s.value:.0%} of {whose} conversations in the last {span} "
             f"{_WHAT[s.name][0]}; usually {s.usual:.1%}."
         )
         evidence = [
@@ -545,8 +549,7 @@ def _describe(name: str, s: Signal, usual: Usual) -> tuple[str, list[str]]:
         ]
     elif s.name == "latency":
         summary = (
-            f"{name}'s answers in the last {span}: p95 {s.value:,.0f} ms; usually "
-            f"{s.usual:,.0f} ms."
+            f"{whose} answers in the last {span}: p95 {s.value:,.0f} ms; usually {s.usual:,.0f} ms."
         )
         evidence = [
             f"{s.count} of {s.n} answers in the last {span} took longer than the usual p95 "
@@ -555,7 +558,8 @@ def _describe(name: str, s: Signal, usual: Usual) -> tuple[str, list[str]]:
         ]
     else:
         summary = (
-            f"{s.count:,} conversations reached {name} in the last {span}; usually {s.usual:,.0f}."
+            f"{s.count:,} {journey + ' ' if journey else ''}conversations reached {name} in "
+            f"the last {span}; usually {s.usual:,.0f}."
         )
         evidence = [
             f"{s.count:,} conversations arrived in the last {span}",
@@ -586,8 +590,9 @@ def check_traffic(
     ledger: Ledger, events: EventStore, settings: Settings, *, now: datetime | None = None,
     baselines: Baselines | None = None, since: datetime | None = None,
 ) -> int:  # fmt: skip
-    """Raise a P1 alert per deployment and signal whose last minutes are far off their usual
-    level (``traffic.error_spike``, ``…fallback_spike``, ``…latency_spike``,
+    """Raise a P1 alert per deployment (and journey, where the volume allows:
+    :func:`~daytwo.notify.traffic.traffic_windows`) and signal whose last minutes are far off
+    their usual level (``traffic.error_spike``, ``…fallback_spike``, ``…latency_spike``,
     ``…volume_drop``, ``…volume_surge``), and ``traffic.recovered`` once it is back. Each
     alarm is also a finding (:mod:`daytwo.notify.live`), open while it lasts, whose backlog
     item names the alert's owner. Returns messages queued."""
@@ -606,54 +611,93 @@ def check_traffic(
                 select(Alert.deployment).where(Alert.kind == "feed", Alert.state == "silent")
             )
         )
-    for name, w in windows.items():
+    by_deployment: dict[str, list[TrafficWindow]] = {}
+    for w in windows.values():
+        by_deployment.setdefault(w.deployment, []).append(w)
+    for name, scoped in by_deployment.items():
+        # Every window of the deployment (itself, then its journeys): one finding per alarm,
+        # recorded together (a finding not alarming any more resolves).
         alarms: dict[str, tuple[Signal, str, Finding]] = {}
-        for s in w.signals:
-            alarm = _alarm_after(s, told.get(f"{s.name}:{name}"), name in silent)
-            if alarm is not None:
-                summary, _ = _describe(name, s, w.usual)
-                finding = traffic_finding(name, s, alarm, w.usual, now=now, summary=summary)
-                alarms[s.name] = (s, alarm, finding)
+        for w in sorted(scoped, key=lambda w: w.journey or ""):  # the deployment's first
+            for s in w.signals:
+                key = _traffic_key(s.name, name, w.journey)
+                alarm = _alarm_after(s, told.get(key), name in silent)
+                if (
+                    w.journey is not None
+                    and _traffic_key(s.name, name, None) in alarms
+                    and told.get(key) not in _ALARM_STATES
+                ):
+                    # The whole deployment's alarm of this signal tells it: its journeys'
+                    # windows show the same problem, not one of their own.
+                    continue
+                if alarm is not None:
+                    summary, _ = _describe(name, s, w.usual, w.journey)
+                    alarms[key] = (s, alarm, traffic_finding(
+                        name, s, alarm, w.usual, now=now, summary=summary, journey=w.journey,
+                    ))  # fmt: skip
         owned = record_live(
             ledger, settings, name, TRAFFIC_SOURCE, [f for _, _, f in alarms.values()], now=now
         )
-        url = f"{base}/conversations?deployment={quote(name)}"
         with ledger.session() as session:
-            for s in w.signals:
-                if s.alarm == "drop" and name in silent:
-                    continue  # the silent feed's alert already tells it
-                key = f"{s.name}:{name}"
-                alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
-                summary, evidence = _describe(name, s, w.usual)
-                state = alert.state if alert is not None else None
-                if s.alarm is not None and state != s.alarm:
-                    event, title = _ALARMS[(s.name, s.alarm)]
-                    alert, new = _live_alert(
-                        session, key, name, "traffic", f"{title} on {name}", now, window
-                    )
-                    item = _own(session, alert, owned, alarms[s.name][2])
-                    thread = _thread_of(session, alert)
-                    if thread is not None:
-                        _fold(alert, thread, now=now, window=window)
-                    queued += _tell(
-                        session, settings, alert, event=event, state=s.alarm,
-                        summary=summary, evidence=evidence, update=not new, now=now, url=url,
-                        item=item, via=thread,
-                    )  # fmt: skip
-                elif alert is not None and state in _ALARM_STATES and s.name not in alarms:
-                    thread = _thread_of(session, alert) if alert.status == MERGED else None
-                    if thread is None:
-                        alert.status = "resolved"
-                    alert.escalate_at = None
-                    back = {"errors": "Errors", "fallbacks": "Fallbacks",
-                            "latency": "Answer times", "volume": "Traffic"}[s.name]  # fmt: skip
-                    item = session.get(Item, alert.item_id) if alert.item_id else None
-                    queued += _tell(
-                        session, settings, alert, event="traffic.recovered", state="normal",
-                        summary=f"{back} on {name} back to the usual level.",
-                        evidence=evidence, update=True, now=now, url=url, item=item,
-                        via=thread,
-                    )  # fmt: skip
+            for w in scoped:
+                queued += _tell_window(
+                    session, settings, w, alarms, owned, silent=name in silent, now=now,
+                    window=window, base=base,
+                )  # fmt: skip
+    return queued
+
+
+def _traffic_key(signal: str, deployment: str, journey: str | None) -> str:
+    """The dedupe key of a signal's alert: per deployment, and per journey of it."""
+    return f"{signal}:{deployment}" + (f":{journey}" if journey else "")
+
+
+def _tell_window(
+    session: Session, settings: Settings, w: TrafficWindow,
+    alarms: dict[str, tuple[Signal, str, Finding]], owned: dict[str, Owned], *, silent: bool,
+    now: datetime, window: timedelta, base: str,
+) -> int:  # fmt: skip
+    """Tell each signal of one window whose alarm began (through its problem's alert when it
+    has one) or ended. Returns messages queued."""
+    name, journey = w.deployment, w.journey
+    where = f"{name} · {journey}" if journey else name
+    url = f"{base}/conversations?deployment={quote(name)}"
+    if journey:
+        url += f"&journey={quote(journey)}"
+    queued = 0
+    for s in w.signals:
+        if s.alarm == "drop" and silent:
+            continue  # the silent feed's alert already tells it
+        key = _traffic_key(s.name, name, journey)
+        alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
+        summary, evidence = _describe(name, s, w.usual, journey)
+        state = alert.state if alert is not None else None
+        if s.alarm is not None and state != s.alarm and key in alarms:
+            event, title = _ALARMS[(s.name, s.alarm)]
+            alert, new = _live_alert(
+                session, key, name, "traffic", f"{title} on {where}", now, window
+            )
+            item = _own(session, alert, owned, alarms[key][2])
+            thread = _thread_of(session, alert)
+            if thread is not None:
+                _fold(alert, thread, now=now, window=window)
+            queued += _tell(
+                session, settings, alert, event=event, state=s.alarm, summary=summary,
+                evidence=evidence, update=not new, now=now, url=url, item=item, via=thread,
+            )  # fmt: skip
+        elif alert is not None and state in _ALARM_STATES and key not in alarms:
+            thread = _thread_of(session, alert) if alert.status == MERGED else None
+            if thread is None:
+                alert.status = "resolved"
+            alert.escalate_at = None
+            back = {"errors": "Errors", "fallbacks": "Fallbacks",
+                    "latency": "Answer times", "volume": "Traffic"}[s.name]  # fmt: skip
+            item = session.get(Item, alert.item_id) if alert.item_id else None
+            queued += _tell(
+                session, settings, alert, event="traffic.recovered", state="normal",
+                summary=f"{back} on {where} back to the usual level.", evidence=evidence,
+                update=True, now=now, url=url, item=item, via=thread,
+            )  # fmt: skip
     return queued
 
 
