@@ -165,7 +165,7 @@ def _route_public(row: Route, channel: str) -> RoutePublic:
     return RoutePublic(
         id=row.id, channel=channel, deployment=row.deployment, owner=row.owner,
         event_kinds=list(row.event_kinds), max_priority=row.max_priority, journey=row.journey,
-        finding_kind=row.finding_kind,
+        finding_kind=row.finding_kind, max_per_hour=row.max_per_hour,
     )  # fmt: skip
 
 
@@ -191,7 +191,8 @@ def add_route(ledger: Ledger, spec: RouteCreate, *, actor: str) -> RoutePublic:
         row = Route(
             channel_id=channel.id, deployment=spec.deployment, owner=spec.owner,
             event_kinds=list(spec.event_kinds), max_priority=spec.max_priority,
-            journey=spec.journey, finding_kind=spec.finding_kind, created_by=actor,
+            journey=spec.journey, finding_kind=spec.finding_kind,
+            max_per_hour=spec.max_per_hour, created_by=actor,
         )  # fmt: skip
         session.add(row)
         session.flush()
