@@ -11,7 +11,9 @@ them), so they are retried, logged and never lost like every other message.
 - :func:`sync_gates` reads the 90-day plan's latest gate evaluations after each analysis and
   publishes (:func:`publish_gate_change`) a gate that became ready or stopped holding;
 - :func:`check_feeds` watches arrivals in the events store and raises ``feed.silent`` when a
-  deployment sends nothing while data is due (``feed.resumed`` when it is back).
+  deployment sends nothing while data is due (``feed.resumed`` when it is back);
+- the fast checks on live traffic (:func:`daytwo.notify.fast.check_traffic`) run with them in
+  :func:`raise_due`.
 """
 
 from __future__ import annotations
@@ -28,39 +30,28 @@ from sqlalchemy.orm import Session
 
 from daytwo.backlog.calc import OPEN_STATUSES
 from daytwo.backlog.models import Item
-from daytwo.detect.findings import Finding
 from daytwo.notify.alerts import aware, evidence_lines, owner_handle, sync_all
 from daytwo.notify.calc import (
     SILENCE_HISTORY_DAYS,
     SILENCE_MIN_HISTORY_DAYS,
-    SPIKE_RECOVERED_P,
     expected_arrivals,
     is_silent,
-    priority_rank,
     silence_probability,
     sla_stage,
     usual_hourly,
 )
 from daytwo.notify.digest import send_digests
-from daytwo.notify.enqueue import EventSpec, enqueue
+from daytwo.notify.fast import check_traffic
 from daytwo.notify.live import (
     FEED_SOURCE,
-    TRAFFIC_SOURCE,
-    Owned,
     feed_finding,
     record_live,
-    traffic_finding,
 )
 from daytwo.notify.models import Alert
+from daytwo.notify.tell import MERGED, fold, live_alert, own, subject_alert, tell, thread_of
 from daytwo.notify.traffic import (
-    BASELINE_DAYS,
     BASELINES,
     WINDOW,
-    Baselines,
-    Signal,
-    TrafficWindow,
-    Usual,
-    traffic_windows,
 )
 from daytwo.plan.ledger import latest_evaluations, phases_of, signoffs_by_phase
 from daytwo.plan.models import Plan, PlanPhase
@@ -70,49 +61,6 @@ from daytwo.store.ledger import Ledger
 from daytwo.store.ledger.models import Deployment
 
 GateState = Literal["ready", "not_holding"]
-
-
-def _alert(
-    session: Session, key: str, *, deployment: str, kind: str, priority: str, title: str,
-    owner: str | None, item_id: int | None, now: datetime,
-) -> tuple[Alert, bool]:  # fmt: skip
-    """The subject's alert, created (open, unescalated) when it has none yet; True if new."""
-    alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
-    if alert is not None:
-        return alert, False
-    alert = Alert(
-        dedupe_key=key, deployment=deployment, item_id=item_id, kind=kind, priority=priority,
-        title=title[:300], owner=owner, status="open", events=0, escalation_level=0,
-        created_at=now, updated_at=now,
-    )  # fmt: skip
-    session.add(alert)
-    session.flush()
-    return alert, True
-
-
-def _tell(
-    session: Session, settings: Settings, alert: Alert, *, event: str, state: str, summary: str,
-    evidence: list[str], update: bool, now: datetime, item: Item | None = None,
-    url: str | None = None, via: Alert | None = None,
-) -> int:  # fmt: skip
-    """Queue ``event`` of ``alert``, which now is in ``state``; ``via``: the alert that
-    already tells the same problem (:func:`_thread_of`), whose update the event is sent as."""
-    alert.events += 1
-    alert.state = state
-    alert.updated_at = now
-    told = alert
-    if via is not None:
-        via.events += 1
-        via.updated_at = now
-        told, update = via, True
-    spec = EventSpec(
-        alert=told, event=event, idempotency_key=f"{alert.kind}-{alert.id}.{alert.events}",
-        summary=summary, evidence=evidence, update=update,
-        journey=item.journey if item else None,
-        finding_kind=item.finding_kind if item else None,
-        item_status=item.status if item else None, url=url,
-    )  # fmt: skip
-    return enqueue(session, settings, spec, now=now)
 
 
 # -- SLA clocks --------------------------------------------------------------------------------
@@ -166,7 +114,7 @@ def sync_slas(ledger: Ledger, settings: Settings, *, now: datetime | None = None
             if stage == "on_track" or (alert is not None and alert.state == state):
                 continue
             if alert is None:
-                alert, _ = _alert(
+                alert, _ = subject_alert(
                     session, f"sla:{item.id}", deployment=item.deployment, kind="sla",
                     priority=item.priority, title=item.title,
                     owner=owner_handle(session, item), item_id=item.id, now=now,
@@ -183,7 +131,7 @@ def sync_slas(ledger: Ledger, settings: Settings, *, now: datetime | None = None
                     f"{what} of {item.title} is {_duration(now - due)} late ({item.priority})."
                 )
             evidence = [f"{clock} due {due:%Y-%m-%d %H:%M} UTC", *evidence_lines(session, item)]
-            queued += _tell(
+            queued += tell(
                 session, settings, alert, event=f"sla.{stage}", state=state, summary=summary,
                 evidence=evidence, update=alert.events > 0, now=now, item=item,
             )  # fmt: skip
@@ -221,7 +169,7 @@ def publish_gate_change(
     own, so its change and the message commit together). Publishing the state the gate's
     alert already told about queues nothing. Returns how many messages were queued."""
     now = now or datetime.now(UTC)
-    alert, _ = _alert(
+    alert, _ = subject_alert(
         session, f"gate:{change.deployment}:{change.gate}", deployment=change.deployment,
         kind="gate", priority=change.priority, title=change.title, owner=change.owner,
         item_id=None, now=now,
@@ -236,7 +184,7 @@ def publish_gate_change(
     else:
         event = "gate.stopped_holding"
         summary = f"{change.title} no longer holds on {change.deployment}."
-    return _tell(
+    return tell(
         session, settings, alert, event=event, state=change.state, summary=summary,
         evidence=list(change.evidence), update=alert.events > 0, now=now, url=change.url,
     )  # fmt: skip
@@ -307,60 +255,6 @@ def sync_gates(
 
 
 # -- silent feeds ------------------------------------------------------------------------------
-
-
-def _live_alert(
-    session: Session, key: str, deployment: str, kind: str, title: str, now: datetime,
-    window: timedelta,
-) -> tuple[Alert, bool]:  # fmt: skip
-    """A deployment's P1 alert from live traffic, (re)opened with its escalation clock."""
-    alert, new = _alert(
-        session, key, deployment=deployment, kind=kind, priority="P1", title=title,
-        owner=None, item_id=None, now=now,
-    )  # fmt: skip
-    alert.status = "open"
-    alert.escalation_level = 0
-    alert.escalate_at = now + window
-    return alert, new
-
-
-# The alerts that tell a problem (an item): its own, or a live alarm's.
-_PROBLEM_ALERTS = ("problem", "traffic", "feed")
-MERGED = "merged"  # a live alert whose events go out as updates of its problem's alert
-
-
-def _thread_of(session: Session, alert: Alert) -> Alert | None:
-    """The alert that already tells the problem of ``alert`` (a live alarm pointed at its
-    item): the item's problem alert, else its earliest live alert, when that is another one.
-    One problem, one alert: a later alarm of it is an update there, never an alert of its own."""
-    if alert.item_id is None:
-        return None
-    others = session.scalars(
-        select(Alert)
-        .where(
-            Alert.item_id == alert.item_id, Alert.kind.in_(_PROBLEM_ALERTS),
-            Alert.status != MERGED, Alert.id != alert.id,
-        )
-        .order_by(Alert.id)
-    ).all()  # fmt: skip
-    return next((a for a in others if a.kind == "problem" or a.id < alert.id), None)
-
-
-def _fold(alert: Alert, into: Alert, *, now: datetime, window: timedelta) -> None:
-    """Make the live ``alert`` tell its alarm through ``into``: it stays the memory of what
-    its signal told (its ``state``), and ``into`` carries the messages, its priority raised
-    to the alarm's, reopened if it was resolved, with its escalation clock running unless it
-    is acknowledged."""
-    alert.status = MERGED
-    alert.escalate_at = None
-    if priority_rank(alert.priority) < priority_rank(into.priority):
-        into.priority = alert.priority
-    if into.status == "resolved":
-        into.status = "open"
-        into.escalation_level = 0
-        into.escalate_at = None
-    if into.status == "open" and into.priority == "P1" and into.escalate_at is None:
-        into.escalate_at = now + window
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,7 +371,7 @@ def check_feeds(
         with ledger.session() as session:
             alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
             if feed.silent and (alert is None or alert.state != "silent"):
-                alert, new = _live_alert(
+                alert, new = live_alert(
                     session, key, name, "feed", f"No data from {name}", now, window
                 )
                 assert feed.last_arrival is not None
@@ -487,228 +381,29 @@ def check_feeds(
                     f"({feed.history_days} days of arrivals)",
                     f"chance of none at the usual rate: {silence_probability(feed.expected):.1e}",
                 ]
-                item = _own(session, alert, owned, findings[0])
-                thread = _thread_of(session, alert)
+                item = own(session, alert, owned, findings[0])
+                thread = thread_of(session, alert)
                 if thread is not None:
-                    _fold(alert, thread, now=now, window=window)
-                queued += _tell(
+                    fold(alert, thread, now=now, window=window)
+                queued += tell(
                     session, settings, alert, event="feed.silent", state="silent",
                     summary=summary, evidence=evidence, update=not new, now=now, url=url,
                     item=item, via=thread,
                 )  # fmt: skip
             elif alert is not None and alert.state == "silent" and not feed.silent:
-                thread = _thread_of(session, alert) if alert.status == MERGED else None
+                thread = thread_of(session, alert) if alert.status == MERGED else None
                 if thread is None:
                     alert.status = "resolved"
                 alert.escalate_at = None
                 last = feed.last_arrival
                 evidence = [f"last arrival {last:%Y-%m-%d %H:%M} UTC"] if last else []
                 item = session.get(Item, alert.item_id) if alert.item_id else None
-                queued += _tell(
+                queued += tell(
                     session, settings, alert, event="feed.resumed", state="flowing",
                     summary=f"{name} is sending data again.", evidence=evidence, update=True,
                     now=now, url=url, item=item, via=thread,
                 )  # fmt: skip
     return queued
-
-
-# -- fast checks on live traffic ---------------------------------------------------------------
-
-# Per signal: the alert's key prefix, its event, its title and what its summary says.
-_ALARMS: dict[tuple[str, str], tuple[str, str]] = {
-    ("errors", "spike"): ("traffic.error_spike", "Error spike"),
-    ("fallbacks", "spike"): ("traffic.fallback_spike", "Fallback spike"),
-    ("latency", "spike"): ("traffic.latency_spike", "Slow answers"),
-    ("volume", "drop"): ("traffic.volume_drop", "Traffic drop"),
-    ("volume", "surge"): ("traffic.volume_surge", "Traffic surge"),
-}
-_WHAT = {  # (in the summary, in the evidence)
-    "errors": ("had an error", "had an error turn"),
-    "fallbacks": ("had a fallback answer", "had a fallback answer"),
-}
-
-
-def _describe(
-    name: str, s: Signal, usual: Usual, journey: str | None = None
-) -> tuple[str, list[str]]:
-    """(summary, evidence) of one signal of one deployment's (or journey's) window."""
-    span = f"{s.minutes} min"
-    whose = f"{name}'s {journey}" if journey else f"{name}'s"
-    chance = f"chance of this at the usual level: {s.p_value:.1e}"
-    if s.name in _WHAT:
-        summary = (
-            f"{s.value:.0%} of {whose} conversations in the last {span} "
-            f"{_WHAT[s.name][0]}; usually {s.usual:.1%}."
-        )
-        evidence = [
-            f"{s.count} of {s.n} conversations in the last {span} {_WHAT[s.name][1]} "
-            f"({s.value:.1%})",
-            f"usually {s.usual:.1%} at this time of day ({usual.n:,} conversations over the "
-            f"last {BASELINE_DAYS} days)",
-            chance,
-        ]
-    elif s.name == "latency":
-        summary = (
-            f"{whose} answers in the last {span}: p95 {s.value:,.0f} ms; usually {s.usual:,.0f} ms."
-        )
-        evidence = [
-            f"{s.count} of {s.n} answers in the last {span} took longer than the usual p95 "
-            f"of {s.usual:,.0f} ms (5% usually do)",
-            chance,
-        ]
-    else:
-        summary = (
-            f"{s.count:,} {journey + ' ' if journey else ''}conversations reached {name} in "
-            f"the last {span}; usually {s.usual:,.0f}."
-        )
-        evidence = [
-            f"{s.count:,} conversations arrived in the last {span}",
-            f"usually {s.usual:,.1f} (spread {usual.volume_var**0.5:,.1f}) at this time of day, "
-            f"from {usual.buckets} windows of the last {BASELINE_DAYS} days",
-            chance,
-        ]
-    return summary, evidence
-
-
-def _alarm_after(s: Signal, told: str | None, silent: bool) -> str | None:
-    """The alarm a signal's alert is in after this minute: the signal's own, or the one it
-    told about until the window is back to its usual level (a drop while the feed is silent
-    is the silent feed's to tell)."""
-    if s.alarm == "drop" and silent:
-        return told if told in _ALARM_STATES else None
-    if s.alarm is not None:
-        return s.alarm
-    if told in _ALARM_STATES and s.p_value <= SPIKE_RECOVERED_P:
-        return told
-    return None
-
-
-_ALARM_STATES = ("spike", "drop", "surge")
-
-
-def check_traffic(
-    ledger: Ledger, events: EventStore, settings: Settings, *, now: datetime | None = None,
-    baselines: Baselines | None = None, since: datetime | None = None,
-) -> int:  # fmt: skip
-    """Raise a P1 alert per deployment (and journey, where the volume allows:
-    :func:`~daytwo.notify.traffic.traffic_windows`) and signal whose last minutes are far off
-    their usual level (``traffic.error_spike``, ``…fallback_spike``, ``…latency_spike``,
-    ``…volume_drop``, ``…volume_surge``), and ``traffic.recovered`` once it is back. Each
-    alarm is also a finding (:mod:`daytwo.notify.live`), open while it lasts, whose backlog
-    item names the alert's owner. Returns messages queued."""
-    now = now or datetime.now(UTC)
-    base = settings.notify_public_url.rstrip("/")
-    window = timedelta(minutes=settings.notify_escalate_minutes)
-    queued = 0
-    windows = traffic_windows(events, now=now, baselines=baselines, since=since)
-    with ledger.session() as session:
-        told = {
-            a.dedupe_key: a.state
-            for a in session.scalars(select(Alert).where(Alert.kind == "traffic"))
-        }
-        silent = set(
-            session.scalars(
-                select(Alert.deployment).where(Alert.kind == "feed", Alert.state == "silent")
-            )
-        )
-    by_deployment: dict[str, list[TrafficWindow]] = {}
-    for w in windows.values():
-        by_deployment.setdefault(w.deployment, []).append(w)
-    for name, scoped in by_deployment.items():
-        # Every window of the deployment (itself, then its journeys): one finding per alarm,
-        # recorded together (a finding not alarming any more resolves).
-        alarms: dict[str, tuple[Signal, str, Finding]] = {}
-        for w in sorted(scoped, key=lambda w: w.journey or ""):  # the deployment's first
-            for s in w.signals:
-                key = _traffic_key(s.name, name, w.journey)
-                alarm = _alarm_after(s, told.get(key), name in silent)
-                if (
-                    w.journey is not None
-                    and _traffic_key(s.name, name, None) in alarms
-                    and told.get(key) not in _ALARM_STATES
-                ):
-                    # The whole deployment's alarm of this signal tells it: its journeys'
-                    # windows show the same problem, not one of their own.
-                    continue
-                if alarm is not None:
-                    summary, _ = _describe(name, s, w.usual, w.journey)
-                    alarms[key] = (s, alarm, traffic_finding(
-                        name, s, alarm, w.usual, now=now, summary=summary, journey=w.journey,
-                    ))  # fmt: skip
-        owned = record_live(
-            ledger, settings, name, TRAFFIC_SOURCE, [f for _, _, f in alarms.values()], now=now
-        )
-        with ledger.session() as session:
-            for w in scoped:
-                queued += _tell_window(
-                    session, settings, w, alarms, owned, silent=name in silent, now=now,
-                    window=window, base=base,
-                )  # fmt: skip
-    return queued
-
-
-def _traffic_key(signal: str, deployment: str, journey: str | None) -> str:
-    """The dedupe key of a signal's alert: per deployment, and per journey of it."""
-    return f"{signal}:{deployment}" + (f":{journey}" if journey else "")
-
-
-def _tell_window(
-    session: Session, settings: Settings, w: TrafficWindow,
-    alarms: dict[str, tuple[Signal, str, Finding]], owned: dict[str, Owned], *, silent: bool,
-    now: datetime, window: timedelta, base: str,
-) -> int:  # fmt: skip
-    """Tell each signal of one window whose alarm began (through its problem's alert when it
-    has one) or ended. Returns messages queued."""
-    name, journey = w.deployment, w.journey
-    where = f"{name} · {journey}" if journey else name
-    url = f"{base}/conversations?deployment={quote(name)}"
-    if journey:
-        url += f"&journey={quote(journey)}"
-    queued = 0
-    for s in w.signals:
-        if s.alarm == "drop" and silent:
-            continue  # the silent feed's alert already tells it
-        key = _traffic_key(s.name, name, journey)
-        alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
-        summary, evidence = _describe(name, s, w.usual, journey)
-        state = alert.state if alert is not None else None
-        if s.alarm is not None and state != s.alarm and key in alarms:
-            event, title = _ALARMS[(s.name, s.alarm)]
-            alert, new = _live_alert(
-                session, key, name, "traffic", f"{title} on {where}", now, window
-            )
-            item = _own(session, alert, owned, alarms[key][2])
-            thread = _thread_of(session, alert)
-            if thread is not None:
-                _fold(alert, thread, now=now, window=window)
-            queued += _tell(
-                session, settings, alert, event=event, state=s.alarm, summary=summary,
-                evidence=evidence, update=not new, now=now, url=url, item=item, via=thread,
-            )  # fmt: skip
-        elif alert is not None and state in _ALARM_STATES and key not in alarms:
-            thread = _thread_of(session, alert) if alert.status == MERGED else None
-            if thread is None:
-                alert.status = "resolved"
-            alert.escalate_at = None
-            back = {"errors": "Errors", "fallbacks": "Fallbacks",
-                    "latency": "Answer times", "volume": "Traffic"}[s.name]  # fmt: skip
-            item = session.get(Item, alert.item_id) if alert.item_id else None
-            queued += _tell(
-                session, settings, alert, event="traffic.recovered", state="normal",
-                summary=f"{back} on {where} back to the usual level.", evidence=evidence,
-                update=True, now=now, url=url, item=item, via=thread,
-            )  # fmt: skip
-    return queued
-
-
-def _own(session: Session, alert: Alert, owned: dict[str, Owned], finding: Finding) -> Item | None:
-    """Point a live alert at its finding's backlog item and owner (routed by ownership)."""
-    mine = owned.get(finding.fingerprint)
-    if mine is None:
-        return None
-    alert.item_id = mine.item_id
-    alert.owner = mine.owner
-    return session.get(Item, mine.item_id)
 
 
 # -- one pass ----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """What live traffic says, per deployment, minute by minute: the last minutes of arrivals
 against the usual level of the same time of day.
 
-The fast checks of ``daytwo serve`` (:func:`daytwo.notify.events.check_traffic`) judge four
+The fast checks of ``daytwo serve`` (:func:`daytwo.notify.fast.check_traffic`) judge four
 signals of the conversations that arrived in the last :data:`WINDOW` (by arrival time):
 
 - the share with an error turn, and the share with a fallback answer (binomial tail against
