@@ -47,7 +47,7 @@ def list_channels(as_json: bool = JSON) -> None:
 @channels_app.command("add")
 def add_channel(
     name: str = typer.Argument(..., help="Unique name, e.g. cards-oncall."),
-    kind: str = typer.Option(..., help="webhook, slack or email."),
+    kind: str = typer.Option(..., help="webhook, slack, email or apprise."),
     url: str = typer.Option(None, help="webhook: where to POST; slack: the incoming-webhook URL."),
     to: list[str] = typer.Option([], "--to", help="e-mail: a recipient (repeat)."),
     smtp_host: str = typer.Option(None, help="e-mail: the SMTP server."),

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
-ChannelKind = Literal["webhook", "slack", "email"]
+ChannelKind = Literal["webhook", "slack", "email", "apprise"]
 SmtpSecurity = Literal["starttls", "tls", "none"]
 Priority = Literal["P1", "P2", "P3", "P4"]
 # What is worth a message; docs/notify.md describes each.

@@ -14,7 +14,7 @@ from daytwo.backlog.models import Owner
 from daytwo.errors import ConflictError, InputError, NotFoundError
 from daytwo.notify import vault
 from daytwo.notify.calc import MIN_SECRET_LENGTH, parse_quiet_hours, parse_zone
-from daytwo.notify.channels import Target
+from daytwo.notify.channels import Target, apprise_url
 from daytwo.notify.models import Channel, Preference, Route
 from daytwo.notify.schemas import (
     ChannelCreate,
@@ -92,6 +92,13 @@ def create_channel(
             url = _http_url(url, "A Slack incoming-webhook URL")
             secret = url
         target = f"slack webhook on {urlparse(url or '').netloc}" if url else "slack webhook"
+    elif spec.kind == "apprise":
+        # An Apprise URL (discord://…, msteams://…, json://…) carries the service's tokens:
+        # it is the secret, shown by its scheme only.
+        url = spec.url or secret
+        if spec.secret_env is None:
+            secret = url = apprise_url(url)
+        target = f"apprise {urlparse(url or '').scheme}://" if url else "apprise"
     else:
         if not spec.smtp_host:
             raise InputError("An e-mail channel needs smtp_host.")
