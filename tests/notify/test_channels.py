@@ -164,6 +164,8 @@ def test_starttls_against_a_server_without_it_and_an_unreachable_host_fail_clear
         ({"kind": "email", "smtp_host": "mail", "sender": "nobody"}, "not an e-mail address"),
         ({"kind": "email", "smtp_host": "m", "sender": "a@b.example", "smtp_username": "u"},
          "needs a password"),
+        ({"kind": "apprise", "url": "nosuchservice://token"}, "scheme 'nosuchservice'"),
+        ({"kind": "apprise", "url": "discord"}, "An Apprise URL looks like"),
     ],
 )  # fmt: skip
 def test_bad_channels_are_refused_at_creation(
@@ -203,3 +205,34 @@ def test_routes_and_preferences_refuse_what_cannot_work(lite: Ledger) -> None:
         service.set_preference(lite, "ana", PreferenceSet(quiet_hours="late"))
     with pytest.raises(InputError, match="unknown time zone"):
         service.set_preference(lite, "ana", PreferenceSet(timezone="Europe/Atlantis"))
+
+
+def test_apprise_sends_through_its_service_url_and_keeps_it_secret(
+    lite: Ledger, settings: Settings
+) -> None:
+    """Apprise's json:// service posting to a local receiver: a real message arrives, the
+    URL (a service's credential) is never shown, and a receiver that is down is a failure
+    with Apprise's own reason, kept for a retry."""
+    plain = WebhookReceiver(secret=None).start()
+    try:
+        url = plain.url.replace("http://", "json://") + "/alerts"
+        created = service.create_channel(
+            lite, ChannelCreate(name="other", kind="apprise", url=url),
+            server_key=settings.session_key(), actor="t",
+        )  # fmt: skip
+        assert created.channel.target == "apprise json://"
+        assert url not in created.channel.model_dump_json()
+        detail = outbox.send_test(lite, settings, "other", actor="ana")
+        assert detail.status == "delivered", detail.last_error
+        [got] = plain.received
+        assert got.path.endswith("/alerts")
+        body = got.json()
+        assert body["title"].startswith("[TEST]") or "test" in body["title"].lower()
+        assert "Deployment:" in body["message"]
+        plain.mode = "down"
+        failed = outbox.send_test(lite, settings, "other", actor="ana")
+    finally:
+        plain.stop()
+    assert failed.status == "pending"  # retried later, not lost
+    assert "Apprise could not send to json://" in failed.last_error
+    assert failed.log[0].ok is False

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from daytwo.notify import alerts, service
 from daytwo.notify.enqueue import enqueue_document
 from daytwo.notify.messages import slack_message
@@ -97,3 +100,58 @@ def test_a_report_is_never_held_or_grouped_by_a_limit(
     assert sorted(m["Subject"] for m in smtp.messages) == [
         "Weekly report 1", "Weekly report 2", "Weekly report 3"
     ]  # fmt: skip
+
+
+def test_a_route_s_limit_lets_p1_through_and_groups_the_rest(
+    ledger: Ledger, settings: Settings, receiver: WebhookReceiver
+) -> None:
+    """The on-call route takes at most 3 messages an hour; the team's route has no limit."""
+    for name in ("oncall", "team"):
+        service.create_channel(
+            ledger,
+            ChannelCreate(name=name, kind="webhook", url=f"{receiver.url}/{name}", secret=SECRET),
+            server_key=settings.session_key(), actor="t",
+        )  # fmt: skip
+    limited = service.add_route(
+        ledger, RouteCreate(channel="oncall", max_priority="P2", max_per_hour=3), actor="t"
+    )
+    assert limited.max_per_hour == 3
+    service.add_route(ledger, RouteCreate(channel="team", max_priority="P2"), actor="t")
+    for n in range(10):
+        make_item(
+            ledger, f"Problem {n}", priority="P1" if n in (4, 7) else "P2", owner="cards-team"
+        )
+    assert alerts.sync_alerts(ledger, settings, DEPLOYMENT) == 20
+    oncall_keys = {d.idempotency_key for d in delivery_log(ledger) if d.channel == "oncall"}
+
+    assert deliver_due(ledger, settings).delivered == 13  # the team's 10, the on-call's 3
+    oncall = [r.json() for r in receiver.received if r.path.endswith("/oncall")]
+    alone = sorted(b["item"]["title"] for b in oncall if b["event"] != "grouped")
+    assert alone == ["Problem 4", "Problem 7"]  # the P1s broke through, and counted
+    [group] = [b for b in oncall if b["event"] == "grouped"]
+    assert f"8 alerts arrived beyond route {limited.id}'s 3 messages an hour" in group["summary"]
+    carried = {g["idempotency_key"] for g in group["grouped"]}
+    assert carried | {b["idempotency_key"] for b in oncall if b["event"] != "grouped"} == (
+        oncall_keys
+    )  # none lost
+    log = [d for d in delivery_log(ledger) if d.channel == "oncall"]
+    assert sorted(d.status for d in log).count("grouped") == 8  # visible in the log
+
+    # The hour is used up: a P2 waits for a free slot, a P1 goes at once.
+    make_item(ledger, "Problem 10", priority="P2", owner="cards-team")
+    make_item(ledger, "Problem 11", priority="P1", owner="cards-team")
+    alerts.sync_alerts(ledger, settings, DEPLOYMENT)
+    before = len(receiver.received)
+    assert deliver_due(ledger, settings).delivered == 3  # the team's 2, the on-call's P1
+    titles = [r.json()["item"]["title"] for r in receiver.received[before:]]
+    assert sorted(titles) == ["Problem 10", "Problem 11", "Problem 11"]
+    [waiting] = [d for d in delivery_log(ledger) if d.status == "pending"]
+    assert waiting.channel == "oncall"
+    later = datetime.now(UTC) + timedelta(hours=1, minutes=1)
+    assert deliver_due(ledger, settings, now=later).delivered == 1
+
+
+@pytest.mark.parametrize("limit", [0, -3, 10_001])
+def test_a_route_s_limit_out_of_range_is_refused_at_creation(limit: int) -> None:
+    with pytest.raises(ValidationError, match="max_per_hour"):
+        RouteCreate(channel="oncall", max_per_hour=limit)

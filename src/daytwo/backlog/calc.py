@@ -41,6 +41,26 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
 }
 
 
+# What a deployment-wide finding is about, when two metrics (or a finding kind that names
+# none) are views of one problem: the daily analysis judges the mean latency while the fast
+# checks of live traffic watch its p95; the daily ``freshness_gap`` (no data for hours) is the
+# live check's silent feed, a fall of the conversations' volume.
+PROBLEM_OF_METRIC = {
+    "latency_mean": "latency",
+    "latency_p50": "latency",
+    "latency_p95": "latency",
+    "latency_p99": "latency",
+}
+PROBLEM_OF_KIND = {"freshness_gap": "contact_volume"}
+
+
+def problem_of(kind: str, metric: str | None) -> str | None:
+    """The problem a deployment-wide finding of ``kind`` about ``metric`` is about (None: it
+    names none): two findings about the same one are one problem."""
+    named = metric or PROBLEM_OF_KIND.get(kind)
+    return PROBLEM_OF_METRIC.get(named, named) if named else None
+
+
 def check_transition(current: str, target: str, *, reason: str = "") -> None:
     """Refuse a move the workflow does not allow, and ``wont_fix`` without a reason."""
     if target not in STATUSES:

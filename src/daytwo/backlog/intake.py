@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daytwo.backlog import history
-from daytwo.backlog.calc import CLOSED_STATUSES, TREND_LABELS, compute_priority
+from daytwo.backlog.calc import CLOSED_STATUSES, TREND_LABELS, compute_priority, problem_of
 from daytwo.backlog.facts import FindingFacts, facts_from_detect, facts_from_snapshot
 from daytwo.backlog.gap_family import GAP_KIND, gap_family, growing_alongside
 from daytwo.backlog.models import Item, ItemFinding
@@ -215,11 +215,14 @@ def _same_problem(session: Session, finding: FindingFacts, segments: dict[str, s
     """An open item about the same place: a finding of another detector (or metric) at the
     same journey and segment is another view of the same problem, and joins its item.
 
-    Deployment-wide findings join only an item about the same metric.
+    Deployment-wide findings join only an item about the same problem
+    (:func:`~daytwo.backlog.calc.problem_of`: the same metric, latency by any statistic, a
+    feed's gap of data with its volume).
     """
     if finding.kind == GAP_KIND:
         return growing_alongside(session, finding)
-    if finding.journey is None and finding.segment is None and finding.metric is None:
+    problem = problem_of(finding.kind, finding.metric)
+    if finding.journey is None and finding.segment is None and problem is None:
         return None
     query = select(Item).where(
         Item.deployment == finding.deployment,
@@ -235,13 +238,13 @@ def _same_problem(session: Session, finding: FindingFacts, segments: dict[str, s
         if dict(item.segments) != segments:
             continue
         if finding.journey is None and finding.segment is None:
-            metrics = {
-                link.snapshot.get("metric")
+            problems = {
+                problem_of(link.kind, link.snapshot.get("metric"))
                 for link in session.scalars(
                     select(ItemFinding).where(ItemFinding.item_id == item.id)
                 )
             }
-            if finding.metric not in metrics:
+            if problem not in problems:
                 continue
         return item
     return None

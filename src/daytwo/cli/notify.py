@@ -47,7 +47,7 @@ def list_channels(as_json: bool = JSON) -> None:
 @channels_app.command("add")
 def add_channel(
     name: str = typer.Argument(..., help="Unique name, e.g. cards-oncall."),
-    kind: str = typer.Option(..., help="webhook, slack or email."),
+    kind: str = typer.Option(..., help="webhook, slack, email or apprise."),
     url: str = typer.Option(None, help="webhook: where to POST; slack: the incoming-webhook URL."),
     to: list[str] = typer.Option([], "--to", help="e-mail: a recipient (repeat)."),
     smtp_host: str = typer.Option(None, help="e-mail: the SMTP server."),
@@ -102,12 +102,14 @@ def list_routes(as_json: bool = JSON) -> None:
     if as_json:
         _dump(list(rows))
         return
-    table = Table("id", "channel", "deployment", "owner", "events", "up to", "journey", "kind")
+    table = Table(
+        "id", "channel", "deployment", "owner", "events", "up to", "journey", "kind", "per hour"
+    )
     for r in rows:
         table.add_row(
             str(r.id), r.channel, r.deployment or "any", r.owner or "any",
             ", ".join(r.event_kinds) or "any", r.max_priority, r.journey or "any",
-            r.finding_kind or "any",
+            r.finding_kind or "any", str(r.max_per_hour) if r.max_per_hour else "no limit",
         )  # fmt: skip
     out.print(table)
 
@@ -121,6 +123,11 @@ def add_route(
     max_priority: str = typer.Option("P2", help="Up to this priority (P1 most urgent)."),
     journey: str = typer.Option(None, help="Only this journey."),
     kind: str = typer.Option(None, help="Only this finding kind."),
+    max_per_hour: int = typer.Option(
+        None,
+        help="At most this many messages an hour through this route (P1 breaks "
+        "through); beyond it, grouped into one message.",
+    ),
     actor: str = AS,
 ) -> None:
     """Send matching alerts to a channel (besides the owner's own)."""
@@ -129,6 +136,7 @@ def add_route(
         {
             "channel": channel, "deployment": deployment, "owner": owner, "event_kinds": event,
             "max_priority": max_priority, "journey": journey, "finding_kind": kind,
+            "max_per_hour": max_per_hour,
         },
     )  # fmt: skip
     with open_ledger() as ledger:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -241,13 +241,15 @@ def record_raised(
     findings: Sequence[Finding],
     *,
     at: datetime,
+    keep: Collection[str] = (),
 ) -> Recorded:
     """Findings raised outside the detectors (``source``: their ``detector`` id, such as the
     plan's gate checks), kept by fingerprint like every other finding.
 
     A finding seen again updates its row (a resolved one is ``regressed``); the source's open
-    findings of ``deployment`` not in ``findings`` are resolved at ``at``. No analysis run is
-    recorded: these come from the source's own evaluation.
+    findings of ``deployment`` not in ``findings`` are resolved at ``at``, except those whose
+    fingerprint is in ``keep`` (still seen, with nothing worth rewriting: they stay as they
+    are). No analysis run is recorded: these come from the source's own evaluation.
     """
     new: list[str] = []
     updated: list[str] = []
@@ -286,7 +288,7 @@ def record_raised(
             _fill(row, f)
             row.times_seen += 1
         for fp, row in rows.items():
-            if fp not in seen and row.status in ("open", "regressed"):
+            if fp not in seen and fp not in keep and row.status in ("open", "regressed"):
                 row.status = "resolved"
                 row.resolved_at = at
                 resolved.append(fp)

@@ -244,6 +244,8 @@ def list_alerts(
             select(Alert)
             # test and grouped messages are in the delivery log only
             .where(Alert.kind.not_in(("test", "grouped", "digest")))
+            # a live alarm told through its problem's alert is that alert's update
+            .where(Alert.status != "merged")
             .order_by(Alert.updated_at.desc(), Alert.id.desc())
             .limit(limit)
         )

@@ -1,4 +1,5 @@
-"""Sending one payload over one channel: a signed webhook, a Slack incoming webhook, SMTP.
+"""Sending one payload over one channel: a signed webhook, a Slack incoming webhook, SMTP, or
+one of the many services Apprise speaks (Teams, Discord, PagerDuty, ntfy, …) by its URL.
 
 Every failure becomes a :class:`SendFailed` with a message a person can act on (and the HTTP
 status or SMTP code when there is one); nothing here raises anything else for a bad host,
@@ -15,8 +16,16 @@ from email.message import EmailMessage
 
 import httpx
 
+from daytwo.errors import InputError
 from daytwo.notify.calc import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from daytwo.notify.messages import document_email, email_message, slack_message, webhook_body
+from daytwo.notify.messages import (
+    document_email,
+    email_message,
+    headline,
+    plain_text,
+    slack_message,
+    webhook_body,
+)
 from daytwo.notify.schemas import AlertPayload, DocumentPayload
 
 USER_AGENT = "daytwo-notify/1"
@@ -55,7 +64,51 @@ def send(target: Target, payload: AlertPayload, *, recipient: str | None, thread
         return _post_slack(target, payload)
     if target.kind == "email":
         return _send_mail(target, payload, recipient=recipient, thread_key=thread_key)
+    if target.kind == "apprise":
+        return _send_apprise(target, payload)
     raise SendFailed(f"unknown channel kind {target.kind!r}")
+
+
+def apprise_url(url: str | None) -> str:
+    """``url`` if Apprise knows its service and can read it; a clear error naming the scheme
+    otherwise (checked when the channel is made)."""
+    import apprise
+
+    scheme, sep, _ = (url or "").partition("://")
+    if not url or not scheme or not sep:
+        raise InputError(f"An Apprise URL looks like discord://… or json://host/path, not {url!r}.")
+    if apprise.Apprise.instantiate(url) is None:
+        raise InputError(
+            f"Apprise cannot use the URL of scheme {scheme!r}: an unknown service or a URL "
+            "it cannot read (see https://github.com/caronc/apprise/wiki for each service's)."
+        )
+    return url
+
+
+def _send_apprise(target: Target, payload: AlertPayload) -> int:
+    """One message through Apprise: the alert's headline as title (``Update:`` before it for
+    a later event of the alert), its plain text and alert number as body.
+    Apprise tells a failure only in its log, which is kept as the attempt's error."""
+    import logging
+
+    import apprise
+
+    assert target.secret is not None  # the Apprise URL is the secret
+    scheme = target.secret.partition("://")[0]
+    sender = apprise.Apprise()
+    if not sender.add(target.secret):
+        raise SendFailed(f"Apprise cannot use the {scheme}:// URL")
+    capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")  # type: ignore[no-untyped-call]
+    with capture as log:
+        sent = sender.notify(
+            title=("Update: " if payload.update else "") + headline(payload),
+            body=plain_text(payload) + f"\nalert #{payload.alert_id}\n",
+            body_format=apprise.NotifyFormat.TEXT,
+        )  # fmt: skip
+        why = " ".join(log.getvalue().split())
+    if not sent:
+        raise SendFailed(f"Apprise could not send to {scheme}://" + (f": {why}" if why else ""))
+    return 200
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> int:

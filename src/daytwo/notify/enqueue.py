@@ -86,12 +86,14 @@ def owner_contact(session: Session, handle: str | None) -> str | None:
     return contact.strip() if contact and "@" in contact and " " not in contact.strip() else None
 
 
-def _recipients(
-    session: Session, spec: EventSpec
-) -> list[tuple[Channel, str | None, Preference | None]]:
-    """Where an event goes: (channel, recipient override, the preference that chose it)."""
+Recipient = tuple[Channel, str | None, Preference | None, Route | None]
+
+
+def _recipients(session: Session, spec: EventSpec) -> list[Recipient]:
+    """Where an event goes: (channel, recipient override, the preference or the route that
+    chose it)."""
     alert = spec.alert
-    chosen: list[tuple[Channel, str | None, Preference | None]] = []
+    chosen: list[Recipient] = []
     pref = (
         session.scalar(select(Preference).where(Preference.owner == alert.owner))
         if alert.owner
@@ -101,12 +103,12 @@ def _recipients(
     if escalation and alert.escalation_level == 1 and pref and pref.escalation_channel_id:
         channel = session.get(Channel, pref.escalation_channel_id)
         if channel is not None:
-            chosen.append((channel, None, pref))
+            chosen.append((channel, None, pref, None))
     elif not escalation and alert.owner:
         if pref is not None and pref.channel_id is not None:
             channel = session.get(Channel, pref.channel_id)
             if channel is not None:
-                chosen.append((channel, None, pref))
+                chosen.append((channel, None, pref, None))
         elif (contact := owner_contact(session, alert.owner)) is not None:
             # The owner directory's e-mail contact, through the first e-mail channel.
             mail = session.scalar(
@@ -114,7 +116,7 @@ def _recipients(
                 .order_by(Channel.id).limit(1)
             )  # fmt: skip
             if mail is not None:
-                chosen.append((mail, contact, pref))
+                chosen.append((mail, contact, pref, None))
     if not chosen or not escalation or alert.escalation_level > 1 or pref is None:
         facts = AlertFacts(
             alert.deployment, alert.owner, spec.event, alert.priority, spec.journey,
@@ -129,13 +131,13 @@ def _recipients(
                 route.journey, route.finding_kind,
             )  # fmt: skip
             if route_matches(match, facts):
-                chosen.append((channel, None, None))
+                chosen.append((channel, None, None, route))
     seen: set[int] = set()
-    unique = []
-    for channel, recipient, why in chosen:
+    unique: list[Recipient] = []
+    for channel, recipient, why, chooser in chosen:
         if channel.active and channel.id not in seen:
             seen.add(channel.id)
-            unique.append((channel, recipient, why))
+            unique.append((channel, recipient, why, chooser))
     return unique
 
 
@@ -144,7 +146,7 @@ def enqueue(session: Session, settings: Settings, spec: EventSpec, *, now: datet
     returns how many were written. An owner's quiet hours hold all but P1 until they end."""
     payload = payload_of(settings, spec, now).model_dump(mode="json", by_alias=True)
     written = 0
-    for channel, recipient, pref in _recipients(session, spec):
+    for channel, recipient, pref, route in _recipients(session, spec):
         exists = session.scalar(
             select(Delivery.id).where(
                 Delivery.idempotency_key == spec.idempotency_key, Delivery.channel_id == channel.id
@@ -163,8 +165,8 @@ def enqueue(session: Session, settings: Settings, spec: EventSpec, *, now: datet
             Delivery(
                 alert_id=spec.alert.id, channel_id=channel.id,
                 idempotency_key=spec.idempotency_key, event=spec.event, recipient=recipient,
-                payload=payload, status=status, attempts=0, next_attempt_at=due,
-                created_at=now,
+                route_id=route.id if route is not None else None, payload=payload,
+                status=status, attempts=0, next_attempt_at=due, created_at=now,
             )
         )  # fmt: skip
         written += 1

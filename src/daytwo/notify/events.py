@@ -11,7 +11,9 @@ them), so they are retried, logged and never lost like every other message.
 - :func:`sync_gates` reads the 90-day plan's latest gate evaluations after each analysis and
   publishes (:func:`publish_gate_change`) a gate that became ready or stopped holding;
 - :func:`check_feeds` watches arrivals in the events store and raises ``feed.silent`` when a
-  deployment sends nothing while data is due (``feed.resumed`` when it is back).
+  deployment sends nothing while data is due (``feed.resumed`` when it is back);
+- the fast checks on live traffic (:func:`daytwo.notify.fast.check_traffic`) run with them in
+  :func:`raise_due`.
 """
 
 from __future__ import annotations
@@ -28,12 +30,10 @@ from sqlalchemy.orm import Session
 
 from daytwo.backlog.calc import OPEN_STATUSES
 from daytwo.backlog.models import Item
-from daytwo.detect.findings import Finding
 from daytwo.notify.alerts import aware, evidence_lines, owner_handle, sync_all
 from daytwo.notify.calc import (
     SILENCE_HISTORY_DAYS,
     SILENCE_MIN_HISTORY_DAYS,
-    SPIKE_RECOVERED_P,
     expected_arrivals,
     is_silent,
     silence_probability,
@@ -41,24 +41,17 @@ from daytwo.notify.calc import (
     usual_hourly,
 )
 from daytwo.notify.digest import send_digests
-from daytwo.notify.enqueue import EventSpec, enqueue
+from daytwo.notify.fast import check_traffic
 from daytwo.notify.live import (
     FEED_SOURCE,
-    TRAFFIC_SOURCE,
-    Owned,
     feed_finding,
     record_live,
-    traffic_finding,
 )
 from daytwo.notify.models import Alert
+from daytwo.notify.tell import MERGED, fold, live_alert, own, subject_alert, tell, thread_of
 from daytwo.notify.traffic import (
-    BASELINE_DAYS,
     BASELINES,
     WINDOW,
-    Baselines,
-    Signal,
-    Usual,
-    traffic_windows,
 )
 from daytwo.plan.ledger import latest_evaluations, phases_of, signoffs_by_phase
 from daytwo.plan.models import Plan, PlanPhase
@@ -68,42 +61,6 @@ from daytwo.store.ledger import Ledger
 from daytwo.store.ledger.models import Deployment
 
 GateState = Literal["ready", "not_holding"]
-
-
-def _alert(
-    session: Session, key: str, *, deployment: str, kind: str, priority: str, title: str,
-    owner: str | None, item_id: int | None, now: datetime,
-) -> tuple[Alert, bool]:  # fmt: skip
-    """The subject's alert, created (open, unescalated) when it has none yet; True if new."""
-    alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
-    if alert is not None:
-        return alert, False
-    alert = Alert(
-        dedupe_key=key, deployment=deployment, item_id=item_id, kind=kind, priority=priority,
-        title=title[:300], owner=owner, status="open", events=0, escalation_level=0,
-        created_at=now, updated_at=now,
-    )  # fmt: skip
-    session.add(alert)
-    session.flush()
-    return alert, True
-
-
-def _tell(
-    session: Session, settings: Settings, alert: Alert, *, event: str, state: str, summary: str,
-    evidence: list[str], update: bool, now: datetime, item: Item | None = None,
-    url: str | None = None,
-) -> int:  # fmt: skip
-    alert.events += 1
-    alert.state = state
-    alert.updated_at = now
-    spec = EventSpec(
-        alert=alert, event=event, idempotency_key=f"{alert.kind}-{alert.id}.{alert.events}",
-        summary=summary, evidence=evidence, update=update,
-        journey=item.journey if item else None,
-        finding_kind=item.finding_kind if item else None,
-        item_status=item.status if item else None, url=url,
-    )  # fmt: skip
-    return enqueue(session, settings, spec, now=now)
 
 
 # -- SLA clocks --------------------------------------------------------------------------------
@@ -157,7 +114,7 @@ def sync_slas(ledger: Ledger, settings: Settings, *, now: datetime | None = None
             if stage == "on_track" or (alert is not None and alert.state == state):
                 continue
             if alert is None:
-                alert, _ = _alert(
+                alert, _ = subject_alert(
                     session, f"sla:{item.id}", deployment=item.deployment, kind="sla",
                     priority=item.priority, title=item.title,
                     owner=owner_handle(session, item), item_id=item.id, now=now,
@@ -174,7 +131,7 @@ def sync_slas(ledger: Ledger, settings: Settings, *, now: datetime | None = None
                     f"{what} of {item.title} is {_duration(now - due)} late ({item.priority})."
                 )
             evidence = [f"{clock} due {due:%Y-%m-%d %H:%M} UTC", *evidence_lines(session, item)]
-            queued += _tell(
+            queued += tell(
                 session, settings, alert, event=f"sla.{stage}", state=state, summary=summary,
                 evidence=evidence, update=alert.events > 0, now=now, item=item,
             )  # fmt: skip
@@ -212,7 +169,7 @@ def publish_gate_change(
     own, so its change and the message commit together). Publishing the state the gate's
     alert already told about queues nothing. Returns how many messages were queued."""
     now = now or datetime.now(UTC)
-    alert, _ = _alert(
+    alert, _ = subject_alert(
         session, f"gate:{change.deployment}:{change.gate}", deployment=change.deployment,
         kind="gate", priority=change.priority, title=change.title, owner=change.owner,
         item_id=None, now=now,
@@ -227,7 +184,7 @@ def publish_gate_change(
     else:
         event = "gate.stopped_holding"
         summary = f"{change.title} no longer holds on {change.deployment}."
-    return _tell(
+    return tell(
         session, settings, alert, event=event, state=change.state, summary=summary,
         evidence=list(change.evidence), update=alert.events > 0, now=now, url=change.url,
     )  # fmt: skip
@@ -298,21 +255,6 @@ def sync_gates(
 
 
 # -- silent feeds ------------------------------------------------------------------------------
-
-
-def _live_alert(
-    session: Session, key: str, deployment: str, kind: str, title: str, now: datetime,
-    window: timedelta,
-) -> tuple[Alert, bool]:  # fmt: skip
-    """A deployment's P1 alert from live traffic, (re)opened with its escalation clock."""
-    alert, new = _alert(
-        session, key, deployment=deployment, kind=kind, priority="P1", title=title,
-        owner=None, item_id=None, now=now,
-    )  # fmt: skip
-    alert.status = "open"
-    alert.escalation_level = 0
-    alert.escalate_at = now + window
-    return alert, new
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,7 +358,7 @@ def check_feeds(
         )
         findings = []
         if feed.silent and feed.last_arrival is not None:
-            level = usual.get(name)
+            level = usual.get((name, None))
             findings.append(feed_finding(
                 name, last_arrival=feed.last_arrival, expected=feed.expected,
                 chance=silence_probability(feed.expected),
@@ -429,7 +371,7 @@ def check_feeds(
         with ledger.session() as session:
             alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
             if feed.silent and (alert is None or alert.state != "silent"):
-                alert, new = _live_alert(
+                alert, new = live_alert(
                     session, key, name, "feed", f"No data from {name}", now, window
                 )
                 assert feed.last_arrival is not None
@@ -439,174 +381,29 @@ def check_feeds(
                     f"({feed.history_days} days of arrivals)",
                     f"chance of none at the usual rate: {silence_probability(feed.expected):.1e}",
                 ]
-                item = _own(session, alert, owned, findings[0])
-                queued += _tell(
+                item = own(session, alert, owned, findings[0])
+                thread = thread_of(session, alert)
+                if thread is not None:
+                    fold(alert, thread, now=now, window=window)
+                queued += tell(
                     session, settings, alert, event="feed.silent", state="silent",
                     summary=summary, evidence=evidence, update=not new, now=now, url=url,
-                    item=item,
+                    item=item, via=thread,
                 )  # fmt: skip
             elif alert is not None and alert.state == "silent" and not feed.silent:
-                alert.status = "resolved"
+                thread = thread_of(session, alert) if alert.status == MERGED else None
+                if thread is None:
+                    alert.status = "resolved"
                 alert.escalate_at = None
                 last = feed.last_arrival
                 evidence = [f"last arrival {last:%Y-%m-%d %H:%M} UTC"] if last else []
                 item = session.get(Item, alert.item_id) if alert.item_id else None
-                queued += _tell(
+                queued += tell(
                     session, settings, alert, event="feed.resumed", state="flowing",
                     summary=f"{name} is sending data again.", evidence=evidence, update=True,
-                    now=now, url=url, item=item,
+                    now=now, url=url, item=item, via=thread,
                 )  # fmt: skip
     return queued
-
-
-# -- fast checks on live traffic ---------------------------------------------------------------
-
-# Per signal: the alert's key prefix, its event, its title and what its summary says.
-_ALARMS: dict[tuple[str, str], tuple[str, str]] = {
-    ("errors", "spike"): ("traffic.error_spike", "Error spike"),
-    ("fallbacks", "spike"): ("traffic.fallback_spike", "Fallback spike"),
-    ("latency", "spike"): ("traffic.latency_spike", "Slow answers"),
-    ("volume", "drop"): ("traffic.volume_drop", "Traffic drop"),
-    ("volume", "surge"): ("traffic.volume_surge", "Traffic surge"),
-}
-_WHAT = {  # (in the summary, in the evidence)
-    "errors": ("had an error", "had an error turn"),
-    "fallbacks": ("had a fallback answer", "had a fallback answer"),
-}
-
-
-def _describe(name: str, s: Signal, usual: Usual) -> tuple[str, list[str]]:
-    """(summary, evidence) of one signal of one deployment's window."""
-    span = f"{s.minutes} min"
-    chance = f"chance of this at the usual level: {s.p_value:.1e}"
-    if s.name in _WHAT:
-        summary = (
-            f"{s.value:.0%} of {name}'s conversations in the last {span} "
-            f"{_WHAT[s.name][0]}; usually {s.usual:.1%}."
-        )
-        evidence = [
-            f"{s.count} of {s.n} conversations in the last {span} {_WHAT[s.name][1]} "
-            f"({s.value:.1%})",
-            f"usually {s.usual:.1%} at this time of day ({usual.n:,} conversations over the "
-            f"last {BASELINE_DAYS} days)",
-            chance,
-        ]
-    elif s.name == "latency":
-        summary = (
-            f"{name}'s answers in the last {span}: p95 {s.value:,.0f} ms; usually "
-            f"{s.usual:,.0f} ms."
-        )
-        evidence = [
-            f"{s.count} of {s.n} answers in the last {span} took longer than the usual p95 "
-            f"of {s.usual:,.0f} ms (5% usually do)",
-            chance,
-        ]
-    else:
-        summary = (
-            f"{s.count:,} conversations reached {name} in the last {span}; usually {s.usual:,.0f}."
-        )
-        evidence = [
-            f"{s.count:,} conversations arrived in the last {span}",
-            f"usually {s.usual:,.1f} (spread {usual.volume_var**0.5:,.1f}) at this time of day, "
-            f"from {usual.buckets} windows of the last {BASELINE_DAYS} days",
-            chance,
-        ]
-    return summary, evidence
-
-
-def _alarm_after(s: Signal, told: str | None, silent: bool) -> str | None:
-    """The alarm a signal's alert is in after this minute: the signal's own, or the one it
-    told about until the window is back to its usual level (a drop while the feed is silent
-    is the silent feed's to tell)."""
-    if s.alarm == "drop" and silent:
-        return told if told in _ALARM_STATES else None
-    if s.alarm is not None:
-        return s.alarm
-    if told in _ALARM_STATES and s.p_value <= SPIKE_RECOVERED_P:
-        return told
-    return None
-
-
-_ALARM_STATES = ("spike", "drop", "surge")
-
-
-def check_traffic(
-    ledger: Ledger, events: EventStore, settings: Settings, *, now: datetime | None = None,
-    baselines: Baselines | None = None, since: datetime | None = None,
-) -> int:  # fmt: skip
-    """Raise a P1 alert per deployment and signal whose last minutes are far off their usual
-    level (``traffic.error_spike``, ``…fallback_spike``, ``…latency_spike``,
-    ``…volume_drop``, ``…volume_surge``), and ``traffic.recovered`` once it is back. Each
-    alarm is also a finding (:mod:`daytwo.notify.live`), open while it lasts, whose backlog
-    item names the alert's owner. Returns messages queued."""
-    now = now or datetime.now(UTC)
-    base = settings.notify_public_url.rstrip("/")
-    window = timedelta(minutes=settings.notify_escalate_minutes)
-    queued = 0
-    windows = traffic_windows(events, now=now, baselines=baselines, since=since)
-    with ledger.session() as session:
-        told = {
-            a.dedupe_key: a.state
-            for a in session.scalars(select(Alert).where(Alert.kind == "traffic"))
-        }
-        silent = set(
-            session.scalars(
-                select(Alert.deployment).where(Alert.kind == "feed", Alert.state == "silent")
-            )
-        )
-    for name, w in windows.items():
-        alarms: dict[str, tuple[Signal, str, Finding]] = {}
-        for s in w.signals:
-            alarm = _alarm_after(s, told.get(f"{s.name}:{name}"), name in silent)
-            if alarm is not None:
-                summary, _ = _describe(name, s, w.usual)
-                finding = traffic_finding(name, s, alarm, w.usual, now=now, summary=summary)
-                alarms[s.name] = (s, alarm, finding)
-        owned = record_live(
-            ledger, settings, name, TRAFFIC_SOURCE, [f for _, _, f in alarms.values()], now=now
-        )
-        url = f"{base}/conversations?deployment={quote(name)}"
-        with ledger.session() as session:
-            for s in w.signals:
-                if s.alarm == "drop" and name in silent:
-                    continue  # the silent feed's alert already tells it
-                key = f"{s.name}:{name}"
-                alert = session.scalar(select(Alert).where(Alert.dedupe_key == key))
-                summary, evidence = _describe(name, s, w.usual)
-                state = alert.state if alert is not None else None
-                if s.alarm is not None and state != s.alarm:
-                    event, title = _ALARMS[(s.name, s.alarm)]
-                    alert, new = _live_alert(
-                        session, key, name, "traffic", f"{title} on {name}", now, window
-                    )
-                    item = _own(session, alert, owned, alarms[s.name][2])
-                    queued += _tell(
-                        session, settings, alert, event=event, state=s.alarm,
-                        summary=summary, evidence=evidence, update=not new, now=now, url=url,
-                        item=item,
-                    )  # fmt: skip
-                elif alert is not None and state in _ALARM_STATES and s.name not in alarms:
-                    alert.status = "resolved"
-                    alert.escalate_at = None
-                    back = {"errors": "Errors", "fallbacks": "Fallbacks",
-                            "latency": "Answer times", "volume": "Traffic"}[s.name]  # fmt: skip
-                    item = session.get(Item, alert.item_id) if alert.item_id else None
-                    queued += _tell(
-                        session, settings, alert, event="traffic.recovered", state="normal",
-                        summary=f"{back} on {name} back to the usual level.",
-                        evidence=evidence, update=True, now=now, url=url, item=item,
-                    )  # fmt: skip
-    return queued
-
-
-def _own(session: Session, alert: Alert, owned: dict[str, Owned], finding: Finding) -> Item | None:
-    """Point a live alert at its finding's backlog item and owner (routed by ownership)."""
-    mine = owned.get(finding.fingerprint)
-    if mine is None:
-        return None
-    alert.item_id = mine.item_id
-    alert.owner = mine.owner
-    return session.get(Item, mine.item_id)
 
 
 # -- one pass ----------------------------------------------------------------------------------

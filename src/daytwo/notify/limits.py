@@ -1,5 +1,7 @@
-"""Rate limits of the outbox: each channel's ``max_per_hour`` per recipient. Beyond it the most
-urgent go alone and the rest are carried by one grouped message; nothing is dropped."""
+"""Rate limits of the outbox: each route's ``max_per_hour`` (the messages it chose), then each
+channel's per recipient. Beyond a limit the most urgent go alone and the rest are carried by
+one grouped message; nothing is dropped. A route's limit lets P1 and escalations through,
+and counts them."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from daytwo.notify.calc import (
     priority_rank,
 )
 from daytwo.notify.enqueue import aware_utc, carry
-from daytwo.notify.models import Channel, Delivery
+from daytwo.notify.models import Channel, Delivery, Route
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
 
@@ -40,6 +42,89 @@ def _same_recipient(recipient: str | None) -> ColumnElement[bool]:
     return Delivery.recipient.is_(None) if recipient is None else Delivery.recipient == recipient
 
 
+def _urgent(row: Delivery) -> bool:
+    return row.payload["item"]["priority"] == "P1" or row.event == "alert.escalated"
+
+
+def _route_sent(session: Session, route_id: int, since: datetime) -> int:
+    """Messages this route chose that went out since ``since``, or are going out now."""
+    return int(
+        session.scalar(
+            select(func.count(Delivery.id)).where(
+                Delivery.route_id == route_id,
+                or_(
+                    and_(Delivery.status == "delivered", Delivery.delivered_at >= since),
+                    Delivery.status == "sending",
+                ),
+            )
+        )
+        or 0
+    )
+
+
+def _route_limits(
+    session: Session, settings: Settings, rows: list[Delivery], now: datetime
+) -> list[Delivery]:
+    """Apply each route's ``max_per_hour`` to the due ``rows`` (in order); returns the rows to
+    go on with. P1 alerts and escalations break through and count; of the others, what fits
+    goes one by one (the most urgent first) and the rest in one grouped message (which counts
+    as one); with the hour used up they wait until it frees a slot."""
+    limits = {
+        r.id: int(r.max_per_hour)
+        for r in session.scalars(
+            select(Route).where(
+                Route.id.in_({r.route_id for r in rows if r.route_id is not None}),
+                Route.max_per_hour.is_not(None),
+            )
+        )
+        if r.max_per_hour
+    }
+    if not limits:
+        return rows
+    out: list[Delivery] = []
+    held: dict[int, list[Delivery]] = {}
+    for row in rows:
+        alerting = row.alert_id is not None and row.event != "grouped"
+        if row.route_id in limits and alerting and not _urgent(row):
+            held.setdefault(row.route_id, []).append(row)
+        else:
+            out.append(row)
+    hour_ago = now - timedelta(hours=1)
+    for route_id, due in held.items():
+        limit = limits[route_id]
+        urgent = sum(1 for r in out if r.route_id == route_id and r.status != "sending")
+        room = limit - _route_sent(session, route_id, hour_ago) - urgent
+        if len(due) <= room:
+            out += due
+            continue
+        if room <= 0:
+            oldest = session.scalar(
+                select(func.min(Delivery.delivered_at)).where(
+                    Delivery.route_id == route_id, Delivery.status == "delivered",
+                    Delivery.delivered_at >= hour_ago,
+                )
+            )  # fmt: skip
+            free = (aware_utc(oldest) if oldest else now) + timedelta(hours=1)
+            for row in due:
+                row.next_attempt_at = max(aware_utc(row.next_attempt_at), free)
+            continue
+        due.sort(key=lambda r: (priority_rank(r.payload["item"]["priority"]), r.id))
+        out += due[: room - 1]
+        rest = due[room - 1 :]
+        group_id = carry(
+            session, settings, channel_id=rest[0].channel_id, recipient=rest[0].recipient,
+            rows=rest, now=now, event="grouped",
+            title=f"{len(rest)} alerts held by route {route_id}'s limit of {limit} an hour",
+            summary=f"{len(rest)} alerts arrived beyond route {route_id}'s {limit} messages "
+            "an hour; here they are together.",
+        )  # fmt: skip
+        group = session.get(Delivery, group_id)
+        assert group is not None
+        group.route_id = route_id
+        out.append(group)
+    return out
+
+
 def within_limits(ledger: Ledger, settings: Settings, ids: list[int], now: datetime) -> list[int]:
     """Apply each channel's ``max_per_hour`` (per recipient) to the due rows ``ids``: what
     fits is sent one by one; beyond it the most urgent go one by one and the rest are carried
@@ -58,7 +143,8 @@ def within_limits(ledger: Ledger, settings: Settings, ids: list[int], now: datet
             if c.config.get("max_per_hour")
         }
         held: dict[tuple[int, str | None], list[Delivery]] = {}
-        for row in sorted(rows, key=lambda r: ids.index(r.id)):
+        ordered = sorted(rows, key=lambda r: ids.index(r.id))
+        for row in _route_limits(session, settings, ordered, now):
             # A document (an issued report, no alert) is one message the reader asked for:
             # never held or grouped.
             alerting = row.alert_id is not None and row.event != "grouped"

@@ -23,6 +23,8 @@ from daytwo.backlog.policy import BacklogPolicy
 from daytwo.detect.findings import Finding, FindingScope, Impact, Measure, Severity
 from daytwo.detect.schemas import FindingFilter
 from daytwo.detect.service import list_findings, record_raised
+from daytwo.notify.alerts import aware
+from daytwo.notify.calc import worth_recording
 from daytwo.notify.traffic import Signal, Usual
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
@@ -115,13 +117,40 @@ def feed_finding(
     )
 
 
+def _unchanged(ledger: Ledger, deployment: str, source: str, findings: list[Finding],
+               now: datetime) -> set[str]:  # fmt: skip
+    """The fingerprints of ``findings`` already open in the ledger with nothing worth
+    rewriting (:func:`~daytwo.notify.calc.worth_recording`): a continuing alarm."""
+    if not findings:
+        return set()
+    recorded = {
+        f.fingerprint: f
+        for f in list_findings(ledger, FindingFilter(deployment=deployment, detector=source))
+        if f.status in ("open", "regressed")
+    }
+    kept = set()
+    for f in findings:
+        was = recorded.get(f.fingerprint)
+        if was is not None and not worth_recording(
+            recorded_value=was.current.value if was.current else None,
+            recorded_severity=was.severity_level, recorded_at=aware(was.last_seen),
+            value=f.current.value if f.current else None, severity=int(f.severity), now=now,
+        ):  # fmt: skip
+            kept.add(f.fingerprint)
+    return kept
+
+
 def record_live(
     ledger: Ledger, settings: Settings, deployment: str, source: str, findings: list[Finding],
     *, now: datetime,
 ) -> dict[str, Owned]:  # fmt: skip
     """Record the ``source``'s alarming findings of ``deployment`` now (its others resolve),
-    take what changed into the backlog, and return the item of each finding by fingerprint."""
-    recorded = record_raised(ledger, deployment, source, findings, at=now)
+    take what changed into the backlog, and return the item of each finding by fingerprint.
+    A finding still open whose alarm changed nothing that matters is left as it was written
+    (:func:`_unchanged`): a continuing alarm does not rewrite it every minute."""
+    kept = _unchanged(ledger, deployment, source, findings, now)
+    fresh = [f for f in findings if f.fingerprint not in kept]
+    recorded = record_raised(ledger, deployment, source, fresh, at=now, keep=kept)
     changed = {
         *recorded.new_fingerprints,
         *recorded.regressed_fingerprints,

@@ -108,6 +108,30 @@ def message_id(key: str, domain: str) -> str:
     return f"<{key.replace(':', '.').replace('/', '.')}@{domain}>"
 
 
+def _facts(payload: AlertPayload) -> list[tuple[str, str]]:
+    item = payload.item
+    return [
+        ("Priority", item.priority),
+        ("Owner", item.owner or "unowned"),
+        ("Deployment", payload.deployment),
+        ("Journey", item.journey or "all"),
+    ]
+
+
+def plain_text(payload: AlertPayload) -> str:
+    """The alert as plain text (a mail's text part, a message of another service): its
+    headline, summary, facts, evidence and links."""
+    item = payload.item
+    text = [headline(payload), "", payload.summary, ""]
+    text += [f"{k}: {v}" for k, v in _facts(payload)]
+    text += ["", *[f"- {e}" for e in payload.evidence]]
+    if item.url:
+        text += ["", f"{_open(item)}: {item.url}"]
+    if payload.acknowledge_url:
+        text += [f"Acknowledge: {payload.acknowledge_url}"]
+    return "\n".join(text) + "\n"
+
+
 def email_message(
     payload: AlertPayload, *, sender: str, recipients: list[str], thread_key: str
 ) -> EmailMessage:
@@ -126,20 +150,8 @@ def email_message(
         msg["In-Reply-To"] = first
         msg["References"] = first
     item = payload.item
-    facts = [
-        ("Priority", item.priority),
-        ("Owner", item.owner or "unowned"),
-        ("Deployment", payload.deployment),
-        ("Journey", item.journey or "all"),
-    ]
-    text = [headline(payload), "", payload.summary, ""]
-    text += [f"{k}: {v}" for k, v in facts]
-    text += ["", *[f"- {e}" for e in payload.evidence]]
-    if item.url:
-        text += ["", f"{_open(item)}: {item.url}"]
-    if payload.acknowledge_url:
-        text += [f"Acknowledge: {payload.acknowledge_url}"]
-    msg.set_content("\n".join(text) + "\n")
+    facts = _facts(payload)
+    msg.set_content(plain_text(payload))
     rows = "".join(
         f"<tr><th align='left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts
     )

@@ -59,6 +59,8 @@ class Route(Base):
     max_priority: Mapped[str] = mapped_column(String(2), default="P4")
     journey: Mapped[str | None] = mapped_column(String(200), nullable=True)
     finding_kind: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # At most this many messages an hour through this route (None: no limit of its own).
+    max_per_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
@@ -128,6 +130,8 @@ class Delivery(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200))
     event: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The route that chose this delivery (None: the owner's own channel, a document).
+    route_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # pending | sending | delivered | dead | digest (waits for the owner's digest) | grouped
     # (sent inside ``grouped_into``'s message: a rate limit's grouped message or a digest)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
-ChannelKind = Literal["webhook", "slack", "email"]
+ChannelKind = Literal["webhook", "slack", "email", "apprise"]
 SmtpSecurity = Literal["starttls", "tls", "none"]
 Priority = Literal["P1", "P2", "P3", "P4"]
 # What is worth a message; docs/notify.md describes each.
@@ -94,6 +94,12 @@ class RouteCreate(_In):
     max_priority: Priority = "P2"
     journey: str | None = None
     finding_kind: str | None = None
+    max_per_hour: int | None = Field(
+        default=None, ge=1, le=10_000,
+        description="at most this many messages an hour through this route (P1 breaks "
+        "through and counts); beyond it, what is due goes out grouped in one message when "
+        "the hour allows (never dropped)",
+    )  # fmt: skip
 
 
 class RoutePublic(BaseModel):
@@ -105,6 +111,7 @@ class RoutePublic(BaseModel):
     max_priority: str
     journey: str | None
     finding_kind: str | None
+    max_per_hour: int | None = None
 
 
 class PreferenceSet(_In):

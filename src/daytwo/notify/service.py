@@ -14,7 +14,7 @@ from daytwo.backlog.models import Owner
 from daytwo.errors import ConflictError, InputError, NotFoundError
 from daytwo.notify import vault
 from daytwo.notify.calc import MIN_SECRET_LENGTH, parse_quiet_hours, parse_zone
-from daytwo.notify.channels import Target
+from daytwo.notify.channels import Target, apprise_url
 from daytwo.notify.models import Channel, Preference, Route
 from daytwo.notify.schemas import (
     ChannelCreate,
@@ -92,6 +92,13 @@ def create_channel(
             url = _http_url(url, "A Slack incoming-webhook URL")
             secret = url
         target = f"slack webhook on {urlparse(url or '').netloc}" if url else "slack webhook"
+    elif spec.kind == "apprise":
+        # An Apprise URL (discord://…, msteams://…, json://…) carries the service's tokens:
+        # it is the secret, shown by its scheme only.
+        url = spec.url or secret
+        if spec.secret_env is None:
+            secret = url = apprise_url(url)
+        target = f"apprise {urlparse(url or '').scheme}://" if url else "apprise"
     else:
         if not spec.smtp_host:
             raise InputError("An e-mail channel needs smtp_host.")
@@ -165,7 +172,7 @@ def _route_public(row: Route, channel: str) -> RoutePublic:
     return RoutePublic(
         id=row.id, channel=channel, deployment=row.deployment, owner=row.owner,
         event_kinds=list(row.event_kinds), max_priority=row.max_priority, journey=row.journey,
-        finding_kind=row.finding_kind,
+        finding_kind=row.finding_kind, max_per_hour=row.max_per_hour,
     )  # fmt: skip
 
 
@@ -191,7 +198,8 @@ def add_route(ledger: Ledger, spec: RouteCreate, *, actor: str) -> RoutePublic:
         row = Route(
             channel_id=channel.id, deployment=spec.deployment, owner=spec.owner,
             event_kinds=list(spec.event_kinds), max_priority=spec.max_priority,
-            journey=spec.journey, finding_kind=spec.finding_kind, created_by=actor,
+            journey=spec.journey, finding_kind=spec.finding_kind,
+            max_per_hour=spec.max_per_hour, created_by=actor,
         )  # fmt: skip
         session.add(row)
         session.flush()
