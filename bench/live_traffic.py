@@ -46,6 +46,10 @@ class Calm:
     peak_per_minute: float
     seed: int
     diurnal: bool = True
+    # The journeys a deployment's conversations spread over, and each one's share: one journey
+    # draws nothing, so one-journey traffic is the same stream as before journeys were drawn.
+    journeys: tuple[str, ...] = ("card_lost",)
+    journey_shares: tuple[float, ...] = (1.0,)
 
     def rate(self, at: datetime) -> float:
         """Conversations a minute per deployment at ``at`` (UTC): peak at 14:00, a quarter of
@@ -72,20 +76,31 @@ class Calm:
         seconds: float = 60.0,
     ) -> dict[str, np.ndarray]:  # fmt: skip
         """One deployment's conversations of the ``seconds`` starting at ``at``: offsets (s),
-        error and fallback flags, latency (ms); ``error_share`` overrides the calm share (an
-        injected spike)."""
+        error and fallback flags, latency (ms), journey (an index into ``journeys``);
+        ``error_share`` overrides the calm share (an injected spike)."""
         e_share, f_share, median = self._hour(dep, at)
         n = int(rng.poisson(self.rate(at) * seconds / 60))
-        return {
+        minute = {
             "offset": np.sort(rng.uniform(0, seconds, n)),
             "error": rng.random(n) < (e_share if error_share is None else error_share),
             "fallback": rng.random(n) < f_share,
             "latency": np.round(median * np.exp(rng.normal(0, LATENCY_SIGMA, n))),
+            "journey": np.zeros(n, dtype=np.int64),
         }
+        if len(self.journeys) > 1:
+            minute["journey"] = rng.choice(len(self.journeys), n, p=self.journey_shares)
+        return minute
 
 
 def record(
-    dep: str, ident: str, at: datetime, *, error: bool, fallback: bool, latency: float
+    dep: str,
+    ident: str,
+    at: datetime,
+    *,
+    error: bool,
+    fallback: bool,
+    latency: float,
+    journey: str = "card_lost",
 ) -> dict[str, Any]:
     """One conversation in the wire format: a question and an answer."""
     answer: dict[str, Any] = {
@@ -97,7 +112,7 @@ def record(
     return {
         "id": ident, "deployment": dep, "started_at": at.isoformat(),
         "ended_at": (at + timedelta(seconds=40)).isoformat(), "channel": "chat",
-        "journey": "card_lost", "outcome": "contained",
+        "journey": journey, "outcome": "contained",
         "turns": [{"seq": 0, "ts": at.isoformat(), "role": "user", "text": "where is my card"},
                   answer],
     }  # fmt: skip
@@ -135,7 +150,9 @@ def seed_history(
     finally:
         store.close()
     rng = np.random.default_rng([calm.seed, 1])
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("dep", "at", "err", "fb", "lat")}
+    cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("dep", "at", "err", "fb", "lat", "journey")
+    }
     for start, end in spans:
         at = start
         while at < end:
@@ -146,8 +163,10 @@ def seed_history(
                 cols["err"].append(m["error"])
                 cols["fb"].append(m["fallback"])
                 cols["lat"].append(m["latency"])
+                cols["journey"].append(m["journey"])
             at += timedelta(minutes=1)
     names = np.array(calm.deployments)
+    journeys = np.array(calm.journeys)
     epoch_us = (np.concatenate(cols["at"]) * 1e6).astype("int64")
     table = pa.table(
         {
@@ -156,6 +175,7 @@ def seed_history(
             "err": pa.array(np.concatenate(cols["err"]), pa.bool_()),
             "fb": pa.array(np.concatenate(cols["fb"]), pa.bool_()),
             "lat": pa.array(np.concatenate(cols["lat"]), pa.float64()),
+            "journey": pa.array(journeys[np.concatenate(cols["journey"])], pa.string()),
         }
     )
     con = duckdb.connect(path)
@@ -170,7 +190,7 @@ def seed_history(
         con.execute("BEGIN TRANSACTION")
         con.execute(
             "INSERT INTO interactions SELECT i.* REPLACE (h.id AS interaction_id, "
-            "h.t0 AS started_at, h.t0 + INTERVAL 40 SECOND AS ended_at) "
+            "h.t0 AS started_at, h.t0 + INTERVAL 40 SECOND AS ended_at, h.journey AS journey) "
             "FROM h JOIN interactions i ON i.deployment = h.dep "
             "AND i.interaction_id = 'template-' || h.dep"
         )

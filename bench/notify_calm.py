@@ -2,11 +2,12 @@
 the HTTP API, with the fast checks judging every simulated minute, every alert counted at a
 local webhook receiver that takes every event kind.
 
-Four deployments (about 24 conversations a minute at 14:00 UTC, a quarter of that at night;
-errors, fallbacks and latency drifting hour by hour, ``bench.live_traffic``) have a week of
-history from one seed; the replayed day comes from another seed, so what is judged was not
-what the usual level was learnt from. Nothing is injected: every ``traffic.*`` alarm and
-every ``feed.silent`` is a false alert.
+Four deployments (about 24 conversations a minute at 14:00 UTC, a quarter of that at night,
+over three journeys of 50%, 30% and 20% of it, so the per-journey checks judge scopes of
+several sizes; errors, fallbacks and latency drifting hour by hour, ``bench.live_traffic``)
+have a week of history from one seed; the replayed day comes from another seed, so what is
+judged was not what the usual level was learnt from. Nothing is injected: every
+``traffic.*`` alarm and every ``feed.silent`` is a false alert.
 
 The replay runs on a simulated clock so a day takes minutes: the server runs in this process
 (uvicorn, real HTTP on a loopback port) with the events store's arrival clock set to the
@@ -33,12 +34,14 @@ DEPLOYMENTS = [f"calm-{d}" for d in range(4)]
 PEAK_PER_MINUTE = 24
 DAYS = 1  # simulated days replayed (each deployment: one deployment-day per day)
 HISTORY_SEED, LIVE_SEED = 21, 22
+JOURNEYS = ("card_lost", "billing", "address_change")
+SHARES = (0.5, 0.3, 0.2)
 FOLLOW_UPS = ("traffic.recovered", "feed.resumed")
 
 
 def _setup(data: Path, url: str, start: datetime) -> int:
     setup_ledger(data, DEPLOYMENTS, url)
-    history = Calm(DEPLOYMENTS, PEAK_PER_MINUTE, HISTORY_SEED)
+    history = Calm(DEPLOYMENTS, PEAK_PER_MINUTE, HISTORY_SEED, True, JOURNEYS, SHARES)
     return seed_history(data, history, [(start - timedelta(days=8), start)], post_every_s=60.0)
 
 
@@ -74,7 +77,7 @@ def run(work: Path, repeat: int, free_port: Any, admin_key: Any) -> dict[str, An
         base_url=f"http://127.0.0.1:{port}", timeout=120,
         headers={"authorization": f"Bearer {key}", "content-type": "application/x-ndjson"},
     )  # fmt: skip
-    calm = Calm(DEPLOYMENTS, PEAK_PER_MINUTE, LIVE_SEED)
+    calm = Calm(DEPLOYMENTS, PEAK_PER_MINUTE, LIVE_SEED, True, JOURNEYS, SHARES)
     rng = np.random.default_rng(LIVE_SEED)
     began = time.time()
     sent, failed, checks, queued = 0, 0, 0, 0
@@ -89,13 +92,18 @@ def run(work: Path, repeat: int, free_port: Any, admin_key: Any) -> dict[str, An
             lines = []
             for d, dep in enumerate(DEPLOYMENTS):
                 m = calm.minute(rng, d, at)
-                for off, e, f, lat in zip(
-                    m["offset"], m["error"], m["fallback"], m["latency"], strict=True
+                for off, e, f, lat, j in zip(
+                    m["offset"],
+                    m["error"],
+                    m["fallback"],
+                    m["latency"],
+                    m["journey"],
+                    strict=True,
                 ):
                     when = at + timedelta(seconds=float(off))
                     lines.append(orjson.dumps(record(
                         dep, f"{dep}-{n}", when, error=bool(e), fallback=bool(f),
-                        latency=float(lat))))  # fmt: skip
+                        latency=float(lat), journey=JOURNEYS[int(j)])))  # fmt: skip
                     n += 1
             clock[0] = at + timedelta(seconds=59)  # the minute's batch arrives at its end
             if lines:
