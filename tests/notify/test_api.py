@@ -102,3 +102,21 @@ def test_bad_input_gets_one_error_shape_and_stores_nothing(client: TestClient) -
     assert r.status_code == 404
     assert "No owner with handle 'ghost'" in r.json()["error"]["message"]
     assert client.get("/api/v1/notify/channels").json() == []
+
+
+def test_the_page_says_where_alerts_go_before_any_route_is_set(client: TestClient) -> None:
+    page = client.get("/notify")
+    assert page.status_code == 200
+    assert "No routes and no owner preferences" in page.text
+    assert "goes to its owner's contact in the owner directory" in page.text
+    r = client.post(
+        "/api/v1/notify/channels",
+        json={"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook",
+              "secret": "a-secret-of-enough-length-here"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    r = client.post("/api/v1/notify/routes", json={"channel": "hook", "max_per_hour": 5})
+    assert r.status_code == 201, r.text
+    page = client.get("/notify").text
+    assert "No routes and no owner preferences" not in page
+    assert 'data-route="' in page
