@@ -73,9 +73,10 @@ def test_everyone_reads_groups_only_analysts_read_agents(app_client: TestClient)
     assert "Your role sees groups only" in page.text
 
 
-def test_groups_under_five_agents_are_hidden_from_viewers(app_client: TestClient) -> None:
-    admin = _admin(app_client)
-    r = app_client.post(
+def _deliver_to_desk(client: TestClient, admin: dict[str, str], ns: range, agents: int) -> None:
+    """Register the small desk deployment (once) and ingest conversations ``ns`` of
+    ``agents`` agents of one tiny team, each using a suggested reply."""
+    r = client.post(
         "/api/v1/deployments",
         json={"name": DESK, "kind": "agent_assist", "journeys": ["billing"]},
         headers=admin,
@@ -85,18 +86,18 @@ def test_groups_under_five_agents_are_hidden_from_viewers(app_client: TestClient
     tiny = {"site": "tiny", "team": "tiny-1", "tenure": "2y+"}
     records = [
         interaction(
-            n,
-            deployment=DESK,
-            agent_ref=f"d{n % 3}",
-            ai_used=True,
-            segments=tiny,
-            assist_events=[{**e, "agent_ref": f"d{n % 3}"} for e in used],
+            n, deployment=DESK, agent_ref=f"d{n % agents}", ai_used=True, segments=tiny,
+            assist_events=[{**e, "agent_ref": f"d{n % agents}"} for e in used],
         )
-        for n in range(30)
-    ]
-    assert app_client.post(
-        "/api/v1/ingest", json={"interactions": records}, headers=admin
-    ).is_success
+        for n in ns
+    ]  # fmt: skip
+    ok = client.post("/api/v1/ingest", json={"interactions": records}, headers=admin)
+    assert ok.is_success, ok.text
+
+
+def test_groups_under_five_agents_are_hidden_from_viewers(app_client: TestClient) -> None:
+    admin = _admin(app_client)
+    _deliver_to_desk(app_client, admin, range(30), 3)
     viewer = _session(app_client, "vera", Role.viewer)
     body = app_client.get(f"/api/v1/adoption/{DESK}", headers=viewer).json()
     (site,) = body["groups"]["site"]
@@ -169,25 +170,9 @@ def test_the_page_serves_its_last_answer_with_its_age_while_new_data_is_compared
     admin = _admin(app_client)
     app = app_client.app
     ledger, events = app.state.ledger, app.state.events  # type: ignore[attr-defined]
-    r = app_client.post(
-        "/api/v1/deployments",
-        json={"name": DESK, "kind": "agent_assist", "journeys": ["billing"]},
-        headers=admin,
-    )
-    assert r.status_code in (201, 409), r.text
-    used = [{"action": a, "feature": "suggested_reply"} for a in ("shown", "accepted")]
-    seg = {"site": "tiny", "team": "tiny-1", "tenure": "2y+"}
 
     def deliver(ns: range, agents: int) -> None:
-        records = [
-            interaction(
-                n, deployment=DESK, agent_ref=f"d{n % agents}", ai_used=True, segments=seg,
-                assist_events=[{**e, "agent_ref": f"d{n % agents}"} for e in used],
-            )
-            for n in ns
-        ]  # fmt: skip
-        ok = app_client.post("/api/v1/ingest", json={"interactions": records}, headers=admin)
-        assert ok.is_success, ok.text
+        _deliver_to_desk(app_client, admin, ns, agents)
         events.refresh_derived()  # as the server's refresher does every second
 
     deliver(range(30), 3)
