@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from daytwo.backlog import changes
 from daytwo.backlog.api import MANAGE, READ, ActorDep, PolicyDep
-from daytwo.backlog.schemas import ChangeCreate, ChangePublic
+from daytwo.backlog.schemas import ChangeCreate, ChangePublic, RowRef
 from daytwo.http.access import Scope, check_deployments, current_principal, granted
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.http.params import RowId
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1/changes", tags=["changes"])
 
 
 class ItemsIn(BaseModel):
-    items: list[int]
+    items: list[RowRef] = Field(description="The items this change fixes.")
 
 
 def change_in_reach(request: Request, ledger: Ledger, change_id: RowId, scope: Scope) -> None:

@@ -38,6 +38,12 @@ def _sensible(at: datetime) -> datetime:
 Instant = Annotated[datetime, Strict(False), AfterValidator(_sensible)]
 
 
+#: A row named in a request body (an item a change fixes, an item feedback is linked to): a row
+#: id as the ledger stores it, 1 to 2**63 - 1; a larger one is a 422 naming the field, not an
+#: overflow in the database driver.
+RowRef = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class _In(BaseModel):
     # Strict: a number is a JSON number, not "1.5" or true (what the schema says). Times
     # (``Instant``) are exempt: JSON carries them as strings.
@@ -264,7 +270,7 @@ class ChangeCreate(_In):
     )
     metric: str = Field(default="containment_rate", description="Metric-catalog id to judge by.")
     window_days: int | None = Field(default=None, ge=3, le=90)
-    items: list[int] = Field(default_factory=list, description="Items this change should fix.")
+    items: list[RowRef] = Field(default_factory=list, description="Items this change should fix.")
 
     @model_validator(mode="after")
     def _one_segment_key(self) -> ChangeCreate:
@@ -348,8 +354,7 @@ class FeedbackClose(_In):
 
 
 class FeedbackLinkIn(_In):
-    # A row id as the ledger stores it: a larger one is a 422, not an overflow in the driver.
-    item_id: int = Field(ge=1, le=2**63 - 1, description="The backlog item to link.")
+    item_id: RowRef = Field(description="The backlog item to link.")
 
 
 class FeedbackPublic(_Out):
