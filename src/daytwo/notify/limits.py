@@ -62,6 +62,14 @@ def _route_sent(session: Session, route_id: int, since: datetime) -> int:
     )
 
 
+def _wait_for_a_slot(due: list[Delivery], oldest: datetime | None, now: datetime) -> None:
+    """Hold ``due`` until the hour's first message (``oldest``, sent within the last hour) is
+    an hour old and frees a slot: nothing is dropped, only delayed."""
+    free = (aware_utc(oldest) if oldest else now) + timedelta(hours=1)
+    for row in due:
+        row.next_attempt_at = max(aware_utc(row.next_attempt_at), free)
+
+
 def _route_limits(
     session: Session, settings: Settings, rows: list[Delivery], now: datetime
 ) -> list[Delivery]:
@@ -104,9 +112,7 @@ def _route_limits(
                     Delivery.delivered_at >= hour_ago,
                 )
             )  # fmt: skip
-            free = (aware_utc(oldest) if oldest else now) + timedelta(hours=1)
-            for row in due:
-                row.next_attempt_at = max(aware_utc(row.next_attempt_at), free)
+            _wait_for_a_slot(due, oldest, now)
             continue
         due.sort(key=lambda r: (priority_rank(r.payload["item"]["priority"]), r.id))
         out += due[: room - 1]
@@ -166,9 +172,7 @@ def within_limits(ledger: Ledger, settings: Settings, ids: list[int], now: datet
                         Delivery.status == "delivered", Delivery.delivered_at >= hour_ago,
                     )
                 )  # fmt: skip
-                free = (aware_utc(oldest) if oldest else now) + timedelta(hours=1)
-                for row in due:
-                    row.next_attempt_at = max(aware_utc(row.next_attempt_at), free)
+                _wait_for_a_slot(due, oldest, now)
                 continue
             due.sort(key=lambda r: (priority_rank(r.payload["item"]["priority"]), r.id))
             keep += [r.id for r in due[: room - 1]]
