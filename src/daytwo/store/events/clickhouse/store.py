@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -52,8 +53,13 @@ def _low_cardinality(table: pa.Table) -> pa.Table:
     return table
 
 
-def _sql_list(values: Iterable[str]) -> str:
-    return ", ".join(quote(v) for v in values)
+def _id_set(values: Iterable[str]) -> str:
+    """A set of ids for ``x IN …``: one JSON string literal the engine unpacks. A list of
+    literals makes the engine parse one expression per id (0.1 s for 25,000 ids; this 0.02)."""
+    return (
+        f"(SELECT arrayJoin(JSONExtract({quote(orjson.dumps(list(values)).decode())}, "
+        "'Array(String)')))"
+    )
 
 
 def _days(table: pa.Table) -> set[tuple[str, date]]:
@@ -157,7 +163,7 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
             ids = keys.filter(pc.equal(keys["deployment"], dep))["interaction_id"].to_pylist()
             parts.append(
                 f"(deployment = {literal(dep).sql(dialect='clickhouse')} "
-                f"AND interaction_id IN ({_sql_list(ids)}))"
+                f"AND interaction_id IN {_id_set(ids)})"
             )
         return self.transport.query(
             "SELECT deployment, interaction_id, started_at FROM interactions WHERE "
@@ -240,7 +246,7 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
             ids = replaced.filter(pc.equal(replaced["deployment"], dep))["interaction_id"]
             where = (
                 f"deployment = {literal(dep).sql(dialect='clickhouse')} "
-                f"AND interaction_id IN ({_sql_list(ids.to_pylist())}) "
+                f"AND interaction_id IN {_id_set(ids.to_pylist())} "
                 f"AND {schema.VERSION} < {version}"
             )
             for name, key in (
