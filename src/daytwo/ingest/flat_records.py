@@ -67,7 +67,7 @@ class _Groups:
     starts: np.ndarray  # block index of each group's first row
     gid: np.ndarray  # group of each block row
     records: np.ndarray  # record index (first source row) of each group
-    ids: list[str | None]  # interaction id of each group, for messages
+    ids: pa.Array  # interaction id of each group, for messages (read only for those)
     turn_rows: np.ndarray  # block index of each turn row
     turn_gid: np.ndarray  # group of each turn
     turn_pos: np.ndarray  # position of each turn in its interaction
@@ -84,7 +84,7 @@ class _Errors:
         record = int(self.groups.records[group])
         key = (record, field)
         if key not in self.found:
-            self.found[key] = RecordError(record, self.groups.ids[group], field, message)
+            self.found[key] = RecordError(record, self.groups.ids[group].as_py(), field, message)
 
     def sorted(self) -> list[RecordError]:
         return [self.found[k] for k in sorted(self.found)]
@@ -103,7 +103,7 @@ def decode_block(
     first[starts] = True
     gid = np.cumsum(first) - 1
     records = rows[starts]
-    ids = as_text(column_values(block, resolved.fields["id"])).take(pa.array(starts)).to_pylist()
+    ids = as_text(column_values(block, resolved.fields["id"])).take(pa.array(starts))
     turn_rows = np.flatnonzero(_turn_mask(block, resolved))
     turn_gid = gid[turn_rows]
     turn_pos = _positions(turn_gid)
@@ -111,7 +111,13 @@ def decode_block(
     errors = _Errors(groups)
 
     copies = np.zeros(len(starts), dtype=bool)
-    for g, key in enumerate(keys.take(pa.array(starts)).to_pylist()):
+    group_keys = keys.take(pa.array(starts)).to_pylist()
+    fresh = set(group_keys)
+    fresh.discard(None)
+    if len(fresh) == len(group_keys) - group_keys.count(None) and fresh.isdisjoint(seen):
+        seen |= fresh  # no id twice: the usual chunk, in two set operations instead of a loop
+        group_keys = []
+    for g, key in enumerate(group_keys):
         if key is None:
             continue  # no id: the shared rules report it
         if key in seen:
@@ -119,7 +125,7 @@ def decode_block(
             errors.add(
                 g,
                 "id",
-                f"interaction {ids[g]!r} appears again at row {records[g]} after other "
+                f"interaction {ids[g].as_py()!r} appears again at row {records[g]} after other "
                 "interactions; rows of an interaction must be contiguous",
             )
         else:
