@@ -74,7 +74,15 @@ def _ts_out_of_range(col: str) -> Mask:
 
 
 def _length_over(col: str, limit: int) -> Mask:
-    return lambda t: pc.fill_null(pc.greater(pc.utf8_length(t[col]), limit), False)
+    def bad(t: pa.Table) -> pa.Array:
+        # A text has no more characters than bytes, and byte lengths come from the offsets
+        # alone: only a column with a longer value needs its characters counted.
+        longest = pc.max(pc.binary_length(t[col])).as_py()
+        if longest is None or longest <= limit:
+            return pa.array(np.zeros(t.num_rows, dtype=bool))
+        return pc.fill_null(pc.greater(pc.utf8_length(t[col]), limit), False)
+
+    return bad
 
 
 def _not_finite(col: str) -> Mask:
