@@ -757,3 +757,38 @@ def test_every_mapping_key_and_field_is_documented() -> None:
     keys += [f"csv.{k}" for k in CsvOptions.model_fields]
     assert [k for k in keys if f"| `{k}` |" not in doc] == []
     assert [f for f in FIELDS if f"`{f}`" not in doc] == []
+
+
+def test_a_parquet_file_imported_twice_counts_once_redacted(tmp_path: Path, events: Any) -> None:
+    """The whole import path on either engine: every row stored once however often the file
+    is imported, the interaction fields of every row agreeing, and PII redacted."""
+    from daytwo.ingest.files import import_file
+
+    n, per = 40, 3
+    path = tmp_path / "turns.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "id": [f"p-{i // per}" for i in range(n * per)],
+                "deployment": ["bank-bot"] * (n * per),
+                "started_at": [f"2026-03-02T09:{(i // per) % 60:02d}:00Z" for i in range(n * per)],
+                "journey": [["billing", "cards"][(i // per) % 2] for i in range(n * per)],
+                "role": [["user", "assistant", "user"][i % per] for i in range(n * per)],
+                "text": [
+                    "mail me at ann@example.com" if i % per == 0 else "ok, done"
+                    for i in range(n * per)
+                ],
+            }
+        ),
+        path,
+    )
+    first = import_file(events, path)
+    again = import_file(events, path)
+    assert (first.accepted, first.inserted, first.turns) == (n, n, n * per)
+    assert (again.accepted, again.replaced, again.inserted) == (n, n, 0)
+    assert events.count("interactions") == n
+    assert events.count("turns") == n * per
+    texts = events.query("SELECT text FROM turns WHERE seq = 0")["text"].to_pylist()
+    assert texts == ["mail me at <EMAIL>"] * n
+    journeys = events.query("SELECT journey, COUNT(*) AS n FROM interactions GROUP BY 1 ORDER BY 1")
+    assert journeys.to_pylist() == [{"journey": "billing", "n": 20}, {"journey": "cards", "n": 20}]

@@ -117,3 +117,19 @@ def test_repeats_never_cross_interactions() -> None:
     a = _rec(0, [{"role": "user", "text": "hello"}])
     b = _rec(1, [{"role": "user", "text": "hello"}])
     assert [x["n_repeats"] for x in _facts([a, b])] == [0, 0]
+
+
+def test_repeats_ignore_punctuation_and_spacing_in_any_script() -> None:
+    def repeats(first: str, second: str) -> int:
+        turns = [
+            {"role": "user", "text": first},
+            {"role": "assistant", "text": "ok"},
+            {"role": "user", "text": second},
+        ]
+        return int(_facts([_rec(0, turns)])[0]["n_repeats"])
+
+    assert repeats("Où est ma carte ?", "où   est ma carte!!") == 1
+    assert repeats("my card", "my         card") == 1  # a run of nine spaces
+    assert repeats("my card", "my cart") == 0
+    assert repeats("我的卡", "我的卡。") == 0  # a full-width stop is a character, not a mark
+    assert repeats("...", "!!!") == 0  # nothing left to compare

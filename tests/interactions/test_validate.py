@@ -139,3 +139,29 @@ def test_drop_records_removes_a_record_whole() -> None:
     kept = drop_records(decoded.batch, {1})
     assert kept.interactions["_record"].to_pylist() == [0, 2]
     assert set(kept.turns["_record"].to_pylist()) == {0, 2}
+
+
+def test_repeated_keys_are_found_in_order_and_out_of_order() -> None:
+    """Turns in order and one deployment's distinct ids pass a quick check; every other
+    shape (a seq repeated in order or out of it, a duplicate among several deployments) is
+    still found, and the same id in two deployments is not a duplicate."""
+
+    def errors(records: list[dict[str, Any]]) -> list[tuple[int, str]]:
+        decoded = decode_json(orjson.dumps(records))
+        return [(e.index, e.field) for e in validate_batch(decoded.batch)]
+
+    def turns(*seqs: int) -> list[dict[str, Any]]:
+        return [{"seq": s, "role": "user", "text": "hi"} for s in seqs]
+
+    assert errors([interaction(0), interaction(1)]) == []
+    assert errors([{**interaction(0), "turns": turns(0, 1, 1)}]) == [
+        (0, "turns.1.seq"),
+        (0, "turns.2.seq"),
+    ]
+    assert errors([{**interaction(0), "turns": turns(2, 0, 2)}]) == [
+        (0, "turns.0.seq"),
+        (0, "turns.2.seq"),
+    ]
+    a, b = interaction(0, deployment="a"), interaction(0, deployment="b")
+    assert errors([a, b]) == []
+    assert errors([a, b, interaction(0, deployment="a")]) == [(0, "id"), (2, "id")]

@@ -28,6 +28,20 @@ def test_write_counts_new_and_replaced(events: EventStore) -> None:
     assert events.count("deliveries") == 6
 
 
+def test_ids_with_quotes_backslashes_and_any_script_are_replaced_exactly(
+    events: EventStore,
+) -> None:
+    odd = ["o'brien", 'back\\slash "quoted"', "ünïcödé 会话 😀", "comma, [bracket]"]
+    records = [{**interaction(i), "id": name} for i, name in enumerate(odd)]
+    first = events.write(_batch(records), source="t", batch_id="1")
+    assert (first.inserted, first.replaced) == (4, 0)
+    second = events.write(_batch(records[1:]), source="t", batch_id="2")
+    assert (second.inserted, second.replaced) == (0, 3)
+    assert events.count("interactions") == 4
+    stored = events.query("SELECT interaction_id FROM interactions ORDER BY interaction_id")
+    assert sorted(stored["interaction_id"].to_pylist()) == sorted(odd)
+
+
 def test_same_id_in_two_deployments_are_two_interactions(events: EventStore) -> None:
     events.write(
         _batch([interaction(1, deployment="a"), interaction(1, deployment="b")]),

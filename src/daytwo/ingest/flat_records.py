@@ -67,7 +67,7 @@ class _Groups:
     starts: np.ndarray  # block index of each group's first row
     gid: np.ndarray  # group of each block row
     records: np.ndarray  # record index (first source row) of each group
-    ids: list[str | None]  # interaction id of each group, for messages
+    ids: pa.Array  # interaction id of each group, for messages (read only for those)
     turn_rows: np.ndarray  # block index of each turn row
     turn_gid: np.ndarray  # group of each turn
     turn_pos: np.ndarray  # position of each turn in its interaction
@@ -84,7 +84,7 @@ class _Errors:
         record = int(self.groups.records[group])
         key = (record, field)
         if key not in self.found:
-            self.found[key] = RecordError(record, self.groups.ids[group], field, message)
+            self.found[key] = RecordError(record, self.groups.ids[group].as_py(), field, message)
 
     def sorted(self) -> list[RecordError]:
         return [self.found[k] for k in sorted(self.found)]
@@ -103,7 +103,7 @@ def decode_block(
     first[starts] = True
     gid = np.cumsum(first) - 1
     records = rows[starts]
-    ids = as_text(column_values(block, resolved.fields["id"])).take(pa.array(starts)).to_pylist()
+    ids = as_text(column_values(block, resolved.fields["id"])).take(pa.array(starts))
     turn_rows = np.flatnonzero(_turn_mask(block, resolved))
     turn_gid = gid[turn_rows]
     turn_pos = _positions(turn_gid)
@@ -111,7 +111,13 @@ def decode_block(
     errors = _Errors(groups)
 
     copies = np.zeros(len(starts), dtype=bool)
-    for g, key in enumerate(keys.take(pa.array(starts)).to_pylist()):
+    group_keys = keys.take(pa.array(starts)).to_pylist()
+    fresh = set(group_keys)
+    fresh.discard(None)
+    if len(fresh) == len(group_keys) - group_keys.count(None) and fresh.isdisjoint(seen):
+        seen |= fresh  # no id twice: the usual chunk, in two set operations instead of a loop
+        group_keys = []
+    for g, key in enumerate(group_keys):
         if key is None:
             continue  # no id: the shared rules report it
         if key in seen:
@@ -119,7 +125,7 @@ def decode_block(
             errors.add(
                 g,
                 "id",
-                f"interaction {ids[g]!r} appears again at row {records[g]} after other "
+                f"interaction {ids[g].as_py()!r} appears again at row {records[g]} after other "
                 "interactions; rows of an interaction must be contiguous",
             )
         else:
@@ -214,6 +220,15 @@ def _first_per_group(
     if len(groups.starts) == len(groups.rows):
         return values
     n = len(values)
+    if values.null_count == 0:
+        # Usually every row repeats its interaction's value: each row equal to the one before
+        # it within its group proves that with zero-copy slices, without gathering the firsts
+        # for every row (differences and gaps take the exact path below, for the messages).
+        inner = np.ones(n - 1, dtype=bool)
+        inner[groups.starts[1:] - 1] = False
+        same = as_bools(pc.fill_null(pc.equal(values.slice(1), values.slice(0, n - 1)), False))
+        if same[inner].all():
+            return values.take(pa.array(groups.starts))
     valid = as_bools(pc.is_valid(values))
     index = np.where(valid, np.arange(n), n)
     first = np.minimum.reduceat(index, groups.starts)
@@ -279,7 +294,13 @@ def _turn_table(
     interactions: pa.Table,
 ) -> pa.Table:
     t = len(groups.turn_rows)
+    every_row = t == block.num_rows  # then turn_rows is 0..n-1: the columns are the turns'
     take = pa.array(groups.turn_rows)
+
+    def turn_values(column: str) -> pa.Array:
+        values = source_values(block, column)
+        return values if every_row else values.take(take)
+
     parents = pa.array(groups.turn_gid)
     cols: dict[str, pa.Array] = {
         "interaction_id": interactions["interaction_id"].combine_chunks().take(parents),
@@ -290,7 +311,7 @@ def _turn_table(
         if source.column is None:
             cols[source.spec.column] = constant_column(source, resolved.timezone, t)
             continue
-        values = source_values(block, source.column).take(take)
+        values = turn_values(source.column)
         converted, problems = convert(values, source, resolved.timezone)
         for mask, reason in problems:
             bad = np.flatnonzero(as_bools(mask))
@@ -305,7 +326,7 @@ def _turn_table(
         cols[source.spec.column] = converted
     if resolved.turn_attributes:
         cols["attributes"] = json_objects(
-            [(name, source_values(block, name).take(take)) for name in resolved.turn_attributes]
+            [(name, turn_values(name)) for name in resolved.turn_attributes]
         )
     cols["_record"] = pa.array(groups.records[groups.turn_gid])
     cols["_pos"] = pa.array(groups.turn_pos)

@@ -57,20 +57,50 @@ FACTS = pa.schema(
 
 
 _PUNCTUATION = ",.!?;:'\"()-"
+# Byte map: each punctuation mark to a space, every other byte to itself. The marks are ASCII,
+# and an ASCII byte never occurs inside a multi-byte UTF-8 character, so mapping bytes in place
+# keeps every text valid and every offset where it was.
+_TO_SPACE = np.arange(256, dtype=np.uint8)
+_TO_SPACE[[ord(c) for c in _PUNCTUATION]] = ord(" ")
 
 
 def _words(lowered: pa.Array) -> pa.Array:
-    """Lower-cased texts with punctuation and extra spaces dropped, for repeat detection.
+    """Lower-cased texts with punctuation turned into spaces, runs of spaces made one and the
+    ends trimmed, for repeat detection.
 
-    Literal replacements rather than a regular expression: several times faster in Arrow.
+    One pass over the texts' bytes in NumPy (a replace per mark in Arrow read them 14 times).
     """
-    words = lowered
-    for char in _PUNCTUATION:
-        words = pc.replace_substring(words, char, " ")
-    words = pc.utf8_trim_whitespace(words)
-    for _ in range(3):
-        words = pc.replace_substring(words, "  ", " ")
-    return words
+    texts = lowered.combine_chunks() if isinstance(lowered, pa.ChunkedArray) else lowered
+    texts = texts.cast(pa.string())
+    n = len(texts)
+    validity, offsets_buf, data_buf = texts.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[texts.offset : texts.offset + n + 1]
+    begin, end = int(offsets[0]), int(offsets[-1])
+    data = _TO_SPACE[np.frombuffer(data_buf, dtype=np.uint8)[begin:end]] if end > begin else None
+    if data is None:
+        return texts
+    # A space right after a space of the same text goes.
+    space = data == ord(" ")
+    drop = np.zeros(len(data), dtype=bool)
+    drop[1:] = space[1:] & space[:-1]
+    firsts = offsets[:-1] - begin
+    drop[firsts[firsts < len(data)]] = False
+    kept = np.concatenate([[0], np.cumsum(~drop)]).astype(np.int32)
+    words = pa.StringArray.from_buffers(
+        n,
+        pa.py_buffer(kept[offsets - begin]),
+        pa.py_buffer(data[~drop]),
+        None if validity is None else _validity(validity, texts.offset, n),
+    )
+    return pc.utf8_trim_whitespace(words)
+
+
+def _validity(buffer: pa.Buffer, offset: int, n: int) -> pa.Buffer:
+    """A validity bitmap re-based to start at bit 0."""
+    if offset == 0:
+        return buffer
+    bits = np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), bitorder="little")
+    return pa.py_buffer(np.packbits(bits[offset : offset + n], bitorder="little"))
 
 
 def _per_record(keys: np.ndarray, values: np.ndarray, n: int, how: str) -> np.ndarray:

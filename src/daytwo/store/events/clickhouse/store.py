@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,8 +38,28 @@ from daytwo.store.events.health import (
 _MUTATION = {"mutations_sync": 2}
 
 
-def _sql_list(values: Iterable[str]) -> str:
-    return ", ".join(quote(v) for v in values)
+# A batch's rows go in as they are: the engine collapses copies of a key when it merges and
+# reads with FINAL, so sorting them against each other on insert (the default) only costs time
+# (half of an import's insert). A validated batch has no two rows with one key anyway.
+_WRITE_INSERT = {**HIDDEN_INSERT, "optimize_on_insert": 0}
+
+
+def _low_cardinality(table: pa.Table) -> pa.Table:
+    """``table`` with its LowCardinality columns dictionary-encoded: the engine takes an Arrow
+    dictionary as its own dictionary instead of hashing every value again."""
+    for i, field in enumerate(table.schema):
+        if field.name in schema.LOW_CARDINALITY and pa.types.is_string(field.type):
+            table = table.set_column(i, field.name, pc.dictionary_encode(table.column(i)))
+    return table
+
+
+def _id_set(values: Iterable[str]) -> str:
+    """A set of ids for ``x IN …``: one JSON string literal the engine unpacks. A list of
+    literals makes the engine parse one expression per id (0.1 s for 25,000 ids; this 0.02)."""
+    return (
+        f"(SELECT arrayJoin(JSONExtract({quote(orjson.dumps(list(values)).decode())}, "
+        "'Array(String)')))"
+    )
 
 
 def _days(table: pa.Table) -> set[tuple[str, date]]:
@@ -46,7 +67,13 @@ def _days(table: pa.Table) -> set[tuple[str, date]]:
     if table.num_rows == 0:
         return set()
     days = pc.cast(table["started_at"], pa.timestamp("us", tz="UTC")).cast(pa.date32())
-    return set(zip(table["deployment"].to_pylist(), days.to_pylist(), strict=True))
+    # Distinct in Arrow first: a batch of 25,000 interactions spans a few hundred days.
+    distinct = (
+        pa.table({"deployment": table["deployment"], "day": days})
+        .group_by(["deployment", "day"], use_threads=False)
+        .aggregate([])
+    )
+    return set(zip(distinct["deployment"].to_pylist(), distinct["day"].to_pylist(), strict=True))
 
 
 class ClickHouseEventStore(ClickHouseStaging, EventStore):
@@ -142,7 +169,7 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
             ids = keys.filter(pc.equal(keys["deployment"], dep))["interaction_id"].to_pylist()
             parts.append(
                 f"(deployment = {literal(dep).sql(dialect='clickhouse')} "
-                f"AND interaction_id IN ({_sql_list(ids)}))"
+                f"AND interaction_id IN {_id_set(ids)})"
             )
         return self.transport.query(
             "SELECT deployment, interaction_id, started_at FROM interactions WHERE "
@@ -212,10 +239,10 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
             self._changed.notify_all()
 
     def _insert_versioned(self, name: str, table: pa.Table, version: int) -> None:
-        table = table.append_column(
-            schema.VERSION, pa.array([version] * table.num_rows, type=pa.uint64())
+        table = _low_cardinality(table).append_column(
+            schema.VERSION, pa.repeat(pa.scalar(version, pa.uint64()), table.num_rows)
         )
-        self.transport.insert(name, table, HIDDEN_INSERT)
+        self.transport.insert(name, table, _WRITE_INSERT)
 
     def _tombstone(self, replaced: pa.Table, version: int) -> None:
         """Delete the earlier copies of re-sent interactions that the new copies did not
@@ -225,7 +252,7 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
             ids = replaced.filter(pc.equal(replaced["deployment"], dep))["interaction_id"]
             where = (
                 f"deployment = {literal(dep).sql(dialect='clickhouse')} "
-                f"AND interaction_id IN ({_sql_list(ids.to_pylist())}) "
+                f"AND interaction_id IN {_id_set(ids.to_pylist())} "
                 f"AND {schema.VERSION} < {version}"
             )
             for name, key in (
