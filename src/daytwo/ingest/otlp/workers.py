@@ -51,14 +51,26 @@ def decode_and_prepare(job: Job) -> Prepared:
     return prepare(mapped, job.redaction)
 
 
+def rows_to_ipc(rows: pa.Table) -> bytes:
+    """Rows as Arrow IPC stream bytes, to cross from a worker to the server."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
+    out: bytes = sink.getvalue().to_pybytes()
+    return out
+
+
+def rows_from_ipc(ipc: bytes) -> pa.Table:
+    """Rows back from :func:`rows_to_ipc`."""
+    rows: pa.Table = pa.ipc.open_stream(ipc).read_all()
+    return rows
+
+
 def _in_worker(job: Job) -> tuple[bytes, Prepared]:
     """:func:`decode_and_prepare` in a worker: the rows go back as Arrow IPC bytes."""
     prepared = decode_and_prepare(job)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, prepared.rows.schema) as writer:
-        writer.write_table(prepared.rows)
     empty = prepared.rows.schema.empty_table()
-    return sink.getvalue().to_pybytes(), Prepared(empty, prepared.deployments, prepared.received)
+    return rows_to_ipc(prepared.rows), Prepared(empty, prepared.deployments, prepared.received)
 
 
 def _ready() -> bool:
@@ -107,7 +119,7 @@ class MappingPool:
             raise Overloaded(
                 "The worker mapping this request stopped; retry in a few seconds.", retry_after=5
             ) from None
-        rows = pa.ipc.open_stream(ipc).read_all()
+        rows = rows_from_ipc(ipc)
         return Prepared(rows, prepared.deployments, prepared.received)
 
     def close(self) -> None:
