@@ -73,7 +73,39 @@ def _in_worker(job: Job) -> tuple[bytes, Prepared]:
     return rows_to_ipc(prepared.rows), Prepared(empty, prepared.deployments, prepared.received)
 
 
+def _warm_up_body() -> bytes:
+    """A one-span request that takes every step of the path (messages, checks, redaction)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    def kv(key: str, value: str) -> KeyValue:
+        return KeyValue(key=key, value=AnyValue(string_value=value))
+
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", "warm-up"))
+    span = rs.scope_spans.add().spans.add()
+    span.trace_id, span.span_id = b"\x01" * 16, b"\x01" * 8
+    span.start_time_unix_nano, span.end_time_unix_nano = 10**18, 10**18 + 10**9
+    span.attributes.extend(
+        [
+            kv("gen_ai.operation.name", "chat"),
+            kv("gen_ai.conversation.id", "warm-up"),
+            kv("gen_ai.input.messages", '[{"role": "user", "parts": [{"content": "hi"}]}]'),
+            kv("gen_ai.output.messages", '[{"role": "assistant", "parts": [{"content": "ok"}]}]'),
+        ]
+    )
+    return request.SerializeToString()
+
+
 def _ready() -> bool:
+    """Run one small request through the whole path, so that what it loads on first use
+    (Arrow's compute and query engine, the redaction patterns) is loaded before the first
+    real request: a second or so per worker, at start rather than in a request."""
+    job = Job(_warm_up_body(), None, None, 1 << 20, None, Limits(), RedactionPlan())
+    decode_and_prepare(job)
     return True
 
 
@@ -96,11 +128,11 @@ class MappingPool:
             return self._pool
 
     def start(self) -> None:
-        """Start the workers now (each imports the mapper once, seconds on a small machine),
-        so the first requests do not wait for them."""
+        """Start the workers now (each imports the mapper and warms up once, seconds on a small
+        machine), so the first requests do not wait for them."""
         if self.workers:
             pool = self._executor()
-            for _ in range(self.workers):
+            for _ in range(2 * self.workers):  # twice: each worker is likely to take one
                 pool.submit(_ready)
 
     async def prepare(self, job: Job) -> Prepared:
