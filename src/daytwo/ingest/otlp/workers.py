@@ -97,7 +97,8 @@ def _warm_up_body() -> bytes:
             kv("gen_ai.output.messages", '[{"role": "assistant", "parts": [{"content": "ok"}]}]'),
         ]
     )
-    return request.SerializeToString()
+    body: bytes = request.SerializeToString()
+    return body
 
 
 def _ready() -> bool:
