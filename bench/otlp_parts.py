@@ -7,7 +7,8 @@ redact, the Arrow IPC copy back), and the server's (read the rows back, the reda
 from the ledger, staging in the events store, the audit entry).
 
 Run ``python -m bench.otlp_parts [SPANS] [--profile]``; ``--profile`` prints a cProfile of the
-worker's parts, heaviest first.
+worker's parts, heaviest first. ``PYTHONPATH=<another revision's src>`` times that revision's
+code on the same batches, for a back-to-back comparison under the same load.
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+
+
+def _to_ipc(rows: pa.Table) -> bytes:
+    """As the workers send rows back (inline, so that ``PYTHONPATH=<older src>`` runs too)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
+    out: bytes = sink.getvalue().to_pybytes()
+    return out
 
 
 class _Clock:
@@ -45,7 +57,6 @@ def run(work: Path, spans: int, *, profile: bool = False, repeat: int = 3) -> di
     from daytwo.ingest.otlp.decode import PROTOBUF, decompress, parse_request
     from daytwo.ingest.otlp.receive import Prepared, prepare, stage_prepared
     from daytwo.ingest.otlp.spans import SpanMapper
-    from daytwo.ingest.otlp.workers import rows_from_ipc, rows_to_ipc
     from daytwo.settings import Settings
     from daytwo.store.events import open_event_store
     from daytwo.store.ledger import Ledger, upgrade
@@ -76,9 +87,10 @@ def run(work: Path, spans: int, *, profile: bool = False, repeat: int = 3) -> di
                 clock.mark("worker: check+redact")
                 if profiler is not None:
                     profiler.disable()
-                ipc = rows_to_ipc(prepared.rows)
+                ipc = _to_ipc(prepared.rows)
                 clock.mark("worker: to IPC")
-                back = Prepared(rows_from_ipc(ipc), prepared.deployments, prepared.received)
+                rows = pa.ipc.open_stream(ipc).read_all()
+                back = Prepared(rows, prepared.deployments, prepared.received)
                 clock.mark("server: from IPC")
                 stage_prepared(events, back, received_at=datetime.now(UTC))
                 clock.mark("server: stage")
