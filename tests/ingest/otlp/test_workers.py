@@ -18,7 +18,8 @@ from daytwo.ingest.otlp.workers import (
 def test_the_warm_up_request_is_mapped_checked_and_redacted_like_a_real_one() -> None:
     job = Job(_warm_up_body(), None, None, 1 << 20, None, Limits(), RedactionPlan())
     prepared = decode_and_prepare(job)
-    assert prepared.received.accepted == 1 and prepared.received.rejected == 0
+    assert prepared.received.accepted == 1
+    assert prepared.received.rejected == 0
     assert prepared.deployments == ["warm-up"]
     assert prepared.rows.column("role").to_pylist() == ["user", "assistant"]
     assert prepared.rows.column("text").to_pylist() == ["hi", "ok"]
