@@ -365,6 +365,13 @@ def bench_otlp(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     )
 
 
+def bench_otlp_parts(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.otlp_parts import run  # imports the OpenTelemetry SDK: load it only when asked for
+
+    return run(work, int(os.environ.get("OTLP_PARTS_SPANS", "10240")), repeat=repeat)
+
+
 def bench_api_docs(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del turns
     from bench.api_docs import run  # drives chromium: load Playwright only when asked for
@@ -424,6 +431,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "notify_calm": bench_notify_calm,
     "notify_overhead": bench_notify_overhead,
     "otlp_ingest": bench_otlp,
+    "otlp_parts": bench_otlp_parts,
     "api_docs": bench_api_docs,
     "reports": bench_reports,
     "report_value": bench_report_value,

@@ -117,3 +117,23 @@ def test_a_refused_write_is_audited_with_its_status(client: TestClient) -> None:
     refused = [e for e in generic if e["after"].get("path") == "/api/v1/items/999/move"]
     assert refused
     assert refused[0]["after"]["status"] == 404
+
+
+def test_the_trace_door_audits_its_accepted_requests_once_a_second(client: TestClient) -> None:
+    from daytwo.governance.audit import verify
+
+    proto = {"content-type": "application/x-protobuf"}
+    for _ in range(3):
+        assert client.post("/v1/traces", content=b"", headers=proto).status_code == 200
+    assert client.post("/v1/traces", content=b"\xff\xff", headers=proto).status_code == 400
+    app: Any = client.app
+    app.state.audit_batch.flush()  # what its timer does a second after the first request
+    generic = _ok(client.get("/api/v1/audit", params={"action": "http.post"}))
+    traces = sorted(
+        (e["after"]["status"], e["after"].get("requests"))
+        for e in generic
+        if e["target"] == "/v1/traces"
+    )
+    # The three accepted requests in one entry that counts them; the refused one on its own.
+    assert traces == [(200, 3), (400, None)]
+    assert verify(app.state.ledger).breaks == []

@@ -146,6 +146,9 @@ def _duplicated(keys: tuple[str, ...]) -> Mask:
             return pa.array([], type=pa.bool_())
         if _all_distinct(t, keys):
             return pa.array(np.zeros(t.num_rows, dtype=bool))
+        columns = [t[k] for k in keys]
+        if all(pa.types.is_integer(c.type) and c.null_count == 0 for c in columns):
+            return _duplicated_integers([c.to_numpy() for c in columns])
         counts = t.select(list(keys)).group_by(list(keys)).aggregate([([], "count_all")])
         dup = counts.filter(pc.greater(counts["count_all"], 1))
         if dup.num_rows == 0:
@@ -177,6 +180,22 @@ def _all_distinct(t: pa.Table, keys: tuple[str, ...]) -> bool:
     if pc.count_distinct(first).as_py() != 1:
         return False
     return bool(pc.count_distinct(second).as_py() == t.num_rows)
+
+
+def _duplicated_integers(keys: list[np.ndarray]) -> pa.Array:
+    """Rows whose integer key occurs more than once: sorted, each row compared with the next
+    (a few times cheaper than a group-by and a join for the turns' (record, seq))."""
+    order = np.lexsort(keys[::-1])
+    same = np.ones(len(order) - 1, dtype=bool)
+    for column in keys:
+        ordered = column[order]
+        same &= ordered[1:] == ordered[:-1]
+    flagged = np.zeros(len(order), dtype=bool)
+    flagged[1:] |= same
+    flagged[:-1] |= same
+    mask = np.empty(len(order), dtype=bool)
+    mask[order] = flagged
+    return pa.array(mask)
 
 
 RULES: tuple[Rule, ...] = (

@@ -63,7 +63,7 @@ from daytwo.server.health import router as health_router
 from daytwo.server.metrics import RequestMetrics
 from daytwo.server.metrics import router as prometheus_router
 from daytwo.server.openapi import build_openapi, prepare_openapi
-from daytwo.server.security import SecurityMiddleware
+from daytwo.server.security import AuditBatch, SecurityMiddleware
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
 from daytwo.store.events.refresher import DerivedRefresher
@@ -153,6 +153,7 @@ def create_app(
                 refresher.stop()
             app.state.trace_assembler.stop()
             app.state.trace_door.pool.close()
+            app.state.audit_batch.flush()
             if own_events:
                 app.state.events.close()
             if own_ledger:
@@ -179,6 +180,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(StrictJSON, skip=("/api/v1/ingest",))
     app.state.trace_door = TraceDoor(settings)
+    app.state.audit_batch = AuditBatch(app)
     app.add_middleware(
         SecurityMiddleware,
         per_minute=settings.rate_limit_per_minute,

@@ -9,7 +9,11 @@
   transaction of the change; a write that failed, or whose services recorded nothing, gets an
   entry here after it is answered: who (the principal the route admitted, or ``anonymous``),
   what (method, route and status), when, from where. Those answered "retry later" (429, 503
-  and 507) changed nothing and are not audited.
+  and 507) changed nothing and are not audited. The accepted requests of a high-rate door
+  (the OTLP receiver, ``/v1/traces``, whose exporters send a batch every few hundred
+  milliseconds per process) are counted instead: one entry per caller, route, deployment,
+  address and status per second, its ``after`` saying how many requests it stands for
+  (:class:`AuditBatch`), appended to the same hash chain.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ HEADERS = [
 UNLIMITED_PREFIXES = ("/static/", "/healthz")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NOT_AUDITED = frozenset({429, 503, 507})
+# Routes whose accepted writes are audited as one entry per caller and second.
+BATCHED_ROUTES = frozenset({"/v1/traces"})
 
 
 class RateLimiter:
@@ -140,7 +146,14 @@ class SecurityMiddleware:
             # entry per retry to a ledger that may sit on the same full disk.
             audited = trail.recorded > 0 and code < 400
             if scope.get("method") in WRITE_METHODS and code not in NOT_AUDITED and not audited:
-                await run_in_threadpool(_audit_write, scope, code)
+                key = _audit_key(scope, code)
+                batch: AuditBatch | None = getattr(
+                    getattr(scope.get("app"), "state", None), "audit_batch", None
+                )
+                if batch is not None and code < 400 and key[2] in BATCHED_ROUTES:
+                    batch.add(key)  # no ledger write here: counted, written once a second
+                else:
+                    await run_in_threadpool(_write_entries, scope.get("app"), [(key, 0)])
 
 
 async def _too_many(send: Send, wait: int) -> None:
@@ -175,8 +188,11 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
-def _audit_write(scope: Scope, status: int) -> None:
-    app: Any = scope.get("app")
+_Key = tuple[str, str, str, str | None, str | None, int, str]
+
+
+def _audit_key(scope: Scope, status: int) -> _Key:
+    """Who wrote what, where and with what answer: the fields of a generic audit entry."""
     state: dict[str, Any] = scope.get("state") or {}
     principal = state.get("principal")
     route = scope.get("route")
@@ -189,16 +205,69 @@ def _audit_write(scope: Scope, status: int) -> None:
         if key == "deployment" and value:
             deployment = value
     client = scope.get("client")
+    return (
+        principal.name if principal is not None else "anonymous",
+        f"http.{scope.get('method', '').lower()}",
+        str(route_path),
+        str(deployment) if deployment else None,
+        client[0] if client else None,
+        status,
+        scope.get("path", ""),
+    )
+
+
+def _write_entries(app: Any, entries: list[tuple[_Key, int]]) -> None:
+    """Append one audit entry per key, in one ledger transaction; ``n`` > 0 is a batch's
+    count of requests (said in the entry), 0 a single request."""
     try:
         with app.state.ledger.session() as session:
-            audit.record(
-                session,
-                actor=principal.name if principal is not None else "anonymous",
-                action=f"http.{scope.get('method', '').lower()}",
-                target=str(route_path),
-                deployment=str(deployment) if deployment else None,
-                ip=client[0] if client else None,
-                after={"status": status, "path": scope.get("path", "")},
-            )
-    except Exception:  # the answer is sent already; an operator must hear of it
-        log.exception("could not write the audit entry of %s %s", scope.get("method"), route_path)
+            for (actor, action, target, deployment, ip, status, path), n in entries:
+                after: dict[str, Any] = {"status": status, "path": path}
+                if n:
+                    after["requests"] = n
+                audit.record(
+                    session,
+                    actor=actor,
+                    action=action,
+                    target=target,
+                    deployment=deployment,
+                    ip=ip,
+                    after=after,
+                )
+    except Exception:  # the answers are sent already; an operator must hear of it
+        log.exception("could not write %d audit entries (first: %s)", len(entries), entries[0])
+
+
+class AuditBatch:
+    """Counts the accepted requests of the batched routes and appends one audit entry per key
+    (caller, route, deployment, address, status) for each ``interval_s``: a door that answers
+    hundreds of requests a second writes a few entries a second, not one per request.
+
+    A thread started on the first request of an interval writes it when the interval is over;
+    :meth:`flush` writes what is pending now (the server calls it when it stops).
+    """
+
+    def __init__(self, app: Any, interval_s: float = 1.0) -> None:
+        self._app = app
+        self.interval_s = interval_s
+        self._lock = threading.Lock()
+        self._pending: dict[_Key, int] = {}
+        self._timer: threading.Timer | None = None
+
+    def add(self, key: _Key) -> None:
+        with self._lock:
+            self._pending[key] = self._pending.get(key, 0) + 1
+            if self._timer is None:
+                self._timer = threading.Timer(self.interval_s, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Append the pending entries now."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            timer, self._timer = self._timer, None
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
+        if pending:
+            _write_entries(self._app, list(pending.items()))

@@ -139,7 +139,9 @@ def read_attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     for kv in pairs:
         v = kv.value
         which = v.WhichOneof("value")
-        if which in _SCALARS:
+        if which == "string_value":  # most attributes: no getattr by name
+            out[kv.key] = v.string_value
+        elif which in _SCALARS:
             out[kv.key] = getattr(v, which)
         elif which == "bytes_value":
             out[kv.key] = HexBytes(v.bytes_value.hex())

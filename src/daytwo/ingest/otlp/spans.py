@@ -213,26 +213,36 @@ class SpanMapper:
         for name, value in (("input", tokens_in), ("output", tokens_out)):
             if value is not None and value < 0:
                 raise SpanError(f"attributes.gen_ai.usage.{name}_tokens", "must not be negative")
-        cost = attrs.number("llm.cost.total")
-        if cost is None:
-            parts = [attrs.number("llm.cost.prompt"), attrs.number("llm.cost.completion")]
-            cost = sum(p for p in parts if p is not None) if any(parts) else None
-        failed = span.status.code == _ERROR
+        names = attrs.names  # one substring test rules out a family of absent attributes
+        cost = None
+        if "llm.cost." in names:
+            cost = attrs.number("llm.cost.total")
+            if cost is None:
+                parts = [attrs.number("llm.cost.prompt"), attrs.number("llm.cost.completion")]
+                cost = sum(p for p in parts if p is not None) if any(parts) else None
+        status = span.status
+        failed = status.code == _ERROR
         error_type = attrs.text("error.type")
         error = None
         if failed or error_type:
-            error = span.status.message or error_type or "error"
-        hints = (
-            attrs.text("user.id", "enduser.id") or resource.customer_ref,
-            attrs.text("daytwo.channel") or resource.channel,
-            attrs.text("daytwo.journey"),
-            attrs.text("daytwo.outcome"),
-        )
-        segments = {**resource.segments, **_segments(attrs)}
-        scores = _scores(events)
-        intent = attrs.text("daytwo.intent")
-        confidence = attrs.number("daytwo.confidence")
-        fallback = attrs.flag("daytwo.fallback")
+            error = status.message or error_type or "error"
+        customer = attrs.text("user.id", "enduser.id") or resource.customer_ref
+        segments = resource.segments
+        if "daytwo." in names:
+            hints = (
+                customer,
+                attrs.text("daytwo.channel") or resource.channel,
+                attrs.text("daytwo.journey"),
+                attrs.text("daytwo.outcome"),
+            )
+            segments = {**segments, **_segments(attrs)}
+            intent = attrs.text("daytwo.intent")
+            confidence = attrs.number("daytwo.confidence")
+            fallback = attrs.flag("daytwo.fallback")
+        else:
+            hints = (customer, resource.channel, None, None)
+            intent, confidence, fallback = None, None, None
+        scores = _scores(events) if events else {}
         agent = attrs.text("gen_ai.agent.name", "agent.name")
         provider = attrs.text("gen_ai.provider.name", "llm.provider", "gen_ai.system", "llm.system")
 

@@ -51,17 +51,62 @@ def decode_and_prepare(job: Job) -> Prepared:
     return prepare(mapped, job.redaction)
 
 
+def rows_to_ipc(rows: pa.Table) -> bytes:
+    """Rows as Arrow IPC stream bytes, to cross from a worker to the server."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
+    out: bytes = sink.getvalue().to_pybytes()
+    return out
+
+
+def rows_from_ipc(ipc: bytes) -> pa.Table:
+    """Rows back from :func:`rows_to_ipc`."""
+    rows: pa.Table = pa.ipc.open_stream(ipc).read_all()
+    return rows
+
+
 def _in_worker(job: Job) -> tuple[bytes, Prepared]:
     """:func:`decode_and_prepare` in a worker: the rows go back as Arrow IPC bytes."""
     prepared = decode_and_prepare(job)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, prepared.rows.schema) as writer:
-        writer.write_table(prepared.rows)
     empty = prepared.rows.schema.empty_table()
-    return sink.getvalue().to_pybytes(), Prepared(empty, prepared.deployments, prepared.received)
+    return rows_to_ipc(prepared.rows), Prepared(empty, prepared.deployments, prepared.received)
+
+
+def _warm_up_body() -> bytes:
+    """A one-span request that takes every step of the path (messages, checks, redaction)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    def kv(key: str, value: str) -> KeyValue:
+        return KeyValue(key=key, value=AnyValue(string_value=value))
+
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", "warm-up"))
+    span = rs.scope_spans.add().spans.add()
+    span.trace_id, span.span_id = b"\x01" * 16, b"\x01" * 8
+    span.start_time_unix_nano, span.end_time_unix_nano = 10**18, 10**18 + 10**9
+    span.attributes.extend(
+        [
+            kv("gen_ai.operation.name", "chat"),
+            kv("gen_ai.conversation.id", "warm-up"),
+            kv("gen_ai.input.messages", '[{"role": "user", "parts": [{"content": "hi"}]}]'),
+            kv("gen_ai.output.messages", '[{"role": "assistant", "parts": [{"content": "ok"}]}]'),
+        ]
+    )
+    body: bytes = request.SerializeToString()
+    return body
 
 
 def _ready() -> bool:
+    """Run one small request through the whole path, so that what it loads on first use
+    (Arrow's compute and query engine, the redaction patterns) is loaded before the first
+    real request: a second or so per worker, at start rather than in a request."""
+    job = Job(_warm_up_body(), None, None, 1 << 20, None, Limits(), RedactionPlan())
+    decode_and_prepare(job)
     return True
 
 
@@ -84,11 +129,11 @@ class MappingPool:
             return self._pool
 
     def start(self) -> None:
-        """Start the workers now (each imports the mapper once, seconds on a small machine),
-        so the first requests do not wait for them."""
+        """Start the workers now (each imports the mapper and warms up once, seconds on a small
+        machine), so the first requests do not wait for them."""
         if self.workers:
             pool = self._executor()
-            for _ in range(self.workers):
+            for _ in range(2 * self.workers):  # twice: each worker is likely to take one
                 pool.submit(_ready)
 
     async def prepare(self, job: Job) -> Prepared:
@@ -107,7 +152,7 @@ class MappingPool:
             raise Overloaded(
                 "The worker mapping this request stopped; retry in a few seconds.", retry_after=5
             ) from None
-        rows = pa.ipc.open_stream(ipc).read_all()
+        rows = rows_from_ipc(ipc)
         return Prepared(rows, prepared.deployments, prepared.received)
 
     def close(self) -> None:

@@ -1,0 +1,129 @@
+"""CPU per 1,000 spans of each part of the OTLP door, in one process, without HTTP.
+
+The same batches as ``python -m bench otlp`` (512 realistic GenAI spans, protobuf), each part
+timed by the CPU clock of this process (``time.process_time``), so a loaded machine changes
+the figures less than a wall clock's: the worker's parts (decompress and parse, map, check and
+redact, the Arrow IPC copy back), and the server's (read the rows back, the redaction plan
+from the ledger, staging in the events store, the audit entry).
+
+Run ``python -m bench.otlp_parts [SPANS] [--profile]``; ``--profile`` prints a cProfile of the
+worker's parts, heaviest first. ``PYTHONPATH=<another revision's src>`` times that revision's
+code on the same batches, for a back-to-back comparison under the same load.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+
+def _to_ipc(rows: pa.Table) -> bytes:
+    """As the workers send rows back (inline, so that ``PYTHONPATH=<older src>`` runs too)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
+    out: bytes = sink.getvalue().to_pybytes()
+    return out
+
+
+class _Clock:
+    """CPU seconds of this process between marks, added up by name."""
+
+    def __init__(self, parts: dict[str, list[float]]) -> None:
+        self.parts = parts
+        self.t = time.process_time()
+
+    def mark(self, name: str) -> None:
+        now = time.process_time()
+        self.parts.setdefault(name, []).append(now - self.t)
+        self.t = now
+
+
+def run(work: Path, spans: int, *, profile: bool = False, repeat: int = 3) -> dict[str, Any]:
+    from bench.otlp import _count_spans, make_batches
+    from daytwo.governance import audit
+    from daytwo.governance.policies import redaction_plan
+    from daytwo.ingest.otlp.decode import PROTOBUF, decompress, parse_request
+    from daytwo.ingest.otlp.receive import Prepared, prepare, stage_prepared
+    from daytwo.ingest.otlp.spans import SpanMapper
+    from daytwo.settings import Settings
+    from daytwo.store.events import open_event_store
+    from daytwo.store.ledger import Ledger, upgrade
+
+    load_before = os.getloadavg()
+    batches = make_batches(spans)
+    n = sum(_count_spans(b) for b in batches)
+    settings = Settings(data_dir=work / "data")
+    upgrade(settings.resolved_ledger_url)
+    ledger = Ledger(settings.resolved_ledger_url)
+    events = open_event_store(settings.resolved_events_url)
+    per_run: list[dict[str, float]] = []
+    profiler = cProfile.Profile() if profile else None
+    try:
+        for _ in range(repeat):
+            parts: dict[str, list[float]] = {}
+            for body in batches:
+                clock = _Clock(parts)
+                plan = redaction_plan(ledger, settings.pseudonym_key())
+                clock.mark("server: redaction plan")
+                if profiler is not None:
+                    profiler.enable()
+                request = parse_request(decompress(body, None, 1 << 30), PROTOBUF)
+                clock.mark("worker: parse")
+                mapped = SpanMapper(None).map(request)
+                clock.mark("worker: map")
+                prepared = prepare(mapped, plan)
+                clock.mark("worker: check+redact")
+                if profiler is not None:
+                    profiler.disable()
+                ipc = _to_ipc(prepared.rows)
+                clock.mark("worker: to IPC")
+                rows = pa.ipc.open_stream(ipc).read_all()
+                back = Prepared(rows, prepared.deployments, prepared.received)
+                clock.mark("server: from IPC")
+                stage_prepared(events, back, received_at=datetime.now(UTC))
+                clock.mark("server: stage")
+                with ledger.session() as session:
+                    audit.record(
+                        session,
+                        actor="bench",
+                        action="http.post",
+                        target="/v1/traces",
+                        after={"status": 200, "path": "/v1/traces"},
+                    )
+                clock.mark("server: audit entry (one per request)")
+            per_run.append({k: 1e6 * sum(v) / n for k, v in parts.items()})
+    finally:
+        events.close()
+        ledger.dispose()
+    if profiler is not None:
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(35)
+    med = {k: statistics.median(r[k] for r in per_run) for k in per_run[0]}
+    return {
+        "spans": n,
+        "batches": len(batches),
+        "repeat": repeat,
+        "cpu_ms_per_1000_spans": med,
+        "worker_total": sum(v for k, v in med.items() if k.startswith("worker")),
+        "server_total": sum(v for k, v in med.items() if k.startswith("server")),
+        "load_average_before": load_before,
+        "load_average": os.getloadavg(),
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover - by hand
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    with tempfile.TemporaryDirectory(prefix="daytwo-otlp-parts-") as tmp:
+        out = run(Path(tmp), int(args[0]) if args else 10_240, profile="--profile" in sys.argv)
+    print(json.dumps(out, indent=2))
