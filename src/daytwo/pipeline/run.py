@@ -86,6 +86,8 @@ def analyze(
     if deployment and deployment not in registered and deployment not in volumes:
         raise NotFoundError(f"No deployment named {deployment!r} and no data for it.")
     chosen = select(detector_ids)
+    # Detectors with a cadence keep it unless named or forced (see "Cadence", docs/detectors.md).
+    paced = [] if detector_ids is not None or force else [d for d in chosen if d.every_days > 1]
     outcomes: list[RunOutcome] = []
     for name in names:
         vol = volumes.get(name)
@@ -105,11 +107,17 @@ def analyze(
                 )
                 continue
         histories = _histories(events, name, dep, vol.first_started_at, days, chosen)
+        judged = service.judged_through(ledger, name, [d.id for d in paced])
         for at in days:
+            look = [d for d in chosen if d not in paced or _due(d, at, judged[d.id])]
             outcome, window = _analyze_one(
-                ledger, events, name, dep, vol.first_started_at, at, chosen,
+                ledger, events, name, dep, vol.first_started_at, at, look,
                 progress=progress, since=since, history=histories.get(at),
             )  # fmt: skip
+            if outcome.run_id is not None:
+                for d in paced:
+                    if d in look:
+                        judged[d.id].append(at)
             if window is not None and outcome.run_id is not None and outcome.recorded is not None:
                 ctx = AnalysisContext(
                     settings=settings,
@@ -130,6 +138,13 @@ def analyze(
     return outcomes
 
 
+def _due(d: Detector[Any], at: datetime, judged: Sequence[datetime]) -> bool:
+    """Whether ``d`` (with a cadence) runs on the look as of ``at``: no earlier run judged it
+    on data that ended within its ``every_days`` up to ``at``."""
+    since = at - timedelta(days=d.every_days)
+    return not any(since < t <= at for t in judged)
+
+
 def _days_to_analyse(
     events: EventStore,
     name: str,
@@ -143,7 +158,11 @@ def _days_to_analyse(
     day is analysed as of the end of each day it touched, then as of ``end``; nothing
     delivered since the last run (and no later ``end`` asked for) means nothing to do.
     """
-    if previous is None or set(previous.detectors) != {d.id for d in chosen}:
+    # A detector with a cadence is left out of the looks where it is not due: the others say
+    # whether the last run ran the same detectors.
+    paced = {d.id for d in select(None) if d.every_days > 1}
+    every_look = {d.id for d in chosen} - paced
+    if previous is None or set(previous.detectors) - paced != every_look:
         return [end]
     touched = events.arrived_since(name, _aware(previous.started_at))
     ahead = previous.data_through is None or _aware(previous.data_through) < end
