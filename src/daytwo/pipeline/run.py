@@ -4,7 +4,8 @@ findings, then hand each recorded run to every consumer."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -41,6 +42,8 @@ NO_DATA = "no data"
 NOTHING_NEW = "no new data since the last run"
 # How many looks of a replay or backfill share one read of the events (a bound on memory).
 LOOKS_PER_READ = 31
+# What each look of an analysis may run inside (a replay's clock and people), by deployment and day.
+AroundLook = Callable[[str, datetime], AbstractContextManager[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ def analyze(
     detector_ids: Sequence[str] | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    around_look: AroundLook | None = None,
 ) -> list[RunOutcome]:
     """Analyse each deployment (or one) as of ``as_of`` (default: its latest data), record the
     findings and hand every recorded run to the consumers.
@@ -78,6 +82,10 @@ def analyze(
     day the backfill touched too (see :func:`_days_to_analyse`). With ``since``, the analysis
     is replayed as of the end of every day from ``since`` on, so findings carry the day they
     first appeared; repeating it changes nothing.
+
+    ``around_look(deployment, as_of)``, when given, is a context manager each look (and the
+    hand-over of its run) runs inside: a replay of history sets the clock of each day there
+    (:func:`daytwo.clock.frozen_at`) and acts between the looks as its people did.
     """
     manager = plugin_manager()  # loads the contributed detectors too
     registered = {d.name: d for d in list_deployments(ledger)}
@@ -109,33 +117,59 @@ def analyze(
         histories = _histories(events, name, dep, vol.first_started_at, days, chosen)
         judged = service.judged_through(ledger, name, [d.id for d in paced])
         for at in days:
-            look = [d for d in chosen if d not in paced or _due(d, at, judged[d.id])]
-            outcome, window = _analyze_one(
-                ledger, events, name, dep, vol.first_started_at, at, look,
-                progress=progress, since=since, history=histories.get(at),
-            )  # fmt: skip
-            if outcome.run_id is not None:
-                for d in paced:
-                    if d in look:
-                        judged[d.id].append(at)
-            if window is not None and outcome.run_id is not None and outcome.recorded is not None:
-                ctx = AnalysisContext(
-                    settings=settings,
-                    ledger=ledger,
-                    events=events,
-                    deployment_name=name,
-                    deployment=dep,
-                    run_id=outcome.run_id,
-                    as_of=at,
-                    window=window,
-                    findings=tuple(outcome.findings),
-                    recorded=outcome.recorded,
-                    trigger=trigger,
-                    since=since,
-                )
-                outcome = replace(outcome, failed_consumers=hand_over(manager, ctx))
+            with around_look(name, at) if around_look else nullcontext():
+                outcome = _look(
+                    settings, ledger, events, manager, name, dep, vol.first_started_at, at,
+                    chosen, paced, judged, trigger=trigger, since=since, progress=progress,
+                    history=histories.get(at),
+                )  # fmt: skip
             outcomes.append(outcome)
     return outcomes
+
+
+def _look(
+    settings: Settings,
+    ledger: Ledger,
+    events: EventStore,
+    manager: pluggy.PluginManager,
+    name: str,
+    dep: DeploymentPublic | None,
+    first_data: datetime,
+    at: datetime,
+    chosen: Sequence[Detector[Any]],
+    paced: Sequence[Detector[Any]],
+    judged: dict[str, list[datetime]],
+    *,
+    trigger: Trigger,
+    since: datetime | None,
+    progress: Progress | None,
+    history: History | None,
+) -> RunOutcome:
+    """One look of :func:`analyze`: the detectors due as of ``at``, recorded and handed over."""
+    look = [d for d in chosen if d not in paced or _due(d, at, judged[d.id])]
+    outcome, window = _analyze_one(
+        ledger, events, name, dep, first_data, at, look,
+        progress=progress, since=since, history=history,
+    )  # fmt: skip
+    if outcome.run_id is not None:
+        judged.update((d.id, [*judged[d.id], at]) for d in paced if d in look)
+    if window is None or outcome.run_id is None or outcome.recorded is None:
+        return outcome
+    ctx = AnalysisContext(
+        settings=settings,
+        ledger=ledger,
+        events=events,
+        deployment_name=name,
+        deployment=dep,
+        run_id=outcome.run_id,
+        as_of=at,
+        window=window,
+        findings=tuple(outcome.findings),
+        recorded=outcome.recorded,
+        trigger=trigger,
+        since=since,
+    )
+    return replace(outcome, failed_consumers=hand_over(manager, ctx))
 
 
 def _due(d: Detector[Any], at: datetime, judged: Sequence[datetime]) -> bool:
