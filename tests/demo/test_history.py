@@ -18,7 +18,7 @@ from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
 
 # A short history: a few looks after the first day an analysis can run.
-CONFIG = DemoConfig(seed=3, days=FIRST_ANALYSIS_DAY + 4, interactions_per_day=100,
+CONFIG = DemoConfig(seed=3, days=FIRST_ANALYSIS_DAY + 4, interactions_per_day=400,
                     end=date(2026, 11, 20))  # fmt: skip
 
 
