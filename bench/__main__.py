@@ -266,11 +266,20 @@ def bench_problems(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del repeat, turns
     from bench.problems import run  # imports the whole product: load it only when asked for
 
-    # BENCH_PROBLEMS_HISTORY=1 builds each seed's demo day by day (`daytwo demo --history`);
-    # BENCH_PROBLEMS_SEEDS=7,1 runs fewer seeds.
-    seeds = [int(s) for s in os.environ.get("BENCH_PROBLEMS_SEEDS", "7,1,2,3,4").split(",")]
-    history = os.environ.get("BENCH_PROBLEMS_HISTORY", "") == "1"
-    return run(work, seeds=seeds, per_day=2000, history=history)
+    return run(work, seeds=_problem_seeds(), per_day=2000)
+
+
+def bench_problems_history(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    """The problems bench on demos built day by day (`daytwo demo --history`)."""
+    del repeat, turns
+    from bench.problems import run  # imports the whole product: load it only when asked for
+
+    return run(work, seeds=_problem_seeds(), per_day=2000, history=True)
+
+
+def _problem_seeds() -> list[int]:
+    """Seeds 7, 1, 2, 3, 4, or those of BENCH_PROBLEMS_SEEDS (e.g. ``7,1``: a shorter run)."""
+    return [int(s) for s in os.environ.get("BENCH_PROBLEMS_SEEDS", "7,1,2,3,4").split(",")]
 
 
 def bench_detect(work: Path, repeat: int, turns: int) -> dict[str, Any]:
@@ -430,6 +439,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "detect": bench_detect,
     "impact": bench_impact,
     "problems": bench_problems,
+    "problems_history": bench_problems_history,
     "gaps": bench_gaps,
     "gaps_alternatives": bench_gaps_alternatives,
     "gaps_ceiling": bench_gaps_ceiling,

@@ -20,9 +20,10 @@ every injected problem of the manifest (the shipped improvement is not a problem
   deployment, one row per problem) shows at most twice as many rows as injected problems.
 
     python -m bench problems
-    BENCH_PROBLEMS_HISTORY=1 python -m bench problems   # each demo built day by day
+    python -m bench problems_history   # each demo built day by day
+    BENCH_PROBLEMS_SEEDS=7 python -m bench problems_history   # one seed
 
-With ``BENCH_PROBLEMS_HISTORY=1`` each seed's demo is built as ``daytwo demo --history`` does:
+With ``problems_history`` each seed's demo is built as ``daytwo demo --history`` does:
 the scheduled analysis replayed day by day, so first-seen dates are the days a look first saw
 each problem.
 """
