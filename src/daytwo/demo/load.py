@@ -184,7 +184,7 @@ def analyze_demo(
             end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
             at = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
             if history:
-                _replay(settings, ledger, events, manifest, at, end, progress)
+                replay_history(settings, ledger, events, manifest, progress)
             at += timedelta(days=FIRST_ANALYSIS_DAY)
             if progress and not history:
                 progress("feed checks, week by week")
@@ -213,16 +213,18 @@ def analyze_demo(
     return DemoAnalysis(findings, items, gaps, time.perf_counter() - started)
 
 
-def _replay(
+def replay_history(
     settings: Settings,
     ledger: Ledger,
     events: EventStore,
     manifest: dict[str, Any],
-    start: datetime,
-    end: datetime,
-    progress: Callable[[str], None] | None,
+    progress: Callable[[str], None] | None = None,
 ) -> None:
-    """The demo's history through the scheduled analysis, one look a day, its people acting."""
+    """The demo's history through the scheduled analysis, one look a day from
+    :data:`FIRST_ANALYSIS_DAY`, its people acting between the looks (a demo built with
+    ``history``)."""
+    end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
+    start = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
     team = DemoTeam(settings, ledger, events, manifest, end)
     team.start(start)
 
