@@ -206,13 +206,23 @@ def bench_http(work: Path, repeat: int, turns: int) -> dict[str, Any]:
 
 def bench_demo(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del turns
+    return _demo_runs(work, repeat, [], target=60)
+
+
+def bench_demo_history(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    """`daytwo demo --no-serve --history`: the history replayed day by day (issue budget 90 s)."""
+    del turns
+    return _demo_runs(work, repeat, ["--history"], target=90)
+
+
+def _demo_runs(work: Path, repeat: int, options: list[str], *, target: int) -> dict[str, Any]:
     runs = []
     for r in range(repeat):
         data = work / f"demo-{r}"
         env = {**os.environ, "DAYTWO_DATA_DIR": str(data)}
         t = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "daytwo.cli", "demo", "--no-serve"],
+            [sys.executable, "-m", "daytwo.cli", "demo", "--no-serve", *options],
             env=env,
             capture_output=True,
             text=True,
@@ -232,7 +242,10 @@ def bench_demo(work: Path, repeat: int, turns: int) -> dict[str, Any]:
             }
         )
     med = _median_runs(runs, ["seconds"])
-    return {**med, "runs": runs, "target_seconds": 60, "met": med["seconds"] <= 60}
+    return {
+        **med, "options": options, "runs": runs, "target_seconds": target,
+        "met": med["seconds"] <= target,
+    }  # fmt: skip
 
 
 def bench_redaction(work: Path, repeat: int, turns: int) -> dict[str, Any]:
@@ -253,7 +266,20 @@ def bench_problems(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del repeat, turns
     from bench.problems import run  # imports the whole product: load it only when asked for
 
-    return run(work, seeds=[7, 1, 2, 3, 4], per_day=2000)
+    return run(work, seeds=_problem_seeds(), per_day=2000)
+
+
+def bench_problems_history(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    """The problems bench on demos built day by day (`daytwo demo --history`)."""
+    del repeat, turns
+    from bench.problems import run  # imports the whole product: load it only when asked for
+
+    return run(work, seeds=_problem_seeds(), per_day=2000, history=True)
+
+
+def _problem_seeds() -> list[int]:
+    """Seeds 7, 1, 2, 3, 4, or those of BENCH_PROBLEMS_SEEDS (e.g. ``7,1``: a shorter run)."""
+    return [int(s) for s in os.environ.get("BENCH_PROBLEMS_SEEDS", "7,1,2,3,4").split(",")]
 
 
 def bench_detect(work: Path, repeat: int, turns: int) -> dict[str, Any]:
@@ -415,10 +441,12 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "import": bench_import,
     "http_ingest": bench_http,
     "demo": bench_demo,
+    "demo_history": bench_demo_history,
     "redaction": bench_redaction,
     "detect": bench_detect,
     "impact": bench_impact,
     "problems": bench_problems,
+    "problems_history": bench_problems_history,
     "gaps": bench_gaps,
     "gaps_alternatives": bench_gaps_alternatives,
     "gaps_ceiling": bench_gaps_ceiling,

@@ -129,9 +129,12 @@ def misordered(truth: list[float], score: list[float]) -> int:
     return bad
 
 
-def _items_on_demo(settings: Settings, manifest: dict[str, Any]) -> dict[str, Any]:
+def _items_on_demo(
+    settings: Settings, manifest: dict[str, Any], *, history: bool = False
+) -> dict[str, Any]:
     """Run the detectors (which hand their findings to the backlog) and map items to problems."""
-    analyze_demo(settings, manifest)  # what `daytwo demo` runs once the data is in
+    # What `daytwo demo` (with `--history`: day by day) runs once the data is in.
+    analyze_demo(settings, manifest, history=history)
     ledger = Ledger(settings.resolved_ledger_url)
     items = [get_item(ledger, i.id) for i in list_items(ledger)]
     ledger.dispose()

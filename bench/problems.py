@@ -20,6 +20,12 @@ every injected problem of the manifest (the shipped improvement is not a problem
   deployment, one row per problem) shows at most twice as many rows as injected problems.
 
     python -m bench problems
+    python -m bench problems_history   # each demo built day by day
+    BENCH_PROBLEMS_SEEDS=7 python -m bench problems_history   # one seed
+
+With ``problems_history`` each seed's demo is built as ``daytwo demo --history`` does:
+the scheduled analysis replayed day by day, so first-seen dates are the days a look first saw
+each problem.
 """
 
 from __future__ import annotations
@@ -105,14 +111,17 @@ def problem_rows(
     return out
 
 
-def one_seed(work: Path, seed: int, per_day: int) -> dict[str, Any]:
+def one_seed(work: Path, seed: int, per_day: int, *, history: bool = False) -> dict[str, Any]:
     settings = Settings(data_dir=work / f"demo-{seed}")
     started = time.perf_counter()
     summary = build_demo(
-        settings, DemoConfig(seed=seed, days=DAYS, interactions_per_day=per_day, end=END)
+        settings,
+        DemoConfig(seed=seed, days=DAYS, interactions_per_day=per_day, end=END),
+        history=history,
     )
     manifest = json.loads(summary.manifest_path.read_text())
-    items = _items_on_demo(settings, manifest)  # analyses as `daytwo demo` does, maps items
+    # Analyses as `daytwo demo` (with --history: day by day) does, maps items.
+    items = _items_on_demo(settings, manifest, history=history)
     seconds = time.perf_counter() - started
     scores = {p["problem"]: float(p["score"]) for p in items["problems"]}
     ledger = Ledger(settings.resolved_ledger_url)
@@ -146,10 +155,10 @@ def one_seed(work: Path, seed: int, per_day: int) -> dict[str, Any]:
     }
 
 
-def run(work: Path, *, seeds: list[int], per_day: int) -> dict[str, Any]:
+def run(work: Path, *, seeds: list[int], per_day: int, history: bool = False) -> dict[str, Any]:
     per_seed = []
     for seed in seeds:
-        per_seed.append(one_seed(work, seed, per_day))
+        per_seed.append(one_seed(work, seed, per_day, history=history))
         shown = ("seed", "every_problem_one_row", "every_problem_in_time", "rank_met")
         print(json.dumps({k: per_seed[-1][k] for k in shown}), flush=True)  # progress
     checks = {
@@ -160,6 +169,7 @@ def run(work: Path, *, seeds: list[int], per_day: int) -> dict[str, Any]:
     }
     return {
         "seeds": seeds,
+        "history_day_by_day": history,
         "days": DAYS,
         "interactions_per_day": per_day,
         "targets": {

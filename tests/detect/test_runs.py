@@ -352,3 +352,70 @@ def test_a_backfill_is_analysed_as_of_the_days_it_touched(data_dir: Path) -> Non
             ] == [NOTHING_NEW]
     finally:
         ledger.dispose()
+
+
+def _ledger_state(settings: Settings) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Every finding and every run of a ledger, as a replay and separate looks must agree."""
+    from sqlalchemy import select
+
+    from daytwo.detect.models import AnalysisRun, FindingRecord
+
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        with ledger.session() as session:
+            findings = [
+                (r.fingerprint, r.status, r.first_seen, r.last_seen, r.times_seen,
+                 r.severity, r.title, orjson.dumps(r.evidence, option=orjson.OPT_SORT_KEYS))
+                for r in session.scalars(select(FindingRecord).order_by(FindingRecord.id))
+            ]  # fmt: skip
+            runs = [
+                (r.deployment, r.data_through, tuple(r.detectors), r.findings_new,
+                 r.findings_updated, r.findings_resolved)
+                for r in session.scalars(select(AnalysisRun).order_by(AnalysisRun.id))
+            ]  # fmt: skip
+    finally:
+        ledger.dispose()
+    return findings, runs
+
+
+def test_a_replay_gives_what_separate_daily_looks_give(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay (one read, weekly detectors only where due) records exactly the findings and
+    runs that the same days analysed one look at a time record."""
+    from daytwo.detect import registry
+    from daytwo.pipeline.run import analyze
+    from daytwo.store.events import open_event_store
+
+    # A cadence of two days given to one detector, so four looks show it skipped and due; the
+    # knowledge-gap detector (weekly, and the costliest to run) is left out here.
+    registry.load_detectors()
+    paced = registry.get_detector("silent_failures")
+    monkeypatch.setitem(
+        registry._REGISTRY, "silent_failures", dataclasses.replace(paced, every_days=2)
+    )
+    monkeypatch.delitem(registry._REGISTRY, "knowledge_gap")
+    alone_dir = tmp_path / "alone"
+    alone_dir.mkdir()
+    for f in data_dir.iterdir():
+        (alone_dir / f.name).write_bytes(f.read_bytes())
+    replayed, alone = Settings(data_dir=data_dir), Settings(data_dir=alone_dir)
+    since = datetime(2026, 11, 17, tzinfo=UTC)
+    ledger = Ledger(replayed.resolved_ledger_url)
+    with open_event_store(replayed.resolved_events_url) as events:
+        outcomes = analyze(
+            replayed, ledger, events, trigger="cli", deployment="care-bot", since=since
+        )
+    ledger.dispose()
+    ledger = Ledger(alone.resolved_ledger_url)
+    with open_event_store(alone.resolved_events_url) as events:
+        for o in outcomes:
+            analyze(alone, ledger, events, trigger="cli", deployment="care-bot", as_of=o.as_of)
+    ledger.dispose()
+    findings, runs = _ledger_state(replayed)
+    assert (findings, runs) == _ledger_state(alone)
+    # The ends of the 18th, 19th and 20th, then the latest data (late on the 20th): the paced
+    # detector ran on the first look and two days of data later.
+    assert [r[1].day for r in runs] == [18, 19, 20, 20]
+    assert ["silent_failures" in r[2] for r in runs] == [True, False, True, False]
+    assert findings

@@ -26,6 +26,13 @@ def demo(
         help="Run the detectors and cluster the knowledge gaps once the data is in, so the "
         "findings, backlog and gaps pages have the demo's problems on them.",
     ),
+    history: bool = typer.Option(
+        False,
+        "--history",
+        help="Replay the history through the scheduled analysis day by day, the demo's "
+        "people acting on the backlog between the days, so findings, items, SLA clocks, "
+        "triage, fixes and verdicts carry their true dates (slower: several minutes).",
+    ),
     with_receiver: bool = typer.Option(
         False,
         "--with-receiver",
@@ -68,6 +75,7 @@ def demo(
             config,
             force=force,
             on_batch=lambda done, total: progress.update(done, total),
+            history=history and analyze,
         )
     out.print(
         f"demo built in {summary.seconds:.1f}s: {', '.join(summary.deployments)}; "
@@ -91,7 +99,10 @@ def demo(
         manifest = orjson.loads(summary.manifest_path.read_bytes())
         with steps("analysing the demo") as progress:
             done = analyze_demo(
-                settings, manifest, progress=lambda step: progress.update(note=step)
+                settings,
+                manifest,
+                progress=lambda step: progress.update(note=step),
+                history=history,
             )
         out.print(
             f"analysed in {done.seconds:.1f}s: {done.findings:,} findings in {done.items:,} "

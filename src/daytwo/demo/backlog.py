@@ -82,21 +82,26 @@ def seed_backlog(settings: Settings, manifest: dict[str, Any]) -> None:
     ledger = Ledger(settings.resolved_ledger_url)
     policy = BacklogPolicy.from_settings(settings)
     try:
-        for spec in OWNERS:
-            owners.create_owner(ledger, spec, actor=ACTOR)
-        for deployment, owner, journey, kind, segment in RULES:
-            owners.add_rule(
-                ledger,
-                RuleCreate(deployment=deployment, owner=owner, journey=journey,
-                           finding_kind=kind, segment=segment),
-                actor=ACTOR,
-            )  # fmt: skip
-        for deployment, owner in DEFAULTS.items():
-            owners.set_default_owner(ledger, deployment, owner, actor=ACTOR)
+        seed_owners(ledger)
         if manifest["problems"]:
             _changes_and_feedback(settings, ledger, policy, manifest)
     finally:
         ledger.dispose()
+
+
+def seed_owners(ledger: Ledger) -> None:
+    """The owners, their routing rules and each deployment's default owner."""
+    for spec in OWNERS:
+        owners.create_owner(ledger, spec, actor=ACTOR)
+    for deployment, owner, journey, kind, segment in RULES:
+        owners.add_rule(
+            ledger,
+            RuleCreate(deployment=deployment, owner=owner, journey=journey,
+                       finding_kind=kind, segment=segment),
+            actor=ACTOR,
+        )  # fmt: skip
+    for deployment, owner in DEFAULTS.items():
+        owners.set_default_owner(ledger, deployment, owner, actor=ACTOR)
 
 
 def _changes_and_feedback(

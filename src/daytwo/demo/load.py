@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,12 +14,17 @@ from typing import Any
 import orjson
 
 from daytwo.adoption import rollup as adoption_rollup
+from daytwo.backlog import changes
+from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.service import list_items
+from daytwo.clock import frozen_at
 from daytwo.conversations import text_index
 from daytwo.demo.adoption import seed_adoption
 from daytwo.demo.backlog import seed_backlog
 from daytwo.demo.generator import DemoConfig, generate
+from daytwo.demo.manifest import ASSIST
 from daytwo.demo.plan import seed_plan
+from daytwo.demo.team import DemoTeam
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
 from daytwo.detect.service import count_findings
@@ -28,7 +34,7 @@ from daytwo.ingest.service import ingest
 from daytwo.metrics import rollup
 from daytwo.pipeline import analyze, cluster_gaps
 from daytwo.settings import Settings
-from daytwo.store.events import open_event_store
+from daytwo.store.events import EventStore, open_event_store
 from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
 
 MARKER = ".daytwo-demo"
@@ -83,10 +89,13 @@ def build_demo(
     *,
     force: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
+    history: bool = False,
 ) -> DemoSummary:
     """Generate the demo and store it through the same ingest path real data takes.
 
-    ``on_batch(done, total)`` reports progress in batches.
+    ``on_batch(done, total)`` reports progress in batches. With ``history``, the owners,
+    changes and feedback are left to :func:`analyze_demo`'s replay, which records each on its
+    own day.
     """
     started = time.perf_counter()
     prepare_data_dir(settings, force=force)
@@ -127,7 +136,8 @@ def build_demo(
         # Build the rollups and the search text now, so the first page served is fast.
         for table in (*rollup.TABLES, text_index.TABLE, *adoption_rollup.TABLES):
             store.derived_ready(table.name)
-    seed_backlog(settings, dataset.manifest)
+    if not history:
+        seed_backlog(settings, dataset.manifest)
     seed_adoption(settings, dataset.manifest)
     return DemoSummary(
         deployments=[d.name for d in dataset.deployments],
@@ -148,14 +158,23 @@ class DemoAnalysis:
 
 
 def analyze_demo(
-    settings: Settings, manifest: dict[str, Any], progress: Callable[[str], None] | None = None
+    settings: Settings,
+    manifest: dict[str, Any],
+    progress: Callable[[str], None] | None = None,
+    *,
+    history: bool = False,
 ) -> DemoAnalysis:
     """Run the detectors over the demo the way its owner's schedule would have.
 
-    The feed checks run as of the end of every week of the history, so the problems that came
-    and went (the feed outage, the duplicate deliveries) were seen while they lasted; then every
-    detector runs as of the latest data (its findings open and join items in the backlog), and
-    the knowledge gaps of each deployment are clustered for the gaps page.
+    By default the feed checks run as of the end of every week of the history, so the problems
+    that came and went (the feed outage, the duplicate deliveries) were seen while they lasted;
+    then every detector runs as of the latest data (its findings open and join items in the
+    backlog), and the knowledge gaps of each deployment are clustered for the gaps page.
+
+    With ``history`` (a demo built with it), the scheduled analysis is replayed day by day
+    from :data:`FIRST_ANALYSIS_DAY`, each look at its own day on the clock, with the demo's
+    people acting on the backlog between the looks (:mod:`daytwo.demo.team`): findings, items,
+    SLA clocks, triage, fixes, verdicts and feedback carry their true dates.
     """
     started = time.perf_counter()
     ledger = Ledger(settings.resolved_ledger_url)
@@ -164,16 +183,19 @@ def analyze_demo(
         with open_event_store(settings.resolved_events_url) as events:
             end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
             at = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
+            if history:
+                replay_history(settings, ledger, events, manifest, progress)
             at += timedelta(days=FIRST_ANALYSIS_DAY)
-            if progress:
+            if progress and not history:
                 progress("feed checks, week by week")
-            while at < end:
+            while at < end and not history:
                 analyze(
                     settings, ledger, events, trigger="demo", as_of=at,
                     detector_ids=["feed_quality"], force=True,
                 )  # fmt: skip
                 at += timedelta(days=7)
-            analyze(settings, ledger, events, trigger="demo", force=True, progress=progress)
+            if not history:
+                analyze(settings, ledger, events, trigger="demo", force=True, progress=progress)
             for deployment in manifest["deployments"]:
                 if progress:
                     progress(f"knowledge gaps of {deployment}")
@@ -189,3 +211,35 @@ def analyze_demo(
     finally:
         ledger.dispose()
     return DemoAnalysis(findings, items, gaps, time.perf_counter() - started)
+
+
+def replay_history(
+    settings: Settings,
+    ledger: Ledger,
+    events: EventStore,
+    manifest: dict[str, Any],
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """The demo's history through the scheduled analysis, one look a day from
+    :data:`FIRST_ANALYSIS_DAY`, its people acting between the looks (a demo built with
+    ``history``)."""
+    end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
+    start = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
+    team = DemoTeam(settings, ledger, events, manifest, end)
+    team.start(start)
+
+    @contextmanager
+    def around(deployment: str, at: datetime) -> Iterator[None]:
+        if progress:
+            progress(f"{deployment} as of {at:%d %b}")
+        with team.around(deployment, at):
+            yield
+
+    since = start + timedelta(days=FIRST_ANALYSIS_DAY - 1)
+    analyze(settings, ledger, events, trigger="demo", since=since, around_look=around)
+    with frozen_at(end):
+        # The replay's looks are history: the assist deployment's pilot comparison is stored
+        # by a look at the latest data, as the schedule's next run would; the changes whose
+        # impact window is still open are measured on the days they have.
+        analyze(settings, ledger, events, trigger="demo", deployment=ASSIST, force=True)
+        changes.measure_all(ledger, events, BacklogPolicy.from_settings(settings), actor="demo")

@@ -50,6 +50,30 @@ def render_detectors_markdown() -> str:
         "`python -m bench.repeated_looks` measures both on the demo's daily looks",
         "(`bench/results/repeated_looks.json`).",
         "",
+        "## Cadence",
+        "",
+        "Most detectors run on every look. A detector may declare a cadence of N days",
+        "(`every_days`): the analysis runs it on a look only when no earlier successful run of",
+        "the deployment ran it on data that ended less than N days before this look's data",
+        "ends; on the other looks it is left out, and its open findings stay as the last run",
+        "that ran it left them (not resolved). The rule reads only the ledger's runs, so the",
+        "schedule in `daytwo serve`, `daytwo analyze`, the API and a replay day by day",
+        "(`--since`, the demo's history) apply it identically, and a replay records exactly",
+        "what the same days analysed one look at a time record. Asking for detectors by id",
+        "(`detector_ids`) or forcing the run (`--force`) runs it whatever its cadence.",
+        "",
+        "| Detector | Cadence |",
+        "|---|---|",
+        *(
+            f"| `{d.id}` | every {d.every_days} days of data |"
+            for d in detectors()
+            if d.every_days > 1
+        ),
+        "",
+        "Knowledge gaps cluster every unhandled message of the history (the costliest step of",
+        "a look, about 11 s of the demo's virtual agent's ~15 s on 2 loaded cores) and grow",
+        "over weeks, so they are clustered once a week of data.",
+        "",
     ]
     for d in detectors():
         needs = []

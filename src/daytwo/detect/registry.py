@@ -71,6 +71,10 @@ class Detector(Generic[P]):
     calculate: Callable[[AnalysisData, P], list[Finding]]
     params: P
     needs: Needs = Needs()
+    # Its cadence in the analysis: 1 runs it on every look; N runs it on a look only when no
+    # earlier run of the deployment judged it on data that ended less than N days before
+    # (see "Cadence" in docs/detectors.md).
+    every_days: int = 1
 
     @property
     def doc(self) -> str:
@@ -103,6 +107,8 @@ def register(definition: Detector[Any]) -> Detector[Any]:
         raise TypeError(f"detector {definition.id!r}: params must be a frozen dataclass")
     if not definition.doc:
         raise ValueError(f"detector {definition.id!r}: the calculation needs a docstring")
+    if definition.every_days < 1:
+        raise ValueError(f"detector {definition.id!r}: every_days must be at least 1")
     existing = _REGISTRY.get(definition.id)
     if existing is not None and existing.calculate is not definition.calculate:
         raise ValueError(f"detector id {definition.id!r} is already registered")
@@ -111,7 +117,7 @@ def register(definition: Detector[Any]) -> Detector[Any]:
 
 
 def detector(
-    detector_id: str, *, name: str, params: P, needs: Needs = Needs()
+    detector_id: str, *, name: str, params: P, needs: Needs = Needs(), every_days: int = 1
 ) -> Callable[
     [Callable[[AnalysisData, P], list[Finding]]], Callable[[AnalysisData, P], list[Finding]]
 ]:
@@ -120,7 +126,7 @@ def detector(
     def wrap(
         calculate: Callable[[AnalysisData, P], list[Finding]],
     ) -> Callable[[AnalysisData, P], list[Finding]]:
-        register(Detector(detector_id, name, calculate, params, needs))
+        register(Detector(detector_id, name, calculate, params, needs, every_days))
         return calculate
 
     return wrap

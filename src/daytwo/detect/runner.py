@@ -99,12 +99,26 @@ class History:
     assist_events: pa.Table
 
     def covers(self, window: Window, needs: Sequence[Needs]) -> bool:
+        """Whether the history holds what :func:`load_data` reads for ``window`` and
+        ``needs``: its span, and needs no more than those it was read for (a look that runs
+        fewer detectors, such as one where a weekly detector is not due, is cut from it)."""
         history_start, _ = _spans(window, needs)
         return (
-            tuple(needs) == self.needs
+            _within(needs, self.needs)
             and self.start <= history_start
             and window.current_end <= self.end
         )
+
+
+def _within(needs: Sequence[Needs], read: Sequence[Needs]) -> bool:
+    """Whether what ``needs`` asks for is part of what was read for ``read``."""
+    return (
+        set(_turn_columns(needs)) <= set(_turn_columns(read))
+        and (not any(n.deliveries for n in needs) or any(n.deliveries for n in read))
+        and (not any(n.assist_events for n in needs) or any(n.assist_events for n in read))
+        and max((n.turn_days for n in needs), default=0)
+        <= max((n.turn_days for n in read), default=0)
+    )
 
 
 def read_history(
@@ -129,9 +143,10 @@ def read_history(
     )  # fmt: skip
 
 
-def look_at(history: History, window: Window) -> AnalysisData:
-    """What :func:`load_data` would read for ``window``, cut out of ``history``."""
-    needs = history.needs
+def look_at(history: History, window: Window, needs: Sequence[Needs] | None = None) -> AnalysisData:
+    """What :func:`load_data` would read for ``window`` and ``needs`` (default: those the
+    history was read for), cut out of ``history``."""
+    needs = history.needs if needs is None else tuple(needs)
     if not history.covers(window, needs):
         raise ValueError(f"the history read from {history.start} to {history.end} does not "
                          f"cover the window ending {window.current_end}")  # fmt: skip
@@ -141,16 +156,23 @@ def look_at(history: History, window: Window) -> AnalysisData:
     lo, hi = np.searchsorted(started, [_us(history_start), _us(window.current_end)], "left")
     interactions = table.slice(int(lo), int(hi - lo))
     ids = interactions["interaction_id"].combine_chunks()
-    if _turn_columns(needs):
+    wanted = _turn_columns(needs)
+    if wanted:
         at = started[lo:hi]
         with_turns = ((at >= _us(window.baseline_start)) & (at < _us(window.baseline_end))) | (
             (at >= _us(recent)) & (at < _us(window.current_end))
         )
         turn_ids = ids.filter(pa.array(with_turns))
         turns = history.turns.filter(pc.is_in(history.turns["interaction_id"], value_set=turn_ids))
+        if wanted != _turn_columns(history.needs):
+            turns = turns.select(["interaction_id", "seq", *wanted])
     else:
-        turns = history.turns
+        turns = TURNS.empty_table().select(["interaction_id", "seq"])
     deliveries, assist = history.deliveries, history.assist_events
+    if not any(n.deliveries for n in needs):
+        deliveries = _no_deliveries()
+    if not any(n.assist_events for n in needs):
+        assist = ASSIST_EVENTS.empty_table()
     if deliveries.num_rows:
         deliveries = deliveries.filter(pc.is_in(deliveries["interaction_id"], value_set=ids))
     if assist.num_rows:
@@ -214,6 +236,10 @@ def _read_deliveries(
             "ORDER BY received_at, interaction_id, batch_id",
             [info.name, info.name, start, end],
         )
+    return _no_deliveries()
+
+
+def _no_deliveries() -> pa.Table:
     return pa.table(
         {
             "interaction_id": pa.array([], pa.string()),
@@ -303,7 +329,7 @@ def detect_and_record(
     run_id = service.start_run(ledger, info.name, ids)
     try:
         if history is not None and history.covers(window, needs):
-            data = look_at(history, window)
+            data = look_at(history, window, needs)
         else:
             data = load_data(events, info, window, needs)
         # A finding a broader one explains carries its root: the backlog joins them.

@@ -401,6 +401,30 @@ def last_run(ledger: Ledger, deployment: str) -> RunPublic | None:
         return RunPublic.model_validate(row) if row is not None else None
 
 
+def judged_through(
+    ledger: Ledger, deployment: str, detector_ids: Sequence[str]
+) -> dict[str, list[datetime]]:
+    """For each of ``detector_ids``, where the data ended of every successful run of
+    ``deployment`` that ran it (what a detector's cadence is decided by)."""
+    out: dict[str, list[datetime]] = {d: [] for d in detector_ids}
+    if not out:
+        return out
+    with ledger.session() as session:
+        rows = session.execute(
+            select(AnalysisRun.detectors, AnalysisRun.data_through).where(
+                AnalysisRun.deployment == deployment,
+                AnalysisRun.status == "ok",
+                AnalysisRun.data_through.is_not(None),
+            )
+        )
+        for ran, through in rows:
+            if through is None:
+                continue
+            for d in set(ran or ()) & out.keys():
+                out[d].append(_aware(through))
+    return out
+
+
 def list_runs(ledger: Ledger, limit: int = 20) -> list[RunPublic]:
     with ledger.session() as session:
         rows = session.scalars(select(AnalysisRun).order_by(AnalysisRun.id.desc()).limit(limit))

@@ -4,7 +4,8 @@ findings, then hand each recorded run to every consumer."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -41,6 +42,8 @@ NO_DATA = "no data"
 NOTHING_NEW = "no new data since the last run"
 # How many looks of a replay or backfill share one read of the events (a bound on memory).
 LOOKS_PER_READ = 31
+# What each look of an analysis may run inside (a replay's clock and people), by deployment and day.
+AroundLook = Callable[[str, datetime], AbstractContextManager[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ def analyze(
     detector_ids: Sequence[str] | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    around_look: AroundLook | None = None,
 ) -> list[RunOutcome]:
     """Analyse each deployment (or one) as of ``as_of`` (default: its latest data), record the
     findings and hand every recorded run to the consumers.
@@ -78,6 +82,10 @@ def analyze(
     day the backfill touched too (see :func:`_days_to_analyse`). With ``since``, the analysis
     is replayed as of the end of every day from ``since`` on, so findings carry the day they
     first appeared; repeating it changes nothing.
+
+    ``around_look(deployment, as_of)``, when given, is a context manager each look (and the
+    hand-over of its run) runs inside: a replay of history sets the clock of each day there
+    (:func:`daytwo.clock.frozen_at`) and acts between the looks as its people did.
     """
     manager = plugin_manager()  # loads the contributed detectors too
     registered = {d.name: d for d in list_deployments(ledger)}
@@ -86,6 +94,8 @@ def analyze(
     if deployment and deployment not in registered and deployment not in volumes:
         raise NotFoundError(f"No deployment named {deployment!r} and no data for it.")
     chosen = select(detector_ids)
+    # Detectors with a cadence keep it unless named or forced (see "Cadence", docs/detectors.md).
+    paced = [] if detector_ids is not None or force else [d for d in chosen if d.every_days > 1]
     outcomes: list[RunOutcome] = []
     for name in names:
         vol = volumes.get(name)
@@ -105,29 +115,68 @@ def analyze(
                 )
                 continue
         histories = _histories(events, name, dep, vol.first_started_at, days, chosen)
+        judged = service.judged_through(ledger, name, [d.id for d in paced])
         for at in days:
-            outcome, window = _analyze_one(
-                ledger, events, name, dep, vol.first_started_at, at, chosen,
-                progress=progress, since=since, history=histories.get(at),
-            )  # fmt: skip
-            if window is not None and outcome.run_id is not None and outcome.recorded is not None:
-                ctx = AnalysisContext(
-                    settings=settings,
-                    ledger=ledger,
-                    events=events,
-                    deployment_name=name,
-                    deployment=dep,
-                    run_id=outcome.run_id,
-                    as_of=at,
-                    window=window,
-                    findings=tuple(outcome.findings),
-                    recorded=outcome.recorded,
-                    trigger=trigger,
-                    since=since,
-                )
-                outcome = replace(outcome, failed_consumers=hand_over(manager, ctx))
+            with around_look(name, at) if around_look else nullcontext():
+                outcome = _look(
+                    settings, ledger, events, manager, name, dep, vol.first_started_at, at,
+                    chosen, paced, judged, trigger=trigger, since=since, progress=progress,
+                    history=histories.get(at),
+                )  # fmt: skip
             outcomes.append(outcome)
     return outcomes
+
+
+def _look(
+    settings: Settings,
+    ledger: Ledger,
+    events: EventStore,
+    manager: pluggy.PluginManager,
+    name: str,
+    dep: DeploymentPublic | None,
+    first_data: datetime,
+    at: datetime,
+    chosen: Sequence[Detector[Any]],
+    paced: Sequence[Detector[Any]],
+    judged: dict[str, list[datetime]],
+    *,
+    trigger: Trigger,
+    since: datetime | None,
+    progress: Progress | None,
+    history: History | None,
+) -> RunOutcome:
+    """One look of :func:`analyze`: the detectors due as of ``at``, recorded and handed over."""
+    look = [d for d in chosen if d not in paced or _due(d, at, judged[d.id])]
+    outcome, window = _analyze_one(
+        ledger, events, name, dep, first_data, at, look,
+        progress=progress, since=since, history=history,
+    )  # fmt: skip
+    if outcome.run_id is not None:
+        judged.update((d.id, [*judged[d.id], at]) for d in paced if d in look)
+    if window is None or outcome.run_id is None or outcome.recorded is None:
+        return outcome
+    ctx = AnalysisContext(
+        settings=settings,
+        ledger=ledger,
+        events=events,
+        deployment_name=name,
+        deployment=dep,
+        run_id=outcome.run_id,
+        as_of=at,
+        window=window,
+        findings=tuple(outcome.findings),
+        recorded=outcome.recorded,
+        trigger=trigger,
+        since=since,
+    )
+    return replace(outcome, failed_consumers=hand_over(manager, ctx))
+
+
+def _due(d: Detector[Any], at: datetime, judged: Sequence[datetime]) -> bool:
+    """Whether ``d`` (with a cadence) runs on the look as of ``at``: no earlier run judged it
+    on data that ended within its ``every_days`` up to ``at``."""
+    since = at - timedelta(days=d.every_days)
+    return not any(since < t <= at for t in judged)
 
 
 def _days_to_analyse(
@@ -143,7 +192,11 @@ def _days_to_analyse(
     day is analysed as of the end of each day it touched, then as of ``end``; nothing
     delivered since the last run (and no later ``end`` asked for) means nothing to do.
     """
-    if previous is None or set(previous.detectors) != {d.id for d in chosen}:
+    # A detector with a cadence is left out of the looks where it is not due: the others say
+    # whether the last run ran the same detectors.
+    paced = {d.id for d in select(None) if d.every_days > 1}
+    every_look = {d.id for d in chosen} - paced
+    if previous is None or set(previous.detectors) - paced != every_look:
         return [end]
     touched = events.arrived_since(name, _aware(previous.started_at))
     ahead = previous.data_through is None or _aware(previous.data_through) < end

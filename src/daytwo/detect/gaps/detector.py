@@ -12,12 +12,17 @@ from daytwo.detect.gaps.candidates import TURN_COLUMNS
 from daytwo.detect.gaps.emerging import KnowledgeGapParams, knowledge_gap_findings
 from daytwo.detect.registry import Needs, detector
 
+# Clustering every unhandled message of the history is the analysis's costliest step and gaps
+# grow over weeks: the analysis clusters them once a week of data (see "Cadence").
+GAPS_EVERY_DAYS = 7
+
 
 @detector(
     "knowledge_gap",
     name="Knowledge gaps",
     params=KnowledgeGapParams(),
     needs=Needs(turn_columns=TURN_COLUMNS),
+    every_days=GAPS_EVERY_DAYS,
 )
 def detect_knowledge_gaps(data: AnalysisData, params: KnowledgeGapParams) -> list[Finding]:
     """Clusters of what customers asked that the assistant could not handle, new or growing.
@@ -33,6 +38,7 @@ def detect_knowledge_gaps(data: AnalysisData, params: KnowledgeGapParams) -> lis
     controlled at 1% over the gaps). Severity grows with the weekly volume. The fingerprint is
     the gap's two leading keywords; when they shift while the conversations stay (the gap's
     wording mix moved), the finding whose evidence is mostly among the gap's members is
-    updated instead of a new one opened.
+    updated instead of a new one opened. The analysis runs it once a week of data: on a look
+    whose data ends at least 7 days after the last look that ran it.
     """
     return knowledge_gap_findings(data, params)
