@@ -17,9 +17,9 @@ Sample, cluster, assign, repeat on what is left:
    (``min_similarity`` minus each step of ``relax``), into new gaps only: some requests are
    worded more variously than most (recipes, greetings), and a tight cut leaves them apart.
 
-With ``centre``, similarity is measured after subtracting the utterances' mean vector (what
-every one of them shares: the domain, the register); the gaps' centres are still given in the
-encoder's own space.
+With ``centre``, similarity is measured after subtracting what the utterances share (the
+domain, the register): their mean vector, each weighted by one over its near-paraphrases
+(:func:`background`); the gaps' centres are still given in the encoder's own space.
 
 ``min_similarity`` is a property of the encoder (how close two wordings of one request land),
 calibrated once per encoder on held-out data; the number of gaps follows from it and from the
@@ -49,7 +49,7 @@ class ClusterParams:
     # its own steps, chosen on CLINC150's val split (bench/gaps_calibration.py).
     relax: tuple[float, ...] = (0.05, 0.10)
     seed: int = 0
-    # Measure similarity after taking away what every utterance shares (their mean vector):
+    # Measure similarity after taking away what every utterance shares (:func:`background`):
     # used where no known intents give the granularity (``effective_params``). A contact
     # centre's long turns share their domain and their style, which lifts every similarity
     # and merges requests; centred, similarity counts what sets one utterance apart from
