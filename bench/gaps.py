@@ -65,7 +65,7 @@ QUALITY = ("nmi", "ari", "hidden_recall")
 # similarity used without known intents.
 OFFSETS = (-0.05, 0.0, 0.05, 0.10)
 RELAXES: tuple[tuple[float, ...], ...] = ((), (0.10,), (0.05, 0.10))
-SIMILARITIES = (0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
+SIMILARITIES = tuple(float(v) for v in np.round(np.arange(0.25, 0.501, 0.025), 3))
 
 
 def interactions(bot: Bot) -> list[dict[str, Any]]:
@@ -176,7 +176,7 @@ def _scores(dep: Deployment, assigned: list[str | None]) -> dict[str, float]:
 def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str, float]]:
     """Score every tuning of the grid on one deployment (clustering in-process, no ledger)."""
     from daytwo.detect.gaps.calc import GapParams, GapTuning
-    from daytwo.detect.gaps.cluster import cluster_utterances
+    from daytwo.detect.gaps.cluster import MIN_REGIONS, cluster_utterances, regions
     from daytwo.detect.gaps.encoders import get_encoder
     from daytwo.detect.gaps.granularity import intent_granularity
     from daytwo.detect.gaps.service import _embed, effective_params
@@ -185,6 +185,7 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
     vectors = _embed(enc, dep.cand_text)
     texts, names = dep.confident
     granularity = intent_granularity(_embed(enc, texts), names) if texts else None
+    spread = regions(vectors) if granularity is None else float(MIN_REGIONS)
     out: dict[str, dict[str, float]] = {}
     for offset, relax, similarity in itertools.product(OFFSETS, RELAXES, SIMILARITIES):
         if (mode == "bot" and similarity != SIMILARITIES[0]) or (
@@ -192,7 +193,7 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
         ):
             continue
         tuning = GapTuning(similarity, offset, relax)
-        params = effective_params(GapParams(tuning=tuning), enc, granularity)
+        params = effective_params(GapParams(tuning=tuning), enc, granularity, spread)
         labels = cluster_utterances(vectors, params.cluster).labels
         out[_key(tuning)] = _scores(dep, _assigned(dep, labels))
     return out
@@ -384,12 +385,14 @@ def clustering_speed(encoders: list[str], n: int = 100_000) -> dict[str, Any]:
         t = time.perf_counter()
         unique = encoder.encode(texts)
         embed_seconds = time.perf_counter() - t
-        # The product cuts 100,000 utterances where their deployment's intents separate;
-        # here the encoder's own similarity (the same cost).
+        # The product cuts 100,000 utterances where their deployment's intents separate, or
+        # without them at the encoder's own similarity centred on the traffic: here the latter,
+        # the dearer (the centre costs one more product over the sample).
         vectors = unique[picks]
         t = time.perf_counter()
         clustering = cluster_utterances(
-            vectors, ClusterParams(min_similarity=encoder.min_similarity, relax=encoder.relax)
+            vectors,
+            ClusterParams(min_similarity=encoder.min_similarity, relax=encoder.relax, centre=True),
         )
         cluster_seconds = time.perf_counter() - t
         t = time.perf_counter()

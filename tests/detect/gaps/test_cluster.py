@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daytwo.detect.gaps.cluster import ClusterParams, cluster_utterances
+from daytwo.detect.gaps.cluster import MIN_REGIONS, ClusterParams, cluster_utterances, regions
 
 
 def blobs(
@@ -121,3 +121,52 @@ def test_a_request_worded_more_variously_is_a_gap_of_a_looser_pass() -> None:
 def test_bad_params_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         ClusterParams(**kwargs)  # type: ignore[arg-type]
+
+
+def shared_domain(sizes: list[int], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Groups that share one strong direction (a contact centre's domain and register) and
+    differ by a weaker one each: alike overall, apart once what they share is taken away."""
+    rng = np.random.default_rng(seed)
+    dim = 64
+    common = rng.normal(size=dim)
+    directions = rng.normal(size=(len(sizes), dim))
+    rows: list[np.ndarray] = []
+    truth: list[int] = []
+    for g, n in enumerate(sizes):
+        base = 0.8 * common / np.linalg.norm(common)
+        base += 0.5 * directions[g] / np.linalg.norm(directions[g])
+        rows.append(base + rng.normal(scale=0.04, size=(n, dim)))
+        truth += [g] * n
+    x = np.vstack(rows)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), np.array(truth)
+
+
+def test_centred_similarity_keeps_requests_that_share_their_domain_apart() -> None:
+    x, truth = shared_domain([12, 9, 8, 6])
+    plain = cluster_utterances(x, ClusterParams(min_similarity=0.45, relax=()))
+    assert plain.n_gaps == 1  # the shared domain makes every request look alike
+    centred = cluster_utterances(x, ClusterParams(min_similarity=0.45, relax=(), centre=True))
+    assert same_partition(centred.labels, truth)
+    # Centres are given in the encoder's own space, not the centred one.
+    for g in range(centred.n_gaps):
+        members = x[centred.labels == g].mean(axis=0)
+        assert float(centred.centroids[g] @ members / np.linalg.norm(members)) > 0.999
+
+
+def test_one_request_asked_far_more_often_than_the_rest_stays_one_gap_when_centred() -> None:
+    # Centred on the plain mean, a request that is most of the traffic would be most of the
+    # background, and its own utterances would scatter; counted by region it stays one gap.
+    x, truth = shared_domain([400, 12, 9, 6], seed=1)
+    centred = cluster_utterances(x, ClusterParams(min_similarity=0.45, relax=(), centre=True))
+    assert centred.n_gaps == 4
+    for g in range(4):
+        found = centred.labels[truth == g]
+        assert len(set(found[found >= 0].tolist())) == 1  # one gap, and only its own
+        assert (found >= 0).mean() >= 0.95
+        assert set(truth[centred.labels == found.max()].tolist()) == {g}
+
+
+def test_traffic_of_a_few_requests_is_too_few_regions_to_centre_on() -> None:
+    few, _ = shared_domain([12, 9, 8])
+    many, _ = blobs([6] * 40, noise=0, spread=0.02)
+    assert regions(few) < MIN_REGIONS <= regions(many)

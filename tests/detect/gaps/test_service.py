@@ -46,6 +46,11 @@ def test_three_unmet_needs_become_three_labelled_gaps(events: EventStore, ledger
     assert run.gaps == 3
     assert run.clustered == len(CRYPTO) + len(PETS) + len(SOLAR)
     assert run.params["cluster"]["min_similarity"] > 0
+    # No known intents to read the granularity from, and three requests are too few regions to
+    # centre on: the encoder's uncentred similarity.
+    assert "granularity" not in run.params
+    assert run.params["cluster"]["centre"] is False
+    assert run.params["cluster"]["min_similarity"] == 0.40
     ledger.dispose()
 
 
@@ -189,3 +194,22 @@ def test_a_backfill_into_the_window_is_new_data(events: EventStore, ledger: Ledg
     assert backfilled.skipped is None
     assert any("solar" in g.label for g in list_gaps(ledger, events, "care-bot"))
     ledger.dispose()
+
+
+def test_without_known_intents_similarity_is_centred_once_the_traffic_has_regions() -> None:
+    from daytwo.detect.gaps.cluster import MIN_REGIONS
+    from daytwo.detect.gaps.encoders import get_encoder
+    from daytwo.detect.gaps.granularity import Granularity
+    from daytwo.detect.gaps.service import effective_params
+
+    enc = get_encoder("wordllama")
+    wide = effective_params(None, enc, None, traffic_regions=MIN_REGIONS)
+    assert wide.cluster is not None
+    assert (wide.cluster.centre, wide.cluster.min_similarity) == (True, enc.min_similarity)
+    narrow = effective_params(None, enc, None, traffic_regions=MIN_REGIONS - 1)
+    assert narrow.cluster is not None
+    assert (narrow.cluster.centre, narrow.cluster.min_similarity) == (False, enc.plain_similarity)
+    # Known intents: their own cut, never centred.
+    known = effective_params(None, enc, Granularity(0.3, 0.8, 10, 200), traffic_regions=500)
+    assert known.cluster is not None
+    assert (known.cluster.centre, known.cluster.min_similarity) == (False, 0.3 + enc.offset)

@@ -46,6 +46,7 @@ class GapTuning:
     similarity: float  # without known intents to read the granularity from
     offset: float  # added to the similarity at which the known intents separate
     relax: tuple[float, ...]  # looser passes over what no gap holds
+    plain: float | None = None  # uncentred, traffic too small to centre; None: the encoder's
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,10 @@ Sample, cluster, assign, repeat on what is left:
    (``min_similarity`` minus each step of ``relax``), into new gaps only: some requests are
    worded more variously than most (recipes, greetings), and a tight cut leaves them apart.
 
+With ``centre``, similarity is measured after subtracting what the utterances share (the
+domain, the register): their mean vector, each weighted by one over its near-paraphrases
+(:func:`background`); the gaps' centres are still given in the encoder's own space.
+
 ``min_similarity`` is a property of the encoder (how close two wordings of one request land),
 calibrated once per encoder on held-out data; the number of gaps follows from it and from the
 traffic. Linkage is quadratic in the sample only; assignment is one matrix product per round,
@@ -45,6 +49,12 @@ class ClusterParams:
     # its own steps, chosen on CLINC150's val split (bench/gaps_calibration.py).
     relax: tuple[float, ...] = (0.05, 0.10)
     seed: int = 0
+    # Measure similarity after taking away what every utterance shares (:func:`background`):
+    # used where no known intents give the granularity (``effective_params``). A contact
+    # centre's long turns share their domain and their style, which lifts every similarity
+    # and merges requests; centred, similarity counts what sets one utterance apart from
+    # this deployment's typical one.
+    centre: bool = False
 
     def __post_init__(self) -> None:
         if self.min_gap_size < 2:
@@ -96,6 +106,40 @@ def _linkage_clusters(vectors: np.ndarray, min_similarity: float) -> np.ndarray:
     return labels.astype(np.int64)
 
 
+CENTRE_NEIGHBOUR = 0.7
+# Fewer regions of near-paraphrases than this and the traffic has no background to speak of
+# (one or two requests: centred, they would be their own background and vanish).
+MIN_REGIONS = 30
+
+
+def regions(vectors: np.ndarray, sample_size: int = 4000) -> float:
+    """How many regions of near-paraphrases the traffic holds: each utterance counts one over
+    its number of neighbours at similarity :data:`CENTRE_NEIGHBOUR` or more (over a seeded
+    sample of at most ``sample_size``)."""
+    if len(vectors) == 0:
+        return 0.0
+    x = _unit(np.asarray(vectors, dtype=np.float32))
+    rng = np.random.default_rng(0)
+    rows = x if len(x) <= sample_size else x[rng.choice(len(x), sample_size, replace=False)]
+    near = (rows @ rows.T >= CENTRE_NEIGHBOUR).sum(axis=1)
+    return float((1.0 / near).sum())
+
+
+def background(x: np.ndarray, params: ClusterParams, rng: np.random.Generator) -> np.ndarray:
+    """What the utterances share: their mean, each counted against how many near-paraphrases
+    it has (similarity at least :data:`CENTRE_NEIGHBOUR`, over a sample of at most
+    ``sample_size``), so that one request asked very often weighs as one region of the
+    traffic, not as most of it."""
+    rows = (
+        x
+        if len(x) <= params.sample_size
+        else x[rng.choice(len(x), params.sample_size, replace=False)]
+    )
+    near = (rows @ rows.T >= CENTRE_NEIGHBOUR).sum(axis=1)
+    out: np.ndarray = (rows / near[:, None]).sum(axis=0) / (1.0 / near).sum()
+    return out
+
+
 def cluster_utterances(vectors: np.ndarray, params: ClusterParams | None = None) -> Clustering:
     """Cluster unit-length ``vectors`` into gaps (see the module docstring)."""
     params = params or ClusterParams()
@@ -104,8 +148,9 @@ def cluster_utterances(vectors: np.ndarray, params: ClusterParams | None = None)
     if n < params.min_gap_size:
         dim = vectors.shape[1] if vectors.ndim == 2 else 0
         return Clustering(labels, np.full(n, np.nan), np.zeros((0, dim)), params.min_similarity, 0)
-    x = _unit(np.asarray(vectors, dtype=np.float32))
+    original = _unit(np.asarray(vectors, dtype=np.float32))
     rng = np.random.default_rng(params.seed)
+    x = _unit(original - background(original, params, rng)) if params.centre else original
     # Per gap: the sum of its members' vectors and their count. x @ (sum / count) is the
     # average similarity of x to the members: the quantity average linkage cuts on.
     sums: list[np.ndarray] = []
@@ -118,10 +163,14 @@ def cluster_utterances(vectors: np.ndarray, params: ClusterParams | None = None)
         )
         # Gaps of this pass that stayed below the minimum size are not gaps; their utterances
         # get another look in the next, looser pass.
+        if not counts:
+            continue  # no gap yet (a pass that found nothing)
         sizes = np.bincount(labels[labels >= 0], minlength=len(counts))
         small = sizes < params.min_gap_size
         labels[(labels >= 0) & small[np.maximum(labels, 0)]] = -1
-    return _finish(x, labels, params.min_similarity, rounds)
+    # Centres and members' similarity to them in the encoder's own space, whatever the
+    # clustering measured: labels, ids and types compare them across runs and with intents.
+    return _finish(original, labels, params.min_similarity, rounds)
 
 
 def _cluster_pass(

@@ -29,15 +29,20 @@ from daytwo.errors import ConfigError
 
 DEFAULT_ENCODER = "minilm"
 # Per encoder: the similarity at which a gap ends when a deployment has no known intents to
-# read its granularity from, the offset added to the granularity its intents show
-# (``granularity.py``), and the looser passes over what no gap holds. Each was chosen by
-# leave-one-dataset-out over CLINC150, HWU64 and DSTC11 (``python -m bench gaps``).
-WORDLLAMA_SIMILARITY = 0.40
+# read its granularity from (measured centred on its traffic, ``ClusterParams.centre``), the
+# offset added to the granularity its intents show (``granularity.py``), and the looser passes
+# over what no gap holds. Each was chosen by leave-one-dataset-out over CLINC150, HWU64 and
+# DSTC11 (``python -m bench gaps``).
+WORDLLAMA_SIMILARITY = 0.325
 WORDLLAMA_OFFSET = 0.0
 WORDLLAMA_RELAX: tuple[float, ...] = ()
-MINILM_SIMILARITY = 0.55
+MINILM_SIMILARITY = 0.375
 MINILM_OFFSET = 0.05
 MINILM_RELAX: tuple[float, ...] = ()
+# Without known intents and with traffic too small to centre (``cluster.MIN_REGIONS``): the
+# uncentred similarity, chosen the same way before similarity was centred.
+WORDLLAMA_PLAIN_SIMILARITY = 0.40
+MINILM_PLAIN_SIMILARITY = 0.55
 
 
 class Encoder(Protocol):
@@ -46,6 +51,7 @@ class Encoder(Protocol):
     name: str
     dim: int
     min_similarity: float  # where a gap ends when the deployment has no known intents
+    plain_similarity: float  # the same, uncentred, for traffic too small to centre
     offset: float  # added to the similarity at which the deployment's own intents separate
     relax: tuple[float, ...]  # the looser passes' steps below it
 
@@ -68,6 +74,7 @@ class WordLlamaEncoder:
     name = "wordllama"
     dim = 256
     min_similarity = WORDLLAMA_SIMILARITY
+    plain_similarity = WORDLLAMA_PLAIN_SIMILARITY
     offset = WORDLLAMA_OFFSET
     relax: tuple[float, ...] = WORDLLAMA_RELAX
 
@@ -99,6 +106,7 @@ class MiniLMOnnxEncoder:
     name = "minilm"
     dim = 384
     min_similarity = MINILM_SIMILARITY
+    plain_similarity = MINILM_PLAIN_SIMILARITY
     offset = MINILM_OFFSET
     relax: tuple[float, ...] = MINILM_RELAX
     max_tokens = 128

@@ -33,7 +33,7 @@ from daytwo.detect.gaps.candidates import (
     confident_turns,
     find_candidates,
 )
-from daytwo.detect.gaps.cluster import ClusterParams, cluster_utterances
+from daytwo.detect.gaps.cluster import MIN_REGIONS, ClusterParams, cluster_utterances, regions
 from daytwo.detect.gaps.encoders import Encoder, get_encoder
 from daytwo.detect.gaps.granularity import Granularity, intent_granularity
 from daytwo.detect.gaps.listing import (
@@ -166,20 +166,32 @@ def _previous(ledger: Ledger, deployment: str, encoder: str) -> list[PreviousGap
 
 
 def effective_params(
-    params: GapParams | None, encoder: Encoder, granularity: Granularity | None = None
+    params: GapParams | None,
+    encoder: Encoder,
+    granularity: Granularity | None = None,
+    traffic_regions: float = float(MIN_REGIONS),
 ) -> GapParams:
     """``params`` with the similarity this deployment's own intents show (plus the encoder's
     offset), or the encoder's own without them, and the encoder's looser passes, where no
-    clustering was given."""
+    clustering was given. Without known intents the similarity is measured centred on the
+    deployment's own traffic (``ClusterParams.centre``), the only scale it has, unless that
+    traffic holds fewer than :data:`MIN_REGIONS` regions of near-paraphrases
+    (``traffic_regions``): then the encoder's uncentred similarity."""
     params = params or GapParams()
     if params.cluster is None:
         tuning = params.tuning or GapTuning(encoder.min_similarity, encoder.offset, encoder.relax)
-        similarity = (
-            granularity.similarity + tuning.offset if granularity is not None else tuning.similarity
-        )
+        centre = granularity is None and traffic_regions >= MIN_REGIONS
+        if granularity is not None:
+            similarity = granularity.similarity + tuning.offset
+        elif centre:
+            similarity = tuning.similarity
+        else:
+            similarity = tuning.plain if tuning.plain is not None else encoder.plain_similarity
         params = dataclasses.replace(
             params,
-            cluster=ClusterParams(min_similarity=round(similarity, 3), relax=tuning.relax),
+            cluster=ClusterParams(
+                min_similarity=round(similarity, 3), relax=tuning.relax, centre=centre
+            ),
         )
     return params
 
@@ -208,8 +220,9 @@ def detect_gaps(
     texts, names = confident
     known_vectors = _embed(encoder, texts) if texts else None
     granularity = intent_granularity(known_vectors, names) if known_vectors is not None else None
-    params = effective_params(params, encoder, granularity)
     vectors = _embed(encoder, cand.text)
+    spread = regions(vectors) if granularity is None else float(MIN_REGIONS)
+    params = effective_params(params, encoder, granularity, spread)
     clustering = cluster_utterances(vectors, params.cluster)
     known = known_intents(names, known_vectors) if known_vectors is not None else None
     gaps = build_gaps(
