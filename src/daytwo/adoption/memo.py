@@ -15,7 +15,8 @@ every agent against their own baseline; the comparisons bootstrap over agents: t
   running, and one refresh per key computes the new answer in a background thread, which the
   next reader gets. Only the very first answer for a key is computed while the reader waits,
   and the analysis computes the adoption page's first answers itself
-  (:func:`~daytwo.adoption.plugin.after_analysis`), so a page read after an analysis never
+  (:func:`~daytwo.adoption.plugin.after_analysis`), as does a server soon after it starts
+  (:class:`~daytwo.adoption.served.PrepareAfterStart`), so a page read after either never
   waits for them.
 
 The answers are the same objects a fresh computation gives; they must not be mutated.
@@ -133,6 +134,17 @@ def latest(
         stale=True,
         refreshing=_refresh(events, key, compute, also),
     )
+
+
+def current(events: EventStore, key: Hashable, *, also: Hashable = None) -> bool:
+    """Whether the answer kept for ``key`` is current (computed under the store's data state
+    and ``also`` as they are now)."""
+    state = _state(events, also)
+    if state is None:
+        return False
+    with _lock:
+        entry = _latest.get(events, OrderedDict()).get(key)
+    return entry is not None and entry.state == state
 
 
 def warm(

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from daytwo import __version__
 from daytwo.adoption.api import router as adoption_router
+from daytwo.adoption.served import PrepareAfterStart
 from daytwo.adoption.views import router as adoption_views
 from daytwo.backlog.api import items_router, owners_router, rules_router
 from daytwo.backlog.changes import change_marks
@@ -18,6 +19,7 @@ from daytwo.backlog.changes_api import router as changes_router
 from daytwo.backlog.feedback_api import router as feedback_router
 from daytwo.backlog.finding_views import journey_problems
 from daytwo.backlog.finding_views import router as finding_views
+from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.service import urgency_order
 from daytwo.backlog.suspects_api import router as suspects_router
 from daytwo.backlog.views import router as backlog_views
@@ -137,9 +139,24 @@ def create_app(
                 app.state.ledger, app.state.events, settings, settings.report_schedule_seconds
             )
             reports.start()
+        prepare = None
+        if serving and settings.adoption_prepare_seconds > 0:
+            # A server that has not analysed since it started: the adoption page's first
+            # answers, computed in the background once it is serving.
+            prepare = PrepareAfterStart(
+                app.state.ledger,
+                app.state.events,
+                BacklogPolicy.from_settings(settings),
+                settings.adoption_prepare_seconds,
+                ready=refresher.first_round if refresher is not None else None,
+            )
+            prepare.start()
+        app.state.adoption_prepare = prepare
         try:
             yield
         finally:
+            if prepare is not None:
+                prepare.stop()
             if reports is not None:
                 reports.stop()
             if delivery is not None:
