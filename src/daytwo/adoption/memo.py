@@ -194,6 +194,29 @@ def _refresh(events: EventStore, key: Hashable, compute: Callable[[], Any], also
     return True
 
 
+_readers: weakref.WeakSet[EventStore] = weakref.WeakSet()
+
+
+def add_readers(events: EventStore) -> None:
+    """Say that an app in this process serves readers from ``events`` (from its start to its
+    end): answers prepared for the store will be read."""
+    with _lock:
+        _readers.add(events)
+
+
+def drop_readers(events: EventStore) -> None:
+    with _lock:
+        _readers.discard(events)
+
+
+def has_readers(events: EventStore) -> bool:
+    """Whether an app in this process serves readers from ``events``; a one-shot analysis
+    (``daytwo analyze`` with no server, the demo build) has none, and answers prepared for it
+    would go unread."""
+    with _lock:
+        return events in _readers
+
+
 def settle(timeout: float = 60.0) -> None:
     """Wait for the background refreshes running now (tests and benchmarks)."""
     with _lock:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from daytwo import __version__
+from daytwo.adoption import memo as adoption_memo
 from daytwo.adoption.api import router as adoption_router
 from daytwo.adoption.served import PrepareAfterStart
 from daytwo.adoption.views import router as adoption_views
@@ -102,6 +103,9 @@ def create_app(
         # it beside requests would race them over the same lazily built schemas).
         prepare_openapi(app)
         app.state.events = events or open_event_store(settings.resolved_events_url)
+        # Answers an analysis prepares for the adoption page are read here (a one-shot
+        # analysis, with no app, prepares none).
+        adoption_memo.add_readers(app.state.events)
         refresher = None
         if settings.refresh_seconds > 0:
             refresher = DerivedRefresher(app.state.events, settings.refresh_seconds)
@@ -168,6 +172,7 @@ def create_app(
             app.state.analysis.stop()
             if refresher is not None:
                 refresher.stop()
+            adoption_memo.drop_readers(app.state.events)
             app.state.trace_assembler.stop()
             app.state.trace_door.pool.close()
             if own_events:
