@@ -211,3 +211,17 @@ def test_a_replayed_or_earlier_run_stores_no_comparison() -> None:
     )
     p = pilot_runs.run_period(datetime(2026, 3, 1, 10, tzinfo=UTC))
     assert (p.start, p.end) == (datetime(2026, 2, 2, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))
+
+
+def test_a_store_has_readers_while_any_app_serves_from_it() -> None:
+    store = store_of([RECORD])
+    try:
+        assert not memo.has_readers(store)  # a one-shot analysis's store
+        memo.add_readers(store)
+        memo.add_readers(store)  # two apps on one store
+        memo.drop_readers(store)
+        assert memo.has_readers(store)
+        memo.drop_readers(store)
+        assert not memo.has_readers(store)
+    finally:
+        store.close()

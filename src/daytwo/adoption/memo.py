@@ -194,19 +194,24 @@ def _refresh(events: EventStore, key: Hashable, compute: Callable[[], Any], also
     return True
 
 
-_readers: weakref.WeakSet[EventStore] = weakref.WeakSet()
+_readers: weakref.WeakKeyDictionary[EventStore, int] = weakref.WeakKeyDictionary()
 
 
 def add_readers(events: EventStore) -> None:
     """Say that an app in this process serves readers from ``events`` (from its start to its
-    end): answers prepared for the store will be read."""
+    end; apps sharing a store each say so): answers prepared for the store will be read."""
     with _lock:
-        _readers.add(events)
+        _readers[events] = _readers.get(events, 0) + 1
 
 
 def drop_readers(events: EventStore) -> None:
+    """An app that said :func:`add_readers` has stopped."""
     with _lock:
-        _readers.discard(events)
+        left = _readers.get(events, 0) - 1
+        if left > 0:
+            _readers[events] = left
+        else:
+            _readers.pop(events, None)
 
 
 def has_readers(events: EventStore) -> bool:
