@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         "to date with what arrived, off the request path (pages say how fresh they are); 0 "
         "refreshes them on the read that needs them instead (exact, but that read waits).",
     )
+    adoption_prepare_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        description="How long after it starts `daytwo serve` computes, once, in one background "
+        "thread, the adoption page's and API's default answers of each agent-assist deployment "
+        "(so the first reader does not wait for them); 0 leaves them to the first reader.",
+    )
     otlp_idle_seconds: float = Field(
         default=900,
         ge=0,

@@ -145,8 +145,10 @@ def _context(demo: Demo, run_id: int, as_of: datetime, since: datetime | None = 
 def test_each_analysis_run_stores_its_pilot_comparison_and_the_page_reads_it(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The page's other answers, which the plugin computes too, are the test above's.
-    monkeypatch.setattr(served, "warm", lambda *args: None)
+    # The page's other answers, which the plugin computes too where an app in the process
+    # reads them, are the test above's; here only whether it computes them.
+    warmed: list[str] = []
+    monkeypatch.setattr(served, "warm", lambda ledger, events, dep, policy: warmed.append(dep))
     period = service.period_of(demo.events, ASSIST, None, None)
     before = pilot_runs.history(demo.ledger, ASSIST)
     # A replay, or a run as of an earlier day, stores nothing.
@@ -164,6 +166,7 @@ def test_each_analysis_run_stores_its_pilot_comparison_and_the_page_reads_it(
 
     monkeypatch.setattr(pilot_runs, "compare_now", spy)
     plugin.after_analysis(_context(demo, 9003, period.end - timedelta(hours=1)))
+    assert warmed == []  # a one-shot analysis: no app here reads prepared answers
     stored = pilot_runs.latest(demo.ledger, ASSIST, period)
     assert stored is not None
     assert stored.run_id == 9003
@@ -189,6 +192,14 @@ def test_each_analysis_run_stores_its_pilot_comparison_and_the_page_reads_it(
     assert review.pilot.run_id == 9003
     assert review.pilot.adjusted == k.adjusted
     assert not pilot_runs.history(demo.ledger, ASSIST, before=period.start)
+    # Where an app serves readers from the store, the run prepares their answers too.
+    monkeypatch.setattr(pilot_runs, "compare_now", lambda *args: (None, pilot_runs.NO_PILOT))
+    memo.add_readers(demo.events)
+    try:
+        plugin.after_analysis(_context(demo, 9004, period.end - timedelta(hours=1)))
+    finally:
+        memo.drop_readers(demo.events)
+    assert warmed == [ASSIST]
     # Cohorts recorded since the run: its comparison is not served.
     monkeypatch.setattr(pilot_runs, "cohorts_state", lambda ledger, deployment: "changed")
     assert pilot_runs.latest(demo.ledger, ASSIST, period) is None
@@ -200,3 +211,17 @@ def test_a_replayed_or_earlier_run_stores_no_comparison() -> None:
     )
     p = pilot_runs.run_period(datetime(2026, 3, 1, 10, tzinfo=UTC))
     assert (p.start, p.end) == (datetime(2026, 2, 2, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))
+
+
+def test_a_store_has_readers_while_any_app_serves_from_it() -> None:
+    store = store_of([RECORD])
+    try:
+        assert not memo.has_readers(store)  # a one-shot analysis's store
+        memo.add_readers(store)
+        memo.add_readers(store)  # two apps on one store
+        memo.drop_readers(store)
+        assert memo.has_readers(store)
+        memo.drop_readers(store)
+        assert not memo.has_readers(store)
+    finally:
+        store.close()

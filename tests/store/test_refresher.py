@@ -162,6 +162,19 @@ def test_writes_during_refreshes_are_never_lost(either: EventStore) -> None:
             assert got == pytest.approx(want, rel=1e-9, abs=1e-9), p.metric
 
 
+def test_the_first_round_is_told_to_whoever_waits_for_it(store: EventStore) -> None:
+    _write(store, 0, 20)
+    refresher = DerivedRefresher(store, interval=60)
+    assert not refresher.first_round.is_set()
+    refresher.start()
+    try:
+        assert refresher.first_round.wait(60)
+        assert refresher.refreshes + refresher.failures == 1
+        assert store.data_state()[0] == "refreshed"  # type: ignore[index]
+    finally:
+        refresher.stop()
+
+
 def test_serve_refreshes_in_the_background_and_pages_say_how_fresh(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", refresh_seconds=0.05)
     with TestClient(create_app(settings)) as client:

@@ -15,7 +15,8 @@ every agent against their own baseline; the comparisons bootstrap over agents: t
   running, and one refresh per key computes the new answer in a background thread, which the
   next reader gets. Only the very first answer for a key is computed while the reader waits,
   and the analysis computes the adoption page's first answers itself
-  (:func:`~daytwo.adoption.plugin.after_analysis`), so a page read after an analysis never
+  (:func:`~daytwo.adoption.plugin.after_analysis`), as does a server soon after it starts
+  (:class:`~daytwo.adoption.served.PrepareAfterStart`), so a page read after either never
   waits for them.
 
 The answers are the same objects a fresh computation gives; they must not be mutated.
@@ -135,6 +136,17 @@ def latest(
     )
 
 
+def current(events: EventStore, key: Hashable, *, also: Hashable = None) -> bool:
+    """Whether the answer kept for ``key`` is current (computed under the store's data state
+    and ``also`` as they are now)."""
+    state = _state(events, also)
+    if state is None:
+        return False
+    with _lock:
+        entry = _latest.get(events, OrderedDict()).get(key)
+    return entry is not None and entry.state == state
+
+
 def warm(
     events: EventStore, key: Hashable, compute: Callable[[], T], *, also: Hashable = None
 ) -> T:
@@ -180,6 +192,34 @@ def _refresh(events: EventStore, key: Hashable, compute: Callable[[], Any], also
         return False
     task.add_done_callback(lambda _: future.set_result(None))
     return True
+
+
+_readers: weakref.WeakKeyDictionary[EventStore, int] = weakref.WeakKeyDictionary()
+
+
+def add_readers(events: EventStore) -> None:
+    """Say that an app in this process serves readers from ``events`` (from its start to its
+    end; apps sharing a store each say so): answers prepared for the store will be read."""
+    with _lock:
+        _readers[events] = _readers.get(events, 0) + 1
+
+
+def drop_readers(events: EventStore) -> None:
+    """An app that said :func:`add_readers` has stopped."""
+    with _lock:
+        left = _readers.get(events, 0) - 1
+        if left > 0:
+            _readers[events] = left
+        else:
+            _readers.pop(events, None)
+
+
+def has_readers(events: EventStore) -> bool:
+    """Whether an app in this process serves readers from ``events``; a one-shot analysis
+    (``daytwo analyze`` with no server, the demo build) has none, and answers prepared for it
+    would go unread."""
+    with _lock:
+        return events in _readers
 
 
 def settle(timeout: float = 60.0) -> None:

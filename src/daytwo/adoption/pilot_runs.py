@@ -8,13 +8,19 @@ page, the API and the reports read the latest stored comparison instead of compa
 agent bootstrap is the slowest thing the page shows), and its headline gap, run after run, is
 the comparison's history. A comparison stored before a cohort was recorded, changed or removed
 is not served: the page compares the cohorts as they are now until the next run stores one.
+
+Storing a run's comparison prunes the deployment's older ones in the same transaction: kept are
+the latest run's (what the page serves), the last :data:`HISTORY_RUNS` that compared (the line
+the page shows) and, for each calendar month a run compared in, the one the monthly review of
+that month reads (the last before the month's end); nothing else reads them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from daytwo.adoption import cohorts, compare
 from daytwo.adoption.models import Cohort
@@ -72,25 +78,69 @@ def compare_now(
 def record(
     ledger: Ledger, events: EventStore, deployment: str, run_id: int, as_of: datetime
 ) -> PilotRun:
-    """Compare the pilot with the rollout as of ``as_of`` and store it with run ``run_id``."""
+    """Compare the pilot with the rollout as of ``as_of`` and store it with run ``run_id``;
+    the runs nothing reads any more go in the same transaction (:func:`prune`)."""
     period = run_period(as_of)
     state = cohorts_state(ledger, deployment)
     found, note = compare_now(ledger, events, deployment, period)
+    row = PilotRunRow(
+        run_id=run_id,
+        deployment=deployment,
+        as_of=_aware(as_of),
+        period_start=period.start,
+        period_end=period.end,
+        basis=BASIS,
+        comparison=found.model_dump(mode="json") if found else None,
+        note=note,
+        cohorts=state,
+    )
     with ledger.session() as session:
-        row = PilotRunRow(
-            run_id=run_id,
-            deployment=deployment,
-            as_of=_aware(as_of),
-            period_start=period.start,
-            period_end=period.end,
-            basis=BASIS,
-            comparison=found.model_dump(mode="json") if found else None,
-            note=note,
-            cohorts=state,
-        )
         session.add(row)
         session.flush()
+        prune(session, deployment)
         return _public(row)
+
+
+def _month_end(at: datetime) -> datetime:
+    """00:00 UTC on the first of the month after the one ``at`` falls in."""
+    at = _aware(at).astimezone(UTC)
+    return datetime(at.year + at.month // 12, at.month % 12 + 1, 1, tzinfo=UTC)
+
+
+def kept_ids(rows: list[tuple[int, datetime, bool]]) -> set[int]:
+    """Which of a deployment's stored runs ``(id, as_of, compared)`` anything still reads: the
+    latest (the page), the last :data:`HISTORY_RUNS` that compared (the history line) and, per
+    month a run compared in, the last that compared before the month's end (the monthly
+    review's; a month without a run reads an earlier month's, which is kept too)."""
+    if not rows:
+        return set()
+    keep = {max(r[0] for r in rows)}
+    compared = sorted((r for r in rows if r[2]), key=lambda r: r[0])
+    keep.update(r[0] for r in compared[-HISTORY_RUNS:])
+    for end in {_month_end(r[1]) for r in compared}:
+        before = [r[0] for r in compared if _aware(r[1]) < end]
+        keep.add(max(before))
+    return keep
+
+
+def prune(session: Session, deployment: str) -> int:
+    """Delete the stored runs of ``deployment`` nothing reads any more (see :func:`kept_ids`),
+    in ``session``'s transaction; how many were deleted."""
+    rows = [
+        (r.id, r.as_of, r.compared)
+        for r in session.execute(
+            select(
+                PilotRunRow.id,
+                PilotRunRow.as_of,
+                PilotRunRow.comparison.is_not(None).label("compared"),
+            ).where(PilotRunRow.deployment == deployment)
+        )
+    ]
+    keep = kept_ids(rows)
+    gone = [r[0] for r in rows if r[0] not in keep]
+    if gone:
+        session.execute(delete(PilotRunRow).where(PilotRunRow.id.in_(gone)))
+    return len(gone)
 
 
 def _public(row: PilotRunRow) -> PilotRun:

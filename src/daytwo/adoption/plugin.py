@@ -8,9 +8,12 @@ Their findings reach the backlog, routed to their owners, like every other findi
 
 After an analysis of an agent-assist deployment that reached the end of its data (not a replay
 of an earlier day) it stores the pilot-vs-rollout comparison with the run
-(:mod:`daytwo.adoption.pilot_runs`) and computes the adoption page's default answers
+(:mod:`daytwo.adoption.pilot_runs`) and, where an app in the same process serves readers from
+the events store, computes the adoption page's default answers
 (:func:`daytwo.adoption.served.warm`), so that the first reader after new data waits for none
-of them.
+of them. A one-shot analysis (``daytwo analyze`` with no server, the demo build) stores the
+comparison, which later servers read, and prepares no answers: nobody would read them (a server
+started later prepares its own, :class:`daytwo.adoption.served.PrepareAfterStart`).
 
 It also hands the backlog's change impact the champions (``change_disturbances``): a champion
 lifts their team's use over their first weeks, so a change's stored verdict leaves their team
@@ -25,7 +28,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from daytwo.adoption import pilot_runs, served, service
+from daytwo.adoption import memo, pilot_runs, served, service
 from daytwo.adoption.causes import champion_lifts
 from daytwo.adoption.detectors import DETECTORS
 from daytwo.backlog.policy import BacklogPolicy
@@ -50,7 +53,8 @@ def change_disturbances(
 
 @hookimpl
 def after_analysis(ctx: AnalysisContext) -> None:
-    """The run's pilot comparison stored, and the adoption page's answers ready."""
+    """The run's pilot comparison stored, and the adoption page's answers ready where a
+    server in this process reads them."""
     if ctx.deployment is None or str(ctx.deployment.kind) != "agent_assist":
         return
     if ctx.since is not None:
@@ -59,6 +63,8 @@ def after_analysis(ctx: AnalysisContext) -> None:
     if pilot_runs.run_period(ctx.as_of).end < period.end:
         return  # as of an earlier day than the data reaches
     pilot_runs.record(ctx.ledger, ctx.events, ctx.deployment_name, ctx.run_id, ctx.as_of)
+    if not memo.has_readers(ctx.events):
+        return  # a one-shot analysis: nobody reads answers kept in this process
     served.warm(
         ctx.ledger, ctx.events, ctx.deployment_name, BacklogPolicy.from_settings(ctx.settings)
     )

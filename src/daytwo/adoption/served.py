@@ -16,6 +16,9 @@ tests); the answers here are the same objects it is made of.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +30,7 @@ from sqlalchemy import select
 from daytwo.adoption import champions, compare, pilot_runs, service, usage
 from daytwo.adoption.causes import AfterChange, after_changes
 from daytwo.adoption.detail import TeamDetail, team_detail
-from daytwo.adoption.memo import Kept, latest, remembered
+from daytwo.adoption.memo import Kept, current, latest, remembered
 from daytwo.adoption.memo import warm as warm_latest
 from daytwo.adoption.models import Champion
 from daytwo.adoption.schemas import (
@@ -46,12 +49,15 @@ from daytwo.adoption.schemas import (
 from daytwo.adoption.stopped import WhoStopped, who_stopped
 from daytwo.backlog.models import Change
 from daytwo.backlog.policy import BacklogPolicy
-from daytwo.deployments.service import get_deployment
+from daytwo.deployments.service import get_deployment, list_deployments
+from daytwo.errors import NotFoundError
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
+from daytwo.store.ledger.kinds import DeploymentKind
 
 T = TypeVar("T")
 DEFAULT_BY = "site"
+log = logging.getLogger("daytwo.adoption")
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,35 +315,142 @@ def overview(
     )
 
 
-def warm(ledger: Ledger, events: EventStore, deployment: str, policy: BacklogPolicy) -> None:
-    """Compute the default page's answers now (after an analysis), so that no reader waits for
-    them: the top broken down by site (the page) and by every key (the API), the comparisons,
-    champions with and without agents."""
+@dataclass(frozen=True, slots=True)
+class _Job:
+    key: Hashable
+    compute: Callable[[], Any]
+    also: Hashable = None
+
+
+def _default_jobs(
+    ledger: Ledger, events: EventStore, deployment: str, policy: BacklogPolicy
+) -> list[_Job]:
+    """The default page's answers and the API's, as the readers key them: the top broken
+    down by site (the page) and by every key (the API), the comparisons, champions with and
+    without agents, and pilot vs rollout where no stored run's comparison stands."""
     target = get_deployment(ledger, deployment).targets.get("suggestion_acceptance_rate")
-    for keys in ((DEFAULT_BY,), GROUP_KEYS):  # the page's default breakdown; the API's
-        warm_latest(
-            events,
-            ("top", deployment, None, None, target, keys),
-            lambda k=keys: _top(events, deployment, None, None, target, k),  # type: ignore[misc]
-        )
     period = service.period_of(events, deployment, None, None)
-    warm_latest(
-        events, ("legacy", deployment, None, None, None),
-        lambda: (period, compare.ai_vs_legacy(events, deployment, period)),
-    )  # fmt: skip
     cohorts = pilot_runs.cohorts_state(ledger, deployment)
     state = _changes_state(ledger, deployment)
-    for with_agents in (True, False):
-        warm_latest(
-            events, ("champions", deployment, None, None, with_agents),
+    jobs = [
+        _Job(
+            ("top", deployment, None, None, target, keys),
+            partial(_top, events, deployment, None, None, target, keys),
+        )
+        for keys in ((DEFAULT_BY,), GROUP_KEYS)  # the page's default breakdown; the API's
+    ]
+    jobs.append(_Job(
+        ("legacy", deployment, None, None, None),
+        lambda: (period, compare.ai_vs_legacy(events, deployment, period)),
+    ))  # fmt: skip
+    jobs.extend(
+        _Job(
+            ("champions", deployment, None, None, with_agents),
             lambda w=with_agents: (  # type: ignore[misc]
                 period, champions.view(ledger, events, deployment, period, with_agents=w)
             ),
             also=(state, cohorts),
-        )  # fmt: skip
-    warm_latest(
-        events, ("changes", deployment, None, None, (policy.impact_resamples,
-                                                     policy.impact_window_days)),
+        )
+        for with_agents in (True, False)
+    )  # fmt: skip
+    jobs.append(_Job(
+        ("changes", deployment, None, None, (policy.impact_resamples, policy.impact_window_days)),
         lambda: (period, after_changes(ledger, events, deployment, policy, period.end)),
         also=state,
-    )  # fmt: skip
+    ))  # fmt: skip
+    if pilot_runs.latest(ledger, deployment) is None:  # what the page would compare live
+        jobs.append(_Job(
+            ("pilot", deployment, None, None, None),
+            lambda: (period, pilot_runs.compare_now(ledger, events, deployment, period)),
+            also=cohorts,
+        ))  # fmt: skip
+    return jobs
+
+
+def warm(
+    ledger: Ledger,
+    events: EventStore,
+    deployment: str,
+    policy: BacklogPolicy,
+    *,
+    missing_only: bool = False,
+    stop: threading.Event | None = None,
+) -> int:
+    """Compute the default page's answers now, so that no reader waits for them (after an
+    analysis; soon after a server starts); how many were computed. ``missing_only``: leave
+    the answers kept and current as they are; ``stop``: set, no further answer is started."""
+    done = 0
+    for job in _default_jobs(ledger, events, deployment, policy):
+        if stop is not None and stop.is_set():
+            break
+        if missing_only and current(events, job.key, also=job.also):
+            continue
+        warm_latest(events, job.key, job.compute, also=job.also)
+        done += 1
+    return done
+
+
+class PrepareAfterStart:
+    """Soon after ``daytwo serve`` starts, the default adoption page's and API's answers of
+    every agent-assist deployment, computed once in the background, so that the first reader
+    of a server that has not analysed since it started does not wait for them.
+
+    It keeps out of the first requests' way: it starts ``delay`` seconds after the server,
+    once the rollups' first refresh is done (``ready``: answers computed before it would be
+    stale at once), computes one answer at a time in one thread, and leaves alone an answer a
+    reader or an analysis has computed meanwhile. A failure is
+    logged; readers then compute the answer as they would without it."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        events: EventStore,
+        policy: BacklogPolicy,
+        delay: float,
+        ready: threading.Event | None = None,
+    ) -> None:
+        self.ledger, self.events, self.policy = ledger, events, policy
+        self.delay = delay
+        self.ready = ready
+        self.prepared: dict[str, int] = {}  # answers computed, by deployment
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="daytwo-adoption-prepare", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        try:
+            if self._stop.wait(self.delay):
+                return
+            while self.ready is not None and not self.ready.wait(0.5):
+                if self._stop.is_set():
+                    return
+            started = time.perf_counter()
+            for dep in list_deployments(self.ledger):
+                if self._stop.is_set():
+                    return
+                if dep.kind != DeploymentKind.agent_assist:
+                    continue
+                try:
+                    self.prepared[dep.name] = warm(
+                        self.ledger, self.events, dep.name, self.policy,
+                        missing_only=True, stop=self._stop,
+                    )  # fmt: skip
+                except NotFoundError:
+                    continue  # no data yet: nothing to show
+                except Exception:
+                    log.exception("preparing the adoption answers of %s failed", dep.name)
+            log.info(
+                "adoption answers prepared after start in %.1f s: %s",
+                time.perf_counter() - started, self.prepared,
+            )  # fmt: skip
+        finally:
+            self.done.set()

@@ -72,6 +72,7 @@ def workaround_signals(data: AnalysisData, params: WorkaroundParams) -> list[Sig
         return []
     s = suggestions(t, assist, data.turns, _since(w, params), w.current_end)
     refs = sorted({str(a) for a in s.agent_ref if a is not None})
+    position = {r: i for i, r in enumerate(refs)}
     out = []
     sp = params.signals
     for signal, actions in (("retyped", ("dismissed",)), ("rewrite", ("accepted", "edited"))):
@@ -85,7 +86,7 @@ def workaround_signals(data: AnalysisData, params: WorkaroundParams) -> list[Sig
             dtype=bool,
         )
         idx = np.flatnonzero(keep)
-        codes = np.array([refs.index(str(s.agent_ref[i])) for i in idx], dtype=np.int64)
+        codes = np.array([position[str(s.agent_ref[i])] for i in idx], dtype=np.int64)
         texts = [s.suggestion[i] for i in idx]
         msgs = [s.next_message[i] for i in idx]
         fn = retyped if signal == "retyped" else rewrite
@@ -138,7 +139,8 @@ def _legacy(data: AnalysisData, params: WorkaroundParams) -> SignalResult:
     offered = np.asarray(pc.fill_null(rows["n_assist_shown"], 0)) > 0
     journeys = [str(j) for j in rows["journey"].to_pylist()]
     names = sorted(set(journeys))
-    jcode = np.array([names.index(j) for j in journeys], dtype=np.int64)
+    jpos = {j: i for i, j in enumerate(names)}
+    jcode = np.array([jpos[j] for j in journeys], dtype=np.int64)
     share = np.bincount(jcode, weights=offered, minlength=len(names)) / np.maximum(
         np.bincount(jcode, minlength=len(names)), 1
     )
@@ -146,7 +148,8 @@ def _legacy(data: AnalysisData, params: WorkaroundParams) -> SignalResult:
         [a in first and first[a] <= s for a, s in zip(agents, starts, strict=True)], dtype=bool
     ) & (share[jcode] >= params.live_journey_share)
     refs = sorted({str(a) for a in agents})
-    codes = np.array([refs.index(str(a)) for a in agents], dtype=np.int64)
+    rpos = {r: i for i, r in enumerate(refs)}
+    codes = np.array([rpos[str(a)] for a in agents], dtype=np.int64)
     legacy = ~flag_array(rows["ai_used"])
     result = legacy_path(codes[live], jcode[live], legacy[live], len(refs), params.signals)
     ids = rows["interaction_id"].filter(pa.array(live & legacy))

@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from daytwo import __version__
+from daytwo.adoption import memo as adoption_memo
 from daytwo.adoption.api import router as adoption_router
+from daytwo.adoption.served import PrepareAfterStart
 from daytwo.adoption.views import router as adoption_views
 from daytwo.backlog.api import items_router, owners_router, rules_router
 from daytwo.backlog.changes import change_marks
@@ -18,6 +20,7 @@ from daytwo.backlog.changes_api import router as changes_router
 from daytwo.backlog.feedback_api import router as feedback_router
 from daytwo.backlog.finding_views import journey_problems
 from daytwo.backlog.finding_views import router as finding_views
+from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.service import urgency_order
 from daytwo.backlog.suspects_api import router as suspects_router
 from daytwo.backlog.views import router as backlog_views
@@ -100,6 +103,9 @@ def create_app(
         # it beside requests would race them over the same lazily built schemas).
         prepare_openapi(app)
         app.state.events = events or open_event_store(settings.resolved_events_url)
+        # Answers an analysis prepares for the adoption page are read here (a one-shot
+        # analysis, with no app, prepares none).
+        adoption_memo.add_readers(app.state.events)
         refresher = None
         if settings.refresh_seconds > 0:
             refresher = DerivedRefresher(app.state.events, settings.refresh_seconds)
@@ -137,9 +143,24 @@ def create_app(
                 app.state.ledger, app.state.events, settings, settings.report_schedule_seconds
             )
             reports.start()
+        prepare = None
+        if serving and settings.adoption_prepare_seconds > 0:
+            # A server that has not analysed since it started: the adoption page's first
+            # answers, computed in the background once it is serving.
+            prepare = PrepareAfterStart(
+                app.state.ledger,
+                app.state.events,
+                BacklogPolicy.from_settings(settings),
+                settings.adoption_prepare_seconds,
+                ready=refresher.first_round if refresher is not None else None,
+            )
+            prepare.start()
+        app.state.adoption_prepare = prepare
         try:
             yield
         finally:
+            if prepare is not None:
+                prepare.stop()
             if reports is not None:
                 reports.stop()
             if delivery is not None:
@@ -151,6 +172,7 @@ def create_app(
             app.state.analysis.stop()
             if refresher is not None:
                 refresher.stop()
+            adoption_memo.drop_readers(app.state.events)
             app.state.trace_assembler.stop()
             app.state.trace_door.pool.close()
             app.state.audit_batch.flush()

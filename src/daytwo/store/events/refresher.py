@@ -33,6 +33,8 @@ class DerivedRefresher:
         self._thread = threading.Thread(target=self._run, name="daytwo-refresher", daemon=True)
         self.refreshes = 0
         self.failures = 0
+        # Set once the first round (which builds what is missing) has ended, either way.
+        self.first_round = threading.Event()
         self._last_fault: str | None = None
 
     def start(self) -> None:
@@ -57,6 +59,7 @@ class DerivedRefresher:
             started = time.monotonic()
             try:
                 self.store.refresh_derived()
+                self.first_round.set()
                 self.refreshes += 1
                 first = False
                 self._last_fault = None
@@ -64,6 +67,7 @@ class DerivedRefresher:
                 next_at = started + max(self.interval, took * (1 + REST_FACTOR))
             except Exception as exc:
                 # A full disk or a conflict: the days stay pending, the next round retries.
+                self.first_round.set()
                 self.failures += 1
                 fault = storage_fault(exc, where="the events store")
                 if fault is None:
