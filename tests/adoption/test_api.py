@@ -29,10 +29,12 @@ DESK = "desk-assist"
 
 @pytest.fixture(scope="module")
 def app_client(demo_dir: Path) -> Iterator[TestClient]:
-    # No background rollup refresher: a refresh it published between a test's delivery and its
-    # reads moved the data under the test (the served-answer tests were flaky with it). The
-    # tests rebuild the rollups themselves after each delivery, as the refresher would.
-    settings = Settings(data_dir=demo_dir, refresh_seconds=0)
+    # No background rollup refresher and no answers prepared after start: a refresh published,
+    # or an answer prepared, between a test's delivery and its reads moved what the test reads
+    # (the served-answer tests were flaky with them). The tests rebuild the rollups themselves
+    # after each delivery, as the refresher would; tests/adoption/test_prepare.py covers the
+    # preparation.
+    settings = Settings(data_dir=demo_dir, refresh_seconds=0, adoption_prepare_seconds=0)
     with TestClient(create_app(settings)) as client:
         yield client
 
