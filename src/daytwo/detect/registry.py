@@ -33,8 +33,8 @@ P = TypeVar("P")
 # Modules whose import registers the built-in detectors, in run order.
 # A detector package outside this list (knowledge gaps, say) adds its module here.
 BUILTIN_MODULES: tuple[str, ...] = (
-    "daytwo.detect.slo",
     "daytwo.detect.degradation",
+    "daytwo.detect.slo",
     "daytwo.detect.trend",
     "daytwo.detect.failure_points",
     "daytwo.detect.drift",
@@ -143,9 +143,18 @@ def load_detectors() -> None:
 
 
 def detectors() -> list[Detector[Any]]:
-    """Every registered detector, built-ins first, in registration order."""
+    """Every registered detector: the built-ins in the order of :data:`BUILTIN_MODULES`, then
+    the contributed ones in registration order.
+
+    Sorted rather than taken as registered: a plugin imported before the built-ins were loaded
+    (by whatever a process imported first) would otherwise come first in one process and last
+    in another, and the catalog, its docs and each run's order with it."""
     load_detectors()
-    return list(_REGISTRY.values())
+    rank = {module: i for i, module in enumerate(BUILTIN_MODULES)}
+    return sorted(
+        _REGISTRY.values(),
+        key=lambda d: rank.get(getattr(d.calculate, "__module__", ""), len(rank)),
+    )
 
 
 def get_detector(detector_id: str) -> Detector[Any]:
