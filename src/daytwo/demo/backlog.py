@@ -104,30 +104,18 @@ def seed_owners(ledger: Ledger) -> None:
         owners.set_default_owner(ledger, deployment, owner, actor=ACTOR)
 
 
-def _changes_and_feedback(
-    settings: Settings, ledger: Ledger, policy: BacklogPolicy, manifest: dict[str, Any]
-) -> None:
+def story_changes(
+    manifest: dict[str, Any], *, lost_card_item: int | None = None
+) -> list[ChangeCreate]:
+    """The changes the story ships, in order: the lost-card article (linked to
+    ``lost_card_item`` when given), the card-declined flow change, the chat model switch;
+    those whose problem the manifest does not hold are left out."""
     fix = _problem(manifest, "containment-fix")
     flow = _problem(manifest, "flow-change-escalations")
     model = _problem(manifest, "model-regression")
-    decay = _problem(manifest, "adoption-decay-porto")
-    specs: list[ChangeCreate] = []
     controls: list[str] = list(fix["expected"]["control_journeys"]) if fix else []
+    specs: list[ChangeCreate] = []
     if fix:
-        # The item the article was written for: raised by hand by the cards squad (lost-card
-        # questions went to agents for want of an answer), closed by the change's measured
-        # impact: the loop from item to owner to change to verified, on the demo's own data.
-        item = service.create_item(
-            ledger,
-            ItemCreate(
-                deployment=BOT, journey=fix["scope"]["journey"], owner="cards-squad",
-                title="Lost-card questions go to agents: no answer about replacement times",
-                description="Customers who lost or damaged a card ask when the new one comes; "
-                "the bot has no article for it and hands them over.",
-                signal=SignalIn(volume_per_week=60, severity=2, cost_key="escalation"),
-            ),
-            policy, actor="cards-squad",
-        )  # fmt: skip
         specs.append(
             ChangeCreate(
                 deployment=BOT, kind="knowledge", author="conversation-design",
@@ -135,7 +123,8 @@ def _changes_and_feedback(
                 rationale="Customers asking about lost cards were handed over for want of an "
                 "answer about replacement times.",
                 shipped_at=_at(fix["onset"]), journeys=[fix["scope"]["journey"]],
-                control_journeys=controls, metric="containment_rate", items=[item.id],
+                control_journeys=controls, metric="containment_rate",
+                items=[lost_card_item] if lost_card_item is not None else [],
             )
         )  # fmt: skip
     if flow:
@@ -157,6 +146,32 @@ def _changes_and_feedback(
                 shipped_at=_at(model["onset"]), journeys=[], metric="containment_rate",
             )
         )  # fmt: skip
+    return specs
+
+
+def _changes_and_feedback(
+    settings: Settings, ledger: Ledger, policy: BacklogPolicy, manifest: dict[str, Any]
+) -> None:
+    fix = _problem(manifest, "containment-fix")
+    decay = _problem(manifest, "adoption-decay-porto")
+    specs: list[ChangeCreate] = []
+    if fix:
+        # The item the article was written for: raised by hand by the cards squad (lost-card
+        # questions went to agents for want of an answer), closed by the change's measured
+        # impact: the loop from item to owner to change to verified, on the demo's own data.
+        item = service.create_item(
+            ledger,
+            ItemCreate(
+                deployment=BOT, journey=fix["scope"]["journey"], owner="cards-squad",
+                title="Lost-card questions go to agents: no answer about replacement times",
+                description="Customers who lost or damaged a card ask when the new one comes; "
+                "the bot has no article for it and hands them over.",
+                signal=SignalIn(volume_per_week=60, severity=2, cost_key="escalation"),
+            ),
+            policy, actor="cards-squad",
+        )  # fmt: skip
+        specs.append(story_changes(manifest, lost_card_item=item.id)[0])
+    specs.extend(spec for spec in story_changes(manifest) if spec.kind != "knowledge")
     with open_event_store(settings.resolved_events_url) as events:
         for spec in specs:
             change = changes.record_change(ledger, events, spec, policy, actor=ACTOR)

@@ -31,7 +31,7 @@ from daytwo import clock
 from daytwo.backlog import changes, feedback, service
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ChangeCreate, FeedbackCreate, ItemCreate, ItemPublic, SignalIn
-from daytwo.demo.backlog import ACTOR, FRICTION, seed_owners
+from daytwo.demo.backlog import ACTOR, FRICTION, seed_owners, story_changes
 from daytwo.demo.manifest import ASSIST, BOT
 from daytwo.errors import InputError
 from daytwo.settings import Settings
@@ -89,48 +89,17 @@ class DemoTeam:
         self.policy = BacklogPolicy.from_settings(self.settings)
         problems = {p["id"]: p for p in self.manifest["problems"]}
         fix, flow = problems.get("containment-fix"), problems.get("flow-change-escalations")
-        model, decay = problems.get("model-regression"), problems.get("adoption-decay-porto")
-        controls = list(fix["expected"]["control_journeys"]) if fix else []
+        decay = problems.get("adoption-decay-porto")
         if fix:
             self.lost_card = (_at(fix["onset"]) - RAISED_BEFORE, fix["scope"]["journey"])
-            self.planned.append(
-                _Planned(
-                    ChangeCreate(
-                        deployment=BOT, kind="knowledge", author="conversation-design",
-                        title="Knowledge article: lost and damaged cards",
-                        rationale="Customers asking about lost cards were handed over for want "
-                        "of an answer about replacement times.",
-                        shipped_at=_at(fix["onset"]), journeys=[fix["scope"]["journey"]],
-                        control_journeys=controls, metric="containment_rate",
-                    ),
-                    fixes_lost_card=True,
-                )
-            )  # fmt: skip
+        # The story's changes as the one-shot demo records them; the article is linked to the
+        # lost-card item when it ships (the item is raised during the replay).
+        self.planned.extend(
+            _Planned(spec, fixes_lost_card=spec.kind == "knowledge")
+            for spec in story_changes(self.manifest)
+        )
         if flow:
-            self.planned.append(
-                _Planned(
-                    ChangeCreate(
-                        deployment=BOT, kind="flow", author="cards-squad",
-                        title="Identity check added to the card-declined flow",
-                        rationale="Fraud team request after a spike in social-engineering "
-                        "attempts.",
-                        shipped_at=_at(flow["onset"]), journeys=[flow["scope"]["journey"]],
-                        control_journeys=controls, metric="escalation_rate",
-                    )
-                )
-            )  # fmt: skip
             self.fix_at = _at(flow["onset"]) + FIX_AFTER
-        if model:
-            self.planned.append(
-                _Planned(
-                    ChangeCreate(
-                        deployment=BOT, kind="model", author="ai-platform",
-                        title=f"Chat moved to {model['expected']['model_after']}",
-                        rationale="Vendor deprecation notice for the previous model.",
-                        shipped_at=_at(model["onset"]), journeys=[], metric="containment_rate",
-                    )
-                )
-            )  # fmt: skip
         if decay:
             onset = _at(decay["onset"])
             self.friction = [(onset + timedelta(days=d), a, t, done) for d, a, t, done in FRICTION]
