@@ -3,12 +3,14 @@ phases and gates on trend charts (server-rendered; the browser suite drives them
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import orjson
 import pytest
+import vl_convert
 from fastapi.testclient import TestClient
 
 from daytwo.governance.keys import create_key
@@ -106,6 +108,32 @@ def test_marks_join_any_dated_chart() -> None:
     assert [m["label"] for m in drawn] == ["optimise"]  # the scale mark is past the data
     assert with_marks(spec, [Mark(date(2026, 5, 1), "late")], "day") == spec
     assert orjson.dumps(got)  # JSON-ready
+
+
+def test_marks_leave_a_chart_coloured_by_its_own_field_its_colours() -> None:
+    # The marks colour by their kind with a fixed domain: on a colour scale shared with the
+    # chart's, the gaps' weekly lines (one colour per gap) were drawn with no stroke at all.
+    values = [
+        {"week": week, "n": n, "gap": gap}
+        for gap in ("refund status", "card fee")
+        for week, n in (("2026-03-02", 3), ("2026-03-09", 5), ("2026-03-16", 8))
+    ]
+    spec = {
+        "data": {"values": values},
+        "mark": "line",
+        "encoding": {
+            "x": {"field": "week", "type": "temporal"},
+            "y": {"field": "n", "type": "quantitative"},
+            "color": {"field": "gap", "type": "nominal"},
+        },
+    }
+    svg = vl_convert.vegalite_to_svg(
+        with_marks(spec, [Mark(date(2026, 3, 10), "optimise")], "week")
+    )
+    strokes = re.findall(r'<path[^>]*aria-roledescription="line mark"[^>]*stroke="([^"]+)"', svg)
+    assert len(set(strokes)) == 2, strokes  # one colour per gap
+    assert "refund status" in svg  # and their legend
+    assert "card fee" in svg
 
 
 def test_a_gate_finding_row_shows_its_gate_not_empty_values(

@@ -134,6 +134,13 @@ def with_marks(spec: dict[str, Any], marks: Sequence[Mark], x_field: str) -> dic
         return spec
     out = {k: v for k, v in spec.items() if k not in ("mark", "encoding", "transform", "layer")}
     out["layer"] = [*layers, *extra]
+    # The marks colour by their kind on a scale of their own: shared (Vega-Lite's default for
+    # layers), its fixed domain left a chart coloured by another field (the gaps' lines, one
+    # per gap) without a colour for any of its own values, and so without lines or legend.
+    resolve = dict(spec.get("resolve") or {})
+    resolve["scale"] = {**resolve.get("scale", {}), "color": "independent"}
+    resolve["legend"] = {**resolve.get("legend", {}), "color": "independent"}
+    out["resolve"] = resolve
     return out
 
 
