@@ -32,6 +32,7 @@ from daytwo.governance.keys import create_key
 from daytwo.governance.models import KeyScope
 from daytwo.server import create_app
 from daytwo.settings import Settings
+from daytwo.store.events import derived, open_event_store
 from daytwo.store.ledger import Ledger
 
 TARGETS_MS = {
@@ -45,16 +46,20 @@ TARGETS_MS = {
 
 
 def time_urls(client: TestClient, urls: dict[str, str], repeat: int) -> dict[str, Any]:
-    """Server time of each URL: one warm-up, then ``repeat`` timed requests (median, runs)."""
+    """Server time of each URL: one warm-up, then ``repeat`` timed requests (median, runs).
+    The warm-up's time is kept too (``first_ms``): nothing the store reuses between requests
+    (answers over the derived tables) is there yet."""
     timings: dict[str, Any] = {}
     for name, url in urls.items():
+        t = time.perf_counter()
         client.get(url).raise_for_status()  # warm-up
+        first = (time.perf_counter() - t) * 1000
         runs = []
         for _ in range(repeat):
             t = time.perf_counter()
             client.get(url).raise_for_status()
             runs.append((time.perf_counter() - t) * 1000)
-        timings[name] = {"median_ms": statistics.median(runs), "runs_ms": runs}
+        timings[name] = {"median_ms": statistics.median(runs), "runs_ms": runs, "first_ms": first}
     return timings
 
 
@@ -97,6 +102,11 @@ def run(
         build_demo(settings, DemoConfig(interactions_per_day=per_day), force=True)
         build_seconds = time.perf_counter() - t
     analyse_seconds = analysed(settings)
+    # Every derived table the pages read, built as `daytwo demo` builds them (a data dir from
+    # before a table existed gets it now, not half-way through the timings).
+    with open_event_store(settings.resolved_events_url) as store:
+        for table in derived.registered():
+            store.derived_ready(table.name)
     with TestClient(create_app(settings)) as client:
         # Timed as a real reader: a key checked on every request.
         key, _ = create_key(client.app.state.ledger, scope=KeyScope.admin, deployment=None)

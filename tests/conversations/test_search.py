@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from daytwo.conversations.text_index import CONVERSATION_TEXT
 from daytwo.ingest.decode import decode_json
 from daytwo.metrics.query import Slice
 from daytwo.store.events import EventStore, open_event_store
+from tests.conftest import ENGINES
 from tests.factory import BASE, interaction
 
 START = BASE.replace(hour=0, minute=0, second=0)
@@ -101,3 +103,20 @@ def test_new_data_is_searchable_at_once(store: EventStore) -> None:
     page = service.search(store, s, text="ZEBRA")
     assert _ids(page) == [rec["id"]]
     assert page.total_exact
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_search_of_part_days_reads_the_text_table_as_the_raw_turns(
+    new_events: Callable[[], EventStore],
+) -> None:
+    """The text table is read by day and time: a range that starts and ends within a day
+    finds what the raw turns find, on both engines."""
+    events = new_events()
+    decoded = decode_json(orjson.dumps(_records()[:120]))
+    events.write(decoded.batch, source="test", batch_id="1")
+    s = Slice("care-bot", START + timedelta(hours=5), START + timedelta(days=9, hours=7))
+    fast = service.search(events, s, text="direct deposit", exact_total=True)
+    assert events.derived_ready(CONVERSATION_TEXT)
+    raw = _raw(events, s, text="direct deposit")
+    assert fast.total == raw.total > 0
+    assert _ids(fast) == _ids(raw)

@@ -307,3 +307,33 @@ def test_the_health_endpoint_says_when_clickhouse_fails(
     finally:
         front.faults.memory_limit = False
         drop_clickhouse(f"chdb:///{chdb_dir}?database=healthz")
+
+
+def test_each_query_is_transpiled_once_and_its_values_bound_as_literals() -> None:
+    from datetime import UTC, datetime
+
+    from daytwo.store.events.clickhouse.sql import _template, to_clickhouse
+
+    sql = "SELECT n FROM t WHERE d = ? AND at >= ? AND j IN (?, ?) AND day < CAST(? AS DATE)"
+    at = datetime(2026, 3, 2, 9, 14, 5, 12, tzinfo=UTC)
+    _template.cache_clear()
+    first = to_clickhouse(sql, ["care-bot", at, "it's", "__daytwo_param_1__", at.date()])
+    second = to_clickhouse(sql, ["other", at, "x", "y", at.date()])
+    assert _template.cache_info().hits == 1  # the second binding reused the first's text
+    assert first == (
+        "SELECT n FROM t WHERE d = 'care-bot' AND at >= toDateTime64('2026-03-02 "
+        "09:14:05.000012', 6, 'UTC') AND j IN ('it''s', '__daytwo_param_1__') "
+        "AND day < CAST(toDate('2026-03-02') AS Nullable(DATE))"
+    )
+    assert second.startswith("SELECT n FROM t WHERE d = 'other' AND")
+    with pytest.raises(ValueError, match="no parameters"):
+        to_clickhouse(sql)
+    with pytest.raises(ValueError, match=r"\$5 has no value"):
+        to_clickhouse(sql, ["a", at, "b", "c"])
+
+
+def test_a_bound_value_reads_back_exactly(ch: ClickHouseEventStore) -> None:
+    odd = ["it's", "back\\slash", "__daytwo_param_2__", "ünï €", "$1", "?"]
+    for value in odd:
+        got = ch.query("SELECT ? AS v, ? AS w", [value, "second"]).to_pylist()
+        assert got == [{"v": value, "w": "second"}]

@@ -194,8 +194,9 @@ def test_serve_refreshes_in_the_background_and_pages_say_how_fresh(tmp_path: Pat
 
 
 def test_answers_over_rollups_are_reused_until_the_next_refresh(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    either: EventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    store = either
     _write(store, 0, 10)
     store.refresh_on_read = False
     store.refresh_derived()
@@ -215,3 +216,26 @@ def test_answers_over_rollups_are_reused_until_the_next_refresh(
     assert again is not first
     assert again["n"][0].as_py() == 15
     assert store.query_derived(sql) is again
+
+
+def test_a_clickhouse_reader_sees_another_process_refresh(chdb_dir: Path) -> None:
+    """Answers are reused while the derived tables' bookkeeping is unchanged, whoever
+    refreshed: a refresh by another process (here another store on the same database) is seen
+    once the bookkeeping is read again."""
+    url = clickhouse_url(chdb_dir)
+    with open_event_store(url) as writer, open_event_store(url) as reader:
+        _write(writer, 0, 10)
+        writer.refresh_derived()
+        reader.refresh_on_read = False
+        reader._answers._keep_s = 0.0  # type: ignore[attr-defined]  # read it every time
+        sql = f"SELECT sum(n_interactions) AS n FROM {rollup.DAILY_ROLLUP}"
+        first = reader.query_derived(sql)
+        assert first["n"][0].as_py() == 10
+        _write(writer, 10, 5, day=1)
+        # A write alone changes nothing a reader of the derived tables sees, but it is behind.
+        assert reader.query_derived(sql) is first
+        assert reader.freshness().behind
+        writer.refresh_derived()
+        assert reader.query_derived(sql)["n"][0].as_py() == 15
+        assert not reader.freshness().behind
+    drop_clickhouse(url)

@@ -31,6 +31,7 @@ from daytwo.detect.service import count_findings
 from daytwo.errors import ConflictError
 from daytwo.ingest.decode import Decoded
 from daytwo.ingest.service import ingest
+from daytwo.journeys import rollup as journey_rollup
 from daytwo.metrics import rollup
 from daytwo.pipeline import analyze, cluster_gaps
 from daytwo.settings import Settings
@@ -134,7 +135,8 @@ def build_demo(
         turns = store.count("turns")
         store.optimize()
         # Build the rollups and the search text now, so the first page served is fast.
-        for table in (*rollup.TABLES, text_index.TABLE, *adoption_rollup.TABLES):
+        tables = (*rollup.TABLES, text_index.TABLE, *journey_rollup.TABLES, *adoption_rollup.TABLES)
+        for table in tables:
             store.derived_ready(table.name)
     if not history:
         seed_backlog(settings, dataset.manifest)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -276,18 +277,6 @@ def _semi_join(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _bind(params: Sequence[Any]) -> Any:
-    def bind(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Placeholder) and node.this is not None:
-            index = int(node.this) - 1
-            if not 0 <= index < len(params):
-                raise ValueError(f"query parameter ${index + 1} has no value")
-            return literal(params[index])
-        return node
-
-    return bind
-
-
 @functools.lru_cache(maxsize=2048)
 def _parse(sql: str) -> exp.Expression:
     tree = sqlglot.parse_one(_numbered(sql), read="duckdb")
@@ -320,19 +309,45 @@ def _replace_tables(tables: Mapping[str, str]) -> Any:
     return replace
 
 
+_PARAM = "__daytwo_param_{}__"
+_PARAM_TEXT = re.compile(r"__daytwo_param_(\d+)__")
+
+
+def _as_marker(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Placeholder) and node.this is not None:
+        return exp.Var(this=_PARAM.format(int(node.this)))
+    return node
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(sql: str, tables: tuple[tuple[str, str], ...]) -> tuple[str, int]:
+    """``sql`` in ClickHouse's dialect with ``tables`` replaced and each placeholder ``$k`` left
+    as a marker; with the highest placeholder number. Transpiling costs milliseconds (a
+    rollup query, tens of them: more than ClickHouse takes to answer it), so each query is
+    transpiled once and its values spliced in as literals."""
+    tree = _parse(sql).copy()
+    wanted = dict(tables)
+    if wanted and any(isinstance(n, exp.Table) and n.name in wanted for n in tree.walk()):
+        tree = tree.transform(_replace_tables(wanted), copy=False)
+    numbers = [int(n.this) for n in tree.walk() if isinstance(n, exp.Placeholder) and n.this]
+    tree = tree.transform(_as_marker, copy=False)
+    return str(tree.sql(dialect=_Dialect)), max(numbers, default=0)
+
+
 def to_clickhouse(
     sql: str, params: Sequence[Any] | None = None, tables: Mapping[str, str] | None = None
 ) -> str:
     """``sql`` (portable dialect, ``?`` or ``$n`` placeholders) as one ClickHouse statement
     with ``params`` bound; ``tables`` replaces each named table by a query (ClickHouse SQL)."""
-    tree = _parse(sql).copy()
-    if params:
-        tree = tree.transform(_bind(params), copy=False)
-    elif any(isinstance(n, exp.Placeholder) for n in tree.walk()):
+    text, highest = _template(sql, tuple(tables.items()) if tables else ())
+    if not highest:
+        return text
+    if not params:
         raise ValueError("the query has placeholders but no parameters")
-    if tables and any(isinstance(n, exp.Table) and n.name in tables for n in tree.walk()):
-        tree = tree.transform(_replace_tables(tables), copy=False)
-    return str(tree.sql(dialect=_Dialect))
+    if highest > len(params):
+        raise ValueError(f"query parameter ${highest} has no value")
+    values = [literal(v).sql(dialect=_Dialect) for v in params]
+    return _PARAM_TEXT.sub(lambda m: values[int(m.group(1)) - 1], text)
 
 
 def column_definitions(columns: str) -> list[tuple[str, str]]:

@@ -21,6 +21,7 @@ from daytwo.store.events import derived
 from daytwo.store.events.base import DELIVERIES, LIVE, EventStore, Freshness, WriteResult
 from daytwo.store.events.clickhouse import derived as ch_derived
 from daytwo.store.events.clickhouse import schema
+from daytwo.store.events.clickhouse.answers import DerivedAnswers, DerivedState
 from daytwo.store.events.clickhouse.sql import literal, quote, to_clickhouse
 from daytwo.store.events.clickhouse.staging import HIDDEN_INSERT, ClickHouseStaging
 from daytwo.store.events.clickhouse.transport import Transport
@@ -96,6 +97,8 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
         self._writes = 0
         self._refreshed_writes = 0
         self._refreshed_at: datetime | None = None
+        # Read as last refreshed (serve): the bookkeeping and the answers over it, reused.
+        self._answers = DerivedAnswers(transport)
         self.schema_version = self._migrate()
 
     # -- schema ---------------------------------------------------------------------------
@@ -149,6 +152,18 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         # A derived table reads as its current rows (each day's latest refresh).
         return self.transport.query(to_clickhouse(sql, params, self._readable()))
+
+    def query_derived(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Read derived tables only: where they are read as last refreshed, the answer is
+        reused until they change (see :mod:`.answers`)."""
+        key = (sql, *(params or ()))
+        try:
+            hash(key)
+        except TypeError:  # a list among the parameters: asked afresh
+            return self.query(sql, params)
+        if self.refresh_on_read:
+            return self.query(sql, params)
+        return self._answers.answer(key, lambda: self.query(sql, params))
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -347,7 +362,7 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
         if not all(self.derived_ready(dep) for dep in table.depends):
             return False
         if not self.refresh_on_read and not self.read_only:
-            return ch_derived.built(self.transport).get(name) == table.version
+            return self._answers.state().built.get(name) == table.version
         with self._derived_lock:
             return self._bring_up_to_date(table)
 
@@ -375,6 +390,7 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
         else:
             days = [(d, day) for d, day, _ in todo]
         ch_derived.refresh(self.transport, table, version, days, self._readable(), fresh=not built)
+        self._answers.forget_state()
         if todo:
             ch_derived.clear_changed(self.transport, name, todo)
         return True
@@ -396,25 +412,33 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
             ]
             for table in work:
                 self._bring_up_to_date(table)
+            if work:
+                self._answers.renew(lambda key: self.query(key[0], list(key[1:])))
         with self._changed:
             self._refreshed_at = started
             self._refreshed_writes = self._writes
         return bool(work)
 
-    def _behind(self) -> bool:
+    def _behind(self, state: DerivedState | None = None) -> bool:
         """Whether any process wrote since the derived tables were last refreshed (or one of
-        them is not built at its current definition)."""
-        if self.transport.query(f"SELECT count() AS n FROM {ch_derived.CHANGED}")["n"][0].as_py():
-            return True
-        built = ch_derived.built(self.transport)
-        return any(built.get(t.name) != t.version for t in derived.registered())
+        them is not built at its current definition), by ``state`` (read now if not given)."""
+        if state is None:
+            pending = self.transport.query(f"SELECT count() AS n FROM {ch_derived.CHANGED}")
+            built = ch_derived.built(self.transport)
+            waiting = bool(pending["n"][0].as_py())
+        else:
+            built, waiting = state.built, bool(state.pending)
+        return waiting or any(built.get(t.name) != t.version for t in derived.registered())
 
     def freshness(self) -> Freshness:
         if self.refresh_on_read:
             return LIVE
         with self._changed:
             as_of = self._refreshed_at
-        return Freshness(as_of, self._behind())
+            wrote = self._writes > self._refreshed_writes
+        # This process's writes at once, other processes' as the bookkeeping was last read
+        # (see .answers): within a second.
+        return Freshness(as_of, wrote or self._behind(self._answers.state()))
 
     def wait_for_writes(self, timeout: float) -> bool:
         """Wait ``timeout`` seconds, or less when this process writes, then say whether there
