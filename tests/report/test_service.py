@@ -113,9 +113,9 @@ def test_the_escalation_baseline_pools_each_journey_until_a_change(client: TestC
     assert pooled.n == 23 * 10
     assert pooled.se is not None
     assert pooled.basis == (
-        "each journey's own rate on its days from 2026-03-09 until a change touched it or its "
-        "rate moved (to 2026-03-31 at the latest, 230 conversations), at the journey mix of "
-        "2026-03-09 to 2026-03-31"
+        "each journey's rate on its days from 2026-03-09 until a change or a move of its rate "
+        "(to 2026-03-31 at the latest; 230 conversations), at the journey mix of 2026-03-09 "
+        "to 2026-03-31"
     )
     # A change to "b" on day 24 ends b's days there; one to every journey ends them all.
     to_b = escalation_baseline(
@@ -137,7 +137,7 @@ def test_the_escalation_baseline_is_cut_where_a_journey_moved(client: TestClient
     out = escalation_baseline(events, "care-bot", None, day0)
     assert out.rate == pytest.approx(0.4)
     assert out.n == 23 * 5 + 17 * 5
-    assert out.basis.endswith("cut where the rate moved before any change: b")
+    assert out.basis.endswith("; moved before any change: b")
 
 
 def test_a_baseline_window_set_with_its_end_is_measured_alone(client: TestClient) -> None:

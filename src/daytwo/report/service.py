@@ -151,12 +151,12 @@ def escalation_baseline(
     through = window[0] + timedelta(days=max(pooled.days.values()) - 1)
     mix_end = window[0] + timedelta(days=pooled.mix_days - 1)
     basis = (
-        f"each journey's own rate on its days from {_day(window[0])} until a change touched "
-        f"it or its rate moved (to {_day(through)} at the latest, {pooled.conversations:,} "
-        f"conversations), at the journey mix of {_day(window[0])} to {_day(mix_end)}"
+        f"each journey's rate on its days from {_day(window[0])} until a change or a move of "
+        f"its rate (to {_day(through)} at the latest; {pooled.conversations:,} conversations), "
+        f"at the journey mix of {_day(window[0])} to {_day(mix_end)}"
     )
     if pooled.moved:
-        basis += f"; cut where the rate moved before any change: {', '.join(pooled.moved)}"
+        basis += f"; moved before any change: {', '.join(pooled.moved)}"
     return BaselineEscalation(pooled.rate, pooled.conversations, pooled.se, basis)
 
 
