@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from daytwo.report.calc import (
@@ -188,3 +189,15 @@ def test_escalations_avoided_use_the_pooled_rate_standard_error() -> None:
     half = 1.959963984540054 * 10_000 * 0.002
     assert avoided.lo == pytest.approx((-200.0 - half) * 6.5)
     assert avoided.hi == pytest.approx((-200.0 + half) * 6.5)
+
+
+def test_a_journey_whose_rate_never_moved_is_seldom_cut() -> None:
+    # 400 draws of 60 days at 30%: the cut fires on a few percent of them, never on most.
+    rng = np.random.default_rng(7)
+    cuts = 0
+    for _ in range(400):
+        esc = [int(x) for x in rng.binomial(200, 0.3, 60)]
+        out = pooled_escalation_baseline([JourneyDays("a", [200] * 60, esc, 60)], 14)
+        assert out is not None
+        cuts += bool(out.moved)
+    assert cuts / 400 < 0.06

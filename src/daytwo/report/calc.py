@@ -146,9 +146,9 @@ def agent_time_saved(strata: Sequence[Stratum]) -> tuple[float, float, float] | 
 
 # A journey's escalation rate is taken to have moved (and its baseline cut there) when the
 # split of its days that best separates two rates does so by more than this many standard
-# errors: about a 5% chance of cutting a journey whose rate never moved, over the 20 to 80
-# candidate days a baseline has (the maximum of a standardised two-sample statistic over many
-# splits exceeds 1.96 far more often than 5%). A cut that was not needed costs days, never bias.
+# errors: the best of many splits exceeds 1.96 far more often than 5%; at 3, a journey whose
+# rate never moved was cut in 2.0% to 4.4% of 2,000 draws (30 to 80 days, 100 or 300
+# conversations a day, a 14-day window). A cut that was not needed costs days, never bias.
 MOVED_Z = 3.0
 
 

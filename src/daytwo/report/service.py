@@ -15,7 +15,7 @@ from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
 from daytwo.metrics.catalog import get_metric
-from daytwo.metrics.service import baseline_window, summaries, totals
+from daytwo.metrics.service import baseline_window, totals
 from daytwo.report.calc import JourneyDays, PeriodCounts, Stratum, pooled_escalation_baseline
 from daytwo.report.models import IssuedReport
 from daytwo.store.events import EventStore
@@ -96,11 +96,13 @@ def _journey_days(
     if not rows:
         return []
     origin = start.date()
-    span = 1 + max((r["day"].date() - origin).days for r in rows)
+    # A store may answer the day as a timestamp or as a date.
+    day = [r["day"].date() if isinstance(r["day"], datetime) else r["day"] for r in rows]
+    span = 1 + max((d - origin).days for d in day)
     conv: dict[str, list[int]] = {}
     esc: dict[str, list[int]] = {}
-    for r in rows:
-        at = (r["day"].date() - origin).days
+    for r, d in zip(rows, day, strict=True):
+        at = (d - origin).days
         conv.setdefault(r["journey"], [0] * span)[at] += int(r["n"])
         esc.setdefault(r["journey"], [0] * span)[at] += int(r["esc"])
 
@@ -173,8 +175,7 @@ def period_counts(
     answers), with the baseline's escalation rate and what it was measured on (``baseline``,
     else :func:`escalation_baseline` with no change known)."""
     s = Slice(deployment=name, start=start, end=end)
-    tot = totals(events, ["contact_volume", "containment_rate", "ai_cost"], s)
-    esc = summaries(events, ["escalation_rate"], s, deployment, first_data)[0]
+    tot = totals(events, ["contact_volume", "containment_rate", "ai_cost", "escalation_rate"], s)
     contained = tot["containment_rate"]
     if baseline is None:
         baseline = escalation_baseline(events, name, deployment, first_data)
@@ -182,7 +183,7 @@ def period_counts(
         days=(end - start).total_seconds() / 86_400,
         conversations=int(tot["contact_volume"].value or 0),
         contained=round((contained.value or 0.0) * (contained.n or 0)),
-        escalation_rate=esc.value,
+        escalation_rate=tot["escalation_rate"].value,
         baseline_escalation_rate=baseline.rate,
         baseline_escalation_n=baseline.n,
         baseline_escalation_se=baseline.se,
