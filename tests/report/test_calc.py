@@ -5,17 +5,20 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from daytwo.report.calc import (
     CostModel,
     CostModelError,
+    JourneyDays,
     PeriodCounts,
     Stratum,
     agent_time_saved,
     business_value,
     cumulative_roi,
     payback_months,
+    pooled_escalation_baseline,
 )
 
 BOT = CostModel("GBP", {"escalation": 6.5, "ai_per_interaction": 0.04}, 10_000.0, 1_000.0)
@@ -141,3 +144,60 @@ def test_escalations_avoided_carry_the_baseline_rate_sampling_interval() -> None
     assert not avoided.in_total
     unsized = business_value(model, replace(counts, baseline_escalation_n=None))
     assert unsized.figure("escalations_avoided").lo is None  # an imported baseline
+
+
+def test_the_baseline_rate_pools_each_journey_until_a_change_touches_it() -> None:
+    # Two journeys at 20% and 50%; "b" is changed on day 3 of 6, the window is 2 days.
+    a = JourneyDays("a", [10] * 6, [2] * 6, unchanged_days=6)
+    b = JourneyDays("b", [10] * 6, [5] * 6, unchanged_days=3)
+    out = pooled_escalation_baseline([a, b], window_days=2)
+    assert out is not None
+    assert dict(out.days) == {"a": 6, "b": 3}
+    assert out.mix_days == 3  # the days both journeys were unchanged
+    assert out.conversations == 60 + 30
+    assert out.rate == pytest.approx(0.5 * 0.2 + 0.5 * 0.5)
+    # Each journey's rate error at its weight, and the mix's (measured on 60 conversations).
+    var = 0.25 * 0.2 * 0.8 / 60 + 0.25 * 0.5 * 0.5 / 30 + (0.5 * 0.15**2 + 0.5 * 0.15**2) / 60
+    assert out.se == pytest.approx(math.sqrt(var))
+    assert out.moved == ()
+
+
+def test_the_baseline_rate_is_cut_where_a_journey_moved_before_any_change() -> None:
+    # Journey "a" escalates 20% for five days, then 80%: no change recorded, its rate moved.
+    a = JourneyDays("a", [10] * 8, [2] * 5 + [8] * 3, unchanged_days=8)
+    out = pooled_escalation_baseline([a], window_days=2)
+    assert out is not None
+    assert (dict(out.days), out.moved, out.rate) == ({"a": 5}, ("a",), pytest.approx(0.2))
+    # A change shipped inside the window never shortens it.
+    early = pooled_escalation_baseline([replace(a, unchanged_days=1)], window_days=2)
+    assert early is not None
+    assert dict(early.days) == {"a": 2}
+
+
+def test_no_pooled_baseline_without_conversations_in_the_window() -> None:
+    assert pooled_escalation_baseline([JourneyDays("a", [0, 0, 5], [0, 0, 1], 3)], 2) is None
+    assert pooled_escalation_baseline([], 2) is None
+
+
+def test_escalations_avoided_use_the_pooled_rate_standard_error() -> None:
+    model = CostModel("USD", {"escalation": 6.5})
+    counts = PeriodCounts(
+        days=7, conversations=10_000, contained=6_000, escalation_rate=0.31,
+        baseline_escalation_rate=0.29, baseline_escalation_n=60_000, baseline_escalation_se=0.002,
+    )  # fmt: skip
+    avoided = business_value(model, counts).figure("escalations_avoided")
+    half = 1.959963984540054 * 10_000 * 0.002
+    assert avoided.lo == pytest.approx((-200.0 - half) * 6.5)
+    assert avoided.hi == pytest.approx((-200.0 + half) * 6.5)
+
+
+def test_a_journey_whose_rate_never_moved_is_seldom_cut() -> None:
+    # 400 draws of 60 days at 30%: the cut fires on a few percent of them, never on most.
+    rng = np.random.default_rng(7)
+    cuts = 0
+    for _ in range(400):
+        esc = [int(x) for x in rng.binomial(200, 0.3, 60)]
+        out = pooled_escalation_baseline([JourneyDays("a", [200] * 60, esc, 60)], 14)
+        assert out is not None
+        cuts += bool(out.moved)
+    assert cuts / 400 < 0.06

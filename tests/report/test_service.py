@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from daytwo.deployments.schemas import DeploymentCreate
+from daytwo.deployments.service import create_deployment
 from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
 from daytwo.metrics.service import totals
 from daytwo.report import archive
 from daytwo.report.archive import get_issued, issued_pdf
 from daytwo.report.models import IssuedReport
-from daytwo.report.service import issue_snapshot, period_counts
+from daytwo.report.service import ChangeScope, escalation_baseline, issue_snapshot, period_counts
 from daytwo.store.ledger import Ledger, upgrade
 from tests.factory import BASE, interaction
 
@@ -80,27 +82,80 @@ def test_an_issued_report_is_frozen_and_a_reissue_is_a_new_version(client: TestC
         issue("daily", {})
 
 
-def _days(client: TestClient, days: range) -> None:
-    """Six conversations a day from BASE's day, a third of them escalated."""
-    records = [interaction(206 * d + k, turns=2) for d in days for k in range(6)]
+def _journeys(client: TestClient, days: int, moved_from: int | None = None) -> datetime:
+    """Five conversations a day on each of two journeys from BASE's day: "a" escalates one of
+    them, "b" three (all five from ``moved_from`` on); the first day's midnight."""
+    day0 = datetime(BASE.year, BASE.month, BASE.day, tzinfo=UTC)
+    records = []
+    for d in range(days):
+        for k in range(10):
+            journey, rank = ("a", k) if k < 5 else ("b", k - 5)
+            escalated = rank < (1 if journey == "a" else 5 if d >= (moved_from or days) else 3)
+            at = day0 + timedelta(days=d, minutes=60 * k)
+            records.append(
+                interaction(
+                    100 * d + k, turns=1, journey=journey, started_at=at.isoformat(),
+                    ended_at=(at + timedelta(minutes=2)).isoformat(),
+                    outcome="escalated" if escalated else "contained",
+                )
+            )  # fmt: skip
     r = client.post("/api/v1/ingest", json={"interactions": records})
     assert r.status_code < 300, r.text
+    return day0
 
 
-def test_the_escalation_baseline_says_what_it_was_measured_on(client: TestClient) -> None:
-    _days(client, range(25))
+def test_the_escalation_baseline_pools_each_journey_until_a_change(client: TestClient) -> None:
+    day0 = _journeys(client, 30)
     events = client.app.state.events  # type: ignore[attr-defined]
-    day0 = datetime(BASE.year, BASE.month, BASE.day, tzinfo=UTC)
-    counts = period_counts(events, "care-bot", day0, day0 + timedelta(days=25), None, day0)
+    # No change: both journeys pooled from the window's first day (day 7) to the last (29).
+    pooled = escalation_baseline(events, "care-bot", None, day0)
+    assert pooled.rate == pytest.approx(0.5 * 0.2 + 0.5 * 0.6)
+    assert pooled.n == 23 * 10
+    assert pooled.se is not None
+    assert pooled.basis == (
+        "each journey's rate on its days from 2026-03-09 until a change or a move of its rate "
+        "(to 2026-03-31 at the latest; 230 conversations), at the journey mix of 2026-03-09 "
+        "to 2026-03-31"
+    )
+    # A change to "b" on day 24 ends b's days there; one to every journey ends them all.
+    to_b = escalation_baseline(
+        events, "care-bot", None, day0, [ChangeScope(day0 + timedelta(days=24, hours=9), ("b",))]
+    )
+    assert (to_b.rate, to_b.n) == (pytest.approx(0.4), 23 * 5 + 17 * 5)
+    everything = escalation_baseline(
+        events, "care-bot", None, day0, [ChangeScope(day0 + timedelta(days=24))]
+    )
+    assert everything.n == 17 * 10
+    counts = period_counts(events, "care-bot", day0, day0 + timedelta(days=30), None, day0)
+    assert counts.baseline_escalation_rate == pytest.approx(0.4)
+    assert counts.baseline_escalation_se == pooled.se
+
+
+def test_the_escalation_baseline_is_cut_where_a_journey_moved(client: TestClient) -> None:
+    day0 = _journeys(client, 30, moved_from=24)  # "b" hands over everything from day 24
+    events = client.app.state.events  # type: ignore[attr-defined]
+    out = escalation_baseline(events, "care-bot", None, day0)
+    assert out.rate == pytest.approx(0.4)
+    assert out.n == 23 * 5 + 17 * 5
+    assert out.basis.endswith("; moved before any change: b")
+
+
+def test_a_baseline_window_set_with_its_end_is_measured_alone(client: TestClient) -> None:
+    day0 = _journeys(client, 30, moved_from=24)
+    events = client.app.state.events  # type: ignore[attr-defined]
+    ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    spec = DeploymentCreate(
+        name="care-bot", kind="virtual_agent", baseline_start=day0.date() + timedelta(days=1),
+        baseline_end=day0.date() + timedelta(days=27),
+    )  # fmt: skip
+    deployment = create_deployment(ledger, spec)
+    out = escalation_baseline(events, "care-bot", deployment, day0)
     window = Slice(
-        deployment="care-bot", start=day0 + timedelta(days=7), end=day0 + timedelta(days=21)
+        deployment="care-bot", start=day0 + timedelta(days=1), end=day0 + timedelta(days=27)
     )
     measured = totals(events, ["escalation_rate"], window)["escalation_rate"]
-    assert counts.baseline_escalation_rate == pytest.approx(measured.value)
-    assert counts.baseline_escalation_n == measured.n == 84
-    assert counts.baseline_escalation_basis == (
-        "the baseline window, 2026-03-09 to 2026-03-22, 84 conversations"
-    )
+    assert (out.rate, out.n, out.se) == (pytest.approx(measured.value), 26 * 10, None)
+    assert out.basis == "the baseline window, 2026-03-03 to 2026-03-28, 260 conversations"
 
 
 def test_a_pdf_laid_out_on_first_download_is_kept_once(

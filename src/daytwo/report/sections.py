@@ -13,7 +13,12 @@ from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.deployments.service import get_deployment, overview
 from daytwo.errors import InputError
 from daytwo.report.calc import CostModel, CostModelError, ValueResult, business_value
-from daytwo.report.service import period_counts
+from daytwo.report.service import (
+    BaselineEscalation,
+    ChangeScope,
+    escalation_baseline,
+    period_counts,
+)
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -39,17 +44,23 @@ class FixMeasured(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """The deployment a report is about, with when its data starts."""
+    """The deployment a report is about, with when its data starts and the baseline escalation
+    rate its periods' escalations avoided are counted against."""
 
     name: str
     deployment: DeploymentPublic
     first_data: datetime | None
+    baseline: BaselineEscalation
 
 
 def subject(ledger: Ledger, events: EventStore, name: str) -> Subject:
     deployment = get_deployment(ledger, name)
     row = next((d for d in overview(ledger, events) if d.name == name), None)
-    return Subject(name, deployment, row.first_started_at if row else None)
+    first = row.first_started_at if row else None
+    # A change scoped to segments alone may touch every journey: it ends them all.
+    changes = [ChangeScope(c.shipped_at, tuple(c.journeys)) for c in list_changes(ledger, name)]
+    baseline = escalation_baseline(events, name, deployment, first, changes)
+    return Subject(name, deployment, first, baseline)
 
 
 def cost_model(deployment: DeploymentPublic, currency: str | None) -> CostModel | None:
@@ -77,7 +88,9 @@ def period_value(
     end: datetime,
 ) -> ValueResult:
     """The value of [``start``, ``end``) priced from ``model``."""
-    counts = period_counts(events, who.name, start, end, who.deployment, who.first_data)
+    counts = period_counts(
+        events, who.name, start, end, who.deployment, who.first_data, who.baseline
+    )
     return business_value(model, counts)
 
 

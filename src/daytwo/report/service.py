@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.metadata import version
 from typing import Any
@@ -12,8 +14,9 @@ from sqlalchemy import func, select
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.errors import InputError
 from daytwo.interactions.slice import Slice
-from daytwo.metrics.service import baseline_window, summaries, totals
-from daytwo.report.calc import PeriodCounts, Stratum
+from daytwo.metrics.catalog import get_metric
+from daytwo.metrics.service import baseline_window, totals
+from daytwo.report.calc import JourneyDays, PeriodCounts, Stratum, pooled_escalation_baseline
 from daytwo.report.models import IssuedReport
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
@@ -55,6 +58,110 @@ def strata(events: EventStore, deployment: str, start: datetime, end: datetime) 
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeScope:
+    """When a change shipped and the journeys it touched (none named: every journey)."""
+
+    shipped_at: datetime
+    journeys: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineEscalation:
+    """The escalation rate escalations avoided are counted against, and what it rests on."""
+
+    rate: float | None
+    n: int | None = None  # conversations it was measured on (None: an imported value)
+    se: float | None = None  # its standard error, where not a plain proportion of ``n``
+    basis: str = ""
+
+
+def _day(at: datetime) -> str:
+    return f"{at:%Y-%m-%d}"
+
+
+def _journey_days(
+    events: EventStore, name: str, start: datetime, changes: Sequence[ChangeScope]
+) -> list[JourneyDays]:
+    """Each journey's daily conversations with an outcome and escalations from ``start``, with
+    the days before the first change that touched it."""
+    # The catalog's own counts (constant expressions of the metric definition, no input).
+    metric = get_metric("escalation_rate")
+    sql = (
+        "SELECT coalesce(journey, '') AS journey, date_trunc('day', started_at) AS day, "  # noqa: S608
+        f"{metric.denominator} AS n, {metric.numerator} AS esc FROM interactions "
+        "WHERE deployment = ? AND started_at >= ? GROUP BY 1, 2"
+    )
+    rows = events.query(sql, [name, start]).to_pylist()
+    if not rows:
+        return []
+    origin = start.date()
+    # A store may answer the day as a timestamp or as a date.
+    day = [r["day"].date() if isinstance(r["day"], datetime) else r["day"] for r in rows]
+    span = 1 + max((d - origin).days for d in day)
+    conv: dict[str, list[int]] = {}
+    esc: dict[str, list[int]] = {}
+    for r, d in zip(rows, day, strict=True):
+        at = (d - origin).days
+        conv.setdefault(r["journey"], [0] * span)[at] += int(r["n"])
+        esc.setdefault(r["journey"], [0] * span)[at] += int(r["esc"])
+
+    def unchanged(journey: str) -> int:
+        touched = [c.shipped_at for c in changes if not c.journeys or journey in c.journeys]
+        return min(((t - start).days for t in touched), default=span)
+
+    return [JourneyDays(j, conv[j], esc[j], unchanged(j)) for j in sorted(conv)]
+
+
+def escalation_baseline(
+    events: EventStore,
+    name: str,
+    deployment: DeploymentPublic | None,
+    first_data: datetime | None,
+    changes: Sequence[ChangeScope] = (),
+) -> BaselineEscalation:
+    """The baseline escalation rate for escalations avoided: an imported value as it is; a
+    window set with its end (``baseline_end``) measured on that window alone; otherwise each
+    journey's rate pooled over the window and its unchanged days after it, at the window's
+    journey mix (:func:`daytwo.report.calc.pooled_escalation_baseline`)."""
+    if deployment is not None and "escalation_rate" in deployment.baseline_values:
+        return BaselineEscalation(
+            deployment.baseline_values["escalation_rate"], basis="the imported baseline value"
+        )
+    window = baseline_window(deployment, first_data)
+    if window is None:
+        return BaselineEscalation(None)
+    measured = totals(
+        events, ["escalation_rate"], Slice(deployment=name, start=window[0], end=window[1])
+    )
+    at_window = measured["escalation_rate"]
+    last = window[1] - timedelta(seconds=1)
+    plain = BaselineEscalation(
+        at_window.value,
+        at_window.n,
+        basis=f"the baseline window, {_day(window[0])} to {_day(last)}, "
+        f"{at_window.n or 0:,} conversations",
+    )
+    if at_window.value is None or (deployment is not None and deployment.baseline_end):
+        return plain
+    window_days = (window[1] - window[0]).days
+    pooled = pooled_escalation_baseline(
+        _journey_days(events, name, window[0], changes), window_days
+    )
+    if pooled is None:
+        return plain
+    through = window[0] + timedelta(days=max(pooled.days.values()) - 1)
+    mix_end = window[0] + timedelta(days=pooled.mix_days - 1)
+    basis = (
+        f"each journey's rate on its days from {_day(window[0])} until a change or a move of "
+        f"its rate (to {_day(through)} at the latest; {pooled.conversations:,} conversations), "
+        f"at the journey mix of {_day(window[0])} to {_day(mix_end)}"
+    )
+    if pooled.moved:
+        basis += f"; moved before any change: {', '.join(pooled.moved)}"
+    return BaselineEscalation(pooled.rate, pooled.conversations, pooled.se, basis)
+
+
 def period_counts(
     events: EventStore,
     name: str,
@@ -62,36 +169,25 @@ def period_counts(
     end: datetime,
     deployment: DeploymentPublic | None,
     first_data: datetime | None,
+    baseline: BaselineEscalation | None = None,
 ) -> PeriodCounts:
     """The period's counts, read through the metric catalog (the same numbers the metrics API
-    answers), with the baseline's escalation rate and what it was measured on."""
+    answers), with the baseline's escalation rate and what it was measured on (``baseline``,
+    else :func:`escalation_baseline` with no change known)."""
     s = Slice(deployment=name, start=start, end=end)
-    tot = totals(events, ["contact_volume", "containment_rate", "ai_cost"], s)
-    esc = summaries(events, ["escalation_rate"], s, deployment, first_data)[0]
+    tot = totals(events, ["contact_volume", "containment_rate", "ai_cost", "escalation_rate"], s)
     contained = tot["containment_rate"]
-    # The baseline's own size, for the interval of escalations avoided (none when the baseline
-    # was imported as a value rather than measured on a window).
-    baseline_n: int | None = None
-    basis = ""
-    window = baseline_window(deployment, first_data)
-    imported = deployment is not None and "escalation_rate" in deployment.baseline_values
-    if imported:
-        basis = "the imported baseline value"
-    elif window is not None and esc.baseline is not None:
-        w = Slice(deployment=name, start=window[0], end=window[1])
-        baseline_n = totals(events, ["escalation_rate"], w)["escalation_rate"].n
-        basis = (
-            f"the baseline window, {window[0]:%Y-%m-%d} to "
-            f"{window[1] - timedelta(seconds=1):%Y-%m-%d}, {baseline_n or 0:,} conversations"
-        )
+    if baseline is None:
+        baseline = escalation_baseline(events, name, deployment, first_data)
     return PeriodCounts(
         days=(end - start).total_seconds() / 86_400,
         conversations=int(tot["contact_volume"].value or 0),
         contained=round((contained.value or 0.0) * (contained.n or 0)),
-        escalation_rate=esc.value,
-        baseline_escalation_rate=esc.baseline,
-        baseline_escalation_n=baseline_n,
-        baseline_escalation_basis=basis,
+        escalation_rate=tot["escalation_rate"].value,
+        baseline_escalation_rate=baseline.rate,
+        baseline_escalation_n=baseline.n,
+        baseline_escalation_se=baseline.se,
+        baseline_escalation_basis=baseline.basis,
         ai_cost_reported=tot["ai_cost"].value,
         strata=strata(events, name, start, end),
     )
