@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from contextlib import AbstractContextManager
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -117,7 +117,7 @@ class DuckDBStaging:
         if self.path == ":memory:":
             return
         try:
-            if os.path.getsize(self.path + ".wal") <= wal_bytes:
+            if Path(self.path + ".wal").stat().st_size <= wal_bytes:
                 return
         except OSError:
             return
