@@ -55,7 +55,7 @@ HEADERS = [
 UNLIMITED_PREFIXES = ("/static/", "/healthz")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NOT_AUDITED = frozenset({429, 503, 507})
-# Routes whose accepted writes are audited as one entry per caller and second.
+# Routes whose accepted writes are audited several requests an entry (see AuditBatch).
 BATCHED_ROUTES = frozenset({"/v1/traces"})
 
 
