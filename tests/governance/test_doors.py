@@ -7,9 +7,13 @@ rationales); none of it may be found afterwards in any table of the ledger.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import orjson
+import pytest
 from fastapi.testclient import TestClient
+from google.rpc import status_pb2
 from sqlalchemy import inspect, text
 
 from tests.backlog.test_api import DEPLOYMENT, _finding, _setup
@@ -119,21 +123,71 @@ def test_a_refused_write_is_audited_with_its_status(client: TestClient) -> None:
     assert refused[0]["after"]["status"] == 404
 
 
-def test_the_trace_door_audits_its_accepted_requests_once_a_second(client: TestClient) -> None:
+def _trace_entries(ledger: Any) -> list[tuple[int, int | None]]:
+    """The trace door's audit entries as committed (status, requests), read on a connection
+    of its own, as another process would after this one was killed."""
+    from daytwo.store.ledger import Ledger
+
+    reader = Ledger(str(ledger.engine.url))
+    try:
+        with reader.engine.connect() as con:
+            rows = con.execute(
+                text("SELECT after FROM audit_log WHERE target = '/v1/traces' ORDER BY id")
+            ).all()
+    finally:
+        reader.dispose()
+    afters = [orjson.loads(a) if isinstance(a, str | bytes) else a for (a,) in rows]
+    return [(a["status"], a.get("requests")) for a in afters]
+
+
+def test_the_trace_door_audits_each_accepted_request_before_answering(
+    client: TestClient,
+) -> None:
     from daytwo.governance.audit import verify
 
-    proto = {"content-type": "application/x-protobuf"}
-    for _ in range(3):
-        assert client.post("/v1/traces", content=b"", headers=proto).status_code == 200
-    assert client.post("/v1/traces", content=b"\xff\xff", headers=proto).status_code == 400
     app: Any = client.app
-    app.state.audit_batch.flush()  # what its timer does a second after the first request
-    generic = _ok(client.get("/api/v1/audit", params={"action": "http.post"}))
-    traces = sorted(
-        (e["after"]["status"], e["after"].get("requests"))
-        for e in generic
-        if e["target"] == "/v1/traces"
-    )
-    # The three accepted requests in one entry that counts them; the refused one on its own.
-    assert traces == [(200, 3), (400, None)]
+    proto = {"content-type": "application/x-protobuf"}
+    for n in range(1, 4):
+        assert client.post("/v1/traces", content=b"", headers=proto).status_code == 200
+        # Committed when the answer arrived: nothing waits in memory for a timer.
+        assert _trace_entries(app.state.ledger) == [(200, 1)] * n
+    assert client.post("/v1/traces", content=b"\xff\xff", headers=proto).status_code == 400
+    assert _trace_entries(app.state.ledger) == [(200, 1)] * 3 + [(400, None)]
     assert verify(app.state.ledger).breaks == []
+
+
+def test_requests_answered_together_share_one_audit_entry(client: TestClient) -> None:
+    from daytwo.governance.audit import verify
+    from daytwo.server.security import AuditBatch
+
+    app: Any = client.app
+    batch = AuditBatch(app)
+    key = ("key:x", "http.post", "/v1/traces", None, "127.0.0.1", 200, "/v1/traces")
+
+    async def five() -> None:
+        await asyncio.gather(*(batch.record(key) for _ in range(5)))
+
+    asyncio.run(five())
+    assert batch.writes == 1
+    assert _trace_entries(app.state.ledger) == [(200, 5)]
+    assert verify(app.state.ledger).breaks == []
+
+
+def test_an_accepted_trace_request_whose_audit_fails_is_answered_retry_later(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from daytwo.server import security
+
+    def fail(app: Any, entries: Any) -> None:
+        raise OSError("disk I/O error")
+
+    proto = {"content-type": "application/x-protobuf"}
+    monkeypatch.setattr(security, "append_entries", fail)
+    r = client.post("/v1/traces", content=b"", headers=proto)
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "5"
+    assert "audit log" in status_pb2.Status.FromString(r.content).message
+    monkeypatch.undo()
+    # The exporter's retry is answered and audited.
+    assert client.post("/v1/traces", content=b"", headers=proto).status_code == 200
+    assert _trace_entries(client.app.state.ledger) == [(200, 1)]  # type: ignore[attr-defined]

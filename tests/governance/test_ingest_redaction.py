@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from daytwo.cli.main import run
-from daytwo.governance import CustomPattern, PiiKind, RedactionPolicy, audit
+from daytwo.governance import CustomPattern, PiiKind, RedactionPolicy, audit, policies
 from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.decode import decode_ndjson
 from daytwo.ingest.files import import_file
@@ -175,3 +175,29 @@ def test_errors_that_quote_a_value_never_quote_pii(tmp_path: Path, events: Event
     assert error.field == "csat"
     assert "<EMAIL>" in error.message
     assert SECRETS[0] not in str(error)
+
+
+def test_a_kept_plan_follows_every_policy_change(ledger_url: str) -> None:
+    """The plan is built once while the policies stay as they are, and again after any
+    change, one made through another connection to the ledger (another process) too."""
+    ledger, other = Ledger(ledger_url), Ledger(ledger_url)
+    try:
+        plans = policies.RedactionPlans(ledger)
+        first = plans.current()
+        assert plans.current() is first
+        assert plans.builds == 1
+        assert first.redactor_for("care-bot").policy == RedactionPolicy()
+        no_email = RedactionPolicy(kinds=frozenset({PiiKind.PHONE}))
+        policies.set_policy(other, "care-bot", redaction=no_email)
+        second = plans.current()
+        assert plans.builds == 2
+        assert second.redactor_for("care-bot").policy == no_email
+        assert "a@b.io" in second.redactor_for("care-bot").redact("write to a@b.io").text
+        policies.set_policy(other, "care-bot", text_retention_days=3)  # no redaction change
+        assert plans.current().redactor_for("care-bot").policy == no_email
+        policies.set_policy(other, "sales-bot", redaction=RedactionPolicy())  # a new policy
+        assert "sales-bot" in plans.current().by_deployment
+        assert plans.current() is plans.current()
+    finally:
+        ledger.dispose()
+        other.dispose()

@@ -1,4 +1,5 @@
-"""An acknowledged batch survives `kill -9` of a real server process."""
+"""An acknowledged batch survives `kill -9` of a real server process, and so does the audit
+line of an acknowledged trace request."""
 
 from __future__ import annotations
 
@@ -11,8 +12,14 @@ import time
 from pathlib import Path
 
 import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from sqlalchemy import select
 
+from daytwo.governance.models import AuditEntry
+from daytwo.ingest.otlp.decode import PROTOBUF
 from daytwo.store.events import open_event_store
+from daytwo.store.ledger import Ledger
 from tests.factory import admin_key, interaction, ndjson
 
 
@@ -55,6 +62,26 @@ def _start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise AssertionError("server did not start in 30 s")
 
 
+def _one_span() -> bytes:
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.append(
+        KeyValue(key="service.name", value=AnyValue(string_value="care-bot"))
+    )
+    span = rs.scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = b"\x01" * 16, b"\x02" * 8, "chat"
+    span.start_time_unix_nano = time.time_ns() - 2 * 10**9
+    span.end_time_unix_nano = time.time_ns() - 10**9
+    for key, value in (
+        ("gen_ai.operation.name", "chat"),
+        ("gen_ai.conversation.id", "traced-1"),
+        ("gen_ai.input.messages", '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]'),
+    ):
+        span.attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
+    body: bytes = request.SerializeToString()
+    return body
+
+
 def test_acknowledged_batches_survive_kill_9(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     ledger_url = "sqlite:///" + str(data_dir / "ledger.sqlite")
@@ -73,6 +100,9 @@ def test_acknowledged_batches_survive_kill_9(tmp_path: Path) -> None:
                 )
                 assert r.status_code == 200, r.text
                 acknowledged += r.json()["accepted"]
+            # A trace request too: its spans and its audit line are committed before its answer.
+            r = client.post("/v1/traces", content=_one_span(), headers={"content-type": PROTOBUF})
+            assert r.status_code == 200, r.text
         # Kill right after the last answer: no shutdown hook, no checkpoint.
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
@@ -85,6 +115,19 @@ def test_acknowledged_batches_survive_kill_9(tmp_path: Path) -> None:
     with open_event_store(f"duckdb:///{data_dir / 'events.duckdb'}") as store:
         assert store.count("interactions") == acknowledged
         assert store.count("turns") == acknowledged * 3
+        assert store.staged_stats().conversations == 1
+    ledger = Ledger(ledger_url)
+    try:
+        with ledger.session() as session:
+            traced = [
+                e.after
+                for e in session.scalars(
+                    select(AuditEntry).where(AuditEntry.target == "/v1/traces")
+                )
+            ]
+    finally:
+        ledger.dispose()
+    assert traced == [{"status": 200, "path": "/v1/traces", "requests": 1}]
     # And a restarted server serves them, and a re-sent batch changes nothing.
     proc = _start_server(data_dir, port)
     try:

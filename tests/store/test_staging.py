@@ -4,11 +4,13 @@ reads and removes (see daytwo.store.events.staging)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
-from daytwo.store.events import EventStore
+from daytwo.store.events import EventStore, open_event_store
 from daytwo.store.events.staging import STAGED
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -92,3 +94,26 @@ def test_nothing_staged(events: EventStore) -> None:
     assert events.staged_ended(ended_before=T0, received_before=T0, limit=5) == []
     assert events.unstage([], received_upto=T0) == 0
     assert events.staged_stats().rows == 0
+
+
+def test_removing_used_pieces_checkpoints_a_grown_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB keeps what changed since its last checkpoint in memory: past the limit of the
+    log, the assembler's removal checkpoints, and the log starts again empty."""
+    from daytwo.store.events import duckdb_staging
+
+    store = open_event_store(f"duckdb:///{tmp_path}/events.duckdb")
+    try:
+        wal = Path(f"{tmp_path}/events.duckdb.wal")
+        stage(store, *(piece("a", f"s{i}", 0, ended=1, received=2) for i in range(50)))
+        monkeypatch.setattr(duckdb_staging, "STAGING_CHECKPOINT_BYTES", 1 << 30)
+        store.unstage([("care-bot", "a")], received_upto=T0 + timedelta(minutes=5))
+        assert wal.stat().st_size > 0  # under the limit: left to DuckDB
+        stage(store, piece("b", "s1", 0, ended=1, received=2))
+        monkeypatch.setattr(duckdb_staging, "STAGING_CHECKPOINT_BYTES", 0)
+        assert store.unstage([("care-bot", "b")], received_upto=T0 + timedelta(minutes=5)) == 1
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert store.staged_stats().rows == 0
+    finally:
+        store.close()

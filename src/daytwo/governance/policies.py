@@ -8,12 +8,13 @@ never touched, so the history of what was found and done survives the raw conver
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daytwo.errors import ConfigError, InputError
@@ -82,6 +83,41 @@ def redaction_plan(ledger: Ledger, pseudonym_key: bytes | None = None) -> Redact
     if pseudonym_key is None and any(p.pseudonymize_customers for p in policies.values()):
         raise ConfigError("A deployment pseudonymises customers, but no pseudonym key is set.")
     return RedactionPlan.from_policies(policies, pseudonym_key=pseudonym_key)
+
+
+class RedactionPlans:
+    """The current :func:`redaction_plan` of a ledger, built again only when a policy changed.
+
+    A door that takes many small requests (the trace door: several a second per exporter)
+    would otherwise read and compile every policy for each. Each :meth:`current` asks the
+    ledger one aggregate question instead (how many policies, their last update, their ids),
+    so a change made by any process sharing the ledger applies from the next request on.
+    """
+
+    def __init__(self, ledger: Ledger, pseudonym_key: bytes | None = None) -> None:
+        self.ledger = ledger
+        self.pseudonym_key = pseudonym_key
+        self._lock = threading.Lock()
+        self._cached: tuple[tuple[Any, ...], RedactionPlan] | None = None
+        self.builds = 0  # how many times a plan was built (for tests)
+
+    def _fingerprint(self) -> tuple[Any, ...]:
+        query = select(func.count(), func.max(DataPolicy.updated_at), func.sum(DataPolicy.id))
+        with self.ledger.session() as session:
+            return tuple(session.execute(query).one())
+
+    def current(self) -> RedactionPlan:
+        fingerprint = self._fingerprint()
+        cached = self._cached
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        with self._lock:
+            plan = redaction_plan(self.ledger, self.pseudonym_key)
+            self.builds += 1
+            # The fingerprint was read before the plan: a change landing between the two
+            # makes the next request build again; an older plan is never kept.
+            self._cached = (fingerprint, plan)
+        return plan
 
 
 def retention_by_deployment(ledger: Ledger) -> dict[str, int]:

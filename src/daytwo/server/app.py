@@ -175,7 +175,6 @@ def create_app(
             adoption_memo.drop_readers(app.state.events)
             app.state.trace_assembler.stop()
             app.state.trace_door.pool.close()
-            app.state.audit_batch.flush()
             if own_events:
                 app.state.events.close()
             if own_ledger:

@@ -11,13 +11,16 @@
   what (method, route and status), when, from where. Those answered "retry later" (429, 503
   and 507) changed nothing and are not audited. The accepted requests of a high-rate door
   (the OTLP receiver, ``/v1/traces``, whose exporters send a batch every few hundred
-  milliseconds per process) are counted instead: one entry per caller, route, deployment,
-  address and status per second, its ``after`` saying how many requests it stands for
-  (:class:`AuditBatch`), appended to the same hash chain.
+  milliseconds per process) are counted instead: the requests answered while one ledger
+  write of their entries is under way share the next, one entry per caller, route,
+  deployment, address and status, its ``after`` saying how many requests it stands for
+  (:class:`AuditBatch`), appended to the same hash chain. Each is written before its answer
+  leaves: an acknowledged request is in the log even if the process is killed right after.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -26,9 +29,12 @@ import time
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from daytwo.errors import Overloaded
 from daytwo.governance import audit
+from daytwo.ingest.otlp.api import status_response
 
 log = logging.getLogger("daytwo.server")
 
@@ -49,7 +55,7 @@ HEADERS = [
 UNLIMITED_PREFIXES = ("/static/", "/healthz")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NOT_AUDITED = frozenset({429, 503, 507})
-# Routes whose accepted writes are audited as one entry per caller and second.
+# Routes whose accepted writes are audited several requests an entry (see AuditBatch).
 BATCHED_ROUTES = frozenset({"/v1/traces"})
 
 
@@ -121,9 +127,30 @@ class SecurityMiddleware:
                 await _too_many(send, wait)
                 return
         status: dict[str, int] = {}
+        refused: list[bool] = []  # the answer was replaced: the route's body is not sent
+        batch: AuditBatch | None = getattr(
+            getattr(scope.get("app"), "state", None), "audit_batch", None
+        )
 
         async def send_with_headers(message: Message) -> None:
+            if refused:
+                return
             if message["type"] == "http.response.start":
+                if (
+                    batch is not None
+                    and message["status"] < 400
+                    and scope.get("method") in WRITE_METHODS
+                    and _route_path(scope) in BATCHED_ROUTES
+                ):
+                    # Durable before acknowledged: the entry is in the ledger before the answer.
+                    try:
+                        await batch.record(_audit_key(scope, message["status"]))
+                    except Exception:
+                        refused.append(True)
+                        status["code"] = 503
+                        await _audit_unavailable(scope, receive, send)
+                        return
+                    trail.recorded += 1
                 status["code"] = message["status"]
                 message.setdefault("headers", [])
                 names = {name.lower() for name, _ in message["headers"]}
@@ -147,13 +174,17 @@ class SecurityMiddleware:
             audited = trail.recorded > 0 and code < 400
             if scope.get("method") in WRITE_METHODS and code not in NOT_AUDITED and not audited:
                 key = _audit_key(scope, code)
-                batch: AuditBatch | None = getattr(
-                    getattr(scope.get("app"), "state", None), "audit_batch", None
-                )
-                if batch is not None and code < 400 and key[2] in BATCHED_ROUTES:
-                    batch.add(key)  # no ledger write here: counted, written once a second
-                else:
-                    await run_in_threadpool(_write_entries, scope.get("app"), [(key, 0)])
+                await run_in_threadpool(_write_entries, scope.get("app"), [(key, 0)])
+
+
+async def _audit_unavailable(scope: Scope, receive: Receive, send: Send) -> None:
+    """The answer of an accepted batched write whose audit entry could not be written, as the
+    OTLP door answers pressure (a ``google.rpc.Status`` with ``Retry-After``): the exporter
+    retries it (re-sent spans change no count), and its retry is audited."""
+    busy = Overloaded("The audit log could not be written; retry in a few seconds.", retry_after=5)
+    response = status_response(Request(scope, receive), busy)
+    response.raw_headers.extend(HEADERS)
+    await response(scope, receive, send)
 
 
 async def _too_many(send: Send, wait: int) -> None:
@@ -191,12 +222,15 @@ async def send_error(
 _Key = tuple[str, str, str, str | None, str | None, int, str]
 
 
+def _route_path(scope: Scope) -> str:
+    return str(getattr(scope.get("route"), "path", scope.get("path", "")))
+
+
 def _audit_key(scope: Scope, status: int) -> _Key:
     """Who wrote what, where and with what answer: the fields of a generic audit entry."""
     state: dict[str, Any] = scope.get("state") or {}
     principal = state.get("principal")
-    route = scope.get("route")
-    route_path = getattr(route, "path", scope.get("path", ""))
+    route_path = _route_path(scope)
     params = {**(scope.get("path_params") or {})}
     query = (scope.get("query_string") or b"").decode(errors="replace")
     deployment = params.get("deployment") or params.get("name")
@@ -217,57 +251,82 @@ def _audit_key(scope: Scope, status: int) -> _Key:
 
 
 def _write_entries(app: Any, entries: list[tuple[_Key, int]]) -> None:
-    """Append one audit entry per key, in one ledger transaction; ``n`` > 0 is a batch's
-    count of requests (said in the entry), 0 a single request."""
+    """:func:`append_entries`, for answers sent already: a failure is logged, not raised."""
     try:
-        with app.state.ledger.session() as session:
-            for (actor, action, target, deployment, ip, status, path), n in entries:
-                after: dict[str, Any] = {"status": status, "path": path}
-                if n:
-                    after["requests"] = n
-                audit.record(
-                    session,
-                    actor=actor,
-                    action=action,
-                    target=target,
-                    deployment=deployment,
-                    ip=ip,
-                    after=after,
-                )
+        append_entries(app, entries)
     except Exception:  # the answers are sent already; an operator must hear of it
         log.exception("could not write %d audit entries (first: %s)", len(entries), entries[0])
 
 
-class AuditBatch:
-    """Counts the accepted requests of the batched routes and appends one audit entry per key
-    (caller, route, deployment, address, status) for each ``interval_s``: a door that answers
-    hundreds of requests a second writes a few entries a second, not one per request.
+def append_entries(app: Any, entries: list[tuple[_Key, int]]) -> None:
+    """Append one audit entry per key, in one ledger transaction; ``n`` > 0 is a batch's
+    count of requests (said in the entry), 0 a single request."""
+    with app.state.ledger.session() as session:
+        for (actor, action, target, deployment, ip, status, path), n in entries:
+            after: dict[str, Any] = {"status": status, "path": path}
+            if n:
+                after["requests"] = n
+            audit.record(
+                session,
+                actor=actor,
+                action=action,
+                target=target,
+                deployment=deployment,
+                ip=ip,
+                after=after,
+            )
 
-    A thread started on the first request of an interval writes it when the interval is over;
-    :meth:`flush` writes what is pending now (the server calls it when it stops).
+
+class AuditBatch:
+    """Audits the accepted requests of the batched routes before they are answered, several
+    requests a ledger transaction: a request that arrives while one write is under way waits
+    for the next, which holds every request that waited, one entry per key (caller, route,
+    deployment, address, status) counting them. A door answering hundreds of requests a
+    second writes as many entries as the ledger takes transactions, not one per request,
+    and none of them waits in memory after its answer.
+
+    ``min_gap_s`` spaces the writes: a request that comes within it of the last write waits
+    for the rest of it, with every other request that comes meanwhile. At 50 ms a busy door
+    writes at most 20 entries a second per caller (about 2 ms of the ledger's time each),
+    and a request that comes later than that after the last write waits for none.
     """
 
-    def __init__(self, app: Any, interval_s: float = 1.0) -> None:
+    def __init__(self, app: Any, min_gap_s: float = 0.05) -> None:
         self._app = app
-        self.interval_s = interval_s
-        self._lock = threading.Lock()
+        self.min_gap_s = min_gap_s
         self._pending: dict[_Key, int] = {}
-        self._timer: threading.Timer | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._last = 0.0
+        self.writes = 0  # ledger transactions so far (for tests and the bench)
 
-    def add(self, key: _Key) -> None:
-        with self._lock:
-            self._pending[key] = self._pending.get(key, 0) + 1
-            if self._timer is None:
-                self._timer = threading.Timer(self.interval_s, self.flush)
-                self._timer.daemon = True
-                self._timer.start()
+    async def record(self, key: _Key) -> None:
+        """Count one accepted request under ``key``; returns once its entry is committed."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending[key] = self._pending.get(key, 0) + 1
+        self._waiters.append(done)
+        if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
+            self._writer = loop.create_task(self._write_pending())
+        await done
 
-    def flush(self) -> None:
-        """Append the pending entries now."""
-        with self._lock:
+    async def _write_pending(self) -> None:
+        while self._pending:
+            wait = self._last + self.min_gap_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
             pending, self._pending = self._pending, {}
-            timer, self._timer = self._timer, None
-        if timer is not None and timer is not threading.current_thread():
-            timer.cancel()
-        if pending:
-            _write_entries(self._app, list(pending.items()))
+            waiters, self._waiters = self._waiters, []
+            self._last = time.monotonic()
+            try:
+                await run_in_threadpool(append_entries, self._app, list(pending.items()))
+                self.writes += 1
+            except Exception as exc:
+                log.exception("could not write %d audit entries", len(pending))
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                continue
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)

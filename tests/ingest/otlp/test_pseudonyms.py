@@ -22,18 +22,18 @@ from tests.factory import interaction
 from tests.ingest.otlp.conftest import LiveServer
 
 
-def _span(customer: str) -> bytes:
+def _span(customer: str, conversation: str = "t-1", span_id: bytes = b"\x02" * 8) -> bytes:
     now = time.time_ns()
     span = Span(
         trace_id=b"\x01" * 16,
-        span_id=b"\x02" * 8,
+        span_id=span_id,
         name="chat",
         start_time_unix_nano=now - 2 * 10**9,
         end_time_unix_nano=now - 10**9,
     )
     for key, value in (
         ("gen_ai.operation.name", "chat"),
-        ("gen_ai.conversation.id", "t-1"),
+        ("gen_ai.conversation.id", conversation),
         ("user.id", customer),
         ("gen_ai.input.messages", '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]'),
     ):
@@ -93,3 +93,26 @@ def test_a_pseudonymising_policy_needs_a_key(settings: Settings) -> None:
         assert Settings(data_dir=settings.data_dir).pseudonym_key() == settings.pseudonym_key()
     finally:
         ledger.dispose()
+
+
+def test_a_policy_changed_between_two_requests_applies_to_the_second(live: LiveServer) -> None:
+    """The door keeps its redaction plan between requests, never past a policy change."""
+    headers = {"authorization": f"Bearer {live.key()}", "content-type": "application/x-protobuf"}
+    before = httpx.post(live.url + "/v1/traces", content=_span("bob"), headers=headers)
+    assert before.status_code == 200
+    ledger = live.app.state.ledger
+    policies.set_policy(ledger, "care-bot", redaction=RedactionPolicy(pseudonymize_customers=True))
+    after = httpx.post(
+        live.url + "/v1/traces", content=_span("bob", "t-2", b"\x03" * 8), headers=headers
+    )
+    assert after.status_code == 200
+    live.end_conversations()
+    refs = {
+        row["interaction_id"]: row["customer_ref"]
+        for row in live.query("SELECT interaction_id, customer_ref FROM interactions")
+    }
+    key = live.app.state.settings.pseudonym_key()
+    assert refs == {
+        "t-1": "bob",
+        "t-2": "p_" + hmac.new(key, b"bob", hashlib.sha256).hexdigest()[:24],
+    }

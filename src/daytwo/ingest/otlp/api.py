@@ -22,7 +22,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from starlette.concurrency import run_in_threadpool
 
 from daytwo.errors import DaytwoError, InputError, Overloaded, RateLimited
-from daytwo.governance.policies import redaction_plan
 from daytwo.http.access import Scope, check_deployments, current_principal, requires
 from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.ingest.api import read_body
@@ -134,7 +133,7 @@ async def export_traces(
             else None
         )
 
-        plan = await run_in_threadpool(redaction_plan, ledger, settings.pseudonym_key())
+        plan = await run_in_threadpool(door.redaction_plan, ledger, settings.pseudonym_key())
         prepared = await door.pool.prepare(
             Job(
                 body,

@@ -23,6 +23,8 @@ from typing import Any
 from prometheus_client.core import Metric
 
 from daytwo.errors import Overloaded, RateLimited
+from daytwo.governance.plan import RedactionPlan
+from daytwo.governance.policies import RedactionPlans
 from daytwo.ingest.otlp.assemble import Assembled, TraceRules, assemble_ended
 from daytwo.ingest.otlp.grouped import StageGroup
 from daytwo.ingest.otlp.spans import Limits
@@ -52,6 +54,15 @@ class TraceDoor:
         self._busy = 0
         self.staged_rows = 0  # estimate: counted exactly by each assembly, added to by receives
         self._group: StageGroup | None = None
+        self._plans: RedactionPlans | None = None
+
+    def redaction_plan(self, ledger: Ledger, pseudonym_key: bytes | None) -> RedactionPlan:
+        """The ledger's redaction plan, kept between requests until a policy changes."""
+        with self._lock:
+            plans = self._plans
+            if plans is None or plans.ledger is not ledger or plans.pseudonym_key != pseudonym_key:
+                plans = self._plans = RedactionPlans(ledger, pseudonym_key)
+        return plans.current()
 
     def group(self, store: EventStore) -> StageGroup:
         """The group commit of the requests staging into ``store``."""

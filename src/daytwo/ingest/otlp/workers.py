@@ -26,6 +26,7 @@ from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.otlp.decode import decompress, media_type, parse_request
 from daytwo.ingest.otlp.receive import Prepared, prepare
 from daytwo.ingest.otlp.spans import Limits, SpanMapper
+from daytwo.worker_start import without_pandas
 
 log = logging.getLogger("daytwo.otlp")
 
@@ -123,8 +124,11 @@ class MappingPool:
         with self._lock:
             if self._pool is None:
                 # spawn: the server has threads and open stores that a fork would copy.
+                # Each worker leaves pandas out before it imports the mapper (40 MB each).
                 self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn")
+                    self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=without_pandas,
                 )
             return self._pool
 

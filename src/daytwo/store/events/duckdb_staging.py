@@ -7,13 +7,23 @@ wait in their own table until the assembler writes each ended conversation whole
 from __future__ import annotations
 
 import contextlib
+import logging
 from contextlib import AbstractContextManager
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from daytwo.store.events import staging
+
+log = logging.getLogger("daytwo.store")
+
+# Staged turns are inserted, then deleted once their conversation is written: a busy trace
+# door churns the table, and DuckDB holds what changed since its last checkpoint in memory
+# (the store checkpoints itself only past 256 MB of log, for bulk loads). The assembler's
+# removals checkpoint sooner, past this much log.
+STAGING_CHECKPOINT_BYTES = 32 << 20
 
 
 class DuckDBStaging:
@@ -21,6 +31,7 @@ class DuckDBStaging:
 
     _lock: AbstractContextManager[bool]  # the store's write lock
     _con: duckdb.DuckDBPyConnection
+    path: str
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         raise NotImplementedError
@@ -97,7 +108,23 @@ class DuckDBStaging:
                 raise self._fault(exc) from exc
             finally:
                 con.unregister("_done")
+            self._checkpoint_past(STAGING_CHECKPOINT_BYTES)
         return int(row[0]) if row else 0
+
+    def _checkpoint_past(self, wal_bytes: int) -> None:
+        """Checkpoint now if the write-ahead log holds more than ``wal_bytes`` (under the write
+        lock). A checkpoint that cannot run now is left to the next call or to DuckDB's own."""
+        if self.path == ":memory:":
+            return
+        try:
+            if Path(self.path + ".wal").stat().st_size <= wal_bytes:
+                return
+        except OSError:
+            return
+        try:
+            self._con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            log.debug("checkpoint after unstaging deferred: %s", exc)
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
