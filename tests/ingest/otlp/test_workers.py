@@ -4,7 +4,14 @@ first real request needs before it arrives; rows cross from a worker as Arrow IP
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +52,54 @@ def test_a_worker_maps_without_pandas() -> None:
             pool._executor().submit(importlib.util.find_spec, "pandas").result(timeout=60)
     finally:
         pool.close()
+
+
+_ORPHAN_SCRIPT = """
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from daytwo import worker_start
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=worker_start.start,
+        initargs=(os.getpid(), 0.1),
+    )
+    print(pool.submit(os.getpid).result(timeout=60), flush=True)
+    time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie waiting for its new parent to reap it counts as gone
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def test_a_worker_leaves_when_its_server_is_killed(tmp_path: Path) -> None:
+    """A server killed with kill -9 cannot shut its pool down; its workers see their parent
+    gone and end instead of running on as orphans (100 MB or more each)."""
+    script = tmp_path / "server.py"
+    script.write_text(_ORPHAN_SCRIPT)
+    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        worker = int(server.stdout.readline())
+        assert _alive(worker)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker), f"worker {worker} outlived its killed server"
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,12 +22,12 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from daytwo import worker_start
 from daytwo.errors import Overloaded
 from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.otlp.decode import decompress, media_type, parse_request
 from daytwo.ingest.otlp.receive import Prepared, prepare
 from daytwo.ingest.otlp.spans import Limits, SpanMapper
-from daytwo.worker_start import without_pandas
 
 log = logging.getLogger("daytwo.otlp")
 
@@ -124,11 +125,13 @@ class MappingPool:
         with self._lock:
             if self._pool is None:
                 # spawn: the server has threads and open stores that a fork would copy.
-                # Each worker leaves pandas out before it imports the mapper (40 MB each).
+                # Each worker leaves pandas out before it imports the mapper (40 MB each),
+                # and leaves when this process is gone (a kill -9 cannot shut the pool down).
                 self._pool = ProcessPoolExecutor(
                     self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=without_pandas,
+                    initializer=worker_start.start,
+                    initargs=(os.getpid(),),
                 )
             return self._pool
 
