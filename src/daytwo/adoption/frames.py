@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 import numpy as np
 import orjson
@@ -107,7 +108,10 @@ class Suggestions:
     next_message: list[str | None]
 
 
+@lru_cache(maxsize=1 << 16)
 def _suggestion_text(attributes: str | None) -> str | None:
+    """The ``text`` attribute of an event's attributes (JSON), remembered: every look of an
+    analysis reads the same events again."""
     if not attributes:
         return None
     try:
@@ -179,8 +183,10 @@ def _next_agent_message(
     t_ids = agent["interaction_id"].to_numpy(zero_copy_only=False)
     t_ts = np.asarray(pc.cast(agent["ts"], pa.int64()).fill_null(np.iinfo(np.int64).max))
     e_ts = np.asarray(pc.cast(at, pa.int64()).fill_null(np.iinfo(np.int64).max))
-    # One key over (interaction, time): interactions numbered, times ranked jointly.
-    _, inv = np.unique(np.concatenate([t_ids, ids]), return_inverse=True)
+    # One key over (interaction, time): interactions numbered (in order of appearance: only
+    # equal numbers matter), times ranked jointly.
+    both = pa.concat_arrays([pa.array(t_ids, pa.string()), pa.array(ids, pa.string())])
+    inv = np.asarray(pc.dictionary_encode(both).indices, dtype=np.int64)
     t_code, e_code = inv[: len(t_ids)], inv[len(t_ids) :]
     _, rank = np.unique(np.concatenate([t_ts, e_ts]), return_inverse=True)
     span = int(rank.max()) + 1 if len(rank) else 1

@@ -297,9 +297,40 @@ def group_summaries(
     A rate's variance is the ratio estimator's, clustered by interaction:
     sum((num_i - r den_i)^2) / (sum den_i)^2.
     """
+    return _summaries(m, values, weights, group.codes, len(group.cells), rows)
+
+
+def period_summaries(
+    m: Monitored,
+    values: np.ndarray,
+    weights: np.ndarray,
+    group: CellGroup,
+    period: np.ndarray,
+    n_periods: int,
+) -> list[list[Summary]]:
+    """:func:`summarise` for every cell of ``group`` in each of ``n_periods`` disjoint periods
+    (``period[i]`` is row i's period, or -1), at once: per cell, its summaries in period order.
+
+    Each cell and period sums the same rows in the same order as :func:`summarise` over the
+    cell's mask and the period's, so the figures are identical, for one pass over the rows.
+    """
     k = len(group.cells)
-    sel = rows & (group.codes >= 0)
-    codes = group.codes[sel]
+    codes = np.where((group.codes >= 0) & (period >= 0), group.codes * n_periods + period, -1)
+    flat = _summaries(m, values, weights, codes, k * n_periods, np.ones(len(codes), dtype=bool))
+    return [flat[c * n_periods : (c + 1) * n_periods] for c in range(k)]
+
+
+def _summaries(
+    m: Monitored,
+    values: np.ndarray,
+    weights: np.ndarray,
+    all_codes: np.ndarray,
+    k: int,
+    rows: np.ndarray,
+) -> list[Summary]:
+    """The summaries of ``k`` cells, row i in cell ``all_codes[i]`` (-1: none), over ``rows``."""
+    sel = rows & (all_codes >= 0)
+    codes = all_codes[sel]
     v, w = values[sel], weights[sel]
     if m.kind == "rate":
         num = np.bincount(codes, weights=v, minlength=k)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -94,8 +95,7 @@ def _first_messages(
     user = flag_array(pc.equal(role, "user"))
     answer = flag_array(pc.equal(role, "assistant")) & flag_array(pc.is_valid(turns["intent"]))
     new = np.ones(turns.num_rows, dtype=bool)
-    id_np = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
-    new[1:] = id_np[1:] != id_np[:-1]
+    new[1:] = flag_array(pc.not_equal(ids.slice(1), ids.slice(0, turns.num_rows - 1)))
     group = np.cumsum(new) - 1
 
     def first_of(mask: np.ndarray) -> np.ndarray:
@@ -111,10 +111,11 @@ def _first_messages(
     first_user, rows = first_user[keep], rows[keep]
     text = [str(x or "") for x in turns["text"].take(pa.array(first_user)).to_pylist()]
     # The intent of the first answer of the same conversation (null where there is none).
-    answer_group = {int(g): int(i) for g, i in zip(group[first_answer], first_answer, strict=True)}
-    intents = turns["intent"].to_pylist()
-    intent = pa.array([intents[answer_group[g]] if g in answer_group else None
-                       for g in group[first_user].tolist()], pa.string())  # fmt: skip
+    answer_of = np.full(int(group[-1]) + 1, -1, dtype=np.int64)
+    answer_of[group[first_answer]] = first_answer
+    at = answer_of[group[first_user]]
+    taken = turns["intent"].take(pa.array(at, type=pa.int64(), mask=at < 0))
+    intent = pc.cast(taken, pa.string()).combine_chunks()
     return rows, text, intent
 
 
@@ -217,8 +218,14 @@ def _length(
     ]
 
 
-def _tokens(texts: list[str]) -> list[list[str]]:
-    return [WORD.findall(x.lower()) for x in texts]
+def _tokens(texts: list[str]) -> list[tuple[str, ...]]:
+    return [_words(x) for x in texts]
+
+
+@lru_cache(maxsize=1 << 16)
+def _words(text: str) -> tuple[str, ...]:
+    """A message's words, remembered: the same messages recur from look to look."""
+    return tuple(WORD.findall(text.lower()))
 
 
 def _vocabulary(

@@ -71,14 +71,17 @@ def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> lis
         return []
     starts = started_ns(t)
     cur = in_window(starts, w.current_start, w.current_end)
-    cur_ids = t["interaction_id"].filter(pa.array(cur))
-    row_of = pc.index_in(turns["interaction_id"], t["interaction_id"])
-    in_cur = flag_array(pc.is_in(turns["interaction_id"], cur_ids))
+    row_of = np.asarray(
+        pc.fill_null(pc.index_in(turns["interaction_id"], t["interaction_id"]), -1).to_numpy(
+            zero_copy_only=False
+        )
+    )
+    in_cur = (row_of >= 0) & cur[np.maximum(row_of, 0)]
     answers = in_cur & flag_array(pc.equal(turns["role"], "assistant"))
     idx = np.flatnonzero(answers)
     if len(idx) == 0:
         return []
-    rows = np.asarray(pc.fill_null(row_of, -1).to_numpy(zero_copy_only=False))[idx]
+    rows = row_of[idx]
     fallback = flag_array(turns["fallback"])[idx]
     intent = np.asarray(
         pc.fill_null(turns["intent"], "(none)").to_numpy(zero_copy_only=False), dtype=object
@@ -98,30 +101,40 @@ def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> lis
     handed = flag_array(pc.is_in(outcome, pa.array(["escalated", "transferred"])))
     known = flag_array(pc.is_valid(outcome))
 
+    # Intents and journeys as numbers in the order of their names (np.unique's order), so each
+    # step's rows are an integer comparison.
+    intent_names, intent_code = np.unique(intent, return_inverse=True)
+    journey_names, journey_code = np.unique(journey, return_inverse=True)
     # An intent that only ever labels fallbacks (a "fallback" intent) is the symptom, not a step.
-    fallback_only = {str(v) for v in np.unique(intent) if bool(fallback[intent == v].all())} | {
+    n_intents = len(intent_names)
+    all_fallback = np.bincount(intent_code, weights=fallback, minlength=n_intents) == np.bincount(
+        intent_code, minlength=n_intents
+    )
+    fallback_only = {str(v) for v, a in zip(intent_names, all_fallback, strict=True) if a} | {
         "(none)"
     }
     steps: list[_Step] = []
-    for j in np.unique(journey):
-        in_j = journey == j
+    for jc, j in enumerate(journey_names):
+        in_j = journey_code == jc
         jk, jn = int(fallback[in_j].sum()), int(in_j.sum())
-        for by, labels in (("position", position), ("intent", intent)):
+        for by, labels in (("position", position), ("intent", intent_code)):
             for v in np.unique(labels[in_j]):
-                if by == "intent" and str(v) in fallback_only:
+                name = intent_names[v] if by == "intent" else v
+                if by == "intent" and str(name) in fallback_only:
                     continue
                 sel = in_j & (labels == v)
                 k, n = int(fallback[sel].sum()), int(sel.sum())
-                steps.append(_step(j, "fallback", by, _label(by, v, params), k, n, jk - k, jn - n,
-                                   rows[sel & fallback]))  # fmt: skip
+                steps.append(_step(j, "fallback", by, _label(by, name, params), k, n, jk - k,
+                                   jn - n, rows[sel & fallback]))  # fmt: skip
         # Hand-overs by the intent of the conversation's last answer.
         last = in_j & last_answer & known[rows]
         conv_rows = rows[last]
         hk, hn = int(handed[conv_rows].sum()), len(conv_rows)
-        for v in np.unique(intent[last]):
+        for c in np.unique(intent_code[last]):
+            v = intent_names[c]
             if str(v) in fallback_only:
                 continue
-            sel = last & (intent == v)
+            sel = last & (intent_code == c)
             r = rows[sel]
             k, n = int(handed[r].sum()), len(r)
             steps.append(_step(j, "handover", "intent", str(v), k, n, hk - k, hn - n,

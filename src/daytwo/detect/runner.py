@@ -7,7 +7,7 @@ the findings afterwards, is the analysis pipeline's business (:mod:`daytwo.pipel
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,6 +97,28 @@ class History:
     turns: pa.Table
     deliveries: pa.Table
     assist_events: pa.Table
+    # When the interaction of each turn, delivery and assist event started (microseconds since
+    # the epoch; -1 for none read), joined once for the history: a look selects their rows by
+    # its windows with a comparison instead of looking its interaction ids up again.
+    turn_started: np.ndarray = field(init=False, repr=False)
+    delivery_started: np.ndarray = field(init=False, repr=False)
+    assist_started: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        ids = self.interactions["interaction_id"]
+        started = _micros(self.interactions["started_at"]) if self.interactions.num_rows else None
+        for name, table in (
+            ("turn_started", self.turns),
+            ("delivery_started", self.deliveries),
+            ("assist_started", self.assist_events),
+        ):
+            at = np.full(table.num_rows, -1, dtype=np.int64)
+            if table.num_rows and started is not None:
+                row = pc.index_in(table["interaction_id"], value_set=ids)
+                row_np = np.asarray(pc.fill_null(row, -1).to_numpy(zero_copy_only=False))
+                found = row_np >= 0
+                at[found] = started[row_np[found]]
+            object.__setattr__(self, name, at)
 
     def covers(self, window: Window, needs: Sequence[Needs]) -> bool:
         """Whether the history holds what :func:`load_data` reads for ``window`` and
@@ -155,15 +177,20 @@ def look_at(history: History, window: Window, needs: Sequence[Needs] | None = No
     started = _micros(table["started_at"])
     lo, hi = np.searchsorted(started, [_us(history_start), _us(window.current_end)], "left")
     interactions = table.slice(int(lo), int(hi - lo))
-    ids = interactions["interaction_id"].combine_chunks()
+    first, last = _us(history_start), _us(window.current_end)
     wanted = _turn_columns(needs)
     if wanted:
-        at = started[lo:hi]
-        with_turns = ((at >= _us(window.baseline_start)) & (at < _us(window.baseline_end))) | (
-            (at >= _us(recent)) & (at < _us(window.current_end))
+        # The turns of the interactions read that started in the baseline or the recent days.
+        at = history.turn_started
+        with_turns = (
+            (at >= first)
+            & (at < last)
+            & (
+                ((at >= _us(window.baseline_start)) & (at < _us(window.baseline_end)))
+                | ((at >= _us(recent)) & (at < last))
+            )
         )
-        turn_ids = ids.filter(pa.array(with_turns))
-        turns = history.turns.filter(pc.is_in(history.turns["interaction_id"], value_set=turn_ids))
+        turns = history.turns.filter(pa.array(with_turns))
         if wanted != _turn_columns(history.needs):
             turns = turns.select(["interaction_id", "seq", *wanted])
     else:
@@ -174,9 +201,11 @@ def look_at(history: History, window: Window, needs: Sequence[Needs] | None = No
     if not any(n.assist_events for n in needs):
         assist = ASSIST_EVENTS.empty_table()
     if deliveries.num_rows:
-        deliveries = deliveries.filter(pc.is_in(deliveries["interaction_id"], value_set=ids))
+        at = history.delivery_started
+        deliveries = deliveries.filter(pa.array((at >= first) & (at < last)))
     if assist.num_rows:
-        assist = assist.filter(pc.is_in(assist["interaction_id"], value_set=ids))
+        at = history.assist_started
+        assist = assist.filter(pa.array((at >= first) & (at < last)))
     return AnalysisData(history.info, window, interactions, turns, deliveries, assist)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -72,7 +73,6 @@ def signals(interactions: pa.Table, turns: pa.Table, similarity: float) -> dict[
     )
     keep = rows >= 0
     role = np.asarray(pc.fill_null(turns["role"], "").to_numpy(zero_copy_only=False), dtype=object)
-    text = turns["text"].to_pylist()
     fallback = flag_array(turns["fallback"])
     confidence = pc.fill_null(turns["confidence"], 0.0).to_numpy(zero_copy_only=False)
     is_answer = (role == "assistant") & ~fallback
@@ -83,13 +83,13 @@ def signals(interactions: pa.Table, turns: pa.Table, similarity: float) -> dict[
         (role[2:] == "user") & is_answer[1:-1] & (role[:-2] == "user") & same_prev[2:]
         & same_prev[1:-1]
     ) + 2  # fmt: skip
-    for i in idx:
-        a, b = (
-            set(WORD.findall((text[i - 2] or "").lower())),
-            set(WORD.findall((text[i] or "").lower())),
-        )
-        if a and b and len(a & b) / len(a | b) >= similarity:
-            out["rephrase_after_answer"][rows[i]] = True
+    if len(idx):
+        # Only the messages compared are taken out of Arrow (not every turn's text).
+        before = turns["text"].take(pa.array(idx - 2, type=pa.int64())).to_pylist()
+        after = turns["text"].take(pa.array(idx, type=pa.int64())).to_pylist()
+        for i, x, y in zip(idx.tolist(), before, after, strict=True):
+            if _rephrased(x or "", y or "", similarity):
+                out["rephrase_after_answer"][rows[i]] = True
     # Answer loop: the same (non-fallback) answer text twice in one conversation.
     answers = np.flatnonzero(is_answer & keep)
     if len(answers):
@@ -118,6 +118,19 @@ def signals(interactions: pa.Table, turns: pa.Table, similarity: float) -> dict[
     # conversation was handed over.
     out["escalation_after_resolved"] = handed & final_confident
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(WORD.findall(text.lower()))
+
+
+@lru_cache(maxsize=1 << 16)
+def _rephrased(before: str, after: str, similarity: float) -> bool:
+    """Whether ``after`` shares at least ``similarity`` of the words of both messages (Jaccard);
+    remembered, since the same pairs of messages recur from look to look."""
+    a, b = _words(before), _words(after)
+    return bool(a and b and len(a & b) / len(a | b) >= similarity)
 
 
 @detector(
@@ -149,11 +162,14 @@ def detect_silent_failures(data: AnalysisData, params: SilentParams) -> list[Fin
     base = in_window(starts, w.baseline_start, w.baseline_end)
     cur = in_window(starts, w.current_start, w.current_end)
     flags = signals(t, data.turns, params.similarity)
-    journeys = np.asarray(
-        pc.fill_null(t["journey"], "").to_numpy(zero_copy_only=False), dtype=object
-    )
+    encoded = pc.dictionary_encode(pc.fill_null(t["journey"], "")).combine_chunks()
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
+    names = [str(j) for j in encoded.dictionary.to_pylist()]
     cells: list[tuple[str | None, np.ndarray]] = [(None, np.ones(t.num_rows, dtype=bool))]
-    cells += [(str(j), journeys == j) for j in np.unique(journeys) if j and (journeys != j).any()]
+    for j in sorted(names):  # in the order of the journeys' names
+        mask = codes == names.index(j)
+        if j and not mask.all():
+            cells.append((j, mask))
     tests = []
     for name, flag in flags.items():
         for journey, mask in cells:

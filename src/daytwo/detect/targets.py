@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from daytwo.detect.data import AnalysisData
 from daytwo.metrics import calc
@@ -46,9 +47,13 @@ def target_values(metric: Metric, data: AnalysisData) -> TargetValues:
     if not metric.targetable:
         raise ValueError(f"{metric.id}: no target can be set on a {metric.kind}")
     w = data.window
+    # Only the current period is measured; a contact's next contact is later, so in it too.
+    recent = data.interactions.filter(
+        pc.greater_equal(data.interactions["started_at"], pa.scalar(w.current_start))
+    )
     con = duckdb.connect()
     try:
-        con.register("_analysed", data.interactions.drop_columns(["segments"]))
+        con.register("_analysed", recent.drop_columns(["segments"]))
         con.execute(
             f"CREATE TEMP VIEW interactions AS SELECT *, {_NEXT_CONTACT} FROM _analysed"  # noqa: S608
         )

@@ -16,8 +16,9 @@ from daytwo.detect.cells import (
     Cell,
     Monitored,
     Summary,
-    cell_masks,
+    cell_groups,
     in_window,
+    period_summaries,
     show,
     started_ns,
     summarise,
@@ -90,7 +91,12 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
         in_window(starts, end - timedelta(weeks=k + 1), end - timedelta(weeks=k))
         for k in reversed(range(params.weeks))
     ]
-    cells = list(cell_masks(t, crossed=False))
+    # Each row's week (oldest first), so that every cell's weekly series is one pass.
+    period = np.full(t.num_rows, -1, dtype=np.int64)
+    for k, week in enumerate(weeks):
+        period[week] = k
+    # The cells of cell_masks, in its order; a cell holding every row has no rows here.
+    groups = cell_groups(t, crossed=False)
     ids = t["interaction_id"]
 
     def evidence(m: Monitored, mask: np.ndarray, reference: float) -> tuple[str, ...]:
@@ -101,21 +107,22 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
     tests = []
     for metric in (m for m in MONITORED if m.cells):
         values, weights = metric.arrays(t)
-        for cell, mask in cells:
-            series = [summarise(metric, values, weights, mask & w) for w in weeks]
-            if any(s.value is None or s.n < params.min_week_n for s in series):
-                continue
-            vals = [float(s.value) for s in series]  # type: ignore[arg-type]
-            run = vals[-(params.monotone_weeks + 1) :]
-            steps = [worse_by(metric, a, b) for a, b in pairwise(run)]
-            if not all(step > 0 for step in steps):
-                continue
-            total = worse_by(metric, run[0], run[-1])
-            if total < metric.min_effect:
-                continue
-            slope, z = wls_slope(vals, [_variance(metric, s) for s in series])
-            z_bad = z if metric.good == "down" else -z
-            tests.append((metric, cell, mask, series, run, total, slope, z_bad))
+        for group in groups:
+            weekly = period_summaries(metric, values, weights, group, period, len(weeks))
+            for index, (cell, series) in enumerate(zip(group.cells, weekly, strict=True)):
+                if any(s.value is None or s.n < params.min_week_n for s in series):
+                    continue
+                vals = [float(s.value) for s in series]  # type: ignore[arg-type]
+                run = vals[-(params.monotone_weeks + 1) :]
+                steps = [worse_by(metric, a, b) for a, b in pairwise(run)]
+                if not all(step > 0 for step in steps):
+                    continue
+                total = worse_by(metric, run[0], run[-1])
+                if total < metric.min_effect:
+                    continue
+                slope, z = wls_slope(vals, [_variance(metric, s) for s in series])
+                z_bad = z if metric.good == "down" else -z
+                tests.append((metric, cell, group.mask(index), series, run, total, slope, z_bad))
     out: list[Finding] = []
     if tests:
         found = benjamini_hochberg([normal_sf(x[-1]) for x in tests], params.fdr)
