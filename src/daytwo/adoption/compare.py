@@ -33,6 +33,7 @@ from daytwo.adoption.fair import Gap, Rows, codes, selection_sentence, standardi
 from daytwo.adoption.ipw import factors_of, weighted_gap
 from daytwo.adoption.rollup import AGENT_DAYS, source
 from daytwo.adoption.schemas import Comparison, KpiGap, Period
+from daytwo.errors import InputError
 from daytwo.store.events import EventStore
 
 Basis = Literal["same_age", "calendar"]
@@ -170,6 +171,11 @@ def _safe_gap(rows: Rows, *, seed: int, paired: bool = False) -> Gap | None:
 EPOCH = date(1970, 1, 1)
 
 
+class NoComparison(InputError):
+    """The pilot and the rollout cannot be compared (a cohort was never offered the AI); the
+    message says why, and callers answer it as they answer a missing pilot."""
+
+
 def _member(values: pa.ChunkedArray | pa.Array, members: frozenset[str]) -> np.ndarray:
     """Which of ``values`` are in ``members``, as a numpy bool array."""
     found = pc.is_in(values, value_set=pa.array(sorted(members), type=pa.string()))
@@ -205,7 +211,15 @@ def pilot_vs_rollout(
     first = first_offered(events, deployment)
     length = days or pilot_length(first, pilot, rollout)
     # Each cohort's day one: its first agent's first offer.
-    opened = [min(d) for c in cohorts if (d := [first[a] for a in c.agents if a in first])]
+    opened = []
+    for c in cohorts:
+        offered = [first[a] for a in c.agents if a in first]
+        if not offered:
+            raise NoComparison(
+                f"No comparison: none of the {len(c.agents)} agents of the {c.role} "
+                f"({c.definition}) has been shown a suggestion in {deployment!r}."
+            )
+        opened.append(min(offered))
     lo = datetime.combine(min(opened), time(), tzinfo=UTC)
     hi = period.end if period else lo + timedelta(days=3650)
     if basis == "same_age":  # read only the days that hold both cohorts' first ``length``

@@ -72,7 +72,10 @@ def compare_now(
     pair = cohorts.pilot_and_rollout(ledger, events, deployment)
     if pair is None:
         return None, NO_PILOT
-    return compare.pilot_vs_rollout(events, deployment, pair, basis=BASIS, period=period), ""
+    try:
+        return compare.pilot_vs_rollout(events, deployment, pair, basis=BASIS, period=period), ""
+    except compare.NoComparison as e:
+        return None, str(e)
 
 
 def record(

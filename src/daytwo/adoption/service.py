@@ -179,7 +179,10 @@ def pilot_comparison(
             "No pilot to compare with: record one (daytwo adoption cohorts add), or send a "
             "'cohort' segment with the value 'pilot'."
         )
-    return compare.pilot_vs_rollout(events, deployment, pair, basis=basis, period=period), ""
+    try:
+        return compare.pilot_vs_rollout(events, deployment, pair, basis=basis, period=period), ""
+    except compare.NoComparison as e:
+        return None, str(e)
 
 
 def overview(
