@@ -312,6 +312,13 @@ def bench_gaps_alternatives(work: Path, repeat: int, turns: int) -> dict[str, An
     return run()
 
 
+def bench_gaps_variants(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del repeat, turns
+    from bench.gaps_variants import run  # imports the encoders: load them only when asked for
+
+    return run(work)
+
+
 def bench_gaps_pages(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del turns
     from bench.gaps_pages import run  # builds the demo: load it only when asked for
@@ -460,6 +467,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "gaps_alternatives": bench_gaps_alternatives,
     "gaps_ceiling": bench_gaps_ceiling,
     "gaps_pages": bench_gaps_pages,
+    "gaps_variants": bench_gaps_variants,
     "pages": bench_pages,
     "concurrency": bench_concurrency,
     "hostile": bench_hostile,
