@@ -55,7 +55,7 @@ def _rows(voice_on_b: bool = False) -> list[dict[str, object]]:
 
 
 def _finding(journey: str | None = None, segment: tuple[str, str] | None = None) -> Finding:
-    at = D0 + timedelta(days=27)
+    at = WINDOW.current_start  # the rises last the whole current week: seen over its 7 days
     return Finding(
         detector="degradation",
         kind="degradation",
