@@ -160,13 +160,17 @@ def test_an_item_whose_finding_a_later_root_explains_merges_into_the_roots_item(
     _record(ledger, "degradation", [explained, site], 30)
     _record(ledger, "degradation", [explained, site], 31)
     absorb_detected(ledger, policy, deployment=DEPLOYMENT)
-    items = {i.id: i for i in service.list_items(ledger)}
+    # The backlog lists one item, the problem; the merged one only when asked for.
+    (root,) = service.list_items(ledger)
+    assert root.id != early.id
     merged = service.get_item(ledger, early.id)
     assert merged.status == "wont_fix"
+    assert merged.merged_into == root.id
     assert merged.findings == []
     assert "merged into item" in merged.resolution
-    (root,) = [i for i in items.values() if i.id != early.id]
+    assert [i.id for i in service.list_items(ledger, include_merged=True)] == [root.id, early.id]
     detail = service.get_item(ledger, root.id)
+    assert detail.merged == [early.id]
     assert {f.fingerprint for f in detail.findings} == {site.fingerprint, team.fingerprint}
     assert any(
         e.action == "finding linked" and f"merged from item {early.id}" in (e.note or "")
@@ -174,7 +178,7 @@ def test_an_item_whose_finding_a_later_root_explains_merges_into_the_roots_item(
     )
     # Repeating the intake changes nothing.
     absorb_detected(ledger, policy, deployment=DEPLOYMENT)
-    assert len(service.list_items(ledger)) == 2
+    assert len(service.list_items(ledger, include_merged=True)) == 2
     again = service.get_item(ledger, root.id)
     assert {f.fingerprint for f in again.findings} == {site.fingerprint, team.fingerprint}
 

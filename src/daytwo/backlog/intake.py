@@ -197,6 +197,7 @@ def _merge(
         reason=f"merged into item {into.id}: finding {finding.id} is explained by finding "
         f"{finding.root}, the same problem",
     )  # fmt: skip
+    item.merged_into = into.id
     _seen_again(session, into, finding, policy, actor=actor)
 
 
