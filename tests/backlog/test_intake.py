@@ -202,6 +202,35 @@ def test_an_item_someone_works_on_is_not_merged(ledger: Ledger, policy: BacklogP
     assert len(service.list_items(ledger)) == 2
 
 
+@pytest.mark.parametrize(("status", "merged"), [("triaged", True), ("in_progress", False)])
+def test_an_item_its_owner_only_triaged_merges_into_the_same_owners_root(
+    ledger: Ledger, policy: BacklogPolicy, status: str, merged: bool
+) -> None:
+    # A cause seen days after its symptom (a knowledge gap is clustered weekly): the symptom's
+    # item was triaged meanwhile by the owner who owns the cause's item too. Only triaged, it
+    # joins the problem; once work started on it, it keeps its findings.
+    owners.create_owner(ledger, OwnerCreate(handle="maria", name="Maria"), actor="a")
+    owners.set_default_owner(ledger, DEPLOYMENT, "maria", actor="a")
+    team = _acceptance(("team", "porto-1"), 300)
+    _record(ledger, "degradation", [team], 29)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (early,) = service.list_items(ledger)
+    service.move_item(ledger, early.id, "triaged", policy, actor="maria", reason="ours")
+    if status == "in_progress":
+        service.move_item(ledger, early.id, status, policy, actor="maria")
+    site = _acceptance(("site", "porto"), 1000)
+    for day in (30, 31):  # held on day 30, raised on day 31
+        _record(
+            ledger, "degradation",
+            [_acceptance(("team", "porto-1"), 300, root=site.fingerprint), site], day,
+        )  # fmt: skip
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    after = service.get_item(ledger, early.id)
+    assert (after.merged_into is not None) is merged
+    assert after.status == ("wont_fix" if merged else status)
+    assert len(service.list_items(ledger)) == (1 if merged else 2)
+
+
 def test_an_item_merged_after_another_of_its_findings_changed_in_the_same_intake(
     ledger: Ledger, policy: BacklogPolicy
 ) -> None:

@@ -20,7 +20,7 @@ from daytwo.backlog import history
 from daytwo.backlog.calc import CLOSED_STATUSES, TREND_LABELS, compute_priority, problem_of
 from daytwo.backlog.facts import FindingFacts, facts_from_detect, facts_from_snapshot
 from daytwo.backlog.gap_family import GAP_KIND, gap_family, growing_alongside
-from daytwo.backlog.models import Item, ItemFinding
+from daytwo.backlog.models import ChangeItem, Item, ItemFinding
 from daytwo.backlog.owners import route_in
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ItemPublic
@@ -88,12 +88,7 @@ def absorb_in(
                 after=finding.status, note=f"finding {finding.id}",
             )  # fmt: skip
         root = _root_item(session, finding)
-        if (
-            root is not None
-            and root.id != item.id
-            and item.status == "new"
-            and root.status not in CLOSED_STATUSES
-        ):
+        if root is not None and root.id != item.id and _mergeable(session, item, root):
             _merge(session, item, root, finding, policy, actor=actor)
             return to_public(session, root), False
         _seen_again(session, item, finding, policy, actor=actor)
@@ -162,6 +157,28 @@ def _link(session: Session, item: Item, finding: FindingFacts, now: datetime) ->
     )
 
 
+def _mergeable(session: Session, item: Item, into: Item) -> bool:
+    """Whether ``item`` may merge into ``into`` (open): nobody acted on it yet (``new``), or its
+    owner, who owns ``into`` too, only triaged it and no change is linked to it.
+
+    Some causes are seen less often than their symptoms (knowledge gaps are clustered once a
+    week): a journey's fallback rise opens its item days before the gap that explains it is
+    found, and its owner triages it meanwhile. Once the gap is found the two are one problem
+    for the same owner; an item someone works on, or another owner triaged, keeps its findings.
+    """
+    if into.status in CLOSED_STATUSES:
+        return False
+    if item.status == "new":
+        return True
+    return (
+        item.status == "triaged"
+        and item.owner_id is not None
+        and item.owner_id == into.owner_id
+        and session.scalar(select(ChangeItem.change_id).where(ChangeItem.item_id == item.id))
+        is None
+    )
+
+
 def _merge(
     session: Session,
     item: Item,
@@ -172,10 +189,8 @@ def _merge(
     actor: str,
 ) -> None:
     """``item`` turned out to be part of ``into``'s problem (a later run found the finding that
-    explains ``finding``): its findings move to ``into`` and it closes as merged.
-
-    Only an item nobody has acted on yet (still ``new``) is merged, and only into an open one;
-    an item someone triaged or works on keeps its findings.
+    explains ``finding``): its findings move to ``into`` and it closes as merged (see
+    :func:`_mergeable` for which items may).
     """
     links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
     now = now_utc()
