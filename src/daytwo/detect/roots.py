@@ -13,8 +13,17 @@ effect worth a finding; or too few rows are left to tell. A team's drop is expla
 site's (nothing of the team is left outside the site); a tenure band's error rise is explained
 by chat's when the band's voice conversations did not change.
 
+*C* is judged on its own days, the current window from its first-seen day on: a regression
+seen on its first day, diluted in the whole week, would look unchanged outside any large cell
+it overlaps. Too few rows left to tell count as no change only while they are under
+:data:`MATERIAL_REST` of *C*.
+
 Each explained finding carries ``details["root"]``: the fingerprint of the finding at the top of
-its chain of explanations (the broadest cell that explains it, then what explains that). Only
+its chain of explanations (the broadest cell that explains it, then what explains that), as
+long as that top explains it too. Explanations do not chain on their own: a journey can be
+mostly inside a tenure band whose change a knowledge gap explains while the journey's own
+change lies outside the gap; such a finding is a problem of its own, the root of what it
+explains. Only
 findings about a journey or a segment are explained, and only by findings about a journey or a
 segment: a deployment-wide finding would explain everything. A finding is explained only by a
 strictly larger cell (more rows in the current window), so chains cannot loop.
