@@ -202,6 +202,34 @@ def test_an_item_someone_works_on_is_not_merged(ledger: Ledger, policy: BacklogP
     assert len(service.list_items(ledger)) == 2
 
 
+def test_a_symptom_whose_root_moved_does_not_take_its_item_along(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    # Day 29: the site's drop opens an item and its team joins it as a symptom. Days 30-31: a
+    # tenure band's drop, another problem, opens its own item, and that look names the band
+    # as the team's root. The site's item stays the site's (the team is not what it was opened
+    # from), and nothing else joins the band's item through the team's old link.
+    site = _acceptance(("site", "porto"), 1000)
+    band = _acceptance(("tenure", "2y+"), 800)
+    _record(
+        ledger, "degradation", [site, _acceptance(("team", "porto-1"), 300, root=site.fingerprint)],
+        29,
+    )  # fmt: skip
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (first,) = service.list_items(ledger)
+    moved = _acceptance(("team", "porto-1"), 300, root=band.fingerprint)
+    for day in (30, 31):  # the band: held on day 30, raised on day 31
+        _record(ledger, "degradation", [site, moved, band], day)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    items = {i.id: i for i in service.list_items(ledger, include_merged=True)}
+    assert len(items) == 2
+    assert items[first.id].merged_into is None
+    kept = {f.fingerprint for f in service.get_item(ledger, first.id).findings}
+    assert kept == {site.fingerprint, moved.fingerprint}
+    (other,) = [i for i in items if i != first.id]
+    assert [f.fingerprint for f in service.get_item(ledger, other).findings] == [band.fingerprint]
+
+
 @pytest.mark.parametrize(("status", "merged"), [("triaged", True), ("in_progress", False)])
 def test_an_item_its_owner_only_triaged_merges_into_the_same_owners_root(
     ledger: Ledger, policy: BacklogPolicy, status: str, merged: bool

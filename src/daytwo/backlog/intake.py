@@ -88,7 +88,7 @@ def absorb_in(
                 after=finding.status, note=f"finding {finding.id}",
             )  # fmt: skip
         root = _root_item(session, finding)
-        if root is not None and root.id != item.id and _mergeable(session, item, root):
+        if root is not None and root.id != item.id and _mergeable(session, item, root, finding):
             _merge(session, item, root, finding, policy, actor=actor)
             return to_public(session, root), False
         _seen_again(session, item, finding, policy, actor=actor)
@@ -126,6 +126,7 @@ def absorb_in(
         journey=finding.journey,
         finding_kind=finding.kind,
         segments=segments,
+        lead=finding.fingerprint,
         created_by=actor,
         created_at=now,
     )
@@ -157,9 +158,11 @@ def _link(session: Session, item: Item, finding: FindingFacts, now: datetime) ->
     )
 
 
-def _mergeable(session: Session, item: Item, into: Item) -> bool:
-    """Whether ``item`` may merge into ``into`` (open): nobody acted on it yet (``new``), or its
-    owner, who owns ``into`` too, only triaged it and no change is linked to it.
+def _mergeable(session: Session, item: Item, into: Item, finding: FindingFacts) -> bool:
+    """Whether ``item`` may merge into ``into`` (open) now that ``finding`` names a root in
+    ``into``: ``finding`` is what ``item`` was opened from (a symptom that joined it does not
+    take the whole item elsewhere), and nobody acted on it yet (``new``), or its owner, who
+    owns ``into`` too, only triaged it and no change is linked to it.
 
     Some causes are seen less often than their symptoms (knowledge gaps are clustered once a
     week): a journey's fallback rise opens its item days before the gap that explains it is
@@ -167,6 +170,10 @@ def _mergeable(session: Session, item: Item, into: Item) -> bool:
     for the same owner; an item someone works on, or another owner triaged, keeps its findings.
     """
     if into.status in CLOSED_STATUSES:
+        return False
+    if item.lead is None:  # opened before items recorded their lead: as before, new ones only
+        return item.status == "new"
+    if item.lead != finding.fingerprint:
         return False
     if item.status == "new":
         return True
@@ -217,14 +224,26 @@ def _merge(
 
 
 def _root_item(session: Session, finding: FindingFacts) -> Item | None:
-    """The item of the finding that explains ``finding`` (its root), if that one has an item."""
+    """The item whose problem the finding that explains ``finding`` (its root) is: the item
+    holding the root, when the root is what that item was opened from, or the root of that
+    finding now (a knowledge-gap family's largest gap stands for the gap that opened it).
+
+    A root that joined an item as a symptom of another finding, days ago, is not that item's
+    problem: following it would join today's problem to another one through an old link."""
     if not finding.root or finding.root == finding.fingerprint:
         return None
     link = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == finding.root))
     if link is None:
         return None
     item = get_row(session, link.item_id)
-    return item if item.deployment == finding.deployment else None
+    if item.deployment != finding.deployment:
+        return None
+    if item.lead is None or item.lead == finding.root:
+        return item
+    lead = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == item.lead))
+    if lead is not None and lead.item_id == item.id and lead.snapshot.get("root") == finding.root:
+        return item
+    return None
 
 
 def _same_problem(session: Session, finding: FindingFacts, segments: dict[str, str]) -> Item | None:

@@ -1,4 +1,5 @@
-"""item merged into: an item closed because its findings joined another item's problem
+"""item merged into and lead: an item closed because its findings joined another item's
+problem, and the finding an item was opened from
 
 Revision ID: 0020_item_merged_into
 Revises: 0019_route_limits
@@ -23,6 +24,7 @@ MERGED = re.compile(r"^merged into item (\d+):")
 def upgrade() -> None:
     with op.batch_alter_table("items") as batch:
         batch.add_column(sa.Column("merged_into", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("lead", sa.String(length=200), nullable=True))
     # Items merged before the column existed: their closing reason names the item.
     bind = op.get_bind()
     rows = bind.execute(
@@ -42,4 +44,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("items") as batch:
+        batch.drop_column("lead")
         batch.drop_column("merged_into")
