@@ -230,6 +230,25 @@ def test_a_symptom_whose_root_moved_does_not_take_its_item_along(
     assert [f.fingerprint for f in service.get_item(ledger, other).findings] == [band.fingerprint]
 
 
+def test_a_root_about_the_items_own_place_still_gathers_its_symptoms(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    # Day 29: a team's acceptance drop opens an item, its latency rise there joins it (same
+    # place). Days 30-31: a tenure band's drop that the latency rise explains joins that item.
+    team = _acceptance(("team", "porto-1"), 300)
+    slow = dataclasses.replace(team, scope=dataclasses.replace(team.scope, metric="latency_p95"))
+    _record(ledger, "degradation", [team, slow], 29)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (item,) = service.list_items(ledger)
+    band = _acceptance(("tenure", "0-6m"), 200, root=slow.fingerprint)
+    for day in (30, 31):
+        _record(ledger, "degradation", [team, slow, band], day)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    assert [i.id for i in service.list_items(ledger)] == [item.id]
+    linked = {f.fingerprint for f in service.get_item(ledger, item.id).findings}
+    assert linked == {team.fingerprint, slow.fingerprint, band.fingerprint}
+
+
 @pytest.mark.parametrize(("status", "merged"), [("triaged", True), ("in_progress", False)])
 def test_an_item_its_owner_only_triaged_merges_into_the_same_owners_root(
     ledger: Ledger, policy: BacklogPolicy, status: str, merged: bool

@@ -225,8 +225,9 @@ def _merge(
 
 def _root_item(session: Session, finding: FindingFacts) -> Item | None:
     """The item whose problem the finding that explains ``finding`` (its root) is: the item
-    holding the root, when the root is what that item was opened from, or the root of that
-    finding now (a knowledge-gap family's largest gap stands for the gap that opened it).
+    holding the root, when the root is what that item was opened from, the root of that
+    finding now (a knowledge-gap family's largest gap stands for the gap that opened it), or
+    about the item's own place (another metric of the same journey and segment).
 
     A root that joined an item as a symptom of another finding, days ago, is not that item's
     problem: following it would join today's problem to another one through an old link."""
@@ -242,6 +243,12 @@ def _root_item(session: Session, finding: FindingFacts) -> Item | None:
         return item
     lead = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == item.lead))
     if lead is not None and lead.item_id == item.id and lead.snapshot.get("root") == finding.root:
+        return item
+    # A root about the item's own place joined it as another view of the same problem.
+    seg = link.snapshot.get("segment")
+    if link.snapshot.get("journey") == item.journey and (
+        {str(seg[0]): str(seg[1])} if seg else {}
+    ) == dict(item.segments):
         return item
     return None
 
