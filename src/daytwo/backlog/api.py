@@ -90,11 +90,18 @@ def list_items(
     journey: Annotated[str | None, Query()] = None,
     status_: Annotated[Status | None, Query(alias="status")] = None,
     overdue: Annotated[bool, Query(description="Only items past an SLA.")] = False,
+    merged: Annotated[
+        bool,
+        Query(
+            description="Also the items merged into another item's problem (closed as "
+            "wont_fix, with merged_into set); left out by default."
+        ),
+    ] = False,
 ) -> list[ItemPublic]:
     """Items, highest score first (of the deployments the requester may see)."""
     rows = service.list_items(
         ledger, deployment=deployment, owner=owner, priority=priority, journey=journey,
-        status=status_, overdue=overdue,
+        status=status_, overdue=overdue, include_merged=merged,
     )  # fmt: skip
     return granted(request, rows, "deployment")
 

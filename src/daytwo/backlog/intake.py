@@ -20,7 +20,7 @@ from daytwo.backlog import history
 from daytwo.backlog.calc import CLOSED_STATUSES, TREND_LABELS, compute_priority, problem_of
 from daytwo.backlog.facts import FindingFacts, facts_from_detect, facts_from_snapshot
 from daytwo.backlog.gap_family import GAP_KIND, gap_family, growing_alongside
-from daytwo.backlog.models import Item, ItemFinding
+from daytwo.backlog.models import ChangeItem, Item, ItemFinding
 from daytwo.backlog.owners import route_in
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ItemPublic
@@ -88,12 +88,7 @@ def absorb_in(
                 after=finding.status, note=f"finding {finding.id}",
             )  # fmt: skip
         root = _root_item(session, finding)
-        if (
-            root is not None
-            and root.id != item.id
-            and item.status == "new"
-            and root.status not in CLOSED_STATUSES
-        ):
+        if root is not None and root.id != item.id and _mergeable(session, item, root, finding):
             _merge(session, item, root, finding, policy, actor=actor)
             return to_public(session, root), False
         _seen_again(session, item, finding, policy, actor=actor)
@@ -131,6 +126,7 @@ def absorb_in(
         journey=finding.journey,
         finding_kind=finding.kind,
         segments=segments,
+        lead=finding.fingerprint,
         created_by=actor,
         created_at=now,
     )
@@ -162,6 +158,34 @@ def _link(session: Session, item: Item, finding: FindingFacts, now: datetime) ->
     )
 
 
+def _mergeable(session: Session, item: Item, into: Item, finding: FindingFacts) -> bool:
+    """Whether ``item`` may merge into ``into`` (open) now that ``finding`` names a root in
+    ``into``: ``finding`` is what ``item`` was opened from (a symptom that joined it does not
+    take the whole item elsewhere), and nobody acted on it yet (``new``), or its owner, who
+    owns ``into`` too, only triaged it and no change is linked to it.
+
+    Some causes are seen less often than their symptoms (knowledge gaps are clustered once a
+    week): a journey's fallback rise opens its item days before the gap that explains it is
+    found, and its owner triages it meanwhile. Once the gap is found the two are one problem
+    for the same owner; an item someone works on, or another owner triaged, keeps its findings.
+    """
+    if into.status in CLOSED_STATUSES:
+        return False
+    if item.lead is None:  # opened before items recorded their lead: as before, new ones only
+        return item.status == "new"
+    if item.lead != finding.fingerprint:
+        return False
+    if item.status == "new":
+        return True
+    return (
+        item.status == "triaged"
+        and item.owner_id is not None
+        and item.owner_id == into.owner_id
+        and session.scalar(select(ChangeItem.change_id).where(ChangeItem.item_id == item.id))
+        is None
+    )
+
+
 def _merge(
     session: Session,
     item: Item,
@@ -172,10 +196,8 @@ def _merge(
     actor: str,
 ) -> None:
     """``item`` turned out to be part of ``into``'s problem (a later run found the finding that
-    explains ``finding``): its findings move to ``into`` and it closes as merged.
-
-    Only an item nobody has acted on yet (still ``new``) is merged, and only into an open one;
-    an item someone triaged or works on keeps its findings.
+    explains ``finding``): its findings move to ``into`` and it closes as merged (see
+    :func:`_mergeable` for which items may).
     """
     links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
     now = now_utc()
@@ -197,18 +219,38 @@ def _merge(
         reason=f"merged into item {into.id}: finding {finding.id} is explained by finding "
         f"{finding.root}, the same problem",
     )  # fmt: skip
+    item.merged_into = into.id
     _seen_again(session, into, finding, policy, actor=actor)
 
 
 def _root_item(session: Session, finding: FindingFacts) -> Item | None:
-    """The item of the finding that explains ``finding`` (its root), if that one has an item."""
+    """The item whose problem the finding that explains ``finding`` (its root) is: the item
+    holding the root, when the root is what that item was opened from, the root of that
+    finding now (a knowledge-gap family's largest gap stands for the gap that opened it), or
+    about the item's own place (another metric of the same journey and segment).
+
+    A root that joined an item as a symptom of another finding, days ago, is not that item's
+    problem: following it would join today's problem to another one through an old link."""
     if not finding.root or finding.root == finding.fingerprint:
         return None
     link = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == finding.root))
     if link is None:
         return None
     item = get_row(session, link.item_id)
-    return item if item.deployment == finding.deployment else None
+    if item.deployment != finding.deployment:
+        return None
+    if item.lead is None or item.lead == finding.root:
+        return item
+    lead = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == item.lead))
+    if lead is not None and lead.item_id == item.id and lead.snapshot.get("root") == finding.root:
+        return item
+    # A root about the item's own place joined it as another view of the same problem.
+    seg = link.snapshot.get("segment")
+    if link.snapshot.get("journey") == item.journey and (
+        {str(seg[0]): str(seg[1])} if seg else {}
+    ) == dict(item.segments):
+        return item
+    return None
 
 
 def _same_problem(session: Session, finding: FindingFacts, segments: dict[str, str]) -> Item | None:

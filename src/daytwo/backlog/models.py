@@ -98,6 +98,10 @@ class Item(Base):
     fix_shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolution: Mapped[str] = mapped_column(Text, default="")
+    # Closed because its findings joined this item's problem (the backlog merged it).
+    merged_into: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The fingerprint of the finding the item was opened from: what its problem is about.
+    lead: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)

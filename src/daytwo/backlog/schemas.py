@@ -211,6 +211,11 @@ class ItemPublic(BaseModel):
     fix_shipped_at: datetime | None
     closed_at: datetime | None
     resolution: str
+    merged_into: int | None = Field(
+        default=None,
+        description="The item whose problem this one turned out to be part of: closed as "
+        "wont_fix when the backlog moved its findings there.",
+    )
     sla: SlaPublic
     created_by: str
     created_at: datetime
@@ -232,6 +237,9 @@ class EventPublic(_Out):
 class ItemDetail(ItemPublic):
     findings: list[FindingLink]
     history: list[EventPublic]
+    merged: list[int] = Field(
+        default_factory=list, description="The items merged into this one (their findings)."
+    )
     changes: list[int]
     feedback: list[int]
 

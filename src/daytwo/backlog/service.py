@@ -86,6 +86,7 @@ def to_public(session: Session, item: Item, now: datetime | None = None) -> Item
         fix_shipped_at=_aware(item.fix_shipped_at) if item.fix_shipped_at else None,
         closed_at=_aware(item.closed_at) if item.closed_at else None,
         resolution=item.resolution,
+        merged_into=item.merged_into,
         sla=SlaPublic(triage=sla.triage, fix=sla.fix, breached=sla.breached),
         created_by=item.created_by,
         created_at=_aware(item.created_at),
@@ -177,9 +178,13 @@ def list_items(
     status: str | None = None,
     overdue: bool = False,
     include_closed: bool = True,
+    include_merged: bool = False,
     now: datetime | None = None,
 ) -> list[ItemPublic]:
-    """Items, highest score first, filtered by any of the arguments."""
+    """Items, highest score first, filtered by any of the arguments.
+
+    Items merged into another item's problem (closed, their findings moved to it) are left
+    out unless ``include_merged``: they are not problems of their own."""
     if priority is not None and priority not in PRIORITIES:
         raise InputError(f"Unknown priority {priority!r}: use one of {', '.join(PRIORITIES)}.")
     if status is not None and status not in STATUSES:
@@ -198,6 +203,8 @@ def list_items(
             query = query.where(Item.status == status)
         elif not include_closed:
             query = query.where(Item.status.not_in(CLOSED_STATUSES))
+        if not include_merged:
+            query = query.where(Item.merged_into.is_(None))
         rows = session.scalars(query.order_by(Item.score.desc(), Item.id)).all()
         items = [to_public(session, r, now) for r in rows]
     if overdue:
@@ -223,6 +230,9 @@ def get_item(ledger: Ledger, item_id: int) -> ItemDetail:
         feedback = session.scalars(
             select(Feedback.id).where(Feedback.item_id == item_id).order_by(Feedback.id)
         ).all()
+        merged = session.scalars(
+            select(Item.id).where(Item.merged_into == item_id).order_by(Item.id)
+        ).all()
         return ItemDetail(
             **to_public(session, item).model_dump(),
             findings=[
@@ -237,6 +247,7 @@ def get_item(ledger: Ledger, item_id: int) -> ItemDetail:
                 for f in links
             ],
             history=history.events_of(session, "item", item_id),
+            merged=list(merged),
             changes=sorted(changes),
             feedback=list(feedback),
         )
@@ -279,7 +290,9 @@ def transition(
         item.closed_at = at
         item.resolution = reason or item.resolution
     if target == "reopened":
-        # The fix clock starts again; the triage clock already ran.
+        # The fix clock starts again; the triage clock already ran. Reopened, it is an item
+        # of its own again.
+        item.merged_into = None
         item.closed_at = None
         item.fix_shipped_at = None
         item.fix_due = sla_dues(item.priority, at, policy.sla)[1]

@@ -64,11 +64,13 @@ def backlog_page(
     journey: str | None = None,
     status: str | None = None,
     overdue: str | None = None,
+    merged: str | None = None,
     view: str = "table",
     sort: str = "score",
     error: str | None = None,
 ) -> HTMLResponse:
-    """The backlog as a sortable table or a board by status, filtered by the URL."""
+    """The backlog as a sortable table or a board by status, filtered by the URL; items merged
+    into another item's problem only when asked for (``merged=1``)."""
     filters = {
         "deployment": _opt(deployment),
         "owner": _opt(owner),
@@ -85,14 +87,18 @@ def backlog_page(
             journey=filters["journey"],
             status=filters["status"],
             overdue=overdue == "1",
+            include_merged=merged == "1",
         )
     except DaytwoError as exc:
         items, error = [], exc.message
     items = granted(request, items, "deployment")
     items.sort(key=SORTS.get(sort, SORTS["score"]))
-    all_items = granted(
-        request, service.list_items(ledger, deployment=filters["deployment"]), "deployment"
+    every_item = granted(
+        request,
+        service.list_items(ledger, deployment=filters["deployment"], include_merged=True),
+        "deployment",
     )
+    all_items = [i for i in every_item if i.merged_into is None]
     late = [
         r.model_copy(update={"items": granted(request, r.items, "deployment")})
         for r in service.overdue_by_owner(ledger, deployment=filters["deployment"])
@@ -107,6 +113,8 @@ def backlog_page(
             "board": service.board(items),
             "filters": filters,
             "overdue": overdue == "1",
+            "merged": merged == "1",
+            "merged_count": len(every_item) - len(all_items),
             "view": "board" if view == "board" else "table",
             "sort": sort if sort in SORTS else "score",
             "owners": owners.list_owners(ledger),

@@ -13,8 +13,17 @@ effect worth a finding; or too few rows are left to tell. A team's drop is expla
 site's (nothing of the team is left outside the site); a tenure band's error rise is explained
 by chat's when the band's voice conversations did not change.
 
+*C* is judged on its own days, the current window from its first-seen day on: a regression
+seen on its first day, diluted in the whole week, would look unchanged outside any large cell
+it overlaps. Too few rows left to tell count as no change only while they are under
+:data:`MATERIAL_REST` of *C*.
+
 Each explained finding carries ``details["root"]``: the fingerprint of the finding at the top of
-its chain of explanations (the broadest cell that explains it, then what explains that). Only
+its chain of explanations (the broadest cell that explains it, then what explains that), as
+long as that top explains it too. Explanations do not chain on their own: a journey can be
+mostly inside a tenure band whose change a knowledge gap explains while the journey's own
+change lies outside the gap; such a finding is a problem of its own, the root of what it
+explains. Only
 findings about a journey or a segment are explained, and only by findings about a journey or a
 segment: a deployment-wide finding would explain everything. A finding is explained only by a
 strictly larger cell (more rows in the current window), so chains cannot loop.
@@ -55,7 +64,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 
 import numpy as np
@@ -71,6 +80,8 @@ from daytwo.detect.findings import Finding, FindingScope
 Z_EXPLAINED = 2.58
 # Fewer units than this left outside the explaining cell: nothing of its own to tell.
 MIN_LEFT = 30
+# ... unless what is left is at least this share of the cell: then it is untested, not unchanged.
+MATERIAL_REST = 0.25
 # Deployment-wide findings about a target, explained by the regression that drives them.
 TARGET_KINDS = frozenset({"slo_breach", "plateau"})
 # The findings that say a cell got worse, which can drive a target breach.
@@ -192,12 +203,23 @@ def _cell_mask(table: pa.Table, scope: FindingScope, cache: dict[object, np.ndar
 
 
 def _worse_alone(
-    m: Monitored, values: np.ndarray, weights: np.ndarray, base: np.ndarray, cur: np.ndarray
+    m: Monitored,
+    values: np.ndarray,
+    weights: np.ndarray,
+    base: np.ndarray,
+    cur: np.ndarray,
+    whole: np.ndarray,
 ) -> bool:
-    """Whether the rows in ``base`` and ``cur`` show a change of their own for the worse."""
+    """Whether the rows in ``base`` and ``cur`` (what is left of a cell whose current rows are
+    ``whole``) show a change of their own for the worse.
+
+    Too few rows left to test, but worse by their point value, are no change of their own only
+    while they are a small part of the cell: a fresh change judged on its first day leaves few
+    rows anywhere, and a quarter of a journey's one day, worse but untested, is no evidence
+    that a larger cell explains it."""
     before = summarise(m, values, weights, base)
     after = summarise(m, values, weights, cur)
-    if before.value is None or after.value is None or min(before.n, after.n) < MIN_LEFT:
+    if before.value is None or after.value is None or before.n < MIN_LEFT:
         return False
     worse = (before.value - after.value) if m.good == "up" else (after.value - before.value)
     if m.kind == "mean":
@@ -206,14 +228,37 @@ def _worse_alone(
         effect = worse
     if effect < m.min_effect / 2:
         return False
+    if after.n < MIN_LEFT:
+        return after.n >= MATERIAL_REST * summarise(m, values, weights, whole).n
     se = math.sqrt(before.se2 + after.se2)
     return se == 0 or worse / se >= Z_EXPLAINED
+
+
+class _Rows:
+    """The rows each test reads: the baseline window, and a finding's own current rows (the
+    current window from its first-seen day on: a change seen on the last day is judged on that
+    day, where it is, not diluted in a week it was absent from most of)."""
+
+    def __init__(self, data: AnalysisData) -> None:
+        self.starts = started_ns(data.interactions)
+        self.window = data.window
+        self.base = in_window(self.starts, data.window.baseline_start, data.window.baseline_end)
+        self.current = in_window(self.starts, data.window.current_start, data.window.current_end)
+        self._since: dict[object, np.ndarray] = {}
+
+    def of(self, f: Finding) -> np.ndarray:
+        start = max(self.window.current_start, f.first_seen)
+        if start <= self.window.current_start or start >= self.window.current_end:
+            return self.current
+        found = self._since.get(start)
+        if found is None:
+            found = self._since[start] = in_window(self.starts, start, self.window.current_end)
+        return found
 
 
 def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]:
     """``findings``, each one that a broader finding explains marked with its root's fingerprint."""
     table = data.interactions
-    w = data.window
     candidates = [
         f
         for f in findings
@@ -225,9 +270,8 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
     targets = [f for f in findings if f.kind in TARGET_KINDS and f.scope.level == "metric"]
     if table.num_rows == 0 or not candidates or len(candidates) + len(causes) < 2 - len(targets):
         return _rooted(findings, _one_problem(findings, {}))
-    starts = started_ns(table)
-    base_rows = in_window(starts, w.baseline_start, w.baseline_end)
-    cur_rows = in_window(starts, w.current_start, w.current_end)
+    rows = _Rows(data)
+    base_rows, cur_rows = rows.base, rows.current
     masks: dict[object, np.ndarray] = {}
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     parent: dict[str, str] = {}
@@ -251,6 +295,7 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
         }
         for child in group:
             c_mask = _cell_mask(table, child.scope, masks)
+            c_rows = rows.of(child)
             best: Finding | None = None
             for cand in group:
                 if cand.fingerprint == child.fingerprint:
@@ -261,33 +306,86 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
                 if not (c_mask & r_mask & cur_rows).any():
                     continue
                 rest = c_mask & ~r_mask
-                if _worse_alone(m, values, weights, rest & base_rows, rest & cur_rows):
+                if _worse_alone(
+                    m, values, weights, rest & base_rows, rest & c_rows, c_mask & c_rows
+                ):
                     continue
                 if best is None or size[cand.fingerprint] > size[best.fingerprint]:
                     best = cand
             if best is not None:
                 parent[child.fingerprint] = best.fingerprint
     if causes:
-        parent.update(
-            _explained_by_members(table, candidates, causes, base_rows, cur_rows, masks, arrays)
-        )
+        parent.update(_explained_by_members(table, candidates, causes, rows, masks, arrays))
     parent.update(_one_problem(findings, parent))
-    return _rooted(findings, parent)
+    by_print = {f.fingerprint: f for f in findings}
+    checked = {f.fingerprint for f in candidates}
+    # The knowledge gaps of one family stand together: their questions are the problem's.
+    family: dict[str, list[Finding]] = {}
+    for c in causes:
+        if c.fingerprint in parent:
+            family.setdefault(parent[c.fingerprint], []).append(c)
+
+    def explains(root: str, child: str) -> bool:
+        """Whether ``root`` explains ``child`` directly (what a chain of explanations says is
+        not always so: a cell can explain most of a larger one that explains another)."""
+        f = by_print[child]
+        if child not in checked:
+            return True
+        m = MONITORED_BY_ID[str(f.scope.metric)]
+        if m.metric not in arrays:
+            arrays[m.metric] = m.arrays(table)
+        values, weights = arrays[m.metric]
+        cell = _cell_mask(table, f.scope, masks)
+        rest = cell & ~_problem_mask(table, by_print[root], family.get(root, ()), masks)
+        own = rows.of(f)
+        return not _worse_alone(m, values, weights, rest & base_rows, rest & own, cell & own)
+
+    return _rooted(findings, parent, explains)
 
 
-def _rooted(findings: Sequence[Finding], parent: dict[str, str]) -> list[Finding]:
-    """``findings``, each one in ``parent`` marked with the root at the top of its chain."""
+def _rooted(
+    findings: Sequence[Finding],
+    parent: dict[str, str],
+    explains: Callable[[str, str], bool] | None = None,
+) -> list[Finding]:
+    """``findings``, each one in ``parent`` marked with its root.
+
+    A finding's root is its parent's root when that one explains the finding too
+    (``explains(root, child)``; without it, always): explanations do not chain on their own. A
+    cell can explain most of a larger cell that a third one explains, while the first cell's
+    change lies outside the third (a journey's fresh regression inside a tenure band whose
+    week-long change a knowledge gap explains). Where the parent's root does not explain the
+    finding, the parent is itself part of another problem, so the finding is a problem of its
+    own: no root (what it explains follows it as their root)."""
     if not parent:
         return list(findings)
+    resolved: dict[str, str | None] = {}
+
+    def root_of(fp: str) -> str | None:
+        if fp in resolved:
+            return resolved[fp]
+        chain = [fp]
+        while chain[-1] in parent and chain[-1] not in resolved and parent[chain[-1]] not in chain:
+            chain.append(parent[chain[-1]])
+        for child in reversed(chain):
+            if child in resolved:
+                continue
+            up = parent.get(child)
+            if up is None:
+                resolved[child] = None
+                continue
+            top = resolved.get(up) or up
+            resolved[child] = (
+                None if top != up and explains is not None and not explains(top, child) else top
+            )
+        return resolved[fp]
+
     out = []
     for f in findings:
-        root = parent.get(f.fingerprint)
-        if root is None:
-            out.append(f)
-            continue
-        while root in parent:
-            root = parent[root]
-        out.append(dataclasses.replace(f, details={**dict(f.details), "root": root}))
+        root = root_of(f.fingerprint)
+        out.append(
+            f if root is None else dataclasses.replace(f, details={**dict(f.details), "root": root})
+        )
     return out
 
 
@@ -330,32 +428,51 @@ def _driving_regression(
     return best[1] if best else None
 
 
+def _problem_mask(
+    table: pa.Table, f: Finding, family: Sequence[Finding], masks: dict[object, np.ndarray]
+) -> np.ndarray:
+    """The rows the problem rooted at ``f`` is about: its members and those of the findings
+    with members it stands for (``family``), its cell, or (deployment-wide) every row."""
+    if not f.members:
+        return _cell_mask(table, f.scope, masks)
+    mask = _member_mask(table, f, masks)
+    for other in family:
+        mask = mask | _member_mask(table, other, masks)
+    return mask
+
+
+def _member_mask(table: pa.Table, f: Finding, masks: dict[object, np.ndarray]) -> np.ndarray:
+    key = ("members", f.fingerprint)
+    found = masks.get(key)
+    if found is None:
+        ids = table["interaction_id"]
+        found = masks[key] = np.asarray(
+            pc.fill_null(pc.is_in(ids, pa.array(sorted(f.members), pa.string())), False).to_numpy(
+                zero_copy_only=False
+            ),
+            dtype=bool,
+        )
+    return found
+
+
 def _explained_by_members(
     table: pa.Table,
     candidates: Sequence[Finding],
     causes: Sequence[Finding],
-    base_rows: np.ndarray,
-    cur_rows: np.ndarray,
+    rows: _Rows,
     masks: dict[object, np.ndarray],
     arrays: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> dict[str, str]:
     """Each candidate that a finding with members explains, mapped to that finding's fingerprint.
 
-    ``masks`` and ``arrays`` are the cell masks and metric arrays already computed (filled in
-    here where missing)."""
-    ids = table["interaction_id"]
-    member_masks = [
-        np.asarray(
-            pc.fill_null(pc.is_in(ids, pa.array(sorted(c.members), pa.string())), False).to_numpy(
-                zero_copy_only=False
-            ),
-            dtype=bool,
-        )
-        for c in causes
-    ]
+    ``masks`` and ``arrays`` are the cell and member masks and metric arrays already computed
+    (filled in here where missing)."""
+    base_rows = rows.base
+    member_masks = [_member_mask(table, c, masks) for c in causes]
     union = np.logical_or.reduce(member_masks) if len(member_masks) > 1 else member_masks[0]
     out: dict[str, str] = {}
     for child in candidates:
+        cur_rows = rows.of(child)
         m = MONITORED_BY_ID[str(child.scope.metric)]
         if m.metric not in arrays:
             arrays[m.metric] = m.arrays(table)
@@ -367,12 +484,14 @@ def _explained_by_members(
         best: int | None = None
         for i in sorted(range(len(causes)), key=lambda i: -held[i]):
             rest = cell & ~member_masks[i]
-            if held[i] and not _worse_alone(m, values, weights, rest & base_rows, rest & cur_rows):
+            if held[i] and not _worse_alone(
+                m, values, weights, rest & base_rows, rest & cur_rows, cell & cur_rows
+            ):
                 best = i
                 break
         if best is None:
             rest = cell & ~union
-            if _worse_alone(m, values, weights, rest & base_rows, rest & cur_rows):
+            if _worse_alone(m, values, weights, rest & base_rows, rest & cur_rows, cell & cur_rows):
                 continue
             best = int(np.argmax(held))
         out[child.fingerprint] = causes[best].fingerprint

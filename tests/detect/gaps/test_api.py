@@ -7,8 +7,10 @@ from pathlib import Path
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from daytwo.cli.main import run
+from daytwo.detect.gaps.models import GapRun
 from daytwo.store.events import open_event_store
 from tests.detect.gaps.conftest import store
 from tests.detect.gaps.data import CRYPTO, PETS, SOLAR, traffic
@@ -55,7 +57,7 @@ def test_gaps_api_errors(seeded: TestClient) -> None:
     assert seeded.get("/api/v1/gaps", params={"deployment": "nobody"}).json() == []
 
 
-def test_gaps_pages_show_labels_trend_examples_and_journeys(seeded: TestClient) -> None:
+def test_gaps_pages_show_labels_trend_examples_journeys_and_the_cut(seeded: TestClient) -> None:
     page = seeded.get("/gaps", params={"deployment": "care-bot"})
     assert page.status_code == 200
     html = page.text
@@ -71,6 +73,17 @@ def test_gaps_pages_show_labels_trend_examples_and_journeys(seeded: TestClient) 
     assert f"{gap['volume']} distinct wordings" in detail.text  # every wording differs here
     assert detail.text.count('<td class="num">1</td>') == gap["volume"]
     assert seeded.get("/gaps/gap-missing").status_code == 404
+    # A deployment without known intents is cut on similarity centred on its own traffic; its
+    # run records it (params.cluster.centre) and the page says where the cut came from.
+    centred = "centred on this deployment's own traffic: no known intents to read it from"
+    assert centred not in seeded.get("/gaps", params={"deployment": "care-bot"}).text
+    ledger = seeded.app.state.ledger  # type: ignore[attr-defined]
+    with ledger.session() as session:
+        run = session.scalars(select(GapRun).where(GapRun.deployment == "care-bot")).one()
+        cluster = {**run.params["cluster"], "min_similarity": 0.375, "centre": True}
+        run.params = {**run.params, "cluster": cluster, "granularity": None}
+    html = seeded.get("/gaps", params={"deployment": "care-bot"}).text
+    assert f"cut at similarity 0.375 ({centred})" in html
 
 
 def test_gaps_page_filters_sorts_and_keeps_the_filters_while_paging(seeded: TestClient) -> None:

@@ -26,7 +26,9 @@ def _ai_and_legacy(
     """An outcome of agent conversations with the AI used and without (``ai_<base>`` and
     ``legacy_<base>``): a rate of ``numerator`` over those with an outcome, or the mean of a
     ``value`` column (with its unit). The catalog's values compare the paths as they are; the
-    adoption page compares them like for like (same journey, agent and period)."""
+    adoption page compares them like for like (same journey, agent and period). Agent-assist
+    tools only: a virtual agent's hand-overs are agent conversations in which its AI was
+    used, not agents assisted by it."""
     out: list[Metric] = []
     for prefix, name, path, used in _PATHS:
         where = f"{used} AND {AGENT}"
@@ -46,6 +48,7 @@ def _ai_and_legacy(
                 definition=text,
                 good=good,
                 group="adoption",
+                kinds=ASSISTING,
             )
         else:
             metric = Metric(
@@ -61,6 +64,7 @@ def _ai_and_legacy(
                 definition=text,
                 good=good,
                 group="adoption",
+                kinds=ASSISTING,
             )
         out.append(metric)
     return out[0], out[1]
@@ -142,6 +146,7 @@ METRICS: tuple[Metric, ...] = (
         value="CASE WHEN n_assist_accepted + n_assist_edited > 0 THEN agent_ref END",
         needs=("agent_ref", "assist_events"),
         drill="n_assist_accepted + n_assist_edited > 0",
+        kinds=ASSISTING,
     ),
     Metric(
         "suggestion_dismissal_rate",
@@ -156,6 +161,7 @@ METRICS: tuple[Metric, ...] = (
         denominator="sum(n_assist_shown)",
         needs=("assist_events",),
         drill="n_assist_dismissed > 0",
+        kinds=ASSISTING,
     ),
     Metric(
         "suggestion_edit_rate",
@@ -170,6 +176,7 @@ METRICS: tuple[Metric, ...] = (
         denominator="sum(n_assist_accepted + n_assist_edited)",
         needs=("assist_events",),
         drill="n_assist_edited > 0",
+        kinds=ASSISTING,
     ),
     *_ai_and_legacy(
         "handle_time",
@@ -193,6 +200,7 @@ METRICS: tuple[Metric, ...] = (
         where=AGENT,
         needs=("agent_ref", "assist_events"),
         drill="agent_ref IS NOT NULL AND n_assist_accepted + n_assist_edited > 0",
+        kinds=ASSISTING,
     ),
     *_ai_and_legacy(
         "resolution_rate",
