@@ -16,6 +16,8 @@ from daytwo.demo.load import FIRST_ANALYSIS_DAY, build_demo, replay_history
 from daytwo.demo.team import BEHIND, TRIAGE_DAYS, TRIAGED
 from daytwo.detect import registry
 from daytwo.detect.models import AnalysisRun
+from daytwo.pipeline import analyze
+from daytwo.pipeline.run import NOTHING_NEW
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger
@@ -45,11 +47,27 @@ def test_a_history_replayed_day_by_day_carries_its_true_dates(
     ledger = Ledger(settings.resolved_ledger_url)
     try:
         with ledger.session() as session:
-            runs = list(session.scalars(select(AnalysisRun).order_by(AnalysisRun.id)))
-            # Each look ran on its own day on the clock: one look a day, no build minute.
-            started = [r.started_at.replace(tzinfo=UTC) for r in runs]
-            assert len({s.date() for s in started}) >= 3
-            assert all(first_look <= s <= through for s in started)
+            runs = [
+                (r.deployment, r.started_at.replace(tzinfo=UTC))
+                for r in session.scalars(select(AnalysisRun).order_by(AnalysisRun.id))
+            ]
+        # Each look ran on its own day on the clock: one look a day, no build minute; then
+        # one look a deployment on the real clock, after its events were delivered.
+        marked = [(name, at) for name, at in runs if at > through]
+        assert marked, "the last look on the real clock"
+        assert runs[-len(marked) :] == marked
+        assert len({name for name, _ in marked}) == len(marked)
+        started = [at for _, at in runs[: -len(marked)]]
+        assert len({s.date() for s in started}) >= 3
+        assert all(first_look <= s <= through for s in started)
+        # So a server's first scheduled run finds nothing new: before that last look, every day
+        # of the history counted as a backfill and the whole history was replayed again.
+        with open_event_store(settings.resolved_events_url) as events:
+            outcomes = analyze(settings, ledger, events, trigger="schedule")
+        skipped = {o.deployment: o.skipped for o in outcomes}
+        assert {name: skipped[name] for name, _ in marked} == dict.fromkeys(
+            (name for name, _ in marked), NOTHING_NEW
+        )
         items = list_items(ledger)
         assert items
         created = {i.created_at for i in items if i.created_by == "system"}

@@ -27,6 +27,7 @@ from daytwo.demo.plan import seed_plan
 from daytwo.demo.team import DemoTeam
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
+from daytwo.detect.registry import select as select_detectors
 from daytwo.detect.service import count_findings
 from daytwo.errors import ConflictError
 from daytwo.ingest.decode import Decoded
@@ -245,3 +246,11 @@ def replay_history(
         # impact window is still open are measured on the days they have.
         analyze(settings, ledger, events, trigger="demo", deployment=ASSIST, force=True)
         changes.measure_all(ledger, events, BacklogPolicy.from_settings(settings), actor="demo")
+    # The looks ran on the demo's clock, but its events were delivered when the demo loaded
+    # them, after ``end`` on the real clock. One more look at each deployment's latest data, on
+    # the real clock, marks those deliveries analysed: without it the first scheduled run of a
+    # server on this demo took every day as a backfill and replayed the whole history again,
+    # findings flipping between resolved and regressed as each old day was judged anew. The
+    # paced detectors keep their cadence (the replay's last gap clustering is days old).
+    every_look = [d.id for d in select_detectors(None) if d.every_days <= 1]
+    analyze(settings, ledger, events, trigger="demo", detector_ids=every_look, force=True)
