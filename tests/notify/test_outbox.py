@@ -153,7 +153,9 @@ def test_receiver_down_then_slow_then_back_retries_then_delivers_once(
     later = datetime.now(UTC) + timedelta(seconds=11)
     assert outbox.deliver_due(ledger, settings, now=later).failed == 1
     receiver.mode = "up"
-    assert outbox.deliver_due(ledger, settings, now=later + timedelta(seconds=21)).delivered == 1
+    # Due 20 s after the slow attempt ended (the pass's clock plus the attempt's own time, a
+    # second or more on a loaded machine); 30 s is before the next wait (40 s) would matter.
+    assert outbox.deliver_due(ledger, settings, now=later + timedelta(seconds=30)).delivered == 1
     [delivery] = outbox.delivery_log(ledger)
     detail = outbox.delivery_detail(ledger, delivery.id)
     assert [a.ok for a in detail.log] == [False, False, True]
