@@ -252,5 +252,5 @@ def replay_history(
     # server on this demo took every day as a backfill and replayed the whole history again,
     # findings flipping between resolved and regressed as each old day was judged anew. The
     # paced detectors keep their cadence (the replay's last gap clustering is days old).
-    every_look = [d.id for d in select_detectors(None) if d.every_days <= 1]
+    every_look = [d.id for d in select_detectors(None) if not d.paced]
     analyze(settings, ledger, events, trigger="demo", detector_ids=every_look, force=True)

@@ -73,11 +73,7 @@ def render_detectors_markdown() -> str:
         "",
         "| Detector | Cadence |",
         "|---|---|",
-        *(
-            f"| `{d.id}` | every {d.every_days} days of data |"
-            for d in detectors()
-            if d.every_days > 1
-        ),
+        *(f"| `{d.id}` | every {d.every_days} days of data |" for d in detectors() if d.paced),
         "",
         "Knowledge gaps cluster every unhandled message of the history (the costliest step of",
         "a look, about 11 s of the demo's virtual agent's ~15 s on 2 loaded cores) and grow",

@@ -77,6 +77,11 @@ class Detector(Generic[P]):
     every_days: int = 1
 
     @property
+    def paced(self) -> bool:
+        """Whether it keeps a cadence longer than one look (``every_days`` above 1)."""
+        return self.every_days > 1
+
+    @property
     def doc(self) -> str:
         return inspect.cleandoc(self.calculate.__doc__ or "")
 

@@ -95,7 +95,7 @@ def analyze(
         raise NotFoundError(f"No deployment named {deployment!r} and no data for it.")
     chosen = select(detector_ids)
     # Detectors with a cadence keep it unless named or forced (see "Cadence", docs/detectors.md).
-    paced = [] if detector_ids is not None or force else [d for d in chosen if d.every_days > 1]
+    paced = [] if detector_ids is not None or force else [d for d in chosen if d.paced]
     outcomes: list[RunOutcome] = []
     for name in names:
         vol = volumes.get(name)
@@ -194,7 +194,7 @@ def _days_to_analyse(
     """
     # A detector with a cadence is left out of the looks where it is not due: the others say
     # whether the last run ran the same detectors.
-    paced = {d.id for d in select(None) if d.every_days > 1}
+    paced = {d.id for d in select(None) if d.paced}
     every_look = {d.id for d in chosen} - paced
     if previous is None or set(previous.detectors) - paced != every_look:
         return [end]
