@@ -57,6 +57,7 @@ check: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/bandit -q -r src --severity-level high
 	$(BIN)/pip-audit --progress-spinner off --local --skip-editable

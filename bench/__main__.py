@@ -291,7 +291,8 @@ def bench_detect(work: Path, repeat: int, turns: int) -> dict[str, Any]:
 
 def bench_gaps(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del repeat, turns
-    from bench.gaps import DEVELOPMENT, run  # imports the whole product: only when asked for
+    from bench.gaps import run
+    from bench.gaps_sets import DEVELOPMENT  # imports the whole product: only when asked for
 
     for sub in ("bot", "unhandled"):
         (work / sub).mkdir(parents=True, exist_ok=True)

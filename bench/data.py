@@ -68,7 +68,7 @@ def build(n_interactions: int, turns_per: int, seed: int = 1) -> pa.Table:
             "ts": pa.array(ts, type=tz),
             "role": pa.array(roles),
             "text": pa.array(np.array(TEXTS)[text_idx]),
-            "intent": pa.array(np.where(roles == "assistant", np.array(JOURNEYS)[inter % 8], None)),
+            "intent": pa.array(np.array(JOURNEYS)[inter % 8], mask=roles != "assistant"),
             "confidence": pa.array(np.where(roles == "assistant", rng.random(n), np.nan)),
             "fallback": pa.array(fallback),
             "latency_ms": pa.array(np.where(roles == "assistant", rng.gamma(2, 300, n), np.nan)),

@@ -40,8 +40,9 @@ def run(work: Path, *, repeat: int, data_dir: Path | None = None) -> dict[str, A
         t = time.perf_counter()
         build_demo(settings, DemoConfig(), force=True)
         build_seconds = time.perf_counter() - t
-    with TestClient(create_app(settings)) as client:
-        key, _ = create_key(client.app.state.ledger, scope=KeyScope.admin, deployment=None)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        key, _ = create_key(app.state.ledger, scope=KeyScope.admin, deployment=None)
         client.headers["Authorization"] = f"Bearer {key}"
         gaps = client.get(f"/api/v1/gaps?deployment={DEPLOYMENT}").json()
         largest = max(gaps, key=lambda g: g["volume"])

@@ -217,7 +217,7 @@ def seed_history(
         store.refresh_derived()
     finally:
         store.close()
-    return table.num_rows
+    return int(table.num_rows)
 
 
 def hours_around(now: datetime, before: timedelta, after: timedelta) -> tuple[datetime, datetime]:

@@ -51,7 +51,8 @@ def run(work: Path, repeat: int, free_port: Any, admin_key: Any) -> dict[str, An
     import uvicorn
 
     import daytwo.store.events.duckdb as duck
-    from daytwo.notify.events import check_feeds, check_traffic
+    from daytwo.notify.events import check_feeds
+    from daytwo.notify.fast import check_traffic
     from daytwo.notify.outbox import deliver_due
     from daytwo.server import create_app
     from daytwo.settings import Settings
@@ -69,7 +70,8 @@ def run(work: Path, repeat: int, free_port: Any, admin_key: Any) -> dict[str, An
     real_clock = getattr(duck, "utc_now")  # noqa: B009 (the name the store reads)
     setattr(duck, "utc_now", lambda: clock[0])  # noqa: B010
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="warning"))
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     ledger = Ledger(settings.resolved_ledger_url)
@@ -85,7 +87,7 @@ def run(work: Path, repeat: int, free_port: Any, admin_key: Any) -> dict[str, An
     try:
         while not server.started:
             time.sleep(0.1)
-        events = server.config.app.state.events  # type: ignore[attr-defined]
+        events = app.state.events
         n = 0
         for minute in range(DAYS * 1440):
             at = start + timedelta(minutes=minute)

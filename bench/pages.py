@@ -107,9 +107,10 @@ def run(
     with open_event_store(settings.resolved_events_url) as store:
         for table in derived.registered():
             store.derived_ready(table.name)
-    with TestClient(create_app(settings)) as client:
+    app = create_app(settings)
+    with TestClient(app) as client:
         # Timed as a real reader: a key checked on every request.
-        key, _ = create_key(client.app.state.ledger, scope=KeyScope.admin, deployment=None)
+        key, _ = create_key(app.state.ledger, scope=KeyScope.admin, deployment=None)
         client.headers["Authorization"] = f"Bearer {key}"
         sizes = client.get("/api/v1/deployments").json()
         bot = next(d for d in sizes if d["name"] == "care-bot")

@@ -503,8 +503,9 @@ def speed(work: Path, *, per_day: int, repeat: int, data_dir: Path | None) -> di
             "target_ms": 1000,
         }
     ledger.dispose()
-    with TestClient(create_app(settings)) as client:
-        key, _ = create_key(client.app.state.ledger, scope=KeyScope.admin, deployment=None)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        key, _ = create_key(app.state.ledger, scope=KeyScope.admin, deployment=None)
         client.headers["Authorization"] = f"Bearer {key}"
         for page, url in (
             ("plan_page", "/plan?deployment=care-bot"),

@@ -232,7 +232,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    result = {"benchmark": "redaction", "environment": _environment()}
+    result: dict[str, Any] = {"benchmark": "redaction", "environment": _environment()}
     result.update(run(args.messages, args.repeat))
     quality, speed = result["quality"], result["throughput"]
     RESULTS.mkdir(parents=True, exist_ok=True)

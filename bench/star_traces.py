@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opentelemetry.sdk.trace import Tracer
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 STAR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "star"
 SYSTEM = "You are the assistant of a travel, banking and booking service. Be brief and polite."
