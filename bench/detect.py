@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -221,11 +221,26 @@ def false_findings(work: Path, seed: int, per_day: int) -> dict[str, Any]:
     }
 
 
-def speed(work: Path, n: int, engine: str = "duckdb") -> dict[str, Any]:
-    """Build the demo at ``n`` interactions (unless ``work`` holds it), then time a fresh
-    `daytwo analyze --force` process over it: imports, reads, every detector, ledger writes.
-    ``engine``: DuckDB, or ClickHouse's engine in-process (chDB) in ``work/clickhouse``."""
-    url = f"chdb:///{work / 'clickhouse'}" if engine == "clickhouse" else None
+# `daytwo analyze` in a fresh process that writes its /proc status (VmHWM: its peak resident
+# set) to a file as it exits.
+_ANALYZE = (
+    "import atexit, runpy, shutil, sys\n"
+    "atexit.register(lambda: shutil.copyfile('/proc/self/status', {status!r}))\n"
+    "sys.argv = ['daytwo', *sys.argv[1:]]\n"
+    "runpy.run_module('daytwo', run_name='__main__')\n"
+)
+
+
+def _hwm_mb(status: Path) -> float:
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM in {status}")
+
+
+def _build(work: Path, n: int, url: str | None) -> tuple[float | None, int, int]:
+    """Build the demo at ``n`` interactions into ``work`` unless it holds it: the seconds it
+    took (None if it was there) and the interactions and turns stored."""
     settings = Settings(data_dir=work, events_url=url)
     build_s = None
     if not (work / ("clickhouse" if url else "events.duckdb")).exists():
@@ -233,7 +248,19 @@ def speed(work: Path, n: int, engine: str = "duckdb") -> dict[str, Any]:
         build_demo(settings, DemoConfig(seed=11, interactions_per_day=n // 90, end=END))
         build_s = round(time.perf_counter() - t0, 1)
     with open_event_store(settings.resolved_events_url, read_only=True) as events:
-        interactions, turns = events.count("interactions"), events.count("turns")
+        return build_s, events.count("interactions"), events.count("turns")
+
+
+def speed(work: Path, n: int, engine: str = "duckdb") -> dict[str, Any]:
+    """Build the demo at ``n`` interactions (unless ``work`` holds it), then time a fresh
+    `daytwo analyze --force` process over it: imports, reads, every detector, ledger writes.
+    ``engine``: DuckDB, or ClickHouse's engine in-process (chDB) in ``work/clickhouse``."""
+    url = f"chdb:///{work / 'clickhouse'}" if engine == "clickhouse" else None
+    # Built and counted in a process of its own: chDB keeps its engine (and its data folder)
+    # for the life of the process that opened it, so the analysis could not open it after.
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Pool(1) as pool:
+        build_s, interactions, turns = pool.apply(_build, (work, n, url))
     env = {**os.environ, "DAYTWO_DATA_DIR": str(work), "COLUMNS": "120"}
     env.pop("DAYTWO_EVENTS_URL", None)
     env.pop("DAYTWO_LEDGER_URL", None)
@@ -242,8 +269,10 @@ def speed(work: Path, n: int, engine: str = "duckdb") -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     before = os.times()
+    peak_file = work / "analyze-status.txt"
+    peak_file.unlink(missing_ok=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "daytwo", "analyze", "--force"],
+        [sys.executable, "-c", _ANALYZE.format(status=str(peak_file)), "analyze", "--force"],
         env=env,
         capture_output=True,
         text=True,
@@ -251,11 +280,11 @@ def speed(work: Path, n: int, engine: str = "duckdb") -> dict[str, Any]:
     )
     seconds = time.perf_counter() - t0
     after = os.times()
-    # The largest resident set of any child waited for: the analyze process (the build ran
-    # in this one).
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # The analyze process's own peak resident set (VmHWM, written as it exits): ru_maxrss of
+    # the children would carry this process's memory at fork time (the build ran here).
     if proc.returncode != 0:
         raise RuntimeError(f"daytwo analyze failed:\n{proc.stderr[-4000:]}")
+    peak_mb = _hwm_mb(peak_file)
     return {
         "engine": engine,
         "interactions": interactions,

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from daytwo.adoption import cohorts, compare, pilot_runs
+from daytwo.adoption import cohorts, compare, pilot_runs, usage
 from daytwo.adoption.cohorts import Resolved
 from daytwo.adoption.schemas import Period
 from daytwo.ingest.decode import decode_json
@@ -98,3 +98,19 @@ def test_the_run_records_no_comparison_with_its_reason(
         ledger.dispose()
     assert found is None
     assert note.startswith("No comparison: none of the 3 agents of the pilot")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_far_future_end_reads_the_same_days_on_both_engines(
+    new_events: Callable[[], EventStore],
+) -> None:
+    """A period ending past 2149-06-06, where ClickHouse's plain ``Date`` wraps round (a time
+    in 2150 cast to it reads 1970, leaving out every day), counts the same days (the period
+    before it, of the same length, still starts after 1900-01-01)."""
+    events = new_events()
+    _write(events)
+    far = Period(start=PERIOD.start, end=PERIOD.end.replace(year=2150))
+    keep = {"acceptance", "acceptance_n", "usage", "completion", "agents_offered", "frequency"}
+    got = usage.headline(events, "desk", far, None).model_dump(include=keep)
+    assert got == usage.headline(events, "desk", PERIOD, None).model_dump(include=keep)
+    assert got["acceptance_n"] == 2 * 2 * (3 * 10 + 3 * 5)

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from daytwo.errors import StoreError
+from daytwo.errors import InputError, StoreError
 from daytwo.ingest.decode import decode_json
 from daytwo.interactions.columns import Batch
 from daytwo.store.events import open_event_store
@@ -310,7 +310,7 @@ def test_the_health_endpoint_says_when_clickhouse_fails(
 
 
 def test_each_query_is_transpiled_once_and_its_values_bound_as_literals() -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, date, datetime
 
     from daytwo.store.events.clickhouse.sql import _template, to_clickhouse
 
@@ -323,13 +323,18 @@ def test_each_query_is_transpiled_once_and_its_values_bound_as_literals() -> Non
     assert first == (
         "SELECT n FROM t WHERE d = 'care-bot' AND at >= toDateTime64('2026-03-02 "
         "09:14:05.000012', 6, 'UTC') AND j IN ('it''s', '__daytwo_param_1__') "
-        "AND day < CAST(toDate('2026-03-02') AS Nullable(DATE))"
+        "AND day < CAST(toDate32('2026-03-02') AS Nullable(Date32))"
     )
     assert second.startswith("SELECT n FROM t WHERE d = 'other' AND")
     with pytest.raises(ValueError, match="no parameters"):
         to_clickhouse(sql)
     with pytest.raises(ValueError, match=r"\$5 has no value"):
         to_clickhouse(sql, ["a", at, "b", "c"])
+    # Past the days Date32 and DateTime64 hold, ClickHouse would clamp a value: refused.
+    with pytest.raises(InputError, match=r"2300-01-01 is outside .* to 2299-12-31"):
+        to_clickhouse(sql, ["a", at, "b", "c", date(2300, 1, 1)])
+    with pytest.raises(InputError, match=r"1899-12-31T23:14:05.000012\+00:00 is outside"):
+        to_clickhouse(sql, ["a", at.replace(year=1899, month=12, day=31, hour=23), "b", "c", at])
 
 
 def test_a_bound_value_reads_back_exactly(ch: ClickHouseEventStore) -> None:

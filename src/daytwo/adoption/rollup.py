@@ -162,9 +162,8 @@ def _feature_days_table() -> DerivedTable:
     return DerivedTable(FEATURE_DAYS, columns, _feature_days_select(REFRESH_DAYS))
 
 
-# A range that holds any deployment's whole history, inside the days both engines' DATE holds:
-# ClickHouse's Date ends on 2149-06-06 and a later day cast to it wraps round (2200-01-01 reads
-# as 2020-07-27), which would leave out every day after that.
+# A range that holds any deployment's whole history, inside the days both engines hold (the
+# ClickHouse store refuses a day after 2299-12-31).
 EVER = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2149, 6, 1, tzinfo=UTC))
 
 

@@ -26,6 +26,13 @@ from daytwo.errors import InputError
 
 TIMESTAMP = "DateTime64(6, 'UTC')"
 
+# The days a bound value may name: what ClickHouse's ``Date32`` and ``DateTime64`` hold. Plain
+# ``Date`` ends on 2149-06-06 and wraps round silently past it (a timestamp in 2200 cast to it
+# reads 2020-07-27; a day string saturates, and one day later reads 1970-01-01), so every DATE
+# of the portable SQL is written ``Date32`` and a value outside these days is refused.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2299, 12, 31)
+
 # Settings every read runs with, so that ClickHouse answers as the portable SQL means:
 # - final: reads see each interaction once (the ReplacingMergeTree's latest version, tombstones
 #   dropped), whether or not the engine has merged the parts yet;
@@ -51,9 +58,14 @@ READ_SETTINGS: dict[str, Any] = {
 
 
 class _Dialect(ClickHouse):
-    """ClickHouse as SQLGlot writes it, with a UTC microsecond timestamp for TIMESTAMPTZ."""
+    """ClickHouse as SQLGlot writes it, with a UTC microsecond timestamp for TIMESTAMPTZ and
+    ``Date32`` for DATE (see :data:`LAST_DAY`)."""
 
     class Generator(ClickHouseGenerator):
+        TYPE_MAPPING = {  # noqa: RUF012 - SQLGlot's own class attribute
+            **ClickHouseGenerator.TYPE_MAPPING,
+            exp.DataType.Type.DATE: "Date32",
+        }
         TRANSFORMS = {  # noqa: RUF012 - SQLGlot's own class attribute
             **ClickHouseGenerator.TRANSFORMS,
             exp.MapKeys: lambda self, e: self.func("mapKeys", e.this),
@@ -73,8 +85,17 @@ class _Dialect(ClickHouse):
             return str(super().datatype_sql(expression))
 
 
+def _in_range(day: date, value: date | datetime) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InputError(
+            f"The date {value.isoformat()} is outside the days the ClickHouse events store "
+            f"holds ({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})."
+        )
+
+
 def literal(value: Any) -> exp.Expression:
-    """A Python value as a typed ClickHouse literal."""
+    """A Python value as a typed ClickHouse literal; a date or time outside
+    :data:`FIRST_DAY` - :data:`LAST_DAY` is an input error (ClickHouse would clamp it)."""
     if value is None:
         return exp.Null()
     if isinstance(value, bool):
@@ -87,6 +108,7 @@ def literal(value: Any) -> exp.Expression:
         return exp.Literal.number(repr(value))
     if isinstance(value, datetime):
         at = value.astimezone(UTC) if value.tzinfo else value
+        _in_range(at.date(), value)
         text = at.strftime("%Y-%m-%d %H:%M:%S.%f")
         return exp.Anonymous(
             this="toDateTime64",
@@ -97,7 +119,8 @@ def literal(value: Any) -> exp.Expression:
             ],
         )
     if isinstance(value, date):
-        return exp.Anonymous(this="toDate", expressions=[exp.Literal.string(value.isoformat())])
+        _in_range(value, value)
+        return exp.Anonymous(this="toDate32", expressions=[exp.Literal.string(value.isoformat())])
     if isinstance(value, str):
         return exp.Literal.string(value)
     if isinstance(value, list | tuple):
