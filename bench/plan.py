@@ -126,7 +126,15 @@ GATES: dict[str, tuple[str, list[dict[str, Any]]]] = {
                 "sustained_days": 7,
                 "min_sample": 200,
                 "vs_baseline": {"change": "not_worse", "by": 0.03},
-            }
+            },
+            # What the journey's unanswered questions say, read on the day itself: a gap
+            # moves the fallback rate's window late, and the analysis clusters gaps weekly.
+            {
+                "id": "payments-no-new-gap",
+                "check": "no_emerging_gap",
+                "journey": "payments",
+                "window_days": 7,
+            },
         ],
     ),
     "adoption_decay": (
