@@ -8,7 +8,8 @@ would; the feed check alone on the feed problems' other days, or everywhere with
 injected problem: the criteria a user writes to cover it, in the style of the default
 templates, on the scope the problem touched (the error-rate and latency criteria of the
 stabilise gate on the channel the model change reached; a journey, a site or the feed holding
-its baseline). Measured per problem:
+its baseline; the knowledge gap's gate also holds the journey's ``no_emerging_gap`` check,
+which reads its unanswered questions on the day). Measured per problem:
 
 - *ready while active*: days the gate was ready although the problem was active that day. A
   problem is active on a day its onset-to-end period touches; a ramped problem (the knowledge
@@ -126,7 +127,15 @@ GATES: dict[str, tuple[str, list[dict[str, Any]]]] = {
                 "sustained_days": 7,
                 "min_sample": 200,
                 "vs_baseline": {"change": "not_worse", "by": 0.03},
-            }
+            },
+            # What the journey's unanswered questions say, read on the day itself: a gap
+            # moves the fallback rate's window late, and the analysis clusters gaps weekly.
+            {
+                "id": "payments-no-new-gap",
+                "check": "no_emerging_gap",
+                "journey": "payments",
+                "window_days": 7,
+            },
         ],
     ),
     "adoption_decay": (

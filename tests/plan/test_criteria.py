@@ -33,7 +33,8 @@ from daytwo.plan.schemas import (
 from daytwo.plan.validate import criterion_ids
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
-from tests.plan.conftest import DEPLOYMENT, GO_LIVE, JOURNEYS, day_of, register
+from tests.backlog.conftest import store_of
+from tests.plan.conftest import DEPLOYMENT, GO_LIVE, JOURNEYS, START, day_of, register
 
 Z = 1.959963984540054
 
@@ -556,6 +557,90 @@ def test_data_feed_healthy(sqlite_ledger: Ledger, events: EventStore) -> None:
     assert judge(sqlite_ledger, events, spec, day_of(23)).verdict == "met"
 
 
+# -- no emerging gap: care-bot's own store, 30 days of 20 payments and 20 billing conversations
+# a day, one question each; every fifth payments question falls back, in words drawn from a
+# fixed set of four. From day 27 three payments conversations a day ask about direct deposit,
+# and fall back. The baseline window is days 7-20.
+
+DAYS, PER_DAY, NEW_FROM, NEW_PER_DAY = 30, 20, 27, 3
+USUAL = ("why was my card charged twice", "cancel a payment", "payment is pending", "refund")
+
+
+def _record(n: int, day: int, k: int, journey: str, text: str, fallback: bool) -> dict[str, Any]:
+    at = START + timedelta(days=day, minutes=10 * k + 1)
+    return {
+        "id": f"g-{n:06d}",
+        "deployment": DEPLOYMENT,
+        "started_at": at.isoformat().replace("+00:00", "Z"),
+        "journey": journey,
+        "outcome": "escalated" if fallback else "contained",
+        "turns": [
+            {"seq": 0, "role": "user", "text": text},
+            {
+                "seq": 1,
+                "role": "assistant",
+                "text": "Sorry?" if fallback else "Done.",
+                "fallback": fallback,
+            },
+        ],
+    }
+
+
+def gap_records() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for day in range(DAYS):
+        for k in range(PER_DAY):
+            fell = k % 5 == 0
+            out.append(_record(len(out), day, k, "payments", USUAL[(day + k) % 4], fell))
+            out.append(_record(len(out), day, k, "billing", "show my bill", False))
+        if day >= NEW_FROM:
+            for k in range(NEW_PER_DAY):
+                text = "how do I set up direct deposit for my salary"
+                out.append(_record(len(out), day, PER_DAY + k, "payments", text, True))
+    return out
+
+
+@pytest.fixture(scope="module")
+def gap_events() -> Iterator[EventStore]:
+    store = store_of(gap_records())
+    yield store
+    store.close()
+
+
+GAP_SPEC = {"check": "no_emerging_gap", "journey": "payments", "window_days": 7}
+
+
+def test_no_emerging_gap(sqlite_ledger: Ledger, gap_events: EventStore) -> None:
+    # Day 26: the window (days 20-26) uses the journey's usual words only.
+    calm = judge(sqlite_ledger, gap_events, GAP_SPEC, day_of(26))
+    assert calm.verdict == "met"
+    assert calm.n == 7 * PER_DAY
+    assert calm.label == "No new subject in the unanswered questions over 7 days in payments"
+    # Day 28: 6 conversations used "deposit" in the last 2 days, none before. Days 7-21 before
+    # the window hold 15 x 20 = 300 conversations; the last two days 2 x 23 = 46, a share of
+    # 46 / 346, so 6 of 6 there has p = (46 / 346) ** 6.
+    got = judge(sqlite_ledger, gap_events, GAP_SPEC, day_of(28))
+    assert got.verdict == "not_met"
+    assert got.value == 4.0  # deposit, direct, salary, set (how/for/my are function words)
+    assert "“deposit”" in got.summary
+    assert "“set”" in got.summary
+    assert "6 conversations over the last 2 days against 0.0" in got.summary
+    assert f"p = {(46 / 346) ** 6:.1e}" in got.summary
+    assert got.evidence[0].href.startswith("/conversations?deployment=care-bot&q=")
+    assert "journey=payments" in got.evidence[0].href
+    # The other journey heard nothing new.
+    other = judge(sqlite_ledger, gap_events, {**GAP_SPEC, "journey": "billing"}, day_of(28))
+    assert other.verdict == "met"
+    # Before the window clears the baseline there is nothing to compare with.
+    early = judge(sqlite_ledger, gap_events, GAP_SPEC, day_of(10))
+    assert early.verdict == "no_data"
+
+
+def test_no_baseline_means_no_data(sqlite_ledger: Ledger, gap_events: EventStore) -> None:
+    got = judge(sqlite_ledger, gap_events, {**GAP_SPEC, "window_days": 25}, day_of(26))
+    assert (got.verdict, got.summary) == ("no_data", "no history before the last 25 days")
+
+
 def test_data_policies(sqlite_ledger: Ledger, events: EventStore) -> None:
     spec = {"check": "data_policies"}
     assert judge(sqlite_ledger, events, spec, day_of(30)).verdict == "not_met"
@@ -638,6 +723,7 @@ CASES: dict[str, Callable[..., None]] = {
     CheckKind.data_policies.value: test_data_policies,
     CheckKind.audit_chain.value: test_audit_chain,
     CheckKind.journey_records.value: test_journey_records,
+    CheckKind.no_emerging_gap.value: test_no_emerging_gap,
 }
 
 

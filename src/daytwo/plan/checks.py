@@ -89,6 +89,7 @@ LABELS: dict[CheckKind, str] = {
     CheckKind.data_policies: "Retention and redaction policies set",
     CheckKind.audit_chain: "Audit chain verified",
     CheckKind.journey_records: "A {record} for every journey",
+    CheckKind.no_emerging_gap: "No new subject in the unanswered questions over {window} days",
 }
 
 
@@ -101,13 +102,14 @@ def check_label(spec: CheckCriterion) -> str:
         window=spec.window_days,
         record=spec.record.value,
     )
-    if spec.check == CheckKind.no_open_items and spec.journey:
+    if spec.check in (CheckKind.no_open_items, CheckKind.no_emerging_gap) and spec.journey:
         text += f" in {spec.journey}"
     return text
 
 
 def run_check(ctx: CheckContext, spec: CheckCriterion, cid: str) -> CriterionResult:
-    """Evaluate one check on the operation."""
+    """Evaluate one check on the operation (those that read the ledger; ``no_emerging_gap``
+    reads the events: :mod:`daytwo.plan.gap_check`)."""
     with ctx.ledger.session() as session:
         verdict, summary, extra = _CHECKS[spec.check](session, ctx, spec)
     return CriterionResult(

@@ -20,10 +20,12 @@ from daytwo.metrics.catalog import REGISTRY, Metric
 from daytwo.metrics.query import Slice
 from daytwo.metrics.service import baseline_window, metric_points, totals
 from daytwo.plan import calc
-from daytwo.plan.checks import CheckContext, run_check
+from daytwo.plan.checks import CheckContext, check_label, run_check
+from daytwo.plan.gap_check import GapInput, evaluate_emerging_gap
 from daytwo.plan.ledger import MAX_BLOCKING, blocking_items, findings_seen, open_items
 from daytwo.plan.schemas import (
     CheckCriterion,
+    CheckKind,
     CriterionResult,
     Evidence,
     GateResult,
@@ -268,6 +270,9 @@ def evaluate_gate(
     for cid, c in zip(ids, criteria, strict=True):
         if isinstance(c, MetricCriterion):
             results.append(by_id[cid])
+        elif c.check == CheckKind.no_emerging_gap:
+            src = GapInput(ctx.events, ctx.deployment, ctx.through, ctx.first_data)
+            results.append(evaluate_emerging_gap(src, c, cid, check_label(c)))
         else:
             results.append(run_check(checks, c, cid))
     met = sum(r.verdict == "met" for r in results)

@@ -43,6 +43,7 @@ class CheckKind(enum.StrEnum):
     data_policies = "data_policies"  # retention and redaction policies set
     audit_chain = "audit_chain"  # the audit log's hash chain verifies
     journey_records = "journey_records"  # a runbook / handover record for every journey
+    no_emerging_gap = "no_emerging_gap"  # no new subject among the questions left unanswered
 
 
 class RecordKind(enum.StrEnum):
@@ -139,6 +140,14 @@ class MetricCriterion(_In):
         return self
 
 
+# A check's window when the plan names none: the feed and a gap as it opens are about the last
+# days; the rest (SLAs, feedback) about the last month.
+DEFAULT_WINDOW_DAYS: dict[CheckKind, int] = {
+    CheckKind.data_feed_healthy: 5,
+    CheckKind.no_emerging_gap: 7,
+}
+
+
 class CheckCriterion(_In):
     """A check on the operation itself (see :class:`CheckKind`)."""
 
@@ -146,12 +155,17 @@ class CheckCriterion(_In):
     name: str | None = Field(default=None, max_length=200)
     check: CheckKind
     priority: Priority = Field(default="P1", description="no_open_items: which priority.")
-    journey: str | None = Field(default=None, description="no_open_items: only this journey.")
+    journey: str | None = Field(
+        default=None, description="no_open_items, no_emerging_gap: only this journey."
+    )
     at_least: float | None = Field(
         default=None, ge=0, le=1, description="sla_compliance, feedback_action_window: share."
     )
     window_days: int = Field(
-        default=0, ge=0, le=365, description="Days looked back (default 5 for the feed, else 30)."
+        default=0,
+        ge=0,
+        le=365,
+        description="Days looked back (default 5 for the feed, 7 for a gap, else 30).",
     )
     record: RecordKind = Field(default=RecordKind.runbook, description="journey_records: kind.")
 
@@ -161,7 +175,7 @@ class CheckCriterion(_In):
         if self.check in shares and self.at_least is None:
             raise ValueError(f"{self.check.value} needs at_least (a share, e.g. 0.9)")
         if not self.window_days:
-            self.window_days = 5 if self.check == CheckKind.data_feed_healthy else 30
+            self.window_days = DEFAULT_WINDOW_DAYS.get(self.check, 30)
         return self
 
 

@@ -1,0 +1,189 @@
+"""The ``no_emerging_gap`` check: no new subject among the questions a journey left unanswered.
+
+Unlike the other checks, which read the ledger, this one reads the events: every question of
+the scope (a journey, or the whole deployment) whose answer was a fallback, from the start of
+the baseline window to the end of the evaluated day, and the scope's conversations per day.
+Its window's days are tested against everything before them (see
+:mod:`daytwo.plan.gap_calc`), each evaluation on its own, so a gap is seen on the day its
+words turn up rather than at the analysis's weekly clustering of the gaps.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from daytwo.deployments.schemas import DeploymentPublic
+from daytwo.metrics.service import baseline_window
+from daytwo.plan import gap_calc
+from daytwo.plan.ledger import MAX_BLOCKING
+from daytwo.plan.schemas import CheckCriterion, CriterionResult, Evidence, Verdict
+from daytwo.store.events import EventStore
+
+# The questions whose next turn is the assistant's fallback answer (the same pairing as the
+# fallback rate and the gap detector's candidates).
+_UNANSWERED = (
+    "SELECT q.interaction_id AS interaction_id, q.text AS text, "
+    "date_trunc('day', i.started_at) AS day FROM ("
+    "SELECT interaction_id, role, text, "
+    "lead(role) OVER (PARTITION BY interaction_id ORDER BY seq) AS next_role, "
+    "lead(fallback) OVER (PARTITION BY interaction_id ORDER BY seq) AS next_fallback "
+    "FROM turns WHERE deployment = ? AND interaction_id IN ("
+    "SELECT interaction_id FROM interactions WHERE {where})) q "
+    "JOIN interactions i ON i.interaction_id = q.interaction_id AND i.deployment = ? "
+    "WHERE q.role = 'user' AND q.next_role = 'assistant' AND q.next_fallback"
+)
+_PER_DAY = (
+    "SELECT date_trunc('day', started_at) AS day, count(*) AS n FROM interactions "
+    "WHERE {where} GROUP BY 1"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GapInput:
+    """What the check is evaluated on: the deployment, its evaluated day and first data."""
+
+    events: EventStore
+    deployment: DeploymentPublic
+    through: date
+    first_data: datetime | None
+
+
+def _midnight(d: date) -> datetime:
+    return datetime.combine(d, time(), tzinfo=UTC)
+
+
+def _day(value: object) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raise TypeError(f"not a day: {value!r}")
+
+
+def read_counts(
+    events: EventStore,
+    deployment: str,
+    journey: str | None,
+    start: datetime,
+    end: datetime,
+) -> tuple[dict[date, int], dict[date, Counter[str]]]:
+    """The scope's conversations per day, and per day the conversations whose unanswered
+    questions used each word (a word counts once per conversation)."""
+    where = "deployment = ? AND started_at >= ? AND started_at < ?"
+    params: list[object] = [deployment, start, end]
+    if journey is not None:
+        where += " AND journey = ?"
+        params.append(journey)
+    per_day = events.query(_PER_DAY.format(where=where), params).to_pylist()
+    conversations = {_day(r["day"]): int(r["n"]) for r in per_day}
+    rows = events.query(
+        _UNANSWERED.format(where=where), [deployment, *params, deployment]
+    ).to_pylist()
+    used: dict[tuple[date, str], set[str]] = {}
+    for r in rows:
+        key = _day(r["day"])
+        for word in gap_calc.words(str(r["text"] or "")):
+            used.setdefault((key, word), set()).add(str(r["interaction_id"]))
+    words: dict[date, Counter[str]] = {}
+    for (key, word), ids in used.items():
+        words.setdefault(key, Counter())[word] = len(ids)
+    return conversations, words
+
+
+def _conversations_href(
+    deployment: str, journey: str | None, word: str, start: date, end: date
+) -> str:
+    params = [("deployment", deployment), ("q", word)]
+    if journey:
+        params.append(("journey", journey))
+    params += [("start", start.isoformat()), ("end", end.isoformat())]
+    return "/conversations?" + urlencode(params)
+
+
+def evaluate_emerging_gap(
+    src: GapInput, spec: CheckCriterion, cid: str, label: str
+) -> CriterionResult:
+    """Not met while a word emerges among the scope's unanswered questions in the window;
+    not enough data before the window has a baseline behind it."""
+    scope = spec.journey or "the deployment"
+    first = src.through - timedelta(days=spec.window_days - 1)
+
+    def result(verdict: Verdict, summary: str, **extra: object) -> CriterionResult:
+        return CriterionResult.model_validate(
+            {
+                "id": cid,
+                "kind": "check",
+                "label": label,
+                "verdict": verdict,
+                "summary": summary,
+                "unit": "count",
+                "window_start": first,
+                "window_end": src.through,
+                **extra,
+            }
+        )
+
+    window = baseline_window(src.deployment, src.first_data)
+    if window is None or window[0] >= _midnight(first):
+        return result("no_data", f"no history before the last {spec.window_days} days")
+    end = _midnight(src.through + timedelta(days=1))
+    conversations, used = read_counts(src.events, src.deployment.name, spec.journey, window[0], end)
+    days = [
+        gap_calc.Counts(conversations.get(d, 0), used.get(d, Counter()))
+        for d in (src.through - timedelta(days=k) for k in range(spec.window_days))
+    ]
+    before = gap_calc.Counts(
+        sum(n for d, n in conversations.items() if d < first),
+        sum((used.get(d, Counter()) for d in conversations if d < first), Counter()),
+    )
+    recent = sum(c.conversations for c in days)
+    if before.conversations == 0 or recent == 0:
+        return result("no_data", f"no conversations in {scope} to compare", n=recent)
+    scan = gap_calc.emerging_words(days, before)
+    evidence = [
+        Evidence(
+            label=f"unanswered questions with “{w.word}”",
+            href=_conversations_href(
+                src.deployment.name,
+                spec.journey,
+                w.word,
+                src.through - timedelta(days=w.days - 1),
+                src.through,
+            ),
+        )
+        for w in scan.emerging[:MAX_BLOCKING]
+    ]
+    evidence.append(
+        Evidence(label="knowledge gaps", href=f"/gaps?deployment={src.deployment.name}")
+    )
+    extra = {"value": float(len(scan.emerging)), "n": recent, "evidence": evidence}
+    return result(
+        "not_met" if scan.emerging else "met", gap_summary(scan, scope, spec.window_days), **extra
+    )
+
+
+def gap_summary(scan: gap_calc.Scan, scope: str, window_days: int) -> str:
+    """One line a person reads: the words that emerged, the leading one's count against what
+    the rate before would give; or that none did, with the strongest word's test."""
+    if scan.emerging:
+        lead = scan.emerging[0]
+        shown = ", ".join(f"“{w.word}”" for w in scan.emerging[:5])
+        more = len(scan.emerging) - 5
+        return (
+            f"new in the unanswered questions of {scope}: {shown}"
+            + (f" and {more} more" if more > 0 else "")
+            + f"; “{lead.word}” in {lead.now} conversations over the last {lead.days} "
+            f"day{'s' if lead.days != 1 else ''} against {lead.expected:.1f} at the rate before "
+            f"(p = {lead.p_value:.1e}, below {scan.threshold:.1e})"
+        )
+    text = f"no new subject in the unanswered questions of {scope} over {window_days} days"
+    s = scan.strongest
+    if s is not None:
+        text += (
+            f" (strongest: “{s.word}”, {s.now} conversations against {s.expected:.1f}, "
+            f"p = {s.p_value:.1e}, above {scan.threshold:.1e})"
+        )
+    return text
