@@ -23,6 +23,7 @@ from typing import Any
 from prometheus_client.core import Metric
 
 from daytwo.errors import Overloaded, RateLimited
+from daytwo.governance.audit import fold_staged_audit
 from daytwo.governance.plan import RedactionPlan
 from daytwo.governance.policies import KeptPlans
 from daytwo.ingest.otlp.assemble import Assembled, TraceRules, assemble_ended
@@ -144,11 +145,25 @@ class TraceAssembler:
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
+        self.fold_audit()  # what the last requests staged, into the ledger before leaving
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self.fold_audit()  # first at start: what a killed process left is folded now
             self.tick()
             self._stop.wait(self._interval)
+
+    def fold_audit(self) -> int:
+        """Fold the audit counts staged with the trace requests' rows into the ledger's
+        hash chain (see :func:`~daytwo.governance.audit.fold_staged_audit`); a failure is
+        logged and the counts stay staged for the next try."""
+        if self._ledger is None:
+            return 0
+        try:
+            return fold_staged_audit(self._ledger, self._events)
+        except Exception:
+            log.exception("folding the trace door's audit counts into the ledger failed")
+            return 0
 
     def tick(self, now: datetime | None = None) -> int:
         """Write every conversation that has ended by ``now``; returns how many. With a ledger,
