@@ -11,6 +11,9 @@ from daytwo.cli.main import run
 from daytwo.governance import accounts, audit, keys
 from daytwo.governance.models import AuditEntry, KeyScope, Role
 from daytwo.settings import Settings
+from daytwo.store.events import EventStore
+from daytwo.store.events.base import AuditCount
+from daytwo.store.events.staging import STAGED
 from daytwo.store.ledger import Ledger, upgrade
 from tests.factory import interaction
 
@@ -211,3 +214,43 @@ def test_the_audit_page_filters_and_reports_a_broken_chain(client: TestClient) -
     broken = client.get("/audit", params={"verify": 1}).text
     assert "Chain broken" in broken
     assert "entry 2 deleted" in broken
+
+
+def _count(n: int, actor: str = "key:care", status: int = 200) -> AuditCount:
+    return AuditCount(actor, "http.post", "/v1/traces", None, "10.0.0.1", status, "/v1/traces", n)
+
+
+def test_counts_staged_with_their_rows_fold_into_the_chain_once(
+    ledger_url: str, events: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audit counts committed with staged rows become one entry per caller in the hash chain,
+    on SQLite and PostgreSQL; a fold killed after the ledger's commit (its counts still
+    staged) is not folded twice by the next one, which only removes them."""
+    ledger = Ledger(ledger_url)
+    try:
+        empty = STAGED.empty_table()
+        events.stage(empty, [_count(1)])
+        events.stage(empty, [_count(2), _count(1, actor="key:other")])
+        assert events.staged_audit()["requests"].to_pylist() == [1, 2, 1]
+        # The events store is kept, the ledger's commit is not followed by the removal.
+        with monkeypatch.context() as patched:
+            patched.setattr(type(events), "unstage_audit", lambda self, upto: 0)
+            assert audit.fold_staged_audit(ledger, events) == 4
+        assert events.staged_audit().num_rows == 3
+        assert audit.fold_staged_audit(ledger, events) == 0  # the next start: removed only
+        assert events.staged_audit().num_rows == 0
+        events.stage(empty, [_count(5)])
+        assert audit.fold_staged_audit(ledger, events) == 5
+        entries = sorted(audit.entries(ledger), key=lambda e: e.id)
+        assert [(e.actor, e.after["requests"]) for e in entries if e.after] == [
+            ("key:care", 3),
+            ("key:other", 1),
+            ("key:care", 5),
+        ]
+        assert all(e.after and e.after["status"] == 200 for e in entries)
+        ups = [e.after[audit.FOLDED] for e in entries if e.after]
+        assert ups[0] == ups[1] < ups[2]
+        result = audit.verify(ledger)
+        assert (result.entries, result.breaks) == (3, [])
+    finally:
+        ledger.dispose()

@@ -140,20 +140,41 @@ def _trace_entries(ledger: Any) -> list[tuple[int, int | None]]:
     return [(a["status"], a.get("requests")) for a in afters]
 
 
-def test_the_trace_door_audits_each_accepted_request_before_answering(
+def test_the_trace_door_commits_each_accepted_requests_audit_count_with_its_rows(
     client: TestClient,
 ) -> None:
-    from daytwo.governance.audit import verify
+    """Each accepted request's count is committed with its rows before the answer (no ledger
+    write waits in the request); the assembler folds the counts into the chain."""
+    from daytwo.governance.audit import FOLDED, verify
 
     app: Any = client.app
     proto = {"content-type": "application/x-protobuf"}
     for n in range(1, 4):
         assert client.post("/v1/traces", content=b"", headers=proto).status_code == 200
-        # Committed when the answer arrived: nothing waits in memory for a timer.
-        assert _trace_entries(app.state.ledger) == [(200, 1)] * n
+        # Durable when the answer arrived: staged, or folded already by the assembler.
+        staged = sum(app.state.events.staged_audit()["requests"].to_pylist())
+        folded = sum(r or 0 for _, r in _trace_entries(app.state.ledger))
+        assert staged + folded == n
+    app.state.trace_assembler.fold_audit()
+    assert app.state.events.staged_audit().num_rows == 0
+    entries = _trace_entries(app.state.ledger)
+    assert {s for s, _ in entries} == {200}
+    assert sum(r or 0 for _, r in entries) == 3
     assert client.post("/v1/traces", content=b"\xff\xff", headers=proto).status_code == 400
-    assert _trace_entries(app.state.ledger) == [(200, 1)] * 3 + [(400, None)]
+    assert _trace_entries(app.state.ledger)[-1] == (400, None)  # a refusal: written at once
     assert verify(app.state.ledger).breaks == []
+    with app.state.ledger.session() as session:
+        assert audit_after(session)[FOLDED] > 0
+
+
+def audit_after(session: Any) -> dict[str, Any]:
+    """The ``after`` of the newest entry that folded staged counts."""
+    rows = session.execute(
+        text("SELECT after FROM audit_log WHERE target = '/v1/traces' ORDER BY id DESC")
+    ).all()
+    afters = [orjson.loads(a) if isinstance(a, str | bytes) else a for (a,) in rows]
+    found: dict[str, Any] = next(a for a in afters if "requests" in a)
+    return found
 
 
 def test_requests_answered_together_share_one_audit_entry(client: TestClient) -> None:
@@ -178,16 +199,20 @@ def test_an_accepted_trace_request_whose_audit_fails_is_answered_retry_later(
 ) -> None:
     from daytwo.server import security
 
+    append_entries = security.append_entries
+
     def fail(app: Any, entries: Any) -> None:
         raise OSError("disk I/O error")
 
     proto = {"content-type": "application/x-protobuf"}
+    # An events store that cannot commit the count with the rows (ClickHouse): the ledger.
+    monkeypatch.setattr(client.app.state.events, "stages_audit", False)  # type: ignore[attr-defined]
     monkeypatch.setattr(security, "append_entries", fail)
     r = client.post("/v1/traces", content=b"", headers=proto)
     assert r.status_code == 503
     assert r.headers["retry-after"] == "5"
     assert "audit log" in status_pb2.Status.FromString(r.content).message
-    monkeypatch.undo()
+    monkeypatch.setattr(security, "append_entries", append_entries)
     # The exporter's retry is answered and audited.
     assert client.post("/v1/traces", content=b"", headers=proto).status_code == 200
     assert _trace_entries(client.app.state.ledger) == [(200, 1)]  # type: ignore[attr-defined]

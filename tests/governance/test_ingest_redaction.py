@@ -201,3 +201,56 @@ def test_a_kept_plan_follows_every_policy_change(ledger_url: str) -> None:
     finally:
         ledger.dispose()
         other.dispose()
+
+
+def _plans_app(settings: Settings, ledger_url: str, token: str) -> TestClient:
+    """An app on ``ledger_url`` that admits an admin key and this machine's command line."""
+    from daytwo.http import link
+    from daytwo.server.app import create_app
+
+    served = settings.model_copy(update={"ledger_url": ledger_url})
+    return TestClient(create_app(served, local_token_hash=link.token_hash(token)))
+
+
+def test_json_door_and_imports_keep_one_plan_until_a_policy_changes(
+    settings: Settings, ledger_url: str, tmp_path: Path
+) -> None:
+    """The JSON ingest door and the imports the server runs apply the app's kept plan: built
+    once for many requests, built again after a policy change made through another
+    connection to the ledger (another process), whose redaction the next request applies."""
+    token = "dtl_" + "k" * 40
+    other = Ledger(ledger_url)
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(orjson.dumps(with_pii(9)) + b"\n")
+    try:
+        with _plans_app(settings, ledger_url, token) as c:
+            c.headers["authorization"] = f"Bearer {token}"
+            plans: policies.KeptPlans = c.app.state.redaction_plans  # type: ignore[attr-defined]
+            for n in (1, 2, 3):
+                r = c.post("/api/v1/ingest", json={"interactions": [with_pii(n)]})
+                assert r.status_code == 200, r.text
+                assert r.json()["redacted"] == {"card": 1, "email": 3, "phone": 2}
+            imported = c.post("/api/v1/imports", json={"path": str(path)})
+            assert imported.status_code == 200, imported.text
+            assert b'"summary"' in imported.content
+            assert plans.builds == 1
+            policies.set_policy(other, "care-bot", redaction=RedactionPolicy(kinds=frozenset()))
+            r = c.post("/api/v1/ingest", json={"interactions": [with_pii(4)]})
+            assert r.status_code == 200, r.text
+            assert r.json()["redacted"] == {}
+            assert plans.builds == 2
+            path.write_bytes(orjson.dumps(with_pii(10)) + b"\n")
+            again = c.post("/api/v1/imports", json={"path": str(path)})
+            assert b'"summary"' in again.content
+            assert plans.builds == 2
+            store: EventStore = c.app.state.events  # type: ignore[attr-defined]
+            text = store.query(
+                "SELECT interaction_id, text FROM turns WHERE seq = 0 ORDER BY interaction_id"
+            )
+            stored = dict(zip(*(text[c].to_pylist() for c in text.column_names), strict=True))
+        redacted = "I'm <EMAIL>, card <CARD>, call <PHONE>, staff id EMP-884422"
+        assert [stored[interaction(n)["id"]] == redacted for n in (1, 2, 3, 9)] == [True] * 4
+        assert SECRETS[0] in stored[interaction(4)["id"]]
+        assert SECRETS[0] in stored[interaction(10)["id"]]
+    finally:
+        other.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from daytwo import clock
 from daytwo.governance.models import AuditEntry
+from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
 GENESIS = "0" * 64
@@ -36,6 +38,40 @@ class RequestTrail:
 # entries (what changed, where, before → after) needs no generic one from the middleware.
 REQUEST: ContextVar[RequestTrail | None] = ContextVar("daytwo_request_audit", default=None)
 _APPEND_LOCK = 0x0DA7_A0D1  # the advisory lock key of audit appends (PostgreSQL)
+
+# Who wrote what, where and with what answer: actor, action, target, deployment, address,
+# status, path (the fields of a generic entry of an HTTP write).
+RequestFields = tuple[str, str, str, str | None, str | None, int, str]
+# The key of ``after`` that says up to which staged count an entry folded (see fold_staged_audit).
+FOLDED = "staged_upto"
+
+
+def route_path(scope: Mapping[str, Any]) -> str:
+    """The route template an HTTP request matched (its path where none matched)."""
+    return str(getattr(scope.get("route"), "path", scope.get("path", "")))
+
+
+def request_fields(scope: Mapping[str, Any], status: int) -> RequestFields:
+    """The fields of the generic entry of an HTTP write answered ``status`` (an ASGI scope)."""
+    state: dict[str, Any] = scope.get("state") or {}
+    principal = state.get("principal")
+    params = {**(scope.get("path_params") or {})}
+    query = (scope.get("query_string") or b"").decode(errors="replace")
+    deployment = params.get("deployment") or params.get("name")
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if key == "deployment" and value:
+            deployment = value
+    client = scope.get("client")
+    return (
+        principal.name if principal is not None else "anonymous",
+        f"http.{scope.get('method', '').lower()}",
+        route_path(scope),
+        str(deployment) if deployment else None,
+        client[0] if client else None,
+        status,
+        scope.get("path", ""),
+    )
 
 
 def _canonical(entry: AuditEntry) -> bytes:
@@ -213,3 +249,94 @@ def entries(
         rows = list(session.scalars(query))
         session.expunge_all()
     return rows
+
+
+def _lock_appends(session: Session) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE audit_log SET id = id WHERE 0 = 1"))
+
+
+def folded_upto(session: Session) -> int:
+    """The last staged audit count the ledger holds (0 if none): the newest entry that says
+    so, among the entries of the targets that stage their counts."""
+    below: int | None = None
+    while True:  # newest first, a page at a time: the last fold is near the head
+        query = (
+            select(AuditEntry.id, AuditEntry.after)
+            .where(AuditEntry.action == "http.post", AuditEntry.target == "/v1/traces")
+            .order_by(AuditEntry.id.desc())
+            .limit(200)
+        )
+        if below is not None:
+            query = query.where(AuditEntry.id < below)
+        page = session.execute(query).all()
+        for entry_id, after in page:
+            if isinstance(after, dict) and FOLDED in after:
+                return int(after[FOLDED])
+            below = entry_id
+        if len(page) < 200:
+            return 0
+
+
+def fold_staged_audit(ledger: Ledger, events: EventStore) -> int:
+    """Append the audit counts staged with their requests' rows to the hash chain; returns
+    how many requests the new entries count.
+
+    One entry per caller (actor, target, deployment, address, status), its ``after`` saying
+    how many requests it stands for, when the first and last of them were staged, and the
+    last staged id folded (:data:`FOLDED`). The entries commit before the counts are removed
+    from the events store; a process killed between the two leaves counts the ledger already
+    holds, which the next fold (at the next start) removes without folding them again.
+    """
+    staged = events.staged_audit()
+    if staged.num_rows == 0:
+        return 0
+    with ledger.session() as session:
+        _lock_appends(session)  # the watermark read and the appends, one writer at a time
+        done = folded_upto(session)
+        groups: dict[RequestFields, list[Any]] = {}
+        upto = done
+        for row in staged.to_pylist():
+            if row["id"] <= done:
+                continue
+            key: RequestFields = (
+                row["actor"],
+                row["action"],
+                row["target"],
+                row["deployment"],
+                row["ip"],
+                row["status"],
+                row["path"],
+            )
+            group = groups.setdefault(key, [0, row["staged_at"], row["staged_at"]])
+            group[0] += row["requests"]
+            group[1], group[2] = min(group[1], row["staged_at"]), max(group[2], row["staged_at"])
+            upto = max(upto, row["id"])
+        requests = 0
+        for (actor, action, target, deployment, ip, status, path), (
+            n,
+            first,
+            last,
+        ) in groups.items():
+            record(
+                session,
+                actor=actor,
+                action=action,
+                target=target,
+                deployment=deployment,
+                ip=ip,
+                after={
+                    "status": status,
+                    "path": path,
+                    "requests": n,
+                    "first": first.astimezone(UTC).isoformat(timespec="microseconds"),
+                    "last": last.astimezone(UTC).isoformat(timespec="microseconds"),
+                    FOLDED: upto,
+                },
+            )
+            requests += n
+    events.unstage_audit(upto)
+    return requests

@@ -218,3 +218,29 @@ def apply_retention(
                 )
         results.append(RetentionResult(dep, texts, interactions))
     return results
+
+
+class KeptPlans:
+    """The kept redaction plans of one app, shared by every door that stores text (the JSON
+    ingest, the imports the server runs, the trace door): one :class:`RedactionPlans` for the
+    app's ledger and pseudonym key, made again if either changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._plans: RedactionPlans | None = None
+        self._earlier_builds = 0
+
+    def current(self, ledger: Ledger, pseudonym_key: bytes | None) -> RedactionPlan:
+        """``ledger``'s redaction plan, kept between requests until a policy changes."""
+        with self._lock:
+            plans = self._plans
+            if plans is None or plans.ledger is not ledger or plans.pseudonym_key != pseudonym_key:
+                self._earlier_builds += plans.builds if plans is not None else 0
+                plans = self._plans = RedactionPlans(ledger, pseudonym_key)
+        return plans.current()
+
+    @property
+    def builds(self) -> int:
+        """How many plans were built so far (for tests)."""
+        plans = self._plans
+        return self._earlier_builds + (plans.builds if plans is not None else 0)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from daytwo.errors import InputError, PayloadTooLargeError, ValidationFailed
-from daytwo.governance.policies import redaction_plan
+from daytwo.governance.policies import KeptPlans
 from daytwo.http.access import Scope, check_deployments, requires
 from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.ingest.decode import Decoded, decode_json, decode_ndjson
@@ -95,7 +95,8 @@ async def ingest_batch(
             Scope.ingest,
             [d for d in set(decoded.batch.interactions["deployment"].to_pylist()) if d],
         )
-        plan = redaction_plan(ledger, settings.pseudonym_key())
+        plans: KeptPlans = request.app.state.redaction_plans
+        plan = plans.current(ledger, settings.pseudonym_key())
         prepared = prepare(decoded, partial=partial, redaction=plan)
         if prepared.errors and not prepared.batch.n_records:
             # Partial or not, a batch of which nothing can be stored is refused as a whole.

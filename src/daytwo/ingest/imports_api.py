@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from daytwo.errors import DaytwoError, PermissionDenied
 from daytwo.governance import audit
-from daytwo.governance.policies import redaction_plan
+from daytwo.governance.policies import KeptPlans
 from daytwo.http.access import Scope, current_principal, requires
 from daytwo.http.deps import EventsDep, LedgerDep
 from daytwo.ingest.files import ImportSummary, detect_format, import_file, progress_total
@@ -69,6 +69,7 @@ def _run(
     actor: str,
     lines: queue.Queue[bytes],
     pseudonym_key: bytes | None,
+    plans: KeptPlans,
 ) -> None:
     def say(obj: dict[str, Any]) -> None:
         lines.put(orjson.dumps(obj) + b"\n")
@@ -87,7 +88,7 @@ def _run(
             strict=spec.strict,
             rejects=Path(spec.rejects) if spec.rejects else None,
             progress=lambda n: say({"advance": n}),
-            redaction=redaction_plan(ledger, pseudonym_key),
+            redaction=plans.current(ledger, pseudonym_key),
         )
         with ledger.session() as session:
             audit.record(
@@ -141,6 +142,7 @@ def import_local_file(
             principal.name,
             lines,
             request.app.state.settings.pseudonym_key(),
+            request.app.state.redaction_plans,
         ),
         name="daytwo-import",
         daemon=True,

@@ -33,7 +33,7 @@ from daytwo.detect.gaps.views import router as gaps_views
 from daytwo.detect.views import router as findings_views
 from daytwo.governance.admin_api import audit_router, keys_router, retention_router, users_router
 from daytwo.governance.admin_views import router as admin_views
-from daytwo.governance.policies import retention_by_deployment
+from daytwo.governance.policies import KeptPlans, retention_by_deployment
 from daytwo.governance.schedule import RetentionSchedule
 from daytwo.governance.views import router as governance_views
 from daytwo.http.access import Scope, requires
@@ -200,7 +200,9 @@ def create_app(
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(StrictJSON, skip=("/api/v1/ingest",))
-    app.state.trace_door = TraceDoor(settings)
+    # The redaction plan every door applies, kept between requests until a policy changes.
+    app.state.redaction_plans = KeptPlans()
+    app.state.trace_door = TraceDoor(settings, app.state.redaction_plans)
     app.state.audit_batch = AuditBatch(app)
     app.add_middleware(
         SecurityMiddleware,

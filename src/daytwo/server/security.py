@@ -16,6 +16,10 @@
   deployment, address and status, its ``after`` saying how many requests it stands for
   (:class:`AuditBatch`), appended to the same hash chain. Each is written before its answer
   leaves: an acknowledged request is in the log even if the process is killed right after.
+  Where the events store stages a trace request's rows and its audit count in one
+  transaction (DuckDB), the count is durable with the rows before the answer, and the trace
+  assembler folds the counts into the hash chain every few seconds and at start
+  (:func:`daytwo.governance.audit.fold_staged_audit`): no ledger write waits in the request.
 """
 
 from __future__ import annotations
@@ -136,7 +140,10 @@ class SecurityMiddleware:
             if refused:
                 return
             if message["type"] == "http.response.start":
-                if (
+                if (scope.get("state") or {}).get("audit_staged"):
+                    # Its audit count was committed with its rows (see fold_staged_audit).
+                    trail.recorded += 1
+                elif (
                     batch is not None
                     and message["status"] < 400
                     and scope.get("method") in WRITE_METHODS
@@ -219,35 +226,15 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
-_Key = tuple[str, str, str, str | None, str | None, int, str]
+_Key = audit.RequestFields
 
 
 def _route_path(scope: Scope) -> str:
-    return str(getattr(scope.get("route"), "path", scope.get("path", "")))
+    return audit.route_path(scope)
 
 
 def _audit_key(scope: Scope, status: int) -> _Key:
-    """Who wrote what, where and with what answer: the fields of a generic audit entry."""
-    state: dict[str, Any] = scope.get("state") or {}
-    principal = state.get("principal")
-    route_path = _route_path(scope)
-    params = {**(scope.get("path_params") or {})}
-    query = (scope.get("query_string") or b"").decode(errors="replace")
-    deployment = params.get("deployment") or params.get("name")
-    for part in query.split("&"):
-        key, _, value = part.partition("=")
-        if key == "deployment" and value:
-            deployment = value
-    client = scope.get("client")
-    return (
-        principal.name if principal is not None else "anonymous",
-        f"http.{scope.get('method', '').lower()}",
-        str(route_path),
-        str(deployment) if deployment else None,
-        client[0] if client else None,
-        status,
-        scope.get("path", ""),
-    )
+    return audit.request_fields(scope, status)
 
 
 def _write_entries(app: Any, entries: list[tuple[_Key, int]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -13,6 +14,7 @@ import pytest
 
 from daytwo.ingest.otlp.grouped import StageGroup
 from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.events.base import AuditCount
 from daytwo.store.events.staging import STAGED
 
 
@@ -49,11 +51,11 @@ class _SlowFirst:
         self.calls: list[int] = []
         self.release = threading.Event()
 
-    def stage(self, rows: pa.Table) -> None:
+    def stage(self, rows: pa.Table, audit: Sequence[AuditCount] = ()) -> None:
         self.calls.append(rows.num_rows)
         if len(self.calls) == 1:
             self.release.wait(10)
-        self.store.stage(rows)
+        self.store.stage(rows, audit)
 
 
 @pytest.fixture
@@ -61,12 +63,21 @@ def store(tmp_path: Path) -> EventStore:
     return open_event_store(f"duckdb:///{tmp_path}/events.duckdb")
 
 
-def _stage_at_once(group: StageGroup, tables: list[pa.Table], slow: _SlowFirst) -> list[Any]:
+def _caller(name: str) -> AuditCount:
+    return AuditCount(name, "http.post", "/v1/traces", None, "10.0.0.1", 200, "/v1/traces")
+
+
+def _stage_at_once(
+    group: StageGroup,
+    tables: list[pa.Table],
+    slow: _SlowFirst,
+    callers: list[AuditCount | None] | None = None,
+) -> list[Any]:
     outcomes: list[Any] = [None] * len(tables)
 
     def send(i: int) -> None:
         try:
-            group.stage(tables[i])
+            group.stage(tables[i], callers[i] if callers else None)
             outcomes[i] = "ok"
         except Exception as exc:
             outcomes[i] = exc
@@ -113,3 +124,22 @@ def test_a_failing_request_fails_alone(store: EventStore) -> None:
     assert isinstance(outcomes[2], Exception)
     staged = store.query("SELECT DISTINCT conversation FROM staged_turns ORDER BY 1")
     assert staged["conversation"].to_pylist() == ["c0", "c1", "c3"]
+
+
+def test_each_callers_requests_are_counted_in_the_transaction_of_their_rows(
+    store: EventStore,
+) -> None:
+    """A shared transaction holds one audit count per caller, summing its requests; a request
+    that fails alone takes its count with it, and the others keep theirs."""
+    slow = _SlowFirst(store)
+    group = StageGroup(cast(EventStore, slow))
+    bad = _rows("bad", 2, deployment=None)
+    tables = [_rows("c0", 1), _rows("c1", 2), bad, _rows("c3", 3), _rows("c4", 1)]
+    tables = [t.cast(bad.schema) for t in tables]
+    a, b = _caller("key:a"), _caller("key:b")
+    outcomes = _stage_at_once(group, tables, slow, [a, a, b, a, b])
+    assert [o == "ok" for o in outcomes] == [True, True, False, True, True]
+    counts = store.query(
+        "SELECT actor, sum(requests) AS n FROM staged_audit GROUP BY 1 ORDER BY 1"
+    ).to_pylist()
+    assert counts == [{"actor": "key:a", "n": 3}, {"actor": "key:b", "n": 1}]

@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from starlette.concurrency import run_in_threadpool
 
 from daytwo.errors import DaytwoError, InputError, Overloaded, RateLimited
+from daytwo.governance import audit
 from daytwo.http.access import Scope, check_deployments, current_principal, requires
 from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.ingest.api import read_body
@@ -29,6 +30,7 @@ from daytwo.ingest.otlp.decode import JSON, PROTOBUF, media_type
 from daytwo.ingest.otlp.receive import Received, stage_prepared
 from daytwo.ingest.otlp.service import TraceDoor
 from daytwo.ingest.otlp.workers import Job
+from daytwo.store.events.base import AuditCount
 from daytwo.telemetry import TELEMETRY
 
 router = APIRouter(tags=["otlp"])
@@ -146,6 +148,12 @@ async def export_traces(
             )
         )
 
+        # Audited in the transaction of its rows where the store can (the count is folded
+        # into the ledger's chain later): no ledger write waits before the answer.
+        counted = (
+            AuditCount(*audit.request_fields(request.scope, 200)) if events.stages_audit else None
+        )
+
         def work() -> Received:
             return stage_prepared(
                 events,
@@ -153,9 +161,12 @@ async def export_traces(
                 received_at=datetime.now(UTC),
                 authorise=lambda names: check_deployments(request, Scope.ingest, names),
                 group=door.group(events),
+                audit=counted,
             )
 
         result = await run_in_threadpool(work)
+        if counted is not None:
+            request.state.audit_staged = True
         staged = result.turns
     finally:
         door.leave(staged)

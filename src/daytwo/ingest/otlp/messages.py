@@ -164,8 +164,12 @@ def _message_of(item: Mapping[str, Any]) -> list[Message]:
             )
             for r in responses
         ]
-    names = tuple(str(c.get("name")) for c in calls if isinstance(c, dict) and c.get("name"))
-    return [Message(role, text, None, None, names, _opt(finish))]
+    names = (
+        tuple(str(c.get("name")) for c in calls if isinstance(c, dict) and c.get("name"))
+        if calls
+        else ()
+    )
+    return [Message(role, text, None, None, names, _opt(finish) if finish is not None else None)]
 
 
 def _opt(value: Any) -> str | None:

@@ -26,6 +26,7 @@ from daytwo.ingest.otlp.spans import Limits, Mapped, SpanMapper
 from daytwo.ingest.service import check
 from daytwo.interactions.columns import ASSIST_EVENTS, INTERACTIONS, TS, TURNS, Batch, with_locators
 from daytwo.store.events import EventStore
+from daytwo.store.events.base import AuditCount
 from daytwo.store.events.staging import STAGED
 
 _FRAGMENT = with_locators(INTERACTIONS, pos=False)
@@ -151,9 +152,11 @@ def stage_prepared(
     received_at: datetime,
     authorise: Callable[[Sequence[str]], None] | None = None,
     group: StageGroup | None = None,
+    audit: AuditCount | None = None,
 ) -> Received:
     """Stage prepared rows in one transaction, once ``authorise`` allowed every deployment;
-    with ``group``, the transaction may hold other requests' rows too (a group commit)."""
+    with ``group``, the transaction may hold other requests' rows too (a group commit);
+    ``audit`` is the request's audit count, committed in that transaction."""
     if authorise is not None:
         authorise(prepared.deployments)
     rows = prepared.rows
@@ -165,9 +168,9 @@ def stage_prepared(
     staged = rows.append_column(STAGED.field("received_at"), stamp)
     staged = staged.select(STAGED.names).cast(STAGED)
     if group is not None and group.store is store:
-        group.stage(staged)
+        group.stage(staged, audit)
     else:
-        store.stage(staged)
+        store.stage(staged, [audit] if audit is not None else [])
     return prepared.received
 
 

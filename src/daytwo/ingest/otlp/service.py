@@ -23,8 +23,9 @@ from typing import Any
 from prometheus_client.core import Metric
 
 from daytwo.errors import Overloaded, RateLimited
+from daytwo.governance.audit import fold_staged_audit
 from daytwo.governance.plan import RedactionPlan
-from daytwo.governance.policies import RedactionPlans
+from daytwo.governance.policies import KeptPlans
 from daytwo.ingest.otlp.assemble import Assembled, TraceRules, assemble_ended
 from daytwo.ingest.otlp.grouped import StageGroup
 from daytwo.ingest.otlp.spans import Limits
@@ -45,7 +46,7 @@ LEASE_TTL = timedelta(minutes=2)
 class TraceDoor:
     """Admission and limits of `/v1/traces` for one app."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, plans: KeptPlans | None = None) -> None:
         self.max_concurrent = settings.otlp_max_concurrent
         self.max_staged = settings.otlp_max_staged_rows
         self.limits = Limits(max_attributes=settings.otlp_max_attributes)
@@ -54,15 +55,11 @@ class TraceDoor:
         self._busy = 0
         self.staged_rows = 0  # estimate: counted exactly by each assembly, added to by receives
         self._group: StageGroup | None = None
-        self._plans: RedactionPlans | None = None
+        self.plans = plans if plans is not None else KeptPlans()
 
     def redaction_plan(self, ledger: Ledger, pseudonym_key: bytes | None) -> RedactionPlan:
         """The ledger's redaction plan, kept between requests until a policy changes."""
-        with self._lock:
-            plans = self._plans
-            if plans is None or plans.ledger is not ledger or plans.pseudonym_key != pseudonym_key:
-                plans = self._plans = RedactionPlans(ledger, pseudonym_key)
-        return plans.current()
+        return self.plans.current(ledger, pseudonym_key)
 
     def group(self, store: EventStore) -> StageGroup:
         """The group commit of the requests staging into ``store``."""
@@ -148,11 +145,25 @@ class TraceAssembler:
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
+        self.fold_audit()  # what the last requests staged, into the ledger before leaving
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self.fold_audit()  # first at start: what a killed process left is folded now
             self.tick()
             self._stop.wait(self._interval)
+
+    def fold_audit(self) -> int:
+        """Fold the audit counts staged with the trace requests' rows into the ledger's
+        hash chain (see :func:`~daytwo.governance.audit.fold_staged_audit`); a failure is
+        logged and the counts stay staged for the next try."""
+        if self._ledger is None:
+            return 0
+        try:
+            return fold_staged_audit(self._ledger, self._events)
+        except Exception:
+            log.exception("folding the trace door's audit counts into the ledger failed")
+            return 0
 
     def tick(self, now: datetime | None = None) -> int:
         """Write every conversation that has ended by ``now``; returns how many. With a ledger,

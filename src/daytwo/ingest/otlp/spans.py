@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -462,9 +462,9 @@ def _table(rows: list[tuple[Any, ...]]) -> pa.Table:
     arrays = []
     for name, values in zip(_COLUMNS, columns, strict=True):
         target = schema.field(name).type
-        if name in _NS:
-            ns = np.array([-1 if v is None else v for v in values], dtype=np.int64)
-            arrays.append(pa.array(ns // 1000, type=pa.int64(), mask=ns < 0).cast(TS))
+        if name in _NS:  # nanoseconds (None where absent) to microseconds, in Arrow
+            ns = pa.array(values, type=pa.int64())
+            arrays.append(pc.divide(ns, 1000).cast(TS))
         else:
             arrays.append(pa.array(values, type=target))
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -69,6 +69,21 @@ class Freshness:
 
 
 LIVE = Freshness(None, False)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCount:
+    """Accepted requests of one caller to audit with the rows they staged: the fields of a
+    generic audit entry (see :mod:`daytwo.governance.audit`) and how many requests."""
+
+    actor: str
+    action: str
+    target: str
+    deployment: str | None
+    ip: str | None
+    status: int
+    path: str
+    requests: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +153,24 @@ class EventStore(abc.ABC):
 
     # -- staged turns: conversations that arrive in pieces (see store.events.staging) ----------
 
-    def stage(self, rows: pa.Table) -> None:
+    def stage(self, rows: pa.Table, audit: Sequence[AuditCount] = ()) -> None:
         """Append checked, redacted rows of :data:`~daytwo.store.events.staging.STAGED` in one
-        transaction (durable when this returns)."""
+        transaction (durable when this returns); with ``audit`` (only where
+        :attr:`stages_audit`), the audit counts of the requests they came from in the same
+        transaction."""
         raise StoreError(f"The {self.dialect} events store cannot stage conversation pieces.")
+
+    #: Whether :meth:`stage` can commit audit counts with the rows (a transaction of both).
+    stages_audit: bool = False
+
+    def staged_audit(self) -> pa.Table:
+        """The audit counts staged and not yet folded into the ledger, oldest first
+        (:data:`~daytwo.store.events.staging.STAGED_AUDIT_SCHEMA`)."""
+        return staging.STAGED_AUDIT_SCHEMA.empty_table()
+
+    def unstage_audit(self, upto: int) -> int:
+        """Remove the staged audit counts whose id is at most ``upto`` (folded); how many."""
+        return 0
 
     def staged_ended(
         self, *, ended_before: datetime, received_before: datetime, limit: int

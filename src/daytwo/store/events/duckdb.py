@@ -27,7 +27,7 @@ from daytwo.store.events.base import (
     Freshness,
     WriteResult,
 )
-from daytwo.store.events.duckdb_staging import DuckDBStaging, rollback
+from daytwo.store.events.duckdb_staging import DuckDBStaging, audit_ddl, rollback
 from daytwo.store.events.health import Check, StoreHealth, size_text
 from daytwo.store.faults import storage_fault
 
@@ -121,6 +121,8 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
             for name, schema in TABLES.items():
                 self._con.execute(_ddl(name, schema))
             self._con.execute(_ddl(staging.STAGED_TURNS, staging.STAGED))
+            for statement in audit_ddl():
+                self._con.execute(statement)
             self._con.execute(
                 f"CREATE TABLE IF NOT EXISTS {derived.CHANGED_DAYS} "
                 "(name VARCHAR NOT NULL, deployment VARCHAR NOT NULL, day DATE NOT NULL)"

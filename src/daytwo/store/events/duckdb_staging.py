@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from daytwo.store.events import staging
+from daytwo.store.events.base import AuditCount
 
 log = logging.getLogger("daytwo.store")
 
@@ -24,6 +27,28 @@ log = logging.getLogger("daytwo.store")
 # (the store checkpoints itself only past 256 MB of log, for bulk loads). The assembler's
 # removals checkpoint sooner, past this much log.
 STAGING_CHECKPOINT_BYTES = 32 << 20
+
+_INSERT_AUDIT = (
+    f"INSERT INTO {staging.STAGED_AUDIT} VALUES "
+    f"(nextval('{staging.STAGED_AUDIT_IDS}'), now(), ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def audit_ddl() -> list[str]:
+    """The staged audit table and its id sequence, which starts at the creation time in
+    microseconds (see :data:`~daytwo.store.events.staging.STAGED_AUDIT_SCHEMA`)."""
+    start = time.time_ns() // 1000
+    return [
+        f"CREATE SEQUENCE IF NOT EXISTS {staging.STAGED_AUDIT_IDS} START {start}",
+        f"CREATE TABLE IF NOT EXISTS {staging.STAGED_AUDIT} (id BIGINT NOT NULL, "
+        "staged_at TIMESTAMPTZ NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL, "
+        "target VARCHAR NOT NULL, deployment VARCHAR, ip VARCHAR, status INTEGER NOT NULL, "
+        "path VARCHAR NOT NULL, requests BIGINT NOT NULL)",
+    ]
+
+
+def _audit_row(a: AuditCount) -> list[object]:
+    return [a.actor, a.action, a.target, a.deployment, a.ip, a.status, a.path, a.requests]
 
 
 class DuckDBStaging:
@@ -39,21 +64,44 @@ class DuckDBStaging:
     def _fault(self, exc: Exception) -> Exception:
         raise NotImplementedError
 
-    def stage(self, rows: pa.Table) -> None:
-        if rows.num_rows == 0:
+    stages_audit = True
+
+    def stage(self, rows: pa.Table, audit: Sequence[AuditCount] = ()) -> None:
+        if rows.num_rows == 0 and not audit:
             return
         with self._lock:
             con = self._con
             con.register("_staged", rows.select(staging.STAGED.names))
             try:
                 con.execute("BEGIN TRANSACTION")
-                con.execute(f"INSERT INTO {staging.STAGED_TURNS} SELECT * FROM _staged")
+                if rows.num_rows:
+                    con.execute(f"INSERT INTO {staging.STAGED_TURNS} SELECT * FROM _staged")
+                if audit:
+                    # Ids are taken inside the store's write lock: a fold never sees a
+                    # committed id above one that commits after it (see fold_staged_audit).
+                    con.executemany(_INSERT_AUDIT, [_audit_row(a) for a in audit])
                 con.execute("COMMIT")
             except Exception as exc:
                 rollback(con)
                 raise self._fault(exc) from exc
             finally:
                 con.unregister("_staged")
+
+    def staged_audit(self) -> pa.Table:
+        table: pa.Table = (
+            self._cursor().sql(f"SELECT * FROM {staging.STAGED_AUDIT} ORDER BY id").to_arrow_table()
+        )
+        return table.cast(staging.STAGED_AUDIT_SCHEMA)
+
+    def unstage_audit(self, upto: int) -> int:
+        with self._lock:
+            try:
+                found = self._con.execute(
+                    f"DELETE FROM {staging.STAGED_AUDIT} WHERE id <= ?", [upto]
+                ).fetchone()
+            except Exception as exc:
+                raise self._fault(exc) from exc
+        return int(found[0]) if found else 0
 
     def staged_ended(
         self, *, ended_before: datetime, received_before: datetime, limit: int

@@ -22,6 +22,29 @@ import pyarrow as pa
 from daytwo.interactions.columns import TS, TURNS
 
 STAGED_TURNS = "staged_turns"
+# The audit counts of accepted trace requests, written in the transaction that stages their
+# rows and folded into the ledger's audit log afterwards (see daytwo.governance.audit.fold):
+# an acknowledged request needs no ledger write of its own before its answer.
+STAGED_AUDIT = "staged_audit"
+STAGED_AUDIT_IDS = "staged_audit_ids"
+
+STAGED_AUDIT_SCHEMA = pa.schema(
+    [
+        # Increasing across the store's life, and past any earlier store's (a sequence that
+        # starts at the store's creation time in microseconds): the ledger records the last
+        # id it folded, so a fold interrupted after the ledger's commit is not folded twice.
+        pa.field("id", pa.int64(), nullable=False),
+        pa.field("staged_at", TS, nullable=False),
+        pa.field("actor", pa.string(), nullable=False),
+        pa.field("action", pa.string(), nullable=False),
+        pa.field("target", pa.string(), nullable=False),
+        ("deployment", pa.string()),
+        ("ip", pa.string()),
+        pa.field("status", pa.int32(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("requests", pa.int64(), nullable=False),
+    ]
+)
 
 STAGED = pa.schema(
     [

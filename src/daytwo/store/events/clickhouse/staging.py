@@ -6,12 +6,15 @@ conversations; removing them writes a tombstone for exactly the rows an assembly
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
+from daytwo.errors import StoreError
 from daytwo.store.events import staging
+from daytwo.store.events.base import AuditCount
 from daytwo.store.events.clickhouse import schema
 from daytwo.store.events.clickhouse.sql import literal, quote
 from daytwo.store.events.clickhouse.transport import Transport
@@ -45,7 +48,9 @@ class ClickHouseStaging:
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         raise NotImplementedError
 
-    def stage(self, rows: pa.Table) -> None:
+    def stage(self, rows: pa.Table, audit: Sequence[AuditCount] = ()) -> None:
+        if audit:  # no transaction holds both: the door audits through the ledger instead
+            raise StoreError("The ClickHouse events store cannot stage audit counts.")
         self._check_writable()
         if rows.num_rows == 0:
             return
