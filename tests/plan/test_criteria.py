@@ -9,8 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, get_args
 
+import orjson
 import pytest
 from sqlalchemy import update
 
@@ -20,6 +22,7 @@ from daytwo.detect.models import AnalysisRun, FindingRecord
 from daytwo.governance import audit
 from daytwo.governance.models import AuditEntry
 from daytwo.governance.policies import set_policy
+from daytwo.ingest.decode import decode_json
 from daytwo.plan import checks
 from daytwo.plan.evaluate import EvalContext, evaluate_gate
 from daytwo.plan.models import PlanRecord
@@ -31,9 +34,10 @@ from daytwo.plan.schemas import (
     MetricCriterion,
 )
 from daytwo.plan.validate import criterion_ids
-from daytwo.store.events import EventStore
+from daytwo.store.events import EventStore, open_event_store
 from daytwo.store.ledger import Ledger
 from tests.backlog.conftest import store_of
+from tests.conftest import clickhouse_url, drop_clickhouse
 from tests.plan.conftest import DEPLOYMENT, GO_LIVE, JOURNEYS, START, day_of, register
 
 Z = 1.959963984540054
@@ -739,3 +743,26 @@ def test_every_kind_has_golden_cases() -> None:
         "min_sample",
     }
     assert wanted - set(CASES) == set()
+
+
+def test_no_emerging_gap_reads_the_same_on_clickhouse(
+    gap_events: EventStore, chdb_dir: Path
+) -> None:
+    # The check's own events query (window functions, day truncation) through the ClickHouse
+    # translation: the same conversations per day and the same words per day as on DuckDB.
+    from daytwo.plan.gap_check import read_counts
+
+    url = clickhouse_url(chdb_dir)
+    chdb = open_event_store(url)
+    try:
+        decoded = decode_json(orjson.dumps(gap_records()))
+        chdb.write(decoded.batch, source="t", batch_id="1")
+        start, end = day_of(0), day_of(DAYS)
+        want = read_counts(gap_events, DEPLOYMENT, "payments", start, end)
+        got = read_counts(chdb, DEPLOYMENT, "payments", start, end)
+    finally:
+        chdb.close()
+        drop_clickhouse(url)
+    assert sum(want[0].values()) == DAYS * PER_DAY + NEW_PER_DAY * (DAYS - NEW_FROM)
+    assert sum(c["deposit"] for c in want[1].values()) == NEW_PER_DAY * (DAYS - NEW_FROM)
+    assert got == want
