@@ -415,3 +415,55 @@ def test_explanations_do_not_chain_through_a_cell_that_another_cause_explains() 
         band.fingerprint: gap.fingerprint,
         journey.fingerprint: None,
     }
+
+
+def _channels(voice_current: float) -> list[dict[str, object]]:
+    """Escalations 20% everywhere in the baseline; in the current week 50% on chat and
+    ``voice_current`` on voice. Chat: 300 English, 50 Spanish conversations a window; voice:
+    200 English, 150 Spanish."""
+    rows: list[dict[str, object]] = []
+    cells = (("chat", "en", 300), ("chat", "es", 50), ("voice", "en", 200), ("voice", "es", 150))
+    for window, first_day in (("b", 0), ("c", 21)):
+        for channel, language, n in cells:
+            share = 0.2 if window == "b" else (0.5 if channel == "chat" else voice_current)
+            for k in range(n):
+                start = D0 + timedelta(days=first_day + k % 7, hours=10)
+                rows.append(
+                    {
+                        "interaction_id": f"{window}-{channel}-{language}-{k}",
+                        "started_at": start,
+                        "ended_at": start + timedelta(minutes=3),
+                        "channel": channel,
+                        "journey": "billing",
+                        "outcome": "escalated" if k < share * n else "contained",
+                        "segments": [("language", language)],
+                    }
+                )
+    return rows
+
+
+def test_a_larger_cell_whose_change_is_all_inside_a_smaller_one_is_its_symptom() -> None:
+    # Chat's rise lifts English (mostly chat) and the whole deployment, whose rows outside chat
+    # did not change: both are chat's symptoms. Chat itself is not English's (its Spanish
+    # conversations rose too), and Spanish, smaller than chat, is chat's by the broader rule.
+    chat = _finding(segment=("channel", "chat"))
+    english = dataclasses.replace(_finding(segment=("language", "en")), kind="trend")
+    spanish = _finding(segment=("language", "es"))
+    wide = dataclasses.replace(
+        _finding(), kind="trend", scope=FindingScope("bot", metric="escalation_rate")
+    )
+    findings = [wide, english, spanish, chat]
+    data = analysis_data("bot", WINDOW, _channels(voice_current=0.2))
+    out = {f.fingerprint: f.details.get("root") for f in with_roots(data, findings)}
+    assert out == {
+        wide.fingerprint: chat.fingerprint,
+        english.fingerprint: chat.fingerprint,
+        spanish.fingerprint: chat.fingerprint,
+        chat.fingerprint: None,
+    }
+    # Voice rose as well: the deployment's and English's rises are not chat's alone.
+    data = analysis_data("bot", WINDOW, _channels(voice_current=0.4))
+    out = {f.fingerprint: f.details.get("root") for f in with_roots(data, findings)}
+    assert out[wide.fingerprint] is None
+    assert out[english.fingerprint] is None
+    assert out[chat.fingerprint] is None
