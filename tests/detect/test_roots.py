@@ -252,6 +252,19 @@ def test_one_cell_at_about_the_same_time_is_one_problem() -> None:
     }
 
 
+def test_a_trend_running_when_another_metric_of_its_cell_broke_is_the_same_problem() -> None:
+    # A flow change on day 20 drops card_declined's containment; its escalation trend, four
+    # weeks running by day 27, dates from day 0, the start of its run. One problem. A trend
+    # that ended before the other began is another one.
+    journey = "card_declined"
+    drop = _about("containment_rate", journey=journey, days=20, per_week=500.0)
+    trend = _about("escalation_rate", kind="trend", journey=journey, days=0, per_week=300.0)
+    roots = _roots([drop, trend])
+    assert roots == {drop.title: None, trend.title: drop.fingerprint}
+    ended = dataclasses.replace(trend, last_seen=D0 + timedelta(days=12))
+    assert _roots([drop, ended]) == {drop.title: None, trend.title: None}
+
+
 def test_knowledge_gaps_in_the_same_journeys_are_one_problem() -> None:
     pay = {"payments": 60, "balance": 40}
     big = _about(None, kind="knowledge_gap", per_week=90.0, journeys=pay)

@@ -58,7 +58,8 @@ More ways one problem shows as several findings, each made one problem here:
   fail, a flow change that sends more of a journey to agents (its escalation, its containment,
   its handle time, its hand-overs after confident answers). Findings about the same cell (the
   same journey and segment) whose first-seen dates lie within :data:`SAME_ONSET_DAYS` of each
-  other are one problem; the most severe (then the most conversations affected) is its root.
+  other, or of which one is a trend whose run of worsening weeks had begun when the other was
+  first seen, are one problem; the most severe (then the most conversations affected) is its root.
 - **one launch, many questions**: knowledge gaps of one deployment whose questions landed in
   the same journeys (their journey mixes overlap by at least :data:`GAP_FAMILY_OVERLAP`, as the
   backlog joins them into one item) are one problem, rooted at the largest.
@@ -117,6 +118,18 @@ def _weight(f: Finding) -> tuple[int, float, str]:
     return (int(f.severity), f.impact.interactions_per_week, f.fingerprint)
 
 
+def _same_onset(a: Finding, b: Finding) -> bool:
+    """Whether two findings about one cell began at about the same time: first seen within
+    :data:`SAME_ONSET_DAYS` of each other, or one of them a trend (whose first-seen date is
+    the start of its run of worsening weeks) that was already running when the other began."""
+
+    def running(t: Finding, o: Finding) -> bool:
+        return t.kind == "trend" and t.first_seen <= o.first_seen <= t.last_seen
+
+    near = abs(a.first_seen - b.first_seen) <= timedelta(SAME_ONSET_DAYS)
+    return near or running(a, b) or running(b, a)
+
+
 def _one_problem(findings: Sequence[Finding], parent: dict[str, str]) -> dict[str, str]:
     """The links of the rules above that need no data: the same cell at about the same time, a
     knowledge-gap family, a cause's evidence, a plateau under its target's breach. Only findings
@@ -137,14 +150,7 @@ def _one_problem(findings: Sequence[Finding], parent: dict[str, str]) -> dict[st
         ordered = sorted(group, key=_weight, reverse=True)
         roots: list[Finding] = []
         for f in ordered:
-            root = next(
-                (
-                    r
-                    for r in roots
-                    if abs(r.first_seen - f.first_seen) <= timedelta(SAME_ONSET_DAYS)
-                ),
-                None,
-            )
+            root = next((r for r in roots if _same_onset(r, f)), None)
             if root is None:
                 roots.append(f)
             else:
