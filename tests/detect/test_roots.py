@@ -297,6 +297,32 @@ def test_a_finding_whose_evidence_is_a_gaps_questions_is_that_gaps_symptom() -> 
     assert roots == {gap.title: None, words.title: gap.fingerprint, mix.title: None}
 
 
+def test_a_finding_whose_evidence_is_several_gaps_questions_is_their_symptom() -> None:
+    # One launch's questions, clustered as two gaps that do not share journeys: the new words
+    # are half theirs together, though neither holds half alone.
+    first = dataclasses.replace(
+        _about(None, kind="knowledge_gap", per_week=90.0, journeys={"payments": 9}),
+        members=frozenset(f"q{i}" for i in range(10)),
+    )
+    second = dataclasses.replace(
+        _about(None, kind="knowledge_gap", per_week=40.0, journeys={"fraud": 4}),
+        members=frozenset(f"r{i}" for i in range(10)),
+    )
+    words = dataclasses.replace(
+        _about(None, kind="new_vocabulary"), evidence=("q1", "q2", "r1", "x1", "x2", "x3")
+    )
+    fewer = dataclasses.replace(
+        _about(None, kind="intent_mix"), evidence=("q1", "r2", "x1", "x2", "x3", "x4")
+    )
+    roots = _roots([first, second, words, fewer])
+    assert roots == {
+        first.title: None,
+        second.title: None,
+        words.title: first.fingerprint,
+        fewer.title: None,
+    }
+
+
 # Two problems in overlapping scopes: a tenure band whose containment fell all week (its own
 # cause), and the card-declined journey, half of it in that band.
 BAND = ("tenure", "6-12m")

@@ -65,7 +65,8 @@ More ways one problem shows as several findings, each made one problem here:
   backlog joins them into one item) are one problem, rooted at the largest.
 - **one cause, seen from afar**: a finding whose evidence conversations are at least half a
   cause's own (a gap's questions: the intent mix that moved to fallbacks, the new words
-  customers use) is that cause's symptom.
+  customers use), or at least half the deployment's gaps' together, is the symptom of the
+  cause holding the most of them.
 """
 
 from __future__ import annotations
@@ -176,10 +177,16 @@ def _one_problem(findings: Sequence[Finding], parent: dict[str, str]) -> dict[st
     for f in free:
         if f.members or f.fingerprint in links or len(f.evidence) < MIN_EVIDENCE:
             continue
-        held = [sum(e in c.members for e in f.evidence) for c in causes]
-        best = max(range(len(causes)), key=lambda i: held[i], default=None)
-        if best is not None and held[best] * 2 >= len(f.evidence):
-            links[f.fingerprint] = causes[best].fingerprint
+        mine = [c for c in causes if c.scope.deployment == f.scope.deployment]
+        held = [sum(e in c.members for e in f.evidence) for c in mine]
+        best = max(range(len(mine)), key=lambda i: held[i], default=None)
+        if best is None:
+            continue
+        # One gap's questions, or (one launch's questions spread over several gaps) the
+        # deployment's gaps together: the cause is then the gap holding the most.
+        together = sum(any(e in c.members for c in mine) for e in f.evidence)
+        if held[best] * 2 >= len(f.evidence) or (held[best] and together * 2 >= len(f.evidence)):
+            links[f.fingerprint] = mine[best].fingerprint
     breaches = {
         (f.scope.deployment, f.scope.metric): f
         for f in findings
