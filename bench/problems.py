@@ -22,6 +22,13 @@ every injected problem of the manifest (the shipped improvement is not a problem
     python -m bench problems
     python -m bench problems_history   # each demo built day by day
     BENCH_PROBLEMS_SEEDS=7 python -m bench problems_history   # one seed
+    BENCH_PROBLEMS_DATA=DIR python -m bench problems_history     # keep each seed's build
+
+A day-by-day build is mostly its analysis: with ``BENCH_PROBLEMS_DATA`` (or
+``python -m bench.problems --data DIR``) each seed's data, before any analysis, is kept in
+``DIR/built-SEED-PERDAY`` and reused by later runs, which analyse a fresh copy of it (the
+analysis is what a change to the detectors or the backlog changes). The demo's dates are
+fixed (:data:`END`), so a kept build is the same build whenever it is reused.
 
 With ``problems_history`` each seed's demo is built as ``daytwo demo --history`` does:
 the scheduled analysis replayed day by day, so first-seen dates are the days a look first saw
@@ -30,8 +37,11 @@ each problem.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
+import sys
 import time
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -40,7 +50,7 @@ from typing import Any
 
 from bench.impact import _items_on_demo, injected, spearman
 from daytwo.demo.generator import DemoConfig
-from daytwo.demo.load import build_demo
+from daytwo.demo.load import MANIFEST, build_demo
 from daytwo.detect.schemas import FindingFilter, FindingPublic
 from daytwo.detect.service import list_findings, problems_of
 from daytwo.settings import Settings
@@ -111,15 +121,25 @@ def problem_rows(
     return out
 
 
-def one_seed(work: Path, seed: int, per_day: int, *, history: bool = False) -> dict[str, Any]:
+def _built(settings: Settings, seed: int, per_day: int, history: bool, kept: Path | None) -> Path:
+    """The seed's demo built (not yet analysed) in ``settings.data_dir``; with ``kept``, copied
+    from ``kept/built-SEED`` when built there before, else built there first and copied."""
+    config = DemoConfig(seed=seed, days=DAYS, interactions_per_day=per_day, end=END)
+    if kept is None:
+        return build_demo(settings, config, history=history).manifest_path
+    folder = kept / f"{'built' if history else 'built-once'}-{seed}-{per_day}"
+    if not (folder / MANIFEST).exists():
+        build_demo(Settings(data_dir=folder), config, history=history)
+    shutil.copytree(folder, settings.data_dir, dirs_exist_ok=True)
+    return settings.data_dir / MANIFEST
+
+
+def one_seed(
+    work: Path, seed: int, per_day: int, *, history: bool = False, kept: Path | None = None
+) -> dict[str, Any]:
     settings = Settings(data_dir=work / f"demo-{seed}")
     started = time.perf_counter()
-    summary = build_demo(
-        settings,
-        DemoConfig(seed=seed, days=DAYS, interactions_per_day=per_day, end=END),
-        history=history,
-    )
-    manifest = json.loads(summary.manifest_path.read_text())
+    manifest = json.loads(_built(settings, seed, per_day, history, kept).read_text())
     # Analyses as `daytwo demo` (with --history: day by day) does, maps items.
     items = _items_on_demo(settings, manifest, history=history)
     seconds = time.perf_counter() - started
@@ -155,10 +175,19 @@ def one_seed(work: Path, seed: int, per_day: int, *, history: bool = False) -> d
     }
 
 
-def run(work: Path, *, seeds: list[int], per_day: int, history: bool = False) -> dict[str, Any]:
+def run(
+    work: Path,
+    *,
+    seeds: list[int],
+    per_day: int,
+    history: bool = False,
+    kept: Path | None = None,
+) -> dict[str, Any]:
     per_seed = []
+    if kept is None and os.environ.get("BENCH_PROBLEMS_DATA"):
+        kept = Path(os.environ["BENCH_PROBLEMS_DATA"])
     for seed in seeds:
-        per_seed.append(one_seed(work, seed, per_day, history=history))
+        per_seed.append(one_seed(work, seed, per_day, history=history, kept=kept))
         shown = ("seed", "every_problem_one_row", "every_problem_in_time", "rank_met")
         print(json.dumps({k: per_seed[-1][k] for k in shown}), flush=True)  # progress
     checks = {
@@ -189,3 +218,39 @@ def run(work: Path, *, seeds: list[int], per_day: int, history: bool = False) ->
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "met": all(checks.values()),
     }
+
+
+def main() -> None:
+    """``python -m bench.problems [--history] [--seeds 7 1] [--data DIR] [--label NAME]``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--history", action="store_true", help="Build the demos day by day.")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 1, 2, 3, 4])
+    parser.add_argument("--per-day", type=int, default=2000)
+    parser.add_argument("--data", type=Path, help="Keep (and reuse) each seed's build here.")
+    parser.add_argument("--label", default="", help="Suffix of the results file.")
+    parser.add_argument(
+        "--work", type=Path, help="Analyse in DIR/demo-SEED and keep it (to look into after)."
+    )
+    args = parser.parse_args()
+    import tempfile
+
+    from bench.__main__ import RESULTS, _environment
+
+    with tempfile.TemporaryDirectory(prefix="daytwo-bench-problems-") as tmp:
+        work = args.work or Path(tmp)
+        for seed in args.seeds:  # a kept folder from an earlier run is analysed afresh
+            shutil.rmtree(work / f"demo-{seed}", ignore_errors=True)
+        result = run(
+            work, seeds=args.seeds, per_day=args.per_day, history=args.history, kept=args.data
+        )
+    name = "problems_history" if args.history else "problems"
+    out = {"benchmark": name, "environment": _environment(), **result}
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}{'_' + args.label if args.label else ''}.json"
+    path.write_text(json.dumps(out, indent=2, default=str) + "\n")
+    print(json.dumps({k: v for k, v in out.items() if k != "per_seed"}, indent=2, default=str))
+    sys.exit(0 if result["met"] else 1)
+
+
+if __name__ == "__main__":
+    main()

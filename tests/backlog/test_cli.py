@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from tests.backlog.test_items import finding
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def ledger_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data dir with a ledger and the deployment, no events."""
     monkeypatch.setenv("DAYTWO_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("DAYTWO_EVENTS_URL", raising=False)
     monkeypatch.delenv("DAYTWO_LEDGER_URL", raising=False)
@@ -38,6 +40,12 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ),
     )
     ledger.dispose()
+    return tmp_path
+
+
+@pytest.fixture
+def data_dir(ledger_dir: Path) -> Path:
+    tmp_path = ledger_dir
     with open_event_store(f"duckdb:///{tmp_path / 'events.duckdb'}") as store:
         decoded = decode_json(orjson.dumps(synthetic_records()))
         store.write(decoded.batch, source="t", batch_id="1")
@@ -101,3 +109,24 @@ def test_bad_input_exit_codes(data_dir: Path, capsys: pytest.CaptureFixture[str]
     assert "mortgages" in capsys.readouterr().err
     assert run(["change", "list", "--json"]) == 0
     assert _json(capsys) == []
+
+
+def test_items_list_shows_merged_items_only_when_asked(
+    ledger_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A team's item opened first; its site's finding, seen later, explains it: merged.
+    ledger = Ledger(f"sqlite:///{ledger_dir / 'ledger.sqlite'}")
+    team = finding(1, segment=("team", "porto-1"))
+    early, _ = absorb_finding(ledger, team, BacklogPolicy())
+    site, _ = absorb_finding(ledger, finding(2, segment=("site", "porto")), BacklogPolicy())
+    absorb_finding(ledger, replace(team, root="fp-2"), BacklogPolicy())
+    ledger.dispose()
+    capsys.readouterr()
+    assert run(["items", "list", "--json"]) == 0
+    assert [i["id"] for i in _json(capsys)] == [site.id]  # type: ignore[union-attr]
+    assert run(["items", "list", "--merged", "--json"]) == 0
+    rows = {i["id"]: i for i in _json(capsys)}  # type: ignore[union-attr]
+    assert set(rows) == {site.id, early.id}
+    assert (rows[early.id]["merged_into"], rows[early.id]["status"]) == (site.id, "wont_fix")
+    assert run(["items", "list", "--merged"]) == 0
+    assert f"merged into #{site.id}" in capsys.readouterr().out

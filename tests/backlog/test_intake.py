@@ -202,13 +202,11 @@ def test_an_item_someone_works_on_is_not_merged(ledger: Ledger, policy: BacklogP
     assert len(service.list_items(ledger)) == 2
 
 
-def test_a_symptom_whose_root_moved_does_not_take_its_item_along(
-    ledger: Ledger, policy: BacklogPolicy
-) -> None:
+def test_a_symptom_whose_root_moved_moves_alone(ledger: Ledger, policy: BacklogPolicy) -> None:
     # Day 29: the site's drop opens an item and its team joins it as a symptom. Days 30-31: a
     # tenure band's drop, another problem, opens its own item, and that look names the band
     # as the team's root. The site's item stays the site's (the team is not what it was opened
-    # from), and nothing else joins the band's item through the team's old link.
+    # from), the team's finding moves to the band's item on its own, and nothing else follows.
     site = _acceptance(("site", "porto"), 1000)
     band = _acceptance(("tenure", "2y+"), 800)
     _record(
@@ -224,10 +222,21 @@ def test_a_symptom_whose_root_moved_does_not_take_its_item_along(
     items = {i.id: i for i in service.list_items(ledger, include_merged=True)}
     assert len(items) == 2
     assert items[first.id].merged_into is None
-    kept = {f.fingerprint for f in service.get_item(ledger, first.id).findings}
-    assert kept == {site.fingerprint, moved.fingerprint}
+    kept = service.get_item(ledger, first.id)
+    assert [f.fingerprint for f in kept.findings] == [site.fingerprint]
     (other,) = [i for i in items if i != first.id]
-    assert [f.fingerprint for f in service.get_item(ledger, other).findings] == [band.fingerprint]
+    gained = service.get_item(ledger, other)
+    assert {f.fingerprint for f in gained.findings} == {band.fingerprint, moved.fingerprint}
+    assert any(
+        e.action == "finding moved" and f"to item {other}" in (e.note or "") for e in kept.history
+    )
+    # Seen again with the same root, it stays where it went.
+    _record(ledger, "degradation", [site, moved, band], 31)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    assert {f.fingerprint for f in service.get_item(ledger, other).findings} == {
+        band.fingerprint,
+        moved.fingerprint,
+    }
 
 
 def test_a_root_about_the_items_own_place_still_gathers_its_symptoms(

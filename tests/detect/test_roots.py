@@ -252,6 +252,19 @@ def test_one_cell_at_about_the_same_time_is_one_problem() -> None:
     }
 
 
+def test_a_trend_running_when_another_metric_of_its_cell_broke_is_the_same_problem() -> None:
+    # A flow change on day 20 drops card_declined's containment; its escalation trend, four
+    # weeks running by day 27, dates from day 0, the start of its run. One problem. A trend
+    # that ended before the other began is another one.
+    journey = "card_declined"
+    drop = _about("containment_rate", journey=journey, days=20, per_week=500.0)
+    trend = _about("escalation_rate", kind="trend", journey=journey, days=0, per_week=300.0)
+    roots = _roots([drop, trend])
+    assert roots == {drop.title: None, trend.title: drop.fingerprint}
+    ended = dataclasses.replace(trend, last_seen=D0 + timedelta(days=12))
+    assert _roots([drop, ended]) == {drop.title: None, trend.title: None}
+
+
 def test_knowledge_gaps_in_the_same_journeys_are_one_problem() -> None:
     pay = {"payments": 60, "balance": 40}
     big = _about(None, kind="knowledge_gap", per_week=90.0, journeys=pay)
@@ -282,6 +295,32 @@ def test_a_finding_whose_evidence_is_a_gaps_questions_is_that_gaps_symptom() -> 
     )
     roots = _roots([gap, words, mix])
     assert roots == {gap.title: None, words.title: gap.fingerprint, mix.title: None}
+
+
+def test_a_finding_whose_evidence_is_several_gaps_questions_is_their_symptom() -> None:
+    # One launch's questions, clustered as two gaps that do not share journeys: the new words
+    # are half theirs together, though neither holds half alone.
+    first = dataclasses.replace(
+        _about(None, kind="knowledge_gap", per_week=90.0, journeys={"payments": 9}),
+        members=frozenset(f"q{i}" for i in range(10)),
+    )
+    second = dataclasses.replace(
+        _about(None, kind="knowledge_gap", per_week=40.0, journeys={"fraud": 4}),
+        members=frozenset(f"r{i}" for i in range(10)),
+    )
+    words = dataclasses.replace(
+        _about(None, kind="new_vocabulary"), evidence=("q1", "q2", "r1", "x1", "x2", "x3")
+    )
+    fewer = dataclasses.replace(
+        _about(None, kind="intent_mix"), evidence=("q1", "r2", "x1", "x2", "x3", "x4")
+    )
+    roots = _roots([first, second, words, fewer])
+    assert roots == {
+        first.title: None,
+        second.title: None,
+        words.title: first.fingerprint,
+        fewer.title: None,
+    }
 
 
 # Two problems in overlapping scopes: a tenure band whose containment fell all week (its own
@@ -415,3 +454,55 @@ def test_explanations_do_not_chain_through_a_cell_that_another_cause_explains() 
         band.fingerprint: gap.fingerprint,
         journey.fingerprint: None,
     }
+
+
+def _channels(voice_current: float) -> list[dict[str, object]]:
+    """Escalations 20% everywhere in the baseline; in the current week 50% on chat and
+    ``voice_current`` on voice. Chat: 300 English, 50 Spanish conversations a window; voice:
+    200 English, 150 Spanish."""
+    rows: list[dict[str, object]] = []
+    cells = (("chat", "en", 300), ("chat", "es", 50), ("voice", "en", 200), ("voice", "es", 150))
+    for window, first_day in (("b", 0), ("c", 21)):
+        for channel, language, n in cells:
+            share = 0.2 if window == "b" else (0.5 if channel == "chat" else voice_current)
+            for k in range(n):
+                start = D0 + timedelta(days=first_day + k % 7, hours=10)
+                rows.append(
+                    {
+                        "interaction_id": f"{window}-{channel}-{language}-{k}",
+                        "started_at": start,
+                        "ended_at": start + timedelta(minutes=3),
+                        "channel": channel,
+                        "journey": "billing",
+                        "outcome": "escalated" if k < share * n else "contained",
+                        "segments": [("language", language)],
+                    }
+                )
+    return rows
+
+
+def test_a_larger_cell_whose_change_is_all_inside_a_smaller_one_is_its_symptom() -> None:
+    # Chat's rise lifts English (mostly chat) and the whole deployment, whose rows outside chat
+    # did not change: both are chat's symptoms. Chat itself is not English's (its Spanish
+    # conversations rose too), and Spanish, smaller than chat, is chat's by the broader rule.
+    chat = _finding(segment=("channel", "chat"))
+    english = dataclasses.replace(_finding(segment=("language", "en")), kind="trend")
+    spanish = _finding(segment=("language", "es"))
+    wide = dataclasses.replace(
+        _finding(), kind="trend", scope=FindingScope("bot", metric="escalation_rate")
+    )
+    findings = [wide, english, spanish, chat]
+    data = analysis_data("bot", WINDOW, _channels(voice_current=0.2))
+    out = {f.fingerprint: f.details.get("root") for f in with_roots(data, findings)}
+    assert out == {
+        wide.fingerprint: chat.fingerprint,
+        english.fingerprint: chat.fingerprint,
+        spanish.fingerprint: chat.fingerprint,
+        chat.fingerprint: None,
+    }
+    # Voice rose as well: the deployment's and English's rises are not chat's alone.
+    data = analysis_data("bot", WINDOW, _channels(voice_current=0.4))
+    out = {f.fingerprint: f.details.get("root") for f in with_roots(data, findings)}
+    assert out[wide.fingerprint] is None
+    assert out[english.fingerprint] is None
+    assert out[chat.fingerprint] is None

@@ -217,6 +217,37 @@ def test_since_replays_each_day_and_repeating_changes_nothing(
     assert set(first) <= {f["fingerprint"] for f in client.get("/api/v1/findings").json()}
 
 
+def test_a_root_seen_only_on_its_own_days_stays_the_root_between_them(ledger_url: str) -> None:
+    # A knowledge gap (clustered weekly) explains a journey's fallback rise on its day; the
+    # daily looks between do not run the gap detector, so they cannot tell: the rise keeps the
+    # gap as its root while the gap is open, and loses it once the gap's own look resolves it.
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    gap = _gap("payroll", ("c1",), {"c1"})
+    rise = _finding("fallback")
+    explained = dataclasses.replace(rise, details={"root": gap.fingerprint})
+    _record(ledger, "knowledge_gap", gap)
+    _record(ledger, "degradation", explained)
+
+    def root() -> object:
+        (row,) = [f for f in list_findings(ledger, FindingFilter()) if f.key == ["fallback"]]
+        return row.details.get("root")
+
+    _record(ledger, "degradation", rise)  # a daily look: the gap is not among its findings
+    assert root() == gap.fingerprint
+    _record(ledger, "knowledge_gap")  # the gap's own look no longer sees it: resolved
+    _record(ledger, "degradation", rise)
+    assert root() is None
+    # A root of a detector that looks every time is that look's to judge.
+    other = _finding("other")
+    _record(
+        ledger, "degradation", other, dataclasses.replace(rise, details={"root": other.fingerprint})
+    )
+    _record(ledger, "degradation", other, rise)
+    assert root() is None
+    ledger.dispose()
+
+
 def _gap(words: str, evidence: tuple[str, ...], members: set[str]) -> Finding:
     return Finding(
         "knowledge_gap", "knowledge_gap", f"Knowledge gap: {words}", FindingScope("bot"),

@@ -91,6 +91,9 @@ def absorb_in(
         if root is not None and root.id != item.id and _mergeable(session, item, root, finding):
             _merge(session, item, root, finding, policy, actor=actor)
             return to_public(session, root), False
+        if root is not None and root.id != item.id and _movable(item, root, finding):
+            _move(session, link, item, root, finding, policy, actor=actor)
+            return to_public(session, root), False
         _seen_again(session, item, finding, policy, actor=actor)
         return to_public(session, item), False
     explained = _root_item(session, finding)
@@ -184,6 +187,50 @@ def _mergeable(session: Session, item: Item, into: Item, finding: FindingFacts) 
         and session.scalar(select(ChangeItem.change_id).where(ChangeItem.item_id == item.id))
         is None
     )
+
+
+def _movable(item: Item, into: Item, finding: FindingFacts) -> bool:
+    """Whether ``finding``, a symptom that joined ``item`` and is now explained by ``into``'s
+    problem, moves there on its own: it is not what ``item`` was opened from (that one takes
+    the whole item along, or keeps it: :func:`_mergeable`), and ``into`` is open."""
+    return (
+        item.lead is not None
+        and item.lead != finding.fingerprint
+        and into.status not in CLOSED_STATUSES
+    )
+
+
+def _move(
+    session: Session,
+    link: ItemFinding,
+    item: Item,
+    into: Item,
+    finding: FindingFacts,
+    policy: BacklogPolicy,
+    *,
+    actor: str,
+) -> None:
+    """``finding`` (``link``), a symptom of ``item``, is now explained by ``into``'s problem:
+    it moves there alone, and ``item`` is weighed again without it."""
+    link.item_id = into.id
+    link.updated_at = now_utc()
+    session.flush()
+    history.record(
+        session, "item", item.id, actor, "finding moved", before=link.finding_id,
+        note=f"to item {into.id}: now explained by finding {finding.root}",
+    )  # fmt: skip
+    history.record(
+        session, "item", into.id, actor, "finding linked", after=link.finding_id,
+        note=f"moved from item {item.id}: explained by finding {finding.root}",
+    )  # fmt: skip
+    deferred: dict[int, str] | None = session.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred[item.id] = f"finding {finding.id} moved to item {into.id}"
+    else:
+        _reprioritise(
+            session, item, policy, actor=actor, why=f"finding {finding.id} moved to item {into.id}"
+        )
+    _seen_again(session, into, finding, policy, actor=actor)
 
 
 def _merge(

@@ -22,9 +22,15 @@ def list_items(
     journey: str = typer.Option(None, help="Only this journey."),
     status: str = typer.Option(None, help="Only this status."),
     overdue: bool = typer.Option(False, "--overdue", help="Only items past an SLA."),
+    merged: bool = typer.Option(
+        False,
+        "--merged",
+        help="Also the items merged into another item's problem (closed as wont_fix, shown "
+        "as merged into #N); left out by default.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Items, highest score first."""
+    """Items, highest score first (items merged into another item's problem with --merged)."""
     from rich.table import Table
 
     from daytwo.backlog import service
@@ -32,7 +38,7 @@ def list_items(
     with open_ledger() as ledger:
         rows = service.list_items(
             ledger, deployment=deployment, owner=owner, priority=priority, journey=journey,
-            status=status, overdue=overdue,
+            status=status, overdue=overdue, include_merged=merged,
         )  # fmt: skip
     if as_json:
         out.print_json(json.dumps([r.model_dump(mode="json") for r in rows]))
@@ -43,7 +49,11 @@ def list_items(
             str(r.id),
             r.priority,
             f"{r.score:,.0f}",
-            r.status + (" (overdue)" if r.sla.breached else ""),
+            (
+                f"merged into #{r.merged_into}"
+                if r.merged_into is not None
+                else r.status + (" (overdue)" if r.sla.breached else "")
+            ),
             r.owner or "-",
             r.journey or "-",
             r.fix_due.strftime("%Y-%m-%d"),

@@ -28,6 +28,13 @@ findings about a journey or a segment are explained, and only by findings about 
 segment: a deployment-wide finding would explain everything. A finding is explained only by a
 strictly larger cell (more rows in the current window), so chains cannot loop.
 
+The other way round, a worsening finding (a journey's, a segment's or the deployment's) is
+explained **from inside** by a worsening of the same metric in a strictly smaller cell when
+its rows outside that cell show no change of their own: a model change on chat raises the
+deployment's latency, and that of English (mostly chat), only through chat. Such a link is
+made only for a finding nothing else explains, and never where the smaller cell's chain of
+explanations already leads to the larger one, so chains still cannot loop.
+
 A finding that knows the very conversations it is about (its ``members``, such as a knowledge
 gap: the conversations whose customers asked what the bot could not answer) explains a metric
 finding in the same way, with those conversations in place of a cell: a journey's fallback
@@ -51,13 +58,15 @@ More ways one problem shows as several findings, each made one problem here:
   fail, a flow change that sends more of a journey to agents (its escalation, its containment,
   its handle time, its hand-overs after confident answers). Findings about the same cell (the
   same journey and segment) whose first-seen dates lie within :data:`SAME_ONSET_DAYS` of each
-  other are one problem; the most severe (then the most conversations affected) is its root.
+  other, or of which one is a trend whose run of worsening weeks had begun when the other was
+  first seen, are one problem; the most severe (then the most conversations affected) is its root.
 - **one launch, many questions**: knowledge gaps of one deployment whose questions landed in
   the same journeys (their journey mixes overlap by at least :data:`GAP_FAMILY_OVERLAP`, as the
   backlog joins them into one item) are one problem, rooted at the largest.
 - **one cause, seen from afar**: a finding whose evidence conversations are at least half a
   cause's own (a gap's questions: the intent mix that moved to fallbacks, the new words
-  customers use) is that cause's symptom.
+  customers use), or at least half the deployment's gaps' together, is the symptom of the
+  cause holding the most of them.
 """
 
 from __future__ import annotations
@@ -110,6 +119,18 @@ def _weight(f: Finding) -> tuple[int, float, str]:
     return (int(f.severity), f.impact.interactions_per_week, f.fingerprint)
 
 
+def _same_onset(a: Finding, b: Finding) -> bool:
+    """Whether two findings about one cell began at about the same time: first seen within
+    :data:`SAME_ONSET_DAYS` of each other, or one of them a trend (whose first-seen date is
+    the start of its run of worsening weeks) that was already running when the other began."""
+
+    def running(t: Finding, o: Finding) -> bool:
+        return t.kind == "trend" and t.first_seen <= o.first_seen <= t.last_seen
+
+    near = abs(a.first_seen - b.first_seen) <= timedelta(SAME_ONSET_DAYS)
+    return near or running(a, b) or running(b, a)
+
+
 def _one_problem(findings: Sequence[Finding], parent: dict[str, str]) -> dict[str, str]:
     """The links of the rules above that need no data: the same cell at about the same time, a
     knowledge-gap family, a cause's evidence, a plateau under its target's breach. Only findings
@@ -130,14 +151,7 @@ def _one_problem(findings: Sequence[Finding], parent: dict[str, str]) -> dict[st
         ordered = sorted(group, key=_weight, reverse=True)
         roots: list[Finding] = []
         for f in ordered:
-            root = next(
-                (
-                    r
-                    for r in roots
-                    if abs(r.first_seen - f.first_seen) <= timedelta(SAME_ONSET_DAYS)
-                ),
-                None,
-            )
+            root = next((r for r in roots if _same_onset(r, f)), None)
             if root is None:
                 roots.append(f)
             else:
@@ -163,10 +177,16 @@ def _one_problem(findings: Sequence[Finding], parent: dict[str, str]) -> dict[st
     for f in free:
         if f.members or f.fingerprint in links or len(f.evidence) < MIN_EVIDENCE:
             continue
-        held = [sum(e in c.members for e in f.evidence) for c in causes]
-        best = max(range(len(causes)), key=lambda i: held[i], default=None)
-        if best is not None and held[best] * 2 >= len(f.evidence):
-            links[f.fingerprint] = causes[best].fingerprint
+        mine = [c for c in causes if c.scope.deployment == f.scope.deployment]
+        held = [sum(e in c.members for e in f.evidence) for c in mine]
+        best = max(range(len(mine)), key=lambda i: held[i], default=None)
+        if best is None:
+            continue
+        # One gap's questions, or (one launch's questions spread over several gaps) the
+        # deployment's gaps together: the cause is then the gap holding the most.
+        together = sum(any(e in c.members for c in mine) for e in f.evidence)
+        if held[best] * 2 >= len(f.evidence) or (held[best] and together * 2 >= len(f.evidence)):
+            links[f.fingerprint] = mine[best].fingerprint
     breaches = {
         (f.scope.deployment, f.scope.metric): f
         for f in findings
@@ -268,7 +288,12 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
     ]
     causes = [f for f in findings if f.members]
     targets = [f for f in findings if f.kind in TARGET_KINDS and f.scope.level == "metric"]
-    if table.num_rows == 0 or not candidates or len(candidates) + len(causes) < 2 - len(targets):
+    wide = [f for f in findings if f.kind in WORSENING_KINDS and f.scope.level == "metric"]
+    if (
+        table.num_rows == 0
+        or not candidates
+        or len(candidates) + len(causes) + len(wide) < 2 - len(targets)
+    ):
         return _rooted(findings, _one_problem(findings, {}))
     rows = _Rows(data)
     base_rows, cur_rows = rows.base, rows.current
@@ -316,6 +341,7 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
                 parent[child.fingerprint] = best.fingerprint
     if causes:
         parent.update(_explained_by_members(table, candidates, causes, rows, masks, arrays))
+    parent.update(_explained_from_inside(table, findings, candidates, parent, rows, masks, arrays))
     parent.update(_one_problem(findings, parent))
     by_print = {f.fingerprint: f for f in findings}
     checked = {f.fingerprint for f in candidates}
@@ -376,7 +402,9 @@ def _rooted(
                 continue
             top = resolved.get(up) or up
             resolved[child] = (
-                None if top != up and explains is not None and not explains(top, child) else top
+                None
+                if top == child or (top != up and explains is not None and not explains(top, child))
+                else top
             )
         return resolved[fp]
 
@@ -386,6 +414,75 @@ def _rooted(
         out.append(
             f if root is None else dataclasses.replace(f, details={**dict(f.details), "root": root})
         )
+    return out
+
+
+def _reaches(parent: Mapping[str, str], start: str, goal: str) -> bool:
+    """Whether ``goal`` is on the chain of parents from ``start`` (``start`` included)."""
+    seen = set()
+    at: str | None = start
+    while at is not None and at not in seen:
+        if at == goal:
+            return True
+        seen.add(at)
+        at = parent.get(at)
+    return False
+
+
+def _explained_from_inside(
+    table: pa.Table,
+    findings: Sequence[Finding],
+    candidates: Sequence[Finding],
+    parent: Mapping[str, str],
+    rows: _Rows,
+    masks: dict[object, np.ndarray],
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> dict[str, str]:
+    """Worsening findings explained by a smaller cell's worsening of the same metric inside
+    them: each finding (about a cell, or deployment-wide) that nothing explains yet, mapped to
+    the largest smaller cell's finding outside which its own rows show no change.
+
+    A model change on chat slows chat answers; the deployment's latency, and English's (most
+    of chat is in English), rise too, only because of chat. Without this, those are problems
+    of their own beside chat's. Only a strictly smaller cell explains a larger one here, and
+    never one on whose chain of explanations the larger already is, so no chain loops."""
+    out: dict[str, str] = {}
+    inner: dict[str, list[Finding]] = {}
+    for c in candidates:
+        if c.kind in WORSENING_KINDS:
+            inner.setdefault(str(c.scope.metric), []).append(c)
+    for f in findings:
+        metric = str(f.scope.metric)
+        if (
+            f.fingerprint in parent
+            or f.kind not in WORSENING_KINDS
+            or f.members
+            or metric not in inner
+            or metric not in MONITORED_BY_ID
+        ):
+            continue
+        m = MONITORED_BY_ID[metric]
+        if metric not in arrays:
+            arrays[metric] = m.arrays(table)
+        values, weights = arrays[metric]
+        own = rows.of(f)
+        cell = _cell_mask(table, f.scope, masks) & (weights > 0)
+        size = int((cell & own).sum())
+        best: tuple[int, str] | None = None
+        for c in inner[metric]:
+            if c.fingerprint == f.fingerprint or _reaches(parent, c.fingerprint, f.fingerprint):
+                continue
+            c_mask = _cell_mask(table, c.scope, masks)
+            inside = int((cell & c_mask & own).sum())
+            if inside == 0 or inside >= size:
+                continue  # not inside, or not smaller: the broader-cell rule's case
+            rest = cell & ~c_mask
+            if _worse_alone(m, values, weights, rest & rows.base, rest & own, cell & own):
+                continue
+            if best is None or inside > best[0]:
+                best = (inside, c.fingerprint)
+        if best is not None:
+            out[f.fingerprint] = best[1]
     return out
 
 

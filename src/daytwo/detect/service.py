@@ -130,6 +130,7 @@ def record_findings(
                 )
             )
         }
+        kept = _kept_roots(session, deployment, detectors, unique, rows)
         seen: set[str] = set()
         for f in unique:
             fp = f.fingerprint
@@ -137,6 +138,8 @@ def record_findings(
             root = f.details.get("root")
             if root in renamed:
                 f = dataclasses.replace(f, details={**f.details, "root": renamed[root]})
+            elif root is None and fp in kept:
+                f = dataclasses.replace(f, details={**f.details, "root": kept[fp]})
             first_seen = f.first_seen
             if row is None and f.scope.level == "segment" and f.detector in looked:
                 h = held_rows.get(fp)
@@ -352,6 +355,40 @@ def _continued(
 def _aware(at: datetime) -> datetime:
     # SQLite hands timestamps back without their zone; they were written in UTC.
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _kept_roots(
+    session: Session,
+    deployment: str,
+    detectors: Sequence[str],
+    findings: Sequence[Finding],
+    rows: dict[str, FindingRecord | None],
+) -> dict[str, str]:
+    """The roots that findings this run saw unexplained keep from an earlier run: a root
+    found by a detector that did not look this time (knowledge gaps are clustered once a
+    week, the daily looks between do not see them), still open or regressed. Without it a
+    fallback rise a gap explains was its own problem again the next day, and its item
+    flipped between the two."""
+    earlier: dict[str, str] = {}
+    for f in findings:
+        row = rows.get(f.fingerprint)
+        if f.details.get("root") is None and row is not None and row.details:
+            root = row.details.get("root")
+            if isinstance(root, str) and root != f.fingerprint:
+                earlier[f.fingerprint] = root
+    if not earlier:
+        return {}
+    alive = set(
+        session.scalars(
+            select(FindingRecord.fingerprint).where(
+                FindingRecord.fingerprint.in_(set(earlier.values())),
+                FindingRecord.deployment == deployment,
+                FindingRecord.detector.not_in(list(detectors)),
+                FindingRecord.status.in_(("open", "regressed")),
+            )
+        )
+    )
+    return {fp: root for fp, root in earlier.items() if root in alive}
 
 
 def _fill(row: FindingRecord, f: Finding) -> None:
