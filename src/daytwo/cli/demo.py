@@ -76,6 +76,7 @@ def demo(
             force=force,
             on_batch=lambda done, total: progress.update(done, total),
             history=history and analyze,
+            warm_gaps=analyze,
         )
     out.print(
         f"demo built in {summary.seconds:.1f}s: {', '.join(summary.deployments)}; "

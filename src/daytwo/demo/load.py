@@ -27,9 +27,10 @@ from daytwo.demo.plan import seed_plan
 from daytwo.demo.team import DemoTeam
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
+from daytwo.detect.gaps.service import candidate_texts, warm_vectors
 from daytwo.detect.registry import select as select_detectors
 from daytwo.detect.service import count_findings
-from daytwo.errors import ConflictError
+from daytwo.errors import ConfigError, ConflictError
 from daytwo.ingest.decode import Decoded
 from daytwo.ingest.service import ingest
 from daytwo.journeys import rollup as journey_rollup
@@ -92,12 +93,15 @@ def build_demo(
     force: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
     history: bool = False,
+    warm_gaps: bool = False,
 ) -> DemoSummary:
     """Generate the demo and store it through the same ingest path real data takes.
 
     ``on_batch(done, total)`` reports progress in batches. With ``history``, the owners,
     changes and feedback are left to :func:`analyze_demo`'s replay, which records each on its
-    own day.
+    own day. With ``warm_gaps`` (an analysis follows in this process), the messages the
+    knowledge gaps will cluster are embedded on another thread from the moment they are
+    stored, while the build finishes (:func:`daytwo.detect.gaps.service.warm_vectors`).
     """
     started = time.perf_counter()
     prepare_data_dir(settings, force=force)
@@ -134,6 +138,8 @@ def build_demo(
         manifest_path.write_bytes(orjson.dumps(dataset.manifest, option=orjson.OPT_INDENT_2))
         interactions = store.count("interactions")
         turns = store.count("turns")
+        if warm_gaps:
+            _warm_gap_vectors(settings, store, [d.name for d in dataset.deployments])
         store.optimize()
         # Build the rollups and the search text now, so the first page served is fast.
         tables = (*rollup.TABLES, text_index.TABLE, *journey_rollup.TABLES, *adoption_rollup.TABLES)
@@ -150,6 +156,16 @@ def build_demo(
         seconds=time.perf_counter() - started,
         manifest_path=manifest_path,
     )
+
+
+def _warm_gap_vectors(settings: Settings, store: EventStore, deployments: list[str]) -> None:
+    """Start embedding the messages the analysis's gap clustering will read (no encoder
+    installed: nothing to warm, and the analysis says so itself)."""
+    try:
+        texts = [t for name in deployments for t in candidate_texts(store, name)]
+        warm_vectors(settings.gaps_encoder, texts)
+    except ConfigError:
+        return
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,15 +72,17 @@ def signals(interactions: pa.Table, turns: pa.Table, similarity: float) -> dict[
         ).to_numpy(zero_copy_only=False)
     )
     keep = rows >= 0
-    role = np.asarray(pc.fill_null(turns["role"], "").to_numpy(zero_copy_only=False), dtype=object)
+    # The roles as flags, compared in Arrow: not every turn's role as a Python string.
+    is_user = flag_array(pc.equal(turns["role"], "user"))
+    is_assistant = flag_array(pc.equal(turns["role"], "assistant"))
     fallback = flag_array(turns["fallback"])
     confidence = pc.fill_null(turns["confidence"], 0.0).to_numpy(zero_copy_only=False)
-    is_answer = (role == "assistant") & ~fallback
+    is_answer = is_assistant & ~fallback
     same_prev = np.zeros(len(rows), dtype=bool)
     same_prev[1:] = (rows[1:] == rows[:-1]) & keep[1:]
     # Rephrase: user, answer (not a fallback), user again saying nearly the same thing.
     idx = np.flatnonzero(
-        (role[2:] == "user") & is_answer[1:-1] & (role[:-2] == "user") & same_prev[2:]
+        is_user[2:] & is_answer[1:-1] & is_user[:-2] & same_prev[2:]
         & same_prev[1:-1]
     ) + 2  # fmt: skip
     if len(idx):
@@ -110,7 +112,7 @@ def signals(interactions: pa.Table, turns: pa.Table, similarity: float) -> dict[
     ended_on_answer[rows[last_idx]] = is_answer[last_idx]
     out["abandon_after_answer"] = abandoned & ended_on_answer
     confident = is_answer & (confidence >= LOW_CONFIDENCE)
-    said = np.flatnonzero((role == "assistant") & keep)
+    said = np.flatnonzero(is_assistant & keep)
     final = said[np.r_[rows[said][1:] != rows[said][:-1], True]] if len(said) else said
     final_confident = np.zeros(n, dtype=bool)
     final_confident[rows[final]] = confident[final]

@@ -57,12 +57,13 @@ def test_shipped_minilm_gives_the_original_models_vectors() -> None:
 
 def test_minilm_batches_give_the_vectors_of_single_texts() -> None:
     # Texts are batched by length with padding masked out: a text's vector does not depend
-    # on what it was batched with.
+    # on what it was batched with, to the bit (the gap clustering takes vectors embedded ahead
+    # of it, in other batches, for the ones it would compute).
     encoder = get_encoder("minilm")
     texts = ["hi", "I lost my card yesterday and I need a new one sent to my new address", "ok"]
     together = encoder.encode(texts)
     alone = np.stack([encoder.encode([t])[0] for t in texts])
-    assert np.allclose(together, alone, atol=1e-4)
+    assert np.array_equal(together, alone)
 
 
 def test_unknown_encoder_is_a_clear_error() -> None:

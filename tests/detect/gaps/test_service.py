@@ -213,3 +213,33 @@ def test_without_known_intents_similarity_is_centred_once_the_traffic_has_region
     known = effective_params(None, enc, Granularity(0.3, 0.8, 10, 200), traffic_regions=500)
     assert known.cluster is not None
     assert (known.cluster.centre, known.cluster.min_similarity) == (False, 0.3 + enc.offset)
+
+
+def test_warmed_vectors_are_the_ones_the_clustering_computes(events: EventStore) -> None:
+    """The demo embeds the messages its gap clustering will read ahead, on another thread:
+    those are every candidate of any window, and the clustering reads the same vectors."""
+    import numpy as np
+
+    from daytwo.detect.gaps import service
+    from daytwo.detect.gaps.candidates import find_candidates
+    from daytwo.detect.gaps.encoders import get_encoder
+
+    store(events, traffic())
+    texts = service.candidate_texts(events, "care-bot")
+    interactions, turns = service.load_window(
+        events, "care-bot", END - timedelta(days=400), END + timedelta(days=1)
+    )
+    candidates = find_candidates(turns, interactions).text
+    assert candidates
+    assert set(candidates) <= set(texts)
+    # Messages of conversations that never fell back nor went to a person are left out.
+    every = {t["text"] for r in traffic() for t in r["turns"] if t["role"] == "user"}
+    assert len(texts) < len(every)
+    service._CACHE.clear()
+    service.warm_vectors("wordllama", texts)
+    assert service._WARMING  # embedding on its own thread; the clustering waits for it
+    encoder = get_encoder("wordllama")
+    warmed = service._embed(encoder, candidates)
+    assert not service._WARMING
+    assert all(("wordllama", t) in service._CACHE for t in texts)
+    assert np.array_equal(warmed, encoder.encode(candidates))

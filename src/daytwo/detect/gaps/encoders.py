@@ -122,6 +122,10 @@ class MiniLMOnnxEncoder:
         self._tokenizer.no_padding()
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # Idle pool threads sleep instead of spinning for the next batch: spinning doubled the
+        # CPU an encoding took (9.1 against 5.6 s for 2,000 texts on 2 cores) for the same
+        # vectors, and took that CPU from the analysis running beside it.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session: Any = ort.InferenceSession(
             folder.joinpath("model.onnx").read_bytes(),
             sess_options=options,

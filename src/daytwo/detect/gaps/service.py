@@ -8,7 +8,8 @@ the gaps back (lists, pages, one gap) is :mod:`daytwo.detect.gaps.listing`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -48,6 +49,7 @@ from daytwo.detect.gaps.listing import (
 )
 from daytwo.detect.gaps.models import GapMember, GapRecord, GapRun
 from daytwo.errors import InputError, NotFoundError
+from daytwo.interactions.facts import LOW_CONFIDENCE
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -58,6 +60,7 @@ __all__ = [
     "SORTS",
     "Detection",
     "RefreshResult",
+    "candidate_texts",
     "detect_gaps",
     "effective_params",
     "gap_count",
@@ -70,6 +73,7 @@ __all__ = [
     "priority",
     "refresh_gaps",
     "texts_of",
+    "warm_vectors",
 ]
 
 DEFAULT_WINDOW_DAYS = 28
@@ -116,14 +120,68 @@ def load_window(
     return interactions, turns
 
 
+def candidate_texts(events: EventStore, deployment: str) -> list[str]:
+    """The distinct customer messages of the deployment that a clustering of some window of
+    its history may embed: those of conversations where an answer fell back or had low
+    confidence, and those before the first agent's turn in conversations that went to a
+    person (:func:`find_candidates` picks among them)."""
+    table = events.query(
+        "SELECT DISTINCT t.text FROM turns t JOIN interactions i "
+        "ON i.deployment = t.deployment AND i.interaction_id = t.interaction_id "
+        "WHERE t.deployment = ? AND t.role = 'user' AND t.text IS NOT NULL AND ("
+        "(i.outcome IN ('escalated', 'transferred') "
+        "AND (i.first_agent_seq IS NULL OR t.seq < i.first_agent_seq)) "
+        "OR t.interaction_id IN (SELECT interaction_id FROM turns WHERE deployment = ? "
+        "AND role = 'assistant' AND (fallback OR confidence < ?))) ORDER BY t.text",
+        [deployment, deployment, LOW_CONFIDENCE],
+    )
+    return [str(t) for t in table["text"].to_pylist() if t and str(t).strip()]
+
+
 _CACHE: dict[tuple[str, str], np.ndarray] = {}
 CACHE_SIZE = 50_000  # texts; at 384 float32 dimensions about 80 MB
+
+
+# Per encoder, the thread embedding texts ahead of the analysis (:func:`warm_vectors`).
+_WARMING: dict[str, threading.Thread] = {}
+
+
+def warm_vectors(encoder: str, texts: Iterable[str]) -> threading.Thread:
+    """Embed ``texts`` into this process's vector cache on a thread of its own, while the
+    caller goes on (ONNX Runtime releases the GIL, so the encoding takes another core).
+
+    The next clustering waits for it before reading the cache. A text's vector does not
+    depend on the texts it is batched with, so a warmed vector is the one the clustering would
+    have computed itself: the gaps are the same, sooner. At most :data:`CACHE_SIZE` texts.
+    """
+    enc = get_encoder(encoder)  # loaded here: a model is loaded once, on one thread
+    todo = [t for t in dict.fromkeys(texts) if (enc.name, t) not in _CACHE][:CACHE_SIZE]
+    if len(_CACHE) + len(todo) > CACHE_SIZE:
+        _CACHE.clear()
+
+    def encode() -> None:
+        for i in range(0, len(todo), 1024):
+            chunk = todo[i : i + 1024]
+            _CACHE.update(((enc.name, t), v) for t, v in zip(chunk, enc.encode(chunk), strict=True))
+
+    _wait_for_warming(enc.name)
+    thread = threading.Thread(target=encode, name=f"daytwo-gap-vectors-{enc.name}")
+    _WARMING[enc.name] = thread
+    thread.start()
+    return thread
+
+
+def _wait_for_warming(encoder: str) -> None:
+    pending = _WARMING.pop(encoder, None)
+    if pending is not None:
+        pending.join()
 
 
 def _embed(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     """Embed each distinct text once (support traffic repeats itself), and each text seen by a
     recent run of this process not again: the scheduled analysis and the gap refresh cluster
     the same weeks' messages."""
+    _wait_for_warming(encoder.name)
     unique: dict[str, int] = {}
     index = np.array([unique.setdefault(t, len(unique)) for t in texts], dtype=np.int64)
     known = {t: _CACHE.get((encoder.name, t)) for t in unique}
