@@ -62,10 +62,13 @@ MIN_GAP, MAJORITY = 5, 0.6
 TARGETS = {"nmi": 0.80, "ari": 0.50, "hidden_recall": 0.85, "cluster_100k_seconds": 60.0}
 QUALITY = ("nmi", "ari", "hidden_recall")
 # The tunings tried per encoder: offset to the intents' own cut, looser passes, and the
-# similarity used without known intents.
+# similarity used without known intents (with the join below).
 OFFSETS = (-0.05, 0.0, 0.05, 0.10)
 RELAXES: tuple[tuple[float, ...], ...] = ((), (0.10,), (0.05, 0.10))
 SIMILARITIES = tuple(float(v) for v in np.round(np.arange(0.25, 0.501, 0.025), 3))
+# Without known intents: how far below the cut what no gap holds still joins its nearest gap
+# (None: it stays alone).
+JOINS: tuple[float | None, ...] = (None, 0.05, 0.10, 0.15, 0.20, 0.30)
 
 
 def interactions(bot: Bot) -> list[dict[str, Any]]:
@@ -174,9 +177,21 @@ def _scores(dep: Deployment, assigned: list[str | None]) -> dict[str, float]:
 
 
 def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str, float]]:
-    """Score every tuning of the grid on one deployment (clustering in-process, no ledger)."""
+    """Score every tuning of the grid on one deployment (clustering in-process, no ledger).
+    The joins of :data:`JOINS` are applied to each clustering without them (the product's
+    step 7, :func:`~daytwo.detect.gaps.cluster._join`, over the same centred vectors), rather
+    than clustering again per join."""
+    from dataclasses import replace
+
     from daytwo.detect.gaps.calc import GapParams, GapTuning
-    from daytwo.detect.gaps.cluster import MIN_REGIONS, cluster_utterances, regions
+    from daytwo.detect.gaps.cluster import (
+        MIN_REGIONS,
+        _join,
+        _unit,
+        background,
+        cluster_utterances,
+        regions,
+    )
     from daytwo.detect.gaps.encoders import get_encoder
     from daytwo.detect.gaps.granularity import intent_granularity
     from daytwo.detect.gaps.service import _embed, effective_params
@@ -194,13 +209,23 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
             continue
         tuning = GapTuning(similarity, offset, relax)
         params = effective_params(GapParams(tuning=tuning), enc, granularity, spread)
+        assert params.cluster is not None
         labels = cluster_utterances(vectors, params.cluster).labels
         out[_key(tuning)] = _scores(dep, _assigned(dep, labels))
+        if mode != "unhandled" or not params.cluster.centre:
+            continue
+        x = _unit(vectors)
+        x = _unit(x - background(x, params.cluster, np.random.default_rng(params.cluster.seed)))
+        for join in JOINS[1:]:
+            joined = labels.copy()
+            _join(x, joined, params.cluster.min_similarity - join)
+            key = _key(replace(tuning, join=join))
+            out[key] = _scores(dep, _assigned(dep, joined))
     return out
 
 
 def _key(tuning: Any) -> str:
-    return json.dumps([tuning.similarity, tuning.offset, list(tuning.relax)])
+    return json.dumps([tuning.similarity, tuning.offset, list(tuning.relax), tuning.join])
 
 
 def margin(rows: list[dict[str, float]]) -> tuple[float, float]:
@@ -232,8 +257,8 @@ def measure(dep: Deployment, encoder: str, tuning_key: str, work: Path) -> dict[
     from daytwo.detect.gaps.service import list_gaps, refresh_gaps
     from daytwo.store.ledger import Ledger, upgrade
 
-    similarity, offset, relax = json.loads(tuning_key)
-    tuning = GapTuning(similarity, offset, tuple(relax))
+    similarity, offset, relax, join = json.loads(tuning_key)
+    tuning = GapTuning(similarity, offset, tuple(relax), join=join)
     url = f"sqlite:///{work / f'ledger-{dep.bot.dataset}-{dep.bot.seed}-{encoder}.sqlite'}"
     upgrade(url)
     ledger = Ledger(url)
@@ -392,7 +417,12 @@ def clustering_speed(encoders: list[str], n: int = 100_000) -> dict[str, Any]:
         t = time.perf_counter()
         clustering = cluster_utterances(
             vectors,
-            ClusterParams(min_similarity=encoder.min_similarity, relax=encoder.relax, centre=True),
+            ClusterParams(
+                min_similarity=encoder.min_similarity,
+                relax=encoder.relax,
+                centre=True,
+                join=encoder.join,
+            ),
         )
         cluster_seconds = time.perf_counter() - t
         t = time.perf_counter()
@@ -506,7 +536,7 @@ def run(
     out: dict[str, Any] = {"baseline_tfidf_kmeans": baselines}
     for encoder in encoders:
         enc = get_encoder(encoder)
-        shipped = [enc.min_similarity, enc.offset, list(enc.relax)]
+        shipped = [enc.min_similarity, enc.offset, list(enc.relax), enc.join]
         chosen = shipped
         out[encoder] = {"shipped_tuning": shipped}
         if sets:
@@ -516,7 +546,8 @@ def run(
             unhandled_out = held_out(nothing_handled, encoder, "unhandled", sets, work, relax)
             chosen = [
                 unhandled_out["tuning_chosen_on_all"][0],
-                *with_bot["tuning_chosen_on_all"][1:],
+                *with_bot["tuning_chosen_on_all"][1:3],
+                unhandled_out["tuning_chosen_on_all"][3],
             ]
             out[encoder] |= {
                 "bot": with_bot,

@@ -27,6 +27,11 @@ adopted checks of ``docs/knowledge-gaps.md``):
 With a bot only: ``attach``, a known intent's misses attached to it (:func:`attach_misses`).
 Both modes: ``split``, each gap clustered again centred on itself (:func:`split_gaps`). For
 these two the "weight" is 0 (off) or 1 (on), chosen leave-one-dataset-out with the tuning.
+``stable_split``: the same split, a part kept only where it is stable under resampling
+(:func:`stable_split_gaps`); the weight is the stability it needs (0: off). ``join``: what no
+gap holds joins its nearest gap down to ``w`` below the cut (the product's
+``ClusterParams.join``; 0: off); the product now does this without known intents, with
+``w`` 0.2, and this reference (``minilm``) is the method before it.
 
 Per variant the weight ``w`` is chosen with the tuning (offset with a bot, similarity with
 nothing handled, as in ``bench.gaps``), on the two other sets: the held-out figure of each set
@@ -73,6 +78,8 @@ VARIANTS: dict[str, tuple[float, ...]] = {
     "attach": (0.0, 1.0),
     "hdbscan": (0.0,),
     "plain_centre": (0.0,),
+    "stable_split": (0.0, 0.5, 0.6, 0.7, 0.8, 0.9),
+    "join": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3),
 }
 UNHANDLED_ONLY = ("hdbscan", "plain_centre")
 BOT_ONLY = ("attach",)
@@ -146,7 +153,7 @@ class Embedded:
         return x[: self.n], (x[self.n :] if len(x) > self.n else None)
 
     def represent(self, variant: str, w: float) -> np.ndarray:
-        if variant in ("minilm", "wordllama", "hdbscan", "split", "attach"):
+        if variant in ("minilm", "wordllama", "hdbscan", "split", "attach", "stable_split", "join"):
             return self.vectors["wordllama" if variant == "wordllama" else "minilm"]
         if variant == "plain_centre":
             x = self.vectors["minilm"]
@@ -187,6 +194,10 @@ def grid(emb: Embedded, variant: str, mode: str) -> dict[str, dict[str, float]]:
             labels = cluster_utterances(vectors, params.cluster).labels
             if variant == "split" and w:
                 labels = split_gaps(vectors, labels, params.cluster)
+            if variant == "stable_split" and w:
+                labels = stable_split_gaps(vectors, labels, params.cluster, w)
+            if variant == "join" and w:
+                labels = joined(vectors, labels, params.cluster, w)
             if variant == "attach" and w and known is not None:
                 labels = attach_misses(vectors, labels, known, emb.names, params.cluster)
             scores = _scores(emb.dep, _assigned(emb.dep, labels))
@@ -223,6 +234,85 @@ def split_gaps(vectors: np.ndarray, labels: np.ndarray, params: Any) -> np.ndarr
         part = np.where(parts.labels >= 0, parts.labels, nearest)
         out[rows] = np.where(part == 0, g, following + part - 1)
         following += parts.n_gaps - 1
+    return out
+
+
+def joined(vectors: np.ndarray, labels: np.ndarray, params: Any, join: float) -> np.ndarray:
+    """The product's step 7 (``ClusterParams.join``) over a clustering made without it, in
+    the space the clustering measured (centred where it was)."""
+    from daytwo.detect.gaps.cluster import _join, background
+
+    x = _unit(vectors)
+    if params.centre:
+        x = _unit(x - background(x, params, np.random.default_rng(params.seed)))
+    out = labels.copy()
+    _join(x, out, params.min_similarity - join)
+    return out
+
+
+RESAMPLES, RESAMPLE_SHARE = 5, 0.8
+
+
+def stable_split_gaps(
+    vectors: np.ndarray, labels: np.ndarray, params: Any, stability: float
+) -> np.ndarray:
+    """:func:`split_gaps`, keeping only the parts that come back when the gap is split again
+    on resamples: each of :data:`RESAMPLES` seeded samples of :data:`RESAMPLE_SHARE` of the
+    gap's members is split the same way, and a part's stability is its mean Jaccard overlap
+    with the most alike part of each resample (Hennig's clusterwise stability). Parts under
+    ``stability`` join the nearest stable part; with fewer than two stable parts the gap stays
+    whole. A request worded two ways splits where the sample happens to fall; two requests
+    split the same way every time."""
+    from dataclasses import replace as with_
+
+    from daytwo.detect.gaps.cluster import background, cluster_utterances
+
+    def parts_of(rows: np.ndarray, inner: Any) -> np.ndarray | None:
+        found = cluster_utterances(rows, inner)
+        if found.n_gaps < 1:
+            return None
+        local = _unit(rows - background(rows, inner, np.random.default_rng(inner.seed)))
+        labels = found.labels
+        centres = _unit(np.stack([local[labels == p].mean(axis=0) for p in range(found.n_gaps)]))
+        out: np.ndarray = np.where(labels >= 0, labels, np.argmax(local @ centres.T, axis=1))
+        return out
+
+    x = _unit(vectors)
+    out = labels.copy()
+    following = int(labels.max()) + 1
+    inner = with_(params, centre=True, relax=(), join=None)
+    rng = np.random.default_rng(0)
+    for g in range(int(labels.max()) + 1):
+        rows = np.flatnonzero(labels == g)
+        if len(rows) < 2 * params.min_gap_size:
+            continue
+        whole = parts_of(x[rows], inner)
+        if whole is None or whole.max() < 1:
+            continue
+        k = int(whole.max()) + 1
+        stable = np.zeros(k)
+        size = max(2 * params.min_gap_size, int(RESAMPLE_SHARE * len(rows)))
+        for _ in range(RESAMPLES):
+            sub = np.sort(rng.choice(len(rows), size, replace=False))
+            again = parts_of(x[rows[sub]], inner)
+            if again is None:
+                continue
+            for p in range(k):
+                mine = whole[sub] == p
+                if mine.any():
+                    stable[p] += max(
+                        (mine & (again == q)).sum() / (mine | (again == q)).sum()
+                        for q in range(int(again.max()) + 1)
+                    )
+        kept = np.flatnonzero(stable / RESAMPLES >= stability)
+        if len(kept) < 2:
+            continue
+        local = _unit(x[rows] - background(x[rows], inner, np.random.default_rng(inner.seed)))
+        centres = _unit(np.stack([local[whole == p].mean(axis=0) for p in kept]))
+        nearest = kept[np.argmax(local @ centres.T, axis=1)]
+        part = np.searchsorted(kept, np.where(np.isin(whole, kept), whole, nearest))
+        out[rows] = np.where(part == 0, g, following + part - 1)
+        following += len(kept) - 1
     return out
 
 

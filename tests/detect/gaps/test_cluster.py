@@ -116,6 +116,8 @@ def test_a_request_worded_more_variously_is_a_gap_of_a_looser_pass() -> None:
         {"relax": (0.1, 0.05)},
         {"relax": (0.0,)},
         {"min_similarity": 0.2, "relax": (1.3,)},
+        {"join": -0.1},
+        {"min_similarity": 0.2, "join": 1.3},
     ],
 )
 def test_bad_params_are_refused(kwargs: dict[str, float]) -> None:
@@ -170,3 +172,38 @@ def test_traffic_of_a_few_requests_is_too_few_regions_to_centre_on() -> None:
     few, _ = shared_domain([12, 9, 8])
     many, _ = blobs([6] * 40, noise=0, spread=0.02)
     assert regions(few) < MIN_REGIONS <= regions(many)
+
+
+def with_stragglers(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three tight groups, each with two wordings less like it (similarity about 0.6 to its
+    centre, far less to each other), plus scattered noise rows (``-1``)."""
+    rng = np.random.default_rng(seed)
+    dim = 64
+    centres = rng.normal(size=(3, dim))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    rows: list[np.ndarray] = []
+    truth: list[int] = []
+    for g, c in enumerate(centres):
+        rows.append(c + rng.normal(scale=0.05, size=(10, dim)))
+        away = rng.normal(size=(2, dim))
+        away -= np.outer(away @ c, c)
+        away /= np.linalg.norm(away, axis=1, keepdims=True)
+        rows.append(0.6 * c + 0.8 * away)
+        truth += [g] * 12
+    rows.append(rng.normal(size=(6, dim)))
+    truth += [-1] * 6
+    x = np.vstack(rows)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), np.array(truth)
+
+
+def test_what_no_gap_holds_joins_its_nearest_gap_down_to_the_join() -> None:
+    x, truth = with_stragglers()
+    alone = cluster_utterances(x, ClusterParams(min_similarity=0.7, relax=()))
+    assert alone.n_gaps == 3
+    assert (alone.labels == -1).sum() == 6 + 6  # the stragglers and the noise
+    joined = cluster_utterances(x, ClusterParams(min_similarity=0.7, relax=(), join=0.25))
+    assert joined.n_gaps == 3  # no new gap: only existing ones grow
+    assert same_partition(joined.labels, truth)  # each straggler in its own group's gap
+    # Not far enough down: the stragglers stay alone.
+    short = cluster_utterances(x, ClusterParams(min_similarity=0.7, relax=(), join=0.05))
+    assert np.array_equal(short.labels, alone.labels)

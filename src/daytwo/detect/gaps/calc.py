@@ -47,6 +47,7 @@ class GapTuning:
     offset: float  # added to the similarity at which the known intents separate
     relax: tuple[float, ...]  # looser passes over what no gap holds
     plain: float | None = None  # uncentred, traffic too small to centre; None: the encoder's
+    join: float | None = None  # centred, what no gap holds joins a gap this far below the cut
 
 
 @dataclass(frozen=True, slots=True)

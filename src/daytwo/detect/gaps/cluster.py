@@ -15,7 +15,10 @@ Sample, cluster, assign, repeat on what is left:
    gaps;
 6. what is still in no gap is clustered again the same way at a looser similarity
    (``min_similarity`` minus each step of ``relax``), into new gaps only: some requests are
-   worded more variously than most (recipes, greetings), and a tight cut leaves them apart.
+   worded more variously than most (recipes, greetings), and a tight cut leaves them apart;
+7. with ``join``, what is still in no gap joins the gap whose members it is closest to on
+   average when that average is at least ``min_similarity - join`` (existing gaps only: no new
+   gap is made there).
 
 With ``centre``, similarity is measured after subtracting what the utterances share (the
 domain, the register): their mean vector, each weighted by one over its near-paraphrases
@@ -55,6 +58,11 @@ class ClusterParams:
     # and merges requests; centred, similarity counts what sets one utterance apart from
     # this deployment's typical one.
     centre: bool = False
+    # Step 7: what no gap holds joins its nearest gap this much below the cut. Used without
+    # known intents (``effective_params``): there the cut is the encoder's, not the
+    # deployment's, and the utterances it leaves alone are mostly its gaps' own wordings, the
+    # stragglers of requests already found rather than requests of their own.
+    join: float | None = None
 
     def __post_init__(self) -> None:
         if self.min_gap_size < 2:
@@ -67,6 +75,8 @@ class ClusterParams:
             self.relax
         ) != sorted(self.relax):
             raise ValueError("relax steps are increasing and keep the similarity above -1")
+        if self.join is not None and not 0 <= self.join < 1 + self.min_similarity:
+            raise ValueError("join is a step down from min_similarity that keeps it above -1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +178,8 @@ def cluster_utterances(vectors: np.ndarray, params: ClusterParams | None = None)
         sizes = np.bincount(labels[labels >= 0], minlength=len(counts))
         small = sizes < params.min_gap_size
         labels[(labels >= 0) & small[np.maximum(labels, 0)]] = -1
+    if params.join is not None:
+        _join(x, labels, params.min_similarity - params.join)
     # Centres and members' similarity to them in the encoder's own space, whatever the
     # clustering measured: labels, ids and types compare them across runs and with intents.
     return _finish(original, labels, params.min_similarity, rounds)
@@ -241,6 +253,25 @@ def _cluster_pass(
         if exhaustive:
             break
     return rounds
+
+
+def _join(x: np.ndarray, labels: np.ndarray, s: float) -> None:
+    """Step 7: each utterance in no gap joins the gap whose members it is closest to on
+    average, when that average similarity is at least ``s`` (``labels`` changed in place;
+    the gaps are those before any joins)."""
+    free = np.flatnonzero(labels < 0)
+    if len(free) == 0 or labels.max() < 0:
+        return
+    counts = np.bincount(labels[labels >= 0])
+    sums = np.zeros((len(counts), x.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels[labels >= 0], x[labels >= 0])
+    present = counts > 0
+    means = (sums[present] / counts[present, None]).astype(np.float32)
+    index = np.flatnonzero(present)
+    affinity = x[free] @ means.T
+    best = affinity.argmax(axis=1)
+    close = affinity[np.arange(len(free)), best] >= s
+    labels[free[close]] = index[best[close]]
 
 
 def _finish(x: np.ndarray, labels: np.ndarray, threshold: float, rounds: int) -> Clustering:

@@ -31,14 +31,18 @@ DEFAULT_ENCODER = "minilm"
 # Per encoder: the similarity at which a gap ends when a deployment has no known intents to
 # read its granularity from (measured centred on its traffic, ``ClusterParams.centre``), the
 # offset added to the granularity its intents show (``granularity.py``), and the looser passes
-# over what no gap holds. Each was chosen by leave-one-dataset-out over CLINC150, HWU64 and
-# DSTC11 (``python -m bench gaps``).
+# over what no gap holds; without known intents, how far below the cut what no gap holds still
+# joins its nearest gap (``ClusterParams.join``; None: it stays alone). Each was chosen by
+# leave-one-dataset-out over CLINC150, HWU64 and DSTC11 (``python -m bench gaps``); wordllama's
+# join was not tried.
 WORDLLAMA_SIMILARITY = 0.325
 WORDLLAMA_OFFSET = 0.0
 WORDLLAMA_RELAX: tuple[float, ...] = ()
-MINILM_SIMILARITY = 0.375
+WORDLLAMA_JOIN: float | None = None
+MINILM_SIMILARITY = 0.425
 MINILM_OFFSET = 0.05
 MINILM_RELAX: tuple[float, ...] = ()
+MINILM_JOIN: float | None = 0.2
 # Without known intents and with traffic too small to centre (``cluster.MIN_REGIONS``): the
 # uncentred similarity, chosen the same way before similarity was centred.
 WORDLLAMA_PLAIN_SIMILARITY = 0.40
@@ -54,6 +58,7 @@ class Encoder(Protocol):
     plain_similarity: float  # the same, uncentred, for traffic too small to centre
     offset: float  # added to the similarity at which the deployment's own intents separate
     relax: tuple[float, ...]  # the looser passes' steps below it
+    join: float | None  # without known intents: what no gap holds joins a gap this far below
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One L2-normalised float32 row per text."""
@@ -77,6 +82,7 @@ class WordLlamaEncoder:
     plain_similarity = WORDLLAMA_PLAIN_SIMILARITY
     offset = WORDLLAMA_OFFSET
     relax: tuple[float, ...] = WORDLLAMA_RELAX
+    join: float | None = WORDLLAMA_JOIN
 
     def __init__(self) -> None:
         import wordllama
@@ -109,6 +115,7 @@ class MiniLMOnnxEncoder:
     plain_similarity = MINILM_PLAIN_SIMILARITY
     offset = MINILM_OFFSET
     relax: tuple[float, ...] = MINILM_RELAX
+    join: float | None = MINILM_JOIN
     max_tokens = 128
     batch = 64
 

@@ -234,10 +234,13 @@ def effective_params(
     clustering was given. Without known intents the similarity is measured centred on the
     deployment's own traffic (``ClusterParams.centre``), the only scale it has, unless that
     traffic holds fewer than :data:`MIN_REGIONS` regions of near-paraphrases
-    (``traffic_regions``): then the encoder's uncentred similarity."""
+    (``traffic_regions``): then the encoder's uncentred similarity. Centred, what no gap holds
+    then joins its nearest gap down to the tuning's ``join`` below the cut."""
     params = params or GapParams()
     if params.cluster is None:
-        tuning = params.tuning or GapTuning(encoder.min_similarity, encoder.offset, encoder.relax)
+        tuning = params.tuning or GapTuning(
+            encoder.min_similarity, encoder.offset, encoder.relax, join=encoder.join
+        )
         centre = granularity is None and traffic_regions >= MIN_REGIONS
         if granularity is not None:
             similarity = granularity.similarity + tuning.offset
@@ -248,7 +251,10 @@ def effective_params(
         params = dataclasses.replace(
             params,
             cluster=ClusterParams(
-                min_similarity=round(similarity, 3), relax=tuning.relax, centre=centre
+                min_similarity=round(similarity, 3),
+                relax=tuning.relax,
+                centre=centre,
+                join=tuning.join if centre else None,
             ),
         )
     return params
