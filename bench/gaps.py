@@ -214,11 +214,13 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
         out[_key(tuning)] = _scores(dep, _assigned(dep, labels))
         if mode != "unhandled" or not params.cluster.centre:
             continue
+        cut = params.cluster.min_similarity
+        assert cut is not None  # a centred cut is always set
         x = _unit(vectors)
         x = _unit(x - background(x, params.cluster, np.random.default_rng(params.cluster.seed)))
         for join in JOINS[1:]:
             joined = labels.copy()
-            _join(x, joined, params.cluster.min_similarity - join)
+            _join(x, joined, cut - join)
             key = _key(replace(tuning, join=join))
             out[key] = _scores(dep, _assigned(dep, joined))
     return out

@@ -215,7 +215,6 @@ def test_without_known_intents_similarity_is_centred_once_the_traffic_has_region
     assert (known.cluster.centre, known.cluster.min_similarity) == (False, 0.3 + enc.offset)
 
 
-<<<<<<< HEAD
 def test_warmed_vectors_are_the_ones_the_clustering_computes(events: EventStore) -> None:
     """The demo embeds the messages its gap clustering will read ahead, on another thread:
     those are every candidate of any window, and the clustering reads the same vectors."""
@@ -244,7 +243,8 @@ def test_warmed_vectors_are_the_ones_the_clustering_computes(events: EventStore)
     assert not service._WARMING
     assert all(("wordllama", t) in service._CACHE for t in texts)
     assert np.array_equal(warmed, encoder.encode(candidates))
-=======
+
+
 def test_what_no_gap_holds_joins_a_gap_only_where_similarity_is_centred() -> None:
     from daytwo.detect.gaps.cluster import MIN_REGIONS
     from daytwo.detect.gaps.encoders import MiniLMOnnxEncoder
@@ -262,4 +262,3 @@ def test_what_no_gap_holds_joins_a_gap_only_where_similarity_is_centred() -> Non
     known = effective_params(None, enc, Granularity(0.3, 0.8, 10, 200), traffic_regions=500)
     assert known.cluster is not None
     assert known.cluster.join is None
->>>>>>> gaps-split
