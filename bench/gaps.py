@@ -219,6 +219,7 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
         x = _unit(vectors)
         x = _unit(x - background(x, params.cluster, np.random.default_rng(params.cluster.seed)))
         for join in JOINS[1:]:
+            assert join is not None  # only the first means no join
             joined = labels.copy()
             _join(x, joined, cut - join)
             key = _key(replace(tuning, join=join))
