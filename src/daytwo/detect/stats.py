@@ -67,3 +67,15 @@ def benjamini_hochberg(p_values: Sequence[float], q: float) -> np.ndarray:
 def poisson_log_sf0(expected: float) -> float:
     """log P(N = 0) for N ~ Poisson(expected): how unlikely an empty period is."""
     return -expected
+
+
+def two_poisson_rates_sf(current: int, baseline: int, share: float) -> float:
+    """The conditional test of two Poisson rates: how likely ``current`` or more of the
+    ``current + baseline`` events fall in the current period by chance, when each lands there
+    with the chance of that period's ``share`` of the exposure (days, conversations)."""
+    from scipy.stats import binom  # only where the test runs: SciPy is slow to import
+
+    total = current + baseline
+    if current <= 0 or total <= 0:
+        return 1.0
+    return float(binom.sf(current - 1, total, share))

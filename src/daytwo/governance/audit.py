@@ -94,6 +94,16 @@ def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(entry)).hexdigest()
 
 
+def _lock_appends(session: Session) -> None:
+    """One audit writer at a time until the transaction ends: PostgreSQL's advisory lock,
+    SQLite's write lock."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE audit_log SET id = id WHERE 0 = 1"))
+
+
 def record(
     session: Session,
     *,
@@ -111,11 +121,7 @@ def record(
     same entry: PostgreSQL takes a transaction-scoped advisory lock, SQLite its write lock
     (which an empty update takes before the last entry is read).
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
-    elif dialect == "sqlite":
-        session.execute(text("UPDATE audit_log SET id = id WHERE 0 = 1"))
+    _lock_appends(session)
     last = session.execute(
         select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
     ).first()
@@ -249,14 +255,6 @@ def entries(
         rows = list(session.scalars(query))
         session.expunge_all()
     return rows
-
-
-def _lock_appends(session: Session) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
-    elif dialect == "sqlite":
-        session.execute(text("UPDATE audit_log SET id = id WHERE 0 = 1"))
 
 
 def folded_upto(session: Session) -> int:

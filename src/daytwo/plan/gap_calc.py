@@ -26,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom
+
+from daytwo.detect.stats import two_poisson_rates_sf
 
 # Family-wise error over every (word, days) pair tested: 1%, as the plan's other tests
 # (the rising trend) and the gap detector's false-discovery rate.
@@ -89,10 +90,7 @@ class Scan:
 def p_value(now: int, before: int, share: float) -> float:
     """How likely ``now`` or more of the ``now + before`` conversations fall in the recent
     period by chance when it holds ``share`` of the scope's conversations."""
-    total = now + before
-    if now <= 0 or total <= 0:
-        return 1.0
-    return float(binom.sf(now - 1, total, share))
+    return two_poisson_rates_sf(now, before, share)
 
 
 def tarone_tests(smallest: Sequence[float], alpha: float = ALPHA) -> int:

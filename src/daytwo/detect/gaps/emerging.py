@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.stats import binom
 
 from daytwo.detect.data import AnalysisData, Window
 from daytwo.detect.findings import (
@@ -29,7 +28,7 @@ from daytwo.detect.gaps.candidates import confident_turns, find_candidates
 from daytwo.detect.gaps.cluster import ClusterParams
 from daytwo.detect.gaps.encoders import DEFAULT_ENCODER, get_encoder
 from daytwo.detect.gaps.service import detect_gaps
-from daytwo.detect.stats import benjamini_hochberg
+from daytwo.detect.stats import benjamini_hochberg, two_poisson_rates_sf
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +105,9 @@ def growth_p_value(current: int, baseline: int, current_days: float, baseline_da
     chance, if its rate had not changed: given the ``current + baseline`` utterances of both
     windows, each lands in the current one with the chance of its share of the days (the
     conditional test of two Poisson rates)."""
-    total = current + baseline
-    if total == 0 or current_days <= 0:
+    if current_days <= 0:
         return 1.0
-    share = current_days / (current_days + baseline_days)
-    return float(binom.sf(current - 1, total, share))
+    return two_poisson_rates_sf(current, baseline, current_days / (current_days + baseline_days))
 
 
 def _in_windows(window: Window, started: np.ndarray, gap: Gap) -> tuple[np.ndarray, np.ndarray]:
