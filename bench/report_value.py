@@ -13,10 +13,13 @@ full calendar month and each full ISO week:
 - *escalations avoided vs baseline* (care-bot): the report's (baseline escalation rate less
   the period's, times its volume) against the escalations the period's conversations would
   have had at the baseline's odds (each journey's own, no injected problem or fix acting) less
-  the escalations they had. The baseline rate is each journey's own, pooled over its days
-  until a change touched it or its rate moved, at the window's journey mix
-  (:func:`daytwo.report.calc.pooled_escalation_baseline`); the 14-day window's own rate, the
-  estimate before it, is measured beside it in the same runs (``window_only``).
+  the escalations they had, counted two ways: the odds summed (``escalations_avoided``) and
+  the hand-overs drawn at those odds with the same random numbers as the outcome
+  (``escalations_avoided_vs_drawn``: only outcomes a problem or a fix turned). The baseline
+  rate is each journey's own, pooled over its days from go-live until a change touched it or
+  its rate moved, at the journey mix of the days all were pooled over
+  (:func:`daytwo.report.calc.pooled_escalation_baseline`); the 14-day window's own rate is
+  measured beside it in the same runs (``window_only``).
 
 The target is the whole history (the review's "since go-live") within +-25% for every seed;
 months and weeks are reported beside it. A week or month whose truth is small (under 2% of
@@ -92,6 +95,9 @@ def _truth(days: list[dict[str, Any]], start: datetime, end: datetime) -> dict[s
         "escalations_avoided": sum(
             d[BOT]["escalations_at_baseline_odds"] - d[BOT]["escalations"] for d in inside
         ),
+        "escalations_avoided_drawn": sum(
+            d[BOT]["escalations_at_baseline_drawn"] - d[BOT]["escalations"] for d in inside
+        ),
     }
 
 
@@ -162,6 +168,11 @@ def measure_seed(data: Path) -> list[dict[str, Any]]:
                             "small": small,
                             "baseline": avoided.assumptions[0],
                         },
+                        "escalations_avoided_vs_drawn": {
+                            **_pair(avoided.quantity, truth["escalations_avoided_drawn"],
+                                    avoided.lo, avoided.hi, bot_model.costs["escalation"]),
+                            "small": small,
+                        },
                         "escalations_avoided_window_only": {
                             **_pair(plain.quantity, truth["escalations_avoided"], plain.lo,
                                     plain.hi, bot_model.costs["escalation"]),
@@ -207,7 +218,12 @@ def _pair(
 
 def _summary(seeds: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for figure in ("agent_minutes_saved", "escalations_avoided", "escalations_avoided_window_only"):
+    for figure in (
+        "agent_minutes_saved",
+        "escalations_avoided",
+        "escalations_avoided_vs_drawn",
+        "escalations_avoided_window_only",
+    ):
         history = {
             s: next(r for r in rows if r["kind"] == "history")[figure] for s, rows in seeds.items()
         }

@@ -325,6 +325,19 @@ def test_the_value_truth_is_the_days_own_draws(demo: Loaded, calm: Loaded) -> No
     expected = sum(d["care-bot"]["escalations_at_baseline_odds"] for d in calm_days)
     had = sum(d["care-bot"]["escalations"] for d in calm_days)
     assert abs(expected - had) < 4 * expected**0.5  # nothing injected: only draw noise
+    # Drawn with the same numbers at the baseline's odds, a calm day hands over the very same
+    # conversations; with the problems, the counts part only where a problem or a fix acts.
+    assert all(d["care-bot"]["escalations_at_baseline_drawn"] == d["care-bot"]["escalations"]
+               for d in calm_days)  # fmt: skip
+    acting = min(
+        demo.problem(kind)["onset"][:10]
+        for kind in ("improvement", "knowledge_gap", "escalation_rise")
+    )
+    bot = [d["care-bot"] for d in days]
+    before = [b for d, b in zip(days, bot, strict=True) if d["day"] < acting]
+    assert before
+    assert all(b["escalations_at_baseline_drawn"] == b["escalations"] for b in before)
+    assert any(b["escalations_at_baseline_drawn"] != b["escalations"] for b in bot[len(before) :])
     saved = [d["care-assist"]["agent_minutes_saved"] for d in days]
     assert all(s >= 0 for s in saved)
     assert sum(saved[PILOT_DAYS:]) > 10 * sum(saved[:PILOT_DAYS]) > 0

@@ -107,25 +107,33 @@ def _journeys(client: TestClient, days: int, moved_from: int | None = None) -> d
 def test_the_escalation_baseline_pools_each_journey_until_a_change(client: TestClient) -> None:
     day0 = _journeys(client, 30)
     events = client.app.state.events  # type: ignore[attr-defined]
-    # No change: both journeys pooled from the window's first day (day 7) to the last (29).
+    # No change: both journeys pooled from go-live (day 0; the window is days 7-20) to the
+    # last day (29).
     pooled = escalation_baseline(events, "care-bot", None, day0)
     assert pooled.rate == pytest.approx(0.5 * 0.2 + 0.5 * 0.6)
-    assert pooled.n == 23 * 10
+    assert pooled.window_rate == pytest.approx(0.4)
+    assert pooled.n == 30 * 10
     assert pooled.se is not None
     assert pooled.basis == (
-        "each journey's rate on its days from 2026-03-09 until a change or a move of its rate "
-        "(to 2026-03-31 at the latest; 230 conversations), at the journey mix of 2026-03-09 "
+        "each journey's rate on its days from 2026-03-02 until a change or a move of its rate "
+        "(to 2026-03-31 at the latest; 300 conversations), at the journey mix of 2026-03-02 "
         "to 2026-03-31"
     )
     # A change to "b" on day 24 ends b's days there; one to every journey ends them all.
     to_b = escalation_baseline(
         events, "care-bot", None, day0, [ChangeScope(day0 + timedelta(days=24, hours=9), ("b",))]
     )
-    assert (to_b.rate, to_b.n) == (pytest.approx(0.4), 23 * 5 + 17 * 5)
+    assert (to_b.rate, to_b.n) == (pytest.approx(0.4), 30 * 5 + 24 * 5)
     everything = escalation_baseline(
         events, "care-bot", None, day0, [ChangeScope(day0 + timedelta(days=24))]
     )
-    assert everything.n == 17 * 10
+    assert everything.n == 24 * 10
+    # A change before the window (day 3) starts its journeys' days the day after it.
+    early = escalation_baseline(
+        events, "care-bot", None, day0, [ChangeScope(day0 + timedelta(days=3, hours=9), ("a",))]
+    )
+    assert early.n == 26 * 5 + 30 * 5
+    assert early.basis.endswith("at the journey mix of 2026-03-06 to 2026-03-31")
     counts = period_counts(events, "care-bot", day0, day0 + timedelta(days=30), None, day0)
     assert counts.baseline_escalation_rate == pytest.approx(0.4)
     assert counts.baseline_escalation_se == pooled.se
@@ -136,8 +144,22 @@ def test_the_escalation_baseline_is_cut_where_a_journey_moved(client: TestClient
     events = client.app.state.events  # type: ignore[attr-defined]
     out = escalation_baseline(events, "care-bot", None, day0)
     assert out.rate == pytest.approx(0.4)
-    assert out.n == 23 * 5 + 17 * 5
+    assert out.n == 30 * 5 + 24 * 5
     assert out.basis.endswith("; moved before any change: b")
+
+
+def test_a_baseline_window_set_with_its_start_draws_on_no_day_before_it(
+    client: TestClient,
+) -> None:
+    day0 = _journeys(client, 30)
+    events = client.app.state.events  # type: ignore[attr-defined]
+    ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    spec = DeploymentCreate(
+        name="care-bot", kind="virtual_agent", baseline_start=day0.date() + timedelta(days=5)
+    )
+    out = escalation_baseline(events, "care-bot", create_deployment(ledger, spec), day0)
+    assert out.n == 25 * 10
+    assert "on its days from 2026-03-07" in out.basis
 
 
 def test_a_baseline_window_set_with_its_end_is_measured_alone(client: TestClient) -> None:

@@ -74,10 +74,17 @@ from daytwo.interactions.columns import ASSIST_EVENTS, Batch, with_locators
 @dataclass(frozen=True, slots=True)
 class BotDayTruth:
     """What the day's delivered conversations would have escalated at the baseline's odds
-    (each journey's own, no injected problem or fix acting) and what they escalated."""
+    (each journey's own, no injected problem or fix acting) and what they escalated.
+
+    ``expected_at_baseline`` sums each conversation's odds; ``drawn_at_baseline`` counts the
+    conversations that would have been handed over at those odds with the same random draw
+    that decided their outcome (the potential outcome: a conversation nothing acted on is
+    handed over in both or in neither, so escalations avoided count only outcomes a problem
+    or a fix turned)."""
 
     expected_at_baseline: float
     escalated: int
+    drawn_at_baseline: int
 
 
 def bot_day(
@@ -106,6 +113,7 @@ def bot_day(
 
     contain = np.array([j.containment for j in JOURNEYS])[journey]
     abandon = np.array([j.abandonment for j in JOURNEYS])[journey]
+    baseline_contain, baseline_abandon = contain.copy(), abandon.copy()
     # The odds of a hand-over as in the baseline window: the journey's own, out-of-scope
     # questions as ever; a question the knowledge gap brings, which the baseline never saw, at
     # the baseline's mean odds (the report's own counterfactual: the baseline's rate held).
@@ -126,6 +134,13 @@ def bot_day(
         contain[gap], abandon[gap] = s.gap_containment, s.gap_abandonment
     contain[oos], abandon[oos] = OOS_CONTAINMENT, OOS_ABANDONMENT
     u = rng.random(n)
+    # A conversation is handed over when its draw clears its odds of containment and
+    # abandonment; at the baseline's odds, the same draw against the baseline's threshold.
+    handed_at_baseline_draw = u >= np.select(
+        [oos, gap],
+        [OOS_CONTAINMENT + OOS_ABANDONMENT, 1 - baseline_handover_rate()],
+        baseline_contain + baseline_abandon,
+    )
     contained = u < contain
     abandoned = ~contained & (u < contain + abandon)
     handed = ~contained & ~abandoned
@@ -314,7 +329,11 @@ def bot_day(
     )
     batch = Batch(interactions, turns, with_locators(ASSIST_EVENTS, pos=True).empty_table())
     delivered = plan.delivered(day, start)
-    truth = BotDayTruth(float(handed_at_baseline[delivered].sum()), int(handed[delivered].sum()))
+    truth = BotDayTruth(
+        float(handed_at_baseline[delivered].sum()),
+        int(handed[delivered].sum()),
+        int(handed_at_baseline_draw[delivered].sum()),
+    )
     return keep_delivered(batch, delivered), tomorrow, truth
 
 

@@ -120,6 +120,7 @@ class DemoDataset:
                     "day": (plan.start + timedelta(days=day)).isoformat(),
                     BOT: {
                         "escalations_at_baseline_odds": round(escalations.expected_at_baseline, 3),
+                        "escalations_at_baseline_drawn": escalations.drawn_at_baseline,
                         "escalations": escalations.escalated,
                     },
                     ASSIST: {"agent_minutes_saved": round(saved_s / 60, 3)},

@@ -90,6 +90,9 @@ class PeriodCounts:
     # The baseline rate's standard error where it is not a plain proportion of
     # ``baseline_escalation_n`` (a rate pooled by journey has its own).
     baseline_escalation_se: float | None = None
+    # The baseline window's own rate (what the KPI tables show as the baseline) where the
+    # baseline rate above is an estimate of the same figure on more days.
+    baseline_window_escalation_rate: float | None = None
     ai_cost_reported: float | None = None  # the turns' summed cost, where they report one
     strata: Sequence[Stratum] = ()
 
@@ -148,84 +151,105 @@ def agent_time_saved(strata: Sequence[Stratum]) -> tuple[float, float, float] | 
 # split of its days that best separates two rates does so by more than this many standard
 # errors: the best of many splits exceeds 1.96 far more often than 5%; at 3, a journey whose
 # rate never moved was cut in 2.0% to 4.4% of 2,000 draws (30 to 80 days, 100 or 300
-# conversations a day, a 14-day window). A cut that was not needed costs days, never bias.
+# conversations a day, a 14-day window), and in 2.6% to 5.6% of 1,000 draws with the 7 days
+# before the window searched too (30 to 90 days). A cut that was not needed costs days,
+# never bias.
 MOVED_Z = 3.0
 
 
 @dataclass(frozen=True, slots=True)
 class JourneyDays:
     """One journey's conversations with an outcome and their escalations, day by day from the
-    baseline window's first day; ``unchanged_days``: the days before the first change that
-    touched the journey (a change scoped to it, or to the whole deployment)."""
+    first day the baseline may draw on (go-live: the window's own first day is
+    ``window_start`` days later); ``unchanged_days``: the days before the first change at or
+    after the window's start that touched the journey (a change scoped to it, or to the whole
+    deployment); ``first_day``: the day after the last change before the window's start (0:
+    none), where its pooled days may begin at the earliest."""
 
     journey: str
     conversations: Sequence[int]
     escalations: Sequence[int]
     unchanged_days: int
+    first_day: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class EscalationBaseline:
-    """The baseline escalation rate pooled by journey, its standard error and what it rests on."""
+    """The baseline escalation rate pooled by journey, its standard error and what it rests on.
+    Days count from the first day the baseline may draw on (see :class:`JourneyDays`)."""
 
     rate: float
     se: float
     conversations: int  # pooled over all journeys
-    days: Mapping[str, int]  # days each journey's rate is pooled over, from the window's start
+    days: Mapping[str, int]  # the day each journey's pooled days end (exclusive)
     moved: tuple[str, ...]  # journeys cut where their rate moved before any change did
-    mix_days: int  # days the journey mix (the weights) is measured over
+    mix_days: int  # the day the journey mix (the weights) is measured to (exclusive)
+    first_days: Mapping[str, int] = field(default_factory=dict)  # where each journey's begin
+    mix_first_day: int = 0  # the first day the journey mix is measured on
 
 
-def _moved_at(conv: Sequence[int], esc: Sequence[int], first: int, end: int) -> int | None:
-    """The day in [``first``, ``end``) that best splits days [0, ``end``) into two rates, if
+def _moved_at(
+    conv: Sequence[int], esc: Sequence[int], begin: int, end: int, splits: Sequence[int]
+) -> int | None:
+    """The day among ``splits`` that best splits days [``begin``, ``end``) into two rates, if
     they differ by more than :data:`MOVED_Z` standard errors."""
-    n_all, e_all = sum(conv[:end]), sum(esc[:end])
+    n_all, e_all = sum(conv[begin:end]), sum(esc[begin:end])
     if n_all == 0 or e_all in (0, n_all):
         return None
     p = e_all / n_all
-    n1 = sum(conv[:first])
-    e1 = sum(esc[:first])
     best, at = MOVED_Z, None
-    for day in range(first, end):
+    for day in splits:
+        n1, e1 = sum(conv[begin:day]), sum(esc[begin:day])
         n2, e2 = n_all - n1, e_all - e1
         if n1 and n2:
             z = abs(e1 / n1 - e2 / n2) / math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
             if z > best:
                 best, at = z, day
-        n1 += conv[day]
-        e1 += esc[day]
     return at
 
 
 def pooled_escalation_baseline(
-    journeys: Sequence[JourneyDays], window_days: int
+    journeys: Sequence[JourneyDays], window_days: int, window_start: int = 0
 ) -> EscalationBaseline | None:
     """The baseline escalation rate measured on more of the unchanged history than the window.
 
-    Each journey's rate is pooled over the window and the days after it until the first change
-    that touched the journey or, before that, the day its rate moved (the best split of its
-    days, cut again until no split beyond the window stands out); the rates are weighted by
-    the journey mix of the days every journey was still unchanged (the window at least), so the
-    rate estimates the window's own deployment-wide rate, with the sampling error of far more
-    conversations. The standard error adds each journey's rate error and the mix's. None
-    without a conversation in the window.
+    The window is days [``window_start``, ``window_start + window_days``). Each journey's rate
+    is pooled over the window, the days before it back to go-live (or the last change before
+    it) and the days after it until the first change that touched the journey, less any
+    stretch where its rate moved: the best split of its days outside the window, cut again
+    until none stands out (a split before the window drops the days before it, one after the
+    window the days after it). The rates are weighted by the journey mix of the days every
+    journey was pooled over (the window at least), so the rate estimates the window's own
+    deployment-wide rate, with the sampling error of far more conversations. The standard
+    error adds each journey's rate error and the mix's. None without a conversation in the
+    window.
     """
-    if not any(sum(j.conversations[:window_days]) for j in journeys):
+    w0, w1 = window_start, window_start + window_days
+    if not any(sum(j.conversations[w0:w1]) for j in journeys):
         return None
+    begins: dict[str, int] = {}
     ends: dict[str, int] = {}
     moved: list[str] = []
     for j in journeys:
-        end = min(len(j.conversations), max(window_days, j.unchanged_days))
-        while end > window_days:
-            at = _moved_at(j.conversations, j.escalations, window_days, end)
+        span = len(j.conversations)
+        begin = min(max(0, j.first_day), w0)
+        end = max(min(w1, span), min(span, max(w1, j.unchanged_days)))
+        while True:
+            # Split days: inside the days before the window, or after the window.
+            splits = [*range(begin + 1, w0 + 1), *range(w1, end)]
+            at = _moved_at(j.conversations, j.escalations, begin, end, splits)
             if at is None:
                 break
-            end = at
+            if at <= w0:
+                begin = at
+            else:
+                end = at
             if j.journey not in moved:
                 moved.append(j.journey)
-        ends[j.journey] = max(min(window_days, len(j.conversations)), end)
+        begins[j.journey], ends[j.journey] = begin, end
+    mix_first = max(begins.values(), default=w0)
     mix_days = min(ends.values(), default=0)
-    weights = {j.journey: sum(j.conversations[:mix_days]) for j in journeys}
+    weights = {j.journey: sum(j.conversations[mix_first:mix_days]) for j in journeys}
     n_mix = sum(weights.values())
     if n_mix == 0:
         return None
@@ -235,17 +259,20 @@ def pooled_escalation_baseline(
     pooled = 0
     for j in journeys:
         w = weights[j.journey] / n_mix
-        n = sum(j.conversations[: ends[j.journey]])
+        days = slice(begins[j.journey], ends[j.journey])
+        n = sum(j.conversations[days])
         if w == 0 or n == 0:
             continue
-        r = sum(j.escalations[: ends[j.journey]]) / n
+        r = sum(j.escalations[days]) / n
         rates[j.journey] = r
         rate += w * r
         var += w * w * r * (1 - r) / n
         pooled += n
     # The mix is itself measured: its error moves the rate by the journeys' spread.
     var += sum(weights[k] / n_mix * (r - rate) ** 2 for k, r in rates.items()) / n_mix
-    return EscalationBaseline(rate, math.sqrt(var), pooled, ends, tuple(moved), mix_days)
+    return EscalationBaseline(
+        rate, math.sqrt(var), pooled, ends, tuple(moved), mix_days, begins, mix_first
+    )
 
 
 def business_value(model: CostModel, counts: PeriodCounts) -> ValueResult:
@@ -305,6 +332,13 @@ def business_value(model: CostModel, counts: PeriodCounts) -> ValueResult:
             "period's volume",
             "not added to the total: each is a contained conversation counted above",
         ]
+        window = counts.baseline_window_escalation_rate
+        if window is not None:
+            notes.insert(
+                1,
+                f"the KPI table's baseline ({window:.1%}) is the rate of the baseline window's "
+                f"days alone; {base:.1%} estimates the same rate on more days",
+            )
         if counts.baseline_escalation_n and price > 0:
             se = counts.baseline_escalation_se
             if se is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from typing import Any
 
@@ -74,6 +74,9 @@ class BaselineEscalation:
     n: int | None = None  # conversations it was measured on (None: an imported value)
     se: float | None = None  # its standard error, where not a plain proportion of ``n``
     basis: str = ""
+    # The baseline window's own rate (the KPI tables' baseline) where ``rate`` is not it but
+    # an estimate of the same figure on more days.
+    window_rate: float | None = None
 
 
 def _day(at: datetime) -> str:
@@ -81,10 +84,15 @@ def _day(at: datetime) -> str:
 
 
 def _journey_days(
-    events: EventStore, name: str, start: datetime, changes: Sequence[ChangeScope]
+    events: EventStore,
+    name: str,
+    origin: datetime,
+    window_start: datetime,
+    changes: Sequence[ChangeScope],
 ) -> list[JourneyDays]:
-    """Each journey's daily conversations with an outcome and escalations from ``start``, with
-    the days before the first change that touched it."""
+    """Each journey's daily conversations with an outcome and escalations from ``origin``,
+    with the days before the first change at or after ``window_start`` that touched it and
+    the day after the last one before it."""
     # The catalog's own counts (constant expressions of the metric definition, no input).
     metric = get_metric("escalation_rate")
     sql = (
@@ -92,25 +100,41 @@ def _journey_days(
         f"{metric.denominator} AS n, {metric.numerator} AS esc FROM interactions "
         "WHERE deployment = ? AND started_at >= ? GROUP BY 1, 2"
     )
-    rows = events.query(sql, [name, start]).to_pylist()
+    rows = events.query(sql, [name, origin]).to_pylist()
     if not rows:
         return []
-    origin = start.date()
+    first = origin.date()
     # A store may answer the day as a timestamp or as a date.
     day = [r["day"].date() if isinstance(r["day"], datetime) else r["day"] for r in rows]
-    span = 1 + max((d - origin).days for d in day)
+    span = 1 + max((d - first).days for d in day)
     conv: dict[str, list[int]] = {}
     esc: dict[str, list[int]] = {}
     for r, d in zip(rows, day, strict=True):
-        at = (d - origin).days
+        at = (d - first).days
         conv.setdefault(r["journey"], [0] * span)[at] += int(r["n"])
         esc.setdefault(r["journey"], [0] * span)[at] += int(r["esc"])
 
-    def unchanged(journey: str) -> int:
-        touched = [c.shipped_at for c in changes if not c.journeys or journey in c.journeys]
-        return min(((t - start).days for t in touched), default=span)
+    def touched(journey: str) -> list[datetime]:
+        return [c.shipped_at for c in changes if not c.journeys or journey in c.journeys]
 
-    return [JourneyDays(j, conv[j], esc[j], unchanged(j)) for j in sorted(conv)]
+    def unchanged(journey: str) -> int:
+        after = [(t - origin).days for t in touched(journey) if t >= window_start]
+        return min(after, default=span)
+
+    def first_day(journey: str) -> int:
+        # A change shipped on a day before the window: its journey's days begin the day after.
+        before = [(t - origin).days + 1 for t in touched(journey) if t < window_start]
+        return max(before, default=0)
+
+    return [JourneyDays(j, conv[j], esc[j], unchanged(j), first_day(j)) for j in sorted(conv)]
+
+
+def _go_live(deployment: DeploymentPublic | None, first_data: datetime | None) -> datetime | None:
+    """Midnight of go-live (else of the first data): the earliest day a baseline draws on."""
+    day = deployment.go_live if deployment and deployment.go_live else None
+    if day is None and first_data is not None:
+        day = first_data.date()
+    return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def escalation_baseline(
@@ -122,8 +146,10 @@ def escalation_baseline(
 ) -> BaselineEscalation:
     """The baseline escalation rate for escalations avoided: an imported value as it is; a
     window set with its end (``baseline_end``) measured on that window alone; otherwise each
-    journey's rate pooled over the window and its unchanged days after it, at the window's
-    journey mix (:func:`daytwo.report.calc.pooled_escalation_baseline`)."""
+    journey's rate pooled over the window and its unchanged days around it, at the journey mix
+    of the days all were pooled over (:func:`daytwo.report.calc.pooled_escalation_baseline`).
+    The days before the window, back to go-live, are drawn on only for the default window (a
+    week after go-live): a window set with its start says where the baseline begins."""
     if deployment is not None and "escalation_rate" in deployment.baseline_values:
         return BaselineEscalation(
             deployment.baseline_values["escalation_rate"], basis="the imported baseline value"
@@ -144,22 +170,31 @@ def escalation_baseline(
     )
     if at_window.value is None or (deployment is not None and deployment.baseline_end):
         return plain
+    origin = window[0]
+    if deployment is None or deployment.baseline_start is None:
+        origin = min(window[0], _go_live(deployment, first_data) or window[0])
     window_days = (window[1] - window[0]).days
     pooled = pooled_escalation_baseline(
-        _journey_days(events, name, window[0], changes), window_days
+        _journey_days(events, name, origin, window[0], changes),
+        window_days,
+        window_start=(window[0] - origin).days,
     )
     if pooled is None:
         return plain
-    through = window[0] + timedelta(days=max(pooled.days.values()) - 1)
-    mix_end = window[0] + timedelta(days=pooled.mix_days - 1)
+    since = origin + timedelta(days=min(pooled.first_days.values(), default=0))
+    through = origin + timedelta(days=max(pooled.days.values()) - 1)
+    mix_from = origin + timedelta(days=pooled.mix_first_day)
+    mix_end = origin + timedelta(days=pooled.mix_days - 1)
     basis = (
-        f"each journey's rate on its days from {_day(window[0])} until a change or a move of "
+        f"each journey's rate on its days from {_day(since)} until a change or a move of "
         f"its rate (to {_day(through)} at the latest; {pooled.conversations:,} conversations), "
-        f"at the journey mix of {_day(window[0])} to {_day(mix_end)}"
+        f"at the journey mix of {_day(mix_from)} to {_day(mix_end)}"
     )
     if pooled.moved:
         basis += f"; moved before any change: {', '.join(pooled.moved)}"
-    return BaselineEscalation(pooled.rate, pooled.conversations, pooled.se, basis)
+    return BaselineEscalation(
+        pooled.rate, pooled.conversations, pooled.se, basis, window_rate=at_window.value
+    )
 
 
 def period_counts(
@@ -188,6 +223,7 @@ def period_counts(
         baseline_escalation_n=baseline.n,
         baseline_escalation_se=baseline.se,
         baseline_escalation_basis=baseline.basis,
+        baseline_window_escalation_rate=baseline.window_rate,
         ai_cost_reported=tot["ai_cost"].value,
         strata=strata(events, name, start, end),
     )
