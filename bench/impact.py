@@ -48,6 +48,9 @@ from daytwo.backlog.schemas import ChangeCreate
 from daytwo.backlog.service import get_item, list_items
 from daytwo.demo.generator import DemoConfig
 from daytwo.demo.load import analyze_demo, build_demo
+from daytwo.demo.setting import corpus
+from daytwo.detect.schemas import FindingFilter
+from daytwo.detect.service import list_findings
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger
@@ -59,13 +62,41 @@ TOLERANCE = 0.25
 NULL_INCONCLUSIVE = 0.90
 
 
-# Which findings (by their snapshot) show an injected problem, by the problem's kind.
+def _held(f: dict[str, Any], p: dict[str, Any]) -> tuple[int, int]:
+    """How many of a finding's evidence conversations are the problem's own questions, of how
+    many (``p[QUESTIONS]``: the conversations the generator gave the problem's intents)."""
+    evidence = f.get("evidence") or []
+    return sum(e in p[QUESTIONS] for e in evidence), len(evidence)
+
+
+def _is_the_gap(f: dict[str, Any], p: dict[str, Any]) -> bool:
+    """A knowledge gap is the injected one when most of its questions are the problem's (a
+    gap of other questions in the same journeys, about spending or video games, is another
+    gap). Without the ground truth, where its questions landed decides."""
+    if QUESTIONS not in p:
+        return mostly_in(f.get("journeys") or {}, p)
+    held, total = _held(f, p)
+    return total > 0 and held * 2 >= total
+
+
+def _shows_the_gap(f: dict[str, Any], p: dict[str, Any]) -> bool:
+    """A metric finding of the gap's journeys shows it when its evidence holds any of the
+    problem's questions (a change in those journeys before the questions came is not it)."""
+    return QUESTIONS not in p or _held(f, p)[0] > 0
+
+
+# The conversations that are an injected knowledge gap's questions (added by ``questions``).
+QUESTIONS = "_questions"
+
+# Which findings (by their snapshot, with its ``evidence`` ids) show an injected problem, by
+# the problem's kind.
 SHOWS: dict[str, Any] = {
     "knowledge_gap": lambda f, p: (
-        (f["kind"] == "knowledge_gap" and mostly_in(f.get("journeys") or {}, p))
+        (f["kind"] == "knowledge_gap" and _is_the_gap(f, p))
         or (
             f["journey"] in p["scope"]["journeys"]
             and f["metric"] in ("fallback_rate_conversation", "rephrase_rate", "containment_rate")
+            and _shows_the_gap(f, p)
         )
     ),
     "latency_error_regression": lambda f, p: (
@@ -83,6 +114,26 @@ SHOWS: dict[str, Any] = {
     "feed_outage": lambda f, p: f["kind"] == "freshness_gap",
     "duplicate_deliveries": lambda f, p: f["kind"] == "duplicate_deliveries",
 }
+
+
+def questions(settings: Settings, manifest: dict[str, Any]) -> dict[str, Any]:
+    """``manifest`` with each injected knowledge gap's ground truth: the conversations in which
+    a customer asked one of the corpus's utterances of the gap's intents (what the generator
+    drew them from), under :data:`QUESTIONS`."""
+    texts = corpus()["utterances"]
+    problems = []
+    with open_event_store(settings.resolved_events_url, read_only=True) as events:
+        for p in manifest["problems"]:
+            if p["kind"] == "knowledge_gap":
+                asked = sorted({t for i in p["scope"]["intents"] for t in texts[i]})
+                found = events.query(
+                    "SELECT DISTINCT interaction_id FROM turns WHERE deployment = ? "
+                    "AND role = 'user' AND list_contains(?, text)",
+                    [p["deployment"], asked],
+                )
+                p = {**p, QUESTIONS: frozenset(found["interaction_id"].to_pylist())}
+            problems.append(p)
+    return {**manifest, "problems": problems}
 
 
 def injected(manifest: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Any, list[str]]]:
@@ -130,20 +181,28 @@ def misordered(truth: list[float], score: list[float]) -> int:
 
 
 def _items_on_demo(
-    settings: Settings, manifest: dict[str, Any], *, history: bool = False
+    settings: Settings, manifest: dict[str, Any], *, history: bool = False, analyse: bool = True
 ) -> dict[str, Any]:
-    """Run the detectors (which hand their findings to the backlog) and map items to problems."""
+    """Run the detectors (which hand their findings to the backlog) and map items to problems
+    (``analyse=False``: the items of an analysis run before)."""
     # What `daytwo demo` (with `--history`: day by day) runs once the data is in.
-    analyze_demo(settings, manifest, history=history)
+    if analyse:
+        analyze_demo(settings, manifest, history=history)
+    manifest = questions(settings, manifest)
     ledger = Ledger(settings.resolved_ledger_url)
     items = [get_item(ledger, i.id) for i in list_items(ledger)]
+    evidence = {str(f.id): f.evidence for f in list_findings(ledger, FindingFilter(limit=1000))}
     ledger.dispose()
+
+    def seen(snapshot: dict[str, Any]) -> dict[str, Any]:
+        return {**snapshot, "evidence": evidence.get(str(snapshot.get("id")), [])}
+
     problems = []
     for p, shows, deployments in injected(manifest):
         hits = [
             i
             for i in items
-            if i.deployment in deployments and any(shows(f.snapshot, p) for f in i.findings)
+            if i.deployment in deployments and any(shows(seen(f.snapshot), p) for f in i.findings)
         ]
         per_deployment = {d: sum(i.deployment == d for i in hits) for d in deployments}
         problems.append(

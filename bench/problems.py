@@ -48,7 +48,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.impact import _items_on_demo, injected, spearman
+from bench.impact import _items_on_demo, injected, questions, spearman
 from daytwo.demo.generator import DemoConfig
 from daytwo.demo.load import MANIFEST, build_demo
 from daytwo.detect.schemas import FindingFilter, FindingPublic
@@ -78,6 +78,7 @@ def snapshot(f: FindingPublic) -> dict[str, Any]:
         "metric": f.scope.metric,
         "segment": list(segment) if segment else None,
         "journeys": f.details.get("journeys"),
+        "evidence": list(f.evidence),
     }
 
 
@@ -135,13 +136,23 @@ def _built(settings: Settings, seed: int, per_day: int, history: bool, kept: Pat
 
 
 def one_seed(
-    work: Path, seed: int, per_day: int, *, history: bool = False, kept: Path | None = None
+    work: Path,
+    seed: int,
+    per_day: int,
+    *,
+    history: bool = False,
+    kept: Path | None = None,
+    analysed: bool = False,
 ) -> dict[str, Any]:
     settings = Settings(data_dir=work / f"demo-{seed}")
     started = time.perf_counter()
-    manifest = json.loads(_built(settings, seed, per_day, history, kept).read_text())
+    if analysed:  # judged again as analysed before (a change to this bench's matching)
+        manifest = json.loads((settings.data_dir / MANIFEST).read_text())
+    else:
+        manifest = json.loads(_built(settings, seed, per_day, history, kept).read_text())
     # Analyses as `daytwo demo` (with --history: day by day) does, maps items.
-    items = _items_on_demo(settings, manifest, history=history)
+    items = _items_on_demo(settings, manifest, history=history, analyse=not analysed)
+    manifest = questions(settings, manifest)
     seconds = time.perf_counter() - started
     scores = {p["problem"]: float(p["score"]) for p in items["problems"]}
     ledger = Ledger(settings.resolved_ledger_url)
@@ -157,7 +168,7 @@ def one_seed(
     allowed = ROWS_PER_PROBLEM * len(problems)
     return {
         "seed": seed,
-        "build_and_analyse_seconds": round(seconds, 1),
+        "build_and_analyse_seconds": None if analysed else round(seconds, 1),
         "findings": len(every),
         "problems": problems,
         "every_problem_one_row": all(p["exactly_one"] for p in problems),
@@ -182,12 +193,15 @@ def run(
     per_day: int,
     history: bool = False,
     kept: Path | None = None,
+    analysed: bool = False,
 ) -> dict[str, Any]:
     per_seed = []
     if kept is None and os.environ.get("BENCH_PROBLEMS_DATA"):
         kept = Path(os.environ["BENCH_PROBLEMS_DATA"])
     for seed in seeds:
-        per_seed.append(one_seed(work, seed, per_day, history=history, kept=kept))
+        per_seed.append(
+            one_seed(work, seed, per_day, history=history, kept=kept, analysed=analysed)
+        )
         shown = ("seed", "every_problem_one_row", "every_problem_in_time", "rank_met")
         print(json.dumps({k: per_seed[-1][k] for k in shown}), flush=True)  # progress
     checks = {
@@ -231,17 +245,29 @@ def main() -> None:
     parser.add_argument(
         "--work", type=Path, help="Analyse in DIR/demo-SEED and keep it (to look into after)."
     )
+    parser.add_argument(
+        "--analysed",
+        action="store_true",
+        help="Judge the demos kept in --work again, without analysing them afresh.",
+    )
     args = parser.parse_args()
+    if args.analysed and args.work is None:
+        parser.error("--analysed judges the demos kept in --work: name it")
     import tempfile
 
     from bench.__main__ import RESULTS, _environment
 
     with tempfile.TemporaryDirectory(prefix="daytwo-bench-problems-") as tmp:
         work = args.work or Path(tmp)
-        for seed in args.seeds:  # a kept folder from an earlier run is analysed afresh
+        for seed in [] if args.analysed else args.seeds:  # a kept folder is analysed afresh
             shutil.rmtree(work / f"demo-{seed}", ignore_errors=True)
         result = run(
-            work, seeds=args.seeds, per_day=args.per_day, history=args.history, kept=args.data
+            work,
+            seeds=args.seeds,
+            per_day=args.per_day,
+            history=args.history,
+            kept=args.data,
+            analysed=args.analysed,
         )
     name = "problems_history" if args.history else "problems"
     out = {"benchmark": name, "environment": _environment(), **result}

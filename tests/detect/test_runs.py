@@ -450,3 +450,25 @@ def test_a_replay_gives_what_separate_daily_looks_give(
     assert [r[1].day for r in runs] == [18, 19, 20, 20]
     assert ["silent_failures" in r[2] for r in runs] == [True, False, True, False]
     assert findings
+
+
+def test_a_gap_folded_into_another_lives_on_under_it(ledger_url: str) -> None:
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    payday = {f"c{i}" for i in range(10)}
+    deposit = {f"d{i}" for i in range(10)}
+    assert _record(
+        ledger,
+        "knowledge_gap",
+        _gap("payday paid", ("c1", "c2", "c3"), payday),
+        _gap("deposit direct", ("d1", "d2"), deposit),
+        _gap("pets dog", ("p1",), {"p1", "p2"}),
+    ) == (3, 0, 0, 0)
+    # The next clustering folds the payday questions into the deposit gap, and the pets
+    # questions stop: the payday finding lives on under the deposit one, pets went away.
+    folded = _gap("deposit direct", ("d1", "c2"), deposit | payday)
+    assert _record(ledger, "knowledge_gap", folded) == (0, 1, 2, 0)
+    rows = {r.title: r for r in list_findings(ledger, FindingFilter(status=["resolved"]))}
+    assert rows["Knowledge gap: payday paid"].details["root"] == folded.fingerprint
+    assert "root" not in rows["Knowledge gap: pets dog"].details
+    ledger.dispose()

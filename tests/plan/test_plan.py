@@ -3,7 +3,7 @@ and override, and the finding raised when a passed gate stops holding."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,8 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from daytwo.backlog.models import Item
+from daytwo.backlog.models import Item, ItemFinding
+from daytwo.clock import frozen_at
 from daytwo.detect.models import FindingRecord
 from daytwo.errors import ConflictError, InputError, NotFoundError, PermissionDenied
 from daytwo.governance import audit
@@ -353,3 +354,31 @@ def test_an_analysis_evaluates_the_gates_after_the_backlog(
         assert row.details["criteria"] == ["errors"]
         titles = s.scalars(select(Item.title)).all()
     assert row.title in titles  # handed to the backlog, which ran before the plan
+
+
+def test_a_gate_broken_by_an_open_problem_is_that_problems_symptom(
+    ledger: Ledger, events: EventStore, tmp_path: Path
+) -> None:
+    # The incident the detectors report (an item of its own) is what broke the error
+    # criterion: the gate's finding sits under it, one problem.
+    register(ledger, baseline_start=day_of(0), baseline_end=day_of(7))
+    service.apply_plan(ledger, events, plan(), actor="t")
+    sign(ledger, events, "stabilise", actor="user:ana", role=Role.owner, through=day_of(8))
+    as_of = datetime.combine(day_of(15), time(), tzinfo=UTC)
+    with frozen_at(as_of):  # the scheduled look of that day opens the incident's item
+        analyze(Settings(data_dir=tmp_path), ledger, events, trigger="cli",
+                deployment=DEPLOYMENT, as_of=as_of)  # fmt: skip
+    # The next day's look: the item was open all day, and blocks the error criterion.
+    with frozen_at(as_of + timedelta(days=1)):
+        evaluate_gates(ledger, events, DEPLOYMENT, through=day_of(15))
+    with ledger.session() as s:
+        gate = s.scalars(select(FindingRecord).where(FindingRecord.kind == KIND)).one()
+        errors = s.scalars(
+            select(FindingRecord).where(
+                FindingRecord.metric == "error_rate", FindingRecord.kind != KIND
+            )
+        ).all()
+        held_by = {link.fingerprint: link.item_id for link in s.scalars(select(ItemFinding))}
+    assert gate.details["root"] in {f.fingerprint for f in errors}
+    # Its item is the incident's: the gate joined it.
+    assert held_by[gate.fingerprint] == held_by[gate.details["root"]]

@@ -132,6 +132,7 @@ def record_findings(
         }
         kept = _kept_roots(session, deployment, detectors, unique, rows)
         seen: set[str] = set()
+        holders: list[tuple[str, Finding]] = []  # what this run saw with members, as recorded
         for f in unique:
             fp = f.fingerprint
             row = rows[fp] or continued.get(fp)
@@ -172,6 +173,8 @@ def record_findings(
                     regressed.append(row.fingerprint)
                     row.first_seen = min(_aware(row.first_seen), f.first_seen)
             seen.add(row.fingerprint)
+            if f.members:
+                holders.append((row.fingerprint, f))
             _fill(row, f)
             row.times_seen += 1
             row.last_run_id = run_id
@@ -187,6 +190,9 @@ def record_findings(
                 row.status = "resolved"
                 row.resolved_at = now
                 resolved.append(row.fingerprint)
+                into = _now_held_by(row, holders)
+                if into is not None:
+                    row.details = {**(row.details or {}), "root": into}
         # A held finding this look raised or missed is held no longer.
         for fp, h in held_rows.items():
             if fp not in held:
@@ -355,6 +361,26 @@ def _continued(
 def _aware(at: datetime) -> datetime:
     # SQLite hands timestamps back without their zone; they were written in UTC.
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _now_held_by(row: FindingRecord, holders: Sequence[tuple[str, Finding]]) -> str | None:
+    """The problem a finding with members that this run did not see lives on in: the root (or
+    the recorded fingerprint) of the finding of the same kind this run saw whose members hold
+    at least :data:`CONTINUED_SHARE` of its evidence, the most of it. A payroll gap that the
+    weekly clustering folds into a neighbour is not a problem that went away: its questions
+    are the neighbour's now, and it stays one click below it."""
+    if not row.evidence or (row.details or {}).get("root"):
+        return None
+    best: tuple[float, str] | None = None
+    for fingerprint, f in holders:
+        if f.kind != row.kind or fingerprint == row.fingerprint:
+            continue
+        share = sum(e in f.members for e in row.evidence) / len(row.evidence)
+        root = f.details.get("root")
+        into = root if isinstance(root, str) and root != row.fingerprint else fingerprint
+        if share >= CONTINUED_SHARE and (best is None or share > best[0]):
+            best = (share, into)
+    return best[1] if best else None
 
 
 def _kept_roots(

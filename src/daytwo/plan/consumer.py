@@ -13,12 +13,13 @@ finding resolves when the criteria hold again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
 from daytwo.backlog.intake import absorb_finding, facts_from_detect
+from daytwo.backlog.models import Item, ItemFinding
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.detect.findings import Finding, FindingScope, Severity
 from daytwo.detect.schemas import FindingFilter
@@ -87,6 +88,46 @@ def regressed_findings(
     return out
 
 
+def _severity(link: ItemFinding) -> tuple[int, int]:
+    return int(link.snapshot.get("severity", 0)), link.id
+
+
+def _under_blocking(ledger: Ledger, finding: Finding, results: dict[str, GateResult]) -> Finding:
+    """``finding`` (a gate that no longer holds) as a symptom of the problem blocking it, when
+    every criterion that broke is blocked by an open item of another problem: rooted at the
+    finding standing for the highest-scored of those items. A criterion broken with no open
+    item behind it is news of its own: the gate stays a problem of its own."""
+    now = results.get(str(finding.details["phase"]))
+    if now is None:
+        return finding
+    broken = set(finding.details["criteria"])
+    blocked = [[b.id for b in c.blocking] for c in now.criteria if c.id in broken]
+    if not blocked or not all(blocked):
+        return finding
+    ids = {i for ids in blocked for i in ids}
+    with ledger.session() as session:
+        items = session.scalars(select(Item).where(Item.id.in_(ids))).all()
+        links = session.scalars(select(ItemFinding).where(ItemFinding.item_id.in_(ids))).all()
+        by_item: dict[int, list[ItemFinding]] = {}
+        for link in links:
+            by_item.setdefault(link.item_id, []).append(link)
+        for item in sorted(items, key=lambda i: (-i.score, i.id)):
+            held = by_item.get(item.id, [])
+            if any(link.kind == KIND for link in held):
+                continue  # a gate's own item: not a cause
+            standing = [
+                link
+                for link in held
+                if not link.snapshot.get("root") and link.snapshot.get("status") != "resolved"
+            ]
+            # The finding the item was opened from, else its most severe one standing alone.
+            lead = [link for link in standing if link.fingerprint == item.lead]
+            if lead or standing:
+                top = lead[0] if lead else max(standing, key=_severity)
+                return replace(finding, details={**finding.details, "root": top.fingerprint})
+    return finding
+
+
 def evaluate_gates(
     ledger: Ledger,
     events: EventStore,
@@ -127,7 +168,10 @@ def evaluate_gates(
     day = gates[0].through if gates else through
     at = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC) if day else datetime.now(UTC)
     passed = [(phases[s.phase], s) for s in signed if s.phase in phases]
-    findings = regressed_findings(deployment, passed, {g.phase: g for g in gates}, at)
+    findings = [
+        _under_blocking(ledger, f, {g.phase: g for g in gates})
+        for f in regressed_findings(deployment, passed, {g.phase: g for g in gates}, at)
+    ]
     recorded = record_raised(ledger, deployment, SOURCE, findings, at=at)
     if recorded.new or recorded.updated or recorded.resolved:
         policy = BacklogPolicy.from_settings(settings or Settings())

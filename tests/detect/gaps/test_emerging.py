@@ -92,6 +92,16 @@ def test_the_same_topic_seen_again_has_the_same_fingerprint() -> None:
     assert [f.fingerprint for f in first] == [f.fingerprint for f in again]
 
 
+def test_a_gap_is_first_seen_when_its_questions_came_in_numbers() -> None:
+    # One of the gap's questions was asked once, three weeks before the 16 a week began: the
+    # gap holds it, but the problem began on day 22, not on day 2.
+    data = build([("billing", CRYPTO[:1], [2]), ("billing", CRYPTO, [22, 24])])
+    [f] = knowledge_gap_findings(data, KnowledgeGapParams())
+    assert f.baseline is not None
+    assert f.baseline.n == 1  # the early question is the gap's
+    assert f.first_seen.date() == (D0 + timedelta(days=22)).date()
+
+
 def test_no_candidates_no_findings() -> None:
     data = build([("account", KNOWN["reset_password"], [22, 23])])
     assert knowledge_gap_findings(data, KnowledgeGapParams()) == []

@@ -8,7 +8,7 @@ gaps, with ids kept across runs, lives in the gaps tables (``daytwo gaps``, ``/a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -100,6 +100,28 @@ def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> li
     ]
 
 
+def emerged(started: np.ndarray, conversations: np.ndarray, per_week: float) -> datetime:
+    """When a gap's questions began to come as a gap worth a finding: its first question from
+    which the next seven days hold at least ``per_week`` conversations of it (its earliest
+    question when no week ever does).
+
+    A gap's earliest question is not its start: the clustering joins to it the odd question
+    that was asked now and then long before (one "can I use direct deposit for my tax refund"
+    a month before a payroll launch brought hundreds), and an owner dates the problem from the
+    day the questions came in numbers."""
+    order = np.argsort(started, kind="stable")
+    when = started[order]
+    asked = conversations[order]
+    ends = np.searchsorted(when, when + np.timedelta64(7, "D"), side="left")
+    first = 0
+    for i, end in enumerate(ends):
+        if end - i >= per_week and len(set(asked[i:end].tolist())) >= per_week:
+            first = i
+            break
+    micros = int(when[first].astype("datetime64[us]").astype(np.int64))
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
 def growth_p_value(current: int, baseline: int, current_days: float, baseline_days: float) -> float:
     """How likely ``current`` or more of the gap's utterances fall in the current window by
     chance, if its rate had not changed: given the ``current + baseline`` utterances of both
@@ -162,7 +184,11 @@ def _finding(
         title=f"Knowledge gap: “{gap.label}” ({kind_phrase(gap.kind, gap.intent)})",
         scope=FindingScope(data.deployment.name, journey=journey),
         severity=severity,
-        first_seen=gap.first_seen,
+        first_seen=emerged(
+            started[gap.members],
+            np.array([interaction_ids[int(r)] for r in gap.members], dtype=object),
+            params.min_per_week,
+        ),
         last_seen=gap.last_seen,
         baseline=Measure(per_week_before, int(baseline.sum())),
         current=Measure(per_week_now, int(current.sum())),
