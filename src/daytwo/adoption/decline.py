@@ -21,7 +21,7 @@ from daytwo.adoption.calc import (
     group_declines,
     nest,
 )
-from daytwo.adoption.frames import agent_days, feature_days
+from daytwo.adoption.frames import FEATURE_DAYS, agent_days, feature_days
 from daytwo.adoption.stopped import WhoStopped, who_stopped_from
 from daytwo.adoption.wording import feature_label, group_phrase
 from daytwo.detect.cells import segment_column
@@ -148,15 +148,15 @@ def detect_adoption_decline(data: AnalysisData, params: DeclineDetectorParams) -
     first 6 months". Agents are counted, never named, in a finding (the adoption pages show
     them to analysts and owners).
     """
-    assist = data.assist_events
+    by_feature = data.read(FEATURE_DAYS)
     t = data.interactions
-    if assist.num_rows == 0 or not flag_array(pc.is_valid(t["agent_ref"])).any():
+    if by_feature.num_rows == 0 or not flag_array(pc.is_valid(t["agent_ref"])).any():
         return []
     name = data.deployment.name
     end_day = _end_day(data.window.current_end)
     ad = agent_days(t)
     who = who_stopped_from(
-        ad, feature_days(t, assist), name, end_day, params.stop, group_keys=params.group_keys
+        ad, feature_days(by_feature), name, end_day, params.stop, group_keys=params.group_keys
     )
     declines = _declines(ad, name, end_day, params)
     parents = nest(who.rises, params.stop.min_group_agents)

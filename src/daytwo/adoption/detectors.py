@@ -3,8 +3,9 @@
 Both are registered definitions like every detector (a stable id, frozen params, a documented
 pure calculation over an :class:`~daytwo.detect.data.AnalysisData`); the adoption domain
 contributes them to every analysis through the pipeline's ``register_detectors`` hook. They
-read the analysis's interactions and assist events (and the agents' messages for the
-workaround signals) and report one finding per group or per signal, never one per agent.
+read the analysis's interactions, what the events engine computes from the assist events
+(:mod:`daytwo.adoption.frames`) and, for the workaround signals, the agents' messages, and
+report one finding per group or per signal, never one per agent.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from daytwo.adoption.decline import (
     DeclineDetectorParams,
     detect_adoption_decline,
 )
+from daytwo.adoption.frames import FEATURE_DAYS, FIRST_OFFERS, SUGGESTION_DAYS, SUGGESTION_EVENTS
 from daytwo.adoption.workarounds import (
     WORKAROUND_KIND,
     SignalResult,
@@ -46,13 +48,17 @@ DETECTORS: tuple[Detector[Any], ...] = (
         "Adoption decline and who stopped",
         detect_adoption_decline,
         DeclineDetectorParams(),
-        Needs(assist_events=True),
+        Needs(reads=(FEATURE_DAYS,)),
     ),
     Detector(
         "adoption_workarounds",
         "Workaround signals",
         detect_adoption_workarounds,
         WorkaroundParams(),
-        Needs(turn_columns=("ts", "role", "text"), assist_events=True, turn_days=14),
+        Needs(
+            turn_columns=("ts", "role", "text"),
+            turn_days=SUGGESTION_DAYS,
+            reads=(FEATURE_DAYS, FIRST_OFFERS, SUGGESTION_EVENTS),
+        ),
     ),
 )

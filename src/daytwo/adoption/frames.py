@@ -1,16 +1,22 @@
-"""The adoption detectors' inputs, built from an analysis's Arrow tables (no database).
+"""The adoption detectors' inputs: per agent and day, per agent, day and feature, each agent's
+first offer, and the suggestion pairs the workaround signals read (a suggestion's text with
+what the agent did and the message they sent next).
 
-An analysis hands the detectors its interactions (with their facts and segment columns), the
-turns they asked for and, for the adoption detectors, the assist events. This module turns
-them into the per-agent shapes the estimators take: per agent and day, per agent, day and
-feature, and the suggestion pairs the workaround signals read (a suggestion's text with what
-the agent did and the message they sent next).
+An analysis hands the detectors its interactions (with their facts and segment columns) and
+the turns they asked for. What comes from the assist events, a dozen rows per conversation, is
+computed by the events engine (:class:`~daytwo.detect.data.EngineRead`: :data:`FEATURE_DAYS`,
+:data:`FIRST_OFFERS`, :data:`SUGGESTION_EVENTS`), so the analysis never holds those raw rows;
+each read has its twin over Arrow rows here (``*_from_rows``), which hand-built golden cases
+use and the equality tests hold the engine's answers to.
 """
+
+# SQL here is built from module constants, never from user input.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -19,9 +25,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from daytwo.detect.cells import segment_column
+from daytwo.detect.data import INTERACTIONS_OF_SPAN, AnalysisData, EngineRead
 from daytwo.interactions.facts import flag_array
 
 SUGGESTED_REPLY = "suggested_reply"
+# The days the workaround signals judge (the last of the analysis; its turns cover them).
+SUGGESTION_DAYS = 14
+_USED = ("accepted", "edited")
+_ACTED = ("dismissed", "accepted", "edited")
 _EPOCH = date(1970, 1, 1)
 
 
@@ -72,8 +83,14 @@ def _rows_of(interactions: pa.Table, ids: pa.ChunkedArray | pa.Array) -> np.ndar
     return np.asarray(pc.fill_null(found, -1), dtype=np.int64)
 
 
-def feature_days(interactions: pa.Table, assist: pa.Table) -> pa.Table:
-    """Per agent, day (of the conversation) and feature: suggestions shown and used."""
+def feature_days(read: pa.Table) -> pa.Table:
+    """Per agent, day (of the conversation) and feature: suggestions shown and used, from
+    :data:`FEATURE_DAYS` (the events without an agent or a feature left out)."""
+    return read.filter(pc.and_(pc.is_valid(read["agent_ref"]), pc.is_valid(read["feature"])))
+
+
+def _feature_days_from_rows(data: AnalysisData) -> pa.Table:
+    interactions, assist = data.interactions, data.assist_events
     rows = _rows_of(interactions, assist["interaction_id"])
     keep = rows >= 0
     rows = rows[keep]
@@ -86,15 +103,30 @@ def feature_days(interactions: pa.Table, assist: pa.Table) -> pa.Table:
             "day": days_of(interactions["started_at"].take(pa.array(rows))),
             "feature": a["feature"],
             "shown": pa.array(flag_array(pc.equal(action, "shown")).astype(np.float64)),
-            "used": pa.array(
-                flag_array(pc.is_in(action, pa.array(["accepted", "edited"]))).astype(np.float64)
-            ),
+            "used": pa.array(flag_array(pc.is_in(action, pa.array(_USED))).astype(np.float64)),
         }
-    ).filter(pc.and_(pc.is_valid(agent), pc.is_valid(a["feature"])))
+    )
     grouped = frame.group_by(["agent_ref", "day", "feature"], use_threads=False).aggregate(
         [("shown", "sum"), ("used", "sum")]
     )
     return grouped.rename_columns([n.removesuffix("_sum") for n in grouped.column_names])
+
+
+FEATURE_DAYS = EngineRead(
+    "adoption_feature_days",
+    "SELECT agent_ref, day, feature, CAST(sum(is_shown) AS DOUBLE) AS shown, "
+    "CAST(sum(is_used) AS DOUBLE) AS used FROM (SELECT coalesce(a.agent_ref, i.agent_ref) "
+    "AS agent_ref, CAST(i.started_at AS DATE) AS day, a.feature AS feature, "
+    "CASE WHEN a.action = 'shown' THEN 1 ELSE 0 END AS is_shown, "
+    f"CASE WHEN a.action IN {_USED} THEN 1 ELSE 0 END AS is_used "
+    f"FROM assist_events a JOIN {INTERACTIONS_OF_SPAN} i ON a.interaction_id = i.interaction_id "
+    "WHERE a.deployment = ?) e GROUP BY agent_ref, day, feature",
+    "day",
+    _feature_days_from_rows,
+)
+"""Per agent (the event's, else the conversation's), UTC day of the conversation's start and
+feature: suggestions shown and used, as floats; every assist event of the analysed
+conversations counted, those without an agent or a feature under a null key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,55 +153,96 @@ def _suggestion_text(attributes: str | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def suggestions(
-    interactions: pa.Table,
-    assist: pa.Table,
-    turns: pa.Table,
-    start: datetime,
-    end: datetime,
-    feature: str = SUGGESTED_REPLY,
-) -> Suggestions:
-    """The ``feature`` suggestions dismissed, accepted or edited in conversations started in
-    ``[start, end)``, with their text (from the ``text`` attribute of the event or of the
-    ``shown`` event before it) and the next message the agent sent in that conversation at or
-    after the action."""
+def suggestions(read: pa.Table, turns: pa.Table, start: datetime, end: datetime) -> Suggestions:
+    """The suggested replies dismissed, accepted or edited in conversations started in
+    ``[start, end)`` (of :data:`SUGGESTION_EVENTS`), with their text (from the ``text``
+    attribute of the event, else of the ``shown`` event before it) and the next message the
+    agent sent in that conversation at or after the action."""
+    started = read["started_at"]
+    a = read.filter(
+        pc.and_(pc.greater_equal(started, pa.scalar(start)), pc.less(started, pa.scalar(end)))
+    ).sort_by([("interaction_id", "ascending"), ("seq", "ascending")])
+    ids = a["interaction_id"].to_numpy(zero_copy_only=False)
+    text = [
+        _suggestion_text(own) or _suggestion_text(shown)
+        for own, shown in zip(
+            a["attributes"].to_pylist(), a["shown_attributes"].to_pylist(), strict=True
+        )
+    ]
+    return Suggestions(
+        interaction_id=ids,
+        agent_ref=a["agent_ref"].to_numpy(zero_copy_only=False),
+        action=a["action"].to_numpy(zero_copy_only=False),
+        suggestion=text,
+        next_message=_next_agent_message(turns, ids, a["ts"]),
+    )
+
+
+def _suggestion_events_from_rows(data: AnalysisData) -> pa.Table:
+    interactions, assist = data.interactions, data.assist_events
+    end = data.window.current_end
     rows = _rows_of(interactions, assist["interaction_id"])
     started = interactions["started_at"].take(pa.array(np.maximum(rows, 0)))
-    in_window = (
+    in_span = (
         (rows >= 0)
-        & flag_array(pc.greater_equal(started, pa.scalar(start)))
+        & flag_array(pc.greater_equal(started, pa.scalar(end - timedelta(SUGGESTION_DAYS))))
         & flag_array(pc.less(started, pa.scalar(end)))
-        & flag_array(pc.equal(assist["feature"], feature))
+        & flag_array(pc.equal(assist["feature"], SUGGESTED_REPLY))
     )
-    a = assist.filter(pa.array(in_window)).sort_by(
+    a = assist.filter(pa.array(in_span)).sort_by(
         [("interaction_id", "ascending"), ("seq", "ascending")]
     )
     ids = a["interaction_id"].to_numpy(zero_copy_only=False)
     actions = a["action"].to_numpy(zero_copy_only=False)
     attrs = a["attributes"].to_pylist()
-    # The text of each event: its own, else the last shown event's before it in the conversation.
-    text: list[str | None] = [None] * len(ids)
+    # The attributes of the last shown event before each event in its conversation.
+    shown: list[str | None] = [None] * len(ids)
     last: str | None = None
     for i in range(len(ids)):
         if i == 0 or ids[i] != ids[i - 1]:
             last = None
-        own = _suggestion_text(attrs[i]) if attrs[i] else None
+        shown[i] = last
         if actions[i] == "shown":
-            last = own
-        text[i] = own or last
-    acted = np.flatnonzero(np.isin(actions, ["dismissed", "accepted", "edited"]))
-    nxt = _next_agent_message(turns, ids[acted], a["ts"].take(pa.array(acted)))
-    agent = a["agent_ref"].take(pa.array(acted))
-    own_agent = interactions["agent_ref"].take(
-        pa.array(_rows_of(interactions, a["interaction_id"].take(pa.array(acted))))
+            last = attrs[i] or ""
+    acted = np.flatnonzero(np.isin(actions, _ACTED))
+    take = pa.array(acted, pa.int64())
+    rows_acted = pa.array(_rows_of(interactions, a["interaction_id"].take(take)))
+    return pa.table(
+        {
+            "interaction_id": a["interaction_id"].take(take),
+            "seq": a["seq"].take(take),
+            "ts": a["ts"].take(take),
+            "agent_ref": pc.coalesce(
+                a["agent_ref"].take(take), interactions["agent_ref"].take(rows_acted)
+            ),
+            "action": a["action"].take(take),
+            "attributes": a["attributes"].take(take),
+            "shown_attributes": pa.array([shown[i] for i in acted], pa.string()),
+            "started_at": interactions["started_at"].take(rows_acted),
+        }
     )
-    return Suggestions(
-        interaction_id=ids[acted],
-        agent_ref=pc.coalesce(agent, own_agent).to_numpy(zero_copy_only=False),
-        action=actions[acted],
-        suggestion=[text[i] for i in acted],
-        next_message=nxt,
-    )
+
+
+SUGGESTION_EVENTS = EngineRead(
+    "adoption_suggestion_events",
+    "SELECT interaction_id, seq, ts, agent_ref, action, attributes, shown_attributes, "
+    "started_at FROM (SELECT a.interaction_id AS interaction_id, a.seq AS seq, a.ts AS ts, "
+    "coalesce(a.agent_ref, i.agent_ref) AS agent_ref, a.action AS action, "
+    "a.attributes AS attributes, last_value(CASE WHEN a.action = 'shown' THEN "
+    "coalesce(a.attributes, '') END IGNORE NULLS) OVER (PARTITION BY a.interaction_id "
+    "ORDER BY a.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS shown_attributes, "
+    f"i.started_at AS started_at FROM assist_events a JOIN {INTERACTIONS_OF_SPAN} i "
+    "ON a.interaction_id = i.interaction_id WHERE a.deployment = ? "
+    f"AND a.feature = '{SUGGESTED_REPLY}') e WHERE action IN {_ACTED} "
+    "ORDER BY interaction_id, seq",
+    "started_at",
+    _suggestion_events_from_rows,
+    days=SUGGESTION_DAYS,
+)
+"""The suggested replies dismissed, accepted or edited in the conversations of the last
+:data:`SUGGESTION_DAYS` days: the event (its agent, else the conversation's), its attributes,
+those of the last ``shown`` event before it in the conversation ('' where that one had
+none; null where none was shown), and the conversation's start."""
 
 
 def _next_agent_message(
@@ -204,19 +277,39 @@ def _next_agent_message(
     return out
 
 
-def first_offer(interactions: pa.Table, assist: pa.Table) -> dict[str, int]:
-    """Each agent's first conversation start with a suggestion shown (µs since the epoch)."""
+def first_offer(read: pa.Table) -> dict[str, int]:
+    """Each agent's first conversation start with a suggestion shown (µs since the epoch),
+    from :data:`FIRST_OFFERS`."""
+    out: dict[str, int] = {}
+    at = pc.cast(pc.cast(read["first_at"], pa.timestamp("us", tz="UTC")), pa.int64())
+    for a, v in zip(read["agent_ref"].to_pylist(), at.to_pylist(), strict=True):
+        out[str(a)] = min(int(v), out.get(str(a), int(v)))
+    return out
+
+
+def _first_offers_from_rows(data: AnalysisData) -> pa.Table:
+    interactions, assist = data.interactions, data.assist_events
     shown = assist.filter(pc.equal(assist["action"], "shown"))
     rows = _rows_of(interactions, shown["interaction_id"])
     rows = rows[rows >= 0]
-    t = interactions.take(pa.array(rows)).select(["agent_ref", "started_at"])
+    t = interactions.take(pa.array(rows, pa.int64())).select(["agent_ref", "started_at"])
     t = t.filter(pc.is_valid(t["agent_ref"]))
-    firsts = t.group_by("agent_ref").aggregate([("started_at", "min")])
-    return {
-        str(a): int(v)
-        for a, v in zip(
-            firsts["agent_ref"].to_pylist(),
-            pc.cast(firsts["started_at_min"], pa.int64()).to_pylist(),
-            strict=True,
-        )
-    }
+    t = t.append_column("day", days_of(t["started_at"]))
+    firsts = t.group_by(["agent_ref", "day"], use_threads=False).aggregate([("started_at", "min")])
+    return firsts.rename_columns(
+        ["first_at" if n == "started_at_min" else n for n in firsts.column_names]
+    )
+
+
+FIRST_OFFERS = EngineRead(
+    "adoption_first_offers",
+    "SELECT agent_ref, day, min(started_at) AS first_at FROM (SELECT i.agent_ref AS agent_ref, "
+    "CAST(i.started_at AS DATE) AS day, i.started_at AS started_at FROM assist_events a "
+    f"JOIN {INTERACTIONS_OF_SPAN} i ON a.interaction_id = i.interaction_id "
+    "WHERE a.deployment = ? AND a.action = 'shown' AND i.agent_ref IS NOT NULL) s "
+    "GROUP BY agent_ref, day",
+    "day",
+    _first_offers_from_rows,
+)
+"""Per agent (the conversation's) and UTC day: the first start of a conversation with a
+suggestion shown."""

@@ -14,7 +14,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from daytwo.adoption.frames import first_offer, suggestions
+from daytwo.adoption.frames import (
+    FEATURE_DAYS,
+    FIRST_OFFERS,
+    SUGGESTION_DAYS,
+    SUGGESTION_EVENTS,
+    first_offer,
+    suggestions,
+)
 from daytwo.adoption.schemas import PRIVACY_FLOOR
 from daytwo.adoption.signals import (
     SIGNAL_NAMES,
@@ -46,7 +53,9 @@ class WorkaroundParams:
 
     signals: SignalParams = field(default_factory=lambda: SignalParams(min_events=6))
     min_agents: int = 2
-    days: int = 14  # judged over the last days of the analysis (its turns must cover them)
+    # Judged over the last days of the analysis (its turns and its suggestion events, read for
+    # the last SUGGESTION_DAYS, must cover them).
+    days: int = SUGGESTION_DAYS
     live_journey_share: float = 0.01  # a journey is live where this share saw a suggestion
 
 
@@ -67,10 +76,10 @@ class SignalResult:
 
 def workaround_signals(data: AnalysisData, params: WorkaroundParams) -> list[SignalResult]:
     """Signals 1-3 (:mod:`daytwo.adoption.signals`) over the analysis's current window."""
-    t, assist, w = data.interactions, data.assist_events, data.window
-    if assist.num_rows == 0:
+    t, w = data.interactions, data.window
+    if data.read(FEATURE_DAYS).num_rows == 0:  # no assist event at all
         return []
-    s = suggestions(t, assist, data.turns, _since(w, params), w.current_end)
+    s = suggestions(data.read(SUGGESTION_EVENTS), data.turns, _since(w, params), w.current_end)
     refs = sorted({str(a) for a in s.agent_ref if a is not None})
     position = {r: i for i, r in enumerate(refs)}
     out = []
@@ -129,7 +138,7 @@ def _sites(t: pa.Table, refs: list[str], result: AgentSignal) -> dict[str, int]:
 
 def _legacy(data: AnalysisData, params: WorkaroundParams) -> SignalResult:
     t, w = data.interactions, data.window
-    first = first_offer(t, data.assist_events)
+    first = first_offer(data.read(FIRST_OFFERS))
     cur = flag_array(pc.greater_equal(t["started_at"], pa.scalar(_since(w, params))))
     cur &= flag_array(pc.less(t["started_at"], pa.scalar(w.current_end)))
     cur &= flag_array(pc.is_valid(t["agent_ref"])) & flag_array(pc.is_valid(t["ai_used"]))

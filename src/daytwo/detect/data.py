@@ -7,9 +7,10 @@ checked on a few rows without a database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 import pyarrow as pa
 
@@ -52,6 +53,46 @@ class DeploymentInfo:
     targets: Mapping[str, float] = field(default_factory=dict)
 
 
+INTERACTIONS_OF_SPAN = "{interactions}"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRead:
+    """A table the events engine computes for a detector, so that the analysis does not hold
+    the raw rows it comes from (a detector asks for it in its ``Needs``).
+
+    ``sql`` is one SELECT, in the portable dialect of :mod:`daytwo.store.events`, over the
+    relation :data:`INTERACTIONS_OF_SPAN` (written ``{interactions}``): the deployment's
+    interactions started in the read's span, with their ``interaction_id``, ``agent_ref`` and
+    ``started_at``; it may join the deployment's other tables to it (their ``deployment =
+    ?`` bound to the deployment each time the SQL writes ``?``, in order, outside that
+    relation). The span is the analysis's (``days`` None) or its last ``days`` days.
+
+    ``cut`` names the column by which the rows of a longer history are cut for one look
+    (:func:`daytwo.detect.runner.look_at`): ``started_at`` (a row per event or conversation,
+    carrying its conversation's start: always exact) or ``day`` (rows grouped by the UTC day of
+    the conversation's start: exact for looks whose span starts and ends at midnight or where
+    the history's does).
+
+    ``from_rows`` computes the same table from an :class:`AnalysisData`'s raw rows (its
+    interactions and assist events): what golden cases built by hand give the detector, and
+    what the equality tests hold the engine's answer to.
+    """
+
+    name: str
+    sql: str
+    cut: Literal["started_at", "day"]
+    from_rows: Callable[[AnalysisData], pa.Table]
+    days: int | None = None
+
+    def span(self, window: Window, history_start: datetime) -> tuple[datetime, datetime]:
+        """The conversations' starts the read covers for one analysis."""
+        end = window.current_end
+        if self.days is None:
+            return history_start, end
+        return max(history_start, end - timedelta(days=self.days)), end
+
+
 @dataclass(frozen=True, slots=True)
 class AnalysisData:
     """One deployment's rows for an analysis.
@@ -63,7 +104,9 @@ class AnalysisData:
       columns the registered detectors asked for (always ``interaction_id`` and ``seq``);
     - ``deliveries``: the deliveries log of those interactions (every copy received);
     - ``assist_events``: the assist events of those interactions (agent-assist suggestions
-      shown and acted on), for the detectors that ask for them.
+      shown and acted on), for the detectors that ask for them;
+    - ``reads``: the tables the engine computed for the detectors' :class:`EngineRead`\\ s, by
+      name (see :meth:`read`).
     """
 
     deployment: DeploymentInfo
@@ -72,10 +115,17 @@ class AnalysisData:
     turns: pa.Table
     deliveries: pa.Table
     assist_events: pa.Table = field(default_factory=ASSIST_EVENTS.empty_table)
+    reads: Mapping[str, pa.Table] = field(default_factory=dict)
 
     @property
     def history_start(self) -> datetime:
         return min(self.window.baseline_start, self.window.current_start)
+
+    def read(self, what: EngineRead) -> pa.Table:
+        """The table ``what`` names: as the engine computed it where the runner read it, else
+        computed from this data's rows (hand-built data)."""
+        found = self.reads.get(what.name)
+        return what.from_rows(self) if found is None else found
 
 
 def analysis_data(

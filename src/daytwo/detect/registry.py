@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from daytwo.detect.data import AnalysisData
+from daytwo.detect.data import AnalysisData, EngineRead
 from daytwo.detect.findings import Finding
 
 P = TypeVar("P")
@@ -53,13 +53,17 @@ class Needs:
     ``turn_columns`` are loaded for every turn of the analysed interactions (``text`` is the
     costly one: ask only where needed), for the baseline and current windows and, where
     ``turn_days`` is larger, the last ``turn_days`` days; ``deliveries`` loads the deliveries
-    log; ``assist_events`` the assist events of the analysed interactions.
+    log; ``assist_events`` the assist events of the analysed interactions (every raw row:
+    prefer ``reads``); ``reads`` the tables the engine computes for the detector
+    (:class:`~daytwo.detect.data.EngineRead`: aggregates, or the few rows it judges), read
+    once per analysis whichever detectors ask for them.
     """
 
     turn_columns: tuple[str, ...] = ()
     deliveries: bool = False
     assist_events: bool = False
     turn_days: int = 0
+    reads: tuple[EngineRead, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

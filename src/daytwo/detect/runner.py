@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,13 @@ import pyarrow.compute as pc
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.detect import service
 from daytwo.detect.cells import with_segment_columns
-from daytwo.detect.data import AnalysisData, DeploymentInfo, Window
+from daytwo.detect.data import (
+    INTERACTIONS_OF_SPAN,
+    AnalysisData,
+    DeploymentInfo,
+    EngineRead,
+    Window,
+)
 from daytwo.detect.findings import Finding
 from daytwo.detect.registry import Detector, Needs
 from daytwo.detect.roots import with_roots
@@ -78,7 +84,13 @@ def load_data(
         turns = TURNS.empty_table().select(["interaction_id", "seq"])
     deliveries = _read_deliveries(events, info, history_start, window.current_end, needs)
     assist = _read_assist(events, info, history_start, window.current_end, needs)
-    return AnalysisData(info, window, with_segment_columns(interactions), turns, deliveries, assist)
+    reads = {
+        r.name: _engine_read(events, info, r, *r.span(window, history_start))
+        for r in engine_reads(needs).values()
+    }
+    return AnalysisData(
+        info, window, with_segment_columns(interactions), turns, deliveries, assist, reads
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,8 @@ class History:
     turns: pa.Table
     deliveries: pa.Table
     assist_events: pa.Table
+    # The engine reads (:class:`EngineRead`) of ``needs`` over the whole history, by name.
+    reads: dict[str, pa.Table]
     # When the interaction of each turn, delivery and assist event started (microseconds since
     # the epoch; -1 for none read), joined once for the history: a look selects their rows by
     # its windows with a comparison instead of looking its interaction ids up again.
@@ -129,6 +143,12 @@ class History:
             _within(needs, self.needs)
             and self.start <= history_start
             and window.current_end <= self.end
+            and all(
+                _midnight(s, self.start) and _midnight(e, self.end)
+                for r in engine_reads(needs).values()
+                if r.cut == "day"
+                for s, e in [r.span(window, history_start)]
+            )
         )
 
 
@@ -140,7 +160,59 @@ def _within(needs: Sequence[Needs], read: Sequence[Needs]) -> bool:
         and (not any(n.assist_events for n in needs) or any(n.assist_events for n in read))
         and max((n.turn_days for n in needs), default=0)
         <= max((n.turn_days for n in read), default=0)
+        and set(engine_reads(needs)) <= set(engine_reads(read))
     )
+
+
+def _midnight(at: datetime, edge: datetime) -> bool:
+    """Whether rows grouped by day cut exactly at ``at``: a UTC midnight, or the history's own
+    ``edge`` (its first or last day holds exactly what a read from or to ``at`` holds)."""
+    return at == edge or _utc(at).time() == time()
+
+
+def engine_reads(needs: Sequence[Needs]) -> dict[str, EngineRead]:
+    """The engine reads ``needs`` ask for, once each, by name."""
+    out: dict[str, EngineRead] = {}
+    for n in needs:
+        for r in n.reads:
+            if out.setdefault(r.name, r) != r:
+                raise ValueError(f"two different engine reads are named {r.name!r}")
+    return out
+
+
+def _engine_read(
+    events: EventStore, info: DeploymentInfo, read: EngineRead, start: datetime, end: datetime
+) -> pa.Table:
+    """``read``'s table for ``info``'s conversations started in ``[start, end)``."""
+    interactions = (
+        "(SELECT interaction_id, agent_ref, started_at FROM interactions "
+        "WHERE deployment = ? AND started_at >= ? AND started_at < ?)"
+    )
+    pieces = read.sql.split(INTERACTIONS_OF_SPAN)
+    params: list[Any] = []
+    for i, piece in enumerate(pieces):
+        if i:
+            params += [info.name, start, end]
+        params += [info.name] * piece.count("?")
+    return events.query(interactions.join(pieces), params)
+
+
+def _cut_read(read: EngineRead, table: pa.Table, start: datetime, end: datetime) -> pa.Table:
+    """The rows of a history's ``table`` for conversations started in ``[start, end)``
+    (:meth:`History.covers` made sure rows grouped by day cut exactly there)."""
+    if read.cut == "started_at":
+        at = table["started_at"]
+        keep = pc.and_(pc.greater_equal(at, pa.scalar(start)), pc.less(at, pa.scalar(end)))
+    else:
+        first = _utc(start).date()
+        last = _utc(end)
+        stop = last.date() if last.time() == time() else last.date() + timedelta(days=1)
+        day = table["day"]
+        keep = pc.and_(
+            pc.greater_equal(day, pa.scalar(first, pa.date32())),
+            pc.less(day, pa.scalar(stop, pa.date32())),
+        )
+    return table.filter(keep)
 
 
 def read_history(
@@ -162,6 +234,7 @@ def read_history(
         info, start, end, tuple(needs), with_segment_columns(interactions), turns,
         _read_deliveries(events, info, start, end, needs),
         _read_assist(events, info, start, end, needs),
+        {r.name: _engine_read(events, info, r, start, end) for r in engine_reads(needs).values()},
     )  # fmt: skip
 
 
@@ -206,7 +279,11 @@ def look_at(history: History, window: Window, needs: Sequence[Needs] | None = No
     if assist.num_rows:
         at = history.assist_started
         assist = assist.filter(pa.array((at >= first) & (at < last)))
-    return AnalysisData(history.info, window, interactions, turns, deliveries, assist)
+    reads = {
+        name: _cut_read(r, history.reads[name], *r.span(window, history_start))
+        for name, r in engine_reads(needs).items()
+    }
+    return AnalysisData(history.info, window, interactions, turns, deliveries, assist, reads)
 
 
 def _spans(window: Window, needs: Sequence[Needs]) -> tuple[datetime, datetime]:
@@ -301,8 +378,12 @@ def _micros(column: pa.ChunkedArray) -> np.ndarray:
 
 def _us(at: datetime) -> int:
     """``at`` in microseconds since the epoch, as Arrow stores ``timestamp[us]``."""
-    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return (aware - EPOCH) // timedelta(microseconds=1)
+    return (_utc(at) - EPOCH) // timedelta(microseconds=1)
+
+
+def _utc(at: datetime) -> datetime:
+    """``at`` in UTC (a naive time is taken as UTC, as the stores do)."""
+    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def run_detectors(
