@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import socket
 import statistics
@@ -205,45 +204,77 @@ def bench_http(work: Path, repeat: int, turns: int) -> dict[str, Any]:
 
 
 def bench_demo(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    """`daytwo demo --no-serve`: the default, the history replayed day by day (budget 90 s)."""
     del turns
-    return _demo_runs(work, repeat, [], target=60)
+    return _demo_runs(work, repeat, [], target=90)
 
 
 def bench_demo_history(work: Path, repeat: int, turns: int) -> dict[str, Any]:
-    """`daytwo demo --no-serve --history`: the history replayed day by day (issue budget 90 s)."""
+    """`daytwo demo --no-serve --history`: the history replayed day by day (issue budget 90 s);
+    the same as the default now, and the flag an older revision needs to replay."""
     del turns
     return _demo_runs(work, repeat, ["--history"], target=90)
 
 
+def bench_demo_quick(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    """`daytwo demo --no-serve --no-history`: one analysis at the latest data, no replay."""
+    del turns
+    return _demo_runs(work, repeat, ["--no-history"], target=60)
+
+
 def _demo_runs(work: Path, repeat: int, options: list[str], *, target: int) -> dict[str, Any]:
-    runs = []
-    for r in range(repeat):
+    """Run `daytwo demo --no-serve` ``repeat`` times, each in a fresh data dir, timed by wall
+    clock and by its own CPU (user + system, all its threads). ``BENCH_DEMO_AT_ONCE=1`` starts
+    the runs together: on a shared, loaded machine, where a run's wall clock follows the load,
+    three runs at once take about the time of one and their CPU is still each run's own."""
+    at_once = os.environ.get("BENCH_DEMO_AT_ONCE") == "1"
+    running: dict[int, tuple[int, float, list[float]]] = {}
+    runs: list[dict[str, Any]] = []
+
+    def start(r: int) -> None:
         data = work / f"demo-{r}"
         env = {**os.environ, "DAYTWO_DATA_DIR": str(data)}
-        t = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "daytwo.cli", "demo", "--no-serve", *options],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        load = [round(x, 2) for x in os.getloadavg()]
+        with (work / f"out-{r}").open("w") as out, (work / f"err-{r}").open("w") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "daytwo.cli", "demo", "--no-serve", *options],
+                env=env,
+                stdout=out,
+                stderr=err,
+            )
+        running[proc.pid] = (r, time.perf_counter(), load)
+
+    def finish() -> None:
+        # Whichever run ends first; its own resource use, as the kernel kept it.
+        pid, status, usage = os.wait4(-1, 0)
+        r, t, load = running.pop(pid)
         secs = time.perf_counter() - t
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr[-4000:])
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError((work / f"err-{r}").read_text()[-4000:])
         # The last lines of what it printed, without the one-time admin password.
-        shown = [line for line in proc.stdout.splitlines() if "password" not in line]
+        stdout = (work / f"out-{r}").read_text()
+        shown = [line for line in stdout.splitlines() if "password" not in line]
         runs.append(
             {
                 "seconds": secs,
+                "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+                "load_average_before": load,
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
                 "output": "\n".join(shown).strip()[-400:],
-                "children_peak_rss_mb": usage.ru_maxrss / 1024,
+                "peak_rss_mb": usage.ru_maxrss / 1024,
             }
         )
-    med = _median_runs(runs, ["seconds"])
+        shutil.rmtree(work / f"demo-{r}", ignore_errors=True)
+
+    for r in range(repeat):
+        start(r)
+        if not at_once:
+            finish()
+    while running:
+        finish()
+    med = _median_runs(runs, ["seconds", "cpu_seconds"])
     return {
-        **med, "options": options, "runs": runs, "target_seconds": target,
+        **med, "options": options, "at_once": at_once, "runs": runs, "target_seconds": target,
         "met": med["seconds"] <= target,
     }  # fmt: skip
 
@@ -459,6 +490,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "http_ingest": bench_http,
     "demo": bench_demo,
     "demo_history": bench_demo_history,
+    "demo_quick": bench_demo_quick,
     "redaction": bench_redaction,
     "detect": bench_detect,
     "impact": bench_impact,

@@ -147,3 +147,52 @@ def test_a_ledger_command_imports_neither_the_reports_nor_the_notifications(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("flags", "replayed"), [([], True), (["--no-history"], False)])
+def test_demo_replays_its_history_by_default(
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    replayed: bool,
+) -> None:
+    # The building and the replay are tested in tests/demo; here, what `daytwo demo` asks of
+    # them: a build left to the replay, the history replayed look by look with its progress
+    # shown, and the reports issued on their own dates, unless --no-history.
+    from daytwo.demo import load, reports
+    from daytwo.store.ledger import upgrade
+
+    asked: dict[str, object] = {}
+
+    def build_demo(settings, config, **options):  # type: ignore[no-untyped-def]
+        asked["build"] = options["history"]
+        asked["days"] = config.days
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(settings.resolved_ledger_url)
+        manifest = settings.data_dir / load.MANIFEST
+        manifest.write_bytes(orjson.dumps({"deployments": ["care-bot"]}))
+        return load.DemoSummary(["care-bot"], 10, 40, 10, 0.1, manifest)
+
+    def analyze_demo(settings, manifest, progress=None, *, history=False, on_look=None):  # type: ignore[no-untyped-def]
+        asked["analyze"] = history
+        if history:
+            on_look(1, 2)
+            on_look(2, 2)
+        return load.DemoAnalysis(3, 2, 1, 0.1)
+
+    def issue_demo_reports(settings, manifest, progress=None, *, dated=False):  # type: ignore[no-untyped-def]
+        asked["dated"] = dated
+        return 4
+
+    monkeypatch.setattr(load, "build_demo", build_demo)
+    monkeypatch.setattr(load, "analyze_demo", analyze_demo)
+    monkeypatch.setattr(reports, "issue_demo_reports", issue_demo_reports)
+    assert run(["demo", "--no-serve", "--days", "30", *flags]) == 0
+    assert asked == {
+        "build": replayed, "days": 30, "analyze": replayed, "dated": replayed,
+    }  # fmt: skip
+    said = capsys.readouterr()
+    label = "replaying the history day by day" if replayed else "analysing the demo"
+    assert label in said.err
+    assert "3 findings in 2 backlog items" in said.out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,8 @@ def test_the_demo_issues_its_weekly_updates_and_monthly_reviews(
     assert [p for k, p in todo if k == "monthly"] == ["2026-08", "2026-09"]
     # Issuing all of them is the demo's job (a minute); here the last of each kind.
     monkeypatch.setattr(reports, "periods", lambda first, end: [todo[7], todo[-1]])
-    assert reports.issue_demo_reports(settings, manifest) == 4
+    # As a history replayed day by day issues them: each on its own date.
+    assert reports.issue_demo_reports(settings, manifest, dated=True) == 4
     ledger = Ledger(settings.resolved_ledger_url)
     try:
         issued = list_issued(ledger, list(manifest["deployments"]))
@@ -185,6 +186,15 @@ def test_the_demo_issues_its_weekly_updates_and_monthly_reviews(
         (d, k, p) for d in ("care-bot", "care-assist") for k, p in (todo[7], todo[-1])
     }
     assert {r.issued_by for r in rows.values()} == {"demo"}
+    # The morning after the week (Sunday 27 September) and the month ended, never after the
+    # history's end.
+    week_at = datetime(2026, 9, 28, 8, tzinfo=UTC)
+    assert reports.issue_time(*todo[7], through) == min(week_at, through)
+    month_at = reports.issue_time(*todo[-1], through)
+    assert month_at == min(datetime(2026, 10, 1, 8, tzinfo=UTC), through)
+    for (_, kind, _), row in rows.items():
+        at = week_at if kind == "weekly" else month_at
+        assert row.as_of == row.issued_at == min(at, through)
     bot = rows[("care-bot", "monthly", "2026-09")].payload
     # A realistic AI cost: the platform fee on every conversation, so the ROI is a few times
     # the cost rather than thousands of times.

@@ -182,6 +182,7 @@ def analyze_demo(
     progress: Callable[[str], None] | None = None,
     *,
     history: bool = False,
+    on_look: Callable[[int, int], None] | None = None,
 ) -> DemoAnalysis:
     """Run the detectors over the demo the way its owner's schedule would have.
 
@@ -193,7 +194,8 @@ def analyze_demo(
     With ``history`` (a demo built with it), the scheduled analysis is replayed day by day
     from :data:`FIRST_ANALYSIS_DAY`, each look at its own day on the clock, with the demo's
     people acting on the backlog between the looks (:mod:`daytwo.demo.team`): findings, items,
-    SLA clocks, triage, fixes, verdicts and feedback carry their true dates.
+    SLA clocks, triage, fixes, verdicts and feedback carry their true dates; ``on_look(done,
+    total)`` counts its looks (one a deployment a day).
     """
     started = time.perf_counter()
     ledger = Ledger(settings.resolved_ledger_url)
@@ -203,7 +205,7 @@ def analyze_demo(
             end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
             at = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
             if history:
-                replay_history(settings, ledger, events, manifest, progress)
+                replay_history(settings, ledger, events, manifest, progress, on_look)
             at += timedelta(days=FIRST_ANALYSIS_DAY)
             if progress and not history:
                 progress("feed checks, week by week")
@@ -238,23 +240,31 @@ def replay_history(
     events: EventStore,
     manifest: dict[str, Any],
     progress: Callable[[str], None] | None = None,
+    on_look: Callable[[int, int], None] | None = None,
 ) -> None:
     """The demo's history through the scheduled analysis, one look a day from
     :data:`FIRST_ANALYSIS_DAY`, its people acting between the looks (a demo built with
-    ``history``)."""
+    ``history``); ``on_look(done, total)`` after each look."""
     end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
     start = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
     team = DemoTeam(settings, ledger, events, manifest, end)
     team.start(start)
+    since = start + timedelta(days=FIRST_ANALYSIS_DAY - 1)
+    # One look a deployment a day, the last day's included: what the progress counts to.
+    total = len(manifest["deployments"]) * max((end - since).days + 1, 1)
+    done = 0
 
     @contextmanager
     def around(deployment: str, at: datetime) -> Iterator[None]:
+        nonlocal done
         if progress:
             progress(f"{deployment} as of {at:%d %b}")
         with team.around(deployment, at):
             yield
+        done += 1
+        if on_look:
+            on_look(min(done, total), total)
 
-    since = start + timedelta(days=FIRST_ANALYSIS_DAY - 1)
     analyze(settings, ledger, events, trigger="demo", since=since, around_look=around)
     with frozen_at(end):
         # The replay's looks are history: the assist deployment's pilot comparison is stored

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from daytwo import clock
 from daytwo.store.ledger.models import Base, UTCDateTime
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    # The ledger's clock: a replayed history (the demo's) issues each report on its own date.
+    return clock.now()
 
 
 class IssuedReport(Base):

@@ -207,3 +207,24 @@ def test_what_no_gap_holds_joins_its_nearest_gap_down_to_the_join() -> None:
     # Not far enough down: the stragglers stay alone.
     short = cluster_utterances(x, ClusterParams(min_similarity=0.7, relax=(), join=0.05))
     assert np.array_equal(short.labels, alone.labels)
+
+
+def test_cosine_distances_are_the_symmetrised_matrix_to_the_bit() -> None:
+    # What the linkage reads, read off the upper triangle of one product: the same bits as the
+    # full matrix averaged with its mirror, clipped, diagonal zeroed, then condensed.
+    from scipy.spatial.distance import squareform
+
+    from daytwo.detect.gaps.cluster import cosine_distances
+
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(300, 384)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    rows[7] = rows[3]  # a repeated wording: distance about zero, clipped
+    x = rows.astype(np.float64)
+    full = 1.0 - x @ x.T
+    full = (full + full.T) / 2
+    np.fill_diagonal(full, 0.0)
+    expected = np.clip(squareform(full, checks=False), 0.0, 2.0)
+    got = cosine_distances(rows)
+    assert got.dtype == np.float64
+    assert np.array_equal(got, expected)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from daytwo.detect.gaps.granularity import MIN_INTENTS, intent_granularity
 
@@ -44,3 +45,46 @@ def test_many_intents_are_sampled_not_refused() -> None:
     assert found is not None
     assert found.examples <= 3000
     assert found.agreement > 0.9
+
+
+def test_adjusted_rand_is_scikit_learns_to_the_bit() -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from daytwo.detect.gaps.granularity import adjusted_rand
+
+    rng = np.random.default_rng(5)
+    for n, k_true, k_pred in [(680, 34, 50), (200, 5, 200), (50, 3, 1), (40, 4, 4)]:
+        truth = rng.integers(0, k_true, n)
+        pred = rng.integers(1, k_pred + 1, n)  # fcluster's labels start at 1
+        assert adjusted_rand(truth, pred) == adjusted_rand_score(truth, pred)
+        # Full agreement, and the same partition numbered otherwise.
+        assert adjusted_rand(truth, truth) == adjusted_rand_score(truth, truth) == 1.0
+        assert adjusted_rand(truth, truth * 3 + 1) == adjusted_rand_score(truth, truth * 3 + 1)
+
+
+def test_the_service_computes_a_granularity_once_per_distinct_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A replay's weekly looks mostly read the same confidently answered turns: the cut they
+    # show is computed once, and a different input is computed afresh.
+    from daytwo.detect.gaps import service
+
+    calls: list[int] = []
+
+    def counted(vectors: np.ndarray, names: list[str]) -> object:
+        calls.append(len(names))
+        return intent_granularity(vectors, names)
+
+    monkeypatch.setattr(service, "intent_granularity", counted)
+    monkeypatch.setattr(service, "_GRANULARITY", {})
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(30, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    names = [f"intent-{i % 6}" for i in range(30)]
+    first = service._granularity(vectors, names)
+    assert first == intent_granularity(vectors, names)
+    assert service._granularity(vectors.copy(), list(names)) == first
+    assert calls == [30]
+    renamed = [f"intent-{i % 5}" for i in range(30)]
+    assert service._granularity(vectors, renamed) == intent_granularity(vectors, renamed)
+    assert calls == [30, 30]

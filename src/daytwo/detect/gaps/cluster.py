@@ -101,17 +101,30 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def cosine_distances(rows: np.ndarray) -> np.ndarray:
+    """Condensed cosine distances (SciPy's ``pdist`` layout) between unit ``rows``, in float64,
+    clipped to [0, 2].
+
+    One matrix product: ``x @ x.T`` is exactly symmetric (NumPy computes it as one symmetric
+    product), so the upper triangle is read as is; symmetrising the full matrix first (each
+    entry the mean of itself and its mirror, the same number) was as costly again as the
+    product and gave the same bits (``tests/detect/gaps/test_cluster.py`` checks it).
+    """
+    x = np.ascontiguousarray(rows, dtype=np.float64)
+    full = x @ x.T
+    np.subtract(1.0, full, out=full)
+    condensed: np.ndarray = squareform(full, checks=False)
+    del full
+    np.clip(condensed, 0.0, 2.0, out=condensed)
+    return condensed
+
+
 def _linkage_clusters(vectors: np.ndarray, min_similarity: float) -> np.ndarray:
     """Average-linkage clusters (0-based labels) cut at cosine distance 1 - min_similarity."""
     if vectors.shape[0] == 1:
         return np.zeros(1, dtype=np.int64)
     # Unit rows: cosine distance is 1 - dot product; one matrix product beats pdist's loop.
-    rows = vectors.astype(np.float64)
-    full = 1.0 - rows @ rows.T
-    full = (full + full.T) / 2
-    np.fill_diagonal(full, 0.0)
-    distances = np.clip(squareform(full, checks=False), 0.0, 2.0)
-    tree = linkage(distances, method="average")
+    tree = linkage(cosine_distances(vectors), method="average")
     labels: np.ndarray = fcluster(tree, t=1.0 - min_similarity, criterion="distance") - 1
     return labels.astype(np.int64)
 

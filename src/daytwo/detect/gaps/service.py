@@ -8,6 +8,7 @@ the gaps back (lists, pages, one gap) is :mod:`daytwo.detect.gaps.listing`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -201,6 +202,26 @@ def _embed(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     return out
 
 
+# The granularity of the last few sets of confidently answered turns: up to 20 per intent, the
+# first of the window, so a replay's weekly looks mostly read the same ones.
+_GRANULARITY: dict[bytes, Granularity | None] = {}
+GRANULARITY_KEPT = 16
+
+
+def _granularity(vectors: np.ndarray, names: Sequence[str]) -> Granularity | None:
+    """:func:`intent_granularity`, computed once per distinct input (the same vectors and
+    intents give the same cut: it is a pure function of them)."""
+    rows = np.ascontiguousarray(vectors)
+    key = hashlib.sha256(
+        repr((rows.shape, rows.dtype.str, list(names))).encode() + rows.tobytes()
+    ).digest()
+    if key not in _GRANULARITY:
+        if len(_GRANULARITY) >= GRANULARITY_KEPT:
+            _GRANULARITY.pop(next(iter(_GRANULARITY)))
+        _GRANULARITY[key] = intent_granularity(vectors, names)
+    return _GRANULARITY[key]
+
+
 def _previous(ledger: Ledger, deployment: str, encoder: str) -> list[PreviousGap]:
     with ledger.session() as session:
         records = session.scalars(
@@ -283,7 +304,7 @@ def detect_gaps(
     """Embed and cluster candidates, cut where this deployment's own intents separate."""
     texts, names = confident
     known_vectors = _embed(encoder, texts) if texts else None
-    granularity = intent_granularity(known_vectors, names) if known_vectors is not None else None
+    granularity = _granularity(known_vectors, names) if known_vectors is not None else None
     vectors = _embed(encoder, cand.text)
     spread = regions(vectors) if granularity is None else float(MIN_REGIONS)
     params = effective_params(params, encoder, granularity, spread)
