@@ -227,7 +227,7 @@ def run_daytwo(
     url = f"http://127.0.0.1:{port}"
     auth = {"authorization": f"Bearer {key}"}
     try:
-        _wait_http(url + "/healthz")
+        _wait_http(url + "/healthz", 300)  # a start on a loaded machine can take minutes
         # One batch first, untimed: the worker processes import the mapper when the server
         # starts, and the clock should not wait for them. The timed run sends that batch again,
         # which a re-sent batch may do: it changes no count.
