@@ -270,7 +270,11 @@ def run_daytwo(
         stored = httpx.get(url + "/api/v1/deployments", headers=auth, timeout=60).json()
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # a loaded machine: its stop took over a minute
+            proc.kill()
+            _, err = proc.communicate(timeout=60)
     turns = sum(d["turns"] for d in stored)
     interactions = sum(d["interactions"] for d in stored)
     audited = _audited_requests(data / "ledger.sqlite")
