@@ -254,3 +254,33 @@ def test_counts_staged_with_their_rows_fold_into_the_chain_once(
         assert (result.entries, result.breaks) == (3, [])
     finally:
         ledger.dispose()
+
+
+def test_audit_verify_folds_the_counts_a_killed_server_left(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Counts staged by a server that was killed and never started again are in the chain
+    once `daytwo audit verify` ran, and a second run finds nothing more to fold."""
+    from daytwo.store.events import open_event_store
+
+    monkeypatch.setenv("DAYTWO_DATA_DIR", str(settings.data_dir))
+    filled_ledger(settings).dispose()
+    with open_event_store(settings.resolved_events_url) as events:
+        events.stage(STAGED.empty_table(), [_count(2), _count(1, actor="key:other")])
+    assert run(["audit", "verify"]) == 0
+    said = capsys.readouterr().out
+    assert "folded 3 trace request(s)" in said
+    assert "audit log intact: 7 entries" in said
+    assert run(["audit", "verify"]) == 0
+    said = capsys.readouterr().out
+    assert "folded" not in said
+    assert "audit log intact: 7 entries" in said
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        folded = [e for e in audit.entries(ledger) if e.target == "/v1/traces"]
+        assert sorted((e.actor, e.after["requests"]) for e in folded if e.after) == [
+            ("key:care", 2),
+            ("key:other", 1),
+        ]
+    finally:
+        ledger.dispose()

@@ -177,3 +177,21 @@ def test_quality_on_the_holdout_set() -> None:
     assert result["overall"]["recall"] >= 0.95
     assert result["per_kind"]["email"]["recall"] >= 0.99
     assert result["per_kind"]["card"]["recall"] >= 0.95
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.none(), _chat), max_size=6), min_size=1, max_size=3))
+def test_one_look_at_many_columns_finds_nothing_only_where_nothing_is(
+    columns: list[list[str | None]],
+) -> None:
+    """The batch-wide shortcut says "nothing" exactly when no text of any column would be
+    redacted; with custom patterns (no prefilter) it never claims so."""
+    arrays = [pa.array(texts, type=pa.string()) for texts in columns]
+    redactor = Redactor()
+    nothing = not any(redactor.redact(t).counts for texts in columns for t in texts if t)
+    assert redactor.finds_nothing(arrays) is nothing
+    custom = Redactor(
+        RedactionPolicy(custom_patterns=(CustomPattern(name="order", pattern="order [0-9]+"),))
+    )
+    assert custom.finds_nothing(arrays) is False
+    assert Redactor(RedactionPolicy(enabled=False)).finds_nothing(arrays) is True

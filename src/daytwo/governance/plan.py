@@ -73,7 +73,11 @@ class RedactionPlan:
         """The batch with every free-text column redacted, and counts per kind."""
         counts: Counter[str] = Counter()
         tables: dict[str, pa.Table] = {}
+        if self._finds_nothing(batch):
+            tables = {name: getattr(batch, name) for name in REDACTED_COLUMNS}
         for name, columns in REDACTED_COLUMNS.items():
+            if name in tables:
+                continue
             table: pa.Table = getattr(batch, name)
             for column in columns:
                 if table.num_rows == 0 or column not in table.column_names:
@@ -96,6 +100,27 @@ class RedactionPlan:
         if not counts:
             return batch, {}
         return Batch(**tables), dict(sorted(counts.items()))
+
+    def _finds_nothing(self, batch: Batch) -> bool:
+        """Whether one look at every free-text column of ``batch`` together proves there is
+        nothing to redact (where one redactor serves every deployment of the batch)."""
+        tables = [
+            (t, names)
+            for name, names in REDACTED_COLUMNS.items()
+            if (t := getattr(batch, name)).num_rows
+        ]
+        redactor = self.default
+        if self.by_deployment:
+            redactors = {
+                id(r): r
+                for t, _ in tables
+                for r in map(self.redactor_for, pc.unique(t["deployment"]).to_pylist())
+            }
+            if len(redactors) != 1:
+                return False
+            (redactor,) = redactors.values()
+        columns = [t[column] for t, names in tables for column in names if column in t.column_names]
+        return redactor.finds_nothing(columns)
 
     def _pseudonymize(self, table: pa.Table, deployments: frozenset[str]) -> pa.Table:
         refs = table["customer_ref"].to_pylist()

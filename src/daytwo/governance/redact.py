@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -191,6 +192,36 @@ class Redactor:
             pos = end
         pieces.append(text[pos:])
         return RedactionResult("".join(pieces), counts)
+
+    def finds_nothing(self, columns: Sequence[pa.Array | pa.ChunkedArray]) -> bool:
+        """Whether no string of ``columns`` holds anything to redact, proved with one Arrow
+        prefilter over them all (Arrow compiles a pattern on every call, which costs more
+        than scanning a batch's texts); ``False`` also where that cannot be proved cheaply
+        (custom patterns, which have no prefilter): look column by column then."""
+        if not self.active:
+            return True
+        if self._custom:
+            return False
+        chunks = [
+            chunk
+            for column in columns
+            for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column])
+            if len(chunk) and chunk.null_count < len(chunk)
+        ]
+        if not chunks:
+            return True
+        if any(not pa.types.is_string(c.type) for c in chunks) or sum(c.nbytes for c in chunks) >= (
+            1 << 30
+        ):  # one Arrow string array holds under 2 GiB
+            return False
+        texts = pa.concat_arrays(chunks)
+        candidates = pc.fill_null(pc.match_substring_regex(texts, PREFILTER), False)
+        indices = pc.indices_nonzero(candidates)
+        if len(indices) == 0:
+            return True
+        return not any(
+            self._spans(text, prefiltered=True) for text in pc.take(texts, indices).to_pylist()
+        )
 
     def redact_array(self, values: pa.Array | pa.ChunkedArray) -> ArrayRedaction:
         """Redact every string of an Arrow string array; equal to :meth:`redact` per element.

@@ -46,21 +46,36 @@ class Rule:
     bad: Mask
 
 
+@dataclass(frozen=True, slots=True)
+class _OnColumn:
+    """A mask of one column that a null never breaks: a column of nulls only (as an OTLP
+    span's interaction fields mostly are) needs no look at all."""
+
+    column: str
+    mask: Mask
+
+    def __call__(self, t: pa.Table) -> pa.Array | pa.ChunkedArray:
+        return self.mask(t)
+
+
 def _null(col: str) -> Mask:
     return lambda t: pc.is_null(t[col])
 
 
 def _not_in(col: str, allowed: tuple[str, ...]) -> Mask:
     values = pa.array(allowed)
-    return lambda t: pc.invert(pc.or_kleene(pc.is_in(t[col], value_set=values), pc.is_null(t[col])))
+    return _OnColumn(
+        col,
+        lambda t: pc.invert(pc.or_kleene(pc.is_in(t[col], value_set=values), pc.is_null(t[col]))),
+    )
 
 
 def _below(col: str, low: float) -> Mask:
-    return lambda t: pc.fill_null(pc.less(t[col], low), False)
+    return _OnColumn(col, lambda t: pc.fill_null(pc.less(t[col], low), False))
 
 
 def _above(col: str, high: float) -> Mask:
-    return lambda t: pc.fill_null(pc.greater(t[col], high), False)
+    return _OnColumn(col, lambda t: pc.fill_null(pc.greater(t[col], high), False))
 
 
 def _ts_out_of_range(col: str) -> Mask:
@@ -70,7 +85,7 @@ def _ts_out_of_range(col: str) -> Mask:
         late = pc.greater(t[col], pa.scalar(latest, type=t.schema.field(col).type))
         return pc.fill_null(pc.or_(early, late), False)
 
-    return bad
+    return _OnColumn(col, bad)
 
 
 def _length_over(col: str, limit: int) -> Mask:
@@ -82,12 +97,12 @@ def _length_over(col: str, limit: int) -> Mask:
             return pa.array(np.zeros(t.num_rows, dtype=bool))
         return pc.fill_null(pc.greater(pc.utf8_length(t[col]), limit), False)
 
-    return bad
+    return _OnColumn(col, bad)
 
 
 def _not_finite(col: str) -> Mask:
     # Arrow's JSON reader takes NaN and Infinity literals; Parquet carries them too.
-    return lambda t: pc.fill_null(pc.invert(pc.is_finite(t[col])), False)
+    return _OnColumn(col, lambda t: pc.fill_null(pc.invert(pc.is_finite(t[col])), False))
 
 
 _SEGMENT_ENTRIES = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
@@ -108,7 +123,7 @@ def _segment_over(limit: int) -> Mask:
         parents = pc.filter(pc.list_parent_indices(segments), long)
         return pc.is_in(pa.array(np.arange(t.num_rows)), value_set=parents)
 
-    return bad
+    return _OnColumn("segments", bad)
 
 
 def _size_rules(table: str, columns: tuple[str, ...], limit: int) -> tuple[Rule, ...]:
@@ -126,8 +141,18 @@ def _finite_rules(table: str, columns: tuple[str, ...]) -> tuple[Rule, ...]:
 
 
 def _deployment_name(t: pa.Table) -> pa.Array:
-    ok = pc.match_substring_regex(t["deployment"], DEPLOYMENT_NAME.pattern)
-    return pc.invert(pc.fill_null(ok, False))
+    # A batch names few deployments: each distinct name is matched once, in Python (Arrow
+    # would compile the pattern again on every call). A missing name breaks the rule too.
+    column = t["deployment"]
+    wrong = [
+        name
+        for name in pc.unique(column).to_pylist()
+        if name is not None and DEPLOYMENT_NAME.fullmatch(name) is None
+    ]
+    missing = pc.is_null(column)
+    if not wrong:
+        return missing
+    return pc.or_(missing, pc.is_in(column, value_set=pa.array(wrong, type=pa.string())))
 
 
 def _ended_before_start(t: pa.Table) -> pa.Array:
@@ -310,7 +335,10 @@ _PREFIX = {"interactions": "", "turns": "turns", "assist_events": "assist_events
 def _errors_for(rule: Rule, table: pa.Table) -> Iterator[RecordError]:
     if table.num_rows == 0:
         return
-    mask = rule.bad(table)
+    bad = rule.bad
+    if isinstance(bad, _OnColumn) and table[bad.column].null_count == table.num_rows:
+        return
+    mask = bad(table)
     if not pc.any(mask).as_py():
         return
     hits = table.filter(mask)

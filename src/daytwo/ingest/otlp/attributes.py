@@ -138,9 +138,13 @@ def read_attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in pairs:
         v = kv.value
+        text = v.string_value
+        if text:  # most attributes: a non-empty text is a set string_value, no oneof lookup
+            out[kv.key] = text
+            continue
         which = v.WhichOneof("value")
-        if which == "string_value":  # most attributes: no getattr by name
-            out[kv.key] = v.string_value
+        if which == "string_value":
+            out[kv.key] = text
         elif which in _SCALARS:
             out[kv.key] = getattr(v, which)
         elif which == "bytes_value":
@@ -180,10 +184,14 @@ class Attributes:
         return None
 
     def text(self, *keys: str) -> str | None:
-        found = self._first(keys)
-        if found is None:
+        # The lookup of _first, inline: text is read a dozen times per span.
+        raw = self.raw
+        for key in keys:
+            v = raw.get(key)
+            if v is not None:
+                break
+        else:
             return None
-        key, v = found
         t = type(v)
         if t is str:
             return v or None

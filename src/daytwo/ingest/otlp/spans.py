@@ -73,6 +73,8 @@ class _Resource:
     customer_ref: str | None
     channel: str | None
     segments: dict[str, str]
+    # Whether ``deployment`` is a valid name: checked once per resource, not per span.
+    named: bool = False
 
 
 def _resource(attrs: Attributes, default_deployment: str | None) -> _Resource:
@@ -81,11 +83,13 @@ def _resource(attrs: Attributes, default_deployment: str | None) -> _Resource:
         service = attrs.text("service.name")
         if service and not service.startswith(_UNKNOWN_SERVICE):
             deployment = service
+    deployment = deployment or default_deployment
     return _Resource(
-        deployment or default_deployment,
+        deployment,
         attrs.text("user.id", "enduser.id"),
         attrs.text("daytwo.channel"),
         _segments(attrs),
+        deployment is not None and DEPLOYMENT_NAME.match(deployment) is not None,
     )
 
 
@@ -118,10 +122,10 @@ class SpanMapper:
                 for span in ss.spans:
                     record = index
                     index += 1
-                    sid = span.span_id.hex() or None
                     try:
                         made = self._span(span, record, resource)
                     except SpanError as exc:
+                        sid = span.span_id.hex() or None
                         errors.append(RecordError(record, sid, exc.field, exc.message))
                         continue
                     if not made:
@@ -172,7 +176,7 @@ class SpanMapper:
                 "example OTEL_RESOURCE_ATTRIBUTES=daytwo.deployment=care-bot) or service.name, "
                 "or send a key of one deployment",
             )
-        if not DEPLOYMENT_NAME.match(resource.deployment):
+        if not resource.named:
             raise SpanError(
                 "resource.daytwo.deployment",
                 f"{resource.deployment[:60]!r} is not a deployment name: 1-100 letters, "
