@@ -654,7 +654,7 @@ def test_no_emerging_gap_splits_only_the_days_that_changed(
         split.append(text)
         return words(text)
 
-    monkeypatch.setattr(gap_check.gap_calc, "words", counted)
+    monkeypatch.setattr(gap_calc, "words", counted)
     records = [r for r in gap_records() if r["started_at"] < f"{day_of(10).isoformat()}T"]
     store = store_of(records)
     try:
