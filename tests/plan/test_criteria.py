@@ -640,6 +640,43 @@ def test_no_emerging_gap(sqlite_ledger: Ledger, gap_events: EventStore) -> None:
     assert early.verdict == "no_data"
 
 
+def test_no_emerging_gap_splits_only_the_days_that_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each day's words are kept with its fingerprint: a second read splits no question into
+    # words, and a late question on a past day has that day alone split again, counted.
+    from daytwo.plan import gap_calc, gap_check
+
+    split: list[str] = []
+    words = gap_calc.words
+
+    def counted(text: str) -> frozenset[str]:
+        split.append(text)
+        return words(text)
+
+    monkeypatch.setattr(gap_calc, "words", counted)
+    records = [r for r in gap_records() if r["started_at"] < f"{day_of(10).isoformat()}T"]
+    store = store_of(records)
+    try:
+        start, end = day_of(0), day_of(10)
+        first = gap_check.read_counts(store, DEPLOYMENT, "payments", start, end)
+        assert len(split) == 10 * PER_DAY // 5
+        split.clear()
+        assert gap_check.read_counts(store, DEPLOYMENT, "payments", start, end) == first
+        assert split == []
+        late = _record(len(records), 4, PER_DAY, "payments", "direct deposit missing", True)
+        store.write(decode_json(orjson.dumps([late])).batch, source="t", batch_id="2")
+        again = gap_check.read_counts(store, DEPLOYMENT, "payments", start, end)
+        assert len(split) == PER_DAY // 5 + 1  # day 4's questions, the late one included
+        assert again[1][day_of(4)]["deposit"] == 1
+        assert again[0][day_of(4)] == first[0][day_of(4)] + 1
+        assert {d: c for d, c in again[1].items() if d != day_of(4)} == {
+            d: c for d, c in first[1].items() if d != day_of(4)
+        }
+    finally:
+        store.close()
+
+
 def test_no_baseline_means_no_data(sqlite_ledger: Ledger, gap_events: EventStore) -> None:
     got = judge(sqlite_ledger, gap_events, {**GAP_SPEC, "window_days": 25}, day_of(26))
     assert (got.verdict, got.summary) == ("no_data", "no history before the last 25 days")

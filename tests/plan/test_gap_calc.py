@@ -38,3 +38,22 @@ def test_tarone_counts_only_the_tests_that_could_pass() -> None:
     # Smallest possible p-values: two could reach 0.01 / 2, the third never can.
     assert gap_calc.tarone_tests([1e-4, 1e-3, 0.5], alpha=0.01) == 2
     assert gap_calc.tarone_tests([0.5], alpha=0.01) == 1
+
+
+def test_the_p_values_in_one_call_are_the_single_tests() -> None:
+    # The scan computes every (word, days) pair's p-value at once: each equals the one test.
+    from daytwo.detect.stats import two_poisson_rates_sf, two_poisson_rates_sf_many
+
+    cases = [(0, 5, 0.2), (3, 0, 0.1), (6, 2, 46 / 346), (40, 300, 0.05), (1, 0, 0.5)]
+    many = two_poisson_rates_sf_many(*(list(col) for col in zip(*cases, strict=True)))
+    assert many.tolist() == [two_poisson_rates_sf(n, b, s) for n, b, s in cases]
+    before = gap_calc.Counts(300, {"card": 40, "refund": 12})
+    days = [
+        gap_calc.Counts(23, {"deposit": 3, "card": 2}),
+        gap_calc.Counts(23, {"deposit": 3, "refund": 1}),
+    ]
+    scan = gap_calc.emerging_words(days, before)
+    for w in (*scan.emerging, scan.strongest):
+        assert w is not None
+        span = sum(d.conversations for d in days[: w.days])
+        assert w.p_value == gap_calc.p_value(w.now, w.before, span / (span + 300))

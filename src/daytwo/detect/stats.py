@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 
 def normal_sf(z: float) -> float:
@@ -79,3 +80,20 @@ def two_poisson_rates_sf(current: int, baseline: int, share: float) -> float:
     if current <= 0 or total <= 0:
         return 1.0
     return float(binom.sf(current - 1, total, share))
+
+
+def two_poisson_rates_sf_many(
+    current: npt.ArrayLike, baseline: npt.ArrayLike, share: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """:func:`two_poisson_rates_sf` of many tests at once, element by element (the same
+    values; one SciPy call instead of one per test)."""
+    from scipy.stats import binom
+
+    cur = np.asarray(current, dtype=np.int64)
+    total = cur + np.asarray(baseline, dtype=np.int64)
+    tested = (cur > 0) & (total > 0)
+    out = np.ones(cur.shape, dtype=np.float64)
+    if tested.any():
+        shares = np.broadcast_to(np.asarray(share, dtype=np.float64), cur.shape)
+        out[tested] = binom.sf(cur[tested] - 1, total[tested], shares[tested])
+    return out

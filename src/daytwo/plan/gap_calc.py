@@ -26,8 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from daytwo.detect.stats import two_poisson_rates_sf
+from daytwo.detect.stats import two_poisson_rates_sf, two_poisson_rates_sf_many
 
 # Family-wise error over every (word, days) pair tested: 1%, as the plan's other tests
 # (the rising trend) and the gap detector's false-discovery rate.
@@ -93,7 +94,7 @@ def p_value(now: int, before: int, share: float) -> float:
     return two_poisson_rates_sf(now, before, share)
 
 
-def tarone_tests(smallest: Sequence[float], alpha: float = ALPHA) -> int:
+def tarone_tests(smallest: Sequence[float] | npt.NDArray[np.float64], alpha: float = ALPHA) -> int:
     """Tarone's number of tests: the least ``m`` such that at most ``m`` of the hypotheses
     have a smallest possible p-value at or below ``alpha / m`` (those are the ones counted)."""
     ordered = np.sort(np.asarray(smallest, dtype=float))
@@ -113,8 +114,14 @@ def emerging_words(days: Sequence[Counts], before: Counts, alpha: float = ALPHA)
     """
     if before.conversations <= 0 or not days:
         return Scan((), 0, alpha)
-    candidates: list[EmergingWord] = []
-    smallest: list[float] = []
+    # Every (word, k) pair, in order of k and then of the words' first use; the p-values
+    # in one call (a large deployment's scope has tens of thousands of pairs).
+    names: list[str] = []
+    ks: list[int] = []
+    nows: list[int] = []
+    befores: list[int] = []
+    spans: list[int] = []  # the recent period's conversations
+    shares: list[float] = []
     recent: dict[str, int] = {}
     conversations = 0
     for k, day in enumerate(days, start=1):
@@ -125,26 +132,36 @@ def emerging_words(days: Sequence[Counts], before: Counts, alpha: float = ALPHA)
             continue
         share = conversations / (conversations + before.conversations)
         for word, now in recent.items():
-            b = before.words.get(word, 0)
-            candidates.append(
-                EmergingWord(
-                    word,
-                    k,
-                    now,
-                    b,
-                    b * conversations / before.conversations,
-                    p_value(now, b, share),
-                )
-            )
-            smallest.append(share ** (now + b))
-    if not candidates:
+            names.append(word)
+            ks.append(k)
+            nows.append(now)
+            befores.append(before.words.get(word, 0))
+            spans.append(conversations)
+            shares.append(share)
+    if not names:
         return Scan((), 0, alpha)
-    tests = tarone_tests(smallest, alpha)
+    now_a = np.asarray(nows, dtype=np.int64)
+    before_a = np.asarray(befores, dtype=np.int64)
+    share_a = np.asarray(shares, dtype=np.float64)
+    p_values = two_poisson_rates_sf_many(now_a, before_a, share_a)
+    tests = tarone_tests(share_a ** (now_a + before_a), alpha)
     threshold = alpha / tests
+
+    def candidate(i: int) -> EmergingWord:
+        return EmergingWord(
+            names[i],
+            ks[i],
+            nows[i],
+            befores[i],
+            befores[i] * spans[i] / before.conversations,
+            float(p_values[i]),
+        )
+
     best: dict[str, EmergingWord] = {}
-    for c in candidates:
-        if c.p_value <= threshold and (c.word not in best or c.p_value < best[c.word].p_value):
+    for i in np.flatnonzero(p_values <= threshold).tolist():
+        c = candidate(i)
+        if c.word not in best or c.p_value < best[c.word].p_value:
             best[c.word] = c
-    strongest = min(candidates, key=lambda c: (c.p_value, -c.now, c.word))
+    strongest = candidate(min(range(len(names)), key=lambda i: (p_values[i], -nows[i], names[i])))
     found = tuple(sorted(best.values(), key=lambda c: (c.p_value, -c.now, c.word)))
     return Scan(found, tests, threshold, strongest)

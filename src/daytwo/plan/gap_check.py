@@ -6,11 +6,23 @@ the baseline window to the end of the evaluated day, and the scope's conversatio
 Its window's days are tested against everything before them (see
 :mod:`daytwo.plan.gap_calc`), each evaluation on its own, so a gap is seen on the day its
 words turn up rather than at the analysis's weekly clustering of the gaps.
+
+Reading the words of every unanswered question since the baseline began is the costly part
+(about 10 µs a question in Python, a hundred thousand questions on a large deployment), and a
+day's words do not change once the day is over. Each day's words are therefore kept per store
+and scope (:func:`read_counts`) with the day's fingerprint: its unanswered questions, the
+conversations that asked them and their characters, which one grouped query reads without
+sending any text. A day whose fingerprint is unchanged is reused; only the days that changed
+(the evaluated day, late deliveries, text cleared by retention) are read and split into words
+again. A change that kept a past day's questions, conversations and characters all the same
+would not be seen until the process restarts.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+import weakref
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
@@ -23,18 +35,30 @@ from daytwo.plan.schemas import CheckCriterion, CriterionResult, Evidence, Verdi
 from daytwo.store.events import EventStore
 
 # The questions whose next turn is the assistant's fallback answer (the same pairing as the
-# fallback rate and the gap detector's candidates).
-_UNANSWERED = (
-    "SELECT q.interaction_id AS interaction_id, q.text AS text, "
-    "date_trunc('day', i.started_at) AS day FROM ("
-    "SELECT interaction_id, role, text, "
+# fallback rate and the gap detector's candidates). Only the conversations with a fallback
+# answer can hold one: their turns alone are paired, not every turn of the scope.
+_PAIRS = (
+    "FROM (SELECT interaction_id, role, text, "
     "lead(role) OVER (PARTITION BY interaction_id ORDER BY seq) AS next_role, "
     "lead(fallback) OVER (PARTITION BY interaction_id ORDER BY seq) AS next_fallback "
     "FROM turns WHERE deployment = ? AND interaction_id IN ("
-    "SELECT interaction_id FROM interactions WHERE {where})) q "
+    "SELECT interaction_id FROM interactions WHERE {where} AND n_fallback_turns > 0)) q "
     "JOIN interactions i ON i.interaction_id = q.interaction_id AND i.deployment = ? "
     "WHERE q.role = 'user' AND q.next_role = 'assistant' AND q.next_fallback"
 )
+_UNANSWERED = (
+    "SELECT q.interaction_id AS interaction_id, q.text AS text, "
+    "date_trunc('day', i.started_at) AS day " + _PAIRS
+)
+# Each day's fingerprint: its questions, the conversations that asked them, their characters.
+_FINGERPRINTS = (
+    "SELECT date_trunc('day', i.started_at) AS day, count(*) AS n, "
+    "count(DISTINCT q.interaction_id) AS conversations, sum(length(q.text)) AS chars "
+    + _PAIRS
+    + " GROUP BY 1"
+)
+# Days kept per store: every (deployment, scope, day) of a quarter for a few hundred scopes.
+KEPT_DAYS = 50_000
 _PER_DAY = (
     "SELECT date_trunc('day', started_at) AS day, count(*) AS n FROM interactions "
     "WHERE {where} GROUP BY 1"
@@ -63,34 +87,83 @@ def _day(value: object) -> date:
     raise TypeError(f"not a day: {value!r}")
 
 
-def read_counts(
-    events: EventStore,
-    deployment: str,
-    journey: str | None,
-    start: datetime,
-    end: datetime,
-) -> tuple[dict[date, int], dict[date, Counter[str]]]:
-    """The scope's conversations per day, and per day the conversations whose unanswered
-    questions used each word (a word counts once per conversation)."""
+Fingerprint = tuple[int, int, int]
+_lock = threading.Lock()
+_kept: weakref.WeakKeyDictionary[
+    EventStore, OrderedDict[tuple[str, str | None, date], tuple[Fingerprint, Counter[str]]]
+] = weakref.WeakKeyDictionary()
+
+
+def _scope(
+    deployment: str, journey: str | None, start: date, end: date
+) -> tuple[str, list[object]]:
     where = "deployment = ? AND started_at >= ? AND started_at < ?"
     params: list[object] = [deployment, start, end]
     if journey is not None:
         where += " AND journey = ?"
         params.append(journey)
-    per_day = events.query(_PER_DAY.format(where=where), params).to_pylist()
-    conversations = {_day(r["day"]): int(r["n"]) for r in per_day}
-    rows = events.query(
-        _UNANSWERED.format(where=where), [deployment, *params, deployment]
-    ).to_pylist()
+    return where, params
+
+
+def _split(rows: list[dict[str, object]], days: set[date]) -> dict[date, Counter[str]]:
+    """Per day of ``days``, the conversations whose questions in ``rows`` used each word."""
     used: dict[tuple[date, str], set[str]] = {}
     for r in rows:
         key = _day(r["day"])
+        if key not in days:
+            continue
         for word in gap_calc.words(str(r["text"] or "")):
             used.setdefault((key, word), set()).add(str(r["interaction_id"]))
-    words: dict[date, Counter[str]] = {}
+    words: dict[date, Counter[str]] = {d: Counter() for d in days}
     for (key, word), ids in used.items():
-        words.setdefault(key, Counter())[word] = len(ids)
-    return conversations, words
+        words[key][word] = len(ids)
+    return words
+
+
+def read_counts(
+    events: EventStore,
+    deployment: str,
+    journey: str | None,
+    start: date,
+    end: date,
+) -> tuple[dict[date, int], dict[date, Counter[str]]]:
+    """The scope's conversations per day, and per day the conversations whose unanswered
+    questions used each word (a word counts once per conversation). The days whose
+    fingerprint is unchanged since an earlier call on this store are not read again (the
+    counters are shared with later calls: they must not be changed)."""
+    start = start if isinstance(start, datetime) else _midnight(start)
+    where, params = _scope(deployment, journey, start, end)
+    per_day = events.query(_PER_DAY.format(where=where), params).to_pylist()
+    conversations = {_day(r["day"]): int(r["n"]) for r in per_day}
+    pair_params = [deployment, *params, deployment]
+    stamps: dict[date, Fingerprint] = {
+        _day(r["day"]): (int(r["n"]), int(r["conversations"]), int(r["chars"] or 0))
+        for r in events.query(_FINGERPRINTS.format(where=where), pair_params).to_pylist()
+    }
+    words: dict[date, Counter[str]] = {}
+    with _lock:
+        kept = _kept.setdefault(events, OrderedDict())
+        for d, stamp in stamps.items():
+            entry = kept.get((deployment, journey, d))
+            if entry is not None and entry[0] == stamp:
+                kept.move_to_end((deployment, journey, d))
+                words[d] = entry[1]
+    changed = {d for d in stamps if d not in words}
+    if changed:
+        # Only from the first changed day on: usually the evaluated day alone.
+        where, params = _scope(deployment, journey, max(start, _midnight(min(changed))), end)
+        rows = events.query(
+            _UNANSWERED.format(where=where), [deployment, *params, deployment]
+        ).to_pylist()
+        fresh = _split(rows, changed)
+        with _lock:
+            kept = _kept.setdefault(events, OrderedDict())
+            for d, counted in fresh.items():
+                kept[(deployment, journey, d)] = (stamps[d], counted)
+            while len(kept) > KEPT_DAYS:
+                kept.popitem(last=False)
+        words.update(fresh)
+    return conversations, {d: c for d, c in words.items() if c}
 
 
 def _conversations_href(
