@@ -16,7 +16,12 @@ from daytwo.demo.generator import DemoConfig
 from daytwo.demo.load import build_demo
 from daytwo.detect import Finding, FindingScope, Severity
 from daytwo.detect.schemas import FindingFilter
-from daytwo.detect.service import list_findings, record_findings, start_run
+from daytwo.detect.service import (
+    findings_by_fingerprint,
+    list_findings,
+    record_findings,
+    start_run,
+)
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger, upgrade
 
@@ -176,6 +181,46 @@ def test_analyze_through_the_api_then_the_page(settings: Settings, client: TestC
     assert client.get("/findings", params={"deployment": "nope"}).status_code == 400
 
 
+def test_findings_by_fingerprint_keep_the_list_order(ledger_url: str) -> None:
+    """What one run changed, read by fingerprint, comes in the order of the whole list
+    (severity, then last seen, then id), less the other deployments' and fingerprints'."""
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    found = [
+        dataclasses.replace(
+            _finding(k), severity=sev, last_seen=T0 + timedelta(hours=h),
+            scope=FindingScope("bot", journey=f"j{k}"),
+        )
+        for k, sev, h in (
+            ("a", Severity.low, 5), ("b", Severity.high, 1), ("c", Severity.high, 3),
+            ("d", Severity.medium, 2), ("e", Severity.high, 3), ("f", Severity.low, 5),
+        )
+    ]  # fmt: skip
+    _record(ledger, "degradation", *found)
+    other = start_run(ledger, "other", ["degradation"])
+    elsewhere = dataclasses.replace(_finding("x"), scope=FindingScope("other", journey="j"))
+    record_findings(
+        ledger, other, "other", ["degradation"], [elsewhere], since=None, data_through=T0,
+        interactions=1,
+    )  # fmt: skip
+    whole = [f.fingerprint for f in list_findings(ledger, FindingFilter(deployment="bot"))]
+    wanted = {f.fingerprint for f in found if f.key[0] in "acef"} | {elsewhere.fingerprint}
+    got = findings_by_fingerprint(ledger, wanted, deployment="bot")
+    assert [f.fingerprint for f in got] == [fp for fp in whole if fp in wanted]
+    assert [f.key[0] for f in got] == ["c", "e", "a", "f"]
+    # Read in several queries, merged into the same order.
+    import daytwo.detect.service as detect_service
+
+    every = findings_by_fingerprint(ledger, whole, deployment="bot")
+    try:
+        detect_service.FINGERPRINTS_PER_QUERY = 2
+        assert findings_by_fingerprint(ledger, whole, deployment="bot") == every
+    finally:
+        detect_service.FINGERPRINTS_PER_QUERY = 500
+    assert [f.fingerprint for f in every] == whole
+    ledger.dispose()
+
+
 def test_evidence_links_keep_the_scope() -> None:
     from daytwo.detect.schemas import FindingPublic
     from daytwo.detect.views import evidence_url
@@ -299,10 +344,10 @@ def test_a_gap_whose_keywords_shift_stays_one_finding(ledger_url: str) -> None:
         1,
         1,
     )
-    rows = {r.title: r for r in list_findings(ledger, FindingFilter(kind="knowledge_gap"))}
-    assert len(rows) == 3
-    assert rows["Knowledge gap: payday deposit"].status == "regressed"
-    assert rows["Knowledge gap: crypto wallet"].status == "resolved"
+    by_title = {r.title: r for r in list_findings(ledger, FindingFilter(kind="knowledge_gap"))}
+    assert len(by_title) == 3
+    assert by_title["Knowledge gap: payday deposit"].status == "regressed"
+    assert by_title["Knowledge gap: crypto wallet"].status == "resolved"
     ledger.dispose()
 
 

@@ -34,7 +34,7 @@ from daytwo.backlog.service import (
     transition,
 )
 from daytwo.detect.schemas import FindingFilter, FindingPublic
-from daytwo.detect.service import list_findings
+from daytwo.detect.service import findings_by_fingerprint, list_findings
 from daytwo.errors import InputError
 from daytwo.store.ledger import Ledger
 
@@ -70,6 +70,15 @@ def absorb_in(
     session: Session, finding: FindingFacts, policy: BacklogPolicy, *, actor: str
 ) -> tuple[ItemPublic, bool]:
     """:func:`absorb_finding` in ``session``'s transaction (many findings, one commit)."""
+    item, new, at = _absorb(session, finding, policy, actor=actor)
+    return to_public(session, item, at), new
+
+
+def _absorb(
+    session: Session, finding: FindingFacts, policy: BacklogPolicy, *, actor: str
+) -> tuple[Item, bool, datetime | None]:
+    """:func:`absorb_in` less the public form of the item (a whole run's intake reads none):
+    the item, whether it is new, and the time it was created at when it is."""
     if not finding.fingerprint:
         raise InputError("A finding needs a fingerprint to join the backlog.")
     if finding.trend not in TREND_LABELS:
@@ -90,17 +99,17 @@ def absorb_in(
         root = _root_item(session, finding)
         if root is not None and root.id != item.id and _mergeable(session, item, root, finding):
             _merge(session, item, root, finding, policy, actor=actor)
-            return to_public(session, root), False
+            return root, False, None
         if root is not None and root.id != item.id and _movable(item, root, finding):
             _move(session, link, item, root, finding, policy, actor=actor)
-            return to_public(session, root), False
+            return root, False, None
         _seen_again(session, item, finding, policy, actor=actor)
-        return to_public(session, item), False
+        return item, False, None
     explained = _root_item(session, finding)
     if explained is not None:
         _join(session, explained, finding, policy, actor=actor,
               note=f"explained by finding {finding.root}")  # fmt: skip
-        return to_public(session, explained), False
+        return explained, False, None
     segments = {finding.segment[0]: finding.segment[1]} if finding.segment else {}
     same = _same_problem(session, finding, segments)
     if same is not None:
@@ -110,7 +119,7 @@ def absorb_in(
             else "same scope"
         )
         _join(session, same, finding, policy, actor=actor, note=note)
-        return to_public(session, same), False
+        return same, False, None
     owner, routed = route_in(session, finding.deployment, finding.journey, finding.kind, segments)
     now = now_utc()
     item = Item(
@@ -143,7 +152,7 @@ def absorb_in(
     )  # fmt: skip
     history.record(session, "item", item.id, actor, "owner", after=routed.owner, note=routed.reason)
     session.flush()
-    return to_public(session, item, now), True
+    return item, True, now
 
 
 def _link(session: Session, item: Item, finding: FindingFacts, now: datetime) -> None:
@@ -437,8 +446,11 @@ def absorb_detected(
     go in after their root, so they join the root's item.
     """
     findings: list[FindingPublic] = []
+    if only is not None:
+        # Just what the run changed, in the same order as the whole list would give it.
+        findings = findings_by_fingerprint(ledger, only, deployment=deployment)
     offset = 0
-    while True:
+    while only is None:
         page = list_findings(
             ledger, FindingFilter(deployment=deployment, limit=1000, offset=offset)
         )
@@ -447,9 +459,6 @@ def absorb_detected(
             break
         offset += len(page)
     created = updated = 0
-    if only is not None:
-        wanted = set(only)
-        findings = [f for f in findings if f.fingerprint in wanted]
     facts = [facts_from_detect(f) for f in findings]
     # Roots before what they explain; within each, resolved findings first, so an item's links
     # say what stopped before new findings look for an item to join.
@@ -459,7 +468,7 @@ def absorb_detected(
         session.info[_DEFERRED] = deferred
         try:
             for fact in sorted(facts, key=lambda f: (f.root is not None, f.status != "resolved")):
-                _, new = absorb_in(session, fact, policy, actor=actor)
+                _, new, _ = _absorb(session, fact, policy, actor=actor)
                 created += new
                 updated += not new
         finally:

@@ -243,8 +243,11 @@ class Summary:
 
 def summarise(m: Monitored, values: np.ndarray, weights: np.ndarray, mask: np.ndarray) -> Summary:
     """The metric over the rows in ``mask`` (numerator/denominator or mean/variance)."""
-    codes = np.where(mask, 0, -1)
-    return group_summaries(m, values, weights, CellGroup((Cell(None, None),), codes), mask)[0]
+    # One cell: the rows of ``mask`` taken out once and summed in row order, as
+    # :func:`group_summaries` sums a cell's rows (the same figures to the bit).
+    rows = np.asarray(mask, dtype=bool)
+    v, w = values[rows], weights[rows]
+    return _cell_summaries(m, np.zeros(len(v), dtype=np.int64), v, w, 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,8 +333,14 @@ def _summaries(
 ) -> list[Summary]:
     """The summaries of ``k`` cells, row i in cell ``all_codes[i]`` (-1: none), over ``rows``."""
     sel = rows & (all_codes >= 0)
-    codes = all_codes[sel]
-    v, w = values[sel], weights[sel]
+    return _cell_summaries(m, all_codes[sel], values[sel], weights[sel], k)
+
+
+def _cell_summaries(
+    m: Monitored, codes: np.ndarray, v: np.ndarray, w: np.ndarray, k: int
+) -> list[Summary]:
+    """The summaries of ``k`` cells from the selected rows' cells, values and weights (sums
+    in row order)."""
     if m.kind == "rate":
         num = np.bincount(codes, weights=v, minlength=k)
         den = np.bincount(codes, weights=w, minlength=k)

@@ -519,6 +519,35 @@ def list_findings(ledger: Ledger, f: FindingFilter) -> list[FindingPublic]:
         return [FindingPublic.from_row(r) for r in session.scalars(q)]
 
 
+# Fingerprints per query of :func:`findings_by_fingerprint` (well under every store's limit on
+# bound parameters).
+FINGERPRINTS_PER_QUERY = 500
+
+
+def findings_by_fingerprint(
+    ledger: Ledger, fingerprints: Collection[str], *, deployment: str | None = None
+) -> list[FindingPublic]:
+    """The findings of ``fingerprints`` (of ``deployment``, when given), in the order
+    :func:`list_findings` gives them: most severe first, then the most recently seen, then by
+    id. What one run changed is read without reading every finding of the deployment."""
+    wanted = sorted(set(fingerprints))
+    out: list[FindingPublic] = []
+    with ledger.session() as session:
+        for i in range(0, len(wanted), FINGERPRINTS_PER_QUERY):
+            q = select(FindingRecord).where(
+                FindingRecord.fingerprint.in_(wanted[i : i + FINGERPRINTS_PER_QUERY])
+            )
+            if deployment:
+                q = q.where(FindingRecord.deployment == deployment)
+            out.extend(FindingPublic.from_row(r) for r in session.scalars(q))
+    # Severity and last seen are never empty, ids are unique: the order is total (stable
+    # sorts, the last key first).
+    out.sort(key=lambda f: f.id)
+    out.sort(key=lambda f: f.last_seen, reverse=True)
+    out.sort(key=lambda f: f.severity_level, reverse=True)
+    return out
+
+
 def problems_of(rows: list[FindingPublic]) -> tuple[list[FindingPublic], Counter[str]]:
     """One row per problem: the findings no other finding in ``rows`` explains (their root is
     not among them), and how many symptoms each root explains, by fingerprint. A symptom is
