@@ -168,9 +168,10 @@ def evaluate_gates(
     day = gates[0].through if gates else through
     at = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC) if day else datetime.now(UTC)
     passed = [(phases[s.phase], s) for s in signed if s.phase in phases]
+    by_phase = {g.phase: g for g in gates}
     findings = [
-        _under_blocking(ledger, f, {g.phase: g for g in gates})
-        for f in regressed_findings(deployment, passed, {g.phase: g for g in gates}, at)
+        _under_blocking(ledger, f, by_phase)
+        for f in regressed_findings(deployment, passed, by_phase, at)
     ]
     recorded = record_raised(ledger, deployment, SOURCE, findings, at=at)
     if recorded.new or recorded.updated or recorded.resolved:

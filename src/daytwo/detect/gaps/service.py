@@ -205,6 +205,7 @@ def _embed(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
 # The granularity of the last few sets of confidently answered turns: up to 20 per intent, the
 # first of the window, so a replay's weekly looks mostly read the same ones.
 _GRANULARITY: dict[bytes, Granularity | None] = {}
+_GRANULARITY_LOCK = threading.Lock()  # a server's scheduled analysis and the API may both ask
 GRANULARITY_KEPT = 16
 
 
@@ -215,11 +216,15 @@ def _granularity(vectors: np.ndarray, names: Sequence[str]) -> Granularity | Non
     key = hashlib.sha256(
         repr((rows.shape, rows.dtype.str, list(names))).encode() + rows.tobytes()
     ).digest()
-    if key not in _GRANULARITY:
+    with _GRANULARITY_LOCK:
+        if key in _GRANULARITY:
+            return _GRANULARITY[key]
+    found = intent_granularity(vectors, names)  # outside the lock: a second or two of linkage
+    with _GRANULARITY_LOCK:
         if len(_GRANULARITY) >= GRANULARITY_KEPT:
             _GRANULARITY.pop(next(iter(_GRANULARITY)))
-        _GRANULARITY[key] = intent_granularity(vectors, names)
-    return _GRANULARITY[key]
+        _GRANULARITY[key] = found
+    return found
 
 
 def _previous(ledger: Ledger, deployment: str, encoder: str) -> list[PreviousGap]:
