@@ -4,8 +4,9 @@ The same batches as ``python -m bench otlp`` (512 realistic GenAI spans, protobu
 timed by the CPU clock of this process (``time.process_time``), so a loaded machine changes
 the figures less than a wall clock's: the worker's parts (decompress and parse, map, check and
 redact, the Arrow IPC copy back), and the server's (read the rows back, the redaction plan
-from the ledger, staging in the events store with the request's audit count, and folding the
-counts into the ledger's audit log; older code: an audit entry per request).
+from the ledger, staging in the events store with the request's audit count, folding the
+counts into the ledger's audit log (older code: an audit entry per request), and writing the
+conversations staged so far every 12 requests, as the assembler does once they are quiet).
 
 Run ``python -m bench.otlp_parts [SPANS] [--profile]``; ``--profile`` prints a cProfile of the
 worker's parts, heaviest first. ``PYTHONPATH=<another revision's src>`` times that revision's
@@ -22,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,40 @@ class _Clock:
         self.t = now
 
 
+def _plans(ledger: Any, settings: Any) -> Any:
+    """The redaction plan of the moment: kept between requests, as the door does; older code
+    reads it every time."""
+    try:
+        from daytwo.governance.policies import RedactionPlans
+    except ImportError:
+        from daytwo.governance.policies import redaction_plan
+
+        return lambda: redaction_plan(ledger, settings.pseudonym_key())
+    return RedactionPlans(ledger, settings.pseudonym_key()).current
+
+
+def _assemble_staged(events: Any) -> int:
+    """Write every conversation staged so far, as an assembler tick does once they are quiet
+    (``idle`` and ``settle`` 0)."""
+    from daytwo.ingest.otlp.assemble import TraceRules, assemble_ended
+
+    written = 0
+    while True:
+        done = assemble_ended(
+            events,
+            now=datetime.now(UTC) + timedelta(seconds=1),
+            idle=timedelta(0),
+            settle=timedelta(0),
+            rules=TraceRules(),
+        )
+        written += done.conversations
+        if done.conversations == 0:
+            return written
+
+
 def run(work: Path, spans: int, *, profile: bool = False, repeat: int = 3) -> dict[str, Any]:
     from bench.otlp import _count_spans, make_batches
     from daytwo.governance import audit
-    from daytwo.governance.policies import redaction_plan
     from daytwo.ingest.otlp.decode import PROTOBUF, decompress, parse_request
     from daytwo.ingest.otlp.receive import Prepared, prepare, stage_prepared
     from daytwo.ingest.otlp.spans import SpanMapper
@@ -65,36 +96,30 @@ def run(work: Path, spans: int, *, profile: bool = False, repeat: int = 3) -> di
     load_before = os.getloadavg()
     batches = make_batches(spans)
     n = sum(_count_spans(b) for b in batches)
-    settings = Settings(data_dir=work / "data")
-    upgrade(settings.resolved_ledger_url)
-    ledger = Ledger(settings.resolved_ledger_url)
-    events = open_event_store(settings.resolved_events_url)
     per_run: list[dict[str, float]] = []
-    try:  # the plan kept between requests, as the door does; older code reads it every time
-        from daytwo.governance.policies import RedactionPlans
-
-        plans = RedactionPlans(ledger, settings.pseudonym_key())
-
-        def current_plan() -> Any:
-            return plans.current()
-    except ImportError:
-
-        def current_plan() -> Any:
-            return redaction_plan(ledger, settings.pseudonym_key())
-
-    counted: Any = None
+    # The assembler writes the conversations that ended every second: about 12 requests of
+    # 512 spans at 6,000 spans/s (the end-to-end bench ends a conversation as soon as it is
+    # quiet, so one that goes on is written again with its later spans, as there).
+    assemble_every = 12
     # The assembler folds every 2 s, about 40 requests of 512 spans at 10,000 spans/s; and
     # at the end of each run, so that each run's figures hold its counts' fold.
     folds_every = 40
-    if getattr(events, "stages_audit", False):  # older code audits through the ledger
-        from daytwo.store.events.base import AuditCount
-
-        counted = AuditCount("bench", "http.post", "/v1/traces", None, None, 200, "/v1/traces")
     profiler = cProfile.Profile() if profile else None
-    try:
-        for _ in range(repeat):
-            parts: dict[str, list[float]] = {}
-            for body in batches:
+    for run_no in range(repeat):
+        # Each run on fresh stores, so that each writes the same conversations anew.
+        settings = Settings(data_dir=work / f"data-{run_no}")
+        upgrade(settings.resolved_ledger_url)
+        ledger = Ledger(settings.resolved_ledger_url)
+        events = open_event_store(settings.resolved_events_url)
+        current_plan = _plans(ledger, settings)
+        counted: Any = None
+        if getattr(events, "stages_audit", False):  # older code audits through the ledger
+            from daytwo.store.events.base import AuditCount
+
+            counted = AuditCount("bench", "http.post", "/v1/traces", None, None, 200, "/v1/traces")
+        parts: dict[str, list[float]] = {}
+        try:
+            for done, body in enumerate(batches, start=1):
                 clock = _Clock(parts)
                 plan = current_plan()
                 clock.mark("server: redaction plan")
@@ -113,29 +138,32 @@ def run(work: Path, spans: int, *, profile: bool = False, repeat: int = 3) -> di
                 rows = pa.ipc.open_stream(ipc).read_all()
                 back = Prepared(rows, prepared.deployments, prepared.received)
                 clock.mark("server: from IPC")
+                last = done == len(batches)
                 if counted is not None:  # the audit count in the staging transaction
                     stage_prepared(events, back, received_at=datetime.now(UTC), audit=counted)
                     clock.mark("server: stage")
-                    done = len(parts["server: stage"])
-                    if done % folds_every == 0 or done == len(batches):
+                    if done % folds_every == 0 or last:
                         audit.fold_staged_audit(ledger, events)
                     clock.mark("server: audit (count staged with the rows, folded)")
-                    continue
-                stage_prepared(events, back, received_at=datetime.now(UTC))
-                clock.mark("server: stage")
-                with ledger.session() as session:
-                    audit.record(
-                        session,
-                        actor="bench",
-                        action="http.post",
-                        target="/v1/traces",
-                        after={"status": 200, "path": "/v1/traces"},
-                    )
-                clock.mark("server: audit entry (one per request)")
-            per_run.append({k: 1e6 * sum(v) / n for k, v in parts.items()})
-    finally:
-        events.close()
-        ledger.dispose()
+                else:
+                    stage_prepared(events, back, received_at=datetime.now(UTC))
+                    clock.mark("server: stage")
+                    with ledger.session() as session:
+                        audit.record(
+                            session,
+                            actor="bench",
+                            action="http.post",
+                            target="/v1/traces",
+                            after={"status": 200, "path": "/v1/traces"},
+                        )
+                    clock.mark("server: audit entry (one per request)")
+                if done % assemble_every == 0 or last:
+                    _assemble_staged(events)
+                    clock.mark("server: assemble ended conversations")
+        finally:
+            events.close()
+            ledger.dispose()
+        per_run.append({k: 1e6 * sum(v) / n for k, v in parts.items()})
     if profiler is not None:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(35)
     med = {k: statistics.median(r[k] for r in per_run) for k in per_run[0]}

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -190,60 +189,61 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
     rows = _latest_copies(rows)
     conv = _codes(pc.binary_join_element_wise(rows["deployment"], rows["conversation"], "\x1f"))
     role = rows["role"]
-    source = np.asarray(rows["source"].to_pylist(), dtype=object)
+    source, sources = _coded(rows["source"])
+    from_llm = source == sources.get("llm", -2)
+    from_tool = source == sources.get("tool", -2)
     is_turn = np.asarray(pc.is_valid(role))
     keep = is_turn.copy()
     # A chain step repeats the model calls of its trace: its text turns only where there are
     # none.
     trace = _codes(rows["trace_id"])
-    llm_traces = np.unique(trace[is_turn & (source == "llm")])
-    keep &= ~((source == "chain") & np.isin(trace, llm_traces))
-    roles = np.asarray(role.to_pylist(), dtype=object)
-    # One turn per tool call: the tool span's where there is one.
-    call = np.asarray(rows["call_id"].to_pylist(), dtype=object)
-    tools = keep & (roles == "tool") & (call != None)  # noqa: E711
-    if tools.any():
-        seen_span: set[tuple[int, Any]] = {
-            (int(c), k)
-            for c, k, s in zip(conv[tools], call[tools], source[tools], strict=True)
-            if s == "tool"
-        }
-        first: set[tuple[int, Any]] = set()
-        for i in np.flatnonzero(tools):
-            key = (int(conv[i]), call[i])
-            if source[i] != "tool" and key in seen_span:
-                keep[i] = False
-            elif source[i] != "tool":
-                keep[i] = key not in first
-                first.add(key)
+    llm_traces = np.unique(trace[is_turn & from_llm])
+    keep &= ~((source == sources.get("chain", -2)) & np.isin(trace, llm_traces))
+    role_code, roles = _coded(role)
+    has_call = np.asarray(pc.is_valid(rows["call_id"]))
+    # One turn per tool call: the tool span's where there is one, else the first message
+    # that names it (in the rows' order).
+    tools = np.flatnonzero(keep & (role_code == roles.get("tool", -2)) & has_call)
+    if len(tools):
+        call = _codes(rows["call_id"])
+        key = conv[tools].astype(np.int64) * (int(call.max()) + 1) + call[tools]
+        spanned = from_tool[tools]
+        messages, named = tools[~spanned], key[~spanned]
+        repeated = np.isin(named, key[spanned])
+        keep[messages[repeated]] = False
+        rest = messages[~repeated]
+        _, first = np.unique(named[~repeated], return_index=True)
+        later = np.ones(len(rest), dtype=bool)
+        later[first] = False
+        keep[rest[later]] = False
     # One system turn per distinct prompt.
-    systems = np.flatnonzero(keep & (roles == "system"))
+    systems = np.flatnonzero(keep & (role_code == roles.get("system", -2)))
     if len(systems):
-        texts = rows["text"].take(pa.array(systems)).to_pylist()
-        order = np.lexsort((_us(rows["ts"])[systems], conv[systems]))
-        seen: set[tuple[int, Any]] = set()
-        for j in order:
-            key = (int(conv[systems[j]]), texts[j])
-            if key in seen:
-                keep[systems[j]] = False
-            seen.add(key)
+        text = _codes(rows["text"])[systems]
+        keep[systems[_repeats(conv[systems], _us(rows["ts"])[systems], text)]] = False
 
     # A message given again to a later call (a retry after a failure) is the same turn:
     # same role, text and position in the call's input.
-    position = rows["input_index"].to_pylist()
-    again = np.flatnonzero(keep & (source == "llm") & (roles != "system") & (call == None))  # noqa: E711
+    again = np.flatnonzero(
+        keep
+        & from_llm
+        & (role_code != roles.get("system", -2))
+        & ~has_call
+        & np.asarray(pc.is_valid(rows["input_index"]))
+    )
     if len(again):
-        texts = rows["text"].take(pa.array(again)).to_pylist()
-        order = np.lexsort((_us(rows["ts"])[again], conv[again]))
-        given: set[tuple[int, Any, Any, Any]] = set()
-        for j in order:
-            i = again[j]
-            if position[i] is None:
-                continue
-            given_key = (int(conv[i]), roles[i], texts[j], position[i])
-            if given_key in given:
-                keep[i] = False
-            given.add(given_key)
+        position = rows["input_index"].take(pa.array(again)).to_numpy(zero_copy_only=False)
+        keep[
+            again[
+                _repeats(
+                    conv[again],
+                    _us(rows["ts"])[again],
+                    role_code[again],
+                    _codes(rows["text"])[again],
+                    position.astype(np.int64),
+                )
+            ]
+        ] = False
 
     idx = np.flatnonzero(keep)
     order = np.lexsort(
@@ -303,6 +303,28 @@ def _codes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False))
 
 
+def _coded(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, dict[Any, int]]:
+    """:func:`_codes` of ``values``, and each distinct value's code."""
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False))
+    return codes, {v: i for i, v in enumerate(encoded.dictionary.to_pylist())}
+
+
+def _repeats(conv: np.ndarray, ts: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Which rows repeat an earlier one of their conversation (same ``keys``), earlier by
+    time (``ts``), then by position."""
+    order = np.lexsort((ts, conv))
+    rows = np.stack([conv[order], *(k[order] for k in keys)], axis=1)
+    _, first = np.unique(rows, axis=0, return_index=True)
+    repeat = np.ones(len(order), dtype=bool)
+    repeat[first] = False
+    out = np.zeros(len(order), dtype=bool)
+    out[order] = repeat
+    return out
+
+
 def _us(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     ints = pc.cast(values, pa.int64())
     return np.asarray(pc.fill_null(ints, np.iinfo(np.int64).min).to_numpy(zero_copy_only=False))
@@ -335,23 +357,25 @@ def _interactions(
     pairs = np.unique(np.stack([conv, _codes(rows["trace_id"])]), axis=1)
     n_traces = np.bincount(pairs[0], minlength=n_conv)
 
-    # The hand-off rule and the top intent, from the turns.
+    # The hand-off rule, from the tools called: each distinct name tested once; the answers
+    # that name tool calls (their attributes hold them) read one by one.
     handoff = re.compile(rules.handoff_tools)
     escalated = np.zeros(n_conv, dtype=bool)
-    tool_names = turn_rows["tool_name"].to_pylist()
-    attrs = turn_rows["attributes"].to_pylist()
-    intents = turn_rows["intent"].to_pylist()
-    top: list[Counter[str]] = [Counter() for _ in range(n_conv)]
-    for i, c in enumerate(turn_conv):
-        name = tool_names[i]
-        if name and handoff.search(name):
-            escalated[c] = True
-        elif attrs[i] and '"tool_calls"' in attrs[i]:
-            calls = orjson.loads(attrs[i]).get("tool_calls") or []
-            if any(handoff.search(str(call)) for call in calls):
-                escalated[c] = True
-        if intents[i]:
-            top[c][intents[i]] += 1
+    name_code, names = _coded(turn_rows["tool_name"])
+    handed = np.array([bool(n) and handoff.search(n) is not None for n in names], dtype=bool)
+    by_name = np.append(handed, False)[name_code]  # a null name (-1) is the appended False
+    escalated[turn_conv[by_name]] = True
+    attrs = turn_rows["attributes"]
+    asked = np.flatnonzero(
+        ~by_name & np.asarray(pc.fill_null(pc.match_substring(attrs, '"tool_calls"'), False))
+    )
+    for i, text in zip(
+        asked, attrs.take(pa.array(asked, type=pa.int64())).to_pylist(), strict=True
+    ):
+        calls = orjson.loads(text).get("tool_calls") or []
+        if any(handoff.search(str(call)) for call in calls):
+            escalated[turn_conv[i]] = True
+    top = _top_intents(turn_rows["intent"], turn_conv, n_conv)
 
     out: dict[str, list[Any]] = {f.name: [] for f in INTERACTIONS}
     for c, f in enumerate(facts):
@@ -361,7 +385,7 @@ def _interactions(
             outcome, rule = (
                 ("escalated", "handoff") if escalated[c] else (rules.default_outcome, "default")
             )
-        journey = f.get("journey") or (top[c].most_common(1)[0][0] if top[c] else None)
+        journey = f.get("journey") or top[c]
         started_us, ended_us = int(started[c]), int(ended[c])
         attributes: dict[str, Any] = {
             "otel.traces": int(n_traces[c]),
@@ -401,6 +425,25 @@ def _interactions(
     arrays["_record"] = pa.array(np.arange(n_conv), type=pa.int64())
     table = pa.table(arrays, schema=with_locators(INTERACTIONS, pos=False))
     return table, np.arange(n_conv)
+
+
+def _top_intents(intent: pa.ChunkedArray, conv: np.ndarray, n_conv: int) -> list[str | None]:
+    """Each conversation's most frequent turn intent (the first seen among equals), or None."""
+    code, values = _coded(intent)
+    text = list(values)
+    named = np.flatnonzero(code >= 0)
+    named = named[[bool(text[c]) for c in code[named]]]  # an empty intent names none
+    top: list[str | None] = [None] * n_conv
+    if not len(named):
+        return top
+    pair = conv[named].astype(np.int64) * len(text) + code[named]
+    pairs, first, counts = np.unique(pair, return_index=True, return_counts=True)
+    of = pairs // len(text)
+    ranked = np.lexsort((first, -counts, of))
+    best = ranked[np.r_[True, of[ranked][1:] != of[ranked][:-1]]]
+    for c, i in zip(of[best].tolist(), (pairs[best] % len(text)).tolist(), strict=True):
+        top[c] = text[i]
+    return top
 
 
 def _turns(turn_rows: pa.Table, seq: np.ndarray, records: np.ndarray) -> pa.Table:

@@ -1,0 +1,119 @@
+"""The assembly's rules on small staged tables: the column-wise steps against the plain
+per-row reading of each rule."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daytwo.ingest.otlp.assemble import TraceRules, _repeats, _top_intents, assemble
+from daytwo.store.events.staging import STAGED
+
+
+def _row(**values: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "deployment": "care-bot",
+        "conversation": "c1",
+        "keyed": True,
+        "trace_id": "t1",
+        "span_id": "s1",
+        "part": 0,
+        "source": "llm",
+        "span_start": 1_000_000,
+        "span_end": 2_000_000,
+        "ts": 1_000_000,
+        "received_at": 0,
+        "role": "user",
+        "text": "hello",
+    }
+    return {**base, **values}
+
+
+def _assembled(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    batch = assemble(pa.Table.from_pylist(rows, schema=STAGED), TraceRules())
+    return batch.interactions.to_pylist(), batch.turns.to_pylist()
+
+
+def test_one_turn_per_tool_call_system_prompt_and_retried_message() -> None:
+    rows = [
+        _row(span_id="a", part=0, role="system", text="be brief", input_index=-1),
+        _row(span_id="a", part=1, role="user", text="book it", input_index=1),
+        _row(span_id="a", part=2, role="assistant", text="booking", ts=2_000_000),
+        # the tool span, and the same call as a tool message of the next model call
+        _row(span_id="b", source="tool", role="tool", text="ok", call_id="k1", ts=3_000_000),
+        _row(span_id="c", part=0, role="tool", text="ok", call_id="k1", ts=4_000_000),
+        # the next call repeats the system prompt; a retry gives the question again
+        _row(span_id="c", part=1, role="system", text="be brief", ts=4_000_000),
+        _row(span_id="d", part=0, role="user", text="book it", input_index=1, ts=5_000_000),
+        _row(span_id="d", part=1, role="assistant", text="done", ts=6_000_000, intent="book"),
+    ]
+    interactions, turns = _assembled(rows)
+    assert [(t["role"], t["text"]) for t in turns] == [
+        ("system", "be brief"),
+        ("user", "book it"),
+        ("assistant", "booking"),
+        ("tool", "ok"),
+        ("assistant", "done"),
+    ]
+    assert '"otel.source":"tool"' in turns[3]["attributes"]  # the span's copy, not the message
+    assert interactions[0]["journey"] == "book"
+    assert interactions[0]["outcome"] == "contained"
+
+
+def test_a_hand_off_by_tool_name_or_by_a_named_tool_call() -> None:
+    by_name = [_row(source="tool", role="tool", text="ok", tool_name="transfer_to_human")]
+    by_call = [
+        _row(
+            role="assistant",
+            text="one moment",
+            attributes='{"tool_calls":["escalate_to_agent"]}',
+            conversation="c2",
+        )
+    ]
+    neither = [_row(source="tool", role="tool", tool_name="lookup", conversation="c3")]
+    interactions, _ = _assembled(by_name + by_call + neither)
+    outcome = {i["interaction_id"]: i["outcome"] for i in interactions}
+    assert outcome == {"c1": "escalated", "c2": "escalated", "c3": "contained"}
+
+
+def _repeats_by_rows(conv: list[int], ts: list[int], keys: list[list[int]]) -> list[bool]:
+    order = sorted(range(len(conv)), key=lambda i: (conv[i], ts[i], i))
+    seen: set[tuple[int, ...]] = set()
+    out = [False] * len(conv)
+    for i in order:
+        key = (conv[i], *(k[i] for k in keys))
+        out[i] = key in seen
+        seen.add(key)
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(*(st.integers(0, 3) for _ in range(4))), max_size=30))
+def test_repeats_are_the_later_rows_of_a_key_in_time_order(
+    rows: list[tuple[int, int, int, int]],
+) -> None:
+    conv, ts, a, b = ([r[i] for r in rows] for i in range(4))
+    got = _repeats(*(np.array(x, dtype=np.int64) for x in (conv, ts, a, b)))
+    assert got.tolist() == _repeats_by_rows(conv, ts, [a, b])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.sampled_from([None, "", "a", "b", "c"])), max_size=30)
+)
+def test_top_intent_is_the_most_frequent_first_seen_among_equals(
+    turns: list[tuple[int, str | None]],
+) -> None:
+    conv = np.array([c for c, _ in turns], dtype=np.int64)
+    intents = pa.chunked_array([pa.array([i for _, i in turns], type=pa.string())])
+    counters: list[Counter[str]] = [Counter() for _ in range(4)]
+    for c, intent in turns:
+        if intent:
+            counters[c][intent] += 1
+    expected = [c.most_common(1)[0][0] if c else None for c in counters]
+    assert _top_intents(intents, conv, 4) == expected
