@@ -366,6 +366,16 @@ def bench_pages(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, repeat=max(repeat, 5), per_day=15_300)
 
 
+def bench_demo_pages(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    del turns
+    from bench.demo_pages import build, run  # imports the whole product: load it when asked
+
+    # The default demo (its history replayed), then every page a link reaches.
+    data_dir = work / "data"
+    build_seconds = build(data_dir)
+    return {"build_seconds": build_seconds, **run(data_dir, repeat=max(repeat, 5), per_route=3)}
+
+
 def bench_concurrency(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del turns
     from bench.concurrency import run  # imports the whole product: load it only when asked for
@@ -502,6 +512,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "gaps_pages": bench_gaps_pages,
     "gaps_variants": bench_gaps_variants,
     "pages": bench_pages,
+    "demo_pages": bench_demo_pages,
     "concurrency": bench_concurrency,
     "hostile": bench_hostile,
     "notify_outbox": bench_notify_outbox,

@@ -5,13 +5,16 @@ pilot comparison stored with each analysis run."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import delete
 
 from daytwo.adoption import memo, pilot_runs, plugin, served, service
+from daytwo.adoption.models import PilotRun
 from daytwo.adoption.schemas import Comparison
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.deployments.service import get_deployment
@@ -131,6 +134,18 @@ def test_the_served_page_equals_a_fresh_computation(demo: Demo) -> None:
     left_out = {"freshness", "pilot_history"}
     assert kept.model_dump(exclude=left_out) == fresh.model_dump(exclude=left_out)
     assert kept.groups["site"], "the comparison must have rows to compare"
+    # The agents the workaround signals flag were computed too: the agent pages read them.
+    asked: list[int] = []
+    real_load = service.load
+
+    def counting_load(*args: Any, **kwargs: Any) -> Any:
+        asked.append(1)
+        return real_load(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "load", counting_load)
+        assert any(service.workaround_agents(demo.events, ASSIST, period.end).values())
+    assert asked == []
 
 
 def _context(demo: Demo, run_id: int, as_of: datetime, since: datetime | None = None) -> Any:
@@ -142,6 +157,17 @@ def _context(demo: Demo, run_id: int, as_of: datetime, since: datetime | None = 
     )  # fmt: skip
 
 
+@pytest.fixture
+def own_pilot_runs(demo: Demo) -> Iterator[None]:
+    """The runs a test stores into the session's shared demo ledger (ids from 9001) are
+    removed after it: the last of them compares nothing, and a page test that ran later in
+    the same process read it as the demo's pilot comparison."""
+    yield
+    with demo.ledger.session() as session:
+        session.execute(delete(PilotRun).where(PilotRun.run_id >= 9001))
+
+
+@pytest.mark.usefixtures("own_pilot_runs")
 def test_each_analysis_run_stores_its_pilot_comparison_and_the_page_reads_it(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

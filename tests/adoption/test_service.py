@@ -207,12 +207,20 @@ def test_the_page_reuses_its_answers_only_while_the_data_is_unchanged(
     assert who_stopped(demo.events, ASSIST, period.end) is who_stopped(
         demo.events, ASSIST, period.end
     )
+    # The workaround signals' agents (two weeks of raw turns and assist events, asked by every
+    # agent page and the signal filter) are kept too.
+    flagged = service.workaround_agents(demo.events, ASSIST, period.end)
+    assert any(flagged.values()), "the demo's workarounds must flag someone"
+    assert service.workaround_agents(demo.events, ASSIST, period.end) is flagged
     # Computed afresh (a store that cannot tell when its data changed reuses nothing), every
     # number is the same.
     monkeypatch.setattr(demo.events, "data_state", lambda: None)
     fresh = page()
     assert fresh.headline is not kept.headline
     assert fresh.model_dump() == kept.model_dump()
+    recomputed = service.workaround_agents(demo.events, ASSIST, period.end)
+    assert recomputed is not flagged
+    assert recomputed == flagged
     assert fresh.groups["team"], "the comparison must have rows to compare"
 
 

@@ -8,12 +8,14 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from daytwo.backlog import service
 from daytwo.backlog.intake import absorb_detected
+from daytwo.backlog.models import Item
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.detect import service as detect_service
 from daytwo.detect.findings import Finding
 from daytwo.store.ledger import Ledger
-from tests.backlog.test_api import DEPLOYMENT, _setup
+from tests.backlog.test_api import DEPLOYMENT, _finding, _setup
 from tests.backlog.test_finding_page import ONSET, _acceptance
 
 
@@ -66,3 +68,35 @@ def test_merged_items_are_listed_only_when_asked(client: TestClient) -> None:
     item = client.get(f"/backlog/{early}").text
     assert f'data-merged-into="{root}"' in item
     assert f'<a href="/backlog/{early}">#{early}</a>' in client.get(f"/backlog/{root}").text
+
+
+def test_an_item_closed_after_its_due_date_reads_late_not_overdue(client: TestClient) -> None:
+    """Its SLA was breached, but it is done: the list says "late", and it is not counted among
+    the open items past an SLA."""
+    _setup(client)
+    ledger: Ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    made = client.post("/api/v1/items/from-finding", json=_finding())
+    item_id = made.json()["item"]["id"]
+    with ledger.session() as session:  # due yesterday: every step from here on is late
+        row = session.get(Item, item_id)
+        assert row is not None
+        row.triage_due = row.fix_due = row.created_at - timedelta(days=1)
+    open_page = client.get("/backlog").text
+    assert re.search(
+        rf'data-item="{item_id}".*?<td class="sla-breached">overdue</td>', open_page, re.S
+    )
+    assert re.search(r'data-count="overdue">1<', open_page)
+    with ledger.session() as session:
+        row = service.get_row(session, item_id)
+        for step in ("triaged", "in_progress", "fix_shipped", "verified"):
+            service.transition(session, row, step, BacklogPolicy(), actor="system")
+    page = client.get("/backlog", params={"status": "verified"}).text
+    cell = re.search(
+        rf'data-item="{item_id}".*?<td class="sla-breached"([^>]*)>(\w+)</td>', page, re.S
+    )
+    assert cell is not None
+    assert cell.group(2) == "late"
+    assert "Closed after its due date" in cell.group(1)
+    assert re.search(r'data-count="overdue">0<', page)
+    board = client.get("/backlog", params={"status": "verified", "view": "board"}).text
+    assert '<span class="sla-breached">late</span>' in board

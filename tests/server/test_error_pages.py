@@ -52,6 +52,11 @@ def test_a_bad_filter_is_a_message_beside_the_form(client: TestClient) -> None:
         assert "There is no deployment &#39;nope&#39;" in r.text, page
         r = client.get(page, params={"end": "yesterday"})
         assert "must be a date" in r.text, page
+        # A day no events engine can hold is named, and the page shows its default range.
+        r = client.get(page, params={"start": "1850-01-01", "end": "2299-12-31"})
+        assert r.status_code == 200, (page, r.text[:300])
+        assert "The start must fall between 1900-01-01 and 2299-12-30" in r.text, page
+        assert "The end must fall between" in r.text, page
 
 
 def test_openapi_declares_the_key_and_the_session(client: TestClient) -> None:

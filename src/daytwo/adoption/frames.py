@@ -33,6 +33,14 @@ SUGGESTED_REPLY = "suggested_reply"
 SUGGESTION_DAYS = 14
 _USED = ("accepted", "edited")
 _ACTED = ("dismissed", "accepted", "edited")
+
+
+def _sql_in(values: tuple[str, ...]) -> str:
+    """Constant words as an SQL list, ``('a', 'b')``: a tuple's own text would read ``('a',)``
+    for one word, which no SQL accepts."""
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
 _EPOCH = date(1970, 1, 1)
 
 
@@ -118,7 +126,7 @@ FEATURE_DAYS = EngineRead(
     "CAST(sum(is_used) AS DOUBLE) AS used FROM (SELECT coalesce(a.agent_ref, i.agent_ref) "
     "AS agent_ref, CAST(i.started_at AS DATE) AS day, a.feature AS feature, "
     "CASE WHEN a.action = 'shown' THEN 1 ELSE 0 END AS is_shown, "
-    f"CASE WHEN a.action IN {_USED} THEN 1 ELSE 0 END AS is_used "
+    f"CASE WHEN a.action IN {_sql_in(_USED)} THEN 1 ELSE 0 END AS is_used "
     f"FROM assist_events a JOIN {INTERACTIONS_OF_SPAN} i ON a.interaction_id = i.interaction_id "
     "WHERE a.deployment = ?) e GROUP BY agent_ref, day, feature",
     "day",
@@ -233,7 +241,7 @@ SUGGESTION_EVENTS = EngineRead(
     "ORDER BY a.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS shown_attributes, "
     f"i.started_at AS started_at FROM assist_events a JOIN {INTERACTIONS_OF_SPAN} i "
     "ON a.interaction_id = i.interaction_id WHERE a.deployment = ? "
-    f"AND a.feature = '{SUGGESTED_REPLY}') e WHERE action IN {_ACTED} "
+    f"AND a.feature = '{SUGGESTED_REPLY}') e WHERE action IN {_sql_in(_ACTED)} "
     "ORDER BY interaction_id, seq",
     "started_at",
     _suggestion_events_from_rows,

@@ -387,6 +387,12 @@ def warm(
             continue
         warm_latest(events, job.key, job.compute, also=job.also)
         done += 1
+    if stop is None or not stop.is_set():
+        # The agents each workaround signal flags, which every agent page and the signal
+        # filter ask: remembered while the data stays the same (not counted: nothing to do
+        # where it already is).
+        period = service.period_of(events, deployment, None, None)
+        service.workaround_agents(events, deployment, period.end)
     return done
 
 

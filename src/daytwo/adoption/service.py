@@ -288,7 +288,13 @@ def load(
 
 def workaround_agents(events: EventStore, deployment: str, end: datetime) -> dict[str, list[str]]:
     """Per workaround signal, the agents it flags over its days before ``end`` (analysts and
-    owners only)."""
+    owners only); the same answer again while the store's data is unchanged (it reads two
+    weeks of raw turns and assist events: the agent pages and the signal filter ask it on
+    every request)."""
     params = WorkaroundParams()
-    data = load(events, deployment, end - timedelta(days=params.days), end)
-    return {s.signal: s.flagged for s in signals_of(data, params)}
+
+    def compute() -> dict[str, list[str]]:
+        data = load(events, deployment, end - timedelta(days=params.days), end)
+        return {s.signal: list(s.flagged) for s in signals_of(data, params)}
+
+    return remembered(events, ("workaround_agents", deployment, end, params), compute)

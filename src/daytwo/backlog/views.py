@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from daytwo.backlog import changes, feedback, owners, service, suspects
 from daytwo.backlog.api import ActorDep, PolicyDep, item_in_reach
-from daytwo.backlog.calc import PRIORITIES, STATUSES, TRANSITIONS
+from daytwo.backlog.calc import CLOSED_STATUSES, PRIORITIES, STATUSES, TRANSITIONS
 from daytwo.backlog.changes_api import change_in_reach
 from daytwo.backlog.charts import daily_spec, estimate_spec
 from daytwo.backlog.feedback_api import feedback_in_reach, reach
@@ -122,6 +122,7 @@ def backlog_page(
             "journeys": sorted({i.journey for i in all_items if i.journey}),
             "priorities": PRIORITIES,
             "statuses": STATUSES,
+            "closed_statuses": CLOSED_STATUSES,
             "counts": service.status_counts(all_items),
             "raised": granted(
                 request, raised_findings(ledger, filters["deployment"]), "deployment"

@@ -9,7 +9,7 @@ from fastapi import Depends, Path, Query
 
 from daytwo.errors import InputError, NotFoundError
 from daytwo.http.deps import EventsDep
-from daytwo.interactions.slice import Slice
+from daytwo.interactions.slice import FIRST_DAY, LAST_DAY, Slice
 
 DEFAULT_DAYS = 28
 # The largest row id a ledger can hold (a signed 64-bit integer).
@@ -22,16 +22,37 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id (1 to 2**
 
 def _instant(value: str, name: str, *, end: bool) -> datetime:
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            # An end date is inclusive: the range runs to the end of that day.
-            return datetime.combine(day + timedelta(days=1 if end else 0), time(), tzinfo=UTC)
-        parsed = datetime.fromisoformat(value)
+        parsed = (
+            datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+            if len(value) == 10
+            else datetime.fromisoformat(value)
+        )
     except ValueError:
         raise InputError(f"{name} must be a date (2026-03-01) or an ISO-8601 time.") from None
     if parsed.tzinfo is None:
         raise InputError(f"{name} needs a time zone (e.g. 2026-03-01T00:00:00Z).")
-    return parsed
+    try:
+        day = parsed.astimezone(UTC).date()
+    except OverflowError:  # a time zone that moves year 1 or 9999 off the calendar
+        day = parsed.date()
+    # An end date is inclusive: the range runs to the next midnight, which must be a day too.
+    _within_days(
+        day,
+        name,
+        value,
+        last=LAST_DAY - timedelta(days=1) if len(value) == 10 and end else LAST_DAY,
+    )
+    return parsed + timedelta(days=1) if len(value) == 10 and end else parsed
+
+
+def _within_days(day: date, name: str, value: str, *, last: date = LAST_DAY) -> None:
+    """A day every events engine can query (:data:`FIRST_DAY` to :data:`LAST_DAY`), or a clear
+    error naming the parameter."""
+    if not FIRST_DAY <= day <= last:
+        raise InputError(
+            f"{name} must fall between {FIRST_DAY.isoformat()} and {last.isoformat()}, "
+            f"not {value!r}."
+        )
 
 
 def slice_params(

@@ -16,7 +16,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from daytwo.errors import InputError
-from daytwo.interactions.slice import Slice
+from daytwo.interactions.slice import FIRST_DAY, LAST_DAY, Slice
 
 DEFAULT_DAYS = 28
 FILTER_DIMS = ("journey", "channel", "outcome")
@@ -95,11 +95,19 @@ def parse_date(value: str | None, name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value[:10])
+        day = date.fromisoformat(value[:10])
     except ValueError:
         raise InputError(
             f"{name} must be a date like 2026-03-01, not {value!r}; left out."
         ) from None
+    # A page's range runs to the midnight after its end day, which must be a day too.
+    last = LAST_DAY - timedelta(days=1)
+    if not FIRST_DAY <= day <= last:
+        raise InputError(
+            f"{name} must fall between {FIRST_DAY.isoformat()} and {last.isoformat()}, "
+            f"not {value!r}; left out."
+        )
+    return day
 
 
 # How the app orders deployments by urgency, set when it is assembled (the backlog knows; the
@@ -161,7 +169,7 @@ def parse_scope(
     except InputError as exc:
         problems.append(exc.message)
     end = end or last
-    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+    start = start or max(end - timedelta(days=DEFAULT_DAYS - 1), FIRST_DAY)
     if start > end:
         problems.append(
             f"The start ({start}) is after the end ({end}): showing the {DEFAULT_DAYS} days "

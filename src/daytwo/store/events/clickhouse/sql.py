@@ -23,15 +23,15 @@ from sqlglot.generators.clickhouse import ClickHouseGenerator
 from sqlglot.tokenizer_core import TokenType
 
 from daytwo.errors import InputError
+from daytwo.interactions.slice import FIRST_DAY, LAST_DAY
 
 TIMESTAMP = "DateTime64(6, 'UTC')"
 
-# The days a bound value may name: what ClickHouse's ``Date32`` and ``DateTime64`` hold. Plain
-# ``Date`` ends on 2149-06-06 and wraps round silently past it (a timestamp in 2200 cast to it
-# reads 2020-07-27; a day string saturates, and one day later reads 1970-01-01), so every DATE
-# of the portable SQL is written ``Date32`` and a value outside these days is refused.
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(2299, 12, 31)
+# The days a bound value may name (:data:`daytwo.interactions.slice.FIRST_DAY` to ``LAST_DAY``):
+# what ClickHouse's ``Date32`` and ``DateTime64`` hold. Plain ``Date`` ends on 2149-06-06 and
+# wraps round silently past it (a timestamp in 2200 cast to it reads 2020-07-27; a day string
+# saturates, and one day later reads 1970-01-01), so every DATE of the portable SQL is written
+# ``Date32`` and a value outside these days is refused.
 
 # Settings every read runs with, so that ClickHouse answers as the portable SQL means:
 # - final: reads see each interaction once (the ReplacingMergeTree's latest version, tombstones
