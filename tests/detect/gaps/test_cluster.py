@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from daytwo.detect.gaps import cluster
 from daytwo.detect.gaps.cluster import MIN_REGIONS, ClusterParams, cluster_utterances, regions
 
 
@@ -228,3 +229,23 @@ def test_cosine_distances_are_the_symmetrised_matrix_to_the_bit() -> None:
     got = cosine_distances(rows)
     assert got.dtype == np.float64
     assert np.array_equal(got, expected)
+
+
+def test_unit_rows_a_chunk_at_a_time_are_the_whole_arrays_bits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Rows are normalised (and centred) a chunk at a time, without the float64 copies of the
+    # whole array: each row's norm is its own, so the result is the same to the bit.
+    x, _ = blobs([40, 30], noise=30, dim=32)
+    x[3] = 0.0  # a zero row stays zero
+    centre = x[10:].mean(axis=0).astype(np.float64)
+
+    def whole(rows: np.ndarray) -> np.ndarray:
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return (rows / norms).astype(np.float32)
+
+    monkeypatch.setattr(cluster, "UNIT_CHUNK", 7)
+    assert np.array_equal(cluster._unit(x), whole(x))
+    assert np.array_equal(cluster._unit(x[10:], centre), whole(x[10:] - centre))
+    assert cluster._unit(x[:0]).shape == (0, 32)
