@@ -249,3 +249,16 @@ def test_unit_rows_a_chunk_at_a_time_are_the_whole_arrays_bits(
     assert np.array_equal(cluster._unit(x), whole(x))
     assert np.array_equal(cluster._unit(x[10:], centre), whole(x[10:] - centre))
     assert cluster._unit(x[:0]).shape == (0, 32)
+
+
+def test_clustering_in_place_gives_the_same_gaps() -> None:
+    # A caller done with its vectors lets the clustering make them unit in place (one copy
+    # fewer): the same labels, similarities and centres to the bit.
+    x, _ = blobs([40, 30, 20], noise=30)
+    params = ClusterParams(min_similarity=0.5)
+    apart = cluster_utterances(x, params)
+    mine = x.copy()
+    inside = cluster_utterances(mine, params, overwrite=True)
+    assert np.array_equal(apart.labels, inside.labels)
+    assert np.array_equal(apart.similarity, inside.similarity, equal_nan=True)
+    assert np.array_equal(apart.centroids, inside.centroids)

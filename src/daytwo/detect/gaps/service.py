@@ -321,7 +321,8 @@ def detect_gaps(
     vectors = _embed(encoder, cand.text)
     spread = regions(vectors) if granularity is None else float(MIN_REGIONS)
     params = effective_params(params, encoder, granularity, spread)
-    clustering = cluster_utterances(vectors, params.cluster)
+    # The vectors are not read after: the clustering makes them unit in place.
+    clustering = cluster_utterances(vectors, params.cluster, overwrite=True)
     known = known_intents(names, known_vectors) if known_vectors is not None else None
     gaps = build_gaps(
         deployment, cand, clustering, as_of, known=known, previous=previous, params=params
