@@ -173,9 +173,9 @@ class MiniLMOnnxEncoder:
     def _token_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Every text's token ids, end to end in one int32 array, and where each text's start
         (one more entry: the end). Tokenised :data:`TOKENIZE_CHUNK` texts at a time: the
-        tokenizer's own encodings (tokens, offsets, masks per text) of a hundred thousand
-        messages took hundreds of MB, their ids a few. The batches the model runs are built
-        from every text's length as before, so the vectors are the same to the bit."""
+        tokenizer's own encodings (tokens, offsets, masks per text) of 65,000 messages of about
+        24 tokens took 306 MB, their ids 6 MB. The batches the model runs are built from every
+        text's length as before, so the vectors are the same to the bit."""
         pieces: list[np.ndarray] = []
         lengths = np.zeros(len(texts) + 1, dtype=np.int64)
         for i in range(0, len(texts), TOKENIZE_CHUNK):
