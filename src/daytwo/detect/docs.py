@@ -15,7 +15,8 @@ def render_detectors_markdown() -> str:
         "Generated from the detector registry (`make docs`); `daytwo analyze`, the API",
         "(`GET /api/v1/detectors`, `GET /api/v1/findings`) and the findings page read the same",
         "definitions. Each detector is a pure calculation over one deployment's interactions",
-        "(and, where it says so, their turns and deliveries) that returns findings; a finding's",
+        "(and, where it says so, their turns and what the events engine computes for it) that",
+        "returns findings; a finding's",
         "fingerprint (kind, scope and key) makes the same problem seen again update one finding,",
         "and a resolved finding that returns is marked *regressed*.",
         "",
@@ -84,6 +85,23 @@ def render_detectors_markdown() -> str:
         "a look, about 11 s of the demo's virtual agent's ~15 s on 2 loaded cores) and grow",
         "over weeks, so they are clustered once a week of data.",
         "",
+        "## What the events engine computes",
+        "",
+        "A detector may ask the events engine (DuckDB or ClickHouse) for a table instead of the",
+        "raw rows it comes from (an engine read, listed under *reads* below): one SELECT over the",
+        "deployment's conversations of the analysis, whose answer is an aggregate or the few rows",
+        "the detector judges, read once per analysis whichever detectors ask for it. Each has a",
+        "twin computed from Arrow rows (what golden cases built by hand use), and tests hold the",
+        "engine's answer to it on both engines. The feed checks read the deliveries log this way:",
+        "only the conversations delivered more than once or started after their first delivery",
+        "(with their copies and first delivery), not every delivery; the adoption detectors read",
+        "the assist events only as per-day sums and the suggestions acted on.",
+        "",
+        "The knowledge gaps' embedding holds fewer copies of the candidates' vectors than it",
+        "did: the texts are tokenised a chunk at a time into bare ids, the distinct texts'",
+        "vectors are the encoder's own array, and rows are made unit a chunk at a time (the same",
+        "vectors and clusters to the bit).",
+        "",
     ]
     for d in detectors():
         needs = []
@@ -91,6 +109,8 @@ def render_detectors_markdown() -> str:
             needs.append("turns (" + ", ".join(d.needs.turn_columns) + ")")
         if d.needs.deliveries:
             needs.append("the deliveries log")
+        if d.needs.reads:
+            needs.append("engine reads (" + ", ".join(f"`{r.name}`" for r in d.needs.reads) + ")")
         lines += [
             f"## {d.name} (`{d.id}`)",
             "",

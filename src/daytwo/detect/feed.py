@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from daytwo.detect.cells import in_window, ns, started_ns
-from daytwo.detect.data import AnalysisData
+from daytwo.detect.data import INTERACTIONS_OF_SPAN, AnalysisData, EngineRead
 from daytwo.detect.findings import Finding, FindingScope, Measure, Severity, evidence_sample
 from daytwo.detect.registry import Needs, detector
 from daytwo.detect.stats import normal_sf, two_proportion_z
@@ -38,13 +38,66 @@ class FeedParams:
     skew_tolerance_s: float = 300.0
     skew_share: float = 0.01
 
+    def __post_init__(self) -> None:
+        # The deliveries read (:data:`DELIVERY_FACTS`) keeps the interactions that start after
+        # their first delivery: exact for a tolerance of zero or more.
+        if self.skew_tolerance_s < 0:
+            raise ValueError("skew_tolerance_s is a tolerance: zero or more seconds")
+
 
 def _dt(value_ns: int) -> datetime:
     return datetime.fromtimestamp(value_ns / 1e9, UTC)
 
 
+def _delivery_facts_from_rows(data: AnalysisData) -> pa.Table:
+    """:data:`DELIVERY_FACTS` from an analysis's raw rows (its deliveries log)."""
+    d, t = data.deliveries, data.interactions
+    per = d.group_by("interaction_id", use_threads=False).aggregate(
+        [("batch_id", "count"), ("received_at", "min")]
+    )
+    row = pc.index_in(per["interaction_id"], t["interaction_id"])
+    per = per.filter(pc.is_valid(row))
+    started = t["started_at"].take(pc.drop_null(row))
+    copies = pc.cast(per["batch_id_count"], pa.int64())
+    first = pc.cast(per["received_at_min"], pa.timestamp("us", tz="UTC"))
+    table = pa.table(
+        {
+            "interaction_id": pc.cast(per["interaction_id"], pa.string()),
+            "started_at": pc.cast(started, pa.timestamp("us", tz="UTC")),
+            "copies": copies,
+            "first_received": first,
+        }
+    )
+    keep = pc.or_(pc.greater(copies, 1), pc.greater(table["started_at"], first))
+    return table.filter(keep).sort_by(
+        [("started_at", "ascending"), ("interaction_id", "ascending")]
+    )
+
+
+DELIVERY_FACTS = EngineRead(
+    "feed_delivery_facts",
+    "SELECT i.interaction_id AS interaction_id, i.started_at AS started_at, "  # noqa: S608
+    "d.copies AS copies, d.first_received AS first_received FROM (SELECT interaction_id AS "
+    "delivered_id, CAST(count(batch_id) AS BIGINT) AS copies, min(received_at) AS "
+    "first_received FROM deliveries WHERE deployment = ? AND interaction_id IN (SELECT "
+    f"interaction_id FROM {INTERACTIONS_OF_SPAN} s) GROUP BY interaction_id) d "
+    f"JOIN {INTERACTIONS_OF_SPAN} i ON d.delivered_id = i.interaction_id "
+    "WHERE d.copies > 1 OR i.started_at > d.first_received "
+    "ORDER BY started_at, interaction_id",
+    "started_at",
+    _delivery_facts_from_rows,
+)
+"""The analysed conversations the deliveries log says something odd about: delivered more than
+once, or started after they were first received. Each with its start, its copies and its first
+delivery; every other conversation was delivered once, at or after its start (a few rows
+instead of the whole log)."""
+
+
 @detector(
-    "feed_quality", name="Feed data quality", params=FeedParams(), needs=Needs(deliveries=True)
+    "feed_quality",
+    name="Feed data quality",
+    params=FeedParams(),
+    needs=Needs(reads=(DELIVERY_FACTS,)),
 )
 def detect_feed_quality(data: AnalysisData, params: FeedParams) -> list[Finding]:
     """Broken or stale feeds, from the interactions and the deliveries log alone.
@@ -210,18 +263,17 @@ def _nulls(data: AnalysisData, params: FeedParams) -> list[Finding]:
 
 def _duplicates(data: AnalysisData, params: FeedParams) -> list[Finding]:
     """Per day of the current period: the share of its interactions delivered more than once."""
-    d = data.deliveries
+    facts = data.read(DELIVERY_FACTS)
     t = data.interactions
     w = data.window
-    if d.num_rows == 0:
+    dup_ids = facts.filter(pc.greater(facts["copies"], 1))["interaction_id"]
+    if len(dup_ids) == 0:
         return []
     starts = started_ns(t)
     cur = in_window(starts, w.current_start, w.current_end)
     n = int(cur.sum())
     if n == 0:
         return []
-    counts = d.group_by("interaction_id").aggregate([("batch_id", "count")])
-    dup_ids = counts.filter(pc.greater(counts["batch_id_count"], 1))["interaction_id"]
     dup = cur & np.asarray(
         pc.is_in(t["interaction_id"], dup_ids).to_numpy(zero_copy_only=False), dtype=bool
     )
@@ -264,10 +316,11 @@ def _skew(data: AnalysisData, params: FeedParams) -> list[Finding]:
     tol = int(params.skew_tolerance_s * 1e9)
     backwards = has_end & (ended < starts - tol)
     skewed = backwards & cur
-    if data.deliveries.num_rows:
-        first = data.deliveries.group_by("interaction_id").aggregate([("received_at", "min")])
+    first = data.read(DELIVERY_FACTS)
+    if first.num_rows:
+        # Only the conversations started after their first delivery can start too late.
         idx = pc.index_in(t["interaction_id"], first["interaction_id"])
-        rec = first["received_at_min"].take(pc.fill_null(idx, 0))
+        rec = first["first_received"].take(pc.fill_null(idx, 0))
         rec_ns = rec.to_numpy(zero_copy_only=False).astype("datetime64[ns]").astype(np.int64)
         known = np.asarray(pc.is_valid(idx).to_numpy(zero_copy_only=False), dtype=bool)
         skewed |= cur & known & (starts > rec_ns + tol)

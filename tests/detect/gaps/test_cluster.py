@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from daytwo.detect.gaps import cluster
 from daytwo.detect.gaps.cluster import MIN_REGIONS, ClusterParams, cluster_utterances, regions
 
 
@@ -228,3 +229,36 @@ def test_cosine_distances_are_the_symmetrised_matrix_to_the_bit() -> None:
     got = cosine_distances(rows)
     assert got.dtype == np.float64
     assert np.array_equal(got, expected)
+
+
+def test_unit_rows_a_chunk_at_a_time_are_the_whole_arrays_bits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Rows are normalised (and centred) a chunk at a time, without the float64 copies of the
+    # whole array: each row's norm is its own, so the result is the same to the bit.
+    x, _ = blobs([40, 30], noise=30, dim=32)
+    x[3] = 0.0  # a zero row stays zero
+    centre = x[10:].mean(axis=0).astype(np.float64)
+
+    def whole(rows: np.ndarray) -> np.ndarray:
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return (rows / norms).astype(np.float32)
+
+    monkeypatch.setattr(cluster, "UNIT_CHUNK", 7)
+    assert np.array_equal(cluster._unit(x), whole(x))
+    assert np.array_equal(cluster._unit(x[10:], centre), whole(x[10:] - centre))
+    assert cluster._unit(x[:0]).shape == (0, 32)
+
+
+def test_clustering_in_place_gives_the_same_gaps() -> None:
+    # A caller done with its vectors lets the clustering make them unit in place (one copy
+    # fewer): the same labels, similarities and centres to the bit.
+    x, _ = blobs([40, 30, 20], noise=30)
+    params = ClusterParams(min_similarity=0.5)
+    apart = cluster_utterances(x, params)
+    mine = x.copy()
+    inside = cluster_utterances(mine, params, overwrite=True)
+    assert np.array_equal(apart.labels, inside.labels)
+    assert np.array_equal(apart.similarity, inside.similarity, equal_nan=True)
+    assert np.array_equal(apart.centroids, inside.centroids)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from daytwo.detect.gaps import encoders
 from daytwo.detect.gaps.encoders import ENCODERS, get_encoder
 from daytwo.errors import ConfigError
 
@@ -74,3 +75,14 @@ def test_unknown_encoder_is_a_clear_error() -> None:
 def test_every_registered_encoder_is_installed_here() -> None:
     # Both encoders come with a plain install: none may be skipped.
     assert all(spec.available for spec in ENCODERS.values())
+
+
+def test_minilm_tokenised_in_chunks_gives_the_same_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Texts are tokenised a chunk at a time and kept as bare ids (the tokenizer's encodings of
+    # a large window took hundreds of MB): the batches, and so the vectors, are the same.
+    encoder = get_encoder("minilm")
+    words = ["card", "app", "bill", "login", "order", "parcel", "phone"] * 3
+    texts = [f"my {w} is {'really ' * (i % 4)}broken since monday" for i, w in enumerate(words)]
+    whole = encoder.encode(texts)
+    monkeypatch.setattr(encoders, "TOKENIZE_CHUNK", 4)
+    assert np.array_equal(encoder.encode(texts), whole)

@@ -94,10 +94,25 @@ class Clustering:
         return int(self.centroids.shape[0])
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    out: np.ndarray = (rows / norms).astype(np.float32)
+# Rows normalised at a time by :func:`_unit`: its temporaries stay a few MB at any size.
+UNIT_CHUNK = 8192
+
+
+def _unit(
+    rows: np.ndarray, minus: np.ndarray | None = None, *, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Unit float32 rows of ``rows`` (less ``minus`` first, where given), a chunk of rows at a
+    time, into ``out`` (a new array unless given: ``rows`` itself may be). Each row's norm and
+    quotient are its own, so the chunks give the same bits as the whole array at once, without
+    its float64 copies (``rows - minus`` is float64 where the centre is)."""
+    out = np.empty(rows.shape, dtype=np.float32) if out is None else out
+    for i in range(0, len(rows), UNIT_CHUNK):
+        part = rows[i : i + UNIT_CHUNK]
+        if minus is not None:
+            part = part - minus
+        norms = np.linalg.norm(part, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        out[i : i + UNIT_CHUNK] = part / norms
     return out
 
 
@@ -141,9 +156,10 @@ def regions(vectors: np.ndarray, sample_size: int = 4000) -> float:
     sample of at most ``sample_size``)."""
     if len(vectors) == 0:
         return 0.0
-    x = _unit(np.asarray(vectors, dtype=np.float32))
+    x = np.asarray(vectors, dtype=np.float32)
     rng = np.random.default_rng(0)
-    rows = x if len(x) <= sample_size else x[rng.choice(len(x), sample_size, replace=False)]
+    # The sample first, then its rows made unit (row by row: the same rows as before).
+    rows = _unit(x if len(x) <= sample_size else x[rng.choice(len(x), sample_size, replace=False)])
     near = (rows @ rows.T >= CENTRE_NEIGHBOUR).sum(axis=1)
     return float((1.0 / near).sum())
 
@@ -163,17 +179,23 @@ def background(x: np.ndarray, params: ClusterParams, rng: np.random.Generator) -
     return out
 
 
-def cluster_utterances(vectors: np.ndarray, params: ClusterParams | None = None) -> Clustering:
-    """Cluster unit-length ``vectors`` into gaps (see the module docstring)."""
+def cluster_utterances(
+    vectors: np.ndarray, params: ClusterParams | None = None, *, overwrite: bool = False
+) -> Clustering:
+    """Cluster unit-length ``vectors`` into gaps (see the module docstring).
+
+    ``overwrite``: ``vectors`` (float32) may be made unit in place, for a caller done with
+    them: one copy of the utterances' vectors fewer while they are clustered, the same bits."""
     params = params or ClusterParams()
     n = vectors.shape[0]
     labels = np.full(n, -1, dtype=np.int64)
     if n < params.min_gap_size:
         dim = vectors.shape[1] if vectors.ndim == 2 else 0
         return Clustering(labels, np.full(n, np.nan), np.zeros((0, dim)), params.min_similarity, 0)
-    original = _unit(np.asarray(vectors, dtype=np.float32))
+    own = overwrite and vectors.dtype == np.float32 and vectors.flags.c_contiguous
+    original = _unit(vectors, out=vectors) if own else _unit(np.asarray(vectors, np.float32))
     rng = np.random.default_rng(params.seed)
-    x = _unit(original - background(original, params, rng)) if params.centre else original
+    x = _unit(original, background(original, params, rng)) if params.centre else original
     # Per gap: the sum of its members' vectors and their count. x @ (sum / count) is the
     # average similarity of x to the members: the quantity average linkage cuts on.
     sums: list[np.ndarray] = []

@@ -181,23 +181,31 @@ def _wait_for_warming(encoder: str) -> None:
 def _embed(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     """Embed each distinct text once (support traffic repeats itself), and each text seen by a
     recent run of this process not again: the scheduled analysis and the gap refresh cluster
-    the same weeks' messages."""
+    the same weeks' messages.
+
+    The distinct texts' vectors are held in one array (the encoder's own when every text is
+    new: no second copy of them), then repeated for each text; the cache keeps rows of it."""
     _wait_for_warming(encoder.name)
     unique: dict[str, int] = {}
     index = np.array([unique.setdefault(t, len(unique)) for t in texts], dtype=np.int64)
-    known = {t: _CACHE.get((encoder.name, t)) for t in unique}
-    missing = [t for t, v in known.items() if v is None]
+    cached = [_CACHE.get((encoder.name, t)) for t in unique]
+    missing = [t for t, v in zip(unique, cached, strict=True) if v is None]
+    if missing and len(missing) == len(unique):
+        vectors = encoder.encode(missing)  # every text new: already in the order of ``unique``
+    else:
+        vectors = np.zeros((len(unique), encoder.dim), dtype=np.float32)
+        for i, v in enumerate(cached):
+            if v is not None:
+                vectors[i] = v
+        if missing:
+            rows = np.fromiter((unique[t] for t in missing), dtype=np.int64, count=len(missing))
+            vectors[rows] = encoder.encode(missing)
+    del cached
     if missing:
-        fresh = encoder.encode(missing)
         if len(_CACHE) + len(missing) > CACHE_SIZE:
             _CACHE.clear()
-        for t, v in zip(missing, fresh, strict=True):
-            known[t] = v
-            if len(missing) <= CACHE_SIZE:
-                _CACHE[(encoder.name, t)] = v
-    vectors = np.zeros((len(unique), encoder.dim), dtype=np.float32)
-    for t, i in unique.items():
-        vectors[i] = known[t]
+        if len(missing) <= CACHE_SIZE:
+            _CACHE.update(((encoder.name, t), vectors[unique[t]]) for t in missing)
     out: np.ndarray = vectors[index] if len(index) else vectors
     return out
 
@@ -313,7 +321,8 @@ def detect_gaps(
     vectors = _embed(encoder, cand.text)
     spread = regions(vectors) if granularity is None else float(MIN_REGIONS)
     params = effective_params(params, encoder, granularity, spread)
-    clustering = cluster_utterances(vectors, params.cluster)
+    # The vectors are not read after: the clustering makes them unit in place.
+    clustering = cluster_utterances(vectors, params.cluster, overwrite=True)
     known = known_intents(names, known_vectors) if known_vectors is not None else None
     gaps = build_gaps(
         deployment, cand, clustering, as_of, known=known, previous=previous, params=params
