@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -287,7 +288,7 @@ def test_a_sustained_stream_defers_refreshes_and_they_catch_up_when_it_stops() -
     finally:
         refresher.stop()
     during = [t for t in fake.began if t < stopped]
-    gaps = [b - a for a, b in zip(during, during[1:], strict=False)]
+    gaps = [b - a for a, b in pairwise(during)]
     assert 2 <= len(during) <= 4, gaps
     assert min(gaps) >= 0.4
     assert fake.refreshed == fake.write_count()  # caught up once the stream stopped
