@@ -276,10 +276,10 @@ def test_a_sustained_stream_defers_refreshes_and_they_catch_up_when_it_stops() -
     """Refreshes no more often than ``stream_interval`` while writes keep arriving (at least
     that often: the figures' lag stays bounded), and one within ``interval`` of a pause."""
     fake = _Streamed()
-    refresher = DerivedRefresher(fake, interval=0.05, stream_interval=0.4)  # type: ignore[arg-type]
+    refresher = DerivedRefresher(fake, interval=0.05, stream_interval=0.25)  # type: ignore[arg-type]
     refresher.start()
     try:
-        time.sleep(1.3)
+        time.sleep(0.8)
         fake.streaming = False
         stopped = time.monotonic()
         deadline = stopped + 10
@@ -290,6 +290,6 @@ def test_a_sustained_stream_defers_refreshes_and_they_catch_up_when_it_stops() -
     during = [t for t in fake.began if t < stopped]
     gaps = [b - a for a, b in pairwise(during)]
     assert 2 <= len(during) <= 4, gaps
-    assert min(gaps) >= 0.4
+    assert min(gaps) >= 0.25
     assert fake.refreshed == fake.write_count()  # caught up once the stream stopped
     assert fake.began[-1] >= stopped
