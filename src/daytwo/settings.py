@@ -53,6 +53,15 @@ class Settings(BaseSettings):
         "to date with what arrived, off the request path (pages say how fresh they are); 0 "
         "refreshes them on the read that needs them instead (exact, but that read waits).",
     )
+    refresh_stream_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Under a sustained stream of writes (writes arriving within "
+        "`refresh_seconds` of each other), the longest `daytwo serve` defers refreshing the "
+        "rollups: each refresh recomputes the days that changed, so refreshing every second "
+        "would recompute a filling day over and over. It refreshes as soon as the writes pause "
+        "for `refresh_seconds`.",
+    )
     adoption_prepare_seconds: float = Field(
         default=3.0,
         ge=0,

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,56 @@ def test_a_clickhouse_reader_sees_another_process_refresh(chdb_dir: Path) -> Non
         assert reader.query_derived(sql)["n"][0].as_py() == 15
         assert not reader.freshness().behind
     drop_clickhouse(url)
+
+
+class _Streamed:
+    """The part of a store the refresher uses, with a stream of writes it controls: while
+    ``streaming``, every look at the write count finds a new write."""
+
+    refresh_on_read = True
+
+    def __init__(self) -> None:
+        self.streaming = True
+        self.writes = 1
+        self.refreshed = 0
+        self.began: list[float] = []
+        self._lock = threading.Lock()
+
+    def write_count(self) -> int:
+        with self._lock:
+            self.writes += self.streaming
+            return self.writes
+
+    def wait_for_writes(self, timeout: float) -> bool:
+        if self.write_count() > self.refreshed:
+            return True
+        time.sleep(min(timeout, 0.01))
+        return False
+
+    def refresh_derived(self) -> bool:
+        self.began.append(time.monotonic())
+        self.refreshed = self.write_count()
+        return True
+
+
+def test_a_sustained_stream_defers_refreshes_and_they_catch_up_when_it_stops() -> None:
+    """Refreshes no more often than ``stream_interval`` while writes keep arriving (at least
+    that often: the figures' lag stays bounded), and one within ``interval`` of a pause."""
+    fake = _Streamed()
+    refresher = DerivedRefresher(fake, interval=0.05, stream_interval=0.25)  # type: ignore[arg-type]
+    refresher.start()
+    try:
+        time.sleep(0.8)
+        fake.streaming = False
+        stopped = time.monotonic()
+        deadline = stopped + 10
+        while fake.refreshed < fake.write_count() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        refresher.stop()
+    during = [t for t in fake.began if t < stopped]
+    gaps = [b - a for a, b in pairwise(during)]
+    assert 2 <= len(during) <= 4, gaps
+    assert min(gaps) >= 0.25
+    assert fake.refreshed == fake.write_count()  # caught up once the stream stopped
+    assert fake.began[-1] >= stopped

@@ -108,7 +108,9 @@ def create_app(
         adoption_memo.add_readers(app.state.events)
         refresher = None
         if settings.refresh_seconds > 0:
-            refresher = DerivedRefresher(app.state.events, settings.refresh_seconds)
+            refresher = DerivedRefresher(
+                app.state.events, settings.refresh_seconds, settings.refresh_stream_seconds
+            )
             refresher.start()
         app.state.refresher = refresher
         app.state.analysis = AnalysisRunner(settings, app.state.ledger, app.state.events)

@@ -241,6 +241,11 @@ class EventStore(abc.ABC):
         True when there is something to refresh."""
         return False
 
+    def write_count(self) -> int:
+        """How many writes this process has committed (it moves with every write; engines
+        that cannot tell answer 0)."""
+        return 0
+
     def optimize(self) -> None:  # noqa: B027 - a hook engines may fill, empty by default
         """Compact the stored data after a bulk load (engines that merge in the background do
         now what they would do soon anyway); a no-op where there is nothing to do."""

@@ -310,6 +310,10 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
             self._writes += 1
             self._changed.notify_all()
 
+    def write_count(self) -> int:
+        with self._changed:
+            return self._writes
+
     def derived_ready(self, name: str) -> bool:
         """Whether the derived table ``name`` can be read (see :class:`EventStore`)."""
         table = next((t for t in derived.registered() if t.name == name), None)

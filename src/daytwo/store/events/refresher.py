@@ -4,8 +4,16 @@
 tables as last refreshed (``refresh_on_read = False``), waits for writes, and refreshes at most
 every ``interval`` seconds, so a burst of batches costs one refresh, not one per batch. Under
 a steady stream of writes it also rests twice as long as its last refresh took, so refreshing
-never takes more than a third of the machine from the writers and readers it serves. Pages
-show :meth:`EventStore.freshness` (how far behind the figures are).
+never takes more than a third of the machine from the writers and readers it serves.
+
+A refresh recomputes every day that changed, so under a sustained stream (an OTLP exporter
+sending all day) each one costs more as the day fills, and refreshing every second would
+recompute the same day over and over. So while writes keep arriving, the refresher defers:
+it refreshes once the writes pause for ``interval`` seconds, and at the latest
+``stream_interval`` seconds after its previous refresh began. The figures thus lag the
+writes by at most ``stream_interval`` plus one refresh, and catch up within ``interval`` of
+the stream stopping. Pages show :meth:`EventStore.freshness` (how far behind the figures
+are).
 """
 
 from __future__ import annotations
@@ -21,14 +29,19 @@ log = logging.getLogger("daytwo.store")
 
 # After a refresh that took t seconds, the next starts no sooner than REST_FACTOR * t later.
 REST_FACTOR = 2.0
+# The longest a sustained stream of writes defers a refresh, by default (seconds).
+STREAM_SECONDS = 30.0
 
 
 class DerivedRefresher:
     """A daemon thread that refreshes a store's derived tables after writes."""
 
-    def __init__(self, store: EventStore, interval: float) -> None:
+    def __init__(
+        self, store: EventStore, interval: float, stream_interval: float = STREAM_SECONDS
+    ) -> None:
         self.store = store
         self.interval = interval
+        self.stream_interval = max(interval, stream_interval)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="daytwo-refresher", daemon=True)
         self.refreshes = 0
@@ -48,6 +61,7 @@ class DerivedRefresher:
 
     def _run(self) -> None:
         next_at = 0.0
+        last_started = time.monotonic()
         first = True  # build what is missing and take up what an earlier process left
         while not self._stop.is_set():
             if not first and not self.store.wait_for_writes(timeout=0.5):
@@ -56,7 +70,9 @@ class DerivedRefresher:
             wait = next_at - time.monotonic()
             if wait > 0 and self._stop.wait(wait):
                 return
-            started = time.monotonic()
+            if not first and self._defer(until=last_started + self.stream_interval):
+                return
+            started = last_started = time.monotonic()
             try:
                 self.store.refresh_derived()
                 self.first_round.set()
@@ -77,3 +93,14 @@ class DerivedRefresher:
                 self._last_fault = fault.message if fault is not None else None
                 if self._stop.wait(max(self.interval, 5.0)):
                     return
+
+    def _defer(self, until: float) -> bool:
+        """Wait while writes keep arriving (each look ``interval`` long), until they pause
+        for one look or the monotonic clock reaches ``until``; True when told to stop."""
+        while (left := until - time.monotonic()) > 0:
+            seen = self.store.write_count()
+            if self._stop.wait(min(self.interval, left)):
+                return True
+            if self.store.write_count() == seen:
+                return False
+        return False

@@ -253,6 +253,10 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
             self._writes += 1
             self._changed.notify_all()
 
+    def write_count(self) -> int:
+        with self._changed:
+            return self._writes
+
     def _insert_versioned(self, name: str, table: pa.Table, version: int) -> None:
         table = _low_cardinality(table).append_column(
             schema.VERSION, pa.repeat(pa.scalar(version, pa.uint64()), table.num_rows)
