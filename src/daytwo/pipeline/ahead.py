@@ -169,6 +169,8 @@ def _work(
             send.send((index, _detect(info, looks[index], histories)))
     except (BrokenPipeError, OSError):
         return  # this process's parent is gone: nothing to send to
+    except KeyboardInterrupt:
+        return  # Ctrl-C reaches the whole process group: the parent says it, not this one
     finally:
         with suppress(OSError):
             send.close()
