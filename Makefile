@@ -29,7 +29,7 @@ help:
 $(RUN_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing daytwo and its runtime dependencies into $(VENV)…"
-	$(BIN)/python -m pip install -q --no-compile -e .
+	$(BIN)/python -m pip install -q --no-compile --disable-pip-version-check -e .
 	@rm -f $(VENV)/.installed-run-*
 	@touch $(RUN_STAMP)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,8 @@ MARKER = ".daytwo-demo"
 MANIFEST = "demo-manifest.json"
 # The first day an analysis can run: a week before the baseline, two weeks of it, a week after.
 FIRST_ANALYSIS_DAY = 28
+# Processes computing the replay's looks (where the machine has the cores).
+REPLAY_WORKERS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +268,17 @@ def replay_history(
         if on_look:
             on_look(min(done, total), total)
 
-    analyze(settings, ledger, events, trigger="demo", since=since, around_look=around)
+    # Two cores: each deployment's looks are computed from both ends at once, recorded here
+    # in their order (:class:`daytwo.pipeline.ahead.DetectAhead`). The knowledge gaps' vectors
+    # are embedded first (a build in this process has started on them already), so the second
+    # process finds them in its copy of the cache.
+    workers = min(REPLAY_WORKERS, os.cpu_count() or 1)
+    if workers > 1:
+        _warm_gap_vectors(settings, events, list(manifest["deployments"]))
+    analyze(
+        settings, ledger, events, trigger="demo", since=since, around_look=around,
+        workers=workers,
+    )  # fmt: skip
     with frozen_at(end):
         # The replay's looks are history: the assist deployment's pilot comparison is stored
         # by a look at the latest data, as the schedule's next run would; the changes whose

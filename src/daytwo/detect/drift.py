@@ -257,7 +257,9 @@ def _vocabulary(
         messages = [set(toks) - vocab for toks in _tokens([text[i] for i in idx])]
         counts = Counter(tok for new in messages for tok in new)
         recurring = {tok for tok, k in counts.items() if k >= params.min_word_messages}
-        top = [tok for tok, _ in counts.most_common() if tok in recurring][: params.examples]
+        # Most used first, ties by the word: a set's order follows the process's string
+        # hashing, so counting order alone named different words from one run to the next.
+        top = sorted(recurring, key=lambda tok: (-counts[tok], tok))[: params.examples]
         return sum(bool(new & recurring) for new in messages), len(messages), top
 
     kh, nh, _ = new_share(held)

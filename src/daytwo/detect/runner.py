@@ -419,6 +419,39 @@ def _turns_of_days(data: AnalysisData, turn_days: int) -> AnalysisData:
     return replace(data, turns=turns)
 
 
+@dataclass(frozen=True, slots=True)
+class Detected:
+    """What the detectors found in one look, before it is recorded: the findings (with their
+    roots) and how many interactions the look read."""
+
+    findings: list[Finding]
+    interactions: int
+
+
+def detect_look(
+    events: EventStore | None,
+    info: DeploymentInfo,
+    window: Window,
+    chosen: Sequence[Detector[Any]],
+    *,
+    progress: Progress | None = None,
+    history: History | None = None,
+) -> Detected:
+    """Run ``chosen`` over ``info``'s data for ``window``, cut out of ``history`` where it
+    covers the look, read from ``events`` otherwise; pure but for that read (a look computed
+    ahead in another process passes no store, and needs a history that covers it)."""
+    needs = [d.needs for d in chosen]
+    if history is not None and history.covers(window, needs):
+        data = look_at(history, window, needs)
+    elif events is not None:
+        data = load_data(events, info, window, needs)
+    else:
+        raise ValueError(f"no store to read, and no history covering {window.current_end}")
+    # A finding a broader one explains carries its root: the backlog joins them.
+    findings = with_roots(data, run_detectors(data, chosen, progress))
+    return Detected(findings, data.interactions.num_rows)
+
+
 def detect_and_record(
     ledger: Ledger,
     events: EventStore,
@@ -429,28 +462,26 @@ def detect_and_record(
     since: datetime | None,
     progress: Progress | None = None,
     history: History | None = None,
+    detected: Detected | None = None,
 ) -> DetectorRun:
     """Load ``info``'s data for ``window`` (cut out of ``history`` where one was read for a run
     of looks), run ``chosen`` and record the findings as one run in the ledger (a failure
-    marks the run failed and is raised). The findings returned are those the ledger raised:
-    segment findings a repeated look holds are left out until confirmed."""
+    marks the run failed and is raised); ``detected``, where the look was computed ahead
+    (:func:`detect_look`), is recorded as it is. The findings returned are those the ledger
+    raised: segment findings a repeated look holds are left out until confirmed."""
     ids = [d.id for d in chosen]
-    needs = [d.needs for d in chosen]
     run_id = service.start_run(ledger, info.name, ids)
     try:
-        if history is not None and history.covers(window, needs):
-            data = look_at(history, window, needs)
-        else:
-            data = load_data(events, info, window, needs)
-        # A finding a broader one explains carries its root: the backlog joins them.
-        findings = with_roots(data, run_detectors(data, chosen, progress))
+        if detected is None:
+            detected = detect_look(events, info, window, chosen, progress=progress, history=history)
+        findings = detected.findings
         recorded = service.record_findings(
             ledger, run_id, info.name, ids, findings,
-            since=since, data_through=window.current_end, interactions=data.interactions.num_rows,
+            since=since, data_through=window.current_end, interactions=detected.interactions,
         )  # fmt: skip
     except Exception as exc:
         service.fail_run(ledger, run_id, f"{type(exc).__name__}: {exc}")
         raise
     held = set(recorded.held_fingerprints)
     raised = [f for f in findings if f.fingerprint not in held]
-    return DetectorRun(run_id, raised, recorded, data.interactions.num_rows)
+    return DetectorRun(run_id, raised, recorded, detected.interactions)

@@ -20,6 +20,7 @@ from daytwo.detect.findings import Finding
 from daytwo.detect.gaps.service import RefreshResult, refresh_gaps
 from daytwo.detect.registry import Detector, select
 from daytwo.detect.runner import (
+    Detected,
     History,
     Progress,
     analysis_window,
@@ -28,6 +29,7 @@ from daytwo.detect.runner import (
 )
 from daytwo.detect.schemas import RunPublic
 from daytwo.errors import NotFoundError
+from daytwo.pipeline.ahead import DetectAhead, PlannedLook, fork_available
 from daytwo.pipeline.context import AnalysisContext, Trigger
 from daytwo.pipeline.plugins import consumers, plugin_manager
 from daytwo.settings import Settings
@@ -73,6 +75,7 @@ def analyze(
     force: bool = False,
     progress: Progress | None = None,
     around_look: AroundLook | None = None,
+    workers: int = 1,
 ) -> list[RunOutcome]:
     """Analyse each deployment (or one) as of ``as_of`` (default: its latest data), record the
     findings and hand every recorded run to the consumers.
@@ -86,6 +89,11 @@ def analyze(
     ``around_look(deployment, as_of)``, when given, is a context manager each look (and the
     hand-over of its run) runs inside: a replay of history sets the clock of each day there
     (:func:`daytwo.clock.frozen_at`) and acts between the looks as its people did.
+
+    With ``workers`` above 1, a deployment's run of several looks (a replay, a backfill) has
+    its findings computed by a second process from the end of the run while this one records
+    from its start (:class:`~daytwo.pipeline.ahead.DetectAhead`): the same runs, findings and
+    ids as one process gives, on two cores.
     """
     manager = plugin_manager()  # loads the contributed detectors too
     registered = {d.name: d for d in list_deployments(ledger)}
@@ -116,15 +124,50 @@ def analyze(
                 continue
         histories = _histories(events, name, dep, vol.first_started_at, days, chosen)
         judged = service.judged_through(ledger, name, [d.id for d in paced])
-        for at in days:
-            with around_look(name, at) if around_look else nullcontext():
-                outcome = _look(
-                    settings, ledger, events, manager, name, dep, vol.first_started_at, at,
-                    chosen, paced, judged, trigger=trigger, since=since, progress=progress,
-                    history=histories.get(at),
-                )  # fmt: skip
-            outcomes.append(outcome)
+        looks = _plan(dep, vol.first_started_at, days, chosen, paced, judged)
+        ahead = (
+            DetectAhead(_info(name, dep), looks, histories)
+            if workers > 1 and len(looks) > 1 and histories and fork_available()
+            else None
+        )
+        try:
+            for i, (at, look, _) in enumerate(looks):
+                with around_look(name, at) if around_look else nullcontext():
+                    outcome = _look(
+                        settings, ledger, events, manager, name, dep, vol.first_started_at, at,
+                        look, trigger=trigger, since=since, progress=progress,
+                        history=histories.get(at), ahead=ahead.take(i) if ahead else None,
+                    )  # fmt: skip
+                outcomes.append(outcome)
+        finally:
+            if ahead is not None:
+                ahead.close()
     return outcomes
+
+
+def _plan(
+    dep: DeploymentPublic | None,
+    first_data: datetime,
+    days: list[datetime],
+    chosen: Sequence[Detector[Any]],
+    paced: Sequence[Detector[Any]],
+    judged: dict[str, list[datetime]],
+) -> list[PlannedLook]:
+    """Each look of a run of looks at one deployment: its instant, the detectors due then (a
+    detector with a cadence runs when no earlier look with a run judged it within its
+    ``every_days``; every look with a window records a run, or the analysis stops) and its
+    window (None: too early for a run)."""
+    judged = {k: list(v) for k, v in judged.items()}
+    out: list[PlannedLook] = []
+    for at in days:
+        look = [d for d in chosen if d not in paced or _due(d, at, judged[d.id])]
+        window = analysis_window(dep, first_data, at)
+        if window is not None:
+            for d in paced:
+                if d in look:
+                    judged[d.id].append(at)
+        out.append((at, look, window))
+    return out
 
 
 def _look(
@@ -136,23 +179,20 @@ def _look(
     dep: DeploymentPublic | None,
     first_data: datetime,
     at: datetime,
-    chosen: Sequence[Detector[Any]],
-    paced: Sequence[Detector[Any]],
-    judged: dict[str, list[datetime]],
+    look: Sequence[Detector[Any]],
     *,
     trigger: Trigger,
     since: datetime | None,
     progress: Progress | None,
     history: History | None,
+    ahead: Detected | None = None,
 ) -> RunOutcome:
-    """One look of :func:`analyze`: the detectors due as of ``at``, recorded and handed over."""
-    look = [d for d in chosen if d not in paced or _due(d, at, judged[d.id])]
+    """One look of :func:`analyze`: the detectors due as of ``at`` (``look``), recorded and
+    handed over; ``ahead``: their findings, computed ahead by another process."""
     outcome, window = _analyze_one(
         ledger, events, name, dep, first_data, at, look,
-        progress=progress, since=since, history=history,
+        progress=progress, since=since, history=history, detected=ahead,
     )  # fmt: skip
-    if outcome.run_id is not None:
-        judged.update((d.id, [*judged[d.id], at]) for d in paced if d in look)
     if window is None or outcome.run_id is None or outcome.recorded is None:
         return outcome
     ctx = AnalysisContext(
@@ -266,6 +306,7 @@ def _analyze_one(
     progress: Progress | None,
     since: datetime | None,
     history: History | None = None,
+    detected: Detected | None = None,
 ) -> tuple[RunOutcome, Window | None]:
     """One deployment as of ``at``: skipped (no window), or detected and recorded; the window
     comes back only for a recorded run."""
@@ -274,7 +315,7 @@ def _analyze_one(
         return RunOutcome(name, None, at, skipped="not enough history past the baseline"), None
     run = detect_and_record(
         ledger, events, _info(name, dep), window, chosen,
-        since=since, progress=progress, history=history,
+        since=since, progress=progress, history=history, detected=detected,
     )  # fmt: skip
     return RunOutcome(name, run.run_id, at, run.findings, recorded=run.recorded), window
 

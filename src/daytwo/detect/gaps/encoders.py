@@ -208,7 +208,7 @@ ENCODERS: dict[str, EncoderSpec] = {
         "wordllama",
         "WordLlama l2_supercat, 256 dimensions: tiny and fast",
         ("wordllama",),
-        None,
+        "wordllama",
         WordLlamaEncoder,
     ),
     "minilm": EncoderSpec(

@@ -60,7 +60,9 @@ __all__ = [
     "DEFAULT_WINDOW_DAYS",
     "SORTS",
     "Detection",
+    "NotInCache",
     "RefreshResult",
+    "cache_only",
     "candidate_texts",
     "detect_gaps",
     "effective_params",
@@ -73,6 +75,7 @@ __all__ = [
     "load_window",
     "priority",
     "refresh_gaps",
+    "settle_vectors",
     "texts_of",
     "warm_vectors",
 ]
@@ -156,6 +159,8 @@ def warm_vectors(encoder: str, texts: Iterable[str]) -> threading.Thread:
     have computed itself: the gaps are the same, sooner. At most :data:`CACHE_SIZE` texts.
     """
     enc = get_encoder(encoder)  # loaded here: a model is loaded once, on one thread
+    # What an earlier warming is still embedding is not embedded twice.
+    _wait_for_warming(enc.name)
     todo = [t for t in dict.fromkeys(texts) if (enc.name, t) not in _CACHE][:CACHE_SIZE]
     if len(_CACHE) + len(todo) > CACHE_SIZE:
         _CACHE.clear()
@@ -165,17 +170,40 @@ def warm_vectors(encoder: str, texts: Iterable[str]) -> threading.Thread:
             chunk = todo[i : i + 1024]
             _CACHE.update(((enc.name, t), v) for t, v in zip(chunk, enc.encode(chunk), strict=True))
 
-    _wait_for_warming(enc.name)
     thread = threading.Thread(target=encode, name=f"daytwo-gap-vectors-{enc.name}")
     _WARMING[enc.name] = thread
     thread.start()
     return thread
 
 
+def settle_vectors() -> None:
+    """Wait for every warming of this process's vector cache to finish (before a fork: the
+    child finds the vectors in its copy of the cache, and no half-filled one)."""
+    for name in list(_WARMING):
+        _wait_for_warming(name)
+
+
 def _wait_for_warming(encoder: str) -> None:
     pending = _WARMING.pop(encoder, None)
     if pending is not None:
         pending.join()
+
+
+class NotInCache(RuntimeError):
+    """Vectors asked of a process that only reads its cache (:func:`cache_only`)."""
+
+
+# Whether this process may run an encoder (a forked worker may not: see :func:`cache_only`).
+_ENCODE_HERE = True
+
+
+def cache_only() -> None:
+    """Read vectors from this process's cache only, never running an encoder: for a process
+    forked from one that loaded an encoder, whose inference session (its thread pools were not
+    copied by the fork) can neither run nor be released there. A clustering that needs a
+    vector the cache lacks raises :class:`NotInCache`."""
+    global _ENCODE_HERE
+    _ENCODE_HERE = False
 
 
 def _embed(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
@@ -190,6 +218,8 @@ def _embed(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     index = np.array([unique.setdefault(t, len(unique)) for t in texts], dtype=np.int64)
     cached = [_CACHE.get((encoder.name, t)) for t in unique]
     missing = [t for t, v in zip(unique, cached, strict=True) if v is None]
+    if missing and not _ENCODE_HERE:
+        raise NotInCache(f"{len(missing)} texts have no {encoder.name} vector in the cache")
     if missing and len(missing) == len(unique):
         vectors = encoder.encode(missing)  # every text new: already in the order of ``unique``
     else:

@@ -1,0 +1,131 @@
+"""A replay on two cores (:class:`daytwo.pipeline.ahead.DetectAhead`) records exactly what one
+process records: the same runs, findings, items and ids, row by row."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, DateTime, MetaData, Table, create_engine, select, text
+
+from daytwo.clock import frozen_at
+from daytwo.detect.runner import Detected
+from daytwo.pipeline import analyze
+from daytwo.pipeline.ahead import DetectAhead, fork_available
+from daytwo.settings import Settings
+from daytwo.store.events import EventStore
+from tests.backlog.conftest import DEPLOYMENT, START, registered_ledger, store_of, synthetic_records
+
+pytestmark = pytest.mark.skipif(not fork_available(), reason="no fork on this platform")
+
+
+@pytest.fixture(scope="module")
+def events() -> Iterator[EventStore]:
+    # card_lost contains 0.50, then 0.25 from day 20: findings open, move and resolve.
+    store = store_of(synthetic_records(effect=-0.25))
+    yield store
+    store.close()
+
+
+def _on_its_day(name: str, at: datetime) -> AbstractContextManager[None]:
+    return frozen_at(at)
+
+
+def _kept(name: str, table: Table) -> list[Column[Any]]:
+    """Every column, but the notification outbox's times: it stamps the wall clock."""
+    if name.startswith("notify_"):
+        return [c for c in table.c if not isinstance(c.type, DateTime)]
+    return list(table.c)
+
+
+@pytest.fixture
+def other_ledger_url(
+    ledger_url: str, request: pytest.FixtureRequest, tmp_path: Path, ledger_template: Path
+) -> Iterator[str]:
+    """A second fresh ledger beside ``ledger_url``, on the same dialect."""
+    if ledger_url.startswith("sqlite"):
+        path = tmp_path / "other.sqlite"
+        shutil.copyfile(ledger_template, path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"o_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
+    engine = create_engine(ledger_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as con:
+        con.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    head, _, tail = ledger_url.rpartition("/")
+    query = tail.partition("?")[2]
+    try:
+        yield f"{head}/{name}" + (f"?{query}" if query else "")
+    finally:
+        with engine.connect() as con:
+            con.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def _replay(
+    folder: Path, url: str, events: EventStore, workers: int
+) -> dict[str, list[tuple[Any, ...]]]:
+    settings = Settings(data_dir=folder, ledger_url=url)
+    with frozen_at(START + timedelta(days=1)):
+        ledger = registered_ledger(url)
+    try:
+        with frozen_at(START + timedelta(days=1)):
+            outcomes = analyze(
+                settings, ledger, events, trigger="demo", deployment=DEPLOYMENT,
+                since=START + timedelta(days=35), as_of=START + timedelta(days=40),
+                around_look=_on_its_day, workers=workers,
+            )  # fmt: skip
+        assert len([o for o in outcomes if o.run_id is not None]) >= 4
+        meta = MetaData()
+        meta.reflect(ledger.engine)
+        with ledger.engine.connect() as conn:
+            return {
+                name: sorted(
+                    (tuple(row) for row in conn.execute(select(*_kept(name, table)))), key=repr
+                )
+                for name, table in meta.tables.items()
+            }
+    finally:
+        ledger.dispose()
+
+
+def test_two_processes_record_what_one_records(
+    tmp_path: Path,
+    ledger_url: str,
+    other_ledger_url: str,
+    events: EventStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ahead: list[int] = []
+    take = DetectAhead.take
+
+    def counted(self: DetectAhead, index: int) -> Detected | None:
+        if index == 0:
+            # Wait until the worker has taken a look, so that both share the row.
+            deadline = time.monotonic() + 30
+            while self._back.value == self._looks and time.monotonic() < deadline:
+                time.sleep(0.01)
+        found = take(self, index)
+        if found is not None:
+            ahead.append(index)
+        return found
+
+    monkeypatch.setattr(DetectAhead, "take", counted)
+    serial = _replay(tmp_path / "one", ledger_url, events, workers=1)
+    assert not ahead
+    parallel = _replay(tmp_path / "two", other_ledger_url, events, workers=2)
+    assert ahead, "the worker computed some of the looks"
+    assert 0 not in ahead, "this process computed the first"
+    assert serial.keys() == parallel.keys()
+    assert serial["findings"]
+    assert serial["items"]
+    for table, rows in serial.items():
+        assert parallel[table] == rows, table
