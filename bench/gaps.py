@@ -148,7 +148,10 @@ def deploy(bot: Bot, work: Path) -> Deployment:
 
 
 def unhandled(bot: Bot) -> Bot:
-    """The same traffic with nothing handled: every intent unseen, every answer a fallback."""
+    """The same traffic with nothing handled: every intent unseen, every answer a fallback.
+
+    Its traffic is the set's whole traffic whatever the seed (a seed only picks the intents a
+    bot hides, and here all are), so it is built once, from the first seed's log."""
     n = len(bot.rows)
     return Bot(
         dataset=bot.dataset,
@@ -526,7 +529,8 @@ def run(
             checks[f"{s}/{seed}"] = deploy(bot, work / "bot")
             baselines[f"{s}/{seed}"] = {**baseline(bot, seed), **bot.rates()}
             print(f"{s}/{seed}: {bot.rates()}", flush=True)
-        checks_unhandled[f"{s}/{seeds[0]}"] = deploy(unhandled(bot), work / "unhandled")
+            if seed == seeds[0]:
+                checks_unhandled[f"{s}/{seed}"] = deploy(unhandled(bot), work / "unhandled")
     for s in sets:
         data = LOADERS[s]()
         for seed in seeds:
@@ -535,7 +539,9 @@ def run(
             bots[name] = deploy(bot, work / "bot")
             baselines[name] = {**baseline(bot, seed), **bot.rates()}
             print(f"{name}: {bot.rates()}", flush=True)
-        nothing_handled[f"{s}/{seeds[0]}"] = deploy(unhandled(bot), work / "unhandled")
+            if seed == seeds[0]:
+                # Named after the seed whose log it is (it was built from the last seed's).
+                nothing_handled[name] = deploy(unhandled(bot), work / "unhandled")
     out: dict[str, Any] = {"baseline_tfidf_kmeans": baselines}
     for encoder in encoders:
         enc = get_encoder(encoder)
