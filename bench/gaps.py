@@ -69,6 +69,10 @@ SIMILARITIES = tuple(float(v) for v in np.round(np.arange(0.25, 0.501, 0.025), 3
 # Without known intents: how far below the cut what no gap holds still joins its nearest gap
 # (None: it stays alone).
 JOINS: tuple[float | None, ...] = (None, 0.05, 0.10, 0.15, 0.20, 0.30)
+# With known intents: how far above the cut a miss must be to its nearest known intent, and
+# how far ahead of the next, to be attached to it ("retrain intent X"; None: never).
+ATTACHES: tuple[float | None, ...] = (None, 0.0, 0.05, 0.10, 0.15)
+ATTACH_MARGINS = (0.0, 0.03, 0.06, 0.10)
 
 
 def interactions(bot: Bot) -> list[dict[str, Any]]:
@@ -183,14 +187,16 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
     """Score every tuning of the grid on one deployment (clustering in-process, no ledger).
     The joins of :data:`JOINS` are applied to each clustering without them (the product's
     step 7, :func:`~daytwo.detect.gaps.cluster._join`, over the same centred vectors), rather
-    than clustering again per join."""
+    than clustering again per join; so are the attachments of :data:`ATTACHES` with a bot
+    (:func:`~daytwo.detect.gaps.cluster.attach_to_intents`, as the product applies it)."""
     from dataclasses import replace
 
-    from daytwo.detect.gaps.calc import GapParams, GapTuning
+    from daytwo.detect.gaps.calc import GapParams, GapTuning, known_intents
     from daytwo.detect.gaps.cluster import (
         MIN_REGIONS,
         _join,
         _unit,
+        attach_to_intents,
         background,
         cluster_utterances,
         regions,
@@ -202,7 +208,9 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
     enc = get_encoder(encoder)
     vectors = _embed(enc, dep.cand_text)
     texts, names = dep.confident
-    granularity = intent_granularity(_embed(enc, texts), names) if texts else None
+    known_vectors = _embed(enc, texts) if texts else None
+    granularity = intent_granularity(known_vectors, names) if known_vectors is not None else None
+    known = known_intents(names, known_vectors) if known_vectors is not None else None
     spread = regions(vectors) if granularity is None else float(MIN_REGIONS)
     out: dict[str, dict[str, float]] = {}
     for offset, relax, similarity in itertools.product(OFFSETS, RELAXES, SIMILARITIES):
@@ -213,8 +221,19 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
         tuning = GapTuning(similarity, offset, relax)
         params = effective_params(GapParams(tuning=tuning), enc, granularity, spread)
         assert params.cluster is not None
-        labels = cluster_utterances(vectors, params.cluster).labels
+        clustering = cluster_utterances(vectors, params.cluster)
+        labels = clustering.labels
         out[_key(tuning)] = _scores(dep, _assigned(dep, labels))
+        if mode == "bot" and known is not None and len(known.names) and granularity is not None:
+            for attach, step in itertools.product(ATTACHES[1:], ATTACH_MARGINS):
+                attached, _ = attach_to_intents(
+                    vectors,
+                    clustering,
+                    known.centroids,
+                    replace(params.cluster, attach=attach, attach_margin=step),
+                )
+                key = _key(replace(tuning, attach=attach, attach_margin=step))
+                out[key] = _scores(dep, _assigned(dep, attached.labels))
         if mode != "unhandled" or not params.cluster.centre:
             continue
         cut = params.cluster.min_similarity
@@ -231,7 +250,16 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
 
 
 def _key(tuning: Any) -> str:
-    return json.dumps([tuning.similarity, tuning.offset, list(tuning.relax), tuning.join])
+    return json.dumps(
+        [
+            tuning.similarity,
+            tuning.offset,
+            list(tuning.relax),
+            tuning.join,
+            tuning.attach,
+            tuning.attach_margin,
+        ]
+    )
 
 
 def margin(rows: list[dict[str, float]]) -> tuple[float, float]:
@@ -263,8 +291,10 @@ def measure(dep: Deployment, encoder: str, tuning_key: str, work: Path) -> dict[
     from daytwo.detect.gaps.service import list_gaps, refresh_gaps
     from daytwo.store.ledger import Ledger, upgrade
 
-    similarity, offset, relax, join = json.loads(tuning_key)
-    tuning = GapTuning(similarity, offset, tuple(relax), join=join)
+    similarity, offset, relax, join, attach, step = json.loads(tuning_key)
+    tuning = GapTuning(
+        similarity, offset, tuple(relax), join=join, attach=attach, attach_margin=step
+    )
     url = f"sqlite:///{work / f'ledger-{dep.bot.dataset}-{dep.bot.seed}-{encoder}.sqlite'}"
     upgrade(url)
     ledger = Ledger(url)
@@ -545,7 +575,14 @@ def run(
     out: dict[str, Any] = {"baseline_tfidf_kmeans": baselines}
     for encoder in encoders:
         enc = get_encoder(encoder)
-        shipped = [enc.min_similarity, enc.offset, list(enc.relax), enc.join]
+        shipped = [
+            enc.min_similarity,
+            enc.offset,
+            list(enc.relax),
+            enc.join,
+            enc.attach,
+            enc.attach_margin,
+        ]
         chosen = shipped
         out[encoder] = {"shipped_tuning": shipped}
         if sets:
@@ -557,6 +594,7 @@ def run(
                 unhandled_out["tuning_chosen_on_all"][0],
                 *with_bot["tuning_chosen_on_all"][1:3],
                 unhandled_out["tuning_chosen_on_all"][3],
+                *with_bot["tuning_chosen_on_all"][4:6],
             ]
             out[encoder] |= {
                 "bot": with_bot,
