@@ -11,11 +11,13 @@ the product as it runs (:func:`daytwo.detect.gaps.service.refresh_gaps`, then
 
 **Leave-one-dataset-out.** What the product does not read from the data itself is an
 encoder's tuning (:class:`~daytwo.detect.gaps.calc.GapTuning`): the offset added to the
-similarity at which a deployment's own intents separate, the looser passes, and the similarity
-used when a deployment has no known intents. For each set, the tuning is chosen on the other two
-(:data:`GRID`; the choice maximises the worst margin to the targets over both sets' seeds) and
-the set is then measured with it through the real path: that held-out figure is the one
-reported. The encoders ship the tuning chosen on all three; the result says whether it matches.
+similarity at which a deployment's own intents separate, the looser passes, how clearly a
+known intent's miss must belong to it to be attached to it (:data:`ATTACHES`,
+:data:`ATTACH_MARGINS`), and the similarity used when a deployment has no known intents. For
+each set, the tuning is chosen on the other two (the choice maximises the worst margin to the
+targets over both sets' seeds) and the set is then measured with it through the real path:
+that held-out figure is the one reported. The encoders ship the tuning chosen on all three;
+the result says whether it matches.
 The same is done with the deployment's known intents withheld (``no_intents``: a contact centre
 where every request is unhandled), which exercises the fallback similarity.
 

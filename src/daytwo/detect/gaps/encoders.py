@@ -33,12 +33,12 @@ DEFAULT_ENCODER = "minilm"
 # offset added to the granularity its intents show (``granularity.py``), and the looser passes
 # over what no gap holds; without known intents, how far below the cut what no gap holds still
 # joins its nearest gap (``ClusterParams.join``; None: it stays alone). Each was chosen by
-# leave-one-dataset-out over CLINC150, HWU64 and DSTC11 (``python -m bench gaps``); wordllama's
-# join was not tried.
-WORDLLAMA_SIMILARITY = 0.325
+# leave-one-dataset-out over CLINC150, HWU64 and DSTC11 (``python -m bench gaps``, which
+# chose them all for both encoders in its run of 6 December 2026).
+WORDLLAMA_SIMILARITY = 0.375
 WORDLLAMA_OFFSET = 0.0
 WORDLLAMA_RELAX: tuple[float, ...] = ()
-WORDLLAMA_JOIN: float | None = None
+WORDLLAMA_JOIN: float | None = 0.2
 MINILM_SIMILARITY = 0.425
 MINILM_OFFSET = 0.05
 MINILM_RELAX: tuple[float, ...] = ()
@@ -46,10 +46,10 @@ MINILM_JOIN: float | None = 0.2
 # With known intents: what no gap holds goes to its nearest known intent when that similarity
 # is this far above the gap cut and this far ahead of the next intent's ("retrain intent X",
 # ``ClusterParams.attach``; None: never). Chosen the same way.
-WORDLLAMA_ATTACH: float | None = None
-WORDLLAMA_ATTACH_MARGIN = 0.0
-MINILM_ATTACH: float | None = 0.10
-MINILM_ATTACH_MARGIN = 0.06
+WORDLLAMA_ATTACH: float | None = 0.0
+WORDLLAMA_ATTACH_MARGIN = 0.06
+MINILM_ATTACH: float | None = 0.05
+MINILM_ATTACH_MARGIN = 0.10
 # Without known intents and with traffic too small to centre (``cluster.MIN_REGIONS``): the
 # uncentred similarity, chosen the same way before similarity was centred.
 WORDLLAMA_PLAIN_SIMILARITY = 0.40
