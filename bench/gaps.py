@@ -11,11 +11,13 @@ the product as it runs (:func:`daytwo.detect.gaps.service.refresh_gaps`, then
 
 **Leave-one-dataset-out.** What the product does not read from the data itself is an
 encoder's tuning (:class:`~daytwo.detect.gaps.calc.GapTuning`): the offset added to the
-similarity at which a deployment's own intents separate, the looser passes, and the similarity
-used when a deployment has no known intents. For each set, the tuning is chosen on the other two
-(:data:`GRID`; the choice maximises the worst margin to the targets over both sets' seeds) and
-the set is then measured with it through the real path: that held-out figure is the one
-reported. The encoders ship the tuning chosen on all three; the result says whether it matches.
+similarity at which a deployment's own intents separate, the looser passes, how clearly a
+known intent's miss must belong to it to be attached to it (:data:`ATTACHES`,
+:data:`ATTACH_MARGINS`), and the similarity used when a deployment has no known intents. For
+each set, the tuning is chosen on the other two (the choice maximises the worst margin to the
+targets over both sets' seeds) and the set is then measured with it through the real path:
+that held-out figure is the one reported. The encoders ship the tuning chosen on all three;
+the result says whether it matches.
 The same is done with the deployment's known intents withheld (``no_intents``: a contact centre
 where every request is unhandled), which exercises the fallback similarity.
 
@@ -69,6 +71,10 @@ SIMILARITIES = tuple(float(v) for v in np.round(np.arange(0.25, 0.501, 0.025), 3
 # Without known intents: how far below the cut what no gap holds still joins its nearest gap
 # (None: it stays alone).
 JOINS: tuple[float | None, ...] = (None, 0.05, 0.10, 0.15, 0.20, 0.30)
+# With known intents: how far above the cut a miss must be to its nearest known intent, and
+# how far ahead of the next, to be attached to it ("retrain intent X"; None: never).
+ATTACHES: tuple[float | None, ...] = (None, 0.0, 0.05, 0.10, 0.15)
+ATTACH_MARGINS = (0.0, 0.03, 0.06, 0.10)
 
 
 def interactions(bot: Bot) -> list[dict[str, Any]]:
@@ -148,7 +154,10 @@ def deploy(bot: Bot, work: Path) -> Deployment:
 
 
 def unhandled(bot: Bot) -> Bot:
-    """The same traffic with nothing handled: every intent unseen, every answer a fallback."""
+    """The same traffic with nothing handled: every intent unseen, every answer a fallback.
+
+    Its traffic is the set's whole traffic whatever the seed (a seed only picks the intents a
+    bot hides, and here all are), so it is built once, from the first seed's log."""
     n = len(bot.rows)
     return Bot(
         dataset=bot.dataset,
@@ -180,14 +189,16 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
     """Score every tuning of the grid on one deployment (clustering in-process, no ledger).
     The joins of :data:`JOINS` are applied to each clustering without them (the product's
     step 7, :func:`~daytwo.detect.gaps.cluster._join`, over the same centred vectors), rather
-    than clustering again per join."""
+    than clustering again per join; so are the attachments of :data:`ATTACHES` with a bot
+    (:func:`~daytwo.detect.gaps.cluster.attach_to_intents`, as the product applies it)."""
     from dataclasses import replace
 
-    from daytwo.detect.gaps.calc import GapParams, GapTuning
+    from daytwo.detect.gaps.calc import GapParams, GapTuning, known_intents
     from daytwo.detect.gaps.cluster import (
         MIN_REGIONS,
         _join,
         _unit,
+        attach_to_intents,
         background,
         cluster_utterances,
         regions,
@@ -199,7 +210,9 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
     enc = get_encoder(encoder)
     vectors = _embed(enc, dep.cand_text)
     texts, names = dep.confident
-    granularity = intent_granularity(_embed(enc, texts), names) if texts else None
+    known_vectors = _embed(enc, texts) if texts else None
+    granularity = intent_granularity(known_vectors, names) if known_vectors is not None else None
+    known = known_intents(names, known_vectors) if known_vectors is not None else None
     spread = regions(vectors) if granularity is None else float(MIN_REGIONS)
     out: dict[str, dict[str, float]] = {}
     for offset, relax, similarity in itertools.product(OFFSETS, RELAXES, SIMILARITIES):
@@ -210,8 +223,19 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
         tuning = GapTuning(similarity, offset, relax)
         params = effective_params(GapParams(tuning=tuning), enc, granularity, spread)
         assert params.cluster is not None
-        labels = cluster_utterances(vectors, params.cluster).labels
+        clustering = cluster_utterances(vectors, params.cluster)
+        labels = clustering.labels
         out[_key(tuning)] = _scores(dep, _assigned(dep, labels))
+        if mode == "bot" and known is not None and len(known.names) and granularity is not None:
+            for attach, step in itertools.product(ATTACHES[1:], ATTACH_MARGINS):
+                attached, _ = attach_to_intents(
+                    vectors,
+                    clustering,
+                    known.centroids,
+                    replace(params.cluster, attach=attach, attach_margin=step),
+                )
+                key = _key(replace(tuning, attach=attach, attach_margin=step))
+                out[key] = _scores(dep, _assigned(dep, attached.labels))
         if mode != "unhandled" or not params.cluster.centre:
             continue
         cut = params.cluster.min_similarity
@@ -228,7 +252,16 @@ def grid_scores(dep: Deployment, encoder: str, mode: str) -> dict[str, dict[str,
 
 
 def _key(tuning: Any) -> str:
-    return json.dumps([tuning.similarity, tuning.offset, list(tuning.relax), tuning.join])
+    return json.dumps(
+        [
+            tuning.similarity,
+            tuning.offset,
+            list(tuning.relax),
+            tuning.join,
+            tuning.attach,
+            tuning.attach_margin,
+        ]
+    )
 
 
 def margin(rows: list[dict[str, float]]) -> tuple[float, float]:
@@ -260,8 +293,10 @@ def measure(dep: Deployment, encoder: str, tuning_key: str, work: Path) -> dict[
     from daytwo.detect.gaps.service import list_gaps, refresh_gaps
     from daytwo.store.ledger import Ledger, upgrade
 
-    similarity, offset, relax, join = json.loads(tuning_key)
-    tuning = GapTuning(similarity, offset, tuple(relax), join=join)
+    similarity, offset, relax, join, attach, step = json.loads(tuning_key)
+    tuning = GapTuning(
+        similarity, offset, tuple(relax), join=join, attach=attach, attach_margin=step
+    )
     url = f"sqlite:///{work / f'ledger-{dep.bot.dataset}-{dep.bot.seed}-{encoder}.sqlite'}"
     upgrade(url)
     ledger = Ledger(url)
@@ -526,7 +561,8 @@ def run(
             checks[f"{s}/{seed}"] = deploy(bot, work / "bot")
             baselines[f"{s}/{seed}"] = {**baseline(bot, seed), **bot.rates()}
             print(f"{s}/{seed}: {bot.rates()}", flush=True)
-        checks_unhandled[f"{s}/{seeds[0]}"] = deploy(unhandled(bot), work / "unhandled")
+            if seed == seeds[0]:
+                checks_unhandled[f"{s}/{seed}"] = deploy(unhandled(bot), work / "unhandled")
     for s in sets:
         data = LOADERS[s]()
         for seed in seeds:
@@ -535,11 +571,20 @@ def run(
             bots[name] = deploy(bot, work / "bot")
             baselines[name] = {**baseline(bot, seed), **bot.rates()}
             print(f"{name}: {bot.rates()}", flush=True)
-        nothing_handled[f"{s}/{seeds[0]}"] = deploy(unhandled(bot), work / "unhandled")
+            if seed == seeds[0]:
+                # Named after the seed whose log it is (it was built from the last seed's).
+                nothing_handled[name] = deploy(unhandled(bot), work / "unhandled")
     out: dict[str, Any] = {"baseline_tfidf_kmeans": baselines}
     for encoder in encoders:
         enc = get_encoder(encoder)
-        shipped = [enc.min_similarity, enc.offset, list(enc.relax), enc.join]
+        shipped = [
+            enc.min_similarity,
+            enc.offset,
+            list(enc.relax),
+            enc.join,
+            enc.attach,
+            enc.attach_margin,
+        ]
         chosen = shipped
         out[encoder] = {"shipped_tuning": shipped}
         if sets:
@@ -551,6 +596,7 @@ def run(
                 unhandled_out["tuning_chosen_on_all"][0],
                 *with_bot["tuning_chosen_on_all"][1:3],
                 unhandled_out["tuning_chosen_on_all"][3],
+                *with_bot["tuning_chosen_on_all"][4:6],
             ]
             out[encoder] |= {
                 "bot": with_bot,

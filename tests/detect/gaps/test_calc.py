@@ -249,3 +249,23 @@ def test_what_a_gap_asks_of_its_owner() -> None:
     assert kind_phrase("missing_knowledge", "refund") == "missing answer in refund"
     assert kind_phrase("new_intent", None) == "new intent"
     assert kind_phrase("off_topic", None) == "off-topic"
+
+
+def test_a_gap_of_a_known_intents_misses_asks_to_retrain_that_intent() -> None:
+    # Far from every known intent by its centre (classify would call it new), but made of
+    # utterances each attached to reset_password: its type says so.
+    clustering = Clustering(
+        labels=np.zeros(3, dtype=np.int64),
+        similarity=np.full(3, 0.8),
+        centroids=np.stack([unit(0, 1, 0)]),
+        min_similarity=0.45,
+        rounds=1,
+    )
+    [plain] = build_gaps("bot", candidates(3), clustering, AS_OF, known=KNOWN)
+    assert plain.kind == "new_intent"
+    [gap] = build_gaps(
+        "bot", candidates(3), clustering, AS_OF, known=KNOWN, attached={0: "reset_password"}
+    )
+    assert (gap.kind, gap.intent) == ("misrouting", "reset_password")
+    assert "3 utterances no gap holds" in gap.kind_reason
+    assert kind_phrase(gap.kind, gap.intent) == "retrain intent reset_password"

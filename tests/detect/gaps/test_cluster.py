@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from daytwo.detect.gaps import cluster
-from daytwo.detect.gaps.cluster import MIN_REGIONS, ClusterParams, cluster_utterances, regions
+from daytwo.detect.gaps.cluster import (
+    MIN_REGIONS,
+    ClusterParams,
+    attach_to_intents,
+    cluster_utterances,
+    regions,
+)
 
 
 def blobs(
@@ -208,6 +214,55 @@ def test_what_no_gap_holds_joins_its_nearest_gap_down_to_the_join() -> None:
     # Not far enough down: the stragglers stay alone.
     short = cluster_utterances(x, ClusterParams(min_similarity=0.7, relax=(), join=0.05))
     assert np.array_equal(short.labels, alone.labels)
+
+
+def _near(centre: np.ndarray, n: int, rng: np.random.Generator, spread: float) -> np.ndarray:
+    rows = centre + rng.normal(scale=spread, size=(n, len(centre)))
+    out: np.ndarray = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return out
+
+
+def test_a_known_intents_misses_make_one_gap_of_their_own_for_that_intent() -> None:
+    rng = np.random.default_rng(3)
+    dim = 64
+    directions = rng.normal(size=(4, dim))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    intents = directions[:2]  # two known intents; two new requests
+    middle = (intents[0] + intents[1]) / np.linalg.norm(intents[0] + intents[1])
+    x = np.vstack(
+        [
+            _near(directions[2], 20, rng, 0.08),  # a new request: a gap
+            _near(directions[3], 20, rng, 0.08),  # another
+            _near(intents[0], 4, rng, 0.12),  # misses of intent 0: too few for a gap
+            _near(intents[1], 2, rng, 0.12),  # misses of intent 1: fewer than attach_min
+            np.repeat(middle[None, :], 3, axis=0),  # exactly as near one intent as the other
+            rng.normal(size=(5, dim)),  # noise
+        ]
+    ).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    params = ClusterParams(min_similarity=0.6, relax=())
+    clustering = cluster_utterances(x, params)
+    assert clustering.n_gaps == 2
+    assert (clustering.labels[40:] == -1).all()
+
+    rule = ClusterParams(min_similarity=0.6, relax=(), attach=-0.1, attach_margin=0.05)
+    attached, made = attach_to_intents(x, clustering, intents, rule)
+    assert attached.n_gaps == 3
+    assert list(made.values()) == [0]  # one gap, for intent 0: "retrain intent 0"
+    (gap,) = made
+    assert np.flatnonzero(attached.labels == gap).tolist() == [40, 41, 42, 43]
+    # The gaps already found keep their members (renumbered by size); intent 1's two misses
+    # (fewer than attach_min), the rows between the two intents (no margin) and the noise
+    # stay alone.
+    for g in range(2):
+        members = np.flatnonzero(clustering.labels == g)
+        assert len(set(attached.labels[members].tolist())) == 1
+    assert (attached.labels[44:] == -1).all()
+    # Too high a bar, or no attach at all: nothing changes.
+    for off in (ClusterParams(min_similarity=0.6, relax=(), attach=0.3), params):
+        same, none = attach_to_intents(x, clustering, intents, off)
+        assert none == {}
+        assert np.array_equal(same.labels, clustering.labels)
 
 
 def test_cosine_distances_are_the_symmetrised_matrix_to_the_bit() -> None:

@@ -262,3 +262,19 @@ def test_what_no_gap_holds_joins_a_gap_only_where_similarity_is_centred() -> Non
     known = effective_params(None, enc, Granularity(0.3, 0.8, 10, 200), traffic_regions=500)
     assert known.cluster is not None
     assert known.cluster.join is None
+
+
+def test_a_known_intents_misses_are_attached_to_it_only_with_known_intents() -> None:
+    from daytwo.detect.gaps.cluster import MIN_REGIONS
+    from daytwo.detect.gaps.encoders import MiniLMOnnxEncoder
+    from daytwo.detect.gaps.granularity import Granularity
+    from daytwo.detect.gaps.service import effective_params
+
+    enc = MiniLMOnnxEncoder  # its tuning, without loading the model
+    assert enc.attach is not None
+    known = effective_params(None, enc, Granularity(0.3, 0.8, 10, 200))
+    assert known.cluster is not None
+    assert (known.cluster.attach, known.cluster.attach_margin) == (enc.attach, enc.attach_margin)
+    unknown = effective_params(None, enc, None, traffic_regions=MIN_REGIONS)
+    assert unknown.cluster is not None
+    assert unknown.cluster.attach is None

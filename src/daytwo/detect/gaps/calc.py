@@ -48,6 +48,10 @@ class GapTuning:
     relax: tuple[float, ...]  # looser passes over what no gap holds
     plain: float | None = None  # uncentred, traffic too small to centre; None: the encoder's
     join: float | None = None  # centred, what no gap holds joins a gap this far below the cut
+    # With known intents: what no gap holds goes to its nearest known intent this far above
+    # the cut and this far ahead of the next intent (``ClusterParams.attach``; None: never).
+    attach: float | None = None
+    attach_margin: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,8 +275,11 @@ def build_gaps(
     known: KnownIntents | None = None,
     previous: Sequence[PreviousGap] = (),
     params: GapParams | None = None,
+    attached: dict[int, str] | None = None,
 ) -> list[Gap]:
-    """The gaps of one clustering of ``cand``, largest first."""
+    """The gaps of one clustering of ``cand``, largest first. ``attached``: the gaps made of
+    a known intent's misses (:func:`~daytwo.detect.gaps.cluster.attach_to_intents`), by
+    gap index, with that intent: each is typed ``misrouting`` for it."""
     params = params or GapParams()
     k = clustering.n_gaps
     if k == 0:
@@ -293,7 +300,15 @@ def build_gaps(
         recent = sum(1 for t in when if recent_start <= t < as_of)
         before = sum(1 for t in when if previous_start <= t < recent_start)
         weekly = sorted(Counter(_week(t) for t in when).items())
-        kind, intent, reason = classify(cand, rows, clustering.centroids[g], sim, known, params)
+        intent: str | None
+        if attached and g in attached:
+            kind, intent = "misrouting", attached[g]
+            reason = (
+                f"{len(rows)} utterances no gap holds, each clearly nearest the known intent "
+                f"{intent!r} (closer to its well-answered turns than to any other intent's)"
+            )
+        else:
+            kind, intent, reason = classify(cand, rows, clustering.centroids[g], sim, known, params)
         gaps.append(
             Gap(
                 id=ids[g],

@@ -18,7 +18,11 @@ Sample, cluster, assign, repeat on what is left:
    worded more variously than most (recipes, greetings), and a tight cut leaves them apart;
 7. with ``join``, what is still in no gap joins the gap whose members it is closest to on
    average when that average is at least ``min_similarity - join`` (existing gaps only: no new
-   gap is made there).
+   gap is made there);
+8. with known intents and ``attach`` (:func:`attach_to_intents`, called by the service, which
+   holds the intents), what is still in no gap and clearly nearest one known intent becomes
+   that intent's "retrain intent X" gap: a low-confidence miss of an intent the assistant
+   has, not a request of its own.
 
 With ``centre``, similarity is measured after subtracting what the utterances share (the
 domain, the register): their mean vector, each weighted by one over its near-paraphrases
@@ -63,6 +67,14 @@ class ClusterParams:
     # deployment's, and the utterances it leaves alone are mostly its gaps' own wordings, the
     # stragglers of requests already found rather than requests of their own.
     join: float | None = None
+    # With known intents: what no gap holds is attached to its nearest known intent (the
+    # centre of that intent's confidently answered turns) when that similarity is at least
+    # ``min_similarity + attach`` and ahead of the next intent's by ``attach_margin``; each
+    # intent's attached utterances, ``attach_min`` or more, make one "retrain intent X" gap
+    # (:func:`attach_to_intents`; None: nothing is attached).
+    attach: float | None = None
+    attach_margin: float = 0.0
+    attach_min: int = 3
 
     def __post_init__(self) -> None:
         if self.min_gap_size < 2:
@@ -77,6 +89,10 @@ class ClusterParams:
             raise ValueError("relax steps are increasing and keep the similarity above -1")
         if self.join is not None and not 0 <= self.join < 1 + self.min_similarity:
             raise ValueError("join is a step down from min_similarity that keeps it above -1")
+        if self.attach is not None and not -1 < self.min_similarity + self.attach < 1:
+            raise ValueError("attach keeps min_similarity + attach a cosine similarity")
+        if self.attach_margin < 0 or self.attach_min < 2:
+            raise ValueError("attach_margin is at least 0 and attach_min at least 2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +323,43 @@ def _join(x: np.ndarray, labels: np.ndarray, s: float) -> None:
     best = affinity.argmax(axis=1)
     close = affinity[np.arange(len(free)), best] >= s
     labels[free[close]] = index[best[close]]
+
+
+def attach_to_intents(
+    vectors: np.ndarray, clustering: Clustering, centres: np.ndarray, params: ClusterParams
+) -> tuple[Clustering, dict[int, int]]:
+    """A known intent's misses, attached to it: each utterance in no gap whose nearest known
+    intent (``centres``, unit rows, one per intent) is at least ``min_similarity +
+    params.attach`` similar and ahead of the second nearest by ``params.attach_margin`` goes
+    to that intent; an intent with at least ``params.attach_min`` of them gets one gap of its
+    own (not the gap of another request that happens to sit near it). Returns the clustering
+    (gaps renumbered by size) and, for each gap made here, the row of ``centres`` it belongs
+    to. Without ``params.attach`` or with fewer than two intents, nothing changes."""
+    labels = clustering.labels
+    free = np.flatnonzero(labels < 0)
+    if params.attach is None or len(centres) < 2 or len(free) == 0:
+        return clustering, {}
+    x = _unit(np.asarray(vectors, dtype=np.float32))
+    sims = x[free] @ np.asarray(centres, dtype=np.float32).T
+    order = np.argsort(-sims, axis=1)[:, :2]
+    first = sims[np.arange(len(free)), order[:, 0]]
+    second = sims[np.arange(len(free)), order[:, 1]]
+    ok = (first >= params.min_similarity + params.attach) & (first - second >= params.attach_margin)
+    intent = order[:, 0]
+    counts = np.bincount(intent[ok], minlength=len(centres))
+    ok &= counts[intent] >= params.attach_min
+    if not ok.any():
+        return clustering, {}
+    raw = labels.copy()
+    base = clustering.n_gaps
+    raw[free[ok]] = base + intent[ok]
+    out = _finish(x, raw, clustering.min_similarity, clustering.rounds)
+    made: dict[int, int] = {}
+    for g in range(out.n_gaps):
+        first_member = int(np.flatnonzero(out.labels == g)[0])
+        if raw[first_member] >= base:
+            made[g] = int(raw[first_member] - base)
+    return out, made
 
 
 def _finish(x: np.ndarray, labels: np.ndarray, threshold: float, rounds: int) -> Clustering:

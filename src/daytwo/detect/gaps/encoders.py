@@ -33,16 +33,23 @@ DEFAULT_ENCODER = "minilm"
 # offset added to the granularity its intents show (``granularity.py``), and the looser passes
 # over what no gap holds; without known intents, how far below the cut what no gap holds still
 # joins its nearest gap (``ClusterParams.join``; None: it stays alone). Each was chosen by
-# leave-one-dataset-out over CLINC150, HWU64 and DSTC11 (``python -m bench gaps``); wordllama's
-# join was not tried.
-WORDLLAMA_SIMILARITY = 0.325
+# leave-one-dataset-out over CLINC150, HWU64 and DSTC11 (``python -m bench gaps``, which
+# chose them all for both encoders in its run of 6 December 2026).
+WORDLLAMA_SIMILARITY = 0.375
 WORDLLAMA_OFFSET = 0.0
 WORDLLAMA_RELAX: tuple[float, ...] = ()
-WORDLLAMA_JOIN: float | None = None
+WORDLLAMA_JOIN: float | None = 0.2
 MINILM_SIMILARITY = 0.425
 MINILM_OFFSET = 0.05
 MINILM_RELAX: tuple[float, ...] = ()
 MINILM_JOIN: float | None = 0.2
+# With known intents: what no gap holds goes to its nearest known intent when that similarity
+# is this far above the gap cut and this far ahead of the next intent's ("retrain intent X",
+# ``ClusterParams.attach``; None: never). Chosen the same way.
+WORDLLAMA_ATTACH: float | None = 0.0
+WORDLLAMA_ATTACH_MARGIN = 0.06
+MINILM_ATTACH: float | None = 0.05
+MINILM_ATTACH_MARGIN = 0.10
 # Without known intents and with traffic too small to centre (``cluster.MIN_REGIONS``): the
 # uncentred similarity, chosen the same way before similarity was centred.
 WORDLLAMA_PLAIN_SIMILARITY = 0.40
@@ -61,6 +68,8 @@ class Encoder(Protocol):
     offset: float  # added to the similarity at which the deployment's own intents separate
     relax: tuple[float, ...]  # the looser passes' steps below it
     join: float | None  # without known intents: what no gap holds joins a gap this far below
+    attach: float | None  # with known intents: a miss goes to its intent this far above the cut
+    attach_margin: float  # ... and this far ahead of the next intent
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One L2-normalised float32 row per text."""
@@ -90,6 +99,8 @@ class WordLlamaEncoder:
     offset = WORDLLAMA_OFFSET
     relax: tuple[float, ...] = WORDLLAMA_RELAX
     join: float | None = WORDLLAMA_JOIN
+    attach: float | None = WORDLLAMA_ATTACH
+    attach_margin = WORDLLAMA_ATTACH_MARGIN
 
     def __init__(self) -> None:
         import wordllama
@@ -123,6 +134,8 @@ class MiniLMOnnxEncoder:
     offset = MINILM_OFFSET
     relax: tuple[float, ...] = MINILM_RELAX
     join: float | None = MINILM_JOIN
+    attach: float | None = MINILM_ATTACH
+    attach_margin = MINILM_ATTACH_MARGIN
     max_tokens = 128
     batch = 64
 

@@ -35,7 +35,13 @@ from daytwo.detect.gaps.candidates import (
     confident_turns,
     find_candidates,
 )
-from daytwo.detect.gaps.cluster import MIN_REGIONS, ClusterParams, cluster_utterances, regions
+from daytwo.detect.gaps.cluster import (
+    MIN_REGIONS,
+    ClusterParams,
+    attach_to_intents,
+    cluster_utterances,
+    regions,
+)
 from daytwo.detect.gaps.encoders import Encoder, get_encoder
 from daytwo.detect.gaps.granularity import Granularity, intent_granularity
 from daytwo.detect.gaps.listing import (
@@ -299,11 +305,18 @@ def effective_params(
     deployment's own traffic (``ClusterParams.centre``), the only scale it has, unless that
     traffic holds fewer than :data:`MIN_REGIONS` regions of near-paraphrases
     (``traffic_regions``): then the encoder's uncentred similarity. Centred, what no gap holds
-    then joins its nearest gap down to the tuning's ``join`` below the cut."""
+    then joins its nearest gap down to the tuning's ``join`` below the cut; with known
+    intents, what no gap holds and clearly belongs to one of them is attached to it
+    (``ClusterParams.attach``)."""
     params = params or GapParams()
     if params.cluster is None:
         tuning = params.tuning or GapTuning(
-            encoder.min_similarity, encoder.offset, encoder.relax, join=encoder.join
+            encoder.min_similarity,
+            encoder.offset,
+            encoder.relax,
+            join=encoder.join,
+            attach=encoder.attach,
+            attach_margin=encoder.attach_margin,
         )
         centre = granularity is None and traffic_regions >= MIN_REGIONS
         if granularity is not None:
@@ -319,6 +332,8 @@ def effective_params(
                 relax=tuning.relax,
                 centre=centre,
                 join=tuning.join if centre else None,
+                attach=tuning.attach if granularity is not None else None,
+                attach_margin=tuning.attach_margin,
             ),
         )
     return params
@@ -351,11 +366,24 @@ def detect_gaps(
     vectors = _embed(encoder, cand.text)
     spread = regions(vectors) if granularity is None else float(MIN_REGIONS)
     params = effective_params(params, encoder, granularity, spread)
-    # The vectors are not read after: the clustering makes them unit in place.
+    assert params.cluster is not None  # effective_params always sets it
+    # The clustering makes the vectors unit in place (one copy fewer); the attachment of a
+    # known intent's misses reads them after, unit as it needs them.
     clustering = cluster_utterances(vectors, params.cluster, overwrite=True)
     known = known_intents(names, known_vectors) if known_vectors is not None else None
+    attached: dict[int, str] = {}
+    if known is not None and len(known.names) and params.cluster.attach is not None:
+        clustering, rows = attach_to_intents(vectors, clustering, known.centroids, params.cluster)
+        attached = {g: known.names[r] for g, r in rows.items()}
     gaps = build_gaps(
-        deployment, cand, clustering, as_of, known=known, previous=previous, params=params
+        deployment,
+        cand,
+        clustering,
+        as_of,
+        known=known,
+        previous=previous,
+        params=params,
+        attached=attached,
     )
     return Detection(gaps, int((clustering.labels >= 0).sum()), params, granularity)
 
