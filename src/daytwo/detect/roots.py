@@ -114,6 +114,10 @@ GAP_SYMPTOM_METRICS = frozenset(
 )
 # A journey where at least this share of a knowledge gap's questions arrive is the gap's.
 GAP_JOURNEY_SHARE = 0.25
+# Known problems explain a cell together only where their conversations are at most this
+# share of it: a cell made mostly of other problems' cells (English of chat and voice) is no
+# more theirs than they are its.
+TOGETHER_MAX_SHARE = 0.5
 # A finding with at least this many evidence conversations, half of them a cause's, is its.
 MIN_EVIDENCE = 5
 
@@ -359,7 +363,7 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
     wide = [f for f in findings if f.kind in WORSENING_KINDS and f.scope.level == "metric"]
     if (
         table.num_rows == 0
-        or not candidates
+        or not (candidates or (targets and causes))
         or len(candidates) + len(causes) + len(wide) < 2 - len(targets)
     ):
         return _rooted(findings, _one_problem(findings, {}))
@@ -417,6 +421,7 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
         broader.difference_update(by_members)
     parent.update(_explained_from_inside(table, findings, candidates, parent, rows, masks, arrays))
     parent.update(_one_problem(findings, parent, frozenset(broader)))
+    parent.update(_explained_together(table, findings, candidates, parent, rows, masks, arrays))
     by_print = {f.fingerprint: f for f in findings}
     checked = {f.fingerprint for f in candidates}
     # The knowledge gaps of one family stand together: their questions are the problem's.
@@ -597,13 +602,9 @@ def _driving_regression(
         journeys = gap.details.get("journeys")
         if gap.scope.deployment != target.scope.deployment or not isinstance(journeys, dict):
             continue
-        where = np.asarray(
-            pc.fill_null(pc.is_in(table["journey"], pa.array(sorted(journeys))), False).to_numpy(
-                zero_copy_only=False
-            ),
-            dtype=bool,
+        drivers.append(
+            (gap.fingerprint, _member_mask(table, gap, masks), _journeys_mask(table, journeys))
         )
-        drivers.append((gap.fingerprint, _member_mask(table, gap, masks), where))
 
     def undone(now_mask: np.ndarray, base_mask: np.ndarray) -> float | None:
         """The deployment's current value with ``now_mask``'s rows at ``base_mask``'s level."""
@@ -701,3 +702,95 @@ def _explained_by_members(
             best = int(np.argmax(held))
         out[child.fingerprint] = causes[best].fingerprint
     return out
+
+
+def _explained_together(
+    table: pa.Table,
+    findings: Sequence[Finding],
+    candidates: Sequence[Finding],
+    parent: Mapping[str, str],
+    rows: _Rows,
+    masks: dict[object, np.ndarray],
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> dict[str, str]:
+    """Findings that no one problem explains but the known problems together do: each
+    candidate nothing explains yet whose rows outside every other problem of its metric (the
+    cells of the journeys' and segments' worsening findings that stand alone, and the
+    conversations of the knowledge gaps, for the metrics a gap moves) show no change of their
+    own, mapped to the problem that adds the most to its change. Their conversations must be
+    at most :data:`TOGETHER_MAX_SHARE` of the cell's.
+
+    A team's escalations rise because a flow change sends one journey's customers to agents
+    and a knowledge gap sends another's: no one of them explains the team, both together do,
+    and the team is no problem of its own. A cell with a change of its own outside them stays
+    one. Only problems that stand alone are roots here, and a finding linked here is not
+    one, so no chain loops."""
+    tops = [f for f in findings if f.fingerprint not in parent]
+    out: dict[str, str] = {}
+    targets: set[str] = set()
+    for child in candidates:
+        if child.fingerprint in parent:
+            continue
+        metric = str(child.scope.metric)
+        m = MONITORED_BY_ID[metric]
+        problems: list[tuple[str, np.ndarray, np.ndarray]] = []
+        for p in tops:
+            if p.fingerprint == child.fingerprint or p.fingerprint in out:
+                continue
+            if p.scope.deployment != child.scope.deployment:
+                continue
+            if p.members:
+                journeys = p.details.get("journeys")
+                if p.kind == GAP_KIND and metric in GAP_SYMPTOM_METRICS and journeys:
+                    problems.append(
+                        (
+                            p.fingerprint,
+                            _member_mask(table, p, masks),
+                            _journeys_mask(table, journeys),
+                        )
+                    )
+            elif (
+                p.kind in WORSENING_KINDS
+                and p.scope.metric == metric
+                and (p.scope.journey is not None or p.scope.segment is not None)
+            ):
+                cell = _cell_mask(table, p.scope, masks)
+                problems.append((p.fingerprint, cell, cell))
+        if not problems:
+            continue
+        if metric not in arrays:
+            arrays[metric] = m.arrays(table)
+        values, weights = arrays[metric]
+        own = rows.of(child)
+        cell = _cell_mask(table, child.scope, masks) & (weights > 0)
+        union = np.logical_or.reduce([now for _, now, _ in problems])
+        inside = int((cell & union & own).sum())
+        if inside == 0 or inside > TOGETHER_MAX_SHARE * int((cell & own).sum()):
+            continue  # none of them there, or the cell mostly theirs: not told apart
+        rest = cell & ~union
+        if _worse_alone(m, values, weights, rest & rows.base, rest & own, cell & own):
+            continue
+        sign = -1.0 if m.good == "up" else 1.0
+        best: tuple[float, str] | None = None
+        for fp, now, base in problems:
+            after = summarise(m, values, weights, cell & now & own)
+            before = summarise(m, values, weights, cell & base & rows.base)
+            if after.value is None or before.value is None:
+                continue
+            excess = (after.value - before.value) * sign * after.den
+            if excess > 0 and (best is None or (excess, fp) > best):
+                best = (excess, fp)
+        if best is not None and child.fingerprint not in targets:
+            out[child.fingerprint] = best[1]
+            targets.add(best[1])
+    return out
+
+
+def _journeys_mask(table: pa.Table, journeys: Mapping[str, int]) -> np.ndarray:
+    """The rows of the journeys of a knowledge gap's journey mix."""
+    return np.asarray(
+        pc.fill_null(pc.is_in(table["journey"], pa.array(sorted(journeys))), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
