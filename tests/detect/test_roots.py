@@ -518,7 +518,7 @@ def _gap(days: int = 20, members: frozenset[str] | None = None, **kw: object) ->
             days=days,
             per_week=90.0,
             journeys={"payments": 60, "balance": 40},
-        ),  # fmt: skip
+        ),
         members=members if members is not None else frozenset(f"q{i}" for i in range(10)),
         **kw,  # type: ignore[arg-type]
     )
