@@ -67,6 +67,16 @@ More ways one problem shows as several findings, each made one problem here:
   cause's own (a gap's questions: the intent mix that moved to fallbacks, the new words
   customers use), or at least half the deployment's gaps' together, is the symptom of the
   cause holding the most of them.
+- **a gap's symptoms**: a worsening of a metric a question moves, in a journey where a gap's
+  questions arrive, whose evidence holds some of them and which began with the gap (see
+  :func:`_gap_symptoms`). This and the same-cell rule are preferred over a broader cell's
+  explanation: the closer cause is the root.
+- **known problems together**: a cell whose change lies wholly inside the known problems of
+  its metric, none of which explains it alone, is the symptom of the one adding most to it
+  (see :func:`_explained_together`).
+
+A target breach that no one regression or gap would bring back to its target, but all of
+them together would, is the symptom of the one bringing it furthest.
 """
 
 from __future__ import annotations
