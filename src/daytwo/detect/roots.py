@@ -69,8 +69,8 @@ More ways one problem shows as several findings, each made one problem here:
   cause holding the most of them.
 - **a gap's symptoms**: a worsening of a metric a question moves, in a journey where a gap's
   questions arrive, whose evidence holds some of them and which began with the gap (see
-  :func:`_gap_symptoms`). This and the same-cell rule are preferred over a broader cell's
-  explanation: the closer cause is the root.
+  :func:`_gap_symptoms`). It is preferred over a broader cell's explanation: the closer
+  cause is the root.
 - **known problems together**: a cell whose change lies wholly inside the known problems of
   its metric, none of which explains it alone, is the symptom of the one adding most to it
   (see :func:`_explained_together`).
@@ -168,12 +168,13 @@ def _one_problem(
     its family (which links nowhere), other findings to a gap, to the root of their cell (which
     links to a gap at most) or, a plateau, to its breach (which links to a gap at most)."""
     free = [f for f in findings if f.fingerprint not in parent]
-    # Findings only a broader cell explains: their own cell's problem, or the knowledge gap
-    # whose questions they are, is the closer cause, and is preferred.
+    # Findings only a broader cell explains: the knowledge gap whose questions they are is
+    # the closer cause, and is preferred (the link goes to the top of the gap's family, so no
+    # chain of explanations can drop it).
     loose = [f for f in findings if f.fingerprint not in parent or f.fingerprint in broader]
     links: dict[str, str] = {}
     cells: dict[tuple[str, str | None, tuple[str, str] | None], list[Finding]] = {}
-    for f in loose:
+    for f in free:
         if (f.scope.journey is not None or f.scope.segment is not None) and not f.members:
             cells.setdefault((f.scope.deployment, f.scope.journey, f.scope.segment), []).append(f)
     gaps: dict[str, list[Finding]] = {}
