@@ -163,10 +163,12 @@ def _one_problem(
     findings: Sequence[Finding], parent: dict[str, str], broader: frozenset[str] = frozenset()
 ) -> dict[str, str]:
     """The links of the rules above that need no data: the same cell at about the same time, a
-    knowledge-gap family, a cause's evidence, a plateau under its target's breach. Only findings
-    nothing explains yet are linked. No chain can loop: a gap links only to the largest gap of
-    its family (which links nowhere), other findings to a gap, to the root of their cell (which
-    links to a gap at most) or, a plateau, to its breach (which links to a gap at most)."""
+    knowledge-gap family, a gap's symptoms, a cause's evidence, a plateau under its target's
+    breach. Only findings nothing explains yet are linked, and (to a gap, as its symptoms)
+    those only a broader cell explains (``broader``). No chain can loop: a gap links only to
+    the largest gap of its family (which links nowhere), other findings to a gap, to the root
+    of their cell (which links to a gap at most) or, a plateau, to its breach (which links to
+    a gap at most)."""
     free = [f for f in findings if f.fingerprint not in parent]
     # Findings only a broader cell explains: the knowledge gap whose questions they are is
     # the closer cause, and is preferred (the link goes to the top of the gap's family, so no
