@@ -663,3 +663,20 @@ def test_a_cell_the_known_problems_explain_together_is_theirs() -> None:
     assert out == {team.title: journey.fingerprint, journey.title: None, gap.title: None}
     out = {f.title: f.details.get("root") for f in with_roots(data, [team, journey])}
     assert out == {team.title: None, journey.title: None}
+
+
+def test_a_gap_is_preferred_over_a_broader_cell_as_the_cause() -> None:
+    # Payments (all of it in team b1) is explained by b1's rise by the broader-cell rule; its
+    # evidence holds a gap's questions, and the gap's questions arrive in payments, begun
+    # with it: the gap is the closer cause. Without the gap, b1 stays its root.
+    data = analysis_data("bot", WINDOW, _rows())
+    team = _finding(segment=("team", "b1"))
+    payments = dataclasses.replace(_finding(journey="payments"), evidence=("q1", "x1"))
+    gap = dataclasses.replace(
+        _about(None, kind="knowledge_gap", days=21, journeys={"payments": 30}),
+        members=frozenset({"q1", "q2"}),
+    )
+    out = {f.title: f.details.get("root") for f in with_roots(data, [team, payments])}
+    assert out == {team.title: None, payments.title: team.fingerprint}
+    out = {f.title: f.details.get("root") for f in with_roots(data, [team, payments, gap])}
+    assert out == {team.title: None, payments.title: gap.fingerprint, gap.title: None}
