@@ -447,3 +447,54 @@ def test_an_items_growing_gaps_add_up(ledger: Ledger, policy: BacklogPolicy) -> 
 )
 def test_journey_overlap_golden(a: dict[str, int], b: dict[str, int], overlap: float) -> None:
     assert journey_overlap(a, b) == pytest.approx(overlap)
+
+
+def _escalation_breach(root: str | None) -> Finding:
+    """The deployment's escalations over their 28% target: every conversation counts, so its
+    score is far above one journey's."""
+    details: dict[str, object] = {"target": 0.28, "good": "down"}
+    if root is not None:
+        details["root"] = root
+    return Finding(
+        detector="slo_breach",
+        kind="slo_breach",
+        title="Escalation breaches its target",
+        scope=FindingScope(DEPLOYMENT, metric="escalation_rate"),
+        severity=Severity.medium,
+        first_seen=AT,
+        last_seen=AT,
+        baseline=Measure(0.26, 20000),
+        current=Measure(0.33, 20000),
+        impact=Impact(interactions_per_week=6600, customers_per_week=6000),
+        details=details,
+    )
+
+
+def test_a_breach_its_regression_drives_ranks_as_the_regression(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    # The breach alone is an item weighed on the whole deployment's escalations. A look that
+    # finds the journey's regression driving it puts it under the regression's item, which
+    # is weighed on the regression alone (its cost counted once), and stays so when a later
+    # look no longer finds the regression enough to explain the breach alone.
+    regression = _finding("card_declined", 0.01)
+    run = detect_service.start_run(ledger, DEPLOYMENT, ["degradation"])
+    detect_service.record_findings(
+        ledger, run, DEPLOYMENT, ["degradation"], [regression], since=None,
+        data_through=AT, interactions=2000,
+    )  # fmt: skip
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (alone,) = service.list_items(ledger)
+    _record(ledger, "slo_breach", [_escalation_breach(root=regression.fingerprint)], 30)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (item,) = service.list_items(ledger)
+    assert item.id == alone.id
+    assert {f.kind for f in service.get_item(ledger, item.id).findings} == {
+        "degradation",
+        "slo_breach",
+    }
+    assert item.score == pytest.approx(alone.score)
+    _record(ledger, "slo_breach", [_escalation_breach(root=None)], 31)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (later,) = service.list_items(ledger)
+    assert later.score == pytest.approx(alone.score)

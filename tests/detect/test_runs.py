@@ -517,3 +517,31 @@ def test_a_gap_folded_into_another_lives_on_under_it(ledger_url: str) -> None:
     assert rows["Knowledge gap: payday paid"].details["root"] == folded.fingerprint
     assert "root" not in rows["Knowledge gap: pets dog"].details
     ledger.dispose()
+
+
+def test_a_gap_of_the_same_launch_lives_on_in_its_family(ledger_url: str) -> None:
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    pay = {"payments": 60, "balance": 40}
+
+    def gap(words: str, members: set[str], journeys: dict[str, int], days: int = 0) -> Finding:
+        f = _gap(words, tuple(sorted(members))[:2], members)
+        at = T0 + timedelta(days=days)
+        return dataclasses.replace(
+            f, first_seen=at, last_seen=at + timedelta(days=1), details={"journeys": journeys}
+        )
+
+    taxes = gap("taxes federal", {f"t{i}" for i in range(10)}, {"payments": 50, "balance": 50})
+    deposit = gap("deposit direct", {f"d{i}" for i in range(10)}, pay)
+    fraud = gap("card stolen", {f"f{i}" for i in range(10)}, {"fraud": 20})
+    late = gap("pay slip", {f"s{i}" for i in range(10)}, pay, days=-20)
+    assert _record(ledger, "knowledge_gap", taxes, deposit, fraud, late) == (4, 0, 0, 0)
+    # The next clustering sees only the deposit questions (none of the others' among them):
+    # the tax gap began with it and its questions land in the same journeys, so it lives on
+    # under it; the fraud gap (other journeys) and the pay-slip gap (three weeks older) went.
+    assert _record(ledger, "knowledge_gap", deposit) == (0, 1, 3, 0)
+    rows = {r.title: r for r in list_findings(ledger, FindingFilter(status=["resolved"]))}
+    assert rows[taxes.title].details["root"] == deposit.fingerprint
+    assert "root" not in rows[fraud.title].details
+    assert "root" not in rows[late.title].details
+    ledger.dispose()

@@ -803,3 +803,36 @@ def test_no_emerging_gap_reads_the_same_on_clickhouse(
     assert sum(want[0].values()) == DAYS * PER_DAY + NEW_PER_DAY * (DAYS - NEW_FROM)
     assert sum(c["deposit"] for c in want[1].values()) == NEW_PER_DAY * (DAYS - NEW_FROM)
     assert got == want
+
+
+def test_open_items_about_a_metric_include_those_holding_its_findings(
+    sqlite_ledger: Ledger,
+) -> None:
+    # A model change's item, led by its latency rise, holds its turn errors too: it is open
+    # about the error rate and about the p95 latency (the same problem as the mean's). An
+    # item whose error finding resolved is not, nor one about something else.
+    from daytwo.backlog.models import ItemFinding
+    from daytwo.plan.ledger import open_items
+
+    with sqlite_ledger.session() as s:
+        model = add_item(s, title="model change", signal={"metric": "latency_mean"})
+        gone = add_item(s, title="errors gone", signal={"metric": "containment_rate"})
+        other = add_item(s, title="containment", signal={"metric": "containment_rate"})
+        for item, fp, status in ((model, "e1", "open"), (gone, "e2", "resolved")):
+            s.add(
+                ItemFinding(
+                    item_id=item.id, finding_id=fp, fingerprint=fp, kind="degradation",
+                    snapshot={"metric": "error_rate", "status": status},
+                )
+            )  # fmt: skip
+        s.flush()
+        assert [i.title for i in open_items(s, DEPLOYMENT, AT, metric="error_rate")] == [
+            "model change"
+        ]
+        assert [i.title for i in open_items(s, DEPLOYMENT, AT, metric="latency_p95")] == [
+            "model change"
+        ]
+        assert {i.title for i in open_items(s, DEPLOYMENT, AT, metric="containment_rate")} == {
+            other.title,
+            gone.title,
+        }

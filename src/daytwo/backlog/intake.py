@@ -33,6 +33,7 @@ from daytwo.backlog.service import (
     to_public,
     transition,
 )
+from daytwo.detect.roots import TARGET_KINDS
 from daytwo.detect.schemas import FindingFilter, FindingPublic
 from daytwo.detect.service import findings_by_fingerprint, list_findings
 from daytwo.errors import InputError
@@ -44,10 +45,18 @@ def _strongest(session: Session, item: Item, policy: BacklogPolicy) -> FindingFa
 
     Knowledge gaps are the exception: each customer question is in one gap only, so the gaps an
     item holds together (the questions one launch brought) add up, and compete as one.
+
+    A target breach (or plateau) held with the findings of the problem that drove it (it
+    joined their item as their symptom) does not weigh: its numbers are the whole
+    deployment's, and what the item's problem costs is already counted by the regression
+    that drives it (counted once, not twice). It keeps not weighing when a later look no
+    longer finds that regression enough to explain it alone: it is still that item's.
     """
     links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
     cost_model = cost_model_of(session, item.deployment)
     facts = [facts_from_snapshot(link.fingerprint, dict(link.snapshot)) for link in links]
+    causes = [f for f in facts if f.kind not in TARGET_KINDS]
+    facts = causes or facts
     family = gap_family(facts)
     if family is not None:
         facts.append(family)

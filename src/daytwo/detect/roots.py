@@ -67,6 +67,16 @@ More ways one problem shows as several findings, each made one problem here:
   cause's own (a gap's questions: the intent mix that moved to fallbacks, the new words
   customers use), or at least half the deployment's gaps' together, is the symptom of the
   cause holding the most of them.
+- **a gap's symptoms**: a worsening of a metric a question moves, in a journey where a gap's
+  questions arrive, whose evidence holds some of them and which began with the gap (see
+  :func:`_gap_symptoms`). It is preferred over a broader cell's explanation: the closer
+  cause is the root.
+- **known problems together**: a cell whose change lies wholly inside the known problems of
+  its metric, none of which explains it alone, is the symptom of the one adding most to it
+  (see :func:`_explained_together`).
+
+A target breach that no one regression or gap would bring back to its target, but all of
+them together would, is the symptom of the one bringing it furthest.
 """
 
 from __future__ import annotations
@@ -100,6 +110,24 @@ SAME_ONSET_DAYS = 7
 # Knowledge gaps whose journey mixes share at least this much came with one launch or change.
 GAP_FAMILY_OVERLAP = 0.5
 GAP_KIND = "knowledge_gap"
+# The metrics a customer's unanswered question moves in the journey where it was asked: the
+# bot falls back or is asked again, the customer is handed over, gives up or is unhappy.
+GAP_SYMPTOM_METRICS = frozenset(
+    {
+        "fallback_rate_conversation",
+        "rephrase_rate",
+        "containment_rate",
+        "escalation_rate",
+        "abandonment_rate",
+        "csat",
+    }
+)
+# A journey where at least this share of a knowledge gap's questions arrive is the gap's.
+GAP_JOURNEY_SHARE = 0.25
+# Known problems explain a cell together only where their conversations are at most this
+# share of it: a cell made mostly of other problems' cells (English of chat and voice) is no
+# more theirs than they are its.
+TOGETHER_MAX_SHARE = 0.5
 # A finding with at least this many evidence conversations, half of them a cause's, is its.
 MIN_EVIDENCE = 5
 
@@ -131,13 +159,21 @@ def _same_onset(a: Finding, b: Finding) -> bool:
     return near or running(a, b) or running(b, a)
 
 
-def _one_problem(findings: Sequence[Finding], parent: dict[str, str]) -> dict[str, str]:
+def _one_problem(
+    findings: Sequence[Finding], parent: dict[str, str], broader: frozenset[str] = frozenset()
+) -> dict[str, str]:
     """The links of the rules above that need no data: the same cell at about the same time, a
-    knowledge-gap family, a cause's evidence, a plateau under its target's breach. Only findings
-    nothing explains yet are linked. No chain can loop: a gap links only to the largest gap of
-    its family (which links nowhere), other findings to a gap, to the root of their cell (which
-    links to a gap at most) or, a plateau, to its breach (which links to a gap at most)."""
+    knowledge-gap family, a gap's symptoms, a cause's evidence, a plateau under its target's
+    breach. Only findings nothing explains yet are linked, and (to a gap, as its symptoms)
+    those only a broader cell explains (``broader``). No chain can loop: a gap links only to
+    the largest gap of its family (which links nowhere), other findings to a gap, to the root
+    of their cell (which links to a gap at most) or, a plateau, to its breach (which links to
+    a gap at most)."""
     free = [f for f in findings if f.fingerprint not in parent]
+    # Findings only a broader cell explains: the knowledge gap whose questions they are is
+    # the closer cause, and is preferred (the link goes to the top of the gap's family, so no
+    # chain of explanations can drop it).
+    loose = [f for f in findings if f.fingerprint not in parent or f.fingerprint in broader]
     links: dict[str, str] = {}
     cells: dict[tuple[str, str | None, tuple[str, str] | None], list[Finding]] = {}
     for f in free:
@@ -174,6 +210,7 @@ def _one_problem(findings: Sequence[Finding], parent: dict[str, str]) -> dict[st
             else:
                 links[f.fingerprint] = root.fingerprint
     causes = [f for f in findings if f.members]
+    links.update(_gap_symptoms(loose, causes, {**parent, **links}))
     for f in free:
         if f.members or f.fingerprint in links or len(f.evidence) < MIN_EVIDENCE:
             continue
@@ -197,6 +234,54 @@ def _one_problem(findings: Sequence[Finding], parent: dict[str, str]) -> dict[st
         if f.kind == "plateau" and breach is not None:
             links[f.fingerprint] = breach.fingerprint
     return links
+
+
+def _gap_symptoms(
+    free: Sequence[Finding], causes: Sequence[Finding], parent: Mapping[str, str]
+) -> dict[str, str]:
+    """The worsenings a knowledge gap makes in the journeys where its questions arrive: a
+    journey's (or a journey's segment's) fallback, rephrase, containment, escalation,
+    abandonment or satisfaction finding, nothing else explains, whose scope and onset fit a
+    gap of its deployment: the journey takes at least :data:`GAP_JOURNEY_SHARE` of the gap's
+    questions, the finding's evidence holds some of them, and it began with the gap (first
+    seen at most :data:`SAME_ONSET_DAYS` before it, or a trend whose run had begun and was
+    still running when the gap was first seen). Mapped to the top of the gap's family (the
+    gap whose family holds the most of its evidence), so that the link needs no chain."""
+    out: dict[str, str] = {}
+    gaps = [c for c in causes if c.kind == GAP_KIND and c.details.get("journeys")]
+    if not gaps:
+        return out
+    for f in free:
+        journey = f.scope.journey
+        if (
+            journey is None
+            or f.members
+            or f.kind not in WORSENING_KINDS
+            or f.scope.metric not in GAP_SYMPTOM_METRICS
+            or not f.evidence
+        ):
+            continue
+        best: tuple[int, float, str] | None = None
+        for g in gaps:
+            if g.scope.deployment != f.scope.deployment:
+                continue
+            mix: Mapping[str, int] = g.details["journeys"]
+            total = sum(mix.values())
+            if total <= 0 or mix.get(journey, 0) / total < GAP_JOURNEY_SHARE:
+                continue
+            began = f.first_seen >= g.first_seen - timedelta(SAME_ONSET_DAYS) or (
+                f.kind == "trend" and f.first_seen <= g.first_seen <= f.last_seen
+            )
+            held = sum(e in g.members for e in f.evidence)
+            if not began or held == 0:
+                continue
+            key = (held, g.impact.interactions_per_week, g.fingerprint)
+            if best is None or key > best:
+                best = key
+        if best is not None:
+            top = best[2]
+            out[f.fingerprint] = parent.get(top, top)
+    return out
 
 
 def _cell_mask(table: pa.Table, scope: FindingScope, cache: dict[object, np.ndarray]) -> np.ndarray:
@@ -291,7 +376,7 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
     wide = [f for f in findings if f.kind in WORSENING_KINDS and f.scope.level == "metric"]
     if (
         table.num_rows == 0
-        or not candidates
+        or not (candidates or (targets and causes))
         or len(candidates) + len(causes) + len(wide) < 2 - len(targets)
     ):
         return _rooted(findings, _one_problem(findings, {}))
@@ -301,9 +386,12 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     parent: dict[str, str] = {}
     for target in targets:
-        found = _driving_regression(table, target, candidates, base_rows, cur_rows, masks, arrays)
+        found = _driving_regression(
+            table, target, candidates, causes, base_rows, cur_rows, masks, arrays
+        )
         if found is not None:
             parent[target.fingerprint] = found
+    broader: set[str] = set()  # explained by a broader cell only, so far
     by_metric: dict[str, list[Finding]] = {}
     for f in candidates:
         by_metric.setdefault(str(f.scope.metric), []).append(f)
@@ -339,10 +427,14 @@ def with_roots(data: AnalysisData, findings: Sequence[Finding]) -> list[Finding]
                     best = cand
             if best is not None:
                 parent[child.fingerprint] = best.fingerprint
+                broader.add(child.fingerprint)
     if causes:
-        parent.update(_explained_by_members(table, candidates, causes, rows, masks, arrays))
+        by_members = _explained_by_members(table, candidates, causes, rows, masks, arrays)
+        parent.update(by_members)
+        broader.difference_update(by_members)
     parent.update(_explained_from_inside(table, findings, candidates, parent, rows, masks, arrays))
-    parent.update(_one_problem(findings, parent))
+    parent.update(_one_problem(findings, parent, frozenset(broader)))
+    parent.update(_explained_together(table, findings, candidates, parent, rows, masks, arrays))
     by_print = {f.fingerprint: f for f in findings}
     checked = {f.fingerprint for f in candidates}
     # The knowledge gaps of one family stand together: their questions are the problem's.
@@ -490,12 +582,17 @@ def _driving_regression(
     table: pa.Table,
     target: Finding,
     candidates: Sequence[Finding],
+    causes: Sequence[Finding],
     base_rows: np.ndarray,
     cur_rows: np.ndarray,
     masks: dict[object, np.ndarray],
     arrays: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> str | None:
-    """The fingerprint of the cell regression that, undone, would meet ``target``'s target."""
+    """The fingerprint of the problem that, undone, would meet ``target``'s target: a cell's
+    regression put back at the cell's baseline, or a knowledge gap's conversations put back
+    at their journeys' baseline. Of several that each would, the one that brings the
+    deployment furthest; where none alone would but all of them together would (a breach two
+    problems drive), the one of them that brings it furthest."""
     goal = target.details.get("target")
     metric = str(target.scope.metric)
     m = MONITORED_BY_ID.get(metric)
@@ -507,22 +604,47 @@ def _driving_regression(
     now = summarise(m, values, weights, cur_rows)
     if now.value is None or now.den <= 0:
         return None
-    best: tuple[float, str] | None = None
+    sign = 1 if m.good == "up" else -1
+    # Each possible cause: where it is now, and the rows whose baseline it would go back to.
+    drivers: list[tuple[str, np.ndarray, np.ndarray]] = []
     for cand in candidates:
-        if cand.scope.metric != metric or cand.kind not in WORSENING_KINDS:
+        if cand.scope.metric == metric and cand.kind in WORSENING_KINDS:
+            cell = _cell_mask(table, cand.scope, masks)
+            drivers.append((cand.fingerprint, cell, cell))
+    for gap in causes:
+        journeys = gap.details.get("journeys")
+        if gap.scope.deployment != target.scope.deployment or not isinstance(journeys, dict):
             continue
-        cell = _cell_mask(table, cand.scope, masks)
-        before = summarise(m, values, weights, cell & base_rows)
-        after = summarise(m, values, weights, cell & cur_rows)
-        if before.value is None or after.value is None:
-            continue
-        # The deployment's current value with this cell back at its baseline level.
-        undone = (now.num - after.num + after.den * before.value) / now.den
-        meets = undone >= goal if m.good == "up" else undone <= goal
-        gain = (undone - now.value) * (1 if m.good == "up" else -1)
-        if meets and gain > 0 and (best is None or gain > best[0]):
-            best = (gain, cand.fingerprint)
-    return best[1] if best else None
+        drivers.append(
+            (gap.fingerprint, _member_mask(table, gap, masks), _journeys_mask(table, journeys))
+        )
+
+    def undone(now_mask: np.ndarray, base_mask: np.ndarray) -> float | None:
+        """The deployment's current value with ``now_mask``'s rows at ``base_mask``'s level."""
+        before = summarise(m, values, weights, base_mask & base_rows)
+        after = summarise(m, values, weights, now_mask & cur_rows)
+        if before.value is None or after.value is None or now.value is None:
+            return None
+        return float((now.num - after.num + after.den * before.value) / now.den)
+
+    def meets(value: float) -> bool:
+        return value >= goal if m.good == "up" else value <= goal
+
+    gains: list[tuple[float, str, bool]] = []
+    for fp, now_mask, base_mask in drivers:
+        value = undone(now_mask, base_mask)
+        if value is not None and (value - now.value) * sign > 0:
+            gains.append(((value - now.value) * sign, fp, meets(value)))
+    if not gains:
+        return None
+    alone = [g for g in gains if g[2]]
+    if alone:
+        return max(alone)[1]
+    helping = {fp for _, fp, _ in gains}
+    together_now = np.logical_or.reduce([n for fp, n, _ in drivers if fp in helping])
+    together_base = np.logical_or.reduce([b for fp, _, b in drivers if fp in helping])
+    value = undone(together_now, together_base)
+    return max(gains)[1] if value is not None and meets(value) else None
 
 
 def _problem_mask(
@@ -593,3 +715,95 @@ def _explained_by_members(
             best = int(np.argmax(held))
         out[child.fingerprint] = causes[best].fingerprint
     return out
+
+
+def _explained_together(
+    table: pa.Table,
+    findings: Sequence[Finding],
+    candidates: Sequence[Finding],
+    parent: Mapping[str, str],
+    rows: _Rows,
+    masks: dict[object, np.ndarray],
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> dict[str, str]:
+    """Findings that no one problem explains but the known problems together do: each
+    candidate nothing explains yet whose rows outside every other problem of its metric (the
+    cells of the journeys' and segments' worsening findings that stand alone, and the
+    conversations of the knowledge gaps, for the metrics a gap moves) show no change of their
+    own, mapped to the problem that adds the most to its change. Their conversations must be
+    at most :data:`TOGETHER_MAX_SHARE` of the cell's.
+
+    A team's escalations rise because a flow change sends one journey's customers to agents
+    and a knowledge gap sends another's: no one of them explains the team, both together do,
+    and the team is no problem of its own. A cell with a change of its own outside them stays
+    one. Only problems that stand alone are roots here, and a finding linked here is not
+    one, so no chain loops."""
+    tops = [f for f in findings if f.fingerprint not in parent]
+    out: dict[str, str] = {}
+    targets: set[str] = set()
+    for child in candidates:
+        if child.fingerprint in parent:
+            continue
+        metric = str(child.scope.metric)
+        m = MONITORED_BY_ID[metric]
+        problems: list[tuple[str, np.ndarray, np.ndarray]] = []
+        for p in tops:
+            if p.fingerprint == child.fingerprint or p.fingerprint in out:
+                continue
+            if p.scope.deployment != child.scope.deployment:
+                continue
+            if p.members:
+                journeys = p.details.get("journeys")
+                if p.kind == GAP_KIND and metric in GAP_SYMPTOM_METRICS and journeys:
+                    problems.append(
+                        (
+                            p.fingerprint,
+                            _member_mask(table, p, masks),
+                            _journeys_mask(table, journeys),
+                        )
+                    )
+            elif (
+                p.kind in WORSENING_KINDS
+                and p.scope.metric == metric
+                and (p.scope.journey is not None or p.scope.segment is not None)
+            ):
+                cell = _cell_mask(table, p.scope, masks)
+                problems.append((p.fingerprint, cell, cell))
+        if not problems:
+            continue
+        if metric not in arrays:
+            arrays[metric] = m.arrays(table)
+        values, weights = arrays[metric]
+        own = rows.of(child)
+        cell = _cell_mask(table, child.scope, masks) & (weights > 0)
+        union = np.logical_or.reduce([now for _, now, _ in problems])
+        inside = int((cell & union & own).sum())
+        if inside == 0 or inside > TOGETHER_MAX_SHARE * int((cell & own).sum()):
+            continue  # none of them there, or the cell mostly theirs: not told apart
+        rest = cell & ~union
+        if _worse_alone(m, values, weights, rest & rows.base, rest & own, cell & own):
+            continue
+        sign = -1.0 if m.good == "up" else 1.0
+        best: tuple[float, str] | None = None
+        for fp, now, base in problems:
+            after = summarise(m, values, weights, cell & now & own)
+            before = summarise(m, values, weights, cell & base & rows.base)
+            if after.value is None or before.value is None:
+                continue
+            excess = (after.value - before.value) * sign * after.den
+            if excess > 0 and (best is None or (excess, fp) > best):
+                best = (excess, fp)
+        if best is not None and child.fingerprint not in targets:
+            out[child.fingerprint] = best[1]
+            targets.add(best[1])
+    return out
+
+
+def _journeys_mask(table: pa.Table, journeys: Mapping[str, int]) -> np.ndarray:
+    """The rows of the journeys of a knowledge gap's journey mix."""
+    return np.asarray(
+        pc.fill_null(pc.is_in(table["journey"], pa.array(sorted(journeys))), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )

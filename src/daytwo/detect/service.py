@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from daytwo import clock
 from daytwo.detect.findings import Finding
 from daytwo.detect.models import AnalysisRun, FindingRecord, HeldFinding
+from daytwo.detect.roots import GAP_FAMILY_OVERLAP, GAP_KIND, SAME_ONSET_DAYS, journey_overlap
 from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic
 from daytwo.errors import NotFoundError
 from daytwo.store.ledger import Ledger
@@ -368,7 +369,14 @@ def _now_held_by(row: FindingRecord, holders: Sequence[tuple[str, Finding]]) -> 
     the recorded fingerprint) of the finding of the same kind this run saw whose members hold
     at least :data:`CONTINUED_SHARE` of its evidence, the most of it. A payroll gap that the
     weekly clustering folds into a neighbour is not a problem that went away: its questions
-    are the neighbour's now, and it stays one click below it."""
+    are the neighbour's now, and it stays one click below it.
+
+    Failing that, a knowledge gap lives on in the family of a gap this run saw that came with
+    the same launch: first seen within :data:`~daytwo.detect.roots.SAME_ONSET_DAYS` of it,
+    its questions landing in the same journeys (mixes overlapping by at least
+    :data:`~daytwo.detect.roots.GAP_FAMILY_OVERLAP`), the largest such. The tax questions of
+    a payroll launch, clustered apart from its direct-deposit ones in the first weeks and
+    among them later, are one problem over the whole time, as they are within one look."""
     if not row.evidence or (row.details or {}).get("root"):
         return None
     best: tuple[float, str] | None = None
@@ -380,7 +388,27 @@ def _now_held_by(row: FindingRecord, holders: Sequence[tuple[str, Finding]]) -> 
         into = root if isinstance(root, str) and root != row.fingerprint else fingerprint
         if share >= CONTINUED_SHARE and (best is None or share > best[0]):
             best = (share, into)
-    return best[1] if best else None
+    if best is not None:
+        return best[1]
+    mix = (row.details or {}).get("journeys")
+    if row.kind != GAP_KIND or not isinstance(mix, dict) or row.first_seen is None:
+        return None
+    began = _aware(row.first_seen)
+    launch: tuple[float, str, str] | None = None
+    for fingerprint, f in holders:
+        theirs = f.details.get("journeys")
+        if f.kind != GAP_KIND or fingerprint == row.fingerprint or not isinstance(theirs, dict):
+            continue
+        if abs(f.first_seen - began) > timedelta(SAME_ONSET_DAYS):
+            continue
+        if journey_overlap(mix, theirs) < GAP_FAMILY_OVERLAP:
+            continue
+        root = f.details.get("root")
+        into = root if isinstance(root, str) and root != row.fingerprint else fingerprint
+        key = (f.impact.interactions_per_week, fingerprint, into)
+        if launch is None or key > launch:
+            launch = key
+    return launch[2] if launch else None
 
 
 def _kept_roots(

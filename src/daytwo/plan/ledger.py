@@ -13,8 +13,8 @@ from typing import Literal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from daytwo.backlog.calc import CLOSED_STATUSES
-from daytwo.backlog.models import Item, Owner, RoutingRule
+from daytwo.backlog.calc import CLOSED_STATUSES, problem_of
+from daytwo.backlog.models import Item, ItemFinding, Owner, RoutingRule
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.detect.models import AnalysisRun, FindingRecord
 from daytwo.errors import NotFoundError
@@ -230,7 +230,11 @@ def open_items(
     journey: str | None = None,
     metric: str | None = None,
 ) -> list[Item]:
-    """Items open at ``at`` (created before, not closed by then), highest score first."""
+    """Items open at ``at`` (created before, not closed by then), highest score first.
+
+    With ``metric``: the items about it, those whose leading signal is about the same problem
+    (a p95 latency criterion and a mean latency item) or that hold an unresolved finding
+    about it (a model change's item, led by its latency rise, holds its turn errors too)."""
     query = select(Item).where(Item.deployment == deployment)
     query = _open_at(query, at)  # type: ignore[assignment]
     if priority:
@@ -241,7 +245,19 @@ def open_items(
     # An item closed but reopened keeps no closed_at; a closed one without a date is closed.
     rows = [r for r in rows if r.closed_at is not None or r.status not in CLOSED_STATUSES]
     if metric:
-        rows = [r for r in rows if r.signal.get("metric") == metric]
+        wanted = problem_of("", metric)
+        held: set[int] = set()
+        if rows:
+            links = session.scalars(
+                select(ItemFinding).where(ItemFinding.item_id.in_([r.id for r in rows]))
+            )
+            for link in links:
+                snap = link.snapshot or {}
+                about = snap.get("metric")
+                fresh = snap.get("status") != "resolved" and isinstance(about, str)
+                if fresh and problem_of(link.kind, str(about)) == wanted:
+                    held.add(link.item_id)
+        rows = [r for r in rows if problem_of("", r.signal.get("metric")) == wanted or r.id in held]
     return rows
 
 
