@@ -25,7 +25,6 @@ import html
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route, compile_path
 
 from bench.__main__ import RESULTS, _environment
+from bench.pages import time_urls
 from daytwo.governance.keys import create_key
 from daytwo.governance.models import KeyScope
 from daytwo.server import create_app
@@ -115,19 +115,6 @@ def crawl(
     return kept, fetched
 
 
-def time_url(client: TestClient, url: str, repeat: int) -> dict[str, Any]:
-    """One warm-up (its time kept as ``first_ms``), then ``repeat`` timed requests."""
-    t = time.perf_counter()
-    client.get(url).raise_for_status()
-    first = (time.perf_counter() - t) * 1000
-    runs = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        client.get(url).raise_for_status()
-        runs.append((time.perf_counter() - t) * 1000)
-    return {"median_ms": statistics.median(runs), "runs_ms": runs, "first_ms": first}
-
-
 def build(data_dir: Path) -> float:
     """``daytwo demo --no-serve`` into ``data_dir`` (the default demo, its history replayed):
     the seconds it took."""
@@ -150,7 +137,7 @@ def run(data_dir: Path, *, repeat: int, per_route: int) -> dict[str, Any]:
         pages: dict[str, Any] = {}
         downloads: dict[str, Any] = {}
         for route, urls in kept.items():
-            timed = {url: time_url(client, url, repeat) for url in urls}
+            timed = time_urls(client, {url: url for url in urls}, repeat)
             slowest = max(timed.values(), key=lambda v: v["median_ms"])
             entry = {"slowest_median_ms": slowest["median_ms"], "addresses": timed}
             (downloads if route.endswith(".pdf") else pages)[route] = entry
