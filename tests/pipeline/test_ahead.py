@@ -18,12 +18,10 @@ from sqlalchemy import Column, DateTime, MetaData, Table, create_engine, select,
 from daytwo.clock import frozen_at
 from daytwo.detect.runner import Detected
 from daytwo.pipeline import analyze
-from daytwo.pipeline.ahead import DetectAhead, fork_available
+from daytwo.pipeline.ahead import DetectAhead
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from tests.backlog.conftest import DEPLOYMENT, START, registered_ledger, store_of, synthetic_records
-
-pytestmark = pytest.mark.skipif(not fork_available(), reason="no fork on this platform")
 
 
 @pytest.fixture(scope="module")
