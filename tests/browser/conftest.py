@@ -160,6 +160,15 @@ def _seed_through_api(url: str, key: str) -> None:
         r = api.post("/api/v1/ingest", json={"interactions": records})
         assert r.status_code == 200, r.text
         assert r.json()["accepted"] == SEEDED_INTERACTIONS, r.text
+        # The pages read rollups that the server refreshes off the request path once writes
+        # pause; the suite reads the seeded counts only once `/healthz` says they are current.
+        deadline = time.monotonic() + 120
+        while True:
+            health = api.get("/healthz").json()
+            if health["figures_as_of"] is not None and not health["figures_behind"]:
+                return
+            assert time.monotonic() < deadline, f"figures still behind after 120 s: {health}"
+            time.sleep(0.2)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
