@@ -9,7 +9,8 @@ from fastapi import Depends, Path, Query
 
 from daytwo.errors import InputError, NotFoundError
 from daytwo.http.deps import EventsDep
-from daytwo.interactions.slice import FIRST_DAY, LAST_DAY, Slice
+from daytwo.http.scope import require_queryable_day
+from daytwo.interactions.slice import LAST_DAY, Slice
 
 DEFAULT_DAYS = 28
 # The largest row id a ledger can hold (a signed 64-bit integer).
@@ -36,23 +37,13 @@ def _instant(value: str, name: str, *, end: bool) -> datetime:
     except OverflowError:  # a time zone that moves year 1 or 9999 off the calendar
         day = parsed.date()
     # An end date is inclusive: the range runs to the next midnight, which must be a day too.
-    _within_days(
+    require_queryable_day(
         day,
         name,
         value,
         last=LAST_DAY - timedelta(days=1) if len(value) == 10 and end else LAST_DAY,
     )
     return parsed + timedelta(days=1) if len(value) == 10 and end else parsed
-
-
-def _within_days(day: date, name: str, value: str, *, last: date = LAST_DAY) -> None:
-    """A day every events engine can query (:data:`FIRST_DAY` to :data:`LAST_DAY`), or a clear
-    error naming the parameter."""
-    if not FIRST_DAY <= day <= last:
-        raise InputError(
-            f"{name} must fall between {FIRST_DAY.isoformat()} and {last.isoformat()}, "
-            f"not {value!r}."
-        )
 
 
 def slice_params(

@@ -101,13 +101,21 @@ def parse_date(value: str | None, name: str) -> date | None:
             f"{name} must be a date like 2026-03-01, not {value!r}; left out."
         ) from None
     # A page's range runs to the midnight after its end day, which must be a day too.
-    last = LAST_DAY - timedelta(days=1)
+    require_queryable_day(day, name, value, last=LAST_DAY - timedelta(days=1), tail="; left out")
+    return day
+
+
+def require_queryable_day(
+    day: date, name: str, value: str, *, last: date = LAST_DAY, tail: str = ""
+) -> None:
+    """A day every events engine can query (:data:`FIRST_DAY` to ``last``), or a clear error
+    naming the parameter and what it was given (``tail`` ends the message, before its stop).
+    The one range check of the pages' and the read APIs' dates."""
     if not FIRST_DAY <= day <= last:
         raise InputError(
             f"{name} must fall between {FIRST_DAY.isoformat()} and {last.isoformat()}, "
-            f"not {value!r}; left out."
+            f"not {value!r}{tail}."
         )
-    return day
 
 
 # How the app orders deployments by urgency, set when it is assembled (the backlog knows; the
