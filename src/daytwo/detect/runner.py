@@ -6,6 +6,7 @@ the findings afterwards, is the analysis pipeline's business (:mod:`daytwo.pipel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
@@ -20,6 +21,8 @@ from daytwo.detect import service
 from daytwo.detect.cells import with_segment_columns
 from daytwo.detect.data import (
     INTERACTIONS_OF_SPAN,
+    SPAN_END,
+    SPAN_START,
     AnalysisData,
     DeploymentInfo,
     EngineRead,
@@ -149,6 +152,12 @@ class History:
                 if r.cut == "day"
                 for s, e in [r.span(window, history_start)]
             )
+            and all(
+                _on_grid(e, self.end) and (s == self.start or _on_grid(s, self.end))
+                for r in engine_reads(needs).values()
+                if r.cut == "ago"
+                for s, e in [r.span(window, history_start)]
+            )
         )
 
 
@@ -170,6 +179,12 @@ def _midnight(at: datetime, edge: datetime) -> bool:
     return at == edge or _utc(at).time() == time()
 
 
+def _on_grid(at: datetime, end: datetime) -> bool:
+    """Whether ``at`` is a whole number of days before ``end`` (rows grouped by whole days
+    before ``end`` cut exactly there)."""
+    return at <= end and (_utc(end) - _utc(at)) % timedelta(days=1) == timedelta(0)
+
+
 def engine_reads(needs: Sequence[Needs]) -> dict[str, EngineRead]:
     """The engine reads ``needs`` ask for, once each, by name."""
     out: dict[str, EngineRead] = {}
@@ -188,21 +203,49 @@ def _engine_read(
         "(SELECT interaction_id, agent_ref, started_at FROM interactions "
         "WHERE deployment = ? AND started_at >= ? AND started_at < ?)"
     )
-    pieces = read.sql.split(INTERACTIONS_OF_SPAN)
     params: list[Any] = []
-    for i, piece in enumerate(pieces):
-        if i:
+    sql = []
+    # Each placeholder bound in the order it is written: the relation's deployment and span,
+    # a bound of the span, or the deployment where the SQL writes ``?``.
+    for piece in _PLACEHOLDERS.split(read.sql):
+        if piece == INTERACTIONS_OF_SPAN:
+            sql.append(interactions)
             params += [info.name, start, end]
-        params += [info.name] * piece.count("?")
-    return events.query(interactions.join(pieces), params)
+        elif piece in (SPAN_START, SPAN_END):
+            sql.append("CAST(? AS TIMESTAMP)")
+            params.append(start if piece == SPAN_START else end)
+        elif piece == "?":
+            sql.append(piece)
+            params.append(info.name)
+        else:
+            sql.append(piece)
+    return events.query("".join(sql), params)
 
 
-def _cut_read(read: EngineRead, table: pa.Table, start: datetime, end: datetime) -> pa.Table:
+_PLACEHOLDERS = re.compile(
+    "(" + "|".join(re.escape(p) for p in (INTERACTIONS_OF_SPAN, SPAN_START, SPAN_END, "?")) + ")"
+)
+
+
+def _cut_read(
+    read: EngineRead, table: pa.Table, start: datetime, end: datetime, history_end: datetime
+) -> pa.Table:
     """The rows of a history's ``table`` for conversations started in ``[start, end)``
     (:meth:`History.covers` made sure rows grouped by day cut exactly there)."""
     if read.cut == "started_at":
         at = table["started_at"]
         keep = pc.and_(pc.greater_equal(at, pa.scalar(start)), pc.less(at, pa.scalar(end)))
+    elif read.cut == "ago":
+        shift = (_utc(history_end) - _utc(end)) // timedelta(days=1)
+        span = -((_utc(start) - _utc(end)) // timedelta(days=1))  # days, the first one partial
+        ago = pc.subtract(table["ago"], pa.scalar(shift, pa.int64()))
+        keep = pc.and_(
+            pc.greater_equal(ago, pa.scalar(0, pa.int64())),
+            pc.less(ago, pa.scalar(span, pa.int64())),
+        )
+        return table.filter(keep).set_column(
+            table.column_names.index("ago"), "ago", pc.filter(ago, keep)
+        )
     else:
         first = _utc(start).date()
         last = _utc(end)
@@ -280,7 +323,7 @@ def look_at(history: History, window: Window, needs: Sequence[Needs] | None = No
         at = history.assist_started
         assist = assist.filter(pa.array((at >= first) & (at < last)))
     reads = {
-        name: _cut_read(r, history.reads[name], *r.span(window, history_start))
+        name: _cut_read(r, history.reads[name], *r.span(window, history_start), history.end)
         for name, r in engine_reads(needs).items()
     }
     return AnalysisData(history.info, window, interactions, turns, deliveries, assist, reads)

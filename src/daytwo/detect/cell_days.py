@@ -1,0 +1,236 @@
+"""The monitored metrics' sums per day × cell, computed by the events engine.
+
+One row per day of the read (counted back from its end) and combination of journey and
+segment values: the rows of the conversations that started then and there, and for each
+metric judged per cell (:data:`~daytwo.detect.cells.MONITORED` with ``cells``) the sums its
+summaries are made of. A cell's figure over any run of whole days (a week of the trend, say)
+is then a sum of a few of these rows instead of a pass over every conversation: the analysis
+holds days × combinations, however many conversations there are.
+
+The sums of a rate are its numerator, its denominator and their products (the clustered
+variance needs them); of a mean, the count of conversations with a value, its sum and its sum
+of squares. Rates count conversations or turns, so their sums are exact whatever the order the
+engine adds them in; a mean's sums may differ from a sum in row order in the last bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from daytwo.detect.cells import (
+    MONITORED,
+    SEGMENT_KEYS,
+    Cell,
+    Monitored,
+    Summary,
+    segment_column,
+    summaries_from_sums,
+)
+from daytwo.detect.data import SPAN_END, SPAN_START, AnalysisData, EngineRead
+
+DAY_US = 86_400_000_000
+JUDGED: tuple[Monitored, ...] = tuple(m for m in MONITORED if m.cells)
+KEYS = ("journey", *SEGMENT_KEYS)
+
+# Each judged metric per conversation, in the portable SQL: (value, weight) as DOUBLE, the
+# same as its arrays in ``cells.py`` (a null count is 0, a mean's weight 1 where it has one).
+_ZERO = "CAST(0 AS DOUBLE)"
+_ONE = "CAST(1 AS DOUBLE)"
+
+
+def _flag(condition: str) -> str:
+    return f"CASE WHEN {condition} THEN {_ONE} ELSE {_ZERO} END"
+
+
+def _count(column: str) -> str:
+    return f"CAST(coalesce({column}, 0) AS DOUBLE)"
+
+
+_SQL_ARRAYS: dict[str, tuple[str, str]] = {
+    "containment_rate": (_flag("outcome = 'contained'"), _flag("outcome IS NOT NULL")),
+    "escalation_rate": (
+        _flag("outcome IN ('escalated', 'transferred')"),
+        _flag("outcome IS NOT NULL"),
+    ),
+    "abandonment_rate": (_flag("outcome = 'abandoned'"), _flag("outcome IS NOT NULL")),
+    "fallback_rate_conversation": (
+        _flag("coalesce(n_fallback_turns, 0) > 0"),
+        _flag("coalesce(n_assistant_turns, 0) > 0"),
+    ),
+    "error_rate": (_count("n_error_turns"), _count("n_turns")),
+    "rephrase_rate": (_flag("coalesce(n_repeats, 0) > 0"), _flag("coalesce(n_user_turns, 0) >= 2")),
+    "latency_mean": (
+        "CASE WHEN coalesce(n_latency, 0) > 0 THEN CAST(coalesce(latency_ms_sum, 0) AS DOUBLE) "
+        f"/ CAST(n_latency AS DOUBLE) ELSE {_ZERO} END",
+        _flag("coalesce(n_latency, 0) > 0"),
+    ),
+    "csat": (f"coalesce(CAST(csat AS DOUBLE), {_ZERO})", _flag("csat IS NOT NULL")),
+    "average_handle_time": (
+        f"coalesce(CAST(handle_time_s AS DOUBLE), {_ZERO})",
+        _flag("handle_time_s IS NOT NULL"),
+    ),
+}
+if set(_SQL_ARRAYS) != {m.metric for m in JUDGED}:  # pragma: no cover - a definition left out
+    raise RuntimeError("every metric judged per cell needs its SQL in cell_days.py")
+
+
+def sum_columns(m: Monitored) -> tuple[str, ...]:
+    """The names of ``m``'s sums in the read (rates: num, den, num², num·den, den²; means:
+    count, sum, sum of squares)."""
+    parts = ("num", "den", "nn", "nd", "dd") if m.kind == "rate" else ("n", "s1", "s2")
+    return tuple(f"{m.metric}__{p}" for p in parts)
+
+
+def _sums_sql(m: Monitored) -> list[str]:
+    v, w = _SQL_ARRAYS[m.metric]
+    names = sum_columns(m)
+    if m.kind == "rate":
+        exprs = [v, w, f"({v}) * ({v})", f"({v}) * ({w})", f"({w}) * ({w})"]
+    else:
+        present = f"({w}) > 0"
+        exprs = [
+            w,
+            f"CASE WHEN {present} THEN {v} ELSE {_ZERO} END",
+            f"CASE WHEN {present} THEN ({v}) * ({v}) ELSE {_ZERO} END",
+        ]
+    return [f"sum({e}) AS {n}" for e, n in zip(exprs, names, strict=True)]
+
+
+def _key_sql(key: str) -> str:
+    if key in ("journey", "channel"):
+        return f"CAST({key} AS VARCHAR) AS {key}"
+    return f"segments['{key}'] AS {key}"
+
+
+_AGO = f"CAST(floor((date_diff('microsecond', started_at, {SPAN_END}) - 1) / {DAY_US}.0) AS BIGINT)"
+_SQL = (
+    f"SELECT {_AGO} AS ago, "  # noqa: S608 - built from constants
+    + ", ".join(_key_sql(k) for k in KEYS)
+    + ", CAST(count(*) AS BIGINT) AS n_rows, min(started_at) AS first_at, "
+    + ", ".join(s for m in JUDGED for s in _sums_sql(m))
+    + " FROM interactions WHERE deployment = ? "
+    f"AND started_at >= {SPAN_START} AND started_at < {SPAN_END} GROUP BY ALL"
+)
+
+
+def _from_rows(data: AnalysisData) -> pa.Table:
+    """The read from an analysis's raw interactions (its span: the whole table)."""
+    t = data.interactions
+    end_us = _us(data.window.current_end)
+    started = pc.cast(t["started_at"], pa.int64()).to_numpy(zero_copy_only=False)
+    columns: dict[str, pa.Array | np.ndarray] = {
+        "ago": (end_us - started.astype(np.int64) - 1) // DAY_US,
+        "journey": pc.cast(t["journey"], pa.string()),
+        **{k: segment_column(t, k) for k in SEGMENT_KEYS},
+        "n_rows": np.ones(t.num_rows, dtype=np.int64),
+        "first_at": t["started_at"],
+    }
+    aggs: list[tuple[str, str]] = [("n_rows", "sum"), ("first_at", "min")]
+    for m in JUDGED:
+        v, w = m.arrays(t)
+        if m.kind == "rate":
+            sums: tuple[np.ndarray, ...] = (v, w, v * v, v * w, w * w)
+        else:
+            present = w > 0
+            sums = (w, np.where(present, v, 0.0), np.where(present, v * v, 0.0))
+        for name, values in zip(sum_columns(m), sums, strict=True):
+            columns[name] = values
+            aggs.append((name, "sum"))
+    grouped = pa.table(columns).group_by(["ago", *KEYS], use_threads=False).aggregate(aggs)
+    return grouped.rename_columns(
+        [c.removesuffix("_sum").removesuffix("_min") for c in grouped.column_names]
+    )
+
+
+def _us(at: datetime) -> int:
+    """``at`` in microseconds since the epoch (a naive time taken as UTC, as the stores do)."""
+    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+CELL_DAYS = EngineRead("cell_days", _SQL, "ago", _from_rows)
+"""The judged metrics' sums per day before the analysis's end × journey and segment values."""
+
+
+@dataclass(frozen=True, slots=True)
+class DayCells:
+    """One dimension's cells over the read's rows: ``codes[r]`` is row r's cell (or -1)."""
+
+    cells: tuple[Cell, ...]
+    codes: np.ndarray
+
+
+def day_cell_groups(
+    table: pa.Table, *, journeys: bool = True, segments: bool = True
+) -> list[DayCells]:
+    """The cells of :func:`daytwo.detect.cells.cell_groups` (not crossed) over the read's
+    rows: the whole, each journey, each segment value, in the order the values first appear
+    (ties by value); a cell that holds every conversation is left out, as there."""
+    n = table.num_rows
+    groups = [DayCells((Cell(None, None),), np.zeros(n, dtype=np.int64))]
+    if not n:
+        return groups
+    total = int(pc.sum(table["n_rows"]).as_py())
+    first = pc.cast(table["first_at"], pa.int64()).to_numpy(zero_copy_only=False)
+    rows = table["n_rows"].to_numpy(zero_copy_only=False)
+    keys = (["journey"] if journeys else []) + (list(SEGMENT_KEYS) if segments else [])
+    for key in keys:
+        values = table[key].combine_chunks()
+        encoded = pc.dictionary_encode(values, null_encoding="mask")
+        codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False))
+        names = [str(v) for v in encoded.dictionary.to_pylist()]
+        k = len(names)
+        if k == 0:
+            groups.append(DayCells((), np.full(n, -1, dtype=np.int64)))
+            continue
+        present = codes >= 0
+        firsts = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(firsts, codes[present], first[present])
+        counts = np.bincount(codes[present], weights=rows[present], minlength=k)
+        order = sorted(range(k), key=lambda i: (firsts[i], names[i]))
+        rank = np.empty(k, dtype=np.int64)
+        rank[order] = np.arange(k)
+        cells = tuple(
+            Cell(names[i], None) if key == "journey" else Cell(None, (key, names[i])) for i in order
+        )
+        full = np.flatnonzero(counts[order] == total)
+        ranked = np.where(present, rank[np.maximum(codes, 0)], -1)
+        ranked = np.where(np.isin(ranked, full), -1, ranked)
+        groups.append(DayCells(cells, ranked))
+    return groups
+
+
+def period_sums(
+    m: Monitored, table: pa.Table, group: DayCells, period: np.ndarray, n_periods: int
+) -> list[list[Summary]]:
+    """Each cell's summaries of ``m`` in each of ``n_periods`` periods (``period[r]`` is row
+    r's, or -1): per cell, in period order."""
+    k = len(group.cells)
+    codes = np.where((group.codes >= 0) & (period >= 0), group.codes * n_periods + period, -1)
+    sel = codes >= 0
+    sums = [
+        np.bincount(
+            codes[sel],
+            weights=table[c].to_numpy(zero_copy_only=False).astype(np.float64)[sel],
+            minlength=k * n_periods,
+        )
+        for c in sum_columns(m)
+    ]
+    flat = summaries_from_sums(m, sums)
+    return [flat[c * n_periods : (c + 1) * n_periods] for c in range(k)]
+
+
+def periods_of(table: pa.Table, days: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Each row's period: the index of the ``(first, last)`` run of days before the end
+    (inclusive) it falls in, or -1."""
+    ago = table["ago"].to_numpy(zero_copy_only=False)
+    period = np.full(len(ago), -1, dtype=np.int64)
+    for i, (lo, hi) in enumerate(days):
+        period[(ago >= lo) & (ago <= hi)] = i
+    return period
