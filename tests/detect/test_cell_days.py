@@ -1,4 +1,4 @@
-"""The trend reads its cells from the events engine (sums per day × journey and segment
+"""The trend and the SLO breaches read their cells from the events engine (sums per day × journey and segment
 values): the engine's read is what its twin computes from the raw rows, on both engines; the
 weekly figures are those the row-level summaries give; the findings are the same either way;
 and a look cut out of a longer history reads what it reads alone."""
@@ -32,9 +32,10 @@ from daytwo.ingest.decode import decode_json
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
 
-INFO = DeploymentInfo("cells", targets={"containment_rate": 0.9})
+INFO = DeploymentInfo("cells", targets={"containment_rate": 0.9, "csat": 4.8})
 TREND = get_detector("trend")
-NEEDS = [TREND.needs]
+SLO = get_detector("slo_breach")
+NEEDS = [TREND.needs, SLO.needs]
 # Not at midnight: the weeks are counted back from the analysis's end, to the microsecond.
 END = datetime(2026, 10, 31, 15, 20, 7, 250_000, tzinfo=UTC)
 WINDOW = Window(END - timedelta(weeks=7), END - timedelta(weeks=6), END - timedelta(days=7), END)
@@ -120,12 +121,14 @@ def test_the_engine_reads_the_cells_the_rows_give(new_events: Callable[[], Event
                     [(s.n, s.value and round(s.value, 9)) for s in c] for c in expected
                 ]
 
-    found = run_detectors(data, [TREND])
+    found = run_detectors(data, [TREND, SLO])
     assert {(f.kind, f.scope.journey, f.scope.metric) for f in found} >= {
-        ("trend", "billing", "containment_rate")
+        ("trend", "billing", "containment_rate"),
+        ("slo_breach", None, "containment_rate"),
+        ("slo_breach", None, "csat"),
     }
-    # The trend finds the same from the engine's read as from the raw rows.
-    assert found == run_detectors(replace(data, reads={}), [TREND])
+    # The trend and the SLO breaches find the same from the engine's read as from the raw rows.
+    assert found == run_detectors(replace(data, reads={}), [TREND, SLO])
 
 
 @pytest.mark.parametrize("engine", ENGINES)
