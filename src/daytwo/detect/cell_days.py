@@ -1,11 +1,12 @@
 """The monitored metrics' sums per day × cell, computed by the events engine.
 
-One row per day of the read (counted back from its end) and combination of journey and
-segment values: the rows of the conversations that started then and there, and for each
-metric judged per cell (:data:`~daytwo.detect.cells.MONITORED` with ``cells``) the sums its
-summaries are made of. A cell's figure over any run of whole days (a week of the trend, say)
-is then a sum of a few of these rows instead of a pass over every conversation: the analysis
-holds days × combinations, however many conversations there are.
+One row per day of the read (counted back from its end) and value of one dimension (the
+journey, or one segment key: ``dim`` and ``value``): how many conversations started then and
+there, the first of them, and for each metric judged per cell
+(:data:`~daytwo.detect.cells.MONITORED` with ``cells``) the sums its summaries are made of.
+A cell's figure over any run of whole days (a week of the trend, say) is then a sum of a few
+of these rows instead of a pass over every conversation: the analysis holds days × values,
+however many conversations there are.
 
 The sums of a rate are its numerator, its denominator and their products (the clustered
 variance needs them); of a mean, the count of conversations with a value, its sum and its sum
@@ -104,18 +105,20 @@ def _sums_sql(m: Monitored) -> list[str]:
 
 def _key_sql(key: str) -> str:
     if key in ("journey", "channel"):
-        return f"CAST({key} AS VARCHAR) AS {key}"
-    return f"segments['{key}'] AS {key}"
+        return f"CAST({key} AS VARCHAR)"
+    return f"segments['{key}']"
 
 
 _AGO = f"CAST(floor((date_diff('microsecond', started_at, {SPAN_END}) - 1) / {DAY_US}.0) AS BIGINT)"
-_SQL = (
-    f"SELECT {_AGO} AS ago, "  # noqa: S608 - built from constants
-    + ", ".join(_key_sql(k) for k in KEYS)
-    + ", CAST(count(*) AS BIGINT) AS n_rows, min(started_at) AS first_at, "
-    + ", ".join(s for m in JUDGED for s in _sums_sql(m))
-    + " FROM interactions WHERE deployment = ? "
-    f"AND started_at >= {SPAN_START} AND started_at < {SPAN_END} GROUP BY ALL"
+_SUMS = ", ".join(s for m in JUDGED for s in _sums_sql(m))
+# One grouping per dimension (journey, then each segment key), each of them over every
+# conversation of the span: days × the dimension's values, whatever the conversations.
+_SQL = " UNION ALL ".join(
+    f"SELECT {_AGO} AS ago, '{key}' AS dim, {_key_sql(key)} AS value, "  # noqa: S608 - constants
+    f"CAST(count(*) AS BIGINT) AS n_rows, min(started_at) AS first_at, {_SUMS} "
+    "FROM interactions WHERE deployment = ? "
+    f"AND started_at >= {SPAN_START} AND started_at < {SPAN_END} GROUP BY ago, value"
+    for key in KEYS
 )
 
 
@@ -126,8 +129,6 @@ def _from_rows(data: AnalysisData) -> pa.Table:
     started = pc.cast(t["started_at"], pa.int64()).to_numpy(zero_copy_only=False)
     columns: dict[str, pa.Array | np.ndarray] = {
         "ago": (end_us - started.astype(np.int64) - 1) // DAY_US,
-        "journey": pc.cast(t["journey"], pa.string()),
-        **{k: segment_column(t, k) for k in SEGMENT_KEYS},
         "n_rows": np.ones(t.num_rows, dtype=np.int64),
         "first_at": t["started_at"],
     }
@@ -142,10 +143,24 @@ def _from_rows(data: AnalysisData) -> pa.Table:
         for name, values in zip(sum_columns(m), sums, strict=True):
             columns[name] = values
             aggs.append((name, "sum"))
-    grouped = pa.table(columns).group_by(["ago", *KEYS], use_threads=False).aggregate(aggs)
-    return grouped.rename_columns(
-        [c.removesuffix("_sum").removesuffix("_min") for c in grouped.column_names]
-    )
+    parts = []
+    for key in KEYS:
+        value = pc.cast(t["journey"], pa.string()) if key == "journey" else segment_column(t, key)
+        grouped = (
+            pa.table({**columns, "value": value})
+            .group_by(["ago", "value"], use_threads=False)
+            .aggregate(aggs)
+        )
+        grouped = grouped.rename_columns(
+            [c.removesuffix("_sum").removesuffix("_min") for c in grouped.column_names]
+        )
+        dim = pa.array([key] * grouped.num_rows, pa.string())
+        parts.append(
+            grouped.append_column("dim", dim).select(
+                ["ago", "dim", "value", "n_rows", "first_at", *(m for m, _ in aggs[2:])]
+            )
+        )
+    return pa.concat_tables(parts)
 
 
 def _us(at: datetime) -> int:
@@ -155,7 +170,8 @@ def _us(at: datetime) -> int:
 
 
 CELL_DAYS = EngineRead("cell_days", _SQL, "ago", _from_rows)
-"""The judged metrics' sums per day before the analysis's end × journey and segment values."""
+"""The judged metrics' sums per day before the analysis's end × journey, and × each segment
+key's values."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,29 +189,31 @@ def day_cell_groups(
     rows: the whole, each journey, each segment value, in the order the values first appear
     (ties by value); a cell that holds every conversation is left out, as there."""
     n = table.num_rows
-    groups = [DayCells((Cell(None, None),), np.zeros(n, dtype=np.int64))]
+    dims = table["dim"].to_numpy(zero_copy_only=False)
+    # The whole deployment: every conversation is in one row per day of each dimension.
+    groups = [DayCells((Cell(None, None),), np.where(dims == KEYS[0], 0, -1))]
     if not n:
         return groups
-    total = int(pc.sum(table["n_rows"]).as_py())
+    total = int(pc.sum(pc.filter(table["n_rows"], pc.equal(table["dim"], KEYS[0]))).as_py())
     first = pc.cast(table["first_at"], pa.int64()).to_numpy(zero_copy_only=False)
     rows = table["n_rows"].to_numpy(zero_copy_only=False)
     keys = (["journey"] if journeys else []) + (list(SEGMENT_KEYS) if segments else [])
     for key in keys:
-        values = table[key].combine_chunks()
-        encoded = pc.dictionary_encode(values, null_encoding="mask")
+        encoded = pc.dictionary_encode(table["value"].combine_chunks(), null_encoding="mask")
         codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False))
+        codes = np.where(dims == key, codes, -1)
         names = [str(v) for v in encoded.dictionary.to_pylist()]
-        k = len(names)
-        if k == 0:
+        present = codes >= 0
+        used = np.unique(codes[present])
+        if not len(used):
             groups.append(DayCells((), np.full(n, -1, dtype=np.int64)))
             continue
-        present = codes >= 0
-        firsts = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
+        firsts = np.full(len(names), np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(firsts, codes[present], first[present])
-        counts = np.bincount(codes[present], weights=rows[present], minlength=k)
-        order = sorted(range(k), key=lambda i: (firsts[i], names[i]))
-        rank = np.empty(k, dtype=np.int64)
-        rank[order] = np.arange(k)
+        counts = np.bincount(codes[present], weights=rows[present], minlength=len(names))
+        order = sorted(used.tolist(), key=lambda i: (firsts[i], names[i]))
+        rank = np.full(len(names), -1, dtype=np.int64)
+        rank[order] = np.arange(len(order))
         cells = tuple(
             Cell(names[i], None) if key == "journey" else Cell(None, (key, names[i])) for i in order
         )

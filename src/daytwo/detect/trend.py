@@ -26,6 +26,7 @@ from daytwo.detect.cells import (
     in_window,
     show,
     started_ns,
+    summarise,
     unit_of,
 )
 from daytwo.detect.data import AnalysisData
@@ -172,10 +173,23 @@ def _plateaus(
     out = []
     for metric_id, target in data.deployment.targets.items():
         m = MONITORED_BY_ID.get(metric_id)
-        if m is None or metric_id not in whole:
+        if m is None:
             continue
-        # The deployment's last weeks.
-        series = whole[metric_id][-params.plateau_weeks :]
+        if metric_id in whole:  # the deployment's last weeks, from the engine's cells
+            series = whole[metric_id][-params.plateau_weeks :]
+        else:  # a metric not judged per cell (suggestion acceptance): from the rows
+            t = data.interactions
+            starts = started_ns(t)
+            values, weights = m.arrays(t)
+            series = [
+                summarise(
+                    m,
+                    values,
+                    weights,
+                    in_window(starts, end - timedelta(weeks=k + 1), end - timedelta(weeks=k)),
+                )
+                for k in reversed(range(params.plateau_weeks))
+            ]
         if any(s.value is None or s.n < params.min_week_n for s in series):
             continue
         statuses = [_status(m, s, target) for s in series]
