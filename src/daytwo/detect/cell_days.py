@@ -89,18 +89,17 @@ def sum_columns(m: Monitored) -> tuple[str, ...]:
 
 
 def _sums_sql(m: Monitored) -> list[str]:
-    v, w = _SQL_ARRAYS[m.metric]
-    names = sum_columns(m)
+    """``m``'s sums over the per-conversation columns ``<metric>__v`` and ``<metric>__w``."""
+    v, w = f"{m.metric}__v", f"{m.metric}__w"
     if m.kind == "rate":
-        exprs = [v, w, f"({v}) * ({v})", f"({v}) * ({w})", f"({w}) * ({w})"]
+        exprs = [v, w, f"{v} * {v}", f"{v} * {w}", f"{w} * {w}"]
     else:
-        present = f"({w}) > 0"
         exprs = [
             w,
-            f"CASE WHEN {present} THEN {v} ELSE {_ZERO} END",
-            f"CASE WHEN {present} THEN ({v}) * ({v}) ELSE {_ZERO} END",
+            f"CASE WHEN {w} > 0 THEN {v} ELSE {_ZERO} END",
+            f"CASE WHEN {w} > 0 THEN {v} * {v} ELSE {_ZERO} END",
         ]
-    return [f"sum({e}) AS {n}" for e, n in zip(exprs, names, strict=True)]
+    return [f"sum({e}) AS {n}" for e, n in zip(exprs, sum_columns(m), strict=True)]
 
 
 def _key_sql(key: str) -> str:
@@ -110,15 +109,36 @@ def _key_sql(key: str) -> str:
 
 
 _AGO = f"CAST(floor((date_diff('microsecond', started_at, {SPAN_END}) - 1) / {DAY_US}.0) AS BIGINT)"
-_SUMS = ", ".join(s for m in JUDGED for s in _sums_sql(m))
-# One grouping per dimension (journey, then each segment key), each of them over every
-# conversation of the span: days × the dimension's values, whatever the conversations.
-_SQL = " UNION ALL ".join(
-    f"SELECT {_AGO} AS ago, '{key}' AS dim, {_key_sql(key)} AS value, "  # noqa: S608 - constants
-    f"CAST(count(*) AS BIGINT) AS n_rows, min(started_at) AS first_at, {_SUMS} "
-    "FROM interactions WHERE deployment = ? "
-    f"AND started_at >= {SPAN_START} AND started_at < {SPAN_END} GROUP BY ago, value"
-    for key in KEYS
+# Each conversation of the span once: its day, its dimensions' values, each metric's value
+# and weight.
+_ROWS = (
+    f"SELECT {_AGO} AS ago, started_at, "  # noqa: S608 - built from constants
+    + ", ".join(f"{_key_sql(k)} AS k_{k}" for k in KEYS)
+    + ", "
+    + ", ".join(
+        f"{v} AS {m.metric}__v, {w} AS {m.metric}__w"
+        for m in JUDGED
+        for v, w in [_SQL_ARRAYS[m.metric]]
+    )
+    + f" FROM interactions WHERE deployment = ? AND started_at >= {SPAN_START} "
+    f"AND started_at < {SPAN_END}"
+)
+# One grouping set per dimension (journey, then each segment key) in one pass over them: days
+# × the dimension's values, whatever the conversations. GROUPING(...) names the set: the bit
+# of each dimension it leaves out is 1, the first dimension's the highest.
+_GROUPING = f"GROUPING({', '.join(f'k_{k}' for k in KEYS)})"
+_ALL = 2 ** len(KEYS) - 1
+_SETS = [(k, _ALL - 2 ** (len(KEYS) - 1 - i)) for i, k in enumerate(KEYS)]
+_SQL = (
+    "SELECT ago, CASE "  # noqa: S608 - built from constants
+    + " ".join(f"WHEN {_GROUPING} = {g} THEN '{k}'" for k, g in _SETS)
+    + " END AS dim, CASE "
+    + " ".join(f"WHEN {_GROUPING} = {g} THEN k_{k}" for k, g in _SETS)
+    + " END AS value, CAST(count(*) AS BIGINT) AS n_rows, min(started_at) AS first_at, "
+    + ", ".join(s for m in JUDGED for s in _sums_sql(m))
+    + f" FROM ({_ROWS}) r GROUP BY GROUPING SETS ("
+    + ", ".join(f"(ago, k_{k})" for k in KEYS)
+    + ")"
 )
 
 
