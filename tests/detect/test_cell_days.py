@@ -139,16 +139,24 @@ def test_a_look_cut_from_a_history_reads_what_it_reads_alone(
 ) -> None:
     events = new_events()
     _store(events)
+    # A replay: looks at the end of each day, and the last one mid-day (its own days).
+    midnight = END.replace(hour=0, minute=0, second=0, microsecond=0)
     looks = [
         replace(WINDOW, current_start=e - timedelta(days=7), current_end=e)
-        for e in (END - timedelta(days=3), END)
+        for e in (
+            midnight - timedelta(days=3),
+            midnight - timedelta(days=1),
+            END - timedelta(days=3),
+            END,
+        )
     ]
     needs = [TREND.needs]  # the cells alone (no turns)
     history = read_history(events, INFO, looks, needs)
-    # The earlier look: its days are the history's, three days on.
     assert all(history.covers(w, needs) for w in looks)
-    cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], needs)
-    assert _rows(cut.reads[CELL_DAYS.name]) == _rows(alone.reads[CELL_DAYS.name])
+    # A look three days before the history's last at its time of day, and one at midnight.
+    for w in (looks[0], looks[2]):
+        cut, alone = look_at(history, w), load_data(events, INFO, w, needs)
+        assert _rows(cut.reads[CELL_DAYS.name]) == _rows(alone.reads[CELL_DAYS.name])
     # A look that ends off the history's grid of days is not cut from it.
     off = replace(
         WINDOW, current_start=END - timedelta(days=8), current_end=END - timedelta(hours=25)

@@ -112,8 +112,11 @@ class History:
     turns: pa.Table
     deliveries: pa.Table
     assist_events: pa.Table
-    # The engine reads (:class:`EngineRead`) of ``needs`` over the whole history, by name.
+    # The engine reads (:class:`EngineRead`) of ``needs`` over the whole history, by name; a
+    # read grouped by days before its end (cut ``ago``) once per time of day the looks end at,
+    # by :func:`_ago_key`, up to the last look that ends then (its end in ``ago_ends``).
     reads: dict[str, pa.Table]
+    ago_ends: dict[str, datetime] = field(default_factory=dict)
     # When the interaction of each turn, delivery and assist event started (microseconds since
     # the epoch; -1 for none read), joined once for the history: a look selects their rows by
     # its windows with a comparison instead of looking its interaction ids up again.
@@ -153,7 +156,9 @@ class History:
                 for s, e in [r.span(window, history_start)]
             )
             and all(
-                _on_grid(e, self.end) and (s == self.start or _on_grid(s, self.end))
+                (anchor := self.ago_ends.get(_ago_key(r.name, e))) is not None
+                and _on_grid(e, anchor)
+                and (s == self.start or _on_grid(s, anchor))
                 for r in engine_reads(needs).values()
                 if r.cut == "ago"
                 for s, e in [r.span(window, history_start)]
@@ -177,6 +182,12 @@ def _midnight(at: datetime, edge: datetime) -> bool:
     """Whether rows grouped by day cut exactly at ``at``: a UTC midnight, or the history's own
     ``edge`` (its first or last day holds exactly what a read from or to ``at`` holds)."""
     return at == edge or _utc(at).time() == time()
+
+
+def _ago_key(name: str, end: datetime) -> str:
+    """Where a history keeps read ``name`` grouped by days before ``end``: one per time of day
+    (looks ending at midnight share one; the last look, ending mid-day, has its own)."""
+    return f"{name}@{_us(end) % (24 * 3600 * 1_000_000)}"
 
 
 def _on_grid(at: datetime, end: datetime) -> bool:
@@ -267,6 +278,13 @@ def read_history(
     start = min(_spans(w, needs)[0] for w in windows)
     end = max(w.current_end for w in windows)
     wanted = _turn_columns(needs)
+    # A read grouped by days before its end: once per time of day the looks end at, to the
+    # last look ending then.
+    ago: dict[str, tuple[EngineRead, datetime]] = {}
+    for r in engine_reads(needs).values():
+        if r.cut == "ago":
+            for w in sorted(windows, key=lambda w: w.current_end):
+                ago[_ago_key(r.name, w.current_end)] = (r, w.current_end)
     interactions = _read_interactions(events, info, start, end)
     if wanted:
         every = "started_at >= ? AND started_at < ?"
@@ -277,7 +295,10 @@ def read_history(
         info, start, end, tuple(needs), with_segment_columns(interactions), turns,
         _read_deliveries(events, info, start, end, needs),
         _read_assist(events, info, start, end, needs),
-        {r.name: _engine_read(events, info, r, start, end) for r in engine_reads(needs).values()},
+        {r.name: _engine_read(events, info, r, start, end) for r in engine_reads(needs).values()
+         if r.cut != "ago"} | {key: _engine_read(events, info, r, start, at)
+                               for key, (r, at) in ago.items()},
+        {key: at for key, (_, at) in ago.items()},
     )  # fmt: skip
 
 
@@ -322,10 +343,11 @@ def look_at(history: History, window: Window, needs: Sequence[Needs] | None = No
     if assist.num_rows:
         at = history.assist_started
         assist = assist.filter(pa.array((at >= first) & (at < last)))
-    reads = {
-        name: _cut_read(r, history.reads[name], *r.span(window, history_start), history.end)
-        for name, r in engine_reads(needs).items()
-    }
+    reads = {}
+    for name, r in engine_reads(needs).items():
+        key = _ago_key(name, window.current_end) if r.cut == "ago" else name
+        anchor = history.ago_ends.get(key, history.end)
+        reads[name] = _cut_read(r, history.reads[key], *r.span(window, history_start), anchor)
     return AnalysisData(history.info, window, interactions, turns, deliveries, assist, reads)
 
 
