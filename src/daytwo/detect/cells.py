@@ -166,6 +166,21 @@ def segment_column(table: pa.Table, key: str) -> pa.Array:
     return pc.map_lookup(segments, pa.scalar(key, pa.string()), "first")
 
 
+def cell_mask(table: pa.Table, cell: Cell) -> np.ndarray:
+    """The rows of ``table`` in ``cell`` (its journey and segment value; every row for the
+    whole)."""
+    mask = np.ones(table.num_rows, dtype=bool)
+    for column, value in (
+        (table["journey"] if cell.journey is not None else None, cell.journey),
+        (segment_column(table, cell.segment[0]) if cell.segment else None,
+         cell.segment[1] if cell.segment else None),
+    ):  # fmt: skip
+        if column is not None:
+            equal = pc.equal(pc.cast(column, pa.string()), pa.scalar(value, pa.string()))
+            mask &= np.asarray(pc.fill_null(equal, False).to_numpy(zero_copy_only=False))
+    return mask
+
+
 def cell_masks(
     table: pa.Table, *, journeys: bool = True, segments: bool = True, crossed: bool = False
 ) -> Iterator[tuple[Cell, np.ndarray]]:
@@ -342,11 +357,22 @@ def _cell_summaries(
     """The summaries of ``k`` cells from the selected rows' cells, values and weights (sums
     in row order)."""
     if m.kind == "rate":
-        num = np.bincount(codes, weights=v, minlength=k)
-        den = np.bincount(codes, weights=w, minlength=k)
-        snn = np.bincount(codes, weights=v * v, minlength=k)
-        snd = np.bincount(codes, weights=v * w, minlength=k)
-        sdd = np.bincount(codes, weights=w * w, minlength=k)
+        sums = [np.bincount(codes, weights=x, minlength=k) for x in (v, w, v * v, v * w, w * w)]
+        return summaries_from_sums(m, sums)
+    present = w > 0
+    codes, v = codes[present], v[present]
+    n = np.bincount(codes, minlength=k).astype(np.float64)
+    s1 = np.bincount(codes, weights=v, minlength=k)
+    s2 = np.bincount(codes, weights=v * v, minlength=k)
+    return summaries_from_sums(m, [n, s1, s2])
+
+
+def summaries_from_sums(m: Monitored, sums: list[np.ndarray]) -> list[Summary]:
+    """The summaries of cells from their sums: a rate's numerator, denominator, and the sums
+    of num², num·den and den² over its conversations; a mean's count, sum and sum of squares
+    (:mod:`daytwo.detect.cell_days` reads them from the engine)."""
+    if m.kind == "rate":
+        num, den, snn, snd, sdd = sums
         out = []
         for a, b, nn, nd, dd in zip(num, den, snn, snd, sdd, strict=True):
             if b <= 0:
@@ -356,13 +382,10 @@ def _cell_summaries(
             se2 = max(0.0, nn - 2 * r * nd + r * r * dd) / (b * b)
             out.append(Summary(float(r), int(b), float(a), float(b), 0.0, float(se2)))
         return out
-    present = w > 0
-    codes, v = codes[present], v[present]
-    n = np.bincount(codes, minlength=k)
-    s1 = np.bincount(codes, weights=v, minlength=k)
-    s2 = np.bincount(codes, weights=v * v, minlength=k)
+    n, s1, s2 = sums
     means = []
-    for count, a, b in zip(n, s1, s2, strict=True):
+    for c, a, b in zip(n, s1, s2, strict=True):
+        count = int(c)
         if count == 0:
             means.append(Summary(None, 0, 0.0, 0.0, 0.0))
             continue

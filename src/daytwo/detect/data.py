@@ -54,6 +54,8 @@ class DeploymentInfo:
 
 
 INTERACTIONS_OF_SPAN = "{interactions}"
+SPAN_START = "{span_start}"
+SPAN_END = "{span_end}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +68,19 @@ class EngineRead:
     interactions started in the read's span, with their ``interaction_id``, ``agent_ref`` and
     ``started_at``; it may join the deployment's other tables to it (their ``deployment =
     ?`` bound to the deployment each time the SQL writes ``?``, in order, outside that
-    relation). The span is the analysis's (``days`` None) or its last ``days`` days.
+    relation). The span is the analysis's (``days`` None) or its last ``days`` days; the SQL
+    may also name its bounds, :data:`SPAN_START` and :data:`SPAN_END` (written
+    ``{span_start}`` and ``{span_end}``, each bound as a timestamp), to read the table itself
+    without the relation.
 
     ``cut`` names the column by which the rows of a longer history are cut for one look
     (:func:`daytwo.detect.runner.look_at`): ``started_at`` (a row per event or conversation,
     carrying its conversation's start: always exact) or ``day`` (rows grouped by the UTC day of
     the conversation's start: exact for looks whose span starts and ends at midnight or where
-    the history's does).
+    the history's does) or ``ago`` (rows grouped by whole days before the span's end, counted
+    back from it in an ``ago`` column, 0 for the last 24 hours: exact for looks that end a
+    whole number of days before the history's end and start on its grid of days or where the
+    history starts).
 
     ``from_rows`` computes the same table from an :class:`AnalysisData`'s raw rows (its
     interactions and assist events): what golden cases built by hand give the detector, and
@@ -81,7 +89,7 @@ class EngineRead:
 
     name: str
     sql: str
-    cut: Literal["started_at", "day"]
+    cut: Literal["started_at", "day", "ago"]
     from_rows: Callable[[AnalysisData], pa.Table]
     days: int | None = None
 

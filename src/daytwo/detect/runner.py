@@ -6,6 +6,7 @@ the findings afterwards, is the analysis pipeline's business (:mod:`daytwo.pipel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
@@ -20,6 +21,8 @@ from daytwo.detect import service
 from daytwo.detect.cells import with_segment_columns
 from daytwo.detect.data import (
     INTERACTIONS_OF_SPAN,
+    SPAN_END,
+    SPAN_START,
     AnalysisData,
     DeploymentInfo,
     EngineRead,
@@ -109,8 +112,11 @@ class History:
     turns: pa.Table
     deliveries: pa.Table
     assist_events: pa.Table
-    # The engine reads (:class:`EngineRead`) of ``needs`` over the whole history, by name.
+    # The engine reads (:class:`EngineRead`) of ``needs`` over the whole history, by name; a
+    # read grouped by days before its end (cut ``ago``) once per time of day the looks end at,
+    # by :func:`_ago_key`, up to the last look that ends then (its end in ``ago_ends``).
     reads: dict[str, pa.Table]
+    ago_ends: dict[str, datetime] = field(default_factory=dict)
     # When the interaction of each turn, delivery and assist event started (microseconds since
     # the epoch; -1 for none read), joined once for the history: a look selects their rows by
     # its windows with a comparison instead of looking its interaction ids up again.
@@ -149,6 +155,14 @@ class History:
                 if r.cut == "day"
                 for s, e in [r.span(window, history_start)]
             )
+            and all(
+                (anchor := self.ago_ends.get(_ago_key(r.name, e))) is not None
+                and _on_grid(e, anchor)
+                and (s == self.start or _on_grid(s, anchor))
+                for r in engine_reads(needs).values()
+                if r.cut == "ago"
+                for s, e in [r.span(window, history_start)]
+            )
         )
 
 
@@ -170,6 +184,18 @@ def _midnight(at: datetime, edge: datetime) -> bool:
     return at == edge or _utc(at).time() == time()
 
 
+def _ago_key(name: str, end: datetime) -> str:
+    """Where a history keeps read ``name`` grouped by days before ``end``: one per time of day
+    (looks ending at midnight share one; the last look, ending mid-day, has its own)."""
+    return f"{name}@{_us(end) % (24 * 3600 * 1_000_000)}"
+
+
+def _on_grid(at: datetime, end: datetime) -> bool:
+    """Whether ``at`` is a whole number of days before ``end`` (rows grouped by whole days
+    before ``end`` cut exactly there)."""
+    return at <= end and (_utc(end) - _utc(at)) % timedelta(days=1) == timedelta(0)
+
+
 def engine_reads(needs: Sequence[Needs]) -> dict[str, EngineRead]:
     """The engine reads ``needs`` ask for, once each, by name."""
     out: dict[str, EngineRead] = {}
@@ -188,21 +214,49 @@ def _engine_read(
         "(SELECT interaction_id, agent_ref, started_at FROM interactions "
         "WHERE deployment = ? AND started_at >= ? AND started_at < ?)"
     )
-    pieces = read.sql.split(INTERACTIONS_OF_SPAN)
     params: list[Any] = []
-    for i, piece in enumerate(pieces):
-        if i:
+    sql = []
+    # Each placeholder bound in the order it is written: the relation's deployment and span,
+    # a bound of the span, or the deployment where the SQL writes ``?``.
+    for piece in _PLACEHOLDERS.split(read.sql):
+        if piece == INTERACTIONS_OF_SPAN:
+            sql.append(interactions)
             params += [info.name, start, end]
-        params += [info.name] * piece.count("?")
-    return events.query(interactions.join(pieces), params)
+        elif piece in (SPAN_START, SPAN_END):
+            sql.append("CAST(? AS TIMESTAMP)")
+            params.append(start if piece == SPAN_START else end)
+        elif piece == "?":
+            sql.append(piece)
+            params.append(info.name)
+        else:
+            sql.append(piece)
+    return events.query("".join(sql), params)
 
 
-def _cut_read(read: EngineRead, table: pa.Table, start: datetime, end: datetime) -> pa.Table:
+_PLACEHOLDERS = re.compile(
+    "(" + "|".join(re.escape(p) for p in (INTERACTIONS_OF_SPAN, SPAN_START, SPAN_END, "?")) + ")"
+)
+
+
+def _cut_read(
+    read: EngineRead, table: pa.Table, start: datetime, end: datetime, history_end: datetime
+) -> pa.Table:
     """The rows of a history's ``table`` for conversations started in ``[start, end)``
     (:meth:`History.covers` made sure rows grouped by day cut exactly there)."""
     if read.cut == "started_at":
         at = table["started_at"]
         keep = pc.and_(pc.greater_equal(at, pa.scalar(start)), pc.less(at, pa.scalar(end)))
+    elif read.cut == "ago":
+        shift = (_utc(history_end) - _utc(end)) // timedelta(days=1)
+        span = -((_utc(start) - _utc(end)) // timedelta(days=1))  # days, the first one partial
+        ago = pc.subtract(table["ago"], pa.scalar(shift, pa.int64()))
+        keep = pc.and_(
+            pc.greater_equal(ago, pa.scalar(0, pa.int64())),
+            pc.less(ago, pa.scalar(span, pa.int64())),
+        )
+        return table.filter(keep).set_column(
+            table.column_names.index("ago"), "ago", pc.filter(ago, keep)
+        )
     else:
         first = _utc(start).date()
         last = _utc(end)
@@ -224,6 +278,13 @@ def read_history(
     start = min(_spans(w, needs)[0] for w in windows)
     end = max(w.current_end for w in windows)
     wanted = _turn_columns(needs)
+    # A read grouped by days before its end: once per time of day the looks end at, to the
+    # last look ending then.
+    ago: dict[str, tuple[EngineRead, datetime]] = {}
+    for r in engine_reads(needs).values():
+        if r.cut == "ago":
+            for w in sorted(windows, key=lambda w: w.current_end):
+                ago[_ago_key(r.name, w.current_end)] = (r, w.current_end)
     interactions = _read_interactions(events, info, start, end)
     if wanted:
         every = "started_at >= ? AND started_at < ?"
@@ -234,7 +295,10 @@ def read_history(
         info, start, end, tuple(needs), with_segment_columns(interactions), turns,
         _read_deliveries(events, info, start, end, needs),
         _read_assist(events, info, start, end, needs),
-        {r.name: _engine_read(events, info, r, start, end) for r in engine_reads(needs).values()},
+        {r.name: _engine_read(events, info, r, start, end) for r in engine_reads(needs).values()
+         if r.cut != "ago"} | {key: _engine_read(events, info, r, start, at)
+                               for key, (r, at) in ago.items()},
+        {key: at for key, (_, at) in ago.items()},
     )  # fmt: skip
 
 
@@ -279,10 +343,11 @@ def look_at(history: History, window: Window, needs: Sequence[Needs] | None = No
     if assist.num_rows:
         at = history.assist_started
         assist = assist.filter(pa.array((at >= first) & (at < last)))
-    reads = {
-        name: _cut_read(r, history.reads[name], *r.span(window, history_start))
-        for name, r in engine_reads(needs).items()
-    }
+    reads = {}
+    for name, r in engine_reads(needs).items():
+        key = _ago_key(name, window.current_end) if r.cut == "ago" else name
+        anchor = history.ago_ends.get(key, history.end)
+        reads[name] = _cut_read(r, history.reads[key], *r.span(window, history_start), anchor)
     return AnalysisData(history.info, window, interactions, turns, deliveries, assist, reads)
 
 

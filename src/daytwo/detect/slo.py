@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from daytwo.detect.cell_days import CELL_DAYS, JUDGED, day_cell_groups, period_sums, periods_of
 from daytwo.detect.cells import (
     MONITORED_BY_ID,
     Summary,
@@ -47,7 +48,7 @@ class SloParams:
     name="SLO breach",
     params=SloParams(),
     # Turn-level targets (answer latency quantiles) read the answers' latencies.
-    needs=Needs(turn_columns=("role", "latency_ms")),
+    needs=Needs(turn_columns=("role", "latency_ms"), reads=(CELL_DAYS,)),
 )
 def detect_slo_breach(data: AnalysisData, params: SloParams) -> list[Finding]:
     """KPIs of the deployment that breach their targets.
@@ -66,29 +67,48 @@ def detect_slo_breach(data: AnalysisData, params: SloParams) -> list[Finding]:
     w = data.window
     if t.num_rows == 0:
         return []
-    starts = started_ns(t)
+    days = int(w.current_days)
+    # The period's and each day's summaries from the engine's cells where the period is whole
+    # days (an analysis's always is: the last 7 days), else from the rows.
+    cells = data.read(CELL_DAYS) if days == w.current_days else None
+    starts: np.ndarray | None = None
     out = []
     for metric, target in data.deployment.targets.items():
         m = MONITORED_BY_ID.get(metric)
         if m is None:
             out.extend(_catalog_breach(data, params, metric, float(target)))
             continue
-        values, weights = m.arrays(t)
-        period = in_window(starts, w.current_start, w.current_end)
-        s = summarise(m, values, weights, period)
+        if cells is not None and m in JUDGED:
+            whole = day_cell_groups(cells, journeys=False, segments=False)[0]
+            # The period, then its days from the last one back: day d is the d-th 24 hours
+            # before the end.
+            spans = [(0, days - 1), *((d, d) for d in range(days))]
+            series = [period_sums(m, cells, whole, periods_of(cells, [p]), 1)[0][0] for p in spans]
+            s, by_day = series[0], series[1:]
+        else:
+            starts = started_ns(t) if starts is None else starts
+            values, weights = m.arrays(t)
+            s = summarise(m, values, weights, in_window(starts, w.current_start, w.current_end))
+            by_day = [
+                summarise(m, values, weights, in_window(starts, d0, d0 + timedelta(days=1)))
+                for d in range(1, days + 1)
+                for d0 in [w.current_end - timedelta(days=d)]
+            ]
         if s.value is None or s.n < params.min_sample:
             continue
         if _status(m.kind, s, target, m.good) != "breached":
             continue
         onset = None
-        for d in range(1, int(w.current_days) + 1):
-            day0 = w.current_end - timedelta(days=d)
-            day = summarise(m, values, weights, in_window(starts, day0, day0 + timedelta(days=1)))
+        for d, day in enumerate(by_day, start=1):
             if day.value is None or _status(m.kind, day, target, m.good) == "on_target":
                 break
-            onset = day0
+            onset = w.current_end - timedelta(days=d)
         if onset is None or (w.current_end - onset) < timedelta(days=params.days):
             continue
+        # The conversations behind a finding, from the rows (one breach, not every metric).
+        starts = started_ns(t) if starts is None else starts
+        values, weights = m.arrays(t)
+        period = in_window(starts, w.current_start, w.current_end)
         rows = np.flatnonzero(period & (weights > 0))
         bad = np.flatnonzero(period & bad_rows(m, values, weights, float(target)))
         evidence = t["interaction_id"].take(pa.array(bad, type=pa.int64()))

@@ -10,15 +10,20 @@ from itertools import pairwise
 
 import numpy as np
 
+from daytwo.detect.cell_days import (
+    CELL_DAYS,
+    JUDGED,
+    day_cell_groups,
+    period_sums,
+    periods_of,
+)
 from daytwo.detect.cells import (
-    MONITORED,
     MONITORED_BY_ID,
     Cell,
     Monitored,
     Summary,
-    cell_groups,
+    cell_mask,
     in_window,
-    period_summaries,
     show,
     started_ns,
     summarise,
@@ -27,7 +32,7 @@ from daytwo.detect.cells import (
 from daytwo.detect.data import AnalysisData
 from daytwo.detect.degradation import bad_rows, worse_by
 from daytwo.detect.findings import Finding, FindingScope, Measure, Severity, evidence_sample
-from daytwo.detect.registry import detector
+from daytwo.detect.registry import Needs, detector
 from daytwo.detect.stats import benjamini_hochberg, normal_sf
 from daytwo.metrics import calc
 from daytwo.units import fmt_change
@@ -66,7 +71,7 @@ def wls_slope(values: list[float], variances: list[float]) -> tuple[float, float
     return slope, slope / math.sqrt(1.0 / sxx)
 
 
-@detector("trend", name="Trend and plateau", params=TrendParams())
+@detector("trend", name="Trend and plateau", params=TrendParams(), needs=Needs(reads=(CELL_DAYS,)))
 def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
     """Metrics in sustained decline over weeks, and missed targets that are not improving.
 
@@ -80,36 +85,37 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
     breached its target in each of the last 4 weeks while its slope shows no significant
     improvement (z < 2).
     """
-    t = data.interactions
     end = data.window.current_end
     # Only the deployment's steady state: every week after the baseline window's start (the
     # launch weeks and a pilot before them are no trend).
-    if t.num_rows == 0 or end - timedelta(weeks=params.weeks) < data.window.baseline_start:
+    if end - timedelta(weeks=params.weeks) < data.window.baseline_start:
         return []
-    starts = started_ns(t)
-    weeks = [
-        in_window(starts, end - timedelta(weeks=k + 1), end - timedelta(weeks=k))
-        for k in reversed(range(params.weeks))
-    ]
-    # Each row's week (oldest first), so that every cell's weekly series is one pass.
-    period = np.full(t.num_rows, -1, dtype=np.int64)
-    for k, week in enumerate(weeks):
-        period[week] = k
-    # The cells of cell_masks, in its order; a cell holding every row has no rows here.
-    groups = cell_groups(t, crossed=False)
-    ids = t["interaction_id"]
+    cells = data.read(CELL_DAYS)
+    if cells.num_rows == 0:
+        return []
+    # Each row's week (oldest first): week j before the end holds days 7j to 7j + 6 before it.
+    period = periods_of(cells, [(7 * j, 7 * j + 6) for j in reversed(range(params.weeks))])
+    groups = day_cell_groups(cells, segments=True)
 
-    def evidence(m: Monitored, mask: np.ndarray, reference: float) -> tuple[str, ...]:
+    def evidence(m: Monitored, cell: Cell, reference: float) -> tuple[str, ...]:
+        # The conversations of the cell in the last week that show the problem, in time order.
+        t = data.interactions
+        starts = started_ns(t)
         values, weights = m.arrays(t)
-        rows = np.flatnonzero(mask & weeks[-1] & bad_rows(m, values, weights, reference))
+        last_week = in_window(starts, end - timedelta(weeks=1), end)
+        mask = last_week & cell_mask(t, cell) & bad_rows(m, values, weights, reference)
+        rows = np.flatnonzero(mask)
+        ids = t["interaction_id"]
         return evidence_sample(ids.take(rows[np.argsort(starts[rows], kind="stable")]))
 
     tests = []
-    for metric in (m for m in MONITORED if m.cells):
-        values, weights = metric.arrays(t)
+    whole: dict[str, list[Summary]] = {}
+    for metric in JUDGED:
         for group in groups:
-            weekly = period_summaries(metric, values, weights, group, period, len(weeks))
-            for index, (cell, series) in enumerate(zip(group.cells, weekly, strict=True)):
+            weekly = period_sums(metric, cells, group, period, params.weeks)
+            if group.cells == (Cell(None, None),):
+                whole[metric.metric] = weekly[0]
+            for cell, series in zip(group.cells, weekly, strict=True):
                 if any(s.value is None or s.n < params.min_week_n for s in series):
                     continue
                 vals = [float(s.value) for s in series]  # type: ignore[arg-type]
@@ -122,13 +128,11 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
                     continue
                 slope, z = wls_slope(vals, [_variance(metric, s) for s in series])
                 z_bad = z if metric.good == "down" else -z
-                tests.append((metric, cell, group.mask(index), series, run, total, slope, z_bad))
+                tests.append((metric, cell, series, run, total, slope, z_bad))
     out: list[Finding] = []
     if tests:
         found = benjamini_hochberg([normal_sf(x[-1]) for x in tests], params.fdr)
-        for (metric, cell, mask, series, run, total, slope, z), hit in zip(
-            tests, found, strict=True
-        ):
+        for (metric, cell, series, run, total, slope, z), hit in zip(tests, found, strict=True):
             if not hit:
                 continue
             n_run = len(run) - 1
@@ -146,7 +150,7 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
                     last_seen=end,
                     baseline=Measure(run[0], series[-len(run)].n),
                     current=Measure(run[-1], series[-1].n),
-                    evidence=evidence(metric, mask, run[0]),
+                    evidence=evidence(metric, cell, run[0]),
                     details={
                         "weekly": [round(float(s.value or 0), 4) for s in series],
                         "slope_per_week": round(slope, 5),
@@ -155,26 +159,37 @@ def detect_trend(data: AnalysisData, params: TrendParams) -> list[Finding]:
                     },
                 )
             )
-    out += _plateaus(data, params, weeks, evidence)
+    out += _plateaus(data, params, whole, evidence)
     return out
 
 
 def _plateaus(
     data: AnalysisData,
     params: TrendParams,
-    weeks: list[np.ndarray],
-    evidence: Callable[[Monitored, np.ndarray, float], tuple[str, ...]],
+    whole: dict[str, list[Summary]],
+    evidence: Callable[[Monitored, Cell, float], tuple[str, ...]],
 ) -> list[Finding]:
-    t = data.interactions
     end = data.window.current_end
     out = []
-    recent = weeks[-params.plateau_weeks :]
     for metric_id, target in data.deployment.targets.items():
         m = MONITORED_BY_ID.get(metric_id)
         if m is None:
             continue
-        values, weights = m.arrays(t)
-        series = [summarise(m, values, weights, w) for w in recent]
+        if metric_id in whole:  # the deployment's last weeks, from the engine's cells
+            series = whole[metric_id][-params.plateau_weeks :]
+        else:  # a metric not judged per cell (suggestion acceptance): from the rows
+            t = data.interactions
+            starts = started_ns(t)
+            values, weights = m.arrays(t)
+            series = [
+                summarise(
+                    m,
+                    values,
+                    weights,
+                    in_window(starts, end - timedelta(weeks=k + 1), end - timedelta(weeks=k)),
+                )
+                for k in reversed(range(params.plateau_weeks))
+            ]
         if any(s.value is None or s.n < params.min_week_n for s in series):
             continue
         statuses = [_status(m, s, target) for s in series]
@@ -197,7 +212,7 @@ def _plateaus(
                 last_seen=end,
                 baseline=Measure(float(target), 0),
                 current=Measure(last.value, last.n),
-                evidence=evidence(m, np.ones(t.num_rows, dtype=bool), float(target)),
+                evidence=evidence(m, Cell(None, None), float(target)),
                 details={
                     "weekly": [round(float(s.value or 0), 4) for s in series],
                     "improvement_z": round(improving, 2),
