@@ -28,7 +28,14 @@ from daytwo.demo.plan import seed_plan
 from daytwo.demo.team import DemoTeam
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
-from daytwo.detect.gaps.service import candidate_texts, warm_vectors
+from daytwo.detect.gaps.service import (
+    GapWindow,
+    candidate_texts,
+    confident_texts,
+    read_gap_window,
+    record_gaps,
+    warm_vectors,
+)
 from daytwo.detect.registry import select as select_detectors
 from daytwo.detect.service import count_findings
 from daytwo.errors import ConfigError, ConflictError
@@ -37,6 +44,7 @@ from daytwo.ingest.service import ingest
 from daytwo.journeys import rollup as journey_rollup
 from daytwo.metrics import rollup
 from daytwo.pipeline import analyze, cluster_gaps
+from daytwo.pipeline.ahead import GapsAhead, fork_available
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
 from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
@@ -162,10 +170,16 @@ def build_demo(
 
 
 def _warm_gap_vectors(settings: Settings, store: EventStore, deployments: list[str]) -> None:
-    """Start embedding the messages the analysis's gap clustering will read (no encoder
+    """Start embedding the messages the analysis's gap clustering will read: the candidates
+    of every window, and what the last window's intents look like answered (no encoder
     installed: nothing to warm, and the analysis says so itself)."""
     try:
         texts = [t for name in deployments for t in candidate_texts(store, name)]
+        texts += [
+            t
+            for name in deployments
+            for t in confident_texts(store, name, settings.gaps_window_days)
+        ]
         warm_vectors(settings.gaps_encoder, texts)
     except ConfigError:
         return
@@ -207,8 +221,11 @@ def analyze_demo(
         with open_event_store(settings.resolved_events_url) as events:
             end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
             at = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
+            ahead = None
             if history:
-                replay_history(settings, ledger, events, manifest, progress, on_look)
+                ahead = replay_history(
+                    settings, ledger, events, manifest, progress, on_look, gaps_ahead=True
+                )
             at += timedelta(days=FIRST_ANALYSIS_DAY)
             if progress and not history:
                 progress("feed checks, week by week")
@@ -220,13 +237,20 @@ def analyze_demo(
                 at += timedelta(days=7)
             if not history:
                 analyze(settings, ledger, events, trigger="demo", force=True, progress=progress)
-            for deployment in manifest["deployments"]:
-                if progress:
-                    progress(f"knowledge gaps of {deployment}")
-                result = cluster_gaps(
-                    settings, ledger, events, deployment, trigger="demo", force=True
-                )
-                gaps += result.gaps
+            try:
+                for i, deployment in enumerate(manifest["deployments"]):
+                    if progress:
+                        progress(f"knowledge gaps of {deployment}")
+                    if ahead is not None:
+                        result = record_gaps(ledger, ahead.windows[i], *ahead.take(i))
+                    else:
+                        result = cluster_gaps(
+                            settings, ledger, events, deployment, trigger="demo", force=True
+                        )
+                    gaps += result.gaps
+            finally:
+                if ahead is not None:
+                    ahead.close()
             if progress:
                 progress("the 90-day plans, evaluated through the history")
         seed_plan(settings, manifest)
@@ -244,10 +268,18 @@ def replay_history(
     manifest: dict[str, Any],
     progress: Callable[[str], None] | None = None,
     on_look: Callable[[int, int], None] | None = None,
-) -> None:
+    *,
+    gaps_ahead: bool = False,
+) -> GapsAhead | None:
     """The demo's history through the scheduled analysis, one look a day from
     :data:`FIRST_ANALYSIS_DAY`, its people acting between the looks (a demo built with
-    ``history``); ``on_look(done, total)`` after each look."""
+    ``history``); ``on_look(done, total)`` after each look.
+
+    With ``gaps_ahead`` on two cores, the knowledge gaps of each deployment at its latest
+    data (what the gaps page shows) are clustered by a second process while this one takes
+    the looks that follow the replay; what it returns hands them over, to be recorded once
+    those are (the ledger's rows and ids are those of clustering them afterwards here: nothing
+    between writes the gaps or the events they read)."""
     end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
     start = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
     team = DemoTeam(settings, ledger, events, manifest, end)
@@ -279,17 +311,44 @@ def replay_history(
         settings, ledger, events, trigger="demo", since=since, around_look=around,
         workers=workers,
     )  # fmt: skip
-    with frozen_at(end):
-        # The replay's looks are history: the assist deployment's pilot comparison is stored
-        # by a look at the latest data, as the schedule's next run would; the changes whose
-        # impact window is still open are measured on the days they have.
-        analyze(settings, ledger, events, trigger="demo", deployment=ASSIST, force=True)
-        changes.measure_all(ledger, events, BacklogPolicy.from_settings(settings), actor="demo")
-    # The looks ran on the demo's clock, but its events were delivered when the demo loaded
-    # them, after ``end`` on the real clock. One more look at each deployment's latest data, on
-    # the real clock, marks those deliveries analysed: without it the first scheduled run of a
-    # server on this demo took every day as a backfill and replayed the whole history again,
-    # findings flipping between resolved and regressed as each old day was judged anew. The
-    # paced detectors keep their cadence (the replay's last gap clustering is days old).
-    every_look = [d.id for d in select_detectors(None) if not d.paced]
-    analyze(settings, ledger, events, trigger="demo", detector_ids=every_look, force=True)
+    ahead = _gaps_ahead(settings, ledger, events, manifest) if gaps_ahead and workers > 1 else None
+    try:
+        with frozen_at(end):
+            # The replay's looks are history: the assist deployment's pilot comparison is
+            # stored by a look at the latest data, as the schedule's next run would; the
+            # changes whose impact window is still open are measured on the days they have.
+            analyze(settings, ledger, events, trigger="demo", deployment=ASSIST, force=True)
+            changes.measure_all(ledger, events, BacklogPolicy.from_settings(settings), actor="demo")
+        # The looks ran on the demo's clock, but its events were delivered when the demo
+        # loaded them, after ``end`` on the real clock. One more look at each deployment's
+        # latest data, on the real clock, marks those deliveries analysed: without it the first
+        # scheduled run of a server on this demo took every day as a backfill and replayed the
+        # whole history again, findings flipping between resolved and regressed as each old day
+        # was judged anew. The paced detectors keep their cadence (the replay's last gap
+        # clustering is days old).
+        every_look = [d.id for d in select_detectors(None) if not d.paced]
+        analyze(settings, ledger, events, trigger="demo", detector_ids=every_look, force=True)
+    except BaseException:
+        if ahead is not None:
+            ahead.close()
+        raise
+    return ahead
+
+
+def _gaps_ahead(
+    settings: Settings, ledger: Ledger, events: EventStore, manifest: dict[str, Any]
+) -> GapsAhead | None:
+    """The knowledge gaps of every deployment, clustered by a forked worker (None: this
+    platform cannot fork, or a deployment has nothing to cluster)."""
+    if not fork_available():
+        return None
+    windows = []
+    for deployment in manifest["deployments"]:
+        window = read_gap_window(
+            ledger, events, deployment, encoder=settings.gaps_encoder,
+            window_days=settings.gaps_window_days, force=True,
+        )  # fmt: skip
+        if not isinstance(window, GapWindow):
+            return None
+        windows.append(window)
+    return GapsAhead(windows)

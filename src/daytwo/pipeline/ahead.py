@@ -32,7 +32,14 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 from daytwo.detect.data import DeploymentInfo, Window
-from daytwo.detect.gaps.service import cache_only, settle_vectors
+from daytwo.detect.gaps.candidates import Candidates
+from daytwo.detect.gaps.service import (
+    Detection,
+    GapWindow,
+    cache_only,
+    compute_gaps,
+    settle_vectors,
+)
 from daytwo.detect.registry import Detector
 from daytwo.detect.runner import Detected, History, detect_look
 
@@ -188,3 +195,75 @@ def _detect(
     except Exception:  # computed again by the parent, which raises it where a serial run does
         log.debug("look as of %s of %s failed ahead (pid %s)", at, info.name, os.getpid())
         return None
+
+
+class GapsAhead:
+    """The gap clusterings of several deployments computed by a forked worker while this
+    process goes on with other work; :meth:`take` hands each back to be recorded here, in the
+    order this process chooses, so the ledger gets what clustering them here would write.
+
+    The windows were read before the fork (:func:`~daytwo.detect.gaps.service.read_gap_window`)
+    and the vectors they need embedded: the worker reads no store and runs no encoder. A
+    window it could not compute, or a worker that died, is computed here instead.
+    """
+
+    def __init__(self, windows: Sequence[GapWindow]) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.windows = list(windows)
+        receive, send = ctx.Pipe(duplex=False)
+        self._receive: Connection | None = receive
+        self._results: dict[int, tuple[Candidates, Detection] | None] = {}
+        settle_vectors()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see DetectAhead
+            self._process = ctx.Process(
+                target=_cluster, args=(self.windows, receive, send),
+                name="daytwo-gaps-ahead", daemon=True,
+            )  # fmt: skip
+            self._process.start()
+        send.close()
+
+    def take(self, index: int) -> tuple[Candidates, Detection]:
+        """The candidates and gaps of window ``index``: the worker's, or computed here."""
+        while index not in self._results and self._receive is not None:
+            try:
+                done, computed = self._receive.recv()
+            except (EOFError, OSError):
+                log.warning("the gaps worker stopped; the clusterings it had left run here")
+                self.close()
+                break
+            self._results[done] = computed
+        found = self._results.pop(index, None)
+        return found if found is not None else compute_gaps(self.windows[index])
+
+    def close(self) -> None:
+        """Stop the worker if it still works (nothing it sends is read any more)."""
+        if self._receive is not None:
+            self._receive.close()
+            self._receive = None
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+
+
+def _cluster(windows: Sequence[GapWindow], receive: Connection, send: Connection) -> None:
+    """The gaps worker: every window's clustering, then each sent (a clustering is larger than
+    a pipe holds: sent before the next is computed, it would wait for the parent to read it)."""
+    receive.close()
+    cache_only()
+    try:
+        done: list[tuple[Candidates, Detection] | None] = []
+        for window in windows:
+            try:
+                done.append(compute_gaps(window))
+            except Exception:  # computed again by the parent, which raises it there
+                log.debug("gaps of %s failed ahead (pid %s)", window.deployment, os.getpid())
+                done.append(None)
+        for index, computed in enumerate(done):
+            send.send((index, computed))
+    except (BrokenPipeError, OSError, KeyboardInterrupt):
+        return  # the parent is gone or stopped reading (or Ctrl-C: the parent says it)
+    finally:
+        with suppress(OSError):
+            send.close()

@@ -66,10 +66,13 @@ __all__ = [
     "DEFAULT_WINDOW_DAYS",
     "SORTS",
     "Detection",
+    "GapWindow",
     "NotInCache",
     "RefreshResult",
     "cache_only",
     "candidate_texts",
+    "compute_gaps",
+    "confident_texts",
     "detect_gaps",
     "effective_params",
     "gap_count",
@@ -80,6 +83,8 @@ __all__ = [
     "list_gaps",
     "load_window",
     "priority",
+    "read_gap_window",
+    "record_gaps",
     "refresh_gaps",
     "settle_vectors",
     "texts_of",
@@ -146,6 +151,18 @@ def candidate_texts(events: EventStore, deployment: str) -> list[str]:
         [deployment, deployment, LOW_CONFIDENCE],
     )
     return [str(t) for t in table["text"].to_pylist() if t and str(t).strip()]
+
+
+def confident_texts(events: EventStore, deployment: str, window_days: int) -> list[str]:
+    """The confidently answered messages a clustering of the deployment's latest
+    ``window_days`` reads to learn how far apart its intents lie (:func:`confident_turns`):
+    with :func:`candidate_texts`, every text that clustering embeds."""
+    latest = latest_data(events, deployment)
+    if latest is None:
+        return []
+    end = latest + timedelta(microseconds=1)
+    interactions, turns = load_window(events, deployment, end - timedelta(days=window_days), end)
+    return confident_turns(turns, interactions).text
 
 
 _CACHE: dict[tuple[str, str], np.ndarray] = {}
@@ -400,6 +417,43 @@ def refresh_gaps(
     params: GapParams | None = None,
 ) -> RefreshResult:
     """Find the deployment's gaps over the last ``window_days`` and keep them in the ledger."""
+    window = read_gap_window(
+        ledger, events, deployment, encoder=encoder, window_days=window_days, as_of=as_of,
+        force=force, params=params,
+    )  # fmt: skip
+    if isinstance(window, RefreshResult):
+        return window
+    return record_gaps(ledger, window, *compute_gaps(window))
+
+
+@dataclass(frozen=True, slots=True)
+class GapWindow:
+    """What one clustering of a deployment's gaps reads from the stores (:func:`read_gap_window`):
+    its computation (:func:`compute_gaps`) reads nothing else, so another process may run it."""
+
+    deployment: str
+    encoder: str
+    params: GapParams
+    read_at: datetime
+    start: datetime
+    end: datetime
+    interactions: pa.Table
+    turns: pa.Table
+    previous: list[PreviousGap]
+
+
+def read_gap_window(
+    ledger: Ledger,
+    events: EventStore,
+    deployment: str,
+    *,
+    encoder: str,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    as_of: datetime | None = None,
+    force: bool = False,
+    params: GapParams | None = None,
+) -> GapWindow | RefreshResult:
+    """The reads of :func:`refresh_gaps`, or its result when it has nothing to do."""
     if window_days < 1:
         raise InputError("The gaps window must be at least one day.")
     params = params or GapParams()
@@ -421,20 +475,36 @@ def refresh_gaps(
         return RefreshResult(deployment, previous_run.id, skipped="no new data since the last run")
     start = end - timedelta(days=window_days)
     interactions, turns = load_window(events, deployment, start, end)
-    cand = find_candidates(turns, interactions)
-    good = confident_turns(turns, interactions)
-    enc = get_encoder(encoder)
-    previous = _previous(ledger, deployment, encoder)
+    return GapWindow(
+        deployment, encoder, params, read_at, start, end, interactions, turns,
+        _previous(ledger, deployment, encoder),
+    )  # fmt: skip
+
+
+def compute_gaps(window: GapWindow) -> tuple[Candidates, Detection]:
+    """The candidates of ``window`` and their clustering into gaps: no store is read."""
+    cand = find_candidates(window.turns, window.interactions)
+    good = confident_turns(window.turns, window.interactions)
     found = detect_gaps(
         cand,
-        enc,
-        deployment,
-        end,
+        get_encoder(window.encoder),
+        window.deployment,
+        window.end,
         confident=(good.text, good.intent),
-        previous=previous,
-        params=params,
+        previous=window.previous,
+        params=window.params,
     )
-    return _record(ledger, deployment, encoder, cand, found, previous, start, end, read_at)
+    return cand, found
+
+
+def record_gaps(
+    ledger: Ledger, window: GapWindow, cand: Candidates, found: Detection
+) -> RefreshResult:
+    """Keep the gaps :func:`compute_gaps` found in ``window`` in the ledger."""
+    return _record(
+        ledger, window.deployment, window.encoder, cand, found, window.previous, window.start,
+        window.end, window.read_at,
+    )  # fmt: skip
 
 
 def _record(
