@@ -19,7 +19,7 @@ import pyarrow as pa
 from daytwo.errors import StoreError, StoreLocked
 from daytwo.interactions.columns import Batch, utc_now
 from daytwo.interactions.facts import add_facts
-from daytwo.store.events import derived, staging
+from daytwo.store.events import derived, duckdb_staging, staging
 from daytwo.store.events.base import (
     DELIVERIES,
     LIVE,
@@ -28,12 +28,7 @@ from daytwo.store.events.base import (
     Freshness,
     WriteResult,
 )
-from daytwo.store.events.duckdb_staging import (
-    STAGING_CHECKPOINT_BYTES,
-    DuckDBStaging,
-    audit_ddl,
-    rollback,
-)
+from daytwo.store.events.duckdb_staging import DuckDBStaging, audit_ddl, rollback
 from daytwo.store.events.health import Check, StoreHealth, size_text
 from daytwo.store.faults import storage_fault
 
@@ -285,7 +280,7 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
                 for view in ("_keys", "_i", "_t", "_a", "_d"):
                     con.unregister(view)
             if unstage is not None:
-                self._checkpoint_past(STAGING_CHECKPOINT_BYTES)
+                self._checkpoint_past(duckdb_staging.STAGING_CHECKPOINT_BYTES)
         written = WriteResult(
             inserted=n - n_replaced,
             replaced=n_replaced,

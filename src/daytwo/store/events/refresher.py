@@ -14,8 +14,9 @@ it refreshes once the writes pause for ``interval`` seconds, and at the latest
 writes by at most ``stream_interval`` plus one refresh, and catch up within ``interval`` of
 the stream stopping. A writer that writes in ticks (the trace door's assembler, every
 ``otlp_assemble_seconds``) leaves lulls longer than ``interval`` between its writes: once two
-writes came less than ``pause`` apart, only a lull of ``pause`` ends the stream, so such a
-stream is not refreshed after every tick; a lone write still is within ``interval``. Pages
+writes came less than ``pause`` after the one before, only a lull of ``pause`` ends the
+stream, so such a stream is not refreshed after every tick; a lone write (or two) is still
+refreshed within ``interval``. Pages
 show :meth:`EventStore.freshness` (how far behind the figures are).
 """
 
@@ -51,9 +52,11 @@ class DerivedRefresher:
         self.stream_interval = max(interval, stream_interval)
         # The lull that ends a stream whose writes came less than this apart (see above).
         self.pause = max(interval, pause if pause is not None else interval)
-        # When a new write was last seen, and how long before it the previous one was.
-        self._seen = (-1, 0.0)
-        self._gap = float("inf")
+        # The write count last seen, when it was seen to change (None: not yet), and the two
+        # latest spans between changes.
+        self._count = -1
+        self._changed_at: float | None = None
+        self._gaps = (float("inf"), float("inf"))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="daytwo-refresher", daemon=True)
         self.refreshes = 0
@@ -109,13 +112,20 @@ class DerivedRefresher:
 
     def _saw_writes(self) -> None:
         """Note the time of a write count not seen before (to the precision of a look)."""
-        count, at = self._seen
-        now_count = self.store.write_count()
-        if now_count != count:
+        count = self.store.write_count()
+        if count == self._count:
+            return
+        if self._count >= 0:  # a change, not the count found at the start
             now = time.monotonic()
-            if count >= 0:
-                self._gap = now - at
-            self._seen = (now_count, now)
+            if self._changed_at is not None:
+                self._gaps = (self._gaps[1], now - self._changed_at)
+            self._changed_at = now
+        self._count = count
+
+    def _ticking(self) -> bool:
+        """Whether the latest writes are a stream of ticks: three, each less than ``pause``
+        after the one before (two writes close together are not yet a stream)."""
+        return max(self._gaps) < self.pause
 
     def _defer(self, until: float) -> bool:
         """Wait while writes keep arriving (each look ``interval`` long), until they pause
@@ -125,7 +135,7 @@ class DerivedRefresher:
             if self._stop.wait(min(self.interval, left)):
                 return True
             self._saw_writes()
-            quiet = time.monotonic() - self._seen[1]
-            if quiet >= (self.pause if self._gap < self.pause else self.interval):
+            quiet = time.monotonic() - (self._changed_at or 0.0)
+            if quiet >= (self.pause if self._ticking() else self.interval):
                 return False
         return False
