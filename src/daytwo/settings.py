@@ -60,7 +60,9 @@ class Settings(BaseSettings):
         "`refresh_seconds` of each other), the longest `daytwo serve` defers refreshing the "
         "rollups: each refresh recomputes the days that changed, so refreshing every second "
         "would recompute a filling day over and over. It refreshes as soon as the writes pause "
-        "for `refresh_seconds`.",
+        "for `refresh_seconds`; once three writes came each within `refresh_seconds` plus twice "
+        "`otlp_assemble_seconds` of the one before (the trace door's assembler writes once a "
+        "tick), only a pause that long ends the stream.",
     )
     adoption_prepare_seconds: float = Field(
         default=3.0,

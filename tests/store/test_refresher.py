@@ -293,3 +293,60 @@ def test_a_sustained_stream_defers_refreshes_and_they_catch_up_when_it_stops() -
     assert min(gaps) >= 0.25
     assert fake.refreshed == fake.write_count()  # caught up once the stream stopped
     assert fake.began[-1] >= stopped
+
+
+class _Ticking(_Streamed):
+    """Writes every ``period`` seconds while ``streaming`` (as the trace assembler writes each
+    tick), each one seen by the next look."""
+
+    def __init__(self, period: float) -> None:
+        super().__init__()
+        self.period = period
+        self.t0 = time.monotonic()
+        self.stopped_at: float | None = None
+
+    def write_count(self) -> int:
+        with self._lock:
+            until = time.monotonic()
+            if self.stopped_at is not None:
+                until = min(until, self.stopped_at)
+            return 1 + int((until - self.t0) / self.period)
+
+
+def test_a_stream_of_ticks_further_apart_than_a_look_is_still_a_stream() -> None:
+    """Writes 0.1 s apart with looks of 0.03 s (as the trace assembler writes every tick):
+    refreshed at the start and after the first two ticks, not after each of the dozen; caught
+    up within ``pause`` of the stream's end."""
+    fake = _Ticking(period=0.1)
+    refresher = DerivedRefresher(fake, interval=0.03, stream_interval=30, pause=0.5)  # type: ignore[arg-type]
+    refresher.start()
+    try:
+        time.sleep(1.2)
+        stopped = fake.stopped_at = time.monotonic()
+        deadline = stopped + 10
+        while fake.refreshed < fake.write_count() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        caught_up = time.monotonic()
+    finally:
+        refresher.stop()
+    during = [t for t in fake.began if t < stopped]
+    assert len(during) <= 4, during  # one a tick (a dozen) without the pause
+    assert fake.refreshed == fake.write_count()
+    assert caught_up - stopped < 2
+
+
+def test_a_lone_write_is_refreshed_within_a_look() -> None:
+    """The pause is for streams only: a write after a quiet spell waits one look."""
+    fake = _Ticking(period=0.4)
+    fake.stopped_at = fake.t0 + 0.45  # one write, at 0.4 s
+    refresher = DerivedRefresher(fake, interval=0.05, stream_interval=10, pause=1.0)  # type: ignore[arg-type]
+    refresher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while fake.refreshed < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        seen = time.monotonic()
+    finally:
+        refresher.stop()
+    assert fake.refreshed == 2
+    assert seen - (fake.t0 + 0.4) < 0.6  # one look after the write, not the 1 s pause

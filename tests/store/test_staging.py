@@ -117,3 +117,59 @@ def test_removing_used_pieces_checkpoints_a_grown_log(
         assert store.staged_stats().rows == 0
     finally:
         store.close()
+
+
+def test_assembled_conversations_are_written_and_unstaged(events: EventStore) -> None:
+    from daytwo.ingest.otlp.assemble import TraceRules, assemble
+
+    stage(
+        events,
+        piece("a", "s1", 0, ended=1, received=2),
+        piece("a", "s2", 0, ended=2, received=3),
+        piece("b", "s3", 0, ended=30, received=31),  # open: stays staged
+    )
+    batch = assemble(events.staged_rows([("care-bot", "a")]), TraceRules())
+    written, removed = events.write_assembled(
+        batch,
+        source="otlp",
+        batch_id="b1",
+        keys=[("care-bot", "a")],
+        received_upto=T0 + timedelta(minutes=5),
+    )
+    assert (written.inserted, written.turns, removed) == (1, 2, 2)
+    assert events.count("interactions") == 1
+    assert events.staged_stats().rows == 1
+
+
+def test_on_duckdb_a_failed_unstaging_undoes_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write and the removal of the pieces it used are one transaction: a conversation
+    is never both written and still staged, nor unstaged and not written."""
+    import duckdb
+
+    from daytwo.ingest.otlp.assemble import TraceRules, assemble
+    from daytwo.store.events.duckdb import DuckDBEventStore
+
+    store = open_event_store(f"duckdb:///{tmp_path}/events.duckdb")
+    try:
+        stage(store, piece("a", "s1", 0, ended=1, received=2))
+        batch = assemble(store.staged_rows([("care-bot", "a")]), TraceRules())
+
+        def fails(*args: Any) -> int:
+            raise duckdb.ConstraintException("the removal failed")
+
+        monkeypatch.setattr(DuckDBEventStore, "_unstage_in", fails)
+        with pytest.raises(duckdb.ConstraintException, match="the removal failed"):
+            store.write_assembled(
+                batch,
+                source="otlp",
+                batch_id="b1",
+                keys=[("care-bot", "a")],
+                received_upto=T0 + timedelta(minutes=5),
+            )
+        assert store.count("interactions") == 0
+        assert store.count("turns") == 0
+        assert store.staged_stats().rows == 1
+    finally:
+        store.close()

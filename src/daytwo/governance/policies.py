@@ -85,6 +85,9 @@ def redaction_plan(ledger: Ledger, pseudonym_key: bytes | None = None) -> Redact
     return RedactionPlan.from_policies(policies, pseudonym_key=pseudonym_key)
 
 
+_FINGERPRINT = select(func.count(), func.max(DataPolicy.updated_at), func.sum(DataPolicy.id))
+
+
 class RedactionPlans:
     """The current :func:`redaction_plan` of a ledger, built again only when a policy changed.
 
@@ -102,9 +105,10 @@ class RedactionPlans:
         self.builds = 0  # how many times a plan was built (for tests)
 
     def _fingerprint(self) -> tuple[Any, ...]:
-        query = select(func.count(), func.max(DataPolicy.updated_at), func.sum(DataPolicy.id))
-        with self.ledger.session() as session:
-            return tuple(session.execute(query).one())
+        # On a plain connection, not an ORM session: asked once per request, and a session's
+        # setup costs several times the query.
+        with self.ledger.engine.connect() as connection:
+            return tuple(connection.execute(_FINGERPRINT).one())
 
     def current(self) -> RedactionPlan:
         fingerprint = self._fingerprint()

@@ -108,8 +108,16 @@ def create_app(
         adoption_memo.add_readers(app.state.events)
         refresher = None
         if settings.refresh_seconds > 0:
+            # The trace assembler writes every otlp_assemble_seconds (plus its own time) while
+            # spans stream in: a lull that short does not end the stream (where it ticks often
+            # enough to make one within the longest deferral).
+            tick = 2 * settings.otlp_assemble_seconds
             refresher = DerivedRefresher(
-                app.state.events, settings.refresh_seconds, settings.refresh_stream_seconds
+                app.state.events,
+                settings.refresh_seconds,
+                settings.refresh_stream_seconds,
+                pause=settings.refresh_seconds
+                + (tick if tick < settings.refresh_stream_seconds else 0),
             )
             refresher.start()
         app.state.refresher = refresher

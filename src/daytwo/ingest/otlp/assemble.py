@@ -71,6 +71,8 @@ class Assembled:
     inserted: int
     replaced: int
     unstaged: int
+    # Whether the round took as many conversations as it may: more may have ended.
+    more: bool = False
 
 
 def assemble_ended(
@@ -94,9 +96,17 @@ def assemble_ended(
     errors = validate_batch(batch)
     if errors:  # pragma: no cover - every piece passed the same checks when it arrived
         raise AssertionError(f"assembled conversations break the rules: {errors[:3]}")
-    written = store.write(batch, source="otlp", batch_id=uuid.uuid4().hex)
-    unstaged = store.unstage(keys, received_upto=received_upto)
-    return Assembled(batch.n_records, written.turns, written.inserted, written.replaced, unstaged)
+    written, unstaged = store.write_assembled(
+        batch, source="otlp", batch_id=uuid.uuid4().hex, keys=keys, received_upto=received_upto
+    )
+    return Assembled(
+        batch.n_records,
+        written.turns,
+        written.inserted,
+        written.replaced,
+        unstaged,
+        more=len(keys) >= limit,
+    )
 
 
 def stored_rows(store: EventStore, keys: Sequence[tuple[str, str]]) -> pa.Table:

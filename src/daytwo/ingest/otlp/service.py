@@ -195,7 +195,7 @@ class TraceAssembler:
                 self.last, self.last_seconds = done, time.perf_counter() - started
                 written += done.conversations
                 TELEMETRY.otlp_conversations.inc(done.conversations)
-                if done.conversations == 0:
+                if not done.more:  # a round that took fewer than it may left none ended
                     break
             self._door.staged_rows = self._events.staged_stats().rows
         except Exception:

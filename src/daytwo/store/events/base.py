@@ -188,6 +188,21 @@ class EventStore(abc.ABC):
         assembly used; later arrivals stay for the next). Returns how many."""
         raise StoreError(f"The {self.dialect} events store cannot stage conversation pieces.")
 
+    def write_assembled(
+        self,
+        batch: Batch,
+        *,
+        source: str,
+        batch_id: str,
+        keys: list[tuple[str, str]],
+        received_upto: datetime,
+    ) -> tuple[WriteResult, int]:
+        """:meth:`write` the conversations assembled from the staged rows of ``keys``, then
+        :meth:`unstage` the rows used; an engine with transactions does both in one. Returns
+        what the write changed and how many staged rows went."""
+        written = self.write(batch, source=source, batch_id=batch_id)
+        return written, self.unstage(keys, received_upto=received_upto)
+
     def stored_keys(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which ``(deployment, interaction_id)`` of ``keys`` are stored."""
         found: set[tuple[str, str]] = set()

@@ -18,7 +18,8 @@ import pyarrow as pa
 
 from daytwo.errors import StoreError, StoreLocked
 from daytwo.interactions.columns import Batch, utc_now
-from daytwo.store.events import derived, staging
+from daytwo.interactions.facts import add_facts
+from daytwo.store.events import derived, duckdb_staging, staging
 from daytwo.store.events.base import (
     DELIVERIES,
     LIVE,
@@ -182,10 +183,44 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
             self._answers = fresh
 
     def _write(self, batch: Batch, *, source: str, batch_id: str) -> WriteResult:
+        return self._write_unstaging(batch, source=source, batch_id=batch_id)[0]
+
+    def write_assembled(
+        self,
+        batch: Batch,
+        *,
+        source: str,
+        batch_id: str,
+        keys: list[tuple[str, str]],
+        received_upto: datetime,
+    ) -> tuple[WriteResult, int]:
+        """The write and the removal of the staged rows it used, in one transaction: one
+        commit (one log flush) per assembly instead of two, and no moment where a conversation
+        is both written and still staged."""
+        if "n_user_turns" not in batch.interactions.column_names:
+            batch = add_facts(batch)
+        if batch.interactions.num_rows == 0 or not keys:
+            return super().write_assembled(
+                batch, source=source, batch_id=batch_id, keys=keys, received_upto=received_upto
+            )
+        return self._write_unstaging(
+            batch, source=source, batch_id=batch_id, unstage=(keys, received_upto)
+        )
+
+    def _write_unstaging(
+        self,
+        batch: Batch,
+        *,
+        source: str,
+        batch_id: str,
+        unstage: tuple[list[tuple[str, str]], datetime] | None = None,
+    ) -> tuple[WriteResult, int]:
+        """Write ``batch`` and, with ``unstage``, remove those staged rows in the same
+        transaction; what the write changed and how many staged rows went."""
         clean = batch.without_locators()
         n = clean.interactions.num_rows
         if n == 0:
-            return WriteResult(0, 0, 0, 0)
+            return WriteResult(0, 0, 0, 0), 0
         keys = clean.interactions.select(["deployment", "interaction_id"])
         deliveries = pa.table(
             {
@@ -235,6 +270,7 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
                 con.execute("INSERT INTO turns SELECT * FROM _t")
                 con.execute("INSERT INTO assist_events SELECT * FROM _a")
                 con.execute("INSERT INTO deliveries SELECT * FROM _d")
+                removed = self._unstage_in(con, *unstage) if unstage is not None else 0
                 con.execute("COMMIT")
                 self._wrote()
             except Exception as exc:
@@ -243,12 +279,15 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
             finally:
                 for view in ("_keys", "_i", "_t", "_a", "_d"):
                     con.unregister(view)
-        return WriteResult(
+            if unstage is not None:
+                self._checkpoint_past(duckdb_staging.STAGING_CHECKPOINT_BYTES)
+        written = WriteResult(
             inserted=n - n_replaced,
             replaced=n_replaced,
             turns=clean.turns.num_rows,
             assist_events=clean.assist_events.num_rows,
         )
+        return written, removed
 
     def retire(self, deployment: str, before: datetime, *, text_only: bool) -> int:
         old = "SELECT interaction_id FROM interactions WHERE deployment = ? AND started_at < ?"

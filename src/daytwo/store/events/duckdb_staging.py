@@ -141,22 +141,30 @@ class DuckDBStaging:
             return 0
         with self._lock:
             con = self._con
-            con.register("_done", _keys_table(keys))
             try:
                 con.execute("BEGIN TRANSACTION")
-                row = con.execute(
-                    f"DELETE FROM {staging.STAGED_TURNS} s USING _done d "
-                    "WHERE s.deployment = d.deployment AND s.conversation = d.conversation "
-                    "AND s.received_at <= ?",
-                    [received_upto],
-                ).fetchone()
+                removed = self._unstage_in(con, keys, received_upto)
                 con.execute("COMMIT")
             except Exception as exc:
                 rollback(con)
                 raise self._fault(exc) from exc
-            finally:
-                con.unregister("_done")
             self._checkpoint_past(STAGING_CHECKPOINT_BYTES)
+        return removed
+
+    def _unstage_in(
+        self, con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]], received_upto: datetime
+    ) -> int:
+        """:meth:`unstage`'s removal, in the caller's transaction (under the write lock)."""
+        con.register("_done", _keys_table(keys))
+        try:
+            row = con.execute(
+                f"DELETE FROM {staging.STAGED_TURNS} s USING _done d "
+                "WHERE s.deployment = d.deployment AND s.conversation = d.conversation "
+                "AND s.received_at <= ?",
+                [received_upto],
+            ).fetchone()
+        finally:
+            con.unregister("_done")
         return int(row[0]) if row else 0
 
     def _checkpoint_past(self, wal_bytes: int) -> None:

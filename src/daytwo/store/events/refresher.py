@@ -12,8 +12,12 @@ recompute the same day over and over. So while writes keep arriving, the refresh
 it refreshes once the writes pause for ``interval`` seconds, and at the latest
 ``stream_interval`` seconds after its previous refresh began. The figures thus lag the
 writes by at most ``stream_interval`` plus one refresh, and catch up within ``interval`` of
-the stream stopping. Pages show :meth:`EventStore.freshness` (how far behind the figures
-are).
+the stream stopping. A writer that writes in ticks (the trace door's assembler, every
+``otlp_assemble_seconds``) leaves lulls longer than ``interval`` between its writes: once two
+writes came less than ``pause`` after the one before, only a lull of ``pause`` ends the
+stream, so such a stream is not refreshed after every tick; a lone write (or two) is still
+refreshed within ``interval``. Pages
+show :meth:`EventStore.freshness` (how far behind the figures are).
 """
 
 from __future__ import annotations
@@ -37,11 +41,22 @@ class DerivedRefresher:
     """A daemon thread that refreshes a store's derived tables after writes."""
 
     def __init__(
-        self, store: EventStore, interval: float, stream_interval: float = STREAM_SECONDS
+        self,
+        store: EventStore,
+        interval: float,
+        stream_interval: float = STREAM_SECONDS,
+        pause: float | None = None,
     ) -> None:
         self.store = store
         self.interval = interval
         self.stream_interval = max(interval, stream_interval)
+        # The lull that ends a stream whose writes came less than this apart (see above).
+        self.pause = max(interval, pause if pause is not None else interval)
+        # The write count last seen, when it was seen to change (None: not yet), and the two
+        # latest spans between changes.
+        self._count = -1
+        self._changed_at: float | None = None
+        self._gaps = (float("inf"), float("inf"))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="daytwo-refresher", daemon=True)
         self.refreshes = 0
@@ -66,6 +81,7 @@ class DerivedRefresher:
         while not self._stop.is_set():
             if not first and not self.store.wait_for_writes(timeout=0.5):
                 continue
+            self._saw_writes()
             # Writes arriving meanwhile share the next refresh.
             wait = next_at - time.monotonic()
             if wait > 0 and self._stop.wait(wait):
@@ -94,13 +110,32 @@ class DerivedRefresher:
                 if self._stop.wait(max(self.interval, 5.0)):
                     return
 
+    def _saw_writes(self) -> None:
+        """Note the time of a write count not seen before (to the precision of a look)."""
+        count = self.store.write_count()
+        if count == self._count:
+            return
+        if self._count >= 0:  # a change, not the count found at the start
+            now = time.monotonic()
+            if self._changed_at is not None:
+                self._gaps = (self._gaps[1], now - self._changed_at)
+            self._changed_at = now
+        self._count = count
+
+    def _ticking(self) -> bool:
+        """Whether the latest writes are a stream of ticks: three, each less than ``pause``
+        after the one before (two writes close together are not yet a stream)."""
+        return max(self._gaps) < self.pause
+
     def _defer(self, until: float) -> bool:
         """Wait while writes keep arriving (each look ``interval`` long), until they pause
-        for one look or the monotonic clock reaches ``until``; True when told to stop."""
+        (for one look, or for ``pause`` within a stream of writes less than ``pause`` apart)
+        or the monotonic clock reaches ``until``; True when told to stop."""
         while (left := until - time.monotonic()) > 0:
-            seen = self.store.write_count()
             if self._stop.wait(min(self.interval, left)):
                 return True
-            if self.store.write_count() == seen:
+            self._saw_writes()
+            quiet = time.monotonic() - (self._changed_at or 0.0)
+            if quiet >= (self.pause if self._ticking() else self.interval):
                 return False
         return False
