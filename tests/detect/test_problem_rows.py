@@ -114,3 +114,32 @@ def test_a_daily_look_keeps_a_root_that_a_later_clustering_folded_into_another(
     [fallback] = list_findings(ledger, FindingFilter(kind="degradation"))
     assert fallback.details.get("root") == new.fingerprint
     ledger.dispose()
+
+
+def _gap(key: str, began: datetime, members: frozenset[str]) -> Finding:
+    return Finding(
+        "gap", "knowledge_gap", f"gap {key}", FindingScope("bot"), Severity.medium, began,
+        began + DAY, key=(key,), evidence=(f"{key}-e",),
+        impact=Impact(interactions_per_week=10.0),
+        details={"journeys": {"payments": 10, "balances": 8}}, members=members,
+    )  # fmt: skip
+
+
+def test_a_gap_resolved_weeks_after_its_launch_lives_on_under_a_gap_of_that_launch(
+    ledger_url: str,
+) -> None:
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    deposit = frozenset({"d1", "d2"})
+    _look(ledger, "gap", T0, _gap("taxes", T0, frozenset({"t1"})), _gap("deposit", T0, deposit))
+    # Five weeks on, the look's weeks begin long after the launch: its clustering dates the
+    # deposit gap from their first day, and no longer sees the tax questions apart.
+    later = T0 + 35 * DAY
+    _look(ledger, "gap", later, _gap("deposit", later - 14 * DAY, deposit))
+    taxes, deposit_row = (
+        next(f for f in list_findings(ledger, FindingFilter()) if f.key == [k])
+        for k in ("taxes", "deposit")
+    )
+    assert taxes.status == "resolved"
+    assert taxes.details.get("root") == deposit_row.fingerprint
+    ledger.dispose()

@@ -198,9 +198,12 @@ def record_findings(
                     regressed.append(row.fingerprint)
                     row.first_seen = min(_aware(row.first_seen), f.first_seen)
             seen.add(row.fingerprint)
-            if f.members:
-                holders.append((row.fingerprint, f))
             _fill(row, f)
+            if f.members:
+                # Dated as the ledger knows it: one look reads only its own weeks, so its
+                # clustering dates a gap that began before them from their first day.
+                began = _aware(row.first_seen) if row.first_seen else f.first_seen
+                holders.append((row.fingerprint, dataclasses.replace(f, first_seen=began)))
             row.times_seen += 1
             row.last_run_id = run_id
         stale = session.scalars(
@@ -431,7 +434,8 @@ def _now_held_by(row: FindingRecord, holders: Sequence[tuple[str, Finding]]) -> 
     are the neighbour's now, and it stays one click below it.
 
     Failing that, a knowledge gap lives on in the family of a gap this run saw that came with
-    the same launch: first seen within :data:`~daytwo.detect.roots.SAME_ONSET_DAYS` of it,
+    the same launch: first seen (as the ledger dates it, over every look, not as this look's
+    weeks show it) within :data:`~daytwo.detect.roots.SAME_ONSET_DAYS` of it,
     its questions landing in the same journeys (mixes overlapping by at least
     :data:`~daytwo.detect.roots.GAP_FAMILY_OVERLAP`), the largest such. The tax questions of
     a payroll launch, clustered apart from its direct-deposit ones in the first weeks and
