@@ -162,7 +162,7 @@ def one_seed(
     finally:
         ledger.dispose()
     problems = problem_rows(manifest, every, scores)
-    view, symptoms = problems_of(shown)
+    view, symptoms = problems_of(shown, every)
     truth = [float(p["true_weekly_cost"]) for p in problems]
     rho = spearman(truth, [float(p["score"]) for p in problems])
     allowed = ROWS_PER_PROBLEM * len(problems)

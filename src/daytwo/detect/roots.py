@@ -141,7 +141,7 @@ def journey_overlap(a: Mapping[str, int], b: Mapping[str, int]) -> float:
     return sum(min(a[j] / ta, b.get(j, 0) / tb) for j in a)
 
 
-def _weight(f: Finding) -> tuple[int, float, str]:
+def root_weight(f: Finding) -> tuple[int, float, str]:
     """Which of several findings of one problem stands for it: the most severe, then the one
     affecting the most conversations (the fingerprint breaks ties, so the choice is stable)."""
     return (int(f.severity), f.impact.interactions_per_week, f.fingerprint)
@@ -184,7 +184,7 @@ def _one_problem(
         if f.kind == GAP_KIND and f.details.get("journeys"):
             gaps.setdefault(f.scope.deployment, []).append(f)
     for group in cells.values():
-        ordered = sorted(group, key=_weight, reverse=True)
+        ordered = sorted(group, key=root_weight, reverse=True)
         roots: list[Finding] = []
         for f in ordered:
             root = next((r for r in roots if _same_onset(r, f)), None)

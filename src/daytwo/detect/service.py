@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 from daytwo import clock
 from daytwo.detect.findings import Finding
 from daytwo.detect.models import AnalysisRun, FindingRecord, HeldFinding
-from daytwo.detect.roots import GAP_FAMILY_OVERLAP, GAP_KIND, SAME_ONSET_DAYS, journey_overlap
+from daytwo.detect.roots import (
+    GAP_FAMILY_OVERLAP,
+    GAP_KIND,
+    SAME_ONSET_DAYS,
+    journey_overlap,
+    root_weight,
+)
 from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic
 from daytwo.errors import NotFoundError
 from daytwo.store.ledger import Ledger
@@ -24,6 +30,8 @@ from daytwo.store.ledger import Ledger
 CONTINUED_SHARE = 0.5
 # How much newer a look's data must be than the look that held a segment finding to confirm it.
 CONFIRM_AFTER = timedelta(days=1)
+# How many resolved findings a kept root is followed through to the live one it lives on in.
+MAX_ROOT_HOPS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,16 +140,32 @@ def record_findings(
             )
         }
         kept = _kept_roots(session, deployment, detectors, unique, rows)
-        seen: set[str] = set()
-        holders: list[tuple[str, Finding]] = []  # what this run saw with members, as recorded
+        holds = {
+            f.fingerprint
+            for f in unique
+            if rows[f.fingerprint] is None
+            and f.fingerprint not in continued
+            and f.scope.level == "segment"
+            and f.detector in looked
+            and (
+                f.fingerprint not in held_rows
+                or _aware(held_rows[f.fingerprint].data_through) + CONFIRM_AFTER > data_through
+            )
+        }
+        rooted: list[Finding] = []
         for f in unique:
-            fp = f.fingerprint
-            row = rows[fp] or continued.get(fp)
             root = f.details.get("root")
             if root in renamed:
                 f = dataclasses.replace(f, details={**f.details, "root": renamed[root]})
-            elif root is None and fp in kept:
-                f = dataclasses.replace(f, details={**f.details, "root": kept[fp]})
+            elif root is None and f.fingerprint in kept:
+                f = dataclasses.replace(f, details={**f.details, "root": kept[f.fingerprint]})
+            rooted.append(f)
+        rooted = stand_in_for_held(rooted, holds)
+        seen: set[str] = set()
+        holders: list[tuple[str, Finding]] = []  # what this run saw with members, as recorded
+        for f in rooted:
+            fp = f.fingerprint
+            row = rows[fp] or continued.get(fp)
             first_seen = f.first_seen
             if row is None and f.scope.level == "segment" and f.detector in looked:
                 h = held_rows.get(fp)
@@ -174,9 +198,12 @@ def record_findings(
                     regressed.append(row.fingerprint)
                     row.first_seen = min(_aware(row.first_seen), f.first_seen)
             seen.add(row.fingerprint)
-            if f.members:
-                holders.append((row.fingerprint, f))
             _fill(row, f)
+            if f.members:
+                # Dated as the ledger knows it: one look reads only its own weeks, so its
+                # clustering dates a gap that began before them from their first day.
+                began = _aware(row.first_seen) if row.first_seen else f.first_seen
+                holders.append((row.fingerprint, dataclasses.replace(f, first_seen=began)))
             row.times_seen += 1
             row.last_run_id = run_id
         stale = session.scalars(
@@ -213,6 +240,41 @@ def record_findings(
         len(new), len(updated), len(resolved), len(regressed),
         tuple(new), tuple(updated), tuple(resolved), tuple(regressed), tuple(held),
     )  # fmt: skip
+
+
+def stand_in_for_held(findings: Sequence[Finding], held: Collection[str]) -> list[Finding]:
+    """``findings`` with no root left on a finding this look holds rather than raises.
+
+    A held segment finding is no row of the ledger (yet): the findings it explains would name
+    a root no page shows and no item holds, and each would stand alone, one problem shown as
+    several. Until a later look raises it, the heaviest of them (the most severe, then the one
+    affecting the most conversations) stands for the problem, and the others name it as their
+    root; once the held finding is raised, the looks that see it root them all at it again. A
+    held finding's own root is kept (it is recorded only when raised)."""
+    by_root: dict[str, list[Finding]] = {}
+    for f in findings:
+        root = f.details.get("root")
+        if isinstance(root, str) and root in held and f.fingerprint not in held:
+            by_root.setdefault(root, []).append(f)
+    if not by_root:
+        return list(findings)
+    renamed: dict[str, str | None] = {}
+    for group in by_root.values():
+        lead = max(group, key=root_weight)
+        renamed[lead.fingerprint] = None
+        for f in group:
+            if f is not lead:
+                renamed[f.fingerprint] = lead.fingerprint
+    out = []
+    for f in findings:
+        if f.fingerprint not in renamed:
+            out.append(f)
+            continue
+        details = {k: v for k, v in f.details.items() if k != "root"}
+        if renamed[f.fingerprint] is not None:
+            details["root"] = renamed[f.fingerprint]
+        out.append(dataclasses.replace(f, details=details))
+    return out
 
 
 def _looked_before(
@@ -372,7 +434,8 @@ def _now_held_by(row: FindingRecord, holders: Sequence[tuple[str, Finding]]) -> 
     are the neighbour's now, and it stays one click below it.
 
     Failing that, a knowledge gap lives on in the family of a gap this run saw that came with
-    the same launch: first seen within :data:`~daytwo.detect.roots.SAME_ONSET_DAYS` of it,
+    the same launch: first seen (as the ledger dates it, over every look, not as this look's
+    weeks show it) within :data:`~daytwo.detect.roots.SAME_ONSET_DAYS` of it,
     its questions landing in the same journeys (mixes overlapping by at least
     :data:`~daytwo.detect.roots.GAP_FAMILY_OVERLAP`), the largest such. The tax questions of
     a payroll launch, clustered apart from its direct-deposit ones in the first weeks and
@@ -420,9 +483,10 @@ def _kept_roots(
 ) -> dict[str, str]:
     """The roots that findings this run saw unexplained keep from an earlier run: a root
     found by a detector that did not look this time (knowledge gaps are clustered once a
-    week, the daily looks between do not see them), still open or regressed. Without it a
-    fallback rise a gap explains was its own problem again the next day, and its item
-    flipped between the two."""
+    week, the daily looks between do not see them), still open or regressed, or resolved into
+    another such finding (a gap a later clustering folded into a larger one: its recorded
+    root), followed to that one. Without it a fallback rise a gap explains was its own problem
+    again the next day, and its item flipped between the two."""
     earlier: dict[str, str] = {}
     for f in findings:
         row = rows.get(f.fingerprint)
@@ -432,17 +496,48 @@ def _kept_roots(
                 earlier[f.fingerprint] = root
     if not earlier:
         return {}
-    alive = set(
-        session.scalars(
-            select(FindingRecord.fingerprint).where(
-                FindingRecord.fingerprint.in_(set(earlier.values())),
+    # A root resolved since lives on in the root it was given when a later clustering folded
+    # it into another finding: follow those links (through resolved findings) to a live one.
+    rows_by_print: dict[str, FindingRecord] = {}
+    wanted = set(earlier.values())
+    for _ in range(MAX_ROOT_HOPS):
+        wanted -= rows_by_print.keys()
+        if not wanted:
+            break
+        found = session.scalars(
+            select(FindingRecord).where(
+                FindingRecord.fingerprint.in_(sorted(wanted)),
                 FindingRecord.deployment == deployment,
-                FindingRecord.detector.not_in(list(detectors)),
-                FindingRecord.status.in_(("open", "regressed")),
             )
-        )
-    )
-    return {fp: root for fp, root in earlier.items() if root in alive}
+        ).all()
+        rows_by_print.update((r.fingerprint, r) for r in found)
+        wanted = {
+            str(r.details["root"])
+            for r in found
+            if r.status not in ("open", "regressed")
+            and isinstance((r.details or {}).get("root"), str)
+        }
+
+    def live(root: str) -> str | None:
+        at, hops = root, 0
+        while hops <= MAX_ROOT_HOPS:
+            r = rows_by_print.get(at)
+            if r is None or r.detector in detectors:
+                return None
+            if r.status in ("open", "regressed"):
+                return at
+            up = (r.details or {}).get("root")
+            if not isinstance(up, str):
+                return None
+            at, hops = up, hops + 1
+        return None
+
+    out: dict[str, str] = {}
+    for fp, root in earlier.items():
+        alive = live(root)
+        if alive is not None and alive != fp:
+            out[fp] = alive
+    return out
 
 
 def _fill(row: FindingRecord, f: Finding) -> None:
@@ -576,13 +671,40 @@ def findings_by_fingerprint(
     return out
 
 
-def problems_of(rows: list[FindingPublic]) -> tuple[list[FindingPublic], Counter[str]]:
-    """One row per problem: the findings no other finding in ``rows`` explains (their root is
-    not among them), and how many symptoms each root explains, by fingerprint. A symptom is
-    one click below its root, on the root's page."""
+def problems_of(
+    rows: list[FindingPublic], known: Sequence[FindingPublic] = ()
+) -> tuple[list[FindingPublic], Counter[str]]:
+    """One row per problem: the findings of ``rows`` whose chain of roots reaches no other
+    finding of ``rows``, and how many symptoms each of them stands for, by fingerprint. A
+    symptom is one click below the highest finding of ``rows`` on its chain, on that finding's
+    page.
+
+    The chain is followed through ``known`` too (findings not shown, such as resolved ones):
+    a fallback rise rooted at a knowledge gap that a later clustering folded into a larger one
+    (the old gap resolved, rooted at the new one) is the new gap's symptom, as it is in the
+    backlog's item, although the old gap is not in the default view."""
+    parent: dict[str, str] = {}
+    for f in [*known, *rows]:
+        root = f.details.get("root")
+        if isinstance(root, str) and root != f.fingerprint:
+            parent[f.fingerprint] = root
     shown = {f.fingerprint for f in rows}
-    symptoms = Counter(str(f.details["root"]) for f in rows if f.details.get("root") in shown)
-    return [f for f in rows if f.details.get("root") not in shown], symptoms
+    symptoms: Counter[str] = Counter()
+    top: list[FindingPublic] = []
+    for f in rows:
+        highest: str | None = None
+        seen = {f.fingerprint}
+        at = parent.get(f.fingerprint)
+        while at is not None and at not in seen:
+            seen.add(at)
+            if at in shown:
+                highest = at
+            at = parent.get(at)
+        if highest is None:
+            top.append(f)
+        else:
+            symptoms[highest] += 1
+    return top, symptoms
 
 
 def finding_deployments(ledger: Ledger) -> list[str]:

@@ -135,10 +135,10 @@ def findings_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
     # One row per problem: a finding another shown finding explains is a symptom, one click
     # below its root (on the root's page), unless every finding is asked for.
     flat = q.get("symptoms") == "1"
-    problems, symptoms = problems_of(rows)
+    every = list_findings(ledger, FindingFilter(deployments=names, limit=1000))
+    problems, symptoms = problems_of(rows, every)
     if not flat:
         rows = problems
-    every = list_findings(ledger, FindingFilter(deployments=names, limit=1000))
     runs = {n: last_run(ledger, n) for n in names}
     context: dict[str, object] = {
         "deployments": deployments,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from daytwo.detect.data import AnalysisData, Window, analysis_data
 from daytwo.detect.findings import Severity
 from daytwo.detect.gaps.emerging import (
     KnowledgeGapParams,
+    emerged,
     growth_p_value,
     knowledge_gap_findings,
 )
@@ -100,6 +102,39 @@ def test_a_gap_is_first_seen_when_its_questions_came_in_numbers() -> None:
     assert f.baseline is not None
     assert f.baseline.n == 1  # the early question is the gap's
     assert f.first_seen.date() == (D0 + timedelta(days=22)).date()
+
+
+def _asked(hours: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    at = np.array(
+        [
+            np.datetime64(D0.replace(tzinfo=None), "us") + np.timedelta64(int(h * 3600), "s")
+            for h in hours
+        ]
+    )
+    return at, np.array([f"c{i}" for i in range(len(hours))], dtype=object)
+
+
+def test_an_odd_question_days_before_the_surge_does_not_date_the_gap() -> None:
+    # One question on day 10 at noon, then from day 13 four conversations a day: the seven
+    # days after the odd question hold the surge's first days, but the day after it holds no
+    # other question, so the gap began on day 13.
+    surge = [24 * (13 + d) + h for d in range(7) for h in (1, 7, 13, 19)]
+    started, conversations = _asked([24 * 10 + 12, *surge])
+    assert emerged(started, conversations, 10.0) == D0 + timedelta(days=13, hours=1)
+
+
+def test_a_question_a_few_hours_before_the_surge_dates_it_at_most_a_day_early() -> None:
+    surge = [24 * (13 + d) + h for d in range(7) for h in (1, 7, 13, 19)]
+    started, conversations = _asked([24 * 12 + 20, *surge])
+    assert emerged(started, conversations, 10.0) == D0 + timedelta(days=12, hours=20)
+
+
+def test_one_conversation_asking_again_is_not_a_day_of_questions() -> None:
+    # The odd question asked three times in one conversation counts once.
+    surge = [24 * (13 + d) + h for d in range(7) for h in (1, 7, 13, 19)]
+    started, conversations = _asked([24 * 10 + 12, 24 * 10 + 12.1, 24 * 10 + 12.2, *surge])
+    conversations[1] = conversations[2] = conversations[0]
+    assert emerged(started, conversations, 10.0) == D0 + timedelta(days=13, hours=1)
 
 
 def test_no_candidates_no_findings() -> None:

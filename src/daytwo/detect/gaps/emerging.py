@@ -7,6 +7,7 @@ gaps, with ids kept across runs, lives in the gaps tables (``daytwo gaps``, ``/a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -102,20 +103,31 @@ def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> li
 
 def emerged(started: np.ndarray, conversations: np.ndarray, per_week: float) -> datetime:
     """When a gap's questions began to come as a gap worth a finding: its first question from
-    which the next seven days hold at least ``per_week`` conversations of it (its earliest
-    question when no week ever does).
+    which both the next day holds the gap's daily share of ``per_week`` (at least two
+    conversations) and the next seven days hold at least ``per_week`` conversations of it (its
+    earliest question when no question is followed so).
 
     A gap's earliest question is not its start: the clustering joins to it the odd question
     that was asked now and then long before (one "can I use direct deposit for my tax refund"
     a month before a payroll launch brought hundreds), and an owner dates the problem from the
-    day the questions came in numbers."""
+    day the questions came in numbers. Nor is an odd question a few days before the launch:
+    the seven days after it hold the launch's first days, so a week's count alone would date
+    the problem from it. Asking that the day after it already holds the questions at their
+    weekly rate dates a problem at most a day before its questions came in numbers."""
     order = np.argsort(started, kind="stable")
     when = started[order]
     asked = conversations[order]
-    ends = np.searchsorted(when, when + np.timedelta64(7, "D"), side="left")
+    week = np.searchsorted(when, when + np.timedelta64(7, "D"), side="left")
+    day = np.searchsorted(when, when + np.timedelta64(1, "D"), side="left")
+    per_day = max(2, math.ceil(per_week / 7))
     first = 0
-    for i, end in enumerate(ends):
-        if end - i >= per_week and len(set(asked[i:end].tolist())) >= per_week:
+    for i, end in enumerate(week):
+        if day[i] - i < per_day or end - i < per_week:
+            continue
+        if (
+            len(set(asked[i : day[i]].tolist())) >= per_day
+            and len(set(asked[i:end].tolist())) >= per_week
+        ):
             first = i
             break
     micros = int(when[first].astype("datetime64[us]").astype(np.int64))
