@@ -32,10 +32,25 @@ these two the "weight" is 0 (off) or 1 (on), chosen leave-one-dataset-out with t
 gap holds joins its nearest gap down to ``w`` below the cut (the product's
 ``ClusterParams.join``; 0: off; the other variants are measured without it).
 
-The references ``minilm`` and ``wordllama`` are the encoders as shipped, their join included
-(MiniLM's 0.2 below the cut without known intents; wordllama ships none). The other variants
-are measured without the join, as they were recorded before it: compare them with ``join`` at
-``w`` 0, which is MiniLM before the join.
+With a bot, three ways of telling a known intent's misses apart, each measured with the
+shipped attachment of what no gap holds (:func:`~daytwo.detect.gaps.cluster.attach_to_intents`)
+and its weight 0 being the shipped method:
+
+- ``refine``: a gap's member at least ``w`` more similar to its nearest known intent's centre
+  than to its own gap's centre, and clear for the attachment, leaves the gap and is attached
+  to its intent (:func:`refine_gaps`);
+- ``agree``: a miss is attached only where the nearest intent by centre is also the majority
+  of its nearest confidently answered turns (a kNN vote), ``w`` ahead of the next intent
+  (:func:`agree_attach`);
+- ``scaled_relax``: the looser passes' steps in proportion to the deployment's cut, as they are
+  at a cut of ``w`` (shorter where intents separate lower, as on HWU64).
+
+The references ``minilm`` and ``wordllama`` are the encoders as shipped, their join and their
+attachment of a known intent's misses included (MiniLM's 0.2 below the cut without known
+intents, a miss attached 0.05 above the cut and 0.10 ahead of the next intent; wordllama's
+own). The other variants are measured without the join, as they were recorded before it:
+compare them with ``join`` at ``w`` 0, which is MiniLM before the join; and, but for the three
+above, without the attachment.
 
 Per variant the weight ``w`` is chosen with the tuning (offset with a bot, similarity with
 nothing handled, as in ``bench.gaps``), on the two other sets: the held-out figure of each set
@@ -85,10 +100,15 @@ VARIANTS: dict[str, tuple[float, ...]] = {
     "stable_split": (0.0, 0.5, 0.6, 0.7, 0.8, 0.9),
     "join": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3),
     "known_relax": (0.0, 0.05, 0.1),
+    "refine": (0.0, 0.01, 0.03, 0.05, 0.1),
+    "agree": (0.0, 0.03, 0.06, 0.1),
+    "scaled_relax": (0.0, 0.45, 0.5, 0.55),
 }
 REFERENCES = ("minilm", "wordllama")
 UNHANDLED_ONLY = ("hdbscan", "plain_centre")
-BOT_ONLY = ("attach", "known_relax")
+BOT_ONLY = ("attach", "known_relax", "refine", "agree", "scaled_relax")
+# With a bot, measured with the shipped attachment of a known intent's misses.
+ATTACHED = ("refine", "agree", "scaled_relax")
 RELAXES: tuple[tuple[float, ...], ...] = ((), (0.05,), (0.05, 0.10))
 SIMILARITIES = tuple(float(v) for v in np.round(np.arange(0.25, 0.501, 0.025), 3))
 # With nothing handled, the looser passes are not chosen (the shipped encoder has none there
@@ -168,6 +188,9 @@ class Embedded:
             "stable_split",
             "join",
             "known_relax",
+            "refine",
+            "agree",
+            "scaled_relax",
         ):
             return self.vectors["wordllama" if variant == "wordllama" else "minilm"]
         if variant == "plain_centre":
@@ -182,8 +205,13 @@ class Embedded:
 
 def grid(emb: Embedded, variant: str, mode: str) -> dict[str, dict[str, float]]:
     """Scores of every (weight, tuning) of the variant on one deployment."""
-    from daytwo.detect.gaps.calc import GapParams, GapTuning
-    from daytwo.detect.gaps.cluster import MIN_REGIONS, cluster_utterances, regions
+    from daytwo.detect.gaps.calc import GapParams, GapTuning, known_intents
+    from daytwo.detect.gaps.cluster import (
+        MIN_REGIONS,
+        attach_to_intents,
+        cluster_utterances,
+        regions,
+    )
     from daytwo.detect.gaps.encoders import get_encoder
     from daytwo.detect.gaps.granularity import intent_granularity
     from daytwo.detect.gaps.service import effective_params
@@ -200,26 +228,54 @@ def grid(emb: Embedded, variant: str, mode: str) -> dict[str, dict[str, float]]:
             tunings = [(SIMILARITIES[0], o, r) for o, r in itertools.product(OFFSETS, RELAXES)]
         else:
             tunings = [(s, OFFSETS[0], UNHANDLED_RELAX) for s in SIMILARITIES]
+        intents = known_intents(emb.names, known) if known is not None else None
         for similarity, offset, relax in tunings:
-            # The references as shipped, their join included; the variants without it.
+            # The references as shipped, their join and attachment included; the variants
+            # without the join; those of ATTACHED with the shipped attachment.
             join = base.join if variant in REFERENCES else None
-            tuning = GapTuning(similarity, offset, relax, plain=similarity, join=join)
-            params = effective_params(GapParams(tuning=tuning), base, granularity, spread)
-            assert params.cluster is not None
+            attach = base.attach if variant in (*REFERENCES, *ATTACHED) else None
+            tuning = GapTuning(
+                similarity,
+                offset,
+                relax,
+                plain=similarity,
+                join=join,
+                attach=attach,
+                attach_margin=base.attach_margin,
+            )
+            cluster = effective_params(GapParams(tuning=tuning), base, granularity, spread).cluster
+            assert cluster is not None
+            if variant == "scaled_relax" and w:
+                # The looser passes' steps in proportion to the cut: as tried at a cut of
+                # ``w``, shorter where this deployment's intents separate lower.
+                cut = cluster.min_similarity
+                steps = tuple(round(r * cut / w, 3) for r in cluster.relax)
+                cluster = replace(cluster, relax=steps)
             if variant == "plain_centre":  # centred above, on the plain mean
-                params = replace(params, cluster=replace(params.cluster, centre=False))
+                cluster = replace(cluster, centre=False)
             if variant == "known_relax" and w and known is not None:
-                labels = known_relax(vectors, known, emb.names, params.cluster, w)
+                labels = known_relax(vectors, known, emb.names, cluster, w)
             else:
-                labels = cluster_utterances(vectors, params.cluster).labels
+                clustering = cluster_utterances(vectors, cluster)
+                if variant == "refine" and w and intents is not None and len(intents.names):
+                    clustering = refine_gaps(vectors, clustering, intents.centroids, cluster, w)
+                if variant == "agree" and w and intents is not None and known is not None:
+                    clustering = agree_attach(
+                        vectors, clustering, intents, known, emb.names, cluster, w
+                    )
+                elif cluster.attach is not None and intents is not None:
+                    clustering = attach_to_intents(vectors, clustering, intents.centroids, cluster)[
+                        0
+                    ]
+                labels = clustering.labels
             if variant == "split" and w:
-                labels = split_gaps(vectors, labels, params.cluster)
+                labels = split_gaps(vectors, labels, cluster)
             if variant == "stable_split" and w:
-                labels = stable_split_gaps(vectors, labels, params.cluster, w)
+                labels = stable_split_gaps(vectors, labels, cluster, w)
             if variant == "join" and w:
-                labels = joined(vectors, labels, params.cluster, w)
+                labels = joined(vectors, labels, cluster, w)
             if variant == "attach" and w and known is not None:
-                labels = attach_misses(vectors, labels, known, emb.names, params.cluster)
+                labels = attach_misses(vectors, labels, known, emb.names, cluster)
             scores = _scores(emb.dep, _assigned(emb.dep, labels))
             out[json.dumps([w, similarity, offset, list(relax)])] = {
                 k: scores[k] for k in (*QUALITY, "gaps", "coverage")
@@ -376,6 +432,85 @@ def known_relax(
         inside = part >= 0
         labels[free[inside]] = part[inside] + int(labels.max()) + 1
     return labels
+
+
+def refine_gaps(
+    vectors: np.ndarray, clustering: Any, centres: np.ndarray, params: Any, lead: float
+) -> Any:
+    """A gap's members that are a known intent's misses, taken out of it: a member at least
+    ``lead`` more similar to its nearest known intent's centre than to its own gap's centre,
+    and clear for the attachment (``params.attach`` above the cut, ``params.attach_margin``
+    ahead of the next intent), leaves its gap; a gap left under the smallest size is no gap.
+    What leaves is then attached to its intent as the product attaches what no gap holds."""
+    from daytwo.detect.gaps.cluster import _finish
+
+    labels = clustering.labels.copy()
+    inside = np.flatnonzero(labels >= 0)
+    if len(inside) == 0 or params.attach is None:
+        return clustering
+    x = _unit(vectors)
+    sims = x[inside] @ np.asarray(centres, dtype=np.float32).T
+    top = np.sort(sims, axis=1)[:, ::-1]
+    own = clustering.similarity[inside]
+    leave = (
+        (top[:, 0] >= own + lead)
+        & (top[:, 0] >= params.min_similarity + params.attach)
+        & (top[:, 0] - top[:, 1] >= params.attach_margin)
+    )
+    labels[inside[leave]] = -1
+    sizes = np.bincount(labels[labels >= 0], minlength=clustering.n_gaps)
+    labels[(labels >= 0) & (sizes[np.maximum(labels, 0)] < params.min_gap_size)] = -1
+    return _finish(x, labels, clustering.min_similarity, clustering.rounds)
+
+
+AGREE_NEIGHBOURS = 7
+
+
+def agree_attach(
+    vectors: np.ndarray,
+    clustering: Any,
+    intents: Any,
+    known: np.ndarray,
+    names: list[str],
+    params: Any,
+    step: float,
+) -> Any:
+    """The shipped attachment (``params.attach`` above the cut), ``step`` ahead of the next
+    intent, and only where the nearest intent by centre is also the one most of the
+    :data:`AGREE_NEIGHBOURS` nearest confidently answered turns answer to (a kNN vote)."""
+    from daytwo.detect.gaps.cluster import _finish
+
+    labels = clustering.labels.copy()
+    free = np.flatnonzero(labels < 0)
+    if len(free) == 0 or params.attach is None or len(intents.names) < 2:
+        return clustering
+    x = _unit(vectors)
+    sims = x[free] @ intents.centroids.T
+    order = np.argsort(-sims, axis=1)[:, :2]
+    first = sims[np.arange(len(free)), order[:, 0]]
+    second = sims[np.arange(len(free)), order[:, 1]]
+    index = {n: i for i, n in enumerate(intents.names)}
+    which = np.array([index.get(n, -1) for n in names])
+    turns = _unit(known)
+    near = np.argsort(-(x[free] @ turns.T), axis=1)[:, :AGREE_NEIGHBOURS]
+    votes = which[near]
+    major = np.array(
+        [
+            np.bincount(v[v >= 0], minlength=len(intents.names)).argmax() if (v >= 0).any() else -1
+            for v in votes
+        ]
+    )
+    ok = (
+        (first >= params.min_similarity + params.attach)
+        & (first - second >= step)
+        & (major == order[:, 0])
+    )
+    intent = order[:, 0]
+    counts = np.bincount(intent[ok], minlength=len(intents.names))
+    ok &= counts[intent] >= params.attach_min
+    base = int(labels.max()) + 1
+    labels[free[ok]] = base + intent[ok]
+    return _finish(x, labels, clustering.min_similarity, clustering.rounds)
 
 
 def attach_misses(
