@@ -20,6 +20,7 @@ help:
 	@echo "make demo    build the demo deployment and serve the UI on http://127.0.0.1:8000/"
 	@echo "             (make demo PORT=8080 serves on another port; its history is replayed"
 	@echo "             day by day, make demo DEMO_ARGS=--no-history analyses once, quicker)"
+	@echo "             (it installs with uv, pip where uv cannot be had; INSTALLER=pip: pip only)"
 	@echo "make test    lint, type-check and run the whole test suite (as CI does)"
 	@echo "make bench   run the benchmarks; results in bench/results/*.json"
 	@echo "make check   ruff, mypy, the import contracts, bandit (no high findings) and pip-audit"
