@@ -48,7 +48,7 @@ find_uv() {
     if ! "$python" -m pip --version >/dev/null 2>&1; then
       [[ -x $venv/bin/python ]] || "$python" -m venv --without-pip "$venv" || return 0
       "$venv/bin/python" -m pip --version >/dev/null 2>&1 ||
-        "$venv/bin/python" -m ensurepip -q >/dev/null 2>&1 || return 0
+        "$venv/bin/python" -m ensurepip >/dev/null 2>&1 || return 0
       pip=("$venv/bin/python" -m pip)
     fi
     # --target: a folder of its own, whatever manages the Python's own packages. Installed
@@ -86,7 +86,7 @@ if [[ -n $uv ]]; then
 fi
 
 [[ -x $venv/bin/python ]] || "$python" -m venv "$venv"
-"$venv/bin/python" -m pip --version >/dev/null 2>&1 || "$venv/bin/python" -m ensurepip -q
+"$venv/bin/python" -m pip --version >/dev/null 2>&1 || "$venv/bin/python" -m ensurepip >/dev/null
 if [[ $what == run ]]; then
   # Byte-compiling every module at install time costs a third of pip's install; what the
   # demo imports is compiled when it is first imported instead (uv never compiles ahead).
