@@ -197,7 +197,8 @@ def run_once(
         "phases": _phases(lines, clone_s, served_s),
         "load_average_before": load_before,
         "load_average_after": load_after,
-        "output": [f"{t:7.2f} {text}" for t, text in shown][-40:],
+        # The install's lines and the last ones (the replay's progress lines are many).
+        "output": [f"{t:7.2f} {text}" for t, text in (shown[:8] + shown[8:][-32:])],
     }
 
 
