@@ -52,13 +52,19 @@ find_uv() {
       pip=("$venv/bin/python" -m pip)
     fi
     # --target: a folder of its own, whatever manages the Python's own packages. Installed
-    # beside and then moved, so that a run stopped half-way leaves no half of it.
-    rm -rf "$home.new"
-    if "${pip[@]}" install -q --disable-pip-version-check --target "$home.new" uv \
-      >/dev/null 2>&1 && "$home.new/bin/uv" --version >/dev/null 2>&1; then
-      rm -rf "$home" && mv "$home.new" "$home" && echo "$home/bin/uv"
+    # into a new folder and then moved in place, so that a run stopped half-way leaves no
+    # half of it, and two clones installing at once keep the first one done.
+    mkdir -p "$(dirname "$home")" || return 0
+    local new
+    new=$(mktemp -d "$home.new.XXXXXX") || return 0
+    if "${pip[@]}" install -q --disable-pip-version-check --target "$new" uv \
+      >/dev/null 2>&1 && "$new/bin/uv" --version >/dev/null 2>&1; then
+      "$home/bin/uv" --version >/dev/null 2>&1 || { rm -rf "$home" && mv "$new" "$home"; }
     fi
-    rm -rf "$home.new"
+    rm -rf "$new"
+    if "$home/bin/uv" --version >/dev/null 2>&1; then
+      echo "$home/bin/uv"
+    fi
   fi
 }
 
