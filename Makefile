@@ -25,8 +25,8 @@ help:
 	@echo "make bench   run the benchmarks; results in bench/results/*.json"
 	@echo "make check   ruff, mypy, the import contracts, bandit (no high findings) and pip-audit"
 
-# scripts/install.sh creates the environment and installs with uv (from PATH, or from PyPI
-# into $(VENV)/uv), pip where uv cannot be had; INSTALLER=pip installs with pip only.
+# scripts/install.sh creates the environment and installs with uv (from PATH, or installed
+# once from PyPI into ~/.cache/daytwo/uv), pip where uv cannot be had; INSTALLER=pip: pip only.
 INSTALLER ?= uv
 INSTALL := VENV=$(VENV) PYTHON=$(PYTHON) INSTALLER=$(INSTALLER) scripts/install.sh
 
