@@ -20,23 +20,23 @@ help:
 	@echo "make demo    build the demo deployment and serve the UI on http://127.0.0.1:8000/"
 	@echo "             (make demo PORT=8080 serves on another port; its history is replayed"
 	@echo "             day by day, make demo DEMO_ARGS=--no-history analyses once, quicker)"
+	@echo "             (it installs with uv, pip where uv cannot be had; INSTALLER=pip: pip only)"
 	@echo "make test    lint, type-check and run the whole test suite (as CI does)"
 	@echo "make bench   run the benchmarks; results in bench/results/*.json"
 	@echo "make check   ruff, mypy, the import contracts, bandit (no high findings) and pip-audit"
 
-# Byte-compiling every installed module at install time costs a third of the install; what
-# the demo imports is compiled when it is first imported instead.
-$(RUN_STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing daytwo and its runtime dependencies into $(VENV)…"
-	$(BIN)/python -m pip install -q --no-compile --disable-pip-version-check -e .
+# scripts/install.sh creates the environment and installs with uv (from PATH, or installed
+# once from PyPI into ~/.cache/daytwo/uv), pip where uv cannot be had; INSTALLER=pip: pip only.
+INSTALLER ?= uv
+INSTALL := VENV=$(VENV) PYTHON=$(PYTHON) INSTALLER=$(INSTALLER) scripts/install.sh
+
+$(RUN_STAMP): pyproject.toml scripts/install.sh
+	@$(INSTALL) run
 	@rm -f $(VENV)/.installed-run-*
 	@touch $(RUN_STAMP)
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+$(STAMP): pyproject.toml scripts/install.sh
+	@$(INSTALL) dev
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP) $(RUN_STAMP)
 

@@ -397,6 +397,16 @@ def bench_startup(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, repeat=repeat)
 
 
+def bench_quickstart(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    """A fresh clone of this repository's HEAD to a served demo (`make demo`), to the first 200
+    from /healthz; ``QUICKSTART_BASELINE=main`` alternates each run with that revision."""
+    del turns
+    from bench.quickstart import run
+
+    baseline = os.environ.get("QUICKSTART_BASELINE")
+    return run(work, refs=[*([baseline] if baseline else []), "HEAD"], repeat=repeat)
+
+
 def bench_notify_outbox(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del turns
     from bench.notify_outbox import run  # imports the whole product: load it only when asked
@@ -501,6 +511,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "demo": bench_demo,
     "demo_history": bench_demo_history,
     "demo_quick": bench_demo_quick,
+    "quickstart": bench_quickstart,
     "redaction": bench_redaction,
     "detect": bench_detect,
     "impact": bench_impact,
