@@ -15,6 +15,12 @@ change:
   ``[sqrt(1 - w) * minilm, sqrt(w) * lexical]``, so that a similarity is ``(1 - w)`` times the
   encoder's plus ``w`` times the lexical one;
 - ``both``: MiniLM and wordllama concatenated the same way (``w`` on wordllama).
+- ``abtt``: MiniLM's vectors less their mean and their top ``w`` principal directions, fitted on
+  the deployment's candidates and confidently answered turns (:func:`all_but_the_top`; ``w``
+  0: centred only);
+- ``whiten``: MiniLM's vectors centred and whitened on the same rows, eigenvalues raised by
+  ``w`` times their mean (:func:`whitened`). These two are measured as the references are (the
+  shipped join and attachment), over :data:`WIDE_SIMILARITIES` without known intents.
 
 And, with nothing handled only, two other ways of cutting MiniLM's vectors (the tried and not
 adopted checks of ``docs/knowledge-gaps.md``):
