@@ -15,6 +15,12 @@ change:
   ``[sqrt(1 - w) * minilm, sqrt(w) * lexical]``, so that a similarity is ``(1 - w)`` times the
   encoder's plus ``w`` times the lexical one;
 - ``both``: MiniLM and wordllama concatenated the same way (``w`` on wordllama).
+- ``abtt``: MiniLM's vectors less their mean and their top ``w`` principal directions, fitted on
+  the deployment's candidates and confidently answered turns (:func:`all_but_the_top`; ``w``
+  0: centred only);
+- ``whiten``: MiniLM's vectors centred and whitened on the same rows, eigenvalues raised by
+  ``w`` times their mean (:func:`whitened`). These two are measured as the references are (the
+  shipped join and attachment), over :data:`WIDE_SIMILARITIES` without known intents.
 
 And, with nothing handled only, two other ways of cutting MiniLM's vectors (the tried and not
 adopted checks of ``docs/knowledge-gaps.md``):
@@ -103,14 +109,21 @@ VARIANTS: dict[str, tuple[float, ...]] = {
     "refine": (0.0, 0.01, 0.03, 0.05, 0.1),
     "agree": (0.0, 0.03, 0.06, 0.1),
     "scaled_relax": (0.0, 0.45, 0.5, 0.55),
+    "abtt": (0.0, 1.0, 2.0, 5.0),
+    "whiten": (1.0, 3.0),
 }
 REFERENCES = ("minilm", "wordllama")
 UNHANDLED_ONLY = ("hdbscan", "plain_centre")
 BOT_ONLY = ("attach", "known_relax", "refine", "agree", "scaled_relax")
 # With a bot, measured with the shipped attachment of a known intent's misses.
 ATTACHED = ("refine", "agree", "scaled_relax")
+# The deployment's own vectors transformed before anything is read from them: measured as the
+# references are (the shipped join and attachment), over a wider range of similarities without
+# known intents (a transformed space's similarities sit lower).
+REPRESENTED = ("abtt", "whiten")
 RELAXES: tuple[tuple[float, ...], ...] = ((), (0.05,), (0.05, 0.10))
 SIMILARITIES = tuple(float(v) for v in np.round(np.arange(0.25, 0.501, 0.025), 3))
+WIDE_SIMILARITIES = tuple(float(v) for v in np.round(np.arange(0.15, 0.551, 0.025), 3))
 # With nothing handled, the looser passes are not chosen (the shipped encoder has none there
 # either): each clustering of a whole set's traffic costs seconds.
 UNHANDLED_RELAX: tuple[float, ...] = ()
@@ -138,6 +151,35 @@ def lexical_vectors(texts: list[str], dims: int = SVD_DIMS) -> np.ndarray:
     k = max(1, min(dims, x.shape[1] - 1, x.shape[0] - 1))
     reduced = TruncatedSVD(k, random_state=0).fit_transform(x)
     return _unit(reduced)
+
+
+def all_but_the_top(x: np.ndarray, n: int, top: int) -> np.ndarray:
+    """Unit rows of ``x`` less their mean and their projections on the ``top`` principal
+    directions of the first ``n`` rows (Mu and Viswanath's "all-but-the-top"): a sentence
+    encoder's vectors share a few dominant directions (the domain, length, register) that lift
+    every similarity alike; the deployment's own traffic says which. ``top`` 0: centred only."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = x[:n].mean(axis=0)
+    c = x - mean
+    if top:
+        _, _, vt = np.linalg.svd(c[:n], full_matrices=False)
+        u = vt[:top]
+        c = c - (c @ u.T) @ u
+    return _unit(c)
+
+
+def whitened(x: np.ndarray, n: int, shrink: float) -> np.ndarray:
+    """Unit rows of ``x`` centred and whitened by the covariance of the first ``n`` rows,
+    each eigenvalue raised by ``shrink`` times their mean (0: full whitening; large: centring
+    only), so that every direction of the traffic's variation counts about alike."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = x[:n].mean(axis=0)
+    c = x - mean
+    cov = c[:n].T @ c[:n] / max(1, n - 1)
+    values, vectors = np.linalg.eigh(cov)
+    values = np.clip(values, 0.0, None)
+    scale = 1.0 / np.sqrt(values + max(shrink, 1e-3) * values.mean())
+    return _unit(((c @ vectors) * scale) @ vectors.T)
 
 
 def _combine(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
@@ -200,6 +242,10 @@ class Embedded:
             return _combine(self.vectors["minilm"], self.lexical, w)
         if variant == "both":
             return _combine(self.vectors["minilm"], self.vectors["wordllama"], w)
+        if variant == "abtt":
+            return all_but_the_top(self.vectors["minilm"], len(self.vectors["minilm"]), int(w))
+        if variant == "whiten":
+            return whitened(self.vectors["minilm"], len(self.vectors["minilm"]), w)
         raise ValueError(f"unknown variant {variant!r}")
 
 
@@ -227,13 +273,14 @@ def grid(emb: Embedded, variant: str, mode: str) -> dict[str, dict[str, float]]:
         if mode == "bot":
             tunings = [(SIMILARITIES[0], o, r) for o, r in itertools.product(OFFSETS, RELAXES)]
         else:
-            tunings = [(s, OFFSETS[0], UNHANDLED_RELAX) for s in SIMILARITIES]
+            wide = WIDE_SIMILARITIES if variant in REPRESENTED else SIMILARITIES
+            tunings = [(s, OFFSETS[0], UNHANDLED_RELAX) for s in wide]
         intents = known_intents(emb.names, known) if known is not None else None
         for similarity, offset, relax in tunings:
             # The references as shipped, their join and attachment included; the variants
             # without the join; those of ATTACHED with the shipped attachment.
-            join = base.join if variant in REFERENCES else None
-            attach = base.attach if variant in (*REFERENCES, *ATTACHED) else None
+            join = base.join if variant in (*REFERENCES, *REPRESENTED) else None
+            attach = base.attach if variant in (*REFERENCES, *ATTACHED, *REPRESENTED) else None
             tuning = GapTuning(
                 similarity,
                 offset,
