@@ -56,6 +56,11 @@ _FLAT = re.compile(r"^(\d+)\.(.+)$")
 
 
 def role_of(value: Any) -> str:
+    # Most roles arrive as one of the names above, already in lower case: one lookup.
+    if type(value) is str:
+        found = _ROLES.get(value)
+        if found is not None:
+            return found
     return _ROLES.get(str(value).lower(), "user") if value is not None else "user"
 
 
@@ -69,6 +74,12 @@ def _as_text(value: Any) -> str | None:
 
 def _parts_text(parts: Sequence[Any]) -> tuple[str | None, list[Any], list[Any]]:
     """Text of the text parts; the tool-call and tool-response parts apart."""
+    if len(parts) == 1:
+        # Most messages hold one text part: its text, without the lists of the general case.
+        part = parts[0]
+        if type(part) is dict and part.get("type") in ("text", "output_text", "input_text", None):
+            content = part.get("content", part.get("text"))
+            return (content if isinstance(content, str) else None), [], []
     texts: list[str] = []
     calls: list[Any] = []
     responses: list[Any] = []

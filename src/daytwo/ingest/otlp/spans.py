@@ -37,9 +37,32 @@ _MODEL_CALLS = frozenset({"chat", "text_completion", "generate_content"})
 _AGENT_STEPS = frozenset({"invoke_agent", "create_agent", "invoke_workflow"})
 _ERROR = 2  # Status.STATUS_CODE_ERROR
 _UNKNOWN_SERVICE = "unknown_service"
-# Row tuple layout: STAGED's columns without received_at, then the locators.
+# The rows' columns: STAGED's without received_at, then the locators. A span's rows share the
+# columns of _SPAN_COLUMNS (one tuple per span, repeated for its rows in Arrow); the others are
+# each row's own (_ROW_COLUMNS, one tuple per row).
 _COLUMNS = [n for n in STAGED.names if n != "received_at"] + ["_record", "_pos"]
+_SPAN_COLUMNS = (
+    "deployment",
+    "conversation",
+    "keyed",
+    "trace_id",
+    "span_id",
+    "span_start",
+    "span_end",
+    "customer_ref",
+    "channel",
+    "journey",
+    "outcome",
+    "segments",
+    "scores",
+    "_record",
+)
+_ROW_COLUMNS = tuple(n for n in _COLUMNS if n not in _SPAN_COLUMNS)
 _NS = {"span_start", "span_end", "ts"}
+_SCHEMA = pa.schema(
+    [STAGED.field(n) for n in _COLUMNS if n in STAGED.names]
+    + [pa.field("_record", pa.int64()), pa.field("_pos", pa.int32())]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +131,9 @@ class SpanMapper:
         self.limits = limits or Limits()
 
     def map(self, request: ExportTraceServiceRequest) -> Mapped:
-        rows: list[tuple[Any, ...]] = []
+        heads: list[tuple[Any, ...]] = []  # per span that yields rows: its _SPAN_COLUMNS
+        rows: list[tuple[Any, ...]] = []  # per row: its _ROW_COLUMNS
+        owners: list[int] = []  # per row: its span's position in ``heads``
         errors: list[RecordError] = []
         deployments: dict[int, str] = {}
         index = 0
@@ -128,15 +153,20 @@ class SpanMapper:
                         sid = span.span_id.hex() or None
                         errors.append(RecordError(record, sid, exc.field, exc.message))
                         continue
-                    if not made:
+                    if made is None:
                         skipped += 1
                         continue
                     if resource.deployment is not None:
                         deployments[record] = resource.deployment
-                    rows.extend(made)
-        return Mapped(_table(_rekey(rows)), errors, index, skipped, deployments)
+                    head, own = made
+                    owners.extend([len(heads)] * len(own))
+                    heads.append(head)
+                    rows.extend(own)
+        return Mapped(_table(_rekey(heads), rows, owners), errors, index, skipped, deployments)
 
-    def _span(self, span: Span, record: int, resource: _Resource) -> list[tuple[Any, ...]]:
+    def _span(
+        self, span: Span, record: int, resource: _Resource
+    ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]] | None:
         limits = self.limits
         n_attrs = len(span.attributes)
         if n_attrs > limits.max_attributes:
@@ -155,7 +185,7 @@ class SpanMapper:
         relevant = _GENAI_NAMES.search(names) is not None
         events = [e for e in span.events if e.name.startswith("gen_ai.")] if n_events else []
         if not relevant and not events:
-            return []
+            return None
         trace_id = span.trace_id
         if len(trace_id) != 16 or not any(trace_id):
             raise SpanError(
@@ -198,7 +228,8 @@ class SpanMapper:
         events: list[Any],
         start: int,
         end: int,
-    ) -> list[tuple[Any, ...]]:
+    ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+        """The span's _SPAN_COLUMNS and its rows' _ROW_COLUMNS."""
         trace_hex = span.trace_id.hex()
         span_hex = span.span_id.hex()
         conversation = attrs.text("gen_ai.conversation.id", "session.id")
@@ -286,11 +317,21 @@ class SpanMapper:
                 turns.append(("assistant", text_out, end, dict(extra), None, None, None))
 
         latency = (end - start) / 1e6
-        common_head = (resource.deployment, conversation or trace_hex, keyed, trace_hex, span_hex)
+        head = (
+            resource.deployment,
+            conversation or trace_hex,
+            keyed,
+            trace_hex,
+            span_hex,
+            start,
+            end,
+            *hints,
+            _json(segments),
+            _json(scores),
+            record,
+        )
         out: list[tuple[Any, ...]] = []
         first_answer = _first_answer(turns)
-        segments_json = _json(segments)
-        scores_json = _json(scores)
         for part, (role, text, ts, t_attrs, call_id, tool_name, input_index) in enumerate(turns):
             if text is not None and len(text) > self.limits.max_text_chars:
                 raise SpanError(
@@ -303,11 +344,8 @@ class SpanMapper:
             counted = answer and part == first_answer
             out.append(
                 (
-                    *common_head,
                     part,
                     source,
-                    start,
-                    end,
                     ts,
                     role,
                     text,
@@ -324,10 +362,6 @@ class SpanMapper:
                     call_id,
                     input_index,
                     tool_name,
-                    *hints,
-                    segments_json,
-                    scores_json,
-                    record,
                     part,
                 )
             )
@@ -336,11 +370,8 @@ class SpanMapper:
             meta_attrs = {k: v for k, v in extra.items() if k != "span.name"}
             out.append(
                 (
-                    *common_head,
                     -1,
                     "meta",
-                    start,
-                    end,
                     None,
                     None,
                     None,
@@ -357,14 +388,10 @@ class SpanMapper:
                     None,
                     None,
                     None,
-                    *hints,
-                    segments_json,
-                    scores_json,
-                    record,
                     0,
                 )
             )
-        return out
+        return head, out
 
     def _model_turns(
         self,
@@ -444,31 +471,37 @@ def _json(value: Mapping[str, Any]) -> str | None:
     return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def _rekey(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def _rekey(heads: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Spans without a conversation key join the conversation another span of their trace
     names, when one in the request does."""
-    by_trace = {r[3]: r[1] for r in rows if r[2]}
+    by_trace = {h[3]: h[1] for h in heads if h[2]}
     if not by_trace:
-        return rows
+        return heads
     return [
-        (r[0], by_trace[r[3]], True, *r[3:]) if not r[2] and r[3] in by_trace else r for r in rows
+        (h[0], by_trace[h[3]], True, *h[3:]) if not h[2] and h[3] in by_trace else h for h in heads
     ]
 
 
-def _table(rows: list[tuple[Any, ...]]) -> pa.Table:
-    schema = pa.schema(
-        [STAGED.field(n) for n in _COLUMNS if n in STAGED.names]
-        + [pa.field("_record", pa.int64()), pa.field("_pos", pa.int32())]
-    )
-    if not rows:
-        return schema.empty_table()
-    columns = list(zip(*rows, strict=True))
-    arrays = []
-    for name, values in zip(_COLUMNS, columns, strict=True):
-        target = schema.field(name).type
+def _arrays(names: Iterable[str], tuples: list[tuple[Any, ...]]) -> dict[str, pa.Array]:
+    """The columns ``names`` of ``tuples``, as Arrow arrays of the rows' types."""
+    out: dict[str, pa.Array] = {}
+    for name, values in zip(names, zip(*tuples, strict=True), strict=True):
         if name in _NS:  # nanoseconds (None where absent) to microseconds, in Arrow
             ns = pa.array(values, type=pa.int64())
-            arrays.append(pc.divide(ns, 1000).cast(TS))
+            out[name] = pc.divide(ns, 1000).cast(TS)
         else:
-            arrays.append(pa.array(values, type=target))
-    return pa.Table.from_arrays(arrays, schema=schema)
+            out[name] = pa.array(values, type=_SCHEMA.field(name).type)
+    return out
+
+
+def _table(
+    heads: list[tuple[Any, ...]], rows: list[tuple[Any, ...]], owners: list[int]
+) -> pa.Table:
+    """The rows, each with the columns of its span (``owners``: each row's span in ``heads``)."""
+    if not rows:
+        return _SCHEMA.empty_table()
+    spans = pa.table(_arrays(_SPAN_COLUMNS, heads))
+    if len(heads) != len(rows):
+        spans = spans.take(pa.array(owners, type=pa.int32()))
+    columns = {**_arrays(_ROW_COLUMNS, rows), **{n: spans[n] for n in _SPAN_COLUMNS}}
+    return pa.Table.from_arrays([columns[n] for n in _COLUMNS], schema=_SCHEMA)
