@@ -46,7 +46,9 @@ def _start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
+    # The start's speed is benched elsewhere; here only durability is under test, so a loaded
+    # machine gets time to import the server.
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             message = proc.stderr.read() if proc.stderr else b""
@@ -59,7 +61,10 @@ def _start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
-    raise AssertionError("server did not start in 30 s")
+    proc.wait(timeout=10)
+    if proc.stderr:
+        proc.stderr.close()
+    raise AssertionError("server did not start in 90 s")
 
 
 def _one_span() -> bytes:
