@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -101,6 +103,43 @@ def measure(work: Path, engine: str, pythonpath: str | None) -> dict[str, Any]:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "deployments": json.loads(proc.stdout.strip().splitlines()[-1]),
     }
+
+
+def run(
+    work: Path, n: int, engines: tuple[str, ...] = ("duckdb", "clickhouse"), repeat: int = 1
+) -> dict[str, Any]:
+    """Build the demo at ``n`` interactions on each engine (``work/speed-<engine>``), then
+    measure it ``repeat`` times: per engine and deployment, each step's median CPU seconds and
+    memory rise, with every run and the findings of the last."""
+    from bench.detect import _build  # imports the whole product: load it only when asked for
+
+    spawn = multiprocessing.get_context("spawn")
+    out: dict[str, Any] = {"interactions_asked": n}
+    for engine in engines:
+        target = work / f"speed-{engine}"
+        url = f"chdb:///{target / 'clickhouse'}" if engine == "clickhouse" else None
+        # Built in a process of its own: chDB keeps its data folder for the process's life.
+        with spawn.Pool(1) as pool:
+            build_s, interactions, turns = pool.apply(_build, (target, n, url))
+        runs = [measure(target, engine, None) for _ in range(repeat)]
+        medians: dict[str, Any] = {}
+        for dep, found in runs[-1]["deployments"].items():
+            medians[dep] = {
+                step: {
+                    k: statistics.median(r["deployments"][dep]["steps"][step][k] for r in runs)
+                    for k in ("cpu_s", "rise_mb")
+                }
+                | {k: v for k, v in cost.items() if k not in ("cpu_s", "rise_mb", "held_mb")}
+                for step, cost in found["steps"].items()
+            }
+        out[engine] = {
+            "build_seconds": build_s,
+            "interactions": interactions,
+            "turns": turns,
+            "median": medians,
+            "runs": runs,
+        }
+    return out
 
 
 def main() -> None:
