@@ -186,10 +186,17 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
     kept = _most_specific(best, sums, params.specific_z)
     if not kept:
         return []
-    # Evidence and impact from the conversations of the few cells reported.
-    table = data.interactions
-    starts = started_ns(table)
-    return [_finding(data, t, params, starts) for t in kept]
+    # Evidence and impact from the conversations of the current period (the same rows in the
+    # same order as over the whole table), for the few cells reported.
+    starts = started_ns(data.interactions)
+    in_period = in_window(starts, w.current_start, w.current_end)
+    recent = data.interactions.filter(pa.array(in_period))
+    arrays = {
+        m.metric: m.arrays(recent) for m in {t.metric.metric: t.metric for t in kept}.values()
+    }
+    return [
+        _finding(data, t, params, recent, starts[in_period], arrays[t.metric.metric]) for t in kept
+    ]
 
 
 def _day_number(at: datetime) -> int:
@@ -282,11 +289,17 @@ def _most_specific(
 
 
 def _finding(
-    data: AnalysisData, t: _Test, params: DegradationParams, starts: np.ndarray
+    data: AnalysisData,
+    t: _Test,
+    params: DegradationParams,
+    table: pa.Table,
+    starts: np.ndarray,
+    arrays: tuple[np.ndarray, np.ndarray],
 ) -> Finding:
+    """``t``'s finding, its evidence and impact from ``table``: the conversations of the
+    current period (started at ``starts``), with ``t``'s metric's ``arrays`` over them."""
     m = t.metric
-    table = data.interactions
-    values, weights = m.arrays(table)
+    values, weights = arrays
     w = data.window
     cur_rows = in_window(
         starts, max(w.current_start, w.current_end - timedelta(days=t.days)), w.current_end
