@@ -264,8 +264,8 @@ def day_cell_groups(
             Cell(names[i], None) if key == "journey" else Cell(None, (key, names[i])) for i in order
         )
         groups.append(leave_full(cells, np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)))
-        journey_order = ordered("journey")[1]
-        if crossed and key == "channel" and journey_order:
+        journey_order = ordered("journey")[1] if crossed and key == "channel" else []
+        if journey_order:
             groups.append(leave_full(*_crossed(table, dims, journey_order, order, names)))
     return groups
 
