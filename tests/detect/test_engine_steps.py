@@ -130,20 +130,14 @@ def test_degradation_and_failure_points_find_from_the_engine_what_the_rows_give(
     # The same findings, evidence and impact from the reads computed from the raw rows.
     assert found == run_detectors(replace(data, reads={}), CHOSEN)
 
-
-@pytest.mark.parametrize("engine", ENGINES)
-def test_a_look_cut_from_a_history_reads_the_answers_it_reads_alone(
-    new_events: Callable[[], EventStore],
-) -> None:
-    events = new_events()
-    _store(events)
+    # A look cut out of a replay's history (looks ending three days apart) reads what it
+    # reads alone, and finds the same.
     looks = [
         replace(WINDOW, current_start=e - timedelta(days=7), current_end=e)
         for e in (END - timedelta(days=3), END)
     ]
-    needs = [FAILURE_POINTS.needs, DEGRADATION.needs]
-    history = read_history(events, INFO, looks, needs)
-    cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], needs)
+    history = read_history(events, INFO, looks, NEEDS)
+    cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], NEEDS)
     for read in (ANSWER_STEPS, CELL_DAYS):
         assert _rows(cut.reads[read.name]) == _rows(alone.reads[read.name])
     assert run_detectors(cut, CHOSEN) == run_detectors(alone, CHOSEN)
