@@ -320,6 +320,16 @@ def bench_detect(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     return run(work, seeds=[1, 2, 3, 4, 5], per_day=2000, calm_seeds=[7, 8, 9], n_speed=1_000_000)
 
 
+def bench_detector_costs(work: Path, repeat: int, turns: int) -> dict[str, Any]:
+    """Each detector's CPU and memory rise over a demo of DETECTOR_COSTS_INTERACTIONS
+    (default 50,000) interactions, on DuckDB and ClickHouse's engine (chDB)."""
+    del turns
+    from bench.detector_costs import run  # imports the whole product: only when asked for
+
+    n = int(os.environ.get("DETECTOR_COSTS_INTERACTIONS", "50000"))
+    return run(work, n, repeat=repeat)
+
+
 def bench_gaps(work: Path, repeat: int, turns: int) -> dict[str, Any]:
     del repeat, turns
     from bench.gaps import run
@@ -514,6 +524,7 @@ BENCHMARKS: dict[str, Callable[[Path, int, int], dict[str, Any]]] = {
     "quickstart": bench_quickstart,
     "redaction": bench_redaction,
     "detect": bench_detect,
+    "detector_costs": bench_detector_costs,
     "impact": bench_impact,
     "problems": bench_problems,
     "problems_history": bench_problems_history,

@@ -9,13 +9,16 @@ analysis); CPU is the process's user + system seconds for the step. The findings
 (fingerprint, title, evidence) are written too, so two codes can be compared on the same data.
 
     python -m bench.detector_costs --work DIR [--engine clickhouse] [--name NAME]
+        [--code SRC] [--only DETECTOR ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -51,7 +54,7 @@ def step(fn):
         "cpu_s": round(cpu, 3), "rise_mb": round(peak - held, 1), "held_mb": round(held, 1)
     }
 
-work, url = sys.argv[1], sys.argv[2] or None
+work, url, only = sys.argv[1], sys.argv[2] or None, sys.argv[3].split(",") if sys.argv[3] else None
 settings = Settings(data_dir=work, events_url=url)
 ledger = Ledger(settings.resolved_ledger_url)
 result = {}
@@ -63,7 +66,7 @@ with open_event_store(settings.resolved_events_url, read_only=True) as events:
         if window is None:
             continue
         info = DeploymentInfo(vol.deployment, str(dep.kind), dict(dep.targets))
-        chosen = detectors()
+        chosen = [d for d in detectors() if only is None or d.id in only]
         needs = [d.needs for d in chosen]
         steps = {}
         hist = min(window.baseline_start, window.current_end - timedelta(weeks=8))
@@ -83,14 +86,18 @@ print(json.dumps(result))
 """
 
 
-def measure(work: Path, engine: str, pythonpath: str | None) -> dict[str, Any]:
+def measure(
+    work: Path, engine: str, pythonpath: str | None, only: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """One run over the demo in ``work``: every detector, or those of ``only`` (and what
+    they need read)."""
     url = f"chdb:///{work / 'clickhouse'}" if engine == "clickhouse" else ""
     env = {**os.environ}
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     load = os.getloadavg()[0]
     proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(work), url],
+        [sys.executable, "-c", _CHILD, str(work), url, ",".join(only)],
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     if proc.returncode != 0:
@@ -103,19 +110,59 @@ def measure(work: Path, engine: str, pythonpath: str | None) -> dict[str, Any]:
     }
 
 
+def run(
+    work: Path, n: int, engines: tuple[str, ...] = ("duckdb", "clickhouse"), repeat: int = 1
+) -> dict[str, Any]:
+    """Build the demo at ``n`` interactions on each engine (``work/speed-<engine>``), then
+    measure it ``repeat`` times: per engine and deployment, each step's median CPU seconds and
+    memory rise, with every run and the findings of the last."""
+    from bench.detect import _build  # imports the whole product: load it only when asked for
+
+    spawn = multiprocessing.get_context("spawn")
+    out: dict[str, Any] = {"interactions_asked": n}
+    for engine in engines:
+        target = work / f"speed-{engine}"
+        url = f"chdb:///{target / 'clickhouse'}" if engine == "clickhouse" else None
+        # Built in a process of its own: chDB keeps its data folder for the process's life.
+        with spawn.Pool(1) as pool:
+            build_s, interactions, turns = pool.apply(_build, (target, n, url))
+        runs = [measure(target, engine, None) for _ in range(repeat)]
+        medians: dict[str, Any] = {}
+        for dep, found in runs[-1]["deployments"].items():
+            medians[dep] = {
+                step: {
+                    k: statistics.median(r["deployments"][dep]["steps"][step][k] for r in runs)
+                    for k in ("cpu_s", "rise_mb")
+                }
+                | {k: v for k, v in cost.items() if k not in ("cpu_s", "rise_mb", "held_mb")}
+                for step, cost in found["steps"].items()
+            }
+        out[engine] = {
+            "build_seconds": build_s,
+            "interactions": interactions,
+            "turns": turns,
+            "median": medians,
+            "runs": runs,
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.detector_costs", description=__doc__)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--engine", choices=["duckdb", "clickhouse"], default="duckdb")
     parser.add_argument("--code", default=None, help="a source folder to run instead (PYTHONPATH)")
     parser.add_argument("--name", default="detector_costs")
+    parser.add_argument(
+        "--only", nargs="+", default=[], help="these detectors only (and what they need read)"
+    )
     args = parser.parse_args()
     from bench.__main__ import RESULTS, _environment
 
     result = {
         "benchmark": args.name,
         "environment": _environment(),
-        **measure(args.work / f"speed-{args.engine}", args.engine, args.code),
+        **measure(args.work / f"speed-{args.engine}", args.engine, args.code, tuple(args.only)),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -1,12 +1,15 @@
 """The monitored metrics' sums per day × cell, computed by the events engine.
 
-One row per day of the read (counted back from its end) and value of one dimension (the
-journey, or one segment key: ``dim`` and ``value``): how many conversations started then and
+One row per day of the read (counted back from its end), UTC day (``day``: each day counted
+back from a time other than midnight straddles two) and value of one dimension (the journey,
+or one segment key: ``dim`` and ``value``; or a journey and a channel, ``dim``
+:data:`CROSSED`, the channel in ``cross_value``): how many conversations started then and
 there, the first of them, and for each metric judged per cell
 (:data:`~daytwo.detect.cells.MONITORED` with ``cells``) the sums its summaries are made of.
 A cell's figure over any run of whole days (a week of the trend, say) is then a sum of a few
 of these rows instead of a pass over every conversation: the analysis holds days × values,
-however many conversations there are.
+however many conversations there are. The UTC day lets a period that starts and ends at UTC
+midnight (the baseline window) be cut from the same rows exactly.
 
 The sums of a rate are its numerator, its denominator and their products (the clustered
 variance needs them); of a mean, the count of conversations with a value, its sum and its sum
@@ -38,6 +41,9 @@ from daytwo.detect.data import SPAN_END, SPAN_START, AnalysisData, EngineRead
 DAY_US = 86_400_000_000
 JUDGED: tuple[Monitored, ...] = tuple(m for m in MONITORED if m.cells)
 KEYS = ("journey", *SEGMENT_KEYS)
+# The dimension of the journey × channel rows (``value`` the journey, ``cross_value`` the
+# channel): the cells the degradation detector crosses.
+CROSSED = "journey_channel"
 
 # Each judged metric per conversation, in the portable SQL: (value, weight) as DOUBLE, the
 # same as its arrays in ``cells.py`` (a null count is 0, a mean's weight 1 where it has one).
@@ -112,7 +118,7 @@ _AGO = f"CAST(floor((date_diff('microsecond', started_at, {SPAN_END}) - 1) / {DA
 # Each conversation of the span once: its day, its dimensions' values, each metric's value
 # and weight.
 _ROWS = (
-    f"SELECT {_AGO} AS ago, started_at, "  # noqa: S608 - built from constants
+    f"SELECT {_AGO} AS ago, CAST(started_at AS DATE) AS day, started_at, "  # noqa: S608
     + ", ".join(f"{_key_sql(k)} AS k_{k}" for k in KEYS)
     + ", "
     + ", ".join(
@@ -129,16 +135,20 @@ _ROWS = (
 _GROUPING = f"GROUPING({', '.join(f'k_{k}' for k in KEYS)})"
 _ALL = 2 ** len(KEYS) - 1
 _SETS = [(k, _ALL - 2 ** (len(KEYS) - 1 - i)) for i, k in enumerate(KEYS)]
+_CROSSED_SET = _ALL - 2 ** (len(KEYS) - 1) - 2 ** (len(KEYS) - 2)  # journey and channel
 _SQL = (
-    "SELECT ago, CASE "  # noqa: S608 - built from constants
+    "SELECT ago, day, CASE "  # noqa: S608 - built from constants
     + " ".join(f"WHEN {_GROUPING} = {g} THEN '{k}'" for k, g in _SETS)
+    + f" WHEN {_GROUPING} = {_CROSSED_SET} THEN '{CROSSED}'"
     + " END AS dim, CASE "
     + " ".join(f"WHEN {_GROUPING} = {g} THEN k_{k}" for k, g in _SETS)
-    + " END AS value, CAST(count(*) AS BIGINT) AS n_rows, min(started_at) AS first_at, "
+    + f" WHEN {_GROUPING} = {_CROSSED_SET} THEN k_journey"
+    + f" END AS value, CASE WHEN {_GROUPING} = {_CROSSED_SET} THEN k_channel END AS cross_value"
+    + ", CAST(count(*) AS BIGINT) AS n_rows, min(started_at) AS first_at, "
     + ", ".join(s for m in JUDGED for s in _sums_sql(m))
     + f" FROM ({_ROWS}) r GROUP BY GROUPING SETS ("
-    + ", ".join(f"(ago, k_{k})" for k in KEYS)
-    + ")"
+    + ", ".join(f"(ago, day, k_{k})" for k in KEYS)
+    + ", (ago, day, k_journey, k_channel))"
 )
 
 
@@ -149,6 +159,7 @@ def _from_rows(data: AnalysisData) -> pa.Table:
     started = pc.cast(t["started_at"], pa.int64()).to_numpy(zero_copy_only=False)
     columns: dict[str, pa.Array | np.ndarray] = {
         "ago": (end_us - started.astype(np.int64) - 1) // DAY_US,
+        "day": pa.array((started.astype(np.int64) // DAY_US).astype(np.int32)).cast(pa.date32()),
         "n_rows": np.ones(t.num_rows, dtype=np.int64),
         "first_at": t["started_at"],
     }
@@ -163,12 +174,15 @@ def _from_rows(data: AnalysisData) -> pa.Table:
         for name, values in zip(sum_columns(m), sums, strict=True):
             columns[name] = values
             aggs.append((name, "sum"))
+    journey = pc.cast(t["journey"], pa.string())
     parts = []
-    for key in KEYS:
-        value = pc.cast(t["journey"], pa.string()) if key == "journey" else segment_column(t, key)
+    for key in (*KEYS, CROSSED):
+        value = journey if key in ("journey", CROSSED) else segment_column(t, key)
+        none = pa.nulls(t.num_rows, pa.string())
+        cross = segment_column(t, "channel") if key == CROSSED else none
         grouped = (
-            pa.table({**columns, "value": value})
-            .group_by(["ago", "value"], use_threads=False)
+            pa.table({**columns, "value": value, "cross_value": cross})
+            .group_by(["ago", "day", "value", "cross_value"], use_threads=False)
             .aggregate(aggs)
         )
         grouped = grouped.rename_columns(
@@ -177,7 +191,8 @@ def _from_rows(data: AnalysisData) -> pa.Table:
         dim = pa.array([key] * grouped.num_rows, pa.string())
         parts.append(
             grouped.append_column("dim", dim).select(
-                ["ago", "dim", "value", "n_rows", "first_at", *(m for m, _ in aggs[2:])]
+                ["ago", "day", "dim", "value", "cross_value", "n_rows", "first_at"]
+                + [m for m, _ in aggs[2:]]
             )
         )
     return pa.concat_tables(parts)
@@ -203,11 +218,12 @@ class DayCells:
 
 
 def day_cell_groups(
-    table: pa.Table, *, journeys: bool = True, segments: bool = True
+    table: pa.Table, *, journeys: bool = True, segments: bool = True, crossed: bool = False
 ) -> list[DayCells]:
-    """The cells of :func:`daytwo.detect.cells.cell_groups` (not crossed) over the read's
-    rows: the whole, each journey, each segment value, in the order the values first appear
-    (ties by value); a cell that holds every conversation is left out, as there."""
+    """The cells of :func:`daytwo.detect.cells.cell_groups` over the read's rows: the whole,
+    each journey, each segment value (and with ``crossed`` each journey × channel, after the
+    channels), in the order the values first appear (ties by value); a cell that holds every
+    conversation is left out, as there."""
     n = table.num_rows
     dims = table["dim"].to_numpy(zero_copy_only=False)
     # The whole deployment: every conversation is in one row per day of each dimension.
@@ -217,31 +233,60 @@ def day_cell_groups(
     total = int(pc.sum(pc.filter(table["n_rows"], pc.equal(table["dim"], KEYS[0]))).as_py())
     first = pc.cast(table["first_at"], pa.int64()).to_numpy(zero_copy_only=False)
     rows = table["n_rows"].to_numpy(zero_copy_only=False)
-    keys = (["journey"] if journeys else []) + (list(SEGMENT_KEYS) if segments else [])
-    for key in keys:
-        encoded = pc.dictionary_encode(table["value"].combine_chunks(), null_encoding="mask")
-        codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False))
-        codes = np.where(dims == key, codes, -1)
-        names = [str(v) for v in encoded.dictionary.to_pylist()]
+    encoded = pc.dictionary_encode(table["value"].combine_chunks(), null_encoding="mask")
+    value_codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False))
+    names = [str(v) for v in encoded.dictionary.to_pylist()]
+
+    def ordered(key: str) -> tuple[np.ndarray, list[int]]:
+        """Rows' value codes of dimension ``key`` (-1 elsewhere) and its codes in order."""
+        codes = np.where(dims == key, value_codes, -1)
         present = codes >= 0
-        used = np.unique(codes[present])
-        if not len(used):
-            groups.append(DayCells((), np.full(n, -1, dtype=np.int64)))
-            continue
         firsts = np.full(len(names), np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(firsts, codes[present], first[present])
-        counts = np.bincount(codes[present], weights=rows[present], minlength=len(names))
-        order = sorted(used.tolist(), key=lambda i: (firsts[i], names[i]))
+        used = np.unique(codes[present]).tolist()
+        return codes, sorted(used, key=lambda i: (firsts[i], names[i]))
+
+    def leave_full(cells: tuple[Cell, ...], ranked: np.ndarray) -> DayCells:
+        present = ranked >= 0
+        counts = np.bincount(ranked[present], weights=rows[present], minlength=len(cells))
+        full = np.flatnonzero(counts == total)
+        return DayCells(cells, np.where(np.isin(ranked, full), -1, ranked))
+
+    keys = (["journey"] if journeys else []) + (list(SEGMENT_KEYS) if segments else [])
+    for key in keys:
+        codes, order = ordered(key)
+        if not order:
+            groups.append(DayCells((), np.full(n, -1, dtype=np.int64)))
+            continue
         rank = np.full(len(names), -1, dtype=np.int64)
         rank[order] = np.arange(len(order))
         cells = tuple(
             Cell(names[i], None) if key == "journey" else Cell(None, (key, names[i])) for i in order
         )
-        full = np.flatnonzero(counts[order] == total)
-        ranked = np.where(present, rank[np.maximum(codes, 0)], -1)
-        ranked = np.where(np.isin(ranked, full), -1, ranked)
-        groups.append(DayCells(cells, ranked))
+        groups.append(leave_full(cells, np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)))
+        journey_order = ordered("journey")[1] if crossed and key == "channel" else []
+        if journey_order:
+            groups.append(leave_full(*_crossed(table, dims, journey_order, order, names)))
     return groups
+
+
+def _crossed(
+    table: pa.Table, dims: np.ndarray, journeys: list[int], channels: list[int], names: list[str]
+) -> tuple[tuple[Cell, ...], np.ndarray]:
+    """The journey × channel cells, journey by journey in the journeys' order and the
+    channels' within it (every pair, as :func:`daytwo.detect.cells.cell_groups` makes them),
+    and the :data:`CROSSED` rows' cells."""
+    j_rank = {names[i]: r for r, i in enumerate(journeys)}
+    c_rank = {names[i]: r for r, i in enumerate(channels)}
+    at = np.flatnonzero(dims == CROSSED)
+    js = table["value"].take(at).to_pylist()
+    cs = table["cross_value"].take(at).to_pylist()
+    codes = np.full(table.num_rows, -1, dtype=np.int64)
+    for r, j, c in zip(at.tolist(), js, cs, strict=True):
+        if j in j_rank and c in c_rank:
+            codes[r] = j_rank[j] * len(channels) + c_rank[c]
+    cells = tuple(Cell(names[j], ("channel", names[c])) for j in journeys for c in channels)
+    return cells, codes
 
 
 def period_sums(

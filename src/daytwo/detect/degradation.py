@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from daytwo.detect.cell_days import CELL_DAYS, JUDGED, KEYS, DayCells, day_cell_groups, sum_columns
 from daytwo.detect.cells import (
-    MONITORED,
-    Arrays,
     Cell,
-    CellGroup,
     Monitored,
     Summary,
-    cell_groups,
-    group_summaries,
+    cell_mask,
     in_window,
     started_ns,
-    summarise,
+    summaries_from_sums,
     unit_of,
 )
 from daytwo.detect.data import AnalysisData
@@ -32,7 +30,7 @@ from daytwo.detect.findings import (
     evidence_sample,
     weekly_impact,
 )
-from daytwo.detect.registry import detector
+from daytwo.detect.registry import Needs, detector
 from daytwo.detect.stats import benjamini_hochberg, normal_sf
 from daytwo.units import fmt_change
 
@@ -64,7 +62,7 @@ class _Test:
     p: float
     effect: float
     big_enough: bool
-    group: CellGroup
+    group: int  # the cell's group in the read (:func:`day_cell_groups`), 0 the whole
     index: int
 
 
@@ -98,7 +96,12 @@ def bad_rows(m: Monitored, values: np.ndarray, weights: np.ndarray, base: float)
     return (weights > 0) & (values < base)
 
 
-@detector("degradation", name="Degradation vs baseline", params=DegradationParams())
+@detector(
+    "degradation",
+    name="Degradation vs baseline",
+    params=DegradationParams(),
+    needs=Needs(reads=(CELL_DAYS,)),
+)
 def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Finding]:
     """Metrics that got significantly and materially worse than in the baseline window.
 
@@ -117,43 +120,42 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
     is reported once. A journey × channel cell is dropped when its journey or channel alone
     is reported.
     """
-    table = data.interactions
     w = data.window
-    if table.num_rows == 0:
+    # The cells' sums per day before the end and UTC day, from the events engine: the baseline
+    # window is whole UTC days, the last 1, 3 and 7 days are whole days before the end.
+    cells = data.read(CELL_DAYS)
+    if cells.num_rows == 0:
         return []
-    starts = started_ns(table)
-    base_rows = in_window(starts, w.baseline_start, w.baseline_end)
+    ago = cells["ago"].to_numpy(zero_copy_only=False)
+    day = np.asarray(
+        pc.cast(cells["day"], pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
+    base_rows = (day >= _day_number(w.baseline_start)) & (day < _day_number(w.baseline_end))
     windows = [
-        (
-            d,
-            in_window(
-                starts, max(w.current_start, w.current_end - timedelta(days=d)), w.current_end
-            ),
-        )
+        (d, ago < min(d, w.current_days))
         for d in params.windows_days
         if timedelta(days=d) <= w.current_end - w.current_start
     ]
-    if not base_rows.any() or not windows:
+    whole_rows = cells["dim"].to_numpy(zero_copy_only=False) == KEYS[0]
+    n_rows = cells["n_rows"].to_numpy(zero_copy_only=False)
+    if not n_rows[base_rows & whole_rows].sum() or not windows:
         return []
-    groups = cell_groups(table, crossed=params.crossed)
-    judged = [m for m in MONITORED if m.cells]
-    arrays = {m.metric: m.arrays(table) for m in judged}
-    # Each window's rows taken out once (the baseline and the 1, 3 and 7 days are a small part
-    # of the weeks read): every cell then sums the same rows in the same order as over the
-    # whole table's mask, so the figures are identical, for a pass over the window's rows only.
-    base_view = _View.of(base_rows, groups)
-    views = {d: _View.of(rows, groups) for d, rows in windows}
+    groups = day_cell_groups(cells, crossed=params.crossed)
     tests: list[_Test] = []
-    for m in judged:
-        values, weights = arrays[m.metric]
-        if weights[base_rows].sum() < params.min_baseline:
+    sums: dict[tuple[str, int | None, int], list[np.ndarray]] = {}
+    for m in JUDGED:
+        base_sums = [_sums(m, cells, g, base_rows) for g in groups]
+        if base_sums[0][1][0] < params.min_baseline:  # the whole's denominator or count
             continue
         min_effect = m.min_effect * params.effect_scale
-        base_arrays = base_view.arrays(values, weights)
-        current_arrays = {d: view.arrays(values, weights) for d, view in views.items()}
+        current_sums = {d: [_sums(m, cells, g, rows) for g in groups] for d, rows in windows}
         for g, group in enumerate(groups):
-            base = base_view.summaries(m, base_arrays, g)
-            current = {d: view.summaries(m, current_arrays[d], g) for d, view in views.items()}
+            sums[(m.metric, None, g)] = base_sums[g]
+            base = summaries_from_sums(m, base_sums[g])
+            current = {}
+            for days, _ in windows:
+                sums[(m.metric, days, g)] = current_sums[days][g]
+                current[days] = summaries_from_sums(m, current_sums[days][g])
             for i, cell in enumerate(group.cells):
                 b = base[i]
                 if b.value is None or b.n < params.min_baseline:
@@ -168,7 +170,7 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
                     tests.append(
                         _Test(
                             m, cell, days, Measure(b.value, b.n), Measure(c.value, c.n), z,
-                            normal_sf(z), effect, effect >= min_effect, group, i,
+                            normal_sf(z), effect, effect >= min_effect, g, i,
                         )
                     )  # fmt: skip
     if not tests:
@@ -181,35 +183,39 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
         key = (t.metric.metric, t.cell)
         if key not in best or t.z > best[key].z:
             best[key] = t
-    windows_by_days = dict(windows)
-    kept = _most_specific(best, arrays, base_view, views, params.specific_z)
+    kept = _most_specific(best, sums, params.specific_z)
+    if not kept:
+        return []
+    # Evidence and impact from the conversations of the current period (the same rows in the
+    # same order as over the whole table), for the few cells reported.
+    starts = started_ns(data.interactions)
+    in_period = in_window(starts, w.current_start, w.current_end)
+    recent = data.interactions.filter(pa.array(in_period))
+    arrays = {
+        m.metric: m.arrays(recent) for m in {t.metric.metric: t.metric for t in kept}.values()
+    }
     return [
-        _finding(data, t, params, arrays[t.metric.metric], starts, windows_by_days[t.days])
-        for t in kept
+        _finding(data, t, params, recent, starts[in_period], arrays[t.metric.metric]) for t in kept
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class _View:
-    """The rows of one window (in table order) and each cell group over them."""
+def _day_number(at: datetime) -> int:
+    """The UTC day ``at`` falls on, in days since the epoch (as Arrow's ``date32``)."""
+    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    return (at.date() - date(1970, 1, 1)).days
 
-    rows: np.ndarray  # row numbers in the table, ascending
-    groups: tuple[CellGroup, ...]  # each cell group, its codes cut to ``rows``
-    every: np.ndarray  # all True, one per row of the window
 
-    @staticmethod
-    def of(mask: np.ndarray, groups: list[CellGroup]) -> _View:
-        rows = np.flatnonzero(mask)
-        cut = tuple(CellGroup(g.cells, g.codes[rows]) for g in groups)
-        return _View(rows, cut, np.ones(len(rows), dtype=bool))
-
-    def arrays(self, values: np.ndarray, weights: np.ndarray) -> Arrays:
-        return values[self.rows], weights[self.rows]
-
-    def summaries(self, m: Monitored, arrays: Arrays, g: int) -> list[Summary]:
-        """:func:`group_summaries` of cell group ``g`` over the window's rows: the same rows
-        in the same order as the whole table's mask, so the same sums."""
-        return group_summaries(m, arrays[0], arrays[1], self.groups[g], self.every)
+def _sums(m: Monitored, cells: pa.Table, group: DayCells, rows: np.ndarray) -> list[np.ndarray]:
+    """Each cell of ``group``'s sums of ``m`` over the read's ``rows``."""
+    sel = rows & (group.codes >= 0)
+    return [
+        np.bincount(
+            group.codes[sel],
+            weights=cells[c].to_numpy(zero_copy_only=False).astype(np.float64)[sel],
+            minlength=len(group.cells),
+        )
+        for c in sum_columns(m)
+    ]
 
 
 def change_z(before: Summary, after: Summary) -> float:
@@ -220,20 +226,25 @@ def change_z(before: Summary, after: Summary) -> float:
     return (after.value - before.value) / se
 
 
-def _specific(t: _Test, arrays: Arrays, base: _View, cur: _View, z_min: float) -> bool:
+def _specific(
+    t: _Test, sums: dict[tuple[str, int | None, int], list[np.ndarray]], z_min: float
+) -> bool:
     """Whether the cell worsened more than the rest of the deployment (difference in
-    differences, one-sided z >= ``z_min``): only then is the cell, not the whole, the place."""
+    differences, one-sided z >= ``z_min``): only then is the cell, not the whole, the place.
+    The rest's sums are the whole's less the cell's."""
     m = t.metric
-    values, weights = arrays
-    # Over each window's own rows (the same rows, in the same order, as masks over the table).
-    bv, bw = base.arrays(values, weights)
-    cv, cw = cur.arrays(values, weights)
-    cell_base = t.group.codes[base.rows] == t.index
-    cell_cur = t.group.codes[cur.rows] == t.index
-    cb = summarise(m, bv, bw, cell_base)
-    cc = summarise(m, cv, cw, cell_cur)
-    rb = summarise(m, bv, bw, ~cell_base)
-    rc = summarise(m, cv, cw, ~cell_cur)
+
+    def parts(days: int | None) -> tuple[Summary, Summary]:
+        cell = [s[t.index] for s in sums[(m.metric, days, t.group)]]
+        whole = [s[0] for s in sums[(m.metric, days, 0)]]
+        rest = [a - b for a, b in zip(whole, cell, strict=True)]
+        one, other = summaries_from_sums(
+            m, [np.array([a, b]) for a, b in zip(cell, rest, strict=True)]
+        )
+        return one, other
+
+    cb, rb = parts(None)
+    cc, rc = parts(t.days)
     if None in (cb.value, cc.value, rb.value, rc.value):
         return True
     sign = 1.0 if m.good == "down" else -1.0
@@ -244,9 +255,7 @@ def _specific(t: _Test, arrays: Arrays, base: _View, cur: _View, z_min: float) -
 
 def _most_specific(
     best: dict[tuple[str, Cell], _Test],
-    arrays: dict[str, Arrays],
-    base: _View,
-    windows: dict[int, _View],
+    sums: dict[tuple[str, int | None, int], list[np.ndarray]],
     z_min: float,
 ) -> list[_Test]:
     """The cells that locate each change.
@@ -262,7 +271,7 @@ def _most_specific(
         whole = best.get((metric, Cell(None, None)))
         parts = [t for (mid, c), t in best.items() if mid == metric and c != Cell(None, None)]
         if whole is not None:
-            parts = [t for t in parts if _specific(t, arrays[metric], base, windows[t.days], z_min)]
+            parts = [t for t in parts if _specific(t, sums, z_min)]
         keys = {(t.cell.journey, t.cell.segment) for t in parts}
         kept = [
             t
@@ -283,14 +292,19 @@ def _finding(
     data: AnalysisData,
     t: _Test,
     params: DegradationParams,
-    arrays: Arrays,
+    table: pa.Table,
     starts: np.ndarray,
-    cur_rows: np.ndarray,
+    arrays: tuple[np.ndarray, np.ndarray],
 ) -> Finding:
+    """``t``'s finding, its evidence and impact from ``table``: the conversations of the
+    current period (started at ``starts``), with ``t``'s metric's ``arrays`` over them."""
     m = t.metric
-    table = data.interactions
     values, weights = arrays
-    in_cell = t.group.mask(t.index) & cur_rows
+    w = data.window
+    cur_rows = in_window(
+        starts, max(w.current_start, w.current_end - timedelta(days=t.days)), w.current_end
+    )
+    in_cell = cell_mask(table, t.cell) & cur_rows
     bad = in_cell & bad_rows(m, values, weights, t.base.value or 0.0)
     rows = np.flatnonzero(bad)
     rows = rows[np.argsort(starts[rows], kind="stable")]

@@ -1,15 +1,22 @@
-"""Failure points: the journey steps where fallbacks and hand-overs concentrate."""
+"""Failure points: the journey steps where fallbacks and hand-overs concentrate.
+
+The steps are judged from counts the events engine computes (:data:`ANSWER_STEPS`: per day
+before the end, journey and answer position, and per day, journey and intent), not from every
+turn; only the few steps reported go back to the turns, for their evidence and impact.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from daytwo.detect.cells import in_window, started_ns
-from daytwo.detect.data import AnalysisData
+from daytwo.detect.data import SPAN_END, SPAN_START, AnalysisData, EngineRead
 from daytwo.detect.findings import (
     Finding,
     FindingScope,
@@ -21,6 +28,120 @@ from daytwo.detect.findings import (
 from daytwo.detect.registry import Needs, detector
 from daytwo.detect.stats import benjamini_hochberg, normal_sf, two_proportion_z
 from daytwo.interactions.facts import flag_array
+
+DAY_US = 86_400_000_000
+NONE = "(none)"
+# The days the read covers: the analysis's current period.
+STEP_DAYS = 7
+
+_AGO = (
+    f"CAST(floor((date_diff('microsecond', i.started_at, {SPAN_END}) - 1) / {DAY_US}.0) AS BIGINT)"
+)
+# Each answer of the assistant in a conversation of the span: its day before the end, its
+# journey, its position among the conversation's answers, its intent, whether it fell back,
+# and whether it is the conversation's last answer (then its outcome counts: known, handed).
+_ANSWERS = (
+    f"SELECT {_AGO} AS ago, coalesce(CAST(i.journey AS VARCHAR), '{NONE}') AS journey, "  # noqa: S608
+    "CAST(row_number() OVER (PARTITION BY t.interaction_id ORDER BY t.seq) AS BIGINT) "
+    "AS position, "
+    "row_number() OVER (PARTITION BY t.interaction_id ORDER BY t.seq DESC) AS from_last, "
+    f"coalesce(CAST(t.intent AS VARCHAR), '{NONE}') AS intent, "
+    "CASE WHEN t.fallback THEN 1 ELSE 0 END AS fell_back, i.outcome AS outcome "
+    "FROM turns t JOIN interactions i ON t.interaction_id = i.interaction_id "
+    "WHERE t.deployment = ? AND i.deployment = ? AND t.role = 'assistant' "
+    f"AND i.started_at >= {SPAN_START} AND i.started_at < {SPAN_END}"
+)
+_LAST_KNOWN = "from_last = 1 AND outcome IS NOT NULL"
+_SQL = (
+    "SELECT ago, journey, "  # noqa: S608 - built from constants
+    "CASE WHEN GROUPING(position) = 1 THEN 'intent' ELSE 'position' END AS by, "
+    "position, intent, CAST(count(*) AS BIGINT) AS n, CAST(sum(fell_back) AS BIGINT) AS k, "
+    f"CAST(sum(CASE WHEN {_LAST_KNOWN} THEN 1 ELSE 0 END) AS BIGINT) AS hn, "
+    f"CAST(sum(CASE WHEN {_LAST_KNOWN} AND outcome IN ('escalated', 'transferred') "
+    "THEN 1 ELSE 0 END) AS BIGINT) AS hk "
+    f"FROM ({_ANSWERS}) a "
+    "GROUP BY GROUPING SETS ((ago, journey, position), (ago, journey, intent))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answers:
+    """The assistant's answers of some conversations, in turn order: each one's interaction
+    row, whether it fell back, its intent, its position in its conversation (1 the first),
+    and whether it is the conversation's last."""
+
+    rows: np.ndarray
+    fallback: np.ndarray
+    intent: np.ndarray
+    position: np.ndarray
+    last: np.ndarray
+
+
+def _answers(t: pa.Table, turns: pa.Table, chosen: np.ndarray) -> _Answers:
+    """The answers of the conversations of ``t`` in ``chosen`` (turns are ordered by
+    interaction and ``seq``)."""
+    ids = t["interaction_id"].filter(pa.array(chosen))
+    mine = turns.filter(pc.is_in(turns["interaction_id"], value_set=ids.combine_chunks()))
+    row_of = np.asarray(
+        pc.fill_null(pc.index_in(mine["interaction_id"], t["interaction_id"]), -1).to_numpy(
+            zero_copy_only=False
+        )
+    )
+    idx = np.flatnonzero((row_of >= 0) & flag_array(pc.equal(mine["role"], "assistant")))
+    rows = row_of[idx]
+    intent = np.asarray(
+        pc.fill_null(mine["intent"], NONE).to_numpy(zero_copy_only=False), dtype=object
+    )[idx]
+    new_conv = np.ones(len(rows), dtype=bool)
+    new_conv[1:] = rows[1:] != rows[:-1]
+    starts_at = np.maximum.accumulate(np.where(new_conv, np.arange(len(rows)), 0))
+    last = np.ones(len(rows), dtype=bool)
+    last[:-1] = rows[:-1] != rows[1:]
+    return _Answers(
+        rows, flag_array(mine["fallback"])[idx], intent, np.arange(len(rows)) - starts_at + 1, last
+    )
+
+
+def _from_rows(data: AnalysisData) -> pa.Table:
+    """The read from an analysis's raw interactions and turns (its last :data:`STEP_DAYS`)."""
+    t = data.interactions
+    end = data.window.current_end
+    starts = started_ns(t)
+    a = _answers(t, data.turns, in_window(starts, end - timedelta(days=STEP_DAYS), end))
+    end_us = int(end.timestamp() * 1_000_000)
+    outcome = t["outcome"]
+    handed = flag_array(pc.is_in(outcome, pa.array(["escalated", "transferred"])))[a.rows]
+    known = a.last & flag_array(pc.is_valid(outcome))[a.rows]
+    journey = pc.fill_null(pc.cast(t["journey"], pa.string()), NONE).take(pa.array(a.rows))
+    answers = pa.table(
+        {
+            "ago": (end_us - starts[a.rows] // 1000 - 1) // DAY_US,
+            "journey": journey,
+            "position": a.position.astype(np.int64),
+            "intent": pa.array(a.intent.tolist(), pa.string()),
+            "n": np.ones(len(a.rows), dtype=np.int64),
+            "k": a.fallback.astype(np.int64),
+            "hn": known.astype(np.int64),
+            "hk": (known & handed).astype(np.int64),
+        }
+    )
+    sums = [(c, "sum") for c in ("n", "k", "hn", "hk")]
+    parts = []
+    for by, other in (("position", "intent"), ("intent", "position")):
+        grouped = answers.group_by(["ago", "journey", by], use_threads=False).aggregate(sums)
+        grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+        grouped = grouped.append_column("by", pa.array([by] * grouped.num_rows, pa.string()))
+        grouped = grouped.append_column(other, pa.nulls(grouped.num_rows, answers[other].type))
+        parts.append(
+            grouped.select(["ago", "journey", "by", "position", "intent", "n", "k", "hn", "hk"])
+        )
+    return pa.concat_tables(parts)
+
+
+ANSWER_STEPS = EngineRead("answer_steps", _SQL, "ago", _from_rows, days=STEP_DAYS)
+"""The assistant's answers of the last :data:`STEP_DAYS` days, per day before the end ×
+journey × position in the conversation, and × intent: how many, how many fell back, and of
+the conversations' last answers with a known outcome, how many and how many handed over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +166,14 @@ class _Step:
     journey_k: int
     journey_n: int
     z: float
-    rows: np.ndarray  # interaction rows that show it
+    at: int | str  # the position or the intent it counts
 
 
 @detector(
     "failure_points",
     name="Failure points",
     params=FailurePointParams(),
-    needs=Needs(turn_columns=("role", "fallback", "intent")),
+    needs=Needs(turn_columns=("role", "fallback", "intent"), reads=(ANSWER_STEPS,)),
 )
 def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> list[Finding]:
     """Turn positions and intents where a journey's fallbacks or hand-overs concentrate.
@@ -64,81 +185,52 @@ def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> lis
     (its *lift*) and 10 points above it, on at least 100 answers or conversations, with a
     one-sided two-proportion test surviving Benjamini-Hochberg at 1% across all steps.
     """
-    t = data.interactions
-    turns = data.turns
     w = data.window
-    if t.num_rows == 0 or turns.num_rows == 0:
+    read = data.read(ANSWER_STEPS)
+    # The current period: its whole days before the end.
+    read = read.filter(pc.less(read["ago"], pa.scalar(math.ceil(w.current_days), pa.int64())))
+    if read.num_rows == 0:
         return []
-    starts = started_ns(t)
-    cur = in_window(starts, w.current_start, w.current_end)
-    row_of = np.asarray(
-        pc.fill_null(pc.index_in(turns["interaction_id"], t["interaction_id"]), -1).to_numpy(
-            zero_copy_only=False
-        )
-    )
-    in_cur = (row_of >= 0) & cur[np.maximum(row_of, 0)]
-    answers = in_cur & flag_array(pc.equal(turns["role"], "assistant"))
-    idx = np.flatnonzero(answers)
-    if len(idx) == 0:
-        return []
-    rows = row_of[idx]
-    fallback = flag_array(turns["fallback"])[idx]
-    intent = np.asarray(
-        pc.fill_null(turns["intent"], "(none)").to_numpy(zero_copy_only=False), dtype=object
-    )[idx]
-    journey_all = np.asarray(
-        pc.fill_null(t["journey"], "(none)").to_numpy(zero_copy_only=False), dtype=object
-    )
-    journey = journey_all[rows]
-    # Position of each answer within its conversation (turns are ordered by id and seq).
-    new_conv = np.ones(len(rows), dtype=bool)
-    new_conv[1:] = rows[1:] != rows[:-1]
-    starts_at = np.maximum.accumulate(np.where(new_conv, np.arange(len(rows)), 0))
-    position = np.minimum(np.arange(len(rows)) - starts_at + 1, params.max_position)
-    last_answer = np.ones(len(rows), dtype=bool)
-    last_answer[:-1] = rows[:-1] != rows[1:]
-    outcome = t["outcome"]
-    handed = flag_array(pc.is_in(outcome, pa.array(["escalated", "transferred"])))
-    known = flag_array(pc.is_valid(outcome))
-
-    # Intents and journeys as numbers in the order of their names (np.unique's order), so each
-    # step's rows are an integer comparison.
-    intent_names, intent_code = np.unique(intent, return_inverse=True)
-    journey_names, journey_code = np.unique(journey, return_inverse=True)
+    # Counts per (journey, position capped) and per (journey, intent), summed over the days.
+    by_position: dict[tuple[str, int], list[int]] = {}
+    by_intent: dict[tuple[str, str], list[int]] = {}
+    for journey, by, position, intent, n, k, hn, hk in zip(
+        *(
+            read[c].to_pylist()
+            for c in ("journey", "by", "position", "intent", "n", "k", "hn", "hk")
+        ),
+        strict=True,
+    ):
+        if by == "position":
+            sums = by_position.setdefault((journey, min(position, params.max_position)), [0, 0])
+            sums[0] += k
+            sums[1] += n
+        else:
+            sums = by_intent.setdefault((journey, intent), [0, 0, 0, 0])
+            for c, x in enumerate((k, n, hk, hn)):
+                sums[c] += x
     # An intent that only ever labels fallbacks (a "fallback" intent) is the symptom, not a step.
-    n_intents = len(intent_names)
-    all_fallback = np.bincount(intent_code, weights=fallback, minlength=n_intents) == np.bincount(
-        intent_code, minlength=n_intents
-    )
-    fallback_only = {str(v) for v, a in zip(intent_names, all_fallback, strict=True) if a} | {
-        "(none)"
-    }
+    per_intent: dict[str, list[int]] = {}
+    for (_, intent), (k, n, _, _) in by_intent.items():
+        sums = per_intent.setdefault(intent, [0, 0])
+        sums[0] += k
+        sums[1] += n
+    fallback_only = {i for i, (k, n) in per_intent.items() if k == n} | {NONE}
     steps: list[_Step] = []
-    for jc, j in enumerate(journey_names):
-        in_j = journey_code == jc
-        jk, jn = int(fallback[in_j].sum()), int(in_j.sum())
-        for by, labels in (("position", position), ("intent", intent_code)):
-            for v in np.unique(labels[in_j]):
-                name = intent_names[v] if by == "intent" else v
-                if by == "intent" and str(name) in fallback_only:
-                    continue
-                sel = in_j & (labels == v)
-                k, n = int(fallback[sel].sum()), int(sel.sum())
-                steps.append(_step(j, "fallback", by, _label(by, name, params), k, n, jk - k,
-                                   jn - n, rows[sel & fallback]))  # fmt: skip
+    for j in sorted({j for j, _ in by_position}):
+        positions = sorted((p, kn) for (jj, p), kn in by_position.items() if jj == j)
+        intents = sorted((i, s) for (jj, i), s in by_intent.items() if jj == j)
+        jk, jn = sum(kn[0] for _, kn in positions), sum(kn[1] for _, kn in positions)
+        for p, (k, n) in positions:
+            steps.append(_step(j, "fallback", "position", _label(p, params), k, n, jk, jn, p))
+        for name, (k, n, _, _) in intents:
+            if name not in fallback_only:
+                steps.append(_step(j, "fallback", "intent", name, k, n, jk, jn, name))
         # Hand-overs by the intent of the conversation's last answer.
-        last = in_j & last_answer & known[rows]
-        conv_rows = rows[last]
-        hk, hn = int(handed[conv_rows].sum()), len(conv_rows)
-        for c in np.unique(intent_code[last]):
-            v = intent_names[c]
-            if str(v) in fallback_only:
-                continue
-            sel = last & (intent_code == c)
-            r = rows[sel]
-            k, n = int(handed[r].sum()), len(r)
-            steps.append(_step(j, "handover", "intent", str(v), k, n, hk - k, hn - n,
-                               r[handed[r]]))  # fmt: skip
+        hk, hn = sum(s[2] for _, s in intents), sum(s[3] for _, s in intents)
+        for name, (_, _, k, n) in intents:
+            if n and name not in fallback_only:
+                steps.append(_step(j, "handover", "intent", name, k, n, hk, hn, name))
     tested = [
         s
         for s in steps
@@ -148,6 +240,8 @@ def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> lis
         return []
     found = benjamini_hochberg([normal_sf(s.z) for s in tested], params.fdr)
     out = []
+    t = data.interactions
+    starts = started_ns(t)
     for s, hit in zip(tested, found, strict=True):
         rate, rest = s.k / s.n, s.journey_k / s.journey_n
         lift = rate / rest if rest > 0 else float("inf")
@@ -155,8 +249,7 @@ def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> lis
             continue
         what = "fallbacks" if s.signal == "fallback" else "hand-overs"
         at = f"answer {s.value}" if s.by == "position" else f"intent {s.value}"
-        ev_rows = np.unique(s.rows)
-        ev_rows = ev_rows[np.argsort(starts[ev_rows], kind="stable")]
+        ev_rows = _showing(data, s, params, starts)
         out.append(
             Finding(
                 detector="failure_points",
@@ -178,15 +271,43 @@ def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> lis
     return out
 
 
-def _label(by: str, value: object, params: FailurePointParams) -> str:
-    if by == "position" and int(str(value)) >= params.max_position:
+def _showing(
+    data: AnalysisData, s: _Step, params: FailurePointParams, starts: np.ndarray
+) -> np.ndarray:
+    """The conversations that show a reported step (its journey's answers in the current
+    period, from the turns), in time order."""
+    t = data.interactions
+    w = data.window
+    journey = np.asarray(
+        pc.fill_null(pc.cast(t["journey"], pa.string()), NONE).to_numpy(zero_copy_only=False),
+        dtype=object,
+    )
+    a = _answers(
+        t, data.turns, in_window(starts, w.current_start, w.current_end) & (journey == s.journey)
+    )
+    if s.signal == "fallback":
+        label = np.minimum(a.position, params.max_position) if s.by == "position" else a.intent
+        rows = a.rows[(label == s.at) & a.fallback]
+    else:
+        outcome = t["outcome"]
+        handed = flag_array(pc.is_in(outcome, pa.array(["escalated", "transferred"])))
+        known = flag_array(pc.is_valid(outcome))
+        rows = a.rows[a.last & (a.intent == s.at) & known[a.rows] & handed[a.rows]]
+    rows = np.unique(rows)
+    return rows[np.argsort(starts[rows], kind="stable")]
+
+
+def _label(position: int, params: FailurePointParams) -> str:
+    if position >= params.max_position:
         return f"{params.max_position}+"
-    return str(value)
+    return str(position)
 
 
 def _step(
-    journey: str, signal: str, by: str, value: str, k: int, n: int, rk: int, rn: int,
-    rows: np.ndarray,
+    journey: str, signal: str, by: str, value: str, k: int, n: int, jk: int, jn: int,
+    at: int | str,
 ) -> _Step:  # fmt: skip
+    """A step of ``k`` of ``n``, against the rest of its journey (``jk`` of ``jn`` in all)."""
+    rk, rn = jk - k, jn - n
     z = two_proportion_z(rk, rn, k, n) if rn > 0 else 0.0
-    return _Step(str(journey), signal, by, value, k, n, rk, rn, z, rows)
+    return _Step(journey, signal, by, value, k, n, rk, rn, z, at)

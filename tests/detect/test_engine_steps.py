@@ -1,0 +1,143 @@
+"""Degradation and failure points judge from reads the events engine computes: the journeys'
+and segments' sums per day before the end and UTC day (the baseline window is whole UTC days,
+the last days whole days before the end), and the assistant's answers per day × journey ×
+position and × intent. On both engines the reads are what their twins compute from the raw
+rows, the findings are the same either way, and a look cut out of a longer history reads
+what it reads alone."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from daytwo.detect.cell_days import CELL_DAYS, CROSSED
+from daytwo.detect.data import DeploymentInfo, Window
+from daytwo.detect.failure_points import ANSWER_STEPS
+from daytwo.detect.registry import get_detector
+from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
+from daytwo.ingest.decode import decode_json
+from daytwo.store.events import EventStore
+from tests.conftest import ENGINES
+
+INFO = DeploymentInfo("steps")
+DEGRADATION = get_detector("degradation")
+FAILURE_POINTS = get_detector("failure_points")
+CHOSEN = [DEGRADATION, FAILURE_POINTS]
+NEEDS = [d.needs for d in CHOSEN]
+# Not at midnight: the last days are counted back from the end; the baseline is UTC days.
+END = datetime(2026, 10, 31, 15, 20, 7, 250_000, tzinfo=UTC)
+MIDNIGHT = END.replace(hour=0, minute=0, second=0, microsecond=0)
+WINDOW = Window(
+    MIDNIGHT - timedelta(weeks=7), MIDNIGHT - timedelta(weeks=5), END - timedelta(days=7), END
+)
+
+
+def _record(i: int, started: datetime, rnd: random.Random) -> dict[str, Any]:
+    recent = END - started < timedelta(days=3)
+    journey = rnd.choice(["billing", "billing", "orders", "travel"])
+    channel = rnd.choice(["chat", "voice"])
+    # Billing's containment falls in the last three days, over the phone most.
+    contained = 0.85
+    if recent and journey == "billing":
+        contained = 0.35 if channel == "voice" else 0.7
+    outcome = "contained" if rnd.random() < contained else rnd.choice(["escalated", "abandoned"])
+    turns: list[dict[str, Any]] = []
+    for n in range(rnd.randint(1, 5)):
+        intent = rnd.choice(["balance", "refund", "address", None])
+        # Refunds fall back in billing; "unknown" only ever labels fallbacks.
+        fallback = rnd.random() < (0.6 if journey == "billing" and intent == "refund" else 0.05)
+        if fallback and rnd.random() < 0.3:
+            intent = "unknown"
+        turns += [
+            {"seq": 2 * n, "ts": started.isoformat(), "role": "user", "text": "hello"},
+            {"seq": 2 * n + 1, "ts": started.isoformat(), "role": "assistant", "text": "hi",
+             "intent": intent, "fallback": fallback, "latency_ms": rnd.randint(100, 900)},
+        ]  # fmt: skip
+    if turns[-1]["intent"] == "address" and rnd.random() < 0.7:
+        outcome = "escalated"  # an address change at the end is handed over
+    return {
+        "id": f"s{i:05d}", "deployment": INFO.name, "started_at": started.isoformat(),
+        "channel": channel, "journey": journey if i % 50 else None, "outcome": outcome,
+        "csat": rnd.choice([None, 2.0, 4.0, 5.0]), "handle_time_s": rnd.uniform(30, 300),
+        "customer_ref": f"u{rnd.randint(0, 400)}",
+        "segments": {"site": rnd.choice(["north", "south"])} if i % 5 else {}, "turns": turns,
+    }  # fmt: skip
+
+
+def _store(events: EventStore) -> None:
+    """Eight weeks of conversations, one every 12 minutes, up to the end."""
+    rnd = random.Random(7)
+    start = END - timedelta(weeks=8)
+    step = timedelta(minutes=12)
+    records = [_record(i, start + i * step, rnd) for i in range(int((END - start) / step))]
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    events.write(decoded.batch, source="test", batch_id="a")
+
+
+def _rows(table: pa.Table) -> list[tuple[Any, ...]]:
+    """A read's rows in one order: times as microseconds, floats to 9 significant digits (the
+    engine may add a mean's values in another order)."""
+    columns = []
+    for c in table.columns:
+        if pa.types.is_timestamp(c.type):
+            c = pc.cast(c, pa.int64())
+        values = c.to_pylist()
+        columns.append([float(f"{v:.9g}") if isinstance(v, float) else v for v in values])
+    return sorted(zip(*columns, strict=True), key=repr)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_degradation_and_failure_points_find_from_the_engine_what_the_rows_give(
+    new_events: Callable[[], EventStore],
+) -> None:
+    events = new_events()
+    _store(events)
+    data = load_data(events, INFO, WINDOW, NEEDS)
+    for read in (CELL_DAYS, ANSWER_STEPS):
+        engine, twin = data.reads[read.name], read.from_rows(data)
+        assert engine.column_names == twin.column_names
+        assert _rows(engine) == _rows(twin)
+    # The journey × channel rows: every conversation once.
+    cells = data.reads[CELL_DAYS.name]
+    crossed = cells.filter(pc.equal(cells["dim"], CROSSED))
+    assert int(pc.sum(crossed["n_rows"]).as_py()) == data.interactions.num_rows
+    # The answers of the last seven days, not every turn.
+    steps = data.reads[ANSWER_STEPS.name]
+    assert set(steps["ago"].to_pylist()) == set(range(7))
+    assert steps.num_rows < data.turns.num_rows / 10
+
+    found = run_detectors(data, CHOSEN)
+    assert {(f.kind, f.scope.journey, f.scope.segment, f.scope.metric) for f in found} >= {
+        ("degradation", "billing", None, "containment_rate"),
+        ("degradation", None, ("channel", "voice"), "containment_rate"),
+        ("failure_point", "billing", None, None),
+    }
+    keys = {f.key for f in found if f.kind == "failure_point"}
+    assert ("fallback", "intent", "refund") in keys
+    assert ("handover", "intent", "address") in keys
+    # The fallback-only intent is the symptom, not a step.
+    assert not any("unknown" in str(k) for k in keys)
+    assert all(f.evidence for f in found)
+    # The same findings, evidence and impact from the reads computed from the raw rows.
+    assert found == run_detectors(replace(data, reads={}), CHOSEN)
+
+    # A look cut out of a replay's history (looks ending three days apart) reads what it
+    # reads alone, and finds the same.
+    looks = [
+        replace(WINDOW, current_start=e - timedelta(days=7), current_end=e)
+        for e in (END - timedelta(days=3), END)
+    ]
+    history = read_history(events, INFO, looks, NEEDS)
+    cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], NEEDS)
+    for read in (ANSWER_STEPS, CELL_DAYS):
+        assert _rows(cut.reads[read.name]) == _rows(alone.reads[read.name])
+    assert run_detectors(cut, CHOSEN) == run_detectors(alone, CHOSEN)
