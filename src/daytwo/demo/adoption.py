@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from daytwo.adoption.champions import add_champion
-from daytwo.adoption.cohorts import create_cohort
+from daytwo.adoption.cohorts import agents_of, create_cohort
 from daytwo.adoption.schemas import ChampionCreate, CohortCreate
 from daytwo.backlog import changes
 from daytwo.backlog.policy import BacklogPolicy
@@ -52,7 +52,12 @@ def seed_adoption(settings: Settings, manifest: dict[str, Any]) -> None:
                     ),
                     actor=ACTOR,
                 )  # fmt: skip
+            named = agents_of(events, ASSIST)
             for c in truth.get("champions", []):
+                if c["agent"] not in named:
+                    # At a low volume a champion can go the whole history without a
+                    # conversation; daytwo refuses to mark someone the data never names.
+                    continue
                 add_champion(
                     ledger,
                     events,
