@@ -558,3 +558,11 @@ def test_an_items_title_keeps_up_with_its_lead_finding() -> None:
     assert head_of([link("site", "1", 3, "open"), team, other]).fingerprint == "site"
     assert head_of([site]) is site  # a problem that stopped is shown by what it was
     assert head_of([]) is None
+    # One that leads keeps leading while it stands; another takes over once it does not.
+    assert head_of([site, team, other], current="3") is other
+    assert head_of([site, team, link("other", "3", 2, "open", root="team")], "3") is team
+    # A finding rooted outside the item stands under its root on the page: one with no root
+    # names the item before it, however severe.
+    elsewhere = link("gate", "4", 4, "open", root="another-items-finding")
+    assert head_of([elsewhere, other]) is other
+    assert head_of([elsewhere]) is elsewhere

@@ -392,12 +392,16 @@ SHOWN_STATUSES = ("open", "regressed")
 LEAD_CHANGED = "lead finding"
 
 
-def head_of(links: Sequence[ItemFinding]) -> ItemFinding | None:
+def head_of(links: Sequence[ItemFinding], current: str | None = None) -> ItemFinding | None:
     """The finding an item's problem is shown by, as the findings page shows it
     (:func:`~daytwo.detect.service.problems_of`): of the item's open and regressed findings
-    (all of them when none is), one whose chain of roots reaches no other of them; of several
-    such, the first in the page's order (the most severe, then the most recently seen, then
-    the oldest). A gap family's largest gap leads the item opened from a smaller one."""
+    (all of them when none is), one that no other of them explains (its chain of roots
+    reaches none of them), one whose chain ends within the item before one whose chain goes
+    on outside it (on the page that one stands under a finding of another item). The finding
+    of id ``current`` (the one leading so far) keeps leading while it is one of them;
+    otherwise the first in the page's order: the most severe, then the most recently seen,
+    then the oldest. A gap family's
+    largest gap leads the item opened from a smaller one."""
     shown = [
         link for link in links if str(link.snapshot.get("status", "open")) in SHOWN_STATUSES
     ] or list(links)
@@ -421,6 +425,22 @@ def head_of(links: Sequence[ItemFinding]) -> ItemFinding | None:
         return True
 
     tops = [link for link in shown if standing(link)] or shown
+    held = {link.fingerprint for link in links}
+
+    def leaves(link: ItemFinding) -> bool:
+        """Whether its chain of roots goes on outside the item (to a finding it stands under)."""
+        seen, at = {link.fingerprint}, parent.get(link.fingerprint)
+        while at is not None and at not in seen:
+            if at not in held:
+                return True
+            seen.add(at)
+            at = parent.get(at)
+        return False
+
+    tops = [link for link in tops if not leaves(link)] or tops
+    kept = next((link for link in tops if current is not None and link.finding_id == current), None)
+    if kept is not None:
+        return kept
     order = sorted(tops, key=lambda link: _finding_number(link.finding_id))
     order.sort(key=lambda link: str(link.snapshot.get("last_seen") or ""), reverse=True)
     order.sort(key=lambda link: int(link.snapshot.get("severity", 0)), reverse=True)
@@ -440,8 +460,7 @@ def _follow_head(session: Session, item: Item) -> None:
     if item.source != "finding":
         return
     links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
-    head = head_of(links)
-    if head is None:
+    if not links:
         return
     events = session.execute(
         select(BacklogEvent.action, BacklogEvent.actor, BacklogEvent.after)
@@ -460,6 +479,9 @@ def _follow_head(session: Session, item: Item) -> None:
     else:
         first = next((link for link in links if link.fingerprint == item.lead), None)
         was = first.finding_id if first is not None else None
+    head = head_of(links, was)
+    if head is None:
+        return
     if was is not None and was != head.finding_id:
         history.record(
             session, "item", item.id, history.SYSTEM, LEAD_CHANGED, before=was,
