@@ -10,11 +10,13 @@ import pytest
 from daytwo.backlog import owners, service
 from daytwo.backlog.facts import _bad_share_excess
 from daytwo.backlog.gap_family import journey_overlap
-from daytwo.backlog.intake import absorb_detected
+from daytwo.backlog.intake import absorb_detected, head_of
+from daytwo.backlog.models import ItemFinding
 from daytwo.backlog.policy import BacklogPolicy
-from daytwo.backlog.schemas import OwnerCreate, RuleCreate
+from daytwo.backlog.schemas import ItemUpdate, OwnerCreate, RuleCreate
 from daytwo.detect import service as detect_service
 from daytwo.detect.findings import Finding, FindingScope, Impact, Measure, Severity
+from daytwo.detect.schemas import FindingFilter
 from daytwo.store.ledger import Ledger
 from tests.backlog.conftest import DEPLOYMENT
 
@@ -498,3 +500,69 @@ def test_a_breach_its_regression_drives_ranks_as_the_regression(
     absorb_detected(ledger, policy, deployment=DEPLOYMENT)
     (later,) = service.list_items(ledger)
     assert later.score == pytest.approx(alone.score)
+
+
+def test_an_items_title_follows_the_finding_that_leads_its_problem(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    # Day 20: the smaller gap of a launch is found first and opens the item. Day 27: the
+    # launch's larger gap is found; it leads the family (the smaller one is rooted at it), so
+    # the findings page shows the problem by the larger gap, and the item takes its name.
+    deposit = _gap("direct deposit", 16, {"payments": 60, "balance": 40})
+    _record(ledger, "knowledge_gap", [deposit], 20)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (item,) = service.list_items(ledger)
+    assert item.title == deposit.title
+    tax = _gap("how much tax do i pay", 17, {"payments": 70, "balance": 60})
+    rooted = dataclasses.replace(deposit, details={**deposit.details, "root": tax.fingerprint})
+    _record(ledger, "knowledge_gap", [rooted, tax], 27)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    (item,) = service.list_items(ledger)
+    shown = detect_service.list_findings(ledger, FindingFilter(status=["open", "regressed"]))
+    top, symptoms = detect_service.problems_of(shown)
+    assert [f.title for f in top] == [tax.title] == [item.title]
+    assert symptoms == {tax.fingerprint: 1}
+    detail = service.get_item(ledger, item.id)
+    led = [e for e in detail.history if e.action == "lead finding"]
+    assert [(e.before, e.after, e.note) for e in led] == [
+        (str(f.id), str(t.id), tax.title)
+        for f in shown
+        if f.fingerprint == deposit.fingerprint
+        for t in top
+    ]
+    # Seen again with the same lead: no more history. A name a person gives it is kept.
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    history = service.get_item(ledger, item.id).history
+    assert [e.action for e in history].count("lead finding") == 1
+    named = ItemUpdate(title="Payroll launch questions")
+    service.update_item(ledger, item.id, named, actor="maria")
+    _record(ledger, "knowledge_gap", [rooted, tax], 28)
+    absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    assert service.get_item(ledger, item.id).title == "Payroll launch questions"
+
+
+def test_an_items_title_keeps_up_with_its_lead_finding() -> None:
+    # The head is what the findings page shows: an open finding no other open one of the item
+    # explains, the most severe first; a resolved root does not hide its open symptom.
+    def link(fp: str, fid: str, severity: int, status: str, root: str | None = None) -> ItemFinding:
+        return ItemFinding(
+            item_id=1, finding_id=fid, fingerprint=fp, kind="degradation",
+            snapshot={"title": fp, "severity": severity, "status": status, "root": root,
+                      "last_seen": "2026-03-30T00:00:00+00:00"},
+        )  # fmt: skip
+
+    site = link("site", "1", 3, "resolved")
+    team = link("team", "2", 3, "open", root="site")
+    other = link("other", "3", 2, "open")
+    assert head_of([site, team, other]) is team
+    assert head_of([link("site", "1", 3, "open"), team, other]).fingerprint == "site"
+    assert head_of([site]) is site  # a problem that stopped is shown by what it was
+    assert head_of([]) is None
+    # One that leads keeps leading while it stands; another takes over once it does not.
+    assert head_of([site, team, other], current="3") is other
+    assert head_of([site, team, link("other", "3", 2, "open", root="team")], "3") is team
+    # A finding rooted outside the item stands under its root on the page: one with no root
+    # names the item before it, however severe.
+    elsewhere = link("gate", "4", 4, "open", root="another-items-finding")
+    assert head_of([elsewhere, other]) is other
+    assert head_of([elsewhere]) is elsewhere

@@ -143,3 +143,62 @@ def test_a_gap_resolved_weeks_after_its_launch_lives_on_under_a_gap_of_that_laun
     assert taxes.status == "resolved"
     assert taxes.details.get("root") == deposit_row.fingerprint
     ledger.dispose()
+
+
+def _rise(journey: str, metric: str, root: str | None = None) -> Finding:
+    return Finding(
+        "degradation", "degradation", f"{metric} worse in {journey}",
+        FindingScope("bot", journey=journey, metric=metric), Severity.medium, T0, T0 + DAY,
+        key=(journey, metric), evidence=("d1", "x1"), impact=Impact(interactions_per_week=10.0),
+        details={"root": root} if root else {},
+    )  # fmt: skip
+
+
+def test_a_gaps_symptom_keeps_the_gap_on_daily_looks_that_root_it_at_a_broader_cell(
+    ledger_url: str,
+) -> None:
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    gap = _gap("deposit", T0, frozenset({"d1", "d2"}))
+    site = _finding("site", segment=("site", "porto"))
+    # The weekly look clusters: the payments fallback rise is the gap's, and so is the
+    # rephrasing rise; the latency rise there is no question's (the site's).
+    run = start_run(ledger, "bot", ["gap", "degradation"])
+    record_findings(
+        ledger, run, "bot", ["gap", "degradation"],
+        [gap, _rise("payments", "fallback_rate_conversation", gap.fingerprint),
+         _rise("payments", "latency_mean", site.fingerprint), site],
+        since=None, data_through=T0, interactions=10,
+    )  # fmt: skip
+    # The daily looks cannot see the gap: the site explains the fallback rise too, then the
+    # site's finding resolves. The fallback rise stays the gap's symptom all along.
+    _look(
+        ledger, "degradation", T0 + DAY, site,
+        _rise("payments", "fallback_rate_conversation", site.fingerprint),
+        _rise("payments", "latency_mean", site.fingerprint),
+    )  # fmt: skip
+    roots = {f.title: f.details.get("root") for f in list_findings(ledger, FindingFilter(limit=50))}
+    assert roots["fallback_rate_conversation worse in payments"] == gap.fingerprint
+    assert roots["latency_mean worse in payments"] == site.fingerprint  # no gap's symptom
+    _look(
+        ledger, "degradation", T0 + 2 * DAY, _rise("payments", "fallback_rate_conversation"),
+        _rise("payments", "latency_mean"),
+    )  # fmt: skip
+    every = list_findings(ledger, FindingFilter(limit=50))
+    shown = [f for f in every if f.status in ("open", "regressed")]
+    top, symptoms = problems_of(shown, every)
+    assert sorted(f.title for f in top) == ["gap deposit", "latency_mean worse in payments"]
+    assert symptoms == {gap.fingerprint: 1}
+    # A look that clusters decides afresh: here the gap no longer explains the rise.
+    run = start_run(ledger, "bot", ["gap", "degradation"])
+    record_findings(
+        ledger, run, "bot", ["gap", "degradation"],
+        [gap, _rise("payments", "fallback_rate_conversation", site.fingerprint), site],
+        since=None, data_through=T0 + 3 * DAY, interactions=10,
+    )  # fmt: skip
+    (rise,) = [
+        f for f in list_findings(ledger, FindingFilter(limit=50))
+        if f.title == "fallback_rate_conversation worse in payments"
+    ]  # fmt: skip
+    assert rise.details.get("root") == site.fingerprint
+    ledger.dispose()

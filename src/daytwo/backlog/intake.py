@@ -9,7 +9,7 @@ back reopens the item. Knowledge gaps join and weigh as a family (:mod:`daytwo.b
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +20,7 @@ from daytwo.backlog import history
 from daytwo.backlog.calc import CLOSED_STATUSES, TREND_LABELS, compute_priority, problem_of
 from daytwo.backlog.facts import FindingFacts, facts_from_detect, facts_from_snapshot
 from daytwo.backlog.gap_family import GAP_KIND, gap_family, growing_alongside
-from daytwo.backlog.models import ChangeItem, Item, ItemFinding
+from daytwo.backlog.models import BacklogEvent, ChangeItem, Item, ItemFinding
 from daytwo.backlog.owners import route_in
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ItemPublic
@@ -383,6 +383,118 @@ def _reprioritise(
 ) -> None:
     strongest = _strongest(session, item, policy)
     apply_priority(session, item, strongest.signal(), policy, actor=actor, why=why)
+    _follow_head(session, item)
+
+
+# The finding statuses the findings page shows when none are chosen.
+SHOWN_STATUSES = ("open", "regressed")
+# Item history: the finding that leads the item's problem changed (finding ids before → after).
+LEAD_CHANGED = "lead finding"
+
+
+def head_of(links: Sequence[ItemFinding], current: str | None = None) -> ItemFinding | None:
+    """The finding an item's problem is shown by, as the findings page shows it
+    (:func:`~daytwo.detect.service.problems_of`): of the item's open and regressed findings
+    (all of them when none is), one that no other of them explains (its chain of roots
+    reaches none of them), one whose chain ends within the item before one whose chain goes
+    on outside it (on the page that one stands under a finding of another item). The finding
+    of id ``current`` (the one leading so far) keeps leading while it is one of them;
+    otherwise the first in the page's order: the most severe, then the most recently seen,
+    then the oldest. A gap family's
+    largest gap leads the item opened from a smaller one."""
+    shown = [
+        link for link in links if str(link.snapshot.get("status", "open")) in SHOWN_STATUSES
+    ] or list(links)
+    if not shown:
+        return None
+    parent = {
+        link.fingerprint: str(link.snapshot["root"])
+        for link in links
+        if isinstance(link.snapshot.get("root"), str) and link.snapshot["root"] != link.fingerprint
+    }
+    wanted = {link.fingerprint for link in shown}
+
+    def standing(link: ItemFinding) -> bool:
+        seen = {link.fingerprint}
+        at = parent.get(link.fingerprint)
+        while at is not None and at not in seen:
+            if at in wanted:
+                return False
+            seen.add(at)
+            at = parent.get(at)
+        return True
+
+    tops = [link for link in shown if standing(link)] or shown
+    held = {link.fingerprint for link in links}
+
+    def leaves(link: ItemFinding) -> bool:
+        """Whether its chain of roots goes on outside the item (to a finding it stands under)."""
+        seen, at = {link.fingerprint}, parent.get(link.fingerprint)
+        while at is not None and at not in seen:
+            if at not in held:
+                return True
+            seen.add(at)
+            at = parent.get(at)
+        return False
+
+    tops = [link for link in tops if not leaves(link)] or tops
+    kept = next((link for link in tops if current is not None and link.finding_id == current), None)
+    if kept is not None:
+        return kept
+    order = sorted(tops, key=lambda link: _finding_number(link.finding_id))
+    order.sort(key=lambda link: str(link.snapshot.get("last_seen") or ""), reverse=True)
+    order.sort(key=lambda link: int(link.snapshot.get("severity", 0)), reverse=True)
+    return order[0]
+
+
+def _finding_number(finding_id: str) -> tuple[int, str]:
+    return (int(finding_id), "") if finding_id.isdigit() else (0, finding_id)
+
+
+def _follow_head(session: Session, item: Item) -> None:
+    """An item opened from findings is named as the findings page names its problem: its
+    title is its head finding's (:func:`head_of`), kept current as that finding is seen
+    again, until a person edits the title. When another finding comes to lead the problem
+    (the largest gap of a launch found after the smaller gap that opened the item), the
+    item's history says so."""
+    if item.source != "finding":
+        return
+    links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
+    if not links:
+        return
+    events = session.execute(
+        select(BacklogEvent.action, BacklogEvent.actor, BacklogEvent.after)
+        .where(
+            BacklogEvent.subject == "item",
+            BacklogEvent.subject_id == item.id,
+            BacklogEvent.action.in_(("title", LEAD_CHANGED)),
+        )
+        .order_by(BacklogEvent.id)
+    ).all()
+    if any(action == "title" and who != history.SYSTEM for action, who, _ in events):
+        return  # named by a person: theirs to keep
+    led = [after for action, _, after in events if action == LEAD_CHANGED]
+    if led:
+        was: str | None = led[-1]
+    else:
+        first = next((link for link in links if link.fingerprint == item.lead), None)
+        was = first.finding_id if first is not None else None
+    head = head_of(links, was)
+    if head is None:
+        return
+    if was is not None and was != head.finding_id:
+        history.record(
+            session, "item", item.id, history.SYSTEM, LEAD_CHANGED, before=was,
+            after=head.finding_id, note=str(head.snapshot.get("title", "")),
+        )  # fmt: skip
+    elif was is None and item.lead is not None and item.lead != head.fingerprint:
+        history.record(
+            session, "item", item.id, history.SYSTEM, LEAD_CHANGED, after=head.finding_id,
+            note=str(head.snapshot.get("title", "")),
+        )  # fmt: skip
+    title = str(head.snapshot.get("title") or item.title)[:300]
+    if title != item.title:
+        item.title = title
 
 
 def _seen_again(

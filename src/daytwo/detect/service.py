@@ -18,7 +18,9 @@ from daytwo.detect.models import AnalysisRun, FindingRecord, HeldFinding
 from daytwo.detect.roots import (
     GAP_FAMILY_OVERLAP,
     GAP_KIND,
+    GAP_SYMPTOM_METRICS,
     SAME_ONSET_DAYS,
+    WORSENING_KINDS,
     journey_overlap,
     root_weight,
 )
@@ -157,7 +159,7 @@ def record_findings(
             root = f.details.get("root")
             if root in renamed:
                 f = dataclasses.replace(f, details={**f.details, "root": renamed[root]})
-            elif root is None and f.fingerprint in kept:
+            elif f.fingerprint in kept:
                 f = dataclasses.replace(f, details={**f.details, "root": kept[f.fingerprint]})
             rooted.append(f)
         rooted = stand_in_for_held(rooted, holds)
@@ -486,14 +488,25 @@ def _kept_roots(
     week, the daily looks between do not see them), still open or regressed, or resolved into
     another such finding (a gap a later clustering folded into a larger one: its recorded
     root), followed to that one. Without it a fallback rise a gap explains was its own problem
-    again the next day, and its item flipped between the two."""
+    again the next day, and its item flipped between the two.
+
+    A knowledge gap kept so is kept by a gap's symptom (see :func:`gap_symptom`) even where
+    this run gave it another root: a look that clusters prefers the gap, the closer cause, to
+    a broader cell that explains the symptom too, and a daily look, which cannot see the gap,
+    would otherwise root it at the broader cell (a site's finding) for as long as that cell
+    is found, and at nothing once it resolves: the payroll gap's fallback rise its own
+    problem again, beside the gap it stays with in the backlog."""
     earlier: dict[str, str] = {}
+    over: set[str] = set()  # rooted by this run, kept only at a gap
     for f in findings:
         row = rows.get(f.fingerprint)
-        if f.details.get("root") is None and row is not None and row.details:
+        now = f.details.get("root")
+        if (now is None or gap_symptom(f)) and row is not None and row.details:
             root = row.details.get("root")
-            if isinstance(root, str) and root != f.fingerprint:
+            if isinstance(root, str) and root != f.fingerprint and root != now:
                 earlier[f.fingerprint] = root
+                if now is not None:
+                    over.add(f.fingerprint)
     if not earlier:
         return {}
     # A root resolved since lives on in the root it was given when a later clustering folded
@@ -518,14 +531,14 @@ def _kept_roots(
             and isinstance((r.details or {}).get("root"), str)
         }
 
-    def live(root: str) -> str | None:
+    def live(root: str) -> FindingRecord | None:
         at, hops = root, 0
         while hops <= MAX_ROOT_HOPS:
             r = rows_by_print.get(at)
             if r is None or r.detector in detectors:
                 return None
             if r.status in ("open", "regressed"):
-                return at
+                return r
             up = (r.details or {}).get("root")
             if not isinstance(up, str):
                 return None
@@ -535,9 +548,23 @@ def _kept_roots(
     out: dict[str, str] = {}
     for fp, root in earlier.items():
         alive = live(root)
-        if alive is not None and alive != fp:
-            out[fp] = alive
+        if alive is None or alive.fingerprint == fp:
+            continue
+        if fp not in over or alive.kind == GAP_KIND:
+            out[fp] = alive.fingerprint
     return out
+
+
+def gap_symptom(f: Finding) -> bool:
+    """Whether ``f`` is of the findings a knowledge gap's questions make where they arrive
+    (:data:`~daytwo.detect.roots.GAP_SYMPTOM_METRICS` of a journey getting worse): those a
+    look that clusters roots at the gap rather than at a broader cell."""
+    return (
+        f.scope.journey is not None
+        and not f.members
+        and f.kind in WORSENING_KINDS
+        and f.scope.metric in GAP_SYMPTOM_METRICS
+    )
 
 
 def _fill(row: FindingRecord, f: Finding) -> None:
