@@ -17,7 +17,6 @@ from sqlalchemy import Column, DateTime, MetaData, Table, create_engine, select,
 
 from daytwo.clock import frozen_at
 from daytwo.detect.runner import Detected
-from daytwo.pipeline import ahead as ahead_module
 from daytwo.pipeline import analyze
 from daytwo.pipeline.ahead import DetectAhead
 from daytwo.settings import Settings
@@ -103,55 +102,28 @@ def test_two_processes_record_what_one_records(
     events: EventStore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    shared: list[tuple[int, int]] = []
-    close = DetectAhead.close
+    ahead: list[int] = []
+    take = DetectAhead.take
 
-    def counted(self: DetectAhead) -> None:
-        close(self)
-        shared.append((self.served, self.computed_ahead))
+    def counted(self: DetectAhead, index: int) -> Detected | None:
+        if index == 0:
+            # Wait until the worker has taken a look, so that both share the row.
+            deadline = time.monotonic() + 30
+            while self._back.value == self._looks and time.monotonic() < deadline:
+                time.sleep(0.01)
+        found = take(self, index)
+        if found is not None:
+            ahead.append(index)
+        return found
 
-    monkeypatch.setattr(DetectAhead, "close", counted)
+    monkeypatch.setattr(DetectAhead, "take", counted)
     serial = _replay(tmp_path / "one", ledger_url, events, workers=1)
-    assert not shared
+    assert not ahead
     parallel = _replay(tmp_path / "two", other_ledger_url, events, workers=2)
-    ((served, _),) = shared
-    assert served, "the worker computed some of the looks"
+    assert ahead, "the worker computed some of the looks"
+    assert 0 not in ahead, "this process computed the first"
     assert serial.keys() == parallel.keys()
     assert serial["findings"]
     assert serial["items"]
-    for table, rows in serial.items():
-        assert parallel[table] == rows, table
-
-
-def test_looks_computed_here_ahead_of_their_turn_record_what_one_records(
-    tmp_path: Path,
-    ledger_url: str,
-    other_ledger_url: str,
-    events: EventStore,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A worker slower than this process: this process computes the next looks nobody took
-    while it waits, keeps them until their turn, and records the same rows."""
-    shared: list[tuple[int, int]] = []
-    close = DetectAhead.close
-    detect = ahead_module._detect
-
-    def slow(*args: Any) -> Detected | None:
-        if os.getpid() != parent:
-            time.sleep(0.5)
-        return detect(*args)
-
-    def counted(self: DetectAhead) -> None:
-        close(self)
-        shared.append((self.served, self.computed_ahead))
-
-    parent = os.getpid()
-    monkeypatch.setattr(ahead_module, "_detect", slow)
-    monkeypatch.setattr(DetectAhead, "close", counted)
-    serial = _replay(tmp_path / "one", ledger_url, events, workers=1)
-    parallel = _replay(tmp_path / "two", other_ledger_url, events, workers=2)
-    ((served, computed_ahead),) = shared
-    assert served, "the worker computed some of the looks"
-    assert computed_ahead, "this process computed some ahead of their turn"
     for table, rows in serial.items():
         assert parallel[table] == rows, table

@@ -3,14 +3,12 @@
 A replay (or backfill) of one deployment is a row of looks, each a pure calculation over the
 events read once for them (:class:`~daytwo.detect.runner.History`) followed by ledger work that
 must stay in order: recording the run, the consumers, a demo's people acting between looks.
-:class:`DetectAhead` forks one worker process that computes the findings of the looks
-(:func:`~daytwo.detect.runner.detect_look`) ahead of this process, which records them in
-order. Both take the next look nobody has taken: the worker one after the other, this process
-the look it is to record when nobody took it yet, and, while the worker's findings for that
-look are still on their way, the next look nobody took (kept until its turn). So both cores
-compute until the row's last look is taken, and this process never waits for more than the
-look the worker is finishing; every run, finding and item is recorded by this process in the
-same order, with the same ids and rows, as a serial replay records them.
+:class:`DetectAhead` forks one worker process that takes looks from the end of the row and
+computes their findings (:func:`~daytwo.detect.runner.detect_look`), while this process goes
+through the row from its start as before, computing each look itself until it reaches one
+the worker took, whose findings it then waits for. The two meet where the row's work
+balances; every run, finding and item is recorded by this process in the same order, with the
+same ids and rows, as a serial replay records them.
 
 The worker is forked after the history was read, so it shares that memory (copy on write) and
 never touches a store: a look its history does not cover, a look that raised in the worker or
@@ -57,8 +55,7 @@ def fork_available() -> bool:
 
 
 class DetectAhead:
-    """A worker computing the findings of a row of looks ahead of this process (see the
-    module)."""
+    """A worker computing the findings of a row of looks from its end (see the module)."""
 
     def __init__(
         self,
@@ -67,21 +64,14 @@ class DetectAhead:
         histories: dict[datetime, History],
     ) -> None:
         ctx = multiprocessing.get_context("fork")
-        self._info = info
-        self._row = list(looks)
-        self._histories = histories
         self._looks = len(looks)
-        # The first look nobody has taken yet: every look below it is this process's or the
-        # worker's.
-        self._next: Synchronized[int] = ctx.Value("i", 0)
+        # Looks below ``front`` are this process's, those from ``back`` on the worker's.
+        self._front: Synchronized[int] = ctx.Value("i", 0)
+        self._back: Synchronized[int] = ctx.Value("i", len(looks))
         self._results: dict[int, Detected | None] = {}
-        # Looks this process computed ahead of their turn, while it waited for the worker's.
-        self._mine: dict[int, Detected | None] = {}
         self._name = info.name
-        # How many looks the worker's findings served, how many this process computed ahead of
-        # their turn, and how long this process waited.
+        # How many looks the worker's findings served, and how long this process waited.
         self.served = 0
-        self.computed_ahead = 0
         self.waited = 0.0
         receive, send = ctx.Pipe(duplex=False)
         self._receive: Connection | None = receive
@@ -95,7 +85,7 @@ class DetectAhead:
             warnings.simplefilter("ignore", DeprecationWarning)
             self._process = ctx.Process(
                 target=_work,
-                args=(info, looks, histories, self._next, receive, send),
+                args=(info, looks, histories, self._front, self._back, receive, send),
                 name=f"daytwo-detect-ahead-{info.name}",
                 daemon=True,
             )
@@ -125,41 +115,14 @@ class DetectAhead:
                 self._ended = True
                 self._arrived.notify_all()
 
-    def _claim(self, index: int | None = None) -> int | None:
-        """Take look ``index`` (None: the next nobody took) for this process, if nobody has;
-        the look taken, or None."""
-        with self._next.get_lock():
-            first = self._next.value
-            if index is not None:
-                if index < first:
-                    return None
-                # Looks are taken in order; one asked for out of it is computed here, and the
-                # worker's copy of it (if it takes it too) is never read.
-                if index == first:
-                    self._next.value = index + 1
-                return index
-            if first >= self._looks:
-                return None
-            self._next.value = first + 1
-            return first
-
-    def _waiting(self, index: int) -> bool:
-        with self._arrived:
-            return index not in self._results and not self._ended
-
     def take(self, index: int) -> Detected | None:
-        """The findings of look ``index`` (taken in order), computed by the worker or by this
-        process ahead of its turn; None when this process is to compute them itself."""
-        if index in self._mine:
-            return self._mine.pop(index)
-        if self._claim(index) is not None:
-            return None  # nobody took it: computed here, in its turn
+        """The findings of look ``index`` (taken in order), computed by the worker; None when
+        this process is to compute them itself."""
+        with self._front.get_lock():
+            if index < self._back.value:
+                self._front.value = index + 1
+                return None
         started = time.perf_counter()
-        # The worker took it: while its findings are on their way, compute the next look
-        # nobody took.
-        while self._waiting(index) and (ahead := self._claim()) is not None:
-            self._mine[ahead] = _detect(self._info, self._row[ahead], self._histories)
-            self.computed_ahead += 1
         with self._arrived:
             while index not in self._results and not self._ended:
                 self._arrived.wait()
@@ -173,8 +136,8 @@ class DetectAhead:
     def close(self) -> None:
         """Wait for the worker (it ends once no look is left to take); stop it if a look
         here failed while it still works."""
-        with self._next.get_lock():
-            self._next.value = self._looks
+        with self._front.get_lock():
+            self._front.value = self._back.value
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.terminate()
@@ -184,9 +147,8 @@ class DetectAhead:
             self._receive.close()
             self._receive = None
         log.info(
-            "%s: %d of %d looks computed ahead by a second process, %d ahead of their turn "
-            "here (%.1f s waited for it)",
-            self._name, self.served, self._looks, self.computed_ahead, self.waited,
+            "%s: %d of %d looks computed ahead by a second process (%.1f s waited for it)",
+            self._name, self.served, self._looks, self.waited,
         )  # fmt: skip
 
 
@@ -194,22 +156,23 @@ def _work(
     info: DeploymentInfo,
     looks: Sequence[PlannedLook],
     histories: dict[datetime, History],
-    next_look: Synchronized[int],
+    front: Synchronized[int],
+    back: Synchronized[int],
     receive: Connection,
     send: Connection,
 ) -> None:
-    """The worker: take the next look nobody took, compute it, send it; until none is left."""
+    """The worker: take the last look not taken, compute it, send it; until the two meet."""
     receive.close()
     # The parent's encoder cannot run here (its thread pools were not forked): the vectors
     # were embedded before the fork, and a look missing one is computed by the parent.
     cache_only()
     try:
         while True:
-            with next_look.get_lock():
-                index = next_look.value
-                if index >= len(looks):
+            with front.get_lock():
+                if back.value <= front.value:
                     return
-                next_look.value = index + 1
+                back.value -= 1
+                index = back.value
             send.send((index, _detect(info, looks[index], histories)))
     except (BrokenPipeError, OSError):
         return  # this process's parent is gone: nothing to send to

@@ -127,9 +127,9 @@ def analyze(
     (:func:`daytwo.clock.frozen_at`) and acts between the looks as its people did.
 
     With ``workers`` above 1, a deployment's run of several looks (a replay, a backfill) has
-    its findings computed by a second process just ahead of this one, which records them in
-    order (:class:`~daytwo.pipeline.ahead.DetectAhead`): the same runs, findings and ids as
-    one process gives, on two cores.
+    its findings computed by a second process from the end of the run while this one records
+    from its start (:class:`~daytwo.pipeline.ahead.DetectAhead`): the same runs, findings and
+    ids as one process gives, on two cores.
 
     ``last_looks``, when given, keeps each deployment's latest look's findings and hands them
     to a look of the same detectors on the same window (see :class:`LastLooks`).
