@@ -43,7 +43,7 @@ from daytwo.ingest.decode import Decoded
 from daytwo.ingest.service import ingest
 from daytwo.journeys import rollup as journey_rollup
 from daytwo.metrics import rollup
-from daytwo.pipeline import analyze, cluster_gaps
+from daytwo.pipeline import LastLooks, analyze, cluster_gaps
 from daytwo.pipeline.ahead import GapsAhead, fork_available
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
@@ -307,9 +307,12 @@ def replay_history(
     workers = min(REPLAY_WORKERS, os.cpu_count() or 1)
     if workers > 1:
         _warm_gap_vectors(settings, events, list(manifest["deployments"]))
+    # The replay's last look at each deployment is its latest data: the look on the real clock
+    # below runs the same detectors on the same window and events, and records its findings.
+    last_looks = LastLooks()
     analyze(
         settings, ledger, events, trigger="demo", since=since, around_look=around,
-        workers=workers,
+        workers=workers, last_looks=last_looks,
     )  # fmt: skip
     ahead = _gaps_ahead(settings, ledger, events, manifest) if gaps_ahead and workers > 1 else None
     try:
@@ -327,7 +330,10 @@ def replay_history(
         # was judged anew. The paced detectors keep their cadence (the replay's last gap
         # clustering is days old).
         every_look = [d.id for d in select_detectors(None) if not d.paced]
-        analyze(settings, ledger, events, trigger="demo", detector_ids=every_look, force=True)
+        analyze(
+            settings, ledger, events, trigger="demo", detector_ids=every_look, force=True,
+            last_looks=last_looks,
+        )  # fmt: skip
     except BaseException:
         if ahead is not None:
             ahead.close()

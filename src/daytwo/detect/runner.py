@@ -52,6 +52,8 @@ class DetectorRun:
     findings: list[Finding]
     recorded: service.Recorded
     interactions: int
+    # What the detectors found, before the ledger held any (the same look again can reuse it).
+    detected: Detected | None = None
 
 
 def analysis_window(
@@ -549,4 +551,4 @@ def detect_and_record(
         raise
     held = set(recorded.held_fingerprints)
     raised = [f for f in findings if f.fingerprint not in held]
-    return DetectorRun(run_id, raised, recorded, detected.interactions)
+    return DetectorRun(run_id, raised, recorded, detected.interactions, detected)

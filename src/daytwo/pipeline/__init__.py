@@ -25,7 +25,14 @@ from daytwo.pipeline.context import TRIGGERS, AnalysisContext, Trigger
 from daytwo.pipeline.disturbances import Disturbance, contributed
 from daytwo.pipeline.hookspecs import hookimpl
 from daytwo.pipeline.plugins import DEFAULT_CONSUMERS, ENTRY_POINT_GROUP, plugin_manager
-from daytwo.pipeline.run import NO_DATA, RunOutcome, analyze, cluster_gaps, hand_over
+from daytwo.pipeline.run import (
+    NO_DATA,
+    LastLooks,
+    RunOutcome,
+    analyze,
+    cluster_gaps,
+    hand_over,
+)
 
 __all__ = [
     "DEFAULT_CONSUMERS",
@@ -34,6 +41,7 @@ __all__ = [
     "TRIGGERS",
     "AnalysisContext",
     "Disturbance",
+    "LastLooks",
     "RunOutcome",
     "Trigger",
     "analyze",

@@ -48,6 +48,41 @@ LOOKS_PER_READ = 31
 AroundLook = Callable[[str, datetime], AbstractContextManager[None]]
 
 
+class LastLooks:
+    """The findings of each deployment's latest look, as the detectors found them, kept for
+    a look that follows with the same detectors on the same window and the same events.
+
+    For a caller that knows no event was written between the two looks (the demo, whose last
+    day of replay is looked at once more on the real clock): the detectors are pure over a
+    window's events, so the second look records what computing them again would give, and
+    skips that calculation. Any difference in the deployment's facts, the window or the
+    detectors computes them again.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[DeploymentInfo, Window, tuple[str, ...], Detected]] = {}
+
+    def get(
+        self, info: DeploymentInfo, window: Window, chosen: Sequence[Detector[Any]]
+    ) -> Detected | None:
+        kept = self._last.get(info.name)
+        if kept is None or kept[:3] != (info, window, tuple(d.id for d in chosen)):
+            return None
+        return kept[3]
+
+    def keep(
+        self,
+        info: DeploymentInfo,
+        window: Window,
+        chosen: Sequence[Detector[Any]],
+        detected: Detected | None,
+    ) -> None:
+        if detected is None:
+            self._last.pop(info.name, None)
+        else:
+            self._last[info.name] = (info, window, tuple(d.id for d in chosen), detected)
+
+
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
     """One deployment analysed as of one instant (or skipped, with the reason)."""
@@ -76,6 +111,7 @@ def analyze(
     progress: Progress | None = None,
     around_look: AroundLook | None = None,
     workers: int = 1,
+    last_looks: LastLooks | None = None,
 ) -> list[RunOutcome]:
     """Analyse each deployment (or one) as of ``as_of`` (default: its latest data), record the
     findings and hand every recorded run to the consumers.
@@ -94,6 +130,9 @@ def analyze(
     its findings computed by a second process from the end of the run while this one records
     from its start (:class:`~daytwo.pipeline.ahead.DetectAhead`): the same runs, findings and
     ids as one process gives, on two cores.
+
+    ``last_looks``, when given, keeps each deployment's latest look's findings and hands them
+    to a look of the same detectors on the same window (see :class:`LastLooks`).
     """
     manager = plugin_manager()  # loads the contributed detectors too
     registered = {d.name: d for d in list_deployments(ledger)}
@@ -137,6 +176,7 @@ def analyze(
                         settings, ledger, events, manager, name, dep, vol.first_started_at, at,
                         look, trigger=trigger, since=since, progress=progress,
                         history=histories.get(at), ahead=ahead.take(i) if ahead else None,
+                        last_looks=last_looks,
                     )  # fmt: skip
                 outcomes.append(outcome)
         finally:
@@ -186,12 +226,13 @@ def _look(
     progress: Progress | None,
     history: History | None,
     ahead: Detected | None = None,
+    last_looks: LastLooks | None = None,
 ) -> RunOutcome:
     """One look of :func:`analyze`: the detectors due as of ``at`` (``look``), recorded and
     handed over; ``ahead``: their findings, computed ahead by another process."""
     outcome, window = _analyze_one(
         ledger, events, name, dep, first_data, at, look,
-        progress=progress, since=since, history=history, detected=ahead,
+        progress=progress, since=since, history=history, detected=ahead, last_looks=last_looks,
     )  # fmt: skip
     if window is None or outcome.run_id is None or outcome.recorded is None:
         return outcome
@@ -307,16 +348,22 @@ def _analyze_one(
     since: datetime | None,
     history: History | None = None,
     detected: Detected | None = None,
+    last_looks: LastLooks | None = None,
 ) -> tuple[RunOutcome, Window | None]:
     """One deployment as of ``at``: skipped (no window), or detected and recorded; the window
     comes back only for a recorded run."""
     window = analysis_window(dep, first_data, at)
     if window is None:
         return RunOutcome(name, None, at, skipped="not enough history past the baseline"), None
+    info = _info(name, dep)
+    if detected is None and last_looks is not None:
+        detected = last_looks.get(info, window, chosen)
     run = detect_and_record(
-        ledger, events, _info(name, dep), window, chosen,
+        ledger, events, info, window, chosen,
         since=since, progress=progress, history=history, detected=detected,
     )  # fmt: skip
+    if last_looks is not None:
+        last_looks.keep(info, window, chosen, run.detected)
     return RunOutcome(name, run.run_id, at, run.findings, recorded=run.recorded), window
 
 
