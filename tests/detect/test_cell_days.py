@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -32,6 +31,7 @@ from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
 from daytwo.ingest.decode import decode_json
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
+from tests.detect.tables import comparable_rows
 
 INFO = DeploymentInfo("cells", targets={"containment_rate": 0.9, "csat": 4.8})
 TREND = get_detector("trend")
@@ -75,18 +75,6 @@ def _store(events: EventStore) -> None:
     events.write(decoded.batch, source="test", batch_id="a")
 
 
-def _rows(table: pa.Table) -> list[tuple[Any, ...]]:
-    """A read's rows in one order: times as microseconds, floats to 9 significant digits (the
-    engine may add a mean's values in another order)."""
-    columns = []
-    for c in table.columns:
-        if pa.types.is_timestamp(c.type):
-            c = pc.cast(c, pa.int64())
-        values = c.to_pylist()
-        columns.append([float(f"{v:.9g}") if isinstance(v, float) else v for v in values])
-    return sorted(zip(*columns, strict=True), key=repr)
-
-
 @pytest.mark.parametrize("engine", ENGINES)
 def test_the_engine_reads_the_cells_the_rows_give(new_events: Callable[[], EventStore]) -> None:
     events = new_events()
@@ -95,7 +83,7 @@ def test_the_engine_reads_the_cells_the_rows_give(new_events: Callable[[], Event
     engine = data.reads[CELL_DAYS.name]
     twin = CELL_DAYS.from_rows(data)
     assert engine.column_names == twin.column_names
-    assert _rows(engine) == _rows(twin)
+    assert comparable_rows(engine) == comparable_rows(twin)
     # Days (each straddling two UTC days) × values, not conversations.
     days = int(pc.max(engine["ago"]).as_py()) + 1
     cells = {
@@ -163,7 +151,9 @@ def test_a_look_cut_from_a_history_reads_what_it_reads_alone(
     # A look three days before the history's last at its time of day, and one at midnight.
     for w in (looks[0], looks[2]):
         cut, alone = look_at(history, w), load_data(events, INFO, w, needs)
-        assert _rows(cut.reads[CELL_DAYS.name]) == _rows(alone.reads[CELL_DAYS.name])
+        assert comparable_rows(cut.reads[CELL_DAYS.name]) == comparable_rows(
+            alone.reads[CELL_DAYS.name]
+        )
     # A look that ends off the history's grid of days is not cut from it.
     off = replace(
         WINDOW, current_start=END - timedelta(days=8), current_end=END - timedelta(hours=25)

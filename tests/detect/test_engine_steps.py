@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -26,6 +25,7 @@ from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
 from daytwo.ingest.decode import decode_json
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
+from tests.detect.tables import comparable_rows
 
 INFO = DeploymentInfo("steps")
 DEGRADATION = get_detector("degradation")
@@ -83,18 +83,6 @@ def _store(events: EventStore) -> None:
     events.write(decoded.batch, source="test", batch_id="a")
 
 
-def _rows(table: pa.Table) -> list[tuple[Any, ...]]:
-    """A read's rows in one order: times as microseconds, floats to 9 significant digits (the
-    engine may add a mean's values in another order)."""
-    columns = []
-    for c in table.columns:
-        if pa.types.is_timestamp(c.type):
-            c = pc.cast(c, pa.int64())
-        values = c.to_pylist()
-        columns.append([float(f"{v:.9g}") if isinstance(v, float) else v for v in values])
-    return sorted(zip(*columns, strict=True), key=repr)
-
-
 @pytest.mark.parametrize("engine", ENGINES)
 def test_degradation_and_failure_points_find_from_the_engine_what_the_rows_give(
     new_events: Callable[[], EventStore],
@@ -105,7 +93,7 @@ def test_degradation_and_failure_points_find_from_the_engine_what_the_rows_give(
     for read in (CELL_DAYS, ANSWER_STEPS):
         engine, twin = data.reads[read.name], read.from_rows(data)
         assert engine.column_names == twin.column_names
-        assert _rows(engine) == _rows(twin)
+        assert comparable_rows(engine) == comparable_rows(twin)
     # The journey × channel rows: every conversation once.
     cells = data.reads[CELL_DAYS.name]
     crossed = cells.filter(pc.equal(cells["dim"], CROSSED))
@@ -139,5 +127,5 @@ def test_degradation_and_failure_points_find_from_the_engine_what_the_rows_give(
     history = read_history(events, INFO, looks, NEEDS)
     cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], NEEDS)
     for read in (ANSWER_STEPS, CELL_DAYS):
-        assert _rows(cut.reads[read.name]) == _rows(alone.reads[read.name])
+        assert comparable_rows(cut.reads[read.name]) == comparable_rows(alone.reads[read.name])
     assert run_detectors(cut, CHOSEN) == run_detectors(alone, CHOSEN)
