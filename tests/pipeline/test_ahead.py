@@ -21,6 +21,7 @@ from daytwo.pipeline import analyze
 from daytwo.pipeline.ahead import DetectAhead
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
+from daytwo.store.ledger import Ledger
 from tests.backlog.conftest import DEPLOYMENT, START, registered_ledger, store_of, synthetic_records
 
 
@@ -41,6 +42,19 @@ def _kept(name: str, table: Table) -> list[Column[Any]]:
     if name.startswith("notify_"):
         return [c for c in table.c if not isinstance(c.type, DateTime)]
     return list(table.c)
+
+
+def ledger_rows(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows, in one order, but the columns :func:`_kept` leaves out."""
+    meta = MetaData()
+    meta.reflect(ledger.engine)
+    with ledger.engine.connect() as conn:
+        return {
+            name: sorted(
+                (tuple(row) for row in conn.execute(select(*_kept(name, table)))), key=repr
+            )
+            for name, table in meta.tables.items()
+        }
 
 
 @pytest.fixture
@@ -82,15 +96,7 @@ def _replay(
                 around_look=_on_its_day, workers=workers,
             )  # fmt: skip
         assert len([o for o in outcomes if o.run_id is not None]) >= 4
-        meta = MetaData()
-        meta.reflect(ledger.engine)
-        with ledger.engine.connect() as conn:
-            return {
-                name: sorted(
-                    (tuple(row) for row in conn.execute(select(*_kept(name, table)))), key=repr
-                )
-                for name, table in meta.tables.items()
-            }
+        return ledger_rows(ledger)
     finally:
         ledger.dispose()
 

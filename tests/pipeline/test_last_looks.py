@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, select
 
 from daytwo.clock import frozen_at
 from daytwo.detect import runner
@@ -18,7 +17,7 @@ from daytwo.pipeline import LastLooks, analyze
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from tests.backlog.conftest import DEPLOYMENT, START, registered_ledger, store_of, synthetic_records
-from tests.pipeline.test_ahead import _kept, _on_its_day, other_ledger_url  # noqa: F401
+from tests.pipeline.test_ahead import _on_its_day, ledger_rows, other_ledger_url  # noqa: F401
 
 LAST = START + timedelta(days=38)
 
@@ -50,15 +49,7 @@ def _replay_then_look(
                 detector_ids=every_look, force=True, last_looks=last_looks,
             )  # fmt: skip
         assert again[0].run_id is not None
-        meta = MetaData()
-        meta.reflect(ledger.engine)
-        with ledger.engine.connect() as conn:
-            return {
-                name: sorted(
-                    (tuple(row) for row in conn.execute(select(*_kept(name, table)))), key=repr
-                )
-                for name, table in meta.tables.items()
-            }
+        return ledger_rows(ledger)
     finally:
         ledger.dispose()
 
