@@ -125,7 +125,8 @@ class OnnxSentenceEncoder:
     batched by length (little padding), and mean-pooled over their tokens as
     sentence-transformers does. A subclass names the folder shipped in this package and the
     encoder's tuning; ``folder`` loads another one (the candidates ``bench.gaps_ceiling``
-    screens), whose width is read from the model.
+    screens), whose width is read from the model and which keeps MiniLM's tuning until one is
+    chosen for it (the oracle ceiling reads none).
     """
 
     name = "onnx"
