@@ -221,6 +221,8 @@ def test_finding_values_carry_their_metric_unit_on_both_pages(client: TestClient
     found = {f["fingerprint"]: f for f in client.get("/api/v1/findings").json()}
     for finding, text in shown.values():
         assert text in listed, text
+        answered = found[finding.fingerprint]
+        assert f"{answered['baseline']['display']} → {answered['current']['display']}" == text
         page = client.get(f"/findings/{found[finding.fingerprint]['id']}")
         assert page.status_code == 200
         assert text in page.text, text

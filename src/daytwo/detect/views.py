@@ -27,7 +27,6 @@ from daytwo.http.timeline import timeline_of
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.metrics.charts import with_marks
 from daytwo.store.ledger import Ledger
-from daytwo.units import Unit, fmt_value
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(Scope.read)])
 
@@ -87,32 +86,6 @@ def _marked(ledger: Ledger, deployment: str | None, spec: dict[str, Any]) -> dic
     return with_marks(spec, plan.marks, "day") if plan is not None else spec
 
 
-# The unit of a finding's values where its scope names no catalog metric: what each detector
-# compares (a share of traffic, interactions counted, a mean of words).
-KIND_UNITS: dict[str, Unit] = {
-    "freshness_gap": "count",  # interactions expected an hour
-    "volume_anomaly": "count",
-    "input_length": "count",  # words in a first message
-    "knowledge_gap": "count",  # questions a week
-    "null_rate": "rate",
-    "duplicate_deliveries": "rate",
-    "clock_skew": "rate",
-    "new_vocabulary": "rate",
-    "language_mix": "rate",  # share of traffic that moved
-    "intent_mix": "rate",
-    "failure_point": "rate",
-    "silent_failure": "rate",
-    "adoption_workaround": "rate",
-}
-
-
-def unit_of_finding(f: FindingPublic) -> Unit:
-    """The unit a finding's baseline and current values are in: its metric's, else its kind's."""
-    if f.scope.metric in REGISTRY:
-        return REGISTRY[f.scope.metric].unit
-    return KIND_UNITS.get(f.kind, "score")
-
-
 def value_formatter(
     currencies: Mapping[str, str | None] | None = None,
 ) -> Callable[[FindingPublic, float | None], str]:
@@ -120,8 +93,7 @@ def value_formatter(
     money in the currency of the finding's deployment."""
 
     def fmt(f: FindingPublic, value: float | None) -> str:
-        currency = (currencies or {}).get(f.scope.deployment)
-        return fmt_value(value, unit_of_finding(f), currency)
+        return f.show(value, (currencies or {}).get(f.scope.deployment))
 
     return fmt
 
