@@ -226,3 +226,24 @@ def test_finding_values_carry_their_metric_unit_on_both_pages(client: TestClient
         page = client.get(f"/findings/{found[finding.fingerprint]['id']}")
         assert page.status_code == 200
         assert text in page.text, text
+
+
+def test_a_finding_read_without_its_unit_takes_its_metrics() -> None:
+    from daytwo.detect.schemas import FindingPublic
+
+    answered = {
+        "id": 1, "fingerprint": "x", "detector": "trend", "kind": "trend", "title": "t",
+        "key": [], "severity": "high", "severity_level": 3, "status": "open",
+        "scope": {"deployment": "bot", "journey": None, "segment": None,
+                  "metric": "latency_p95", "level": "metric"},
+        "baseline": {"value": 691.0, "n": 10}, "current": {"value": 1463.0, "n": 10},
+        "evidence": [], "details": {}, "times_seen": 1, "regressions": 0,
+        "impact": {"interactions_per_week": 1, "customers_per_week": 1, "agents_per_week": 0},
+        "first_seen": ONSET, "last_seen": ONSET, "resolved_at": None,
+    }  # fmt: skip
+    f = FindingPublic.model_validate(answered)
+    assert f.unit == "ms"
+    assert f.displayed(None).current.display == "1,463 ms"
+    drift = FindingPublic.model_validate({**answered, "kind": "intent_mix", "scope": {
+        **answered["scope"], "metric": None}})  # fmt: skip
+    assert drift.unit == "rate"

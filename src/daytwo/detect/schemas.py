@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from daytwo.detect.findings import Severity
 from daytwo.detect.models import FindingRecord
@@ -107,6 +107,16 @@ class FindingPublic(BaseModel):
     times_seen: int
     regressions: int
     resolved_at: datetime | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unit_from_scope(cls, data: Any) -> Any:
+        """A finding read without its unit (an older answer) takes its metric's or kind's."""
+        if isinstance(data, dict) and "unit" not in data:
+            scope = data.get("scope")
+            metric = scope.get("metric") if isinstance(scope, dict) else None
+            return {**data, "unit": unit_of_finding(str(data.get("kind", "")), metric)}
+        return data
 
     @classmethod
     def from_row(cls, r: FindingRecord) -> FindingPublic:
