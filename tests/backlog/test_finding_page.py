@@ -183,3 +183,67 @@ def test_a_journey_page_lists_its_problems_once_and_its_changes(client: TestClie
     assert f"#{other['id']} flow" not in page.text  # a change to another journey
     billing = client.get("/journeys/billing", params={"deployment": DEPLOYMENT})
     assert "No open finding or item about this journey." in billing.text
+
+
+def _valued(metric: str | None, kind: str, before: float, now: float) -> Finding:
+    return Finding(
+        detector="trend" if metric else "drift",
+        kind=kind,
+        title=f"{metric or kind} moved",
+        scope=FindingScope(DEPLOYMENT, journey="billing", metric=metric),
+        severity=Severity.medium,
+        first_seen=ONSET,
+        last_seen=ONSET + timedelta(days=1),
+        baseline=Measure(before, 500),
+        current=Measure(now, 500),
+    )
+
+
+def test_finding_values_carry_their_metric_unit_on_both_pages(client: TestClient) -> None:
+    _setup(client)
+    ledger: Ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    shown = {
+        "latency_p95": (_valued("latency_p95", "trend", 691.0, 1463.0), "691 ms → 1,463 ms"),
+        "cost": (_valued("cost_per_interaction", "trend", 0.42, 0.8), "$0.42 → $0.80"),
+        "handle": (
+            _valued("average_handle_time", "trend", 185.0, 230.0),
+            "3 min 05 s → 3 min 50 s",
+        ),
+        "words": (_valued(None, "input_length", 8.0, 12.5), "8 → 12.5"),
+        "mix": (_valued(None, "failure_point", 0.1, 0.25), "10.0% → 25.0%"),
+    }
+    run = detect_service.start_run(ledger, DEPLOYMENT, ["trend", "drift"])
+    detect_service.record_findings(
+        ledger, run, DEPLOYMENT, ["trend", "drift"], [f for f, _ in shown.values()], since=None,
+        data_through=ONSET + timedelta(days=1), interactions=2000,
+    )  # fmt: skip
+    listed = client.get("/findings", params={"deployment": DEPLOYMENT, "symptoms": "1"}).text
+    found = {f["fingerprint"]: f for f in client.get("/api/v1/findings").json()}
+    for finding, text in shown.values():
+        assert text in listed, text
+        answered = found[finding.fingerprint]
+        assert f"{answered['baseline']['display']} → {answered['current']['display']}" == text
+        page = client.get(f"/findings/{found[finding.fingerprint]['id']}")
+        assert page.status_code == 200
+        assert text in page.text, text
+
+
+def test_a_finding_read_without_its_unit_takes_its_metrics() -> None:
+    from daytwo.detect.schemas import FindingPublic
+
+    answered = {
+        "id": 1, "fingerprint": "x", "detector": "trend", "kind": "trend", "title": "t",
+        "key": [], "severity": "high", "severity_level": 3, "status": "open",
+        "scope": {"deployment": "bot", "journey": None, "segment": None,
+                  "metric": "latency_p95", "level": "metric"},
+        "baseline": {"value": 691.0, "n": 10}, "current": {"value": 1463.0, "n": 10},
+        "evidence": [], "details": {}, "times_seen": 1, "regressions": 0,
+        "impact": {"interactions_per_week": 1, "customers_per_week": 1, "agents_per_week": 0},
+        "first_seen": ONSET, "last_seen": ONSET, "resolved_at": None,
+    }  # fmt: skip
+    f = FindingPublic.model_validate(answered)
+    assert f.unit == "ms"
+    assert f.displayed(None).current.display == "1,463 ms"
+    drift = FindingPublic.model_validate({**answered, "kind": "intent_mix", "scope": {
+        **answered["scope"], "metric": None}})  # fmt: skip
+    assert drift.unit == "rate"

@@ -26,10 +26,10 @@ from daytwo.backlog.models import ItemFinding
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ItemPublic
 from daytwo.deployments.schemas import DeploymentPublic
-from daytwo.deployments.service import get_deployment
+from daytwo.deployments.service import currency_of, get_deployment
 from daytwo.detect.schemas import FindingFilter, FindingPublic
 from daytwo.detect.service import get_finding, list_findings
-from daytwo.detect.views import evidence_url, format_value
+from daytwo.detect.views import evidence_url, value_formatter
 from daytwo.errors import DaytwoError, InputError, NotFoundError
 from daytwo.http.access import Scope, check_deployments, requires
 from daytwo.http.deps import EventsDep, LedgerDep
@@ -149,7 +149,7 @@ def finding_page(
             "suspects": suspects.finding_suspects(ledger, finding_id),
             "spec": trend(request, ledger, events, f),
             "evidence_url": evidence_url(f),
-            "fmt": format_value,
+            "fmt": value_formatter({f.scope.deployment: currency_of(ledger, f.scope.deployment)}),
             "metrics": REGISTRY,
             "error": error,
         },

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from daytwo.deployments.service import currency_of
 from daytwo.detect.findings import Severity
 from daytwo.detect.registry import detectors
 from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic, Status
@@ -44,8 +45,9 @@ def findings(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[FindingPublic]:
-    """Findings, most severe and most recently seen first."""
-    return list_findings(
+    """Findings, most severe and most recently seen first; each value's ``display`` is in the
+    finding's ``unit`` (money in its deployment's currency)."""
+    found = list_findings(
         ledger,
         FindingFilter(
             deployment=deployment,
@@ -60,6 +62,8 @@ def findings(
             deployments=visible_deployments(request, ledger),
         ),
     )
+    currencies = {d: currency_of(ledger, d) for d in {f.scope.deployment for f in found}}
+    return [f.displayed(currencies[f.scope.deployment]) for f in found]
 
 
 def visible_deployments(request: Request, ledger: LedgerDep) -> list[str]:
@@ -93,7 +97,7 @@ def runs(
 def finding(request: Request, ledger: LedgerDep, finding_id: RowId) -> FindingPublic:
     found = get_finding(ledger, finding_id)
     check_deployments(request, Scope.read, [found.scope.deployment])
-    return found
+    return found.displayed(currency_of(ledger, found.scope.deployment))
 
 
 @router.get("/detectors", response_model=list[DetectorInfo], summary="Registered detectors")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from daytwo.detect.findings import Severity
 from daytwo.detect.models import FindingRecord
+from daytwo.metrics.catalog import REGISTRY
+from daytwo.units import Unit, fmt_value
 
 Status = Literal["open", "resolved", "regressed"]
 
@@ -43,9 +45,38 @@ class Scope(BaseModel):
     level: str
 
 
+# The unit of a finding's values where its scope names no catalog metric: what each detector
+# compares (a share of traffic, interactions counted, a mean of words).
+KIND_UNITS: dict[str, Unit] = {
+    "freshness_gap": "count",  # interactions expected an hour
+    "volume_anomaly": "count",
+    "input_length": "count",  # words in a first message
+    "knowledge_gap": "count",  # questions a week
+    "null_rate": "rate",
+    "duplicate_deliveries": "rate",
+    "clock_skew": "rate",
+    "new_vocabulary": "rate",
+    "language_mix": "rate",  # the share of traffic that moved
+    "intent_mix": "rate",
+    "failure_point": "rate",
+    "silent_failure": "rate",
+    "adoption_workaround": "rate",
+}
+
+
+def unit_of_finding(kind: str, metric: str | None) -> Unit:
+    """The unit a finding's baseline and current values are in: its metric's, else its kind's."""
+    if metric in REGISTRY:
+        return REGISTRY[metric].unit
+    return KIND_UNITS.get(kind, "score")
+
+
 class ValueAt(BaseModel):
     value: float | None
     n: int | None
+    display: str | None = Field(
+        default=None, description="The value as the pages show it, in the finding's unit."
+    )
 
 
 class ImpactPublic(BaseModel):
@@ -65,6 +96,7 @@ class FindingPublic(BaseModel):
     severity: str
     severity_level: int
     status: Status
+    unit: Unit = Field(description="The unit of the baseline and current values.")
     baseline: ValueAt
     current: ValueAt
     evidence: list[str]
@@ -75,6 +107,16 @@ class FindingPublic(BaseModel):
     times_seen: int
     regressions: int
     resolved_at: datetime | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unit_from_scope(cls, data: Any) -> Any:
+        """A finding read without its unit (an older answer) takes its metric's or kind's."""
+        if isinstance(data, dict) and "unit" not in data:
+            scope = data.get("scope")
+            metric = scope.get("metric") if isinstance(scope, dict) else None
+            return {**data, "unit": unit_of_finding(str(data.get("kind", "")), metric)}
+        return data
 
     @classmethod
     def from_row(cls, r: FindingRecord) -> FindingPublic:
@@ -100,6 +142,7 @@ class FindingPublic(BaseModel):
             severity=Severity(r.severity).name,
             severity_level=r.severity,
             status=r.status,
+            unit=unit_of_finding(r.kind, r.metric),
             baseline=ValueAt(value=r.baseline_value, n=r.baseline_n),
             current=ValueAt(value=r.current_value, n=r.current_n),
             evidence=list(r.evidence or []),
@@ -114,6 +157,23 @@ class FindingPublic(BaseModel):
             times_seen=r.times_seen,
             regressions=r.regressions,
             resolved_at=_aware(r.resolved_at),
+        )
+
+    def show(self, value: float | None, currency: str | None = None) -> str:
+        """One of this finding's values as every page shows it (money in ``currency``)."""
+        return fmt_value(value, self.unit, currency)
+
+    def displayed(self, currency: str | None) -> FindingPublic:
+        """This finding with its values' ``display`` filled in, as the API answers it."""
+        return self.model_copy(
+            update={
+                "baseline": self.baseline.model_copy(
+                    update={"display": self.show(self.baseline.value, currency)}
+                ),
+                "current": self.current.model_copy(
+                    update={"display": self.show(self.current.value, currency)}
+                ),
+            }
         )
 
 

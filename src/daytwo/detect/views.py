@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -11,9 +12,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from daytwo.deployments.service import overview
+from daytwo.deployments.service import currency_of, overview
 from daytwo.detect.api import parse_severity
-from daytwo.detect.cells import MONITORED_BY_ID
 from daytwo.detect.findings import Severity
 from daytwo.detect.registry import detectors
 from daytwo.detect.schemas import FindingFilter, FindingPublic
@@ -86,20 +86,16 @@ def _marked(ledger: Ledger, deployment: str | None, spec: dict[str, Any]) -> dic
     return with_marks(spec, plan.marks, "day") if plan is not None else spec
 
 
-COUNTED_KINDS = ("freshness_gap", "volume_anomaly", "input_length", "knowledge_gap")
+def value_formatter(
+    currencies: Mapping[str, str | None] | None = None,
+) -> Callable[[FindingPublic, float | None], str]:
+    """The pages' ``fmt(finding, value)``: through :mod:`daytwo.units`, as every page formats,
+    money in the currency of the finding's deployment."""
 
+    def fmt(f: FindingPublic, value: float | None) -> str:
+        return f.show(value, (currencies or {}).get(f.scope.deployment))
 
-def format_value(f: FindingPublic, value: float | None) -> str:
-    """A finding's value: shares as percentages, means and counts as numbers."""
-    if value is None:
-        return "—"
-    monitored = MONITORED_BY_ID.get(f.scope.metric or "")
-    share = (monitored.kind == "rate") if monitored else f.kind not in COUNTED_KINDS
-    if share and 0 <= value <= 1:
-        return f"{value:.1%}"
-    if f.kind in COUNTED_KINDS and float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return fmt
 
 
 @router.get("/findings", response_class=HTMLResponse)
@@ -156,7 +152,7 @@ def findings_page(request: Request, ledger: LedgerDep, events: EventsDep) -> HTM
         "detectors": {d.id: d for d in detectors()},
         "regressed": sum(1 for f in rows if f.status == "regressed"),
         "metrics": REGISTRY,
-        "fmt": format_value,
+        "fmt": value_formatter({n: currency_of(ledger, n) for n in names}),
         "symptoms": symptoms,
         "flat": flat,
         "hidden": sum(symptoms.values()) if not flat else 0,
