@@ -566,3 +566,35 @@ def test_an_items_title_keeps_up_with_its_lead_finding() -> None:
     elsewhere = link("gate", "4", 4, "open", root="another-items-finding")
     assert head_of([elsewhere, other]) is other
     assert head_of([elsewhere]) is elsewhere
+
+
+def test_a_lead_that_pauses_keeps_its_item_named() -> None:
+    # Findings of one problem that resolve and regress day by day: the lead, resolved a day
+    # ago, keeps leading while it stands and no open finding clearly outranks it.
+    def link(
+        fp: str, fid: str, severity: int, status: str, seen: int, root: str | None = None
+    ) -> ItemFinding:
+        return ItemFinding(
+            item_id=1, finding_id=fid, fingerprint=fp, kind="degradation",
+            snapshot={"title": fp, "severity": severity, "status": status, "root": root,
+                      "last_seen": f"2026-10-{seen:02d}T00:00:00+00:00"},
+        )  # fmt: skip
+
+    lead = link("voice", "58", 2, "resolved", seen=20)
+    other = link("chat", "51", 2, "open", seen=21)
+    assert head_of([lead, other]) is other  # with no lead so far, the page's row
+    assert head_of([lead, other], current="58") is lead  # paused a day: still the name
+    assert head_of([lead, link("chat", "51", 2, "open", seen=23)], "58") is lead  # 3 days
+    # Seen more than three days after the lead was last seen: the lead stopped.
+    assert head_of([lead, link("chat", "51", 2, "open", seen=24)], "58").finding_id == "51"
+    # More severe: it leads at once.
+    assert head_of([lead, link("chat", "51", 3, "open", seen=21)], "58").finding_id == "51"
+    # The lead does not stand: an open finding of the item explains it, or its chain of roots
+    # goes on outside the item.
+    explained = link("voice", "58", 2, "resolved", seen=20, root="chat")
+    assert head_of([explained, other], "58") is other
+    elsewhere = link("voice", "58", 2, "resolved", seen=20, root="another-items-finding")
+    assert head_of([elsewhere, other], "58") is other
+    # Once it is open again it leads as before; an open lead is never displaced by severity.
+    back = link("voice", "58", 2, "regressed", seen=22)
+    assert head_of([back, link("chat", "51", 3, "open", seen=22)], "58") is back

@@ -202,3 +202,49 @@ def test_a_gaps_symptom_keeps_the_gap_on_daily_looks_that_root_it_at_a_broader_c
     ]  # fmt: skip
     assert rise.details.get("root") == site.fingerprint
     ledger.dispose()
+
+
+def test_a_gaps_symptom_raised_and_gone_between_two_clusterings_is_the_gaps(
+    ledger_url: str,
+) -> None:
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    gap = _gap("deposit", T0, frozenset({"d1", "d2"}))
+    _look(ledger, "gap", T0, gap)
+    # A daily look, which cannot see the gap, raises a rephrasing rise in a journey where the
+    # gap's questions arrive (its evidence holds one of them) and a latency rise there; a
+    # later daily look sees neither, and both resolve before the next clustering.
+    rephrase = _rise("payments", "rephrase_rate")
+    latency = _rise("payments", "latency_mean")
+    _look(ledger, "degradation", T0 + DAY, rephrase, latency)
+    _look(ledger, "degradation", T0 + 2 * DAY)
+    roots = {f.title: f.details.get("root") for f in list_findings(ledger, FindingFilter())}
+    assert roots[rephrase.title] is None
+    _look(ledger, "gap", T0 + 7 * DAY, gap)
+    every = list_findings(ledger, FindingFilter())
+    roots = {f.title: f.details.get("root") for f in every}
+    assert roots[rephrase.title] == gap.fingerprint
+    assert roots[latency.title] is None  # not a metric a question moves
+    top, _ = problems_of([f for f in every if f.status in ("open", "regressed")], every)
+    assert [f.title for f in top] == [gap.title]
+    assert sorted(f.title for f in problems_of(every, every)[0]) == [gap.title, latency.title]
+    ledger.dispose()
+
+
+def test_a_rise_a_clustering_saw_live_is_not_rooted_again_once_gone(ledger_url: str) -> None:
+    # Judged live by a look that clustered (no gap's symptom there: its evidence holds none
+    # of the gap's questions), then gone: the next clustering leaves it as it was.
+    upgrade(ledger_url)
+    ledger = Ledger(ledger_url)
+    gap = _gap("deposit", T0, frozenset({"d1", "d2"}))
+    rise = _rise("payments", "rephrase_rate")
+    run = start_run(ledger, "bot", ["gap", "degradation"])
+    record_findings(
+        ledger, run, "bot", ["gap", "degradation"], [_gap("deposit", T0, frozenset({"z"})), rise],
+        since=None, data_through=T0 + DAY, interactions=10,
+    )  # fmt: skip
+    _look(ledger, "degradation", T0 + 2 * DAY)
+    _look(ledger, "gap", T0 + 8 * DAY, gap)
+    roots = {f.title: f.details.get("root") for f in list_findings(ledger, FindingFilter())}
+    assert roots[rise.title] is None
+    ledger.dispose()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -390,6 +390,9 @@ def _reprioritise(
 SHOWN_STATUSES = ("open", "regressed")
 # Item history: the finding that leads the item's problem changed (finding ids before → after).
 LEAD_CHANGED = "lead finding"
+# A lead no longer open or regressed, seen at most this long before a finding that stands in
+# for it, has paused rather than stopped: it keeps leading its item (see :func:`head_of`).
+LEAD_PAUSE = timedelta(days=3)
 
 
 def head_of(links: Sequence[ItemFinding], current: str | None = None) -> ItemFinding | None:
@@ -401,7 +404,17 @@ def head_of(links: Sequence[ItemFinding], current: str | None = None) -> ItemFin
     of id ``current`` (the one leading so far) keeps leading while it is one of them;
     otherwise the first in the page's order: the most severe, then the most recently seen,
     then the oldest. A gap family's
-    largest gap leads the item opened from a smaller one."""
+    largest gap leads the item opened from a smaller one.
+
+    A lead that stopped for a while keeps leading too (findings of one problem that resolve
+    and regress day by day would otherwise rename the item with every look): ``current``, no
+    longer open or regressed, still leads while it stands among the item's findings (no open
+    or regressed finding of the item explains it, and its chain of roots stays within the
+    item) and none of those standing clearly outranks it: none is more severe, and none was
+    seen more than :data:`LEAD_PAUSE` after it was last seen (a lead unseen for longer has
+    stopped, not paused). While it pauses so, the findings page, which lists only open and
+    regressed findings, shows the problem by the finding standing in for it, a finding of
+    this same item."""
     shown = [
         link for link in links if str(link.snapshot.get("status", "open")) in SHOWN_STATUSES
     ] or list(links)
@@ -441,10 +454,36 @@ def head_of(links: Sequence[ItemFinding], current: str | None = None) -> ItemFin
     kept = next((link for link in tops if current is not None and link.finding_id == current), None)
     if kept is not None:
         return kept
+    paused = next((link for link in links if link.finding_id == current), None)
+    if (
+        paused is not None
+        and paused not in shown
+        and standing(paused)
+        and not leaves(paused)
+        and not any(_outranks(link, paused) for link in tops)
+    ):
+        return paused
     order = sorted(tops, key=lambda link: _finding_number(link.finding_id))
     order.sort(key=lambda link: str(link.snapshot.get("last_seen") or ""), reverse=True)
     order.sort(key=lambda link: int(link.snapshot.get("severity", 0)), reverse=True)
     return order[0]
+
+
+def _outranks(shown: ItemFinding, lead: ItemFinding) -> bool:
+    """Whether ``shown`` (an open or regressed finding) clearly outranks ``lead``, a lead that
+    is neither (see :func:`head_of`): it is more severe, or seen more than :data:`LEAD_PAUSE`
+    after ``lead`` was last seen."""
+    if int(shown.snapshot.get("severity", 0)) > int(lead.snapshot.get("severity", 0)):
+        return True
+    seen, last = shown.snapshot.get("last_seen"), lead.snapshot.get("last_seen")
+    if not isinstance(seen, str) or not isinstance(last, str):
+        return True  # nothing says the lead only paused
+    return _instant(seen) - _instant(last) > LEAD_PAUSE
+
+
+def _instant(iso: str) -> datetime:
+    at = datetime.fromisoformat(iso)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _finding_number(finding_id: str) -> tuple[int, str]:

@@ -69,7 +69,7 @@ More ways one problem shows as several findings, each made one problem here:
   cause holding the most of them.
 - **a gap's symptoms**: a worsening of a metric a question moves, in a journey where a gap's
   questions arrive, whose evidence holds some of them and which began with the gap (see
-  :func:`_gap_symptoms`). It is preferred over a broader cell's explanation: the closer
+  :func:`gap_symptoms`). It is preferred over a broader cell's explanation: the closer
   cause is the root.
 - **known problems together**: a cell whose change lies wholly inside the known problems of
   its metric, none of which explains it alone, is the symptom of the one adding most to it
@@ -210,7 +210,7 @@ def _one_problem(
             else:
                 links[f.fingerprint] = root.fingerprint
     causes = [f for f in findings if f.members]
-    links.update(_gap_symptoms(loose, causes, {**parent, **links}))
+    links.update(gap_symptoms(loose, causes, {**parent, **links}))
     for f in free:
         if f.members or f.fingerprint in links or len(f.evidence) < MIN_EVIDENCE:
             continue
@@ -236,7 +236,7 @@ def _one_problem(
     return links
 
 
-def _gap_symptoms(
+def gap_symptoms(
     free: Sequence[Finding], causes: Sequence[Finding], parent: Mapping[str, str]
 ) -> dict[str, str]:
     """The worsenings a knowledge gap makes in the journeys where its questions arrive: a

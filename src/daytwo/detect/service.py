@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daytwo import clock
-from daytwo.detect.findings import Finding
+from daytwo.detect.findings import Finding, FindingScope, Severity
 from daytwo.detect.models import AnalysisRun, FindingRecord, HeldFinding
 from daytwo.detect.roots import (
     GAP_FAMILY_OVERLAP,
@@ -21,6 +21,7 @@ from daytwo.detect.roots import (
     GAP_SYMPTOM_METRICS,
     SAME_ONSET_DAYS,
     WORSENING_KINDS,
+    gap_symptoms,
     journey_overlap,
     root_weight,
 )
@@ -223,6 +224,7 @@ def record_findings(
                 into = _now_held_by(row, holders)
                 if into is not None:
                     row.details = {**(row.details or {}), "root": into}
+        _root_lost_symptoms(session, deployment, run_id, holders)
         # A held finding this look raised or missed is held no longer.
         for fp, h in held_rows.items():
             if fp not in held:
@@ -553,6 +555,82 @@ def _kept_roots(
         if fp not in over or alive.kind == GAP_KIND:
             out[fp] = alive.fingerprint
     return out
+
+
+def _root_lost_symptoms(
+    session: Session, deployment: str, run_id: int, holders: Sequence[tuple[str, Finding]]
+) -> None:
+    """A knowledge gap's symptoms that no clustering saw: a look that clusters gaps (they
+    are clustered once a week) roots at them, by the rule of a look that sees both (see
+    :func:`~daytwo.detect.roots.with_roots`, "a gap's symptoms"), the resolved findings with
+    no root that looks after the previous clustering saw last (gone before this one).
+
+    A daily look cannot see the gap: a fallback or rephrase rise in a journey where a payroll
+    launch's questions arrive, raised the day after one clustering and gone before the next,
+    would otherwise stay a problem of its own, beside the gap that made it."""
+    gaps = {
+        recorded: f for recorded, f in holders if f.kind == GAP_KIND and f.details.get("journeys")
+    }
+    if not gaps:
+        return
+    detectors = {f.detector for f in gaps.values()}
+    clustered = [
+        run
+        for run, ran in session.execute(
+            select(AnalysisRun.id, AnalysisRun.detectors).where(
+                AnalysisRun.deployment == deployment,
+                AnalysisRun.status == "ok",
+                AnalysisRun.id < run_id,
+            )
+        )
+        if detectors & set(ran or ())
+    ]
+    since = max(clustered, default=0)  # the previous clustering: what it saw live it judged
+    lost = [
+        row
+        for row in session.scalars(
+            select(FindingRecord).where(
+                FindingRecord.deployment == deployment,
+                FindingRecord.status == "resolved",
+                FindingRecord.journey.is_not(None),
+                FindingRecord.kind.in_(sorted(WORSENING_KINDS)),
+                FindingRecord.metric.in_(sorted(GAP_SYMPTOM_METRICS)),
+                FindingRecord.last_run_id > since,
+            )
+        )
+        if not isinstance((row.details or {}).get("root"), str) and row.evidence
+    ]
+    if not lost:
+        return
+    as_found = {
+        row.fingerprint: Finding(
+            detector=row.detector,
+            kind=row.kind,
+            title=row.title,
+            scope=FindingScope(
+                deployment,
+                journey=row.journey,
+                segment=(row.segment_key, row.segment_value or "") if row.segment_key else None,
+                metric=row.metric,
+            ),
+            severity=Severity(row.severity),
+            first_seen=_aware(row.first_seen),
+            last_seen=_aware(row.last_seen),
+            evidence=tuple(row.evidence or ()),
+        )
+        for row in lost
+    }
+    recorded = {f.fingerprint: fp for fp, f in gaps.items()}
+    parent = {
+        f.fingerprint: str(f.details["root"])
+        for f in gaps.values()
+        if isinstance(f.details.get("root"), str)
+    }
+    links = gap_symptoms(list(as_found.values()), list(gaps.values()), parent)
+    for row in lost:
+        root = links.get(as_found[row.fingerprint].fingerprint)
+        if root is not None:
+            row.details = {**(row.details or {}), "root": recorded.get(root, root)}
 
 
 def gap_symptom(f: Finding) -> bool:

@@ -129,6 +129,24 @@ def test_a_question_a_few_hours_before_the_surge_dates_it_at_most_a_day_early() 
     assert emerged(started, conversations, 10.0) == D0 + timedelta(days=12, hours=20)
 
 
+def test_two_odd_questions_within_a_day_before_the_surge_do_not_date_the_gap() -> None:
+    # Two odd questions within a day (day 10 at 08:00, day 11 at 07:00), then from day 13 four
+    # conversations a day: the day after the first holds two of them and its week the surge's
+    # first days, but the two days after it hold no more, so the gap began on day 13.
+    surge = [24 * (13 + d) + h for d in range(7) for h in (1, 7, 13, 19)]
+    started, conversations = _asked([24 * 10 + 8, 24 * 11 + 7, *surge])
+    assert emerged(started, conversations, 10.0) == D0 + timedelta(days=13, hours=1)
+
+
+def test_a_rise_that_never_keeps_the_pace_is_dated_from_its_first_full_day() -> None:
+    # Two on day 13, one on each of days 14 and 15, six on day 16 and none after: no question
+    # is followed day after day at two a day, so the first whose day holds two and whose week
+    # the weekly minimum dates it.
+    hours = [24 * 13 + 1, 24 * 13 + 7, 24 * 14 + 3, 24 * 15 + 3, *(24 * 16 + h for h in range(6))]
+    started, conversations = _asked(hours)
+    assert emerged(started, conversations, 10.0) == D0 + timedelta(days=13, hours=1)
+
+
 def test_one_conversation_asking_again_is_not_a_day_of_questions() -> None:
     # The odd question asked three times in one conversation counts once.
     surge = [24 * (13 + d) + h for d in range(7) for h in (1, 7, 13, 19)]

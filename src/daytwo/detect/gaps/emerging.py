@@ -103,33 +103,57 @@ def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> li
 
 def emerged(started: np.ndarray, conversations: np.ndarray, per_week: float) -> datetime:
     """When a gap's questions began to come as a gap worth a finding: its first question from
-    which both the next day holds the gap's daily share of ``per_week`` (at least two
-    conversations) and the next seven days hold at least ``per_week`` conversations of it (its
-    earliest question when no question is followed so).
+    which they keep coming at the gap's daily share of ``per_week`` (at least two
+    conversations a day): every span of whole days from it, through the next seven (fewer
+    where the gap's last question comes sooner), holds at least that share for each of its
+    days, and the next seven days hold at least ``per_week`` conversations of it. Where no
+    question is followed so (a slow rise), the first question from which the next day alone
+    holds the daily share and the next seven days ``per_week``; else its earliest question.
 
     A gap's earliest question is not its start: the clustering joins to it the odd question
     that was asked now and then long before (one "can I use direct deposit for my tax refund"
     a month before a payroll launch brought hundreds), and an owner dates the problem from the
     day the questions came in numbers. Nor is an odd question a few days before the launch:
     the seven days after it hold the launch's first days, so a week's count alone would date
-    the problem from it. Asking that the day after it already holds the questions at their
-    weekly rate dates a problem at most a day before its questions came in numbers."""
+    the problem from it; nor two odd questions on one day ("can I deposit a check", "how do
+    you get a safe deposit box" three days before a payroll launch), which hold a day's share
+    but not the next days'. Asking that the questions keep that pace day after day dates a
+    problem at most a day before its questions came in numbers."""
     order = np.argsort(started, kind="stable")
     when = started[order]
     asked = conversations[order]
-    week = np.searchsorted(when, when + np.timedelta64(7, "D"), side="left")
-    day = np.searchsorted(when, when + np.timedelta64(1, "D"), side="left")
+    one_day = np.timedelta64(1, "D")
+    week = np.searchsorted(when, when + 7 * one_day, side="left")
     per_day = max(2, math.ceil(per_week / 7))
-    first = 0
-    for i, end in enumerate(week):
-        if day[i] - i < per_day or end - i < per_week:
-            continue
-        if (
-            len(set(asked[i : day[i]].tolist())) >= per_day
-            and len(set(asked[i:end].tolist())) >= per_week
-        ):
-            first = i
-            break
+
+    def distinct(i: int, end: int) -> int:
+        return len(set(asked[i:end].tolist()))
+
+    def in_numbers(i: int) -> bool:
+        day = int(np.searchsorted(when, when[i] + one_day, side="left"))
+        return (
+            day - i >= per_day
+            and week[i] - i >= per_week
+            and distinct(i, day) >= per_day
+            and distinct(i, int(week[i])) >= per_week
+        )
+
+    def keeps_pace(i: int) -> bool:
+        days = min(7, int((when[-1] - when[i]) // one_day))
+        for k in range(2, days + 1):
+            end = int(np.searchsorted(when, when[i] + k * one_day, side="left"))
+            if end - i < per_day * k or distinct(i, end) < per_day * k:
+                return False
+        return True
+
+    first: int | None = None
+    for i in range(len(when)):
+        if in_numbers(i):
+            if keeps_pace(i):
+                first = i
+                break
+            first = i if first is None else first
+    first = first or 0
     micros = int(when[first].astype("datetime64[us]").astype(np.int64))
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
