@@ -233,3 +233,21 @@ def test_a_record_that_failed_to_sync_is_not_replayed_and_the_next_ones_are(
     assert staged.stats()[:2] == (0, 0)
     staged.stage(rows(piece("b", "s2", 0, ended=1, received=2)))
     assert texts(StagedPieces(log).rows_of([A, B])) == ["b s2 0"]
+
+
+def test_a_read_only_store_reads_the_log_and_stages_nothing(tmp_path: Path) -> None:
+    from daytwo.errors import StoreError
+
+    url = f"duckdb:///{tmp_path}/events.duckdb"
+    with open_event_store(url) as store:
+        store.stage(rows(piece("a", "s1", 0, ended=1, received=2)))
+    log = tmp_path / "events.duckdb.staging"
+    files = sorted(p.name for p in log.iterdir())
+    reader = DuckDBEventStore(str(tmp_path / "events.duckdb"), read_only=True)
+    try:
+        assert reader.staged_stats().rows == 1
+        with pytest.raises(StoreError, match="read-only"):
+            reader.stage(rows(piece("b", "s2", 0, ended=1, received=2)))
+    finally:
+        reader.close()
+    assert sorted(p.name for p in log.iterdir()) == files

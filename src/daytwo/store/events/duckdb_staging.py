@@ -103,6 +103,8 @@ class DuckDBStaging:
     def stage(self, rows: pa.Table, audit: Sequence[AuditCount] = ()) -> None:
         if rows.num_rows == 0 and not audit:
             return
+        if self.read_only:
+            raise StoreError(f"The events store {self.path} is open read-only: nothing is staged.")
         rows = rows.select(staging.STAGED.names)
         for f in staging.STAGED:  # what the table's NOT NULL columns refused
             if not f.nullable and rows[f.name].null_count:
