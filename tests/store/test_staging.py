@@ -4,13 +4,11 @@ reads and removes (see daytwo.store.events.staging)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pytest
 
-from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.events import EventStore
 from daytwo.store.events.staging import STAGED
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -96,29 +94,6 @@ def test_nothing_staged(events: EventStore) -> None:
     assert events.staged_stats().rows == 0
 
 
-def test_removing_used_pieces_checkpoints_a_grown_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """DuckDB keeps what changed since its last checkpoint in memory: past the limit of the
-    log, the assembler's removal checkpoints, and the log starts again empty."""
-    from daytwo.store.events import duckdb_staging
-
-    store = open_event_store(f"duckdb:///{tmp_path}/events.duckdb")
-    try:
-        wal = Path(f"{tmp_path}/events.duckdb.wal")
-        stage(store, *(piece("a", f"s{i}", 0, ended=1, received=2) for i in range(50)))
-        monkeypatch.setattr(duckdb_staging, "STAGING_CHECKPOINT_BYTES", 1 << 30)
-        store.unstage([("care-bot", "a")], received_upto=T0 + timedelta(minutes=5))
-        assert wal.stat().st_size > 0  # under the limit: left to DuckDB
-        stage(store, piece("b", "s1", 0, ended=1, received=2))
-        monkeypatch.setattr(duckdb_staging, "STAGING_CHECKPOINT_BYTES", 0)
-        assert store.unstage([("care-bot", "b")], received_upto=T0 + timedelta(minutes=5)) == 1
-        assert not wal.exists() or wal.stat().st_size == 0
-        assert store.staged_stats().rows == 0
-    finally:
-        store.close()
-
-
 def test_assembled_conversations_are_written_and_unstaged(events: EventStore) -> None:
     from daytwo.ingest.otlp.assemble import TraceRules, assemble
 
@@ -139,37 +114,3 @@ def test_assembled_conversations_are_written_and_unstaged(events: EventStore) ->
     assert (written.inserted, written.turns, removed) == (1, 2, 2)
     assert events.count("interactions") == 1
     assert events.staged_stats().rows == 1
-
-
-def test_on_duckdb_a_failed_unstaging_undoes_the_write(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The write and the removal of the pieces it used are one transaction: a conversation
-    is never both written and still staged, nor unstaged and not written."""
-    import duckdb
-
-    from daytwo.ingest.otlp.assemble import TraceRules, assemble
-    from daytwo.store.events.duckdb import DuckDBEventStore
-
-    store = open_event_store(f"duckdb:///{tmp_path}/events.duckdb")
-    try:
-        stage(store, piece("a", "s1", 0, ended=1, received=2))
-        batch = assemble(store.staged_rows([("care-bot", "a")]), TraceRules())
-
-        def fails(*args: Any) -> int:
-            raise duckdb.ConstraintException("the removal failed")
-
-        monkeypatch.setattr(DuckDBEventStore, "_unstage_in", fails)
-        with pytest.raises(duckdb.ConstraintException, match="the removal failed"):
-            store.write_assembled(
-                batch,
-                source="otlp",
-                batch_id="b1",
-                keys=[("care-bot", "a")],
-                received_upto=T0 + timedelta(minutes=5),
-            )
-        assert store.count("interactions") == 0
-        assert store.count("turns") == 0
-        assert store.staged_stats().rows == 1
-    finally:
-        store.close()

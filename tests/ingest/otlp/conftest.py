@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow as pa
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -24,6 +25,13 @@ from daytwo.server import create_app
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from tests.conftest import clickhouse_url, drop_clickhouse
+
+
+def all_staged(events: EventStore) -> pa.Table:
+    """Every row staged in ``events`` now (the pieces of every open conversation)."""
+    far = datetime.now(UTC) + timedelta(days=36500)
+    keys = events.staged_ended(ended_before=far, received_before=far, limit=1_000_000)
+    return events.staged_rows(keys)
 
 
 def free_port() -> int:

@@ -194,18 +194,18 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
         keys: list[tuple[str, str]],
         received_upto: datetime,
     ) -> tuple[WriteResult, int]:
-        """The write and the removal of the staged rows it used, in one transaction: one
-        commit (one log flush) per assembly instead of two, and no moment where a conversation
-        is both written and still staged."""
+        """The write, then the removal of the staged pieces it used."""
         if "n_user_turns" not in batch.interactions.column_names:
             batch = add_facts(batch)
         if batch.interactions.num_rows == 0 or not keys:
             return super().write_assembled(
                 batch, source=source, batch_id=batch_id, keys=keys, received_upto=received_upto
             )
-        return self._write_unstaging(
-            batch, source=source, batch_id=batch_id, unstage=(keys, received_upto)
-        )
+        # Written first, then unstaged (in memory, and a record in the staging log): a
+        # process killed between the two stages the pieces again when it starts, and the
+        # assembler writes the same conversation again, a replacement counted once.
+        written = self._write_unstaging(batch, source=source, batch_id=batch_id, checkpoint=True)[0]
+        return written, self.unstage(keys, received_upto=received_upto)
 
     def _write_unstaging(
         self,
@@ -213,10 +213,11 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
         *,
         source: str,
         batch_id: str,
-        unstage: tuple[list[tuple[str, str]], datetime] | None = None,
+        checkpoint: bool = False,
     ) -> tuple[WriteResult, int]:
-        """Write ``batch`` and, with ``unstage``, remove those staged rows in the same
-        transaction; what the write changed and how many staged rows went."""
+        """Write ``batch`` in one transaction; with ``checkpoint``, checkpoint past
+        :data:`~daytwo.store.events.duckdb_staging.STAGING_CHECKPOINT_BYTES` of log (the
+        assembler's steady stream of writes). What the write changed, and 0."""
         clean = batch.without_locators()
         n = clean.interactions.num_rows
         if n == 0:
@@ -270,7 +271,6 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
                 con.execute("INSERT INTO turns SELECT * FROM _t")
                 con.execute("INSERT INTO assist_events SELECT * FROM _a")
                 con.execute("INSERT INTO deliveries SELECT * FROM _d")
-                removed = self._unstage_in(con, *unstage) if unstage is not None else 0
                 con.execute("COMMIT")
                 self._wrote()
             except Exception as exc:
@@ -279,7 +279,7 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
             finally:
                 for view in ("_keys", "_i", "_t", "_a", "_d"):
                     con.unregister(view)
-            if unstage is not None:
+            if checkpoint:
                 self._checkpoint_past(duckdb_staging.STAGING_CHECKPOINT_BYTES)
         written = WriteResult(
             inserted=n - n_replaced,
@@ -287,7 +287,7 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
             turns=clean.turns.num_rows,
             assist_events=clean.assist_events.num_rows,
         )
-        return written, removed
+        return written, 0
 
     def retire(self, deployment: str, before: datetime, *, text_only: bool) -> int:
         old = "SELECT interaction_id FROM interactions WHERE deployment = ? AND started_at < ?"
@@ -530,5 +530,6 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
             self._con.execute("CHECKPOINT")
 
     def close(self) -> None:
+        self.close_staging()
         with self._lock:
             self._con.close()

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from daytwo.errors import StoreError
 from daytwo.store.events import staging
-from daytwo.store.events.base import AuditCount
+from daytwo.store.events.base import AuditCount, StagedStats
+from daytwo.store.events.staged_log import StagedPieces
 
 log = logging.getLogger("daytwo.store")
 
@@ -27,11 +30,6 @@ log = logging.getLogger("daytwo.store")
 # (the store checkpoints itself only past 256 MB of log, for bulk loads). The assembler's
 # removals checkpoint sooner, past this much log.
 STAGING_CHECKPOINT_BYTES = 32 << 20
-
-_INSERT_AUDIT = (
-    f"INSERT INTO {staging.STAGED_AUDIT} VALUES "
-    f"(nextval('{staging.STAGED_AUDIT_IDS}'), now(), ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 
 def audit_ddl() -> list[str]:
@@ -47,16 +45,19 @@ def audit_ddl() -> list[str]:
     ]
 
 
-def _audit_row(a: AuditCount) -> list[object]:
-    return [a.actor, a.action, a.target, a.deployment, a.ip, a.status, a.path, a.requests]
-
-
 class DuckDBStaging:
-    """The staging methods of :class:`~daytwo.store.events.duckdb.DuckDBEventStore`."""
+    """The staging methods of :class:`~daytwo.store.events.duckdb.DuckDBEventStore`: the pieces
+    of open conversations and the trace requests' audit counts, in memory behind an
+    append-only log next to the store's file (see :mod:`~daytwo.store.events.staged_log`),
+    read from the log when first needed. Only one process writes a DuckDB file, so only one
+    holds its staged pieces."""
 
     _lock: AbstractContextManager[bool]  # the store's write lock
     _con: duckdb.DuckDBPyConnection
     path: str
+    read_only: bool
+    _staged: StagedPieces | None = None
+    _staged_lock = threading.Lock()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         raise NotImplementedError
@@ -66,63 +67,84 @@ class DuckDBStaging:
 
     stages_audit = True
 
+    def staging_log(self) -> Path | None:
+        """Where the staged pieces are logged (None for an in-memory store)."""
+        return None if self.path == ":memory:" else Path(self.path + ".staging")
+
+    def _pieces(self) -> StagedPieces:
+        staged = self._staged
+        if staged is not None:
+            return staged
+        with self._staged_lock:
+            if self._staged is None:
+                try:
+                    staged = StagedPieces(self.staging_log(), read_only=self.read_only)
+                except OSError as exc:
+                    raise self._fault(exc) from exc
+                if not self.read_only:
+                    self._adopt_tables(staged)
+                self._staged = staged
+            return self._staged
+
+    def _adopt_tables(self, staged: StagedPieces) -> None:
+        """Move what an earlier version staged in the store's tables into the log, once."""
+        con = self._cursor()
+        rows = con.sql(f"SELECT * FROM {staging.STAGED_TURNS}").to_arrow_table()
+        counts = con.sql(f"SELECT * FROM {staging.STAGED_AUDIT} ORDER BY id").to_arrow_table()
+        if rows.num_rows == 0 and counts.num_rows == 0:
+            return
+        # Their ids kept: the ledger may have folded some already (see fold_staged_audit).
+        audit = [{**c, "staged_at": _to_us(c["staged_at"])} for c in counts.to_pylist()]
+        staged.stage(rows.cast(staging.STAGED), audit)
+        with self._lock:
+            self._con.execute(f"DELETE FROM {staging.STAGED_TURNS}")
+            self._con.execute(f"DELETE FROM {staging.STAGED_AUDIT}")
+
     def stage(self, rows: pa.Table, audit: Sequence[AuditCount] = ()) -> None:
         if rows.num_rows == 0 and not audit:
             return
-        with self._lock:
-            con = self._con
-            con.register("_staged", rows.select(staging.STAGED.names))
-            try:
-                con.execute("BEGIN TRANSACTION")
-                if rows.num_rows:
-                    con.execute(f"INSERT INTO {staging.STAGED_TURNS} SELECT * FROM _staged")
-                if audit:
-                    # Ids are taken inside the store's write lock: a fold never sees a
-                    # committed id above one that commits after it (see fold_staged_audit).
-                    con.executemany(_INSERT_AUDIT, [_audit_row(a) for a in audit])
-                con.execute("COMMIT")
-            except Exception as exc:
-                rollback(con)
-                raise self._fault(exc) from exc
-            finally:
-                con.unregister("_staged")
+        if self.read_only:
+            raise StoreError(f"The events store {self.path} is open read-only: nothing is staged.")
+        rows = rows.select(staging.STAGED.names)
+        for f in staging.STAGED:  # what the table's NOT NULL columns refused
+            if not f.nullable and rows[f.name].null_count:
+                raise StoreError(
+                    f"Staged rows need a {f.name}: {rows[f.name].null_count} lack one."
+                )
+        try:
+            self._pieces().stage(rows, [_audit_fields(a) for a in audit])
+        except OSError as exc:
+            raise self._fault(exc) from exc
 
     def staged_audit(self) -> pa.Table:
-        table: pa.Table = (
-            self._cursor().sql(f"SELECT * FROM {staging.STAGED_AUDIT} ORDER BY id").to_arrow_table()
-        )
-        return table.cast(staging.STAGED_AUDIT_SCHEMA)
+        counts = self._pieces().audit_counts()
+        for c in counts:
+            c["staged_at"] = _from_us(c["staged_at"])
+        return pa.Table.from_pylist(counts, schema=staging.STAGED_AUDIT_SCHEMA)
 
     def unstage_audit(self, upto: int) -> int:
-        with self._lock:
-            try:
-                found = self._con.execute(
-                    f"DELETE FROM {staging.STAGED_AUDIT} WHERE id <= ?", [upto]
-                ).fetchone()
-            except Exception as exc:
-                raise self._fault(exc) from exc
-        return int(found[0]) if found else 0
+        return self._pieces().fold_audit(upto)
 
     def staged_ended(
         self, *, ended_before: datetime, received_before: datetime, limit: int
     ) -> list[tuple[str, str]]:
-        rows = (
-            self._cursor()
-            .execute(staging.ENDED_SQL, [ended_before, received_before, limit])
-            .fetchall()
+        return self._pieces().ended(
+            ended_before=ended_before, received_before=received_before, limit=limit
         )
-        return [(str(d), str(c)) for d, c in rows]
 
     def staged_rows(self, keys: list[tuple[str, str]]) -> pa.Table:
-        cur = self._cursor()
-        cur.register("_wanted", _keys_table(keys))
-        try:
-            return cur.sql(
-                f"SELECT s.* FROM {staging.STAGED_TURNS} s SEMI JOIN _wanted w "
-                "ON s.deployment = w.deployment AND s.conversation = w.conversation"
-            ).to_arrow_table()
-        finally:
-            cur.unregister("_wanted")
+        return self._pieces().rows_of(keys)
+
+    def unstage(self, keys: list[tuple[str, str]], *, received_upto: datetime) -> int:
+        return self._pieces().unstage(keys, received_upto=received_upto)
+
+    def staged_stats(self) -> StagedStats:
+        rows, conversations, oldest = self._pieces().stats()
+        return StagedStats(rows, conversations, oldest)
+
+    def close_staging(self) -> None:
+        if self._staged is not None:
+            self._staged.close()
 
     def stored_keys(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
         cur = self._cursor()
@@ -135,37 +157,6 @@ class DuckDBStaging:
         finally:
             cur.unregister("_asked")
         return {(str(d), str(i)) for d, i in rows}
-
-    def unstage(self, keys: list[tuple[str, str]], *, received_upto: datetime) -> int:
-        if not keys:
-            return 0
-        with self._lock:
-            con = self._con
-            try:
-                con.execute("BEGIN TRANSACTION")
-                removed = self._unstage_in(con, keys, received_upto)
-                con.execute("COMMIT")
-            except Exception as exc:
-                rollback(con)
-                raise self._fault(exc) from exc
-            self._checkpoint_past(STAGING_CHECKPOINT_BYTES)
-        return removed
-
-    def _unstage_in(
-        self, con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]], received_upto: datetime
-    ) -> int:
-        """:meth:`unstage`'s removal, in the caller's transaction (under the write lock)."""
-        con.register("_done", _keys_table(keys))
-        try:
-            row = con.execute(
-                f"DELETE FROM {staging.STAGED_TURNS} s USING _done d "
-                "WHERE s.deployment = d.deployment AND s.conversation = d.conversation "
-                "AND s.received_at <= ?",
-                [received_upto],
-            ).fetchone()
-        finally:
-            con.unregister("_done")
-        return int(row[0]) if row else 0
 
     def _checkpoint_past(self, wal_bytes: int) -> None:
         """Checkpoint now if the write-ahead log holds more than ``wal_bytes`` (under the write
@@ -181,6 +172,27 @@ class DuckDBStaging:
             self._con.execute("CHECKPOINT")
         except duckdb.Error as exc:
             log.debug("checkpoint after unstaging deferred: %s", exc)
+
+
+def _audit_fields(a: AuditCount) -> dict[str, object]:
+    return {
+        "actor": a.actor,
+        "action": a.action,
+        "target": a.target,
+        "deployment": a.deployment,
+        "ip": a.ip,
+        "status": a.status,
+        "path": a.path,
+        "requests": a.requests,
+    }
+
+
+def _to_us(at: datetime) -> int:
+    return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def _from_us(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
