@@ -83,9 +83,27 @@ def detect_drift(data: AnalysisData, params: DriftParams) -> list[Finding]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    """Messages as codes into their distinct texts (a null one is the empty text): support
+    traffic repeats itself, so what is worked out of a message's text (its words, its length)
+    is worked out once per distinct text and read by code."""
+
+    codes: np.ndarray  # one per message, into ``distinct``
+    distinct: list[str]
+
+    @staticmethod
+    def of(texts: pa.Array | pa.ChunkedArray) -> _Texts:
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks()
+        encoded = pc.fill_null(texts, "").dictionary_encode()
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        return _Texts(codes, [str(x) for x in encoded.dictionary.to_pylist()])
+
+
 def _first_messages(
     data: AnalysisData, params: DriftParams
-) -> tuple[np.ndarray, list[str], pa.Array] | None:
+) -> tuple[np.ndarray, _Texts, pa.Array] | None:
     """For each interaction with turns: its row, first customer message and first intent."""
     turns = data.turns
     if turns.num_rows == 0 or "text" not in turns.column_names:
@@ -109,7 +127,7 @@ def _first_messages(
     rows = np.asarray(pc.fill_null(row_of, -1).to_numpy(zero_copy_only=False))
     keep = rows >= 0
     first_user, rows = first_user[keep], rows[keep]
-    text = [str(x or "") for x in turns["text"].take(pa.array(first_user)).to_pylist()]
+    text = _Texts.of(turns["text"].take(pa.array(first_user)))
     # The intent of the first answer of the same conversation (null where there is none).
     answer_of = np.full(int(group[-1]) + 1, -1, dtype=np.int64)
     answer_of[group[first_answer]] = first_answer
@@ -186,12 +204,13 @@ def _mix(
 def _length(
     data: AnalysisData,
     rows: np.ndarray,
-    text: list[str],
+    text: _Texts,
     base: np.ndarray,
     cur: np.ndarray,
     params: DriftParams,
 ) -> list[Finding]:
-    words = np.array([len(x.split()) for x in text], dtype=np.float64)
+    per_text = np.array([len(x.split()) for x in text.distinct], dtype=np.float64)
+    words = per_text[text.codes]
     b, c = words[base], words[cur]
     if len(b) < params.min_messages or len(c) < params.min_messages:
         return []
@@ -231,7 +250,7 @@ def _words(text: str) -> tuple[str, ...]:
 def _vocabulary(
     data: AnalysisData,
     rows: np.ndarray,
-    text: list[str],
+    text: _Texts,
     base: np.ndarray,
     cur: np.ndarray,
     params: DriftParams,
@@ -250,17 +269,27 @@ def _vocabulary(
     ref = spread(bi[:half], n)
     held = spread(bi[half:], n)
     now = spread(ci, n)
-    vocab = {tok for toks in _tokens([text[i] for i in ref]) for tok in toks}
+    # Each distinct text's words once: a message's words are its text's.
+    tokens = _tokens(text.distinct)
+    vocab = {tok for c in np.unique(text.codes[ref]).tolist() for tok in tokens[c]}
 
     def new_share(idx: np.ndarray) -> tuple[int, int, list[str]]:
-        """Messages using a word unknown to the reference that recurs in the sample."""
-        messages = [set(toks) - vocab for toks in _tokens([text[i] for i in idx])]
-        counts = Counter(tok for new in messages for tok in new)
+        """Messages using a word unknown to the reference that recurs in the sample (each
+        distinct text worked out once, counted as often as the sample holds it)."""
+        distinct, times = np.unique(text.codes[idx], return_counts=True)
+        new = {c: set(tokens[c]) - vocab for c in distinct.tolist()}
+        counts: Counter[str] = Counter()
+        for c, k in zip(distinct.tolist(), times.tolist(), strict=True):
+            for tok in new[c]:
+                counts[tok] += k
         recurring = {tok for tok, k in counts.items() if k >= params.min_word_messages}
         # Most used first, ties by the word: a set's order follows the process's string
         # hashing, so counting order alone named different words from one run to the next.
         top = sorted(recurring, key=lambda tok: (-counts[tok], tok))[: params.examples]
-        return sum(bool(new & recurring) for new in messages), len(messages), top
+        using = sum(
+            k for c, k in zip(distinct.tolist(), times.tolist(), strict=True) if new[c] & recurring
+        )
+        return using, len(idx), top
 
     kh, nh, _ = new_share(held)
     kc, nc, new_words = new_share(now)
@@ -270,8 +299,9 @@ def _vocabulary(
     z = two_proportion_z(kh, nh, kc, nc)
     if rise < params.min_new_word_share or normal_sf(z) >= params.p_value:
         return []
-    current_tokens = _tokens([text[i] for i in ci])
-    has_new = [i for i, toks in zip(ci, current_tokens, strict=True) if set(toks) & set(new_words)]
+    named = set(new_words)
+    with_new = np.array([bool(set(toks) & named) for toks in tokens], dtype=bool)
+    has_new = ci[with_new[text.codes[ci]]]
     ids = data.interactions["interaction_id"].take(pa.array(rows[has_new], type=pa.int64()))
     w = data.window
     return [

@@ -307,6 +307,14 @@ def read_history(
 def look_at(history: History, window: Window, needs: Sequence[Needs] | None = None) -> AnalysisData:
     """What :func:`load_data` would read for ``window`` and ``needs`` (default: those the
     history was read for), cut out of ``history``."""
+    return _look_at(history, window, needs)[0]
+
+
+def _look_at(
+    history: History, window: Window, needs: Sequence[Needs] | None
+) -> tuple[AnalysisData, np.ndarray | None]:
+    """:func:`look_at`, and when each of its turns' interaction started (microseconds since
+    the epoch, one per turn; None where it read no turn columns)."""
     needs = history.needs if needs is None else tuple(needs)
     if not history.covers(window, needs):
         raise ValueError(f"the history read from {history.start} to {history.end} does not "
@@ -330,10 +338,12 @@ def look_at(history: History, window: Window, needs: Sequence[Needs] | None = No
             )
         )
         turns = history.turns.filter(pa.array(with_turns))
+        turn_started: np.ndarray | None = at[with_turns]
         if wanted != _turn_columns(history.needs):
             turns = turns.select(["interaction_id", "seq", *wanted])
     else:
         turns = TURNS.empty_table().select(["interaction_id", "seq"])
+        turn_started = None
     deliveries, assist = history.deliveries, history.assist_events
     if not any(n.deliveries for n in needs):
         deliveries = _no_deliveries()
@@ -350,7 +360,8 @@ def look_at(history: History, window: Window, needs: Sequence[Needs] | None = No
         key = _ago_key(name, window.current_end) if r.cut == "ago" else name
         anchor = history.ago_ends.get(key, history.end)
         reads[name] = _cut_read(r, history.reads[key], *r.span(window, history_start), anchor)
-    return AnalysisData(history.info, window, interactions, turns, deliveries, assist, reads)
+    data = AnalysisData(history.info, window, interactions, turns, deliveries, assist, reads)
+    return data, turn_started
 
 
 def _spans(window: Window, needs: Sequence[Needs]) -> tuple[datetime, datetime]:
@@ -454,8 +465,14 @@ def _utc(at: datetime) -> datetime:
 
 
 def run_detectors(
-    data: AnalysisData, chosen: Sequence[Detector[Any]], progress: Progress | None = None
+    data: AnalysisData,
+    chosen: Sequence[Detector[Any]],
+    progress: Progress | None = None,
+    *,
+    turn_started: np.ndarray | None = None,
 ) -> list[Finding]:
+    """Run ``chosen`` over ``data``; ``turn_started``, where the caller knows it (a look cut out
+    of a history), is when each turn's interaction started (microseconds since the epoch)."""
     out: list[Finding] = []
     loaded = max((d.needs.turn_days for d in chosen), default=0)
     views: dict[int, AnalysisData] = {loaded: data}
@@ -464,17 +481,30 @@ def run_detectors(
             progress(d.id)
         days = d.needs.turn_days
         if days not in views:
-            views[days] = _turns_of_days(data, days)
+            views[days] = _turns_of_days(data, days, turn_started)
         out.extend(d.run(views[days]))
     return out
 
 
-def _turns_of_days(data: AnalysisData, turn_days: int) -> AnalysisData:
+def _turns_of_days(
+    data: AnalysisData, turn_days: int, turn_started: np.ndarray | None = None
+) -> AnalysisData:
     """``data`` with the turns a detector asking for ``turn_days`` gets: those of the baseline
     and current windows and of the last ``turn_days`` days. The turns are loaded once, for the
-    detector that asks for the most days; the others see exactly what they asked for."""
+    detector that asks for the most days; the others see exactly what they asked for.
+
+    With ``turn_started`` (when each turn's interaction started, one per turn of ``data``), the
+    turns are chosen by comparing those times with the windows: the same turns as looking
+    their interaction ids up among the interactions started in the windows, which is what
+    happens without it (an interaction id is one interaction)."""
     w = data.window
     since = min(w.current_start, w.current_end - timedelta(days=turn_days))
+    if turn_started is not None and len(turn_started) == data.turns.num_rows:
+        at = turn_started
+        keep_turns = ((at >= _us(w.baseline_start)) & (at < _us(w.baseline_end))) | (
+            (at >= _us(since)) & (at < _us(w.current_end))
+        )
+        return replace(data, turns=data.turns.filter(pa.array(keep_turns)))
     started = data.interactions["started_at"]
 
     def within(start: datetime, end: datetime) -> Any:
@@ -508,14 +538,16 @@ def detect_look(
     covers the look, read from ``events`` otherwise; pure but for that read (a look computed
     ahead in another process passes no store, and needs a history that covers it)."""
     needs = [d.needs for d in chosen]
+    turn_started = None
     if history is not None and history.covers(window, needs):
-        data = look_at(history, window, needs)
+        data, turn_started = _look_at(history, window, needs)
     elif events is not None:
         data = load_data(events, info, window, needs)
     else:
         raise ValueError(f"no store to read, and no history covering {window.current_end}")
     # A finding a broader one explains carries its root: the backlog joins them.
-    findings = with_roots(data, run_detectors(data, chosen, progress))
+    found = run_detectors(data, chosen, progress, turn_started=turn_started)
+    findings = with_roots(data, found)
     return Detected(findings, data.interactions.num_rows)
 
 
