@@ -20,14 +20,13 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-import pyarrow as pa
-
 from daytwo import worker_start
 from daytwo.errors import Overloaded
 from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.otlp.decode import decompress, media_type, parse_request
 from daytwo.ingest.otlp.receive import Prepared, prepare
 from daytwo.ingest.otlp.spans import Limits, SpanMapper
+from daytwo.store.events.ipc import from_ipc, to_ipc
 
 log = logging.getLogger("daytwo.otlp")
 
@@ -53,19 +52,9 @@ def decode_and_prepare(job: Job) -> Prepared:
     return prepare(mapped, job.redaction)
 
 
-def rows_to_ipc(rows: pa.Table) -> bytes:
-    """Rows as Arrow IPC stream bytes, to cross from a worker to the server."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, rows.schema) as writer:
-        writer.write_table(rows)
-    out: bytes = sink.getvalue().to_pybytes()
-    return out
-
-
-def rows_from_ipc(ipc: bytes) -> pa.Table:
-    """Rows back from :func:`rows_to_ipc`."""
-    rows: pa.Table = pa.ipc.open_stream(ipc).read_all()
-    return rows
+# Rows cross from a worker to the server as Arrow IPC stream bytes.
+rows_to_ipc = to_ipc
+rows_from_ipc = from_ipc
 
 
 def _in_worker(job: Job) -> tuple[bytes, Prepared]:

@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from daytwo.store.events import staging
+from daytwo.store.events.ipc import from_ipc, to_ipc
 
 _MAGIC = b"DTSL"
 _HEAD = struct.Struct("<4sBQ")  # magic, kind, payload length
@@ -53,7 +54,6 @@ _CRC = struct.Struct("<I")
 _STAGE_HEAD = struct.Struct("<QI")  # sequence number, length of the JSON part
 _STAGE, _DONE, _FOLDED = 1, 2, 3
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_IPC_OPTIONS = pa.ipc.IpcWriteOptions()  # given: pyarrow reads two variables per writer otherwise
 
 # A segment is closed and a new one started past this size.
 SEGMENT_BYTES = 64 << 20
@@ -231,7 +231,7 @@ class StagedPieces:
                     seq, meta_len = _STAGE_HEAD.unpack_from(payload)
                     meta = orjson.loads(payload[_STAGE_HEAD.size : _STAGE_HEAD.size + meta_len])
                     ipc = payload[_STAGE_HEAD.size + meta_len :]
-                    rows = _from_ipc(ipc) if ipc else None
+                    rows = from_ipc(ipc) if ipc else None
                     self._seq = max(self._seq, seq)
                     start = offset + _STAGE_HEAD.size + meta_len
                     self._apply_stage(seq, segment, start, len(ipc), rows, meta["audit"])
@@ -261,7 +261,7 @@ class StagedPieces:
                 self._last_id = max(self._last_id + 1, now)
                 counts.append({**a, "id": self._last_id, "staged_at": now})
             seq = self._seq + 1
-            ipc = _to_ipc(rows) if rows.num_rows else b""
+            ipc = to_ipc(rows) if rows.num_rows else b""
             meta = orjson.dumps({"audit": counts})
             payload = b"".join((_STAGE_HEAD.pack(seq, len(meta)), meta, ipc))
             number, offset = self._append(_STAGE, payload, sync=True)
@@ -375,7 +375,7 @@ class StagedPieces:
         path = self._segments[chunk.segment].path
         with path.open("rb") as f:
             f.seek(chunk.offset)
-            return _from_ipc(f.read(chunk.length))
+            return from_ipc(f.read(chunk.length))
 
     # -- what the assembler asks -------------------------------------------------------------
 
@@ -544,7 +544,7 @@ class StagedPieces:
             parts = [self._conversations[k].parts[chunk] for k in keys]
             live = np.sort(np.concatenate(parts))
             table = self._table(chunk).take(pa.array(live, type=pa.int64()))
-            ipc = _to_ipc(table)
+            ipc = to_ipc(table)
             meta = orjson.dumps({"audit": []})
             payload = b"".join((_STAGE_HEAD.pack(chunk.seq, len(meta)), meta, ipc))
             number, offset = self._append(_STAGE, payload, sync=False)
@@ -615,19 +615,6 @@ def _encode(values: Any) -> tuple[np.ndarray, list[Any]]:
     return np.asarray(
         encoded.indices.to_numpy(zero_copy_only=False)
     ), encoded.dictionary.to_pylist()
-
-
-def _to_ipc(rows: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, rows.schema, options=_IPC_OPTIONS) as writer:
-        writer.write_table(rows)
-    out: bytes = sink.getvalue().to_pybytes()
-    return out
-
-
-def _from_ipc(ipc: bytes) -> pa.Table:
-    table: pa.Table = pa.ipc.open_stream(ipc).read_all()
-    return table
 
 
 def _sync_dir(directory: Path) -> None:
