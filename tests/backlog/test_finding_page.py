@@ -196,6 +196,7 @@ def _valued(metric: str | None, kind: str, before: float, now: float) -> Finding
         last_seen=ONSET + timedelta(days=1),
         baseline=Measure(before, 500),
         current=Measure(now, 500),
+        impact=Impact(interactions_per_week=12345.4, customers_per_week=11000.0),
     )
 
 
@@ -219,6 +220,8 @@ def test_finding_values_carry_their_metric_unit_on_both_pages(client: TestClient
     )  # fmt: skip
     listed = client.get("/findings", params={"deployment": DEPLOYMENT, "symptoms": "1"}).text
     found = {f["fingerprint"]: f for f in client.get("/api/v1/findings").json()}
+    assert "12,345<br>" in listed  # a week's interactions, as every count is written
+    assert "11,000 customers" in listed
     for finding, text in shown.values():
         assert text in listed, text
         answered = found[finding.fingerprint]
