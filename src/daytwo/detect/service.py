@@ -23,6 +23,7 @@ from daytwo.detect.roots import (
     WORSENING_KINDS,
     gap_symptoms,
     journey_overlap,
+    kept_cell_roots,
     root_weight,
 )
 from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic
@@ -124,6 +125,8 @@ def record_findings(
             )
         }
         rows = {fp: known.get(fp) for fp in first}
+        # A cell's problem stays shown by the finding that showed it while it still qualifies.
+        unique = kept_cell_roots(unique, _standing(rows))
         continued = _continued(
             session,
             deployment,
@@ -476,6 +479,18 @@ def _now_held_by(row: FindingRecord, holders: Sequence[tuple[str, Finding]]) -> 
         if launch is None or key > launch:
             launch = key
     return launch[2] if launch else None
+
+
+def _standing(rows: dict[str, FindingRecord | None]) -> set[str]:
+    """The findings that stood for a problem of their own after the previous look: recorded
+    open or regressed, with no root."""
+    return {
+        fp
+        for fp, row in rows.items()
+        if row is not None
+        and row.status in ("open", "regressed")
+        and not isinstance((row.details or {}).get("root"), str)
+    }
 
 
 def _kept_roots(
