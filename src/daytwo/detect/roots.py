@@ -59,7 +59,10 @@ More ways one problem shows as several findings, each made one problem here:
   its handle time, its hand-overs after confident answers). Findings about the same cell (the
   same journey and segment) whose first-seen dates lie within :data:`SAME_ONSET_DAYS` of each
   other, or of which one is a trend whose run of worsening weeks had begun when the other was
-  first seen, are one problem; the most severe (then the most conversations affected) is its root.
+  first seen, are one problem; the most severe (then the most conversations affected) is its root,
+  unless one of them stood for the problem after the previous look: that one keeps standing
+  for it while it is still one of its findings (:func:`kept_cell_roots`, applied where the
+  findings are recorded, which knows the previous look).
 - **one launch, many questions**: knowledge gaps of one deployment whose questions landed in
   the same journeys (their journey mixes overlap by at least :data:`GAP_FAMILY_OVERLAP`, as the
   backlog joins them into one item) are one problem, rooted at the largest.
