@@ -49,6 +49,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.impact import _items_on_demo, injected, questions, spearman
+from daytwo.backlog.intake import LEAD_CHANGED
+from daytwo.backlog.service import get_item, list_items
 from daytwo.demo.generator import DemoConfig
 from daytwo.demo.load import MANIFEST, build_demo
 from daytwo.detect.schemas import FindingFilter, FindingPublic
@@ -122,6 +124,23 @@ def problem_rows(
     return out
 
 
+def lead_changes(ledger: Ledger) -> dict[str, Any]:
+    """How often each item's lead finding (the finding that names it) changed over the whole
+    history: an item renamed look after look is a problem shown by findings taking turns."""
+    changed: list[tuple[int, int, str]] = []  # changes, item id, title
+    for item in list_items(ledger, include_merged=True):
+        changes = sum(e.action == LEAD_CHANGED for e in get_item(ledger, item.id).history)
+        if changes:
+            changed.append((changes, item.id, item.title))
+    changed.sort(key=lambda c: (-c[0], c[1]))
+    return {
+        "total": sum(c[0] for c in changed),
+        "items_changed": len(changed),
+        "max_per_item": max((c[0] for c in changed), default=0),
+        "per_item": {str(i): {"changes": n, "title": t} for n, i, t in changed},
+    }
+
+
 def _built(settings: Settings, seed: int, per_day: int, history: bool, kept: Path | None) -> Path:
     """The seed's demo built (not yet analysed) in ``settings.data_dir``; with ``kept``, copied
     from ``kept/built-SEED`` when built there before, else built there first and copied."""
@@ -159,6 +178,7 @@ def one_seed(
     try:
         every = list_findings(ledger, FindingFilter(limit=1000))
         shown = list_findings(ledger, FindingFilter(status=list(DEFAULT_VIEW), limit=500))
+        leads = lead_changes(ledger)
     finally:
         ledger.dispose()
     problems = problem_rows(manifest, every, scores)
@@ -183,6 +203,7 @@ def one_seed(
             "by_kind": dict(Counter(f.kind for f in view)),
             "titles": [f"{f.scope.deployment}: {f.title}" for f in view],
         },
+        "lead_changes": leads,
     }
 
 
@@ -203,7 +224,9 @@ def run(
             one_seed(work, seed, per_day, history=history, kept=kept, analysed=analysed)
         )
         shown = ("seed", "every_problem_one_row", "every_problem_in_time", "rank_met")
-        print(json.dumps({k: per_seed[-1][k] for k in shown}), flush=True)  # progress
+        progress = {k: per_seed[-1][k] for k in shown}
+        progress["lead_changes"] = per_seed[-1]["lead_changes"]["total"]
+        print(json.dumps(progress), flush=True)
     checks = {
         "every_problem_one_top_level_row": all(s["every_problem_one_row"] for s in per_seed),
         "every_first_seen_in_time": all(s["every_problem_in_time"] for s in per_seed),

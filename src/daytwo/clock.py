@@ -8,6 +8,9 @@ not the day the replay ran. Outside a replay, :func:`now` is the wall clock.
 
 The setting is a context variable: it holds for the code that runs inside the ``with`` block
 (in that thread), and never for a server's other requests.
+
+Every time daytwo keeps is in UTC, and some stores (SQLite) hand it back without its zone:
+:func:`aware` (and :func:`aware_from_iso` for ISO text) gives it back.
 """
 
 from __future__ import annotations
@@ -24,6 +27,18 @@ def now() -> datetime:
     """The current time (UTC), or the replayed one inside :func:`frozen_at`."""
     frozen = _FROZEN.get()
     return frozen if frozen is not None else datetime.now(UTC)
+
+
+def aware(at: datetime) -> datetime:
+    """``at`` with a time zone: a naive time is taken as UTC (the zone every stored time was
+    written in, which SQLite does not hand back), an aware one is returned as it is. Where
+    the result must be in UTC whatever zone it came in, follow with ``.astimezone(UTC)``."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def aware_from_iso(text: str) -> datetime:
+    """An ISO 8601 time as :func:`aware` gives it: text without an offset is UTC."""
+    return aware(datetime.fromisoformat(text))
 
 
 @contextmanager

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from daytwo.backlog import service
-from daytwo.backlog.intake import absorb_detected
+from daytwo.backlog.intake import LEAD_CHANGED, absorb_detected
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.detect import analysis_data
 from daytwo.detect import service as detect_service
-from daytwo.detect.findings import Finding
+from daytwo.detect.findings import Finding, FindingScope, Impact, Severity
 from daytwo.detect.roots import with_roots
+from daytwo.detect.schemas import FindingFilter
 from daytwo.store.ledger import Ledger
 from tests.backlog.conftest import DEPLOYMENT
 from tests.detect.test_roots import BAND, WINDOW, _containment, _rows, _two_problems
@@ -84,3 +85,33 @@ def _escalation(segment: tuple[str, str]) -> Finding:
         detector=f.detector, kind=f.kind, title=f"Escalation worse in {segment[1]}",
         scope=scope, severity=f.severity, first_seen=f.first_seen, last_seen=f.last_seen,
     )  # fmt: skip
+
+
+def _in_billing(metric: str, severity: Severity) -> Finding:
+    at = WINDOW.current_start
+    return Finding(
+        detector="degradation", kind="degradation", title=f"{metric} worse in billing",
+        scope=FindingScope(DEPLOYMENT, journey="billing", metric=metric), severity=severity,
+        first_seen=at, last_seen=at, impact=Impact(interactions_per_week=100.0),
+    )  # fmt: skip
+
+
+def test_a_cells_problem_keeps_its_lead_while_two_of_its_findings_trade_severity(
+    ledger: Ledger, policy: BacklogPolicy
+) -> None:
+    # A flow change moves billing's escalation and containment by about the same points, each
+    # around a severity threshold: the looks find one, then the other, the more severe.
+    flips = [(Severity.critical, Severity.high), (Severity.high, Severity.critical)] * 2
+    rows = [{**r, "interaction_id": f"{DEPLOYMENT}-{r['interaction_id']}"} for r in _rows()]
+    for day, (esc, con) in enumerate(flips, start=24):
+        escalation = _in_billing("escalation_rate", esc)
+        containment = _in_billing("containment_rate", con)
+        items = _look(ledger, policy, rows, [escalation, containment], day)
+        assert len(set(items.values())) == 1
+    [item] = service.list_items(ledger)
+    # The escalation rise stood for the problem first and still does: one name, no change.
+    assert item.title == escalation.title
+    assert not [e for e in service.get_item(ledger, item.id).history if e.action == LEAD_CHANGED]
+    by_title = {f.title: f for f in detect_service.list_findings(ledger, FindingFilter())}
+    assert by_title[containment.title].details.get("root") == escalation.fingerprint
+    assert "root" not in by_title[escalation.title].details

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from daytwo.detect import Finding, Window, analysis_data
 from daytwo.detect.findings import FindingScope, Impact, Severity
-from daytwo.detect.roots import with_roots
+from daytwo.detect.roots import kept_cell_roots, with_roots
 
 D0 = datetime(2026, 3, 1, tzinfo=UTC)
 WINDOW = Window(D0, D0 + timedelta(days=14), D0 + timedelta(days=21), D0 + timedelta(days=28))
@@ -680,3 +680,35 @@ def test_a_gap_is_preferred_over_a_broader_cell_as_the_cause() -> None:
     assert out == {team.title: None, payments.title: team.fingerprint}
     out = {f.title: f.details.get("root") for f in with_roots(data, [team, payments, gap])}
     assert out == {team.title: None, payments.title: gap.fingerprint, gap.title: None}
+
+
+def test_a_finding_that_stood_for_its_cells_problem_keeps_standing_for_it() -> None:
+    # The look finds containment the more severe and roots escalation (which stood for the
+    # problem after the previous look) and the target breach at it: read the other way round.
+    journey = "card_declined"
+    esc = _about("escalation_rate", journey=journey, per_week=500.0)
+    con = _about("containment_rate", journey=journey, severity=Severity.critical)
+    breach = _about("escalation_rate", kind="slo_breach")
+    other = _about("handle_time", journey="payments")
+
+    def rooted(f: Finding, root: Finding | None) -> Finding:
+        return dataclasses.replace(f, details={"root": root.fingerprint} if root else {})
+
+    look = [rooted(esc, con), con, rooted(breach, con), other]
+    kept = {f.title: f.details.get("root") for f in kept_cell_roots(look, {esc.fingerprint})}
+    assert kept == {
+        esc.title: None,
+        con.title: esc.fingerprint,
+        breach.title: esc.fingerprint,
+        other.title: None,
+    }
+    # Nothing stood before, or both did (two problems the look now joins): the look's roots.
+    assert kept_cell_roots(look, set()) == look
+    assert kept_cell_roots(look, {esc.fingerprint, con.fingerprint}) == look
+    # Another cell, or the same cell weeks apart: not the same problem, the look's roots.
+    elsewhere = _about("containment_rate", journey="payments")
+    assert kept_cell_roots([rooted(esc, elsewhere), elsewhere], {esc.fingerprint})[0] == rooted(
+        esc, elsewhere
+    )
+    early = dataclasses.replace(esc, first_seen=D0 + timedelta(days=5))
+    assert kept_cell_roots([rooted(early, con), con], {esc.fingerprint})[0] == rooted(early, con)

@@ -19,7 +19,7 @@ its first weeks).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from daytwo.adoption.models import Champion
 from daytwo.backlog.changes import assess
 from daytwo.backlog.models import Change
 from daytwo.backlog.policy import BacklogPolicy
+from daytwo.clock import aware
 from daytwo.detect.schemas import FindingPublic
 from daytwo.pipeline import Disturbance
 from daytwo.store.events import EventStore
@@ -37,10 +38,6 @@ from daytwo.store.ledger import Ledger
 ACCEPTANCE = "suggestion_acceptance_rate"
 LOOK_BACK = timedelta(days=21)
 AFTER_CHANGES_DAYS = 60
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _scope(c: Change) -> str:
@@ -103,7 +100,7 @@ def rank_suspects(
 ) -> list[Suspect]:
     """The recorded changes of ``deployment`` that fit a problem in ``segment`` (None: the
     whole deployment) that began at ``first_seen``, best first."""
-    onset = _aware(first_seen)
+    onset = aware(first_seen)
     with ledger.session() as session:
         rows = session.scalars(
             select(Change).where(
@@ -114,7 +111,7 @@ def rank_suspects(
         ).all()
         found = []
         for c in rows:
-            shipped = _aware(c.shipped_at)
+            shipped = aware(c.shipped_at)
             fit = _fit(c, segment)
             measured = None
             if c.metric == ACCEPTANCE and c.impact and c.impact.get("estimate") is not None:
@@ -198,13 +195,13 @@ def champion_lifts(session: Session, deployment: str) -> list[Disturbance]:
     weeks leaves that team out of its control."""
     return [
         Disturbance(
-            label=f"the champion who started on {_aware(ch.started_at):%d %b %Y} (a champion "
+            label=f"the champion who started on {aware(ch.started_at):%d %b %Y} (a champion "
             f"lifts their {'team' if ch.team else 'site'}'s use over their first "
             f"{EFFECT_DAYS} days)",
             key="team" if ch.team else "site",
             values=frozenset([ch.team or ch.site or ""]),
-            start=_aware(ch.started_at),
-            end=_aware(ch.started_at) + timedelta(days=EFFECT_DAYS),
+            start=aware(ch.started_at),
+            end=aware(ch.started_at) + timedelta(days=EFFECT_DAYS),
         )
         for ch in session.scalars(
             select(Champion).where(Champion.deployment == deployment).order_by(Champion.id)
@@ -251,7 +248,7 @@ def after_changes(
                     change_id=c.id,
                     title=c.title,
                     kind=c.kind,
-                    shipped_at=_aware(c.shipped_at),
+                    shipped_at=aware(c.shipped_at),
                     scope=_scope(c),
                     verdict=im.verdict,
                     estimate=im.estimate,

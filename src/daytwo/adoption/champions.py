@@ -41,6 +41,7 @@ from daytwo.adoption.schemas import (
 from daytwo.adoption.stopped import newest_band
 from daytwo.backlog.impact_calc import Window, did
 from daytwo.backlog.models import Change
+from daytwo.clock import aware
 from daytwo.deployments.service import get_deployment
 from daytwo.errors import InputError, NotFoundError
 from daytwo.store.events import EventStore
@@ -51,10 +52,6 @@ CANDIDATE_WEEKS = 4
 CANDIDATES_PER_TEAM = 3
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def _public(row: Champion) -> ChampionPublic:
     return ChampionPublic(
         id=row.id,
@@ -62,8 +59,8 @@ def _public(row: Champion) -> ChampionPublic:
         agent_ref=row.agent_ref,
         team=row.team,
         site=row.site,
-        started_at=_aware(row.started_at),
-        ended_at=_aware(row.ended_at) if row.ended_at else None,
+        started_at=aware(row.started_at),
+        ended_at=aware(row.ended_at) if row.ended_at else None,
         note=row.note,
         recorded_by=row.recorded_by,
     )
@@ -128,7 +125,7 @@ def end_champion(ledger: Ledger, champion_id: int, ended_at: datetime) -> Champi
             raise NotFoundError(f"No champion {champion_id}.")
         if ended_at.tzinfo is None:
             raise InputError("ended_at needs a time zone.")
-        if ended_at < _aware(row.started_at):
+        if ended_at < aware(row.started_at):
             raise InputError("A champion cannot end before they started.")
         row.ended_at = ended_at.astimezone(UTC)
         session.flush()
@@ -247,7 +244,7 @@ def champion_effect(
         if team not in teams:
             continue
         measured.append(team)
-        day0 = _aware(started).date()
+        day0 = aware(started).date()
         for k in range(2 * days):
             day = day0 + timedelta(days=k - days)
             treated[k] += teams[team].get(day, (0.0, 0.0))

@@ -26,6 +26,7 @@ from daytwo.adoption import cohorts, compare
 from daytwo.adoption.models import Cohort
 from daytwo.adoption.models import PilotRun as PilotRunRow
 from daytwo.adoption.schemas import Comparison, Period, PilotPoint, PilotRun
+from daytwo.clock import aware
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -39,14 +40,10 @@ NO_PILOT = (
 )
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def run_period(as_of: datetime) -> Period:
     """The default period as of ``as_of``: the :data:`DEFAULT_DAYS` whole days up to the end of
     the day it falls in (its midnight, when it is one)."""
-    at = _aware(as_of).astimezone(UTC)
+    at = aware(as_of).astimezone(UTC)
     end = datetime.combine(at.date(), time(), tzinfo=UTC)
     if end < at:
         end += timedelta(days=1)
@@ -62,7 +59,7 @@ def cohorts_state(ledger: Ledger, deployment: str) -> str:
             .where(Cohort.deployment == deployment)
             .order_by(Cohort.id)
         ).all()
-    return ";".join(f"{r.id}:{r.name}:{r.role}:{_aware(r.created_at).isoformat()}" for r in rows)
+    return ";".join(f"{r.id}:{r.name}:{r.role}:{aware(r.created_at).isoformat()}" for r in rows)
 
 
 def compare_now(
@@ -89,7 +86,7 @@ def record(
     row = PilotRunRow(
         run_id=run_id,
         deployment=deployment,
-        as_of=_aware(as_of),
+        as_of=aware(as_of),
         period_start=period.start,
         period_end=period.end,
         basis=BASIS,
@@ -106,7 +103,7 @@ def record(
 
 def _month_end(at: datetime) -> datetime:
     """00:00 UTC on the first of the month after the one ``at`` falls in."""
-    at = _aware(at).astimezone(UTC)
+    at = aware(at).astimezone(UTC)
     return datetime(at.year + at.month // 12, at.month % 12 + 1, 1, tzinfo=UTC)
 
 
@@ -121,7 +118,7 @@ def kept_ids(rows: list[tuple[int, datetime, bool]]) -> set[int]:
     compared = sorted((r for r in rows if r[2]), key=lambda r: r[0])
     keep.update(r[0] for r in compared[-HISTORY_RUNS:])
     for end in {_month_end(r[1]) for r in compared}:
-        before = [r[0] for r in compared if _aware(r[1]) < end]
+        before = [r[0] for r in compared if aware(r[1]) < end]
         keep.add(max(before))
     return keep
 
@@ -149,12 +146,12 @@ def prune(session: Session, deployment: str) -> int:
 def _public(row: PilotRunRow) -> PilotRun:
     return PilotRun(
         run_id=row.run_id,
-        as_of=_aware(row.as_of),
-        period=Period(start=_aware(row.period_start), end=_aware(row.period_end)),
+        as_of=aware(row.as_of),
+        period=Period(start=aware(row.period_start), end=aware(row.period_end)),
         basis=row.basis,
         comparison=Comparison.model_validate(row.comparison) if row.comparison else None,
         note=row.note,
-        computed_at=_aware(row.computed_at),
+        computed_at=aware(row.computed_at),
     )
 
 
@@ -195,7 +192,7 @@ def history(
             out.append(
                 PilotPoint(
                     run_id=r.run_id,
-                    as_of=_aware(r.as_of),
+                    as_of=aware(r.as_of),
                     kpi=HEADLINE_KPI,
                     naive=k["naive"],
                     adjusted=k["adjusted"],

@@ -41,7 +41,8 @@ from daytwo.backlog.models import Change, ChangeItem, Item
 from daytwo.backlog.owners import registered_deployment
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ChangeCreate, ChangePublic, ImpactPublic
-from daytwo.backlog.service import _aware, get_row, now_utc, transition
+from daytwo.backlog.service import get_row, now_utc, transition
+from daytwo.clock import aware
 from daytwo.errors import InputError, NotFoundError
 from daytwo.governance.policies import redact_text
 from daytwo.http.marks import ChangeMark
@@ -97,7 +98,7 @@ def _public(session: Session, row: Change) -> ChangePublic:
         title=row.title,
         rationale=row.rationale,
         author=row.author,
-        shipped_at=_aware(row.shipped_at),
+        shipped_at=aware(row.shipped_at),
         journeys=list(row.journeys),
         control_journeys=list(row.control_journeys),
         segments={k: list(v) for k, v in (row.segments or {}).items()},
@@ -106,7 +107,7 @@ def _public(session: Session, row: Change) -> ChangePublic:
         window_days=row.window_days,
         verdict=row.verdict,
         impact=ImpactPublic.model_validate(row.impact) if row.impact else None,
-        measured_at=_aware(row.measured_at) if row.measured_at else None,
+        measured_at=aware(row.measured_at) if row.measured_at else None,
         recorded_by=row.recorded_by,
         items=list(items),
     )
@@ -269,7 +270,7 @@ def _daily(
                 val, n = row.get(f"{p}__val"), row.get(f"{p}__n")
                 num, den = (float(val) * float(n), n) if val is not None and n else (0.0, 0)
             day = row["bucket"]
-            day = day if day.tzinfo else day.replace(tzinfo=UTC)
+            day = aware(day)
             cell = tuple(None if row[n] is None else str(row[n]) for n in names)
             out[(day, cell)] = (float(num or 0), float(den or 0))
     return out
@@ -284,8 +285,8 @@ def _disturbances(
             label=f"change {o.id} ({o.kind}: {o.title})",
             key=k,
             values=frozenset(v),
-            start=_aware(o.shipped_at),
-            end=_aware(o.shipped_at),
+            start=aware(o.shipped_at),
+            end=aware(o.shipped_at),
         )
         for o in _others(session, row, start, end)
         for k, v in (o.segments or {}).items()
@@ -395,7 +396,7 @@ def assess(
     """The impact of one change on its metric, from the events (no writes). Default controls
     leave out what other segment-scoped changes and ``disturbances`` reached in the windows."""
     metric = _measurable(row.metric)
-    shipped = _aware(row.shipped_at)
+    shipped = aware(row.shipped_at)
     day0 = _midnight(shipped)
     day1 = day0 if shipped == day0 else day0 + timedelta(days=1)
     w = timedelta(days=row.window_days)
@@ -494,7 +495,7 @@ def assess(
 def _contributed(session: Session, row: Change) -> list[Disturbance]:
     """What the pipeline's plugins say moved metrics in part of the change's deployment
     around its windows (whole days, as :func:`assess` takes them)."""
-    shipped = _midnight(_aware(row.shipped_at))
+    shipped = _midnight(aware(row.shipped_at))
     reach = timedelta(days=row.window_days + 1)
     return contributed(session, row.deployment, shipped - reach, shipped + reach)
 
@@ -581,7 +582,7 @@ def change_marks(ledger: Ledger, deployment: str, journey: str | None = None) ->
         ).all()
         return [
             ChangeMark(
-                day=_aware(r.shipped_at).date(),
+                day=aware(r.shipped_at).date(),
                 label=f"#{r.id} {r.kind}: {r.title}",
                 href=f"/changes/{r.id}",
             )

@@ -29,7 +29,8 @@ from daytwo.backlog.schemas import (
     SyncResult,
     ThemeRow,
 )
-from daytwo.backlog.service import _aware, get_row, now_utc
+from daytwo.backlog.service import get_row, now_utc
+from daytwo.clock import aware
 from daytwo.errors import ConflictError, InputError, NotFoundError
 from daytwo.governance.policies import redact_text
 from daytwo.store.events import EventStore
@@ -41,20 +42,20 @@ STATUSES = ("new", "acknowledged", "closed")
 def _overdue(row: Feedback, now: datetime) -> bool:
     if row.status == "closed":
         return False
-    if row.status == "new" and now > _aware(row.ack_due):
+    if row.status == "new" and now > aware(row.ack_due):
         return True
-    return now > _aware(row.action_due)
+    return now > aware(row.action_due)
 
 
 def to_public(row: Feedback, now: datetime | None = None) -> FeedbackPublic:
     out = FeedbackPublic.model_validate(row)
     return out.model_copy(
         update={
-            "received_at": _aware(row.received_at),
-            "ack_due": _aware(row.ack_due),
-            "action_due": _aware(row.action_due),
-            "acknowledged_at": _aware(row.acknowledged_at) if row.acknowledged_at else None,
-            "closed_at": _aware(row.closed_at) if row.closed_at else None,
+            "received_at": aware(row.received_at),
+            "ack_due": aware(row.ack_due),
+            "action_due": aware(row.action_due),
+            "acknowledged_at": aware(row.acknowledged_at) if row.acknowledged_at else None,
+            "closed_at": aware(row.closed_at) if row.closed_at else None,
             "overdue": _overdue(row, now or now_utc()),
         }
     )

@@ -25,6 +25,7 @@ from daytwo.backlog.changes_api import change_in_reach
 from daytwo.backlog.models import ItemFinding
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ItemPublic
+from daytwo.clock import aware
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.deployments.service import currency_of, get_deployment
 from daytwo.detect.schemas import FindingFilter, FindingPublic
@@ -83,7 +84,7 @@ def trend(request: Request, ledger: Ledger, events: EventStore, f: FindingPublic
     except NotFoundError:
         dep = None  # data sent before the deployment was registered
     window = baseline_window(dep, None) if dep else None
-    end = f.last_seen if f.last_seen.tzinfo else f.last_seen.replace(tzinfo=UTC)
+    end = aware(f.last_seen)
     start = datetime.combine(f.first_seen.date() - timedelta(days=BEFORE_ONSET_DAYS), time(), UTC)
     if window is not None:
         start = min(start, window[0])  # the baseline band has its data beside it

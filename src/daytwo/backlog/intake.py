@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +25,6 @@ from daytwo.backlog.owners import route_in
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ItemPublic
 from daytwo.backlog.service import (
-    _aware,
     apply_priority,
     cost_model_of,
     get_row,
@@ -33,6 +32,7 @@ from daytwo.backlog.service import (
     to_public,
     transition,
 )
+from daytwo.clock import aware, aware_from_iso
 from daytwo.detect.roots import TARGET_KINDS
 from daytwo.detect.schemas import FindingFilter, FindingPublic
 from daytwo.detect.service import findings_by_fingerprint, list_findings
@@ -478,12 +478,7 @@ def _outranks(shown: ItemFinding, lead: ItemFinding) -> bool:
     seen, last = shown.snapshot.get("last_seen"), lead.snapshot.get("last_seen")
     if not isinstance(seen, str) or not isinstance(last, str):
         return True  # nothing says the lead only paused
-    return _instant(seen) - _instant(last) > LEAD_PAUSE
-
-
-def _instant(iso: str) -> datetime:
-    at = datetime.fromisoformat(iso)
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware_from_iso(seen) - aware_from_iso(last) > LEAD_PAUSE
 
 
 def _finding_number(finding_id: str) -> tuple[int, str]:
@@ -544,12 +539,12 @@ def _seen_again(
         deferred[item.id] = f"finding {finding.id} changed"
     else:
         _reprioritise(session, item, policy, actor=actor, why=f"finding {finding.id} changed")
-    closed_at = _aware(item.closed_at) if item.closed_at else None
+    closed_at = aware(item.closed_at) if item.closed_at else None
     back = finding.status == "regressed" or (
         finding.status == "open"
         and finding.last_seen is not None
         and closed_at is not None
-        and _aware(finding.last_seen) > closed_at
+        and aware(finding.last_seen) > closed_at
     )
     if item.status == "verified" and back:
         transition(

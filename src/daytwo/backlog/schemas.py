@@ -16,6 +16,8 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from daytwo.clock import aware
+
 Handle = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")]
 OwnerKind = Literal["person", "team"]
 ChangeKind = Literal["prompt", "model", "knowledge", "flow", "config", "training"]
@@ -27,10 +29,10 @@ _LATEST = datetime(2101, 1, 1, tzinfo=UTC)
 
 
 def _sensible(at: datetime) -> datetime:
-    aware = at if at.tzinfo else at.replace(tzinfo=UTC)  # no zone given: UTC
-    if not _EARLIEST <= aware < _LATEST:
+    at = aware(at)  # no zone given: UTC
+    if not _EARLIEST <= at < _LATEST:
         raise ValueError("must be between 2000-01-01 and 2100-12-31")
-    return aware
+    return at
 
 
 #: A time something happened (a change shipped, feedback received): 2000 to 2100; UTC when

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -37,6 +37,7 @@ from daytwo.backlog.schemas import (
     OverdueRow,
     SlaPublic,
 )
+from daytwo.clock import aware
 from daytwo.errors import ConflictError, InputError, NotFoundError
 from daytwo.governance.policies import redact_text
 from daytwo.store.ledger import Deployment, Ledger
@@ -44,11 +45,6 @@ from daytwo.store.ledger import Deployment, Ledger
 
 def now_utc() -> datetime:
     return clock.now()
-
-
-def _aware(ts: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def cost_model_of(session: Session, deployment: str) -> dict[str, float]:
@@ -60,10 +56,10 @@ def to_public(session: Session, item: Item, now: datetime | None = None) -> Item
     owner = session.get(Owner, item.owner_id) if item.owner_id is not None else None
     sla = sla_status(
         status=item.status,
-        triage_due=_aware(item.triage_due),
-        fix_due=_aware(item.fix_due),
-        triaged_at=_aware(item.triaged_at) if item.triaged_at else None,
-        fix_shipped_at=_aware(item.fix_shipped_at) if item.fix_shipped_at else None,
+        triage_due=aware(item.triage_due),
+        fix_due=aware(item.fix_due),
+        triaged_at=aware(item.triaged_at) if item.triaged_at else None,
+        fix_shipped_at=aware(item.fix_shipped_at) if item.fix_shipped_at else None,
         now=now or now_utc(),
     )
     return ItemPublic(
@@ -80,17 +76,17 @@ def to_public(session: Session, item: Item, now: datetime | None = None) -> Item
         priority=item.priority,
         score=item.score,
         breakdown=dict(item.breakdown),
-        triage_due=_aware(item.triage_due),
-        fix_due=_aware(item.fix_due),
-        triaged_at=_aware(item.triaged_at) if item.triaged_at else None,
-        fix_shipped_at=_aware(item.fix_shipped_at) if item.fix_shipped_at else None,
-        closed_at=_aware(item.closed_at) if item.closed_at else None,
+        triage_due=aware(item.triage_due),
+        fix_due=aware(item.fix_due),
+        triaged_at=aware(item.triaged_at) if item.triaged_at else None,
+        fix_shipped_at=aware(item.fix_shipped_at) if item.fix_shipped_at else None,
+        closed_at=aware(item.closed_at) if item.closed_at else None,
         resolution=item.resolution,
         merged_into=item.merged_into,
         sla=SlaPublic(triage=sla.triage, fix=sla.fix, breached=sla.breached),
         created_by=item.created_by,
-        created_at=_aware(item.created_at),
-        updated_at=_aware(item.updated_at),
+        created_at=aware(item.created_at),
+        updated_at=aware(item.updated_at),
     )
 
 
@@ -118,7 +114,7 @@ def apply_priority(
     item.breakdown = result.as_dict()
     if before != result.priority:
         item.priority = result.priority
-        created = _aware(item.created_at) if item.created_at else now_utc()
+        created = aware(item.created_at) if item.created_at else now_utc()
         item.triage_due, item.fix_due = sla_dues(result.priority, created, policy.sla)
         if before is not None:
             history.record(
@@ -241,8 +237,8 @@ def get_item(ledger: Ledger, item_id: int) -> ItemDetail:
                     fingerprint=f.fingerprint,
                     kind=f.kind,
                     snapshot=dict(f.snapshot),
-                    linked_at=_aware(f.linked_at),
-                    updated_at=_aware(f.updated_at),
+                    linked_at=aware(f.linked_at),
+                    updated_at=aware(f.updated_at),
                 )
                 for f in links
             ],

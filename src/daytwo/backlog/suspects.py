@@ -23,13 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daytwo.backlog.models import Change, ChangeItem, Item, ItemFinding
+from daytwo.clock import aware
 from daytwo.detect.models import FindingRecord
 from daytwo.errors import NotFoundError
 from daytwo.metrics.catalog import REGISTRY
@@ -111,10 +112,6 @@ class Suspect(BaseModel):
     linked: bool = False
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def _time_fit(shipped: datetime, onset: datetime) -> float:
     gap = (onset - shipped) / timedelta(days=1)
     if gap < -AFTER_DAYS or gap > LOOKBACK_DAYS:
@@ -176,7 +173,7 @@ def rank_suspects(
         if c.deployment != problem.deployment:
             continue
         score = (
-            _time_fit(_aware(c.shipped_at), _aware(problem.onset))
+            _time_fit(aware(c.shipped_at), aware(problem.onset))
             * _scope_fit(c, problem)
             * _kind_fit(c, problem)
         )
@@ -205,7 +202,7 @@ def _changes(session: Session, deployment: str) -> list[ChangeFacts]:
     rows = session.scalars(select(Change).where(Change.deployment == deployment))
     return [
         ChangeFacts(
-            r.id, r.deployment, r.kind, r.title, _aware(r.shipped_at), tuple(r.journeys), r.metric
+            r.id, r.deployment, r.kind, r.title, aware(r.shipped_at), tuple(r.journeys), r.metric
         )
         for r in rows
     ]
@@ -222,7 +219,7 @@ def onset_of(row: FindingRecord) -> Onset:
     )
     return Onset(
         deployment=row.deployment,
-        onset=_aware(row.first_seen),
+        onset=aware(row.first_seen),
         journey=row.journey,
         segment=segment,
         metric=row.metric,
@@ -280,7 +277,7 @@ def item_suspects(ledger: Ledger, item_id: int) -> list[Suspect]:
             else []
         )
         problems = [onset_of(f) for f in findings] or [
-            Onset(item.deployment, _aware(item.created_at), journey=item.journey)
+            Onset(item.deployment, aware(item.created_at), journey=item.journey)
         ]
         best: dict[int, Suspect] = {}
         for problem in problems:

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from daytwo.clock import aware
 from daytwo.detect.cells import (
     MONITORED,
     SEGMENT_KEYS,
@@ -200,7 +201,7 @@ def _from_rows(data: AnalysisData) -> pa.Table:
 
 def _us(at: datetime) -> int:
     """``at`` in microseconds since the epoch (a naive time taken as UTC, as the stores do)."""
-    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    at = aware(at).astimezone(UTC)
     return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 

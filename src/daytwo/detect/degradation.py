@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from daytwo.clock import aware
 from daytwo.detect.cell_days import CELL_DAYS, JUDGED, KEYS, DayCells, day_cell_groups, sum_columns
 from daytwo.detect.cells import (
     Cell,
@@ -201,7 +202,7 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
 
 def _day_number(at: datetime) -> int:
     """The UTC day ``at`` falls on, in days since the epoch (as Arrow's ``date32``)."""
-    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    at = aware(at).astimezone(UTC)
     return (at.date() - date(1970, 1, 1)).days
 
 

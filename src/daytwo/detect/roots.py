@@ -59,7 +59,10 @@ More ways one problem shows as several findings, each made one problem here:
   its handle time, its hand-overs after confident answers). Findings about the same cell (the
   same journey and segment) whose first-seen dates lie within :data:`SAME_ONSET_DAYS` of each
   other, or of which one is a trend whose run of worsening weeks had begun when the other was
-  first seen, are one problem; the most severe (then the most conversations affected) is its root.
+  first seen, are one problem; the most severe (then the most conversations affected) is its root,
+  unless one of them stood for the problem after the previous look: that one keeps standing
+  for it while it is still one of its findings (:func:`kept_cell_roots`, applied where the
+  findings are recorded, which knows the previous look).
 - **one launch, many questions**: knowledge gaps of one deployment whose questions landed in
   the same journeys (their journey mixes overlap by at least :data:`GAP_FAMILY_OVERLAP`, as the
   backlog joins them into one item) are one problem, rooted at the largest.
@@ -83,7 +86,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 
 import numpy as np
@@ -234,6 +237,68 @@ def _one_problem(
         if f.kind == "plateau" and breach is not None:
             links[f.fingerprint] = breach.fingerprint
     return links
+
+
+def _cell_of(f: Finding) -> tuple[str, str | None, tuple[str, str] | None] | None:
+    """The cell whose findings the same-cell rule makes one problem (``None``: no such cell)."""
+    if f.members or (f.scope.journey is None and f.scope.segment is None):
+        return None
+    return (f.scope.deployment, f.scope.journey, f.scope.segment)
+
+
+def kept_cell_roots(findings: Sequence[Finding], standing: Collection[str]) -> list[Finding]:
+    """``findings`` (one look's, with their roots) with each cell's problem still shown by the
+    finding that showed it before, where that one still qualifies.
+
+    ``standing`` holds the fingerprints that stood for a problem of their own after the
+    previous look (recorded open or regressed, with no root). The same-cell rule roots a
+    cell's findings of one problem at the heaviest of them, and two of them can be about as
+    heavy: a flow change that sends a journey's customers to agents raises its escalation and
+    lowers its containment by about the same points, each effect hovering around a severity
+    threshold, so one look found one more severe and the next the other, and the problem
+    (and its backlog item's name) changed hands look after look. A finding that stood for its
+    cell's problem keeps standing for it while it is still one of that problem's findings: a
+    look that roots it at another finding of the same cell, about the same onset (see
+    :func:`_same_onset`), which itself stands alone in the look and did not stand before, is
+    read the other way round; the finding it chose, and everything rooted at it, are rooted at
+    the standing one. Where several standing findings are rooted at one, the heaviest keeps
+    the problem (:func:`root_weight`)."""
+    if not standing:
+        return list(findings)
+    by_print = {f.fingerprint: f for f in findings}
+    keepers: dict[str, Finding] = {}  # the look's root → the standing finding kept instead
+    for f in findings:
+        root = f.details.get("root")
+        if f.fingerprint not in standing or not isinstance(root, str) or root in standing:
+            continue
+        chosen = by_print.get(root)
+        cell = _cell_of(f)
+        if (
+            chosen is None
+            or cell is None
+            or _cell_of(chosen) != cell
+            or chosen.details.get("root") is not None
+            or not _same_onset(f, chosen)
+        ):
+            continue
+        was = keepers.get(root)
+        if was is None or root_weight(f) > root_weight(was):
+            keepers[root] = f
+    if not keepers:
+        return list(findings)
+    renamed = {root: kept.fingerprint for root, kept in keepers.items()}
+    out = []
+    for f in findings:
+        fp, root = f.fingerprint, f.details.get("root")
+        if fp in renamed:  # the look's root: now the kept one's
+            f = dataclasses.replace(f, details={**dict(f.details), "root": renamed[fp]})
+        elif isinstance(root, str) and root in renamed:
+            details = {k: v for k, v in f.details.items() if k != "root"}
+            if renamed[root] != fp:  # the kept one stands alone again
+                details["root"] = renamed[root]
+            f = dataclasses.replace(f, details=details)
+        out.append(f)
+    return out
 
 
 def gap_symptoms(

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from daytwo.clock import aware
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.detect import service
 from daytwo.detect.cells import with_segment_columns
@@ -461,7 +462,7 @@ def _us(at: datetime) -> int:
 
 def _utc(at: datetime) -> datetime:
     """``at`` in UTC (a naive time is taken as UTC, as the stores do)."""
-    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    return aware(at).astimezone(UTC)
 
 
 def run_detectors(

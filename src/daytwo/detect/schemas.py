@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from daytwo.clock import aware
 from daytwo.detect.findings import Severity
 from daytwo.detect.models import FindingRecord
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.units import Unit, fmt_value
 
 Status = Literal["open", "resolved", "regressed"]
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    if at is None:
-        return None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 class FindingFilter(BaseModel):
@@ -152,11 +147,11 @@ class FindingPublic(BaseModel):
                 agents_per_week=r.impact_agents,
             ),
             details=dict(r.details or {}),
-            first_seen=_aware(r.first_seen),
-            last_seen=_aware(r.last_seen),
+            first_seen=aware(r.first_seen),
+            last_seen=aware(r.last_seen),
             times_seen=r.times_seen,
             regressions=r.regressions,
-            resolved_at=_aware(r.resolved_at),
+            resolved_at=aware(r.resolved_at) if r.resolved_at is not None else None,
         )
 
     def show(self, value: float | None, currency: str | None = None) -> str:

@@ -6,13 +6,14 @@ import dataclasses
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daytwo import clock
+from daytwo.clock import aware
 from daytwo.detect.findings import Finding, FindingScope, Severity
 from daytwo.detect.models import AnalysisRun, FindingRecord, HeldFinding
 from daytwo.detect.roots import (
@@ -23,6 +24,7 @@ from daytwo.detect.roots import (
     WORSENING_KINDS,
     gap_symptoms,
     journey_overlap,
+    kept_cell_roots,
     root_weight,
 )
 from daytwo.detect.schemas import FindingFilter, FindingPublic, RunPublic
@@ -124,6 +126,8 @@ def record_findings(
             )
         }
         rows = {fp: known.get(fp) for fp in first}
+        # A cell's problem stays shown by the finding that showed it while it still qualifies.
+        unique = kept_cell_roots(unique, _standing(rows))
         continued = _continued(
             session,
             deployment,
@@ -152,7 +156,7 @@ def record_findings(
             and f.detector in looked
             and (
                 f.fingerprint not in held_rows
-                or _aware(held_rows[f.fingerprint].data_through) + CONFIRM_AFTER > data_through
+                or aware(held_rows[f.fingerprint].data_through) + CONFIRM_AFTER > data_through
             )
         }
         rooted: list[Finding] = []
@@ -181,10 +185,10 @@ def record_findings(
                     )  # fmt: skip
                     held.append(fp)
                     continue
-                if _aware(h.data_through) + CONFIRM_AFTER > data_through:
+                if aware(h.data_through) + CONFIRM_AFTER > data_through:
                     held.append(fp)  # seen again, on data not yet a day newer: still held
                     continue
-                first_seen = min(_aware(h.first_seen), f.first_seen)
+                first_seen = min(aware(h.first_seen), f.first_seen)
             if row is None:
                 row = FindingRecord(
                     fingerprint=fp,
@@ -199,13 +203,13 @@ def record_findings(
                 updated.append(row.fingerprint)
                 if _seen_again(row):
                     regressed.append(row.fingerprint)
-                    row.first_seen = min(_aware(row.first_seen), f.first_seen)
+                    row.first_seen = min(aware(row.first_seen), f.first_seen)
             seen.add(row.fingerprint)
             _fill(row, f)
             if f.members:
                 # Dated as the ledger knows it: one look reads only its own weeks, so its
                 # clustering dates a gap that began before them from their first day.
-                began = _aware(row.first_seen) if row.first_seen else f.first_seen
+                began = aware(row.first_seen) if row.first_seen else f.first_seen
                 holders.append((row.fingerprint, dataclasses.replace(f, first_seen=began)))
             row.times_seen += 1
             row.last_run_id = run_id
@@ -425,11 +429,6 @@ def _continued(
     return out
 
 
-def _aware(at: datetime) -> datetime:
-    # SQLite hands timestamps back without their zone; they were written in UTC.
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def _now_held_by(row: FindingRecord, holders: Sequence[tuple[str, Finding]]) -> str | None:
     """The problem a finding with members that this run did not see lives on in: the root (or
     the recorded fingerprint) of the finding of the same kind this run saw whose members hold
@@ -460,7 +459,7 @@ def _now_held_by(row: FindingRecord, holders: Sequence[tuple[str, Finding]]) -> 
     mix = (row.details or {}).get("journeys")
     if row.kind != GAP_KIND or not isinstance(mix, dict) or row.first_seen is None:
         return None
-    began = _aware(row.first_seen)
+    began = aware(row.first_seen)
     launch: tuple[float, str, str] | None = None
     for fingerprint, f in holders:
         theirs = f.details.get("journeys")
@@ -476,6 +475,18 @@ def _now_held_by(row: FindingRecord, holders: Sequence[tuple[str, Finding]]) -> 
         if launch is None or key > launch:
             launch = key
     return launch[2] if launch else None
+
+
+def _standing(rows: dict[str, FindingRecord | None]) -> set[str]:
+    """The findings that stood for a problem of their own after the previous look: recorded
+    open or regressed, with no root."""
+    return {
+        fp
+        for fp, row in rows.items()
+        if row is not None
+        and row.status in ("open", "regressed")
+        and not isinstance((row.details or {}).get("root"), str)
+    }
 
 
 def _kept_roots(
@@ -614,8 +625,8 @@ def _root_lost_symptoms(
                 metric=row.metric,
             ),
             severity=Severity(row.severity),
-            first_seen=_aware(row.first_seen),
-            last_seen=_aware(row.last_seen),
+            first_seen=aware(row.first_seen),
+            last_seen=aware(row.last_seen),
             evidence=tuple(row.evidence or ()),
         )
         for row in lost
@@ -712,7 +723,7 @@ def judged_through(
             if through is None:
                 continue
             for d in set(ran or ()) & out.keys():
-                out[d].append(_aware(through))
+                out[d].append(aware(through))
     return out
 
 

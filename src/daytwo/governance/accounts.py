@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from daytwo.clock import aware
 from daytwo.errors import AuthenticationRequired, ConflictError, InputError, NotFoundError
 from daytwo.governance import audit
 from daytwo.governance.listing import UserPublic as UserPublic
@@ -289,7 +290,7 @@ def _check_password(
             _HASHER.verify(_DUMMY_HASH, password)
         audit.record(session, actor=username or "-", action="login.failed", target=username, ip=ip)
         return refused
-    locked_until = _aware(user.locked_until)
+    locked_until = aware(user.locked_until) if user.locked_until is not None else None
     if locked_until is not None and locked_until > now:
         wait = int((locked_until - now).total_seconds()) + 1
         audit.record(session, actor=username, action="login.locked", target=username, ip=ip)
@@ -338,7 +339,7 @@ def resume(
         row = session.scalar(select(UiSession).where(UiSession.token_hash == _token_hash(token)))
         if row is None:
             return None
-        last_seen = _aware(row.last_seen_at) or now
+        last_seen = aware(row.last_seen_at) if row.last_seen_at is not None else now
         user = session.get(User, row.user_id)
         if now - last_seen > idle or user is None or not user.active:
             session.delete(row)
@@ -360,10 +361,3 @@ def sign_out(ledger: Ledger, token: str, *, ip: str | None = None) -> None:
         session.delete(row)
         name = user.username if user else "-"
         audit.record(session, actor=name, action="logout", target=name, ip=ip)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)

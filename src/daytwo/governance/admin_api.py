@@ -10,12 +10,13 @@ before → after.
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import select
 
+from daytwo.clock import aware
 from daytwo.errors import InputError
 from daytwo.governance import accounts, audit, keys, policies
 from daytwo.governance.schemas import (
@@ -216,8 +217,8 @@ def audit_entries(
     since: Annotated[IsoTime | None, Query(description="Only entries from this time.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> list[AuditEntryOut]:
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
+    if since is not None:
+        since = aware(since)
     rows = audit.entries(
         ledger, actor=actor, action=action, deployment=deployment, since=since, limit=limit
     )

@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from daytwo import clock
+from daytwo.clock import aware
 from daytwo.governance.models import AuditEntry
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
@@ -75,7 +76,7 @@ def request_fields(scope: Mapping[str, Any], status: int) -> RequestFields:
 
 
 def _canonical(entry: AuditEntry) -> bytes:
-    at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
+    at = aware(entry.at)
     fields = {
         "id": entry.id,
         "at": at.astimezone(UTC).isoformat(timespec="microseconds"),

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from daytwo.clock import aware
 from daytwo.errors import ConflictError, InputError, NotFoundError
 from daytwo.governance import audit
 from daytwo.governance.listing import KeyPublic as KeyPublic
-from daytwo.governance.listing import aware as _aware
 from daytwo.governance.models import ApiKey, KeyScope
 from daytwo.store.ledger import Ledger
 
@@ -161,7 +161,7 @@ def get_key(ledger: Ledger, prefix: str) -> KeyPublic:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return _aware(value).isoformat() if value is not None else None
+    return aware(value).isoformat() if value is not None else None
 
 
 def authenticate(
@@ -180,9 +180,9 @@ def authenticate(
             return None
         if key.revoked_at is not None:
             return None
-        if key.expires_at is not None and _aware(key.expires_at) <= now:
+        if key.expires_at is not None and aware(key.expires_at) <= now:
             return None
         last = key.last_used_at
-        if last is None or now - _aware(last) > timedelta(minutes=1):
+        if last is None or now - aware(last) > timedelta(minutes=1):
             key.last_used_at = now
         return KeyPrincipal(key.prefix, key.scope, key.deployment)

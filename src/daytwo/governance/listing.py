@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from daytwo.clock import aware
 from daytwo.governance.roles import KeyScope, Role
 from daytwo.store.ledger.reader import LedgerReader, utc, utc_or_none
 
@@ -43,10 +44,6 @@ class KeyPublic:
         if self.expires_at is not None and aware(self.expires_at) <= now:
             return "expired"
         return "active"
-
-
-def aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def read_users(reader: LedgerReader) -> list[UserPublic]:

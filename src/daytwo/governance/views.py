@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from daytwo.clock import aware_from_iso
 from daytwo.errors import AuthenticationRequired, InputError, PermissionDenied
 from daytwo.governance import accounts, audit
 from daytwo.http.access import SESSION_COOKIE, Scope, client_ip, requires, sign
@@ -125,11 +125,9 @@ def audit_page(
     since_at = None
     if since:
         try:
-            since_at = datetime.fromisoformat(since)
+            since_at = aware_from_iso(since)
         except ValueError:
             raise InputError("since is a date, like 2026-03-02.") from None
-        if since_at.tzinfo is None:
-            since_at = since_at.replace(tzinfo=UTC)
     rows = audit.entries(
         ledger,
         actor=actor or None,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from daytwo.backlog import history
 from daytwo.backlog.calc import CLOSED_STATUSES, OPEN_STATUSES
 from daytwo.backlog.models import Item, ItemFinding, Owner
+from daytwo.clock import aware
 from daytwo.errors import InputError, NotFoundError
 from daytwo.notify.calc import priority_rank
 from daytwo.notify.enqueue import EventSpec, enqueue
@@ -203,10 +204,6 @@ def escalate_due(ledger: Ledger, settings: Settings, *, now: datetime | None = N
             enqueue(session, settings, spec, now=now)
             escalated += 1
     return escalated
-
-
-def aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def acknowledge(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from daytwo.backlog.calc import OPEN_STATUSES
 from daytwo.backlog.models import Item, Owner
-from daytwo.notify.alerts import aware
+from daytwo.clock import aware
 from daytwo.notify.calc import digest_slot
 from daytwo.notify.enqueue import carry, owner_contact
 from daytwo.notify.models import Alert, Channel, Delivery, Preference

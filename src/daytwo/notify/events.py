@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 
 from daytwo.backlog.calc import OPEN_STATUSES
 from daytwo.backlog.models import Item
-from daytwo.notify.alerts import aware, evidence_lines, owner_handle, sync_all
+from daytwo.clock import aware
+from daytwo.notify.alerts import evidence_lines, owner_handle, sync_all
 from daytwo.notify.calc import (
     SILENCE_HISTORY_DAYS,
     SILENCE_MIN_HISTORY_DAYS,

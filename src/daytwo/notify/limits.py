@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from daytwo.clock import aware
 from daytwo.notify.calc import (
     priority_rank,
 )
-from daytwo.notify.enqueue import aware_utc, carry
+from daytwo.notify.enqueue import carry
 from daytwo.notify.models import Channel, Delivery, Route
 from daytwo.settings import Settings
 from daytwo.store.ledger import Ledger
@@ -65,9 +66,9 @@ def _route_sent(session: Session, route_id: int, since: datetime) -> int:
 def _wait_for_a_slot(due: list[Delivery], oldest: datetime | None, now: datetime) -> None:
     """Hold ``due`` until the hour's first message (``oldest``, sent within the last hour) is
     an hour old and frees a slot: nothing is dropped, only delayed."""
-    free = (aware_utc(oldest) if oldest else now) + timedelta(hours=1)
+    free = (aware(oldest) if oldest else now) + timedelta(hours=1)
     for row in due:
-        row.next_attempt_at = max(aware_utc(row.next_attempt_at), free)
+        row.next_attempt_at = max(aware(row.next_attempt_at), free)
 
 
 def _route_limits(

@@ -20,10 +20,10 @@ from sqlalchemy import select
 from daytwo.backlog.intake import absorb_finding, facts_from_detect
 from daytwo.backlog.models import Item, ItemFinding, Owner
 from daytwo.backlog.policy import BacklogPolicy
+from daytwo.clock import aware
 from daytwo.detect.findings import Finding, FindingScope, Impact, Measure, Severity
 from daytwo.detect.schemas import FindingFilter
 from daytwo.detect.service import list_findings, record_raised
-from daytwo.notify.alerts import aware
 from daytwo.notify.calc import worth_recording
 from daytwo.notify.traffic import Signal, Usual
 from daytwo.settings import Settings

@@ -35,8 +35,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from daytwo.clock import aware
 from daytwo.detect.findings import evidence_sample
-from daytwo.notify.alerts import aware
 from daytwo.notify.calc import (
     LATENCY_QUANTILE,
     SPIKE_MIN_BASELINE,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pluggy
 
+from daytwo.clock import aware
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.deployments.service import list_deployments
 from daytwo.detect import service
@@ -279,8 +280,8 @@ def _days_to_analyse(
     every_look = {d.id for d in chosen} - paced
     if previous is None or set(previous.detectors) - paced != every_look:
         return [end]
-    touched = events.arrived_since(name, _aware(previous.started_at))
-    ahead = previous.data_through is None or _aware(previous.data_through) < end
+    touched = events.arrived_since(name, aware(previous.started_at))
+    ahead = previous.data_through is None or aware(previous.data_through) < end
     if not touched and not ahead:
         return []
     earlier = sorted(
@@ -382,10 +383,6 @@ def hand_over(manager: pluggy.PluginManager, ctx: AnalysisContext) -> tuple[str,
             )  # fmt: skip
             failed.append(impl.plugin_name)
     return tuple(failed)
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def cluster_gaps(

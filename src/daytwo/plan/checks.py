@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 
 from daytwo.backlog.calc import CLOSED_STATUSES
 from daytwo.backlog.models import Feedback, Item, Owner, RoutingRule
+from daytwo.clock import aware
 from daytwo.detect.models import FindingRecord
 from daytwo.governance import audit
 from daytwo.governance.models import DataPolicy
 from daytwo.plan import calc
-from daytwo.plan.ledger import MAX_BLOCKING, aware, blocking_items, journey_owners, open_items
+from daytwo.plan.ledger import MAX_BLOCKING, blocking_items, journey_owners, open_items
 from daytwo.plan.models import PlanRecord
 from daytwo.plan.schemas import (
     CheckCriterion,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from daytwo.backlog.calc import CLOSED_STATUSES, problem_of
 from daytwo.backlog.models import Item, ItemFinding, Owner, RoutingRule
+from daytwo.clock import aware
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.detect.models import AnalysisRun, FindingRecord
 from daytwo.errors import NotFoundError
@@ -35,10 +36,6 @@ from daytwo.store.ledger import Ledger
 Trigger = Literal["analysis", "on_demand"]
 # Most blocking items listed under one criterion.
 MAX_BLOCKING = 10
-
-
-def aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daytwo.clock import aware
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.deployments.service import get_deployment
 from daytwo.errors import InputError
@@ -46,10 +47,6 @@ def unit_key(journey: str | None, group: dict[str, str] | None) -> str:
     return f"{journey or '*'}|{pair[0] + '=' + pair[1] if pair else ''}"
 
 
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-
-
 def _group(row: RolloutUnit) -> dict[str, str] | None:
     return {row.group_key: row.group_value or ""} if row.group_key else None
 
@@ -60,7 +57,7 @@ def _public(row: RolloutUnit) -> RolloutUnitPublic:
         group=_group(row),
         state=RolloutState(row.state),
         reason=row.reason,
-        since=_aware(row.since),
+        since=aware(row.since),
     )
 
 
@@ -239,7 +236,7 @@ def show(
         group = dict([u.group]) if u.group else None
         row = rows.get(unit_key(u.journey, group))
         since = (
-            _aware(row.since)
+            aware(row.since)
             if row
             else datetime.combine(dep.go_live or date.today(), datetime.min.time(), UTC)
         )
@@ -268,7 +265,7 @@ def history(ledger: Ledger, deployment: str, *, limit: int = 200) -> list[Rollou
         ).all()
         return [
             RolloutEventPublic(
-                at=_aware(e.at),
+                at=aware(e.at),
                 actor=e.actor,
                 journey=u.journey,
                 group=_group(u),

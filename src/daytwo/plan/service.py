@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from daytwo.backlog.models import Owner
+from daytwo.clock import aware
 from daytwo.deployments.service import get_deployment
 from daytwo.errors import ConflictError, InputError, NotFoundError, PermissionDenied
 from daytwo.governance import audit
@@ -22,7 +23,6 @@ from daytwo.governance.models import DataPolicy, Role
 from daytwo.plan.evaluate import EvalContext, evaluate_gate
 from daytwo.plan.ledger import (
     Trigger,
-    aware,
     data_span,
     default_through,
     known_journeys,

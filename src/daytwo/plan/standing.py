@@ -8,11 +8,11 @@ from datetime import date
 
 from sqlalchemy import select
 
+from daytwo.clock import aware
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.deployments.service import get_deployment
 from daytwo.plan import calc
 from daytwo.plan.ledger import (
-    aware,
     data_span,
     default_through,
     latest_evaluations,

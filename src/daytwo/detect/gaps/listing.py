@@ -7,12 +7,12 @@ What writes them (a refresh over the stores) is :mod:`daytwo.detect.gaps.service
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer
 
+from daytwo.clock import aware
 from daytwo.detect.gaps.calc import BUSINESS_KINDS, GAP_KINDS
 from daytwo.detect.gaps.models import GapMember, GapRecord, GapRun
 from daytwo.detect.gaps.schemas import (
@@ -27,10 +27,6 @@ from daytwo.detect.gaps.schemas import (
 from daytwo.errors import InputError, NotFoundError
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def last_run(ledger: Ledger, deployment: str) -> GapRunPublic | None:
@@ -95,7 +91,7 @@ def _sort_key(sort: str) -> Any:
         "volume": lambda r: (-r.volume, r.id),
         "growth": lambda r: (-(r.recent + 1) / (r.previous + 1), -r.volume, r.id),
         "recent": lambda r: (-r.recent, -r.volume, r.id),
-        "newest": lambda r: (-_aware(r.first_seen).timestamp(), r.id),
+        "newest": lambda r: (-aware(r.first_seen).timestamp(), r.id),
     }
     if sort not in keys:
         raise InputError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}.")
@@ -171,8 +167,8 @@ def _public(
                 utterance(r.deployment, (e["interaction_id"], int(e["seq"]))) for e in r.examples
             ],
             encoder=r.encoder,
-            first_seen=_aware(r.first_seen),
-            last_seen=_aware(r.last_seen),
+            first_seen=aware(r.first_seen),
+            last_seen=aware(r.last_seen),
             runs_seen=r.runs_seen,
             members=(
                 [utterance(r.deployment, k) for k in members[r.id]] if r.id in members else None

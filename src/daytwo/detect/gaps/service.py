@@ -20,6 +20,7 @@ import pyarrow as pa
 from sqlalchemy import delete, insert, select
 
 from daytwo import clock
+from daytwo.clock import aware
 from daytwo.detect.gaps.calc import (
     Gap,
     GapParams,
@@ -105,15 +106,11 @@ class RefreshResult:
     gone: int = 0
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def latest_data(events: EventStore, deployment: str) -> datetime | None:
     value = events.query(
         "SELECT max(started_at) AS m FROM interactions WHERE deployment = ?", [deployment]
     )["m"][0].as_py()
-    return _aware(cast(datetime, value)) if value is not None else None
+    return aware(cast(datetime, value)) if value is not None else None
 
 
 def load_window(
@@ -467,10 +464,10 @@ def read_gap_window(
         not force
         and previous_run is not None
         and previous_run.data_through is not None
-        and _aware(previous_run.data_through) >= end
+        and aware(previous_run.data_through) >= end
         and previous_run.encoder == encoder
         # New data is what was delivered since, whatever its dates (a backfill too).
-        and not events.arrived_since(deployment, _aware(previous_run.started_at))
+        and not events.arrived_since(deployment, aware(previous_run.started_at))
     ):
         return RefreshResult(deployment, previous_run.id, skipped="no new data since the last run")
     start = end - timedelta(days=window_days)
@@ -603,7 +600,7 @@ def _fill(record: GapRecord, gap: Gap, cand: Candidates, encoder: str, run_id: i
     record.centroid = [round(float(v), 6) for v in gap.centroid]
     record.encoder = encoder
     record.first_seen = (
-        min(_aware(record.first_seen), gap.first_seen) if record.first_seen else gap.first_seen
+        min(aware(record.first_seen), gap.first_seen) if record.first_seen else gap.first_seen
     )
     record.last_seen = gap.last_seen
     record.last_run_id = run_id

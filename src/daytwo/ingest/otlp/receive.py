@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from daytwo.clock import aware
 from daytwo.errors import RecordError
 from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.decode import Decoded
@@ -161,8 +162,7 @@ def stage_prepared(
         authorise(prepared.deployments)
     rows = prepared.rows
     # One timestamp for every row, built without a Python object per row.
-    if received_at.tzinfo is None:
-        received_at = received_at.replace(tzinfo=UTC)
+    received_at = aware(received_at)
     at = (received_at - _EPOCH) // timedelta(microseconds=1)
     stamp = pa.array(np.full(rows.num_rows, at, dtype=np.int64)).cast(TS)
     staged = rows.append_column(STAGED.field("received_at"), stamp)

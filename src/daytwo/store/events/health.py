@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from daytwo.clock import aware
+
 Status = Literal["ok", "warn", "fail"]
 _RANK = {"ok": 0, "warn": 1, "fail": 2}
 
@@ -84,7 +86,7 @@ def retention_check(
     for dep, first in sorted(oldest.items()):
         if first is None:
             continue
-        first = first if first.tzinfo else first.replace(tzinfo=UTC)
+        first = aware(first)
         age = (now - first).days
         keep = retention_days.get(dep)
         parts.append(f"{dep}: {age} d" + (f" (keeps {keep} d)" if keep else ""))

@@ -45,6 +45,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from daytwo.clock import aware
 from daytwo.store.events import staging
 from daytwo.store.events.ipc import from_ipc, to_ipc
 
@@ -66,9 +67,7 @@ def _us(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 def _to_us(at: datetime) -> int:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return (at - _EPOCH) // timedelta(microseconds=1)
+    return (aware(at) - _EPOCH) // timedelta(microseconds=1)
 
 
 def _from_us(us: int) -> datetime:

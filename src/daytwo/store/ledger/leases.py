@@ -24,6 +24,7 @@ from sqlalchemy import DateTime, String, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from daytwo.clock import aware
 from daytwo.store.ledger.db import Ledger
 from daytwo.store.ledger.models import Base
 
@@ -84,7 +85,7 @@ def holder_of(ledger: Ledger, name: str) -> tuple[str, datetime] | None:
         row = s.get(LeaseRow, name)
         if row is None:
             return None
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+        expires = aware(row.expires_at)
         return row.holder, expires
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daytwo.clock import aware_from_iso
 from daytwo.store.ledger.heads import head_revisions
 
 _SQLITE = "sqlite:///"
@@ -71,8 +72,7 @@ def open_reader(url: str) -> Iterator[LedgerReader | None]:
 def utc(value: str) -> datetime:
     """A timestamp as the ledger's ``UTCDateTime`` stores it on SQLite (UTC wall-clock text),
     read back as the ORM reads it: aware, in UTC."""
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return aware_from_iso(value).astimezone(UTC)
 
 
 def utc_or_none(value: str | None) -> datetime | None:
