@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
 import pytest
 from scipy import stats
 
+from daytwo.adoption.frames import _next_agent_message
 from daytwo.adoption.signals import (
     SignalParams,
     excess_share,
@@ -96,3 +101,21 @@ def test_legacy_path_is_judged_against_the_journey_mix() -> None:
 def test_precision_and_recall() -> None:
     assert precision_recall({"a", "b", "c"}, {"a", "b", "d", "e"}) == (2 / 3, 0.5)
     assert precision_recall(set(), set()) == (1.0, 1.0)
+
+
+def test_the_next_agent_message_by_hand() -> None:
+    """Each event's next message is the first agent turn of its conversation at or after it:
+    none after the last one, none in a conversation without one, and a message without text
+    stays without text."""
+    at = [datetime(2026, 1, 1, 9, m, tzinfo=UTC) for m in range(6)]
+    turns = pa.table(
+        {
+            "interaction_id": ["a", "a", "a", "b", "b", "c"],
+            "role": ["agent", "user", "agent", "user", "agent", "user"],
+            "ts": at,
+            "text": ["first", "hi", "second", "hello", None, "bye"],
+        }
+    )
+    ids = np.array(["a", "a", "a", "b", "c", "z"], dtype=object)
+    events = pa.array([at[0], at[1], at[3], at[0], at[0], at[0]])
+    assert _next_agent_message(turns, ids, events) == ["first", "second", None, None, None, None]

@@ -3,12 +3,16 @@ the SLO detector computes, and every metric a detector monitors is in the catalo
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment, get_deployment
+from daytwo.detect import targets
 from daytwo.detect.cells import MONITORED_BY_ID
 from daytwo.detect.targets import target_values
 from daytwo.errors import InputError
@@ -70,3 +74,36 @@ def test_a_target_nothing_checks_is_refused_when_set(tmp_path: Path) -> None:
         }
     finally:
         ledger.dispose()
+
+
+def _values_in_child(send: Any) -> None:
+    values = target_values(REGISTRY["latency_mean"], latency_target_data(3000.0))
+    send.send((values.period.value, values.period.n, [d.n for d in values.days]))
+    send.close()
+
+
+def test_target_values_share_a_database_per_process_and_a_fork_opens_its_own() -> None:
+    """The in-memory database is opened once a process (opening one cost more than the
+    queries): a forked process, such as the replay's look-ahead worker, opens its own instead
+    of using its parent's, whose threads it does not have (that hung)."""
+    data = latency_target_data(3000.0)
+    first = target_values(REGISTRY["latency_mean"], data)
+    opened = dict(targets._DATABASES)
+    assert os.getpid() in opened
+    again = target_values(REGISTRY["latency_mean"], data)
+    assert opened == targets._DATABASES  # the same database, no other
+    assert (again.period, again.days) == (first.period, first.days)
+    assert again.missing.equals(first.missing)
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_values_in_child, args=(send,))
+    child.start()
+    send.close()
+    try:
+        assert receive.poll(60), "the forked process did not compute its target values"
+        assert receive.recv() == (first.period.value, first.period.n, [d.n for d in first.days])
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.terminate()
+    assert child.exitcode == 0

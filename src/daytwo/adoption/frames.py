@@ -275,14 +275,13 @@ def _next_agent_message(
     e_key = e_code.astype(np.int64) * span + rank[len(t_ts) :]
     order = np.argsort(t_key, kind="stable")
     pos = np.searchsorted(t_key[order], e_key, side="left")
-    texts = agent["text"].to_pylist()
-    out: list[str | None] = []
-    for p, code in zip(pos, e_code, strict=True):
-        if p < len(order) and t_code[order[p]] == code:
-            out.append(texts[order[p]])
-        else:
-            out.append(None)
-    return out
+    found = pos < len(order)
+    found[found] = t_code[order[pos[found]]] == e_code[found]
+    # Only the messages found are taken out of Arrow, not every agent turn's text.
+    rows = np.full(len(pos), -1, dtype=np.int64)
+    rows[found] = order[pos[found]]
+    taken = agent["text"].take(pa.array(rows, mask=~found)).to_pylist()
+    return [text if hit else None for text, hit in zip(taken, found.tolist(), strict=True)]
 
 
 def first_offer(read: pa.Table) -> dict[str, int]:

@@ -45,6 +45,12 @@ def demo(
     port: int = typer.Option(None, help="Port when serving."),
 ) -> None:
     """Generate a realistic 90-day contact-center deployment into the data dir and serve it."""
+    # daytwo uses Arrow, never pandas, but pyarrow imports pandas on its first array wherever
+    # it is installed (a second and a half of the build's start): left out, as in the
+    # server's workers.
+    from daytwo.worker_start import without_pandas
+
+    without_pandas()
     # Imported here: the generator and its corpus load only when the demo is asked for.
     import orjson
 

@@ -10,6 +10,8 @@ current period, and the value of each of its days counted back from its end.
 from __future__ import annotations
 
 import math
+import os
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,6 +29,26 @@ _NEXT_CONTACT = (
     "(PARTITION BY deployment, customer_ref ORDER BY started_at) END AS next_contact_at"
 )
 _DAY_US = 86_400_000_000
+# This process's in-memory DuckDB database, by process id: opening one took longer than the
+# queries themselves (a look computes several targets). A forked process (the replay's
+# look-ahead worker) opens its own: the parent's database, its threads not forked, would hang.
+_DATABASES: dict[int, duckdb.DuckDBPyConnection] = {}
+# A lock for opening it, by process id too: one held by another thread at a fork stays held
+# in the forked process.
+_OPENING: dict[int, threading.Lock] = {}
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A connection of its own (its registrations and temporary views its own) to this
+    process's in-memory database, for one calculation."""
+    pid = os.getpid()
+    database = _DATABASES.get(pid)
+    if database is None:
+        with _OPENING.setdefault(pid, threading.Lock()):
+            database = _DATABASES.get(pid)
+            if database is None:
+                database = _DATABASES[pid] = duckdb.connect()
+    return database.cursor()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +73,7 @@ def target_values(metric: Metric, data: AnalysisData) -> TargetValues:
     recent = data.interactions.filter(
         pc.greater_equal(data.interactions["started_at"], pa.scalar(w.current_start))
     )
-    con = duckdb.connect()
+    con = _cursor()
     try:
         con.register("_analysed", recent.drop_columns(["segments"]))
         con.execute(
