@@ -240,6 +240,16 @@ def run_daytwo(
             timeout=300,
         )
         warm.raise_for_status()
+        # A server that maps in its own threads until its workers are warm answers that batch
+        # before they are: wait for them too (older code has no such gauge, and waited above).
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            text = httpx.get(url + "/metrics", headers=auth, timeout=60).text
+            if "daytwo_otlp_workers_ready" not in text or _metric(
+                text, "daytwo_otlp_workers_ready"
+            ):
+                break
+            time.sleep(0.2)
         spans = sum(_count_spans(b) for b in batches)
         print(f"   sending to daytwo (pid {proc.pid})", file=sys.stderr, flush=True)
         cpu_before = _cpu_seconds(proc.pid)

@@ -50,6 +50,8 @@ def test_metrics_scope_and_content(client: TestClient) -> None:
     assert samples[("daytwo_events_interactions", (("deployment", "care-bot"),))] == 3
     assert samples[("daytwo_store_size_bytes", (("store", "ledger"),))] > 0
     assert samples[("daytwo_otlp_staged_turns", ())] == 0
+    # An app that does not serve starts its trace workers on the first trace: none yet.
+    assert samples[("daytwo_otlp_workers_ready", ())] == 0
     latency = (
         "daytwo_http_request_duration_seconds_count",
         (("method", "POST"), ("route", "/api/v1/ingest")),

@@ -36,6 +36,28 @@ def test_every_kind_of_value_is_read_once_as_its_python_value() -> None:
     assert type(raw["b"]) is bool
 
 
+def test_zero_false_and_empty_values_are_read_as_the_values_they_are() -> None:
+    raw = read_attributes(
+        _pairs(
+            i=AnyValue(int_value=0),
+            b=AnyValue(bool_value=False),
+            d=AnyValue(double_value=0.0),
+            s=AnyValue(string_value=""),
+            n=AnyValue(int_value=-3),
+        )
+    )
+    assert raw == {"i": 0, "b": False, "d": 0.0, "s": "", "n": -3}
+    assert [type(v) for v in raw.values()] == [int, bool, float, str, int]
+
+
+def test_nothing_is_kept_where_every_name_is_a_mapped_one() -> None:
+    attrs = _attrs(
+        gen_ai__request__model=AnyValue(string_value="m"),
+        user__id=AnyValue(string_value="u"),
+    )
+    assert attrs.rest() == {}
+
+
 def test_a_later_duplicate_key_wins() -> None:
     pairs = [
         KeyValue(key="k", value=AnyValue(string_value="first")),

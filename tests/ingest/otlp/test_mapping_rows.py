@@ -108,6 +108,76 @@ def test_each_row_carries_its_spans_columns() -> None:
     assert rows[3]["span_end"].timestamp() == T0 / 1e9 + 3
 
 
+def _typed_span(**attrs: AnyValue) -> Span:
+    span = Span(
+        trace_id=b"\x05" * 16,
+        span_id=b"\x06" * 8,
+        name="chat m-1",
+        start_time_unix_nano=T0,
+        end_time_unix_nano=T0 + 2 * 10**9,
+    )
+    for key, value in attrs.items():
+        span.attributes.append(KeyValue(key=key.replace("__", "."), value=value))
+    return span
+
+
+def test_attributes_of_other_types_than_text_read_as_the_typed_getters_read_them() -> None:
+    """Most attributes are text or integers and are read straight from the dict; any other
+    type takes the typed getter, which converts it as the conventions allow."""
+    answer = _messages(("assistant", "Done."))
+    span = _typed_span(
+        gen_ai__operation__name=AnyValue(string_value="chat"),
+        gen_ai__conversation__id=AnyValue(int_value=42),
+        gen_ai__usage__input_tokens=AnyValue(string_value="12"),
+        gen_ai__usage__output_tokens=AnyValue(double_value=3.0),
+        llm__provider=AnyValue(string_value="acme"),
+        llm__model_name=AnyValue(string_value="m-1"),
+        daytwo__fallback=AnyValue(string_value="TRUE"),
+        daytwo__intent=AnyValue(int_value=7),
+        daytwo__confidence=AnyValue(string_value="0.5"),
+        error__type=AnyValue(int_value=500),
+        user__id=AnyValue(int_value=9),
+        gen_ai__output__messages=AnyValue(string_value=answer),
+    )
+    mapped = SpanMapper(None).map(_request(span))
+    assert mapped.errors == []
+    (row,) = mapped.rows.to_pylist()
+    assert (row["conversation"], row["keyed"], row["customer_ref"]) == ("42", True, "9")
+    assert (row["role"], row["text"], row["model"]) == ("assistant", "Done.", "m-1")
+    assert (row["tokens_in"], row["tokens_out"]) == (12, 3)
+    assert (row["intent"], row["confidence"], row["fallback"]) == ("7", 0.5, True)
+    assert row["error"] == "500"
+    assert orjson.loads(row["attributes"]) == {
+        "gen_ai.provider.name": "acme",
+        "span.name": "chat m-1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("gen_ai.conversation.id", AnyValue(double_value=1.5), "must be a string, got a float"),
+        (
+            "gen_ai.usage.input_tokens",
+            AnyValue(bool_value=True),
+            "must be an integer, got a boolean",
+        ),
+        ("daytwo.fallback", AnyValue(int_value=1), "must be a boolean, got an integer"),
+        ("gen_ai.usage.output_tokens", AnyValue(int_value=-1), "must not be negative"),
+    ],
+)
+def test_a_wrong_type_on_a_usual_attribute_still_names_it(
+    key: str, value: AnyValue, message: str
+) -> None:
+    span = _typed_span(
+        gen_ai__operation__name=AnyValue(string_value="chat"), **{key.replace(".", "__"): value}
+    )
+    mapped = SpanMapper(None).map(_request(span))
+    assert mapped.rows.num_rows == 0
+    (error,) = mapped.errors
+    assert (error.field, error.message) == (f"attributes.{key}", message)
+
+
 def test_no_span_yields_no_rows() -> None:
     mapped = SpanMapper(None).map(_request(_span(1, 1, 0, **{"http.method": "GET"})))
     assert mapped.rows.num_rows == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import os
 import signal
@@ -45,11 +46,33 @@ def test_a_worker_maps_without_pandas() -> None:
     workers leave it out and map, check and redact all the same."""
     pool = MappingPool(1)
     try:
+        pool.start()
+        assert pool.ready(timeout=120)
         job = Job(_warm_up_body(), None, None, 1 << 20, None, Limits(), RedactionPlan())
         prepared = asyncio.run(pool.prepare(job))
         assert prepared.rows.column("text").to_pylist() == ["hi", "ok"]
+        assert pool.in_thread == 0  # the worker mapped it
         with pytest.raises(ImportError, match="left out of daytwo's worker processes"):
             pool._executor().submit(importlib.util.find_spec, "pandas").result(timeout=60)
+    finally:
+        pool.close()
+
+
+def test_requests_are_prepared_in_the_server_until_the_workers_are_warm() -> None:
+    """Spawning and warming a worker takes over ten seconds on a busy machine, past an
+    exporter's 10 s timeout: a request does not wait for it, the server prepares it."""
+    pool = MappingPool(1, warm_up=functools.partial(time.sleep, 0.5))
+    job = Job(_warm_up_body(), None, None, 1 << 20, None, Limits(), RedactionPlan())
+    try:
+        assert not pool.ready(timeout=0)  # no pool yet
+        pool.start()
+        prepared = asyncio.run(pool.prepare(job))  # the worker is still sleeping
+        assert prepared.rows.column("text").to_pylist() == ["hi", "ok"]
+        assert pool.in_thread == 1
+        assert pool.ready(timeout=120)
+        prepared = asyncio.run(pool.prepare(job))
+        assert prepared.rows.column("text").to_pylist() == ["hi", "ok"]
+        assert pool.in_thread == 1  # this one went to the worker
     finally:
         pool.close()
 

@@ -142,6 +142,15 @@ def read_attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
         if text:  # most attributes: a non-empty text is a set string_value, no oneof lookup
             out[kv.key] = text
             continue
+        # A non-zero integer or a true flag is the one field set (the value is a oneof): no
+        # oneof lookup either, which costs more than both reads.
+        number = v.int_value
+        if number:
+            out[kv.key] = number
+            continue
+        if v.bool_value:
+            out[kv.key] = True
+            continue
         which = v.WhichOneof("value")
         if which == "string_value":
             out[kv.key] = text
@@ -243,6 +252,8 @@ class Attributes:
 
     def rest(self) -> dict[str, Any]:
         """The attributes no rule maps, without the bulky ones: kept with the turn."""
+        if self.raw.keys() <= _MAPPED:  # usually every name is a mapped one: one set test
+            return {}
         return {
             k: _plain(v)
             for k, v in self.raw.items()

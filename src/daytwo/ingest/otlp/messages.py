@@ -53,6 +53,7 @@ _ROLES = {
     "ipython": "tool",
 }
 _FLAT = re.compile(r"^(\d+)\.(.+)$")
+_TEXT_PARTS = ("text", "output_text", "input_text", None)
 
 
 def role_of(value: Any) -> str:
@@ -77,7 +78,7 @@ def _parts_text(parts: Sequence[Any]) -> tuple[str | None, list[Any], list[Any]]
     if len(parts) == 1:
         # Most messages hold one text part: its text, without the lists of the general case.
         part = parts[0]
-        if type(part) is dict and part.get("type") in ("text", "output_text", "input_text", None):
+        if type(part) is dict and part.get("type") in _TEXT_PARTS:
             content = part.get("content", part.get("text"))
             return (content if isinstance(content, str) else None), [], []
     texts: list[str] = []
@@ -132,16 +133,23 @@ def new_json_messages(raw: Any) -> tuple[list[tuple[int, Message]], bool]:
     """
     doc = _json_array(raw)
     first = 0
+    roles = _ROLES
     for i in range(len(doc) - 1, -1, -1):
         item = doc[i]
         if not isinstance(item, dict):
             raise MessageError(f"item {i} is not a message object")
-        if role_of(item.get("role")) == "assistant":
+        role = item.get("role")
+        named = roles.get(role) if type(role) is str else None
+        if (named or role_of(role)) == "assistant":
             first = i + 1
             break
     out: list[tuple[int, Message]] = []
     for i in range(first, len(doc)):
-        out.extend((i, m) for m in _message_of(doc[i]))
+        messages = _message_of(doc[i])
+        if len(messages) == 1:
+            out.append((i, messages[0]))
+        else:
+            out.extend((i, m) for m in messages)
     return out, first > 0
 
 
@@ -149,6 +157,21 @@ def _message_of(item: Mapping[str, Any]) -> list[Message]:
     role = role_of(item.get("role"))
     parts = item.get("parts")
     finish = item.get("finish_reason")
+    if type(parts) is list and len(parts) == 1:
+        # The usual GenAI message: one text part (what _parts_text reads, without its lists).
+        part = parts[0]
+        if type(part) is dict and part.get("type") in _TEXT_PARTS:
+            content = part.get("content", part.get("text"))
+            return [
+                Message(
+                    role,
+                    content if isinstance(content, str) else None,
+                    None,
+                    None,
+                    (),
+                    None if finish is None else str(finish),
+                )
+            ]
     if isinstance(parts, list):
         text, calls, responses = _parts_text(parts)
     else:

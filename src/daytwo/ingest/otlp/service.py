@@ -213,6 +213,15 @@ def trace_state(state: Any) -> Iterable[Metric]:
     open_ = gauge("daytwo_otlp_open_conversations", "Traced conversations not yet ended.")
     open_.add_metric([], stats.conversations)
     yield open_
+    door = getattr(state, "trace_door", None)
+    if door is not None:
+        ready = gauge(
+            "daytwo_otlp_workers_ready",
+            "1 once the trace door's worker processes have warmed up (or it has none); until "
+            "then requests are mapped in the server's threads.",
+        )
+        ready.add_metric([], 1 if door.pool.workers == 0 or door.pool.ready(timeout=0) else 0)
+        yield ready
     assembler = getattr(state, "trace_assembler", None)
     if assembler is not None and assembler.last is not None:
         last = gauge(

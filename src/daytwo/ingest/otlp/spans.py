@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,6 +34,7 @@ from daytwo.store.events.staging import STAGED
 _GENAI_NAMES = re.compile(
     r"(?m)^(gen_ai\.|llm\.|openinference\.|daytwo\.|session\.id|input\.value)"
 )
+_GENAI_PREFIXES = ("gen_ai.", "llm.", "openinference.", "daytwo.", "session.id", "input.value")
 _MODEL_CALLS = frozenset({"chat", "text_completion", "generate_content"})
 _AGENT_STEPS = frozenset({"invoke_agent", "create_agent", "invoke_workflow"})
 _ERROR = 2  # Status.STATUS_CODE_ERROR
@@ -86,8 +88,13 @@ class Mapped:
     deployments: dict[int, str] = field(default_factory=dict)
 
 
-# A turn a span yields: role, text, ts (ns), attributes, call id, tool name, input position.
-_Turn = tuple[str, str | None, int, dict[str, Any], str | None, str | None, int | None]
+# A turn a span yields: role, text, ts (ns), attributes (as JSON), call id, tool name, input
+# position.
+_Turn = tuple[str, str | None, int, str | None, str | None, str | None, int | None]
+# The columns of a row without a turn, from ts to cost.
+_NO_TURN = (None,) * 12
+_NO_TRACE = bytes(16)
+_NO_SPAN = bytes(8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +140,7 @@ class SpanMapper:
     def map(self, request: ExportTraceServiceRequest) -> Mapped:
         heads: list[tuple[Any, ...]] = []  # per span that yields rows: its _SPAN_COLUMNS
         rows: list[tuple[Any, ...]] = []  # per row: its _ROW_COLUMNS
-        owners: list[int] = []  # per row: its span's position in ``heads``
+        counts: list[int] = []  # per span in ``heads``: how many rows it yields
         errors: list[RecordError] = []
         deployments: dict[int, str] = {}
         index = 0
@@ -159,40 +166,43 @@ class SpanMapper:
                     if resource.deployment is not None:
                         deployments[record] = resource.deployment
                     head, own = made
-                    owners.extend([len(heads)] * len(own))
+                    counts.append(len(own))
                     heads.append(head)
                     rows.extend(own)
-        return Mapped(_table(_rekey(heads), rows, owners), errors, index, skipped, deployments)
+        return Mapped(_table(_rekey(heads), rows, counts), errors, index, skipped, deployments)
 
     def _span(
         self, span: Span, record: int, resource: _Resource
     ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]] | None:
         limits = self.limits
-        n_attrs = len(span.attributes)
+        pairs = span.attributes
+        n_attrs = len(pairs)
         if n_attrs > limits.max_attributes:
             raise SpanError(
                 "attributes",
                 f"has {n_attrs:,} attributes; the limit is {limits.max_attributes:,} per span",
             )
-        n_events = len(span.events)
+        span_events = span.events
+        n_events = len(span_events)
         if n_events > limits.max_events:
             raise SpanError(
                 "events",
                 f"has {n_events:,} events; the limit is {limits.max_events:,} per span",
             )
-        raw = read_attributes(span.attributes)
+        raw = read_attributes(pairs)
         names = "\n".join(raw)
-        relevant = _GENAI_NAMES.search(names) is not None
-        events = [e for e in span.events if e.name.startswith("gen_ai.")] if n_events else []
+        # The first name usually answers (a name at the start of the string is on its line).
+        relevant = names.startswith(_GENAI_PREFIXES) or _GENAI_NAMES.search(names) is not None
+        events = [e for e in span_events if e.name.startswith("gen_ai.")] if n_events else []
         if not relevant and not events:
             return None
         trace_id = span.trace_id
-        if len(trace_id) != 16 or not any(trace_id):
+        if len(trace_id) != 16 or trace_id == _NO_TRACE:
             raise SpanError(
                 "trace_id", "is missing or invalid: a span needs a 16-byte, non-zero trace id"
             )
         span_id = span.span_id
-        if len(span_id) != 8 or not any(span_id):
+        if len(span_id) != 8 or span_id == _NO_SPAN:
             raise SpanError(
                 "span_id", "is missing or invalid: a span needs an 8-byte, non-zero span id"
             )
@@ -229,25 +239,52 @@ class SpanMapper:
         start: int,
         end: int,
     ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-        """The span's _SPAN_COLUMNS and its rows' _ROW_COLUMNS."""
+        """The span's _SPAN_COLUMNS and its rows' _ROW_COLUMNS.
+
+        The attributes are read in a fixed order, so that a span with several wrong ones is
+        named by the same one every time; an attribute that holds text (nearly all of them)
+        is taken straight from the dict, any other goes through the typed getter, which
+        converts it or names the type it should have had.
+        """
+        raw = attrs.raw
+        get = raw.get
+        text = attrs.text
         trace_hex = span.trace_id.hex()
         span_hex = span.span_id.hex()
-        conversation = attrs.text("gen_ai.conversation.id", "session.id")
+        v = get("gen_ai.conversation.id")
+        conversation = (
+            (v or None) if type(v) is str else text("gen_ai.conversation.id", "session.id")
+        )
         keyed = conversation is not None
-        op = (attrs.text("gen_ai.operation.name") or "").lower()
-        oi_kind = (attrs.text("openinference.span.kind") or "").upper()
-        model = attrs.text("gen_ai.response.model", "llm.model_name", "gen_ai.request.model")
-        tokens_in = attrs.integer(
-            "gen_ai.usage.input_tokens", "llm.token_count.prompt", "gen_ai.usage.prompt_tokens"
-        )
-        tokens_out = attrs.integer(
-            "gen_ai.usage.output_tokens",
-            "llm.token_count.completion",
-            "gen_ai.usage.completion_tokens",
-        )
-        for name, value in (("input", tokens_in), ("output", tokens_out)):
-            if value is not None and value < 0:
-                raise SpanError(f"attributes.gen_ai.usage.{name}_tokens", "must not be negative")
+        v = get("gen_ai.operation.name")
+        op = v.lower() if type(v) is str else (text("gen_ai.operation.name") or "").lower()
+        v = get("openinference.span.kind")
+        oi_kind = v.upper() if type(v) is str else (text("openinference.span.kind") or "").upper()
+        v = get("gen_ai.response.model")
+        if type(v) is str:
+            model = v or None
+        else:
+            model = text("gen_ai.response.model", "llm.model_name", "gen_ai.request.model")
+        v = get("gen_ai.usage.input_tokens")
+        if type(v) is int:
+            tokens_in: int | None = v
+        else:
+            tokens_in = attrs.integer(
+                "gen_ai.usage.input_tokens", "llm.token_count.prompt", "gen_ai.usage.prompt_tokens"
+            )
+        v = get("gen_ai.usage.output_tokens")
+        if type(v) is int:
+            tokens_out: int | None = v
+        else:
+            tokens_out = attrs.integer(
+                "gen_ai.usage.output_tokens",
+                "llm.token_count.completion",
+                "gen_ai.usage.completion_tokens",
+            )
+        if tokens_in is not None and tokens_in < 0:
+            raise SpanError("attributes.gen_ai.usage.input_tokens", "must not be negative")
+        if tokens_out is not None and tokens_out < 0:
+            raise SpanError("attributes.gen_ai.usage.output_tokens", "must not be negative")
         names = attrs.names  # one substring test rules out a family of absent attributes
         cost = None
         if "llm.cost." in names:
@@ -257,29 +294,44 @@ class SpanMapper:
                 cost = sum(p for p in parts if p is not None) if any(parts) else None
         status = span.status
         failed = status.code == _ERROR
-        error_type = attrs.text("error.type")
+        v = get("error.type")
+        error_type = (v or None) if type(v) is str or v is None else text("error.type")
         error = None
         if failed or error_type:
             error = status.message or error_type or "error"
-        customer = attrs.text("user.id", "enduser.id") or resource.customer_ref
+        v = get("user.id")
+        if type(v) is str:
+            customer = v or resource.customer_ref
+        else:
+            customer = text("user.id", "enduser.id") or resource.customer_ref
         segments = resource.segments
         if "daytwo." in names:
-            hints = (
-                customer,
-                attrs.text("daytwo.channel") or resource.channel,
-                attrs.text("daytwo.journey"),
-                attrs.text("daytwo.outcome"),
-            )
-            segments = {**segments, **_segments(attrs)}
-            intent = attrs.text("daytwo.intent")
-            confidence = attrs.number("daytwo.confidence")
-            fallback = attrs.flag("daytwo.fallback")
+            v = get("daytwo.channel")
+            channel = (v or None) if type(v) is str else text("daytwo.channel")
+            v = get("daytwo.journey")
+            journey = (v or None) if type(v) is str else text("daytwo.journey")
+            v = get("daytwo.outcome")
+            outcome = (v or None) if type(v) is str else text("daytwo.outcome")
+            hints = (customer, channel or resource.channel, journey, outcome)
+            if "daytwo.segment." in names:
+                segments = {**segments, **_segments(attrs)}
+            v = get("daytwo.intent")
+            intent = (v or None) if type(v) is str else text("daytwo.intent")
+            v = get("daytwo.confidence")
+            confidence = None if v is None else attrs.number("daytwo.confidence")
+            v = get("daytwo.fallback")
+            fallback = v if type(v) is bool else attrs.flag("daytwo.fallback")
         else:
             hints = (customer, resource.channel, None, None)
             intent, confidence, fallback = None, None, None
-        scores = _scores(events) if events else {}
-        agent = attrs.text("gen_ai.agent.name", "agent.name")
-        provider = attrs.text("gen_ai.provider.name", "llm.provider", "gen_ai.system", "llm.system")
+        scores = _scores(events) if events else None
+        v = get("gen_ai.agent.name")
+        agent = (v or None) if type(v) is str else text("gen_ai.agent.name", "agent.name")
+        v = get("gen_ai.provider.name")
+        if type(v) is str:
+            provider = v or None
+        else:
+            provider = text("gen_ai.provider.name", "llm.provider", "gen_ai.system", "llm.system")
 
         if op in _MODEL_CALLS or oi_kind == "LLM":
             source = "llm"
@@ -288,9 +340,9 @@ class SpanMapper:
         elif op in _AGENT_STEPS or oi_kind in ("AGENT", "CHAIN"):
             source = "chain"
         elif (
-            "gen_ai.input.messages" in attrs
-            or "gen_ai.output.messages" in attrs
-            or any(k.startswith("llm.input_messages.") for k in attrs.raw)
+            "gen_ai.input.messages" in raw
+            or "gen_ai.output.messages" in raw
+            or any(k.startswith("llm.input_messages.") for k in raw)
         ):
             source = "llm"
         else:
@@ -303,20 +355,22 @@ class SpanMapper:
             extra["gen_ai.provider.name"] = provider
         extra["span.name"] = span.name
 
-        turns: list[_Turn] = []
+        turns: list[_Turn]
         if source == "llm":
             turns = self._model_turns(attrs, events, start, end, extra, error, model)
         elif source == "tool":
             turns = self._tool_turn(attrs, start, extra)
         elif source == "chain":
-            text_in = attrs.text("input.value")
-            text_out = attrs.text("output.value")
+            turns = []
+            text_in = text("input.value")
+            text_out = text("output.value")
             if text_in:
-                turns.append(("user", text_in, start, {}, None, None, None))
+                turns.append(("user", text_in, start, None, None, None, None))
             if text_out:
-                turns.append(("assistant", text_out, end, dict(extra), None, None, None))
+                turns.append(("assistant", text_out, end, _json(extra), None, None, None))
+        else:
+            turns = []
 
-        latency = (end - start) / 1e6
         head = (
             resource.deployment,
             conversation or trace_hex,
@@ -326,71 +380,48 @@ class SpanMapper:
             start,
             end,
             *hints,
-            _json(segments),
-            _json(scores),
+            _json(segments) if segments else None,
+            _json(scores) if scores else None,
             record,
         )
-        out: list[tuple[Any, ...]] = []
-        first_answer = _first_answer(turns)
-        for part, (role, text, ts, t_attrs, call_id, tool_name, input_index) in enumerate(turns):
-            if text is not None and len(text) > self.limits.max_text_chars:
-                raise SpanError(
-                    f"turn {part} text",
-                    f"has {len(text):,} characters; the limit is "
-                    f"{self.limits.max_text_chars:,} per message",
-                )
-            answer = role == "assistant"
-            tool = role == "tool" and source == "tool"
-            counted = answer and part == first_answer
-            out.append(
-                (
-                    part,
-                    source,
-                    ts,
-                    role,
-                    text,
-                    intent if answer else None,
-                    confidence if answer else None,
-                    fallback if answer else None,
-                    latency if answer or tool else None,
-                    error if answer or tool else None,
-                    model if answer else None,
-                    tokens_in if counted else None,
-                    tokens_out if counted else None,
-                    cost if counted else None,
-                    _json(t_attrs),
-                    call_id,
-                    input_index,
-                    tool_name,
-                    part,
-                )
-            )
-        if not out:
+        if not turns:
             # A span with no turn of its own still tells about its conversation.
             meta_attrs = {k: v for k, v in extra.items() if k != "span.name"}
-            out.append(
-                (
-                    -1,
-                    "meta",
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    _json(meta_attrs),
-                    None,
-                    None,
-                    None,
-                    0,
+            return head, [(-1, "meta", *_NO_TURN, _json(meta_attrs), None, None, None, 0)]
+        latency = (end - start) / 1e6
+        max_chars = self.limits.max_text_chars
+        out: list[tuple[Any, ...]] = []
+        counted = True  # the first answer of the span carries its tokens and cost
+        for part, (role, body, ts, t_json, call_id, tool_name, input_index) in enumerate(turns):
+            if body is not None and len(body) > max_chars:
+                raise SpanError(
+                    f"turn {part} text",
+                    f"has {len(body):,} characters; the limit is {max_chars:,} per message",
                 )
-            )
+            if role == "assistant":
+                if counted:
+                    counted = False
+                    out.append(
+                        (part, source, ts, role, body, intent, confidence, fallback, latency,
+                         error, model, tokens_in, tokens_out, cost, t_json, call_id,
+                         input_index, tool_name, part)
+                    )  # fmt: skip
+                else:
+                    out.append(
+                        (part, source, ts, role, body, intent, confidence, fallback, latency,
+                         error, model, None, None, None, t_json, call_id, input_index,
+                         tool_name, part)
+                    )  # fmt: skip
+            elif role == "tool" and source == "tool":
+                out.append(
+                    (part, source, ts, role, body, None, None, None, latency, error, None, None,
+                     None, None, t_json, call_id, input_index, tool_name, part)
+                )  # fmt: skip
+            else:
+                out.append(
+                    (part, source, ts, role, body, None, None, None, None, None, None, None,
+                     None, None, t_json, call_id, input_index, tool_name, part)
+                )  # fmt: skip
         return head, out
 
     def _model_turns(
@@ -404,21 +435,30 @@ class SpanMapper:
         model: str | None,
     ) -> list[_Turn]:
         new, outputs = msg.span_messages(attrs, events)
-        turns: list[_Turn] = []
-        for i, m in new:
-            if m.role != "assistant":
-                turns.append((m.role, m.text, start, {}, m.call_id, m.tool_name, i))
+        turns: list[_Turn] = [
+            (m.role, m.text, start, None, m.call_id, m.tool_name, i)
+            for i, m in new
+            if m.role != "assistant"
+        ]
         answers = [m for m in outputs if m.role == "assistant"] or outputs[:1]
-        for m in answers:
-            t_attrs = dict(extra)
-            if m.tool_calls:
-                t_attrs["tool_calls"] = list(m.tool_calls)
-            if m.finish_reason:
-                t_attrs["finish_reason"] = m.finish_reason
-            turns.append(("assistant", m.text, end, t_attrs, None, None, None))
-        if not answers and (error or model or "gen_ai.usage.output_tokens" in attrs):
+        if answers:
+            plain = None  # the answers' attributes as JSON, where they add nothing to extra
+            for m in answers:
+                if m.tool_calls or m.finish_reason:
+                    t_attrs = dict(extra)
+                    if m.tool_calls:
+                        t_attrs["tool_calls"] = list(m.tool_calls)
+                    if m.finish_reason:
+                        t_attrs["finish_reason"] = m.finish_reason
+                    t_json = _json(t_attrs)
+                else:
+                    if plain is None:
+                        plain = _json(extra)
+                    t_json = plain
+                turns.append(("assistant", m.text, end, t_json, None, None, None))
+        elif error or model or "gen_ai.usage.output_tokens" in attrs.raw:
             # The call happened (and may have failed) without a recorded answer.
-            turns.append(("assistant", None, end, dict(extra), None, None, None))
+            turns.append(("assistant", None, end, _json(extra), None, None, None))
         return turns
 
     def _tool_turn(self, attrs: Attributes, start: int, extra: dict[str, Any]) -> list[_Turn]:
@@ -440,14 +480,7 @@ class SpanMapper:
         if name:
             t_attrs["tool.name"] = name
         text = result if isinstance(result, str) or result is None else _json(result)
-        return [("tool", text, start, t_attrs, call_id, name, None)]
-
-
-def _first_answer(turns: list[_Turn]) -> int:
-    for i, t in enumerate(turns):
-        if t[0] == "assistant":
-            return i
-    return -1
+        return [("tool", text, start, _json(t_attrs), call_id, name, None)]
 
 
 def _scores(events: Iterable[Any]) -> dict[str, Any]:
@@ -495,13 +528,15 @@ def _arrays(names: Iterable[str], tuples: list[tuple[Any, ...]]) -> dict[str, pa
 
 
 def _table(
-    heads: list[tuple[Any, ...]], rows: list[tuple[Any, ...]], owners: list[int]
+    heads: list[tuple[Any, ...]], rows: list[tuple[Any, ...]], counts: list[int]
 ) -> pa.Table:
-    """The rows, each with the columns of its span (``owners``: each row's span in ``heads``)."""
+    """The rows, each with the columns of its span (``counts``: how many rows each span in
+    ``heads`` yields, its rows one after the other)."""
     if not rows:
         return _SCHEMA.empty_table()
     spans = pa.table(_arrays(_SPAN_COLUMNS, heads))
     if len(heads) != len(rows):
-        spans = spans.take(pa.array(owners, type=pa.int32()))
+        owners = np.repeat(np.arange(len(heads), dtype=np.int32), counts)
+        spans = spans.take(pa.array(owners))
     columns = {**_arrays(_ROW_COLUMNS, rows), **{n: spans[n] for n in _SPAN_COLUMNS}}
     return pa.Table.from_arrays([columns[n] for n in _COLUMNS], schema=_SCHEMA)

@@ -16,7 +16,8 @@ import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
@@ -103,12 +104,22 @@ def _ready() -> bool:
 
 class MappingPool:
     """``workers`` processes that prepare request bodies; 0 prepares them in the server's own
-    threads."""
+    threads.
 
-    def __init__(self, workers: int) -> None:
+    A new pool's workers are spawned and warmed up (each imports the mapper and maps one small
+    request, seconds on a small machine, over ten on a busy one); until the warm-ups are done,
+    requests are prepared in the server's threads, as with 0 workers, rather than waiting for
+    the workers behind them: an exporter gives up on a request after 10 s by default, and
+    drops its spans.
+    """
+
+    def __init__(self, workers: int, warm_up: Callable[[], object] = _ready) -> None:
         self.workers = workers
+        self._warm_up = warm_up
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
+        self._warming: list[Future[object]] = []
+        self.in_thread = 0  # requests prepared in the server's threads while the pool warmed up
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -122,21 +133,35 @@ class MappingPool:
                     initializer=worker_start.start,
                     initargs=(os.getpid(),),
                 )
+                # Twice as many as workers: each worker is likely to take one.
+                self._warming = [self._pool.submit(self._warm_up) for _ in range(2 * self.workers)]
             return self._pool
 
     def start(self) -> None:
-        """Start the workers now (each imports the mapper and warms up once, seconds on a small
-        machine), so the first requests do not wait for them."""
+        """Start the workers now, so that the first requests find them warm."""
         if self.workers:
-            pool = self._executor()
-            for _ in range(2 * self.workers):  # twice: each worker is likely to take one
-                pool.submit(_ready)
+            self._executor()
+
+    def ready(self, timeout: float | None = None) -> bool:
+        """Whether the pool's warm-ups are done, waiting up to ``timeout`` seconds for them."""
+        with self._lock:
+            warming = list(self._warming) if self._pool is not None else None
+        if warming is None:
+            return False
+        done, _ = wait(warming, timeout=timeout)
+        return len(done) == len(warming)
+
+    def _warm(self) -> bool:
+        return all(f.done() for f in self._warming)
 
     async def prepare(self, job: Job) -> Prepared:
         loop = asyncio.get_running_loop()
         if self.workers == 0:
             return await loop.run_in_executor(None, decode_and_prepare, job)
         pool = self._executor()
+        if not self._warm():
+            self.in_thread += 1
+            return await loop.run_in_executor(None, decode_and_prepare, job)
         try:
             ipc, prepared = await loop.run_in_executor(pool, _in_worker, job)
         except BrokenProcessPool:
