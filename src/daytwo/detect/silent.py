@@ -158,47 +158,49 @@ def _words_sql(text: str) -> str:
     return f"array_distinct(regexp_extract_all(lower({text}), '[a-z0-9'']+'))"
 
 
-# Each turn of the span's conversations: whether it is an answer (no fallback), a confident
-# one, the assistant's at all, the customer's rephrase right after an answer (user, answer,
-# user, the last sharing at least SIMILARITY of both messages' words), and its place from the
-# conversation's last turn and from its last assistant turn.
-_TURNS = (
-    "SELECT t.interaction_id AS interaction_id, t.text AS text, "  # noqa: S608
-    f"CASE WHEN {_ANSWER} THEN 1 ELSE 0 END AS answer, "
-    f"CASE WHEN {_ANSWER} AND coalesce(t.confidence, 0.0) >= {LOW_CONFIDENCE} THEN 1 ELSE 0 END "
-    "AS confident, CASE WHEN t.role = 'assistant' THEN 1 ELSE 0 END AS said, "
-    f"CASE WHEN t.role = 'user' AND lag(t.role, 1) {_BY_SEQ} = 'assistant' "
-    f"AND NOT coalesce(lag(t.fallback, 1) {_BY_SEQ}, false) AND lag(t.role, 2) {_BY_SEQ} = 'user' "
-    f"THEN lag(t.text, 2) {_BY_SEQ} END AS before_text, "
-    "row_number() OVER (PARTITION BY t.interaction_id ORDER BY t.seq DESC) AS from_last, "
-    "row_number() OVER (PARTITION BY t.interaction_id, t.role = 'assistant' ORDER BY t.seq DESC) "
-    "AS said_from_last "
-    "FROM turns t WHERE t.deployment = ? AND t.interaction_id IN "
+_OF_SPAN = (
+    "FROM turns t WHERE t.deployment = ? AND t.interaction_id IN "  # noqa: S608
     f"(SELECT interaction_id FROM {INTERACTIONS_OF_SPAN} s)"
 )
-_A, _B = _words_sql("before_text"), _words_sql("text")
-_SHARED = f"array_length(array_intersect({_A}, {_B}))"
-_REPHRASED = (
-    f"before_text IS NOT NULL AND array_length({_A}) > 0 AND array_length({_B}) > 0 AND "
-    f"{_SHARED} / (array_length({_A}) + array_length({_B}) - {_SHARED}) >= {SIMILARITY}"
+# The customer's messages right after an answer (user, answer, user in a row), each with the
+# message before the answer: the rephrase candidates, in one pass over the turns in order.
+_AFTER_ANSWER = (
+    f"SELECT t.interaction_id AS interaction_id, t.text AS text, CASE WHEN t.role = 'user' "
+    f"AND lag(t.role, 1) {_BY_SEQ} = 'assistant' AND NOT coalesce(lag(t.fallback, 1) {_BY_SEQ}, "
+    f"false) AND lag(t.role, 2) {_BY_SEQ} = 'user' THEN lag(t.text, 2) {_BY_SEQ} END "
+    f"AS before_text {_OF_SPAN}"
 )
-# Per conversation with turns: rephrased, ended on an answer, the last assistant turn a
-# confident answer; and those where the same answer (no fallback) came twice.
+# A candidate is a rephrase where the two messages share at least SIMILARITY of their words
+# (each message's words worked out once).
+_SHARED = "array_length(array_intersect(wa, wb))"
+_REPHRASES = (
+    "SELECT DISTINCT interaction_id AS r_id FROM (SELECT interaction_id, "  # noqa: S608
+    f"{_words_sql('before_text')} AS wa, {_words_sql('text')} AS wb "
+    f"FROM ({_AFTER_ANSWER}) x WHERE before_text IS NOT NULL) w "
+    "WHERE array_length(wa) > 0 AND array_length(wb) > 0 "
+    f"AND {_SHARED} / (array_length(wa) + array_length(wb) - {_SHARED}) >= {SIMILARITY}"
+)
+# Per conversation with turns: whether its last turn is an answer (no fallback) and whether its
+# last assistant turn is a confident answer; each the parity of the largest ``2 * seq + flag``
+# over the turns considered (the last turn's flag).
+_ANSWER_FLAG = f"CASE WHEN {_ANSWER} THEN 1 ELSE 0 END"
+_CONFIDENT_FLAG = (
+    f"CASE WHEN {_ANSWER} AND coalesce(t.confidence, 0.0) >= {LOW_CONFIDENCE} THEN 1 ELSE 0 END"
+)
 _CONVERSATIONS = (
-    "SELECT interaction_id AS c_id, "  # noqa: S608
-    f"max(CASE WHEN {_REPHRASED} THEN 1 ELSE 0 END) AS rephrased, "
-    "max(CASE WHEN from_last = 1 THEN answer ELSE 0 END) AS ended_on_answer, "
-    "max(CASE WHEN said = 1 AND said_from_last = 1 THEN confident ELSE 0 END) AS final_confident "
-    f"FROM ({_TURNS}) x GROUP BY interaction_id"
+    "SELECT t.interaction_id AS c_id, "
+    f"max(2 * t.seq + {_ANSWER_FLAG}) % 2 AS ended_on_answer, "
+    f"max(CASE WHEN t.role = 'assistant' THEN 2 * t.seq + {_CONFIDENT_FLAG} END) % 2 "
+    f"AS final_confident {_OF_SPAN} GROUP BY t.interaction_id"
 )
+# Those where the same answer (no fallback) came twice.
 _LOOPS = (
     "SELECT DISTINCT interaction_id AS l_id FROM (SELECT t.interaction_id AS interaction_id "  # noqa: S608
-    f"FROM turns t WHERE t.deployment = ? AND {_ANSWER} AND t.text IS NOT NULL "
-    f"AND t.interaction_id IN (SELECT interaction_id FROM {INTERACTIONS_OF_SPAN} s) "
+    f"{_OF_SPAN} AND {_ANSWER} AND t.text IS NOT NULL "
     "GROUP BY t.interaction_id, t.text HAVING count(*) > 1) z"
 )
 _FLAGS = {
-    "rephrase_after_answer": "coalesce(c.rephrased, 0) = 1",
+    "rephrase_after_answer": "r.r_id IS NOT NULL",
     "answer_loop": "l.l_id IS NOT NULL",
     "escalation_after_resolved": "i.outcome IN ('escalated', 'transferred') "
     "AND coalesce(c.final_confident, 0) = 1",
@@ -218,6 +220,7 @@ _SIGNALS = (
     f"FROM interactions WHERE deployment = ? AND started_at >= {SPAN_START} "
     f"AND started_at < {SPAN_END}) i "
     f"LEFT JOIN ({_CONVERSATIONS}) c ON c.c_id = i.interaction_id "
+    f"LEFT JOIN ({_REPHRASES}) r ON r.r_id = i.interaction_id "
     f"LEFT JOIN ({_LOOPS}) l ON l.l_id = i.interaction_id"
 )
 _DAYS_SQL = (
