@@ -16,10 +16,10 @@ import orjson
 import pyarrow.compute as pc
 import pytest
 
-from daytwo.detect.data import DeploymentInfo, Window
+from daytwo.detect.data import DeploymentInfo, Window, analysis_data
 from daytwo.detect.registry import get_detector
 from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
-from daytwo.detect.silent import FLAGGED, SIGNAL_DAYS, SIGNALS
+from daytwo.detect.silent import FLAGGED, SIGNAL_DAYS, SIGNALS, SilentParams
 from daytwo.ingest.decode import decode_json
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
@@ -122,3 +122,9 @@ def test_silent_failures_find_from_the_engine_what_the_rows_give(
     for read in (SIGNAL_DAYS, FLAGGED):
         assert comparable_rows(cut.reads[read.name]) == comparable_rows(alone.reads[read.name])
     assert run_detectors(cut, [SILENT]) == run_detectors(alone, [SILENT])
+
+
+def test_another_similarity_is_refused_rather_than_counted_at_the_reads_one() -> None:
+    data = analysis_data(INFO, WINDOW, [{"interaction_id": "a", "started_at": END}])
+    with pytest.raises(ValueError, match=r"similarity of 0\.5"):
+        SILENT.run(data, SilentParams(similarity=0.6))
