@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -11,7 +12,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from daytwo.detect.cells import in_window, started_ns
-from daytwo.detect.data import AnalysisData
+from daytwo.detect.data import (
+    INTERACTIONS_OF_SPAN,
+    SPAN_END,
+    SPAN_START,
+    AnalysisData,
+    EngineRead,
+)
 from daytwo.detect.findings import (
     Finding,
     FindingScope,
@@ -43,7 +50,7 @@ class SilentParams:
     min_sample: int = 100
     min_effect: float = 0.03
     fdr: float = 0.01
-    similarity: float = 0.5
+    similarity: float = 0.5  # SIMILARITY: the engine reads count at this one
     validator_sample: int = 50
     validator_fail_share: float = 0.2
     validator_min_failed: int = 5
@@ -135,11 +142,174 @@ def _rephrased(before: str, after: str, similarity: float) -> bool:
     return bool(a and b and len(a & b) / len(a | b) >= similarity)
 
 
+# The similarity above which a message right after an answer is a rephrase (Jaccard of the
+# two messages' words): what the engine reads compute with, and the params' default.
+SIMILARITY = 0.5
+# The days the flagged conversations are read for: the analysis's current period.
+FLAGGED_DAYS = 7
+DAY_US = 86_400_000_000
+_AGO = f"CAST(floor((date_diff('microsecond', started_at, {SPAN_END}) - 1) / {DAY_US}.0) AS BIGINT)"
+_ANSWER = "t.role = 'assistant' AND NOT coalesce(t.fallback, false)"
+_BY_SEQ = "OVER (PARTITION BY t.interaction_id ORDER BY t.seq)"
+
+
+def _words_sql(text: str) -> str:
+    """The distinct words of ``text`` (:data:`WORD` over its lower case), as a list."""
+    return f"array_distinct(regexp_extract_all(lower({text}), '[a-z0-9'']+'))"
+
+
+_OF_SPAN = (
+    "FROM turns t WHERE t.deployment = ? AND t.interaction_id IN "  # noqa: S608
+    f"(SELECT interaction_id FROM {INTERACTIONS_OF_SPAN} s)"
+)
+# The customer's messages right after an answer (user, answer, user in a row), each with the
+# message before the answer: the rephrase candidates, in one pass over the turns in order.
+_AFTER_ANSWER = (
+    f"SELECT t.interaction_id AS interaction_id, t.text AS text, CASE WHEN t.role = 'user' "
+    f"AND lag(t.role, 1) {_BY_SEQ} = 'assistant' AND NOT coalesce(lag(t.fallback, 1) {_BY_SEQ}, "
+    f"false) AND lag(t.role, 2) {_BY_SEQ} = 'user' THEN lag(t.text, 2) {_BY_SEQ} END "
+    f"AS before_text {_OF_SPAN}"
+)
+# A candidate is a rephrase where the two messages share at least SIMILARITY of their words
+# (each message's words worked out once).
+_SHARED = "array_length(array_intersect(wa, wb))"
+_REPHRASES = (
+    "SELECT DISTINCT interaction_id AS r_id FROM (SELECT interaction_id, "  # noqa: S608
+    f"{_words_sql('before_text')} AS wa, {_words_sql('text')} AS wb "
+    f"FROM ({_AFTER_ANSWER}) x WHERE before_text IS NOT NULL) w "
+    "WHERE array_length(wa) > 0 AND array_length(wb) > 0 "
+    f"AND {_SHARED} / (array_length(wa) + array_length(wb) - {_SHARED}) >= {SIMILARITY}"
+)
+# Per conversation with turns: whether its last turn is an answer (no fallback) and whether its
+# last assistant turn is a confident answer; each the parity of the largest ``2 * seq + flag``
+# over the turns considered (the last turn's flag).
+_ANSWER_FLAG = f"CASE WHEN {_ANSWER} THEN 1 ELSE 0 END"
+_CONFIDENT_FLAG = (
+    f"CASE WHEN {_ANSWER} AND coalesce(t.confidence, 0.0) >= {LOW_CONFIDENCE} THEN 1 ELSE 0 END"
+)
+_CONVERSATIONS = (
+    "SELECT t.interaction_id AS c_id, "
+    f"max(2 * t.seq + {_ANSWER_FLAG}) % 2 AS ended_on_answer, "
+    f"max(CASE WHEN t.role = 'assistant' THEN 2 * t.seq + {_CONFIDENT_FLAG} END) % 2 "
+    f"AS final_confident {_OF_SPAN} GROUP BY t.interaction_id"
+)
+# Those where the same answer (no fallback) came twice.
+_LOOPS = (
+    "SELECT DISTINCT interaction_id AS l_id FROM (SELECT t.interaction_id AS interaction_id "  # noqa: S608
+    f"{_OF_SPAN} AND {_ANSWER} AND t.text IS NOT NULL "
+    "GROUP BY t.interaction_id, t.text HAVING count(*) > 1) z"
+)
+_FLAGS = {
+    "rephrase_after_answer": "r.r_id IS NOT NULL",
+    "answer_loop": "l.l_id IS NOT NULL",
+    "escalation_after_resolved": "i.outcome IN ('escalated', 'transferred') "
+    "AND coalesce(c.final_confident, 0) = 1",
+    "negative_after_resolved": "i.outcome = 'contained' "
+    "AND (i.csat <= 2 OR coalesce(i.n_negative_turns, 0) > 0)",
+    "abandon_after_answer": "i.outcome = 'abandoned' AND coalesce(c.ended_on_answer, 0) = 1",
+}
+if set(_FLAGS) != set(SIGNALS):  # pragma: no cover - a signal left out
+    raise RuntimeError("every silent-failure signal needs its SQL in silent.py")
+# Each conversation of the span: its day before the end, UTC day, journey ('' for none) and
+# each signal as 0 or 1.
+_SIGNALS = (
+    f"SELECT i.interaction_id AS interaction_id, i.started_at AS started_at, {_AGO} AS ago, "  # noqa: S608
+    "CAST(i.started_at AS DATE) AS day, coalesce(CAST(i.journey AS VARCHAR), '') AS journey, "
+    + ", ".join(f"CASE WHEN {cond} THEN 1 ELSE 0 END AS {name}" for name, cond in _FLAGS.items())
+    + " FROM (SELECT interaction_id, started_at, journey, outcome, csat, n_negative_turns "  # noqa: S608
+    f"FROM interactions WHERE deployment = ? AND started_at >= {SPAN_START} "
+    f"AND started_at < {SPAN_END}) i "
+    f"LEFT JOIN ({_CONVERSATIONS}) c ON c.c_id = i.interaction_id "
+    f"LEFT JOIN ({_REPHRASES}) r ON r.r_id = i.interaction_id "
+    f"LEFT JOIN ({_LOOPS}) l ON l.l_id = i.interaction_id"
+)
+_DAYS_SQL = (
+    "SELECT ago, day, journey, CAST(count(*) AS BIGINT) AS n, "  # noqa: S608
+    + ", ".join(f"CAST(sum({name}) AS BIGINT) AS {name}" for name in SIGNALS)
+    + f" FROM ({_SIGNALS}) f GROUP BY ago, day, journey"
+)
+_FLAGGED_SQL = (
+    "SELECT interaction_id, started_at, "  # noqa: S608
+    + ", ".join(f"CAST({name} AS BIGINT) AS {name}" for name in SIGNALS)
+    + f" FROM ({_SIGNALS}) f WHERE "
+    + " OR ".join(f"{name} = 1" for name in SIGNALS)
+)
+
+
+def _signal_rows(
+    data: AnalysisData, start: datetime | None
+) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    """The analysis's conversations started from ``start`` (None: all of them, the read's
+    span) and their signals, from the raw rows."""
+    t = data.interactions
+    flags = signals(t, data.turns, SIMILARITY)
+    if start is None:
+        return t, flags
+    keep = started_ns(t) >= _us(start) * 1000
+    return t.filter(pa.array(keep)), {k: v[keep] for k, v in flags.items()}
+
+
+def _days_from_rows(data: AnalysisData) -> pa.Table:
+    """The read from an analysis's raw interactions and turns."""
+    t, flags = _signal_rows(data, None)
+    end_us = _us(data.window.current_end)
+    started = started_ns(t) // 1000
+    table = pa.table(
+        {
+            "ago": (end_us - started - 1) // DAY_US,
+            "day": pa.array((started // DAY_US).astype(np.int32)).cast(pa.date32()),
+            "journey": pc.fill_null(pc.cast(t["journey"], pa.string()), ""),
+            "n": np.ones(t.num_rows, dtype=np.int64),
+            **{name: flags[name].astype(np.int64) for name in SIGNALS},
+        }
+    )
+    sums = [(c, "sum") for c in ("n", *SIGNALS)]
+    grouped = table.group_by(["ago", "day", "journey"], use_threads=False).aggregate(sums)
+    return grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names]).select(
+        ["ago", "day", "journey", "n", *SIGNALS]
+    )
+
+
+def _flagged_from_rows(data: AnalysisData) -> pa.Table:
+    """The read from an analysis's raw interactions and turns (its last :data:`FLAGGED_DAYS`)."""
+    t, flags = _signal_rows(data, data.window.current_end - timedelta(days=FLAGGED_DAYS))
+    any_flag = np.zeros(t.num_rows, dtype=bool)
+    for v in flags.values():
+        any_flag |= v
+    keep = pa.array(any_flag)
+    return pa.table(
+        {
+            "interaction_id": pc.cast(t["interaction_id"], pa.string()).filter(keep),
+            "started_at": pc.cast(t["started_at"], pa.timestamp("us", tz="UTC")).filter(keep),
+            **{name: flags[name][any_flag].astype(np.int64) for name in SIGNALS},
+        }
+    )
+
+
+def _us(at: datetime) -> int:
+    """``at`` in microseconds since the epoch (a naive time taken as UTC, as the stores do)."""
+    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+SIGNAL_DAYS = EngineRead("silent_signal_days", _DAYS_SQL, "ago", _days_from_rows)
+"""The analysed conversations per day before the end × UTC day × journey ('' for none): how
+many, and how many show each silent-failure signal."""
+FLAGGED = EngineRead(
+    "silent_flagged", _FLAGGED_SQL, "started_at", _flagged_from_rows, days=FLAGGED_DAYS
+)
+"""The conversations of the last :data:`FLAGGED_DAYS` days that show a silent-failure signal
+(each with its start and its signals as 0 or 1): where a finding's evidence and impact come
+from, instead of every turn."""
+
+
 @detector(
     "silent_failures",
     name="Silent failures",
     params=SilentParams(),
-    needs=Needs(turn_columns=("role", "text", "fallback", "confidence")),
+    # Turns' role and text only for the validators' sample of transcripts; the signals are
+    # counted by the engine.
+    needs=Needs(turn_columns=("role", "text"), reads=(SIGNAL_DAYS, FLAGGED)),
 )
 def detect_silent_failures(data: AnalysisData, params: SilentParams) -> list[Finding]:
     """Conversations that fail without an error: signals that rose, and validator verdicts.
@@ -160,39 +330,53 @@ def detect_silent_failures(data: AnalysisData, params: SilentParams) -> list[Fin
     w = data.window
     if t.num_rows == 0:
         return []
+    if params.similarity != SIMILARITY:
+        raise ValueError(f"silent failures count rephrases at a similarity of {SIMILARITY} only")
     starts = started_ns(t)
-    base = in_window(starts, w.baseline_start, w.baseline_end)
     cur = in_window(starts, w.current_start, w.current_end)
-    flags = signals(t, data.turns, params.similarity)
-    encoded = pc.dictionary_encode(pc.fill_null(t["journey"], "")).combine_chunks()
-    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
-    names = [str(j) for j in encoded.dictionary.to_pylist()]
-    cells: list[tuple[str | None, np.ndarray]] = [(None, np.ones(t.num_rows, dtype=bool))]
-    for j in sorted(names):  # in the order of the journeys' names
-        mask = codes == names.index(j)
-        if j and not mask.all():
+    # The signals per day before the end × UTC day × journey, from the events engine: the
+    # baseline window is whole UTC days, the current period whole days before the end.
+    days = data.read(SIGNAL_DAYS)
+    ago = days["ago"].to_numpy(zero_copy_only=False)
+    day = np.asarray(pc.cast(days["day"], pa.int32()).to_numpy(zero_copy_only=False), np.int64)
+    base_rows = (day >= _day_number(w.baseline_start)) & (day < _day_number(w.baseline_end))
+    cur_rows = ago < w.current_days
+    journeys = np.asarray(days["journey"].to_numpy(zero_copy_only=False), dtype=object)
+    n = days["n"].to_numpy(zero_copy_only=False)
+    total = int(n.sum())
+    cells: list[tuple[str | None, np.ndarray]] = [(None, np.ones(days.num_rows, dtype=bool))]
+    for j in sorted(set(journeys.tolist())):  # in the order of the journeys' names
+        mask = journeys == j
+        if j and int(n[mask].sum()) != total:
             cells.append((j, mask))
     tests = []
-    for name, flag in flags.items():
+    for name in SIGNALS:
+        k = days[name].to_numpy(zero_copy_only=False)
         for journey, mask in cells:
-            nb, nc = int((mask & base).sum()), int((mask & cur).sum())
+            nb, nc = int(n[mask & base_rows].sum()), int(n[mask & cur_rows].sum())
             if nb < params.min_sample or nc < params.min_sample:
                 continue
-            kb, kc = int((flag & mask & base).sum()), int((flag & mask & cur).sum())
+            kb, kc = int(k[mask & base_rows].sum()), int(k[mask & cur_rows].sum())
             z = two_proportion_z(kb, nb, kc, nc)
-            tests.append((name, journey, mask, kb, nb, kc, nc, z))
+            tests.append((name, journey, kb, nb, kc, nc, z))
     out: list[Finding] = []
     if tests:
         found = benjamini_hochberg([normal_sf(x[-1]) for x in tests], params.fdr)
         hits = [x for x, hit in zip(tests, found, strict=True)
-                if hit and x[5] / x[6] - x[3] / x[4] >= params.min_effect]  # fmt: skip
+                if hit and x[4] / x[5] - x[2] / x[3] >= params.min_effect]  # fmt: skip
         whole = {x[0] for x in hits if x[1] is None}
-        for name, journey, mask, kb, nb, kc, nc, z in hits:
+        flagged = _flagged(data) if hits else {}
+        for name, journey, kb, nb, kc, nc, z in hits:
             if journey is None and any(h[0] == name and h[1] is not None for h in hits):
                 continue  # the journeys say where
             if journey is not None and name in whole and len([h for h in hits if h[0] == name]) > 3:
                 continue  # everywhere at once: the deployment-wide finding says it
-            rows = np.flatnonzero(flags[name] & mask & cur)
+            in_journey = (
+                np.ones(t.num_rows, dtype=bool)
+                if journey is None
+                else flag_array(pc.equal(pc.fill_null(t["journey"], ""), journey))
+            )
+            rows = np.flatnonzero(flagged[name] & in_journey & cur)
             rows = rows[np.argsort(starts[rows], kind="stable")]
             where = f" in {journey}" if journey else ""
             out.append(
@@ -216,6 +400,30 @@ def detect_silent_failures(data: AnalysisData, params: SilentParams) -> list[Fin
             )
     out += _validated(data, params, cur)
     return out
+
+
+def _flagged(data: AnalysisData) -> dict[str, np.ndarray]:
+    """Per signal, which of the analysis's conversations show it (those of the flagged read:
+    the current period's)."""
+    t = data.interactions
+    read = data.read(FLAGGED)
+    row = pc.index_in(
+        pc.cast(read["interaction_id"], pa.string()), pc.cast(t["interaction_id"], pa.string())
+    )
+    rows = np.asarray(pc.fill_null(row, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    found = rows >= 0
+    out = {}
+    for name in SIGNALS:
+        flag = np.zeros(t.num_rows, dtype=bool)
+        flag[rows[found]] = read[name].to_numpy(zero_copy_only=False)[found] == 1
+        out[name] = flag
+    return out
+
+
+def _day_number(at: datetime) -> int:
+    """The UTC day ``at`` falls on, in days since the epoch (as Arrow's ``date32``)."""
+    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    return (at.date() - date(1970, 1, 1)).days
 
 
 def _validated(data: AnalysisData, params: SilentParams, cur: np.ndarray) -> list[Finding]:

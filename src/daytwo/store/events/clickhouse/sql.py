@@ -77,6 +77,9 @@ class _Dialect(ClickHouse):
             ),
             exp.LogicalOr: lambda self, e: self.func("max", e.this),
             exp.LogicalAnd: lambda self, e: self.func("min", e.this),
+            # regexp_extract_all(s, pattern): every match of the whole pattern, in order.
+            exp.RegexpExtractAll: lambda self, e: self.func("extractAll", e.this, e.expression),
+            exp.ArrayIntersect: lambda self, e: self.func("arrayIntersect", *e.expressions),
         }
 
         def datatype_sql(self, expression: exp.DataType) -> str:

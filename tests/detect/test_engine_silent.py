@@ -1,0 +1,130 @@
+"""Silent failures judge from reads the events engine computes: each day's conversations and
+signals per journey, and the flagged conversations of the current period. On both engines the
+reads are what their twins compute from the raw rows (the signals worked out of every turn in
+Python), the findings are the same either way, and a look cut out of a longer history reads
+what it reads alone."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pyarrow.compute as pc
+import pytest
+
+from daytwo.detect.data import DeploymentInfo, Window, analysis_data
+from daytwo.detect.registry import get_detector
+from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
+from daytwo.detect.silent import FLAGGED, SIGNAL_DAYS, SIGNALS, SilentParams
+from daytwo.ingest.decode import decode_json
+from daytwo.store.events import EventStore
+from tests.conftest import ENGINES
+from tests.detect.tables import comparable_rows
+
+INFO = DeploymentInfo("quiet")
+SILENT = get_detector("silent_failures")
+# The raw-row twins need every turn the signals are worked out of, with all their columns.
+NEEDS = [
+    SILENT.needs,
+    replace(SILENT.needs, turn_columns=("role", "text", "fallback", "confidence"), turn_days=70),
+]
+END = datetime(2026, 10, 31, 15, 20, 7, 250_000, tzinfo=UTC)
+MIDNIGHT = END.replace(hour=0, minute=0, second=0, microsecond=0)
+WINDOW = Window(
+    MIDNIGHT - timedelta(weeks=7), MIDNIGHT - timedelta(weeks=5), END - timedelta(days=7), END
+)
+ASKED = ["Where is my parcel?", "What's the STATUS of order", "Cancel my order", "Refund:"]
+ANSWERS = ["It ships today", "Here is your refund", "Let me check", None]
+
+
+def _record(i: int, started: datetime, rnd: random.Random) -> dict[str, Any]:
+    recent = END - started < timedelta(days=4)
+    journey = rnd.choice(["orders", "orders", "billing", "travel"])
+    worse = recent and journey == "orders"
+    turns: list[dict[str, Any]] = []
+    for n in range(rnd.randint(1, 4)):
+        asked = " ".join([rnd.choice(ASKED), *(str(rnd.randint(0, 10**6)) for _ in range(3))])
+        if turns and rnd.random() < (0.5 if worse else 0.1):
+            asked = turns[-2]["text"].lower() + " again"  # a rephrase of the last question
+        answer = rnd.choice(ANSWERS)
+        if answer and rnd.random() < 0.9:
+            answer += f" (#{rnd.randint(0, 10**6)})"
+        if turns and rnd.random() < (0.4 if worse else 0.05):
+            answer = turns[-1]["text"]  # the same answer again
+        turns += [
+            {"seq": 2 * n, "ts": started.isoformat(), "role": "user", "text": asked},
+            {"seq": 2 * n + 1, "ts": started.isoformat(), "role": "assistant", "text": answer,
+             "fallback": rnd.random() < 0.1 if rnd.random() < 0.9 else None,
+             "confidence": rnd.choice([None, 0.2, 0.5, 0.9])},
+        ]  # fmt: skip
+    if rnd.random() < 0.3:
+        turns = turns[:-1]  # ended on the customer's message
+    outcome = rnd.choice(["contained", "contained", "escalated", "transferred", "abandoned", None])
+    return {
+        "id": f"q{i:05d}", "deployment": INFO.name, "started_at": started.isoformat(),
+        "channel": "chat", "journey": journey if i % 40 else None, "outcome": outcome,
+        "csat": rnd.choice([None, 1.0, 2.0, 4.0, 5.0]),
+        "customer_ref": f"u{rnd.randint(0, 300)}", "agent_ref": f"a{rnd.randint(0, 9)}",
+        "turns": turns,
+    }  # fmt: skip
+
+
+def _store(events: EventStore) -> None:
+    """Eight weeks of conversations, one every 12 minutes, up to the end."""
+    rnd = random.Random(11)
+    start = END - timedelta(weeks=8)
+    step = timedelta(minutes=12)
+    records = [_record(i, start + i * step, rnd) for i in range(int((END - start) / step))]
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    events.write(decoded.batch, source="test", batch_id="a")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_silent_failures_find_from_the_engine_what_the_rows_give(
+    new_events: Callable[[], EventStore],
+) -> None:
+    events = new_events()
+    _store(events)
+    data = load_data(events, INFO, WINDOW, NEEDS)
+    for read in (SIGNAL_DAYS, FLAGGED):
+        engine, twin = data.reads[read.name], read.from_rows(data)
+        assert engine.column_names == twin.column_names
+        assert comparable_rows(engine) == comparable_rows(twin)
+    days = data.reads[SIGNAL_DAYS.name]
+    assert int(pc.sum(days["n"]).as_py()) == data.interactions.num_rows
+    # Every signal shows somewhere; the flagged rows are of the last seven days only.
+    assert all(int(pc.sum(days[name]).as_py()) > 0 for name in SIGNALS)
+    flagged = data.reads[FLAGGED.name]
+    assert 0 < flagged.num_rows < data.interactions.num_rows / 8
+
+    found = run_detectors(data, [SILENT])
+    assert {(f.details.get("signal"), f.scope.journey) for f in found} >= {
+        ("rephrase_after_answer", "orders"),
+        ("answer_loop", "orders"),
+    }
+    assert all(f.evidence and f.impact.interactions_per_week for f in found)
+    # The same findings, evidence and impact from the reads computed from the raw rows.
+    assert found == run_detectors(replace(data, reads={}), [SILENT])
+
+    # A look cut out of a replay's history (looks ending three days apart) reads what it
+    # reads alone, and finds the same.
+    looks = [
+        replace(WINDOW, current_start=e - timedelta(days=7), current_end=e)
+        for e in (END - timedelta(days=3), END)
+    ]
+    history = read_history(events, INFO, looks, NEEDS)
+    cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], NEEDS)
+    for read in (SIGNAL_DAYS, FLAGGED):
+        assert comparable_rows(cut.reads[read.name]) == comparable_rows(alone.reads[read.name])
+    assert run_detectors(cut, [SILENT]) == run_detectors(alone, [SILENT])
+
+
+def test_another_similarity_is_refused_rather_than_counted_at_the_reads_one() -> None:
+    data = analysis_data(INFO, WINDOW, [{"interaction_id": "a", "started_at": END}])
+    with pytest.raises(ValueError, match=r"similarity of 0\.5"):
+        SILENT.run(data, SilentParams(similarity=0.6))
