@@ -32,9 +32,11 @@ from daytwo.detect.gaps.service import (
     GapWindow,
     candidate_texts,
     confident_texts,
+    latest_data,
     read_gap_window,
     record_gaps,
     warm_vectors,
+    warming,
 )
 from daytwo.detect.registry import select as select_detectors
 from daytwo.detect.service import count_findings
@@ -55,6 +57,8 @@ MANIFEST = "demo-manifest.json"
 FIRST_ANALYSIS_DAY = 28
 # Processes computing the replay's looks (where the machine has the cores).
 REPLAY_WORKERS = 2
+# Days stored between two starts of the gap vectors' embedding while the demo builds.
+WARM_EVERY_DAYS = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +141,15 @@ def build_demo(
     ledger.dispose()
     deliveries = 0
     total = dataset.n_batches
+    names = [d.name for d in dataset.deployments]
+    warmed: dict[str, datetime | None] = dict.fromkeys(names)
     with open_event_store(settings.resolved_events_url) as store:
         for done, batch in enumerate(dataset.batches(), start=1):
             decoded = Decoded(batch, [], batch.n_records)
             ingest(store, decoded, source="demo")
             deliveries += batch.n_records
+            if warm_gaps and done % WARM_EVERY_DAYS == 0:
+                _warm_stored_so_far(settings, store, warmed)
             if on_batch:
                 on_batch(done, total)
         # Written once drawn: the value truth is summed from the days' own draws.
@@ -150,7 +158,7 @@ def build_demo(
         interactions = store.count("interactions")
         turns = store.count("turns")
         if warm_gaps:
-            _warm_gap_vectors(settings, store, [d.name for d in dataset.deployments])
+            _warm_gap_vectors(settings, store, names)
         store.optimize()
         # Build the rollups and the search text now, so the first page served is fast.
         tables = (*rollup.TABLES, text_index.TABLE, *journey_rollup.TABLES, *adoption_rollup.TABLES)
@@ -167,6 +175,27 @@ def build_demo(
         seconds=time.perf_counter() - started,
         manifest_path=manifest_path,
     )
+
+
+def _warm_stored_so_far(
+    settings: Settings, store: EventStore, warmed: dict[str, datetime | None]
+) -> None:
+    """Start embedding the candidate messages of the days stored since the last call (by
+    deployment, from the start time ``warmed`` holds), unless the last call's are still being
+    embedded: the encoder takes the core the build leaves idle, and the embedding that
+    :func:`_warm_gap_vectors` waits for at the end of the build is what is left. Which texts
+    are warmed early changes no vector (:func:`~daytwo.detect.gaps.service.warm_vectors`)."""
+    try:
+        if warming(settings.gaps_encoder):
+            return
+        texts: list[str] = []
+        for name, since in warmed.items():
+            latest = latest_data(store, name)
+            texts += candidate_texts(store, name, since)
+            warmed[name] = latest
+        warm_vectors(settings.gaps_encoder, texts)
+    except ConfigError:
+        return
 
 
 def _warm_gap_vectors(settings: Settings, store: EventStore, deployments: list[str]) -> None:

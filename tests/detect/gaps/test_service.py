@@ -278,3 +278,61 @@ def test_a_known_intents_misses_are_attached_to_it_only_with_known_intents() -> 
     unknown = effective_params(None, enc, None, traffic_regions=MIN_REGIONS)
     assert unknown.cluster is not None
     assert unknown.cluster.attach is None
+
+
+def test_candidate_texts_since_are_those_of_the_conversations_started_then(
+    events: EventStore,
+) -> None:
+    """The demo hands the encoder each stretch of days as it is stored: the candidates'
+    texts of the conversations started since a time, within those of the whole history."""
+    from daytwo.detect.gaps import service
+    from daytwo.detect.gaps.candidates import find_candidates
+
+    # The solar questions were asked three weeks ago only.
+    store(events, traffic(days_ago=20) + traffic(1000, solar=False))
+    since = END - timedelta(days=10)
+    every = set(service.candidate_texts(events, "care-bot"))
+    recent = service.candidate_texts(events, "care-bot", since)
+    interactions, turns = service.load_window(events, "care-bot", since, END + timedelta(days=1))
+    assert set(find_candidates(turns, interactions).text) <= set(recent)
+    assert set(recent) < every
+    assert recent == sorted(set(recent))
+    assert not set(recent) & set(SOLAR)
+
+
+def test_warmings_in_a_row_neither_wait_nor_embed_a_text_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    import numpy as np
+
+    from daytwo.detect.gaps import service
+
+    embedded: list[list[str]] = []
+    gate = threading.Event()
+
+    class Slow:
+        name = "slow"
+        dim = 2
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            assert gate.wait(10)
+            embedded.append(list(texts))
+            return np.ones((len(texts), self.dim), dtype=np.float32)
+
+    slow = Slow()
+    monkeypatch.setattr(service, "get_encoder", lambda name: slow)
+    service._CACHE.clear()
+    try:
+        service.warm_vectors("slow", ["a", "b"])
+        service.warm_vectors("slow", ["b", "c"])  # handed over while the first still embeds
+        assert service.warming("slow")
+        gate.set()
+        service.settle_vectors()
+        assert not service.warming("slow")
+        assert embedded == [["a", "b"], ["c"]]
+    finally:
+        gate.set()
+        service.settle_vectors()
+        service._CACHE.clear()

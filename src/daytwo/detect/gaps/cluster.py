@@ -143,9 +143,11 @@ def cosine_distances(rows: np.ndarray) -> np.ndarray:
     """
     x = np.ascontiguousarray(rows, dtype=np.float64)
     full = x @ x.T
-    np.subtract(1.0, full, out=full)
+    # The upper triangle taken first, then made distances: each entry the same operations
+    # on the same number, over half the entries.
     condensed: np.ndarray = squareform(full, checks=False)
     del full
+    np.subtract(1.0, condensed, out=condensed)
     np.clip(condensed, 0.0, 2.0, out=condensed)
     return condensed
 

@@ -31,20 +31,28 @@ def gap_keywords(
     """The ``top`` distinguishing terms of each gap ``0 .. n_gaps - 1`` (label ``-1``: none)."""
     if n_gaps == 0:
         return []
+    # Support traffic repeats itself: each distinct text is tokenised once, and a class holds
+    # it as many times as its members say it. The vocabulary is the same (every term is kept
+    # whatever its frequency), and the counts are whole numbers summed exactly either way.
+    distinct: dict[str, int] = {}
+    row_of = np.fromiter(
+        (distinct.setdefault(t, len(distinct)) for t in texts), dtype=np.int64, count=len(texts)
+    )
     vectorizer = CountVectorizer(stop_words=STOP_WORDS, ngram_range=(1, 2), token_pattern=WORD)
     try:
-        counts = vectorizer.fit_transform(texts)
+        counts = vectorizer.fit_transform(list(distinct))
     except ValueError:  # nothing but stop words
         return [[] for _ in range(n_gaps)]
     terms = vectorizer.get_feature_names_out()
     classes = np.where(labels >= 0, labels, n_gaps)
-    # One row per class (gaps first, then the utterances in no gap); sparse all the way, as
-    # 100,000 utterances make thousands of gaps and a hundred thousand terms.
-    onehot = sparse.csr_matrix(
-        (np.ones(len(classes)), (classes, np.arange(len(classes)))),
-        shape=(n_gaps + 1, len(classes)),
+    # One row per class (gaps first, then the utterances in no gap), one column per distinct
+    # text, holding how often the class says it; sparse all the way, as 100,000 utterances
+    # make thousands of gaps and a hundred thousand terms.
+    times = sparse.csr_matrix(
+        (np.ones(len(classes)), (classes, row_of)), shape=(n_gaps + 1, len(distinct))
     )
-    per_class = sparse.csr_matrix(onehot @ counts, dtype=np.float64)
+    times.sum_duplicates()
+    per_class = sparse.csr_matrix(times @ counts, dtype=np.float64)
     words_per_class = np.asarray(per_class.sum(axis=1)).ravel()
     words_per_class[words_per_class == 0] = 1.0
     avg_words = float(words_per_class.mean())

@@ -90,6 +90,7 @@ __all__ = [
     "settle_vectors",
     "texts_of",
     "warm_vectors",
+    "warming",
 ]
 
 DEFAULT_WINDOW_DAYS = 28
@@ -132,20 +133,24 @@ def load_window(
     return interactions, turns
 
 
-def candidate_texts(events: EventStore, deployment: str) -> list[str]:
+def candidate_texts(
+    events: EventStore, deployment: str, since: datetime | None = None
+) -> list[str]:
     """The distinct customer messages of the deployment that a clustering of some window of
     its history may embed: those of conversations where an answer fell back or had low
     confidence, and those before the first agent's turn in conversations that went to a
-    person (:func:`find_candidates` picks among them)."""
+    person (:func:`find_candidates` picks among them); with ``since``, of the conversations
+    started then or later only."""
+    after = "AND i.started_at >= ? " if since is not None else ""
     table = events.query(
-        "SELECT DISTINCT t.text FROM turns t JOIN interactions i "
+        "SELECT DISTINCT t.text FROM turns t JOIN interactions i "  # noqa: S608 - fixed text
         "ON i.deployment = t.deployment AND i.interaction_id = t.interaction_id "
-        "WHERE t.deployment = ? AND t.role = 'user' AND t.text IS NOT NULL AND ("
+        f"WHERE t.deployment = ? {after}AND t.role = 'user' AND t.text IS NOT NULL AND ("
         "(i.outcome IN ('escalated', 'transferred') "
         "AND (i.first_agent_seq IS NULL OR t.seq < i.first_agent_seq)) "
         "OR t.interaction_id IN (SELECT interaction_id FROM turns WHERE deployment = ? "
         "AND role = 'assistant' AND (fallback OR confidence < ?))) ORDER BY t.text",
-        [deployment, deployment, LOW_CONFIDENCE],
+        [deployment, *([since] if since is not None else []), deployment, LOW_CONFIDENCE],
     )
     return [str(t) for t in table["text"].to_pylist() if t and str(t).strip()]
 
@@ -179,13 +184,17 @@ def warm_vectors(encoder: str, texts: Iterable[str]) -> threading.Thread:
     have computed itself: the gaps are the same, sooner. At most :data:`CACHE_SIZE` texts.
     """
     enc = get_encoder(encoder)  # loaded here: a model is loaded once, on one thread
-    # What an earlier warming is still embedding is not embedded twice.
-    _wait_for_warming(enc.name)
-    todo = [t for t in dict.fromkeys(texts) if (enc.name, t) not in _CACHE][:CACHE_SIZE]
-    if len(_CACHE) + len(todo) > CACHE_SIZE:
-        _CACHE.clear()
+    earlier = _WARMING.get(enc.name)
+    wanted = list(dict.fromkeys(texts))
 
     def encode() -> None:
+        # What an earlier warming is still embedding is not embedded twice: this one starts
+        # where it ends (the caller does not wait for it).
+        if earlier is not None:
+            earlier.join()
+        todo = [t for t in wanted if (enc.name, t) not in _CACHE][:CACHE_SIZE]
+        if len(_CACHE) + len(todo) > CACHE_SIZE:
+            _CACHE.clear()
         for i in range(0, len(todo), 1024):
             chunk = todo[i : i + 1024]
             _CACHE.update(((enc.name, t), v) for t, v in zip(chunk, enc.encode(chunk), strict=True))
@@ -194,6 +203,12 @@ def warm_vectors(encoder: str, texts: Iterable[str]) -> threading.Thread:
     _WARMING[enc.name] = thread
     thread.start()
     return thread
+
+
+def warming(encoder: str) -> bool:
+    """Whether a warming of this process's vector cache for ``encoder`` is still at work."""
+    thread = _WARMING.get(get_encoder(encoder).name)
+    return thread is not None and thread.is_alive()
 
 
 def settle_vectors() -> None:
