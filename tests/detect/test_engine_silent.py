@@ -122,6 +122,12 @@ def test_silent_failures_find_from_the_engine_what_the_rows_give(
     for read in (SIGNAL_DAYS, FLAGGED):
         assert comparable_rows(cut.reads[read.name]) == comparable_rows(alone.reads[read.name])
     assert run_detectors(cut, [SILENT]) == run_detectors(alone, [SILENT])
+    # The history reads the flagged conversations of its looks' last seven days only, so a
+    # look ending before its first is not cut out of it.
+    first = looks[0].current_end - timedelta(days=7)
+    assert pc.min(history.reads[FLAGGED.name]["started_at"]).as_py() >= first
+    earlier = replace(looks[0], current_end=looks[0].current_end - timedelta(days=1))
+    assert not history.covers(earlier, NEEDS)
 
 
 def test_another_similarity_is_refused_rather_than_counted_at_the_reads_one() -> None:

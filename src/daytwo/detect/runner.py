@@ -120,6 +120,9 @@ class History:
     # by :func:`_ago_key`, up to the last look that ends then (its end in ``ago_ends``).
     reads: dict[str, pa.Table]
     ago_ends: dict[str, datetime] = field(default_factory=dict)
+    # Where a read of the last days (its ``days`` set) starts, by name: the earliest of the
+    # looks' spans, not the history's start (the looks need no more of it).
+    read_starts: dict[str, datetime] = field(default_factory=dict)
     # When the interaction of each turn, delivery and assist event started (microseconds since
     # the epoch; -1 for none read), joined once for the history: a look selects their rows by
     # its windows with a comparison instead of looking its interaction ids up again.
@@ -165,6 +168,11 @@ class History:
                 for r in engine_reads(needs).values()
                 if r.cut == "ago"
                 for s, e in [r.span(window, history_start)]
+            )
+            and all(
+                r.span(window, history_start)[0] >= self.read_starts.get(r.name, self.start)
+                for r in engine_reads(needs).values()
+                if r.cut != "ago"
             )
         )
 
@@ -288,6 +296,12 @@ def read_history(
         if r.cut == "ago":
             for w in sorted(windows, key=lambda w: w.current_end):
                 ago[_ago_key(r.name, w.current_end)] = (r, w.current_end)
+    # A read of the last days from the earliest look's span on.
+    starts = {
+        r.name: min(r.span(w, _spans(w, needs)[0])[0] for w in windows)
+        for r in engine_reads(needs).values()
+        if r.cut != "ago"
+    }
     interactions = _read_interactions(events, info, start, end)
     if wanted:
         every = "started_at >= ? AND started_at < ?"
@@ -298,10 +312,11 @@ def read_history(
         info, start, end, tuple(needs), with_segment_columns(interactions), turns,
         _read_deliveries(events, info, start, end, needs),
         _read_assist(events, info, start, end, needs),
-        {r.name: _engine_read(events, info, r, start, end) for r in engine_reads(needs).values()
-         if r.cut != "ago"} | {key: _engine_read(events, info, r, start, at)
-                               for key, (r, at) in ago.items()},
+        {r.name: _engine_read(events, info, r, starts[r.name], end)
+         for r in engine_reads(needs).values() if r.cut != "ago"}
+        | {key: _engine_read(events, info, r, start, at) for key, (r, at) in ago.items()},
         {key: at for key, (_, at) in ago.items()},
+        starts,
     )  # fmt: skip
 
 

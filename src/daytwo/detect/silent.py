@@ -163,22 +163,37 @@ _OF_SPAN = (
     f"(SELECT interaction_id FROM {INTERACTIONS_OF_SPAN} s)"
 )
 # The customer's messages right after an answer (user, answer, user in a row), each with the
-# message before the answer: the rephrase candidates, in one pass over the turns in order.
+# ``seq`` of the message before the answer: the rephrase candidates, in one pass over the turns
+# in order that carries no text (the window holds every turn of the span).
 _AFTER_ANSWER = (
-    f"SELECT t.interaction_id AS interaction_id, t.text AS text, CASE WHEN t.role = 'user' "
+    f"SELECT t.interaction_id AS interaction_id, t.seq AS seq, CASE WHEN t.role = 'user' "
     f"AND lag(t.role, 1) {_BY_SEQ} = 'assistant' AND NOT coalesce(lag(t.fallback, 1) {_BY_SEQ}, "
-    f"false) AND lag(t.role, 2) {_BY_SEQ} = 'user' THEN lag(t.text, 2) {_BY_SEQ} END "
-    f"AS before_text {_OF_SPAN}"
+    f"false) AND lag(t.role, 2) {_BY_SEQ} = 'user' THEN lag(t.seq, 2) {_BY_SEQ} END "
+    f"AS before_seq {_OF_SPAN}"
 )
-# A candidate is a rephrase where the two messages share at least SIMILARITY of their words
-# (each message's words worked out once).
-_SHARED = "array_length(array_intersect(wa, wb))"
+# The two messages of each candidate, joined back by ``seq``: only the candidates' texts are
+# read and split into words.
+_TEXTS = "(SELECT interaction_id, seq, text FROM turns WHERE deployment = ?)"
+_CANDIDATES = (
+    "SELECT c.interaction_id AS interaction_id, a.text AS before_text, b.text AS text "  # noqa: S608
+    f"FROM ({_AFTER_ANSWER}) c "
+    f"JOIN {_TEXTS} a ON a.interaction_id = c.interaction_id AND a.seq = c.before_seq "
+    f"JOIN {_TEXTS} b ON b.interaction_id = c.interaction_id AND b.seq = c.seq "
+    "WHERE c.before_seq IS NOT NULL"
+)
+# A candidate is a rephrase where the two messages share at least SIMILARITY of their words:
+# the words of each distinct message worked out once (the same messages recur across
+# conversations), then compared per candidate.
+_SHARED = "array_length(array_intersect(wa.words, wb.words))"
 _REPHRASES = (
-    "SELECT DISTINCT interaction_id AS r_id FROM (SELECT interaction_id, "  # noqa: S608
-    f"{_words_sql('before_text')} AS wa, {_words_sql('text')} AS wb "
-    f"FROM ({_AFTER_ANSWER}) x WHERE before_text IS NOT NULL) w "
-    "WHERE array_length(wa) > 0 AND array_length(wb) > 0 "
-    f"AND {_SHARED} / (array_length(wa) + array_length(wb) - {_SHARED}) >= {SIMILARITY}"
+    f"WITH c AS MATERIALIZED ({_CANDIDATES}), "  # noqa: S608
+    f"m AS MATERIALIZED (SELECT x AS text, {_words_sql('x')} AS words FROM "
+    "(SELECT before_text AS x FROM c UNION SELECT text AS x FROM c) u WHERE x IS NOT NULL) "
+    "SELECT DISTINCT c.interaction_id AS r_id FROM c "
+    "JOIN m wa ON wa.text = c.before_text JOIN m wb ON wb.text = c.text "
+    "WHERE array_length(wa.words) > 0 AND array_length(wb.words) > 0 "
+    f"AND {_SHARED} / (array_length(wa.words) + array_length(wb.words) - {_SHARED}) "
+    f">= {SIMILARITY}"
 )
 # Per conversation with turns: whether its last turn is an answer (no fallback) and whether its
 # last assistant turn is a confident answer; each the parity of the largest ``2 * seq + flag``
