@@ -1,11 +1,32 @@
-"""Comparing an engine's read with its twin computed from the raw rows."""
+"""Comparing an engine's read with its twin computed from the raw rows, on weeks of stored
+conversations."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from daytwo.ingest.decode import decode_json
+from daytwo.store.events import EventStore
+
+Record = Callable[[int, datetime, random.Random], dict[str, Any]]
+
+
+def store_weeks(events: EventStore, record: Record, end: datetime, seed: int) -> None:
+    """Eight weeks of conversations made by ``record``, one every 12 minutes, up to ``end``."""
+    rnd = random.Random(seed)
+    start = end - timedelta(weeks=8)
+    step = timedelta(minutes=12)
+    records = [record(i, start + i * step, rnd) for i in range(int((end - start) / step))]
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    events.write(decoded.batch, source="test", batch_id="a")
 
 
 def comparable_rows(table: pa.Table) -> list[tuple[Any, ...]]:

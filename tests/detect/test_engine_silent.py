@@ -12,7 +12,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pyarrow.compute as pc
 import pytest
 
@@ -20,10 +19,9 @@ from daytwo.detect.data import DeploymentInfo, Window, analysis_data
 from daytwo.detect.registry import get_detector
 from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
 from daytwo.detect.silent import FLAGGED, SIGNAL_DAYS, SIGNALS, SilentParams
-from daytwo.ingest.decode import decode_json
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
-from tests.detect.tables import comparable_rows
+from tests.detect.tables import comparable_rows, store_weeks
 
 INFO = DeploymentInfo("quiet")
 SILENT = get_detector("silent_failures")
@@ -74,14 +72,7 @@ def _record(i: int, started: datetime, rnd: random.Random) -> dict[str, Any]:
 
 
 def _store(events: EventStore) -> None:
-    """Eight weeks of conversations, one every 12 minutes, up to the end."""
-    rnd = random.Random(11)
-    start = END - timedelta(weeks=8)
-    step = timedelta(minutes=12)
-    records = [_record(i, start + i * step, rnd) for i in range(int((END - start) / step))]
-    decoded = decode_json(orjson.dumps(records))
-    assert decoded.errors == []
-    events.write(decoded.batch, source="test", batch_id="a")
+    store_weeks(events, _record, END, seed=11)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

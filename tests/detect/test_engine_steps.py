@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pyarrow.compute as pc
 import pytest
 
@@ -22,10 +21,9 @@ from daytwo.detect.data import DeploymentInfo, Window
 from daytwo.detect.failure_points import ANSWER_STEPS
 from daytwo.detect.registry import get_detector
 from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
-from daytwo.ingest.decode import decode_json
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
-from tests.detect.tables import comparable_rows
+from tests.detect.tables import comparable_rows, store_weeks
 
 INFO = DeploymentInfo("steps")
 DEGRADATION = get_detector("degradation")
@@ -73,14 +71,7 @@ def _record(i: int, started: datetime, rnd: random.Random) -> dict[str, Any]:
 
 
 def _store(events: EventStore) -> None:
-    """Eight weeks of conversations, one every 12 minutes, up to the end."""
-    rnd = random.Random(7)
-    start = END - timedelta(weeks=8)
-    step = timedelta(minutes=12)
-    records = [_record(i, start + i * step, rnd) for i in range(int((END - start) / step))]
-    decoded = decode_json(orjson.dumps(records))
-    assert decoded.errors == []
-    events.write(decoded.batch, source="test", batch_id="a")
+    store_weeks(events, _record, END, seed=7)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
