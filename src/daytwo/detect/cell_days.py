@@ -21,25 +21,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from daytwo.clock import aware
 from daytwo.detect.cells import (
     MONITORED,
     SEGMENT_KEYS,
     Cell,
     Monitored,
     Summary,
+    epoch_us,
     segment_column,
     summaries_from_sums,
 )
-from daytwo.detect.data import SPAN_END, SPAN_START, AnalysisData, EngineRead
+from daytwo.detect.data import (
+    DAY_US,
+    SPAN_END,
+    SPAN_START,
+    AnalysisData,
+    EngineRead,
+    days_before_end_sql,
+)
 
-DAY_US = 86_400_000_000
 JUDGED: tuple[Monitored, ...] = tuple(m for m in MONITORED if m.cells)
 KEYS = ("journey", *SEGMENT_KEYS)
 # The dimension of the journey × channel rows (``value`` the journey, ``cross_value`` the
@@ -115,7 +120,7 @@ def _key_sql(key: str) -> str:
     return f"segments['{key}']"
 
 
-_AGO = f"CAST(floor((date_diff('microsecond', started_at, {SPAN_END}) - 1) / {DAY_US}.0) AS BIGINT)"
+_AGO = days_before_end_sql("started_at")
 # Each conversation of the span once: its day, its dimensions' values, each metric's value
 # and weight.
 _ROWS = (
@@ -156,7 +161,7 @@ _SQL = (
 def _from_rows(data: AnalysisData) -> pa.Table:
     """The read from an analysis's raw interactions (its span: the whole table)."""
     t = data.interactions
-    end_us = _us(data.window.current_end)
+    end_us = epoch_us(data.window.current_end)
     started = pc.cast(t["started_at"], pa.int64()).to_numpy(zero_copy_only=False)
     columns: dict[str, pa.Array | np.ndarray] = {
         "ago": (end_us - started.astype(np.int64) - 1) // DAY_US,
@@ -197,12 +202,6 @@ def _from_rows(data: AnalysisData) -> pa.Table:
             )
         )
     return pa.concat_tables(parts)
-
-
-def _us(at: datetime) -> int:
-    """``at`` in microseconds since the epoch (a naive time taken as UTC, as the stores do)."""
-    at = aware(at).astimezone(UTC)
-    return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 CELL_DAYS = EngineRead("cell_days", _SQL, "ago", _from_rows)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from daytwo.clock import aware
 from daytwo.interactions.facts import flag_array
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.units import Unit, fmt_value
 
 Arrays = tuple[np.ndarray, np.ndarray]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Segment keys every deployment may carry; "channel" is a column, the rest live in ``segments``.
 SEGMENT_KEYS = ("channel", "site", "team", "language", "tenure")
@@ -232,6 +234,17 @@ def started_ns(table: pa.Table) -> np.ndarray:
         np.asarray(col.to_numpy(zero_copy_only=False)).astype("datetime64[us]").astype(np.int64)
         * 1000
     )
+
+
+def epoch_us(at: datetime) -> int:
+    """``at`` in microseconds since the epoch, as Arrow stores ``timestamp[us]`` (a naive time
+    taken as UTC, as the stores do)."""
+    return (aware(at).astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
+
+
+def utc_day_number(at: datetime) -> int:
+    """The UTC day ``at`` falls on, in days since the epoch (as Arrow's ``date32``)."""
+    return (aware(at).astimezone(UTC).date() - _EPOCH.date()).days
 
 
 def ns(at: datetime) -> int:

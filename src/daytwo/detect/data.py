@@ -56,6 +56,15 @@ class DeploymentInfo:
 INTERACTIONS_OF_SPAN = "{interactions}"
 SPAN_START = "{span_start}"
 SPAN_END = "{span_end}"
+DAY_US = 86_400_000_000
+
+
+def days_before_end_sql(column: str) -> str:
+    """SQL: the whole days between ``column`` and the span's end, counted back (0 for the
+    last day before it), as the ``ago`` of an engine read cut by days."""
+    return (
+        f"CAST(floor((date_diff('microsecond', {column}, {SPAN_END}) - 1) / {DAY_US}.0) AS BIGINT)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

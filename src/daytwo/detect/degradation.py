@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from daytwo.clock import aware
 from daytwo.detect.cell_days import CELL_DAYS, JUDGED, KEYS, DayCells, day_cell_groups, sum_columns
 from daytwo.detect.cells import (
     Cell,
@@ -21,6 +20,7 @@ from daytwo.detect.cells import (
     started_ns,
     summaries_from_sums,
     unit_of,
+    utc_day_number,
 )
 from daytwo.detect.data import AnalysisData
 from daytwo.detect.findings import (
@@ -131,7 +131,7 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
     day = np.asarray(
         pc.cast(cells["day"], pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64
     )
-    base_rows = (day >= _day_number(w.baseline_start)) & (day < _day_number(w.baseline_end))
+    base_rows = (day >= utc_day_number(w.baseline_start)) & (day < utc_day_number(w.baseline_end))
     windows = [
         (d, ago < min(d, w.current_days))
         for d in params.windows_days
@@ -198,12 +198,6 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
     return [
         _finding(data, t, params, recent, starts[in_period], arrays[t.metric.metric]) for t in kept
     ]
-
-
-def _day_number(at: datetime) -> int:
-    """The UTC day ``at`` falls on, in days since the epoch (as Arrow's ``date32``)."""
-    at = aware(at).astimezone(UTC)
-    return (at.date() - date(1970, 1, 1)).days
 
 
 def _sums(m: Monitored, cells: pa.Table, group: DayCells, rows: np.ndarray) -> list[np.ndarray]:

@@ -16,7 +16,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from daytwo.detect.cells import in_window, started_ns
-from daytwo.detect.data import SPAN_END, SPAN_START, AnalysisData, EngineRead
+from daytwo.detect.data import (
+    DAY_US,
+    SPAN_END,
+    SPAN_START,
+    AnalysisData,
+    EngineRead,
+    days_before_end_sql,
+)
 from daytwo.detect.findings import (
     Finding,
     FindingScope,
@@ -29,14 +36,11 @@ from daytwo.detect.registry import Needs, detector
 from daytwo.detect.stats import benjamini_hochberg, normal_sf, two_proportion_z
 from daytwo.interactions.facts import flag_array
 
-DAY_US = 86_400_000_000
 NONE = "(none)"
 # The days the read covers: the analysis's current period.
 STEP_DAYS = 7
 
-_AGO = (
-    f"CAST(floor((date_diff('microsecond', i.started_at, {SPAN_END}) - 1) / {DAY_US}.0) AS BIGINT)"
-)
+_AGO = days_before_end_sql("i.started_at")
 # Each answer of the assistant in a conversation of the span: its day before the end, its
 # journey, its position among the conversation's answers, its intent, whether it fell back,
 # and whether it is the conversation's last answer (then its outcome counts: known, handed).

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from daytwo.detect.cells import in_window, started_ns
+from daytwo.detect.cells import epoch_us, in_window, started_ns, utc_day_number
 from daytwo.detect.data import (
+    DAY_US,
     INTERACTIONS_OF_SPAN,
     SPAN_END,
     SPAN_START,
     AnalysisData,
     EngineRead,
+    days_before_end_sql,
 )
 from daytwo.detect.findings import (
     Finding,
@@ -147,8 +149,7 @@ def _rephrased(before: str, after: str, similarity: float) -> bool:
 SIMILARITY = 0.5
 # The days the flagged conversations are read for: the analysis's current period.
 FLAGGED_DAYS = 7
-DAY_US = 86_400_000_000
-_AGO = f"CAST(floor((date_diff('microsecond', started_at, {SPAN_END}) - 1) / {DAY_US}.0) AS BIGINT)"
+_AGO = days_before_end_sql("started_at")
 _ANSWER = "t.role = 'assistant' AND NOT coalesce(t.fallback, false)"
 _BY_SEQ = "OVER (PARTITION BY t.interaction_id ORDER BY t.seq)"
 
@@ -260,14 +261,14 @@ def _signal_rows(
     flags = signals(t, data.turns, SIMILARITY)
     if start is None:
         return t, flags
-    keep = started_ns(t) >= _us(start) * 1000
+    keep = started_ns(t) >= epoch_us(start) * 1000
     return t.filter(pa.array(keep)), {k: v[keep] for k, v in flags.items()}
 
 
 def _days_from_rows(data: AnalysisData) -> pa.Table:
     """The read from an analysis's raw interactions and turns."""
     t, flags = _signal_rows(data, None)
-    end_us = _us(data.window.current_end)
+    end_us = epoch_us(data.window.current_end)
     started = started_ns(t) // 1000
     table = pa.table(
         {
@@ -299,12 +300,6 @@ def _flagged_from_rows(data: AnalysisData) -> pa.Table:
             **{name: flags[name][any_flag].astype(np.int64) for name in SIGNALS},
         }
     )
-
-
-def _us(at: datetime) -> int:
-    """``at`` in microseconds since the epoch (a naive time taken as UTC, as the stores do)."""
-    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
-    return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 SIGNAL_DAYS = EngineRead("silent_signal_days", _DAYS_SQL, "ago", _days_from_rows)
@@ -354,7 +349,7 @@ def detect_silent_failures(data: AnalysisData, params: SilentParams) -> list[Fin
     days = data.read(SIGNAL_DAYS)
     ago = days["ago"].to_numpy(zero_copy_only=False)
     day = np.asarray(pc.cast(days["day"], pa.int32()).to_numpy(zero_copy_only=False), np.int64)
-    base_rows = (day >= _day_number(w.baseline_start)) & (day < _day_number(w.baseline_end))
+    base_rows = (day >= utc_day_number(w.baseline_start)) & (day < utc_day_number(w.baseline_end))
     cur_rows = ago < w.current_days
     journeys = np.asarray(days["journey"].to_numpy(zero_copy_only=False), dtype=object)
     n = days["n"].to_numpy(zero_copy_only=False)
@@ -433,12 +428,6 @@ def _flagged(data: AnalysisData) -> dict[str, np.ndarray]:
         flag[rows[found]] = read[name].to_numpy(zero_copy_only=False)[found] == 1
         out[name] = flag
     return out
-
-
-def _day_number(at: datetime) -> int:
-    """The UTC day ``at`` falls on, in days since the epoch (as Arrow's ``date32``)."""
-    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
-    return (at.date() - date(1970, 1, 1)).days
 
 
 def _validated(data: AnalysisData, params: SilentParams, cur: np.ndarray) -> list[Finding]:
