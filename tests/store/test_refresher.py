@@ -163,6 +163,40 @@ def test_writes_during_refreshes_are_never_lost(either: EventStore) -> None:
             assert got == pytest.approx(want, rel=1e-9, abs=1e-9), p.metric
 
 
+def test_a_refresh_on_read_and_an_explicit_refresh_never_collide(store: EventStore) -> None:
+    """Where readers refresh what they read (commands, tests) and something also calls
+    `refresh_derived` (a test, a command finishing a load), the two take turns: both would
+    delete the same days' rows, and DuckDB refuses the second transaction's deletion.
+    (ClickHouse's store runs both under one lock, and writes each refresh under a new
+    version.)"""
+    _write(store, 0, 50)
+    assert store.refresh_on_read
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                store.derived_ready(rollup.DAILY_ROLLUP)
+        except BaseException as exc:  # handed to the test thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for k in range(15):
+            _write(store, 100 * (k + 1), 20, day=k % 5)
+            store.refresh_derived()
+    finally:
+        done.set()
+        thread.join(60)
+    assert errors == []
+    assert store.derived_ready(rollup.DAILY_ROLLUP)
+    raw = int(store.query("SELECT count(*) AS n FROM interactions")["n"][0].as_py())
+    assert raw == 50 + 15 * 20
+    assert _rollup_count(store) == raw
+
+
 def test_the_first_round_is_told_to_whoever_waits_for_it(store: EventStore) -> None:
     _write(store, 0, 20)
     refresher = DerivedRefresher(store, interval=60)

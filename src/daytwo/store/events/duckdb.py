@@ -366,7 +366,9 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
             return key in self._fresh and all(self.derived_ready(d) for d in table.depends)
         if not all(self.derived_ready(dep) for dep in table.depends):
             return False
-        with self._lock:
+        # After any refresh in progress (refresh_derived): two transactions recomputing the
+        # same days would both delete their rows, and the engine refuses the second.
+        with self._refreshing, self._lock:
             writes = self._writes
             try:
                 rows = self._con.execute(
