@@ -182,12 +182,15 @@ def test_volume_growth_journeys_and_examples() -> None:
     assert (gap.recent, gap.previous) == (3, 2)
     assert gap.growth == 0.5
     assert gap.journeys == {"billing": 3, "cards": 2, "(none)": 1}
+    # Weeks end at the look: the last is the recent days, the one before the previous ones,
+    # and a week with none counts 0 (a line over the gap would read as utterances).
     assert [w.isoformat() for w, _ in gap.weekly] == [
-        "2026-02-23",
-        "2026-03-16",
-        "2026-03-23",
+        "2026-03-01",
+        "2026-03-08",
+        "2026-03-15",
+        "2026-03-22",
     ]
-    assert [n for _, n in gap.weekly] == [1, 2, 3]
+    assert [n for _, n in gap.weekly] == [1, 0, 2, 3]
     # Nearest the centre first, one per wording ("Pay  bitcoin" repeats "pay bitcoin").
     assert gap.examples[:3] == [1, 2, 3]
     assert gap.customers == 2

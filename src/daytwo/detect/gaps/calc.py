@@ -197,9 +197,18 @@ def _to_datetime(value: np.datetime64) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
-def _week(value: datetime) -> date:
-    day = value.date()
-    return day - timedelta(days=day.weekday())
+def _weekly(when: list[datetime], as_of: datetime) -> list[tuple[date, int]]:
+    """How many of ``when`` fell in each 7 days ending at ``as_of``, oldest first, from the
+    period of the earliest to the last (an empty period counts 0), each named by its first
+    day. Every point is a whole week, so the last one (the recent days) does not read as a
+    collapse the way a calendar week that has only begun would."""
+    week = timedelta(days=7)
+    periods = Counter(max(0, (as_of - t) // week) for t in when)
+    if not periods:
+        return []
+    return [
+        ((as_of - week * (p + 1)).date(), periods.get(p, 0)) for p in range(max(periods), -1, -1)
+    ]
 
 
 def classify(
@@ -299,7 +308,7 @@ def build_gaps(
         when = [_to_datetime(t) for t in cand.started_at[rows]]
         recent = sum(1 for t in when if recent_start <= t < as_of)
         before = sum(1 for t in when if previous_start <= t < recent_start)
-        weekly = sorted(Counter(_week(t) for t in when).items())
+        weekly = _weekly(when, as_of)
         intent: str | None
         if attached and g in attached:
             kind, intent = "misrouting", attached[g]

@@ -58,7 +58,7 @@ def volume_spec(gaps: list[GapPublic]) -> dict[str, Any]:
             "color": {"field": "gap", "type": "nominal", "title": None, "sort": None},
             "tooltip": [
                 {"field": "gap", "type": "nominal"},
-                {"field": "week", "type": "temporal", "title": "week of"},
+                {"field": "week", "type": "temporal", "title": "7 days from"},
                 {"field": "n", "type": "quantitative", "title": "utterances"},
             ],
         },
