@@ -4,14 +4,18 @@ alert acknowledged with the signed link from its message, and one JSON error sha
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from daytwo.backlog.models import Item
 from daytwo.backlog.owners import create_owner
 from daytwo.backlog.schemas import OwnerCreate
+from daytwo.clock import aware
 from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment
 from daytwo.notify import alerts
+from daytwo.notify import events as notify_events
 from daytwo.store.ledger import DeploymentKind, Ledger
 from tests.backlog.conftest import DEPLOYMENT
 from tests.notify.conftest import SECRET, make_item
@@ -120,3 +124,25 @@ def test_the_page_says_where_alerts_go_before_any_route_is_set(client: TestClien
     page = client.get("/notify").text
     assert "No routes and no owner preferences" not in page
     assert 'data-route="' in page
+
+
+def test_the_page_says_what_each_alert_is_about(client: TestClient) -> None:
+    """An item's problem and its SLA clock are two alerts with the item's title: the page and
+    the API say which is which (and how far the clock has gone)."""
+    ledger: Ledger = client.app.state.ledger  # type: ignore[attr-defined]
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    _seed(ledger)
+    item_id = make_item(ledger, "Outage on card_lost", priority="P1")
+    alerts.sync_alerts(ledger, settings, DEPLOYMENT)
+    with ledger.session() as session:
+        due = aware(session.get(Item, item_id).triage_due)  # type: ignore[union-attr]
+    notify_events.sync_slas(ledger, settings, now=due + timedelta(minutes=5))
+    body = client.get("/api/v1/notify/alerts").json()
+    assert sorted((a["kind"], a["state"]) for a in body) == [
+        ("problem", None),
+        ("sla", "triage.breached"),
+    ]
+    assert {a["title"] for a in body} == {"Outage on card_lost"}
+    page = client.get("/notify").text
+    assert '<td data-about="problem">new problem</td>' in page
+    assert '<td data-about="sla">triage late</td>' in page

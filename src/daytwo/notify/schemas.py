@@ -141,6 +141,9 @@ class AlertPublic(_Out):
     deployment: str
     item_id: int | None
     kind: str
+    # The state it last told about: an SLA clock's triage.at_risk, triage.breached,
+    # fix.at_risk or fix.breached; a gate's ready or not_holding; a feed's silent or flowing.
+    state: str | None = None
     priority: str
     title: str
     owner: str | None

@@ -24,6 +24,25 @@ PUBLIC = [requires(Scope.public)]  # the signature is the credential
 
 router = APIRouter(include_in_schema=False)
 
+# What an alert is about, by its kind and the state it last told (an item's problem and its
+# SLA clock are two alerts with the item's title: this tells them apart).
+_ABOUT = {
+    ("sla", "triage.at_risk"): "triage due soon",
+    ("sla", "triage.breached"): "triage late",
+    ("sla", "fix.at_risk"): "fix due soon",
+    ("sla", "fix.breached"): "fix late",
+    ("gate", "ready"): "gate ready",
+    ("gate", "not_holding"): "gate no longer holds",
+    ("feed", "silent"): "feed silent",
+    ("feed", "flowing"): "feed flowing again",
+}
+_KIND = {"problem": "new problem", "sla": "SLA clock", "gate": "plan gate", "feed": "feed"}
+
+
+def alert_about(kind: str, state: str | None) -> str:
+    """A few words on what an alert is about: "new problem", "fix late", "gate ready"."""
+    return _ABOUT.get((kind, state or ""), _KIND.get(kind, kind))
+
 
 @router.get("/notify", response_class=HTMLResponse, dependencies=READ)
 def notify_page(
@@ -40,6 +59,7 @@ def notify_page(
         "status": status,
         "error": error,
         "sent": outbox.delivery_detail(ledger, sent) if sent else None,
+        "about": alert_about,
     }
     return templates.TemplateResponse(request, "notify.html", context)
 
