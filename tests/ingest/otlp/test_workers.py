@@ -77,6 +77,18 @@ def test_requests_are_prepared_in_the_server_until_the_workers_are_warm() -> Non
         pool.close()
 
 
+def test_a_server_stopping_does_not_wait_for_the_warm_ups() -> None:
+    """A server stopped soon after it started closes a pool whose workers are still warming
+    up: they are stopped, not waited for."""
+    pool = MappingPool(1, warm_up=functools.partial(time.sleep, 120))
+    pool.start()
+    assert not pool.ready(timeout=0)
+    started = time.monotonic()
+    pool.close()
+    assert time.monotonic() - started < 60  # the warm-up alone would take 120 s
+    assert not pool.ready(timeout=0)  # closed: no pool
+
+
 _ORPHAN_SCRIPT = """
 import multiprocessing, os, sys, time
 from concurrent.futures import ProcessPoolExecutor

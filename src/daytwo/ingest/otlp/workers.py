@@ -177,7 +177,18 @@ class MappingPool:
         return Prepared(rows, prepared.deployments, prepared.received)
 
     def close(self) -> None:
+        """Shut the workers down. The server has answered every request when it closes the
+        pool, so what a worker may still be doing is its warm-up, and that is not waited for
+        (a server stopped soon after it started would wait seconds, over ten on a busy
+        machine, for workers it no longer needs)."""
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            warming, self._warming = self._warming, []
+        if pool is None:
+            return
+        if not all(f.done() for f in warming):
+            # The executor has no public way to stop a worker in the middle of a call before
+            # Python 3.14's terminate_workers().
+            for process in list((pool._processes or {}).values()):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
