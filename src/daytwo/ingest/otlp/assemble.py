@@ -206,6 +206,7 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
     # A chain step repeats the model calls of its trace: its text turns only where there are
     # none.
     trace = _codes(rows["trace_id"])
+    ts = _us(rows["ts"])
     llm_traces = np.unique(trace[is_turn & from_llm])
     keep &= ~((source == sources.get("chain", -2)) & np.isin(trace, llm_traces))
     role_code, roles = _coded(role)
@@ -229,7 +230,7 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
     systems = np.flatnonzero(keep & (role_code == roles.get("system", -2)))
     if len(systems):
         text = _codes(rows["text"].take(pa.array(systems, type=pa.int64())))
-        keep[systems[_repeats(conv[systems], _us(rows["ts"])[systems], text)]] = False
+        keep[systems[_repeats(conv[systems], ts[systems], text)]] = False
 
     # A message given again to a later call (a retry after a failure) is the same turn:
     # same role, text and position in the call's input.
@@ -246,7 +247,7 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
             again[
                 _repeats(
                     conv[again],
-                    _us(rows["ts"])[again],
+                    ts[again],
                     role_code[again],
                     _codes(rows["text"].take(pa.array(again, type=pa.int64()))),
                     position.astype(np.int64),
@@ -260,7 +261,7 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
             rows["part"].to_numpy()[idx],
             _codes(rows["span_id"])[idx],
             _us(rows["span_start"])[idx],
-            _us(rows["ts"])[idx],
+            ts[idx],
             conv[idx],
         )
     )
@@ -270,7 +271,7 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
     starts = np.r_[0, np.flatnonzero(np.diff(turn_conv)) + 1]
     seq = np.arange(len(idx)) - np.repeat(starts, np.diff(np.r_[starts, len(idx)]))
 
-    interactions, record_of = _interactions(rows, conv, turn_rows, turn_conv, rules)
+    interactions, record_of = _interactions(rows, conv, trace, turn_rows, turn_conv, rules)
     turns = _turns(turn_rows, seq, record_of[turn_conv])
     return Batch(interactions, turns, with_locators(ASSIST_EVENTS, pos=True).empty_table())
 
@@ -357,7 +358,12 @@ def _us(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def _interactions(
-    rows: pa.Table, conv: np.ndarray, turn_rows: pa.Table, turn_conv: np.ndarray, rules: TraceRules
+    rows: pa.Table,
+    conv: np.ndarray,
+    trace: np.ndarray,
+    turn_rows: pa.Table,
+    turn_conv: np.ndarray,
+    rules: TraceRules,
 ) -> tuple[pa.Table, np.ndarray]:
     n_conv = int(conv.max()) + 1 if len(conv) else 0
     starts = _us(rows["span_start"])
@@ -383,9 +389,9 @@ def _interactions(
         for i in present[np.argsort(np.argsort(order)[present])][::-1]:
             merged = facts[conv[i]].setdefault(name, {})
             merged.update(orjson.loads(values[int(i)].as_py()))
-    trace = _codes(rows["trace_id"]).astype(np.int64) + 1  # a null id (-1) is one more trace
-    width = int(trace.max()) + 1 if len(trace) else 1
-    pairs = np.unique(conv.astype(np.int64) * width + trace)
+    traces = trace.astype(np.int64) + 1  # a null id (-1) is one more trace
+    width = int(traces.max()) + 1 if len(traces) else 1
+    pairs = np.unique(conv.astype(np.int64) * width + traces)
     n_traces = np.bincount(pairs // width, minlength=n_conv)
 
     # The hand-off rule, from the tools called: each distinct name tested once; the answers
