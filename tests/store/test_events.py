@@ -28,6 +28,33 @@ def test_write_counts_new_and_replaced(events: EventStore) -> None:
     assert events.count("deliveries") == 6
 
 
+def test_delivery_log_and_assist_events_follow_each_write(events: EventStore) -> None:
+    """Each write logs one delivery per interaction (its batch, its source, when); a copy
+    written without assist events replaces one that had them."""
+    from datetime import UTC, datetime, timedelta
+
+    shown = [{"action": "shown"}, {"action": "accepted"}]
+    events.write(
+        _batch([{**interaction(0), "assist_events": shown}, interaction(1)]),
+        source="api",
+        batch_id="b1",
+    )
+    assert events.count("assist_events") == 2
+    events.write(_batch([interaction(0)]), source="otlp", batch_id="b2")
+    assert events.count("assist_events") == 0
+    log = events.query(
+        "SELECT interaction_id, batch_id, source, received_at FROM deliveries "
+        "ORDER BY batch_id, interaction_id"
+    ).to_pylist()
+    assert [(d["interaction_id"], d["batch_id"], d["source"]) for d in log] == [
+        ("c-000000", "b1", "api"),
+        ("c-000001", "b1", "api"),
+        ("c-000000", "b2", "otlp"),
+    ]
+    now = datetime.now(UTC)
+    assert all(now - timedelta(minutes=5) < d["received_at"] <= now for d in log)
+
+
 def test_ids_with_quotes_backslashes_and_any_script_are_replaced_exactly(
     events: EventStore,
 ) -> None:

@@ -11,7 +11,13 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daytwo.ingest.otlp.assemble import TraceRules, _repeats, _top_intents, assemble
+from daytwo.ingest.otlp.assemble import (
+    TraceRules,
+    _latest_copies,
+    _repeats,
+    _top_intents,
+    assemble,
+)
 from daytwo.store.events.staging import STAGED
 
 
@@ -90,6 +96,45 @@ def _repeats_by_rows(conv: list[int], ts: list[int], keys: list[list[int]]) -> l
         out[i] = key in seen
         seen.add(key)
     return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(*(st.integers(0, 2) for _ in range(5))), max_size=30))
+def test_latest_copies_keep_the_last_received_copy_of_each_piece(
+    pieces: list[tuple[int, int, int, int, int]],
+) -> None:
+    """(deployment, conversation, span, part, received): per piece the last received copy,
+    the first of those received at once, in the input's order; conversations numbered by
+    first appearance among the rows kept."""
+    table = pa.table(
+        {
+            "deployment": pa.array([f"d{p[0]}" for p in pieces], type=pa.string()),
+            "conversation": pa.array([f"c{p[1]}" for p in pieces], type=pa.string()),
+            "span_id": pa.array([f"s{p[2]}" for p in pieces], type=pa.string()),
+            "part": pa.array([p[3] for p in pieces], type=pa.int32()),
+            "received_at": pa.array([p[4] for p in pieces], type=pa.int64()).cast(
+                pa.timestamp("us", tz="UTC")
+            ),
+            "row": list(range(len(pieces))),
+        }
+    )
+    best: dict[tuple[int, ...], int] = {}
+    for i, p in enumerate(pieces):
+        key = p[:4]
+        if key not in best or p[4] > pieces[best[key]][4]:
+            best[key] = i
+    kept, conv = _latest_copies(table)
+    assert kept["row"].to_pylist() == sorted(best.values())
+    names: dict[tuple[str, str], int] = {}
+    for d, c in zip(kept["deployment"].to_pylist(), kept["conversation"].to_pylist(), strict=True):
+        names.setdefault((d, c), len(names))
+    expected = [
+        names[(d, c)]
+        for d, c in zip(
+            kept["deployment"].to_pylist(), kept["conversation"].to_pylist(), strict=True
+        )
+    ]
+    assert conv.tolist() == expected
 
 
 @settings(max_examples=100, deadline=None)

@@ -196,8 +196,7 @@ def _rows_of(
 
 def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
     """The interactions (with their turns) of every conversation in ``rows``."""
-    rows = _latest_copies(rows)
-    conv = _codes(pc.binary_join_element_wise(rows["deployment"], rows["conversation"], "\x1f"))
+    rows, conv = _latest_copies(rows)
     role = rows["role"]
     source, sources = _coded(rows["source"])
     from_llm = source == sources.get("llm", -2)
@@ -207,6 +206,7 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
     # A chain step repeats the model calls of its trace: its text turns only where there are
     # none.
     trace = _codes(rows["trace_id"])
+    ts = _us(rows["ts"])
     llm_traces = np.unique(trace[is_turn & from_llm])
     keep &= ~((source == sources.get("chain", -2)) & np.isin(trace, llm_traces))
     role_code, roles = _coded(role)
@@ -229,8 +229,8 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
     # One system turn per distinct prompt.
     systems = np.flatnonzero(keep & (role_code == roles.get("system", -2)))
     if len(systems):
-        text = _codes(rows["text"])[systems]
-        keep[systems[_repeats(conv[systems], _us(rows["ts"])[systems], text)]] = False
+        text = _codes(rows["text"].take(pa.array(systems, type=pa.int64())))
+        keep[systems[_repeats(conv[systems], ts[systems], text)]] = False
 
     # A message given again to a later call (a retry after a failure) is the same turn:
     # same role, text and position in the call's input.
@@ -247,9 +247,9 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
             again[
                 _repeats(
                     conv[again],
-                    _us(rows["ts"])[again],
+                    ts[again],
                     role_code[again],
-                    _codes(rows["text"])[again],
+                    _codes(rows["text"].take(pa.array(again, type=pa.int64()))),
                     position.astype(np.int64),
                 )
             ]
@@ -261,7 +261,7 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
             rows["part"].to_numpy()[idx],
             _codes(rows["span_id"])[idx],
             _us(rows["span_start"])[idx],
-            _us(rows["ts"])[idx],
+            ts[idx],
             conv[idx],
         )
     )
@@ -271,39 +271,50 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
     starts = np.r_[0, np.flatnonzero(np.diff(turn_conv)) + 1]
     seq = np.arange(len(idx)) - np.repeat(starts, np.diff(np.r_[starts, len(idx)]))
 
-    interactions, record_of = _interactions(rows, conv, turn_rows, turn_conv, rules)
+    interactions, record_of = _interactions(rows, conv, trace, turn_rows, turn_conv, rules)
     turns = _turns(turn_rows, seq, record_of[turn_conv])
     return Batch(interactions, turns, with_locators(ASSIST_EVENTS, pos=True).empty_table())
 
 
-def _latest_copies(rows: pa.Table) -> pa.Table:
-    """One row per ``(deployment, conversation, span_id, part)``: the last received."""
-    key = pc.binary_join_element_wise(
-        rows["deployment"],
-        rows["conversation"],
-        rows["span_id"],
-        pc.cast(rows["part"], pa.string()),
-        "\x1f",
+def _latest_copies(rows: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """One row per ``(deployment, conversation, span_id, part)``: the last received; and
+    each kept row's conversation code (:func:`_conversation_codes`)."""
+    conv = _conversation_codes(rows)
+    span = _codes(rows["span_id"])
+    part = rows["part"].to_numpy()
+    order = np.lexsort((part, span, conv))
+    same = (
+        (conv[order][1:] == conv[order][:-1])
+        & (span[order][1:] == span[order][:-1])
+        & (part[order][1:] == part[order][:-1])
     )
-    codes = _codes(key)
-    if len(np.unique(codes)) == len(codes):
-        return rows
-    order = np.lexsort((-_us(rows["received_at"]), codes))
-    first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
-    return rows.take(pa.array(np.sort(first), type=pa.int64()))
+    if not same.any():  # the usual case: no piece twice
+        return rows, conv
+    # The last received of each key (the first in the input among copies received at once).
+    order = np.lexsort((-_us(rows["received_at"]), part, span, conv))
+    first = order[np.r_[True, ~same]]
+    rows = rows.take(pa.array(np.sort(first), type=pa.int64()))
+    return rows, _conversation_codes(rows)
+
+
+def _conversation_codes(rows: pa.Table) -> np.ndarray:
+    """A code per row for its ``(deployment, conversation)``, numbered by first appearance."""
+    return _codes(pc.binary_join_element_wise(rows["deployment"], rows["conversation"], "\x1f"))
 
 
 def _first_per_conversation(
-    values: pa.ChunkedArray, conv: np.ndarray, order: np.ndarray
+    values: pa.ChunkedArray, conv: np.ndarray, by_conv: np.ndarray
 ) -> list[tuple[int, Any]]:
-    """For each conversation with a non-null value, its first value in ``order``."""
-    valid = np.asarray(pc.is_valid(values))[order]
-    ranked = order[valid]
+    """For each conversation with a non-null value, its first value in ``by_conv`` (row
+    numbers grouped by conversation, in the order that decides within each)."""
+    valid = np.asarray(pc.is_valid(values))[by_conv]
+    ranked = by_conv[valid]
     if not len(ranked):
         return []
-    convs, first = np.unique(conv[ranked], return_index=True)
+    convs = conv[ranked]
+    first = np.r_[True, convs[1:] != convs[:-1]]
     picked = values.take(pa.array(ranked[first], type=pa.int64())).to_pylist()
-    return list(zip(convs.tolist(), picked, strict=True))
+    return list(zip(convs[first].tolist(), picked, strict=True))
 
 
 def _codes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -326,10 +337,16 @@ def _repeats(conv: np.ndarray, ts: np.ndarray, *keys: np.ndarray) -> np.ndarray:
     """Which rows repeat an earlier one of their conversation (same ``keys``), earlier by
     time (``ts``), then by position."""
     order = np.lexsort((ts, conv))
-    rows = np.stack([conv[order], *(k[order] for k in keys)], axis=1)
-    _, first = np.unique(rows, axis=0, return_index=True)
+    columns = [conv[order], *(k[order] for k in keys)]
+    # Grouped by key, stably: each group's first row is its earliest.
+    grouped = np.lexsort(columns[::-1])
     repeat = np.ones(len(order), dtype=bool)
-    repeat[first] = False
+    if len(grouped):
+        same = np.ones(len(grouped) - 1, dtype=bool)
+        for column in columns:
+            ranked = column[grouped]
+            same &= ranked[1:] == ranked[:-1]
+        repeat[grouped[np.r_[True, ~same]]] = False
     out = np.zeros(len(order), dtype=bool)
     out[order] = repeat
     return out
@@ -341,7 +358,12 @@ def _us(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def _interactions(
-    rows: pa.Table, conv: np.ndarray, turn_rows: pa.Table, turn_conv: np.ndarray, rules: TraceRules
+    rows: pa.Table,
+    conv: np.ndarray,
+    trace: np.ndarray,
+    turn_rows: pa.Table,
+    turn_conv: np.ndarray,
+    rules: TraceRules,
 ) -> tuple[pa.Table, np.ndarray]:
     n_conv = int(conv.max()) + 1 if len(conv) else 0
     starts = _us(rows["span_start"])
@@ -353,9 +375,12 @@ def _interactions(
 
     # Facts named by the pieces, first one wins (in order of arrival, then time).
     order = np.lexsort((starts, _us(rows["received_at"])))
+    # The same order, grouped by conversation (stably): a conversation's first valid row in
+    # it is its first valid row in ``order``.
+    by_conv = order[np.argsort(conv[order], kind="stable")]
     facts: list[dict[str, Any]] = [{} for _ in range(n_conv)]
     for name in ("deployment", "conversation", "customer_ref", "channel", "journey", "outcome"):
-        for c, value in _first_per_conversation(rows[name], conv, order):
+        for c, value in _first_per_conversation(rows[name], conv, by_conv):
             facts[c][name] = value
     for name in ("segments", "scores"):
         # Rare: merged in Python, earlier pieces winning.
@@ -364,8 +389,10 @@ def _interactions(
         for i in present[np.argsort(np.argsort(order)[present])][::-1]:
             merged = facts[conv[i]].setdefault(name, {})
             merged.update(orjson.loads(values[int(i)].as_py()))
-    pairs = np.unique(np.stack([conv, _codes(rows["trace_id"])]), axis=1)
-    n_traces = np.bincount(pairs[0], minlength=n_conv)
+    traces = trace.astype(np.int64) + 1  # a null id (-1) is one more trace
+    width = int(traces.max()) + 1 if len(traces) else 1
+    pairs = np.unique(conv.astype(np.int64) * width + traces)
+    n_traces = np.bincount(pairs // width, minlength=n_conv)
 
     # The hand-off rule, from the tools called: each distinct name tested once; the answers
     # that name tool calls (their attributes hold them) read one by one.
@@ -387,51 +414,54 @@ def _interactions(
             escalated[turn_conv[i]] = True
     top = _top_intents(turn_rows["intent"], turn_conv, n_conv)
 
-    out: dict[str, list[Any]] = {f.name: [] for f in INTERACTIONS}
+    # Built a column at a time: only the outcome, journey and attributes need each
+    # conversation's facts in Python.
+    outcomes: list[str | None] = []
+    journeys: list[str | None] = []
+    attributes: list[str] = []
+    segments: list[list[tuple[str, str]] | None] = []
+    n_traces_of = n_traces.tolist()
+    escalated_of = escalated.tolist()
     for c, f in enumerate(facts):
         outcome = f.get("outcome")
         rule = "attribute"
         if outcome not in OUTCOMES:
             outcome, rule = (
-                ("escalated", "handoff") if escalated[c] else (rules.default_outcome, "default")
+                ("escalated", "handoff") if escalated_of[c] else (rules.default_outcome, "default")
             )
-        journey = f.get("journey") or top[c]
-        started_us, ended_us = int(started[c]), int(ended[c])
-        attributes: dict[str, Any] = {
-            "otel.traces": int(n_traces[c]),
-            "otel.outcome_rule": rule,
-        }
+        outcomes.append(outcome)
+        journeys.append(f.get("journey") or top[c])
+        kept: dict[str, Any] = {"otel.traces": n_traces_of[c], "otel.outcome_rule": rule}
         if rule == "attribute":
-            attributes["otel.outcome"] = outcome
+            kept["otel.outcome"] = outcome
         if f.get("scores"):
-            attributes["scores"] = f["scores"]
+            kept["scores"] = f["scores"]
+        attributes.append(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS).decode())
         segs = f.get("segments")
-        values = {
-            "interaction_id": f["conversation"],
-            "deployment": f["deployment"],
-            "started_at": started_us,
-            "ended_at": ended_us,
-            "channel": f.get("channel"),
-            "journey": journey,
-            "customer_ref": f.get("customer_ref"),
-            "segments": sorted(segs.items()) if segs else None,
-            "outcome": outcome,
-            "handle_time_s": (ended_us - started_us) / 1e6,
-            "ai_used": True,
-            "attributes": orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS).decode(),
-        }
-        for name in out:
-            out[name].append(values.get(name))
-    counts = np.bincount(turn_conv, minlength=n_conv).astype(np.int32)
-    out["n_turns"] = list(counts)
+        segments.append(sorted(segs.items()) if segs else None)
+    columns: dict[str, pa.Array] = {
+        "interaction_id": pa.array([f["conversation"] for f in facts], type=pa.string()),
+        "deployment": pa.array([f["deployment"] for f in facts], type=pa.string()),
+        "started_at": pa.array(started, type=pa.int64()),
+        "ended_at": pa.array(ended, type=pa.int64()),
+        "channel": pa.array([f.get("channel") for f in facts], type=pa.string()),
+        "journey": pa.array(journeys, type=pa.string()),
+        "customer_ref": pa.array([f.get("customer_ref") for f in facts], type=pa.string()),
+        "segments": pa.array(segments, type=SEGMENTS),
+        "outcome": pa.array(outcomes, type=pa.string()),
+        "handle_time_s": pa.array((ended - started) / 1e6, type=pa.float64()),
+        "ai_used": pa.array(np.ones(n_conv, dtype=bool)),
+        "attributes": pa.array(attributes, type=pa.string()),
+        "n_turns": pa.array(np.bincount(turn_conv, minlength=n_conv).astype(np.int32)),
+    }
     arrays = {}
     for fld in INTERACTIONS:
-        if fld.name in ("started_at", "ended_at"):
-            arrays[fld.name] = pa.array(out[fld.name], type=pa.int64()).cast(fld.type)
-        elif fld.name == "segments":
-            arrays[fld.name] = pa.array(out[fld.name], type=SEGMENTS)
+        if fld.name not in columns:
+            arrays[fld.name] = pa.nulls(n_conv, type=fld.type)
+        elif fld.name in ("started_at", "ended_at"):
+            arrays[fld.name] = columns[fld.name].cast(fld.type)
         else:
-            arrays[fld.name] = pa.array(out[fld.name], type=fld.type)
+            arrays[fld.name] = columns[fld.name]
     arrays["_record"] = pa.array(np.arange(n_conv), type=pa.int64())
     table = pa.table(arrays, schema=with_locators(INTERACTIONS, pos=False))
     return table, np.arange(n_conv)

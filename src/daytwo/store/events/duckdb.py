@@ -21,7 +21,6 @@ from daytwo.interactions.columns import Batch, utc_now
 from daytwo.interactions.facts import add_facts
 from daytwo.store.events import derived, duckdb_staging, staging
 from daytwo.store.events.base import (
-    DELIVERIES,
     LIVE,
     TABLES,
     EventStore,
@@ -222,28 +221,18 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
         n = clean.interactions.num_rows
         if n == 0:
             return WriteResult(0, 0, 0, 0), 0
-        keys = clean.interactions.select(["deployment", "interaction_id"])
-        deliveries = pa.table(
-            {
-                "interaction_id": keys["interaction_id"],
-                "deployment": keys["deployment"],
-                "batch_id": pa.array([batch_id] * n, type=pa.string()),
-                "source": pa.array([source] * n, type=pa.string()),
-                "received_at": pa.array([utc_now()] * n, type=pa.timestamp("us", tz="UTC")),
-            },
-            schema=DELIVERIES,
-        )
+        # Two views, the rest constants: each registration is a change to the catalog.
+        views = {"_i": clean.interactions, "_t": clean.turns}
+        if clean.assist_events.num_rows:
+            views["_a"] = clean.assist_events
         with self._lock:
             con = self._con
-            con.register("_keys", keys)
-            con.register("_i", clean.interactions)
-            con.register("_t", clean.turns)
-            con.register("_a", clean.assist_events)
-            con.register("_d", deliveries)
+            for name, table in views.items():
+                con.register(name, table)
             try:
                 con.execute("BEGIN TRANSACTION")
                 replaced = con.execute(
-                    "SELECT COUNT(*) FROM interactions i SEMI JOIN _keys k "
+                    "SELECT COUNT(*) FROM interactions i SEMI JOIN _i k "
                     "ON i.deployment = k.deployment AND i.interaction_id = k.interaction_id"
                 ).fetchone()
                 n_replaced = int(replaced[0]) if replaced else 0
@@ -253,7 +242,7 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
                 if n_replaced:
                     changed += (
                         " UNION SELECT i.deployment, CAST(i.started_at AS DATE) FROM "
-                        "interactions i SEMI JOIN _keys k ON i.deployment = k.deployment "
+                        "interactions i SEMI JOIN _i k ON i.deployment = k.deployment "
                         "AND i.interaction_id = k.interaction_id"
                     )
                 con.execute(
@@ -263,22 +252,26 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
                 if n_replaced:
                     for table in ("interactions", "turns", "assist_events"):
                         con.execute(
-                            f"DELETE FROM {table} t USING _keys k "
+                            f"DELETE FROM {table} t USING _i k "
                             "WHERE t.deployment = k.deployment "
                             "AND t.interaction_id = k.interaction_id"
                         )
                 con.execute("INSERT INTO interactions SELECT * FROM _i")
                 con.execute("INSERT INTO turns SELECT * FROM _t")
-                con.execute("INSERT INTO assist_events SELECT * FROM _a")
-                con.execute("INSERT INTO deliveries SELECT * FROM _d")
+                if "_a" in views:
+                    con.execute("INSERT INTO assist_events SELECT * FROM _a")
+                con.execute(
+                    "INSERT INTO deliveries SELECT interaction_id, deployment, ?, ?, ? FROM _i",
+                    [batch_id, source, utc_now()],
+                )
                 con.execute("COMMIT")
                 self._wrote()
             except Exception as exc:
                 rollback(con)
                 raise self._fault(exc) from exc
             finally:
-                for view in ("_keys", "_i", "_t", "_a", "_d"):
-                    con.unregister(view)
+                for name in views:
+                    con.unregister(name)
             if checkpoint:
                 self._checkpoint_past(duckdb_staging.STAGING_CHECKPOINT_BYTES)
         written = WriteResult(
