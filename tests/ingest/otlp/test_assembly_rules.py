@@ -4,9 +4,11 @@ per-row reading of each rule."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +19,10 @@ from daytwo.ingest.otlp.assemble import (
     _repeats,
     _top_intents,
     assemble,
+    stored_rows,
 )
+from daytwo.interactions.columns import Batch
+from daytwo.store.events import open_event_store
 from daytwo.store.events.staging import STAGED
 
 
@@ -162,3 +167,45 @@ def test_top_intent_is_the_most_frequent_first_seen_among_equals(
             counters[c][intent] += 1
     expected = [c.most_common(1)[0][0] if c else None for c in counters]
     assert _top_intents(intents, conv, 4) == expected
+
+
+def test_a_rewritten_conversation_counts_its_traces_once(tmp_path: Path) -> None:
+    """A late span rewrites its stored conversation: the stored copy's own row is no trace,
+    and the traces it held that made no turn are still counted."""
+    facts_only = {"source": "meta", "role": None, "text": None, "channel": "chat"}
+    first = [
+        _row(trace_id="t1", span_id="s1", role="user", text="hi"),
+        _row(trace_id="t1", span_id="s2", role="assistant", text="hello", ts=1_500_000),
+        # Two traces that make no turn (spans with facts only).
+        _row(trace_id="t2", span_id="s3", **facts_only),
+        _row(trace_id="t5", span_id="s5", **facts_only),
+        _row(conversation="c2", trace_id="t4", span_id="s6", role="user", text="hey"),
+    ]
+    late = [
+        _row(trace_id="t3", span_id="s4", role="user", text="again", ts=9_000_000),
+        _row(conversation="c2", trace_id="t6", span_id="s7", role="user", text="yo", ts=9_000_000),
+    ]
+
+    def traces(batch: Batch) -> dict[str, int]:
+        return {
+            i["interaction_id"]: orjson.loads(i["attributes"])["otel.traces"]
+            for i in batch.interactions.to_pylist()
+        }
+
+    with open_event_store(f"duckdb:///{tmp_path / 'events.duckdb'}") as store:
+        batch = assemble(pa.Table.from_pylist(first, schema=STAGED), TraceRules())
+        assert traces(batch) == {"c1": 3, "c2": 1}
+        store.write(batch, source="otlp", batch_id="b1")
+        stored = stored_rows(store, [("care-bot", "c1"), ("care-bot", "c2")])
+        again = assemble(
+            pa.concat_tables([stored, pa.Table.from_pylist(late, schema=STAGED)]), TraceRules()
+        )
+    assert traces(again) == {"c1": 4, "c2": 2}
+    texts = [(t["interaction_id"], t["text"]) for t in again.turns.to_pylist()]
+    assert sorted(texts) == [
+        ("c1", "again"),
+        ("c1", "hello"),
+        ("c1", "hi"),
+        ("c2", "hey"),
+        ("c2", "yo"),
+    ]

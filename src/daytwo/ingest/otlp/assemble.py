@@ -124,9 +124,18 @@ def stored_rows(store: EventStore, keys: Sequence[tuple[str, str]]) -> pa.Table:
         ids = [f["interaction_id"] for f in found if f["deployment"] == deployment]
         turns.extend(_rows_of(store, "SELECT * FROM turns", deployment, ids))
     rows: list[dict[str, Any]] = []
+    # The traces each stored conversation's turns came from: its count of traces may hold
+    # more (traces that made no turn), carried in its own row so a rewrite keeps them.
+    turn_traces: dict[tuple[str, str], set[str]] = {}
+    for t in turns:
+        trace_id = orjson.loads(t["attributes"]).get("otel.trace_id") if t["attributes"] else None
+        if trace_id:
+            turn_traces.setdefault((t["deployment"], t["interaction_id"]), set()).add(trace_id)
     for f in found:
         attrs = orjson.loads(f["attributes"]) if f["attributes"] else {}
         segments = dict(f["segments"]) if f["segments"] else None
+        seen = len(turn_traces.get((f["deployment"], f["interaction_id"]), ()))
+        turnless = max(0, int(attrs.get("otel.traces") or 0) - seen)
         rows.append(
             {
                 "deployment": f["deployment"],
@@ -145,6 +154,7 @@ def stored_rows(store: EventStore, keys: Sequence[tuple[str, str]]) -> pa.Table:
                 "outcome": attrs.get("otel.outcome"),
                 "segments": orjson.dumps(segments).decode() if segments else None,
                 "scores": orjson.dumps(attrs["scores"]).decode() if attrs.get("scores") else None,
+                "attributes": orjson.dumps({_TURNLESS: turnless}).decode() if turnless else None,
             }
         )
     for t in turns:
@@ -174,6 +184,9 @@ def stored_rows(store: EventStore, keys: Sequence[tuple[str, str]]) -> pa.Table:
         )
     return pa.Table.from_pylist(rows, schema=STAGED)
 
+
+# In a stored conversation's own row (its trace id empty): how many of its traces made no turn.
+_TURNLESS = "otel.turnless_traces"
 
 _STORED_INTERACTIONS = (
     "SELECT interaction_id, deployment, started_at, ended_at, customer_ref, channel, journey, "
@@ -389,10 +402,16 @@ def _interactions(
         for i in present[np.argsort(np.argsort(order)[present])][::-1]:
             merged = facts[conv[i]].setdefault(name, {})
             merged.update(orjson.loads(values[int(i)].as_py()))
-    traces = trace.astype(np.int64) + 1  # a null id (-1) is one more trace
+    # The distinct traces of each conversation's pieces; a stored conversation's own row
+    # (late spans, see stored_rows: its trace id is empty) is none, and adds the traces of
+    # the stored copy that made no turn.
+    stored = np.asarray(pc.equal(rows["trace_id"], ""))
+    traces = trace.astype(np.int64)
     width = int(traces.max()) + 1 if len(traces) else 1
-    pairs = np.unique(conv.astype(np.int64) * width + traces)
+    pairs = np.unique(conv[~stored].astype(np.int64) * width + traces[~stored])
     n_traces = np.bincount(pairs // width, minlength=n_conv)
+    for i in np.flatnonzero(stored & np.asarray(pc.is_valid(rows["attributes"]))):
+        n_traces[conv[i]] += int(orjson.loads(rows["attributes"][int(i)].as_py()).get(_TURNLESS, 0))
 
     # The hand-off rule, from the tools called: each distinct name tested once; the answers
     # that name tool calls (their attributes hold them) read one by one.
