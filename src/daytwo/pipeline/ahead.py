@@ -10,10 +10,11 @@ the worker took, whose findings it then waits for. The two meet where the row's 
 balances; every run, finding and item is recorded by this process in the same order, with the
 same ids and rows, as a serial replay records them.
 
-The worker is forked after the history was read, so it shares that memory (copy on write) and
-never touches a store: a look its history does not cover, a look that raised in the worker or
-a worker that died is computed here instead, where a failure is raised as a serial replay
-raises it.
+The worker is forked after the history of the row's end was read, so it shares that memory
+(copy on write) and never touches a store; it takes no look before the first one whose events
+it was given (the front's are read here, while it works). A look its history does not cover, a
+look that raised in the worker or a worker that died is computed here instead, where a failure
+is raised as a serial replay raises it.
 """
 
 from __future__ import annotations

@@ -130,7 +130,9 @@ def analyze(
     With ``workers`` above 1, a deployment's run of several looks (a replay, a backfill) has
     its findings computed by a second process from the end of the run while this one records
     from its start (:class:`~daytwo.pipeline.ahead.DetectAhead`): the same runs, findings and
-    ids as one process gives, on two cores.
+    ids as one process gives, on two cores. The second core is kept busy between deployments:
+    the next deployment's events are read while this one's worker computes, and its worker is
+    forked as soon as this one's takes no more looks (while the looks left are recorded here).
 
     ``last_looks``, when given, keeps each deployment's latest look's findings and hands them
     to a look of the same detectors on the same window (see :class:`LastLooks`).
