@@ -133,3 +133,89 @@ def test_two_processes_record_what_one_records(
     assert serial["items"]
     for table, rows in serial.items():
         assert parallel[table] == rows, table
+
+
+SECOND = "care-bot-eu"
+
+
+@pytest.fixture(scope="module")
+def two_deployments() -> Iterator[EventStore]:
+    """Two deployments' events: the test one and a copy of it under another name."""
+    records = synthetic_records(effect=-0.25)
+    copy = [{**r, "id": f"eu-{r['id']}", "deployment": SECOND} for r in records]
+    store = store_of(records + copy)
+    yield store
+    store.close()
+
+
+def _replay_both(
+    folder: Path, url: str, events: EventStore, workers: int
+) -> dict[str, list[tuple[Any, ...]]]:
+    settings = Settings(data_dir=folder, ledger_url=url)
+    with frozen_at(START + timedelta(days=1)):
+        ledger = registered_ledger(url)
+    try:
+        with frozen_at(START + timedelta(days=1)):
+            outcomes = analyze(
+                settings, ledger, events, trigger="demo",
+                since=START + timedelta(days=33), as_of=START + timedelta(days=40),
+                around_look=_on_its_day, workers=workers,
+            )  # fmt: skip
+        assert {o.deployment for o in outcomes if o.run_id is not None} == {DEPLOYMENT, SECOND}
+        return ledger_rows(ledger)
+    finally:
+        ledger.dispose()
+
+
+def test_the_next_deployments_worker_starts_while_the_looks_left_are_recorded(
+    tmp_path: Path,
+    ledger_url: str,
+    other_ledger_url: str,
+    two_deployments: EventStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Events read in groups of two looks: the first worker gets the groups of its row's end
+    half (the front is read here once it runs) and computes no look before them; the second
+    deployment's events are read while it runs, and its worker is forked before the first
+    deployment's last look is recorded; the ledger is the one a single process writes."""
+    monkeypatch.setattr("daytwo.pipeline.run.LOOKS_PER_READ", 2)
+    steps: list[tuple[str, str]] = []
+    floors: list[int] = []
+    served: list[tuple[str, int]] = []
+    init, take = DetectAhead.__init__, DetectAhead.take
+
+    def forked(self: DetectAhead, info: Any, looks: Any, histories: Any) -> None:
+        init(self, info, looks, histories)
+        steps.append(("fork", info.name))
+        floors.append(self._floor)
+
+    def counted(self: DetectAhead, index: int) -> Detected | None:
+        if index == 0:
+            deadline = time.monotonic() + 30
+            while self._back.value == self._looks and time.monotonic() < deadline:
+                time.sleep(0.01)
+        found = take(self, index)
+        if found is not None:
+            assert index >= self._floor, "the worker computed a look it had no events for"
+            served.append((self._name, index))
+        return found
+
+    def on_its_day(name: str, at: datetime) -> AbstractContextManager[None]:
+        steps.append(("look", name))
+        return frozen_at(at)
+
+    monkeypatch.setattr(DetectAhead, "__init__", forked)
+    monkeypatch.setattr(DetectAhead, "take", counted)
+    serial = _replay_both(tmp_path / "one", ledger_url, two_deployments, workers=1)
+    assert not served
+    monkeypatch.setattr("tests.pipeline.test_ahead._on_its_day", on_its_day)
+    parallel = _replay_both(tmp_path / "two", other_ledger_url, two_deployments, workers=2)
+    assert {name for name, _ in served} == {DEPLOYMENT, SECOND}
+    # The first row's front is read here while its worker runs; the second's events were all
+    # read then, before its worker was forked.
+    assert floors[0] > 0
+    assert floors[1] == 0
+    first_looks = [i for i, s in enumerate(steps) if s == ("look", DEPLOYMENT)]
+    assert steps.index(("fork", SECOND)) < first_looks[-1]
+    for table, rows in serial.items():
+        assert parallel[table] == rows, table

@@ -114,6 +114,7 @@ def demo(
                 progress=lambda step: progress.update(note=step),
                 history=history,
                 on_look=lambda looks, total: progress.update(looks, total),
+                gaps_warmed=True,  # by the build (``warm_gaps``)
             )
         out.print(
             f"analysed in {done.seconds:.1f}s: {done.findings:,} findings in {done.items:,} "

@@ -229,6 +229,7 @@ def analyze_demo(
     *,
     history: bool = False,
     on_look: Callable[[int, int], None] | None = None,
+    gaps_warmed: bool = False,
 ) -> DemoAnalysis:
     """Run the detectors over the demo the way its owner's schedule would have.
 
@@ -253,8 +254,9 @@ def analyze_demo(
             ahead = None
             if history:
                 ahead = replay_history(
-                    settings, ledger, events, manifest, progress, on_look, gaps_ahead=True
-                )
+                    settings, ledger, events, manifest, progress, on_look, gaps_ahead=True,
+                    gaps_warmed=gaps_warmed,
+                )  # fmt: skip
             at += timedelta(days=FIRST_ANALYSIS_DAY)
             if progress and not history:
                 progress("feed checks, week by week")
@@ -299,6 +301,7 @@ def replay_history(
     on_look: Callable[[int, int], None] | None = None,
     *,
     gaps_ahead: bool = False,
+    gaps_warmed: bool = False,
 ) -> GapsAhead | None:
     """The demo's history through the scheduled analysis, one look a day from
     :data:`FIRST_ANALYSIS_DAY`, its people acting between the looks (a demo built with
@@ -308,7 +311,9 @@ def replay_history(
     data (what the gaps page shows) are clustered by a second process while this one takes
     the looks that follow the replay; what it returns hands them over, to be recorded once
     those are (the ledger's rows and ids are those of clustering them afterwards here: nothing
-    between writes the gaps or the events they read)."""
+    between writes the gaps or the events they read). With ``gaps_warmed``, a build in this
+    process has started embedding every vector the gaps read (the same events): they are not
+    looked for again."""
     end = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
     start = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
     team = DemoTeam(settings, ledger, events, manifest, end)
@@ -331,10 +336,10 @@ def replay_history(
 
     # Two cores: each deployment's looks are computed from both ends at once, recorded here
     # in their order (:class:`daytwo.pipeline.ahead.DetectAhead`). The knowledge gaps' vectors
-    # are embedded first (a build in this process has started on them already), so the second
-    # process finds them in its copy of the cache.
+    # are embedded first (unless a build in this process has started on them already), so the
+    # second process finds them in its copy of the cache.
     workers = min(REPLAY_WORKERS, os.cpu_count() or 1)
-    if workers > 1:
+    if workers > 1 and not gaps_warmed:
         _warm_gap_vectors(settings, events, list(manifest["deployments"]))
     # The replay's last look at each deployment is its latest data: the look on the real clock
     # below runs the same detectors on the same window and events, and records its findings.

@@ -10,10 +10,11 @@ the worker took, whose findings it then waits for. The two meet where the row's 
 balances; every run, finding and item is recorded by this process in the same order, with the
 same ids and rows, as a serial replay records them.
 
-The worker is forked after the history was read, so it shares that memory (copy on write) and
-never touches a store: a look its history does not cover, a look that raised in the worker or
-a worker that died is computed here instead, where a failure is raised as a serial replay
-raises it.
+The worker is forked after the history of the row's end was read, so it shares that memory
+(copy on write) and never touches a store; it takes no look before the first one whose events
+it was given (the front's are read here, while it works). A look its history does not cover, a
+look that raised in the worker or a worker that died is computed here instead, where a failure
+is raised as a serial replay raises it.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class DetectAhead:
         # Looks below ``front`` are this process's, those from ``back`` on the worker's.
         self._front: Synchronized[int] = ctx.Value("i", 0)
         self._back: Synchronized[int] = ctx.Value("i", len(looks))
+        # The worker takes no look below ``floor``: those from it on are all it has the events
+        # of (the history of the looks before is read here later, if at all).
+        self._floor = _floor(looks, histories)
         self._results: dict[int, Detected | None] = {}
         self._name = info.name
         # How many looks the worker's findings served, and how long this process waited.
@@ -85,7 +89,7 @@ class DetectAhead:
             warnings.simplefilter("ignore", DeprecationWarning)
             self._process = ctx.Process(
                 target=_work,
-                args=(info, looks, histories, self._front, self._back, receive, send),
+                args=(info, looks, histories, self._floor, self._front, self._back, receive, send),
                 name=f"daytwo-detect-ahead-{info.name}",
                 daemon=True,
             )
@@ -114,6 +118,11 @@ class DetectAhead:
             with self._arrived:
                 self._ended = True
                 self._arrived.notify_all()
+
+    def done_taking(self) -> bool:
+        """Whether the worker takes no more looks (it may still compute the last it took)."""
+        with self._front.get_lock():
+            return self._back.value <= max(self._front.value, self._floor)
 
     def take(self, index: int) -> Detected | None:
         """The findings of look ``index`` (taken in order), computed by the worker; None when
@@ -152,16 +161,26 @@ class DetectAhead:
         )  # fmt: skip
 
 
+def _floor(looks: Sequence[PlannedLook], histories: dict[datetime, History]) -> int:
+    """The first look of the row's end whose every look has its events read (or no run)."""
+    floor = len(looks)
+    while floor > 0 and (looks[floor - 1][2] is None or looks[floor - 1][0] in histories):
+        floor -= 1
+    return floor
+
+
 def _work(
     info: DeploymentInfo,
     looks: Sequence[PlannedLook],
     histories: dict[datetime, History],
+    floor: int,
     front: Synchronized[int],
     back: Synchronized[int],
     receive: Connection,
     send: Connection,
 ) -> None:
-    """The worker: take the last look not taken, compute it, send it; until the two meet."""
+    """The worker: take the last look not taken, compute it, send it; until the two meet or
+    it reaches the looks whose events it was not given."""
     receive.close()
     # The parent's encoder cannot run here (its thread pools were not forked): the vectors
     # were embedded before the fork, and a look missing one is computed by the parent.
@@ -169,7 +188,7 @@ def _work(
     try:
         while True:
             with front.get_lock():
-                if back.value <= front.value:
+                if back.value <= max(front.value, floor):
                     return
                 back.value -= 1
                 index = back.value

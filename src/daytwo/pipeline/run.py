@@ -18,7 +18,7 @@ from daytwo.deployments.service import list_deployments
 from daytwo.detect import service
 from daytwo.detect.data import DeploymentInfo, Window
 from daytwo.detect.findings import Finding
-from daytwo.detect.gaps.service import RefreshResult, refresh_gaps
+from daytwo.detect.gaps.service import RefreshResult, refresh_gaps, vectors_settling
 from daytwo.detect.registry import Detector, select
 from daytwo.detect.runner import (
     Detected,
@@ -130,7 +130,9 @@ def analyze(
     With ``workers`` above 1, a deployment's run of several looks (a replay, a backfill) has
     its findings computed by a second process from the end of the run while this one records
     from its start (:class:`~daytwo.pipeline.ahead.DetectAhead`): the same runs, findings and
-    ids as one process gives, on two cores.
+    ids as one process gives, on two cores. The second core is kept busy between deployments:
+    the next deployment's events are read while this one's worker computes, and its worker is
+    forked as soon as this one's takes no more looks (while the looks left are recorded here).
 
     ``last_looks``, when given, keeps each deployment's latest look's findings and hands them
     to a look of the same detectors on the same window (see :class:`LastLooks`).
@@ -144,11 +146,12 @@ def analyze(
     chosen = select(detector_ids)
     # Detectors with a cadence keep it unless named or forced (see "Cadence", docs/detectors.md).
     paced = [] if detector_ids is not None or force else [d for d in chosen if d.paced]
-    outcomes: list[RunOutcome] = []
+    # Each deployment's row of looks, or why it has none, in the order they are analysed.
+    rows: list[RunOutcome | _Row] = []
     for name in names:
         vol = volumes.get(name)
         if vol is None or vol.first_started_at is None or vol.last_started_at is None:
-            outcomes.append(RunOutcome(name, None, as_of or datetime.now(UTC), skipped=NO_DATA))
+            rows.append(RunOutcome(name, None, as_of or datetime.now(UTC), skipped=NO_DATA))
             continue
         dep = registered.get(name)
         end = as_of or min(datetime.now(UTC), vol.last_started_at + timedelta(seconds=1))
@@ -158,32 +161,159 @@ def analyze(
             previous = service.last_run(ledger, name)
             days = [end] if force else _days_to_analyse(events, name, previous, chosen, end)
             if not days:
-                outcomes.append(
+                rows.append(
                     RunOutcome(name, previous.id if previous else None, end, skipped=NOTHING_NEW)
                 )
                 continue
-        histories = _histories(events, name, dep, vol.first_started_at, days, chosen)
         judged = service.judged_through(ledger, name, [d.id for d in paced])
         looks = _plan(dep, vol.first_started_at, days, chosen, paced, judged)
-        ahead = (
-            DetectAhead(_info(name, dep), looks, histories)
-            if workers > 1 and len(looks) > 1 and histories and fork_available()
-            else None
-        )
-        try:
-            for i, (at, look, _) in enumerate(looks):
-                with around_look(name, at) if around_look else nullcontext():
-                    outcome = _look(
-                        settings, ledger, events, manager, name, dep, vol.first_started_at, at,
-                        look, trigger=trigger, since=since, progress=progress,
-                        history=histories.get(at), ahead=ahead.take(i) if ahead else None,
-                        last_looks=last_looks,
-                    )  # fmt: skip
-                outcomes.append(outcome)
-        finally:
-            if ahead is not None:
-                ahead.close()
+        reads = _Reads(events, _info(name, dep), dep, vol.first_started_at, days, chosen)
+        rows.append(_Row(name, dep, vol.first_started_at, looks, reads))
+    ahead_rows = [r for r in rows if isinstance(r, _Row)]
+    split = workers > 1 and fork_available()
+    outcomes: list[RunOutcome] = []
+    try:
+        for row in rows:
+            if isinstance(row, RunOutcome):
+                outcomes.append(row)
+                continue
+            following = ahead_rows[ahead_rows.index(row) + 1 :]
+            if split:
+                row.start_ahead(meanwhile=[row.reads] + [r.reads for r in following])
+            if split and following:
+                # While this row's worker computes its looks, the next row's events are read
+                # here: its worker then starts the moment this one has no look left to take.
+                following[0].reads.read_all()
+            ahead, name = row.ahead, row.name
+            try:
+                for i, (at, look, _) in enumerate(row.looks):
+                    with around_look(name, at) if around_look else nullcontext():
+                        detected = ahead.take(i) if ahead else None
+                        if split and following and ahead is not None and ahead.done_taking():
+                            # The worker computes no more of this row: the next row's worker
+                            # takes the core while the looks left here are recorded.
+                            following[0].start_ahead()
+                        outcome = _look(
+                            settings, ledger, events, manager, name, row.dep, row.first_data, at,
+                            look, trigger=trigger, since=since, progress=progress,
+                            history=row.reads.get(at, read=detected is None), ahead=detected,
+                            last_looks=last_looks,
+                        )  # fmt: skip
+                    outcomes.append(outcome)
+            finally:
+                if ahead is not None:
+                    ahead.close()
+                row.reads.release()
+    finally:
+        for row in ahead_rows:
+            if row.ahead is not None:
+                row.ahead.close()  # a row's worker started early, where a look raised
     return outcomes
+
+
+class _Reads:
+    """The events a run of looks at one deployment reads (a replay, a backfill), in groups of
+    :data:`LOOKS_PER_READ` looks, each group read once, when first wanted; nothing for one
+    look (its detectors read the store themselves)."""
+
+    def __init__(
+        self,
+        events: EventStore,
+        info: DeploymentInfo,
+        dep: DeploymentPublic | None,
+        first_data: datetime,
+        days: list[datetime],
+        chosen: Sequence[Detector[Any]],
+    ) -> None:
+        self._events = events
+        self._info = info
+        self._needs = [d.needs for d in chosen]
+        looks = [(at, w) for at in days if (w := analysis_window(dep, first_data, at)) is not None]
+        self._groups: list[list[tuple[datetime, Window]]] = (
+            [looks[i : i + LOOKS_PER_READ] for i in range(0, len(looks), LOOKS_PER_READ)]
+            if len(days) > 1
+            else []
+        )
+        self._group_of = {at: g for g, group in enumerate(self._groups) for at, _ in group}
+        self._read: set[int] = set()
+        self.histories: dict[datetime, History] = {}
+
+    def _read_group(self, g: int) -> None:
+        if g in self._read:
+            return
+        group = self._groups[g]
+        history = read_history(self._events, self._info, [w for _, w in group], self._needs)
+        self.histories.update((at, history) for at, _ in group)
+        self._read.add(g)
+
+    def read_all(self) -> None:
+        for g in range(len(self._groups)):
+            self._read_group(g)
+
+    def read_next(self) -> bool:
+        """Read the first group not read yet; whether there was one."""
+        g = next((g for g in range(len(self._groups)) if g not in self._read), None)
+        if g is None:
+            return False
+        self._read_group(g)
+        return True
+
+    def read_back(self) -> None:
+        """The groups from the last look back to the one that holds the middle look: what a
+        worker taking looks from the end computes before the two processes meet (the front
+        group is read by this process when it gets there, while the worker computes)."""
+        if not self._groups:
+            return
+        looks = sum(len(group) for group in self._groups)
+        covered = 0
+        for g in reversed(range(len(self._groups))):
+            self._read_group(g)
+            covered += len(self._groups[g])
+            if 2 * covered >= looks:
+                return
+
+    def get(self, at: datetime, *, read: bool = True) -> History | None:
+        """The history of the look as of ``at`` (its group read now, with ``read``)."""
+        g = self._group_of.get(at)
+        if g is not None and read:
+            self._read_group(g)
+        return self.histories.get(at)
+
+    def release(self) -> None:
+        self.histories = {}
+
+
+@dataclass(slots=True)
+class _Row:
+    """One deployment's row of looks in an :func:`analyze`, and its look-ahead worker."""
+
+    name: str
+    dep: DeploymentPublic | None
+    first_data: datetime
+    looks: list[PlannedLook]
+    reads: _Reads
+    ahead: DetectAhead | None = None
+    started: bool = False
+
+    def start_ahead(self, meanwhile: Sequence[_Reads] = ()) -> None:
+        """Fork the worker computing this row's looks from its end (once; none for a row of
+        one look): the groups of events it computes from are read first, the rest here when
+        this process gets there. The fork waits for the gap vectors being embedded (the
+        worker finds them in its copy of the cache): while it would, the groups of
+        ``meanwhile`` are read, in order."""
+        if self.started:
+            return
+        self.started = True
+        if len(self.looks) < 2:
+            return
+        self.reads.read_back()
+        for reads in meanwhile:
+            while vectors_settling() and reads.read_next():
+                pass
+        if self.reads.histories:
+            self.ahead = DetectAhead(
+                _info(self.name, self.dep), self.looks, dict(self.reads.histories)
+            )
 
 
 def _plan(
@@ -292,29 +422,6 @@ def _days_to_analyse(
         }
     )
     return [*earlier, end]
-
-
-def _histories(
-    events: EventStore,
-    name: str,
-    dep: DeploymentPublic | None,
-    first_data: datetime,
-    days: list[datetime],
-    chosen: Sequence[Detector[Any]],
-) -> dict[datetime, History]:
-    """For several looks at one deployment (a replay, a backfill), the events each look reads,
-    read once per :data:`LOOKS_PER_READ` looks instead of once a look; nothing for one look."""
-    if len(days) < 2:
-        return {}
-    info = _info(name, dep)
-    needs = [d.needs for d in chosen]
-    looks = [(at, w) for at in days if (w := analysis_window(dep, first_data, at)) is not None]
-    out: dict[datetime, History] = {}
-    for i in range(0, len(looks), LOOKS_PER_READ):
-        group = looks[i : i + LOOKS_PER_READ]
-        history = read_history(events, info, [w for _, w in group], needs)
-        out.update((at, history) for at, _ in group)
-    return out
 
 
 def _info(name: str, dep: DeploymentPublic | None) -> DeploymentInfo:

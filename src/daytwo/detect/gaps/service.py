@@ -211,6 +211,12 @@ def warming(encoder: str) -> bool:
     return thread is not None and thread.is_alive()
 
 
+def vectors_settling() -> bool:
+    """Whether a warming of this process's vector cache is still at work (what
+    :func:`settle_vectors` would wait for)."""
+    return any(thread.is_alive() for thread in _WARMING.values())
+
+
 def settle_vectors() -> None:
     """Wait for every warming of this process's vector cache to finish (before a fork: the
     child finds the vectors in its copy of the cache, and no half-filled one)."""
