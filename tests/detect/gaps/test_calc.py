@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 
@@ -272,3 +273,43 @@ def test_a_gap_of_a_known_intents_misses_asks_to_retrain_that_intent() -> None:
     assert (gap.kind, gap.intent) == ("misrouting", "reset_password")
     assert "3 utterances no gap holds" in gap.kind_reason
     assert kind_phrase(gap.kind, gap.intent) == "retrain intent reset_password"
+
+
+def test_recent_previous_and_weeks_count_the_instants_at_their_edges_as_datetimes_do() -> None:
+    # The window's edges and the weeks are compared as microsecond numbers now, not as a
+    # datetime a member: the same counts as the datetimes give, at every edge (a microsecond
+    # either side of the recent and previous windows' starts and of the end, Sunday night
+    # against Monday morning in UTC), with an end that is not on a whole second or in UTC.
+    as_of = datetime(2026, 3, 29, 9, 30, 0, 250, tzinfo=UTC)
+    recent_start = as_of - timedelta(days=7)
+    previous_start = recent_start - timedelta(days=7)
+    micro = timedelta(microseconds=1)
+    instants = [
+        as_of - micro, as_of, as_of + micro, recent_start - micro, recent_start,
+        recent_start + micro, previous_start - micro, previous_start, previous_start + micro,
+        datetime(2026, 3, 22, 23, 59, 59, 999_999, tzinfo=UTC), datetime(2026, 3, 23, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC), datetime(2025, 12, 28, 23, 0, tzinfo=UTC),
+    ]  # fmt: skip
+    n = len(instants)
+    stamps = np.array([t.replace(tzinfo=None) for t in instants], dtype="datetime64[us]")
+    clustering = Clustering(
+        labels=np.zeros(n, dtype=np.int64),
+        similarity=np.linspace(0.9, 0.5, n),
+        centroids=np.stack([unit(0, 1, 0)]),
+        min_similarity=0.45,
+        rounds=1,
+    )
+    paris = timezone(timedelta(hours=1))
+    for end in (as_of, as_of.astimezone(paris)):
+        [gap] = build_gaps("bot", candidates(n, started_at=stamps), clustering, end, known=KNOWN)
+        assert gap.recent == sum(1 for t in instants if recent_start <= t < as_of) == 5
+        assert gap.previous == sum(1 for t in instants if previous_start <= t < recent_start)
+        assert gap.previous == 3
+        week = timedelta(days=7)
+        periods = Counter(max(0, (end - t) // week) for t in instants)
+        assert gap.weekly == [
+            ((end - week * (p + 1)).date(), periods.get(p, 0)) for p in range(max(periods), -1, -1)
+        ]
+        assert all(type(w) is date and type(c) is int for w, c in gap.weekly)
+        assert (gap.first_seen, gap.last_seen) == (min(instants), max(instants))
+        assert gap.first_seen.tzinfo is not None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,6 +16,7 @@ from daytwo.detect.gaps.cluster import (
     cluster_utterances,
     regions,
 )
+from daytwo.detect.gaps.encoders import get_encoder
 
 
 def blobs(
@@ -317,3 +321,56 @@ def test_clustering_in_place_gives_the_same_gaps() -> None:
     assert np.array_equal(apart.labels, inside.labels)
     assert np.array_equal(apart.similarity, inside.similarity, equal_nan=True)
     assert np.array_equal(apart.centroids, inside.centroids)
+
+
+CLINC = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "clinc150"
+
+
+@pytest.fixture(scope="module")
+def repeated_real() -> np.ndarray:
+    """MiniLM rows of 200 CLINC150 requests, drawn 600 times with repeats (support traffic
+    repeats itself: a demo's sample of 4,000 candidates holds about 2,750 distinct ones)."""
+    data = json.loads((CLINC / "data_full.json").read_text())
+    texts = [str(t) for t, _ in data["test"][::20][:200]]
+    vectors = get_encoder("minilm").encode(texts)
+    rows = vectors[np.random.default_rng(5).choice(len(texts), 600, replace=True)]
+    return cluster._unit(rows)
+
+
+def test_cosine_distances_of_repeated_real_utterances_are_the_plain_products_bits(
+    repeated_real: np.ndarray,
+) -> None:
+    # Repeated rows are multiplied once and each pair's entry read from the product of the
+    # distinct rows: the same bits as the product of every row, so the linkage reads the same
+    # numbers and cuts the same clusters, numbered the same.
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    from daytwo.detect.gaps.cluster import cosine_distances
+
+    distinct, index = cluster._distinct_rows(repeated_real.astype(np.float64))
+    assert 150 < len(distinct) < len(repeated_real)  # the path over distinct rows is taken
+    assert np.array_equal(distinct[index], repeated_real.astype(np.float64))
+    x = repeated_real.astype(np.float64)
+    plain = np.clip(1.0 - squareform(x @ x.T, checks=False), 0.0, 2.0)
+    got = cosine_distances(repeated_real)
+    assert got.dtype == np.float64
+    assert np.array_equal(got, plain)
+    for s in (0.45, 0.55, 0.7):
+        expected = fcluster(linkage(plain, method="average"), t=1.0 - s, criterion="distance") - 1
+        assert np.array_equal(cluster._linkage_clusters(repeated_real, s), expected)
+
+
+def test_each_gaps_members_and_centre_are_those_of_its_mask(repeated_real: np.ndarray) -> None:
+    # The rows of each gap come from one sort of the labels, not one pass a gap: the same
+    # rows in the same order, so the same centres to the bit.
+    found = cluster_utterances(repeated_real, ClusterParams(min_similarity=0.55, relax=()))
+    assert found.n_gaps > 3
+    assert (found.labels < 0).any()
+    rows = cluster.members(found.labels, found.n_gaps)
+    for g in range(found.n_gaps):
+        assert np.array_equal(rows[g], np.flatnonzero(found.labels == g))
+    x = cluster._unit(repeated_real)  # the rows the clustering measures
+    masked = np.stack([x[found.labels == g].mean(axis=0) for g in range(found.n_gaps)])
+    assert np.array_equal(found.centroids, cluster._unit(masked))
+    assert cluster.members(np.full(4, -1), 0) == []

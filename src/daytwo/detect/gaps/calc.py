@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from daytwo.detect.gaps.candidates import SIGNALS, Candidates
-from daytwo.detect.gaps.cluster import Clustering, ClusterParams
+from daytwo.detect.gaps.cluster import Clustering, ClusterParams, members
 from daytwo.detect.gaps.labels import gap_keywords, gap_label
 from daytwo.interactions.facts import LOW_CONFIDENCE
 
@@ -197,17 +197,29 @@ def _to_datetime(value: np.datetime64) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
-def _weekly(when: list[datetime], as_of: datetime) -> list[tuple[date, int]]:
-    """How many of ``when`` fell in each 7 days ending at ``as_of``, oldest first, from the
-    period of the earliest to the last (an empty period counts 0), each named by its first
-    day. Every point is a whole week, so the last one (the recent days) does not read as a
-    collapse the way a calendar week that has only begun would."""
-    week = timedelta(days=7)
-    periods = Counter(max(0, (as_of - t) // week) for t in when)
-    if not periods:
+def _instant(value: datetime) -> np.datetime64:
+    """An aware datetime as a UTC ``datetime64[us]``, to the microsecond."""
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return np.datetime64(micros, "us")
+
+
+_WEEK_US = 7 * 86_400 * 1_000_000
+
+
+def _weekly(started: np.ndarray, as_of: datetime) -> list[tuple[date, int]]:
+    """How many of ``started`` (``datetime64[us]``, UTC) fell in each 7 days ending at
+    ``as_of``, oldest first, from the period of the earliest to the last (an empty period
+    counts 0), each named by its first day. Every point is a whole week, so the last one (the
+    recent days) does not read as a collapse the way a calendar week that has only begun
+    would."""
+    if not len(started):
         return []
+    ago = (_instant(as_of) - started).astype(np.int64)
+    counts = np.bincount(np.maximum(ago // _WEEK_US, 0))
+    week = timedelta(days=7)
     return [
-        ((as_of - week * (p + 1)).date(), periods.get(p, 0)) for p in range(max(periods), -1, -1)
+        ((as_of - week * (p + 1)).date(), int(counts[p])) for p in range(len(counts) - 1, -1, -1)
     ]
 
 
@@ -294,7 +306,7 @@ def build_gaps(
     if k == 0:
         return []
     keywords = gap_keywords(cand.text, clustering.labels, k, params.keywords)
-    member_rows = [np.flatnonzero(clustering.labels == g) for g in range(k)]
+    member_rows = members(clustering.labels, k)
     member_keys = [
         frozenset((cand.interaction_id[int(r)], int(cand.seq[int(r)])) for r in rows)
         for rows in member_rows
@@ -302,12 +314,15 @@ def build_gaps(
     ids = assign_ids(deployment, member_keys, clustering.centroids, previous, params)
     recent_start = as_of - timedelta(days=params.recent_days)
     previous_start = recent_start - timedelta(days=params.recent_days)
+    # The same instants compared as numbers, not as a datetime object a member.
+    stamps = cand.started_at.astype("datetime64[us]")
+    end, recent_from, previous_from = (_instant(t) for t in (as_of, recent_start, previous_start))
     gaps: list[Gap] = []
     for g, rows in enumerate(member_rows):
         sim = clustering.similarity[rows]
-        when = [_to_datetime(t) for t in cand.started_at[rows]]
-        recent = sum(1 for t in when if recent_start <= t < as_of)
-        before = sum(1 for t in when if previous_start <= t < recent_start)
+        when = stamps[rows]
+        recent = int(((when >= recent_from) & (when < end)).sum())
+        before = int(((when >= previous_from) & (when < recent_from)).sum())
         weekly = _weekly(when, as_of)
         intent: str | None
         if attached and g in attached:
@@ -340,8 +355,8 @@ def build_gaps(
                 ),
                 signals={s: int(cand.signals[s][rows].sum()) for s in SIGNALS},
                 customers=len({cand.customer_ref[int(r)] for r in rows} - {None}),
-                first_seen=min(when),
-                last_seen=max(when),
+                first_seen=_to_datetime(when.min()),
+                last_seen=_to_datetime(when.max()),
             )
         )
     return gaps

@@ -62,8 +62,10 @@ def gap_keywords(
     scores = sparse.csr_matrix(sparse.diags(1.0 / words_per_class) @ per_class @ sparse.diags(idf))
     out: list[list[str]] = []
     for g in range(n_gaps):
-        row = scores.getrow(g)
-        order = row.indices[np.lexsort((row.indices, -row.data))]
+        # The row's terms and scores, read off the matrix (a row object a gap cost more).
+        cells = slice(scores.indptr[g], scores.indptr[g + 1])
+        indices, data = scores.indices[cells], scores.data[cells]
+        order = indices[np.lexsort((indices, -data))]
         chosen: list[str] = []
         used: set[str] = set()
         for j in order:
