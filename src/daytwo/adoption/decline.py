@@ -154,7 +154,7 @@ def detect_adoption_decline(data: AnalysisData, params: DeclineDetectorParams) -
         return []
     name = data.deployment.name
     end_day = _end_day(data.window.current_end)
-    ad = agent_days(t)
+    ad = agent_days(t, data.memo)
     who = who_stopped_from(
         ad, feature_days(by_feature), name, end_day, params.stop, group_keys=params.group_keys
     )

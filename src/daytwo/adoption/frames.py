@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import orjson
@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from daytwo.detect.cells import segment_column
-from daytwo.detect.data import INTERACTIONS_OF_SPAN, AnalysisData, EngineRead
+from daytwo.detect.data import INTERACTIONS_OF_SPAN, AnalysisData, EngineRead, Memo, day_runs
 from daytwo.interactions.facts import flag_array
 
 SUGGESTED_REPLY = "suggested_reply"
@@ -53,11 +53,41 @@ def days_of(ts: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.cast(pc.cast(ts, pa.timestamp("us", tz="UTC")), pa.date32())
 
 
-def agent_days(interactions: pa.Table) -> pa.Table:
+def agent_days(interactions: pa.Table, memo: Memo | None = None) -> pa.Table:
     """Per agent and day: where they sat (their latest conversation's segments) and their
-    conversations, suggestions shown and used, and conversations with the AI used."""
+    conversations, suggestions shown and used, and conversations with the AI used.
+
+    With ``memo`` (the look was cut out of a read of several looks), each day's rows are
+    computed once for every look that holds the same rows of that day: the rows of one day
+    are grouped on their own, in the same order, so each row is the same to the bit (the
+    rows' order is the grouping's either way, which promises none: readers sort or sum)."""
     t = interactions.filter(pc.is_valid(interactions["agent_ref"]))
     t = t.sort_by([("started_at", "ascending")])
+    if memo is None or not t.num_rows:
+        return _agent_days(t)
+    started = _micros(t["started_at"])
+    parts = []
+    for day, a, n in day_runs(started):
+        rows = t.slice(a, n)
+        # A look holds the read's rows of a span of time, so its rows of a day are those of
+        # the read that started from the first of them to the last: those two starts name
+        # them (and the count, for good measure).
+        key = ("adoption.agent_days", day, int(started[a]), int(started[a + n - 1]), n)
+        parts.append(memo.get(key, partial(_agent_days, rows)))
+    return pa.concat_tables(parts).combine_chunks()
+
+
+def _micros(ts: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(
+        pc.cast(pc.cast(ts, pa.timestamp("us", tz="UTC")), pa.int64()).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=np.int64,
+    )
+
+
+def _agent_days(t: pa.Table) -> pa.Table:
+    """:func:`agent_days` of rows ordered by their start, each with an agent."""
     shown = _num(t["n_assist_shown"])
     used = np.minimum(_num(t["n_assist_accepted"]) + _num(t["n_assist_edited"]), shown)
     ai = t["ai_used"]

@@ -84,16 +84,16 @@ def workaround_signals(data: AnalysisData, params: WorkaroundParams) -> list[Sig
     position = {r: i for i, r in enumerate(refs)}
     out = []
     sp = params.signals
+    # The suggestions with an agent, a text and a next message (each signal keeps its actions).
+    judged = np.array(
+        [
+            a is not None and txt is not None and msg is not None
+            for a, txt, msg in zip(s.agent_ref, s.suggestion, s.next_message, strict=True)
+        ],
+        dtype=bool,
+    )
     for signal, actions in (("retyped", ("dismissed",)), ("rewrite", ("accepted", "edited"))):
-        keep = np.array(
-            [
-                act in actions and a is not None and txt is not None and msg is not None
-                for act, a, txt, msg in zip(
-                    s.action, s.agent_ref, s.suggestion, s.next_message, strict=True
-                )
-            ],
-            dtype=bool,
-        )
+        keep = judged & np.isin(s.action, np.array(actions, dtype=object))
         idx = np.flatnonzero(keep)
         codes = np.array([position[str(s.agent_ref[i])] for i in idx], dtype=np.int64)
         texts = [s.suggestion[i] for i in idx]

@@ -7,11 +7,14 @@ checked on a few rows without a database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import itertools
+import threading
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
+import numpy as np
 import pyarrow as pa
 
 from daytwo.interactions.columns import ASSIST_EVENTS, TURNS
@@ -110,6 +113,57 @@ class EngineRead:
         return max(history_start, end - timedelta(days=self.days)), end
 
 
+T = TypeVar("T")
+
+
+class Memo:
+    """Answers kept across the looks cut out of one read of the events (a
+    :class:`~daytwo.detect.runner.History`: a replay's or a backfill's run of daily looks).
+
+    The rows of that read never change, so a part of an answer that depends only on some of
+    them (a whole day's aggregates, say) is the same in every look that holds exactly those
+    rows: the first look computes it, the others take it. A key must therefore name the rows
+    the part was computed from, not only the day: a look whose span starts or ends inside a
+    day holds part of it. A look holds the read's rows of a span of time, so its rows of one
+    day are named by the day and the first and last start among them (:func:`day_runs`). A
+    new read (after a write, say) has a new memo, so nothing computed from older rows is
+    ever reused; a look read alone has none."""
+
+    __slots__ = ("_kept", "_lock", "hits", "misses")
+
+    def __init__(self) -> None:
+        self._kept: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The answer kept under ``key``, else ``compute()``'s, kept."""
+        with self._lock:
+            if key in self._kept:
+                self.hits += 1
+                return self._kept[key]  # type: ignore[no-any-return]
+        value = compute()
+        with self._lock:
+            self.misses += 1
+            self._kept.setdefault(key, value)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+def day_runs(started_us: np.ndarray) -> list[tuple[int, int, int]]:
+    """The runs of rows of one UTC day in rows ordered by their start (microseconds since the
+    epoch): ``(day, first row, rows)`` each, day as days since the epoch."""
+    starts = np.asarray(started_us, dtype=np.int64)
+    if not len(starts):
+        return []
+    days = starts // DAY_US
+    edges = [0, *(np.flatnonzero(np.diff(days)) + 1).tolist(), len(days)]
+    return [(int(days[a]), a, b - a) for a, b in itertools.pairwise(edges)]
+
+
 @dataclass(frozen=True, slots=True)
 class AnalysisData:
     """One deployment's rows for an analysis.
@@ -123,7 +177,8 @@ class AnalysisData:
     - ``assist_events``: the assist events of those interactions (agent-assist suggestions
       shown and acted on), for the detectors that ask for them;
     - ``reads``: the tables the engine computed for the detectors' :class:`EngineRead`\\ s, by
-      name (see :meth:`read`).
+      name (see :meth:`read`);
+    - ``memo``: answers kept across the looks cut out of the same read (:class:`Memo`).
     """
 
     deployment: DeploymentInfo
@@ -133,6 +188,9 @@ class AnalysisData:
     deliveries: pa.Table
     assist_events: pa.Table = field(default_factory=ASSIST_EVENTS.empty_table)
     reads: Mapping[str, pa.Table] = field(default_factory=dict)
+    # Where the look was cut out of one read of several looks, that read's answers kept
+    # across its looks (:class:`Memo`); None for a look read alone or built by hand.
+    memo: Memo | None = field(default=None, compare=False, repr=False)
 
     @property
     def history_start(self) -> datetime:

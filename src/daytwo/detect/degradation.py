@@ -142,14 +142,17 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
     if not n_rows[base_rows & whole_rows].sum() or not windows:
         return []
     groups = day_cell_groups(cells, crossed=params.crossed)
+    summed = _Sums(cells, groups)
     tests: list[_Test] = []
     sums: dict[tuple[str, int | None, int], list[np.ndarray]] = {}
     for m in JUDGED:
-        base_sums = [_sums(m, cells, g, base_rows) for g in groups]
+        base_sums = [summed.of(m, g, None, base_rows) for g in range(len(groups))]
         if base_sums[0][1][0] < params.min_baseline:  # the whole's denominator or count
             continue
         min_effect = m.min_effect * params.effect_scale
-        current_sums = {d: [_sums(m, cells, g, rows) for g in groups] for d, rows in windows}
+        current_sums = {
+            d: [summed.of(m, g, d, rows) for g in range(len(groups))] for d, rows in windows
+        }
         for g, group in enumerate(groups):
             sums[(m.metric, None, g)] = base_sums[g]
             base = summaries_from_sums(m, base_sums[g])
@@ -200,17 +203,38 @@ def detect_degradation(data: AnalysisData, params: DegradationParams) -> list[Fi
     ]
 
 
-def _sums(m: Monitored, cells: pa.Table, group: DayCells, rows: np.ndarray) -> list[np.ndarray]:
-    """Each cell of ``group``'s sums of ``m`` over the read's ``rows``."""
-    sel = rows & (group.codes >= 0)
-    return [
-        np.bincount(
-            group.codes[sel],
-            weights=cells[c].to_numpy(zero_copy_only=False).astype(np.float64)[sel],
-            minlength=len(group.cells),
-        )
-        for c in sum_columns(m)
-    ]
+class _Sums:
+    """Each group's cells' sums of a metric over some of the read's rows.
+
+    Every metric is summed over the same rows of each group (the baseline's, each window's):
+    those rows and their cells are picked once per group and period, and each sum column is
+    taken out of Arrow once, instead of once per metric, group and period. The sums are the
+    same to the bit (the same rows added in the same order)."""
+
+    def __init__(self, cells: pa.Table, groups: list[DayCells]) -> None:
+        self._cells = cells
+        self._groups = groups
+        self._columns: dict[str, np.ndarray] = {}
+        self._rows: dict[tuple[int, int | None], tuple[np.ndarray, np.ndarray]] = {}
+
+    def of(self, m: Monitored, g: int, period: int | None, rows: np.ndarray) -> list[np.ndarray]:
+        """Each cell of group ``g``'s sums of ``m`` over ``rows`` (the rows of ``period``:
+        None the baseline, else the window of that many days)."""
+        group = self._groups[g]
+        picked = self._rows.get((g, period))
+        if picked is None:
+            at = np.flatnonzero(rows & (group.codes >= 0))
+            picked = self._rows[(g, period)] = (at, group.codes[at])
+        at, codes = picked
+        out = []
+        for c in sum_columns(m):
+            column = self._columns.get(c)
+            if column is None:
+                column = self._columns[c] = (
+                    self._cells[c].to_numpy(zero_copy_only=False).astype(np.float64)
+                )
+            out.append(np.bincount(codes, weights=column[at], minlength=len(group.cells)))
+        return out
 
 
 def change_z(before: Summary, after: Summary) -> float:

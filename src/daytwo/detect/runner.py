@@ -27,6 +27,7 @@ from daytwo.detect.data import (
     AnalysisData,
     DeploymentInfo,
     EngineRead,
+    Memo,
     Window,
 )
 from daytwo.detect.findings import Finding
@@ -123,6 +124,8 @@ class History:
     # Where a read of the last days (its ``days`` set) starts, by name: the earliest of the
     # looks' spans, not the history's start (the looks need no more of it).
     read_starts: dict[str, datetime] = field(default_factory=dict)
+    # What the detectors keep across the looks cut out of this read (its rows never change).
+    memo: Memo = field(default_factory=Memo, compare=False, repr=False)
     # When the interaction of each turn, delivery and assist event started (microseconds since
     # the epoch; -1 for none read), joined once for the history: a look selects their rows by
     # its windows with a comparison instead of looking its interaction ids up again.
@@ -376,7 +379,9 @@ def _look_at(
         key = _ago_key(name, window.current_end) if r.cut == "ago" else name
         anchor = history.ago_ends.get(key, history.end)
         reads[name] = _cut_read(r, history.reads[key], *r.span(window, history_start), anchor)
-    data = AnalysisData(history.info, window, interactions, turns, deliveries, assist, reads)
+    data = AnalysisData(
+        history.info, window, interactions, turns, deliveries, assist, reads, history.memo
+    )
     return data, turn_started
 
 
