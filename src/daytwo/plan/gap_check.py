@@ -60,26 +60,25 @@ _FINGERPRINTS = (
     + _PAIRS
     + " GROUP BY 1"
 )
-# The conversations among them with a question that is not plain ASCII: their questions are
-# split into words in Python (:func:`gap_calc.words`, whose letters and lower case are
-# Unicode's); the engine's regular expressions agree with it on ASCII text only.
-_WIDE = (
+# In one query, with the questions paired once: the conversations among them with a question
+# that is not plain ASCII (``w``), whose questions are read and split into words in Python
+# (:func:`gap_calc.words`, whose letters and lower case are Unicode's; the engine's regular
+# expressions agree with it on ASCII text only), one row each with its day, conversation and
+# text; and per day, for the other conversations, the conversations whose questions used each
+# word, one row each with its day, word and count: the words as :func:`gap_calc.words` finds
+# them in ASCII text (runs of letters and digits, lower case, at least MIN_WORD characters,
+# not all digits), counted by the engine (the function words are left out afterwards).
+_WORDS = (
     "WITH u AS MATERIALIZED (" + _UNANSWERED + "), "  # noqa: S608
     r"w AS (SELECT DISTINCT interaction_id FROM u WHERE regexp_matches(coalesce(text, ''), "
     r"'[^\x01-\x7f]')) "
-)
-_WIDE_QUESTIONS = (
-    _WIDE + "SELECT * FROM u WHERE interaction_id IN (SELECT interaction_id FROM w)"  # noqa: S608
-)
-# Per day, the conversations whose questions used each word, for the other conversations: the
-# words as :func:`gap_calc.words` finds them in ASCII text (runs of letters and digits, lower
-# case, at least MIN_WORD characters, not all digits), counted by the engine; the function
-# words are left out afterwards. No question's text is sent.
-_ENGINE_WORDS = (
-    _WIDE  # noqa: S608
-    + "SELECT day, word, count(DISTINCT interaction_id) AS n FROM (SELECT interaction_id, day, "  # noqa: S608
-    "unnest(regexp_extract_all(lower(text), '[a-z0-9]+')) AS word FROM u "
-    "WHERE interaction_id NOT IN (SELECT interaction_id FROM w)) x "
+    "SELECT day, CAST(NULL AS VARCHAR) AS word, CAST(NULL AS BIGINT) AS n, "
+    "CAST(interaction_id AS VARCHAR) AS interaction_id, CAST(text AS VARCHAR) AS text FROM u "
+    "WHERE interaction_id IN (SELECT interaction_id FROM w) "
+    "UNION ALL SELECT day, word, CAST(count(DISTINCT interaction_id) AS BIGINT) AS n, "
+    "CAST(NULL AS VARCHAR) AS interaction_id, CAST(NULL AS VARCHAR) AS text FROM ("
+    "SELECT interaction_id, day, unnest(regexp_extract_all(lower(text), '[a-z0-9]+')) AS word "
+    "FROM u WHERE interaction_id NOT IN (SELECT interaction_id FROM w)) x "
     f"WHERE length(word) >= {gap_calc.MIN_WORD} AND NOT regexp_matches(word, '^[0-9]+$') "
     "GROUP BY day, word"
 )
@@ -152,9 +151,11 @@ def _words_per_day(
     """:func:`_split` of the unanswered questions ``where`` picks, for ``days``: the engine
     counts the words of the conversations whose questions are plain ASCII, Python splits the
     others' (each conversation counted on one side only, so the two add up)."""
-    rows = events.query(_WIDE_QUESTIONS.format(where=where), params).to_pylist()
-    words = _split(rows, days)
-    for r in events.query(_ENGINE_WORDS.format(where=where), params).to_pylist():
+    rows = events.query(_WORDS.format(where=where), params).to_pylist()
+    words = _split([r for r in rows if r["word"] is None], days)
+    for r in rows:
+        if r["word"] is None:
+            continue
         day, word = _day(r["day"]), str(r["word"])
         if day in days and word not in gap_calc.STOPWORDS:
             words[day][word] += int(r["n"])
