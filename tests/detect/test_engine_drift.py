@@ -1,5 +1,6 @@
 """Drift judges from a read the events engine computes: each conversation's first customer
-message and the intent of its first answer, one row per conversation instead of every turn. On
+message and the intent of its first answer, one row per conversation of the baseline window and
+the current period instead of every turn. On
 both engines the read is what its twin works out of the raw turns (in the same order, which the
 samples and the evidence follow), the findings are the same either way, and a look cut out of a
 longer history reads what it reads alone."""
@@ -12,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -80,9 +82,21 @@ def test_drift_finds_from_the_engine_what_the_turns_give(
     assert comparable_rows(engine) == comparable_rows(twin)
     # In the same order: the samples of messages and the evidence follow it.
     assert engine["interaction_id"].to_pylist() == twin["interaction_id"].to_pylist()
+    # Only the conversations of the two windows: none started between them.
+    started = engine["started_at"]
+    assert not pc.any(
+        pc.and_(
+            pc.greater_equal(started, pa.scalar(WINDOW.baseline_end)),
+            pc.less(started, pa.scalar(WINDOW.current_start)),
+        )
+    ).as_py()
+    in_windows = pc.or_(
+        pc.less(data.interactions["started_at"], pa.scalar(WINDOW.baseline_end)),
+        pc.greater_equal(data.interactions["started_at"], pa.scalar(WINDOW.current_start)),
+    )
     # One row per conversation with a customer message; null texts read as empty, and
     # conversations with no answer naming an intent have none.
-    assert 0.9 < engine.num_rows / data.interactions.num_rows < 1
+    assert 0.9 < engine.num_rows / pc.sum(in_windows).as_py() < 1
     assert pc.sum(pc.equal(engine["text"], "")).as_py() > 0
     assert 0 < engine["intent"].null_count < engine.num_rows / 5
 
@@ -103,3 +117,9 @@ def test_drift_finds_from_the_engine_what_the_turns_give(
     name = FIRST_MESSAGES.name
     assert cut.reads[name].to_pylist() == alone.reads[name].to_pylist()
     assert run_detectors(cut, [DRIFT]) == run_detectors(alone, [DRIFT])
+    # The history leaves out what every look leaves out: from the baseline's end to the
+    # earliest look's current period; a look whose current period starts earlier is not cut
+    # out of it.
+    assert history.read_gaps[name] == (WINDOW.baseline_end, looks[0].current_start)
+    earlier = replace(looks[0], current_start=looks[0].current_start - timedelta(days=1))
+    assert not history.covers(earlier, NEEDS)

@@ -101,6 +101,11 @@ def _first_from_rows(data: AnalysisData) -> pa.Table:
     row_of = pc.index_in(ids.take(pa.array(first_user)), t["interaction_id"])
     rows = np.asarray(pc.fill_null(row_of, -1).to_numpy(zero_copy_only=False))
     keep = rows >= 0
+    gap = FIRST_MESSAGES.gap(data.window)
+    if gap is not None:
+        # Only the conversations of the windows, as the engine's read.
+        started = started_ns(t)[np.maximum(rows, 0)]
+        keep &= ~in_window(started, *gap)
     first_user, rows = first_user[keep], rows[keep]
     # The intent of the first answer of the same conversation (null where there is none).
     answer_of = np.full(int(group[-1]) + 1, -1, dtype=np.int64)
@@ -118,10 +123,13 @@ def _first_from_rows(data: AnalysisData) -> pa.Table:
     )
 
 
-FIRST_MESSAGES = EngineRead("drift_first_messages", _FIRST_SQL, "started_at", _first_from_rows)
+FIRST_MESSAGES = EngineRead(
+    "drift_first_messages", _FIRST_SQL, "started_at", _first_from_rows, windows=True
+)
 """Each analysed conversation with a customer message: its start, first customer message ('' for
 a null text) and the intent of its first answer that names one (null for none); in the order of
-the conversations' ids, as the runner reads turns (the samples and the evidence follow it)."""
+the conversations' ids, as the runner reads turns (the samples and the evidence follow it).
+Only the conversations of the baseline window and the current period (``windows``)."""
 
 
 @detector(
