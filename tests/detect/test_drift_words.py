@@ -63,7 +63,7 @@ def test_messages_worked_out_by_distinct_text_match_message_by_message() -> None
                           "intent": "balance"})  # fmt: skip
     data = analysis_data("bot", WINDOW, rows, turns)
     params = DriftParams()
-    first = _first_messages(data, params)
+    first = _first_messages(data, np.ones(data.interactions.num_rows, dtype=bool))
     assert first is not None
     picked, texts, _ = first
     messages = [texts.distinct[c] for c in texts.codes]

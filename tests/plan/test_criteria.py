@@ -643,31 +643,31 @@ def test_no_emerging_gap(sqlite_ledger: Ledger, gap_events: EventStore) -> None:
 def test_no_emerging_gap_splits_only_the_days_that_changed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Each day's words are kept with its fingerprint: a second read splits no question into
-    # words, and a late question on a past day has that day alone split again, counted.
-    from daytwo.plan import gap_calc, gap_check
+    # Each day's words are kept with its fingerprint: a second read counts no day's words
+    # again, and a late question on a past day has that day alone counted again.
+    from daytwo.plan import gap_check
 
-    split: list[str] = []
-    words = gap_calc.words
+    counted: list[set[date]] = []
+    words_per_day = gap_check._words_per_day
 
-    def counted(text: str) -> frozenset[str]:
-        split.append(text)
-        return words(text)
+    def spy(events: EventStore, where: str, params: list[object], days: set[date]) -> Any:
+        counted.append(set(days))
+        return words_per_day(events, where, params, days)
 
-    monkeypatch.setattr(gap_calc, "words", counted)
+    monkeypatch.setattr(gap_check, "_words_per_day", spy)
     records = [r for r in gap_records() if r["started_at"] < f"{day_of(10).isoformat()}T"]
     store = store_of(records)
     try:
         start, end = day_of(0), day_of(10)
         first = gap_check.read_counts(store, DEPLOYMENT, "payments", start, end)
-        assert len(split) == 10 * PER_DAY // 5
-        split.clear()
+        assert counted == [{day_of(d) for d in range(10)}]
+        counted.clear()
         assert gap_check.read_counts(store, DEPLOYMENT, "payments", start, end) == first
-        assert split == []
+        assert counted == []
         late = _record(len(records), 4, PER_DAY, "payments", "direct deposit missing", True)
         store.write(decode_json(orjson.dumps([late])).batch, source="t", batch_id="2")
         again = gap_check.read_counts(store, DEPLOYMENT, "payments", start, end)
-        assert len(split) == PER_DAY // 5 + 1  # day 4's questions, the late one included
+        assert counted == [{day_of(4)}]  # day 4's questions, the late one included
         assert again[1][day_of(4)]["deposit"] == 1
         assert again[0][day_of(4)] == first[0][day_of(4)] + 1
         assert {d: c for d, c in again[1].items() if d != day_of(4)} == {

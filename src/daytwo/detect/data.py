@@ -94,6 +94,11 @@ class EngineRead:
     whole number of days before the history's end and start on its grid of days or where the
     history starts).
 
+    ``windows``: the read covers only the conversations started in the analysis's baseline
+    window or from its current period's start on (the relation leaves out those started
+    between the two, :meth:`gap`), for a detector that compares the two windows alone; its
+    ``cut`` must be ``started_at``.
+
     ``from_rows`` computes the same table from an :class:`AnalysisData`'s raw rows (its
     interactions and assist events): what golden cases built by hand give the detector, and
     what the equality tests hold the engine's answer to.
@@ -104,6 +109,18 @@ class EngineRead:
     cut: Literal["started_at", "day", "ago"]
     from_rows: Callable[[AnalysisData], pa.Table]
     days: int | None = None
+    windows: bool = False
+
+    def __post_init__(self) -> None:
+        if self.windows and self.cut != "started_at":
+            raise ValueError(f"engine read {self.name!r}: a read of the windows is cut by start")
+
+    def gap(self, window: Window) -> tuple[datetime, datetime] | None:
+        """The conversations' starts a read of the windows leaves out: from the end of the
+        baseline window to the current period's start (None: none, or not such a read)."""
+        if not self.windows or window.baseline_end >= window.current_start:
+            return None
+        return window.baseline_end, window.current_start
 
     def span(self, window: Window, history_start: datetime) -> tuple[datetime, datetime]:
         """The conversations' starts the read covers for one analysis."""

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from daytwo.detect.cells import in_window, segment_column, started_ns
-from daytwo.detect.data import AnalysisData
+from daytwo.detect.data import INTERACTIONS_OF_SPAN, AnalysisData, EngineRead
 from daytwo.detect.findings import Finding, FindingScope, Measure, Severity, evidence_sample
 from daytwo.detect.registry import Needs, detector
 from daytwo.detect.stats import chi2_sf, normal_sf, two_proportion_z, welch_z
@@ -38,11 +38,106 @@ class DriftParams:
     examples: int = 10
 
 
+# Each conversation's first customer message and the intent of its first answer (the
+# assistant's first turn that names one): what drift compares, one row per conversation that
+# has a customer message, computed by the engine instead of read turn by turn.
+_OF_SPAN = (
+    "FROM turns t WHERE t.deployment = ? AND t.interaction_id IN "  # noqa: S608
+    f"(SELECT interaction_id FROM {INTERACTIONS_OF_SPAN} s)"
+)
+# The seq of each conversation's first customer message; its text is joined back by seq, so
+# that only those messages' texts are carried (not every customer message's, into an
+# aggregate), and the turns are scanned on the left of the joins (ClickHouse builds a hash
+# table of the right side: here one row per conversation).
+_FIRST_SEQ = (
+    f"SELECT t.interaction_id AS interaction_id, min(t.seq) AS seq {_OF_SPAN} "
+    "AND t.role = 'user' GROUP BY t.interaction_id"
+)
+_FIRST_INTENT = (
+    "SELECT t.interaction_id AS interaction_id, "
+    f"arg_min(CAST(t.intent AS VARCHAR), t.seq) AS intent {_OF_SPAN} "
+    "AND t.role = 'assistant' AND t.intent IS NOT NULL GROUP BY t.interaction_id"
+)
+_FIRST_SQL = (
+    "SELECT u.interaction_id AS interaction_id, i.started_at AS started_at, "  # noqa: S608
+    "coalesce(u.text, '') AS text, a.intent AS intent "
+    "FROM (SELECT t.interaction_id AS interaction_id, t.seq AS seq, t.text AS text "
+    f"{_OF_SPAN} AND t.role = 'user') u "
+    f"JOIN ({_FIRST_SEQ}) f ON f.interaction_id = u.interaction_id AND f.seq = u.seq "
+    f"JOIN {INTERACTIONS_OF_SPAN} i ON i.interaction_id = u.interaction_id "
+    f"LEFT JOIN ({_FIRST_INTENT}) a ON a.interaction_id = u.interaction_id "
+    "ORDER BY u.interaction_id"
+)
+
+
+def _first_from_rows(data: AnalysisData) -> pa.Table:
+    """The read from an analysis's raw turns (those of its interactions), in their order."""
+    turns = data.turns
+    t = data.interactions
+    if turns.num_rows == 0 or "text" not in turns.column_names:
+        return pa.table(
+            {
+                "interaction_id": pa.array([], pa.string()),
+                "started_at": pa.array([], pa.timestamp("us", tz="UTC")),
+                "text": pa.array([], pa.string()),
+                "intent": pa.array([], pa.string()),
+            }
+        )
+    role = turns["role"]
+    ids = turns["interaction_id"]
+    user = flag_array(pc.equal(role, "user"))
+    answer = flag_array(pc.equal(role, "assistant")) & flag_array(pc.is_valid(turns["intent"]))
+    new = np.ones(turns.num_rows, dtype=bool)
+    new[1:] = flag_array(pc.not_equal(ids.slice(1), ids.slice(0, turns.num_rows - 1)))
+    group = np.cumsum(new) - 1
+
+    def first_of(mask: np.ndarray) -> np.ndarray:
+        idx = np.flatnonzero(mask)
+        _, first = np.unique(group[idx], return_index=True)
+        return idx[first]
+
+    first_user = first_of(user)
+    first_answer = first_of(answer)
+    row_of = pc.index_in(ids.take(pa.array(first_user)), t["interaction_id"])
+    rows = np.asarray(pc.fill_null(row_of, -1).to_numpy(zero_copy_only=False))
+    keep = rows >= 0
+    gap = FIRST_MESSAGES.gap(data.window)
+    if gap is not None:
+        # Only the conversations of the windows, as the engine's read.
+        started = started_ns(t)[np.maximum(rows, 0)]
+        keep &= ~in_window(started, *gap)
+    first_user, rows = first_user[keep], rows[keep]
+    # The intent of the first answer of the same conversation (null where there is none).
+    answer_of = np.full(int(group[-1]) + 1, -1, dtype=np.int64)
+    answer_of[group[first_answer]] = first_answer
+    at = answer_of[group[first_user]]
+    taken = turns["intent"].take(pa.array(at, type=pa.int64(), mask=at < 0))
+    at_rows = pa.array(rows, type=pa.int64())
+    return pa.table(
+        {
+            "interaction_id": pc.cast(t["interaction_id"].take(at_rows), pa.string()),
+            "started_at": pc.cast(t["started_at"].take(at_rows), pa.timestamp("us", tz="UTC")),
+            "text": pc.fill_null(turns["text"].take(pa.array(first_user)), ""),
+            "intent": pc.cast(taken, pa.string()),
+        }
+    )
+
+
+FIRST_MESSAGES = EngineRead(
+    "drift_first_messages", _FIRST_SQL, "started_at", _first_from_rows, windows=True
+)
+"""Each analysed conversation with a customer message: its start, first customer message ('' for
+a null text) and the intent of its first answer that names one (null for none); in the order of
+the conversations' ids, as the runner reads turns (the samples and the evidence follow it).
+Only the conversations of the baseline window and the current period (``windows``)."""
+
+
 @detector(
     "drift",
     name="Intent-mix and input drift",
     params=DriftParams(),
-    needs=Needs(turn_columns=("role", "text", "intent")),
+    # The first messages come from the engine, one row per conversation: no turn is read.
+    needs=Needs(reads=(FIRST_MESSAGES,)),
 )
 def detect_drift(data: AnalysisData, params: DriftParams) -> list[Finding]:
     """What customers ask, and how, moved away from the baseline.
@@ -73,7 +168,7 @@ def detect_drift(data: AnalysisData, params: DriftParams) -> list[Finding]:
     out: list[Finding] = []
     lang = segment_column(t, "language")
     out += _mix(data, "language_mix", "language", lang, base, cur, params)
-    first = _first_messages(data, params)
+    first = _first_messages(data, base | cur)
     if first is not None:
         rows, text, intent = first
         fb, fc = base[rows], cur[rows]
@@ -102,39 +197,26 @@ class _Texts:
 
 
 def _first_messages(
-    data: AnalysisData, params: DriftParams
+    data: AnalysisData, wanted: np.ndarray
 ) -> tuple[np.ndarray, _Texts, pa.Array] | None:
-    """For each interaction with turns: its row, first customer message and first intent."""
-    turns = data.turns
-    if turns.num_rows == 0 or "text" not in turns.column_names:
+    """For each interaction with a customer message that ``wanted`` picks (a mask over the
+    analysis's interactions): its row, first customer message and first intent, in the
+    read's order."""
+    read = data.read(FIRST_MESSAGES)
+    if read.num_rows == 0:
         return None
-    role = turns["role"]
-    ids = turns["interaction_id"]
-    user = flag_array(pc.equal(role, "user"))
-    answer = flag_array(pc.equal(role, "assistant")) & flag_array(pc.is_valid(turns["intent"]))
-    new = np.ones(turns.num_rows, dtype=bool)
-    new[1:] = flag_array(pc.not_equal(ids.slice(1), ids.slice(0, turns.num_rows - 1)))
-    group = np.cumsum(new) - 1
-
-    def first_of(mask: np.ndarray) -> np.ndarray:
-        idx = np.flatnonzero(mask)
-        _, first = np.unique(group[idx], return_index=True)
-        return idx[first]
-
-    first_user = first_of(user)
-    first_answer = first_of(answer)
-    row_of = pc.index_in(ids.take(pa.array(first_user)), data.interactions["interaction_id"])
-    rows = np.asarray(pc.fill_null(row_of, -1).to_numpy(zero_copy_only=False))
-    keep = rows >= 0
-    first_user, rows = first_user[keep], rows[keep]
-    text = _Texts.of(turns["text"].take(pa.array(first_user)))
-    # The intent of the first answer of the same conversation (null where there is none).
-    answer_of = np.full(int(group[-1]) + 1, -1, dtype=np.int64)
-    answer_of[group[first_answer]] = first_answer
-    at = answer_of[group[first_user]]
-    taken = turns["intent"].take(pa.array(at, type=pa.int64(), mask=at < 0))
-    intent = pc.cast(taken, pa.string()).combine_chunks()
-    return rows, text, intent
+    ids = pc.cast(read["interaction_id"], pa.string())
+    row_of = pc.index_in(ids, pc.cast(data.interactions["interaction_id"], pa.string()))
+    rows = np.asarray(pc.fill_null(row_of, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    found = rows >= 0
+    found[found] = wanted[rows[found]]
+    picked = np.flatnonzero(found)
+    taken = pa.array(picked, type=pa.int64())
+    text = _Texts.of(read["text"].take(taken))
+    intent = pc.cast(read["intent"].take(taken), pa.string())
+    if isinstance(intent, pa.ChunkedArray):
+        intent = intent.combine_chunks()
+    return rows[picked], text, intent
 
 
 def _mix(

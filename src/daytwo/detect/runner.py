@@ -92,7 +92,7 @@ def load_data(
     deliveries = _read_deliveries(events, info, history_start, window.current_end, needs)
     assist = _read_assist(events, info, history_start, window.current_end, needs)
     reads = {
-        r.name: _engine_read(events, info, r, *r.span(window, history_start))
+        r.name: _engine_read(events, info, r, *r.span(window, history_start), r.gap(window))
         for r in engine_reads(needs).values()
     }
     return AnalysisData(
@@ -124,6 +124,9 @@ class History:
     # Where a read of the last days (its ``days`` set) starts, by name: the earliest of the
     # looks' spans, not the history's start (the looks need no more of it).
     read_starts: dict[str, datetime] = field(default_factory=dict)
+    # The starts a read of the windows (``windows`` set) leaves out, by name: between the
+    # looks' latest baseline end and their earliest current period.
+    read_gaps: dict[str, tuple[datetime, datetime] | None] = field(default_factory=dict)
     # What the detectors keep across the looks cut out of this read (its rows never change).
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)
     # When the interaction of each turn, delivery and assist event started (microseconds since
@@ -177,6 +180,12 @@ class History:
                 for r in engine_reads(needs).values()
                 if r.cut != "ago"
             )
+            and all(
+                (held := self.read_gaps.get(r.name)) is None
+                or ((gap := r.gap(window)) is not None and gap[0] <= held[0] and held[1] <= gap[1])
+                for r in engine_reads(needs).values()
+                if r.windows
+            )
         )
 
 
@@ -221,13 +230,20 @@ def engine_reads(needs: Sequence[Needs]) -> dict[str, EngineRead]:
 
 
 def _engine_read(
-    events: EventStore, info: DeploymentInfo, read: EngineRead, start: datetime, end: datetime
+    events: EventStore,
+    info: DeploymentInfo,
+    read: EngineRead,
+    start: datetime,
+    end: datetime,
+    gap: tuple[datetime, datetime] | None = None,
 ) -> pa.Table:
-    """``read``'s table for ``info``'s conversations started in ``[start, end)``."""
-    interactions = (
-        "(SELECT interaction_id, agent_ref, started_at FROM interactions "
-        "WHERE deployment = ? AND started_at >= ? AND started_at < ?)"
-    )
+    """``read``'s table for ``info``'s conversations started in ``[start, end)``, less those
+    started in ``gap``."""
+    where = "deployment = ? AND started_at >= ? AND started_at < ?"
+    if gap is not None:
+        where += " AND (started_at < ? OR started_at >= ?)"
+    interactions = f"(SELECT interaction_id, agent_ref, started_at FROM interactions WHERE {where})"  # noqa: S608
+    span: list[Any] = [info.name, start, end, *(gap or ())]
     params: list[Any] = []
     sql = []
     # Each placeholder bound in the order it is written: the relation's deployment and span,
@@ -235,7 +251,7 @@ def _engine_read(
     for piece in _PLACEHOLDERS.split(read.sql):
         if piece == INTERACTIONS_OF_SPAN:
             sql.append(interactions)
-            params += [info.name, start, end]
+            params += span
         elif piece in (SPAN_START, SPAN_END):
             sql.append("CAST(? AS TIMESTAMP)")
             params.append(start if piece == SPAN_START else end)
@@ -253,13 +269,24 @@ _PLACEHOLDERS = re.compile(
 
 
 def _cut_read(
-    read: EngineRead, table: pa.Table, start: datetime, end: datetime, history_end: datetime
+    read: EngineRead,
+    table: pa.Table,
+    start: datetime,
+    end: datetime,
+    history_end: datetime,
+    gap: tuple[datetime, datetime] | None = None,
 ) -> pa.Table:
-    """The rows of a history's ``table`` for conversations started in ``[start, end)``
-    (:meth:`History.covers` made sure rows grouped by day cut exactly there)."""
+    """The rows of a history's ``table`` for conversations started in ``[start, end)``, less
+    those started in ``gap`` (:meth:`History.covers` made sure rows grouped by day cut
+    exactly there)."""
     if read.cut == "started_at":
         at = table["started_at"]
         keep = pc.and_(pc.greater_equal(at, pa.scalar(start)), pc.less(at, pa.scalar(end)))
+        if gap is not None:
+            outside = pc.or_(
+                pc.less(at, pa.scalar(gap[0])), pc.greater_equal(at, pa.scalar(gap[1]))
+            )
+            keep = pc.and_(keep, outside)
     elif read.cut == "ago":
         shift = (_utc(history_end) - _utc(end)) // timedelta(days=1)
         span = -((_utc(start) - _utc(end)) // timedelta(days=1))  # days, the first one partial
@@ -305,6 +332,17 @@ def read_history(
         for r in engine_reads(needs).values()
         if r.cut != "ago"
     }
+    # A read of the windows leaves out what every look leaves out.
+    gaps: dict[str, tuple[datetime, datetime] | None] = {}
+    for r in engine_reads(needs).values():
+        if r.windows:
+            held = [r.gap(w) for w in windows]
+            if all(g is not None for g in held):
+                lo = max(g[0] for g in held if g is not None)
+                hi = min(g[1] for g in held if g is not None)
+                gaps[r.name] = (lo, hi) if lo < hi else None
+            else:
+                gaps[r.name] = None
     interactions = _read_interactions(events, info, start, end)
     if wanted:
         every = "started_at >= ? AND started_at < ?"
@@ -315,11 +353,12 @@ def read_history(
         info, start, end, tuple(needs), with_segment_columns(interactions), turns,
         _read_deliveries(events, info, start, end, needs),
         _read_assist(events, info, start, end, needs),
-        {r.name: _engine_read(events, info, r, starts[r.name], end)
+        {r.name: _engine_read(events, info, r, starts[r.name], end, gaps.get(r.name))
          for r in engine_reads(needs).values() if r.cut != "ago"}
         | {key: _engine_read(events, info, r, start, at) for key, (r, at) in ago.items()},
         {key: at for key, (_, at) in ago.items()},
         starts,
+        gaps,
     )  # fmt: skip
 
 
@@ -378,7 +417,9 @@ def _look_at(
     for name, r in engine_reads(needs).items():
         key = _ago_key(name, window.current_end) if r.cut == "ago" else name
         anchor = history.ago_ends.get(key, history.end)
-        reads[name] = _cut_read(r, history.reads[key], *r.span(window, history_start), anchor)
+        reads[name] = _cut_read(
+            r, history.reads[key], *r.span(window, history_start), anchor, r.gap(window)
+        )
     data = AnalysisData(
         history.info, window, interactions, turns, deliveries, assist, reads, history.memo
     )

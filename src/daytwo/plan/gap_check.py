@@ -7,15 +7,18 @@ Its window's days are tested against everything before them (see
 :mod:`daytwo.plan.gap_calc`), each evaluation on its own, so a gap is seen on the day its
 words turn up rather than at the analysis's weekly clustering of the gaps.
 
-Reading the words of every unanswered question since the baseline began is the costly part
-(about 10 µs a question in Python, a hundred thousand questions on a large deployment), and a
-day's words do not change once the day is over. Each day's words are therefore kept per store
-and scope (:func:`read_counts`) with the day's fingerprint: its unanswered questions, the
-conversations that asked them and their characters, which one grouped query reads without
-sending any text. A day whose fingerprint is unchanged is reused; only the days that changed
-(the evaluated day, late deliveries, text cleared by retention) are read and split into words
-again. A change that kept a past day's questions, conversations and characters all the same
-would not be seen until the process restarts.
+Counting the words of every unanswered question since the baseline began is the costly part
+(a hundred thousand questions on a large deployment). The engine counts them, per day and word
+the conversations that used it, for the conversations whose questions are plain ASCII; only
+the others' questions are read and split in Python (:func:`gap_calc.words` is Unicode's, the
+engines' regular expressions agree with it on ASCII only). A day's words do not change once
+the day is over. Each day's words are therefore kept per store and scope (:func:`read_counts`)
+with the day's fingerprint: its unanswered questions, the conversations that asked them and
+their characters, which one grouped query reads without sending any text. A day whose
+fingerprint is unchanged is reused; only the days that changed (the evaluated day, late
+deliveries, text cleared by retention) are counted again. A change that kept a past day's
+questions, conversations and characters all the same would not be seen until the process
+restarts.
 """
 
 from __future__ import annotations
@@ -56,6 +59,28 @@ _FINGERPRINTS = (
     "count(DISTINCT q.interaction_id) AS conversations, sum(length(q.text)) AS chars "
     + _PAIRS
     + " GROUP BY 1"
+)
+# In one query, with the questions paired once: the conversations among them with a question
+# that is not plain ASCII (``w``), whose questions are read and split into words in Python
+# (:func:`gap_calc.words`, whose letters and lower case are Unicode's; the engine's regular
+# expressions agree with it on ASCII text only), one row each with its day, conversation and
+# text; and per day, for the other conversations, the conversations whose questions used each
+# word, one row each with its day, word and count: the words as :func:`gap_calc.words` finds
+# them in ASCII text (runs of letters and digits, lower case, at least MIN_WORD characters,
+# not all digits), counted by the engine (the function words are left out afterwards).
+_WORDS = (
+    "WITH u AS MATERIALIZED (" + _UNANSWERED + "), "  # noqa: S608
+    r"w AS (SELECT DISTINCT interaction_id FROM u WHERE regexp_matches(coalesce(text, ''), "
+    r"'[^\x01-\x7f]')) "
+    "SELECT day, CAST(NULL AS VARCHAR) AS word, CAST(NULL AS BIGINT) AS n, "
+    "CAST(interaction_id AS VARCHAR) AS interaction_id, CAST(text AS VARCHAR) AS text FROM u "
+    "WHERE interaction_id IN (SELECT interaction_id FROM w) "
+    "UNION ALL SELECT day, word, CAST(count(DISTINCT interaction_id) AS BIGINT) AS n, "
+    "CAST(NULL AS VARCHAR) AS interaction_id, CAST(NULL AS VARCHAR) AS text FROM ("
+    "SELECT interaction_id, day, unnest(regexp_extract_all(lower(text), '[a-z0-9]+')) AS word "
+    "FROM u WHERE interaction_id NOT IN (SELECT interaction_id FROM w)) x "
+    f"WHERE length(word) >= {gap_calc.MIN_WORD} AND NOT regexp_matches(word, '^[0-9]+$') "
+    "GROUP BY day, word"
 )
 # Days kept per store: every (deployment, scope, day) of a quarter for a few hundred scopes.
 KEPT_DAYS = 50_000
@@ -120,6 +145,23 @@ def _split(rows: list[dict[str, object]], days: set[date]) -> dict[date, Counter
     return words
 
 
+def _words_per_day(
+    events: EventStore, where: str, params: list[object], days: set[date]
+) -> dict[date, Counter[str]]:
+    """:func:`_split` of the unanswered questions ``where`` picks, for ``days``: the engine
+    counts the words of the conversations whose questions are plain ASCII, Python splits the
+    others' (each conversation counted on one side only, so the two add up)."""
+    rows = events.query(_WORDS.format(where=where), params).to_pylist()
+    words = _split([r for r in rows if r["word"] is None], days)
+    for r in rows:
+        if r["word"] is None:
+            continue
+        day, word = _day(r["day"]), str(r["word"])
+        if day in days and word not in gap_calc.STOPWORDS:
+            words[day][word] += int(r["n"])
+    return words
+
+
 def read_counts(
     events: EventStore,
     deployment: str,
@@ -152,10 +194,7 @@ def read_counts(
     if changed:
         # Only from the first changed day on: usually the evaluated day alone.
         where, params = _scope(deployment, journey, max(start, _midnight(min(changed))), end)
-        rows = events.query(
-            _UNANSWERED.format(where=where), [deployment, *params, deployment]
-        ).to_pylist()
-        fresh = _split(rows, changed)
+        fresh = _words_per_day(events, where, [deployment, *params, deployment], changed)
         with _lock:
             kept = _kept.setdefault(events, OrderedDict())
             for d, counted in fresh.items():
