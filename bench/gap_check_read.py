@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from bench.__main__ import RESULTS, _environment
+from bench.read_ab import alternate, events_url, git_head, run_child, sides
 
 CHILD = r"""
 import hashlib, json, resource, sys, time
@@ -63,23 +61,6 @@ print(json.dumps(out))
 """
 
 
-def _run(src: Path, url: str, deployment: str) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONPATH=str(src))
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, url, deployment],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
-def _git(src: Path) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    return done.stdout.strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.gap_check_read", description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="a built data dir")
@@ -89,21 +70,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--label", default="")
     args = parser.parse_args()
-    if args.engine == "clickhouse":
-        url = f"chdb:///{args.data / 'clickhouse'}"
-    else:
-        url = f"duckdb:///{args.data / 'events.duckdb'}"
-    here = Path(__file__).resolve().parent.parent / "src"
-    sides = {"this": here} | ({"base": args.base} if args.base else {})
-    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sides}
-    loads = []
-    for i in range(args.rounds):
-        # Alternate which side goes first, so neither always follows the other.
-        for side in sides if i % 2 == 0 else reversed(list(sides)):
-            loads.append(os.getloadavg()[0])
-            r = _run(sides[side], url, args.deployment)
-            runs[side].append(r)
-            print(side, r["seconds"], "s", r["peak_mb"], "MB", r["digest"], flush=True)
+    url = events_url(args.data, args.engine)
+    both = sides(args.base)
+    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in both}
+
+    def measure(side: str, src: Path) -> None:
+        r = run_child(CHILD, src, url, args.deployment)
+        runs[side].append(r)
+        print(side, r["seconds"], "s", r["peak_mb"], "MB", r["digest"], flush=True)
+
+    loads = alternate(both, args.rounds, measure)
     summary = {
         side: {
             "seconds_median": statistics.median(r["seconds"] for r in rs),
@@ -121,7 +97,7 @@ def main() -> None:
         "environment": _environment(),
         "engine": args.engine,
         "deployment": args.deployment,
-        "commits": {side: _git(src) for side, src in sides.items()},
+        "commits": {side: git_head(src) for side, src in both.items()},
         "load_average_median": statistics.median(loads),
         "load_average_range": [min(loads), max(loads)],
         "rounds": args.rounds,

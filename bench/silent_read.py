@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from bench.__main__ import RESULTS, _environment
+from bench.read_ab import alternate, git_head, run_child, sides
 
 CHILD = r"""
 import hashlib, json, resource, sys, time
@@ -81,23 +79,6 @@ print(json.dumps(out))
 """
 
 
-def _run(src: Path, url: str, deployment: str, mode: str) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONPATH=str(src))
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, url, deployment, mode],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
-def _git(src: Path) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    return done.stdout.strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="a data dir or events.duckdb")
@@ -109,19 +90,17 @@ def main() -> None:
     args = parser.parse_args()
     db = args.data if args.data.suffix == ".duckdb" else args.data / "events.duckdb"
     url = f"duckdb:///{db}"
-    here = Path(__file__).resolve().parent.parent / "src"
-    sides = {"this": here} | ({"base": args.base} if args.base else {})
+    both = sides(args.base)
     modes = args.modes.split(",")
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {s: {m: [] for m in modes} for s in sides}
-    loads = []
-    for i in range(args.rounds):
-        # Alternate which side goes first, so neither always follows the other.
-        for side in sides if i % 2 == 0 else reversed(list(sides)):
-            for mode in modes:
-                loads.append(os.getloadavg()[0])
-                r = _run(sides[side], url, args.deployment, mode)
-                runs[side][mode].append(r)
-                print(side, mode, r["seconds"], "s", r["read_mb"], "MB", flush=True)
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {s: {m: [] for m in modes} for s in both}
+
+    def measure(side: str, src: Path) -> None:
+        for mode in modes:
+            r = run_child(CHILD, src, url, args.deployment, mode)
+            runs[side][mode].append(r)
+            print(side, mode, r["seconds"], "s", r["read_mb"], "MB", flush=True)
+
+    loads = alternate(both, args.rounds, measure)
     summary = {
         side: {
             mode: {
@@ -140,8 +119,8 @@ def main() -> None:
         "benchmark": "silent_read",
         "environment": _environment(),
         "deployment": args.deployment,
-        "interactions": runs[next(iter(sides))][modes[0]][0]["interactions"],
-        "commits": {side: _git(src) for side, src in sides.items()},
+        "interactions": runs[next(iter(both))][modes[0]][0]["interactions"],
+        "commits": {side: git_head(src) for side, src in both.items()},
         "load_average_median": statistics.median(loads),
         "load_average_range": [min(loads), max(loads)],
         "rounds": args.rounds,
