@@ -83,19 +83,30 @@ def other_ledger_url(
 
 
 def _replay(
-    folder: Path, url: str, events: EventStore, workers: int
+    folder: Path,
+    url: str,
+    events: EventStore,
+    workers: int,
+    *,
+    deployment: str | None = DEPLOYMENT,
+    since_day: int = 35,
 ) -> dict[str, list[tuple[Any, ...]]]:
+    """The history replayed (``deployment``, or every one where None) and the ledger's rows."""
     settings = Settings(data_dir=folder, ledger_url=url)
     with frozen_at(START + timedelta(days=1)):
         ledger = registered_ledger(url)
     try:
         with frozen_at(START + timedelta(days=1)):
             outcomes = analyze(
-                settings, ledger, events, trigger="demo", deployment=DEPLOYMENT,
-                since=START + timedelta(days=35), as_of=START + timedelta(days=40),
+                settings, ledger, events, trigger="demo", deployment=deployment,
+                since=START + timedelta(days=since_day), as_of=START + timedelta(days=40),
                 around_look=_on_its_day, workers=workers,
             )  # fmt: skip
-        assert len([o for o in outcomes if o.run_id is not None]) >= 4
+        recorded = [o for o in outcomes if o.run_id is not None]
+        if deployment is not None:
+            assert len(recorded) >= 4
+        else:
+            assert {o.deployment for o in recorded} == {DEPLOYMENT, SECOND}
         return ledger_rows(ledger)
     finally:
         ledger.dispose()
@@ -148,25 +159,6 @@ def two_deployments() -> Iterator[EventStore]:
     store.close()
 
 
-def _replay_both(
-    folder: Path, url: str, events: EventStore, workers: int
-) -> dict[str, list[tuple[Any, ...]]]:
-    settings = Settings(data_dir=folder, ledger_url=url)
-    with frozen_at(START + timedelta(days=1)):
-        ledger = registered_ledger(url)
-    try:
-        with frozen_at(START + timedelta(days=1)):
-            outcomes = analyze(
-                settings, ledger, events, trigger="demo",
-                since=START + timedelta(days=33), as_of=START + timedelta(days=40),
-                around_look=_on_its_day, workers=workers,
-            )  # fmt: skip
-        assert {o.deployment for o in outcomes if o.run_id is not None} == {DEPLOYMENT, SECOND}
-        return ledger_rows(ledger)
-    finally:
-        ledger.dispose()
-
-
 def test_the_next_deployments_worker_starts_while_the_looks_left_are_recorded(
     tmp_path: Path,
     ledger_url: str,
@@ -206,10 +198,14 @@ def test_the_next_deployments_worker_starts_while_the_looks_left_are_recorded(
 
     monkeypatch.setattr(DetectAhead, "__init__", forked)
     monkeypatch.setattr(DetectAhead, "take", counted)
-    serial = _replay_both(tmp_path / "one", ledger_url, two_deployments, workers=1)
+    serial = _replay(
+        tmp_path / "one", ledger_url, two_deployments, workers=1, deployment=None, since_day=33
+    )
     assert not served
     monkeypatch.setattr("tests.pipeline.test_ahead._on_its_day", on_its_day)
-    parallel = _replay_both(tmp_path / "two", other_ledger_url, two_deployments, workers=2)
+    parallel = _replay(
+        tmp_path / "two", other_ledger_url, two_deployments, 2, deployment=None, since_day=33
+    )
     assert {name for name, _ in served} == {DEPLOYMENT, SECOND}
     # The first row's front is read here while its worker runs; the second's events were all
     # read then, before its worker was forked.
