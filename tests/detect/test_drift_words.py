@@ -1,6 +1,6 @@
-"""The drift detector names the same new words in every process: ties in count are listed by
-the word, not in the order a set of strings happens to iterate (it follows the process's
-string hashing)."""
+"""The drift detector names the same new words and intent moves in every process: ties are
+listed by the word or the intent, not in the order a set of strings happens to iterate (it
+follows the process's string hashing)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,24 @@ def test_new_words_tied_in_count_are_listed_by_the_word() -> None:
     (drift,) = [d for d in detectors() if d.id == "drift"]
     (found,) = [f for f in drift.run(_data()) if f.kind == "new_vocabulary"]
     assert found.details["new_words"] == sorted(NEW.split())
+
+
+def test_intent_moves_tied_in_size_are_listed_by_the_intent() -> None:
+    # Six intents, new this week and each as often: their moves tie.
+    new = ["zeta", "alpha", "mike", "delta", "kilo", "bravo"]
+    rows, turns = [], []
+    for k in range(600):
+        for when, day in (("b", k % 14), ("c", 21 + k % 7)):
+            intent = new[(k // 2) % 6] if when == "c" and k % 2 == 0 else "balance"
+            i = f"{when}{k}"
+            rows.append(inter(i, day))
+            turns.append({"interaction_id": i, "seq": 0, "role": "user", "text": "hello"})
+            turns.append({"interaction_id": i, "seq": 1, "role": "assistant", "text": "ok",
+                          "intent": intent})  # fmt: skip
+    (drift,) = [d for d in detectors() if d.id == "drift"]
+    data = analysis_data("bot", WINDOW, rows, turns)
+    (found,) = [f for f in drift.run(data) if f.kind == "intent_mix"]
+    assert list(found.details["moves"]) == ["balance", "alpha", "bravo", "delta", "kilo"]
 
 
 def _words_of(text: str) -> set[str]:

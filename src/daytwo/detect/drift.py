@@ -251,8 +251,11 @@ def _mix(
     p = chi2_sf(chi2, observed.shape[1] - 1)
     if tvd < params.min_distance or p >= params.p_value:
         return []
+    # Ties by the category, not in the order a set of strings happens to iterate (it follows
+    # the process's string hashing): every process names the same moves.
     moves = sorted(
-        ((k, cc[k] / nc - cb[k] / nb) for k in set(cb) | set(cc)), key=lambda x: -abs(x[1])
+        ((k, cc[k] / nc - cb[k] / nb) for k in set(cb) | set(cc)),
+        key=lambda x: (-abs(x[1]), x[0]),
     )[:5]
     grew = [k for k, d in moves if d > 0]
     sample_rows = np.flatnonzero(cur & np.isin(v, grew)) if grew else np.zeros(0, dtype=int)
