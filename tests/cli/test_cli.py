@@ -174,8 +174,11 @@ def test_demo_replays_its_history_by_default(
         manifest.write_bytes(orjson.dumps({"deployments": ["care-bot"]}))
         return load.DemoSummary(["care-bot"], 10, 40, 10, 0.1, manifest)
 
-    def analyze_demo(settings, manifest, progress=None, *, history=False, on_look=None):  # type: ignore[no-untyped-def]
+    def analyze_demo(  # type: ignore[no-untyped-def]
+        settings, manifest, progress=None, *, history=False, on_look=None, gaps_warmed=False
+    ):
         asked["analyze"] = history
+        asked["gaps_warmed"] = gaps_warmed
         if history:
             on_look(1, 2)
             on_look(2, 2)
@@ -189,8 +192,11 @@ def test_demo_replays_its_history_by_default(
     monkeypatch.setattr(load, "analyze_demo", analyze_demo)
     monkeypatch.setattr(reports, "issue_demo_reports", issue_demo_reports)
     assert run(["demo", "--no-serve", "--days", "30", *flags]) == 0
+    # The build embedded the gaps' texts in this process: the replay does not look them up
+    # again.
     assert asked == {
-        "build": replayed, "days": 30, "analyze": replayed, "dated": replayed,
+        "build": replayed, "days": 30, "analyze": replayed, "gaps_warmed": True,
+        "dated": replayed,
     }  # fmt: skip
     said = capsys.readouterr()
     label = "replaying the history day by day" if replayed else "analysing the demo"
