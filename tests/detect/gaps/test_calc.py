@@ -306,10 +306,14 @@ def test_recent_previous_and_weeks_count_the_instants_at_their_edges_as_datetime
         assert gap.previous == sum(1 for t in instants if previous_start <= t < recent_start)
         assert gap.previous == 3
         week = timedelta(days=7)
-        periods = Counter(max(0, (end - t) // week) for t in instants)
+        periods = Counter(max(0, (end - t - micro) // week) for t in instants)
         assert gap.weekly == [
             ((end - week * (p + 1)).date(), periods.get(p, 0)) for p in range(max(periods), -1, -1)
         ]
+        # The last week is the recent days, the one before the previous ones, edges included
+        # (and the instants from the end on, which a window ending at the look never holds).
+        later = sum(1 for t in instants if t >= as_of)
+        assert [n for _, n in gap.weekly[-2:]] == [gap.previous, gap.recent + later]
         assert all(type(w) is date and type(c) is int for w, c in gap.weekly)
         assert (gap.first_seen, gap.last_seen) == (min(instants), max(instants))
         assert gap.first_seen.tzinfo is not None

@@ -215,7 +215,9 @@ def _weekly(started: np.ndarray, as_of: datetime) -> list[tuple[date, int]]:
     would."""
     if not len(started):
         return []
-    ago = (_instant(as_of) - started).astype(np.int64)
+    # Each period holds its first instant, not its last: the last period is the recent days
+    # exactly ([as_of - 7 days, as_of)), the one before the previous ones.
+    ago = (_instant(as_of) - started).astype(np.int64) - 1
     counts = np.bincount(np.maximum(ago // _WEEK_US, 0))
     week = timedelta(days=7)
     return [
