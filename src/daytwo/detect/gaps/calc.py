@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
+from daytwo.detect.cells import epoch_us
 from daytwo.detect.gaps.candidates import SIGNALS, Candidates
 from daytwo.detect.gaps.cluster import Clustering, ClusterParams, members
 from daytwo.detect.gaps.labels import gap_keywords, gap_label
@@ -199,9 +200,7 @@ def _to_datetime(value: np.datetime64) -> datetime:
 
 def _instant(value: datetime) -> np.datetime64:
     """An aware datetime as a UTC ``datetime64[us]``, to the microsecond."""
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return np.datetime64(micros, "us")
+    return np.datetime64(epoch_us(value), "us")
 
 
 _WEEK_US = 7 * 86_400 * 1_000_000
