@@ -209,3 +209,149 @@ def test_a_rewritten_conversation_counts_its_traces_once(tmp_path: Path) -> None
         ("c2", "hey"),
         ("c2", "yo"),
     ]
+
+
+def _stored_rows_per_row(store: Any, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """stored_rows read the plain way, a dict per stored row (the reference)."""
+    identity = ("otel.part", "otel.source", "otel.span_id", "otel.trace_id", "otel.input_index")
+    out: list[dict[str, Any]] = []
+    found = store.query(
+        "SELECT * FROM interactions ORDER BY deployment, interaction_id"
+    ).to_pylist()
+    found = [f for f in found if (f["deployment"], f["interaction_id"]) in set(keys)]
+    turns = [
+        t
+        for t in store.query("SELECT * FROM turns").to_pylist()
+        if (t["deployment"], t["interaction_id"]) in set(keys)
+    ]
+    for f in found:
+        attrs = orjson.loads(f["attributes"]) if f["attributes"] else {}
+        seen = {
+            orjson.loads(t["attributes"]).get("otel.trace_id")
+            for t in turns
+            if t["attributes"]
+            and (t["deployment"], t["interaction_id"]) == (f["deployment"], f["interaction_id"])
+        } - {None}
+        turnless = max(0, int(attrs.get("otel.traces") or 0) - len(seen))
+        out.append(
+            {
+                "deployment": f["deployment"],
+                "conversation": f["interaction_id"],
+                "keyed": True,
+                "trace_id": "",
+                "span_id": "",
+                "part": -1,
+                "source": "meta",
+                "span_start": f["started_at"],
+                "span_end": f["ended_at"] or f["started_at"],
+                "received_at": f["started_at"],
+                "customer_ref": f["customer_ref"],
+                "channel": f["channel"],
+                "journey": f["journey"],
+                "outcome": attrs.get("otel.outcome"),
+                "segments": orjson.dumps(dict(f["segments"])).decode() if f["segments"] else None,
+                "scores": orjson.dumps(attrs["scores"]).decode() if attrs.get("scores") else None,
+                "attributes": (
+                    orjson.dumps({"otel.turnless_traces": turnless}).decode() if turnless else None
+                ),
+            }
+        )
+    for t in turns:
+        attrs = orjson.loads(t["attributes"]) if t["attributes"] else {}
+        ident = {k: attrs.pop(k, None) for k in identity}
+        same = ("deployment", "ts", "role", "text", "intent", "confidence", "fallback")
+        more = ("latency_ms", "error", "model", "tokens_in", "tokens_out", "cost")
+        out.append(
+            {
+                **{k: t[k] for k in same + more},
+                "conversation": t["interaction_id"],
+                "keyed": True,
+                "trace_id": ident["otel.trace_id"] or "",
+                "span_id": ident["otel.span_id"] or f"stored-{t['seq']}",
+                "part": ident["otel.part"] if ident["otel.part"] is not None else 0,
+                "source": ident["otel.source"] or "llm",
+                "span_start": t["ts"],
+                "span_end": t["ts"],
+                "received_at": t["ts"],
+                "attributes": orjson.dumps(attrs).decode() if attrs else None,
+                "call_id": attrs.get("tool.call_id"),
+                "input_index": ident["otel.input_index"],
+                "tool_name": attrs.get("tool.name"),
+            }
+        )
+    return out
+
+
+def test_stored_rows_read_back_every_fact_a_rewrite_needs(tmp_path: Path) -> None:
+    """The stored conversations as staged pieces, column by column, equal the plain per-row
+    reading: facts, segments, scores, outcome, turnless traces, and each turn's identity."""
+    facts = {
+        "customer_ref": "cust-1",
+        "channel": "chat",
+        "journey": "refund",
+        "outcome": "resolved",
+        "segments": '{"tier":"gold"}',
+        "scores": '{"helpful":0.5}',
+    }
+    rows = [
+        _row(trace_id="t1", span_id="s1", role="user", text="hi", **facts),
+        _row(
+            trace_id="t1",
+            span_id="s2",
+            part=1,
+            role="assistant",
+            text="hello",
+            ts=1_500_000,
+            model="m-1",
+            tokens_in=12,
+            tokens_out=3,
+            cost=0.25,
+            latency_ms=40.0,
+            intent="refund",
+            confidence=0.75,
+            fallback=False,
+            attributes='{"finish_reason":"stop"}',
+        ),
+        _row(
+            trace_id="t1",
+            span_id="s3",
+            source="tool",
+            role="tool",
+            text="ok",
+            call_id="k1",
+            tool_name="lookup",
+            ts=1_700_000,
+            error="boom",
+            attributes='{"tool.call_id":"k1","tool.name":"lookup"}',
+        ),
+        _row(trace_id="t2", span_id="s4", source="meta", role=None, text=None),
+        _row(deployment="shop", conversation="c9", trace_id="t9", span_id="s9", input_index=1),
+    ]
+    keys = [("care-bot", "c1"), ("shop", "c9"), ("care-bot", "never-written")]
+    with open_event_store(f"duckdb:///{tmp_path / 'events.duckdb'}") as store:
+        store.write(
+            assemble(pa.Table.from_pylist(rows, schema=STAGED), TraceRules()),
+            source="otlp",
+            batch_id="b1",
+        )
+        stored = stored_rows(store, keys)
+        expected = pa.Table.from_pylist(_stored_rows_per_row(store, keys), schema=STAGED)
+    assert stored.schema == STAGED
+    assert stored.num_rows == 6  # two conversations' own rows and their four turns
+
+    def ordered(t: pa.Table) -> list[dict[str, Any]]:
+        return sorted(t.to_pylist(), key=lambda r: (r["deployment"], r["span_id"], r["part"]))
+
+    assert ordered(stored) == ordered(expected)
+    own = {r["conversation"]: r for r in stored.to_pylist() if r["source"] == "meta"}
+    assert own["c1"]["attributes"] == '{"otel.turnless_traces":1}'
+    assert own["c1"]["segments"] == '{"tier":"gold"}'
+    tool = [r for r in stored.to_pylist() if r["role"] == "tool"]
+    assert [(r["call_id"], r["tool_name"], r["span_id"]) for r in tool] == [("k1", "lookup", "s3")]
+
+
+def test_stored_rows_of_nothing_stored_are_empty(tmp_path: Path) -> None:
+    with open_event_store(f"duckdb:///{tmp_path / 'events.duckdb'}") as store:
+        stored = stored_rows(store, [("care-bot", "c1")])
+    assert stored.num_rows == 0
+    assert stored.schema == STAGED

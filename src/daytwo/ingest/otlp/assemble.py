@@ -110,79 +110,166 @@ def assemble_ended(
 
 
 def stored_rows(store: EventStore, keys: Sequence[tuple[str, str]]) -> pa.Table:
-    """Staged-shaped rows of the conversations of ``keys`` already written (late spans)."""
+    """Staged-shaped rows of the conversations of ``keys`` already written (late spans).
+
+    Built column by column: the stored columns a staged row has too are taken as they are;
+    only the JSON attributes are read in Python (a turn's identity lives there), one value
+    per row, not a dict per row.
+    """
     by_deployment: dict[str, list[str]] = {}
     for deployment, conversation in sorted(store.stored_keys(list(keys))):
         by_deployment.setdefault(deployment, []).append(conversation)
-    found: list[dict[str, Any]] = []
-    for deployment, ids in by_deployment.items():
-        found.extend(_rows_of(store, _STORED_INTERACTIONS, deployment, ids))
+    found = [
+        (deployment, _table_of(store, _STORED_INTERACTIONS, deployment, ids))
+        for deployment, ids in by_deployment.items()
+    ]
+    found = [(d, t) for d, t in found if t.num_rows]
     if not found:
         return STAGED.empty_table()
-    turns: list[dict[str, Any]] = []
-    for deployment in {f["deployment"] for f in found}:
-        ids = [f["interaction_id"] for f in found if f["deployment"] == deployment]
-        turns.extend(_rows_of(store, "SELECT * FROM turns", deployment, ids))
-    rows: list[dict[str, Any]] = []
+    interactions = pa.concat_tables([t for _, t in found])
+    turns = pa.concat_tables(
+        [
+            _table_of(store, "SELECT * FROM turns", d, t["interaction_id"].to_pylist())
+            for d, t in found
+        ]
+    )
+    turn_attrs = [orjson.loads(a) if a else {} for a in turns["attributes"].to_pylist()]
+    return pa.concat_tables(
+        [_stored_meta(interactions, turns, turn_attrs), _stored_turns(turns, turn_attrs)]
+    )
+
+
+def _stored_meta(found: pa.Table, turns: pa.Table, turn_attrs: list[dict[str, Any]]) -> pa.Table:
+    """A stored conversation's own row (its trace id empty): its facts, and how many of its
+    traces made no turn."""
     # The traces each stored conversation's turns came from: its count of traces may hold
     # more (traces that made no turn), carried in its own row so a rewrite keeps them.
     turn_traces: dict[tuple[str, str], set[str]] = {}
-    for t in turns:
-        trace_id = orjson.loads(t["attributes"]).get("otel.trace_id") if t["attributes"] else None
+    for deployment, conversation, attrs in zip(
+        turns["deployment"].to_pylist(),
+        turns["interaction_id"].to_pylist(),
+        turn_attrs,
+        strict=True,
+    ):
+        trace_id = attrs.get("otel.trace_id")
         if trace_id:
-            turn_traces.setdefault((t["deployment"], t["interaction_id"]), set()).add(trace_id)
-    for f in found:
-        attrs = orjson.loads(f["attributes"]) if f["attributes"] else {}
-        segments = dict(f["segments"]) if f["segments"] else None
-        seen = len(turn_traces.get((f["deployment"], f["interaction_id"]), ()))
+            turn_traces.setdefault((deployment, conversation), set()).add(trace_id)
+    outcomes: list[Any] = []
+    segments: list[str | None] = []
+    scores: list[str | None] = []
+    turnless_json: list[str | None] = []
+    for deployment, conversation, raw, segs in zip(
+        found["deployment"].to_pylist(),
+        found["interaction_id"].to_pylist(),
+        found["attributes"].to_pylist(),
+        found["segments"].to_pylist(),
+        strict=True,
+    ):
+        attrs = orjson.loads(raw) if raw else {}
+        seen = len(turn_traces.get((deployment, conversation), ()))
         turnless = max(0, int(attrs.get("otel.traces") or 0) - seen)
-        rows.append(
-            {
-                "deployment": f["deployment"],
-                "conversation": f["interaction_id"],
-                "keyed": True,
-                "trace_id": "",
-                "span_id": "",
-                "part": -1,
-                "source": "meta",
-                "span_start": f["started_at"],
-                "span_end": f["ended_at"] or f["started_at"],
-                "received_at": f["started_at"],
-                "customer_ref": f["customer_ref"],
-                "channel": f["channel"],
-                "journey": f["journey"],
-                "outcome": attrs.get("otel.outcome"),
-                "segments": orjson.dumps(segments).decode() if segments else None,
-                "scores": orjson.dumps(attrs["scores"]).decode() if attrs.get("scores") else None,
-                "attributes": orjson.dumps({_TURNLESS: turnless}).decode() if turnless else None,
-            }
-        )
-    for t in turns:
-        attrs = orjson.loads(t["attributes"]) if t["attributes"] else {}
+        outcomes.append(attrs.get("otel.outcome"))
+        segments.append(orjson.dumps(dict(segs)).decode() if segs else None)
+        scores.append(orjson.dumps(attrs["scores"]).decode() if attrs.get("scores") else None)
+        turnless_json.append(orjson.dumps({_TURNLESS: turnless}).decode() if turnless else None)
+    n = found.num_rows
+    started = found["started_at"]
+    columns: dict[str, Any] = {
+        "deployment": found["deployment"],
+        "conversation": found["interaction_id"],
+        "keyed": [True] * n,
+        "trace_id": [""] * n,
+        "span_id": [""] * n,
+        "part": [-1] * n,
+        "source": ["meta"] * n,
+        "span_start": started,
+        "span_end": pc.coalesce(found["ended_at"], started),
+        "received_at": started,
+        "customer_ref": found["customer_ref"],
+        "channel": found["channel"],
+        "journey": found["journey"],
+        "outcome": outcomes,
+        "segments": segments,
+        "scores": scores,
+        "attributes": turnless_json,
+    }
+    return _staged(columns, n)
+
+
+def _stored_turns(turns: pa.Table, turn_attrs: list[dict[str, Any]]) -> pa.Table:
+    """A stored turn as a staged piece, its identity (span, part, source…) read back from its
+    attributes."""
+    trace_ids: list[Any] = []
+    span_ids: list[Any] = []
+    parts: list[Any] = []
+    sources: list[Any] = []
+    attributes: list[str | None] = []
+    call_ids: list[Any] = []
+    input_indexes: list[Any] = []
+    tool_names: list[Any] = []
+    for attrs, seq in zip(turn_attrs, turns["seq"].to_pylist(), strict=True):
         identity = {k: attrs.pop(k, None) for k in _IDENTITY}
-        rows.append(
-            {
-                **{k: t[k] for k in ("deployment", "ts", "role", "text", "intent", "confidence")},
-                **{k: t[k] for k in ("fallback", "latency_ms", "error", "model", "tokens_in")},
-                "tokens_out": t["tokens_out"],
-                "cost": t["cost"],
-                "conversation": t["interaction_id"],
-                "keyed": True,
-                "trace_id": identity["otel.trace_id"] or "",
-                "span_id": identity["otel.span_id"] or f"stored-{t['seq']}",
-                "part": identity["otel.part"] if identity["otel.part"] is not None else 0,
-                "source": identity["otel.source"] or "llm",
-                "span_start": t["ts"],
-                "span_end": t["ts"],
-                # Older than anything staged: a re-sent piece replaces its stored copy.
-                "received_at": t["ts"],
-                "attributes": orjson.dumps(attrs).decode() if attrs else None,
-                "call_id": attrs.get("tool.call_id"),
-                "input_index": identity["otel.input_index"],
-                "tool_name": attrs.get("tool.name"),
-            }
+        trace_ids.append(identity["otel.trace_id"] or "")
+        span_ids.append(identity["otel.span_id"] or f"stored-{seq}")
+        parts.append(identity["otel.part"] if identity["otel.part"] is not None else 0)
+        sources.append(identity["otel.source"] or "llm")
+        attributes.append(orjson.dumps(attrs).decode() if attrs else None)
+        call_ids.append(attrs.get("tool.call_id"))
+        input_indexes.append(identity["otel.input_index"])
+        tool_names.append(attrs.get("tool.name"))
+    n = turns.num_rows
+    ts = turns["ts"]
+    columns: dict[str, Any] = {
+        name: turns[name]
+        for name in (
+            "deployment",
+            "ts",
+            "role",
+            "text",
+            "intent",
+            "confidence",
+            "fallback",
+            "latency_ms",
+            "error",
+            "model",
+            "tokens_in",
+            "tokens_out",
+            "cost",
         )
-    return pa.Table.from_pylist(rows, schema=STAGED)
+    }
+    columns.update(
+        {
+            "conversation": turns["interaction_id"],
+            "keyed": [True] * n,
+            "trace_id": trace_ids,
+            "span_id": span_ids,
+            "part": parts,
+            "source": sources,
+            "span_start": ts,
+            "span_end": ts,
+            # Older than anything staged: a re-sent piece replaces its stored copy.
+            "received_at": ts,
+            "attributes": attributes,
+            "call_id": call_ids,
+            "input_index": input_indexes,
+            "tool_name": tool_names,
+        }
+    )
+    return _staged(columns, n)
+
+
+def _staged(columns: dict[str, Any], n: int) -> pa.Table:
+    """``columns`` (Arrow columns or Python lists) as a table of STAGED, nulls where absent."""
+    arrays = []
+    for f in STAGED:
+        value = columns.get(f.name)
+        if value is None:
+            arrays.append(pa.nulls(n, type=f.type))
+        elif isinstance(value, list):
+            arrays.append(pa.array(value, type=f.type))
+        else:
+            arrays.append(value.cast(f.type))
+    return pa.Table.from_arrays(arrays, schema=STAGED)
 
 
 # In a stored conversation's own row (its trace id empty): how many of its traces made no turn.
@@ -194,17 +281,15 @@ _STORED_INTERACTIONS = (
 )
 
 
-def _rows_of(
-    store: EventStore, select: str, deployment: str, ids: Sequence[str]
-) -> list[dict[str, Any]]:
+def _table_of(store: EventStore, select: str, deployment: str, ids: Sequence[str]) -> pa.Table:
     """``select`` (a constant) for the interactions ``ids`` of ``deployment``, 500 at a time."""
-    out: list[dict[str, Any]] = []
+    out: list[pa.Table] = []
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         marks = ", ".join("?" for _ in chunk)
         sql = f"{select} WHERE deployment = ? AND interaction_id IN ({marks})"
-        out.extend(store.query(sql, [deployment, *chunk]).to_pylist())
-    return out
+        out.append(store.query(sql, [deployment, *chunk]))
+    return pa.concat_tables(out) if len(out) != 1 else out[0]
 
 
 def assemble(rows: pa.Table, rules: TraceRules) -> Batch:

@@ -35,6 +35,10 @@ class Message(NamedTuple):
     finish_reason: str | None = None
 
 
+# A Message from a tuple of all its fields, without the keyword handling of Message(...).
+_new = tuple.__new__
+
+
 class MessageError(ValueError):
     """An attribute that should hold messages does not; the text names the problem."""
 
@@ -145,7 +149,30 @@ def new_json_messages(raw: Any) -> tuple[list[tuple[int, Message]], bool]:
             break
     out: list[tuple[int, Message]] = []
     for i in range(first, len(doc)):
-        messages = _message_of(doc[i])
+        item = doc[i]
+        parts = item.get("parts")
+        if type(parts) is list and len(parts) == 1:
+            # The usual message, one text part: _message_of's first case, inline.
+            part = parts[0]
+            if type(part) is dict and part.get("type") in _TEXT_PARTS:
+                role = item.get("role")
+                named = roles.get(role) if type(role) is str else None
+                content = part.get("content", part.get("text"))
+                finish = item.get("finish_reason")
+                message = _new(
+                    Message,
+                    (
+                        named or role_of(role),
+                        content if isinstance(content, str) else None,
+                        None,
+                        None,
+                        (),
+                        None if finish is None else str(finish),
+                    ),
+                )
+                out.append((i, message))
+                continue
+        messages = _message_of(item)
         if len(messages) == 1:
             out.append((i, messages[0]))
         else:
@@ -163,13 +190,16 @@ def _message_of(item: Mapping[str, Any]) -> list[Message]:
         if type(part) is dict and part.get("type") in _TEXT_PARTS:
             content = part.get("content", part.get("text"))
             return [
-                Message(
-                    role,
-                    content if isinstance(content, str) else None,
-                    None,
-                    None,
-                    (),
-                    None if finish is None else str(finish),
+                _new(
+                    Message,
+                    (
+                        role,
+                        content if isinstance(content, str) else None,
+                        None,
+                        None,
+                        (),
+                        None if finish is None else str(finish),
+                    ),
                 )
             ]
     if isinstance(parts, list):

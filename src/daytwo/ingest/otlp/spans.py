@@ -515,15 +515,26 @@ def _rekey(heads: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     ]
 
 
-def _arrays(names: Iterable[str], tuples: list[tuple[Any, ...]]) -> dict[str, pa.Array]:
-    """The columns ``names`` of ``tuples``, as Arrow arrays of the rows' types."""
+def _struct(names: Iterable[str]) -> pa.StructType:
+    """The columns ``names`` as one struct type (times in nanoseconds, as the tuples hold them):
+    Arrow reads a list of tuples into it in one call, without transposing them in Python."""
+    return pa.struct(
+        [pa.field(n, pa.int64() if n in _NS else _SCHEMA.field(n).type) for n in names]
+    )
+
+
+_SPAN_STRUCT = _struct(_SPAN_COLUMNS)
+_ROW_STRUCT = _struct(_ROW_COLUMNS)
+
+
+def _columns(tuples: pa.StructArray) -> dict[str, pa.Array]:
+    """The fields of ``tuples`` as columns of the rows' types."""
     out: dict[str, pa.Array] = {}
-    for name, values in zip(names, zip(*tuples, strict=True), strict=True):
-        if name in _NS:  # nanoseconds (None where absent) to microseconds, in Arrow
-            ns = pa.array(values, type=pa.int64())
-            out[name] = pc.divide(ns, 1000).cast(TS)
+    for f, values in zip(tuples.type, tuples.flatten(), strict=True):
+        if f.name in _NS:  # nanoseconds (None where absent) to microseconds, in Arrow
+            out[f.name] = pc.divide(values, 1000).cast(TS)
         else:
-            out[name] = pa.array(values, type=_SCHEMA.field(name).type)
+            out[f.name] = values
     return out
 
 
@@ -534,9 +545,9 @@ def _table(
     ``heads`` yields, its rows one after the other)."""
     if not rows:
         return _SCHEMA.empty_table()
-    spans = pa.table(_arrays(_SPAN_COLUMNS, heads))
+    spans = pa.array(heads, type=_SPAN_STRUCT)
     if len(heads) != len(rows):
         owners = np.repeat(np.arange(len(heads), dtype=np.int32), counts)
         spans = spans.take(pa.array(owners))
-    columns = {**_arrays(_ROW_COLUMNS, rows), **{n: spans[n] for n in _SPAN_COLUMNS}}
+    columns = {**_columns(pa.array(rows, type=_ROW_STRUCT)), **_columns(spans)}
     return pa.Table.from_arrays([columns[n] for n in _COLUMNS], schema=_SCHEMA)
