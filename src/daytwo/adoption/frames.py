@@ -374,8 +374,8 @@ def first_offer(read: pa.Table) -> dict[str, int]:
     from :data:`FIRST_OFFERS`."""
     out: dict[str, int] = {}
     at = pc.cast(pc.cast(read["first_at"], pa.timestamp("us", tz="UTC")), pa.int64())
-    # The earliest per agent grouped by the engine (a row per agent and day before), then
-    # keyed by the agent's text as before (a null agent's is "None").
+    # The earliest per agent grouped in Arrow (the read has a row per agent and day), then
+    # keyed by the agent's text (a null agent's is "None").
     firsts = (
         pa.table({"agent_ref": read["agent_ref"], "at": at})
         .group_by("agent_ref", use_threads=False)
