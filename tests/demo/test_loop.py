@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from daytwo.backlog.changes import list_changes
 from daytwo.backlog.service import get_item, list_items
@@ -16,6 +20,7 @@ from daytwo.demo.generator import DemoConfig
 from daytwo.demo.load import DemoAnalysis, analyze_demo, build_demo
 from daytwo.detect.gaps.service import list_gaps
 from daytwo.report.archive import get_issued, list_issued
+from daytwo.report.models import IssuedReport
 from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger
@@ -203,3 +208,61 @@ def test_the_demo_issues_its_weekly_updates_and_monthly_reviews(
     weekly = rows[("care-assist", "weekly", "2026-W39")].payload
     assert weekly["adoption"]["agents_offered"] > 0
     assert weekly["feedback"]["open"] >= 0
+
+
+_CLIP = re.compile(r"clip\d+")
+_SVG = re.compile(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)")
+
+
+def _document(html: str) -> str:
+    """A report's HTML with its charts decoded and their clip ids left out: the chart renderer
+    numbers them by the charts it drew before in the process, and this test's process draws
+    the same reports twice."""
+    return _CLIP.sub("clip", _SVG.sub(lambda m: base64.b64decode(m[1]).decode(), html))
+
+
+def _close(u: Any, v: Any) -> bool:
+    """Equal, floats to their last bits (the events engine sums in parallel)."""
+    if isinstance(u, float) and isinstance(v, float):
+        return math.isclose(u, v, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(u, dict) and isinstance(v, dict):
+        return u.keys() == v.keys() and all(_close(u[k], v[k]) for k in u)
+    if isinstance(u, list) and isinstance(v, list):
+        return len(u) == len(v) and all(_close(a, b) for a, b in zip(u, v, strict=True))
+    return bool(u == v)
+
+
+def test_the_demo_reports_are_the_same_computed_on_two_cores_as_on_one(
+    analysed: tuple[Settings, DemoAnalysis, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, _, manifest = analysed
+    through = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
+    todo = reports.periods(date.fromisoformat(manifest["start"]), through)
+    # Not a period the test above issues; one report a deployment: the worker computes the
+    # second deployment's.
+    monkeypatch.setattr(reports, "periods", lambda first, end: [todo[0]])
+    assert reports.issue_demo_reports(settings, manifest, dated=True, workers=1) == 2
+    assert reports.issue_demo_reports(settings, manifest, dated=True, workers=2) == 2
+    ledger = Ledger(settings.resolved_ledger_url)
+    try:
+        with ledger.session() as session:
+            rows = list(
+                session.scalars(
+                    select(IssuedReport)
+                    .where(IssuedReport.period == todo[0][1])
+                    .order_by(IssuedReport.id)
+                )
+            )
+            session.expunge_all()
+    finally:
+        ledger.dispose()
+    one, two = rows[:2], rows[2:]
+    assert len(two) == 2
+    assert [(r.deployment, r.kind, r.period, r.version + 1) for r in one] == [
+        (r.deployment, r.kind, r.period, r.version) for r in two
+    ]
+    for a, b in zip(one, two, strict=True):
+        assert (a.title, a.as_of) == (b.title, b.as_of)
+        assert _close(a.payload, b.payload)
+        assert _document(a.html) == _document(b.html)
+        assert "<svg" in _document(b.html)

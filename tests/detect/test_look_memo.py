@@ -14,7 +14,15 @@ import pyarrow.compute as pc
 import pytest
 
 from daytwo.adoption.decline import DeclineDetectorParams, detect_adoption_decline
-from daytwo.adoption.frames import FEATURE_DAYS, agent_days
+from daytwo.adoption.frames import (
+    FEATURE_DAYS,
+    FIRST_OFFERS,
+    SUGGESTION_DAYS,
+    SUGGESTION_EVENTS,
+    agent_days,
+    suggestions,
+)
+from daytwo.adoption.workarounds import WorkaroundParams, detect_adoption_workarounds
 from daytwo.detect.data import DeploymentInfo, Memo, Window, day_runs
 from daytwo.detect.registry import Needs
 from daytwo.detect.runner import look_at, read_history
@@ -155,3 +163,71 @@ def test_a_read_after_a_write_keeps_nothing_from_before(tmp_path: Path, day: int
         assert _rows(new) == _rows(agent_days(data.interactions))
         assert _rows(new) != _rows(old)
         assert sum(new["conversations"].to_pylist()) == sum(old["conversations"].to_pylist()) + 1
+
+
+SUGGESTED = "I have blocked the card and ordered a replacement"
+WORKAROUND_NEEDS = [
+    Needs(
+        turn_columns=("ts", "role", "text"),
+        turn_days=SUGGESTION_DAYS,
+        reads=(FEATURE_DAYS, FIRST_OFFERS, SUGGESTION_EVENTS),
+    )
+]
+
+
+def _assisted(day: int, k: int, *, hour: int | None = None) -> dict[str, Any]:
+    """Conversation ``k`` of ``day`` with suggested replies acted on and the agent's messages
+    after them: some retyped, some rewritten, some sent as suggested, one with no message."""
+    rec = _conversation(day, k, hour=hour)
+    start = datetime.fromisoformat(rec["started_at"])
+    rec["agent_ref"] = f"a-{(day * 3 + k) % 6}"
+    rec["ai_used"] = k % 4 != 0
+    rec["assist_events"], rec["turns"] = [], []
+    for s in range(3):
+        at = start + timedelta(minutes=s)
+        action = ("dismissed", "accepted", "edited")[(day + k + s) % 3]
+        rec["assist_events"] += [
+            {"action": "shown", "feature": "suggested_reply", "ts": at.isoformat(),
+             "text": f"{SUGGESTED} ({s})"},
+            {"action": action, "feature": "suggested_reply",
+             "ts": (at + timedelta(seconds=5)).isoformat()},
+        ]  # fmt: skip
+        if (day + s) % 5 == 4:
+            continue  # no message after this one
+        said = SUGGESTED.lower() if (k + s) % 2 else f"let me look into that ({day})"
+        rec["turns"].append(
+            {"seq": s, "ts": (at + timedelta(seconds=20)).isoformat(), "role": "agent",
+             "text": said}
+        )  # fmt: skip
+    return rec
+
+
+def test_kept_suggestions_and_workarounds_are_the_ones_computed_anew(tmp_path: Path) -> None:
+    records = [_assisted(day, k) for day in range(30) for k in range(5)]
+    ends = [T0 + d * DAY for d in (21, 22, 23, 26, 28)]
+    params = WorkaroundParams()
+    with _store(tmp_path, records) as events:
+        history = read_history(events, INFO, [_window(e) for e in ends], WORKAROUND_NEEDS)
+        for end in ends:
+            data = look_at(history, _window(end))
+            since = end - timedelta(days=SUGGESTION_DAYS)
+            read = data.read(SUGGESTION_EVENTS)
+            # The days judged, and the same less the first six hours: a look holding part of
+            # a day never takes the whole day's pairs (nor the whole day a part's).
+            for start in (since, since + timedelta(hours=6), since):
+                kept = suggestions(read, data.turns, start, end, data.memo)
+                anew = suggestions(read, data.turns, start, end)
+                assert len(anew.suggestion) > 0
+                assert None in anew.next_message
+                assert any(m is not None for m in anew.next_message)
+                for name in ("interaction_id", "agent_ref", "action"):
+                    assert getattr(kept, name).tolist() == getattr(anew, name).tolist(), name
+                assert (kept.suggestion, kept.next_message) == (anew.suggestion, anew.next_message)
+            alone = type(data)(data.deployment, data.window, data.interactions, data.turns,
+                               data.deliveries, data.assist_events, data.reads)  # fmt: skip
+            found = detect_adoption_workarounds(data, params)
+            assert found == detect_adoption_workarounds(alone, params)
+            assert [f.details for f in found] == [
+                f.details for f in detect_adoption_workarounds(alone, params)
+            ]
+        assert history.memo.hits > 0

@@ -191,28 +191,83 @@ def _suggestion_text(attributes: str | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def suggestions(read: pa.Table, turns: pa.Table, start: datetime, end: datetime) -> Suggestions:
+def suggestions(
+    read: pa.Table,
+    turns: pa.Table,
+    start: datetime,
+    end: datetime,
+    memo: Memo | None = None,
+) -> Suggestions:
     """The suggested replies dismissed, accepted or edited in conversations started in
     ``[start, end)`` (of :data:`SUGGESTION_EVENTS`), with their text (from the ``text``
     attribute of the event, else of the ``shown`` event before it) and the next message the
-    agent sent in that conversation at or after the action."""
+    agent sent in that conversation at or after the action.
+
+    With ``memo`` (the look was cut out of a read of several looks), the suggestions of each
+    day's conversations are paired with their texts and messages once for every look that
+    holds the same rows of that day: a suggestion's pair reads only its own conversation's
+    turns, so it is the same in every look whose turns hold that conversation (the caller
+    passes a memo only where every look's turns cover ``[start, end)``). The days' rows are
+    then ordered as the read alone orders them, so the answer is the same to the row."""
     started = read["started_at"]
     a = read.filter(
         pc.and_(pc.greater_equal(started, pa.scalar(start)), pc.less(started, pa.scalar(end)))
-    ).sort_by([("interaction_id", "ascending"), ("seq", "ascending")])
-    ids = a["interaction_id"].to_numpy(zero_copy_only=False)
+    )
+    if memo is None or not a.num_rows:
+        return _as_suggestions(_suggestion_pairs(_by_event(a), turns))
+    # Sorting is stable in Arrow: within a day, rows keep the read's order.
+    a = a.sort_by([("started_at", "ascending")])
+    at = _micros(a["started_at"])
+    texts = "text" in turns.column_names and "role" in turns.column_names
+    parts = []
+    for day, first, n in day_runs(at):
+        # A look holds the read's rows of a span of time: the first and last start of its
+        # rows of a day name them (as in :func:`agent_days`).
+        key = ("adoption.suggestions", day, int(at[first]), int(at[first + n - 1]), n, texts)
+        parts.append(memo.get(key, partial(_day_pairs, a.slice(first, n), turns)))
+    return _as_suggestions(_by_event(pa.concat_tables(parts)))
+
+
+def _by_event(table: pa.Table) -> pa.Table:
+    return table.sort_by([("interaction_id", "ascending"), ("seq", "ascending")])
+
+
+def _day_pairs(rows: pa.Table, turns: pa.Table) -> pa.Table:
+    """:func:`_suggestion_pairs` of one day's rows, read from their conversations' turns."""
+    ids = pc.unique(rows["interaction_id"])
+    own = turns.filter(pc.is_in(turns["interaction_id"], value_set=ids))
+    return _suggestion_pairs(rows, own)
+
+
+def _suggestion_pairs(a: pa.Table, turns: pa.Table) -> pa.Table:
+    """Rows of :data:`SUGGESTION_EVENTS` as the suggestions' columns: each event's id, seq,
+    agent and action with the suggestion's text and the agent's next message."""
     text = [
         _suggestion_text(own) or _suggestion_text(shown)
         for own, shown in zip(
             a["attributes"].to_pylist(), a["shown_attributes"].to_pylist(), strict=True
         )
     ]
+    ids = a["interaction_id"].to_numpy(zero_copy_only=False)
+    return pa.table(
+        {
+            "interaction_id": a["interaction_id"],
+            "seq": a["seq"],
+            "agent_ref": a["agent_ref"],
+            "action": a["action"],
+            "suggestion": pa.array(text, pa.string()),
+            "next_message": pa.array(_next_agent_message(turns, ids, a["ts"]), pa.string()),
+        }
+    )
+
+
+def _as_suggestions(t: pa.Table) -> Suggestions:
     return Suggestions(
-        interaction_id=ids,
-        agent_ref=a["agent_ref"].to_numpy(zero_copy_only=False),
-        action=a["action"].to_numpy(zero_copy_only=False),
-        suggestion=text,
-        next_message=_next_agent_message(turns, ids, a["ts"]),
+        interaction_id=t["interaction_id"].to_numpy(zero_copy_only=False),
+        agent_ref=t["agent_ref"].to_numpy(zero_copy_only=False),
+        action=t["action"].to_numpy(zero_copy_only=False),
+        suggestion=t["suggestion"].to_pylist(),
+        next_message=t["next_message"].to_pylist(),
     )
 
 
@@ -319,7 +374,14 @@ def first_offer(read: pa.Table) -> dict[str, int]:
     from :data:`FIRST_OFFERS`."""
     out: dict[str, int] = {}
     at = pc.cast(pc.cast(read["first_at"], pa.timestamp("us", tz="UTC")), pa.int64())
-    for a, v in zip(read["agent_ref"].to_pylist(), at.to_pylist(), strict=True):
+    # The earliest per agent grouped in Arrow (the read has a row per agent and day), then
+    # keyed by the agent's text (a null agent's is "None").
+    firsts = (
+        pa.table({"agent_ref": read["agent_ref"], "at": at})
+        .group_by("agent_ref", use_threads=False)
+        .aggregate([("at", "min")])
+    )
+    for a, v in zip(firsts["agent_ref"].to_pylist(), firsts["at_min"].to_pylist(), strict=True):
         out[str(a)] = min(int(v), out.get(str(a), int(v)))
     return out
 

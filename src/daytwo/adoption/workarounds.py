@@ -79,7 +79,12 @@ def workaround_signals(data: AnalysisData, params: WorkaroundParams) -> list[Sig
     t, w = data.interactions, data.window
     if data.read(FEATURE_DAYS).num_rows == 0:  # no assist event at all
         return []
-    s = suggestions(data.read(SUGGESTION_EVENTS), data.turns, _since(w, params), w.current_end)
+    # The looks of one read keep each day's suggestions paired with their messages where the
+    # days judged are those whose turns every look holds (its last SUGGESTION_DAYS).
+    memo = data.memo if params.days <= SUGGESTION_DAYS else None
+    s = suggestions(
+        data.read(SUGGESTION_EVENTS), data.turns, _since(w, params), w.current_end, memo
+    )
     refs = sorted({str(a) for a in s.agent_ref if a is not None})
     position = {r: i for i, r in enumerate(refs)}
     out = []

@@ -10,17 +10,20 @@ reports nobody opens costs no layout and a reopened PDF is still the same bytes.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
 
 from daytwo.errors import InputError, NotFoundError
 from daytwo.report.models import IssuedReport
-from daytwo.report.monthly import monthly_review
+from daytwo.report.monthly import MonthlyReview, monthly_review
 from daytwo.report.render import monthly_html, to_pdf, weekly_html
+from daytwo.report.sections import Subject
 from daytwo.report.service import REPORT_KINDS, issue_snapshot
-from daytwo.report.weekly import weekly_update
+from daytwo.report.weekly import WeeklyUpdate, weekly_update
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 
@@ -68,6 +71,102 @@ def document_title(deployment: str, kind: str, period: str) -> str:
     return f"{deployment}: {what}, {period}"
 
 
+@dataclass(frozen=True, slots=True)
+class ReportDocument:
+    """A report built and rendered, not yet issued: its title, numbers and HTML."""
+
+    kind: str
+    deployment: str
+    period: str
+    as_of: datetime
+    title: str
+    payload: dict[str, Any]
+    html: str
+
+
+def report_numbers(
+    ledger: Ledger,
+    events: EventStore,
+    *,
+    kind: str,
+    deployment: str,
+    period: str,
+    currency: str | None = None,
+    now: datetime | None = None,
+    who: Subject | None = None,
+) -> WeeklyUpdate | MonthlyReview:
+    """The numbers of the report of ``period`` as of ``now`` (nothing rendered or written).
+    ``who``: the deployment's :func:`~daytwo.report.sections.subject`, for a caller that
+    builds several of its reports from the same data (read here otherwise)."""
+    now = now or datetime.now(UTC)
+    if kind not in REPORT_KINDS:
+        raise InputError(f"report kind {kind!r}: use one of {', '.join(REPORT_KINDS)}")
+    if kind == "weekly":
+        return weekly_update(
+            ledger, events, deployment, period, currency=currency, now=now, who=who
+        )
+    return monthly_review(ledger, events, deployment, period, currency=currency, now=now, who=who)
+
+
+def render_report(numbers: WeeklyUpdate | MonthlyReview, *, base: str) -> ReportDocument:
+    """A report's numbers rendered as its document (the charts drawn as SVG: their clip ids
+    count the charts this process drew before, so a document is the same only when drawn in
+    the same order)."""
+    if isinstance(numbers, WeeklyUpdate):
+        kind, period = "weekly", numbers.week
+        title = document_title(numbers.deployment, kind, period)
+        html = weekly_html(title, numbers, base=base)
+    else:
+        kind, period = "monthly", numbers.month
+        title = document_title(numbers.deployment, kind, period)
+        html = monthly_html(title, numbers, base=base)
+    payload = numbers.model_dump(mode="json")
+    return ReportDocument(kind, numbers.deployment, period, numbers.as_of, title, payload, html)
+
+
+def build_report(
+    ledger: Ledger,
+    events: EventStore,
+    *,
+    kind: str,
+    deployment: str,
+    period: str,
+    base: str,
+    currency: str | None = None,
+    now: datetime | None = None,
+    who: Subject | None = None,
+) -> ReportDocument:
+    """The report of ``period`` as of ``now``, its numbers (:func:`report_numbers`) rendered
+    (:func:`render_report`); nothing is written."""
+    numbers = report_numbers(
+        ledger, events, kind=kind, deployment=deployment, period=period, currency=currency,
+        now=now, who=who,
+    )  # fmt: skip
+    return render_report(numbers, base=base)
+
+
+def issue_document(
+    ledger: Ledger, document: ReportDocument, *, issued_by: str, render_pdf: bool = False
+) -> IssuedReport:
+    """Keep a built report's numbers and document as a new version of its period. With
+    ``render_pdf`` the PDF is made before anything is written (a failure leaves nothing
+    behind); without, it is laid out from the kept HTML on its first download
+    (:func:`issued_pdf`)."""
+    pdf = to_pdf(document.html) if render_pdf else None
+    return issue_snapshot(
+        ledger,
+        deployment=document.deployment,
+        kind=document.kind,
+        period=document.period,
+        as_of=document.as_of,
+        payload=document.payload,
+        issued_by=issued_by,
+        title=document.title,
+        html=document.html,
+        pdf=pdf,
+    )
+
+
 def issue_report(
     ledger: Ledger,
     events: EventStore,
@@ -80,34 +179,15 @@ def issue_report(
     currency: str | None = None,
     now: datetime | None = None,
     render_pdf: bool = False,
+    who: Subject | None = None,
 ) -> IssuedReport:
-    """Build the report of ``period``, render it, and keep numbers and document as a new
-    version. With ``render_pdf`` the PDF is made before anything is written (a failure leaves
-    nothing behind); without, it is laid out from the kept HTML on its first download
-    (:func:`issued_pdf`)."""
-    now = now or datetime.now(UTC)
-    if kind not in REPORT_KINDS:
-        raise InputError(f"report kind {kind!r}: use one of {', '.join(REPORT_KINDS)}")
-    title = document_title(deployment, kind, period)
-    if kind == "weekly":
-        update = weekly_update(ledger, events, deployment, period, currency=currency, now=now)
-        html, payload = weekly_html(title, update, base=base), update.model_dump(mode="json")
-    else:
-        review = monthly_review(ledger, events, deployment, period, currency=currency, now=now)
-        html, payload = monthly_html(title, review, base=base), review.model_dump(mode="json")
-    pdf = to_pdf(html) if render_pdf else None
-    return issue_snapshot(
-        ledger,
-        deployment=deployment,
-        kind=kind,
-        period=period,
-        as_of=now,
-        payload=payload,
-        issued_by=issued_by,
-        title=title,
-        html=html,
-        pdf=pdf,
-    )
+    """Build the report of ``period`` (:func:`build_report`), render it, and keep numbers and
+    document as a new version (:func:`issue_document`)."""
+    document = build_report(
+        ledger, events, kind=kind, deployment=deployment, period=period, base=base,
+        currency=currency, now=now, who=who,
+    )  # fmt: skip
+    return issue_document(ledger, document, issued_by=issued_by, render_pdf=render_pdf)
 
 
 def issued_pdf(ledger: Ledger, row: IssuedReport) -> bytes:

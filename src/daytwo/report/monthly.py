@@ -230,13 +230,15 @@ def monthly_review(
     *,
     currency: str | None = None,
     now: datetime | None = None,
+    who: Subject | None = None,
 ) -> MonthlyReview:
-    """The monthly review of one deployment for one calendar month (UTC)."""
+    """The monthly review of one deployment for one calendar month (UTC); ``who`` as for
+    :func:`~daytwo.report.weekly.weekly_update`."""
     now = now or datetime.now(UTC)
     start, end = month_bounds(month)
     if start > now:
         raise InputError(f"month {month}: it has not started yet")
-    who = subject(ledger, events, name)
+    who = who or subject(ledger, events, name)
     dep = who.deployment
     missing: list[str] = []
     kpi_ids = review_kpis(dep.kind, dep.targets)

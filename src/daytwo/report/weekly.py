@@ -36,6 +36,7 @@ from daytwo.report.loop import (
 from daytwo.report.problems import Problem, open_problems
 from daytwo.report.sections import (
     FixMeasured,
+    Subject,
     cost_model,
     measured_fixes,
     period_value,
@@ -114,13 +115,17 @@ def weekly_update(
     *,
     currency: str | None = None,
     now: datetime | None = None,
+    who: Subject | None = None,
 ) -> WeeklyUpdate:
-    """The weekly update of one deployment for one ISO week; what is missing is said."""
+    """The weekly update of one deployment for one ISO week; what is missing is said.
+
+    ``who``: the deployment's :func:`~daytwo.report.sections.subject`, where the caller
+    builds several reports of it from the same data (read here otherwise)."""
     now = now or datetime.now(UTC)
     start, end = week_bounds(week)
     if start > now:
         raise InputError(f"week {week}: it has not started yet")
-    who = subject(ledger, events, name)
+    who = who or subject(ledger, events, name)
     deployment, first_data = who.deployment, who.first_data
     kpi_ids = headline_kpis(deployment.kind)
     kpis = summaries(events, kpi_ids, Slice(name, start, end), deployment, first_data)

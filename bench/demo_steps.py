@@ -1,0 +1,217 @@
+"""Two steps of `daytwo demo`, timed in CPU seconds for two revisions in alternating A/B runs,
+their answers compared: the workaround detector over the replay's daily looks, and the demo's
+weekly and monthly reports.
+
+Both run over one demo already built (``--data``: a data dir that `daytwo demo --no-serve`
+filled), each run in a fresh process with the source of one revision first on its path:
+
+- ``workarounds``: the events of each deployment read once for the daily looks from the
+  demo's first analysis day to its last (as the replay reads them), then the
+  ``adoption_workarounds`` detector run on every look cut out of that read; the CPU seconds of
+  the detector's calls alone are summed. The answer compared is every look's findings.
+- ``reports``: the demo's report step (:func:`daytwo.demo.reports.issue_demo_reports`, dated
+  as a replayed demo dates them) on a copy of the data dir whose issued reports were deleted;
+  CPU (user + system of the process) and wall seconds of that call. The answer compared is
+  every issued report's deployment, kind, period, version, title, as-of, numbers (JSON) and
+  document (HTML), in the order issued.
+
+Run ``python -m bench.demo_steps --data DIR --a SRC_A --b SRC_B [--rounds 5] [--name NAME]``;
+writes ``bench/results/NAME.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+STEPS = ("workarounds", "reports")
+
+
+def _workarounds(data: Path) -> dict[str, Any]:
+    from daytwo.adoption.detectors import WorkaroundParams, detect_adoption_workarounds
+    from daytwo.demo.load import FIRST_ANALYSIS_DAY
+    from daytwo.deployments.service import get_deployment
+    from daytwo.detect.data import DeploymentInfo
+    from daytwo.detect.registry import select as select_detectors
+    from daytwo.detect.runner import analysis_window, look_at, read_history
+    from daytwo.pipeline.plugins import plugin_manager
+    from daytwo.settings import Settings
+    from daytwo.store.events import open_event_store
+    from daytwo.store.ledger import Ledger
+
+    settings = Settings(data_dir=data)
+    manifest = json.loads((data / "demo-manifest.json").read_text())
+    start = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
+    through = datetime.fromisoformat(manifest["through"].replace("Z", "+00:00"))
+    plugin_manager()  # the adoption detectors join the registry through the plugins
+    (detector,) = select_detectors(["adoption_workarounds"])
+    params = WorkaroundParams()
+    ledger = Ledger(settings.resolved_ledger_url)
+    cpu, looks, findings, digest = 0.0, 0, 0, hashlib.sha256()
+    try:
+        with open_event_store(settings.resolved_events_url, read_only=True) as events:
+            for name in manifest["deployments"]:
+                dep = get_deployment(ledger, name)
+                info = DeploymentInfo(name, kind=str(dep.kind), targets=dict(dep.targets))
+                ends = [start + timedelta(days=d) for d in range(FIRST_ANALYSIS_DAY, 400)]
+                windows = [
+                    w
+                    for end in ends
+                    if end <= through and (w := analysis_window(dep, start, end)) is not None
+                ]
+                history = read_history(events, info, windows, [detector.needs])
+                for w in windows:
+                    look = look_at(history, w)
+                    t = time.process_time()
+                    found = detect_adoption_workarounds(look, params)
+                    cpu += time.process_time() - t
+                    looks += 1
+                    findings += len(found)
+                    digest.update(repr(found).encode())
+    finally:
+        ledger.dispose()
+    return {"cpu_s": round(cpu, 3), "looks": looks, "findings": findings,
+            "answer": digest.hexdigest()}  # fmt: skip
+
+
+def _reports(data: Path) -> dict[str, Any]:
+    from daytwo.demo.reports import issue_demo_reports
+    from daytwo.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="demo-steps-") as tmp:
+        copy = Path(tmp) / "data"
+        shutil.copytree(data, copy)
+        with sqlite3.connect(copy / "ledger.sqlite") as db:
+            db.execute("DELETE FROM issued_reports")
+        settings = Settings(data_dir=copy)
+        manifest = json.loads((copy / "demo-manifest.json").read_text())
+        before = os.times()
+        t = time.perf_counter()
+        issued = issue_demo_reports(settings, manifest, dated=True)
+        wall = time.perf_counter() - t
+        after = os.times()
+        with sqlite3.connect(copy / "ledger.sqlite") as db:
+            rows = db.execute(
+                "SELECT deployment, kind, period, version, title, as_of, payload, html "
+                "FROM issued_reports ORDER BY id"
+            ).fetchall()
+    kept = Path(tempfile.mkstemp(prefix="demo-steps-reports-", suffix=".json")[1])
+    kept.write_text(json.dumps([list(r) for r in rows]))
+    cpu = (after.user - before.user) + (after.system - before.system)
+    cpu += (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return {"cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "reports": issued,
+            "rows": str(kept)}  # fmt: skip
+
+
+def _same_reports(one: str, two: str) -> bool:
+    """Whether two runs issued the same reports: every column equal, numbers (in the JSON and
+    the HTML) within the events engine's summing noise (:data:`bench.demo_whole.TOLERANCE`)."""
+    from bench.demo_whole import TOLERANCE, same
+
+    a, b = (json.loads(Path(p).read_text()) for p in (one, two))
+    return len(a) == len(b) and all(
+        same(u, v, TOLERANCE)
+        for ra, rb in zip(a, b, strict=True)
+        for u, v in zip(ra, rb, strict=True)
+    )
+
+
+def child(src: str, step: str, data: Path) -> None:
+    sys.path.insert(0, src)
+    import daytwo
+
+    if not Path(daytwo.__file__).resolve().is_relative_to(Path(src).resolve()):
+        raise SystemExit(f"daytwo came from {daytwo.__file__}, not {src}")
+    out = _workarounds(data) if step == "workarounds" else _reports(data)
+    print(json.dumps(out))
+
+
+def run_once(src: str, step: str, data: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.demo_steps", "--child", src, "--step", step,
+           "--data", str(data)]  # fmt: skip
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    proc = subprocess.run(
+        cmd, env=env, cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+        text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"{step} failed for {src}")
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--a", help="source dir of revision A (the baseline)")
+    parser.add_argument("--b", help="source dir of revision B")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--name", default="demo_steps")
+    parser.add_argument("--label-a", default="A", help="what A is, for the results")
+    parser.add_argument("--label-b", default="B", help="what B is, for the results")
+    parser.add_argument("--child")
+    parser.add_argument("--step", choices=STEPS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.step, args.data.resolve())
+        return
+    steps = args.steps.split(",")
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {s: {"a": [], "b": []} for s in steps}
+    for r in range(args.rounds):
+        for step in steps:
+            # Alternate which side goes first each round.
+            for side in ("a", "b") if r % 2 == 0 else ("b", "a"):
+                src = args.a if side == "a" else args.b
+                runs[step][side].append(run_once(src, step, args.data.resolve()))
+                print(step, side, runs[step][side][-1], flush=True)
+    summary: dict[str, Any] = {}
+    for step in steps:
+        a, b = runs[step]["a"], runs[step]["b"]
+        entry: dict[str, Any] = {
+            "cpu_s_median": {
+                "a": statistics.median(x["cpu_s"] for x in a),
+                "b": statistics.median(x["cpu_s"] for x in b),
+            },
+        }
+        if step == "workarounds":
+            entry["same_answer"] = len({x["answer"] for x in a + b}) == 1
+        else:
+            entry["same_answer"] = all(_same_reports(a[0]["rows"], x["rows"]) for x in a + b)
+            for x in a + b:
+                Path(x.pop("rows")).unlink()
+        if step == "reports":
+            entry["wall_s_median"] = {
+                "a": statistics.median(x["wall_s"] for x in a),
+                "b": statistics.median(x["wall_s"] for x in b),
+            }
+        summary[step] = entry
+    result = {
+        "a": args.label_a, "b": args.label_b, "rounds": args.rounds, "cpus": os.cpu_count(),
+        "summary": summary, "runs": runs,
+    }  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{args.name}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
