@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import sqlalchemy
 
 from daytwo.backlog import owners, service
 from daytwo.backlog.facts import _bad_share_excess
@@ -598,3 +600,41 @@ def test_a_lead_that_pauses_keeps_its_item_named() -> None:
     # Once it is open again it leads as before; an open lead is never displaced by severity.
     back = link("voice", "58", 2, "regressed", seen=22)
     assert head_of([back, link("chat", "51", 3, "open", seen=22)], "58") is back
+
+
+def _statements_of_intake(ledger: Ledger, policy: BacklogPolicy, journeys: int) -> list[str]:
+    """The statements a run's intake sends when ``journeys`` findings, each with its own item,
+    are seen again."""
+    run = detect_service.start_run(ledger, DEPLOYMENT, ["degradation"])
+    detect_service.record_findings(
+        ledger, run, DEPLOYMENT, ["degradation"],
+        [_finding(f"journey_{j}", 0.01) for j in range(journeys)],
+        since=None, data_through=AT, interactions=2000,
+    )  # fmt: skip
+    assert absorb_detected(ledger, policy, deployment=DEPLOYMENT).created == journeys
+    sent: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement.split(None, 1)[0].upper())
+
+    sqlalchemy.event.listen(ledger.engine, "before_cursor_execute", count)
+    try:
+        again = absorb_detected(ledger, policy, deployment=DEPLOYMENT)
+    finally:
+        sqlalchemy.event.remove(ledger.engine, "before_cursor_execute", count)
+    assert (again.created, again.updated) == (0, journeys)
+    return sent
+
+
+@pytest.mark.parametrize("journeys", [3, 12])
+def test_a_runs_intake_reads_the_backlog_a_few_times_not_once_per_finding(
+    ledger: Ledger, policy: BacklogPolicy, journeys: int
+) -> None:
+    """The findings' links, their items, the items' naming events and the cost model are read
+    once for the whole run: the reads of seeing 12 findings again are those of seeing 3."""
+    reads = _statements_of_intake(ledger, policy, journeys).count("SELECT")
+    assert reads <= 10, reads
+    items = service.list_items(ledger)
+    assert len(items) == journeys
+    # Seen again with nothing changed: no priority moved, every item still names its finding.
+    assert all(i.title.startswith("Escalation worse in journey_") for i in items)

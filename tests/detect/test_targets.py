@@ -14,7 +14,7 @@ from daytwo.deployments.schemas import DeploymentCreate
 from daytwo.deployments.service import create_deployment, get_deployment
 from daytwo.detect import targets
 from daytwo.detect.cells import MONITORED_BY_ID
-from daytwo.detect.targets import target_values
+from daytwo.detect.targets import target_misses, target_values
 from daytwo.errors import InputError
 from daytwo.metrics.catalog import REGISTRY
 from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
@@ -93,7 +93,9 @@ def test_target_values_share_a_database_per_process_and_a_fork_opens_its_own() -
     again = target_values(REGISTRY["latency_mean"], data)
     assert opened == targets._DATABASES  # the same database, no other
     assert (again.period, again.days) == (first.period, first.days)
-    assert again.missing.equals(first.missing)
+    assert target_misses(REGISTRY["latency_mean"], data).equals(
+        target_misses(REGISTRY["latency_mean"], data)
+    )
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_values_in_child, args=(send,))
@@ -107,3 +109,40 @@ def test_target_values_share_a_database_per_process_and_a_fork_opens_its_own() -
         if child.is_alive():
             child.terminate()
     assert child.exitcode == 0
+
+
+@pytest.mark.parametrize("metric_id", [m for m, d in REGISTRY.items() if d.targetable])
+def test_a_metric_reads_next_contacts_only_where_it_needs_them(
+    metric_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A metric computed without each contact's next contact (the window is skipped where no
+    expression reads it) has the values and misses it has with it."""
+    metric = REGISTRY[metric_id]
+    data = latency_target_data(3000.0)
+    values, misses = target_values(metric, data), target_misses(metric, data)
+    monkeypatch.setattr(targets, "_reads_next_contact", lambda _m: True)
+    assert target_values(metric, data) == values
+    assert target_misses(metric, data).equals(misses)
+
+
+def test_misses_are_the_periods_conversations_behind_the_number_in_time_order() -> None:
+    data = latency_target_data(3000.0)
+    misses = target_misses(REGISTRY["latency_mean"], data).to_pylist()
+    w, t = data.window, data.interactions
+    at = dict(zip(t["interaction_id"].to_pylist(), t["started_at"].to_pylist(), strict=True))
+    behind = {  # the drill-down of a mean latency (lower is better): those with a latency
+        i
+        for i, when, n in zip(
+            t["interaction_id"].to_pylist(),
+            t["started_at"].to_pylist(),
+            t["n_latency"].to_pylist(),
+            strict=True,
+        )
+        if w.current_start <= when < w.current_end and n > 0
+    }
+    assert misses
+    assert set(misses) == behind
+    assert len(misses) == len(behind)
+    assert [at[i] for i in misses] == sorted(at[i] for i in misses)
+    assert targets._reads_next_contact(REGISTRY["repeat_contact_7d"])
+    assert not targets._reads_next_contact(REGISTRY["latency_mean"])

@@ -9,7 +9,7 @@ back reopens the item. Knowledge gaps join and weigh as a family (:mod:`daytwo.b
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +25,7 @@ from daytwo.backlog.owners import route_in
 from daytwo.backlog.policy import BacklogPolicy
 from daytwo.backlog.schemas import ItemPublic
 from daytwo.backlog.service import (
+    COST_MODELS,
     apply_priority,
     cost_model_of,
     get_row,
@@ -40,7 +41,12 @@ from daytwo.errors import InputError
 from daytwo.store.ledger import Ledger
 
 
-def _strongest(session: Session, item: Item, policy: BacklogPolicy) -> FindingFacts:
+def _strongest(
+    session: Session,
+    item: Item,
+    policy: BacklogPolicy,
+    links: Sequence[ItemFinding] | None = None,
+) -> FindingFacts:
     """The linked finding with the highest score drives the item's priority.
 
     Knowledge gaps are the exception: each customer question is in one gap only, so the gaps an
@@ -51,8 +57,11 @@ def _strongest(session: Session, item: Item, policy: BacklogPolicy) -> FindingFa
     deployment's, and what the item's problem costs is already counted by the regression
     that drives it (counted once, not twice). It keeps not weighing when a later look no
     longer finds that regression enough to explain it alone: it is still that item's.
+
+    ``links``: the item's links in id order, when the caller has read them already.
     """
-    links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
+    if links is None:
+        links = _links_of(session, item.id)
     cost_model = cost_model_of(session, item.deployment)
     facts = [facts_from_snapshot(link.fingerprint, dict(link.snapshot)) for link in links]
     causes = [f for f in facts if f.kind not in TARGET_KINDS]
@@ -92,14 +101,13 @@ def _absorb(
         raise InputError("A finding needs a fingerprint to join the backlog.")
     if finding.trend not in TREND_LABELS:
         raise InputError(f"trend must be one of {', '.join(TREND_LABELS)}.")
-    link = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == finding.fingerprint))
+    link = _link_by_fingerprint(session, finding.fingerprint)
     if link is not None:
         item = get_row(session, link.item_id)
         was = str(link.snapshot.get("status", "open"))
         link.snapshot = finding.snapshot()
         link.finding_id = finding.id
         link.updated_at = now_utc()
-        session.flush()
         if was != finding.status:
             history.record(
                 session, "item", item.id, actor, "finding status", before=was,
@@ -166,17 +174,70 @@ def _absorb(
 
 def _link(session: Session, item: Item, finding: FindingFacts, now: datetime) -> None:
     """``finding`` joins ``item``: its link, with the snapshot the item's score reads."""
-    session.add(
-        ItemFinding(
-            item_id=item.id,
-            finding_id=finding.id,
-            fingerprint=finding.fingerprint,
-            kind=finding.kind,
-            snapshot=finding.snapshot(),
-            linked_at=now,
-            updated_at=now,
+    link = ItemFinding(
+        item_id=item.id,
+        finding_id=finding.id,
+        fingerprint=finding.fingerprint,
+        kind=finding.kind,
+        snapshot=finding.snapshot(),
+        linked_at=now,
+        updated_at=now,
+    )
+    session.add(link)
+    known: dict[str, ItemFinding | None] | None = session.info.get(_LINKS)
+    if known is not None:
+        known[finding.fingerprint] = link
+
+
+# Set in ``session.info`` while a whole run's findings are taken in: the links of the
+# fingerprints looked up so far (None: none yet), each read once (a fingerprint has one link at
+# most, and only the intake adds links in its transaction), with their items kept loaded.
+_LINKS = "daytwo_links_by_fingerprint"
+_LOADED = "daytwo_loaded_items"
+# How many values one ``IN`` of the intake's reads holds at most.
+_CHUNK = 500
+
+
+def _link_by_fingerprint(session: Session, fingerprint: str) -> ItemFinding | None:
+    """The link of ``fingerprint``, from those a whole run's intake read already when it can."""
+    known: dict[str, ItemFinding | None] | None = session.info.get(_LINKS)
+    if known is not None and fingerprint in known:
+        return known[fingerprint]
+    link = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == fingerprint))
+    if known is not None:
+        known[fingerprint] = link
+    return link
+
+
+def _links_of(session: Session, item_id: int) -> list[ItemFinding]:
+    """``item_id``'s links, in id order."""
+    return list(
+        session.scalars(
+            select(ItemFinding).where(ItemFinding.item_id == item_id).order_by(ItemFinding.id)
         )
     )
+
+
+def _read_links(session: Session, fingerprints: Iterable[str]) -> None:
+    """Read the links of ``fingerprints``, the items they join and those items' leads' links
+    at once (a few queries for a whole run, instead of several per finding): kept for
+    :func:`_link_by_fingerprint`, the items in the session for :func:`get_row`."""
+    known: dict[str, ItemFinding | None] = session.info[_LINKS]
+    loaded: list[Item] = session.info[_LOADED]
+    wanted = sorted(set(fingerprints) - set(known))
+    for _ in range(2):  # the findings' links, then their items' leads'
+        for i in range(0, len(wanted), _CHUNK):
+            part = wanted[i : i + _CHUNK]
+            known.update(dict.fromkeys(part))
+            for link in session.scalars(
+                select(ItemFinding).where(ItemFinding.fingerprint.in_(part))
+            ):
+                known[link.fingerprint] = link
+        have = {item.id for item in loaded}
+        ids = sorted({link.item_id for link in known.values() if link is not None} - have)
+        for i in range(0, len(ids), _CHUNK):
+            loaded.extend(session.scalars(select(Item).where(Item.id.in_(ids[i : i + _CHUNK]))))
+        wanted = sorted({item.lead for item in loaded if item.lead is not None} - set(known))
 
 
 def _mergeable(session: Session, item: Item, into: Item, finding: FindingFacts) -> bool:
@@ -298,7 +359,7 @@ def _root_item(session: Session, finding: FindingFacts) -> Item | None:
     problem: following it would join today's problem to another one through an old link."""
     if not finding.root or finding.root == finding.fingerprint:
         return None
-    link = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == finding.root))
+    link = _link_by_fingerprint(session, finding.root)
     if link is None:
         return None
     item = get_row(session, link.item_id)
@@ -306,7 +367,7 @@ def _root_item(session: Session, finding: FindingFacts) -> Item | None:
         return None
     if item.lead is None or item.lead == finding.root:
         return item
-    lead = session.scalar(select(ItemFinding).where(ItemFinding.fingerprint == item.lead))
+    lead = _link_by_fingerprint(session, item.lead)
     if lead is not None and lead.item_id == item.id and lead.snapshot.get("root") == finding.root:
         return item
     # A root about the item's own place joined it as another view of the same problem.
@@ -379,11 +440,22 @@ _DEFERRED = "daytwo_deferred_priority"
 
 
 def _reprioritise(
-    session: Session, item: Item, policy: BacklogPolicy, *, actor: str, why: str
+    session: Session,
+    item: Item,
+    policy: BacklogPolicy,
+    *,
+    actor: str,
+    why: str,
+    links: Sequence[ItemFinding] | None = None,
+    named: Sequence[tuple[str, str, str | None]] | None = None,
 ) -> None:
-    strongest = _strongest(session, item, policy)
+    """Score ``item`` from its strongest finding and name it by its head finding; ``links``
+    and ``named`` (see :func:`_follow_head`), when the caller has read them already."""
+    if links is None:
+        links = _links_of(session, item.id)
+    strongest = _strongest(session, item, policy, links)
     apply_priority(session, item, strongest.signal(), policy, actor=actor, why=why)
-    _follow_head(session, item)
+    _follow_head(session, item, links, named)
 
 
 # The finding statuses the findings page shows when none are chosen.
@@ -485,26 +557,27 @@ def _finding_number(finding_id: str) -> tuple[int, str]:
     return (int(finding_id), "") if finding_id.isdigit() else (0, finding_id)
 
 
-def _follow_head(session: Session, item: Item) -> None:
+def _follow_head(
+    session: Session,
+    item: Item,
+    links: Sequence[ItemFinding] | None = None,
+    named: Sequence[tuple[str, str, str | None]] | None = None,
+) -> None:
     """An item opened from findings is named as the findings page names its problem: its
     title is its head finding's (:func:`head_of`), kept current as that finding is seen
     again, until a person edits the title. When another finding comes to lead the problem
     (the largest gap of a launch found after the smaller gap that opened the item), the
-    item's history says so."""
+    item's history says so.
+
+    ``links``: the item's links in id order; ``named``: its title and lead events (action,
+    actor, after) in id order; each read here when not given."""
     if item.source != "finding":
         return
-    links = session.scalars(select(ItemFinding).where(ItemFinding.item_id == item.id)).all()
+    if links is None:
+        links = _links_of(session, item.id)
     if not links:
         return
-    events = session.execute(
-        select(BacklogEvent.action, BacklogEvent.actor, BacklogEvent.after)
-        .where(
-            BacklogEvent.subject == "item",
-            BacklogEvent.subject_id == item.id,
-            BacklogEvent.action.in_(("title", LEAD_CHANGED)),
-        )
-        .order_by(BacklogEvent.id)
-    ).all()
+    events = named if named is not None else _naming_events(session, [item.id]).get(item.id, [])
     if any(action == "title" and who != history.SYSTEM for action, who, _ in events):
         return  # named by a person: theirs to keep
     led = [after for action, _, after in events if action == LEAD_CHANGED]
@@ -529,6 +602,28 @@ def _follow_head(session: Session, item: Item) -> None:
     title = str(head.snapshot.get("title") or item.title)[:300]
     if title != item.title:
         item.title = title
+
+
+def _naming_events(
+    session: Session, item_ids: Sequence[int]
+) -> dict[int, list[tuple[str, str, str | None]]]:
+    """The title and lead events (action, actor, after) of each of ``item_ids``, in id order."""
+    out: dict[int, list[tuple[str, str, str | None]]] = {}
+    for i in range(0, len(item_ids), _CHUNK):
+        rows = session.execute(
+            select(
+                BacklogEvent.subject_id, BacklogEvent.action, BacklogEvent.actor, BacklogEvent.after
+            )
+            .where(
+                BacklogEvent.subject == "item",
+                BacklogEvent.subject_id.in_(item_ids[i : i + _CHUNK]),
+                BacklogEvent.action.in_(("title", LEAD_CHANGED)),
+            )
+            .order_by(BacklogEvent.id)
+        ).all()
+        for subject_id, action, who, after in rows:
+            out.setdefault(subject_id, []).append((action, who, after))
+    return out
 
 
 def _seen_again(
@@ -618,19 +713,37 @@ def absorb_detected(
     # Roots before what they explain; within each, resolved findings first, so an item's links
     # say what stopped before new findings look for an item to join.
     # One transaction for the whole run's findings: its items change together, or not at all.
+    # The links, items and cost models it reads are read once, up front where it can.
     with ledger.session() as session:
         deferred: dict[int, str] = {}
-        session.info[_DEFERRED] = deferred
+        session.info.update({_DEFERRED: deferred, _LINKS: {}, _LOADED: [], COST_MODELS: {}})
         try:
+            _read_links(session, [f.fingerprint for f in facts] + [f.root for f in facts if f.root])
             for fact in sorted(facts, key=lambda f: (f.root is not None, f.status != "resolved")):
                 _, new, _ = _absorb(session, fact, policy, actor=actor)
                 created += new
                 updated += not new
-        finally:
             session.info.pop(_DEFERRED, None)
-        # Each item's priority once, from all its findings as they are now.
-        for item_id, why in deferred.items():
-            _reprioritise(session, get_row(session, item_id), policy, actor=actor, why=why)
+            # Each item's priority once, from all its findings as they are now (their links
+            # and naming events read at once).
+            ids = list(deferred)
+            links: dict[int, list[ItemFinding]] = {}
+            for i in range(0, len(ids), _CHUNK):
+                for link in session.scalars(
+                    select(ItemFinding)
+                    .where(ItemFinding.item_id.in_(ids[i : i + _CHUNK]))
+                    .order_by(ItemFinding.id)
+                ):
+                    links.setdefault(link.item_id, []).append(link)
+            named = _naming_events(session, ids)
+            for item_id, why in deferred.items():
+                _reprioritise(
+                    session, get_row(session, item_id), policy, actor=actor, why=why,
+                    links=links.get(item_id, []), named=named.get(item_id, []),
+                )  # fmt: skip
+        finally:
+            for key in (_DEFERRED, _LINKS, _LOADED, COST_MODELS):
+                session.info.pop(key, None)
     return IntakeSummary(created, updated)
 
 

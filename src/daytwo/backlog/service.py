@@ -47,9 +47,20 @@ def now_utc() -> datetime:
     return clock.now()
 
 
+# Set in ``session.info`` by a caller whose transaction changes no deployment (the intake of a
+# run's findings): each deployment's cost model, read once there instead of once per item.
+COST_MODELS = "daytwo_cost_models"
+
+
 def cost_model_of(session: Session, deployment: str) -> dict[str, float]:
+    kept: dict[str, dict[str, float]] | None = session.info.get(COST_MODELS)
+    if kept is not None and deployment in kept:
+        return kept[deployment]
     row = session.scalar(select(Deployment).where(Deployment.name == deployment))
-    return {k: float(v) for k, v in (row.cost_model if row else {}).items()}
+    model = {k: float(v) for k, v in (row.cost_model if row else {}).items()}
+    if kept is not None:
+        kept[deployment] = model
+    return model
 
 
 def to_public(session: Session, item: Item, now: datetime | None = None) -> ItemPublic:

@@ -30,7 +30,7 @@ from daytwo.detect.findings import (
     weekly_impact,
 )
 from daytwo.detect.registry import Needs, detector
-from daytwo.detect.targets import target_values
+from daytwo.detect.targets import target_misses, target_values
 from daytwo.metrics import calc
 from daytwo.metrics.catalog import REGISTRY
 
@@ -180,7 +180,7 @@ def _catalog_breach(
         onset = w.current_end - timedelta(days=d)
     if onset is None or (w.current_end - onset) < timedelta(days=params.days):
         return []
-    missing = pa.array(values.missing, type=pa.string())
+    missing = pa.array(target_misses(metric, data), type=pa.string())
     t = data.interactions
     affected = t.filter(pc.is_in(t["interaction_id"], value_set=missing))
     current = Measure(s.value, s.n or 0)

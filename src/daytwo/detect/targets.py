@@ -58,10 +58,6 @@ class TargetValues:
 
     period: calc.Estimate
     days: list[calc.Estimate]
-    # The period's conversations that show a miss, in time order (for evidence and impact): those
-    # behind the number (the catalog's drill-down) where lower is better, the others where
-    # higher is better; every conversation of the period for a metric without a drill-down.
-    missing: pa.Array
 
 
 def target_values(metric: Metric, data: AnalysisData) -> TargetValues:
@@ -69,42 +65,19 @@ def target_values(metric: Metric, data: AnalysisData) -> TargetValues:
     if not metric.targetable:
         raise ValueError(f"{metric.id}: no target can be set on a {metric.kind}")
     w = data.window
-    # Only the current period is measured; a contact's next contact is later, so in it too.
-    recent = data.interactions.filter(
-        pc.greater_equal(data.interactions["started_at"], pa.scalar(w.current_start))
-    )
-    con = _cursor()
+    con = _analysed(metric, data)
     try:
-        con.register("_analysed", recent.drop_columns(["segments"]))
-        con.execute(
-            f"CREATE TEMP VIEW interactions AS SELECT *, {_NEXT_CONTACT} FROM _analysed"  # noqa: S608
-        )
         day = f"CAST(floor((epoch_us(TIMESTAMPTZ '{w.current_end.isoformat()}') - epoch_us(i.started_at)) / {_DAY_US}) AS BIGINT)"  # noqa: E501
-        period = (
-            f"i.started_at >= TIMESTAMPTZ '{w.current_start.isoformat()}' "
-            f"AND i.started_at < TIMESTAMPTZ '{w.current_end.isoformat()}'"
-        )
         if metric.source == "turns":
             con.register("turns", data.turns)
-            rows = f"turns t JOIN interactions i USING (interaction_id) WHERE {period}"
+            rows = f"turns t JOIN interactions i USING (interaction_id) WHERE {_period(data)}"
         else:
-            rows = f"interactions i WHERE {period}"
+            rows = f"interactions i WHERE {_period(data)}"
         where = f" AND ({metric.where})" if metric.where else ""
         result = con.execute(
             f"SELECT {day} AS d, {_aggregates(metric)} FROM {rows}{where} "  # noqa: S608
             "GROUP BY GROUPING SETS ((d), ()) ORDER BY d NULLS FIRST"
         ).fetchall()
-        drill = ""
-        if metric.drill:
-            drill = (
-                f" AND ({metric.drill})"
-                if metric.good == "down"
-                else f" AND NOT coalesce(({metric.drill}), false)"
-            )
-        missing: pa.Table = con.sql(
-            f"SELECT interaction_id FROM interactions i WHERE {period}{drill} "  # noqa: S608
-            "ORDER BY started_at"
-        ).to_arrow_table()
     finally:
         con.close()
     by_day = {int(r[0]): _estimate(metric, r[1:]) for r in result if r[0] is not None}
@@ -114,7 +87,66 @@ def target_values(metric: Metric, data: AnalysisData) -> TargetValues:
         if d not in by_day or w.current_end - timedelta(days=d + 1) < w.current_start:
             break
         days.append(by_day[d])
-    return TargetValues(whole, days, missing["interaction_id"].combine_chunks())
+    return TargetValues(whole, days)
+
+
+def target_misses(metric: Metric, data: AnalysisData) -> pa.Array:
+    """The current period's conversations of ``data`` that show a miss of ``metric``'s target,
+    in time order (for a breach's evidence and impact): those behind the number (the catalog's
+    drill-down) where lower is better, the others where higher is better; every conversation
+    of the period for a metric without a drill-down.
+
+    Apart from :func:`target_values`, since only a breach reads them (most looks breach
+    nothing: reading them on every look cost as much as the values)."""
+    drill = ""
+    if metric.drill:
+        drill = (
+            f" AND ({metric.drill})"
+            if metric.good == "down"
+            else f" AND NOT coalesce(({metric.drill}), false)"
+        )
+    con = _analysed(metric, data)
+    try:
+        missing: pa.Table = con.sql(
+            f"SELECT interaction_id FROM interactions i WHERE {_period(data)}{drill} "  # noqa: S608
+            "ORDER BY started_at"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return missing["interaction_id"].combine_chunks()
+
+
+def _analysed(metric: Metric, data: AnalysisData) -> duckdb.DuckDBPyConnection:
+    """A cursor whose ``interactions`` are the current period's of ``data`` (a contact's next
+    contact is later, so in it too), with each contact's next contact only when ``metric``
+    reads it (a window over every contact, the costliest part otherwise)."""
+    w = data.window
+    recent = data.interactions.filter(
+        pc.greater_equal(data.interactions["started_at"], pa.scalar(w.current_start))
+    )
+    con = _cursor()
+    try:
+        con.register("_analysed", recent.drop_columns(["segments"]))
+        extra = f", {_NEXT_CONTACT}" if _reads_next_contact(metric) else ""
+        con.execute(f"CREATE TEMP VIEW interactions AS SELECT *{extra} FROM _analysed")  # noqa: S608
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _reads_next_contact(metric: Metric) -> bool:
+    """Whether any of ``metric``'s expressions reads a contact's next contact."""
+    sql = (metric.numerator, metric.denominator, metric.value, metric.where, metric.drill)
+    return any("next_contact_at" in part for part in sql if part)
+
+
+def _period(data: AnalysisData) -> str:
+    w = data.window
+    return (
+        f"i.started_at >= TIMESTAMPTZ '{w.current_start.isoformat()}' "
+        f"AND i.started_at < TIMESTAMPTZ '{w.current_end.isoformat()}'"
+    )
 
 
 def _aggregates(m: Metric) -> str:
