@@ -29,11 +29,14 @@ from daytwo.detect.gaps.reads import (
     CONFIDENT,
     _in_windows,
     candidates,
+    candidates_of,
     confident,
+    confident_of,
     with_text,
 )
+from daytwo.detect.gaps.service import load_window
 from daytwo.detect.registry import get_detector
-from daytwo.detect.runner import load_data, look_at, read_history
+from daytwo.detect.runner import engine_read, load_data, look_at, read_history
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
 from tests.detect.tables import comparable_rows, store_weeks
@@ -161,3 +164,11 @@ def test_gap_candidates_come_from_the_engine_as_the_turns_give_them(
         assert confident(cut) == confident(alone)
         _same_candidates(candidates(alone), _raw(alone)[0])
         assert confident(alone).text == _raw(alone)[1].text
+
+    # The gaps' refresh reads one span (its window of days) the same way.
+    start = END - timedelta(days=28)
+    interactions, turns = load_window(events, INFO.name, start, END)
+    span_cand = candidates_of(engine_read(events, INFO.name, CANDIDATES, start, END))
+    _same_candidates(span_cand, find_candidates(turns, interactions))
+    span_good = confident_of(engine_read(events, INFO.name, CONFIDENT, start, END))
+    assert span_good == replace(confident_turns(turns, interactions), interaction_id=[], seq=[])

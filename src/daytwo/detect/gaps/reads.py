@@ -42,12 +42,14 @@ from daytwo.interactions.facts import LOW_CONFIDENCE, flag_array
 
 CONFIDENT_LIMIT = 20  # per intent, as :func:`confident_turns`
 _NO_AGENT = 2**31 - 1
+_HANDED = ", ".join(f"'{o}'" for o in HANDED_OVER)
 _BY_SEQ = "OVER (PARTITION BY t.interaction_id ORDER BY t.seq)"
 # Each turn of the span's conversations with what its neighbours say: the next turn (the answer
 # of a user turn) and the previous one (what a rephrase follows), each conversation's last user
 # turn before its first agent turn (the words before a hand-over), and whether the turn has a
 # text. No text is carried through the window: the picked turns' texts are joined back by
-# ``seq``.
+# ``seq``. Only the conversations that can hold a candidate are read (an answer fell back or had
+# low confidence, or it went to a person: the facts stored with each conversation say so).
 _TURNS = (
     "SELECT t.interaction_id AS interaction_id, t.seq AS seq, t.role AS role, "  # noqa: S608
     "t.text IS NOT NULL AS has_text, "
@@ -58,7 +60,9 @@ _TURNS = (
     "max(CASE WHEN t.role = 'user' AND t.seq < coalesce(x.first_agent_seq, "
     f"{_NO_AGENT}) THEN t.seq END) OVER (PARTITION BY t.interaction_id) AS last_before_agent "
     "FROM turns t JOIN (SELECT interaction_id, first_agent_seq FROM interactions "
-    "WHERE deployment = ?) x ON x.interaction_id = t.interaction_id "
+    "WHERE deployment = ? AND (coalesce(n_fallback_turns, 0) > 0 OR "
+    f"coalesce(n_low_confidence_turns, 0) > 0 OR outcome IN ({_HANDED}))) x "
+    "ON x.interaction_id = t.interaction_id "
     "WHERE t.deployment = ? AND t.interaction_id IN "
     f"(SELECT interaction_id FROM {INTERACTIONS_OF_SPAN} s)"
 )
@@ -70,7 +74,6 @@ _TEXTS = (
     f"(SELECT interaction_id FROM {INTERACTIONS_OF_SPAN} s2)"
 )
 _ANSWERED = "coalesce(q.next_role = 'assistant', false)"
-_HANDED = ", ".join(f"'{o}'" for o in HANDED_OVER)
 _SIGNAL_SQL = {
     "fallback": f"{_ANSWERED} AND coalesce(q.next_fallback, false)",
     "low_confidence": f"{_ANSWERED} AND coalesce(q.next_confidence < {LOW_CONFIDENCE}, false)",
@@ -240,10 +243,13 @@ one row each (its conversation's start, journey and customer, its answer's inten
 confidence, and its signals), in the order of the conversations' ids and ``seq``; a turn whose
 text is blank is among them (the detector leaves it out, as :func:`find_candidates` does)."""
 
-CONFIDENT = EngineRead("gap_confident", _CONFIDENT_SQL, "ago", _confident_from_rows)
+CONFIDENT = EngineRead("gap_confident", _CONFIDENT_SQL, "ago", _confident_from_rows, windows=True)
 """The confidently answered user turns with a text, the first :data:`CONFIDENT_LIMIT` in the
 order of the ids and ``seq`` of each intent and each part of a UTC day cut where whole days
-before the read's end fall (``ago``), in the order of the ids and ``seq``."""
+before the read's end fall (``ago``), in the order of the ids and ``seq``. A read of the
+windows: the gap between them starts at the baseline window's end (a midnight) and ends at the
+current period's start (whole days before the end), so it never splits a part, and what the
+detector keeps of the windows is the same with or without it."""
 
 
 def with_text(table: pa.Table) -> pa.Table:
@@ -257,7 +263,12 @@ def candidates(data: AnalysisData) -> Candidates:
     """The detector's candidates, read by the engine (:data:`CANDIDATES`): what
     :func:`find_candidates` gives from the windows' raw turns, in the same order."""
     table = data.read(CANDIDATES)
-    table = table.filter(pa.array(_in_windows(table["started_at"], data.window)))
+    return candidates_of(table.filter(pa.array(_in_windows(table["started_at"], data.window))))
+
+
+def candidates_of(table: pa.Table) -> Candidates:
+    """The candidates of a :data:`CANDIDATES` table (of one span, or cut to an analysis's
+    windows): what :func:`find_candidates` gives from the same conversations' raw turns."""
     table = table.sort_by([("interaction_id", "ascending"), ("seq", "ascending")])
     table = with_text(table)
     confidence = pc.fill_null(pc.cast(table["answer_confidence"], pa.float64()), np.nan)
@@ -281,7 +292,13 @@ def confident(data: AnalysisData) -> ConfidentTurns:
     :data:`CONFIDENT_LIMIT` of each intent among the windows' conversations in the order of
     the ids and ``seq``, as :func:`confident_turns` picks them from the raw turns."""
     table = data.read(CONFIDENT)
-    table = table.filter(pa.array(_in_windows(table["started_at"], data.window)))
+    return confident_of(table.filter(pa.array(_in_windows(table["started_at"], data.window))))
+
+
+def confident_of(table: pa.Table) -> ConfidentTurns:
+    """The confident turns of a :data:`CONFIDENT` table (of one span, or cut to an analysis's
+    windows on its edges): what :func:`confident_turns` picks from the same conversations'
+    raw turns."""
     table = table.sort_by([("interaction_id", "ascending"), ("seq", "ascending")])
     per: dict[str, int] = {}
     text: list[str] = []
