@@ -342,3 +342,19 @@ def test_a_bound_value_reads_back_exactly(ch: ClickHouseEventStore) -> None:
     for value in odd:
         got = ch.query("SELECT ? AS v, ? AS w", [value, "second"]).to_pylist()
         assert got == [{"v": value, "w": "second"}]
+
+
+def test_a_timestamp_cast_keeps_its_microseconds(ch: ClickHouseEventStore) -> None:
+    # A read's span bounds are written CAST(? AS TIMESTAMP) (detect.runner): a plain DateTime
+    # would drop the microseconds, and the last conversation before the end would fall a
+    # day past it.
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 11, 29, 21, 45, 33, 221159, tzinfo=UTC)
+    later = at + timedelta(microseconds=1)
+    got = ch.query(
+        "SELECT CAST(? AS TIMESTAMP) AS b, "
+        "date_diff('microsecond', CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP)) AS d",
+        [later, at, later],
+    ).to_pylist()
+    assert got == [{"b": later, "d": 1}]

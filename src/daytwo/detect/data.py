@@ -97,7 +97,10 @@ class EngineRead:
     ``windows``: the read covers only the conversations started in the analysis's baseline
     window or from its current period's start on (the relation leaves out those started
     between the two, :meth:`gap`), for a detector that compares the two windows alone; its
-    ``cut`` must be ``started_at``.
+    ``cut`` must be ``started_at``, or ``ago`` for a read whose rows carry ``started_at`` and
+    which the detector cuts to the windows itself, every row a single conversation's or of a
+    group the gap's edges never split (a history's read of days before its end is read whole,
+    without the gap).
 
     ``from_rows`` computes the same table from an :class:`AnalysisData`'s raw rows (its
     interactions and assist events): what golden cases built by hand give the detector, and
@@ -112,7 +115,7 @@ class EngineRead:
     windows: bool = False
 
     def __post_init__(self) -> None:
-        if self.windows and self.cut != "started_at":
+        if self.windows and self.cut == "day":
             raise ValueError(f"engine read {self.name!r}: a read of the windows is cut by start")
 
     def gap(self, window: Window) -> tuple[datetime, datetime] | None:

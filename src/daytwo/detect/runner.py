@@ -229,6 +229,14 @@ def engine_reads(needs: Sequence[Needs]) -> dict[str, EngineRead]:
     return out
 
 
+def engine_read(
+    events: EventStore, deployment: str, read: EngineRead, start: datetime, end: datetime
+) -> pa.Table:
+    """``read``'s table for ``deployment``'s conversations started in ``[start, end)`` (for a
+    reader outside an analysis, such as the gaps' refresh)."""
+    return _engine_read(events, DeploymentInfo(deployment), read, start, end)
+
+
 def _engine_read(
     events: EventStore,
     info: DeploymentInfo,

@@ -7,7 +7,7 @@ thing the customer said before the conversation went to a person (escalation or 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -66,10 +66,13 @@ class Candidates:
 
 @dataclass(frozen=True, slots=True)
 class ConfidentTurns:
-    """User turns the assistant answered confidently, by the intent it recognised."""
+    """User turns the assistant answered confidently, by the intent it recognised (with
+    where each was said, where :func:`confident_turns` tells)."""
 
     text: list[str]
     intent: list[str]
+    interaction_id: list[str] = field(default_factory=list)
+    seq: list[int] = field(default_factory=list)
 
 
 def _shift_equal(values: pa.Array) -> np.ndarray:
@@ -185,13 +188,16 @@ def confident_turns(turns: pa.Table, interactions: pa.Table, limit: int = 20) ->
     idx = np.flatnonzero(good)
     names = pc.take(intent, pa.array(idx + 1, type=pa.int64())).to_pylist()
     texts = pc.take(turns["text"], pa.array(idx, type=pa.int64())).to_pylist()
+    ids = pc.take(turns["interaction_id"], pa.array(idx, type=pa.int64())).to_pylist()
+    seqs = pc.take(turns["seq"], pa.array(idx, type=pa.int64())).to_pylist()
     per: dict[str, int] = {}
-    out_text: list[str] = []
-    out_intent: list[str] = []
-    for name, text in zip(names, texts, strict=True):
+    out = ConfidentTurns([], [], [], [])
+    for name, text, iid, seq in zip(names, texts, ids, seqs, strict=True):
         if not text or per.get(name, 0) >= limit:
             continue
         per[name] = per.get(name, 0) + 1
-        out_text.append(str(text))
-        out_intent.append(str(name))
-    return ConfidentTurns(out_text, out_intent)
+        out.text.append(str(text))
+        out.intent.append(str(name))
+        out.interaction_id.append(str(iid))
+        out.seq.append(int(seq))
+    return out

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from daytwo.detect.data import AnalysisData
 from daytwo.detect.findings import Finding
-from daytwo.detect.gaps.candidates import TURN_COLUMNS
 from daytwo.detect.gaps.emerging import KnowledgeGapParams, knowledge_gap_findings
+from daytwo.detect.gaps.reads import CANDIDATES, CONFIDENT
 from daytwo.detect.registry import Needs, detector
 
 # Clustering every unhandled message of the history is the analysis's costliest step and gaps
@@ -21,7 +21,8 @@ GAPS_EVERY_DAYS = 7
     "knowledge_gap",
     name="Knowledge gaps",
     params=KnowledgeGapParams(),
-    needs=Needs(turn_columns=TURN_COLUMNS),
+    # The candidates and the confident turns come from the engine, not every turn's text.
+    needs=Needs(reads=(CANDIDATES, CONFIDENT)),
     every_days=GAPS_EVERY_DAYS,
 )
 def detect_knowledge_gaps(data: AnalysisData, params: KnowledgeGapParams) -> list[Finding]:

@@ -25,9 +25,9 @@ from daytwo.detect.findings import (
     weekly_impact,
 )
 from daytwo.detect.gaps.calc import Gap, GapParams, kind_phrase
-from daytwo.detect.gaps.candidates import confident_turns, find_candidates
 from daytwo.detect.gaps.cluster import ClusterParams
 from daytwo.detect.gaps.encoders import DEFAULT_ENCODER, get_encoder
+from daytwo.detect.gaps.reads import candidates, confident
 from daytwo.detect.gaps.service import detect_gaps
 from daytwo.detect.stats import benjamini_hochberg, two_poisson_rates_sf
 
@@ -58,11 +58,12 @@ def knowledge_gap_findings(data: AnalysisData, params: KnowledgeGapParams) -> li
     """The findings of the ``knowledge_gap`` detector: see
     :func:`daytwo.detect.gaps.detector.detect_knowledge_gaps`, which says what and how."""
     window = data.window
-    interactions = data.interactions
-    cand = find_candidates(data.turns, interactions)
+    # The candidates and the confidently answered turns of the windows come from the engine
+    # (``reads.py``), not from every turn.
+    cand = candidates(data)
     if len(cand) < (params.gaps.cluster or ClusterParams()).min_gap_size:
         return []
-    good = confident_turns(data.turns, interactions)
+    good = confident(data)
     gaps = detect_gaps(
         cand,
         get_encoder(params.encoder),

@@ -34,7 +34,6 @@ from daytwo.detect.gaps.candidates import (
     TURN_COLUMNS,
     Candidates,
     confident_turns,
-    find_candidates,
 )
 from daytwo.detect.gaps.cluster import (
     MIN_REGIONS,
@@ -56,6 +55,7 @@ from daytwo.detect.gaps.listing import (
     texts_of,
 )
 from daytwo.detect.gaps.models import GapMember, GapRecord, GapRun
+from daytwo.detect.gaps.reads import CANDIDATES, CONFIDENT, candidates_of, confident_of
 from daytwo.errors import InputError, NotFoundError
 from daytwo.interactions.facts import LOW_CONFIDENCE
 from daytwo.store.events import EventStore
@@ -455,8 +455,10 @@ class GapWindow:
     read_at: datetime
     start: datetime
     end: datetime
-    interactions: pa.Table
-    turns: pa.Table
+    # The engine's reads of the window (``reads.py``): its candidate turns and its confidently
+    # answered turns, not every turn.
+    candidates: pa.Table
+    confident: pa.Table
     previous: list[PreviousGap]
 
 
@@ -492,17 +494,20 @@ def read_gap_window(
     ):
         return RefreshResult(deployment, previous_run.id, skipped="no new data since the last run")
     start = end - timedelta(days=window_days)
-    interactions, turns = load_window(events, deployment, start, end)
+    from daytwo.detect.runner import engine_read  # the runner imports the detectors: here late
+
     return GapWindow(
-        deployment, encoder, params, read_at, start, end, interactions, turns,
+        deployment, encoder, params, read_at, start, end,
+        engine_read(events, deployment, CANDIDATES, start, end),
+        engine_read(events, deployment, CONFIDENT, start, end),
         _previous(ledger, deployment, encoder),
     )  # fmt: skip
 
 
 def compute_gaps(window: GapWindow) -> tuple[Candidates, Detection]:
     """The candidates of ``window`` and their clustering into gaps: no store is read."""
-    cand = find_candidates(window.turns, window.interactions)
-    good = confident_turns(window.turns, window.interactions)
+    cand = candidates_of(window.candidates)
+    good = confident_of(window.confident)
     found = detect_gaps(
         cand,
         get_encoder(window.encoder),

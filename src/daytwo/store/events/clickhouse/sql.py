@@ -83,7 +83,13 @@ class _Dialect(ClickHouse):
         }
 
         def datatype_sql(self, expression: exp.DataType) -> str:
-            if expression.this in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMP):
+            # SQLGlot reads DuckDB's TIMESTAMP as TIMESTAMPNTZ: a plain DateTime there, which
+            # drops the microseconds (a read's span bounds, ``CAST(? AS TIMESTAMP)``).
+            if expression.this in (
+                exp.DataType.Type.TIMESTAMPTZ,
+                exp.DataType.Type.TIMESTAMP,
+                exp.DataType.Type.TIMESTAMPNTZ,
+            ):
                 return TIMESTAMP
             return str(super().datatype_sql(expression))
 
