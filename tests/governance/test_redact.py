@@ -3,6 +3,11 @@ the quality targets on both labelled sets."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pyarrow as pa
 import pytest
 from bench.redaction import SETS, load_cases, missed_targets, score
@@ -195,3 +200,26 @@ def test_one_look_at_many_columns_finds_nothing_only_where_nothing_is(
     )
     assert custom.finds_nothing(arrays) is False
     assert Redactor(RedactionPolicy(enabled=False)).finds_nothing(arrays) is True
+
+
+def test_a_policy_lists_its_kinds_in_one_order_whatever_the_hash_seed() -> None:
+    # The stored policy and its audit entry (hashed into the chain) must not follow a set's
+    # iteration order, which changes with each process's string hashing.
+    code = (
+        "import json; from daytwo.governance import RedactionPolicy;"
+        "print(json.dumps(RedactionPolicy().model_dump(mode='json')['kinds']))"
+    )
+    dumps = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert dumps == {json.dumps([kind.value for kind in PiiKind]) + "\n"}
+    mine = RedactionPolicy(kinds=frozenset({PiiKind.PHONE, PiiKind.EMAIL}))
+    assert mine.model_dump(mode="json")["kinds"] == ["email", "phone"]
+    assert RedactionPolicy.model_validate(mine.model_dump(mode="json")) == mine

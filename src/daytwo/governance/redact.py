@@ -24,7 +24,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from daytwo.governance.pii_patterns import PREFILTER, KindSwitches, PiiKind, find_builtin
 
@@ -106,6 +113,12 @@ class RedactionPolicy(BaseModel):
         description="Store `customer_ref` as a keyed hash (HMAC-SHA256 with the server's "
         "pseudonym key): the same customer keeps one reference, the original is not stored.",
     )
+
+    @field_serializer("kinds")
+    def _kinds_in_order(self, kinds: frozenset[PiiKind]) -> list[PiiKind]:
+        # A set's order follows the process's string hashing: the stored policy and its audit
+        # entry (whose hash chains every later entry) list the kinds in their declared order.
+        return [kind for kind in PiiKind if kind in kinds]
 
     @field_validator("custom_patterns")
     @classmethod
