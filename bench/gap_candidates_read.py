@@ -21,14 +21,7 @@ Writes ``bench/results/gap_candidates_read[_NAME].json``.
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
-from pathlib import Path
-from typing import Any
-
-from bench.__main__ import RESULTS, _environment
-from bench.read_ab import alternate, events_url, git_head, run_child, sides
+from bench.read_ab import engine_read_ab
 
 CHILD = r"""
 import hashlib, json, resource, sys, time
@@ -101,61 +94,14 @@ print(json.dumps(out))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.gap_candidates_read", description=__doc__
+    engine_read_ab(
+        "gap_candidates_read",
+        CHILD,
+        __doc__,
+        rounds=5,
+        medians=("seconds", "load_seconds", "pick_seconds", "peak_mb"),
+        firsts=("rows", "candidates", "distinct_texts", "confident"),
     )
-    parser.add_argument("--data", type=Path, required=True, help="a built data dir")
-    parser.add_argument("--engine", choices=["duckdb", "clickhouse"], default="duckdb")
-    parser.add_argument("--deployment", default="care-bot")
-    parser.add_argument("--base", type=Path, help="another checkout's src, to alternate with")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--label", default="")
-    args = parser.parse_args()
-    url = events_url(args.data, args.engine)
-    both = sides(args.base)
-    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in both}
-
-    def measure(side: str, src: Path) -> None:
-        r = run_child(CHILD, src, url, args.deployment)
-        runs[side].append(r)
-        print(side, r["seconds"], "s", r["peak_mb"], "MB", r["digest"], flush=True)
-
-    loads = alternate(both, args.rounds, measure)
-    summary = {
-        side: {
-            "seconds_median": statistics.median(r["seconds"] for r in rs),
-            "load_seconds_median": statistics.median(r["load_seconds"] for r in rs),
-            "pick_seconds_median": statistics.median(r["pick_seconds"] for r in rs),
-            "peak_mb_median": statistics.median(r["peak_mb"] for r in rs),
-            "seconds": [r["seconds"] for r in rs],
-            "peak_mb": [r["peak_mb"] for r in rs],
-            "rows": rs[0]["rows"],
-            "candidates": rs[0]["candidates"],
-            "distinct_texts": rs[0]["distinct_texts"],
-            "confident": rs[0]["confident"],
-            "digests": sorted({r["digest"] for r in rs}),
-        }
-        for side, rs in runs.items()
-    }
-    result = {
-        "benchmark": "gap_candidates_read",
-        "environment": _environment(),
-        "engine": args.engine,
-        "deployment": args.deployment,
-        "interactions": runs[next(iter(both))][0]["interactions"],
-        "commits": {side: git_head(src) for side, src in both.items()},
-        "load_average_median": statistics.median(loads),
-        "load_average_range": [min(loads), max(loads)],
-        "rounds": args.rounds,
-        "sides": summary,
-    }
-    name = f"gap_candidates_read{'_' + args.label if args.label else ''}.json"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
-    medians = {
-        side: {k: v for k, v in x.items() if k.endswith("median")} for side, x in summary.items()
-    }
-    print(json.dumps(medians, indent=1))
 
 
 if __name__ == "__main__":

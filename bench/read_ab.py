@@ -1,12 +1,14 @@
 """What the engine-read benches (``bench.silent_read``, ``bench.drift_read``,
-``bench.gap_check_read``) share: each measurement is a fresh process that runs a small script
-on one checkout's code, and two checkouts alternate round by round (which goes first
-alternates too, so neither always follows the other)."""
+``bench.gap_check_read``, ``bench.gap_candidates_read``) share: each measurement is a fresh
+process that runs a small script on one checkout's code, and two checkouts alternate round by
+round (which goes first alternates too, so neither always follows the other)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -57,3 +59,72 @@ def events_url(data: Path, engine: str) -> str:
     if engine == "clickhouse":
         return f"chdb:///{data / 'clickhouse'}"
     return f"duckdb:///{data / 'events.duckdb'}"
+
+
+def engine_read_ab(
+    name: str,
+    child: str,
+    description: str | None,
+    *,
+    rounds: int,
+    medians: tuple[str, ...],
+    firsts: tuple[str, ...],
+    interactions: bool = True,
+) -> None:
+    """The command line of a bench that times one engine read (``child``, run with the events
+    store's URL and the deployment, printing ``seconds``, ``peak_mb`` and ``digest`` among its
+    figures) for this checkout and ``--base`` in turn; writes ``bench/results/NAME[_LABEL].json``
+    with each side's medians of ``medians``, its runs' seconds and peaks, the first run's
+    ``firsts`` and every digest seen (one, where the read gives the same rows every time)."""
+    from bench.__main__ import RESULTS, _environment
+
+    parser = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=description)
+    parser.add_argument("--data", type=Path, required=True, help="a built data dir")
+    parser.add_argument("--engine", choices=["duckdb", "clickhouse"], default="duckdb")
+    parser.add_argument("--deployment", default="care-bot")
+    parser.add_argument("--base", type=Path, help="another checkout's src, to alternate with")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--label", default="")
+    args = parser.parse_args()
+    url = events_url(args.data, args.engine)
+    both = sides(args.base)
+    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in both}
+
+    def measure(side: str, src: Path) -> None:
+        r = run_child(child, src, url, args.deployment)
+        runs[side].append(r)
+        print(side, r["seconds"], "s", r["peak_mb"], "MB", r["digest"], flush=True)
+
+    loads = alternate(both, args.rounds, measure)
+    summary = {
+        side: {f"{k}_median": statistics.median(r[k] for r in rs) for k in medians}
+        | {
+            "seconds": [r["seconds"] for r in rs],
+            "peak_mb": [r["peak_mb"] for r in rs],
+        }
+        | {k: rs[0][k] for k in firsts}
+        | {"digests": sorted({r["digest"] for r in rs})}
+        for side, rs in runs.items()
+    }
+    result: dict[str, Any] = {
+        "benchmark": name,
+        "environment": _environment(),
+        "engine": args.engine,
+        "deployment": args.deployment,
+    }
+    if interactions:
+        result["interactions"] = runs[next(iter(both))][0]["interactions"]
+    result |= {
+        "commits": {side: git_head(src) for side, src in both.items()},
+        "load_average_median": statistics.median(loads),
+        "load_average_range": [min(loads), max(loads)],
+        "rounds": args.rounds,
+        "sides": summary,
+    }
+    out = f"{name}{'_' + args.label if args.label else ''}.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / out).write_text(json.dumps(result, indent=2) + "\n")
+    shown = {
+        side: {k: v for k, v in x.items() if k.endswith("median")} for side, x in summary.items()
+    }
+    print(json.dumps(shown, indent=1))
