@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from daytwo.detect import AnalysisData, Finding, analysis_data, detectors
 from daytwo.detect.drift import WORD, DriftParams, _first_messages, _length
-from daytwo.detect.runner import _us
+from daytwo.store.events.columns import epoch_us as _us
 from tests.detect.test_golden import WINDOW, inter
 
 # Six words no baseline message uses, each in the same messages: a six-way tie.

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from daytwo.detect.cells import segment_column
 from daytwo.detect.data import INTERACTIONS_OF_SPAN, AnalysisData, EngineRead, Memo, day_runs
 from daytwo.interactions.facts import flag_array
+from daytwo.store.events.columns import column_us
 
 SUGGESTED_REPLY = "suggested_reply"
 # The days the workaround signals judge (the last of the analysis; its turns cover them).
@@ -65,7 +66,7 @@ def agent_days(interactions: pa.Table, memo: Memo | None = None) -> pa.Table:
     t = t.sort_by([("started_at", "ascending")])
     if memo is None or not t.num_rows:
         return _agent_days(t)
-    started = _micros(t["started_at"])
+    started = column_us(t["started_at"])
     parts = []
     for day, a, n in day_runs(started):
         rows = t.slice(a, n)
@@ -75,15 +76,6 @@ def agent_days(interactions: pa.Table, memo: Memo | None = None) -> pa.Table:
         key = ("adoption.agent_days", day, int(started[a]), int(started[a + n - 1]), n)
         parts.append(memo.get(key, partial(_agent_days, rows)))
     return pa.concat_tables(parts).combine_chunks()
-
-
-def _micros(ts: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(
-        pc.cast(pc.cast(ts, pa.timestamp("us", tz="UTC")), pa.int64()).to_numpy(
-            zero_copy_only=False
-        ),
-        dtype=np.int64,
-    )
 
 
 def _agent_days(t: pa.Table) -> pa.Table:
@@ -217,7 +209,7 @@ def suggestions(
         return _as_suggestions(_suggestion_pairs(_by_event(a), turns))
     # Sorting is stable in Arrow: within a day, rows keep the read's order.
     a = a.sort_by([("started_at", "ascending")])
-    at = _micros(a["started_at"])
+    at = column_us(a["started_at"])
     texts = "text" in turns.column_names and "role" in turns.column_names
     parts = []
     for day, first, n in day_runs(at):

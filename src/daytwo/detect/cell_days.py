@@ -32,7 +32,6 @@ from daytwo.detect.cells import (
     Cell,
     Monitored,
     Summary,
-    epoch_us,
     segment_column,
     summaries_from_sums,
 )
@@ -44,6 +43,7 @@ from daytwo.detect.data import (
     EngineRead,
     days_before_end_sql,
 )
+from daytwo.store.events.columns import epoch_us
 
 JUDGED: tuple[Monitored, ...] = tuple(m for m in MONITORED if m.cells)
 KEYS = ("journey", *SEGMENT_KEYS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
@@ -234,12 +234,6 @@ def started_ns(table: pa.Table) -> np.ndarray:
         np.asarray(col.to_numpy(zero_copy_only=False)).astype("datetime64[us]").astype(np.int64)
         * 1000
     )
-
-
-def epoch_us(at: datetime) -> int:
-    """``at`` in microseconds since the epoch, as Arrow stores ``timestamp[us]`` (a naive time
-    taken as UTC, as the stores do)."""
-    return (aware(at).astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
 
 
 def utc_day_number(at: datetime) -> int:

@@ -37,13 +37,13 @@ from daytwo.interactions.columns import ASSIST_EVENTS, TURNS
 from daytwo.metrics.service import baseline_window
 from daytwo.store.events import EventStore
 from daytwo.store.events.base import STORED_INTERACTIONS
+from daytwo.store.events.columns import column_us, epoch_us
 from daytwo.store.ledger import Ledger
 
 CURRENT_DAYS = 7
 # Interactions read for trends: this many weeks before the end of the analysis.
 HISTORY_WEEKS = 8
 Progress = Callable[[str], None]
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +138,7 @@ class History:
 
     def __post_init__(self) -> None:
         ids = self.interactions["interaction_id"]
-        started = _micros(self.interactions["started_at"]) if self.interactions.num_rows else None
+        started = column_us(self.interactions["started_at"]) if self.interactions.num_rows else None
         for name, table in (
             ("turn_started", self.turns),
             ("delivery_started", self.deliveries),
@@ -210,7 +210,7 @@ def _midnight(at: datetime, edge: datetime) -> bool:
 def _ago_key(name: str, end: datetime) -> str:
     """Where a history keeps read ``name`` grouped by days before ``end``: one per time of day
     (looks ending at midnight share one; the last look, ending mid-day, has its own)."""
-    return f"{name}@{_us(end) % (24 * 3600 * 1_000_000)}"
+    return f"{name}@{epoch_us(end) % (24 * 3600 * 1_000_000)}"
 
 
 def _on_grid(at: datetime, end: datetime) -> bool:
@@ -387,10 +387,12 @@ def _look_at(
                          f"cover the window ending {window.current_end}")  # fmt: skip
     history_start, recent = _spans(window, needs)
     table = history.interactions
-    started = _micros(table["started_at"])
-    lo, hi = np.searchsorted(started, [_us(history_start), _us(window.current_end)], "left")
+    started = column_us(table["started_at"])
+    lo, hi = np.searchsorted(
+        started, [epoch_us(history_start), epoch_us(window.current_end)], "left"
+    )
     interactions = table.slice(int(lo), int(hi - lo))
-    first, last = _us(history_start), _us(window.current_end)
+    first, last = epoch_us(history_start), epoch_us(window.current_end)
     wanted = _turn_columns(needs)
     if wanted:
         # The turns of the interactions read that started in the baseline or the recent days.
@@ -399,8 +401,8 @@ def _look_at(
             (at >= first)
             & (at < last)
             & (
-                ((at >= _us(window.baseline_start)) & (at < _us(window.baseline_end)))
-                | ((at >= _us(recent)) & (at < last))
+                ((at >= epoch_us(window.baseline_start)) & (at < epoch_us(window.baseline_end)))
+                | ((at >= epoch_us(recent)) & (at < last))
             )
         )
         turns = history.turns.filter(pa.array(with_turns))
@@ -519,16 +521,6 @@ def _read_assist(
     return ASSIST_EVENTS.empty_table()
 
 
-def _micros(column: pa.ChunkedArray) -> np.ndarray:
-    out: np.ndarray = column.combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
-    return out
-
-
-def _us(at: datetime) -> int:
-    """``at`` in microseconds since the epoch, as Arrow stores ``timestamp[us]``."""
-    return (_utc(at) - EPOCH) // timedelta(microseconds=1)
-
-
 def _utc(at: datetime) -> datetime:
     """``at`` in UTC (a naive time is taken as UTC, as the stores do)."""
     return aware(at).astimezone(UTC)
@@ -571,8 +563,8 @@ def _turns_of_days(
     since = min(w.current_start, w.current_end - timedelta(days=turn_days))
     if turn_started is not None and len(turn_started) == data.turns.num_rows:
         at = turn_started
-        keep_turns = ((at >= _us(w.baseline_start)) & (at < _us(w.baseline_end))) | (
-            (at >= _us(since)) & (at < _us(w.current_end))
+        keep_turns = ((at >= epoch_us(w.baseline_start)) & (at < epoch_us(w.baseline_end))) | (
+            (at >= epoch_us(since)) & (at < epoch_us(w.current_end))
         )
         return replace(data, turns=data.turns.filter(pa.array(keep_turns)))
     started = data.interactions["started_at"]

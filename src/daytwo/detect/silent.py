@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from daytwo.detect.cells import epoch_us, in_window, started_ns, utc_day_number
+from daytwo.detect.cells import in_window, started_ns, utc_day_number
 from daytwo.detect.data import (
     DAY_US,
     INTERACTIONS_OF_SPAN,
@@ -33,6 +33,7 @@ from daytwo.detect.registry import Needs, detector
 from daytwo.detect.stats import benjamini_hochberg, normal_sf, two_proportion_z
 from daytwo.detect.validators import transcripts, validators
 from daytwo.interactions.facts import LOW_CONFIDENCE, flag_array
+from daytwo.store.events.columns import epoch_us
 
 WORD = re.compile(r"[a-z0-9']+")
 

@@ -27,11 +27,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from daytwo.detect.cells import epoch_us
 from daytwo.detect.gaps.candidates import SIGNALS, Candidates
 from daytwo.detect.gaps.cluster import Clustering, ClusterParams, members
 from daytwo.detect.gaps.labels import gap_keywords, gap_label
 from daytwo.interactions.facts import LOW_CONFIDENCE
+from daytwo.store.events.columns import epoch_us
 
 GAP_KINDS = ("new_intent", "missing_knowledge", "misrouting", "off_topic")
 # Business gaps, as against off-topic chit-chat, which is counted apart.

@@ -21,7 +21,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from daytwo.detect.cells import epoch_us
 from daytwo.detect.data import (
     DAY_US,
     INTERACTIONS_OF_SPAN,
@@ -39,6 +38,7 @@ from daytwo.detect.gaps.candidates import (
     find_candidates,
 )
 from daytwo.interactions.facts import LOW_CONFIDENCE, flag_array
+from daytwo.store.events.columns import epoch_us
 
 CONFIDENT_LIMIT = 20  # per intent, as :func:`confident_turns`
 _NO_AGENT = 2**31 - 1

@@ -45,9 +45,12 @@ from daytwo.interactions.columns import (
 )
 from daytwo.interactions.validate import validate_batch
 from daytwo.store.events import EventStore
+from daytwo.store.events.columns import column_us
 from daytwo.store.events.staging import STAGED
 
 DEFAULT_HANDOFF = r"(?i)(hand_?off|hand_?over|transfer|escalat|human|live_?agent|operator)"
+# A missing time, as a number: before every real one.
+NO_TIME = int(np.iinfo(np.int64).min)
 _IDENTITY = ("otel.part", "otel.source", "otel.span_id", "otel.trace_id", "otel.input_index")
 
 
@@ -304,7 +307,7 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
     # A chain step repeats the model calls of its trace: its text turns only where there are
     # none.
     trace = _codes(rows["trace_id"])
-    ts = _us(rows["ts"])
+    ts = column_us(rows["ts"], null=NO_TIME)
     llm_traces = np.unique(trace[is_turn & from_llm])
     keep &= ~((source == sources.get("chain", -2)) & np.isin(trace, llm_traces))
     role_code, roles = _coded(role)
@@ -358,7 +361,7 @@ def assemble(rows: pa.Table, rules: TraceRules) -> Batch:
         (
             rows["part"].to_numpy()[idx],
             _codes(rows["span_id"])[idx],
-            _us(rows["span_start"])[idx],
+            column_us(rows["span_start"], null=NO_TIME)[idx],
             ts[idx],
             conv[idx],
         )
@@ -389,7 +392,7 @@ def _latest_copies(rows: pa.Table) -> tuple[pa.Table, np.ndarray]:
     if not same.any():  # the usual case: no piece twice
         return rows, conv
     # The last received of each key (the first in the input among copies received at once).
-    order = np.lexsort((-_us(rows["received_at"]), part, span, conv))
+    order = np.lexsort((-column_us(rows["received_at"], null=NO_TIME), part, span, conv))
     first = order[np.r_[True, ~same]]
     rows = rows.take(pa.array(np.sort(first), type=pa.int64()))
     return rows, _conversation_codes(rows)
@@ -450,11 +453,6 @@ def _repeats(conv: np.ndarray, ts: np.ndarray, *keys: np.ndarray) -> np.ndarray:
     return out
 
 
-def _us(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    ints = pc.cast(values, pa.int64())
-    return np.asarray(pc.fill_null(ints, np.iinfo(np.int64).min).to_numpy(zero_copy_only=False))
-
-
 def _interactions(
     rows: pa.Table,
     conv: np.ndarray,
@@ -464,15 +462,15 @@ def _interactions(
     rules: TraceRules,
 ) -> tuple[pa.Table, np.ndarray]:
     n_conv = int(conv.max()) + 1 if len(conv) else 0
-    starts = _us(rows["span_start"])
-    ends = _us(rows["span_end"])
+    starts = column_us(rows["span_start"], null=NO_TIME)
+    ends = column_us(rows["span_end"], null=NO_TIME)
     started = np.full(n_conv, np.iinfo(np.int64).max)
     ended = np.full(n_conv, np.iinfo(np.int64).min)
     np.minimum.at(started, conv, starts)
     np.maximum.at(ended, conv, ends)
 
     # Facts named by the pieces, first one wins (in order of arrival, then time).
-    order = np.lexsort((starts, _us(rows["received_at"])))
+    order = np.lexsort((starts, column_us(rows["received_at"], null=NO_TIME)))
     # The same order, grouped by conversation (stably): a conversation's first valid row in
     # it is its first valid row in ``order``.
     by_conv = order[np.argsort(conv[order], kind="stable")]

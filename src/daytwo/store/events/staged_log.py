@@ -36,7 +36,7 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from daytwo.clock import aware
 from daytwo.store.events import staging
+from daytwo.store.events.columns import column_us, epoch_us, from_epoch_us
 from daytwo.store.events.ipc import from_ipc, to_ipc
 
 _MAGIC = b"DTSL"
@@ -54,24 +54,11 @@ _HEAD = struct.Struct("<4sBQ")  # magic, kind, payload length
 _CRC = struct.Struct("<I")
 _STAGE_HEAD = struct.Struct("<QI")  # sequence number, length of the JSON part
 _STAGE, _DONE, _FOLDED = 1, 2, 3
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # A segment is closed and a new one started past this size.
 SEGMENT_BYTES = 64 << 20
 # Staged rows kept in memory; past it the oldest are read back from the log when needed.
 MEMORY_BYTES = 256 << 20
-
-
-def _us(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _to_us(at: datetime) -> int:
-    return (aware(at) - _EPOCH) // timedelta(microseconds=1)
-
-
-def _from_us(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
 
 
 @dataclass(eq=False, slots=True)
@@ -294,7 +281,7 @@ class StagedPieces:
             segment.audits += 1
         if rows is None or rows.num_rows == 0:
             return
-        received, ended = _us(rows["received_at"]), _us(rows["span_end"])
+        received, ended = column_us(rows["received_at"]), column_us(rows["span_end"])
         chunk = _Chunk(seq, segment.number, offset, length, rows, received, ended, rows.nbytes, 0)
         self._add_rows(chunk, rows["deployment"], rows["conversation"], np.arange(rows.num_rows))
         self._keep(chunk)
@@ -381,7 +368,7 @@ class StagedPieces:
     def ended(
         self, *, ended_before: datetime, received_before: datetime, limit: int
     ) -> list[tuple[str, str]]:
-        end_us, recv_us = _to_us(ended_before), _to_us(received_before)
+        end_us, recv_us = epoch_us(ended_before), epoch_us(received_before)
         with self._lock:
             found = [
                 (c.min_received, key)
@@ -413,7 +400,7 @@ class StagedPieces:
         the assembler read them (rows staged since stay for the next assembly)."""
         if not keys:
             return 0
-        upto = _to_us(received_upto)
+        upto = epoch_us(received_upto)
         with self._lock:
             seq = min((self._gathered.pop(k, self._seq) for k in keys), default=self._seq)
             removed = self._apply_unstage(keys, upto, seq)
@@ -587,7 +574,11 @@ class StagedPieces:
     def stats(self) -> tuple[int, int, datetime | None]:
         with self._lock:
             oldest = min((c.min_received for c in self._conversations.values()), default=None)
-            return self.rows, len(self._conversations), None if oldest is None else _from_us(oldest)
+            return (
+                self.rows,
+                len(self._conversations),
+                None if oldest is None else from_epoch_us(oldest),
+            )
 
     @property
     def memory(self) -> int:
