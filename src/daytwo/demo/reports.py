@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from daytwo import clock
+from daytwo.pipeline.ahead import stop_worker
 from daytwo.report.archive import issue_document, render_report, report_numbers
 from daytwo.report.monthly import MonthlyReview, month_bounds, months_between
 from daytwo.report.sections import Subject, subject
@@ -176,10 +177,7 @@ class _ReportsAhead:
         if self._receive is not None:
             self._receive.close()
             self._receive = None
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join()
+        stop_worker(self._process)
 
 
 def _numbers_of_odd(

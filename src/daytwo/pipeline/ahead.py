@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from datetime import datetime
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
@@ -53,6 +54,15 @@ PlannedLook = tuple[datetime, Sequence[Detector[Any]], Window | None]
 def fork_available() -> bool:
     """Whether this platform can fork a worker (not on Windows)."""
     return "fork" in multiprocessing.get_all_start_methods()
+
+
+def stop_worker(process: BaseProcess, wait_s: float = 5.0) -> None:
+    """Wait ``wait_s`` for a worker process to end, then stop it (one whose results are no
+    longer read, or that still works after its last task was taken)."""
+    process.join(timeout=wait_s)
+    if process.is_alive():
+        process.terminate()
+        process.join()
 
 
 class DetectAhead:
@@ -147,10 +157,7 @@ class DetectAhead:
         here failed while it still works."""
         with self._front.get_lock():
             self._front.value = self._back.value
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join()
+        stop_worker(self._process)
         self._reader.join()
         if self._receive is not None:
             self._receive.close()
@@ -260,10 +267,7 @@ class GapsAhead:
         if self._receive is not None:
             self._receive.close()
             self._receive = None
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join()
+        stop_worker(self._process)
 
 
 def _cluster(windows: Sequence[GapWindow], receive: Connection, send: Connection) -> None:
