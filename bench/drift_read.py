@@ -18,9 +18,11 @@ Writes ``bench/results/drift_read[_NAME].json``.
 
 from __future__ import annotations
 
-from bench.read_ab import engine_read_ab
+from bench.read_ab import CHILD_PRELUDE, engine_read_ab
 
-CHILD = r"""
+CHILD = (
+    CHILD_PRELUDE
+    + r"""
 import hashlib, json, resource, sys, time
 from datetime import UTC, datetime
 
@@ -30,24 +32,14 @@ from daytwo.detect.runner import analysis_window, load_data, run_detectors
 from daytwo.store.events import open_event_store
 
 
-def rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
-
-
 url, dep = sys.argv[1], sys.argv[2]
 drift = get_detector("drift")
 out = {}
 with open_event_store(url, read_only=True) as ev:
-    span = ev.query(
-        "SELECT min(started_at) AS a, max(started_at) AS b, count(*) AS n FROM interactions "
-        "WHERE deployment = ?", [dep])
-    a, b = span["a"][0].as_py(), span["b"][0].as_py()
-    a = a if a.tzinfo else a.replace(tzinfo=UTC)
-    b = b if b.tzinfo else b.replace(tzinfo=UTC)
+    a, b, n = span_of(ev, dep)
     end = datetime.combine(b.date(), datetime.min.time(), UTC)
     window = analysis_window(None, a, end)
-    out["interactions"] = span["n"][0].as_py()
+    out["interactions"] = n
     before = rss_mb()
     t0 = time.perf_counter()
     data = load_data(ev, DeploymentInfo(dep), window, [drift.needs])
@@ -65,6 +57,7 @@ with open_event_store(url, read_only=True) as ev:
     out["digest"] = hashlib.sha256("\n".join(shown).encode()).hexdigest()[:16]
 print(json.dumps(out))
 """
+)
 
 
 def main() -> None:

@@ -21,9 +21,11 @@ Writes ``bench/results/gap_candidates_read[_NAME].json``.
 
 from __future__ import annotations
 
-from bench.read_ab import engine_read_ab
+from bench.read_ab import CHILD_PRELUDE, engine_read_ab
 
-CHILD = r"""
+CHILD = (
+    CHILD_PRELUDE
+    + r"""
 import hashlib, json, resource, sys, time
 from datetime import UTC, datetime
 
@@ -47,24 +49,14 @@ except ImportError:  # before: every turn of the windows
                 confident_turns(data.turns, data.interactions))
 
 
-def rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
-
-
 url, dep = sys.argv[1], sys.argv[2]
 gaps = get_detector("knowledge_gap")
 out = {}
 with open_event_store(url, read_only=True) as ev:
-    span = ev.query(
-        "SELECT min(started_at) AS a, max(started_at) AS b, count(*) AS n FROM interactions "
-        "WHERE deployment = ?", [dep])
-    a, b = span["a"][0].as_py(), span["b"][0].as_py()
-    a = a if a.tzinfo else a.replace(tzinfo=UTC)
-    b = b if b.tzinfo else b.replace(tzinfo=UTC)
+    a, b, n = span_of(ev, dep)
     end = datetime.combine(b.date(), datetime.min.time(), UTC)
     window = analysis_window(None, a, end)
-    out["interactions"] = span["n"][0].as_py()
+    out["interactions"] = n
     before = rss_mb()
     t0 = time.perf_counter()
     data = load_data(ev, DeploymentInfo(dep), window, [gaps.needs])
@@ -91,6 +83,7 @@ with open_event_store(url, read_only=True) as ev:
     out["digest"] = h.hexdigest()[:16]
 print(json.dumps(out))
 """
+)
 
 
 def main() -> None:

@@ -18,9 +18,11 @@ Writes ``bench/results/gap_check_read[_NAME].json``.
 
 from __future__ import annotations
 
-from bench.read_ab import engine_read_ab
+from bench.read_ab import CHILD_PRELUDE, engine_read_ab
 
-CHILD = r"""
+CHILD = (
+    CHILD_PRELUDE
+    + r"""
 import hashlib, json, resource, sys, time
 from datetime import UTC, datetime, timedelta
 
@@ -28,17 +30,10 @@ from daytwo.plan.gap_check import read_counts
 from daytwo.store.events import open_event_store
 
 
-def rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
-
-
 url, dep = sys.argv[1], sys.argv[2]
 out = {}
 with open_event_store(url, read_only=True) as ev:
-    span = ev.query("SELECT max(started_at) AS b FROM interactions WHERE deployment = ?", [dep])
-    b = span["b"][0].as_py()
-    b = b if b.tzinfo else b.replace(tzinfo=UTC)
+    _, b, _ = span_of(ev, dep)
     end = datetime.combine(b.date() + timedelta(days=1), datetime.min.time(), UTC)
     before = rss_mb()
     t0 = time.perf_counter()
@@ -52,6 +47,7 @@ with open_event_store(url, read_only=True) as ev:
     out["digest"] = hashlib.sha256(shown.encode()).hexdigest()[:16]
 print(json.dumps(out))
 """
+)
 
 
 def main() -> None:

@@ -18,6 +18,30 @@ from typing import Any
 HERE = Path(__file__).resolve().parent.parent / "src"
 
 
+# What every child script starts with (it runs on either checkout's code, so it can import no
+# bench module): the resident set, and a deployment's first and last conversation start (UTC)
+# and their number.
+CHILD_PRELUDE = r"""
+import resource
+from datetime import UTC
+
+
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def span_of(ev, dep):
+    span = ev.query(
+        "SELECT min(started_at) AS a, max(started_at) AS b, count(*) AS n FROM interactions "
+        "WHERE deployment = ?", [dep])
+    a, b = span["a"][0].as_py(), span["b"][0].as_py()
+    a = a if a.tzinfo else a.replace(tzinfo=UTC)
+    b = b if b.tzinfo else b.replace(tzinfo=UTC)
+    return a, b, span["n"][0].as_py()
+"""
+
+
 def sides(base: Path | None) -> dict[str, Path]:
     """This checkout's code, and ``base`` (another checkout's ``src``) where given."""
     return {"this": HERE} | ({"base": base} if base else {})

@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.__main__ import RESULTS, _environment
-from bench.read_ab import alternate, git_head, run_child, sides
+from bench.read_ab import CHILD_PRELUDE, alternate, git_head, run_child, sides
 
-CHILD = r"""
+CHILD = (
+    CHILD_PRELUDE
+    + r"""
 import hashlib, json, resource, sys, time
 from datetime import UTC, datetime, timedelta
 
@@ -36,11 +38,6 @@ from daytwo.detect.data import DeploymentInfo
 from daytwo.detect.registry import get_detector
 from daytwo.detect.silent import FLAGGED, SIGNAL_DAYS
 from daytwo.store.events import open_event_store
-
-
-def rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 def digest(table):
@@ -52,15 +49,10 @@ url, dep, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 info = DeploymentInfo(dep)
 out = {}
 with open_event_store(url, read_only=True) as ev:
-    span = ev.query(
-        "SELECT min(started_at) AS a, max(started_at) AS b, count(*) AS n FROM interactions "
-        "WHERE deployment = ?", [dep])
-    a, b = span["a"][0].as_py(), span["b"][0].as_py()
-    a = a if a.tzinfo else a.replace(tzinfo=UTC)
-    b = b if b.tzinfo else b.replace(tzinfo=UTC)
+    a, b, n = span_of(ev, dep)
     end = datetime.combine(b.date(), datetime.min.time(), UTC)
     window = analysis_window(None, a, end)
-    out["interactions"] = span["n"][0].as_py()
+    out["interactions"] = n
     before = rss_mb()
     t0 = time.perf_counter()
     if mode == "look":
@@ -77,6 +69,7 @@ with open_event_store(url, read_only=True) as ev:
     out["digest"] = {k: digest(v) for k, v in sorted(reads.items())}
 print(json.dumps(out))
 """
+)
 
 
 def main() -> None:
