@@ -124,27 +124,6 @@ def render_report(numbers: WeeklyUpdate | MonthlyReview, *, base: str) -> Report
     return ReportDocument(kind, numbers.deployment, period, numbers.as_of, title, payload, html)
 
 
-def build_report(
-    ledger: Ledger,
-    events: EventStore,
-    *,
-    kind: str,
-    deployment: str,
-    period: str,
-    base: str,
-    currency: str | None = None,
-    now: datetime | None = None,
-    who: Subject | None = None,
-) -> ReportDocument:
-    """The report of ``period`` as of ``now``, its numbers (:func:`report_numbers`) rendered
-    (:func:`render_report`); nothing is written."""
-    numbers = report_numbers(
-        ledger, events, kind=kind, deployment=deployment, period=period, currency=currency,
-        now=now, who=who,
-    )  # fmt: skip
-    return render_report(numbers, base=base)
-
-
 def issue_document(
     ledger: Ledger, document: ReportDocument, *, issued_by: str, render_pdf: bool = False
 ) -> IssuedReport:
@@ -181,12 +160,14 @@ def issue_report(
     render_pdf: bool = False,
     who: Subject | None = None,
 ) -> IssuedReport:
-    """Build the report of ``period`` (:func:`build_report`), render it, and keep numbers and
-    document as a new version (:func:`issue_document`)."""
-    document = build_report(
-        ledger, events, kind=kind, deployment=deployment, period=period, base=base,
-        currency=currency, now=now, who=who,
+    """Build the report of ``period`` (:func:`report_numbers`), render it
+    (:func:`render_report`), and keep numbers and document as a new version
+    (:func:`issue_document`)."""
+    numbers = report_numbers(
+        ledger, events, kind=kind, deployment=deployment, period=period, currency=currency,
+        now=now, who=who,
     )  # fmt: skip
+    document = render_report(numbers, base=base)
     return issue_document(ledger, document, issued_by=issued_by, render_pdf=render_pdf)
 
 
