@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
 from daytwo.report.calc import CostModel, PeriodCounts, business_value
+from daytwo.report.charts import to_svg, value_spec
 from daytwo.report.render import to_pdf, value_html
+
+_IDS = re.compile(r'id="([^"]+)"')
 
 
 def test_the_pdf_reads_back_the_value_figures(tmp_path: Path) -> None:
@@ -24,3 +28,20 @@ def test_the_pdf_reads_back_the_value_figures(tmp_path: Path) -> None:
     assert "-49.36" in text  # 1,234 × 0.04
     assert f"{value.net:,.2f}" in text
     assert "would otherwise have cost one escalation" in text
+
+
+def test_a_chart_is_the_same_svg_whatever_was_drawn_before() -> None:
+    """vl-convert numbers clip paths by the charts its process drew before; the ids are renamed
+    after the chart so a served report and its issued copy match, and two charts of one
+    document never share an id."""
+    costs = value_spec([("2026-01", 1.0, 2.0), ("2026-02", 3.0, 1.0)], "EUR")
+    other = value_spec([("2026-01", 5.0, 2.0), ("2026-02", 3.0, 4.0)], "EUR")
+    first = to_svg(costs)
+    second_ids = set(_IDS.findall(to_svg(other)))
+    assert to_svg(costs) == first
+    ids = set(_IDS.findall(first))
+    assert ids
+    assert all(i.startswith("clip-") for i in ids)
+    assert not ids & second_ids
+    # every reference points at an id the same drawing defines
+    assert set(re.findall(r"url\(#([^)]+)\)", first)) <= ids

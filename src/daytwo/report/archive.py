@@ -109,9 +109,8 @@ def report_numbers(
 
 
 def render_report(numbers: WeeklyUpdate | MonthlyReview, *, base: str) -> ReportDocument:
-    """A report's numbers rendered as its document (the charts drawn as SVG: their clip ids
-    count the charts this process drew before, so a document is the same only when drawn in
-    the same order)."""
+    """A report's numbers rendered as its document (the charts drawn as SVG, the same whichever
+    charts the process drew before)."""
     if isinstance(numbers, WeeklyUpdate):
         kind, period = "weekly", numbers.week
         title = document_title(numbers.deployment, kind, period)

@@ -4,6 +4,9 @@ fetched). Calm: a few muted lines, the target dashed, one accent colour for valu
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -138,9 +141,23 @@ def value_spec(
     }
 
 
+# vl-convert numbers its clip paths by the charts its process drew before (clip1, clip2, ...).
+_CLIP_ID = re.compile(r"\bclip(\d+)\b")
+
+
 def to_svg(spec: dict[str, Any]) -> str:
-    """The spec drawn as SVG on the server (vl-convert bundles Vega; nothing is fetched)."""
+    """The spec drawn as SVG on the server (vl-convert bundles Vega; nothing is fetched).
+
+    Its clip ids are renamed after the spec and their order in the drawing, so one chart is the
+    same SVG whichever charts the process drew before (a served report and its issued copy
+    match), and two different charts in one document never share an id."""
     import vl_convert  # a heavy import, only where a PDF or a mail is made
 
     svg: str = vl_convert.vegalite_to_svg(spec)
-    return svg
+    tag = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    local: dict[str, int] = {}
+
+    def rename(match: re.Match[str]) -> str:
+        return f"clip-{tag}-{local.setdefault(match[1], len(local) + 1)}"
+
+    return _CLIP_ID.sub(rename, svg)
