@@ -63,6 +63,13 @@ def test_gaps_pages_show_labels_trend_examples_journeys_and_the_cut(seeded: Test
     html = page.text
     assert "bitcoin" in html
     assert 'data-chart="chart-gaps"' in html
+    # the chart's week axis ticks each week of the gaps' points, as UTC dates
+    spec = orjson.loads(html.split('id="chart-gaps">', 1)[1].split("</script>", 1)[0])
+    weeks = {w["week"] for g in seeded.get("/api/v1/gaps").json() for w in g["weekly"]}
+    ticks = spec["encoding"]["x"]["axis"]["values"]
+    assert weeks
+    assert [f"{t['year']}-{t['month']:02d}-{t['date']:02d}" for t in ticks] == sorted(weeks)
+    assert all(t["utc"] for t in ticks)
     assert "/journeys/billing" in html
     assert 'data-testid="gap-count">3<' in html
     assert 'data-testid="off-topic"' in html

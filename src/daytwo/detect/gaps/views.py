@@ -46,6 +46,11 @@ def volume_spec(gaps: list[GapPublic]) -> dict[str, Any]:
         for g in gaps[:CHART_GAPS]
         for w in g.weekly
     ]
+    # the weeks as UTC dates, as their ISO strings in the data are read
+    weeks = [
+        {"year": w.year, "month": w.month, "date": w.day, "utc": True}
+        for w in sorted({w.week for g in gaps[:CHART_GAPS] for w in g.weekly})
+    ]
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "width": "container",
@@ -53,7 +58,13 @@ def volume_spec(gaps: list[GapPublic]) -> dict[str, Any]:
         "data": {"values": values},
         "mark": {"type": "line", "point": {"size": 18, "filled": True}, "strokeWidth": 1.6},
         "encoding": {
-            "x": {"field": "week", "type": "temporal", "title": None},
+            # a tick on each week's point, not Vega's daily ticks over a few weeks
+            "x": {
+                "field": "week",
+                "type": "temporal",
+                "title": None,
+                "axis": {"format": "%d %b", "values": weeks, "labelOverlap": "greedy"},
+            },
             "y": {"field": "n", "type": "quantitative", "title": "utterances a week"},
             "color": {"field": "gap", "type": "nominal", "title": None, "sort": None},
             "tooltip": [
