@@ -156,6 +156,27 @@ def test_a_tampered_session_cookie_is_anonymous(anon_client: TestClient) -> None
     assert anon_client.get("/api/v1/deployments").status_code == 401
 
 
+def test_a_missing_page_keeps_the_signed_in_navigation(anon_client: TestClient) -> None:
+    """No route runs for an address that is no page, so the error page asks who is signed in
+    itself: the person keeps their name, Sign out and Admin."""
+    accounts.create_user(ledger_of(anon_client), "root", PASSWORD, Role.admin)
+    anonymous = anon_client.get("/no-such-page")
+    assert anonymous.status_code == 404
+    assert "Sign out" not in anonymous.text
+    assert _sign_in_form(anon_client, "root", PASSWORD).status_code == 303  # type: ignore[attr-defined]
+    missing = anon_client.get("/no-such-page")
+    assert missing.status_code == 404
+    assert "There is no page at /no-such-page." in missing.text
+    assert "Sign out" in missing.text
+    assert 'href="/admin/users"' in missing.text
+    # a session cookie that no longer holds answers the anonymous page, not an error
+    anon_client.cookies.clear()
+    anon_client.cookies.set("daytwo_session", "stale")
+    stale = anon_client.get("/no-such-page")
+    assert stale.status_code == 404
+    assert "Sign out" not in stale.text
+
+
 def test_the_login_page_never_redirects_off_site(anon_client: TestClient) -> None:
     accounts.create_user(ledger_of(anon_client), "root", PASSWORD, Role.admin)
     form = anon_client.get("/login", params={"next": "https://evil.example/"})

@@ -18,6 +18,7 @@ from daytwo.errors import (
     StorageFull,
     StoreError,
 )
+from daytwo.http.access import principal_of
 from daytwo.ingest.otlp.api import status_response
 from daytwo.server.contract import allowed_methods
 from daytwo.server.metrics import PROMETHEUS_PATH
@@ -86,6 +87,15 @@ def error_page(
     )
 
 
+async def _signed_in(request: Request) -> None:
+    """Who is asking, for an error page answered before any route ran (no page at that
+    address): a signed-in person keeps their name, Sign out and Admin in the navigation."""
+    try:
+        await principal_of(request)
+    except DaytwoError:  # a stale session or a bad key: the page shows the anonymous header
+        request.state.principal = None
+
+
 def _error_response(request: Request, exc: DaytwoError) -> Response:
     headers = None
     if isinstance(exc, RateLimited | StorageFull | Overloaded):
@@ -137,6 +147,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if _is_page(request) and not request.url.path.startswith("/static/"):
             if exc.status_code == 404:
                 message = f"There is no page at {request.url.path}."
+            await _signed_in(request)
             return error_page(request, exc.status_code, message, headers=headers or None)
         return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=headers)
 
