@@ -836,3 +836,51 @@ def test_open_items_about_a_metric_include_those_holding_its_findings(
             other.title,
             gone.title,
         }
+
+
+def test_open_items_read_once_answer_as_each_read_alone(sqlite_ledger: Ledger) -> None:
+    # One evaluation's criteria share one read of the open items and their links (``memo``):
+    # every filter answers the same items, in the same order, as its own query; an item
+    # closed before, created after or of another deployment is in neither.
+    from daytwo.backlog.models import ItemFinding
+    from daytwo.plan.ledger import OpenMemo, open_items
+
+    with sqlite_ledger.session() as s:
+        rows = [
+            add_item(s, title="p1 pay", priority="P1", journey="payments", score=5.0,
+                     signal={"metric": "containment_rate"}),
+            add_item(s, title="p2 pay", journey="payments", score=5.0,
+                     signal={"metric": "latency_mean"}),
+            add_item(s, title="p2 cards", journey="cards", score=3.0, signal={}),
+            add_item(s, title="p1 none", priority="P1", score=9.0, signal={}),
+            add_item(s, title="reopened", status="reopened", score=2.0, signal={}),
+            add_item(s, title="closed", status="verified", closed_at=AT - timedelta(days=1),
+                     signal={}),
+            add_item(s, title="later", created_at=AT + timedelta(hours=1), signal={}),
+            add_item(s, title="elsewhere", deployment="other", signal={}),
+        ]  # fmt: skip
+        s.add(
+            ItemFinding(
+                item_id=rows[2].id, finding_id="e1", fingerprint="e1", kind="degradation",
+                snapshot={"metric": "error_rate", "status": "open"},
+            )
+        )  # fmt: skip
+        s.flush()
+        memo: OpenMemo = {}
+        asks: list[dict[str, Any]] = [
+            {}, {"priority": "P1"}, {"priority": "P2", "journey": "payments"},
+            {"journey": "cards"}, {"metric": "error_rate"}, {"metric": "latency_p95"},
+            {"metric": "containment_rate", "journey": "payments"}, {"priority": "P3"},
+        ]  # fmt: skip
+        for ask in asks:
+            alone = [i.title for i in open_items(s, DEPLOYMENT, AT, **ask)]
+            shared = [i.title for i in open_items(s, DEPLOYMENT, AT, memo=memo, **ask)]
+            assert shared == alone, ask
+        assert [i.title for i in open_items(s, DEPLOYMENT, AT, memo=memo)] == [
+            "p1 none", "p1 pay", "p2 pay", "p2 cards", "reopened",
+        ]  # fmt: skip
+        assert [i.title for i in open_items(s, DEPLOYMENT, AT, memo=memo, metric="error_rate")] == [
+            "p2 cards"
+        ]
+        # Read once: the open items and their links, whatever was asked.
+        assert len(memo) == 2

@@ -196,12 +196,16 @@ def seed_plan(settings: Settings, manifest: dict[str, Any]) -> None:
                     at=_at(start, 0, 8),
                 )
             _owners_and_records(ledger, events, start, last)
-            _history(ledger, events, start, last)
+            _history(ledger, events, start, last, settings)
     finally:
         ledger.dispose()
 
 
-def _history(ledger: Ledger, events: EventStore, start: date, last: int) -> None:
+def _history(
+    ledger: Ledger, events: EventStore, start: date, last: int, settings: Settings
+) -> None:
+    # The gates' findings go to the backlog under the demo's settings (read once, not again
+    # for every finding a gate raises).
     moves = sorted(MOVES, key=lambda m: m.day)
     evaluated = _days(last)
     for day in range(last + 1):
@@ -225,9 +229,12 @@ def _history(ledger: Ledger, events: EventStore, start: date, last: int) -> None
         through = start + timedelta(days=day)
         for deployment in (BOT, ASSIST):
             if day == last:  # every gate, on the ledger as it stands
-                evaluate_gates(ledger, events, deployment)
+                evaluate_gates(ledger, events, deployment, settings=settings)
             else:
-                evaluate_gates(ledger, events, deployment, through=through, upcoming=False)
+                evaluate_gates(
+                    ledger, events, deployment, through=through, upcoming=False,
+                    settings=settings,
+                )  # fmt: skip
         if day >= 30:  # the weekly review after the phase's last day
             _sign_off(ledger, events, start, day)
 

@@ -108,9 +108,11 @@ def sync_alerts(
                 select(ItemFinding.item_id).where(ItemFinding.fingerprint.in_(regressed))
             ).all()
         ) if regressed else set()  # fmt: skip
+        # Every owner's handle in one read (the items' owners are a handful of people).
+        handles = dict(session.execute(select(Owner.id, Owner.handle)).all())
         for item in items:
             alert = alerts.get(item.id)
-            owner = owner_handle(session, item)
+            owner = handles.get(item.owner_id) if item.owner_id is not None else None
             if alert is None:
                 if (
                     item.status not in OPEN_STATUSES

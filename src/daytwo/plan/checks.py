@@ -15,7 +15,7 @@ registered the check says so and counts as not enough data, never as met.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import or_, select
@@ -28,7 +28,13 @@ from daytwo.detect.models import FindingRecord
 from daytwo.governance import audit
 from daytwo.governance.models import DataPolicy
 from daytwo.plan import calc
-from daytwo.plan.ledger import MAX_BLOCKING, blocking_items, journey_owners, open_items
+from daytwo.plan.ledger import (
+    MAX_BLOCKING,
+    OpenMemo,
+    blocking_items,
+    journey_owners,
+    open_items,
+)
 from daytwo.plan.models import PlanRecord
 from daytwo.plan.schemas import (
     CheckCriterion,
@@ -65,6 +71,8 @@ class CheckContext:
     # day, or now when the evaluation is of the latest day (what the last analysis created
     # counts, though it was written after midnight).
     state_at: datetime | None = None
+    # What the evaluation has read of the backlog (see EvalContext.memo).
+    memo: OpenMemo = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def at(self) -> datetime:
@@ -134,8 +142,9 @@ def _items_outcome(session: Session, rows: list[Item], summary: str, **extra: ob
 
 def _no_open_items(session: Session, ctx: CheckContext, spec: CheckCriterion) -> Outcome:
     rows = open_items(
-        session, ctx.deployment, ctx.ledger_at, priority=spec.priority, journey=spec.journey
-    )
+        session, ctx.deployment, ctx.ledger_at, priority=spec.priority, journey=spec.journey,
+        memo=ctx.memo,
+    )  # fmt: skip
     where = f" in {spec.journey}" if spec.journey else ""
     summary = (
         f"no {spec.priority} item open{where}"
@@ -177,7 +186,11 @@ def _journeys_owned(session: Session, ctx: CheckContext, spec: CheckCriterion) -
 
 
 def _items_owned(session: Session, ctx: CheckContext, spec: CheckCriterion) -> Outcome:
-    rows = [r for r in open_items(session, ctx.deployment, ctx.ledger_at) if r.owner_id is None]
+    rows = [
+        r
+        for r in open_items(session, ctx.deployment, ctx.ledger_at, memo=ctx.memo)
+        if r.owner_id is None
+    ]
     summary = (
         "every open item has an owner" if not rows else f"{len(rows)} open items without an owner"
     )

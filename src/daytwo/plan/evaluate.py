@@ -10,7 +10,7 @@ inclusive) and on each of the ``sustained_days - 1`` days before it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
@@ -22,7 +22,13 @@ from daytwo.metrics.service import baseline_window, metric_points, totals
 from daytwo.plan import calc
 from daytwo.plan.checks import CheckContext, check_label, run_check
 from daytwo.plan.gap_check import GapInput, evaluate_emerging_gap
-from daytwo.plan.ledger import MAX_BLOCKING, blocking_items, findings_seen, open_items
+from daytwo.plan.ledger import (
+    MAX_BLOCKING,
+    OpenMemo,
+    blocking_items,
+    findings_seen,
+    open_items,
+)
 from daytwo.plan.schemas import (
     CheckCriterion,
     CheckKind,
@@ -47,6 +53,9 @@ class EvalContext:
     first_data: datetime | None
     # When the ledger's state is read (see CheckContext.state_at); None: the end of the day.
     state_at: datetime | None = None
+    # What this evaluation has read of the backlog, for its criteria to share (nothing writes
+    # the backlog while one evaluation runs): :func:`daytwo.plan.ledger.open_items`.
+    memo: OpenMemo = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def at(self) -> datetime:
@@ -59,6 +68,7 @@ class EvalContext:
             tuple(self.deployment.journeys),
             self.through,
             self.state_at,
+            self.memo,
         )
 
 
@@ -231,6 +241,7 @@ def _judge(
                 max(ctx.at, ctx.state_at or ctx.at),
                 metric=metric.id,
                 journey=spec.scope.journey,
+                memo=ctx.memo,
             )
             blocking = blocking_items(session, rows)
     return CriterionResult(
@@ -288,4 +299,4 @@ def evaluate_gate(
 
 
 def with_through(ctx: EvalContext, through: date) -> EvalContext:
-    return replace(ctx, through=through)
+    return replace(ctx, through=through, memo={})

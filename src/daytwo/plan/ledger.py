@@ -5,16 +5,17 @@ and the backlog's open items and journey owners as they stood at a moment.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from daytwo.backlog.calc import CLOSED_STATUSES, problem_of
 from daytwo.backlog.models import Item, ItemFinding, Owner, RoutingRule
+from daytwo.backlog.service import owner_handles
 from daytwo.clock import aware
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.detect.models import AnalysisRun, FindingRecord
@@ -36,6 +37,9 @@ from daytwo.store.ledger import Ledger
 Trigger = Literal["analysis", "on_demand"]
 # Most blocking items listed under one criterion.
 MAX_BLOCKING = 10
+# What one evaluation has read of the backlog (:func:`open_items`): the open items of a
+# deployment at a moment, and their findings' links.
+OpenMemo = dict[tuple[str, str, datetime], list[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,19 +207,18 @@ def _open_at(query: object, at: datetime) -> object:
 
 
 def blocking_items(session: Session, items: Sequence[Item]) -> list[BlockingItem]:
-    out = []
-    for item in list(items)[:MAX_BLOCKING]:
-        owner = session.get(Owner, item.owner_id) if item.owner_id is not None else None
-        out.append(
-            BlockingItem(
-                id=item.id,
-                title=item.title,
-                priority=item.priority,
-                owner=owner.handle if owner else None,
-                href=f"/backlog/{item.id}",
-            )
+    listed = list(items)[:MAX_BLOCKING]
+    handles = owner_handles(session, listed)  # their owners' handles in one read
+    return [
+        BlockingItem(
+            id=item.id,
+            title=item.title,
+            priority=item.priority,
+            owner=handles.get(item.owner_id) if item.owner_id is not None else None,
+            href=f"/backlog/{item.id}",
         )
-    return out
+        for item in listed
+    ]
 
 
 def open_items(
@@ -226,28 +229,41 @@ def open_items(
     priority: str | None = None,
     journey: str | None = None,
     metric: str | None = None,
+    memo: OpenMemo | None = None,
 ) -> list[Item]:
     """Items open at ``at`` (created before, not closed by then), highest score first.
 
     With ``metric``: the items about it, those whose leading signal is about the same problem
     (a p95 latency criterion and a mean latency item) or that hold an unresolved finding
-    about it (a model change's item, led by its latency rise, holds its turn errors too)."""
-    query = select(Item).where(Item.deployment == deployment)
-    query = _open_at(query, at)  # type: ignore[assignment]
-    if priority:
-        query = query.where(Item.priority == priority)
-    if journey:
-        query = query.where(Item.journey == journey)
-    rows = list(session.scalars(query.order_by(Item.score.desc(), Item.id)))
-    # An item closed but reopened keeps no closed_at; a closed one without a date is closed.
-    rows = [r for r in rows if r.closed_at is not None or r.status not in CLOSED_STATUSES]
+    about it (a model change's item, led by its latency rise, holds its turn errors too).
+
+    With ``memo`` (a dict kept for one evaluation, while nothing writes the backlog), the
+    deployment's open items and their findings' links are read once for every call that
+    passes it, each call's answer then picked from them: the same items, in the same order."""
+    if memo is None:
+        query = select(Item).where(Item.deployment == deployment)
+        query = _open_at(query, at)  # type: ignore[assignment]
+        if priority:
+            query = query.where(Item.priority == priority)
+        if journey:
+            query = query.where(Item.journey == journey)
+        rows = _still_open(session.scalars(query.order_by(Item.score.desc(), Item.id)))
+    else:
+        rows = _open_read_once(session, deployment, at, memo)
+        if priority:
+            rows = [r for r in rows if r.priority == priority]
+        if journey:
+            rows = [r for r in rows if r.journey == journey]
     if metric:
         wanted = problem_of("", metric)
         held: set[int] = set()
         if rows:
-            links = session.scalars(
-                select(ItemFinding).where(ItemFinding.item_id.in_([r.id for r in rows]))
-            )
+            if memo is None:
+                links: Iterable[ItemFinding] = session.scalars(
+                    select(ItemFinding).where(ItemFinding.item_id.in_([r.id for r in rows]))
+                )
+            else:
+                links = _links_read_once(session, deployment, at, memo)
             for link in links:
                 snap = link.snapshot or {}
                 about = snap.get("metric")
@@ -256,6 +272,41 @@ def open_items(
                     held.add(link.item_id)
         rows = [r for r in rows if problem_of("", r.signal.get("metric")) == wanted or r.id in held]
     return rows
+
+
+def _still_open(rows: Iterable[Item]) -> list[Item]:
+    # An item closed but reopened keeps no closed_at; a closed one without a date is closed.
+    return [r for r in rows if r.closed_at is not None or r.status not in CLOSED_STATUSES]
+
+
+def _open_read_once(session: Session, deployment: str, at: datetime, memo: OpenMemo) -> list[Item]:
+    key = ("open_items", deployment, at)
+    if key not in memo:
+        query = _open_at(select(Item).where(Item.deployment == deployment), at)
+        ordered = query.order_by(Item.score.desc(), Item.id)  # type: ignore[attr-defined]
+        memo[key] = _still_open(session.scalars(ordered))
+    return list(memo[key])
+
+
+def _links_read_once(
+    session: Session, deployment: str, at: datetime, memo: OpenMemo
+) -> list[ItemFinding]:
+    key = ("open_item_links", deployment, at)
+    if key not in memo:
+        ids = [r.id for r in _open_read_once(session, deployment, at, memo)]
+        links: list[ItemFinding] = []
+        for i in range(0, len(ids), _IDS_PER_QUERY):
+            links.extend(
+                session.scalars(
+                    select(ItemFinding).where(ItemFinding.item_id.in_(ids[i : i + _IDS_PER_QUERY]))
+                )
+            )
+        memo[key] = links
+    return list(memo[key])
+
+
+# Item ids per query of the links read once (well under every store's limit on parameters).
+_IDS_PER_QUERY = 500
 
 
 def journey_owners(session: Session, deployment: str, at: datetime) -> dict[str, str]:
