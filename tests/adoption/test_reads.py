@@ -15,7 +15,12 @@ import pyarrow.compute as pc
 import pytest
 
 from daytwo.adoption.detectors import DETECTORS
-from daytwo.adoption.frames import FEATURE_DAYS, FIRST_OFFERS, SUGGESTION_EVENTS
+from daytwo.adoption.frames import (
+    FEATURE_DAYS,
+    FIRST_OFFERS,
+    SUGGESTION_DAYS,
+    SUGGESTION_EVENTS,
+)
 from daytwo.detect.data import AnalysisData, DeploymentInfo, EngineRead
 from daytwo.detect.findings import Finding
 from daytwo.detect.registry import Needs
@@ -27,8 +32,11 @@ from tests.conftest import ENGINES
 
 INFO = DeploymentInfo("desk", "agent_assist")
 READS = (FEATURE_DAYS, FIRST_OFFERS, SUGGESTION_EVENTS)
-# The detectors' needs, and the raw assist events their reads' twins compute from.
-NEEDS = [d.needs for d in DETECTORS] + [Needs(assist_events=True)]
+# The detectors' needs, and the raw assist events and agent turns their reads' twins compute
+# from (the detectors themselves read no turn).
+NEEDS = [d.needs for d in DETECTORS] + [
+    Needs(turn_columns=("ts", "role", "text"), turn_days=SUGGESTION_DAYS, assist_events=True)
+]
 
 
 def _store(events: EventStore, h: History) -> None:
@@ -127,3 +135,66 @@ def test_a_look_cut_from_a_history_reads_what_it_reads_alone(
     history = read_history(events, INFO, [*looks, afternoon], NEEDS)
     assert not history.covers(afternoon, NEEDS)
     assert history.covers(looks[0], NEEDS)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_engine_pairs_each_suggestion_with_the_next_agent_message(
+    new_events: Callable[[], EventStore],
+) -> None:
+    """The next message the engine pairs with a suggestion is the first agent turn of its
+    conversation at or after it: one at the same instant counts, of two at one instant the
+    lower ``seq``, a customer's turn never, one without text stays without text (the later
+    one is not taken instead), and none after the last agent turn; as its twin finds it in
+    the raw turns."""
+    start = WINDOW.current_end - timedelta(days=2)
+    at = [start + timedelta(minutes=m) for m in range(8)]
+    # Per conversation: the suggestions acted on (minute, action) and the turns (minute,
+    # role, text); every suggestion shown a minute before it is acted on.
+    cases: dict[str, tuple[list[tuple[int, str]], list[tuple[int, str, str | None]]]] = {
+        "same-instant": ([(2, "dismissed")], [(2, "agent", "at once"), (3, "agent", "later")]),
+        "lower-seq": ([(2, "accepted")], [(4, "agent", "seq one"), (4, "agent", "seq two")]),
+        "customer-between": (
+            [(1, "edited"), (6, "dismissed")],
+            [(2, "user", "thanks"), (3, "agent", "after the customer"), (5, "agent", "last")],
+        ),
+        "no-text": ([(2, "dismissed")], [(3, "agent", None), (4, "agent", "with text")]),
+        "no-agent": ([(2, "accepted")], [(3, "user", "hello")]),
+    }
+    records = []
+    for n, (cid, (acted, turns)) in enumerate(cases.items()):
+        events: list[dict[str, Any]] = []
+        for minute, action in acted:
+            events += [
+                {"ts": (at[minute] - timedelta(seconds=30)).isoformat(), "agent_ref": "a1",
+                 "feature": "suggested_reply", "action": "shown", "text": f"idea {cid}"},
+                {"ts": at[minute].isoformat(), "agent_ref": "a1", "feature": "suggested_reply",
+                 "action": action},
+            ]  # fmt: skip
+        records.append({
+            "id": cid, "deployment": "desk",
+            "started_at": (start - timedelta(minutes=n)).isoformat(), "agent_ref": "a1",
+            "assist_events": events,
+            "turns": [
+                {"seq": s + 1, "ts": at[m].isoformat(), "role": role}
+                | ({"text": text} if text is not None else {})
+                for s, (m, role, text) in enumerate(turns)
+            ],
+        })  # fmt: skip
+    decoded = decode_json(orjson.dumps(records))
+    assert decoded.errors == []
+    events_store = new_events()
+    events_store.write(decoded.batch, source="test", batch_id="a")
+    data = load_data(events_store, INFO, WINDOW, NEEDS)
+    engine = data.reads[SUGGESTION_EVENTS.name].sort_by([("interaction_id", "ascending"),
+                                                         ("seq", "ascending")])  # fmt: skip
+    got = list(zip(engine["interaction_id"].to_pylist(), engine["next_message"].to_pylist(),
+                   strict=True))  # fmt: skip
+    assert got == [
+        ("customer-between", "after the customer"),
+        ("customer-between", None),
+        ("lower-seq", "seq one"),
+        ("no-agent", None),
+        ("no-text", None),
+        ("same-instant", "at once"),
+    ]
+    assert _rows(engine) == _rows(SUGGESTION_EVENTS.from_rows(data))

@@ -166,13 +166,7 @@ def test_a_read_after_a_write_keeps_nothing_from_before(tmp_path: Path, day: int
 
 
 SUGGESTED = "I have blocked the card and ordered a replacement"
-WORKAROUND_NEEDS = [
-    Needs(
-        turn_columns=("ts", "role", "text"),
-        turn_days=SUGGESTION_DAYS,
-        reads=(FEATURE_DAYS, FIRST_OFFERS, SUGGESTION_EVENTS),
-    )
-]
+WORKAROUND_NEEDS = [Needs(reads=(FEATURE_DAYS, FIRST_OFFERS, SUGGESTION_EVENTS))]
 
 
 def _assisted(day: int, k: int, *, hour: int | None = None) -> dict[str, Any]:
@@ -215,8 +209,8 @@ def test_kept_suggestions_and_workarounds_are_the_ones_computed_anew(tmp_path: P
             # The days judged, and the same less the first six hours: a look holding part of
             # a day never takes the whole day's pairs (nor the whole day a part's).
             for start in (since, since + timedelta(hours=6), since):
-                kept = suggestions(read, data.turns, start, end, data.memo)
-                anew = suggestions(read, data.turns, start, end)
+                kept = suggestions(read, start, end, data.memo)
+                anew = suggestions(read, start, end)
                 assert len(anew.suggestion) > 0
                 assert None in anew.next_message
                 assert any(m is not None for m in anew.next_message)

@@ -18,7 +18,7 @@ from daytwo.adoption.decline import (
     DeclineDetectorParams,
     detect_adoption_decline,
 )
-from daytwo.adoption.frames import FEATURE_DAYS, FIRST_OFFERS, SUGGESTION_DAYS, SUGGESTION_EVENTS
+from daytwo.adoption.frames import FEATURE_DAYS, FIRST_OFFERS, SUGGESTION_EVENTS
 from daytwo.adoption.workarounds import (
     WORKAROUND_KIND,
     SignalResult,
@@ -55,10 +55,7 @@ DETECTORS: tuple[Detector[Any], ...] = (
         "Workaround signals",
         detect_adoption_workarounds,
         WorkaroundParams(),
-        Needs(
-            turn_columns=("ts", "role", "text"),
-            turn_days=SUGGESTION_DAYS,
-            reads=(FEATURE_DAYS, FIRST_OFFERS, SUGGESTION_EVENTS),
-        ),
+        # The suggestions come paired with the agent's next message by the engine: no turn.
+        Needs(reads=(FEATURE_DAYS, FIRST_OFFERS, SUGGESTION_EVENTS)),
     ),
 )

@@ -30,7 +30,8 @@ from daytwo.interactions.facts import flag_array
 from daytwo.store.events.columns import column_us
 
 SUGGESTED_REPLY = "suggested_reply"
-# The days the workaround signals judge (the last of the analysis; its turns cover them).
+# The days the workaround signals judge (the last of the analysis; its suggestion events
+# read covers them).
 SUGGESTION_DAYS = 14
 _USED = ("accepted", "edited")
 _ACTED = ("dismissed", "accepted", "edited")
@@ -185,7 +186,6 @@ def _suggestion_text(attributes: str | None) -> str | None:
 
 def suggestions(
     read: pa.Table,
-    turns: pa.Table,
     start: datetime,
     end: datetime,
     memo: Memo | None = None,
@@ -193,30 +193,27 @@ def suggestions(
     """The suggested replies dismissed, accepted or edited in conversations started in
     ``[start, end)`` (of :data:`SUGGESTION_EVENTS`), with their text (from the ``text``
     attribute of the event, else of the ``shown`` event before it) and the next message the
-    agent sent in that conversation at or after the action.
+    agent sent in that conversation at or after the action (the read's ``next_message``).
 
     With ``memo`` (the look was cut out of a read of several looks), the suggestions of each
-    day's conversations are paired with their texts and messages once for every look that
-    holds the same rows of that day: a suggestion's pair reads only its own conversation's
-    turns, so it is the same in every look whose turns hold that conversation (the caller
-    passes a memo only where every look's turns cover ``[start, end)``). The days' rows are
-    then ordered as the read alone orders them, so the answer is the same to the row."""
+    day's conversations have their texts worked out once for every look that holds the same
+    rows of that day. The days' rows are then ordered as the read alone orders them, so the
+    answer is the same to the row."""
     started = read["started_at"]
     a = read.filter(
         pc.and_(pc.greater_equal(started, pa.scalar(start)), pc.less(started, pa.scalar(end)))
     )
     if memo is None or not a.num_rows:
-        return _as_suggestions(_suggestion_pairs(_by_event(a), turns))
+        return _as_suggestions(_suggestion_pairs(_by_event(a)))
     # Sorting is stable in Arrow: within a day, rows keep the read's order.
     a = a.sort_by([("started_at", "ascending")])
     at = column_us(a["started_at"])
-    texts = "text" in turns.column_names and "role" in turns.column_names
     parts = []
     for day, first, n in day_runs(at):
         # A look holds the read's rows of a span of time: the first and last start of its
         # rows of a day name them (as in :func:`agent_days`).
-        key = ("adoption.suggestions", day, int(at[first]), int(at[first + n - 1]), n, texts)
-        parts.append(memo.get(key, partial(_day_pairs, a.slice(first, n), turns)))
+        key = ("adoption.suggestions", day, int(at[first]), int(at[first + n - 1]), n)
+        parts.append(memo.get(key, partial(_suggestion_pairs, a.slice(first, n))))
     return _as_suggestions(_by_event(pa.concat_tables(parts)))
 
 
@@ -224,14 +221,7 @@ def _by_event(table: pa.Table) -> pa.Table:
     return table.sort_by([("interaction_id", "ascending"), ("seq", "ascending")])
 
 
-def _day_pairs(rows: pa.Table, turns: pa.Table) -> pa.Table:
-    """:func:`_suggestion_pairs` of one day's rows, read from their conversations' turns."""
-    ids = pc.unique(rows["interaction_id"])
-    own = turns.filter(pc.is_in(turns["interaction_id"], value_set=ids))
-    return _suggestion_pairs(rows, own)
-
-
-def _suggestion_pairs(a: pa.Table, turns: pa.Table) -> pa.Table:
+def _suggestion_pairs(a: pa.Table) -> pa.Table:
     """Rows of :data:`SUGGESTION_EVENTS` as the suggestions' columns: each event's id, seq,
     agent and action with the suggestion's text and the agent's next message."""
     text = [
@@ -240,7 +230,6 @@ def _suggestion_pairs(a: pa.Table, turns: pa.Table) -> pa.Table:
             a["attributes"].to_pylist(), a["shown_attributes"].to_pylist(), strict=True
         )
     ]
-    ids = a["interaction_id"].to_numpy(zero_copy_only=False)
     return pa.table(
         {
             "interaction_id": a["interaction_id"],
@@ -248,7 +237,7 @@ def _suggestion_pairs(a: pa.Table, turns: pa.Table) -> pa.Table:
             "agent_ref": a["agent_ref"],
             "action": a["action"],
             "suggestion": pa.array(text, pa.string()),
-            "next_message": pa.array(_next_agent_message(turns, ids, a["ts"]), pa.string()),
+            "next_message": pc.cast(a["next_message"], pa.string()),
         }
     )
 
@@ -292,6 +281,8 @@ def _suggestion_events_from_rows(data: AnalysisData) -> pa.Table:
     acted = np.flatnonzero(np.isin(actions, _ACTED))
     take = pa.array(acted, pa.int64())
     rows_acted = pa.array(_rows_of(interactions, a["interaction_id"].take(take)))
+    acted_ids = ids[acted]
+    next_message = _next_agent_message(data.turns, acted_ids, a["ts"].take(take))
     return pa.table(
         {
             "interaction_id": a["interaction_id"].take(take),
@@ -304,12 +295,14 @@ def _suggestion_events_from_rows(data: AnalysisData) -> pa.Table:
             "attributes": a["attributes"].take(take),
             "shown_attributes": pa.array([shown[i] for i in acted], pa.string()),
             "started_at": interactions["started_at"].take(rows_acted),
+            "next_message": pa.array(next_message, pa.string()),
         }
     )
 
 
-SUGGESTION_EVENTS = EngineRead(
-    "adoption_suggestion_events",
+# The suggested replies acted on (dismissed, accepted, edited) of the span's conversations,
+# each with the attributes of the last ``shown`` event before it.
+_ACTED_EVENTS = (
     "SELECT interaction_id, seq, ts, agent_ref, action, attributes, shown_attributes, "
     "started_at FROM (SELECT a.interaction_id AS interaction_id, a.seq AS seq, a.ts AS ts, "
     "coalesce(a.agent_ref, i.agent_ref) AS agent_ref, a.action AS action, "
@@ -318,8 +311,29 @@ SUGGESTION_EVENTS = EngineRead(
     "ORDER BY a.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS shown_attributes, "
     f"i.started_at AS started_at FROM assist_events a JOIN {INTERACTIONS_OF_SPAN} i "
     "ON a.interaction_id = i.interaction_id WHERE a.deployment = ? "
-    f"AND a.feature = '{SUGGESTED_REPLY}') e WHERE action IN {_sql_in(_ACTED)} "
-    "ORDER BY interaction_id, seq",
+    f"AND a.feature = '{SUGGESTED_REPLY}') e WHERE action IN {_sql_in(_ACTED)}"
+)
+# Each such event's next message: the first agent turn of its conversation at or after it (a
+# turn or an event without a time counts as after every time, as in
+# :func:`_next_agent_message`), the earliest, then the lowest ``seq``; its text, null or not.
+_NEXT_MESSAGES = (
+    "SELECT interaction_id, seq, text FROM (SELECT e.interaction_id AS interaction_id, "
+    "e.seq AS seq, t.text AS text, row_number() OVER (PARTITION BY e.interaction_id, e.seq "
+    "ORDER BY CASE WHEN t.ts IS NULL THEN 1 ELSE 0 END, t.ts, t.seq) AS r "
+    "FROM e JOIN turns t ON t.interaction_id = e.interaction_id "
+    "WHERE t.deployment = ? AND t.role = 'agent' AND ((e.ts IS NULL AND t.ts IS NULL) "
+    "OR (e.ts IS NOT NULL AND (t.ts IS NULL OR t.ts >= e.ts)))) x WHERE r = 1"
+)
+
+
+SUGGESTION_EVENTS = EngineRead(
+    "adoption_suggestion_events",
+    f"WITH e AS MATERIALIZED ({_ACTED_EVENTS}), n AS MATERIALIZED ({_NEXT_MESSAGES}) "
+    "SELECT e.interaction_id AS interaction_id, e.seq AS seq, e.ts AS ts, "
+    "e.agent_ref AS agent_ref, e.action AS action, e.attributes AS attributes, "
+    "e.shown_attributes AS shown_attributes, e.started_at AS started_at, "
+    "n.text AS next_message FROM e LEFT JOIN n ON n.interaction_id = e.interaction_id "
+    "AND n.seq = e.seq ORDER BY interaction_id, seq",
     "started_at",
     _suggestion_events_from_rows,
     days=SUGGESTION_DAYS,
@@ -327,7 +341,9 @@ SUGGESTION_EVENTS = EngineRead(
 """The suggested replies dismissed, accepted or edited in the conversations of the last
 :data:`SUGGESTION_DAYS` days: the event (its agent, else the conversation's), its attributes,
 those of the last ``shown`` event before it in the conversation ('' where that one had
-none; null where none was shown), and the conversation's start."""
+none; null where none was shown), the conversation's start, and the agent's next message
+(the text of the first agent turn of the conversation at or after the event): the engine
+pairs each suggestion with its message, so the analysis reads no turn for them."""
 
 
 def _next_agent_message(

@@ -53,8 +53,8 @@ class WorkaroundParams:
 
     signals: SignalParams = field(default_factory=lambda: SignalParams(min_events=6))
     min_agents: int = 2
-    # Judged over the last days of the analysis (its turns and its suggestion events, read for
-    # the last SUGGESTION_DAYS, must cover them).
+    # Judged over the last days of the analysis (its suggestion events, read for the last
+    # SUGGESTION_DAYS, must cover them).
     days: int = SUGGESTION_DAYS
     live_journey_share: float = 0.01  # a journey is live where this share saw a suggestion
 
@@ -79,12 +79,10 @@ def workaround_signals(data: AnalysisData, params: WorkaroundParams) -> list[Sig
     t, w = data.interactions, data.window
     if data.read(FEATURE_DAYS).num_rows == 0:  # no assist event at all
         return []
-    # The looks of one read keep each day's suggestions paired with their messages where the
-    # days judged are those whose turns every look holds (its last SUGGESTION_DAYS).
+    # The looks of one read keep each day's suggestion texts where the days judged are those
+    # the suggestion events read covers (its last SUGGESTION_DAYS).
     memo = data.memo if params.days <= SUGGESTION_DAYS else None
-    s = suggestions(
-        data.read(SUGGESTION_EVENTS), data.turns, _since(w, params), w.current_end, memo
-    )
+    s = suggestions(data.read(SUGGESTION_EVENTS), _since(w, params), w.current_end, memo)
     refs = sorted({str(a) for a in s.agent_ref if a is not None})
     position = {r: i for i, r in enumerate(refs)}
     out = []
