@@ -556,7 +556,14 @@ def main() -> int:
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="default: all")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--turns", type=int, default=1_000_000)
+    parser.add_argument(
+        "--name",
+        help="write the results as bench/results/<benchmark>_<NAME>.json (one benchmark), so "
+        "that a comparison run does not overwrite the committed results",
+    )
     args = parser.parse_args()
+    if args.name and len(args.names) != 1:
+        parser.error("--name needs exactly one benchmark")
     RESULTS.mkdir(parents=True, exist_ok=True)
     failed = False
     for name in args.names or list(BENCHMARKS):
@@ -564,7 +571,7 @@ def main() -> int:
             print(f"== {name} ...", flush=True)
             result = BENCHMARKS[name](Path(tmp), args.repeat, args.turns)
         result = {"benchmark": name, "repeat": args.repeat, "environment": _environment(), **result}
-        path = RESULTS / f"{name}.json"
+        path = RESULTS / (f"{name}_{args.name}.json" if args.name else f"{name}.json")
         path.write_text(json.dumps(result, indent=2, default=str) + "\n")
         summary = {k: v for k, v in result.items() if k not in ("runs", "environment")}
         for v in summary.values():

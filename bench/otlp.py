@@ -14,7 +14,9 @@ as they are quiet: ``DAYTWO_OTLP_IDLE_SECONDS=0``, settle 3 s, so assembly runs 
 arrive), the server's peak memory (VmHWM), and CPU per 1,000 spans: until written, and while
 the requests were answered split by process (the server, its mapping workers, this client),
 and until the dashboards' figures are current too (`/healthz` no longer says they are behind:
-the background refresh has taken up every write).
+the background refresh has taken up every write). Each run's stored interactions and turns are
+hashed once the server has stopped (every column, in key order): ``stored_rows_identical``
+says every run, the baseline's too, stored the same rows.
 
 ``OTLP_BENCH_BASELINE=<git revision>`` (for example ``main``) runs that revision's ``src`` too,
 in pairs with the current code on the same batches (A B, then B A, ...), and records each
@@ -298,6 +300,7 @@ def run_daytwo(
         except subprocess.TimeoutExpired:  # a loaded machine: its stop took over a minute
             proc.kill()
             _, err = proc.communicate(timeout=60)
+    digest = stored_digest(data)
     turns = sum(d["turns"] for d in stored)
     interactions = sum(d["interactions"] for d in stored)
     audited = _audited_requests(data / "ledger.sqlite")
@@ -319,6 +322,8 @@ def run_daytwo(
         # Accepted trace requests in the audit log once the server stopped (the timed ones
         # and the warm-up): each must be there.
         "audited_requests": audited,
+        # The stored interactions and turns, every column: equal digests, equal rows.
+        "stored_digest": digest,
         "cpu_seconds": cpu,
         "cpu_ms_per_1000_spans": 1000 * cpu / spans * 1000,
         "seconds_until_current": current,
@@ -330,6 +335,28 @@ def run_daytwo(
         },
         "server_errors": err.decode(errors="replace")[-2000:] if err else "",
     }
+
+
+def stored_digest(data: Path) -> str:
+    """SHA-256 of every stored interaction and turn of the events store in ``data`` (every
+    column, in key order), read once the server has stopped: two runs on the same batches
+    store the same rows when their digests are equal."""
+    import hashlib
+
+    import duckdb
+    import orjson
+
+    digest = hashlib.sha256()
+    with duckdb.connect(str(data / "events.duckdb"), read_only=True) as con:
+        for table, order in (
+            ("interactions", "deployment, interaction_id"),
+            ("turns", "deployment, interaction_id, seq"),
+        ):
+            rows = con.sql(f"SELECT * FROM {table} ORDER BY {order}").to_arrow_table()
+            digest.update(table.encode())
+            for batch in rows.to_batches(max_chunksize=10_000):
+                digest.update(orjson.dumps(batch.to_pylist(), default=str))
+    return digest.hexdigest()
 
 
 def _audited_requests(ledger: Path) -> int:
@@ -503,10 +530,16 @@ def run(
         out["ratio_vs_phoenix_end_to_end"] = (
             med["spans_per_s_until_written"] / peer["spans_per_s_until_stored"]
         )
+    # The same rows stored by every run (and the baseline's).
+    digests = {r["stored_digest"] for r in [*runs, *base_runs]}
+    out["stored_rows_identical"] = len(digests) == 1
     # The warm-up request is audited too.
     out["every_request_audited"] = all(r["audited_requests"] == r["requests"] + 1 for r in runs)
     out["met"] = (
-        med["spans_per_s"] >= 20_000 and med["peak_rss_mb"] <= 1024 and out["every_request_audited"]
+        med["spans_per_s"] >= 20_000
+        and med["peak_rss_mb"] <= 1024
+        and out["every_request_audited"]
+        and out["stored_rows_identical"]
     )
     return out
 
