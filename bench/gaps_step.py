@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import pickle
+import resource
 import statistics
 import subprocess
 import sys
@@ -154,7 +155,12 @@ def child(src: str, calls: Path, out: Path) -> None:
                 "digest": _digest(found),
             }
         )
-    total = {"cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0}
+    total = {
+        "cpu_s": time.process_time() - cpu0,
+        "wall_s": time.perf_counter() - wall0,
+        # The child's peak resident set (its imports, the calls and their vectors included).
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
     out.write_text(json.dumps({"calls": results, **total}))
 
 
@@ -208,6 +214,7 @@ def main() -> None:
             run = run_once(args.a if side == "a" else args.b, calls)
             runs[side].append(run)
             print(side, i, round(run["wall_s"], 2), round(run["cpu_s"], 2), flush=True)
+            print("peak_rss_mb", round(run["peak_rss_mb"]), flush=True)
     digests = {s: [[c["digest"] for c in r["calls"]] for r in runs[s]] for s in runs}
     same_within = all(d == digests[s][0] for s in runs for d in digests[s])
     differ = [
@@ -230,6 +237,7 @@ def main() -> None:
                 {
                     "cpu_s": round(r["cpu_s"], 2),
                     "wall_s": round(r["wall_s"], 2),
+                    "peak_rss_mb": round(r.get("peak_rss_mb", float("nan"))),
                     "load_average_before": r["load_average_before"],
                 }
                 for r in runs[s]
@@ -237,7 +245,10 @@ def main() -> None:
             for s in runs
         },
         "median": {
-            s: {k: round(statistics.median(r[k] for r in runs[s]), 2) for k in ("cpu_s", "wall_s")}
+            s: {
+                k: round(statistics.median(r[k] for r in runs[s]), 2)
+                for k in ("cpu_s", "wall_s", "peak_rss_mb")
+            }
             for s in runs
         },
         "every_run_of_a_side_gives_the_same_gaps": same_within,

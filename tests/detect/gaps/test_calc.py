@@ -216,6 +216,45 @@ def test_the_label_is_the_wording_nearest_the_centre_in_the_users_words() -> Non
     assert cut.endswith("…")
 
 
+def _representative_per_member(texts: list[str], rows: np.ndarray, sim: np.ndarray) -> str | None:
+    """The label's rule as first written, one member after another (the reference)."""
+    weight: dict[str, float] = {}
+    count: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for r, s in zip(rows, sim, strict=True):
+        text = " ".join(texts[int(r)].split())
+        key = text.lower().rstrip("?.! ")
+        if not key:
+            continue
+        shown.setdefault(key, text)
+        count[key] += 1
+        weight[key] = max(weight.get(key, -1.0), float(s))
+    if not weight:
+        return None
+    most = max(count.values())
+    best = max(weight, key=lambda k: (weight[k] + 0.05 * count[k] / most, -len(k), k))
+    text = shown[best]
+    return text if len(text) <= 80 else text[:79].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def test_the_label_read_per_wording_is_the_one_read_per_member() -> None:
+    # Repeats, spellings of one wording ("Pay bitcoin?" beside "pay  bitcoin"), texts with no
+    # words, ties, NaN and similarities below -1: the same label as the per-member rule.
+    words = ["pay bitcoin", "Pay bitcoin?", "pay  bitcoin", "PAY BITCOIN!", "btc", "  ", "?!",
+             "can I pay my bill with bitcoin", "word " * 30, "refund", "Refund.", "x"]  # fmt: skip
+    rng = np.random.default_rng(7)
+    texts = [words[int(i)] for i in rng.integers(0, len(words), 400)]
+    cand = candidates(len(texts), text=texts)
+    for trial in range(300):
+        rows = np.sort(rng.choice(len(texts), int(rng.integers(1, 40)), replace=False))
+        sim = (
+            rng.choice([0.5, 0.8, 0.9, -1.5, np.nan], len(rows))
+            if trial % 3 == 0
+            else (rng.uniform(-1, 1, len(rows)))
+        )
+        assert representative(cand, rows, sim) == _representative_per_member(texts, rows, sim)
+
+
 def business_intents() -> KnownIntents:
     """Six intents of one business, each close to a neighbour, none on the third axis."""
     rows = [(1, 0, 0), (1, 0.3, 0), (0, 1, 0), (0.3, 1, 0), (1, 1, 0), (1, 1, 0.3)]

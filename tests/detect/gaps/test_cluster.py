@@ -255,6 +255,12 @@ def test_a_known_intents_misses_make_one_gap_of_their_own_for_that_intent() -> N
     assert list(made.values()) == [0]  # one gap, for intent 0: "retrain intent 0"
     (gap,) = made
     assert np.flatnonzero(attached.labels == gap).tolist() == [40, 41, 42, 43]
+    # A caller done with its vectors lets them be made unit in place: the same gaps to the bit.
+    mine, made_in_place = attach_to_intents(x.copy(), clustering, intents, rule, overwrite=True)
+    assert made_in_place == made
+    assert np.array_equal(mine.labels, attached.labels)
+    assert np.array_equal(mine.similarity, attached.similarity, equal_nan=True)
+    assert np.array_equal(mine.centroids, attached.centroids)
     # The gaps already found keep their members (renumbered by size); intent 1's two misses
     # (fewer than attach_min), the rows between the two intents (no margin) and the noise
     # stay alone.
@@ -321,6 +327,22 @@ def test_clustering_in_place_gives_the_same_gaps() -> None:
     assert np.array_equal(apart.labels, inside.labels)
     assert np.array_equal(apart.similarity, inside.similarity, equal_nan=True)
     assert np.array_equal(apart.centroids, inside.centroids)
+
+
+def test_members_similarity_a_chunk_at_a_time_is_all_at_once_to_the_bit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each member's similarity to its centre, measured a chunk of members at a time (no copy
+    # of every member's vector and its centre's): the same bits as one product over all.
+    x, _ = blobs([40, 30, 20], noise=30)
+    monkeypatch.setattr(cluster, "UNIT_CHUNK", 7)
+    found = cluster_utterances(x, ClusterParams(min_similarity=0.5))
+    inside = found.labels >= 0
+    assert inside.sum() > 7 * 3
+    unit = cluster._unit(x)
+    whole = np.einsum("ij,ij->i", unit[inside], found.centroids[found.labels[inside]])
+    assert np.array_equal(found.similarity[inside], whole)
+    assert np.isnan(found.similarity[~inside]).all()
 
 
 CLINC = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "clinc150"

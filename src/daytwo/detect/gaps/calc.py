@@ -318,6 +318,7 @@ def build_gaps(
     # The same instants compared as numbers, not as a datetime object a member.
     stamps = cand.started_at.astype("datetime64[us]")
     end, recent_from, previous_from = (_instant(t) for t in (as_of, recent_start, previous_start))
+    words = wordings(cand)
     gaps: list[Gap] = []
     for g, rows in enumerate(member_rows):
         sim = clustering.similarity[rows]
@@ -337,7 +338,7 @@ def build_gaps(
         gaps.append(
             Gap(
                 id=ids[g],
-                label=representative(cand, rows, sim) or gap_label(keywords[g]),
+                label=representative(cand, rows, sim, words) or gap_label(keywords[g]),
                 keywords=keywords[g],
                 kind=kind,
                 intent=intent,
@@ -363,26 +364,65 @@ def build_gaps(
     return gaps
 
 
-def representative(cand: Candidates, rows: np.ndarray, sim: np.ndarray) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Wordings:
+    """Each candidate's wording as :func:`representative` compares them, worked out once per
+    distinct text (support traffic repeats itself) instead of once per member of each gap."""
+
+    key: np.ndarray  # per candidate: the number of its wording's key (-1: no words)
+    keys: list[str]  # per key number: the wording, spaces collapsed, lower case, no end marks
+    text: np.ndarray  # per candidate: the number of its text as shown
+    shown: list[str]  # per text number: the text, spaces collapsed
+
+
+def wordings(cand: Candidates) -> Wordings:
+    """The :class:`Wordings` of every candidate of ``cand``."""
+    texts: dict[str, int] = {}
+    text = np.fromiter(
+        (texts.setdefault(t, len(texts)) for t in cand.text), dtype=np.int64, count=len(cand.text)
+    )
+    shown = [" ".join(t.split()) for t in texts]
+    numbers: dict[str, int] = {}
+    key_of = np.array(
+        [numbers.setdefault(k, len(numbers)) if k else -1
+         for k in (s.lower().rstrip("?.! ") for s in shown)],
+        dtype=np.int64,
+    )  # fmt: skip
+    key = key_of[text] if len(text) else np.zeros(0, dtype=np.int64)
+    return Wordings(key, list(numbers), text, shown)
+
+
+def representative(
+    cand: Candidates, rows: np.ndarray, sim: np.ndarray, words: Wordings | None = None
+) -> str | None:
     """The gap's label in its users' words: of its wordings, the one nearest its centre
     (repeats weigh in: the wording most members share wins a near tie), cut at a word
-    boundary when long."""
-    weight: dict[str, float] = {}
-    count: Counter[str] = Counter()
-    shown: dict[str, str] = {}
-    for r, s in zip(rows, sim, strict=True):
-        text = " ".join(cand.text[int(r)].split())
-        key = text.lower().rstrip("?.! ")
-        if not key:
-            continue
-        shown.setdefault(key, text)
-        count[key] += 1
-        weight[key] = max(weight.get(key, -1.0), float(s))
-    if not weight:
+    boundary when long. ``words``: :func:`wordings` of ``cand``, when the caller has them.
+
+    Per wording: its members' highest similarity (a NaN never wins, nor anything below -1),
+    how many members say it, and the text of the first of them, as shown."""
+    words = words if words is not None else wordings(cand)
+    rows = np.asarray(rows, dtype=np.int64)
+    ids = words.key[rows]
+    said = ids >= 0
+    if not said.any():
         return None
-    most = max(count.values())
-    best = max(weight, key=lambda k: (weight[k] + 0.05 * count[k] / most, -len(k), k))
-    text = shown[best]
+    ids, rows, sim = ids[said], rows[said], np.asarray(sim, dtype=np.float64)[said]
+    found, first, inverse, count = np.unique(
+        ids, return_index=True, return_inverse=True, return_counts=True
+    )
+    weight = np.full(len(found), -1.0)
+    np.fmax.at(weight, inverse, sim)
+    most = int(count.max())
+    best = max(
+        range(len(found)),
+        key=lambda j: (
+            float(weight[j]) + 0.05 * int(count[j]) / most,
+            -len(words.keys[found[j]]),
+            words.keys[found[j]],
+        ),
+    )
+    text = words.shown[int(words.text[rows[first[best]]])]
     if len(text) > LABEL_CHARS:
         text = text[: LABEL_CHARS - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
     return text

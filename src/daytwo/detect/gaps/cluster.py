@@ -337,7 +337,11 @@ def _cluster_pass(
         means = np.stack([t / k for t, k in zip(sums[first:], counts[first:], strict=True)]).astype(
             np.float32
         )
-        affinity = x[remaining] @ means.T
+        # Every row in no gap yet (a first round's): ``x`` itself, not a copy of it (the same
+        # rows in the same layout, so the same product).
+        free = x if len(remaining) == len(x) else x[remaining]
+        affinity = free @ means.T
+        del free
         best = affinity.argmax(axis=1) + first
         joins = affinity[np.arange(len(remaining)), best - first] >= s
         # Sampled members stay with the cluster linkage put them in.
@@ -373,7 +377,12 @@ def _join(x: np.ndarray, labels: np.ndarray, s: float) -> None:
 
 
 def attach_to_intents(
-    vectors: np.ndarray, clustering: Clustering, centres: np.ndarray, params: ClusterParams
+    vectors: np.ndarray,
+    clustering: Clustering,
+    centres: np.ndarray,
+    params: ClusterParams,
+    *,
+    overwrite: bool = False,
 ) -> tuple[Clustering, dict[int, int]]:
     """A known intent's misses, attached to it: each utterance in no gap whose nearest known
     intent (``centres``, unit rows, one per intent) is at least ``min_similarity +
@@ -381,12 +390,16 @@ def attach_to_intents(
     to that intent; an intent with at least ``params.attach_min`` of them gets one gap of its
     own (not the gap of another request that happens to sit near it). Returns the clustering
     (gaps renumbered by size) and, for each gap made here, the row of ``centres`` it belongs
-    to. Without ``params.attach`` or with fewer than two intents, nothing changes."""
+    to. Without ``params.attach`` or with fewer than two intents, nothing changes.
+
+    ``overwrite``: as for :func:`cluster_utterances` (``vectors`` made unit in place, the same
+    bits, one copy of them fewer)."""
     labels = clustering.labels
     free = np.flatnonzero(labels < 0)
     if params.attach is None or len(centres) < 2 or len(free) == 0:
         return clustering, {}
-    x = _unit(np.asarray(vectors, dtype=np.float32))
+    own = overwrite and vectors.dtype == np.float32 and vectors.flags.c_contiguous
+    x = _unit(vectors, out=vectors) if own else _unit(np.asarray(vectors, np.float32))
     sims = x[free] @ np.asarray(centres, dtype=np.float32).T
     order = np.argsort(-sims, axis=1)[:, :2]
     first = sims[np.arange(len(free)), order[:, 0]]
@@ -431,6 +444,10 @@ def _finish(x: np.ndarray, labels: np.ndarray, threshold: float, rounds: int) ->
     out = np.where(labels >= 0, remap[np.maximum(labels, 0)], -1)
     centres = _unit(np.stack([x[rows].mean(axis=0) for rows in members(out, len(order))]))
     similarity = np.full(n, np.nan)
-    inside = out >= 0
-    similarity[inside] = np.einsum("ij,ij->i", x[inside], centres[out[inside]])
+    # A chunk of members at a time: each row's sum is its own (the same bits as all rows at
+    # once), without two copies of every member's vector (its own and its centre's).
+    inside = np.flatnonzero(out >= 0)
+    for i in range(0, len(inside), UNIT_CHUNK):
+        part = inside[i : i + UNIT_CHUNK]
+        similarity[part] = np.einsum("ij,ij->i", x[part], centres[out[part]])
     return Clustering(out, similarity, centres, threshold, rounds)

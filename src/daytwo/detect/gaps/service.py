@@ -403,12 +403,15 @@ def detect_gaps(
     params = effective_params(params, encoder, granularity, spread)
     assert params.cluster is not None  # effective_params always sets it
     # The clustering makes the vectors unit in place (one copy fewer); the attachment of a
-    # known intent's misses reads them after, unit as it needs them.
+    # known intent's misses reads them after, unit as it needs them (in place too: nothing
+    # reads them after it).
     clustering = cluster_utterances(vectors, params.cluster, overwrite=True)
     known = known_intents(names, known_vectors) if known_vectors is not None else None
     attached: dict[int, str] = {}
     if known is not None and len(known.names) and params.cluster.attach is not None:
-        clustering, rows = attach_to_intents(vectors, clustering, known.centroids, params.cluster)
+        clustering, rows = attach_to_intents(
+            vectors, clustering, known.centroids, params.cluster, overwrite=True
+        )
         attached = {g: known.names[r] for g, r in rows.items()}
     gaps = build_gaps(
         deployment,
