@@ -248,6 +248,41 @@ def test_evaluations_are_kept_per_day(ledger: Ledger, events: EventStore) -> Non
     assert shown.status.calendar_ahead
 
 
+def test_a_replay_shares_its_reads_of_the_events_store(
+    ledger: Ledger, events: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Evaluations sharing one memo of the events store's reads (a replay of history) answer
+    # as each evaluated alone; a read asked again (the span, a window seen before) is answered
+    # from the memo, not the store.
+    service.apply_plan(ledger, events, plan(), actor="t")
+    days = [day_of(15), day_of(16), day_of(25)]
+
+    def answers(gates: list[Any]) -> list[dict[str, Any]]:
+        return [g.model_dump(exclude={"evaluated_at"}) for g in gates]
+
+    alone = [answers(service.evaluate(ledger, events, DEPLOYMENT, through=d)) for d in days]
+    reads: plan_ledger.EventsMemo = {}
+    shared = [
+        answers(service.evaluate(ledger, events, DEPLOYMENT, through=d, reads=reads)) for d in days
+    ]
+    assert shared == alone
+    assert ("data_span", DEPLOYMENT) in reads
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("read the events store again")
+
+    monkeypatch.setattr("daytwo.plan.evaluate.totals", refused)
+    monkeypatch.setattr("daytwo.plan.evaluate.metric_points", refused)
+    monkeypatch.setattr("daytwo.plan.ledger._data_span", refused)
+    again = [
+        answers(service.evaluate(ledger, events, DEPLOYMENT, through=d, reads=reads))
+        for d in reversed(days)
+    ]
+    assert again == alone[::-1]
+    with pytest.raises(AssertionError, match="read the events store again"):
+        service.evaluate(ledger, events, DEPLOYMENT, through=day_of(20), reads=reads)
+
+
 def test_sign_off_needs_a_ready_gate_and_an_owner(ledger: Ledger, events: EventStore) -> None:
     service.apply_plan(ledger, events, plan(), actor="t")
     with pytest.raises(

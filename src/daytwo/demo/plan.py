@@ -37,6 +37,7 @@ from daytwo.governance.models import Role
 from daytwo.governance.policies import set_policy
 from daytwo.plan import rollout, service, standing
 from daytwo.plan.consumer import evaluate_gates
+from daytwo.plan.ledger import EventsMemo
 from daytwo.plan.schemas import RecordSpec, RolloutSet
 from daytwo.plan.validate import parse_plan, template_text
 from daytwo.settings import Settings
@@ -208,6 +209,9 @@ def _history(
     # for every finding a gate raises).
     moves = sorted(MOVES, key=lambda m: m.day)
     evaluated = _days(last)
+    # Nothing here writes the events store: its reads (the span, the baselines, a window read
+    # by an earlier day or gate) are shared by every evaluation of the history.
+    reads: EventsMemo = {}
     for day in range(last + 1):
         for m in (m for m in moves if m.day == day):
             rollout.set_state(
@@ -229,17 +233,17 @@ def _history(
         through = start + timedelta(days=day)
         for deployment in (BOT, ASSIST):
             if day == last:  # every gate, on the ledger as it stands
-                evaluate_gates(ledger, events, deployment, settings=settings)
+                evaluate_gates(ledger, events, deployment, settings=settings, reads=reads)
             else:
                 evaluate_gates(
                     ledger, events, deployment, through=through, upcoming=False,
-                    settings=settings,
+                    settings=settings, reads=reads,
                 )  # fmt: skip
         if day >= 30:  # the weekly review after the phase's last day
-            _sign_off(ledger, events, start, day)
+            _sign_off(ledger, events, start, day, reads)
 
 
-def _sign_off(ledger: Ledger, events: EventStore, start: date, day: int) -> None:
+def _sign_off(ledger: Ledger, events: EventStore, start: date, day: int, reads: EventsMemo) -> None:
     """The owner signs off a ready stabilise gate; the admin overrides the assist one."""
     through = start + timedelta(days=day)
     plan = standing.get_plan(ledger, events, BOT, through=through)
@@ -255,6 +259,7 @@ def _sign_off(ledger: Ledger, events: EventStore, start: date, day: int) -> None
             reason="Every criterion met; the feed is clean again after the duplicate deliveries.",
             through=through,
             at=_at(start, day + 1, 10),
+            reads=reads,
         )
     if day != ASSIST_OVERRIDE_DAY:
         return
@@ -283,4 +288,5 @@ def _sign_off(ledger: Ledger, events: EventStore, start: date, day: int) -> None
             through=through,
             at=_at(start, day + 1, 16),
             reason=reason,
+            reads=reads,
         )

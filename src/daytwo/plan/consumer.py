@@ -25,6 +25,7 @@ from daytwo.detect.findings import Finding, FindingScope, Severity
 from daytwo.detect.schemas import FindingFilter
 from daytwo.detect.service import list_findings, record_raised
 from daytwo.pipeline import AnalysisContext, hookimpl
+from daytwo.plan.ledger import EventsMemo
 from daytwo.plan.models import GateSignoff, Plan, PlanPhase
 from daytwo.plan.schemas import GateResult
 from daytwo.plan.service import evaluate
@@ -137,11 +138,13 @@ def evaluate_gates(
     trigger: str = "analysis",
     upcoming: bool = True,
     settings: Settings | None = None,
+    reads: EventsMemo | None = None,
 ) -> PlanOutcome | None:
     """Evaluate ``deployment``'s plan (if it has one) and raise or resolve its findings;
     ``upcoming=False`` leaves the gates after the current one alone (a replay of history).
     A raised finding goes to the backlog under ``settings``' policy (default: the
-    environment's)."""
+    environment's). ``reads``: a memo of the events store's reads shared by a caller's
+    evaluations while nothing writes the store (:func:`daytwo.plan.service.context`)."""
     with ledger.session() as session:
         plan = session.scalar(select(Plan).where(Plan.deployment == deployment))
         if plan is None:
@@ -164,6 +167,7 @@ def evaluate_gates(
         through=through,
         trigger="analysis" if trigger == "analysis" else "on_demand",
         upcoming=upcoming,
+        reads=reads,
     )
     day = gates[0].through if gates else through
     at = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC) if day else datetime.now(UTC)

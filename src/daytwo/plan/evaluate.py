@@ -9,25 +9,30 @@ inclusive) and on each of the ``sustained_days - 1`` days before it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
 
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.metrics.calc import Estimate
 from daytwo.metrics.catalog import REGISTRY, Metric
 from daytwo.metrics.query import Slice
+from daytwo.metrics.schemas import MetricPoint
 from daytwo.metrics.service import baseline_window, metric_points, totals
 from daytwo.plan import calc
 from daytwo.plan.checks import CheckContext, check_label, run_check
 from daytwo.plan.gap_check import GapInput, evaluate_emerging_gap
 from daytwo.plan.ledger import (
     MAX_BLOCKING,
+    EventsMemo,
     OpenMemo,
     blocking_items,
     findings_seen,
     open_items,
+    remembered,
 )
 from daytwo.plan.schemas import (
     CheckCriterion,
@@ -56,6 +61,9 @@ class EvalContext:
     # What this evaluation has read of the backlog, for its criteria to share (nothing writes
     # the backlog while one evaluation runs): :func:`daytwo.plan.ledger.open_items`.
     memo: OpenMemo = field(default_factory=dict, compare=False, repr=False)
+    # What the evaluations of one caller have read of the events store, shared across days
+    # and gates while nothing writes it (:data:`daytwo.plan.ledger.EventsMemo`); None: none.
+    reads: EventsMemo | None = field(default=None, compare=False, repr=False)
 
     @property
     def at(self) -> datetime:
@@ -110,6 +118,16 @@ def _midnight(d: date) -> datetime:
     return datetime.combine(d, time(), tzinfo=UTC)
 
 
+def _totals(ctx: EvalContext, metrics: Iterable[str], s: Slice) -> dict[str, Estimate]:
+    ids = tuple(sorted(metrics))
+    return remembered(ctx.reads, ("totals", ids, s), lambda: totals(ctx.events, ids, s))
+
+
+def _points(ctx: EvalContext, metrics: Iterable[str], s: Slice) -> list[MetricPoint]:
+    ids = tuple(sorted(metrics))
+    return remembered(ctx.reads, ("points", ids, s), lambda: metric_points(ctx.events, ids, s))
+
+
 def _baselines(
     ctx: EvalContext, specs: Sequence[MetricCriterion]
 ) -> dict[tuple[str, Filters], Estimate]:
@@ -126,7 +144,7 @@ def _baselines(
     for filters, metrics in wanted.items():
         if window is not None:
             s = Slice(ctx.deployment.name, window[0], window[1], filters=filters)
-            for mid, est in totals(ctx.events, sorted(metrics), s).items():
+            for mid, est in _totals(ctx, metrics, s).items():
                 out[(mid, filters)] = est
         if not filters:
             for mid in metrics:
@@ -153,34 +171,35 @@ def evaluate_metrics(
     for (filters, window), metrics in windows.items():
         start = _midnight(ctx.through - timedelta(days=window - 1))
         span = Slice(ctx.deployment.name, start, ctx.at, filters=filters)
-        for mid, est in totals(ctx.events, sorted(metrics), span).items():
+        for mid, est in _totals(ctx, metrics, span).items():
             values[(filters, window, mid)] = est
     daily: dict[tuple[Filters, str, date], Estimate] = {}
     for filters, (days, metrics) in daily_wanted.items():
         start = _midnight(ctx.through - timedelta(days=days - 1))
         span = Slice(ctx.deployment.name, start, ctx.at, bucket="day", filters=filters)
-        for p in metric_points(ctx.events, sorted(metrics), span):
+        for p in _points(ctx, metrics, span):
             if p.bucket is not None:
                 daily[(filters, p.metric, p.bucket.date())] = Estimate(p.value, p.n, p.lo, p.hi)
     baselines = _baselines(ctx, [s for _, s in specs])
     longest = max((s.window_days for _, s in specs), default=1)
+    out: dict[str, CriterionResult] = {}
+    # One session for the gate's reads of the ledger: the findings seen, and the open items
+    # behind each criterion not met.
     with ctx.ledger.session() as session:
         seen = findings_seen(
             session, ctx.deployment.name, ctx.at, _midnight(ctx.through - timedelta(longest - 1))
         )
-    out: dict[str, CriterionResult] = {}
-    for cid, s in specs:
-        filters = scope_filters(s.scope)
-        days_of = [
-            daily.get((filters, s.metric, ctx.through - timedelta(days=k)), Estimate(None, 0))
-            for k in reversed(range(s.sustained_days))
-        ]
-        window_value = values[(filters, s.window_days, s.metric)]
-        since = ctx.through - timedelta(days=s.window_days - 1)
-        found = [f for f in seen if (f.seen_on or since) >= since and _covers(f, s)]
-        out[cid] = _judge(
-            ctx, cid, s, window_value, days_of, baselines.get((s.metric, filters)), found
-        )
+        for cid, s in specs:
+            filters = scope_filters(s.scope)
+            days_of = [
+                daily.get((filters, s.metric, ctx.through - timedelta(days=k)), Estimate(None, 0))
+                for k in reversed(range(s.sustained_days))
+            ]
+            window_value = values[(filters, s.window_days, s.metric)]
+            since = ctx.through - timedelta(days=s.window_days - 1)
+            found = [f for f in seen if (f.seen_on or since) >= since and _covers(f, s)]
+            baseline = baselines.get((s.metric, filters))
+            out[cid] = _judge(ctx, session, cid, s, window_value, days_of, baseline, found)
     return out
 
 
@@ -190,6 +209,7 @@ def _covers(seen: calc.Seen, spec: MetricCriterion) -> bool:
 
 def _judge(
     ctx: EvalContext,
+    session: Session,
     cid: str,
     spec: MetricCriterion,
     value: Estimate,
@@ -234,16 +254,15 @@ def _judge(
     ]
     blocking = []
     if result.verdict != "met":
-        with ctx.ledger.session() as session:
-            rows = open_items(
-                session,
-                ctx.deployment.name,
-                max(ctx.at, ctx.state_at or ctx.at),
-                metric=metric.id,
-                journey=spec.scope.journey,
-                memo=ctx.memo,
-            )
-            blocking = blocking_items(session, rows)
+        rows = open_items(
+            session,
+            ctx.deployment.name,
+            max(ctx.at, ctx.state_at or ctx.at),
+            metric=metric.id,
+            journey=spec.scope.journey,
+            memo=ctx.memo,
+        )
+        blocking = blocking_items(session, rows)
     return CriterionResult(
         id=cid,
         kind="metric",

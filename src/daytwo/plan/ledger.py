@@ -5,10 +5,10 @@ and the backlog's open items and journey owners as they stood at a moment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -40,6 +40,22 @@ MAX_BLOCKING = 10
 # What one evaluation has read of the backlog (:func:`open_items`): the open items of a
 # deployment at a moment, and their findings' links.
 OpenMemo = dict[tuple[str, str, datetime], list[Any]]
+# What a run of evaluations has read of the events store (a deployment's data span, metric
+# totals and daily points), by the read and its arguments: kept by a caller that evaluates
+# many days or gates while nothing writes the store (a replay of history), so the same read
+# asked again (the baseline, the span, a window seen before) is answered from here.
+EventsMemo = dict[tuple[Hashable, ...], Any]
+T = TypeVar("T")
+
+
+def remembered(memo: EventsMemo | None, key: tuple[Hashable, ...], read: Callable[[], T]) -> T:
+    """``read()``, or what it answered for ``key`` before in ``memo`` (None: no memo)."""
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    out: T = memo[key]
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +64,12 @@ class DataSpan:
     last: datetime | None
 
 
-def data_span(events: EventStore, deployment: str) -> DataSpan:
+def data_span(events: EventStore, deployment: str, memo: EventsMemo | None = None) -> DataSpan:
     """First and last conversation start of ``deployment`` (the rollups' when current)."""
+    return remembered(memo, ("data_span", deployment), lambda: _data_span(events, deployment))
+
+
+def _data_span(events: EventStore, deployment: str) -> DataSpan:
     known = rollup.volumes(events)
     if known is not None:
         for v in known:
@@ -338,8 +358,21 @@ def findings_seen(session: Session, deployment: str, at: datetime, since: dateti
     what that analysis saw with hindsight (a knowledge gap's first question can be weeks older
     than the growth that made it a finding).
     """
-    rows = session.scalars(
-        select(FindingRecord)
+    # The columns a Seen needs, not whole rows (no row objects to build and track).
+    rows = session.execute(
+        select(
+            FindingRecord.id,
+            FindingRecord.kind,
+            FindingRecord.title,
+            FindingRecord.journey,
+            FindingRecord.segment_key,
+            FindingRecord.segment_value,
+            FindingRecord.metric,
+            FindingRecord.baseline_value,
+            FindingRecord.current_value,
+            FindingRecord.last_seen,
+            FindingRecord.details,
+        )
         .outerjoin(AnalysisRun, AnalysisRun.id == FindingRecord.last_run_id)
         .where(
             FindingRecord.deployment == deployment,

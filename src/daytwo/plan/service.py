@@ -22,6 +22,7 @@ from daytwo.governance import audit
 from daytwo.governance.models import DataPolicy, Role
 from daytwo.plan.evaluate import EvalContext, evaluate_gate
 from daytwo.plan.ledger import (
+    EventsMemo,
     Trigger,
     data_span,
     default_through,
@@ -197,15 +198,22 @@ def add_record(
 
 
 def context(
-    ledger: Ledger, events: EventStore, deployment: str, through: date | None = None
+    ledger: Ledger,
+    events: EventStore,
+    deployment: str,
+    through: date | None = None,
+    reads: EventsMemo | None = None,
 ) -> EvalContext:
+    """What a gate is evaluated on; ``reads``: a memo of the events store's reads, for a caller
+    that evaluates again while nothing writes the store (see :data:`EventsMemo`)."""
     dep = get_deployment(ledger, deployment)
-    span = data_span(events, deployment)
+    span = data_span(events, deployment, reads)
     latest = default_through(span)
     day = through or latest or (datetime.now(UTC).date() - timedelta(days=1))
     # The latest day is judged on the ledger as it stands; an earlier one as it stood then.
     current = latest is None or day >= latest
-    return EvalContext(ledger, events, dep, day, span.first, datetime.now(UTC) if current else None)
+    state_at = datetime.now(UTC) if current else None
+    return EvalContext(ledger, events, dep, day, span.first, state_at, reads=reads)
 
 
 def evaluate_phase(ctx: EvalContext, phase: PlanPhase | PhaseSpec) -> GateResult:
@@ -226,11 +234,12 @@ def evaluate(
     through: date | None = None,
     trigger: Trigger = "on_demand",
     upcoming: bool = True,
+    reads: EventsMemo | None = None,
 ) -> list[GateResult]:
     """Evaluate the gates of the plan through ``through`` (default: the last day with data)
     and keep the evaluations: every gate, or (``upcoming=False``) the passed ones and the
-    current one only."""
-    ctx = context(ledger, events, deployment, through)
+    current one only. ``reads``: see :func:`context`."""
+    ctx = context(ledger, events, deployment, through, reads)
     with ledger.session() as session:
         plan = plan_row(session, deployment)
         phases = phases_of(session, plan)
@@ -273,17 +282,19 @@ def signoff(
     through: date | None = None,
     at: datetime | None = None,
     ip: str | None = None,
+    reads: EventsMemo | None = None,
 ) -> SignoffPublic:
     """Pass a gate. Signing off needs the owner or admin role and a ready gate (evaluated
     now); passing an unready gate is an override: an admin's, with a written reason. Gates
-    pass in order. Recorded with who and when in the audit log."""
+    pass in order. Recorded with who and when in the audit log. ``reads``: see
+    :func:`context`."""
     check_signer(actor, role, override=override)
     if override and len(reason.strip()) < 10:
         raise InputError(
             "reason: an override needs a written reason (at least 10 characters).",
             details={"field": "reason"},
         )
-    ctx = context(ledger, events, deployment, through)
+    ctx = context(ledger, events, deployment, through, reads)
     with ledger.session() as session:
         plan = plan_row(session, deployment)
         phases = phases_of(session, plan)
