@@ -25,14 +25,12 @@ writes ``bench/results/NAME.json``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,8 +40,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
-ROOT = Path(__file__).resolve().parent.parent
+from bench import step_ab
+
 STEPS = ("seed_plan", "replay_reads")
 BEFORE_PLAN = "ledger-before-plan.sqlite"
 # Calls of each read a child times (after one call that warms it).
@@ -169,42 +167,14 @@ def _replay_reads(folder: Path) -> dict[str, Any]:
 
 
 def child(src: str, step: str, folder: Path) -> None:
-    sys.path.insert(0, src)
-    import daytwo
-
-    if not Path(daytwo.__file__).resolve().is_relative_to(Path(src).resolve()):
-        raise SystemExit(f"daytwo came from {daytwo.__file__}, not {src}")
+    step_ab.child_imports(src)
     out = _seed_plan(folder) if step == "seed_plan" else _replay_reads(folder)
     print(json.dumps(out))
 
 
-def run_once(src: str, step: str, folder: Path) -> dict[str, Any]:
-    load = [round(x, 2) for x in os.getloadavg()]
-    cmd = [sys.executable, "-m", "bench.demo_ledger", "--child", src, "--step", step,
-           "--data", str(folder)]  # fmt: skip
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
-    if proc.returncode:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"{step} failed for {src}")
-    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["load_average_before"] = load
-    return out
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, help="the folder --prepare filled")
+    parser = step_ab.parser(__doc__.split("\n\n")[0], STEPS, "demo_ledger")
     parser.add_argument("--prepare", type=Path, help="build the demo into this folder")
-    parser.add_argument("--a", help="source dir of revision A (the baseline)")
-    parser.add_argument("--b", help="source dir of revision B")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", default=",".join(STEPS))
-    parser.add_argument("--name", default="demo_ledger")
-    parser.add_argument("--label-a", default="A", help="what A is, for the results")
-    parser.add_argument("--label-b", default="B", help="what B is, for the results")
-    parser.add_argument("--child")
-    parser.add_argument("--step", choices=STEPS)
     args = parser.parse_args()
     if args.prepare:
         args.prepare.mkdir(parents=True, exist_ok=True)
@@ -213,15 +183,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.step, args.data.resolve())
         return
-    steps = args.steps.split(",")
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {s: {"a": [], "b": []} for s in steps}
-    for r in range(args.rounds):
-        for step in steps:
-            # Alternate which side goes first each round.
-            for side in ("a", "b") if r % 2 == 0 else ("b", "a"):
-                src = args.a if side == "a" else args.b
-                runs[step][side].append(run_once(src, step, args.data.resolve()))
-                print(step, side, runs[step][side][-1]["cpu_s"], flush=True)
+    steps, runs = step_ab.alternate("bench.demo_ledger", args)
     summary: dict[str, Any] = {}
     for step in steps:
         a, b = runs[step]["a"], runs[step]["b"]
@@ -242,14 +204,7 @@ def main() -> None:
                 for side, xs in (("a", a), ("b", b))
             }
         summary[step] = entry
-    result = {
-        "a": args.label_a, "b": args.label_b, "rounds": args.rounds, "cpus": os.cpu_count(),
-        "summary": summary, "runs": runs,
-    }  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{args.name}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    step_ab.write(args, summary, runs)
 
 
 if __name__ == "__main__":

@@ -21,22 +21,20 @@ writes ``bench/results/NAME.json``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench import step_ab
+
 STEPS = ("workarounds", "reports")
 
 
@@ -132,56 +130,17 @@ def _same_reports(one: str, two: str) -> bool:
 
 
 def child(src: str, step: str, data: Path) -> None:
-    sys.path.insert(0, src)
-    import daytwo
-
-    if not Path(daytwo.__file__).resolve().is_relative_to(Path(src).resolve()):
-        raise SystemExit(f"daytwo came from {daytwo.__file__}, not {src}")
+    step_ab.child_imports(src)
     out = _workarounds(data) if step == "workarounds" else _reports(data)
     print(json.dumps(out))
 
 
-def run_once(src: str, step: str, data: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "bench.demo_steps", "--child", src, "--step", step,
-           "--data", str(data)]  # fmt: skip
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    proc = subprocess.run(
-        cmd, env=env, cwd=Path(__file__).resolve().parent.parent, capture_output=True,
-        text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"{step} failed for {src}")
-    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
-    return out
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--a", help="source dir of revision A (the baseline)")
-    parser.add_argument("--b", help="source dir of revision B")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", default=",".join(STEPS))
-    parser.add_argument("--name", default="demo_steps")
-    parser.add_argument("--label-a", default="A", help="what A is, for the results")
-    parser.add_argument("--label-b", default="B", help="what B is, for the results")
-    parser.add_argument("--child")
-    parser.add_argument("--step", choices=STEPS)
-    args = parser.parse_args()
+    args = step_ab.parser(__doc__, STEPS, "demo_steps").parse_args()
     if args.child:
         child(args.child, args.step, args.data.resolve())
         return
-    steps = args.steps.split(",")
-    runs: dict[str, dict[str, list[dict[str, Any]]]] = {s: {"a": [], "b": []} for s in steps}
-    for r in range(args.rounds):
-        for step in steps:
-            # Alternate which side goes first each round.
-            for side in ("a", "b") if r % 2 == 0 else ("b", "a"):
-                src = args.a if side == "a" else args.b
-                runs[step][side].append(run_once(src, step, args.data.resolve()))
-                print(step, side, runs[step][side][-1], flush=True)
+    steps, runs = step_ab.alternate("bench.demo_steps", args)
     summary: dict[str, Any] = {}
     for step in steps:
         a, b = runs[step]["a"], runs[step]["b"]
@@ -203,14 +162,7 @@ def main() -> None:
                 "b": statistics.median(x["wall_s"] for x in b),
             }
         summary[step] = entry
-    result = {
-        "a": args.label_a, "b": args.label_b, "rounds": args.rounds, "cpus": os.cpu_count(),
-        "summary": summary, "runs": runs,
-    }  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{args.name}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    step_ab.write(args, summary, runs)
 
 
 if __name__ == "__main__":
