@@ -116,7 +116,7 @@ def test_the_monthly_review_reads_back_the_metrics_api(client: TestClient, tmp_p
     ).stdout
     assert "care-bot: monthly review, 2026-04" in text
     for k in review.kpis:
-        assert kpi_text(api[k.metric]["value"], k.unit) in text, k.metric
+        assert kpi_text(api[k.metric]["value"], k.unit, review.value.currency) in text, k.metric
     assert f"{review.value.net:,.2f} USD" in text
     assert f"{c.net:,.2f} USD" in text
     assert "2026-03" in text  # the value chart's axis, drawn on the server

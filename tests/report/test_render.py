@@ -8,7 +8,7 @@ from pathlib import Path
 
 from daytwo.report.calc import CostModel, PeriodCounts, business_value
 from daytwo.report.charts import to_svg, value_spec
-from daytwo.report.render import to_pdf, value_html
+from daytwo.report.render import effect_text, kpi_text, to_pdf, value_html
 
 _IDS = re.compile(r'id="([^"]+)"')
 
@@ -45,3 +45,19 @@ def test_a_chart_is_the_same_svg_whatever_was_drawn_before() -> None:
     assert not ids & second_ids
     # every reference points at an id the same drawing defines
     assert set(re.findall(r"url\(#([^)]+)\)", first)) <= ids
+
+
+def test_report_figures_print_in_their_catalog_unit() -> None:
+    """A report's KPI and measured effects go through the one formatter of every page: money
+    in the deployment's currency, latencies in ms, durations in their unit, rates in points."""
+    assert kpi_text(7.4, "currency", "EUR") == "€7.40"
+    assert kpi_text(7.4, "currency", "USD") == "$7.40"
+    assert kpi_text(0.5, "rate") == "50.0%"
+    assert kpi_text(0.5, "share") == "50.0%"
+    assert kpi_text(428.0, "s") == "7 min 08 s"
+    assert kpi_text(11259.0, "count") == "11,259"
+    assert kpi_text(None, "rate") == "n/a"
+    assert effect_text(0.018, "containment_rate") == "+1.8 pts"
+    assert effect_text(802.0, "latency_p95") == "+802 ms"
+    assert effect_text(-0.5, "ai_cost", "EUR") == "-€0.50"
+    assert effect_text(None, "latency_p95") == "n/a"

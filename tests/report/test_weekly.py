@@ -70,7 +70,7 @@ def test_the_weekly_pdf_reads_back_the_metrics_api(client: TestClient, tmp_path:
     ).stdout
     assert f"care-bot: weekly update, {WEEK}" in text
     for k in update.kpis:
-        assert kpi_text(api[k.metric]["value"], k.unit) in text, k.metric
+        assert kpi_text(api[k.metric]["value"], k.unit, update.value.currency) in text, k.metric
     assert "60.0%" in text  # the containment target
     assert "100.00" in text  # 20 contained × 5.00
     assert f"{update.value.net:,.2f}" in text

@@ -27,16 +27,19 @@ CURRENCY = typer.Option(
 PDF = typer.Option(None, "--pdf", help="Also write the report as PDF here.")
 
 
-def kpi_table(kpis: list[MetricSummary], periods: tuple[str, str], title: str) -> Table:
-    """The KPIs against target, baseline and the period before, as the terminal shows them."""
+def kpi_table(
+    kpis: list[MetricSummary], periods: tuple[str, str], title: str, currency: str | None
+) -> Table:
+    """The KPIs against target, baseline and the period before, as the terminal shows them
+    (money in ``currency``)."""
     table = Table("KPI", periods[0], "target", "baseline", periods[1], "status", title=title)
     for k in kpis:
         table.add_row(
             k.name,
-            kpi_text(k.value, k.unit),
-            kpi_text(k.target, k.unit),
-            kpi_text(k.baseline, k.unit),
-            kpi_text(k.previous, k.unit),
+            kpi_text(k.value, k.unit, currency),
+            kpi_text(k.target, k.unit, currency),
+            kpi_text(k.baseline, k.unit, currency),
+            kpi_text(k.previous, k.unit, currency),
             (k.status or "").replace("_", " "),
         )
     return table
@@ -71,7 +74,10 @@ def weekly(
     if as_json:
         out.print_json(json.dumps(update.model_dump(mode="json")))
         return
-    out.print(kpi_table(update.kpis, ("this week", "last week"), f"{deployment}, {period}"))
+    currency = update.value.currency if update.value else None
+    out.print(
+        kpi_table(update.kpis, ("this week", "last week"), f"{deployment}, {period}", currency)
+    )
     out.print(
         f"open problems {len(update.worse)} · items opened {update.backlog.opened}, "
         f"closed {update.backlog.closed}, open {update.backlog.open}, overdue "
@@ -113,7 +119,14 @@ def monthly(
     if as_json:
         out.print_json(json.dumps(review.model_dump(mode="json")))
         return
-    out.print(kpi_table(review.kpis, (period, "last month"), f"{deployment}, {period}"))
+    out.print(
+        kpi_table(
+            review.kpis,
+            (period, "last month"),
+            f"{deployment}, {period}",
+            review.value.currency if review.value else None,
+        )
+    )
     if review.value is not None:
         v = review.value
         line = f"net value {v.net:,.2f} {v.currency}, ROI {pct_text(v.roi)}"

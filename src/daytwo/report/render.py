@@ -18,6 +18,7 @@ from daytwo.report.calc import ValueResult
 from daytwo.report.charts import to_svg, trend_spec, value_spec
 from daytwo.report.monthly import MonthlyReview
 from daytwo.report.weekly import WeeklyUpdate
+from daytwo.units import UNITS, fmt_delta, fmt_value
 
 Target = Literal["page", "print"]
 
@@ -28,23 +29,29 @@ _ENV = Environment(
 )
 
 
-def kpi_text(value: float | None, unit: str) -> str:
-    """A KPI as the report prints it: rates in per cent, counts whole, others to two places."""
+def kpi_text(value: float | None, unit: str, currency: str | None = None) -> str:
+    """A KPI as the report prints it: in its catalog unit through :mod:`daytwo.units` (rates in
+    per cent, durations in their unit, money in ``currency``), ``n/a`` where there is none."""
     if value is None:
         return "n/a"
-    if unit in ("ratio", "rate", "share", "%"):
-        return f"{value * 100:.1f}%"
-    if unit in ("count", "conversations", "interactions"):
-        return f"{value:,.0f}"
+    unit = _LEGACY_UNITS.get(unit, unit)
+    if unit in UNITS:
+        return fmt_value(value, unit, currency)
     return f"{value:,.2f}"
 
 
-def effect_text(value: float | None, metric: str) -> str:
-    """A measured effect: points for a rate, the metric's unit otherwise."""
+# Units some report sections name in their own words, as the catalog's.
+_LEGACY_UNITS = {"ratio": "rate", "share": "rate", "%": "rate", "conversations": "count",
+                 "interactions": "count"}  # fmt: skip
+
+
+def effect_text(value: float | None, metric: str, currency: str | None = None) -> str:
+    """A measured effect in its metric's unit, signed: points for a rate, ``ms`` for a
+    latency, money in ``currency``."""
     if value is None:
         return "n/a"
-    if metric in REGISTRY and REGISTRY[metric].unit == "rate":
-        return f"{value * 100:+.1f} pts"
+    if metric in REGISTRY:
+        return fmt_delta(value, REGISTRY[metric].unit, currency)
     return f"{value:+,.2f}"
 
 
