@@ -200,21 +200,30 @@ def suggestions(
     rows of that day. The days' rows are then ordered as the read alone orders them, so the
     answer is the same to the row."""
     started = read["started_at"]
-    a = read.filter(
-        pc.and_(pc.greater_equal(started, pa.scalar(start)), pc.less(started, pa.scalar(end)))
-    )
-    if memo is None or not a.num_rows:
-        return _as_suggestions(_suggestion_pairs(_by_event(a)))
-    # Sorting is stable in Arrow: within a day, rows keep the read's order.
-    a = a.sort_by([("started_at", "ascending")])
-    at = column_us(a["started_at"])
+    inside = pc.and_(pc.greater_equal(started, pa.scalar(start)), pc.less(started, pa.scalar(end)))
+    if memo is None:
+        return _as_suggestions(_suggestion_pairs(_by_event(read.filter(inside))))
+    rows = np.flatnonzero(pc.fill_null(inside, False).to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return _as_suggestions(_suggestion_pairs(_by_event(read.filter(inside))))
+    # The rows inside, by their start; stable, so within a day they keep the read's order (as
+    # Arrow's stable sort of the filtered read orders them). Only a day the memo does not
+    # hold yet is taken out of the read (its text columns copied).
+    at_all = column_us(started, null=0)
+    order = rows[np.argsort(at_all[rows], kind="stable")]
+    at = at_all[order]
     parts = []
     for day, first, n in day_runs(at):
         # A look holds the read's rows of a span of time: the first and last start of its
         # rows of a day name them (as in :func:`agent_days`).
         key = ("adoption.suggestions", day, int(at[first]), int(at[first + n - 1]), n)
-        parts.append(memo.get(key, partial(_suggestion_pairs, a.slice(first, n))))
+        parts.append(memo.get(key, partial(_pairs_of_rows, read, order[first : first + n])))
     return _as_suggestions(_by_event(pa.concat_tables(parts)))
+
+
+def _pairs_of_rows(read: pa.Table, rows: np.ndarray) -> pa.Table:
+    """:func:`_suggestion_pairs` of the read's rows at ``rows`` (positions, in that order)."""
+    return _suggestion_pairs(read.take(pa.array(rows)))
 
 
 def _by_event(table: pa.Table) -> pa.Table:
