@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from daytwo.backlog import history
 from daytwo.backlog.calc import CLOSED_STATUSES, OPEN_STATUSES
 from daytwo.backlog.models import Item, ItemFinding, Owner
+from daytwo.backlog.service import owner_handles
 from daytwo.clock import aware
 from daytwo.errors import InputError, NotFoundError
 from daytwo.notify.calc import priority_rank
@@ -108,8 +109,7 @@ def sync_alerts(
                 select(ItemFinding.item_id).where(ItemFinding.fingerprint.in_(regressed))
             ).all()
         ) if regressed else set()  # fmt: skip
-        # Every owner's handle in one read (the items' owners are a handful of people).
-        handles = dict(session.execute(select(Owner.id, Owner.handle)).all())
+        handles = owner_handles(session, items)  # the items' owners in one read
         for item in items:
             alert = alerts.get(item.id)
             owner = handles.get(item.owner_id) if item.owner_id is not None else None
