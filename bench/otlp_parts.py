@@ -3,9 +3,10 @@
 The same batches as ``python -m bench otlp`` (512 realistic GenAI spans, protobuf), each part
 timed by the CPU clock of this process (``time.process_time``), so a loaded machine changes
 the figures less than a wall clock's: the worker's parts (decompress and parse, map, check and
-redact, the Arrow IPC copy back), and the server's (read the rows back, the redaction plan
-from the ledger, staging in the events store with the request's audit count, folding the
-counts into the ledger's audit log (older code: an audit entry per request), and writing the
+redact, the answer sent back: the rows as Arrow IPC, pickled as the process pool does), and the
+server's (read the answer back, the redaction plan from the ledger, staging in the events store
+with the request's audit count, folding the counts into the ledger's audit log (older code: an
+audit entry per request), and writing the
 conversations staged so far every 12 requests, as the assembler does once they are quiet).
 
 Run ``python -m bench.otlp_parts [SPANS] [--profile]``; ``--profile`` prints a cProfile of the
@@ -18,6 +19,7 @@ from __future__ import annotations
 import cProfile
 import json
 import os
+import pickle
 import pstats
 import statistics
 import sys
@@ -37,6 +39,26 @@ def _to_ipc(rows: pa.Table) -> bytes:
         writer.write_table(rows)
     out: bytes = sink.getvalue().to_pybytes()
     return out
+
+
+def _answer(prepared: Any, prepared_type: Any) -> Any:
+    """What a worker sends back, as the code under test makes it (older code: the rows as
+    IPC and a ``Prepared`` with an empty table)."""
+    try:
+        from daytwo.ingest.otlp.workers import answer
+    except ImportError:
+        empty = prepared.rows.schema.empty_table()
+        return _to_ipc(prepared.rows), prepared_type(empty, prepared.deployments, prepared.received)
+    return answer(prepared)
+
+
+def _read_answer(answer: Any) -> tuple[bytes, Any, Any]:
+    """The IPC bytes, deployments and counts of either form of answer."""
+    if len(answer) == 2:
+        ipc, prepared = answer
+        return ipc, prepared.deployments, prepared.received
+    ipc, deployments, received = answer
+    return ipc, deployments, received
 
 
 class _Clock:
@@ -133,11 +155,13 @@ def run(work: Path, spans: int, *, profile: bool = False, repeat: int = 3) -> di
                 clock.mark("worker: check+redact")
                 if profiler is not None:
                     profiler.disable()
-                ipc = _to_ipc(prepared.rows)
-                clock.mark("worker: to IPC")
+                # What the process pool carries back: the worker's answer, pickled.
+                sent = pickle.dumps(_answer(prepared, Prepared), pickle.HIGHEST_PROTOCOL)
+                clock.mark("worker: answer (rows as Arrow IPC, pickled)")
+                ipc, deployments, received = _read_answer(pickle.loads(sent))
                 rows = pa.ipc.open_stream(ipc).read_all()
-                back = Prepared(rows, prepared.deployments, prepared.received)
-                clock.mark("server: from IPC")
+                back = Prepared(rows, deployments, received)
+                clock.mark("server: answer read (unpickled, rows from IPC)")
                 last = done == len(batches)
                 if counted is not None:  # the audit count in the staging transaction
                     stage_prepared(events, back, received_at=datetime.now(UTC), audit=counted)

@@ -8,12 +8,14 @@ import contextlib
 import functools
 import importlib.util
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from daytwo.governance.plan import RedactionPlan
@@ -23,6 +25,7 @@ from daytwo.ingest.otlp.workers import (
     MappingPool,
     _ready,
     _warm_up_body,
+    answer,
     decode_and_prepare,
     rows_from_ipc,
     rows_to_ipc,
@@ -39,6 +42,18 @@ def test_the_warm_up_request_is_mapped_checked_and_redacted_like_a_real_one() ->
     assert prepared.rows.column("text").to_pylist() == ["hi", "ok"]
     assert _ready() is True
     assert rows_from_ipc(rows_to_ipc(prepared.rows)).equals(prepared.rows)
+
+
+def test_a_workers_answer_carries_the_rows_as_ipc_and_no_table() -> None:
+    """Pickling a table, even an empty one, costs milliseconds per request in the worker and
+    in the server's pool thread: the answer holds only bytes and plain values."""
+    job = Job(_warm_up_body(), None, None, 1 << 20, None, Limits(), RedactionPlan())
+    prepared = decode_and_prepare(job)
+    ipc, deployments, received = pickle.loads(pickle.dumps(answer(prepared)))
+    assert not any(isinstance(part, pa.Table) for part in answer(prepared))
+    assert rows_from_ipc(ipc).equals(prepared.rows)
+    assert deployments == prepared.deployments
+    assert received == prepared.received
 
 
 def test_a_worker_maps_without_pandas() -> None:

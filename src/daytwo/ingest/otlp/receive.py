@@ -34,6 +34,19 @@ _FRAGMENT = with_locators(INTERACTIONS, pos=False)
 _TURNS = with_locators(TURNS, pos=True)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EMPTY_ASSIST = with_locators(ASSIST_EVENTS, pos=True).empty_table()
+# The staged columns a fragment (one per span) and a turn view are built from.
+_HEAD_COLUMNS = [
+    "conversation",
+    "deployment",
+    "span_start",
+    "span_end",
+    "channel",
+    "journey",
+    "customer_ref",
+    "outcome",
+    "_record",
+]
+_TURN_SOURCES = list(dict.fromkeys(["conversation", "part", *(f.name for f in _TURNS)]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +179,9 @@ def stage_prepared(
     at = (received_at - _EPOCH) // timedelta(microseconds=1)
     stamp = pa.array(np.full(rows.num_rows, at, dtype=np.int64)).cast(TS)
     staged = rows.append_column(STAGED.field("received_at"), stamp)
-    staged = staged.select(STAGED.names).cast(STAGED)
+    staged = staged.select(STAGED.names)
+    if not staged.schema.equals(STAGED, check_metadata=True):  # the workers' rows have it
+        staged = staged.cast(STAGED)
     if group is not None and group.store is store:
         group.stage(staged, audit)
     else:
@@ -180,7 +195,8 @@ def _fragments(rows: pa.Table) -> pa.Table:
         return _FRAGMENT.empty_table()
     rec = rows["_record"].to_numpy()
     first = np.flatnonzero(np.r_[True, rec[1:] != rec[:-1]])
-    head = rows.take(pa.array(first, type=pa.int64()))
+    # Only the columns a fragment reads are taken (not the turns' texts and attributes).
+    head = rows.select(_HEAD_COLUMNS).take(pa.array(first, type=pa.int64()))
     n = head.num_rows
     columns = {
         "interaction_id": head["conversation"],
@@ -199,11 +215,12 @@ def _fragments(rows: pa.Table) -> pa.Table:
 
 def turns_view(rows: pa.Table) -> pa.Table:
     """The staged rows that are turns, in the canonical turn columns (for the checks)."""
-    turns = rows.filter(pc.is_valid(rows["role"]))
+    # Only the columns a turn has are filtered (not the span's own columns).
+    names = set(rows.column_names)
+    wanted = [n for n in _TURN_SOURCES if n in names]
+    turns = rows.select(wanted).filter(pc.is_valid(rows["role"]))
     columns = {"interaction_id": turns["conversation"], "seq": turns["part"]}
-    arrays = [
-        columns.get(f.name, turns[f.name] if f.name in turns.column_names else None) for f in _TURNS
-    ]
+    arrays = [columns.get(f.name, turns[f.name] if f.name in names else None) for f in _TURNS]
     return pa.Table.from_arrays(
         [
             a if a is not None else pa.nulls(turns.num_rows, type=f.type)

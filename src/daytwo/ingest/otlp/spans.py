@@ -224,7 +224,7 @@ class SpanMapper:
             )
         attrs = Attributes(raw, names)
         try:
-            return self._rows(span, record, resource, attrs, events, start, end)
+            return self._rows(span, record, resource, attrs, events, start, end, trace_id, span_id)
         except msg.MessageError as exc:
             where = exc.args[1] if len(exc.args) > 1 else "messages"
             raise SpanError(f"attributes.{where}", str(exc.args[0])) from None
@@ -238,8 +238,10 @@ class SpanMapper:
         events: list[Any],
         start: int,
         end: int,
+        trace_id: bytes,
+        span_id: bytes,
     ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-        """The span's _SPAN_COLUMNS and its rows' _ROW_COLUMNS.
+        """The span's _SPAN_COLUMNS and its rows' _ROW_COLUMNS (the ids as ``_span`` read them).
 
         The attributes are read in a fixed order, so that a span with several wrong ones is
         named by the same one every time; an attribute that holds text (nearly all of them)
@@ -249,8 +251,8 @@ class SpanMapper:
         raw = attrs.raw
         get = raw.get
         text = attrs.text
-        trace_hex = span.trace_id.hex()
-        span_hex = span.span_id.hex()
+        trace_hex = trace_id.hex()
+        span_hex = span_id.hex()
         v = get("gen_ai.conversation.id")
         conversation = (
             (v or None) if type(v) is str else text("gen_ai.conversation.id", "session.id")

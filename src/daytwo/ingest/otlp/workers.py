@@ -25,7 +25,7 @@ from daytwo import worker_start
 from daytwo.errors import Overloaded
 from daytwo.governance.plan import RedactionPlan
 from daytwo.ingest.otlp.decode import decompress, media_type, parse_request
-from daytwo.ingest.otlp.receive import Prepared, prepare
+from daytwo.ingest.otlp.receive import Prepared, Received, prepare
 from daytwo.ingest.otlp.spans import Limits, SpanMapper
 from daytwo.store.events.ipc import from_ipc, to_ipc
 
@@ -58,11 +58,17 @@ rows_to_ipc = to_ipc
 rows_from_ipc = from_ipc
 
 
-def _in_worker(job: Job) -> tuple[bytes, Prepared]:
-    """:func:`decode_and_prepare` in a worker: the rows go back as Arrow IPC bytes."""
-    prepared = decode_and_prepare(job)
-    empty = prepared.rows.schema.empty_table()
-    return rows_to_ipc(prepared.rows), Prepared(empty, prepared.deployments, prepared.received)
+def answer(prepared: Prepared) -> tuple[bytes, list[str], Received]:
+    """What a worker sends back for ``prepared``: the rows as Arrow IPC bytes, the rest as it
+    is. (Not as a ``Prepared`` with an empty table: pickling a table, even an empty one,
+    writes its schema field by field, about 1.2 ms in the worker and 0.6 ms in the server's
+    pool thread per request.)"""
+    return rows_to_ipc(prepared.rows), prepared.deployments, prepared.received
+
+
+def _in_worker(job: Job) -> tuple[bytes, list[str], Received]:
+    """:func:`decode_and_prepare` in a worker, sent back as :func:`answer` makes it."""
+    return answer(decode_and_prepare(job))
 
 
 def _warm_up_body() -> bytes:
@@ -163,7 +169,7 @@ class MappingPool:
             self.in_thread += 1
             return await loop.run_in_executor(None, decode_and_prepare, job)
         try:
-            ipc, prepared = await loop.run_in_executor(pool, _in_worker, job)
+            ipc, deployments, received = await loop.run_in_executor(pool, _in_worker, job)
         except BrokenProcessPool:
             log.error("a trace worker died mapping a request of %d bytes", len(job.body))
             with self._lock:
@@ -173,8 +179,7 @@ class MappingPool:
             raise Overloaded(
                 "The worker mapping this request stopped; retry in a few seconds.", retry_after=5
             ) from None
-        rows = rows_from_ipc(ipc)
-        return Prepared(rows, prepared.deployments, prepared.received)
+        return Prepared(rows_from_ipc(ipc), deployments, received)
 
     def close(self) -> None:
         """Shut the workers down. The server has answered every request when it closes the
