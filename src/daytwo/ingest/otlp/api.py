@@ -24,15 +24,13 @@ from starlette.concurrency import run_in_threadpool
 from daytwo.errors import DaytwoError, InputError, Overloaded, RateLimited
 from daytwo.governance import audit
 from daytwo.http.access import Scope, check_deployments, current_principal, requires
+from daytwo.http.deps import EventsDep, LedgerDep, SettingsDep
 from daytwo.ingest.api import read_body
 from daytwo.ingest.otlp.decode import JSON, PROTOBUF, media_type
 from daytwo.ingest.otlp.receive import Received, stage_prepared
 from daytwo.ingest.otlp.service import TraceDoor
 from daytwo.ingest.otlp.workers import Job
-from daytwo.settings import Settings
-from daytwo.store.events import EventStore
 from daytwo.store.events.base import AuditCount
-from daytwo.store.ledger import Ledger
 from daytwo.telemetry import TELEMETRY
 
 router = APIRouter(tags=["otlp"])
@@ -115,17 +113,13 @@ def _answer(kind: str, result: Received) -> Response:
         }.items()
     },
 )
-async def export_traces(request: Request) -> Response:
+async def export_traces(
+    request: Request, events: EventsDep, ledger: LedgerDep, settings: SettingsDep
+) -> Response:
     """Spans in the OTLP/HTTP encoding (protobuf or JSON, optionally gzip), with an `ingest`
     key as `Authorization: Bearer dt_...` (`OTEL_EXPORTER_OTLP_HEADERS`). Spans map onto
     conversations and turns as `docs/otlp.md` describes; a conversation is written once it has
     ended."""
-    # Read here rather than through the app's (sync) dependencies, each of which FastAPI runs
-    # in its thread pool: three hand-offs between the event loop and a thread per request.
-    state = request.app.state
-    events: EventStore = state.events
-    ledger: Ledger = state.ledger
-    settings: Settings = state.settings
     kind = media_type(request.headers.get("content-type"))
     door: TraceDoor = request.app.state.trace_door
     door.enter()
