@@ -6,7 +6,11 @@ was), while a thread samples the resident set every 50 ms; each time it has grow
 ``--step`` MB, the innermost daytwo frames of the analysis threads are recorded. The peak, and
 which reads and detectors raised it, say what still holds raw rows in Python.
 
-    python -m bench.analyze_memory --data DIR [--engine clickhouse] [--label NAME]
+    python -m bench.analyze_memory --data DIR [--engine clickhouse] [--code SRC] [--label NAME]
+
+``--code SRC`` runs the daytwo package of another checkout's ``src`` (main's, say) instead of
+this one's, so both sides of a comparison are measured by the same bench. The CPU seconds
+(user and system) of the whole process are recorded with the wall time and the peak.
 
 Writes ``bench/results/analyze_memory[_NAME].json``.
 """
@@ -17,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -81,6 +86,7 @@ def measure(data: Path, engine: str, step_mb: float) -> dict[str, Any]:
         finally:
             done.set()
             sampler.join()
+    times = os.times()
     hwm = next(
         int(line.split()[1]) / 1024
         for line in Path("/proc/self/status").read_text().splitlines()
@@ -89,6 +95,7 @@ def measure(data: Path, engine: str, step_mb: float) -> dict[str, Any]:
     return {
         "engine": engine,
         "seconds": round(time.perf_counter() - t0, 1),
+        "cpu_seconds": round(times.user + times.system, 1),
         "peak_rss_mb": round(hwm),
         "load_average_before": round(load_before, 2),
         "rises": rises,
@@ -101,9 +108,28 @@ def main() -> None:
     parser.add_argument("--engine", choices=["duckdb", "clickhouse"], default="duckdb")
     parser.add_argument("--step", type=float, default=100.0, help="MB between two records.")
     parser.add_argument("--label", default="", help="Suffix of the results file.")
+    parser.add_argument("--code", type=Path, help="Another checkout's src to run instead.")
     args = parser.parse_args()
+    if args.code is not None:
+        sys.path.insert(0, str(args.code.resolve()))
+        for name in [m for m in sys.modules if m == "daytwo" or m.startswith("daytwo.")]:
+            del sys.modules[name]
     result = measure(args.data, args.engine, args.step)
-    result = {"benchmark": "analyze_memory", "environment": _environment(), **result}
+    import daytwo
+    from bench.read_ab import git_head
+
+    src = Path(daytwo.__file__).parents[1]
+    dirty = subprocess.run(
+        ["git", "-C", str(src), "status", "--porcelain", "--", "."], capture_output=True, text=True
+    ).stdout.strip()
+    result = {
+        "benchmark": "analyze_memory",
+        "environment": _environment(),
+        # The commit whose code ran (with uncommitted changes where ``dirty``).
+        "commit": git_head(src),
+        "dirty": bool(dirty),
+        **result,
+    }
     name = "analyze_memory" + (f"_{args.label}" if args.label else "")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -1,5 +1,6 @@
 """Silent failures judge from reads the events engine computes: each day's conversations and
-signals per journey, and the flagged conversations of the current period. On both engines the
+signals per journey, the flagged conversations of the current period, and the validators'
+sample with its turns (no turn is read for the detector). On both engines the
 reads are what their twins compute from the raw rows (the signals worked out of every turn in
 Python), the findings are the same either way, and a look cut out of a longer history reads
 what it reads alone."""
@@ -7,7 +8,7 @@ what it reads alone."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,15 @@ import pytest
 from daytwo.detect.data import DeploymentInfo, Window, analysis_data
 from daytwo.detect.registry import get_detector
 from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
-from daytwo.detect.silent import FLAGGED, SIGNAL_DAYS, SIGNALS, SilentParams
+from daytwo.detect.silent import (
+    FLAGGED,
+    SIGNAL_DAYS,
+    SIGNALS,
+    VALIDATOR_SAMPLE,
+    VALIDATOR_TURNS,
+    SilentParams,
+)
+from daytwo.detect.validators import Transcript, Verdict, register_validator, unregister_validator
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
 from tests.detect.tables import comparable_rows, store_weeks
@@ -71,6 +80,30 @@ def _record(i: int, started: datetime, rnd: random.Random) -> dict[str, Any]:
     }  # fmt: skip
 
 
+class _Judge:
+    """A validator that fails every other conversation, remembering what it was shown."""
+
+    name = "every_other_seen"
+
+    def __init__(self) -> None:
+        self.seen: list[Transcript] = []
+
+    def validate(self, transcripts: Sequence[Transcript]) -> list[Verdict]:
+        self.seen += transcripts
+        return [Verdict(t.interaction_id, i % 2 == 0, "odd one") for i, t in enumerate(transcripts)]
+
+
+def _judged(data: Any) -> tuple[list[Any], list[Transcript]]:
+    """The silent failures found in ``data`` with :class:`_Judge` registered, and what it saw."""
+    judge = _Judge()
+    register_validator(judge)
+    try:
+        found = run_detectors(data, [SILENT])
+    finally:
+        unregister_validator(judge.name)
+    return found, judge.seen
+
+
 def _store(events: EventStore) -> None:
     store_weeks(events, _record, END, seed=11)
 
@@ -81,8 +114,9 @@ def test_silent_failures_find_from_the_engine_what_the_rows_give(
 ) -> None:
     events = new_events()
     _store(events)
+    assert SILENT.needs.turn_columns == ()
     data = load_data(events, INFO, WINDOW, NEEDS)
-    for read in (SIGNAL_DAYS, FLAGGED):
+    for read in (SIGNAL_DAYS, FLAGGED, VALIDATOR_TURNS):
         engine, twin = data.reads[read.name], read.from_rows(data)
         assert engine.column_names == twin.column_names
         assert comparable_rows(engine) == comparable_rows(twin)
@@ -101,6 +135,14 @@ def test_silent_failures_find_from_the_engine_what_the_rows_give(
     assert all(f.evidence and f.impact.interactions_per_week for f in found)
     # The same findings, evidence and impact from the reads computed from the raw rows.
     assert found == run_detectors(replace(data, reads={}), [SILENT])
+    # The validators judge the same sample, turn for turn, from the engine's read.
+    sample = data.reads[VALIDATOR_TURNS.name]
+    assert len(set(sample["interaction_id"].to_pylist())) == VALIDATOR_SAMPLE
+    judged, seen = _judged(data)
+    assert any(f.key == ("validator", _Judge.name) for f in judged)
+    assert (judged, seen) == _judged(replace(data, reads={}))
+    assert len(seen) == VALIDATOR_SAMPLE
+    assert all(t.turns for t in seen)
 
     # A look cut out of a replay's history (looks ending three days apart) reads what it
     # reads alone, and finds the same.
@@ -110,9 +152,14 @@ def test_silent_failures_find_from_the_engine_what_the_rows_give(
     ]
     history = read_history(events, INFO, looks, NEEDS)
     cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], NEEDS)
-    for read in (SIGNAL_DAYS, FLAGGED):
+    for read in (SIGNAL_DAYS, FLAGGED, VALIDATOR_TURNS):
         assert comparable_rows(cut.reads[read.name]) == comparable_rows(alone.reads[read.name])
     assert run_detectors(cut, [SILENT]) == run_detectors(alone, [SILENT])
+    # The validators' sample is read for each look's own span, not cut out of a longer one.
+    assert _judged(cut) == _judged(alone)
+    assert comparable_rows(look_at(history, looks[1]).reads[VALIDATOR_TURNS.name]) == (
+        comparable_rows(load_data(events, INFO, looks[1], NEEDS).reads[VALIDATOR_TURNS.name])
+    )
     # The history reads the flagged conversations of its looks' last seven days only, so a
     # look ending before its first is not cut out of it.
     first = looks[0].current_end - timedelta(days=7)
@@ -125,3 +172,48 @@ def test_another_similarity_is_refused_rather_than_counted_at_the_reads_one() ->
     data = analysis_data(INFO, WINDOW, [{"interaction_id": "a", "started_at": END}])
     with pytest.raises(ValueError, match=r"similarity of 0\.5"):
         SILENT.run(data, SilentParams(similarity=0.6))
+
+
+def test_another_validator_sample_is_refused_rather_than_sampled_at_the_reads_one() -> None:
+    data = analysis_data(INFO, WINDOW, [{"interaction_id": "a", "started_at": END}])
+    register_validator(_Judge())
+    try:
+        with pytest.raises(ValueError, match=r"sample of 50"):
+            SILENT.run(data, SilentParams(validator_sample=20))
+    finally:
+        unregister_validator(_Judge.name)
+
+
+@pytest.mark.parametrize("contained", [0, 1, 49, 50, 51, 100, 977, 5003])
+def test_the_engine_samples_what_linspace_picks(
+    new_events: Callable[[], EventStore], contained: int
+) -> None:
+    """The sample's SQL picks the conversations ``np.linspace(0, n - 1, 50).round()`` does,
+    for as many contained conversations as there are (the rounding never half-way)."""
+    import numpy as np
+
+    from daytwo.detect.silent import _GAPS, _nearest
+
+    picked = (
+        set()
+        if contained == 0
+        else set(
+            np.linspace(0, contained - 1, min(VALIDATOR_SAMPLE, contained))
+            .round()
+            .astype(int)
+            .tolist()
+        )
+    )
+    events = new_events()
+    lower = f"floor(r * {_GAPS} / greatest(total - 1, 1))"
+    digit = " UNION ALL ".join(f"SELECT {d} AS d" for d in range(10))
+    numbers = (  # 0 to 9,999 in SQL both engines run
+        f"SELECT a.d * 1000 + b.d * 100 + c.d * 10 + e.d AS r FROM ({digit}) a "
+        f"CROSS JOIN ({digit}) b CROSS JOIN ({digit}) c CROSS JOIN ({digit}) e"
+    )
+    sql = (
+        f"SELECT r FROM (SELECT CAST(r AS BIGINT) AS r, CAST({contained} AS BIGINT) AS total "
+        f"FROM ({numbers}) x WHERE r < {contained}) c WHERE total <= {VALIDATOR_SAMPLE} "
+        f"OR {_nearest(lower)} = r OR ({lower} < {_GAPS} AND {_nearest(lower + ' + 1')} = r)"
+    )
+    assert set(events.query(sql, [])["r"].to_pylist()) == picked

@@ -1,7 +1,8 @@
 """Degradation and failure points judge from reads the events engine computes: the journeys'
 and segments' sums per day before the end and UTC day (the baseline window is whole UTC days,
-the last days whole days before the end), and the assistant's answers per day × journey ×
-position and × intent. On both engines the reads are what their twins compute from the raw
+the last days whole days before the end), the assistant's answers per day × journey ×
+position and × intent, and the answers a reported step's evidence comes from (no turn is read
+for the detectors). On both engines the reads are what their twins compute from the raw
 rows, the findings are the same either way, and a look cut out of a longer history reads
 what it reads alone."""
 
@@ -18,7 +19,7 @@ import pytest
 
 from daytwo.detect.cell_days import CELL_DAYS, CROSSED
 from daytwo.detect.data import DeploymentInfo, Window
-from daytwo.detect.failure_points import ANSWER_STEPS
+from daytwo.detect.failure_points import ANSWER_STEPS, STEP_EVIDENCE
 from daytwo.detect.registry import get_detector
 from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
 from daytwo.store.events import EventStore
@@ -29,7 +30,12 @@ INFO = DeploymentInfo("steps")
 DEGRADATION = get_detector("degradation")
 FAILURE_POINTS = get_detector("failure_points")
 CHOSEN = [DEGRADATION, FAILURE_POINTS]
-NEEDS = [d.needs for d in CHOSEN]
+# The raw-row twins need the turns the detectors no longer read.
+NEEDS = [
+    DEGRADATION.needs,
+    replace(FAILURE_POINTS.needs, turn_columns=("role", "fallback", "intent")),
+]
+READS = (CELL_DAYS, ANSWER_STEPS, STEP_EVIDENCE)
 # Not at midnight: the last days are counted back from the end; the baseline is UTC days.
 END = datetime(2026, 10, 31, 15, 20, 7, 250_000, tzinfo=UTC)
 MIDNIGHT = END.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -80,8 +86,9 @@ def test_degradation_and_failure_points_find_from_the_engine_what_the_rows_give(
 ) -> None:
     events = new_events()
     _store(events)
+    assert all(d.needs.turn_columns == () for d in CHOSEN)
     data = load_data(events, INFO, WINDOW, NEEDS)
-    for read in (CELL_DAYS, ANSWER_STEPS):
+    for read in READS:
         engine, twin = data.reads[read.name], read.from_rows(data)
         assert engine.column_names == twin.column_names
         assert comparable_rows(engine) == comparable_rows(twin)
@@ -93,6 +100,12 @@ def test_degradation_and_failure_points_find_from_the_engine_what_the_rows_give(
     steps = data.reads[ANSWER_STEPS.name]
     assert set(steps["ago"].to_pylist()) == set(range(7))
     assert steps.num_rows < data.turns.num_rows / 10
+    # The evidence's answers: fallbacks and handed-over last answers of the last seven days.
+    evidence = data.reads[STEP_EVIDENCE.name]
+    assert 0 < evidence.num_rows < data.turns.num_rows / 10
+    assert pc.all(
+        pc.or_(pc.equal(evidence["fell_back"], 1), pc.equal(evidence["handed"], 1))
+    ).as_py()
 
     found = run_detectors(data, CHOSEN)
     assert {(f.kind, f.scope.journey, f.scope.segment, f.scope.metric) for f in found} >= {
@@ -117,6 +130,6 @@ def test_degradation_and_failure_points_find_from_the_engine_what_the_rows_give(
     ]
     history = read_history(events, INFO, looks, NEEDS)
     cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], NEEDS)
-    for read in (ANSWER_STEPS, CELL_DAYS):
+    for read in READS:
         assert comparable_rows(cut.reads[read.name]) == comparable_rows(alone.reads[read.name])
     assert run_detectors(cut, CHOSEN) == run_detectors(alone, CHOSEN)

@@ -27,6 +27,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Segment keys every deployment may carry; "channel" is a column, the rest live in ``segments``.
 SEGMENT_KEYS = ("channel", "site", "team", "language", "tenure")
+# The segment keys the analysis reads as columns of their own (``segment.<key>``) instead of
+# the ``segments`` map: those the detectors slice by, and those the adoption detectors group
+# agents by (``cohort`` as the adoption rollup does).
+READ_SEGMENT_KEYS = (*(k for k in SEGMENT_KEYS if k != "channel"), "cohort")
 
 
 def _num(table: pa.Table, column: str) -> np.ndarray:
@@ -162,6 +166,10 @@ def segment_column(table: pa.Table, key: str) -> pa.Array:
         return pc.cast(table["channel"].combine_chunks(), pa.string())
     if f"segment.{key}" in table.column_names:
         return table[f"segment.{key}"].combine_chunks()
+    if "segments" not in table.column_names:
+        raise ValueError(
+            f"segment {key!r} was not read: the analysis reads segments {READ_SEGMENT_KEYS} only"
+        )
     segments = table["segments"].combine_chunks()
     if len(segments) == 0:
         return pa.nulls(0, pa.string())

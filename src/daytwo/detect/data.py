@@ -92,7 +92,8 @@ class EngineRead:
     the history's does) or ``ago`` (rows grouped by whole days before the span's end, counted
     back from it in an ``ago`` column, 0 for the last 24 hours: exact for looks that end a
     whole number of days before the history's end and start on its grid of days or where the
-    history starts).
+    history starts) or ``look`` (rows that depend on the whole span, a sample of it say: a
+    history reads it once per look, over that look's own span, and cuts nothing).
 
     ``windows``: the read covers only the conversations started in the analysis's baseline
     window or from its current period's start on (the relation leaves out those started
@@ -109,7 +110,7 @@ class EngineRead:
 
     name: str
     sql: str
-    cut: Literal["started_at", "day", "ago"]
+    cut: Literal["started_at", "day", "ago", "look"]
     from_rows: Callable[[AnalysisData], pa.Table]
     days: int | None = None
     windows: bool = False

@@ -45,7 +45,8 @@ _AGO = days_before_end_sql("i.started_at")
 # journey, its position among the conversation's answers, its intent, whether it fell back,
 # and whether it is the conversation's last answer (then its outcome counts: known, handed).
 _ANSWERS = (
-    f"SELECT {_AGO} AS ago, coalesce(CAST(i.journey AS VARCHAR), '{NONE}') AS journey, "  # noqa: S608
+    f"SELECT {_AGO} AS ago, t.interaction_id AS interaction_id, i.started_at AS started_at, "  # noqa: S608
+    f"coalesce(CAST(i.journey AS VARCHAR), '{NONE}') AS journey, "
     "CAST(row_number() OVER (PARTITION BY t.interaction_id ORDER BY t.seq) AS BIGINT) "
     "AS position, "
     "row_number() OVER (PARTITION BY t.interaction_id ORDER BY t.seq DESC) AS from_last, "
@@ -65,6 +66,16 @@ _SQL = (
     "THEN 1 ELSE 0 END) AS BIGINT) AS hk "
     f"FROM ({_ANSWERS}) a "
     "GROUP BY GROUPING SETS ((ago, journey, position), (ago, journey, intent))"
+)
+
+_HANDED_LAST = "from_last = 1 AND outcome IN ('escalated', 'transferred')"
+# The answers a reported step's evidence is chosen from: every fallback, and every handed-over
+# conversation's last answer, each with its conversation, journey, position and intent.
+_EVIDENCE_SQL = (
+    "SELECT interaction_id, started_at, journey, position, intent, "  # noqa: S608
+    "CAST(fell_back AS BIGINT) AS fell_back, "
+    f"CAST(CASE WHEN {_HANDED_LAST} THEN 1 ELSE 0 END AS BIGINT) AS handed "
+    f"FROM ({_ANSWERS}) a WHERE fell_back = 1 OR ({_HANDED_LAST})"
 )
 
 
@@ -148,6 +159,38 @@ journey × position in the conversation, and × intent: how many, how many fell 
 the conversations' last answers with a known outcome, how many and how many handed over."""
 
 
+def _evidence_from_rows(data: AnalysisData) -> pa.Table:
+    """:data:`STEP_EVIDENCE` from an analysis's raw interactions and turns."""
+    t = data.interactions
+    end = data.window.current_end
+    a = _answers(t, data.turns, in_window(started_ns(t), end - timedelta(days=STEP_DAYS), end))
+    handed = (
+        a.last & flag_array(pc.is_in(t["outcome"], pa.array(["escalated", "transferred"])))[a.rows]
+    )
+    keep = a.fallback | handed
+    rows = pa.array(a.rows[keep], type=pa.int64())
+    return pa.table(
+        {
+            "interaction_id": pc.cast(t["interaction_id"], pa.string()).take(rows),
+            "started_at": pc.cast(t["started_at"], pa.timestamp("us", tz="UTC")).take(rows),
+            "journey": pc.fill_null(pc.cast(t["journey"], pa.string()), NONE).take(rows),
+            "position": a.position[keep].astype(np.int64),
+            "intent": pa.array(a.intent[keep].tolist(), pa.string()),
+            "fell_back": a.fallback[keep].astype(np.int64),
+            "handed": handed[keep].astype(np.int64),
+        }
+    )
+
+
+STEP_EVIDENCE = EngineRead(
+    "failure_point_evidence", _EVIDENCE_SQL, "started_at", _evidence_from_rows, days=STEP_DAYS
+)
+"""The assistant's answers of the last :data:`STEP_DAYS` days that a reported step's evidence
+can come from: each fallback, and each handed-over (escalated or transferred) conversation's
+last answer; with the conversation's id, start and journey, the answer's position and intent,
+and which of the two it is (``fell_back``, ``handed``, 0 or 1)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FailurePointParams:
     """A step needs this many answers, this lift over its journey and this excess rate."""
@@ -177,7 +220,7 @@ class _Step:
     "failure_points",
     name="Failure points",
     params=FailurePointParams(),
-    needs=Needs(turn_columns=("role", "fallback", "intent"), reads=(ANSWER_STEPS,)),
+    needs=Needs(reads=(ANSWER_STEPS, STEP_EVIDENCE)),
 )
 def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> list[Finding]:
     """Turn positions and intents where a journey's fallbacks or hand-overs concentrate.
@@ -245,7 +288,6 @@ def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> lis
     found = benjamini_hochberg([normal_sf(s.z) for s in tested], params.fdr)
     out = []
     t = data.interactions
-    starts = started_ns(t)
     for s, hit in zip(tested, found, strict=True):
         rate, rest = s.k / s.n, s.journey_k / s.journey_n
         lift = rate / rest if rest > 0 else float("inf")
@@ -253,7 +295,7 @@ def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> lis
             continue
         what = "fallbacks" if s.signal == "fallback" else "hand-overs"
         at = f"answer {s.value}" if s.by == "position" else f"intent {s.value}"
-        ev_rows = _showing(data, s, params, starts)
+        ev_rows = _showing(data, s, params)
         out.append(
             Finding(
                 detector="failure_points",
@@ -275,30 +317,35 @@ def detect_failure_points(data: AnalysisData, params: FailurePointParams) -> lis
     return out
 
 
-def _showing(
-    data: AnalysisData, s: _Step, params: FailurePointParams, starts: np.ndarray
-) -> np.ndarray:
-    """The conversations that show a reported step (its journey's answers in the current
-    period, from the turns), in time order."""
+def _showing(data: AnalysisData, s: _Step, params: FailurePointParams) -> np.ndarray:
+    """The rows of the interactions that show a reported step (its journey's answers in the
+    current period, from :data:`STEP_EVIDENCE`), in time order."""
     t = data.interactions
     w = data.window
-    journey = np.asarray(
-        pc.fill_null(pc.cast(t["journey"], pa.string()), NONE).to_numpy(zero_copy_only=False),
-        dtype=object,
+    ev = data.read(STEP_EVIDENCE)
+    at = ev["started_at"]
+    keep = pc.and_(
+        pc.equal(ev["journey"], s.journey),
+        pc.and_(
+            pc.greater_equal(at, pa.scalar(w.current_start)), pc.less(at, pa.scalar(w.current_end))
+        ),
     )
-    a = _answers(
-        t, data.turns, in_window(starts, w.current_start, w.current_end) & (journey == s.journey)
-    )
+    ev = ev.filter(keep)
+    intent = pc.cast(ev["intent"], pa.string())
     if s.signal == "fallback":
-        label = np.minimum(a.position, params.max_position) if s.by == "position" else a.intent
-        rows = a.rows[(label == s.at) & a.fallback]
+        if s.by == "position":
+            label = pc.min_element_wise(ev["position"], pa.scalar(params.max_position, pa.int64()))
+            hit = pc.equal(label, pa.scalar(int(s.at), pa.int64()))
+        else:
+            hit = pc.equal(intent, str(s.at))
+        hit = pc.and_(hit, pc.equal(ev["fell_back"], 1))
     else:
-        outcome = t["outcome"]
-        handed = flag_array(pc.is_in(outcome, pa.array(["escalated", "transferred"])))
-        known = flag_array(pc.is_valid(outcome))
-        rows = a.rows[a.last & (a.intent == s.at) & known[a.rows] & handed[a.rows]]
-    rows = np.unique(rows)
-    return rows[np.argsort(starts[rows], kind="stable")]
+        hit = pc.and_(pc.equal(intent, str(s.at)), pc.equal(ev["handed"], 1))
+    ids = pc.cast(ev["interaction_id"], pa.string()).filter(hit)
+    row = pc.index_in(ids, pc.cast(t["interaction_id"], pa.string()))
+    rows = np.asarray(pc.drop_null(row).to_numpy(zero_copy_only=False), dtype=np.int64)
+    # The interactions are in time order (start, then id).
+    return np.unique(rows)
 
 
 def _label(position: int, params: FailurePointParams) -> str:

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from daytwo.clock import aware
 from daytwo.deployments.schemas import DeploymentPublic
 from daytwo.detect import service
-from daytwo.detect.cells import with_segment_columns
+from daytwo.detect.cells import READ_SEGMENT_KEYS, with_segment_columns
 from daytwo.detect.data import (
     INTERACTIONS_OF_SPAN,
     SPAN_END,
@@ -176,9 +176,14 @@ class History:
                 for s, e in [r.span(window, history_start)]
             )
             and all(
+                _look_key(r.name, *r.span(window, history_start)) in self.reads
+                for r in engine_reads(needs).values()
+                if r.cut == "look"
+            )
+            and all(
                 r.span(window, history_start)[0] >= self.read_starts.get(r.name, self.start)
                 for r in engine_reads(needs).values()
-                if r.cut != "ago"
+                if r.cut not in ("ago", "look")
             )
             and all(
                 (held := self.read_gaps.get(r.name)) is None
@@ -211,6 +216,11 @@ def _ago_key(name: str, end: datetime) -> str:
     """Where a history keeps read ``name`` grouped by days before ``end``: one per time of day
     (looks ending at midnight share one; the last look, ending mid-day, has its own)."""
     return f"{name}@{epoch_us(end) % (24 * 3600 * 1_000_000)}"
+
+
+def _look_key(name: str, start: datetime, end: datetime) -> str:
+    """Where a history keeps read ``name`` (cut ``look``) of one look's span."""
+    return f"{name}@{epoch_us(start)}-{epoch_us(end)}"
 
 
 def _on_grid(at: datetime, end: datetime) -> bool:
@@ -338,7 +348,15 @@ def read_history(
     starts = {
         r.name: min(r.span(w, _spans(w, needs)[0])[0] for w in windows)
         for r in engine_reads(needs).values()
-        if r.cut != "ago"
+        if r.cut not in ("ago", "look")
+    }
+    # A read of each look's own span.
+    looks = {
+        _look_key(r.name, *span): (r, span)
+        for r in engine_reads(needs).values()
+        if r.cut == "look"
+        for w in windows
+        for span in [r.span(w, _spans(w, needs)[0])]
     }
     # A read of the windows leaves out what every look leaves out.
     gaps: dict[str, tuple[datetime, datetime] | None] = {}
@@ -362,8 +380,9 @@ def read_history(
         _read_deliveries(events, info, start, end, needs),
         _read_assist(events, info, start, end, needs),
         {r.name: _engine_read(events, info, r, starts[r.name], end, gaps.get(r.name))
-         for r in engine_reads(needs).values() if r.cut != "ago"}
-        | {key: _engine_read(events, info, r, start, at) for key, (r, at) in ago.items()},
+         for r in engine_reads(needs).values() if r.cut not in ("ago", "look")}
+        | {key: _engine_read(events, info, r, start, at) for key, (r, at) in ago.items()}
+        | {key: _engine_read(events, info, r, *span) for key, (r, span) in looks.items()},
         {key: at for key, (_, at) in ago.items()},
         starts,
         gaps,
@@ -425,6 +444,9 @@ def _look_at(
         assist = assist.filter(pa.array((at >= first) & (at < last)))
     reads = {}
     for name, r in engine_reads(needs).items():
+        if r.cut == "look":
+            reads[name] = history.reads[_look_key(name, *r.span(window, history_start))]
+            continue
         key = _ago_key(name, window.current_end) if r.cut == "ago" else name
         anchor = history.ago_ends.get(key, history.end)
         reads[name] = _cut_read(
@@ -458,7 +480,12 @@ def _turn_columns(needs: Sequence[Needs]) -> list[str]:
 def _read_interactions(
     events: EventStore, info: DeploymentInfo, start: datetime, end: datetime
 ) -> pa.Table:
-    columns = [f.name for f in STORED_INTERACTIONS if f.name != "attributes"]
+    """The stored columns (less ``attributes``) of the interactions started in ``[start, end)``;
+    of the ``segments`` map only the keys the detectors read, each a ``segment.<key>`` column
+    looked up by the engine (the map was the largest column read, and looking its keys up in
+    Python cost more than the engine's look-up)."""
+    columns = [f.name for f in STORED_INTERACTIONS if f.name not in ("attributes", "segments")]
+    columns += [f"segments['{k}'] AS \"segment.{k}\"" for k in READ_SEGMENT_KEYS]
     return events.query(
         f"SELECT {', '.join(columns)} FROM interactions "  # noqa: S608
         "WHERE deployment = ? AND started_at >= ? AND started_at < ? "

@@ -54,7 +54,7 @@ class SilentParams:
     min_effect: float = 0.03
     fdr: float = 0.01
     similarity: float = 0.5  # SIMILARITY: the engine reads count at this one
-    validator_sample: int = 50
+    validator_sample: int = 50  # VALIDATOR_SAMPLE: the engine read samples this many
     validator_fail_share: float = 0.2
     validator_min_failed: int = 5
 
@@ -303,6 +303,87 @@ def _flagged_from_rows(data: AnalysisData) -> pa.Table:
     )
 
 
+# The validators' sample: this many contained conversations of the current period, spread
+# evenly over them in time order (what ``np.linspace(0, n - 1, k).round()`` picks).
+VALIDATOR_SAMPLE = 50
+_GAPS = VALIDATOR_SAMPLE - 1  # odd: no pick falls half-way between two conversations
+_CONTAINED = (
+    "SELECT interaction_id, started_at, journey, outcome, "  # noqa: S608
+    "row_number() OVER (ORDER BY started_at, interaction_id) - 1 AS r, "
+    "count(*) OVER () AS total FROM interactions WHERE deployment = ? "
+    f"AND started_at >= {SPAN_START} AND started_at < {SPAN_END} AND outcome = 'contained'"
+)
+
+
+def _nearest(i: str) -> str:
+    """SQL: the conversation the ``i``-th pick falls on, ``round(i * (total - 1) / _GAPS)``
+    (never half-way: the numerator's double is odd over an even denominator)."""
+    return f"floor((2 * ({i}) * (total - 1) + {_GAPS}) / {2 * _GAPS}.0)"
+
+
+# The ``r``-th conversation is picked when the pick nearest it (floor or ceiling of
+# ``r * _GAPS / (total - 1)``) falls on it; every one where there are no more than the sample.
+_LOWER = f"floor(r * {_GAPS} / greatest(total - 1, 1))"
+_PICKED = (
+    f"total <= {VALIDATOR_SAMPLE} OR {_nearest(_LOWER)} = r OR ({_LOWER} < {_GAPS} "
+    f"AND {_nearest(_LOWER + ' + 1')} = r)"
+)
+_SAMPLE_SQL = (
+    "WITH p AS MATERIALIZED (SELECT interaction_id, started_at, journey, outcome "  # noqa: S608
+    f"FROM ({_CONTAINED}) c WHERE {_PICKED}) "
+    "SELECT p.interaction_id AS interaction_id, p.started_at AS started_at, "
+    "CAST(p.journey AS VARCHAR) AS journey, CAST(p.outcome AS VARCHAR) AS outcome, "
+    "t.seq AS seq, t.role AS role, t.text AS text FROM p LEFT JOIN "
+    "(SELECT interaction_id, seq, CAST(role AS VARCHAR) AS role, text FROM turns "
+    "WHERE deployment = ? AND interaction_id IN (SELECT interaction_id FROM p)) t "
+    "ON t.interaction_id = p.interaction_id"
+)
+
+
+def _sample_rows(t: pa.Table, contained: np.ndarray) -> np.ndarray:
+    """The rows of ``t`` the validators judge: :data:`VALIDATOR_SAMPLE` of the ``contained``
+    rows (in time order), spread evenly."""
+    k = min(VALIDATOR_SAMPLE, len(contained))
+    if k == 0:
+        return contained
+    picked: np.ndarray = contained[np.linspace(0, len(contained) - 1, k).round().astype(int)]
+    return picked
+
+
+def _sample_from_rows(data: AnalysisData) -> pa.Table:
+    """:data:`VALIDATOR_TURNS` from an analysis's raw interactions and turns."""
+    t = data.interactions
+    end = data.window.current_end
+    period = in_window(started_ns(t), end - timedelta(days=FLAGGED_DAYS), end)
+    rows = _sample_rows(t, np.flatnonzero(period & flag_array(pc.equal(t["outcome"], "contained"))))
+    picked = t.take(pa.array(rows, type=pa.int64()))
+    ids = pc.cast(picked["interaction_id"], pa.string())
+    turns = data.turns.filter(pc.is_in(data.turns["interaction_id"], value_set=ids))
+    convs = pa.table(
+        {
+            "interaction_id": ids,
+            "started_at": pc.cast(picked["started_at"], pa.timestamp("us", tz="UTC")),
+            "journey": pc.cast(picked["journey"], pa.string()),
+            "outcome": pc.cast(picked["outcome"], pa.string()),
+        }
+    )
+    joined = convs.join(
+        pa.table(
+            {
+                "interaction_id": pc.cast(turns["interaction_id"], pa.string()),
+                "seq": turns["seq"],
+                "role": pc.cast(turns["role"], pa.string()),
+                "text": turns["text"],
+            }
+        ),
+        "interaction_id",
+        join_type="left outer",
+    )
+    return joined.select(
+        ["interaction_id", "started_at", "journey", "outcome", "seq", "role", "text"]
+    )
+
+
 SIGNAL_DAYS = EngineRead("silent_signal_days", _DAYS_SQL, "ago", _days_from_rows)
 """The analysed conversations per day before the end × UTC day × journey ('' for none): how
 many, and how many show each silent-failure signal."""
@@ -312,15 +393,21 @@ FLAGGED = EngineRead(
 """The conversations of the last :data:`FLAGGED_DAYS` days that show a silent-failure signal
 (each with its start and its signals as 0 or 1): where a finding's evidence and impact come
 from, instead of every turn."""
+VALIDATOR_TURNS = EngineRead(
+    "silent_validator_turns", _SAMPLE_SQL, "look", _sample_from_rows, days=FLAGGED_DAYS
+)
+"""The validators' sample (:data:`VALIDATOR_SAMPLE` contained conversations of the last
+:data:`FLAGGED_DAYS` days, spread evenly in time order) with their turns' role and text, one
+row per turn (one with no turn for a conversation without any): the only turns' text the
+analysis reads. A sample of the look's own span: read for each look (``cut`` ``look``)."""
 
 
 @detector(
     "silent_failures",
     name="Silent failures",
     params=SilentParams(),
-    # Turns' role and text only for the validators' sample of transcripts; the signals are
-    # counted by the engine.
-    needs=Needs(turn_columns=("role", "text"), reads=(SIGNAL_DAYS, FLAGGED)),
+    # The signals are counted by the engine, and the validators' sample read by it.
+    needs=Needs(reads=(SIGNAL_DAYS, FLAGGED, VALIDATOR_TURNS)),
 )
 def detect_silent_failures(data: AnalysisData, params: SilentParams) -> list[Finding]:
     """Conversations that fail without an error: signals that rose, and validator verdicts.
@@ -409,7 +496,7 @@ def detect_silent_failures(data: AnalysisData, params: SilentParams) -> list[Fin
                     details={"signal": name, "z": round(z, 2)},
                 )
             )
-    out += _validated(data, params, cur)
+    out += _validated(data, params)
     return out
 
 
@@ -431,18 +518,27 @@ def _flagged(data: AnalysisData) -> dict[str, np.ndarray]:
     return out
 
 
-def _validated(data: AnalysisData, params: SilentParams, cur: np.ndarray) -> list[Finding]:
+def _validated(data: AnalysisData, params: SilentParams) -> list[Finding]:
     active = validators()
-    if not active or data.turns.num_rows == 0 or "text" not in data.turns.column_names:
+    if not active:
         return []
-    t = data.interactions
-    contained = np.flatnonzero(cur & flag_array(pc.equal(t["outcome"], "contained")))
-    if len(contained) == 0:
-        return []
-    k = min(params.validator_sample, len(contained))
-    sample = contained[np.linspace(0, len(contained) - 1, k).round().astype(int)]
-    batch = transcripts(t, data.turns, sample)
+    if params.validator_sample != VALIDATOR_SAMPLE:
+        raise ValueError(f"silent failures' validators judge a sample of {VALIDATOR_SAMPLE} only")
     w = data.window
+    read = data.read(VALIDATOR_TURNS)
+    at = read["started_at"]
+    read = read.filter(
+        pc.and_(
+            pc.greater_equal(at, pa.scalar(w.current_start)), pc.less(at, pa.scalar(w.current_end))
+        )
+    ).sort_by([("started_at", "ascending"), ("interaction_id", "ascending"), ("seq", "ascending")])
+    if read.num_rows == 0:
+        return []
+    ids = np.asarray(pc.cast(read["interaction_id"], pa.string()).to_numpy(zero_copy_only=False))
+    first = np.r_[True, ids[1:] != ids[:-1]]
+    convs = read.filter(pa.array(first)).select(["interaction_id", "journey", "outcome"])
+    turns = read.filter(pc.is_valid(read["seq"])).select(["interaction_id", "role", "text"])
+    batch = transcripts(convs, turns, np.arange(convs.num_rows))
     out = []
     for v in active:
         verdicts = v.validate(batch)

@@ -30,7 +30,7 @@ from daytwo.detect.findings import (
     weekly_impact,
 )
 from daytwo.detect.registry import Needs, detector
-from daytwo.detect.targets import target_misses, target_values
+from daytwo.detect.targets import TARGET_TURNS, target_misses, target_values
 from daytwo.metrics import calc
 from daytwo.metrics.catalog import REGISTRY
 
@@ -48,7 +48,7 @@ class SloParams:
     name="SLO breach",
     params=SloParams(),
     # Turn-level targets (answer latency quantiles) read the answers' latencies.
-    needs=Needs(turn_columns=("role", "latency_ms"), reads=(CELL_DAYS,)),
+    needs=Needs(reads=(CELL_DAYS, TARGET_TURNS)),
 )
 def detect_slo_breach(data: AnalysisData, params: SloParams) -> list[Finding]:
     """KPIs of the deployment that breach their targets.

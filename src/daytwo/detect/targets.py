@@ -19,9 +19,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from daytwo.detect.data import AnalysisData
+from daytwo.detect.data import INTERACTIONS_OF_SPAN, AnalysisData, EngineRead
 from daytwo.metrics import calc
-from daytwo.metrics.catalog import Metric
+from daytwo.metrics.catalog import METRICS, Metric
 
 # Computed over the analysed interactions as the metrics API computes it over the store.
 _NEXT_CONTACT = (
@@ -51,6 +51,58 @@ def _cursor() -> duckdb.DuckDBPyConnection:
     return database.cursor()
 
 
+# The days of turns the targets read: the analysis's current period.
+TURN_DAYS = 7
+# The turn columns the catalog's turn metrics read (their value and condition): the answers'
+# latency.
+TURN_COLUMNS = ("role", "latency_ms")
+_TURN_WHERE = " OR ".join(
+    sorted({f"({m.where})" if m.where else "TRUE" for m in METRICS if m.source == "turns"})
+)
+# The turns of the span that any turn metric of the catalog counts, with their conversation
+# and its start (the catalog's conditions name the turns' own columns).
+_TURNS_SQL = (
+    "SELECT t.interaction_id AS interaction_id, i.started_at AS started_at, "  # noqa: S608
+    "t.role AS role, t.latency_ms AS latency_ms FROM (SELECT interaction_id, role, latency_ms "
+    f"FROM turns WHERE deployment = ? AND ({_TURN_WHERE})) t "
+    f"JOIN {INTERACTIONS_OF_SPAN} i ON t.interaction_id = i.interaction_id"
+)
+
+
+def _turns_from_rows(data: AnalysisData) -> pa.Table:
+    """:data:`TARGET_TURNS` from an analysis's raw interactions and turns."""
+    t = data.interactions
+    start = data.window.current_end - timedelta(days=TURN_DAYS)
+    span = t.filter(
+        pc.and_(
+            pc.greater_equal(t["started_at"], pa.scalar(start)),
+            pc.less(t["started_at"], pa.scalar(data.window.current_end)),
+        )
+    ).select(["interaction_id", "started_at"])
+    con = _cursor()
+    try:
+        con.register("_turns", data.turns.select(["interaction_id", *TURN_COLUMNS]))
+        con.register("_span", span)
+        table: pa.Table = con.sql(
+            "SELECT t.interaction_id AS interaction_id, "  # noqa: S608
+            "CAST(i.started_at AS TIMESTAMPTZ) AS started_at, t.role AS role, "
+            f"t.latency_ms AS latency_ms FROM (SELECT * FROM _turns WHERE {_TURN_WHERE}) t "
+            "JOIN _span i ON t.interaction_id = i.interaction_id"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return table
+
+
+TARGET_TURNS = EngineRead(
+    "target_turns", _TURNS_SQL, "started_at", _turns_from_rows, days=TURN_DAYS
+)
+"""The turns of the last :data:`TURN_DAYS` days that the catalog's turn metrics count (the
+assistant's timed answers), with their conversation and its start and the columns those
+metrics read (:data:`TURN_COLUMNS`): what a target on a turn metric (a latency percentile) is
+computed from, instead of every turn of the analysis."""
+
+
 @dataclass(frozen=True, slots=True)
 class TargetValues:
     """The current period's estimate, and one per day back from its end (``days[0]``: the
@@ -69,7 +121,7 @@ def target_values(metric: Metric, data: AnalysisData) -> TargetValues:
     try:
         day = f"CAST(floor((epoch_us(TIMESTAMPTZ '{w.current_end.isoformat()}') - epoch_us(i.started_at)) / {_DAY_US}) AS BIGINT)"  # noqa: E501
         if metric.source == "turns":
-            con.register("turns", data.turns)
+            con.register("turns", data.read(TARGET_TURNS).drop_columns(["started_at"]))
             rows = f"turns t JOIN interactions i USING (interaction_id) WHERE {_period(data)}"
         else:
             rows = f"interactions i WHERE {_period(data)}"
@@ -126,7 +178,10 @@ def _analysed(metric: Metric, data: AnalysisData) -> duckdb.DuckDBPyConnection:
     )
     con = _cursor()
     try:
-        con.register("_analysed", recent.drop_columns(["segments"]))
+        # Not the segments map (a table built by hand has it; the analysis reads its keys).
+        con.register(
+            "_analysed", recent.select([c for c in recent.column_names if c != "segments"])
+        )
         extra = f", {_NEXT_CONTACT}" if _reads_next_contact(metric) else ""
         con.execute(f"CREATE TEMP VIEW interactions AS SELECT *{extra} FROM _analysed")  # noqa: S608
     except BaseException:
