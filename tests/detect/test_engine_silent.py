@@ -8,7 +8,7 @@ what it reads alone."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -108,9 +108,25 @@ def _store(events: EventStore) -> None:
     store_weeks(events, _record, END, seed=11)
 
 
+class _Passes:
+    """A validator that passes every conversation: registered, the sample is read."""
+
+    name = "passes_all"
+
+    def validate(self, transcripts: Sequence[Transcript]) -> list[Verdict]:
+        return [Verdict(t.interaction_id, False, "") for t in transcripts]
+
+
+@pytest.fixture
+def a_validator() -> Iterator[None]:
+    register_validator(_Passes())
+    yield
+    unregister_validator(_Passes.name)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_silent_failures_find_from_the_engine_what_the_rows_give(
-    new_events: Callable[[], EventStore],
+    new_events: Callable[[], EventStore], a_validator: None
 ) -> None:
     events = new_events()
     _store(events)
@@ -166,6 +182,32 @@ def test_silent_failures_find_from_the_engine_what_the_rows_give(
     assert pc.min(history.reads[FLAGGED.name]["started_at"]).as_py() >= first
     earlier = replace(looks[0], current_end=looks[0].current_end - timedelta(days=1))
     assert not history.covers(earlier, NEEDS)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_without_a_validator_the_sample_is_not_read(
+    new_events: Callable[[], EventStore], a_validator: None
+) -> None:
+    """No validator is registered by default: the sample's read answers its columns with no
+    row (the analysis reads no turn's text then), and the findings are the signals' alone."""
+    events = new_events()
+    _store(events)
+    wanted = load_data(events, INFO, WINDOW, NEEDS).reads[VALIDATOR_TURNS.name]
+    assert wanted.num_rows > VALIDATOR_SAMPLE
+    unregister_validator(_Passes.name)
+    for _ in range(2):  # asked of the engine, then kept: the same answer
+        data = load_data(events, INFO, WINDOW, NEEDS)
+        unwanted = data.reads[VALIDATOR_TURNS.name]
+        assert unwanted.num_rows == 0
+        assert unwanted.schema == wanted.schema
+    found = run_detectors(data, [SILENT])
+    assert found
+    assert all(f.key[0] != "validator" for f in found)
+    assert found == run_detectors(replace(data, reads={}), [SILENT])
+    # Registered again, the next analysis reads the sample again.
+    register_validator(_Passes())
+    again = load_data(events, INFO, WINDOW, NEEDS).reads[VALIDATOR_TURNS.name]
+    assert comparable_rows(again) == comparable_rows(wanted)
 
 
 def test_another_similarity_is_refused_rather_than_counted_at_the_reads_one() -> None:

@@ -106,6 +106,10 @@ class EngineRead:
     ``from_rows`` computes the same table from an :class:`AnalysisData`'s raw rows (its
     interactions and assist events): what golden cases built by hand give the detector, and
     what the equality tests hold the engine's answer to.
+
+    ``only_if``: the read is made only while this says so; otherwise the engine answers its
+    columns with no row without reading a table (the validators' sample, say, which nothing
+    reads while no validator is registered). It is asked each time the read is made.
     """
 
     name: str
@@ -114,6 +118,7 @@ class EngineRead:
     from_rows: Callable[[AnalysisData], pa.Table]
     days: int | None = None
     windows: bool = False
+    only_if: Callable[[], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.windows and self.cut == "day":

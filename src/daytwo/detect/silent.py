@@ -394,12 +394,18 @@ FLAGGED = EngineRead(
 (each with its start and its signals as 0 or 1): where a finding's evidence and impact come
 from, instead of every turn."""
 VALIDATOR_TURNS = EngineRead(
-    "silent_validator_turns", _SAMPLE_SQL, "look", _sample_from_rows, days=FLAGGED_DAYS
+    "silent_validator_turns",
+    _SAMPLE_SQL,
+    "look",
+    _sample_from_rows,
+    days=FLAGGED_DAYS,
+    only_if=lambda: bool(validators()),
 )
 """The validators' sample (:data:`VALIDATOR_SAMPLE` contained conversations of the last
 :data:`FLAGGED_DAYS` days, spread evenly in time order) with their turns' role and text, one
 row per turn (one with no turn for a conversation without any): the only turns' text the
-analysis reads. A sample of the look's own span: read for each look (``cut`` ``look``)."""
+analysis reads. A sample of the look's own span: read for each look (``cut`` ``look``), and
+only while a validator is registered (none is by default)."""
 
 
 @detector(
