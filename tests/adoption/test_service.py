@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from daytwo.adoption import champions, cohorts, compare, memo, service, usage
+from daytwo.adoption.detectors import WorkaroundParams, workaround_signals
 from daytwo.adoption.schemas import ChampionCreate, CohortCreate, Period
 from daytwo.adoption.stopped import who_stopped
 from daytwo.backlog.policy import BacklogPolicy
@@ -207,10 +208,17 @@ def test_the_page_reuses_its_answers_only_while_the_data_is_unchanged(
     assert who_stopped(demo.events, ASSIST, period.end) is who_stopped(
         demo.events, ASSIST, period.end
     )
-    # The workaround signals' agents (two weeks of raw turns and assist events, asked by every
-    # agent page and the signal filter) are kept too.
+    # The workaround signals' agents (two weeks of assist events and the detector's engine
+    # reads, asked by every agent page and the signal filter) are kept too.
     flagged = service.workaround_agents(demo.events, ASSIST, period.end)
     assert any(flagged.values()), "the demo's workarounds must flag someone"
+    # The same agents as the signals give from the agents' raw messages.
+    params = WorkaroundParams()
+    raw = service.load(
+        demo.events, ASSIST, period.end - timedelta(days=params.days), period.end, messages=True
+    )
+    assert raw.turns.num_rows > 0
+    assert flagged == {s.signal: list(s.flagged) for s in workaround_signals(raw, params)}
     assert service.workaround_agents(demo.events, ASSIST, period.end) is flagged
     # Computed afresh (a store that cannot tell when its data changed reuses nothing), every
     # number is the same.

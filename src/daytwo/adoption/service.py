@@ -11,6 +11,7 @@ names an agent.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
 
@@ -19,7 +20,7 @@ import pyarrow as pa
 from daytwo.adoption import champions, cohorts, compare, usage
 from daytwo.adoption.calc import nest
 from daytwo.adoption.causes import AfterChange, after_changes, suspects
-from daytwo.adoption.detectors import DECLINE_KIND, WORKAROUND_KIND, WorkaroundParams
+from daytwo.adoption.detectors import DECLINE_KIND, DETECTORS, WORKAROUND_KIND, WorkaroundParams
 from daytwo.adoption.detectors import workaround_signals as signals_of
 from daytwo.adoption.memo import remembered
 from daytwo.adoption.schemas import (
@@ -39,10 +40,11 @@ from daytwo.backlog.policy import BacklogPolicy
 from daytwo.deployments.service import get_deployment
 from daytwo.detect.cells import with_segment_columns
 from daytwo.detect.data import AnalysisData, DeploymentInfo, Window
+from daytwo.detect.runner import engine_read
 from daytwo.detect.schemas import FindingFilter, FindingPublic
 from daytwo.detect.service import list_findings
 from daytwo.errors import InputError, NotFoundError
-from daytwo.interactions.columns import ASSIST_EVENTS
+from daytwo.interactions.columns import ASSIST_EVENTS, TURNS
 from daytwo.store.events import EventStore
 from daytwo.store.events.base import STORED_INTERACTIONS
 from daytwo.store.ledger import Ledger
@@ -254,11 +256,18 @@ def agents(ledger: Ledger, events: EventStore, deployment: str, period: Period) 
 
 
 def load(
-    events: EventStore, deployment: str, start: datetime, end: datetime, current_days: int = 7
+    events: EventStore,
+    deployment: str,
+    start: datetime,
+    end: datetime,
+    current_days: int = 7,
+    *,
+    messages: bool = True,
 ) -> AnalysisData:
     """The adoption detectors' input for ``deployment`` over ``[start, end)``, judged over its
     last ``current_days``: interactions with their facts, assist events, and the agents'
-    messages."""
+    messages (none with ``messages`` False: the detectors' engine reads pair each suggestion
+    with its next message themselves)."""
     columns = ", ".join(f.name for f in STORED_INTERACTIONS if f.name != "attributes")
     inter = events.query(
         f"SELECT {columns} FROM interactions WHERE deployment = ? AND started_at >= ? "
@@ -269,10 +278,14 @@ def load(
         "interaction_id IN (SELECT interaction_id FROM interactions WHERE deployment = ? "
         "AND started_at >= ? AND started_at < ?)"
     )
-    turns = events.query(
-        "SELECT interaction_id, seq, ts, role, text FROM turns WHERE deployment = ? "
-        f"AND role = 'agent' AND {within} ORDER BY interaction_id, seq",
-        [deployment, deployment, start, end],
+    turns = (
+        events.query(
+            "SELECT interaction_id, seq, ts, role, text FROM turns WHERE deployment = ? "
+            f"AND role = 'agent' AND {within} ORDER BY interaction_id, seq",
+            [deployment, deployment, start, end],
+        )
+        if messages
+        else TURNS.empty_table().select(["interaction_id", "seq", "ts", "role", "text"])
     )
     assist = events.query(
         f"SELECT {', '.join(ASSIST_EVENTS.names)} FROM assist_events WHERE deployment = ? "
@@ -286,15 +299,24 @@ def load(
     return AnalysisData(info, window, with_segment_columns(inter), turns, empty, assist)
 
 
+# The engine reads the workaround signals judge from (their detector's, as in an analysis).
+WORKAROUND_READS = next(d for d in DETECTORS if d.id == "adoption_workarounds").needs.reads
+
+
 def workaround_agents(events: EventStore, deployment: str, end: datetime) -> dict[str, list[str]]:
     """Per workaround signal, the agents it flags over its days before ``end`` (analysts and
-    owners only); the same answer again while the store's data is unchanged (it reads two
-    weeks of raw turns and assist events: the agent pages and the signal filter ask it on
-    every request)."""
+    owners only); the same answer again while the store's data is unchanged (the agent pages
+    and the signal filter ask it on every request). The suggestions and the agents' next
+    messages come from the detector's own engine reads, as in an analysis: no turn is read."""
     params = WorkaroundParams()
 
     def compute() -> dict[str, list[str]]:
-        data = load(events, deployment, end - timedelta(days=params.days), end)
-        return {s.signal: list(s.flagged) for s in signals_of(data, params)}
+        start = end - timedelta(days=params.days)
+        data = load(events, deployment, start, end, messages=False)
+        reads = {
+            r.name: engine_read(events, deployment, r, *r.span(data.window, start))
+            for r in WORKAROUND_READS
+        }
+        return {s.signal: list(s.flagged) for s in signals_of(replace(data, reads=reads), params)}
 
     return remembered(events, ("workaround_agents", deployment, end, params), compute)
