@@ -5,17 +5,36 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from daytwo.detect.data import Window
 from daytwo.ingest.decode import decode_json
 from daytwo.store.events import EventStore
 
 Record = Callable[[int, datetime, random.Random], dict[str, Any]]
+
+# Not at midnight: the last days are counted back from the end; the baseline is UTC days.
+END = datetime(2026, 10, 31, 15, 20, 7, 250_000, tzinfo=UTC)
+MIDNIGHT = END.replace(hour=0, minute=0, second=0, microsecond=0)
+WINDOW = Window(
+    MIDNIGHT - timedelta(weeks=7), MIDNIGHT - timedelta(weeks=5), END - timedelta(days=7), END
+)
+
+
+def replay_looks(window: Window = WINDOW) -> list[Window]:
+    """Two looks of a replay's history: ``window``'s current week ending three days before its
+    end, and ending at its end."""
+    end = window.current_end
+    return [
+        replace(window, current_start=e - timedelta(days=7), current_end=e)
+        for e in (end - timedelta(days=3), end)
+    ]
 
 
 def store_weeks(events: EventStore, record: Record, end: datetime, seed: int) -> None:

@@ -10,30 +10,25 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from daytwo.detect.data import DeploymentInfo, Window
+from daytwo.detect.data import DeploymentInfo
 from daytwo.detect.drift import FIRST_MESSAGES
 from daytwo.detect.registry import get_detector
 from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
-from tests.detect.tables import comparable_rows, store_weeks
+from tests.detect.tables import END, WINDOW, comparable_rows, replay_looks, store_weeks
 
 INFO = DeploymentInfo("drifting")
 DRIFT = get_detector("drift")
 # The raw-row twin needs every turn of the span the first messages are worked out of.
 NEEDS = [DRIFT.needs, replace(DRIFT.needs, turn_columns=("role", "text", "intent"), turn_days=70)]
-END = datetime(2026, 10, 31, 15, 20, 7, 250_000, tzinfo=UTC)
-MIDNIGHT = END.replace(hour=0, minute=0, second=0, microsecond=0)
-WINDOW = Window(
-    MIDNIGHT - timedelta(weeks=7), MIDNIGHT - timedelta(weeks=5), END - timedelta(days=7), END
-)
 ASKED = ["where is my parcel", "cancel my order please", "I want a refund", "card blocked"]
 INTENTS = ["parcel", "cancel", "refund", "card"]
 
@@ -108,10 +103,7 @@ def test_drift_finds_from_the_engine_what_the_turns_give(
 
     # A look cut out of a replay's history (looks ending three days apart) reads what it
     # reads alone, and finds the same.
-    looks = [
-        replace(WINDOW, current_start=e - timedelta(days=7), current_end=e)
-        for e in (END - timedelta(days=3), END)
-    ]
+    looks = replay_looks()
     history = read_history(events, INFO, looks, NEEDS)
     cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], NEEDS)
     name = FIRST_MESSAGES.name

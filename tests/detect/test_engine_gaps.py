@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -39,17 +39,12 @@ from daytwo.detect.registry import get_detector
 from daytwo.detect.runner import engine_read, load_data, look_at, read_history
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
-from tests.detect.tables import comparable_rows, store_weeks
+from tests.detect.tables import END, WINDOW, comparable_rows, replay_looks, store_weeks
 
 INFO = DeploymentInfo("gappy")
 GAPS = get_detector("knowledge_gap")
 # The raw-row twin needs every turn of the windows.
 NEEDS = [GAPS.needs, replace(GAPS.needs, turn_columns=TURN_COLUMNS, reads=())]
-END = datetime(2026, 10, 31, 15, 20, 7, 250_000, tzinfo=UTC)
-MIDNIGHT = END.replace(hour=0, minute=0, second=0, microsecond=0)
-WINDOW = Window(
-    MIDNIGHT - timedelta(weeks=7), MIDNIGHT - timedelta(weeks=5), END - timedelta(days=7), END
-)
 ASKED = ["where is my parcel", "cancel my order please", "I want a refund", "card blocked"]
 INTENTS = ["parcel", "cancel", "refund", "card"]
 
@@ -152,10 +147,7 @@ def test_gap_candidates_come_from_the_engine_as_the_turns_give_them(
 
     # A look cut out of a replay's history (looks ending three days apart) reads what it
     # reads alone.
-    looks = [
-        replace(WINDOW, current_start=e - timedelta(days=7), current_end=e)
-        for e in (END - timedelta(days=3), END)
-    ]
+    looks = replay_looks()
     history = read_history(events, INFO, looks, NEEDS)
     for look in looks:
         assert history.covers(look, NEEDS)

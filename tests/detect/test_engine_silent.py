@@ -10,13 +10,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow.compute as pc
 import pytest
 
-from daytwo.detect.data import DeploymentInfo, Window, analysis_data
+from daytwo.detect.data import DeploymentInfo, analysis_data
 from daytwo.detect.registry import get_detector
 from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
 from daytwo.detect.silent import (
@@ -30,7 +30,7 @@ from daytwo.detect.silent import (
 from daytwo.detect.validators import Transcript, Verdict, register_validator, unregister_validator
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
-from tests.detect.tables import comparable_rows, store_weeks
+from tests.detect.tables import END, WINDOW, comparable_rows, replay_looks, store_weeks
 
 INFO = DeploymentInfo("quiet")
 SILENT = get_detector("silent_failures")
@@ -39,11 +39,6 @@ NEEDS = [
     SILENT.needs,
     replace(SILENT.needs, turn_columns=("role", "text", "fallback", "confidence"), turn_days=70),
 ]
-END = datetime(2026, 10, 31, 15, 20, 7, 250_000, tzinfo=UTC)
-MIDNIGHT = END.replace(hour=0, minute=0, second=0, microsecond=0)
-WINDOW = Window(
-    MIDNIGHT - timedelta(weeks=7), MIDNIGHT - timedelta(weeks=5), END - timedelta(days=7), END
-)
 ASKED = ["Where is my parcel?", "What's the STATUS of order", "Cancel my order", "Refund:"]
 ANSWERS = ["It ships today", "Here is your refund", "Let me check", None]
 
@@ -162,10 +157,7 @@ def test_silent_failures_find_from_the_engine_what_the_rows_give(
 
     # A look cut out of a replay's history (looks ending three days apart) reads what it
     # reads alone, and finds the same.
-    looks = [
-        replace(WINDOW, current_start=e - timedelta(days=7), current_end=e)
-        for e in (END - timedelta(days=3), END)
-    ]
+    looks = replay_looks()
     history = read_history(events, INFO, looks, NEEDS)
     cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], NEEDS)
     for read in (SIGNAL_DAYS, FLAGGED, VALIDATOR_TURNS):

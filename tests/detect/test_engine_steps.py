@@ -11,20 +11,20 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow.compute as pc
 import pytest
 
 from daytwo.detect.cell_days import CELL_DAYS, CROSSED
-from daytwo.detect.data import DeploymentInfo, Window
+from daytwo.detect.data import DeploymentInfo
 from daytwo.detect.failure_points import ANSWER_STEPS, STEP_EVIDENCE
 from daytwo.detect.registry import get_detector
 from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
-from tests.detect.tables import comparable_rows, store_weeks
+from tests.detect.tables import END, WINDOW, comparable_rows, replay_looks, store_weeks
 
 INFO = DeploymentInfo("steps")
 DEGRADATION = get_detector("degradation")
@@ -37,11 +37,6 @@ NEEDS = [
 ]
 READS = (CELL_DAYS, ANSWER_STEPS, STEP_EVIDENCE)
 # Not at midnight: the last days are counted back from the end; the baseline is UTC days.
-END = datetime(2026, 10, 31, 15, 20, 7, 250_000, tzinfo=UTC)
-MIDNIGHT = END.replace(hour=0, minute=0, second=0, microsecond=0)
-WINDOW = Window(
-    MIDNIGHT - timedelta(weeks=7), MIDNIGHT - timedelta(weeks=5), END - timedelta(days=7), END
-)
 
 
 def _record(i: int, started: datetime, rnd: random.Random) -> dict[str, Any]:
@@ -124,10 +119,7 @@ def test_degradation_and_failure_points_find_from_the_engine_what_the_rows_give(
 
     # A look cut out of a replay's history (looks ending three days apart) reads what it
     # reads alone, and finds the same.
-    looks = [
-        replace(WINDOW, current_start=e - timedelta(days=7), current_end=e)
-        for e in (END - timedelta(days=3), END)
-    ]
+    looks = replay_looks()
     history = read_history(events, INFO, looks, NEEDS)
     cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], NEEDS)
     for read in READS:

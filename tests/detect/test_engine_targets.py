@@ -8,29 +8,24 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow.compute as pc
 import pytest
 
-from daytwo.detect.data import DeploymentInfo, Window
+from daytwo.detect.data import DeploymentInfo
 from daytwo.detect.registry import get_detector
 from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
 from daytwo.detect.targets import TARGET_TURNS, TURN_COLUMNS
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
-from tests.detect.tables import comparable_rows, store_weeks
+from tests.detect.tables import END, WINDOW, comparable_rows, replay_looks, store_weeks
 
 INFO = DeploymentInfo("timed", targets={"latency_p95": 2000.0, "latency_p50": 900.0})
 SLO = get_detector("slo_breach")
 # The raw-row twin needs the turns the detector no longer reads.
 NEEDS = [SLO.needs, replace(SLO.needs, turn_columns=TURN_COLUMNS)]
-END = datetime(2026, 10, 31, 15, 20, 7, 250_000, tzinfo=UTC)
-MIDNIGHT = END.replace(hour=0, minute=0, second=0, microsecond=0)
-WINDOW = Window(
-    MIDNIGHT - timedelta(weeks=7), MIDNIGHT - timedelta(weeks=5), END - timedelta(days=7), END
-)
 
 
 def _record(i: int, started: datetime, rnd: random.Random) -> dict[str, Any]:
@@ -75,10 +70,7 @@ def test_latency_targets_are_judged_from_the_engines_timed_answers(
 
     # A look cut out of a replay's history (looks ending three days apart) reads what it
     # reads alone, and finds the same.
-    looks = [
-        replace(WINDOW, current_start=e - timedelta(days=7), current_end=e)
-        for e in (END - timedelta(days=3), END)
-    ]
+    looks = replay_looks()
     history = read_history(events, INFO, looks, NEEDS)
     cut, alone = look_at(history, looks[0]), load_data(events, INFO, looks[0], NEEDS)
     assert comparable_rows(cut.reads[TARGET_TURNS.name]) == comparable_rows(
