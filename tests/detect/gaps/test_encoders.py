@@ -114,6 +114,28 @@ def test_an_exported_model_loads_from_a_folder_without_token_types(tmp_path: Pat
     assert np.array_equal(vectors[0], encoder.encode(["lost card"])[0])
 
 
+def test_a_folder_can_ask_for_its_first_tokens_vector(tmp_path: Path) -> None:
+    # A model trained to put the sentence in its first token (bge) says so in pooling.json.
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    vocab = {"<s>": 0, "<pad>": 1, "lost": 2, "card": 3, "stolen": 4, "[UNK]": 5}
+    tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = Whitespace()
+    (tmp_path / "tokenizer.json").write_text(tokenizer.to_str())
+    model = Path(__file__).parent / "data" / "tiny_without_token_types.onnx"
+    (tmp_path / "model.onnx").write_bytes(model.read_bytes())
+    (tmp_path / "pooling.json").write_text(json.dumps({"pooling": "cls"}))
+    encoder = encoders.OnnxSentenceEncoder(tmp_path, name="tiny")
+    vectors = encoder.encode(["stolen card lost", "card", "lost card"])
+    assert np.allclose(vectors, [[0, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 0]])
+    assert np.array_equal(vectors[1], encoder.encode(["card"])[0])
+    (tmp_path / "pooling.json").write_text(json.dumps({"pooling": "max"}))
+    with pytest.raises(ConfigError, match="pooling"):
+        encoders.OnnxSentenceEncoder(tmp_path, name="tiny")
+
+
 def test_the_shipped_minilm_from_its_folder_is_the_registered_encoder() -> None:
     from importlib import resources
 

@@ -16,6 +16,7 @@ Every encoder returns L2-normalised float32 rows, so a dot product is a cosine s
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -123,7 +124,9 @@ class OnnxSentenceEncoder:
 
     Texts are tokenised by the ``tokenizers`` library, cut at :attr:`max_tokens` tokens,
     batched by length (little padding), and mean-pooled over their tokens as
-    sentence-transformers does. A subclass names the folder shipped in this package and the
+    sentence-transformers does, or, for a model trained that way (bge), its first token's
+    vector taken (:attr:`pooling` ``"cls"``, read from the folder's ``pooling.json`` when
+    there is one). A subclass names the folder shipped in this package and the
     encoder's tuning; ``folder`` loads another one (the candidates ``bench.gaps_ceiling``
     screens), whose width is read from the model and which keeps MiniLM's tuning until one is
     chosen for it (the oracle ceiling reads none).
@@ -141,6 +144,7 @@ class OnnxSentenceEncoder:
     attach_margin = MINILM_ATTACH_MARGIN
     max_tokens = 128
     batch = 64
+    pooling = "mean"
 
     def __init__(self, folder: Path | None = None, *, name: str | None = None) -> None:
         import onnxruntime as ort
@@ -154,6 +158,11 @@ class OnnxSentenceEncoder:
         if name is not None:
             self.name = name
         self._tokenizer: Any = Tokenizer.from_str(where.joinpath("tokenizer.json").read_text())
+        pooling = where.joinpath("pooling.json")
+        if pooling.is_file():
+            self.pooling = str(json.loads(pooling.read_text())["pooling"])
+            if self.pooling not in ("mean", "cls"):
+                raise ConfigError(f"Unknown pooling {self.pooling!r} in {pooling}.")
         self._tokenizer.enable_truncation(self.max_tokens)
         self._tokenizer.no_padding()
         # Padding is masked out of attention and pooling; MPNet counts positions past its own
@@ -197,6 +206,9 @@ class OnnxSentenceEncoder:
             if self._types:
                 feed["token_type_ids"] = np.zeros_like(ids)
             (hidden,) = self._session.run(["last_hidden_state"], feed)
+            if self.pooling == "cls":
+                out[rows] = hidden[:, 0]
+                continue
             weights = mask[:, :, None].astype(np.float32)
             out[rows] = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
         return _normalise(out, inplace=True)
