@@ -88,11 +88,10 @@ def test_minilm_tokenised_in_chunks_gives_the_same_vectors(monkeypatch: pytest.M
     assert np.array_equal(encoder.encode(texts), whole)
 
 
-def test_an_exported_model_loads_from_a_folder_without_token_types(tmp_path: Path) -> None:
-    # Another sentence transformer exported the way MiniLM was (MPNet takes no token types)
-    # loads from its folder, with its width read from the model. The model here is a tiny
-    # one (``data/make_tiny_model.py``): its token vectors are rows of a fixed table
-    # (``<s>``, ``<pad>``, lost, card, stolen, unknown), masked.
+def _tiny_folder(folder: Path) -> None:
+    """A tiny exported model in ``folder`` (``data/make_tiny_model.py``): its token vectors are
+    rows of a fixed table (``<s>``, ``<pad>``, lost, card, stolen, unknown), masked; no token
+    types, as MPNet."""
     from tokenizers import Tokenizer
     from tokenizers.models import WordLevel
     from tokenizers.pre_tokenizers import Whitespace
@@ -100,9 +99,15 @@ def test_an_exported_model_loads_from_a_folder_without_token_types(tmp_path: Pat
     vocab = {"<s>": 0, "<pad>": 1, "lost": 2, "card": 3, "stolen": 4, "[UNK]": 5}
     tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
     tokenizer.pre_tokenizer = Whitespace()
-    (tmp_path / "tokenizer.json").write_text(tokenizer.to_str())
+    (folder / "tokenizer.json").write_text(tokenizer.to_str())
     model = Path(__file__).parent / "data" / "tiny_without_token_types.onnx"
-    (tmp_path / "model.onnx").write_bytes(model.read_bytes())
+    (folder / "model.onnx").write_bytes(model.read_bytes())
+
+
+def test_an_exported_model_loads_from_a_folder_without_token_types(tmp_path: Path) -> None:
+    # Another sentence transformer exported the way MiniLM was (MPNet takes no token types)
+    # loads from its folder, with its width read from the model.
+    _tiny_folder(tmp_path)
     encoder = encoders.OnnxSentenceEncoder(tmp_path, name="tiny")
     assert (encoder.name, encoder.dim) == ("tiny", 4)
     vectors = encoder.encode(["lost card", "stolen card lost", "lost"])
@@ -116,16 +121,7 @@ def test_an_exported_model_loads_from_a_folder_without_token_types(tmp_path: Pat
 
 def test_a_folder_can_ask_for_its_first_tokens_vector(tmp_path: Path) -> None:
     # A model trained to put the sentence in its first token (bge) says so in pooling.json.
-    from tokenizers import Tokenizer
-    from tokenizers.models import WordLevel
-    from tokenizers.pre_tokenizers import Whitespace
-
-    vocab = {"<s>": 0, "<pad>": 1, "lost": 2, "card": 3, "stolen": 4, "[UNK]": 5}
-    tokenizer = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = Whitespace()
-    (tmp_path / "tokenizer.json").write_text(tokenizer.to_str())
-    model = Path(__file__).parent / "data" / "tiny_without_token_types.onnx"
-    (tmp_path / "model.onnx").write_bytes(model.read_bytes())
+    _tiny_folder(tmp_path)
     (tmp_path / "pooling.json").write_text(json.dumps({"pooling": "cls"}))
     encoder = encoders.OnnxSentenceEncoder(tmp_path, name="tiny")
     vectors = encoder.encode(["stolen card lost", "card", "lost card"])
