@@ -343,9 +343,10 @@ def _showing(data: AnalysisData, s: _Step, params: FailurePointParams) -> np.nda
         hit = pc.and_(pc.equal(intent, str(s.at)), pc.equal(ev["handed"], 1))
     ids = pc.cast(ev["interaction_id"], pa.string()).filter(hit)
     row = pc.index_in(ids, pc.cast(t["interaction_id"], pa.string()))
-    rows = np.asarray(pc.drop_null(row).to_numpy(zero_copy_only=False), dtype=np.int64)
-    # The interactions are in time order (start, then id).
-    return np.unique(rows)
+    rows = np.unique(np.asarray(pc.drop_null(row).to_numpy(zero_copy_only=False), dtype=np.int64))
+    # In time order whatever the interactions' order (a read's is already; a table built by
+    # hand need not be).
+    return rows[np.argsort(started_ns(t)[rows], kind="stable")]
 
 
 def _label(position: int, params: FailurePointParams) -> str:
