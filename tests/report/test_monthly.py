@@ -19,6 +19,7 @@ from daytwo.report.monthly import (
     months_between,
 )
 from daytwo.report.render import kpi_text, monthly_html, to_pdf
+from daytwo.units import fmt_money
 from tests.factory import interaction
 
 NOW = datetime(2026, 5, 10, tzinfo=UTC)
@@ -117,8 +118,11 @@ def test_the_monthly_review_reads_back_the_metrics_api(client: TestClient, tmp_p
     assert "care-bot: monthly review, 2026-04" in text
     for k in review.kpis:
         assert kpi_text(api[k.metric]["value"], k.unit, review.value.currency) in text, k.metric
-    assert f"{review.value.net:,.2f} USD" in text
-    assert f"{c.net:,.2f} USD" in text
+    # The headline amounts are written as the KPIs write money, currency sign and all.
+    assert fmt_money(review.value.net, "USD") in text
+    assert fmt_money(c.net, "USD") in text
+    assert f"({fmt_money(120.0, 'USD')})" in text  # the one-off investment
+    assert "USD" not in fmt_money(c.net, "USD")
     assert "2026-03" in text  # the value chart's axis, drawn on the server
     assert "No 90-day plan is recorded" in text
     assert "Appendix: definitions" in text

@@ -21,6 +21,7 @@ from daytwo.report.render import kpi_text, to_pdf, weekly_html
 from daytwo.report.weekly import WEEKLY_KPIS, last_full_week, week_bounds, weekly_update
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import DeploymentKind, Ledger, upgrade
+from daytwo.units import fmt_money
 from tests.factory import interaction
 
 WEEK = "2026-W10"  # the factory's conversations start on Monday 2026-03-02
@@ -125,6 +126,8 @@ def test_the_cli_writes_the_weekly_pdf(
         ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
     ).stdout
     assert "100.00" in text
+    assert run(args) == 0  # the terminal's net value is money as every page writes it
+    assert f"net value {fmt_money(body['value']['net'], 'GBP')}" in capsys.readouterr().out
     assert run(["report", "weekly", "-d", "care-bot", "--week", "2026-W99"]) != 0
     assert "ISO week" in capsys.readouterr().err
 

@@ -16,6 +16,7 @@ from daytwo.metrics.schemas import MetricSummary
 from daytwo.report.monthly import MonthlyReview, last_full_month, monthly_review
 from daytwo.report.render import kpi_text, monthly_html, pct_text, to_pdf, weekly_html
 from daytwo.report.weekly import WeeklyUpdate, last_full_week, weekly_update
+from daytwo.units import fmt_money
 
 app = typer.Typer(help="Stakeholder reports.", no_args_is_help=True)
 
@@ -84,7 +85,7 @@ def weekly(
         f"{update.backlog.overdue} · changes measured {update.fixes_total}"
     )
     if update.value is not None:
-        out.print(f"net value {update.value.net:,.2f} {update.value.currency}")
+        out.print(f"net value {fmt_money(update.value.net, update.value.currency)}")
     for m in update.missing:
         out.print(f"missing: {m}")
     if pdf is not None:
@@ -129,10 +130,10 @@ def monthly(
     )
     if review.value is not None:
         v = review.value
-        line = f"net value {v.net:,.2f} {v.currency}, ROI {pct_text(v.roi)}"
+        line = f"net value {fmt_money(v.net, v.currency)}, ROI {pct_text(v.roi)}"
         if review.cumulative is not None:
             c = review.cumulative
-            line += f" · since {c.since}: {c.net:,.2f} {c.currency}, ROI {pct_text(c.roi)}"
+            line += f" · since {c.since}: {fmt_money(c.net, c.currency)}, ROI {pct_text(c.roi)}"
         out.print(line)
     out.print(
         f"open problems {review.open_problems} · wins {len(review.wins)} · "

@@ -18,7 +18,7 @@ from daytwo.report.calc import ValueResult
 from daytwo.report.charts import to_svg, trend_spec, value_spec
 from daytwo.report.monthly import MonthlyReview
 from daytwo.report.weekly import WeeklyUpdate
-from daytwo.units import UNITS, fmt_delta, fmt_value
+from daytwo.units import UNITS, fmt_delta, fmt_money, fmt_value
 
 Target = Literal["page", "print"]
 
@@ -61,6 +61,8 @@ def pct_text(value: float | None) -> str:
 
 _ENV.filters["kpi"] = kpi_text
 _ENV.filters["money"] = lambda v: f"{v if abs(v) >= 0.005 else 0.0:,.2f}"  # never "-0.00"
+# A headline amount with its currency, as every page and the KPIs write money ("$137,532").
+_ENV.filters["price"] = lambda v, currency: fmt_money(v, currency)
 _ENV.filters["count"] = lambda v: f"{v:,.0f}"
 _ENV.filters["pct"] = pct_text
 _ENV.filters["effect"] = effect_text
