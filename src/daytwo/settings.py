@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The knowledge gaps' sentence encoders, by name: ``daytwo.detect.gaps.encoders.ENCODERS``
+#: registers each (a test holds the two to the same names); settings, the analysis API and the
+#: CLI accept exactly these.
+GapEncoder = Literal["minilm", "wordllama"]
+GAP_ENCODERS: tuple[str, ...] = get_args(GapEncoder)
 
 
 class Settings(BaseSettings):
@@ -229,7 +235,7 @@ class Settings(BaseSettings):
         description="The address people reach daytwo at: the base of the links and signed "
         "acknowledgement links in alerts.",
     )
-    gaps_encoder: Literal["wordllama", "minilm"] = Field(
+    gaps_encoder: GapEncoder = Field(
         default="minilm",
         description="Sentence encoder of knowledge gaps: minilm (all-MiniLM-L6-v2 on ONNX "
         "Runtime, shipped) or wordllama (faster, merges close intents).",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Literal, cast
+from typing import cast
 
 import typer
 
@@ -35,15 +35,18 @@ def gaps(
     from daytwo.detect.gaps.schemas import GapPublic
     from daytwo.errors import ConfigError
     from daytwo.pipeline.jobs import AnalysisRequest
+    from daytwo.settings import GAP_ENCODERS, GapEncoder
 
-    if encoder not in (None, "minilm", "wordllama"):
-        raise ConfigError(f"Unknown gap encoder {encoder!r}; choose one of: minilm, wordllama.")
+    if encoder is not None and encoder not in GAP_ENCODERS:
+        raise ConfigError(
+            f"Unknown gap encoder {encoder!r}; choose one of: {', '.join(GAP_ENCODERS)}."
+        )
     request = AnalysisRequest(
         deployment=deployment,
         force=force,
         detectors=False,
         gaps=True,
-        encoder=cast(Literal["minilm", "wordllama"] | None, encoder),
+        encoder=cast(GapEncoder | None, encoder),
     )
     remote = server()
     if remote is not None:

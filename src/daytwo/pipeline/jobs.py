@@ -28,7 +28,7 @@ from daytwo.errors import DaytwoError, NotFoundError
 from daytwo.isotext import iso_day_text
 from daytwo.pipeline.context import Trigger
 from daytwo.pipeline.run import NO_DATA, analyze, cluster_gaps
-from daytwo.settings import Settings
+from daytwo.settings import GapEncoder, Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
 from daytwo.telemetry import TELEMETRY
@@ -58,7 +58,7 @@ class AnalysisRequest(BaseModel):
     gaps: bool = Field(
         default=False, description="Cluster the knowledge gaps of each deployment analysed."
     )
-    encoder: Literal["minilm", "wordllama"] | None = Field(
+    encoder: GapEncoder | None = Field(
         default=None,
         description="The gaps' sentence encoder, minilm or wordllama (default: the setting).",
     )

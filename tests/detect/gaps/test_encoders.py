@@ -13,6 +13,8 @@ import pytest
 from daytwo.detect.gaps import encoders
 from daytwo.detect.gaps.encoders import ENCODERS, get_encoder
 from daytwo.errors import ConfigError
+from daytwo.pipeline.jobs import AnalysisRequest
+from daytwo.settings import GAP_ENCODERS, Settings
 
 
 @pytest.fixture
@@ -70,6 +72,15 @@ def test_minilm_batches_give_the_vectors_of_single_texts() -> None:
 def test_unknown_encoder_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="Unknown gap encoder 'bert'"):
         get_encoder("bert")
+
+
+def test_settings_api_and_cli_accept_exactly_the_registered_encoders() -> None:
+    # One list of names: an encoder registered but not accepted (or accepted but not
+    # registered) would fail only when someone chose it.
+    assert sorted(GAP_ENCODERS) == sorted(ENCODERS)
+    assert Settings.model_fields["gaps_encoder"].default in ENCODERS
+    fields = AnalysisRequest.model_json_schema()["properties"]["encoder"]["anyOf"]
+    assert sorted(next(f["enum"] for f in fields if "enum" in f)) == sorted(ENCODERS)
 
 
 def test_every_registered_encoder_is_installed_here() -> None:
