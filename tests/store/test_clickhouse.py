@@ -344,6 +344,20 @@ def test_a_bound_value_reads_back_exactly(ch: ClickHouseEventStore) -> None:
         assert got == [{"v": value, "w": "second"}]
 
 
+def test_lower_and_upper_change_every_letter_as_on_duckdb(
+    ch: ClickHouseEventStore, tmp_path: Path
+) -> None:
+    # ClickHouse's own lower() leaves non-ASCII letters alone: a search for "élodie" would miss
+    # "ÉLODIE" there and find it on DuckDB.
+    sql = "SELECT lower(?) AS low, upper(?) AS up"
+    words = ["ÉLODIE Ærøskøbing", "çA ÏRA Ångström"]
+    with open_event_store(f"duckdb:///{tmp_path / 'e.duckdb'}") as duck:
+        for word in words:
+            want = duck.query(sql, [word, word]).to_pylist()
+            assert want == [{"low": word.lower(), "up": word.upper()}]
+            assert ch.query(sql, [word, word]).to_pylist() == want
+
+
 def test_a_timestamp_cast_keeps_its_microseconds(ch: ClickHouseEventStore) -> None:
     # A read's span bounds are written CAST(? AS TIMESTAMP) (detect.runner): a plain DateTime
     # would drop the microseconds, and the last conversation before the end would fall a

@@ -80,6 +80,11 @@ class _Dialect(ClickHouse):
             # regexp_extract_all(s, pattern): every match of the whole pattern, in order.
             exp.RegexpExtractAll: lambda self, e: self.func("extractAll", e.this, e.expression),
             exp.ArrayIntersect: lambda self, e: self.func("arrayIntersect", *e.expressions),
+            # lower / upper: ClickHouse's change ASCII letters only ("ÉLODIE" -> "Élodie");
+            # DuckDB's, which the portable SQL means, change every letter. A search's text
+            # and the words the plan's gaps compare are lowered this way.
+            exp.Lower: lambda self, e: self.func("lowerUTF8", e.this),
+            exp.Upper: lambda self, e: self.func("upperUTF8", e.this),
         }
 
         def datatype_sql(self, expression: exp.DataType) -> str:
