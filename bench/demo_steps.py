@@ -1,10 +1,18 @@
-"""Two steps of `daytwo demo`, timed in CPU seconds for two revisions in alternating A/B runs,
-their answers compared: the workaround detector over the replay's daily looks, and the demo's
-weekly and monthly reports.
+"""Steps of `daytwo demo`, timed in CPU seconds for two revisions in alternating A/B runs,
+their answers compared: the replay's reads of the events, the workaround detector over the
+replay's daily looks, and the demo's weekly and monthly reports.
 
 Both run over one demo already built (``--data``: a data dir that `daytwo demo --no-serve`
 filled), each run in a fresh process with the source of one revision first on its path:
 
+- ``reads``: each deployment's events read for the replay's daily looks as
+  :func:`daytwo.pipeline.run.analyze` reads them (its groups of looks, the last group first,
+  as the look-ahead worker wants them), every detector's needs, and each look the history
+  read does not cover read alone (as the look itself reads it); CPU (user + system of the
+  process, the engine's threads included) of those reads. The answer compared is, for
+  every look, the rows of each engine read grouped by days before the end (cut ``ago``) and
+  of the silent failures' flagged conversations, cut out of its group's history (or read
+  alone), floats to single precision (the engine sums in parallel).
 - ``workarounds``: the events of each deployment read once for the daily looks from the
   demo's first analysis day to its last (as the replay reads them), then the
   ``adoption_workarounds`` detector run on every look cut out of that read; the CPU seconds of
@@ -35,7 +43,90 @@ from typing import Any
 
 from bench import step_ab
 
-STEPS = ("workarounds", "reports")
+STEPS = ("reads", "workarounds", "reports")
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _reads(data: Path) -> dict[str, Any]:
+    from daytwo.demo.load import FIRST_ANALYSIS_DAY
+    from daytwo.deployments.service import list_deployments
+    from daytwo.detect.registry import select
+    from daytwo.detect.runner import engine_reads, load_data, look_at
+    from daytwo.pipeline import run
+    from daytwo.pipeline.plugins import plugin_manager
+    from daytwo.settings import Settings
+    from daytwo.store.events import open_event_store
+    from daytwo.store.ledger import Ledger
+
+    settings = Settings(data_dir=data)
+    manifest = json.loads((data / "demo-manifest.json").read_text())
+    start = datetime.combine(date.fromisoformat(manifest["start"]), datetime.min.time(), UTC)
+    plugin_manager()  # the contributed detectors join the registry
+    chosen = select(None)
+    ledger = Ledger(settings.resolved_ledger_url)
+    cpu, looks, alone, digest = 0.0, 0, 0, hashlib.sha256()
+    try:
+        with open_event_store(settings.resolved_events_url, read_only=True) as events:
+            deployments = {d.name: d for d in list_deployments(ledger)}
+            for v in sorted(events.volumes(), key=lambda v: v.deployment):
+                dep = deployments.get(v.deployment)
+                if v.first_started_at is None or v.last_started_at is None:
+                    continue
+                # As the demo's replay asks: from the day after ``since``, to the latest data.
+                end = min(datetime.now(UTC), v.last_started_at + timedelta(seconds=1))
+                days = run._replay_days(start + timedelta(days=FIRST_ANALYSIS_DAY - 1), end)
+                info = run._info(v.deployment, dep)
+                reads = run._Reads(events, info, dep, v.first_started_at, days, chosen)
+                t = _cpu()
+                reads.read_back()
+                reads.read_all()
+                cpu += _cpu() - t
+                needs = [d.needs for d in chosen]
+                compared = [
+                    r
+                    for r in engine_reads(needs).values()
+                    if r.cut == "ago" or r.name == "silent_flagged"
+                ]
+                for at, history in sorted(reads.histories.items()):
+                    window = next(w for a, w in reads._groups[reads._group_of[at]] if a == at)
+                    if history.covers(window, needs):
+                        cut = look_at(history, window)
+                    else:  # read for the look alone, as the replay's look reads it
+                        t = _cpu()
+                        cut = load_data(events, info, window, needs)
+                        cpu += _cpu() - t
+                        alone += 1
+                    looks += 1
+                    for r in compared:
+                        digest.update(f"{v.deployment} {at} {r.name}".encode())
+                        digest.update(_rows(cut.reads[r.name]))
+                reads.release()
+    finally:
+        ledger.dispose()
+    return {"cpu_s": round(cpu, 3), "looks": looks, "read_alone": alone,
+            "answer": digest.hexdigest()}  # fmt: skip
+
+
+def _rows(table: Any) -> bytes:
+    """A read's rows in one order, as bytes: floats to single precision (the events engine sums
+    in parallel, so the last bits of a double differ from run to run), every row sorted."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = {
+        name: pc.cast(col, pa.float32()) if pa.types.is_floating(col.type) else col
+        for name, col in zip(table.column_names, table.columns, strict=True)
+    }
+    rounded = pa.table(columns)
+    ordered = rounded.sort_by([(name, "ascending") for name in rounded.column_names])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, ordered.schema) as writer:
+        writer.write_table(ordered.combine_chunks())
+    return bytes(sink.getvalue())
 
 
 def _workarounds(data: Path) -> dict[str, Any]:
@@ -131,7 +222,7 @@ def _same_reports(one: str, two: str) -> bool:
 
 def child(src: str, step: str, data: Path) -> None:
     step_ab.child_imports(src)
-    out = _workarounds(data) if step == "workarounds" else _reports(data)
+    out = {"reads": _reads, "workarounds": _workarounds, "reports": _reports}[step](data)
     print(json.dumps(out))
 
 
@@ -150,7 +241,7 @@ def main() -> None:
                 "b": statistics.median(x["cpu_s"] for x in b),
             },
         }
-        if step == "workarounds":
+        if step in ("reads", "workarounds"):
             entry["same_answer"] = len({x["answer"] for x in a + b}) == 1
         else:
             entry["same_answer"] = all(_same_reports(a[0]["rows"], x["rows"]) for x in a + b)

@@ -30,7 +30,14 @@ from daytwo.detect.silent import (
 from daytwo.detect.validators import Transcript, Verdict, register_validator, unregister_validator
 from daytwo.store.events import EventStore
 from tests.conftest import ENGINES
-from tests.detect.tables import END, WINDOW, comparable_rows, replay_looks, store_weeks
+from tests.detect.tables import (
+    END,
+    MIDNIGHT,
+    WINDOW,
+    comparable_rows,
+    replay_looks,
+    store_weeks,
+)
 
 INFO = DeploymentInfo("quiet")
 SILENT = get_detector("silent_failures")
@@ -251,3 +258,40 @@ def test_the_engine_samples_what_linspace_picks(
         f"OR {_nearest(lower)} = r OR ({lower} < {_GAPS} AND {_nearest(lower + ' + 1')} = r)"
     )
     assert set(events.query(sql, [])["r"].to_pylist()) == picked
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_run_read_in_groups_reads_its_daily_counts_once(
+    new_events: Callable[[], EventStore],
+) -> None:
+    """A replay's run of looks read group by group (the last group first, as the look-ahead
+    worker wants it): the days' signal counts, grouped by days before their end, are read once
+    for the run's looks ending at midnight and once for its last look, mid-day; every look cut
+    out of its group's history reads what it reads alone. The last look's span starts at the
+    baseline's start, a midnight, later than its group's (an earlier look of the group reads
+    eight weeks back from its end): the mid-day read starts there, so that look too is cut out
+    of the history instead of being read alone."""
+    events = new_events()
+    _store(events)
+    ends = [MIDNIGHT - timedelta(days=k) for k in (5, 4, 3)] + [END]
+    baseline = replace(WINDOW, baseline_start=MIDNIGHT - timedelta(weeks=8, days=1))
+    looks = [replace(baseline, current_start=e - timedelta(days=7), current_end=e) for e in ends]
+    groups = [looks[:2], looks[2:]]
+    kept: dict[str, Any] = {}
+    histories = [
+        read_history(events, INFO, group, NEEDS, run=looks, kept=kept) for group in reversed(groups)
+    ][::-1]
+    # The signal counts read once a time of day, each group's history holding the run's read.
+    days = {k: v for k, v in kept.items() if k.startswith(f"{SIGNAL_DAYS.name}@")}
+    assert len(days) == 2  # midnight and mid-day
+    held = [(k, h.reads[k]) for h in histories for k in days if k in h.reads]
+    assert len(held) == len(groups) + 1  # the last group holds both
+    assert all(table is days[k][0] for k, table in held)
+    for group, history in zip(groups, histories, strict=True):
+        for look in group:
+            assert history.covers(look, NEEDS)
+            cut, alone = look_at(history, look), load_data(events, INFO, look, NEEDS)
+            for read in (SIGNAL_DAYS, FLAGGED):
+                assert comparable_rows(cut.reads[read.name]) == comparable_rows(
+                    alone.reads[read.name]
+                ), (read.name, look.current_end)

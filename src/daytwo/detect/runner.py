@@ -122,7 +122,8 @@ class History:
     reads: dict[str, pa.Table]
     ago_ends: dict[str, datetime] = field(default_factory=dict)
     # Where a read of the last days (its ``days`` set) starts, by name: the earliest of the
-    # looks' spans, not the history's start (the looks need no more of it).
+    # looks' spans, not the history's start (the looks need no more of it); and where a read
+    # grouped by days before its end that a longer run's groups share starts, by its key.
     read_starts: dict[str, datetime] = field(default_factory=dict)
     # The starts a read of the windows (``windows`` set) leaves out, by name: between the
     # looks' latest baseline end and their earliest current period.
@@ -170,7 +171,10 @@ class History:
             and all(
                 (anchor := self.ago_ends.get(_ago_key(r.name, e))) is not None
                 and _on_grid(e, anchor)
-                and (s == self.start or _on_grid(s, anchor))
+                and (
+                    s == self.read_starts.get(_ago_key(r.name, e), self.start)
+                    or _on_grid(s, anchor)
+                )
                 for r in engine_reads(needs).values()
                 if r.cut == "ago"
                 for s, e in [r.span(window, history_start)]
@@ -344,21 +348,44 @@ def _cut_read(
 
 
 def read_history(
-    events: EventStore, info: DeploymentInfo, windows: Sequence[Window], needs: Sequence[Needs]
+    events: EventStore,
+    info: DeploymentInfo,
+    windows: Sequence[Window],
+    needs: Sequence[Needs],
+    *,
+    run: Sequence[Window] = (),
+    kept: dict[str, tuple[pa.Table, datetime, datetime]] | None = None,
 ) -> History:
-    """Read once what :func:`load_data` would read for each of ``windows``."""
+    """Read once what :func:`load_data` would read for each of ``windows``.
+
+    ``windows`` may be one group of a longer run of looks (``run``: every window of it, these
+    included), read in groups as they are wanted: a read grouped by days before its end (cut
+    ``ago``) is then read once for the whole run, from the earliest span to the last of the
+    run's looks ending at that time of day, and kept in ``kept`` (by :func:`_ago_key`: its table,
+    start and end) for the run's other groups, which cut their looks out of it: an earlier
+    group's looks end a whole number of days before it, as the exact cut asks. Without
+    ``kept``, each such read covers ``windows`` alone, from their earliest span."""
     if not windows:
         raise ValueError("read_history needs at least one window")
     start = min(_spans(w, needs)[0] for w in windows)
     end = max(w.current_end for w in windows)
     wanted = _turn_columns(needs)
     # A read grouped by days before its end: once per time of day the looks end at, to the
-    # last look ending then.
+    # last look ending then (of the run, where its reads are kept, from the earliest span of
+    # the run's looks ending then).
     ago: dict[str, tuple[EngineRead, datetime]] = {}
     for r in engine_reads(needs).values():
         if r.cut == "ago":
             for w in sorted(windows, key=lambda w: w.current_end):
                 ago[_ago_key(r.name, w.current_end)] = (r, w.current_end)
+    if kept is not None:
+        for key, (r, _) in ago.items():
+            if key in kept:
+                continue
+            ending = [w for w in [*windows, *run] if _ago_key(r.name, w.current_end) == key]
+            first = min(_spans(w, needs)[0] for w in ending)
+            last = max(w.current_end for w in ending)
+            kept[key] = (_engine_read(events, info, r, first, last), first, last)
     # A read of the last days from the earliest look's span on.
     starts = {
         r.name: min(r.span(w, _spans(w, needs)[0])[0] for w in windows)
@@ -396,10 +423,11 @@ def read_history(
         _read_assist(events, info, start, end, needs),
         {r.name: _engine_read(events, info, r, starts[r.name], end, gaps.get(r.name))
          for r in engine_reads(needs).values() if r.cut not in ("ago", "look")}
-        | {key: _engine_read(events, info, r, start, at) for key, (r, at) in ago.items()}
+        | {key: kept[key][0] if kept is not None else _engine_read(events, info, r, start, at)
+           for key, (r, at) in ago.items()}
         | {key: _engine_read(events, info, r, *span) for key, (r, span) in looks.items()},
-        {key: at for key, (_, at) in ago.items()},
-        starts,
+        {key: kept[key][2] if kept is not None else at for key, (_, at) in ago.items()},
+        starts | {key: kept[key][1] for key in ago if kept is not None},
         gaps,
     )  # fmt: skip
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -36,6 +36,9 @@ from daytwo.pipeline.plugins import consumers, plugin_manager
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore
 from daytwo.store.ledger import Ledger
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger("daytwo.pipeline")
 
@@ -237,12 +240,18 @@ class _Reads:
         self._group_of = {at: g for g, group in enumerate(self._groups) for at, _ in group}
         self._read: set[int] = set()
         self.histories: dict[datetime, History] = {}
+        # The reads grouped by days before their end, read once for every group
+        # (:func:`~daytwo.detect.runner.read_history`'s ``kept``).
+        self._kept: dict[str, tuple[pa.Table, datetime, datetime]] = {}
 
     def _read_group(self, g: int) -> None:
         if g in self._read:
             return
         group = self._groups[g]
-        history = read_history(self._events, self._info, [w for _, w in group], self._needs)
+        history = read_history(
+            self._events, self._info, [w for _, w in group], self._needs,
+            run=[w for looks in self._groups for _, w in looks], kept=self._kept,
+        )  # fmt: skip
         self.histories.update((at, history) for at, _ in group)
         self._read.add(g)
 
@@ -281,6 +290,7 @@ class _Reads:
 
     def release(self) -> None:
         self.histories = {}
+        self._kept = {}
 
 
 @dataclass(slots=True)
