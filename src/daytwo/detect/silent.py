@@ -173,16 +173,33 @@ _AFTER_ANSWER = (
     f"false) AND lag(t.role, 2) {_BY_SEQ} = 'user' THEN lag(t.seq, 2) {_BY_SEQ} END "
     f"AS before_seq {_OF_SPAN}"
 )
+
+
+def _span_texts(t: str, right: str, seq: str, s: str) -> str:
+    """SQL: ``FROM`` the span's turns ``t`` joined to the rows of ``right`` (their
+    ``interaction_id`` and the ``seq`` in their column ``seq``) as ``k``."""
+    return (
+        f"FROM turns {t} JOIN ({right}) k ON {t}.interaction_id = k.interaction_id "  # noqa: S608
+        f"AND {t}.seq = k.{seq} WHERE {t}.deployment = ? AND {t}.interaction_id IN "
+        f"(SELECT interaction_id FROM {INTERACTIONS_OF_SPAN} {s})"
+    )
+
+
 # The two messages of each candidate, joined back by ``seq``: only the candidates' texts are
-# read and split into words.
-_TEXTS = "(SELECT interaction_id, seq, text FROM turns WHERE deployment = ?)"
-_CANDIDATES = (
-    "SELECT c.interaction_id AS interaction_id, a.text AS before_text, b.text AS text "  # noqa: S608
-    f"FROM ({_AFTER_ANSWER}) c "
-    f"JOIN {_TEXTS} a ON a.interaction_id = c.interaction_id AND a.seq = c.before_seq "
-    f"JOIN {_TEXTS} b ON b.interaction_id = c.interaction_id AND b.seq = c.seq "
-    "WHERE c.before_seq IS NOT NULL"
+# read and split into words. The span's turns are scanned on the left of both joins and the
+# candidates held on the right (ClickHouse builds a hash table of the right side: every turn's
+# text of the deployment, before, which grew with the data).
+_AFTER_ANSWER_PICKED = f"SELECT * FROM ({_AFTER_ANSWER}) c WHERE c.before_seq IS NOT NULL"  # noqa: S608
+_BEFORE_TEXTS = (
+    "SELECT k.interaction_id AS interaction_id, k.seq AS seq, a.text AS before_text "
+    + _span_texts("a", _AFTER_ANSWER_PICKED, "before_seq", "s2")
 )
+_CANDIDATES = (
+    "SELECT k.interaction_id AS interaction_id, k.before_text AS before_text, b.text AS text "
+    + _span_texts("b", _BEFORE_TEXTS, "seq", "s3")
+)
+
+
 # A candidate is a rephrase where the two messages share at least SIMILARITY of their words:
 # the words of each distinct message worked out once (the same messages recur across
 # conversations), then compared per candidate.
@@ -384,7 +401,13 @@ def _sample_from_rows(data: AnalysisData) -> pa.Table:
     )
 
 
-SIGNAL_DAYS = EngineRead("silent_signal_days", _DAYS_SQL, "ago", _days_from_rows)
+# The conversations whose signals the engine works out at once: it holds their turns for the
+# windows and groupings (about 2 MB per 1,000 conversations of the demo), so the read is made
+# a run of days at a time.
+SIGNAL_CHUNK = 200_000
+SIGNAL_DAYS = EngineRead(
+    "silent_signal_days", _DAYS_SQL, "ago", _days_from_rows, chunk=SIGNAL_CHUNK
+)
 """The analysed conversations per day before the end × UTC day × journey ('' for none): how
 many, and how many show each silent-failure signal."""
 FLAGGED = EngineRead(
