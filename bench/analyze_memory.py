@@ -41,13 +41,20 @@ def _rss_mb() -> float:
 
 
 def _where(skip: set[int]) -> list[str]:
-    """The innermost daytwo frames of every thread but ``skip``."""
+    """The innermost daytwo frames of every thread but ``skip``, and the engine read running
+    (``read <name>``, the name of the read ``_engine_read`` was given)."""
     out = []
     for ident, frame in sys._current_frames().items():
         if ident in skip:
             continue
         frames = [f for f in traceback.extract_stack(frame) if "/daytwo/" in f.filename]
         out += [f"{f.filename.split('/daytwo/')[-1]}:{f.lineno} {f.name}" for f in frames[-4:]]
+        at: Any = frame
+        while at is not None:
+            if at.f_code.co_name == "_engine_read" and "read" in at.f_locals:
+                out.append(f"read {getattr(at.f_locals['read'], 'name', '?')}")
+                break
+            at = at.f_back
     return out
 
 

@@ -7,10 +7,11 @@ what it reads alone."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow.compute as pc
@@ -18,7 +19,14 @@ import pytest
 
 from daytwo.detect.data import DeploymentInfo, analysis_data
 from daytwo.detect.registry import get_detector
-from daytwo.detect.runner import load_data, look_at, read_history, run_detectors
+from daytwo.detect.runner import (
+    _day_runs,
+    engine_read,
+    load_data,
+    look_at,
+    read_history,
+    run_detectors,
+)
 from daytwo.detect.silent import (
     FLAGGED,
     SIGNAL_DAYS,
@@ -181,6 +189,40 @@ def test_silent_failures_find_from_the_engine_what_the_rows_give(
     assert pc.min(history.reads[FLAGGED.name]["started_at"]).as_py() >= first
     earlier = replace(looks[0], current_end=looks[0].current_end - timedelta(days=1))
     assert not history.covers(earlier, NEEDS)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_signal_days_read_a_run_of_days_at_a_time_are_those_read_at_once(
+    new_events: Callable[[], EventStore],
+) -> None:
+    """The days' signals are read in runs of days of at most ``chunk`` conversations (the
+    engine's working memory follows a run, not the span): the same rows as one read, with each
+    run's days before the end counted on from the span's end. (Over 2 s: ten weeks of
+    conversations stored, as the other tests here, and read four times.)"""
+    events = new_events()
+    _store(events)
+    start, end = WINDOW.baseline_start, WINDOW.current_end
+    assert SIGNAL_DAYS.chunk is not None
+    whole = engine_read(events, INFO.name, replace(SIGNAL_DAYS, chunk=None), start, end)
+    total = int(pc.sum(whole["n"]).as_py())
+    runs = _day_runs(events, INFO, total // 4, start, end, None)
+    # The runs tile the span, oldest first, each whole days before its end.
+    assert len(runs) >= 4
+    assert runs[0][0] == end - start
+    assert runs[-1][1] == timedelta(0)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(runs))
+    assert all(r[1] % timedelta(days=1) == timedelta(0) for r in runs)
+    assert len(_day_runs(events, INFO, total, start, end, None)) == 1
+    read = engine_read(events, INFO.name, replace(SIGNAL_DAYS, chunk=total // 4), start, end)
+    assert read.schema == whole.schema
+    assert comparable_rows(read) == comparable_rows(whole)
+    # A span ending mid-day, and a span with no conversation.
+    noon = datetime(END.year, END.month, END.day, 12, tzinfo=UTC) - timedelta(days=2)
+    at_once = engine_read(events, INFO.name, replace(SIGNAL_DAYS, chunk=None), start, noon)
+    in_runs = engine_read(events, INFO.name, replace(SIGNAL_DAYS, chunk=total // 3), start, noon)
+    assert comparable_rows(in_runs) == comparable_rows(at_once)
+    empty = engine_read(events, "nobody", replace(SIGNAL_DAYS, chunk=1), start, end)
+    assert empty.num_rows == 0
 
 
 @pytest.mark.parametrize("engine", ENGINES)

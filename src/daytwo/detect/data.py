@@ -110,6 +110,15 @@ class EngineRead:
     ``only_if``: the read is made only while this says so; otherwise the engine answers its
     columns with no row without reading a table (the validators' sample, say, which nothing
     reads while no validator is registered). It is asked each time the read is made.
+
+    ``chunk``: the read is made a run of whole days before the span's end at a time, each run
+    holding about this many conversations at most (a day that holds more is a run of its own),
+    and its rows put together, each run's ``ago`` counted on from the span's end: the engine's
+    working memory then follows a run's conversations, not the span's (a read over every turn
+    of the span grew with the traffic). Only for a read cut ``ago`` whose rows each belong to
+    one day before the end and are worked out from the conversations of that day alone (no
+    group spans two days, no row depends on another day's conversations); the rows come
+    oldest run first, in each run's own order.
     """
 
     name: str
@@ -119,10 +128,16 @@ class EngineRead:
     days: int | None = None
     windows: bool = False
     only_if: Callable[[], bool] | None = None
+    chunk: int | None = None
 
     def __post_init__(self) -> None:
         if self.windows and self.cut == "day":
             raise ValueError(f"engine read {self.name!r}: a read of the windows is cut by start")
+        if self.chunk is not None and (self.cut != "ago" or self.chunk < 1):
+            raise ValueError(
+                f"engine read {self.name!r}: only a read cut by days before the end is read "
+                "in runs of days, each of at least one conversation"
+            )
 
     def gap(self, window: Window) -> tuple[datetime, datetime] | None:
         """The conversations' starts a read of the windows leaves out: from the end of the

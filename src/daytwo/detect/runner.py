@@ -29,6 +29,7 @@ from daytwo.detect.data import (
     EngineRead,
     Memo,
     Window,
+    days_before_end_sql,
 )
 from daytwo.detect.findings import Finding
 from daytwo.detect.registry import Detector, Needs
@@ -260,7 +261,76 @@ def _engine_read(
     gap: tuple[datetime, datetime] | None = None,
 ) -> pa.Table:
     """``read``'s table for ``info``'s conversations started in ``[start, end)``, less those
-    started in ``gap``."""
+    started in ``gap`` (a read with a ``chunk`` made a run of days at a time)."""
+    if read.chunk is not None and (read.only_if is None or read.only_if()):
+        runs = _day_runs(events, info, read.chunk, start, end, gap)
+        if len(runs) > 1:
+            parts = []
+            for first, after in runs:
+                part = _engine_read_once(
+                    events, info, read, max(start, end - first), end - after, gap
+                )
+                if after:
+                    at = part.column_names.index("ago")
+                    ago = pc.add(part["ago"], pa.scalar(after // timedelta(days=1), pa.int64()))
+                    part = part.set_column(at, "ago", ago.cast(part.schema.field("ago").type))
+                parts.append(part)
+            return pa.concat_tables(parts)
+    return _engine_read_once(events, info, read, start, end, gap)
+
+
+def _day_runs(
+    events: EventStore,
+    info: DeploymentInfo,
+    most: int,
+    start: datetime,
+    end: datetime,
+    gap: tuple[datetime, datetime] | None,
+) -> list[tuple[timedelta, timedelta]]:
+    """The runs of whole days before ``end`` that a read in chunks of ``most`` conversations is
+    made over, oldest first: ``(from, to)`` before ``end`` each (the first run from ``start``
+    however far back it is, the last to ``end``), each holding at most ``most`` of the
+    conversations started in ``[start, end)`` (less ``gap``) or a single day."""
+    where = "deployment = ? AND started_at >= ? AND started_at < ?"
+    params: list[Any] = [end, info.name, start, end]
+    if gap is not None:
+        where += " AND (started_at < ? OR started_at >= ?)"
+        params += list(gap)
+    ago = days_before_end_sql("started_at").replace(SPAN_END, "CAST(? AS TIMESTAMP)")
+    counts = events.query(
+        f"SELECT ago, CAST(count(*) AS BIGINT) AS n FROM (SELECT {ago} AS ago "  # noqa: S608
+        f"FROM interactions WHERE {where}) c GROUP BY ago ORDER BY ago DESC",
+        params,
+    )
+    groups: list[list[int]] = []
+    held = 0
+    for days, n in zip(counts["ago"].to_pylist(), counts["n"].to_pylist(), strict=True):
+        if groups and held + n <= most:
+            groups[-1].append(days)
+            held += n
+        else:
+            groups.append([days])
+            held = n
+    day = timedelta(days=1)
+    # Each run from its oldest day's start (the first from ``start``) to the next run's.
+    return [
+        (
+            end - start if i == 0 else (g[0] + 1) * day,
+            (groups[i + 1][0] + 1) * day if i + 1 < len(groups) else timedelta(0),
+        )
+        for i, g in enumerate(groups)
+    ]
+
+
+def _engine_read_once(
+    events: EventStore,
+    info: DeploymentInfo,
+    read: EngineRead,
+    start: datetime,
+    end: datetime,
+    gap: tuple[datetime, datetime] | None = None,
+) -> pa.Table:
+    """:func:`_engine_read` in one query."""
     where = "deployment = ? AND started_at >= ? AND started_at < ?"
     if gap is not None:
         where += " AND (started_at < ? OR started_at >= ?)"

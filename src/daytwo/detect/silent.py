@@ -380,7 +380,13 @@ def _sample_from_rows(data: AnalysisData) -> pa.Table:
     )
 
 
-SIGNAL_DAYS = EngineRead("silent_signal_days", _DAYS_SQL, "ago", _days_from_rows)
+# The conversations whose signals the engine works out at once: it holds their turns for the
+# windows and groupings (about 2 MB per 1,000 conversations of the demo), so the read is made
+# a run of days at a time.
+SIGNAL_CHUNK = 200_000
+SIGNAL_DAYS = EngineRead(
+    "silent_signal_days", _DAYS_SQL, "ago", _days_from_rows, chunk=SIGNAL_CHUNK
+)
 """The analysed conversations per day before the end × UTC day × journey ('' for none): how
 many, and how many show each silent-failure signal."""
 FLAGGED = EngineRead(
