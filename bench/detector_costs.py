@@ -25,17 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-_CHILD = r"""
-import json, os, sys, time
-from datetime import UTC, datetime, timedelta
-from daytwo.detect.data import DeploymentInfo
-from daytwo.detect.registry import detectors
-from daytwo.detect.runner import analysis_window, engine_reads, _engine_read, load_data
-from daytwo.deployments.service import get_deployment
-from daytwo.settings import Settings
-from daytwo.store.events import open_event_store
-from daytwo.store.ledger import Ledger
-
+# The child scripts' measure of one step: its CPU, and how far the resident set rose above what
+# the process held before it (its peak reset first); ``bench.engine_reads`` shares it.
+MEASURED_STEP = r"""
 def rss():
     status = open('/proc/self/status').read().splitlines()
     get = lambda k: next(int(l.split()[1]) for l in status if l.startswith(k)) / 1024
@@ -54,6 +46,23 @@ def step(fn):
         "cpu_s": round(cpu, 3), "rise_mb": round(peak - held, 1), "held_mb": round(held, 1)
     }
 
+"""
+
+_CHILD = (
+    r"""
+import json, os, sys, time
+from datetime import UTC, datetime, timedelta
+from daytwo.detect.data import DeploymentInfo
+from daytwo.detect.registry import detectors
+from daytwo.detect.runner import analysis_window, engine_reads, _engine_read, load_data
+from daytwo.deployments.service import get_deployment
+from daytwo.settings import Settings
+from daytwo.store.events import open_event_store
+from daytwo.store.ledger import Ledger
+
+"""
+    + MEASURED_STEP
+    + r"""
 work, url, only = sys.argv[1], sys.argv[2] or None, sys.argv[3].split(",") if sys.argv[3] else None
 settings = Settings(data_dir=work, events_url=url)
 ledger = Ledger(settings.resolved_ledger_url)
@@ -84,6 +93,7 @@ with open_event_store(settings.resolved_events_url, read_only=True) as events:
         result[vol.deployment] = {"steps": steps, "fingerprints": found}
 print(json.dumps(result))
 """
+)
 
 
 def measure(

@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.__main__ import RESULTS, _environment
+from bench.detector_costs import MEASURED_STEP
 
-_CHILD = r"""
+_CHILD = (
+    r"""
 import hashlib, json, os, sys, time
 from datetime import UTC, datetime, timedelta
 from daytwo.detect.data import DeploymentInfo
@@ -41,22 +43,9 @@ from daytwo.settings import Settings
 from daytwo.store.events import open_event_store
 from daytwo.store.ledger import Ledger
 
-def rss():
-    status = open('/proc/self/status').read().splitlines()
-    get = lambda k: next(int(l.split()[1]) for l in status if l.startswith(k)) / 1024
-    return get('VmRSS:'), get('VmHWM:')
-
-def step(fn):
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
-    held, _ = rss()
-    t0 = os.times()
-    out = fn()
-    t1 = os.times()
-    _, peak = rss()
-    return out, {"cpu_s": round(t1.user - t0.user + t1.system - t0.system, 2),
-                 "rise_mb": round(peak - held, 1), "held_mb": round(held, 1)}
-
+"""
+    + MEASURED_STEP
+    + r"""
 def digest(table):
     rows = sorted(repr(r) for r in zip(*(c.to_pylist() for c in table.columns)))
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
@@ -102,6 +91,7 @@ with open_event_store(settings.resolved_events_url, read_only=True) as events:
         out[vol.deployment] = steps
 print(json.dumps(out))
 """
+)
 
 
 def measure(
