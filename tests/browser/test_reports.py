@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from daytwo.units import fmt_money
 from tests.browser.conftest import LiveServer
 
 MONTH = "2026-10"  # the small demo's last full month
@@ -23,7 +24,7 @@ def test_the_monthly_review_draws_its_charts(
         page.locator(f'[data-chart="{chart}"] svg').first.wait_for()
     review = live_server.get_json(f"/api/v1/reports/monthly?deployment=care-bot&month={MONTH}")
     assert review["value"] is not None
-    net = f"{review['value']['net']:,.2f} USD"
+    net = fmt_money(review["value"]["net"], "USD")  # as the KPIs write money: "$12,212"
     assert net in page.locator(".figures").inner_text()
     for risk in review["risks"]:
         link = page.locator(f'a[href="{risk["href"]}"]').first
