@@ -70,6 +70,24 @@ def registered() -> list[DerivedTable]:
     return list(_REGISTRY.values())
 
 
+def with_dependencies(table: DerivedTable) -> list[DerivedTable]:
+    """``table`` and every registered table it reads, directly or not, each after the tables
+    it reads: what must be refreshed together for ``table`` to be read."""
+    by_name = {t.name: t for t in registered()}
+    chain: list[DerivedTable] = []
+
+    def visit(t: DerivedTable) -> None:
+        if t in chain:
+            return
+        for dep in t.depends:
+            if dep in by_name:
+                visit(by_name[dep])
+        chain.append(t)
+
+    visit(table)
+    return chain
+
+
 def in_dependency_order(tables: list[DerivedTable]) -> list[DerivedTable]:
     """``tables`` ordered so that each comes after the tables it reads."""
     by_name = {t.name: t for t in tables}

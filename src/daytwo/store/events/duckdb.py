@@ -357,34 +357,39 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
         if not self.refresh_on_read and not self.read_only:
             # Read as last refreshed: built at this version is enough, pending days or not.
             return key in self._fresh and all(self.derived_ready(d) for d in table.depends)
-        if not all(self.derived_ready(dep) for dep in table.depends):
-            return False
-        # After any refresh in progress (refresh_derived): two transactions recomputing the
-        # same days would both delete their rows, and the engine refuses the second.
+        # The table and the tables it reads, in one transaction under the writers' lock: a
+        # write landing between refreshing an hourly rollup and the daily one over it would
+        # leave the daily one recomputed from the stale hourly one, its changed days cleared.
+        # And after any refresh in progress (refresh_derived): two transactions recomputing
+        # the same days would both delete their rows, and the engine refuses the second.
+        chain = derived.with_dependencies(table)
         with self._refreshing, self._lock:
             writes = self._writes
             try:
-                rows = self._con.execute(
-                    f"SELECT version FROM {derived.STATE} WHERE name = ?", [name]
-                ).fetchall()
+                built = dict(
+                    self._con.execute(f"SELECT name, version FROM {derived.STATE}").fetchall()
+                )
+                pending = {
+                    row[0]
+                    for row in self._con.execute(
+                        f"SELECT DISTINCT name FROM {derived.CHANGED_DAYS}"
+                    ).fetchall()
+                }
             except duckdb.CatalogException:
                 # A store written before derived tables existed, opened read-only.
                 return False
-            built = bool(rows) and rows[0][0] == table.version
-            if self.read_only:
+            work = [
+                (t, built.get(t.name) != t.version)
+                for t in chain
+                if built.get(t.name) != t.version or t.name in pending
+            ]
+            if work and self.read_only:
                 # A read-only store cannot refresh: read the table only if nothing is pending.
-                if not built:
-                    return False
-                pending = self._con.execute(
-                    f"SELECT count(*) FROM {derived.CHANGED_DAYS} WHERE name = ?",
-                    [name],
-                ).fetchone()
-                ok = pending is not None and pending[0] == 0
-                if ok:
-                    self._fresh[key] = writes
-                return ok
-            self._refresh(self._con, [(table, not built)])
-            self._fresh[key] = writes
+                return False
+            if work:
+                self._refresh(self._con, work)
+            for t in chain:
+                self._fresh[(t.name, t.version)] = writes
             return True
 
     def refresh_derived(self) -> bool:

@@ -358,46 +358,49 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
 
     def derived_ready(self, name: str) -> bool:
         """Whether the derived table ``name`` can be read (see :class:`EventStore`): with
-        ``refresh_on_read`` brought up to date first; without, read as last refreshed (any
-        process's refresh: every one writes complete days under a new version)."""
+        ``refresh_on_read`` brought up to date first, with the tables it reads; without, read
+        as last refreshed (any process's refresh: every one writes complete days under a new
+        version)."""
         table = next((t for t in derived.registered() if t.name == name), None)
         if table is None:
             return False
-        if not all(self.derived_ready(dep) for dep in table.depends):
-            return False
+        chain = derived.with_dependencies(table)
         if not self.refresh_on_read and not self.read_only:
-            return self._answers.state().built.get(name) == table.version
+            built = self._answers.state().built
+            return all(built.get(t.name) == t.version for t in chain)
         with self._derived_lock:
-            return self._bring_up_to_date(table)
-
-    def _bring_up_to_date(self, table: derived.DerivedTable) -> bool:
-        """Build ``table`` (first time, or a new definition) or recompute its changed days;
-        False where it is behind and this store may not refresh it (read-only)."""
-        name = table.name
-        status = self.transport.query(
-            f"SELECT s.version AS version, (SELECT count() FROM {ch_derived.CHANGED} "
-            f"WHERE name = {quote(name)}) AS pending FROM {ch_derived.STATE} AS s FINAL "
-            f"WHERE s.name = {quote(name)}"
-        ).to_pylist()
-        built = bool(status) and status[0]["version"] == table.version
-        waiting = int(status[0]["pending"]) if status else 0
-        if built and not waiting:
+            waiting = ch_derived.pending(self.transport)
+            built = ch_derived.built(self.transport)
+            behind = [t for t in chain if built.get(t.name) != t.version or t.name in waiting]
+            if behind and self.read_only:
+                return False
+            self._bring_up_to_date(behind, built, waiting)
             return True
-        if self.read_only:
-            return False
-        todo = ch_derived.pending(self.transport).get(name, [])
-        version = self._next_version()
-        if not built:
-            ch_derived.create(self.transport, table)
-            ch_derived.record_built(self.transport, table, version)
-            days = None
-        else:
-            days = [(d, day) for d, day, _ in todo]
-        ch_derived.refresh(self.transport, table, version, days, self._readable(), fresh=not built)
-        self._answers.forget_state()
-        if todo:
-            ch_derived.clear_changed(self.transport, name, todo)
-        return True
+
+    def _bring_up_to_date(
+        self,
+        tables: list[derived.DerivedTable],
+        built: dict[str, str],
+        waiting: dict[str, list[tuple[str, date, int]]],
+    ) -> None:
+        """Build ``tables`` (first time, or a new definition) or recompute their changed days,
+        in order, by one look at what was pending (``waiting``, read before ``built``). A
+        daily rollup over the hourly one recomputes the days pending when the look was taken,
+        from the hourly rows recomputed since: a write landing meanwhile records its days
+        for both, after its rows (:meth:`_write`), and the next refresh takes them up."""
+        for table in tables:
+            name = table.name
+            todo = waiting.get(name, [])
+            fresh = built.get(name) != table.version
+            version = self._next_version()
+            if fresh:
+                ch_derived.create(self.transport, table)
+                ch_derived.record_built(self.transport, table, version)
+            days = None if fresh else [(d, day) for d, day, _ in todo]
+            ch_derived.refresh(self.transport, table, version, days, self._readable(), fresh=fresh)
+            self._answers.forget_state()
+            if todo:
+                ch_derived.clear_changed(self.transport, name, todo)
 
     def refresh_derived(self) -> bool:
         """Bring every derived table up to date, off the request path. Writers are never held
@@ -407,15 +410,14 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
             return False
         started = utc_now()
         with self._derived_lock:
+            waiting = ch_derived.pending(self.transport)
             built = ch_derived.built(self.transport)
-            waiting = set(ch_derived.pending(self.transport))
             work = [
                 table
                 for table in derived.in_dependency_order(derived.registered())
                 if built.get(table.name) != table.version or table.name in waiting
             ]
-            for table in work:
-                self._bring_up_to_date(table)
+            self._bring_up_to_date(work, built, waiting)
             if work:
                 self._answers.renew(lambda key: self.query(key[0], list(key[1:])))
         with self._changed:
