@@ -20,6 +20,12 @@ it. Three stages:
 Run ``python -m bench.gaps_step --capture --calls DIR --src SRC`` once, then
 ``python -m bench.gaps_step --calls DIR --a SRC_A --b SRC_B [--rounds 3] [--name NAME]``;
 writes ``bench/results/NAME.json``.
+
+``--capture-data DATA`` keeps instead the calls of one analysis of a built data dir (the
+speed build of ``python -m bench.detect --speed-only``, at any size): each deployment's
+candidates and confidently answered turns for the look ``daytwo analyze --force`` makes, as
+the knowledge-gap detector reads them. Each child also reports the peak of its resident set
+above what it held once the calls were loaded (the step's own working memory).
 """
 
 from __future__ import annotations
@@ -88,6 +94,63 @@ def capture(src: str, calls: Path, at: str) -> None:
     (calls / "texts.json").write_text(json.dumps(texts))
 
 
+def capture_data(src: str, calls: Path, data: Path) -> None:
+    """Keep the :func:`detect_gaps` call of each deployment's look of `daytwo analyze --force`
+    over the built data dir ``data`` (its candidates and confident turns as the detector reads
+    them), and the vectors of the texts they embed."""
+    sys.path.insert(0, src)
+    from datetime import timedelta
+
+    import numpy as np
+
+    from daytwo.deployments.service import list_deployments
+    from daytwo.detect.gaps.encoders import get_encoder
+    from daytwo.detect.gaps.reads import candidates, confident
+    from daytwo.detect.registry import select
+    from daytwo.detect.runner import analysis_window, load_data
+    from daytwo.pipeline.run import _info
+    from daytwo.settings import Settings
+    from daytwo.store.events import open_event_store
+    from daytwo.store.ledger import Ledger
+
+    settings = Settings(data_dir=data)
+    calls.mkdir(parents=True, exist_ok=True)
+    needs = [d.needs for d in select(["knowledge_gap"])]
+    texts: set[str] = set()
+    ledger = Ledger(settings.resolved_ledger_url)
+    registered = {d.name: d for d in list_deployments(ledger)}
+    with open_event_store(settings.resolved_events_url, read_only=True) as events:
+        for vol in events.volumes():
+            if vol.first_started_at is None or vol.last_started_at is None:
+                continue
+            dep = registered.get(vol.deployment)
+            end = vol.last_started_at + timedelta(seconds=1)
+            window = analysis_window(dep, vol.first_started_at, end)
+            if window is None:
+                continue
+            look = load_data(events, _info(vol.deployment, dep), window, needs)
+            cand, good = candidates(look), confident(look)
+            del look
+            call = {
+                "cand": cand,
+                "deployment": vol.deployment,
+                "as_of": window.current_end,
+                "kw": {"confident": (good.text, good.intent)},
+            }
+            (calls / f"call-{vol.deployment}.pkl").write_bytes(pickle.dumps(call))
+            texts |= {*cand.text, *good.text}
+            print(vol.deployment, len(cand), "candidates", len(set(cand.text)), "texts", flush=True)
+    ledger.dispose()
+    ordered = sorted(texts)
+    np.save(calls / "vectors.npy", get_encoder("minilm").encode(ordered))
+    (calls / "texts.json").write_text(json.dumps(ordered))
+    (calls / "what.txt").write_text(
+        f"each deployment's detect_gaps call of `daytwo analyze --force` over {data.name} "
+        "(its candidates and confident turns as the detector reads them), replayed with the "
+        "vectors cached"
+    )
+
+
 def _load(calls: Path) -> list[dict[str, Any]]:
     return [pickle.loads(f.read_bytes()) for f in sorted(calls.glob("*.pkl"))]
 
@@ -136,6 +199,9 @@ def child(src: str, calls: Path, out: Path) -> None:
     vectors = np.load(calls / "vectors.npy")
     inputs = [c for c in _load(calls) if len(c["cand"])]
     results = []
+    # The peak from here on, above what the process holds now (its inputs loaded).
+    held = _status_mb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for call in inputs:
         # Each call's vectors from the cache, as the demo's warmed cache gives them.
@@ -160,8 +226,17 @@ def child(src: str, calls: Path, out: Path) -> None:
         "wall_s": time.perf_counter() - wall0,
         # The child's peak resident set (its imports, the calls and their vectors included).
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_above_start_mb": _status_mb("VmHWM") - held,
     }
     out.write_text(json.dumps({"calls": results, **total}))
+
+
+def _status_mb(field: str) -> float:
+    """A field of this process's /proc status (VmRSS, VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 _INDEX: dict[int, dict[str, int]] = {}
@@ -189,6 +264,7 @@ def run_once(src: str, calls: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--capture", action="store_true")
+    parser.add_argument("--capture-data", type=Path, help="A built data dir to capture from.")
     parser.add_argument("--src")
     parser.add_argument("--at", default="2026-12-06T12:00:00+00:00")
     parser.add_argument("--calls", required=True)
@@ -202,6 +278,9 @@ def main() -> None:
     parser.add_argument("--label-b", default=None)
     args = parser.parse_args()
     calls = Path(args.calls)
+    if args.capture_data:
+        capture_data(args.src, calls, args.capture_data)
+        return
     if args.capture:
         capture(args.src, calls, args.at)
         return
@@ -215,6 +294,7 @@ def main() -> None:
             runs[side].append(run)
             print(side, i, round(run["wall_s"], 2), round(run["cpu_s"], 2), flush=True)
             print("peak_rss_mb", round(run["peak_rss_mb"]), flush=True)
+            print("peak_above_start_mb", round(run["peak_above_start_mb"]), flush=True)
     digests = {s: [[c["digest"] for c in r["calls"]] for r in runs[s]] for s in runs}
     same_within = all(d == digests[s][0] for s in runs for d in digests[s])
     differ = [
@@ -224,7 +304,9 @@ def main() -> None:
     ]
     result = {
         "benchmark": args.name,
-        "what": "every detect_gaps call of `daytwo demo --no-serve` (clock pinned at "
+        "what": (calls / "what.txt").read_text()
+        if (calls / "what.txt").exists()
+        else "every detect_gaps call of `daytwo demo --no-serve` (clock pinned at "
         f"{args.at}), replayed from its inputs with the vectors cached as the demo has them",
         "a": args.label_a or args.a,
         "b": args.label_b or args.b,
@@ -238,6 +320,7 @@ def main() -> None:
                     "cpu_s": round(r["cpu_s"], 2),
                     "wall_s": round(r["wall_s"], 2),
                     "peak_rss_mb": round(r.get("peak_rss_mb", float("nan"))),
+                    "peak_above_start_mb": round(r.get("peak_above_start_mb", float("nan"))),
                     "load_average_before": r["load_average_before"],
                 }
                 for r in runs[s]
@@ -247,7 +330,7 @@ def main() -> None:
         "median": {
             s: {
                 k: round(statistics.median(r[k] for r in runs[s]), 2)
-                for k in ("cpu_s", "wall_s", "peak_rss_mb")
+                for k in ("cpu_s", "wall_s", "peak_rss_mb", "peak_above_start_mb")
             }
             for s in runs
         },

@@ -164,3 +164,39 @@ def test_gap_candidates_come_from_the_engine_as_the_turns_give_them(
     _same_candidates(span_cand, find_candidates(turns, interactions))
     span_good = confident_of(engine_read(events, INFO.name, CONFIDENT, start, END))
     assert span_good == replace(confident_turns(turns, interactions), interaction_id=[], seq=[])
+
+
+def test_the_candidates_hold_one_string_per_distinct_value() -> None:
+    # Candidates repeat their conversation, journey, intent and wording: each distinct value
+    # is one Python string, in the lists as many times as it occurs (nulls kept where a
+    # column has them), over a read of several chunks.
+    def chunks(*parts: list[str | None]) -> pa.ChunkedArray:
+        return pa.chunked_array([pa.array(p, pa.string()) for p in parts])
+
+    n = 5
+    table = pa.table(
+        {
+            "interaction_id": chunks(["b", "a", "a"], ["b", "c"]),
+            "seq": pa.array([2, 1, 3, 4, 1], pa.int64()),
+            "text": chunks(["where is my card", "hi", "hi"], ["where is my card", " "]),
+            "started_at": pa.array([0] * n, pa.timestamp("us", tz="UTC")),
+            "journey": chunks(["cards", None, None], ["cards", "cards"]),
+            "customer_ref": chunks([None] * 3, [None, "u1"]),
+            "answer_intent": chunks(["lost_card", "greet", None], ["lost_card", "lost_card"]),
+            "answer_confidence": pa.array([0.2, None, 0.1, 0.3, 0.9], pa.float64()),
+            **{name: pa.array([True] * n) for name in ("fallback", "low_confidence")},
+            **{name: pa.array([False] * n) for name in ("rephrased", "escalated")},
+        }
+    )
+    cand = candidates_of(table)
+    # Sorted by conversation and seq, the blank text left out.
+    assert cand.interaction_id == ["a", "a", "b", "b"]
+    assert cand.seq.tolist() == [1, 3, 2, 4]
+    assert cand.text == ["hi", "hi", "where is my card", "where is my card"]
+    assert cand.journey == [None, None, "cards", "cards"]
+    assert cand.customer_ref == [None] * 4
+    assert cand.answer_intent == ["greet", None, "lost_card", "lost_card"]
+    assert cand.interaction_id[0] is cand.interaction_id[1]
+    assert cand.text[2] is cand.text[3]
+    assert cand.journey[2] is cand.journey[3]
+    assert cand.answer_intent[2] is cand.answer_intent[3]

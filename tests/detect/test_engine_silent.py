@@ -21,6 +21,7 @@ from daytwo.detect.data import DeploymentInfo, analysis_data
 from daytwo.detect.registry import get_detector
 from daytwo.detect.runner import (
     _day_runs,
+    _engine_read,
     engine_read,
     load_data,
     look_at,
@@ -223,6 +224,38 @@ def test_the_signal_days_read_a_run_of_days_at_a_time_are_those_read_at_once(
     assert comparable_rows(in_runs) == comparable_rows(at_once)
     empty = engine_read(events, "nobody", replace(SIGNAL_DAYS, chunk=1), start, end)
     assert empty.num_rows == 0
+
+
+@pytest.mark.parametrize("engine", ["duckdb"])
+def test_a_deployment_that_fits_in_one_run_is_read_without_counting_its_days(
+    new_events: Callable[[], EventStore],
+) -> None:
+    """Where the deployment's stored conversations (the analysis's volumes) fit in one run,
+    the read is one query, not a count of its days first; the same rows either way."""
+    events = new_events()
+    _store(events)
+    start, end = WINDOW.baseline_start, WINDOW.current_end
+    stored = events.count("interactions", INFO.name)
+    asked: list[str] = []
+    query = events.query
+
+    def counted(sql: str, params: list[Any] | None = None) -> Any:
+        asked.append(sql)
+        return query(sql, params)
+
+    events.query = counted  # type: ignore[method-assign]
+    read = replace(SIGNAL_DAYS, chunk=stored)
+    unknown = _engine_read(events, INFO, read, start, end)
+    assert len(asked) == 2  # the days counted, then the one run
+    asked.clear()
+    known = _engine_read(events, replace(INFO, interactions=stored), read, start, end)
+    assert len(asked) == 1
+    assert comparable_rows(known) == comparable_rows(unknown)
+    asked.clear()
+    # More stored than a run holds: the days are counted (and cut into runs) as before.
+    _engine_read(events, replace(INFO, interactions=stored + 1), read, start, end)
+    assert len(asked) == 2
+    assert replace(INFO, interactions=stored) == INFO  # not part of its identity
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -54,6 +54,11 @@ class DeploymentInfo:
     name: str
     kind: str = "virtual_agent"
     targets: Mapping[str, float] = field(default_factory=dict)
+    # The deployment's stored conversations when the analysis began, where it knows them (the
+    # store's volumes): at least those of any span it reads then, so a read in runs of days
+    # (``EngineRead.chunk``) that they all fit in is made in one query without counting its
+    # days first. Not part of the deployment's identity.
+    interactions: int | None = field(default=None, compare=False)
 
 
 INTERACTIONS_OF_SPAN = "{interactions}"

@@ -262,7 +262,10 @@ def _engine_read(
 ) -> pa.Table:
     """``read``'s table for ``info``'s conversations started in ``[start, end)``, less those
     started in ``gap`` (a read with a ``chunk`` made a run of days at a time)."""
-    if read.chunk is not None and (read.only_if is None or read.only_if()):
+    # Where every conversation of the deployment fits in one run, the runs are not counted.
+    known = info.interactions
+    fits = known is not None and read.chunk is not None and known <= read.chunk
+    if read.chunk is not None and not fits and (read.only_if is None or read.only_if()):
         runs = _day_runs(events, info, read.chunk, start, end, gap)
         if len(runs) > 1:
             parts = []

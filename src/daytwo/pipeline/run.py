@@ -170,8 +170,9 @@ def analyze(
                 continue
         judged = service.judged_through(ledger, name, [d.id for d in paced])
         looks = _plan(dep, vol.first_started_at, days, chosen, paced, judged)
-        reads = _Reads(events, _info(name, dep), dep, vol.first_started_at, days, chosen)
-        rows.append(_Row(name, dep, vol.first_started_at, looks, reads))
+        info = _info(name, dep, vol.interactions)
+        reads = _Reads(events, info, dep, vol.first_started_at, days, chosen)
+        rows.append(_Row(name, dep, vol.first_started_at, looks, reads, info))
     ahead_rows = [r for r in rows if isinstance(r, _Row)]
     split = workers > 1 and fork_available()
     outcomes: list[RunOutcome] = []
@@ -200,7 +201,7 @@ def analyze(
                             settings, ledger, events, manager, name, row.dep, row.first_data, at,
                             look, trigger=trigger, since=since, progress=progress,
                             history=row.reads.get(at, read=detected is None), ahead=detected,
-                            last_looks=last_looks,
+                            last_looks=last_looks, interactions=row.info.interactions,
                         )  # fmt: skip
                     outcomes.append(outcome)
             finally:
@@ -302,6 +303,7 @@ class _Row:
     first_data: datetime
     looks: list[PlannedLook]
     reads: _Reads
+    info: DeploymentInfo
     ahead: DetectAhead | None = None
     started: bool = False
 
@@ -321,9 +323,7 @@ class _Row:
             while vectors_settling() and reads.read_next():
                 pass
         if self.reads.histories:
-            self.ahead = DetectAhead(
-                _info(self.name, self.dep), self.looks, dict(self.reads.histories)
-            )
+            self.ahead = DetectAhead(self.info, self.looks, dict(self.reads.histories))
 
 
 def _plan(
@@ -368,12 +368,15 @@ def _look(
     history: History | None,
     ahead: Detected | None = None,
     last_looks: LastLooks | None = None,
+    interactions: int | None = None,
 ) -> RunOutcome:
     """One look of :func:`analyze`: the detectors due as of ``at`` (``look``), recorded and
-    handed over; ``ahead``: their findings, computed ahead by another process."""
+    handed over; ``ahead``: their findings, computed ahead by another process;
+    ``interactions``: the deployment's stored conversations (:class:`DeploymentInfo`)."""
     outcome, window = _analyze_one(
         ledger, events, name, dep, first_data, at, look,
         progress=progress, since=since, history=history, detected=ahead, last_looks=last_looks,
+        interactions=interactions,
     )  # fmt: skip
     if window is None or outcome.run_id is None or outcome.recorded is None:
         return outcome
@@ -434,11 +437,14 @@ def _days_to_analyse(
     return [*earlier, end]
 
 
-def _info(name: str, dep: DeploymentPublic | None) -> DeploymentInfo:
+def _info(
+    name: str, dep: DeploymentPublic | None, interactions: int | None = None
+) -> DeploymentInfo:
     return DeploymentInfo(
         name,
         kind=str(dep.kind) if dep else "virtual_agent",
         targets=dict(dep.targets) if dep else {},
+        interactions=interactions,
     )
 
 
@@ -467,13 +473,14 @@ def _analyze_one(
     history: History | None = None,
     detected: Detected | None = None,
     last_looks: LastLooks | None = None,
+    interactions: int | None = None,
 ) -> tuple[RunOutcome, Window | None]:
     """One deployment as of ``at``: skipped (no window), or detected and recorded; the window
     comes back only for a recorded run."""
     window = analysis_window(dep, first_data, at)
     if window is None:
         return RunOutcome(name, None, at, skipped="not enough history past the baseline"), None
-    info = _info(name, dep)
+    info = _info(name, dep, interactions)
     if detected is None and last_looks is not None:
         detected = last_looks.get(info, window, chosen)
     run = detect_and_record(

@@ -396,3 +396,44 @@ def test_each_gaps_members_and_centre_are_those_of_its_mask(repeated_real: np.nd
     masked = np.stack([x[found.labels == g].mean(axis=0) for g in range(found.n_gaps)])
     assert np.array_equal(found.centroids, cluster._unit(masked))
     assert cluster.members(np.full(4, -1), 0) == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        ClusterParams(min_similarity=0.55, relax=()),
+        # Sampled rounds (a sample of 150 of the 600), the looser passes and the join.
+        ClusterParams(min_similarity=0.6, sample_size=150, relax=(0.05, 0.1), join=0.1),
+        ClusterParams(min_similarity=0.35, sample_size=150, centre=True, join=0.05),
+    ],
+)
+def test_distinct_vectors_and_an_index_give_the_gaps_of_one_row_per_utterance(
+    repeated_real: np.ndarray, params: ClusterParams
+) -> None:
+    # The candidates repeat their wordings: the clustering takes the distinct texts' vectors
+    # and each utterance's row among them, and finds what one row per utterance finds (labels
+    # over the utterances, their similarities and the centres, to the bit), in place or not.
+    distinct, index = cluster._distinct_rows(repeated_real)
+    assert len(distinct) < len(repeated_real)
+    rows = distinct[index]
+    every = cluster_utterances(rows.copy(), params)
+    assert every.n_gaps > 3
+    assert (every.labels < 0).any()
+    for overwrite in (False, True):
+        found = cluster_utterances(distinct.copy(), params, overwrite=overwrite, index=index)
+        assert np.array_equal(found.labels, every.labels)
+        assert np.array_equal(found.similarity, every.similarity, equal_nan=True)
+        assert np.array_equal(found.centroids, every.centroids)
+        assert found.rounds == every.rounds
+    assert regions(distinct, 150, index=index) == regions(rows, 150)
+    # The attachment of what no gap holds to the nearest known intent, the same way.
+    attach = ClusterParams(min_similarity=0.7, relax=(), attach=-0.2, attach_min=2)
+    plain = cluster_utterances(rows, attach)
+    centres = cluster._unit(rows[:: len(rows) // 12][:12])
+    expected, made = attach_to_intents(rows.copy(), plain, centres, attach)
+    assert made
+    got, got_made = attach_to_intents(distinct.copy(), plain, centres, attach, index=index)
+    assert got_made == made
+    assert np.array_equal(got.labels, expected.labels)
+    assert np.array_equal(got.similarity, expected.similarity, equal_nan=True)
+    assert np.array_equal(got.centroids, expected.centroids)

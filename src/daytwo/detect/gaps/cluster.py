@@ -213,44 +213,96 @@ CENTRE_NEIGHBOUR = 0.7
 MIN_REGIONS = 30
 
 
-def regions(vectors: np.ndarray, sample_size: int = 4000) -> float:
+def _rows(x: np.ndarray, index: np.ndarray | None, rows: np.ndarray | None) -> np.ndarray:
+    """The vectors of the utterances ``rows`` (None: all of them), where utterance ``i``'s
+    vector is ``x[index[i]]`` (``x[i]`` without ``index``)."""
+    if index is None:
+        out: np.ndarray = x if rows is None else x[rows]
+    else:
+        out = x[index] if rows is None else x[index[rows]]
+    return out
+
+
+def _nearest(
+    x: np.ndarray, index: np.ndarray | None, rows: np.ndarray, means: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each utterance of ``rows``, the row of ``means`` its vector is most similar to and
+    that similarity. The product is taken once per distinct vector among them (``index``
+    names them; without it, per row, on ``x`` itself where ``rows`` are all of its rows): an
+    utterance repeated a thousand times costs one row of it, not a thousand, and each copy
+    gets the same answer."""
+    if index is None:
+        distinct, inverse = rows, None
+    else:
+        distinct, inverse = np.unique(index[rows], return_inverse=True)
+    part = x if len(distinct) == len(x) else x[distinct]
+    affinity = part @ means.T
+    del part
+    best = affinity.argmax(axis=1)
+    top = affinity[np.arange(len(distinct)), best]
+    if inverse is None:
+        return best, top
+    return best[inverse], top[inverse]
+
+
+def regions(
+    vectors: np.ndarray, sample_size: int = 4000, *, index: np.ndarray | None = None
+) -> float:
     """How many regions of near-paraphrases the traffic holds: each utterance counts one over
     its number of neighbours at similarity :data:`CENTRE_NEIGHBOUR` or more (over a seeded
-    sample of at most ``sample_size``)."""
-    if len(vectors) == 0:
+    sample of at most ``sample_size``). ``index``: see :func:`cluster_utterances`."""
+    n = len(vectors) if index is None else len(index)
+    if n == 0:
         return 0.0
     x = np.asarray(vectors, dtype=np.float32)
     rng = np.random.default_rng(0)
     # The sample first, then its rows made unit (row by row: the same rows as before).
-    rows = _unit(x if len(x) <= sample_size else x[rng.choice(len(x), sample_size, replace=False)])
+    pick = None if n <= sample_size else rng.choice(n, sample_size, replace=False)
+    rows = _unit(_rows(x, index, pick))
     near = (rows @ rows.T >= CENTRE_NEIGHBOUR).sum(axis=1)
     return float((1.0 / near).sum())
 
 
-def background(x: np.ndarray, params: ClusterParams, rng: np.random.Generator) -> np.ndarray:
+def background(
+    x: np.ndarray,
+    params: ClusterParams,
+    rng: np.random.Generator,
+    *,
+    index: np.ndarray | None = None,
+) -> np.ndarray:
     """What the utterances share: their mean, each counted against how many near-paraphrases
     it has (similarity at least :data:`CENTRE_NEIGHBOUR`, over a sample of at most
     ``sample_size``), so that one request asked very often weighs as one region of the
-    traffic, not as most of it."""
-    rows = (
-        x
-        if len(x) <= params.sample_size
-        else x[rng.choice(len(x), params.sample_size, replace=False)]
-    )
+    traffic, not as most of it. ``index``: see :func:`cluster_utterances`."""
+    n = len(x) if index is None else len(index)
+    pick = None if n <= params.sample_size else rng.choice(n, params.sample_size, replace=False)
+    rows = _rows(x, index, pick)
     near = (rows @ rows.T >= CENTRE_NEIGHBOUR).sum(axis=1)
     out: np.ndarray = (rows / near[:, None]).sum(axis=0) / (1.0 / near).sum()
     return out
 
 
 def cluster_utterances(
-    vectors: np.ndarray, params: ClusterParams | None = None, *, overwrite: bool = False
+    vectors: np.ndarray,
+    params: ClusterParams | None = None,
+    *,
+    overwrite: bool = False,
+    index: np.ndarray | None = None,
 ) -> Clustering:
     """Cluster unit-length ``vectors`` into gaps (see the module docstring).
 
     ``overwrite``: ``vectors`` (float32) may be made unit in place, for a caller done with
-    them: one copy of the utterances' vectors fewer while they are clustered, the same bits."""
+    them: one copy of the utterances' vectors fewer while they are clustered, the same bits.
+
+    ``index``: utterance ``i``'s vector is ``vectors[index[i]]`` (the distinct texts' vectors
+    and each utterance's text: support traffic repeats itself, and one row per utterance held
+    about 1.5 KB for each, growing with the traffic). The same clustering as of
+    ``vectors[index]``, where the similarities to the gaps, taken once per distinct vector
+    instead of once per utterance, fall on the same side of every cut and choice (one matrix
+    product may round a row's last bit differently from another product holding it among
+    other rows); the labels are numbered over the utterances."""
     params = params or ClusterParams()
-    n = vectors.shape[0]
+    n = vectors.shape[0] if index is None else len(index)
     labels = np.full(n, -1, dtype=np.int64)
     if n < params.min_gap_size:
         dim = vectors.shape[1] if vectors.ndim == 2 else 0
@@ -258,7 +310,11 @@ def cluster_utterances(
     own = overwrite and vectors.dtype == np.float32 and vectors.flags.c_contiguous
     original = _unit(vectors, out=vectors) if own else _unit(np.asarray(vectors, np.float32))
     rng = np.random.default_rng(params.seed)
-    x = _unit(original, background(original, params, rng)) if params.centre else original
+    x = (
+        _unit(original, background(original, params, rng, index=index))
+        if params.centre
+        else original
+    )
     # Per gap: the sum of its members' vectors and their count. x @ (sum / count) is the
     # average similarity of x to the members: the quantity average linkage cuts on.
     sums: list[np.ndarray] = []
@@ -267,7 +323,7 @@ def cluster_utterances(
     for step in (0.0, *params.relax):
         first = len(sums)
         rounds += _cluster_pass(
-            x, labels, params.min_similarity - step, params, rng, sums, counts, first
+            x, labels, params.min_similarity - step, params, rng, sums, counts, first, index
         )
         # Gaps of this pass that stayed below the minimum size are not gaps; their utterances
         # get another look in the next, looser pass.
@@ -277,10 +333,10 @@ def cluster_utterances(
         small = sizes < params.min_gap_size
         labels[(labels >= 0) & small[np.maximum(labels, 0)]] = -1
     if params.join is not None:
-        _join(x, labels, params.min_similarity - params.join)
+        _join(x, labels, params.min_similarity - params.join, index=index)
     # Centres and members' similarity to them in the encoder's own space, whatever the
     # clustering measured: labels, ids and types compare them across runs and with intents.
-    return _finish(original, labels, params.min_similarity, rounds)
+    return _finish(original, labels, params.min_similarity, rounds, index=index)
 
 
 def _cluster_pass(
@@ -292,9 +348,11 @@ def _cluster_pass(
     sums: list[np.ndarray],
     counts: list[int],
     first: int,
+    index: np.ndarray | None = None,
 ) -> int:
     """Steps 1-5 at similarity ``s`` over the utterances in no gap yet, making gaps numbered
-    from ``first`` on (earlier passes' gaps are neither joined nor grown); the rounds it took."""
+    from ``first`` on (earlier passes' gaps are neither joined nor grown); the rounds it took.
+    ``index``: see :func:`cluster_utterances`."""
     rounds = 0
     remaining = np.flatnonzero(labels < 0)
     while rounds < params.max_rounds and len(remaining) >= params.min_gap_size:
@@ -305,7 +363,7 @@ def _cluster_pass(
             if exhaustive
             else np.sort(rng.choice(remaining, params.sample_size, replace=False))
         )
-        local = _linkage_clusters(x[sample], s)
+        local = _linkage_clusters(_rows(x, index, sample), s)
         sizes = np.bincount(local)
         # A gap shows in a sample at its sampled size; below three that is chance.
         scale = len(remaining) / len(sample)
@@ -322,7 +380,7 @@ def _cluster_pass(
         )
         target = np.empty(len(kept), dtype=np.int64)
         for i, c in enumerate(kept):
-            rows = x[sample[local == c]]
+            rows = _rows(x, index, sample[local == c])
             gap = -1
             if earlier is not None:
                 close = earlier @ rows.mean(axis=0)
@@ -337,13 +395,10 @@ def _cluster_pass(
         means = np.stack([t / k for t, k in zip(sums[first:], counts[first:], strict=True)]).astype(
             np.float32
         )
-        # Every row in no gap yet (a first round's): ``x`` itself, not a copy of it (the same
-        # rows in the same layout, so the same product).
-        free = x if len(remaining) == len(x) else x[remaining]
-        affinity = free @ means.T
-        del free
-        best = affinity.argmax(axis=1) + first
-        joins = affinity[np.arange(len(remaining)), best - first] >= s
+        best, top = _nearest(x, index, remaining, means)
+        best += first
+        joins = top >= s
+        del top
         # Sampled members stay with the cluster linkage put them in.
         pos = np.searchsorted(remaining, sample)
         member = np.isin(local, kept)
@@ -357,23 +412,27 @@ def _cluster_pass(
     return rounds
 
 
-def _join(x: np.ndarray, labels: np.ndarray, s: float) -> None:
+def _join(x: np.ndarray, labels: np.ndarray, s: float, *, index: np.ndarray | None = None) -> None:
     """Step 7: each utterance in no gap joins the gap whose members it is closest to on
     average, when that average similarity is at least ``s`` (``labels`` changed in place;
-    the gaps are those before any joins)."""
+    the gaps are those before any joins). ``index``: see :func:`cluster_utterances`."""
     free = np.flatnonzero(labels < 0)
     if len(free) == 0 or labels.max() < 0:
         return
-    counts = np.bincount(labels[labels >= 0])
+    inside = np.flatnonzero(labels >= 0)
+    counts = np.bincount(labels[inside])
     sums = np.zeros((len(counts), x.shape[1]), dtype=np.float64)
-    np.add.at(sums, labels[labels >= 0], x[labels >= 0])
+    # A chunk of members at a time, in their order: the same additions in the same order as
+    # all of them at once, without a copy of every member's vector.
+    for i in range(0, len(inside), UNIT_CHUNK):
+        part = inside[i : i + UNIT_CHUNK]
+        np.add.at(sums, labels[part], _rows(x, index, part))
     present = counts > 0
     means = (sums[present] / counts[present, None]).astype(np.float32)
-    index = np.flatnonzero(present)
-    affinity = x[free] @ means.T
-    best = affinity.argmax(axis=1)
-    close = affinity[np.arange(len(free)), best] >= s
-    labels[free[close]] = index[best[close]]
+    gaps = np.flatnonzero(present)
+    best, top = _nearest(x, index, free, means)
+    close = top >= s
+    labels[free[close]] = gaps[best[close]]
 
 
 def attach_to_intents(
@@ -383,6 +442,7 @@ def attach_to_intents(
     params: ClusterParams,
     *,
     overwrite: bool = False,
+    index: np.ndarray | None = None,
 ) -> tuple[Clustering, dict[int, int]]:
     """A known intent's misses, attached to it: each utterance in no gap whose nearest known
     intent (``centres``, unit rows, one per intent) is at least ``min_similarity +
@@ -393,17 +453,25 @@ def attach_to_intents(
     to. Without ``params.attach`` or with fewer than two intents, nothing changes.
 
     ``overwrite``: as for :func:`cluster_utterances` (``vectors`` made unit in place, the same
-    bits, one copy of them fewer)."""
+    bits, one copy of them fewer); ``index`` as there too."""
     labels = clustering.labels
     free = np.flatnonzero(labels < 0)
     if params.attach is None or len(centres) < 2 or len(free) == 0:
         return clustering, {}
     own = overwrite and vectors.dtype == np.float32 and vectors.flags.c_contiguous
     x = _unit(vectors, out=vectors) if own else _unit(np.asarray(vectors, np.float32))
-    sims = x[free] @ np.asarray(centres, dtype=np.float32).T
+    # Once per distinct vector among them (see :func:`_nearest`).
+    if index is None:
+        distinct, inverse = free, None
+    else:
+        distinct, inverse = np.unique(index[free], return_inverse=True)
+    sims = x[distinct] @ np.asarray(centres, dtype=np.float32).T
     order = np.argsort(-sims, axis=1)[:, :2]
-    first = sims[np.arange(len(free)), order[:, 0]]
-    second = sims[np.arange(len(free)), order[:, 1]]
+    first = sims[np.arange(len(distinct)), order[:, 0]]
+    second = sims[np.arange(len(distinct)), order[:, 1]]
+    del sims
+    if inverse is not None:
+        order, first, second = order[inverse], first[inverse], second[inverse]
     ok = (first >= params.min_similarity + params.attach) & (first - second >= params.attach_margin)
     intent = order[:, 0]
     counts = np.bincount(intent[ok], minlength=len(centres))
@@ -413,7 +481,7 @@ def attach_to_intents(
     raw = labels.copy()
     base = clustering.n_gaps
     raw[free[ok]] = base + intent[ok]
-    out = _finish(x, raw, clustering.min_similarity, clustering.rounds)
+    out = _finish(x, raw, clustering.min_similarity, clustering.rounds, index=index)
     # Each gap's first member says where it came from (one pass over the labels, not one a gap).
     gaps, first_members = np.unique(out.labels, return_index=True)
     made: dict[int, int] = {}
@@ -431,8 +499,16 @@ def members(labels: np.ndarray, k: int) -> list[np.ndarray]:
     return [order[bounds[g] : bounds[g + 1]] for g in range(k)]
 
 
-def _finish(x: np.ndarray, labels: np.ndarray, threshold: float, rounds: int) -> Clustering:
-    """Number gaps by size (largest first) and measure members against their final centre."""
+def _finish(
+    x: np.ndarray,
+    labels: np.ndarray,
+    threshold: float,
+    rounds: int,
+    *,
+    index: np.ndarray | None = None,
+) -> Clustering:
+    """Number gaps by size (largest first) and measure members against their final centre.
+    ``index``: see :func:`cluster_utterances`."""
     n = len(labels)
     if n == 0 or labels.max() < 0:
         return Clustering(labels, np.full(n, np.nan), np.zeros((0, x.shape[1])), threshold, rounds)
@@ -442,12 +518,14 @@ def _finish(x: np.ndarray, labels: np.ndarray, threshold: float, rounds: int) ->
     remap = np.full(len(sizes), -1, dtype=np.int64)
     remap[order] = np.arange(len(order))
     out = np.where(labels >= 0, remap[np.maximum(labels, 0)], -1)
-    centres = _unit(np.stack([x[rows].mean(axis=0) for rows in members(out, len(order))]))
+    centres = _unit(
+        np.stack([_rows(x, index, rows).mean(axis=0) for rows in members(out, len(order))])
+    )
     similarity = np.full(n, np.nan)
     # A chunk of members at a time: each row's sum is its own (the same bits as all rows at
     # once), without two copies of every member's vector (its own and its centre's).
     inside = np.flatnonzero(out >= 0)
     for i in range(0, len(inside), UNIT_CHUNK):
         part = inside[i : i + UNIT_CHUNK]
-        similarity[part] = np.einsum("ij,ij->i", x[part], centres[out[part]])
+        similarity[part] = np.einsum("ij,ij->i", _rows(x, index, part), centres[out[part]])
     return Clustering(out, similarity, centres, threshold, rounds)
