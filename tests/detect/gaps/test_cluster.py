@@ -437,3 +437,45 @@ def test_distinct_vectors_and_an_index_give_the_gaps_of_one_row_per_utterance(
     assert np.array_equal(got.labels, expected.labels)
     assert np.array_equal(got.similarity, expected.similarity, equal_nan=True)
     assert np.array_equal(got.centroids, expected.centroids)
+
+
+def test_a_clustering_takes_ordinary_pages_and_gives_numpy_its_choice_back() -> None:
+    from numpy._core.multiarray import (  # type: ignore[attr-defined]
+        _get_madvise_hugepage,
+        _set_madvise_hugepage,
+    )
+
+    x, _ = blobs([30, 30], noise=10)
+    before = _set_madvise_hugepage(True)
+    try:
+        seen: list[bool] = []
+        real = cluster._cluster_utterances
+
+        def spy(*args: object, **kwargs: object) -> cluster.Clustering:
+            seen.append(_get_madvise_hugepage())
+            with cluster.small_pages():  # a clustering inside another (another thread's)
+                seen.append(_get_madvise_hugepage())
+            seen.append(_get_madvise_hugepage())
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        cluster._cluster_utterances = spy
+        try:
+            found = cluster_utterances(x, ClusterParams(min_similarity=0.5))
+        finally:
+            cluster._cluster_utterances = real
+        assert seen == [False, False, False]
+        assert _get_madvise_hugepage()
+        # The same gaps, to the bit, as with huge pages.
+        plain = real(x, ClusterParams(min_similarity=0.5), overwrite=False, index=None)
+        assert np.array_equal(found.labels, plain.labels)
+        assert found.centroids.tobytes() == plain.centroids.tobytes()
+        # A process that chose ordinary pages itself keeps them; a failure gives the choice back.
+        _set_madvise_hugepage(False)
+        cluster_utterances(x, ClusterParams(min_similarity=0.5))
+        assert not _get_madvise_hugepage()
+        _set_madvise_hugepage(True)
+        with pytest.raises(ValueError, match="boom"), cluster.small_pages():
+            raise ValueError("boom")
+        assert _get_madvise_hugepage()
+    finally:
+        _set_madvise_hugepage(before)

@@ -36,9 +36,13 @@ so 100,000 utterances cluster in seconds.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+from numpy._core.multiarray import _set_madvise_hugepage  # type: ignore[attr-defined]
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
@@ -282,6 +286,34 @@ def background(
     return out
 
 
+# Clusterings under way in this process without huge pages (:func:`small_pages`), and
+# NumPy's own choice before the first of them.
+_PAGES_LOCK = threading.Lock()
+_PAGES_HELD = [0, True]
+
+
+@contextmanager
+def small_pages() -> Iterator[None]:
+    """NumPy asks the kernel for transparent huge pages for each array of 4 MB or more. The
+    clustering's big arrays are written once and read once or twice (each linkage round's
+    distances: about 64 MB at 4,000 utterances, three copies of them), so huge pages buy them
+    nothing, while handing them out cost the kernel's time: the demo's ten clusterings took
+    20.4 s of CPU in ordinary pages against 26.2 s (``docs/knowledge-gaps.md``). Inside, this
+    process's new arrays take ordinary pages; NumPy's own choice comes back when the last
+    clustering in the process ends. Which pages hold an array changes none of its bits."""
+    with _PAGES_LOCK:
+        if _PAGES_HELD[0] == 0:
+            _PAGES_HELD[1] = _set_madvise_hugepage(False)
+        _PAGES_HELD[0] += 1
+    try:
+        yield
+    finally:
+        with _PAGES_LOCK:
+            _PAGES_HELD[0] -= 1
+            if _PAGES_HELD[0] == 0:
+                _set_madvise_hugepage(bool(_PAGES_HELD[1]))
+
+
 def cluster_utterances(
     vectors: np.ndarray,
     params: ClusterParams | None = None,
@@ -300,7 +332,19 @@ def cluster_utterances(
     ``vectors[index]``, where the similarities to the gaps, taken once per distinct vector
     instead of once per utterance, fall on the same side of every cut and choice (one matrix
     product may round a row's last bit differently from another product holding it among
-    other rows); the labels are numbered over the utterances."""
+    other rows); the labels are numbered over the utterances. Its arrays take
+    ordinary pages (:func:`small_pages`)."""
+    with small_pages():
+        return _cluster_utterances(vectors, params, overwrite=overwrite, index=index)
+
+
+def _cluster_utterances(
+    vectors: np.ndarray,
+    params: ClusterParams | None,
+    *,
+    overwrite: bool,
+    index: np.ndarray | None,
+) -> Clustering:
     params = params or ClusterParams()
     n = vectors.shape[0] if index is None else len(index)
     labels = np.full(n, -1, dtype=np.int64)
