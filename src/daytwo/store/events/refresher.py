@@ -13,11 +13,17 @@ it refreshes once the writes pause for ``interval`` seconds, and at the latest
 ``stream_interval`` seconds after its previous refresh began. The figures thus lag the
 writes by at most ``stream_interval`` plus one refresh, and catch up within ``interval`` of
 the stream stopping. A writer that writes in ticks (the trace door's assembler, every
-``otlp_assemble_seconds``) leaves lulls longer than ``interval`` between its writes: once two
-writes came less than ``pause`` after the one before, only a lull of ``pause`` ends the
-stream, so such a stream is not refreshed after every tick; a lone write (or two) is still
-refreshed within ``interval``. Pages
-show :meth:`EventStore.freshness` (how far behind the figures are).
+``otlp_assemble_seconds`` plus the time its round takes) leaves lulls longer than ``interval``
+between its writes: once two writes came less than ``pause`` after the one before, they are a
+stream of ticks, and only a lull of twice its longest recent gap (at least ``pause``, at most
+``stream_interval``) ends it, so a round slowed by a loaded machine does not pass for the
+stream's end; a lone write (or two) is still refreshed within ``interval``. The store times
+every write as it commits (:meth:`EventStore.activity`), so the gaps are measured, not guessed
+from when the refresher looked; a request staged for a later write (the trace door's) counts
+as activity too; and while staged rows wait to be written (the trace door's open
+conversations, where the store can tell), their writes are still to come, so the refresher
+waits until none wait (at most ``stream_interval``) and then refreshes within ``interval`` of
+the last write. Pages show :meth:`EventStore.freshness` (how far behind the figures are).
 """
 
 from __future__ import annotations
