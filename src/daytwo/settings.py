@@ -68,7 +68,9 @@ class Settings(BaseSettings):
         "would recompute a filling day over and over. It refreshes as soon as the writes pause "
         "for `refresh_seconds`; once three writes came each within `refresh_seconds` plus twice "
         "`otlp_assemble_seconds` of the one before (the trace door's assembler writes once a "
-        "tick), only a pause that long ends the stream.",
+        "tick), only a pause of twice their longest recent gap (at least that long) ends the "
+        "stream. While the trace door holds staged turns, their writes are still to come: it "
+        "waits until none are staged (at most this long).",
     )
     adoption_prepare_seconds: float = Field(
         default=3.0,

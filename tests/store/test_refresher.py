@@ -25,9 +25,11 @@ from daytwo.metrics.service import metric_points, totals
 from daytwo.server import create_app
 from daytwo.settings import Settings
 from daytwo.store.events import EventStore, open_event_store
+from daytwo.store.events.base import Activity, ActivityClock
 from daytwo.store.events.refresher import DerivedRefresher
 from tests.conftest import ENGINES, clickhouse_url, drop_clickhouse
 from tests.factory import BASE, interaction
+from tests.store.test_staging import piece, stage
 
 START = BASE.replace(hour=0, minute=0, second=0)
 WHOLE = Slice("care-bot", START, START + timedelta(days=30))
@@ -319,21 +321,29 @@ def test_a_clickhouse_reader_sees_another_process_refresh(chdb_dir: Path) -> Non
 
 class _Streamed:
     """The part of a store the refresher uses, with a stream of writes it controls: while
-    ``streaming``, every look at the write count finds a new write."""
+    ``streaming``, every look at the writes finds a new one, written at that moment."""
 
     refresh_on_read = True
 
     def __init__(self) -> None:
         self.streaming = True
         self.writes = 1
+        self.times: list[float] = []
+        self.staged_at: float | None = None
         self.refreshed = 0
         self.began: list[float] = []
         self._lock = threading.Lock()
 
     def write_count(self) -> int:
         with self._lock:
-            self.writes += self.streaming
+            if self.streaming:
+                self.writes += 1
+                self.times.append(time.monotonic())
             return self.writes
+
+    def activity(self) -> Activity:
+        count = self.write_count()
+        return Activity(count, tuple(self.times[-ActivityClock.KEPT :]), self.staged_at)
 
     def wait_for_writes(self, timeout: float) -> bool:
         if self.write_count() > self.refreshed:
@@ -371,21 +381,36 @@ def test_a_sustained_stream_defers_refreshes_and_they_catch_up_when_it_stops() -
 
 
 class _Ticking(_Streamed):
-    """Writes every ``period`` seconds while ``streaming`` (as the trace assembler writes each
-    tick), each one seen by the next look."""
+    """Writes at the times ``at`` (seconds from its start) while ``streaming``, as the trace
+    assembler writes each tick; by default every ``period`` seconds."""
 
-    def __init__(self, period: float) -> None:
+    def __init__(self, period: float, at: list[float] | None = None) -> None:
         super().__init__()
-        self.period = period
         self.t0 = time.monotonic()
+        self.period = period
+        self.at = at
         self.stopped_at: float | None = None
+
+    def _written(self) -> tuple[int, list[float]]:
+        """How many writes so far, and the times of the latest ones."""
+        until = time.monotonic()
+        if self.stopped_at is not None:
+            until = min(until, self.stopped_at)
+        if self.at is not None:
+            times = [self.t0 + a for a in self.at if self.t0 + a <= until]
+            return len(times), times[-ActivityClock.KEPT :]
+        n = int((until - self.t0) / self.period)
+        first = max(1, n - ActivityClock.KEPT + 1)
+        return n, [self.t0 + self.period * k for k in range(first, n + 1)]
 
     def write_count(self) -> int:
         with self._lock:
-            until = time.monotonic()
-            if self.stopped_at is not None:
-                until = min(until, self.stopped_at)
-            return 1 + int((until - self.t0) / self.period)
+            return 1 + self._written()[0]
+
+    def activity(self) -> Activity:
+        with self._lock:
+            n, times = self._written()
+        return Activity(1 + n, tuple(times), self.staged_at)
 
 
 def test_a_stream_of_ticks_further_apart_than_a_look_is_still_a_stream() -> None:
@@ -425,3 +450,130 @@ def test_a_lone_write_is_refreshed_within_a_look() -> None:
         refresher.stop()
     assert fake.refreshed == 2
     assert seen - (fake.t0 + 0.4) < 0.6  # one look after the write, not the 1 s pause
+
+
+def test_a_tick_slowed_past_the_pause_does_not_end_the_stream() -> None:
+    """Ticks 0.1 s apart, then one 0.175 s late (a round slowed by load), with a pause of
+    0.15 s: the stream's lull is twice its longest recent gap, so no refresh in the middle;
+    caught up within that lull once the ticks stop."""
+    at = [0.1, 0.2, 0.3, 0.475, 0.575, 0.675]
+    fake = _Ticking(period=0, at=at)
+    refresher = DerivedRefresher(fake, interval=0.02, stream_interval=30, pause=0.15)  # type: ignore[arg-type]
+    refresher.start()
+    try:
+        last = fake.t0 + at[-1]
+        deadline = last + 10
+        while fake.refreshed < 1 + len(at) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        caught_up = time.monotonic()
+    finally:
+        refresher.stop()
+    began = [t - fake.t0 for t in fake.began]
+    # The first round, then each of the first two writes (a lone write, or two), then none
+    # until the stream's lull (a fixed pause of 0.15 s would have refreshed at 0.45 s).
+    assert not [t for t in began if 0.32 < t < at[-1] + 0.15], began
+    assert fake.refreshed == 1 + len(at)
+    assert caught_up - last < 2
+
+
+class _Staging(_Ticking):
+    """Writes at ``at``, and stages requests (for later writes) continuously until
+    ``staging_until`` seconds from its start."""
+
+    def __init__(self, at: list[float], staging_until: float) -> None:
+        super().__init__(period=0, at=at)
+        self.staging_until = staging_until
+
+    def activity(self) -> Activity:
+        seen = super().activity()
+        staged = min(time.monotonic(), self.t0 + self.staging_until)
+        return Activity(seen.writes, seen.write_times, staged)
+
+
+def test_requests_staged_for_later_writes_keep_a_stream_going() -> None:
+    """A write while trace requests keep arriving (staged for the assembler's next writes) is
+    not a lone write: its refresh waits for the requests to pause, then comes within a look."""
+    fake = _Staging(at=[0.1], staging_until=0.6)
+    refresher = DerivedRefresher(fake, interval=0.05, stream_interval=30, pause=0.15)  # type: ignore[arg-type]
+    refresher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while fake.refreshed < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        refresher.stop()
+    began = [t - fake.t0 for t in fake.began]
+    assert fake.refreshed == 2
+    assert len(began) == 2, began  # the first round, then one after the requests stopped
+    assert began[1] >= 0.6 + 0.05, began
+    assert began[1] < 0.6 + 2, began
+
+
+def test_a_store_times_its_writes_and_staged_requests(store: EventStore) -> None:
+    """What the refresher reads: each committed write's time (the latest ones), the count,
+    when a request was last staged and how many staged rows wait to be written."""
+    before = time.monotonic()
+    assert store.activity() == Activity(staged_rows=0)
+    _write(store, 0, 2)
+    _write(store, 2, 2)
+    seen = store.activity()
+    assert seen.writes == 2
+    assert len(seen.write_times) == 2
+    assert before <= seen.write_times[0] <= seen.write_times[1] <= time.monotonic()
+    assert (seen.staged_at, seen.staged_rows) == (None, 0)
+    stage(store, piece("a", "s1", 0, ended=1, received=2), piece("a", "s1", 1, ended=1, received=2))
+    seen = store.activity()
+    assert seen.writes == 2
+    assert seen.staged_at is not None
+    assert seen.write_times[1] <= seen.staged_at
+    assert seen.staged_rows == 2
+
+
+class _Pending(_Ticking):
+    """Writes at ``at`` while staged rows wait to be written until ``staged_until`` seconds
+    from its start (as the trace door's open conversations do), none after."""
+
+    def __init__(self, at: list[float], staged_until: float) -> None:
+        super().__init__(period=0, at=at)
+        self.staged_until = staged_until
+
+    def activity(self) -> Activity:
+        seen = super().activity()
+        rows = 100 if time.monotonic() < self.t0 + self.staged_until else 0
+        return Activity(seen.writes, seen.write_times, None, rows)
+
+
+def test_writes_of_staged_pieces_defer_until_none_wait_then_are_refreshed_promptly() -> None:
+    """Ticks far apart and uneven (an assembler slowed by load) while staged rows wait: no
+    refresh until none wait (within the stream's bound), then one a look after the last."""
+    at = [0.1, 0.2, 0.6, 0.7, 1.2]
+    fake = _Pending(at=at, staged_until=1.2)
+    refresher = DerivedRefresher(fake, interval=0.05, stream_interval=30, pause=0.15)  # type: ignore[arg-type]
+    refresher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while fake.refreshed < 1 + len(at) and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        refresher.stop()
+    began = [t - fake.t0 for t in fake.began]
+    assert len(began) == 2, began  # the first round, then one once nothing waits
+    assert 1.2 <= began[1] < 1.2 + 2, began
+    assert fake.refreshed == 1 + len(at)
+
+
+def test_staged_pieces_still_leave_the_figures_at_most_a_stream_bound_behind() -> None:
+    """Staged rows that wait long (live conversations end 15 minutes after their last span)
+    defer a refresh no longer than ``stream_interval``."""
+    fake = _Pending(at=[0.05], staged_until=60)
+    refresher = DerivedRefresher(fake, interval=0.02, stream_interval=0.4)  # type: ignore[arg-type]
+    refresher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while fake.refreshed < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        refresher.stop()
+    began = [t - fake.t0 for t in fake.began]
+    assert fake.refreshed == 2
+    assert 0.3 <= began[1] < 0.4 + 2, began  # at the bound after the first round

@@ -110,7 +110,8 @@ def create_app(
         if settings.refresh_seconds > 0:
             # The trace assembler writes every otlp_assemble_seconds (plus its own time) while
             # spans stream in: a lull that short does not end the stream (where it ticks often
-            # enough to make one within the longest deferral).
+            # enough to make one within the longest deferral); the refresher lengthens it to
+            # twice the stream's longest recent gap, and waits while turns are staged.
             tick = 2 * settings.otlp_assemble_seconds
             refresher = DerivedRefresher(
                 app.state.events,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import abc
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -69,6 +72,45 @@ class Freshness:
 
 
 LIVE = Freshness(None, False)
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """When this process last wrote and staged, on the monotonic clock (``time.monotonic``),
+    for the background refresh to tell a stream of writes from a lull by their exact times:
+    how many writes it has committed, the times of the latest ones (oldest first), of the
+    latest request staged for a later write (None: none yet), and how many staged rows wait
+    to be written (their writes are still to come; None: the engine cannot tell cheaply)."""
+
+    writes: int = 0
+    write_times: tuple[float, ...] = ()
+    staged_at: float | None = None
+    staged_rows: int | None = None
+
+
+class ActivityClock:
+    """Keeps a store's :class:`Activity`: :meth:`wrote` after each committed write,
+    :meth:`staged` after each staged request."""
+
+    KEPT = 8  # write times kept: more writes than this between two looks are close together
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._writes = 0
+        self._times: deque[float] = deque(maxlen=self.KEPT)
+        self._staged_at: float | None = None
+
+    def wrote(self) -> None:
+        with self._lock:
+            self._writes += 1
+            self._times.append(time.monotonic())
+
+    def staged(self) -> None:
+        self._staged_at = time.monotonic()
+
+    def read(self, staged_rows: int | None = None) -> Activity:
+        with self._lock:
+            return Activity(self._writes, tuple(self._times), self._staged_at, staged_rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,10 +298,10 @@ class EventStore(abc.ABC):
         True when there is something to refresh."""
         return False
 
-    def write_count(self) -> int:
-        """How many writes this process has committed (it moves with every write; engines
-        that cannot tell answer 0)."""
-        return 0
+    def activity(self) -> Activity:
+        """When this process last wrote and staged (engines that cannot tell answer nothing:
+        no writes, none staged)."""
+        return Activity()
 
     def optimize(self) -> None:  # noqa: B027 - a hook engines may fill, empty by default
         """Compact the stored data after a bulk load (engines that merge in the background do

@@ -23,6 +23,8 @@ from daytwo.store.events import derived, duckdb_staging, staging
 from daytwo.store.events.base import (
     LIVE,
     TABLES,
+    Activity,
+    ActivityClock,
     EventStore,
     Freshness,
     WriteResult,
@@ -106,6 +108,7 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
         self.read_only = read_only
         # Bumped by every write; a derived table refreshed at the current count is current.
         self._writes = 0
+        self._activity = ActivityClock()
         self._fresh: dict[tuple[str, str], int] = {}
         # The background refresh (see refresh_derived): which writes it has covered, when.
         self._changed = threading.Condition(threading.Lock())
@@ -338,13 +341,16 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
         return int(row[0]) if row else 0
 
     def _wrote(self) -> None:
+        self._activity.wrote()
         with self._changed:
             self._writes += 1
             self._changed.notify_all()
 
-    def write_count(self) -> int:
-        with self._changed:
-            return self._writes
+    def activity(self) -> Activity:
+        # The staged pieces are this process's own, counted in memory (none loaded: none
+        # staged by this process yet; the assembler's first round loads a log left behind).
+        staged = self._staged
+        return self._activity.read(staged.rows if staged is not None else 0)
 
     def derived_ready(self, name: str) -> bool:
         """Whether the derived table ``name`` can be read (see :class:`EventStore`)."""

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from daytwo.errors import StoreError
 from daytwo.store.events import staging
-from daytwo.store.events.base import AuditCount, StagedStats
+from daytwo.store.events.base import ActivityClock, AuditCount, StagedStats
 from daytwo.store.events.staged_log import StagedPieces
 
 log = logging.getLogger("daytwo.store")
@@ -54,6 +54,7 @@ class DuckDBStaging:
 
     _lock: AbstractContextManager[bool]  # the store's write lock
     _con: duckdb.DuckDBPyConnection
+    _activity: ActivityClock
     path: str
     read_only: bool
     _staged: StagedPieces | None = None
@@ -115,6 +116,7 @@ class DuckDBStaging:
             self._pieces().stage(rows, [_audit_fields(a) for a in audit])
         except OSError as exc:
             raise self._fault(exc) from exc
+        self._activity.staged()
 
     def staged_audit(self) -> pa.Table:
         counts = self._pieces().audit_counts()

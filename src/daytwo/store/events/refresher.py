@@ -13,11 +13,17 @@ it refreshes once the writes pause for ``interval`` seconds, and at the latest
 ``stream_interval`` seconds after its previous refresh began. The figures thus lag the
 writes by at most ``stream_interval`` plus one refresh, and catch up within ``interval`` of
 the stream stopping. A writer that writes in ticks (the trace door's assembler, every
-``otlp_assemble_seconds``) leaves lulls longer than ``interval`` between its writes: once two
-writes came less than ``pause`` after the one before, only a lull of ``pause`` ends the
-stream, so such a stream is not refreshed after every tick; a lone write (or two) is still
-refreshed within ``interval``. Pages
-show :meth:`EventStore.freshness` (how far behind the figures are).
+``otlp_assemble_seconds`` plus the time its round takes) leaves lulls longer than ``interval``
+between its writes: once two writes came less than ``pause`` after the one before, they are a
+stream of ticks, and only a lull of twice its longest recent gap (at least ``pause``, at most
+``stream_interval``) ends it, so a round slowed by a loaded machine does not pass for the
+stream's end; a lone write (or two) is still refreshed within ``interval``. The store times
+every write as it commits (:meth:`EventStore.activity`), so the gaps are measured, not guessed
+from when the refresher looked; a request staged for a later write (the trace door's) counts
+as activity too; and while staged rows wait to be written (the trace door's open
+conversations, where the store can tell), their writes are still to come, so the refresher
+waits until none wait (at most ``stream_interval``) and then refreshes within ``interval`` of
+the last write. Pages show :meth:`EventStore.freshness` (how far behind the figures are).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 
 from daytwo.store.events.base import EventStore
 from daytwo.store.faults import storage_fault
@@ -35,6 +42,10 @@ log = logging.getLogger("daytwo.store")
 REST_FACTOR = 2.0
 # The longest a sustained stream of writes defers a refresh, by default (seconds).
 STREAM_SECONDS = 30.0
+# Within a stream of ticks, the lull that ends it is this many times its longest recent gap.
+LULL_FACTOR = 2.0
+# The recent gaps of a stream that set that lull.
+RECENT_GAPS = 3
 
 
 class DerivedRefresher:
@@ -50,13 +61,13 @@ class DerivedRefresher:
         self.store = store
         self.interval = interval
         self.stream_interval = max(interval, stream_interval)
-        # The lull that ends a stream whose writes came less than this apart (see above).
+        # The shortest lull that ends a stream of ticks (see above).
         self.pause = max(interval, pause if pause is not None else interval)
-        # The write count last seen, when it was seen to change (None: not yet), and the two
-        # latest spans between changes.
-        self._count = -1
-        self._changed_at: float | None = None
-        self._gaps = (float("inf"), float("inf"))
+        # The writes taken up so far (their count, the latest one's time), and the gaps
+        # between the latest ones while they are a stream (each shorter than the lull then).
+        self._seen = 0
+        self._last_write: float | None = None
+        self._gaps: deque[float] = deque(maxlen=RECENT_GAPS)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="daytwo-refresher", daemon=True)
         self.refreshes = 0
@@ -81,7 +92,6 @@ class DerivedRefresher:
         while not self._stop.is_set():
             if not first and not self.store.wait_for_writes(timeout=0.5):
                 continue
-            self._saw_writes()
             # Writes arriving meanwhile share the next refresh.
             wait = next_at - time.monotonic()
             if wait > 0 and self._stop.wait(wait):
@@ -110,32 +120,55 @@ class DerivedRefresher:
                 if self._stop.wait(max(self.interval, 5.0)):
                     return
 
-    def _saw_writes(self) -> None:
-        """Note the time of a write count not seen before (to the precision of a look)."""
-        count = self.store.write_count()
-        if count == self._count:
-            return
-        if self._count >= 0:  # a change, not the count found at the start
-            now = time.monotonic()
-            if self._changed_at is not None:
-                self._gaps = (self._gaps[1], now - self._changed_at)
-            self._changed_at = now
-        self._count = count
+    def lull(self) -> float:
+        """The quiet that ends the writes taken up so far: ``interval`` after a lone write
+        (or two); in a stream of ticks (two gaps or more, each shorter than the lull in force
+        before it), twice its longest recent gap, at least ``pause``, at most
+        ``stream_interval``."""
+        if len(self._gaps) < 2:
+            return self.interval
+        return min(self.stream_interval, max(self.pause, LULL_FACTOR * max(self._gaps)))
 
-    def _ticking(self) -> bool:
-        """Whether the latest writes are a stream of ticks: three, each less than ``pause``
-        after the one before (two writes close together are not yet a stream)."""
-        return max(self._gaps) < self.pause
+    def _take_up(self) -> tuple[float, bool]:
+        """Take up the writes committed since the last look, each at its exact time; the
+        latest moment of activity (a write, or a request staged for a later one), and whether
+        staged rows wait to be written (their writes are still to come)."""
+        seen = self.store.activity()
+        new = seen.writes - self._seen
+        times = seen.write_times[-new:] if new > 0 else ()
+        if new > len(times):  # more writes than the store keeps times of: close together
+            self._last_write = None
+        for at in times:
+            if self._last_write is not None:
+                gap = at - self._last_write
+                if gap < max(self.lull(), self.pause):
+                    self._gaps.append(gap)
+                else:  # a lull: what follows starts anew
+                    self._gaps.clear()
+            self._last_write = at
+        self._seen = seen.writes
+        pending = bool(seen.staged_rows)
+        if pending:
+            # Writes of staged pieces are not a stream of ticks to time: once none wait, the
+            # last one is refreshed after a look.
+            self._gaps.clear()
+        latest = [t for t in (self._last_write, seen.staged_at) if t is not None]
+        return (max(latest) if latest else float("-inf")), pending
 
     def _defer(self, until: float) -> bool:
-        """Wait while writes keep arriving (each look ``interval`` long), until they pause
-        (for one look, or for ``pause`` within a stream of writes less than ``pause`` apart)
-        or the monotonic clock reaches ``until``; True when told to stop."""
-        while (left := until - time.monotonic()) > 0:
-            if self._stop.wait(min(self.interval, left)):
-                return True
-            self._saw_writes()
-            quiet = time.monotonic() - (self._changed_at or 0.0)
-            if quiet >= (self.pause if self._ticking() else self.interval):
+        """Wait while writes (or staged requests) keep arriving, or staged rows wait to be
+        written, until the activity pauses for :meth:`lull` with nothing staged, or the
+        monotonic clock reaches ``until``; True when told to stop."""
+        while True:
+            latest, pending = self._take_up()
+            now = time.monotonic()
+            if now >= until:
                 return False
-        return False
+            if pending:  # their writes are still to come: look again in a while
+                wait = self.interval
+            else:
+                wait = latest + self.lull() - now
+                if wait <= 0:
+                    return False
+            if self._stop.wait(min(wait, until - now)):
+                return True

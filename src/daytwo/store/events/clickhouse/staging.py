@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from daytwo.errors import StoreError
 from daytwo.store.events import staging
-from daytwo.store.events.base import AuditCount
+from daytwo.store.events.base import ActivityClock, AuditCount
 from daytwo.store.events.clickhouse import schema
 from daytwo.store.events.clickhouse.sql import literal, quote
 from daytwo.store.events.clickhouse.transport import Transport
@@ -35,6 +35,7 @@ class ClickHouseStaging:
     """The staging methods of the ClickHouse events store."""
 
     transport: Transport
+    _activity: ActivityClock
 
     def _check_writable(self) -> None:
         raise NotImplementedError
@@ -58,6 +59,7 @@ class ClickHouseStaging:
         self._insert_versioned(
             staging.STAGED_TURNS, rows.select(staging.STAGED.names), self._next_version()
         )
+        self._activity.staged()
 
     def staged_ended(
         self, *, ended_before: datetime, received_before: datetime, limit: int

@@ -18,7 +18,15 @@ import pyarrow.compute as pc
 from daytwo.errors import StoreError
 from daytwo.interactions.columns import Batch, utc_now
 from daytwo.store.events import derived
-from daytwo.store.events.base import DELIVERIES, LIVE, EventStore, Freshness, WriteResult
+from daytwo.store.events.base import (
+    DELIVERIES,
+    LIVE,
+    Activity,
+    ActivityClock,
+    EventStore,
+    Freshness,
+    WriteResult,
+)
 from daytwo.store.events.clickhouse import derived as ch_derived
 from daytwo.store.events.clickhouse import schema
 from daytwo.store.events.clickhouse.answers import DerivedAnswers, DerivedState
@@ -95,6 +103,7 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
         # This process's writes and the last background refresh (see refresh_derived).
         self._changed = threading.Condition(threading.Lock())
         self._writes = 0
+        self._activity = ActivityClock()
         self._refreshed_writes = 0
         self._refreshed_at: datetime | None = None
         # Read as last refreshed (serve): the bookkeeping and the answers over it, reused.
@@ -249,13 +258,13 @@ class ClickHouseEventStore(ClickHouseStaging, EventStore):
         ch_derived.mark_changed(self.transport, names, days, self._next_version())
 
     def _wrote(self) -> None:
+        self._activity.wrote()
         with self._changed:
             self._writes += 1
             self._changed.notify_all()
 
-    def write_count(self) -> int:
-        with self._changed:
-            return self._writes
+    def activity(self) -> Activity:
+        return self._activity.read()
 
     def _insert_versioned(self, name: str, table: pa.Table, version: int) -> None:
         table = _low_cardinality(table).append_column(
