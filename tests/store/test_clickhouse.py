@@ -101,6 +101,24 @@ def test_the_same_batch_twice_is_counted_once(ch: ClickHouseEventStore) -> None:
     assert ch.count("deliveries") == 10  # every delivery is logged, for the feed checks
 
 
+def test_the_engine_is_closed_at_exit_and_a_later_store_opens_it_again(chdb_dir: Path) -> None:
+    """The process's chDB session is closed by an exit handler while the interpreter is whole
+    (left to its finaliser, chDB's shutdown crashed processes that had passed); a store opened
+    after the close finds the same data."""
+    from daytwo.store.events.clickhouse import transport
+
+    url = clickhouse_url(chdb_dir)
+    with open_event_store(url) as store:
+        store.write(_batch([interaction(i) for i in range(3)]), source="t", batch_id="1")
+    assert transport._Engine.session is not None
+    transport._close_engine()
+    assert (transport._Engine.session, transport._Engine.path) == (None, None)
+    transport._close_engine()  # twice is harmless: the exit handler may run after a close
+    with open_event_store(url) as store:
+        assert store.count("interactions") == 3
+    drop_clickhouse(url)
+
+
 def test_a_write_that_fails_half_way_is_an_error_and_its_retry_counts_once(
     ch: ClickHouseEventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ and it suits one machine that wants ClickHouse's engine without a server.
 
 from __future__ import annotations
 
+import atexit
 import io
 import re
 import threading
@@ -191,6 +192,17 @@ class _Engine:
     users = 0
 
 
+def _close_engine() -> None:
+    """Close the process's chDB session while the interpreter is whole: left to its
+    finaliser, chDB shuts its engine down during the interpreter's teardown and may crash
+    the process on its way out ("ShutdownTablesThreadPool is not initialized", then a
+    segmentation fault), turning a run that passed into an exit status of 139."""
+    with _Engine.lock:
+        session, _Engine.session, _Engine.path = _Engine.session, None, None
+    if session is not None:
+        session.close()
+
+
 class ChdbTransport:
     """ClickHouse's engine in this process (chDB): one data folder per process, any number of
     databases in it. Statements are serialised (chDB runs one at a time)."""
@@ -208,6 +220,7 @@ class ChdbTransport:
                 Path(resolved).mkdir(parents=True, exist_ok=True)
                 _Engine.session = chdb_session.Session(resolved)  # type: ignore[no-untyped-call]
                 _Engine.path = resolved
+                atexit.register(_close_engine)
                 # The settings hold for the engine's one session, so for every statement.
                 for key, value in self._settings.items():
                     rendered = f"'{value}'" if isinstance(value, str) else str(int(value))
