@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -45,6 +45,17 @@ def _write(store: EventStore, first: int, n: int, *, day: int = 0) -> None:
     decoded = decode_json(orjson.dumps(records))
     assert decoded.errors == []
     store.write(decoded.batch, source="test", batch_id=f"b{first}")
+
+
+def _run_until(refresher: DerivedRefresher, done: Callable[[], bool]) -> None:
+    """Run ``refresher`` until ``done`` (at most 10 s), then stop it."""
+    refresher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        refresher.stop()
 
 
 def _rollup_count(store: EventStore) -> int:
@@ -495,13 +506,7 @@ def test_requests_staged_for_later_writes_keep_a_stream_going() -> None:
     not a lone write: its refresh waits for the requests to pause, then comes within a look."""
     fake = _Staging(at=[0.1], staging_until=0.6)
     refresher = DerivedRefresher(fake, interval=0.05, stream_interval=30, pause=0.15)  # type: ignore[arg-type]
-    refresher.start()
-    try:
-        deadline = time.monotonic() + 10
-        while fake.refreshed < 2 and time.monotonic() < deadline:
-            time.sleep(0.005)
-    finally:
-        refresher.stop()
+    _run_until(refresher, lambda: fake.refreshed >= 2)
     began = [t - fake.t0 for t in fake.began]
     assert fake.refreshed == 2
     assert len(began) == 2, began  # the first round, then one after the requests stopped
@@ -549,13 +554,7 @@ def test_writes_of_staged_pieces_defer_until_none_wait_then_are_refreshed_prompt
     at = [0.1, 0.2, 0.6, 0.7, 1.2]
     fake = _Pending(at=at, staged_until=1.2)
     refresher = DerivedRefresher(fake, interval=0.05, stream_interval=30, pause=0.15)  # type: ignore[arg-type]
-    refresher.start()
-    try:
-        deadline = time.monotonic() + 10
-        while fake.refreshed < 1 + len(at) and time.monotonic() < deadline:
-            time.sleep(0.005)
-    finally:
-        refresher.stop()
+    _run_until(refresher, lambda: fake.refreshed >= 1 + len(at))
     began = [t - fake.t0 for t in fake.began]
     assert len(began) == 2, began  # the first round, then one once nothing waits
     assert 1.2 <= began[1] < 1.2 + 2, began
@@ -567,13 +566,7 @@ def test_staged_pieces_still_leave_the_figures_at_most_a_stream_bound_behind() -
     defer a refresh no longer than ``stream_interval``."""
     fake = _Pending(at=[0.05], staged_until=60)
     refresher = DerivedRefresher(fake, interval=0.02, stream_interval=0.4)  # type: ignore[arg-type]
-    refresher.start()
-    try:
-        deadline = time.monotonic() + 10
-        while fake.refreshed < 2 and time.monotonic() < deadline:
-            time.sleep(0.005)
-    finally:
-        refresher.stop()
+    _run_until(refresher, lambda: fake.refreshed >= 2)
     began = [t - fake.t0 for t in fake.began]
     assert fake.refreshed == 2
     assert 0.3 <= began[1] < 0.4 + 2, began  # at the bound after the first round

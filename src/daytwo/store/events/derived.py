@@ -74,18 +74,14 @@ def with_dependencies(table: DerivedTable) -> list[DerivedTable]:
     """``table`` and every registered table it reads, directly or not, each after the tables
     it reads: what must be refreshed together for ``table`` to be read."""
     by_name = {t.name: t for t in registered()}
-    chain: list[DerivedTable] = []
-
-    def visit(t: DerivedTable) -> None:
-        if t in chain:
-            return
-        for dep in t.depends:
-            if dep in by_name:
-                visit(by_name[dep])
-        chain.append(t)
-
-    visit(table)
-    return chain
+    needed: dict[str, DerivedTable] = {}
+    todo = [table]
+    while todo:
+        t = todo.pop()
+        if t.name not in needed:
+            needed[t.name] = t
+            todo.extend(by_name[dep] for dep in t.depends if dep in by_name)
+    return in_dependency_order(list(needed.values()))
 
 
 def in_dependency_order(tables: list[DerivedTable]) -> list[DerivedTable]:
