@@ -83,6 +83,23 @@ def _connect(
             time.sleep(LOCK_POLL_S)
 
 
+def _behind(
+    con: duckdb.DuckDBPyConnection, tables: list[derived.DerivedTable]
+) -> list[tuple[derived.DerivedTable, bool]]:
+    """Those of ``tables`` (in their order) not built at their definition or with changed days
+    pending, each with whether it must be rebuilt whole (not built at its definition)."""
+    built = dict(con.execute(f"SELECT name, version FROM {derived.STATE}").fetchall())
+    pending = {
+        row[0]
+        for row in con.execute(f"SELECT DISTINCT name FROM {derived.CHANGED_DAYS}").fetchall()
+    }
+    return [
+        (t, built.get(t.name) != t.version)
+        for t in tables
+        if built.get(t.name) != t.version or t.name in pending
+    ]
+
+
 class DuckDBEventStore(DuckDBStaging, EventStore):
     """Events in a DuckDB file. One writer at a time (a lock), readers on their own cursors."""
 
@@ -372,23 +389,10 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
         with self._refreshing, self._lock:
             writes = self._writes
             try:
-                built = dict(
-                    self._con.execute(f"SELECT name, version FROM {derived.STATE}").fetchall()
-                )
-                pending = {
-                    row[0]
-                    for row in self._con.execute(
-                        f"SELECT DISTINCT name FROM {derived.CHANGED_DAYS}"
-                    ).fetchall()
-                }
+                work = _behind(self._con, chain)
             except duckdb.CatalogException:
                 # A store written before derived tables existed, opened read-only.
                 return False
-            work = [
-                (t, built.get(t.name) != t.version)
-                for t in chain
-                if built.get(t.name) != t.version or t.name in pending
-            ]
             if work and self.read_only:
                 # A read-only store cannot refresh: read the table only if nothing is pending.
                 return False
@@ -417,19 +421,7 @@ class DuckDBEventStore(DuckDBStaging, EventStore):
             cursor = self._con.cursor()
             try:
                 cursor.execute("SET TimeZone = 'UTC'")
-                state = cursor.execute(f"SELECT name, version FROM {derived.STATE}")
-                built = dict(state.fetchall())
-                pending = {
-                    row[0]
-                    for row in cursor.execute(
-                        f"SELECT DISTINCT name FROM {derived.CHANGED_DAYS}"
-                    ).fetchall()
-                }
-                work = [
-                    (table, built.get(table.name) != table.version)
-                    for table in derived.in_dependency_order(derived.registered())
-                    if built.get(table.name) != table.version or table.name in pending
-                ]
+                work = _behind(cursor, derived.in_dependency_order(derived.registered()))
                 if any(rebuild for _, rebuild in work):
                     with self._lock:
                         self._refresh(cursor, work)
